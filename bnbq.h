@@ -1,0 +1,2240 @@
+/* bnbq.h - the quantization library of bitsandbytes as a single C header.
+   bnbq 0.1.0 - MIT license (full text at the end of this file).
+
+   WHAT IT IS
+   Every number format and functional operation of bitsandbytes (8-bit dynamic / linear / FP8 codes,
+   NF4, FP4, blockwise and global quantization with nested statistics, LLM.int8(), the SwitchBack
+   int8 kernels, 4-bit matrix-vector and matrix products) with a portable CPU reference that
+   reproduces bitsandbytes' CUDA outputs bit for bit (up to the bounded reciprocal allowance
+   documented under EXACTNESS below). bnbq_cuda.h adds an NVIDIA GPU backend behind the same
+   function names.
+
+   QUICK START
+       #define BNBQ_IMPLEMENTATION      // in exactly ONE .c or .cpp file
+       #include "bnbq.h"
+
+       float w[4096];  ...              // your weights
+       uint8_t packed[2048]; float absmax[64];
+       bnbq_result r = bnbq_quantize_4bit(NULL, BNBQ_NF4, BNBQ_F32, w, 4096, 64, packed, absmax);
+       if (r != BNBQ_SUCCESS) puts(bnbq_result_description(r));
+       bnbq_dequantize_4bit(NULL, BNBQ_NF4, BNBQ_F32, packed, absmax, 4096, 64, w);
+
+   Compile with any C99 or C++ compiler; link with -lm. Pass -ffp-contract=off when your compiler
+   does not honour the pragmas this file sets (see EXACTNESS).
+
+   CONTENTS (grep -n '^// >>' bnbq.h)
+       >>config      version numbers, BNBQ_API, options
+       >>results     result codes, names and descriptions
+       >>types       dtypes, quant types, logger, allocator, parallel-for, exec
+       >>convert     f32 <-> f16 / bf16 (round to nearest even)
+       >>formats     code tables: dynamic, linear, normal/NF4, FP4, FP8 maps, get_4bit_type
+       >>sizes       how big the outputs are
+       >>ops         the functional operations
+       >>backend     the table a backend fills (bnbq_cuda.h fills one for CUDA)
+
+   OPTIONS (#define before including the implementation)
+       BNBQ_IMPLEMENTATION   compile the implementation in this translation unit
+       BNBQ_STATIC           make every public function static (private copy per file)
+       BNBQ_API              decoration of every public function (default: extern, or static)
+       BNBQ_DLL              with BNBQ_IMPLEMENTATION: export; without: import (Windows DLLs)
+       BNBQ_ASSERT(c)        internal invariant check (default: assert from <assert.h>)
+       BNBQ_DEBUG            enable costly checks
+
+   EXECUTION CONTEXT
+   Every operation takes a `bnbq_exec*` first. NULL runs the CPU reference on host memory,
+   synchronously, silently, on the calling thread. bnbq_cpu_exec_init() makes a CPU exec with a
+   logger, an allocator and an optional parallel-for callback (bnbq starts no threads of its own).
+   bnbq_cuda.h makes a CUDA exec: the same calls then run on device memory, asynchronously on the
+   exec's stream. Code tables (the `code` arguments) always live in HOST memory; every other
+   tensor lives in the exec's memory.
+
+   THREAD SAFETY
+   bnbq has no mutable global state. Functions may be called concurrently from any threads as long
+   as concurrent calls do not write the same buffers. An exec may be shared between threads only
+   if its parallel-for callback and logger are thread safe.
+
+   LAYOUTS
+   Tensors are dense row-major. Weights are [out_features, in_features]; activations are
+   [tokens, in_features]. Half and bfloat16 values travel as uint16_t bit patterns.
+   - Blockwise formats: block b covers flattened elements [b*bs, min((b+1)*bs, n)); absmax is one
+     float32 per block; the last block may be partial.
+   - 4-bit packing: byte i holds element 2i in its high nibble and element 2i+1 in its low nibble;
+     ceil(n/2) bytes; for odd n the last low nibble is the code of a quantized 0.0.
+   - Nested statistics (compress_statistics): offset = mean(absmax) (double, fixed order, rounded
+     once); absmax_q = 8-bit blockwise codes of f32(absmax - offset) with the signed dynamic map and
+     a nested blocksize (256 for 4-bit); rebuilt absmax = f32(f32(code[absmax_q]*nested_absmax)+offset).
+
+   EXACTNESS
+   bnbq's CPU results are deterministic and the GPU backend reproduces their bytes: quantization
+   scales are x * f32(1/absmax) with a correctly rounded reciprocal, every float operation is rounded
+   on its own (no FMA contraction; fmaf only where bitsandbytes' formula is fused), the nested mean
+   is accumulated in double. bitsandbytes' CUDA build uses an approximate reciprocal, so about one
+   code in 10^4 differs from its outputs by one step at an exact decision boundary.
+*/
+#ifndef BNBQ_H_INCLUDED
+#define BNBQ_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+// >>config
+#define BNBQ_VERSION_MAJOR 0
+#define BNBQ_VERSION_MINOR 1
+#define BNBQ_VERSION_PATCH 0
+#define BNBQ_VERSION_STRING "0.1.0"
+/* Bumped whenever a byte layout that bnbq writes changes (packed data, state files). */
+#define BNBQ_FORMAT_VERSION 1
+
+#ifndef BNBQ_API
+#  if defined(BNBQ_STATIC)
+#    define BNBQ_API static
+#  elif defined(BNBQ_DLL) && defined(_WIN32)
+#    if defined(BNBQ_IMPLEMENTATION)
+#      define BNBQ_API __declspec(dllexport)
+#    else
+#      define BNBQ_API __declspec(dllimport)
+#    endif
+#  else
+#    define BNBQ_API extern
+#  endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// >>results
+/* X(name, value, description). Codes are grouped by hundreds and never renumbered. */
+#define BNBQ__RESULTS(X) \
+    X(BNBQ_SUCCESS,                   0, "success") \
+    X(BNBQ_ERROR_INVALID_ARGS,      100, "an argument is invalid") \
+    X(BNBQ_ERROR_NULL_POINTER,      101, "a required pointer is NULL") \
+    X(BNBQ_ERROR_BAD_SHAPE,         102, "a size or shape is zero, negative or inconsistent") \
+    X(BNBQ_ERROR_BAD_BLOCKSIZE,     103, "the blocksize is not supported by this operation") \
+    X(BNBQ_ERROR_BAD_DTYPE,         104, "the dtype is not supported by this operation") \
+    X(BNBQ_ERROR_BAD_QUANT_TYPE,    105, "the quant type is not supported by this operation") \
+    X(BNBQ_ERROR_OVERFLOW,          106, "a size overflows the address space") \
+    X(BNBQ_ERROR_MISALIGNED,        107, "a pointer is not aligned to its element size") \
+    X(BNBQ_ERROR_OUT_OF_MEMORY,     108, "an allocation failed") \
+    X(BNBQ_ERROR_NOT_SUPPORTED,     109, "the operation is not supported by this backend") \
+    X(BNBQ_ERROR_BAD_CODE,          110, "the code table is invalid for this operation") \
+    X(BNBQ_ERROR_IO,                200, "a file could not be read or written") \
+    X(BNBQ_ERROR_CORRUPT_FILE,      201, "a file is truncated, corrupt or of another format") \
+    X(BNBQ_ERROR_NO_DRIVER,         300, "no NVIDIA driver (libcuda) was found") \
+    X(BNBQ_ERROR_DRIVER_TOO_OLD,    301, "the NVIDIA driver is too old") \
+    X(BNBQ_ERROR_NO_DEVICE,         302, "no CUDA device is available") \
+    X(BNBQ_ERROR_NO_NVRTC,          303, "NVRTC (libnvrtc) was not found and no cached kernel fits") \
+    X(BNBQ_ERROR_NVRTC_TOO_OLD,     304, "NVRTC does not know this GPU architecture") \
+    X(BNBQ_ERROR_COMPILE_FAILED,    305, "a kernel failed to compile") \
+    X(BNBQ_ERROR_CUDA,              306, "a CUDA driver call failed")
+
+typedef enum bnbq_result {
+#define BNBQ__RESULT_ENUM(name, value, text) name = value,
+    BNBQ__RESULTS(BNBQ__RESULT_ENUM)
+#undef BNBQ__RESULT_ENUM
+    BNBQ__RESULT_FORCE_INT = 0x7fffffff
+} bnbq_result;
+
+/* "BNBQ_ERROR_BAD_SHAPE" etc.; "BNBQ_UNKNOWN_RESULT" for values not in the list.
+   Thread safety: any thread. */
+BNBQ_API const char* bnbq_result_name(bnbq_result r);
+/* One sentence describing the result. Thread safety: any thread. */
+BNBQ_API const char* bnbq_result_description(bnbq_result r);
+
+// >>types
+typedef enum bnbq_dtype {
+    BNBQ_F32  = 0,  /* IEEE binary32                                  */
+    BNBQ_F16  = 1,  /* IEEE binary16, as uint16_t bits                 */
+    BNBQ_BF16 = 2,  /* bfloat16, as uint16_t bits (upper half of f32)  */
+    BNBQ_U8   = 3,
+    BNBQ_I8   = 4,
+    BNBQ_I32  = 5,
+    BNBQ_I64  = 6
+} bnbq_dtype;
+
+/* 4-bit data types. bitsandbytes' default is FP4, so it is the zero value. INT4 and AF4 exist as
+   tables (bnbq_get_4bit_type) only; the 4-bit kernels know FP4 and NF4. */
+typedef enum bnbq_quant_type {
+    BNBQ_FP4  = 0,
+    BNBQ_NF4  = 1,
+    BNBQ_INT4 = 2,
+    BNBQ_AF4  = 3
+} bnbq_quant_type;
+
+typedef enum bnbq_log_level {
+    BNBQ_LOG_ERROR = 0,
+    BNBQ_LOG_WARN  = 1,
+    BNBQ_LOG_INFO  = 2,
+    BNBQ_LOG_DEBUG = 3
+} bnbq_log_level;
+
+/* Called with a message formatted into a stack buffer; may be called from any thread. */
+typedef void (*bnbq_log_fn)(void* user_data, bnbq_log_level level, const char* func,
+                            const char* message);
+typedef struct bnbq_logger {
+    bnbq_log_fn func;    /* NULL: silent */
+    void*       user_data;
+} bnbq_logger;
+
+typedef void* (*bnbq_alloc_fn)(void* user_data, size_t bytes);
+typedef void  (*bnbq_free_fn)(void* user_data, void* ptr);
+/* Both functions or neither (neither = malloc/free). */
+typedef struct bnbq_allocator {
+    bnbq_alloc_fn alloc_fn;
+    bnbq_free_fn  free_fn;
+    void*         user_data;
+} bnbq_allocator;
+
+/* A range of independent work items [begin, end). */
+typedef void (*bnbq_range_fn)(void* task, size_t begin, size_t end);
+/* Runs fn(task, b, e) over disjoint ranges covering [0, count), possibly on several threads, and
+   returns when all have finished. */
+typedef void (*bnbq_parallel_for_fn)(void* user_data, bnbq_range_fn fn, void* task, size_t count);
+
+struct bnbq_backend;
+
+typedef enum bnbq_memory {
+    BNBQ_MEMORY_HOST   = 0,
+    BNBQ_MEMORY_DEVICE = 1
+} bnbq_memory;
+
+/* An execution context. Caller-owned; make it with bnbq_cpu_exec_init() or a backend's init
+   function (bnbq_cuda_exec_init in bnbq_cuda.h). Fields are public so that backends can fill them;
+   treat them as read-only. */
+typedef struct bnbq_exec {
+    const struct bnbq_backend* backend;   /* NULL: the CPU reference                      */
+    void*                      impl;      /* the backend's own data                       */
+    bnbq_memory                memory;    /* where tensors live                            */
+    bnbq_logger                logger;
+    bnbq_allocator             allocator;
+    bnbq_parallel_for_fn       parallel_for;
+    void*                      parallel_for_user_data;
+} bnbq_exec;
+
+/* Zero-initialise; zero means default:
+   logger       silent
+   allocator    malloc/free
+   parallel_for none (work runs in a loop on the calling thread) */
+typedef struct bnbq_cpu_desc {
+    bnbq_logger          logger;
+    bnbq_allocator       allocator;
+    bnbq_parallel_for_fn parallel_for;
+    void*                parallel_for_user_data;
+} bnbq_cpu_desc;
+
+/* Fills *ex for the CPU. desc may be NULL (all defaults). Errors: NULL_POINTER (ex),
+   INVALID_ARGS (only one of alloc_fn/free_fn). Thread safety: any thread. */
+BNBQ_API bnbq_result bnbq_cpu_exec_init(bnbq_exec* ex, const bnbq_cpu_desc* desc);
+/* The resolved copy of the desc a CPU exec was made from. Thread safety: any thread. */
+BNBQ_API bnbq_result bnbq_cpu_exec_query_desc(const bnbq_exec* ex, bnbq_cpu_desc* out_desc);
+/* Releases what init acquired (nothing for the CPU). Safe on a zeroed exec. */
+BNBQ_API void bnbq_exec_uninit(bnbq_exec* ex);
+/* Allocate / free host memory through the exec's allocator (NULL ex: malloc/free).
+   Thread safety: as the allocator. */
+BNBQ_API void* bnbq_host_alloc(bnbq_exec* ex, size_t bytes);
+BNBQ_API void  bnbq_host_free(bnbq_exec* ex, void* ptr);
+/* Bytes per element of a dtype, 0 for an unknown value. */
+BNBQ_API size_t bnbq_dtype_size(bnbq_dtype dt);
+BNBQ_API const char* bnbq_dtype_name(bnbq_dtype dt);
+
+// >>convert
+/* Scalar conversions, round to nearest even; NaN stays NaN (quiet), infinities and subnormals
+   are exact or correctly rounded. Thread safety: any thread. */
+BNBQ_API uint16_t bnbq_f32_to_f16(float x);
+BNBQ_API float    bnbq_f16_to_f32(uint16_t h);
+BNBQ_API uint16_t bnbq_f32_to_bf16(float x);
+BNBQ_API float    bnbq_bf16_to_f32(uint16_t h);
+/* Elementwise conversion between F32, F16 and BF16 (exact widening, RNE narrowing).
+   src and dst live in the exec's memory and must not overlap unless equal with equal sizes. */
+BNBQ_API bnbq_result bnbq_convert(bnbq_exec* ex, bnbq_dtype src_dt, const void* src,
+                                  size_t n, bnbq_dtype dst_dt, void* dst);
+
+// >>formats
+/* Built-in tables (static, read-only, host memory):
+   bnbq_code_dynamic(1)  create_dynamic_map(signed=True)  (256; code[0] = -0.99296875, no -1.0)
+   bnbq_code_dynamic(0)  create_dynamic_map(signed=False) (256)
+   bnbq_code_4bit(qt)    get_4bit_type(qt) for FP4 / NF4 / INT4 / AF4 (16; NULL for others) */
+BNBQ_API const float* bnbq_code_dynamic(int is_signed);
+BNBQ_API const float* bnbq_code_4bit(bnbq_quant_type qt);
+
+/* bitsandbytes.functional.create_dynamic_map(signed, max_exponent_bits, total_bits), 256 entries.
+   Errors: NULL_POINTER; INVALID_ARGS (total_bits not 1..8, max_exponent_bits not 1..total_bits,
+   or a combination bitsandbytes itself rejects). */
+BNBQ_API bnbq_result bnbq_create_dynamic_map(int is_signed, int max_exponent_bits, int total_bits,
+                                             float* out_code /* (256,) */);
+/* create_linear_map(signed, total_bits, add_zero), 256 entries (not re-sorted, as bitsandbytes). */
+BNBQ_API bnbq_result bnbq_create_linear_map(int is_signed, int total_bits, int add_zero,
+                                            float* out_code /* (256,) */);
+/* create_normal_map(offset, use_extra_value), 256 entries. bitsandbytes' default offset is
+   0.9677083. Errors: INVALID_ARGS unless 0.5 < offset < 1. */
+BNBQ_API bnbq_result bnbq_create_normal_map(double offset, int use_extra_value,
+                                            float* out_code /* (256,) */);
+/* create_fp8_map(signed, exponent_bits, precision_bits, total_bits), 256 entries (padded with
+   zeros and sorted when total_bits < 8). e4m3 = (1,4,3,8), e5m2 = (1,5,2,8). */
+BNBQ_API bnbq_result bnbq_create_fp8_map(int is_signed, int exponent_bits, int precision_bits,
+                                         int total_bits, float* out_code /* (256,) */);
+/* get_4bit_type(type, blocksize): 16 entries. AF4 needs blocksize 64 (BAD_BLOCKSIZE otherwise);
+   the other types ignore blocksize. */
+BNBQ_API bnbq_result bnbq_get_4bit_type(bnbq_quant_type qt, int blocksize,
+                                        float* out_code /* (16,) */);
+
+/* The scalar decision functions of the quantizers (the reference every backend matches):
+   bnbq_code_index: nearest entry of a sorted 256-entry code, ties to the even index, NaN -> 0
+                    (bitsandbytes' CUDA binary search, algorithms.md 2.2);
+   bnbq_nf4_index / bnbq_fp4_index: the NF4 / FP4 decision trees on a normalized value.
+   bnbq_fp4_value: the dequantized value of an FP4 nibble for absmax 1 (sign from bit 3). */
+BNBQ_API int   bnbq_code_index(const float* code /* (256,) */, float x);
+BNBQ_API int   bnbq_nf4_index(float x);
+BNBQ_API int   bnbq_fp4_index(float x);
+BNBQ_API float bnbq_fp4_value(int nibble);
+
+// >>sizes
+/* ceil(n / blocksize). Errors: BAD_SHAPE (n == 0), BAD_BLOCKSIZE (blocksize <= 0). */
+BNBQ_API bnbq_result bnbq_blocks_size(size_t n, int blocksize, size_t* out_nblocks);
+/* ceil(n / 2), the bytes of n packed 4-bit codes. */
+BNBQ_API bnbq_result bnbq_packed_4bit_size(size_t n, size_t* out_bytes);
+
+// >>ops
+/* Conventions for every operation below:
+   - ex: NULL = CPU reference; otherwise the exec decides where tensors live.
+   - Blocksizes: 8-bit 64..4096 (powers of two); the CPU also accepts larger powers of two, as
+     bitsandbytes' CPU path does. 32 is rejected for 8-bit (bitsandbytes launches no kernel).
+     4-bit: 32..4096 (CPU: any power of two >= 32).
+   - Errors common to all: NULL_POINTER for a required pointer, BAD_SHAPE for a zero size,
+     OVERFLOW when a byte count does not fit in size_t, BAD_DTYPE, BAD_BLOCKSIZE,
+     MISALIGNED for a pointer not aligned to its element size, NOT_SUPPORTED when the exec's
+     backend lacks the operation. Every failure is logged once at ERROR through the exec's logger.
+   - Thread safety: any thread; concurrent calls must not share output buffers. */
+
+/* 8-bit blockwise quantization (bitsandbytes quantize_blockwise). code: 256 sorted entries,
+   NULL = signed dynamic map. dt: F32/F16/BF16.
+   out_q (n,) codes; out_absmax (ceil(n/blocksize),) float32 block maxima. */
+BNBQ_API bnbq_result bnbq_quantize_blockwise(bnbq_exec* ex, const float* code, bnbq_dtype dt,
+                                             const void* x, size_t n, int blocksize,
+                                             uint8_t* out_q, float* out_absmax);
+/* out[i] = dt(f32(code[q[i]] * absmax[i / blocksize])). */
+BNBQ_API bnbq_result bnbq_dequantize_blockwise(bnbq_exec* ex, const float* code, bnbq_dtype dt,
+                                               const uint8_t* q, const float* absmax, size_t n,
+                                               int blocksize, void* out);
+
+/* 4-bit NF4/FP4 blockwise quantization (bitsandbytes quantize_4bit without compress_statistics;
+   use bnbq_nested_offset + bnbq_quantize_nested for it).
+   out_packed (ceil(n/2),) bytes; out_absmax (ceil(n/blocksize),) float32. */
+BNBQ_API bnbq_result bnbq_quantize_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
+                                        const void* x, size_t n, int blocksize,
+                                        uint8_t* out_packed, float* out_absmax);
+/* out (n,) in dt. absmax: the float32 block maxima (rebuild nested ones with
+   bnbq_dequantize_nested first). FP4 takes the sign from bit 3 of the nibble. */
+BNBQ_API bnbq_result bnbq_dequantize_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
+                                          const uint8_t* packed, const float* absmax, size_t n,
+                                          int blocksize, void* out);
+
+/* Nested statistics. offset = f32(mean of absmax) accumulated in double in chunks of 1024 blocks
+   (algorithms.md 3.1); written to out_offset[0] in the exec's memory. */
+BNBQ_API bnbq_result bnbq_nested_offset(bnbq_exec* ex, const float* absmax, size_t nblocks,
+                                        float* out_offset /* (1,) */);
+/* absmax_q, nested_absmax = quantize_blockwise(f32(absmax - offset[0]), nested_code,
+   nested_blocksize). nested_code NULL = signed dynamic map. 4-bit uses nested_blocksize 256;
+   8-bit nested uses its own blocksize. out_nested_absmax has ceil(nblocks/nested_blocksize). */
+BNBQ_API bnbq_result bnbq_quantize_nested(bnbq_exec* ex, const float* nested_code,
+                                          const float* absmax, size_t nblocks,
+                                          int nested_blocksize, const float* offset /* (1,) */,
+                                          uint8_t* out_absmax_q, float* out_nested_absmax);
+/* out_absmax[b] = f32(f32(nested_code[absmax_q[b]] * nested_absmax[b / nested_blocksize])
+   + offset[0]). */
+BNBQ_API bnbq_result bnbq_dequantize_nested(bnbq_exec* ex, const float* nested_code,
+                                            const uint8_t* absmax_q, const float* nested_absmax,
+                                            size_t nblocks, int nested_blocksize,
+                                            const float* offset /* (1,) */, float* out_absmax);
+
+/* Global 8-bit quantization (bitsandbytes' deprecated quantize / dequantize): one absmax for the
+   whole tensor, q = code_index(f32(x / absmax)) with an IEEE division. dt F16/BF16 inputs are
+   widened first (= quantize(A.float())). code NULL = signed dynamic map. */
+BNBQ_API bnbq_result bnbq_quantize_global(bnbq_exec* ex, const float* code, bnbq_dtype dt,
+                                          const void* x, size_t n, uint8_t* out_q,
+                                          float* out_absmax /* (1,) */);
+/* out[i] = dt(f32(code[q[i]] * absmax[0])); bitsandbytes returns F32. */
+BNBQ_API bnbq_result bnbq_dequantize_global(bnbq_exec* ex, const float* code, bnbq_dtype dt,
+                                            const uint8_t* q, const float* absmax /* (1,) */,
+                                            size_t n, void* out);
+
+/* LLM.int8() vector-wise quantization of A (rows, cols), F16 only (as bitsandbytes).
+   threshold > 0: columns holding any |a| >= threshold are outlier columns: left out of the row
+   statistics and zeroed in CA (with rows == 1 only the outlier elements are zeroed); their sorted
+   indices go to out_outlier_cols (capacity cols) and their count to out_n_outliers[0], both in
+   the exec's memory. threshold == 0: the two may be NULL and nothing is written to them.
+   out_CA (rows, cols) int8; out_row_stats (rows,) float32 absmax of each row. */
+BNBQ_API bnbq_result bnbq_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, const void* A,
+                                                size_t rows, size_t cols, float threshold,
+                                                int8_t* out_CA, float* out_row_stats,
+                                                int32_t* out_outlier_cols,
+                                                int32_t* out_n_outliers);
+/* out (rows, cols) float32 = f32(f32(CA * row_stats[r]) * f32(1/127)). */
+BNBQ_API bnbq_result bnbq_int8_vectorwise_dequant(bnbq_exec* ex, const int8_t* CA,
+                                                  const float* row_stats, size_t rows,
+                                                  size_t cols, float* out);
+/* int8_double_quant: the vector-wise quantization above plus column-wise codes of the same
+   layout (out_CAt is (rows, cols), NOT transposed, as bitsandbytes) and column statistics
+   (cols,). Outlier elements (not whole columns) are zero in CAt. */
+BNBQ_API bnbq_result bnbq_int8_double_quant(bnbq_exec* ex, bnbq_dtype dt, const void* A,
+                                            size_t rows, size_t cols, float threshold,
+                                            int8_t* out_CA, int8_t* out_CAt,
+                                            float* out_row_stats, float* out_col_stats,
+                                            int32_t* out_outlier_cols, int32_t* out_n_outliers);
+/* out (M, N) int32 = A (M, K) @ B (N, K)^T, exact int32 accumulation (wrapping), any K. */
+BNBQ_API bnbq_result bnbq_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, const int8_t* B,
+                                             size_t M, size_t N, size_t K, int32_t* out);
+/* out (M, N) in dt (F16, F32 or BF16; bitsandbytes' default F16):
+   f16(fmaf(f32(f32(A * row_stats[m]) * col_stats[n]), 6.200012e-05f, bias16[n])) then cast to dt.
+   bias: NULL, or (N,) of bias_dt; an F16 bias is fused, any other is added to the f16 result. */
+BNBQ_API bnbq_result bnbq_int8_mm_dequant(bnbq_exec* ex, bnbq_dtype dt, const int32_t* A,
+                                          const float* row_stats, const float* col_stats,
+                                          size_t M, size_t N, void* out,
+                                          bnbq_dtype bias_dt, const void* bias);
+
+/* SwitchBack (bitsandbytes.triton) quantizers and epilogues, F16 only.
+   quantize_rowwise: out_q (rows, cols), out_state (rows,) f16 row absmax. */
+BNBQ_API bnbq_result bnbq_quantize_rowwise(bnbq_exec* ex, bnbq_dtype dt, const void* X,
+                                           size_t rows, size_t cols, int8_t* out_q,
+                                           uint16_t* out_state);
+/* out_q (cols, rows): column j of X quantized with its absmax, written transposed;
+   out_state (cols,) f16. */
+BNBQ_API bnbq_result bnbq_quantize_columnwise_and_transpose(bnbq_exec* ex, bnbq_dtype dt,
+                                                            const void* X, size_t rows,
+                                                            size_t cols, int8_t* out_q,
+                                                            uint16_t* out_state);
+/* quantize_global: one f16 absmax, fp16 arithmetic: rint(f16(127 * f16(x * f16(1/absmax)))). */
+BNBQ_API bnbq_result bnbq_quantize_global_int8(bnbq_exec* ex, bnbq_dtype dt, const void* X,
+                                               size_t n, int8_t* out_q,
+                                               uint16_t* out_absmax /* (1,) */);
+/* The same, X (rows, cols) written transposed to out_q (cols, rows). */
+BNBQ_API bnbq_result bnbq_quantize_global_int8_transpose(bnbq_exec* ex, bnbq_dtype dt,
+                                                         const void* X, size_t rows, size_t cols,
+                                                         int8_t* out_q,
+                                                         uint16_t* out_absmax /* (1,) */);
+/* out (rows, cols) f16 = f16(f32(f16(state[r] * q) * f32(1/127))). */
+BNBQ_API bnbq_result bnbq_dequantize_rowwise(bnbq_exec* ex, const int8_t* q,
+                                             const uint16_t* state, size_t rows, size_t cols,
+                                             uint16_t* out);
+/* out (M, N) f16 from a (M, K) int8 and w (N, K) int8 (the weight, row-major; bitsandbytes passes
+   its transpose): f16(state_w[n] * f32(state_x[m] * f32(acc * f32(1/127^2)))), then + bias in
+   f16. bias (N,) f16 or NULL. */
+BNBQ_API bnbq_result bnbq_int8_matmul_rowwise_dequantize(bnbq_exec* ex, const int8_t* a,
+                                                         const int8_t* w,
+                                                         const uint16_t* state_x,
+                                                         const uint16_t* state_w, size_t M,
+                                                         size_t N, size_t K, uint16_t* out,
+                                                         const uint16_t* bias);
+/* As above with one global weight scale state_w[0]. */
+BNBQ_API bnbq_result bnbq_int8_matmul_mixed_dequantize(bnbq_exec* ex, const int8_t* a,
+                                                       const int8_t* w, const uint16_t* state_x,
+                                                       const uint16_t* state_w /* (1,) */,
+                                                       size_t M, size_t N, size_t K,
+                                                       uint16_t* out, const uint16_t* bias);
+
+/* 4-bit matrix-vector product for one token (bitsandbytes gemv_4bit): out (N,) in dt from A (K,)
+   in dt and a packed 4-bit weight (N, K) with float32 absmax. In F16/BF16 every absmax, weight and
+   product is rounded to dt (bitsandbytes' one-token numerics, algorithms.md 6.3); F32 uses fmaf.
+   code: the 16-entry quant_map, NULL = the built-in table of qt. bias (N,) in dt or NULL, added
+   after the product with one rounding. Requires K % blocksize == 0. */
+BNBQ_API bnbq_result bnbq_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
+                                    const void* A, const uint8_t* packed, const float* absmax,
+                                    size_t N, size_t K, int blocksize, void* out,
+                                    const void* bias, const float* code);
+/* bitsandbytes matmul_4bit: out (M, N) = A (M, K) @ W^T (+ bias). M == 1 with K % blocksize == 0
+   runs bnbq_gemv_4bit (one-token numerics); otherwise the weight is dequantized to dt and
+   multiplied with the products accumulated in double, rounded once to dt (bias added before that
+   rounding). code is used by the one-token path only. */
+BNBQ_API bnbq_result bnbq_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
+                                      const void* A, const uint8_t* packed, const float* absmax,
+                                      size_t M, size_t N, size_t K, int blocksize, void* out,
+                                      const void* bias, const float* code);
+
+// >>backend
+/* One function pointer per operation, with the public signature. A backend leaves a slot NULL
+   for an operation it lacks (the public function then returns BNBQ_ERROR_NOT_SUPPORTED). The
+   public functions validate their arguments before calling the backend. */
+typedef struct bnbq_backend {
+    const char* name;
+    bnbq_result (*convert)(bnbq_exec*, bnbq_dtype, const void*, size_t, bnbq_dtype, void*);
+    bnbq_result (*quantize_blockwise)(bnbq_exec*, const float*, bnbq_dtype, const void*, size_t,
+                                      int, uint8_t*, float*);
+    bnbq_result (*dequantize_blockwise)(bnbq_exec*, const float*, bnbq_dtype, const uint8_t*,
+                                        const float*, size_t, int, void*);
+    bnbq_result (*quantize_4bit)(bnbq_exec*, bnbq_quant_type, bnbq_dtype, const void*, size_t,
+                                 int, uint8_t*, float*);
+    bnbq_result (*dequantize_4bit)(bnbq_exec*, bnbq_quant_type, bnbq_dtype, const uint8_t*,
+                                   const float*, size_t, int, void*);
+    bnbq_result (*nested_offset)(bnbq_exec*, const float*, size_t, float*);
+    bnbq_result (*quantize_nested)(bnbq_exec*, const float*, const float*, size_t, int,
+                                   const float*, uint8_t*, float*);
+    bnbq_result (*dequantize_nested)(bnbq_exec*, const float*, const uint8_t*, const float*,
+                                     size_t, int, const float*, float*);
+    bnbq_result (*quantize_global)(bnbq_exec*, const float*, bnbq_dtype, const void*, size_t,
+                                   uint8_t*, float*);
+    bnbq_result (*dequantize_global)(bnbq_exec*, const float*, bnbq_dtype, const uint8_t*,
+                                     const float*, size_t, void*);
+    bnbq_result (*int8_vectorwise_quant)(bnbq_exec*, bnbq_dtype, const void*, size_t, size_t,
+                                         float, int8_t*, float*, int32_t*, int32_t*);
+    bnbq_result (*int8_vectorwise_dequant)(bnbq_exec*, const int8_t*, const float*, size_t,
+                                           size_t, float*);
+    bnbq_result (*int8_double_quant)(bnbq_exec*, bnbq_dtype, const void*, size_t, size_t, float,
+                                     int8_t*, int8_t*, float*, float*, int32_t*, int32_t*);
+    bnbq_result (*int8_linear_matmul)(bnbq_exec*, const int8_t*, const int8_t*, size_t, size_t,
+                                      size_t, int32_t*);
+    bnbq_result (*int8_mm_dequant)(bnbq_exec*, bnbq_dtype, const int32_t*, const float*,
+                                   const float*, size_t, size_t, void*, bnbq_dtype,
+                                   const void*);
+    bnbq_result (*quantize_rowwise)(bnbq_exec*, bnbq_dtype, const void*, size_t, size_t,
+                                    int8_t*, uint16_t*);
+    bnbq_result (*quantize_columnwise_and_transpose)(bnbq_exec*, bnbq_dtype, const void*, size_t,
+                                                     size_t, int8_t*, uint16_t*);
+    bnbq_result (*quantize_global_int8)(bnbq_exec*, bnbq_dtype, const void*, size_t, int8_t*,
+                                        uint16_t*);
+    bnbq_result (*quantize_global_int8_transpose)(bnbq_exec*, bnbq_dtype, const void*, size_t,
+                                                  size_t, int8_t*, uint16_t*);
+    bnbq_result (*dequantize_rowwise)(bnbq_exec*, const int8_t*, const uint16_t*, size_t, size_t,
+                                      uint16_t*);
+    bnbq_result (*int8_matmul_rowwise_dequantize)(bnbq_exec*, const int8_t*, const int8_t*,
+                                                  const uint16_t*, const uint16_t*, size_t,
+                                                  size_t, size_t, uint16_t*, const uint16_t*);
+    bnbq_result (*int8_matmul_mixed_dequantize)(bnbq_exec*, const int8_t*, const int8_t*,
+                                                const uint16_t*, const uint16_t*, size_t, size_t,
+                                                size_t, uint16_t*, const uint16_t*);
+    bnbq_result (*gemv_4bit)(bnbq_exec*, bnbq_quant_type, bnbq_dtype, const void*,
+                             const uint8_t*, const float*, size_t, size_t, int, void*,
+                             const void*, const float*);
+    bnbq_result (*matmul_4bit)(bnbq_exec*, bnbq_quant_type, bnbq_dtype, const void*,
+                               const uint8_t*, const float*, size_t, size_t, size_t, int, void*,
+                               const void*, const float*);
+} bnbq_backend;
+
+/* Log through an exec's logger (used by backends). Thread safety: as the logger. */
+BNBQ_API void bnbq_log(const bnbq_exec* ex, bnbq_log_level level, const char* func,
+                       const char* fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BNBQ_H_INCLUDED */
+
+/* ============================================================================================== */
+/*                                         IMPLEMENTATION                                          */
+/* ============================================================================================== */
+#ifdef BNBQ_IMPLEMENTATION
+#ifndef BNBQ__IMPLEMENTATION_DONE
+#define BNBQ__IMPLEMENTATION_DONE
+
+#include <stdarg.h>
+#include <stdio.h>   /* vsnprintf only: bnbq never prints */
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <float.h>
+
+/* Where float expressions are evaluated in a wider format (x87), force float rounding. */
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD != 0
+#define BNBQ__FLT_TMP volatile
+#else
+#define BNBQ__FLT_TMP
+#endif
+
+#ifndef BNBQ_ASSERT
+#include <assert.h>
+#define BNBQ_ASSERT(c) assert(c)
+#endif
+
+/* Exactness: no floating-point contraction in this file. gcc: an optimize pragma (scoped with
+   push/pop so the user's code after this header is unaffected); clang: the standard pragma.
+   Other compilers: build with their equivalent of -ffp-contract=off. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#define BNBQ__GCC_POP_OPTIONS
+#endif
+
+#if defined(BNBQ_STATIC)
+#define BNBQ__IMPL static
+#else
+#define BNBQ__IMPL
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// >>config
+
+static float bnbq__bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static uint32_t bnbq__f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+
+// >>results
+
+BNBQ_API const char* bnbq_result_name(bnbq_result r) {
+    switch (r) {
+#define BNBQ__RESULT_NAME(name, value, text) case name: return #name;
+        BNBQ__RESULTS(BNBQ__RESULT_NAME)
+#undef BNBQ__RESULT_NAME
+        default: break;
+    }
+    return "BNBQ_UNKNOWN_RESULT";
+}
+
+BNBQ_API const char* bnbq_result_description(bnbq_result r) {
+    switch (r) {
+#define BNBQ__RESULT_TEXT(name, value, text) case name: return text;
+        BNBQ__RESULTS(BNBQ__RESULT_TEXT)
+#undef BNBQ__RESULT_TEXT
+        default: break;
+    }
+    return "unknown result code";
+}
+
+// >>types
+
+BNBQ_API void bnbq_log(const bnbq_exec* ex, bnbq_log_level level, const char* func,
+                       const char* fmt, ...) {
+    char buf[512];
+    va_list ap;
+    if (!ex || !ex->logger.func || !fmt) return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    ex->logger.func(ex->logger.user_data, level, func ? func : "bnbq", buf);
+}
+
+/* Every failing public call goes through here: one ERROR line naming the function. */
+static bnbq_result bnbq__fail(const bnbq_exec* ex, const char* func, bnbq_result r,
+                              const char* what) {
+    bnbq_log(ex, BNBQ_LOG_ERROR, func, "%s: %s (%s)", bnbq_result_name(r), what,
+             bnbq_result_description(r));
+    return r;
+}
+
+static void* bnbq__default_alloc(void* user, size_t bytes) { (void)user; return malloc(bytes); }
+static void bnbq__default_free(void* user, void* ptr) { (void)user; free(ptr); }
+
+BNBQ_API bnbq_result bnbq_cpu_exec_init(bnbq_exec* ex, const bnbq_cpu_desc* desc) {
+    bnbq_cpu_desc d;
+    if (!ex) return BNBQ_ERROR_NULL_POINTER;
+    memset(&d, 0, sizeof d);
+    if (desc) d = *desc;
+    memset(ex, 0, sizeof *ex);
+    ex->logger = d.logger;
+    if ((d.allocator.alloc_fn == NULL) != (d.allocator.free_fn == NULL))
+        return bnbq__fail(ex, "bnbq_cpu_exec_init", BNBQ_ERROR_INVALID_ARGS,
+                          "set both allocator.alloc_fn and allocator.free_fn, or neither");
+    if (!d.allocator.alloc_fn) {
+        d.allocator.alloc_fn = bnbq__default_alloc;
+        d.allocator.free_fn = bnbq__default_free;
+        d.allocator.user_data = NULL;
+    }
+    ex->backend = NULL;
+    ex->memory = BNBQ_MEMORY_HOST;
+    ex->allocator = d.allocator;
+    ex->parallel_for = d.parallel_for;
+    ex->parallel_for_user_data = d.parallel_for_user_data;
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_cpu_exec_query_desc(const bnbq_exec* ex, bnbq_cpu_desc* out_desc) {
+    if (!ex || !out_desc) return BNBQ_ERROR_NULL_POINTER;
+    if (ex->backend) return BNBQ_ERROR_INVALID_ARGS;
+    memset(out_desc, 0, sizeof *out_desc);
+    out_desc->logger = ex->logger;
+    out_desc->allocator = ex->allocator;
+    if (!out_desc->allocator.alloc_fn) {
+        out_desc->allocator.alloc_fn = bnbq__default_alloc;
+        out_desc->allocator.free_fn = bnbq__default_free;
+    }
+    out_desc->parallel_for = ex->parallel_for;
+    out_desc->parallel_for_user_data = ex->parallel_for_user_data;
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API void bnbq_exec_uninit(bnbq_exec* ex) {
+    if (ex) memset(ex, 0, sizeof *ex);
+}
+
+BNBQ_API void* bnbq_host_alloc(bnbq_exec* ex, size_t bytes) {
+    if (ex && ex->allocator.alloc_fn) return ex->allocator.alloc_fn(ex->allocator.user_data, bytes);
+    return malloc(bytes);
+}
+
+BNBQ_API void bnbq_host_free(bnbq_exec* ex, void* ptr) {
+    if (!ptr) return;
+    if (ex && ex->allocator.free_fn) { ex->allocator.free_fn(ex->allocator.user_data, ptr); return; }
+    free(ptr);
+}
+
+BNBQ_API size_t bnbq_dtype_size(bnbq_dtype dt) {
+    switch (dt) {
+        case BNBQ_F32: case BNBQ_I32: return 4;
+        case BNBQ_F16: case BNBQ_BF16: return 2;
+        case BNBQ_U8: case BNBQ_I8: return 1;
+        case BNBQ_I64: return 8;
+        default: return 0;
+    }
+}
+
+BNBQ_API const char* bnbq_dtype_name(bnbq_dtype dt) {
+    switch (dt) {
+        case BNBQ_F32: return "f32"; case BNBQ_F16: return "f16"; case BNBQ_BF16: return "bf16";
+        case BNBQ_U8: return "u8"; case BNBQ_I8: return "i8"; case BNBQ_I32: return "i32";
+        case BNBQ_I64: return "i64";
+        default: return "unknown";
+    }
+}
+
+/* Runs fn over [0, count) through the exec's parallel-for, or in one call. */
+static void bnbq__parallel(bnbq_exec* ex, bnbq_range_fn fn, void* task, size_t count) {
+    if (count == 0) return;
+    if (ex && ex->parallel_for && count > 1) ex->parallel_for(ex->parallel_for_user_data, fn, task, count);
+    else fn(task, 0, count);
+}
+
+// >>convert
+
+BNBQ_API uint16_t bnbq_f32_to_f16(float x) {
+    uint32_t u = bnbq__f32_bits(x);
+    uint32_t sign = (u >> 16) & 0x8000u;
+    uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu)); /* NaN, quiet */
+    if (a >= 0x47800000u) return (uint16_t)(sign | 0x7c00u);   /* >= 65536 (and inf): inf     */
+    if (a >= 0x38800000u) {                                    /* normal half                 */
+        uint32_t odd = (a >> 13) & 1u;
+        a = a - 0x38000000u + 0xfffu + odd;                    /* rebias, round half to even  */
+        return (uint16_t)(sign | (a >> 13));                   /* a carry may give inf: right */
+    }
+    /* subnormal half or zero: align the mantissa by adding 0.5 (the hardware rounds to even) */
+    {
+        float t = bnbq__bits_f32(a) + 0.5f;
+        return (uint16_t)(sign | (bnbq__f32_bits(t) - 0x3f000000u));
+    }
+}
+
+BNBQ_API float bnbq_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    if (e == 0) {
+        float v = (float)m * 5.9604644775390625e-8f;           /* m * 2^-24, exact */
+        return bnbq__bits_f32(bnbq__f32_bits(v) | sign);
+    }
+    if (e == 31) return bnbq__bits_f32(sign | 0x7f800000u | (m << 13));
+    return bnbq__bits_f32(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+BNBQ_API uint16_t bnbq_f32_to_bf16(float x) {
+    uint32_t u = bnbq__f32_bits(x);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);  /* quiet NaN */
+    u = u + 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+BNBQ_API float bnbq_bf16_to_f32(uint16_t h) { return bnbq__bits_f32((uint32_t)h << 16); }
+
+/* Load element i of a F32/F16/BF16 array as float (exact widening). */
+static float bnbq__load(bnbq_dtype dt, const void* p, size_t i) {
+    switch (dt) {
+        case BNBQ_F16: return bnbq_f16_to_f32(((const uint16_t*)p)[i]);
+        case BNBQ_BF16: return bnbq_bf16_to_f32(((const uint16_t*)p)[i]);
+        default: return ((const float*)p)[i];
+    }
+}
+
+/* Store a float into element i of a F32/F16/BF16 array (one RNE rounding). */
+static void bnbq__store(bnbq_dtype dt, void* p, size_t i, float v) {
+    switch (dt) {
+        case BNBQ_F16: ((uint16_t*)p)[i] = bnbq_f32_to_f16(v); break;
+        case BNBQ_BF16: ((uint16_t*)p)[i] = bnbq_f32_to_bf16(v); break;
+        default: ((float*)p)[i] = v; break;
+    }
+}
+
+/* Round a float to dtype dt and back (the value an array of dt would hold). */
+static float bnbq__round_to(bnbq_dtype dt, float v) {
+    switch (dt) {
+        case BNBQ_F16: return bnbq_f16_to_f32(bnbq_f32_to_f16(v));
+        case BNBQ_BF16: return bnbq_bf16_to_f32(bnbq_f32_to_bf16(v));
+        default: return v;
+    }
+}
+
+/* Round half to even to an integer, for |y| < 2^22; NaN -> 0; larger values saturate. */
+static int32_t bnbq__rint(float y) {
+    if (!(y == y)) return 0;
+    if (y >= 4194304.0f) return y >= 2147483520.0f ? INT32_MAX : (int32_t)y;
+    if (y <= -4194304.0f) return y <= -2147483648.0f ? INT32_MIN : (int32_t)y;
+    {
+        BNBQ__FLT_TMP float t = y + 12582912.0f;  /* 1.5 * 2^23: the add rounds to an integer, RNE */
+        float r = t - 12582912.0f;
+        return (int32_t)r;
+    }
+}
+
+/* |x| without a library call */
+static float bnbq__absf(float x) { return bnbq__bits_f32(bnbq__f32_bits(x) & 0x7fffffffu); }
+
+// >>formats
+
+static const float bnbq__code_dynamic_signed[256] = {
+    -0.992968738f, -0.978906274f, -0.96484375f, -0.950781226f, -0.936718762f, -0.922656238f,
+    -0.908593774f, -0.89453125f, -0.880468726f, -0.866406262f, -0.852343738f, -0.838281274f,
+    -0.82421875f, -0.810156226f, -0.796093762f, -0.782031238f, -0.767968774f, -0.75390625f,
+    -0.739843726f, -0.725781262f, -0.711718798f, -0.697656274f, -0.68359375f, -0.669531226f,
+    -0.655468762f, -0.641406298f, -0.627343774f, -0.61328125f, -0.599218726f, -0.585156262f,
+    -0.571093798f, -0.557031274f, -0.54296875f, -0.528906226f, -0.514843702f, -0.500781238f,
+    -0.486718714f, -0.47265625f, -0.458593726f, -0.444531262f, -0.430468738f, -0.416406244f,
+    -0.40234375f, -0.388281226f, -0.374218762f, -0.360156238f, -0.346093744f, -0.33203125f,
+    -0.317968726f, -0.303906262f, -0.289843738f, -0.275781274f, -0.26171875f, -0.247656241f,
+    -0.233593747f, -0.219531253f, -0.205468744f, -0.19140625f, -0.177343756f, -0.163281247f,
+    -0.149218753f, -0.135156244f, -0.12109375f, -0.107031256f, -0.0985937491f, -0.0957812592f,
+    -0.0929687545f, -0.0901562497f, -0.0873437524f, -0.0845312476f, -0.0817187577f, -0.078906253f,
+    -0.0760937482f, -0.0732812509f, -0.0704687461f, -0.0676562563f, -0.0648437515f, -0.0620312504f,
+    -0.0592187531f, -0.0564062484f, -0.053593751f, -0.05078125f, -0.047968749f, -0.0451562516f,
+    -0.0423437469f, -0.0395312496f, -0.0367187522f, -0.0339062512f, -0.0310937501f, -0.028281251f,
+    -0.0254687499f, -0.0226562507f, -0.0198437516f, -0.0170312505f, -0.0142187504f, -0.0114062503f,
+    -0.00971874967f, -0.00915624946f, -0.00859375019f, -0.00803124998f, -0.00746874977f, -0.00690625003f,
+    -0.00634374982f, -0.00578125007f, -0.00521875033f, -0.00465624966f, -0.00409374991f, -0.00353124971f,
+    -0.00296874996f, -0.00240624999f, -0.00184375001f, -0.00128124992f, -0.000943750085f, -0.000831249985f,
+    -0.00071875006f, -0.000606250076f, -0.000493750034f, -0.000381250022f, -0.000268750038f, -0.000156250011f,
+    -8.87499991e-05f, -6.62500024e-05f, -4.37499984e-05f, -2.12499981e-05f, -7.7499999e-06f, -3.25000019e-06f,
+    -5.50000038e-07f, 0.0f, 5.50000038e-07f, 3.25000019e-06f, 7.7499999e-06f, 2.12499981e-05f,
+    4.37499984e-05f, 6.62500024e-05f, 8.87499991e-05f, 0.000156250011f, 0.000268750038f, 0.000381250022f,
+    0.000493750034f, 0.000606250076f, 0.00071875006f, 0.000831249985f, 0.000943750085f, 0.00128124992f,
+    0.00184375001f, 0.00240624999f, 0.00296874996f, 0.00353124971f, 0.00409374991f, 0.00465624966f,
+    0.00521875033f, 0.00578125007f, 0.00634374982f, 0.00690625003f, 0.00746874977f, 0.00803124998f,
+    0.00859375019f, 0.00915624946f, 0.00971874967f, 0.0114062503f, 0.0142187504f, 0.0170312505f,
+    0.0198437516f, 0.0226562507f, 0.0254687499f, 0.028281251f, 0.0310937501f, 0.0339062512f,
+    0.0367187522f, 0.0395312496f, 0.0423437469f, 0.0451562516f, 0.047968749f, 0.05078125f,
+    0.053593751f, 0.0564062484f, 0.0592187531f, 0.0620312504f, 0.0648437515f, 0.0676562563f,
+    0.0704687461f, 0.0732812509f, 0.0760937482f, 0.078906253f, 0.0817187577f, 0.0845312476f,
+    0.0873437524f, 0.0901562497f, 0.0929687545f, 0.0957812592f, 0.0985937491f, 0.107031256f,
+    0.12109375f, 0.135156244f, 0.149218753f, 0.163281247f, 0.177343756f, 0.19140625f,
+    0.205468744f, 0.219531253f, 0.233593747f, 0.247656241f, 0.26171875f, 0.275781274f,
+    0.289843738f, 0.303906262f, 0.317968726f, 0.33203125f, 0.346093744f, 0.360156238f,
+    0.374218762f, 0.388281226f, 0.40234375f, 0.416406244f, 0.430468738f, 0.444531262f,
+    0.458593726f, 0.47265625f, 0.486718714f, 0.500781238f, 0.514843702f, 0.528906226f,
+    0.54296875f, 0.557031274f, 0.571093798f, 0.585156262f, 0.599218726f, 0.61328125f,
+    0.627343774f, 0.641406298f, 0.655468762f, 0.669531226f, 0.68359375f, 0.697656274f,
+    0.711718798f, 0.725781262f, 0.739843726f, 0.75390625f, 0.767968774f, 0.782031238f,
+    0.796093762f, 0.810156226f, 0.82421875f, 0.838281274f, 0.852343738f, 0.866406262f,
+    0.880468726f, 0.89453125f, 0.908593774f, 0.922656238f, 0.936718762f, 0.950781226f,
+    0.96484375f, 0.978906274f, 0.992968738f, 1.0f,
+};
+static const float bnbq__code_dynamic_unsigned[256] = {
+    0.0f, 3.2500003e-07f, 7.7499999e-07f, 2.12499981e-06f, 4.37499966e-06f, 6.62499997e-06f,
+    8.87499937e-06f, 1.56249989e-05f, 2.68750009e-05f, 3.81249993e-05f, 4.93749976e-05f, 6.06250032e-05f,
+    7.18750016e-05f, 8.31249927e-05f, 9.43749983e-05f, 0.000128125001f, 0.000184375007f, 0.000240625013f,
+    0.00029687502f, 0.000353124982f, 0.000409375032f, 0.000465625024f, 0.000521875045f, 0.000578125007f,
+    0.000634375028f, 0.000690625049f, 0.000746875012f, 0.000803125091f, 0.000859375054f, 0.000915625016f,
+    0.000971875037f, 0.00114062498f, 0.00142187497f, 0.00170312496f, 0.00198437506f, 0.00226562493f,
+    0.00254687481f, 0.00282812491f, 0.00310937478f, 0.00339062512f, 0.00367187499f, 0.00395312486f,
+    0.0042343745f, 0.00451562507f, 0.00479687471f, 0.00507812481f, 0.00535937492f, 0.00564062456f,
+    0.00592187513f, 0.00620312477f, 0.00648437487f, 0.00676562544f, 0.00704687461f, 0.00732812518f,
+    0.00760937436f, 0.00789062493f, 0.00817187503f, 0.0084531242f, 0.00873437524f, 0.00901562441f,
+    0.00929687452f, 0.00957812555f, 0.00985937472f, 0.010703126f, 0.0121093756f, 0.0135156242f,
+    0.0149218757f, 0.0163281243f, 0.0177343767f, 0.0191406254f, 0.020546874f, 0.0219531264f,
+    0.0233593751f, 0.0247656237f, 0.0261718761f, 0.0275781285f, 0.0289843734f, 0.0303906258f,
+    0.0317968726f, 0.033203125f, 0.0346093737f, 0.036015626f, 0.0374218784f, 0.0388281234f,
+    0.0402343757f, 0.0416406244f, 0.0430468731f, 0.0444531254f, 0.0458593741f, 0.0472656265f,
+    0.0486718714f, 0.0500781238f, 0.0514843725f, 0.0528906249f, 0.0542968772f, 0.0557031296f,
+    0.057109382f, 0.0585156269f, 0.0599218719f, 0.0613281243f, 0.0627343804f, 0.0641406327f,
+    0.0655468777f, 0.0669531226f, 0.068359375f, 0.0697656274f, 0.0711718798f, 0.0725781247f,
+    0.0739843771f, 0.0753906295f, 0.0767968819f, 0.0782031268f, 0.0796093792f, 0.0810156241f,
+    0.0824218765f, 0.0838281289f, 0.0852343738f, 0.0866406262f, 0.0880468711f, 0.0894531235f,
+    0.0908593759f, 0.0922656283f, 0.0936718807f, 0.0950781256f, 0.096484378f, 0.0978906304f,
+    0.0992968753f, 0.103515625f, 0.110546872f, 0.117578126f, 0.124609374f, 0.131640613f,
+    0.138671875f, 0.145703137f, 0.152734369f, 0.159765631f, 0.166796863f, 0.173828125f,
+    0.180859387f, 0.187890619f, 0.194921881f, 0.201953113f, 0.208984375f, 0.216015637f,
+    0.223046869f, 0.230078131f, 0.237109363f, 0.244140625f, 0.251171857f, 0.258203119f,
+    0.265234381f, 0.272265613f, 0.279296875f, 0.286328137f, 0.293359369f, 0.300390601f,
+    0.307421863f, 0.314453125f, 0.321484387f, 0.328515619f, 0.335546851f, 0.342578113f,
+    0.349609375f, 0.356640637f, 0.363671869f, 0.370703101f, 0.377734363f, 0.384765625f,
+    0.391796887f, 0.398828119f, 0.405859351f, 0.412890613f, 0.419921875f, 0.426953137f,
+    0.433984369f, 0.441015601f, 0.448046863f, 0.455078125f, 0.462109387f, 0.469140619f,
+    0.476171851f, 0.483203113f, 0.490234375f, 0.497265607f, 0.504296899f, 0.511328101f,
+    0.518359363f, 0.525390625f, 0.532421827f, 0.539453149f, 0.546484351f, 0.553515673f,
+    0.560546875f, 0.567578137f, 0.574609399f, 0.581640601f, 0.588671923f, 0.595703125f,
+    0.602734387f, 0.609765649f, 0.616796851f, 0.623828173f, 0.630859375f, 0.637890637f,
+    0.644921899f, 0.651953101f, 0.658984423f, 0.666015625f, 0.673046887f, 0.680078149f,
+    0.687109351f, 0.694140673f, 0.701171875f, 0.708203137f, 0.715234399f, 0.722265601f,
+    0.729296923f, 0.736328125f, 0.743359387f, 0.750390649f, 0.757421851f, 0.764453173f,
+    0.771484375f, 0.778515577f, 0.785546899f, 0.792578101f, 0.799609423f, 0.806640625f,
+    0.813671827f, 0.820703149f, 0.827734351f, 0.834765673f, 0.841796875f, 0.848828077f,
+    0.855859399f, 0.862890601f, 0.869921923f, 0.876953125f, 0.883984327f, 0.891015649f,
+    0.898046851f, 0.905078173f, 0.912109375f, 0.919140577f, 0.926171899f, 0.933203101f,
+    0.940234423f, 0.947265625f, 0.954296827f, 0.961328149f, 0.968359351f, 0.975390673f,
+    0.982421875f, 0.989453077f, 0.996484399f, 1.0f,
+};
+static const float bnbq__code_nf4[16] = {
+    -1.0f, -0.696192801f, -0.525073051f, -0.394917488f,
+    -0.284441382f, -0.18477343f, -0.0910500363f, 0.0f,
+    0.0795802996f, 0.160930201f, 0.246112302f, 0.337915242f,
+    0.440709829f, 0.562617004f, 0.722956836f, 1.0f,
+};
+
+/* get_4bit_type('fp4') / the FP4 dequantization LUT (low 3 bits; the sign is bit 3). */
+static const float bnbq__fp4_lut[8] = {
+    0.0f, 0.00520833349f, 0.666666687f, 1.0f, 0.333333343f, 0.5f, 0.166666672f, 0.25f
+};
+
+BNBQ_API const float* bnbq_code_dynamic(int is_signed) {
+    return is_signed ? bnbq__code_dynamic_signed : bnbq__code_dynamic_unsigned;
+}
+
+static const float bnbq__code_fp4[16] = {
+    0.0f, 0.00520833349f, 0.666666687f, 1.0f, 0.333333343f, 0.5f, 0.166666672f, 0.25f,
+    0.0f, -0.00520833349f, -0.666666687f, -1.0f, -0.333333343f, -0.5f, -0.166666672f, -0.25f
+};
+/* get_4bit_type('int4'): [7..0, -0, -1..-7] / 7 in float32 (index 8 is +0.0). */
+static const float bnbq__code_int4[16] = {
+    1.0f, (float)(6.0f / 7.0f), (float)(5.0f / 7.0f), (float)(4.0f / 7.0f),
+    (float)(3.0f / 7.0f), (float)(2.0f / 7.0f), (float)(1.0f / 7.0f), 0.0f,
+    0.0f, (float)(-1.0f / 7.0f), (float)(-2.0f / 7.0f), (float)(-3.0f / 7.0f),
+    (float)(-4.0f / 7.0f), (float)(-5.0f / 7.0f), (float)(-6.0f / 7.0f), -1.0f
+};
+/* get_4bit_type('af4', blocksize=64): the AbnormalFloat table, descending. The Python doubles are
+   rounded to float32, so the literals are doubles cast to float on purpose. */
+static const float bnbq__code_af4[16] = {
+    (float)1.0, (float)0.72424863, (float)0.55496234, (float)0.42563882, (float)0.31675666,
+    (float)0.21961274, (float)0.12934483, (float)0.04273164, (float)0.0, (float)-0.04934812,
+    (float)-0.14982478, (float)-0.25607552, (float)-0.3736951, (float)-0.51243739,
+    (float)-0.69441008, (float)-1.0
+};
+
+BNBQ_API const float* bnbq_code_4bit(bnbq_quant_type qt) {
+    switch (qt) {
+        case BNBQ_FP4: return bnbq__code_fp4;
+        case BNBQ_NF4: return bnbq__code_nf4;
+        case BNBQ_INT4: return bnbq__code_int4;
+        case BNBQ_AF4: return bnbq__code_af4;
+        default: return NULL;
+    }
+}
+
+BNBQ_API bnbq_result bnbq_get_4bit_type(bnbq_quant_type qt, int blocksize, float* out_code) {
+    const float* t;
+    if (!out_code) return BNBQ_ERROR_NULL_POINTER;
+    t = bnbq_code_4bit(qt);
+    if (!t) return BNBQ_ERROR_BAD_QUANT_TYPE;
+    if (qt == BNBQ_AF4 && blocksize != 64) return BNBQ_ERROR_BAD_BLOCKSIZE;
+    memcpy(out_code, t, 16 * sizeof(float));
+    return BNBQ_SUCCESS;
+}
+
+/* torch.linspace(start, end, n) in float32 as PyTorch's CPU kernel computes it: the first half
+   as start + step*i and the second half as end - step*(n-1-i), each with ONE rounding (fused). */
+static void bnbq__linspace_f32(float start, float end, int n, float* out) {
+    float step;
+    int i;
+    if (n <= 0) return;
+    if (n == 1) { out[0] = start; return; }
+    step = (end - start) / (float)(n - 1);
+    for (i = 0; i < n; i++) {
+        if (i < n / 2) out[i] = fmaf(step, (float)i, start);
+        else out[i] = fmaf(-step, (float)(n - 1 - i), end);
+    }
+}
+
+/* Stable ascending insertion sort of doubles (keeps the order of +0.0 / -0.0 as Python does). */
+static void bnbq__sort_stable(double* v, int n) {
+    int i, j;
+    for (i = 1; i < n; i++) {
+        double x = v[i];
+        for (j = i; j > 0 && v[j - 1] > x; j--) v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
+static int bnbq__ipow2(int e) { return (e >= 0 && e < 30) ? (1 << e) : 0; }
+
+/* Appends f32(s * m_j) (and the negations) for the bucket means of linspace(0.1, 1, items). */
+static int bnbq__dynamic_append(double* data, int count, int cap, int items, int exponent,
+                                int is_signed) {
+    float b[257];
+    float s;
+    int j;
+    if (items > 257 || items < 1) return -1;
+    bnbq__linspace_f32(0.1f, 1.0f, items, b);
+    s = (float)pow(10.0, (double)exponent);          /* Python 10**k (int or float), as float32 */
+    for (j = 0; j + 1 < items; j++) {
+        float m = (b[j] + b[j + 1]) / 2.0f;
+        if (count >= cap) return -1;
+        data[count++] = (double)(s * m);
+    }
+    if (is_signed) {
+        for (j = 0; j + 1 < items; j++) {
+            float m = (b[j] + b[j + 1]) / 2.0f;
+            if (count >= cap) return -1;
+            data[count++] = (double)(-s * m);
+        }
+    }
+    return count;
+}
+
+BNBQ_API bnbq_result bnbq_create_dynamic_map(int is_signed, int max_exponent_bits, int total_bits,
+                                             float* out_code) {
+    double data[512];
+    int count = 0, i, last_i = 0;
+    int non_sign_bits;
+    double additional;
+    if (!out_code) return BNBQ_ERROR_NULL_POINTER;
+    if (total_bits < 1 || total_bits > 8 || max_exponent_bits < 1 || max_exponent_bits > total_bits)
+        return BNBQ_ERROR_INVALID_ARGS;
+    non_sign_bits = total_bits - 1;
+    additional = pow(2.0, (double)(non_sign_bits - max_exponent_bits)) - 1.0;
+    for (i = 0; i < max_exponent_bits; i++) {
+        /* int(2 ** (i + non_sign_bits - max_exponent_bits [+1 if unsigned]) + 1) */
+        double e = (double)(i + non_sign_bits - max_exponent_bits + (is_signed ? 0 : 1));
+        int items = (int)(pow(2.0, e) + 1.0);
+        count = bnbq__dynamic_append(data, count, 512, items, i - (max_exponent_bits - 1),
+                                     is_signed);
+        if (count < 0) return BNBQ_ERROR_INVALID_ARGS;
+        last_i = i;
+    }
+    if (additional > 0.0) {  /* reuses the last loop's exponent, as bitsandbytes does */
+        count = bnbq__dynamic_append(data, count, 512, (int)additional + 1,
+                                     last_i - (max_exponent_bits - 1), is_signed);
+        if (count < 0) return BNBQ_ERROR_INVALID_ARGS;
+    }
+    if (count + 2 > 512) return BNBQ_ERROR_INVALID_ARGS;
+    data[count++] = 0.0;
+    data[count++] = 1.0;
+    if (count != bnbq__ipow2(total_bits)) return BNBQ_ERROR_INVALID_ARGS;  /* bnb asserts */
+    while (count < 256) data[count++] = 0.0;
+    bnbq__sort_stable(data, 256);
+    for (i = 0; i < 256; i++) out_code[i] = (float)data[i];
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_create_linear_map(int is_signed, int total_bits, int add_zero,
+                                            float* out_code) {
+    float values[256];
+    int total, gap, l, i, k = 0;
+    if (!out_code) return BNBQ_ERROR_NULL_POINTER;
+    if (total_bits < 1 || total_bits > 8) return BNBQ_ERROR_INVALID_ARGS;
+    total = 1 << total_bits;
+    if (add_zero || total_bits < 8) total = is_signed ? total - 1 : total;
+    bnbq__linspace_f32(is_signed ? -1.0f : 0.0f, 1.0f, total, values);
+    gap = 256 - total;
+    if (gap == 0) { memcpy(out_code, values, sizeof values); return BNBQ_SUCCESS; }
+    l = total / 2;
+    for (i = 0; i < l; i++) out_code[k++] = values[i];
+    for (i = 0; i < gap; i++) out_code[k++] = 0.0f;
+    for (i = l; i < total; i++) out_code[k++] = values[i];
+    return BNBQ_SUCCESS;
+}
+
+/* Inverse of the standard normal CDF in double precision (scipy.stats.norm.ppf), for
+   0 < p < 1: Newton steps on Phi(x) = erfc(-x/sqrt2)/2 from x = 0 (monotone for p >= 0.5),
+   then polished until the step vanishes. */
+static double bnbq__norm_ppf(double p) {
+    double x = 0.0, q = p;
+    int i, neg = 0;
+    if (q < 0.5) { q = 1.0 - q; neg = 1; }
+    for (i = 0; i < 200; i++) {
+        double cdf = 0.5 * erfc(-x / 1.4142135623730951);
+        double pdf = 0.3989422804014327 * exp(-0.5 * x * x);
+        double dx = (cdf - q) / pdf;
+        x -= dx;
+        if (fabs(dx) <= 1e-17 * (1.0 + fabs(x))) break;
+    }
+    return neg ? -x : x;
+}
+
+BNBQ_API bnbq_result bnbq_create_normal_map(double offset, int use_extra_value, float* out_code) {
+    float p9[9], p8[8];
+    float v[256];
+    double d[256];
+    float mx;
+    int i, k = 0;
+    if (!out_code) return BNBQ_ERROR_NULL_POINTER;
+    if (!(offset > 0.5 && offset < 1.0)) return BNBQ_ERROR_INVALID_ARGS;
+    bnbq__linspace_f32((float)offset, 0.5f, 9, p9);
+    bnbq__linspace_f32((float)offset, 0.5f, 8, p8);
+    if (use_extra_value) {
+        for (i = 0; i < 8; i++) v[k++] = (float)bnbq__norm_ppf((double)p9[i]);
+        for (i = 0; i < 256 - 15; i++) v[k++] = 0.0f;
+    } else {
+        for (i = 0; i < 7; i++) v[k++] = (float)bnbq__norm_ppf((double)p8[i]);
+        for (i = 0; i < 256 - 14; i++) v[k++] = 0.0f;
+    }
+    for (i = 0; i < 7; i++) v[k++] = -(float)bnbq__norm_ppf((double)p8[i]);
+    for (i = 0; i < 256; i++) d[i] = (double)v[i];
+    bnbq__sort_stable(d, 256);
+    mx = (float)d[255];
+    for (i = 0; i < 256; i++) out_code[i] = (float)d[i] / mx;
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_create_fp8_map(int is_signed, int exponent_bits, int precision_bits,
+                                         int total_bits, float* out_code) {
+    double values[256];
+    int count = 0, E, pat, i, bias;
+    float mx;
+    if (!out_code) return BNBQ_ERROR_NULL_POINTER;
+    if (total_bits < 1 || total_bits > 8 || exponent_bits < 1 || precision_bits < 0 ||
+        exponent_bits + precision_bits != total_bits - (is_signed ? 1 : 0))
+        return BNBQ_ERROR_INVALID_ARGS;
+    bias = 1 << (exponent_bits - 1);
+    for (E = 0; E < (1 << exponent_bits); E++) {
+        for (pat = 0; pat < (1 << precision_bits); pat++) {   /* MSB-first lexicographic order */
+            double v = (E != 0) ? 1.0 : 0.0;
+            for (i = 0; i < precision_bits; i++)
+                if ((pat >> (precision_bits - 1 - i)) & 1) v += ldexp(1.0, -(i + 1));
+            v = (E == 0) ? ldexp(v, -bias) : ldexp(v, bias + 1 - E);
+            if (count >= 256) return BNBQ_ERROR_INVALID_ARGS;
+            values[count++] = v;
+            if (is_signed) {
+                if (count >= 256 + 1) return BNBQ_ERROR_INVALID_ARGS;
+                values[count++] = -v;
+            }
+        }
+    }
+    if (count != (1 << total_bits)) return BNBQ_ERROR_INVALID_ARGS;
+    bnbq__sort_stable(values, count);
+    while (count < 256) values[count++] = 0.0;
+    bnbq__sort_stable(values, 256);
+    mx = (float)values[0];
+    for (i = 0; i < 256; i++) if ((float)values[i] > mx) mx = (float)values[i];
+    for (i = 0; i < 256; i++) out_code[i] = (float)values[i] / mx;
+    return BNBQ_SUCCESS;
+}
+
+/* bitsandbytes' CUDA binary search over a sorted 256-entry code (algorithms.md 2.2): the nearest
+   entry with ties to the even index; values beyond the ends map to 0 / 255; NaN -> 0. */
+BNBQ_API int bnbq_code_index(const float* code, float x) {
+    int pivot = 127, upper_pivot = 255, lower_pivot = 0, step;
+    float lower = -1.0f, upper = 1.0f, val = code[127], mid;
+    for (step = 64; step > 0; step >>= 1) {
+        if (x > val) { lower_pivot = pivot; lower = val; pivot += step; }
+        else { upper_pivot = pivot; upper = val; pivot -= step; }
+        val = code[pivot];
+    }
+    if (upper_pivot == 255) upper = code[255];
+    if (lower_pivot == 0) lower = code[0];
+    if (x > val) {
+        mid = (upper + val) * 0.5f;
+        return x > mid ? upper_pivot : pivot;
+    }
+    mid = (lower + val) * 0.5f;
+    return x < mid ? lower_pivot : pivot;
+}
+
+/* The NF4 decision tree (algorithms.md 3.2): strict '>' against float32 thresholds; a value equal
+   to a threshold goes to the lower code; NaN -> 0. */
+BNBQ_API int bnbq_nf4_index(float x) {
+    if (x > 0.0397901498f) {
+        if (x > 0.389312536f) {
+            if (x > 0.64278692f) return x > 0.861478388f ? 15 : 14;
+            return x > 0.501663387f ? 13 : 12;
+        }
+        if (x > 0.203521252f) return x > 0.292013764f ? 11 : 10;
+        return x > 0.120255254f ? 9 : 8;
+    }
+    if (x > -0.33967942f) {
+        if (x > -0.137911737f) return x > -0.0455250181f ? 7 : 6;
+        return x > -0.234607399f ? 5 : 4;
+    }
+    if (x > -0.610632896f) return x > -0.45999527f ? 3 : 2;
+    return x > -0.84809643f ? 1 : 0;
+}
+
+/* The FP4 decision tree (algorithms.md 3.3): sign bit 8 for x < 0 (so -0.0 and NaN get 0). */
+BNBQ_API int bnbq_fp4_index(float x) {
+    int sign = x < 0.0f ? 8 : 0;
+    float a = bnbq__absf(x);
+    int m;
+    if (a > 0.291666657f) {
+        if (a > 0.583333015f) m = a > 0.833333313f ? 3 : 2;
+        else m = a > 0.416666687f ? 5 : 4;
+    } else {
+        if (a > 0.0859375f) m = a > 0.208333328f ? 7 : 6;
+        else m = a > 0.00260417f ? 1 : 0;
+    }
+    return m + sign;
+}
+
+BNBQ_API float bnbq_fp4_value(int nibble) {
+    float sign = (nibble & 8) ? -1.0f : 1.0f;
+    return bnbq__fp4_lut[nibble & 7] * sign;
+}
+
+// >>sizes
+
+static int bnbq__is_pow2(long v) { return v > 0 && (v & (v - 1)) == 0; }
+
+BNBQ_API bnbq_result bnbq_blocks_size(size_t n, int blocksize, size_t* out_nblocks) {
+    if (!out_nblocks) return BNBQ_ERROR_NULL_POINTER;
+    if (n == 0) return BNBQ_ERROR_BAD_SHAPE;
+    if (blocksize <= 0) return BNBQ_ERROR_BAD_BLOCKSIZE;
+    *out_nblocks = n / (size_t)blocksize + (n % (size_t)blocksize != 0);
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_packed_4bit_size(size_t n, size_t* out_bytes) {
+    if (!out_bytes) return BNBQ_ERROR_NULL_POINTER;
+    if (n == 0) return BNBQ_ERROR_BAD_SHAPE;
+    *out_bytes = n / 2 + (n & 1);
+    return BNBQ_SUCCESS;
+}
+
+// >>ops
+
+/* ---- validation helpers (shared by every backend: the public functions check, then dispatch) */
+
+#define BNBQ__REQUIRE(cond, code, what) \
+    do { if (!(cond)) return bnbq__fail(ex, bnbq__func, (code), (what)); } while (0)
+
+static int bnbq__is_float_dtype(bnbq_dtype dt) {
+    return dt == BNBQ_F32 || dt == BNBQ_F16 || dt == BNBQ_BF16;
+}
+static int bnbq__aligned(const void* p, size_t align) {
+    return align <= 1 || ((uintptr_t)p % align) == 0;
+}
+/* a * b without overflow, also times the element size */
+static int bnbq__mul_ok(size_t a, size_t b, size_t elem, size_t* out) {
+    if (a != 0 && b > SIZE_MAX / a) return 0;
+    if (elem != 0 && a * b > SIZE_MAX / elem) return 0;
+    if (out) *out = a * b;
+    return 1;
+}
+static int bnbq__on_backend(const bnbq_exec* ex) { return ex && ex->backend; }
+
+/* 8-bit blockwise blocksizes: powers of two >= 64; <= 4096 on every backend, any larger power of
+   two (up to 2^30) on the CPU. */
+static int bnbq__blocksize8_ok(const bnbq_exec* ex, int bs) {
+    if (!bnbq__is_pow2(bs) || bs < 64) return 0;
+    if (bnbq__on_backend(ex) && bs > 4096) return 0;
+    return bs <= (1 << 30);
+}
+/* 4-bit blocksizes: powers of two >= 32 (<= 4096 on a backend). */
+static int bnbq__blocksize4_ok(const bnbq_exec* ex, int bs) {
+    if (!bnbq__is_pow2(bs) || bs < 32) return 0;
+    if (bnbq__on_backend(ex) && bs > 4096) return 0;
+    return bs <= (1 << 30);
+}
+
+#define BNBQ__DISPATCH(slot, args) \
+    do { \
+        if (bnbq__on_backend(ex)) { \
+            if (!ex->backend->slot) \
+                return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_NOT_SUPPORTED, \
+                                  "this backend does not implement the operation"); \
+            return ex->backend->slot args; \
+        } \
+    } while (0)
+
+/* ---- CPU reference kernels -------------------------------------------------------------------- */
+
+typedef struct bnbq__task_blockwise {
+    const float* code; bnbq_dtype dt; const void* x; size_t n; size_t bs;
+    uint8_t* q; float* absmax; const uint8_t* cq; const float* cabsmax; void* out;
+    bnbq_quant_type qt;
+} bnbq__task_blockwise;
+
+static void bnbq__cpu_quantize_blockwise_range(void* task, size_t b0, size_t b1) {
+    const bnbq__task_blockwise* t = (const bnbq__task_blockwise*)task;
+    size_t b, i;
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs, end = start + t->bs < t->n ? start + t->bs : t->n;
+        float m = 0.0f, inv;
+        for (i = start; i < end; i++) {
+            float a = bnbq__absf(bnbq__load(t->dt, t->x, i));
+            if (a > m) m = a;                       /* NaN never wins: fmaxf semantics */
+        }
+        t->absmax[b] = m;
+        inv = 1.0f / m;                             /* IEEE reciprocal; 0 -> inf -> NaN -> code 0 */
+        for (i = start; i < end; i++) {
+            BNBQ__FLT_TMP float xh = bnbq__load(t->dt, t->x, i) * inv;
+            t->q[i] = (uint8_t)bnbq_code_index(t->code, xh);
+        }
+    }
+}
+
+static void bnbq__cpu_dequantize_blockwise_range(void* task, size_t b0, size_t b1) {
+    const bnbq__task_blockwise* t = (const bnbq__task_blockwise*)task;
+    size_t b, i;
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs, end = start + t->bs < t->n ? start + t->bs : t->n;
+        float a = t->cabsmax[b];
+        for (i = start; i < end; i++) bnbq__store(t->dt, t->out, i, t->code[t->cq[i]] * a);
+    }
+}
+
+static int bnbq__quant4(bnbq_quant_type qt, float x) {
+    return qt == BNBQ_NF4 ? bnbq_nf4_index(x) : bnbq_fp4_index(x);
+}
+
+static void bnbq__cpu_quantize_4bit_range(void* task, size_t b0, size_t b1) {
+    const bnbq__task_blockwise* t = (const bnbq__task_blockwise*)task;
+    size_t b, i;
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs, end = start + t->bs < t->n ? start + t->bs : t->n;
+        float m = 0.0f, inv;
+        for (i = start; i < end; i++) {
+            float a = bnbq__absf(bnbq__load(t->dt, t->x, i));
+            if (a > m) m = a;
+        }
+        t->absmax[b] = m;
+        inv = 1.0f / m;
+        /* pairs (2j, 2j+1); a missing element past n is a loaded 0.0, as in the CUDA kernel */
+        for (i = start; i < end; i += 2) {
+            BNBQ__FLT_TMP float hi = bnbq__load(t->dt, t->x, i) * inv;
+            BNBQ__FLT_TMP float lo = (i + 1 < t->n ? bnbq__load(t->dt, t->x, i + 1) : 0.0f) * inv;
+            t->q[i / 2] = (uint8_t)((bnbq__quant4(t->qt, hi) << 4) | bnbq__quant4(t->qt, lo));
+        }
+    }
+}
+
+/* The dequantized value of a nibble before rounding to the output dtype. */
+static float bnbq__dequant4(bnbq_quant_type qt, int c, float absmax) {
+    if (qt == BNBQ_NF4) return bnbq__code_nf4[c] * absmax;
+    return bnbq_fp4_value(c) * absmax;
+}
+
+static void bnbq__cpu_dequantize_4bit_range(void* task, size_t b0, size_t b1) {
+    const bnbq__task_blockwise* t = (const bnbq__task_blockwise*)task;
+    size_t b, i;
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs, end = start + t->bs < t->n ? start + t->bs : t->n;
+        float a = t->cabsmax[b];
+        for (i = start; i < end; i++) {
+            int c = (t->cq[i / 2] >> ((i & 1) ? 0 : 4)) & 15;
+            bnbq__store(t->dt, t->out, i, bnbq__dequant4(t->qt, c, a));
+        }
+    }
+}
+
+/* ---- 8-bit blockwise ---------------------------------------------------------------------------- */
+
+static bnbq_result bnbq__check_floats_in(bnbq_exec* ex, const char* bnbq__func, bnbq_dtype dt,
+                                         const void* x, size_t n) {
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(x != NULL, BNBQ_ERROR_NULL_POINTER, "input tensor is NULL");
+    BNBQ__REQUIRE(n > 0, BNBQ_ERROR_BAD_SHAPE, "n is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(n, 1, bnbq_dtype_size(dt), NULL), BNBQ_ERROR_OVERFLOW,
+                  "n elements overflow size_t bytes");
+    BNBQ__REQUIRE(bnbq__aligned(x, bnbq_dtype_size(dt)), BNBQ_ERROR_MISALIGNED,
+                  "input tensor is not aligned to its element size");
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_quantize_blockwise(bnbq_exec* ex, const float* code, bnbq_dtype dt,
+                                             const void* x, size_t n, int blocksize,
+                                             uint8_t* out_q, float* out_absmax) {
+    static const char* bnbq__func = "bnbq_quantize_blockwise";
+    bnbq__task_blockwise t;
+    bnbq_result r = bnbq__check_floats_in(ex, bnbq__func, dt, x, n);
+    if (r != BNBQ_SUCCESS) return r;
+    BNBQ__REQUIRE(out_q && out_absmax, BNBQ_ERROR_NULL_POINTER, "out_q or out_absmax is NULL");
+    BNBQ__REQUIRE(bnbq__aligned(out_absmax, 4), BNBQ_ERROR_MISALIGNED, "out_absmax is misaligned");
+    BNBQ__REQUIRE(bnbq__blocksize8_ok(ex, blocksize), BNBQ_ERROR_BAD_BLOCKSIZE,
+                  "8-bit blocksize must be a power of two from 64 to 4096 (CPU: or larger)");
+    if (!code) code = bnbq__code_dynamic_signed;
+    BNBQ__DISPATCH(quantize_blockwise, (ex, code, dt, x, n, blocksize, out_q, out_absmax));
+    memset(&t, 0, sizeof t);
+    t.code = code; t.dt = dt; t.x = x; t.n = n; t.bs = (size_t)blocksize;
+    t.q = out_q; t.absmax = out_absmax;
+    bnbq__parallel(ex, bnbq__cpu_quantize_blockwise_range, &t, n / t.bs + (n % t.bs != 0));
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_dequantize_blockwise(bnbq_exec* ex, const float* code, bnbq_dtype dt,
+                                               const uint8_t* q, const float* absmax, size_t n,
+                                               int blocksize, void* out) {
+    static const char* bnbq__func = "bnbq_dequantize_blockwise";
+    bnbq__task_blockwise t;
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(q && absmax && out, BNBQ_ERROR_NULL_POINTER, "q, absmax or out is NULL");
+    BNBQ__REQUIRE(n > 0, BNBQ_ERROR_BAD_SHAPE, "n is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(n, 1, bnbq_dtype_size(dt), NULL), BNBQ_ERROR_OVERFLOW,
+                  "n elements overflow size_t bytes");
+    BNBQ__REQUIRE(bnbq__aligned(absmax, 4) && bnbq__aligned(out, bnbq_dtype_size(dt)),
+                  BNBQ_ERROR_MISALIGNED, "absmax or out is misaligned");
+    BNBQ__REQUIRE(bnbq__blocksize8_ok(ex, blocksize), BNBQ_ERROR_BAD_BLOCKSIZE,
+                  "8-bit blocksize must be a power of two from 64 to 4096 (CPU: or larger)");
+    if (!code) code = bnbq__code_dynamic_signed;
+    BNBQ__DISPATCH(dequantize_blockwise, (ex, code, dt, q, absmax, n, blocksize, out));
+    memset(&t, 0, sizeof t);
+    t.code = code; t.dt = dt; t.n = n; t.bs = (size_t)blocksize;
+    t.cq = q; t.cabsmax = absmax; t.out = out;
+    bnbq__parallel(ex, bnbq__cpu_dequantize_blockwise_range, &t, n / t.bs + (n % t.bs != 0));
+    return BNBQ_SUCCESS;
+}
+
+/* ---- 4-bit -------------------------------------------------------------------------------------- */
+
+BNBQ_API bnbq_result bnbq_quantize_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
+                                        const void* x, size_t n, int blocksize,
+                                        uint8_t* out_packed, float* out_absmax) {
+    static const char* bnbq__func = "bnbq_quantize_4bit";
+    bnbq__task_blockwise t;
+    bnbq_result r;
+    BNBQ__REQUIRE(qt == BNBQ_NF4 || qt == BNBQ_FP4, BNBQ_ERROR_BAD_QUANT_TYPE,
+                  "quant type must be BNBQ_NF4 or BNBQ_FP4");
+    r = bnbq__check_floats_in(ex, bnbq__func, dt, x, n);
+    if (r != BNBQ_SUCCESS) return r;
+    BNBQ__REQUIRE(out_packed && out_absmax, BNBQ_ERROR_NULL_POINTER,
+                  "out_packed or out_absmax is NULL");
+    BNBQ__REQUIRE(bnbq__aligned(out_absmax, 4), BNBQ_ERROR_MISALIGNED, "out_absmax is misaligned");
+    BNBQ__REQUIRE(bnbq__blocksize4_ok(ex, blocksize), BNBQ_ERROR_BAD_BLOCKSIZE,
+                  "4-bit blocksize must be a power of two from 32 to 4096 (CPU: or larger)");
+    BNBQ__DISPATCH(quantize_4bit, (ex, qt, dt, x, n, blocksize, out_packed, out_absmax));
+    memset(&t, 0, sizeof t);
+    t.qt = qt; t.dt = dt; t.x = x; t.n = n; t.bs = (size_t)blocksize;
+    t.q = out_packed; t.absmax = out_absmax;
+    bnbq__parallel(ex, bnbq__cpu_quantize_4bit_range, &t, n / t.bs + (n % t.bs != 0));
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_dequantize_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
+                                          const uint8_t* packed, const float* absmax, size_t n,
+                                          int blocksize, void* out) {
+    static const char* bnbq__func = "bnbq_dequantize_4bit";
+    bnbq__task_blockwise t;
+    BNBQ__REQUIRE(qt == BNBQ_NF4 || qt == BNBQ_FP4, BNBQ_ERROR_BAD_QUANT_TYPE,
+                  "quant type must be BNBQ_NF4 or BNBQ_FP4");
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(packed && absmax && out, BNBQ_ERROR_NULL_POINTER,
+                  "packed, absmax or out is NULL");
+    BNBQ__REQUIRE(n > 0, BNBQ_ERROR_BAD_SHAPE, "n is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(n, 1, bnbq_dtype_size(dt), NULL), BNBQ_ERROR_OVERFLOW,
+                  "n elements overflow size_t bytes");
+    BNBQ__REQUIRE(bnbq__aligned(absmax, 4) && bnbq__aligned(out, bnbq_dtype_size(dt)),
+                  BNBQ_ERROR_MISALIGNED, "absmax or out is misaligned");
+    BNBQ__REQUIRE(bnbq__blocksize4_ok(ex, blocksize), BNBQ_ERROR_BAD_BLOCKSIZE,
+                  "4-bit blocksize must be a power of two from 32 to 4096 (CPU: or larger)");
+    BNBQ__DISPATCH(dequantize_4bit, (ex, qt, dt, packed, absmax, n, blocksize, out));
+    memset(&t, 0, sizeof t);
+    t.qt = qt; t.dt = dt; t.n = n; t.bs = (size_t)blocksize;
+    t.cq = packed; t.cabsmax = absmax; t.out = out;
+    bnbq__parallel(ex, bnbq__cpu_dequantize_4bit_range, &t, n / t.bs + (n % t.bs != 0));
+    return BNBQ_SUCCESS;
+}
+
+/* ---- nested statistics -------------------------------------------------------------------------- */
+
+BNBQ_API bnbq_result bnbq_nested_offset(bnbq_exec* ex, const float* absmax, size_t nblocks,
+                                        float* out_offset) {
+    static const char* bnbq__func = "bnbq_nested_offset";
+    double s = 0.0;
+    size_t c, b;
+    BNBQ__REQUIRE(absmax && out_offset, BNBQ_ERROR_NULL_POINTER, "absmax or out_offset is NULL");
+    BNBQ__REQUIRE(nblocks > 0, BNBQ_ERROR_BAD_SHAPE, "nblocks is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(nblocks, 1, 4, NULL), BNBQ_ERROR_OVERFLOW, "nblocks overflows");
+    BNBQ__REQUIRE(bnbq__aligned(absmax, 4) && bnbq__aligned(out_offset, 4), BNBQ_ERROR_MISALIGNED,
+                  "absmax or out_offset is misaligned");
+    BNBQ__DISPATCH(nested_offset, (ex, absmax, nblocks, out_offset));
+    /* sequential double sums over chunks of 1024 blocks, chunk sums added in order (3.1) */
+    for (c = 0; c < nblocks; c += 1024) {
+        double part = 0.0;
+        size_t e = c + 1024 < nblocks ? c + 1024 : nblocks;
+        for (b = c; b < e; b++) part += (double)absmax[b];
+        s += part;
+    }
+    out_offset[0] = (float)(s / (double)nblocks);
+    return BNBQ_SUCCESS;
+}
+
+typedef struct bnbq__task_nested {
+    const float* code; const float* absmax; size_t nblocks; size_t nbs; float offset;
+    uint8_t* q; float* nabs; const uint8_t* cq; const float* cnabs; float* out;
+} bnbq__task_nested;
+
+static void bnbq__cpu_quantize_nested_range(void* task, size_t k0, size_t k1) {
+    const bnbq__task_nested* t = (const bnbq__task_nested*)task;
+    size_t k, b;
+    for (k = k0; k < k1; k++) {
+        size_t start = k * t->nbs, end = start + t->nbs < t->nblocks ? start + t->nbs : t->nblocks;
+        float m = 0.0f, inv;
+        for (b = start; b < end; b++) {
+            float a = bnbq__absf(t->absmax[b] - t->offset);
+            if (a > m) m = a;
+        }
+        t->nabs[k] = m;
+        inv = 1.0f / m;
+        for (b = start; b < end; b++) {
+            BNBQ__FLT_TMP float d = t->absmax[b] - t->offset;
+            BNBQ__FLT_TMP float xh = d * inv;
+            t->q[b] = (uint8_t)bnbq_code_index(t->code, xh);
+        }
+    }
+}
+
+static void bnbq__cpu_dequantize_nested_range(void* task, size_t b0, size_t b1) {
+    const bnbq__task_nested* t = (const bnbq__task_nested*)task;
+    size_t b;
+    for (b = b0; b < b1; b++) {
+        BNBQ__FLT_TMP float v = t->code[t->cq[b]] * t->cnabs[b / t->nbs];
+        t->out[b] = v + t->offset;
+    }
+}
+
+static bnbq_result bnbq__check_nested(bnbq_exec* ex, const char* bnbq__func, const void* a,
+                                      const void* b, size_t nblocks, int nbs, const float* offset,
+                                      const void* o1) {
+    BNBQ__REQUIRE(a && b && offset && o1, BNBQ_ERROR_NULL_POINTER,
+                  "a tensor argument is NULL");
+    BNBQ__REQUIRE(nblocks > 0, BNBQ_ERROR_BAD_SHAPE, "nblocks is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(nblocks, 1, 4, NULL), BNBQ_ERROR_OVERFLOW, "nblocks overflows");
+    BNBQ__REQUIRE(bnbq__aligned(offset, 4), BNBQ_ERROR_MISALIGNED, "offset is misaligned");
+    BNBQ__REQUIRE(bnbq__blocksize8_ok(ex, nbs), BNBQ_ERROR_BAD_BLOCKSIZE,
+                  "nested blocksize must be a power of two from 64 to 4096 (CPU: or larger)");
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_quantize_nested(bnbq_exec* ex, const float* nested_code,
+                                          const float* absmax, size_t nblocks,
+                                          int nested_blocksize, const float* offset,
+                                          uint8_t* out_absmax_q, float* out_nested_absmax) {
+    static const char* bnbq__func = "bnbq_quantize_nested";
+    bnbq__task_nested t;
+    bnbq_result r = bnbq__check_nested(ex, bnbq__func, absmax, out_absmax_q, nblocks,
+                                       nested_blocksize, offset, out_nested_absmax);
+    if (r != BNBQ_SUCCESS) return r;
+    BNBQ__REQUIRE(bnbq__aligned(absmax, 4) && bnbq__aligned(out_nested_absmax, 4),
+                  BNBQ_ERROR_MISALIGNED, "absmax or out_nested_absmax is misaligned");
+    if (!nested_code) nested_code = bnbq__code_dynamic_signed;
+    BNBQ__DISPATCH(quantize_nested, (ex, nested_code, absmax, nblocks, nested_blocksize, offset,
+                                     out_absmax_q, out_nested_absmax));
+    memset(&t, 0, sizeof t);
+    t.code = nested_code; t.absmax = absmax; t.nblocks = nblocks; t.nbs = (size_t)nested_blocksize;
+    t.offset = offset[0]; t.q = out_absmax_q; t.nabs = out_nested_absmax;
+    bnbq__parallel(ex, bnbq__cpu_quantize_nested_range, &t,
+                   nblocks / t.nbs + (nblocks % t.nbs != 0));
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_dequantize_nested(bnbq_exec* ex, const float* nested_code,
+                                            const uint8_t* absmax_q, const float* nested_absmax,
+                                            size_t nblocks, int nested_blocksize,
+                                            const float* offset, float* out_absmax) {
+    static const char* bnbq__func = "bnbq_dequantize_nested";
+    bnbq__task_nested t;
+    bnbq_result r = bnbq__check_nested(ex, bnbq__func, absmax_q, nested_absmax, nblocks,
+                                       nested_blocksize, offset, out_absmax);
+    if (r != BNBQ_SUCCESS) return r;
+    BNBQ__REQUIRE(bnbq__aligned(nested_absmax, 4) && bnbq__aligned(out_absmax, 4),
+                  BNBQ_ERROR_MISALIGNED, "nested_absmax or out_absmax is misaligned");
+    if (!nested_code) nested_code = bnbq__code_dynamic_signed;
+    BNBQ__DISPATCH(dequantize_nested, (ex, nested_code, absmax_q, nested_absmax, nblocks,
+                                       nested_blocksize, offset, out_absmax));
+    memset(&t, 0, sizeof t);
+    t.code = nested_code; t.nblocks = nblocks; t.nbs = (size_t)nested_blocksize;
+    t.offset = offset[0]; t.cq = absmax_q; t.cnabs = nested_absmax; t.out = out_absmax;
+    bnbq__parallel(ex, bnbq__cpu_dequantize_nested_range, &t, nblocks);
+    return BNBQ_SUCCESS;
+}
+
+/* ---- global 8-bit ------------------------------------------------------------------------------- */
+
+BNBQ_API bnbq_result bnbq_quantize_global(bnbq_exec* ex, const float* code, bnbq_dtype dt,
+                                          const void* x, size_t n, uint8_t* out_q,
+                                          float* out_absmax) {
+    static const char* bnbq__func = "bnbq_quantize_global";
+    size_t i;
+    float m = 0.0f;
+    bnbq_result r = bnbq__check_floats_in(ex, bnbq__func, dt, x, n);
+    if (r != BNBQ_SUCCESS) return r;
+    BNBQ__REQUIRE(out_q && out_absmax, BNBQ_ERROR_NULL_POINTER, "out_q or out_absmax is NULL");
+    BNBQ__REQUIRE(bnbq__aligned(out_absmax, 4), BNBQ_ERROR_MISALIGNED, "out_absmax is misaligned");
+    if (!code) code = bnbq__code_dynamic_signed;
+    BNBQ__DISPATCH(quantize_global, (ex, code, dt, x, n, out_q, out_absmax));
+    for (i = 0; i < n; i++) {
+        float a = bnbq__absf(bnbq__load(dt, x, i));
+        if (a > m) m = a;
+    }
+    out_absmax[0] = m;
+    for (i = 0; i < n; i++) {
+        BNBQ__FLT_TMP float xh = bnbq__load(dt, x, i) / m;   /* torch's IEEE division */
+        out_q[i] = (uint8_t)bnbq_code_index(code, xh);
+    }
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_dequantize_global(bnbq_exec* ex, const float* code, bnbq_dtype dt,
+                                            const uint8_t* q, const float* absmax, size_t n,
+                                            void* out) {
+    static const char* bnbq__func = "bnbq_dequantize_global";
+    size_t i;
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(q && absmax && out, BNBQ_ERROR_NULL_POINTER, "q, absmax or out is NULL");
+    BNBQ__REQUIRE(n > 0, BNBQ_ERROR_BAD_SHAPE, "n is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(n, 1, bnbq_dtype_size(dt), NULL), BNBQ_ERROR_OVERFLOW,
+                  "n elements overflow size_t bytes");
+    BNBQ__REQUIRE(bnbq__aligned(absmax, 4) && bnbq__aligned(out, bnbq_dtype_size(dt)),
+                  BNBQ_ERROR_MISALIGNED, "absmax or out is misaligned");
+    if (!code) code = bnbq__code_dynamic_signed;
+    BNBQ__DISPATCH(dequantize_global, (ex, code, dt, q, absmax, n, out));
+    for (i = 0; i < n; i++) bnbq__store(dt, out, i, code[q[i]] * absmax[0]);
+    return BNBQ_SUCCESS;
+}
+
+/* ---- convert ------------------------------------------------------------------------------------ */
+
+BNBQ_API bnbq_result bnbq_convert(bnbq_exec* ex, bnbq_dtype src_dt, const void* src, size_t n,
+                                  bnbq_dtype dst_dt, void* dst) {
+    static const char* bnbq__func = "bnbq_convert";
+    size_t i;
+    bnbq_result r = bnbq__check_floats_in(ex, bnbq__func, src_dt, src, n);
+    if (r != BNBQ_SUCCESS) return r;
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dst_dt), BNBQ_ERROR_BAD_DTYPE,
+                  "dst_dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(dst != NULL, BNBQ_ERROR_NULL_POINTER, "dst is NULL");
+    BNBQ__REQUIRE(bnbq__mul_ok(n, 1, bnbq_dtype_size(dst_dt), NULL), BNBQ_ERROR_OVERFLOW,
+                  "n elements overflow size_t bytes");
+    BNBQ__REQUIRE(bnbq__aligned(dst, bnbq_dtype_size(dst_dt)), BNBQ_ERROR_MISALIGNED,
+                  "dst is misaligned");
+    BNBQ__DISPATCH(convert, (ex, src_dt, src, n, dst_dt, dst));
+    if (src == dst && src_dt == dst_dt) return BNBQ_SUCCESS;
+    for (i = 0; i < n; i++) bnbq__store(dst_dt, dst, i, bnbq__load(src_dt, src, i));
+    return BNBQ_SUCCESS;
+}
+
+/* ---- LLM.int8() --------------------------------------------------------------------------------- */
+
+static int32_t bnbq__wrap_i32(uint32_t u) {
+    return u <= 0x7fffffffu ? (int32_t)u : -(int32_t)(~u) - 1;
+}
+
+typedef struct bnbq__task_int8 {
+    const uint16_t* A; size_t rows, cols; float threshold;
+    int8_t* CA; float* row_stats; const int32_t* outliers; int32_t n_outliers;
+    const int8_t* cq; const float* cstats; float* out;
+} bnbq__task_int8;
+
+static void bnbq__cpu_vectorwise_range(void* task, size_t r0, size_t r1) {
+    const bnbq__task_int8* t = (const bnbq__task_int8*)task;
+    size_t r, c;
+    int use_thr = t->threshold > 0.0f;
+    for (r = r0; r < r1; r++) {
+        const uint16_t* a = t->A + r * t->cols;
+        int8_t* q = t->CA + r * t->cols;
+        float m = 0.0f, s;
+        for (c = 0; c < t->cols; c++) {
+            float v = bnbq__absf(bnbq_f16_to_f32(a[c]));
+            if (use_thr && v >= t->threshold) continue;
+            if (v > m) m = v;
+        }
+        t->row_stats[r] = m;
+        s = 127.0f * (1.0f / m);                  /* bitsandbytes: __fdividef(127, absmax) */
+        for (c = 0; c < t->cols; c++) {
+            float v = bnbq_f16_to_f32(a[c]);
+            if (use_thr && bnbq__absf(v) >= t->threshold) { q[c] = 0; continue; }
+            {
+                BNBQ__FLT_TMP float y = v * s;
+                q[c] = (int8_t)bnbq__rint(y);
+            }
+        }
+        if (t->rows > 1) {
+            int32_t k;
+            for (k = 0; k < t->n_outliers; k++) q[t->outliers[k]] = 0;
+        }
+    }
+}
+
+/* Marks the outlier columns (any |a| >= threshold) and compacts them, sorted, into cols_out. */
+static int32_t bnbq__find_outlier_cols(const uint16_t* A, size_t rows, size_t cols, float thr,
+                                       int32_t* cols_out) {
+    size_t r, c;
+    int32_t n = 0;
+    memset(cols_out, 0, cols * sizeof(int32_t));
+    for (r = 0; r < rows; r++)
+        for (c = 0; c < cols; c++)
+            if (bnbq__absf(bnbq_f16_to_f32(A[r * cols + c])) >= thr) cols_out[c] = 1;
+    for (c = 0; c < cols; c++)
+        if (cols_out[c]) cols_out[n++] = (int32_t)c;   /* n <= c: in place is safe */
+    return n;
+}
+
+static bnbq_result bnbq__check_matrix_in(bnbq_exec* ex, const char* bnbq__func, const void* A,
+                                         size_t rows, size_t cols, size_t elem) {
+    BNBQ__REQUIRE(A != NULL, BNBQ_ERROR_NULL_POINTER, "input tensor is NULL");
+    BNBQ__REQUIRE(rows > 0 && cols > 0, BNBQ_ERROR_BAD_SHAPE, "rows or cols is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(rows, cols, elem, NULL) && bnbq__mul_ok(rows, cols, 4, NULL),
+                  BNBQ_ERROR_OVERFLOW, "rows * cols overflows");
+    BNBQ__REQUIRE(cols <= 0x7fffffffu, BNBQ_ERROR_OVERFLOW, "cols exceeds INT32_MAX");
+    BNBQ__REQUIRE(bnbq__aligned(A, elem), BNBQ_ERROR_MISALIGNED, "input tensor is misaligned");
+    return BNBQ_SUCCESS;
+}
+
+static bnbq_result bnbq__check_int8_quant(bnbq_exec* ex, const char* bnbq__func, bnbq_dtype dt,
+                                          const void* A, size_t rows, size_t cols,
+                                          float threshold, const void* CA,
+                                          const float* row_stats, const int32_t* outlier_cols,
+                                          const int32_t* n_outliers) {
+    bnbq_result r;
+    BNBQ__REQUIRE(dt == BNBQ_F16, BNBQ_ERROR_BAD_DTYPE,
+                  "LLM.int8 quantization takes F16 input (as bitsandbytes)");
+    r = bnbq__check_matrix_in(ex, bnbq__func, A, rows, cols, 2);
+    if (r != BNBQ_SUCCESS) return r;
+    BNBQ__REQUIRE(threshold == threshold && threshold >= 0.0f, BNBQ_ERROR_INVALID_ARGS,
+                  "threshold must be >= 0");
+    BNBQ__REQUIRE(CA && row_stats, BNBQ_ERROR_NULL_POINTER, "out_CA or out_row_stats is NULL");
+    BNBQ__REQUIRE(threshold == 0.0f || (outlier_cols && n_outliers), BNBQ_ERROR_NULL_POINTER,
+                  "threshold > 0 needs out_outlier_cols and out_n_outliers");
+    BNBQ__REQUIRE(bnbq__aligned(row_stats, 4) && bnbq__aligned(outlier_cols, 4) &&
+                  bnbq__aligned(n_outliers, 4), BNBQ_ERROR_MISALIGNED,
+                  "an output is misaligned");
+    return BNBQ_SUCCESS;
+}
+
+static void bnbq__cpu_int8_vectorwise(bnbq_exec* ex, const uint16_t* A, size_t rows, size_t cols,
+                                      float threshold, int8_t* CA, float* row_stats,
+                                      int32_t* outlier_cols, int32_t* n_outliers) {
+    bnbq__task_int8 t;
+    memset(&t, 0, sizeof t);
+    t.A = A; t.rows = rows; t.cols = cols; t.threshold = threshold; t.CA = CA;
+    t.row_stats = row_stats;
+    if (threshold > 0.0f) {
+        t.n_outliers = bnbq__find_outlier_cols(A, rows, cols, threshold, outlier_cols);
+        t.outliers = outlier_cols;
+        *n_outliers = t.n_outliers;
+    }
+    bnbq__parallel(ex, bnbq__cpu_vectorwise_range, &t, rows);
+}
+
+BNBQ_API bnbq_result bnbq_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, const void* A,
+                                                size_t rows, size_t cols, float threshold,
+                                                int8_t* out_CA, float* out_row_stats,
+                                                int32_t* out_outlier_cols,
+                                                int32_t* out_n_outliers) {
+    static const char* bnbq__func = "bnbq_int8_vectorwise_quant";
+    bnbq_result r = bnbq__check_int8_quant(ex, bnbq__func, dt, A, rows, cols, threshold, out_CA,
+                                           out_row_stats, out_outlier_cols, out_n_outliers);
+    if (r != BNBQ_SUCCESS) return r;
+    BNBQ__DISPATCH(int8_vectorwise_quant, (ex, dt, A, rows, cols, threshold, out_CA,
+                                           out_row_stats, out_outlier_cols, out_n_outliers));
+    bnbq__cpu_int8_vectorwise(ex, (const uint16_t*)A, rows, cols, threshold, out_CA,
+                              out_row_stats, out_outlier_cols, out_n_outliers);
+    return BNBQ_SUCCESS;
+}
+
+static void bnbq__cpu_vectorwise_dequant_range(void* task, size_t r0, size_t r1) {
+    const bnbq__task_int8* t = (const bnbq__task_int8*)task;
+    size_t r, c;
+    for (r = r0; r < r1; r++) {
+        float s = t->cstats[r];
+        for (c = 0; c < t->cols; c++) {
+            BNBQ__FLT_TMP float v = (float)t->cq[r * t->cols + c] * s;
+            t->out[r * t->cols + c] = v * 0.00787401572f;   /* f32(1/127) */
+        }
+    }
+}
+
+BNBQ_API bnbq_result bnbq_int8_vectorwise_dequant(bnbq_exec* ex, const int8_t* CA,
+                                                  const float* row_stats, size_t rows,
+                                                  size_t cols, float* out) {
+    static const char* bnbq__func = "bnbq_int8_vectorwise_dequant";
+    bnbq__task_int8 t;
+    bnbq_result r = bnbq__check_matrix_in(ex, bnbq__func, CA, rows, cols, 1);
+    if (r != BNBQ_SUCCESS) return r;
+    BNBQ__REQUIRE(row_stats && out, BNBQ_ERROR_NULL_POINTER, "row_stats or out is NULL");
+    BNBQ__REQUIRE(bnbq__aligned(row_stats, 4) && bnbq__aligned(out, 4), BNBQ_ERROR_MISALIGNED,
+                  "row_stats or out is misaligned");
+    BNBQ__DISPATCH(int8_vectorwise_dequant, (ex, CA, row_stats, rows, cols, out));
+    memset(&t, 0, sizeof t);
+    t.cq = CA; t.cstats = row_stats; t.rows = rows; t.cols = cols; t.out = out;
+    bnbq__parallel(ex, bnbq__cpu_vectorwise_dequant_range, &t, rows);
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_int8_double_quant(bnbq_exec* ex, bnbq_dtype dt, const void* A,
+                                            size_t rows, size_t cols, float threshold,
+                                            int8_t* out_CA, int8_t* out_CAt,
+                                            float* out_row_stats, float* out_col_stats,
+                                            int32_t* out_outlier_cols, int32_t* out_n_outliers) {
+    static const char* bnbq__func = "bnbq_int8_double_quant";
+    const uint16_t* a = (const uint16_t*)A;
+    size_t r, c;
+    int use_thr;
+    bnbq_result res = bnbq__check_int8_quant(ex, bnbq__func, dt, A, rows, cols, threshold, out_CA,
+                                             out_row_stats, out_outlier_cols, out_n_outliers);
+    if (res != BNBQ_SUCCESS) return res;
+    BNBQ__REQUIRE(out_CAt && out_col_stats, BNBQ_ERROR_NULL_POINTER,
+                  "out_CAt or out_col_stats is NULL");
+    BNBQ__REQUIRE(bnbq__aligned(out_col_stats, 4), BNBQ_ERROR_MISALIGNED,
+                  "out_col_stats is misaligned");
+    BNBQ__DISPATCH(int8_double_quant, (ex, dt, A, rows, cols, threshold, out_CA, out_CAt,
+                                       out_row_stats, out_col_stats, out_outlier_cols,
+                                       out_n_outliers));
+    bnbq__cpu_int8_vectorwise(ex, a, rows, cols, threshold, out_CA, out_row_stats,
+                              out_outlier_cols, out_n_outliers);
+    use_thr = threshold > 0.0f;
+    /* column statistics over the non-outlier elements (outliers count as 0) */
+    for (c = 0; c < cols; c++) out_col_stats[c] = 0.0f;
+    for (r = 0; r < rows; r++)
+        for (c = 0; c < cols; c++) {
+            float v = bnbq__absf(bnbq_f16_to_f32(a[r * cols + c]));
+            if (use_thr && v >= threshold) continue;
+            if (v > out_col_stats[c]) out_col_stats[c] = v;
+        }
+    /* CAt = rint(f32(f16(a * 127) / col_stats)): torch code, a true division */
+    for (r = 0; r < rows; r++)
+        for (c = 0; c < cols; c++) {
+            float v = bnbq_f16_to_f32(a[r * cols + c]);
+            float h, y;
+            if (use_thr && bnbq__absf(v) >= threshold) v = 0.0f;
+            h = bnbq__round_to(BNBQ_F16, v * 127.0f);
+            y = h / out_col_stats[c];
+            if (y > 127.0f) y = 127.0f;        /* only when f16(a * 127) overflowed to inf */
+            if (y < -127.0f) y = -127.0f;
+            out_CAt[r * cols + c] = (int8_t)bnbq__rint(y);
+        }
+    return BNBQ_SUCCESS;
+}
+
+typedef struct bnbq__task_mm {
+    const int8_t* A; const int8_t* B; size_t M, N, K;
+    int32_t* out32; const int32_t* cin32; const float* rs; const float* cs;
+    bnbq_dtype dt; void* out; bnbq_dtype bias_dt; const void* bias;
+    const uint16_t* sx; const uint16_t* sw; int sw_global; uint16_t* out16; const uint16_t* bias16;
+} bnbq__task_mm;
+
+static int32_t bnbq__dot_i8(const int8_t* a, const int8_t* b, size_t K) {
+    uint32_t acc = 0;   /* unsigned: exact modulo 2^32, like the hardware's int32 accumulator */
+    size_t k;
+    for (k = 0; k < K; k++) acc += (uint32_t)((int32_t)a[k] * (int32_t)b[k]);
+    return bnbq__wrap_i32(acc);
+}
+
+static void bnbq__cpu_int8_matmul_range(void* task, size_t m0, size_t m1) {
+    const bnbq__task_mm* t = (const bnbq__task_mm*)task;
+    size_t m, n;
+    for (m = m0; m < m1; m++)
+        for (n = 0; n < t->N; n++)
+            t->out32[m * t->N + n] = bnbq__dot_i8(t->A + m * t->K, t->B + n * t->K, t->K);
+}
+
+static bnbq_result bnbq__check_mm(bnbq_exec* ex, const char* bnbq__func, const void* A,
+                                  const void* B, size_t M, size_t N, size_t K, const void* out,
+                                  size_t out_elem) {
+    BNBQ__REQUIRE(A && B && out, BNBQ_ERROR_NULL_POINTER, "an operand or out is NULL");
+    BNBQ__REQUIRE(M > 0 && N > 0 && K > 0, BNBQ_ERROR_BAD_SHAPE, "M, N or K is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(M, K, 4, NULL) && bnbq__mul_ok(N, K, 4, NULL) &&
+                  bnbq__mul_ok(M, N, out_elem > 4 ? out_elem : 4, NULL), BNBQ_ERROR_OVERFLOW,
+                  "a matrix size overflows");
+    BNBQ__REQUIRE(bnbq__aligned(out, out_elem), BNBQ_ERROR_MISALIGNED, "out is misaligned");
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, const int8_t* B,
+                                             size_t M, size_t N, size_t K, int32_t* out) {
+    static const char* bnbq__func = "bnbq_int8_linear_matmul";
+    bnbq__task_mm t;
+    bnbq_result r = bnbq__check_mm(ex, bnbq__func, A, B, M, N, K, out, 4);
+    if (r != BNBQ_SUCCESS) return r;
+    BNBQ__DISPATCH(int8_linear_matmul, (ex, A, B, M, N, K, out));
+    memset(&t, 0, sizeof t);
+    t.A = A; t.B = B; t.M = M; t.N = N; t.K = K; t.out32 = out;
+    bnbq__parallel(ex, bnbq__cpu_int8_matmul_range, &t, M);
+    return BNBQ_SUCCESS;
+}
+
+static void bnbq__cpu_mm_dequant_range(void* task, size_t m0, size_t m1) {
+    const bnbq__task_mm* t = (const bnbq__task_mm*)task;
+    size_t m, n;
+    for (m = m0; m < m1; m++)
+        for (n = 0; n < t->N; n++) {
+            BNBQ__FLT_TMP float v = (float)t->cin32[m * t->N + n] * t->rs[m];
+            BNBQ__FLT_TMP float w = v * t->cs[n];
+            float b = (t->bias && t->bias_dt == BNBQ_F16) ? bnbq__load(BNBQ_F16, t->bias, n) : 0.0f;
+            float h = bnbq__round_to(BNBQ_F16, fmaf(w, 6.200012e-05f, b));
+            if (t->bias && t->bias_dt != BNBQ_F16)     /* torch: out.add_(bias) on the f16 result */
+                h = bnbq__round_to(BNBQ_F16, h + bnbq__load(t->bias_dt, t->bias, n));
+            bnbq__store(t->dt, t->out, m * t->N + n, h);
+        }
+}
+
+BNBQ_API bnbq_result bnbq_int8_mm_dequant(bnbq_exec* ex, bnbq_dtype dt, const int32_t* A,
+                                          const float* row_stats, const float* col_stats,
+                                          size_t M, size_t N, void* out, bnbq_dtype bias_dt,
+                                          const void* bias) {
+    static const char* bnbq__func = "bnbq_int8_mm_dequant";
+    bnbq__task_mm t;
+    bnbq_result r;
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    r = bnbq__check_mm(ex, bnbq__func, A, row_stats, M, N, 1, out, bnbq_dtype_size(dt));
+    if (r != BNBQ_SUCCESS) return r;
+    BNBQ__REQUIRE(col_stats != NULL, BNBQ_ERROR_NULL_POINTER, "col_stats is NULL");
+    BNBQ__REQUIRE(!bias || bnbq__is_float_dtype(bias_dt), BNBQ_ERROR_BAD_DTYPE,
+                  "bias_dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(bnbq__aligned(A, 4) && bnbq__aligned(row_stats, 4) &&
+                  bnbq__aligned(col_stats, 4) && (!bias || bnbq__aligned(bias, bnbq_dtype_size(bias_dt))),
+                  BNBQ_ERROR_MISALIGNED, "an input is misaligned");
+    BNBQ__DISPATCH(int8_mm_dequant, (ex, dt, A, row_stats, col_stats, M, N, out, bias_dt, bias));
+    memset(&t, 0, sizeof t);
+    t.cin32 = A; t.rs = row_stats; t.cs = col_stats; t.M = M; t.N = N; t.dt = dt; t.out = out;
+    t.bias_dt = bias_dt; t.bias = bias;
+    bnbq__parallel(ex, bnbq__cpu_mm_dequant_range, &t, M);
+    return BNBQ_SUCCESS;
+}
+
+/* ---- SwitchBack (Triton kernels of bitsandbytes, algorithms.md 8) ------------------------------ */
+
+static bnbq_result bnbq__check_sb_in(bnbq_exec* ex, const char* bnbq__func, bnbq_dtype dt,
+                                     const void* X, size_t rows, size_t cols, const void* o1,
+                                     const void* o2) {
+    bnbq_result r;
+    BNBQ__REQUIRE(dt == BNBQ_F16, BNBQ_ERROR_BAD_DTYPE,
+                  "SwitchBack quantizers take F16 input (as bitsandbytes)");
+    r = bnbq__check_matrix_in(ex, bnbq__func, X, rows, cols, 2);
+    if (r != BNBQ_SUCCESS) return r;
+    BNBQ__REQUIRE(o1 && o2, BNBQ_ERROR_NULL_POINTER, "an output is NULL");
+    BNBQ__REQUIRE(bnbq__aligned(o2, 2), BNBQ_ERROR_MISALIGNED, "the state output is misaligned");
+    return BNBQ_SUCCESS;
+}
+
+/* rint(f32(127 * f32(x * f32(1/max)))), 0 when max == 0 */
+static int8_t bnbq__sb_q(float x, float inv) {
+    BNBQ__FLT_TMP float xh = x * inv;
+    BNBQ__FLT_TMP float y = 127.0f * xh;
+    return (int8_t)bnbq__rint(y);
+}
+
+BNBQ_API bnbq_result bnbq_quantize_rowwise(bnbq_exec* ex, bnbq_dtype dt, const void* X,
+                                           size_t rows, size_t cols, int8_t* out_q,
+                                           uint16_t* out_state) {
+    static const char* bnbq__func = "bnbq_quantize_rowwise";
+    const uint16_t* x = (const uint16_t*)X;
+    size_t r, c;
+    bnbq_result res = bnbq__check_sb_in(ex, bnbq__func, dt, X, rows, cols, out_q, out_state);
+    if (res != BNBQ_SUCCESS) return res;
+    BNBQ__DISPATCH(quantize_rowwise, (ex, dt, X, rows, cols, out_q, out_state));
+    for (r = 0; r < rows; r++) {
+        float m = 0.0f, inv;
+        for (c = 0; c < cols; c++) {
+            float a = bnbq__absf(bnbq_f16_to_f32(x[r * cols + c]));
+            if (a > m) m = a;
+        }
+        out_state[r] = bnbq_f32_to_f16(m);
+        inv = 1.0f / m;
+        for (c = 0; c < cols; c++) out_q[r * cols + c] = bnbq__sb_q(bnbq_f16_to_f32(x[r * cols + c]), inv);
+    }
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_quantize_columnwise_and_transpose(bnbq_exec* ex, bnbq_dtype dt,
+                                                            const void* X, size_t rows,
+                                                            size_t cols, int8_t* out_q,
+                                                            uint16_t* out_state) {
+    static const char* bnbq__func = "bnbq_quantize_columnwise_and_transpose";
+    const uint16_t* x = (const uint16_t*)X;
+    size_t r, c;
+    bnbq_result res = bnbq__check_sb_in(ex, bnbq__func, dt, X, rows, cols, out_q, out_state);
+    if (res != BNBQ_SUCCESS) return res;
+    BNBQ__DISPATCH(quantize_columnwise_and_transpose, (ex, dt, X, rows, cols, out_q, out_state));
+    for (c = 0; c < cols; c++) out_state[c] = 0;
+    for (r = 0; r < rows; r++)
+        for (c = 0; c < cols; c++) {
+            uint16_t a = (uint16_t)(x[r * cols + c] & 0x7fffu);   /* |x|, exact in f16 */
+            if (bnbq_f16_to_f32(a) > bnbq_f16_to_f32(out_state[c])) out_state[c] = a;
+        }
+    for (c = 0; c < cols; c++) {
+        float inv = 1.0f / bnbq_f16_to_f32(out_state[c]);
+        for (r = 0; r < rows; r++)
+            out_q[c * rows + r] = bnbq__sb_q(bnbq_f16_to_f32(x[r * cols + c]), inv);
+    }
+    return BNBQ_SUCCESS;
+}
+
+/* f16 absmax of all of X, and the fp16 reciprocal f16(f32(1/absmax)) */
+static float bnbq__sb_global_inv(const uint16_t* x, size_t n, uint16_t* out_absmax) {
+    size_t i;
+    float m = 0.0f;
+    for (i = 0; i < n; i++) {
+        float a = bnbq__absf(bnbq_f16_to_f32(x[i]));
+        if (a > m) m = a;
+    }
+    *out_absmax = bnbq_f32_to_f16(m);
+    return bnbq__round_to(BNBQ_F16, 1.0f / m);
+}
+
+/* rint(f16(127 * f16(x * inv))) in fp16 arithmetic; NaN (absmax 0) -> 0 */
+static int8_t bnbq__sb_global_q(float x, float inv) {
+    float h = bnbq__round_to(BNBQ_F16, x * inv);
+    float y = bnbq__round_to(BNBQ_F16, 127.0f * h);
+    return (int8_t)bnbq__rint(y);
+}
+
+BNBQ_API bnbq_result bnbq_quantize_global_int8(bnbq_exec* ex, bnbq_dtype dt, const void* X,
+                                               size_t n, int8_t* out_q, uint16_t* out_absmax) {
+    static const char* bnbq__func = "bnbq_quantize_global_int8";
+    const uint16_t* x = (const uint16_t*)X;
+    size_t i;
+    float inv;
+    bnbq_result res = bnbq__check_sb_in(ex, bnbq__func, dt, X, n, 1, out_q, out_absmax);
+    if (res != BNBQ_SUCCESS) return res;
+    BNBQ__DISPATCH(quantize_global_int8, (ex, dt, X, n, out_q, out_absmax));
+    inv = bnbq__sb_global_inv(x, n, out_absmax);
+    for (i = 0; i < n; i++) out_q[i] = bnbq__sb_global_q(bnbq_f16_to_f32(x[i]), inv);
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_quantize_global_int8_transpose(bnbq_exec* ex, bnbq_dtype dt,
+                                                         const void* X, size_t rows, size_t cols,
+                                                         int8_t* out_q, uint16_t* out_absmax) {
+    static const char* bnbq__func = "bnbq_quantize_global_int8_transpose";
+    const uint16_t* x = (const uint16_t*)X;
+    size_t r, c;
+    float inv;
+    bnbq_result res = bnbq__check_sb_in(ex, bnbq__func, dt, X, rows, cols, out_q, out_absmax);
+    if (res != BNBQ_SUCCESS) return res;
+    BNBQ__DISPATCH(quantize_global_int8_transpose, (ex, dt, X, rows, cols, out_q, out_absmax));
+    inv = bnbq__sb_global_inv(x, rows * cols, out_absmax);
+    for (r = 0; r < rows; r++)
+        for (c = 0; c < cols; c++)
+            out_q[c * rows + r] = bnbq__sb_global_q(bnbq_f16_to_f32(x[r * cols + c]), inv);
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_dequantize_rowwise(bnbq_exec* ex, const int8_t* q,
+                                             const uint16_t* state, size_t rows, size_t cols,
+                                             uint16_t* out) {
+    static const char* bnbq__func = "bnbq_dequantize_rowwise";
+    size_t r, c;
+    bnbq_result res = bnbq__check_matrix_in(ex, bnbq__func, q, rows, cols, 1);
+    if (res != BNBQ_SUCCESS) return res;
+    BNBQ__REQUIRE(state && out, BNBQ_ERROR_NULL_POINTER, "state or out is NULL");
+    BNBQ__REQUIRE(bnbq__aligned(state, 2) && bnbq__aligned(out, 2), BNBQ_ERROR_MISALIGNED,
+                  "state or out is misaligned");
+    BNBQ__DISPATCH(dequantize_rowwise, (ex, q, state, rows, cols, out));
+    for (r = 0; r < rows; r++) {
+        float s = bnbq_f16_to_f32(state[r]);
+        for (c = 0; c < cols; c++) {
+            float t = bnbq__round_to(BNBQ_F16, s * (float)q[r * cols + c]);
+            out[r * cols + c] = bnbq_f32_to_f16(t * 0.00787401572f);
+        }
+    }
+    return BNBQ_SUCCESS;
+}
+
+static void bnbq__cpu_sb_matmul_range(void* task, size_t m0, size_t m1) {
+    const bnbq__task_mm* t = (const bnbq__task_mm*)task;
+    size_t m, n;
+    for (m = m0; m < m1; m++) {
+        float sx = bnbq_f16_to_f32(t->sx[m]);
+        for (n = 0; n < t->N; n++) {
+            int32_t acc = bnbq__dot_i8(t->A + m * t->K, t->B + n * t->K, t->K);
+            float w = bnbq_f16_to_f32(t->sw[t->sw_global ? 0 : n]);
+            BNBQ__FLT_TMP float f = (float)acc * 6.20001229e-05f;   /* f32(1/127^2) */
+            BNBQ__FLT_TMP float g = sx * f;
+            BNBQ__FLT_TMP float c = w * g;
+            float h = bnbq__round_to(BNBQ_F16, c);
+            if (t->bias16) h = bnbq__round_to(BNBQ_F16, h + bnbq_f16_to_f32(t->bias16[n]));
+            t->out16[m * t->N + n] = bnbq_f32_to_f16(h);
+        }
+    }
+}
+
+static bnbq_result bnbq__sb_matmul(bnbq_exec* ex, const char* bnbq__func, const int8_t* a,
+                                   const int8_t* w, const uint16_t* sx, const uint16_t* sw,
+                                   size_t M, size_t N, size_t K, uint16_t* out,
+                                   const uint16_t* bias, int global) {
+    bnbq__task_mm t;
+    bnbq_result r = bnbq__check_mm(ex, bnbq__func, a, w, M, N, K, out, 2);
+    if (r != BNBQ_SUCCESS) return r;
+    BNBQ__REQUIRE(sx && sw, BNBQ_ERROR_NULL_POINTER, "state_x or state_w is NULL");
+    BNBQ__REQUIRE(bnbq__aligned(sx, 2) && bnbq__aligned(sw, 2) && bnbq__aligned(bias, 2),
+                  BNBQ_ERROR_MISALIGNED, "a state or the bias is misaligned");
+    if (global) BNBQ__DISPATCH(int8_matmul_mixed_dequantize, (ex, a, w, sx, sw, M, N, K, out, bias));
+    else BNBQ__DISPATCH(int8_matmul_rowwise_dequantize, (ex, a, w, sx, sw, M, N, K, out, bias));
+    memset(&t, 0, sizeof t);
+    t.A = a; t.B = w; t.sx = sx; t.sw = sw; t.M = M; t.N = N; t.K = K; t.out16 = out;
+    t.bias16 = bias; t.sw_global = global;
+    bnbq__parallel(ex, bnbq__cpu_sb_matmul_range, &t, M);
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_int8_matmul_rowwise_dequantize(bnbq_exec* ex, const int8_t* a,
+                                                         const int8_t* w,
+                                                         const uint16_t* state_x,
+                                                         const uint16_t* state_w, size_t M,
+                                                         size_t N, size_t K, uint16_t* out,
+                                                         const uint16_t* bias) {
+    return bnbq__sb_matmul(ex, "bnbq_int8_matmul_rowwise_dequantize", a, w, state_x, state_w, M,
+                           N, K, out, bias, 0);
+}
+
+BNBQ_API bnbq_result bnbq_int8_matmul_mixed_dequantize(bnbq_exec* ex, const int8_t* a,
+                                                       const int8_t* w, const uint16_t* state_x,
+                                                       const uint16_t* state_w, size_t M,
+                                                       size_t N, size_t K, uint16_t* out,
+                                                       const uint16_t* bias) {
+    return bnbq__sb_matmul(ex, "bnbq_int8_matmul_mixed_dequantize", a, w, state_x, state_w, M, N,
+                           K, out, bias, 1);
+}
+
+/* ---- 4-bit matmul ------------------------------------------------------------------------------- */
+
+typedef struct bnbq__task_gemv {
+    bnbq_quant_type qt; bnbq_dtype dt; const void* A; const uint8_t* packed; const float* absmax;
+    size_t M, N, K, bs; void* out; const void* bias; float qmap[16];
+} bnbq__task_gemv;
+
+static int bnbq__nibble(const uint8_t* packed, size_t i) {
+    return (packed[i / 2] >> ((i & 1) ? 0 : 4)) & 15;
+}
+
+/* bitsandbytes' kgemm_4bit_inference_naive, element for element (algorithms.md 6.3): 32 lanes,
+   lane L takes 32-element chunks L*32 + 1024*j, one absmax per chunk, then a shuffle-down tree. */
+static void bnbq__cpu_gemv_range(void* task, size_t n0, size_t n1) {
+    const bnbq__task_gemv* t = (const bnbq__task_gemv*)task;
+    size_t n, k0, e;
+    int L, off, i;
+    for (n = n0; n < n1; n++) {
+        float v[32];
+        size_t row = n * t->K;
+        for (L = 0; L < 32; L++) {
+            float acc = 0.0f;
+            for (k0 = (size_t)L * 32; k0 < t->K; k0 += 1024) {
+                float s = bnbq__round_to(t->dt, t->absmax[(row + k0) / t->bs]);
+                size_t kend = k0 + 32 < t->K ? k0 + 32 : t->K;
+                for (e = k0; e < kend; e++) {
+                    float a = bnbq__load(t->dt, t->A, e);
+                    float b = t->qmap[bnbq__nibble(t->packed, row + e)] * s;
+                    if (t->dt == BNBQ_F32) {
+                        acc = fmaf(a, b, acc);
+                    } else {
+                        float p;
+                        b = bnbq__round_to(t->dt, b);
+                        p = bnbq__round_to(t->dt, a * b);
+                        acc = acc + p;
+                    }
+                }
+            }
+            v[L] = acc;
+        }
+        for (off = 1; off < 32; off <<= 1)
+            for (i = 0; i + off < 32; i++) v[i] = v[i] + v[i + off];
+        {
+            float o = bnbq__round_to(t->dt, v[0]);
+            if (t->bias) o = o + bnbq__load(t->dt, t->bias, n);   /* torch: out += bias */
+            bnbq__store(t->dt, t->out, n, o);
+        }
+    }
+}
+
+/* dequantize + GEMM: W rounded to dt, products summed in double, rounded to dt. */
+static void bnbq__cpu_matmul4_range(void* task, size_t m0, size_t m1) {
+    const bnbq__task_gemv* t = (const bnbq__task_gemv*)task;
+    size_t m, n, k;
+    for (m = m0; m < m1; m++)
+        for (n = 0; n < t->N; n++) {
+            double acc = 0.0;
+            size_t row = n * t->K;
+            for (k = 0; k < t->K; k++) {
+                float w = bnbq__round_to(t->dt, bnbq__dequant4(t->qt, bnbq__nibble(t->packed, row + k),
+                                                               t->absmax[(row + k) / t->bs]));
+                acc += (double)bnbq__load(t->dt, t->A, m * t->K + k) * (double)w;
+            }
+            if (t->bias) acc += (double)bnbq__load(t->dt, t->bias, n);
+            bnbq__store(t->dt, t->out, m * t->N + n, (float)acc);
+        }
+}
+
+static bnbq_result bnbq__check_4bit_mm(bnbq_exec* ex, const char* bnbq__func, bnbq_quant_type qt,
+                                       bnbq_dtype dt, const void* A, const uint8_t* packed,
+                                       const float* absmax, size_t M, size_t N, size_t K,
+                                       int blocksize, const void* out, const void* bias) {
+    size_t es = bnbq_dtype_size(dt);
+    BNBQ__REQUIRE(qt == BNBQ_NF4 || qt == BNBQ_FP4, BNBQ_ERROR_BAD_QUANT_TYPE,
+                  "quant type must be BNBQ_NF4 or BNBQ_FP4");
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(A && packed && absmax && out, BNBQ_ERROR_NULL_POINTER,
+                  "A, packed, absmax or out is NULL");
+    BNBQ__REQUIRE(M > 0 && N > 0 && K > 0, BNBQ_ERROR_BAD_SHAPE, "M, N or K is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(M, K, es, NULL) && bnbq__mul_ok(N, K, 4, NULL) &&
+                  bnbq__mul_ok(M, N, es, NULL), BNBQ_ERROR_OVERFLOW, "a matrix size overflows");
+    BNBQ__REQUIRE(bnbq__blocksize4_ok(ex, blocksize), BNBQ_ERROR_BAD_BLOCKSIZE,
+                  "4-bit blocksize must be a power of two from 32 to 4096 (CPU: or larger)");
+    BNBQ__REQUIRE(bnbq__aligned(A, es) && bnbq__aligned(absmax, 4) && bnbq__aligned(out, es) &&
+                  bnbq__aligned(bias, es), BNBQ_ERROR_MISALIGNED, "a tensor is misaligned");
+    return BNBQ_SUCCESS;
+}
+
+static void bnbq__fill_qmap(bnbq__task_gemv* t, const float* code) {
+    int i;
+    const float* c = code ? code : bnbq_code_4bit(t->qt);
+    for (i = 0; i < 16; i++) t->qmap[i] = bnbq__round_to(t->dt, c[i]);
+}
+
+BNBQ_API bnbq_result bnbq_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
+                                    const void* A, const uint8_t* packed, const float* absmax,
+                                    size_t N, size_t K, int blocksize, void* out,
+                                    const void* bias, const float* code) {
+    static const char* bnbq__func = "bnbq_gemv_4bit";
+    bnbq__task_gemv t;
+    bnbq_result r = bnbq__check_4bit_mm(ex, bnbq__func, qt, dt, A, packed, absmax, 1, N, K,
+                                        blocksize, out, bias);
+    if (r != BNBQ_SUCCESS) return r;
+    BNBQ__REQUIRE(K % (size_t)blocksize == 0, BNBQ_ERROR_BAD_SHAPE,
+                  "gemv_4bit needs K % blocksize == 0 (use bnbq_matmul_4bit)");
+    BNBQ__DISPATCH(gemv_4bit, (ex, qt, dt, A, packed, absmax, N, K, blocksize, out, bias, code));
+    memset(&t, 0, sizeof t);
+    t.qt = qt; t.dt = dt; t.A = A; t.packed = packed; t.absmax = absmax; t.M = 1; t.N = N; t.K = K;
+    t.bs = (size_t)blocksize; t.out = out; t.bias = bias;
+    bnbq__fill_qmap(&t, code);
+    bnbq__parallel(ex, bnbq__cpu_gemv_range, &t, N);
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
+                                      const void* A, const uint8_t* packed, const float* absmax,
+                                      size_t M, size_t N, size_t K, int blocksize, void* out,
+                                      const void* bias, const float* code) {
+    static const char* bnbq__func = "bnbq_matmul_4bit";
+    bnbq__task_gemv t;
+    bnbq_result r = bnbq__check_4bit_mm(ex, bnbq__func, qt, dt, A, packed, absmax, M, N, K,
+                                        blocksize, out, bias);
+    if (r != BNBQ_SUCCESS) return r;
+    if (M == 1 && K % (size_t)blocksize == 0)
+        return bnbq_gemv_4bit(ex, qt, dt, A, packed, absmax, N, K, blocksize, out, bias, code);
+    BNBQ__DISPATCH(matmul_4bit, (ex, qt, dt, A, packed, absmax, M, N, K, blocksize, out, bias, code));
+    memset(&t, 0, sizeof t);
+    t.qt = qt; t.dt = dt; t.A = A; t.packed = packed; t.absmax = absmax; t.M = M; t.N = N; t.K = K;
+    t.bs = (size_t)blocksize; t.out = out; t.bias = bias;
+    bnbq__parallel(ex, bnbq__cpu_matmul4_range, &t, M);
+    return BNBQ_SUCCESS;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#ifdef BNBQ__GCC_POP_OPTIONS
+#pragma GCC pop_options
+#undef BNBQ__GCC_POP_OPTIONS
+#endif
+
+#endif /* BNBQ__IMPLEMENTATION_DONE */
+#endif /* BNBQ_IMPLEMENTATION */
+
+/*
+MIT License
+
+Copyright (c) 2026 the bnbq authors
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of this software and
+associated documentation files (the "Software"), to deal in the Software without restriction,
+including without limitation the rights to use, copy, modify, merge, publish, distribute,
+sublicense, and/or sell copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all copies or
+substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT
+NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES
+OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN
+CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+*/

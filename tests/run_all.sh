@@ -1,0 +1,31 @@
+#!/bin/sh
+# Runs every test program and sums their closing "N passed, N failed[, N skipped]" lines.
+# Exit status 0 only when every program ran and nothing failed.
+B=${B:-build}
+total_p=0; total_f=0; total_s=0; status=0
+log=$(mktemp)
+run() {
+    name=$1; shift
+    echo "== $name"
+    "$@" >"$log" 2>&1; rc=$?
+    cat "$log"
+    line=$(grep -E '^([A-Za-z_-]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "!! $name printed no summary (exit $rc)"; total_f=$((total_f + 1)); status=1; return
+    fi
+    p=$(echo "$line" | sed -E 's/^([A-Za-z_-]+: )?([0-9]+) passed.*/\2/')
+    f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+    s=$(echo "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p'); s=${s:-0}
+    total_p=$((total_p + p)); total_f=$((total_f + f)); total_s=$((total_s + s))
+    if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then status=1; fi
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then total_f=$((total_f + 1)); echo "!! $name exited $rc"; fi
+}
+run compile-tests   sh tests/compile_tests.sh
+run unit            ./$B/test_bnbq
+run vectors         ./$B/bnbq_vectors tests/vectors
+run unit-asan-ubsan ./$B/test_bnbq_san --quick
+run vectors-asan-ubsan ./$B/bnbq_vectors_san tests/vectors
+rm -f "$log"
+echo
+echo "$total_p passed, $total_f failed"
+exit $status
