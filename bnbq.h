@@ -302,7 +302,8 @@ BNBQ_API bnbq_result bnbq_packed_4bit_size(size_t n, size_t* out_bytes);
      4-bit: 32..4096 (CPU: any power of two >= 32).
    - Errors common to all: NULL_POINTER for a required pointer, BAD_SHAPE for a zero size,
      OVERFLOW when a byte count does not fit in size_t, BAD_DTYPE, BAD_BLOCKSIZE,
-     MISALIGNED for a pointer not aligned to its element size, NOT_SUPPORTED when the exec's
+     MISALIGNED for a pointer not aligned to its element size, BAD_CODE for an 8-bit code table
+     that is not ascending or holds NaN (quantizers only), NOT_SUPPORTED when the exec's
      backend lacks the operation. Every failure is logged once at ERROR through the exec's logger.
    - Thread safety: any thread; concurrent calls must not share output buffers. */
 
@@ -1222,6 +1223,15 @@ static int bnbq__blocksize4_ok(const bnbq_exec* ex, int bs) {
     return bs <= (1 << 30);
 }
 
+/* The 8-bit quantizers search the code: it must be ascending (equal neighbours allowed) and free
+   of NaN, or the search would silently return wrong codes. */
+static int bnbq__code_sorted(const float* code) {
+    int i;
+    for (i = 0; i < 256; i++) if (!(code[i] == code[i])) return 0;
+    for (i = 0; i < 255; i++) if (code[i] > code[i + 1]) return 0;
+    return 1;
+}
+
 #define BNBQ__DISPATCH(slot, args) \
     do { \
         if (bnbq__on_backend(ex)) { \
@@ -1339,6 +1349,8 @@ BNBQ_API bnbq_result bnbq_quantize_blockwise(bnbq_exec* ex, const float* code, b
     BNBQ__REQUIRE(bnbq__blocksize8_ok(ex, blocksize), BNBQ_ERROR_BAD_BLOCKSIZE,
                   "8-bit blocksize must be a power of two from 64 to 4096 (CPU: or larger)");
     if (!code) code = bnbq__code_dynamic_signed;
+    BNBQ__REQUIRE(bnbq__code_sorted(code), BNBQ_ERROR_BAD_CODE,
+                  "code must hold 256 ascending values without NaN");
     BNBQ__DISPATCH(quantize_blockwise, (ex, code, dt, x, n, blocksize, out_q, out_absmax));
     memset(&t, 0, sizeof t);
     t.code = code; t.dt = dt; t.x = x; t.n = n; t.bs = (size_t)blocksize;
@@ -1503,6 +1515,8 @@ BNBQ_API bnbq_result bnbq_quantize_nested(bnbq_exec* ex, const float* nested_cod
     BNBQ__REQUIRE(bnbq__aligned(absmax, 4) && bnbq__aligned(out_nested_absmax, 4),
                   BNBQ_ERROR_MISALIGNED, "absmax or out_nested_absmax is misaligned");
     if (!nested_code) nested_code = bnbq__code_dynamic_signed;
+    BNBQ__REQUIRE(bnbq__code_sorted(nested_code), BNBQ_ERROR_BAD_CODE,
+                  "nested_code must hold 256 ascending values without NaN");
     BNBQ__DISPATCH(quantize_nested, (ex, nested_code, absmax, nblocks, nested_blocksize, offset,
                                      out_absmax_q, out_nested_absmax));
     memset(&t, 0, sizeof t);
@@ -1547,6 +1561,8 @@ BNBQ_API bnbq_result bnbq_quantize_global(bnbq_exec* ex, const float* code, bnbq
     BNBQ__REQUIRE(out_q && out_absmax, BNBQ_ERROR_NULL_POINTER, "out_q or out_absmax is NULL");
     BNBQ__REQUIRE(bnbq__aligned(out_absmax, 4), BNBQ_ERROR_MISALIGNED, "out_absmax is misaligned");
     if (!code) code = bnbq__code_dynamic_signed;
+    BNBQ__REQUIRE(bnbq__code_sorted(code), BNBQ_ERROR_BAD_CODE,
+                  "code must hold 256 ascending values without NaN");
     BNBQ__DISPATCH(quantize_global, (ex, code, dt, x, n, out_q, out_absmax));
     for (i = 0; i < n; i++) {
         float a = bnbq__absf(bnbq__load(dt, x, i));
