@@ -86,7 +86,9 @@
 #define BNBQ_FORMAT_VERSION 1
 
 #ifndef BNBQ_API
-#  if defined(BNBQ_STATIC)
+#  if defined(BNBQ_STATIC) && (defined(__GNUC__) || defined(__clang__))
+#    define BNBQ_API static __attribute__((unused))
+#  elif defined(BNBQ_STATIC)
 #    define BNBQ_API static
 #  elif defined(BNBQ_DLL) && defined(_WIN32)
 #    if defined(BNBQ_IMPLEMENTATION)
@@ -696,7 +698,7 @@ BNBQ_API const char* bnbq_dtype_name(bnbq_dtype dt) {
 /* Runs fn over [0, count) through the exec's parallel-for, or in one call. */
 static void bnbq__parallel(bnbq_exec* ex, bnbq_range_fn fn, void* task, size_t count) {
     if (count == 0) return;
-    if (ex && ex->parallel_for && count > 1) ex->parallel_for(ex->parallel_for_user_data, fn, task, count);
+    if (ex && ex->parallel_for) ex->parallel_for(ex->parallel_for_user_data, fn, task, count);
     else fn(task, 0, count);
 }
 
@@ -766,6 +768,37 @@ static float bnbq__round_to(bnbq_dtype dt, float v) {
         default: return v;
     }
 }
+
+/* Load cnt elements starting at i of a F32/F16/BF16 array into floats (the dtype switch sits
+   outside the loop so the loops stay simple). */
+static void bnbq__load_chunk(bnbq_dtype dt, const void* p, size_t i, size_t cnt, float* dst) {
+    size_t k;
+    if (dt == BNBQ_F16) {
+        const uint16_t* h = (const uint16_t*)p + i;
+        for (k = 0; k < cnt; k++) dst[k] = bnbq_f16_to_f32(h[k]);
+    } else if (dt == BNBQ_BF16) {
+        const uint16_t* h = (const uint16_t*)p + i;
+        for (k = 0; k < cnt; k++) dst[k] = bnbq_bf16_to_f32(h[k]);
+    } else {
+        memcpy(dst, (const float*)p + i, cnt * sizeof(float));
+    }
+}
+
+/* Store cnt floats into elements i.. of a F32/F16/BF16 array (RNE). */
+static void bnbq__store_chunk(bnbq_dtype dt, void* p, size_t i, size_t cnt, const float* src) {
+    size_t k;
+    if (dt == BNBQ_F16) {
+        uint16_t* h = (uint16_t*)p + i;
+        for (k = 0; k < cnt; k++) h[k] = bnbq_f32_to_f16(src[k]);
+    } else if (dt == BNBQ_BF16) {
+        uint16_t* h = (uint16_t*)p + i;
+        for (k = 0; k < cnt; k++) h[k] = bnbq_f32_to_bf16(src[k]);
+    } else {
+        memcpy((float*)p + i, src, cnt * sizeof(float));
+    }
+}
+
+#define BNBQ__CHUNK 256
 
 /* Round half to even to an integer, for |y| < 2^22; NaN -> 0; larger values saturate. */
 static int32_t bnbq__rint(float y) {
@@ -1110,58 +1143,66 @@ BNBQ_API bnbq_result bnbq_create_fp8_map(int is_signed, int exponent_bits, int p
 }
 
 /* bitsandbytes' CUDA binary search over a sorted 256-entry code (algorithms.md 2.2): the nearest
-   entry with ties to the even index; values beyond the ends map to 0 / 255; NaN -> 0. */
-BNBQ_API int bnbq_code_index(const float* code, float x) {
-    int pivot = 127, upper_pivot = 255, lower_pivot = 0, step;
-    float lower = -1.0f, upper = 1.0f, val = code[127], mid;
+   entry with ties to the even index; values beyond the ends map to 0 / 255; NaN -> 0.
+   Written with selects instead of branches (the compiler emits conditional moves); the kernel's
+   late fix-ups "if upper_pivot == 255: upper = code[255]" / "if lower_pivot == 0: lower = code[0]"
+   are the same as starting from those values, since no pivot ever reaches 0 or 255 before the
+   last step. */
+static int bnbq__code_index(const float* code, float x) {
+    int pivot = 127, upper_pivot = 255, lower_pivot = 0, step, gt, take, np;
+    float lower = code[0], upper = code[255], val = code[127], nb, mid;
     for (step = 64; step > 0; step >>= 1) {
-        if (x > val) { lower_pivot = pivot; lower = val; pivot += step; }
-        else { upper_pivot = pivot; upper = val; pivot -= step; }
+        gt = x > val;
+        lower_pivot = gt ? pivot : lower_pivot;
+        lower = gt ? val : lower;
+        upper_pivot = gt ? upper_pivot : pivot;
+        upper = gt ? upper : val;
+        pivot = gt ? pivot + step : pivot - step;
         val = code[pivot];
     }
-    if (upper_pivot == 255) upper = code[255];
-    if (lower_pivot == 0) lower = code[0];
-    if (x > val) {
-        mid = (upper + val) * 0.5f;
-        return x > mid ? upper_pivot : pivot;
-    }
-    mid = (lower + val) * 0.5f;
-    return x < mid ? lower_pivot : pivot;
+    gt = x > val;
+    nb = gt ? upper : lower;
+    np = gt ? upper_pivot : lower_pivot;
+    mid = (nb + val) * 0.5f;
+    take = gt ? (x > mid) : (x < mid);
+    return take ? np : pivot;
 }
 
-/* The NF4 decision tree (algorithms.md 3.2): strict '>' against float32 thresholds; a value equal
-   to a threshold goes to the lower code; NaN -> 0. */
-BNBQ_API int bnbq_nf4_index(float x) {
-    if (x > 0.0397901498f) {
-        if (x > 0.389312536f) {
-            if (x > 0.64278692f) return x > 0.861478388f ? 15 : 14;
-            return x > 0.501663387f ? 13 : 12;
-        }
-        if (x > 0.203521252f) return x > 0.292013764f ? 11 : 10;
-        return x > 0.120255254f ? 9 : 8;
-    }
-    if (x > -0.33967942f) {
-        if (x > -0.137911737f) return x > -0.0455250181f ? 7 : 6;
-        return x > -0.234607399f ? 5 : 4;
-    }
-    if (x > -0.610632896f) return x > -0.45999527f ? 3 : 2;
-    return x > -0.84809643f ? 1 : 0;
+BNBQ_API int bnbq_code_index(const float* code, float x) { return bnbq__code_index(code, x); }
+
+/* The NF4 decision tree of bitsandbytes (algorithms.md 3.2) compares with strict '>' against
+   these float32 thresholds (the kernel's literals, correctly rounded). Because the thresholds are
+   strictly increasing, the tree's answer is the number of thresholds below x: a value equal to a
+   threshold goes to the lower code, NaN -> 0. */
+static const float bnbq__nf4_thresholds[15] = {
+    -0.84809643f, -0.610632896f, -0.45999527f, -0.33967942f, -0.234607399f, -0.137911737f,
+    -0.0455250181f, 0.0397901498f, 0.120255254f, 0.203521252f, 0.292013764f, 0.389312536f,
+    0.501663387f, 0.64278692f, 0.861478388f
+};
+
+static int bnbq__nf4_index(float x) {
+    int i, c = 0;
+    for (i = 0; i < 15; i++) c += x > bnbq__nf4_thresholds[i];
+    return c;
 }
 
-/* The FP4 decision tree (algorithms.md 3.3): sign bit 8 for x < 0 (so -0.0 and NaN get 0). */
-BNBQ_API int bnbq_fp4_index(float x) {
-    int sign = x < 0.0f ? 8 : 0;
+BNBQ_API int bnbq_nf4_index(float x) { return bnbq__nf4_index(x); }
+
+/* The FP4 tree (algorithms.md 3.3) on |x|, as a threshold count mapped to the 3-bit code; sign bit
+   8 for x < 0 (so -0.0 and NaN get 0; tiny negatives become 0b1000). */
+static const float bnbq__fp4_thresholds[7] = {
+    0.00260417f, 0.0859375f, 0.208333328f, 0.291666657f, 0.416666687f, 0.583333015f, 0.833333313f
+};
+static const unsigned char bnbq__fp4_count_to_code[8] = { 0, 1, 6, 7, 4, 5, 2, 3 };
+
+static int bnbq__fp4_index(float x) {
+    int i, c = 0;
     float a = bnbq__absf(x);
-    int m;
-    if (a > 0.291666657f) {
-        if (a > 0.583333015f) m = a > 0.833333313f ? 3 : 2;
-        else m = a > 0.416666687f ? 5 : 4;
-    } else {
-        if (a > 0.0859375f) m = a > 0.208333328f ? 7 : 6;
-        else m = a > 0.00260417f ? 1 : 0;
-    }
-    return m + sign;
+    for (i = 0; i < 7; i++) c += a > bnbq__fp4_thresholds[i];
+    return bnbq__fp4_count_to_code[c] + (x < 0.0f ? 8 : 0);
 }
+
+BNBQ_API int bnbq_fp4_index(float x) { return bnbq__fp4_index(x); }
 
 BNBQ_API float bnbq_fp4_value(int nibble) {
     float sign = (nibble & 8) ? -1.0f : 1.0f;
@@ -1247,59 +1288,90 @@ static int bnbq__code_sorted(const float* code) {
 typedef struct bnbq__task_blockwise {
     const float* code; bnbq_dtype dt; const void* x; size_t n; size_t bs;
     uint8_t* q; float* absmax; const uint8_t* cq; const float* cabsmax; void* out;
-    bnbq_quant_type qt;
+    bnbq_quant_type qt; float scale; bnbq_dtype dt2;
 } bnbq__task_blockwise;
+
+/* Element-wise operations are cut into ranges of this many elements for the parallel-for. */
+#define BNBQ__ELEMS_PER_TASK ((size_t)16384)
+static size_t bnbq__ntasks(size_t n) {
+    return n / BNBQ__ELEMS_PER_TASK + (n % BNBQ__ELEMS_PER_TASK != 0);
+}
+
+/* absmax of elements [start, end) (NaN never wins: fmaxf semantics) */
+static float bnbq__block_absmax(bnbq_dtype dt, const void* x, size_t start, size_t end) {
+    float buf[BNBQ__CHUNK];
+    float m = 0.0f;
+    size_t i, k;
+    for (i = start; i < end; i += BNBQ__CHUNK) {
+        size_t cnt = end - i < BNBQ__CHUNK ? end - i : BNBQ__CHUNK;
+        bnbq__load_chunk(dt, x, i, cnt, buf);
+        for (k = 0; k < cnt; k++) {
+            float a = bnbq__absf(buf[k]);
+            m = a > m ? a : m;
+        }
+    }
+    return m;
+}
 
 static void bnbq__cpu_quantize_blockwise_range(void* task, size_t b0, size_t b1) {
     const bnbq__task_blockwise* t = (const bnbq__task_blockwise*)task;
-    size_t b, i;
+    float buf[BNBQ__CHUNK];
+    size_t b, i, k;
     for (b = b0; b < b1; b++) {
         size_t start = b * t->bs, end = start + t->bs < t->n ? start + t->bs : t->n;
-        float m = 0.0f, inv;
-        for (i = start; i < end; i++) {
-            float a = bnbq__absf(bnbq__load(t->dt, t->x, i));
-            if (a > m) m = a;                       /* NaN never wins: fmaxf semantics */
-        }
+        float m = bnbq__block_absmax(t->dt, t->x, start, end);
+        float inv = 1.0f / m;                 /* IEEE reciprocal; 0 -> inf -> NaN -> code 0 */
         t->absmax[b] = m;
-        inv = 1.0f / m;                             /* IEEE reciprocal; 0 -> inf -> NaN -> code 0 */
-        for (i = start; i < end; i++) {
-            BNBQ__FLT_TMP float xh = bnbq__load(t->dt, t->x, i) * inv;
-            t->q[i] = (uint8_t)bnbq_code_index(t->code, xh);
+        for (i = start; i < end; i += BNBQ__CHUNK) {
+            size_t cnt = end - i < BNBQ__CHUNK ? end - i : BNBQ__CHUNK;
+            bnbq__load_chunk(t->dt, t->x, i, cnt, buf);
+            for (k = 0; k < cnt; k++) {
+                BNBQ__FLT_TMP float xh = buf[k] * inv;
+                t->q[i + k] = (uint8_t)bnbq__code_index(t->code, xh);
+            }
         }
     }
 }
 
 static void bnbq__cpu_dequantize_blockwise_range(void* task, size_t b0, size_t b1) {
     const bnbq__task_blockwise* t = (const bnbq__task_blockwise*)task;
-    size_t b, i;
+    float buf[BNBQ__CHUNK];
+    size_t b, i, k;
     for (b = b0; b < b1; b++) {
         size_t start = b * t->bs, end = start + t->bs < t->n ? start + t->bs : t->n;
         float a = t->cabsmax[b];
-        for (i = start; i < end; i++) bnbq__store(t->dt, t->out, i, t->code[t->cq[i]] * a);
+        for (i = start; i < end; i += BNBQ__CHUNK) {
+            size_t cnt = end - i < BNBQ__CHUNK ? end - i : BNBQ__CHUNK;
+            for (k = 0; k < cnt; k++) buf[k] = t->code[t->cq[i + k]] * a;
+            bnbq__store_chunk(t->dt, t->out, i, cnt, buf);
+        }
     }
 }
 
 static int bnbq__quant4(bnbq_quant_type qt, float x) {
-    return qt == BNBQ_NF4 ? bnbq_nf4_index(x) : bnbq_fp4_index(x);
+    return qt == BNBQ_NF4 ? bnbq__nf4_index(x) : bnbq__fp4_index(x);
 }
 
 static void bnbq__cpu_quantize_4bit_range(void* task, size_t b0, size_t b1) {
     const bnbq__task_blockwise* t = (const bnbq__task_blockwise*)task;
-    size_t b, i;
+    float buf[BNBQ__CHUNK + 1];
+    size_t b, i, k;
     for (b = b0; b < b1; b++) {
         size_t start = b * t->bs, end = start + t->bs < t->n ? start + t->bs : t->n;
-        float m = 0.0f, inv;
-        for (i = start; i < end; i++) {
-            float a = bnbq__absf(bnbq__load(t->dt, t->x, i));
-            if (a > m) m = a;
-        }
+        float m = bnbq__block_absmax(t->dt, t->x, start, end);
+        float inv = 1.0f / m;
         t->absmax[b] = m;
-        inv = 1.0f / m;
-        /* pairs (2j, 2j+1); a missing element past n is a loaded 0.0, as in the CUDA kernel */
-        for (i = start; i < end; i += 2) {
-            BNBQ__FLT_TMP float hi = bnbq__load(t->dt, t->x, i) * inv;
-            BNBQ__FLT_TMP float lo = (i + 1 < t->n ? bnbq__load(t->dt, t->x, i + 1) : 0.0f) * inv;
-            t->q[i / 2] = (uint8_t)((bnbq__quant4(t->qt, hi) << 4) | bnbq__quant4(t->qt, lo));
+        /* pairs (2j, 2j+1); start is even. A missing element past n is a loaded 0.0, scaled and
+           quantized like the others, as in the CUDA kernel. */
+        for (i = start; i < end; i += BNBQ__CHUNK) {
+            size_t cnt = end - i < BNBQ__CHUNK ? end - i : BNBQ__CHUNK;
+            bnbq__load_chunk(t->dt, t->x, i, cnt, buf);
+            if (cnt & 1) buf[cnt] = 0.0f;
+            for (k = 0; k < cnt; k += 2) {
+                BNBQ__FLT_TMP float hi = buf[k] * inv;
+                BNBQ__FLT_TMP float lo = buf[k + 1] * inv;
+                t->q[(i + k) / 2] = (uint8_t)((bnbq__quant4(t->qt, hi) << 4) | bnbq__quant4(t->qt, lo));
+            }
         }
     }
 }
@@ -1312,13 +1384,20 @@ static float bnbq__dequant4(bnbq_quant_type qt, int c, float absmax) {
 
 static void bnbq__cpu_dequantize_4bit_range(void* task, size_t b0, size_t b1) {
     const bnbq__task_blockwise* t = (const bnbq__task_blockwise*)task;
-    size_t b, i;
+    float buf[BNBQ__CHUNK];
+    float lut[16];
+    size_t b, i, k;
+    int c;
     for (b = b0; b < b1; b++) {
         size_t start = b * t->bs, end = start + t->bs < t->n ? start + t->bs : t->n;
-        float a = t->cabsmax[b];
-        for (i = start; i < end; i++) {
-            int c = (t->cq[i / 2] >> ((i & 1) ? 0 : 4)) & 15;
-            bnbq__store(t->dt, t->out, i, bnbq__dequant4(t->qt, c, a));
+        for (c = 0; c < 16; c++) lut[c] = bnbq__dequant4(t->qt, c, t->cabsmax[b]);
+        for (i = start; i < end; i += BNBQ__CHUNK) {
+            size_t cnt = end - i < BNBQ__CHUNK ? end - i : BNBQ__CHUNK;
+            for (k = 0; k < cnt; k++) {
+                size_t e = i + k;
+                buf[k] = lut[(t->cq[e / 2] >> ((e & 1) ? 0 : 4)) & 15];
+            }
+            bnbq__store_chunk(t->dt, t->out, i, cnt, buf);
         }
     }
 }
@@ -1348,6 +1427,7 @@ BNBQ_API bnbq_result bnbq_quantize_blockwise(bnbq_exec* ex, const float* code, b
     BNBQ__REQUIRE(bnbq__aligned(out_absmax, 4), BNBQ_ERROR_MISALIGNED, "out_absmax is misaligned");
     BNBQ__REQUIRE(bnbq__blocksize8_ok(ex, blocksize), BNBQ_ERROR_BAD_BLOCKSIZE,
                   "8-bit blocksize must be a power of two from 64 to 4096 (CPU: or larger)");
+    BNBQ__REQUIRE(bnbq__aligned(code, 4), BNBQ_ERROR_MISALIGNED, "code is misaligned");
     if (!code) code = bnbq__code_dynamic_signed;
     BNBQ__REQUIRE(bnbq__code_sorted(code), BNBQ_ERROR_BAD_CODE,
                   "code must hold 256 ascending values without NaN");
@@ -1373,6 +1453,7 @@ BNBQ_API bnbq_result bnbq_dequantize_blockwise(bnbq_exec* ex, const float* code,
                   BNBQ_ERROR_MISALIGNED, "absmax or out is misaligned");
     BNBQ__REQUIRE(bnbq__blocksize8_ok(ex, blocksize), BNBQ_ERROR_BAD_BLOCKSIZE,
                   "8-bit blocksize must be a power of two from 64 to 4096 (CPU: or larger)");
+    BNBQ__REQUIRE(bnbq__aligned(code, 4), BNBQ_ERROR_MISALIGNED, "code is misaligned");
     if (!code) code = bnbq__code_dynamic_signed;
     BNBQ__DISPATCH(dequantize_blockwise, (ex, code, dt, q, absmax, n, blocksize, out));
     memset(&t, 0, sizeof t);
@@ -1476,7 +1557,7 @@ static void bnbq__cpu_quantize_nested_range(void* task, size_t k0, size_t k1) {
         for (b = start; b < end; b++) {
             BNBQ__FLT_TMP float d = t->absmax[b] - t->offset;
             BNBQ__FLT_TMP float xh = d * inv;
-            t->q[b] = (uint8_t)bnbq_code_index(t->code, xh);
+            t->q[b] = (uint8_t)bnbq__code_index(t->code, xh);
         }
     }
 }
@@ -1514,6 +1595,8 @@ BNBQ_API bnbq_result bnbq_quantize_nested(bnbq_exec* ex, const float* nested_cod
     if (r != BNBQ_SUCCESS) return r;
     BNBQ__REQUIRE(bnbq__aligned(absmax, 4) && bnbq__aligned(out_nested_absmax, 4),
                   BNBQ_ERROR_MISALIGNED, "absmax or out_nested_absmax is misaligned");
+    BNBQ__REQUIRE(bnbq__aligned(nested_code, 4), BNBQ_ERROR_MISALIGNED,
+                  "nested_code is misaligned");
     if (!nested_code) nested_code = bnbq__code_dynamic_signed;
     BNBQ__REQUIRE(bnbq__code_sorted(nested_code), BNBQ_ERROR_BAD_CODE,
                   "nested_code must hold 256 ascending values without NaN");
@@ -1538,6 +1621,8 @@ BNBQ_API bnbq_result bnbq_dequantize_nested(bnbq_exec* ex, const float* nested_c
     if (r != BNBQ_SUCCESS) return r;
     BNBQ__REQUIRE(bnbq__aligned(nested_absmax, 4) && bnbq__aligned(out_absmax, 4),
                   BNBQ_ERROR_MISALIGNED, "nested_absmax or out_absmax is misaligned");
+    BNBQ__REQUIRE(bnbq__aligned(nested_code, 4), BNBQ_ERROR_MISALIGNED,
+                  "nested_code is misaligned");
     if (!nested_code) nested_code = bnbq__code_dynamic_signed;
     BNBQ__DISPATCH(dequantize_nested, (ex, nested_code, absmax_q, nested_absmax, nblocks,
                                        nested_blocksize, offset, out_absmax));
@@ -1548,31 +1633,65 @@ BNBQ_API bnbq_result bnbq_dequantize_nested(bnbq_exec* ex, const float* nested_c
     return BNBQ_SUCCESS;
 }
 
+static void bnbq__cpu_quantize_global_range(void* task, size_t c0, size_t c1) {
+    const bnbq__task_blockwise* t = (const bnbq__task_blockwise*)task;
+    float buf[BNBQ__CHUNK];
+    size_t i, k, end = c1 * t->bs < t->n ? c1 * t->bs : t->n;
+    for (i = c0 * t->bs; i < end; i += BNBQ__CHUNK) {
+        size_t cnt = end - i < BNBQ__CHUNK ? end - i : BNBQ__CHUNK;
+        bnbq__load_chunk(t->dt, t->x, i, cnt, buf);
+        for (k = 0; k < cnt; k++) {
+            BNBQ__FLT_TMP float xh = buf[k] / t->scale;    /* torch's IEEE division */
+            t->q[i + k] = (uint8_t)bnbq__code_index(t->code, xh);
+        }
+    }
+}
+
+static void bnbq__cpu_dequantize_global_range(void* task, size_t c0, size_t c1) {
+    const bnbq__task_blockwise* t = (const bnbq__task_blockwise*)task;
+    float buf[BNBQ__CHUNK];
+    size_t i, k, end = c1 * t->bs < t->n ? c1 * t->bs : t->n;
+    for (i = c0 * t->bs; i < end; i += BNBQ__CHUNK) {
+        size_t cnt = end - i < BNBQ__CHUNK ? end - i : BNBQ__CHUNK;
+        for (k = 0; k < cnt; k++) buf[k] = t->code[t->cq[i + k]] * t->scale;
+        bnbq__store_chunk(t->dt, t->out, i, cnt, buf);
+    }
+}
+
+static void bnbq__cpu_convert_range(void* task, size_t c0, size_t c1) {
+    const bnbq__task_blockwise* t = (const bnbq__task_blockwise*)task;
+    float buf[BNBQ__CHUNK];
+    size_t i, end = c1 * t->bs < t->n ? c1 * t->bs : t->n;
+    for (i = c0 * t->bs; i < end; i += BNBQ__CHUNK) {
+        size_t cnt = end - i < BNBQ__CHUNK ? end - i : BNBQ__CHUNK;
+        bnbq__load_chunk(t->dt, t->x, i, cnt, buf);
+        bnbq__store_chunk(t->dt2, t->out, i, cnt, buf);
+    }
+}
+
 /* ---- global 8-bit ------------------------------------------------------------------------------- */
 
 BNBQ_API bnbq_result bnbq_quantize_global(bnbq_exec* ex, const float* code, bnbq_dtype dt,
                                           const void* x, size_t n, uint8_t* out_q,
                                           float* out_absmax) {
     static const char* bnbq__func = "bnbq_quantize_global";
-    size_t i;
-    float m = 0.0f;
+    bnbq__task_blockwise t;
+    float m;
     bnbq_result r = bnbq__check_floats_in(ex, bnbq__func, dt, x, n);
     if (r != BNBQ_SUCCESS) return r;
     BNBQ__REQUIRE(out_q && out_absmax, BNBQ_ERROR_NULL_POINTER, "out_q or out_absmax is NULL");
     BNBQ__REQUIRE(bnbq__aligned(out_absmax, 4), BNBQ_ERROR_MISALIGNED, "out_absmax is misaligned");
+    BNBQ__REQUIRE(bnbq__aligned(code, 4), BNBQ_ERROR_MISALIGNED, "code is misaligned");
     if (!code) code = bnbq__code_dynamic_signed;
     BNBQ__REQUIRE(bnbq__code_sorted(code), BNBQ_ERROR_BAD_CODE,
                   "code must hold 256 ascending values without NaN");
     BNBQ__DISPATCH(quantize_global, (ex, code, dt, x, n, out_q, out_absmax));
-    for (i = 0; i < n; i++) {
-        float a = bnbq__absf(bnbq__load(dt, x, i));
-        if (a > m) m = a;
-    }
+    m = bnbq__block_absmax(dt, x, 0, n);
     out_absmax[0] = m;
-    for (i = 0; i < n; i++) {
-        BNBQ__FLT_TMP float xh = bnbq__load(dt, x, i) / m;   /* torch's IEEE division */
-        out_q[i] = (uint8_t)bnbq_code_index(code, xh);
-    }
+    memset(&t, 0, sizeof t);
+    t.code = code; t.dt = dt; t.x = x; t.n = n; t.bs = BNBQ__ELEMS_PER_TASK; t.q = out_q;
+    t.scale = m;
+    bnbq__parallel(ex, bnbq__cpu_quantize_global_range, &t, bnbq__ntasks(n));
     return BNBQ_SUCCESS;
 }
 
@@ -1580,7 +1699,7 @@ BNBQ_API bnbq_result bnbq_dequantize_global(bnbq_exec* ex, const float* code, bn
                                             const uint8_t* q, const float* absmax, size_t n,
                                             void* out) {
     static const char* bnbq__func = "bnbq_dequantize_global";
-    size_t i;
+    bnbq__task_blockwise t;
     BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
     BNBQ__REQUIRE(q && absmax && out, BNBQ_ERROR_NULL_POINTER, "q, absmax or out is NULL");
     BNBQ__REQUIRE(n > 0, BNBQ_ERROR_BAD_SHAPE, "n is 0");
@@ -1588,9 +1707,13 @@ BNBQ_API bnbq_result bnbq_dequantize_global(bnbq_exec* ex, const float* code, bn
                   "n elements overflow size_t bytes");
     BNBQ__REQUIRE(bnbq__aligned(absmax, 4) && bnbq__aligned(out, bnbq_dtype_size(dt)),
                   BNBQ_ERROR_MISALIGNED, "absmax or out is misaligned");
+    BNBQ__REQUIRE(bnbq__aligned(code, 4), BNBQ_ERROR_MISALIGNED, "code is misaligned");
     if (!code) code = bnbq__code_dynamic_signed;
     BNBQ__DISPATCH(dequantize_global, (ex, code, dt, q, absmax, n, out));
-    for (i = 0; i < n; i++) bnbq__store(dt, out, i, code[q[i]] * absmax[0]);
+    memset(&t, 0, sizeof t);
+    t.code = code; t.dt = dt; t.n = n; t.bs = BNBQ__ELEMS_PER_TASK; t.cq = q; t.out = out;
+    t.scale = absmax[0];
+    bnbq__parallel(ex, bnbq__cpu_dequantize_global_range, &t, bnbq__ntasks(n));
     return BNBQ_SUCCESS;
 }
 
@@ -1599,7 +1722,7 @@ BNBQ_API bnbq_result bnbq_dequantize_global(bnbq_exec* ex, const float* code, bn
 BNBQ_API bnbq_result bnbq_convert(bnbq_exec* ex, bnbq_dtype src_dt, const void* src, size_t n,
                                   bnbq_dtype dst_dt, void* dst) {
     static const char* bnbq__func = "bnbq_convert";
-    size_t i;
+    bnbq__task_blockwise t;
     bnbq_result r = bnbq__check_floats_in(ex, bnbq__func, src_dt, src, n);
     if (r != BNBQ_SUCCESS) return r;
     BNBQ__REQUIRE(bnbq__is_float_dtype(dst_dt), BNBQ_ERROR_BAD_DTYPE,
@@ -1609,9 +1732,17 @@ BNBQ_API bnbq_result bnbq_convert(bnbq_exec* ex, bnbq_dtype src_dt, const void* 
                   "n elements overflow size_t bytes");
     BNBQ__REQUIRE(bnbq__aligned(dst, bnbq_dtype_size(dst_dt)), BNBQ_ERROR_MISALIGNED,
                   "dst is misaligned");
+    BNBQ__REQUIRE(src == dst || (const char*)src + n * bnbq_dtype_size(src_dt) <= (const char*)dst ||
+                  (const char*)dst + n * bnbq_dtype_size(dst_dt) <= (const char*)src,
+                  BNBQ_ERROR_INVALID_ARGS, "src and dst overlap");
+    BNBQ__REQUIRE(src != dst || bnbq_dtype_size(dst_dt) <= bnbq_dtype_size(src_dt),
+                  BNBQ_ERROR_INVALID_ARGS, "an in-place conversion cannot widen");
     BNBQ__DISPATCH(convert, (ex, src_dt, src, n, dst_dt, dst));
     if (src == dst && src_dt == dst_dt) return BNBQ_SUCCESS;
-    for (i = 0; i < n; i++) bnbq__store(dst_dt, dst, i, bnbq__load(src_dt, src, i));
+    memset(&t, 0, sizeof t);
+    t.dt = src_dt; t.x = src; t.dt2 = dst_dt; t.out = dst; t.n = n; t.bs = BNBQ__ELEMS_PER_TASK;
+    if (src == dst) bnbq__cpu_convert_range(&t, 0, bnbq__ntasks(n));   /* in place: in order */
+    else bnbq__parallel(ex, bnbq__cpu_convert_range, &t, bnbq__ntasks(n));
     return BNBQ_SUCCESS;
 }
 
@@ -1909,6 +2040,11 @@ static bnbq_result bnbq__check_sb_in(bnbq_exec* ex, const char* bnbq__func, bnbq
     return BNBQ_SUCCESS;
 }
 
+typedef struct bnbq__task_sb {
+    const uint16_t* x; size_t rows, cols, n; int8_t* q; uint16_t* state; float inv;
+    const int8_t* cq; const uint16_t* cstate; uint16_t* out;
+} bnbq__task_sb;
+
 /* rint(f32(127 * f32(x * f32(1/max)))), 0 when max == 0 */
 static int8_t bnbq__sb_q(float x, float inv) {
     BNBQ__FLT_TMP float xh = x * inv;
@@ -1916,25 +2052,43 @@ static int8_t bnbq__sb_q(float x, float inv) {
     return (int8_t)bnbq__rint(y);
 }
 
+static void bnbq__cpu_quantize_rowwise_range(void* task, size_t r0, size_t r1) {
+    const bnbq__task_sb* t = (const bnbq__task_sb*)task;
+    size_t r, c;
+    for (r = r0; r < r1; r++) {
+        const uint16_t* x = t->x + r * t->cols;
+        float m = 0.0f, inv;
+        for (c = 0; c < t->cols; c++) {
+            float a = bnbq__absf(bnbq_f16_to_f32(x[c]));
+            m = a > m ? a : m;
+        }
+        t->state[r] = bnbq_f32_to_f16(m);
+        inv = 1.0f / m;
+        for (c = 0; c < t->cols; c++) t->q[r * t->cols + c] = bnbq__sb_q(bnbq_f16_to_f32(x[c]), inv);
+    }
+}
+
+static void bnbq__cpu_quantize_columnwise_range(void* task, size_t c0, size_t c1) {
+    const bnbq__task_sb* t = (const bnbq__task_sb*)task;
+    size_t r, c;
+    for (c = c0; c < c1; c++) {
+        float inv = 1.0f / bnbq_f16_to_f32(t->state[c]);
+        for (r = 0; r < t->rows; r++)
+            t->q[c * t->rows + r] = bnbq__sb_q(bnbq_f16_to_f32(t->x[r * t->cols + c]), inv);
+    }
+}
+
 BNBQ_API bnbq_result bnbq_quantize_rowwise(bnbq_exec* ex, bnbq_dtype dt, const void* X,
                                            size_t rows, size_t cols, int8_t* out_q,
                                            uint16_t* out_state) {
     static const char* bnbq__func = "bnbq_quantize_rowwise";
-    const uint16_t* x = (const uint16_t*)X;
-    size_t r, c;
+    bnbq__task_sb t;
     bnbq_result res = bnbq__check_sb_in(ex, bnbq__func, dt, X, rows, cols, out_q, out_state);
     if (res != BNBQ_SUCCESS) return res;
     BNBQ__DISPATCH(quantize_rowwise, (ex, dt, X, rows, cols, out_q, out_state));
-    for (r = 0; r < rows; r++) {
-        float m = 0.0f, inv;
-        for (c = 0; c < cols; c++) {
-            float a = bnbq__absf(bnbq_f16_to_f32(x[r * cols + c]));
-            if (a > m) m = a;
-        }
-        out_state[r] = bnbq_f32_to_f16(m);
-        inv = 1.0f / m;
-        for (c = 0; c < cols; c++) out_q[r * cols + c] = bnbq__sb_q(bnbq_f16_to_f32(x[r * cols + c]), inv);
-    }
+    memset(&t, 0, sizeof t);
+    t.x = (const uint16_t*)X; t.rows = rows; t.cols = cols; t.q = out_q; t.state = out_state;
+    bnbq__parallel(ex, bnbq__cpu_quantize_rowwise_range, &t, rows);
     return BNBQ_SUCCESS;
 }
 
@@ -1944,6 +2098,7 @@ BNBQ_API bnbq_result bnbq_quantize_columnwise_and_transpose(bnbq_exec* ex, bnbq_
                                                             uint16_t* out_state) {
     static const char* bnbq__func = "bnbq_quantize_columnwise_and_transpose";
     const uint16_t* x = (const uint16_t*)X;
+    bnbq__task_sb t;
     size_t r, c;
     bnbq_result res = bnbq__check_sb_in(ex, bnbq__func, dt, X, rows, cols, out_q, out_state);
     if (res != BNBQ_SUCCESS) return res;
@@ -1954,11 +2109,9 @@ BNBQ_API bnbq_result bnbq_quantize_columnwise_and_transpose(bnbq_exec* ex, bnbq_
             uint16_t a = (uint16_t)(x[r * cols + c] & 0x7fffu);   /* |x|, exact in f16 */
             if (bnbq_f16_to_f32(a) > bnbq_f16_to_f32(out_state[c])) out_state[c] = a;
         }
-    for (c = 0; c < cols; c++) {
-        float inv = 1.0f / bnbq_f16_to_f32(out_state[c]);
-        for (r = 0; r < rows; r++)
-            out_q[c * rows + r] = bnbq__sb_q(bnbq_f16_to_f32(x[r * cols + c]), inv);
-    }
+    memset(&t, 0, sizeof t);
+    t.x = x; t.rows = rows; t.cols = cols; t.q = out_q; t.state = out_state;
+    bnbq__parallel(ex, bnbq__cpu_quantize_columnwise_range, &t, cols);
     return BNBQ_SUCCESS;
 }
 
@@ -1981,17 +2134,44 @@ static int8_t bnbq__sb_global_q(float x, float inv) {
     return (int8_t)bnbq__rint(y);
 }
 
+static void bnbq__cpu_quantize_global_int8_range(void* task, size_t c0, size_t c1) {
+    const bnbq__task_sb* t = (const bnbq__task_sb*)task;
+    size_t i, end = c1 * BNBQ__ELEMS_PER_TASK < t->n ? c1 * BNBQ__ELEMS_PER_TASK : t->n;
+    for (i = c0 * BNBQ__ELEMS_PER_TASK; i < end; i++)
+        t->q[i] = bnbq__sb_global_q(bnbq_f16_to_f32(t->x[i]), t->inv);
+}
+
+static void bnbq__cpu_quantize_global_int8_t_range(void* task, size_t r0, size_t r1) {
+    const bnbq__task_sb* t = (const bnbq__task_sb*)task;
+    size_t r, c;
+    for (r = r0; r < r1; r++)
+        for (c = 0; c < t->cols; c++)
+            t->q[c * t->rows + r] = bnbq__sb_global_q(bnbq_f16_to_f32(t->x[r * t->cols + c]), t->inv);
+}
+
+static void bnbq__cpu_dequantize_rowwise_range(void* task, size_t r0, size_t r1) {
+    const bnbq__task_sb* t = (const bnbq__task_sb*)task;
+    size_t r, c;
+    for (r = r0; r < r1; r++) {
+        float s = bnbq_f16_to_f32(t->cstate[r]);
+        for (c = 0; c < t->cols; c++) {
+            float v = bnbq__round_to(BNBQ_F16, s * (float)t->cq[r * t->cols + c]);
+            t->out[r * t->cols + c] = bnbq_f32_to_f16(v * 0.00787401572f);
+        }
+    }
+}
+
 BNBQ_API bnbq_result bnbq_quantize_global_int8(bnbq_exec* ex, bnbq_dtype dt, const void* X,
                                                size_t n, int8_t* out_q, uint16_t* out_absmax) {
     static const char* bnbq__func = "bnbq_quantize_global_int8";
-    const uint16_t* x = (const uint16_t*)X;
-    size_t i;
-    float inv;
+    bnbq__task_sb t;
     bnbq_result res = bnbq__check_sb_in(ex, bnbq__func, dt, X, n, 1, out_q, out_absmax);
     if (res != BNBQ_SUCCESS) return res;
     BNBQ__DISPATCH(quantize_global_int8, (ex, dt, X, n, out_q, out_absmax));
-    inv = bnbq__sb_global_inv(x, n, out_absmax);
-    for (i = 0; i < n; i++) out_q[i] = bnbq__sb_global_q(bnbq_f16_to_f32(x[i]), inv);
+    memset(&t, 0, sizeof t);
+    t.x = (const uint16_t*)X; t.n = n; t.q = out_q;
+    t.inv = bnbq__sb_global_inv(t.x, n, out_absmax);
+    bnbq__parallel(ex, bnbq__cpu_quantize_global_int8_range, &t, bnbq__ntasks(n));
     return BNBQ_SUCCESS;
 }
 
@@ -1999,16 +2179,14 @@ BNBQ_API bnbq_result bnbq_quantize_global_int8_transpose(bnbq_exec* ex, bnbq_dty
                                                          const void* X, size_t rows, size_t cols,
                                                          int8_t* out_q, uint16_t* out_absmax) {
     static const char* bnbq__func = "bnbq_quantize_global_int8_transpose";
-    const uint16_t* x = (const uint16_t*)X;
-    size_t r, c;
-    float inv;
+    bnbq__task_sb t;
     bnbq_result res = bnbq__check_sb_in(ex, bnbq__func, dt, X, rows, cols, out_q, out_absmax);
     if (res != BNBQ_SUCCESS) return res;
     BNBQ__DISPATCH(quantize_global_int8_transpose, (ex, dt, X, rows, cols, out_q, out_absmax));
-    inv = bnbq__sb_global_inv(x, rows * cols, out_absmax);
-    for (r = 0; r < rows; r++)
-        for (c = 0; c < cols; c++)
-            out_q[c * rows + r] = bnbq__sb_global_q(bnbq_f16_to_f32(x[r * cols + c]), inv);
+    memset(&t, 0, sizeof t);
+    t.x = (const uint16_t*)X; t.rows = rows; t.cols = cols; t.q = out_q;
+    t.inv = bnbq__sb_global_inv(t.x, rows * cols, out_absmax);
+    bnbq__parallel(ex, bnbq__cpu_quantize_global_int8_t_range, &t, rows);
     return BNBQ_SUCCESS;
 }
 
@@ -2016,20 +2194,16 @@ BNBQ_API bnbq_result bnbq_dequantize_rowwise(bnbq_exec* ex, const int8_t* q,
                                              const uint16_t* state, size_t rows, size_t cols,
                                              uint16_t* out) {
     static const char* bnbq__func = "bnbq_dequantize_rowwise";
-    size_t r, c;
+    bnbq__task_sb t;
     bnbq_result res = bnbq__check_matrix_in(ex, bnbq__func, q, rows, cols, 1);
     if (res != BNBQ_SUCCESS) return res;
     BNBQ__REQUIRE(state && out, BNBQ_ERROR_NULL_POINTER, "state or out is NULL");
     BNBQ__REQUIRE(bnbq__aligned(state, 2) && bnbq__aligned(out, 2), BNBQ_ERROR_MISALIGNED,
                   "state or out is misaligned");
     BNBQ__DISPATCH(dequantize_rowwise, (ex, q, state, rows, cols, out));
-    for (r = 0; r < rows; r++) {
-        float s = bnbq_f16_to_f32(state[r]);
-        for (c = 0; c < cols; c++) {
-            float t = bnbq__round_to(BNBQ_F16, s * (float)q[r * cols + c]);
-            out[r * cols + c] = bnbq_f32_to_f16(t * 0.00787401572f);
-        }
-    }
+    memset(&t, 0, sizeof t);
+    t.cq = q; t.cstate = state; t.rows = rows; t.cols = cols; t.out = out;
+    bnbq__parallel(ex, bnbq__cpu_dequantize_rowwise_range, &t, rows);
     return BNBQ_SUCCESS;
 }
 
@@ -2112,18 +2286,22 @@ static void bnbq__cpu_gemv_range(void* task, size_t n0, size_t n1) {
         for (L = 0; L < 32; L++) {
             float acc = 0.0f;
             for (k0 = (size_t)L * 32; k0 < t->K; k0 += 1024) {
+                float a[32], w[32];
                 float s = bnbq__round_to(t->dt, t->absmax[(row + k0) / t->bs]);
-                size_t kend = k0 + 32 < t->K ? k0 + 32 : t->K;
-                for (e = k0; e < kend; e++) {
-                    float a = bnbq__load(t->dt, t->A, e);
-                    float b = t->qmap[bnbq__nibble(t->packed, row + e)] * s;
-                    if (t->dt == BNBQ_F32) {
-                        acc = fmaf(a, b, acc);
-                    } else {
-                        float p;
-                        b = bnbq__round_to(t->dt, b);
-                        p = bnbq__round_to(t->dt, a * b);
-                        acc = acc + p;
+                size_t cnt = t->K - k0 < 32 ? t->K - k0 : 32;
+                bnbq__load_chunk(t->dt, t->A, k0, cnt, a);
+                for (e = 0; e < cnt; e++) w[e] = t->qmap[bnbq__nibble(t->packed, row + k0 + e)] * s;
+                if (t->dt == BNBQ_F32) {
+                    for (e = 0; e < cnt; e++) acc = fmaf(a[e], w[e], acc);
+                } else if (t->dt == BNBQ_F16) {
+                    for (e = 0; e < cnt; e++) {
+                        float b = bnbq_f16_to_f32(bnbq_f32_to_f16(w[e]));
+                        acc = acc + bnbq_f16_to_f32(bnbq_f32_to_f16(a[e] * b));
+                    }
+                } else {
+                    for (e = 0; e < cnt; e++) {
+                        float b = bnbq_bf16_to_f32(bnbq_f32_to_bf16(w[e]));
+                        acc = acc + bnbq_bf16_to_f32(bnbq_f32_to_bf16(a[e] * b));
                     }
                 }
             }
@@ -2160,7 +2338,8 @@ static void bnbq__cpu_matmul4_range(void* task, size_t m0, size_t m1) {
 static bnbq_result bnbq__check_4bit_mm(bnbq_exec* ex, const char* bnbq__func, bnbq_quant_type qt,
                                        bnbq_dtype dt, const void* A, const uint8_t* packed,
                                        const float* absmax, size_t M, size_t N, size_t K,
-                                       int blocksize, const void* out, const void* bias) {
+                                       int blocksize, const void* out, const void* bias,
+                                       const float* code) {
     size_t es = bnbq_dtype_size(dt);
     BNBQ__REQUIRE(qt == BNBQ_NF4 || qt == BNBQ_FP4, BNBQ_ERROR_BAD_QUANT_TYPE,
                   "quant type must be BNBQ_NF4 or BNBQ_FP4");
@@ -2173,7 +2352,8 @@ static bnbq_result bnbq__check_4bit_mm(bnbq_exec* ex, const char* bnbq__func, bn
     BNBQ__REQUIRE(bnbq__blocksize4_ok(ex, blocksize), BNBQ_ERROR_BAD_BLOCKSIZE,
                   "4-bit blocksize must be a power of two from 32 to 4096 (CPU: or larger)");
     BNBQ__REQUIRE(bnbq__aligned(A, es) && bnbq__aligned(absmax, 4) && bnbq__aligned(out, es) &&
-                  bnbq__aligned(bias, es), BNBQ_ERROR_MISALIGNED, "a tensor is misaligned");
+                  bnbq__aligned(bias, es) && bnbq__aligned(code, 4), BNBQ_ERROR_MISALIGNED,
+                  "a tensor or the code is misaligned");
     return BNBQ_SUCCESS;
 }
 
@@ -2190,7 +2370,7 @@ BNBQ_API bnbq_result bnbq_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtyp
     static const char* bnbq__func = "bnbq_gemv_4bit";
     bnbq__task_gemv t;
     bnbq_result r = bnbq__check_4bit_mm(ex, bnbq__func, qt, dt, A, packed, absmax, 1, N, K,
-                                        blocksize, out, bias);
+                                        blocksize, out, bias, code);
     if (r != BNBQ_SUCCESS) return r;
     BNBQ__REQUIRE(K % (size_t)blocksize == 0, BNBQ_ERROR_BAD_SHAPE,
                   "gemv_4bit needs K % blocksize == 0 (use bnbq_matmul_4bit)");
@@ -2210,7 +2390,7 @@ BNBQ_API bnbq_result bnbq_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
     static const char* bnbq__func = "bnbq_matmul_4bit";
     bnbq__task_gemv t;
     bnbq_result r = bnbq__check_4bit_mm(ex, bnbq__func, qt, dt, A, packed, absmax, M, N, K,
-                                        blocksize, out, bias);
+                                        blocksize, out, bias, code);
     if (r != BNBQ_SUCCESS) return r;
     if (M == 1 && K % (size_t)blocksize == 0)
         return bnbq_gemv_4bit(ex, qt, dt, A, packed, absmax, N, K, blocksize, out, bias, code);

@@ -27,5 +27,5 @@ run unit-asan-ubsan ./$B/test_bnbq_san --quick
 run vectors-asan-ubsan ./$B/bnbq_vectors_san tests/vectors
 rm -f "$log"
 echo
-echo "$total_p passed, $total_f failed"
+if [ "$total_s" -gt 0 ]; then echo "$total_p passed, $total_f failed, $total_s skipped"; else echo "$total_p passed, $total_f failed"; fi
 exit $status

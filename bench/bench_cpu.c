@@ -1,0 +1,347 @@
+/* bench_cpu.c - throughput of bnbq's CPU reference (single thread, ex = NULL).
+
+   Build and run:  make bench-cpu
+                   (cc -std=c99 -O2 -ffp-contract=off -I. bench/bench_cpu.c -o build/bench_cpu -lm)
+
+   Every line: the median over 3 runs of the time per call (each run repeats the call until it
+   has taken at least 0.2 s), the bandwidth it implies (bytes read + bytes written, GB = 1e9 B),
+   that bandwidth as a fraction of memcpy's measured in the same process (256 MiB copied, read +
+   written, median of 3), and GOP/s for the int8 matmul (2*M*N*K operations). Inputs are random
+   normal data. gemv "cold" rotates over enough copies of the weight to cover >= 128 MiB of packed
+   data (more than the last-level cache); "hot" reuses one copy. Takes about 1-3 minutes. */
+#define _POSIX_C_SOURCE 200809L
+#define BNBQ_IMPLEMENTATION
+#include "bnbq.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NELEM ((size_t)1 << 24)
+#define MIN_RUN_S 0.2
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void* xmalloc(size_t bytes)
+{
+    void* p = malloc(bytes);
+    if (!p) { fprintf(stderr, "out of memory (%zu bytes)\n", bytes); exit(1); }
+    memset(p, 0, bytes);   /* touch every page before timing */
+    return p;
+}
+
+static void check(bnbq_result r, const char* what)
+{
+    if (r != BNBQ_SUCCESS) {
+        fprintf(stderr, "%s: %s\n", what, bnbq_result_description(r));
+        exit(1);
+    }
+}
+
+/* splitmix64 + Box-Muller */
+static unsigned long long g_rng = 12345;
+static double uniform(void)
+{
+    unsigned long long z = (g_rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (double)((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
+}
+static void fill_randn(float* x, size_t n)
+{
+    size_t i;
+    for (i = 0; i + 1 < n; i += 2) {
+        double r = sqrt(-2.0 * log(1.0 - uniform())), t = 6.283185307179586 * uniform();
+        x[i] = (float)(r * cos(t));
+        x[i + 1] = (float)(r * sin(t));
+    }
+    if (n & 1) x[n - 1] = 0.5f;
+}
+
+/* ---- timing ---------------------------------------------------------------------------------- */
+
+typedef void (*bench_fn)(void* ctx);
+
+static double median3(double a, double b, double c)
+{
+    if (a > b) { double t = a; a = b; b = t; }
+    if (b > c) { double t = b; b = c; c = t; }
+    if (a > b) { double t = a; a = b; b = t; }
+    return b;
+}
+
+/* median over 3 runs of the seconds per call */
+static double time_call(bench_fn fn, void* ctx)
+{
+    double per[3];
+    int run;
+    fn(ctx);                                   /* warm-up */
+    for (run = 0; run < 3; run++) {
+        long calls = 0;
+        double t0 = now_s(), t;
+        do { fn(ctx); calls++; t = now_s() - t0; } while (t < MIN_RUN_S);
+        per[run] = t / (double)calls;
+    }
+    return median3(per[0], per[1], per[2]);
+}
+
+static double g_memcpy_gbs;
+
+static void print_line(const char* name, double sec, double bytes, double ops)
+{
+    double gbs = bytes / sec * 1e-9;
+    printf("%-44s %10.3f %9.2f %8.1f%%", name, sec * 1e3, gbs, 100.0 * gbs / g_memcpy_gbs);
+    if (ops > 0) printf(" %9.2f", ops / sec * 1e-9);
+    printf("\n");
+    fflush(stdout);
+}
+
+/* ---- memcpy ---------------------------------------------------------------------------------- */
+
+typedef struct mc_ctx { void* dst; const void* src; size_t bytes; } mc_ctx;
+static void run_memcpy(void* c)
+{
+    mc_ctx* m = (mc_ctx*)c;
+    memcpy(m->dst, m->src, m->bytes);
+}
+
+/* ---- blockwise quantize / dequantize ------------------------------------------------------------ */
+
+typedef struct q_ctx {
+    int bits; bnbq_quant_type qt; bnbq_dtype dt; int bs;
+    const void* x; uint8_t* q; float* absmax; void* out;
+} q_ctx;
+static void run_quantize(void* c)
+{
+    q_ctx* t = (q_ctx*)c;
+    if (t->bits == 8) check(bnbq_quantize_blockwise(NULL, NULL, t->dt, t->x, NELEM, t->bs, t->q, t->absmax), "quantize_blockwise");
+    else check(bnbq_quantize_4bit(NULL, t->qt, t->dt, t->x, NELEM, t->bs, t->q, t->absmax), "quantize_4bit");
+}
+static void run_dequantize(void* c)
+{
+    q_ctx* t = (q_ctx*)c;
+    if (t->bits == 8) check(bnbq_dequantize_blockwise(NULL, NULL, t->dt, t->q, t->absmax, NELEM, t->bs, t->out), "dequantize_blockwise");
+    else check(bnbq_dequantize_4bit(NULL, t->qt, t->dt, t->q, t->absmax, NELEM, t->bs, t->out), "dequantize_4bit");
+}
+
+/* ---- int8 ---------------------------------------------------------------------------------- */
+
+typedef struct i8_ctx {
+    const void* A; size_t rows, cols; int8_t* CA; float* stats;
+    const int8_t* a; const int8_t* b; int32_t* c; size_t M, N, K;
+} i8_ctx;
+static void run_vectorwise(void* c)
+{
+    i8_ctx* t = (i8_ctx*)c;
+    check(bnbq_int8_vectorwise_quant(NULL, BNBQ_F16, t->A, t->rows, t->cols, 0.0f, t->CA, t->stats, NULL, NULL), "int8_vectorwise_quant");
+}
+static void run_int8_mm(void* c)
+{
+    i8_ctx* t = (i8_ctx*)c;
+    check(bnbq_int8_linear_matmul(NULL, t->a, t->b, t->M, t->N, t->K, t->c), "int8_linear_matmul");
+}
+
+/* ---- gemv ---------------------------------------------------------------------------------- */
+
+typedef struct gemv_ctx {
+    bnbq_quant_type qt; bnbq_dtype dt; size_t N, K; int bs;
+    const void* A; void* out;
+    uint8_t** packed; float** absmax; int ncopies, next;
+} gemv_ctx;
+static void run_gemv(void* c)
+{
+    gemv_ctx* t = (gemv_ctx*)c;
+    int k = t->next;
+    t->next = (t->next + 1) % t->ncopies;
+    check(bnbq_gemv_4bit(NULL, t->qt, t->dt, t->A, t->packed[k], t->absmax[k], t->N, t->K, t->bs,
+                         t->out, NULL, NULL), "gemv_4bit");
+}
+
+static const char* dt_name(bnbq_dtype dt) { return dt == BNBQ_F32 ? "f32" : dt == BNBQ_F16 ? "f16" : "bf16"; }
+static size_t dt_size(bnbq_dtype dt) { return dt == BNBQ_F32 ? 4 : 2; }
+
+int main(void)
+{
+    static const bnbq_dtype dts[3] = { BNBQ_F32, BNBQ_F16, BNBQ_BF16 };
+    static const int bs8[3] = { 64, 256, 4096 };
+    const size_t n = NELEM;
+    float* xf = (float*)xmalloc(n * sizeof(float));
+    uint16_t* xh = (uint16_t*)xmalloc(n * 2);
+    uint16_t* xb = (uint16_t*)xmalloc(n * 2);
+    const void* xs[3];
+    uint8_t* q = (uint8_t*)xmalloc(n);
+    float* absmax = (float*)xmalloc(n / 32 * sizeof(float));
+    void* out = xmalloc(n * 4);
+    char name[128], model[256] = "unknown";
+    double t_start = now_s(), sec;
+    int id, ib, iq;
+    size_t i;
+
+    /* ---- header */
+    {
+        FILE* f = fopen("/proc/cpuinfo", "r");
+        char line[512];
+        time_t tt = time(NULL);
+        char date[64];
+        while (f && fgets(line, sizeof line, f)) {
+            if (strncmp(line, "model name", 10) == 0) {
+                char* p = strchr(line, ':');
+                if (p) {
+                    p++;
+                    while (*p == ' ' || *p == '\t') p++;
+                    p[strcspn(p, "\n")] = 0;
+                    snprintf(model, sizeof model, "%s", p);
+                }
+                break;
+            }
+        }
+        if (f) fclose(f);
+        strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", gmtime(&tt));
+        printf("bnbq %s CPU benchmark (reference path, ex = NULL, one thread)\n", BNBQ_VERSION_STRING);
+        printf("cpu:      %s\n", model);
+#if defined(__clang__)
+        printf("compiler: %s\n", __VERSION__);          /* "Clang x.y.z ..." */
+#elif defined(__GNUC__)
+        printf("compiler: gcc %s\n", __VERSION__);
+#elif defined(__VERSION__)
+        printf("compiler: %s\n", __VERSION__);
+#else
+        printf("compiler: unknown\n");
+#endif
+        printf("date:     %s\n", date);
+        printf("elements: 2^24 = %zu; median of 3 runs, each >= %.1f s\n\n", n, MIN_RUN_S);
+    }
+
+    /* ---- memcpy ceiling */
+    {
+        size_t bytes = (size_t)256 << 20;
+        mc_ctx m;
+        m.src = xmalloc(bytes);
+        m.dst = xmalloc(bytes);
+        memset((void*)m.src, 1, bytes);
+        m.bytes = bytes;
+        g_memcpy_gbs = 1.0;
+        sec = time_call(run_memcpy, &m);
+        g_memcpy_gbs = 2.0 * (double)bytes / sec * 1e-9;
+        printf("%-44s %10s %9s %9s %9s\n", "operation", "ms/call", "GB/s", "%memcpy", "GOP/s");
+        print_line("memcpy 256 MiB", sec, 2.0 * (double)bytes, 0);
+        free((void*)m.src);
+        free(m.dst);
+    }
+
+    fill_randn(xf, n);
+    for (i = 0; i < n; i++) { xh[i] = bnbq_f32_to_f16(xf[i]); xb[i] = bnbq_f32_to_bf16(xf[i]); }
+    xs[0] = xf; xs[1] = xh; xs[2] = xb;
+
+    /* ---- 8-bit blockwise */
+    for (ib = 0; ib < 3; ib++)
+        for (id = 0; id < 3; id++) {
+            q_ctx t;
+            double nb = (double)(n / (size_t)bs8[ib]), es = (double)dt_size(dts[id]);
+            memset(&t, 0, sizeof t);
+            t.bits = 8; t.dt = dts[id]; t.bs = bs8[ib]; t.x = xs[id]; t.q = q; t.absmax = absmax; t.out = out;
+            snprintf(name, sizeof name, "quantize_blockwise %s bs %d", dt_name(t.dt), t.bs);
+            sec = time_call(run_quantize, &t);
+            print_line(name, sec, (double)n * es + (double)n + nb * 4, 0);
+            snprintf(name, sizeof name, "dequantize_blockwise %s bs %d", dt_name(t.dt), t.bs);
+            sec = time_call(run_dequantize, &t);
+            print_line(name, sec, (double)n + nb * 4 + (double)n * es, 0);
+        }
+
+    /* ---- NF4 / FP4, blocksize 64 */
+    for (iq = 0; iq < 2; iq++)
+        for (id = 0; id < 3; id++) {
+            q_ctx t;
+            double nb = (double)(n / 64), es = (double)dt_size(dts[id]);
+            memset(&t, 0, sizeof t);
+            t.bits = 4; t.qt = iq ? BNBQ_FP4 : BNBQ_NF4; t.dt = dts[id]; t.bs = 64;
+            t.x = xs[id]; t.q = q; t.absmax = absmax; t.out = out;
+            snprintf(name, sizeof name, "quantize_4bit %s %s bs 64", iq ? "fp4" : "nf4", dt_name(t.dt));
+            sec = time_call(run_quantize, &t);
+            print_line(name, sec, (double)n * es + (double)n / 2 + nb * 4, 0);
+            snprintf(name, sizeof name, "dequantize_4bit %s %s bs 64", iq ? "fp4" : "nf4", dt_name(t.dt));
+            sec = time_call(run_dequantize, &t);
+            print_line(name, sec, (double)n / 2 + nb * 4 + (double)n * es, 0);
+        }
+
+    /* ---- int8 row-wise (LLM.int8) quantization, f16, 4096 columns */
+    {
+        i8_ctx t;
+        memset(&t, 0, sizeof t);
+        t.A = xh; t.cols = 4096; t.rows = n / 4096; t.CA = (int8_t*)q; t.stats = absmax;
+        sec = time_call(run_vectorwise, &t);
+        print_line("int8_vectorwise_quant f16 4096 cols", sec,
+                   (double)n * 2 + (double)n + (double)t.rows * 4, 0);
+    }
+
+    /* ---- gemv_4bit, cold (>= 128 MiB of packed weights in rotation) and hot */
+    {
+        static const size_t Ns[2] = { 4096, 11008 };
+        const size_t K = 4096;
+        int is;
+        for (is = 0; is < 2; is++) {
+            size_t N = Ns[is], nw = N * K, pbytes = nw / 2, nab = nw / 64;
+            int ncopies = (int)(((size_t)128 << 20) / pbytes) + 1, k;
+            uint8_t** packed = (uint8_t**)malloc((size_t)ncopies * sizeof(uint8_t*));
+            float** am = (float**)malloc((size_t)ncopies * sizeof(float*));
+            float* w = (float*)xmalloc(nw * sizeof(float));
+            if (!packed || !am) { fprintf(stderr, "out of memory\n"); return 1; }
+            for (i = 0; i < nw; i += n) memcpy(w + i, xf, (nw - i < n ? nw - i : n) * sizeof(float));
+            for (i = 0; i < nw; i++) w[i] *= 0.02f;      /* a weight-like scale */
+            for (k = 0; k < ncopies; k++) { packed[k] = (uint8_t*)xmalloc(pbytes); am[k] = (float*)xmalloc(nab * sizeof(float)); }
+            for (iq = 0; iq < 2; iq++) {
+                bnbq_quant_type qt = iq ? BNBQ_FP4 : BNBQ_NF4;
+                check(bnbq_quantize_4bit(NULL, qt, BNBQ_F32, w, nw, 64, packed[0], am[0]), "quantize weight");
+                for (k = 1; k < ncopies; k++) {
+                    memcpy(packed[k], packed[0], pbytes);
+                    memcpy(am[k], am[0], nab * sizeof(float));
+                }
+                for (id = 0; id < 3; id++) {
+                    int hot;
+                    for (hot = 0; hot < 2; hot++) {
+                        gemv_ctx t;
+                        double es = (double)dt_size(dts[id]);
+                        memset(&t, 0, sizeof t);
+                        t.qt = qt; t.dt = dts[id]; t.N = N; t.K = K; t.bs = 64;
+                        t.A = xs[id]; t.out = out; t.packed = packed; t.absmax = am;
+                        t.ncopies = hot ? 1 : ncopies;
+                        snprintf(name, sizeof name, "gemv_4bit %s %s %zux%zu %s", iq ? "fp4" : "nf4",
+                                 dt_name(t.dt), N, K, hot ? "hot" : "cold");
+                        sec = time_call(run_gemv, &t);
+                        print_line(name, sec, (double)pbytes + (double)nab * 4 + (double)K * es + (double)N * es, 2.0 * (double)nw);
+                    }
+                }
+            }
+            for (k = 0; k < ncopies; k++) { free(packed[k]); free(am[k]); }
+            free(packed); free(am); free(w);
+        }
+    }
+
+    /* ---- int8 matmul 64 x 4096 x 4096 */
+    {
+        i8_ctx t;
+        size_t M = 64, N = 4096, K = 4096;
+        int8_t* a = (int8_t*)xmalloc(M * K);
+        int8_t* b = (int8_t*)xmalloc(N * K);
+        int32_t* c = (int32_t*)xmalloc(M * N * sizeof(int32_t));
+        for (i = 0; i < M * K; i++) a[i] = (int8_t)lrintf(fmaxf(-127.f, fminf(127.f, 40.0f * xf[i])));
+        for (i = 0; i < N * K; i++) b[i] = (int8_t)lrintf(fmaxf(-127.f, fminf(127.f, 40.0f * xf[(i * 7) % n])));
+        memset(&t, 0, sizeof t);
+        t.a = a; t.b = b; t.c = c; t.M = M; t.N = N; t.K = K;
+        sec = time_call(run_int8_mm, &t);
+        print_line("int8_linear_matmul 64x4096x4096", sec,
+                   (double)(M * K + N * K) + (double)(M * N) * 4, 2.0 * (double)M * (double)N * (double)K);
+        free(a); free(b); free(c);
+    }
+
+    printf("\ntotal %.1f s\n", now_s() - t_start);
+    free(xf); free(xh); free(xb); free(q); free(absmax); free(out);
+    return 0;
+}

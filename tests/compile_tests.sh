@@ -1,0 +1,69 @@
+#!/bin/sh
+# Compile tests for bnbq.h (run from the repository root: sh tests/compile_tests.sh).
+# Every variant builds a small program with -Wall -Wextra -pedantic -Werror under gcc/g++ and
+# clang/clang++ (a compiler that is not installed is skipped), then RUNS it: the program checks
+# a few answers (tests/compile_common.h) and exits nonzero on a wrong one.
+#   C:    -std=c99 and -std=c11; BNBQ_STATIC in two translation units linked together (and
+#         the same with unused-function warnings as errors); bnbq.h
+#         included twice; declarations first, implementation later; one implementation unit
+#         plus a separate caller unit.
+#   C++:  -std=c++11 and -std=c++17; a C++ caller of the implementation compiled as C.
+# Outputs and logs go to build/compile/. One "ok <variant>" / "FAIL <variant>" line each, then
+# "N passed, N failed" (", N skipped" when compilers are missing). Exit 1 on any failure.
+OUT=build/compile
+W="-Wall -Wextra -pedantic -Werror -O2 -I."
+mkdir -p "$OUT" || exit 1
+pass=0; fail=0; skip=0
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# variant NAME COMMAND: COMMAND builds "$exe" (it is eval'ed with exe set); then "$exe" runs.
+variant() {
+    name=$1; exe="$OUT/$1"; log="$OUT/$1.log"
+    rm -f "$exe"
+    if (eval "$2") >"$log" 2>&1 && "./$exe" >>"$log" 2>&1; then
+        echo "ok $name"; pass=$((pass + 1))
+    else
+        echo "FAIL $name"; sed -e 's/^/    /' "$log" | head -n 30; fail=$((fail + 1))
+    fi
+}
+
+for cc in gcc clang; do
+    if ! have "$cc"; then echo "skip $cc (not installed)"; skip=$((skip + 7)); continue; fi
+    variant "$cc-c99"  "$cc -std=c99 $W tests/compile_c.c -o \$exe -lm"
+    variant "$cc-c11"  "$cc -std=c11 $W tests/compile_c.c -o \$exe -lm"
+    # BNBQ_STATIC: two private copies link without duplicate symbols (unused-function warnings
+    # are checked by the next variant, so that each problem is reported on its own)
+    variant "$cc-static-two-units" \
+        "$cc -std=c99 $W -Wno-unused-function tests/compile_static_a.c tests/compile_static_b.c -o \$exe -lm"
+    variant "$cc-static-no-unused-warnings" \
+        "$cc -std=c99 $W tests/compile_static_a.c tests/compile_static_b.c -o \$exe -lm"
+    variant "$cc-include-twice" "$cc -std=c99 $W tests/compile_twice.c -o \$exe -lm"
+    variant "$cc-decl-then-impl" "$cc -std=c99 $W tests/compile_decl_then_impl.c -o \$exe -lm"
+    variant "$cc-impl-and-caller-units" \
+        "$cc -std=c99 $W -c tests/compile_impl_only.c -o \$exe.impl.o && \
+         $cc -std=c99 $W -c tests/compile_user.c -o \$exe.user.o && \
+         $cc \$exe.impl.o \$exe.user.o -o \$exe -lm"
+done
+
+for cxx in g++ clang++; do
+    if ! have "$cxx"; then echo "skip $cxx (not installed)"; skip=$((skip + 3)); continue; fi
+    case $cxx in g++) cc=gcc ;; *) cc=clang ;; esac
+    variant "$cxx-c++11" "$cxx -std=c++11 $W tests/compile_cpp.cpp -o \$exe -lm"
+    variant "$cxx-c++17" "$cxx -std=c++17 $W tests/compile_cpp.cpp -o \$exe -lm"
+    if have "$cc"; then
+        variant "$cxx-caller-of-c-impl" \
+            "$cc -std=c99 $W -c tests/compile_impl_only.c -o \$exe.impl.o && \
+             $cxx -std=c++11 $W -c tests/compile_user_cpp.cpp -o \$exe.user.o && \
+             $cxx \$exe.impl.o \$exe.user.o -o \$exe -lm"
+    else
+        echo "skip $cxx-caller-of-c-impl ($cc not installed)"; skip=$((skip + 1))
+    fi
+done
+
+if [ "$skip" -gt 0 ]; then
+    echo "$pass passed, $fail failed, $skip skipped"
+else
+    echo "$pass passed, $fail failed"
+fi
+[ "$fail" -eq 0 ]
