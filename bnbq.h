@@ -1142,30 +1142,45 @@ BNBQ_API bnbq_result bnbq_create_fp8_map(int is_signed, int exponent_bits, int p
     return BNBQ_SUCCESS;
 }
 
-/* bitsandbytes' CUDA binary search over a sorted 256-entry code (algorithms.md 2.2): the nearest
-   entry with ties to the even index; values beyond the ends map to 0 / 255; NaN -> 0.
-   Written with selects instead of branches (the compiler emits conditional moves); the kernel's
-   late fix-ups "if upper_pivot == 255: upper = code[255]" / "if lower_pivot == 0: lower = code[0]"
-   are the same as starting from those values, since no pivot ever reaches 0 or 255 before the
-   last step. */
+/* bitsandbytes' CUDA binary search over a 256-entry code (algorithms.md 2.2): the nearest entry of
+   a sorted code with ties to the even index; values beyond the ends map to 0 / 255; NaN -> 0.
+   The kernel's pivots 127 +- 64 +- ... +- 2 form a binary search tree over the odd indices 1..253,
+   so after its seven steps the pivot p is even and the pivots it kept for the final test,
+   upper_pivot (the last ancestor where the search went left, the in-order successor of the last
+   leaf) and lower_pivot, are always p + 1 and p - 1; the virtual ends are p = 0 (code[0], where
+   the kernel's fix-up sets lower = code[0]) and p = 254 (upper = code[255]). So the search is
+   seven branch-free steps plus one neighbour test, for any table. */
+#define BNBQ__CODE_STEP(s) p += (s) * (2 * (x > code[p]) - 1);
 static int bnbq__code_index(const float* code, float x) {
-    int pivot = 127, upper_pivot = 255, lower_pivot = 0, step, gt, take, np;
-    float lower = code[0], upper = code[255], val = code[127], nb, mid;
-    for (step = 64; step > 0; step >>= 1) {
-        gt = x > val;
-        lower_pivot = gt ? pivot : lower_pivot;
-        lower = gt ? val : lower;
-        upper_pivot = gt ? upper_pivot : pivot;
-        upper = gt ? upper : val;
-        pivot = gt ? pivot + step : pivot - step;
-        val = code[pivot];
-    }
+    int p = 127, gt, np, take;
+    float val, mid;
+    BNBQ__CODE_STEP(64) BNBQ__CODE_STEP(32) BNBQ__CODE_STEP(16) BNBQ__CODE_STEP(8)
+    BNBQ__CODE_STEP(4) BNBQ__CODE_STEP(2) BNBQ__CODE_STEP(1)
+    val = code[p];
     gt = x > val;
-    nb = gt ? upper : lower;
-    np = gt ? upper_pivot : lower_pivot;
-    mid = (nb + val) * 0.5f;
-    take = gt ? (x > mid) : (x < mid);
-    return take ? np : pivot;
+    np = p + 2 * gt - 1;
+    np = np < 0 ? 0 : np;
+    mid = (code[np] + val) * 0.5f;
+    take = (gt & (x > mid)) | ((gt ^ 1) & (x < mid));
+    return p + take * (np - p);
+}
+#undef BNBQ__CODE_STEP
+
+/* q[k] = code_index(code, x[k] * inv) for k < cnt, four independent searches at a time. */
+static void bnbq__code_index_scaled(const float* code, const float* x, float inv, size_t cnt,
+                                    uint8_t* q) {
+    size_t k = 0;
+    for (; k + 4 <= cnt; k += 4) {
+        BNBQ__FLT_TMP float x0 = x[k] * inv, x1 = x[k + 1] * inv;
+        BNBQ__FLT_TMP float x2 = x[k + 2] * inv, x3 = x[k + 3] * inv;
+        int a = bnbq__code_index(code, x0), b = bnbq__code_index(code, x1);
+        int c = bnbq__code_index(code, x2), d = bnbq__code_index(code, x3);
+        q[k] = (uint8_t)a; q[k + 1] = (uint8_t)b; q[k + 2] = (uint8_t)c; q[k + 3] = (uint8_t)d;
+    }
+    for (; k < cnt; k++) {
+        BNBQ__FLT_TMP float xh = x[k] * inv;
+        q[k] = (uint8_t)bnbq__code_index(code, xh);
+    }
 }
 
 BNBQ_API int bnbq_code_index(const float* code, float x) { return bnbq__code_index(code, x); }
@@ -1316,7 +1331,7 @@ static float bnbq__block_absmax(bnbq_dtype dt, const void* x, size_t start, size
 static void bnbq__cpu_quantize_blockwise_range(void* task, size_t b0, size_t b1) {
     const bnbq__task_blockwise* t = (const bnbq__task_blockwise*)task;
     float buf[BNBQ__CHUNK];
-    size_t b, i, k;
+    size_t b, i;
     for (b = b0; b < b1; b++) {
         size_t start = b * t->bs, end = start + t->bs < t->n ? start + t->bs : t->n;
         float m = bnbq__block_absmax(t->dt, t->x, start, end);
@@ -1325,10 +1340,7 @@ static void bnbq__cpu_quantize_blockwise_range(void* task, size_t b0, size_t b1)
         for (i = start; i < end; i += BNBQ__CHUNK) {
             size_t cnt = end - i < BNBQ__CHUNK ? end - i : BNBQ__CHUNK;
             bnbq__load_chunk(t->dt, t->x, i, cnt, buf);
-            for (k = 0; k < cnt; k++) {
-                BNBQ__FLT_TMP float xh = buf[k] * inv;
-                t->q[i + k] = (uint8_t)bnbq__code_index(t->code, xh);
-            }
+            bnbq__code_index_scaled(t->code, buf, inv, cnt, t->q + i);
         }
     }
 }

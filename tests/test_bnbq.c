@@ -1287,6 +1287,70 @@ static void test_exact_midpoints(void)
     }
 }
 
+/* bitsandbytes' dQuantize<0> written out literally (algorithms.md 2.2): lower/upper tracked with
+   the kernel's -1/+1 start values and late fix-ups. bnbq's search must agree with it for every
+   table (sorted or not, with duplicate zeros) and every input. */
+static int literal_dquantize(const float* code, float x)
+{
+    int pivot = 127, upper_pivot = 255, lower_pivot = 0, step;
+    float lower = -1.0f, upper = 1.0f, val = code[127], mid;
+    for (step = 64; step > 0; step >>= 1) {
+        if (x > val) { lower_pivot = pivot; lower = val; pivot += step; }
+        else { upper_pivot = pivot; upper = val; pivot -= step; }
+        val = code[pivot];
+    }
+    if (upper_pivot == 255) upper = code[255];
+    if (lower_pivot == 0) lower = code[0];
+    if (x > val) {
+        mid = (upper + val) * 0.5f;
+        return x > mid ? upper_pivot : pivot;
+    }
+    mid = (lower + val) * 0.5f;
+    return x < mid ? lower_pivot : pivot;
+}
+
+static void test_code_index_literal(void)
+{
+    float tables[8][256];
+    const char* names[8] = { "dynamic signed", "dynamic unsigned", "linear signed",
+                             "linear unsigned 4-bit (unsorted)", "fp8 e4m3", "fp8 e5m2",
+                             "fp8 (1,2,1,4)", "random unsorted" };
+    rng r = rng_make(77);
+    int t, k;
+    long bad = 0, checked = 0;
+    memcpy(tables[0], bnbq_code_dynamic(1), sizeof tables[0]);
+    memcpy(tables[1], bnbq_code_dynamic(0), sizeof tables[1]);
+    MUST(bnbq_create_linear_map(1, 8, 1, tables[2]));
+    MUST(bnbq_create_linear_map(0, 4, 1, tables[3]));
+    MUST(bnbq_create_fp8_map(1, 4, 3, 8, tables[4]));
+    MUST(bnbq_create_fp8_map(1, 5, 2, 8, tables[5]));
+    MUST(bnbq_create_fp8_map(1, 2, 1, 4, tables[6]));
+    for (k = 0; k < 256; k++) tables[7][k] = (float)(rng_uniform(&r) * 2.0 - 1.0);
+    for (t = 0; t < 8; t++) {
+        const float* code = tables[t];
+        for (k = 0; k < 20000 + 256 * 6; k++) {
+            float x;
+            if (k < 256) x = code[k];
+            else if (k < 511) x = (code[k - 256] + code[k - 255]) * 0.5f;
+            else if (k < 766) x = nextafterf((code[k - 511] + code[k - 510]) * 0.5f, INFINITY);
+            else if (k < 1021) x = nextafterf((code[k - 766] + code[k - 765]) * 0.5f, -INFINITY);
+            else if (k < 1030) {
+                static const float specials[9] = { 0.0f, -0.0f, 1.0f, -1.0f, 2.0f, -2.0f,
+                                                   1e-30f, -1e-30f, 0.5f };
+                x = specials[k - 1021];
+            } else if (k == 1030) x = NAN;
+            else if (k == 1031) x = INFINITY;
+            else if (k == 1032) x = -INFINITY;
+            else x = (float)(rng_uniform(&r) * 2.2 - 1.1);
+            checked++;
+            if (bnbq_code_index(code, x) != literal_dquantize(code, x) && bad++ < 6)
+                CHECK(0, "%s: x=%08x bnbq %d, literal kernel %d", names[t], fbits(x),
+                      bnbq_code_index(code, x), literal_dquantize(code, x));
+        }
+    }
+    CHECK(bad == 0, "%ld of %ld searches differ from the literal kernel", bad, checked);
+}
+
 /* All-zero blocks: codes 0, absmax 0, dequantized -0.0 (8-bit, NF4); FP4 gives +0.0. */
 static void test_exact_zero_blocks(void)
 {
@@ -3071,6 +3135,7 @@ static const test_def k_tests[] = {
     { "q4_compressed_stats", test_q4_compressed_stats },
     { "global_bars", test_global_bars },
     { "exact_midpoints", test_exact_midpoints },
+    { "code_index_literal", test_code_index_literal },
     { "exact_zero_blocks", test_exact_zero_blocks },
     { "exact_4bit_thresholds", test_exact_4bit_thresholds },
     { "exact_4bit_odd_length", test_exact_4bit_odd },
