@@ -11,8 +11,11 @@ SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 B       := build
 
 HDR     := bnbq.h
+CUHDR   := bnbq_cuda.h
+# kernel sources, in the order they are embedded (prelude first)
+KSRC    := kernels_src/prelude.cuh $(filter-out kernels_src/prelude.cuh,$(sort $(wildcard kernels_src/*.cu)))
 
-.PHONY: all run test vectors bench-cpu compile-tests sanitize clean
+.PHONY: all run test vectors bench-cpu compile-tests sanitize clean embed check-embed nvrtc-check
 
 all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq
 
@@ -54,6 +57,19 @@ sanitize: $(B)/bnbq_vectors_san $(B)/test_bnbq_san
 # Everything CI runs. The last line is the plain "N passed, N failed" summary.
 test: all sanitize
 	sh tests/run_all.sh
+
+$(B)/embed: kernels_src/embed.c | $(B)
+	$(CC) $(BASE) -O1 $< -o $@
+
+# Regenerates the fenced kernel region of bnbq_cuda.h from kernels_src/.
+embed: $(B)/embed
+	./$(B)/embed $(CUHDR) $(CUHDR) $(KSRC)
+
+# Fails when bnbq_cuda.h does not hold exactly what `make embed` would write.
+check-embed: $(B)/embed
+	./$(B)/embed $(CUHDR) $(B)/bnbq_cuda.h.check $(KSRC)
+	@cmp -s $(CUHDR) $(B)/bnbq_cuda.h.check || { echo "bnbq_cuda.h is stale: run 'make embed'"; exit 1; }
+	@echo "check-embed: bnbq_cuda.h matches kernels_src/"
 
 clean:
 	rm -rf $(B)

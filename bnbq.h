@@ -205,7 +205,8 @@ typedef enum bnbq_memory {
    treat them as read-only. */
 typedef struct bnbq_exec {
     const struct bnbq_backend* backend;   /* NULL: the CPU reference                      */
-    void*                      impl;      /* the backend's own data                       */
+    void*                      impl;      /* the backend's own data (CUDA: the context)   */
+    void*                      stream;    /* the backend's queue (CUDA: a CUstream)       */
     bnbq_memory                memory;    /* where tensors live                            */
     bnbq_logger                logger;
     bnbq_allocator             allocator;

@@ -1,0 +1,1793 @@
+/* bnbq_cuda.h - the CUDA backend of bnbq: the operations of bnbq.h on an NVIDIA GPU.
+   bnbq 0.1.0 - MIT license (full text at the end of bnbq.h).
+
+   WHAT IT IS
+   Include it after (or instead of) bnbq.h. It needs no CUDA header and links nothing CUDA: it
+   opens libcuda.so.1 and libnvrtc with dlopen at run time, compiles the kernels embedded below for
+   the GPU it finds (cubin for its exact architecture when NVRTC knows it, PTX otherwise) and caches
+   the compiled code on disk. Without a driver or GPU every call returns a result code; nothing
+   crashes.
+
+   QUICK START
+       #define BNBQ_IMPLEMENTATION          // in ONE .c file: builds bnbq.h and bnbq_cuda.h
+       #include "bnbq_cuda.h"
+
+       bnbq_cuda* gpu; bnbq_exec ex;
+       bnbq_cuda_desc d = {0};            // zero = defaults
+       if (bnbq_cuda_init(&d, &gpu) != BNBQ_SUCCESS) { ... use the CPU (ex = NULL) ... }
+       bnbq_cuda_exec_init(gpu, NULL, &ex); // default stream
+       void* x; bnbq_cuda_malloc(gpu, n * 4, &x); ...
+       bnbq_quantize_4bit(&ex, BNBQ_NF4, BNBQ_F32, x, n, 64, packed, absmax);  // device pointers
+       bnbq_cuda_synchronize(&ex);
+
+   Build: cc -std=c99 app.c -lm (older glibc: add -ldl -lpthread). Windows: LoadLibrary is used.
+
+   CONTENTS (grep -n '^// >>' bnbq_cuda.h)
+       >>cuda-api      public declarations
+       >>cuda-loader   the driver and NVRTC symbol tables, dlopen, once-guard
+       >>cuda-cache    the disk cache (keys, entry format, atomic writes)
+       >>cu-kernels    GENERATED from kernels_src/ by `make embed` (do not edit)
+       >>cuda-context  init, devices, memory, streams, compilation, module table, launches
+       >>cuda-ops      the operations: argument packing and launch geometry per kernel
+
+   ENVIRONMENT
+       BNBQ_NVRTC_PATH   libnvrtc to open (after bnbq_cuda_desc.nvrtc_path)
+       BNBQ_CACHE_DIR    kernel cache directory (after bnbq_cuda_desc.cache_dir); then
+                         $XDG_CACHE_HOME/bnbq, then $HOME/.cache/bnbq
+       CUDA_PATH         $CUDA_PATH/lib64 is searched for libnvrtc
+
+   LIBRARY SEARCH
+       libcuda:  desc.libcuda_path, then libcuda.so.1 (Windows: nvcuda.dll)
+       libnvrtc: desc.nvrtc_path, BNBQ_NVRTC_PATH, libnvrtc.so.13, .12, .11.2, libnvrtc.so,
+                 $CUDA_PATH/lib64/libnvrtc.so, /usr/local/cuda/lib64/libnvrtc.so
+     The libraries are loaded once per process (a once-guarded global, never unloaded).
+
+   DISK CACHE
+     One file per compiled unit, <dir>/<32 hex digits>.bnbqk, named by a hash of the key text:
+     bnbq version, cache format, unit name, a hash of the full source, the compile options, the
+     target architecture and the image kind (cubin/PTX). The NVRTC and driver versions that made an
+     entry are recorded inside it, not in the key, so a cache shipped with a product is found on a
+     machine without NVRTC. Entry layout (little-endian, field by field):
+         "BNBQKCH\0"  u32 format(=1)  u32 kind(1 cubin, 2 ptx)  u32 arch(e.g. 90)
+         u32 nvrtc_version  u32 driver_version  u32 key_len  u64 image_len
+         key bytes  image bytes  u64 FNV-1a checksum of everything before it
+     Writes go to a temporary file, then rename(). A truncated, corrupt or foreign entry, or one
+     the driver refuses, is a miss: recompiled when NVRTC is there, never an error.
+     bnbq_cuda_precompile() fills a cache for a list of architectures without a GPU.
+
+   THREAD SAFETY
+     bnbq_cuda_init/uninit: any thread. A bnbq_cuda context may be used from several threads;
+     its module table is guarded by a mutex. Operations on one exec are queued on its stream.
+
+   EXACTNESS
+     NVRTC compiles with --fmad=false and without fast-math; quantization kernels reproduce the
+     CPU reference's bytes (bnbq.h, EXACTNESS).
+*/
+#ifndef BNBQ_CUDA_H_INCLUDED
+#define BNBQ_CUDA_H_INCLUDED
+
+#include "bnbq.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// >>cuda-api
+/* Version of the cache entry format (see DISK CACHE). */
+#define BNBQ_CUDA_CACHE_FORMAT 1
+
+typedef struct bnbq_cuda bnbq_cuda;   /* opaque context: one device */
+
+/* Zero-initialise; zero means default:
+   device_index         0
+   cache_dir            NULL: $BNBQ_CACHE_DIR, $XDG_CACHE_HOME/bnbq, $HOME/.cache/bnbq
+   disable_disk_cache   0: read and write the disk cache
+   libcuda_path         NULL: libcuda.so.1
+   nvrtc_path           NULL: see LIBRARY SEARCH
+   logger, allocator    as bnbq_cpu_desc (allocator: host memory of the context) */
+typedef struct bnbq_cuda_desc {
+    int            device_index;
+    const char*    cache_dir;
+    int            disable_disk_cache;
+    const char*    libcuda_path;
+    const char*    nvrtc_path;
+    bnbq_logger    logger;
+    bnbq_allocator allocator;
+} bnbq_cuda_desc;
+
+typedef struct bnbq_cuda_device_info {
+    char   name[256];
+    int    cc_major, cc_minor;     /* compute capability                                 */
+    int    sm_count;
+    size_t total_memory;           /* bytes                                              */
+    size_t l2_bytes;
+    int    driver_version;         /* e.g. 13000                                         */
+    int    nvrtc_version;          /* major*1000 + minor*10, 0 when NVRTC is not loaded   */
+    int    target_arch;            /* what kernels are built for, e.g. 90                */
+    int    target_is_ptx;          /* 1: PTX for an older architecture, JIT by the driver */
+} bnbq_cuda_device_info;
+
+/* Compilation and cache counters of a context (for benchmarks and diagnostics). */
+typedef struct bnbq_cuda_stats {
+    int    units_compiled;         /* NVRTC compilations                                  */
+    double compile_seconds;        /* CPU seconds spent in NVRTC                          */
+    int    disk_hits;              /* units loaded from the disk cache                    */
+    int    disk_rejected;          /* cache entries found bad or refused by the driver    */
+    double load_seconds;           /* CPU seconds to read + load modules from disk        */
+    int    modules;                /* modules in the in-memory table                      */
+} bnbq_cuda_stats;
+
+/* Opens the libraries, picks the device, retains its primary context. Errors: NULL_POINTER,
+   INVALID_ARGS (allocator half set), NO_DRIVER (no libcuda, or the toolkit's stub libcuda),
+   DRIVER_TOO_OLD (a required symbol is missing, or the driver says so), NO_DEVICE (no GPU, or
+   device_index out of range), CUDA. A missing NVRTC is not an error here: it is logged at INFO
+   and reported by the first operation whose kernel is not in the disk cache (NO_NVRTC).
+   Thread safety: any thread. */
+BNBQ_API bnbq_result bnbq_cuda_init(const bnbq_cuda_desc* desc, bnbq_cuda** out_ctx);
+/* Releases the context, its modules and its host memory. NULL is a no-op. Device memory from
+   bnbq_cuda_malloc must be freed before. Thread safety: no other call on ctx may run. */
+BNBQ_API void bnbq_cuda_uninit(bnbq_cuda* ctx);
+/* The resolved desc (cache_dir as chosen; NULL when the disk cache is off). */
+BNBQ_API bnbq_result bnbq_cuda_query_desc(const bnbq_cuda* ctx, bnbq_cuda_desc* out_desc);
+BNBQ_API bnbq_result bnbq_cuda_query_device(const bnbq_cuda* ctx, bnbq_cuda_device_info* out);
+BNBQ_API bnbq_result bnbq_cuda_stats_get(bnbq_cuda* ctx, bnbq_cuda_stats* out);
+
+/* An exec that runs bnbq operations on ctx's device, queued on stream (a CUstream; NULL = the
+   legacy default stream). Tensors passed to operations are device pointers; code tables stay in
+   host memory. bnbq_exec_uninit() releases nothing of the context. */
+BNBQ_API bnbq_result bnbq_cuda_exec_init(bnbq_cuda* ctx, void* stream, bnbq_exec* out_ex);
+
+/* Device memory and copies. Copies and memsets are queued on the exec's stream (host memory
+   must stay valid until bnbq_cuda_synchronize). */
+typedef enum bnbq_cuda_copy {
+    BNBQ_COPY_HOST_TO_DEVICE   = 0,
+    BNBQ_COPY_DEVICE_TO_HOST   = 1,
+    BNBQ_COPY_DEVICE_TO_DEVICE = 2
+} bnbq_cuda_copy;
+BNBQ_API bnbq_result bnbq_cuda_malloc(bnbq_cuda* ctx, size_t bytes, void** out_ptr);
+BNBQ_API bnbq_result bnbq_cuda_free(bnbq_cuda* ctx, void* ptr);
+BNBQ_API bnbq_result bnbq_cuda_memcpy(bnbq_exec* ex, void* dst, const void* src, size_t bytes,
+                                      bnbq_cuda_copy kind);
+BNBQ_API bnbq_result bnbq_cuda_memset(bnbq_exec* ex, void* dst, int byte_value, size_t bytes);
+/* Waits for everything queued on the exec's stream; reports asynchronous kernel errors. */
+BNBQ_API bnbq_result bnbq_cuda_synchronize(bnbq_exec* ex);
+
+BNBQ_API bnbq_result bnbq_cuda_stream_create(bnbq_cuda* ctx, void** out_stream);
+BNBQ_API bnbq_result bnbq_cuda_stream_destroy(bnbq_cuda* ctx, void* stream);
+/* Events for timing: record on the exec's stream; elapsed milliseconds between two. */
+BNBQ_API bnbq_result bnbq_cuda_event_create(bnbq_cuda* ctx, void** out_event);
+BNBQ_API bnbq_result bnbq_cuda_event_destroy(bnbq_cuda* ctx, void* event);
+BNBQ_API bnbq_result bnbq_cuda_event_record(bnbq_exec* ex, void* event);
+BNBQ_API bnbq_result bnbq_cuda_event_elapsed_ms(bnbq_cuda* ctx, void* start, void* end,
+                                                float* out_ms);
+
+/* Compiles every kernel variant bnbq can request for each architecture (e.g. {75, 80, 86, 89, 90})
+   and, unless dry_run, writes them to the cache directory. Needs NVRTC, not a GPU or a driver.
+   out_report (optional) counts variants, compilations and failures. A failing variant is logged
+   at ERROR with NVRTC's message and makes the result COMPILE_FAILED (the others still run). */
+typedef struct bnbq_cuda_precompile_desc {
+    const int*     archs;          /* e.g. 90 for sm_90                                   */
+    int            num_archs;
+    const char*    cache_dir;      /* NULL: as bnbq_cuda_desc                             */
+    const char*    nvrtc_path;
+    int            emit_ptx;       /* 0: cubin for each arch; 1: PTX                      */
+    int            dry_run;        /* 1: compile only (used by `make nvrtc-check`)        */
+    bnbq_logger    logger;
+} bnbq_cuda_precompile_desc;
+typedef struct bnbq_cuda_precompile_report {
+    int    variants;               /* distinct kernel variants (units)                    */
+    int    compiled;               /* units x archs compiled                               */
+    int    failed;
+    int    written;                /* cache entries written                               */
+    double seconds;                /* CPU seconds spent compiling                         */
+    double max_unit_seconds;       /* the slowest single compilation                      */
+} bnbq_cuda_precompile_report;
+BNBQ_API bnbq_result bnbq_cuda_precompile(const bnbq_cuda_precompile_desc* desc,
+                                          bnbq_cuda_precompile_report* out_report);
+
+/* NVRTC's version (major*1000 + minor*10) after loading it with the usual search, or a result
+   code (NO_NVRTC). Thread safety: any thread. */
+BNBQ_API bnbq_result bnbq_cuda_nvrtc_version(const char* nvrtc_path, int* out_version);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BNBQ_CUDA_H_INCLUDED */
+
+/* ============================================================================================== */
+/*                                         IMPLEMENTATION                                          */
+/* ============================================================================================== */
+#ifdef BNBQ_IMPLEMENTATION
+#ifndef BNBQ_CUDA__IMPLEMENTATION_DONE
+#define BNBQ_CUDA__IMPLEMENTATION_DONE
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(_WIN32)
+#include <windows.h>
+#include <direct.h>
+#include <process.h>
+#else
+#include <dlfcn.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+#endif
+
+#if defined(BNBQ_CUDA_NO_RUNTIME_LINKING)
+#include <cuda.h>
+#include <nvrtc.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// >>cuda-loader
+
+/* The few driver and NVRTC types bnbq uses. With BNBQ_CUDA_NO_RUNTIME_LINKING they are the real
+   ones, and the functions below are assigned from the real declarations, so the compiler checks
+   these prototypes. */
+#if defined(BNBQ_CUDA_NO_RUNTIME_LINKING)
+typedef CUresult bnbq__CUresult;
+typedef CUdevice bnbq__CUdevice;
+typedef CUdevice_attribute bnbq__CUattr;
+typedef CUcontext bnbq__CUcontext;
+typedef CUmodule bnbq__CUmodule;
+typedef CUfunction bnbq__CUfunction;
+typedef CUstream bnbq__CUstream;
+typedef CUevent bnbq__CUevent;
+typedef CUdeviceptr bnbq__CUdeviceptr;
+typedef nvrtcResult bnbq__nvrtcResult;
+typedef nvrtcProgram bnbq__nvrtcProgram;
+#else
+typedef int bnbq__CUresult;
+typedef int bnbq__CUdevice;
+typedef int bnbq__CUattr;
+typedef struct bnbq__CUctx_st* bnbq__CUcontext;
+typedef struct bnbq__CUmod_st* bnbq__CUmodule;
+typedef struct bnbq__CUfunc_st* bnbq__CUfunction;
+typedef struct bnbq__CUstream_st* bnbq__CUstream;
+typedef struct bnbq__CUevent_st* bnbq__CUevent;
+typedef unsigned long long bnbq__CUdeviceptr;
+typedef int bnbq__nvrtcResult;
+typedef struct bnbq__nvrtcProgram_st* bnbq__nvrtcProgram;
+#endif
+
+/* CUresult values bnbq interprets */
+#define BNBQ__CUDA_SUCCESS 0
+#define BNBQ__CUDA_ERROR_OUT_OF_MEMORY 2
+#define BNBQ__CUDA_ERROR_NOT_INITIALIZED 3
+#define BNBQ__CUDA_ERROR_STUB_LIBRARY 34
+#define BNBQ__CUDA_ERROR_INSUFFICIENT_DRIVER 35
+#define BNBQ__CUDA_ERROR_NO_DEVICE 100
+#define BNBQ__CUDA_ERROR_INVALID_DEVICE 101
+#define BNBQ__CUDA_ERROR_UNSUPPORTED_PTX_VERSION 222
+#define BNBQ__CUDA_ERROR_SYSTEM_DRIVER_MISMATCH 803
+/* device attributes */
+#define BNBQ__ATTR_MAX_THREADS_PER_BLOCK 1
+#define BNBQ__ATTR_MULTIPROCESSOR_COUNT 16
+#define BNBQ__ATTR_L2_CACHE_SIZE 38
+#define BNBQ__ATTR_CC_MAJOR 75
+#define BNBQ__ATTR_CC_MINOR 76
+
+/* X(member, exported symbol, required, return type, parameters) */
+#define BNBQ__CU_FUNCS(X) \
+    X(cuInit, "cuInit", 1, bnbq__CUresult, (unsigned int)) \
+    X(cuDriverGetVersion, "cuDriverGetVersion", 1, bnbq__CUresult, (int*)) \
+    X(cuDeviceGetCount, "cuDeviceGetCount", 1, bnbq__CUresult, (int*)) \
+    X(cuDeviceGet, "cuDeviceGet", 1, bnbq__CUresult, (bnbq__CUdevice*, int)) \
+    X(cuDeviceGetName, "cuDeviceGetName", 1, bnbq__CUresult, (char*, int, bnbq__CUdevice)) \
+    X(cuDeviceGetAttribute, "cuDeviceGetAttribute", 1, bnbq__CUresult, \
+      (int*, bnbq__CUattr, bnbq__CUdevice)) \
+    X(cuDeviceTotalMem, "cuDeviceTotalMem_v2", 1, bnbq__CUresult, (size_t*, bnbq__CUdevice)) \
+    X(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", 1, bnbq__CUresult, \
+      (bnbq__CUcontext*, bnbq__CUdevice)) \
+    X(cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2", 1, bnbq__CUresult, \
+      (bnbq__CUdevice)) \
+    X(cuCtxPushCurrent, "cuCtxPushCurrent_v2", 1, bnbq__CUresult, (bnbq__CUcontext)) \
+    X(cuCtxPopCurrent, "cuCtxPopCurrent_v2", 1, bnbq__CUresult, (bnbq__CUcontext*)) \
+    X(cuMemAlloc, "cuMemAlloc_v2", 1, bnbq__CUresult, (bnbq__CUdeviceptr*, size_t)) \
+    X(cuMemFree, "cuMemFree_v2", 1, bnbq__CUresult, (bnbq__CUdeviceptr)) \
+    X(cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", 1, bnbq__CUresult, \
+      (bnbq__CUdeviceptr, const void*, size_t, bnbq__CUstream)) \
+    X(cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2", 1, bnbq__CUresult, \
+      (void*, bnbq__CUdeviceptr, size_t, bnbq__CUstream)) \
+    X(cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", 1, bnbq__CUresult, \
+      (bnbq__CUdeviceptr, bnbq__CUdeviceptr, size_t, bnbq__CUstream)) \
+    X(cuMemsetD8Async, "cuMemsetD8Async", 1, bnbq__CUresult, \
+      (bnbq__CUdeviceptr, unsigned char, size_t, bnbq__CUstream)) \
+    X(cuStreamCreate, "cuStreamCreate", 1, bnbq__CUresult, (bnbq__CUstream*, unsigned int)) \
+    X(cuStreamDestroy, "cuStreamDestroy_v2", 1, bnbq__CUresult, (bnbq__CUstream)) \
+    X(cuStreamSynchronize, "cuStreamSynchronize", 1, bnbq__CUresult, (bnbq__CUstream)) \
+    X(cuModuleLoadData, "cuModuleLoadData", 1, bnbq__CUresult, (bnbq__CUmodule*, const void*)) \
+    X(cuModuleUnload, "cuModuleUnload", 1, bnbq__CUresult, (bnbq__CUmodule)) \
+    X(cuModuleGetFunction, "cuModuleGetFunction", 1, bnbq__CUresult, \
+      (bnbq__CUfunction*, bnbq__CUmodule, const char*)) \
+    X(cuLaunchKernel, "cuLaunchKernel", 1, bnbq__CUresult, \
+      (bnbq__CUfunction, unsigned int, unsigned int, unsigned int, unsigned int, unsigned int, \
+       unsigned int, unsigned int, bnbq__CUstream, void**, void**)) \
+    X(cuGetErrorName, "cuGetErrorName", 1, bnbq__CUresult, (bnbq__CUresult, const char**)) \
+    X(cuEventCreate, "cuEventCreate", 1, bnbq__CUresult, (bnbq__CUevent*, unsigned int)) \
+    X(cuEventRecord, "cuEventRecord", 1, bnbq__CUresult, (bnbq__CUevent, bnbq__CUstream)) \
+    X(cuEventSynchronize, "cuEventSynchronize", 1, bnbq__CUresult, (bnbq__CUevent)) \
+    X(cuEventElapsedTime, "cuEventElapsedTime", 1, bnbq__CUresult, \
+      (float*, bnbq__CUevent, bnbq__CUevent)) \
+    X(cuEventDestroy, "cuEventDestroy_v2", 1, bnbq__CUresult, (bnbq__CUevent))
+
+#define BNBQ__NVRTC_FUNCS(X) \
+    X(nvrtcVersion, "nvrtcVersion", 1, bnbq__nvrtcResult, (int*, int*)) \
+    X(nvrtcGetNumSupportedArchs, "nvrtcGetNumSupportedArchs", 0, bnbq__nvrtcResult, (int*)) \
+    X(nvrtcGetSupportedArchs, "nvrtcGetSupportedArchs", 0, bnbq__nvrtcResult, (int*)) \
+    X(nvrtcCreateProgram, "nvrtcCreateProgram", 1, bnbq__nvrtcResult, \
+      (bnbq__nvrtcProgram*, const char*, const char*, int, const char* const*, \
+       const char* const*)) \
+    X(nvrtcCompileProgram, "nvrtcCompileProgram", 1, bnbq__nvrtcResult, \
+      (bnbq__nvrtcProgram, int, const char* const*)) \
+    X(nvrtcGetProgramLogSize, "nvrtcGetProgramLogSize", 1, bnbq__nvrtcResult, \
+      (bnbq__nvrtcProgram, size_t*)) \
+    X(nvrtcGetProgramLog, "nvrtcGetProgramLog", 1, bnbq__nvrtcResult, (bnbq__nvrtcProgram, char*)) \
+    X(nvrtcGetPTXSize, "nvrtcGetPTXSize", 1, bnbq__nvrtcResult, (bnbq__nvrtcProgram, size_t*)) \
+    X(nvrtcGetPTX, "nvrtcGetPTX", 1, bnbq__nvrtcResult, (bnbq__nvrtcProgram, char*)) \
+    X(nvrtcGetCUBINSize, "nvrtcGetCUBINSize", 0, bnbq__nvrtcResult, (bnbq__nvrtcProgram, size_t*)) \
+    X(nvrtcGetCUBIN, "nvrtcGetCUBIN", 0, bnbq__nvrtcResult, (bnbq__nvrtcProgram, char*)) \
+    X(nvrtcDestroyProgram, "nvrtcDestroyProgram", 1, bnbq__nvrtcResult, (bnbq__nvrtcProgram*)) \
+    X(nvrtcGetErrorString, "nvrtcGetErrorString", 1, const char*, (bnbq__nvrtcResult))
+
+#define BNBQ__FN_MEMBER(name, sym, req, ret, params) ret (*bnbq__##name) params;
+
+typedef struct bnbq__cu_driver {
+    int            loaded;
+    void*          handle;
+    char           path[512];
+    BNBQ__CU_FUNCS(BNBQ__FN_MEMBER)
+} bnbq__cu_driver;
+
+typedef struct bnbq__cu_nvrtc {
+    int            loaded;
+    void*          handle;
+    char           path[512];
+    int            version;            /* major*1000 + minor*10 */
+    int            archs[64];          /* supported sm_XY, ascending */
+    int            num_archs;
+    BNBQ__NVRTC_FUNCS(BNBQ__FN_MEMBER)
+} bnbq__cu_nvrtc;
+
+/* The one process-wide state: the loaded libraries (never unloaded), set up under a lock that
+   is statically initialised (the once-guard). Zero-initialised as a static object. */
+typedef struct bnbq__cuda_state {
+    bnbq__cu_driver drv;
+    bnbq__cu_nvrtc  nvrtc;
+} bnbq__cuda_state;
+static bnbq__cuda_state bnbq__cuda_global;
+#if defined(_WIN32)
+static SRWLOCK bnbq__cuda_lock = SRWLOCK_INIT;
+#else
+static pthread_mutex_t bnbq__cuda_lock = PTHREAD_MUTEX_INITIALIZER;
+#endif
+
+static void bnbq__global_lock(void) {
+#if defined(_WIN32)
+    AcquireSRWLockExclusive(&bnbq__cuda_lock);
+#else
+    pthread_mutex_lock(&bnbq__cuda_lock);
+#endif
+}
+static void bnbq__global_unlock(void) {
+#if defined(_WIN32)
+    ReleaseSRWLockExclusive(&bnbq__cuda_lock);
+#else
+    pthread_mutex_unlock(&bnbq__cuda_lock);
+#endif
+}
+
+static void* bnbq__dlopen(const char* path) {
+#if defined(_WIN32)
+    return (void*)LoadLibraryA(path);
+#else
+    return dlopen(path, RTLD_NOW | RTLD_LOCAL);
+#endif
+}
+static void* bnbq__dlsym(void* h, const char* sym) {
+    void* p;
+#if defined(_WIN32)
+    FARPROC f = GetProcAddress((HMODULE)h, sym);
+    memcpy(&p, &f, sizeof p);
+#else
+    p = dlsym(h, sym);
+#endif
+    return p;
+}
+
+/* Resolves every symbol of a table; returns the first missing required one, or NULL. Function
+   pointers are copied bytewise from the data pointer dlsym returns (the POSIX idiom, legal C). */
+#define BNBQ__FN_RESOLVE(name, sym, req, ret, params) \
+    { void* p_ = bnbq__dlsym(h, sym); \
+      if (!p_ && req && !missing) missing = sym; \
+      memcpy(&t->bnbq__##name, &p_, sizeof p_); }
+
+static const char* bnbq__resolve_driver(bnbq__cu_driver* t, void* h) {
+    const char* missing = NULL;
+    BNBQ__CU_FUNCS(BNBQ__FN_RESOLVE)
+    return missing;
+}
+static const char* bnbq__resolve_nvrtc(bnbq__cu_nvrtc* t, void* h) {
+    const char* missing = NULL;
+    BNBQ__NVRTC_FUNCS(BNBQ__FN_RESOLVE)
+    return missing;
+}
+
+#if defined(BNBQ_CUDA_NO_RUNTIME_LINKING)
+#define BNBQ__FN_ASSIGN(name, sym, req, ret, params) t->bnbq__##name = name;
+#endif
+
+/* Loads libcuda (under the global lock). */
+static bnbq_result bnbq__load_driver(const bnbq_exec* log_ex, const char* explicit_path) {
+    bnbq__cu_driver* t = &bnbq__cuda_global.drv;
+    const char* candidates[3];
+    int nc = 0, i;
+    if (t->loaded) return BNBQ_SUCCESS;
+#if defined(BNBQ_CUDA_NO_RUNTIME_LINKING)
+    (void)explicit_path; (void)candidates; (void)nc; (void)i;
+    BNBQ__CU_FUNCS(BNBQ__FN_ASSIGN)
+    strcpy(t->path, "(linked)");
+    t->loaded = 1;
+    bnbq_log(log_ex, BNBQ_LOG_INFO, "bnbq_cuda_init", "using the linked CUDA driver");
+    return BNBQ_SUCCESS;
+#else
+    if (explicit_path) candidates[nc++] = explicit_path;
+#if defined(_WIN32)
+    candidates[nc++] = "nvcuda.dll";
+#else
+    candidates[nc++] = "libcuda.so.1";
+#endif
+    for (i = 0; i < nc; i++) {
+        void* h = bnbq__dlopen(candidates[i]);
+        const char* missing;
+        if (!h) {
+            bnbq_log(log_ex, BNBQ_LOG_INFO, "bnbq_cuda_init", "cannot open %s", candidates[i]);
+            continue;
+        }
+        missing = bnbq__resolve_driver(t, h);
+        if (missing) {
+            bnbq_log(log_ex, BNBQ_LOG_ERROR, "bnbq_cuda_init",
+                     "%s lacks the symbol %s: the driver is too old (or not a CUDA driver)",
+                     candidates[i], missing);
+            memset(t, 0, sizeof *t);
+            return BNBQ_ERROR_DRIVER_TOO_OLD;
+        }
+        t->handle = h;
+        strncpy(t->path, candidates[i], sizeof t->path - 1);
+        t->loaded = 1;
+        return BNBQ_SUCCESS;
+    }
+    return BNBQ_ERROR_NO_DRIVER;
+#endif
+}
+
+/* Loads NVRTC (under the global lock): explicit path, BNBQ_NVRTC_PATH, sonames, CUDA_PATH,
+   /usr/local/cuda. */
+static bnbq_result bnbq__load_nvrtc(const bnbq_exec* log_ex, const char* explicit_path) {
+    bnbq__cu_nvrtc* t = &bnbq__cuda_global.nvrtc;
+    const char* candidates[12];
+    char cuda_path_lib[600];
+    int nc = 0, i, major = 0, minor = 0;
+    const char* env;
+    if (t->loaded) return BNBQ_SUCCESS;
+#if defined(BNBQ_CUDA_NO_RUNTIME_LINKING)
+    (void)explicit_path; (void)candidates; (void)cuda_path_lib; (void)nc; (void)i; (void)env;
+    BNBQ__NVRTC_FUNCS(BNBQ__FN_ASSIGN)
+    strcpy(t->path, "(linked)");
+#else
+    if (explicit_path) candidates[nc++] = explicit_path;
+    env = getenv("BNBQ_NVRTC_PATH");
+    if (env && *env) candidates[nc++] = env;
+#if defined(_WIN32)
+    candidates[nc++] = "nvrtc64_130_0.dll";
+    candidates[nc++] = "nvrtc64_120_0.dll";
+    candidates[nc++] = "nvrtc64_112_0.dll";
+#else
+    candidates[nc++] = "libnvrtc.so.13";
+    candidates[nc++] = "libnvrtc.so.12";
+    candidates[nc++] = "libnvrtc.so.11.2";
+    candidates[nc++] = "libnvrtc.so";
+    env = getenv("CUDA_PATH");
+    if (env && *env && strlen(env) < 500) {
+        sprintf(cuda_path_lib, "%s/lib64/libnvrtc.so", env);
+        candidates[nc++] = cuda_path_lib;
+    }
+    candidates[nc++] = "/usr/local/cuda/lib64/libnvrtc.so";
+#endif
+    for (i = 0; i < nc; i++) {
+        void* h = bnbq__dlopen(candidates[i]);
+        const char* missing;
+        if (!h) continue;
+        missing = bnbq__resolve_nvrtc(t, h);
+        if (missing) {
+            bnbq_log(log_ex, BNBQ_LOG_WARN, "bnbq_cuda", "%s lacks %s; not used as NVRTC",
+                     candidates[i], missing);
+            memset(t, 0, sizeof *t);
+            continue;
+        }
+        t->handle = h;
+        strncpy(t->path, candidates[i], sizeof t->path - 1);
+        break;
+    }
+    if (i == nc) {
+        bnbq_log(log_ex, BNBQ_LOG_INFO, "bnbq_cuda",
+                 "NVRTC (libnvrtc) not found: only kernels in the disk cache can run");
+        return BNBQ_ERROR_NO_NVRTC;
+    }
+#endif
+    if (t->bnbq__nvrtcVersion(&major, &minor) != 0) {
+        memset(t, 0, sizeof *t);
+        return BNBQ_ERROR_NO_NVRTC;
+    }
+    t->version = major * 1000 + minor * 10;
+    t->num_archs = 0;
+    if (t->bnbq__nvrtcGetNumSupportedArchs && t->bnbq__nvrtcGetSupportedArchs) {
+        int n = 0;
+        if (t->bnbq__nvrtcGetNumSupportedArchs(&n) == 0 && n > 0 && n <= 64 &&
+            t->bnbq__nvrtcGetSupportedArchs(t->archs) == 0)
+            t->num_archs = n;
+    }
+    if (t->num_archs == 0) {  /* NVRTC 11.2 without the query: a conservative list */
+        static const int fallback[] = { 75, 80, 86 };
+        memcpy(t->archs, fallback, sizeof fallback);
+        t->num_archs = 3;
+    }
+    t->loaded = 1;
+    bnbq_log(log_ex, BNBQ_LOG_INFO, "bnbq_cuda", "NVRTC %d.%d from %s", major, minor, t->path);
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_cuda_nvrtc_version(const char* nvrtc_path, int* out_version) {
+    bnbq_result r;
+    if (!out_version) return BNBQ_ERROR_NULL_POINTER;
+    bnbq__global_lock();
+    r = bnbq__load_nvrtc(NULL, nvrtc_path);
+    *out_version = r == BNBQ_SUCCESS ? bnbq__cuda_global.nvrtc.version : 0;
+    bnbq__global_unlock();
+    return r;
+}
+
+// >>cuda-cache
+
+/* 64-bit FNV-1a */
+static uint64_t bnbq__fnv64(uint64_t h, const void* data, size_t len) {
+    const unsigned char* p = (const unsigned char*)data;
+    size_t i;
+    for (i = 0; i < len; i++) { h ^= p[i]; h *= 0x100000001b3ull; }
+    return h;
+}
+#define BNBQ__FNV_BASIS 0xcbf29ce484222325ull
+
+static void bnbq__put_u32(unsigned char* p, uint32_t v) {
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+static void bnbq__put_u64(unsigned char* p, uint64_t v) {
+    bnbq__put_u32(p, (uint32_t)v); bnbq__put_u32(p + 4, (uint32_t)(v >> 32));
+}
+static uint32_t bnbq__get_u32(const unsigned char* p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t bnbq__get_u64(const unsigned char* p) {
+    return (uint64_t)bnbq__get_u32(p) | ((uint64_t)bnbq__get_u32(p + 4) << 32);
+}
+
+#define BNBQ__CACHE_MAGIC "BNBQKCH"          /* 7 chars + NUL = 8 bytes */
+#define BNBQ__CACHE_HEADER 40                 /* magic 8, 6 x u32, u64 image_len */
+#define BNBQ__CACHE_MAX_IMAGE ((uint64_t)256 << 20)
+#define BNBQ__KIND_CUBIN 1
+#define BNBQ__KIND_PTX 2
+
+/* The file name of a key: two FNV-1a hashes with different bases, 32 hex digits. */
+static void bnbq__cache_name(const char* key, char out[40]) {
+    size_t n = strlen(key);
+    uint64_t a = bnbq__fnv64(BNBQ__FNV_BASIS, key, n);
+    uint64_t b = bnbq__fnv64(0x84222325cbf29ce4ull, key, n);
+    sprintf(out, "%08x%08x%08x%08x", (unsigned)(a >> 32), (unsigned)a, (unsigned)(b >> 32),
+            (unsigned)b);
+}
+
+/* Reads and validates an entry. Returns a malloc'd image (*out_len bytes) or NULL on any problem
+   (missing, truncated, corrupt, foreign key). */
+static unsigned char* bnbq__cache_read(const char* path, const char* key, int kind, int arch,
+                                       size_t* out_len, int* out_bad) {
+    FILE* f;
+    unsigned char hdr[BNBQ__CACHE_HEADER];
+    unsigned char tail[8];
+    unsigned char* buf = NULL;
+    uint32_t key_len;
+    uint64_t img_len, h;
+    size_t klen = strlen(key);
+    *out_bad = 0;
+    f = fopen(path, "rb");
+    if (!f) return NULL;
+    *out_bad = 1;
+    if (fread(hdr, 1, sizeof hdr, f) != sizeof hdr) goto fail;
+    if (memcmp(hdr, BNBQ__CACHE_MAGIC, 8) != 0) goto fail;
+    if (bnbq__get_u32(hdr + 8) != BNBQ_CUDA_CACHE_FORMAT) goto fail;
+    if (bnbq__get_u32(hdr + 12) != (uint32_t)kind || bnbq__get_u32(hdr + 16) != (uint32_t)arch)
+        goto fail;
+    key_len = bnbq__get_u32(hdr + 28);
+    img_len = bnbq__get_u64(hdr + 32);
+    if (key_len != klen || img_len == 0 || img_len > BNBQ__CACHE_MAX_IMAGE) goto fail;
+    buf = (unsigned char*)malloc((size_t)(key_len + img_len));
+    if (!buf) goto fail;
+    if (fread(buf, 1, (size_t)(key_len + img_len), f) != (size_t)(key_len + img_len)) goto fail;
+    if (fread(tail, 1, 8, f) != 8) goto fail;
+    if (fgetc(f) != EOF) goto fail;                       /* trailing garbage */
+    if (memcmp(buf, key, klen) != 0) goto fail;            /* a foreign entry (hash collision) */
+    h = bnbq__fnv64(BNBQ__FNV_BASIS, hdr, sizeof hdr);
+    h = bnbq__fnv64(h, buf, (size_t)(key_len + img_len));
+    if (h != bnbq__get_u64(tail)) goto fail;
+    fclose(f);
+    memmove(buf, buf + key_len, (size_t)img_len);
+    *out_len = (size_t)img_len;
+    *out_bad = 0;
+    return buf;
+fail:
+    fclose(f);
+    free(buf);
+    return NULL;
+}
+
+static int bnbq__mkdir_p(const char* dir) {
+    char tmp[1024];
+    size_t i, n = strlen(dir);
+    if (n == 0 || n >= sizeof tmp) return -1;
+    memcpy(tmp, dir, n + 1);
+    for (i = 1; i <= n; i++) {
+        if (tmp[i] == '/' || tmp[i] == 0) {
+            char c = tmp[i];
+            tmp[i] = 0;
+#if defined(_WIN32)
+            _mkdir(tmp);
+#else
+            mkdir(tmp, 0777);
+#endif
+            tmp[i] = c;
+        }
+    }
+    return 0;
+}
+
+/* Writes an entry atomically (temp file + rename). Returns 0 on success. */
+static int bnbq__cache_write(const char* dir, const char* name, const char* key, int kind, int arch,
+                             int nvrtc_version, int driver_version, const void* img, size_t len) {
+    char path[1200], tmp[1300];
+    static unsigned long counter = 0;   /* only makes temp names unique; races are harmless */
+    unsigned char hdr[BNBQ__CACHE_HEADER], tail[8];
+    size_t klen = strlen(key);
+    uint64_t h;
+    FILE* f;
+    int ok;
+    if (strlen(dir) > 1000) return -1;
+    bnbq__mkdir_p(dir);
+    sprintf(path, "%s/%s.bnbqk", dir, name);
+#if defined(_WIN32)
+    sprintf(tmp, "%s.tmp.%d.%lu", path, (int)_getpid(), ++counter);
+#else
+    sprintf(tmp, "%s.tmp.%d.%lu", path, (int)getpid(), ++counter);
+#endif
+    memset(hdr, 0, sizeof hdr);
+    memcpy(hdr, BNBQ__CACHE_MAGIC, 8);
+    bnbq__put_u32(hdr + 8, BNBQ_CUDA_CACHE_FORMAT);
+    bnbq__put_u32(hdr + 12, (uint32_t)kind);
+    bnbq__put_u32(hdr + 16, (uint32_t)arch);
+    bnbq__put_u32(hdr + 20, (uint32_t)nvrtc_version);
+    bnbq__put_u32(hdr + 24, (uint32_t)driver_version);
+    bnbq__put_u32(hdr + 28, (uint32_t)klen);
+    bnbq__put_u64(hdr + 32, (uint64_t)len);
+    h = bnbq__fnv64(BNBQ__FNV_BASIS, hdr, sizeof hdr);
+    h = bnbq__fnv64(h, key, klen);
+    h = bnbq__fnv64(h, img, len);
+    bnbq__put_u64(tail, h);
+    f = fopen(tmp, "wb");
+    if (!f) return -1;
+    ok = fwrite(hdr, 1, sizeof hdr, f) == sizeof hdr && fwrite(key, 1, klen, f) == klen &&
+         fwrite(img, 1, len, f) == len && fwrite(tail, 1, 8, f) == 8;
+    if (fclose(f) != 0) ok = 0;
+#if defined(_WIN32)
+    if (ok) { remove(path); }
+#endif
+    if (!ok || rename(tmp, path) != 0) { remove(tmp); return -1; }
+    return 0;
+}
+
+/* The cache directory: explicit, BNBQ_CACHE_DIR, $XDG_CACHE_HOME/bnbq, $HOME/.cache/bnbq. */
+static int bnbq__cache_dir(const char* explicit_dir, char* out, size_t cap) {
+    const char* e;
+    if (explicit_dir && *explicit_dir) {
+        if (strlen(explicit_dir) >= cap) return -1;
+        strcpy(out, explicit_dir);
+        return 0;
+    }
+    e = getenv("BNBQ_CACHE_DIR");
+    if (e && *e && strlen(e) < cap) { strcpy(out, e); return 0; }
+    e = getenv("XDG_CACHE_HOME");
+    if (e && *e && strlen(e) + 6 < cap) { sprintf(out, "%s/bnbq", e); return 0; }
+    e = getenv("HOME");
+    if (!e || !*e) e = getenv("USERPROFILE");
+    if (e && *e && strlen(e) + 13 < cap) { sprintf(out, "%s/.cache/bnbq", e); return 0; }
+    return -1;
+}
+
+/* ---- kernel sources -------------------------------------------------------------------------- */
+typedef struct bnbq__cu_source {
+    const char*        name;
+    const char* const* lines;
+} bnbq__cu_source;
+
+// >>cu-kernels
+/* Generated by `make embed` from kernels_src/: do not edit by hand. */
+static const char* const bnbq__cu_src_prelude[] = {
+    "// bnbq kernel prelude: prepended to every compilation unit. No toolkit headers: the few types and\n",
+    "// conversions the kernels need are defined here, bit for bit the same as bnbq.h's CPU functions.\n",
+    "// Compiled with --fmad=false and without fast-math, so every float operation rounds on its own.\n",
+    "typedef unsigned char u8;\n",
+    "typedef signed char i8;\n",
+    "typedef unsigned short u16;\n",
+    "typedef unsigned int u32;\n",
+    "typedef int i32;\n",
+    "typedef unsigned long long u64;\n",
+    "typedef long long i64;\n",
+    "\n",
+    "#define BNBQ_F32 0\n",
+    "#define BNBQ_F16 1\n",
+    "#define BNBQ_BF16 2\n",
+    "#define BNBQ_FP4 0\n",
+    "#define BNBQ_NF4 1\n",
+    "\n",
+    "#define BNBQ_DEV static __device__ __forceinline__\n",
+    "\n",
+    "BNBQ_DEV float bnbq_absf(float x) { return __uint_as_float(__float_as_uint(x) & 0x7fffffffu); }\n",
+    "\n",
+    "BNBQ_DEV u16 bnbq_f32_to_f16(float x) {\n",
+    "    u32 u = __float_as_uint(x);\n",
+    "    u32 sign = (u >> 16) & 0x8000u;\n",
+    "    u32 a = u & 0x7fffffffu;\n",
+    "    if (a > 0x7f800000u) return (u16)(sign | 0x7e00u | ((a >> 13) & 0x3ffu));\n",
+    "    if (a >= 0x47800000u) return (u16)(sign | 0x7c00u);\n",
+    "    if (a >= 0x38800000u) {\n",
+    "        u32 odd = (a >> 13) & 1u;\n",
+    "        a = a - 0x38000000u + 0xfffu + odd;\n",
+    "        return (u16)(sign | (a >> 13));\n",
+    "    }\n",
+    "    {\n",
+    "        float t = __uint_as_float(a) + 0.5f;\n",
+    "        return (u16)(sign | (__float_as_uint(t) - 0x3f000000u));\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "BNBQ_DEV float bnbq_f16_to_f32(u16 h) {\n",
+    "    u32 sign = (u32)(h & 0x8000u) << 16;\n",
+    "    u32 e = (h >> 10) & 0x1fu, m = h & 0x3ffu;\n",
+    "    if (e == 0) {\n",
+    "        float v = (float)m * 5.9604644775390625e-8f;\n",
+    "        return __uint_as_float(__float_as_uint(v) | sign);\n",
+    "    }\n",
+    "    if (e == 31) return __uint_as_float(sign | 0x7f800000u | (m << 13));\n",
+    "    return __uint_as_float(sign | ((e + 112u) << 23) | (m << 13));\n",
+    "}\n",
+    "\n",
+    "BNBQ_DEV u16 bnbq_f32_to_bf16(float x) {\n",
+    "    u32 u = __float_as_uint(x);\n",
+    "    if ((u & 0x7fffffffu) > 0x7f800000u) return (u16)((u >> 16) | 0x40u);\n",
+    "    u = u + 0x7fffu + ((u >> 16) & 1u);\n",
+    "    return (u16)(u >> 16);\n",
+    "}\n",
+    "\n",
+    "BNBQ_DEV float bnbq_bf16_to_f32(u16 h) { return __uint_as_float((u32)h << 16); }\n",
+    "\n",
+    "// element i of an array of dtype dt, widened exactly\n",
+    "BNBQ_DEV float bnbq_load(int dt, const void* p, u64 i) {\n",
+    "    if (dt == BNBQ_F16) return bnbq_f16_to_f32(((const u16*)p)[i]);\n",
+    "    if (dt == BNBQ_BF16) return bnbq_bf16_to_f32(((const u16*)p)[i]);\n",
+    "    return ((const float*)p)[i];\n",
+    "}\n",
+    "\n",
+    "// one RNE rounding to dtype dt\n",
+    "BNBQ_DEV void bnbq_store(int dt, void* p, u64 i, float v) {\n",
+    "    if (dt == BNBQ_F16) ((u16*)p)[i] = bnbq_f32_to_f16(v);\n",
+    "    else if (dt == BNBQ_BF16) ((u16*)p)[i] = bnbq_f32_to_bf16(v);\n",
+    "    else ((float*)p)[i] = v;\n",
+    "}\n",
+    "\n",
+    "BNBQ_DEV float bnbq_round_to(int dt, float v) {\n",
+    "    if (dt == BNBQ_F16) return bnbq_f16_to_f32(bnbq_f32_to_f16(v));\n",
+    "    if (dt == BNBQ_BF16) return bnbq_bf16_to_f32(bnbq_f32_to_bf16(v));\n",
+    "    return v;\n",
+    "}\n",
+    "\n",
+    "// round half to even for |y| < 2^22; NaN -> 0; saturating beyond (as bnbq.h's bnbq__rint)\n",
+    "BNBQ_DEV int bnbq_rint(float y) {\n",
+    "    if (!(y == y)) return 0;\n",
+    "    if (y >= 4194304.0f) return y >= 2147483520.0f ? 2147483647 : (int)y;\n",
+    "    if (y <= -4194304.0f) return y <= -2147483648.0f ? (-2147483647 - 1) : (int)y;\n",
+    "    return __float2int_rn(y);\n",
+    "}\n",
+    "\n",
+    "// grid-stride loop over [0, n)\n",
+    "#define BNBQ_GRID_LOOP(i, n) \\\n",
+    "    for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (u64)gridDim.x * blockDim.x)\n",
+    0
+};
+static const char* const bnbq__cu_src_convert[] = {
+    "// Elementwise dtype conversion (bnbq_convert). The dtypes are kernel arguments: the branch is\n",
+    "// uniform across the grid and the kernel is memory-bound.\n",
+    "extern \"C\" __global__ void bnbq_k_convert(const void* src, int src_dt, void* dst, int dst_dt, u64 n) {\n",
+    "    BNBQ_GRID_LOOP(i, n) bnbq_store(dst_dt, dst, i, bnbq_load(src_dt, src, i));\n",
+    "}\n",
+    0
+};
+static const bnbq__cu_source bnbq__cu_sources[] = {
+    { "prelude", bnbq__cu_src_prelude },
+    { "convert", bnbq__cu_src_convert },
+    { 0, 0 }
+};
+// >>cu-kernels-end
+
+/* The full text of a compilation unit: the prelude, then the unit's source. malloc'd. */
+static char* bnbq__cu_program_text(const char* unit) {
+    const bnbq__cu_source* s;
+    const char* const* pre = NULL;
+    const char* const* src = NULL;
+    const char* const* l;
+    size_t len = 64;
+    char* out;
+    for (s = bnbq__cu_sources; s->name; s++) {
+        if (strcmp(s->name, "prelude") == 0) pre = s->lines;
+        if (strcmp(s->name, unit) == 0) src = s->lines;
+    }
+    if (!pre || !src) return NULL;
+    for (l = pre; *l; l++) len += strlen(*l);
+    for (l = src; *l; l++) len += strlen(*l);
+    out = (char*)malloc(len);
+    if (!out) return NULL;
+    out[0] = 0;
+    for (l = pre; *l; l++) strcat(out, *l);
+    strcat(out, "\n");
+    for (l = src; *l; l++) strcat(out, *l);
+    return out;
+}
+
+// >>cuda-context
+
+/* Every (unit, defines) pair an operation may request; precompile and `make nvrtc-check` compile
+   exactly this list, and bnbq__cu_kernel refuses anything else. Filled in >>cuda-ops. */
+typedef struct bnbq__cu_variant {
+    const char* unit;
+    const char* defines;     /* space-separated NAME=VALUE, each becomes -DNAME=VALUE */
+} bnbq__cu_variant;
+static int bnbq__cu_num_variants(void);
+static const bnbq__cu_variant* bnbq__cu_variant_at(int i);
+
+typedef struct bnbq__cu_module {
+    char*            unit;
+    char*            defines;
+    bnbq__CUmodule   module;
+} bnbq__cu_module;
+
+typedef struct bnbq__cu_fn {
+    int              module;      /* index into modules */
+    char             name[64];
+    bnbq__CUfunction fn;
+} bnbq__cu_fn;
+
+struct bnbq_cuda {
+    bnbq_cuda_desc    desc;           /* resolved */
+    char              cache_dir[1024];
+    bnbq_exec         log_ex;         /* carries the logger and allocator */
+    bnbq__CUdevice    device;
+    bnbq__CUcontext   cuctx;
+    bnbq_cuda_device_info info;
+    int               target_arch, target_ptx;
+    int               nvrtc_ok;       /* NVRTC loaded */
+#if defined(_WIN32)
+    SRWLOCK           lock;
+#else
+    pthread_mutex_t   lock;
+#endif
+    bnbq__cu_module*  modules;
+    int               num_modules, cap_modules;
+    bnbq__cu_fn*      fns;
+    int               num_fns, cap_fns;
+    bnbq_cuda_stats   stats;
+    int               warned_cache_write;
+};
+
+#define BNBQ__DRV (bnbq__cuda_global.drv)
+#define BNBQ__NV (bnbq__cuda_global.nvrtc)
+
+static void bnbq__ctx_lock(bnbq_cuda* c) {
+#if defined(_WIN32)
+    AcquireSRWLockExclusive(&c->lock);
+#else
+    pthread_mutex_lock(&c->lock);
+#endif
+}
+static void bnbq__ctx_unlock(bnbq_cuda* c) {
+#if defined(_WIN32)
+    ReleaseSRWLockExclusive(&c->lock);
+#else
+    pthread_mutex_unlock(&c->lock);
+#endif
+}
+
+static const char* bnbq__cu_errname(bnbq__CUresult e) {
+    const char* s = NULL;
+    if (BNBQ__DRV.loaded && BNBQ__DRV.bnbq__cuGetErrorName &&
+        BNBQ__DRV.bnbq__cuGetErrorName(e, &s) == 0 && s)
+        return s;
+    return "CUDA_ERROR_UNKNOWN";
+}
+
+/* Maps a failing driver call to a result code, with one log line. */
+static bnbq_result bnbq__cu_check(const bnbq_exec* ex, const char* func, const char* what,
+                                  bnbq__CUresult e) {
+    bnbq_result r;
+    if (e == BNBQ__CUDA_SUCCESS) return BNBQ_SUCCESS;
+    switch ((int)e) {
+        case BNBQ__CUDA_ERROR_OUT_OF_MEMORY: r = BNBQ_ERROR_OUT_OF_MEMORY; break;
+        case BNBQ__CUDA_ERROR_STUB_LIBRARY: r = BNBQ_ERROR_NO_DRIVER; break;
+        case BNBQ__CUDA_ERROR_INSUFFICIENT_DRIVER:
+        case BNBQ__CUDA_ERROR_UNSUPPORTED_PTX_VERSION:
+        case BNBQ__CUDA_ERROR_SYSTEM_DRIVER_MISMATCH: r = BNBQ_ERROR_DRIVER_TOO_OLD; break;
+        case BNBQ__CUDA_ERROR_NO_DEVICE:
+        case BNBQ__CUDA_ERROR_INVALID_DEVICE: r = BNBQ_ERROR_NO_DEVICE; break;
+        default: r = BNBQ_ERROR_CUDA; break;
+    }
+    bnbq_log(ex, BNBQ_LOG_ERROR, func, "%s failed: %s (%d)", what, bnbq__cu_errname(e), (int)e);
+    return r;
+}
+
+static bnbq_result bnbq__push(bnbq_cuda* c, const char* func) {
+    return bnbq__cu_check(&c->log_ex, func, "cuCtxPushCurrent",
+                          BNBQ__DRV.bnbq__cuCtxPushCurrent(c->cuctx));
+}
+static void bnbq__pop(void) {
+    bnbq__CUcontext dummy;
+    BNBQ__DRV.bnbq__cuCtxPopCurrent(&dummy);
+}
+
+/* The architecture kernels are built for: the device's own when NVRTC lists it (cubin), else the
+   newest NVRTC knows below it (PTX, JIT-compiled by the driver). */
+static bnbq_result bnbq__choose_target(bnbq_cuda* c) {
+    int dev = c->info.cc_major * 10 + c->info.cc_minor, best = 0, i;
+    c->target_arch = dev;
+    c->target_ptx = 0;
+    if (!c->nvrtc_ok) return BNBQ_SUCCESS;   /* cache only: the lookup tries what fits */
+    for (i = 0; i < BNBQ__NV.num_archs; i++) {
+        if (BNBQ__NV.archs[i] == dev) return BNBQ_SUCCESS;
+        if (BNBQ__NV.archs[i] < dev && BNBQ__NV.archs[i] > best) best = BNBQ__NV.archs[i];
+    }
+    if (best == 0) {
+        bnbq_log(&c->log_ex, BNBQ_LOG_WARN, "bnbq_cuda_init",
+                 "NVRTC %d knows no architecture at or below sm_%d", BNBQ__NV.version, dev);
+        c->nvrtc_ok = 0;
+        return BNBQ_ERROR_NVRTC_TOO_OLD;
+    }
+    c->target_arch = best;
+    c->target_ptx = 1;
+    bnbq_log(&c->log_ex, BNBQ_LOG_INFO, "bnbq_cuda_init",
+             "NVRTC does not list sm_%d: building PTX for compute_%d", dev, best);
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_cuda_init(const bnbq_cuda_desc* desc, bnbq_cuda** out_ctx) {
+    static const char* fn = "bnbq_cuda_init";
+    bnbq_cuda_desc d;
+    bnbq_cuda* c;
+    bnbq_exec log_ex;
+    bnbq_cpu_desc cd;
+    bnbq_result r;
+    int count = 0, v = 0;
+    if (!out_ctx) return BNBQ_ERROR_NULL_POINTER;
+    *out_ctx = NULL;
+    memset(&d, 0, sizeof d);
+    if (desc) d = *desc;
+    memset(&cd, 0, sizeof cd);
+    cd.logger = d.logger;
+    cd.allocator = d.allocator;
+    r = bnbq_cpu_exec_init(&log_ex, &cd);       /* validates the allocator pair, logs */
+    if (r != BNBQ_SUCCESS) return r;
+    if (d.device_index < 0) {
+        bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn, "device_index %d is negative", d.device_index);
+        return BNBQ_ERROR_INVALID_ARGS;
+    }
+    bnbq__global_lock();
+    r = bnbq__load_driver(&log_ex, d.libcuda_path);
+    if (r == BNBQ_SUCCESS) {
+        bnbq__CUresult e = BNBQ__DRV.bnbq__cuInit(0);
+        if (e != BNBQ__CUDA_SUCCESS) {
+            if ((int)e == BNBQ__CUDA_ERROR_STUB_LIBRARY) {
+                bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn,
+                         "%s is the CUDA toolkit's stub library, not a driver", BNBQ__DRV.path);
+                r = BNBQ_ERROR_NO_DRIVER;
+            } else {
+                r = bnbq__cu_check(&log_ex, fn, "cuInit", e);
+            }
+        }
+    } else if (r == BNBQ_ERROR_NO_DRIVER) {
+        bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn, "no NVIDIA driver: cannot open %s",
+                 d.libcuda_path ? d.libcuda_path : "libcuda.so.1");
+    }
+    if (r == BNBQ_SUCCESS) bnbq__load_nvrtc(&log_ex, d.nvrtc_path);   /* optional */
+    bnbq__global_unlock();
+    if (r != BNBQ_SUCCESS) return r;
+
+    r = bnbq__cu_check(&log_ex, fn, "cuDriverGetVersion", BNBQ__DRV.bnbq__cuDriverGetVersion(&v));
+    if (r != BNBQ_SUCCESS) return r;
+    r = bnbq__cu_check(&log_ex, fn, "cuDeviceGetCount", BNBQ__DRV.bnbq__cuDeviceGetCount(&count));
+    if (r != BNBQ_SUCCESS) return r;
+    if (count <= 0 || d.device_index >= count) {
+        bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn, "no CUDA device %d (%d found)", d.device_index, count);
+        return BNBQ_ERROR_NO_DEVICE;
+    }
+    c = (bnbq_cuda*)bnbq_host_alloc(&log_ex, sizeof *c);
+    if (!c) return BNBQ_ERROR_OUT_OF_MEMORY;
+    memset(c, 0, sizeof *c);
+    c->log_ex = log_ex;
+    c->desc = d;
+    c->desc.allocator = log_ex.allocator;
+#if defined(_WIN32)
+    InitializeSRWLock(&c->lock);
+#else
+    pthread_mutex_init(&c->lock, NULL);
+#endif
+    c->info.driver_version = v;
+    r = bnbq__cu_check(&log_ex, fn, "cuDeviceGet", BNBQ__DRV.bnbq__cuDeviceGet(&c->device, d.device_index));
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_check(&log_ex, fn, "cuDeviceGetName",
+                           BNBQ__DRV.bnbq__cuDeviceGetName(c->info.name, (int)sizeof c->info.name - 1, c->device));
+    if (r == BNBQ_SUCCESS) {
+        int a = 0;
+        BNBQ__DRV.bnbq__cuDeviceGetAttribute(&c->info.cc_major, BNBQ__ATTR_CC_MAJOR, c->device);
+        BNBQ__DRV.bnbq__cuDeviceGetAttribute(&c->info.cc_minor, BNBQ__ATTR_CC_MINOR, c->device);
+        BNBQ__DRV.bnbq__cuDeviceGetAttribute(&c->info.sm_count, BNBQ__ATTR_MULTIPROCESSOR_COUNT, c->device);
+        if (BNBQ__DRV.bnbq__cuDeviceGetAttribute(&a, BNBQ__ATTR_L2_CACHE_SIZE, c->device) == 0)
+            c->info.l2_bytes = (size_t)a;
+        BNBQ__DRV.bnbq__cuDeviceTotalMem(&c->info.total_memory, c->device);
+        r = bnbq__cu_check(&log_ex, fn, "cuDevicePrimaryCtxRetain",
+                           BNBQ__DRV.bnbq__cuDevicePrimaryCtxRetain(&c->cuctx, c->device));
+    }
+    if (r != BNBQ_SUCCESS) {
+#if !defined(_WIN32)
+        pthread_mutex_destroy(&c->lock);
+#endif
+        bnbq_host_free(&log_ex, c);
+        return r;
+    }
+    c->nvrtc_ok = BNBQ__NV.loaded;
+    c->info.nvrtc_version = c->nvrtc_ok ? BNBQ__NV.version : 0;
+    if (bnbq__choose_target(c) != BNBQ_SUCCESS) c->nvrtc_ok = 0;
+    c->info.target_arch = c->target_arch;
+    c->info.target_is_ptx = c->target_ptx;
+    if (!d.disable_disk_cache) {
+        if (bnbq__cache_dir(d.cache_dir, c->cache_dir, sizeof c->cache_dir) != 0) {
+            bnbq_log(&log_ex, BNBQ_LOG_WARN, fn, "no cache directory could be chosen: disk cache off");
+            c->cache_dir[0] = 0;
+        }
+    }
+    c->desc.cache_dir = c->cache_dir[0] ? c->cache_dir : NULL;
+    bnbq_log(&log_ex, BNBQ_LOG_INFO, fn, "%s, sm_%d%d, %d SMs, driver %d, kernels: %s_%d",
+             c->info.name, c->info.cc_major, c->info.cc_minor, c->info.sm_count, v,
+             c->target_ptx ? "compute" : "sm", c->target_arch);
+    *out_ctx = c;
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API void bnbq_cuda_uninit(bnbq_cuda* c) {
+    int i;
+    bnbq_exec log_ex;
+    if (!c) return;
+    log_ex = c->log_ex;
+    if (bnbq__push(c, "bnbq_cuda_uninit") == BNBQ_SUCCESS) {
+        for (i = 0; i < c->num_modules; i++) BNBQ__DRV.bnbq__cuModuleUnload(c->modules[i].module);
+        bnbq__pop();
+    }
+    for (i = 0; i < c->num_modules; i++) {
+        bnbq_host_free(&log_ex, c->modules[i].unit);
+        bnbq_host_free(&log_ex, c->modules[i].defines);
+    }
+    bnbq_host_free(&log_ex, c->modules);
+    bnbq_host_free(&log_ex, c->fns);
+    BNBQ__DRV.bnbq__cuDevicePrimaryCtxRelease(c->device);
+#if !defined(_WIN32)
+    pthread_mutex_destroy(&c->lock);
+#endif
+    bnbq_host_free(&log_ex, c);
+}
+
+BNBQ_API bnbq_result bnbq_cuda_query_desc(const bnbq_cuda* c, bnbq_cuda_desc* out) {
+    if (!c || !out) return BNBQ_ERROR_NULL_POINTER;
+    *out = c->desc;
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_cuda_query_device(const bnbq_cuda* c, bnbq_cuda_device_info* out) {
+    if (!c || !out) return BNBQ_ERROR_NULL_POINTER;
+    *out = c->info;
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_cuda_stats_get(bnbq_cuda* c, bnbq_cuda_stats* out) {
+    if (!c || !out) return BNBQ_ERROR_NULL_POINTER;
+    bnbq__ctx_lock(c);
+    *out = c->stats;
+    out->modules = c->num_modules;
+    bnbq__ctx_unlock(c);
+    return BNBQ_SUCCESS;
+}
+
+/* ---- memory, streams, events -------------------------------------------------------------------- */
+
+static bnbq_cuda* bnbq__ex_ctx(const bnbq_exec* ex) {
+    return (ex && ex->memory == BNBQ_MEMORY_DEVICE) ? (bnbq_cuda*)ex->impl : NULL;
+}
+#define BNBQ__DPTR(p) ((bnbq__CUdeviceptr)(uintptr_t)(p))
+
+BNBQ_API bnbq_result bnbq_cuda_malloc(bnbq_cuda* c, size_t bytes, void** out_ptr) {
+    static const char* fn = "bnbq_cuda_malloc";
+    bnbq__CUdeviceptr p = 0;
+    bnbq_result r;
+    if (!c || !out_ptr) return BNBQ_ERROR_NULL_POINTER;
+    *out_ptr = NULL;
+    if (bytes == 0) {
+        bnbq_log(&c->log_ex, BNBQ_LOG_ERROR, fn, "bytes is 0");
+        return BNBQ_ERROR_BAD_SHAPE;
+    }
+    r = bnbq__push(c, fn);
+    if (r != BNBQ_SUCCESS) return r;
+    r = bnbq__cu_check(&c->log_ex, fn, "cuMemAlloc", BNBQ__DRV.bnbq__cuMemAlloc(&p, bytes));
+    bnbq__pop();
+    if (r == BNBQ_SUCCESS) *out_ptr = (void*)(uintptr_t)p;
+    return r;
+}
+
+BNBQ_API bnbq_result bnbq_cuda_free(bnbq_cuda* c, void* ptr) {
+    static const char* fn = "bnbq_cuda_free";
+    bnbq_result r;
+    if (!c) return BNBQ_ERROR_NULL_POINTER;
+    if (!ptr) return BNBQ_SUCCESS;
+    r = bnbq__push(c, fn);
+    if (r != BNBQ_SUCCESS) return r;
+    r = bnbq__cu_check(&c->log_ex, fn, "cuMemFree", BNBQ__DRV.bnbq__cuMemFree(BNBQ__DPTR(ptr)));
+    bnbq__pop();
+    return r;
+}
+
+BNBQ_API bnbq_result bnbq_cuda_memcpy(bnbq_exec* ex, void* dst, const void* src, size_t bytes,
+                                      bnbq_cuda_copy kind) {
+    static const char* fn = "bnbq_cuda_memcpy";
+    bnbq_cuda* c = bnbq__ex_ctx(ex);
+    bnbq__CUstream s;
+    bnbq__CUresult e;
+    bnbq_result r;
+    if (!c) return BNBQ_ERROR_INVALID_ARGS;
+    if (!dst || !src) return BNBQ_ERROR_NULL_POINTER;
+    if (bytes == 0) return BNBQ_SUCCESS;
+    s = (bnbq__CUstream)ex->stream;
+    r = bnbq__push(c, fn);
+    if (r != BNBQ_SUCCESS) return r;
+    switch (kind) {
+        case BNBQ_COPY_HOST_TO_DEVICE:
+            e = BNBQ__DRV.bnbq__cuMemcpyHtoDAsync(BNBQ__DPTR(dst), src, bytes, s); break;
+        case BNBQ_COPY_DEVICE_TO_HOST:
+            e = BNBQ__DRV.bnbq__cuMemcpyDtoHAsync(dst, BNBQ__DPTR(src), bytes, s); break;
+        case BNBQ_COPY_DEVICE_TO_DEVICE:
+            e = BNBQ__DRV.bnbq__cuMemcpyDtoDAsync(BNBQ__DPTR(dst), BNBQ__DPTR(src), bytes, s); break;
+        default:
+            bnbq__pop();
+            return BNBQ_ERROR_INVALID_ARGS;
+    }
+    r = bnbq__cu_check(ex, fn, "cuMemcpyAsync", e);
+    bnbq__pop();
+    return r;
+}
+
+BNBQ_API bnbq_result bnbq_cuda_memset(bnbq_exec* ex, void* dst, int byte_value, size_t bytes) {
+    static const char* fn = "bnbq_cuda_memset";
+    bnbq_cuda* c = bnbq__ex_ctx(ex);
+    bnbq_result r;
+    if (!c) return BNBQ_ERROR_INVALID_ARGS;
+    if (!dst) return BNBQ_ERROR_NULL_POINTER;
+    if (bytes == 0) return BNBQ_SUCCESS;
+    r = bnbq__push(c, fn);
+    if (r != BNBQ_SUCCESS) return r;
+    r = bnbq__cu_check(ex, fn, "cuMemsetD8Async",
+                       BNBQ__DRV.bnbq__cuMemsetD8Async(BNBQ__DPTR(dst), (unsigned char)byte_value,
+                                                       bytes, (bnbq__CUstream)ex->stream));
+    bnbq__pop();
+    return r;
+}
+
+BNBQ_API bnbq_result bnbq_cuda_synchronize(bnbq_exec* ex) {
+    static const char* fn = "bnbq_cuda_synchronize";
+    bnbq_cuda* c = bnbq__ex_ctx(ex);
+    bnbq_result r;
+    if (!c) return BNBQ_ERROR_INVALID_ARGS;
+    r = bnbq__push(c, fn);
+    if (r != BNBQ_SUCCESS) return r;
+    r = bnbq__cu_check(ex, fn, "cuStreamSynchronize",
+                       BNBQ__DRV.bnbq__cuStreamSynchronize((bnbq__CUstream)ex->stream));
+    bnbq__pop();
+    return r;
+}
+
+BNBQ_API bnbq_result bnbq_cuda_stream_create(bnbq_cuda* c, void** out_stream) {
+    static const char* fn = "bnbq_cuda_stream_create";
+    bnbq__CUstream s = NULL;
+    bnbq_result r;
+    if (!c || !out_stream) return BNBQ_ERROR_NULL_POINTER;
+    r = bnbq__push(c, fn);
+    if (r != BNBQ_SUCCESS) return r;
+    r = bnbq__cu_check(&c->log_ex, fn, "cuStreamCreate", BNBQ__DRV.bnbq__cuStreamCreate(&s, 1));
+    bnbq__pop();
+    *out_stream = r == BNBQ_SUCCESS ? (void*)s : NULL;
+    return r;
+}
+
+BNBQ_API bnbq_result bnbq_cuda_stream_destroy(bnbq_cuda* c, void* stream) {
+    static const char* fn = "bnbq_cuda_stream_destroy";
+    bnbq_result r;
+    if (!c) return BNBQ_ERROR_NULL_POINTER;
+    if (!stream) return BNBQ_SUCCESS;
+    r = bnbq__push(c, fn);
+    if (r != BNBQ_SUCCESS) return r;
+    r = bnbq__cu_check(&c->log_ex, fn, "cuStreamDestroy",
+                       BNBQ__DRV.bnbq__cuStreamDestroy((bnbq__CUstream)stream));
+    bnbq__pop();
+    return r;
+}
+
+BNBQ_API bnbq_result bnbq_cuda_event_create(bnbq_cuda* c, void** out_event) {
+    static const char* fn = "bnbq_cuda_event_create";
+    bnbq__CUevent e = NULL;
+    bnbq_result r;
+    if (!c || !out_event) return BNBQ_ERROR_NULL_POINTER;
+    r = bnbq__push(c, fn);
+    if (r != BNBQ_SUCCESS) return r;
+    r = bnbq__cu_check(&c->log_ex, fn, "cuEventCreate", BNBQ__DRV.bnbq__cuEventCreate(&e, 0));
+    bnbq__pop();
+    *out_event = r == BNBQ_SUCCESS ? (void*)e : NULL;
+    return r;
+}
+
+BNBQ_API bnbq_result bnbq_cuda_event_destroy(bnbq_cuda* c, void* event) {
+    static const char* fn = "bnbq_cuda_event_destroy";
+    bnbq_result r;
+    if (!c) return BNBQ_ERROR_NULL_POINTER;
+    if (!event) return BNBQ_SUCCESS;
+    r = bnbq__push(c, fn);
+    if (r != BNBQ_SUCCESS) return r;
+    r = bnbq__cu_check(&c->log_ex, fn, "cuEventDestroy",
+                       BNBQ__DRV.bnbq__cuEventDestroy((bnbq__CUevent)event));
+    bnbq__pop();
+    return r;
+}
+
+BNBQ_API bnbq_result bnbq_cuda_event_record(bnbq_exec* ex, void* event) {
+    static const char* fn = "bnbq_cuda_event_record";
+    bnbq_cuda* c = bnbq__ex_ctx(ex);
+    bnbq_result r;
+    if (!c) return BNBQ_ERROR_INVALID_ARGS;
+    if (!event) return BNBQ_ERROR_NULL_POINTER;
+    r = bnbq__push(c, fn);
+    if (r != BNBQ_SUCCESS) return r;
+    r = bnbq__cu_check(ex, fn, "cuEventRecord",
+                       BNBQ__DRV.bnbq__cuEventRecord((bnbq__CUevent)event, (bnbq__CUstream)ex->stream));
+    bnbq__pop();
+    return r;
+}
+
+BNBQ_API bnbq_result bnbq_cuda_event_elapsed_ms(bnbq_cuda* c, void* start, void* end, float* out_ms) {
+    static const char* fn = "bnbq_cuda_event_elapsed_ms";
+    bnbq_result r;
+    if (!c || !start || !end || !out_ms) return BNBQ_ERROR_NULL_POINTER;
+    r = bnbq__push(c, fn);
+    if (r != BNBQ_SUCCESS) return r;
+    r = bnbq__cu_check(&c->log_ex, fn, "cuEventSynchronize",
+                       BNBQ__DRV.bnbq__cuEventSynchronize((bnbq__CUevent)end));
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_check(&c->log_ex, fn, "cuEventElapsedTime",
+                           BNBQ__DRV.bnbq__cuEventElapsedTime(out_ms, (bnbq__CUevent)start,
+                                                              (bnbq__CUevent)end));
+    bnbq__pop();
+    return r;
+}
+
+/* ---- compilation -------------------------------------------------------------------------------- */
+
+/* The compile options of a unit for an architecture; returns the number of options. The option
+   strings live in opt_buf. */
+static int bnbq__cu_options(const char* defines, int arch, int ptx, char* opt_buf, size_t cap,
+                            const char** opts, int max_opts) {
+    int n = 0;
+    size_t used = 0;
+    const char* p = defines;
+    int w = snprintf(opt_buf, cap, "--gpu-architecture=%s_%d", ptx ? "compute" : "sm", arch);
+    if (w < 0 || (size_t)w >= cap) return -1;
+    opts[n++] = opt_buf;
+    used = (size_t)w + 1;
+    opts[n++] = "--fmad=false";
+    opts[n++] = "--std=c++11";
+    while (p && *p) {
+        size_t len;
+        while (*p == ' ') p++;
+        if (!*p) break;
+        len = strcspn(p, " ");
+        if (n >= max_opts || used + len + 3 > cap) return -1;
+        opt_buf[used] = '-'; opt_buf[used + 1] = 'D';
+        memcpy(opt_buf + used + 2, p, len);
+        opt_buf[used + 2 + len] = 0;
+        opts[n++] = opt_buf + used;
+        used += len + 3;
+        p += len;
+    }
+    return n;
+}
+
+/* The cache key text of a unit. */
+static int bnbq__cu_key(const char* unit, const char* program, const char* const* opts, int nopts,
+                        int arch, int ptx, char* key, size_t cap) {
+    uint64_t h = bnbq__fnv64(BNBQ__FNV_BASIS, program, strlen(program));
+    int i, w;
+    size_t used;
+    w = snprintf(key, cap, "bnbq %s cache %d\nunit=%s\nsrc=%08x%08x:%lu\narch=%d\nkind=%s\nopts=",
+                 BNBQ_VERSION_STRING, BNBQ_CUDA_CACHE_FORMAT, unit, (unsigned)(h >> 32),
+                 (unsigned)h, (unsigned long)strlen(program), arch, ptx ? "ptx" : "cubin");
+    if (w < 0 || (size_t)w >= cap) return -1;
+    used = (size_t)w;
+    for (i = 0; i < nopts; i++) {
+        size_t l = strlen(opts[i]);
+        if (used + l + 2 >= cap) return -1;
+        memcpy(key + used, opts[i], l);
+        used += l;
+        key[used++] = i + 1 < nopts ? ' ' : '\n';
+    }
+    key[used] = 0;
+    return 0;
+}
+
+/* Compiles a unit with NVRTC (global NVRTC must be loaded). On success *out_img is malloc'd. */
+static bnbq_result bnbq__nvrtc_compile(const bnbq_exec* log_ex, const char* unit,
+                                       const char* program, const char* const* opts, int nopts,
+                                       int ptx, unsigned char** out_img, size_t* out_len,
+                                       double* seconds) {
+    static const char* fn = "bnbq_cuda";
+    bnbq__nvrtcProgram prog = NULL;
+    bnbq__nvrtcResult e;
+    clock_t t0 = clock();
+    size_t len = 0;
+    unsigned char* img;
+    char name[80];
+    *out_img = NULL;
+    sprintf(name, "%.60s.cu", unit);
+    if (!ptx && (!BNBQ__NV.bnbq__nvrtcGetCUBINSize || !BNBQ__NV.bnbq__nvrtcGetCUBIN)) ptx = 1;
+    e = BNBQ__NV.bnbq__nvrtcCreateProgram(&prog, program, name, 0, NULL, NULL);
+    if (e != 0) {
+        bnbq_log(log_ex, BNBQ_LOG_ERROR, fn, "nvrtcCreateProgram(%s): %s", unit,
+                 BNBQ__NV.bnbq__nvrtcGetErrorString(e));
+        return BNBQ_ERROR_COMPILE_FAILED;
+    }
+    e = BNBQ__NV.bnbq__nvrtcCompileProgram(prog, nopts, opts);
+    if (e != 0) {
+        size_t ll = 0;
+        char* msg = NULL;
+        if (BNBQ__NV.bnbq__nvrtcGetProgramLogSize(prog, &ll) == 0 && ll > 0) {
+            msg = (char*)malloc(ll + 1);
+            if (msg && BNBQ__NV.bnbq__nvrtcGetProgramLog(prog, msg) == 0) msg[ll] = 0;
+        }
+        bnbq_log(log_ex, BNBQ_LOG_ERROR, fn, "NVRTC failed on %s (%s): %.400s", unit, opts[0],
+                 msg ? msg : BNBQ__NV.bnbq__nvrtcGetErrorString(e));
+        free(msg);
+        BNBQ__NV.bnbq__nvrtcDestroyProgram(&prog);
+        return BNBQ_ERROR_COMPILE_FAILED;
+    }
+    if (ptx) e = BNBQ__NV.bnbq__nvrtcGetPTXSize(prog, &len);
+    else e = BNBQ__NV.bnbq__nvrtcGetCUBINSize(prog, &len);
+    img = (e == 0 && len > 0) ? (unsigned char*)malloc(len) : NULL;
+    if (img) e = ptx ? BNBQ__NV.bnbq__nvrtcGetPTX(prog, (char*)img)
+                     : BNBQ__NV.bnbq__nvrtcGetCUBIN(prog, (char*)img);
+    BNBQ__NV.bnbq__nvrtcDestroyProgram(&prog);
+    if (!img || e != 0) {
+        free(img);
+        bnbq_log(log_ex, BNBQ_LOG_ERROR, fn, "NVRTC returned no image for %s", unit);
+        return BNBQ_ERROR_COMPILE_FAILED;
+    }
+    *out_img = img;
+    *out_len = len;
+    if (seconds) *seconds = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    return BNBQ_SUCCESS;
+}
+
+static int bnbq__variant_known(const char* unit, const char* defines) {
+    int i;
+    for (i = 0; i < bnbq__cu_num_variants(); i++)
+        if (strcmp(bnbq__cu_variant_at(i)->unit, unit) == 0 &&
+            strcmp(bnbq__cu_variant_at(i)->defines, defines) == 0)
+            return 1;
+    return 0;
+}
+
+/* Tries to load a module from a cache entry; a bad or refused entry counts as rejected. */
+static int bnbq__try_cached(bnbq_cuda* c, const char* key, int kind, int arch,
+                            bnbq__CUmodule* out_mod) {
+    char name[40], path[1200];
+    unsigned char* img;
+    size_t len = 0;
+    int bad = 0;
+    clock_t t0 = clock();
+    if (!c->cache_dir[0]) return 0;
+    bnbq__cache_name(key, name);
+    sprintf(path, "%s/%s.bnbqk", c->cache_dir, name);
+    img = bnbq__cache_read(path, key, kind, arch, &len, &bad);
+    if (!img) {
+        if (bad) {
+            c->stats.disk_rejected++;
+            bnbq_log(&c->log_ex, BNBQ_LOG_WARN, "bnbq_cuda", "ignoring a damaged cache entry %s", path);
+        }
+        return 0;
+    }
+    if (kind == BNBQ__KIND_PTX && img[len - 1] != 0) {   /* PTX must be NUL-terminated */
+        free(img);
+        c->stats.disk_rejected++;
+        return 0;
+    }
+    if (BNBQ__DRV.bnbq__cuModuleLoadData(out_mod, img) != BNBQ__CUDA_SUCCESS) {
+        free(img);
+        c->stats.disk_rejected++;
+        bnbq_log(&c->log_ex, BNBQ_LOG_WARN, "bnbq_cuda", "the driver refused cache entry %s", path);
+        return 0;
+    }
+    free(img);
+    c->stats.disk_hits++;
+    c->stats.load_seconds += (double)(clock() - t0) / CLOCKS_PER_SEC;
+    return 1;
+}
+
+/* Loads (memory table -> disk cache -> NVRTC) the module of a unit. Context pushed, lock held. */
+static bnbq_result bnbq__cu_load_module(bnbq_cuda* c, const char* unit, const char* defines, int* out_index) {
+    static const char* fn = "bnbq_cuda";
+    char opt_buf[1024], key[2048];
+    const char* opts[24];
+    char* program = NULL;
+    int nopts, i, found = 0;
+    bnbq__CUmodule mod = NULL;
+    bnbq_result r = BNBQ_SUCCESS;
+    for (i = 0; i < c->num_modules; i++)
+        if (strcmp(c->modules[i].unit, unit) == 0 && strcmp(c->modules[i].defines, defines) == 0) {
+            *out_index = i;
+            return BNBQ_SUCCESS;
+        }
+    if (!bnbq__variant_known(unit, defines)) {
+        bnbq_log(&c->log_ex, BNBQ_LOG_ERROR, fn, "kernel variant %s [%s] is not registered", unit, defines);
+        return BNBQ_ERROR_NOT_SUPPORTED;
+    }
+    program = bnbq__cu_program_text(unit);
+    if (!program) return BNBQ_ERROR_OUT_OF_MEMORY;
+    /* 1. the disk cache: the target, or (without NVRTC) any image that can run on this device */
+    {
+        int dev = c->info.cc_major * 10 + c->info.cc_minor;
+        int tries[16][2], nt = 0, t;
+        tries[nt][0] = c->target_arch; tries[nt][1] = c->target_ptx; nt++;
+        if (!c->nvrtc_ok) {
+            int a;
+            for (a = dev - 1; a >= c->info.cc_major * 10 && nt < 8; a--) {  /* same-major cubins */
+                tries[nt][0] = a; tries[nt][1] = 0; nt++;
+            }
+            for (a = dev; a >= 50 && nt < 16; a--) {
+                static const int known[] = { 120, 100, 90, 89, 87, 86, 80, 75 };
+                int k;
+                for (k = 0; k < 8; k++) if (known[k] == a) { tries[nt][0] = a; tries[nt][1] = 1; nt++; }
+            }
+        }
+        for (t = 0; t < nt && !found; t++) {
+            nopts = bnbq__cu_options(defines, tries[t][0], tries[t][1], opt_buf, sizeof opt_buf, opts, 24);
+            if (nopts < 0 || bnbq__cu_key(unit, program, opts, nopts, tries[t][0], tries[t][1], key, sizeof key) != 0) {
+                r = BNBQ_ERROR_INVALID_ARGS;
+                break;
+            }
+            found = bnbq__try_cached(c, key, tries[t][1] ? BNBQ__KIND_PTX : BNBQ__KIND_CUBIN,
+                                     tries[t][0], &mod);
+        }
+    }
+    /* 2. NVRTC */
+    if (!found && r == BNBQ_SUCCESS) {
+        unsigned char* img = NULL;
+        size_t len = 0;
+        double secs = 0.0;
+        if (!c->nvrtc_ok) {
+            bnbq_log(&c->log_ex, BNBQ_LOG_ERROR, fn,
+                     "kernel %s [%s] is not in the cache and NVRTC is not available", unit, defines);
+            free(program);
+            return BNBQ_ERROR_NO_NVRTC;
+        }
+        nopts = bnbq__cu_options(defines, c->target_arch, c->target_ptx, opt_buf, sizeof opt_buf, opts, 24);
+        bnbq__cu_key(unit, program, opts, nopts, c->target_arch, c->target_ptx, key, sizeof key);
+        r = bnbq__nvrtc_compile(&c->log_ex, unit, program, opts, nopts, c->target_ptx, &img, &len, &secs);
+        if (r == BNBQ_SUCCESS) {
+            bnbq__CUresult e;
+            c->stats.units_compiled++;
+            c->stats.compile_seconds += secs;
+            e = BNBQ__DRV.bnbq__cuModuleLoadData(&mod, img);
+            if (e != BNBQ__CUDA_SUCCESS) {
+                r = bnbq__cu_check(&c->log_ex, fn, "cuModuleLoadData", e);
+            } else if (c->cache_dir[0]) {
+                char name[40];
+                bnbq__cache_name(key, name);
+                if (bnbq__cache_write(c->cache_dir, name, key, c->target_ptx ? BNBQ__KIND_PTX : BNBQ__KIND_CUBIN,
+                                      c->target_arch, BNBQ__NV.version, c->info.driver_version, img, len) != 0 &&
+                    !c->warned_cache_write) {
+                    c->warned_cache_write = 1;
+                    bnbq_log(&c->log_ex, BNBQ_LOG_WARN, fn, "cannot write the kernel cache in %s",
+                             c->cache_dir);
+                }
+            }
+            free(img);
+        }
+    }
+    free(program);
+    if (r != BNBQ_SUCCESS) return r;
+    if (c->num_modules == c->cap_modules) {
+        int cap = c->cap_modules ? c->cap_modules * 2 : 16;
+        bnbq__cu_module* m = (bnbq__cu_module*)bnbq_host_alloc(&c->log_ex, (size_t)cap * sizeof *m);
+        if (!m) { BNBQ__DRV.bnbq__cuModuleUnload(mod); return BNBQ_ERROR_OUT_OF_MEMORY; }
+        if (c->modules) memcpy(m, c->modules, (size_t)c->num_modules * sizeof *m);
+        bnbq_host_free(&c->log_ex, c->modules);
+        c->modules = m;
+        c->cap_modules = cap;
+    }
+    {
+        bnbq__cu_module* m = &c->modules[c->num_modules];
+        size_t lu = strlen(unit) + 1, ld = strlen(defines) + 1;
+        m->unit = (char*)bnbq_host_alloc(&c->log_ex, lu);
+        m->defines = (char*)bnbq_host_alloc(&c->log_ex, ld);
+        if (!m->unit || !m->defines) {
+            bnbq_host_free(&c->log_ex, m->unit);
+            bnbq_host_free(&c->log_ex, m->defines);
+            BNBQ__DRV.bnbq__cuModuleUnload(mod);
+            return BNBQ_ERROR_OUT_OF_MEMORY;
+        }
+        memcpy(m->unit, unit, lu);
+        memcpy(m->defines, defines, ld);
+        m->module = mod;
+        *out_index = c->num_modules++;
+    }
+    return BNBQ_SUCCESS;
+}
+
+/* The kernel `kernel` of unit (unit, defines), compiled or loaded on first use. The context must
+   be pushed. Thread safety: takes the context lock. */
+static bnbq_result bnbq__cu_kernel(bnbq_exec* ex, const char* unit, const char* defines,
+                                   const char* kernel, bnbq__CUfunction* out) {
+    bnbq_cuda* c = (bnbq_cuda*)ex->impl;
+    bnbq_result r;
+    int i, mi = -1;
+    if (!defines) defines = "";
+    bnbq__ctx_lock(c);
+    for (i = 0; i < c->num_fns; i++) {
+        bnbq__cu_fn* f = &c->fns[i];
+        if (strcmp(f->name, kernel) == 0 && strcmp(c->modules[f->module].unit, unit) == 0 &&
+            strcmp(c->modules[f->module].defines, defines) == 0) {
+            *out = f->fn;
+            bnbq__ctx_unlock(c);
+            return BNBQ_SUCCESS;
+        }
+    }
+    r = bnbq__cu_load_module(c, unit, defines, &mi);
+    if (r == BNBQ_SUCCESS) {
+        bnbq__CUfunction f = NULL;
+        bnbq__CUresult e = BNBQ__DRV.bnbq__cuModuleGetFunction(&f, c->modules[mi].module, kernel);
+        r = bnbq__cu_check(ex, "bnbq_cuda", "cuModuleGetFunction", e);
+        if (r == BNBQ_SUCCESS && c->num_fns == c->cap_fns) {
+            int cap = c->cap_fns ? c->cap_fns * 2 : 32;
+            bnbq__cu_fn* nf = (bnbq__cu_fn*)bnbq_host_alloc(&c->log_ex, (size_t)cap * sizeof *nf);
+            if (!nf) r = BNBQ_ERROR_OUT_OF_MEMORY;
+            else {
+                if (c->fns) memcpy(nf, c->fns, (size_t)c->num_fns * sizeof *nf);
+                bnbq_host_free(&c->log_ex, c->fns);
+                c->fns = nf;
+                c->cap_fns = cap;
+            }
+        }
+        if (r == BNBQ_SUCCESS) {
+            bnbq__cu_fn* nf = &c->fns[c->num_fns++];
+            nf->module = mi;
+            strncpy(nf->name, kernel, sizeof nf->name - 1);
+            nf->name[sizeof nf->name - 1] = 0;
+            nf->fn = f;
+            *out = f;
+        }
+    }
+    bnbq__ctx_unlock(c);
+    return r;
+}
+
+/* Launches on the exec's stream; gx blocks of bx threads (gy rows of blocks), smem dynamic bytes. */
+static bnbq_result bnbq__cu_launch(bnbq_exec* ex, const char* func, bnbq__CUfunction f,
+                                   unsigned gx, unsigned gy, unsigned bx, unsigned smem, void** args) {
+    if (gx == 0 || gy == 0) return BNBQ_SUCCESS;
+    return bnbq__cu_check(ex, func, "cuLaunchKernel",
+                          BNBQ__DRV.bnbq__cuLaunchKernel(f, gx, gy, 1, bx, 1, 1, smem,
+                                                         (bnbq__CUstream)ex->stream, args, NULL));
+}
+
+/* A grid for n independent items at `per_block` items per block, capped for grid-stride loops. */
+static unsigned bnbq__grid(bnbq_cuda* c, size_t n, size_t per_block) {
+    size_t g = n / per_block + (n % per_block != 0);
+    size_t cap = (size_t)(c->info.sm_count > 0 ? c->info.sm_count : 80) * 32;
+    if (g > cap) g = cap;
+    return (unsigned)(g ? g : 1);
+}
+
+/* ---- precompile --------------------------------------------------------------------------------- */
+
+BNBQ_API bnbq_result bnbq_cuda_precompile(const bnbq_cuda_precompile_desc* desc,
+                                          bnbq_cuda_precompile_report* out_report) {
+    static const char* fn = "bnbq_cuda_precompile";
+    bnbq_cuda_precompile_report rep;
+    bnbq_exec log_ex;
+    bnbq_cpu_desc cd;
+    char dir[1024];
+    bnbq_result r, result = BNBQ_SUCCESS;
+    int a, v;
+    memset(&rep, 0, sizeof rep);
+    if (out_report) *out_report = rep;
+    if (!desc) return BNBQ_ERROR_NULL_POINTER;
+    memset(&cd, 0, sizeof cd);
+    cd.logger = desc->logger;
+    bnbq_cpu_exec_init(&log_ex, &cd);
+    if (!desc->archs || desc->num_archs <= 0) {
+        bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn, "no architectures given");
+        return BNBQ_ERROR_INVALID_ARGS;
+    }
+    dir[0] = 0;
+    if (!desc->dry_run && bnbq__cache_dir(desc->cache_dir, dir, sizeof dir) != 0) {
+        bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn, "no cache directory");
+        return BNBQ_ERROR_INVALID_ARGS;
+    }
+    bnbq__global_lock();
+    r = bnbq__load_nvrtc(&log_ex, desc->nvrtc_path);
+    bnbq__global_unlock();
+    if (r != BNBQ_SUCCESS) {
+        bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn, "precompiling needs NVRTC");
+        return r;
+    }
+    rep.variants = bnbq__cu_num_variants();
+    for (a = 0; a < desc->num_archs; a++) {
+        int arch = desc->archs[a], known = 0, k;
+        for (k = 0; k < BNBQ__NV.num_archs; k++) if (BNBQ__NV.archs[k] == arch) known = 1;
+        if (!known) {
+            bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn, "NVRTC %d does not know sm_%d", BNBQ__NV.version, arch);
+            result = BNBQ_ERROR_NVRTC_TOO_OLD;
+            rep.failed += bnbq__cu_num_variants();
+            continue;
+        }
+        for (v = 0; v < bnbq__cu_num_variants(); v++) {
+            const bnbq__cu_variant* var = bnbq__cu_variant_at(v);
+            char opt_buf[1024], key[2048];
+            const char* opts[24];
+            unsigned char* img = NULL;
+            size_t len = 0;
+            double secs = 0.0;
+            int nopts;
+            char* program = bnbq__cu_program_text(var->unit);
+            if (!program) { rep.failed++; result = BNBQ_ERROR_NOT_SUPPORTED; continue; }
+            nopts = bnbq__cu_options(var->defines, arch, desc->emit_ptx, opt_buf, sizeof opt_buf, opts, 24);
+            r = (nopts < 0 || bnbq__cu_key(var->unit, program, opts, nopts, arch, desc->emit_ptx, key, sizeof key) != 0)
+                    ? BNBQ_ERROR_INVALID_ARGS
+                    : bnbq__nvrtc_compile(&log_ex, var->unit, program, opts, nopts, desc->emit_ptx, &img, &len, &secs);
+            if (r == BNBQ_SUCCESS) {
+                rep.compiled++;
+                rep.seconds += secs;
+                if (secs > rep.max_unit_seconds) rep.max_unit_seconds = secs;
+                if (!desc->dry_run) {
+                    char name[40];
+                    bnbq__cache_name(key, name);
+                    if (bnbq__cache_write(dir, name, key, desc->emit_ptx ? BNBQ__KIND_PTX : BNBQ__KIND_CUBIN,
+                                          arch, BNBQ__NV.version, 0, img, len) == 0)
+                        rep.written++;
+                    else {
+                        bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn, "cannot write into %s", dir);
+                        result = BNBQ_ERROR_IO;
+                    }
+                }
+            } else {
+                rep.failed++;
+                result = r == BNBQ_ERROR_INVALID_ARGS ? r : BNBQ_ERROR_COMPILE_FAILED;
+            }
+            free(img);
+            free(program);
+        }
+    }
+    if (out_report) *out_report = rep;
+    return result;
+}
+
+// >>cuda-ops
+
+#define BNBQ__CU_BEGIN(fname) \
+    static const char* bnbq__func = fname; \
+    bnbq_cuda* c = (bnbq_cuda*)ex->impl; \
+    bnbq_result r = bnbq__push(c, bnbq__func); \
+    if (r != BNBQ_SUCCESS) return r
+#define BNBQ__CU_END() bnbq__pop(); return r
+
+static bnbq_result bnbq__cu_convert(bnbq_exec* ex, bnbq_dtype src_dt, const void* src, size_t n,
+                                    bnbq_dtype dst_dt, void* dst) {
+    bnbq__CUfunction f;
+    BNBQ__CU_BEGIN("bnbq_convert");
+    r = bnbq__cu_kernel(ex, "convert", "", "bnbq_k_convert", &f);
+    if (r == BNBQ_SUCCESS) {
+        int sdt = (int)src_dt, ddt = (int)dst_dt;
+        unsigned long long nn = n;
+        void* args[5];
+        args[0] = (void*)&src; args[1] = &sdt; args[2] = &dst; args[3] = &ddt; args[4] = &nn;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, n, 256 * 4), 1, 256, 0, args);
+    }
+    BNBQ__CU_END();
+}
+
+static const bnbq__cu_variant bnbq__cu_variants[] = {
+    { "convert", "" }
+};
+static int bnbq__cu_num_variants(void) {
+    return (int)(sizeof bnbq__cu_variants / sizeof bnbq__cu_variants[0]);
+}
+static const bnbq__cu_variant* bnbq__cu_variant_at(int i) { return &bnbq__cu_variants[i]; }
+
+static const bnbq_backend bnbq__cuda_backend = {
+    "cuda",
+    bnbq__cu_convert,
+    NULL, /* quantize_blockwise */
+    NULL, /* dequantize_blockwise */
+    NULL, /* quantize_4bit */
+    NULL, /* dequantize_4bit */
+    NULL, /* nested_offset */
+    NULL, /* quantize_nested */
+    NULL, /* dequantize_nested */
+    NULL, /* quantize_global */
+    NULL, /* dequantize_global */
+    NULL, /* int8_vectorwise_quant */
+    NULL, /* int8_vectorwise_dequant */
+    NULL, /* int8_double_quant */
+    NULL, /* int8_linear_matmul */
+    NULL, /* int8_mm_dequant */
+    NULL, /* quantize_rowwise */
+    NULL, /* quantize_columnwise_and_transpose */
+    NULL, /* quantize_global_int8 */
+    NULL, /* quantize_global_int8_transpose */
+    NULL, /* dequantize_rowwise */
+    NULL, /* int8_matmul_rowwise_dequantize */
+    NULL, /* int8_matmul_mixed_dequantize */
+    NULL, /* gemv_4bit */
+    NULL  /* matmul_4bit */
+};
+
+BNBQ_API bnbq_result bnbq_cuda_exec_init(bnbq_cuda* c, void* stream, bnbq_exec* out_ex) {
+    if (!c || !out_ex) return BNBQ_ERROR_NULL_POINTER;
+    memset(out_ex, 0, sizeof *out_ex);
+    out_ex->backend = &bnbq__cuda_backend;
+    out_ex->impl = c;
+    out_ex->stream = stream;
+    out_ex->memory = BNBQ_MEMORY_DEVICE;
+    out_ex->logger = c->log_ex.logger;
+    out_ex->allocator = c->log_ex.allocator;
+    return BNBQ_SUCCESS;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BNBQ_CUDA__IMPLEMENTATION_DONE */
+#endif /* BNBQ_IMPLEMENTATION */

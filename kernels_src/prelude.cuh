@@ -1,0 +1,89 @@
+// bnbq kernel prelude: prepended to every compilation unit. No toolkit headers: the few types and
+// conversions the kernels need are defined here, bit for bit the same as bnbq.h's CPU functions.
+// Compiled with --fmad=false and without fast-math, so every float operation rounds on its own.
+typedef unsigned char u8;
+typedef signed char i8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef int i32;
+typedef unsigned long long u64;
+typedef long long i64;
+
+#define BNBQ_F32 0
+#define BNBQ_F16 1
+#define BNBQ_BF16 2
+#define BNBQ_FP4 0
+#define BNBQ_NF4 1
+
+#define BNBQ_DEV static __device__ __forceinline__
+
+BNBQ_DEV float bnbq_absf(float x) { return __uint_as_float(__float_as_uint(x) & 0x7fffffffu); }
+
+BNBQ_DEV u16 bnbq_f32_to_f16(float x) {
+    u32 u = __float_as_uint(x);
+    u32 sign = (u >> 16) & 0x8000u;
+    u32 a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return (u16)(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
+    if (a >= 0x47800000u) return (u16)(sign | 0x7c00u);
+    if (a >= 0x38800000u) {
+        u32 odd = (a >> 13) & 1u;
+        a = a - 0x38000000u + 0xfffu + odd;
+        return (u16)(sign | (a >> 13));
+    }
+    {
+        float t = __uint_as_float(a) + 0.5f;
+        return (u16)(sign | (__float_as_uint(t) - 0x3f000000u));
+    }
+}
+
+BNBQ_DEV float bnbq_f16_to_f32(u16 h) {
+    u32 sign = (u32)(h & 0x8000u) << 16;
+    u32 e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    if (e == 0) {
+        float v = (float)m * 5.9604644775390625e-8f;
+        return __uint_as_float(__float_as_uint(v) | sign);
+    }
+    if (e == 31) return __uint_as_float(sign | 0x7f800000u | (m << 13));
+    return __uint_as_float(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+BNBQ_DEV u16 bnbq_f32_to_bf16(float x) {
+    u32 u = __float_as_uint(x);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u16)((u >> 16) | 0x40u);
+    u = u + 0x7fffu + ((u >> 16) & 1u);
+    return (u16)(u >> 16);
+}
+
+BNBQ_DEV float bnbq_bf16_to_f32(u16 h) { return __uint_as_float((u32)h << 16); }
+
+// element i of an array of dtype dt, widened exactly
+BNBQ_DEV float bnbq_load(int dt, const void* p, u64 i) {
+    if (dt == BNBQ_F16) return bnbq_f16_to_f32(((const u16*)p)[i]);
+    if (dt == BNBQ_BF16) return bnbq_bf16_to_f32(((const u16*)p)[i]);
+    return ((const float*)p)[i];
+}
+
+// one RNE rounding to dtype dt
+BNBQ_DEV void bnbq_store(int dt, void* p, u64 i, float v) {
+    if (dt == BNBQ_F16) ((u16*)p)[i] = bnbq_f32_to_f16(v);
+    else if (dt == BNBQ_BF16) ((u16*)p)[i] = bnbq_f32_to_bf16(v);
+    else ((float*)p)[i] = v;
+}
+
+BNBQ_DEV float bnbq_round_to(int dt, float v) {
+    if (dt == BNBQ_F16) return bnbq_f16_to_f32(bnbq_f32_to_f16(v));
+    if (dt == BNBQ_BF16) return bnbq_bf16_to_f32(bnbq_f32_to_bf16(v));
+    return v;
+}
+
+// round half to even for |y| < 2^22; NaN -> 0; saturating beyond (as bnbq.h's bnbq__rint)
+BNBQ_DEV int bnbq_rint(float y) {
+    if (!(y == y)) return 0;
+    if (y >= 4194304.0f) return y >= 2147483520.0f ? 2147483647 : (int)y;
+    if (y <= -4194304.0f) return y <= -2147483648.0f ? (-2147483647 - 1) : (int)y;
+    return __float2int_rn(y);
+}
+
+// grid-stride loop over [0, n)
+#define BNBQ_GRID_LOOP(i, n) \
+    for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (u64)gridDim.x * blockDim.x)
