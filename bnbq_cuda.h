@@ -1737,40 +1737,125 @@ static bnbq_result bnbq__cu_convert(bnbq_exec* ex, bnbq_dtype src_dt, const void
     BNBQ__CU_END();
 }
 
+/* ==== quantization ops: blockwise 8-bit, 4-bit, nested statistics, global (owner: cuda-quant) ==== */
+/* Each op: static bnbq_result bnbq__cu_<slot>(<the bnbq_backend slot's signature>), then
+   #define BNBQ__CU_SLOT_<slot> bnbq__cu_<slot>, and its kernel variants in BNBQ__CU_VARIANTS_QUANT. */
+#define BNBQ__CU_VARIANTS_QUANT
+/* ==== end of quantization ops ==== */
+
+/* ==== int8 / SwitchBack / 4-bit matmul ops (owner: cuda-int8) ==== */
+#define BNBQ__CU_VARIANTS_INT8
+/* ==== end of int8 / SwitchBack / 4-bit matmul ops ==== */
+
 static const bnbq__cu_variant bnbq__cu_variants[] = {
-    { "convert", "" }
+    { "convert", "" },
+    BNBQ__CU_VARIANTS_QUANT
+    BNBQ__CU_VARIANTS_INT8
+    { 0, 0 }
 };
 static int bnbq__cu_num_variants(void) {
-    return (int)(sizeof bnbq__cu_variants / sizeof bnbq__cu_variants[0]);
+    return (int)(sizeof bnbq__cu_variants / sizeof bnbq__cu_variants[0]) - 1;
 }
 static const bnbq__cu_variant* bnbq__cu_variant_at(int i) { return &bnbq__cu_variants[i]; }
+
+/* Slots an op section has not defined stay NULL: the public function then answers
+   BNBQ_ERROR_NOT_SUPPORTED. */
+#ifndef BNBQ__CU_SLOT_quantize_blockwise
+#define BNBQ__CU_SLOT_quantize_blockwise NULL
+#endif
+#ifndef BNBQ__CU_SLOT_dequantize_blockwise
+#define BNBQ__CU_SLOT_dequantize_blockwise NULL
+#endif
+#ifndef BNBQ__CU_SLOT_quantize_4bit
+#define BNBQ__CU_SLOT_quantize_4bit NULL
+#endif
+#ifndef BNBQ__CU_SLOT_dequantize_4bit
+#define BNBQ__CU_SLOT_dequantize_4bit NULL
+#endif
+#ifndef BNBQ__CU_SLOT_nested_offset
+#define BNBQ__CU_SLOT_nested_offset NULL
+#endif
+#ifndef BNBQ__CU_SLOT_quantize_nested
+#define BNBQ__CU_SLOT_quantize_nested NULL
+#endif
+#ifndef BNBQ__CU_SLOT_dequantize_nested
+#define BNBQ__CU_SLOT_dequantize_nested NULL
+#endif
+#ifndef BNBQ__CU_SLOT_quantize_global
+#define BNBQ__CU_SLOT_quantize_global NULL
+#endif
+#ifndef BNBQ__CU_SLOT_dequantize_global
+#define BNBQ__CU_SLOT_dequantize_global NULL
+#endif
+#ifndef BNBQ__CU_SLOT_int8_vectorwise_quant
+#define BNBQ__CU_SLOT_int8_vectorwise_quant NULL
+#endif
+#ifndef BNBQ__CU_SLOT_int8_vectorwise_dequant
+#define BNBQ__CU_SLOT_int8_vectorwise_dequant NULL
+#endif
+#ifndef BNBQ__CU_SLOT_int8_double_quant
+#define BNBQ__CU_SLOT_int8_double_quant NULL
+#endif
+#ifndef BNBQ__CU_SLOT_int8_linear_matmul
+#define BNBQ__CU_SLOT_int8_linear_matmul NULL
+#endif
+#ifndef BNBQ__CU_SLOT_int8_mm_dequant
+#define BNBQ__CU_SLOT_int8_mm_dequant NULL
+#endif
+#ifndef BNBQ__CU_SLOT_quantize_rowwise
+#define BNBQ__CU_SLOT_quantize_rowwise NULL
+#endif
+#ifndef BNBQ__CU_SLOT_quantize_columnwise_and_transpose
+#define BNBQ__CU_SLOT_quantize_columnwise_and_transpose NULL
+#endif
+#ifndef BNBQ__CU_SLOT_quantize_global_int8
+#define BNBQ__CU_SLOT_quantize_global_int8 NULL
+#endif
+#ifndef BNBQ__CU_SLOT_quantize_global_int8_transpose
+#define BNBQ__CU_SLOT_quantize_global_int8_transpose NULL
+#endif
+#ifndef BNBQ__CU_SLOT_dequantize_rowwise
+#define BNBQ__CU_SLOT_dequantize_rowwise NULL
+#endif
+#ifndef BNBQ__CU_SLOT_int8_matmul_rowwise_dequantize
+#define BNBQ__CU_SLOT_int8_matmul_rowwise_dequantize NULL
+#endif
+#ifndef BNBQ__CU_SLOT_int8_matmul_mixed_dequantize
+#define BNBQ__CU_SLOT_int8_matmul_mixed_dequantize NULL
+#endif
+#ifndef BNBQ__CU_SLOT_gemv_4bit
+#define BNBQ__CU_SLOT_gemv_4bit NULL
+#endif
+#ifndef BNBQ__CU_SLOT_matmul_4bit
+#define BNBQ__CU_SLOT_matmul_4bit NULL
+#endif
 
 static const bnbq_backend bnbq__cuda_backend = {
     "cuda",
     bnbq__cu_convert,
-    NULL, /* quantize_blockwise */
-    NULL, /* dequantize_blockwise */
-    NULL, /* quantize_4bit */
-    NULL, /* dequantize_4bit */
-    NULL, /* nested_offset */
-    NULL, /* quantize_nested */
-    NULL, /* dequantize_nested */
-    NULL, /* quantize_global */
-    NULL, /* dequantize_global */
-    NULL, /* int8_vectorwise_quant */
-    NULL, /* int8_vectorwise_dequant */
-    NULL, /* int8_double_quant */
-    NULL, /* int8_linear_matmul */
-    NULL, /* int8_mm_dequant */
-    NULL, /* quantize_rowwise */
-    NULL, /* quantize_columnwise_and_transpose */
-    NULL, /* quantize_global_int8 */
-    NULL, /* quantize_global_int8_transpose */
-    NULL, /* dequantize_rowwise */
-    NULL, /* int8_matmul_rowwise_dequantize */
-    NULL, /* int8_matmul_mixed_dequantize */
-    NULL, /* gemv_4bit */
-    NULL  /* matmul_4bit */
+    BNBQ__CU_SLOT_quantize_blockwise,
+    BNBQ__CU_SLOT_dequantize_blockwise,
+    BNBQ__CU_SLOT_quantize_4bit,
+    BNBQ__CU_SLOT_dequantize_4bit,
+    BNBQ__CU_SLOT_nested_offset,
+    BNBQ__CU_SLOT_quantize_nested,
+    BNBQ__CU_SLOT_dequantize_nested,
+    BNBQ__CU_SLOT_quantize_global,
+    BNBQ__CU_SLOT_dequantize_global,
+    BNBQ__CU_SLOT_int8_vectorwise_quant,
+    BNBQ__CU_SLOT_int8_vectorwise_dequant,
+    BNBQ__CU_SLOT_int8_double_quant,
+    BNBQ__CU_SLOT_int8_linear_matmul,
+    BNBQ__CU_SLOT_int8_mm_dequant,
+    BNBQ__CU_SLOT_quantize_rowwise,
+    BNBQ__CU_SLOT_quantize_columnwise_and_transpose,
+    BNBQ__CU_SLOT_quantize_global_int8,
+    BNBQ__CU_SLOT_quantize_global_int8_transpose,
+    BNBQ__CU_SLOT_dequantize_rowwise,
+    BNBQ__CU_SLOT_int8_matmul_rowwise_dequantize,
+    BNBQ__CU_SLOT_int8_matmul_mixed_dequantize,
+    BNBQ__CU_SLOT_gemv_4bit,
+    BNBQ__CU_SLOT_matmul_4bit
 };
 
 BNBQ_API bnbq_result bnbq_cuda_exec_init(bnbq_cuda* c, void* stream, bnbq_exec* out_ex) {
