@@ -84,6 +84,8 @@ typedef struct bnbq_cuda bnbq_cuda;   /* opaque context: one device */
    disable_disk_cache   0: read and write the disk cache
    libcuda_path         NULL: libcuda.so.1
    nvrtc_path           NULL: see LIBRARY SEARCH
+   disable_nvrtc        0: compile with NVRTC when a kernel is not cached; 1: use the disk cache
+                        only (what a product that ships a precompiled cache does without NVRTC)
    logger, allocator    as bnbq_cpu_desc (allocator: host memory of the context) */
 typedef struct bnbq_cuda_desc {
     int            device_index;
@@ -91,6 +93,7 @@ typedef struct bnbq_cuda_desc {
     int            disable_disk_cache;
     const char*    libcuda_path;
     const char*    nvrtc_path;
+    int            disable_nvrtc;
     bnbq_logger    logger;
     bnbq_allocator allocator;
 } bnbq_cuda_desc;
@@ -1019,7 +1022,7 @@ BNBQ_API bnbq_result bnbq_cuda_init(const bnbq_cuda_desc* desc, bnbq_cuda** out_
         bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn, "no NVIDIA driver: cannot open %s",
                  d.libcuda_path ? d.libcuda_path : "libcuda.so.1");
     }
-    if (r == BNBQ_SUCCESS) bnbq__load_nvrtc(&log_ex, d.nvrtc_path);   /* optional */
+    if (r == BNBQ_SUCCESS && !d.disable_nvrtc) bnbq__load_nvrtc(&log_ex, d.nvrtc_path);  /* optional */
     bnbq__global_unlock();
     if (r != BNBQ_SUCCESS) return r;
 
@@ -1065,7 +1068,7 @@ BNBQ_API bnbq_result bnbq_cuda_init(const bnbq_cuda_desc* desc, bnbq_cuda** out_
         bnbq_host_free(&log_ex, c);
         return r;
     }
-    c->nvrtc_ok = BNBQ__NV.loaded;
+    c->nvrtc_ok = BNBQ__NV.loaded && !d.disable_nvrtc;
     c->info.nvrtc_version = c->nvrtc_ok ? BNBQ__NV.version : 0;
     if (bnbq__choose_target(c) != BNBQ_SUCCESS) c->nvrtc_ok = 0;
     c->info.target_arch = c->target_arch;
