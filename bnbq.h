@@ -68,7 +68,8 @@
    bnbq's CPU results are deterministic and the GPU backend reproduces their bytes: quantization
    scales are x * f32(1/absmax) with a correctly rounded reciprocal, every float operation is rounded
    on its own (no FMA contraction; fmaf only where bitsandbytes' formula is fused), the nested mean
-   is accumulated in double. bitsandbytes' CUDA build uses an approximate reciprocal, so about one
+   is accumulated in double, and a NaN computed by arithmetic is stored as the canonical 0x7fffffff
+   (f16/bf16 0x7fff) on every backend. bitsandbytes' CUDA build uses an approximate reciprocal, so about one
    code in 10^4 differs from its outputs by one step at an exact decision boundary.
 */
 #ifndef BNBQ_H_INCLUDED
@@ -248,7 +249,8 @@ BNBQ_API float    bnbq_f16_to_f32(uint16_t h);
 BNBQ_API uint16_t bnbq_f32_to_bf16(float x);
 BNBQ_API float    bnbq_bf16_to_f32(uint16_t h);
 /* Elementwise conversion between F32, F16 and BF16 (exact widening, RNE narrowing).
-   src and dst live in the exec's memory and must not overlap unless equal with equal sizes. */
+   src and dst live in the exec's memory and must not overlap, except src == dst for equal element
+   sizes (F16 <-> BF16, or a no-op): INVALID_ARGS otherwise. */
 BNBQ_API bnbq_result bnbq_convert(bnbq_exec* ex, bnbq_dtype src_dt, const void* src,
                                   size_t n, bnbq_dtype dst_dt, void* dst);
 
@@ -743,6 +745,11 @@ BNBQ_API uint16_t bnbq_f32_to_bf16(float x) {
 
 BNBQ_API float bnbq_bf16_to_f32(uint16_t h) { return bnbq__bits_f32((uint32_t)h << 16); }
 
+/* NaN produced by arithmetic is written as one canonical pattern, 0x7fffffff (f16 0x7fff, bf16
+   0x7fff after rounding): the pattern NVIDIA GPUs produce. x86 CPUs produce 0xffc00000 or pass
+   payloads through, so without this the CPU and GPU bytes would differ on inputs holding inf/NaN. */
+static float bnbq__canon(float v) { return v == v ? v : bnbq__bits_f32(0x7fffffffu); }
+
 /* Load element i of a F32/F16/BF16 array as float (exact widening). */
 static float bnbq__load(bnbq_dtype dt, const void* p, size_t i) {
     switch (dt) {
@@ -754,6 +761,7 @@ static float bnbq__load(bnbq_dtype dt, const void* p, size_t i) {
 
 /* Store a float into element i of a F32/F16/BF16 array (one RNE rounding). */
 static void bnbq__store(bnbq_dtype dt, void* p, size_t i, float v) {
+    v = bnbq__canon(v);
     switch (dt) {
         case BNBQ_F16: ((uint16_t*)p)[i] = bnbq_f32_to_f16(v); break;
         case BNBQ_BF16: ((uint16_t*)p)[i] = bnbq_f32_to_bf16(v); break;
@@ -763,6 +771,7 @@ static void bnbq__store(bnbq_dtype dt, void* p, size_t i, float v) {
 
 /* Round a float to dtype dt and back (the value an array of dt would hold). */
 static float bnbq__round_to(bnbq_dtype dt, float v) {
+    v = bnbq__canon(v);
     switch (dt) {
         case BNBQ_F16: return bnbq_f16_to_f32(bnbq_f32_to_f16(v));
         case BNBQ_BF16: return bnbq_bf16_to_f32(bnbq_f32_to_bf16(v));
@@ -790,12 +799,13 @@ static void bnbq__store_chunk(bnbq_dtype dt, void* p, size_t i, size_t cnt, cons
     size_t k;
     if (dt == BNBQ_F16) {
         uint16_t* h = (uint16_t*)p + i;
-        for (k = 0; k < cnt; k++) h[k] = bnbq_f32_to_f16(src[k]);
+        for (k = 0; k < cnt; k++) h[k] = bnbq_f32_to_f16(bnbq__canon(src[k]));
     } else if (dt == BNBQ_BF16) {
         uint16_t* h = (uint16_t*)p + i;
-        for (k = 0; k < cnt; k++) h[k] = bnbq_f32_to_bf16(src[k]);
+        for (k = 0; k < cnt; k++) h[k] = bnbq_f32_to_bf16(bnbq__canon(src[k]));
     } else {
-        memcpy((float*)p + i, src, cnt * sizeof(float));
+        float* f = (float*)p + i;
+        for (k = 0; k < cnt; k++) f[k] = bnbq__canon(src[k]);
     }
 }
 
@@ -1546,7 +1556,7 @@ BNBQ_API bnbq_result bnbq_nested_offset(bnbq_exec* ex, const float* absmax, size
         for (b = c; b < e; b++) part += (double)absmax[b];
         s += part;
     }
-    out_offset[0] = (float)(s / (double)nblocks);
+    out_offset[0] = bnbq__canon((float)(s / (double)nblocks));
     return BNBQ_SUCCESS;
 }
 
@@ -1580,7 +1590,7 @@ static void bnbq__cpu_dequantize_nested_range(void* task, size_t b0, size_t b1) 
     size_t b;
     for (b = b0; b < b1; b++) {
         BNBQ__FLT_TMP float v = t->code[t->cq[b]] * t->cnabs[b / t->nbs];
-        t->out[b] = v + t->offset;
+        t->out[b] = bnbq__canon(v + t->offset);
     }
 }
 
@@ -1748,14 +1758,14 @@ BNBQ_API bnbq_result bnbq_convert(bnbq_exec* ex, bnbq_dtype src_dt, const void* 
     BNBQ__REQUIRE(src == dst || (const char*)src + n * bnbq_dtype_size(src_dt) <= (const char*)dst ||
                   (const char*)dst + n * bnbq_dtype_size(dst_dt) <= (const char*)src,
                   BNBQ_ERROR_INVALID_ARGS, "src and dst overlap");
-    BNBQ__REQUIRE(src != dst || bnbq_dtype_size(dst_dt) <= bnbq_dtype_size(src_dt),
-                  BNBQ_ERROR_INVALID_ARGS, "an in-place conversion cannot widen");
+    BNBQ__REQUIRE(src != dst || bnbq_dtype_size(dst_dt) == bnbq_dtype_size(src_dt),
+                  BNBQ_ERROR_INVALID_ARGS,
+                  "an in-place conversion needs equal element sizes (F16 <-> BF16)");
     BNBQ__DISPATCH(convert, (ex, src_dt, src, n, dst_dt, dst));
     if (src == dst && src_dt == dst_dt) return BNBQ_SUCCESS;
     memset(&t, 0, sizeof t);
     t.dt = src_dt; t.x = src; t.dt2 = dst_dt; t.out = dst; t.n = n; t.bs = BNBQ__ELEMS_PER_TASK;
-    if (src == dst) bnbq__cpu_convert_range(&t, 0, bnbq__ntasks(n));   /* in place: in order */
-    else bnbq__parallel(ex, bnbq__cpu_convert_range, &t, bnbq__ntasks(n));
+    bnbq__parallel(ex, bnbq__cpu_convert_range, &t, bnbq__ntasks(n));
     return BNBQ_SUCCESS;
 }
 
@@ -1885,7 +1895,7 @@ static void bnbq__cpu_vectorwise_dequant_range(void* task, size_t r0, size_t r1)
         float s = t->cstats[r];
         for (c = 0; c < t->cols; c++) {
             BNBQ__FLT_TMP float v = (float)t->cq[r * t->cols + c] * s;
-            t->out[r * t->cols + c] = v * 0.00787401572f;   /* f32(1/127) */
+            t->out[r * t->cols + c] = bnbq__canon(v * 0.00787401572f);   /* f32(1/127) */
         }
     }
 }
@@ -2169,7 +2179,7 @@ static void bnbq__cpu_dequantize_rowwise_range(void* task, size_t r0, size_t r1)
         float s = bnbq_f16_to_f32(t->cstate[r]);
         for (c = 0; c < t->cols; c++) {
             float v = bnbq__round_to(BNBQ_F16, s * (float)t->cq[r * t->cols + c]);
-            t->out[r * t->cols + c] = bnbq_f32_to_f16(v * 0.00787401572f);
+            t->out[r * t->cols + c] = bnbq_f32_to_f16(bnbq__canon(v * 0.00787401572f));
         }
     }
 }

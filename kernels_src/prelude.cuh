@@ -56,6 +56,10 @@ BNBQ_DEV u16 bnbq_f32_to_bf16(float x) {
 
 BNBQ_DEV float bnbq_bf16_to_f32(u16 h) { return __uint_as_float((u32)h << 16); }
 
+// A NaN is always written as the canonical 0x7fffffff (f16/bf16: 0x7fff), as bnbq.h's bnbq__canon:
+// GPU arithmetic already produces it; this also covers NaN inputs passed through.
+BNBQ_DEV float bnbq_canon(float v) { return v == v ? v : __uint_as_float(0x7fffffffu); }
+
 // element i of an array of dtype dt, widened exactly
 BNBQ_DEV float bnbq_load(int dt, const void* p, u64 i) {
     if (dt == BNBQ_F16) return bnbq_f16_to_f32(((const u16*)p)[i]);
@@ -65,12 +69,14 @@ BNBQ_DEV float bnbq_load(int dt, const void* p, u64 i) {
 
 // one RNE rounding to dtype dt
 BNBQ_DEV void bnbq_store(int dt, void* p, u64 i, float v) {
+    v = bnbq_canon(v);
     if (dt == BNBQ_F16) ((u16*)p)[i] = bnbq_f32_to_f16(v);
     else if (dt == BNBQ_BF16) ((u16*)p)[i] = bnbq_f32_to_bf16(v);
     else ((float*)p)[i] = v;
 }
 
 BNBQ_DEV float bnbq_round_to(int dt, float v) {
+    v = bnbq_canon(v);
     if (dt == BNBQ_F16) return bnbq_f16_to_f32(bnbq_f32_to_f16(v));
     if (dt == BNBQ_BF16) return bnbq_bf16_to_f32(bnbq_f32_to_bf16(v));
     return v;
