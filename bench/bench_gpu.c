@@ -436,7 +436,7 @@ int main(int argc, char** argv) {
     const char* csv = NULL;
     const char* commit = BNBQ_GIT_COMMIT;
     int i, unsupported = 0;
-    double t_start = now_s(), warm_total = 0.0;
+    double t_start = now_s(), warm_total = 0.0, warm_max = 0.0;
     size_t copy_bytes;
     void *c0, *c1;
     time_t tt = time(NULL);
@@ -537,11 +537,15 @@ int main(int argc, char** argv) {
         d.cache_dir = dir;
         memset(&warm, 0, sizeof warm);
         if (bnbq_cuda_init(&d, &c2) == BNBQ_SUCCESS && bnbq_cuda_exec_init(c2, NULL, &ex2) == BNBQ_SUCCESS) {
-            double t0 = now_s();
             for (i = 0; i < g_ncfg; i++)
-                if (g_cfg[i].status == BNBQ_SUCCESS) run_cfg(&ex2, &g_cfg[i], &g_small);
-            bnbq_cuda_synchronize(&ex2);
-            warm_total = (now_s() - t0) * 1e3;
+                if (g_cfg[i].status == BNBQ_SUCCESS) {
+                    double t0 = now_s(), t;
+                    run_cfg(&ex2, &g_cfg[i], &g_small);
+                    bnbq_cuda_synchronize(&ex2);
+                    t = (now_s() - t0) * 1e3;
+                    warm_total += t;
+                    if (t > warm_max) warm_max = t;
+                }
             bnbq_cuda_stats_get(c2, &warm);
             bnbq_cuda_uninit(c2);
         }
@@ -551,9 +555,9 @@ int main(int argc, char** argv) {
            cold.units_compiled ? cold.compile_seconds / cold.units_compiled : 0.0,
            cold.units_compiled ? (cold.compile_seconds / cold.units_compiled <= 0.3 ? " met" : " MISSED") : "");
     printf("warm load (new context, same cache): %d units from disk (%d compiled, %d rejected); every configuration's "
-           "first call %.2f ms in total, stats.load_seconds %.2f ms (target <= 10 ms total)%s\n",
-           warm.disk_hits, warm.units_compiled, warm.disk_rejected, warm_total, warm.load_seconds * 1e3,
-           warm_total <= 10.0 ? " met" : " MISSED");
+           "first call (small inputs) %.2f ms in total, the slowest %.2f ms; stats.load_seconds (CPU) %.2f ms "
+           "(target <= 10 ms total)%s\n", warm.disk_hits, warm.units_compiled, warm.disk_rejected, warm_total, warm_max,
+           warm.load_seconds * 1e3, warm_total <= 10.0 ? " met" : " MISSED");
 
     /* the compact table */
     {

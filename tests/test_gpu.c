@@ -1,6 +1,6 @@
 /* test_gpu.c - the CUDA backend against the CPU reference, operation by operation, on a real GPU.
 
-   build/test_gpu [--small] [--cache-dir DIR] [--seed N] [-v] [op-name-substring ...]
+   build/test_gpu [--small] [--strict-nan] [--cache-dir DIR] [--seed N] [-v] [op-name-substring ...]
    (`make gpu-test` runs it, then the vector runner with --gpu, then --small under compute-sanitizer)
 
    For EVERY public operation of bnbq.h, over all dtypes and quant types, the blocksizes
@@ -13,7 +13,10 @@
    Required: BYTE-IDENTICAL outputs for every quantize / dequantize / int8 / SwitchBack operation and
    gemv_4bit (and matmul_4bit with one token, which is gemv_4bit); matmul_4bit with several tokens,
    whose summation order may differ, within relative L2 <= 1e-5 (f32), 2e-3 (f16), 1e-2 (bf16).
-   int8_linear_matmul is exact (int32 accumulation, wrapping).
+   int8_linear_matmul is exact (int32 accumulation, wrapping). One allowance, counted and printed:
+   a NaN output matches a NaN of any sign and payload (the CPU's NaN bits are the host's: x86 gives
+   0xffc00000 for 0 * inf and propagates a NaN operand's payload; an NVIDIA GPU always writes the
+   canonical 0x7fffffff). --strict-nan turns the allowance off.
 
    Also: bad input through the CUDA exec returns the CPU's result codes (tests/bad_input.h); an
    operation on a created stream gives the default stream's bytes; a second context on the same
@@ -47,7 +50,7 @@
 static bnbq_cuda* g_ctx;          /* the context of the run                                        */
 static bnbq_exec  g_ex;           /* its exec on the default stream                                */
 static bnbq_exec* g_gex;          /* the exec operations run on (touch mode: another context's)    */
-static int g_small, g_verbose, g_plumbing, g_touch;
+static int g_small, g_verbose, g_plumbing, g_touch, g_strict_nan;
 static int g_passed, g_failed, g_skipped;
 static char g_cache_dir[1024];
 static int g_own_cache_dir;
@@ -91,6 +94,7 @@ typedef struct optest {
     int    tol_cases, exact_cases;
     double max_rel;
     double elements;
+    size_t nan_payloads;        /* NaN elements whose bits differ (allowed unless --strict-nan) */
     bnbq_result gpu_r;          /* the last GPU result (touch mode reads it) */
     char   label[256];
     char   first[1000];
@@ -224,16 +228,34 @@ static void fmt_elem(char* buf, size_t cap, const unsigned char* p, size_t elem)
     }
 }
 
-/* the GPU's n elements (device) must equal the CPU's bytes */
-static void exact(const char* what, const void* cpu, const void* dev, size_t n, size_t elem) {
+/* NaN of a float dtype (any sign and payload) */
+static int is_nan_bits(bnbq_dtype dt, const unsigned char* p) {
+    if (dt == BNBQ_F32) { uint32_t u; memcpy(&u, p, 4); return (u & 0x7fffffffu) > 0x7f800000u; }
+    if (dt == BNBQ_F16) { uint16_t h; memcpy(&h, p, 2); return (h & 0x7fffu) > 0x7c00u; }
+    if (dt == BNBQ_BF16) { uint16_t h; memcpy(&h, p, 2); return (h & 0x7fffu) > 0x7f80u; }
+    return 0;
+}
+
+/* The GPU's n elements of type dt (device) must equal the CPU's bytes. NaN matches NaN whatever
+   its sign and payload (counted; --strict-nan makes a difference a failure): a NaN's bits are the
+   host's choice on the CPU (x86's default NaN for 0 * inf is 0xffc00000, a NaN operand's payload
+   propagates) and always the canonical 0x7fffffff on an NVIDIA GPU. */
+static void exact(const char* what, const void* cpu, const void* dev, size_t n, bnbq_dtype dt) {
+    size_t elem = bnbq_dtype_size(dt);
     const unsigned char* g = (const unsigned char*)B(dev, n * elem);
     const unsigned char* c = (const unsigned char*)cpu;
-    size_t i, bad = 0, first = 0;
+    size_t i, bad = 0, first = 0, nanp = 0;
+    int floaty = dt == BNBQ_F32 || dt == BNBQ_F16 || dt == BNBQ_BF16;
     for (i = 0; i < n; i++)
         if (memcmp(c + i * elem, g + i * elem, elem) != 0) {
+            if (floaty && !g_strict_nan && is_nan_bits(dt, c + i * elem) && is_nan_bits(dt, g + i * elem)) {
+                nanp++;
+                continue;
+            }
             if (!bad) first = i;
             bad++;
         }
+    O.nan_payloads += nanp;
     if (bad) {
         char a[64], b[64];
         fmt_elem(a, sizeof a, c + first * elem, elem);
@@ -383,7 +405,7 @@ static void op_convert(void) {
                 ds = U(hs, n * bnbq_dtype_size(st));
                 dd = D(n * bnbq_dtype_size(dt));
                 if (both(bnbq_convert(NULL, st, hs, n, dt, hc), bnbq_convert(g_gex, st, ds, n, dt, dd)))
-                    exact("out", hc, dd, n, bnbq_dtype_size(dt));
+                    exact("out", hc, dd, n, dt);
                 case_end();
             }
     /* in place: the same size, and narrowing (bnbq.h allows src == dst when dst is not wider; the
@@ -403,7 +425,7 @@ static void op_convert(void) {
             hs = as_dtype(st, x, n);
             ds = U(hs, n * bnbq_dtype_size(st));
             if (both(bnbq_convert(NULL, st, hs, n, dt, hs), bnbq_convert(g_gex, st, ds, n, dt, ds)))
-                exact("out", hs, ds, n, bnbq_dtype_size(dt));
+                exact("out", hs, ds, n, dt);
             case_end();
         }
 }
@@ -432,8 +454,8 @@ static void op_quantize_blockwise(void) {
                     hq = H(n); ha = H(nb * 4); dq = D(n); da = D(nb * 4);
                     if (both(bnbq_quantize_blockwise(NULL, code, dt, hx, n, (int)bs, (uint8_t*)hq, (float*)ha),
                              bnbq_quantize_blockwise(g_gex, code, dt, dx, n, (int)bs, (uint8_t*)dq, (float*)da))) {
-                        exact("absmax", ha, da, nb, 4);
-                        exact("q", hq, dq, n, 1);
+                        exact("absmax", ha, da, nb, BNBQ_F32);
+                        exact("q", hq, dq, n, BNBQ_U8);
                     }
                     case_end();
                 }
@@ -469,7 +491,7 @@ static void op_dequantize_blockwise(void) {
                     ho = H(n * es); dout = D(n * es);
                     if (both(bnbq_dequantize_blockwise(NULL, code, dt, (uint8_t*)hq, (float*)ha, n, (int)bs, ho),
                              bnbq_dequantize_blockwise(g_gex, code, dt, (uint8_t*)dq, (float*)da, n, (int)bs, dout)))
-                        exact("out", ho, dout, n, es);
+                        exact("out", ho, dout, n, dt);
                     case_end();
                 }
 }
@@ -496,8 +518,8 @@ static void op_quantize_4bit(void) {
                     hp = H(np); ha = H(nb * 4); dp = D(np); da = D(nb * 4);
                     if (both(bnbq_quantize_4bit(NULL, qt, dt, hx, n, (int)bs, (uint8_t*)hp, (float*)ha),
                              bnbq_quantize_4bit(g_gex, qt, dt, dx, n, (int)bs, (uint8_t*)dp, (float*)da))) {
-                        exact("absmax", ha, da, nb, 4);
-                        exact("packed", hp, dp, np, 1);
+                        exact("absmax", ha, da, nb, BNBQ_F32);
+                        exact("packed", hp, dp, np, BNBQ_U8);
                     }
                     case_end();
                 }
@@ -523,7 +545,7 @@ static void op_dequantize_4bit(void) {
                     ho = H(n * es); dout = D(n * es);
                     if (both(bnbq_dequantize_4bit(NULL, qt, dt, (uint8_t*)hp, (float*)ha, n, (int)bs, ho),
                              bnbq_dequantize_4bit(g_gex, qt, dt, (uint8_t*)dp, (float*)da, n, (int)bs, dout)))
-                        exact("out", ho, dout, n, es);
+                        exact("out", ho, dout, n, dt);
                     case_end();
                 }
 }
@@ -548,7 +570,7 @@ static void op_nested_offset(void) {
             da = U(a, nb * 4);
             ho = H(4); dout = D(4);
             if (both(bnbq_nested_offset(NULL, a, nb, (float*)ho), bnbq_nested_offset(g_gex, (float*)da, nb, (float*)dout)))
-                exact("offset", ho, dout, 1, 4);
+                exact("offset", ho, dout, 1, BNBQ_F32);
             case_end();
         }
 }
@@ -579,8 +601,8 @@ static void op_quantize_nested(void) {
                 hq = H(nb); hn = H(nn * 4); dq = D(nb); dn = D(nn * 4);
                 if (both(bnbq_quantize_nested(NULL, code, a, nb, (int)nbs, &off, (uint8_t*)hq, (float*)hn),
                          bnbq_quantize_nested(g_gex, code, (float*)da, nb, (int)nbs, (float*)doff, (uint8_t*)dq, (float*)dn))) {
-                    exact("nested_absmax", hn, dn, nn, 4);
-                    exact("absmax_q", hq, dq, nb, 1);
+                    exact("nested_absmax", hn, dn, nn, BNBQ_F32);
+                    exact("absmax_q", hq, dq, nb, BNBQ_U8);
                 }
                 case_end();
             }
@@ -602,7 +624,7 @@ static void op_dequantize_nested(void) {
             ho = H(nb * 4); dout = D(nb * 4);
             if (both(bnbq_dequantize_nested(NULL, NULL, (uint8_t*)hq, (float*)hn, nb, (int)nbs, &off, (float*)ho),
                      bnbq_dequantize_nested(g_gex, NULL, (uint8_t*)dq, (float*)dn, nb, (int)nbs, (float*)doff, (float*)dout)))
-                exact("out_absmax", ho, dout, nb, 4);
+                exact("out_absmax", ho, dout, nb, BNBQ_F32);
             case_end();
         }
 }
@@ -630,8 +652,8 @@ static void op_quantize_global(void) {
                 hq = H(n); ha = H(4); dq = D(n); da = D(4);
                 if (both(bnbq_quantize_global(NULL, code, dt, hx, n, (uint8_t*)hq, (float*)ha),
                          bnbq_quantize_global(g_gex, code, dt, dx, n, (uint8_t*)dq, (float*)da))) {
-                    exact("absmax", ha, da, 1, 4);
-                    exact("q", hq, dq, n, 1);
+                    exact("absmax", ha, da, 1, BNBQ_F32);
+                    exact("q", hq, dq, n, BNBQ_U8);
                 }
                 case_end();
             }
@@ -654,7 +676,7 @@ static void op_dequantize_global(void) {
             ho = H(n * es); dout = D(n * es);
             if (both(bnbq_dequantize_global(NULL, NULL, dt, (uint8_t*)hq, &a, n, ho),
                      bnbq_dequantize_global(g_gex, NULL, dt, (uint8_t*)dq, (float*)da, n, dout)))
-                exact("out", ho, dout, n, es);
+                exact("out", ho, dout, n, dt);
             case_end();
         }
 }
@@ -702,12 +724,12 @@ static void op_int8_vectorwise_quant(void) {
                                                 t ? (int32_t*)hoc : NULL, t ? (int32_t*)hno : NULL),
                      bnbq_int8_vectorwise_quant(g_gex, BNBQ_F16, dA, R, C, thr[t], (int8_t*)dCA, (float*)drs,
                                                 t ? (int32_t*)doc : NULL, t ? (int32_t*)dno : NULL))) {
-                exact("row_stats", hrs, drs, R, 4);
-                exact("CA", hCA, dCA, n, 1);
+                exact("row_stats", hrs, drs, R, BNBQ_F32);
+                exact("CA", hCA, dCA, n, BNBQ_U8);
                 if (t) {
                     int32_t cnt = *(int32_t*)hno;
-                    exact("n_outliers", hno, dno, 1, 4);
-                    if (cnt > 0 && (size_t)cnt <= C) exact("outlier_cols", hoc, doc, (size_t)cnt, 4);
+                    exact("n_outliers", hno, dno, 1, BNBQ_I32);
+                    if (cnt > 0 && (size_t)cnt <= C) exact("outlier_cols", hoc, doc, (size_t)cnt, BNBQ_I32);
                 }
             }
             case_end();
@@ -728,7 +750,7 @@ static void op_int8_vectorwise_dequant(void) {
         ho = H(n * 4); dout = D(n * 4);
         if (both(bnbq_int8_vectorwise_dequant(NULL, (int8_t*)hq, (float*)hs, R, C, (float*)ho),
                  bnbq_int8_vectorwise_dequant(g_gex, (int8_t*)dq, (float*)ds, R, C, (float*)dout)))
-            exact("out", ho, dout, n, 4);
+            exact("out", ho, dout, n, BNBQ_F32);
         case_end();
     }
 }
@@ -752,14 +774,14 @@ static void op_int8_double_quant(void) {
                                             (float*)hcs, t ? (int32_t*)hoc : NULL, t ? (int32_t*)hno : NULL),
                      bnbq_int8_double_quant(g_gex, BNBQ_F16, dA, R, C, thr[t], (int8_t*)dCA, (int8_t*)dCAt, (float*)drs,
                                             (float*)dcs, t ? (int32_t*)doc : NULL, t ? (int32_t*)dno : NULL))) {
-                exact("row_stats", hrs, drs, R, 4);
-                exact("col_stats", hcs, dcs, C, 4);
-                exact("CA", hCA, dCA, n, 1);
-                exact("CAt", hCAt, dCAt, n, 1);
+                exact("row_stats", hrs, drs, R, BNBQ_F32);
+                exact("col_stats", hcs, dcs, C, BNBQ_F32);
+                exact("CA", hCA, dCA, n, BNBQ_U8);
+                exact("CAt", hCAt, dCAt, n, BNBQ_U8);
                 if (t) {
                     int32_t cnt = *(int32_t*)hno;
-                    exact("n_outliers", hno, dno, 1, 4);
-                    if (cnt > 0 && (size_t)cnt <= C) exact("outlier_cols", hoc, doc, (size_t)cnt, 4);
+                    exact("n_outliers", hno, dno, 1, BNBQ_I32);
+                    if (cnt > 0 && (size_t)cnt <= C) exact("outlier_cols", hoc, doc, (size_t)cnt, BNBQ_I32);
                 }
             }
             case_end();
@@ -788,7 +810,7 @@ static void op_int8_linear_matmul(void) {
             ho = H(M * N * 4); dout = D(M * N * 4);
             if (both(bnbq_int8_linear_matmul(NULL, (int8_t*)hA, (int8_t*)hB, M, N, K, (int32_t*)ho),
                      bnbq_int8_linear_matmul(g_gex, (int8_t*)dA, (int8_t*)dB, M, N, K, (int32_t*)dout)))
-                exact("out", ho, dout, M * N, 4);
+                exact("out", ho, dout, M * N, BNBQ_I32);
             case_end();
         }
 }
@@ -825,7 +847,7 @@ static void op_int8_mm_dequant(void) {
                 ho = H(M * N * es); dout = D(M * N * es);
                 if (both(bnbq_int8_mm_dequant(NULL, dt, A, rs, cs, M, N, ho, bdt, bias),
                          bnbq_int8_mm_dequant(g_gex, dt, (int32_t*)dA, (float*)drs, (float*)dcs, M, N, dout, bdt, dbias)))
-                    exact("out", ho, dout, M * N, es);
+                    exact("out", ho, dout, M * N, dt);
                 case_end();
             }
 }
@@ -844,8 +866,8 @@ static void op_quantize_rowwise(void) {
         hq = H(n); hs = H(R * 2); dq = D(n); ds = D(R * 2);
         if (both(bnbq_quantize_rowwise(NULL, BNBQ_F16, X, R, C, (int8_t*)hq, (uint16_t*)hs),
                  bnbq_quantize_rowwise(g_gex, BNBQ_F16, dX, R, C, (int8_t*)dq, (uint16_t*)ds))) {
-            exact("state", hs, ds, R, 2);
-            exact("q", hq, dq, n, 1);
+            exact("state", hs, ds, R, BNBQ_F16);
+            exact("q", hq, dq, n, BNBQ_U8);
         }
         case_end();
     }
@@ -865,8 +887,8 @@ static void op_quantize_columnwise_and_transpose(void) {
         hq = H(n); hs = H(C * 2); dq = D(n); ds = D(C * 2);
         if (both(bnbq_quantize_columnwise_and_transpose(NULL, BNBQ_F16, X, R, C, (int8_t*)hq, (uint16_t*)hs),
                  bnbq_quantize_columnwise_and_transpose(g_gex, BNBQ_F16, dX, R, C, (int8_t*)dq, (uint16_t*)ds))) {
-            exact("state", hs, ds, C, 2);
-            exact("q", hq, dq, n, 1);
+            exact("state", hs, ds, C, BNBQ_F16);
+            exact("q", hq, dq, n, BNBQ_U8);
         }
         case_end();
     }
@@ -886,8 +908,8 @@ static void op_quantize_global_int8(void) {
         hq = H(n); ha = H(2); dq = D(n); da = D(2);
         if (both(bnbq_quantize_global_int8(NULL, BNBQ_F16, X, n, (int8_t*)hq, (uint16_t*)ha),
                  bnbq_quantize_global_int8(g_gex, BNBQ_F16, dX, n, (int8_t*)dq, (uint16_t*)da))) {
-            exact("absmax", ha, da, 1, 2);
-            exact("q", hq, dq, n, 1);
+            exact("absmax", ha, da, 1, BNBQ_F16);
+            exact("q", hq, dq, n, BNBQ_U8);
         }
         case_end();
     }
@@ -907,8 +929,8 @@ static void op_quantize_global_int8_transpose(void) {
         hq = H(n); ha = H(2); dq = D(n); da = D(2);
         if (both(bnbq_quantize_global_int8_transpose(NULL, BNBQ_F16, X, R, C, (int8_t*)hq, (uint16_t*)ha),
                  bnbq_quantize_global_int8_transpose(g_gex, BNBQ_F16, dX, R, C, (int8_t*)dq, (uint16_t*)da))) {
-            exact("absmax", ha, da, 1, 2);
-            exact("q", hq, dq, n, 1);
+            exact("absmax", ha, da, 1, BNBQ_F16);
+            exact("q", hq, dq, n, BNBQ_U8);
         }
         case_end();
     }
@@ -930,7 +952,7 @@ static void op_dequantize_rowwise(void) {
         ho = H(n * 2); dout = D(n * 2);
         if (both(bnbq_dequantize_rowwise(NULL, (int8_t*)hq, (uint16_t*)hs, R, C, (uint16_t*)ho),
                  bnbq_dequantize_rowwise(g_gex, (int8_t*)dq, (uint16_t*)ds, R, C, (uint16_t*)dout)))
-            exact("out", ho, dout, n, 2);
+            exact("out", ho, dout, n, BNBQ_F16);
         case_end();
     }
 }
@@ -965,13 +987,13 @@ static void sb_matmul(int mixed) {
                                                            M, N, K, (uint16_t*)ho, (uint16_t*)hb),
                          bnbq_int8_matmul_mixed_dequantize(g_gex, (int8_t*)da, (int8_t*)dw, (uint16_t*)dsx, (uint16_t*)dsw,
                                                            M, N, K, (uint16_t*)dout, (uint16_t*)db)))
-                    exact("out", ho, dout, M * N, 2);
+                    exact("out", ho, dout, M * N, BNBQ_F16);
             } else {
                 if (both(bnbq_int8_matmul_rowwise_dequantize(NULL, (int8_t*)ha, (int8_t*)hw, (uint16_t*)hsx, (uint16_t*)hsw,
                                                              M, N, K, (uint16_t*)ho, (uint16_t*)hb),
                          bnbq_int8_matmul_rowwise_dequantize(g_gex, (int8_t*)da, (int8_t*)dw, (uint16_t*)dsx, (uint16_t*)dsw,
                                                              M, N, K, (uint16_t*)dout, (uint16_t*)db)))
-                    exact("out", ho, dout, M * N, 2);
+                    exact("out", ho, dout, M * N, BNBQ_F16);
             }
             case_end();
         }
@@ -1039,7 +1061,7 @@ static void op_gemv_4bit(void) {
                     ho = H(N * es); dout = D(N * es);
                     if (both(bnbq_gemv_4bit(NULL, qt, dt, w.hA, (uint8_t*)w.hp, (float*)w.ha, N, K, (int)bs, ho, w.hb, code),
                              bnbq_gemv_4bit(g_gex, qt, dt, w.dA, (uint8_t*)w.dp, (float*)w.da, N, K, (int)bs, dout, w.db, code)))
-                        exact("out", ho, dout, N, es);
+                        exact("out", ho, dout, N, dt);
                     case_end();
                 }
 }
@@ -1068,7 +1090,7 @@ static void op_matmul_4bit(void) {
                     ho = H(M * N * es); dout = D(M * N * es);
                     if (both(bnbq_matmul_4bit(NULL, qt, dt, w.hA, (uint8_t*)w.hp, (float*)w.ha, M, N, K, bs, ho, w.hb, NULL),
                              bnbq_matmul_4bit(g_gex, qt, dt, w.dA, (uint8_t*)w.dp, (float*)w.da, M, N, K, bs, dout, w.db, NULL))) {
-                        if (gemv_path) { exact("out", ho, dout, M * N, es); O.exact_cases++; }
+                        if (gemv_path) { exact("out", ho, dout, M * N, dt); O.exact_cases++; }
                         else within_tol("out", dt, ho, dout, M * N);
                     }
                     case_end();
@@ -1123,12 +1145,15 @@ static void run_op(int i) {
     O.name = k_ops[i].name;
     k_ops[i].fn();
     if (O.cases > 0 && O.failed_cases == 0) {
+        char nan_note[120] = "";
+        if (O.nan_payloads)
+            snprintf(nan_note, sizeof nan_note, " (%zu NaN elements with other NaN bits than the CPU's)", O.nan_payloads);
         if (O.tol_cases)
-            report(O.name, 1, "%d cases, %.3g elements; %d within tolerance (max relative L2 %.2g), %d exact; %.1f s",
-                   O.cases, O.elements, O.tol_cases, O.max_rel, O.exact_cases, now_s() - t0);
+            report(O.name, 1, "%d cases, %.3g elements; %d within tolerance (max relative L2 %.2g), %d exact%s; %.1f s",
+                   O.cases, O.elements, O.tol_cases, O.max_rel, O.exact_cases, nan_note, now_s() - t0);
         else
-            report(O.name, 1, "%d cases, %.3g elements, byte-identical to the CPU; %.1f s", O.cases, O.elements,
-                   now_s() - t0);
+            report(O.name, 1, "%d cases, %.3g elements, byte-identical to the CPU%s; %.1f s", O.cases, O.elements,
+                   nan_note, now_s() - t0);
     } else if (O.unsupported) {
         report(O.name, 0, "%s", O.first);
     } else {
@@ -1357,7 +1382,8 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[a], "--cache-dir") && a + 1 < argc) dir_arg = argv[++a];
         else if (!strcmp(argv[a], "--seed") && a + 1 < argc) g_seed = strtoull(argv[++a], NULL, 0);
         else if (!strcmp(argv[a], "--fake-plumbing")) g_plumbing = 1;   /* tests/test_cuda.sh only */
-        else if (argv[a][0] == '-') { fprintf(stderr, "usage: test_gpu [--small] [--cache-dir DIR] [--seed N] [-v] [op ...]\n"); return 2; }
+        else if (!strcmp(argv[a], "--strict-nan")) g_strict_nan = 1;
+        else if (argv[a][0] == '-') { fprintf(stderr, "usage: test_gpu [--small] [--strict-nan] [--cache-dir DIR] [--seed N] [-v] [op ...]\n"); return 2; }
         else nfilters++;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
