@@ -87,16 +87,26 @@ static void compile_arch(int arch, const char* nvrtc_path, arch_result* out) {
    NVRTC's whole log. Uses bnbq_cuda.h's own option and program builders (same translation unit),
    so it compiles exactly what bnbq_cuda_precompile compiles. */
 static void explain_failures(int arch) {
-    int v;
+    int v, n, pre = 0;
     char line[2048];
+    const bnbq__cu_source* src;
+    for (src = bnbq__cu_sources; src->name; src++)
+        if (!strcmp(src->name, "prelude")) {
+            const char* const* l;
+            for (l = src->lines; *l; l++) pre++;
+        }
+    n = snprintf(line, sizeof line, "    (NVRTC's line numbers count the %d lines of the prelude and one blank line "
+                 "before the unit's own)\n", pre);
+    write_all(g_out_fd, line, (size_t)n);
     for (v = 0; v < bnbq__cu_num_variants(); v++) {
         const bnbq__cu_variant* var = bnbq__cu_variant_at(v);
         char opt_buf[1024];
         const char* opts[24];
         bnbq__nvrtcProgram prog = NULL;
         char* program = bnbq__cu_program_text(var->unit);
-        int nopts, e, n;
+        int nopts, e;
         size_t ll = 0;
+        char cu_name[96];
         char* log = NULL;
         if (!program) {
             n = snprintf(line, sizeof line, "    variant %s [%s]: no source for the unit\n",
@@ -112,7 +122,8 @@ static void explain_failures(int arch) {
             free(program);
             continue;
         }
-        e = (int)BNBQ__NV.bnbq__nvrtcCreateProgram(&prog, program, "nvrtc_check.cu", 0, NULL, NULL);
+        snprintf(cu_name, sizeof cu_name, "%.60s.cu", var->unit);
+        e = (int)BNBQ__NV.bnbq__nvrtcCreateProgram(&prog, program, cu_name, 0, NULL, NULL);
         if (e == 0) e = (int)BNBQ__NV.bnbq__nvrtcCompileProgram(prog, nopts, opts);
         if (e != 0) {
             int k;
