@@ -1,5 +1,5 @@
-# bnbq - see README.md. Targets: run, test, vectors, bench-cpu, compile-tests, sanitize, clean
-# (embed, check-embed, nvrtc-check, gpu-test, bench-gpu come with the CUDA backend).
+# bnbq - see README.md. Targets: run, test, vectors, bench-cpu, compile-tests, sanitize, clean,
+# embed, check-embed, nvrtc-check, gpu-test, bench-gpu.
 CC      ?= cc
 CXX     ?= c++
 # -ffp-contract=off: bnbq's bytes depend on every float operation being rounded on its own.
@@ -7,17 +7,22 @@ CFLAGS  ?= -O2
 WARN    := -Wall -Wextra -pedantic
 BASE    := -std=c99 $(WARN) -ffp-contract=off -I.
 LDLIBS  := -lm
+# programs that include bnbq_cuda.h (dlopen, pthread; both in libc on new glibc, harmless there)
+CULIBS  := -lm -ldl -lpthread
 SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 B       := build
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo +dirty)
 
 HDR     := bnbq.h
 CUHDR   := bnbq_cuda.h
 # kernel sources, in the order they are embedded (prelude first)
 KSRC    := kernels_src/prelude.cuh $(filter-out kernels_src/prelude.cuh,$(sort $(wildcard kernels_src/*.cu)))
 
-.PHONY: all run test vectors bench-cpu compile-tests sanitize clean embed check-embed nvrtc-check
+.PHONY: all run test vectors bench-cpu compile-tests sanitize clean embed check-embed nvrtc-check \
+        gpu-test bench-gpu
 
-all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq
+all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq $(B)/test_cuda $(B)/test_gpu $(B)/nvrtc_check \
+     $(B)/bnbq_precompile $(B)/gpu_quickstart $(B)/bench_gpu
 
 $(B):
 	mkdir -p $(B)
@@ -25,8 +30,8 @@ $(B):
 $(B)/quickstart: examples/quickstart.c $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
 
-$(B)/bnbq_vectors: tests/bnbq_vectors.c $(HDR) | $(B)
-	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
+$(B)/bnbq_vectors: tests/bnbq_vectors.c $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
 
 $(B)/test_bnbq: tests/test_bnbq.c $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
@@ -34,12 +39,37 @@ $(B)/test_bnbq: tests/test_bnbq.c $(HDR) | $(B)
 $(B)/bench_cpu: bench/bench_cpu.c $(HDR) | $(B)
 	$(CC) $(BASE) -O2 $< -o $@ $(LDLIBS)
 
+# the CUDA backend's programs: they build and run without a GPU, CUDA header or CUDA library
+$(B)/test_cuda: tests/test_cuda.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
+
+$(B)/test_gpu: tests/test_gpu.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
+
+$(B)/nvrtc_check: tests/nvrtc_check.c $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
+
+$(B)/bnbq_precompile: examples/bnbq_precompile.c $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
+
+$(B)/gpu_quickstart: examples/gpu_quickstart.c $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
+
+$(B)/bench_gpu: bench/bench_gpu.c $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) -O2 $< -o $@ $(CULIBS)
+
 # sanitizer builds of the same programs
-$(B)/bnbq_vectors_san: tests/bnbq_vectors.c $(HDR) | $(B)
-	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
+$(B)/bnbq_vectors_san: tests/bnbq_vectors.c $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(SAN) $< -o $@ $(CULIBS)
 
 $(B)/test_bnbq_san: tests/test_bnbq.c $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
+
+$(B)/test_cuda_san: tests/test_cuda.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(SAN) $< -o $@ $(CULIBS)
+
+$(B)/test_gpu_san: tests/test_gpu.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(SAN) $< -o $@ $(CULIBS)
 
 run: $(B)/quickstart
 	./$(B)/quickstart
@@ -52,11 +82,11 @@ bench-cpu: $(B)/bench_cpu
 compile-tests: | $(B)
 	sh tests/compile_tests.sh
 
-sanitize: $(B)/bnbq_vectors_san $(B)/test_bnbq_san
+sanitize: $(B)/bnbq_vectors_san $(B)/test_bnbq_san $(B)/test_cuda_san $(B)/test_gpu_san
 
 # Everything CI runs. The last line is the plain "N passed, N failed" summary.
-test: all sanitize
-	sh tests/run_all.sh
+test: all sanitize $(B)/embed
+	MAKE="$(MAKE)" sh tests/run_all.sh
 
 $(B)/embed: kernels_src/embed.c | $(B)
 	$(CC) $(BASE) -O1 $< -o $@
@@ -70,6 +100,20 @@ check-embed: $(B)/embed
 	./$(B)/embed $(CUHDR) $(B)/bnbq_cuda.h.check $(KSRC)
 	@cmp -s $(CUHDR) $(B)/bnbq_cuda.h.check || { echo "bnbq_cuda.h is stale: run 'make embed'"; exit 1; }
 	@echo "check-embed: bnbq_cuda.h matches kernels_src/"
+
+# Every registered kernel variant compiles with NVRTC for sm_75, 80, 86, 89, 90 (no GPU needed;
+# one process per architecture, as many at a time as there are CPUs).
+nvrtc-check: $(B)/nvrtc_check
+	./$(B)/nvrtc_check
+
+# On a GPU: every operation against the CPU reference, the vectors with --gpu, compute-sanitizer.
+gpu-test: $(B)/test_gpu $(B)/bnbq_vectors
+	sh tests/gpu_test.sh
+
+# On a GPU: speed against the copy bandwidth, compile and cache-load times. The commit goes into
+# the header through BNBQ_GIT_COMMIT (a -DBNBQ_GIT_COMMIT='"..."' build works too).
+bench-gpu: $(B)/bench_gpu
+	BNBQ_GIT_COMMIT="$(GIT_COMMIT)" ./$(B)/bench_gpu
 
 clean:
 	rm -rf $(B)

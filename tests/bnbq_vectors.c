@@ -20,10 +20,23 @@
 
    Every bnbq operation goes through the single `bnbq_exec* ex` of the case (NULL: the CPU
    reference). Tensors reach bnbq through to_exec() / exec_alloc() and come back through
-   from_exec(); on the CPU these are host memory. A GPU backend plugs in there. */
+   from_exec(); on the CPU these are host memory.
+
+   --gpu: the same cases on the CUDA backend (bnbq_cuda.h). CUDA is initialised once (a failure
+   prints the reason and exits with status 2) and every case runs on one CUDA exec: to_exec()
+   allocates device memory and copies the input there, exec_alloc() allocates device memory and
+   fills it with the poison pattern, from_exec() synchronises and copies back into host memory
+   the case owns; device memory is freed when the case ends. The comparisons are the CPU's, except
+   gemv4_ `out` (README "Runner rules": exact if the kernel keeps the reference's summation order,
+   otherwise tolerance(dtype)): it is compared exactly first, and under tolerance(dtype) only when
+   that fails; the case line and a closing summary say which applied. Outputs in exec memory (the
+   nested offset, the outlier count and list) are read back from the device like every other
+   output. Build: cc ... tests/bnbq_vectors.c -lm -ldl -lpthread.
+   --gpu-plumbing (tests/test_cuda.sh only): --gpu against the fake driver of tests/fake_libcuda.c,
+   whose device memory is host memory, with the CPU kernels: checks the device copies above. */
 #define _POSIX_C_SOURCE 200809L
 #define BNBQ_IMPLEMENTATION
-#include "bnbq.h"
+#include "bnbq_cuda.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -75,6 +88,9 @@ typedef struct vcase {
     size_t ntensors;
     void** allocs;
     size_t nallocs, capallocs;
+    bnbq_cuda* gpu;   /* --gpu: the CUDA context of ex; NULL on the CPU */
+    void** dallocs;   /* device memory of the case, freed when it ends */
+    size_t ndallocs, capdallocs;
     int failed;
     char reason[4096];
     size_t reason_len;
@@ -199,26 +215,91 @@ static int host_is_big_endian(void) {
 /* ------------------------------------------------------------------------------------------ */
 /* the exec boundary: every tensor bnbq reads or writes passes through these three             */
 
-/* An input tensor in the exec's memory (CPU: the host buffer itself). */
+/* --gpu: case-owned device memory (freed when the case ends). Fails the case on error. */
+static void* dmalloc(vcase* c, size_t bytes) {
+    void* p = NULL;
+    bnbq_result r;
+    if (c->ndallocs == c->capdallocs) {
+        size_t ncap = c->capdallocs ? c->capdallocs * 2 : 32;
+        void** na = (void**)realloc(c->dallocs, ncap * sizeof *na);
+        if (!na) {
+            failf(c, "out of memory");
+            return NULL;
+        }
+        c->dallocs = na;
+        c->capdallocs = ncap;
+    }
+    r = bnbq_cuda_malloc(c->gpu, bytes ? bytes : 1, &p);
+    if (r != BNBQ_SUCCESS) {
+        failf(c, "bnbq_cuda_malloc(%zu) returned %s", bytes, bnbq_result_name(r));
+        return NULL;
+    }
+    c->dallocs[c->ndallocs++] = p;
+    return p;
+}
+
+/* An input tensor in the exec's memory (CPU: the host buffer itself; GPU: a device copy). */
 static const void* to_exec(vcase* c, const void* host, size_t bytes) {
-    (void)c;
-    (void)bytes;
-    return host;
+    void* d;
+    bnbq_result r;
+    if (!c->gpu) {
+        (void)bytes;
+        return host;
+    }
+    if (!(d = dmalloc(c, bytes))) return NULL;
+    r = bnbq_cuda_memcpy(c->ex, d, host, bytes, BNBQ_COPY_HOST_TO_DEVICE);
+    if (r != BNBQ_SUCCESS) {
+        failf(c, "copy to the device returned %s", bnbq_result_name(r));
+        return NULL;
+    }
+    return d;
 }
 
 /* An output buffer in the exec's memory, filled with a poison pattern so that elements bnbq does
    not write never compare equal by accident. */
 static void* exec_alloc(vcase* c, size_t bytes) {
-    void* p = cmalloc(c, bytes);
+    void* p;
+    if (c->gpu) {
+        bnbq_result r;
+        if (!(p = dmalloc(c, bytes))) return NULL;
+        r = bnbq_cuda_memset(c->ex, p, 0xA5, bytes ? bytes : 1);
+        if (r != BNBQ_SUCCESS) {
+            failf(c, "poisoning device memory returned %s", bnbq_result_name(r));
+            return NULL;
+        }
+        return p;
+    }
+    p = cmalloc(c, bytes);
     if (p) memset(p, 0xA5, bytes ? bytes : 1);
     return p;
 }
 
-/* The host view of an exec buffer (CPU: the buffer itself). */
+/* The host view of an exec buffer (CPU: the buffer itself; GPU: synchronise, then a host copy
+   owned by the case). Never NULL: a failed copy fails the case and returns the poison pattern. */
 static const void* from_exec(vcase* c, const void* xbuf, size_t bytes) {
-    (void)c;
-    (void)bytes;
-    return xbuf;
+    void* h;
+    bnbq_result r;
+    if (!c->gpu) {
+        (void)bytes;
+        return xbuf;
+    }
+    h = cmalloc(c, bytes);
+    if (!h) {
+        printf("FAIL %s: out of host memory (%zu bytes)\n", c->name, bytes);
+        exit(1);
+    }
+    memset(h, 0xA5, bytes ? bytes : 1);
+    if (!xbuf) {
+        failf(c, "reading back an exec buffer that was never allocated");
+        return h;
+    }
+    r = bnbq_cuda_memcpy(c->ex, h, xbuf, bytes, BNBQ_COPY_DEVICE_TO_HOST);
+    if (r == BNBQ_SUCCESS) r = bnbq_cuda_synchronize(c->ex);
+    if (r != BNBQ_SUCCESS) {
+        failf(c, "reading back from the device returned %s", bnbq_result_name(r));
+        memset(h, 0xA5, bytes ? bytes : 1);
+    }
+    return h;
 }
 
 static int call_ok(vcase* c, bnbq_result r, const char* what) {
@@ -1694,6 +1775,9 @@ static int load_wstate(vcase* c, wstate* w) {
     return 1;
 }
 
+/* --gpu: how gemv4_ `out` was compared (exact / under tolerance) */
+static unsigned g_gemv_exact, g_gemv_tol;
+
 /* gemv4_ */
 static void run_gemv4(vcase* c) {
     wstate w;
@@ -1712,10 +1796,25 @@ static void run_gemv4(vcase* c) {
                                    bias ? to_exec(c, bias->data, osz) : NULL, w.code),
                  "bnbq_gemv_4bit"))
         return;
-    if (c->gpu_rules)
-        cmp_tol(c, "out", from_exec(c, xout, osz), out_s);
-    else
+    if (c->gpu_rules) {
+        /* exact if the kernel keeps the reference's summation order, otherwise tolerance(dtype) */
+        const void* hout = from_exec(c, xout, osz);
+        size_t k, differ = 0;
+        for (k = 0; k < w.N; k++)
+            if (memcmp((const char*)hout + k * VT_SIZE[w.vt], (const char*)out_s->data + k * VT_SIZE[w.vt],
+                       VT_SIZE[w.vt]) != 0)
+                differ++;
+        if (differ == 0) {
+            notef(c, "out: exact");
+            g_gemv_exact++;
+        } else {
+            notef(c, "out: %zu of %zu differ, tolerance(%s) applied", differ, w.N, VT_NAME[w.vt]);
+            g_gemv_tol++;
+            cmp_tol(c, "out", hout, out_s);
+        }
+    } else {
         cmp_exact(c, "out", from_exec(c, xout, osz), out_s);
+    }
 }
 
 /* gemm4_head_ */
@@ -1983,7 +2082,7 @@ static void check_outputs_used(vcase* c) {
 enum outcome { OUT_PASS, OUT_FAIL, OUT_SKIP };
 
 static enum outcome run_case(const char* dir, const char* name, family* fam, bnbq_exec* ex,
-                             int gpu_rules) {
+                             int gpu_rules, bnbq_cuda* gpu) {
     static vcase c; /* large; one case at a time */
     char path[4096];
     enum outcome o;
@@ -1996,6 +2095,7 @@ static enum outcome run_case(const char* dir, const char* name, family* fam, bnb
     c.name = name;
     c.ex = ex;
     c.gpu_rules = gpu_rules;
+    c.gpu = gpu;
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path) {
         printf("FAIL %s: path too long\n", name);
         return OUT_FAIL;
@@ -2025,6 +2125,11 @@ static enum outcome run_case(const char* dir, const char* name, family* fam, bnb
         o = OUT_PASS;
     }
     fflush(stdout);
+    if (c.gpu) {
+        bnbq_cuda_synchronize(c.ex);   /* nothing may still use the memory freed below */
+        for (i = 0; i < c.ndallocs; i++) bnbq_cuda_free(c.gpu, c.dallocs[i]);
+        free(c.dallocs);
+    }
     for (i = 0; i < c.nallocs; i++) free(c.allocs[i]);
     free(c.allocs);
     memset(&c, 0, sizeof c);
@@ -2072,12 +2177,15 @@ static void usage(void) {
 }
 
 int main(int argc, char** argv) {
-    int i, gpu = 0, ndirs = 0;
+    int i, want_gpu = 0, plumbing = 0, ndirs = 0;
     unsigned long passed = 0, failed = 0, skipped = 0;
     size_t f;
-    bnbq_exec* ex = NULL; /* the CPU reference; a GPU exec goes here */
+    bnbq_exec* ex = NULL; /* the CPU reference; --gpu: the CUDA exec */
+    bnbq_exec gex;
+    bnbq_cuda* gpu = NULL;
     for (i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--gpu")) gpu = 1;
+        if (!strcmp(argv[i], "--gpu")) want_gpu = 1;
+        else if (!strcmp(argv[i], "--gpu-plumbing")) want_gpu = plumbing = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage();
             return 0;
@@ -2088,19 +2196,46 @@ int main(int argc, char** argv) {
         } else
             ndirs++;
     }
-    if (gpu) {
-        printf("bnbq_vectors: --gpu: the CUDA backend is not built into this runner\n");
-        return 2;
-    }
     if (ndirs == 0) {
         usage();
         return 2;
+    }
+    if (want_gpu) {
+        bnbq_cuda_desc d;
+        bnbq_cuda_device_info info;
+        bnbq_result r;
+        memset(&d, 0, sizeof d);
+        r = bnbq_cuda_init(&d, &gpu);
+        if (r != BNBQ_SUCCESS) {
+            printf("bnbq_vectors: --gpu: CUDA is not available: %s (%s)\n", bnbq_result_description(r),
+                   bnbq_result_name(r));
+            return 2;
+        }
+        r = bnbq_cuda_exec_init(gpu, NULL, &gex);
+        if (r != BNBQ_SUCCESS) {
+            printf("bnbq_vectors: --gpu: bnbq_cuda_exec_init: %s\n", bnbq_result_name(r));
+            bnbq_cuda_uninit(gpu);
+            return 2;
+        }
+        bnbq_cuda_query_device(gpu, &info);
+        if (plumbing) {
+            if (strcmp(info.name, "bnbq fake GPU") != 0) {
+                printf("bnbq_vectors: --gpu-plumbing needs the fake driver (tests/fake_libcuda.c)\n");
+                bnbq_cuda_uninit(gpu);
+                return 2;
+            }
+            gex.backend = NULL;   /* the CPU kernels, on the fake's "device" memory */
+        }
+        printf("bnbq_vectors --gpu: %s (sm_%d%d), driver %d, NVRTC %d, kernels %s_%d\n", info.name,
+               info.cc_major, info.cc_minor, info.driver_version, info.nvrtc_version,
+               info.target_is_ptx ? "compute" : "sm", info.target_arch);
+        ex = &gex;
     }
     for (i = 1; i < argc; i++) {
         char** names = NULL;
         long n, k;
         const char* dir = argv[i];
-        if (!strcmp(dir, "--gpu")) continue;
+        if (!strcmp(dir, "--gpu") || !strcmp(dir, "--gpu-plumbing")) continue;
         n = list_dir(dir, &names);
         if (n < 0) {
             printf("FAIL %s: cannot open the directory: %s\n", dir, strerror(errno));
@@ -2116,7 +2251,7 @@ int main(int argc, char** argv) {
         for (f = 0; f < NFAMILIES; f++) FAMILIES[f].found_in_dir = 0;
         for (k = 0; k < n; k++) {
             family* fam = family_of(names[k]);
-            enum outcome o = run_case(dir, names[k], fam, ex, 0);
+            enum outcome o = run_case(dir, names[k], fam, ex, gpu != NULL, gpu);
             if (fam) fam->found_in_dir++;
             if (o == OUT_PASS) passed++;
             else if (o == OUT_FAIL) failed++;
@@ -2141,6 +2276,11 @@ int main(int argc, char** argv) {
     for (f = 0; f < NFAMILIES; f++)
         printf("  %-40s %4u %7u %7u %8u\n", FAMILIES[f].prefix, FAMILIES[f].run_n,
                FAMILIES[f].passed, FAMILIES[f].failed, FAMILIES[f].skipped);
+    if (gpu) {
+        printf("gemv4_ out on the GPU: %u exact, %u under tolerance(dtype)\n", g_gemv_exact, g_gemv_tol);
+        bnbq_exec_uninit(&gex);
+        bnbq_cuda_uninit(gpu);
+    }
     printf("%lu passed, %lu failed, %lu skipped\n", passed, failed, skipped);
     return (failed == 0 && passed > 0) ? 0 : 1;
 }

@@ -20,11 +20,38 @@ run() {
     if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then status=1; fi
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then total_f=$((total_f + 1)); echo "!! $name exited $rc"; fi
 }
+# a command without a summary line of its own: exit status 0 counts as one pass
+run_status() {
+    name=$1; shift
+    echo "== $name"
+    "$@" >"$log" 2>&1; rc=$?
+    cat "$log"
+    if [ "$rc" -eq 0 ]; then total_p=$((total_p + 1)); else total_f=$((total_f + 1)); status=1; echo "!! $name exited $rc"; fi
+}
+# bnbq_precompile on a temporary directory: compiles every variant as compute_90 PTX (the cheaper
+# compilation; test_cuda's precompile-sm90 writes cubins), then the directory must hold one entry
+# per variant
+precompile_example() {
+    d=$(mktemp -d) || return 1
+    ./$B/bnbq_precompile --arch 90 --ptx --out "$d" >"$d.log" 2>&1; rc=$?
+    cat "$d.log"
+    n=$(ls "$d" | grep -c '\.bnbqk$')
+    v=$(sed -nE 's/^ok sm_90: ([0-9]+) variants.*/\1/p' "$d.log")
+    rm -rf "$d" "$d.log"
+    if [ "$rc" -eq 0 ] && [ "$n" -gt 0 ] && [ "$n" = "$v" ]; then echo "bnbq_precompile: $n entries for $v variants"; return 0; fi
+    echo "bnbq_precompile: exit $rc, $n entries for ${v:-?} variants"; return 1
+}
 run compile-tests   sh tests/compile_tests.sh
 run unit            ./$B/test_bnbq
 run vectors         ./$B/bnbq_vectors tests/vectors
 run unit-asan-ubsan ./$B/test_bnbq_san --quick
 run vectors-asan-ubsan ./$B/bnbq_vectors_san tests/vectors
+run_status check-embed ${MAKE:-make} -s check-embed
+run nvrtc-check     ./$B/nvrtc_check
+run cuda-loader-cache sh tests/test_cuda.sh
+run cuda-loader-cache-asan-ubsan sh tests/test_cuda.sh --quick ./$B/test_cuda_san ./$B/test_gpu_san ./$B/bnbq_vectors_san
+run_status bnbq_precompile precompile_example
+run_status gpu_quickstart ./$B/gpu_quickstart
 rm -f "$log"
 echo
 if [ "$total_s" -gt 0 ]; then echo "$total_p passed, $total_f failed, $total_s skipped"; else echo "$total_p passed, $total_f failed"; fi

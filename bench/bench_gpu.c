@@ -1,0 +1,602 @@
+/* bench_gpu.c - speed of bnbq's CUDA backend against the GPU's own copy bandwidth, with the
+   bitsandbytes figures and bnbq's targets beside each line.
+
+   Build and run:  make bench-gpu   (about 1-2 minutes on an H100; prints a compact table last)
+       cc -std=c99 -O2 -I. bench/bench_gpu.c -o build/bench_gpu -lm -ldl -lpthread
+   build/bench_gpu [--runs N] [--warmup N] [--log2n K] [--csv FILE] [--smoke]
+
+   Method:
+   - every operation runs on 2^26 elements (f32 / f16 / bf16 where the operation takes them);
+     LLM.int8 quantization on 4096 x 4096 and 4096 x 14336 f16 with ~0.1% outliers (1% of the
+     columns carry values |x| in [6, 20) in every tenth row; threshold 6.0); 4-bit gemv on
+     8192 x 8192, 14336 x 4096 and 4096 x 14336 NF4 weights (blocksize 64) with one token.
+   - each configuration: one first call (host clock + synchronize: it compiles or loads the kernel),
+     `warmup` calls, then `runs` calls (default 50), each timed alone with CUDA events
+     (bnbq_cuda_event_*); before every timed call a 256 MB memset flushes the L2 (50 MB on an H100),
+     outside the events. The median is reported.
+   - GB/s = (bytes read + bytes written) / time, GB = 1e9 B; gemv counts the weight bytes (packed
+     codes + absmax) only. "copy" is a large device-to-device cuMemcpy (1 GiB, read + written)
+     measured in the same process the same way; each line gives its fraction of that.
+   - compile: a context on an empty temporary cache directory; every configuration's first call is
+     timed, and bnbq_cuda_stats_get gives compile_seconds / units_compiled. warm load: a second
+     context on that populated cache calls every configuration once on small inputs; the total time
+     and stats.load_seconds are reported.
+   - inputs: random normal data (never zeros); dequantize inputs are random codes and positive
+     block maxima.
+   Header: GPU, driver, NVRTC, git commit (the BNBQ_GIT_COMMIT environment variable, which
+   `make bench-gpu` sets, else -DBNBQ_GIT_COMMIT='"..."' at build time), date.
+   --smoke: tiny sizes and 2 runs (checks that the program runs, e.g. in CI against a fake driver;
+   its numbers mean nothing). Exit status 0 when the GPU could be set up and the copy
+   measured (operations the backend lacks are listed as "not supported"); 2 without a GPU. */
+#define _POSIX_C_SOURCE 200809L
+#define BNBQ_IMPLEMENTATION
+#include "bnbq_cuda.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef BNBQ_GIT_COMMIT
+#define BNBQ_GIT_COMMIT ""
+#endif
+
+static bnbq_cuda* g_ctx;
+static bnbq_exec g_ex;
+static int g_runs = 50, g_warmup = 5, g_smoke;
+static size_t g_n = (size_t)1 << 26;
+static void* g_flush;
+static size_t g_flush_bytes = (size_t)256 << 20;
+static double g_copy_gbs;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void die(const char* what, bnbq_result r) {
+    printf("bench_gpu: %s: %s (%s)\n", what, bnbq_result_description(r), bnbq_result_name(r));
+    exit(1);
+}
+#define TRY(what, call) do { bnbq_result r_ = (call); if (r_ != BNBQ_SUCCESS) die(what, r_); } while (0)
+
+static void* dalloc(size_t bytes) {
+    void* p = NULL;
+    TRY("bnbq_cuda_malloc", bnbq_cuda_malloc(g_ctx, bytes ? bytes : 1, &p));
+    return p;
+}
+static void upload(void* d, const void* h, size_t bytes) {
+    TRY("copy to the device", bnbq_cuda_memcpy(&g_ex, d, h, bytes, BNBQ_COPY_HOST_TO_DEVICE));
+    TRY("synchronize", bnbq_cuda_synchronize(&g_ex));
+}
+
+/* ---- random data ------------------------------------------------------------------------------- */
+
+static uint64_t g_seed = 0xbe5c4ull;
+static uint64_t rng_u64(void) {
+    uint64_t z = (g_seed += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static double rng_uniform(void) { return (double)(rng_u64() >> 11) * (1.0 / 9007199254740992.0); }
+static void fill_normal(float* x, size_t n, float scale) {
+    size_t i;
+    for (i = 0; i < n; i += 2) {
+        double r = sqrt(-2.0 * log(1.0 - rng_uniform())), t = 6.283185307179586 * rng_uniform();
+        x[i] = (float)(r * cos(t)) * scale;
+        if (i + 1 < n) x[i + 1] = (float)(r * sin(t)) * scale;
+    }
+}
+static void fill_bytes(unsigned char* p, size_t n) {
+    size_t i;
+    for (i = 0; i + 8 <= n; i += 8) { uint64_t v = rng_u64(); memcpy(p + i, &v, 8); }
+    for (; i < n; i++) p[i] = (unsigned char)rng_u64();
+}
+
+/* ---- configurations ---------------------------------------------------------------------------- */
+
+enum kind { K_CONVERT, K_QBLOCK, K_DQBLOCK, K_Q4, K_DQ4, K_I8VQ, K_GEMV };
+enum target { T_NONE, T_QUANT, T_DEQUANT, T_INT8, T_GEMV };
+
+typedef struct cfg {
+    enum kind k;
+    bnbq_dtype dt, dt2;
+    bnbq_quant_type qt;
+    int bs;
+    size_t n, rows, cols;           /* gemv: rows = N (out), cols = K (in) */
+    float thr;
+    enum target target;
+    const char* anchor;             /* bitsandbytes' figure */
+    char name[64];
+    double bytes;                   /* counted bytes of one call */
+    bnbq_result status;
+    double first_ms, median_ms, min_ms, gbs, frac;
+} cfg;
+
+#define MAX_CFG 96
+static cfg g_cfg[MAX_CFG];
+static int g_ncfg;
+
+static cfg* add(enum kind k, bnbq_dtype dt, int bs, const char* anchor, enum target t) {
+    cfg* c = &g_cfg[g_ncfg++];
+    memset(c, 0, sizeof *c);
+    c->k = k; c->dt = dt; c->bs = bs; c->anchor = anchor; c->target = t; c->n = g_n;
+    return c;
+}
+
+/* device buffers shared by the configurations (big: for timing; small: for the warm load) */
+typedef struct bufs {
+    void* x[3];          /* inputs in f32, f16, bf16 (n elements) */
+    void* q;             /* n bytes: codes */
+    void* absmax;        /* n/32 floats */
+    void* out;           /* n * 4 bytes */
+    void* a16;           /* int8 input, 4096 x 14336 f16 */
+    void* ca;            /* int8 codes */
+    void* rs;            /* row stats */
+    void* oc;            /* outlier columns + count */
+    void* wp;            /* gemv packed weight */
+    void* wa;            /* gemv absmax */
+    void* va;            /* gemv activation (K) */
+    void* vo;            /* gemv output (N) */
+    size_t n;
+} bufs;
+static bufs g_big, g_small;
+
+static int dt_index(bnbq_dtype dt) { return dt == BNBQ_F16 ? 1 : dt == BNBQ_BF16 ? 2 : 0; }
+
+static bnbq_result run_cfg(bnbq_exec* ex, const cfg* c, const bufs* b) {
+    size_t n = b->n;
+    switch (c->k) {
+        case K_CONVERT:
+            return bnbq_convert(ex, c->dt, b->x[dt_index(c->dt)], n, c->dt2, b->out);
+        case K_QBLOCK:
+            return bnbq_quantize_blockwise(ex, NULL, c->dt, b->x[dt_index(c->dt)], n, c->bs, (uint8_t*)b->q, (float*)b->absmax);
+        case K_DQBLOCK:
+            return bnbq_dequantize_blockwise(ex, NULL, c->dt, (const uint8_t*)b->q, (const float*)b->absmax, n, c->bs, b->out);
+        case K_Q4:
+            return bnbq_quantize_4bit(ex, c->qt, c->dt, b->x[dt_index(c->dt)], n, c->bs, (uint8_t*)b->q, (float*)b->absmax);
+        case K_DQ4:
+            return bnbq_dequantize_4bit(ex, c->qt, c->dt, (const uint8_t*)b->q, (const float*)b->absmax, n, c->bs, b->out);
+        case K_I8VQ: {
+            size_t rows = b == &g_big ? c->rows : 4, cols = b == &g_big ? c->cols : 64;
+            return bnbq_int8_vectorwise_quant(ex, BNBQ_F16, b->a16, rows, cols, c->thr, (int8_t*)b->ca, (float*)b->rs,
+                                              (int32_t*)b->oc, (int32_t*)b->oc + cols);
+        }
+        case K_GEMV: {
+            size_t N = b == &g_big ? c->rows : 16, K = b == &g_big ? c->cols : 256;
+            return bnbq_gemv_4bit(ex, c->qt, c->dt, b->va, (const uint8_t*)b->wp, (const float*)b->wa, N, K, c->bs, b->vo,
+                                  NULL, NULL);
+        }
+    }
+    return BNBQ_ERROR_INVALID_ARGS;
+}
+
+static int cmp_double(const void* a, const void* b) {
+    double x = *(const double*)a, y = *(const double*)b;
+    return (x > y) - (x < y);
+}
+
+/* the L2 flush: a 256 MB memset, outside the timed events */
+static void flush_l2(void) {
+    TRY("flush memset", bnbq_cuda_memset(&g_ex, g_flush, (int)(rng_u64() & 255), g_flush_bytes));
+}
+
+/* median ms of `runs` calls of a configuration (or the copy when c == NULL) */
+static double time_calls(const cfg* c, void* copy_dst, const void* copy_src, size_t copy_bytes, double* min_ms,
+                         bnbq_result* status) {
+    int i, runs = g_runs;
+    void** ev = (void**)malloc(sizeof(void*) * 2 * (size_t)runs);
+    double* ms = (double*)malloc(sizeof(double) * (size_t)runs);
+    double med;
+    *status = BNBQ_SUCCESS;
+    if (!ev || !ms) die("out of memory", BNBQ_ERROR_OUT_OF_MEMORY);
+    for (i = 0; i < 2 * runs; i++) TRY("event_create", bnbq_cuda_event_create(g_ctx, &ev[i]));
+    for (i = 0; i < g_warmup && *status == BNBQ_SUCCESS; i++)
+        *status = c ? run_cfg(&g_ex, c, &g_big)
+                    : bnbq_cuda_memcpy(&g_ex, copy_dst, copy_src, copy_bytes, BNBQ_COPY_DEVICE_TO_DEVICE);
+    for (i = 0; i < runs && *status == BNBQ_SUCCESS; i++) {
+        flush_l2();
+        TRY("event_record", bnbq_cuda_event_record(&g_ex, ev[2 * i]));
+        *status = c ? run_cfg(&g_ex, c, &g_big)
+                    : bnbq_cuda_memcpy(&g_ex, copy_dst, copy_src, copy_bytes, BNBQ_COPY_DEVICE_TO_DEVICE);
+        TRY("event_record", bnbq_cuda_event_record(&g_ex, ev[2 * i + 1]));
+    }
+    if (*status == BNBQ_SUCCESS) *status = bnbq_cuda_synchronize(&g_ex);
+    med = NAN;
+    if (*status == BNBQ_SUCCESS) {
+        for (i = 0; i < runs; i++) {
+            float t = 0.0f;
+            TRY("event_elapsed", bnbq_cuda_event_elapsed_ms(g_ctx, ev[2 * i], ev[2 * i + 1], &t));
+            ms[i] = t;
+        }
+        qsort(ms, (size_t)runs, sizeof *ms, cmp_double);
+        med = runs % 2 ? ms[runs / 2] : 0.5 * (ms[runs / 2 - 1] + ms[runs / 2]);
+        if (min_ms) *min_ms = ms[0];
+    }
+    bnbq_cuda_synchronize(&g_ex);
+    for (i = 0; i < 2 * runs; i++) bnbq_cuda_event_destroy(g_ctx, ev[i]);
+    free(ev);
+    free(ms);
+    return med;
+}
+
+static const char* target_text(enum target t) {
+    switch (t) {
+        case T_QUANT: return ">=85%";
+        case T_DEQUANT: return ">=92%";
+        case T_INT8: return ">=80%";
+        case T_GEMV: return ">=80%";
+        default: return "-";
+    }
+}
+static double target_frac(enum target t) {
+    switch (t) {
+        case T_QUANT: return 0.85;
+        case T_DEQUANT: return 0.92;
+        case T_INT8: case T_GEMV: return 0.80;
+        default: return 0.0;
+    }
+}
+
+static void bytes_of(cfg* c) {
+    double n = (double)c->n, es = (double)bnbq_dtype_size(c->dt);
+    switch (c->k) {
+        case K_CONVERT: c->bytes = n * (es + (double)bnbq_dtype_size(c->dt2)); break;
+        case K_QBLOCK: c->bytes = n * es + n + 4.0 * ceil(n / c->bs); break;
+        case K_DQBLOCK: c->bytes = n + 4.0 * ceil(n / c->bs) + n * es; break;
+        case K_Q4: c->bytes = n * es + ceil(n / 2) + 4.0 * ceil(n / c->bs); break;
+        case K_DQ4: c->bytes = ceil(n / 2) + 4.0 * ceil(n / c->bs) + n * es; break;
+        case K_I8VQ: {
+            double e = (double)c->rows * (double)c->cols;
+            c->bytes = 2.0 * e + e + 4.0 * (double)c->rows;
+            break;
+        }
+        case K_GEMV: {
+            double e = (double)c->rows * (double)c->cols;
+            c->bytes = e / 2.0 + 4.0 * e / c->bs;   /* weight bytes */
+            break;
+        }
+    }
+}
+
+static void setup_configs(void) {
+    static const int bs8[3] = { 64, 256, 4096 };
+    static const int bs4[2] = { 64, 128 };
+    static const char* qb_bf16[3] = { "bnb 11% (bf16)", "bnb 17% (bf16)", "bnb 18% (bf16)" };
+    static const size_t gemv_shapes[3][2] = { { 8192, 8192 }, { 14336, 4096 }, { 4096, 14336 } };
+    int d, b, q, s;
+    cfg* c;
+    c = add(K_CONVERT, BNBQ_F32, 0, "-", T_NONE); c->dt2 = BNBQ_F16; snprintf(c->name, sizeof c->name, "convert f32->f16");
+    c = add(K_CONVERT, BNBQ_F32, 0, "-", T_NONE); c->dt2 = BNBQ_BF16; snprintf(c->name, sizeof c->name, "convert f32->bf16");
+    for (d = 0; d < 3; d++)
+        for (b = 0; b < 3; b++) {
+            bnbq_dtype dt = d == 0 ? BNBQ_F32 : d == 1 ? BNBQ_F16 : BNBQ_BF16;
+            c = add(K_QBLOCK, dt, bs8[b], d == 2 ? qb_bf16[b] : "-", T_QUANT);
+            snprintf(c->name, sizeof c->name, "quantize_blockwise %s bs%d", bnbq_dtype_name(dt), bs8[b]);
+        }
+    for (d = 0; d < 3; d++)
+        for (b = 0; b < 3; b++) {
+            bnbq_dtype dt = d == 0 ? BNBQ_F32 : d == 1 ? BNBQ_F16 : BNBQ_BF16;
+            c = add(K_DQBLOCK, dt, bs8[b], d == 0 ? "bnb 82-84% (f32)" : d == 2 ? "bnb 63-64% (bf16)" : "-", T_DEQUANT);
+            snprintf(c->name, sizeof c->name, "dequantize_blockwise %s bs%d", bnbq_dtype_name(dt), bs8[b]);
+        }
+    for (q = 1; q >= 0; q--)
+        for (b = 0; b < 2; b++)
+            for (d = 0; d < 3; d++) {
+                bnbq_dtype dt = d == 0 ? BNBQ_F32 : d == 1 ? BNBQ_F16 : BNBQ_BF16;
+                c = add(K_Q4, dt, bs4[b], q ? (b == 0 ? "bnb 9% (nf4 bs64)" : "bnb 18% (nf4 bs128)") : "-", T_QUANT);
+                c->qt = q ? BNBQ_NF4 : BNBQ_FP4;
+                snprintf(c->name, sizeof c->name, "quantize_4bit %s %s bs%d", q ? "nf4" : "fp4", bnbq_dtype_name(dt), bs4[b]);
+            }
+    for (q = 1; q >= 0; q--)
+        for (b = 0; b < 2; b++)
+            for (d = 0; d < 3; d++) {
+                bnbq_dtype dt = d == 0 ? BNBQ_F32 : d == 1 ? BNBQ_F16 : BNBQ_BF16;
+                c = add(K_DQ4, dt, bs4[b], "bnb 66-70%", T_DEQUANT);
+                c->qt = q ? BNBQ_NF4 : BNBQ_FP4;
+                snprintf(c->name, sizeof c->name, "dequantize_4bit %s %s bs%d", q ? "nf4" : "fp4", bnbq_dtype_name(dt), bs4[b]);
+            }
+    for (s = 0; s < 2; s++) {
+        c = add(K_I8VQ, BNBQ_F16, 0, "bnb 0.08-0.47 ms", T_INT8);
+        c->rows = 4096; c->cols = s ? 14336 : 4096; c->thr = 6.0f;
+        if (g_smoke) { c->rows = 64; c->cols = s ? 224 : 64; }
+        snprintf(c->name, sizeof c->name, "int8_vectorwise_quant %zux%zu thr6", c->rows, c->cols);
+    }
+    for (d = 1; d < 3; d++)
+        for (s = 0; s < 3; s++) {
+            bnbq_dtype dt = d == 1 ? BNBQ_F16 : BNBQ_BF16;
+            c = add(K_GEMV, dt, 64, "bnb 600-950 GB/s", T_GEMV);
+            c->qt = BNBQ_NF4;
+            c->rows = gemv_shapes[s][0]; c->cols = gemv_shapes[s][1];
+            if (g_smoke) { c->rows /= 16; c->cols /= 16; }
+            snprintf(c->name, sizeof c->name, "gemv_4bit nf4 %s %zux%zu", bnbq_dtype_name(dt), c->rows, c->cols);
+        }
+    for (d = 0; d < g_ncfg; d++) bytes_of(&g_cfg[d]);
+}
+
+/* ---- buffers ----------------------------------------------------------------------------------- */
+
+/* n elements per op; an int8 input of up to i8_rows x i8_cols; a gemv weight of up to w_elems
+   elements with vectors of up to vmax */
+static void make_bufs(bufs* b, size_t n, size_t i8_rows, size_t i8_cols, size_t w_elems, size_t vmax) {
+    size_t i, gk = vmax;
+    memset(b, 0, sizeof *b);
+    b->n = n;
+    b->x[0] = dalloc(n * 4); b->x[1] = dalloc(n * 2); b->x[2] = dalloc(n * 2);
+    b->q = dalloc(n);
+    b->absmax = dalloc((n / 32 + 1) * 4);
+    b->out = dalloc(n * 4);
+    b->a16 = dalloc(i8_rows * i8_cols * 2);
+    b->ca = dalloc(i8_rows * i8_cols);
+    b->rs = dalloc(i8_rows * 4);
+    b->oc = dalloc((i8_cols + 1) * 4);
+    b->wp = dalloc(w_elems / 2);
+    b->wa = dalloc((w_elems / 64 + 1) * 4);
+    b->va = dalloc(vmax * 4);
+    b->vo = dalloc(vmax * 4);
+    if (w_elems / 2 > n) die("the gemv weight does not fit the code buffer", BNBQ_ERROR_INVALID_ARGS);
+    {
+        float* x = (float*)malloc(n * 4);
+        unsigned char* q = (unsigned char*)malloc(n);
+        float* a = (float*)malloc((n / 32 + 1) * 4);
+        float* w = (float*)malloc((w_elems / 64 + 1) * 4);
+        float* v = (float*)malloc(gk * 4);
+        bnbq_result r;
+        if (!x || !q || !a || !w || !v) die("out of host memory", BNBQ_ERROR_OUT_OF_MEMORY);
+        fill_normal(x, n, 1.0f);
+        upload(b->x[0], x, n * 4);
+        /* f16 / bf16 on the device (bnbq_convert), else on the host */
+        r = bnbq_convert(&g_ex, BNBQ_F32, b->x[0], n, BNBQ_F16, b->x[1]);
+        if (r == BNBQ_SUCCESS) r = bnbq_convert(&g_ex, BNBQ_F32, b->x[0], n, BNBQ_BF16, b->x[2]);
+        if (r == BNBQ_SUCCESS) r = bnbq_cuda_synchronize(&g_ex);
+        if (r != BNBQ_SUCCESS) {
+            uint16_t* h = (uint16_t*)malloc(n * 2);
+            if (!h) die("out of host memory", BNBQ_ERROR_OUT_OF_MEMORY);
+            bnbq_convert(NULL, BNBQ_F32, x, n, BNBQ_F16, h); upload(b->x[1], h, n * 2);
+            bnbq_convert(NULL, BNBQ_F32, x, n, BNBQ_BF16, h); upload(b->x[2], h, n * 2);
+            free(h);
+        }
+        fill_bytes(q, n);
+        upload(b->q, q, n);
+        for (i = 0; i < n / 32 + 1; i++) a[i] = 0.5f + (float)rng_uniform();
+        upload(b->absmax, a, (n / 32 + 1) * 4);
+        fill_bytes(q, w_elems / 2);
+        upload(b->wp, q, w_elems / 2);
+        for (i = 0; i < w_elems / 64 + 1; i++) w[i] = 0.01f + 0.05f * (float)rng_uniform();
+        upload(b->wa, w, (w_elems / 64 + 1) * 4);
+        fill_normal(v, gk, 1.0f);
+        {   /* the activation in the gemv dtype is set per configuration (f16 / bf16): keep f32 here */
+            uint16_t* h = (uint16_t*)malloc(gk * 2);
+            if (!h) die("out of host memory", BNBQ_ERROR_OUT_OF_MEMORY);
+            bnbq_convert(NULL, BNBQ_F32, v, gk, BNBQ_F16, h);
+            upload(b->va, h, gk * 2);
+            free(h);
+        }
+        free(x); free(q); free(a); free(w); free(v);
+    }
+}
+
+/* the LLM.int8 input of rows x cols: normal data, 1% of the columns with |x| in [6, 20) in every
+   tenth row (~0.1% of the elements) */
+static void fill_int8_input(void* dev, size_t rows, size_t cols) {
+    size_t n = rows * cols, r, c, outl = 0;
+    float* x = (float*)malloc(n * 4);
+    uint16_t* h = (uint16_t*)malloc(n * 2);
+    if (!x || !h) die("out of host memory", BNBQ_ERROR_OUT_OF_MEMORY);
+    fill_normal(x, n, 1.0f);
+    for (c = 0; c < cols; c++) {
+        if (rng_u64() % 100 != 0) continue;
+        for (r = (size_t)(rng_u64() % 10); r < rows; r += 10) {
+            x[r * cols + c] = (float)((rng_u64() & 1) ? 1 : -1) * (6.0f + 14.0f * (float)rng_uniform());
+            outl++;
+        }
+    }
+    bnbq_convert(NULL, BNBQ_F32, x, n, BNBQ_F16, h);
+    upload(dev, h, n * 2);
+    printf("  int8 input %zux%zu: %zu outliers (%.3f%%)\n", rows, cols, outl, 100.0 * (double)outl / (double)n);
+    free(x);
+    free(h);
+}
+
+/* ---- main -------------------------------------------------------------------------------------- */
+
+static void rm_tree(const char* path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR* d = opendir(path);
+        struct dirent* e;
+        if (d) {
+            while ((e = readdir(d)) != NULL) {
+                char sub[1200];
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+                rm_tree(sub);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+int main(int argc, char** argv) {
+    bnbq_cuda_desc d;
+    bnbq_cuda_device_info info;
+    bnbq_cuda_stats cold, warm;
+    bnbq_result r;
+    char dir[600], date[64];
+    const char* csv = NULL;
+    const char* commit = BNBQ_GIT_COMMIT;
+    int i, unsupported = 0;
+    double t_start = now_s(), warm_total = 0.0, warm_max = 0.0;
+    size_t copy_bytes;
+    void *c0, *c1;
+    time_t tt = time(NULL);
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--runs") && i + 1 < argc) g_runs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) g_warmup = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--log2n") && i + 1 < argc) g_n = (size_t)1 << atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--csv") && i + 1 < argc) csv = argv[++i];
+        else if (!strcmp(argv[i], "--smoke")) { g_smoke = 1; g_runs = 2; g_warmup = 1; g_n = (size_t)1 << 18; g_flush_bytes = (size_t)1 << 20; }
+        else { fprintf(stderr, "usage: bench_gpu [--runs N] [--warmup N] [--log2n K] [--csv FILE] [--smoke]\n"); return 2; }
+    }
+    if (g_runs < 1) g_runs = 1;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (getenv("BNBQ_GIT_COMMIT") && *getenv("BNBQ_GIT_COMMIT")) commit = getenv("BNBQ_GIT_COMMIT");
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", gmtime(&tt));
+    snprintf(dir, sizeof dir, "%s/bnbq_bench_cache_XXXXXX", getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(dir)) { printf("bench_gpu: cannot make a temporary cache directory\n"); return 1; }
+
+    memset(&d, 0, sizeof d);
+    d.cache_dir = dir;                 /* empty: every kernel is compiled (cold) */
+    r = bnbq_cuda_init(&d, &g_ctx);
+    if (r != BNBQ_SUCCESS) {
+        printf("bench_gpu: no GPU: %s (%s)\n", bnbq_result_description(r), bnbq_result_name(r));
+        rm_tree(dir);
+        return 2;
+    }
+    TRY("exec_init", bnbq_cuda_exec_init(g_ctx, NULL, &g_ex));
+    bnbq_cuda_query_device(g_ctx, &info);
+    printf("bench_gpu: bnbq %s, commit %s, %s\n", BNBQ_VERSION_STRING, *commit ? commit : "(unknown)", date);
+    printf("  GPU %s, sm_%d%d, %d SMs, L2 %.0f MB, %.1f GiB; driver %d; NVRTC %d.%d; kernels %s_%d\n", info.name,
+           info.cc_major, info.cc_minor, info.sm_count, (double)info.l2_bytes / 1e6,
+           (double)info.total_memory / 1073741824.0, info.driver_version, info.nvrtc_version / 1000,
+           (info.nvrtc_version % 1000) / 10, info.target_is_ptx ? "compute" : "sm", info.target_arch);
+    printf("  %zu elements per op, median of %d runs after %d warm-up, L2 flushed by a %zu MB memset before each run\n",
+           g_n, g_runs, g_warmup, g_flush_bytes >> 20);
+
+    g_flush = dalloc(g_flush_bytes);
+    /* copy bandwidth: 1 GiB device to device, read + written */
+    copy_bytes = g_smoke ? ((size_t)4 << 20) : ((size_t)1 << 30);
+    c0 = dalloc(copy_bytes);
+    c1 = dalloc(copy_bytes);
+    TRY("memset", bnbq_cuda_memset(&g_ex, c0, 1, copy_bytes));
+    {
+        double mn = 0.0, med = time_calls(NULL, c1, c0, copy_bytes, &mn, &r);
+        if (r != BNBQ_SUCCESS || !(med > 0.0)) die("device-to-device copy", r != BNBQ_SUCCESS ? r : BNBQ_ERROR_CUDA);
+        g_copy_gbs = 2.0 * (double)copy_bytes / (med * 1e6);
+        printf("  copy (cuMemcpy D2D %zu MiB, read + written): %.3f ms median, %.0f GB/s\n", copy_bytes >> 20, med, g_copy_gbs);
+    }
+    bnbq_cuda_free(g_ctx, c0);
+    bnbq_cuda_free(g_ctx, c1);
+
+    setup_configs();
+    printf("  preparing inputs...\n");
+    make_bufs(&g_big, g_n, g_smoke ? 64 : 4096, g_smoke ? 224 : 14336, g_smoke ? 512 * 512 : (size_t)8192 * 8192,
+              g_smoke ? 896 : 14336);
+    make_bufs(&g_small, 4096, 4, 64, 16 * 256, 256);
+    printf("\n%-40s %9s %9s %8s %7s  %-20s %s\n", "operation", "first ms", "median ms", "GB/s", "copy", "bitsandbytes", "target");
+    for (i = 0; i < g_ncfg; i++) {
+        cfg* c = &g_cfg[i];
+        double t0;
+        if (c->k == K_I8VQ) fill_int8_input(g_big.a16, c->rows, c->cols);
+        if (c->k == K_GEMV) {   /* the activation in the configuration's dtype */
+            size_t k;
+            float* v = (float*)malloc(c->cols * 4);
+            uint16_t* h = (uint16_t*)malloc(c->cols * 2);
+            if (!v || !h) die("out of host memory", BNBQ_ERROR_OUT_OF_MEMORY);
+            for (k = 0; k < c->cols; k++) v[k] = (float)(rng_uniform() * 2.0 - 1.0);
+            bnbq_convert(NULL, BNBQ_F32, v, c->cols, c->dt, h);
+            upload(g_big.va, h, c->cols * 2);
+            free(v); free(h);
+        }
+        bnbq_cuda_synchronize(&g_ex);
+        t0 = now_s();
+        c->status = run_cfg(&g_ex, c, &g_big);
+        if (c->status == BNBQ_SUCCESS) c->status = bnbq_cuda_synchronize(&g_ex);
+        c->first_ms = (now_s() - t0) * 1e3;
+        if (c->status == BNBQ_SUCCESS) c->median_ms = time_calls(c, NULL, NULL, 0, &c->min_ms, &c->status);
+        if (c->status != BNBQ_SUCCESS) {
+            if (c->status == BNBQ_ERROR_NOT_SUPPORTED) unsupported++;
+            printf("%-40s %9s %9s %8s %7s  %-20s %s\n", c->name, "-", "-", "-", "-", c->anchor,
+                   c->status == BNBQ_ERROR_NOT_SUPPORTED ? "not supported" : bnbq_result_name(c->status));
+            continue;
+        }
+        c->gbs = c->bytes / (c->median_ms * 1e6);
+        c->frac = c->gbs / g_copy_gbs;
+        printf("%-40s %9.1f %9.4f %8.0f %6.1f%%  %-20s %s%s\n", c->name, c->first_ms, c->median_ms, c->gbs, 100.0 * c->frac,
+               c->anchor, target_text(c->target),
+               c->target == T_NONE ? "" : (c->frac >= target_frac(c->target) ? " met" : " MISSED"));
+    }
+    memset(&cold, 0, sizeof cold);
+    bnbq_cuda_stats_get(g_ctx, &cold);
+
+    /* warm load: a new context on the now populated cache calls every configuration once */
+    {
+        bnbq_cuda* c2 = NULL;
+        bnbq_exec ex2;
+        memset(&d, 0, sizeof d);
+        d.cache_dir = dir;
+        memset(&warm, 0, sizeof warm);
+        if (bnbq_cuda_init(&d, &c2) == BNBQ_SUCCESS && bnbq_cuda_exec_init(c2, NULL, &ex2) == BNBQ_SUCCESS) {
+            for (i = 0; i < g_ncfg; i++)
+                if (g_cfg[i].status == BNBQ_SUCCESS) {
+                    double t0 = now_s(), t;
+                    run_cfg(&ex2, &g_cfg[i], &g_small);
+                    bnbq_cuda_synchronize(&ex2);
+                    t = (now_s() - t0) * 1e3;
+                    warm_total += t;
+                    if (t > warm_max) warm_max = t;
+                }
+            bnbq_cuda_stats_get(c2, &warm);
+            bnbq_cuda_uninit(c2);
+        }
+    }
+    printf("\ncompile (cold, empty cache): %d units in %.2f s CPU = %.3f s per unit (target <= 0.3 s)%s\n",
+           cold.units_compiled, cold.compile_seconds,
+           cold.units_compiled ? cold.compile_seconds / cold.units_compiled : 0.0,
+           cold.units_compiled ? (cold.compile_seconds / cold.units_compiled <= 0.3 ? " met" : " MISSED") : "");
+    printf("warm load (new context, same cache): %d units from disk (%d compiled, %d rejected); every configuration's "
+           "first call (small inputs) %.2f ms in total, the slowest %.2f ms; stats.load_seconds (CPU) %.2f ms "
+           "(target <= 10 ms total)%s\n", warm.disk_hits, warm.units_compiled, warm.disk_rejected, warm_total, warm_max,
+           warm.load_seconds * 1e3, warm_total <= 10.0 ? " met" : " MISSED");
+
+    /* the compact table */
+    {
+        char head[64];
+        int lg = 0;
+        while (((size_t)1 << (lg + 1)) <= g_n) lg++;
+        snprintf(head, sizeof head, "op (2^%d elements unless shaped)", lg);
+        printf("\n%-38s %8s %7s %6s %s\n", head, "ms", "GB/s", "copy", "bnb | target");
+    }
+    for (i = 0; i < g_ncfg; i++) {
+        const cfg* c = &g_cfg[i];
+        if (c->status != BNBQ_SUCCESS)
+            printf("%-38s %8s %7s %6s %s\n", c->name, "-", "-", "-",
+                   c->status == BNBQ_ERROR_NOT_SUPPORTED ? "not supported" : bnbq_result_name(c->status));
+        else
+            printf("%-38s %8.4f %7.0f %5.1f%% %s | %s%s\n", c->name, c->median_ms, c->gbs, 100.0 * c->frac, c->anchor,
+                   target_text(c->target),
+                   c->target == T_NONE ? "" : (c->frac >= target_frac(c->target) ? " met" : " MISSED"));
+    }
+    printf("%-38s %8s %7.0f %5.1f%%\n", "copy (cuMemcpy D2D)", "", g_copy_gbs, 100.0);
+    printf("cold compile %.3f s/unit (%d units) | warm load %.2f ms total | %d of %d configurations not supported | "
+           "%.0f s in all\n", cold.units_compiled ? cold.compile_seconds / cold.units_compiled : 0.0,
+           cold.units_compiled, warm_total, unsupported, g_ncfg, now_s() - t_start);
+
+    if (csv) {
+        FILE* f = fopen(csv, "w");
+        if (f) {
+            fprintf(f, "op,status,first_ms,median_ms,min_ms,bytes,gbs,copy_fraction,anchor,target\n");
+            for (i = 0; i < g_ncfg; i++) {
+                const cfg* c = &g_cfg[i];
+                fprintf(f, "%s,%s,%.4f,%.5f,%.5f,%.0f,%.1f,%.4f,%s,%s\n", c->name, bnbq_result_name(c->status), c->first_ms,
+                        c->median_ms, c->min_ms, c->bytes, c->gbs, c->frac, c->anchor, target_text(c->target));
+            }
+            fprintf(f, "copy,BNBQ_SUCCESS,,,,,%.1f,1,,\n", g_copy_gbs);
+            fclose(f);
+        }
+    }
+    bnbq_exec_uninit(&g_ex);
+    bnbq_cuda_uninit(g_ctx);   /* the device memory goes with the process */
+    rm_tree(dir);
+    return 0;
+}

@@ -1,0 +1,1655 @@
+/* test_cuda.c - tests of bnbq_cuda.h that need no GPU: the driver loader (missing, stub and fake
+   libcuda), NVRTC discovery, the disk cache (corrupt, truncated, foreign, racing entries), precompile
+   with the real NVRTC, and the context / module table / cache machinery against a fake driver
+   (tests/fake_libcuda.c) that checks the images bnbq loads and counts what it takes and releases.
+
+   build/test_cuda --list          the scenario names
+   build/test_cuda SCENARIO        runs one scenario and prints one line:
+                                   "ok NAME[: detail]", "FAIL NAME: reason" (more reasons follow as
+                                   "#" lines) or "skip NAME: reason"
+   tests/test_cuda.sh runs every scenario in its own process (bnbq loads libcuda and NVRTC once per
+   process, so each loader scenario needs a fresh one) and prints "N passed, N failed[, N skipped]".
+
+   The fake libraries come from the environment (the script builds them):
+       BNBQ_TEST_FAKE_CUDA         fake driver exporting every symbol bnbq resolves
+       BNBQ_TEST_FAKE_CUINIT_ONLY  fake driver exporting only cuInit
+       BNBQ_TEST_STUB_CUDA         the CUDA toolkit's stub libcuda.so (scenario skipped if unset)
+   Temporary directories are made under $TMPDIR (default /tmp) and removed. -v prints every log
+   line bnbq emits. The static functions of bnbq_cuda.h's cache are called directly (same
+   translation unit). */
+#define _POSIX_C_SOURCE 200809L
+#define BNBQ_IMPLEMENTATION
+#include "bnbq_cuda.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bad_input.h"
+
+/* ---- framework ------------------------------------------------------------------------------ */
+
+static const char* g_name;
+static int g_checks, g_fails, g_shown, g_skipped, g_verbose;
+static int g_quick;   /* --quick: leave out whole-table NVRTC compilations (the sanitizer pass) */
+static char g_first[700], g_skip_reason[300], g_detail[400];
+
+static void check_impl(int ok, int line, const char* fmt, ...) {
+    char msg[600];
+    va_list ap;
+    g_checks++;
+    if (ok) return;
+    g_fails++;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (g_fails == 1) snprintf(g_first, sizeof g_first, "line %d: %s", line, msg);
+    else if (g_shown++ < 12) printf("#   %s line %d: %s\n", g_name, line, msg);
+}
+#define CHECK(cond, ...) check_impl((cond) ? 1 : 0, __LINE__, __VA_ARGS__)
+
+static void skip(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_skip_reason, sizeof g_skip_reason, fmt, ap);
+    va_end(ap);
+    g_skipped = 1;
+}
+
+/* a short note printed after "ok NAME: " */
+static void detail(const char* fmt, ...) {
+    va_list ap;
+    size_t l = strlen(g_detail);
+    if (l && l + 3 < sizeof g_detail) { strcat(g_detail, "; "); l += 2; }
+    va_start(ap, fmt);
+    vsnprintf(g_detail + l, sizeof g_detail - l, fmt, ap);
+    va_end(ap);
+}
+
+/* the logger: counts per level, keeps the lines */
+#define LOG_MAX 128
+static struct {
+    int  n[4];
+    int  count;
+    char line[LOG_MAX][560];
+    int  level[LOG_MAX];
+} g_log;
+
+static void rec_logger(void* user, bnbq_log_level level, const char* func, const char* msg) {
+    static const char* names[4] = { "ERROR", "WARN", "INFO", "DEBUG" };
+    (void)user;
+    if ((int)level >= 0 && (int)level < 4) g_log.n[level]++;
+    if (g_log.count < LOG_MAX) {
+        snprintf(g_log.line[g_log.count], sizeof g_log.line[0], "%s %s: %s",
+                 (int)level >= 0 && (int)level < 4 ? names[level] : "?", func, msg);
+        g_log.level[g_log.count] = (int)level;
+        g_log.count++;
+    }
+    if (g_verbose) printf("    log %s %s: %s\n", (int)level < 4 ? names[level] : "?", func, msg);
+}
+static void log_reset(void) { memset(&g_log, 0, sizeof g_log); }
+/* the first line of `level` (or any level if < 0) containing all of the given substrings */
+static const char* log_find(int level, const char* a, const char* b) {
+    int i;
+    for (i = 0; i < g_log.count; i++)
+        if ((level < 0 || g_log.level[i] == level) && strstr(g_log.line[i], a) &&
+            (!b || strstr(g_log.line[i], b)))
+            return g_log.line[i];
+    return NULL;
+}
+static const char* log_first(int level) {
+    int i;
+    for (i = 0; i < g_log.count; i++)
+        if (g_log.level[i] == level) return g_log.line[i];
+    return "(none)";
+}
+
+static bnbq_logger test_logger(void) {
+    bnbq_logger l;
+    l.func = rec_logger;
+    l.user_data = NULL;
+    return l;
+}
+
+/* ---- files ---------------------------------------------------------------------------------- */
+
+static char g_tmp[8][512];
+static int g_ntmp;
+
+static const char* make_tmpdir(void) {
+    const char* base = getenv("TMPDIR");
+    char* p;
+    if (!base || !*base) base = "/tmp";
+    if (g_ntmp >= 8) return NULL;
+    snprintf(g_tmp[g_ntmp], sizeof g_tmp[0], "%s/bnbq_test_cuda_XXXXXX", base);
+    p = mkdtemp(g_tmp[g_ntmp]);
+    if (!p) return NULL;
+    return g_tmp[g_ntmp++];
+}
+
+static void rm_tree(const char* path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR* d = opendir(path);
+        struct dirent* e;
+        if (d) {
+            while ((e = readdir(d)) != NULL) {
+                char sub[1200];
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+                rm_tree(sub);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static unsigned char* read_whole(const char* path, size_t* len) {
+    FILE* f = fopen(path, "rb");
+    unsigned char* b;
+    long n;
+    if (!f) return NULL;
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return NULL;
+    }
+    b = (unsigned char*)malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
+    fclose(f);
+    if (b) *len = (size_t)n;
+    return b;
+}
+
+static int write_whole(const char* path, const void* data, size_t len) {
+    FILE* f = fopen(path, "wb");
+    int ok;
+    if (!f) return 0;
+    ok = fwrite(data, 1, len, f) == len;
+    if (fclose(f) != 0) ok = 0;
+    return ok;
+}
+
+/* files in dir whose name ends with suffix ("" = all); *other = files that do not */
+static int count_files(const char* dir, const char* suffix, int* other) {
+    DIR* d = opendir(dir);
+    struct dirent* e;
+    int n = 0, o = 0;
+    size_t sl = strlen(suffix);
+    if (!d) { if (other) *other = 0; return -1; }
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (l >= sl && !strcmp(e->d_name + l - sl, suffix)) n++;
+        else o++;
+    }
+    closedir(d);
+    if (other) *other = o;
+    return n;
+}
+
+static int file_exists(const char* path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* ---- the cache key the runtime computes for a variant ---------------------------------------- */
+
+/* The key and file path of (unit, defines) built for arch as cubin or PTX, exactly as
+   bnbq__cu_load_module computes them. Returns 0 on success. */
+static int runtime_key(const char* unit, const char* defines, int arch, int ptx, const char* dir,
+                       char* key, size_t key_cap, char* path, size_t path_cap) {
+    char opt_buf[1024], name[40];
+    const char* opts[24];
+    char* program = bnbq__cu_program_text(unit);
+    int nopts;
+    if (!program) return -1;
+    nopts = bnbq__cu_options(defines, arch, ptx, opt_buf, sizeof opt_buf, opts, 24);
+    if (nopts < 0 || bnbq__cu_key(unit, program, opts, nopts, arch, ptx, key, key_cap) != 0) {
+        free(program);
+        return -1;
+    }
+    free(program);
+    bnbq__cache_name(key, name);
+    snprintf(path, path_cap, "%s/%s.bnbqk", dir, name);
+    return 0;
+}
+
+/* ---- environment ---------------------------------------------------------------------------- */
+
+static const char* fake_cuda(void) {
+    const char* p = getenv("BNBQ_TEST_FAKE_CUDA");
+    return (p && *p) ? p : NULL;
+}
+
+static int nvrtc_loaded(void) {
+    int v = 0;
+    return bnbq_cuda_nvrtc_version(NULL, &v) == BNBQ_SUCCESS && v > 0;
+}
+
+/* 1 when this process can open a real driver by its soname */
+static int real_driver_present(void) {
+    void* h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (h) dlclose(h);
+    return h != NULL;
+}
+
+/* the fake's counters: allocations, modules, streams, events, retains, depth, launches, loads */
+enum { FS_ALLOCS, FS_MODULES, FS_STREAMS, FS_EVENTS, FS_RETAINS, FS_DEPTH, FS_LAUNCHES, FS_LOADS,
+       FS_MAXDEPTH, FS_N };
+static int fake_stats(int* out) {
+    typedef void (*stats_fn)(int*, int);
+    void* h;
+    void* sym;
+    stats_fn fn;
+    memset(out, 0, FS_N * sizeof(int));
+    if (!fake_cuda()) return 0;
+    h = dlopen(fake_cuda(), RTLD_NOW | RTLD_LOCAL);   /* the same handle bnbq opened */
+    if (!h) return 0;
+    sym = dlsym(h, "bnbq_fake_stats");
+    if (!sym) { dlclose(h); return 0; }
+    memcpy(&fn, &sym, sizeof fn);
+    fn(out, FS_N);
+    dlclose(h);
+    return 1;
+}
+
+/* a fake-driver context on cache_dir (NULL: disk cache off) */
+static bnbq_result fake_init(const char* cache_dir, int disable_nvrtc, bnbq_cuda** out) {
+    bnbq_cuda_desc d;
+    memset(&d, 0, sizeof d);
+    d.libcuda_path = fake_cuda();
+    d.cache_dir = cache_dir;
+    d.disable_disk_cache = cache_dir == NULL;
+    d.disable_nvrtc = disable_nvrtc;
+    d.logger = test_logger();
+    return bnbq_cuda_init(&d, out);
+}
+
+/* bnbq_convert F32 -> F16 of n elements on the context's device */
+static bnbq_result fake_convert(bnbq_cuda* ctx, size_t n) {
+    bnbq_exec ex;
+    void *src = NULL, *dst = NULL;
+    bnbq_result r = bnbq_cuda_exec_init(ctx, NULL, &ex);
+    if (r != BNBQ_SUCCESS) return r;
+    r = bnbq_cuda_malloc(ctx, n * 4, &src);
+    if (r == BNBQ_SUCCESS) r = bnbq_cuda_malloc(ctx, n * 2, &dst);
+    if (r == BNBQ_SUCCESS) r = bnbq_cuda_memset(&ex, src, 0, n * 4);
+    if (r == BNBQ_SUCCESS) r = bnbq_convert(&ex, BNBQ_F32, src, n, BNBQ_F16, dst);
+    if (r == BNBQ_SUCCESS) r = bnbq_cuda_synchronize(&ex);
+    bnbq_cuda_free(ctx, src);
+    bnbq_cuda_free(ctx, dst);
+    bnbq_exec_uninit(&ex);
+    return r;
+}
+
+static bnbq_cuda_stats stats_of(bnbq_cuda* ctx) {
+    bnbq_cuda_stats s;
+    memset(&s, 0, sizeof s);
+    bnbq_cuda_stats_get(ctx, &s);
+    return s;
+}
+
+/* ================================================================================================ */
+/* loader                                                                                          */
+
+static void t_loader_nowhere(void) {
+    bnbq_cuda_desc d;
+    bnbq_cuda* ctx = (bnbq_cuda*)&d;   /* must be overwritten with NULL */
+    bnbq_result r;
+    const char* path = "/nonexistent/bnbq/libcuda.so.1";
+    memset(&d, 0, sizeof d);
+    d.libcuda_path = path;
+    d.logger = test_logger();
+    log_reset();
+    r = bnbq_cuda_init(&d, &ctx);
+    CHECK(log_find(BNBQ_LOG_INFO, "cannot open", path) != NULL, "no INFO line says %s cannot be opened", path);
+    if (real_driver_present()) {
+        /* bnbq falls back to libcuda.so.1 after an explicit path it cannot open (documented:
+           LIBRARY SEARCH): with a real driver here, the result is whatever that driver gives. */
+        CHECK(r != BNBQ_ERROR_NO_DRIVER, "a real libcuda.so.1 is here, yet %s", bnbq_result_name(r));
+        detail("a real libcuda.so.1 is present: bnbq fell back to it (%s)", bnbq_result_name(r));
+        bnbq_cuda_uninit(r == BNBQ_SUCCESS ? ctx : NULL);
+        return;
+    }
+    CHECK(r == BNBQ_ERROR_NO_DRIVER, "got %s", bnbq_result_name(r));
+    CHECK(ctx == NULL, "*out_ctx not set to NULL on failure");
+    CHECK(g_log.n[BNBQ_LOG_ERROR] == 1, "%d ERROR lines (want 1)", g_log.n[BNBQ_LOG_ERROR]);
+    CHECK(log_find(BNBQ_LOG_ERROR, path, NULL) != NULL, "the ERROR line does not name the path: %s",
+          log_first(BNBQ_LOG_ERROR));
+    /* nothing is cached on failure: a second attempt reports the same */
+    log_reset();
+    r = bnbq_cuda_init(&d, &ctx);
+    CHECK(r == BNBQ_ERROR_NO_DRIVER && g_log.n[BNBQ_LOG_ERROR] == 1, "second init: %s, %d ERROR lines",
+          bnbq_result_name(r), g_log.n[BNBQ_LOG_ERROR]);
+    /* the default search (no path) finds no driver here either */
+    d.libcuda_path = NULL;
+    log_reset();
+    r = bnbq_cuda_init(&d, &ctx);
+    CHECK(r == BNBQ_ERROR_NO_DRIVER && g_log.n[BNBQ_LOG_ERROR] == 1, "default search: %s, %d ERROR lines",
+          bnbq_result_name(r), g_log.n[BNBQ_LOG_ERROR]);
+    detail("NO_DRIVER, one ERROR line: %s", log_first(BNBQ_LOG_ERROR));
+}
+
+static void t_loader_stub(void) {
+    const char* stub = getenv("BNBQ_TEST_STUB_CUDA");
+    bnbq_cuda_desc d;
+    bnbq_cuda* ctx = NULL;
+    bnbq_result r;
+    if (!stub || !*stub || !file_exists(stub)) {
+        skip("the CUDA toolkit's stub libcuda.so was not found (BNBQ_TEST_STUB_CUDA)");
+        return;
+    }
+    memset(&d, 0, sizeof d);
+    d.libcuda_path = stub;
+    d.logger = test_logger();
+    log_reset();
+    r = bnbq_cuda_init(&d, &ctx);
+    CHECK(r == BNBQ_ERROR_NO_DRIVER, "got %s", bnbq_result_name(r));
+    CHECK(ctx == NULL, "*out_ctx not NULL");
+    CHECK(g_log.n[BNBQ_LOG_ERROR] == 1, "%d ERROR lines (want 1)", g_log.n[BNBQ_LOG_ERROR]);
+    CHECK(log_find(BNBQ_LOG_ERROR, "stub", NULL) != NULL, "the ERROR line does not say stub: %s",
+          log_first(BNBQ_LOG_ERROR));
+    detail("%s", log_first(BNBQ_LOG_ERROR));
+}
+
+static void t_loader_too_old(void) {
+    const char* fake = getenv("BNBQ_TEST_FAKE_CUINIT_ONLY");
+    bnbq_cuda_desc d;
+    bnbq_cuda* ctx = NULL;
+    bnbq_result r;
+    const char* missing = NULL;
+    void* h;
+    if (!fake || !*fake) { skip("BNBQ_TEST_FAKE_CUINIT_ONLY is not set"); return; }
+    /* the first required symbol of bnbq's table that the fake lacks (in table order) */
+    h = dlopen(fake, RTLD_NOW | RTLD_LOCAL);
+    CHECK(h != NULL, "cannot open %s: %s", fake, dlerror());
+    if (!h) return;
+#define FIND_MISSING(name, sym, req, ret, params) \
+    if (!missing && req && !dlsym(h, sym)) missing = sym;
+    BNBQ__CU_FUNCS(FIND_MISSING)
+#undef FIND_MISSING
+    dlclose(h);
+    CHECK(missing != NULL, "the cuInit-only fake has every symbol?");
+    memset(&d, 0, sizeof d);
+    d.libcuda_path = fake;
+    d.logger = test_logger();
+    log_reset();
+    r = bnbq_cuda_init(&d, &ctx);
+    CHECK(r == BNBQ_ERROR_DRIVER_TOO_OLD, "got %s", bnbq_result_name(r));
+    CHECK(ctx == NULL, "*out_ctx not NULL");
+    CHECK(g_log.n[BNBQ_LOG_ERROR] == 1, "%d ERROR lines (want 1)", g_log.n[BNBQ_LOG_ERROR]);
+    CHECK(missing && log_find(BNBQ_LOG_ERROR, missing, NULL) != NULL,
+          "the ERROR line does not name %s: %s", missing ? missing : "?", log_first(BNBQ_LOG_ERROR));
+    detail("%s", log_first(BNBQ_LOG_ERROR));
+}
+
+/* every driver symbol bnbq resolves is exported by the fake (keeps the fake honest) */
+static void t_fake_complete(void) {
+    void* h;
+    int n = 0;
+    if (!fake_cuda()) { skip("BNBQ_TEST_FAKE_CUDA is not set"); return; }
+    h = dlopen(fake_cuda(), RTLD_NOW | RTLD_LOCAL);
+    CHECK(h != NULL, "cannot open %s", fake_cuda());
+    if (!h) return;
+#define CHECK_SYM(name, sym, req, ret, params) \
+    n++; CHECK(dlsym(h, sym) != NULL, "the fake driver lacks %s", sym);
+    BNBQ__CU_FUNCS(CHECK_SYM)
+#undef CHECK_SYM
+    dlclose(h);
+    detail("%d symbols", n);
+}
+
+/* the fake driver's cuInit returns `code`, or it reports `devices` devices */
+static void loader_fake_case(const char* init_code, const char* devices, int device_index,
+                             bnbq_result want, const char* want_text) {
+    bnbq_cuda_desc d;
+    bnbq_cuda* ctx = NULL;
+    bnbq_result r;
+    setenv("FAKE_CUDA_INIT", init_code, 1);
+    setenv("FAKE_CUDA_DEVICES", devices, 1);
+    memset(&d, 0, sizeof d);
+    d.libcuda_path = fake_cuda();
+    d.device_index = device_index;
+    d.logger = test_logger();
+    log_reset();
+    r = bnbq_cuda_init(&d, &ctx);
+    CHECK(r == want, "cuInit %s, %s devices, device %d: got %s, want %s", init_code, devices,
+          device_index, bnbq_result_name(r), bnbq_result_name(want));
+    CHECK(ctx == NULL, "*out_ctx not NULL on failure");
+    CHECK(g_log.n[BNBQ_LOG_ERROR] == 1, "cuInit %s, %s devices: %d ERROR lines (want 1)", init_code,
+          devices, g_log.n[BNBQ_LOG_ERROR]);
+    CHECK(log_find(BNBQ_LOG_ERROR, want_text, NULL) != NULL, "cuInit %s: the ERROR line lacks '%s': %s",
+          init_code, want_text, log_first(BNBQ_LOG_ERROR));
+}
+
+static void t_loader_fake_codes(void) {
+    int fs[FS_N];
+    if (!fake_cuda()) { skip("BNBQ_TEST_FAKE_CUDA is not set"); return; }
+    loader_fake_case("100", "1", 0, BNBQ_ERROR_NO_DEVICE, "CUDA_ERROR_NO_DEVICE");
+    loader_fake_case("35", "1", 0, BNBQ_ERROR_DRIVER_TOO_OLD, "CUDA_ERROR_INSUFFICIENT_DRIVER");
+    loader_fake_case("34", "1", 0, BNBQ_ERROR_NO_DRIVER, "stub");
+    loader_fake_case("999", "1", 0, BNBQ_ERROR_CUDA, "cuInit");
+    loader_fake_case("0", "0", 0, BNBQ_ERROR_NO_DEVICE, "0 found");
+    loader_fake_case("0", "2", 2, BNBQ_ERROR_NO_DEVICE, "no CUDA device 2");
+    /* a failed init takes nothing: no primary context retained */
+    fake_stats(fs);
+    CHECK(fs[FS_RETAINS] == 0 && fs[FS_DEPTH] == 0, "after failed inits: %d retains, depth %d",
+          fs[FS_RETAINS], fs[FS_DEPTH]);
+    detail("cuInit 100 -> NO_DEVICE, 35 -> DRIVER_TOO_OLD, 34 -> NO_DRIVER, 999 -> CUDA, "
+           "0 devices -> NO_DEVICE, index 2 of 2 -> NO_DEVICE");
+}
+
+
+static void* only_alloc(void* user, size_t bytes) { (void)user; return malloc(bytes); }
+static void only_free(void* user, void* p) { (void)user; free(p); }
+
+/* NULL pointers, half allocators, negative device index and NULL contexts: result codes, no crash */
+static void t_api_null(void) {
+    bnbq_cuda_desc d;
+    bnbq_cuda* ctx = (bnbq_cuda*)&d;
+    bnbq_cuda_desc qd;
+    bnbq_cuda_device_info info;
+    bnbq_cuda_stats st;
+    bnbq_exec cpu, ex;
+    bnbq_cuda_precompile_desc pd;
+    bnbq_cuda_precompile_report rep;
+    void* p = &d;
+    float ms = 0.0f;
+    int arch = 90;
+    memset(&d, 0, sizeof d);
+    CHECK(bnbq_cuda_init(&d, NULL) == BNBQ_ERROR_NULL_POINTER, "init(desc, NULL)");
+    CHECK(bnbq_cuda_init(NULL, NULL) == BNBQ_ERROR_NULL_POINTER, "init(NULL, NULL)");
+    /* half an allocator: INVALID_ARGS with one ERROR line, before any library is touched */
+    d.logger = test_logger();
+    d.allocator.alloc_fn = only_alloc;
+    log_reset();
+    CHECK(bnbq_cuda_init(&d, &ctx) == BNBQ_ERROR_INVALID_ARGS, "only alloc_fn set");
+    CHECK(ctx == NULL, "*out_ctx not NULL after INVALID_ARGS");
+    CHECK(g_log.n[BNBQ_LOG_ERROR] == 1, "only alloc_fn: %d ERROR lines", g_log.n[BNBQ_LOG_ERROR]);
+    d.allocator.alloc_fn = NULL;
+    d.allocator.free_fn = only_free;
+    log_reset();
+    CHECK(bnbq_cuda_init(&d, &ctx) == BNBQ_ERROR_INVALID_ARGS, "only free_fn set");
+    CHECK(g_log.n[BNBQ_LOG_ERROR] == 1, "only free_fn: %d ERROR lines", g_log.n[BNBQ_LOG_ERROR]);
+    d.allocator.free_fn = NULL;
+    d.device_index = -1;
+    log_reset();
+    CHECK(bnbq_cuda_init(&d, &ctx) == BNBQ_ERROR_INVALID_ARGS, "device_index -1");
+    CHECK(g_log.n[BNBQ_LOG_ERROR] == 1, "device_index -1: %d ERROR lines", g_log.n[BNBQ_LOG_ERROR]);
+    /* NULL contexts and outputs */
+    bnbq_cuda_uninit(NULL);
+    CHECK(bnbq_cuda_query_desc(NULL, &qd) == BNBQ_ERROR_NULL_POINTER, "query_desc(NULL)");
+    CHECK(bnbq_cuda_query_device(NULL, &info) == BNBQ_ERROR_NULL_POINTER, "query_device(NULL)");
+    CHECK(bnbq_cuda_stats_get(NULL, &st) == BNBQ_ERROR_NULL_POINTER, "stats_get(NULL)");
+    CHECK(bnbq_cuda_exec_init(NULL, NULL, &ex) == BNBQ_ERROR_NULL_POINTER, "exec_init(NULL)");
+    CHECK(bnbq_cuda_malloc(NULL, 16, &p) == BNBQ_ERROR_NULL_POINTER, "malloc(NULL)");
+    CHECK(bnbq_cuda_free(NULL, p) == BNBQ_ERROR_NULL_POINTER, "free(NULL)");
+    CHECK(bnbq_cuda_stream_create(NULL, &p) == BNBQ_ERROR_NULL_POINTER, "stream_create(NULL)");
+    CHECK(bnbq_cuda_stream_destroy(NULL, p) == BNBQ_ERROR_NULL_POINTER, "stream_destroy(NULL)");
+    CHECK(bnbq_cuda_event_create(NULL, &p) == BNBQ_ERROR_NULL_POINTER, "event_create(NULL)");
+    CHECK(bnbq_cuda_event_destroy(NULL, p) == BNBQ_ERROR_NULL_POINTER, "event_destroy(NULL)");
+    CHECK(bnbq_cuda_event_elapsed_ms(NULL, p, p, &ms) == BNBQ_ERROR_NULL_POINTER, "elapsed(NULL)");
+    /* CPU execs and NULL execs are not CUDA execs */
+    CHECK(bnbq_cpu_exec_init(&cpu, NULL) == BNBQ_SUCCESS, "cpu exec");
+    CHECK(bnbq_cuda_memcpy(NULL, p, p, 4, BNBQ_COPY_HOST_TO_DEVICE) == BNBQ_ERROR_INVALID_ARGS, "memcpy(NULL ex)");
+    CHECK(bnbq_cuda_memcpy(&cpu, p, p, 4, BNBQ_COPY_HOST_TO_DEVICE) == BNBQ_ERROR_INVALID_ARGS, "memcpy(CPU ex)");
+    CHECK(bnbq_cuda_memset(&cpu, p, 0, 4) == BNBQ_ERROR_INVALID_ARGS, "memset(CPU ex)");
+    CHECK(bnbq_cuda_synchronize(NULL) == BNBQ_ERROR_INVALID_ARGS, "synchronize(NULL)");
+    CHECK(bnbq_cuda_synchronize(&cpu) == BNBQ_ERROR_INVALID_ARGS, "synchronize(CPU ex)");
+    CHECK(bnbq_cuda_event_record(&cpu, p) == BNBQ_ERROR_INVALID_ARGS, "event_record(CPU ex)");
+    /* precompile and nvrtc_version argument checks */
+    CHECK(bnbq_cuda_precompile(NULL, &rep) == BNBQ_ERROR_NULL_POINTER, "precompile(NULL)");
+    memset(&pd, 0, sizeof pd);
+    pd.logger = test_logger();
+    log_reset();
+    CHECK(bnbq_cuda_precompile(&pd, &rep) == BNBQ_ERROR_INVALID_ARGS, "precompile without archs");
+    CHECK(g_log.n[BNBQ_LOG_ERROR] == 1, "precompile without archs: %d ERROR lines", g_log.n[BNBQ_LOG_ERROR]);
+    pd.archs = &arch;
+    pd.num_archs = 0;
+    CHECK(bnbq_cuda_precompile(&pd, NULL) == BNBQ_ERROR_INVALID_ARGS, "precompile with num_archs 0");
+    CHECK(bnbq_cuda_nvrtc_version(NULL, NULL) == BNBQ_ERROR_NULL_POINTER, "nvrtc_version(NULL)");
+    bnbq_exec_uninit(&cpu);
+}
+
+/* ================================================================================================ */
+/* NVRTC discovery                                                                                 */
+
+static void t_nvrtc_version(void) {
+    int v = 0;
+    bnbq_result r = bnbq_cuda_nvrtc_version(NULL, &v);
+    CHECK(r == BNBQ_SUCCESS, "the standard search finds no NVRTC: %s (set BNBQ_NVRTC_PATH or "
+          "install the CUDA toolkit's NVRTC)", bnbq_result_name(r));
+    if (r != BNBQ_SUCCESS) return;
+    CHECK(v >= 11020 && v < 100000, "implausible version %d", v);
+    CHECK(bnbq__cuda_global.nvrtc.num_archs > 0, "no architectures listed");
+    detail("NVRTC %d.%d (%d) from %s, %d architectures (%d..%d)", v / 1000, (v % 1000) / 10, v,
+           bnbq__cuda_global.nvrtc.path, bnbq__cuda_global.nvrtc.num_archs,
+           bnbq__cuda_global.nvrtc.archs[0],
+           bnbq__cuda_global.nvrtc.archs[bnbq__cuda_global.nvrtc.num_archs - 1]);
+}
+
+/* An explicit path that cannot be opened is skipped without a word; the standard search goes on. */
+static void t_nvrtc_bogus(void) {
+    int v = 0, v2 = 0;
+    char first[512];
+    bnbq_result r = bnbq_cuda_nvrtc_version("/nonexistent/bnbq/libnvrtc.so.99", &v);
+    CHECK(r == BNBQ_SUCCESS, "bogus explicit path: %s (the standard search should still run)",
+          bnbq_result_name(r));
+    if (r != BNBQ_SUCCESS) return;
+    CHECK(strcmp(bnbq__cuda_global.nvrtc.path, "/nonexistent/bnbq/libnvrtc.so.99") != 0,
+          "the bogus path is recorded as loaded");
+    snprintf(first, sizeof first, "%s", bnbq__cuda_global.nvrtc.path);
+    /* loaded once per process: a later explicit path (even a valid-looking one) is not opened */
+    r = bnbq_cuda_nvrtc_version("/another/libnvrtc.so", &v2);
+    CHECK(r == BNBQ_SUCCESS && v2 == v, "second call: %s, version %d vs %d", bnbq_result_name(r), v2, v);
+    CHECK(strcmp(bnbq__cuda_global.nvrtc.path, first) == 0, "the loaded library changed");
+    detail("skipped silently, loaded %s (NVRTC %d); later paths are ignored once loaded", first, v);
+}
+
+/* BNBQ_NVRTC_PATH pointing nowhere: the search goes on. Where the environment named the NVRTC to
+   use (CI's NVRTC from PyPI), that path is given explicitly instead, which comes first. */
+static void t_nvrtc_env(void) {
+    int v = 0;
+    bnbq_result r;
+    char orig[1024] = "";
+    const char* e = getenv("BNBQ_NVRTC_PATH");
+    if (e && *e) snprintf(orig, sizeof orig, "%s", e);
+    setenv("BNBQ_NVRTC_PATH", "/nonexistent/bnbq/libnvrtc.so.99", 1);
+    r = bnbq_cuda_nvrtc_version(orig[0] ? orig : NULL, &v);
+    CHECK(r == BNBQ_SUCCESS, "BNBQ_NVRTC_PATH pointing nowhere%s: %s", orig[0] ? " with an explicit path" : "",
+          bnbq_result_name(r));
+    if (r == BNBQ_SUCCESS)
+        detail("BNBQ_NVRTC_PATH=/nonexistent/...: loaded %s (%s)", bnbq__cuda_global.nvrtc.path,
+               orig[0] ? "the explicit path" : "the standard search");
+}
+
+/* a library that is not NVRTC (the fake driver) given as nvrtc_path: one WARN line, then the
+   standard search; seen through a context's logger (needs the fake driver) */
+static void t_nvrtc_not_nvrtc(void) {
+    bnbq_cuda_desc d;
+    bnbq_cuda* ctx = NULL;
+    bnbq_result r;
+    if (!fake_cuda()) { skip("BNBQ_TEST_FAKE_CUDA is not set"); return; }
+    memset(&d, 0, sizeof d);
+    d.libcuda_path = fake_cuda();
+    d.nvrtc_path = fake_cuda();
+    d.disable_disk_cache = 1;
+    d.logger = test_logger();
+    log_reset();
+    r = bnbq_cuda_init(&d, &ctx);
+    CHECK(r == BNBQ_SUCCESS, "init with the fake driver: %s", bnbq_result_name(r));
+    CHECK(log_find(BNBQ_LOG_WARN, "not used as NVRTC", fake_cuda()) != NULL,
+          "no WARN line says %s is not NVRTC", fake_cuda());
+    CHECK(g_log.n[BNBQ_LOG_ERROR] == 0, "%d ERROR lines: %s", g_log.n[BNBQ_LOG_ERROR], log_first(BNBQ_LOG_ERROR));
+    CHECK(log_find(BNBQ_LOG_INFO, "NVRTC", "from") != NULL, "no INFO line names the NVRTC loaded");
+    if (ctx) {
+        bnbq_cuda_device_info info;
+        bnbq_cuda_query_device(ctx, &info);
+        CHECK(info.nvrtc_version > 0, "the context has no NVRTC after the fallback");
+        detail("%s", log_find(BNBQ_LOG_WARN, "not used as NVRTC", NULL));
+    }
+    bnbq_cuda_uninit(ctx);
+}
+
+/* ================================================================================================ */
+/* disk cache                                                                                      */
+
+static const char* K1 = "bnbq 0.1.0 cache 1\nunit=test\nsrc=0123456789abcdef:1000\narch=90\nkind=cubin\nopts=-DX=1\n";
+static const char* K2 = "bnbq 0.1.0 cache 1\nunit=test\nsrc=0123456789abcdef:1000\narch=90\nkind=cubin\nopts=-DX=2\n";
+static const char* K3 = "another key of another length";
+
+static void make_image(unsigned char* img, size_t len, int seed) {
+    size_t i;
+    for (i = 0; i < len; i++) img[i] = (unsigned char)((i * 31u + (unsigned)seed * 97u + 7u) & 255u);
+}
+
+/* writes K1 with a small image; fills path */
+static int write_k1(const char* dir, char* path, size_t cap, unsigned char* img, size_t len) {
+    char name[40];
+    bnbq__cache_name(K1, name);
+    snprintf(path, cap, "%s/%s.bnbqk", dir, name);
+    make_image(img, len, 1);
+    return bnbq__cache_write(dir, name, K1, BNBQ__KIND_CUBIN, 90, 13000, 58000, img, len);
+}
+
+/* 1 when the entry at path is rejected as bad (NULL, bad flag set) */
+static int rejected(const char* path, const char* key, int kind, int arch) {
+    size_t len = 0;
+    int bad = 0;
+    unsigned char* img = bnbq__cache_read(path, key, kind, arch, &len, &bad);
+    if (img) { free(img); return 0; }
+    return bad == 1;
+}
+
+static void t_cache_roundtrip(void) {
+    const char* dir = make_tmpdir();
+    char path[1200], name[40];
+    unsigned char img[300];
+    unsigned char* back;
+    unsigned char* raw;
+    size_t len = 0, rawlen = 0;
+    int bad = -1, other = 0;
+    if (!dir) { CHECK(0, "mkdtemp failed"); return; }
+    CHECK(write_k1(dir, path, sizeof path, img, sizeof img) == 0, "write failed");
+    back = bnbq__cache_read(path, K1, BNBQ__KIND_CUBIN, 90, &len, &bad);
+    CHECK(back != NULL && bad == 0, "read back failed (bad %d)", bad);
+    CHECK(back && len == sizeof img && memcmp(back, img, len) == 0, "image differs (%zu bytes)", len);
+    free(back);
+    /* the layout of the DISK CACHE section: header 40, key, image, checksum 8 */
+    raw = read_whole(path, &rawlen);
+    CHECK(raw && rawlen == 40 + strlen(K1) + sizeof img + 8, "file size %zu", rawlen);
+    if (raw && rawlen >= 40) {
+        CHECK(memcmp(raw, "BNBQKCH\0", 8) == 0, "magic");
+        CHECK(bnbq__get_u32(raw + 8) == BNBQ_CUDA_CACHE_FORMAT, "format");
+        CHECK(bnbq__get_u32(raw + 12) == 1 && bnbq__get_u32(raw + 16) == 90, "kind/arch");
+        CHECK(bnbq__get_u32(raw + 20) == 13000 && bnbq__get_u32(raw + 24) == 58000, "versions");
+        CHECK(bnbq__get_u32(raw + 28) == strlen(K1) && bnbq__get_u64(raw + 32) == sizeof img, "lengths");
+    }
+    free(raw);
+    CHECK(count_files(dir, ".bnbqk", &other) == 1 && other == 0, "the directory holds %d other files", other);
+    /* a missing entry is a miss, not bad */
+    bnbq__cache_name(K2, name);
+    snprintf(path, sizeof path, "%s/%s.bnbqk", dir, name);
+    back = bnbq__cache_read(path, K2, BNBQ__KIND_CUBIN, 90, &len, &bad);
+    CHECK(back == NULL && bad == 0, "a missing entry: bad %d", bad);
+    free(back);
+    /* a write into a directory that does not exist yet creates it (mkdir -p) */
+    {
+        char sub[1100];
+        snprintf(sub, sizeof sub, "%s/a/b/c", dir);
+        bnbq__cache_name(K1, name);
+        CHECK(bnbq__cache_write(sub, name, K1, BNBQ__KIND_PTX, 80, 0, 0, img, 10) == 0, "write into a new nested directory");
+        snprintf(path, sizeof path, "%s/%s.bnbqk", sub, name);
+        CHECK(!rejected(path, K1, BNBQ__KIND_PTX, 80) && file_exists(path), "nested entry unreadable");
+    }
+}
+
+static void t_cache_flip(void) {
+    const char* dir = make_tmpdir();
+    char path[1200];
+    unsigned char img[24];
+    unsigned char *orig, *buf;
+    size_t len = 0, o;
+    int m, flips = 0, accepted = 0;
+    static const unsigned char masks[3] = { 0x01, 0x80, 0xff };
+    if (!dir) { CHECK(0, "mkdtemp failed"); return; }
+    CHECK(write_k1(dir, path, sizeof path, img, sizeof img) == 0, "write failed");
+    orig = read_whole(path, &len);
+    CHECK(orig != NULL, "cannot read the entry");
+    if (!orig) return;
+    buf = (unsigned char*)malloc(len);
+    for (o = 0; o < len && buf; o++)
+        for (m = 0; m < 3; m++) {
+            memcpy(buf, orig, len);
+            buf[o] ^= masks[m];
+            if (!write_whole(path, buf, len)) { CHECK(0, "cannot rewrite %s", path); o = len; break; }
+            flips++;
+            if (!rejected(path, K1, BNBQ__KIND_CUBIN, 90)) {
+                accepted++;
+                CHECK(0, "byte %zu ^ 0x%02x accepted", o, masks[m]);
+            }
+        }
+    /* the original still reads */
+    write_whole(path, orig, len);
+    CHECK(!rejected(path, K1, BNBQ__KIND_CUBIN, 90), "the restored entry is rejected");
+    free(buf);
+    free(orig);
+    detail("%d single-byte corruptions of a %zu-byte entry (header, key, image, checksum): %d accepted",
+           flips, len, accepted);
+}
+
+static void t_cache_truncate(void) {
+    const char* dir = make_tmpdir();
+    char path[1200];
+    unsigned char img[24];
+    unsigned char* orig;
+    size_t len = 0, l;
+    int bad_accept = 0;
+    if (!dir) { CHECK(0, "mkdtemp failed"); return; }
+    CHECK(write_k1(dir, path, sizeof path, img, sizeof img) == 0, "write failed");
+    orig = read_whole(path, &len);
+    if (!orig) { CHECK(0, "cannot read the entry"); return; }
+    for (l = 0; l < len; l++) {
+        write_whole(path, orig, l);
+        if (!rejected(path, K1, BNBQ__KIND_CUBIN, 90)) {
+            bad_accept++;
+            CHECK(0, "truncated to %zu of %zu bytes: accepted", l, len);
+        }
+    }
+    write_whole(path, orig, len);
+    CHECK(!rejected(path, K1, BNBQ__KIND_CUBIN, 90), "the full entry is rejected");
+    free(orig);
+    detail("every length 0..%zu rejected", len - 1);
+}
+
+static void t_cache_trailing(void) {
+    const char* dir = make_tmpdir();
+    char path[1200];
+    unsigned char img[24];
+    unsigned char* orig;
+    unsigned char* buf;
+    size_t len = 0;
+    static const size_t extra[4] = { 1, 7, 8, 1000 };
+    int k;
+    if (!dir) { CHECK(0, "mkdtemp failed"); return; }
+    CHECK(write_k1(dir, path, sizeof path, img, sizeof img) == 0, "write failed");
+    orig = read_whole(path, &len);
+    if (!orig) { CHECK(0, "cannot read the entry"); return; }
+    buf = (unsigned char*)malloc(len + 1000);
+    for (k = 0; k < 4 && buf; k++) {
+        memcpy(buf, orig, len);
+        memset(buf + len, k == 2 ? 0 : 0x5a, extra[k]);
+        write_whole(path, buf, len + extra[k]);
+        CHECK(rejected(path, K1, BNBQ__KIND_CUBIN, 90), "%zu trailing bytes accepted", extra[k]);
+    }
+    /* a second complete entry appended (a writer that appended instead of replacing) */
+    if (buf) {
+        memcpy(buf, orig, len);
+        write_whole(path, buf, len);
+        {
+            FILE* f = fopen(path, "ab");
+            if (f) { fwrite(orig, 1, len, f); fclose(f); }
+        }
+        CHECK(rejected(path, K1, BNBQ__KIND_CUBIN, 90), "two concatenated entries accepted");
+    }
+    free(buf);
+    free(orig);
+}
+
+/* a valid entry of another key under this key's file name (a hash collision, a copied file) */
+static void t_cache_foreign_key(void) {
+    const char* dir = make_tmpdir();
+    char name1[40], name2[40], path1[1200];
+    unsigned char img[64];
+    if (!dir) { CHECK(0, "mkdtemp failed"); return; }
+    bnbq__cache_name(K1, name1);
+    bnbq__cache_name(K2, name2);
+    CHECK(strcmp(name1, name2) != 0, "two keys share a name");
+    CHECK(strlen(K1) == strlen(K2), "test keys should have equal lengths");
+    snprintf(path1, sizeof path1, "%s/%s.bnbqk", dir, name1);
+    make_image(img, sizeof img, 2);
+    /* K2's entry stored under K1's name: same key length, one character differs */
+    CHECK(bnbq__cache_write(dir, name1, K2, BNBQ__KIND_CUBIN, 90, 0, 0, img, sizeof img) == 0, "write");
+    CHECK(rejected(path1, K1, BNBQ__KIND_CUBIN, 90), "an entry of an equally long key accepted");
+    CHECK(!rejected(path1, K2, BNBQ__KIND_CUBIN, 90), "the entry is not valid for its own key");
+    /* a key of another length */
+    CHECK(bnbq__cache_write(dir, name1, K3, BNBQ__KIND_CUBIN, 90, 0, 0, img, sizeof img) == 0, "write");
+    CHECK(rejected(path1, K1, BNBQ__KIND_CUBIN, 90), "an entry of a shorter key accepted");
+    /* a prefix of the key */
+    {
+        char prefix[200];
+        size_t pl = strlen(K1) - 5;
+        memcpy(prefix, K1, pl);
+        prefix[pl] = 0;
+        CHECK(bnbq__cache_write(dir, name1, prefix, BNBQ__KIND_CUBIN, 90, 0, 0, img, sizeof img) == 0, "write");
+        CHECK(rejected(path1, K1, BNBQ__KIND_CUBIN, 90), "an entry of a key prefix accepted");
+    }
+}
+
+static void t_cache_kind_arch(void) {
+    const char* dir = make_tmpdir();
+    char path[1200];
+    unsigned char img[40];
+    if (!dir) { CHECK(0, "mkdtemp failed"); return; }
+    CHECK(write_k1(dir, path, sizeof path, img, sizeof img) == 0, "write failed");
+    CHECK(!rejected(path, K1, BNBQ__KIND_CUBIN, 90), "the right kind and arch rejected");
+    CHECK(rejected(path, K1, BNBQ__KIND_PTX, 90), "kind PTX accepted for a cubin entry");
+    CHECK(rejected(path, K1, BNBQ__KIND_CUBIN, 80), "arch 80 accepted for an sm_90 entry");
+    CHECK(rejected(path, K1, BNBQ__KIND_CUBIN, 89), "arch 89 accepted for an sm_90 entry");
+    CHECK(rejected(path, K1, 3, 90), "kind 3 accepted");
+    /* huge lengths in the header are rejected without allocating them */
+    {
+        size_t len = 0;
+        unsigned char* raw = read_whole(path, &len);
+        if (raw) {
+            bnbq__put_u64(raw + 32, (uint64_t)1 << 62);
+            write_whole(path, raw, len);
+            CHECK(rejected(path, K1, BNBQ__KIND_CUBIN, 90), "image_len 2^62 accepted");
+            bnbq__put_u32(raw + 28, 0xffffffffu);
+            write_whole(path, raw, len);
+            CHECK(rejected(path, K1, BNBQ__KIND_CUBIN, 90), "key_len 2^32-1 accepted");
+            free(raw);
+        }
+    }
+    /* an empty image is never valid */
+    {
+        char name[40];
+        bnbq__cache_name(K1, name);
+        CHECK(bnbq__cache_write(dir, name, K1, BNBQ__KIND_CUBIN, 90, 0, 0, img, 0) == 0, "write of an empty image");
+        CHECK(rejected(path, K1, BNBQ__KIND_CUBIN, 90), "an empty image accepted");
+    }
+}
+
+static void t_cache_name(void) {
+    char a[40], b[40], c[40];
+    size_t i;
+    bnbq__cache_name(K1, a);
+    bnbq__cache_name(K1, b);
+    bnbq__cache_name(K2, c);
+    CHECK(strlen(a) == 32, "name length %zu", strlen(a));
+    for (i = 0; i < strlen(a); i++)
+        CHECK((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f'), "non-hex character '%c'", a[i]);
+    CHECK(strcmp(a, b) == 0, "the name is not deterministic");
+    CHECK(strcmp(a, c) != 0, "keys differing in one character share a name");
+    bnbq__cache_name("", c);
+    CHECK(strlen(c) == 32, "empty key name");
+    detail("K1 -> %s", a);
+}
+
+/* 4 processes rewrite one entry 200 times each with different valid images while this one reads */
+static void t_cache_concurrent(void) {
+    enum { WRITERS = 4, ROUNDS = 200 };
+    const char* dir = make_tmpdir();
+    char name[40], path[1200];
+    unsigned char* imgs[WRITERS];
+    size_t lens[WRITERS];
+    pid_t pids[WRITERS];
+    int w, running, reads = 0, ok_reads = 0, misses_after = 0, damaged = 0, garbage = 0, seen[WRITERS];
+    int child_fail = 0, other = 0;
+    if (!dir) { CHECK(0, "mkdtemp failed"); return; }
+    bnbq__cache_name(K1, name);
+    snprintf(path, sizeof path, "%s/%s.bnbqk", dir, name);
+    for (w = 0; w < WRITERS; w++) {
+        lens[w] = 3000 + 1000 * (size_t)w;
+        imgs[w] = (unsigned char*)malloc(lens[w]);
+        if (!imgs[w]) { CHECK(0, "out of memory"); return; }
+        make_image(imgs[w], lens[w], 10 + w);
+        seen[w] = 0;
+    }
+    fflush(stdout);
+    for (w = 0; w < WRITERS; w++) {
+        pids[w] = fork();
+        if (pids[w] == 0) {
+            int k, fails = 0;
+            for (k = 0; k < ROUNDS; k++)
+                if (bnbq__cache_write(dir, name, K1, BNBQ__KIND_CUBIN, 90, 0, 0, imgs[w], lens[w]) != 0)
+                    fails++;
+            _exit(fails ? 1 : 0);
+        }
+        CHECK(pids[w] > 0, "fork failed");
+    }
+    running = WRITERS;
+    while (running > 0 || reads < 50) {
+        size_t len = 0;
+        int bad = 0;
+        unsigned char* img = bnbq__cache_read(path, K1, BNBQ__KIND_CUBIN, 90, &len, &bad);
+        reads++;
+        if (img) {
+            int match = -1;
+            ok_reads++;
+            for (w = 0; w < WRITERS; w++)
+                if (len == lens[w] && memcmp(img, imgs[w], len) == 0) match = w;
+            if (match < 0) garbage++;
+            else seen[match]++;
+            free(img);
+        } else if (bad) {
+            damaged++;
+        } else if (ok_reads > 0) {
+            misses_after++;   /* the entry vanished after it existed: rename is not atomic */
+        }
+        if (running > 0) {
+            for (w = 0; w < WRITERS; w++) {
+                int status;
+                if (pids[w] > 0 && waitpid(pids[w], &status, WNOHANG) == pids[w]) {
+                    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) child_fail++;
+                    pids[w] = -1;
+                    running--;
+                }
+            }
+        }
+    }
+    CHECK(child_fail == 0, "%d writer processes failed to write", child_fail);
+    CHECK(garbage == 0, "%d successful reads returned an image no writer wrote", garbage);
+    CHECK(damaged == 0, "%d reads saw a damaged entry (a torn write)", damaged);
+    CHECK(misses_after == 0, "%d reads found no entry after one had been written", misses_after);
+    CHECK(ok_reads > 0, "no read succeeded in %d reads", reads);
+    CHECK(!rejected(path, K1, BNBQ__KIND_CUBIN, 90), "the final entry is rejected");
+    CHECK(count_files(dir, ".bnbqk", &other) == 1 && other == 0, "%d temporary files left behind", other);
+    detail("%d reads during %d x %d writes: %d valid (images seen %d/%d/%d/%d), 0 damaged",
+           reads, WRITERS, ROUNDS, ok_reads, seen[0], seen[1], seen[2], seen[3]);
+    for (w = 0; w < WRITERS; w++) free(imgs[w]);
+}
+
+/* a cache directory below a regular file cannot be created (root can write everywhere else) */
+static void t_cache_unwritable(void) {
+    const char* dir = make_tmpdir();
+    char file[1100], bad_dir[1200], longdir[1100], name[40];
+    unsigned char img[32];
+    int arch = 90;
+    bnbq_cuda_precompile_desc pd;
+    bnbq_cuda_precompile_report rep;
+    bnbq_result r;
+    if (!dir) { CHECK(0, "mkdtemp failed"); return; }
+    snprintf(file, sizeof file, "%s/regular_file", dir);
+    CHECK(write_whole(file, "x", 1), "cannot create %s", file);
+    snprintf(bad_dir, sizeof bad_dir, "%s/sub/dir", file);
+    bnbq__cache_name(K1, name);
+    make_image(img, sizeof img, 3);
+    CHECK(bnbq__cache_write(bad_dir, name, K1, BNBQ__KIND_CUBIN, 90, 0, 0, img, sizeof img) != 0,
+          "a write below a regular file succeeded");
+    memset(longdir, 'a', sizeof longdir - 1);
+    longdir[0] = '/';
+    longdir[sizeof longdir - 1] = 0;
+    CHECK(bnbq__cache_write(longdir, name, K1, BNBQ__KIND_CUBIN, 90, 0, 0, img, sizeof img) != 0,
+          "a write into a 1099-character directory succeeded");
+    /* a context-free precompile into it: BNBQ_ERROR_IO, nothing written */
+    if (g_quick) { detail("write fails (the precompile part runs without --quick)"); return; }
+    if (!nvrtc_loaded()) { CHECK(0, "NVRTC is needed for the precompile part"); return; }
+    memset(&pd, 0, sizeof pd);
+    pd.archs = &arch;
+    pd.num_archs = 1;
+    pd.cache_dir = bad_dir;
+    pd.emit_ptx = 1;   /* PTX: the cheaper compilation; the write is what fails */
+    pd.logger = test_logger();
+    log_reset();
+    r = bnbq_cuda_precompile(&pd, &rep);
+    CHECK(r == BNBQ_ERROR_IO, "precompile into %s: %s", bad_dir, bnbq_result_name(r));
+    CHECK(rep.written == 0 && rep.compiled == rep.variants, "written %d, compiled %d of %d",
+          rep.written, rep.compiled, rep.variants);
+    CHECK(log_find(BNBQ_LOG_ERROR, "cannot write", NULL) != NULL, "no ERROR line says it cannot write");
+    detail("write fails, precompile -> %s with %d ERROR lines", bnbq_result_name(r), g_log.n[BNBQ_LOG_ERROR]);
+}
+
+static void t_cache_dir_order(void) {
+    char out[1024];
+    int r;
+    unsetenv("BNBQ_CACHE_DIR");
+    unsetenv("XDG_CACHE_HOME");
+    unsetenv("USERPROFILE");
+    setenv("HOME", "/home/bnbq-test", 1);
+    r = bnbq__cache_dir(NULL, out, sizeof out);
+    CHECK(r == 0 && !strcmp(out, "/home/bnbq-test/.cache/bnbq"), "HOME: %d '%s'", r, out);
+    setenv("XDG_CACHE_HOME", "/xdg", 1);
+    r = bnbq__cache_dir(NULL, out, sizeof out);
+    CHECK(r == 0 && !strcmp(out, "/xdg/bnbq"), "XDG_CACHE_HOME before HOME: %d '%s'", r, out);
+    setenv("BNBQ_CACHE_DIR", "/bnbq-env", 1);
+    r = bnbq__cache_dir(NULL, out, sizeof out);
+    CHECK(r == 0 && !strcmp(out, "/bnbq-env"), "BNBQ_CACHE_DIR before XDG: %d '%s'", r, out);
+    r = bnbq__cache_dir("/explicit/dir", out, sizeof out);
+    CHECK(r == 0 && !strcmp(out, "/explicit/dir"), "explicit before the environment: %d '%s'", r, out);
+    r = bnbq__cache_dir("", out, sizeof out);
+    CHECK(r == 0 && !strcmp(out, "/bnbq-env"), "an empty explicit dir counts as unset: %d '%s'", r, out);
+    setenv("BNBQ_CACHE_DIR", "", 1);
+    r = bnbq__cache_dir(NULL, out, sizeof out);
+    CHECK(r == 0 && !strcmp(out, "/xdg/bnbq"), "empty BNBQ_CACHE_DIR counts as unset: %d '%s'", r, out);
+    setenv("XDG_CACHE_HOME", "", 1);
+    r = bnbq__cache_dir(NULL, out, sizeof out);
+    CHECK(r == 0 && !strcmp(out, "/home/bnbq-test/.cache/bnbq"), "empty XDG_CACHE_HOME: %d '%s'", r, out);
+    unsetenv("HOME");
+    r = bnbq__cache_dir(NULL, out, sizeof out);
+    CHECK(r != 0, "no explicit dir and no environment: %d '%s'", r, out);
+    /* too long for the buffer: refused, never cut */
+    setenv("BNBQ_CACHE_DIR", "/a/directory/name/longer/than/the/buffer", 1);
+    r = bnbq__cache_dir(NULL, out, 16);
+    CHECK(r != 0, "an overlong BNBQ_CACHE_DIR was accepted into 16 bytes: '%s'", out);
+    r = bnbq__cache_dir("/an/explicit/directory/too/long", out, 16);
+    CHECK(r != 0, "an overlong explicit dir was accepted into 16 bytes");
+    detail("explicit > BNBQ_CACHE_DIR > $XDG_CACHE_HOME/bnbq > $HOME/.cache/bnbq; empty values count as unset");
+}
+
+/* ================================================================================================ */
+/* precompile (real NVRTC, no GPU)                                                                 */
+
+/* every variant's entry for (arch, ptx) in dir validates under the key the runtime computes */
+static int check_precompiled(const char* dir, int arch, int ptx, int* out_bytes) {
+    int v, good = 0;
+    *out_bytes = 0;
+    for (v = 0; v < bnbq__cu_num_variants(); v++) {
+        const bnbq__cu_variant* var = bnbq__cu_variant_at(v);
+        char key[2048], path[1200];
+        unsigned char* img;
+        size_t len = 0;
+        int bad = 0;
+        if (runtime_key(var->unit, var->defines, arch, ptx, dir, key, sizeof key, path, sizeof path) != 0) {
+            CHECK(0, "no key for %s [%s]", var->unit, var->defines);
+            continue;
+        }
+        img = bnbq__cache_read(path, key, ptx ? BNBQ__KIND_PTX : BNBQ__KIND_CUBIN, arch, &len, &bad);
+        CHECK(img != NULL, "%s [%s] sm_%d %s: no valid entry at %s (bad %d)", var->unit, var->defines,
+              arch, ptx ? "ptx" : "cubin", path, bad);
+        if (!img) continue;
+        if (ptx) {
+            char target[32];
+            snprintf(target, sizeof target, ".target sm_%d", arch);
+            CHECK(img[len - 1] == 0, "%s [%s]: PTX is not NUL-terminated", var->unit, var->defines);
+            CHECK(img[len - 1] == 0 && strstr((const char*)img, target) != NULL &&
+                  strstr((const char*)img, ".entry") != NULL,
+                  "%s [%s]: no '%s' / .entry in the PTX", var->unit, var->defines, target);
+        } else {
+            CHECK(len > 64 && memcmp(img, "\177ELF", 4) == 0, "%s [%s]: the cubin is not ELF",
+                  var->unit, var->defines);
+        }
+        {   /* the entry records the NVRTC version that made it, and no driver */
+            size_t rl = 0;
+            unsigned char* raw = read_whole(path, &rl);
+            if (raw && rl >= 40) {
+                CHECK((int)bnbq__get_u32(raw + 20) == bnbq__cuda_global.nvrtc.version,
+                      "recorded NVRTC version %u", bnbq__get_u32(raw + 20));
+                CHECK(bnbq__get_u32(raw + 24) == 0, "recorded driver version %u", bnbq__get_u32(raw + 24));
+            }
+            free(raw);
+        }
+        *out_bytes += (int)len;
+        good++;
+        free(img);
+    }
+    return good;
+}
+
+static void t_precompile_sm90(void) {
+    const char* dir;
+    if (g_quick) { skip("compiles the whole variant table (runs without --quick)"); return; }
+    dir = make_tmpdir();
+    int arch = 90, nv = bnbq__cu_num_variants(), other = 0, bytes = 0, good;
+    bnbq_cuda_precompile_desc pd;
+    bnbq_cuda_precompile_report rep;
+    bnbq_result r;
+    if (!dir) { CHECK(0, "mkdtemp failed"); return; }
+    memset(&pd, 0, sizeof pd);
+    pd.archs = &arch;
+    pd.num_archs = 1;
+    pd.cache_dir = dir;
+    pd.logger = test_logger();
+    log_reset();
+    r = bnbq_cuda_precompile(&pd, &rep);
+    CHECK(r == BNBQ_SUCCESS, "precompile sm_90: %s; %s", bnbq_result_name(r), log_first(BNBQ_LOG_ERROR));
+    CHECK(rep.variants == nv && rep.compiled == nv && rep.written == nv && rep.failed == 0,
+          "report: %d variants, %d compiled, %d written, %d failed (table: %d)", rep.variants,
+          rep.compiled, rep.written, rep.failed, nv);
+    CHECK(count_files(dir, ".bnbqk", &other) == nv, "%d entries for %d variants",
+          count_files(dir, ".bnbqk", NULL), nv);
+    CHECK(other == 0, "%d other files (temporary files left?)", other);
+    good = check_precompiled(dir, 90, 0, &bytes);
+    CHECK(good == nv, "%d of %d entries validate", good, nv);
+    detail("%d variants -> %d cubin entries (%d bytes), each valid under the runtime's key, %.2f s",
+           nv, good, bytes, rep.seconds);
+}
+
+static void t_precompile_ptx(void) {
+    const char* dir;
+    int archs[1] = { 80 }, nv = bnbq__cu_num_variants(), other = 0, bytes = 0, good;
+    if (g_quick) { skip("compiles the whole variant table (runs without --quick)"); return; }
+    dir = make_tmpdir();
+    bnbq_cuda_precompile_desc pd;
+    bnbq_cuda_precompile_report rep;
+    bnbq_result r;
+    if (!dir) { CHECK(0, "mkdtemp failed"); return; }
+    memset(&pd, 0, sizeof pd);
+    pd.archs = archs;
+    pd.num_archs = 1;
+    pd.cache_dir = dir;
+    pd.emit_ptx = 1;
+    pd.logger = test_logger();
+    log_reset();
+    r = bnbq_cuda_precompile(&pd, &rep);
+    CHECK(r == BNBQ_SUCCESS, "precompile PTX 80: %s; %s", bnbq_result_name(r), log_first(BNBQ_LOG_ERROR));
+    CHECK(rep.written == nv && count_files(dir, ".bnbqk", &other) == nv && other == 0,
+          "written %d, files %d, other %d (want %d)", rep.written, count_files(dir, ".bnbqk", NULL), other, nv);
+    good = check_precompiled(dir, 80, 1, &bytes);
+    CHECK(good == nv, "sm_80 PTX: %d of %d validate", good, nv);
+    /* PTX entries are not cubin entries: a cubin lookup misses */
+    {
+        char key[2048], path[1200];
+        const bnbq__cu_variant* var = bnbq__cu_variant_at(0);
+        runtime_key(var->unit, var->defines, 80, 0, dir, key, sizeof key, path, sizeof path);
+        CHECK(!file_exists(path), "a cubin key finds a PTX entry");
+    }
+    detail("%d variants -> %d compute_80 PTX entries", nv, rep.written);
+}
+
+static void t_precompile_bad_arch(void) {
+    int archs[2] = { 90, 990 }, nv = bnbq__cu_num_variants();
+    bnbq_cuda_precompile_desc pd;
+    bnbq_cuda_precompile_report rep;
+    bnbq_result r;
+    memset(&pd, 0, sizeof pd);
+    pd.archs = archs;
+    pd.num_archs = 2;
+    pd.dry_run = 1;
+    pd.logger = test_logger();
+    log_reset();
+    r = bnbq_cuda_precompile(&pd, &rep);
+    CHECK(r == BNBQ_ERROR_NVRTC_TOO_OLD, "an unknown sm_990: %s", bnbq_result_name(r));
+    CHECK(rep.compiled == nv && rep.failed == nv, "compiled %d, failed %d (want %d / %d)", rep.compiled,
+          rep.failed, nv, nv);
+    CHECK(log_find(BNBQ_LOG_ERROR, "sm_990", NULL) != NULL, "no ERROR line names sm_990");
+    detail("%s", log_find(BNBQ_LOG_ERROR, "sm_990", NULL));
+}
+
+/* ================================================================================================ */
+/* contexts on the fake driver                                                                     */
+
+static int fake_ready(void) {
+    if (!fake_cuda()) { skip("BNBQ_TEST_FAKE_CUDA is not set"); return 0; }
+    if (!nvrtc_loaded()) { CHECK(0, "NVRTC is needed"); return 0; }
+    setenv("FAKE_CUDA_CC", "9.0", 1);
+    return 1;
+}
+
+static void t_fake_context(void) {
+    const char* dir;
+    bnbq_cuda* ctx = NULL;
+    bnbq_cuda_device_info info;
+    bnbq_cuda_desc qd;
+    bnbq_cuda_stats st;
+    bnbq_exec ex;
+    void *a = NULL, *b = NULL, *stream = NULL, *e0 = NULL, *e1 = NULL;
+    unsigned char host[4000], back[4000];
+    float ms = -1.0f;
+    int fs[FS_N], other = 0;
+    bnbq_result r;
+    size_t i;
+    if (!fake_ready() || !(dir = make_tmpdir())) return;
+    memset(&qd, 0, sizeof qd);
+    log_reset();
+    r = fake_init(dir, 0, &ctx);
+    CHECK(r == BNBQ_SUCCESS && ctx, "init on the fake driver: %s; %s", bnbq_result_name(r), log_first(BNBQ_LOG_ERROR));
+    if (!ctx) return;
+    CHECK(g_log.n[BNBQ_LOG_ERROR] == 0 && g_log.n[BNBQ_LOG_WARN] == 0, "init logged %d errors, %d warnings",
+          g_log.n[BNBQ_LOG_ERROR], g_log.n[BNBQ_LOG_WARN]);
+    CHECK(log_find(BNBQ_LOG_INFO, "bnbq fake GPU", "sm_90") != NULL, "no INFO line describes the device");
+    CHECK(bnbq_cuda_query_device(ctx, &info) == BNBQ_SUCCESS, "query_device");
+    CHECK(!strcmp(info.name, "bnbq fake GPU") && info.cc_major == 9 && info.cc_minor == 0 &&
+          info.sm_count == 132 && info.l2_bytes == (size_t)50 << 20 && info.total_memory == (size_t)80 << 30 &&
+          info.driver_version == 13000, "device info: %s %d.%d %d SMs L2 %zu mem %zu driver %d", info.name,
+          info.cc_major, info.cc_minor, info.sm_count, info.l2_bytes, info.total_memory, info.driver_version);
+    CHECK(info.nvrtc_version == bnbq__cuda_global.nvrtc.version, "nvrtc_version %d", info.nvrtc_version);
+    CHECK(info.target_arch == 90 && info.target_is_ptx == 0, "target %d ptx %d", info.target_arch, info.target_is_ptx);
+    CHECK(bnbq_cuda_query_desc(ctx, &qd) == BNBQ_SUCCESS && qd.cache_dir && !strcmp(qd.cache_dir, dir),
+          "resolved cache_dir '%s'", qd.cache_dir ? qd.cache_dir : "(null)");
+    CHECK(qd.allocator.alloc_fn != NULL && qd.allocator.free_fn != NULL, "the resolved allocator is empty");
+    CHECK(bnbq_cuda_exec_init(ctx, NULL, &ex) == BNBQ_SUCCESS, "exec_init");
+    CHECK(ex.memory == BNBQ_MEMORY_DEVICE && ex.backend != NULL && ex.impl == (void*)ctx, "exec fields");
+    CHECK(ex.backend && !strcmp(ex.backend->name, "cuda"), "backend name");
+    /* memory and copies */
+    CHECK(bnbq_cuda_malloc(ctx, 0, &a) == BNBQ_ERROR_BAD_SHAPE && a == NULL, "malloc(0)");
+    CHECK(bnbq_cuda_malloc(ctx, sizeof host, &a) == BNBQ_SUCCESS && a, "malloc");
+    CHECK(bnbq_cuda_malloc(ctx, sizeof host, &b) == BNBQ_SUCCESS && b, "malloc");
+    for (i = 0; i < sizeof host; i++) host[i] = (unsigned char)(i * 7);
+    CHECK(bnbq_cuda_memcpy(&ex, a, host, sizeof host, BNBQ_COPY_HOST_TO_DEVICE) == BNBQ_SUCCESS, "H2D");
+    CHECK(bnbq_cuda_memcpy(&ex, b, a, sizeof host, BNBQ_COPY_DEVICE_TO_DEVICE) == BNBQ_SUCCESS, "D2D");
+    CHECK(bnbq_cuda_memset(&ex, a, 0x5a, 100) == BNBQ_SUCCESS, "memset");
+    CHECK(bnbq_cuda_memcpy(&ex, back, b, sizeof back, BNBQ_COPY_DEVICE_TO_HOST) == BNBQ_SUCCESS, "D2H");
+    CHECK(bnbq_cuda_synchronize(&ex) == BNBQ_SUCCESS && memcmp(back, host, sizeof host) == 0, "round trip");
+    CHECK(bnbq_cuda_memcpy(&ex, back, a, sizeof back, BNBQ_COPY_DEVICE_TO_HOST) == BNBQ_SUCCESS &&
+          back[0] == 0x5a && back[99] == 0x5a && back[100] == host[100], "memset result");
+    CHECK(bnbq_cuda_memcpy(&ex, back, a, 4, (bnbq_cuda_copy)7) == BNBQ_ERROR_INVALID_ARGS, "bad copy kind");
+    CHECK(bnbq_cuda_memcpy(&ex, NULL, a, 4, BNBQ_COPY_DEVICE_TO_HOST) == BNBQ_ERROR_NULL_POINTER, "memcpy NULL dst");
+    CHECK(bnbq_cuda_memcpy(&ex, back, a, 0, BNBQ_COPY_DEVICE_TO_HOST) == BNBQ_SUCCESS, "memcpy of 0 bytes");
+    CHECK(bnbq_cuda_free(ctx, NULL) == BNBQ_SUCCESS, "free(NULL)");
+    /* streams and events */
+    CHECK(bnbq_cuda_stream_create(ctx, &stream) == BNBQ_SUCCESS && stream, "stream_create");
+    CHECK(bnbq_cuda_event_create(ctx, &e0) == BNBQ_SUCCESS && bnbq_cuda_event_create(ctx, &e1) == BNBQ_SUCCESS, "event_create");
+    {
+        bnbq_exec sex;
+        CHECK(bnbq_cuda_exec_init(ctx, stream, &sex) == BNBQ_SUCCESS && sex.stream == stream, "exec on a stream");
+        CHECK(bnbq_cuda_event_record(&sex, e0) == BNBQ_SUCCESS && bnbq_cuda_event_record(&sex, e1) == BNBQ_SUCCESS, "record");
+        CHECK(bnbq_cuda_event_elapsed_ms(ctx, e0, e1, &ms) == BNBQ_SUCCESS && ms >= 0.0f, "elapsed %g", (double)ms);
+        CHECK(bnbq_cuda_event_record(&sex, NULL) == BNBQ_ERROR_NULL_POINTER, "record(NULL event)");
+        /* the one implemented operation compiles, loads, launches */
+        CHECK(bnbq_convert(&sex, BNBQ_F32, a, 1000, BNBQ_F16, b) == BNBQ_SUCCESS, "convert");
+    }
+    st = stats_of(ctx);
+    CHECK(st.units_compiled == 1 && st.disk_hits == 0 && st.modules == 1 && st.compile_seconds > 0.0,
+          "after convert: compiled %d, hits %d, modules %d, %.3f s", st.units_compiled, st.disk_hits,
+          st.modules, st.compile_seconds);
+    CHECK(bnbq_convert(&ex, BNBQ_BF16, a, 1000, BNBQ_F32, b) == BNBQ_SUCCESS, "convert again");
+    st = stats_of(ctx);
+    CHECK(st.units_compiled == 1 && st.modules == 1, "a second call compiled again (%d)", st.units_compiled);
+    fake_stats(fs);
+    CHECK(fs[FS_LAUNCHES] == 2 && fs[FS_LOADS] == 1, "fake: %d launches, %d module loads", fs[FS_LAUNCHES], fs[FS_LOADS]);
+    CHECK(fs[FS_DEPTH] == 0, "the context stack is %d deep between calls", fs[FS_DEPTH]);
+    CHECK(count_files(dir, ".bnbqk", &other) == 1 && other == 0, "cache entries %d (+%d other)",
+          count_files(dir, ".bnbqk", NULL), other);
+    {
+        char key[2048], path[1200];
+        runtime_key("convert", "", 90, 0, dir, key, sizeof key, path, sizeof path);
+        CHECK(!rejected(path, key, BNBQ__KIND_CUBIN, 90) && file_exists(path), "the entry is not where the key says");
+        {
+            size_t rl = 0;
+            unsigned char* raw = read_whole(path, &rl);
+            CHECK(raw && rl > 40 && bnbq__get_u32(raw + 24) == 13000, "the entry does not record driver 13000");
+            free(raw);
+        }
+    }
+    bnbq_cuda_event_destroy(ctx, e0);
+    bnbq_cuda_event_destroy(ctx, e1);
+    bnbq_cuda_stream_destroy(ctx, stream);
+    bnbq_cuda_free(ctx, a);
+    bnbq_cuda_free(ctx, b);
+    bnbq_cuda_uninit(ctx);
+    fake_stats(fs);
+    CHECK(fs[FS_ALLOCS] == 0 && fs[FS_MODULES] == 0 && fs[FS_STREAMS] == 0 && fs[FS_EVENTS] == 0 &&
+          fs[FS_RETAINS] == 0 && fs[FS_DEPTH] == 0, "after uninit: %d allocations, %d modules, %d streams, "
+          "%d events, %d primary-context retains, depth %d", fs[FS_ALLOCS], fs[FS_MODULES], fs[FS_STREAMS],
+          fs[FS_EVENTS], fs[FS_RETAINS], fs[FS_DEPTH]);
+    detail("init, memory, streams, events, compile -> cache -> launch, uninit releases everything");
+}
+
+/* the cache directory a context resolves from the environment (setenv in this process) */
+static void t_fake_cache_env(void) {
+    const char* base;
+    char want[1100];
+    bnbq_cuda* ctx = NULL;
+    bnbq_cuda_desc qd;
+    bnbq_cuda_desc d;
+    bnbq_result r;
+    if (!fake_ready() || !(base = make_tmpdir())) return;
+    memset(&qd, 0, sizeof qd);
+    unsetenv("XDG_CACHE_HOME");
+    snprintf(want, sizeof want, "%s/env", base);
+    setenv("BNBQ_CACHE_DIR", want, 1);
+    memset(&d, 0, sizeof d);
+    d.libcuda_path = fake_cuda();
+    d.logger = test_logger();
+    r = bnbq_cuda_init(&d, &ctx);
+    CHECK(r == BNBQ_SUCCESS, "init: %s", bnbq_result_name(r));
+    if (!ctx) return;
+    CHECK(bnbq_cuda_query_desc(ctx, &qd) == BNBQ_SUCCESS && qd.cache_dir && !strcmp(qd.cache_dir, want),
+          "BNBQ_CACHE_DIR: resolved '%s'", qd.cache_dir ? qd.cache_dir : "(null)");
+    CHECK(fake_convert(ctx, 64) == BNBQ_SUCCESS, "convert");
+    CHECK(count_files(want, ".bnbqk", NULL) == 1, "no entry in $BNBQ_CACHE_DIR");
+    bnbq_cuda_uninit(ctx);
+    /* XDG_CACHE_HOME/bnbq when BNBQ_CACHE_DIR is unset */
+    unsetenv("BNBQ_CACHE_DIR");
+    setenv("XDG_CACHE_HOME", base, 1);
+    snprintf(want, sizeof want, "%s/bnbq", base);
+    r = bnbq_cuda_init(&d, &ctx);
+    if (ctx) {
+        CHECK(bnbq_cuda_query_desc(ctx, &qd) == BNBQ_SUCCESS && qd.cache_dir && !strcmp(qd.cache_dir, want),
+              "XDG_CACHE_HOME: resolved '%s'", qd.cache_dir ? qd.cache_dir : "(null)");
+        CHECK(fake_convert(ctx, 64) == BNBQ_SUCCESS && count_files(want, ".bnbqk", NULL) == 1, "no entry in $XDG_CACHE_HOME/bnbq");
+        bnbq_cuda_uninit(ctx);
+    }
+    /* HOME/.cache/bnbq */
+    unsetenv("XDG_CACHE_HOME");
+    setenv("HOME", base, 1);
+    snprintf(want, sizeof want, "%s/.cache/bnbq", base);
+    r = bnbq_cuda_init(&d, &ctx);
+    if (ctx) {
+        CHECK(bnbq_cuda_query_desc(ctx, &qd) == BNBQ_SUCCESS && qd.cache_dir && !strcmp(qd.cache_dir, want),
+              "HOME: resolved '%s'", qd.cache_dir ? qd.cache_dir : "(null)");
+        bnbq_cuda_uninit(ctx);
+    }
+    /* nothing set: the disk cache is off, with one WARN line, and init still succeeds */
+    unsetenv("HOME");
+    unsetenv("USERPROFILE");
+    log_reset();
+    r = bnbq_cuda_init(&d, &ctx);
+    CHECK(r == BNBQ_SUCCESS, "init with no cache directory: %s", bnbq_result_name(r));
+    if (ctx) {
+        CHECK(bnbq_cuda_query_desc(ctx, &qd) == BNBQ_SUCCESS && qd.cache_dir == NULL, "cache_dir '%s'", qd.cache_dir);
+        CHECK(g_log.n[BNBQ_LOG_WARN] == 1, "%d WARN lines", g_log.n[BNBQ_LOG_WARN]);
+        CHECK(fake_convert(ctx, 64) == BNBQ_SUCCESS, "convert without a disk cache");
+        bnbq_cuda_uninit(ctx);
+    }
+    (void)r;
+}
+
+/* second context: loads from disk; disable_nvrtc: runs from disk, fails cleanly on an empty dir;
+   disable_disk_cache: writes nothing */
+static void t_fake_cache_reuse(void) {
+    const char *dir, *empty, *nodisk;
+    bnbq_cuda* ctx = NULL;
+    bnbq_cuda_stats st;
+    bnbq_cuda_device_info info;
+    bnbq_result r;
+    if (!fake_ready() || !(dir = make_tmpdir()) || !(empty = make_tmpdir()) || !(nodisk = make_tmpdir()))
+        return;
+    CHECK(fake_init(dir, 0, &ctx) == BNBQ_SUCCESS, "ctx 1");
+    if (!ctx) return;
+    CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert on ctx 1");
+    st = stats_of(ctx);
+    CHECK(st.units_compiled == 1 && st.disk_hits == 0, "ctx 1: compiled %d, hits %d", st.units_compiled, st.disk_hits);
+    bnbq_cuda_uninit(ctx);
+
+    CHECK(fake_init(dir, 0, &ctx) == BNBQ_SUCCESS, "ctx 2");
+    if (!ctx) return;
+    CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert on ctx 2");
+    st = stats_of(ctx);
+    CHECK(st.units_compiled == 0 && st.disk_hits == 1 && st.disk_rejected == 0 && st.modules == 1,
+          "ctx 2 (same dir): compiled %d, hits %d, rejected %d", st.units_compiled, st.disk_hits, st.disk_rejected);
+    CHECK(st.load_seconds >= 0.0 && st.compile_seconds == 0.0, "load %.4f s, compile %.4f s", st.load_seconds, st.compile_seconds);
+    bnbq_cuda_uninit(ctx);
+
+    CHECK(fake_init(dir, 1, &ctx) == BNBQ_SUCCESS, "ctx 3 (disable_nvrtc)");
+    if (!ctx) return;
+    bnbq_cuda_query_device(ctx, &info);
+    CHECK(info.nvrtc_version == 0, "disable_nvrtc: nvrtc_version %d", info.nvrtc_version);
+    CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "disable_nvrtc with a filled cache");
+    st = stats_of(ctx);
+    CHECK(st.units_compiled == 0 && st.disk_hits == 1, "ctx 3: compiled %d, hits %d", st.units_compiled, st.disk_hits);
+    bnbq_cuda_uninit(ctx);
+
+    CHECK(fake_init(empty, 1, &ctx) == BNBQ_SUCCESS, "ctx 4 (disable_nvrtc, empty dir)");
+    if (!ctx) return;
+    log_reset();
+    r = fake_convert(ctx, 256);
+    CHECK(r == BNBQ_ERROR_NO_NVRTC, "disable_nvrtc on an empty cache: %s", bnbq_result_name(r));
+    CHECK(g_log.n[BNBQ_LOG_ERROR] == 1, "%d ERROR lines: %s", g_log.n[BNBQ_LOG_ERROR], log_first(BNBQ_LOG_ERROR));
+    st = stats_of(ctx);
+    CHECK(st.units_compiled == 0 && st.modules == 0 && count_files(empty, "", NULL) == 0,
+          "ctx 4: compiled %d, modules %d, files %d", st.units_compiled, st.modules, count_files(empty, "", NULL));
+    /* the failure is not remembered as a module: a second call fails the same way */
+    CHECK(fake_convert(ctx, 256) == BNBQ_ERROR_NO_NVRTC, "second call on ctx 4");
+    bnbq_cuda_uninit(ctx);
+
+    setenv("BNBQ_CACHE_DIR", nodisk, 1);
+    CHECK(fake_init(NULL, 0, &ctx) == BNBQ_SUCCESS, "ctx 5 (disable_disk_cache)");
+    if (!ctx) return;
+    {
+        bnbq_cuda_desc qd;
+        bnbq_cuda_query_desc(ctx, &qd);
+        CHECK(qd.cache_dir == NULL, "disable_disk_cache: cache_dir '%s'", qd.cache_dir);
+    }
+    CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert without a disk cache");
+    st = stats_of(ctx);
+    CHECK(st.units_compiled == 1 && count_files(nodisk, "", NULL) == 0, "ctx 5: compiled %d, %d files in $BNBQ_CACHE_DIR",
+          st.units_compiled, count_files(nodisk, "", NULL));
+    bnbq_cuda_uninit(ctx);
+    detail("ctx 2 loads from disk (0 compiled), disable_nvrtc runs from disk and gives NO_NVRTC on an "
+           "empty dir with one ERROR line, disable_disk_cache writes nothing");
+}
+
+/* damaged and refused entries are misses: recompiled and rewritten, never errors */
+static void t_fake_cache_damaged(void) {
+    const char *dir, *dir2;
+    char key[2048], path[1200];
+    bnbq_cuda* ctx = NULL;
+    bnbq_cuda_stats st;
+    unsigned char* raw;
+    size_t rl = 0;
+    int fs[FS_N];
+    bnbq_result r;
+    if (!fake_ready() || !(dir = make_tmpdir()) || !(dir2 = make_tmpdir())) return;
+    runtime_key("convert", "", 90, 0, dir, key, sizeof key, path, sizeof path);
+    CHECK(fake_init(dir, 0, &ctx) == BNBQ_SUCCESS, "ctx 1");
+    if (!ctx) return;
+    CHECK(fake_convert(ctx, 100) == BNBQ_SUCCESS, "convert");
+    bnbq_cuda_uninit(ctx);
+    raw = read_whole(path, &rl);
+    CHECK(raw != NULL && rl > 200, "no entry at %s", path);
+    if (!raw) return;
+    /* one flipped byte in the image */
+    raw[rl - 100] ^= 0x10;
+    write_whole(path, raw, rl);
+    log_reset();
+    CHECK(fake_init(dir, 0, &ctx) == BNBQ_SUCCESS, "ctx 2");
+    if (!ctx) { free(raw); return; }
+    CHECK(fake_convert(ctx, 100) == BNBQ_SUCCESS, "convert over a damaged entry");
+    st = stats_of(ctx);
+    CHECK(st.disk_rejected == 1 && st.units_compiled == 1 && st.disk_hits == 0,
+          "damaged: rejected %d, compiled %d, hits %d", st.disk_rejected, st.units_compiled, st.disk_hits);
+    CHECK(log_find(BNBQ_LOG_WARN, "damaged", NULL) != NULL && g_log.n[BNBQ_LOG_ERROR] == 0,
+          "want one WARN about the damaged entry and no ERROR (%d WARN, %d ERROR)", g_log.n[BNBQ_LOG_WARN],
+          g_log.n[BNBQ_LOG_ERROR]);
+    CHECK(!rejected(path, key, BNBQ__KIND_CUBIN, 90), "the entry was not rewritten");
+    bnbq_cuda_uninit(ctx);
+    free(raw);
+    /* a valid entry the driver refuses (not a cubin). It ends in a NUL byte: bnbq passes a cubin
+       entry to cuModuleLoadData without checking its ELF header, and a driver reads a non-ELF image
+       as NUL-terminated PTX text (without the NUL it would read past the buffer). */
+    {
+        unsigned char junk[300];
+        char name[40];
+        memset(junk, 'j', sizeof junk);
+        junk[sizeof junk - 1] = 0;
+        bnbq__cache_name(key, name);
+        CHECK(bnbq__cache_write(dir, name, key, BNBQ__KIND_CUBIN, 90, 0, 0, junk, sizeof junk) == 0, "write junk");
+    }
+    log_reset();
+    CHECK(fake_init(dir, 0, &ctx) == BNBQ_SUCCESS, "ctx 3");
+    if (!ctx) return;
+    CHECK(fake_convert(ctx, 100) == BNBQ_SUCCESS, "convert over a refused entry");
+    st = stats_of(ctx);
+    CHECK(st.disk_rejected == 1 && st.units_compiled == 1, "refused: rejected %d, compiled %d",
+          st.disk_rejected, st.units_compiled);
+    CHECK(log_find(BNBQ_LOG_WARN, "refused", NULL) != NULL, "no WARN line says the driver refused the entry");
+    {
+        size_t len = 0;
+        int bad = 0;
+        unsigned char* img = bnbq__cache_read(path, key, BNBQ__KIND_CUBIN, 90, &len, &bad);
+        CHECK(img && memcmp(img, "\177ELF", 4) == 0, "the refused entry was not replaced by a cubin");
+        free(img);
+    }
+    bnbq_cuda_uninit(ctx);
+    /* a driver that refuses every image: the operation fails with one ERROR, nothing is cached */
+    setenv("FAKE_CUDA_REFUSE", "1", 1);
+    log_reset();
+    CHECK(fake_init(dir2, 0, &ctx) == BNBQ_SUCCESS, "ctx 4");
+    if (!ctx) return;
+    r = fake_convert(ctx, 100);
+    CHECK(r == BNBQ_ERROR_CUDA, "every image refused: %s", bnbq_result_name(r));
+    CHECK(g_log.n[BNBQ_LOG_ERROR] == 1, "%d ERROR lines", g_log.n[BNBQ_LOG_ERROR]);
+    CHECK(count_files(dir2, "", NULL) == 0, "an image the driver refused was cached");
+    bnbq_cuda_uninit(ctx);
+    unsetenv("FAKE_CUDA_REFUSE");
+    fake_stats(fs);
+    CHECK(fs[FS_MODULES] == 0 && fs[FS_RETAINS] == 0 && fs[FS_DEPTH] == 0 && fs[FS_ALLOCS] == 0,
+          "leftovers: %d modules, %d retains, depth %d, %d allocations", fs[FS_MODULES], fs[FS_RETAINS],
+          fs[FS_DEPTH], fs[FS_ALLOCS]);
+    detail("flipped byte -> WARN + recompile + rewrite; refused image -> WARN + recompile; all refused -> CUDA");
+}
+
+/* The cache entry of one variant, compiled and written the way bnbq_cuda_precompile does it (its
+   own static functions), for when compiling the whole table would only cost time. */
+static int write_one(const char* dir, const char* unit, const char* defines, int arch, int ptx) {
+    char key[2048], path[1200], name[40], opt_buf[1024];
+    const char* opts[24];
+    unsigned char* img = NULL;
+    size_t len = 0;
+    double secs = 0.0;
+    int nopts, ok;
+    char* program = bnbq__cu_program_text(unit);
+    if (!program || runtime_key(unit, defines, arch, ptx, dir, key, sizeof key, path, sizeof path) != 0) {
+        free(program);
+        return 0;
+    }
+    nopts = bnbq__cu_options(defines, arch, ptx, opt_buf, sizeof opt_buf, opts, 24);
+    ok = nopts > 0 && bnbq__nvrtc_compile(NULL, unit, program, opts, nopts, ptx, &img, &len, &secs) == BNBQ_SUCCESS;
+    bnbq__cache_name(key, name);
+    ok = ok && bnbq__cache_write(dir, name, key, ptx ? BNBQ__KIND_PTX : BNBQ__KIND_CUBIN, arch,
+                                 bnbq__cuda_global.nvrtc.version, 0, img, len) == 0;
+    free(img);
+    free(program);
+    return ok;
+}
+
+/* a precompiled cache (entries written as bnbq_cuda_precompile writes them, for the one variant
+   used; precompile-sm90 / precompile-ptx check the entry point itself) serves a context without
+   NVRTC: a cubin of the device's arch, a cubin of the same major, PTX of an older arch; a cubin of
+   another major does not */
+static void t_fake_precompiled(void) {
+    const char *d90, *d80p, *d86;
+    bnbq_cuda* ctx = NULL;
+    bnbq_cuda_stats st;
+    bnbq_result r;
+    if (!fake_ready() || !(d90 = make_tmpdir()) || !(d80p = make_tmpdir()) || !(d86 = make_tmpdir())) return;
+    CHECK(write_one(d90, "convert", "", 90, 0), "compile convert for sm_90");
+    CHECK(write_one(d80p, "convert", "", 80, 1), "compile convert as compute_80 PTX");
+    CHECK(write_one(d86, "convert", "", 86, 0), "compile convert for sm_86");
+
+    CHECK(fake_init(d90, 1, &ctx) == BNBQ_SUCCESS, "ctx on the sm_90 cache");
+    if (!ctx) return;
+    CHECK(fake_convert(ctx, 100) == BNBQ_SUCCESS, "sm_90 device, sm_90 cubin");
+    st = stats_of(ctx);
+    CHECK(st.units_compiled == 0 && st.disk_hits == 1, "sm_90 cubin: compiled %d, hits %d", st.units_compiled, st.disk_hits);
+    bnbq_cuda_uninit(ctx);
+
+    CHECK(fake_init(d80p, 1, &ctx) == BNBQ_SUCCESS, "ctx on the PTX cache");
+    if (!ctx) return;
+    CHECK(fake_convert(ctx, 100) == BNBQ_SUCCESS, "sm_90 device, compute_80 PTX");
+    st = stats_of(ctx);
+    CHECK(st.units_compiled == 0 && st.disk_hits == 1, "PTX 80: compiled %d, hits %d", st.units_compiled, st.disk_hits);
+    bnbq_cuda_uninit(ctx);
+
+    CHECK(fake_init(d86, 1, &ctx) == BNBQ_SUCCESS, "ctx on the sm_86 cache");
+    if (!ctx) return;
+    log_reset();
+    r = fake_convert(ctx, 100);
+    CHECK(r == BNBQ_ERROR_NO_NVRTC, "sm_90 device with only an sm_86 cubin: %s", bnbq_result_name(r));
+    bnbq_cuda_uninit(ctx);
+
+    setenv("FAKE_CUDA_CC", "8.9", 1);
+    CHECK(fake_init(d86, 1, &ctx) == BNBQ_SUCCESS, "ctx (sm_89) on the sm_86 cache");
+    if (!ctx) return;
+    CHECK(fake_convert(ctx, 100) == BNBQ_SUCCESS, "sm_89 device, sm_86 cubin (same major)");
+    st = stats_of(ctx);
+    CHECK(st.units_compiled == 0 && st.disk_hits == 1, "sm_86 on 8.9: compiled %d, hits %d", st.units_compiled, st.disk_hits);
+    bnbq_cuda_uninit(ctx);
+    setenv("FAKE_CUDA_CC", "9.0", 1);
+    detail("no NVRTC: sm_90 cubin, compute_80 PTX and (on 8.9) an sm_86 cubin are used; sm_86 on 9.0 -> NO_NVRTC");
+}
+
+/* architectures NVRTC does not list: PTX for the newest below; none below: no compilation */
+static void t_fake_arch(void) {
+    const bnbq__cu_nvrtc* nv = &bnbq__cuda_global.nvrtc;
+    char cc[16];
+    bnbq_cuda* ctx = NULL;
+    bnbq_cuda_device_info info;
+    bnbq_result r;
+    int newest, oldest, dev, k, listed = 0;
+    if (!fake_ready()) return;
+    newest = nv->archs[nv->num_archs - 1];
+    oldest = nv->archs[0];
+    /* one above the newest NVRTC knows: PTX for the newest */
+    dev = newest + 1;
+    for (k = 0; k < nv->num_archs; k++) if (nv->archs[k] == dev) listed = 1;
+    snprintf(cc, sizeof cc, "%d.%d", dev / 10, dev % 10);
+    setenv("FAKE_CUDA_CC", cc, 1);
+    log_reset();
+    CHECK(fake_init(NULL, 0, &ctx) == BNBQ_SUCCESS, "init with cc %s", cc);
+    if (!ctx) return;
+    bnbq_cuda_query_device(ctx, &info);
+    CHECK(listed || (info.target_arch == newest && info.target_is_ptx == 1), "cc %s: target %d ptx %d (want compute_%d)",
+          cc, info.target_arch, info.target_is_ptx, newest);
+    CHECK(listed || log_find(BNBQ_LOG_INFO, "PTX", NULL) != NULL, "no INFO line about PTX");
+    CHECK(fake_convert(ctx, 100) == BNBQ_SUCCESS, "convert through PTX");
+    bnbq_cuda_uninit(ctx);
+    /* one below the oldest: nothing to compile for */
+    dev = oldest - 1;
+    snprintf(cc, sizeof cc, "%d.%d", dev / 10, dev % 10);
+    setenv("FAKE_CUDA_CC", cc, 1);
+    log_reset();
+    r = fake_init(NULL, 0, &ctx);
+    CHECK(r == BNBQ_SUCCESS, "init with cc %s: %s", cc, bnbq_result_name(r));
+    if (!ctx) return;
+    CHECK(log_find(BNBQ_LOG_WARN, "knows no architecture", NULL) != NULL, "no WARN about cc %s", cc);
+    r = fake_convert(ctx, 100);
+    CHECK(r == BNBQ_ERROR_NO_NVRTC || r == BNBQ_ERROR_NVRTC_TOO_OLD, "cc %s: %s", cc, bnbq_result_name(r));
+    bnbq_cuda_uninit(ctx);
+    setenv("FAKE_CUDA_CC", "9.0", 1);
+    detail("cc %d.%d -> compute_%d PTX; cc %s -> WARN at init, an operation returns %s", (newest + 1) / 10,
+           (newest + 1) % 10, newest, cc, bnbq_result_name(r));
+}
+
+/* bad input through a (fake) CUDA exec returns the CPU's codes */
+static void t_fake_bad_input(void) {
+    bnbq_cuda* ctx = NULL;
+    bnbq_exec ex;
+    bi_report rep;
+    int fs[FS_N];
+    if (!fake_ready()) return;
+    CHECK(fake_init(NULL, 0, &ctx) == BNBQ_SUCCESS, "init");
+    if (!ctx) return;
+    bnbq_cuda_exec_init(ctx, NULL, &ex);
+    CHECK(bi_run_all(ctx, &ex, &rep), "setup: %s", rep.first);
+    CHECK(rep.mismatches == 0, "%d of %d cases: %s", rep.mismatches, rep.cases, rep.first);
+    fake_stats(fs);
+    CHECK(fs[FS_LAUNCHES] == 0, "%d kernels launched for bad input", fs[FS_LAUNCHES]);
+    bnbq_cuda_uninit(ctx);
+    detail("%d cases (%d where only the backend rejects the blocksize), 0 launches", rep.cases, rep.gpu_only);
+}
+
+/* ================================================================================================ */
+
+typedef struct scenario { const char* name; void (*fn)(void); } scenario;
+static const scenario k_scenarios[] = {
+    { "loader-nowhere", t_loader_nowhere },
+    { "loader-stub", t_loader_stub },
+    { "loader-too-old", t_loader_too_old },
+    { "loader-fake-complete", t_fake_complete },
+    { "loader-fake-codes", t_loader_fake_codes },
+    { "api-null", t_api_null },
+    { "nvrtc-version", t_nvrtc_version },
+    { "nvrtc-bogus-path", t_nvrtc_bogus },
+    { "nvrtc-env", t_nvrtc_env },
+    { "nvrtc-not-nvrtc", t_nvrtc_not_nvrtc },
+    { "cache-roundtrip", t_cache_roundtrip },
+    { "cache-flip", t_cache_flip },
+    { "cache-truncate", t_cache_truncate },
+    { "cache-trailing", t_cache_trailing },
+    { "cache-foreign-key", t_cache_foreign_key },
+    { "cache-kind-arch", t_cache_kind_arch },
+    { "cache-name", t_cache_name },
+    { "cache-concurrent", t_cache_concurrent },
+    { "cache-unwritable", t_cache_unwritable },
+    { "cache-dir-order", t_cache_dir_order },
+    { "precompile-sm90", t_precompile_sm90 },
+    { "precompile-ptx", t_precompile_ptx },
+    { "precompile-bad-arch", t_precompile_bad_arch },
+    { "fake-context", t_fake_context },
+    { "fake-cache-env", t_fake_cache_env },
+    { "fake-cache-reuse", t_fake_cache_reuse },
+    { "fake-cache-damaged", t_fake_cache_damaged },
+    { "fake-precompiled", t_fake_precompiled },
+    { "fake-arch", t_fake_arch },
+    { "fake-bad-input", t_fake_bad_input },
+};
+#define NSCENARIOS ((int)(sizeof k_scenarios / sizeof k_scenarios[0]))
+
+int main(int argc, char** argv) {
+    int i, a, found = -1;
+    const char* want = NULL;
+    for (a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--list")) {
+            for (i = 0; i < NSCENARIOS; i++) printf("%s\n", k_scenarios[i].name);
+            return 0;
+        } else if (!strcmp(argv[a], "-v")) {
+            g_verbose = 1;
+        } else if (!strcmp(argv[a], "--quick")) {
+            g_quick = 1;
+        } else {
+            want = argv[a];
+        }
+    }
+    if (!want) {
+        fprintf(stderr, "usage: test_cuda [-v] [--quick] SCENARIO | --list   (tests/test_cuda.sh runs them all)\n");
+        return 2;
+    }
+    for (i = 0; i < NSCENARIOS; i++)
+        if (!strcmp(k_scenarios[i].name, want)) found = i;
+    if (found < 0) {
+        printf("FAIL %s: no such scenario\n", want);
+        return 1;
+    }
+    g_name = want;
+    k_scenarios[found].fn();
+    for (i = 0; i < g_ntmp; i++) rm_tree(g_tmp[i]);
+    if (g_skipped && g_fails == 0) {
+        printf("skip %s: %s\n", g_name, g_skip_reason);
+        return 0;
+    }
+    if (g_fails == 0 && g_checks > 0) {
+        printf("ok %s%s%s\n", g_name, g_detail[0] ? ": " : "", g_detail);
+        return 0;
+    }
+    if (g_checks == 0) snprintf(g_first, sizeof g_first, "no checks ran");
+    printf("FAIL %s: %s", g_name, g_first);
+    if (g_fails > 1) printf(" (%d of %d checks failed)", g_fails, g_checks);
+    printf("\n");
+    return 1;
+}

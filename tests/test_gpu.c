@@ -1,0 +1,1459 @@
+/* test_gpu.c - the CUDA backend against the CPU reference, operation by operation, on a real GPU.
+
+   build/test_gpu [--small] [--strict-nan] [--cache-dir DIR] [--seed N] [-v] [op-name-substring ...]
+   (`make gpu-test` runs it, then the vector runner with --gpu, then --small under compute-sanitizer)
+
+   For EVERY public operation of bnbq.h, over all dtypes and quant types, the blocksizes
+   8-bit 64/256/4096 and 4-bit 32/64/128/4096 and odd sizes (n = 1, 31, 4097, 1000003; shapes such
+   as 1x7, 33x100, 4096x4099), with random normal data plus special values (an all-zero block, NaN,
+   +-inf, values exactly on the NF4 / FP4 / 8-bit code decision thresholds and one float32 step to
+   either side, subnormals, -0): the CPU reference (ex = NULL, host memory) and the GPU (device
+   copies of the same inputs) run the same call. Outputs are poisoned first, differently on each
+   side (host 0x5A, device 0xA5), so an element the GPU leaves unwritten can never compare equal.
+   Required: BYTE-IDENTICAL outputs for every quantize / dequantize / int8 / SwitchBack operation and
+   gemv_4bit (and matmul_4bit with one token, which is gemv_4bit); matmul_4bit with several tokens,
+   whose summation order may differ, within relative L2 <= 1e-5 (f32), 2e-3 (f16), 1e-2 (bf16).
+   int8_linear_matmul is exact (int32 accumulation, wrapping). One allowance, counted and printed:
+   a NaN output matches a NaN of any sign and payload (the CPU's NaN bits are the host's: x86 gives
+   0xffc00000 for 0 * inf and propagates a NaN operand's payload; an NVIDIA GPU always writes the
+   canonical 0x7fffffff). --strict-nan turns the allowance off.
+
+   Also: bad input through the CUDA exec returns the CPU's result codes (tests/bad_input.h); an
+   operation on a created stream gives the default stream's bytes; a second context on the same
+   cache directory loads every kernel from disk without compiling; a context with disable_nvrtc = 1
+   runs from a cache that bnbq_cuda_precompile filled for the device's architecture and fails with
+   BNBQ_ERROR_NO_NVRTC on an empty one.
+
+   One line per operation ("ok NAME: ..." / "FAIL NAME: ..."), the last line "N passed, N failed".
+   An operation the backend does not implement yet (BNBQ_ERROR_NOT_SUPPORTED) is a failure.
+   Without a GPU (no driver, no device) it prints one SKIP line and "0 passed, 0 failed, 1 skipped"
+   and exits 0. --small: sizes up to 4097 elements / 33x100, for compute-sanitizer. The kernel cache
+   is a fresh temporary directory (removed at the end) unless --cache-dir is given. */
+#define _POSIX_C_SOURCE 200809L
+#define BNBQ_IMPLEMENTATION
+#include "bnbq_cuda.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bad_input.h"
+
+/* ---- global state ----------------------------------------------------------------------------- */
+
+static bnbq_cuda* g_ctx;          /* the context of the run                                        */
+static bnbq_exec  g_ex;           /* its exec on the default stream                                */
+static bnbq_exec* g_gex;          /* the exec operations run on (touch mode: another context's)    */
+static int g_small, g_verbose, g_plumbing, g_touch, g_strict_nan;
+static int g_passed, g_failed, g_skipped;
+static char g_cache_dir[1024];
+static int g_own_cache_dir;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- random numbers: splitmix64 + Box-Muller -------------------------------------------------- */
+
+static uint64_t g_seed = 0x5eed0001ull;
+static uint64_t rng_u64(void) {
+    uint64_t z = (g_seed += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static double rng_uniform(void) { return (double)(rng_u64() >> 11) * (1.0 / 9007199254740992.0); }
+static void fill_normal(float* x, size_t n, float scale) {
+    size_t i;
+    for (i = 0; i < n; i += 2) {
+        double r = sqrt(-2.0 * log(1.0 - rng_uniform())), t = 6.283185307179586 * rng_uniform();
+        x[i] = (float)(r * cos(t)) * scale;
+        if (i + 1 < n) x[i + 1] = (float)(r * sin(t)) * scale;
+    }
+}
+static void fill_bytes(void* p, size_t n) {
+    unsigned char* b = (unsigned char*)p;
+    size_t i;
+    for (i = 0; i < n; i++) b[i] = (unsigned char)(rng_u64() >> 56);
+}
+
+/* ---- the per-operation record and the per-case memory ---------------------------------------- */
+
+typedef struct optest {
+    const char* name;
+    int    cases, failed_cases, unsupported, stop;
+    int    case_failed;
+    int    tol_cases, exact_cases;
+    double max_rel;
+    double elements;
+    size_t nan_payloads;        /* NaN elements whose bits differ (allowed unless --strict-nan) */
+    bnbq_result gpu_r;          /* the last GPU result (touch mode reads it) */
+    char   label[256];
+    char   first[1000];
+} optest;
+static optest O;
+
+#define MAX_BUFS 64
+static void* g_dbufs[MAX_BUFS];
+static int g_ndbufs;
+static void* g_hbufs[MAX_BUFS];
+static int g_nhbufs;
+
+static void label(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(O.label, sizeof O.label, fmt, ap);
+    va_end(ap);
+}
+
+static void case_fail(const char* fmt, ...) {
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!O.case_failed) {
+        if (!O.first[0]) snprintf(O.first, sizeof O.first, "%s: %s", O.label, msg);
+        else if (g_verbose) printf("#   %s %s: %s\n", O.name, O.label, msg);
+    }
+    O.case_failed = 1;
+}
+
+static void fatal(const char* what) {
+    printf("FAIL %s: %s\n%d passed, %d failed\n", O.name ? O.name : "setup", what, g_passed, g_failed + 1);
+    exit(1);
+}
+
+/* host memory of the case, poisoned with 0x5A */
+static void* H(size_t bytes) {
+    void* p;
+    if (g_nhbufs == MAX_BUFS) fatal("too many host buffers in one case");
+    p = malloc(bytes ? bytes : 1);
+    if (!p) fatal("out of host memory");
+    memset(p, 0x5A, bytes ? bytes : 1);
+    g_hbufs[g_nhbufs++] = p;
+    return p;
+}
+
+/* device memory of the case, poisoned with 0xA5 */
+static void* D(size_t bytes) {
+    void* p = NULL;
+    bnbq_result r;
+    if (g_ndbufs == MAX_BUFS) fatal("too many device buffers in one case");
+    r = bnbq_cuda_malloc(g_ctx, bytes ? bytes : 1, &p);
+    if (r != BNBQ_SUCCESS) fatal("bnbq_cuda_malloc failed");
+    g_dbufs[g_ndbufs++] = p;
+    if (bnbq_cuda_memset(g_gex, p, 0xA5, bytes ? bytes : 1) != BNBQ_SUCCESS) fatal("bnbq_cuda_memset failed");
+    return p;
+}
+
+/* a device copy of host memory */
+static void* U(const void* host, size_t bytes) {
+    void* p = D(bytes);
+    if (bnbq_cuda_memcpy(g_gex, p, host, bytes, BNBQ_COPY_HOST_TO_DEVICE) != BNBQ_SUCCESS)
+        fatal("bnbq_cuda_memcpy to the device failed");
+    return p;
+}
+
+/* a host copy of device memory (after everything queued has finished) */
+static void* B(const void* dev, size_t bytes) {
+    void* h = H(bytes);
+    bnbq_result r = bnbq_cuda_memcpy(g_gex, h, dev, bytes, BNBQ_COPY_DEVICE_TO_HOST);
+    if (r == BNBQ_SUCCESS) r = bnbq_cuda_synchronize(g_gex);
+    if (r != BNBQ_SUCCESS) case_fail("reading back: %s", bnbq_result_name(r));
+    return h;
+}
+
+static void case_begin(void) {
+    O.case_failed = 0;
+}
+
+static void case_end(void) {
+    int i;
+    bnbq_cuda_synchronize(g_gex);
+    for (i = 0; i < g_ndbufs; i++) bnbq_cuda_free(g_ctx, g_dbufs[i]);
+    for (i = 0; i < g_nhbufs; i++) free(g_hbufs[i]);
+    g_ndbufs = g_nhbufs = 0;
+    O.cases++;
+    if (O.case_failed) O.failed_cases++;
+    if (g_touch) O.stop = 1;
+}
+
+/* Both sides ran: 1 when both succeeded (and the GPU's queue finished without an error). */
+static int both(bnbq_result rc, bnbq_result rg) {
+    O.gpu_r = rg;
+    if (rc != BNBQ_SUCCESS) {
+        case_fail("the CPU reference returned %s", bnbq_result_name(rc));
+        return 0;
+    }
+    if (rg == BNBQ_ERROR_NOT_SUPPORTED) {
+        O.unsupported = 1;
+        case_fail("BNBQ_ERROR_NOT_SUPPORTED: the CUDA backend does not implement it");
+        return 0;
+    }
+    if (rg != BNBQ_SUCCESS) {
+        case_fail("the GPU returned %s (%s)", bnbq_result_name(rg), bnbq_result_description(rg));
+        return 0;
+    }
+    rg = bnbq_cuda_synchronize(g_gex);
+    if (rg != BNBQ_SUCCESS) {
+        O.gpu_r = rg;
+        case_fail("synchronize after the GPU call: %s", bnbq_result_name(rg));
+        return 0;
+    }
+    return 1;
+}
+
+#define STOP() do { if (O.unsupported || O.stop) return; } while (0)
+
+static void fmt_elem(char* buf, size_t cap, const unsigned char* p, size_t elem) {
+    if (elem == 4) {
+        uint32_t u; float f;
+        memcpy(&u, p, 4); memcpy(&f, p, 4);
+        snprintf(buf, cap, "0x%08lx (%.9g)", (unsigned long)u, (double)f);
+    } else if (elem == 2) {
+        uint16_t h;
+        memcpy(&h, p, 2);
+        snprintf(buf, cap, "0x%04x", (unsigned)h);
+    } else {
+        snprintf(buf, cap, "0x%02x", (unsigned)p[0]);
+    }
+}
+
+/* NaN of a float dtype (any sign and payload) */
+static int is_nan_bits(bnbq_dtype dt, const unsigned char* p) {
+    if (dt == BNBQ_F32) { uint32_t u; memcpy(&u, p, 4); return (u & 0x7fffffffu) > 0x7f800000u; }
+    if (dt == BNBQ_F16) { uint16_t h; memcpy(&h, p, 2); return (h & 0x7fffu) > 0x7c00u; }
+    if (dt == BNBQ_BF16) { uint16_t h; memcpy(&h, p, 2); return (h & 0x7fffu) > 0x7f80u; }
+    return 0;
+}
+
+/* The GPU's n elements of type dt (device) must equal the CPU's bytes. NaN matches NaN whatever
+   its sign and payload (counted; --strict-nan makes a difference a failure): a NaN's bits are the
+   host's choice on the CPU (x86's default NaN for 0 * inf is 0xffc00000, a NaN operand's payload
+   propagates) and always the canonical 0x7fffffff on an NVIDIA GPU. */
+static void exact(const char* what, const void* cpu, const void* dev, size_t n, bnbq_dtype dt) {
+    size_t elem = bnbq_dtype_size(dt);
+    const unsigned char* g = (const unsigned char*)B(dev, n * elem);
+    const unsigned char* c = (const unsigned char*)cpu;
+    size_t i, bad = 0, first = 0, nanp = 0;
+    int floaty = dt == BNBQ_F32 || dt == BNBQ_F16 || dt == BNBQ_BF16;
+    for (i = 0; i < n; i++)
+        if (memcmp(c + i * elem, g + i * elem, elem) != 0) {
+            if (floaty && !g_strict_nan && is_nan_bits(dt, c + i * elem) && is_nan_bits(dt, g + i * elem)) {
+                nanp++;
+                continue;
+            }
+            if (!bad) first = i;
+            bad++;
+        }
+    O.nan_payloads += nanp;
+    if (bad) {
+        char a[64], b[64];
+        fmt_elem(a, sizeof a, c + first * elem, elem);
+        fmt_elem(b, sizeof b, g + first * elem, elem);
+        case_fail("%s: %zu of %zu elements differ; first at %zu: CPU %s, GPU %s%s", what, bad, n, first, a, b,
+                  (g[first * elem] == 0xA5) ? " (poison: not written?)" : "");
+    }
+    O.elements += (double)n;
+}
+
+static double widen(bnbq_dtype dt, const void* p, size_t i) {
+    if (dt == BNBQ_F16) return bnbq_f16_to_f32(((const uint16_t*)p)[i]);
+    if (dt == BNBQ_BF16) return bnbq_bf16_to_f32(((const uint16_t*)p)[i]);
+    return ((const float*)p)[i];
+}
+
+/* relative L2 of the GPU's output against the CPU's, by dtype */
+static void within_tol(const char* what, bnbq_dtype dt, const void* cpu, const void* dev, size_t n) {
+    const void* g = B(dev, n * bnbq_dtype_size(dt));
+    double sd = 0.0, ss = 0.0, rel, lim = dt == BNBQ_F32 ? 1e-5 : dt == BNBQ_F16 ? 2e-3 : 1e-2;
+    size_t i, nan = 0;
+    for (i = 0; i < n; i++) {
+        double a = widen(dt, cpu, i), b = widen(dt, g, i);
+        if (isnan(a) || isnan(b) || isinf(a) || isinf(b)) { nan++; continue; }
+        sd += (a - b) * (a - b);
+        ss += a * a;
+    }
+    rel = sd == 0.0 ? 0.0 : (ss > 0.0 ? sqrt(sd / ss) : INFINITY);
+    if (rel > O.max_rel) O.max_rel = rel;
+    O.tol_cases++;
+    if (nan) case_fail("%s: %zu non-finite elements", what, nan);
+    else if (!(rel <= lim)) case_fail("%s: relative L2 %.3g > %.0e (%s)", what, rel, lim, bnbq_dtype_name(dt));
+    O.elements += (double)n;
+}
+
+/* ---- inputs ------------------------------------------------------------------------------------ */
+
+static const bnbq_dtype k_dts[3] = { BNBQ_F32, BNBQ_F16, BNBQ_BF16 };
+static const int k_bs8[3] = { 64, 256, 4096 };
+static const int k_bs4[4] = { 32, 64, 128, 4096 };
+static const size_t k_n_full[4] = { 1, 31, 4097, 1000003 };
+#define NS (g_small ? 3 : 4)
+#define SZ(i) (k_n_full[i])
+
+/* x (n floats) as dt, in a host buffer of the case */
+static void* as_dtype(bnbq_dtype dt, const float* x, size_t n) {
+    void* out = H(n * bnbq_dtype_size(dt));
+    if (bnbq_convert(NULL, BNBQ_F32, x, n, dt, out) != BNBQ_SUCCESS) fatal("bnbq_convert on the CPU failed");
+    return out;
+}
+
+/* threshold values of the quantizers, each exactly and one float32 step to either side */
+static size_t thresholds(int kind, const float* code, float* out, size_t cap) {
+    size_t k = 0;
+    int i;
+    float t[300];
+    int nt = 0;
+    if (kind == 1) for (i = 0; i < 15; i++) t[nt++] = bnbq__nf4_thresholds[i];
+    else if (kind == 2) for (i = 0; i < 7; i++) { t[nt++] = bnbq__fp4_thresholds[i]; t[nt++] = -bnbq__fp4_thresholds[i]; }
+    else {
+        for (i = 0; i < 255 && nt < 290; i += 3) {
+            volatile float s = code[i] + code[i + 1];
+            t[nt++] = s * 0.5f;
+        }
+    }
+    for (i = 0; i < nt && k + 3 <= cap; i++) {
+        out[k++] = t[i];
+        out[k++] = nextafterf(t[i], INFINITY);
+        out[k++] = nextafterf(t[i], -INFINITY);
+    }
+    return k;
+}
+
+/* Special values at fixed blocks (where the input has them): block 1 all zero; block 2 a NaN;
+   block 3 +inf; block 4 -inf; block 5 absmax exactly 1 with every value on a decision threshold
+   (kind 0: 8-bit code midpoints of `code`, 1: NF4, 2: FP4) or one step off it; block 6 subnormals,
+   -0 and tiny values; the first element of the last (partial) block is large. */
+static void specials(float* x, size_t n, size_t bs, int kind, const float* code) {
+    size_t i, b;
+    if (n >= 2 * bs) for (i = bs; i < 2 * bs; i++) x[i] = 0.0f;
+    if (n > 2 * bs + 3) x[2 * bs + 3] = NAN;
+    if (n > 3 * bs + 5) x[3 * bs + 5] = INFINITY;
+    if (n > 4 * bs + 1) x[4 * bs + 1] = -INFINITY;
+    if (n >= 6 * bs) {
+        float t[900];
+        size_t nt = thresholds(kind, code, t, 900);
+        x[5 * bs] = 1.0f;
+        for (i = 1, b = 0; i < bs; i++, b++) x[5 * bs + i] = nt ? t[b % nt] : 0.5f;
+        x[5 * bs + bs - 1] = -1.0f;
+    }
+    if (n >= 7 * bs) {
+        static const float tiny[6] = { 1e-40f, -1e-41f, -0.0f, 1e-30f, 5.96e-8f, -6.1e-5f };
+        for (i = 0; i < bs; i++) x[6 * bs + i] = tiny[i % 6] * (float)(1 + i % 3);
+    }
+    if (n > bs && n % bs) x[(n / bs) * bs] = 1000.0f;
+}
+
+static size_t nblocks_of(size_t n, size_t bs) { return n / bs + (n % bs != 0); }
+
+/* code tables that can be given to the 8-bit quantizers (ascending) */
+static float g_code_unsigned[256], g_code_normal[256], g_code_fp8[256];
+static const float* code_table(int which, const char** name) {
+    switch (which) {
+        case 0: *name = "dynamic"; return NULL;
+        case 1: *name = "dynamic-unsigned"; return g_code_unsigned;
+        case 2: *name = "normal-map"; return g_code_normal;
+        default: *name = "fp8-e4m3"; return g_code_fp8;
+    }
+}
+static int g_ncodes = 1;
+
+static void setup_codes(void) {
+    memcpy(g_code_unsigned, bnbq_code_dynamic(0), sizeof g_code_unsigned);
+    g_ncodes = 2;
+    if (bnbq_create_normal_map(0.9677083, 1, g_code_normal) == BNBQ_SUCCESS && bnbq__code_sorted(g_code_normal))
+        g_ncodes = 3;
+    if (g_ncodes == 3 && bnbq_create_fp8_map(1, 4, 3, 8, g_code_fp8) == BNBQ_SUCCESS && bnbq__code_sorted(g_code_fp8))
+        g_ncodes = 4;
+}
+
+/* ================================================================================================ */
+/* operations                                                                                      */
+
+static void op_convert(void) {
+    int s, d, k;
+    for (k = 0; k < NS; k++)
+        for (s = 0; s < 3; s++)
+            for (d = 0; d < 3; d++) {
+                size_t n = SZ(k), i;
+                bnbq_dtype st = k_dts[s], dt = k_dts[d];
+                float* x;
+                void *hs, *hc, *ds, *dd;
+                STOP();
+                case_begin();
+                label("%s -> %s n=%zu", bnbq_dtype_name(st), bnbq_dtype_name(dt), n);
+                x = (float*)H(n * 4);
+                fill_normal(x, n, 100.0f);
+                {   /* rounding edges: f16 overflow, ties, subnormals, NaN, inf */
+                    static const float e[14] = { 65504.0f, 65520.0f, 65519.996f, 1e-8f, 5.96e-8f, 2.98e-8f,
+                                                 -0.0f, 1e-40f, 3.4e38f, 1.00048828125f, 1.0009765625f,
+                                                 1.00390625f, 1.01171875f, 0.0f };
+                    for (i = 0; i < n && i < 14; i++) x[i] = e[i];
+                    if (n > 20) { x[15] = NAN; x[16] = INFINITY; x[17] = -INFINITY; x[18] = -NAN; }
+                }
+                hs = as_dtype(st, x, n);
+                hc = H(n * bnbq_dtype_size(dt));
+                ds = U(hs, n * bnbq_dtype_size(st));
+                dd = D(n * bnbq_dtype_size(dt));
+                if (both(bnbq_convert(NULL, st, hs, n, dt, hc), bnbq_convert(g_gex, st, ds, n, dt, dd)))
+                    exact("out", hc, dd, n, dt);
+                case_end();
+            }
+    /* in place: the same size, and narrowing (bnbq.h allows src == dst when dst is not wider; the
+       CPU converts in order). 2^25 elements: many grid-stride iterations per thread. */
+    for (k = 2; k < NS + (g_small ? 0 : 1); k++)
+        for (s = 0; s < 3; s++) {
+            static const bnbq_dtype pairs[3][2] = { { BNBQ_F32, BNBQ_F32 }, { BNBQ_F16, BNBQ_BF16 }, { BNBQ_F32, BNBQ_F16 } };
+            size_t n = k < 4 ? SZ(k) : (size_t)1 << 25;
+            bnbq_dtype st = pairs[s][0], dt = pairs[s][1];
+            float* x;
+            void *hs, *ds;
+            STOP();
+            case_begin();
+            label("in place %s -> %s n=%zu", bnbq_dtype_name(st), bnbq_dtype_name(dt), n);
+            x = (float*)H(n * 4);
+            fill_normal(x, n, 3.0f);
+            hs = as_dtype(st, x, n);
+            ds = U(hs, n * bnbq_dtype_size(st));
+            if (both(bnbq_convert(NULL, st, hs, n, dt, hs), bnbq_convert(g_gex, st, ds, n, dt, ds)))
+                exact("out", hs, ds, n, dt);
+            case_end();
+        }
+}
+
+static void op_quantize_blockwise(void) {
+    int d, b, k, c;
+    for (k = 0; k < NS; k++)
+        for (d = 0; d < 3; d++)
+            for (b = 0; b < 3; b++)
+                for (c = 0; c < g_ncodes; c++) {
+                    size_t n = SZ(k), bs = (size_t)k_bs8[b], nb = nblocks_of(n, bs);
+                    bnbq_dtype dt = k_dts[d];
+                    const char* cname;
+                    const float* code = code_table(c, &cname);
+                    float* x;
+                    void *hx, *dx, *hq, *ha, *dq, *da;
+                    STOP();
+                    if (c > 0 && (k != NS - 1 || b != 1)) continue;   /* other tables: one size */
+                    case_begin();
+                    label("%s bs=%zu n=%zu code=%s", bnbq_dtype_name(dt), bs, n, cname);
+                    x = (float*)H(n * 4);
+                    fill_normal(x, n, 1.0f);
+                    specials(x, n, bs, 0, code ? code : bnbq_code_dynamic(1));
+                    hx = as_dtype(dt, x, n);
+                    dx = U(hx, n * bnbq_dtype_size(dt));
+                    hq = H(n); ha = H(nb * 4); dq = D(n); da = D(nb * 4);
+                    if (both(bnbq_quantize_blockwise(NULL, code, dt, hx, n, (int)bs, (uint8_t*)hq, (float*)ha),
+                             bnbq_quantize_blockwise(g_gex, code, dt, dx, n, (int)bs, (uint8_t*)dq, (float*)da))) {
+                        exact("absmax", ha, da, nb, BNBQ_F32);
+                        exact("q", hq, dq, n, BNBQ_U8);
+                    }
+                    case_end();
+                }
+}
+
+/* random positive block maxima with a zero, an inf and a NaN where there is room */
+static void fill_absmax(float* a, size_t nb) {
+    size_t i;
+    fill_normal(a, nb, 2.0f);
+    for (i = 0; i < nb; i++) a[i] = fabsf(a[i]);
+    if (nb > 3) { a[1] = 0.0f; a[2] = INFINITY; a[3] = NAN; }
+}
+
+static void op_dequantize_blockwise(void) {
+    int d, b, k, c;
+    for (k = 0; k < NS; k++)
+        for (d = 0; d < 3; d++)
+            for (b = 0; b < 3; b++)
+                for (c = 0; c < 2; c++) {
+                    size_t n = SZ(k), bs = (size_t)k_bs8[b], nb = nblocks_of(n, bs), es;
+                    bnbq_dtype dt = k_dts[d];
+                    const char* cname;
+                    const float* code = code_table(c, &cname);
+                    void *hq, *ha, *dq, *da, *ho, *dout;
+                    STOP();
+                    if (c > 0 && (k != NS - 1 || b != 0)) continue;
+                    case_begin();
+                    label("%s bs=%zu n=%zu code=%s", bnbq_dtype_name(dt), bs, n, cname);
+                    es = bnbq_dtype_size(dt);
+                    hq = H(n); fill_bytes(hq, n);
+                    ha = H(nb * 4); fill_absmax((float*)ha, nb);
+                    dq = U(hq, n); da = U(ha, nb * 4);
+                    ho = H(n * es); dout = D(n * es);
+                    if (both(bnbq_dequantize_blockwise(NULL, code, dt, (uint8_t*)hq, (float*)ha, n, (int)bs, ho),
+                             bnbq_dequantize_blockwise(g_gex, code, dt, (uint8_t*)dq, (float*)da, n, (int)bs, dout)))
+                        exact("out", ho, dout, n, dt);
+                    case_end();
+                }
+}
+
+static void op_quantize_4bit(void) {
+    int q, d, b, k;
+    for (k = 0; k < NS; k++)
+        for (q = 0; q < 2; q++)
+            for (d = 0; d < 3; d++)
+                for (b = 0; b < 4; b++) {
+                    bnbq_quant_type qt = q ? BNBQ_NF4 : BNBQ_FP4;
+                    size_t n = SZ(k), bs = (size_t)k_bs4[b], nb = nblocks_of(n, bs), np = (n + 1) / 2;
+                    bnbq_dtype dt = k_dts[d];
+                    float* x;
+                    void *hx, *dx, *hp, *ha, *dp, *da;
+                    STOP();
+                    case_begin();
+                    label("%s %s bs=%zu n=%zu", q ? "nf4" : "fp4", bnbq_dtype_name(dt), bs, n);
+                    x = (float*)H(n * 4);
+                    fill_normal(x, n, 1.0f);
+                    specials(x, n, bs, q ? 1 : 2, NULL);
+                    hx = as_dtype(dt, x, n);
+                    dx = U(hx, n * bnbq_dtype_size(dt));
+                    hp = H(np); ha = H(nb * 4); dp = D(np); da = D(nb * 4);
+                    if (both(bnbq_quantize_4bit(NULL, qt, dt, hx, n, (int)bs, (uint8_t*)hp, (float*)ha),
+                             bnbq_quantize_4bit(g_gex, qt, dt, dx, n, (int)bs, (uint8_t*)dp, (float*)da))) {
+                        exact("absmax", ha, da, nb, BNBQ_F32);
+                        exact("packed", hp, dp, np, BNBQ_U8);
+                    }
+                    case_end();
+                }
+}
+
+static void op_dequantize_4bit(void) {
+    int q, d, b, k;
+    for (k = 0; k < NS; k++)
+        for (q = 0; q < 2; q++)
+            for (d = 0; d < 3; d++)
+                for (b = 0; b < 4; b++) {
+                    bnbq_quant_type qt = q ? BNBQ_NF4 : BNBQ_FP4;
+                    size_t n = SZ(k), bs = (size_t)k_bs4[b], nb = nblocks_of(n, bs), np = (n + 1) / 2, es;
+                    bnbq_dtype dt = k_dts[d];
+                    void *hp, *ha, *dp, *da, *ho, *dout;
+                    STOP();
+                    case_begin();
+                    label("%s %s bs=%zu n=%zu", q ? "nf4" : "fp4", bnbq_dtype_name(dt), bs, n);
+                    es = bnbq_dtype_size(dt);
+                    hp = H(np); fill_bytes(hp, np);
+                    ha = H(nb * 4); fill_absmax((float*)ha, nb);
+                    dp = U(hp, np); da = U(ha, nb * 4);
+                    ho = H(n * es); dout = D(n * es);
+                    if (both(bnbq_dequantize_4bit(NULL, qt, dt, (uint8_t*)hp, (float*)ha, n, (int)bs, ho),
+                             bnbq_dequantize_4bit(g_gex, qt, dt, (uint8_t*)dp, (float*)da, n, (int)bs, dout)))
+                        exact("out", ho, dout, n, dt);
+                    case_end();
+                }
+}
+
+static const size_t k_nblocks[7] = { 1, 31, 1023, 1025, 4097, 100003, 1000003 };
+#define NNB (g_small ? 5 : 7)
+
+static void op_nested_offset(void) {
+    int k, v;
+    for (k = 0; k < NNB; k++)
+        for (v = 0; v < 2; v++) {
+            size_t nb = k_nblocks[k], i;
+            float* a;
+            void *da, *ho, *dout;
+            STOP();
+            case_begin();
+            label("nblocks=%zu %s", nb, v ? "wide range" : "normal");
+            a = (float*)H(nb * 4);
+            fill_normal(a, nb, 1.0f);
+            for (i = 0; i < nb; i++) a[i] = fabsf(a[i]) * (v ? (float)pow(10.0, (double)(i % 13) - 6.0) : 1.0f);
+            if (nb > 2) a[1] = 0.0f;
+            da = U(a, nb * 4);
+            ho = H(4); dout = D(4);
+            if (both(bnbq_nested_offset(NULL, a, nb, (float*)ho), bnbq_nested_offset(g_gex, (float*)da, nb, (float*)dout)))
+                exact("offset", ho, dout, 1, BNBQ_F32);
+            case_end();
+        }
+}
+
+static void op_quantize_nested(void) {
+    int k, b, c;
+    for (k = 0; k < NNB; k++)
+        for (b = 0; b < 3; b++)
+            for (c = 0; c < 2; c++) {
+                size_t nb = k_nblocks[k], nbs = (size_t)k_bs8[b], nn = nblocks_of(nb, nbs), i;
+                const char* cname;
+                const float* code = code_table(c, &cname);
+                float off;
+                float* a;
+                void *da, *doff, *hq, *hn, *dq, *dn;
+                STOP();
+                if (c > 0 && b != 1) continue;
+                case_begin();
+                label("nblocks=%zu nested_bs=%zu code=%s", nb, nbs, cname);
+                a = (float*)H(nb * 4);
+                fill_normal(a, nb, 1.0f);
+                for (i = 0; i < nb; i++) a[i] = fabsf(a[i]);
+                if (nb > 2 * nbs) for (i = nbs; i < 2 * nbs; i++) a[i] = 0.0f;   /* a block equal to... */
+                if (bnbq_nested_offset(NULL, a, nb, &off) != BNBQ_SUCCESS) fatal("nested_offset on the CPU");
+                if (nb > 2 * nbs) for (i = nbs; i < 2 * nbs; i++) a[i] = off;     /* ...the offset: all zero */
+                da = U(a, nb * 4);
+                doff = U(&off, 4);
+                hq = H(nb); hn = H(nn * 4); dq = D(nb); dn = D(nn * 4);
+                if (both(bnbq_quantize_nested(NULL, code, a, nb, (int)nbs, &off, (uint8_t*)hq, (float*)hn),
+                         bnbq_quantize_nested(g_gex, code, (float*)da, nb, (int)nbs, (float*)doff, (uint8_t*)dq, (float*)dn))) {
+                    exact("nested_absmax", hn, dn, nn, BNBQ_F32);
+                    exact("absmax_q", hq, dq, nb, BNBQ_U8);
+                }
+                case_end();
+            }
+}
+
+static void op_dequantize_nested(void) {
+    int k, b;
+    for (k = 0; k < NNB; k++)
+        for (b = 0; b < 3; b++) {
+            size_t nb = k_nblocks[k], nbs = (size_t)k_bs8[b], nn = nblocks_of(nb, nbs);
+            float off = 0.37f;
+            void *hq, *hn, *dq, *dn, *doff, *ho, *dout;
+            STOP();
+            case_begin();
+            label("nblocks=%zu nested_bs=%zu", nb, nbs);
+            hq = H(nb); fill_bytes(hq, nb);
+            hn = H(nn * 4); fill_absmax((float*)hn, nn);
+            dq = U(hq, nb); dn = U(hn, nn * 4); doff = U(&off, 4);
+            ho = H(nb * 4); dout = D(nb * 4);
+            if (both(bnbq_dequantize_nested(NULL, NULL, (uint8_t*)hq, (float*)hn, nb, (int)nbs, &off, (float*)ho),
+                     bnbq_dequantize_nested(g_gex, NULL, (uint8_t*)dq, (float*)dn, nb, (int)nbs, (float*)doff, (float*)dout)))
+                exact("out_absmax", ho, dout, nb, BNBQ_F32);
+            case_end();
+        }
+}
+
+static void op_quantize_global(void) {
+    int d, k, c;
+    for (k = 0; k < NS; k++)
+        for (d = 0; d < 3; d++)
+            for (c = 0; c < 2; c++) {
+                size_t n = SZ(k);
+                bnbq_dtype dt = k_dts[d];
+                const char* cname;
+                const float* code = code_table(c, &cname);
+                float* x;
+                void *hx, *dx, *hq, *ha, *dq, *da;
+                STOP();
+                if (c > 0 && k != NS - 1) continue;
+                case_begin();
+                label("%s n=%zu code=%s", bnbq_dtype_name(dt), n, cname);
+                x = (float*)H(n * 4);
+                fill_normal(x, n, 5.0f);
+                if (n > 100) { x[7] = 0.0f; x[8] = -0.0f; x[9] = 1e-40f; }
+                hx = as_dtype(dt, x, n);
+                dx = U(hx, n * bnbq_dtype_size(dt));
+                hq = H(n); ha = H(4); dq = D(n); da = D(4);
+                if (both(bnbq_quantize_global(NULL, code, dt, hx, n, (uint8_t*)hq, (float*)ha),
+                         bnbq_quantize_global(g_gex, code, dt, dx, n, (uint8_t*)dq, (float*)da))) {
+                    exact("absmax", ha, da, 1, BNBQ_F32);
+                    exact("q", hq, dq, n, BNBQ_U8);
+                }
+                case_end();
+            }
+}
+
+static void op_dequantize_global(void) {
+    int d, k;
+    for (k = 0; k < NS; k++)
+        for (d = 0; d < 3; d++) {
+            size_t n = SZ(k), es;
+            bnbq_dtype dt = k_dts[d];
+            float a = 3.75f;
+            void *hq, *dq, *da, *ho, *dout;
+            STOP();
+            case_begin();
+            label("%s n=%zu", bnbq_dtype_name(dt), n);
+            es = bnbq_dtype_size(dt);
+            hq = H(n); fill_bytes(hq, n);
+            dq = U(hq, n); da = U(&a, 4);
+            ho = H(n * es); dout = D(n * es);
+            if (both(bnbq_dequantize_global(NULL, NULL, dt, (uint8_t*)hq, &a, n, ho),
+                     bnbq_dequantize_global(g_gex, NULL, dt, (uint8_t*)dq, (float*)da, n, dout)))
+                exact("out", ho, dout, n, dt);
+            case_end();
+        }
+}
+
+/* ---- LLM.int8 and SwitchBack ------------------------------------------------------------------- */
+
+typedef struct shape { size_t rows, cols; } shape;
+static const shape k_shapes[7] = { { 1, 1 }, { 1, 7 }, { 7, 1 }, { 33, 100 }, { 2, 4097 }, { 4096, 4099 }, { 1, 65537 } };
+#define NSH (g_small ? 5 : 7)
+
+/* f16 matrix: normal data, an all-zero row, outliers (|x| in [6, 20)) in a few columns, and (with
+   specials) NaN / inf / subnormal entries */
+static uint16_t* make_f16_matrix(size_t rows, size_t cols, int outliers, int with_specials) {
+    size_t n = rows * cols, i;
+    float* x = (float*)H(n * 4);
+    fill_normal(x, n, 1.0f);
+    if (rows > 2) for (i = 0; i < cols; i++) x[1 * cols + i] = 0.0f;
+    if (outliers && cols > 3) {
+        size_t c;
+        for (c = 2; c < cols; c += cols / 3 + 1)
+            for (i = 0; i < rows; i += 2) x[i * cols + c] = (float)((i % 2) ? -1 : 1) * (6.0f + (float)(i % 14));
+    }
+    if (with_specials && n > 20) {
+        x[3] = 1e-7f; x[4] = -0.0f; x[5] = 65504.0f; x[n - 1] = -65504.0f;
+    }
+    return (uint16_t*)as_dtype(BNBQ_F16, x, n);
+}
+
+static void op_int8_vectorwise_quant(void) {
+    static const float thr[3] = { 0.0f, 6.0f, 0.5f };
+    int s, t;
+    for (s = 0; s < NSH; s++)
+        for (t = 0; t < 3; t++) {
+            size_t R = k_shapes[s].rows, C = k_shapes[s].cols, n = R * C;
+            uint16_t* A;
+            void *dA, *hCA, *hrs, *hoc, *hno, *dCA, *drs, *doc, *dno;
+            STOP();
+            case_begin();
+            label("%zux%zu threshold=%g", R, C, (double)thr[t]);
+            A = make_f16_matrix(R, C, t == 1, s == 3);
+            dA = U(A, n * 2);
+            hCA = H(n); hrs = H(R * 4); hoc = H(C * 4); hno = H(4);
+            dCA = D(n); drs = D(R * 4); doc = D(C * 4); dno = D(4);
+            if (both(bnbq_int8_vectorwise_quant(NULL, BNBQ_F16, A, R, C, thr[t], (int8_t*)hCA, (float*)hrs,
+                                                t ? (int32_t*)hoc : NULL, t ? (int32_t*)hno : NULL),
+                     bnbq_int8_vectorwise_quant(g_gex, BNBQ_F16, dA, R, C, thr[t], (int8_t*)dCA, (float*)drs,
+                                                t ? (int32_t*)doc : NULL, t ? (int32_t*)dno : NULL))) {
+                exact("row_stats", hrs, drs, R, BNBQ_F32);
+                exact("CA", hCA, dCA, n, BNBQ_U8);
+                if (t) {
+                    int32_t cnt = *(int32_t*)hno;
+                    exact("n_outliers", hno, dno, 1, BNBQ_I32);
+                    if (cnt > 0 && (size_t)cnt <= C) exact("outlier_cols", hoc, doc, (size_t)cnt, BNBQ_I32);
+                }
+            }
+            case_end();
+        }
+}
+
+static void op_int8_vectorwise_dequant(void) {
+    int s;
+    for (s = 0; s < NSH; s++) {
+        size_t R = k_shapes[s].rows, C = k_shapes[s].cols, n = R * C;
+        void *hq, *hs, *dq, *ds, *ho, *dout;
+        STOP();
+        case_begin();
+        label("%zux%zu", R, C);
+        hq = H(n); fill_bytes(hq, n);
+        hs = H(R * 4); fill_absmax((float*)hs, R);
+        dq = U(hq, n); ds = U(hs, R * 4);
+        ho = H(n * 4); dout = D(n * 4);
+        if (both(bnbq_int8_vectorwise_dequant(NULL, (int8_t*)hq, (float*)hs, R, C, (float*)ho),
+                 bnbq_int8_vectorwise_dequant(g_gex, (int8_t*)dq, (float*)ds, R, C, (float*)dout)))
+            exact("out", ho, dout, n, BNBQ_F32);
+        case_end();
+    }
+}
+
+static void op_int8_double_quant(void) {
+    static const float thr[3] = { 0.0f, 6.0f, 0.5f };
+    int s, t;
+    for (s = 0; s < NSH; s++)
+        for (t = 0; t < 3; t++) {
+            size_t R = k_shapes[s].rows, C = k_shapes[s].cols, n = R * C;
+            uint16_t* A;
+            void *dA, *hCA, *hCAt, *hrs, *hcs, *hoc, *hno, *dCA, *dCAt, *drs, *dcs, *doc, *dno;
+            STOP();
+            case_begin();
+            label("%zux%zu threshold=%g", R, C, (double)thr[t]);
+            A = make_f16_matrix(R, C, t == 1, s == 3);
+            dA = U(A, n * 2);
+            hCA = H(n); hCAt = H(n); hrs = H(R * 4); hcs = H(C * 4); hoc = H(C * 4); hno = H(4);
+            dCA = D(n); dCAt = D(n); drs = D(R * 4); dcs = D(C * 4); doc = D(C * 4); dno = D(4);
+            if (both(bnbq_int8_double_quant(NULL, BNBQ_F16, A, R, C, thr[t], (int8_t*)hCA, (int8_t*)hCAt, (float*)hrs,
+                                            (float*)hcs, t ? (int32_t*)hoc : NULL, t ? (int32_t*)hno : NULL),
+                     bnbq_int8_double_quant(g_gex, BNBQ_F16, dA, R, C, thr[t], (int8_t*)dCA, (int8_t*)dCAt, (float*)drs,
+                                            (float*)dcs, t ? (int32_t*)doc : NULL, t ? (int32_t*)dno : NULL))) {
+                exact("row_stats", hrs, drs, R, BNBQ_F32);
+                exact("col_stats", hcs, dcs, C, BNBQ_F32);
+                exact("CA", hCA, dCA, n, BNBQ_U8);
+                exact("CAt", hCAt, dCAt, n, BNBQ_U8);
+                if (t) {
+                    int32_t cnt = *(int32_t*)hno;
+                    exact("n_outliers", hno, dno, 1, BNBQ_I32);
+                    if (cnt > 0 && (size_t)cnt <= C) exact("outlier_cols", hoc, doc, (size_t)cnt, BNBQ_I32);
+                }
+            }
+            case_end();
+        }
+}
+
+typedef struct mnk { size_t M, N, K; } mnk;
+static const mnk k_mm[8] = { { 1, 1, 1 }, { 1, 7, 5 }, { 33, 100, 70 }, { 17, 64, 4099 }, { 3, 5, 140000 },
+                             { 128, 256, 1024 }, { 256, 512, 4096 }, { 1, 4096, 4096 } };
+#define NMM (g_small ? 4 : 8)
+
+static void op_int8_linear_matmul(void) {
+    int s, v;
+    for (s = 0; s < NMM; s++)
+        for (v = 0; v < 2; v++) {
+            size_t M = k_mm[s].M, N = k_mm[s].N, K = k_mm[s].K;
+            void *hA, *hB, *dA, *dB, *ho, *dout;
+            STOP();
+            if (v == 1 && s != 4 && s != 1) continue;
+            case_begin();
+            label("M=%zu N=%zu K=%zu %s", M, N, K, v ? "extremes (wrapping)" : "random");
+            hA = H(M * K); hB = H(N * K);
+            if (v) { memset(hA, 0x80, M * K); memset(hB, 0x80, N * K); }   /* -128 * -128, wraps past 2^31 */
+            else { fill_bytes(hA, M * K); fill_bytes(hB, N * K); }
+            dA = U(hA, M * K); dB = U(hB, N * K);
+            ho = H(M * N * 4); dout = D(M * N * 4);
+            if (both(bnbq_int8_linear_matmul(NULL, (int8_t*)hA, (int8_t*)hB, M, N, K, (int32_t*)ho),
+                     bnbq_int8_linear_matmul(g_gex, (int8_t*)dA, (int8_t*)dB, M, N, K, (int32_t*)dout)))
+                exact("out", ho, dout, M * N, BNBQ_I32);
+            case_end();
+        }
+}
+
+static void op_int8_mm_dequant(void) {
+    static const int bias_dts[4] = { -1, BNBQ_F16, BNBQ_F32, BNBQ_BF16 };
+    int s, d, b;
+    for (s = 0; s < NSH; s++)
+        for (d = 0; d < 3; d++)
+            for (b = 0; b < 4; b++) {
+                size_t M = k_shapes[s].rows, N = k_shapes[s].cols, i, es;
+                bnbq_dtype dt = k_dts[d];
+                bnbq_dtype bdt = bias_dts[b] < 0 ? BNBQ_F16 : (bnbq_dtype)bias_dts[b];
+                int32_t* A;
+                float *rs, *cs, *bf;
+                void *bias = NULL, *dA, *drs, *dcs, *dbias = NULL, *ho, *dout;
+                STOP();
+                if (b > 0 && d != 1 && s != 3) continue;
+                case_begin();
+                label("%zux%zu %s bias=%s", M, N, bnbq_dtype_name(dt), bias_dts[b] < 0 ? "none" : bnbq_dtype_name(bdt));
+                es = bnbq_dtype_size(dt);
+                A = (int32_t*)H(M * N * 4);
+                for (i = 0; i < M * N; i++) A[i] = (int32_t)(rng_u64() % 2000001) - 1000000;
+                rs = (float*)H(M * 4); fill_absmax(rs, M);
+                cs = (float*)H(N * 4); fill_absmax(cs, N);
+                if (M > 3) rs[1] = 1.0f, rs[2] = 300.0f, rs[3] = 127.0f;
+                if (bias_dts[b] >= 0) {
+                    bf = (float*)H(N * 4);
+                    fill_normal(bf, N, 2.0f);
+                    bias = as_dtype(bdt, bf, N);
+                    dbias = U(bias, N * bnbq_dtype_size(bdt));
+                }
+                dA = U(A, M * N * 4); drs = U(rs, M * 4); dcs = U(cs, N * 4);
+                ho = H(M * N * es); dout = D(M * N * es);
+                if (both(bnbq_int8_mm_dequant(NULL, dt, A, rs, cs, M, N, ho, bdt, bias),
+                         bnbq_int8_mm_dequant(g_gex, dt, (int32_t*)dA, (float*)drs, (float*)dcs, M, N, dout, bdt, dbias)))
+                    exact("out", ho, dout, M * N, dt);
+                case_end();
+            }
+}
+
+static void op_quantize_rowwise(void) {
+    int s;
+    for (s = 0; s < NSH; s++) {
+        size_t R = k_shapes[s].rows, C = k_shapes[s].cols, n = R * C;
+        uint16_t* X;
+        void *dX, *hq, *hs, *dq, *ds;
+        STOP();
+        case_begin();
+        label("%zux%zu", R, C);
+        X = make_f16_matrix(R, C, 1, 1);
+        dX = U(X, n * 2);
+        hq = H(n); hs = H(R * 2); dq = D(n); ds = D(R * 2);
+        if (both(bnbq_quantize_rowwise(NULL, BNBQ_F16, X, R, C, (int8_t*)hq, (uint16_t*)hs),
+                 bnbq_quantize_rowwise(g_gex, BNBQ_F16, dX, R, C, (int8_t*)dq, (uint16_t*)ds))) {
+            exact("state", hs, ds, R, BNBQ_F16);
+            exact("q", hq, dq, n, BNBQ_U8);
+        }
+        case_end();
+    }
+}
+
+static void op_quantize_columnwise_and_transpose(void) {
+    int s;
+    for (s = 0; s < NSH; s++) {
+        size_t R = k_shapes[s].rows, C = k_shapes[s].cols, n = R * C;
+        uint16_t* X;
+        void *dX, *hq, *hs, *dq, *ds;
+        STOP();
+        case_begin();
+        label("%zux%zu", R, C);
+        X = make_f16_matrix(R, C, 1, 1);
+        dX = U(X, n * 2);
+        hq = H(n); hs = H(C * 2); dq = D(n); ds = D(C * 2);
+        if (both(bnbq_quantize_columnwise_and_transpose(NULL, BNBQ_F16, X, R, C, (int8_t*)hq, (uint16_t*)hs),
+                 bnbq_quantize_columnwise_and_transpose(g_gex, BNBQ_F16, dX, R, C, (int8_t*)dq, (uint16_t*)ds))) {
+            exact("state", hs, ds, C, BNBQ_F16);
+            exact("q", hq, dq, n, BNBQ_U8);
+        }
+        case_end();
+    }
+}
+
+static void op_quantize_global_int8(void) {
+    int k;
+    for (k = 0; k < NS; k++) {
+        size_t n = SZ(k);
+        uint16_t* X;
+        void *dX, *hq, *ha, *dq, *da;
+        STOP();
+        case_begin();
+        label("n=%zu", n);
+        X = make_f16_matrix(1, n, 0, 1);
+        dX = U(X, n * 2);
+        hq = H(n); ha = H(2); dq = D(n); da = D(2);
+        if (both(bnbq_quantize_global_int8(NULL, BNBQ_F16, X, n, (int8_t*)hq, (uint16_t*)ha),
+                 bnbq_quantize_global_int8(g_gex, BNBQ_F16, dX, n, (int8_t*)dq, (uint16_t*)da))) {
+            exact("absmax", ha, da, 1, BNBQ_F16);
+            exact("q", hq, dq, n, BNBQ_U8);
+        }
+        case_end();
+    }
+}
+
+static void op_quantize_global_int8_transpose(void) {
+    int s;
+    for (s = 0; s < NSH; s++) {
+        size_t R = k_shapes[s].rows, C = k_shapes[s].cols, n = R * C;
+        uint16_t* X;
+        void *dX, *hq, *ha, *dq, *da;
+        STOP();
+        case_begin();
+        label("%zux%zu", R, C);
+        X = make_f16_matrix(R, C, 0, 1);
+        dX = U(X, n * 2);
+        hq = H(n); ha = H(2); dq = D(n); da = D(2);
+        if (both(bnbq_quantize_global_int8_transpose(NULL, BNBQ_F16, X, R, C, (int8_t*)hq, (uint16_t*)ha),
+                 bnbq_quantize_global_int8_transpose(g_gex, BNBQ_F16, dX, R, C, (int8_t*)dq, (uint16_t*)da))) {
+            exact("absmax", ha, da, 1, BNBQ_F16);
+            exact("q", hq, dq, n, BNBQ_U8);
+        }
+        case_end();
+    }
+}
+
+static void op_dequantize_rowwise(void) {
+    int s;
+    for (s = 0; s < NSH; s++) {
+        size_t R = k_shapes[s].rows, C = k_shapes[s].cols, n = R * C;
+        float* st;
+        void *hq, *hs, *dq, *ds, *ho, *dout;
+        STOP();
+        case_begin();
+        label("%zux%zu", R, C);
+        hq = H(n); fill_bytes(hq, n);
+        st = (float*)H(R * 4); fill_absmax(st, R);
+        hs = as_dtype(BNBQ_F16, st, R);
+        dq = U(hq, n); ds = U(hs, R * 2);
+        ho = H(n * 2); dout = D(n * 2);
+        if (both(bnbq_dequantize_rowwise(NULL, (int8_t*)hq, (uint16_t*)hs, R, C, (uint16_t*)ho),
+                 bnbq_dequantize_rowwise(g_gex, (int8_t*)dq, (uint16_t*)ds, R, C, (uint16_t*)dout)))
+            exact("out", ho, dout, n, BNBQ_F16);
+        case_end();
+    }
+}
+
+static void sb_matmul(int mixed) {
+    int s, b;
+    for (s = 0; s < NMM; s++)
+        for (b = 0; b < 2; b++) {
+            size_t M = k_mm[s].M, N = k_mm[s].N, K = k_mm[s].K;
+            float *sx, *sw, *bf;
+            void *ha, *hw, *hsx, *hsw, *hb = NULL, *da, *dw, *dsx, *dsw, *db = NULL, *ho, *dout;
+            size_t nsw = mixed ? 1 : N;
+            STOP();
+            case_begin();
+            label("M=%zu N=%zu K=%zu bias=%d", M, N, K, b);
+            ha = H(M * K); fill_bytes(ha, M * K);
+            hw = H(N * K); fill_bytes(hw, N * K);
+            sx = (float*)H(M * 4); fill_absmax(sx, M);
+            sw = (float*)H(nsw * 4); fill_absmax(sw, nsw);
+            hsx = as_dtype(BNBQ_F16, sx, M);
+            hsw = as_dtype(BNBQ_F16, sw, nsw);
+            if (b) {
+                bf = (float*)H(N * 4);
+                fill_normal(bf, N, 1.0f);
+                hb = as_dtype(BNBQ_F16, bf, N);
+                db = U(hb, N * 2);
+            }
+            da = U(ha, M * K); dw = U(hw, N * K); dsx = U(hsx, M * 2); dsw = U(hsw, nsw * 2);
+            ho = H(M * N * 2); dout = D(M * N * 2);
+            if (mixed) {
+                if (both(bnbq_int8_matmul_mixed_dequantize(NULL, (int8_t*)ha, (int8_t*)hw, (uint16_t*)hsx, (uint16_t*)hsw,
+                                                           M, N, K, (uint16_t*)ho, (uint16_t*)hb),
+                         bnbq_int8_matmul_mixed_dequantize(g_gex, (int8_t*)da, (int8_t*)dw, (uint16_t*)dsx, (uint16_t*)dsw,
+                                                           M, N, K, (uint16_t*)dout, (uint16_t*)db)))
+                    exact("out", ho, dout, M * N, BNBQ_F16);
+            } else {
+                if (both(bnbq_int8_matmul_rowwise_dequantize(NULL, (int8_t*)ha, (int8_t*)hw, (uint16_t*)hsx, (uint16_t*)hsw,
+                                                             M, N, K, (uint16_t*)ho, (uint16_t*)hb),
+                         bnbq_int8_matmul_rowwise_dequantize(g_gex, (int8_t*)da, (int8_t*)dw, (uint16_t*)dsx, (uint16_t*)dsw,
+                                                             M, N, K, (uint16_t*)dout, (uint16_t*)db)))
+                    exact("out", ho, dout, M * N, BNBQ_F16);
+            }
+            case_end();
+        }
+}
+static void op_int8_matmul_rowwise_dequantize(void) { sb_matmul(0); }
+static void op_int8_matmul_mixed_dequantize(void) { sb_matmul(1); }
+
+/* ---- 4-bit matmul ------------------------------------------------------------------------------ */
+
+/* a weight (N, K) quantized on the CPU, uploaded; A (M, K) in dt; optional bias (N,) in dt */
+typedef struct w4 { void *hp, *ha, *dp, *da, *hA, *dA, *hb, *db; } w4;
+static void make_w4(w4* w, bnbq_quant_type qt, bnbq_dtype dt, size_t M, size_t N, size_t K, int bs, int bias) {
+    size_t nw = N * K, nb = nblocks_of(nw, (size_t)bs), np = (nw + 1) / 2;
+    float* W = (float*)H(nw * 4);
+    float* a = (float*)H(M * K * 4);
+    fill_normal(W, nw, 0.05f);
+    if (nw > (size_t)bs * 2) memset(W + bs, 0, (size_t)bs * 4);   /* an all-zero block */
+    w->hp = H(np); w->ha = H(nb * 4);
+    if (bnbq_quantize_4bit(NULL, qt, BNBQ_F32, W, nw, bs, (uint8_t*)w->hp, (float*)w->ha) != BNBQ_SUCCESS)
+        fatal("quantize_4bit on the CPU");
+    w->dp = U(w->hp, np); w->da = U(w->ha, nb * 4);
+    fill_normal(a, M * K, 1.0f);
+    w->hA = as_dtype(dt, a, M * K);
+    w->dA = U(w->hA, M * K * bnbq_dtype_size(dt));
+    w->hb = w->db = NULL;
+    if (bias) {
+        float* bf = (float*)H(N * 4);
+        fill_normal(bf, N, 0.5f);
+        w->hb = as_dtype(dt, bf, N);
+        w->db = U(w->hb, N * bnbq_dtype_size(dt));
+    }
+}
+
+typedef struct nk { size_t N, K; } nk;
+
+static void op_gemv_4bit(void) {
+    float custom[16];
+    int q, d, b, s, i;
+    for (i = 0; i < 16; i++) custom[i] = bnbq_code_4bit(BNBQ_NF4)[i] * 0.9f + 0.01f * (float)(i % 3);
+    for (q = 0; q < 2; q++)
+        for (d = 0; d < 3; d++)
+            for (b = 0; b < 4; b++)
+                for (s = 0; s < (g_small ? 3 : 5); s++) {
+                    bnbq_quant_type qt = q ? BNBQ_NF4 : BNBQ_FP4;
+                    bnbq_dtype dt = k_dts[d];
+                    size_t bs = (size_t)k_bs4[b], es = bnbq_dtype_size(dt);
+                    nk shapes[5];
+                    size_t N, K;
+                    int bias = s & 1;
+                    const float* code = (s == 2) ? custom : NULL;
+                    w4 w;
+                    void *ho, *dout;
+                    shapes[0].N = 1; shapes[0].K = bs;
+                    shapes[1].N = 7; shapes[1].K = 3 * bs;
+                    shapes[2].N = 33; shapes[2].K = bs > 1024 ? bs : 1024;
+                    shapes[3].N = 4099; shapes[3].K = 4096;
+                    shapes[4].N = 4096; shapes[4].K = 2 * 4096;
+                    N = shapes[s].N; K = shapes[s].K;
+                    STOP();
+                    if (s >= 3 && bs != 64) continue;   /* the large shapes with one blocksize (CPU time) */
+                    case_begin();
+                    label("%s %s bs=%zu N=%zu K=%zu bias=%d code=%s", q ? "nf4" : "fp4", bnbq_dtype_name(dt), bs, N, K,
+                          bias, code ? "custom" : "built-in");
+                    make_w4(&w, qt, dt, 1, N, K, (int)bs, bias);
+                    ho = H(N * es); dout = D(N * es);
+                    if (both(bnbq_gemv_4bit(NULL, qt, dt, w.hA, (uint8_t*)w.hp, (float*)w.ha, N, K, (int)bs, ho, w.hb, code),
+                             bnbq_gemv_4bit(g_gex, qt, dt, w.dA, (uint8_t*)w.dp, (float*)w.da, N, K, (int)bs, dout, w.db, code)))
+                        exact("out", ho, dout, N, dt);
+                    case_end();
+                }
+}
+
+static void op_matmul_4bit(void) {
+    static const mnk shapes[6] = { { 2, 7, 100 }, { 1, 33, 100 }, { 33, 64, 256 }, { 1, 64, 256 },
+                                   { 5, 129, 4096 }, { 64, 512, 1024 } };
+    static const int bss[2] = { 64, 128 };
+    int q, d, b, s;
+    for (s = 0; s < (g_small ? 4 : 6); s++)
+        for (q = 0; q < 2; q++)
+            for (d = 0; d < 3; d++)
+                for (b = 0; b < 2; b++) {
+                    bnbq_quant_type qt = q ? BNBQ_NF4 : BNBQ_FP4;
+                    bnbq_dtype dt = k_dts[d];
+                    size_t M = shapes[s].M, N = shapes[s].N, K = shapes[s].K, es = bnbq_dtype_size(dt);
+                    int bs = bss[b], bias = (s + b) & 1;
+                    int gemv_path = M == 1 && K % (size_t)bs == 0;
+                    w4 w;
+                    void *ho, *dout;
+                    STOP();
+                    case_begin();
+                    label("%s %s bs=%d M=%zu N=%zu K=%zu bias=%d%s", q ? "nf4" : "fp4", bnbq_dtype_name(dt), bs, M, N, K,
+                          bias, gemv_path ? " (one token: gemv_4bit, exact)" : "");
+                    make_w4(&w, qt, dt, M, N, K, bs, bias);
+                    ho = H(M * N * es); dout = D(M * N * es);
+                    if (both(bnbq_matmul_4bit(NULL, qt, dt, w.hA, (uint8_t*)w.hp, (float*)w.ha, M, N, K, bs, ho, w.hb, NULL),
+                             bnbq_matmul_4bit(g_gex, qt, dt, w.dA, (uint8_t*)w.dp, (float*)w.da, M, N, K, bs, dout, w.db, NULL))) {
+                        if (gemv_path) { exact("out", ho, dout, M * N, dt); O.exact_cases++; }
+                        else within_tol("out", dt, ho, dout, M * N);
+                    }
+                    case_end();
+                }
+}
+
+/* ================================================================================================ */
+
+typedef struct opdef { const char* name; void (*fn)(void); } opdef;
+static const opdef k_ops[] = {
+    { "convert", op_convert },
+    { "quantize_blockwise", op_quantize_blockwise },
+    { "dequantize_blockwise", op_dequantize_blockwise },
+    { "quantize_4bit", op_quantize_4bit },
+    { "dequantize_4bit", op_dequantize_4bit },
+    { "nested_offset", op_nested_offset },
+    { "quantize_nested", op_quantize_nested },
+    { "dequantize_nested", op_dequantize_nested },
+    { "quantize_global", op_quantize_global },
+    { "dequantize_global", op_dequantize_global },
+    { "int8_vectorwise_quant", op_int8_vectorwise_quant },
+    { "int8_vectorwise_dequant", op_int8_vectorwise_dequant },
+    { "int8_double_quant", op_int8_double_quant },
+    { "int8_linear_matmul", op_int8_linear_matmul },
+    { "int8_mm_dequant", op_int8_mm_dequant },
+    { "quantize_rowwise", op_quantize_rowwise },
+    { "quantize_columnwise_and_transpose", op_quantize_columnwise_and_transpose },
+    { "quantize_global_int8", op_quantize_global_int8 },
+    { "quantize_global_int8_transpose", op_quantize_global_int8_transpose },
+    { "dequantize_rowwise", op_dequantize_rowwise },
+    { "int8_matmul_rowwise_dequantize", op_int8_matmul_rowwise_dequantize },
+    { "int8_matmul_mixed_dequantize", op_int8_matmul_mixed_dequantize },
+    { "gemv_4bit", op_gemv_4bit },
+    { "matmul_4bit", op_matmul_4bit },
+};
+#define NOPS ((int)(sizeof k_ops / sizeof k_ops[0]))
+
+static void report(const char* name, int ok, const char* fmt, ...) {
+    char msg[1000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (ok) { g_passed++; printf("ok %s: %s\n", name, msg); }
+    else { g_failed++; printf("FAIL %s: %s\n", name, msg); }
+    fflush(stdout);
+}
+
+static void run_op(int i) {
+    double t0 = now_s();
+    memset(&O, 0, sizeof O);
+    O.name = k_ops[i].name;
+    k_ops[i].fn();
+    if (O.cases > 0 && O.failed_cases == 0) {
+        char nan_note[120] = "";
+        if (O.nan_payloads)
+            snprintf(nan_note, sizeof nan_note, " (%zu NaN elements with other NaN bits than the CPU's)", O.nan_payloads);
+        if (O.tol_cases)
+            report(O.name, 1, "%d cases, %.3g elements; %d within tolerance (max relative L2 %.2g), %d exact%s; %.1f s",
+                   O.cases, O.elements, O.tol_cases, O.max_rel, O.exact_cases, nan_note, now_s() - t0);
+        else
+            report(O.name, 1, "%d cases, %.3g elements, byte-identical to the CPU%s; %.1f s", O.cases, O.elements,
+                   nan_note, now_s() - t0);
+    } else if (O.unsupported) {
+        report(O.name, 0, "%s", O.first);
+    } else {
+        report(O.name, 0, "%d of %d cases fail; first: %s", O.failed_cases, O.cases, O.cases ? O.first : "no cases ran");
+    }
+}
+
+/* ---- contexts, streams, the cache ------------------------------------------------------------- */
+
+static void rm_tree(const char* path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR* d = opendir(path);
+        struct dirent* e;
+        if (d) {
+            while ((e = readdir(d)) != NULL) {
+                char sub[1200];
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+                rm_tree(sub);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static int make_tmpdir(char* out, size_t cap) {
+    const char* base = getenv("TMPDIR");
+    if (!base || !*base) base = "/tmp";
+    snprintf(out, cap, "%s/bnbq_test_gpu_XXXXXX", base);
+    return mkdtemp(out) != NULL;
+}
+
+static bnbq_result make_ctx(const char* dir, int disable_nvrtc, bnbq_cuda** out) {
+    bnbq_cuda_desc d;
+    memset(&d, 0, sizeof d);
+    d.cache_dir = dir;
+    d.disable_nvrtc = disable_nvrtc;
+    return bnbq_cuda_init(&d, out);
+}
+
+/* Runs the first case of every operation on `ex` (memory from g_ctx: same device, primary
+   context shared). Returns how many operations ran and matched the CPU; the GPU result codes of
+   those that did not go to codes[] (NOT_SUPPORTED included). */
+static int touch_all(bnbq_exec* ex, bnbq_result* codes, char* first, size_t cap) {
+    int i, good = 0;
+    bnbq_exec* saved = g_gex;
+    g_gex = ex;
+    g_touch = 1;
+    first[0] = 0;
+    for (i = 0; i < NOPS; i++) {
+        memset(&O, 0, sizeof O);
+        O.name = k_ops[i].name;
+        O.gpu_r = BNBQ_SUCCESS;
+        k_ops[i].fn();
+        codes[i] = O.gpu_r;
+        if (O.cases == 1 && O.failed_cases == 0) good++;
+        else if (!first[0]) snprintf(first, cap, "%s: %s", O.name, O.first);
+    }
+    g_touch = 0;
+    g_gex = saved;
+    return good;
+}
+
+static void test_streams(void) {
+    void* stream = NULL;
+    void *e0 = NULL, *e1 = NULL;
+    bnbq_exec sex;
+    size_t n = g_small ? 4097 : 1000003;
+    float ms = -1.0f;
+    int ok = 1;
+    char why[300] = "";
+    memset(&O, 0, sizeof O);
+    O.name = "streams";
+    if (bnbq_cuda_stream_create(g_ctx, &stream) != BNBQ_SUCCESS ||
+        bnbq_cuda_exec_init(g_ctx, stream, &sex) != BNBQ_SUCCESS ||
+        bnbq_cuda_event_create(g_ctx, &e0) != BNBQ_SUCCESS || bnbq_cuda_event_create(g_ctx, &e1) != BNBQ_SUCCESS) {
+        report("streams", 0, "cannot create a stream / events");
+        return;
+    }
+    if (g_plumbing) sex.backend = NULL;
+    {
+        float* x = (float*)H(n * 4);
+        void *dx, *d1, *d2, *h1, *h2;
+        bnbq_result r1, r2;
+        fill_normal(x, n, 10.0f);
+        dx = U(x, n * 4);
+        d1 = D(n * 2); d2 = D(n * 2);
+        bnbq_cuda_synchronize(g_gex);
+        r1 = bnbq_convert(g_gex, BNBQ_F32, dx, n, BNBQ_BF16, d1);
+        bnbq_cuda_event_record(&sex, e0);
+        r2 = bnbq_convert(&sex, BNBQ_F32, dx, n, BNBQ_BF16, d2);
+        bnbq_cuda_event_record(&sex, e1);
+        if (r1 != BNBQ_SUCCESS || r2 != BNBQ_SUCCESS) { ok = 0; snprintf(why, sizeof why, "convert: %s / %s", bnbq_result_name(r1), bnbq_result_name(r2)); }
+        if (bnbq_cuda_synchronize(&sex) != BNBQ_SUCCESS) { ok = 0; snprintf(why, sizeof why, "synchronize on the stream failed"); }
+        h1 = B(d1, n * 2);
+        h2 = B(d2, n * 2);
+        if (ok && memcmp(h1, h2, n * 2) != 0) { ok = 0; snprintf(why, sizeof why, "the stream's result differs from the default stream's"); }
+        if (ok && (bnbq_cuda_event_elapsed_ms(g_ctx, e0, e1, &ms) != BNBQ_SUCCESS || !(ms > 0.0f) || ms > 10000.0f)) {
+            ok = 0; snprintf(why, sizeof why, "event time %g ms", (double)ms);
+        }
+        case_end();
+    }
+    bnbq_cuda_event_destroy(g_ctx, e0);
+    bnbq_cuda_event_destroy(g_ctx, e1);
+    bnbq_cuda_stream_destroy(g_ctx, stream);
+    if (ok) report("streams", 1, "convert of %zu elements on a created stream = default stream; %.3f ms by events", n, (double)ms);
+    else report("streams", 0, "%s", why);
+}
+
+static void test_bad_input(void) {
+    bi_report rep;
+    int ok = bi_run_all(g_ctx, &g_ex, &rep);
+    if (!ok) { report("bad-input", 0, "setup: %s", rep.first); return; }
+    if (rep.mismatches == 0)
+        report("bad-input", 1, "%d calls with one bad argument: the CPU's result codes (%d blocksizes only a backend rejects)",
+               rep.cases, rep.gpu_only);
+    else
+        report("bad-input", 0, "%d of %d cases: %s", rep.mismatches, rep.cases, rep.first);
+}
+
+/* a second context on the run's cache directory compiles nothing */
+static void test_cache_reuse(void) {
+    bnbq_result codes[64];
+    char first[1400];
+    bnbq_cuda* c2 = NULL;
+    bnbq_exec ex2;
+    bnbq_cuda_stats s1, s2;
+    int good1, good2;
+    if (!g_cache_dir[0]) { report("cache-reuse", 0, "no cache directory"); return; }
+    good1 = touch_all(&g_ex, codes, first, sizeof first);   /* every variant touch_all needs, compiled in g_ctx */
+    bnbq_cuda_stats_get(g_ctx, &s1);
+    if (make_ctx(g_cache_dir, 0, &c2) != BNBQ_SUCCESS) { report("cache-reuse", 0, "second context failed"); return; }
+    bnbq_cuda_exec_init(c2, NULL, &ex2);
+    good2 = touch_all(&ex2, codes, first, sizeof first);
+    bnbq_cuda_stats_get(c2, &s2);
+    bnbq_cuda_uninit(c2);
+    if (s2.units_compiled == 0 && s2.disk_hits > 0 && s2.disk_rejected == 0 && good2 == NOPS)
+        report("cache-reuse", 1, "second context: %d units loaded from disk in %.1f ms, 0 compiled (first context: %d "
+               "compiled in %.2f s CPU, %.3f s per unit)", s2.disk_hits, s2.load_seconds * 1e3, s1.units_compiled,
+               s1.compile_seconds, s1.units_compiled ? s1.compile_seconds / s1.units_compiled : 0.0);
+    else
+        report("cache-reuse", 0, "second context: %d compiled, %d disk hits, %d rejected; %d of %d operations ran and "
+               "matched (first context: %d)%s%s", s2.units_compiled, s2.disk_hits, s2.disk_rejected, good2, NOPS, good1,
+               first[0] ? "; first problem: " : "", first);
+}
+
+/* disable_nvrtc: a precompiled cache for the device's architecture serves every operation; an
+   empty cache gives NO_NVRTC */
+static void test_disable_nvrtc(void) {
+    bnbq_cuda_device_info info;
+    bnbq_cuda_precompile_desc pd;
+    bnbq_cuda_precompile_report rep;
+    bnbq_result codes[64], r;
+    char dir[600], empty[600], first[1400];
+    int arch, good, i, no_nvrtc = 0, others = 0;
+    bnbq_cuda* c = NULL;
+    bnbq_exec ex;
+    bnbq_cuda_stats st;
+    memset(&info, 0, sizeof info);
+    bnbq_cuda_query_device(g_ctx, &info);
+    if (!make_tmpdir(dir, sizeof dir) || !make_tmpdir(empty, sizeof empty)) { report("disable-nvrtc", 0, "mkdtemp"); return; }
+    /* the device's own architecture as cubin when NVRTC knows it, else PTX for the target */
+    arch = info.target_is_ptx ? info.target_arch : info.cc_major * 10 + info.cc_minor;
+    memset(&pd, 0, sizeof pd);
+    pd.archs = &arch;
+    pd.num_archs = 1;
+    pd.cache_dir = dir;
+    pd.emit_ptx = info.target_is_ptx;
+    r = bnbq_cuda_precompile(&pd, &rep);
+    if (r != BNBQ_SUCCESS) {
+        report("disable-nvrtc", 0, "precompile for %s_%d: %s", pd.emit_ptx ? "compute" : "sm", arch, bnbq_result_name(r));
+        rm_tree(dir); rm_tree(empty);
+        return;
+    }
+    if (make_ctx(dir, 1, &c) != BNBQ_SUCCESS) { report("disable-nvrtc", 0, "context"); rm_tree(dir); rm_tree(empty); return; }
+    bnbq_cuda_exec_init(c, NULL, &ex);
+    good = touch_all(&ex, codes, first, sizeof first);
+    bnbq_cuda_stats_get(c, &st);
+    bnbq_cuda_uninit(c);
+    if (make_ctx(empty, 1, &c) != BNBQ_SUCCESS) { report("disable-nvrtc", 0, "context"); rm_tree(dir); rm_tree(empty); return; }
+    bnbq_cuda_exec_init(c, NULL, &ex);
+    {
+        char first2[1400];
+        touch_all(&ex, codes, first2, sizeof first2);
+    }
+    for (i = 0; i < NOPS; i++) {
+        if (codes[i] == BNBQ_ERROR_NO_NVRTC) no_nvrtc++;
+        else others++;
+    }
+    bnbq_cuda_uninit(c);
+    rm_tree(dir);
+    rm_tree(empty);
+    if (good == NOPS && st.units_compiled == 0 && st.disk_hits > 0 && no_nvrtc == NOPS)
+        report("disable-nvrtc", 1, "precompiled %d variants for %s_%d; without NVRTC every operation ran from them "
+               "(%d loaded, 0 compiled); on an empty cache every operation gave BNBQ_ERROR_NO_NVRTC", rep.variants,
+               pd.emit_ptx ? "compute" : "sm", arch, st.disk_hits);
+    else {
+        char bad[300] = "";
+        for (i = 0; i < NOPS && !bad[0]; i++)
+            if (codes[i] != BNBQ_ERROR_NO_NVRTC)
+                snprintf(bad, sizeof bad, "; on the empty cache %s gave %s", k_ops[i].name, bnbq_result_name(codes[i]));
+        report("disable-nvrtc", 0, "from the precompiled cache %d of %d operations ran and matched (%d compiled, %d loaded)%s%s; "
+               "%d of %d gave NO_NVRTC on an empty cache%s", good, NOPS, st.units_compiled, st.disk_hits,
+               first[0] ? "; first problem: " : "", first, no_nvrtc, NOPS, bad);
+    }
+    (void)others;
+}
+
+/* ================================================================================================ */
+
+int main(int argc, char** argv) {
+    bnbq_cuda_desc d;
+    bnbq_cuda_device_info info;
+    bnbq_result r;
+    int a, i, nfilters = 0;
+    double t0 = now_s();
+    const char* dir_arg = NULL;
+    for (a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--small")) g_small = 1;
+        else if (!strcmp(argv[a], "-v")) g_verbose = 1;
+        else if (!strcmp(argv[a], "--cache-dir") && a + 1 < argc) dir_arg = argv[++a];
+        else if (!strcmp(argv[a], "--seed") && a + 1 < argc) g_seed = strtoull(argv[++a], NULL, 0);
+        else if (!strcmp(argv[a], "--fake-plumbing")) g_plumbing = 1;   /* tests/test_cuda.sh only */
+        else if (!strcmp(argv[a], "--strict-nan")) g_strict_nan = 1;
+        else if (argv[a][0] == '-') { fprintf(stderr, "usage: test_gpu [--small] [--strict-nan] [--cache-dir DIR] [--seed N] [-v] [op ...]\n"); return 2; }
+        else nfilters++;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (dir_arg) snprintf(g_cache_dir, sizeof g_cache_dir, "%s", dir_arg);
+    else if (make_tmpdir(g_cache_dir, sizeof g_cache_dir)) g_own_cache_dir = 1;
+    else g_cache_dir[0] = 0;
+    memset(&d, 0, sizeof d);
+    d.cache_dir = g_cache_dir[0] ? g_cache_dir : NULL;
+    d.disable_disk_cache = g_cache_dir[0] == 0;
+    r = bnbq_cuda_init(&d, &g_ctx);
+    if (r == BNBQ_ERROR_NO_DRIVER || r == BNBQ_ERROR_NO_DEVICE) {
+        printf("SKIP test_gpu: no GPU: %s (%s)\n", bnbq_result_description(r), bnbq_result_name(r));
+        printf("0 passed, 0 failed, 1 skipped\n");
+        if (g_own_cache_dir) rm_tree(g_cache_dir);
+        return 0;
+    }
+    if (r != BNBQ_SUCCESS) {
+        printf("FAIL init: bnbq_cuda_init: %s (%s)\n0 passed, 1 failed\n", bnbq_result_description(r), bnbq_result_name(r));
+        if (g_own_cache_dir) rm_tree(g_cache_dir);
+        return 1;
+    }
+    bnbq_cuda_exec_init(g_ctx, NULL, &g_ex);
+    g_gex = &g_ex;
+    bnbq_cuda_query_device(g_ctx, &info);
+    if (g_plumbing) {
+        /* With the fake driver of tests/fake_libcuda.c "device" memory is host memory: the CPU
+           kernels run on it, which checks this program's copies, poisoning and comparisons. */
+        if (strcmp(info.name, "bnbq fake GPU") != 0) {
+            printf("FAIL init: --fake-plumbing needs the fake driver\n0 passed, 1 failed\n");
+            return 1;
+        }
+        g_ex.backend = NULL;
+    }
+    printf("test_gpu: %s, sm_%d%d, %d SMs, %.1f GiB, driver %d, NVRTC %d, kernels %s_%d, cache %s%s\n", info.name,
+           info.cc_major, info.cc_minor, info.sm_count, (double)info.total_memory / 1073741824.0, info.driver_version,
+           info.nvrtc_version, info.target_is_ptx ? "compute" : "sm", info.target_arch,
+           g_cache_dir[0] ? g_cache_dir : "(off)", g_small ? ", --small" : "");
+    setup_codes();
+    for (i = 0; i < NOPS; i++) {
+        if (nfilters) {
+            int match = 0;
+            for (a = 1; a < argc; a++)
+                if (argv[a][0] != '-' && strstr(k_ops[i].name, argv[a])) match = 1;
+            if (!match) continue;
+        }
+        run_op(i);
+    }
+    if (!nfilters) {
+        if (g_plumbing) {
+            printf("skip bad-input, cache-reuse, disable-nvrtc: need a real backend\n");
+            g_skipped += 3;
+            test_streams();
+        } else {
+            test_bad_input();
+            test_streams();
+            test_cache_reuse();
+            test_disable_nvrtc();
+        }
+    }
+    {
+        bnbq_cuda_stats st;
+        bnbq_cuda_stats_get(g_ctx, &st);
+        printf("kernels: %d compiled (%.2f s CPU, %.3f s per unit), %d from disk, %d rejected, %d modules; %.1f s in all\n",
+               st.units_compiled, st.compile_seconds, st.units_compiled ? st.compile_seconds / st.units_compiled : 0.0,
+               st.disk_hits, st.disk_rejected, st.modules, now_s() - t0);
+    }
+    bnbq_exec_uninit(&g_ex);
+    bnbq_cuda_uninit(g_ctx);
+    if (g_own_cache_dir) rm_tree(g_cache_dir);
+    if (g_skipped) printf("%d passed, %d failed, %d skipped\n", g_passed, g_failed, g_skipped);
+    else printf("%d passed, %d failed\n", g_passed, g_failed);
+    return g_failed ? 1 : 0;
+}
