@@ -836,9 +836,718 @@ static const char* const bnbq__cu_src_convert[] = {
     "}\n",
     0
 };
+static const char* const bnbq__cu_src_quant[] = {
+    "// Quantization kernels (bnbq_quantize_blockwise and its family). One source, compiled as several\n",
+    "// units chosen with -D (each a variant listed in bnbq_cuda.h's BNBQ__CU_VARIANTS_QUANT):\n",
+    "//   BNBQ_OPS=1  8-bit blockwise quantize / dequantize (dequantize_global uses it too)\n",
+    "//   BNBQ_OPS=2  global 8-bit quantize: absmax reduction, then the codes\n",
+    "//   BNBQ_OPS=3  nested statistics: offset, quantize, dequantize (float32)\n",
+    "//   BNBQ_OPS=4  4-bit NF4 / FP4 quantize / dequantize (BNBQ_QT)\n",
+    "//   BNBQ_DT     the float tensor's dtype (BNBQ_F32 / F16 / BF16)\n",
+    "// Every kernel runs with 256 threads per block (nested_offset: 1024). Each reproduces bnbq.h's\n",
+    "// CPU reference bit for bit: the same float32 operations per element in the same order.\n",
+    "#ifndef BNBQ_OPS\n",
+    "#define BNBQ_OPS 1\n",
+    "#endif\n",
+    "#ifndef BNBQ_DT\n",
+    "#define BNBQ_DT BNBQ_F32\n",
+    "#endif\n",
+    "#ifndef BNBQ_QT\n",
+    "#define BNBQ_QT BNBQ_NF4\n",
+    "#endif\n",
+    "\n",
+    "// Host tables arrive by value, laid out exactly as the C side's structs.\n",
+    "struct bnbq_code256 { float v[256]; };                      // an 8-bit code\n",
+    "struct bnbq_code16 { float v[16]; };                        // 4-bit dequantization values\n",
+    "struct bnbq_q4tab { float thr[16]; int nthr; int c2c[8]; }; // 4-bit thresholds, FP4 count->code\n",
+    "\n",
+    "struct alignas(16) bq_v4 { u32 a, b, c, d; };\n",
+    "struct alignas(8) bq_v2 { u32 a, b; };\n",
+    "struct alignas(8) bq_f2 { float x, y; };\n",
+    "\n",
+    "#define BQ_THREADS 256\n",
+    "#define BQ_FULL 0xffffffffu\n",
+    "#define BQ_MEMBER __device__ __forceinline__\n",
+    "\n",
+    "// max as bnbq.h's block absmax, from m = 0: a NaN never wins (quiet or signaling: the comparison\n",
+    "// is false either way, so no reliance on a max instruction's NaN rules)\n",
+    "BNBQ_DEV float bq_max(float m, float a) { return a > m ? a : m; }\n",
+    "\n",
+    "// f16 -> f32 in one instruction; exact for every number (quantizers only: there a NaN's payload\n",
+    "// does not matter, every NaN gives code 0 and never wins the absmax)\n",
+    "BNBQ_DEV float bq_h2f(u32 h) {\n",
+    "#ifdef BNBQ_EMU                                      // a host emulation used for testing\n",
+    "    return bnbq_f16_to_f32((u16)h);\n",
+    "#else\n",
+    "    float f;\n",
+    "    unsigned short s = (unsigned short)h;\n",
+    "    asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(f) : \"h\"(s));\n",
+    "    return f;\n",
+    "#endif\n",
+    "}\n",
+    "template <int DT> BNBQ_DEV float bq_widen(u32 h) {\n",
+    "    return DT == BNBQ_F16 ? bq_h2f(h & 0xffffu) : __uint_as_float(h << 16);\n",
+    "}\n",
+    "// 16 aligned bytes at element e: 4 (F32) or 8 (F16/BF16) elements\n",
+    "template <int DT> BNBQ_DEV void bq_load_vec(const void* x, u64 e, float* v) {\n",
+    "    if (DT == BNBQ_F32) {\n",
+    "        bq_v4 w = *(const bq_v4*)((const float*)x + e);\n",
+    "        v[0] = __uint_as_float(w.a); v[1] = __uint_as_float(w.b);\n",
+    "        v[2] = __uint_as_float(w.c); v[3] = __uint_as_float(w.d);\n",
+    "    } else {\n",
+    "        bq_v4 w = *(const bq_v4*)((const u16*)x + e);\n",
+    "        v[0] = bq_widen<DT>(w.a); v[1] = bq_widen<DT>(w.a >> 16);\n",
+    "        v[2] = bq_widen<DT>(w.b); v[3] = bq_widen<DT>(w.b >> 16);\n",
+    "        v[4] = bq_widen<DT>(w.c); v[5] = bq_widen<DT>(w.c >> 16);\n",
+    "        v[6] = bq_widen<DT>(w.d); v[7] = bq_widen<DT>(w.d >> 16);\n",
+    "    }\n",
+    "}\n",
+    "// one RNE rounding to DT, the prelude's bit-exact conversions (NaN payloads included)\n",
+    "template <int DT> BNBQ_DEV u32 bq_narrow(float v) {\n",
+    "    return DT == BNBQ_F16 ? (u32)bnbq_f32_to_f16(v) : (u32)bnbq_f32_to_bf16(v);\n",
+    "}\n",
+    "// 16 aligned bytes of output at element e: 4 (F32) or 8 (F16/BF16) values\n",
+    "template <int DT> BNBQ_DEV void bq_store_vec(void* out, u64 e, const float* v) {\n",
+    "    bq_v4 w;\n",
+    "    if (DT == BNBQ_F32) {\n",
+    "        w.a = __float_as_uint(v[0]); w.b = __float_as_uint(v[1]);\n",
+    "        w.c = __float_as_uint(v[2]); w.d = __float_as_uint(v[3]);\n",
+    "        *(bq_v4*)((float*)out + e) = w;\n",
+    "    } else {\n",
+    "        w.a = bq_narrow<DT>(v[0]) | (bq_narrow<DT>(v[1]) << 16);\n",
+    "        w.b = bq_narrow<DT>(v[2]) | (bq_narrow<DT>(v[3]) << 16);\n",
+    "        w.c = bq_narrow<DT>(v[4]) | (bq_narrow<DT>(v[5]) << 16);\n",
+    "        w.d = bq_narrow<DT>(v[6]) | (bq_narrow<DT>(v[7]) << 16);\n",
+    "        *(bq_v4*)((u16*)out + e) = w;\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// ---- blockwise quantization skeleton ----------------------------------------------------------\n",
+    "// A block of 256 threads takes a tile of 4096 elements: 4096 / bs quantization blocks of\n",
+    "// G = bs / 16 threads, each thread holding 16 elements in registers (4 or 2 vectors of 16 bytes;\n",
+    "// vector j of lane l in a group covers elements (j * G + l) * VEC ... + VEC - 1 of its block).\n",
+    "// The block's absmax (a max: order-free) is reduced with shuffles (G <= 32) and shared memory,\n",
+    "// then every element is coded from the registers: the input is read once.\n",
+    "// NESTED: the values are f32(x - off) (quantize_nested). BITS 8: one code per byte; BITS 4: two\n",
+    "// codes per byte, high nibble first, a missing last element coded from 0.0f * inv.\n",
+    "template <int DT, bool NESTED, int BITS, class Coder>\n",
+    "BNBQ_DEV void bq_quant_blocks(const void* x, u64 n, int bs_log2, u8* q, float* absmax, float off,\n",
+    "                              const Coder& cd) {\n",
+    "    const int VEC = DT == BNBQ_F32 ? 4 : 8;\n",
+    "    const int NV = 16 / VEC;\n",
+    "    const int OB = BITS == 8 ? VEC : VEC / 2;        // output bytes per vector\n",
+    "    const int t = threadIdx.x;\n",
+    "    const int lg = bs_log2 - 4;                      // log2(G): 1 .. 8\n",
+    "    const int G = 1 << lg;\n",
+    "    const int g = t >> lg, l = t & (G - 1);\n",
+    "    const u64 bs = (u64)1 << bs_log2;\n",
+    "    const u64 nblocks = (n >> bs_log2) + ((n & (bs - 1)) != 0);\n",
+    "    const u64 per_tile = (u64)(BQ_THREADS >> lg);\n",
+    "    const u64 ntiles = (nblocks + per_tile - 1) / per_tile;\n",
+    "    const bool xal = ((u64)x & 15) == 0;\n",
+    "    const bool qal = ((u64)q & (u64)(OB - 1)) == 0;\n",
+    "    __shared__ float red[BQ_THREADS / 32];\n",
+    "    for (u64 tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {\n",
+    "        const u64 qb = tile * per_tile + (u64)g;\n",
+    "        const u64 start = qb << bs_log2;\n",
+    "        const bool active = qb < nblocks;\n",
+    "        const bool full = active && n - start >= bs;\n",
+    "        float v[16];\n",
+    "        if (full && xal) {\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < NV; j++)\n",
+    "                bq_load_vec<DT>(x, start + (u64)((j * G + l) * VEC), v + j * VEC);\n",
+    "            if (NESTED) {\n",
+    "#pragma unroll\n",
+    "                for (int k = 0; k < 16; k++) v[k] = v[k] - off;\n",
+    "            }\n",
+    "        } else {\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < NV; j++) {\n",
+    "#pragma unroll\n",
+    "                for (int k = 0; k < VEC; k++) {\n",
+    "                    const u64 e = start + (u64)((j * G + l) * VEC + k);\n",
+    "                    float a = 0.0f;\n",
+    "                    if (active && e < n) {\n",
+    "                        a = bnbq_load(DT, x, e);\n",
+    "                        if (NESTED) a = a - off;\n",
+    "                    }\n",
+    "                    v[j * VEC + k] = a;\n",
+    "                }\n",
+    "            }\n",
+    "        }\n",
+    "        float m = 0.0f;\n",
+    "#pragma unroll\n",
+    "        for (int k = 0; k < 16; k++) m = bq_max(m, bnbq_absf(v[k]));\n",
+    "#pragma unroll\n",
+    "        for (int o = 16; o > 0; o >>= 1) {\n",
+    "            const float w = __shfl_xor_sync(BQ_FULL, m, o);\n",
+    "            if (o < G) m = bq_max(m, w);\n",
+    "        }\n",
+    "        if (G > 32) {                                // uniform: bs >= 1024\n",
+    "            if ((t & 31) == 0) red[t >> 5] = m;\n",
+    "            __syncthreads();\n",
+    "            const int w0 = (g << lg) >> 5, nw = G >> 5;\n",
+    "            m = red[w0];\n",
+    "            for (int i = 1; i < nw; i++) m = bq_max(m, red[w0 + i]);\n",
+    "            __syncthreads();\n",
+    "        }\n",
+    "        const float inv = 1.0f / m;                  // IEEE reciprocal; 0 -> inf -> NaN -> code 0\n",
+    "        if (active && l == 0) absmax[qb] = m;\n",
+    "#pragma unroll\n",
+    "        for (int j = 0; j < NV; j++) {\n",
+    "            const u64 e0 = start + (u64)((j * G + l) * VEC);\n",
+    "            int r[VEC];\n",
+    "#pragma unroll\n",
+    "            for (int k = 0; k < VEC; k++) r[k] = cd(v[j * VEC + k] * inv);\n",
+    "            if (BITS == 8) {\n",
+    "                if (full && qal) {\n",
+    "                    if (VEC == 4) {\n",
+    "                        *(u32*)(q + e0) =\n",
+    "                            (u32)r[0] | ((u32)r[1] << 8) | ((u32)r[2] << 16) | ((u32)r[3] << 24);\n",
+    "                    } else {\n",
+    "                        bq_v2 w;\n",
+    "                        w.a = (u32)r[0] | ((u32)r[1] << 8) | ((u32)r[2] << 16) | ((u32)r[3] << 24);\n",
+    "                        w.b = (u32)r[4 % VEC] | ((u32)r[5 % VEC] << 8) | ((u32)r[6 % VEC] << 16) |\n",
+    "                              ((u32)r[7 % VEC] << 24);\n",
+    "                        *(bq_v2*)(q + e0) = w;\n",
+    "                    }\n",
+    "                } else if (active) {\n",
+    "#pragma unroll\n",
+    "                    for (int k = 0; k < VEC; k++)\n",
+    "                        if (e0 + k < n) q[e0 + k] = (u8)r[k];\n",
+    "                }\n",
+    "            } else {\n",
+    "                if (full && qal) {\n",
+    "                    const u32 b0 = ((u32)r[0] << 4) | (u32)r[1], b1 = ((u32)r[2] << 4) | (u32)r[3];\n",
+    "                    if (VEC == 4) {\n",
+    "                        *(u16*)(q + (e0 >> 1)) = (u16)(b0 | (b1 << 8));\n",
+    "                    } else {\n",
+    "                        const u32 b2 = ((u32)r[4 % VEC] << 4) | (u32)r[5 % VEC];\n",
+    "                        const u32 b3 = ((u32)r[6 % VEC] << 4) | (u32)r[7 % VEC];\n",
+    "                        *(u32*)(q + (e0 >> 1)) = b0 | (b1 << 8) | (b2 << 16) | (b3 << 24);\n",
+    "                    }\n",
+    "                } else if (active) {\n",
+    "#pragma unroll\n",
+    "                    for (int k = 0; k < VEC; k += 2)\n",
+    "                        if (e0 + k < n) q[(e0 + k) >> 1] = (u8)(((u32)r[k] << 4) | (u32)r[k + 1]);\n",
+    "                }\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// ---- the 8-bit code search (bnbq.h bnbq__code_index) ------------------------------------------\n",
+    "#if BNBQ_OPS == 1 || BNBQ_OPS == 2 || BNBQ_OPS == 3\n",
+    "// bnbq__code_index's seven steps follow a binary search tree over the odd indices 1..253: node i\n",
+    "// (1-based, level L = floor(log2 i)) holds code[pivot], pivot = 2 * (i - 2^L) * 2^(7-L) + 2^(7-L) - 1,\n",
+    "// and a step goes to node 2i + (x > code[pivot]); after seven steps i - 128 = c and p = 2c. Nodes\n",
+    "// 1..7 live in registers, 8..127 in shared memory (levels 3..5 are 8..32 consecutive words: no\n",
+    "// bank conflicts). The final neighbour test needs code[p] and one midpoint\n",
+    "// mid[k] = (code[k] + code[k-1]) * 0.5f: np = p + 1 uses mid[p + 1], np = p - 1 uses mid[p] (IEEE\n",
+    "// addition is commutative). For p = 0 the CPU's np is 0 = p, so the result is p whatever the test:\n",
+    "// mid[0] is stored as -inf, which makes every test with it false.\n",
+    "__shared__ float bq_code[256];\n",
+    "__shared__ float bq_tree[128];\n",
+    "__shared__ float bq_even[128];\n",
+    "__shared__ bq_f2 bq_mid[128];                        // mid[2c], mid[2c + 1]\n",
+    "\n",
+    "struct bq_top { float r1, r2, r3, r4, r5, r6, r7; };\n",
+    "\n",
+    "// Fills the tables; returns (block-uniform) whether mid[p] <= code[p] <= mid[p + 1] for every\n",
+    "// even p (p = 0: the upper half only). Then, as every comparison is exact, the final test is\n",
+    "// p + (x > mid[p + 1]) - (x < mid[p]): when x > code[p] the down test cannot hold (x > code[p] >=\n",
+    "// mid[p]), and when not, the up test cannot (x <= code[p] <= mid[p + 1], or x is NaN). Codes where\n",
+    "// a sum overflows or meets inf - inf can fail the check; they take the literal final test.\n",
+    "BNBQ_DEV int bq8_setup(const bnbq_code256& code, bq_top& T) {\n",
+    "    const int t = threadIdx.x;\n",
+    "    bq_code[t] = code.v[t];                          // one parameter read per thread\n",
+    "    __syncthreads();\n",
+    "    ((float*)bq_mid)[t] = t == 0 ? -__uint_as_float(0x7f800000u) : (bq_code[t] + bq_code[t - 1]) * 0.5f;\n",
+    "    if (t < 128) {\n",
+    "        bq_even[t] = bq_code[2 * t];\n",
+    "        if (t > 0) {\n",
+    "            const int L = 31 - __clz(t), s = 1 << (7 - L);\n",
+    "            bq_tree[t] = bq_code[2 * (t - (1 << L)) * s + s - 1];\n",
+    "        } else {\n",
+    "            bq_tree[0] = 0.0f;\n",
+    "        }\n",
+    "    }\n",
+    "    __syncthreads();\n",
+    "    int ok = 1;\n",
+    "    if (t < 128) {\n",
+    "        const float e = bq_even[t];\n",
+    "        const bq_f2 m = bq_mid[t];\n",
+    "        ok = (t == 0 || m.x <= e) && e <= m.y;\n",
+    "    }\n",
+    "    T.r1 = bq_tree[1]; T.r2 = bq_tree[2]; T.r3 = bq_tree[3];\n",
+    "    T.r4 = bq_tree[4]; T.r5 = bq_tree[5]; T.r6 = bq_tree[6]; T.r7 = bq_tree[7];\n",
+    "    return __syncthreads_and(ok);\n",
+    "}\n",
+    "\n",
+    "// the float at byte offset o of a shared table (offsets keep the index arithmetic to one op a step)\n",
+    "#define BQ_AT(tab, o) (*(const float*)((const char*)(tab) + (o)))\n",
+    "\n",
+    "template <bool FAST> BNBQ_DEV int bq8_index(float x, const bq_top& T) {\n",
+    "    const bool p0 = x > T.r1;                        // levels 0..2: nodes 1..7 in registers\n",
+    "    const bool p1 = x > (p0 ? T.r3 : T.r2);\n",
+    "    const float v2 = p1 ? (p0 ? T.r7 : T.r5) : (p0 ? T.r6 : T.r4);\n",
+    "    const bool p2 = x > v2;\n",
+    "    u32 o = (p0 ? 48u : 32u) + (p1 ? 8u : 0u) + (p2 ? 4u : 0u);   // 4 * node (8..15)\n",
+    "    o = 2 * o + (x > BQ_AT(bq_tree, o) ? 4u : 0u);   // levels 3..6\n",
+    "    o = 2 * o + (x > BQ_AT(bq_tree, o) ? 4u : 0u);\n",
+    "    o = 2 * o + (x > BQ_AT(bq_tree, o) ? 4u : 0u);\n",
+    "    o = 2 * o + (x > BQ_AT(bq_tree, o) ? 4u : 0u);\n",
+    "    // o = 4 * (128 + c): p = 2c = o / 2 - 256\n",
+    "    const int p = (int)(o >> 1) - 256;\n",
+    "    if (FAST) {\n",
+    "        const bq_f2 m = *(const bq_f2*)((const char*)bq_mid + (2 * o - 1024));   // mid[p], mid[p + 1]\n",
+    "        return p + (x > m.y ? 1 : 0) - (x < m.x ? 1 : 0);   // mid[0] is -inf: never below\n",
+    "    } else {\n",
+    "        const float val = BQ_AT(bq_even, o - 512);   // code[p]\n",
+    "        const bool gt = x > val;\n",
+    "        const float mid = ((const float*)bq_mid)[p + gt];\n",
+    "        const int np = gt ? p + 1 : (p > 0 ? p - 1 : 0);\n",
+    "        const bool take = gt ? (x > mid) : (x < mid);\n",
+    "        return take ? np : p;\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "template <bool FAST> struct bq8_coder {\n",
+    "    bq_top T;\n",
+    "    BQ_MEMBER int operator()(float x) const { return bq8_index<FAST>(x, T); }\n",
+    "};\n",
+    "#endif\n",
+    "\n",
+    "#if BNBQ_OPS == 1\n",
+    "// out_q, out_absmax = bnbq_quantize_blockwise(code, x, n, 2^bs_log2); bs 64..4096\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
+    "bnbq_k_quant8(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_code256 code) {\n",
+    "    bq_top T;\n",
+    "    if (bq8_setup(code, T)) {\n",
+    "        bq8_coder<true> cd;\n",
+    "        cd.T = T;\n",
+    "        bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd);\n",
+    "    } else {\n",
+    "        bq8_coder<false> cd;\n",
+    "        cd.T = T;\n",
+    "        bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd);\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "\n",
+    "// ---- 8-bit dequantization: out[e] = dt(code[q[e]] * absmax[e >> bs_log2]) (NESTED: f32(... + off))\n",
+    "// A tile is 256 threads x 4 vectors of 16 output bytes; vector j of thread t is tile vector\n",
+    "// j * 256 + t (coalesced). bs_log2 = 63 gives one absmax for all (dequantize_global).\n",
+    "#if BNBQ_OPS == 1 || BNBQ_OPS == 3\n",
+    "template <int DT, bool NESTED>\n",
+    "BNBQ_DEV void bq_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, float off,\n",
+    "                          const bnbq_code256& code) {\n",
+    "    const int VO = DT == BNBQ_F32 ? 4 : 8;\n",
+    "    const int U = 4;\n",
+    "    const u64 TE = (u64)(BQ_THREADS * U * VO);\n",
+    "    const int t = threadIdx.x;\n",
+    "    __shared__ float s_code[256];\n",
+    "    s_code[t] = code.v[t];\n",
+    "    __syncthreads();\n",
+    "    const bool al = ((u64)q & (u64)(VO - 1)) == 0 && ((u64)out & 15) == 0;\n",
+    "    const u64 ntiles = n / TE + (n % TE != 0);\n",
+    "    for (u64 tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {\n",
+    "        const u64 base = tile * TE;\n",
+    "        if (al && n - base >= TE) {\n",
+    "            u32 w[U][VO / 4];\n",
+    "            float a[U];\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < U; j++) {\n",
+    "                const u64 e0 = base + (u64)((j * BQ_THREADS + t) * VO);\n",
+    "                if (VO == 4) {\n",
+    "                    w[j][0] = *(const u32*)(q + e0);\n",
+    "                } else {\n",
+    "                    const bq_v2 p = *(const bq_v2*)(q + e0);\n",
+    "                    w[j][0] = p.a;\n",
+    "                    w[j][(VO / 4) - 1] = p.b;\n",
+    "                }\n",
+    "                a[j] = absmax[e0 >> bs_log2];\n",
+    "            }\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < U; j++) {\n",
+    "                float y[VO];\n",
+    "#pragma unroll\n",
+    "                for (int k = 0; k < VO; k++) {\n",
+    "                    y[k] = s_code[(w[j][k >> 2] >> (8 * (k & 3))) & 255u] * a[j];\n",
+    "                    if (NESTED) y[k] = y[k] + off;\n",
+    "                }\n",
+    "                bq_store_vec<DT>(out, base + (u64)((j * BQ_THREADS + t) * VO), y);\n",
+    "            }\n",
+    "        } else {\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < U; j++) {\n",
+    "#pragma unroll\n",
+    "                for (int k = 0; k < VO; k++) {\n",
+    "                    const u64 e = base + (u64)((j * BQ_THREADS + t) * VO + k);\n",
+    "                    if (e < n) {\n",
+    "                        float y = s_code[q[e]] * absmax[e >> bs_log2];\n",
+    "                        if (NESTED) y = y + off;\n",
+    "                        bnbq_store(DT, out, e, y);\n",
+    "                    }\n",
+    "                }\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "\n",
+    "#if BNBQ_OPS == 1\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
+    "bnbq_k_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code256 code) {\n",
+    "    bq_dequant8<BNBQ_DT, false>(q, absmax, n, bs_log2, out, 0.0f, code);\n",
+    "}\n",
+    "#endif\n",
+    "\n",
+    "// ---- global 8-bit quantization ----------------------------------------------------------------\n",
+    "#if BNBQ_OPS == 2\n",
+    "// out[0] (zeroed before) = max |x| over the tensor: per-block maxima, then atomicMax on the bits\n",
+    "// (non-negative floats order as their bit patterns).\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
+    "bnbq_k_absmax_global(const void* x, u64 n, float* out) {\n",
+    "    const int VEC = BNBQ_DT == BNBQ_F32 ? 4 : 8;\n",
+    "    const int NV = 16 / VEC;\n",
+    "    const u64 TE = (u64)(BQ_THREADS * 16);\n",
+    "    const int t = threadIdx.x;\n",
+    "    const bool xal = ((u64)x & 15) == 0;\n",
+    "    const u64 ntiles = n / TE + (n % TE != 0);\n",
+    "    __shared__ float red[BQ_THREADS / 32];\n",
+    "    float m = 0.0f;\n",
+    "    for (u64 tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {\n",
+    "        const u64 base = tile * TE;\n",
+    "        float v[16];\n",
+    "        if (xal && n - base >= TE) {\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < NV; j++)\n",
+    "                bq_load_vec<BNBQ_DT>(x, base + (u64)((j * BQ_THREADS + t) * VEC), v + j * VEC);\n",
+    "        } else {\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < NV; j++) {\n",
+    "#pragma unroll\n",
+    "                for (int k = 0; k < VEC; k++) {\n",
+    "                    const u64 e = base + (u64)((j * BQ_THREADS + t) * VEC + k);\n",
+    "                    v[j * VEC + k] = e < n ? bnbq_load(BNBQ_DT, x, e) : 0.0f;\n",
+    "                }\n",
+    "            }\n",
+    "        }\n",
+    "#pragma unroll\n",
+    "        for (int k = 0; k < 16; k++) m = bq_max(m, bnbq_absf(v[k]));\n",
+    "    }\n",
+    "#pragma unroll\n",
+    "    for (int o = 16; o > 0; o >>= 1) m = bq_max(m, __shfl_xor_sync(BQ_FULL, m, o));\n",
+    "    if ((t & 31) == 0) red[t >> 5] = m;\n",
+    "    __syncthreads();\n",
+    "    if (t == 0) {\n",
+    "        for (int i = 1; i < BQ_THREADS / 32; i++) m = bq_max(m, red[i]);\n",
+    "        if (m > 0.0f) atomicMax((unsigned int*)out, __float_as_uint(m));\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// q[e] = code_index(code, f32(x[e] / absmax[0])), an IEEE division as bnbq.h (and torch).\n",
+    "template <class Coder>\n",
+    "BNBQ_DEV void bq_quant_global(const void* x, u64 n, const float* absmax, u8* q, const Coder& cd) {\n",
+    "    const int VEC = BNBQ_DT == BNBQ_F32 ? 4 : 8;\n",
+    "    const int NV = 16 / VEC;\n",
+    "    const u64 TE = (u64)(BQ_THREADS * 16);\n",
+    "    const int t = threadIdx.x;\n",
+    "    const float s = absmax[0];\n",
+    "    const bool xal = ((u64)x & 15) == 0;\n",
+    "    const bool qal = ((u64)q & (u64)(VEC - 1)) == 0;\n",
+    "    const u64 ntiles = n / TE + (n % TE != 0);\n",
+    "    for (u64 tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {\n",
+    "        const u64 base = tile * TE;\n",
+    "        const bool full = n - base >= TE;\n",
+    "        float v[16];\n",
+    "        if (full && xal) {\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < NV; j++)\n",
+    "                bq_load_vec<BNBQ_DT>(x, base + (u64)((j * BQ_THREADS + t) * VEC), v + j * VEC);\n",
+    "        } else {\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < NV; j++) {\n",
+    "#pragma unroll\n",
+    "                for (int k = 0; k < VEC; k++) {\n",
+    "                    const u64 e = base + (u64)((j * BQ_THREADS + t) * VEC + k);\n",
+    "                    v[j * VEC + k] = e < n ? bnbq_load(BNBQ_DT, x, e) : 0.0f;\n",
+    "                }\n",
+    "            }\n",
+    "        }\n",
+    "#pragma unroll\n",
+    "        for (int j = 0; j < NV; j++) {\n",
+    "            const u64 e0 = base + (u64)((j * BQ_THREADS + t) * VEC);\n",
+    "            int r[VEC];\n",
+    "#pragma unroll\n",
+    "            for (int k = 0; k < VEC; k++) r[k] = cd(v[j * VEC + k] / s);\n",
+    "            if (full && qal) {\n",
+    "                const u32 lo = (u32)r[0] | ((u32)r[1] << 8) | ((u32)r[2] << 16) | ((u32)r[3] << 24);\n",
+    "                if (VEC == 4) {\n",
+    "                    *(u32*)(q + e0) = lo;\n",
+    "                } else {\n",
+    "                    bq_v2 w;\n",
+    "                    w.a = lo;\n",
+    "                    w.b = (u32)r[4 % VEC] | ((u32)r[5 % VEC] << 8) | ((u32)r[6 % VEC] << 16) |\n",
+    "                          ((u32)r[7 % VEC] << 24);\n",
+    "                    *(bq_v2*)(q + e0) = w;\n",
+    "                }\n",
+    "            } else {\n",
+    "#pragma unroll\n",
+    "                for (int k = 0; k < VEC; k++)\n",
+    "                    if (e0 + k < n) q[e0 + k] = (u8)r[k];\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
+    "bnbq_k_quant_global(const void* x, u64 n, const float* absmax, u8* q, bnbq_code256 code) {\n",
+    "    bq_top T;\n",
+    "    if (bq8_setup(code, T)) {\n",
+    "        bq8_coder<true> cd;\n",
+    "        cd.T = T;\n",
+    "        bq_quant_global(x, n, absmax, q, cd);\n",
+    "    } else {\n",
+    "        bq8_coder<false> cd;\n",
+    "        cd.T = T;\n",
+    "        bq_quant_global(x, n, absmax, q, cd);\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "\n",
+    "// ---- nested statistics (float32) --------------------------------------------------------------\n",
+    "#if BNBQ_OPS == 3\n",
+    "// out[0] = f32(sum / nblocks), sum in double exactly as bnbq.h: chunks of 1024 blocks summed in\n",
+    "// order, chunk sums added in chunk order. One block: warps 1..31 sum chunks (one per thread, 992\n",
+    "// per round) into one half of a double buffer while thread 0 adds the previous round's sums.\n",
+    "#define BQ_NO_THREADS 1024\n",
+    "#define BQ_NO_WORKERS (BQ_NO_THREADS - 32)\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_NO_THREADS)\n",
+    "bnbq_k_nested_offset(const float* absmax, u64 nblocks, float* out) {\n",
+    "    __shared__ double part[2][BQ_NO_WORKERS];\n",
+    "    const int t = threadIdx.x;\n",
+    "    const u64 nchunks = (nblocks >> 10) + ((nblocks & 1023) != 0);\n",
+    "    const u64 rounds = nchunks / BQ_NO_WORKERS + (nchunks % BQ_NO_WORKERS != 0);\n",
+    "    const bool al = ((u64)absmax & 15) == 0;\n",
+    "    double s = 0.0;\n",
+    "    for (u64 r = 0; r <= rounds; r++) {\n",
+    "        if (t >= 32) {\n",
+    "            const u64 c = r * BQ_NO_WORKERS + (u64)(t - 32);\n",
+    "            if (r < rounds && c < nchunks) {\n",
+    "                const u64 b0 = c << 10;\n",
+    "                const u64 b1 = nblocks - b0 < 1024 ? nblocks : b0 + 1024;\n",
+    "                double p = 0.0;\n",
+    "                if (al && b1 - b0 == 1024) {\n",
+    "                    for (u64 b = b0; b < b1; b += 32) {   // a 128-byte line per step in flight\n",
+    "                        bq_v4 w[8];\n",
+    "#pragma unroll\n",
+    "                        for (int k = 0; k < 8; k++) w[k] = *(const bq_v4*)(absmax + b + 4 * k);\n",
+    "#pragma unroll\n",
+    "                        for (int k = 0; k < 8; k++) {\n",
+    "                            p += (double)__uint_as_float(w[k].a);\n",
+    "                            p += (double)__uint_as_float(w[k].b);\n",
+    "                            p += (double)__uint_as_float(w[k].c);\n",
+    "                            p += (double)__uint_as_float(w[k].d);\n",
+    "                        }\n",
+    "                    }\n",
+    "                } else {\n",
+    "                    for (u64 b = b0; b < b1; b++) p += (double)absmax[b];\n",
+    "                }\n",
+    "                part[r & 1][t - 32] = p;\n",
+    "            }\n",
+    "        } else if (t == 0 && r > 0) {\n",
+    "            const u64 c0 = (r - 1) * BQ_NO_WORKERS;\n",
+    "            const int cnt = nchunks - c0 < BQ_NO_WORKERS ? (int)(nchunks - c0) : BQ_NO_WORKERS;\n",
+    "            const double* pp = part[(r - 1) & 1];\n",
+    "            for (int i = 0; i < cnt; i++) s += pp[i];\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "    }\n",
+    "    if (t == 0) out[0] = (float)(s / (double)nblocks);\n",
+    "}\n",
+    "\n",
+    "// absmax_q, nested_absmax = quantize_blockwise(f32(absmax - offset[0]), code, 2^bs_log2)\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
+    "bnbq_k_quant_nested(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,\n",
+    "                    float* nested_absmax, bnbq_code256 code) {\n",
+    "    const float off = offset[0];\n",
+    "    bq_top T;\n",
+    "    if (bq8_setup(code, T)) {\n",
+    "        bq8_coder<true> cd;\n",
+    "        cd.T = T;\n",
+    "        bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd);\n",
+    "    } else {\n",
+    "        bq8_coder<false> cd;\n",
+    "        cd.T = T;\n",
+    "        bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd);\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// out[b] = f32(f32(code[q[b]] * nested_absmax[b >> bs_log2]) + offset[0])\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
+    "bnbq_k_dequant_nested(const u8* q, const float* nested_absmax, u64 nblocks, int bs_log2,\n",
+    "                      const float* offset, float* out, bnbq_code256 code) {\n",
+    "    const float off = offset[0];\n",
+    "    bq_dequant8<BNBQ_F32, true>(q, nested_absmax, nblocks, bs_log2, out, off, code);\n",
+    "}\n",
+    "#endif\n",
+    "\n",
+    "// ---- 4-bit NF4 / FP4 --------------------------------------------------------------------------\n",
+    "#if BNBQ_OPS == 4\n",
+    "// bnbq.h's decisions are threshold counts: NF4 c = #{j < 15 : x > thr[j]}; FP4 on a = |x|,\n",
+    "// c = #{j < 7 : a > thr[j]}, code = c2c[c] + (x < 0 ? 8 : 0). With a monotone bucket function\n",
+    "// k(x) (computed the same way for x and the thresholds), every threshold in a lower bucket is\n",
+    "// below x and every one in a higher bucket is not; so when no bucket holds two thresholds,\n",
+    "// c = lo[k] + (x > thr_k), lo[k] = #{j : k(thr[j]) < k}, thr_k = the threshold in bucket k or\n",
+    "// +inf. The setup checks the one-per-bucket property (else the literal counts run).\n",
+    "__shared__ float bq4_thr[32];      // the threshold in bucket k, or +inf\n",
+    "__shared__ int bq4_codes[32];      // code for c = lo[k] | code for c = lo[k] + 1 << 4\n",
+    "__shared__ float bq4_s_thr[16];\n",
+    "__shared__ int bq4_s_c2c[8];\n",
+    "\n",
+    "BNBQ_DEV int bq4_bucket(float x) {\n",
+    "#if BNBQ_QT == BNBQ_NF4\n",
+    "    float y = (x + 1.0f) * 16.0f;                    // NF4: 32 buckets over [-1, 1]\n",
+    "#else\n",
+    "    float y = bnbq_absf(x) * 32.0f;                  // FP4: 32 buckets over |x| in [0, 1]\n",
+    "#endif\n",
+    "    y = y > 0.0f ? y : 0.0f;                         // NaN -> 0\n",
+    "    y = y < 31.0f ? y : 31.0f;\n",
+    "    return (int)y;\n",
+    "}\n",
+    "\n",
+    "BNBQ_DEV int bq4_setup(const bnbq_q4tab& tab) {\n",
+    "    const int t = threadIdx.x;\n",
+    "    if (t == 0) {                                    // constant indices: no copy of the struct\n",
+    "#pragma unroll\n",
+    "        for (int j = 0; j < 16; j++) bq4_s_thr[j] = tab.thr[j];\n",
+    "#pragma unroll\n",
+    "        for (int j = 0; j < 8; j++) bq4_s_c2c[j] = tab.c2c[j];\n",
+    "    }\n",
+    "    __syncthreads();\n",
+    "    int ok = 1;\n",
+    "    if (t < 32) {\n",
+    "        const int nthr = BNBQ_QT == BNBQ_NF4 ? 15 : 7;\n",
+    "        int lo = 0, cnt = 0;\n",
+    "        float th = __uint_as_float(0x7f800000u);\n",
+    "        for (int j = 0; j < nthr; j++) {\n",
+    "            const float v = bq4_s_thr[j];\n",
+    "            const int b = bq4_bucket(v);\n",
+    "            lo += b < t;\n",
+    "            if (b == t) { th = v; cnt++; }\n",
+    "        }\n",
+    "#if BNBQ_QT == BNBQ_NF4\n",
+    "        const int c0 = lo, c1 = lo < 15 ? lo + 1 : 15;\n",
+    "#else\n",
+    "        const int c0 = bq4_s_c2c[lo], c1 = bq4_s_c2c[lo < 7 ? lo + 1 : 7];\n",
+    "#endif\n",
+    "        bq4_thr[t] = th;\n",
+    "        bq4_codes[t] = c0 | (c1 << 4);\n",
+    "        ok = cnt <= 1;\n",
+    "    }\n",
+    "    return __syncthreads_and(ok);\n",
+    "}\n",
+    "\n",
+    "struct bq4_fast {\n",
+    "    BQ_MEMBER int operator()(float x) const {\n",
+    "        const int k = bq4_bucket(x);\n",
+    "#if BNBQ_QT == BNBQ_NF4\n",
+    "        const int gt = x > bq4_thr[k];\n",
+    "        return (bq4_codes[k] >> (gt ? 4 : 0)) & 15;\n",
+    "#else\n",
+    "        const int gt = bnbq_absf(x) > bq4_thr[k];\n",
+    "        return ((bq4_codes[k] >> (gt ? 4 : 0)) & 15) + (x < 0.0f ? 8 : 0);\n",
+    "#endif\n",
+    "    }\n",
+    "};\n",
+    "struct bq4_exact {                                   // bnbq__nf4_index / bnbq__fp4_index\n",
+    "    BQ_MEMBER int operator()(float x) const {\n",
+    "        int c = 0;\n",
+    "#if BNBQ_QT == BNBQ_NF4\n",
+    "        for (int j = 0; j < 15; j++) c += x > bq4_s_thr[j];\n",
+    "        return c;\n",
+    "#else\n",
+    "        const float a = bnbq_absf(x);\n",
+    "        for (int j = 0; j < 7; j++) c += a > bq4_s_thr[j];\n",
+    "        return bq4_s_c2c[c] + (x < 0.0f ? 8 : 0);\n",
+    "#endif\n",
+    "    }\n",
+    "};\n",
+    "\n",
+    "// out_packed, out_absmax = bnbq_quantize_4bit(qt, x, n, 2^bs_log2); bs 32..4096\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
+    "bnbq_k_quant4(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq_q4tab tab) {\n",
+    "    if (bq4_setup(tab)) {\n",
+    "        bq4_fast cd;\n",
+    "        bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd);\n",
+    "    } else {\n",
+    "        bq4_exact cd;\n",
+    "        bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd);\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// out[e] = dt(tab[nibble e] * absmax[e >> bs_log2]); nibble e is the high one of byte e / 2 for\n",
+    "// even e. Tiles as bq_dequant8.\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
+    "bnbq_k_dequant4(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code16 tab) {\n",
+    "    const int VO = BNBQ_DT == BNBQ_F32 ? 4 : 8;\n",
+    "    const int U = 4;\n",
+    "    const u64 TE = (u64)(BQ_THREADS * U * VO);\n",
+    "    const int t = threadIdx.x;\n",
+    "    __shared__ float s_tab[16];\n",
+    "    if (t < 16) s_tab[t] = tab.v[t];\n",
+    "    __syncthreads();\n",
+    "    const bool al = ((u64)packed & (u64)(VO / 2 - 1)) == 0 && ((u64)out & 15) == 0;\n",
+    "    const u64 ntiles = n / TE + (n % TE != 0);\n",
+    "    for (u64 tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {\n",
+    "        const u64 base = tile * TE;\n",
+    "        if (al && n - base >= TE) {\n",
+    "            u32 w[U];\n",
+    "            float a[U];\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < U; j++) {\n",
+    "                const u64 e0 = base + (u64)((j * BQ_THREADS + t) * VO);\n",
+    "                w[j] = VO == 4 ? (u32)(*(const u16*)(packed + (e0 >> 1)))\n",
+    "                               : *(const u32*)(packed + (e0 >> 1));\n",
+    "                a[j] = absmax[e0 >> bs_log2];\n",
+    "            }\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < U; j++) {\n",
+    "                float y[VO];\n",
+    "#pragma unroll\n",
+    "                for (int k = 0; k < VO; k++) {\n",
+    "                    const u32 byte = (w[j] >> (8 * (k >> 1))) & 255u;\n",
+    "                    y[k] = s_tab[(k & 1) ? (byte & 15u) : (byte >> 4)] * a[j];\n",
+    "                }\n",
+    "                bq_store_vec<BNBQ_DT>(out, base + (u64)((j * BQ_THREADS + t) * VO), y);\n",
+    "            }\n",
+    "        } else {\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < U; j++) {\n",
+    "#pragma unroll\n",
+    "                for (int k = 0; k < VO; k++) {\n",
+    "                    const u64 e = base + (u64)((j * BQ_THREADS + t) * VO + k);\n",
+    "                    if (e < n) {\n",
+    "                        const u32 byte = packed[e >> 1];\n",
+    "                        const float a = absmax[e >> bs_log2];\n",
+    "                        const float y = s_tab[(e & 1) ? (byte & 15u) : (byte >> 4)] * a;\n",
+    "                        bnbq_store(BNBQ_DT, out, e, y);\n",
+    "                    }\n",
+    "                }\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    0
+};
 static const bnbq__cu_source bnbq__cu_sources[] = {
     { "prelude", bnbq__cu_src_prelude },
     { "convert", bnbq__cu_src_convert },
+    { "quant", bnbq__cu_src_quant },
     { 0, 0 }
 };
 // >>cu-kernels-end
@@ -1749,7 +2458,269 @@ static bnbq_result bnbq__cu_convert(bnbq_exec* ex, bnbq_dtype src_dt, const void
 /* ==== quantization ops: blockwise 8-bit, 4-bit, nested statistics, global (owner: cuda-quant) ==== */
 /* Each op: static bnbq_result bnbq__cu_<slot>(<the bnbq_backend slot's signature>), then
    #define BNBQ__CU_SLOT_<slot> bnbq__cu_<slot>, and its kernel variants in BNBQ__CU_VARIANTS_QUANT. */
-#define BNBQ__CU_VARIANTS_QUANT
+/* Kernels: kernels_src/quant.cu, compiled per group of ops (BNBQ_OPS) and dtype / quant type; the
+   blocksize is a kernel argument (log2). Code tables are host memory: they travel by value in
+   these structs, laid out exactly as the kernels' bnbq_code256 / bnbq_code16 / bnbq_q4tab. */
+#define BNBQ__CUQ_BW0 "BNBQ_OPS=1 BNBQ_DT=0"
+#define BNBQ__CUQ_BW1 "BNBQ_OPS=1 BNBQ_DT=1"
+#define BNBQ__CUQ_BW2 "BNBQ_OPS=1 BNBQ_DT=2"
+#define BNBQ__CUQ_GL0 "BNBQ_OPS=2 BNBQ_DT=0"
+#define BNBQ__CUQ_GL1 "BNBQ_OPS=2 BNBQ_DT=1"
+#define BNBQ__CUQ_GL2 "BNBQ_OPS=2 BNBQ_DT=2"
+#define BNBQ__CUQ_NE "BNBQ_OPS=3"
+#define BNBQ__CUQ_40F "BNBQ_OPS=4 BNBQ_DT=0 BNBQ_QT=0"
+#define BNBQ__CUQ_40N "BNBQ_OPS=4 BNBQ_DT=0 BNBQ_QT=1"
+#define BNBQ__CUQ_41F "BNBQ_OPS=4 BNBQ_DT=1 BNBQ_QT=0"
+#define BNBQ__CUQ_41N "BNBQ_OPS=4 BNBQ_DT=1 BNBQ_QT=1"
+#define BNBQ__CUQ_42F "BNBQ_OPS=4 BNBQ_DT=2 BNBQ_QT=0"
+#define BNBQ__CUQ_42N "BNBQ_OPS=4 BNBQ_DT=2 BNBQ_QT=1"
+#define BNBQ__CU_VARIANTS_QUANT \
+    { "quant", BNBQ__CUQ_BW0 }, { "quant", BNBQ__CUQ_BW1 }, { "quant", BNBQ__CUQ_BW2 }, \
+    { "quant", BNBQ__CUQ_GL0 }, { "quant", BNBQ__CUQ_GL1 }, { "quant", BNBQ__CUQ_GL2 }, \
+    { "quant", BNBQ__CUQ_NE }, \
+    { "quant", BNBQ__CUQ_40F }, { "quant", BNBQ__CUQ_40N }, { "quant", BNBQ__CUQ_41F }, \
+    { "quant", BNBQ__CUQ_41N }, { "quant", BNBQ__CUQ_42F }, { "quant", BNBQ__CUQ_42N },
+static const char* const bnbq__cuq_bw[3] = { BNBQ__CUQ_BW0, BNBQ__CUQ_BW1, BNBQ__CUQ_BW2 };
+static const char* const bnbq__cuq_gl[3] = { BNBQ__CUQ_GL0, BNBQ__CUQ_GL1, BNBQ__CUQ_GL2 };
+static const char* const bnbq__cuq_4b[3][2] = {   /* [dt][qt]: BNBQ_FP4 = 0, BNBQ_NF4 = 1 */
+    { BNBQ__CUQ_40F, BNBQ__CUQ_40N }, { BNBQ__CUQ_41F, BNBQ__CUQ_41N }, { BNBQ__CUQ_42F, BNBQ__CUQ_42N }
+};
+
+typedef struct bnbq__cuq_code256 { float v[256]; } bnbq__cuq_code256;
+typedef struct bnbq__cuq_code16 { float v[16]; } bnbq__cuq_code16;
+typedef struct bnbq__cuq_q4tab { float thr[16]; int nthr; int c2c[8]; } bnbq__cuq_q4tab;
+
+#define BNBQ__CUQ_THREADS 256u
+#define BNBQ__CUQ_TILE ((size_t)4096)     /* elements per block and step of the quantizers */
+
+static int bnbq__cuq_log2(int bs) {
+    int l = 0;
+    while (((size_t)1 << l) < (size_t)bs) l++;
+    return l;
+}
+/* tiles blocks, at most per_sm per multiprocessor (the kernels loop over the rest) */
+static unsigned bnbq__cuq_grid(const bnbq_cuda* c, size_t tiles, size_t per_sm) {
+    size_t cap = (size_t)(c->info.sm_count > 0 ? c->info.sm_count : 80) * per_sm;
+    if (tiles > cap) tiles = cap;
+    return (unsigned)(tiles ? tiles : 1);
+}
+/* tiles of the blockwise quantizers: 4096 / bs quantization blocks each */
+static size_t bnbq__cuq_qtiles(size_t n, int bs) {
+    size_t nb = n / (size_t)bs + (n % (size_t)bs != 0), per = BNBQ__CUQ_TILE / (size_t)bs;
+    return nb / per + (nb % per != 0);
+}
+/* tiles of the dequantizers: 256 threads x 4 vectors of 16 output bytes */
+static size_t bnbq__cuq_dtiles(size_t n, bnbq_dtype dt) {
+    size_t te = (size_t)BNBQ__CUQ_THREADS * 4 * (dt == BNBQ_F32 ? 4 : 8);
+    return n / te + (n % te != 0);
+}
+static void bnbq__cuq_code(bnbq__cuq_code256* cs, const float* code) {
+    memcpy(cs->v, code, sizeof cs->v);
+}
+
+static bnbq_result bnbq__cu_quantize_blockwise(bnbq_exec* ex, const float* code, bnbq_dtype dt,
+                                               const void* x, size_t n, int blocksize,
+                                               uint8_t* out_q, float* out_absmax) {
+    bnbq__CUfunction f;
+    BNBQ__CU_BEGIN("bnbq_quantize_blockwise");
+    r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_bw[(int)dt], "bnbq_k_quant8", &f);
+    if (r == BNBQ_SUCCESS) {
+        bnbq__cuq_code256 cs;
+        unsigned long long nn = n;
+        int lg = bnbq__cuq_log2(blocksize);
+        void* args[6];
+        bnbq__cuq_code(&cs, code);
+        args[0] = (void*)&x; args[1] = &nn; args[2] = &lg; args[3] = (void*)&out_q;
+        args[4] = (void*)&out_absmax; args[5] = &cs;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__cuq_grid(c, bnbq__cuq_qtiles(n, blocksize), 64), 1,
+                            BNBQ__CUQ_THREADS, 0, args);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_quantize_blockwise bnbq__cu_quantize_blockwise
+
+/* the 8-bit dequantizer; bs_log2 63 = one absmax for the whole tensor */
+static bnbq_result bnbq__cuq_dequant8(bnbq_exec* ex, bnbq_cuda* c, const char* func,
+                                      const float* code, bnbq_dtype dt, const uint8_t* q,
+                                      const float* absmax, size_t n, int bs_log2, void* out) {
+    bnbq__CUfunction f;
+    bnbq_result r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_bw[(int)dt], "bnbq_k_dequant8", &f);
+    if (r == BNBQ_SUCCESS) {
+        bnbq__cuq_code256 cs;
+        unsigned long long nn = n;
+        void* args[6];
+        bnbq__cuq_code(&cs, code);
+        args[0] = (void*)&q; args[1] = (void*)&absmax; args[2] = &nn; args[3] = &bs_log2;
+        args[4] = &out; args[5] = &cs;
+        r = bnbq__cu_launch(ex, func, f, bnbq__cuq_grid(c, bnbq__cuq_dtiles(n, dt), 16), 1,
+                            BNBQ__CUQ_THREADS, 0, args);
+    }
+    return r;
+}
+
+static bnbq_result bnbq__cu_dequantize_blockwise(bnbq_exec* ex, const float* code, bnbq_dtype dt,
+                                                 const uint8_t* q, const float* absmax, size_t n,
+                                                 int blocksize, void* out) {
+    BNBQ__CU_BEGIN("bnbq_dequantize_blockwise");
+    r = bnbq__cuq_dequant8(ex, c, bnbq__func, code, dt, q, absmax, n, bnbq__cuq_log2(blocksize), out);
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_dequantize_blockwise bnbq__cu_dequantize_blockwise
+
+static bnbq_result bnbq__cu_quantize_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
+                                          const void* x, size_t n, int blocksize,
+                                          uint8_t* out_packed, float* out_absmax) {
+    bnbq__CUfunction f;
+    BNBQ__CU_BEGIN("bnbq_quantize_4bit");
+    r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_4b[(int)dt][qt == BNBQ_NF4], "bnbq_k_quant4", &f);
+    if (r == BNBQ_SUCCESS) {
+        bnbq__cuq_q4tab tab;
+        unsigned long long nn = n;
+        int lg = bnbq__cuq_log2(blocksize), i;
+        void* args[6];
+        memset(&tab, 0, sizeof tab);
+        if (qt == BNBQ_NF4) {
+            tab.nthr = 15;
+            for (i = 0; i < 15; i++) tab.thr[i] = bnbq__nf4_thresholds[i];
+        } else {
+            tab.nthr = 7;
+            for (i = 0; i < 7; i++) tab.thr[i] = bnbq__fp4_thresholds[i];
+            for (i = 0; i < 8; i++) tab.c2c[i] = bnbq__fp4_count_to_code[i];
+        }
+        args[0] = (void*)&x; args[1] = &nn; args[2] = &lg; args[3] = (void*)&out_packed;
+        args[4] = (void*)&out_absmax; args[5] = &tab;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__cuq_grid(c, bnbq__cuq_qtiles(n, blocksize), 64), 1,
+                            BNBQ__CUQ_THREADS, 0, args);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_quantize_4bit bnbq__cu_quantize_4bit
+
+static bnbq_result bnbq__cu_dequantize_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
+                                            const uint8_t* packed, const float* absmax, size_t n,
+                                            int blocksize, void* out) {
+    bnbq__CUfunction f;
+    BNBQ__CU_BEGIN("bnbq_dequantize_4bit");
+    r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_4b[(int)dt][qt == BNBQ_NF4], "bnbq_k_dequant4", &f);
+    if (r == BNBQ_SUCCESS) {
+        bnbq__cuq_code16 tab;
+        unsigned long long nn = n;
+        int lg = bnbq__cuq_log2(blocksize), i;
+        void* args[6];
+        /* bnbq__dequant4's factors: NF4[c], or bnbq_fp4_value(c) (sign from bit 3) */
+        for (i = 0; i < 16; i++) tab.v[i] = qt == BNBQ_NF4 ? bnbq__code_nf4[i] : bnbq_fp4_value(i);
+        args[0] = (void*)&packed; args[1] = (void*)&absmax; args[2] = &nn; args[3] = &lg;
+        args[4] = &out; args[5] = &tab;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__cuq_grid(c, bnbq__cuq_dtiles(n, dt), 16), 1,
+                            BNBQ__CUQ_THREADS, 0, args);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_dequantize_4bit bnbq__cu_dequantize_4bit
+
+/* One block of 1024 threads: the double sum's order is bnbq.h's (chunks of 1024 blocks). */
+static bnbq_result bnbq__cu_nested_offset(bnbq_exec* ex, const float* absmax, size_t nblocks,
+                                          float* out_offset) {
+    bnbq__CUfunction f;
+    BNBQ__CU_BEGIN("bnbq_nested_offset");
+    r = bnbq__cu_kernel(ex, "quant", BNBQ__CUQ_NE, "bnbq_k_nested_offset", &f);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long nn = nblocks;
+        void* args[3];
+        args[0] = (void*)&absmax; args[1] = &nn; args[2] = (void*)&out_offset;
+        r = bnbq__cu_launch(ex, bnbq__func, f, 1, 1, 1024, 0, args);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_nested_offset bnbq__cu_nested_offset
+
+static bnbq_result bnbq__cu_quantize_nested(bnbq_exec* ex, const float* nested_code,
+                                            const float* absmax, size_t nblocks,
+                                            int nested_blocksize, const float* offset,
+                                            uint8_t* out_absmax_q, float* out_nested_absmax) {
+    bnbq__CUfunction f;
+    BNBQ__CU_BEGIN("bnbq_quantize_nested");
+    r = bnbq__cu_kernel(ex, "quant", BNBQ__CUQ_NE, "bnbq_k_quant_nested", &f);
+    if (r == BNBQ_SUCCESS) {
+        bnbq__cuq_code256 cs;
+        unsigned long long nn = nblocks;
+        int lg = bnbq__cuq_log2(nested_blocksize);
+        void* args[7];
+        bnbq__cuq_code(&cs, nested_code);
+        args[0] = (void*)&absmax; args[1] = &nn; args[2] = &lg; args[3] = (void*)&offset;
+        args[4] = (void*)&out_absmax_q; args[5] = (void*)&out_nested_absmax; args[6] = &cs;
+        r = bnbq__cu_launch(ex, bnbq__func, f,
+                            bnbq__cuq_grid(c, bnbq__cuq_qtiles(nblocks, nested_blocksize), 64), 1,
+                            BNBQ__CUQ_THREADS, 0, args);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_quantize_nested bnbq__cu_quantize_nested
+
+static bnbq_result bnbq__cu_dequantize_nested(bnbq_exec* ex, const float* nested_code,
+                                              const uint8_t* absmax_q, const float* nested_absmax,
+                                              size_t nblocks, int nested_blocksize,
+                                              const float* offset, float* out_absmax) {
+    bnbq__CUfunction f;
+    BNBQ__CU_BEGIN("bnbq_dequantize_nested");
+    r = bnbq__cu_kernel(ex, "quant", BNBQ__CUQ_NE, "bnbq_k_dequant_nested", &f);
+    if (r == BNBQ_SUCCESS) {
+        bnbq__cuq_code256 cs;
+        unsigned long long nn = nblocks;
+        int lg = bnbq__cuq_log2(nested_blocksize);
+        void* args[7];
+        bnbq__cuq_code(&cs, nested_code);
+        args[0] = (void*)&absmax_q; args[1] = (void*)&nested_absmax; args[2] = &nn; args[3] = &lg;
+        args[4] = (void*)&offset; args[5] = (void*)&out_absmax; args[6] = &cs;
+        r = bnbq__cu_launch(ex, bnbq__func, f,
+                            bnbq__cuq_grid(c, bnbq__cuq_dtiles(nblocks, BNBQ_F32), 16), 1,
+                            BNBQ__CUQ_THREADS, 0, args);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_dequantize_nested bnbq__cu_dequantize_nested
+
+/* Three steps on the stream: zero out_absmax, max |x| into it (atomicMax on the bits), codes. */
+static bnbq_result bnbq__cu_quantize_global(bnbq_exec* ex, const float* code, bnbq_dtype dt,
+                                            const void* x, size_t n, uint8_t* out_q,
+                                            float* out_absmax) {
+    bnbq__CUfunction fa, fq;
+    BNBQ__CU_BEGIN("bnbq_quantize_global");
+    r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_gl[(int)dt], "bnbq_k_absmax_global", &fa);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_gl[(int)dt], "bnbq_k_quant_global", &fq);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_check(ex, bnbq__func, "cuMemsetD8Async",
+                           BNBQ__DRV.bnbq__cuMemsetD8Async(BNBQ__DPTR(out_absmax), 0, sizeof(float),
+                                                           (bnbq__CUstream)ex->stream));
+    if (r == BNBQ_SUCCESS) {
+        bnbq__cuq_code256 cs;
+        unsigned long long nn = n;
+        size_t tiles = n / BNBQ__CUQ_TILE + (n % BNBQ__CUQ_TILE != 0);
+        void* args[5];
+        args[0] = (void*)&x; args[1] = &nn; args[2] = (void*)&out_absmax;
+        r = bnbq__cu_launch(ex, bnbq__func, fa, bnbq__cuq_grid(c, tiles, 8), 1, BNBQ__CUQ_THREADS, 0,
+                            args);
+        if (r == BNBQ_SUCCESS) {
+            bnbq__cuq_code(&cs, code);
+            args[0] = (void*)&x; args[1] = &nn; args[2] = (void*)&out_absmax; args[3] = (void*)&out_q;
+            args[4] = &cs;
+            r = bnbq__cu_launch(ex, bnbq__func, fq, bnbq__cuq_grid(c, tiles, 64), 1,
+                                BNBQ__CUQ_THREADS, 0, args);
+        }
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_quantize_global bnbq__cu_quantize_global
+
+static bnbq_result bnbq__cu_dequantize_global(bnbq_exec* ex, const float* code, bnbq_dtype dt,
+                                              const uint8_t* q, const float* absmax, size_t n,
+                                              void* out) {
+    BNBQ__CU_BEGIN("bnbq_dequantize_global");
+    r = bnbq__cuq_dequant8(ex, c, bnbq__func, code, dt, q, absmax, n, 63, out);
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_dequantize_global bnbq__cu_dequantize_global
 /* ==== end of quantization ops ==== */
 
 /* ==== int8 / SwitchBack / 4-bit matmul ops (owner: cuda-int8) ==== */
