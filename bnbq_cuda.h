@@ -839,14 +839,16 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "// are exact in float32, so dt(w) and dt(a * b) are single dt multiplies: the kernel uses packed\n",
     "// f16x2 / bf16x2 multiplies (round to nearest even) on pairs of elements.\n",
     "// Compile-time BNBQ_DT (0 F32, 1 F16, 2 BF16). Each warp takes BNBQ_G4_ROWS rows, so a lane loads\n",
-    "// its activation chunk once for all of them. K % 32 == 0 (K % blocksize == 0, blocksize >= 32):\n",
+    "// its activation chunk once for all of them; the weights of the next DEPTH - 1 chunk steps are\n",
+    "// loaded ahead (the bytes in flight per SM, not the occupancy, bound a GEMV with few long rows). K % 32 == 0 (K % blocksize == 0, blocksize >= 32):\n",
     "// every chunk is whole; with vec (packed and A 16-byte aligned) a chunk's 16 weight bytes are one\n",
     "// 16-byte load.\n",
     "#ifndef BNBQ_DT\n",
     "#define BNBQ_DT 0\n",
     "#endif\n",
     "#define BNBQ_G4_WARPS 4          // warps per block\n",
-    "#define BNBQ_G4_ROWS 4           // rows per warp\n",
+    "#define BNBQ_G4_ROWS 2           // rows per warp (they share the activation loads)\n",
+    "#define BNBQ_G4_DEPTH 4          // chunk steps of weights in flight per lane (3 ahead)\n",
     "#define BNBQ_G4_FULL 0xffffffffu\n",
     "\n",
     "struct bnbq_code16 { float v[16]; };\n",
@@ -936,85 +938,91 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "}\n",
     "#endif\n",
     "\n",
+    "// Weights and scales of chunk step j (k0 = 1024 j + 32 lane) of rows nb.. of the warp.\n",
     "template <int VEC>\n",
-    "BNBQ_DEV void bnbq_g4_body(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,\n",
-    "                           int bs_shift, void* out, const void* bias, const void* tab_) {\n",
-    "    const u32 lane = threadIdx.x & 31, warp = threadIdx.x >> 5;\n",
-    "    const u64 nb = ((u64)blockIdx.x * BNBQ_G4_WARPS + warp) * BNBQ_G4_ROWS;\n",
-    "    if (nb >= N) return;\n",
-    "    float acc[BNBQ_G4_ROWS];\n",
-    "    uint4 wn[BNBQ_G4_ROWS];\n",
-    "    float sn[BNBQ_G4_ROWS];\n",
+    "BNBQ_DEV void bnbq_g4_fetch(const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
+    "                            u64 nb, u64 j, u32 lane, uint4* w, float* s) {\n",
+    "    const u64 k0 = j * 1024 + (u64)lane * 32;\n",
+    "    if (k0 < K) {\n",
+    "#pragma unroll\n",
+    "        for (int r = 0; r < BNBQ_G4_ROWS; r++) {\n",
+    "            const u64 n = nb + (u64)r;\n",
+    "            if (n < N) {\n",
+    "                w[r] = bnbq_g4_load_w<VEC>(packed + ((n * K + k0) >> 1));\n",
+    "                s[r] = __ldg(absmax + ((n * K + k0) >> bs_shift));\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// Chunk step j of the warp's rows: 32 elements of each row into acc[r], in element order.\n",
+    "template <int VEC>\n",
+    "BNBQ_DEV void bnbq_g4_chunk(const void* A, u64 N, u64 K, const void* tab_, u64 nb, u64 j, u32 lane,\n",
+    "                            const uint4* w, const float* s, float* acc) {\n",
+    "    const u64 k0 = j * 1024 + (u64)lane * 32;\n",
+    "    if (k0 >= K) return;\n",
+    "    u32 a[BNBQ_G4_AW];\n",
+    "    bnbq_g4_load_a<VEC>(A, k0, a);\n",
     "#pragma unroll\n",
     "    for (int r = 0; r < BNBQ_G4_ROWS; r++) {\n",
-    "        acc[r] = 0.0f;\n",
-    "        wn[r] = make_uint4(0u, 0u, 0u, 0u);\n",
-    "        sn[r] = 0.0f;\n",
-    "    }\n",
-    "    // weights and scales of the first chunk, then always one chunk ahead\n",
-    "    {\n",
-    "        const u64 k0 = (u64)lane * 32;\n",
-    "        if (k0 < K) {\n",
-    "#pragma unroll\n",
-    "            for (int r = 0; r < BNBQ_G4_ROWS; r++) {\n",
-    "                const u64 n = nb + (u64)r;\n",
-    "                if (n < N) {\n",
-    "                    wn[r] = bnbq_g4_load_w<VEC>(packed + ((n * K + k0) >> 1));\n",
-    "                    sn[r] = __ldg(absmax + ((n * K + k0) >> bs_shift));\n",
-    "                }\n",
-    "            }\n",
-    "        }\n",
-    "    }\n",
-    "    for (u64 base = 0; base < K; base += 1024) {\n",
-    "        const u64 k0 = base + (u64)lane * 32, k1 = k0 + 1024;\n",
-    "        uint4 wc[BNBQ_G4_ROWS];\n",
-    "        float sc[BNBQ_G4_ROWS];\n",
-    "#pragma unroll\n",
-    "        for (int r = 0; r < BNBQ_G4_ROWS; r++) { wc[r] = wn[r]; sc[r] = sn[r]; }\n",
-    "        if (k1 < K) {\n",
-    "#pragma unroll\n",
-    "            for (int r = 0; r < BNBQ_G4_ROWS; r++) {\n",
-    "                const u64 n = nb + (u64)r;\n",
-    "                if (n < N) {\n",
-    "                    wn[r] = bnbq_g4_load_w<VEC>(packed + ((n * K + k1) >> 1));\n",
-    "                    sn[r] = __ldg(absmax + ((n * K + k1) >> bs_shift));\n",
-    "                }\n",
-    "            }\n",
-    "        }\n",
-    "        if (k0 < K) {\n",
-    "            u32 a[BNBQ_G4_AW];\n",
-    "            bnbq_g4_load_a<VEC>(A, k0, a);\n",
-    "#pragma unroll\n",
-    "            for (int r = 0; r < BNBQ_G4_ROWS; r++) {\n",
-    "                if (nb + (u64)r >= N) break;\n",
-    "                const u32 wv[4] = { wc[r].x, wc[r].y, wc[r].z, wc[r].w };\n",
-    "                float ac = acc[r];\n",
+    "        if (nb + (u64)r >= N) break;\n",
+    "        const u32 wv[4] = { w[r].x, w[r].y, w[r].z, w[r].w };\n",
+    "        float ac = acc[r];\n",
     "#if BNBQ_DT == BNBQ_F32\n",
-    "                const float* tab = (const float*)tab_;\n",
-    "                const float s = sc[r];\n",
+    "        const float* tab = (const float*)tab_;\n",
+    "        const float sc = s[r];\n",
     "#pragma unroll\n",
-    "                for (int j = 0; j < 16; j++) {\n",
-    "                    const u32 byte = (wv[j >> 2] >> ((j & 3) * 8)) & 0xffu;\n",
-    "                    const float whi = tab[byte >> 4] * s;\n",
-    "                    ac = fmaf(__uint_as_float(a[2 * j]), whi, ac);\n",
-    "                    const float wlo = tab[byte & 15u] * s;\n",
-    "                    ac = fmaf(__uint_as_float(a[2 * j + 1]), wlo, ac);\n",
-    "                }\n",
+    "        for (int i = 0; i < 16; i++) {\n",
+    "            const u32 byte = (wv[i >> 2] >> ((i & 3) * 8)) & 0xffu;\n",
+    "            const float whi = tab[byte >> 4] * sc;\n",
+    "            ac = fmaf(__uint_as_float(a[2 * i]), whi, ac);\n",
+    "            const float wlo = tab[byte & 15u] * sc;\n",
+    "            ac = fmaf(__uint_as_float(a[2 * i + 1]), wlo, ac);\n",
+    "        }\n",
     "#else\n",
-    "                const u32* tab = (const u32*)tab_;\n",
-    "                const u32 sb = bnbq_g4_bits(sc[r]), s2 = sb | (sb << 16);\n",
+    "        const u32* tab = (const u32*)tab_;\n",
+    "        const u32 sbits = bnbq_g4_bits(s[r]), s2 = sbits | (sbits << 16);\n",
     "#pragma unroll\n",
-    "                for (int j = 0; j < 16; j++) {\n",
-    "                    const u32 byte = (wv[j >> 2] >> ((j & 3) * 8)) & 0xffu;\n",
-    "                    const u32 q2 = tab[(byte << 5) | lane];      // (qmap[hi], qmap[lo]), per lane\n",
-    "                    const u32 b2 = bnbq_g4_mul2(q2, s2);\n",
-    "                    const u32 p2 = bnbq_g4_mul2(a[j], b2);\n",
-    "                    ac = ac + bnbq_g4_lo(p2);\n",
-    "                    ac = ac + bnbq_g4_hi(p2);\n",
-    "                }\n",
+    "        for (int i = 0; i < 16; i++) {\n",
+    "            const u32 byte = (wv[i >> 2] >> ((i & 3) * 8)) & 0xffu;\n",
+    "            const u32 q2 = tab[(byte << 5) | lane];      // (qmap[hi], qmap[lo]), this lane's copy\n",
+    "            const u32 b2 = bnbq_g4_mul2(q2, s2);\n",
+    "            const u32 p2 = bnbq_g4_mul2(a[i], b2);\n",
+    "            ac = ac + bnbq_g4_lo(p2);\n",
+    "            ac = ac + bnbq_g4_hi(p2);\n",
+    "        }\n",
     "#endif\n",
-    "                acc[r] = ac;\n",
-    "            }\n",
+    "        acc[r] = ac;\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// The rows nb.. of one warp: chunk steps in order, weights fetched DEPTH - 1 steps ahead through\n",
+    "// a ring of registers (constant indices: the step loop is unrolled by DEPTH; the unaligned\n",
+    "// fallback uses DEPTH 1).\n",
+    "template <int VEC, int DEPTH>\n",
+    "BNBQ_DEV void bnbq_g4_rows(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,\n",
+    "                           int bs_shift, void* out, const void* bias, const void* tab, u64 nb) {\n",
+    "    const u32 lane = threadIdx.x & 31;\n",
+    "    const u64 nsteps = (K + 1023) / 1024;\n",
+    "    float acc[BNBQ_G4_ROWS];\n",
+    "    uint4 wb[DEPTH][BNBQ_G4_ROWS];\n",
+    "    float sb[DEPTH][BNBQ_G4_ROWS];\n",
+    "#pragma unroll\n",
+    "    for (int r = 0; r < BNBQ_G4_ROWS; r++) acc[r] = 0.0f;\n",
+    "#pragma unroll\n",
+    "    for (int d = 0; d < DEPTH; d++)\n",
+    "#pragma unroll\n",
+    "        for (int r = 0; r < BNBQ_G4_ROWS; r++) { wb[d][r] = make_uint4(0u, 0u, 0u, 0u); sb[d][r] = 0.0f; }\n",
+    "#pragma unroll\n",
+    "    for (int d = 0; d + 1 < DEPTH; d++)\n",
+    "        bnbq_g4_fetch<VEC>(packed, absmax, N, K, bs_shift, nb, (u64)d, lane, wb[d], sb[d]);\n",
+    "    for (u64 j0 = 0; j0 < nsteps; j0 += DEPTH) {\n",
+    "#pragma unroll\n",
+    "        for (int d = 0; d < DEPTH; d++) {\n",
+    "            const int f = (d + DEPTH - 1) % DEPTH;\n",
+    "            bnbq_g4_fetch<VEC>(packed, absmax, N, K, bs_shift, nb, j0 + (u64)d + DEPTH - 1,\n",
+    "                               lane, wb[f], sb[f]);\n",
+    "            bnbq_g4_chunk<VEC>(A, N, K, tab, nb, j0 + (u64)d, lane, wb[d], sb[d], acc);\n",
     "        }\n",
     "    }\n",
     "#pragma unroll\n",
@@ -1031,8 +1039,9 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "    }\n",
     "}\n",
     "\n",
-    "// Grid: ceil(N / (WARPS * ROWS)) blocks of WARPS * 32 threads. bs_shift = log2(blocksize).\n",
-    "// code: the 16-entry quant_map (resolved on the host).\n",
+    "// Groups of WARPS * ROWS rows, grid-stride over the groups (the launcher caps the grid near the\n",
+    "// number of resident blocks, so the table below is built once per block). bs_shift =\n",
+    "// log2(blocksize). code: the 16-entry quant_map (resolved on the host).\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4_WARPS * 32)\n",
     "bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "             void* out, const void* bias, bnbq_code16 code, int vec) {\n",
@@ -1052,14 +1061,21 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "    }\n",
     "#endif\n",
     "    __syncthreads();\n",
-    "    if (vec) bnbq_g4_body<1>(A, packed, absmax, N, K, bs_shift, out, bias, tab);\n",
-    "    else bnbq_g4_body<0>(A, packed, absmax, N, K, bs_shift, out, bias, tab);\n",
+    "    const u64 per = (u64)BNBQ_G4_WARPS * BNBQ_G4_ROWS, ngroups = (N + per - 1) / per;\n",
+    "    for (u64 g = blockIdx.x; g < ngroups; g += gridDim.x) {\n",
+    "        const u64 nb = g * per + (u64)(threadIdx.x >> 5) * BNBQ_G4_ROWS;\n",
+    "        if (nb >= N) continue;\n",
+    "        if (vec) bnbq_g4_rows<1, BNBQ_G4_DEPTH>(A, packed, absmax, N, K, bs_shift, out, bias, tab, nb);\n",
+    "        else bnbq_g4_rows<0, 1>(A, packed, absmax, N, K, bs_shift, out, bias, tab, nb);\n",
+    "    }\n",
     "}\n",
     0
 };
 static const char* const bnbq__cu_src_int8[] = {
     "// LLM.int8() quantizers and epilogues (bnbq_int8_vectorwise_quant / _dequant, int8_double_quant,\n",
     "// int8_mm_dequant) and SwitchBack's quantize_rowwise, which shares the row kernel.\n",
+    "// The file is compiled as four units (BNBQ_I8_PART): 1 int8_vectorwise_quant, 2 int8_double_quant,\n",
+    "// 3 the dequantizers, 4 SwitchBack quantize_rowwise.\n",
     "// Every value is computed with the float32 operations of bnbq.h's CPU functions, in the same\n",
     "// order: scale = 127 * (1 / absmax), q = rint(a * scale) (bnbq__cpu_vectorwise_range),\n",
     "// CAt = rint(f32(f16(a * 127) / col_stats)) with a true division (bnbq_int8_double_quant).\n",
@@ -1071,6 +1087,9 @@ static const char* const bnbq__cu_src_int8[] = {
     "// i.e. before the words still to be read (32 * (nwords - 1) < cols). out_n_outliers[0] is the\n",
     "// arrival counter of that final kernel until the last block overwrites it with the count.\n",
     "\n",
+    "#ifndef BNBQ_I8_PART\n",
+    "#define BNBQ_I8_PART 1\n",
+    "#endif\n",
     "#define BNBQ_I8_FULL 0xffffffffu\n",
     "#define BNBQ_I8_NR 8            // pieces of a row each thread keeps in registers\n",
     "#define BNBQ_I8_MEM __device__ __forceinline__   // members and explicit specialisations (no static)\n",
@@ -1157,6 +1176,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    if (threadIdx.x == 0) n_out[0] = (i32)base;\n",
     "}\n",
     "\n",
+    "#if BNBQ_I8_PART == 1 || BNBQ_I8_PART == 2\n",
     "// Zeroes the bitmask words, the arrival counter and up to two float arrays (statistics that are\n",
     "// reduced with atomicMax on their bits).\n",
     "extern \"C\" __global__ void bnbq_k_int8_init(u32* bm, u64 nwords, i32* counter, float* f1, u64 n1,\n",
@@ -1167,6 +1187,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    if (f1) for (u64 i = i0; i < n1; i += st) f1[i] = 0.0f;\n",
     "    if (f2) for (u64 i = i0; i < n2; i += st) f2[i] = 0.0f;\n",
     "}\n",
+    "#endif\n",
     "\n",
     "// ---- a piece: V consecutive f16 of a row (V = 8: one 16-byte load; V = 1: one element) -------\n",
     "template <int V> struct bnbq_i8_vec;\n",
@@ -1282,21 +1303,27 @@ static const char* const bnbq__cu_src_int8[] = {
     "    }\n",
     "}\n",
     "\n",
+    "#if BNBQ_I8_PART == 1\n",
     "// int8_vectorwise_quant, pass 1 of 2: row statistics, codes (outlier elements 0) and outlier bits.\n",
     "// vec: cols % 8 == 0, A 16-byte and CA 8-byte aligned.\n",
-    "extern \"C\" __global__ void __launch_bounds__(256) bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA,\n",
-    "                                               float* row_stats, u32* bm, int vec) {\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm,\n",
+    "                    int vec) {\n",
     "    if (vec) bnbq_i8_rows<0, 8>(A, rows, cols, thr, CA, row_stats, bm);\n",
     "    else bnbq_i8_rows<0, 1>(A, rows, cols, thr, CA, row_stats, bm);\n",
     "}\n",
+    "#endif\n",
     "\n",
+    "#if BNBQ_I8_PART == 4\n",
     "// SwitchBack quantize_rowwise: state f16 row absmax, q = rint(127 * (x * (1 / absmax))).\n",
-    "extern \"C\" __global__ void __launch_bounds__(256) bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state,\n",
-    "                                          int vec) {\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state, int vec) {\n",
     "    if (vec) bnbq_i8_rows<1, 8>(X, rows, cols, 0.0f, q, state, 0);\n",
     "    else bnbq_i8_rows<1, 1>(X, rows, cols, 0.0f, q, state, 0);\n",
     "}\n",
+    "#endif\n",
     "\n",
+    "#if BNBQ_I8_PART == 1\n",
     "// int8_vectorwise_quant, pass 2 of 2 (threshold > 0): with zero_cols (rows > 1) every element of\n",
     "// an outlier column is zeroed (warps over rows, lanes over the outlier columns of a 8192-column\n",
     "// chunk); then the last block compacts the bitmask. blockDim.x == 256.\n",
@@ -1330,9 +1357,11 @@ static const char* const bnbq__cu_src_int8[] = {
     "    }\n",
     "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
+    "#endif\n",
     "\n",
     "// ---- int8_double_quant --------------------------------------------------------------------------\n",
     "\n",
+    "#if BNBQ_I8_PART == 2\n",
     "// Pass 1 of 2: tiles of 32 rows x (256 * V) columns. Row and column maxima of the non-outliers\n",
     "// (atomicMax on the float bits: the values are >= 0 and not NaN; the arrays start at 0), outlier\n",
     "// bits. rs, cs: the float arrays as u32.\n",
@@ -1445,7 +1474,9 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_dq_quant<1>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
     "    if (thr > 0.0f) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
+    "#endif\n",
     "\n",
+    "#if BNBQ_I8_PART == 3\n",
     "// ---- int8_vectorwise_dequant: out = f32(f32((float)CA * row_stats[r]) * f32(1/127)) -----------\n",
     "// vec 16: cols % 16 == 0, CA and out 16-byte aligned; vec 4: cols % 4 == 0, CA 4-, out 16-byte\n",
     "// aligned; vec 1: any.\n",
@@ -1545,6 +1576,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    if (vec == 4) bnbq_i8_mm_dequant<4>(A, rs, cs, M, N, out, dt, bias_dt, bias);\n",
     "    else bnbq_i8_mm_dequant<1>(A, rs, cs, M, N, out, dt, bias_dt, bias);\n",
     "}\n",
+    "#endif\n",
     0
 };
 static const char* const bnbq__cu_src_int8mm[] = {
@@ -2993,9 +3025,11 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
     bnbq__CUfunction f_init = NULL, f_rows = NULL, f_fix = NULL;
     BNBQ__CU_BEGIN("bnbq_int8_vectorwise_quant");
     (void)dt;
-    r = bnbq__cu_kernel(ex, "int8", "", "bnbq_k_int8_vw_rows", &f_rows);
-    if (r == BNBQ_SUCCESS && threshold > 0.0f) r = bnbq__cu_kernel(ex, "int8", "", "bnbq_k_int8_init", &f_init);
-    if (r == BNBQ_SUCCESS && threshold > 0.0f) r = bnbq__cu_kernel(ex, "int8", "", "bnbq_k_int8_vw_fix", &f_fix);
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_vw_rows", &f_rows);
+    if (r == BNBQ_SUCCESS && threshold > 0.0f)
+        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_init", &f_init);
+    if (r == BNBQ_SUCCESS && threshold > 0.0f)
+        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_vw_fix", &f_fix);
     if (r == BNBQ_SUCCESS) {
         unsigned long long R = rows, C = cols, nw = (cols + 31) / 32, zero = 0;
         void* bm = threshold > 0.0f ? (void*)((char*)out_outlier_cols + (cols - nw) * 4) : NULL;
@@ -3032,7 +3066,7 @@ static bnbq_result bnbq__cu_int8_vectorwise_dequant(bnbq_exec* ex, const int8_t*
                                                     size_t cols, float* out) {
     bnbq__CUfunction f = NULL;
     BNBQ__CU_BEGIN("bnbq_int8_vectorwise_dequant");
-    r = bnbq__cu_kernel(ex, "int8", "", "bnbq_k_int8_vw_dequant", &f);
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=3", "bnbq_k_int8_vw_dequant", &f);
     if (r == BNBQ_SUCCESS) {
         unsigned long long R = rows, C = cols;
         int vec = (cols % 16 == 0 && bnbq__cu_al(CA, 16) && bnbq__cu_al(out, 16)) ? 16
@@ -3058,9 +3092,9 @@ static bnbq_result bnbq__cu_int8_double_quant(bnbq_exec* ex, bnbq_dtype dt, cons
     bnbq__CUfunction f_init = NULL, f_stats = NULL, f_quant = NULL;
     BNBQ__CU_BEGIN("bnbq_int8_double_quant");
     (void)dt;
-    r = bnbq__cu_kernel(ex, "int8", "", "bnbq_k_int8_init", &f_init);
-    if (r == BNBQ_SUCCESS) r = bnbq__cu_kernel(ex, "int8", "", "bnbq_k_int8_dq_stats", &f_stats);
-    if (r == BNBQ_SUCCESS) r = bnbq__cu_kernel(ex, "int8", "", "bnbq_k_int8_dq_quant", &f_quant);
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_init", &f_init);
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_dq_stats", &f_stats);
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_dq_quant", &f_quant);
     if (r == BNBQ_SUCCESS) {
         int use_thr = threshold > 0.0f;
         unsigned long long R = rows, C = cols, nw = use_thr ? (cols + 31) / 32 : 0;
@@ -3124,7 +3158,7 @@ static bnbq_result bnbq__cu_int8_mm_dequant(bnbq_exec* ex, bnbq_dtype dt, const 
                                             const void* bias) {
     bnbq__CUfunction f = NULL;
     BNBQ__CU_BEGIN("bnbq_int8_mm_dequant");
-    r = bnbq__cu_kernel(ex, "int8", "", "bnbq_k_int8_mm_dequant", &f);
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=3", "bnbq_k_int8_mm_dequant", &f);
     if (r == BNBQ_SUCCESS) {
         unsigned long long MM = M, NN = N;
         int idt = (int)dt, ibdt = (int)bias_dt;
@@ -3147,7 +3181,7 @@ static bnbq_result bnbq__cu_quantize_rowwise(bnbq_exec* ex, bnbq_dtype dt, const
     bnbq__CUfunction f = NULL;
     BNBQ__CU_BEGIN("bnbq_quantize_rowwise");
     (void)dt;
-    r = bnbq__cu_kernel(ex, "int8", "", "bnbq_k_sb_rows", &f);
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=4", "bnbq_k_sb_rows", &f);
     if (r == BNBQ_SUCCESS) {
         unsigned long long R = rows, C = cols;
         int vec = cols % 8 == 0 && bnbq__cu_al(X, 16) && bnbq__cu_al(out_q, 8);
@@ -3320,7 +3354,9 @@ static int bnbq__cu_log2(int v) {
     return s;
 }
 
-/* One warp per 4 rows, 4 warps per block (BNBQ_G4_WARPS, BNBQ_G4_ROWS in gemv4.cu). */
+/* Groups of 8 rows (4 warps of 2 rows: BNBQ_G4_WARPS, BNBQ_G4_ROWS in gemv4.cu), grid-stride;
+   the grid is capped at 4 blocks per SM (about what is resident: F16/BF16 blocks hold a 32 KiB
+   table), so the table is built once per block and no second wave of blocks trails. */
 static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
                                       const void* A, const uint8_t* packed, const float* absmax,
                                       size_t N, size_t K, int blocksize, void* out,
@@ -3328,23 +3364,20 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
     static const char* const defs[3] = { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" };
     bnbq__CUfunction f = NULL;
     BNBQ__CU_BEGIN("bnbq_gemv_4bit");
-    (void)c;
-    if (N / 16 + 1 > 0x7fffffffu) {
-        bnbq_log(ex, BNBQ_LOG_ERROR, bnbq__func, "N is too large for one launch");
-        r = BNBQ_ERROR_BAD_SHAPE;
-    }
-    if (r == BNBQ_SUCCESS) r = bnbq__cu_kernel(ex, "gemv4", defs[(int)dt], "bnbq_k_gemv4", &f);
+    r = bnbq__cu_kernel(ex, "gemv4", defs[(int)dt], "bnbq_k_gemv4", &f);
     if (r == BNBQ_SUCCESS) {
         bnbq__cu_code16 tab;
         const float* src = code ? code : bnbq_code_4bit(qt);
         unsigned long long NN = N, KK = K;
         int shift = bnbq__cu_log2(blocksize);
         int vec = bnbq__cu_al(packed, 16) && bnbq__cu_al(A, 16);
+        size_t groups = N / 8 + (N % 8 != 0);
+        unsigned grid = bnbq__cu_min_u(groups, (size_t)(c->info.sm_count > 0 ? c->info.sm_count : 80) * 4);
         void* a[10];
         memcpy(tab.v, src, sizeof tab.v);
         a[0] = (void*)&A; a[1] = (void*)&packed; a[2] = (void*)&absmax; a[3] = &NN; a[4] = &KK;
         a[5] = &shift; a[6] = &out; a[7] = (void*)&bias; a[8] = &tab; a[9] = &vec;
-        r = bnbq__cu_launch(ex, bnbq__func, f, (unsigned)(N / 16 + (N % 16 != 0)), 1, 128, 0, a);
+        r = bnbq__cu_launch(ex, bnbq__func, f, grid, 1, 128, 0, a);
     }
     BNBQ__CU_END();
 }
@@ -3377,7 +3410,10 @@ static bnbq_result bnbq__cu_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_
 #define BNBQ__CU_SLOT_matmul_4bit bnbq__cu_matmul_4bit
 
 #define BNBQ__CU_VARIANTS_INT8 \
-    { "int8", "" }, \
+    { "int8", "BNBQ_I8_PART=1" }, \
+    { "int8", "BNBQ_I8_PART=2" }, \
+    { "int8", "BNBQ_I8_PART=3" }, \
+    { "int8", "BNBQ_I8_PART=4" }, \
     { "int8mm", "" }, \
     { "switchback", "" }, \
     { "gemv4", "BNBQ_DT=0" }, \

@@ -9,14 +9,16 @@
 // are exact in float32, so dt(w) and dt(a * b) are single dt multiplies: the kernel uses packed
 // f16x2 / bf16x2 multiplies (round to nearest even) on pairs of elements.
 // Compile-time BNBQ_DT (0 F32, 1 F16, 2 BF16). Each warp takes BNBQ_G4_ROWS rows, so a lane loads
-// its activation chunk once for all of them. K % 32 == 0 (K % blocksize == 0, blocksize >= 32):
+// its activation chunk once for all of them; the weights of the next DEPTH - 1 chunk steps are
+// loaded ahead (the bytes in flight per SM, not the occupancy, bound a GEMV with few long rows). K % 32 == 0 (K % blocksize == 0, blocksize >= 32):
 // every chunk is whole; with vec (packed and A 16-byte aligned) a chunk's 16 weight bytes are one
 // 16-byte load.
 #ifndef BNBQ_DT
 #define BNBQ_DT 0
 #endif
 #define BNBQ_G4_WARPS 4          // warps per block
-#define BNBQ_G4_ROWS 4           // rows per warp
+#define BNBQ_G4_ROWS 2           // rows per warp (they share the activation loads)
+#define BNBQ_G4_DEPTH 4          // chunk steps of weights in flight per lane (3 ahead)
 #define BNBQ_G4_FULL 0xffffffffu
 
 struct bnbq_code16 { float v[16]; };
@@ -106,85 +108,91 @@ BNBQ_DEV u32 bnbq_g4_mul2(u32 x, u32 y) {
 }
 #endif
 
+// Weights and scales of chunk step j (k0 = 1024 j + 32 lane) of rows nb.. of the warp.
 template <int VEC>
-BNBQ_DEV void bnbq_g4_body(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
-                           int bs_shift, void* out, const void* bias, const void* tab_) {
-    const u32 lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const u64 nb = ((u64)blockIdx.x * BNBQ_G4_WARPS + warp) * BNBQ_G4_ROWS;
-    if (nb >= N) return;
-    float acc[BNBQ_G4_ROWS];
-    uint4 wn[BNBQ_G4_ROWS];
-    float sn[BNBQ_G4_ROWS];
+BNBQ_DEV void bnbq_g4_fetch(const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
+                            u64 nb, u64 j, u32 lane, uint4* w, float* s) {
+    const u64 k0 = j * 1024 + (u64)lane * 32;
+    if (k0 < K) {
+#pragma unroll
+        for (int r = 0; r < BNBQ_G4_ROWS; r++) {
+            const u64 n = nb + (u64)r;
+            if (n < N) {
+                w[r] = bnbq_g4_load_w<VEC>(packed + ((n * K + k0) >> 1));
+                s[r] = __ldg(absmax + ((n * K + k0) >> bs_shift));
+            }
+        }
+    }
+}
+
+// Chunk step j of the warp's rows: 32 elements of each row into acc[r], in element order.
+template <int VEC>
+BNBQ_DEV void bnbq_g4_chunk(const void* A, u64 N, u64 K, const void* tab_, u64 nb, u64 j, u32 lane,
+                            const uint4* w, const float* s, float* acc) {
+    const u64 k0 = j * 1024 + (u64)lane * 32;
+    if (k0 >= K) return;
+    u32 a[BNBQ_G4_AW];
+    bnbq_g4_load_a<VEC>(A, k0, a);
 #pragma unroll
     for (int r = 0; r < BNBQ_G4_ROWS; r++) {
-        acc[r] = 0.0f;
-        wn[r] = make_uint4(0u, 0u, 0u, 0u);
-        sn[r] = 0.0f;
-    }
-    // weights and scales of the first chunk, then always one chunk ahead
-    {
-        const u64 k0 = (u64)lane * 32;
-        if (k0 < K) {
-#pragma unroll
-            for (int r = 0; r < BNBQ_G4_ROWS; r++) {
-                const u64 n = nb + (u64)r;
-                if (n < N) {
-                    wn[r] = bnbq_g4_load_w<VEC>(packed + ((n * K + k0) >> 1));
-                    sn[r] = __ldg(absmax + ((n * K + k0) >> bs_shift));
-                }
-            }
-        }
-    }
-    for (u64 base = 0; base < K; base += 1024) {
-        const u64 k0 = base + (u64)lane * 32, k1 = k0 + 1024;
-        uint4 wc[BNBQ_G4_ROWS];
-        float sc[BNBQ_G4_ROWS];
-#pragma unroll
-        for (int r = 0; r < BNBQ_G4_ROWS; r++) { wc[r] = wn[r]; sc[r] = sn[r]; }
-        if (k1 < K) {
-#pragma unroll
-            for (int r = 0; r < BNBQ_G4_ROWS; r++) {
-                const u64 n = nb + (u64)r;
-                if (n < N) {
-                    wn[r] = bnbq_g4_load_w<VEC>(packed + ((n * K + k1) >> 1));
-                    sn[r] = __ldg(absmax + ((n * K + k1) >> bs_shift));
-                }
-            }
-        }
-        if (k0 < K) {
-            u32 a[BNBQ_G4_AW];
-            bnbq_g4_load_a<VEC>(A, k0, a);
-#pragma unroll
-            for (int r = 0; r < BNBQ_G4_ROWS; r++) {
-                if (nb + (u64)r >= N) break;
-                const u32 wv[4] = { wc[r].x, wc[r].y, wc[r].z, wc[r].w };
-                float ac = acc[r];
+        if (nb + (u64)r >= N) break;
+        const u32 wv[4] = { w[r].x, w[r].y, w[r].z, w[r].w };
+        float ac = acc[r];
 #if BNBQ_DT == BNBQ_F32
-                const float* tab = (const float*)tab_;
-                const float s = sc[r];
+        const float* tab = (const float*)tab_;
+        const float sc = s[r];
 #pragma unroll
-                for (int j = 0; j < 16; j++) {
-                    const u32 byte = (wv[j >> 2] >> ((j & 3) * 8)) & 0xffu;
-                    const float whi = tab[byte >> 4] * s;
-                    ac = fmaf(__uint_as_float(a[2 * j]), whi, ac);
-                    const float wlo = tab[byte & 15u] * s;
-                    ac = fmaf(__uint_as_float(a[2 * j + 1]), wlo, ac);
-                }
+        for (int i = 0; i < 16; i++) {
+            const u32 byte = (wv[i >> 2] >> ((i & 3) * 8)) & 0xffu;
+            const float whi = tab[byte >> 4] * sc;
+            ac = fmaf(__uint_as_float(a[2 * i]), whi, ac);
+            const float wlo = tab[byte & 15u] * sc;
+            ac = fmaf(__uint_as_float(a[2 * i + 1]), wlo, ac);
+        }
 #else
-                const u32* tab = (const u32*)tab_;
-                const u32 sb = bnbq_g4_bits(sc[r]), s2 = sb | (sb << 16);
+        const u32* tab = (const u32*)tab_;
+        const u32 sbits = bnbq_g4_bits(s[r]), s2 = sbits | (sbits << 16);
 #pragma unroll
-                for (int j = 0; j < 16; j++) {
-                    const u32 byte = (wv[j >> 2] >> ((j & 3) * 8)) & 0xffu;
-                    const u32 q2 = tab[(byte << 5) | lane];      // (qmap[hi], qmap[lo]), per lane
-                    const u32 b2 = bnbq_g4_mul2(q2, s2);
-                    const u32 p2 = bnbq_g4_mul2(a[j], b2);
-                    ac = ac + bnbq_g4_lo(p2);
-                    ac = ac + bnbq_g4_hi(p2);
-                }
+        for (int i = 0; i < 16; i++) {
+            const u32 byte = (wv[i >> 2] >> ((i & 3) * 8)) & 0xffu;
+            const u32 q2 = tab[(byte << 5) | lane];      // (qmap[hi], qmap[lo]), this lane's copy
+            const u32 b2 = bnbq_g4_mul2(q2, s2);
+            const u32 p2 = bnbq_g4_mul2(a[i], b2);
+            ac = ac + bnbq_g4_lo(p2);
+            ac = ac + bnbq_g4_hi(p2);
+        }
 #endif
-                acc[r] = ac;
-            }
+        acc[r] = ac;
+    }
+}
+
+// The rows nb.. of one warp: chunk steps in order, weights fetched DEPTH - 1 steps ahead through
+// a ring of registers (constant indices: the step loop is unrolled by DEPTH; the unaligned
+// fallback uses DEPTH 1).
+template <int VEC, int DEPTH>
+BNBQ_DEV void bnbq_g4_rows(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
+                           int bs_shift, void* out, const void* bias, const void* tab, u64 nb) {
+    const u32 lane = threadIdx.x & 31;
+    const u64 nsteps = (K + 1023) / 1024;
+    float acc[BNBQ_G4_ROWS];
+    uint4 wb[DEPTH][BNBQ_G4_ROWS];
+    float sb[DEPTH][BNBQ_G4_ROWS];
+#pragma unroll
+    for (int r = 0; r < BNBQ_G4_ROWS; r++) acc[r] = 0.0f;
+#pragma unroll
+    for (int d = 0; d < DEPTH; d++)
+#pragma unroll
+        for (int r = 0; r < BNBQ_G4_ROWS; r++) { wb[d][r] = make_uint4(0u, 0u, 0u, 0u); sb[d][r] = 0.0f; }
+#pragma unroll
+    for (int d = 0; d + 1 < DEPTH; d++)
+        bnbq_g4_fetch<VEC>(packed, absmax, N, K, bs_shift, nb, (u64)d, lane, wb[d], sb[d]);
+    for (u64 j0 = 0; j0 < nsteps; j0 += DEPTH) {
+#pragma unroll
+        for (int d = 0; d < DEPTH; d++) {
+            const int f = (d + DEPTH - 1) % DEPTH;
+            bnbq_g4_fetch<VEC>(packed, absmax, N, K, bs_shift, nb, j0 + (u64)d + DEPTH - 1,
+                               lane, wb[f], sb[f]);
+            bnbq_g4_chunk<VEC>(A, N, K, tab, nb, j0 + (u64)d, lane, wb[d], sb[d], acc);
         }
     }
 #pragma unroll
@@ -201,8 +209,9 @@ BNBQ_DEV void bnbq_g4_body(const void* A, const u8* packed, const float* absmax,
     }
 }
 
-// Grid: ceil(N / (WARPS * ROWS)) blocks of WARPS * 32 threads. bs_shift = log2(blocksize).
-// code: the 16-entry quant_map (resolved on the host).
+// Groups of WARPS * ROWS rows, grid-stride over the groups (the launcher caps the grid near the
+// number of resident blocks, so the table below is built once per block). bs_shift =
+// log2(blocksize). code: the 16-entry quant_map (resolved on the host).
 extern "C" __global__ void __launch_bounds__(BNBQ_G4_WARPS * 32)
 bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
              void* out, const void* bias, bnbq_code16 code, int vec) {
@@ -222,6 +231,11 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
     }
 #endif
     __syncthreads();
-    if (vec) bnbq_g4_body<1>(A, packed, absmax, N, K, bs_shift, out, bias, tab);
-    else bnbq_g4_body<0>(A, packed, absmax, N, K, bs_shift, out, bias, tab);
+    const u64 per = (u64)BNBQ_G4_WARPS * BNBQ_G4_ROWS, ngroups = (N + per - 1) / per;
+    for (u64 g = blockIdx.x; g < ngroups; g += gridDim.x) {
+        const u64 nb = g * per + (u64)(threadIdx.x >> 5) * BNBQ_G4_ROWS;
+        if (nb >= N) continue;
+        if (vec) bnbq_g4_rows<1, BNBQ_G4_DEPTH>(A, packed, absmax, N, K, bs_shift, out, bias, tab, nb);
+        else bnbq_g4_rows<0, 1>(A, packed, absmax, N, K, bs_shift, out, bias, tab, nb);
+    }
 }

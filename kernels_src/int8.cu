@@ -1,5 +1,7 @@
 // LLM.int8() quantizers and epilogues (bnbq_int8_vectorwise_quant / _dequant, int8_double_quant,
 // int8_mm_dequant) and SwitchBack's quantize_rowwise, which shares the row kernel.
+// The file is compiled as four units (BNBQ_I8_PART): 1 int8_vectorwise_quant, 2 int8_double_quant,
+// 3 the dequantizers, 4 SwitchBack quantize_rowwise.
 // Every value is computed with the float32 operations of bnbq.h's CPU functions, in the same
 // order: scale = 127 * (1 / absmax), q = rint(a * scale) (bnbq__cpu_vectorwise_range),
 // CAt = rint(f32(f16(a * 127) / col_stats)) with a true division (bnbq_int8_double_quant).
@@ -11,6 +13,9 @@
 // i.e. before the words still to be read (32 * (nwords - 1) < cols). out_n_outliers[0] is the
 // arrival counter of that final kernel until the last block overwrites it with the count.
 
+#ifndef BNBQ_I8_PART
+#define BNBQ_I8_PART 1
+#endif
 #define BNBQ_I8_FULL 0xffffffffu
 #define BNBQ_I8_NR 8            // pieces of a row each thread keeps in registers
 #define BNBQ_I8_MEM __device__ __forceinline__   // members and explicit specialisations (no static)
@@ -97,6 +102,7 @@ BNBQ_DEV void bnbq_i8_outlier_tail(i32* cols_out, i32* n_out, const u32* bm, u64
     if (threadIdx.x == 0) n_out[0] = (i32)base;
 }
 
+#if BNBQ_I8_PART == 1 || BNBQ_I8_PART == 2
 // Zeroes the bitmask words, the arrival counter and up to two float arrays (statistics that are
 // reduced with atomicMax on their bits).
 extern "C" __global__ void bnbq_k_int8_init(u32* bm, u64 nwords, i32* counter, float* f1, u64 n1,
@@ -107,6 +113,7 @@ extern "C" __global__ void bnbq_k_int8_init(u32* bm, u64 nwords, i32* counter, f
     if (f1) for (u64 i = i0; i < n1; i += st) f1[i] = 0.0f;
     if (f2) for (u64 i = i0; i < n2; i += st) f2[i] = 0.0f;
 }
+#endif
 
 // ---- a piece: V consecutive f16 of a row (V = 8: one 16-byte load; V = 1: one element) -------
 template <int V> struct bnbq_i8_vec;
@@ -222,21 +229,27 @@ BNBQ_DEV void bnbq_i8_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, 
     }
 }
 
+#if BNBQ_I8_PART == 1
 // int8_vectorwise_quant, pass 1 of 2: row statistics, codes (outlier elements 0) and outlier bits.
 // vec: cols % 8 == 0, A 16-byte and CA 8-byte aligned.
-extern "C" __global__ void __launch_bounds__(256) bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
-                                               float* row_stats, u32* bm, int vec) {
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm,
+                    int vec) {
     if (vec) bnbq_i8_rows<0, 8>(A, rows, cols, thr, CA, row_stats, bm);
     else bnbq_i8_rows<0, 1>(A, rows, cols, thr, CA, row_stats, bm);
 }
+#endif
 
+#if BNBQ_I8_PART == 4
 // SwitchBack quantize_rowwise: state f16 row absmax, q = rint(127 * (x * (1 / absmax))).
-extern "C" __global__ void __launch_bounds__(256) bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state,
-                                          int vec) {
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state, int vec) {
     if (vec) bnbq_i8_rows<1, 8>(X, rows, cols, 0.0f, q, state, 0);
     else bnbq_i8_rows<1, 1>(X, rows, cols, 0.0f, q, state, 0);
 }
+#endif
 
+#if BNBQ_I8_PART == 1
 // int8_vectorwise_quant, pass 2 of 2 (threshold > 0): with zero_cols (rows > 1) every element of
 // an outlier column is zeroed (warps over rows, lanes over the outlier columns of a 8192-column
 // chunk); then the last block compacts the bitmask. blockDim.x == 256.
@@ -270,9 +283,11 @@ bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* b
     }
     bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);
 }
+#endif
 
 // ---- int8_double_quant --------------------------------------------------------------------------
 
+#if BNBQ_I8_PART == 2
 // Pass 1 of 2: tiles of 32 rows x (256 * V) columns. Row and column maxima of the non-outliers
 // (atomicMax on the float bits: the values are >= 0 and not NaN; the arrays start at 0), outlier
 // bits. rs, cs: the float arrays as u32.
@@ -385,7 +400,9 @@ extern "C" __global__ void bnbq_k_int8_dq_quant(const u16* A, u64 rows, u64 cols
     else bnbq_i8_dq_quant<1>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);
     if (thr > 0.0f) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);
 }
+#endif
 
+#if BNBQ_I8_PART == 3
 // ---- int8_vectorwise_dequant: out = f32(f32((float)CA * row_stats[r]) * f32(1/127)) -----------
 // vec 16: cols % 16 == 0, CA and out 16-byte aligned; vec 4: cols % 4 == 0, CA 4-, out 16-byte
 // aligned; vec 1: any.
@@ -485,3 +502,4 @@ extern "C" __global__ void bnbq_k_int8_mm_dequant(const i32* A, const float* rs,
     if (vec == 4) bnbq_i8_mm_dequant<4>(A, rs, cs, M, N, out, dt, bias_dt, bias);
     else bnbq_i8_mm_dequant<1>(A, rs, cs, M, N, out, dt, bias_dt, bias);
 }
+#endif
