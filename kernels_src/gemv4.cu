@@ -10,9 +10,9 @@
 // f16x2 / bf16x2 multiplies (round to nearest even) on pairs of elements.
 // Compile-time BNBQ_DT (0 F32, 1 F16, 2 BF16). Each warp takes BNBQ_G4_ROWS rows, so a lane loads
 // its activation chunk once for all of them; the weights of the next DEPTH - 1 chunk steps are
-// loaded ahead (the bytes in flight per SM, not the occupancy, bound a GEMV with few long rows). K % 32 == 0 (K % blocksize == 0, blocksize >= 32):
-// every chunk is whole; with vec (packed and A 16-byte aligned) a chunk's 16 weight bytes are one
-// 16-byte load.
+// loaded ahead (the bytes in flight per SM, not the occupancy, bound a GEMV with few long rows).
+// K % 32 == 0 (K % blocksize == 0, blocksize >= 32): every chunk is whole; with vec (packed and A
+// 16-byte aligned) a chunk's 16 weight bytes are one 16-byte load.
 #ifndef BNBQ_DT
 #define BNBQ_DT 0
 #endif
@@ -22,6 +22,40 @@
 #define BNBQ_G4_FULL 0xffffffffu
 
 struct bnbq_code16 { float v[16]; };
+
+// The lookup table in shared memory: F32: qmap (16 floats: 16 banks, conflict-free); F16/BF16: per-lane copies of the byte table
+// (qmap[b >> 4], qmap[b & 15]) as dt pairs, entry b of lane L at word 32 b + L (bank L).
+#if BNBQ_DT == BNBQ_F32
+__shared__ __align__(64) float bnbq_g4_tab[16];   // 64-byte aligned: base | offset == base + offset
+#else
+__shared__ u32 bnbq_g4_tab[256 * 32];
+#endif
+
+// The shared-window address of the table plus off, and the word there: the lookups form the address
+// in one or two integer operations (F16/BF16: PRMT + LEA; F32: SHF + LOP3 with the 64-byte aligned
+// base) instead of adding a base register.
+BNBQ_DEV u32 bnbq_g4_tab_addr(u32 off) {
+#if defined(__CUDA_ARCH__)
+    return (u32)__cvta_generic_to_shared(bnbq_g4_tab) + off;
+#else
+    return off;
+#endif
+}
+BNBQ_DEV u32 bnbq_g4_lds(u32 addr) {
+#if defined(__CUDA_ARCH__)
+    u32 v;
+    asm volatile("ld.shared.u32 %0, [%1];" : "=r"(v) : "r"(addr));
+    return v;
+#else
+    return *(const u32*)((const u8*)bnbq_g4_tab + addr);
+#endif
+}
+
+// F32: the address of qmap[nibble] for the high (element 2i) or low nibble of byte i of w
+BNBQ_DEV u32 bnbq_g4_addr_hi(u32 w, int i, u32 base) { return ((w >> (8 * i + 2)) & 0x3cu) | base; }
+BNBQ_DEV u32 bnbq_g4_addr_lo(u32 w, int i, u32 base) {
+    return ((i == 0 ? (w << 2) : (w >> (8 * i - 2))) & 0x3cu) | base;
+}
 
 // activation chunk: 32 elements of dt as 16 words (F16/BF16: pairs, element 2j in the low half)
 // or 32 words (F32)
@@ -127,8 +161,8 @@ BNBQ_DEV void bnbq_g4_fetch(const u8* packed, const float* absmax, u64 N, u64 K,
 
 // Chunk step j of the warp's rows: 32 elements of each row into acc[r], in element order.
 template <int VEC>
-BNBQ_DEV void bnbq_g4_chunk(const void* A, u64 N, u64 K, const void* tab_, u64 nb, u64 j, u32 lane,
-                            const uint4* w, const float* s, float* acc) {
+BNBQ_DEV void bnbq_g4_chunk(const void* A, u64 N, u64 K, u64 nb, u64 j, u32 lane, const uint4* w,
+                            const float* s, float* acc) {
     const u64 k0 = j * 1024 + (u64)lane * 32;
     if (k0 >= K) return;
     u32 a[BNBQ_G4_AW];
@@ -139,25 +173,23 @@ BNBQ_DEV void bnbq_g4_chunk(const void* A, u64 N, u64 K, const void* tab_, u64 n
         const u32 wv[4] = { w[r].x, w[r].y, w[r].z, w[r].w };
         float ac = acc[r];
 #if BNBQ_DT == BNBQ_F32
-        const float* tab = (const float*)tab_;
         const float sc = s[r];
+        const u32 base = bnbq_g4_tab_addr(0);
 #pragma unroll
         for (int i = 0; i < 16; i++) {
-            const u32 byte = (wv[i >> 2] >> ((i & 3) * 8)) & 0xffu;
-            const float whi = tab[byte >> 4] * sc;
+            const float whi = __uint_as_float(bnbq_g4_lds(bnbq_g4_addr_hi(wv[i >> 2], i & 3, base))) * sc;
             ac = fmaf(__uint_as_float(a[2 * i]), whi, ac);
-            const float wlo = tab[byte & 15u] * sc;
+            const float wlo = __uint_as_float(bnbq_g4_lds(bnbq_g4_addr_lo(wv[i >> 2], i & 3, base))) * sc;
             ac = fmaf(__uint_as_float(a[2 * i + 1]), wlo, ac);
         }
 #else
-        const u32* tab = (const u32*)tab_;
         const u32 sbits = bnbq_g4_bits(s[r]), s2 = sbits | (sbits << 16);
+        const u32 tl = bnbq_g4_tab_addr(lane * 4);   // this lane's copy: entry b at tl + 128 b
 #pragma unroll
         for (int i = 0; i < 16; i++) {
-            const u32 byte = (wv[i >> 2] >> ((i & 3) * 8)) & 0xffu;
-            const u32 q2 = tab[(byte << 5) | lane];      // (qmap[hi], qmap[lo]), this lane's copy
-            const u32 b2 = bnbq_g4_mul2(q2, s2);
-            const u32 p2 = bnbq_g4_mul2(a[i], b2);
+            const u32 q2 = bnbq_g4_lds(tl + (__byte_perm(wv[i >> 2], 0u, 0x4440u + (u32)(i & 3)) << 7));
+            const u32 b2 = bnbq_g4_mul2(q2, s2);       // (dt(qmap[hi] * s), dt(qmap[lo] * s))
+            const u32 p2 = bnbq_g4_mul2(a[i], b2);     // the two products, rounded to dt
             ac = ac + bnbq_g4_lo(p2);
             ac = ac + bnbq_g4_hi(p2);
         }
@@ -171,7 +203,7 @@ BNBQ_DEV void bnbq_g4_chunk(const void* A, u64 N, u64 K, const void* tab_, u64 n
 // fallback uses DEPTH 1).
 template <int VEC, int DEPTH>
 BNBQ_DEV void bnbq_g4_rows(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
-                           int bs_shift, void* out, const void* bias, const void* tab, u64 nb) {
+                           int bs_shift, void* out, const void* bias, u64 nb) {
     const u32 lane = threadIdx.x & 31;
     const u64 nsteps = (K + 1023) / 1024;
     float acc[BNBQ_G4_ROWS];
@@ -192,7 +224,7 @@ BNBQ_DEV void bnbq_g4_rows(const void* A, const u8* packed, const float* absmax,
             const int f = (d + DEPTH - 1) % DEPTH;
             bnbq_g4_fetch<VEC>(packed, absmax, N, K, bs_shift, nb, j0 + (u64)d + DEPTH - 1,
                                lane, wb[f], sb[f]);
-            bnbq_g4_chunk<VEC>(A, N, K, tab, nb, j0 + (u64)d, lane, wb[d], sb[d], acc);
+            bnbq_g4_chunk<VEC>(A, N, K, nb, j0 + (u64)d, lane, wb[d], sb[d], acc);
         }
     }
 #pragma unroll
@@ -216,18 +248,14 @@ extern "C" __global__ void __launch_bounds__(BNBQ_G4_WARPS * 32)
 bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
              void* out, const void* bias, bnbq_code16 code, int vec) {
 #if BNBQ_DT == BNBQ_F32
-    __shared__ float tab[16];
-    if (threadIdx.x < 16) tab[threadIdx.x] = code.v[threadIdx.x];
+    if (threadIdx.x < 16) bnbq_g4_tab[threadIdx.x] = code.v[threadIdx.x];
 #else
-    // per-lane copies of the byte table (qmap[b >> 4], qmap[b & 15]): entry b of lane L at
-    // word 32 b + L, so a warp's lookups never share a bank
-    __shared__ u32 tab[256 * 32];
     __shared__ u32 q16[16];
     if (threadIdx.x < 16) q16[threadIdx.x] = bnbq_g4_bits(code.v[threadIdx.x]);
     __syncthreads();
     for (u32 i = threadIdx.x; i < 256 * 32; i += blockDim.x) {
         const u32 b = i >> 5;
-        tab[i] = q16[b >> 4] | (q16[b & 15u] << 16);
+        bnbq_g4_tab[i] = q16[b >> 4] | (q16[b & 15u] << 16);
     }
 #endif
     __syncthreads();
@@ -235,7 +263,7 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
     for (u64 g = blockIdx.x; g < ngroups; g += gridDim.x) {
         const u64 nb = g * per + (u64)(threadIdx.x >> 5) * BNBQ_G4_ROWS;
         if (nb >= N) continue;
-        if (vec) bnbq_g4_rows<1, BNBQ_G4_DEPTH>(A, packed, absmax, N, K, bs_shift, out, bias, tab, nb);
-        else bnbq_g4_rows<0, 1>(A, packed, absmax, N, K, bs_shift, out, bias, tab, nb);
+        if (vec) bnbq_g4_rows<1, BNBQ_G4_DEPTH>(A, packed, absmax, N, K, bs_shift, out, bias, nb);
+        else bnbq_g4_rows<0, 1>(A, packed, absmax, N, K, bs_shift, out, bias, nb);
     }
 }
