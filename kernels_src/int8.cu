@@ -30,6 +30,12 @@ BNBQ_DEV float bnbq_i8_h2f(u32 h) {
 #endif
 }
 
+// bnbq_rint without its branches: cvt.rni.s32.f32 rounds half to even, gives 0 for NaN and
+// saturates (+-inf: INT_MAX / INT_MIN), which is bnbq_rint everywhere except finite |y| in
+// [2^22, 2^23) with a fraction of .5 (bnbq_rint truncates there). The values rounded here are
+// NaN, at most 127 * (1 + 2^-22) in magnitude, or (outlier elements) replaced by 0 afterwards.
+BNBQ_DEV int bnbq_i8_rint(float y) { return __float2int_rn(y); }
+
 // max of non-negative, non-NaN values
 BNBQ_DEV float bnbq_i8_max(float a, float b) { return b > a ? b : a; }
 
@@ -168,11 +174,11 @@ BNBQ_DEV void bnbq_i8_piece_quant(const bnbq_i8_vec<V>& x, float s, int use_thr,
     for (int i = 0; i < V; i++) {
         float v = bnbq_i8_h2f(x.get(i));
         if (MODE == 0) {
-            int y = bnbq_rint(v * s);
+            int y = bnbq_i8_rint(v * s);
             q[i] = (use_thr && bnbq_absf(v) >= thr) ? 0 : y;
         } else {
             float xh = v * s;
-            q[i] = bnbq_rint(127.0f * xh);
+            q[i] = bnbq_i8_rint(127.0f * xh);
         }
     }
     bnbq_i8_store<V>(dst, q);
@@ -382,8 +388,8 @@ BNBQ_DEV void bnbq_i8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* 
                 float y = h / col_stats[c + (u64)i];
                 if (y > 127.0f) y = 127.0f;
                 if (y < -127.0f) y = -127.0f;
-                qt[i] = bnbq_rint(y);
-                q[i] = outl ? 0 : bnbq_rint(v * s);
+                qt[i] = bnbq_i8_rint(y);
+                q[i] = outl ? 0 : bnbq_i8_rint(v * s);
                 if (zero_cols && ((word >> (u32)((c + (u64)i) & 31u)) & 1u)) q[i] = 0;
             }
             bnbq_i8_store<V>(CA + r * cols + c, q);

@@ -31,17 +31,23 @@ BNBQ_DEV u32 bnbq_sb_warp_max(u32 v) {
     return v;
 }
 
+// bnbq_rint without its branches: cvt.rni.s32.f32 rounds half to even, gives 0 for NaN and
+// saturates (+-inf: INT_MAX / INT_MIN), which is bnbq_rint everywhere except finite |y| in
+// [2^22, 2^23) with a fraction of .5 (bnbq_rint truncates there). Here y is NaN, +-inf or at most
+// 127 * (1 + 2^-10) in magnitude (the f16 reciprocal of the global scale rounds up by < 2^-11).
+BNBQ_DEV int bnbq_sb_rint(float y) { return __float2int_rn(y); }
+
 // rint(f32(127 * f32(x * inv))) (bnbq__sb_q)
 BNBQ_DEV int bnbq_sb_q(float x, float inv) {
     float xh = x * inv;
-    return bnbq_rint(127.0f * xh);
+    return bnbq_sb_rint(127.0f * xh);
 }
 
 // rint(f16(127 * f16(x * inv))) (bnbq__sb_global_q)
 BNBQ_DEV int bnbq_sb_global_q(float x, float inv) {
     float h = bnbq_round_to(BNBQ_F16, x * inv);
     float y = bnbq_round_to(BNBQ_F16, 127.0f * h);
-    return bnbq_rint(y);
+    return bnbq_sb_rint(y);
 }
 
 // ---- column maxima (quantize_columnwise_and_transpose, pass 1) -------------------------------------
