@@ -37,17 +37,50 @@ BNBQ_DEV u32 bnbq_sb_warp_max(u32 v) {
 // 127 * (1 + 2^-10) in magnitude (the f16 reciprocal of the global scale rounds up by < 2^-11).
 BNBQ_DEV int bnbq_sb_rint(float y) { return __float2int_rn(y); }
 
+// f16 bits to float, exactly (cvt.f32.f16; only int8 codes come out of these values, so a NaN's
+// payload never reaches an output)
+BNBQ_DEV float bnbq_sb_h2f(u32 h) {
+#if defined(__CUDA_ARCH__)
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"((u16)(h & 0xffffu)));
+    return f;
+#else
+    return bnbq_f16_to_f32((u16)(h & 0xffffu));
+#endif
+}
+
+// Both halves: f16(x * y), round to nearest even. x and y are f16 values, so x * y is exact in
+// float32 and one f16 multiply is bnbq_round_to(BNBQ_F16, x * y), overflow and NaN included.
+BNBQ_DEV u32 bnbq_sb_hmul2(u32 x, u32 y) {
+#if defined(__CUDA_ARCH__)
+    u32 d;
+    asm("mul.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(x), "r"(y));
+    return d;
+#else
+    u32 lo = bnbq_f32_to_f16(bnbq_f16_to_f32((u16)(x & 0xffffu)) * bnbq_f16_to_f32((u16)(y & 0xffffu)));
+    u32 hi = bnbq_f32_to_f16(bnbq_f16_to_f32((u16)(x >> 16)) * bnbq_f16_to_f32((u16)(y >> 16)));
+    return lo | (hi << 16);
+#endif
+}
+
 // rint(f32(127 * f32(x * inv))) (bnbq__sb_q)
 BNBQ_DEV int bnbq_sb_q(float x, float inv) {
     float xh = x * inv;
     return bnbq_sb_rint(127.0f * xh);
 }
 
-// rint(f16(127 * f16(x * inv))) (bnbq__sb_global_q)
-BNBQ_DEV int bnbq_sb_global_q(float x, float inv) {
-    float h = bnbq_round_to(BNBQ_F16, x * inv);
-    float y = bnbq_round_to(BNBQ_F16, 127.0f * h);
-    return bnbq_sb_rint(y);
+// bnbq__sb_global_q of the two f16 elements of x2: rint(f16(127 * f16(x * inv))) with inv2 the
+// f16 bits of inv in both halves (127 is 0x57f0 in f16)
+BNBQ_DEV void bnbq_sb_global_q2(u32 x2, u32 inv2, int* q) {
+    const u32 y2 = bnbq_sb_hmul2(0x57f057f0u, bnbq_sb_hmul2(x2, inv2));
+    q[0] = bnbq_sb_rint(bnbq_sb_h2f(y2));
+    q[1] = bnbq_sb_rint(bnbq_sb_h2f(y2 >> 16));
+}
+
+// the f16 bits of inv = f16(1 / absmax), twice
+BNBQ_DEV u32 bnbq_sb_global_inv2(const u16* absmax) {
+    const u32 b = bnbq_f32_to_f16(1.0f / bnbq_f16_to_f32(absmax[0]));
+    return b | (b << 16);
 }
 
 // ---- column maxima (quantize_columnwise_and_transpose, pass 1) -------------------------------------
@@ -124,8 +157,7 @@ bnbq_k_sb_transpose_q(const u16* X, u64 rows, u64 cols, i8* out, const u16* stat
     __shared__ float inv_s[64];
     const u64 nct = (cols + 63) / 64, nrt = (rows + 63) / 64;
     const int lc = threadIdx.x & 63, lr = threadIdx.x >> 6;
-    float ginv = 0.0f;
-    if (mode == 1) ginv = bnbq_round_to(BNBQ_F16, 1.0f / bnbq_f16_to_f32(state[0]));
+    const u32 ginv2 = mode == 1 ? bnbq_sb_global_inv2(state) : 0u;
     for (u64 t = blockIdx.x; t < nct * nrt; t += gridDim.x) {
         const u64 tc = t % nct, tr = t / nct, c0 = tc * 64, r0 = tr * 64;
         if (mode == 0 && threadIdx.x < 64) {
@@ -135,16 +167,17 @@ bnbq_k_sb_transpose_q(const u16* X, u64 rows, u64 cols, i8* out, const u16* stat
         __syncthreads();
         {
             const u64 c = c0 + (u64)lc;
-            const float inv = mode == 0 ? inv_s[lc] : ginv;
+            const float inv = mode == 0 ? inv_s[lc] : 0.0f;
 #pragma unroll 4
             for (int rr = lr; rr < 64; rr += 4) {
                 const u64 r = r0 + (u64)rr;
-                int q = 0;
+                int q[2] = { 0, 0 };
                 if (c < cols && r < rows) {
-                    const float x = bnbq_f16_to_f32(__ldg(X + r * cols + c));
-                    q = mode == 0 ? bnbq_sb_q(x, inv) : bnbq_sb_global_q(x, inv);
+                    const u32 x = __ldg(X + r * cols + c);
+                    if (mode == 0) q[0] = bnbq_sb_q(bnbq_sb_h2f(x), inv);
+                    else bnbq_sb_global_q2(x, ginv2, q);
                 }
-                tile[lc][rr] = (i8)q;
+                tile[lc][rr] = (i8)q[0];
             }
         }
         __syncthreads();
@@ -199,58 +232,86 @@ extern "C" __global__ void bnbq_k_sb_global_max(const u16* X, u64 n, u16* absmax
 // vec: X 16-byte and q 8-byte aligned.
 extern "C" __global__ void bnbq_k_sb_global_q(const u16* X, u64 n, i8* q, const u16* absmax, int vec) {
     const u64 i0 = (u64)blockIdx.x * blockDim.x + threadIdx.x, st = (u64)gridDim.x * blockDim.x;
-    const float inv = bnbq_round_to(BNBQ_F16, 1.0f / bnbq_f16_to_f32(absmax[0]));
+    const u32 inv2 = bnbq_sb_global_inv2(absmax);
     u64 done = 0;
     if (vec) {
         const u64 nv = n / 8;
         for (u64 v = i0; v < nv; v += st) {
             uint4 d = __ldg((const uint4*)X + v);
-            u32 w[4] = { d.x, d.y, d.z, d.w }, o[2] = { 0u, 0u };
+            int c[8];
+            bnbq_sb_global_q2(d.x, inv2, c);
+            bnbq_sb_global_q2(d.y, inv2, c + 2);
+            bnbq_sb_global_q2(d.z, inv2, c + 4);
+            bnbq_sb_global_q2(d.w, inv2, c + 6);
+            u32 o[2] = { 0u, 0u };
 #pragma unroll
-            for (int k = 0; k < 8; k++) {
-                const float x = bnbq_f16_to_f32((u16)(w[k >> 1] >> ((k & 1) * 16)));
-                o[k >> 2] |= ((u32)bnbq_sb_global_q(x, inv) & 0xffu) << ((k & 3) * 8);
-            }
+            for (int k = 0; k < 8; k++) o[k >> 2] |= ((u32)c[k] & 0xffu) << ((k & 3) * 8);
             *(uint2*)(q + v * 8) = make_uint2(o[0], o[1]);
         }
         done = nv * 8;
     }
-    for (u64 i = done + i0; i < n; i += st) q[i] = (i8)bnbq_sb_global_q(bnbq_f16_to_f32(__ldg(X + i)), inv);
+    for (u64 i = done + i0; i < n; i += st) {
+        int c[2];
+        bnbq_sb_global_q2(__ldg(X + i), inv2, c);
+        q[i] = (i8)c[0];
+    }
 }
 
 // ---- dequantize_rowwise: one block per row (grid-stride) ------------------------------------------
+// out = f16(f32(t * f32(1/127))), t = f16(s * q): s and q are f16 values (q exactly), so t is one
+// f16 multiply; t * f32(1/127) is a float32 multiply rounded once to f16 (cvt.rn.f16.f32, which
+// rounds as bnbq_f32_to_f16). On the GPU four codes become f16 pairs without a conversion: the
+// bytes q ^ 0x80 = q + 128 placed under 0x64 are the f16 values 1024 + q + 128, less 1152.
+
+// (f16(q0), f16(q1)) of bytes k, k + 1 of w (k = 0 or 2)
+BNBQ_DEV u32 bnbq_sb_q2h(u32 w, int k) {
+#if defined(__CUDA_ARCH__)
+    const u32 b = __byte_perm(w ^ 0x80808080u, 0x64646464u, k == 0 ? 0x5140u : 0x5342u);
+    u32 d;
+    asm("sub.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(b), "r"(0x64806480u));   // 0x6480 = 1152
+    return d;
+#else
+    const u32 lo = bnbq_f32_to_f16((float)(i8)(w >> (8 * k))), hi = bnbq_f32_to_f16((float)(i8)(w >> (8 * k + 8)));
+    return lo | (hi << 16);
+#endif
+}
+
+// f16 bits of f32(t * f32(1/127)) for the f16 value t
+BNBQ_DEV u32 bnbq_sb_deq_out(u32 t) {
+    const float v = bnbq_sb_h2f(t) * 0.00787401572f;
+#if defined(__CUDA_ARCH__)
+    u16 h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
+    return h;
+#else
+    return bnbq_f32_to_f16(v);
+#endif
+}
+
 // vec 16: cols % 16 == 0, q and out 16-byte aligned; else 1.
 template <int V>
 BNBQ_DEV void bnbq_sb_dequant_rows(const i8* q, const u16* state, u64 rows, u64 cols, u16* out) {
     const u64 np = cols / V;
     for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {
-        const float s = bnbq_f16_to_f32(state[r]);
+        const u32 sb = state[r], s2 = sb | (sb << 16);
         const i8* qr = q + r * cols;
         u16* o = out + r * cols;
         for (u64 p = threadIdx.x; p < np; p += blockDim.x) {
-            int b[V];
-            u32 h[V];
             if (V == 16) {
-                uint4 t = __ldg((const uint4*)(qr + p * V));
-                u32 w[4] = { t.x, t.y, t.z, t.w };
+                const uint4 t = __ldg((const uint4*)(qr + p * V));
+                const u32 w[4] = { t.x, t.y, t.z, t.w };
+                u32 h[8];
 #pragma unroll
-                for (int i = 0; i < V; i++) b[i] = (int)(i8)(w[i >> 2] >> ((i & 3) * 8));
-            } else {
-                b[0] = qr[p];
-            }
-#pragma unroll
-            for (int i = 0; i < V; i++) {
-                const float v = bnbq_round_to(BNBQ_F16, s * (float)b[i]);
-                h[i] = bnbq_f32_to_f16(v * 0.00787401572f);
-            }
-            if (V == 16) {
+                for (int i = 0; i < 8; i++) {
+                    const u32 t2 = bnbq_sb_hmul2(s2, bnbq_sb_q2h(w[i >> 1], (i & 1) * 2));
+                    h[i] = bnbq_sb_deq_out(t2) | (bnbq_sb_deq_out(t2 >> 16) << 16);
+                }
                 uint4* d = (uint4*)(o + p * V);
-                d[0] = make_uint4(h[0] | (h[1] << 16), h[2] | (h[3] << 16), h[4] | (h[5] << 16),
-                                  h[6] | (h[7] << 16));
-                d[1] = make_uint4(h[8] | (h[9] << 16), h[10] | (h[11] << 16), h[12] | (h[13] << 16),
-                                  h[14] | (h[15] << 16));
+                d[0] = make_uint4(h[0], h[1], h[2], h[3]);
+                d[1] = make_uint4(h[4], h[5], h[6], h[7]);
             } else {
-                o[p] = (u16)h[0];
+                const u32 t2 = bnbq_sb_hmul2(s2, bnbq_sb_q2h((u32)(u8)qr[p], 0));
+                o[p] = (u16)bnbq_sb_deq_out(t2);
             }
         }
     }
