@@ -853,7 +853,8 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "\n",
     "struct bnbq_code16 { float v[16]; };\n",
     "\n",
-    "// The lookup table in shared memory: F32: qmap (16 floats: 16 banks, conflict-free); F16/BF16: per-lane copies of the byte table\n",
+    "// The lookup table in shared memory: F32: qmap (16 floats: 16 banks, conflict-free); F16/BF16:\n",
+    "// per-lane copies of the byte table\n",
     "// (qmap[b >> 4], qmap[b & 15]) as dt pairs, entry b of lane L at word 32 b + L (bank L).\n",
     "#if BNBQ_DT == BNBQ_F32\n",
     "__shared__ __align__(64) float bnbq_g4_tab[16];   // 64-byte aligned: base | offset == base + offset\n",
@@ -1007,9 +1008,11 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "        const u32 base = bnbq_g4_tab_addr(0);\n",
     "#pragma unroll\n",
     "        for (int i = 0; i < 16; i++) {\n",
-    "            const float whi = __uint_as_float(bnbq_g4_lds(bnbq_g4_addr_hi(wv[i >> 2], i & 3, base))) * sc;\n",
+    "            const float qhi = __uint_as_float(bnbq_g4_lds(bnbq_g4_addr_hi(wv[i >> 2], i & 3, base)));\n",
+    "            const float whi = qhi * sc;\n",
     "            ac = fmaf(__uint_as_float(a[2 * i]), whi, ac);\n",
-    "            const float wlo = __uint_as_float(bnbq_g4_lds(bnbq_g4_addr_lo(wv[i >> 2], i & 3, base))) * sc;\n",
+    "            const float qlo = __uint_as_float(bnbq_g4_lds(bnbq_g4_addr_lo(wv[i >> 2], i & 3, base)));\n",
+    "            const float wlo = qlo * sc;\n",
     "            ac = fmaf(__uint_as_float(a[2 * i + 1]), wlo, ac);\n",
     "        }\n",
     "#else\n",
@@ -1044,7 +1047,10 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#pragma unroll\n",
     "    for (int d = 0; d < DEPTH; d++)\n",
     "#pragma unroll\n",
-    "        for (int r = 0; r < BNBQ_G4_ROWS; r++) { wb[d][r] = make_uint4(0u, 0u, 0u, 0u); sb[d][r] = 0.0f; }\n",
+    "        for (int r = 0; r < BNBQ_G4_ROWS; r++) {\n",
+    "            wb[d][r] = make_uint4(0u, 0u, 0u, 0u);\n",
+    "            sb[d][r] = 0.0f;\n",
+    "        }\n",
     "#pragma unroll\n",
     "    for (int d = 0; d + 1 < DEPTH; d++)\n",
     "        bnbq_g4_fetch<VEC>(packed, absmax, N, K, bs_shift, nb, (u64)d, lane, wb[d], sb[d]);\n",
@@ -1198,7 +1204,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    for (u64 w0 = 0; w0 < nwords; w0 += blockDim.x) {\n",
     "        u64 wi = w0 + threadIdx.x;\n",
     "        u32 word = wi < nwords ? bm[wi] : 0u;\n",
-    "        u32 tot, pre = bnbq_i8_block_scan(__popc(word), sh, &tot);   // every word read before this returns\n",
+    "        u32 tot, pre = bnbq_i8_block_scan(__popc(word), sh, &tot);   // all words of the chunk read\n",
     "        i32* o = cols_out + base + pre;\n",
     "        while (word) {\n",
     "            int b = __ffs(word) - 1;\n",
@@ -2015,7 +2021,8 @@ static const char* const bnbq__cu_src_switchback[] = {
     "            // 64 columns x 4 vectors of 16 bytes\n",
     "            const int v = threadIdx.x & 3, cc = threadIdx.x >> 2;\n",
     "            const u64 c = c0 + (u64)cc;\n",
-    "            if (c < cols) *(uint4*)(out + c * rows + r0 + (u64)v * 16) = *(const uint4*)&tile[cc][v * 16];\n",
+    "            if (c < cols)\n",
+    "                *(uint4*)(out + c * rows + r0 + (u64)v * 16) = *(const uint4*)&tile[cc][v * 16];\n",
     "        } else {\n",
     "            const int rr = threadIdx.x & 63;\n",
     "            const u64 r = r0 + (u64)rr;\n",
@@ -2101,7 +2108,8 @@ static const char* const bnbq__cu_src_switchback[] = {
     "    asm(\"sub.rn.f16x2 %0, %1, %2;\" : \"=r\"(d) : \"r\"(b), \"r\"(0x64806480u));   // 0x6480 = 1152\n",
     "    return d;\n",
     "#else\n",
-    "    const u32 lo = bnbq_f32_to_f16((float)(i8)(w >> (8 * k))), hi = bnbq_f32_to_f16((float)(i8)(w >> (8 * k + 8)));\n",
+    "    const u32 lo = bnbq_f32_to_f16((float)(i8)(w >> (8 * k)));\n",
+    "    const u32 hi = bnbq_f32_to_f16((float)(i8)(w >> (8 * k + 8)));\n",
     "    return lo | (hi << 16);\n",
     "#endif\n",
     "}\n",
@@ -3095,7 +3103,12 @@ static unsigned bnbq__cu_row_threads(size_t np) {
 
 /* The same for the register-caching row kernels (bnbq_i8_rows, BNBQ_I8_NR = 8 pieces a thread):
    the fewest threads that hold the row, so that many rows are in flight. */
-static unsigned bnbq__cu_row_threads8(size_t np) { return bnbq__cu_row_threads(np / 8 + (np % 8 != 0)); }
+static unsigned bnbq__cu_row_threads8(size_t np) {
+    return bnbq__cu_row_threads(np / 8 + (np % 8 != 0));
+}
+
+/* SMs of the device (80 when unknown). */
+static size_t bnbq__cu_sms(const bnbq_cuda* c) { return (size_t)(c->info.sm_count > 0 ? c->info.sm_count : 80); }
 
 static unsigned bnbq__cu_min_u(size_t a, size_t b) { return (unsigned)(a < b ? a : b); }
 
@@ -3109,7 +3122,8 @@ static bnbq_result bnbq__cu_memset0(bnbq_exec* ex, const char* func, void* p, si
 static bnbq_result bnbq__cu_tiles_x(bnbq_exec* ex, const char* func, size_t n, unsigned* out) {
     size_t t = n / 64 + (n % 64 != 0);
     if (t > 0x7fffffffu) {
-        bnbq_log(ex, BNBQ_LOG_ERROR, func, "N is too large for one launch (%lu tiles)", (unsigned long)t);
+        bnbq_log(ex, BNBQ_LOG_ERROR, func, "N is too large for one launch (%lu tiles)",
+                 (unsigned long)t);
         return BNBQ_ERROR_BAD_SHAPE;
     }
     *out = (unsigned)t;
@@ -3151,7 +3165,7 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
         }
         if (r == BNBQ_SUCCESS && threshold > 0.0f) {
             int zc = rows > 1;
-            unsigned g = zc ? bnbq__cu_min_u((rows + 7) / 8, (size_t)(c->info.sm_count > 0 ? c->info.sm_count : 80) * 4) : 1u;
+            unsigned g = zc ? bnbq__cu_min_u((rows + 7) / 8, bnbq__cu_sms(c) * 4) : 1u;
             void* a[8];
             a[0] = (void*)&out_CA; a[1] = &R; a[2] = &C; a[3] = (void*)&out_outlier_cols;
             a[4] = (void*)&out_n_outliers; a[5] = &bm; a[6] = &nw; a[7] = &zc;
@@ -3194,8 +3208,10 @@ static bnbq_result bnbq__cu_int8_double_quant(bnbq_exec* ex, bnbq_dtype dt, cons
     BNBQ__CU_BEGIN("bnbq_int8_double_quant");
     (void)dt;
     r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_init", &f_init);
-    if (r == BNBQ_SUCCESS) r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_dq_stats", &f_stats);
-    if (r == BNBQ_SUCCESS) r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_dq_quant", &f_quant);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_dq_stats", &f_stats);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_dq_quant", &f_quant);
     if (r == BNBQ_SUCCESS) {
         int use_thr = threshold > 0.0f;
         unsigned long long R = rows, C = cols, nw = use_thr ? (cols + 31) / 32 : 0;
@@ -3247,7 +3263,8 @@ static bnbq_result bnbq__cu_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, c
         void* a[8];
         a[0] = (void*)&A; a[1] = (void*)&B; a[2] = &MM; a[3] = &NN; a[4] = &KK; a[5] = (void*)&out;
         a[6] = &vec; a[7] = &vec_out;
-        r = bnbq__cu_launch(ex, bnbq__func, f, gx, bnbq__cu_min_u(M / 64 + (M % 64 != 0), 65535), 256, 0, a);
+        r = bnbq__cu_launch(ex, bnbq__func, f, gx, bnbq__cu_min_u(M / 64 + (M % 64 != 0), 65535), 256,
+                            0, a);
     }
     BNBQ__CU_END();
 }
@@ -3349,7 +3366,8 @@ static bnbq_result bnbq__cu_quantize_columnwise_and_transpose(bnbq_exec* ex, bnb
         a[0] = (void*)&X; a[1] = &R; a[2] = &C; a[3] = (void*)&out_state; a[4] = &vec;
         r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, tiles, 1), 1, 256, 0, a);
     }
-    if (r == BNBQ_SUCCESS) r = bnbq__cu_sb_transpose_q(ex, bnbq__func, X, rows, cols, out_q, out_state, 0);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_sb_transpose_q(ex, bnbq__func, X, rows, cols, out_q, out_state, 0);
     BNBQ__CU_END();
 }
 #define BNBQ__CU_SLOT_quantize_columnwise_and_transpose bnbq__cu_quantize_columnwise_and_transpose
@@ -3380,7 +3398,8 @@ static bnbq_result bnbq__cu_quantize_global_int8_transpose(bnbq_exec* ex, bnbq_d
     (void)dt;
     (void)c;
     r = bnbq__cu_sb_global_max(ex, bnbq__func, X, rows * cols, out_absmax);
-    if (r == BNBQ_SUCCESS) r = bnbq__cu_sb_transpose_q(ex, bnbq__func, X, rows, cols, out_q, out_absmax, 1);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_sb_transpose_q(ex, bnbq__func, X, rows, cols, out_q, out_absmax, 1);
     BNBQ__CU_END();
 }
 #define BNBQ__CU_SLOT_quantize_global_int8_transpose bnbq__cu_quantize_global_int8_transpose
@@ -3473,7 +3492,7 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
         int shift = bnbq__cu_log2(blocksize);
         int vec = bnbq__cu_al(packed, 16) && bnbq__cu_al(A, 16);
         size_t groups = N / 8 + (N % 8 != 0);
-        unsigned grid = bnbq__cu_min_u(groups, (size_t)(c->info.sm_count > 0 ? c->info.sm_count : 80) * 4);
+        unsigned grid = bnbq__cu_min_u(groups, bnbq__cu_sms(c) * 4);
         void* a[10];
         memcpy(tab.v, src, sizeof tab.v);
         a[0] = (void*)&A; a[1] = (void*)&packed; a[2] = (void*)&absmax; a[3] = &NN; a[4] = &KK;
@@ -3504,7 +3523,8 @@ static bnbq_result bnbq__cu_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_
             tab.v[i] = qt == BNBQ_NF4 ? bnbq_code_4bit(BNBQ_NF4)[i] : bnbq_fp4_value(i);
         a[0] = &idt; a[1] = (void*)&A; a[2] = (void*)&packed; a[3] = (void*)&absmax; a[4] = &MM;
         a[5] = &NN; a[6] = &KK; a[7] = &shift; a[8] = &out; a[9] = (void*)&bias; a[10] = &tab;
-        r = bnbq__cu_launch(ex, bnbq__func, f, gx, bnbq__cu_min_u(M / 64 + (M % 64 != 0), 65535), 256, 0, a);
+        r = bnbq__cu_launch(ex, bnbq__func, f, gx, bnbq__cu_min_u(M / 64 + (M % 64 != 0), 65535), 256,
+                            0, a);
     }
     BNBQ__CU_END();
 }

@@ -23,7 +23,8 @@
 
 struct bnbq_code16 { float v[16]; };
 
-// The lookup table in shared memory: F32: qmap (16 floats: 16 banks, conflict-free); F16/BF16: per-lane copies of the byte table
+// The lookup table in shared memory: F32: qmap (16 floats: 16 banks, conflict-free); F16/BF16:
+// per-lane copies of the byte table
 // (qmap[b >> 4], qmap[b & 15]) as dt pairs, entry b of lane L at word 32 b + L (bank L).
 #if BNBQ_DT == BNBQ_F32
 __shared__ __align__(64) float bnbq_g4_tab[16];   // 64-byte aligned: base | offset == base + offset
@@ -177,9 +178,11 @@ BNBQ_DEV void bnbq_g4_chunk(const void* A, u64 N, u64 K, u64 nb, u64 j, u32 lane
         const u32 base = bnbq_g4_tab_addr(0);
 #pragma unroll
         for (int i = 0; i < 16; i++) {
-            const float whi = __uint_as_float(bnbq_g4_lds(bnbq_g4_addr_hi(wv[i >> 2], i & 3, base))) * sc;
+            const float qhi = __uint_as_float(bnbq_g4_lds(bnbq_g4_addr_hi(wv[i >> 2], i & 3, base)));
+            const float whi = qhi * sc;
             ac = fmaf(__uint_as_float(a[2 * i]), whi, ac);
-            const float wlo = __uint_as_float(bnbq_g4_lds(bnbq_g4_addr_lo(wv[i >> 2], i & 3, base))) * sc;
+            const float qlo = __uint_as_float(bnbq_g4_lds(bnbq_g4_addr_lo(wv[i >> 2], i & 3, base)));
+            const float wlo = qlo * sc;
             ac = fmaf(__uint_as_float(a[2 * i + 1]), wlo, ac);
         }
 #else
@@ -214,7 +217,10 @@ BNBQ_DEV void bnbq_g4_rows(const void* A, const u8* packed, const float* absmax,
 #pragma unroll
     for (int d = 0; d < DEPTH; d++)
 #pragma unroll
-        for (int r = 0; r < BNBQ_G4_ROWS; r++) { wb[d][r] = make_uint4(0u, 0u, 0u, 0u); sb[d][r] = 0.0f; }
+        for (int r = 0; r < BNBQ_G4_ROWS; r++) {
+            wb[d][r] = make_uint4(0u, 0u, 0u, 0u);
+            sb[d][r] = 0.0f;
+        }
 #pragma unroll
     for (int d = 0; d + 1 < DEPTH; d++)
         bnbq_g4_fetch<VEC>(packed, absmax, N, K, bs_shift, nb, (u64)d, lane, wb[d], sb[d]);

@@ -96,7 +96,7 @@ BNBQ_DEV void bnbq_i8_outlier_tail(i32* cols_out, i32* n_out, const u32* bm, u64
     for (u64 w0 = 0; w0 < nwords; w0 += blockDim.x) {
         u64 wi = w0 + threadIdx.x;
         u32 word = wi < nwords ? bm[wi] : 0u;
-        u32 tot, pre = bnbq_i8_block_scan(__popc(word), sh, &tot);   // every word read before this returns
+        u32 tot, pre = bnbq_i8_block_scan(__popc(word), sh, &tot);   // all words of the chunk read
         i32* o = cols_out + base + pre;
         while (word) {
             int b = __ffs(word) - 1;

@@ -185,7 +185,8 @@ bnbq_k_sb_transpose_q(const u16* X, u64 rows, u64 cols, i8* out, const u16* stat
             // 64 columns x 4 vectors of 16 bytes
             const int v = threadIdx.x & 3, cc = threadIdx.x >> 2;
             const u64 c = c0 + (u64)cc;
-            if (c < cols) *(uint4*)(out + c * rows + r0 + (u64)v * 16) = *(const uint4*)&tile[cc][v * 16];
+            if (c < cols)
+                *(uint4*)(out + c * rows + r0 + (u64)v * 16) = *(const uint4*)&tile[cc][v * 16];
         } else {
             const int rr = threadIdx.x & 63;
             const u64 r = r0 + (u64)rr;
@@ -271,7 +272,8 @@ BNBQ_DEV u32 bnbq_sb_q2h(u32 w, int k) {
     asm("sub.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(b), "r"(0x64806480u));   // 0x6480 = 1152
     return d;
 #else
-    const u32 lo = bnbq_f32_to_f16((float)(i8)(w >> (8 * k))), hi = bnbq_f32_to_f16((float)(i8)(w >> (8 * k + 8)));
+    const u32 lo = bnbq_f32_to_f16((float)(i8)(w >> (8 * k)));
+    const u32 hi = bnbq_f32_to_f16((float)(i8)(w >> (8 * k + 8)));
     return lo | (hi << 16);
 #endif
 }
