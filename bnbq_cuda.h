@@ -3475,8 +3475,9 @@ static int bnbq__cu_log2(int v) {
 }
 
 /* Groups of 8 rows (4 warps of 2 rows: BNBQ_G4_WARPS, BNBQ_G4_ROWS in gemv4.cu), grid-stride;
-   the grid is capped at 4 blocks per SM (about what is resident: F16/BF16 blocks hold a 32 KiB
-   table), so the table is built once per block and no second wave of blocks trails. */
+   the grid is capped at the blocks that are resident together (F16/BF16 blocks hold a 32 KiB
+   table: 4 per SM on sm_80/sm_90, 3 on sm_86/89, 1 on sm_75), so the table is built once per
+   block and no second wave of blocks trails. */
 static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
                                       const void* A, const uint8_t* packed, const float* absmax,
                                       size_t N, size_t K, int blocksize, void* out,
@@ -3492,7 +3493,10 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
         int shift = bnbq__cu_log2(blocksize);
         int vec = bnbq__cu_al(packed, 16) && bnbq__cu_al(A, 16);
         size_t groups = N / 8 + (N % 8 != 0);
-        unsigned grid = bnbq__cu_min_u(groups, bnbq__cu_sms(c) * 4);
+        int cc = c->info.cc_major * 10 + c->info.cc_minor;
+        /* resident blocks per SM: F16/BF16 blocks hold 33 KiB of shared memory */
+        size_t per_sm = dt == BNBQ_F32 || cc == 80 || cc >= 90 ? 4 : cc < 80 ? 1 : 3;
+        unsigned grid = bnbq__cu_min_u(groups, bnbq__cu_sms(c) * per_sm);
         void* a[10];
         memcpy(tab.v, src, sizeof tab.v);
         a[0] = (void*)&A; a[1] = (void*)&packed; a[2] = (void*)&absmax; a[3] = &NN; a[4] = &KK;
