@@ -8,18 +8,25 @@
 // qmap[i] = dt(code[i]). In F16/BF16 qmap and s are exact in dt and the products of two dt values
 // are exact in float32, so dt(w) and dt(a * b) are single dt multiplies: the kernel uses packed
 // f16x2 / bf16x2 multiplies (round to nearest even) on pairs of elements.
-// Compile-time BNBQ_DT (0 F32, 1 F16, 2 BF16). Each warp takes BNBQ_G4_ROWS rows, so a lane loads
+// Compile-time BNBQ_DT (0 F32, 1 F16, 2 BF16). Each warp takes BNBQ_G4_ROWS rows, so a lane reads
 // its activation chunk once for all of them; the weights of the next DEPTH - 1 chunk steps are
 // loaded ahead (the bytes in flight per SM, not the occupancy, bound a GEMV with few long rows).
-// K % 32 == 0 (K % blocksize == 0, blocksize >= 32): every chunk is whole; with vec (packed and A
-// 16-byte aligned) a chunk's 16 weight bytes are one 16-byte load.
+// K % 32 == 0 (K % blocksize == 0, blocksize >= 32): every chunk is whole. With vec (packed and A
+// 16-byte aligned) a chunk's 16 weight bytes are one 16-byte load, and the warps of a block go
+// through the steps together: each step's 1024 activation elements are loaded once, coalesced,
+// into shared memory (double-buffered, swizzled so that the lanes' 16-byte reads of their own
+// 64- or 128-byte chunks never share a bank); reading the chunks straight from global memory
+// would cost the L1 four times the wavefronts. Without vec, lanes load their own bytes.
 #ifndef BNBQ_DT
 #define BNBQ_DT 0
 #endif
 #define BNBQ_G4_WARPS 4          // warps per block
-#define BNBQ_G4_ROWS 2           // rows per warp (they share the activation loads)
-#define BNBQ_G4_DEPTH 4          // chunk steps of weights in flight per lane (3 ahead)
+#define BNBQ_G4_ROWS 4           // rows per warp (they share the activation chunk)
+#define BNBQ_G4_DEPTH 3          // chunk steps of weights in flight per lane (2 ahead)
 #define BNBQ_G4_FULL 0xffffffffu
+// a step (1024 elements) of the activation in 16-byte units: a lane's chunk is U units
+#define BNBQ_G4_U (BNBQ_DT == BNBQ_F32 ? 8 : 4)
+#define BNBQ_G4_SEG (32 * BNBQ_G4_U)
 
 struct bnbq_code16 { float v[16]; };
 
@@ -31,6 +38,15 @@ __shared__ __align__(64) float bnbq_g4_tab[16];   // 64-byte aligned: base | off
 #else
 __shared__ u32 bnbq_g4_tab[256 * 32];
 #endif
+__shared__ uint4 bnbq_g4_act[2][BNBQ_G4_SEG];   // activation steps (vec path)
+
+// the position of unit t of lane L's chunk in a staged step: U L + (t ^ h(L)); the 8 lanes of a
+// quarter-warp then read 8 different 16-byte bank groups, and 8 consecutive units (one store
+// phase) stay within 128 bytes
+BNBQ_DEV u32 bnbq_g4_pos(u32 L, u32 t) {
+    const u32 h = BNBQ_G4_U == 4 ? (L >> 1) & 3u : L & 7u;
+    return L * BNBQ_G4_U + (t ^ h);
+}
 
 // The shared-window address of the table plus off, and the word there: the lookups form the address
 // in one or two integer operations (F16/BF16: PRMT + LEA; F32: SHF + LOP3 with the 64-byte aligned
@@ -143,6 +159,37 @@ BNBQ_DEV u32 bnbq_g4_mul2(u32 x, u32 y) {
 }
 #endif
 
+// The 32 elements of one row's chunk (weights w, block scale s) into ac, in element order.
+// a: the activation chunk (F32: 32 words; F16/BF16: 16 pairs, element 2i in the low half).
+BNBQ_DEV float bnbq_g4_dot(const u32* a, uint4 w, float s, u32 lane, float ac) {
+    const u32 wv[4] = { w.x, w.y, w.z, w.w };
+#if BNBQ_DT == BNBQ_F32
+    const u32 base = bnbq_g4_tab_addr(0);
+    (void)lane;
+#pragma unroll
+    for (int i = 0; i < 16; i++) {
+        const float qhi = __uint_as_float(bnbq_g4_lds(bnbq_g4_addr_hi(wv[i >> 2], i & 3, base)));
+        const float whi = qhi * s;
+        ac = fmaf(__uint_as_float(a[2 * i]), whi, ac);
+        const float qlo = __uint_as_float(bnbq_g4_lds(bnbq_g4_addr_lo(wv[i >> 2], i & 3, base)));
+        const float wlo = qlo * s;
+        ac = fmaf(__uint_as_float(a[2 * i + 1]), wlo, ac);
+    }
+#else
+    const u32 sbits = bnbq_g4_bits(s), s2 = sbits | (sbits << 16);
+    const u32 tl = bnbq_g4_tab_addr(lane * 4);   // this lane's copy: entry b at tl + 128 b
+#pragma unroll
+    for (int i = 0; i < 16; i++) {
+        const u32 q2 = bnbq_g4_lds(tl + (__byte_perm(wv[i >> 2], 0u, 0x4440u + (u32)(i & 3)) << 7));
+        const u32 b2 = bnbq_g4_mul2(q2, s2);       // (dt(qmap[hi] * s), dt(qmap[lo] * s))
+        const u32 p2 = bnbq_g4_mul2(a[i], b2);     // the two products, rounded to dt
+        ac = ac + bnbq_g4_lo(p2);
+        ac = ac + bnbq_g4_hi(p2);
+    }
+#endif
+    return ac;
+}
+
 // Weights and scales of chunk step j (k0 = 1024 j + 32 lane) of rows nb.. of the warp.
 template <int VEC>
 BNBQ_DEV void bnbq_g4_fetch(const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
@@ -160,79 +207,8 @@ BNBQ_DEV void bnbq_g4_fetch(const u8* packed, const float* absmax, u64 N, u64 K,
     }
 }
 
-// Chunk step j of the warp's rows: 32 elements of each row into acc[r], in element order.
-template <int VEC>
-BNBQ_DEV void bnbq_g4_chunk(const void* A, u64 N, u64 K, u64 nb, u64 j, u32 lane, const uint4* w,
-                            const float* s, float* acc) {
-    const u64 k0 = j * 1024 + (u64)lane * 32;
-    if (k0 >= K) return;
-    u32 a[BNBQ_G4_AW];
-    bnbq_g4_load_a<VEC>(A, k0, a);
-#pragma unroll
-    for (int r = 0; r < BNBQ_G4_ROWS; r++) {
-        if (nb + (u64)r >= N) break;
-        const u32 wv[4] = { w[r].x, w[r].y, w[r].z, w[r].w };
-        float ac = acc[r];
-#if BNBQ_DT == BNBQ_F32
-        const float sc = s[r];
-        const u32 base = bnbq_g4_tab_addr(0);
-#pragma unroll
-        for (int i = 0; i < 16; i++) {
-            const float qhi = __uint_as_float(bnbq_g4_lds(bnbq_g4_addr_hi(wv[i >> 2], i & 3, base)));
-            const float whi = qhi * sc;
-            ac = fmaf(__uint_as_float(a[2 * i]), whi, ac);
-            const float qlo = __uint_as_float(bnbq_g4_lds(bnbq_g4_addr_lo(wv[i >> 2], i & 3, base)));
-            const float wlo = qlo * sc;
-            ac = fmaf(__uint_as_float(a[2 * i + 1]), wlo, ac);
-        }
-#else
-        const u32 sbits = bnbq_g4_bits(s[r]), s2 = sbits | (sbits << 16);
-        const u32 tl = bnbq_g4_tab_addr(lane * 4);   // this lane's copy: entry b at tl + 128 b
-#pragma unroll
-        for (int i = 0; i < 16; i++) {
-            const u32 q2 = bnbq_g4_lds(tl + (__byte_perm(wv[i >> 2], 0u, 0x4440u + (u32)(i & 3)) << 7));
-            const u32 b2 = bnbq_g4_mul2(q2, s2);       // (dt(qmap[hi] * s), dt(qmap[lo] * s))
-            const u32 p2 = bnbq_g4_mul2(a[i], b2);     // the two products, rounded to dt
-            ac = ac + bnbq_g4_lo(p2);
-            ac = ac + bnbq_g4_hi(p2);
-        }
-#endif
-        acc[r] = ac;
-    }
-}
-
-// The rows nb.. of one warp: chunk steps in order, weights fetched DEPTH - 1 steps ahead through
-// a ring of registers (constant indices: the step loop is unrolled by DEPTH; the unaligned
-// fallback uses DEPTH 1).
-template <int VEC, int DEPTH>
-BNBQ_DEV void bnbq_g4_rows(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
-                           int bs_shift, void* out, const void* bias, u64 nb) {
-    const u32 lane = threadIdx.x & 31;
-    const u64 nsteps = (K + 1023) / 1024;
-    float acc[BNBQ_G4_ROWS];
-    uint4 wb[DEPTH][BNBQ_G4_ROWS];
-    float sb[DEPTH][BNBQ_G4_ROWS];
-#pragma unroll
-    for (int r = 0; r < BNBQ_G4_ROWS; r++) acc[r] = 0.0f;
-#pragma unroll
-    for (int d = 0; d < DEPTH; d++)
-#pragma unroll
-        for (int r = 0; r < BNBQ_G4_ROWS; r++) {
-            wb[d][r] = make_uint4(0u, 0u, 0u, 0u);
-            sb[d][r] = 0.0f;
-        }
-#pragma unroll
-    for (int d = 0; d + 1 < DEPTH; d++)
-        bnbq_g4_fetch<VEC>(packed, absmax, N, K, bs_shift, nb, (u64)d, lane, wb[d], sb[d]);
-    for (u64 j0 = 0; j0 < nsteps; j0 += DEPTH) {
-#pragma unroll
-        for (int d = 0; d < DEPTH; d++) {
-            const int f = (d + DEPTH - 1) % DEPTH;
-            bnbq_g4_fetch<VEC>(packed, absmax, N, K, bs_shift, nb, j0 + (u64)d + DEPTH - 1,
-                               lane, wb[f], sb[f]);
-            bnbq_g4_chunk<VEC>(A, N, K, nb, j0 + (u64)d, lane, wb[d], sb[d], acc);
-        }
-    }
+// out[n] = dt(lane 0's shuffle-down tree of acc) (+ bias), for the warp's rows
+BNBQ_DEV void bnbq_g4_finish(const float* acc, u64 N, u64 nb, u32 lane, void* out, const void* bias) {
 #pragma unroll
     for (int r = 0; r < BNBQ_G4_ROWS; r++) {
         const u64 n = nb + (u64)r;
@@ -245,6 +221,108 @@ BNBQ_DEV void bnbq_g4_rows(const void* A, const u8* packed, const float* absmax,
             bnbq_store(BNBQ_DT, out, n, o);
         }
     }
+}
+
+// Unaligned inputs: every lane loads its own bytes, one step at a time (no barriers).
+BNBQ_DEV void bnbq_g4_rows_unaligned(const void* A, const u8* packed, const float* absmax, u64 N,
+                                     u64 K, int bs_shift, void* out, const void* bias, u64 nb) {
+    const u32 lane = threadIdx.x & 31;
+    float acc[BNBQ_G4_ROWS];
+#pragma unroll
+    for (int r = 0; r < BNBQ_G4_ROWS; r++) acc[r] = 0.0f;
+    for (u64 j = 0; j * 1024 < K; j++) {
+        const u64 k0 = j * 1024 + (u64)lane * 32;
+        uint4 w[BNBQ_G4_ROWS];
+        float s[BNBQ_G4_ROWS];
+        u32 a[BNBQ_G4_AW];
+        if (k0 >= K) continue;
+        bnbq_g4_fetch<0>(packed, absmax, N, K, bs_shift, nb, j, lane, w, s);
+        bnbq_g4_load_a<0>(A, k0, a);
+#pragma unroll
+        for (int r = 0; r < BNBQ_G4_ROWS; r++)
+            if (nb + (u64)r < N) acc[r] = bnbq_g4_dot(a, w[r], s[r], lane, acc[r]);
+    }
+    bnbq_g4_finish(acc, N, nb, lane, out, bias);
+}
+
+// The vec path for one group of rows: all warps of the block step through K together (the
+// staged activation), warps without rows (nb >= N) only help staging. Weights of step j are
+// fetched at step j - DEPTH + 1 into ring slot j % DEPTH (constant indices: the loop is
+// unrolled by DEPTH). The stage of step j + 1 is loaded into registers during step j and stored
+// at the start of step j + 1; buffer j & 1 was last read in step j - 2, before the barrier of
+// step j - 1.
+BNBQ_DEV void bnbq_g4_rows_staged(const void* A, const u8* packed, const float* absmax, u64 N,
+                                  u64 K, int bs_shift, void* out, const void* bias, u64 nb) {
+    const u32 lane = threadIdx.x & 31, tid = threadIdx.x;
+    const int valid = nb < N;
+    const u64 nsteps = (K + 1023) / 1024;
+    const u32 es = BNBQ_DT == BNBQ_F32 ? 4 : 2;
+    float acc[BNBQ_G4_ROWS];
+    uint4 wb[BNBQ_G4_DEPTH][BNBQ_G4_ROWS];
+    float sb[BNBQ_G4_DEPTH][BNBQ_G4_ROWS];
+    uint4 st[BNBQ_G4_SEG / (BNBQ_G4_WARPS * 32)];
+#pragma unroll
+    for (int r = 0; r < BNBQ_G4_ROWS; r++) acc[r] = 0.0f;
+#pragma unroll
+    for (int d = 0; d < BNBQ_G4_DEPTH; d++)
+#pragma unroll
+        for (int r = 0; r < BNBQ_G4_ROWS; r++) {
+            wb[d][r] = make_uint4(0u, 0u, 0u, 0u);
+            sb[d][r] = 0.0f;
+        }
+    if (valid) {
+#pragma unroll
+        for (int d = 0; d + 1 < BNBQ_G4_DEPTH; d++)
+            bnbq_g4_fetch<1>(packed, absmax, N, K, bs_shift, nb, (u64)d, lane, wb[d], sb[d]);
+    }
+    // stage 0 into registers: units m * blockDim + tid of the step (16 bytes = 16 / es elements;
+    // K % 32 == 0, so a unit is wholly inside or outside [0, K))
+#pragma unroll
+    for (int m = 0; m < BNBQ_G4_SEG / (BNBQ_G4_WARPS * 32); m++) {
+        const u32 u = (u32)m * (BNBQ_G4_WARPS * 32) + tid;
+        st[m] = (u64)u * (16 / es) < K ? __ldg((const uint4*)A + u) : make_uint4(0u, 0u, 0u, 0u);
+    }
+    for (u64 j0 = 0; j0 < nsteps; j0 += BNBQ_G4_DEPTH) {
+#pragma unroll
+        for (int d = 0; d < BNBQ_G4_DEPTH; d++) {
+            const u64 j = j0 + (u64)d;
+            if (j < nsteps) {                               // the same in every thread
+                uint4* buf = bnbq_g4_act[j & 1];
+#pragma unroll
+                for (int m = 0; m < BNBQ_G4_SEG / (BNBQ_G4_WARPS * 32); m++) {
+                    const u32 u = (u32)m * (BNBQ_G4_WARPS * 32) + tid;
+                    buf[bnbq_g4_pos(u / BNBQ_G4_U, u % BNBQ_G4_U)] = st[m];
+                }
+                if (j + 1 < nsteps) {
+#pragma unroll
+                    for (int m = 0; m < BNBQ_G4_SEG / (BNBQ_G4_WARPS * 32); m++) {
+                        const u32 u = (u32)m * (BNBQ_G4_WARPS * 32) + tid;
+                        const u64 e = (j + 1) * 1024 + (u64)u * (16 / es);
+                        st[m] = e < K ? __ldg((const uint4*)((const u8*)A + e * es))
+                                      : make_uint4(0u, 0u, 0u, 0u);
+                    }
+                }
+                const int f = (d + BNBQ_G4_DEPTH - 1) % BNBQ_G4_DEPTH;
+                if (valid)
+                    bnbq_g4_fetch<1>(packed, absmax, N, K, bs_shift, nb, j + BNBQ_G4_DEPTH - 1, lane,
+                                     wb[f], sb[f]);
+                __syncthreads();
+                if (valid && j * 1024 + (u64)lane * 32 < K) {
+                    u32 a[BNBQ_G4_AW];
+#pragma unroll
+                    for (int t = 0; t < BNBQ_G4_U; t++) {
+                        const uint4 v = buf[bnbq_g4_pos(lane, (u32)t)];
+                        a[4 * t] = v.x; a[4 * t + 1] = v.y; a[4 * t + 2] = v.z; a[4 * t + 3] = v.w;
+                    }
+#pragma unroll
+                    for (int r = 0; r < BNBQ_G4_ROWS; r++)
+                        if (nb + (u64)r < N) acc[r] = bnbq_g4_dot(a, wb[d][r], sb[d][r], lane, acc[r]);
+                }
+            }
+        }
+    }
+    __syncthreads();   // the next group's first stage reuses buffer 0
+    if (valid) bnbq_g4_finish(acc, N, nb, lane, out, bias);
 }
 
 // Groups of WARPS * ROWS rows, grid-stride over the groups (the launcher caps the grid near the
@@ -268,8 +346,7 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
     const u64 per = (u64)BNBQ_G4_WARPS * BNBQ_G4_ROWS, ngroups = (N + per - 1) / per;
     for (u64 g = blockIdx.x; g < ngroups; g += gridDim.x) {
         const u64 nb = g * per + (u64)(threadIdx.x >> 5) * BNBQ_G4_ROWS;
-        if (nb >= N) continue;
-        if (vec) bnbq_g4_rows<1, BNBQ_G4_DEPTH>(A, packed, absmax, N, K, bs_shift, out, bias, nb);
-        else bnbq_g4_rows<0, 1>(A, packed, absmax, N, K, bs_shift, out, bias, nb);
+        if (vec) bnbq_g4_rows_staged(A, packed, absmax, N, K, bs_shift, out, bias, nb);
+        else if (nb < N) bnbq_g4_rows_unaligned(A, packed, absmax, N, K, bs_shift, out, bias, nb);
     }
 }
