@@ -836,6 +836,1089 @@ static const char* const bnbq__cu_src_convert[] = {
     "}\n",
     0
 };
+static const char* const bnbq__cu_src_gemv4[] = {
+    "// bnbq_gemv_4bit: out (N,) = W (N, K) 4-bit @ A (K,), bitsandbytes' kgemm_4bit_inference_naive\n",
+    "// element for element, bit-exact with bnbq__cpu_gemv_range (algorithms.md 6.3):\n",
+    "//   lane L of the warp of row n takes the 32-element chunks k0 = 32 L + 1024 j in order; per chunk\n",
+    "//   s = dt(absmax[(n K + k0) / blocksize]); per element w = qmap[nibble] * s and\n",
+    "//     F32:       acc = fmaf(a, w, acc)\n",
+    "//     F16/BF16:  b = dt(w); p = dt(a * b); acc = acc + p\n",
+    "//   then v += shfl_down(v, 1, 2, 4, 8, 16) (lane 0 holds the CPU's tree), out = dt(v) (+ bias).\n",
+    "// qmap[i] = dt(code[i]). In F16/BF16 qmap and s are exact in dt and the products of two dt values\n",
+    "// are exact in float32, so dt(w) and dt(a * b) are single dt multiplies: the kernel uses packed\n",
+    "// f16x2 / bf16x2 multiplies (round to nearest even) on pairs of elements.\n",
+    "// Compile-time BNBQ_DT (0 F32, 1 F16, 2 BF16). Each warp takes BNBQ_G4_ROWS rows, so a lane reads\n",
+    "// its activation chunk once for all of them; the weights of the next DEPTH - 1 chunk steps are\n",
+    "// loaded ahead (the bytes in flight per SM, not the occupancy, bound a GEMV with few long rows).\n",
+    "// K % 32 == 0 (K % blocksize == 0, blocksize >= 32): every chunk is whole. With vec (packed and A\n",
+    "// 16-byte aligned) a chunk's 16 weight bytes are one 16-byte load, and the warps of a block go\n",
+    "// through the steps together: each step's 1024 activation elements are loaded once, coalesced,\n",
+    "// into shared memory (double-buffered, swizzled so that the lanes' 16-byte reads of their own\n",
+    "// 64- or 128-byte chunks never share a bank); reading the chunks straight from global memory\n",
+    "// would cost the L1 four times the wavefronts. Without vec, lanes load their own bytes.\n",
+    "#ifndef BNBQ_DT\n",
+    "#define BNBQ_DT 0\n",
+    "#endif\n",
+    "#define BNBQ_G4_WARPS 4          // warps per block\n",
+    "#define BNBQ_G4_ROWS 4           // rows per warp (they share the activation chunk)\n",
+    "#define BNBQ_G4_DEPTH 3          // chunk steps of weights in flight per lane (2 ahead)\n",
+    "#define BNBQ_G4_FULL 0xffffffffu\n",
+    "// a step (1024 elements) of the activation in 16-byte units: a lane's chunk is U units\n",
+    "#define BNBQ_G4_U (BNBQ_DT == BNBQ_F32 ? 8 : 4)\n",
+    "#define BNBQ_G4_SEG (32 * BNBQ_G4_U)\n",
+    "\n",
+    "struct bnbq_code16 { float v[16]; };\n",
+    "\n",
+    "// The lookup table in shared memory: F32: qmap (16 floats: 16 banks, conflict-free); F16/BF16:\n",
+    "// per-lane copies of the byte table\n",
+    "// (qmap[b >> 4], qmap[b & 15]) as dt pairs, entry b of lane L at word 32 b + L (bank L).\n",
+    "#if BNBQ_DT == BNBQ_F32\n",
+    "__shared__ __align__(64) float bnbq_g4_tab[16];   // 64-byte aligned: base | offset == base + offset\n",
+    "#else\n",
+    "__shared__ u32 bnbq_g4_tab[256 * 32];\n",
+    "#endif\n",
+    "__shared__ uint4 bnbq_g4_act[2][BNBQ_G4_SEG];   // activation steps (vec path)\n",
+    "\n",
+    "// the position of unit t of lane L's chunk in a staged step: U L + (t ^ h(L)); the 8 lanes of a\n",
+    "// quarter-warp then read 8 different 16-byte bank groups, and 8 consecutive units (one store\n",
+    "// phase) stay within 128 bytes\n",
+    "BNBQ_DEV u32 bnbq_g4_pos(u32 L, u32 t) {\n",
+    "    const u32 h = BNBQ_G4_U == 4 ? (L >> 1) & 3u : L & 7u;\n",
+    "    return L * BNBQ_G4_U + (t ^ h);\n",
+    "}\n",
+    "\n",
+    "// The shared-window address of the table plus off, and the word there: the lookups form the address\n",
+    "// in one or two integer operations (F16/BF16: PRMT + LEA; F32: SHF + LOP3 with the 64-byte aligned\n",
+    "// base) instead of adding a base register.\n",
+    "BNBQ_DEV u32 bnbq_g4_tab_addr(u32 off) {\n",
+    "#if defined(__CUDA_ARCH__)\n",
+    "    return (u32)__cvta_generic_to_shared(bnbq_g4_tab) + off;\n",
+    "#else\n",
+    "    return off;\n",
+    "#endif\n",
+    "}\n",
+    "BNBQ_DEV u32 bnbq_g4_lds(u32 addr) {\n",
+    "#if defined(__CUDA_ARCH__)\n",
+    "    u32 v;\n",
+    "    asm volatile(\"ld.shared.u32 %0, [%1];\" : \"=r\"(v) : \"r\"(addr));\n",
+    "    return v;\n",
+    "#else\n",
+    "    return *(const u32*)((const u8*)bnbq_g4_tab + addr);\n",
+    "#endif\n",
+    "}\n",
+    "\n",
+    "// F32: the address of qmap[nibble] for the high (element 2i) or low nibble of byte i of w\n",
+    "BNBQ_DEV u32 bnbq_g4_addr_hi(u32 w, int i, u32 base) { return ((w >> (8 * i + 2)) & 0x3cu) | base; }\n",
+    "BNBQ_DEV u32 bnbq_g4_addr_lo(u32 w, int i, u32 base) {\n",
+    "    return ((i == 0 ? (w << 2) : (w >> (8 * i - 2))) & 0x3cu) | base;\n",
+    "}\n",
+    "\n",
+    "// activation chunk: 32 elements of dt as 16 words (F16/BF16: pairs, element 2j in the low half)\n",
+    "// or 32 words (F32)\n",
+    "#define BNBQ_G4_AW (BNBQ_DT == BNBQ_F32 ? 32 : 16)\n",
+    "\n",
+    "template <int VEC>\n",
+    "BNBQ_DEV void bnbq_g4_load_a(const void* A, u64 k0, u32* a) {\n",
+    "    if (VEC) {\n",
+    "        const uint4* p = (const uint4*)((const u8*)A + k0 * (BNBQ_DT == BNBQ_F32 ? 4 : 2));\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < BNBQ_G4_AW / 4; i++) {\n",
+    "            uint4 t = __ldg(p + i);\n",
+    "            a[4 * i] = t.x; a[4 * i + 1] = t.y; a[4 * i + 2] = t.z; a[4 * i + 3] = t.w;\n",
+    "        }\n",
+    "    } else if (BNBQ_DT == BNBQ_F32) {\n",
+    "        const u32* p = (const u32*)A + k0;\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < 32; i++) a[i] = __ldg(p + i);\n",
+    "    } else {\n",
+    "        const u16* p = (const u16*)A + k0;\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < 16; i++) a[i] = (u32)__ldg(p + 2 * i) | ((u32)__ldg(p + 2 * i + 1) << 16);\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "template <int VEC>\n",
+    "BNBQ_DEV uint4 bnbq_g4_load_w(const u8* p) {\n",
+    "    uint4 v;\n",
+    "    if (VEC) {\n",
+    "        v = __ldg((const uint4*)p);\n",
+    "    } else {\n",
+    "        u32 w[4];\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < 4; i++)\n",
+    "            w[i] = (u32)__ldg(p + 4 * i) | ((u32)__ldg(p + 4 * i + 1) << 8) |\n",
+    "                   ((u32)__ldg(p + 4 * i + 2) << 16) | ((u32)__ldg(p + 4 * i + 3) << 24);\n",
+    "        v = make_uint4(w[0], w[1], w[2], w[3]);\n",
+    "    }\n",
+    "    return v;\n",
+    "}\n",
+    "\n",
+    "// dt bits of a float (one rounding), dt bits to float (exact)\n",
+    "BNBQ_DEV u32 bnbq_g4_bits(float v) {\n",
+    "    return BNBQ_DT == BNBQ_F16 ? (u32)bnbq_f32_to_f16(v) : (u32)bnbq_f32_to_bf16(v);\n",
+    "}\n",
+    "BNBQ_DEV float bnbq_g4_lo(u32 p) {\n",
+    "#if BNBQ_DT == BNBQ_BF16\n",
+    "    return __uint_as_float(p << 16);\n",
+    "#elif defined(__CUDA_ARCH__)\n",
+    "    float f;\n",
+    "    asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(f) : \"h\"((u16)(p & 0xffffu)));\n",
+    "    return f;\n",
+    "#else\n",
+    "    return bnbq_f16_to_f32((u16)(p & 0xffffu));\n",
+    "#endif\n",
+    "}\n",
+    "BNBQ_DEV float bnbq_g4_hi(u32 p) {\n",
+    "#if BNBQ_DT == BNBQ_BF16\n",
+    "    return __uint_as_float(p & 0xffff0000u);\n",
+    "#elif defined(__CUDA_ARCH__)\n",
+    "    float f;\n",
+    "    asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(f) : \"h\"((u16)(p >> 16)));\n",
+    "    return f;\n",
+    "#else\n",
+    "    return bnbq_f16_to_f32((u16)(p >> 16));\n",
+    "#endif\n",
+    "}\n",
+    "\n",
+    "#if BNBQ_DT != BNBQ_F32\n",
+    "// both halves: dt(x * y), round to nearest even (x, y pairs of dt values)\n",
+    "BNBQ_DEV u32 bnbq_g4_mul2(u32 x, u32 y) {\n",
+    "#if BNBQ_DT == BNBQ_F16 && defined(__CUDA_ARCH__)\n",
+    "    u32 d;\n",
+    "    asm(\"mul.rn.f16x2 %0, %1, %2;\" : \"=r\"(d) : \"r\"(x), \"r\"(y));\n",
+    "    return d;\n",
+    "#elif BNBQ_DT == BNBQ_BF16 && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800\n",
+    "    u32 d;   // x * y + (-0) rounded once = dt(x * y), signed zeros included\n",
+    "    asm(\"fma.rn.bf16x2 %0, %1, %2, %3;\" : \"=r\"(d) : \"r\"(x), \"r\"(y), \"r\"(0x80008000u));\n",
+    "    return d;\n",
+    "#else\n",
+    "    float lo = bnbq_g4_lo(x) * bnbq_g4_lo(y), hi = bnbq_g4_hi(x) * bnbq_g4_hi(y);\n",
+    "    return bnbq_g4_bits(lo) | (bnbq_g4_bits(hi) << 16);\n",
+    "#endif\n",
+    "}\n",
+    "#endif\n",
+    "\n",
+    "// The 32 elements of one row's chunk (weights w, block scale s) into ac, in element order.\n",
+    "// a: the activation chunk (F32: 32 words; F16/BF16: 16 pairs, element 2i in the low half).\n",
+    "BNBQ_DEV float bnbq_g4_dot(const u32* a, uint4 w, float s, u32 lane, float ac) {\n",
+    "    const u32 wv[4] = { w.x, w.y, w.z, w.w };\n",
+    "#if BNBQ_DT == BNBQ_F32\n",
+    "    const u32 base = bnbq_g4_tab_addr(0);\n",
+    "    (void)lane;\n",
+    "#pragma unroll\n",
+    "    for (int i = 0; i < 16; i++) {\n",
+    "        const float qhi = __uint_as_float(bnbq_g4_lds(bnbq_g4_addr_hi(wv[i >> 2], i & 3, base)));\n",
+    "        const float whi = qhi * s;\n",
+    "        ac = fmaf(__uint_as_float(a[2 * i]), whi, ac);\n",
+    "        const float qlo = __uint_as_float(bnbq_g4_lds(bnbq_g4_addr_lo(wv[i >> 2], i & 3, base)));\n",
+    "        const float wlo = qlo * s;\n",
+    "        ac = fmaf(__uint_as_float(a[2 * i + 1]), wlo, ac);\n",
+    "    }\n",
+    "#else\n",
+    "    const u32 sbits = bnbq_g4_bits(s), s2 = sbits | (sbits << 16);\n",
+    "    const u32 tl = bnbq_g4_tab_addr(lane * 4);   // this lane's copy: entry b at tl + 128 b\n",
+    "#pragma unroll\n",
+    "    for (int i = 0; i < 16; i++) {\n",
+    "        const u32 q2 = bnbq_g4_lds(tl + (__byte_perm(wv[i >> 2], 0u, 0x4440u + (u32)(i & 3)) << 7));\n",
+    "        const u32 b2 = bnbq_g4_mul2(q2, s2);       // (dt(qmap[hi] * s), dt(qmap[lo] * s))\n",
+    "        const u32 p2 = bnbq_g4_mul2(a[i], b2);     // the two products, rounded to dt\n",
+    "        ac = ac + bnbq_g4_lo(p2);\n",
+    "        ac = ac + bnbq_g4_hi(p2);\n",
+    "    }\n",
+    "#endif\n",
+    "    return ac;\n",
+    "}\n",
+    "\n",
+    "// Weights and scales of chunk step j (k0 = 1024 j + 32 lane) of rows nb.. of the warp.\n",
+    "template <int VEC>\n",
+    "BNBQ_DEV void bnbq_g4_fetch(const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
+    "                            u64 nb, u64 j, u32 lane, uint4* w, float* s) {\n",
+    "    const u64 k0 = j * 1024 + (u64)lane * 32;\n",
+    "    if (k0 < K) {\n",
+    "#pragma unroll\n",
+    "        for (int r = 0; r < BNBQ_G4_ROWS; r++) {\n",
+    "            const u64 n = nb + (u64)r;\n",
+    "            if (n < N) {\n",
+    "                w[r] = bnbq_g4_load_w<VEC>(packed + ((n * K + k0) >> 1));\n",
+    "                s[r] = __ldg(absmax + ((n * K + k0) >> bs_shift));\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// out[n] = dt(lane 0's shuffle-down tree of acc) (+ bias), for the warp's rows\n",
+    "BNBQ_DEV void bnbq_g4_finish(const float* acc, u64 N, u64 nb, u32 lane, void* out, const void* bias) {\n",
+    "#pragma unroll\n",
+    "    for (int r = 0; r < BNBQ_G4_ROWS; r++) {\n",
+    "        const u64 n = nb + (u64)r;\n",
+    "        if (n >= N) break;\n",
+    "        float v = acc[r];\n",
+    "        for (int off = 1; off < 32; off <<= 1) v = v + __shfl_down_sync(BNBQ_G4_FULL, v, off);\n",
+    "        if (lane == 0) {\n",
+    "            float o = bnbq_round_to(BNBQ_DT, v);\n",
+    "            if (bias) o = o + bnbq_load(BNBQ_DT, bias, n);\n",
+    "            bnbq_store(BNBQ_DT, out, n, o);\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// Unaligned inputs: every lane loads its own bytes, one step at a time (no barriers).\n",
+    "BNBQ_DEV void bnbq_g4_rows_unaligned(const void* A, const u8* packed, const float* absmax, u64 N,\n",
+    "                                     u64 K, int bs_shift, void* out, const void* bias, u64 nb) {\n",
+    "    const u32 lane = threadIdx.x & 31;\n",
+    "    float acc[BNBQ_G4_ROWS];\n",
+    "#pragma unroll\n",
+    "    for (int r = 0; r < BNBQ_G4_ROWS; r++) acc[r] = 0.0f;\n",
+    "    for (u64 j = 0; j * 1024 < K; j++) {\n",
+    "        const u64 k0 = j * 1024 + (u64)lane * 32;\n",
+    "        uint4 w[BNBQ_G4_ROWS];\n",
+    "        float s[BNBQ_G4_ROWS];\n",
+    "        u32 a[BNBQ_G4_AW];\n",
+    "        if (k0 >= K) continue;\n",
+    "        bnbq_g4_fetch<0>(packed, absmax, N, K, bs_shift, nb, j, lane, w, s);\n",
+    "        bnbq_g4_load_a<0>(A, k0, a);\n",
+    "#pragma unroll\n",
+    "        for (int r = 0; r < BNBQ_G4_ROWS; r++)\n",
+    "            if (nb + (u64)r < N) acc[r] = bnbq_g4_dot(a, w[r], s[r], lane, acc[r]);\n",
+    "    }\n",
+    "    bnbq_g4_finish(acc, N, nb, lane, out, bias);\n",
+    "}\n",
+    "\n",
+    "// The vec path for one group of rows: all warps of the block step through K together (the\n",
+    "// staged activation), warps without rows (nb >= N) only help staging. Weights of step j are\n",
+    "// fetched at step j - DEPTH + 1 into ring slot j % DEPTH (constant indices: the loop is\n",
+    "// unrolled by DEPTH). The stage of step j + 1 is loaded into registers during step j and stored\n",
+    "// at the start of step j + 1; buffer j & 1 was last read in step j - 2, before the barrier of\n",
+    "// step j - 1.\n",
+    "BNBQ_DEV void bnbq_g4_rows_staged(const void* A, const u8* packed, const float* absmax, u64 N,\n",
+    "                                  u64 K, int bs_shift, void* out, const void* bias, u64 nb) {\n",
+    "    const u32 lane = threadIdx.x & 31, tid = threadIdx.x;\n",
+    "    const int valid = nb < N;\n",
+    "    const u64 nsteps = (K + 1023) / 1024;\n",
+    "    const u32 es = BNBQ_DT == BNBQ_F32 ? 4 : 2;\n",
+    "    float acc[BNBQ_G4_ROWS];\n",
+    "    uint4 wb[BNBQ_G4_DEPTH][BNBQ_G4_ROWS];\n",
+    "    float sb[BNBQ_G4_DEPTH][BNBQ_G4_ROWS];\n",
+    "    uint4 st[BNBQ_G4_SEG / (BNBQ_G4_WARPS * 32)];\n",
+    "#pragma unroll\n",
+    "    for (int r = 0; r < BNBQ_G4_ROWS; r++) acc[r] = 0.0f;\n",
+    "#pragma unroll\n",
+    "    for (int d = 0; d < BNBQ_G4_DEPTH; d++)\n",
+    "#pragma unroll\n",
+    "        for (int r = 0; r < BNBQ_G4_ROWS; r++) {\n",
+    "            wb[d][r] = make_uint4(0u, 0u, 0u, 0u);\n",
+    "            sb[d][r] = 0.0f;\n",
+    "        }\n",
+    "    if (valid) {\n",
+    "#pragma unroll\n",
+    "        for (int d = 0; d + 1 < BNBQ_G4_DEPTH; d++)\n",
+    "            bnbq_g4_fetch<1>(packed, absmax, N, K, bs_shift, nb, (u64)d, lane, wb[d], sb[d]);\n",
+    "    }\n",
+    "    // stage 0 into registers: units m * blockDim + tid of the step (16 bytes = 16 / es elements;\n",
+    "    // K % 32 == 0, so a unit is wholly inside or outside [0, K))\n",
+    "#pragma unroll\n",
+    "    for (int m = 0; m < BNBQ_G4_SEG / (BNBQ_G4_WARPS * 32); m++) {\n",
+    "        const u32 u = (u32)m * (BNBQ_G4_WARPS * 32) + tid;\n",
+    "        st[m] = (u64)u * (16 / es) < K ? __ldg((const uint4*)A + u) : make_uint4(0u, 0u, 0u, 0u);\n",
+    "    }\n",
+    "    for (u64 j0 = 0; j0 < nsteps; j0 += BNBQ_G4_DEPTH) {\n",
+    "#pragma unroll\n",
+    "        for (int d = 0; d < BNBQ_G4_DEPTH; d++) {\n",
+    "            const u64 j = j0 + (u64)d;\n",
+    "            if (j < nsteps) {                               // the same in every thread\n",
+    "                uint4* buf = bnbq_g4_act[j & 1];\n",
+    "#pragma unroll\n",
+    "                for (int m = 0; m < BNBQ_G4_SEG / (BNBQ_G4_WARPS * 32); m++) {\n",
+    "                    const u32 u = (u32)m * (BNBQ_G4_WARPS * 32) + tid;\n",
+    "                    buf[bnbq_g4_pos(u / BNBQ_G4_U, u % BNBQ_G4_U)] = st[m];\n",
+    "                }\n",
+    "                if (j + 1 < nsteps) {\n",
+    "#pragma unroll\n",
+    "                    for (int m = 0; m < BNBQ_G4_SEG / (BNBQ_G4_WARPS * 32); m++) {\n",
+    "                        const u32 u = (u32)m * (BNBQ_G4_WARPS * 32) + tid;\n",
+    "                        const u64 e = (j + 1) * 1024 + (u64)u * (16 / es);\n",
+    "                        st[m] = e < K ? __ldg((const uint4*)((const u8*)A + e * es))\n",
+    "                                      : make_uint4(0u, 0u, 0u, 0u);\n",
+    "                    }\n",
+    "                }\n",
+    "                const int f = (d + BNBQ_G4_DEPTH - 1) % BNBQ_G4_DEPTH;\n",
+    "                if (valid)\n",
+    "                    bnbq_g4_fetch<1>(packed, absmax, N, K, bs_shift, nb, j + BNBQ_G4_DEPTH - 1, lane,\n",
+    "                                     wb[f], sb[f]);\n",
+    "                __syncthreads();\n",
+    "                if (valid && j * 1024 + (u64)lane * 32 < K) {\n",
+    "                    u32 a[BNBQ_G4_AW];\n",
+    "#pragma unroll\n",
+    "                    for (int t = 0; t < BNBQ_G4_U; t++) {\n",
+    "                        const uint4 v = buf[bnbq_g4_pos(lane, (u32)t)];\n",
+    "                        a[4 * t] = v.x; a[4 * t + 1] = v.y; a[4 * t + 2] = v.z; a[4 * t + 3] = v.w;\n",
+    "                    }\n",
+    "#pragma unroll\n",
+    "                    for (int r = 0; r < BNBQ_G4_ROWS; r++)\n",
+    "                        if (nb + (u64)r < N) acc[r] = bnbq_g4_dot(a, wb[d][r], sb[d][r], lane, acc[r]);\n",
+    "                }\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "    __syncthreads();   // the next group's first stage reuses buffer 0\n",
+    "    if (valid) bnbq_g4_finish(acc, N, nb, lane, out, bias);\n",
+    "}\n",
+    "\n",
+    "// Groups of WARPS * ROWS rows, grid-stride over the groups (the launcher caps the grid near the\n",
+    "// number of resident blocks, so the table below is built once per block). bs_shift =\n",
+    "// log2(blocksize). code: the 16-entry quant_map (resolved on the host).\n",
+    "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4_WARPS * 32)\n",
+    "bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
+    "             void* out, const void* bias, bnbq_code16 code, int vec) {\n",
+    "#if BNBQ_DT == BNBQ_F32\n",
+    "    if (threadIdx.x < 16) bnbq_g4_tab[threadIdx.x] = code.v[threadIdx.x];\n",
+    "#else\n",
+    "    __shared__ u32 q16[16];\n",
+    "    if (threadIdx.x < 16) q16[threadIdx.x] = bnbq_g4_bits(code.v[threadIdx.x]);\n",
+    "    __syncthreads();\n",
+    "    for (u32 i = threadIdx.x; i < 256 * 32; i += blockDim.x) {\n",
+    "        const u32 b = i >> 5;\n",
+    "        bnbq_g4_tab[i] = q16[b >> 4] | (q16[b & 15u] << 16);\n",
+    "    }\n",
+    "#endif\n",
+    "    __syncthreads();\n",
+    "    const u64 per = (u64)BNBQ_G4_WARPS * BNBQ_G4_ROWS, ngroups = (N + per - 1) / per;\n",
+    "    for (u64 g = blockIdx.x; g < ngroups; g += gridDim.x) {\n",
+    "        const u64 nb = g * per + (u64)(threadIdx.x >> 5) * BNBQ_G4_ROWS;\n",
+    "        if (vec) bnbq_g4_rows_staged(A, packed, absmax, N, K, bs_shift, out, bias, nb);\n",
+    "        else if (nb < N) bnbq_g4_rows_unaligned(A, packed, absmax, N, K, bs_shift, out, bias, nb);\n",
+    "    }\n",
+    "}\n",
+    0
+};
+static const char* const bnbq__cu_src_int8[] = {
+    "// LLM.int8() quantizers and epilogues (bnbq_int8_vectorwise_quant / _dequant, int8_double_quant,\n",
+    "// int8_mm_dequant) and SwitchBack's quantize_rowwise, which shares the row kernel.\n",
+    "// The file is compiled as four units (BNBQ_I8_PART): 1 int8_vectorwise_quant, 2 int8_double_quant,\n",
+    "// 3 the dequantizers, 4 SwitchBack quantize_rowwise.\n",
+    "// Every value is computed with the float32 operations of bnbq.h's CPU functions, in the same\n",
+    "// order: scale = 127 * (1 / absmax), q = rint(a * scale) (bnbq__cpu_vectorwise_range),\n",
+    "// CAt = rint(f32(f16(a * 127) / col_stats)) with a true division (bnbq_int8_double_quant).\n",
+    "//\n",
+    "// Outlier columns (threshold > 0) are collected as a bitmask of ceil(cols / 32) words kept at the\n",
+    "// END of out_outlier_cols (words [cols - nwords, cols)); the last block of the final kernel\n",
+    "// compacts it in place into the sorted column indices and writes the count. In place is safe:\n",
+    "// while chunk [w0, w1) is compacted, every index written lands below 32 * w1 <= cols - nwords + w1,\n",
+    "// i.e. before the words still to be read (32 * (nwords - 1) < cols). out_n_outliers[0] is the\n",
+    "// arrival counter of that final kernel until the last block overwrites it with the count.\n",
+    "\n",
+    "#ifndef BNBQ_I8_PART\n",
+    "#define BNBQ_I8_PART 1\n",
+    "#endif\n",
+    "#define BNBQ_I8_FULL 0xffffffffu\n",
+    "#define BNBQ_I8_NR 8            // pieces of a row each thread keeps in registers\n",
+    "#define BNBQ_I8_MEM __device__ __forceinline__   // members and explicit specialisations (no static)\n",
+    "\n",
+    "BNBQ_DEV float bnbq_i8_h2f(u32 h) {\n",
+    "#if defined(__CUDA_ARCH__)\n",
+    "    float f;\n",
+    "    asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(f) : \"h\"((u16)h));   // exact, as bnbq_f16_to_f32\n",
+    "    return f;\n",
+    "#else\n",
+    "    return bnbq_f16_to_f32((u16)h);\n",
+    "#endif\n",
+    "}\n",
+    "\n",
+    "// bnbq_rint without its branches: cvt.rni.s32.f32 rounds half to even, gives 0 for NaN and\n",
+    "// saturates (+-inf: INT_MAX / INT_MIN), which is bnbq_rint everywhere except finite |y| in\n",
+    "// [2^22, 2^23) with a fraction of .5 (bnbq_rint truncates there). The values rounded here are\n",
+    "// NaN, at most 127 * (1 + 2^-22) in magnitude, or (outlier elements) replaced by 0 afterwards.\n",
+    "BNBQ_DEV int bnbq_i8_rint(float y) { return __float2int_rn(y); }\n",
+    "\n",
+    "// max of non-negative, non-NaN values\n",
+    "BNBQ_DEV float bnbq_i8_max(float a, float b) { return b > a ? b : a; }\n",
+    "\n",
+    "BNBQ_DEV float bnbq_i8_warp_max(float v) {\n",
+    "    for (int off = 16; off > 0; off >>= 1) v = bnbq_i8_max(v, __shfl_xor_sync(BNBQ_I8_FULL, v, off));\n",
+    "    return v;\n",
+    "}\n",
+    "\n",
+    "// Block-wide max (blockDim.x a multiple of 32); every thread gets it. red: 32 floats of shared memory.\n",
+    "BNBQ_DEV float bnbq_i8_block_max(float v, float* red) {\n",
+    "    int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;\n",
+    "    v = bnbq_i8_warp_max(v);\n",
+    "    if (lane == 0) red[w] = v;\n",
+    "    __syncthreads();\n",
+    "    v = 0.0f;\n",
+    "    for (int i = 0; i < nw; i++) v = bnbq_i8_max(v, red[i]);\n",
+    "    __syncthreads();\n",
+    "    return v;\n",
+    "}\n",
+    "\n",
+    "// Block-wide exclusive prefix sum of one value per thread (blockDim.x a multiple of 32);\n",
+    "// *total gets the sum. sh: 32 words of shared memory. Starts and ends with a barrier.\n",
+    "BNBQ_DEV u32 bnbq_i8_block_scan(u32 x, u32* sh, u32* total) {\n",
+    "    int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;\n",
+    "    u32 v = x, base = 0, tot = 0;\n",
+    "    for (int off = 1; off < 32; off <<= 1) {\n",
+    "        u32 o = __shfl_up_sync(BNBQ_I8_FULL, v, off);\n",
+    "        if (lane >= off) v += o;\n",
+    "    }\n",
+    "    __syncthreads();\n",
+    "    if (lane == 31) sh[w] = v;\n",
+    "    __syncthreads();\n",
+    "    for (int i = 0; i < nw; i++) {\n",
+    "        u32 t = sh[i];\n",
+    "        if (i < w) base += t;\n",
+    "        tot += t;\n",
+    "    }\n",
+    "    __syncthreads();\n",
+    "    *total = tot;\n",
+    "    return base + v - x;\n",
+    "}\n",
+    "\n",
+    "// Called by every thread of every block of a kernel once the block has read the bitmask for the\n",
+    "// last time. The last block to arrive compacts the bitmask into cols_out (sorted) and writes the\n",
+    "// count over the arrival counter n_out[0].\n",
+    "BNBQ_DEV void bnbq_i8_outlier_tail(i32* cols_out, i32* n_out, const u32* bm, u64 nwords) {\n",
+    "    __shared__ u32 sh[32];\n",
+    "    __shared__ int last;\n",
+    "    __syncthreads();\n",
+    "    if (threadIdx.x == 0) {\n",
+    "        __threadfence();\n",
+    "        last = atomicAdd((u32*)n_out, 1u) == gridDim.x - 1;\n",
+    "    }\n",
+    "    __syncthreads();\n",
+    "    if (!last) return;\n",
+    "    __threadfence();\n",
+    "    u32 base = 0;\n",
+    "    for (u64 w0 = 0; w0 < nwords; w0 += blockDim.x) {\n",
+    "        u64 wi = w0 + threadIdx.x;\n",
+    "        u32 word = wi < nwords ? bm[wi] : 0u;\n",
+    "        u32 tot, pre = bnbq_i8_block_scan(__popc(word), sh, &tot);   // all words of the chunk read\n",
+    "        i32* o = cols_out + base + pre;\n",
+    "        while (word) {\n",
+    "            int b = __ffs(word) - 1;\n",
+    "            *o++ = (i32)(wi * 32u + (u64)b);\n",
+    "            word &= word - 1u;\n",
+    "        }\n",
+    "        base += tot;\n",
+    "    }\n",
+    "    if (threadIdx.x == 0) n_out[0] = (i32)base;\n",
+    "}\n",
+    "\n",
+    "#if BNBQ_I8_PART == 1 || BNBQ_I8_PART == 2\n",
+    "// Zeroes the bitmask words, the arrival counter and up to two float arrays (statistics that are\n",
+    "// reduced with atomicMax on their bits).\n",
+    "extern \"C\" __global__ void bnbq_k_int8_init(u32* bm, u64 nwords, i32* counter, float* f1, u64 n1,\n",
+    "                                            float* f2, u64 n2) {\n",
+    "    u64 i0 = (u64)blockIdx.x * blockDim.x + threadIdx.x, st = (u64)gridDim.x * blockDim.x;\n",
+    "    if (i0 == 0 && counter) counter[0] = 0;\n",
+    "    if (bm) for (u64 i = i0; i < nwords; i += st) bm[i] = 0u;\n",
+    "    if (f1) for (u64 i = i0; i < n1; i += st) f1[i] = 0.0f;\n",
+    "    if (f2) for (u64 i = i0; i < n2; i += st) f2[i] = 0.0f;\n",
+    "}\n",
+    "#endif\n",
+    "\n",
+    "// ---- a piece: V consecutive f16 of a row (V = 8: one 16-byte load; V = 1: one element) -------\n",
+    "template <int V> struct bnbq_i8_vec;\n",
+    "template <> struct bnbq_i8_vec<8> {\n",
+    "    u32 w[4];\n",
+    "    BNBQ_I8_MEM void load(const u16* p) {\n",
+    "        uint4 t = __ldg((const uint4*)p);\n",
+    "        w[0] = t.x; w[1] = t.y; w[2] = t.z; w[3] = t.w;\n",
+    "    }\n",
+    "    BNBQ_I8_MEM u32 get(int i) const { return (w[i >> 1] >> ((i & 1) * 16)) & 0xffffu; }\n",
+    "};\n",
+    "template <> struct bnbq_i8_vec<1> {\n",
+    "    u32 w[1];\n",
+    "    BNBQ_I8_MEM void load(const u16* p) { w[0] = __ldg(p); }\n",
+    "    BNBQ_I8_MEM u32 get(int) const { return w[0]; }\n",
+    "};\n",
+    "\n",
+    "// V int8 codes to dst (V = 8: one 8-byte store, dst 8-byte aligned)\n",
+    "template <int V> BNBQ_I8_MEM void bnbq_i8_store(i8* dst, const int* q);\n",
+    "template <> BNBQ_I8_MEM void bnbq_i8_store<8>(i8* dst, const int* q) {\n",
+    "    u32 lo = ((u32)q[0] & 0xffu) | (((u32)q[1] & 0xffu) << 8) | (((u32)q[2] & 0xffu) << 16) |\n",
+    "             (((u32)q[3] & 0xffu) << 24);\n",
+    "    u32 hi = ((u32)q[4] & 0xffu) | (((u32)q[5] & 0xffu) << 8) | (((u32)q[6] & 0xffu) << 16) |\n",
+    "             (((u32)q[7] & 0xffu) << 24);\n",
+    "    *(uint2*)dst = make_uint2(lo, hi);\n",
+    "}\n",
+    "template <> BNBQ_I8_MEM void bnbq_i8_store<1>(i8* dst, const int* q) { dst[0] = (i8)q[0]; }\n",
+    "\n",
+    "// Row statistic of a piece starting at column c: max |a| over the non-outliers; outliers\n",
+    "// (|a| >= thr, use_thr) set their column's bit (V = 8: c % 8 == 0, the piece's bits share a word).\n",
+    "template <int V>\n",
+    "BNBQ_DEV float bnbq_i8_piece_max(const bnbq_i8_vec<V>& x, float m, u64 c, int use_thr, float thr,\n",
+    "                                 u32* bm) {\n",
+    "    u32 om = 0u;\n",
+    "#pragma unroll\n",
+    "    for (int i = 0; i < V; i++) {\n",
+    "        float v = bnbq_i8_h2f(x.get(i) & 0x7fffu);   // |a|\n",
+    "        int o = use_thr && v >= thr;\n",
+    "        om |= (u32)o << i;\n",
+    "        m = o ? m : bnbq_i8_max(m, v);\n",
+    "    }\n",
+    "    if (om) atomicOr(&bm[c >> 5], om << (u32)(c & 31u));\n",
+    "    return m;\n",
+    "}\n",
+    "\n",
+    "// MODE 0 (LLM.int8): q = rint(a * s), s = 127 * (1 / absmax); outliers 0.\n",
+    "// MODE 1 (SwitchBack): q = rint(127 * (a * s)), s = 1 / absmax.\n",
+    "template <int MODE, int V>\n",
+    "BNBQ_DEV void bnbq_i8_piece_quant(const bnbq_i8_vec<V>& x, float s, int use_thr, float thr, i8* dst) {\n",
+    "    int q[V];\n",
+    "#pragma unroll\n",
+    "    for (int i = 0; i < V; i++) {\n",
+    "        float v = bnbq_i8_h2f(x.get(i));\n",
+    "        if (MODE == 0) {\n",
+    "            int y = bnbq_i8_rint(v * s);\n",
+    "            q[i] = (use_thr && bnbq_absf(v) >= thr) ? 0 : y;\n",
+    "        } else {\n",
+    "            float xh = v * s;\n",
+    "            q[i] = bnbq_i8_rint(127.0f * xh);\n",
+    "        }\n",
+    "    }\n",
+    "    bnbq_i8_store<V>(dst, q);\n",
+    "}\n",
+    "\n",
+    "// One block (at most 256 threads) per row, grid-stride over rows: one read of the row (up to NR\n",
+    "// pieces per thread kept in registers; the rest of a longer row is read again), the row statistic,\n",
+    "// the codes. The launcher picks the fewest threads that keep a row in registers.\n",
+    "// MODE 0: stats = float row_stats, outlier bits into bm (use_thr). MODE 1: stats = f16 state.\n",
+    "template <int MODE, int V>\n",
+    "BNBQ_DEV void bnbq_i8_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, void* stats,\n",
+    "                           u32* bm) {\n",
+    "    __shared__ float red[32];\n",
+    "    const int use_thr = MODE == 0 && thr > 0.0f;\n",
+    "    const u64 np = cols / V, T = blockDim.x, tid = threadIdx.x;\n",
+    "    for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {\n",
+    "        const u16* a = A + r * cols;\n",
+    "        i8* q = CA + r * cols;\n",
+    "        bnbq_i8_vec<V> x[BNBQ_I8_NR];\n",
+    "        float m = 0.0f, s;\n",
+    "#pragma unroll\n",
+    "        for (int j = 0; j < BNBQ_I8_NR; j++) {\n",
+    "            u64 p = (u64)j * T + tid;\n",
+    "            if (p < np) x[j].load(a + p * V);\n",
+    "        }\n",
+    "#pragma unroll\n",
+    "        for (int j = 0; j < BNBQ_I8_NR; j++) {\n",
+    "            u64 p = (u64)j * T + tid;\n",
+    "            if (p < np) m = bnbq_i8_piece_max<V>(x[j], m, p * V, use_thr, thr, bm);\n",
+    "        }\n",
+    "        for (u64 p = BNBQ_I8_NR * T + tid; p < np; p += T) {\n",
+    "            bnbq_i8_vec<V> y;\n",
+    "            y.load(a + p * V);\n",
+    "            m = bnbq_i8_piece_max<V>(y, m, p * V, use_thr, thr, bm);\n",
+    "        }\n",
+    "        m = bnbq_i8_block_max(m, red);\n",
+    "        if (MODE == 0) {\n",
+    "            if (tid == 0) ((float*)stats)[r] = m;\n",
+    "            s = 127.0f * (1.0f / m);\n",
+    "        } else {\n",
+    "            if (tid == 0) ((u16*)stats)[r] = bnbq_f32_to_f16(m);\n",
+    "            s = 1.0f / m;\n",
+    "        }\n",
+    "#pragma unroll\n",
+    "        for (int j = 0; j < BNBQ_I8_NR; j++) {\n",
+    "            u64 p = (u64)j * T + tid;\n",
+    "            if (p < np) bnbq_i8_piece_quant<MODE, V>(x[j], s, use_thr, thr, q + p * V);\n",
+    "        }\n",
+    "        for (u64 p = BNBQ_I8_NR * T + tid; p < np; p += T) {\n",
+    "            bnbq_i8_vec<V> y;\n",
+    "            y.load(a + p * V);\n",
+    "            bnbq_i8_piece_quant<MODE, V>(y, s, use_thr, thr, q + p * V);\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "#if BNBQ_I8_PART == 1\n",
+    "// int8_vectorwise_quant, pass 1 of 2: row statistics, codes (outlier elements 0) and outlier bits.\n",
+    "// vec: cols % 8 == 0, A 16-byte and CA 8-byte aligned.\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm,\n",
+    "                    int vec) {\n",
+    "    if (vec) bnbq_i8_rows<0, 8>(A, rows, cols, thr, CA, row_stats, bm);\n",
+    "    else bnbq_i8_rows<0, 1>(A, rows, cols, thr, CA, row_stats, bm);\n",
+    "}\n",
+    "#endif\n",
+    "\n",
+    "#if BNBQ_I8_PART == 4\n",
+    "// SwitchBack quantize_rowwise: state f16 row absmax, q = rint(127 * (x * (1 / absmax))).\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state, int vec) {\n",
+    "    if (vec) bnbq_i8_rows<1, 8>(X, rows, cols, 0.0f, q, state, 0);\n",
+    "    else bnbq_i8_rows<1, 1>(X, rows, cols, 0.0f, q, state, 0);\n",
+    "}\n",
+    "#endif\n",
+    "\n",
+    "#if BNBQ_I8_PART == 1\n",
+    "// int8_vectorwise_quant, pass 2 of 2 (threshold > 0): with zero_cols (rows > 1) every element of\n",
+    "// an outlier column is zeroed (warps over rows, lanes over the outlier columns of a 8192-column\n",
+    "// chunk); then the last block compacts the bitmask. blockDim.x == 256.\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
+    "                   int zero_cols) {\n",
+    "    __shared__ u32 sh[32];\n",
+    "    __shared__ u16 list[256 * 32];\n",
+    "    if (zero_cols) {\n",
+    "        const u64 lane = threadIdx.x & 31;\n",
+    "        const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;\n",
+    "        const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5;\n",
+    "        for (u64 w0 = 0; w0 < nwords; w0 += 256) {\n",
+    "            u64 wi = w0 + threadIdx.x;\n",
+    "            u32 word = wi < nwords ? bm[wi] : 0u;\n",
+    "            u32 tot, k = bnbq_i8_block_scan(__popc(word), sh, &tot);\n",
+    "            while (word) {\n",
+    "                u32 b = (u32)__ffs(word) - 1u;\n",
+    "                list[k++] = (u16)(threadIdx.x * 32u + b);\n",
+    "                word &= word - 1u;\n",
+    "            }\n",
+    "            __syncthreads();\n",
+    "            if (tot) {\n",
+    "                for (u64 r = warp; r < rows; r += nwarps) {\n",
+    "                    i8* q = CA + r * cols + w0 * 32;\n",
+    "                    for (u32 j = (u32)lane; j < tot; j += 32) q[list[j]] = 0;\n",
+    "                }\n",
+    "            }\n",
+    "            __syncthreads();\n",
+    "        }\n",
+    "    }\n",
+    "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
+    "}\n",
+    "#endif\n",
+    "\n",
+    "// ---- int8_double_quant --------------------------------------------------------------------------\n",
+    "\n",
+    "#if BNBQ_I8_PART == 2\n",
+    "// Pass 1 of 2: tiles of 32 rows x (256 * V) columns. Row and column maxima of the non-outliers\n",
+    "// (atomicMax on the float bits: the values are >= 0 and not NaN; the arrays start at 0), outlier\n",
+    "// bits. rs, cs: the float arrays as u32.\n",
+    "template <int V>\n",
+    "BNBQ_DEV void bnbq_i8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, u32* rs, u32* cs,\n",
+    "                               u32* bm) {\n",
+    "    __shared__ float part[32][8];\n",
+    "    const int use_thr = thr > 0.0f;\n",
+    "    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;\n",
+    "    const u64 np = cols / V, nct = (np + 255) / 256, nrt = (rows + 31) / 32;\n",
+    "    for (u64 t = blockIdx.x; t < nct * nrt; t += gridDim.x) {\n",
+    "        const u64 tc = t % nct, tr = t / nct;\n",
+    "        const u64 p = tc * 256 + threadIdx.x, c = p * V;\n",
+    "        const int act = p < np;\n",
+    "        float cm[V];\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < V; i++) cm[i] = 0.0f;\n",
+    "        for (int r0 = 0; r0 < 32; r0 += 8) {\n",
+    "            bnbq_i8_vec<V> x[8];\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < 8; j++) {\n",
+    "                u64 r = tr * 32 + r0 + j;\n",
+    "                if (act && r < rows) x[j].load(A + r * cols + c);\n",
+    "            }\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < 8; j++) {\n",
+    "                u64 r = tr * 32 + r0 + j;\n",
+    "                float rm = 0.0f;\n",
+    "                if (act && r < rows) {\n",
+    "                    u32 om = 0u;\n",
+    "#pragma unroll\n",
+    "                    for (int i = 0; i < V; i++) {\n",
+    "                        float v = bnbq_i8_h2f(x[j].get(i) & 0x7fffu);\n",
+    "                        int o = use_thr && v >= thr;\n",
+    "                        om |= (u32)o << i;\n",
+    "                        cm[i] = o ? cm[i] : bnbq_i8_max(cm[i], v);\n",
+    "                        rm = o ? rm : bnbq_i8_max(rm, v);\n",
+    "                    }\n",
+    "                    if (om) atomicOr(&bm[c >> 5], om << (u32)(c & 31u));\n",
+    "                }\n",
+    "                rm = bnbq_i8_warp_max(rm);\n",
+    "                if (lane == 0) part[r0 + j][warp] = rm;\n",
+    "            }\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "        if (threadIdx.x < 32) {\n",
+    "            u64 r = tr * 32 + threadIdx.x;\n",
+    "            float m = 0.0f;\n",
+    "            for (int w = 0; w < 8; w++) m = bnbq_i8_max(m, part[threadIdx.x][w]);\n",
+    "            if (r < rows && m > 0.0f) atomicMax(&rs[r], __float_as_uint(m));\n",
+    "        }\n",
+    "        if (act) {\n",
+    "#pragma unroll\n",
+    "            for (int i = 0; i < V; i++)\n",
+    "                if (cm[i] > 0.0f) atomicMax(&cs[c + (u64)i], __float_as_uint(cm[i]));\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// blockDim.x == 256\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
+    "                     float* col_stats, u32* bm, int vec) {\n",
+    "    if (vec) bnbq_i8_dq_stats<8>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
+    "    else bnbq_i8_dq_stats<1>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
+    "}\n",
+    "\n",
+    "// Pass 2 of 2: one block per row (grid-stride): CA (outlier elements 0, and whole outlier columns\n",
+    "// when zero_cols) and CAt, then (use_thr) the outlier compaction.\n",
+    "template <int V>\n",
+    "BNBQ_DEV void bnbq_i8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA, i8* CAt,\n",
+    "                               const float* row_stats, const float* col_stats, const u32* bm,\n",
+    "                               int zero_cols) {\n",
+    "    const int use_thr = thr > 0.0f;\n",
+    "    const u64 np = cols / V;\n",
+    "    for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {\n",
+    "        const u16* a = A + r * cols;\n",
+    "        const float s = 127.0f * (1.0f / row_stats[r]);\n",
+    "        for (u64 p = threadIdx.x; p < np; p += blockDim.x) {\n",
+    "            const u64 c = p * V;\n",
+    "            bnbq_i8_vec<V> x;\n",
+    "            int q[V], qt[V];\n",
+    "            u32 word = use_thr ? bm[c >> 5] : 0u;   // V == 8: c % 8 == 0, one word\n",
+    "            x.load(a + c);\n",
+    "#pragma unroll\n",
+    "            for (int i = 0; i < V; i++) {\n",
+    "                float v = bnbq_i8_h2f(x.get(i));\n",
+    "                int outl = use_thr && bnbq_absf(v) >= thr;\n",
+    "                float vm = outl ? 0.0f : v;\n",
+    "                float h = bnbq_round_to(BNBQ_F16, vm * 127.0f);\n",
+    "                float y = h / col_stats[c + (u64)i];\n",
+    "                if (y > 127.0f) y = 127.0f;\n",
+    "                if (y < -127.0f) y = -127.0f;\n",
+    "                qt[i] = bnbq_i8_rint(y);\n",
+    "                q[i] = outl ? 0 : bnbq_i8_rint(v * s);\n",
+    "                if (zero_cols && ((word >> (u32)((c + (u64)i) & 31u)) & 1u)) q[i] = 0;\n",
+    "            }\n",
+    "            bnbq_i8_store<V>(CA + r * cols + c, q);\n",
+    "            bnbq_i8_store<V>(CAt + r * cols + c, qt);\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "extern \"C\" __global__ void bnbq_k_int8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA,\n",
+    "                                                i8* CAt, const float* row_stats,\n",
+    "                                                const float* col_stats, u32* bm, u64 nwords,\n",
+    "                                                i32* cols_out, i32* n_out, int vec) {\n",
+    "    if (vec) bnbq_i8_dq_quant<8>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
+    "    else bnbq_i8_dq_quant<1>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
+    "    if (thr > 0.0f) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
+    "}\n",
+    "#endif\n",
+    "\n",
+    "#if BNBQ_I8_PART == 3\n",
+    "// ---- int8_vectorwise_dequant: out = f32(f32((float)CA * row_stats[r]) * f32(1/127)) -----------\n",
+    "// vec 16: cols % 16 == 0, CA and out 16-byte aligned; vec 4: cols % 4 == 0, CA 4-, out 16-byte\n",
+    "// aligned; vec 1: any.\n",
+    "template <int V>\n",
+    "BNBQ_DEV void bnbq_i8_vw_dequant(const i8* CA, const float* stats, u64 rows, u64 cols, float* out) {\n",
+    "    const u64 np = cols / V;\n",
+    "    for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {\n",
+    "        const float s = stats[r];\n",
+    "        const i8* q = CA + r * cols;\n",
+    "        float* o = out + r * cols;\n",
+    "        for (u64 p = threadIdx.x; p < np; p += blockDim.x) {\n",
+    "            int b[V];\n",
+    "            float f[V];\n",
+    "            if (V == 16) {\n",
+    "                uint4 t = __ldg((const uint4*)(q + p * V));\n",
+    "                u32 w[4] = { t.x, t.y, t.z, t.w };\n",
+    "#pragma unroll\n",
+    "                for (int i = 0; i < V; i++) b[i] = (int)(i8)(w[i >> 2] >> ((i & 3) * 8));\n",
+    "            } else if (V == 4) {\n",
+    "                u32 w = __ldg((const u32*)(q + p * V));\n",
+    "#pragma unroll\n",
+    "                for (int i = 0; i < V; i++) b[i] = (int)(i8)(w >> ((i & 3) * 8));\n",
+    "            } else {\n",
+    "                b[0] = q[p];\n",
+    "            }\n",
+    "#pragma unroll\n",
+    "            for (int i = 0; i < V; i++) {\n",
+    "                float v = (float)b[i] * s;\n",
+    "                f[i] = v * 0.00787401572f;\n",
+    "            }\n",
+    "            if (V == 1) {\n",
+    "                o[p] = f[0];\n",
+    "            } else {\n",
+    "#pragma unroll\n",
+    "                for (int i = 0; i < V; i += 4)\n",
+    "                    *(float4*)(o + p * V + i) = make_float4(f[i], f[i + 1], f[i + 2], f[i + 3]);\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "extern \"C\" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,\n",
+    "                                                  u64 cols, float* out, int vec) {\n",
+    "    if (vec == 16) bnbq_i8_vw_dequant<16>(CA, stats, rows, cols, out);\n",
+    "    else if (vec == 4) bnbq_i8_vw_dequant<4>(CA, stats, rows, cols, out);\n",
+    "    else bnbq_i8_vw_dequant<1>(CA, stats, rows, cols, out);\n",
+    "}\n",
+    "\n",
+    "// ---- int8_mm_dequant ------------------------------------------------------------------------------\n",
+    "// out = dt(f16(fmaf(f32(f32((float)A * rs[m]) * cs[n]), 6.200012e-05f, bias_f16_or_0))), a non-F16\n",
+    "// bias added to the f16 value afterwards (one more f16 rounding), as bnbq__cpu_mm_dequant_range.\n",
+    "BNBQ_DEV float bnbq_i8_mmdq(int a, float rs, float cs, int bias_dt, const void* bias, u64 n) {\n",
+    "    float v = (float)a * rs;\n",
+    "    float w = v * cs;\n",
+    "    float b = (bias && bias_dt == BNBQ_F16) ? bnbq_f16_to_f32(((const u16*)bias)[n]) : 0.0f;\n",
+    "    float h = bnbq_round_to(BNBQ_F16, fmaf(w, 6.200012e-05f, b));\n",
+    "    if (bias && bias_dt != BNBQ_F16) h = bnbq_round_to(BNBQ_F16, h + bnbq_load(bias_dt, bias, n));\n",
+    "    return h;\n",
+    "}\n",
+    "\n",
+    "// vec 4: N % 4 == 0, A 16-byte aligned, out aligned to 4 elements.\n",
+    "template <int V>\n",
+    "BNBQ_DEV void bnbq_i8_mm_dequant(const i32* A, const float* rs, const float* cs, u64 M, u64 N,\n",
+    "                                 void* out, int dt, int bias_dt, const void* bias) {\n",
+    "    const u64 np = N / V;\n",
+    "    for (u64 m = blockIdx.x; m < M; m += gridDim.x) {\n",
+    "        const float r = rs[m];\n",
+    "        for (u64 p = threadIdx.x; p < np; p += blockDim.x) {\n",
+    "            const u64 n = p * V, i = m * N + n;\n",
+    "            float h[V];\n",
+    "            if (V == 4) {\n",
+    "                int4 t = *(const int4*)(A + i);\n",
+    "                h[0] = bnbq_i8_mmdq(t.x, r, cs[n], bias_dt, bias, n);\n",
+    "                h[1] = bnbq_i8_mmdq(t.y, r, cs[n + 1], bias_dt, bias, n + 1);\n",
+    "                h[2] = bnbq_i8_mmdq(t.z, r, cs[n + 2], bias_dt, bias, n + 2);\n",
+    "                h[3] = bnbq_i8_mmdq(t.w, r, cs[n + 3], bias_dt, bias, n + 3);\n",
+    "                if (dt == BNBQ_F32) {\n",
+    "                    *(float4*)((float*)out + i) = make_float4(h[0], h[1], h[2], h[3]);\n",
+    "                } else {\n",
+    "                    u32 e[4];\n",
+    "#pragma unroll\n",
+    "                    for (int k = 0; k < 4; k++)\n",
+    "                        e[k] = dt == BNBQ_F16 ? bnbq_f32_to_f16(h[k]) : bnbq_f32_to_bf16(h[k]);\n",
+    "                    *(uint2*)((u16*)out + i) = make_uint2(e[0] | (e[1] << 16), e[2] | (e[3] << 16));\n",
+    "                }\n",
+    "            } else {\n",
+    "                h[0] = bnbq_i8_mmdq(A[i], r, cs[n], bias_dt, bias, n);\n",
+    "                bnbq_store(dt, out, i, h[0]);\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "extern \"C\" __global__ void bnbq_k_int8_mm_dequant(const i32* A, const float* rs, const float* cs,\n",
+    "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
+    "                                                  const void* bias, int vec) {\n",
+    "    if (vec == 4) bnbq_i8_mm_dequant<4>(A, rs, cs, M, N, out, dt, bias_dt, bias);\n",
+    "    else bnbq_i8_mm_dequant<1>(A, rs, cs, M, N, out, dt, bias_dt, bias);\n",
+    "}\n",
+    "#endif\n",
+    0
+};
+static const char* const bnbq__cu_src_int8mm[] = {
+    "// int8 GEMMs: out (M, N) from A (M, K) int8 and B (N, K) int8, both row-major along K, exact int32\n",
+    "// accumulation with wrap-around (__dp4a), any K (the tail is zero-padded in shared memory).\n",
+    "//   bnbq_k_int8_matmul:  int32 out (bnbq_int8_linear_matmul)\n",
+    "//   bnbq_k_sb_matmul:    SwitchBack epilogue (int8_matmul_rowwise_dequantize / _mixed_dequantize):\n",
+    "//       f = f32(acc) * f32(1/127^2); g = sx[m] * f; c = w * g; h = f16(c); + bias in f16\n",
+    "// Tiles of 64 x 64 outputs, 32 bytes of K per step, 256 threads with 4 x 4 outputs each.\n",
+    "\n",
+    "#define BNBQ_MM_BM 64\n",
+    "#define BNBQ_MM_BN 64\n",
+    "#define BNBQ_MM_BK 32      // bytes of K per step: 8 words\n",
+    "\n",
+    "// vec: K % 16 == 0 and A, B 16-byte aligned (16-byte loads); else byte loads.\n",
+    "BNBQ_DEV void bnbq_mm_tile(const i8* A, const i8* B, u64 M, u64 N, u64 K, u64 m0, u64 n0, int vec,\n",
+    "                           int acc[4][4]) {\n",
+    "    __shared__ __align__(16) int As[BNBQ_MM_BK / 4][BNBQ_MM_BM];   // [k word][m]\n",
+    "    __shared__ __align__(16) int Bs[BNBQ_MM_BK / 4][BNBQ_MM_BN];   // [k word][n]\n",
+    "    const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;\n",
+    "#pragma unroll\n",
+    "    for (int i = 0; i < 4; i++)\n",
+    "#pragma unroll\n",
+    "        for (int j = 0; j < 4; j++) acc[i][j] = 0;\n",
+    "    for (u64 k0 = 0; k0 < K; k0 += BNBQ_MM_BK) {\n",
+    "        if (vec) {\n",
+    "            // threads 0..127 load the A tile, 128..255 the B tile: 64 rows x 2 vectors of 16 bytes\n",
+    "            const int v = tid & 127, row = v >> 1, kk = (v & 1) * 16;\n",
+    "            const int isA = tid < 128;\n",
+    "            const i8* src = isA ? A : B;\n",
+    "            const u64 g = (isA ? m0 : n0) + (u64)row, R = isA ? M : N;\n",
+    "            uint4 d = make_uint4(0u, 0u, 0u, 0u);\n",
+    "            if (g < R && k0 + (u64)kk < K) d = __ldg((const uint4*)(src + g * K + k0 + (u64)kk));\n",
+    "            int (*S)[BNBQ_MM_BM] = isA ? As : Bs;\n",
+    "            S[kk / 4 + 0][row] = (int)d.x;\n",
+    "            S[kk / 4 + 1][row] = (int)d.y;\n",
+    "            S[kk / 4 + 2][row] = (int)d.z;\n",
+    "            S[kk / 4 + 3][row] = (int)d.w;\n",
+    "        } else {\n",
+    "            // 512 words per tile: each thread builds two words of A and two of B from bytes\n",
+    "#pragma unroll\n",
+    "            for (int h = 0; h < 2; h++) {\n",
+    "                const int wv = tid * 2 + h, row = wv >> 3, kw = wv & 7;\n",
+    "                const u64 gm = m0 + (u64)row, gn = n0 + (u64)row;\n",
+    "                u32 wa = 0u, wb = 0u;\n",
+    "#pragma unroll\n",
+    "                for (int b = 0; b < 4; b++) {\n",
+    "                    const u64 k = k0 + (u64)(kw * 4 + b);\n",
+    "                    if (k < K) {\n",
+    "                        if (gm < M) wa |= (u32)(u8)A[gm * K + k] << (8 * b);\n",
+    "                        if (gn < N) wb |= (u32)(u8)B[gn * K + k] << (8 * b);\n",
+    "                    }\n",
+    "                }\n",
+    "                As[kw][row] = (int)wa;\n",
+    "                Bs[kw][row] = (int)wb;\n",
+    "            }\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "#pragma unroll\n",
+    "        for (int kw = 0; kw < BNBQ_MM_BK / 4; kw++) {\n",
+    "            const int4 a = *(const int4*)&As[kw][ty * 4];\n",
+    "            const int4 b = *(const int4*)&Bs[kw][tx * 4];\n",
+    "            const int av[4] = { a.x, a.y, a.z, a.w }, bv[4] = { b.x, b.y, b.z, b.w };\n",
+    "#pragma unroll\n",
+    "            for (int i = 0; i < 4; i++)\n",
+    "#pragma unroll\n",
+    "                for (int j = 0; j < 4; j++) acc[i][j] = __dp4a(av[i], bv[j], acc[i][j]);\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// blockIdx.x: n tile; blockIdx.y (grid-stride): m tile. blockDim.x == 256.\n",
+    "// vec_out: N % 4 == 0 and out 16-byte aligned.\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_int8_matmul(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, int vec, int vec_out) {\n",
+    "    const u64 mtiles = (M + BNBQ_MM_BM - 1) / BNBQ_MM_BM;\n",
+    "    const u64 n0 = (u64)blockIdx.x * BNBQ_MM_BN;\n",
+    "    const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;\n",
+    "    for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {\n",
+    "        const u64 m0 = mt * BNBQ_MM_BM;\n",
+    "        int acc[4][4];\n",
+    "        bnbq_mm_tile(A, B, M, N, K, m0, n0, vec, acc);\n",
+    "        const u64 n = n0 + (u64)tx * 4;\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < 4; i++) {\n",
+    "            const u64 m = m0 + (u64)ty * 4 + (u64)i;\n",
+    "            if (m >= M) break;\n",
+    "            if (vec_out && n + 3 < N) {\n",
+    "                *(int4*)(out + m * N + n) = make_int4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);\n",
+    "            } else {\n",
+    "#pragma unroll\n",
+    "                for (int j = 0; j < 4; j++)\n",
+    "                    if (n + (u64)j < N) out[m * N + n + (u64)j] = acc[i][j];\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// SwitchBack epilogue. sw_global: state_w has one element. bias: (N,) f16 or NULL.\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_sb_matmul(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M,\n",
+    "                 u64 N, u64 K, u16* out, const u16* bias, int vec) {\n",
+    "    const u64 mtiles = (M + BNBQ_MM_BM - 1) / BNBQ_MM_BM;\n",
+    "    const u64 n0 = (u64)blockIdx.x * BNBQ_MM_BN;\n",
+    "    const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;\n",
+    "    for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {\n",
+    "        const u64 m0 = mt * BNBQ_MM_BM;\n",
+    "        int acc[4][4];\n",
+    "        bnbq_mm_tile(A, B, M, N, K, m0, n0, vec, acc);\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < 4; i++) {\n",
+    "            const u64 m = m0 + (u64)ty * 4 + (u64)i;\n",
+    "            if (m >= M) break;\n",
+    "            const float x = bnbq_f16_to_f32(sx[m]);\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < 4; j++) {\n",
+    "                const u64 n = n0 + (u64)tx * 4 + (u64)j;\n",
+    "                if (n < N) {\n",
+    "                    const float w = bnbq_f16_to_f32(sw[sw_global ? 0 : n]);\n",
+    "                    const float f = (float)acc[i][j] * 6.20001229e-05f;   // f32(1/127^2)\n",
+    "                    const float g = x * f;\n",
+    "                    const float c = w * g;\n",
+    "                    float h = bnbq_round_to(BNBQ_F16, c);\n",
+    "                    if (bias) h = bnbq_round_to(BNBQ_F16, h + bnbq_f16_to_f32(bias[n]));\n",
+    "                    out[m * N + n] = bnbq_f32_to_f16(h);\n",
+    "                }\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    0
+};
+static const char* const bnbq__cu_src_matmul4[] = {
+    "// bnbq_matmul_4bit when M > 1 or K % blocksize != 0: out (M, N) = A (M, K) @ W^T (+ bias), W (N, K)\n",
+    "// 4-bit with W[n, k] = dt(table[nibble] * absmax[(n K + k) / blocksize]) exactly as bnbq__dequant4\n",
+    "// then bnbq__round_to (table: the NF4 values, or bnbq_fp4_value for FP4, resolved on the host).\n",
+    "// The products are accumulated in float32 (the CPU uses double: compare with a tolerance); the\n",
+    "// bias is added before the one rounding to dt.\n",
+    "// Tiles of 64 x 64 outputs, 16 elements of K per step (each W element dequantized once per tile),\n",
+    "// 256 threads with 4 x 4 outputs each. dt is a kernel argument: the kernel is not bound by it.\n",
+    "\n",
+    "struct bnbq_code16 { float v[16]; };\n",
+    "\n",
+    "#define BNBQ_M4_BM 64\n",
+    "#define BNBQ_M4_BN 64\n",
+    "#define BNBQ_M4_BK 16\n",
+    "\n",
+    "// blockIdx.x: n tile; blockIdx.y (grid-stride): m tile. bs_shift = log2(blocksize).\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_matmul4(int dt, const void* A, const u8* packed, const float* absmax, u64 M, u64 N, u64 K,\n",
+    "               int bs_shift, void* out, const void* bias, bnbq_code16 code) {\n",
+    "    __shared__ float tab[16];\n",
+    "    __shared__ __align__(16) float As[BNBQ_M4_BK][BNBQ_M4_BM + 4];   // [k][m]\n",
+    "    __shared__ __align__(16) float Ws[BNBQ_M4_BK][BNBQ_M4_BN + 4];   // [k][n]\n",
+    "    const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;\n",
+    "    const u64 mtiles = (M + BNBQ_M4_BM - 1) / BNBQ_M4_BM;\n",
+    "    const u64 n0 = (u64)blockIdx.x * BNBQ_M4_BN;\n",
+    "    if (tid < 16) tab[tid] = code.v[tid];\n",
+    "    __syncthreads();\n",
+    "    for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {\n",
+    "        const u64 m0 = mt * BNBQ_M4_BM;\n",
+    "        float acc[4][4];\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < 4; i++)\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;\n",
+    "        for (u64 k0 = 0; k0 < K; k0 += BNBQ_M4_BK) {\n",
+    "#pragma unroll\n",
+    "            for (int h = 0; h < 4; h++) {\n",
+    "                const int e = tid + 256 * h, row = e >> 4, kk = e & 15;\n",
+    "                const u64 k = k0 + (u64)kk, m = m0 + (u64)row, n = n0 + (u64)row;\n",
+    "                float a = 0.0f, w = 0.0f;\n",
+    "                if (k < K) {\n",
+    "                    if (m < M) a = bnbq_load(dt, A, m * K + k);\n",
+    "                    if (n < N) {\n",
+    "                        const u64 i = n * K + k;\n",
+    "                        const u32 byte = __ldg(packed + (i >> 1));\n",
+    "                        const u32 nib = (i & 1) ? (byte & 15u) : (byte >> 4);\n",
+    "                        w = bnbq_round_to(dt, tab[nib] * __ldg(absmax + (i >> bs_shift)));\n",
+    "                    }\n",
+    "                }\n",
+    "                As[kk][row] = a;\n",
+    "                Ws[kk][row] = w;\n",
+    "            }\n",
+    "            __syncthreads();\n",
+    "#pragma unroll\n",
+    "            for (int kk = 0; kk < BNBQ_M4_BK; kk++) {\n",
+    "                const float4 a4 = *(const float4*)&As[kk][ty * 4];\n",
+    "                const float4 w4 = *(const float4*)&Ws[kk][tx * 4];\n",
+    "                const float av[4] = { a4.x, a4.y, a4.z, a4.w }, wv[4] = { w4.x, w4.y, w4.z, w4.w };\n",
+    "#pragma unroll\n",
+    "                for (int i = 0; i < 4; i++)\n",
+    "#pragma unroll\n",
+    "                    for (int j = 0; j < 4; j++) acc[i][j] = fmaf(av[i], wv[j], acc[i][j]);\n",
+    "            }\n",
+    "            __syncthreads();\n",
+    "        }\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < 4; i++) {\n",
+    "            const u64 m = m0 + (u64)ty * 4 + (u64)i;\n",
+    "            if (m >= M) break;\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < 4; j++) {\n",
+    "                const u64 n = n0 + (u64)tx * 4 + (u64)j;\n",
+    "                if (n < N) {\n",
+    "                    float o = acc[i][j];\n",
+    "                    if (bias) o = o + bnbq_load(dt, bias, n);\n",
+    "                    bnbq_store(dt, out, m * N + n, o);\n",
+    "                }\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    0
+};
 static const char* const bnbq__cu_src_quant[] = {
     "// Quantization kernels (bnbq_quantize_blockwise and its family). One source, compiled as several\n",
     "// units chosen with -D (each a variant listed in bnbq_cuda.h's BNBQ__CU_VARIANTS_QUANT):\n",
@@ -1544,10 +2627,344 @@ static const char* const bnbq__cu_src_quant[] = {
     "#endif\n",
     0
 };
+static const char* const bnbq__cu_src_switchback[] = {
+    "// SwitchBack (bitsandbytes.triton) quantizers and dequantizer, F16 only, with the arithmetic of\n",
+    "// bnbq.h's CPU functions (quantize_rowwise lives in int8.cu: it shares the LLM.int8 row kernel).\n",
+    "//   columnwise_and_transpose: state[c] = f16(max_r |x|); q = rint(f32(127 * f32(x * (1/state))))\n",
+    "//   global(_transpose):       absmax = f16(max |x|); inv = f16(1 / absmax);\n",
+    "//                             q = rint(f16(127 * f16(x * inv)))  (bnbq__sb_global_q)\n",
+    "//   dequantize_rowwise:       out = f16(f32(f16(state[r] * q) * f32(1/127)))\n",
+    "// Maxima are kept as f16 bits: for values >= 0 (NaN never enters) the bits order as the values,\n",
+    "// so a 16-bit atomicCAS loop takes the maximum in place; the state starts at 0 (memset).\n",
+    "\n",
+    "#define BNBQ_SB_FULL 0xffffffffu\n",
+    "\n",
+    "BNBQ_DEV u32 bnbq_sb_umax(u32 a, u32 b) { return b > a ? b : a; }\n",
+    "\n",
+    "// f16 bits of |x| as an orderable integer, 0 for NaN (NaN never wins the max, as on the CPU)\n",
+    "BNBQ_DEV u32 bnbq_sb_absbits(u32 h) {\n",
+    "    u32 a = h & 0x7fffu;\n",
+    "    return a > 0x7c00u ? 0u : a;\n",
+    "}\n",
+    "\n",
+    "BNBQ_DEV void bnbq_sb_atomic_max16(u16* p, u32 v) {\n",
+    "    u32 old = *(volatile u16*)p;\n",
+    "    while (v > old) {\n",
+    "        u32 prev = atomicCAS(p, (unsigned short)old, (unsigned short)v);\n",
+    "        if (prev == old) break;\n",
+    "        old = prev;\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "BNBQ_DEV u32 bnbq_sb_warp_max(u32 v) {\n",
+    "    for (int off = 16; off > 0; off >>= 1) v = bnbq_sb_umax(v, __shfl_xor_sync(BNBQ_SB_FULL, v, off));\n",
+    "    return v;\n",
+    "}\n",
+    "\n",
+    "// bnbq_rint without its branches: cvt.rni.s32.f32 rounds half to even, gives 0 for NaN and\n",
+    "// saturates (+-inf: INT_MAX / INT_MIN), which is bnbq_rint everywhere except finite |y| in\n",
+    "// [2^22, 2^23) with a fraction of .5 (bnbq_rint truncates there). Here y is NaN, +-inf or at most\n",
+    "// 127 * (1 + 2^-10) in magnitude (the f16 reciprocal of the global scale rounds up by < 2^-11).\n",
+    "BNBQ_DEV int bnbq_sb_rint(float y) { return __float2int_rn(y); }\n",
+    "\n",
+    "// f16 bits to float, exactly (cvt.f32.f16; only int8 codes come out of these values, so a NaN's\n",
+    "// payload never reaches an output)\n",
+    "BNBQ_DEV float bnbq_sb_h2f(u32 h) {\n",
+    "#if defined(__CUDA_ARCH__)\n",
+    "    float f;\n",
+    "    asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(f) : \"h\"((u16)(h & 0xffffu)));\n",
+    "    return f;\n",
+    "#else\n",
+    "    return bnbq_f16_to_f32((u16)(h & 0xffffu));\n",
+    "#endif\n",
+    "}\n",
+    "\n",
+    "// Both halves: f16(x * y), round to nearest even. x and y are f16 values, so x * y is exact in\n",
+    "// float32 and one f16 multiply is bnbq_round_to(BNBQ_F16, x * y), overflow and NaN included.\n",
+    "BNBQ_DEV u32 bnbq_sb_hmul2(u32 x, u32 y) {\n",
+    "#if defined(__CUDA_ARCH__)\n",
+    "    u32 d;\n",
+    "    asm(\"mul.rn.f16x2 %0, %1, %2;\" : \"=r\"(d) : \"r\"(x), \"r\"(y));\n",
+    "    return d;\n",
+    "#else\n",
+    "    u32 lo = bnbq_f32_to_f16(bnbq_f16_to_f32((u16)(x & 0xffffu)) * bnbq_f16_to_f32((u16)(y & 0xffffu)));\n",
+    "    u32 hi = bnbq_f32_to_f16(bnbq_f16_to_f32((u16)(x >> 16)) * bnbq_f16_to_f32((u16)(y >> 16)));\n",
+    "    return lo | (hi << 16);\n",
+    "#endif\n",
+    "}\n",
+    "\n",
+    "// rint(f32(127 * f32(x * inv))) (bnbq__sb_q)\n",
+    "BNBQ_DEV int bnbq_sb_q(float x, float inv) {\n",
+    "    float xh = x * inv;\n",
+    "    return bnbq_sb_rint(127.0f * xh);\n",
+    "}\n",
+    "\n",
+    "// bnbq__sb_global_q of the two f16 elements of x2: rint(f16(127 * f16(x * inv))) with inv2 the\n",
+    "// f16 bits of inv in both halves (127 is 0x57f0 in f16)\n",
+    "BNBQ_DEV void bnbq_sb_global_q2(u32 x2, u32 inv2, int* q) {\n",
+    "    const u32 y2 = bnbq_sb_hmul2(0x57f057f0u, bnbq_sb_hmul2(x2, inv2));\n",
+    "    q[0] = bnbq_sb_rint(bnbq_sb_h2f(y2));\n",
+    "    q[1] = bnbq_sb_rint(bnbq_sb_h2f(y2 >> 16));\n",
+    "}\n",
+    "\n",
+    "// the f16 bits of inv = f16(1 / absmax), twice\n",
+    "BNBQ_DEV u32 bnbq_sb_global_inv2(const u16* absmax) {\n",
+    "    const u32 b = bnbq_f32_to_f16(1.0f / bnbq_f16_to_f32(absmax[0]));\n",
+    "    return b | (b << 16);\n",
+    "}\n",
+    "\n",
+    "// ---- column maxima (quantize_columnwise_and_transpose, pass 1) -------------------------------------\n",
+    "// Blocks of 256 threads over tiles of 64 columns x 256 rows: vec (cols % 8 == 0, X 16-byte\n",
+    "// aligned): 8 threads x 8 columns by 32 rows at a time; else 64 threads x 1 column by 4 rows.\n",
+    "// state must be zero.\n",
+    "template <int V>\n",
+    "BNBQ_DEV void bnbq_sb_colmax(const u16* X, u64 rows, u64 cols, u16* state) {\n",
+    "    __shared__ u32 part[256][V == 8 ? 8 : 1];\n",
+    "    const int CPT = 64 / V;                 // column slots per row: 8 or 64\n",
+    "    const int RL = 256 / CPT;               // rows at a time: 32 or 4\n",
+    "    const int slot = threadIdx.x % CPT, rl = threadIdx.x / CPT;\n",
+    "    const u64 nct = (cols + 63) / 64, nrt = (rows + 255) / 256;\n",
+    "    for (u64 t = blockIdx.x; t < nct * nrt; t += gridDim.x) {\n",
+    "        const u64 tc = t % nct, tr = t / nct;\n",
+    "        const u64 c = tc * 64 + (u64)slot * V;\n",
+    "        u32 m[V];\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < V; i++) m[i] = 0u;\n",
+    "        if (c < cols) {\n",
+    "            for (int r0 = rl; r0 < 256; r0 += RL * 4) {\n",
+    "                u32 w[4][V == 8 ? 4 : 1];\n",
+    "#pragma unroll\n",
+    "                for (int u = 0; u < 4; u++) {\n",
+    "                    const u64 r = tr * 256 + (u64)(r0 + u * RL);\n",
+    "                    if (r0 + u * RL < 256 && r < rows) {\n",
+    "                        if (V == 8) {\n",
+    "                            uint4 d = __ldg((const uint4*)(X + r * cols + c));\n",
+    "                            w[u][0] = d.x; w[u][V == 8 ? 1 : 0] = d.y;\n",
+    "                            w[u][V == 8 ? 2 : 0] = d.z; w[u][V == 8 ? 3 : 0] = d.w;\n",
+    "                        } else {\n",
+    "                            w[u][0] = __ldg(X + r * cols + c);\n",
+    "                        }\n",
+    "                    } else {\n",
+    "#pragma unroll\n",
+    "                        for (int k = 0; k < (V == 8 ? 4 : 1); k++) w[u][k] = 0u;\n",
+    "                    }\n",
+    "                }\n",
+    "#pragma unroll\n",
+    "                for (int u = 0; u < 4; u++)\n",
+    "#pragma unroll\n",
+    "                    for (int i = 0; i < V; i++)\n",
+    "                        m[i] = bnbq_sb_umax(m[i], bnbq_sb_absbits(w[u][i >> 1] >> ((i & 1) * 16)));\n",
+    "            }\n",
+    "        }\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < V; i++) part[threadIdx.x][i] = m[i];\n",
+    "        __syncthreads();\n",
+    "        if (threadIdx.x < 64) {\n",
+    "            // column threadIdx.x of the tile: slot s = col / V, element i = col % V\n",
+    "            const int s = threadIdx.x / V, i = threadIdx.x % V;\n",
+    "            const u64 cc = tc * 64 + threadIdx.x;\n",
+    "            u32 mm = 0u;\n",
+    "            for (int k = 0; k < RL; k++) mm = bnbq_sb_umax(mm, part[k * CPT + s][i]);\n",
+    "            if (cc < cols && mm) bnbq_sb_atomic_max16(state + cc, mm);\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_sb_colmax(const u16* X, u64 rows, u64 cols, u16* state, int vec) {\n",
+    "    if (vec) bnbq_sb_colmax<8>(X, rows, cols, state);\n",
+    "    else bnbq_sb_colmax<1>(X, rows, cols, state);\n",
+    "}\n",
+    "\n",
+    "// ---- quantize and transpose: tiles of 64 x 64, out (cols, rows) -----------------------------------\n",
+    "// mode 0: per-column inv = 1 / state[c] (columnwise); mode 1: inv = f16(1 / absmax[0]) (global).\n",
+    "// blockDim.x == 256. vec_out: rows % 16 == 0 and out 16-byte aligned.\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_sb_transpose_q(const u16* X, u64 rows, u64 cols, i8* out, const u16* state, int mode,\n",
+    "                      int vec_out) {\n",
+    "    __shared__ __align__(16) i8 tile[64][64 + 16];   // [c][r]\n",
+    "    __shared__ float inv_s[64];\n",
+    "    const u64 nct = (cols + 63) / 64, nrt = (rows + 63) / 64;\n",
+    "    const int lc = threadIdx.x & 63, lr = threadIdx.x >> 6;\n",
+    "    const u32 ginv2 = mode == 1 ? bnbq_sb_global_inv2(state) : 0u;\n",
+    "    for (u64 t = blockIdx.x; t < nct * nrt; t += gridDim.x) {\n",
+    "        const u64 tc = t % nct, tr = t / nct, c0 = tc * 64, r0 = tr * 64;\n",
+    "        if (mode == 0 && threadIdx.x < 64) {\n",
+    "            const u64 c = c0 + threadIdx.x;\n",
+    "            inv_s[threadIdx.x] = c < cols ? 1.0f / bnbq_f16_to_f32(state[c]) : 0.0f;\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "        {\n",
+    "            const u64 c = c0 + (u64)lc;\n",
+    "            const float inv = mode == 0 ? inv_s[lc] : 0.0f;\n",
+    "#pragma unroll 4\n",
+    "            for (int rr = lr; rr < 64; rr += 4) {\n",
+    "                const u64 r = r0 + (u64)rr;\n",
+    "                int q[2] = { 0, 0 };\n",
+    "                if (c < cols && r < rows) {\n",
+    "                    const u32 x = __ldg(X + r * cols + c);\n",
+    "                    if (mode == 0) q[0] = bnbq_sb_q(bnbq_sb_h2f(x), inv);\n",
+    "                    else bnbq_sb_global_q2(x, ginv2, q);\n",
+    "                }\n",
+    "                tile[lc][rr] = (i8)q[0];\n",
+    "            }\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "        if (vec_out && r0 + 64 <= rows) {\n",
+    "            // 64 columns x 4 vectors of 16 bytes\n",
+    "            const int v = threadIdx.x & 3, cc = threadIdx.x >> 2;\n",
+    "            const u64 c = c0 + (u64)cc;\n",
+    "            if (c < cols)\n",
+    "                *(uint4*)(out + c * rows + r0 + (u64)v * 16) = *(const uint4*)&tile[cc][v * 16];\n",
+    "        } else {\n",
+    "            const int rr = threadIdx.x & 63;\n",
+    "            const u64 r = r0 + (u64)rr;\n",
+    "            for (int cc = threadIdx.x >> 6; cc < 64; cc += 4) {\n",
+    "                const u64 c = c0 + (u64)cc;\n",
+    "                if (c < cols && r < rows) out[c * rows + r] = tile[cc][rr];\n",
+    "            }\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// ---- global absmax: grid-stride max of |x| into absmax[0] (which must be 0) ----------------------\n",
+    "// vec: X 16-byte aligned (8 elements per load; the n % 8 tail one by one).\n",
+    "extern \"C\" __global__ void bnbq_k_sb_global_max(const u16* X, u64 n, u16* absmax, int vec) {\n",
+    "    __shared__ u32 red[32];\n",
+    "    const u64 i0 = (u64)blockIdx.x * blockDim.x + threadIdx.x, st = (u64)gridDim.x * blockDim.x;\n",
+    "    u32 m = 0u;\n",
+    "    u64 done = 0;\n",
+    "    if (vec) {\n",
+    "        const u64 nv = n / 8;\n",
+    "        for (u64 v = i0; v < nv; v += st) {\n",
+    "            uint4 d = __ldg((const uint4*)X + v);\n",
+    "            u32 w[4] = { d.x, d.y, d.z, d.w };\n",
+    "#pragma unroll\n",
+    "            for (int k = 0; k < 4; k++) {\n",
+    "                m = bnbq_sb_umax(m, bnbq_sb_absbits(w[k] & 0xffffu));\n",
+    "                m = bnbq_sb_umax(m, bnbq_sb_absbits(w[k] >> 16));\n",
+    "            }\n",
+    "        }\n",
+    "        done = nv * 8;\n",
+    "    }\n",
+    "    for (u64 i = done + i0; i < n; i += st) m = bnbq_sb_umax(m, bnbq_sb_absbits(__ldg(X + i)));\n",
+    "    m = bnbq_sb_warp_max(m);\n",
+    "    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;\n",
+    "    __syncthreads();\n",
+    "    if (threadIdx.x == 0) {\n",
+    "        for (int w = 1; w < (int)(blockDim.x >> 5); w++) m = bnbq_sb_umax(m, red[w]);\n",
+    "        if (m) bnbq_sb_atomic_max16(absmax, m);\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// ---- quantize_global_int8: elementwise with inv = f16(1 / absmax[0]) ------------------------------\n",
+    "// vec: X 16-byte and q 8-byte aligned.\n",
+    "extern \"C\" __global__ void bnbq_k_sb_global_q(const u16* X, u64 n, i8* q, const u16* absmax, int vec) {\n",
+    "    const u64 i0 = (u64)blockIdx.x * blockDim.x + threadIdx.x, st = (u64)gridDim.x * blockDim.x;\n",
+    "    const u32 inv2 = bnbq_sb_global_inv2(absmax);\n",
+    "    u64 done = 0;\n",
+    "    if (vec) {\n",
+    "        const u64 nv = n / 8;\n",
+    "        for (u64 v = i0; v < nv; v += st) {\n",
+    "            uint4 d = __ldg((const uint4*)X + v);\n",
+    "            int c[8];\n",
+    "            bnbq_sb_global_q2(d.x, inv2, c);\n",
+    "            bnbq_sb_global_q2(d.y, inv2, c + 2);\n",
+    "            bnbq_sb_global_q2(d.z, inv2, c + 4);\n",
+    "            bnbq_sb_global_q2(d.w, inv2, c + 6);\n",
+    "            u32 o[2] = { 0u, 0u };\n",
+    "#pragma unroll\n",
+    "            for (int k = 0; k < 8; k++) o[k >> 2] |= ((u32)c[k] & 0xffu) << ((k & 3) * 8);\n",
+    "            *(uint2*)(q + v * 8) = make_uint2(o[0], o[1]);\n",
+    "        }\n",
+    "        done = nv * 8;\n",
+    "    }\n",
+    "    for (u64 i = done + i0; i < n; i += st) {\n",
+    "        int c[2];\n",
+    "        bnbq_sb_global_q2(__ldg(X + i), inv2, c);\n",
+    "        q[i] = (i8)c[0];\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// ---- dequantize_rowwise: one block per row (grid-stride) ------------------------------------------\n",
+    "// out = f16(f32(t * f32(1/127))), t = f16(s * q): s and q are f16 values (q exactly), so t is one\n",
+    "// f16 multiply; t * f32(1/127) is a float32 multiply rounded once to f16 (cvt.rn.f16.f32, which\n",
+    "// rounds as bnbq_f32_to_f16). On the GPU four codes become f16 pairs without a conversion: the\n",
+    "// bytes q ^ 0x80 = q + 128 placed under 0x64 are the f16 values 1024 + q + 128, less 1152.\n",
+    "\n",
+    "// (f16(q0), f16(q1)) of bytes k, k + 1 of w (k = 0 or 2)\n",
+    "BNBQ_DEV u32 bnbq_sb_q2h(u32 w, int k) {\n",
+    "#if defined(__CUDA_ARCH__)\n",
+    "    const u32 b = __byte_perm(w ^ 0x80808080u, 0x64646464u, k == 0 ? 0x5140u : 0x5342u);\n",
+    "    u32 d;\n",
+    "    asm(\"sub.rn.f16x2 %0, %1, %2;\" : \"=r\"(d) : \"r\"(b), \"r\"(0x64806480u));   // 0x6480 = 1152\n",
+    "    return d;\n",
+    "#else\n",
+    "    const u32 lo = bnbq_f32_to_f16((float)(i8)(w >> (8 * k)));\n",
+    "    const u32 hi = bnbq_f32_to_f16((float)(i8)(w >> (8 * k + 8)));\n",
+    "    return lo | (hi << 16);\n",
+    "#endif\n",
+    "}\n",
+    "\n",
+    "// f16 bits of f32(t * f32(1/127)) for the f16 value t\n",
+    "BNBQ_DEV u32 bnbq_sb_deq_out(u32 t) {\n",
+    "    const float v = bnbq_sb_h2f(t) * 0.00787401572f;\n",
+    "#if defined(__CUDA_ARCH__)\n",
+    "    u16 h;\n",
+    "    asm(\"cvt.rn.f16.f32 %0, %1;\" : \"=h\"(h) : \"f\"(v));\n",
+    "    return h;\n",
+    "#else\n",
+    "    return bnbq_f32_to_f16(v);\n",
+    "#endif\n",
+    "}\n",
+    "\n",
+    "// vec 16: cols % 16 == 0, q and out 16-byte aligned; else 1.\n",
+    "template <int V>\n",
+    "BNBQ_DEV void bnbq_sb_dequant_rows(const i8* q, const u16* state, u64 rows, u64 cols, u16* out) {\n",
+    "    const u64 np = cols / V;\n",
+    "    for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {\n",
+    "        const u32 sb = state[r], s2 = sb | (sb << 16);\n",
+    "        const i8* qr = q + r * cols;\n",
+    "        u16* o = out + r * cols;\n",
+    "        for (u64 p = threadIdx.x; p < np; p += blockDim.x) {\n",
+    "            if (V == 16) {\n",
+    "                const uint4 t = __ldg((const uint4*)(qr + p * V));\n",
+    "                const u32 w[4] = { t.x, t.y, t.z, t.w };\n",
+    "                u32 h[8];\n",
+    "#pragma unroll\n",
+    "                for (int i = 0; i < 8; i++) {\n",
+    "                    const u32 t2 = bnbq_sb_hmul2(s2, bnbq_sb_q2h(w[i >> 1], (i & 1) * 2));\n",
+    "                    h[i] = bnbq_sb_deq_out(t2) | (bnbq_sb_deq_out(t2 >> 16) << 16);\n",
+    "                }\n",
+    "                uint4* d = (uint4*)(o + p * V);\n",
+    "                d[0] = make_uint4(h[0], h[1], h[2], h[3]);\n",
+    "                d[1] = make_uint4(h[4], h[5], h[6], h[7]);\n",
+    "            } else {\n",
+    "                const u32 t2 = bnbq_sb_hmul2(s2, bnbq_sb_q2h((u32)(u8)qr[p], 0));\n",
+    "                o[p] = (u16)bnbq_sb_deq_out(t2);\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "extern \"C\" __global__ void bnbq_k_sb_dequant_rows(const i8* q, const u16* state, u64 rows, u64 cols,\n",
+    "                                                  u16* out, int vec) {\n",
+    "    if (vec == 16) bnbq_sb_dequant_rows<16>(q, state, rows, cols, out);\n",
+    "    else bnbq_sb_dequant_rows<1>(q, state, rows, cols, out);\n",
+    "}\n",
+    0
+};
 static const bnbq__cu_source bnbq__cu_sources[] = {
     { "prelude", bnbq__cu_src_prelude },
     { "convert", bnbq__cu_src_convert },
+    { "gemv4", bnbq__cu_src_gemv4 },
+    { "int8", bnbq__cu_src_int8 },
+    { "int8mm", bnbq__cu_src_int8mm },
+    { "matmul4", bnbq__cu_src_matmul4 },
     { "quant", bnbq__cu_src_quant },
+    { "switchback", bnbq__cu_src_switchback },
     { 0, 0 }
 };
 // >>cu-kernels-end
@@ -2724,7 +4141,466 @@ static bnbq_result bnbq__cu_dequantize_global(bnbq_exec* ex, const float* code, 
 /* ==== end of quantization ops ==== */
 
 /* ==== int8 / SwitchBack / 4-bit matmul ops (owner: cuda-int8) ==== */
-#define BNBQ__CU_VARIANTS_INT8
+/* Kernels: kernels_src/int8.cu (LLM.int8 quantizers, int8_mm_dequant, SwitchBack rowwise),
+   int8mm.cu (int8 GEMMs), switchback.cu (the other SwitchBack quantizers), gemv4.cu (one-token
+   4-bit GEMV, one variant per dtype), matmul4.cu (4-bit GEMM). Every launcher checks which
+   vector widths the shapes and pointer alignments allow and tells the kernel (a uniform branch).
+   Outlier columns: see the note at the top of int8.cu (a bitmask at the end of out_outlier_cols,
+   compacted in place on the device; no host round trip). */
+
+typedef struct bnbq__cu_code16 { float v[16]; } bnbq__cu_code16;   /* = bnbq_code16 in the kernels */
+
+static int bnbq__cu_al(const void* p, size_t a) { return ((uintptr_t)p % a) == 0; }
+
+/* Threads for one block per row of np pieces: a multiple of 32 from 32 to 256. */
+static unsigned bnbq__cu_row_threads(size_t np) {
+    if (np >= 256) return 256;
+    return np <= 32 ? 32u : (unsigned)((np + 31) / 32 * 32);
+}
+
+/* The same for the register-caching row kernels (bnbq_i8_rows, BNBQ_I8_NR = 8 pieces a thread):
+   the fewest threads that hold the row, so that many rows are in flight. */
+static unsigned bnbq__cu_row_threads8(size_t np) {
+    return bnbq__cu_row_threads(np / 8 + (np % 8 != 0));
+}
+
+/* SMs of the device (80 when unknown). */
+static size_t bnbq__cu_sms(const bnbq_cuda* c) { return (size_t)(c->info.sm_count > 0 ? c->info.sm_count : 80); }
+
+static unsigned bnbq__cu_min_u(size_t a, size_t b) { return (unsigned)(a < b ? a : b); }
+
+static bnbq_result bnbq__cu_memset0(bnbq_exec* ex, const char* func, void* p, size_t bytes) {
+    return bnbq__cu_check(ex, func, "cuMemsetD8Async",
+                          BNBQ__DRV.bnbq__cuMemsetD8Async(BNBQ__DPTR(p), 0, bytes,
+                                                          (bnbq__CUstream)ex->stream));
+}
+
+/* Tiles of 64 along a dimension as a grid x size (at most 2^31 - 1). */
+static bnbq_result bnbq__cu_tiles_x(bnbq_exec* ex, const char* func, size_t n, unsigned* out) {
+    size_t t = n / 64 + (n % 64 != 0);
+    if (t > 0x7fffffffu) {
+        bnbq_log(ex, BNBQ_LOG_ERROR, func, "N is too large for one launch (%lu tiles)",
+                 (unsigned long)t);
+        return BNBQ_ERROR_BAD_SHAPE;
+    }
+    *out = (unsigned)t;
+    return BNBQ_SUCCESS;
+}
+
+/* Launches the LLM.int8 row pass shared by int8_vectorwise_quant and int8_double_quant's
+   outlier handling: init (threshold > 0), rows, fix + compaction (threshold > 0). */
+static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, const void* A,
+                                                  size_t rows, size_t cols, float threshold,
+                                                  int8_t* out_CA, float* out_row_stats,
+                                                  int32_t* out_outlier_cols,
+                                                  int32_t* out_n_outliers) {
+    bnbq__CUfunction f_init = NULL, f_rows = NULL, f_fix = NULL;
+    BNBQ__CU_BEGIN("bnbq_int8_vectorwise_quant");
+    (void)dt;
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_vw_rows", &f_rows);
+    if (r == BNBQ_SUCCESS && threshold > 0.0f)
+        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_init", &f_init);
+    if (r == BNBQ_SUCCESS && threshold > 0.0f)
+        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_vw_fix", &f_fix);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long R = rows, C = cols, nw = (cols + 31) / 32, zero = 0;
+        void* bm = threshold > 0.0f ? (void*)((char*)out_outlier_cols + (cols - nw) * 4) : NULL;
+        void* nul = NULL;
+        int vec = cols % 8 == 0 && bnbq__cu_al(A, 16) && bnbq__cu_al(out_CA, 8);
+        if (threshold > 0.0f) {
+            void* a[7];
+            a[0] = &bm; a[1] = &nw; a[2] = (void*)&out_n_outliers; a[3] = &nul; a[4] = &zero;
+            a[5] = &nul; a[6] = &zero;
+            r = bnbq__cu_launch(ex, bnbq__func, f_init, bnbq__grid(c, nw, 256), 1, 256, 0, a);
+        }
+        if (r == BNBQ_SUCCESS) {
+            void* a[8];
+            a[0] = (void*)&A; a[1] = &R; a[2] = &C; a[3] = &threshold; a[4] = (void*)&out_CA;
+            a[5] = (void*)&out_row_stats; a[6] = &bm; a[7] = &vec;
+            r = bnbq__cu_launch(ex, bnbq__func, f_rows, bnbq__grid(c, rows, 1), 1,
+                                bnbq__cu_row_threads8(vec ? cols / 8 : cols), 0, a);
+        }
+        if (r == BNBQ_SUCCESS && threshold > 0.0f) {
+            int zc = rows > 1;
+            unsigned g = zc ? bnbq__cu_min_u((rows + 7) / 8, bnbq__cu_sms(c) * 4) : 1u;
+            void* a[8];
+            a[0] = (void*)&out_CA; a[1] = &R; a[2] = &C; a[3] = (void*)&out_outlier_cols;
+            a[4] = (void*)&out_n_outliers; a[5] = &bm; a[6] = &nw; a[7] = &zc;
+            r = bnbq__cu_launch(ex, bnbq__func, f_fix, g, 1, 256, 0, a);
+        }
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_int8_vectorwise_quant bnbq__cu_int8_vectorwise_quant
+
+static bnbq_result bnbq__cu_int8_vectorwise_dequant(bnbq_exec* ex, const int8_t* CA,
+                                                    const float* row_stats, size_t rows,
+                                                    size_t cols, float* out) {
+    bnbq__CUfunction f = NULL;
+    BNBQ__CU_BEGIN("bnbq_int8_vectorwise_dequant");
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=3", "bnbq_k_int8_vw_dequant", &f);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long R = rows, C = cols;
+        int vec = (cols % 16 == 0 && bnbq__cu_al(CA, 16) && bnbq__cu_al(out, 16)) ? 16
+                : (cols % 4 == 0 && bnbq__cu_al(CA, 4) && bnbq__cu_al(out, 16)) ? 4 : 1;
+        void* a[6];
+        a[0] = (void*)&CA; a[1] = (void*)&row_stats; a[2] = &R; a[3] = &C; a[4] = (void*)&out;
+        a[5] = &vec;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, rows, 1), 1,
+                            bnbq__cu_row_threads(cols / (size_t)vec), 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_int8_vectorwise_dequant bnbq__cu_int8_vectorwise_dequant
+
+/* init (row/col statistics to 0, outlier bitmask, counter), tile statistics, then one pass for
+   CA and CAt that also zeroes the outlier columns and compacts the outliers. */
+static bnbq_result bnbq__cu_int8_double_quant(bnbq_exec* ex, bnbq_dtype dt, const void* A,
+                                              size_t rows, size_t cols, float threshold,
+                                              int8_t* out_CA, int8_t* out_CAt,
+                                              float* out_row_stats, float* out_col_stats,
+                                              int32_t* out_outlier_cols,
+                                              int32_t* out_n_outliers) {
+    bnbq__CUfunction f_init = NULL, f_stats = NULL, f_quant = NULL;
+    BNBQ__CU_BEGIN("bnbq_int8_double_quant");
+    (void)dt;
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_init", &f_init);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_dq_stats", &f_stats);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_dq_quant", &f_quant);
+    if (r == BNBQ_SUCCESS) {
+        int use_thr = threshold > 0.0f;
+        unsigned long long R = rows, C = cols, nw = use_thr ? (cols + 31) / 32 : 0;
+        void* bm = use_thr ? (void*)((char*)out_outlier_cols + (cols - (size_t)nw) * 4) : NULL;
+        int32_t* counter = use_thr ? out_n_outliers : NULL;
+        int vec_in = cols % 8 == 0 && bnbq__cu_al(A, 16);
+        int vec = vec_in && bnbq__cu_al(out_CA, 8) && bnbq__cu_al(out_CAt, 8);
+        size_t most = rows > cols ? rows : cols;
+        size_t np = vec_in ? cols / 8 : cols;
+        size_t tiles = ((np + 255) / 256) * ((rows + 31) / 32);
+        unsigned g_quant = bnbq__grid(c, rows, 1);
+        {
+            void* a[7];
+            a[0] = &bm; a[1] = &nw; a[2] = (void*)&counter; a[3] = (void*)&out_row_stats; a[4] = &R;
+            a[5] = (void*)&out_col_stats; a[6] = &C;
+            r = bnbq__cu_launch(ex, bnbq__func, f_init, bnbq__grid(c, most, 256), 1, 256, 0, a);
+        }
+        if (r == BNBQ_SUCCESS) {
+            void* a[8];
+            a[0] = (void*)&A; a[1] = &R; a[2] = &C; a[3] = &threshold; a[4] = (void*)&out_row_stats;
+            a[5] = (void*)&out_col_stats; a[6] = &bm; a[7] = &vec_in;
+            r = bnbq__cu_launch(ex, bnbq__func, f_stats, bnbq__grid(c, tiles, 1), 1, 256, 0, a);
+        }
+        if (r == BNBQ_SUCCESS) {
+            void* a[13];
+            a[0] = (void*)&A; a[1] = &R; a[2] = &C; a[3] = &threshold; a[4] = (void*)&out_CA;
+            a[5] = (void*)&out_CAt; a[6] = (void*)&out_row_stats; a[7] = (void*)&out_col_stats;
+            a[8] = &bm; a[9] = &nw; a[10] = (void*)&out_outlier_cols; a[11] = (void*)&out_n_outliers;
+            a[12] = &vec;
+            r = bnbq__cu_launch(ex, bnbq__func, f_quant, g_quant, 1,
+                                bnbq__cu_row_threads(vec ? cols / 8 : cols), 0, a);
+        }
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_int8_double_quant bnbq__cu_int8_double_quant
+
+static bnbq_result bnbq__cu_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, const int8_t* B,
+                                               size_t M, size_t N, size_t K, int32_t* out) {
+    bnbq__CUfunction f = NULL;
+    unsigned gx = 0;
+    BNBQ__CU_BEGIN("bnbq_int8_linear_matmul");
+    r = bnbq__cu_tiles_x(ex, bnbq__func, N, &gx);
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_kernel(ex, "int8mm", "", "bnbq_k_int8_matmul", &f);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long MM = M, NN = N, KK = K;
+        int vec = K % 16 == 0 && bnbq__cu_al(A, 16) && bnbq__cu_al(B, 16);
+        int vec_out = N % 4 == 0 && bnbq__cu_al(out, 16);
+        void* a[8];
+        a[0] = (void*)&A; a[1] = (void*)&B; a[2] = &MM; a[3] = &NN; a[4] = &KK; a[5] = (void*)&out;
+        a[6] = &vec; a[7] = &vec_out;
+        r = bnbq__cu_launch(ex, bnbq__func, f, gx, bnbq__cu_min_u(M / 64 + (M % 64 != 0), 65535), 256,
+                            0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_int8_linear_matmul bnbq__cu_int8_linear_matmul
+
+static bnbq_result bnbq__cu_int8_mm_dequant(bnbq_exec* ex, bnbq_dtype dt, const int32_t* A,
+                                            const float* row_stats, const float* col_stats,
+                                            size_t M, size_t N, void* out, bnbq_dtype bias_dt,
+                                            const void* bias) {
+    bnbq__CUfunction f = NULL;
+    BNBQ__CU_BEGIN("bnbq_int8_mm_dequant");
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=3", "bnbq_k_int8_mm_dequant", &f);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long MM = M, NN = N;
+        int idt = (int)dt, ibdt = (int)bias_dt;
+        int vec = N % 4 == 0 && bnbq__cu_al(A, 16) && bnbq__cu_al(out, dt == BNBQ_F32 ? 16 : 8) ? 4 : 1;
+        void* a[10];
+        a[0] = (void*)&A; a[1] = (void*)&row_stats; a[2] = (void*)&col_stats; a[3] = &MM; a[4] = &NN;
+        a[5] = &out; a[6] = &idt; a[7] = &ibdt; a[8] = (void*)&bias; a[9] = &vec;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, M, 1), 1,
+                            bnbq__cu_row_threads(N / (size_t)vec), 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_int8_mm_dequant bnbq__cu_int8_mm_dequant
+
+/* ---- SwitchBack ---- */
+
+static bnbq_result bnbq__cu_quantize_rowwise(bnbq_exec* ex, bnbq_dtype dt, const void* X,
+                                             size_t rows, size_t cols, int8_t* out_q,
+                                             uint16_t* out_state) {
+    bnbq__CUfunction f = NULL;
+    BNBQ__CU_BEGIN("bnbq_quantize_rowwise");
+    (void)dt;
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=4", "bnbq_k_sb_rows", &f);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long R = rows, C = cols;
+        int vec = cols % 8 == 0 && bnbq__cu_al(X, 16) && bnbq__cu_al(out_q, 8);
+        void* a[6];
+        a[0] = (void*)&X; a[1] = &R; a[2] = &C; a[3] = (void*)&out_q; a[4] = (void*)&out_state;
+        a[5] = &vec;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, rows, 1), 1,
+                            bnbq__cu_row_threads8(vec ? cols / 8 : cols), 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_quantize_rowwise bnbq__cu_quantize_rowwise
+
+/* The transposing quantizer (mode 0: per-column state, 1: global absmax in state[0]). */
+static bnbq_result bnbq__cu_sb_transpose_q(bnbq_exec* ex, const char* func, const void* X,
+                                           size_t rows, size_t cols, int8_t* out_q,
+                                           const uint16_t* state, int mode) {
+    bnbq__CUfunction f = NULL;
+    bnbq_result r = bnbq__cu_kernel(ex, "switchback", "", "bnbq_k_sb_transpose_q", &f);
+    if (r == BNBQ_SUCCESS) {
+        bnbq_cuda* c = (bnbq_cuda*)ex->impl;
+        unsigned long long R = rows, C = cols;
+        size_t tiles = (rows / 64 + (rows % 64 != 0)) * (cols / 64 + (cols % 64 != 0));
+        int vec_out = rows % 16 == 0 && bnbq__cu_al(out_q, 16);
+        void* a[7];
+        a[0] = (void*)&X; a[1] = &R; a[2] = &C; a[3] = (void*)&out_q; a[4] = (void*)&state;
+        a[5] = &mode; a[6] = &vec_out;
+        r = bnbq__cu_launch(ex, func, f, bnbq__grid(c, tiles, 1), 1, 256, 0, a);
+    }
+    return r;
+}
+
+/* absmax[0] = f16 max |x| over n elements (memset, then a grid-stride max). */
+static bnbq_result bnbq__cu_sb_global_max(bnbq_exec* ex, const char* func, const void* X, size_t n,
+                                          uint16_t* out_absmax) {
+    bnbq__CUfunction f = NULL;
+    bnbq_result r = bnbq__cu_kernel(ex, "switchback", "", "bnbq_k_sb_global_max", &f);
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_memset0(ex, func, out_absmax, 2);
+    if (r == BNBQ_SUCCESS) {
+        bnbq_cuda* c = (bnbq_cuda*)ex->impl;
+        unsigned long long nn = n;
+        int vec = bnbq__cu_al(X, 16);
+        void* a[4];
+        a[0] = (void*)&X; a[1] = &nn; a[2] = (void*)&out_absmax; a[3] = &vec;
+        r = bnbq__cu_launch(ex, func, f, bnbq__grid(c, n, 256 * 8), 1, 256, 0, a);
+    }
+    return r;
+}
+
+static bnbq_result bnbq__cu_quantize_columnwise_and_transpose(bnbq_exec* ex, bnbq_dtype dt,
+                                                              const void* X, size_t rows,
+                                                              size_t cols, int8_t* out_q,
+                                                              uint16_t* out_state) {
+    bnbq__CUfunction f = NULL;
+    BNBQ__CU_BEGIN("bnbq_quantize_columnwise_and_transpose");
+    (void)dt;
+    r = bnbq__cu_kernel(ex, "switchback", "", "bnbq_k_sb_colmax", &f);
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_memset0(ex, bnbq__func, out_state, cols * 2);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long R = rows, C = cols;
+        size_t tiles = (rows / 256 + (rows % 256 != 0)) * (cols / 64 + (cols % 64 != 0));
+        int vec = cols % 8 == 0 && bnbq__cu_al(X, 16);
+        void* a[5];
+        a[0] = (void*)&X; a[1] = &R; a[2] = &C; a[3] = (void*)&out_state; a[4] = &vec;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, tiles, 1), 1, 256, 0, a);
+    }
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_sb_transpose_q(ex, bnbq__func, X, rows, cols, out_q, out_state, 0);
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_quantize_columnwise_and_transpose bnbq__cu_quantize_columnwise_and_transpose
+
+static bnbq_result bnbq__cu_quantize_global_int8(bnbq_exec* ex, bnbq_dtype dt, const void* X,
+                                                 size_t n, int8_t* out_q, uint16_t* out_absmax) {
+    bnbq__CUfunction f = NULL;
+    BNBQ__CU_BEGIN("bnbq_quantize_global_int8");
+    (void)dt;
+    r = bnbq__cu_kernel(ex, "switchback", "", "bnbq_k_sb_global_q", &f);
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_sb_global_max(ex, bnbq__func, X, n, out_absmax);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long nn = n;
+        int vec = bnbq__cu_al(X, 16) && bnbq__cu_al(out_q, 8);
+        void* a[5];
+        a[0] = (void*)&X; a[1] = &nn; a[2] = (void*)&out_q; a[3] = (void*)&out_absmax; a[4] = &vec;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, n, 256 * 8), 1, 256, 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_quantize_global_int8 bnbq__cu_quantize_global_int8
+
+static bnbq_result bnbq__cu_quantize_global_int8_transpose(bnbq_exec* ex, bnbq_dtype dt,
+                                                           const void* X, size_t rows,
+                                                           size_t cols, int8_t* out_q,
+                                                           uint16_t* out_absmax) {
+    BNBQ__CU_BEGIN("bnbq_quantize_global_int8_transpose");
+    (void)dt;
+    (void)c;
+    r = bnbq__cu_sb_global_max(ex, bnbq__func, X, rows * cols, out_absmax);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_sb_transpose_q(ex, bnbq__func, X, rows, cols, out_q, out_absmax, 1);
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_quantize_global_int8_transpose bnbq__cu_quantize_global_int8_transpose
+
+static bnbq_result bnbq__cu_dequantize_rowwise(bnbq_exec* ex, const int8_t* q,
+                                               const uint16_t* state, size_t rows, size_t cols,
+                                               uint16_t* out) {
+    bnbq__CUfunction f = NULL;
+    BNBQ__CU_BEGIN("bnbq_dequantize_rowwise");
+    r = bnbq__cu_kernel(ex, "switchback", "", "bnbq_k_sb_dequant_rows", &f);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long R = rows, C = cols;
+        int vec = cols % 16 == 0 && bnbq__cu_al(q, 16) && bnbq__cu_al(out, 16) ? 16 : 1;
+        void* a[6];
+        a[0] = (void*)&q; a[1] = (void*)&state; a[2] = &R; a[3] = &C; a[4] = (void*)&out; a[5] = &vec;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, rows, 1), 1,
+                            bnbq__cu_row_threads(cols / (size_t)vec), 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_dequantize_rowwise bnbq__cu_dequantize_rowwise
+
+static bnbq_result bnbq__cu_sb_matmul(bnbq_exec* ex, const char* func, const int8_t* a_,
+                                      const int8_t* w, const uint16_t* sx, const uint16_t* sw,
+                                      size_t M, size_t N, size_t K, uint16_t* out,
+                                      const uint16_t* bias, int sw_global) {
+    bnbq__CUfunction f = NULL;
+    unsigned gx = 0;
+    bnbq_result r = bnbq__cu_tiles_x(ex, func, N, &gx);
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_kernel(ex, "int8mm", "", "bnbq_k_sb_matmul", &f);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long MM = M, NN = N, KK = K;
+        int vec = K % 16 == 0 && bnbq__cu_al(a_, 16) && bnbq__cu_al(w, 16);
+        void* a[11];
+        a[0] = (void*)&a_; a[1] = (void*)&w; a[2] = (void*)&sx; a[3] = (void*)&sw; a[4] = &sw_global;
+        a[5] = &MM; a[6] = &NN; a[7] = &KK; a[8] = (void*)&out; a[9] = (void*)&bias; a[10] = &vec;
+        r = bnbq__cu_launch(ex, func, f, gx, bnbq__cu_min_u(M / 64 + (M % 64 != 0), 65535), 256, 0, a);
+    }
+    return r;
+}
+
+static bnbq_result bnbq__cu_int8_matmul_rowwise_dequantize(bnbq_exec* ex, const int8_t* a,
+                                                           const int8_t* w,
+                                                           const uint16_t* state_x,
+                                                           const uint16_t* state_w, size_t M,
+                                                           size_t N, size_t K, uint16_t* out,
+                                                           const uint16_t* bias) {
+    BNBQ__CU_BEGIN("bnbq_int8_matmul_rowwise_dequantize");
+    (void)c;
+    r = bnbq__cu_sb_matmul(ex, bnbq__func, a, w, state_x, state_w, M, N, K, out, bias, 0);
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_int8_matmul_rowwise_dequantize bnbq__cu_int8_matmul_rowwise_dequantize
+
+static bnbq_result bnbq__cu_int8_matmul_mixed_dequantize(bnbq_exec* ex, const int8_t* a,
+                                                         const int8_t* w, const uint16_t* state_x,
+                                                         const uint16_t* state_w, size_t M,
+                                                         size_t N, size_t K, uint16_t* out,
+                                                         const uint16_t* bias) {
+    BNBQ__CU_BEGIN("bnbq_int8_matmul_mixed_dequantize");
+    (void)c;
+    r = bnbq__cu_sb_matmul(ex, bnbq__func, a, w, state_x, state_w, M, N, K, out, bias, 1);
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_int8_matmul_mixed_dequantize bnbq__cu_int8_matmul_mixed_dequantize
+
+/* ---- 4-bit ---- */
+
+static int bnbq__cu_log2(int v) {
+    int s = 0;
+    while ((1 << s) < v) s++;
+    return s;
+}
+
+/* Groups of 16 rows (4 warps of 4 rows: BNBQ_G4_WARPS, BNBQ_G4_ROWS in gemv4.cu), grid-stride;
+   the grid is capped at the blocks that are resident together (F32: 3 per SM by registers;
+   F16/BF16 blocks hold 37 KiB of shared memory: 4 per SM on sm_80/sm_90, 2 on sm_86/89, 1 on
+   sm_75), so the table is built once per block and no second wave of blocks trails. */
+static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
+                                      const void* A, const uint8_t* packed, const float* absmax,
+                                      size_t N, size_t K, int blocksize, void* out,
+                                      const void* bias, const float* code) {
+    static const char* const defs[3] = { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" };
+    bnbq__CUfunction f = NULL;
+    BNBQ__CU_BEGIN("bnbq_gemv_4bit");
+    r = bnbq__cu_kernel(ex, "gemv4", defs[(int)dt], "bnbq_k_gemv4", &f);
+    if (r == BNBQ_SUCCESS) {
+        bnbq__cu_code16 tab;
+        const float* src = code ? code : bnbq_code_4bit(qt);
+        unsigned long long NN = N, KK = K;
+        int shift = bnbq__cu_log2(blocksize);
+        int vec = bnbq__cu_al(packed, 16) && bnbq__cu_al(A, 16);
+        size_t groups = N / 16 + (N % 16 != 0);
+        int cc = c->info.cc_major * 10 + c->info.cc_minor;
+        size_t per_sm = dt == BNBQ_F32 ? 3 : (cc == 80 || cc >= 90) ? 4 : cc < 80 ? 1 : 2;
+        unsigned grid = bnbq__cu_min_u(groups, bnbq__cu_sms(c) * per_sm);
+        void* a[10];
+        memcpy(tab.v, src, sizeof tab.v);
+        a[0] = (void*)&A; a[1] = (void*)&packed; a[2] = (void*)&absmax; a[3] = &NN; a[4] = &KK;
+        a[5] = &shift; a[6] = &out; a[7] = (void*)&bias; a[8] = &tab; a[9] = &vec;
+        r = bnbq__cu_launch(ex, bnbq__func, f, grid, 1, 128, 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_gemv_4bit bnbq__cu_gemv_4bit
+
+static bnbq_result bnbq__cu_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
+                                        const void* A, const uint8_t* packed, const float* absmax,
+                                        size_t M, size_t N, size_t K, int blocksize, void* out,
+                                        const void* bias, const float* code) {
+    bnbq__CUfunction f = NULL;
+    unsigned gx = 0;
+    BNBQ__CU_BEGIN("bnbq_matmul_4bit");
+    (void)c;
+    (void)code;   /* the dequantize + GEMM path uses the built-in table, as the CPU */
+    r = bnbq__cu_tiles_x(ex, bnbq__func, N, &gx);
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_kernel(ex, "matmul4", "", "bnbq_k_matmul4", &f);
+    if (r == BNBQ_SUCCESS) {
+        bnbq__cu_code16 tab;
+        unsigned long long MM = M, NN = N, KK = K;
+        int idt = (int)dt, shift = bnbq__cu_log2(blocksize), i;
+        void* a[11];
+        for (i = 0; i < 16; i++)
+            tab.v[i] = qt == BNBQ_NF4 ? bnbq_code_4bit(BNBQ_NF4)[i] : bnbq_fp4_value(i);
+        a[0] = &idt; a[1] = (void*)&A; a[2] = (void*)&packed; a[3] = (void*)&absmax; a[4] = &MM;
+        a[5] = &NN; a[6] = &KK; a[7] = &shift; a[8] = &out; a[9] = (void*)&bias; a[10] = &tab;
+        r = bnbq__cu_launch(ex, bnbq__func, f, gx, bnbq__cu_min_u(M / 64 + (M % 64 != 0), 65535), 256,
+                            0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_matmul_4bit bnbq__cu_matmul_4bit
+
+#define BNBQ__CU_VARIANTS_INT8 \
+    { "int8", "BNBQ_I8_PART=1" }, \
+    { "int8", "BNBQ_I8_PART=2" }, \
+    { "int8", "BNBQ_I8_PART=3" }, \
+    { "int8", "BNBQ_I8_PART=4" }, \
+    { "int8mm", "" }, \
+    { "switchback", "" }, \
+    { "gemv4", "BNBQ_DT=0" }, \
+    { "gemv4", "BNBQ_DT=1" }, \
+    { "gemv4", "BNBQ_DT=2" }, \
+    { "matmul4", "" },
 /* ==== end of int8 / SwitchBack / 4-bit matmul ops ==== */
 
 static const bnbq__cu_variant bnbq__cu_variants[] = {

@@ -1,0 +1,511 @@
+// LLM.int8() quantizers and epilogues (bnbq_int8_vectorwise_quant / _dequant, int8_double_quant,
+// int8_mm_dequant) and SwitchBack's quantize_rowwise, which shares the row kernel.
+// The file is compiled as four units (BNBQ_I8_PART): 1 int8_vectorwise_quant, 2 int8_double_quant,
+// 3 the dequantizers, 4 SwitchBack quantize_rowwise.
+// Every value is computed with the float32 operations of bnbq.h's CPU functions, in the same
+// order: scale = 127 * (1 / absmax), q = rint(a * scale) (bnbq__cpu_vectorwise_range),
+// CAt = rint(f32(f16(a * 127) / col_stats)) with a true division (bnbq_int8_double_quant).
+//
+// Outlier columns (threshold > 0) are collected as a bitmask of ceil(cols / 32) words kept at the
+// END of out_outlier_cols (words [cols - nwords, cols)); the last block of the final kernel
+// compacts it in place into the sorted column indices and writes the count. In place is safe:
+// while chunk [w0, w1) is compacted, every index written lands below 32 * w1 <= cols - nwords + w1,
+// i.e. before the words still to be read (32 * (nwords - 1) < cols). out_n_outliers[0] is the
+// arrival counter of that final kernel until the last block overwrites it with the count.
+
+#ifndef BNBQ_I8_PART
+#define BNBQ_I8_PART 1
+#endif
+#define BNBQ_I8_FULL 0xffffffffu
+#define BNBQ_I8_NR 8            // pieces of a row each thread keeps in registers
+#define BNBQ_I8_MEM __device__ __forceinline__   // members and explicit specialisations (no static)
+
+BNBQ_DEV float bnbq_i8_h2f(u32 h) {
+#if defined(__CUDA_ARCH__)
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"((u16)h));   // exact, as bnbq_f16_to_f32
+    return f;
+#else
+    return bnbq_f16_to_f32((u16)h);
+#endif
+}
+
+// bnbq_rint without its branches: cvt.rni.s32.f32 rounds half to even, gives 0 for NaN and
+// saturates (+-inf: INT_MAX / INT_MIN), which is bnbq_rint everywhere except finite |y| in
+// [2^22, 2^23) with a fraction of .5 (bnbq_rint truncates there). The values rounded here are
+// NaN, at most 127 * (1 + 2^-22) in magnitude, or (outlier elements) replaced by 0 afterwards.
+BNBQ_DEV int bnbq_i8_rint(float y) { return __float2int_rn(y); }
+
+// max of non-negative, non-NaN values
+BNBQ_DEV float bnbq_i8_max(float a, float b) { return b > a ? b : a; }
+
+BNBQ_DEV float bnbq_i8_warp_max(float v) {
+    for (int off = 16; off > 0; off >>= 1) v = bnbq_i8_max(v, __shfl_xor_sync(BNBQ_I8_FULL, v, off));
+    return v;
+}
+
+// Block-wide max (blockDim.x a multiple of 32); every thread gets it. red: 32 floats of shared memory.
+BNBQ_DEV float bnbq_i8_block_max(float v, float* red) {
+    int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = bnbq_i8_warp_max(v);
+    if (lane == 0) red[w] = v;
+    __syncthreads();
+    v = 0.0f;
+    for (int i = 0; i < nw; i++) v = bnbq_i8_max(v, red[i]);
+    __syncthreads();
+    return v;
+}
+
+// Block-wide exclusive prefix sum of one value per thread (blockDim.x a multiple of 32);
+// *total gets the sum. sh: 32 words of shared memory. Starts and ends with a barrier.
+BNBQ_DEV u32 bnbq_i8_block_scan(u32 x, u32* sh, u32* total) {
+    int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    u32 v = x, base = 0, tot = 0;
+    for (int off = 1; off < 32; off <<= 1) {
+        u32 o = __shfl_up_sync(BNBQ_I8_FULL, v, off);
+        if (lane >= off) v += o;
+    }
+    __syncthreads();
+    if (lane == 31) sh[w] = v;
+    __syncthreads();
+    for (int i = 0; i < nw; i++) {
+        u32 t = sh[i];
+        if (i < w) base += t;
+        tot += t;
+    }
+    __syncthreads();
+    *total = tot;
+    return base + v - x;
+}
+
+// Called by every thread of every block of a kernel once the block has read the bitmask for the
+// last time. The last block to arrive compacts the bitmask into cols_out (sorted) and writes the
+// count over the arrival counter n_out[0].
+BNBQ_DEV void bnbq_i8_outlier_tail(i32* cols_out, i32* n_out, const u32* bm, u64 nwords) {
+    __shared__ u32 sh[32];
+    __shared__ int last;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        __threadfence();
+        last = atomicAdd((u32*)n_out, 1u) == gridDim.x - 1;
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    u32 base = 0;
+    for (u64 w0 = 0; w0 < nwords; w0 += blockDim.x) {
+        u64 wi = w0 + threadIdx.x;
+        u32 word = wi < nwords ? bm[wi] : 0u;
+        u32 tot, pre = bnbq_i8_block_scan(__popc(word), sh, &tot);   // all words of the chunk read
+        i32* o = cols_out + base + pre;
+        while (word) {
+            int b = __ffs(word) - 1;
+            *o++ = (i32)(wi * 32u + (u64)b);
+            word &= word - 1u;
+        }
+        base += tot;
+    }
+    if (threadIdx.x == 0) n_out[0] = (i32)base;
+}
+
+#if BNBQ_I8_PART == 1 || BNBQ_I8_PART == 2
+// Zeroes the bitmask words, the arrival counter and up to two float arrays (statistics that are
+// reduced with atomicMax on their bits).
+extern "C" __global__ void bnbq_k_int8_init(u32* bm, u64 nwords, i32* counter, float* f1, u64 n1,
+                                            float* f2, u64 n2) {
+    u64 i0 = (u64)blockIdx.x * blockDim.x + threadIdx.x, st = (u64)gridDim.x * blockDim.x;
+    if (i0 == 0 && counter) counter[0] = 0;
+    if (bm) for (u64 i = i0; i < nwords; i += st) bm[i] = 0u;
+    if (f1) for (u64 i = i0; i < n1; i += st) f1[i] = 0.0f;
+    if (f2) for (u64 i = i0; i < n2; i += st) f2[i] = 0.0f;
+}
+#endif
+
+// ---- a piece: V consecutive f16 of a row (V = 8: one 16-byte load; V = 1: one element) -------
+template <int V> struct bnbq_i8_vec;
+template <> struct bnbq_i8_vec<8> {
+    u32 w[4];
+    BNBQ_I8_MEM void load(const u16* p) {
+        uint4 t = __ldg((const uint4*)p);
+        w[0] = t.x; w[1] = t.y; w[2] = t.z; w[3] = t.w;
+    }
+    BNBQ_I8_MEM u32 get(int i) const { return (w[i >> 1] >> ((i & 1) * 16)) & 0xffffu; }
+};
+template <> struct bnbq_i8_vec<1> {
+    u32 w[1];
+    BNBQ_I8_MEM void load(const u16* p) { w[0] = __ldg(p); }
+    BNBQ_I8_MEM u32 get(int) const { return w[0]; }
+};
+
+// V int8 codes to dst (V = 8: one 8-byte store, dst 8-byte aligned)
+template <int V> BNBQ_I8_MEM void bnbq_i8_store(i8* dst, const int* q);
+template <> BNBQ_I8_MEM void bnbq_i8_store<8>(i8* dst, const int* q) {
+    u32 lo = ((u32)q[0] & 0xffu) | (((u32)q[1] & 0xffu) << 8) | (((u32)q[2] & 0xffu) << 16) |
+             (((u32)q[3] & 0xffu) << 24);
+    u32 hi = ((u32)q[4] & 0xffu) | (((u32)q[5] & 0xffu) << 8) | (((u32)q[6] & 0xffu) << 16) |
+             (((u32)q[7] & 0xffu) << 24);
+    *(uint2*)dst = make_uint2(lo, hi);
+}
+template <> BNBQ_I8_MEM void bnbq_i8_store<1>(i8* dst, const int* q) { dst[0] = (i8)q[0]; }
+
+// Row statistic of a piece starting at column c: max |a| over the non-outliers; outliers
+// (|a| >= thr, use_thr) set their column's bit (V = 8: c % 8 == 0, the piece's bits share a word).
+template <int V>
+BNBQ_DEV float bnbq_i8_piece_max(const bnbq_i8_vec<V>& x, float m, u64 c, int use_thr, float thr,
+                                 u32* bm) {
+    u32 om = 0u;
+#pragma unroll
+    for (int i = 0; i < V; i++) {
+        float v = bnbq_i8_h2f(x.get(i) & 0x7fffu);   // |a|
+        int o = use_thr && v >= thr;
+        om |= (u32)o << i;
+        m = o ? m : bnbq_i8_max(m, v);
+    }
+    if (om) atomicOr(&bm[c >> 5], om << (u32)(c & 31u));
+    return m;
+}
+
+// MODE 0 (LLM.int8): q = rint(a * s), s = 127 * (1 / absmax); outliers 0.
+// MODE 1 (SwitchBack): q = rint(127 * (a * s)), s = 1 / absmax.
+template <int MODE, int V>
+BNBQ_DEV void bnbq_i8_piece_quant(const bnbq_i8_vec<V>& x, float s, int use_thr, float thr, i8* dst) {
+    int q[V];
+#pragma unroll
+    for (int i = 0; i < V; i++) {
+        float v = bnbq_i8_h2f(x.get(i));
+        if (MODE == 0) {
+            int y = bnbq_i8_rint(v * s);
+            q[i] = (use_thr && bnbq_absf(v) >= thr) ? 0 : y;
+        } else {
+            float xh = v * s;
+            q[i] = bnbq_i8_rint(127.0f * xh);
+        }
+    }
+    bnbq_i8_store<V>(dst, q);
+}
+
+// One block (at most 256 threads) per row, grid-stride over rows: one read of the row (up to NR
+// pieces per thread kept in registers; the rest of a longer row is read again), the row statistic,
+// the codes. The launcher picks the fewest threads that keep a row in registers.
+// MODE 0: stats = float row_stats, outlier bits into bm (use_thr). MODE 1: stats = f16 state.
+template <int MODE, int V>
+BNBQ_DEV void bnbq_i8_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, void* stats,
+                           u32* bm) {
+    __shared__ float red[32];
+    const int use_thr = MODE == 0 && thr > 0.0f;
+    const u64 np = cols / V, T = blockDim.x, tid = threadIdx.x;
+    for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        const u16* a = A + r * cols;
+        i8* q = CA + r * cols;
+        bnbq_i8_vec<V> x[BNBQ_I8_NR];
+        float m = 0.0f, s;
+#pragma unroll
+        for (int j = 0; j < BNBQ_I8_NR; j++) {
+            u64 p = (u64)j * T + tid;
+            if (p < np) x[j].load(a + p * V);
+        }
+#pragma unroll
+        for (int j = 0; j < BNBQ_I8_NR; j++) {
+            u64 p = (u64)j * T + tid;
+            if (p < np) m = bnbq_i8_piece_max<V>(x[j], m, p * V, use_thr, thr, bm);
+        }
+        for (u64 p = BNBQ_I8_NR * T + tid; p < np; p += T) {
+            bnbq_i8_vec<V> y;
+            y.load(a + p * V);
+            m = bnbq_i8_piece_max<V>(y, m, p * V, use_thr, thr, bm);
+        }
+        m = bnbq_i8_block_max(m, red);
+        if (MODE == 0) {
+            if (tid == 0) ((float*)stats)[r] = m;
+            s = 127.0f * (1.0f / m);
+        } else {
+            if (tid == 0) ((u16*)stats)[r] = bnbq_f32_to_f16(m);
+            s = 1.0f / m;
+        }
+#pragma unroll
+        for (int j = 0; j < BNBQ_I8_NR; j++) {
+            u64 p = (u64)j * T + tid;
+            if (p < np) bnbq_i8_piece_quant<MODE, V>(x[j], s, use_thr, thr, q + p * V);
+        }
+        for (u64 p = BNBQ_I8_NR * T + tid; p < np; p += T) {
+            bnbq_i8_vec<V> y;
+            y.load(a + p * V);
+            bnbq_i8_piece_quant<MODE, V>(y, s, use_thr, thr, q + p * V);
+        }
+    }
+}
+
+#if BNBQ_I8_PART == 1
+// int8_vectorwise_quant, pass 1 of 2: row statistics, codes (outlier elements 0) and outlier bits.
+// vec: cols % 8 == 0, A 16-byte and CA 8-byte aligned.
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm,
+                    int vec) {
+    if (vec) bnbq_i8_rows<0, 8>(A, rows, cols, thr, CA, row_stats, bm);
+    else bnbq_i8_rows<0, 1>(A, rows, cols, thr, CA, row_stats, bm);
+}
+#endif
+
+#if BNBQ_I8_PART == 4
+// SwitchBack quantize_rowwise: state f16 row absmax, q = rint(127 * (x * (1 / absmax))).
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state, int vec) {
+    if (vec) bnbq_i8_rows<1, 8>(X, rows, cols, 0.0f, q, state, 0);
+    else bnbq_i8_rows<1, 1>(X, rows, cols, 0.0f, q, state, 0);
+}
+#endif
+
+#if BNBQ_I8_PART == 1
+// int8_vectorwise_quant, pass 2 of 2 (threshold > 0): with zero_cols (rows > 1) every element of
+// an outlier column is zeroed (warps over rows, lanes over the outlier columns of a 8192-column
+// chunk); then the last block compacts the bitmask. blockDim.x == 256.
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,
+                   int zero_cols) {
+    __shared__ u32 sh[32];
+    __shared__ u16 list[256 * 32];
+    if (zero_cols) {
+        const u64 lane = threadIdx.x & 31;
+        const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+        const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5;
+        for (u64 w0 = 0; w0 < nwords; w0 += 256) {
+            u64 wi = w0 + threadIdx.x;
+            u32 word = wi < nwords ? bm[wi] : 0u;
+            u32 tot, k = bnbq_i8_block_scan(__popc(word), sh, &tot);
+            while (word) {
+                u32 b = (u32)__ffs(word) - 1u;
+                list[k++] = (u16)(threadIdx.x * 32u + b);
+                word &= word - 1u;
+            }
+            __syncthreads();
+            if (tot) {
+                for (u64 r = warp; r < rows; r += nwarps) {
+                    i8* q = CA + r * cols + w0 * 32;
+                    for (u32 j = (u32)lane; j < tot; j += 32) q[list[j]] = 0;
+                }
+            }
+            __syncthreads();
+        }
+    }
+    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);
+}
+#endif
+
+// ---- int8_double_quant --------------------------------------------------------------------------
+
+#if BNBQ_I8_PART == 2
+// Pass 1 of 2: tiles of 32 rows x (256 * V) columns. Row and column maxima of the non-outliers
+// (atomicMax on the float bits: the values are >= 0 and not NaN; the arrays start at 0), outlier
+// bits. rs, cs: the float arrays as u32.
+template <int V>
+BNBQ_DEV void bnbq_i8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, u32* rs, u32* cs,
+                               u32* bm) {
+    __shared__ float part[32][8];
+    const int use_thr = thr > 0.0f;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const u64 np = cols / V, nct = (np + 255) / 256, nrt = (rows + 31) / 32;
+    for (u64 t = blockIdx.x; t < nct * nrt; t += gridDim.x) {
+        const u64 tc = t % nct, tr = t / nct;
+        const u64 p = tc * 256 + threadIdx.x, c = p * V;
+        const int act = p < np;
+        float cm[V];
+#pragma unroll
+        for (int i = 0; i < V; i++) cm[i] = 0.0f;
+        for (int r0 = 0; r0 < 32; r0 += 8) {
+            bnbq_i8_vec<V> x[8];
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                u64 r = tr * 32 + r0 + j;
+                if (act && r < rows) x[j].load(A + r * cols + c);
+            }
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                u64 r = tr * 32 + r0 + j;
+                float rm = 0.0f;
+                if (act && r < rows) {
+                    u32 om = 0u;
+#pragma unroll
+                    for (int i = 0; i < V; i++) {
+                        float v = bnbq_i8_h2f(x[j].get(i) & 0x7fffu);
+                        int o = use_thr && v >= thr;
+                        om |= (u32)o << i;
+                        cm[i] = o ? cm[i] : bnbq_i8_max(cm[i], v);
+                        rm = o ? rm : bnbq_i8_max(rm, v);
+                    }
+                    if (om) atomicOr(&bm[c >> 5], om << (u32)(c & 31u));
+                }
+                rm = bnbq_i8_warp_max(rm);
+                if (lane == 0) part[r0 + j][warp] = rm;
+            }
+        }
+        __syncthreads();
+        if (threadIdx.x < 32) {
+            u64 r = tr * 32 + threadIdx.x;
+            float m = 0.0f;
+            for (int w = 0; w < 8; w++) m = bnbq_i8_max(m, part[threadIdx.x][w]);
+            if (r < rows && m > 0.0f) atomicMax(&rs[r], __float_as_uint(m));
+        }
+        if (act) {
+#pragma unroll
+            for (int i = 0; i < V; i++)
+                if (cm[i] > 0.0f) atomicMax(&cs[c + (u64)i], __float_as_uint(cm[i]));
+        }
+        __syncthreads();
+    }
+}
+
+// blockDim.x == 256
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,
+                     float* col_stats, u32* bm, int vec) {
+    if (vec) bnbq_i8_dq_stats<8>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);
+    else bnbq_i8_dq_stats<1>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);
+}
+
+// Pass 2 of 2: one block per row (grid-stride): CA (outlier elements 0, and whole outlier columns
+// when zero_cols) and CAt, then (use_thr) the outlier compaction.
+template <int V>
+BNBQ_DEV void bnbq_i8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA, i8* CAt,
+                               const float* row_stats, const float* col_stats, const u32* bm,
+                               int zero_cols) {
+    const int use_thr = thr > 0.0f;
+    const u64 np = cols / V;
+    for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        const u16* a = A + r * cols;
+        const float s = 127.0f * (1.0f / row_stats[r]);
+        for (u64 p = threadIdx.x; p < np; p += blockDim.x) {
+            const u64 c = p * V;
+            bnbq_i8_vec<V> x;
+            int q[V], qt[V];
+            u32 word = use_thr ? bm[c >> 5] : 0u;   // V == 8: c % 8 == 0, one word
+            x.load(a + c);
+#pragma unroll
+            for (int i = 0; i < V; i++) {
+                float v = bnbq_i8_h2f(x.get(i));
+                int outl = use_thr && bnbq_absf(v) >= thr;
+                float vm = outl ? 0.0f : v;
+                float h = bnbq_round_to(BNBQ_F16, vm * 127.0f);
+                float y = h / col_stats[c + (u64)i];
+                if (y > 127.0f) y = 127.0f;
+                if (y < -127.0f) y = -127.0f;
+                qt[i] = bnbq_i8_rint(y);
+                q[i] = outl ? 0 : bnbq_i8_rint(v * s);
+                if (zero_cols && ((word >> (u32)((c + (u64)i) & 31u)) & 1u)) q[i] = 0;
+            }
+            bnbq_i8_store<V>(CA + r * cols + c, q);
+            bnbq_i8_store<V>(CAt + r * cols + c, qt);
+        }
+    }
+}
+
+extern "C" __global__ void bnbq_k_int8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
+                                                i8* CAt, const float* row_stats,
+                                                const float* col_stats, u32* bm, u64 nwords,
+                                                i32* cols_out, i32* n_out, int vec) {
+    if (vec) bnbq_i8_dq_quant<8>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);
+    else bnbq_i8_dq_quant<1>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);
+    if (thr > 0.0f) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);
+}
+#endif
+
+#if BNBQ_I8_PART == 3
+// ---- int8_vectorwise_dequant: out = f32(f32((float)CA * row_stats[r]) * f32(1/127)) -----------
+// vec 16: cols % 16 == 0, CA and out 16-byte aligned; vec 4: cols % 4 == 0, CA 4-, out 16-byte
+// aligned; vec 1: any.
+template <int V>
+BNBQ_DEV void bnbq_i8_vw_dequant(const i8* CA, const float* stats, u64 rows, u64 cols, float* out) {
+    const u64 np = cols / V;
+    for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        const float s = stats[r];
+        const i8* q = CA + r * cols;
+        float* o = out + r * cols;
+        for (u64 p = threadIdx.x; p < np; p += blockDim.x) {
+            int b[V];
+            float f[V];
+            if (V == 16) {
+                uint4 t = __ldg((const uint4*)(q + p * V));
+                u32 w[4] = { t.x, t.y, t.z, t.w };
+#pragma unroll
+                for (int i = 0; i < V; i++) b[i] = (int)(i8)(w[i >> 2] >> ((i & 3) * 8));
+            } else if (V == 4) {
+                u32 w = __ldg((const u32*)(q + p * V));
+#pragma unroll
+                for (int i = 0; i < V; i++) b[i] = (int)(i8)(w >> ((i & 3) * 8));
+            } else {
+                b[0] = q[p];
+            }
+#pragma unroll
+            for (int i = 0; i < V; i++) {
+                float v = (float)b[i] * s;
+                f[i] = v * 0.00787401572f;
+            }
+            if (V == 1) {
+                o[p] = f[0];
+            } else {
+#pragma unroll
+                for (int i = 0; i < V; i += 4)
+                    *(float4*)(o + p * V + i) = make_float4(f[i], f[i + 1], f[i + 2], f[i + 3]);
+            }
+        }
+    }
+}
+
+extern "C" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,
+                                                  u64 cols, float* out, int vec) {
+    if (vec == 16) bnbq_i8_vw_dequant<16>(CA, stats, rows, cols, out);
+    else if (vec == 4) bnbq_i8_vw_dequant<4>(CA, stats, rows, cols, out);
+    else bnbq_i8_vw_dequant<1>(CA, stats, rows, cols, out);
+}
+
+// ---- int8_mm_dequant ------------------------------------------------------------------------------
+// out = dt(f16(fmaf(f32(f32((float)A * rs[m]) * cs[n]), 6.200012e-05f, bias_f16_or_0))), a non-F16
+// bias added to the f16 value afterwards (one more f16 rounding), as bnbq__cpu_mm_dequant_range.
+BNBQ_DEV float bnbq_i8_mmdq(int a, float rs, float cs, int bias_dt, const void* bias, u64 n) {
+    float v = (float)a * rs;
+    float w = v * cs;
+    float b = (bias && bias_dt == BNBQ_F16) ? bnbq_f16_to_f32(((const u16*)bias)[n]) : 0.0f;
+    float h = bnbq_round_to(BNBQ_F16, fmaf(w, 6.200012e-05f, b));
+    if (bias && bias_dt != BNBQ_F16) h = bnbq_round_to(BNBQ_F16, h + bnbq_load(bias_dt, bias, n));
+    return h;
+}
+
+// vec 4: N % 4 == 0, A 16-byte aligned, out aligned to 4 elements.
+template <int V>
+BNBQ_DEV void bnbq_i8_mm_dequant(const i32* A, const float* rs, const float* cs, u64 M, u64 N,
+                                 void* out, int dt, int bias_dt, const void* bias) {
+    const u64 np = N / V;
+    for (u64 m = blockIdx.x; m < M; m += gridDim.x) {
+        const float r = rs[m];
+        for (u64 p = threadIdx.x; p < np; p += blockDim.x) {
+            const u64 n = p * V, i = m * N + n;
+            float h[V];
+            if (V == 4) {
+                int4 t = *(const int4*)(A + i);
+                h[0] = bnbq_i8_mmdq(t.x, r, cs[n], bias_dt, bias, n);
+                h[1] = bnbq_i8_mmdq(t.y, r, cs[n + 1], bias_dt, bias, n + 1);
+                h[2] = bnbq_i8_mmdq(t.z, r, cs[n + 2], bias_dt, bias, n + 2);
+                h[3] = bnbq_i8_mmdq(t.w, r, cs[n + 3], bias_dt, bias, n + 3);
+                if (dt == BNBQ_F32) {
+                    *(float4*)((float*)out + i) = make_float4(h[0], h[1], h[2], h[3]);
+                } else {
+                    u32 e[4];
+#pragma unroll
+                    for (int k = 0; k < 4; k++)
+                        e[k] = dt == BNBQ_F16 ? bnbq_f32_to_f16(h[k]) : bnbq_f32_to_bf16(h[k]);
+                    *(uint2*)((u16*)out + i) = make_uint2(e[0] | (e[1] << 16), e[2] | (e[3] << 16));
+                }
+            } else {
+                h[0] = bnbq_i8_mmdq(A[i], r, cs[n], bias_dt, bias, n);
+                bnbq_store(dt, out, i, h[0]);
+            }
+        }
+    }
+}
+
+extern "C" __global__ void bnbq_k_int8_mm_dequant(const i32* A, const float* rs, const float* cs,
+                                                  u64 M, u64 N, void* out, int dt, int bias_dt,
+                                                  const void* bias, int vec) {
+    if (vec == 4) bnbq_i8_mm_dequant<4>(A, rs, cs, M, N, out, dt, bias_dt, bias);
+    else bnbq_i8_mm_dequant<1>(A, rs, cs, M, N, out, dt, bias_dt, bias);
+}
+#endif

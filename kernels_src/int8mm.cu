@@ -1,0 +1,128 @@
+// int8 GEMMs: out (M, N) from A (M, K) int8 and B (N, K) int8, both row-major along K, exact int32
+// accumulation with wrap-around (__dp4a), any K (the tail is zero-padded in shared memory).
+//   bnbq_k_int8_matmul:  int32 out (bnbq_int8_linear_matmul)
+//   bnbq_k_sb_matmul:    SwitchBack epilogue (int8_matmul_rowwise_dequantize / _mixed_dequantize):
+//       f = f32(acc) * f32(1/127^2); g = sx[m] * f; c = w * g; h = f16(c); + bias in f16
+// Tiles of 64 x 64 outputs, 32 bytes of K per step, 256 threads with 4 x 4 outputs each.
+
+#define BNBQ_MM_BM 64
+#define BNBQ_MM_BN 64
+#define BNBQ_MM_BK 32      // bytes of K per step: 8 words
+
+// vec: K % 16 == 0 and A, B 16-byte aligned (16-byte loads); else byte loads.
+BNBQ_DEV void bnbq_mm_tile(const i8* A, const i8* B, u64 M, u64 N, u64 K, u64 m0, u64 n0, int vec,
+                           int acc[4][4]) {
+    __shared__ __align__(16) int As[BNBQ_MM_BK / 4][BNBQ_MM_BM];   // [k word][m]
+    __shared__ __align__(16) int Bs[BNBQ_MM_BK / 4][BNBQ_MM_BN];   // [k word][n]
+    const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j] = 0;
+    for (u64 k0 = 0; k0 < K; k0 += BNBQ_MM_BK) {
+        if (vec) {
+            // threads 0..127 load the A tile, 128..255 the B tile: 64 rows x 2 vectors of 16 bytes
+            const int v = tid & 127, row = v >> 1, kk = (v & 1) * 16;
+            const int isA = tid < 128;
+            const i8* src = isA ? A : B;
+            const u64 g = (isA ? m0 : n0) + (u64)row, R = isA ? M : N;
+            uint4 d = make_uint4(0u, 0u, 0u, 0u);
+            if (g < R && k0 + (u64)kk < K) d = __ldg((const uint4*)(src + g * K + k0 + (u64)kk));
+            int (*S)[BNBQ_MM_BM] = isA ? As : Bs;
+            S[kk / 4 + 0][row] = (int)d.x;
+            S[kk / 4 + 1][row] = (int)d.y;
+            S[kk / 4 + 2][row] = (int)d.z;
+            S[kk / 4 + 3][row] = (int)d.w;
+        } else {
+            // 512 words per tile: each thread builds two words of A and two of B from bytes
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int wv = tid * 2 + h, row = wv >> 3, kw = wv & 7;
+                const u64 gm = m0 + (u64)row, gn = n0 + (u64)row;
+                u32 wa = 0u, wb = 0u;
+#pragma unroll
+                for (int b = 0; b < 4; b++) {
+                    const u64 k = k0 + (u64)(kw * 4 + b);
+                    if (k < K) {
+                        if (gm < M) wa |= (u32)(u8)A[gm * K + k] << (8 * b);
+                        if (gn < N) wb |= (u32)(u8)B[gn * K + k] << (8 * b);
+                    }
+                }
+                As[kw][row] = (int)wa;
+                Bs[kw][row] = (int)wb;
+            }
+        }
+        __syncthreads();
+#pragma unroll
+        for (int kw = 0; kw < BNBQ_MM_BK / 4; kw++) {
+            const int4 a = *(const int4*)&As[kw][ty * 4];
+            const int4 b = *(const int4*)&Bs[kw][tx * 4];
+            const int av[4] = { a.x, a.y, a.z, a.w }, bv[4] = { b.x, b.y, b.z, b.w };
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) acc[i][j] = __dp4a(av[i], bv[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+}
+
+// blockIdx.x: n tile; blockIdx.y (grid-stride): m tile. blockDim.x == 256.
+// vec_out: N % 4 == 0 and out 16-byte aligned.
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_int8_matmul(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, int vec, int vec_out) {
+    const u64 mtiles = (M + BNBQ_MM_BM - 1) / BNBQ_MM_BM;
+    const u64 n0 = (u64)blockIdx.x * BNBQ_MM_BN;
+    const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
+    for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
+        const u64 m0 = mt * BNBQ_MM_BM;
+        int acc[4][4];
+        bnbq_mm_tile(A, B, M, N, K, m0, n0, vec, acc);
+        const u64 n = n0 + (u64)tx * 4;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const u64 m = m0 + (u64)ty * 4 + (u64)i;
+            if (m >= M) break;
+            if (vec_out && n + 3 < N) {
+                *(int4*)(out + m * N + n) = make_int4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
+            } else {
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                    if (n + (u64)j < N) out[m * N + n + (u64)j] = acc[i][j];
+            }
+        }
+    }
+}
+
+// SwitchBack epilogue. sw_global: state_w has one element. bias: (N,) f16 or NULL.
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_sb_matmul(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M,
+                 u64 N, u64 K, u16* out, const u16* bias, int vec) {
+    const u64 mtiles = (M + BNBQ_MM_BM - 1) / BNBQ_MM_BM;
+    const u64 n0 = (u64)blockIdx.x * BNBQ_MM_BN;
+    const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
+    for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
+        const u64 m0 = mt * BNBQ_MM_BM;
+        int acc[4][4];
+        bnbq_mm_tile(A, B, M, N, K, m0, n0, vec, acc);
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const u64 m = m0 + (u64)ty * 4 + (u64)i;
+            if (m >= M) break;
+            const float x = bnbq_f16_to_f32(sx[m]);
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                const u64 n = n0 + (u64)tx * 4 + (u64)j;
+                if (n < N) {
+                    const float w = bnbq_f16_to_f32(sw[sw_global ? 0 : n]);
+                    const float f = (float)acc[i][j] * 6.20001229e-05f;   // f32(1/127^2)
+                    const float g = x * f;
+                    const float c = w * g;
+                    float h = bnbq_round_to(BNBQ_F16, c);
+                    if (bias) h = bnbq_round_to(BNBQ_F16, h + bnbq_f16_to_f32(bias[n]));
+                    out[m * N + n] = bnbq_f32_to_f16(h);
+                }
+            }
+        }
+    }
+}
