@@ -388,6 +388,7 @@ static void bnbq__global_unlock(void) {
 #endif
 }
 
+#if !defined(BNBQ_CUDA_NO_RUNTIME_LINKING)
 static void* bnbq__dlopen(const char* path) {
 #if defined(_WIN32)
     return (void*)LoadLibraryA(path);
@@ -423,6 +424,7 @@ static const char* bnbq__resolve_nvrtc(bnbq__cu_nvrtc* t, void* h) {
     BNBQ__NVRTC_FUNCS(BNBQ__FN_RESOLVE)
     return missing;
 }
+#endif /* !BNBQ_CUDA_NO_RUNTIME_LINKING */
 
 #if defined(BNBQ_CUDA_NO_RUNTIME_LINKING)
 #define BNBQ__FN_ASSIGN(name, sym, req, ret, params) t->bnbq__##name = name;
@@ -508,7 +510,12 @@ static bnbq_result bnbq__load_nvrtc(const bnbq_exec* log_ex, const char* explici
     for (i = 0; i < nc; i++) {
         void* h = bnbq__dlopen(candidates[i]);
         const char* missing;
-        if (!h) continue;
+        if (!h) {
+            if (i == 0 && explicit_path)
+                bnbq_log(log_ex, BNBQ_LOG_INFO, "bnbq_cuda", "cannot open NVRTC at %s; searching on",
+                         explicit_path);
+            continue;
+        }
         missing = bnbq__resolve_nvrtc(t, h);
         if (missing) {
             bnbq_log(log_ex, BNBQ_LOG_WARN, "bnbq_cuda", "%s lacks %s; not used as NVRTC",
@@ -3024,7 +3031,8 @@ struct bnbq_cuda {
     bnbq__CUcontext   cuctx;
     bnbq_cuda_device_info info;
     int               target_arch, target_ptx;
-    int               nvrtc_ok;       /* NVRTC loaded */
+    int               nvrtc_ok;       /* NVRTC loaded and usable for this device */
+    bnbq_result       nvrtc_missing;  /* what an uncached kernel reports when !nvrtc_ok */
 #if defined(_WIN32)
     SRWLOCK           lock;
 #else
@@ -3105,7 +3113,8 @@ static bnbq_result bnbq__choose_target(bnbq_cuda* c) {
     }
     if (best == 0) {
         bnbq_log(&c->log_ex, BNBQ_LOG_WARN, "bnbq_cuda_init",
-                 "NVRTC %d knows no architecture at or below sm_%d", BNBQ__NV.version, dev);
+                 "NVRTC %d.%d knows no architecture at or below sm_%d", BNBQ__NV.version / 1000,
+                 BNBQ__NV.version % 1000 / 10, dev);
         c->nvrtc_ok = 0;
         return BNBQ_ERROR_NVRTC_TOO_OLD;
     }
@@ -3184,10 +3193,10 @@ BNBQ_API bnbq_result bnbq_cuda_init(const bnbq_cuda_desc* desc, bnbq_cuda** out_
                            BNBQ__DRV.bnbq__cuDeviceGetName(c->info.name, (int)sizeof c->info.name - 1, c->device));
     if (r == BNBQ_SUCCESS) {
         int a = 0;
-        BNBQ__DRV.bnbq__cuDeviceGetAttribute(&c->info.cc_major, BNBQ__ATTR_CC_MAJOR, c->device);
-        BNBQ__DRV.bnbq__cuDeviceGetAttribute(&c->info.cc_minor, BNBQ__ATTR_CC_MINOR, c->device);
-        BNBQ__DRV.bnbq__cuDeviceGetAttribute(&c->info.sm_count, BNBQ__ATTR_MULTIPROCESSOR_COUNT, c->device);
-        if (BNBQ__DRV.bnbq__cuDeviceGetAttribute(&a, BNBQ__ATTR_L2_CACHE_SIZE, c->device) == 0)
+        BNBQ__DRV.bnbq__cuDeviceGetAttribute(&c->info.cc_major, (bnbq__CUattr)BNBQ__ATTR_CC_MAJOR, c->device);
+        BNBQ__DRV.bnbq__cuDeviceGetAttribute(&c->info.cc_minor, (bnbq__CUattr)BNBQ__ATTR_CC_MINOR, c->device);
+        BNBQ__DRV.bnbq__cuDeviceGetAttribute(&c->info.sm_count, (bnbq__CUattr)BNBQ__ATTR_MULTIPROCESSOR_COUNT, c->device);
+        if (BNBQ__DRV.bnbq__cuDeviceGetAttribute(&a, (bnbq__CUattr)BNBQ__ATTR_L2_CACHE_SIZE, c->device) == 0)
             c->info.l2_bytes = (size_t)a;
         BNBQ__DRV.bnbq__cuDeviceTotalMem(&c->info.total_memory, c->device);
         r = bnbq__cu_check(&log_ex, fn, "cuDevicePrimaryCtxRetain",
@@ -3201,8 +3210,12 @@ BNBQ_API bnbq_result bnbq_cuda_init(const bnbq_cuda_desc* desc, bnbq_cuda** out_
         return r;
     }
     c->nvrtc_ok = BNBQ__NV.loaded && !d.disable_nvrtc;
+    c->nvrtc_missing = BNBQ_ERROR_NO_NVRTC;
     c->info.nvrtc_version = c->nvrtc_ok ? BNBQ__NV.version : 0;
-    if (bnbq__choose_target(c) != BNBQ_SUCCESS) c->nvrtc_ok = 0;
+    if (bnbq__choose_target(c) != BNBQ_SUCCESS) {
+        c->nvrtc_ok = 0;
+        c->nvrtc_missing = BNBQ_ERROR_NVRTC_TOO_OLD;
+    }
     c->info.target_arch = c->target_arch;
     c->info.target_is_ptx = c->target_ptx;
     if (!d.disable_disk_cache) {
@@ -3553,6 +3566,23 @@ static int bnbq__variant_known(const char* unit, const char* defines) {
     return 0;
 }
 
+/* A cubin handed to the driver must at least be a well-formed ELF64 little-endian header whose
+   section and program header tables lie inside the image (the driver trusts them). */
+static int bnbq__elf_ok(const unsigned char* p, size_t len) {
+    uint64_t shoff, phoff;
+    uint32_t shsz, shn, phsz, phn;
+    if (len < 64 || memcmp(p, "\177ELF", 4) != 0 || p[4] != 2 || p[5] != 1) return 0;
+    phoff = bnbq__get_u64(p + 32);
+    shoff = bnbq__get_u64(p + 40);
+    phsz = (uint32_t)p[54] | ((uint32_t)p[55] << 8);
+    phn = (uint32_t)p[56] | ((uint32_t)p[57] << 8);
+    shsz = (uint32_t)p[58] | ((uint32_t)p[59] << 8);
+    shn = (uint32_t)p[60] | ((uint32_t)p[61] << 8);
+    if (phoff > len || (uint64_t)phsz * phn > len - phoff) return 0;
+    if (shoff > len || (uint64_t)shsz * shn > len - shoff) return 0;
+    return 1;
+}
+
 /* Tries to load a module from a cache entry; a bad or refused entry counts as rejected. */
 static int bnbq__try_cached(bnbq_cuda* c, const char* key, int kind, int arch,
                             bnbq__CUmodule* out_mod) {
@@ -3572,7 +3602,8 @@ static int bnbq__try_cached(bnbq_cuda* c, const char* key, int kind, int arch,
         }
         return 0;
     }
-    if (kind == BNBQ__KIND_PTX && img[len - 1] != 0) {   /* PTX must be NUL-terminated */
+    if ((kind == BNBQ__KIND_PTX && img[len - 1] != 0) ||  /* PTX must be NUL-terminated */
+        (kind == BNBQ__KIND_CUBIN && !bnbq__elf_ok(img, len))) {
         free(img);
         c->stats.disk_rejected++;
         return 0;
@@ -3641,10 +3672,11 @@ static bnbq_result bnbq__cu_load_module(bnbq_cuda* c, const char* unit, const ch
         size_t len = 0;
         double secs = 0.0;
         if (!c->nvrtc_ok) {
-            bnbq_log(&c->log_ex, BNBQ_LOG_ERROR, fn,
-                     "kernel %s [%s] is not in the cache and NVRTC is not available", unit, defines);
+            bnbq_log(&c->log_ex, BNBQ_LOG_ERROR, fn, "kernel %s [%s] is not in the cache and NVRTC %s",
+                     unit, defines, c->nvrtc_missing == BNBQ_ERROR_NVRTC_TOO_OLD
+                                        ? "does not know this GPU" : "is not available");
             free(program);
-            return BNBQ_ERROR_NO_NVRTC;
+            return c->nvrtc_missing;
         }
         nopts = bnbq__cu_options(defines, c->target_arch, c->target_ptx, opt_buf, sizeof opt_buf, opts, 24);
         bnbq__cu_key(unit, program, opts, nopts, c->target_arch, c->target_ptx, key, sizeof key);
@@ -3802,7 +3834,8 @@ BNBQ_API bnbq_result bnbq_cuda_precompile(const bnbq_cuda_precompile_desc* desc,
         int arch = desc->archs[a], known = 0, k;
         for (k = 0; k < BNBQ__NV.num_archs; k++) if (BNBQ__NV.archs[k] == arch) known = 1;
         if (!known) {
-            bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn, "NVRTC %d does not know sm_%d", BNBQ__NV.version, arch);
+            bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn, "NVRTC %d.%d does not know sm_%d",
+                     BNBQ__NV.version / 1000, BNBQ__NV.version % 1000 / 10, arch);
             result = BNBQ_ERROR_NVRTC_TOO_OLD;
             rep.failed += bnbq__cu_num_variants();
             continue;
@@ -3832,7 +3865,8 @@ BNBQ_API bnbq_result bnbq_cuda_precompile(const bnbq_cuda_precompile_desc* desc,
                                           arch, BNBQ__NV.version, 0, img, len) == 0)
                         rep.written++;
                     else {
-                        bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn, "cannot write into %s", dir);
+                        if (result != BNBQ_ERROR_IO)
+                            bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn, "cannot write into %s", dir);
                         result = BNBQ_ERROR_IO;
                     }
                 }
@@ -3859,7 +3893,7 @@ BNBQ_API bnbq_result bnbq_cuda_precompile(const bnbq_cuda_precompile_desc* desc,
 
 static bnbq_result bnbq__cu_convert(bnbq_exec* ex, bnbq_dtype src_dt, const void* src, size_t n,
                                     bnbq_dtype dst_dt, void* dst) {
-    bnbq__CUfunction f;
+    bnbq__CUfunction f = NULL;
     BNBQ__CU_BEGIN("bnbq_convert");
     r = bnbq__cu_kernel(ex, "convert", "", "bnbq_k_convert", &f);
     if (r == BNBQ_SUCCESS) {

@@ -61,6 +61,22 @@ for cxx in g++ clang++; do
     fi
 done
 
+# BNBQ_CUDA_NO_RUNTIME_LINKING type-checks bnbq_cuda.h's driver/NVRTC prototypes against the real
+# headers, as C and as C++. Compile only: running would need a real libcuda.
+CUINC=${CUDA_PATH:-/usr/local/cuda}/include
+for cc in gcc g++; do
+    name="$cc-cuda-no-runtime-linking"
+    if ! have "$cc" || [ ! -f "$CUINC/cuda.h" ] || [ ! -f "$CUINC/nvrtc.h" ]; then
+        echo "skip $name (no $cc or no CUDA headers in $CUINC)"; skip=$((skip + 1)); continue
+    fi
+    case $cc in g++) lang="-x c++ -std=c++11" ;; *) lang="-std=c99" ;; esac
+    if $cc $lang $W -isystem "$CUINC" -c tests/compile_cuda_linked.c -o "$OUT/$name.o" >"$OUT/$name.log" 2>&1; then
+        echo "ok $name"; pass=$((pass + 1))
+    else
+        echo "FAIL $name"; sed -e 's/^/    /' "$OUT/$name.log" | head -n 30; fail=$((fail + 1))
+    fi
+done
+
 if [ "$skip" -gt 0 ]; then
     echo "$pass passed, $fail failed, $skip skipped"
 else

@@ -1,6 +1,6 @@
 /* test_gpu.c - the CUDA backend against the CPU reference, operation by operation, on a real GPU.
 
-   build/test_gpu [--small] [--strict-nan] [--cache-dir DIR] [--seed N] [-v] [op-name-substring ...]
+   build/test_gpu [--small] [--any-nan] [--cache-dir DIR] [--seed N] [-v] [op-name-substring ...]
    (`make gpu-test` runs it, then the vector runner with --gpu, then --small under compute-sanitizer)
 
    For EVERY public operation of bnbq.h, over all dtypes and quant types, the blocksizes
@@ -13,10 +13,9 @@
    Required: BYTE-IDENTICAL outputs for every quantize / dequantize / int8 / SwitchBack operation and
    gemv_4bit (and matmul_4bit with one token, which is gemv_4bit); matmul_4bit with several tokens,
    whose summation order may differ, within relative L2 <= 1e-5 (f32), 2e-3 (f16), 1e-2 (bf16).
-   int8_linear_matmul is exact (int32 accumulation, wrapping). One allowance, counted and printed:
-   a NaN output matches a NaN of any sign and payload (the CPU's NaN bits are the host's: x86 gives
-   0xffc00000 for 0 * inf and propagates a NaN operand's payload; an NVIDIA GPU always writes the
-   canonical 0x7fffffff). --strict-nan turns the allowance off.
+   int8_linear_matmul is exact (int32 accumulation, wrapping). NaN outputs too: both backends write
+   the canonical 0x7fffffff (f16/bf16 0x7fff) for any NaN (bnbq.h, EXACTNESS). --any-nan (a
+   debugging aid) lets a NaN match a NaN of any sign and payload, counted and printed.
 
    Also: bad input through the CUDA exec returns the CPU's result codes (tests/bad_input.h); an
    operation on a created stream gives the default stream's bytes; a second context on the same
@@ -50,7 +49,7 @@
 static bnbq_cuda* g_ctx;          /* the context of the run                                        */
 static bnbq_exec  g_ex;           /* its exec on the default stream                                */
 static bnbq_exec* g_gex;          /* the exec operations run on (touch mode: another context's)    */
-static int g_small, g_verbose, g_plumbing, g_touch, g_strict_nan;
+static int g_small, g_verbose, g_plumbing, g_touch, g_strict_nan = 1;
 static int g_passed, g_failed, g_skipped;
 static char g_cache_dir[1024];
 static int g_own_cache_dir;
@@ -94,7 +93,7 @@ typedef struct optest {
     int    tol_cases, exact_cases;
     double max_rel;
     double elements;
-    size_t nan_payloads;        /* NaN elements whose bits differ (allowed unless --strict-nan) */
+    size_t nan_payloads;        /* NaN elements whose bits differ (allowed only with --any-nan) */
     bnbq_result gpu_r;          /* the last GPU result (touch mode reads it) */
     char   label[256];
     char   first[1000];
@@ -236,10 +235,8 @@ static int is_nan_bits(bnbq_dtype dt, const unsigned char* p) {
     return 0;
 }
 
-/* The GPU's n elements of type dt (device) must equal the CPU's bytes. NaN matches NaN whatever
-   its sign and payload (counted; --strict-nan makes a difference a failure): a NaN's bits are the
-   host's choice on the CPU (x86's default NaN for 0 * inf is 0xffc00000, a NaN operand's payload
-   propagates) and always the canonical 0x7fffffff on an NVIDIA GPU. */
+/* The GPU's n elements of type dt (device) must equal the CPU's bytes, NaN bits included (with
+   --any-nan a NaN matches any NaN, counted). */
 static void exact(const char* what, const void* cpu, const void* dev, size_t n, bnbq_dtype dt) {
     size_t elem = bnbq_dtype_size(dt);
     const unsigned char* g = (const unsigned char*)B(dev, n * elem);
@@ -408,8 +405,9 @@ static void op_convert(void) {
                     exact("out", hc, dd, n, dt);
                 case_end();
             }
-    /* in place: the same size, and narrowing (bnbq.h allows src == dst when dst is not wider; the
-       CPU converts in order). 2^25 elements: many grid-stride iterations per thread. */
+    /* in place: allowed for equal element sizes (F32 -> F32, F16 <-> BF16); narrowing in place is
+       rejected by every backend with INVALID_ARGS (a GPU kernel would race over its own input).
+       2^25 elements: many grid-stride iterations per thread. */
     for (k = 2; k < NS + (g_small ? 0 : 1); k++)
         for (s = 0; s < 3; s++) {
             static const bnbq_dtype pairs[3][2] = { { BNBQ_F32, BNBQ_F32 }, { BNBQ_F16, BNBQ_BF16 }, { BNBQ_F32, BNBQ_F16 } };
@@ -424,8 +422,15 @@ static void op_convert(void) {
             fill_normal(x, n, 3.0f);
             hs = as_dtype(st, x, n);
             ds = U(hs, n * bnbq_dtype_size(st));
-            if (both(bnbq_convert(NULL, st, hs, n, dt, hs), bnbq_convert(g_gex, st, ds, n, dt, ds)))
+            if (bnbq_dtype_size(st) != bnbq_dtype_size(dt)) {
+                bnbq_result rc = bnbq_convert(NULL, st, hs, n, dt, hs);
+                bnbq_result rg = bnbq_convert(g_gex, st, ds, n, dt, ds);
+                if (rc != BNBQ_ERROR_INVALID_ARGS || rg != BNBQ_ERROR_INVALID_ARGS)
+                    case_fail("in-place narrowing: CPU %s, GPU %s (want BNBQ_ERROR_INVALID_ARGS)",
+                              bnbq_result_name(rc), bnbq_result_name(rg));
+            } else if (both(bnbq_convert(NULL, st, hs, n, dt, hs), bnbq_convert(g_gex, st, ds, n, dt, ds))) {
                 exact("out", hs, ds, n, dt);
+            }
             case_end();
         }
 }
@@ -1382,8 +1387,8 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[a], "--cache-dir") && a + 1 < argc) dir_arg = argv[++a];
         else if (!strcmp(argv[a], "--seed") && a + 1 < argc) g_seed = strtoull(argv[++a], NULL, 0);
         else if (!strcmp(argv[a], "--fake-plumbing")) g_plumbing = 1;   /* tests/test_cuda.sh only */
-        else if (!strcmp(argv[a], "--strict-nan")) g_strict_nan = 1;
-        else if (argv[a][0] == '-') { fprintf(stderr, "usage: test_gpu [--small] [--strict-nan] [--cache-dir DIR] [--seed N] [-v] [op ...]\n"); return 2; }
+        else if (!strcmp(argv[a], "--any-nan")) g_strict_nan = 0;
+        else if (argv[a][0] == '-') { fprintf(stderr, "usage: test_gpu [--small] [--any-nan] [--cache-dir DIR] [--seed N] [-v] [op ...]\n"); return 2; }
         else nfilters++;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
