@@ -3606,6 +3606,8 @@ static int bnbq__try_cached(bnbq_cuda* c, const char* key, int kind, int arch,
         (kind == BNBQ__KIND_CUBIN && !bnbq__elf_ok(img, len))) {
         free(img);
         c->stats.disk_rejected++;
+        bnbq_log(&c->log_ex, BNBQ_LOG_WARN, "bnbq_cuda", "ignoring a damaged cache entry %s "
+                 "(not a well-formed %s image)", path, kind == BNBQ__KIND_PTX ? "PTX" : "cubin");
         return 0;
     }
     if (BNBQ__DRV.bnbq__cuModuleLoadData(out_mod, img) != BNBQ__CUDA_SUCCESS) {

@@ -1399,14 +1399,33 @@ static void t_fake_cache_damaged(void) {
     CHECK(!rejected(path, key, BNBQ__KIND_CUBIN, 90), "the entry was not rewritten");
     bnbq_cuda_uninit(ctx);
     free(raw);
-    /* a valid entry the driver refuses (not a cubin). It ends in a NUL byte: bnbq passes a cubin
-       entry to cuModuleLoadData without checking its ELF header, and a driver reads a non-ELF image
-       as NUL-terminated PTX text (without the NUL it would read past the buffer). */
+    /* a checksummed cubin entry that is not ELF at all: bnbq rejects it before the driver sees it
+       (a driver would read a non-ELF image as NUL-terminated PTX text, past the buffer) */
     {
         unsigned char junk[300];
         char name[40];
         memset(junk, 'j', sizeof junk);
-        junk[sizeof junk - 1] = 0;
+        bnbq__cache_name(key, name);
+        CHECK(bnbq__cache_write(dir, name, key, BNBQ__KIND_CUBIN, 90, 0, 0, junk, sizeof junk) == 0, "write non-ELF");
+        log_reset();
+        CHECK(fake_init(dir, 0, &ctx) == BNBQ_SUCCESS, "ctx 2b");
+        if (!ctx) return;
+        CHECK(fake_convert(ctx, 100) == BNBQ_SUCCESS, "convert over a non-ELF entry");
+        st = stats_of(ctx);
+        CHECK(st.disk_rejected == 1 && st.units_compiled == 1, "non-ELF: rejected %d, compiled %d",
+              st.disk_rejected, st.units_compiled);
+        CHECK(log_find(BNBQ_LOG_WARN, "damaged", NULL) != NULL, "no WARN about the non-ELF entry");
+        bnbq_cuda_uninit(ctx);
+    }
+    /* a valid entry the driver refuses: a well-formed ELF64 header (no sections) over junk */
+    {
+        unsigned char junk[300];
+        char name[40];
+        memset(junk, 'j', sizeof junk);
+        memset(junk, 0, 64);
+        memcpy(junk, "\177ELF", 4);
+        junk[4] = 2;
+        junk[5] = 1;
         bnbq__cache_name(key, name);
         CHECK(bnbq__cache_write(dir, name, key, BNBQ__KIND_CUBIN, 90, 0, 0, junk, sizeof junk) == 0, "write junk");
     }
