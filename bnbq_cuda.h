@@ -1667,7 +1667,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    float b = (bias && bias_dt == BNBQ_F16) ? bnbq_f16_to_f32(((const u16*)bias)[n]) : 0.0f;\n",
     "    float h = bnbq_round_to(BNBQ_F16, fmaf(w, 6.200012e-05f, b));\n",
     "    if (bias && bias_dt != BNBQ_F16) h = bnbq_round_to(BNBQ_F16, h + bnbq_load(bias_dt, bias, n));\n",
-    "    return h;\n",
+    "    return bnbq_canon(h);   // a widened f16 NaN (0x7fffe000) is written as 0x7fffffff, as the CPU\n",
     "}\n",
     "\n",
     "// vec 4: N % 4 == 0, A 16-byte aligned, out aligned to 4 elements.\n",

@@ -466,7 +466,7 @@ BNBQ_DEV float bnbq_i8_mmdq(int a, float rs, float cs, int bias_dt, const void* 
     float b = (bias && bias_dt == BNBQ_F16) ? bnbq_f16_to_f32(((const u16*)bias)[n]) : 0.0f;
     float h = bnbq_round_to(BNBQ_F16, fmaf(w, 6.200012e-05f, b));
     if (bias && bias_dt != BNBQ_F16) h = bnbq_round_to(BNBQ_F16, h + bnbq_load(bias_dt, bias, n));
-    return h;
+    return bnbq_canon(h);   // a widened f16 NaN (0x7fffe000) is written as 0x7fffffff, as the CPU
 }
 
 // vec 4: N % 4 == 0, A 16-byte aligned, out aligned to 4 elements.
