@@ -19,7 +19,8 @@ typedef long long i64;
 
 BNBQ_DEV float bnbq_absf(float x) { return __uint_as_float(__float_as_uint(x) & 0x7fffffffu); }
 
-BNBQ_DEV u16 bnbq_f32_to_f16(float x) {
+// Software RNE narrowing (keeps a NaN's sign and top payload bits, as bnbq.h's bnbq_f32_to_f16).
+BNBQ_DEV u16 bnbq_f32_to_f16_soft(float x) {
     u32 u = __float_as_uint(x);
     u32 sign = (u >> 16) & 0x8000u;
     u32 a = u & 0x7fffffffu;
@@ -34,6 +35,15 @@ BNBQ_DEV u16 bnbq_f32_to_f16(float x) {
         float t = __uint_as_float(a) + 0.5f;
         return (u16)(sign | (__float_as_uint(t) - 0x3f000000u));
     }
+}
+
+// RNE narrowing with the hardware conversion: for every non-NaN value it is the IEEE result, bit
+// for bit the software one (subnormals and overflow to inf included); NaN keeps the software path.
+BNBQ_DEV u16 bnbq_f32_to_f16(float x) {
+    u16 h;
+    if (!(x == x)) return bnbq_f32_to_f16_soft(x);
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(x));
+    return h;
 }
 
 BNBQ_DEV float bnbq_f16_to_f32(u16 h) {
