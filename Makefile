@@ -112,6 +112,9 @@ gpu-test: $(B)/test_gpu $(B)/bnbq_vectors
 
 # On a GPU: speed against the copy bandwidth, compile and cache-load times. The commit goes into
 # the header through BNBQ_GIT_COMMIT (a -DBNBQ_GIT_COMMIT='"..."' build works too).
+$(B)/bench_compile: bench/bench_compile.c $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) -O2 $< -o $@ $(CULIBS)
+
 bench-gpu: $(B)/bench_gpu
 	BNBQ_GIT_COMMIT="$(GIT_COMMIT)" ./$(B)/bench_gpu
 
