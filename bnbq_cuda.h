@@ -3110,6 +3110,16 @@ static void bnbq__pop(void) {
     BNBQ__DRV.bnbq__cuCtxPopCurrent(&dummy);
 }
 
+/* r = one driver call made with c's context current, mapped to a result code and logged through
+   log_ex on failure (fn: the public function, what: the driver call's name). */
+#define BNBQ__CU_CALL(c, log_ex, fn, what, expr) \
+    do { \
+        r = bnbq__push((c), (fn)); \
+        if (r != BNBQ_SUCCESS) return r; \
+        r = bnbq__cu_check((log_ex), (fn), (what), (expr)); \
+        bnbq__pop(); \
+    } while (0)
+
 /* The architecture kernels are built for: the device's own when NVRTC lists it (cubin), else the
    newest NVRTC knows below it (PTX, JIT-compiled by the driver). */
 static bnbq_result bnbq__choose_target(bnbq_cuda* c) {
@@ -3302,10 +3312,7 @@ BNBQ_API bnbq_result bnbq_cuda_malloc(bnbq_cuda* c, size_t bytes, void** out_ptr
         bnbq_log(&c->log_ex, BNBQ_LOG_ERROR, fn, "bytes is 0");
         return BNBQ_ERROR_BAD_SHAPE;
     }
-    r = bnbq__push(c, fn);
-    if (r != BNBQ_SUCCESS) return r;
-    r = bnbq__cu_check(&c->log_ex, fn, "cuMemAlloc", BNBQ__DRV.bnbq__cuMemAlloc(&p, bytes));
-    bnbq__pop();
+    BNBQ__CU_CALL(c, &c->log_ex, fn, "cuMemAlloc", BNBQ__DRV.bnbq__cuMemAlloc(&p, bytes));
     if (r == BNBQ_SUCCESS) *out_ptr = (void*)(uintptr_t)p;
     return r;
 }
@@ -3315,10 +3322,7 @@ BNBQ_API bnbq_result bnbq_cuda_free(bnbq_cuda* c, void* ptr) {
     bnbq_result r;
     if (!c) return BNBQ_ERROR_NULL_POINTER;
     if (!ptr) return BNBQ_SUCCESS;
-    r = bnbq__push(c, fn);
-    if (r != BNBQ_SUCCESS) return r;
-    r = bnbq__cu_check(&c->log_ex, fn, "cuMemFree", BNBQ__DRV.bnbq__cuMemFree(BNBQ__DPTR(ptr)));
-    bnbq__pop();
+    BNBQ__CU_CALL(c, &c->log_ex, fn, "cuMemFree", BNBQ__DRV.bnbq__cuMemFree(BNBQ__DPTR(ptr)));
     return r;
 }
 
@@ -3358,12 +3362,9 @@ BNBQ_API bnbq_result bnbq_cuda_memset(bnbq_exec* ex, void* dst, int byte_value, 
     if (!c) return BNBQ_ERROR_INVALID_ARGS;
     if (!dst) return BNBQ_ERROR_NULL_POINTER;
     if (bytes == 0) return BNBQ_SUCCESS;
-    r = bnbq__push(c, fn);
-    if (r != BNBQ_SUCCESS) return r;
-    r = bnbq__cu_check(ex, fn, "cuMemsetD8Async",
-                       BNBQ__DRV.bnbq__cuMemsetD8Async(BNBQ__DPTR(dst), (unsigned char)byte_value,
-                                                       bytes, (bnbq__CUstream)ex->stream));
-    bnbq__pop();
+    BNBQ__CU_CALL(c, ex, fn, "cuMemsetD8Async",
+                  BNBQ__DRV.bnbq__cuMemsetD8Async(BNBQ__DPTR(dst), (unsigned char)byte_value, bytes,
+                                                  (bnbq__CUstream)ex->stream));
     return r;
 }
 
@@ -3372,11 +3373,8 @@ BNBQ_API bnbq_result bnbq_cuda_synchronize(bnbq_exec* ex) {
     bnbq_cuda* c = bnbq__ex_ctx(ex);
     bnbq_result r;
     if (!c) return BNBQ_ERROR_INVALID_ARGS;
-    r = bnbq__push(c, fn);
-    if (r != BNBQ_SUCCESS) return r;
-    r = bnbq__cu_check(ex, fn, "cuStreamSynchronize",
-                       BNBQ__DRV.bnbq__cuStreamSynchronize((bnbq__CUstream)ex->stream));
-    bnbq__pop();
+    BNBQ__CU_CALL(c, ex, fn, "cuStreamSynchronize",
+                  BNBQ__DRV.bnbq__cuStreamSynchronize((bnbq__CUstream)ex->stream));
     return r;
 }
 
@@ -3385,10 +3383,7 @@ BNBQ_API bnbq_result bnbq_cuda_stream_create(bnbq_cuda* c, void** out_stream) {
     bnbq__CUstream s = NULL;
     bnbq_result r;
     if (!c || !out_stream) return BNBQ_ERROR_NULL_POINTER;
-    r = bnbq__push(c, fn);
-    if (r != BNBQ_SUCCESS) return r;
-    r = bnbq__cu_check(&c->log_ex, fn, "cuStreamCreate", BNBQ__DRV.bnbq__cuStreamCreate(&s, 1));
-    bnbq__pop();
+    BNBQ__CU_CALL(c, &c->log_ex, fn, "cuStreamCreate", BNBQ__DRV.bnbq__cuStreamCreate(&s, 1));
     *out_stream = r == BNBQ_SUCCESS ? (void*)s : NULL;
     return r;
 }
@@ -3398,11 +3393,8 @@ BNBQ_API bnbq_result bnbq_cuda_stream_destroy(bnbq_cuda* c, void* stream) {
     bnbq_result r;
     if (!c) return BNBQ_ERROR_NULL_POINTER;
     if (!stream) return BNBQ_SUCCESS;
-    r = bnbq__push(c, fn);
-    if (r != BNBQ_SUCCESS) return r;
-    r = bnbq__cu_check(&c->log_ex, fn, "cuStreamDestroy",
-                       BNBQ__DRV.bnbq__cuStreamDestroy((bnbq__CUstream)stream));
-    bnbq__pop();
+    BNBQ__CU_CALL(c, &c->log_ex, fn, "cuStreamDestroy",
+                  BNBQ__DRV.bnbq__cuStreamDestroy((bnbq__CUstream)stream));
     return r;
 }
 
@@ -3411,10 +3403,7 @@ BNBQ_API bnbq_result bnbq_cuda_event_create(bnbq_cuda* c, void** out_event) {
     bnbq__CUevent e = NULL;
     bnbq_result r;
     if (!c || !out_event) return BNBQ_ERROR_NULL_POINTER;
-    r = bnbq__push(c, fn);
-    if (r != BNBQ_SUCCESS) return r;
-    r = bnbq__cu_check(&c->log_ex, fn, "cuEventCreate", BNBQ__DRV.bnbq__cuEventCreate(&e, 0));
-    bnbq__pop();
+    BNBQ__CU_CALL(c, &c->log_ex, fn, "cuEventCreate", BNBQ__DRV.bnbq__cuEventCreate(&e, 0));
     *out_event = r == BNBQ_SUCCESS ? (void*)e : NULL;
     return r;
 }
@@ -3424,11 +3413,8 @@ BNBQ_API bnbq_result bnbq_cuda_event_destroy(bnbq_cuda* c, void* event) {
     bnbq_result r;
     if (!c) return BNBQ_ERROR_NULL_POINTER;
     if (!event) return BNBQ_SUCCESS;
-    r = bnbq__push(c, fn);
-    if (r != BNBQ_SUCCESS) return r;
-    r = bnbq__cu_check(&c->log_ex, fn, "cuEventDestroy",
-                       BNBQ__DRV.bnbq__cuEventDestroy((bnbq__CUevent)event));
-    bnbq__pop();
+    BNBQ__CU_CALL(c, &c->log_ex, fn, "cuEventDestroy",
+                  BNBQ__DRV.bnbq__cuEventDestroy((bnbq__CUevent)event));
     return r;
 }
 
@@ -3438,11 +3424,8 @@ BNBQ_API bnbq_result bnbq_cuda_event_record(bnbq_exec* ex, void* event) {
     bnbq_result r;
     if (!c) return BNBQ_ERROR_INVALID_ARGS;
     if (!event) return BNBQ_ERROR_NULL_POINTER;
-    r = bnbq__push(c, fn);
-    if (r != BNBQ_SUCCESS) return r;
-    r = bnbq__cu_check(ex, fn, "cuEventRecord",
-                       BNBQ__DRV.bnbq__cuEventRecord((bnbq__CUevent)event, (bnbq__CUstream)ex->stream));
-    bnbq__pop();
+    BNBQ__CU_CALL(c, ex, fn, "cuEventRecord",
+                  BNBQ__DRV.bnbq__cuEventRecord((bnbq__CUevent)event, (bnbq__CUstream)ex->stream));
     return r;
 }
 
