@@ -3998,7 +3998,7 @@ static bnbq_result bnbq__cuq_dequant8(bnbq_exec* ex, bnbq_cuda* c, const char* f
         bnbq__cuq_code(&cs, code);
         args[0] = (void*)&q; args[1] = (void*)&absmax; args[2] = &nn; args[3] = &bs_log2;
         args[4] = &out; args[5] = &cs;
-        r = bnbq__cu_launch(ex, func, f, bnbq__cuq_grid(c, bnbq__cuq_dtiles(n, dt), 16), 1,
+        r = bnbq__cu_launch(ex, func, f, bnbq__cuq_grid(c, bnbq__cuq_dtiles(n, dt), 32), 1,
                             BNBQ__CUQ_THREADS, 0, args);
     }
     return r;
@@ -4057,7 +4057,7 @@ static bnbq_result bnbq__cu_dequantize_4bit(bnbq_exec* ex, bnbq_quant_type qt, b
         for (i = 0; i < 16; i++) tab.v[i] = qt == BNBQ_NF4 ? bnbq__code_nf4[i] : bnbq_fp4_value(i);
         args[0] = (void*)&packed; args[1] = (void*)&absmax; args[2] = &nn; args[3] = &lg;
         args[4] = &out; args[5] = &tab;
-        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__cuq_grid(c, bnbq__cuq_dtiles(n, dt), 16), 1,
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__cuq_grid(c, bnbq__cuq_dtiles(n, dt), 32), 1,
                             BNBQ__CUQ_THREADS, 0, args);
     }
     BNBQ__CU_END();
