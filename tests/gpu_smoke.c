@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
         r = bnbq_convert(&ex, BNBQ_F32, dx, 8, BNBQ_F16, dx);
         CHECK(r == BNBQ_ERROR_NO_NVRTC, "no NVRTC + empty cache gave %s", bnbq_result_name(r));
         r = bnbq_quantize_4bit(&ex, BNBQ_NF4, BNBQ_F32, dx, 8, 64, (uint8_t*)dx, (float*)dx);
-        printf("quantize_4bit on the GPU today: %s\n", bnbq_result_name(r));
+        CHECK(r == BNBQ_ERROR_NO_NVRTC, "quantize_4bit without NVRTC and an empty cache gave %s", bnbq_result_name(r));
         bnbq_cuda_free(gpu, dx);
         bnbq_cuda_uninit(gpu);
     }
