@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "tests/rm_tree.h"
 
 #ifndef BNBQ_GIT_COMMIT
 #define BNBQ_GIT_COMMIT ""
@@ -406,26 +407,6 @@ static void fill_int8_input(void* dev, size_t rows, size_t cols) {
 
 /* ---- main -------------------------------------------------------------------------------------- */
 
-static void rm_tree(const char* path) {
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR* d = opendir(path);
-        struct dirent* e;
-        if (d) {
-            while ((e = readdir(d)) != NULL) {
-                char sub[1200];
-                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_tree(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 int main(int argc, char** argv) {
     bnbq_cuda_desc d;

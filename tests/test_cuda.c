@@ -33,6 +33,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "rm_tree.h"
 
 #include "bad_input.h"
 
@@ -136,26 +137,6 @@ static const char* make_tmpdir(void) {
     return g_tmp[g_ntmp++];
 }
 
-static void rm_tree(const char* path) {
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR* d = opendir(path);
-        struct dirent* e;
-        if (d) {
-            while ((e = readdir(d)) != NULL) {
-                char sub[1200];
-                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_tree(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 static unsigned char* read_whole(const char* path, size_t* len) {
     FILE* f = fopen(path, "rb");

@@ -41,6 +41,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "rm_tree.h"
 
 #include "bad_input.h"
 
@@ -1168,26 +1169,6 @@ static void run_op(int i) {
 
 /* ---- contexts, streams, the cache ------------------------------------------------------------- */
 
-static void rm_tree(const char* path) {
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR* d = opendir(path);
-        struct dirent* e;
-        if (d) {
-            while ((e = readdir(d)) != NULL) {
-                char sub[1200];
-                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_tree(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 static int make_tmpdir(char* out, size_t cap) {
     const char* base = getenv("TMPDIR");
