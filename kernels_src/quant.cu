@@ -63,6 +63,29 @@ template <int DT> BNBQ_DEV void bq_load_vec(const void* x, u64 e, float* v) {
         v[6] = bq_widen<DT>(w.d); v[7] = bq_widen<DT>(w.d >> 16);
     }
 }
+
+// The 16 values of thread t in a tile of BQ_THREADS * 16 elements starting at base: 16-byte vector
+// loads when vec_ok (the tile is whole and x is 16-byte aligned), else element loads with the
+// elements past n read as 0.0f.
+template <int DT> BNBQ_DEV void bq_load_tile(const void* x, u64 n, u64 base, int t, bool vec_ok,
+                                             float* v) {
+    const int VEC = DT == BNBQ_F32 ? 4 : 8;
+    const int NV = 16 / VEC;
+    if (vec_ok) {
+#pragma unroll
+        for (int j = 0; j < NV; j++)
+            bq_load_vec<DT>(x, base + (u64)((j * BQ_THREADS + t) * VEC), v + j * VEC);
+    } else {
+#pragma unroll
+        for (int j = 0; j < NV; j++) {
+#pragma unroll
+            for (int k = 0; k < VEC; k++) {
+                const u64 e = base + (u64)((j * BQ_THREADS + t) * VEC + k);
+                v[j * VEC + k] = e < n ? bnbq_load(DT, x, e) : 0.0f;
+            }
+        }
+    }
+}
 // one RNE rounding to DT, the prelude's bit-exact conversions (NaN payloads included)
 template <int DT> BNBQ_DEV u32 bq_narrow(float v) {
     return DT == BNBQ_F16 ? (u32)bnbq_f32_to_f16(v) : (u32)bnbq_f32_to_bf16(v);
@@ -371,8 +394,6 @@ bnbq_k_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out,
 // (non-negative floats order as their bit patterns).
 extern "C" __global__ void __launch_bounds__(BQ_THREADS)
 bnbq_k_absmax_global(const void* x, u64 n, float* out) {
-    const int VEC = BNBQ_DT == BNBQ_F32 ? 4 : 8;
-    const int NV = 16 / VEC;
     const u64 TE = (u64)(BQ_THREADS * 16);
     const int t = threadIdx.x;
     const bool xal = ((u64)x & 15) == 0;
@@ -382,20 +403,7 @@ bnbq_k_absmax_global(const void* x, u64 n, float* out) {
     for (u64 tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {
         const u64 base = tile * TE;
         float v[16];
-        if (xal && n - base >= TE) {
-#pragma unroll
-            for (int j = 0; j < NV; j++)
-                bq_load_vec<BNBQ_DT>(x, base + (u64)((j * BQ_THREADS + t) * VEC), v + j * VEC);
-        } else {
-#pragma unroll
-            for (int j = 0; j < NV; j++) {
-#pragma unroll
-                for (int k = 0; k < VEC; k++) {
-                    const u64 e = base + (u64)((j * BQ_THREADS + t) * VEC + k);
-                    v[j * VEC + k] = e < n ? bnbq_load(BNBQ_DT, x, e) : 0.0f;
-                }
-            }
-        }
+        bq_load_tile<BNBQ_DT>(x, n, base, t, xal && n - base >= TE, v);
 #pragma unroll
         for (int k = 0; k < 16; k++) m = bq_max(m, bnbq_absf(v[k]));
     }
@@ -424,20 +432,7 @@ BNBQ_DEV void bq_quant_global(const void* x, u64 n, const float* absmax, u8* q, 
         const u64 base = tile * TE;
         const bool full = n - base >= TE;
         float v[16];
-        if (full && xal) {
-#pragma unroll
-            for (int j = 0; j < NV; j++)
-                bq_load_vec<BNBQ_DT>(x, base + (u64)((j * BQ_THREADS + t) * VEC), v + j * VEC);
-        } else {
-#pragma unroll
-            for (int j = 0; j < NV; j++) {
-#pragma unroll
-                for (int k = 0; k < VEC; k++) {
-                    const u64 e = base + (u64)((j * BQ_THREADS + t) * VEC + k);
-                    v[j * VEC + k] = e < n ? bnbq_load(BNBQ_DT, x, e) : 0.0f;
-                }
-            }
-        }
+        bq_load_tile<BNBQ_DT>(x, n, base, t, full && xal, v);
 #pragma unroll
         for (int j = 0; j < NV; j++) {
             const u64 e0 = base + (u64)((j * BQ_THREADS + t) * VEC);
