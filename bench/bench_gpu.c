@@ -3,7 +3,8 @@
 
    Build and run:  make bench-gpu   (about 1-2 minutes on an H100; prints a compact table last)
        cc -std=c99 -O2 -I. bench/bench_gpu.c -o build/bench_gpu -lm -ldl -lpthread
-   build/bench_gpu [--runs N] [--warmup N] [--log2n K] [--csv FILE] [--smoke]
+   build/bench_gpu [--runs N] [--warmup N] [--log2n K] [--csv FILE] [--smoke] [--only A,B,...]
+   (--only: just the configurations whose name contains one of the words, e.g. --only gemv,int8)
 
    Method:
    - every operation runs on 2^26 elements (f32 / f16 / bf16 where the operation takes them);
@@ -415,6 +416,7 @@ int main(int argc, char** argv) {
     bnbq_result r;
     char dir[600], date[64];
     const char* csv = NULL;
+    const char* only = NULL;
     const char* commit = BNBQ_GIT_COMMIT;
     int i, unsupported = 0;
     double t_start = now_s(), warm_total = 0.0, warm_max = 0.0;
@@ -426,8 +428,9 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) g_warmup = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--log2n") && i + 1 < argc) g_n = (size_t)1 << atoi(argv[++i]);
         else if (!strcmp(argv[i], "--csv") && i + 1 < argc) csv = argv[++i];
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--smoke")) { g_smoke = 1; g_runs = 2; g_warmup = 1; g_n = (size_t)1 << 18; g_flush_bytes = (size_t)1 << 20; }
-        else { fprintf(stderr, "usage: bench_gpu [--runs N] [--warmup N] [--log2n K] [--csv FILE] [--smoke]\n"); return 2; }
+        else { fprintf(stderr, "usage: bench_gpu [--runs N] [--warmup N] [--log2n K] [--csv FILE] [--smoke] [--only A,B,...]\n"); return 2; }
     }
     if (g_runs < 1) g_runs = 1;
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -470,6 +473,26 @@ int main(int argc, char** argv) {
     bnbq_cuda_free(g_ctx, c1);
 
     setup_configs();
+    if (only) {   /* keep the configurations whose name contains one of the comma-separated words */
+        int kept = 0;
+        for (i = 0; i < g_ncfg; i++) {
+            const char* p = only;
+            int keep = 0;
+            while (*p && !keep) {
+                size_t len = strcspn(p, ",");
+                char word[128];
+                if (len > 0 && len < sizeof word) {
+                    memcpy(word, p, len);
+                    word[len] = 0;
+                    keep = strstr(g_cfg[i].name, word) != NULL;
+                }
+                p += len + (p[len] == ',');
+            }
+            if (keep) g_cfg[kept++] = g_cfg[i];
+        }
+        g_ncfg = kept;
+        printf("  --only %s: %d configurations\n", only, g_ncfg);
+    }
     printf("  preparing inputs...\n");
     make_bufs(&g_big, g_n, g_smoke ? 64 : 4096, g_smoke ? 224 : 14336, g_smoke ? 512 * 512 : (size_t)8192 * 8192,
               g_smoke ? 896 : 14336);
