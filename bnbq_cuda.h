@@ -3410,6 +3410,10 @@ struct bnbq_cuda {
 /* cuFuncLoad right after cuModuleGetFunction (where the driver has it): the kernel's code goes to
    the GPU when bnbq first resolves it, not inside its first launch. bench_gpu switches it. */
 static int bnbq__cu_func_load = 1;
+/* One more NVRTC option for every unit (it becomes part of the cache keys), NULL: none. Only for
+   benchmarks: bench_gpu / bench_compile set "-no-cache" so that NVRTC 12.9+ does not answer from
+   its own cache (the driver's compute cache) and cold compilations are measured cold. */
+static const char* bnbq__cu_nvrtc_extra = NULL;
 
 #define BNBQ__DRV (bnbq__cuda_global.drv)
 #define BNBQ__NV (bnbq__cuda_global.nvrtc)
@@ -3853,6 +3857,10 @@ static int bnbq__cu_options(const char* defines, const char* kernel, int arch, i
         opts[n++] = opt_buf + used;
         used += len + 3;
         p += len;
+    }
+    if (bnbq__cu_nvrtc_extra) {
+        if (n + 1 >= max_opts) return -1;
+        opts[n++] = bnbq__cu_nvrtc_extra;
     }
     if (kernel) {
         size_t len = strlen(kernel);

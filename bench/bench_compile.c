@@ -1,13 +1,16 @@
 /* bench_compile.c - NVRTC compile time of every unit bnbq compiles, one unit at a time (wall
    clock), for one architecture (default sm_90). Needs NVRTC, not a GPU.
 
-   usage: build/bench_compile [ARCH] [--split] [--whole] [--only WORD]
+   usage: build/bench_compile [ARCH] [--split] [--whole] [--only WORD] [--nvrtc-cache]
      A unit is one kernel of one registered variant (a kernels_src file + its -D defines), compiled
      exactly as bnbq compiles it at run time (cubin for sm_ARCH). Per unit: wall seconds, cubin
      bytes; --split also compiles it to PTX alone (NVRTC's front end and NVVM) and prints the rest
      of the cubin time as "ptxas". --whole times the whole-file variants instead (every kernel of
      the file in one compilation: what bnbq compiled before one unit became one kernel).
      --only WORD: the units whose file, defines or kernel name contain WORD.
+     NVRTC 12.9+ keeps compiled PTX and cubins in the driver's cache (~/.nv/ComputeCache) where a
+     driver is installed, and answers a repeated compilation from it in milliseconds: every unit
+     is compiled with -no-cache (when this NVRTC accepts it) unless --nvrtc-cache is given.
    NVRTC's first compilation in a process costs extra (it loads its builtins): it is done first on
    an empty program, printed, and not counted. The issue's target: <= 0.3 s per unit on the device
    machine, whose CPU is ~1.5x slower than the development machine (<= 0.2 s there). */
@@ -33,8 +36,22 @@ static double compile_s(bnbq_exec* ex, const char* unit, const char* program, co
     return dt;
 }
 
+/* 1 when NVRTC compiles an empty kernel with this option */
+static int nvrtc_accepts(const char* opt) {
+    bnbq__nvrtcProgram prog = NULL;
+    const char* opts[1];
+    int ok;
+    opts[0] = opt;
+    if (BNBQ__NV.bnbq__nvrtcCreateProgram(&prog, "extern \"C\" __global__ void k(void) {}\n", "probe.cu", 0, NULL,
+                                          NULL) != 0)
+        return 0;
+    ok = BNBQ__NV.bnbq__nvrtcCompileProgram(prog, 1, opts) == 0;
+    BNBQ__NV.bnbq__nvrtcDestroyProgram(&prog);
+    return ok;
+}
+
 int main(int argc, char** argv) {
-    int arch = 90, v, i, split = 0, whole = 0, n = 0, over3 = 0, over2 = 0;
+    int arch = 90, v, i, split = 0, whole = 0, n = 0, over3 = 0, over2 = 0, nvrtc_cache = 0;
     const char* only = NULL;
     double total = 0.0, worst = 0.0, ptx_total = 0.0;
     const char* worst_name = "";
@@ -44,8 +61,9 @@ int main(int argc, char** argv) {
         if (!strcmp(argv[i], "--split")) split = 1;
         else if (!strcmp(argv[i], "--whole")) whole = 1;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--nvrtc-cache")) nvrtc_cache = 1;
         else if (atoi(argv[i]) > 0) arch = atoi(argv[i]);
-        else { fprintf(stderr, "usage: bench_compile [ARCH] [--split] [--whole] [--only WORD]\n"); return 2; }
+        else { fprintf(stderr, "usage: bench_compile [ARCH] [--split] [--whole] [--only WORD] [--nvrtc-cache]\n"); return 2; }
     }
     if (bnbq_cpu_exec_init(&log_ex, NULL) != BNBQ_SUCCESS) return 1;
     bnbq__global_lock();
@@ -59,10 +77,13 @@ int main(int argc, char** argv) {
         size_t b;
         bnbq_result r;
         double t = compile_s(&log_ex, "empty", "extern \"C\" __global__ void k(void) {}\n", "", NULL, arch, 0, &b, &r);
-        printf("NVRTC %d.%d, sm_%d: wall seconds per %s (one compile each, this process)\n"
+        if (!nvrtc_cache && nvrtc_accepts("-no-cache")) bnbq__cu_nvrtc_extra = "-no-cache";
+        printf("NVRTC %d.%d, sm_%d: wall seconds per %s (one compile each, this process)%s\n"
                "NVRTC's first compilation in this process (an empty kernel, not counted): %.3f s\n",
                bnbq__cuda_global.nvrtc.version / 1000, bnbq__cuda_global.nvrtc.version % 1000 / 10, arch,
-               whole ? "whole-file variant" : "unit (one kernel of a variant)", t);
+               whole ? "whole-file variant" : "unit (one kernel of a variant)",
+               bnbq__cu_nvrtc_extra ? "; -no-cache: NVRTC's own cache bypassed"
+                                    : nvrtc_cache ? "; NVRTC's own cache allowed (--nvrtc-cache)" : "", t);
     }
     printf("%-10s %-30s %-24s %7s %8s%s\n", "file", "defines", "kernel", "s", "bytes",
            split ? "   ptx s  ptxas s" : "");
