@@ -43,17 +43,25 @@
      The libraries are loaded once per process (a once-guarded global, never unloaded).
 
    DISK CACHE
-     One file per compiled unit, <dir>/<32 hex digits>.bnbqk, named by a hash of the key text:
-     bnbq version, cache format, unit name, a hash of the full source, the compile options, the
-     target architecture and the image kind (cubin/PTX). The NVRTC and driver versions that made an
-     entry are recorded inside it, not in the key, so a cache shipped with a product is found on a
+     One file per compiled unit -- one kernel of one variant (a kernels_src file built with its -D
+     defines) -- <dir>/<32 hex digits>.bnbqk, named by a hash of the key text: bnbq version, cache
+     format, unit name, kernel name, a hash of the full source, the compile options, the target
+     architecture and the image kind (cubin/PTX). The NVRTC and driver versions that made an entry
+     are recorded inside it, not in the key, so a cache shipped with a product is found on a
      machine without NVRTC. Entry layout (little-endian, field by field):
-         "BNBQKCH\0"  u32 format(=1)  u32 kind(1 cubin, 2 ptx)  u32 arch(e.g. 90)
+         "BNBQKCH\0"  u32 format(=2)  u32 kind(1 cubin, 2 ptx)  u32 arch(e.g. 90)
          u32 nvrtc_version  u32 driver_version  u32 key_len  u64 image_len
-         key bytes  image bytes  u64 FNV-1a checksum of everything before it
+         key bytes  image bytes  u64 checksum of everything before it (bnbq__sum64)
      Writes go to a temporary file, then rename(). A truncated, corrupt or foreign entry, or one
      the driver refuses, is a miss: recompiled when NVRTC is there, never an error.
      bnbq_cuda_precompile() fills a cache for a list of architectures without a GPU.
+
+   KERNEL UNITS
+     A kernel is compiled, cached and loaded on its own the first time an operation needs it: the
+     file's other kernels are left out (-DBNBQ_ONE_KERNEL -DBNBQ_K_<name>, guards that `make embed`
+     writes around each kernel definition), which keeps each NVRTC compilation short. The module
+     table holds one module and its function per (variant, kernel); the function is loaded onto
+     the GPU at once (cuFuncLoad, where the driver has it) rather than inside its first launch.
 
    THREAD SAFETY
      bnbq_cuda_init/uninit: any thread. A bnbq_cuda context may be used from several threads;
@@ -74,7 +82,7 @@ extern "C" {
 
 // >>cuda-api
 /* Version of the cache entry format (see DISK CACHE). */
-#define BNBQ_CUDA_CACHE_FORMAT 1
+#define BNBQ_CUDA_CACHE_FORMAT 2
 
 typedef struct bnbq_cuda bnbq_cuda;   /* opaque context: one device */
 
@@ -110,21 +118,26 @@ typedef struct bnbq_cuda_device_info {
     int    target_is_ptx;          /* 1: PTX for an older architecture, JIT by the driver */
 } bnbq_cuda_device_info;
 
-/* Compilation and cache counters of a context (for benchmarks and diagnostics). */
+/* Compilation and cache counters of a context (for benchmarks and diagnostics). A unit is one
+   kernel of one variant: its own NVRTC compilation, cache entry and module. */
 typedef struct bnbq_cuda_stats {
     int    units_compiled;         /* NVRTC compilations                                  */
-    double compile_seconds;        /* CPU seconds spent in NVRTC                          */
+    double compile_seconds;        /* wall seconds spent in NVRTC                         */
     int    disk_hits;              /* units loaded from the disk cache                    */
     int    disk_rejected;          /* cache entries found bad or refused by the driver    */
-    double load_seconds;           /* CPU seconds to read + load modules from disk        */
-    int    modules;                /* modules in the in-memory table                      */
+    double load_seconds;           /* wall seconds from asking for a kernel to having it
+                                      ready, for the units found on disk (read, check,
+                                      cuModuleLoadData, cuModuleGetFunction, cuFuncLoad)  */
+    int    modules;                /* units (modules) in the in-memory table              */
 } bnbq_cuda_stats;
 
 /* Opens the libraries, picks the device, retains its primary context. Errors: NULL_POINTER,
    INVALID_ARGS (allocator half set), NO_DRIVER (no libcuda, or the toolkit's stub libcuda),
    DRIVER_TOO_OLD (a required symbol is missing, or the driver says so), NO_DEVICE (no GPU, or
-   device_index out of range), CUDA. A missing NVRTC is not an error here: it is logged at INFO
-   and reported by the first operation whose kernel is not in the disk cache (NO_NVRTC).
+   device_index out of range), CUDA. NVRTC is opened on first need -- the first kernel that is not
+   in the disk cache, or bnbq_cuda_query_device -- so a program whose kernels are all cached never
+   loads it. A missing NVRTC is not an error here: it is logged at INFO and reported by the first
+   operation whose kernel is not in the disk cache (NO_NVRTC).
    Thread safety: any thread. */
 BNBQ_API bnbq_result bnbq_cuda_init(const bnbq_cuda_desc* desc, bnbq_cuda** out_ctx);
 /* Releases the context, its modules and its host memory. NULL is a no-op. Device memory from
@@ -164,10 +177,11 @@ BNBQ_API bnbq_result bnbq_cuda_event_record(bnbq_exec* ex, void* event);
 BNBQ_API bnbq_result bnbq_cuda_event_elapsed_ms(bnbq_cuda* ctx, void* start, void* end,
                                                 float* out_ms);
 
-/* Compiles every kernel variant bnbq can request for each architecture (e.g. {75, 80, 86, 89, 90})
-   and, unless dry_run, writes them to the cache directory. Needs NVRTC, not a GPU or a driver.
-   out_report (optional) counts variants, compilations and failures. A failing variant is logged
-   at ERROR with NVRTC's message and makes the result COMPILE_FAILED (the others still run). */
+/* Compiles every kernel bnbq can request for each architecture (e.g. {75, 80, 86, 89, 90}): every
+   kernel of every registered variant, one unit each, and, unless dry_run, writes them to the cache
+   directory. Needs NVRTC, not a GPU or a driver. out_report (optional) counts variants, units,
+   compilations and failures. A failing unit is logged at ERROR with NVRTC's message and makes the
+   result COMPILE_FAILED (the others still run). */
 typedef struct bnbq_cuda_precompile_desc {
     const int*     archs;          /* e.g. 90 for sm_90                                   */
     int            num_archs;
@@ -178,12 +192,14 @@ typedef struct bnbq_cuda_precompile_desc {
     bnbq_logger    logger;
 } bnbq_cuda_precompile_desc;
 typedef struct bnbq_cuda_precompile_report {
-    int    variants;               /* distinct kernel variants (units)                    */
-    int    compiled;               /* units x archs compiled                               */
-    int    failed;
+    int    variants;               /* registered variants (a kernels_src file + defines)  */
+    int    compiled;               /* units compiled, over all archs                      */
+    int    failed;                 /* units that failed (a variant whose kernels could not
+                                      be listed, or an unknown arch: each variant once)   */
     int    written;                /* cache entries written                               */
-    double seconds;                /* CPU seconds spent compiling                         */
-    double max_unit_seconds;       /* the slowest single compilation                      */
+    double seconds;                /* wall seconds spent in NVRTC                         */
+    double max_unit_seconds;       /* the slowest single unit                             */
+    int    units;                  /* units (variant x kernel) found, over all archs      */
 } bnbq_cuda_precompile_report;
 BNBQ_API bnbq_result bnbq_cuda_precompile(const bnbq_cuda_precompile_desc* desc,
                                           bnbq_cuda_precompile_report* out_report);
@@ -217,6 +233,7 @@ BNBQ_API bnbq_result bnbq_cuda_nvrtc_version(const char* nvrtc_path, int* out_ve
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <unistd.h>
 #endif
@@ -247,6 +264,11 @@ typedef CUevent bnbq__CUevent;
 typedef CUdeviceptr bnbq__CUdeviceptr;
 typedef nvrtcResult bnbq__nvrtcResult;
 typedef nvrtcProgram bnbq__nvrtcProgram;
+#if CUDA_VERSION >= 11070
+typedef CUmoduleLoadingMode bnbq__CUloadingMode;
+#else
+typedef int bnbq__CUloadingMode;
+#endif
 #else
 typedef int bnbq__CUresult;
 typedef int bnbq__CUdevice;
@@ -259,6 +281,7 @@ typedef struct bnbq__CUevent_st* bnbq__CUevent;
 typedef unsigned long long bnbq__CUdeviceptr;
 typedef int bnbq__nvrtcResult;
 typedef struct bnbq__nvrtcProgram_st* bnbq__nvrtcProgram;
+typedef int bnbq__CUloadingMode;
 #endif
 
 /* CUresult values bnbq interprets */
@@ -321,6 +344,11 @@ typedef struct bnbq__nvrtcProgram_st* bnbq__nvrtcProgram;
     X(cuEventElapsedTime, "cuEventElapsedTime", 1, bnbq__CUresult, \
       (float*, bnbq__CUevent, bnbq__CUevent)) \
     X(cuEventDestroy, "cuEventDestroy_v2", 1, bnbq__CUresult, (bnbq__CUevent))
+/* Newer driver functions, used when the driver has them (NULL otherwise): the lazy-loading mode
+   (CUDA 11.7) and loading a function now rather than at its first launch (CUDA 12.4). */
+#define BNBQ__CU_FUNCS_OPT(X) \
+    X(cuModuleGetLoadingMode, "cuModuleGetLoadingMode", 0, bnbq__CUresult, (bnbq__CUloadingMode*)) \
+    X(cuFuncLoad, "cuFuncLoad", 0, bnbq__CUresult, (bnbq__CUfunction))
 
 #define BNBQ__NVRTC_FUNCS(X) \
     X(nvrtcVersion, "nvrtcVersion", 1, bnbq__nvrtcResult, (int*, int*)) \
@@ -348,6 +376,7 @@ typedef struct bnbq__cu_driver {
     void*          handle;
     char           path[512];
     BNBQ__CU_FUNCS(BNBQ__FN_MEMBER)
+    BNBQ__CU_FUNCS_OPT(BNBQ__FN_MEMBER)
 } bnbq__cu_driver;
 
 typedef struct bnbq__cu_nvrtc {
@@ -417,6 +446,7 @@ static void* bnbq__dlsym(void* h, const char* sym) {
 static const char* bnbq__resolve_driver(bnbq__cu_driver* t, void* h) {
     const char* missing = NULL;
     BNBQ__CU_FUNCS(BNBQ__FN_RESOLVE)
+    BNBQ__CU_FUNCS_OPT(BNBQ__FN_RESOLVE)
     return missing;
 }
 static const char* bnbq__resolve_nvrtc(bnbq__cu_nvrtc* t, void* h) {
@@ -439,6 +469,12 @@ static bnbq_result bnbq__load_driver(const bnbq_exec* log_ex, const char* explic
 #if defined(BNBQ_CUDA_NO_RUNTIME_LINKING)
     (void)explicit_path; (void)candidates; (void)nc; (void)i;
     BNBQ__CU_FUNCS(BNBQ__FN_ASSIGN)
+#if CUDA_VERSION >= 11070
+    t->bnbq__cuModuleGetLoadingMode = cuModuleGetLoadingMode;
+#endif
+#if CUDA_VERSION >= 12040
+    t->bnbq__cuFuncLoad = cuFuncLoad;
+#endif
     strcpy(t->path, "(linked)");
     t->loaded = 1;
     bnbq_log(log_ex, BNBQ_LOG_INFO, "bnbq_cuda_init", "using the linked CUDA driver");
@@ -567,7 +603,26 @@ BNBQ_API bnbq_result bnbq_cuda_nvrtc_version(const char* nvrtc_path, int* out_ve
 
 // >>cuda-cache
 
-/* 64-bit FNV-1a */
+/* Wall-clock seconds from a monotonic clock where the headers declare one (CLOCK_MONOTONIC needs
+   POSIX feature macros: a strict -std=c99 build falls back to gettimeofday). */
+static double bnbq__now(void) {
+#if defined(_WIN32)
+    LARGE_INTEGER f, t;
+    QueryPerformanceFrequency(&f);
+    QueryPerformanceCounter(&t);
+    return (double)t.QuadPart / (double)f.QuadPart;
+#elif defined(CLOCK_MONOTONIC)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#else
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
+#endif
+}
+
+/* 64-bit FNV-1a (short strings: the file name of a key) */
 static uint64_t bnbq__fnv64(uint64_t h, const void* data, size_t len) {
     const unsigned char* p = (const unsigned char*)data;
     size_t i;
@@ -590,6 +645,36 @@ static uint64_t bnbq__get_u64(const unsigned char* p) {
     return (uint64_t)bnbq__get_u32(p) | ((uint64_t)bnbq__get_u32(p + 4) << 32);
 }
 
+/* The checksum of cache entries and the hash of kernel sources: four independent lanes over
+   little-endian 64-bit words, each step h = rotl(h ^ w, 29) * odd (a bijection of h, so a change
+   of any one word always changes its lane and the result), the tail bytes FNV-style, then the
+   lanes, the length and a final avalanche mixed together. About 10x faster than byte-wise FNV-1a
+   (it runs over every cache entry each time a module is loaded). */
+#define BNBQ__SUM_M 0x9e3779b97f4a7c15ull
+static uint64_t bnbq__rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static uint64_t bnbq__sum64(const void* data, size_t len) {
+    const unsigned char* p = (const unsigned char*)data;
+    uint64_t a = 0x243f6a8885a308d3ull, b = 0x13198a2e03707344ull, c = 0xa4093822299f31d0ull,
+             d = 0x082efa98ec4e6c89ull, h;
+    size_t i = 0;
+    for (; i + 32 <= len; i += 32) {
+        a = bnbq__rotl64(a ^ bnbq__get_u64(p + i), 29) * BNBQ__SUM_M;
+        b = bnbq__rotl64(b ^ bnbq__get_u64(p + i + 8), 29) * BNBQ__SUM_M;
+        c = bnbq__rotl64(c ^ bnbq__get_u64(p + i + 16), 29) * BNBQ__SUM_M;
+        d = bnbq__rotl64(d ^ bnbq__get_u64(p + i + 24), 29) * BNBQ__SUM_M;
+    }
+    for (; i < len; i++) { d ^= p[i]; d *= 0x100000001b3ull; }
+    h = (uint64_t)len * BNBQ__SUM_M;
+    h = bnbq__rotl64(h ^ a, 29) * BNBQ__SUM_M;
+    h = bnbq__rotl64(h ^ b, 29) * BNBQ__SUM_M;
+    h = bnbq__rotl64(h ^ c, 29) * BNBQ__SUM_M;
+    h = bnbq__rotl64(h ^ d, 29) * BNBQ__SUM_M;
+    h ^= h >> 33; h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
 #define BNBQ__CACHE_MAGIC "BNBQKCH"          /* 7 chars + NUL = 8 bytes */
 #define BNBQ__CACHE_HEADER 40                 /* magic 8, 6 x u32, u64 image_len */
 #define BNBQ__CACHE_MAX_IMAGE ((uint64_t)256 << 20)
@@ -606,39 +691,41 @@ static void bnbq__cache_name(const char* key, char out[40]) {
 }
 
 /* Reads and validates an entry. Returns a malloc'd image (*out_len bytes) or NULL on any problem
-   (missing, truncated, corrupt, foreign key). */
+   (missing, truncated, corrupt, foreign key); *out_bad = 1 when a file was there. One read of the
+   whole entry into one buffer; the image is moved to its front. */
 static unsigned char* bnbq__cache_read(const char* path, const char* key, int kind, int arch,
                                        size_t* out_len, int* out_bad) {
     FILE* f;
-    unsigned char hdr[BNBQ__CACHE_HEADER];
-    unsigned char tail[8];
     unsigned char* buf = NULL;
     uint32_t key_len;
-    uint64_t img_len, h;
-    size_t klen = strlen(key);
+    uint64_t img_len;
+    size_t klen = strlen(key), total;
     *out_bad = 0;
     f = fopen(path, "rb");
     if (!f) return NULL;
     *out_bad = 1;
-    if (fread(hdr, 1, sizeof hdr, f) != sizeof hdr) goto fail;
-    if (memcmp(hdr, BNBQ__CACHE_MAGIC, 8) != 0) goto fail;
-    if (bnbq__get_u32(hdr + 8) != BNBQ_CUDA_CACHE_FORMAT) goto fail;
-    if (bnbq__get_u32(hdr + 12) != (uint32_t)kind || bnbq__get_u32(hdr + 16) != (uint32_t)arch)
+    buf = (unsigned char*)malloc(BNBQ__CACHE_HEADER);
+    if (!buf || fread(buf, 1, BNBQ__CACHE_HEADER, f) != BNBQ__CACHE_HEADER) goto fail;
+    if (memcmp(buf, BNBQ__CACHE_MAGIC, 8) != 0) goto fail;
+    if (bnbq__get_u32(buf + 8) != BNBQ_CUDA_CACHE_FORMAT) goto fail;
+    if (bnbq__get_u32(buf + 12) != (uint32_t)kind || bnbq__get_u32(buf + 16) != (uint32_t)arch)
         goto fail;
-    key_len = bnbq__get_u32(hdr + 28);
-    img_len = bnbq__get_u64(hdr + 32);
+    key_len = bnbq__get_u32(buf + 28);
+    img_len = bnbq__get_u64(buf + 32);
     if (key_len != klen || img_len == 0 || img_len > BNBQ__CACHE_MAX_IMAGE) goto fail;
-    buf = (unsigned char*)malloc((size_t)(key_len + img_len));
-    if (!buf) goto fail;
-    if (fread(buf, 1, (size_t)(key_len + img_len), f) != (size_t)(key_len + img_len)) goto fail;
-    if (fread(tail, 1, 8, f) != 8) goto fail;
-    if (fgetc(f) != EOF) goto fail;                       /* trailing garbage */
-    if (memcmp(buf, key, klen) != 0) goto fail;            /* a foreign entry (hash collision) */
-    h = bnbq__fnv64(BNBQ__FNV_BASIS, hdr, sizeof hdr);
-    h = bnbq__fnv64(h, buf, (size_t)(key_len + img_len));
-    if (h != bnbq__get_u64(tail)) goto fail;
+    total = BNBQ__CACHE_HEADER + (size_t)key_len + (size_t)img_len + 8;
+    {
+        unsigned char* grown = (unsigned char*)realloc(buf, total);
+        if (!grown) goto fail;
+        buf = grown;
+    }
+    if (fread(buf + BNBQ__CACHE_HEADER, 1, total - BNBQ__CACHE_HEADER, f) != total - BNBQ__CACHE_HEADER)
+        goto fail;
+    if (fgetc(f) != EOF) goto fail;                                       /* trailing garbage */
+    if (memcmp(buf + BNBQ__CACHE_HEADER, key, klen) != 0) goto fail;       /* a foreign entry */
+    if (bnbq__sum64(buf, total - 8) != bnbq__get_u64(buf + total - 8)) goto fail;
     fclose(f);
-    memmove(buf, buf + key_len, (size_t)img_len);
+    memmove(buf, buf + BNBQ__CACHE_HEADER + key_len, (size_t)img_len);
     *out_len = (size_t)img_len;
     *out_bad = 0;
     return buf;
@@ -673,12 +760,13 @@ static int bnbq__cache_write(const char* dir, const char* name, const char* key,
                              int nvrtc_version, int driver_version, const void* img, size_t len) {
     char path[1200], tmp[1300];
     static unsigned long counter = 0;   /* only makes temp names unique; races are harmless */
-    unsigned char hdr[BNBQ__CACHE_HEADER], tail[8];
-    size_t klen = strlen(key);
-    uint64_t h;
+    size_t klen = strlen(key), total = BNBQ__CACHE_HEADER + klen + len + 8;
+    unsigned char* buf;
     FILE* f;
     int ok;
     if (strlen(dir) > 1000) return -1;
+    buf = (unsigned char*)malloc(total);
+    if (!buf) return -1;
     bnbq__mkdir_p(dir);
     sprintf(path, "%s/%s.bnbqk", dir, name);
 #if defined(_WIN32)
@@ -686,23 +774,22 @@ static int bnbq__cache_write(const char* dir, const char* name, const char* key,
 #else
     sprintf(tmp, "%s.tmp.%d.%lu", path, (int)getpid(), ++counter);
 #endif
-    memset(hdr, 0, sizeof hdr);
-    memcpy(hdr, BNBQ__CACHE_MAGIC, 8);
-    bnbq__put_u32(hdr + 8, BNBQ_CUDA_CACHE_FORMAT);
-    bnbq__put_u32(hdr + 12, (uint32_t)kind);
-    bnbq__put_u32(hdr + 16, (uint32_t)arch);
-    bnbq__put_u32(hdr + 20, (uint32_t)nvrtc_version);
-    bnbq__put_u32(hdr + 24, (uint32_t)driver_version);
-    bnbq__put_u32(hdr + 28, (uint32_t)klen);
-    bnbq__put_u64(hdr + 32, (uint64_t)len);
-    h = bnbq__fnv64(BNBQ__FNV_BASIS, hdr, sizeof hdr);
-    h = bnbq__fnv64(h, key, klen);
-    h = bnbq__fnv64(h, img, len);
-    bnbq__put_u64(tail, h);
+    memset(buf, 0, BNBQ__CACHE_HEADER);
+    memcpy(buf, BNBQ__CACHE_MAGIC, 8);
+    bnbq__put_u32(buf + 8, BNBQ_CUDA_CACHE_FORMAT);
+    bnbq__put_u32(buf + 12, (uint32_t)kind);
+    bnbq__put_u32(buf + 16, (uint32_t)arch);
+    bnbq__put_u32(buf + 20, (uint32_t)nvrtc_version);
+    bnbq__put_u32(buf + 24, (uint32_t)driver_version);
+    bnbq__put_u32(buf + 28, (uint32_t)klen);
+    bnbq__put_u64(buf + 32, (uint64_t)len);
+    memcpy(buf + BNBQ__CACHE_HEADER, key, klen);
+    memcpy(buf + BNBQ__CACHE_HEADER + klen, img, len);
+    bnbq__put_u64(buf + total - 8, bnbq__sum64(buf, total - 8));
     f = fopen(tmp, "wb");
-    if (!f) return -1;
-    ok = fwrite(hdr, 1, sizeof hdr, f) == sizeof hdr && fwrite(key, 1, klen, f) == klen &&
-         fwrite(img, 1, len, f) == len && fwrite(tail, 1, 8, f) == 8;
+    if (!f) { free(buf); return -1; }
+    ok = fwrite(buf, 1, total, f) == total;
+    free(buf);
     if (fclose(f) != 0) ok = 0;
 #if defined(_WIN32)
     if (ok) { remove(path); }
@@ -730,14 +817,19 @@ static int bnbq__cache_dir(const char* explicit_dir, char* out, size_t cap) {
 }
 
 /* ---- kernel sources -------------------------------------------------------------------------- */
+/* One file of kernels_src/, as `make embed` writes it (kernels_src/embed.c): its text as lines
+   (each kernel definition wrapped in a BNBQ_ONE_KERNEL / BNBQ_K_<name> guard, #line directives
+   keep the file's own line numbers) and the names of the kernels it defines. */
 typedef struct bnbq__cu_source {
     const char*        name;
     const char* const* lines;
+    const char* const* kernels;
 } bnbq__cu_source;
 
 // >>cu-kernels
 /* Generated by `make embed` from kernels_src/: do not edit by hand. */
 static const char* const bnbq__cu_src_prelude[] = {
+    "#line 1 \"prelude.cuh\"\n",
     "// bnbq kernel prelude: prepended to every compilation unit. No toolkit headers: the few types and\n",
     "// conversions the kernels need are defined here, bit for bit the same as bnbq.h's CPU functions.\n",
     "// Compiled with --fmad=false and without fast-math, so every float operation rounds on its own.\n",
@@ -845,15 +937,30 @@ static const char* const bnbq__cu_src_prelude[] = {
     "    for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (u64)gridDim.x * blockDim.x)\n",
     0
 };
+static const char* const bnbq__cu_kernels_prelude[] = {
+    0
+};
 static const char* const bnbq__cu_src_convert[] = {
+    "#line 1 \"convert.cu\"\n",
     "// Elementwise dtype conversion (bnbq_convert). The dtypes are kernel arguments: the branch is\n",
     "// uniform across the grid and the kernel is memory-bound.\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_convert(const void* src, int src_dt, void* dst, int dst_dt, u64 n) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_convert)\n",
+    "#line 3 \"convert.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_convert(const void* src, int src_dt, void* dst, int dst_dt, u64 n) {\n",
     "    BNBQ_GRID_LOOP(i, n) bnbq_store(dst_dt, dst, i, bnbq_load(src_dt, src, i));\n",
     "}\n",
+    "#endif\n",
+    "#line 6 \"convert.cu\"\n",
+    0
+};
+static const char* const bnbq__cu_kernels_convert[] = {
+    "bnbq_k_convert",
     0
 };
 static const char* const bnbq__cu_src_gemv4[] = {
+    "#line 1 \"gemv4.cu\"\n",
     "// bnbq_gemv_4bit: out (N,) = W (N, K) 4-bit @ A (K,), bitsandbytes' kgemm_4bit_inference_naive\n",
     "// element for element, bit-exact with bnbq__cpu_gemv_range (algorithms.md 6.3):\n",
     "//   lane L of the warp of row n takes the 32-element chunks k0 = 32 L + 1024 j in order; per chunk\n",
@@ -1184,6 +1291,11 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "// Groups of WARPS * ROWS rows, grid-stride over the groups (the launcher caps the grid near the\n",
     "// number of resident blocks, so the table below is built once per block). bs_shift =\n",
     "// log2(blocksize). code: the 16-entry quant_map (resolved on the host).\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
+    "             void* out, const void* bias, bnbq_code16 code, int vec) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4)\n",
+    "#line 331 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4_WARPS * 32)\n",
     "bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "             void* out, const void* bias, bnbq_code16 code, int vec) {\n",
@@ -1206,9 +1318,16 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "        else if (nb < N) bnbq_g4_rows_unaligned(A, packed, absmax, N, K, bs_shift, out, bias, nb);\n",
     "    }\n",
     "}\n",
+    "#endif\n",
+    "#line 353 \"gemv4.cu\"\n",
+    0
+};
+static const char* const bnbq__cu_kernels_gemv4[] = {
+    "bnbq_k_gemv4",
     0
 };
 static const char* const bnbq__cu_src_int8[] = {
+    "#line 1 \"int8.cu\"\n",
     "// LLM.int8() quantizers and epilogues (bnbq_int8_vectorwise_quant / _dequant, int8_double_quant,\n",
     "// int8_mm_dequant) and SwitchBack's quantize_rowwise, which shares the row kernel.\n",
     "// The file is compiled as four units (BNBQ_I8_PART): 1 int8_vectorwise_quant, 2 int8_double_quant,\n",
@@ -1322,6 +1441,11 @@ static const char* const bnbq__cu_src_int8[] = {
     "#if BNBQ_I8_PART == 1 || BNBQ_I8_PART == 2\n",
     "// Zeroes the bitmask words, the arrival counter and up to two float arrays (statistics that are\n",
     "// reduced with atomicMax on their bits).\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_init(u32* bm, u64 nwords, i32* counter, float* f1, u64 n1,\n",
+    "                                            float* f2, u64 n2) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_init)\n",
+    "#line 114 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_init(u32* bm, u64 nwords, i32* counter, float* f1, u64 n1,\n",
     "                                            float* f2, u64 n2) {\n",
     "    u64 i0 = (u64)blockIdx.x * blockDim.x + threadIdx.x, st = (u64)gridDim.x * blockDim.x;\n",
@@ -1330,6 +1454,8 @@ static const char* const bnbq__cu_src_int8[] = {
     "    if (f1) for (u64 i = i0; i < n1; i += st) f1[i] = 0.0f;\n",
     "    if (f2) for (u64 i = i0; i < n2; i += st) f2[i] = 0.0f;\n",
     "}\n",
+    "#endif\n",
+    "#line 122 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- a piece: V consecutive f16 of a row (V = 8: one 16-byte load; V = 1: one element) -------\n",
@@ -1449,6 +1575,11 @@ static const char* const bnbq__cu_src_int8[] = {
     "#if BNBQ_I8_PART == 1\n",
     "// int8_vectorwise_quant, pass 1 of 2: row statistics, codes (outlier elements 0) and outlier bits.\n",
     "// vec: cols % 8 == 0, A 16-byte and CA 8-byte aligned.\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm,\n",
+    "                    int vec) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows)\n",
+    "#line 241 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm,\n",
     "                    int vec) {\n",
@@ -1456,20 +1587,33 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_rows<0, 1>(A, rows, cols, thr, CA, row_stats, bm);\n",
     "}\n",
     "#endif\n",
+    "#line 247 \"int8.cu\"\n",
+    "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 4\n",
     "// SwitchBack quantize_rowwise: state f16 row absmax, q = rint(127 * (x * (1 / absmax))).\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state, int vec) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_rows)\n",
+    "#line 251 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state, int vec) {\n",
     "    if (vec) bnbq_i8_rows<1, 8>(X, rows, cols, 0.0f, q, state, 0);\n",
     "    else bnbq_i8_rows<1, 1>(X, rows, cols, 0.0f, q, state, 0);\n",
     "}\n",
     "#endif\n",
+    "#line 256 \"int8.cu\"\n",
+    "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 1\n",
     "// int8_vectorwise_quant, pass 2 of 2 (threshold > 0): with zero_cols (rows > 1) every element of\n",
     "// an outlier column is zeroed (warps over rows, lanes over the outlier columns of a 8192-column\n",
     "// chunk); then the last block compacts the bitmask. blockDim.x == 256.\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
+    "                   int zero_cols) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_fix)\n",
+    "#line 262 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
     "                   int zero_cols) {\n",
@@ -1500,6 +1644,8 @@ static const char* const bnbq__cu_src_int8[] = {
     "    }\n",
     "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
+    "#endif\n",
+    "#line 292 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- int8_double_quant --------------------------------------------------------------------------\n",
@@ -1566,12 +1712,19 @@ static const char* const bnbq__cu_src_int8[] = {
     "}\n",
     "\n",
     "// blockDim.x == 256\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
+    "                     float* col_stats, u32* bm, int vec) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_stats)\n",
+    "#line 358 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                     float* col_stats, u32* bm, int vec) {\n",
     "    if (vec) bnbq_i8_dq_stats<8>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
     "    else bnbq_i8_dq_stats<1>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
     "}\n",
+    "#endif\n",
+    "#line 364 \"int8.cu\"\n",
     "\n",
     "// Pass 2 of 2: one block per row (grid-stride): CA (outlier elements 0, and whole outlier columns\n",
     "// when zero_cols) and CAt, then (use_thr) the outlier compaction.\n",
@@ -1609,6 +1762,13 @@ static const char* const bnbq__cu_src_int8[] = {
     "    }\n",
     "}\n",
     "\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA,\n",
+    "                                                i8* CAt, const float* row_stats,\n",
+    "                                                const float* col_stats, u32* bm, u64 nwords,\n",
+    "                                                i32* cols_out, i32* n_out, int vec) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant)\n",
+    "#line 401 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA,\n",
     "                                                i8* CAt, const float* row_stats,\n",
     "                                                const float* col_stats, u32* bm, u64 nwords,\n",
@@ -1617,6 +1777,8 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_dq_quant<1>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
     "    if (thr > 0.0f) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
+    "#endif\n",
+    "#line 409 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 3\n",
@@ -1661,12 +1823,19 @@ static const char* const bnbq__cu_src_int8[] = {
     "    }\n",
     "}\n",
     "\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,\n",
+    "                                                  u64 cols, float* out, int vec) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_dequant)\n",
+    "#line 453 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,\n",
     "                                                  u64 cols, float* out, int vec) {\n",
     "    if (vec == 16) bnbq_i8_vw_dequant<16>(CA, stats, rows, cols, out);\n",
     "    else if (vec == 4) bnbq_i8_vw_dequant<4>(CA, stats, rows, cols, out);\n",
     "    else bnbq_i8_vw_dequant<1>(CA, stats, rows, cols, out);\n",
     "}\n",
+    "#endif\n",
+    "#line 459 \"int8.cu\"\n",
     "\n",
     "// ---- int8_mm_dequant ------------------------------------------------------------------------------\n",
     "// out = dt(f16(fmaf(f32(f32((float)A * rs[m]) * cs[n]), 6.200012e-05f, bias_f16_or_0))), a non-F16\n",
@@ -1713,6 +1882,12 @@ static const char* const bnbq__cu_src_int8[] = {
     "    }\n",
     "}\n",
     "\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_mm_dequant(const i32* A, const float* rs, const float* cs,\n",
+    "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
+    "                                                  const void* bias, int vec) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_mm_dequant)\n",
+    "#line 505 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_mm_dequant(const i32* A, const float* rs, const float* cs,\n",
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {\n",
@@ -1720,9 +1895,23 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_mm_dequant<1>(A, rs, cs, M, N, out, dt, bias_dt, bias);\n",
     "}\n",
     "#endif\n",
+    "#line 511 \"int8.cu\"\n",
+    "#endif\n",
+    0
+};
+static const char* const bnbq__cu_kernels_int8[] = {
+    "bnbq_k_int8_init",
+    "bnbq_k_int8_vw_rows",
+    "bnbq_k_sb_rows",
+    "bnbq_k_int8_vw_fix",
+    "bnbq_k_int8_dq_stats",
+    "bnbq_k_int8_dq_quant",
+    "bnbq_k_int8_vw_dequant",
+    "bnbq_k_int8_mm_dequant",
     0
 };
 static const char* const bnbq__cu_src_int8mm[] = {
+    "#line 1 \"int8mm.cu\"\n",
     "// int8 GEMMs: out (M, N) from A (M, K) int8 and B (N, K) int8, both row-major along K, exact int32\n",
     "// accumulation with wrap-around (__dp4a), any K (the tail is zero-padded in shared memory).\n",
     "//   bnbq_k_int8_matmul:  int32 out (bnbq_int8_linear_matmul)\n",
@@ -1794,6 +1983,10 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "\n",
     "// blockIdx.x: n tile; blockIdx.y (grid-stride): m tile. blockDim.x == 256.\n",
     "// vec_out: N % 4 == 0 and out 16-byte aligned.\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_matmul(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, int vec, int vec_out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_matmul)\n",
+    "#line 72 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_matmul(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, int vec, int vec_out) {\n",
     "    const u64 mtiles = (M + BNBQ_MM_BM - 1) / BNBQ_MM_BM;\n",
@@ -1818,8 +2011,15 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "        }\n",
     "    }\n",
     "}\n",
+    "#endif\n",
+    "#line 96 \"int8mm.cu\"\n",
     "\n",
     "// SwitchBack epilogue. sw_global: state_w has one element. bias: (N,) f16 or NULL.\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_sb_matmul(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M,\n",
+    "                 u64 N, u64 K, u16* out, const u16* bias, int vec) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_matmul)\n",
+    "#line 98 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_matmul(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M,\n",
     "                 u64 N, u64 K, u16* out, const u16* bias, int vec) {\n",
@@ -1851,9 +2051,17 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "        }\n",
     "    }\n",
     "}\n",
+    "#endif\n",
+    "#line 129 \"int8mm.cu\"\n",
+    0
+};
+static const char* const bnbq__cu_kernels_int8mm[] = {
+    "bnbq_k_int8_matmul",
+    "bnbq_k_sb_matmul",
     0
 };
 static const char* const bnbq__cu_src_matmul4[] = {
+    "#line 1 \"matmul4.cu\"\n",
     "// bnbq_matmul_4bit when M > 1 or K % blocksize != 0: out (M, N) = A (M, K) @ W^T (+ bias), W (N, K)\n",
     "// 4-bit with W[n, k] = dt(table[nibble] * absmax[(n K + k) / blocksize]) exactly as bnbq__dequant4\n",
     "// then bnbq__round_to (table: the NF4 values, or bnbq_fp4_value for FP4, resolved on the host).\n",
@@ -1869,6 +2077,11 @@ static const char* const bnbq__cu_src_matmul4[] = {
     "#define BNBQ_M4_BK 16\n",
     "\n",
     "// blockIdx.x: n tile; blockIdx.y (grid-stride): m tile. bs_shift = log2(blocksize).\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_matmul4(int dt, const void* A, const u8* packed, const float* absmax, u64 M, u64 N, u64 K,\n",
+    "               int bs_shift, void* out, const void* bias, bnbq_code16 code) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_matmul4)\n",
+    "#line 16 \"matmul4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_matmul4(int dt, const void* A, const u8* packed, const float* absmax, u64 M, u64 N, u64 K,\n",
     "               int bs_shift, void* out, const void* bias, bnbq_code16 code) {\n",
@@ -1934,9 +2147,16 @@ static const char* const bnbq__cu_src_matmul4[] = {
     "        }\n",
     "    }\n",
     "}\n",
+    "#endif\n",
+    "#line 81 \"matmul4.cu\"\n",
+    0
+};
+static const char* const bnbq__cu_kernels_matmul4[] = {
+    "bnbq_k_matmul4",
     0
 };
 static const char* const bnbq__cu_src_quant[] = {
+    "#line 1 \"quant.cu\"\n",
     "// Quantization kernels (bnbq_quantize_blockwise and its family). One source, compiled as several\n",
     "// units chosen with -D (each a variant listed in bnbq_cuda.h's BNBQ__CU_VARIANTS_QUANT):\n",
     "//   BNBQ_OPS=1  8-bit blockwise quantize / dequantize (dequantize_global uses it too)\n",
@@ -2244,6 +2464,10 @@ static const char* const bnbq__cu_src_quant[] = {
     "\n",
     "#if BNBQ_OPS == 1\n",
     "// out_q, out_absmax = bnbq_quantize_blockwise(code, x, n, 2^bs_log2); bs 64..4096\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_quant8(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_code256 code) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant8)\n",
+    "#line 308 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant8(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_code256 code) {\n",
     "    bq_top T;\n",
@@ -2257,6 +2481,8 @@ static const char* const bnbq__cu_src_quant[] = {
     "        bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd);\n",
     "    }\n",
     "}\n",
+    "#endif\n",
+    "#line 321 \"quant.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- 8-bit dequantization: out[e] = dt(code[q[e]] * absmax[e >> bs_log2]) (NESTED: f32(... + off))\n",
@@ -2321,16 +2547,26 @@ static const char* const bnbq__cu_src_quant[] = {
     "#endif\n",
     "\n",
     "#if BNBQ_OPS == 1\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code256 code) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant8)\n",
+    "#line 385 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
     "bnbq_k_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code256 code) {\n",
     "    bq_dequant8<BNBQ_DT, false>(q, absmax, n, bs_log2, out, 0.0f, code);\n",
     "}\n",
+    "#endif\n",
+    "#line 389 \"quant.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- global 8-bit quantization ----------------------------------------------------------------\n",
     "#if BNBQ_OPS == 2\n",
     "// out[0] (zeroed before) = max |x| over the tensor: per-block maxima, then atomicMax on the bits\n",
     "// (non-negative floats order as their bit patterns).\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_absmax_global(const void* x, u64 n, float* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_absmax_global)\n",
+    "#line 395 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
     "bnbq_k_absmax_global(const void* x, u64 n, float* out) {\n",
     "    const u64 TE = (u64)(BQ_THREADS * 16);\n",
@@ -2355,6 +2591,8 @@ static const char* const bnbq__cu_src_quant[] = {
     "        if (m > 0.0f) atomicMax((unsigned int*)out, __float_as_uint(m));\n",
     "    }\n",
     "}\n",
+    "#endif\n",
+    "#line 419 \"quant.cu\"\n",
     "\n",
     "// q[e] = code_index(code, f32(x[e] / absmax[0])), an IEEE division as bnbq.h (and torch).\n",
     "template <class Coder>\n",
@@ -2398,6 +2636,10 @@ static const char* const bnbq__cu_src_quant[] = {
     "    }\n",
     "}\n",
     "\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_quant_global(const void* x, u64 n, const float* absmax, u8* q, bnbq_code256 code) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant_global)\n",
+    "#line 462 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant_global(const void* x, u64 n, const float* absmax, u8* q, bnbq_code256 code) {\n",
     "    bq_top T;\n",
@@ -2412,6 +2654,8 @@ static const char* const bnbq__cu_src_quant[] = {
     "    }\n",
     "}\n",
     "#endif\n",
+    "#line 475 \"quant.cu\"\n",
+    "#endif\n",
     "\n",
     "// ---- nested statistics (float32) --------------------------------------------------------------\n",
     "#if BNBQ_OPS == 3\n",
@@ -2420,6 +2664,10 @@ static const char* const bnbq__cu_src_quant[] = {
     "// per round) into one half of a double buffer while thread 0 adds the previous round's sums.\n",
     "#define BQ_NO_THREADS 1024\n",
     "#define BQ_NO_WORKERS (BQ_NO_THREADS - 32)\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_nested_offset(const float* absmax, u64 nblocks, float* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_nested_offset)\n",
+    "#line 484 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_NO_THREADS)\n",
     "bnbq_k_nested_offset(const float* absmax, u64 nblocks, float* out) {\n",
     "    __shared__ double part[2][BQ_NO_WORKERS];\n",
@@ -2463,8 +2711,15 @@ static const char* const bnbq__cu_src_quant[] = {
     "    }\n",
     "    if (t == 0) out[0] = (float)(s / (double)nblocks);\n",
     "}\n",
+    "#endif\n",
+    "#line 527 \"quant.cu\"\n",
     "\n",
     "// absmax_q, nested_absmax = quantize_blockwise(f32(absmax - offset[0]), code, 2^bs_log2)\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_quant_nested(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,\n",
+    "                    float* nested_absmax, bnbq_code256 code) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant_nested)\n",
+    "#line 529 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant_nested(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,\n",
     "                    float* nested_absmax, bnbq_code256 code) {\n",
@@ -2480,14 +2735,23 @@ static const char* const bnbq__cu_src_quant[] = {
     "        bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd);\n",
     "    }\n",
     "}\n",
+    "#endif\n",
+    "#line 544 \"quant.cu\"\n",
     "\n",
     "// out[b] = f32(f32(code[q[b]] * nested_absmax[b >> bs_log2]) + offset[0])\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_dequant_nested(const u8* q, const float* nested_absmax, u64 nblocks, int bs_log2,\n",
+    "                      const float* offset, float* out, bnbq_code256 code) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant_nested)\n",
+    "#line 546 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
     "bnbq_k_dequant_nested(const u8* q, const float* nested_absmax, u64 nblocks, int bs_log2,\n",
     "                      const float* offset, float* out, bnbq_code256 code) {\n",
     "    const float off = offset[0];\n",
     "    bq_dequant8<BNBQ_F32, true>(q, nested_absmax, nblocks, bs_log2, out, off, code);\n",
     "}\n",
+    "#endif\n",
+    "#line 552 \"quant.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- 4-bit NF4 / FP4 --------------------------------------------------------------------------\n",
@@ -2573,6 +2837,10 @@ static const char* const bnbq__cu_src_quant[] = {
     "};\n",
     "\n",
     "// out_packed, out_absmax = bnbq_quantize_4bit(qt, x, n, 2^bs_log2); bs 32..4096\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_quant4(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq_q4tab tab) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant4)\n",
+    "#line 637 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant4(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq_q4tab tab) {\n",
     "    if (bq4_setup(tab)) {\n",
@@ -2583,9 +2851,15 @@ static const char* const bnbq__cu_src_quant[] = {
     "        bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd);\n",
     "    }\n",
     "}\n",
+    "#endif\n",
+    "#line 647 \"quant.cu\"\n",
     "\n",
     "// out[e] = dt(tab[nibble e] * absmax[e >> bs_log2]); nibble e is the high one of byte e / 2 for\n",
     "// even e. Tiles as bq_dequant8.\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_dequant4(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code16 tab) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant4)\n",
+    "#line 650 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
     "bnbq_k_dequant4(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code16 tab) {\n",
     "    const int VO = BNBQ_DT == BNBQ_F32 ? 4 : 8;\n",
@@ -2637,9 +2911,24 @@ static const char* const bnbq__cu_src_quant[] = {
     "    }\n",
     "}\n",
     "#endif\n",
+    "#line 700 \"quant.cu\"\n",
+    "#endif\n",
+    0
+};
+static const char* const bnbq__cu_kernels_quant[] = {
+    "bnbq_k_quant8",
+    "bnbq_k_dequant8",
+    "bnbq_k_absmax_global",
+    "bnbq_k_quant_global",
+    "bnbq_k_nested_offset",
+    "bnbq_k_quant_nested",
+    "bnbq_k_dequant_nested",
+    "bnbq_k_quant4",
+    "bnbq_k_dequant4",
     0
 };
 static const char* const bnbq__cu_src_switchback[] = {
+    "#line 1 \"switchback.cu\"\n",
     "// SwitchBack (bitsandbytes.triton) quantizers and dequantizer, F16 only, with the arithmetic of\n",
     "// bnbq.h's CPU functions (quantize_rowwise lives in int8.cu: it shares the LLM.int8 row kernel).\n",
     "//   columnwise_and_transpose: state[c] = f16(max_r |x|); q = rint(f32(127 * f32(x * (1/state))))\n",
@@ -2783,15 +3072,26 @@ static const char* const bnbq__cu_src_switchback[] = {
     "    }\n",
     "}\n",
     "\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_sb_colmax(const u16* X, u64 rows, u64 cols, u16* state, int vec) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_colmax)\n",
+    "#line 144 \"switchback.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_colmax(const u16* X, u64 rows, u64 cols, u16* state, int vec) {\n",
     "    if (vec) bnbq_sb_colmax<8>(X, rows, cols, state);\n",
     "    else bnbq_sb_colmax<1>(X, rows, cols, state);\n",
     "}\n",
+    "#endif\n",
+    "#line 149 \"switchback.cu\"\n",
     "\n",
     "// ---- quantize and transpose: tiles of 64 x 64, out (cols, rows) -----------------------------------\n",
     "// mode 0: per-column inv = 1 / state[c] (columnwise); mode 1: inv = f16(1 / absmax[0]) (global).\n",
     "// blockDim.x == 256. vec_out: rows % 16 == 0 and out 16-byte aligned.\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_sb_transpose_q(const u16* X, u64 rows, u64 cols, i8* out, const u16* state, int mode,\n",
+    "                      int vec_out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_transpose_q)\n",
+    "#line 153 \"switchback.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_transpose_q(const u16* X, u64 rows, u64 cols, i8* out, const u16* state, int mode,\n",
     "                      int vec_out) {\n",
@@ -2840,9 +3140,15 @@ static const char* const bnbq__cu_src_switchback[] = {
     "        __syncthreads();\n",
     "    }\n",
     "}\n",
+    "#endif\n",
+    "#line 201 \"switchback.cu\"\n",
     "\n",
     "// ---- global absmax: grid-stride max of |x| into absmax[0] (which must be 0) ----------------------\n",
     "// vec: X 16-byte aligned (8 elements per load; the n % 8 tail one by one).\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_sb_global_max(const u16* X, u64 n, u16* absmax, int vec) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_global_max)\n",
+    "#line 204 \"switchback.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_sb_global_max(const u16* X, u64 n, u16* absmax, int vec) {\n",
     "    __shared__ u32 red[32];\n",
     "    const u64 i0 = (u64)blockIdx.x * blockDim.x + threadIdx.x, st = (u64)gridDim.x * blockDim.x;\n",
@@ -2870,9 +3176,15 @@ static const char* const bnbq__cu_src_switchback[] = {
     "        if (m) bnbq_sb_atomic_max16(absmax, m);\n",
     "    }\n",
     "}\n",
+    "#endif\n",
+    "#line 231 \"switchback.cu\"\n",
     "\n",
     "// ---- quantize_global_int8: elementwise with inv = f16(1 / absmax[0]) ------------------------------\n",
     "// vec: X 16-byte and q 8-byte aligned.\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_sb_global_q(const u16* X, u64 n, i8* q, const u16* absmax, int vec) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_global_q)\n",
+    "#line 234 \"switchback.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_sb_global_q(const u16* X, u64 n, i8* q, const u16* absmax, int vec) {\n",
     "    const u64 i0 = (u64)blockIdx.x * blockDim.x + threadIdx.x, st = (u64)gridDim.x * blockDim.x;\n",
     "    const u32 inv2 = bnbq_sb_global_inv2(absmax);\n",
@@ -2899,6 +3211,8 @@ static const char* const bnbq__cu_src_switchback[] = {
     "        q[i] = (i8)c[0];\n",
     "    }\n",
     "}\n",
+    "#endif\n",
+    "#line 260 \"switchback.cu\"\n",
     "\n",
     "// ---- dequantize_rowwise: one block per row (grid-stride) ------------------------------------------\n",
     "// out = f16(f32(t * f32(1/127))), t = f16(s * q): s and q are f16 values (q exactly), so t is one\n",
@@ -2961,49 +3275,80 @@ static const char* const bnbq__cu_src_switchback[] = {
     "    }\n",
     "}\n",
     "\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_sb_dequant_rows(const i8* q, const u16* state, u64 rows, u64 cols,\n",
+    "                                                  u16* out, int vec) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_dequant_rows)\n",
+    "#line 322 \"switchback.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_sb_dequant_rows(const i8* q, const u16* state, u64 rows, u64 cols,\n",
     "                                                  u16* out, int vec) {\n",
     "    if (vec == 16) bnbq_sb_dequant_rows<16>(q, state, rows, cols, out);\n",
     "    else bnbq_sb_dequant_rows<1>(q, state, rows, cols, out);\n",
     "}\n",
+    "#endif\n",
+    "#line 327 \"switchback.cu\"\n",
+    0
+};
+static const char* const bnbq__cu_kernels_switchback[] = {
+    "bnbq_k_sb_colmax",
+    "bnbq_k_sb_transpose_q",
+    "bnbq_k_sb_global_max",
+    "bnbq_k_sb_global_q",
+    "bnbq_k_sb_dequant_rows",
     0
 };
 static const bnbq__cu_source bnbq__cu_sources[] = {
-    { "prelude", bnbq__cu_src_prelude },
-    { "convert", bnbq__cu_src_convert },
-    { "gemv4", bnbq__cu_src_gemv4 },
-    { "int8", bnbq__cu_src_int8 },
-    { "int8mm", bnbq__cu_src_int8mm },
-    { "matmul4", bnbq__cu_src_matmul4 },
-    { "quant", bnbq__cu_src_quant },
-    { "switchback", bnbq__cu_src_switchback },
-    { 0, 0 }
+    { "prelude", bnbq__cu_src_prelude, bnbq__cu_kernels_prelude },
+    { "convert", bnbq__cu_src_convert, bnbq__cu_kernels_convert },
+    { "gemv4", bnbq__cu_src_gemv4, bnbq__cu_kernels_gemv4 },
+    { "int8", bnbq__cu_src_int8, bnbq__cu_kernels_int8 },
+    { "int8mm", bnbq__cu_src_int8mm, bnbq__cu_kernels_int8mm },
+    { "matmul4", bnbq__cu_src_matmul4, bnbq__cu_kernels_matmul4 },
+    { "quant", bnbq__cu_src_quant, bnbq__cu_kernels_quant },
+    { "switchback", bnbq__cu_src_switchback, bnbq__cu_kernels_switchback },
+    { 0, 0, 0 }
 };
 // >>cu-kernels-end
 
-/* The full text of a compilation unit: the prelude, then the unit's source. malloc'd. */
-static char* bnbq__cu_program_text(const char* unit) {
+/* The source named unit, or NULL. */
+static const bnbq__cu_source* bnbq__cu_source_of(const char* unit) {
     const bnbq__cu_source* s;
-    const char* const* pre = NULL;
-    const char* const* src = NULL;
+    for (s = bnbq__cu_sources; s->name; s++)
+        if (strcmp(s->name, unit) == 0) return s;
+    return NULL;
+}
+
+/* 1 when the file of unit defines a kernel of that name. */
+static int bnbq__cu_kernel_known(const char* unit, const char* kernel) {
+    const bnbq__cu_source* s = bnbq__cu_source_of(unit);
+    const char* const* k;
+    if (!s || !kernel) return 0;
+    for (k = s->kernels; *k; k++)
+        if (strcmp(*k, kernel) == 0) return 1;
+    return 0;
+}
+
+/* The full text of a compilation unit: the prelude, a newline, then the unit's source (every
+   kernel of the file; -D options choose). malloc'd, *out_len bytes before the NUL. */
+static char* bnbq__cu_program_text_len(const char* unit, size_t* out_len) {
+    const bnbq__cu_source* pre = bnbq__cu_source_of("prelude");
+    const bnbq__cu_source* src = bnbq__cu_source_of(unit);
     const char* const* l;
-    size_t len = 64;
+    size_t len = 2, used = 0;
     char* out;
-    for (s = bnbq__cu_sources; s->name; s++) {
-        if (strcmp(s->name, "prelude") == 0) pre = s->lines;
-        if (strcmp(s->name, unit) == 0) src = s->lines;
-    }
     if (!pre || !src) return NULL;
-    for (l = pre; *l; l++) len += strlen(*l);
-    for (l = src; *l; l++) len += strlen(*l);
+    for (l = pre->lines; *l; l++) len += strlen(*l);
+    for (l = src->lines; *l; l++) len += strlen(*l);
     out = (char*)malloc(len);
     if (!out) return NULL;
-    out[0] = 0;
-    for (l = pre; *l; l++) strcat(out, *l);
-    strcat(out, "\n");
-    for (l = src; *l; l++) strcat(out, *l);
+    for (l = pre->lines; *l; l++) { size_t n = strlen(*l); memcpy(out + used, *l, n); used += n; }
+    out[used++] = '\n';
+    for (l = src->lines; *l; l++) { size_t n = strlen(*l); memcpy(out + used, *l, n); used += n; }
+    out[used] = 0;
+    if (out_len) *out_len = used;
     return out;
 }
+static char* bnbq__cu_program_text(const char* unit) { return bnbq__cu_program_text_len(unit, NULL); }
 
 // >>cuda-context
 
@@ -3016,17 +3361,26 @@ typedef struct bnbq__cu_variant {
 static int bnbq__cu_num_variants(void);
 static const bnbq__cu_variant* bnbq__cu_variant_at(int i);
 
+/* One loaded kernel: a module compiled from one kernel of one variant (unit, defines, kernel),
+   and its function. The strings share one allocation (unit). */
 typedef struct bnbq__cu_module {
+    uint64_t         hash;        /* of unit, defines, kernel: the lookup's first comparison */
     char*            unit;
     char*            defines;
+    char*            kernel;
     bnbq__CUmodule   module;
+    bnbq__CUfunction fn;
 } bnbq__cu_module;
 
-typedef struct bnbq__cu_fn {
-    int              module;      /* index into modules */
-    char             name[64];
-    bnbq__CUfunction fn;
-} bnbq__cu_fn;
+/* Where the first use of a kernel spends its time (wall seconds, this context), for benchmarks:
+   key (source hash, options, key text), read (cache file read and checks), load
+   (cuModuleLoadData), getfn (cuModuleGetFunction), funcload (cuFuncLoad). */
+typedef struct bnbq__cu_timing {
+    double key, read, load, getfn, funcload;
+    int    loads;
+} bnbq__cu_timing;
+
+#define BNBQ__MAX_SOURCES 32
 
 struct bnbq_cuda {
     bnbq_cuda_desc    desc;           /* resolved */
@@ -3036,6 +3390,7 @@ struct bnbq_cuda {
     bnbq__CUcontext   cuctx;
     bnbq_cuda_device_info info;
     int               target_arch, target_ptx;
+    int               nvrtc_resolved; /* NVRTC looked for (it is opened on first need) */
     int               nvrtc_ok;       /* NVRTC loaded and usable for this device */
     bnbq_result       nvrtc_missing;  /* what an uncached kernel reports when !nvrtc_ok */
 #if defined(_WIN32)
@@ -3045,11 +3400,20 @@ struct bnbq_cuda {
 #endif
     bnbq__cu_module*  modules;
     int               num_modules, cap_modules;
-    bnbq__cu_fn*      fns;
-    int               num_fns, cap_fns;
+    uint64_t          src_hash[BNBQ__MAX_SOURCES];  /* per source file, 0: not computed yet */
+    size_t            src_len[BNBQ__MAX_SOURCES];
     bnbq_cuda_stats   stats;
+    bnbq__cu_timing   timing;
     int               warned_cache_write;
 };
+
+/* cuFuncLoad right after cuModuleGetFunction (where the driver has it): the kernel's code goes to
+   the GPU when bnbq first resolves it, not inside its first launch. bench_gpu switches it. */
+static int bnbq__cu_func_load = 1;
+/* One more NVRTC option for every unit (it becomes part of the cache keys), NULL: none. Only for
+   benchmarks: bench_gpu / bench_compile set "-no-cache" so that NVRTC 12.9+ does not answer from
+   its own cache (the driver's compute cache) and cold compilations are measured cold. */
+static const char* bnbq__cu_nvrtc_extra = NULL;
 
 #define BNBQ__DRV (bnbq__cuda_global.drv)
 #define BNBQ__NV (bnbq__cuda_global.nvrtc)
@@ -3127,7 +3491,7 @@ static bnbq_result bnbq__choose_target(bnbq_cuda* c) {
         if (BNBQ__NV.archs[i] < dev && BNBQ__NV.archs[i] > best) best = BNBQ__NV.archs[i];
     }
     if (best == 0) {
-        bnbq_log(&c->log_ex, BNBQ_LOG_WARN, "bnbq_cuda_init",
+        bnbq_log(&c->log_ex, BNBQ_LOG_WARN, "bnbq_cuda",
                  "NVRTC %d.%d knows no architecture at or below sm_%d", BNBQ__NV.version / 1000,
                  BNBQ__NV.version % 1000 / 10, dev);
         c->nvrtc_ok = 0;
@@ -3135,9 +3499,36 @@ static bnbq_result bnbq__choose_target(bnbq_cuda* c) {
     }
     c->target_arch = best;
     c->target_ptx = 1;
-    bnbq_log(&c->log_ex, BNBQ_LOG_INFO, "bnbq_cuda_init",
+    bnbq_log(&c->log_ex, BNBQ_LOG_INFO, "bnbq_cuda",
              "NVRTC does not list sm_%d: building PTX for compute_%d", dev, best);
     return BNBQ_SUCCESS;
+}
+
+/* Opens NVRTC (first need: a kernel missing from the disk cache, or bnbq_cuda_query_device) and
+   chooses the target. Until then the target is the device's own architecture as cubin, which is
+   what a cache filled for this GPU holds; a program whose kernels are all cached never opens
+   NVRTC (some milliseconds of dlopen). Context lock held (or the context not yet shared). */
+static void bnbq__cu_resolve_nvrtc(bnbq_cuda* c) {
+    bnbq_result r = BNBQ_ERROR_NO_NVRTC;
+    if (c->nvrtc_resolved) return;
+    c->nvrtc_resolved = 1;
+    if (!c->desc.disable_nvrtc) {
+        bnbq__global_lock();
+        r = bnbq__load_nvrtc(&c->log_ex, c->desc.nvrtc_path);
+        bnbq__global_unlock();
+    }
+    c->nvrtc_ok = r == BNBQ_SUCCESS;
+    c->nvrtc_missing = BNBQ_ERROR_NO_NVRTC;
+    c->info.nvrtc_version = c->nvrtc_ok ? BNBQ__NV.version : 0;
+    if (bnbq__choose_target(c) != BNBQ_SUCCESS) {
+        c->nvrtc_ok = 0;
+        c->nvrtc_missing = BNBQ_ERROR_NVRTC_TOO_OLD;
+    }
+    c->info.target_arch = c->target_arch;
+    c->info.target_is_ptx = c->target_ptx;
+    if (c->nvrtc_ok)
+        bnbq_log(&c->log_ex, BNBQ_LOG_INFO, "bnbq_cuda", "kernels not in the cache are compiled for %s_%d",
+                 c->target_ptx ? "compute" : "sm", c->target_arch);
 }
 
 BNBQ_API bnbq_result bnbq_cuda_init(const bnbq_cuda_desc* desc, bnbq_cuda** out_ctx) {
@@ -3178,7 +3569,6 @@ BNBQ_API bnbq_result bnbq_cuda_init(const bnbq_cuda_desc* desc, bnbq_cuda** out_
         bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn, "no NVIDIA driver: cannot open %s",
                  d.libcuda_path ? d.libcuda_path : "libcuda.so.1");
     }
-    if (r == BNBQ_SUCCESS && !d.disable_nvrtc) bnbq__load_nvrtc(&log_ex, d.nvrtc_path);  /* optional */
     bnbq__global_unlock();
     if (r != BNBQ_SUCCESS) return r;
 
@@ -3224,15 +3614,14 @@ BNBQ_API bnbq_result bnbq_cuda_init(const bnbq_cuda_desc* desc, bnbq_cuda** out_
         bnbq_host_free(&log_ex, c);
         return r;
     }
-    c->nvrtc_ok = BNBQ__NV.loaded && !d.disable_nvrtc;
+    /* NVRTC is opened on first need (bnbq__cu_resolve_nvrtc); until then the target is the device's
+       own architecture as cubin */
+    c->nvrtc_ok = 0;
     c->nvrtc_missing = BNBQ_ERROR_NO_NVRTC;
-    c->info.nvrtc_version = c->nvrtc_ok ? BNBQ__NV.version : 0;
-    if (bnbq__choose_target(c) != BNBQ_SUCCESS) {
-        c->nvrtc_ok = 0;
-        c->nvrtc_missing = BNBQ_ERROR_NVRTC_TOO_OLD;
-    }
+    bnbq__choose_target(c);
     c->info.target_arch = c->target_arch;
     c->info.target_is_ptx = c->target_ptx;
+    if (d.disable_nvrtc) bnbq__cu_resolve_nvrtc(c);
     if (!d.disable_disk_cache) {
         if (bnbq__cache_dir(d.cache_dir, c->cache_dir, sizeof c->cache_dir) != 0) {
             bnbq_log(&log_ex, BNBQ_LOG_WARN, fn, "no cache directory could be chosen: disk cache off");
@@ -3240,9 +3629,9 @@ BNBQ_API bnbq_result bnbq_cuda_init(const bnbq_cuda_desc* desc, bnbq_cuda** out_
         }
     }
     c->desc.cache_dir = c->cache_dir[0] ? c->cache_dir : NULL;
-    bnbq_log(&log_ex, BNBQ_LOG_INFO, fn, "%s, sm_%d%d, %d SMs, driver %d, kernels: %s_%d",
+    bnbq_log(&log_ex, BNBQ_LOG_INFO, fn, "%s, sm_%d%d, %d SMs, driver %d, kernel cache %s",
              c->info.name, c->info.cc_major, c->info.cc_minor, c->info.sm_count, v,
-             c->target_ptx ? "compute" : "sm", c->target_arch);
+             c->cache_dir[0] ? c->cache_dir : "off");
     *out_ctx = c;
     return BNBQ_SUCCESS;
 }
@@ -3256,12 +3645,8 @@ BNBQ_API void bnbq_cuda_uninit(bnbq_cuda* c) {
         for (i = 0; i < c->num_modules; i++) BNBQ__DRV.bnbq__cuModuleUnload(c->modules[i].module);
         bnbq__pop();
     }
-    for (i = 0; i < c->num_modules; i++) {
-        bnbq_host_free(&log_ex, c->modules[i].unit);
-        bnbq_host_free(&log_ex, c->modules[i].defines);
-    }
+    for (i = 0; i < c->num_modules; i++) bnbq_host_free(&log_ex, c->modules[i].unit);
     bnbq_host_free(&log_ex, c->modules);
-    bnbq_host_free(&log_ex, c->fns);
     BNBQ__DRV.bnbq__cuDevicePrimaryCtxRelease(c->device);
 #if !defined(_WIN32)
     pthread_mutex_destroy(&c->lock);
@@ -3276,8 +3661,12 @@ BNBQ_API bnbq_result bnbq_cuda_query_desc(const bnbq_cuda* c, bnbq_cuda_desc* ou
 }
 
 BNBQ_API bnbq_result bnbq_cuda_query_device(const bnbq_cuda* c, bnbq_cuda_device_info* out) {
+    bnbq_cuda* m = (bnbq_cuda*)c;   /* NVRTC is opened on first need: this is one (nvrtc_version) */
     if (!c || !out) return BNBQ_ERROR_NULL_POINTER;
-    *out = c->info;
+    bnbq__ctx_lock(m);
+    bnbq__cu_resolve_nvrtc(m);
+    *out = m->info;
+    bnbq__ctx_unlock(m);
     return BNBQ_SUCCESS;
 }
 
@@ -3442,15 +3831,16 @@ BNBQ_API bnbq_result bnbq_cuda_event_elapsed_ms(bnbq_cuda* c, void* start, void*
 
 /* ---- compilation -------------------------------------------------------------------------------- */
 
-/* The compile options of a unit for an architecture; returns the number of options. The option
-   strings live in opt_buf. */
-static int bnbq__cu_options(const char* defines, int arch, int ptx, char* opt_buf, size_t cap,
-                            const char** opts, int max_opts) {
+/* The compile options of a unit for an architecture; returns the number of options (-1: they do
+   not fit). kernel: that kernel of the file alone (-DBNBQ_ONE_KERNEL -DBNBQ_K_<kernel>: the guards
+   `make embed` puts around each kernel); NULL: the whole file. The option strings live in opt_buf. */
+static int bnbq__cu_options(const char* defines, const char* kernel, int arch, int ptx, char* opt_buf,
+                            size_t cap, const char** opts, int max_opts) {
     int n = 0;
     size_t used = 0;
     const char* p = defines;
     int w = snprintf(opt_buf, cap, "--gpu-architecture=%s_%d", ptx ? "compute" : "sm", arch);
-    if (w < 0 || (size_t)w >= cap) return -1;
+    if (w < 0 || (size_t)w >= cap || max_opts < 5) return -1;
     opts[n++] = opt_buf;
     used = (size_t)w + 1;
     opts[n++] = "--fmad=false";
@@ -3460,7 +3850,7 @@ static int bnbq__cu_options(const char* defines, int arch, int ptx, char* opt_bu
         while (*p == ' ') p++;
         if (!*p) break;
         len = strcspn(p, " ");
-        if (n >= max_opts || used + len + 3 > cap) return -1;
+        if (n + 1 >= max_opts || used + len + 3 > cap) return -1;
         opt_buf[used] = '-'; opt_buf[used + 1] = 'D';
         memcpy(opt_buf + used + 2, p, len);
         opt_buf[used + 2 + len] = 0;
@@ -3468,18 +3858,32 @@ static int bnbq__cu_options(const char* defines, int arch, int ptx, char* opt_bu
         used += len + 3;
         p += len;
     }
+    if (bnbq__cu_nvrtc_extra) {
+        if (n + 1 >= max_opts) return -1;
+        opts[n++] = bnbq__cu_nvrtc_extra;
+    }
+    if (kernel) {
+        size_t len = strlen(kernel);
+        if (n + 2 > max_opts || used + len + 10 > cap) return -1;
+        opts[n++] = "-DBNBQ_ONE_KERNEL";
+        memcpy(opt_buf + used, "-DBNBQ_K_", 9);
+        memcpy(opt_buf + used + 9, kernel, len + 1);
+        opts[n++] = opt_buf + used;
+    }
     return n;
 }
 
-/* The cache key text of a unit. */
-static int bnbq__cu_key(const char* unit, const char* program, const char* const* opts, int nopts,
-                        int arch, int ptx, char* key, size_t cap) {
-    uint64_t h = bnbq__fnv64(BNBQ__FNV_BASIS, program, strlen(program));
+/* The cache key text of a unit: bnbq's version and cache format, the file (unit) and kernel
+   (NULL: the whole file), the hash and length of the program text, the architecture, the image
+   kind and the options. */
+static int bnbq__cu_key(const char* unit, const char* kernel, uint64_t src_hash, size_t src_len,
+                        const char* const* opts, int nopts, int arch, int ptx, char* key, size_t cap) {
     int i, w;
     size_t used;
-    w = snprintf(key, cap, "bnbq %s cache %d\nunit=%s\nsrc=%08x%08x:%lu\narch=%d\nkind=%s\nopts=",
-                 BNBQ_VERSION_STRING, BNBQ_CUDA_CACHE_FORMAT, unit, (unsigned)(h >> 32),
-                 (unsigned)h, (unsigned long)strlen(program), arch, ptx ? "ptx" : "cubin");
+    w = snprintf(key, cap, "bnbq %s cache %d\nunit=%s\nkernel=%s\nsrc=%08x%08x:%lu\narch=%d\nkind=%s\nopts=",
+                 BNBQ_VERSION_STRING, BNBQ_CUDA_CACHE_FORMAT, unit, kernel ? kernel : "*",
+                 (unsigned)(src_hash >> 32), (unsigned)src_hash, (unsigned long)src_len, arch,
+                 ptx ? "ptx" : "cubin");
     if (w < 0 || (size_t)w >= cap) return -1;
     used = (size_t)w;
     for (i = 0; i < nopts; i++) {
@@ -3493,7 +3897,31 @@ static int bnbq__cu_key(const char* unit, const char* program, const char* const
     return 0;
 }
 
-/* Compiles a unit with NVRTC (global NVRTC must be loaded). On success *out_img is malloc'd. */
+/* The hash (bnbq__sum64) and length of unit's program text; -1 for an unknown unit or no memory. */
+static int bnbq__cu_text_hash(const char* unit, uint64_t* out_hash, size_t* out_len) {
+    size_t len = 0;
+    char* program = bnbq__cu_program_text_len(unit, &len);
+    if (!program) return -1;
+    *out_hash = bnbq__sum64(program, len);
+    *out_len = len;
+    free(program);
+    return 0;
+}
+
+/* bnbq__cu_text_hash, remembered by the context (a source is hashed once per context). Lock held. */
+static int bnbq__cu_src_hash(bnbq_cuda* c, const char* unit, uint64_t* out_hash, size_t* out_len) {
+    const bnbq__cu_source* s = bnbq__cu_source_of(unit);
+    int i = s ? (int)(s - bnbq__cu_sources) : -1;
+    if (i < 0) return -1;
+    if (i >= BNBQ__MAX_SOURCES) return bnbq__cu_text_hash(unit, out_hash, out_len);
+    if (c->src_hash[i] == 0 && bnbq__cu_text_hash(unit, &c->src_hash[i], &c->src_len[i]) != 0) return -1;
+    *out_hash = c->src_hash[i];
+    *out_len = c->src_len[i];
+    return 0;
+}
+
+/* Compiles a unit with NVRTC (global NVRTC must be loaded). On success *out_img is malloc'd and
+   *seconds (optional) holds the wall time. */
 static bnbq_result bnbq__nvrtc_compile(const bnbq_exec* log_ex, const char* unit,
                                        const char* program, const char* const* opts, int nopts,
                                        int ptx, unsigned char** out_img, size_t* out_len,
@@ -3501,7 +3929,7 @@ static bnbq_result bnbq__nvrtc_compile(const bnbq_exec* log_ex, const char* unit
     static const char* fn = "bnbq_cuda";
     bnbq__nvrtcProgram prog = NULL;
     bnbq__nvrtcResult e;
-    clock_t t0 = clock();
+    double t0 = bnbq__now();
     size_t len = 0;
     unsigned char* img;
     char name[80];
@@ -3522,8 +3950,8 @@ static bnbq_result bnbq__nvrtc_compile(const bnbq_exec* log_ex, const char* unit
             msg = (char*)malloc(ll + 1);
             if (msg && BNBQ__NV.bnbq__nvrtcGetProgramLog(prog, msg) == 0) msg[ll] = 0;
         }
-        bnbq_log(log_ex, BNBQ_LOG_ERROR, fn, "NVRTC failed on %s (%s): %.400s", unit, opts[0],
-                 msg ? msg : BNBQ__NV.bnbq__nvrtcGetErrorString(e));
+        bnbq_log(log_ex, BNBQ_LOG_ERROR, fn, "NVRTC failed on %s (%s %s): %.400s", unit, opts[0],
+                 nopts > 3 ? opts[nopts - 1] : "", msg ? msg : BNBQ__NV.bnbq__nvrtcGetErrorString(e));
         free(msg);
         BNBQ__NV.bnbq__nvrtcDestroyProgram(&prog);
         return BNBQ_ERROR_COMPILE_FAILED;
@@ -3541,7 +3969,7 @@ static bnbq_result bnbq__nvrtc_compile(const bnbq_exec* log_ex, const char* unit
     }
     *out_img = img;
     *out_len = len;
-    if (seconds) *seconds = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    if (seconds) *seconds = bnbq__now() - t0;
     return BNBQ_SUCCESS;
 }
 
@@ -3552,6 +3980,43 @@ static int bnbq__variant_known(const char* unit, const char* defines) {
             strcmp(bnbq__cu_variant_at(i)->defines, defines) == 0)
             return 1;
     return 0;
+}
+
+/* The kernels a variant defines for an architecture: the file compiled to PTX with
+   -DBNBQ_LIST_KERNELS (each kernel an empty stub, the other -D options choosing which) and the
+   names of its .entry lines. out[] points into the source's kernel table. Returns their number,
+   or -1 (logged). program: the unit's text. */
+static int bnbq__cu_list_kernels(const bnbq_exec* log_ex, const char* unit, const char* defines, int arch,
+                                 const char* program, const char** out, int max_out, double* seconds) {
+    const bnbq__cu_source* src = bnbq__cu_source_of(unit);
+    char opt_buf[1024];
+    const char* opts[24];
+    unsigned char* ptx = NULL;
+    size_t len = 0;
+    const char* p;
+    int nopts, n = 0;
+    if (!src) return -1;
+    nopts = bnbq__cu_options(defines, NULL, arch, 1, opt_buf, sizeof opt_buf, opts, 23);
+    if (nopts < 0) return -1;
+    opts[nopts++] = "-DBNBQ_LIST_KERNELS";
+    if (bnbq__nvrtc_compile(log_ex, unit, program, opts, nopts, 1, &ptx, &len, seconds) != BNBQ_SUCCESS)
+        return -1;
+    ptx[len - 1] = 0;
+    for (p = strstr((const char*)ptx, ".entry"); p; p = strstr(p + 6, ".entry")) {
+        const char* b = p + 6;
+        const char* const* k;
+        size_t l = 0;
+        if (*b != ' ' && *b != '\t') continue;
+        while (*b == ' ' || *b == '\t') b++;
+        while ((b[l] >= 'a' && b[l] <= 'z') || (b[l] >= 'A' && b[l] <= 'Z') || (b[l] >= '0' && b[l] <= '9') ||
+               b[l] == '_' || b[l] == '$')
+            l++;
+        for (k = src->kernels; *k; k++)
+            if (strlen(*k) == l && memcmp(*k, b, l) == 0) break;
+        if (*k && n < max_out) out[n++] = *k;   /* names not in the table (no extern "C") are not units */
+    }
+    free(ptx);
+    return n;
 }
 
 /* A cubin handed to the driver must at least be a well-formed ELF64 little-endian header whose
@@ -3578,12 +4043,14 @@ static int bnbq__try_cached(bnbq_cuda* c, const char* key, int kind, int arch,
     unsigned char* img;
     size_t len = 0;
     int bad = 0;
-    clock_t t0 = clock();
+    bnbq__CUresult e;
+    double t0 = bnbq__now(), t1;
     if (!c->cache_dir[0]) return 0;
     bnbq__cache_name(key, name);
     sprintf(path, "%s/%s.bnbqk", c->cache_dir, name);
     img = bnbq__cache_read(path, key, kind, arch, &len, &bad);
     if (!img) {
+        c->timing.read += bnbq__now() - t0;
         if (bad) {
             c->stats.disk_rejected++;
             bnbq_log(&c->log_ex, BNBQ_LOG_WARN, "bnbq_cuda", "ignoring a damaged cache entry %s", path);
@@ -3593,67 +4060,84 @@ static int bnbq__try_cached(bnbq_cuda* c, const char* key, int kind, int arch,
     if ((kind == BNBQ__KIND_PTX && img[len - 1] != 0) ||  /* PTX must be NUL-terminated */
         (kind == BNBQ__KIND_CUBIN && !bnbq__elf_ok(img, len))) {
         free(img);
+        c->timing.read += bnbq__now() - t0;
         c->stats.disk_rejected++;
         bnbq_log(&c->log_ex, BNBQ_LOG_WARN, "bnbq_cuda", "ignoring a damaged cache entry %s "
                  "(not a well-formed %s image)", path, kind == BNBQ__KIND_PTX ? "PTX" : "cubin");
         return 0;
     }
-    if (BNBQ__DRV.bnbq__cuModuleLoadData(out_mod, img) != BNBQ__CUDA_SUCCESS) {
-        free(img);
+    t1 = bnbq__now();
+    c->timing.read += t1 - t0;
+    e = BNBQ__DRV.bnbq__cuModuleLoadData(out_mod, img);
+    c->timing.load += bnbq__now() - t1;
+    c->timing.loads++;
+    free(img);
+    if (e != BNBQ__CUDA_SUCCESS) {
         c->stats.disk_rejected++;
         bnbq_log(&c->log_ex, BNBQ_LOG_WARN, "bnbq_cuda", "the driver refused cache entry %s", path);
         return 0;
     }
-    free(img);
     c->stats.disk_hits++;
-    c->stats.load_seconds += (double)(clock() - t0) / CLOCKS_PER_SEC;
     return 1;
 }
 
-/* Loads (memory table -> disk cache -> NVRTC) the module of a unit. Context pushed, lock held. */
-static bnbq_result bnbq__cu_load_module(bnbq_cuda* c, const char* unit, const char* defines, int* out_index) {
+/* Loads kernel `kernel` of the variant (unit, defines): from the disk cache, else compiled with
+   NVRTC (and written to the cache); then resolves the function (and loads it, cuFuncLoad).
+   Context pushed, lock held. */
+static bnbq_result bnbq__cu_load_kernel(bnbq_cuda* c, const char* unit, const char* defines, const char* kernel,
+                                        bnbq__CUmodule* out_mod, bnbq__CUfunction* out_fn) {
     static const char* fn = "bnbq_cuda";
     char opt_buf[1024], key[2048];
     const char* opts[24];
-    char* program = NULL;
-    int nopts, i, found = 0;
+    int nopts, found = 0;
+    uint64_t src_hash = 0;
+    size_t src_len = 0;
     bnbq__CUmodule mod = NULL;
+    bnbq__CUresult e;
     bnbq_result r = BNBQ_SUCCESS;
-    for (i = 0; i < c->num_modules; i++)
-        if (strcmp(c->modules[i].unit, unit) == 0 && strcmp(c->modules[i].defines, defines) == 0) {
-            *out_index = i;
-            return BNBQ_SUCCESS;
-        }
-    if (!bnbq__variant_known(unit, defines)) {
-        bnbq_log(&c->log_ex, BNBQ_LOG_ERROR, fn, "kernel variant %s [%s] is not registered", unit, defines);
+    double t0 = bnbq__now(), t1;
+    if (!bnbq__variant_known(unit, defines) || !bnbq__cu_kernel_known(unit, kernel)) {
+        bnbq_log(&c->log_ex, BNBQ_LOG_ERROR, fn, "kernel %s of variant %s [%s] is not registered", kernel, unit,
+                 defines);
         return BNBQ_ERROR_NOT_SUPPORTED;
     }
-    program = bnbq__cu_program_text(unit);
-    if (!program) return BNBQ_ERROR_OUT_OF_MEMORY;
-    /* 1. the disk cache: the target, or (without NVRTC) any image that can run on this device */
+    if (bnbq__cu_src_hash(c, unit, &src_hash, &src_len) != 0) return BNBQ_ERROR_OUT_OF_MEMORY;
+    /* 1. the disk cache: the target; when that misses before NVRTC was looked for, NVRTC decides
+       the target (the same, or PTX for an older architecture); without NVRTC, any image that can
+       run on this device */
     {
+        static const int ptx_archs[] = { 120, 100, 90, 89, 87, 86, 80, 75 };
         int dev = c->info.cc_major * 10 + c->info.cc_minor;
-        int tries[16][2], nt = 0, t;
+        int tries[32][2], nt = 0, t = 0, fallbacks = 0, k, a;
         tries[nt][0] = c->target_arch; tries[nt][1] = c->target_ptx; nt++;
-        if (!c->nvrtc_ok) {
-            int a;
-            for (a = dev - 1; a >= c->info.cc_major * 10 && nt < 8; a--) {  /* same-major cubins */
-                tries[nt][0] = a; tries[nt][1] = 0; nt++;
+        while (t < nt && !found && r == BNBQ_SUCCESS) {
+            int dup = 0;
+            for (k = 0; k < t; k++) dup |= tries[k][0] == tries[t][0] && tries[k][1] == tries[t][1];
+            if (!dup) {
+                double tk = bnbq__now();
+                nopts = bnbq__cu_options(defines, kernel, tries[t][0], tries[t][1], opt_buf, sizeof opt_buf, opts, 24);
+                if (nopts < 0 || bnbq__cu_key(unit, kernel, src_hash, src_len, opts, nopts, tries[t][0], tries[t][1],
+                                              key, sizeof key) != 0) {
+                    r = BNBQ_ERROR_INVALID_ARGS;
+                    break;
+                }
+                c->timing.key += bnbq__now() - tk;
+                found = bnbq__try_cached(c, key, tries[t][1] ? BNBQ__KIND_PTX : BNBQ__KIND_CUBIN, tries[t][0], &mod);
             }
-            for (a = dev; a >= 50 && nt < 16; a--) {
-                static const int known[] = { 120, 100, 90, 89, 87, 86, 80, 75 };
-                int k;
-                for (k = 0; k < 8; k++) if (known[k] == a) { tries[nt][0] = a; tries[nt][1] = 1; nt++; }
+            t++;
+            if (found || t < nt) continue;
+            if (!c->nvrtc_resolved) {
+                bnbq__cu_resolve_nvrtc(c);
+                tries[nt][0] = c->target_arch; tries[nt][1] = c->target_ptx; nt++;
+            } else if (!c->nvrtc_ok && !fallbacks) {
+                fallbacks = 1;
+                for (a = dev - 1; a >= c->info.cc_major * 10 && nt < 12; a--) {   /* same-major cubins */
+                    tries[nt][0] = a; tries[nt][1] = 0; nt++;
+                }
+                for (a = dev; a >= 50 && nt < 32; a--)                               /* PTX at or below */
+                    for (k = 0; k < 8; k++)
+                        if (ptx_archs[k] == a) { tries[nt][0] = a; tries[nt][1] = 1; nt++; }
             }
-        }
-        for (t = 0; t < nt && !found; t++) {
-            nopts = bnbq__cu_options(defines, tries[t][0], tries[t][1], opt_buf, sizeof opt_buf, opts, 24);
-            if (nopts < 0 || bnbq__cu_key(unit, program, opts, nopts, tries[t][0], tries[t][1], key, sizeof key) != 0) {
-                r = BNBQ_ERROR_INVALID_ARGS;
-                break;
-            }
-            found = bnbq__try_cached(c, key, tries[t][1] ? BNBQ__KIND_PTX : BNBQ__KIND_CUBIN,
-                                     tries[t][0], &mod);
         }
     }
     /* 2. NVRTC */
@@ -3661,18 +4145,20 @@ static bnbq_result bnbq__cu_load_module(bnbq_cuda* c, const char* unit, const ch
         unsigned char* img = NULL;
         size_t len = 0;
         double secs = 0.0;
+        char* program;
         if (!c->nvrtc_ok) {
-            bnbq_log(&c->log_ex, BNBQ_LOG_ERROR, fn, "kernel %s [%s] is not in the cache and NVRTC %s",
-                     unit, defines, c->nvrtc_missing == BNBQ_ERROR_NVRTC_TOO_OLD
-                                        ? "does not know this GPU" : "is not available");
-            free(program);
+            bnbq_log(&c->log_ex, BNBQ_LOG_ERROR, fn, "kernel %s of %s [%s] is not in the cache and NVRTC %s",
+                     kernel, unit, defines, c->nvrtc_missing == BNBQ_ERROR_NVRTC_TOO_OLD
+                                                ? "does not know this GPU" : "is not available");
             return c->nvrtc_missing;
         }
-        nopts = bnbq__cu_options(defines, c->target_arch, c->target_ptx, opt_buf, sizeof opt_buf, opts, 24);
-        bnbq__cu_key(unit, program, opts, nopts, c->target_arch, c->target_ptx, key, sizeof key);
+        program = bnbq__cu_program_text(unit);
+        if (!program) return BNBQ_ERROR_OUT_OF_MEMORY;
+        nopts = bnbq__cu_options(defines, kernel, c->target_arch, c->target_ptx, opt_buf, sizeof opt_buf, opts, 24);
+        bnbq__cu_key(unit, kernel, src_hash, src_len, opts, nopts, c->target_arch, c->target_ptx, key, sizeof key);
         r = bnbq__nvrtc_compile(&c->log_ex, unit, program, opts, nopts, c->target_ptx, &img, &len, &secs);
+        free(program);
         if (r == BNBQ_SUCCESS) {
-            bnbq__CUresult e;
             c->stats.units_compiled++;
             c->stats.compile_seconds += secs;
             e = BNBQ__DRV.bnbq__cuModuleLoadData(&mod, img);
@@ -3692,77 +4178,85 @@ static bnbq_result bnbq__cu_load_module(bnbq_cuda* c, const char* unit, const ch
             free(img);
         }
     }
-    free(program);
     if (r != BNBQ_SUCCESS) return r;
-    if (c->num_modules == c->cap_modules) {
-        int cap = c->cap_modules ? c->cap_modules * 2 : 16;
-        bnbq__cu_module* m = (bnbq__cu_module*)bnbq_host_alloc(&c->log_ex, (size_t)cap * sizeof *m);
-        if (!m) { BNBQ__DRV.bnbq__cuModuleUnload(mod); return BNBQ_ERROR_OUT_OF_MEMORY; }
-        if (c->modules) memcpy(m, c->modules, (size_t)c->num_modules * sizeof *m);
-        bnbq_host_free(&c->log_ex, c->modules);
-        c->modules = m;
-        c->cap_modules = cap;
+    /* 3. the function; its code goes to the GPU now (cuFuncLoad), not inside its first launch */
+    t1 = bnbq__now();
+    e = BNBQ__DRV.bnbq__cuModuleGetFunction(out_fn, mod, kernel);
+    c->timing.getfn += bnbq__now() - t1;
+    if (e != BNBQ__CUDA_SUCCESS) {
+        r = bnbq__cu_check(&c->log_ex, fn, "cuModuleGetFunction", e);
+        BNBQ__DRV.bnbq__cuModuleUnload(mod);
+        return r;
     }
-    {
-        bnbq__cu_module* m = &c->modules[c->num_modules];
-        size_t lu = strlen(unit) + 1, ld = strlen(defines) + 1;
-        m->unit = (char*)bnbq_host_alloc(&c->log_ex, lu);
-        m->defines = (char*)bnbq_host_alloc(&c->log_ex, ld);
-        if (!m->unit || !m->defines) {
-            bnbq_host_free(&c->log_ex, m->unit);
-            bnbq_host_free(&c->log_ex, m->defines);
-            BNBQ__DRV.bnbq__cuModuleUnload(mod);
-            return BNBQ_ERROR_OUT_OF_MEMORY;
-        }
-        memcpy(m->unit, unit, lu);
-        memcpy(m->defines, defines, ld);
-        m->module = mod;
-        *out_index = c->num_modules++;
+    if (bnbq__cu_func_load && BNBQ__DRV.bnbq__cuFuncLoad) {
+        t1 = bnbq__now();
+        (void)BNBQ__DRV.bnbq__cuFuncLoad(*out_fn);   /* a real problem shows at the launch */
+        c->timing.funcload += bnbq__now() - t1;
     }
+    if (found) c->stats.load_seconds += bnbq__now() - t0;
+    *out_mod = mod;
     return BNBQ_SUCCESS;
 }
 
-/* The kernel `kernel` of unit (unit, defines), compiled or loaded on first use. The context must
+/* FNV-1a of unit, defines and kernel (with separators): the module table's first comparison. */
+static uint64_t bnbq__cu_fn_hash(const char* unit, const char* defines, const char* kernel) {
+    uint64_t h = bnbq__fnv64(BNBQ__FNV_BASIS, unit, strlen(unit) + 1);
+    h = bnbq__fnv64(h, defines, strlen(defines) + 1);
+    return bnbq__fnv64(h, kernel, strlen(kernel));
+}
+
+/* The kernel `kernel` of variant (unit, defines), compiled or loaded on first use. The context must
    be pushed. Thread safety: takes the context lock. */
 static bnbq_result bnbq__cu_kernel(bnbq_exec* ex, const char* unit, const char* defines,
                                    const char* kernel, bnbq__CUfunction* out) {
     bnbq_cuda* c = (bnbq_cuda*)ex->impl;
-    bnbq_result r;
-    int i, mi = -1;
+    bnbq_result r = BNBQ_SUCCESS;
+    uint64_t h;
+    int i;
     if (!defines) defines = "";
+    h = bnbq__cu_fn_hash(unit, defines, kernel);
     bnbq__ctx_lock(c);
-    for (i = 0; i < c->num_fns; i++) {
-        bnbq__cu_fn* f = &c->fns[i];
-        if (strcmp(f->name, kernel) == 0 && strcmp(c->modules[f->module].unit, unit) == 0 &&
-            strcmp(c->modules[f->module].defines, defines) == 0) {
-            *out = f->fn;
+    for (i = 0; i < c->num_modules; i++) {
+        const bnbq__cu_module* m = &c->modules[i];
+        if (m->hash == h && strcmp(m->kernel, kernel) == 0 && strcmp(m->defines, defines) == 0 &&
+            strcmp(m->unit, unit) == 0) {
+            *out = m->fn;
             bnbq__ctx_unlock(c);
             return BNBQ_SUCCESS;
         }
     }
-    r = bnbq__cu_load_module(c, unit, defines, &mi);
-    if (r == BNBQ_SUCCESS) {
-        bnbq__CUfunction f = NULL;
-        bnbq__CUresult e = BNBQ__DRV.bnbq__cuModuleGetFunction(&f, c->modules[mi].module, kernel);
-        r = bnbq__cu_check(ex, "bnbq_cuda", "cuModuleGetFunction", e);
-        if (r == BNBQ_SUCCESS && c->num_fns == c->cap_fns) {
-            int cap = c->cap_fns ? c->cap_fns * 2 : 32;
-            bnbq__cu_fn* nf = (bnbq__cu_fn*)bnbq_host_alloc(&c->log_ex, (size_t)cap * sizeof *nf);
-            if (!nf) r = BNBQ_ERROR_OUT_OF_MEMORY;
-            else {
-                if (c->fns) memcpy(nf, c->fns, (size_t)c->num_fns * sizeof *nf);
-                bnbq_host_free(&c->log_ex, c->fns);
-                c->fns = nf;
-                c->cap_fns = cap;
-            }
+    if (c->num_modules == c->cap_modules) {
+        int cap = c->cap_modules ? c->cap_modules * 2 : 32;
+        bnbq__cu_module* m = (bnbq__cu_module*)bnbq_host_alloc(&c->log_ex, (size_t)cap * sizeof *m);
+        if (!m) r = BNBQ_ERROR_OUT_OF_MEMORY;
+        else {
+            if (c->modules) memcpy(m, c->modules, (size_t)c->num_modules * sizeof *m);
+            bnbq_host_free(&c->log_ex, c->modules);
+            c->modules = m;
+            c->cap_modules = cap;
         }
+    }
+    if (r == BNBQ_SUCCESS) {
+        size_t lu = strlen(unit) + 1, ld = strlen(defines) + 1, lk = strlen(kernel) + 1;
+        char* names = (char*)bnbq_host_alloc(&c->log_ex, lu + ld + lk);
+        bnbq__CUmodule mod = NULL;
+        bnbq__CUfunction f = NULL;
+        if (!names) r = BNBQ_ERROR_OUT_OF_MEMORY;
+        else r = bnbq__cu_load_kernel(c, unit, defines, kernel, &mod, &f);
         if (r == BNBQ_SUCCESS) {
-            bnbq__cu_fn* nf = &c->fns[c->num_fns++];
-            nf->module = mi;
-            strncpy(nf->name, kernel, sizeof nf->name - 1);
-            nf->name[sizeof nf->name - 1] = 0;
-            nf->fn = f;
+            bnbq__cu_module* m = &c->modules[c->num_modules++];
+            memcpy(names, unit, lu);
+            memcpy(names + lu, defines, ld);
+            memcpy(names + lu + ld, kernel, lk);
+            m->hash = h;
+            m->unit = names;
+            m->defines = names + lu;
+            m->kernel = names + lu + ld;
+            m->module = mod;
+            m->fn = f;
             *out = f;
+        } else {
+            bnbq_host_free(&c->log_ex, names);
         }
     }
     bnbq__ctx_unlock(c);
@@ -3787,6 +4281,8 @@ static unsigned bnbq__grid(bnbq_cuda* c, size_t n, size_t per_block) {
 }
 
 /* ---- precompile --------------------------------------------------------------------------------- */
+
+#define BNBQ__MAX_UNIT_KERNELS 64
 
 BNBQ_API bnbq_result bnbq_cuda_precompile(const bnbq_cuda_precompile_desc* desc,
                                           bnbq_cuda_precompile_report* out_report) {
@@ -3832,39 +4328,61 @@ BNBQ_API bnbq_result bnbq_cuda_precompile(const bnbq_cuda_precompile_desc* desc,
         }
         for (v = 0; v < bnbq__cu_num_variants(); v++) {
             const bnbq__cu_variant* var = bnbq__cu_variant_at(v);
-            char opt_buf[1024], key[2048];
-            const char* opts[24];
-            unsigned char* img = NULL;
-            size_t len = 0;
+            const char* kernels[BNBQ__MAX_UNIT_KERNELS];
+            size_t plen = 0;
             double secs = 0.0;
-            int nopts;
-            char* program = bnbq__cu_program_text(var->unit);
+            uint64_t src_hash;
+            int nk;
+            char* program = bnbq__cu_program_text_len(var->unit, &plen);
             if (!program) { rep.failed++; result = BNBQ_ERROR_NOT_SUPPORTED; continue; }
-            nopts = bnbq__cu_options(var->defines, arch, desc->emit_ptx, opt_buf, sizeof opt_buf, opts, 24);
-            r = (nopts < 0 || bnbq__cu_key(var->unit, program, opts, nopts, arch, desc->emit_ptx, key, sizeof key) != 0)
-                    ? BNBQ_ERROR_INVALID_ARGS
-                    : bnbq__nvrtc_compile(&log_ex, var->unit, program, opts, nopts, desc->emit_ptx, &img, &len, &secs);
-            if (r == BNBQ_SUCCESS) {
-                rep.compiled++;
-                rep.seconds += secs;
-                if (secs > rep.max_unit_seconds) rep.max_unit_seconds = secs;
-                if (!desc->dry_run) {
-                    char name[40];
-                    bnbq__cache_name(key, name);
-                    if (bnbq__cache_write(dir, name, key, desc->emit_ptx ? BNBQ__KIND_PTX : BNBQ__KIND_CUBIN,
-                                          arch, BNBQ__NV.version, 0, img, len) == 0)
-                        rep.written++;
-                    else {
-                        if (result != BNBQ_ERROR_IO)
-                            bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn, "cannot write into %s", dir);
-                        result = BNBQ_ERROR_IO;
-                    }
-                }
-            } else {
+            src_hash = bnbq__sum64(program, plen);
+            nk = bnbq__cu_list_kernels(&log_ex, var->unit, var->defines, arch, program, kernels,
+                                       BNBQ__MAX_UNIT_KERNELS, &secs);
+            rep.seconds += secs;
+            if (nk <= 0) {
+                if (nk == 0)
+                    bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn, "variant %s [%s] defines no kernel for sm_%d",
+                             var->unit, var->defines, arch);
                 rep.failed++;
-                result = r == BNBQ_ERROR_INVALID_ARGS ? r : BNBQ_ERROR_COMPILE_FAILED;
+                result = BNBQ_ERROR_COMPILE_FAILED;
+                free(program);
+                continue;
             }
-            free(img);
+            for (k = 0; k < nk; k++) {
+                char opt_buf[1024], key[2048];
+                const char* opts[24];
+                unsigned char* img = NULL;
+                size_t len = 0;
+                int nopts;
+                rep.units++;
+                secs = 0.0;
+                nopts = bnbq__cu_options(var->defines, kernels[k], arch, desc->emit_ptx, opt_buf, sizeof opt_buf, opts, 24);
+                r = (nopts < 0 || bnbq__cu_key(var->unit, kernels[k], src_hash, plen, opts, nopts, arch, desc->emit_ptx,
+                                               key, sizeof key) != 0)
+                        ? BNBQ_ERROR_INVALID_ARGS
+                        : bnbq__nvrtc_compile(&log_ex, var->unit, program, opts, nopts, desc->emit_ptx, &img, &len, &secs);
+                if (r == BNBQ_SUCCESS) {
+                    rep.compiled++;
+                    rep.seconds += secs;
+                    if (secs > rep.max_unit_seconds) rep.max_unit_seconds = secs;
+                    if (!desc->dry_run) {
+                        char name[40];
+                        bnbq__cache_name(key, name);
+                        if (bnbq__cache_write(dir, name, key, desc->emit_ptx ? BNBQ__KIND_PTX : BNBQ__KIND_CUBIN,
+                                              arch, BNBQ__NV.version, 0, img, len) == 0)
+                            rep.written++;
+                        else {
+                            if (result != BNBQ_ERROR_IO)
+                                bnbq_log(&log_ex, BNBQ_LOG_ERROR, fn, "cannot write into %s", dir);
+                            result = BNBQ_ERROR_IO;
+                        }
+                    }
+                } else {
+                    rep.failed++;
+                    result = r == BNBQ_ERROR_INVALID_ARGS ? r : BNBQ_ERROR_COMPILE_FAILED;
+                }
+                free(img);
+            }
             free(program);
         }
     }

@@ -9,7 +9,10 @@
      --nvrtc   the libnvrtc to use (default: BNBQ_NVRTC_PATH, then the usual search)
      -q        print only errors and the summary
 
-   Exit status: 0 every variant was compiled and written for every architecture; 1 a variant failed
+   One entry per unit: one kernel of one variant (a kernels_src file and its -D defines), as bnbq
+   compiles and loads them at run time.
+
+   Exit status: 0 every unit was compiled and written for every architecture; 1 a unit failed
    to compile, an architecture is unknown to this NVRTC, or an entry could not be written; 2 bad
    arguments; 3 NVRTC was not found.
 
@@ -86,7 +89,8 @@ static long count_entries(const char* dir, double* bytes) {
 
 static void usage(FILE* f) {
     fprintf(f, "usage: bnbq_precompile --arch sm_80,sm_86,sm_90 --out DIR [--ptx] [--nvrtc PATH] [-q]\n"
-               "  fills DIR with bnbq's compiled kernels (every variant) for each architecture.\n"
+               "  fills DIR with bnbq's compiled kernels (every kernel of every variant, one entry each)\n"
+               "  for each architecture.\n"
                "  exit: 0 ok, 1 compile/write failures, 2 bad arguments, 3 no NVRTC\n");
 }
 
@@ -151,9 +155,9 @@ int main(int argc, char** argv) {
         failed += rep.failed + (r != BNBQ_SUCCESS && rep.failed == 0);
         secs += rep.seconds;
         if (!g_quiet || r != BNBQ_SUCCESS)
-            printf("%s sm_%d: %d variants, %d compiled, %d written, %d failed (%.2f s, slowest %.2f s)%s%s\n",
-                   r == BNBQ_SUCCESS ? "ok" : "FAIL", archs[i], rep.variants, rep.compiled, rep.written,
-                   rep.failed, rep.seconds, rep.max_unit_seconds, r == BNBQ_SUCCESS ? "" : ": ",
+            printf("%s sm_%d: %d variants, %d units, %d compiled, %d written, %d failed (%.2f s, slowest unit "
+                   "%.2f s)%s%s\n", r == BNBQ_SUCCESS ? "ok" : "FAIL", archs[i], rep.variants, rep.units,
+                   rep.compiled, rep.written, rep.failed, rep.seconds, rep.max_unit_seconds, r == BNBQ_SUCCESS ? "" : ": ",
                    r == BNBQ_SUCCESS ? "" : bnbq_result_description(r));
     }
     entries = count_entries(out, &bytes);

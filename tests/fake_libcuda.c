@@ -13,8 +13,10 @@
        FAKE_CUDA_CC=MAJOR.MINOR  compute capability (default 9.0)
        FAKE_CUDA_VERSION=N     cuDriverGetVersion (default 13000)
        FAKE_CUDA_REFUSE=1      cuModuleLoadData refuses every image (CUDA_ERROR_INVALID_IMAGE)
+       FAKE_CUDA_LOADING=N     what cuModuleGetLoadingMode reports (default 2, lazy)
    bnbq_fake_stats() reports counters (live allocations, modules, primary-context retains, the
-   context stack depth, launches, module loads) so tests can check that bnbq releases what it took. */
+   context stack depth, launches, module loads, cuFuncLoad calls) so tests can check that bnbq
+   releases what it took. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdlib.h>
@@ -48,15 +50,16 @@ enum {
 
 static struct {
     int live_allocs, live_modules, live_streams, live_events, retains, depth, launches, loads;
-    int max_depth;
+    int max_depth, funcloads;
 } g;
 
 FAKE_EXPORT void bnbq_fake_stats(int* out, int n) {
-    int v[9];
+    int v[10];
     int i;
     v[0] = g.live_allocs; v[1] = g.live_modules; v[2] = g.live_streams; v[3] = g.live_events;
     v[4] = g.retains; v[5] = g.depth; v[6] = g.launches; v[7] = g.loads; v[8] = g.max_depth;
-    for (i = 0; i < n && i < 9; i++) out[i] = v[i];
+    v[9] = g.funcloads;
+    for (i = 0; i < n && i < 10; i++) out[i] = v[i];
 }
 
 static int device_count(void) { return env_int("FAKE_CUDA_DEVICES", 1); }
@@ -280,6 +283,19 @@ FAKE_EXPORT int cuModuleGetFunction(void** fn, void* mod, const char* name) {
             return OK;
         }
     return ERR_NOT_FOUND;
+}
+/* The newer, optional functions: the lazy-loading mode (FAKE_CUDA_LOADING, default 2 = lazy) and
+   cuFuncLoad (counted). */
+FAKE_EXPORT int cuModuleGetLoadingMode(int* mode) {
+    if (!mode) return ERR_INVALID_VALUE;
+    *mode = env_int("FAKE_CUDA_LOADING", 2);
+    return OK;
+}
+FAKE_EXPORT int cuFuncLoad(void* fn) {
+    if (!fn) return ERR_INVALID_HANDLE;
+    if (need_ctx()) return ERR_INVALID_CONTEXT;
+    g.funcloads++;
+    return OK;
 }
 FAKE_EXPORT int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                                unsigned by, unsigned bz, unsigned smem, void* s, void** args,

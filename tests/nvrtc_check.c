@@ -1,5 +1,6 @@
-/* nvrtc_check.c - `make nvrtc-check`: every registered kernel variant of bnbq_cuda.h compiles with
-   NVRTC for every architecture bnbq supports. Needs NVRTC, not a GPU or a driver.
+/* nvrtc_check.c - `make nvrtc-check`: every unit of bnbq_cuda.h -- every kernel of every registered
+   variant, compiled alone as bnbq compiles it at run time -- compiles with NVRTC for every
+   architecture bnbq supports. Needs NVRTC, not a GPU or a driver.
 
    build/nvrtc_check [--arch 75,80,86,89,90] [--jobs N] [--nvrtc PATH]
 
@@ -7,13 +8,13 @@
    (up to --jobs at a time; default: the number of CPUs), so the architectures compile in parallel.
    A child's log lines (bnbq's logger) come back through a pipe and are printed under its
    architecture. When an architecture has failures, every variant of it is compiled once more
-   directly through NVRTC to print the failing variant's name, defines and NVRTC's full log
-   (bnbq's log line is cut at 400 characters and names the unit, not the defines).
+   directly through NVRTC to print the failing unit's variant, defines, kernel and NVRTC's full log
+   (bnbq's log line is cut at 400 characters).
 
    Output: one "ok sm_XY ..." / "FAIL sm_XY ..." line per architecture, then
-       nvrtc-check: V variants x A archs: C compiled, F failures (max unit X.XX s)
+       nvrtc-check: V variants x A archs: U units, C compiled, F failures (max unit X.XX s)
        C passed, F failed
-   Exit status 0 only when every variant compiled for every architecture; 1 on any failure and
+   Exit status 0 only when every unit compiled for every architecture; 1 on any failure and
    when NVRTC cannot be loaded (the message says how to get it); 2 on bad arguments. */
 #define _POSIX_C_SOURCE 200809L
 #define BNBQ_IMPLEMENTATION
@@ -31,7 +32,7 @@
 
 typedef struct arch_result {
     int    arch;
-    int    variants, compiled, failed;
+    int    variants, units, compiled, failed;
     double seconds, max_unit;
     int    result;             /* bnbq_result of the precompile call */
     int    crashed;            /* the child did not report */
@@ -77,85 +78,96 @@ static void compile_arch(int arch, const char* nvrtc_path, arch_result* out) {
     out->result = (int)bnbq_cuda_precompile(&d, &rep);
     out->arch = arch;
     out->variants = rep.variants;
+    out->units = rep.units;
     out->compiled = rep.compiled;
     out->failed = rep.failed;
     out->seconds = rep.seconds;
     out->max_unit = rep.max_unit_seconds;
 }
 
-/* Compiles every variant for arch directly through NVRTC and prints the failing ones with
-   NVRTC's whole log. Uses bnbq_cuda.h's own option and program builders (same translation unit),
-   so it compiles exactly what bnbq_cuda_precompile compiles. */
-static void explain_failures(int arch) {
-    int v, n, pre = 0;
-    char line[2048];
-    const bnbq__cu_source* src;
-    for (src = bnbq__cu_sources; src->name; src++)
-        if (!strcmp(src->name, "prelude")) {
-            const char* const* l;
-            for (l = src->lines; *l; l++) pre++;
+/* Compiles one unit (kernel NULL: the whole file) directly through NVRTC; on failure prints its
+   variant, kernel, options and NVRTC's log. Returns 0 when it compiled. */
+static int explain_one(const bnbq__cu_variant* var, const char* kernel, int arch, const char* program) {
+    char opt_buf[1024], line[2048], cu_name[96];
+    const char* opts[24];
+    bnbq__nvrtcProgram prog = NULL;
+    int nopts, e, n;
+    size_t ll = 0;
+    char* log = NULL;
+    nopts = bnbq__cu_options(var->defines, kernel, arch, 0, opt_buf, sizeof opt_buf, opts, 24);
+    if (nopts < 0) {
+        n = snprintf(line, sizeof line, "    variant %s [%s]: the options do not fit\n", var->unit, var->defines);
+        write_all(g_out_fd, line, (size_t)n);
+        return 1;
+    }
+    snprintf(cu_name, sizeof cu_name, "%.60s.cu", var->unit);
+    e = (int)BNBQ__NV.bnbq__nvrtcCreateProgram(&prog, program, cu_name, 0, NULL, NULL);
+    if (e == 0) e = (int)BNBQ__NV.bnbq__nvrtcCompileProgram(prog, nopts, opts);
+    if (e != 0) {
+        int k;
+        n = snprintf(line, sizeof line, "    variant %s [%s], %s, for sm_%d: %s; options:", var->unit,
+                     var->defines, kernel ? kernel : "the whole file", arch,
+                     BNBQ__NV.bnbq__nvrtcGetErrorString((bnbq__nvrtcResult)e));
+        write_all(g_out_fd, line, (size_t)n);
+        for (k = 0; k < nopts; k++) {
+            write_all(g_out_fd, " ", 1);
+            write_all(g_out_fd, opts[k], strlen(opts[k]));
         }
-    n = snprintf(line, sizeof line, "    (NVRTC's line numbers count the %d lines of the prelude and one blank line "
-                 "before the unit's own)\n", pre);
+        write_all(g_out_fd, "\n", 1);
+        if (prog && BNBQ__NV.bnbq__nvrtcGetProgramLogSize(prog, &ll) == 0 && ll > 1) {
+            log = (char*)malloc(ll + 1);
+            if (log && BNBQ__NV.bnbq__nvrtcGetProgramLog(prog, log) == 0) {
+                const char* p = log;
+                int lines = 0;
+                log[ll] = 0;
+                while (*p && lines < 80) {
+                    const char* nl = strchr(p, '\n');
+                    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+                    write_all(g_out_fd, "      | ", 8);
+                    write_all(g_out_fd, p, len);
+                    write_all(g_out_fd, "\n", 1);
+                    lines++;
+                    p += len + (nl ? 1 : 0);
+                }
+                if (*p) write_all(g_out_fd, "      | ... (log cut at 80 lines)\n", 34);
+            }
+            free(log);
+        }
+    }
+    if (prog) BNBQ__NV.bnbq__nvrtcDestroyProgram(&prog);
+    return e != 0;
+}
+
+/* Compiles every unit for arch directly through NVRTC and prints the failing ones with NVRTC's
+   whole log. Uses bnbq_cuda.h's own option, program and kernel-list builders (same translation
+   unit), so it compiles exactly what bnbq_cuda_precompile compiles. */
+static void explain_failures(int arch) {
+    int v, n;
+    char line[2048];
+    n = snprintf(line, sizeof line, "    (NVRTC's file names and line numbers are those of kernels_src/: "
+                 "the embedded text carries #line directives)\n");
     write_all(g_out_fd, line, (size_t)n);
     for (v = 0; v < bnbq__cu_num_variants(); v++) {
         const bnbq__cu_variant* var = bnbq__cu_variant_at(v);
-        char opt_buf[1024];
-        const char* opts[24];
-        bnbq__nvrtcProgram prog = NULL;
+        const char* kernels[64];
         char* program = bnbq__cu_program_text(var->unit);
-        int nopts, e;
-        size_t ll = 0;
-        char cu_name[96];
-        char* log = NULL;
+        int nk, k;
         if (!program) {
             n = snprintf(line, sizeof line, "    variant %s [%s]: no source for the unit\n",
                          var->unit, var->defines);
             write_all(g_out_fd, line, (size_t)n);
             continue;
         }
-        nopts = bnbq__cu_options(var->defines, arch, 0, opt_buf, sizeof opt_buf, opts, 24);
-        if (nopts < 0) {
-            n = snprintf(line, sizeof line, "    variant %s [%s]: the options do not fit\n",
-                         var->unit, var->defines);
-            write_all(g_out_fd, line, (size_t)n);
-            free(program);
-            continue;
-        }
-        snprintf(cu_name, sizeof cu_name, "%.60s.cu", var->unit);
-        e = (int)BNBQ__NV.bnbq__nvrtcCreateProgram(&prog, program, cu_name, 0, NULL, NULL);
-        if (e == 0) e = (int)BNBQ__NV.bnbq__nvrtcCompileProgram(prog, nopts, opts);
-        if (e != 0) {
-            int k;
-            n = snprintf(line, sizeof line, "    variant %s [%s] for sm_%d: %s; options:", var->unit,
-                         var->defines, arch, BNBQ__NV.bnbq__nvrtcGetErrorString((bnbq__nvrtcResult)e));
-            write_all(g_out_fd, line, (size_t)n);
-            for (k = 0; k < nopts; k++) {
-                write_all(g_out_fd, " ", 1);
-                write_all(g_out_fd, opts[k], strlen(opts[k]));
+        nk = bnbq__cu_list_kernels(NULL, var->unit, var->defines, arch, program, kernels, 64, NULL);
+        if (nk <= 0) {   /* the file itself does not compile (or defines no kernel here) */
+            if (!explain_one(var, NULL, arch, program)) {
+                n = snprintf(line, sizeof line, "    variant %s [%s]: %s\n", var->unit, var->defines,
+                             nk == 0 ? "defines no kernel" : "listing its kernels failed");
+                write_all(g_out_fd, line, (size_t)n);
             }
-            write_all(g_out_fd, "\n", 1);
-            if (prog && BNBQ__NV.bnbq__nvrtcGetProgramLogSize(prog, &ll) == 0 && ll > 1) {
-                log = (char*)malloc(ll + 1);
-                if (log && BNBQ__NV.bnbq__nvrtcGetProgramLog(prog, log) == 0) {
-                    const char* p = log;
-                    int lines = 0;
-                    log[ll] = 0;
-                    while (*p && lines < 80) {
-                        const char* nl = strchr(p, '\n');
-                        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-                        write_all(g_out_fd, "      | ", 8);
-                        write_all(g_out_fd, p, len);
-                        write_all(g_out_fd, "\n", 1);
-                        lines++;
-                        p += len + (nl ? 1 : 0);
-                    }
-                    if (*p) write_all(g_out_fd, "      | ... (log cut at 80 lines)\n", 34);
-                }
-                free(log);
-            }
+        } else {
+            for (k = 0; k < nk; k++) explain_one(var, kernels[k], arch, program);
         }
-        if (prog) BNBQ__NV.bnbq__nvrtcDestroyProgram(&prog);
         free(program);
     }
 }
@@ -168,8 +180,8 @@ static void child_main(int arch, const char* nvrtc_path, int fd) {
     memset(&r, 0, sizeof r);
     compile_arch(arch, nvrtc_path, &r);
     if (r.failed > 0 && BNBQ__NV.loaded) explain_failures(arch);
-    n = snprintf(line, sizeof line, "@report %d %d %d %d %.6f %.6f\n", r.result, r.variants,
-                 r.compiled, r.failed, r.seconds, r.max_unit);
+    n = snprintf(line, sizeof line, "@report %d %d %d %d %d %.6f %.6f\n", r.result, r.variants,
+                 r.units, r.compiled, r.failed, r.seconds, r.max_unit);
     write_all(fd, line, (size_t)n);
 }
 
@@ -202,8 +214,8 @@ static void parse_child(char* text, arch_result* r) {
     r->crashed = 1;
     r->log = text;
     if (!rep) return;
-    if (sscanf(rep, "@report %d %d %d %d %lf %lf", &r->result, &r->variants, &r->compiled,
-               &r->failed, &r->seconds, &r->max_unit) == 6)
+    if (sscanf(rep, "@report %d %d %d %d %d %lf %lf", &r->result, &r->variants, &r->units, &r->compiled,
+               &r->failed, &r->seconds, &r->max_unit) == 7)
         r->crashed = 0;
     *rep = 0;   /* the log is what came before */
 }
@@ -232,7 +244,7 @@ static void usage(void) {
 
 int main(int argc, char** argv) {
     int archs[MAX_ARCHS] = { 75, 80, 86, 89, 90 };
-    int narchs = 5, jobs = 0, i, version = 0, next = 0, total_c = 0, total_f = 0, variants = 0;
+    int narchs = 5, jobs = 0, i, version = 0, next = 0, total_c = 0, total_f = 0, variants = 0, units = 0;
     double max_unit = 0.0;
     const char* nvrtc_path = NULL;
     arch_result res[MAX_ARCHS];
@@ -323,22 +335,22 @@ int main(int argc, char** argv) {
             total_c += a->compiled;
             total_f += a->failed;
             if (a->max_unit > max_unit) max_unit = a->max_unit;
-            if (a->failed == 0 && a->result == BNBQ_SUCCESS && a->compiled == a->variants &&
-                a->variants > 0) {
-                printf("ok sm_%d: %d variants compiled, %.2f s CPU (slowest unit %.2f s)\n", a->arch,
-                       a->compiled, a->seconds, a->max_unit);
+            units += a->units;
+            if (a->failed == 0 && a->result == BNBQ_SUCCESS && a->compiled == a->units && a->units > 0) {
+                printf("ok sm_%d: %d variants, %d units (kernels) compiled, %.2f s (slowest unit %.2f s)\n",
+                       a->arch, a->variants, a->compiled, a->seconds, a->max_unit);
             } else {
-                printf("FAIL sm_%d: %d of %d variants compiled, %d failed (%s)\n", a->arch,
-                       a->compiled, a->variants, a->failed,
+                printf("FAIL sm_%d: %d of %d units compiled, %d failed (%s)\n", a->arch,
+                       a->compiled, a->units, a->failed,
                        bnbq_result_name((bnbq_result)a->result));
-                if (a->failed == 0) total_f++;   /* e.g. no variants at all */
+                if (a->failed == 0) total_f++;   /* e.g. no units at all */
             }
             if (a->log && *a->log) fputs(a->log, stdout);
         }
         free(a->log);
     }
-    printf("nvrtc-check: %d variants x %d archs: %d compiled, %d failures (max unit %.2f s)\n",
-           variants, narchs, total_c, total_f, max_unit);
+    printf("nvrtc-check: %d variants x %d archs: %d units, %d compiled, %d failures (max unit %.2f s)\n",
+           variants, narchs, units, total_c, total_f, max_unit);
     printf("%d passed, %d failed\n", total_c, total_f);
-    return (total_f == 0 && total_c == variants * narchs && variants > 0) ? 0 : 1;
+    return (total_f == 0 && total_c == units && units > 0) ? 0 : 1;
 }

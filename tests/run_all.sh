@@ -28,18 +28,18 @@ run_status() {
     cat "$log"
     if [ "$rc" -eq 0 ]; then total_p=$((total_p + 1)); else total_f=$((total_f + 1)); status=1; echo "!! $name exited $rc"; fi
 }
-# bnbq_precompile on a temporary directory: compiles every variant as compute_90 PTX (the cheaper
-# compilation; test_cuda's precompile-sm90 writes cubins), then the directory must hold one entry
-# per variant
+# bnbq_precompile on a temporary directory: compiles every unit (kernel of a variant) as compute_90
+# PTX (the cheaper compilation; test_cuda's precompile-sm90 writes cubins), then the directory must
+# hold one entry per unit
 precompile_example() {
     d=$(mktemp -d) || return 1
     ./$B/bnbq_precompile --arch 90 --ptx --out "$d" >"$d.log" 2>&1; rc=$?
     cat "$d.log"
     n=$(ls "$d" | grep -c '\.bnbqk$')
-    v=$(sed -nE 's/^ok sm_90: ([0-9]+) variants.*/\1/p' "$d.log")
+    v=$(sed -nE 's/^ok sm_90: [0-9]+ variants, ([0-9]+) units.*/\1/p' "$d.log")
     rm -rf "$d" "$d.log"
-    if [ "$rc" -eq 0 ] && [ "$n" -gt 0 ] && [ "$n" = "$v" ]; then echo "bnbq_precompile: $n entries for $v variants"; return 0; fi
-    echo "bnbq_precompile: exit $rc, $n entries for ${v:-?} variants"; return 1
+    if [ "$rc" -eq 0 ] && [ "$n" -gt 0 ] && [ "$n" = "$v" ]; then echo "bnbq_precompile: $n entries for $v units"; return 0; fi
+    echo "bnbq_precompile: exit $rc, $n entries for ${v:-?} units"; return 1
 }
 run compile-tests   sh tests/compile_tests.sh
 run unit            ./$B/test_bnbq

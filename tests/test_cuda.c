@@ -188,24 +188,31 @@ static int file_exists(const char* path) {
 
 /* ---- the cache key the runtime computes for a variant ---------------------------------------- */
 
-/* The key and file path of (unit, defines) built for arch as cubin or PTX, exactly as
-   bnbq__cu_load_module computes them. Returns 0 on success. */
-static int runtime_key(const char* unit, const char* defines, int arch, int ptx, const char* dir,
-                       char* key, size_t key_cap, char* path, size_t path_cap) {
+/* The key and file path of kernel `kernel` of variant (unit, defines) built for arch as cubin or
+   PTX, exactly as bnbq__cu_load_kernel computes them. Returns 0 on success. */
+static int runtime_key(const char* unit, const char* defines, const char* kernel, int arch, int ptx,
+                       const char* dir, char* key, size_t key_cap, char* path, size_t path_cap) {
     char opt_buf[1024], name[40];
     const char* opts[24];
-    char* program = bnbq__cu_program_text(unit);
+    uint64_t h = 0;
+    size_t len = 0;
     int nopts;
-    if (!program) return -1;
-    nopts = bnbq__cu_options(defines, arch, ptx, opt_buf, sizeof opt_buf, opts, 24);
-    if (nopts < 0 || bnbq__cu_key(unit, program, opts, nopts, arch, ptx, key, key_cap) != 0) {
-        free(program);
-        return -1;
-    }
-    free(program);
+    if (bnbq__cu_text_hash(unit, &h, &len) != 0) return -1;
+    nopts = bnbq__cu_options(defines, kernel, arch, ptx, opt_buf, sizeof opt_buf, opts, 24);
+    if (nopts < 0 || bnbq__cu_key(unit, kernel, h, len, opts, nopts, arch, ptx, key, key_cap) != 0) return -1;
     bnbq__cache_name(key, name);
     snprintf(path, path_cap, "%s/%s.bnbqk", dir, name);
     return 0;
+}
+
+/* The kernels variant (unit, defines) defines for arch (bnbq's own listing); -1 on failure. */
+static int variant_kernels(const bnbq__cu_variant* var, int arch, const char** out, int max) {
+    char* program = bnbq__cu_program_text(var->unit);
+    int n;
+    if (!program) return -1;
+    n = bnbq__cu_list_kernels(NULL, var->unit, var->defines, arch, program, out, max, NULL);
+    free(program);
+    return n;
 }
 
 /* ---- environment ---------------------------------------------------------------------------- */
@@ -229,7 +236,7 @@ static int real_driver_present(void) {
 
 /* the fake's counters: allocations, modules, streams, events, retains, depth, launches, loads */
 enum { FS_ALLOCS, FS_MODULES, FS_STREAMS, FS_EVENTS, FS_RETAINS, FS_DEPTH, FS_LAUNCHES, FS_LOADS,
-       FS_MAXDEPTH, FS_N };
+       FS_MAXDEPTH, FS_FUNCLOADS, FS_N };
 static int fake_stats(int* out) {
     typedef void (*stats_fn)(int*, int);
     void* h;
@@ -388,6 +395,7 @@ static void t_fake_complete(void) {
 #define CHECK_SYM(name, sym, req, ret, params) \
     n++; CHECK(dlsym(h, sym) != NULL, "the fake driver lacks %s", sym);
     BNBQ__CU_FUNCS(CHECK_SYM)
+    BNBQ__CU_FUNCS_OPT(CHECK_SYM)
 #undef CHECK_SYM
     dlclose(h);
     detail("%d symbols", n);
@@ -572,16 +580,16 @@ static void t_nvrtc_not_nvrtc(void) {
     log_reset();
     r = bnbq_cuda_init(&d, &ctx);
     CHECK(r == BNBQ_SUCCESS, "init with the fake driver: %s", bnbq_result_name(r));
+    if (ctx) {   /* NVRTC is opened on first need: query_device is one */
+        bnbq_cuda_device_info info;
+        bnbq_cuda_query_device(ctx, &info);
+        CHECK(info.nvrtc_version > 0, "the context has no NVRTC after the fallback");
+    }
     CHECK(log_find(BNBQ_LOG_WARN, "not used as NVRTC", fake_cuda()) != NULL,
           "no WARN line says %s is not NVRTC", fake_cuda());
     CHECK(g_log.n[BNBQ_LOG_ERROR] == 0, "%d ERROR lines: %s", g_log.n[BNBQ_LOG_ERROR], log_first(BNBQ_LOG_ERROR));
     CHECK(log_find(BNBQ_LOG_INFO, "NVRTC", "from") != NULL, "no INFO line names the NVRTC loaded");
-    if (ctx) {
-        bnbq_cuda_device_info info;
-        bnbq_cuda_query_device(ctx, &info);
-        CHECK(info.nvrtc_version > 0, "the context has no NVRTC after the fallback");
-        detail("%s", log_find(BNBQ_LOG_WARN, "not used as NVRTC", NULL));
-    }
+    if (ctx) detail("%s", log_find(BNBQ_LOG_WARN, "not used as NVRTC", NULL));
     bnbq_cuda_uninit(ctx);
 }
 
@@ -938,8 +946,8 @@ static void t_cache_unwritable(void) {
     log_reset();
     r = bnbq_cuda_precompile(&pd, &rep);
     CHECK(r == BNBQ_ERROR_IO, "precompile into %s: %s", bad_dir, bnbq_result_name(r));
-    CHECK(rep.written == 0 && rep.compiled == rep.variants, "written %d, compiled %d of %d",
-          rep.written, rep.compiled, rep.variants);
+    CHECK(rep.written == 0 && rep.compiled == rep.units && rep.units > rep.variants, "written %d, compiled %d of %d",
+          rep.written, rep.compiled, rep.units);
     CHECK(log_find(BNBQ_LOG_ERROR, "cannot write", NULL) != NULL, "no ERROR line says it cannot write");
     detail("write fails, precompile -> %s with %d ERROR lines", bnbq_result_name(r), g_log.n[BNBQ_LOG_ERROR]);
 }
@@ -984,60 +992,85 @@ static void t_cache_dir_order(void) {
 /* ================================================================================================ */
 /* precompile (real NVRTC, no GPU)                                                                 */
 
-/* every variant's entry for (arch, ptx) in dir validates under the key the runtime computes */
-static int check_precompiled(const char* dir, int arch, int ptx, int* out_bytes) {
+/* every unit's entry (each kernel of each variant) for (arch, ptx) in dir validates under the key
+   the runtime computes, and holds that kernel and no other kernel of its file; returns the number
+   of valid entries, *out_units the number of units */
+static int check_precompiled(const char* dir, int arch, int ptx, int* out_bytes, int* out_units) {
     int v, good = 0;
     *out_bytes = 0;
+    *out_units = 0;
     for (v = 0; v < bnbq__cu_num_variants(); v++) {
         const bnbq__cu_variant* var = bnbq__cu_variant_at(v);
-        char key[2048], path[1200];
-        unsigned char* img;
-        size_t len = 0;
-        int bad = 0;
-        if (runtime_key(var->unit, var->defines, arch, ptx, dir, key, sizeof key, path, sizeof path) != 0) {
-            CHECK(0, "no key for %s [%s]", var->unit, var->defines);
-            continue;
-        }
-        img = bnbq__cache_read(path, key, ptx ? BNBQ__KIND_PTX : BNBQ__KIND_CUBIN, arch, &len, &bad);
-        CHECK(img != NULL, "%s [%s] sm_%d %s: no valid entry at %s (bad %d)", var->unit, var->defines,
-              arch, ptx ? "ptx" : "cubin", path, bad);
-        if (!img) continue;
-        if (ptx) {
-            char target[32];
-            snprintf(target, sizeof target, ".target sm_%d", arch);
-            CHECK(img[len - 1] == 0, "%s [%s]: PTX is not NUL-terminated", var->unit, var->defines);
-            CHECK(img[len - 1] == 0 && strstr((const char*)img, target) != NULL &&
-                  strstr((const char*)img, ".entry") != NULL,
-                  "%s [%s]: no '%s' / .entry in the PTX", var->unit, var->defines, target);
-        } else {
-            CHECK(len > 64 && memcmp(img, "\177ELF", 4) == 0, "%s [%s]: the cubin is not ELF",
-                  var->unit, var->defines);
-        }
-        {   /* the entry records the NVRTC version that made it, and no driver */
-            size_t rl = 0;
-            unsigned char* raw = read_whole(path, &rl);
-            if (raw && rl >= 40) {
-                CHECK((int)bnbq__get_u32(raw + 20) == bnbq__cuda_global.nvrtc.version,
-                      "recorded NVRTC version %u", bnbq__get_u32(raw + 20));
-                CHECK(bnbq__get_u32(raw + 24) == 0, "recorded driver version %u", bnbq__get_u32(raw + 24));
+        const char* kernels[64];
+        int nk = variant_kernels(var, arch, kernels, 64), k;
+        CHECK(nk > 0, "%s [%s]: no kernels listed (%d)", var->unit, var->defines, nk);
+        for (k = 0; k < nk; k++) {
+            char key[2048], path[1200];
+            unsigned char* img;
+            size_t len = 0;
+            int bad = 0;
+            const char* const* other;
+            (*out_units)++;
+            if (runtime_key(var->unit, var->defines, kernels[k], arch, ptx, dir, key, sizeof key, path, sizeof path) != 0) {
+                CHECK(0, "no key for %s [%s] %s", var->unit, var->defines, kernels[k]);
+                continue;
             }
-            free(raw);
+            img = bnbq__cache_read(path, key, ptx ? BNBQ__KIND_PTX : BNBQ__KIND_CUBIN, arch, &len, &bad);
+            CHECK(img != NULL, "%s [%s] %s sm_%d %s: no valid entry at %s (bad %d)", var->unit, var->defines,
+                  kernels[k], arch, ptx ? "ptx" : "cubin", path, bad);
+            if (!img) continue;
+            if (ptx) {
+                char target[32];
+                snprintf(target, sizeof target, ".target sm_%d", arch);
+                CHECK(img[len - 1] == 0, "%s [%s]: PTX is not NUL-terminated", var->unit, var->defines);
+                CHECK(img[len - 1] == 0 && strstr((const char*)img, target) != NULL &&
+                      strstr((const char*)img, ".entry") != NULL,
+                      "%s [%s]: no '%s' / .entry in the PTX", var->unit, var->defines, target);
+            } else {
+                CHECK(len > 64 && memcmp(img, "\177ELF", 4) == 0, "%s [%s]: the cubin is not ELF",
+                      var->unit, var->defines);
+            }
+            /* the image names its kernel and no other kernel of the file */
+            for (other = bnbq__cu_source_of(var->unit)->kernels; *other; other++) {
+                size_t ol = strlen(*other), i;
+                int hit = 0;
+                for (i = 0; i + ol < len && !hit; i++)
+                    if (memcmp(img + i, *other, ol) == 0 && !(img[i + ol] == '_' || (img[i + ol] >= 'a' && img[i + ol] <= 'z') ||
+                                                             (img[i + ol] >= '0' && img[i + ol] <= '9')))
+                        hit = 1;
+                CHECK(hit == (strcmp(*other, kernels[k]) == 0), "%s [%s] unit %s: kernel %s %s in the image",
+                      var->unit, var->defines, kernels[k], *other, hit ? "found" : "not found");
+            }
+            {   /* the entry records the NVRTC version that made it, and no driver */
+                size_t rl = 0;
+                unsigned char* raw = read_whole(path, &rl);
+                if (raw && rl >= 40) {
+                    CHECK((int)bnbq__get_u32(raw + 20) == bnbq__cuda_global.nvrtc.version,
+                          "recorded NVRTC version %u", bnbq__get_u32(raw + 20));
+                    CHECK(bnbq__get_u32(raw + 24) == 0, "recorded driver version %u", bnbq__get_u32(raw + 24));
+                }
+                free(raw);
+            }
+            *out_bytes += (int)len;
+            good++;
+            free(img);
         }
-        *out_bytes += (int)len;
-        good++;
-        free(img);
     }
     return good;
 }
 
+/* every operation the fake context runs comes from the cache in dir (disable_nvrtc): the number of
+   operations that ran, *hits / *compiled from the stats */
+static int run_from_cache(const char* dir, int* hits, int* compiled);
+
 static void t_precompile_sm90(void) {
     const char* dir;
-    if (g_quick) { skip("compiles the whole variant table (runs without --quick)"); return; }
-    dir = make_tmpdir();
-    int arch = 90, nv = bnbq__cu_num_variants(), other = 0, bytes = 0, good;
+    int arch = 90, nv = bnbq__cu_num_variants(), other = 0, bytes = 0, good, units = 0;
     bnbq_cuda_precompile_desc pd;
     bnbq_cuda_precompile_report rep;
     bnbq_result r;
+    if (g_quick) { skip("compiles the whole kernel table (runs without --quick)"); return; }
+    dir = make_tmpdir();
     if (!dir) { CHECK(0, "mkdtemp failed"); return; }
     memset(&pd, 0, sizeof pd);
     pd.archs = &arch;
@@ -1047,22 +1080,34 @@ static void t_precompile_sm90(void) {
     log_reset();
     r = bnbq_cuda_precompile(&pd, &rep);
     CHECK(r == BNBQ_SUCCESS, "precompile sm_90: %s; %s", bnbq_result_name(r), log_first(BNBQ_LOG_ERROR));
-    CHECK(rep.variants == nv && rep.compiled == nv && rep.written == nv && rep.failed == 0,
-          "report: %d variants, %d compiled, %d written, %d failed (table: %d)", rep.variants,
-          rep.compiled, rep.written, rep.failed, nv);
-    CHECK(count_files(dir, ".bnbqk", &other) == nv, "%d entries for %d variants",
-          count_files(dir, ".bnbqk", NULL), nv);
+    CHECK(rep.variants == nv && rep.units > nv && rep.compiled == rep.units && rep.written == rep.units &&
+          rep.failed == 0, "report: %d variants, %d units, %d compiled, %d written, %d failed (table: %d variants)",
+          rep.variants, rep.units, rep.compiled, rep.written, rep.failed, nv);
+    CHECK(count_files(dir, ".bnbqk", &other) == rep.units, "%d entries for %d units",
+          count_files(dir, ".bnbqk", NULL), rep.units);
     CHECK(other == 0, "%d other files (temporary files left?)", other);
-    good = check_precompiled(dir, 90, 0, &bytes);
-    CHECK(good == nv, "%d of %d entries validate", good, nv);
-    detail("%d variants -> %d cubin entries (%d bytes), each valid under the runtime's key, %.2f s",
-           nv, good, bytes, rep.seconds);
+    good = check_precompiled(dir, 90, 0, &bytes, &units);
+    CHECK(good == rep.units && units == rep.units, "%d of %d entries validate (%d units listed)", good, rep.units, units);
+    /* a context without NVRTC (the fake driver) runs operations from these entries alone */
+    if (fake_cuda() && nvrtc_loaded()) {
+        int hits = 0, compiled = -1, ran;
+        setenv("FAKE_CUDA_CC", "9.0", 1);
+        ran = run_from_cache(dir, &hits, &compiled);
+        CHECK(ran > 0 && compiled == 0 && hits > 0, "without NVRTC: %d operations ran, %d units loaded, %d compiled; %s",
+              ran, hits, compiled, log_first(BNBQ_LOG_ERROR));
+        detail("%d variants -> %d units -> %d cubin entries (%d bytes), each valid under the runtime's key and "
+               "holding only its kernel, %.2f s; without NVRTC %d operations ran from %d of them",
+               nv, rep.units, good, bytes, rep.seconds, ran, hits);
+    } else {
+        detail("%d variants -> %d units -> %d cubin entries (%d bytes), each valid under the runtime's key and "
+               "holding only its kernel, %.2f s", nv, rep.units, good, bytes, rep.seconds);
+    }
 }
 
 static void t_precompile_ptx(void) {
     const char* dir;
-    int archs[1] = { 80 }, nv = bnbq__cu_num_variants(), other = 0, bytes = 0, good;
-    if (g_quick) { skip("compiles the whole variant table (runs without --quick)"); return; }
+    int archs[1] = { 80 }, other = 0, bytes = 0, good, units = 0;
+    if (g_quick) { skip("compiles the whole kernel table (runs without --quick)"); return; }
     dir = make_tmpdir();
     bnbq_cuda_precompile_desc pd;
     bnbq_cuda_precompile_report rep;
@@ -1077,25 +1122,30 @@ static void t_precompile_ptx(void) {
     log_reset();
     r = bnbq_cuda_precompile(&pd, &rep);
     CHECK(r == BNBQ_SUCCESS, "precompile PTX 80: %s; %s", bnbq_result_name(r), log_first(BNBQ_LOG_ERROR));
-    CHECK(rep.written == nv && count_files(dir, ".bnbqk", &other) == nv && other == 0,
-          "written %d, files %d, other %d (want %d)", rep.written, count_files(dir, ".bnbqk", NULL), other, nv);
-    good = check_precompiled(dir, 80, 1, &bytes);
-    CHECK(good == nv, "sm_80 PTX: %d of %d validate", good, nv);
+    CHECK(rep.written == rep.units && rep.units > 0 && count_files(dir, ".bnbqk", &other) == rep.units && other == 0,
+          "written %d, files %d, other %d (want %d)", rep.written, count_files(dir, ".bnbqk", NULL), other, rep.units);
+    good = check_precompiled(dir, 80, 1, &bytes, &units);
+    CHECK(good == rep.units && units == rep.units, "sm_80 PTX: %d of %d validate", good, rep.units);
     /* PTX entries are not cubin entries: a cubin lookup misses */
     {
         char key[2048], path[1200];
-        const bnbq__cu_variant* var = bnbq__cu_variant_at(0);
-        runtime_key(var->unit, var->defines, 80, 0, dir, key, sizeof key, path, sizeof path);
+        runtime_key("convert", "", "bnbq_k_convert", 80, 0, dir, key, sizeof key, path, sizeof path);
         CHECK(!file_exists(path), "a cubin key finds a PTX entry");
     }
-    detail("%d variants -> %d compute_80 PTX entries", nv, rep.written);
+    detail("%d units -> %d compute_80 PTX entries", rep.units, rep.written);
 }
 
 static void t_precompile_bad_arch(void) {
-    int archs[2] = { 90, 990 }, nv = bnbq__cu_num_variants();
+    int archs[2] = { 90, 990 }, nv = bnbq__cu_num_variants(), v, units = 0;
     bnbq_cuda_precompile_desc pd;
     bnbq_cuda_precompile_report rep;
     bnbq_result r;
+    if (!nvrtc_loaded()) { CHECK(0, "NVRTC is needed"); return; }
+    for (v = 0; v < nv; v++) {
+        const char* kernels[64];
+        int nk = variant_kernels(bnbq__cu_variant_at(v), 90, kernels, 64);
+        units += nk > 0 ? nk : 0;
+    }
     memset(&pd, 0, sizeof pd);
     pd.archs = archs;
     pd.num_archs = 2;
@@ -1104,8 +1154,8 @@ static void t_precompile_bad_arch(void) {
     log_reset();
     r = bnbq_cuda_precompile(&pd, &rep);
     CHECK(r == BNBQ_ERROR_NVRTC_TOO_OLD, "an unknown sm_990: %s", bnbq_result_name(r));
-    CHECK(rep.compiled == nv && rep.failed == nv, "compiled %d, failed %d (want %d / %d)", rep.compiled,
-          rep.failed, nv, nv);
+    CHECK(rep.units == units && rep.compiled == units && rep.failed == nv, "units %d, compiled %d, failed %d "
+          "(want %d / %d / %d)", rep.units, rep.compiled, rep.failed, units, units, nv);
     CHECK(log_find(BNBQ_LOG_ERROR, "sm_990", NULL) != NULL, "no ERROR line names sm_990");
     detail("%s", log_find(BNBQ_LOG_ERROR, "sm_990", NULL));
 }
@@ -1192,12 +1242,14 @@ static void t_fake_context(void) {
     CHECK(st.units_compiled == 1 && st.modules == 1, "a second call compiled again (%d)", st.units_compiled);
     fake_stats(fs);
     CHECK(fs[FS_LAUNCHES] == 2 && fs[FS_LOADS] == 1, "fake: %d launches, %d module loads", fs[FS_LAUNCHES], fs[FS_LOADS]);
+    CHECK(fs[FS_FUNCLOADS] == 1, "fake: %d cuFuncLoad calls (want 1: the function is loaded when resolved)",
+          fs[FS_FUNCLOADS]);
     CHECK(fs[FS_DEPTH] == 0, "the context stack is %d deep between calls", fs[FS_DEPTH]);
     CHECK(count_files(dir, ".bnbqk", &other) == 1 && other == 0, "cache entries %d (+%d other)",
           count_files(dir, ".bnbqk", NULL), other);
     {
         char key[2048], path[1200];
-        runtime_key("convert", "", 90, 0, dir, key, sizeof key, path, sizeof path);
+        runtime_key("convert", "", "bnbq_k_convert", 90, 0, dir, key, sizeof key, path, sizeof path);
         CHECK(!rejected(path, key, BNBQ__KIND_CUBIN, 90) && file_exists(path), "the entry is not where the key says");
         {
             size_t rl = 0;
@@ -1356,7 +1408,7 @@ static void t_fake_cache_damaged(void) {
     int fs[FS_N];
     bnbq_result r;
     if (!fake_ready() || !(dir = make_tmpdir()) || !(dir2 = make_tmpdir())) return;
-    runtime_key("convert", "", 90, 0, dir, key, sizeof key, path, sizeof path);
+    runtime_key("convert", "", "bnbq_k_convert", 90, 0, dir, key, sizeof key, path, sizeof path);
     CHECK(fake_init(dir, 0, &ctx) == BNBQ_SUCCESS, "ctx 1");
     if (!ctx) return;
     CHECK(fake_convert(ctx, 100) == BNBQ_SUCCESS, "convert");
@@ -1444,9 +1496,9 @@ static void t_fake_cache_damaged(void) {
     detail("flipped byte -> WARN + recompile + rewrite; refused image -> WARN + recompile; all refused -> CUDA");
 }
 
-/* The cache entry of one variant, compiled and written the way bnbq_cuda_precompile does it (its
+/* The cache entry of one unit, compiled and written the way bnbq_cuda_precompile does it (its
    own static functions), for when compiling the whole table would only cost time. */
-static int write_one(const char* dir, const char* unit, const char* defines, int arch, int ptx) {
+static int write_one(const char* dir, const char* unit, const char* defines, const char* kernel, int arch, int ptx) {
     char key[2048], path[1200], name[40], opt_buf[1024];
     const char* opts[24];
     unsigned char* img = NULL;
@@ -1454,11 +1506,11 @@ static int write_one(const char* dir, const char* unit, const char* defines, int
     double secs = 0.0;
     int nopts, ok;
     char* program = bnbq__cu_program_text(unit);
-    if (!program || runtime_key(unit, defines, arch, ptx, dir, key, sizeof key, path, sizeof path) != 0) {
+    if (!program || runtime_key(unit, defines, kernel, arch, ptx, dir, key, sizeof key, path, sizeof path) != 0) {
         free(program);
         return 0;
     }
-    nopts = bnbq__cu_options(defines, arch, ptx, opt_buf, sizeof opt_buf, opts, 24);
+    nopts = bnbq__cu_options(defines, kernel, arch, ptx, opt_buf, sizeof opt_buf, opts, 24);
     ok = nopts > 0 && bnbq__nvrtc_compile(NULL, unit, program, opts, nopts, ptx, &img, &len, &secs) == BNBQ_SUCCESS;
     bnbq__cache_name(key, name);
     ok = ok && bnbq__cache_write(dir, name, key, ptx ? BNBQ__KIND_PTX : BNBQ__KIND_CUBIN, arch,
@@ -1478,9 +1530,9 @@ static void t_fake_precompiled(void) {
     bnbq_cuda_stats st;
     bnbq_result r;
     if (!fake_ready() || !(d90 = make_tmpdir()) || !(d80p = make_tmpdir()) || !(d86 = make_tmpdir())) return;
-    CHECK(write_one(d90, "convert", "", 90, 0), "compile convert for sm_90");
-    CHECK(write_one(d80p, "convert", "", 80, 1), "compile convert as compute_80 PTX");
-    CHECK(write_one(d86, "convert", "", 86, 0), "compile convert for sm_86");
+    CHECK(write_one(d90, "convert", "", "bnbq_k_convert", 90, 0), "compile convert for sm_90");
+    CHECK(write_one(d80p, "convert", "", "bnbq_k_convert", 80, 1), "compile convert as compute_80 PTX");
+    CHECK(write_one(d86, "convert", "", "bnbq_k_convert", 86, 0), "compile convert for sm_86");
 
     CHECK(fake_init(d90, 1, &ctx) == BNBQ_SUCCESS, "ctx on the sm_90 cache");
     if (!ctx) return;
@@ -1547,13 +1599,14 @@ static void t_fake_arch(void) {
     r = fake_init(NULL, 0, &ctx);
     CHECK(r == BNBQ_SUCCESS, "init with cc %s: %s", cc, bnbq_result_name(r));
     if (!ctx) return;
-    CHECK(log_find(BNBQ_LOG_WARN, "knows no architecture", NULL) != NULL, "no WARN about cc %s", cc);
+    CHECK(g_log.n[BNBQ_LOG_WARN] == 0, "a WARN at init (NVRTC is opened on first need): %s", log_first(BNBQ_LOG_WARN));
     r = fake_convert(ctx, 100);
     CHECK(r == BNBQ_ERROR_NO_NVRTC || r == BNBQ_ERROR_NVRTC_TOO_OLD, "cc %s: %s", cc, bnbq_result_name(r));
+    CHECK(log_find(BNBQ_LOG_WARN, "knows no architecture", NULL) != NULL, "no WARN about cc %s", cc);
     bnbq_cuda_uninit(ctx);
     setenv("FAKE_CUDA_CC", "9.0", 1);
-    detail("cc %d.%d -> compute_%d PTX; cc %s -> WARN at init, an operation returns %s", (newest + 1) / 10,
-           (newest + 1) % 10, newest, cc, bnbq_result_name(r));
+    detail("cc %d.%d -> compute_%d PTX; cc %s -> WARN when NVRTC is first needed, the operation returns %s",
+           (newest + 1) / 10, (newest + 1) % 10, newest, cc, bnbq_result_name(r));
 }
 
 /* bad input through a (fake) CUDA exec returns the CPU's codes */
@@ -1572,6 +1625,376 @@ static void t_fake_bad_input(void) {
     CHECK(fs[FS_LAUNCHES] == 0, "%d kernels launched for bad input", fs[FS_LAUNCHES]);
     bnbq_cuda_uninit(ctx);
     detail("%d cases (%d where only the backend rejects the blocksize), 0 launches", rep.cases, rep.gpu_only);
+}
+
+/* the operations run_from_cache and fake-units use, on one fake context: convert; blockwise 8-bit
+   quantize + dequantize (two kernels of one variant); LLM.int8 vector-wise quantization (three
+   kernels of one variant); 4-bit gemv. Returns how many returned BNBQ_SUCCESS (of 5). */
+static int run_ops(bnbq_cuda* ctx) {
+    bnbq_exec ex;
+    void *x = NULL, *q = NULL, *am = NULL, *out = NULL, *oc = NULL;
+    int ok = 0;
+    if (bnbq_cuda_exec_init(ctx, NULL, &ex) != BNBQ_SUCCESS) return 0;
+    if (bnbq_cuda_malloc(ctx, 4096 * 4, &x) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, 4096, &q) == BNBQ_SUCCESS &&
+        bnbq_cuda_malloc(ctx, 4096, &am) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, 4096 * 4, &out) == BNBQ_SUCCESS &&
+        bnbq_cuda_malloc(ctx, 4096, &oc) == BNBQ_SUCCESS && bnbq_cuda_memset(&ex, x, 0, 4096 * 4) == BNBQ_SUCCESS &&
+        bnbq_cuda_memset(&ex, am, 0, 4096) == BNBQ_SUCCESS) {
+        ok += bnbq_convert(&ex, BNBQ_F32, x, 1000, BNBQ_F16, out) == BNBQ_SUCCESS;
+        ok += bnbq_quantize_blockwise(&ex, NULL, BNBQ_F32, x, 1024, 64, (uint8_t*)q, (float*)am) == BNBQ_SUCCESS &&
+              bnbq_dequantize_blockwise(&ex, NULL, BNBQ_F32, (const uint8_t*)q, (const float*)am, 1024, 64, out) ==
+                  BNBQ_SUCCESS;
+        ok += bnbq_int8_vectorwise_quant(&ex, BNBQ_F16, x, 4, 64, 6.0f, (int8_t*)q, (float*)am, (int32_t*)oc,
+                                         (int32_t*)oc + 64) == BNBQ_SUCCESS;
+        ok += bnbq_gemv_4bit(&ex, BNBQ_NF4, BNBQ_F16, x, (const uint8_t*)q, (const float*)am, 16, 128, 64, out,
+                             NULL, NULL) == BNBQ_SUCCESS;
+        ok += bnbq_cuda_synchronize(&ex) == BNBQ_SUCCESS;
+    }
+    bnbq_cuda_free(ctx, x);
+    bnbq_cuda_free(ctx, q);
+    bnbq_cuda_free(ctx, am);
+    bnbq_cuda_free(ctx, out);
+    bnbq_cuda_free(ctx, oc);
+    bnbq_exec_uninit(&ex);
+    return ok;
+}
+
+static int run_from_cache(const char* dir, int* hits, int* compiled) {
+    bnbq_cuda* ctx = NULL;
+    bnbq_cuda_stats st;
+    int ran;
+    log_reset();
+    if (fake_init(dir, 1, &ctx) != BNBQ_SUCCESS || !ctx) return 0;
+    ran = run_ops(ctx);
+    st = stats_of(ctx);
+    *hits = st.disk_hits;
+    *compiled = st.units_compiled;
+    bnbq_cuda_uninit(ctx);
+    return ran;
+}
+
+/* A unit is one kernel of a variant: each kernel an operation asks for is compiled, cached and
+   loaded on its own; a second context loads exactly those; an entry of another unit copied under a
+   unit's name is a foreign entry (rejected, recompiled, rewritten); a kernel the file does not
+   define, or a variant that is not registered, is NOT_SUPPORTED without compiling. */
+static void t_fake_units(void) {
+    const char* dir;
+    bnbq_cuda* ctx = NULL;
+    bnbq_cuda_stats st;
+    int fs[FS_N], files, ran;
+    char kq[2048], pq[1200], kd[2048], pd[1200];
+    if (!fake_ready() || !(dir = make_tmpdir())) return;
+    CHECK(fake_init(dir, 0, &ctx) == BNBQ_SUCCESS, "ctx 1");
+    if (!ctx) return;
+    ran = run_ops(ctx);
+    CHECK(ran == 5, "ctx 1: %d of 5 operations ran; %s", ran, log_first(BNBQ_LOG_ERROR));
+    st = stats_of(ctx);
+    files = count_files(dir, ".bnbqk", NULL);
+    fake_stats(fs);
+    /* convert 1, blockwise 2, int8 vector-wise 2 or 3, gemv 1 */
+    CHECK(st.units_compiled >= 6 && st.modules == st.units_compiled && files == st.units_compiled &&
+          fs[FS_MODULES] == st.modules && st.disk_hits == 0,
+          "ctx 1: %d compiled, %d modules (fake: %d), %d entries, %d hits", st.units_compiled, st.modules,
+          fs[FS_MODULES], files, st.disk_hits);
+    CHECK(st.compile_seconds > 0.0, "compile_seconds %.4f", st.compile_seconds);
+    bnbq_cuda_uninit(ctx);
+    /* the two kernels of the blockwise variant are two entries, each holding its own kernel only */
+    runtime_key("quant", "BNBQ_OPS=1 BNBQ_DT=0", "bnbq_k_quant8", 90, 0, dir, kq, sizeof kq, pq, sizeof pq);
+    runtime_key("quant", "BNBQ_OPS=1 BNBQ_DT=0", "bnbq_k_dequant8", 90, 0, dir, kd, sizeof kd, pd, sizeof pd);
+    CHECK(strcmp(pq, pd) != 0 && file_exists(pq) && file_exists(pd), "no separate entries for quant8 / dequant8");
+    {
+        size_t len = 0, i;
+        int bad = 0, other = 0;
+        unsigned char* img = bnbq__cache_read(pq, kq, BNBQ__KIND_CUBIN, 90, &len, &bad);
+        CHECK(img != NULL, "the quant8 entry does not validate");
+        for (i = 0; img && i + 15 <= len; i++)
+            if (memcmp(img + i, "bnbq_k_dequant8", 15) == 0) other = 1;
+        CHECK(img && !other, "the quant8 unit holds bnbq_k_dequant8");
+        free(img);
+    }
+    /* ctx 2: everything from disk */
+    CHECK(fake_init(dir, 0, &ctx) == BNBQ_SUCCESS, "ctx 2");
+    if (!ctx) return;
+    ran = run_ops(ctx);
+    {
+        bnbq_cuda_stats s2 = stats_of(ctx);
+        CHECK(ran == 5 && s2.units_compiled == 0 && s2.disk_hits == st.units_compiled && s2.disk_rejected == 0 &&
+              s2.modules == st.units_compiled, "ctx 2: %d ran, %d compiled, %d hits (want %d), %d rejected",
+              ran, s2.units_compiled, s2.disk_hits, st.units_compiled, s2.disk_rejected);
+        CHECK(s2.load_seconds > 0.0 && s2.compile_seconds == 0.0, "load %.5f s, compile %.5f s", s2.load_seconds,
+              s2.compile_seconds);
+    }
+    /* unknown kernels and variants: NOT_SUPPORTED, nothing compiled or loaded */
+    {
+        bnbq_exec ex;
+        bnbq__CUfunction f = NULL;
+        bnbq_cuda_stats s3;
+        bnbq_cuda_exec_init(ctx, NULL, &ex);
+        log_reset();
+        CHECK(bnbq__cu_kernel(&ex, "convert", "", "bnbq_k_nope", &f) == BNBQ_ERROR_NOT_SUPPORTED, "unknown kernel");
+        CHECK(bnbq__cu_kernel(&ex, "convert", "", "bnbq_k_quant8", &f) == BNBQ_ERROR_NOT_SUPPORTED,
+              "a kernel of another file");
+        CHECK(bnbq__cu_kernel(&ex, "quant", "BNBQ_OPS=9", "bnbq_k_quant8", &f) == BNBQ_ERROR_NOT_SUPPORTED,
+              "an unregistered variant");
+        CHECK(g_log.n[BNBQ_LOG_ERROR] == 3 && log_find(BNBQ_LOG_ERROR, "bnbq_k_nope", "not registered"),
+              "%d ERROR lines: %s", g_log.n[BNBQ_LOG_ERROR], log_first(BNBQ_LOG_ERROR));
+        s3 = stats_of(ctx);
+        CHECK(s3.units_compiled == 0 && s3.modules == st.units_compiled, "compiled %d, modules %d", s3.units_compiled,
+              s3.modules);
+        bnbq_exec_uninit(&ex);
+    }
+    bnbq_cuda_uninit(ctx);
+    /* the dequant8 entry copied under quant8's name: foreign -> WARN, recompiled, rewritten */
+    {
+        size_t rl = 0;
+        unsigned char* raw = read_whole(pd, &rl);
+        CHECK(raw && write_whole(pq, raw, rl), "cannot copy the entry");
+        free(raw);
+    }
+    log_reset();
+    CHECK(fake_init(dir, 0, &ctx) == BNBQ_SUCCESS, "ctx 3");
+    if (!ctx) return;
+    ran = run_ops(ctx);
+    {
+        bnbq_cuda_stats s4 = stats_of(ctx);
+        CHECK(ran == 5 && s4.disk_rejected == 1 && s4.units_compiled == 1 && s4.disk_hits == st.units_compiled - 1,
+              "foreign entry: %d ran, rejected %d, compiled %d, hits %d", ran, s4.disk_rejected, s4.units_compiled,
+              s4.disk_hits);
+        CHECK(log_find(BNBQ_LOG_WARN, "damaged", NULL) != NULL, "no WARN about the foreign entry");
+        CHECK(!rejected(pq, kq, BNBQ__KIND_CUBIN, 90), "the foreign entry was not rewritten");
+    }
+    bnbq_cuda_uninit(ctx);
+    fake_stats(fs);
+    CHECK(fs[FS_MODULES] == 0 && fs[FS_RETAINS] == 0 && fs[FS_DEPTH] == 0 && fs[FS_ALLOCS] == 0,
+          "leftovers: %d modules, %d retains, depth %d, %d allocations", fs[FS_MODULES], fs[FS_RETAINS],
+          fs[FS_DEPTH], fs[FS_ALLOCS]);
+    detail("5 operations -> %d units (one kernel each, one entry each); ctx 2 loads all %d from disk; a foreign "
+           "entry is recompiled; unknown kernel / file / variant -> NOT_SUPPORTED", st.units_compiled, st.units_compiled);
+}
+
+/* A program whose kernels are all in the disk cache never opens NVRTC (a dlopen of some
+   milliseconds): the entry is written by a child process (which loads NVRTC), then this process's
+   context runs convert from it with NVRTC allowed but not loaded; bnbq_cuda_query_device opens it */
+static void t_fake_nvrtc_lazy(void) {
+    const char* dir;
+    bnbq_cuda* ctx = NULL;
+    bnbq_cuda_stats st;
+    bnbq_cuda_device_info info;
+    pid_t pid;
+    int status = -1;
+    memset(&info, 0, sizeof info);
+    if (!fake_cuda()) { skip("BNBQ_TEST_FAKE_CUDA is not set"); return; }
+    if (!(dir = make_tmpdir())) { CHECK(0, "mkdtemp failed"); return; }
+    CHECK(!bnbq__cuda_global.nvrtc.loaded, "NVRTC loaded before the test");
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) _exit(nvrtc_loaded() && write_one(dir, "convert", "", "bnbq_k_convert", 90, 0) ? 0 : 1);
+    if (pid > 0) waitpid(pid, &status, 0);
+    CHECK(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child could not write the entry");
+    setenv("FAKE_CUDA_CC", "9.0", 1);
+    log_reset();
+    CHECK(fake_init(dir, 0, &ctx) == BNBQ_SUCCESS, "init");
+    if (!ctx) return;
+    CHECK(!bnbq__cuda_global.nvrtc.loaded, "bnbq_cuda_init opened NVRTC");
+    CHECK(fake_convert(ctx, 100) == BNBQ_SUCCESS, "convert from the cache");
+    st = stats_of(ctx);
+    CHECK(st.disk_hits == 1 && st.units_compiled == 0, "hits %d, compiled %d", st.disk_hits, st.units_compiled);
+    CHECK(!bnbq__cuda_global.nvrtc.loaded, "a cached kernel opened NVRTC");
+    CHECK(bnbq_cuda_query_device(ctx, &info) == BNBQ_SUCCESS && bnbq__cuda_global.nvrtc.loaded &&
+          info.nvrtc_version == bnbq__cuda_global.nvrtc.version && info.target_arch == 90 && !info.target_is_ptx,
+          "query_device: NVRTC %d (loaded %d), target %d ptx %d", info.nvrtc_version, bnbq__cuda_global.nvrtc.loaded,
+          info.target_arch, info.target_is_ptx);
+    bnbq_cuda_uninit(ctx);
+    detail("a cached kernel ran without opening NVRTC; query_device opened it (NVRTC %d, sm_%d)", info.nvrtc_version,
+           info.target_arch);
+}
+
+/* ---- embed.c's guards ----------------------------------------------------------------------- */
+
+static const char* embed_tool(void) {
+    const char* p = getenv("BNBQ_TEST_EMBED");
+    return (p && *p) ? p : "build/embed";
+}
+
+/* NVRTC on text (PTX for compute_<arch>) with options; returns the .entry names, space-separated
+   and sorted as they come, in out (empty on failure) and the log in log. */
+static int nvrtc_entries(const char* text, int arch, const char* const* extra, int nextra, char* out, size_t cap,
+                         char* log, size_t log_cap) {
+    char opt_buf[1024];
+    const char* opts[32];
+    unsigned char* ptx = NULL;
+    size_t len = 0, used = 0;
+    int nopts = bnbq__cu_options("", NULL, arch, 1, opt_buf, sizeof opt_buf, opts, 24), i;
+    bnbq__nvrtcProgram prog = NULL;
+    const char* p;
+    out[0] = 0;
+    log[0] = 0;
+    for (i = 0; i < nextra && nopts < 32; i++) opts[nopts++] = extra[i];
+    if (BNBQ__NV.bnbq__nvrtcCreateProgram(&prog, text, "embed_cases.cu", 0, NULL, NULL) != 0) return 0;
+    if (BNBQ__NV.bnbq__nvrtcCompileProgram(prog, nopts, opts) != 0) {
+        size_t ll = 0;
+        if (BNBQ__NV.bnbq__nvrtcGetProgramLogSize(prog, &ll) == 0 && ll > 0 && ll < log_cap)
+            BNBQ__NV.bnbq__nvrtcGetProgramLog(prog, log);
+        BNBQ__NV.bnbq__nvrtcDestroyProgram(&prog);
+        return 0;
+    }
+    if (BNBQ__NV.bnbq__nvrtcGetPTXSize(prog, &len) == 0 && len > 0 && (ptx = (unsigned char*)malloc(len)) != NULL &&
+        BNBQ__NV.bnbq__nvrtcGetPTX(prog, (char*)ptx) == 0) {
+        ptx[len - 1] = 0;
+        for (p = strstr((const char*)ptx, ".entry "); p; p = strstr(p + 7, ".entry ")) {
+            size_t l = strspn(p + 7, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$");
+            if (used + l + 2 < cap) {
+                if (used) out[used++] = ' ';
+                memcpy(out + used, p + 7, l);
+                used += l;
+                out[used] = 0;
+            }
+        }
+    }
+    free(ptx);
+    BNBQ__NV.bnbq__nvrtcDestroyProgram(&prog);
+    return 1;
+}
+
+/* 1 when the space-separated name lists a and b hold the same names */
+static int same_names(const char* a, const char* b) {
+    char buf[512], *tok, *save = NULL;
+    size_t na = 0, nb = 0;
+    snprintf(buf, sizeof buf, "%s", a);
+    for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        const char* hit = strstr(b, tok);
+        size_t l = strlen(tok);
+        na++;
+        if (!hit || (hit != b && hit[-1] != ' ') || (hit[l] != 0 && hit[l] != ' ')) return 0;
+    }
+    snprintf(buf, sizeof buf, "%s", b);
+    for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) nb++;
+    return na == nb;
+}
+
+/* runs `embed --transform src out`, output (kernel names) into names; returns the exit status */
+static int run_embed(const char* src, const char* out, char* names, size_t cap, char* err, size_t err_cap) {
+    char cmd[3000], outp[1200], errp[1200];
+    unsigned char* t;
+    size_t l = 0;
+    int rc;
+    snprintf(outp, sizeof outp, "%s.names", out);
+    snprintf(errp, sizeof errp, "%s.err", out);
+    snprintf(cmd, sizeof cmd, "'%s' --transform '%s' '%s' >'%s' 2>'%s'", embed_tool(), src, out, outp, errp);
+    rc = system(cmd);
+    names[0] = 0;
+    err[0] = 0;
+    if ((t = read_whole(outp, &l)) != NULL) {
+        size_t i;
+        for (i = 0; i < l && i + 1 < cap; i++) names[i] = t[i] == '\n' ? ' ' : (char)t[i];
+        names[i < cap ? i : cap - 1] = 0;
+        while (i > 0 && names[i - 1] == ' ') names[--i] = 0;
+        free(t);
+    }
+    if ((t = read_whole(errp, &l)) != NULL) {
+        snprintf(err, err_cap, "%.*s", (int)(l < err_cap ? l : err_cap - 1), (const char*)t);
+        free(t);
+    }
+    remove(outp);
+    remove(errp);
+    return rc;
+}
+
+/* kernels_src/embed.c's transformation on tests/embed_cases.cu (comments, strings, raw strings and
+   character literals with braces, #if branches inside a body, kernels inside #if / #else, text after
+   a closing brace, declarations, templates, extern "C" device functions): the kernel list, each
+   kernel compiled alone, the LIST stubs, the whole file, NVRTC's line numbers; and sources it must
+   refuse with a message */
+static void t_embed_guards(void) {
+    const char* dir;
+    char out[1100], names[512], err[1000], entries[512], log[8000];
+    unsigned char* text;
+    size_t tl = 0;
+    int arch, rc, i, m;
+    static const char* const k_all[2] = { "k_plain k_bounds k_mode k_raw", "k_plain k_bounds k_mode k_only_mode0 k_raw" };
+    if (access(embed_tool(), X_OK) != 0) { skip("%s is not built (make build/embed)", embed_tool()); return; }
+    if (!nvrtc_loaded()) { CHECK(0, "NVRTC is needed"); return; }
+    if (!(dir = make_tmpdir())) { CHECK(0, "mkdtemp failed"); return; }
+    arch = bnbq__cuda_global.nvrtc.archs[0];
+    snprintf(out, sizeof out, "%s/embed_cases.cu", dir);
+    rc = run_embed("tests/embed_cases.cu", out, names, sizeof names, err, sizeof err);
+    CHECK(rc == 0, "embed --transform failed (%d): %s", rc, err);
+    CHECK(!strcmp(names, "k_plain k_bounds k_mode k_only_mode0 k_raw"), "kernel list '%s'", names);
+    text = read_whole(out, &tl);
+    CHECK(text != NULL, "no output");
+    if (!text || rc != 0) { free(text); return; }
+    {
+        char* t = (char*)realloc(text, tl + 1);
+        if (!t) { free(text); return; }
+        text = (unsigned char*)t;
+        text[tl] = 0;
+    }
+    for (m = 0; m <= 1; m++) {
+        const char* mode = m ? "-DMODE=0" : "-DMODE=1";
+        char want[512], kbuf[64], *tok, *save = NULL;
+        const char* ex[4];
+        /* the whole file, and LIST stubs: every kernel this mode defines */
+        ex[0] = mode;
+        CHECK(nvrtc_entries((const char*)text, arch, ex, 1, entries, sizeof entries, log, sizeof log) &&
+              same_names(entries, k_all[m]), "%s whole file: entries '%s' (want '%s') %.300s", mode, entries, k_all[m], log);
+        ex[1] = "-DBNBQ_LIST_KERNELS";
+        CHECK(nvrtc_entries((const char*)text, arch, ex, 2, entries, sizeof entries, log, sizeof log) &&
+              same_names(entries, k_all[m]), "%s LIST: entries '%s' (want '%s') %.300s", mode, entries, k_all[m], log);
+        /* each kernel alone */
+        snprintf(want, sizeof want, "%s", k_all[m]);
+        for (tok = strtok_r(want, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+            snprintf(kbuf, sizeof kbuf, "-DBNBQ_K_%s", tok);
+            ex[1] = "-DBNBQ_ONE_KERNEL";
+            ex[2] = kbuf;
+            CHECK(nvrtc_entries((const char*)text, arch, ex, 3, entries, sizeof entries, log, sizeof log) &&
+                  !strcmp(entries, tok), "%s %s alone: entries '%s' %.300s", mode, tok, entries, log);
+        }
+        /* a kernel the mode leaves out: nothing */
+        ex[1] = "-DBNBQ_ONE_KERNEL";
+        ex[2] = "-DBNBQ_K_k_only_mode0";
+        if (!m)
+            CHECK(nvrtc_entries((const char*)text, arch, ex, 3, entries, sizeof entries, log, sizeof log) &&
+                  entries[0] == 0, "MODE=1 k_only_mode0: entries '%s'", entries);
+    }
+    {   /* NVRTC's messages carry the file's own line numbers */
+        const char* ex[3] = { "-DMODE=1", "-DEMBED_TEST_ERROR", "-DBNBQ_ONE_KERNEL" };
+        unsigned char* src = read_whole("tests/embed_cases.cu", &tl);
+        char want[64];
+        int line = 1;
+        for (i = 0; src && i < (int)tl && memcmp(src + i, "#error embed-guards", 19) != 0; i++) line += src[i] == '\n';
+        snprintf(want, sizeof want, "embed_cases.cu(%d)", line);
+        free(src);
+        nvrtc_entries((const char*)text, arch, ex, 2, entries, sizeof entries, log, sizeof log);
+        CHECK(strstr(log, want) != NULL, "the #error is not reported at %s: %.300s", want, log);
+        ex[1] = "-DBNBQ_K_k_raw";   /* k_raw alone with the error: the same line */
+        {
+            const char* ex2[4] = { "-DMODE=1", "-DEMBED_TEST_ERROR", "-DBNBQ_ONE_KERNEL", "-DBNBQ_K_k_raw" };
+            nvrtc_entries((const char*)text, arch, ex2, 4, entries, sizeof entries, log, sizeof log);
+            CHECK(strstr(log, want) != NULL, "k_raw alone: the #error is not reported at %s: %.300s", want, log);
+        }
+    }
+    free(text);
+    {   /* sources embed must refuse (exit status != 0, a message naming the file and line) */
+        static const char* const bad[][2] = {
+            { "branches", "extern \"C\" __global__ void k(int* p) {\n#if A\n    if (p) {\n#else\n    {\n    {\n#endif\n    }\n}\n" },
+            { "straddle", "#if A\nextern \"C\" __global__ void k(int* p) {\n#else\nextern \"C\" __global__ void k(int* p) {\n#endif\n}\n" },
+            { "open-group", "extern \"C\" __global__ void k(int* p) {\n#if A\n    {\n#endif\n}\n" },
+            { "comment", "extern \"C\" __global__ void k(int* p) { /* never closed\n}\n" },
+            { "not-line-start", "__device__ int x; extern \"C\" __global__ void k(int* p) { }\n" },
+            { "no-close", "extern \"C\" __global__ void k(int* p) {\n    {\n}\n" },
+        };
+        for (i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++) {
+            char src[1200];
+            snprintf(src, sizeof src, "%s/%s.cu", dir, bad[i][0]);
+            write_whole(src, bad[i][1], strlen(bad[i][1]));
+            snprintf(out, sizeof out, "%s/%s.out", dir, bad[i][0]);
+            rc = run_embed(src, out, names, sizeof names, err, sizeof err);
+            CHECK(rc != 0 && strstr(err, bad[i][0]) != NULL && strstr(err, ".cu:") != NULL,
+                  "embed accepted '%s' (status %d, message '%s')", bad[i][0], rc, err);
+            remove(out);
+        }
+    }
+    detail("5 kernels found (2 modes); each compiles alone, LIST stubs and the whole file give the same kernels, "
+           "#line keeps NVRTC's line numbers, 6 bad sources refused");
 }
 
 /* ================================================================================================ */
@@ -1608,6 +2031,9 @@ static const scenario k_scenarios[] = {
     { "fake-precompiled", t_fake_precompiled },
     { "fake-arch", t_fake_arch },
     { "fake-bad-input", t_fake_bad_input },
+    { "fake-units", t_fake_units },
+    { "fake-nvrtc-lazy", t_fake_nvrtc_lazy },
+    { "embed-guards", t_embed_guards },
 };
 #define NSCENARIOS ((int)(sizeof k_scenarios / sizeof k_scenarios[0]))
 

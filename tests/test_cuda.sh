@@ -46,6 +46,9 @@ mkdir -p "$FAKE/so1" && cp "$FAKE/libcuda_full.so" "$FAKE/so1/libcuda.so.1" || e
 BNBQ_TEST_FAKE_CUDA=$(cd "$FAKE" && pwd)/libcuda_full.so
 BNBQ_TEST_FAKE_CUINIT_ONLY=$(cd "$FAKE" && pwd)/libcuda_cuinit.so
 export BNBQ_TEST_FAKE_CUDA BNBQ_TEST_FAKE_CUINIT_ONLY
+# kernels_src/embed.c's --transform mode, for the embed-guards scenario
+BNBQ_TEST_EMBED=$B/embed
+export BNBQ_TEST_EMBED
 
 BNBQ_TEST_STUB_CUDA=
 for s in "${CUDA_PATH:+$CUDA_PATH/lib64/stubs/libcuda.so}" /usr/local/cuda/lib64/stubs/libcuda.so \
