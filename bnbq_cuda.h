@@ -1289,20 +1289,10 @@ static const char* const bnbq__cu_src_int8[] = {
     "    return base + v - x;\n",
     "}\n",
     "\n",
-    "// Called by every thread of every block of a kernel once the block has read the bitmask for the\n",
-    "// last time. The last block to arrive compacts the bitmask into cols_out (sorted) and writes the\n",
-    "// count over the arrival counter n_out[0].\n",
-    "BNBQ_DEV void bnbq_i8_outlier_tail(i32* cols_out, i32* n_out, const u32* bm, u64 nwords) {\n",
+    "// Called by every thread of the one block that compacts (all bitmask writers done and fenced):\n",
+    "// the bitmask into cols_out (sorted), the count over n_out[0].\n",
+    "BNBQ_DEV void bnbq_i8_compact(i32* cols_out, i32* n_out, const u32* bm, u64 nwords) {\n",
     "    __shared__ u32 sh[32];\n",
-    "    __shared__ int last;\n",
-    "    __syncthreads();\n",
-    "    if (threadIdx.x == 0) {\n",
-    "        __threadfence();\n",
-    "        last = atomicAdd((u32*)n_out, 1u) == gridDim.x - 1;\n",
-    "    }\n",
-    "    __syncthreads();\n",
-    "    if (!last) return;\n",
-    "    __threadfence();\n",
     "    u32 base = 0;\n",
     "    for (u64 w0 = 0; w0 < nwords; w0 += blockDim.x) {\n",
     "        u64 wi = w0 + threadIdx.x;\n",
@@ -1317,6 +1307,22 @@ static const char* const bnbq__cu_src_int8[] = {
     "        base += tot;\n",
     "    }\n",
     "    if (threadIdx.x == 0) n_out[0] = (i32)base;\n",
+    "}\n",
+    "\n",
+    "// Called by every thread of every block of a kernel once the block has read the bitmask for the\n",
+    "// last time. The last block to arrive compacts the bitmask into cols_out (sorted) and writes the\n",
+    "// count over the arrival counter n_out[0].\n",
+    "BNBQ_DEV void bnbq_i8_outlier_tail(i32* cols_out, i32* n_out, const u32* bm, u64 nwords) {\n",
+    "    __shared__ int last;\n",
+    "    __syncthreads();\n",
+    "    if (threadIdx.x == 0) {\n",
+    "        __threadfence();\n",
+    "        last = atomicAdd((u32*)n_out, 1u) == gridDim.x - 1;\n",
+    "    }\n",
+    "    __syncthreads();\n",
+    "    if (!last) return;\n",
+    "    __threadfence();\n",
+    "    bnbq_i8_compact(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "\n",
     "#if BNBQ_I8_PART == 1 || BNBQ_I8_PART == 2\n",
@@ -1447,13 +1453,262 @@ static const char* const bnbq__cu_src_int8[] = {
     "}\n",
     "\n",
     "#if BNBQ_I8_PART == 1\n",
-    "// int8_vectorwise_quant, pass 1 of 2: row statistics, codes (outlier elements 0) and outlier bits.\n",
-    "// vec: cols % 8 == 0, A 16-byte and CA 8-byte aligned.\n",
+    "// ---- int8_vectorwise_quant: bnbq_k_int8_init (threshold > 0), then this one kernel ------------\n",
+    "// Block b takes rows b, b + G, b + 2G, ... (G = gridDim.x); a row: one read into registers (up to\n",
+    "// BNBQ_I8_NR pieces a thread; a longer row is read again, chunk by chunk), the row statistic, the\n",
+    "// codes. threshold > 0: outlier bits go to bm (atomicOr); at the end the last block to arrive\n",
+    "// (counter n_out[0]) compacts the bitmask into the sorted list and writes the count over it.\n",
+    "//\n",
+    "// Outlier columns (rows > 1: zero_cols) are zeroed in CA in the same pass. cnt (two words zeroed\n",
+    "// by the init; NULL when out_outlier_cols has no room for them) holds kmax, the most rows any\n",
+    "// block has published (after storing its k-th row, from 0, a block raises it to k + 1 with an\n",
+    "// acq_rel atomic), and the number of discoveries (columns whose bit a block's atomicOr set\n",
+    "// first). Then:\n",
+    "//  - a block zeroes, in the codes it stores, the columns set in its copy of the bitmask (shared\n",
+    "//    memory, refreshed when the discovery count moved: an acquire read of the count, then the\n",
+    "//    words; without cnt or for very wide rows: strong reads of the words themselves);\n",
+    "//  - after publishing it reads the count again; if it moved since the copy, it zeroes, with byte\n",
+    "//    stores, the columns now set that the copy lacked (without the copy: every set column);\n",
+    "//  - a discoverer adds its discoveries to the count (release), reads kmax with an acq_rel\n",
+    "//    atomic and zeroes the new columns in rows [0, kmax * G).\n",
+    "// Both atomics are on kmax, so one comes first: if the publication does, the row's codes are\n",
+    "// stored before the discoverer's zeroes and the row is below kmax * G; if the discovery does,\n",
+    "// the publisher's read of the count sees it (and its reads of the words the bits), or its copy\n",
+    "// was already taken at a count that included it (the acquire read: the copy holds the bits).\n",
+    "// Without cnt the discoverer zeroes every row and the publication is a fence.sc (store\n",
+    "// buffering: fence.sc on both sides, the row's read after it sees the bit or its codes come\n",
+    "// before the discoverer's zeroes). All stores to CA are strong (relaxed, gpu scope).\n",
+    "#define BNBQ_I8_BMW 2048                                 // bitmask words of the shared copy\n",
+    "BNBQ_DEV u32 bnbq_i8_ld_rlx(const u32* p) {\n",
+    "    u32 v;\n",
+    "    asm volatile(\"ld.relaxed.gpu.global.b32 %0, [%1];\" : \"=r\"(v) : \"l\"(p) : \"memory\");\n",
+    "    return v;\n",
+    "}\n",
+    "BNBQ_DEV u32 bnbq_i8_ld_acq(const u32* p) {\n",
+    "    u32 v;\n",
+    "    asm volatile(\"ld.acquire.gpu.global.b32 %0, [%1];\" : \"=r\"(v) : \"l\"(p) : \"memory\");\n",
+    "    return v;\n",
+    "}\n",
+    "BNBQ_DEV void bnbq_i8_st0(i8* p) {\n",
+    "    asm volatile(\"st.relaxed.gpu.global.b8 [%0], %1;\" ::\"l\"(p), \"r\"(0) : \"memory\");\n",
+    "}\n",
+    "BNBQ_DEV u32 bnbq_i8_max_acq_rel(u32* p, u32 v) {\n",
+    "    u32 old;\n",
+    "    asm volatile(\"atom.acq_rel.gpu.global.max.u32 %0, [%1], %2;\" : \"=r\"(old) : \"l\"(p), \"r\"(v) : \"memory\");\n",
+    "    return old;\n",
+    "}\n",
+    "BNBQ_DEV void bnbq_i8_add_release(u32* p, u32 v) {\n",
+    "    asm volatile(\"red.release.gpu.global.add.u32 [%0], %1;\" ::\"l\"(p), \"r\"(v) : \"memory\");\n",
+    "}\n",
+    "\n",
+    "struct bnbq_i8_vw_sh {\n",
+    "    float red[32];\n",
+    "    u64 bound;\n",
+    "    u32 n, last, d, dn;                                  // d: the count the copy was taken at\n",
+    "    u32 list[256];\n",
+    "    u32 bmc[BNBQ_I8_BMW];\n",
+    "};\n",
+    "\n",
+    "// the piece's max over its non-outliers (use_thr); outlier bits OR-ed into bm. With zero_cols the\n",
+    "// columns this call sets first (discoveries) go to the block's list (*pushed = 1); a list\n",
+    "// overflow marks the block: it then zeroes every column set in the bitmask.\n",
+    "template <int V>\n",
+    "BNBQ_DEV float bnbq_i8_vw_max(const bnbq_i8_vec<V>& x, float m, u32 c, int use_thr, float thr,\n",
+    "                              u32* bm, int zero_cols, bnbq_i8_vw_sh& S, int* pushed) {\n",
+    "    u32 om = 0u;\n",
+    "#pragma unroll\n",
+    "    for (int i = 0; i < V; i++) {\n",
+    "        float v = bnbq_i8_h2f(x.get(i) & 0x7fffu);   // |a|\n",
+    "        int o = use_thr && v >= thr;\n",
+    "        om |= (u32)o << i;\n",
+    "        m = o ? m : bnbq_i8_max(m, v);\n",
+    "    }\n",
+    "    if (om) {\n",
+    "        const u32 sh = c & 31u, w = om << sh;\n",
+    "        u32 f = (w & ~atomicOr(&bm[c >> 5], w)) >> sh;\n",
+    "        if (zero_cols) {\n",
+    "            for (; f; f &= f - 1u) {\n",
+    "                const u32 col = c + (u32)(__ffs(f) - 1);\n",
+    "                const u32 k = atomicAdd(&S.n, 1u);\n",
+    "                if (k < blockDim.x) S.list[k] = col;\n",
+    "                *pushed = 1;\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "    return m;\n",
+    "}\n",
+    "\n",
+    "// codes of a piece: rint(a * s); 0 for outlier elements (use_thr) and the columns in zmask\n",
+    "template <int V>\n",
+    "BNBQ_DEV void bnbq_i8_vw_quant(const bnbq_i8_vec<V>& x, float s, int use_thr, float thr, u32 zmask,\n",
+    "                               i8* dst) {\n",
+    "    u32 b[V];\n",
+    "#pragma unroll\n",
+    "    for (int i = 0; i < V; i++) {\n",
+    "        float v = bnbq_i8_h2f(x.get(i));\n",
+    "        int y = bnbq_i8_rint(v * s);\n",
+    "        int z = (use_thr && bnbq_absf(v) >= thr) || ((zmask >> i) & 1u);\n",
+    "        b[i] = z ? 0u : (u32)y & 0xffu;\n",
+    "    }\n",
+    "    if (V == 8) {\n",
+    "        u32 lo = b[0] | (b[1 % V] << 8) | (b[2 % V] << 16) | (b[3 % V] << 24);\n",
+    "        u32 hi = b[4 % V] | (b[5 % V] << 8) | (b[6 % V] << 16) | (b[7 % V] << 24);\n",
+    "        asm volatile(\"st.relaxed.gpu.global.v2.b32 [%0], {%1, %2};\" ::\"l\"(dst), \"r\"(lo), \"r\"(hi) : \"memory\");\n",
+    "    } else {\n",
+    "        asm volatile(\"st.relaxed.gpu.global.b8 [%0], %1;\" ::\"l\"(dst), \"r\"(b[0]) : \"memory\");\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// bits of the piece at column c: of the shared copy, or of the bitmask (a strong read)\n",
+    "template <int V> BNBQ_DEV u32 bnbq_i8_vw_bits(const u32* bm, u32 c, int copy, const bnbq_i8_vw_sh& S) {\n",
+    "    const u32 w = copy ? S.bmc[c >> 5] : bnbq_i8_ld_rlx(&bm[c >> 5]);\n",
+    "    return (w >> (c & 31u)) & (V == 8 ? 0xffu : 1u);\n",
+    "}\n",
+    "\n",
+    "// The block's discoveries (its list): each column zeroed in the rows [0, kmax * G). Called by the\n",
+    "// whole block after its atomicOrs; returns after one barrier when the block found nothing.\n",
+    "// After a list overflow (more than blockDim.x discoveries at once) every column set in the\n",
+    "// bitmask is zeroed instead (each is an outlier column: zeroing it again is harmless).\n",
+    "BNBQ_DEV void bnbq_i8_vw_discover(int pushed, i8* CA, u64 rows, u64 cols, const u32* bm, u64 nwords,\n",
+    "                                  u32* cnt, bnbq_i8_vw_sh& S) {\n",
+    "    const u32 T = blockDim.x, tid = threadIdx.x;\n",
+    "    if (!__syncthreads_or(pushed)) return;\n",
+    "    const u32 tot = S.n;\n",
+    "    __syncthreads();                                     // every thread has read S.n\n",
+    "    if (tid == 0) {\n",
+    "        u64 b = rows;\n",
+    "        S.n = 0u;\n",
+    "        if (cnt) {\n",
+    "            bnbq_i8_add_release(cnt + 1, tot);\n",
+    "            b = (u64)bnbq_i8_max_acq_rel(cnt, 0u) * gridDim.x;\n",
+    "        } else {\n",
+    "            __threadfence();\n",
+    "        }\n",
+    "        S.bound = b < rows ? b : rows;\n",
+    "    }\n",
+    "    __syncthreads();\n",
+    "    const u64 B = S.bound;\n",
+    "    if (tot <= T) {\n",
+    "        const u32 per = T / tot;\n",
+    "        if (tid < per * tot) {\n",
+    "            const u64 col = S.list[tid % tot];\n",
+    "            for (u64 r = tid / tot; r < B; r += per) bnbq_i8_st0(CA + r * cols + col);\n",
+    "        }\n",
+    "    } else {\n",
+    "        for (u64 r = 0; r < B; r++)\n",
+    "            for (u64 w = tid; w < nwords; w += T)\n",
+    "                for (u32 word = bnbq_i8_ld_rlx(&bm[w]); word; word &= word - 1u)\n",
+    "                    bnbq_i8_st0(CA + r * cols + w * 32u + (u64)(__ffs(word) - 1));\n",
+    "    }\n",
+    "    __syncthreads();                                     // the list is reused\n",
+    "}\n",
+    "\n",
+    "template <int V>\n",
+    "BNBQ_DEV void bnbq_i8_vw(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
+    "                         u32* bm, u64 nwords, i32* cols_out, i32* n_out, u32* cnt, bnbq_i8_vw_sh& S) {\n",
+    "    const int use_thr = thr > 0.0f;\n",
+    "    const int zero_cols = use_thr && rows > 1;\n",
+    "    const int copy = zero_cols && cnt && nwords <= BNBQ_I8_BMW;\n",
+    "    const u32 np = (u32)(cols / V), T = blockDim.x, tid = threadIdx.x, CH = BNBQ_I8_NR * T;\n",
+    "    const u32 nch = (np + CH - 1) / CH;\n",
+    "    u32 k = 0;\n",
+    "    if (copy)\n",
+    "        for (u32 w = tid; w < (u32)nwords; w += T) S.bmc[w] = 0u;   // a copy at count 0\n",
+    "    if (tid == 0) {\n",
+    "        S.n = 0u;\n",
+    "        S.d = 0u;\n",
+    "    }\n",
+    "    __syncthreads();\n",
+    "    for (u64 r = blockIdx.x; r < rows; r += gridDim.x, k++) {\n",
+    "        const u16* a = A + r * cols;\n",
+    "        i8* q = CA + r * cols;\n",
+    "        bnbq_i8_vec<V> x[BNBQ_I8_NR];\n",
+    "        float m = 0.0f;\n",
+    "        for (u32 ch = 0; ch < nch; ch++) {                   // row statistic, outlier bits\n",
+    "            const u32 p0 = ch * CH;\n",
+    "            int pushed = 0;\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < BNBQ_I8_NR; j++) {\n",
+    "                const u32 p = p0 + (u32)j * T + tid;\n",
+    "                if (p < np) x[j].load(a + (u64)p * V);\n",
+    "            }\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < BNBQ_I8_NR; j++) {\n",
+    "                const u32 p = p0 + (u32)j * T + tid;\n",
+    "                if (p < np)\n",
+    "                    m = bnbq_i8_vw_max<V>(x[j], m, p * V, use_thr, thr, bm, zero_cols, S, &pushed);\n",
+    "            }\n",
+    "            if (zero_cols) bnbq_i8_vw_discover(pushed, CA, rows, cols, bm, nwords, cnt, S);\n",
+    "        }\n",
+    "        if (copy && tid == 0) S.dn = bnbq_i8_ld_acq(cnt + 1);\n",
+    "        m = bnbq_i8_block_max(m, S.red);                     // (its barriers publish S.dn)\n",
+    "        if (tid == 0) row_stats[r] = m;\n",
+    "        const float s = 127.0f * (1.0f / m);\n",
+    "        if (copy && S.dn != S.d) {                           // refresh the copy (uniform)\n",
+    "            for (u32 w = tid; w < (u32)nwords; w += T) S.bmc[w] = bnbq_i8_ld_rlx(&bm[w]);\n",
+    "            __syncthreads();\n",
+    "            if (tid == 0) S.d = S.dn;\n",
+    "        }\n",
+    "        for (u32 ch = nch; ch-- > 0;) {                      // the codes (the last chunk is held)\n",
+    "            const u32 p0 = ch * CH;\n",
+    "            if (ch + 1 < nch) {\n",
+    "#pragma unroll\n",
+    "                for (int j = 0; j < BNBQ_I8_NR; j++) {\n",
+    "                    const u32 p = p0 + (u32)j * T + tid;\n",
+    "                    if (p < np) x[j].load(a + (u64)p * V);\n",
+    "                }\n",
+    "            }\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < BNBQ_I8_NR; j++) {\n",
+    "                const u32 p = p0 + (u32)j * T + tid;\n",
+    "                if (p < np)\n",
+    "                    bnbq_i8_vw_quant<V>(x[j], s, use_thr, thr,\n",
+    "                                        zero_cols ? bnbq_i8_vw_bits<V>(bm, p * V, copy, S) : 0u,\n",
+    "                                        q + (u64)p * V);\n",
+    "            }\n",
+    "        }\n",
+    "        if (zero_cols) {                                     // publish, then the columns set since\n",
+    "            __syncthreads();\n",
+    "            if (tid == 0) {\n",
+    "                if (cnt) {\n",
+    "                    bnbq_i8_max_acq_rel(cnt, k + 1u);\n",
+    "                    S.dn = bnbq_i8_ld_rlx(cnt + 1);\n",
+    "                } else {\n",
+    "                    __threadfence();\n",
+    "                }\n",
+    "            }\n",
+    "            __syncthreads();\n",
+    "            if (!copy || S.dn != S.d) {\n",
+    "                for (u32 p = tid; p < np; p += T) {\n",
+    "                    u32 nb = bnbq_i8_vw_bits<V>(bm, p * V, 0, S);\n",
+    "                    if (copy) nb &= ~bnbq_i8_vw_bits<V>(bm, p * V, 1, S);\n",
+    "                    for (; nb; nb &= nb - 1u) bnbq_i8_st0(q + (u64)p * V + (u64)(__ffs(nb) - 1));\n",
+    "                }\n",
+    "            }\n",
+    "        }\n",
+    "        __syncthreads();                                     // S is reused\n",
+    "    }\n",
+    "    if (use_thr) {                                           // the last block compacts\n",
+    "        if (tid == 0) {\n",
+    "            __threadfence();\n",
+    "            S.last = atomicAdd((u32*)n_out, 1u) == gridDim.x - 1;\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "        if (S.last) {\n",
+    "            __threadfence();\n",
+    "            bnbq_i8_compact(cols_out, n_out, bm, nwords);\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// vec: cols % 8 == 0, A 16-byte and CA 8-byte aligned. threshold == 0: bm, cols_out, n_out, cnt\n",
+    "// unused. cnt (kmax, discovery count) may be NULL (no room for it: cols < 3).\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
-    "bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm,\n",
-    "                    int vec) {\n",
-    "    if (vec) bnbq_i8_rows<0, 8>(A, rows, cols, thr, CA, row_stats, bm);\n",
-    "    else bnbq_i8_rows<0, 1>(A, rows, cols, thr, CA, row_stats, bm);\n",
+    "bnbq_k_int8_vw(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm,\n",
+    "               u64 nwords, i32* cols_out, i32* n_out, u32* cnt, int vec) {\n",
+    "    __shared__ bnbq_i8_vw_sh S;\n",
+    "    if (vec) bnbq_i8_vw<8>(A, rows, cols, thr, CA, row_stats, bm, nwords, cols_out, n_out, cnt, S);\n",
+    "    else bnbq_i8_vw<1>(A, rows, cols, thr, CA, row_stats, bm, nwords, cols_out, n_out, cnt, S);\n",
     "}\n",
     "#endif\n",
     "\n",
@@ -1466,41 +1721,6 @@ static const char* const bnbq__cu_src_int8[] = {
     "}\n",
     "#endif\n",
     "\n",
-    "#if BNBQ_I8_PART == 1\n",
-    "// int8_vectorwise_quant, pass 2 of 2 (threshold > 0): with zero_cols (rows > 1) every element of\n",
-    "// an outlier column is zeroed (warps over rows, lanes over the outlier columns of a 8192-column\n",
-    "// chunk); then the last block compacts the bitmask. blockDim.x == 256.\n",
-    "extern \"C\" __global__ void __launch_bounds__(256)\n",
-    "bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
-    "                   int zero_cols) {\n",
-    "    __shared__ u32 sh[32];\n",
-    "    __shared__ u16 list[256 * 32];\n",
-    "    if (zero_cols) {\n",
-    "        const u64 lane = threadIdx.x & 31;\n",
-    "        const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;\n",
-    "        const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5;\n",
-    "        for (u64 w0 = 0; w0 < nwords; w0 += 256) {\n",
-    "            u64 wi = w0 + threadIdx.x;\n",
-    "            u32 word = wi < nwords ? bm[wi] : 0u;\n",
-    "            u32 tot, k = bnbq_i8_block_scan(__popc(word), sh, &tot);\n",
-    "            while (word) {\n",
-    "                u32 b = (u32)__ffs(word) - 1u;\n",
-    "                list[k++] = (u16)(threadIdx.x * 32u + b);\n",
-    "                word &= word - 1u;\n",
-    "            }\n",
-    "            __syncthreads();\n",
-    "            if (tot) {\n",
-    "                for (u64 r = warp; r < rows; r += nwarps) {\n",
-    "                    i8* q = CA + r * cols + w0 * 32;\n",
-    "                    for (u32 j = (u32)lane; j < tot; j += 32) q[list[j]] = 0;\n",
-    "                }\n",
-    "            }\n",
-    "            __syncthreads();\n",
-    "        }\n",
-    "    }\n",
-    "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
-    "}\n",
-    "#endif\n",
     "\n",
     "// ---- int8_double_quant --------------------------------------------------------------------------\n",
     "\n",
@@ -2259,30 +2479,78 @@ static const char* const bnbq__cu_src_quant[] = {
     "}\n",
     "#endif\n",
     "\n",
-    "// ---- 8-bit dequantization: out[e] = dt(code[q[e]] * absmax[e >> bs_log2]) (NESTED: f32(... + off))\n",
-    "// A tile is 256 threads x 4 vectors of 16 output bytes; vector j of thread t is tile vector\n",
-    "// j * 256 + t (coalesced). bs_log2 = 63 gives one absmax for all (dequantize_global).\n",
+    "// ---- dequantization ---------------------------------------------------------------------------\n",
+    "// A tile is 256 threads x U vectors of 16 output bytes (F32: U = 2, each warp's vectors\n",
+    "// consecutive: vector j of thread t is tile vector (t / 32) * 32U + 32j + t % 32; F16/BF16: U = 4,\n",
+    "// vector j * 256 + t), which measured best on an H200 (bench/results/gpu-20261121-dequant-int8.txt).\n",
+    "// Block b takes the tpb consecutive tiles from b * tpb; the launcher makes tpb 1 (one tile a\n",
+    "// block) when the grid allows: blocks start in order, so the tiles in flight stay together.\n",
+    "#if BNBQ_OPS == 1 || BNBQ_OPS == 3 || BNBQ_OPS == 4\n",
+    "template <int DT> struct bq_dq {\n",
+    "    static const int VO = DT == BNBQ_F32 ? 4 : 8;    // values a vector\n",
+    "    static const int U = DT == BNBQ_F32 ? 2 : 4;     // vectors a thread\n",
+    "    static const int TE = BQ_THREADS * U * VO;       // values a tile\n",
+    "    static BQ_MEMBER int vec(int j, int t) {\n",
+    "        return DT == BNBQ_F32 ? (t >> 5) * (32 * U) + j * 32 + (t & 31) : j * BQ_THREADS + t;\n",
+    "    }\n",
+    "};\n",
+    "// Two values narrowed to DT and packed (lo in the low half). sm_80+: one cvt.rn.{f16,bf16}x2.f32,\n",
+    "// for every non-NaN value bit for bit the prelude's RNE; a NaN gives 0x7fff (PTX: the canonical\n",
+    "// NaN; seen on an H200), the prelude's result for the only NaN that reaches here, the canonical\n",
+    "// 0x7fffffff of GPU arithmetic.\n",
+    "template <int DT> BNBQ_DEV u32 bq_dq_pack2(float lo, float hi) {\n",
+    "#if __CUDA_ARCH__ >= 800\n",
+    "    u32 r;\n",
+    "    if (DT == BNBQ_F16) asm(\"cvt.rn.f16x2.f32 %0, %1, %2;\" : \"=r\"(r) : \"f\"(hi), \"f\"(lo));\n",
+    "    else asm(\"cvt.rn.bf16x2.f32 %0, %1, %2;\" : \"=r\"(r) : \"f\"(hi), \"f\"(lo));\n",
+    "    return r;\n",
+    "#else\n",
+    "    const u32 l = DT == BNBQ_F16 ? (u32)bnbq_f32_to_f16(lo) : (u32)bnbq_f32_to_bf16(lo);\n",
+    "    const u32 h = DT == BNBQ_F16 ? (u32)bnbq_f32_to_f16(hi) : (u32)bnbq_f32_to_bf16(hi);\n",
+    "    return l | (h << 16);\n",
+    "#endif\n",
+    "}\n",
+    "// 16 aligned bytes of output at element e: 4 (F32) or 8 (F16/BF16) values\n",
+    "template <int DT> BNBQ_DEV void bq_dq_store(void* out, u64 e, const float* v) {\n",
+    "    bq_v4 w;\n",
+    "    if (DT == BNBQ_F32) {\n",
+    "        w.a = __float_as_uint(v[0]); w.b = __float_as_uint(v[1]);\n",
+    "        w.c = __float_as_uint(v[2]); w.d = __float_as_uint(v[3]);\n",
+    "        *(bq_v4*)((float*)out + e) = w;\n",
+    "    } else {\n",
+    "        w.a = bq_dq_pack2<DT>(v[0], v[1]);\n",
+    "        w.b = bq_dq_pack2<DT>(v[2], v[3 % 4]);\n",
+    "        w.c = bq_dq_pack2<DT>(v[4 % 8], v[5 % 8]);\n",
+    "        w.d = bq_dq_pack2<DT>(v[6 % 8], v[7 % 8]);\n",
+    "        *(bq_v4*)((u16*)out + e) = w;\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "\n",
+    "// ---- 8-bit: out[e] = dt(code[q[e]] * absmax[e >> bs_log2]) (NESTED: f32(... + off)) -----------\n",
+    "// bs_log2 = 63 gives one absmax for all (dequantize_global).\n",
     "#if BNBQ_OPS == 1 || BNBQ_OPS == 3\n",
     "template <int DT, bool NESTED>\n",
     "BNBQ_DEV void bq_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, float off,\n",
-    "                          const bnbq_code256& code) {\n",
-    "    const int VO = DT == BNBQ_F32 ? 4 : 8;\n",
-    "    const int U = 4;\n",
-    "    const u64 TE = (u64)(BQ_THREADS * U * VO);\n",
+    "                          const bnbq_code256& code, u32 tpb) {\n",
+    "    typedef bq_dq<DT> L;\n",
+    "    const int VO = L::VO, U = L::U;\n",
+    "    const u64 TE = (u64)L::TE;\n",
     "    const int t = threadIdx.x;\n",
     "    __shared__ float s_code[256];\n",
     "    s_code[t] = code.v[t];\n",
     "    __syncthreads();\n",
     "    const bool al = ((u64)q & (u64)(VO - 1)) == 0 && ((u64)out & 15) == 0;\n",
     "    const u64 ntiles = n / TE + (n % TE != 0);\n",
-    "    for (u64 tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {\n",
+    "    const u64 t0 = (u64)blockIdx.x * tpb, t1 = t0 + tpb < ntiles ? t0 + tpb : ntiles;\n",
+    "    for (u64 tile = t0; tile < t1; tile++) {\n",
     "        const u64 base = tile * TE;\n",
     "        if (al && n - base >= TE) {\n",
     "            u32 w[U][VO / 4];\n",
     "            float a[U];\n",
     "#pragma unroll\n",
     "            for (int j = 0; j < U; j++) {\n",
-    "                const u64 e0 = base + (u64)((j * BQ_THREADS + t) * VO);\n",
+    "                const u64 e0 = base + (u64)(L::vec(j, t) * VO);\n",
     "                if (VO == 4) {\n",
     "                    w[j][0] = *(const u32*)(q + e0);\n",
     "                } else {\n",
@@ -2300,14 +2568,14 @@ static const char* const bnbq__cu_src_quant[] = {
     "                    y[k] = s_code[(w[j][k >> 2] >> (8 * (k & 3))) & 255u] * a[j];\n",
     "                    if (NESTED) y[k] = y[k] + off;\n",
     "                }\n",
-    "                bq_store_vec<DT>(out, base + (u64)((j * BQ_THREADS + t) * VO), y);\n",
+    "                bq_dq_store<DT>(out, base + (u64)(L::vec(j, t) * VO), y);\n",
     "            }\n",
     "        } else {\n",
     "#pragma unroll\n",
     "            for (int j = 0; j < U; j++) {\n",
     "#pragma unroll\n",
     "                for (int k = 0; k < VO; k++) {\n",
-    "                    const u64 e = base + (u64)((j * BQ_THREADS + t) * VO + k);\n",
+    "                    const u64 e = base + (u64)(L::vec(j, t) * VO + k);\n",
     "                    if (e < n) {\n",
     "                        float y = s_code[q[e]] * absmax[e >> bs_log2];\n",
     "                        if (NESTED) y = y + off;\n",
@@ -2321,9 +2589,10 @@ static const char* const bnbq__cu_src_quant[] = {
     "#endif\n",
     "\n",
     "#if BNBQ_OPS == 1\n",
-    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
-    "bnbq_k_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code256 code) {\n",
-    "    bq_dequant8<BNBQ_DT, false>(q, absmax, n, bs_log2, out, 0.0f, code);\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 8)\n",
+    "bnbq_k_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code256 code,\n",
+    "                u32 tpb) {\n",
+    "    bq_dequant8<BNBQ_DT, false>(q, absmax, n, bs_log2, out, 0.0f, code, tpb);\n",
     "}\n",
     "#endif\n",
     "\n",
@@ -2484,9 +2753,9 @@ static const char* const bnbq__cu_src_quant[] = {
     "// out[b] = f32(f32(code[q[b]] * nested_absmax[b >> bs_log2]) + offset[0])\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
     "bnbq_k_dequant_nested(const u8* q, const float* nested_absmax, u64 nblocks, int bs_log2,\n",
-    "                      const float* offset, float* out, bnbq_code256 code) {\n",
+    "                      const float* offset, float* out, bnbq_code256 code, u32 tpb) {\n",
     "    const float off = offset[0];\n",
-    "    bq_dequant8<BNBQ_F32, true>(q, nested_absmax, nblocks, bs_log2, out, off, code);\n",
+    "    bq_dequant8<BNBQ_F32, true>(q, nested_absmax, nblocks, bs_log2, out, off, code, tpb);\n",
     "}\n",
     "#endif\n",
     "\n",
@@ -2586,25 +2855,27 @@ static const char* const bnbq__cu_src_quant[] = {
     "\n",
     "// out[e] = dt(tab[nibble e] * absmax[e >> bs_log2]); nibble e is the high one of byte e / 2 for\n",
     "// even e. Tiles as bq_dequant8.\n",
-    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
-    "bnbq_k_dequant4(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code16 tab) {\n",
-    "    const int VO = BNBQ_DT == BNBQ_F32 ? 4 : 8;\n",
-    "    const int U = 4;\n",
-    "    const u64 TE = (u64)(BQ_THREADS * U * VO);\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 8)\n",
+    "bnbq_k_dequant4(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code16 tab,\n",
+    "                u32 tpb) {\n",
+    "    typedef bq_dq<BNBQ_DT> L;\n",
+    "    const int VO = L::VO, U = L::U;\n",
+    "    const u64 TE = (u64)L::TE;\n",
     "    const int t = threadIdx.x;\n",
     "    __shared__ float s_tab[16];\n",
     "    if (t < 16) s_tab[t] = tab.v[t];\n",
     "    __syncthreads();\n",
     "    const bool al = ((u64)packed & (u64)(VO / 2 - 1)) == 0 && ((u64)out & 15) == 0;\n",
     "    const u64 ntiles = n / TE + (n % TE != 0);\n",
-    "    for (u64 tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {\n",
+    "    const u64 t0 = (u64)blockIdx.x * tpb, t1 = t0 + tpb < ntiles ? t0 + tpb : ntiles;\n",
+    "    for (u64 tile = t0; tile < t1; tile++) {\n",
     "        const u64 base = tile * TE;\n",
     "        if (al && n - base >= TE) {\n",
     "            u32 w[U];\n",
     "            float a[U];\n",
     "#pragma unroll\n",
     "            for (int j = 0; j < U; j++) {\n",
-    "                const u64 e0 = base + (u64)((j * BQ_THREADS + t) * VO);\n",
+    "                const u64 e0 = base + (u64)(L::vec(j, t) * VO);\n",
     "                w[j] = VO == 4 ? (u32)(*(const u16*)(packed + (e0 >> 1)))\n",
     "                               : *(const u32*)(packed + (e0 >> 1));\n",
     "                a[j] = absmax[e0 >> bs_log2];\n",
@@ -2617,14 +2888,14 @@ static const char* const bnbq__cu_src_quant[] = {
     "                    const u32 byte = (w[j] >> (8 * (k >> 1))) & 255u;\n",
     "                    y[k] = s_tab[(k & 1) ? (byte & 15u) : (byte >> 4)] * a[j];\n",
     "                }\n",
-    "                bq_store_vec<BNBQ_DT>(out, base + (u64)((j * BQ_THREADS + t) * VO), y);\n",
+    "                bq_dq_store<BNBQ_DT>(out, base + (u64)(L::vec(j, t) * VO), y);\n",
     "            }\n",
     "        } else {\n",
     "#pragma unroll\n",
     "            for (int j = 0; j < U; j++) {\n",
     "#pragma unroll\n",
     "                for (int k = 0; k < VO; k++) {\n",
-    "                    const u64 e = base + (u64)((j * BQ_THREADS + t) * VO + k);\n",
+    "                    const u64 e = base + (u64)(L::vec(j, t) * VO + k);\n",
     "                    if (e < n) {\n",
     "                        const u32 byte = packed[e >> 1];\n",
     "                        const float a = absmax[e >> bs_log2];\n",
@@ -3950,10 +4221,21 @@ static size_t bnbq__cuq_qtiles(size_t n, int bs) {
     size_t nb = n / (size_t)bs + (n % (size_t)bs != 0), per = BNBQ__CUQ_TILE / (size_t)bs;
     return nb / per + (nb % per != 0);
 }
-/* tiles of the dequantizers: 256 threads x 4 vectors of 16 output bytes */
+/* tiles of the dequantizers: 256 threads x 2 (F32) or 4 vectors of 16 output bytes (bq_dq) */
 static size_t bnbq__cuq_dtiles(size_t n, bnbq_dtype dt) {
-    size_t te = (size_t)BNBQ__CUQ_THREADS * 4 * (dt == BNBQ_F32 ? 4 : 8);
+    size_t te = (size_t)BNBQ__CUQ_THREADS * (dt == BNBQ_F32 ? 2 * 4 : 4 * 8);
     return n / te + (n % te != 0);
+}
+/* The dequantizers' grid: BNBQ__CUQ_DQ_TPB consecutive tiles a block (more when the grid would
+   pass its limit). One tile a block measured best (bench/dequant_sweep.sh): blocks start in
+   order, so the tiles in flight stay together. */
+#define BNBQ__CUQ_DQ_TPB 1
+static unsigned bnbq__cuq_dgrid(size_t tiles, unsigned* tpb) {
+    size_t t = BNBQ__CUQ_DQ_TPB, g;
+    if (tiles / t >= 0x7fffffffu) t = tiles / 0x7fffffffu + 1;
+    g = tiles / t + (tiles % t != 0);
+    *tpb = (unsigned)t;
+    return (unsigned)(g ? g : 1);
 }
 static void bnbq__cuq_code(bnbq__cuq_code256* cs, const float* code) {
     memcpy(cs->v, code, sizeof cs->v);
@@ -3981,7 +4263,7 @@ static bnbq_result bnbq__cu_quantize_blockwise(bnbq_exec* ex, const float* code,
 #define BNBQ__CU_SLOT_quantize_blockwise bnbq__cu_quantize_blockwise
 
 /* the 8-bit dequantizer; bs_log2 63 = one absmax for the whole tensor */
-static bnbq_result bnbq__cuq_dequant8(bnbq_exec* ex, bnbq_cuda* c, const char* func,
+static bnbq_result bnbq__cuq_dequant8(bnbq_exec* ex, const char* func,
                                       const float* code, bnbq_dtype dt, const uint8_t* q,
                                       const float* absmax, size_t n, int bs_log2, void* out) {
     bnbq__CUfunction f;
@@ -3989,12 +4271,12 @@ static bnbq_result bnbq__cuq_dequant8(bnbq_exec* ex, bnbq_cuda* c, const char* f
     if (r == BNBQ_SUCCESS) {
         bnbq__cuq_code256 cs;
         unsigned long long nn = n;
-        void* args[6];
+        unsigned tpb, g = bnbq__cuq_dgrid(bnbq__cuq_dtiles(n, dt), &tpb);
+        void* args[7];
         bnbq__cuq_code(&cs, code);
         args[0] = (void*)&q; args[1] = (void*)&absmax; args[2] = &nn; args[3] = &bs_log2;
-        args[4] = &out; args[5] = &cs;
-        r = bnbq__cu_launch(ex, func, f, bnbq__cuq_grid(c, bnbq__cuq_dtiles(n, dt), 32), 1,
-                            BNBQ__CUQ_THREADS, 0, args);
+        args[4] = &out; args[5] = &cs; args[6] = &tpb;
+        r = bnbq__cu_launch(ex, func, f, g, 1, BNBQ__CUQ_THREADS, 0, args);
     }
     return r;
 }
@@ -4003,7 +4285,7 @@ static bnbq_result bnbq__cu_dequantize_blockwise(bnbq_exec* ex, const float* cod
                                                  const uint8_t* q, const float* absmax, size_t n,
                                                  int blocksize, void* out) {
     BNBQ__CU_BEGIN("bnbq_dequantize_blockwise");
-    r = bnbq__cuq_dequant8(ex, c, bnbq__func, code, dt, q, absmax, n, bnbq__cuq_log2(blocksize), out);
+    r = bnbq__cuq_dequant8(ex, bnbq__func, code, dt, q, absmax, n, bnbq__cuq_log2(blocksize), out);
     BNBQ__CU_END();
 }
 #define BNBQ__CU_SLOT_dequantize_blockwise bnbq__cu_dequantize_blockwise
@@ -4047,13 +4329,13 @@ static bnbq_result bnbq__cu_dequantize_4bit(bnbq_exec* ex, bnbq_quant_type qt, b
         bnbq__cuq_code16 tab;
         unsigned long long nn = n;
         int lg = bnbq__cuq_log2(blocksize), i;
-        void* args[6];
+        unsigned tpb, g = bnbq__cuq_dgrid(bnbq__cuq_dtiles(n, dt), &tpb);
+        void* args[7];
         /* bnbq__dequant4's factors: NF4[c], or bnbq_fp4_value(c) (sign from bit 3) */
         for (i = 0; i < 16; i++) tab.v[i] = qt == BNBQ_NF4 ? bnbq__code_nf4[i] : bnbq_fp4_value(i);
         args[0] = (void*)&packed; args[1] = (void*)&absmax; args[2] = &nn; args[3] = &lg;
-        args[4] = &out; args[5] = &tab;
-        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__cuq_grid(c, bnbq__cuq_dtiles(n, dt), 32), 1,
-                            BNBQ__CUQ_THREADS, 0, args);
+        args[4] = &out; args[5] = &tab; args[6] = &tpb;
+        r = bnbq__cu_launch(ex, bnbq__func, f, g, 1, BNBQ__CUQ_THREADS, 0, args);
     }
     BNBQ__CU_END();
 }
@@ -4109,13 +4391,12 @@ static bnbq_result bnbq__cu_dequantize_nested(bnbq_exec* ex, const float* nested
         bnbq__cuq_code256 cs;
         unsigned long long nn = nblocks;
         int lg = bnbq__cuq_log2(nested_blocksize);
-        void* args[7];
+        unsigned tpb, g = bnbq__cuq_dgrid(bnbq__cuq_dtiles(nblocks, BNBQ_F32), &tpb);
+        void* args[8];
         bnbq__cuq_code(&cs, nested_code);
         args[0] = (void*)&absmax_q; args[1] = (void*)&nested_absmax; args[2] = &nn; args[3] = &lg;
-        args[4] = (void*)&offset; args[5] = (void*)&out_absmax; args[6] = &cs;
-        r = bnbq__cu_launch(ex, bnbq__func, f,
-                            bnbq__cuq_grid(c, bnbq__cuq_dtiles(nblocks, BNBQ_F32), 16), 1,
-                            BNBQ__CUQ_THREADS, 0, args);
+        args[4] = (void*)&offset; args[5] = (void*)&out_absmax; args[6] = &cs; args[7] = &tpb;
+        r = bnbq__cu_launch(ex, bnbq__func, f, g, 1, BNBQ__CUQ_THREADS, 0, args);
     }
     BNBQ__CU_END();
 }
@@ -4158,7 +4439,7 @@ static bnbq_result bnbq__cu_dequantize_global(bnbq_exec* ex, const float* code, 
                                               const uint8_t* q, const float* absmax, size_t n,
                                               void* out) {
     BNBQ__CU_BEGIN("bnbq_dequantize_global");
-    r = bnbq__cuq_dequant8(ex, c, bnbq__func, code, dt, q, absmax, n, 63, out);
+    r = bnbq__cuq_dequant8(ex, bnbq__func, code, dt, q, absmax, n, 63, out);
     BNBQ__CU_END();
 }
 #define BNBQ__CU_SLOT_dequantize_global bnbq__cu_dequantize_global
@@ -4211,46 +4492,42 @@ static bnbq_result bnbq__cu_tiles_x(bnbq_exec* ex, const char* func, size_t n, u
     return BNBQ_SUCCESS;
 }
 
-/* Launches the LLM.int8 row pass shared by int8_vectorwise_quant and int8_double_quant's
-   outlier handling: init (threshold > 0), rows, fix + compaction (threshold > 0). */
+/* Blocks of bnbq_k_int8_vw per multiprocessor (grid-stride over the rows beyond). */
+#define BNBQ__CU_VW_PER_SM 32
+/* LLM.int8 vector-wise quantization: (threshold > 0) bnbq_k_int8_init zeroes the outlier bitmask,
+   the arrival counter (out_n_outliers) and two counters (out_outlier_cols[0, 2) when the bitmask
+   leaves room for them), then bnbq_k_int8_vw does everything else in one pass. */
 static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, const void* A,
                                                   size_t rows, size_t cols, float threshold,
                                                   int8_t* out_CA, float* out_row_stats,
                                                   int32_t* out_outlier_cols,
                                                   int32_t* out_n_outliers) {
-    bnbq__CUfunction f_init = NULL, f_rows = NULL, f_fix = NULL;
+    bnbq__CUfunction f_init = NULL, f_vw = NULL;
     BNBQ__CU_BEGIN("bnbq_int8_vectorwise_quant");
     (void)dt;
-    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_vw_rows", &f_rows);
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_vw", &f_vw);
     if (r == BNBQ_SUCCESS && threshold > 0.0f)
         r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_init", &f_init);
-    if (r == BNBQ_SUCCESS && threshold > 0.0f)
-        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_vw_fix", &f_fix);
     if (r == BNBQ_SUCCESS) {
-        unsigned long long R = rows, C = cols, nw = (cols + 31) / 32, zero = 0;
+        unsigned long long R = rows, C = cols, nw = (cols + 31) / 32, zero = 0, two = 2;
         void* bm = threshold > 0.0f ? (void*)((char*)out_outlier_cols + (cols - nw) * 4) : NULL;
+        void* cnt = threshold > 0.0f && cols >= nw + 2 ? (void*)out_outlier_cols : NULL;
         void* nul = NULL;
         int vec = cols % 8 == 0 && bnbq__cu_al(A, 16) && bnbq__cu_al(out_CA, 8);
+        unsigned g = bnbq__cu_min_u(rows, bnbq__cu_sms(c) * BNBQ__CU_VW_PER_SM);
         if (threshold > 0.0f) {
             void* a[7];
-            a[0] = &bm; a[1] = &nw; a[2] = (void*)&out_n_outliers; a[3] = &nul; a[4] = &zero;
+            a[0] = &bm; a[1] = &nw; a[2] = (void*)&out_n_outliers; a[3] = &cnt; a[4] = cnt ? &two : &zero;
             a[5] = &nul; a[6] = &zero;
             r = bnbq__cu_launch(ex, bnbq__func, f_init, bnbq__grid(c, nw, 256), 1, 256, 0, a);
         }
         if (r == BNBQ_SUCCESS) {
-            void* a[8];
+            void* a[12];
             a[0] = (void*)&A; a[1] = &R; a[2] = &C; a[3] = &threshold; a[4] = (void*)&out_CA;
-            a[5] = (void*)&out_row_stats; a[6] = &bm; a[7] = &vec;
-            r = bnbq__cu_launch(ex, bnbq__func, f_rows, bnbq__grid(c, rows, 1), 1,
+            a[5] = (void*)&out_row_stats; a[6] = &bm; a[7] = &nw; a[8] = (void*)&out_outlier_cols;
+            a[9] = (void*)&out_n_outliers; a[10] = &cnt; a[11] = &vec;
+            r = bnbq__cu_launch(ex, bnbq__func, f_vw, g ? g : 1u, 1,
                                 bnbq__cu_row_threads8(vec ? cols / 8 : cols), 0, a);
-        }
-        if (r == BNBQ_SUCCESS && threshold > 0.0f) {
-            int zc = rows > 1;
-            unsigned g = zc ? bnbq__cu_min_u((rows + 7) / 8, bnbq__cu_sms(c) * 4) : 1u;
-            void* a[8];
-            a[0] = (void*)&out_CA; a[1] = &R; a[2] = &C; a[3] = (void*)&out_outlier_cols;
-            a[4] = (void*)&out_n_outliers; a[5] = &bm; a[6] = &nw; a[7] = &zc;
-            r = bnbq__cu_launch(ex, bnbq__func, f_fix, g, 1, 256, 0, a);
         }
     }
     BNBQ__CU_END();
