@@ -78,10 +78,20 @@ BNBQ_DEV u32 bnbq_i8_block_scan(u32 x, u32* sh, u32* total) {
     return base + v - x;
 }
 
-// Called by every thread of the one block that compacts (all bitmask writers done and fenced):
-// the bitmask into cols_out (sorted), the count over n_out[0].
-BNBQ_DEV void bnbq_i8_compact(i32* cols_out, i32* n_out, const u32* bm, u64 nwords) {
+// Called by every thread of every block of a kernel once the block has read the bitmask for the
+// last time. The last block to arrive compacts the bitmask into cols_out (sorted) and writes the
+// count over the arrival counter n_out[0].
+BNBQ_DEV void bnbq_i8_outlier_tail(i32* cols_out, i32* n_out, const u32* bm, u64 nwords) {
     __shared__ u32 sh[32];
+    __shared__ int last;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        __threadfence();
+        last = atomicAdd((u32*)n_out, 1u) == gridDim.x - 1;
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
     u32 base = 0;
     for (u64 w0 = 0; w0 < nwords; w0 += blockDim.x) {
         u64 wi = w0 + threadIdx.x;
@@ -96,22 +106,6 @@ BNBQ_DEV void bnbq_i8_compact(i32* cols_out, i32* n_out, const u32* bm, u64 nwor
         base += tot;
     }
     if (threadIdx.x == 0) n_out[0] = (i32)base;
-}
-
-// Called by every thread of every block of a kernel once the block has read the bitmask for the
-// last time. The last block to arrive compacts the bitmask into cols_out (sorted) and writes the
-// count over the arrival counter n_out[0].
-BNBQ_DEV void bnbq_i8_outlier_tail(i32* cols_out, i32* n_out, const u32* bm, u64 nwords) {
-    __shared__ int last;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        __threadfence();
-        last = atomicAdd((u32*)n_out, 1u) == gridDim.x - 1;
-    }
-    __syncthreads();
-    if (!last) return;
-    __threadfence();
-    bnbq_i8_compact(cols_out, n_out, bm, nwords);
 }
 
 #if BNBQ_I8_PART == 1 || BNBQ_I8_PART == 2
@@ -242,262 +236,13 @@ BNBQ_DEV void bnbq_i8_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, 
 }
 
 #if BNBQ_I8_PART == 1
-// ---- int8_vectorwise_quant: bnbq_k_int8_init (threshold > 0), then this one kernel ------------
-// Block b takes rows b, b + G, b + 2G, ... (G = gridDim.x); a row: one read into registers (up to
-// BNBQ_I8_NR pieces a thread; a longer row is read again, chunk by chunk), the row statistic, the
-// codes. threshold > 0: outlier bits go to bm (atomicOr); at the end the last block to arrive
-// (counter n_out[0]) compacts the bitmask into the sorted list and writes the count over it.
-//
-// Outlier columns (rows > 1: zero_cols) are zeroed in CA in the same pass. cnt (two words zeroed
-// by the init; NULL when out_outlier_cols has no room for them) holds kmax, the most rows any
-// block has published (after storing its k-th row, from 0, a block raises it to k + 1 with an
-// acq_rel atomic), and the number of discoveries (columns whose bit a block's atomicOr set
-// first). Then:
-//  - a block zeroes, in the codes it stores, the columns set in its copy of the bitmask (shared
-//    memory, refreshed when the discovery count moved: an acquire read of the count, then the
-//    words; without cnt or for very wide rows: strong reads of the words themselves);
-//  - after publishing it reads the count again; if it moved since the copy, it zeroes, with byte
-//    stores, the columns now set that the copy lacked (without the copy: every set column);
-//  - a discoverer adds its discoveries to the count (release), reads kmax with an acq_rel
-//    atomic and zeroes the new columns in rows [0, kmax * G).
-// Both atomics are on kmax, so one comes first: if the publication does, the row's codes are
-// stored before the discoverer's zeroes and the row is below kmax * G; if the discovery does,
-// the publisher's read of the count sees it (and its reads of the words the bits), or its copy
-// was already taken at a count that included it (the acquire read: the copy holds the bits).
-// Without cnt the discoverer zeroes every row and the publication is a fence.sc (store
-// buffering: fence.sc on both sides, the row's read after it sees the bit or its codes come
-// before the discoverer's zeroes). All stores to CA are strong (relaxed, gpu scope).
-#define BNBQ_I8_BMW 2048                                 // bitmask words of the shared copy
-BNBQ_DEV u32 bnbq_i8_ld_rlx(const u32* p) {
-    u32 v;
-    asm volatile("ld.relaxed.gpu.global.b32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
-    return v;
-}
-BNBQ_DEV u32 bnbq_i8_ld_acq(const u32* p) {
-    u32 v;
-    asm volatile("ld.acquire.gpu.global.b32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
-    return v;
-}
-BNBQ_DEV void bnbq_i8_st0(i8* p) {
-    asm volatile("st.relaxed.gpu.global.b8 [%0], %1;" ::"l"(p), "r"(0) : "memory");
-}
-BNBQ_DEV u32 bnbq_i8_max_acq_rel(u32* p, u32 v) {
-    u32 old;
-    asm volatile("atom.acq_rel.gpu.global.max.u32 %0, [%1], %2;" : "=r"(old) : "l"(p), "r"(v) : "memory");
-    return old;
-}
-BNBQ_DEV void bnbq_i8_add_release(u32* p, u32 v) {
-    asm volatile("red.release.gpu.global.add.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
-}
-
-struct bnbq_i8_vw_sh {
-    float red[32];
-    u64 bound;
-    u32 n, last, d, dn;                                  // d: the count the copy was taken at
-    u32 list[256];
-    u32 bmc[BNBQ_I8_BMW];
-};
-
-// the piece's max over its non-outliers (use_thr); outlier bits OR-ed into bm. With zero_cols the
-// columns this call sets first (discoveries) go to the block's list (*pushed = 1); a list
-// overflow marks the block: it then zeroes every column set in the bitmask.
-template <int V>
-BNBQ_DEV float bnbq_i8_vw_max(const bnbq_i8_vec<V>& x, float m, u32 c, int use_thr, float thr,
-                              u32* bm, int zero_cols, bnbq_i8_vw_sh& S, int* pushed) {
-    u32 om = 0u;
-#pragma unroll
-    for (int i = 0; i < V; i++) {
-        float v = bnbq_i8_h2f(x.get(i) & 0x7fffu);   // |a|
-        int o = use_thr && v >= thr;
-        om |= (u32)o << i;
-        m = o ? m : bnbq_i8_max(m, v);
-    }
-    if (om) {
-        const u32 sh = c & 31u, w = om << sh;
-        u32 f = (w & ~atomicOr(&bm[c >> 5], w)) >> sh;
-        if (zero_cols) {
-            for (; f; f &= f - 1u) {
-                const u32 col = c + (u32)(__ffs(f) - 1);
-                const u32 k = atomicAdd(&S.n, 1u);
-                if (k < blockDim.x) S.list[k] = col;
-                *pushed = 1;
-            }
-        }
-    }
-    return m;
-}
-
-// codes of a piece: rint(a * s); 0 for outlier elements (use_thr) and the columns in zmask
-template <int V>
-BNBQ_DEV void bnbq_i8_vw_quant(const bnbq_i8_vec<V>& x, float s, int use_thr, float thr, u32 zmask,
-                               i8* dst) {
-    u32 b[V];
-#pragma unroll
-    for (int i = 0; i < V; i++) {
-        float v = bnbq_i8_h2f(x.get(i));
-        int y = bnbq_i8_rint(v * s);
-        int z = (use_thr && bnbq_absf(v) >= thr) || ((zmask >> i) & 1u);
-        b[i] = z ? 0u : (u32)y & 0xffu;
-    }
-    if (V == 8) {
-        u32 lo = b[0] | (b[1 % V] << 8) | (b[2 % V] << 16) | (b[3 % V] << 24);
-        u32 hi = b[4 % V] | (b[5 % V] << 8) | (b[6 % V] << 16) | (b[7 % V] << 24);
-        asm volatile("st.relaxed.gpu.global.v2.b32 [%0], {%1, %2};" ::"l"(dst), "r"(lo), "r"(hi) : "memory");
-    } else {
-        asm volatile("st.relaxed.gpu.global.b8 [%0], %1;" ::"l"(dst), "r"(b[0]) : "memory");
-    }
-}
-
-// bits of the piece at column c: of the shared copy, or of the bitmask (a strong read)
-template <int V> BNBQ_DEV u32 bnbq_i8_vw_bits(const u32* bm, u32 c, int copy, const bnbq_i8_vw_sh& S) {
-    const u32 w = copy ? S.bmc[c >> 5] : bnbq_i8_ld_rlx(&bm[c >> 5]);
-    return (w >> (c & 31u)) & (V == 8 ? 0xffu : 1u);
-}
-
-// The block's discoveries (its list): each column zeroed in the rows [0, kmax * G). Called by the
-// whole block after its atomicOrs; returns after one barrier when the block found nothing.
-// After a list overflow (more than blockDim.x discoveries at once) every column set in the
-// bitmask is zeroed instead (each is an outlier column: zeroing it again is harmless).
-BNBQ_DEV void bnbq_i8_vw_discover(int pushed, i8* CA, u64 rows, u64 cols, const u32* bm, u64 nwords,
-                                  u32* cnt, bnbq_i8_vw_sh& S) {
-    const u32 T = blockDim.x, tid = threadIdx.x;
-    if (!__syncthreads_or(pushed)) return;
-    const u32 tot = S.n;
-    __syncthreads();                                     // every thread has read S.n
-    if (tid == 0) {
-        u64 b = rows;
-        S.n = 0u;
-        if (cnt) {
-            bnbq_i8_add_release(cnt + 1, tot);
-            b = (u64)bnbq_i8_max_acq_rel(cnt, 0u) * gridDim.x;
-        } else {
-            __threadfence();
-        }
-        S.bound = b < rows ? b : rows;
-    }
-    __syncthreads();
-    const u64 B = S.bound;
-    if (tot <= T) {
-        const u32 per = T / tot;
-        if (tid < per * tot) {
-            const u64 col = S.list[tid % tot];
-            for (u64 r = tid / tot; r < B; r += per) bnbq_i8_st0(CA + r * cols + col);
-        }
-    } else {
-        for (u64 r = 0; r < B; r++)
-            for (u64 w = tid; w < nwords; w += T)
-                for (u32 word = bnbq_i8_ld_rlx(&bm[w]); word; word &= word - 1u)
-                    bnbq_i8_st0(CA + r * cols + w * 32u + (u64)(__ffs(word) - 1));
-    }
-    __syncthreads();                                     // the list is reused
-}
-
-template <int V>
-BNBQ_DEV void bnbq_i8_vw(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
-                         u32* bm, u64 nwords, i32* cols_out, i32* n_out, u32* cnt, bnbq_i8_vw_sh& S) {
-    const int use_thr = thr > 0.0f;
-    const int zero_cols = use_thr && rows > 1;
-    const int copy = zero_cols && cnt && nwords <= BNBQ_I8_BMW;
-    const u32 np = (u32)(cols / V), T = blockDim.x, tid = threadIdx.x, CH = BNBQ_I8_NR * T;
-    const u32 nch = (np + CH - 1) / CH;
-    u32 k = 0;
-    if (copy)
-        for (u32 w = tid; w < (u32)nwords; w += T) S.bmc[w] = 0u;   // a copy at count 0
-    if (tid == 0) {
-        S.n = 0u;
-        S.d = 0u;
-    }
-    __syncthreads();
-    for (u64 r = blockIdx.x; r < rows; r += gridDim.x, k++) {
-        const u16* a = A + r * cols;
-        i8* q = CA + r * cols;
-        bnbq_i8_vec<V> x[BNBQ_I8_NR];
-        float m = 0.0f;
-        for (u32 ch = 0; ch < nch; ch++) {                   // row statistic, outlier bits
-            const u32 p0 = ch * CH;
-            int pushed = 0;
-#pragma unroll
-            for (int j = 0; j < BNBQ_I8_NR; j++) {
-                const u32 p = p0 + (u32)j * T + tid;
-                if (p < np) x[j].load(a + (u64)p * V);
-            }
-#pragma unroll
-            for (int j = 0; j < BNBQ_I8_NR; j++) {
-                const u32 p = p0 + (u32)j * T + tid;
-                if (p < np)
-                    m = bnbq_i8_vw_max<V>(x[j], m, p * V, use_thr, thr, bm, zero_cols, S, &pushed);
-            }
-            if (zero_cols) bnbq_i8_vw_discover(pushed, CA, rows, cols, bm, nwords, cnt, S);
-        }
-        if (copy && tid == 0) S.dn = bnbq_i8_ld_acq(cnt + 1);
-        m = bnbq_i8_block_max(m, S.red);                     // (its barriers publish S.dn)
-        if (tid == 0) row_stats[r] = m;
-        const float s = 127.0f * (1.0f / m);
-        if (copy && S.dn != S.d) {                           // refresh the copy (uniform)
-            for (u32 w = tid; w < (u32)nwords; w += T) S.bmc[w] = bnbq_i8_ld_rlx(&bm[w]);
-            __syncthreads();
-            if (tid == 0) S.d = S.dn;
-        }
-        for (u32 ch = nch; ch-- > 0;) {                      // the codes (the last chunk is held)
-            const u32 p0 = ch * CH;
-            if (ch + 1 < nch) {
-#pragma unroll
-                for (int j = 0; j < BNBQ_I8_NR; j++) {
-                    const u32 p = p0 + (u32)j * T + tid;
-                    if (p < np) x[j].load(a + (u64)p * V);
-                }
-            }
-#pragma unroll
-            for (int j = 0; j < BNBQ_I8_NR; j++) {
-                const u32 p = p0 + (u32)j * T + tid;
-                if (p < np)
-                    bnbq_i8_vw_quant<V>(x[j], s, use_thr, thr,
-                                        zero_cols ? bnbq_i8_vw_bits<V>(bm, p * V, copy, S) : 0u,
-                                        q + (u64)p * V);
-            }
-        }
-        if (zero_cols) {                                     // publish, then the columns set since
-            __syncthreads();
-            if (tid == 0) {
-                if (cnt) {
-                    bnbq_i8_max_acq_rel(cnt, k + 1u);
-                    S.dn = bnbq_i8_ld_rlx(cnt + 1);
-                } else {
-                    __threadfence();
-                }
-            }
-            __syncthreads();
-            if (!copy || S.dn != S.d) {
-                for (u32 p = tid; p < np; p += T) {
-                    u32 nb = bnbq_i8_vw_bits<V>(bm, p * V, 0, S);
-                    if (copy) nb &= ~bnbq_i8_vw_bits<V>(bm, p * V, 1, S);
-                    for (; nb; nb &= nb - 1u) bnbq_i8_st0(q + (u64)p * V + (u64)(__ffs(nb) - 1));
-                }
-            }
-        }
-        __syncthreads();                                     // S is reused
-    }
-    if (use_thr) {                                           // the last block compacts
-        if (tid == 0) {
-            __threadfence();
-            S.last = atomicAdd((u32*)n_out, 1u) == gridDim.x - 1;
-        }
-        __syncthreads();
-        if (S.last) {
-            __threadfence();
-            bnbq_i8_compact(cols_out, n_out, bm, nwords);
-        }
-    }
-}
-
-// vec: cols % 8 == 0, A 16-byte and CA 8-byte aligned. threshold == 0: bm, cols_out, n_out, cnt
-// unused. cnt (kmax, discovery count) may be NULL (no room for it: cols < 3).
+// int8_vectorwise_quant, pass 1 of 2: row statistics, codes (outlier elements 0) and outlier bits.
+// vec: cols % 8 == 0, A 16-byte and CA 8-byte aligned.
 extern "C" __global__ void __launch_bounds__(256)
-bnbq_k_int8_vw(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm,
-               u64 nwords, i32* cols_out, i32* n_out, u32* cnt, int vec) {
-    __shared__ bnbq_i8_vw_sh S;
-    if (vec) bnbq_i8_vw<8>(A, rows, cols, thr, CA, row_stats, bm, nwords, cols_out, n_out, cnt, S);
-    else bnbq_i8_vw<1>(A, rows, cols, thr, CA, row_stats, bm, nwords, cols_out, n_out, cnt, S);
+bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm,
+                    int vec) {
+    if (vec) bnbq_i8_rows<0, 8>(A, rows, cols, thr, CA, row_stats, bm);
+    else bnbq_i8_rows<0, 1>(A, rows, cols, thr, CA, row_stats, bm);
 }
 #endif
 
@@ -510,6 +255,41 @@ bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state, int vec) {
 }
 #endif
 
+#if BNBQ_I8_PART == 1
+// int8_vectorwise_quant, pass 2 of 2 (threshold > 0): with zero_cols (rows > 1) every element of
+// an outlier column is zeroed (warps over rows, lanes over the outlier columns of a 8192-column
+// chunk); then the last block compacts the bitmask. blockDim.x == 256.
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,
+                   int zero_cols) {
+    __shared__ u32 sh[32];
+    __shared__ u16 list[256 * 32];
+    if (zero_cols) {
+        const u64 lane = threadIdx.x & 31;
+        const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+        const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5;
+        for (u64 w0 = 0; w0 < nwords; w0 += 256) {
+            u64 wi = w0 + threadIdx.x;
+            u32 word = wi < nwords ? bm[wi] : 0u;
+            u32 tot, k = bnbq_i8_block_scan(__popc(word), sh, &tot);
+            while (word) {
+                u32 b = (u32)__ffs(word) - 1u;
+                list[k++] = (u16)(threadIdx.x * 32u + b);
+                word &= word - 1u;
+            }
+            __syncthreads();
+            if (tot) {
+                for (u64 r = warp; r < rows; r += nwarps) {
+                    i8* q = CA + r * cols + w0 * 32;
+                    for (u32 j = (u32)lane; j < tot; j += 32) q[list[j]] = 0;
+                }
+            }
+            __syncthreads();
+        }
+    }
+    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);
+}
+#endif
 
 // ---- int8_double_quant --------------------------------------------------------------------------
 
