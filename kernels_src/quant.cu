@@ -323,7 +323,9 @@ bnbq_k_quant8(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_code
 // ---- dequantization ---------------------------------------------------------------------------
 // A tile is 256 threads x U vectors of 16 output bytes (F32: U = 2, each warp's vectors
 // consecutive: vector j of thread t is tile vector (t / 32) * 32U + 32j + t % 32; F16/BF16: U = 4,
-// vector j * 256 + t), which measured best on an H200 (bench/results/gpu-20261121-dequant-int8.txt).
+// vector j * 256 + t). The F32 shape was the best plain stream on an H200; for the 8-bit F32
+// kernel U = 4 with vector j * 256 + t measured better (88.8 % of copy against 86.3 %, two runs:
+// bench/results/gpu-20261121-dequant-int8.txt), still to be confirmed in one run.
 // Block b takes the tpb consecutive tiles from b * tpb; the launcher makes tpb 1 (one tile a
 // block) when the grid allows: blocks start in order, so the tiles in flight stay together.
 #if BNBQ_OPS == 1 || BNBQ_OPS == 3 || BNBQ_OPS == 4
