@@ -2485,30 +2485,80 @@ static const char* const bnbq__cu_src_quant[] = {
     "#line 321 \"quant.cu\"\n",
     "#endif\n",
     "\n",
-    "// ---- 8-bit dequantization: out[e] = dt(code[q[e]] * absmax[e >> bs_log2]) (NESTED: f32(... + off))\n",
-    "// A tile is 256 threads x 4 vectors of 16 output bytes; vector j of thread t is tile vector\n",
-    "// j * 256 + t (coalesced). bs_log2 = 63 gives one absmax for all (dequantize_global).\n",
+    "// ---- dequantization ---------------------------------------------------------------------------\n",
+    "// A tile is 256 threads x U vectors of 16 output bytes (F32: U = 2, each warp's vectors\n",
+    "// consecutive: vector j of thread t is tile vector (t / 32) * 32U + 32j + t % 32; F16/BF16: U = 4,\n",
+    "// vector j * 256 + t). The F32 shape was the best plain stream on an H200; for the 8-bit F32\n",
+    "// kernel U = 4 with vector j * 256 + t measured better (88.8 % of copy against 86.3 %, two runs:\n",
+    "// bench/results/gpu-20261121-dequant-int8.txt), still to be confirmed in one run.\n",
+    "// Block b takes the tpb consecutive tiles from b * tpb; the launcher makes tpb 1 (one tile a\n",
+    "// block) when the grid allows: blocks start in order, so the tiles in flight stay together.\n",
+    "#if BNBQ_OPS == 1 || BNBQ_OPS == 3 || BNBQ_OPS == 4\n",
+    "template <int DT> struct bq_dq {\n",
+    "    static const int VO = DT == BNBQ_F32 ? 4 : 8;    // values a vector\n",
+    "    static const int U = DT == BNBQ_F32 ? 2 : 4;     // vectors a thread\n",
+    "    static const int TE = BQ_THREADS * U * VO;       // values a tile\n",
+    "    static BQ_MEMBER int vec(int j, int t) {\n",
+    "        return DT == BNBQ_F32 ? (t >> 5) * (32 * U) + j * 32 + (t & 31) : j * BQ_THREADS + t;\n",
+    "    }\n",
+    "};\n",
+    "// Two values narrowed to DT and packed (lo in the low half). sm_80+: one cvt.rn.{f16,bf16}x2.f32,\n",
+    "// for every non-NaN value bit for bit the prelude's RNE; a NaN gives 0x7fff (PTX: the canonical\n",
+    "// NaN; seen on an H200), the prelude's result for the only NaN that reaches here, the canonical\n",
+    "// 0x7fffffff of GPU arithmetic.\n",
+    "template <int DT> BNBQ_DEV u32 bq_dq_pack2(float lo, float hi) {\n",
+    "#if __CUDA_ARCH__ >= 800\n",
+    "    u32 r;\n",
+    "    if (DT == BNBQ_F16) asm(\"cvt.rn.f16x2.f32 %0, %1, %2;\" : \"=r\"(r) : \"f\"(hi), \"f\"(lo));\n",
+    "    else asm(\"cvt.rn.bf16x2.f32 %0, %1, %2;\" : \"=r\"(r) : \"f\"(hi), \"f\"(lo));\n",
+    "    return r;\n",
+    "#else\n",
+    "    const u32 l = DT == BNBQ_F16 ? (u32)bnbq_f32_to_f16(lo) : (u32)bnbq_f32_to_bf16(lo);\n",
+    "    const u32 h = DT == BNBQ_F16 ? (u32)bnbq_f32_to_f16(hi) : (u32)bnbq_f32_to_bf16(hi);\n",
+    "    return l | (h << 16);\n",
+    "#endif\n",
+    "}\n",
+    "// 16 aligned bytes of output at element e: 4 (F32) or 8 (F16/BF16) values\n",
+    "template <int DT> BNBQ_DEV void bq_dq_store(void* out, u64 e, const float* v) {\n",
+    "    bq_v4 w;\n",
+    "    if (DT == BNBQ_F32) {\n",
+    "        w.a = __float_as_uint(v[0]); w.b = __float_as_uint(v[1]);\n",
+    "        w.c = __float_as_uint(v[2]); w.d = __float_as_uint(v[3]);\n",
+    "        *(bq_v4*)((float*)out + e) = w;\n",
+    "    } else {\n",
+    "        w.a = bq_dq_pack2<DT>(v[0], v[1]);\n",
+    "        w.b = bq_dq_pack2<DT>(v[2], v[3 % 4]);\n",
+    "        w.c = bq_dq_pack2<DT>(v[4 % 8], v[5 % 8]);\n",
+    "        w.d = bq_dq_pack2<DT>(v[6 % 8], v[7 % 8]);\n",
+    "        *(bq_v4*)((u16*)out + e) = w;\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "\n",
+    "// ---- 8-bit: out[e] = dt(code[q[e]] * absmax[e >> bs_log2]) (NESTED: f32(... + off)) -----------\n",
+    "// bs_log2 = 63 gives one absmax for all (dequantize_global).\n",
     "#if BNBQ_OPS == 1 || BNBQ_OPS == 3\n",
     "template <int DT, bool NESTED>\n",
     "BNBQ_DEV void bq_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, float off,\n",
-    "                          const bnbq_code256& code) {\n",
-    "    const int VO = DT == BNBQ_F32 ? 4 : 8;\n",
-    "    const int U = 4;\n",
-    "    const u64 TE = (u64)(BQ_THREADS * U * VO);\n",
+    "                          const bnbq_code256& code, u32 tpb) {\n",
+    "    typedef bq_dq<DT> L;\n",
+    "    const int VO = L::VO, U = L::U;\n",
+    "    const u64 TE = (u64)L::TE;\n",
     "    const int t = threadIdx.x;\n",
     "    __shared__ float s_code[256];\n",
     "    s_code[t] = code.v[t];\n",
     "    __syncthreads();\n",
     "    const bool al = ((u64)q & (u64)(VO - 1)) == 0 && ((u64)out & 15) == 0;\n",
     "    const u64 ntiles = n / TE + (n % TE != 0);\n",
-    "    for (u64 tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {\n",
+    "    const u64 t0 = (u64)blockIdx.x * tpb, t1 = t0 + tpb < ntiles ? t0 + tpb : ntiles;\n",
+    "    for (u64 tile = t0; tile < t1; tile++) {\n",
     "        const u64 base = tile * TE;\n",
     "        if (al && n - base >= TE) {\n",
     "            u32 w[U][VO / 4];\n",
     "            float a[U];\n",
     "#pragma unroll\n",
     "            for (int j = 0; j < U; j++) {\n",
-    "                const u64 e0 = base + (u64)((j * BQ_THREADS + t) * VO);\n",
+    "                const u64 e0 = base + (u64)(L::vec(j, t) * VO);\n",
     "                if (VO == 4) {\n",
     "                    w[j][0] = *(const u32*)(q + e0);\n",
     "                } else {\n",
@@ -2526,14 +2576,14 @@ static const char* const bnbq__cu_src_quant[] = {
     "                    y[k] = s_code[(w[j][k >> 2] >> (8 * (k & 3))) & 255u] * a[j];\n",
     "                    if (NESTED) y[k] = y[k] + off;\n",
     "                }\n",
-    "                bq_store_vec<DT>(out, base + (u64)((j * BQ_THREADS + t) * VO), y);\n",
+    "                bq_dq_store<DT>(out, base + (u64)(L::vec(j, t) * VO), y);\n",
     "            }\n",
     "        } else {\n",
     "#pragma unroll\n",
     "            for (int j = 0; j < U; j++) {\n",
     "#pragma unroll\n",
     "                for (int k = 0; k < VO; k++) {\n",
-    "                    const u64 e = base + (u64)((j * BQ_THREADS + t) * VO + k);\n",
+    "                    const u64 e = base + (u64)(L::vec(j, t) * VO + k);\n",
     "                    if (e < n) {\n",
     "                        float y = s_code[q[e]] * absmax[e >> bs_log2];\n",
     "                        if (NESTED) y = y + off;\n",
@@ -2548,15 +2598,17 @@ static const char* const bnbq__cu_src_quant[] = {
     "\n",
     "#if BNBQ_OPS == 1\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code256 code) {}\n",
+    "extern \"C\" __global__ void bnbq_k_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code256 code,\n",
+    "                u32 tpb) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant8)\n",
-    "#line 385 \"quant.cu\"\n",
-    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
-    "bnbq_k_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code256 code) {\n",
-    "    bq_dequant8<BNBQ_DT, false>(q, absmax, n, bs_log2, out, 0.0f, code);\n",
+    "#line 435 \"quant.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 8)\n",
+    "bnbq_k_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code256 code,\n",
+    "                u32 tpb) {\n",
+    "    bq_dequant8<BNBQ_DT, false>(q, absmax, n, bs_log2, out, 0.0f, code, tpb);\n",
     "}\n",
     "#endif\n",
-    "#line 389 \"quant.cu\"\n",
+    "#line 440 \"quant.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- global 8-bit quantization ----------------------------------------------------------------\n",
@@ -2566,7 +2618,7 @@ static const char* const bnbq__cu_src_quant[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_absmax_global(const void* x, u64 n, float* out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_absmax_global)\n",
-    "#line 395 \"quant.cu\"\n",
+    "#line 446 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
     "bnbq_k_absmax_global(const void* x, u64 n, float* out) {\n",
     "    const u64 TE = (u64)(BQ_THREADS * 16);\n",
@@ -2592,7 +2644,7 @@ static const char* const bnbq__cu_src_quant[] = {
     "    }\n",
     "}\n",
     "#endif\n",
-    "#line 419 \"quant.cu\"\n",
+    "#line 470 \"quant.cu\"\n",
     "\n",
     "// q[e] = code_index(code, f32(x[e] / absmax[0])), an IEEE division as bnbq.h (and torch).\n",
     "template <class Coder>\n",
@@ -2639,7 +2691,7 @@ static const char* const bnbq__cu_src_quant[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_quant_global(const void* x, u64 n, const float* absmax, u8* q, bnbq_code256 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant_global)\n",
-    "#line 462 \"quant.cu\"\n",
+    "#line 513 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant_global(const void* x, u64 n, const float* absmax, u8* q, bnbq_code256 code) {\n",
     "    bq_top T;\n",
@@ -2654,7 +2706,7 @@ static const char* const bnbq__cu_src_quant[] = {
     "    }\n",
     "}\n",
     "#endif\n",
-    "#line 475 \"quant.cu\"\n",
+    "#line 526 \"quant.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- nested statistics (float32) --------------------------------------------------------------\n",
@@ -2667,7 +2719,7 @@ static const char* const bnbq__cu_src_quant[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_nested_offset(const float* absmax, u64 nblocks, float* out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_nested_offset)\n",
-    "#line 484 \"quant.cu\"\n",
+    "#line 535 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_NO_THREADS)\n",
     "bnbq_k_nested_offset(const float* absmax, u64 nblocks, float* out) {\n",
     "    __shared__ double part[2][BQ_NO_WORKERS];\n",
@@ -2712,14 +2764,14 @@ static const char* const bnbq__cu_src_quant[] = {
     "    if (t == 0) out[0] = (float)(s / (double)nblocks);\n",
     "}\n",
     "#endif\n",
-    "#line 527 \"quant.cu\"\n",
+    "#line 578 \"quant.cu\"\n",
     "\n",
     "// absmax_q, nested_absmax = quantize_blockwise(f32(absmax - offset[0]), code, 2^bs_log2)\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_quant_nested(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,\n",
     "                    float* nested_absmax, bnbq_code256 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant_nested)\n",
-    "#line 529 \"quant.cu\"\n",
+    "#line 580 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant_nested(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,\n",
     "                    float* nested_absmax, bnbq_code256 code) {\n",
@@ -2736,22 +2788,22 @@ static const char* const bnbq__cu_src_quant[] = {
     "    }\n",
     "}\n",
     "#endif\n",
-    "#line 544 \"quant.cu\"\n",
+    "#line 595 \"quant.cu\"\n",
     "\n",
     "// out[b] = f32(f32(code[q[b]] * nested_absmax[b >> bs_log2]) + offset[0])\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_dequant_nested(const u8* q, const float* nested_absmax, u64 nblocks, int bs_log2,\n",
-    "                      const float* offset, float* out, bnbq_code256 code) {}\n",
+    "                      const float* offset, float* out, bnbq_code256 code, u32 tpb) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant_nested)\n",
-    "#line 546 \"quant.cu\"\n",
+    "#line 597 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
     "bnbq_k_dequant_nested(const u8* q, const float* nested_absmax, u64 nblocks, int bs_log2,\n",
-    "                      const float* offset, float* out, bnbq_code256 code) {\n",
+    "                      const float* offset, float* out, bnbq_code256 code, u32 tpb) {\n",
     "    const float off = offset[0];\n",
-    "    bq_dequant8<BNBQ_F32, true>(q, nested_absmax, nblocks, bs_log2, out, off, code);\n",
+    "    bq_dequant8<BNBQ_F32, true>(q, nested_absmax, nblocks, bs_log2, out, off, code, tpb);\n",
     "}\n",
     "#endif\n",
-    "#line 552 \"quant.cu\"\n",
+    "#line 603 \"quant.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- 4-bit NF4 / FP4 --------------------------------------------------------------------------\n",
@@ -2840,7 +2892,7 @@ static const char* const bnbq__cu_src_quant[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_quant4(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq_q4tab tab) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant4)\n",
-    "#line 637 \"quant.cu\"\n",
+    "#line 688 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant4(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq_q4tab tab) {\n",
     "    if (bq4_setup(tab)) {\n",
@@ -2852,33 +2904,36 @@ static const char* const bnbq__cu_src_quant[] = {
     "    }\n",
     "}\n",
     "#endif\n",
-    "#line 647 \"quant.cu\"\n",
+    "#line 698 \"quant.cu\"\n",
     "\n",
     "// out[e] = dt(tab[nibble e] * absmax[e >> bs_log2]); nibble e is the high one of byte e / 2 for\n",
     "// even e. Tiles as bq_dequant8.\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_dequant4(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code16 tab) {}\n",
+    "extern \"C\" __global__ void bnbq_k_dequant4(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code16 tab,\n",
+    "                u32 tpb) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant4)\n",
-    "#line 650 \"quant.cu\"\n",
-    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
-    "bnbq_k_dequant4(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code16 tab) {\n",
-    "    const int VO = BNBQ_DT == BNBQ_F32 ? 4 : 8;\n",
-    "    const int U = 4;\n",
-    "    const u64 TE = (u64)(BQ_THREADS * U * VO);\n",
+    "#line 701 \"quant.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 8)\n",
+    "bnbq_k_dequant4(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code16 tab,\n",
+    "                u32 tpb) {\n",
+    "    typedef bq_dq<BNBQ_DT> L;\n",
+    "    const int VO = L::VO, U = L::U;\n",
+    "    const u64 TE = (u64)L::TE;\n",
     "    const int t = threadIdx.x;\n",
     "    __shared__ float s_tab[16];\n",
     "    if (t < 16) s_tab[t] = tab.v[t];\n",
     "    __syncthreads();\n",
     "    const bool al = ((u64)packed & (u64)(VO / 2 - 1)) == 0 && ((u64)out & 15) == 0;\n",
     "    const u64 ntiles = n / TE + (n % TE != 0);\n",
-    "    for (u64 tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {\n",
+    "    const u64 t0 = (u64)blockIdx.x * tpb, t1 = t0 + tpb < ntiles ? t0 + tpb : ntiles;\n",
+    "    for (u64 tile = t0; tile < t1; tile++) {\n",
     "        const u64 base = tile * TE;\n",
     "        if (al && n - base >= TE) {\n",
     "            u32 w[U];\n",
     "            float a[U];\n",
     "#pragma unroll\n",
     "            for (int j = 0; j < U; j++) {\n",
-    "                const u64 e0 = base + (u64)((j * BQ_THREADS + t) * VO);\n",
+    "                const u64 e0 = base + (u64)(L::vec(j, t) * VO);\n",
     "                w[j] = VO == 4 ? (u32)(*(const u16*)(packed + (e0 >> 1)))\n",
     "                               : *(const u32*)(packed + (e0 >> 1));\n",
     "                a[j] = absmax[e0 >> bs_log2];\n",
@@ -2891,14 +2946,14 @@ static const char* const bnbq__cu_src_quant[] = {
     "                    const u32 byte = (w[j] >> (8 * (k >> 1))) & 255u;\n",
     "                    y[k] = s_tab[(k & 1) ? (byte & 15u) : (byte >> 4)] * a[j];\n",
     "                }\n",
-    "                bq_store_vec<BNBQ_DT>(out, base + (u64)((j * BQ_THREADS + t) * VO), y);\n",
+    "                bq_dq_store<BNBQ_DT>(out, base + (u64)(L::vec(j, t) * VO), y);\n",
     "            }\n",
     "        } else {\n",
     "#pragma unroll\n",
     "            for (int j = 0; j < U; j++) {\n",
     "#pragma unroll\n",
     "                for (int k = 0; k < VO; k++) {\n",
-    "                    const u64 e = base + (u64)((j * BQ_THREADS + t) * VO + k);\n",
+    "                    const u64 e = base + (u64)(L::vec(j, t) * VO + k);\n",
     "                    if (e < n) {\n",
     "                        const u32 byte = packed[e >> 1];\n",
     "                        const float a = absmax[e >> bs_log2];\n",
@@ -2911,7 +2966,7 @@ static const char* const bnbq__cu_src_quant[] = {
     "    }\n",
     "}\n",
     "#endif\n",
-    "#line 700 \"quant.cu\"\n",
+    "#line 753 \"quant.cu\"\n",
     "#endif\n",
     0
 };
@@ -4468,10 +4523,21 @@ static size_t bnbq__cuq_qtiles(size_t n, int bs) {
     size_t nb = n / (size_t)bs + (n % (size_t)bs != 0), per = BNBQ__CUQ_TILE / (size_t)bs;
     return nb / per + (nb % per != 0);
 }
-/* tiles of the dequantizers: 256 threads x 4 vectors of 16 output bytes */
+/* tiles of the dequantizers: 256 threads x 2 (F32) or 4 vectors of 16 output bytes (bq_dq) */
 static size_t bnbq__cuq_dtiles(size_t n, bnbq_dtype dt) {
-    size_t te = (size_t)BNBQ__CUQ_THREADS * 4 * (dt == BNBQ_F32 ? 4 : 8);
+    size_t te = (size_t)BNBQ__CUQ_THREADS * (dt == BNBQ_F32 ? 2 * 4 : 4 * 8);
     return n / te + (n % te != 0);
+}
+/* The dequantizers' grid: BNBQ__CUQ_DQ_TPB consecutive tiles a block (more when the grid would
+   pass its limit). One tile a block measured best (bench/dequant_sweep.sh): blocks start in
+   order, so the tiles in flight stay together. */
+#define BNBQ__CUQ_DQ_TPB 1
+static unsigned bnbq__cuq_dgrid(size_t tiles, unsigned* tpb) {
+    size_t t = BNBQ__CUQ_DQ_TPB, g;
+    if (tiles / t >= 0x7fffffffu) t = tiles / 0x7fffffffu + 1;
+    g = tiles / t + (tiles % t != 0);
+    *tpb = (unsigned)t;
+    return (unsigned)(g ? g : 1);
 }
 static void bnbq__cuq_code(bnbq__cuq_code256* cs, const float* code) {
     memcpy(cs->v, code, sizeof cs->v);
@@ -4499,7 +4565,7 @@ static bnbq_result bnbq__cu_quantize_blockwise(bnbq_exec* ex, const float* code,
 #define BNBQ__CU_SLOT_quantize_blockwise bnbq__cu_quantize_blockwise
 
 /* the 8-bit dequantizer; bs_log2 63 = one absmax for the whole tensor */
-static bnbq_result bnbq__cuq_dequant8(bnbq_exec* ex, bnbq_cuda* c, const char* func,
+static bnbq_result bnbq__cuq_dequant8(bnbq_exec* ex, const char* func,
                                       const float* code, bnbq_dtype dt, const uint8_t* q,
                                       const float* absmax, size_t n, int bs_log2, void* out) {
     bnbq__CUfunction f;
@@ -4507,12 +4573,12 @@ static bnbq_result bnbq__cuq_dequant8(bnbq_exec* ex, bnbq_cuda* c, const char* f
     if (r == BNBQ_SUCCESS) {
         bnbq__cuq_code256 cs;
         unsigned long long nn = n;
-        void* args[6];
+        unsigned tpb, g = bnbq__cuq_dgrid(bnbq__cuq_dtiles(n, dt), &tpb);
+        void* args[7];
         bnbq__cuq_code(&cs, code);
         args[0] = (void*)&q; args[1] = (void*)&absmax; args[2] = &nn; args[3] = &bs_log2;
-        args[4] = &out; args[5] = &cs;
-        r = bnbq__cu_launch(ex, func, f, bnbq__cuq_grid(c, bnbq__cuq_dtiles(n, dt), 32), 1,
-                            BNBQ__CUQ_THREADS, 0, args);
+        args[4] = &out; args[5] = &cs; args[6] = &tpb;
+        r = bnbq__cu_launch(ex, func, f, g, 1, BNBQ__CUQ_THREADS, 0, args);
     }
     return r;
 }
@@ -4521,7 +4587,7 @@ static bnbq_result bnbq__cu_dequantize_blockwise(bnbq_exec* ex, const float* cod
                                                  const uint8_t* q, const float* absmax, size_t n,
                                                  int blocksize, void* out) {
     BNBQ__CU_BEGIN("bnbq_dequantize_blockwise");
-    r = bnbq__cuq_dequant8(ex, c, bnbq__func, code, dt, q, absmax, n, bnbq__cuq_log2(blocksize), out);
+    r = bnbq__cuq_dequant8(ex, bnbq__func, code, dt, q, absmax, n, bnbq__cuq_log2(blocksize), out);
     BNBQ__CU_END();
 }
 #define BNBQ__CU_SLOT_dequantize_blockwise bnbq__cu_dequantize_blockwise
@@ -4565,13 +4631,13 @@ static bnbq_result bnbq__cu_dequantize_4bit(bnbq_exec* ex, bnbq_quant_type qt, b
         bnbq__cuq_code16 tab;
         unsigned long long nn = n;
         int lg = bnbq__cuq_log2(blocksize), i;
-        void* args[6];
+        unsigned tpb, g = bnbq__cuq_dgrid(bnbq__cuq_dtiles(n, dt), &tpb);
+        void* args[7];
         /* bnbq__dequant4's factors: NF4[c], or bnbq_fp4_value(c) (sign from bit 3) */
         for (i = 0; i < 16; i++) tab.v[i] = qt == BNBQ_NF4 ? bnbq__code_nf4[i] : bnbq_fp4_value(i);
         args[0] = (void*)&packed; args[1] = (void*)&absmax; args[2] = &nn; args[3] = &lg;
-        args[4] = &out; args[5] = &tab;
-        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__cuq_grid(c, bnbq__cuq_dtiles(n, dt), 32), 1,
-                            BNBQ__CUQ_THREADS, 0, args);
+        args[4] = &out; args[5] = &tab; args[6] = &tpb;
+        r = bnbq__cu_launch(ex, bnbq__func, f, g, 1, BNBQ__CUQ_THREADS, 0, args);
     }
     BNBQ__CU_END();
 }
@@ -4627,13 +4693,12 @@ static bnbq_result bnbq__cu_dequantize_nested(bnbq_exec* ex, const float* nested
         bnbq__cuq_code256 cs;
         unsigned long long nn = nblocks;
         int lg = bnbq__cuq_log2(nested_blocksize);
-        void* args[7];
+        unsigned tpb, g = bnbq__cuq_dgrid(bnbq__cuq_dtiles(nblocks, BNBQ_F32), &tpb);
+        void* args[8];
         bnbq__cuq_code(&cs, nested_code);
         args[0] = (void*)&absmax_q; args[1] = (void*)&nested_absmax; args[2] = &nn; args[3] = &lg;
-        args[4] = (void*)&offset; args[5] = (void*)&out_absmax; args[6] = &cs;
-        r = bnbq__cu_launch(ex, bnbq__func, f,
-                            bnbq__cuq_grid(c, bnbq__cuq_dtiles(nblocks, BNBQ_F32), 16), 1,
-                            BNBQ__CUQ_THREADS, 0, args);
+        args[4] = (void*)&offset; args[5] = (void*)&out_absmax; args[6] = &cs; args[7] = &tpb;
+        r = bnbq__cu_launch(ex, bnbq__func, f, g, 1, BNBQ__CUQ_THREADS, 0, args);
     }
     BNBQ__CU_END();
 }
@@ -4676,7 +4741,7 @@ static bnbq_result bnbq__cu_dequantize_global(bnbq_exec* ex, const float* code, 
                                               const uint8_t* q, const float* absmax, size_t n,
                                               void* out) {
     BNBQ__CU_BEGIN("bnbq_dequantize_global");
-    r = bnbq__cuq_dequant8(ex, c, bnbq__func, code, dt, q, absmax, n, 63, out);
+    r = bnbq__cuq_dequant8(ex, bnbq__func, code, dt, q, absmax, n, 63, out);
     BNBQ__CU_END();
 }
 #define BNBQ__CU_SLOT_dequantize_global bnbq__cu_dequantize_global

@@ -320,30 +320,80 @@ bnbq_k_quant8(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_code
 }
 #endif
 
-// ---- 8-bit dequantization: out[e] = dt(code[q[e]] * absmax[e >> bs_log2]) (NESTED: f32(... + off))
-// A tile is 256 threads x 4 vectors of 16 output bytes; vector j of thread t is tile vector
-// j * 256 + t (coalesced). bs_log2 = 63 gives one absmax for all (dequantize_global).
+// ---- dequantization ---------------------------------------------------------------------------
+// A tile is 256 threads x U vectors of 16 output bytes (F32: U = 2, each warp's vectors
+// consecutive: vector j of thread t is tile vector (t / 32) * 32U + 32j + t % 32; F16/BF16: U = 4,
+// vector j * 256 + t). The F32 shape was the best plain stream on an H200; for the 8-bit F32
+// kernel U = 4 with vector j * 256 + t measured better (88.8 % of copy against 86.3 %, two runs:
+// bench/results/gpu-20261121-dequant-int8.txt), still to be confirmed in one run.
+// Block b takes the tpb consecutive tiles from b * tpb; the launcher makes tpb 1 (one tile a
+// block) when the grid allows: blocks start in order, so the tiles in flight stay together.
+#if BNBQ_OPS == 1 || BNBQ_OPS == 3 || BNBQ_OPS == 4
+template <int DT> struct bq_dq {
+    static const int VO = DT == BNBQ_F32 ? 4 : 8;    // values a vector
+    static const int U = DT == BNBQ_F32 ? 2 : 4;     // vectors a thread
+    static const int TE = BQ_THREADS * U * VO;       // values a tile
+    static BQ_MEMBER int vec(int j, int t) {
+        return DT == BNBQ_F32 ? (t >> 5) * (32 * U) + j * 32 + (t & 31) : j * BQ_THREADS + t;
+    }
+};
+// Two values narrowed to DT and packed (lo in the low half). sm_80+: one cvt.rn.{f16,bf16}x2.f32,
+// for every non-NaN value bit for bit the prelude's RNE; a NaN gives 0x7fff (PTX: the canonical
+// NaN; seen on an H200), the prelude's result for the only NaN that reaches here, the canonical
+// 0x7fffffff of GPU arithmetic.
+template <int DT> BNBQ_DEV u32 bq_dq_pack2(float lo, float hi) {
+#if __CUDA_ARCH__ >= 800
+    u32 r;
+    if (DT == BNBQ_F16) asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    else asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+#else
+    const u32 l = DT == BNBQ_F16 ? (u32)bnbq_f32_to_f16(lo) : (u32)bnbq_f32_to_bf16(lo);
+    const u32 h = DT == BNBQ_F16 ? (u32)bnbq_f32_to_f16(hi) : (u32)bnbq_f32_to_bf16(hi);
+    return l | (h << 16);
+#endif
+}
+// 16 aligned bytes of output at element e: 4 (F32) or 8 (F16/BF16) values
+template <int DT> BNBQ_DEV void bq_dq_store(void* out, u64 e, const float* v) {
+    bq_v4 w;
+    if (DT == BNBQ_F32) {
+        w.a = __float_as_uint(v[0]); w.b = __float_as_uint(v[1]);
+        w.c = __float_as_uint(v[2]); w.d = __float_as_uint(v[3]);
+        *(bq_v4*)((float*)out + e) = w;
+    } else {
+        w.a = bq_dq_pack2<DT>(v[0], v[1]);
+        w.b = bq_dq_pack2<DT>(v[2], v[3 % 4]);
+        w.c = bq_dq_pack2<DT>(v[4 % 8], v[5 % 8]);
+        w.d = bq_dq_pack2<DT>(v[6 % 8], v[7 % 8]);
+        *(bq_v4*)((u16*)out + e) = w;
+    }
+}
+#endif
+
+// ---- 8-bit: out[e] = dt(code[q[e]] * absmax[e >> bs_log2]) (NESTED: f32(... + off)) -----------
+// bs_log2 = 63 gives one absmax for all (dequantize_global).
 #if BNBQ_OPS == 1 || BNBQ_OPS == 3
 template <int DT, bool NESTED>
 BNBQ_DEV void bq_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, float off,
-                          const bnbq_code256& code) {
-    const int VO = DT == BNBQ_F32 ? 4 : 8;
-    const int U = 4;
-    const u64 TE = (u64)(BQ_THREADS * U * VO);
+                          const bnbq_code256& code, u32 tpb) {
+    typedef bq_dq<DT> L;
+    const int VO = L::VO, U = L::U;
+    const u64 TE = (u64)L::TE;
     const int t = threadIdx.x;
     __shared__ float s_code[256];
     s_code[t] = code.v[t];
     __syncthreads();
     const bool al = ((u64)q & (u64)(VO - 1)) == 0 && ((u64)out & 15) == 0;
     const u64 ntiles = n / TE + (n % TE != 0);
-    for (u64 tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {
+    const u64 t0 = (u64)blockIdx.x * tpb, t1 = t0 + tpb < ntiles ? t0 + tpb : ntiles;
+    for (u64 tile = t0; tile < t1; tile++) {
         const u64 base = tile * TE;
         if (al && n - base >= TE) {
             u32 w[U][VO / 4];
             float a[U];
 #pragma unroll
             for (int j = 0; j < U; j++) {
-                const u64 e0 = base + (u64)((j * BQ_THREADS + t) * VO);
+                const u64 e0 = base + (u64)(L::vec(j, t) * VO);
                 if (VO == 4) {
                     w[j][0] = *(const u32*)(q + e0);
                 } else {
@@ -361,14 +411,14 @@ BNBQ_DEV void bq_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, 
                     y[k] = s_code[(w[j][k >> 2] >> (8 * (k & 3))) & 255u] * a[j];
                     if (NESTED) y[k] = y[k] + off;
                 }
-                bq_store_vec<DT>(out, base + (u64)((j * BQ_THREADS + t) * VO), y);
+                bq_dq_store<DT>(out, base + (u64)(L::vec(j, t) * VO), y);
             }
         } else {
 #pragma unroll
             for (int j = 0; j < U; j++) {
 #pragma unroll
                 for (int k = 0; k < VO; k++) {
-                    const u64 e = base + (u64)((j * BQ_THREADS + t) * VO + k);
+                    const u64 e = base + (u64)(L::vec(j, t) * VO + k);
                     if (e < n) {
                         float y = s_code[q[e]] * absmax[e >> bs_log2];
                         if (NESTED) y = y + off;
@@ -382,9 +432,10 @@ BNBQ_DEV void bq_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, 
 #endif
 
 #if BNBQ_OPS == 1
-extern "C" __global__ void __launch_bounds__(BQ_THREADS)
-bnbq_k_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code256 code) {
-    bq_dequant8<BNBQ_DT, false>(q, absmax, n, bs_log2, out, 0.0f, code);
+extern "C" __global__ void __launch_bounds__(BQ_THREADS, 8)
+bnbq_k_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code256 code,
+                u32 tpb) {
+    bq_dequant8<BNBQ_DT, false>(q, absmax, n, bs_log2, out, 0.0f, code, tpb);
 }
 #endif
 
@@ -545,9 +596,9 @@ bnbq_k_quant_nested(const float* absmax, u64 nblocks, int bs_log2, const float* 
 // out[b] = f32(f32(code[q[b]] * nested_absmax[b >> bs_log2]) + offset[0])
 extern "C" __global__ void __launch_bounds__(BQ_THREADS)
 bnbq_k_dequant_nested(const u8* q, const float* nested_absmax, u64 nblocks, int bs_log2,
-                      const float* offset, float* out, bnbq_code256 code) {
+                      const float* offset, float* out, bnbq_code256 code, u32 tpb) {
     const float off = offset[0];
-    bq_dequant8<BNBQ_F32, true>(q, nested_absmax, nblocks, bs_log2, out, off, code);
+    bq_dequant8<BNBQ_F32, true>(q, nested_absmax, nblocks, bs_log2, out, off, code, tpb);
 }
 #endif
 
@@ -647,25 +698,27 @@ bnbq_k_quant4(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq
 
 // out[e] = dt(tab[nibble e] * absmax[e >> bs_log2]); nibble e is the high one of byte e / 2 for
 // even e. Tiles as bq_dequant8.
-extern "C" __global__ void __launch_bounds__(BQ_THREADS)
-bnbq_k_dequant4(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code16 tab) {
-    const int VO = BNBQ_DT == BNBQ_F32 ? 4 : 8;
-    const int U = 4;
-    const u64 TE = (u64)(BQ_THREADS * U * VO);
+extern "C" __global__ void __launch_bounds__(BQ_THREADS, 8)
+bnbq_k_dequant4(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code16 tab,
+                u32 tpb) {
+    typedef bq_dq<BNBQ_DT> L;
+    const int VO = L::VO, U = L::U;
+    const u64 TE = (u64)L::TE;
     const int t = threadIdx.x;
     __shared__ float s_tab[16];
     if (t < 16) s_tab[t] = tab.v[t];
     __syncthreads();
     const bool al = ((u64)packed & (u64)(VO / 2 - 1)) == 0 && ((u64)out & 15) == 0;
     const u64 ntiles = n / TE + (n % TE != 0);
-    for (u64 tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {
+    const u64 t0 = (u64)blockIdx.x * tpb, t1 = t0 + tpb < ntiles ? t0 + tpb : ntiles;
+    for (u64 tile = t0; tile < t1; tile++) {
         const u64 base = tile * TE;
         if (al && n - base >= TE) {
             u32 w[U];
             float a[U];
 #pragma unroll
             for (int j = 0; j < U; j++) {
-                const u64 e0 = base + (u64)((j * BQ_THREADS + t) * VO);
+                const u64 e0 = base + (u64)(L::vec(j, t) * VO);
                 w[j] = VO == 4 ? (u32)(*(const u16*)(packed + (e0 >> 1)))
                                : *(const u32*)(packed + (e0 >> 1));
                 a[j] = absmax[e0 >> bs_log2];
@@ -678,14 +731,14 @@ bnbq_k_dequant4(const u8* packed, const float* absmax, u64 n, int bs_log2, void*
                     const u32 byte = (w[j] >> (8 * (k >> 1))) & 255u;
                     y[k] = s_tab[(k & 1) ? (byte & 15u) : (byte >> 4)] * a[j];
                 }
-                bq_store_vec<BNBQ_DT>(out, base + (u64)((j * BQ_THREADS + t) * VO), y);
+                bq_dq_store<BNBQ_DT>(out, base + (u64)(L::vec(j, t) * VO), y);
             }
         } else {
 #pragma unroll
             for (int j = 0; j < U; j++) {
 #pragma unroll
                 for (int k = 0; k < VO; k++) {
-                    const u64 e = base + (u64)((j * BQ_THREADS + t) * VO + k);
+                    const u64 e = base + (u64)(L::vec(j, t) * VO + k);
                     if (e < n) {
                         const u32 byte = packed[e >> 1];
                         const float a = absmax[e >> bs_log2];
