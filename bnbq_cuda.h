@@ -2123,19 +2123,20 @@ static const char* const bnbq__cu_src_quant[] = {
     "    return bq_widen<DT>((k & 1) ? r.w[k >> 1] >> 16 : r.w[k >> 1]);\n",
     "}\n",
     "\n",
-    "// lane l's values of the quantization block starting at `start` (elements past n, or of an\n",
-    "// inactive block, read as 0.0f); NESTED (F32): f32(x - off) for the elements read\n",
-    "template <int DT, bool NESTED> BNBQ_DEV void bq_load_group(const void* x, u64 n, u64 start, int G,\n",
-    "                                                           int l, bool vec, bool active, float off,\n",
-    "                                                           bq_raw<DT>& r) {\n",
+    "// lane l's 16 values of the tile at element `base`: 16-byte loads when `whole` (every element of\n",
+    "// the tile < n, x aligned) from xe = x's address of the lane's first element, else element loads\n",
+    "// with those past n read as 0.0f; NESTED (F32): f32(x - off) for those read. off0 = the lane's\n",
+    "// first element in the tile, (g << bs_log2) + l * VEC; vector j is j * jstep elements later.\n",
+    "template <int DT, bool NESTED> BNBQ_DEV void bq_load_tile16(const void* x, const char* xe, u64 n,\n",
+    "                                                            u64 base, bool whole, u32 off0,\n",
+    "                                                            u32 jstep, float off, bq_raw<DT>& r) {\n",
     "    const int VEC = DT == BNBQ_F32 ? 4 : 8;\n",
     "    const int NV = 16 / VEC;\n",
-    "    if (vec) {\n",
+    "    const int ES = DT == BNBQ_F32 ? 4 : 2;\n",
+    "    if (whole) {\n",
     "#pragma unroll\n",
     "        for (int j = 0; j < NV; j++) {\n",
-    "            const u64 e = start + (u64)((j * G + l) * VEC);\n",
-    "            const bq_v4 w = DT == BNBQ_F32 ? *(const bq_v4*)((const float*)x + e)\n",
-    "                                           : *(const bq_v4*)((const u16*)x + e);\n",
+    "            const bq_v4 w = *(const bq_v4*)(xe + (u32)j * jstep * ES);\n",
     "            r.w[4 * j] = w.a; r.w[4 * j + 1] = w.b; r.w[4 * j + 2] = w.c; r.w[4 * j + 3] = w.d;\n",
     "        }\n",
     "        if (NESTED) {\n",
@@ -2147,9 +2148,9 @@ static const char* const bnbq__cu_src_quant[] = {
     "        for (int j = 0; j < NV; j++) {\n",
     "#pragma unroll\n",
     "            for (int k = 0; k < VEC; k++) {\n",
-    "                const u64 e = start + (u64)((j * G + l) * VEC + k);\n",
+    "                const u64 e = base + off0 + (u32)j * jstep + (u32)k;\n",
     "                u32 b = 0;\n",
-    "                if (active && e < n) {\n",
+    "                if (e < n) {\n",
     "                    b = DT == BNBQ_F32 ? ((const u32*)x)[e] : (u32)((const u16*)x)[e];\n",
     "                    if (NESTED) b = __float_as_uint(__uint_as_float(b) - off);\n",
     "                }\n",
@@ -2163,47 +2164,39 @@ static const char* const bnbq__cu_src_quant[] = {
     "\n",
     "// Coder: setup(tables) once per block (all threads; ends with a barrier), one(x) = the code of x,\n",
     "// pack4(a, b, c, d) = four codes (BITS 8: one per byte; BITS 4: two bytes, high nibble first).\n",
+    "// x is always a product (or quotient): a NaN is a quiet one.\n",
     "template <int DT, bool NESTED, int BITS, class Coder, class Tab>\n",
     "BNBQ_DEV void bq_quant_blocks(const void* x, u64 n, int bs_log2, u8* q, float* absmax, float off,\n",
     "                              Coder& cd, const Tab& tab) {\n",
     "    const int VEC = DT == BNBQ_F32 ? 4 : 8;\n",
     "    const int NV = 16 / VEC;\n",
     "    const int OB = BITS == 8 ? VEC : VEC / 2;        // output bytes per vector\n",
+    "    const int ES = DT == BNBQ_F32 ? 4 : 2;           // input bytes per element\n",
     "    const int t = threadIdx.x;\n",
     "    const int lg = bs_log2 - 4;                      // log2(G): 1 .. 8\n",
     "    const int G = 1 << lg;\n",
     "    const int g = t >> lg, l = t & (G - 1);\n",
-    "    const u64 bs = (u64)1 << bs_log2;\n",
-    "    const u64 nblocks = (n >> bs_log2) + ((n & (bs - 1)) != 0);\n",
-    "    const u64 per_tile = (u64)(BQ_THREADS >> lg);\n",
-    "    const u64 ntiles = (nblocks + per_tile - 1) / per_tile;\n",
-    "    const bool xal = ((u64)x & 15) == 0;\n",
-    "    const bool qal = ((u64)q & (u64)(OB - 1)) == 0;\n",
+    "    const u64 ntiles = (n >> 12) + ((n & 4095) != 0);   // tiles of 4096 = 4096 / bs blocks\n",
+    "    const bool al = ((u64)x & 15) == 0 && ((u64)q & (u64)(OB - 1)) == 0;\n",
+    "    const u32 off0 = ((u32)g << bs_log2) + (u32)(l * VEC), jstep = (u32)(G * VEC);\n",
+    "    const u64 step = (u64)gridDim.x << 12;           // elements from one tile of the block to the next\n",
     "    __shared__ float red[BQ_THREADS / 32];\n",
-    "    u64 tile = blockIdx.x;\n",
+    "    u64 tile = blockIdx.x, base = tile << 12;\n",
+    "    // the lane's first input element, output byte and absmax of the current tile\n",
+    "    const char* xe = (const char*)x + (base + off0) * ES;\n",
+    "    u8* qe = q + (base + off0) * BITS / 8;\n",
+    "    float* ae = absmax + (base >> bs_log2) + (u64)g;\n",
     "    bq_raw<DT> cur;\n",
-    "    {\n",
-    "        const u64 qb = tile * per_tile + (u64)g;\n",
-    "        const bool active = tile < ntiles && qb < nblocks;\n",
-    "        const bool full = active && n - (qb << bs_log2) >= bs;\n",
-    "        bq_load_group<DT, NESTED>(x, n, qb << bs_log2, G, l, full && xal, active, off, cur);\n",
-    "    }\n",
+    "    bq_load_tile16<DT, NESTED>(x, xe, n, base, al && n - base >= 4096, off0, jstep, off, cur);\n",
     "    cd.setup(tab);\n",
-    "    for (; tile < ntiles; tile += gridDim.x) {\n",
-    "        const u64 qb = tile * per_tile + (u64)g;\n",
-    "        const u64 start = qb << bs_log2;\n",
-    "        const bool active = qb < nblocks;\n",
-    "        const bool full = active && n - start >= bs;\n",
+    "    for (; tile < ntiles; tile += gridDim.x, base += step, xe += step * ES, qe += step * BITS / 8,\n",
+    "                          ae += step >> bs_log2) {\n",
+    "        const bool whole = al && n - base >= 4096;   // block-uniform\n",
     "        bq_raw<DT> v = cur;\n",
     "#if BQ_PREFETCH\n",
-    "        {\n",
-    "            const u64 nt = tile + gridDim.x;\n",
-    "            const u64 nqb = nt * per_tile + (u64)g;\n",
-    "            const bool nact = nt < ntiles && nqb < nblocks;\n",
-    "            const bool nfull = nact && n - (nqb << bs_log2) >= bs;\n",
-    "            if (nt < ntiles)\n",
-    "                bq_load_group<DT, NESTED>(x, n, nqb << bs_log2, G, l, nfull && xal, nact, off, cur);\n",
-    "        }\n",
+    "        if (tile + gridDim.x < ntiles)\n",
+    "            bq_load_tile16<DT, NESTED>(x, xe + step * ES, n, base + step, al && n - base - step >= 4096,\n",
+    "                                       off0, jstep, off, cur);\n",
     "#endif\n",
     "        float m = 0.0f;\n",
     "        if (DT == BNBQ_F32) {\n",
@@ -2218,7 +2211,9 @@ static const char* const bnbq__cu_src_quant[] = {
     "#pragma unroll\n",
     "            for (int k = 0; k < 16; k++) m = bq_fmax(m, bnbq_absf(bq_elem<DT>(v, k)));\n",
     "        }\n",
-    "        for (int o = 1; o < G && o < 32; o <<= 1) m = bq_fmax(m, __shfl_xor_sync(BQ_FULL, m, o));\n",
+    "#pragma unroll\n",
+    "        for (int o = 1; o < 32; o <<= 1)             // G is block-uniform\n",
+    "            if (o < G) m = bq_fmax(m, __shfl_xor_sync(BQ_FULL, m, o));\n",
     "        if (G > 32) {                                // uniform: bs >= 1024\n",
     "            if ((t & 31) == 0) red[t >> 5] = m;\n",
     "            __syncthreads();\n",
@@ -2228,30 +2223,31 @@ static const char* const bnbq__cu_src_quant[] = {
     "            __syncthreads();\n",
     "        }\n",
     "        const float inv = 1.0f / m;                  // IEEE reciprocal; 0 -> inf -> NaN -> code 0\n",
-    "        if (active && l == 0) absmax[qb] = m;\n",
+    "        if (l == 0 && (whole || base + ((u64)g << bs_log2) < n)) *ae = m;\n",
     "#pragma unroll\n",
     "        for (int j = 0; j < NV; j++) {\n",
-    "            const u64 e0 = start + (u64)((j * G + l) * VEC);\n",
     "            float y[VEC];\n",
     "#pragma unroll\n",
     "            for (int k = 0; k < VEC; k++) y[k] = bq_elem<DT>(v, j * VEC + k) * inv;\n",
-    "            if (full && qal) {\n",
+    "            if (whole) {\n",
+    "                u8* qv = qe + (u32)j * jstep * BITS / 8;\n",
     "                const u32 p0 = cd.pack4(y[0], y[1], y[2], y[3]);\n",
     "                if (VEC == 4) {\n",
-    "                    if (BITS == 8) *(u32*)(q + e0) = p0;\n",
-    "                    else *(u16*)(q + (e0 >> 1)) = (u16)p0;\n",
+    "                    if (BITS == 8) *(u32*)qv = p0;\n",
+    "                    else *(u16*)qv = (u16)p0;\n",
     "                } else {\n",
     "                    const u32 p1 = cd.pack4(y[4 % VEC], y[5 % VEC], y[6 % VEC], y[7 % VEC]);\n",
     "                    if (BITS == 8) {\n",
     "                        bq_v2 w;\n",
     "                        w.a = p0;\n",
     "                        w.b = p1;\n",
-    "                        *(bq_v2*)(q + e0) = w;\n",
+    "                        *(bq_v2*)qv = w;\n",
     "                    } else {\n",
-    "                        *(u32*)(q + (e0 >> 1)) = p0 | (p1 << 16);\n",
+    "                        *(u32*)qv = p0 | (p1 << 16);\n",
     "                    }\n",
     "                }\n",
-    "            } else if (active) {\n",
+    "            } else {\n",
+    "                const u64 e0 = base + off0 + (u32)j * jstep;\n",
     "#pragma unroll\n",
     "                for (int k = 0; k < VEC; k += BITS == 8 ? 1 : 2) {\n",
     "                    if (e0 + k < n) {\n",
@@ -2262,14 +2258,9 @@ static const char* const bnbq__cu_src_quant[] = {
     "            }\n",
     "        }\n",
     "#if !BQ_PREFETCH\n",
-    "        {\n",
-    "            const u64 nt = tile + gridDim.x;\n",
-    "            const u64 nqb = nt * per_tile + (u64)g;\n",
-    "            const bool nact = nt < ntiles && nqb < nblocks;\n",
-    "            const bool nfull = nact && n - (nqb << bs_log2) >= bs;\n",
-    "            if (nt < ntiles)\n",
-    "                bq_load_group<DT, NESTED>(x, n, nqb << bs_log2, G, l, nfull && xal, nact, off, cur);\n",
-    "        }\n",
+    "        if (tile + gridDim.x < ntiles)\n",
+    "            bq_load_tile16<DT, NESTED>(x, xe + step * ES, n, base + step, al && n - base - step >= 4096,\n",
+    "                                       off0, jstep, off, cur);\n",
     "#endif\n",
     "    }\n",
     "}\n",
@@ -2303,7 +2294,7 @@ static const char* const bnbq__cu_src_quant[] = {
     "\n",
     "// the l2 entry of x, plus 1 << 24 where x > T\n",
     "BNBQ_DEV u32 bq8_entry(float x, u32 l1) {\n",
-    "    const float xn = bq_fmax(x, BQ_NEG_INF);         // NaN -> -inf (code 0 either way)\n",
+    "    const float xn = x;\n",
     "    const u32 u = __float_as_uint(xn);\n",
     "    const u32 w = bq_lds(l1 + ((u >> 21) & 0x7fcu));\n",
     "    const u32 nm = bq_shl(0xfffffffcu, w);           // ~0 << (23 - m)\n",
@@ -2618,7 +2609,7 @@ static const char* const bnbq__cu_src_quant[] = {
     "#if BNBQ_QT == BNBQ_NF4\n",
     "    asm(\"fma.rn.sat.f32 %0, %1, 0f3F000000, 0f3F000000;\" : \"=f\"(s) : \"f\"(x));\n",
     "#else\n",
-    "    asm(\"add.rn.sat.f32 %0, %1, 0f00000000;\" : \"=f\"(s) : \"f\"(bnbq_absf(x)));\n",
+    "    asm(\"{ .reg .f32 a; abs.f32 a, %1; add.rn.sat.f32 %0, a, 0f00000000; }\" : \"=f\"(s) : \"f\"(x));\n",
     "#endif\n",
     "    asm(\"fma.rn.f32 %0, %1, 0f37000000, 0f40000000;\" : \"=f\"(t) : \"f\"(s));\n",
     "    return bq_lds2(tab + (__float_as_uint(t) << 3));\n",
@@ -2639,9 +2630,10 @@ static const char* const bnbq__cu_src_quant[] = {
     "        return c;\n",
     "#else\n",
     "        u32 r;\n",
-    "        asm(\"{ .reg .pred p, q; .reg .b32 s; setp.gt.f32 p, %2, %3; setp.lt.f32 q, %4, 0f00000000;\"\n",
-    "            \" selp.b32 s, 0x4441, 0x4440, p; prmt.b32 %0, %1, 0, s; @q or.b32 %0, %0, 8; }\"\n",
-    "            : \"=r\"(r) : \"r\"(c), \"f\"(bnbq_absf(x)), \"f\"(e.x), \"f\"(x));\n",
+    "        asm(\"{ .reg .pred p, q; .reg .b32 s; .reg .f32 a; abs.f32 a, %3; setp.gt.f32 p, a, %2;\"\n",
+    "            \" setp.lt.f32 q, %3, 0f00000000; selp.b32 s, 0x4441, 0x4440, p; prmt.b32 %0, %1, 0, s;\"\n",
+    "            \" @q or.b32 %0, %0, 8; }\"\n",
+    "            : \"=r\"(r) : \"r\"(c), \"f\"(e.x), \"f\"(x));\n",
     "        return r;\n",
     "#endif\n",
     "    }\n",
@@ -4060,23 +4052,27 @@ static void bnbq__cuq_code(bnbq__cuq_code256* cs, const float* code) {
 }
 
 /* ---- the 8-bit code search as thresholds (host side) ------------------------------------------
-   For a sorted NaN-free code, bnbq__code_index(code, x) is a monotone step function of x over the
-   non-NaN floats (NaN -> 0): its seven steps give p = 2 * #{odd i : code[i] < x}, and in the
-   range of one p the result is p - 1, p or p + 1, each on an interval (the final neighbour test),
-   so it never decreases. So f(x) = #{k : kt[k] <= key(x)}, key() the order-preserving map of a
-   float to 32 bits (-0 just below +0), with the 255 threshold keys
+   For a sorted NaN-free code (the API validates it), bnbq__code_index(code, x) never decreases
+   over the non-NaN floats: its seven steps give p = 2 * #{odd i : code[i] < x} (a search tree over
+   the odd entries), and where that p holds the result is p + 1 for x > code[p] and x > mid[p + 1],
+   p - 1 for x <= code[p] and x < mid[p] (p > 0), else p: up-sets in x, and p - 1 .. p + 1 lie
+   between the neighbouring ranges' values. So f(x) = #{k : kt[k] <= key(x)}, key() the
+   order-preserving map of a float to 32 bits (-0 just below +0), with the 255 threshold keys
      kt[p + 1] = min(K>(code[p + 1]) (p < 254), max(K>(code[p]), K>(mid[p + 1])))     p even
      kt[p]     = min(K>(code[p]), max(K>(code[p - 1]), K>=(mid[p])))                  p even >= 2
    where mid[k] = f32(f32(code[k] + code[k - 1]) * 0.5f) as the CPU computes it, K>(v) / K>=(v)
-   the first key with x > v / x >= v (a NaN mid: no key / every key: x < NaN is false).
-   The kernels find the count with a two-level table: L1 by the top 9 bits of x (sign and
-   exponent) gives 2^m sub-buckets by the next m mantissa bits (L2), chosen per L1 entry so that
-   each sub-bucket holds at most one step of +1; an L2 entry holds the count at the sub-bucket's
-   start (bits 24..31) and the low 23 - m bits of the float just below the step (or, with no
-   step, of the sub-bucket's last float for x > 0, its first for x < 0), so the result is
-   count + (x > T), T = x's bits above the sub-bucket index and those low bits. Codes that need
-   more (a step of 2 or more inside a bucket, as runs of equal entries give; more than L2CAP
-   entries) get mode 1: the kernels binary-search the sorted keys. */
+   the first key with x > v / x >= v (a NaN mid: no key / every key, as x < NaN is false).
+   f(NaN) = f(-inf) = 0. The kernels find the count with a two-level table: L1 by the top 9 bits of
+   x (sign and exponent) gives 2^m sub-buckets by the next m mantissa bits (L2), m chosen per L1
+   entry so that each sub-bucket holds at most one step of +1; an L2 entry holds the count at the
+   sub-bucket's start (bits 24..31) and the low 23 - m bits of the float just below the step (or,
+   with no step, of the sub-bucket's last float for x > 0, its first for x < 0), so the result is
+   count + (x > T), T = x's bits above the sub-bucket index and those low bits. The kernels' x is
+   a product (or quotient), so a NaN is quiet: +inf's exponent gets m = 1, +inf and then the quiet
+   NaNs (count 0); a negative NaN shares -inf's entry (count 0). Codes that need more (a step of 2
+   or more inside a bucket, as runs of equal entries give; more than L2CAP entries) get mode 1: the
+   kernels binary-search the sorted keys. tests/quant_tables.c checks all this against
+   bnbq_code_index on the CPU. */
 #define BNBQ__CUQ_L2CAP 736
 #define BNBQ__CUQ_NEVER 0xffffffffu
 typedef struct bnbq__cuq_q8tab {
@@ -4145,6 +4141,13 @@ static void bnbq__cuq_q8build(const float* code, bnbq__cuq_q8tab* t) {
         while (c < 255 && kt[c + 1] <= (s ? ~uhi : (ulo | 0x80000000u))) c++;
         c0 = c1 = c;
         while (c1 < 255 && kt[c1 + 1] <= k1) c1++;
+        if (j == 0xff) {                      /* +inf, then the quiet NaNs (code 0) */
+            if (n2 + 2 > BNBQ__CUQ_L2CAP) goto fallback;
+            t->l1[j] = (uint16_t)((n2 << 5) | 20);
+            t->l2[n2++] = ((uint32_t)c0 << 24) | 0x3fffffu;
+            t->l2[n2++] = 0x3fffffu;
+            continue;
+        }
         if (c1 == c0) {                       /* no step: one entry, shared by equal ones */
             const uint32_t v = ((uint32_t)c0 << 24) | (s ? 0u : 0x7fffffu);
             for (k = 0; k < nd && dval[k] != v; k++) {}

@@ -184,19 +184,20 @@ template <int DT> BNBQ_DEV float bq_elem(const bq_raw<DT>& r, int k) {
     return bq_widen<DT>((k & 1) ? r.w[k >> 1] >> 16 : r.w[k >> 1]);
 }
 
-// lane l's values of the quantization block starting at `start` (elements past n, or of an
-// inactive block, read as 0.0f); NESTED (F32): f32(x - off) for the elements read
-template <int DT, bool NESTED> BNBQ_DEV void bq_load_group(const void* x, u64 n, u64 start, int G,
-                                                           int l, bool vec, bool active, float off,
-                                                           bq_raw<DT>& r) {
+// lane l's 16 values of the tile at element `base`: 16-byte loads when `whole` (every element of
+// the tile < n, x aligned) from xe = x's address of the lane's first element, else element loads
+// with those past n read as 0.0f; NESTED (F32): f32(x - off) for those read. off0 = the lane's
+// first element in the tile, (g << bs_log2) + l * VEC; vector j is j * jstep elements later.
+template <int DT, bool NESTED> BNBQ_DEV void bq_load_tile16(const void* x, const char* xe, u64 n,
+                                                            u64 base, bool whole, u32 off0,
+                                                            u32 jstep, float off, bq_raw<DT>& r) {
     const int VEC = DT == BNBQ_F32 ? 4 : 8;
     const int NV = 16 / VEC;
-    if (vec) {
+    const int ES = DT == BNBQ_F32 ? 4 : 2;
+    if (whole) {
 #pragma unroll
         for (int j = 0; j < NV; j++) {
-            const u64 e = start + (u64)((j * G + l) * VEC);
-            const bq_v4 w = DT == BNBQ_F32 ? *(const bq_v4*)((const float*)x + e)
-                                           : *(const bq_v4*)((const u16*)x + e);
+            const bq_v4 w = *(const bq_v4*)(xe + (u32)j * jstep * ES);
             r.w[4 * j] = w.a; r.w[4 * j + 1] = w.b; r.w[4 * j + 2] = w.c; r.w[4 * j + 3] = w.d;
         }
         if (NESTED) {
@@ -208,9 +209,9 @@ template <int DT, bool NESTED> BNBQ_DEV void bq_load_group(const void* x, u64 n,
         for (int j = 0; j < NV; j++) {
 #pragma unroll
             for (int k = 0; k < VEC; k++) {
-                const u64 e = start + (u64)((j * G + l) * VEC + k);
+                const u64 e = base + off0 + (u32)j * jstep + (u32)k;
                 u32 b = 0;
-                if (active && e < n) {
+                if (e < n) {
                     b = DT == BNBQ_F32 ? ((const u32*)x)[e] : (u32)((const u16*)x)[e];
                     if (NESTED) b = __float_as_uint(__uint_as_float(b) - off);
                 }
@@ -224,47 +225,39 @@ template <int DT, bool NESTED> BNBQ_DEV void bq_load_group(const void* x, u64 n,
 
 // Coder: setup(tables) once per block (all threads; ends with a barrier), one(x) = the code of x,
 // pack4(a, b, c, d) = four codes (BITS 8: one per byte; BITS 4: two bytes, high nibble first).
+// x is always a product (or quotient): a NaN is a quiet one.
 template <int DT, bool NESTED, int BITS, class Coder, class Tab>
 BNBQ_DEV void bq_quant_blocks(const void* x, u64 n, int bs_log2, u8* q, float* absmax, float off,
                               Coder& cd, const Tab& tab) {
     const int VEC = DT == BNBQ_F32 ? 4 : 8;
     const int NV = 16 / VEC;
     const int OB = BITS == 8 ? VEC : VEC / 2;        // output bytes per vector
+    const int ES = DT == BNBQ_F32 ? 4 : 2;           // input bytes per element
     const int t = threadIdx.x;
     const int lg = bs_log2 - 4;                      // log2(G): 1 .. 8
     const int G = 1 << lg;
     const int g = t >> lg, l = t & (G - 1);
-    const u64 bs = (u64)1 << bs_log2;
-    const u64 nblocks = (n >> bs_log2) + ((n & (bs - 1)) != 0);
-    const u64 per_tile = (u64)(BQ_THREADS >> lg);
-    const u64 ntiles = (nblocks + per_tile - 1) / per_tile;
-    const bool xal = ((u64)x & 15) == 0;
-    const bool qal = ((u64)q & (u64)(OB - 1)) == 0;
+    const u64 ntiles = (n >> 12) + ((n & 4095) != 0);   // tiles of 4096 = 4096 / bs blocks
+    const bool al = ((u64)x & 15) == 0 && ((u64)q & (u64)(OB - 1)) == 0;
+    const u32 off0 = ((u32)g << bs_log2) + (u32)(l * VEC), jstep = (u32)(G * VEC);
+    const u64 step = (u64)gridDim.x << 12;           // elements from one tile of the block to the next
     __shared__ float red[BQ_THREADS / 32];
-    u64 tile = blockIdx.x;
+    u64 tile = blockIdx.x, base = tile << 12;
+    // the lane's first input element, output byte and absmax of the current tile
+    const char* xe = (const char*)x + (base + off0) * ES;
+    u8* qe = q + (base + off0) * BITS / 8;
+    float* ae = absmax + (base >> bs_log2) + (u64)g;
     bq_raw<DT> cur;
-    {
-        const u64 qb = tile * per_tile + (u64)g;
-        const bool active = tile < ntiles && qb < nblocks;
-        const bool full = active && n - (qb << bs_log2) >= bs;
-        bq_load_group<DT, NESTED>(x, n, qb << bs_log2, G, l, full && xal, active, off, cur);
-    }
+    bq_load_tile16<DT, NESTED>(x, xe, n, base, al && n - base >= 4096, off0, jstep, off, cur);
     cd.setup(tab);
-    for (; tile < ntiles; tile += gridDim.x) {
-        const u64 qb = tile * per_tile + (u64)g;
-        const u64 start = qb << bs_log2;
-        const bool active = qb < nblocks;
-        const bool full = active && n - start >= bs;
+    for (; tile < ntiles; tile += gridDim.x, base += step, xe += step * ES, qe += step * BITS / 8,
+                          ae += step >> bs_log2) {
+        const bool whole = al && n - base >= 4096;   // block-uniform
         bq_raw<DT> v = cur;
 #if BQ_PREFETCH
-        {
-            const u64 nt = tile + gridDim.x;
-            const u64 nqb = nt * per_tile + (u64)g;
-            const bool nact = nt < ntiles && nqb < nblocks;
-            const bool nfull = nact && n - (nqb << bs_log2) >= bs;
-            if (nt < ntiles)
-                bq_load_group<DT, NESTED>(x, n, nqb << bs_log2, G, l, nfull && xal, nact, off, cur);
-        }
+        if (tile + gridDim.x < ntiles)
+            bq_load_tile16<DT, NESTED>(x, xe + step * ES, n, base + step, al && n - base - step >= 4096,
+                                       off0, jstep, off, cur);
 #endif
         float m = 0.0f;
         if (DT == BNBQ_F32) {
@@ -279,7 +272,9 @@ BNBQ_DEV void bq_quant_blocks(const void* x, u64 n, int bs_log2, u8* q, float* a
 #pragma unroll
             for (int k = 0; k < 16; k++) m = bq_fmax(m, bnbq_absf(bq_elem<DT>(v, k)));
         }
-        for (int o = 1; o < G && o < 32; o <<= 1) m = bq_fmax(m, __shfl_xor_sync(BQ_FULL, m, o));
+#pragma unroll
+        for (int o = 1; o < 32; o <<= 1)             // G is block-uniform
+            if (o < G) m = bq_fmax(m, __shfl_xor_sync(BQ_FULL, m, o));
         if (G > 32) {                                // uniform: bs >= 1024
             if ((t & 31) == 0) red[t >> 5] = m;
             __syncthreads();
@@ -289,30 +284,31 @@ BNBQ_DEV void bq_quant_blocks(const void* x, u64 n, int bs_log2, u8* q, float* a
             __syncthreads();
         }
         const float inv = 1.0f / m;                  // IEEE reciprocal; 0 -> inf -> NaN -> code 0
-        if (active && l == 0) absmax[qb] = m;
+        if (l == 0 && (whole || base + ((u64)g << bs_log2) < n)) *ae = m;
 #pragma unroll
         for (int j = 0; j < NV; j++) {
-            const u64 e0 = start + (u64)((j * G + l) * VEC);
             float y[VEC];
 #pragma unroll
             for (int k = 0; k < VEC; k++) y[k] = bq_elem<DT>(v, j * VEC + k) * inv;
-            if (full && qal) {
+            if (whole) {
+                u8* qv = qe + (u32)j * jstep * BITS / 8;
                 const u32 p0 = cd.pack4(y[0], y[1], y[2], y[3]);
                 if (VEC == 4) {
-                    if (BITS == 8) *(u32*)(q + e0) = p0;
-                    else *(u16*)(q + (e0 >> 1)) = (u16)p0;
+                    if (BITS == 8) *(u32*)qv = p0;
+                    else *(u16*)qv = (u16)p0;
                 } else {
                     const u32 p1 = cd.pack4(y[4 % VEC], y[5 % VEC], y[6 % VEC], y[7 % VEC]);
                     if (BITS == 8) {
                         bq_v2 w;
                         w.a = p0;
                         w.b = p1;
-                        *(bq_v2*)(q + e0) = w;
+                        *(bq_v2*)qv = w;
                     } else {
-                        *(u32*)(q + (e0 >> 1)) = p0 | (p1 << 16);
+                        *(u32*)qv = p0 | (p1 << 16);
                     }
                 }
-            } else if (active) {
+            } else {
+                const u64 e0 = base + off0 + (u32)j * jstep;
 #pragma unroll
                 for (int k = 0; k < VEC; k += BITS == 8 ? 1 : 2) {
                     if (e0 + k < n) {
@@ -323,14 +319,9 @@ BNBQ_DEV void bq_quant_blocks(const void* x, u64 n, int bs_log2, u8* q, float* a
             }
         }
 #if !BQ_PREFETCH
-        {
-            const u64 nt = tile + gridDim.x;
-            const u64 nqb = nt * per_tile + (u64)g;
-            const bool nact = nt < ntiles && nqb < nblocks;
-            const bool nfull = nact && n - (nqb << bs_log2) >= bs;
-            if (nt < ntiles)
-                bq_load_group<DT, NESTED>(x, n, nqb << bs_log2, G, l, nfull && xal, nact, off, cur);
-        }
+        if (tile + gridDim.x < ntiles)
+            bq_load_tile16<DT, NESTED>(x, xe + step * ES, n, base + step, al && n - base - step >= 4096,
+                                       off0, jstep, off, cur);
 #endif
     }
 }
@@ -364,7 +355,7 @@ BNBQ_DEV void bq8_load(const bnbq_q8tab& tab) {
 
 // the l2 entry of x, plus 1 << 24 where x > T
 BNBQ_DEV u32 bq8_entry(float x, u32 l1) {
-    const float xn = bq_fmax(x, BQ_NEG_INF);         // NaN -> -inf (code 0 either way)
+    const float xn = x;
     const u32 u = __float_as_uint(xn);
     const u32 w = bq_lds(l1 + ((u >> 21) & 0x7fcu));
     const u32 nm = bq_shl(0xfffffffcu, w);           // ~0 << (23 - m)
@@ -679,7 +670,7 @@ BNBQ_DEV bq_f2 bq4_entry(float x, u32 tab) {
 #if BNBQ_QT == BNBQ_NF4
     asm("fma.rn.sat.f32 %0, %1, 0f3F000000, 0f3F000000;" : "=f"(s) : "f"(x));
 #else
-    asm("add.rn.sat.f32 %0, %1, 0f00000000;" : "=f"(s) : "f"(bnbq_absf(x)));
+    asm("{ .reg .f32 a; abs.f32 a, %1; add.rn.sat.f32 %0, a, 0f00000000; }" : "=f"(s) : "f"(x));
 #endif
     asm("fma.rn.f32 %0, %1, 0f37000000, 0f40000000;" : "=f"(t) : "f"(s));
     return bq_lds2(tab + (__float_as_uint(t) << 3));
@@ -700,9 +691,10 @@ struct bq4_table {
         return c;
 #else
         u32 r;
-        asm("{ .reg .pred p, q; .reg .b32 s; setp.gt.f32 p, %2, %3; setp.lt.f32 q, %4, 0f00000000;"
-            " selp.b32 s, 0x4441, 0x4440, p; prmt.b32 %0, %1, 0, s; @q or.b32 %0, %0, 8; }"
-            : "=r"(r) : "r"(c), "f"(bnbq_absf(x)), "f"(e.x), "f"(x));
+        asm("{ .reg .pred p, q; .reg .b32 s; .reg .f32 a; abs.f32 a, %3; setp.gt.f32 p, a, %2;"
+            " setp.lt.f32 q, %3, 0f00000000; selp.b32 s, 0x4441, 0x4440, p; prmt.b32 %0, %1, 0, s;"
+            " @q or.b32 %0, %0, 8; }"
+            : "=r"(r) : "r"(c), "f"(e.x), "f"(x));
         return r;
 #endif
     }
