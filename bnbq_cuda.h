@@ -4021,7 +4021,7 @@ typedef struct bnbq__cuq_code16 { float v[16]; } bnbq__cuq_code16;
 #define BNBQ__CUQ_THREADS 256u
 #define BNBQ__CUQ_TILE ((size_t)4096)     /* elements per block and step of the quantizers */
 /* quantizer blocks per SM: they set their tables up once and loop over tiles, loading the next
-   while coding one (-D to try others: bench/quant_sweep.sh) */
+   while coding one (-DBNBQ__CUQ_QBLOCKS=N to try others: bench/quant_device.sh does 4 and 8) */
 #ifndef BNBQ__CUQ_QBLOCKS
 #define BNBQ__CUQ_QBLOCKS 4
 #endif
