@@ -2179,7 +2179,6 @@ static const char* const bnbq__cu_src_quant[] = {
     "// Host tables arrive by value, laid out exactly as the C side's structs.\n",
     "struct bnbq_code256 { float v[256]; };                      // an 8-bit code\n",
     "struct bnbq_code16 { float v[16]; };                        // 4-bit dequantization values\n",
-    "struct bnbq_q4tab { float thr[16]; int nthr; int c2c[8]; }; // 4-bit thresholds, FP4 count->code\n",
     "\n",
     "struct alignas(16) bq_v4 { u32 a, b, c, d; };\n",
     "struct alignas(8) bq_v2 { u32 a, b; };\n",
@@ -2269,196 +2268,287 @@ static const char* const bnbq__cu_src_quant[] = {
     "// A block of 256 threads takes a tile of 4096 elements: 4096 / bs quantization blocks of\n",
     "// G = bs / 16 threads, each thread holding 16 elements in registers (4 or 2 vectors of 16 bytes;\n",
     "// vector j of lane l in a group covers elements (j * G + l) * VEC ... + VEC - 1 of its block).\n",
-    "// The block's absmax (a max: order-free) is reduced with shuffles (G <= 32) and shared memory,\n",
-    "// then every element is coded from the registers: the input is read once.\n",
+    "// They stay as loaded (f16 / bf16 pairs: 8 words), are widened once where they are coded, and the\n",
+    "// next tile of the block is loaded before this one is coded (BQ_PREFETCH), so that a few blocks\n",
+    "// per SM keep enough bytes in flight. The block's absmax (a max: order-free; f16 / bf16 pairs with\n",
+    "// the packed max, whose NaN rule is the scalar one: a NaN never wins) is reduced with shuffles\n",
+    "// (G <= 32) and shared memory, then every element is coded from the registers: the input is read\n",
+    "// once. The coder's tables are set up once per block, while its first tile is loading.\n",
     "// NESTED: the values are f32(x - off) (quantize_nested). BITS 8: one code per byte; BITS 4: two\n",
     "// codes per byte, high nibble first, a missing last element coded from 0.0f * inv.\n",
-    "template <int DT, bool NESTED, int BITS, class Coder>\n",
+    "#ifndef BQ_PREFETCH\n",
+    "#define BQ_PREFETCH 1\n",
+    "#endif\n",
+    "#define BQ_NEG_INF (-__uint_as_float(0x7f800000u))\n",
+    "\n",
+    "// max.f32: a NaN operand loses (so fmax(m, NaN) = m)\n",
+    "BNBQ_DEV float bq_fmax(float a, float b) {\n",
+    "    float d;\n",
+    "    asm(\"max.f32 %0, %1, %2;\" : \"=f\"(d) : \"f\"(a), \"f\"(b));\n",
+    "    return d;\n",
+    "}\n",
+    "// a << (n & 31), a >> (n & 31): one funnel shift each\n",
+    "BNBQ_DEV u32 bq_shl(u32 a, u32 n) {\n",
+    "    u32 d;\n",
+    "    asm(\"shf.l.wrap.b32 %0, %1, %2, %3;\" : \"=r\"(d) : \"r\"(0u), \"r\"(a), \"r\"(n));\n",
+    "    return d;\n",
+    "}\n",
+    "BNBQ_DEV u32 bq_shr(u32 a, u32 n) {\n",
+    "    u32 d;\n",
+    "    asm(\"shf.r.wrap.b32 %0, %1, %2, %3;\" : \"=r\"(d) : \"r\"(a), \"r\"(0u), \"r\"(n));\n",
+    "    return d;\n",
+    "}\n",
+    "// max(m, |w|) per half of two f16 / bf16 pairs (max.f16x2 / max.bf16x2, sm_80: a NaN half loses)\n",
+    "#if __CUDA_ARCH__ >= 800\n",
+    "#define BQ_HMAX 1\n",
+    "template <int DT> BNBQ_DEV u32 bq_hmax2(u32 m, u32 w) {\n",
+    "    u32 d;\n",
+    "    w &= 0x7fff7fffu;\n",
+    "    if (DT == BNBQ_F16) asm(\"max.f16x2 %0, %1, %2;\" : \"=r\"(d) : \"r\"(m), \"r\"(w));\n",
+    "    else asm(\"max.bf16x2 %0, %1, %2;\" : \"=r\"(d) : \"r\"(m), \"r\"(w));\n",
+    "    return d;\n",
+    "}\n",
+    "#else\n",
+    "#define BQ_HMAX 0\n",
+    "template <int DT> BNBQ_DEV u32 bq_hmax2(u32 m, u32 w) { return m | w; }   // not used\n",
+    "#endif\n",
+    "// (a & m) | (b & ~m) in one lop3\n",
+    "BNBQ_DEV u32 bq_blend(u32 a, u32 m, u32 b) {\n",
+    "    u32 d;\n",
+    "    asm(\"lop3.b32 %0, %1, %2, %3, 0xe2;\" : \"=r\"(d) : \"r\"(a), \"r\"(m), \"r\"(b));\n",
+    "    return d;\n",
+    "}\n",
+    "// a > b ? 0xffffffff : 0\n",
+    "BNBQ_DEV u32 bq_gtmask(float a, float b) {\n",
+    "    u32 d;\n",
+    "    asm(\"set.gt.u32.f32 %0, %1, %2;\" : \"=r\"(d) : \"f\"(a), \"f\"(b));\n",
+    "    return d;\n",
+    "}\n",
+    "// shared memory by 32-bit address (no generic-address conversion per load)\n",
+    "BNBQ_DEV u32 bq_saddr(const void* p) { return (u32)__cvta_generic_to_shared(p); }\n",
+    "BNBQ_DEV u32 bq_lds(u32 a) {\n",
+    "    u32 d;\n",
+    "    asm volatile(\"ld.shared.u32 %0, [%1];\" : \"=r\"(d) : \"r\"(a));\n",
+    "    return d;\n",
+    "}\n",
+    "BNBQ_DEV bq_f2 bq_lds2(u32 a) {\n",
+    "    bq_f2 d;\n",
+    "    asm volatile(\"ld.shared.v2.f32 {%0, %1}, [%2];\" : \"=f\"(d.x), \"=f\"(d.y) : \"r\"(a));\n",
+    "    return d;\n",
+    "}\n",
+    "// The 16 values of a thread as loaded: f32 bits, or 8 words of f16 / bf16 pairs.\n",
+    "template <int DT> struct bq_raw { u32 w[DT == BNBQ_F32 ? 16 : 8]; };\n",
+    "template <int DT> BNBQ_DEV float bq_elem(const bq_raw<DT>& r, int k) {\n",
+    "    if (DT == BNBQ_F32) return __uint_as_float(r.w[k]);\n",
+    "    return bq_widen<DT>((k & 1) ? r.w[k >> 1] >> 16 : r.w[k >> 1]);\n",
+    "}\n",
+    "\n",
+    "// lane l's 16 values of the tile at element `base`: 16-byte loads when `whole` (every element of\n",
+    "// the tile < n, x aligned) from xe = x's address of the lane's first element, else element loads\n",
+    "// with those past n read as 0.0f; NESTED (F32): f32(x - off) for those read. off0 = the lane's\n",
+    "// first element in the tile, (g << bs_log2) + l * VEC; vector j is j * jstep elements later.\n",
+    "template <int DT, bool NESTED> BNBQ_DEV void bq_load_tile16(const void* x, const char* xe, u64 n,\n",
+    "                                                            u64 base, bool whole, u32 off0,\n",
+    "                                                            u32 jstep, float off, bq_raw<DT>& r) {\n",
+    "    const int VEC = DT == BNBQ_F32 ? 4 : 8;\n",
+    "    const int NV = 16 / VEC;\n",
+    "    const int ES = DT == BNBQ_F32 ? 4 : 2;\n",
+    "    if (whole) {\n",
+    "#pragma unroll\n",
+    "        for (int j = 0; j < NV; j++) {\n",
+    "            const bq_v4 w = *(const bq_v4*)(xe + (u32)j * jstep * ES);\n",
+    "            r.w[4 * j] = w.a; r.w[4 * j + 1] = w.b; r.w[4 * j + 2] = w.c; r.w[4 * j + 3] = w.d;\n",
+    "        }\n",
+    "        if (NESTED) {\n",
+    "#pragma unroll\n",
+    "            for (int k = 0; k < 16; k++) r.w[k] = __float_as_uint(__uint_as_float(r.w[k]) - off);\n",
+    "        }\n",
+    "    } else {\n",
+    "#pragma unroll\n",
+    "        for (int j = 0; j < NV; j++) {\n",
+    "#pragma unroll\n",
+    "            for (int k = 0; k < VEC; k++) {\n",
+    "                const u64 e = base + off0 + (u32)j * jstep + (u32)k;\n",
+    "                u32 b = 0;\n",
+    "                if (e < n) {\n",
+    "                    b = DT == BNBQ_F32 ? ((const u32*)x)[e] : (u32)((const u16*)x)[e];\n",
+    "                    if (NESTED) b = __float_as_uint(__uint_as_float(b) - off);\n",
+    "                }\n",
+    "                if (DT == BNBQ_F32) r.w[j * VEC + k] = b;\n",
+    "                else if (k & 1) r.w[(j * VEC + k) >> 1] |= b << 16;\n",
+    "                else r.w[(j * VEC + k) >> 1] = b;\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// Coder: setup(tables) once per block (all threads; ends with a barrier), one(x) = the code of x,\n",
+    "// pack4(a, b, c, d) = four codes (BITS 8: one per byte; BITS 4: two bytes, high nibble first).\n",
+    "// x is always a product (or quotient): a NaN is a quiet one.\n",
+    "template <int DT, bool NESTED, int BITS, class Coder, class Tab>\n",
     "BNBQ_DEV void bq_quant_blocks(const void* x, u64 n, int bs_log2, u8* q, float* absmax, float off,\n",
-    "                              const Coder& cd) {\n",
+    "                              Coder& cd, const Tab& tab) {\n",
     "    const int VEC = DT == BNBQ_F32 ? 4 : 8;\n",
     "    const int NV = 16 / VEC;\n",
     "    const int OB = BITS == 8 ? VEC : VEC / 2;        // output bytes per vector\n",
+    "    const int ES = DT == BNBQ_F32 ? 4 : 2;           // input bytes per element\n",
     "    const int t = threadIdx.x;\n",
     "    const int lg = bs_log2 - 4;                      // log2(G): 1 .. 8\n",
     "    const int G = 1 << lg;\n",
     "    const int g = t >> lg, l = t & (G - 1);\n",
-    "    const u64 bs = (u64)1 << bs_log2;\n",
-    "    const u64 nblocks = (n >> bs_log2) + ((n & (bs - 1)) != 0);\n",
-    "    const u64 per_tile = (u64)(BQ_THREADS >> lg);\n",
-    "    const u64 ntiles = (nblocks + per_tile - 1) / per_tile;\n",
-    "    const bool xal = ((u64)x & 15) == 0;\n",
-    "    const bool qal = ((u64)q & (u64)(OB - 1)) == 0;\n",
+    "    const u64 ntiles = (n >> 12) + ((n & 4095) != 0);   // tiles of 4096 = 4096 / bs blocks\n",
+    "    const bool al = ((u64)x & 15) == 0 && ((u64)q & (u64)(OB - 1)) == 0;\n",
+    "    const u32 off0 = ((u32)g << bs_log2) + (u32)(l * VEC), jstep = (u32)(G * VEC);\n",
+    "    const u64 step = (u64)gridDim.x << 12;           // elements from one tile of the block to the next\n",
     "    __shared__ float red[BQ_THREADS / 32];\n",
-    "    for (u64 tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {\n",
-    "        const u64 qb = tile * per_tile + (u64)g;\n",
-    "        const u64 start = qb << bs_log2;\n",
-    "        const bool active = qb < nblocks;\n",
-    "        const bool full = active && n - start >= bs;\n",
-    "        float v[16];\n",
-    "        if (full && xal) {\n",
+    "    u64 tile = blockIdx.x, base = tile << 12;\n",
+    "    // the lane's first input element, output byte and absmax of the current tile\n",
+    "    const char* xe = (const char*)x + (base + off0) * ES;\n",
+    "    u8* qe = q + (base + off0) * BITS / 8;\n",
+    "    float* ae = absmax + (base >> bs_log2) + (u64)g;\n",
+    "    bq_raw<DT> cur;\n",
+    "    bq_load_tile16<DT, NESTED>(x, xe, n, base, al && n - base >= 4096, off0, jstep, off, cur);\n",
+    "    cd.setup(tab);\n",
+    "    for (; tile < ntiles; tile += gridDim.x, base += step, xe += step * ES, qe += step * BITS / 8,\n",
+    "                          ae += step >> bs_log2) {\n",
+    "        const bool whole = al && n - base >= 4096;   // block-uniform\n",
+    "        bq_raw<DT> v = cur;\n",
+    "#if BQ_PREFETCH\n",
+    "        if (tile + gridDim.x < ntiles)\n",
+    "            bq_load_tile16<DT, NESTED>(x, xe + step * ES, n, base + step, al && n - base - step >= 4096,\n",
+    "                                       off0, jstep, off, cur);\n",
+    "#endif\n",
+    "        float m = 0.0f;\n",
+    "        if (DT == BNBQ_F32) {\n",
     "#pragma unroll\n",
-    "            for (int j = 0; j < NV; j++)\n",
-    "                bq_load_vec<DT>(x, start + (u64)((j * G + l) * VEC), v + j * VEC);\n",
-    "            if (NESTED) {\n",
+    "            for (int k = 0; k < 16; k++) m = bq_fmax(m, bnbq_absf(__uint_as_float(v.w[k])));\n",
+    "        } else if (BQ_HMAX) {\n",
+    "            u32 m2 = 0;\n",
     "#pragma unroll\n",
-    "                for (int k = 0; k < 16; k++) v[k] = v[k] - off;\n",
-    "            }\n",
+    "            for (int k = 0; k < 8; k++) m2 = bq_hmax2<DT>(m2, v.w[k]);\n",
+    "            m = bq_fmax(bq_widen<DT>(m2), bq_widen<DT>(m2 >> 16));\n",
     "        } else {\n",
     "#pragma unroll\n",
-    "            for (int j = 0; j < NV; j++) {\n",
-    "#pragma unroll\n",
-    "                for (int k = 0; k < VEC; k++) {\n",
-    "                    const u64 e = start + (u64)((j * G + l) * VEC + k);\n",
-    "                    float a = 0.0f;\n",
-    "                    if (active && e < n) {\n",
-    "                        a = bnbq_load(DT, x, e);\n",
-    "                        if (NESTED) a = a - off;\n",
-    "                    }\n",
-    "                    v[j * VEC + k] = a;\n",
-    "                }\n",
-    "            }\n",
+    "            for (int k = 0; k < 16; k++) m = bq_fmax(m, bnbq_absf(bq_elem<DT>(v, k)));\n",
     "        }\n",
-    "        float m = 0.0f;\n",
     "#pragma unroll\n",
-    "        for (int k = 0; k < 16; k++) m = bq_max(m, bnbq_absf(v[k]));\n",
-    "#pragma unroll\n",
-    "        for (int o = 16; o > 0; o >>= 1) {\n",
-    "            const float w = __shfl_xor_sync(BQ_FULL, m, o);\n",
-    "            if (o < G) m = bq_max(m, w);\n",
-    "        }\n",
+    "        for (int o = 1; o < 32; o <<= 1)             // G is block-uniform\n",
+    "            if (o < G) m = bq_fmax(m, __shfl_xor_sync(BQ_FULL, m, o));\n",
     "        if (G > 32) {                                // uniform: bs >= 1024\n",
     "            if ((t & 31) == 0) red[t >> 5] = m;\n",
     "            __syncthreads();\n",
     "            const int w0 = (g << lg) >> 5, nw = G >> 5;\n",
     "            m = red[w0];\n",
-    "            for (int i = 1; i < nw; i++) m = bq_max(m, red[w0 + i]);\n",
+    "            for (int i = 1; i < nw; i++) m = bq_fmax(m, red[w0 + i]);\n",
     "            __syncthreads();\n",
     "        }\n",
     "        const float inv = 1.0f / m;                  // IEEE reciprocal; 0 -> inf -> NaN -> code 0\n",
-    "        if (active && l == 0) absmax[qb] = m;\n",
+    "        if (l == 0 && (whole || base + ((u64)g << bs_log2) < n)) *ae = m;\n",
     "#pragma unroll\n",
     "        for (int j = 0; j < NV; j++) {\n",
-    "            const u64 e0 = start + (u64)((j * G + l) * VEC);\n",
-    "            int r[VEC];\n",
+    "            float y[VEC];\n",
     "#pragma unroll\n",
-    "            for (int k = 0; k < VEC; k++) r[k] = cd(v[j * VEC + k] * inv);\n",
-    "            if (BITS == 8) {\n",
-    "                if (full && qal) {\n",
-    "                    if (VEC == 4) {\n",
-    "                        *(u32*)(q + e0) =\n",
-    "                            (u32)r[0] | ((u32)r[1] << 8) | ((u32)r[2] << 16) | ((u32)r[3] << 24);\n",
-    "                    } else {\n",
+    "            for (int k = 0; k < VEC; k++) y[k] = bq_elem<DT>(v, j * VEC + k) * inv;\n",
+    "            if (whole) {\n",
+    "                u8* qv = qe + (u32)j * jstep * BITS / 8;\n",
+    "                const u32 p0 = cd.pack4(y[0], y[1], y[2], y[3]);\n",
+    "                if (VEC == 4) {\n",
+    "                    if (BITS == 8) *(u32*)qv = p0;\n",
+    "                    else *(u16*)qv = (u16)p0;\n",
+    "                } else {\n",
+    "                    const u32 p1 = cd.pack4(y[4 % VEC], y[5 % VEC], y[6 % VEC], y[7 % VEC]);\n",
+    "                    if (BITS == 8) {\n",
     "                        bq_v2 w;\n",
-    "                        w.a = (u32)r[0] | ((u32)r[1] << 8) | ((u32)r[2] << 16) | ((u32)r[3] << 24);\n",
-    "                        w.b = (u32)r[4 % VEC] | ((u32)r[5 % VEC] << 8) | ((u32)r[6 % VEC] << 16) |\n",
-    "                              ((u32)r[7 % VEC] << 24);\n",
-    "                        *(bq_v2*)(q + e0) = w;\n",
+    "                        w.a = p0;\n",
+    "                        w.b = p1;\n",
+    "                        *(bq_v2*)qv = w;\n",
+    "                    } else {\n",
+    "                        *(u32*)qv = p0 | (p1 << 16);\n",
     "                    }\n",
-    "                } else if (active) {\n",
-    "#pragma unroll\n",
-    "                    for (int k = 0; k < VEC; k++)\n",
-    "                        if (e0 + k < n) q[e0 + k] = (u8)r[k];\n",
     "                }\n",
     "            } else {\n",
-    "                if (full && qal) {\n",
-    "                    const u32 b0 = ((u32)r[0] << 4) | (u32)r[1], b1 = ((u32)r[2] << 4) | (u32)r[3];\n",
-    "                    if (VEC == 4) {\n",
-    "                        *(u16*)(q + (e0 >> 1)) = (u16)(b0 | (b1 << 8));\n",
-    "                    } else {\n",
-    "                        const u32 b2 = ((u32)r[4 % VEC] << 4) | (u32)r[5 % VEC];\n",
-    "                        const u32 b3 = ((u32)r[6 % VEC] << 4) | (u32)r[7 % VEC];\n",
-    "                        *(u32*)(q + (e0 >> 1)) = b0 | (b1 << 8) | (b2 << 16) | (b3 << 24);\n",
-    "                    }\n",
-    "                } else if (active) {\n",
+    "                const u64 e0 = base + off0 + (u32)j * jstep;\n",
     "#pragma unroll\n",
-    "                    for (int k = 0; k < VEC; k += 2)\n",
-    "                        if (e0 + k < n) q[(e0 + k) >> 1] = (u8)(((u32)r[k] << 4) | (u32)r[k + 1]);\n",
+    "                for (int k = 0; k < VEC; k += BITS == 8 ? 1 : 2) {\n",
+    "                    if (e0 + k < n) {\n",
+    "                        if (BITS == 8) q[e0 + k] = (u8)cd.one(y[k]);\n",
+    "                        else q[(e0 + k) >> 1] = (u8)((cd.one(y[k]) << 4) | cd.one(y[k + 1]));\n",
+    "                    }\n",
     "                }\n",
     "            }\n",
     "        }\n",
+    "#if !BQ_PREFETCH\n",
+    "        if (tile + gridDim.x < ntiles)\n",
+    "            bq_load_tile16<DT, NESTED>(x, xe + step * ES, n, base + step, al && n - base - step >= 4096,\n",
+    "                                       off0, jstep, off, cur);\n",
+    "#endif\n",
     "    }\n",
     "}\n",
     "\n",
     "// ---- the 8-bit code search (bnbq.h bnbq__code_index) ------------------------------------------\n",
     "#if BNBQ_OPS == 1 || BNBQ_OPS == 2 || BNBQ_OPS == 3\n",
-    "// bnbq__code_index's seven steps follow a binary search tree over the odd indices 1..253: node i\n",
-    "// (1-based, level L = floor(log2 i)) holds code[pivot], pivot = 2 * (i - 2^L) * 2^(7-L) + 2^(7-L) - 1,\n",
-    "// and a step goes to node 2i + (x > code[pivot]); after seven steps i - 128 = c and p = 2c. Nodes\n",
-    "// 1..7 live in registers, 8..127 in shared memory (levels 3..5 are 8..32 consecutive words: no\n",
-    "// bank conflicts). The final neighbour test needs code[p] and one midpoint\n",
-    "// mid[k] = (code[k] + code[k-1]) * 0.5f: np = p + 1 uses mid[p + 1], np = p - 1 uses mid[p] (IEEE\n",
-    "// addition is commutative). For p = 0 the CPU's np is 0 = p, so the result is p whatever the test:\n",
-    "// mid[0] is stored as -inf, which makes every test with it false.\n",
-    "__shared__ float bq_code[256];\n",
-    "__shared__ float bq_tree[128];\n",
-    "__shared__ float bq_even[128];\n",
-    "__shared__ bq_f2 bq_mid[128];                        // mid[2c], mid[2c + 1]\n",
+    "// For a sorted code (the API validates it) bnbq__code_index is a monotone step function of x over\n",
+    "// the non-NaN floats, NaN -> 0: f(x) = #{k : kt[k] <= key(x)}, 255 threshold keys computed on the\n",
+    "// host (bnbq_cuda.h, bnbq__cuq_q8build, which derives them). f(NaN) = f(-inf) = 0, so x is first\n",
+    "// mapped with max(x, -inf). Mode 0: a two-level table: l1[top 9 bits of x (sign, exponent)] =\n",
+    "// byte offset of its sub-buckets in l2 << 8 | 21 - m; sub-bucket = the next m mantissa bits; an\n",
+    "// l2 entry = count at the sub-bucket's start << 24 | the low 23 - m bits of T, the float below the\n",
+    "// one step in the sub-bucket (no step: x <= T for every x of it), whose upper bits are x's:\n",
+    "// code = count + (x > T). Mode 1 (codes with runs of equal entries and the like): the sorted keys\n",
+    "// in l2[0..255] (l2[0] = 0), binary-searched.\n",
+    "#define BQ8_L2CAP 736\n",
+    "struct bnbq_q8tab { u32 mode; u32 n2; u32 l1[256]; u32 l2[BQ8_L2CAP]; };   // l1: 512 u16\n",
+    "__shared__ u32 bq8_l1[512];\n",
+    "__shared__ u32 bq8_l2[BQ8_L2CAP];\n",
     "\n",
-    "struct bq_top { float r1, r2, r3, r4, r5, r6, r7; };\n",
-    "\n",
-    "// Fills the tables; returns (block-uniform) whether mid[p] <= code[p] <= mid[p + 1] for every\n",
-    "// even p (p = 0: the upper half only). Then, as every comparison is exact, the final test is\n",
-    "// p + (x > mid[p + 1]) - (x < mid[p]): when x > code[p] the down test cannot hold (x > code[p] >=\n",
-    "// mid[p]), and when not, the up test cannot (x <= code[p] <= mid[p + 1], or x is NaN). Codes where\n",
-    "// a sum overflows or meets inf - inf can fail the check; they take the literal final test.\n",
-    "BNBQ_DEV int bq8_setup(const bnbq_code256& code, bq_top& T) {\n",
+    "BNBQ_DEV void bq8_load(const bnbq_q8tab& tab) {\n",
     "    const int t = threadIdx.x;\n",
-    "    bq_code[t] = code.v[t];                          // one parameter read per thread\n",
+    "    const u32 w = tab.l1[t];                         // entries 2t, 2t + 1: index << 5 | 21 - m\n",
+    "    const u32 b = bq_saddr(bq8_l2) << 8;             // l1: shared address of the first entry << 8\n",
+    "    bq8_l1[2 * t] = b + ((((w & 0xffffu) >> 5) << 10) | (w & 31u));\n",
+    "    bq8_l1[2 * t + 1] = b + (((w >> 21) << 10) | ((w >> 16) & 31u));\n",
+    "    const u32 n2 = tab.n2;\n",
+    "    for (u32 i = (u32)t; i < n2; i += BQ_THREADS) bq8_l2[i] = tab.l2[i];\n",
     "    __syncthreads();\n",
-    "    ((float*)bq_mid)[t] = t == 0 ? -__uint_as_float(0x7f800000u) : (bq_code[t] + bq_code[t - 1]) * 0.5f;\n",
-    "    if (t < 128) {\n",
-    "        bq_even[t] = bq_code[2 * t];\n",
-    "        if (t > 0) {\n",
-    "            const int L = 31 - __clz(t), s = 1 << (7 - L);\n",
-    "            bq_tree[t] = bq_code[2 * (t - (1 << L)) * s + s - 1];\n",
-    "        } else {\n",
-    "            bq_tree[0] = 0.0f;\n",
-    "        }\n",
-    "    }\n",
-    "    __syncthreads();\n",
-    "    int ok = 1;\n",
-    "    if (t < 128) {\n",
-    "        const float e = bq_even[t];\n",
-    "        const bq_f2 m = bq_mid[t];\n",
-    "        ok = (t == 0 || m.x <= e) && e <= m.y;\n",
-    "    }\n",
-    "    T.r1 = bq_tree[1]; T.r2 = bq_tree[2]; T.r3 = bq_tree[3];\n",
-    "    T.r4 = bq_tree[4]; T.r5 = bq_tree[5]; T.r6 = bq_tree[6]; T.r7 = bq_tree[7];\n",
-    "    return __syncthreads_and(ok);\n",
     "}\n",
     "\n",
-    "// the float at byte offset o of a shared table (offsets keep the index arithmetic to one op a step)\n",
-    "#define BQ_AT(tab, o) (*(const float*)((const char*)(tab) + (o)))\n",
-    "\n",
-    "template <bool FAST> BNBQ_DEV int bq8_index(float x, const bq_top& T) {\n",
-    "    const bool p0 = x > T.r1;                        // levels 0..2: nodes 1..7 in registers\n",
-    "    const bool p1 = x > (p0 ? T.r3 : T.r2);\n",
-    "    const float v2 = p1 ? (p0 ? T.r7 : T.r5) : (p0 ? T.r6 : T.r4);\n",
-    "    const bool p2 = x > v2;\n",
-    "    u32 o = (p0 ? 48u : 32u) + (p1 ? 8u : 0u) + (p2 ? 4u : 0u);   // 4 * node (8..15)\n",
-    "    o = 2 * o + (x > BQ_AT(bq_tree, o) ? 4u : 0u);   // levels 3..6\n",
-    "    o = 2 * o + (x > BQ_AT(bq_tree, o) ? 4u : 0u);\n",
-    "    o = 2 * o + (x > BQ_AT(bq_tree, o) ? 4u : 0u);\n",
-    "    o = 2 * o + (x > BQ_AT(bq_tree, o) ? 4u : 0u);\n",
-    "    // o = 4 * (128 + c): p = 2c = o / 2 - 256\n",
-    "    const int p = (int)(o >> 1) - 256;\n",
-    "    if (FAST) {\n",
-    "        const bq_f2 m = *(const bq_f2*)((const char*)bq_mid + (2 * o - 1024));   // mid[p], mid[p + 1]\n",
-    "        return p + (x > m.y ? 1 : 0) - (x < m.x ? 1 : 0);   // mid[0] is -inf: never below\n",
-    "    } else {\n",
-    "        const float val = BQ_AT(bq_even, o - 512);   // code[p]\n",
-    "        const bool gt = x > val;\n",
-    "        const float mid = ((const float*)bq_mid)[p + gt];\n",
-    "        const int np = gt ? p + 1 : (p > 0 ? p - 1 : 0);\n",
-    "        const bool take = gt ? (x > mid) : (x < mid);\n",
-    "        return take ? np : p;\n",
-    "    }\n",
+    "// the l2 entry of x, plus 1 << 24 where x > T\n",
+    "BNBQ_DEV u32 bq8_entry(float x, u32 l1) {\n",
+    "    const float xn = x;\n",
+    "    const u32 u = __float_as_uint(xn);\n",
+    "    const u32 w = bq_lds(l1 + ((u >> 21) & 0x7fcu));\n",
+    "    const u32 nm = bq_shl(0xfffffffcu, w);           // ~0 << (23 - m)\n",
+    "    const u32 s4 = bq_shr(u & nm & 0x7fffffu, w);    // sub-bucket * 4\n",
+    "    const u32 e = bq_lds((w >> 8) + s4);\n",
+    "    const float T = __uint_as_float(bq_blend(u, nm, e));\n",
+    "    return xn > T ? e + 0x1000000u : e;\n",
     "}\n",
-    "\n",
-    "template <bool FAST> struct bq8_coder {\n",
-    "    bq_top T;\n",
-    "    BQ_MEMBER int operator()(float x) const { return bq8_index<FAST>(x, T); }\n",
+    "struct bq8_table {\n",
+    "    u32 l1;                                          // shared address of bq8_l1\n",
+    "    BQ_MEMBER void setup(const bnbq_q8tab& tab) {\n",
+    "        bq8_load(tab);\n",
+    "        l1 = bq_saddr(bq8_l1);\n",
+    "    }\n",
+    "    BQ_MEMBER int one(float x) const { return (int)(bq8_entry(x, l1) >> 24); }\n",
+    "    BQ_MEMBER u32 pack4(float a, float b, float c, float d) const {\n",
+    "        const u32 lo = __byte_perm(bq8_entry(a, l1), bq8_entry(b, l1), 0x0073u);\n",
+    "        const u32 hi = __byte_perm(bq8_entry(c, l1), bq8_entry(d, l1), 0x0073u);\n",
+    "        return __byte_perm(lo, hi, 0x5410u);\n",
+    "    }\n",
+    "};\n",
+    "struct bq8_search {                                  // mode 1\n",
+    "    BQ_MEMBER void setup(const bnbq_q8tab& tab) { bq8_load(tab); }\n",
+    "    BQ_MEMBER int one(float x) const {\n",
+    "        const u32 u = __float_as_uint(bq_fmax(x, BQ_NEG_INF));\n",
+    "        const u32 k = (u >> 31) ? ~u : (u | 0x80000000u);\n",
+    "        u32 i = 0;\n",
+    "#pragma unroll\n",
+    "        for (u32 s = 128; s > 0; s >>= 1) i += bq8_l2[i + s] <= k ? s : 0u;\n",
+    "        return (int)i;\n",
+    "    }\n",
+    "    BQ_MEMBER u32 pack4(float a, float b, float c, float d) const {\n",
+    "        return (u32)one(a) | ((u32)one(b) << 8) | ((u32)one(c) << 16) | ((u32)one(d) << 24);\n",
+    "    }\n",
     "};\n",
     "#endif\n",
     "\n",
@@ -2469,16 +2559,13 @@ static const char* const bnbq__cu_src_quant[] = {
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant8)\n",
     "#line 308 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
-    "bnbq_k_quant8(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_code256 code) {\n",
-    "    bq_top T;\n",
-    "    if (bq8_setup(code, T)) {\n",
-    "        bq8_coder<true> cd;\n",
-    "        cd.T = T;\n",
-    "        bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd);\n",
+    "bnbq_k_quant8(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_q8tab tab) {\n",
+    "    if (tab.mode == 0) {\n",
+    "        bq8_table cd;\n",
+    "        bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd, tab);\n",
     "    } else {\n",
-    "        bq8_coder<false> cd;\n",
-    "        cd.T = T;\n",
-    "        bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd);\n",
+    "        bq8_search cd;\n",
+    "        bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd, tab);\n",
     "    }\n",
     "}\n",
     "#endif\n",
@@ -2648,15 +2735,17 @@ static const char* const bnbq__cu_src_quant[] = {
     "\n",
     "// q[e] = code_index(code, f32(x[e] / absmax[0])), an IEEE division as bnbq.h (and torch).\n",
     "template <class Coder>\n",
-    "BNBQ_DEV void bq_quant_global(const void* x, u64 n, const float* absmax, u8* q, const Coder& cd) {\n",
+    "BNBQ_DEV void bq_quant_global(const void* x, u64 n, const float* absmax, u8* q, Coder& cd,\n",
+    "                              const bnbq_q8tab& tab) {\n",
     "    const int VEC = BNBQ_DT == BNBQ_F32 ? 4 : 8;\n",
     "    const int NV = 16 / VEC;\n",
     "    const u64 TE = (u64)(BQ_THREADS * 16);\n",
     "    const int t = threadIdx.x;\n",
-    "    const float s = absmax[0];\n",
     "    const bool xal = ((u64)x & 15) == 0;\n",
     "    const bool qal = ((u64)q & (u64)(VEC - 1)) == 0;\n",
     "    const u64 ntiles = n / TE + (n % TE != 0);\n",
+    "    cd.setup(tab);\n",
+    "    const float s = absmax[0];\n",
     "    for (u64 tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {\n",
     "        const u64 base = tile * TE;\n",
     "        const bool full = n - base >= TE;\n",
@@ -2665,24 +2754,23 @@ static const char* const bnbq__cu_src_quant[] = {
     "#pragma unroll\n",
     "        for (int j = 0; j < NV; j++) {\n",
     "            const u64 e0 = base + (u64)((j * BQ_THREADS + t) * VEC);\n",
-    "            int r[VEC];\n",
+    "            float y[VEC];\n",
     "#pragma unroll\n",
-    "            for (int k = 0; k < VEC; k++) r[k] = cd(v[j * VEC + k] / s);\n",
+    "            for (int k = 0; k < VEC; k++) y[k] = v[j * VEC + k] / s;\n",
     "            if (full && qal) {\n",
-    "                const u32 lo = (u32)r[0] | ((u32)r[1] << 8) | ((u32)r[2] << 16) | ((u32)r[3] << 24);\n",
+    "                const u32 lo = cd.pack4(y[0], y[1], y[2], y[3]);\n",
     "                if (VEC == 4) {\n",
     "                    *(u32*)(q + e0) = lo;\n",
     "                } else {\n",
     "                    bq_v2 w;\n",
     "                    w.a = lo;\n",
-    "                    w.b = (u32)r[4 % VEC] | ((u32)r[5 % VEC] << 8) | ((u32)r[6 % VEC] << 16) |\n",
-    "                          ((u32)r[7 % VEC] << 24);\n",
+    "                    w.b = cd.pack4(y[4 % VEC], y[5 % VEC], y[6 % VEC], y[7 % VEC]);\n",
     "                    *(bq_v2*)(q + e0) = w;\n",
     "                }\n",
     "            } else {\n",
     "#pragma unroll\n",
     "                for (int k = 0; k < VEC; k++)\n",
-    "                    if (e0 + k < n) q[e0 + k] = (u8)r[k];\n",
+    "                    if (e0 + k < n) q[e0 + k] = (u8)cd.one(y[k]);\n",
     "            }\n",
     "        }\n",
     "    }\n",
@@ -2693,16 +2781,13 @@ static const char* const bnbq__cu_src_quant[] = {
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant_global)\n",
     "#line 513 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
-    "bnbq_k_quant_global(const void* x, u64 n, const float* absmax, u8* q, bnbq_code256 code) {\n",
-    "    bq_top T;\n",
-    "    if (bq8_setup(code, T)) {\n",
-    "        bq8_coder<true> cd;\n",
-    "        cd.T = T;\n",
-    "        bq_quant_global(x, n, absmax, q, cd);\n",
+    "bnbq_k_quant_global(const void* x, u64 n, const float* absmax, u8* q, bnbq_q8tab tab) {\n",
+    "    if (tab.mode == 0) {\n",
+    "        bq8_table cd;\n",
+    "        bq_quant_global(x, n, absmax, q, cd, tab);\n",
     "    } else {\n",
-    "        bq8_coder<false> cd;\n",
-    "        cd.T = T;\n",
-    "        bq_quant_global(x, n, absmax, q, cd);\n",
+    "        bq8_search cd;\n",
+    "        bq_quant_global(x, n, absmax, q, cd, tab);\n",
     "    }\n",
     "}\n",
     "#endif\n",
@@ -2774,17 +2859,14 @@ static const char* const bnbq__cu_src_quant[] = {
     "#line 580 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant_nested(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,\n",
-    "                    float* nested_absmax, bnbq_code256 code) {\n",
+    "                    float* nested_absmax, bnbq_q8tab tab) {\n",
     "    const float off = offset[0];\n",
-    "    bq_top T;\n",
-    "    if (bq8_setup(code, T)) {\n",
-    "        bq8_coder<true> cd;\n",
-    "        cd.T = T;\n",
-    "        bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd);\n",
+    "    if (tab.mode == 0) {\n",
+    "        bq8_table cd;\n",
+    "        bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);\n",
     "    } else {\n",
-    "        bq8_coder<false> cd;\n",
-    "        cd.T = T;\n",
-    "        bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd);\n",
+    "        bq8_search cd;\n",
+    "        bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);\n",
     "    }\n",
     "}\n",
     "#endif\n",
@@ -2810,81 +2892,87 @@ static const char* const bnbq__cu_src_quant[] = {
     "#if BNBQ_OPS == 4\n",
     "// bnbq.h's decisions are threshold counts: NF4 c = #{j < 15 : x > thr[j]}; FP4 on a = |x|,\n",
     "// c = #{j < 7 : a > thr[j]}, code = c2c[c] + (x < 0 ? 8 : 0). With a monotone bucket function\n",
-    "// k(x) (computed the same way for x and the thresholds), every threshold in a lower bucket is\n",
-    "// below x and every one in a higher bucket is not; so when no bucket holds two thresholds,\n",
+    "// k(x) in 0..32 (NF4 over x in [-1, 1], FP4 over |x| in [0, 1]; NaN -> 0; the host computes it\n",
+    "// for the thresholds with the same float operations), every threshold in a lower bucket is below\n",
+    "// x and every one in a higher bucket is not; so when no bucket holds two thresholds,\n",
     "// c = lo[k] + (x > thr_k), lo[k] = #{j : k(thr[j]) < k}, thr_k = the threshold in bucket k or\n",
-    "// +inf. The setup checks the one-per-bucket property (else the literal counts run).\n",
-    "__shared__ float bq4_thr[32];      // the threshold in bucket k, or +inf\n",
-    "__shared__ int bq4_codes[32];      // code for c = lo[k] | code for c = lo[k] + 1 << 4\n",
-    "__shared__ float bq4_s_thr[16];\n",
-    "__shared__ int bq4_s_c2c[8];\n",
+    "// +inf. The host builds the 33 entries {thr_k, codes} (NF4: lo[k]; FP4: bytes c2c[lo[k]],\n",
+    "// c2c[lo[k] + 1], and both + 8) and checks the one-per-bucket property (else mode 1: the literal\n",
+    "// counts over xthr / c2c).\n",
+    "struct bnbq_q4tab { u32 mode; float thr[33]; u32 codes[33]; float xthr[16]; u32 c2c[8]; };\n",
+    "__shared__ bq_f2 bq4_tab[33];      // {thr_k, codes}\n",
+    "__shared__ float bq4_xthr[16];\n",
+    "__shared__ u32 bq4_c2c[8];\n",
     "\n",
-    "BNBQ_DEV int bq4_bucket(float x) {\n",
-    "#if BNBQ_QT == BNBQ_NF4\n",
-    "    float y = (x + 1.0f) * 16.0f;                    // NF4: 32 buckets over [-1, 1]\n",
-    "#else\n",
-    "    float y = bnbq_absf(x) * 32.0f;                  // FP4: 32 buckets over |x| in [0, 1]\n",
-    "#endif\n",
-    "    y = y > 0.0f ? y : 0.0f;                         // NaN -> 0\n",
-    "    y = y < 31.0f ? y : 31.0f;\n",
-    "    return (int)y;\n",
-    "}\n",
-    "\n",
-    "BNBQ_DEV int bq4_setup(const bnbq_q4tab& tab) {\n",
+    "BNBQ_DEV void bq4_load(const bnbq_q4tab& tab) {\n",
     "    const int t = threadIdx.x;\n",
-    "    if (t == 0) {                                    // constant indices: no copy of the struct\n",
-    "#pragma unroll\n",
-    "        for (int j = 0; j < 16; j++) bq4_s_thr[j] = tab.thr[j];\n",
-    "#pragma unroll\n",
-    "        for (int j = 0; j < 8; j++) bq4_s_c2c[j] = tab.c2c[j];\n",
+    "    if (t < 33) {\n",
+    "        bq_f2 e;\n",
+    "        e.x = tab.thr[t];\n",
+    "        e.y = __uint_as_float(tab.codes[t]);\n",
+    "        bq4_tab[t] = e;\n",
     "    }\n",
+    "    if (t < 16) bq4_xthr[t] = tab.xthr[t];\n",
+    "    if (t < 8) bq4_c2c[t] = tab.c2c[t];\n",
     "    __syncthreads();\n",
-    "    int ok = 1;\n",
-    "    if (t < 32) {\n",
-    "        const int nthr = BNBQ_QT == BNBQ_NF4 ? 15 : 7;\n",
-    "        int lo = 0, cnt = 0;\n",
-    "        float th = __uint_as_float(0x7f800000u);\n",
-    "        for (int j = 0; j < nthr; j++) {\n",
-    "            const float v = bq4_s_thr[j];\n",
-    "            const int b = bq4_bucket(v);\n",
-    "            lo += b < t;\n",
-    "            if (b == t) { th = v; cnt++; }\n",
-    "        }\n",
-    "#if BNBQ_QT == BNBQ_NF4\n",
-    "        const int c0 = lo, c1 = lo < 15 ? lo + 1 : 15;\n",
-    "#else\n",
-    "        const int c0 = bq4_s_c2c[lo], c1 = bq4_s_c2c[lo < 7 ? lo + 1 : 7];\n",
-    "#endif\n",
-    "        bq4_thr[t] = th;\n",
-    "        bq4_codes[t] = c0 | (c1 << 4);\n",
-    "        ok = cnt <= 1;\n",
-    "    }\n",
-    "    return __syncthreads_and(ok);\n",
     "}\n",
     "\n",
-    "struct bq4_fast {\n",
-    "    BQ_MEMBER int operator()(float x) const {\n",
-    "        const int k = bq4_bucket(x);\n",
+    "// x's entry: s = sat(x * 0.5 + 0.5) (NF4) or sat(|x|) (FP4), in [0, 1] with NaN -> 0; then\n",
+    "// t = f32(2 + s * 2^-17) = 2 + round(32 s) * 2^-22 (ties to even), so 8 * bits(t) is the byte\n",
+    "// offset of bucket round(32 s) (0..32) modulo 2^32\n",
+    "BNBQ_DEV bq_f2 bq4_entry(float x, u32 tab) {\n",
+    "    float s, t;\n",
     "#if BNBQ_QT == BNBQ_NF4\n",
-    "        const int gt = x > bq4_thr[k];\n",
-    "        return (bq4_codes[k] >> (gt ? 4 : 0)) & 15;\n",
+    "    asm(\"fma.rn.sat.f32 %0, %1, 0f3F000000, 0f3F000000;\" : \"=f\"(s) : \"f\"(x));\n",
     "#else\n",
-    "        const int gt = bnbq_absf(x) > bq4_thr[k];\n",
-    "        return ((bq4_codes[k] >> (gt ? 4 : 0)) & 15) + (x < 0.0f ? 8 : 0);\n",
+    "    asm(\"{ .reg .f32 a; abs.f32 a, %1; add.rn.sat.f32 %0, a, 0f00000000; }\" : \"=f\"(s) : \"f\"(x));\n",
     "#endif\n",
+    "    asm(\"fma.rn.f32 %0, %1, 0f37000000, 0f40000000;\" : \"=f\"(t) : \"f\"(s));\n",
+    "    return bq_lds2(tab + (__float_as_uint(t) << 3));\n",
+    "}\n",
+    "\n",
+    "struct bq4_table {\n",
+    "    u32 tab;                                         // the table's shared address\n",
+    "    BQ_MEMBER void setup(const bnbq_q4tab& tb) {\n",
+    "        bq4_load(tb);\n",
+    "        tab = bq_saddr(bq4_tab);\n",
+    "    }\n",
+    "    BQ_MEMBER u32 one(float x) const {\n",
+    "        const bq_f2 e = bq4_entry(x, tab);\n",
+    "        u32 c = __float_as_uint(e.y);\n",
+    "#if BNBQ_QT == BNBQ_NF4\n",
+    "        asm(\"{ .reg .pred p; setp.gt.f32 p, %1, %2; @p add.u32 %0, %0, 1; }\"\n",
+    "            : \"+r\"(c) : \"f\"(x), \"f\"(e.x));\n",
+    "        return c;\n",
+    "#else\n",
+    "        u32 r;\n",
+    "        asm(\"{ .reg .pred p, q; .reg .b32 s; .reg .f32 a; abs.f32 a, %3; setp.gt.f32 p, a, %2;\"\n",
+    "            \" setp.lt.f32 q, %3, 0f00000000; selp.b32 s, 0x4441, 0x4440, p; prmt.b32 %0, %1, 0, s;\"\n",
+    "            \" @q or.b32 %0, %0, 8; }\"\n",
+    "            : \"=r\"(r) : \"r\"(c), \"f\"(e.x), \"f\"(x));\n",
+    "        return r;\n",
+    "#endif\n",
+    "    }\n",
+    "    BQ_MEMBER u32 pack4(float a, float b, float c, float d) const {\n",
+    "        return (one(a) << 4) + one(b) + (((one(c) << 4) + one(d)) << 8);\n",
     "    }\n",
     "};\n",
+    "\n",
     "struct bq4_exact {                                   // bnbq__nf4_index / bnbq__fp4_index\n",
-    "    BQ_MEMBER int operator()(float x) const {\n",
-    "        int c = 0;\n",
+    "    BQ_MEMBER void setup(const bnbq_q4tab& tb) { bq4_load(tb); }\n",
+    "    BQ_MEMBER u32 one(float x) const {\n",
+    "        u32 c = 0;\n",
     "#if BNBQ_QT == BNBQ_NF4\n",
-    "        for (int j = 0; j < 15; j++) c += x > bq4_s_thr[j];\n",
+    "        for (int j = 0; j < 15; j++) c += x > bq4_xthr[j];\n",
     "        return c;\n",
     "#else\n",
     "        const float a = bnbq_absf(x);\n",
-    "        for (int j = 0; j < 7; j++) c += a > bq4_s_thr[j];\n",
-    "        return bq4_s_c2c[c] + (x < 0.0f ? 8 : 0);\n",
+    "        for (int j = 0; j < 7; j++) c += a > bq4_xthr[j];\n",
+    "        return bq4_c2c[c] + (x < 0.0f ? 8u : 0u);\n",
     "#endif\n",
+    "    }\n",
+    "    BQ_MEMBER u32 pack4(float a, float b, float c, float d) const {\n",
+    "        return (one(a) << 4) + one(b) + (((one(c) << 4) + one(d)) << 8);\n",
     "    }\n",
     "};\n",
     "\n",
@@ -2895,12 +2983,12 @@ static const char* const bnbq__cu_src_quant[] = {
     "#line 688 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant4(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq_q4tab tab) {\n",
-    "    if (bq4_setup(tab)) {\n",
-    "        bq4_fast cd;\n",
-    "        bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd);\n",
+    "    if (tab.mode == 0) {\n",
+    "        bq4_table cd;\n",
+    "        bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd, tab);\n",
     "    } else {\n",
     "        bq4_exact cd;\n",
-    "        bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd);\n",
+    "        bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd, tab);\n",
     "    }\n",
     "}\n",
     "#endif\n",
@@ -4502,10 +4590,14 @@ static const char* const bnbq__cuq_4b[3][2] = {   /* [dt][qt]: BNBQ_FP4 = 0, BNB
 
 typedef struct bnbq__cuq_code256 { float v[256]; } bnbq__cuq_code256;
 typedef struct bnbq__cuq_code16 { float v[16]; } bnbq__cuq_code16;
-typedef struct bnbq__cuq_q4tab { float thr[16]; int nthr; int c2c[8]; } bnbq__cuq_q4tab;
 
 #define BNBQ__CUQ_THREADS 256u
 #define BNBQ__CUQ_TILE ((size_t)4096)     /* elements per block and step of the quantizers */
+/* quantizer blocks per SM: they set their tables up once and loop over tiles, loading the next
+   while coding one (-DBNBQ__CUQ_QBLOCKS=N to try others: bench/quant_device.sh does 4 and 8) */
+#ifndef BNBQ__CUQ_QBLOCKS
+#define BNBQ__CUQ_QBLOCKS 4
+#endif
 
 static int bnbq__cuq_log2(int bs) {
     int l = 0;
@@ -4543,6 +4635,203 @@ static void bnbq__cuq_code(bnbq__cuq_code256* cs, const float* code) {
     memcpy(cs->v, code, sizeof cs->v);
 }
 
+/* ---- the 8-bit code search as thresholds (host side) ------------------------------------------
+   For a sorted NaN-free code (the API validates it), bnbq__code_index(code, x) never decreases
+   over the non-NaN floats: its seven steps give p = 2 * #{odd i : code[i] < x} (a search tree over
+   the odd entries), and where that p holds the result is p + 1 for x > code[p] and x > mid[p + 1],
+   p - 1 for x <= code[p] and x < mid[p] (p > 0), else p: up-sets in x, and p - 1 .. p + 1 lie
+   between the neighbouring ranges' values. So f(x) = #{k : kt[k] <= key(x)}, key() the
+   order-preserving map of a float to 32 bits (-0 just below +0), with the 255 threshold keys
+     kt[p + 1] = min(K>(code[p + 1]) (p < 254), max(K>(code[p]), K>(mid[p + 1])))     p even
+     kt[p]     = min(K>(code[p]), max(K>(code[p - 1]), K>=(mid[p])))                  p even >= 2
+   where mid[k] = f32(f32(code[k] + code[k - 1]) * 0.5f) as the CPU computes it, K>(v) / K>=(v)
+   the first key with x > v / x >= v (a NaN mid: no key / every key, as x < NaN is false).
+   f(NaN) = f(-inf) = 0. The kernels find the count with a two-level table: L1 by the top 9 bits of
+   x (sign and exponent) gives 2^m sub-buckets by the next m mantissa bits (L2), m chosen per L1
+   entry so that each sub-bucket holds at most one step of +1; an L2 entry holds the count at the
+   sub-bucket's start (bits 24..31) and the low 23 - m bits of the float just below the step (or,
+   with no step, of the sub-bucket's last float for x > 0, its first for x < 0), so the result is
+   count + (x > T), T = x's bits above the sub-bucket index and those low bits. The kernels' x is
+   a product (or quotient), so a NaN is quiet: +inf's exponent gets m = 1, +inf and then the quiet
+   NaNs (count 0); a negative NaN shares -inf's entry (count 0). Codes that need more (a step of 2
+   or more inside a bucket, as runs of equal entries give; more than L2CAP entries) get mode 1: the
+   kernels binary-search the sorted keys. tests/quant_tables.c checks all this against
+   bnbq_code_index on the CPU. */
+#define BNBQ__CUQ_L2CAP 736
+#define BNBQ__CUQ_NEVER 0xffffffffu
+typedef struct bnbq__cuq_q8tab {
+    uint32_t mode;                        /* 0: l1 / l2 tables; 1: l2[0..255] = 0, kt[1..255] */
+    uint32_t n2;                          /* entries of l2 in use */
+    uint16_t l1[512];                     /* base index into l2 << 5 | (23 - m - 2) */
+    uint32_t l2[BNBQ__CUQ_L2CAP];         /* count << 24 | low bits of T */
+} bnbq__cuq_q8tab;
+
+static uint32_t bnbq__cuq_key(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return (u >> 31) ? ~u : (u | 0x80000000u);
+}
+static uint32_t bnbq__cuq_unkey(uint32_t k) { return (k >> 31) ? (k & 0x7fffffffu) : ~k; }
+/* first key with x > v (a NaN v: none) */
+static uint32_t bnbq__cuq_kgt(float v) {
+    if (!(v == v)) return BNBQ__CUQ_NEVER;
+    return v == 0.0f ? 0x80000001u : bnbq__cuq_key(v) + 1u;
+}
+/* first key where x < v is false (x >= v; a NaN v: every key) */
+static uint32_t bnbq__cuq_kge(float v) {
+    if (!(v == v)) return 0u;
+    return v == 0.0f ? 0x7fffffffu : bnbq__cuq_key(v);
+}
+static uint32_t bnbq__cuq_min(uint32_t a, uint32_t b) { return a < b ? a : b; }
+static uint32_t bnbq__cuq_max(uint32_t a, uint32_t b) { return a > b ? a : b; }
+static float bnbq__cuq_mid(float a, float b) {
+    BNBQ__FLT_TMP float s = a + b;
+    BNBQ__FLT_TMP float m = s * 0.5f;
+    return m;
+}
+/* kt[0] = 0, kt[1..255] the threshold keys; returns whether they ascend (they always should) */
+static int bnbq__cuq_thresholds(const float* c, uint32_t* kt) {
+    int k;
+    kt[0] = 0;
+    for (k = 1; k < 256; k++) {
+        if (k & 1) {
+            int p = k - 1;
+            uint32_t up = p < 254 ? bnbq__cuq_kgt(c[p + 1]) : BNBQ__CUQ_NEVER;
+            kt[k] = bnbq__cuq_min(up, bnbq__cuq_max(bnbq__cuq_kgt(c[p]),
+                                                     bnbq__cuq_kgt(bnbq__cuq_mid(c[p + 1], c[p]))));
+        } else {
+            kt[k] = bnbq__cuq_min(bnbq__cuq_kgt(c[k]),
+                                  bnbq__cuq_max(bnbq__cuq_kgt(c[k - 1]),
+                                                bnbq__cuq_kge(bnbq__cuq_mid(c[k], c[k - 1]))));
+        }
+        if (kt[k] < kt[k - 1]) return 0;
+    }
+    return 1;
+}
+/* The two-level table of `code` into t (mode 0), or its thresholds (mode 1). The L1 ranges and
+   their sub-buckets are visited in key order (x < 0 from -inf up, then x >= 0), so the counts
+   come from one pointer walking up kt. */
+static void bnbq__cuq_q8build(const float* code, bnbq__cuq_q8tab* t) {
+    uint32_t kt[257], dval[64];
+    int i, n2 = 0, nd = 0, didx[64], c = 0;
+    memset(t, 0, sizeof *t);
+    if (!bnbq__cuq_thresholds(code, kt)) goto fallback;
+    kt[256] = BNBQ__CUQ_NEVER;                /* a sentinel: no key passes it */
+    for (i = 0; i < 512; i++) {
+        const int j = i < 256 ? 511 - i : i - 256;
+        const uint32_t s = (uint32_t)j >> 8, ulo = (uint32_t)j << 23, uhi = ulo | 0x7fffffu;
+        const uint32_t k1 = s ? ~ulo : (uhi | 0x80000000u);
+        int c0, c1, m = 0, sh, k;
+        while (c < 255 && kt[c + 1] <= (s ? ~uhi : (ulo | 0x80000000u))) c++;
+        c0 = c1 = c;
+        while (c1 < 255 && kt[c1 + 1] <= k1) c1++;
+        if (j == 0xff) {                      /* +inf, then the quiet NaNs (code 0) */
+            if (n2 + 2 > BNBQ__CUQ_L2CAP) goto fallback;
+            t->l1[j] = (uint16_t)((n2 << 5) | 20);
+            t->l2[n2++] = ((uint32_t)c0 << 24) | 0x3fffffu;
+            t->l2[n2++] = 0x3fffffu;
+            continue;
+        }
+        if (c1 == c0) {                       /* no step: one entry, shared by equal ones */
+            const uint32_t v = ((uint32_t)c0 << 24) | (s ? 0u : 0x7fffffu);
+            for (k = 0; k < nd && dval[k] != v; k++) {}
+            if (k == nd) {
+                if (nd == 64 || n2 == BNBQ__CUQ_L2CAP) goto fallback;
+                dval[nd] = v;
+                didx[nd++] = n2;
+                t->l2[n2++] = v;
+            }
+            t->l1[j] = (uint16_t)((didx[k] << 5) | 21);
+            continue;
+        }
+        for (; m <= 21; m++) {                /* the fewest bits with at most one step per bucket */
+            const uint32_t lm = (1u << (23 - m)) - 1u;
+            int ok = 1, have = 0;
+            uint32_t prev = 0;
+            for (k = c0 + 1; k <= c1 && ok; k++) {
+                if ((kt[k] & lm) == 0) continue;               /* on a bucket boundary */
+                if (kt[k + 1] == kt[k] || (have && (prev | lm) == (kt[k] | lm))) ok = 0;
+                prev = kt[k];
+                have = 1;
+            }
+            if (ok) break;
+        }
+        sh = 23 - m;
+        if (m > 21 || n2 + (1 << m) > BNBQ__CUQ_L2CAP) goto fallback;
+        t->l1[j] = (uint16_t)((n2 << 5) | (sh - 2));
+        for (k = 0; k < (1 << m); k++) {      /* in key order: x < 0 from the top sub-bucket */
+            const int sb = s ? (1 << m) - 1 - k : k;
+            const uint32_t blo = ulo | ((uint32_t)sb << sh), bhi = blo | ((1u << sh) - 1u);
+            const uint32_t ks = s ? ~bhi : (blo | 0x80000000u), ke = s ? ~blo : (bhi | 0x80000000u);
+            int lo;
+            uint32_t low;
+            while (c < 255 && kt[c + 1] <= ks) c++;
+            lo = c;
+            while (c < 255 && kt[c + 1] <= ke) c++;
+            if (c == lo) low = s ? 0u : (1u << sh) - 1u;
+            else low = bnbq__cuq_unkey(kt[lo + 1] - 1u) & ((1u << sh) - 1u);
+            t->l2[n2 + sb] = ((uint32_t)lo << 24) | low;
+        }
+        n2 += 1 << m;
+    }
+    t->mode = 0;
+    t->n2 = (uint32_t)n2;
+    return;
+fallback:
+    memset(t, 0, sizeof *t);
+    t->mode = 1;
+    t->n2 = 256;
+    memcpy(t->l2, kt, 256 * sizeof kt[0]);
+}
+
+/* ---- the 4-bit quantizers' bucket table (host side; kernels_src/quant.cu bq4_entry) ----------
+   Bucket k(v) = round-half-even(32 s), s = sat(f32(v * 0.5 + 0.5)) for NF4, sat(|v|) for FP4 (the
+   kernel computes the same with fma.sat and a float whose low bits hold the rounded value). Entry
+   k: the one threshold in bucket k (else +inf) and the codes: NF4 lo[k] = #{j : k(thr[j]) < k};
+   FP4 bytes c2c[lo], c2c[lo + 1], and both + 8 (x < 0). Mode 1 (two thresholds in a bucket, which
+   the fixed tables never have): the kernels count literally over xthr / c2c. */
+typedef struct bnbq__cuq_q4tab {
+    uint32_t mode;
+    float thr[33];
+    uint32_t codes[33];
+    float xthr[16];
+    uint32_t c2c[8];
+} bnbq__cuq_q4tab;
+
+static int bnbq__cuq_q4bucket(int nf4, float v) {
+    BNBQ__FLT_TMP float s = nf4 ? (float)((double)v * 0.5 + 0.5) : (float)fabs((double)v);
+    double k;
+    if (!(s > 0.0f)) return 0;                       /* NaN, <= 0 */
+    if (s > 1.0f) s = 1.0f;
+    k = floor((double)s * 32.0 + 0.5);
+    if (k - (double)s * 32.0 == 0.5 && fmod(k, 2.0) != 0.0) k -= 1.0;   /* ties to even */
+    return (int)k;
+}
+static void bnbq__cuq_q4build(bnbq_quant_type qt, bnbq__cuq_q4tab* t) {
+    const int nf4 = qt == BNBQ_NF4, nthr = nf4 ? 15 : 7;
+    int b[15], j, k;
+    memset(t, 0, sizeof *t);
+    for (j = 0; j < nthr; j++) {
+        t->xthr[j] = nf4 ? bnbq__nf4_thresholds[j] : bnbq__fp4_thresholds[j];
+        b[j] = bnbq__cuq_q4bucket(nf4, t->xthr[j]);
+    }
+    for (j = 0; j < 8; j++) t->c2c[j] = bnbq__fp4_count_to_code[j];
+    for (k = 0; k < 33; k++) {
+        int lo = 0, in = 0, c0, c1;
+        t->thr[k] = (float)HUGE_VAL;
+        for (j = 0; j < nthr; j++) {
+            lo += b[j] < k;
+            if (b[j] == k) { in++; t->thr[k] = t->xthr[j]; }
+        }
+        if (in > 1) t->mode = 1;
+        c0 = nf4 ? lo : (int)t->c2c[lo];
+        c1 = nf4 ? lo + 1 : (int)t->c2c[lo < 7 ? lo + 1 : 7];
+        t->codes[k] = nf4 ? (uint32_t)c0
+                          : (uint32_t)c0 | ((uint32_t)c1 << 8) | ((uint32_t)(c0 | 8) << 16) |
+                                ((uint32_t)(c1 | 8) << 24);
+    }
+}
+
 static bnbq_result bnbq__cu_quantize_blockwise(bnbq_exec* ex, const float* code, bnbq_dtype dt,
                                                const void* x, size_t n, int blocksize,
                                                uint8_t* out_q, float* out_absmax) {
@@ -4550,14 +4839,15 @@ static bnbq_result bnbq__cu_quantize_blockwise(bnbq_exec* ex, const float* code,
     BNBQ__CU_BEGIN("bnbq_quantize_blockwise");
     r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_bw[(int)dt], "bnbq_k_quant8", &f);
     if (r == BNBQ_SUCCESS) {
-        bnbq__cuq_code256 cs;
+        bnbq__cuq_q8tab tab;
         unsigned long long nn = n;
         int lg = bnbq__cuq_log2(blocksize);
         void* args[6];
-        bnbq__cuq_code(&cs, code);
+        bnbq__cuq_q8build(code, &tab);
         args[0] = (void*)&x; args[1] = &nn; args[2] = &lg; args[3] = (void*)&out_q;
-        args[4] = (void*)&out_absmax; args[5] = &cs;
-        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__cuq_grid(c, bnbq__cuq_qtiles(n, blocksize), 64), 1,
+        args[4] = (void*)&out_absmax; args[5] = &tab;
+        r = bnbq__cu_launch(ex, bnbq__func, f,
+                            bnbq__cuq_grid(c, bnbq__cuq_qtiles(n, blocksize), BNBQ__CUQ_QBLOCKS), 1,
                             BNBQ__CUQ_THREADS, 0, args);
     }
     BNBQ__CU_END();
@@ -4601,20 +4891,13 @@ static bnbq_result bnbq__cu_quantize_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnb
     if (r == BNBQ_SUCCESS) {
         bnbq__cuq_q4tab tab;
         unsigned long long nn = n;
-        int lg = bnbq__cuq_log2(blocksize), i;
+        int lg = bnbq__cuq_log2(blocksize);
         void* args[6];
-        memset(&tab, 0, sizeof tab);
-        if (qt == BNBQ_NF4) {
-            tab.nthr = 15;
-            for (i = 0; i < 15; i++) tab.thr[i] = bnbq__nf4_thresholds[i];
-        } else {
-            tab.nthr = 7;
-            for (i = 0; i < 7; i++) tab.thr[i] = bnbq__fp4_thresholds[i];
-            for (i = 0; i < 8; i++) tab.c2c[i] = bnbq__fp4_count_to_code[i];
-        }
+        bnbq__cuq_q4build(qt, &tab);
         args[0] = (void*)&x; args[1] = &nn; args[2] = &lg; args[3] = (void*)&out_packed;
         args[4] = (void*)&out_absmax; args[5] = &tab;
-        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__cuq_grid(c, bnbq__cuq_qtiles(n, blocksize), 64), 1,
+        r = bnbq__cu_launch(ex, bnbq__func, f,
+                            bnbq__cuq_grid(c, bnbq__cuq_qtiles(n, blocksize), BNBQ__CUQ_QBLOCKS), 1,
                             BNBQ__CUQ_THREADS, 0, args);
     }
     BNBQ__CU_END();
@@ -4667,15 +4950,16 @@ static bnbq_result bnbq__cu_quantize_nested(bnbq_exec* ex, const float* nested_c
     BNBQ__CU_BEGIN("bnbq_quantize_nested");
     r = bnbq__cu_kernel(ex, "quant", BNBQ__CUQ_NE, "bnbq_k_quant_nested", &f);
     if (r == BNBQ_SUCCESS) {
-        bnbq__cuq_code256 cs;
+        bnbq__cuq_q8tab tab;
         unsigned long long nn = nblocks;
         int lg = bnbq__cuq_log2(nested_blocksize);
         void* args[7];
-        bnbq__cuq_code(&cs, nested_code);
+        bnbq__cuq_q8build(nested_code, &tab);
         args[0] = (void*)&absmax; args[1] = &nn; args[2] = &lg; args[3] = (void*)&offset;
-        args[4] = (void*)&out_absmax_q; args[5] = (void*)&out_nested_absmax; args[6] = &cs;
+        args[4] = (void*)&out_absmax_q; args[5] = (void*)&out_nested_absmax; args[6] = &tab;
         r = bnbq__cu_launch(ex, bnbq__func, f,
-                            bnbq__cuq_grid(c, bnbq__cuq_qtiles(nblocks, nested_blocksize), 64), 1,
+                            bnbq__cuq_grid(c, bnbq__cuq_qtiles(nblocks, nested_blocksize),
+                                           BNBQ__CUQ_QBLOCKS), 1,
                             BNBQ__CUQ_THREADS, 0, args);
     }
     BNBQ__CU_END();
@@ -4718,7 +5002,7 @@ static bnbq_result bnbq__cu_quantize_global(bnbq_exec* ex, const float* code, bn
                            BNBQ__DRV.bnbq__cuMemsetD8Async(BNBQ__DPTR(out_absmax), 0, sizeof(float),
                                                            (bnbq__CUstream)ex->stream));
     if (r == BNBQ_SUCCESS) {
-        bnbq__cuq_code256 cs;
+        bnbq__cuq_q8tab tab;
         unsigned long long nn = n;
         size_t tiles = n / BNBQ__CUQ_TILE + (n % BNBQ__CUQ_TILE != 0);
         void* args[5];
@@ -4726,10 +5010,10 @@ static bnbq_result bnbq__cu_quantize_global(bnbq_exec* ex, const float* code, bn
         r = bnbq__cu_launch(ex, bnbq__func, fa, bnbq__cuq_grid(c, tiles, 8), 1, BNBQ__CUQ_THREADS, 0,
                             args);
         if (r == BNBQ_SUCCESS) {
-            bnbq__cuq_code(&cs, code);
+            bnbq__cuq_q8build(code, &tab);
             args[0] = (void*)&x; args[1] = &nn; args[2] = (void*)&out_absmax; args[3] = (void*)&out_q;
-            args[4] = &cs;
-            r = bnbq__cu_launch(ex, bnbq__func, fq, bnbq__cuq_grid(c, tiles, 64), 1,
+            args[4] = &tab;
+            r = bnbq__cu_launch(ex, bnbq__func, fq, bnbq__cuq_grid(c, tiles, BNBQ__CUQ_QBLOCKS), 1,
                                 BNBQ__CUQ_THREADS, 0, args);
         }
     }

@@ -20,7 +20,6 @@
 // Host tables arrive by value, laid out exactly as the C side's structs.
 struct bnbq_code256 { float v[256]; };                      // an 8-bit code
 struct bnbq_code16 { float v[16]; };                        // 4-bit dequantization values
-struct bnbq_q4tab { float thr[16]; int nthr; int c2c[8]; }; // 4-bit thresholds, FP4 count->code
 
 struct alignas(16) bq_v4 { u32 a, b, c, d; };
 struct alignas(8) bq_v2 { u32 a, b; };
@@ -110,212 +109,300 @@ template <int DT> BNBQ_DEV void bq_store_vec(void* out, u64 e, const float* v) {
 // A block of 256 threads takes a tile of 4096 elements: 4096 / bs quantization blocks of
 // G = bs / 16 threads, each thread holding 16 elements in registers (4 or 2 vectors of 16 bytes;
 // vector j of lane l in a group covers elements (j * G + l) * VEC ... + VEC - 1 of its block).
-// The block's absmax (a max: order-free) is reduced with shuffles (G <= 32) and shared memory,
-// then every element is coded from the registers: the input is read once.
+// They stay as loaded (f16 / bf16 pairs: 8 words), are widened once where they are coded, and the
+// next tile of the block is loaded before this one is coded (BQ_PREFETCH), so that a few blocks
+// per SM keep enough bytes in flight. The block's absmax (a max: order-free; f16 / bf16 pairs with
+// the packed max, whose NaN rule is the scalar one: a NaN never wins) is reduced with shuffles
+// (G <= 32) and shared memory, then every element is coded from the registers: the input is read
+// once. The coder's tables are set up once per block, while its first tile is loading.
 // NESTED: the values are f32(x - off) (quantize_nested). BITS 8: one code per byte; BITS 4: two
 // codes per byte, high nibble first, a missing last element coded from 0.0f * inv.
-template <int DT, bool NESTED, int BITS, class Coder>
+#ifndef BQ_PREFETCH
+#define BQ_PREFETCH 1
+#endif
+#define BQ_NEG_INF (-__uint_as_float(0x7f800000u))
+
+// max.f32: a NaN operand loses (so fmax(m, NaN) = m)
+BNBQ_DEV float bq_fmax(float a, float b) {
+    float d;
+    asm("max.f32 %0, %1, %2;" : "=f"(d) : "f"(a), "f"(b));
+    return d;
+}
+// a << (n & 31), a >> (n & 31): one funnel shift each
+BNBQ_DEV u32 bq_shl(u32 a, u32 n) {
+    u32 d;
+    asm("shf.l.wrap.b32 %0, %1, %2, %3;" : "=r"(d) : "r"(0u), "r"(a), "r"(n));
+    return d;
+}
+BNBQ_DEV u32 bq_shr(u32 a, u32 n) {
+    u32 d;
+    asm("shf.r.wrap.b32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(0u), "r"(n));
+    return d;
+}
+// max(m, |w|) per half of two f16 / bf16 pairs (max.f16x2 / max.bf16x2, sm_80: a NaN half loses)
+#if __CUDA_ARCH__ >= 800
+#define BQ_HMAX 1
+template <int DT> BNBQ_DEV u32 bq_hmax2(u32 m, u32 w) {
+    u32 d;
+    w &= 0x7fff7fffu;
+    if (DT == BNBQ_F16) asm("max.f16x2 %0, %1, %2;" : "=r"(d) : "r"(m), "r"(w));
+    else asm("max.bf16x2 %0, %1, %2;" : "=r"(d) : "r"(m), "r"(w));
+    return d;
+}
+#else
+#define BQ_HMAX 0
+template <int DT> BNBQ_DEV u32 bq_hmax2(u32 m, u32 w) { return m | w; }   // not used
+#endif
+// (a & m) | (b & ~m) in one lop3
+BNBQ_DEV u32 bq_blend(u32 a, u32 m, u32 b) {
+    u32 d;
+    asm("lop3.b32 %0, %1, %2, %3, 0xe2;" : "=r"(d) : "r"(a), "r"(m), "r"(b));
+    return d;
+}
+// a > b ? 0xffffffff : 0
+BNBQ_DEV u32 bq_gtmask(float a, float b) {
+    u32 d;
+    asm("set.gt.u32.f32 %0, %1, %2;" : "=r"(d) : "f"(a), "f"(b));
+    return d;
+}
+// shared memory by 32-bit address (no generic-address conversion per load)
+BNBQ_DEV u32 bq_saddr(const void* p) { return (u32)__cvta_generic_to_shared(p); }
+BNBQ_DEV u32 bq_lds(u32 a) {
+    u32 d;
+    asm volatile("ld.shared.u32 %0, [%1];" : "=r"(d) : "r"(a));
+    return d;
+}
+BNBQ_DEV bq_f2 bq_lds2(u32 a) {
+    bq_f2 d;
+    asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];" : "=f"(d.x), "=f"(d.y) : "r"(a));
+    return d;
+}
+// The 16 values of a thread as loaded: f32 bits, or 8 words of f16 / bf16 pairs.
+template <int DT> struct bq_raw { u32 w[DT == BNBQ_F32 ? 16 : 8]; };
+template <int DT> BNBQ_DEV float bq_elem(const bq_raw<DT>& r, int k) {
+    if (DT == BNBQ_F32) return __uint_as_float(r.w[k]);
+    return bq_widen<DT>((k & 1) ? r.w[k >> 1] >> 16 : r.w[k >> 1]);
+}
+
+// lane l's 16 values of the tile at element `base`: 16-byte loads when `whole` (every element of
+// the tile < n, x aligned) from xe = x's address of the lane's first element, else element loads
+// with those past n read as 0.0f; NESTED (F32): f32(x - off) for those read. off0 = the lane's
+// first element in the tile, (g << bs_log2) + l * VEC; vector j is j * jstep elements later.
+template <int DT, bool NESTED> BNBQ_DEV void bq_load_tile16(const void* x, const char* xe, u64 n,
+                                                            u64 base, bool whole, u32 off0,
+                                                            u32 jstep, float off, bq_raw<DT>& r) {
+    const int VEC = DT == BNBQ_F32 ? 4 : 8;
+    const int NV = 16 / VEC;
+    const int ES = DT == BNBQ_F32 ? 4 : 2;
+    if (whole) {
+#pragma unroll
+        for (int j = 0; j < NV; j++) {
+            const bq_v4 w = *(const bq_v4*)(xe + (u32)j * jstep * ES);
+            r.w[4 * j] = w.a; r.w[4 * j + 1] = w.b; r.w[4 * j + 2] = w.c; r.w[4 * j + 3] = w.d;
+        }
+        if (NESTED) {
+#pragma unroll
+            for (int k = 0; k < 16; k++) r.w[k] = __float_as_uint(__uint_as_float(r.w[k]) - off);
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < NV; j++) {
+#pragma unroll
+            for (int k = 0; k < VEC; k++) {
+                const u64 e = base + off0 + (u32)j * jstep + (u32)k;
+                u32 b = 0;
+                if (e < n) {
+                    b = DT == BNBQ_F32 ? ((const u32*)x)[e] : (u32)((const u16*)x)[e];
+                    if (NESTED) b = __float_as_uint(__uint_as_float(b) - off);
+                }
+                if (DT == BNBQ_F32) r.w[j * VEC + k] = b;
+                else if (k & 1) r.w[(j * VEC + k) >> 1] |= b << 16;
+                else r.w[(j * VEC + k) >> 1] = b;
+            }
+        }
+    }
+}
+
+// Coder: setup(tables) once per block (all threads; ends with a barrier), one(x) = the code of x,
+// pack4(a, b, c, d) = four codes (BITS 8: one per byte; BITS 4: two bytes, high nibble first).
+// x is always a product (or quotient): a NaN is a quiet one.
+template <int DT, bool NESTED, int BITS, class Coder, class Tab>
 BNBQ_DEV void bq_quant_blocks(const void* x, u64 n, int bs_log2, u8* q, float* absmax, float off,
-                              const Coder& cd) {
+                              Coder& cd, const Tab& tab) {
     const int VEC = DT == BNBQ_F32 ? 4 : 8;
     const int NV = 16 / VEC;
     const int OB = BITS == 8 ? VEC : VEC / 2;        // output bytes per vector
+    const int ES = DT == BNBQ_F32 ? 4 : 2;           // input bytes per element
     const int t = threadIdx.x;
     const int lg = bs_log2 - 4;                      // log2(G): 1 .. 8
     const int G = 1 << lg;
     const int g = t >> lg, l = t & (G - 1);
-    const u64 bs = (u64)1 << bs_log2;
-    const u64 nblocks = (n >> bs_log2) + ((n & (bs - 1)) != 0);
-    const u64 per_tile = (u64)(BQ_THREADS >> lg);
-    const u64 ntiles = (nblocks + per_tile - 1) / per_tile;
-    const bool xal = ((u64)x & 15) == 0;
-    const bool qal = ((u64)q & (u64)(OB - 1)) == 0;
+    const u64 ntiles = (n >> 12) + ((n & 4095) != 0);   // tiles of 4096 = 4096 / bs blocks
+    const bool al = ((u64)x & 15) == 0 && ((u64)q & (u64)(OB - 1)) == 0;
+    const u32 off0 = ((u32)g << bs_log2) + (u32)(l * VEC), jstep = (u32)(G * VEC);
+    const u64 step = (u64)gridDim.x << 12;           // elements from one tile of the block to the next
     __shared__ float red[BQ_THREADS / 32];
-    for (u64 tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {
-        const u64 qb = tile * per_tile + (u64)g;
-        const u64 start = qb << bs_log2;
-        const bool active = qb < nblocks;
-        const bool full = active && n - start >= bs;
-        float v[16];
-        if (full && xal) {
+    u64 tile = blockIdx.x, base = tile << 12;
+    // the lane's first input element, output byte and absmax of the current tile
+    const char* xe = (const char*)x + (base + off0) * ES;
+    u8* qe = q + (base + off0) * BITS / 8;
+    float* ae = absmax + (base >> bs_log2) + (u64)g;
+    bq_raw<DT> cur;
+    bq_load_tile16<DT, NESTED>(x, xe, n, base, al && n - base >= 4096, off0, jstep, off, cur);
+    cd.setup(tab);
+    for (; tile < ntiles; tile += gridDim.x, base += step, xe += step * ES, qe += step * BITS / 8,
+                          ae += step >> bs_log2) {
+        const bool whole = al && n - base >= 4096;   // block-uniform
+        bq_raw<DT> v = cur;
+#if BQ_PREFETCH
+        if (tile + gridDim.x < ntiles)
+            bq_load_tile16<DT, NESTED>(x, xe + step * ES, n, base + step, al && n - base - step >= 4096,
+                                       off0, jstep, off, cur);
+#endif
+        float m = 0.0f;
+        if (DT == BNBQ_F32) {
 #pragma unroll
-            for (int j = 0; j < NV; j++)
-                bq_load_vec<DT>(x, start + (u64)((j * G + l) * VEC), v + j * VEC);
-            if (NESTED) {
+            for (int k = 0; k < 16; k++) m = bq_fmax(m, bnbq_absf(__uint_as_float(v.w[k])));
+        } else if (BQ_HMAX) {
+            u32 m2 = 0;
 #pragma unroll
-                for (int k = 0; k < 16; k++) v[k] = v[k] - off;
-            }
+            for (int k = 0; k < 8; k++) m2 = bq_hmax2<DT>(m2, v.w[k]);
+            m = bq_fmax(bq_widen<DT>(m2), bq_widen<DT>(m2 >> 16));
         } else {
 #pragma unroll
-            for (int j = 0; j < NV; j++) {
-#pragma unroll
-                for (int k = 0; k < VEC; k++) {
-                    const u64 e = start + (u64)((j * G + l) * VEC + k);
-                    float a = 0.0f;
-                    if (active && e < n) {
-                        a = bnbq_load(DT, x, e);
-                        if (NESTED) a = a - off;
-                    }
-                    v[j * VEC + k] = a;
-                }
-            }
+            for (int k = 0; k < 16; k++) m = bq_fmax(m, bnbq_absf(bq_elem<DT>(v, k)));
         }
-        float m = 0.0f;
 #pragma unroll
-        for (int k = 0; k < 16; k++) m = bq_max(m, bnbq_absf(v[k]));
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            const float w = __shfl_xor_sync(BQ_FULL, m, o);
-            if (o < G) m = bq_max(m, w);
-        }
+        for (int o = 1; o < 32; o <<= 1)             // G is block-uniform
+            if (o < G) m = bq_fmax(m, __shfl_xor_sync(BQ_FULL, m, o));
         if (G > 32) {                                // uniform: bs >= 1024
             if ((t & 31) == 0) red[t >> 5] = m;
             __syncthreads();
             const int w0 = (g << lg) >> 5, nw = G >> 5;
             m = red[w0];
-            for (int i = 1; i < nw; i++) m = bq_max(m, red[w0 + i]);
+            for (int i = 1; i < nw; i++) m = bq_fmax(m, red[w0 + i]);
             __syncthreads();
         }
         const float inv = 1.0f / m;                  // IEEE reciprocal; 0 -> inf -> NaN -> code 0
-        if (active && l == 0) absmax[qb] = m;
+        if (l == 0 && (whole || base + ((u64)g << bs_log2) < n)) *ae = m;
 #pragma unroll
         for (int j = 0; j < NV; j++) {
-            const u64 e0 = start + (u64)((j * G + l) * VEC);
-            int r[VEC];
+            float y[VEC];
 #pragma unroll
-            for (int k = 0; k < VEC; k++) r[k] = cd(v[j * VEC + k] * inv);
-            if (BITS == 8) {
-                if (full && qal) {
-                    if (VEC == 4) {
-                        *(u32*)(q + e0) =
-                            (u32)r[0] | ((u32)r[1] << 8) | ((u32)r[2] << 16) | ((u32)r[3] << 24);
-                    } else {
+            for (int k = 0; k < VEC; k++) y[k] = bq_elem<DT>(v, j * VEC + k) * inv;
+            if (whole) {
+                u8* qv = qe + (u32)j * jstep * BITS / 8;
+                const u32 p0 = cd.pack4(y[0], y[1], y[2], y[3]);
+                if (VEC == 4) {
+                    if (BITS == 8) *(u32*)qv = p0;
+                    else *(u16*)qv = (u16)p0;
+                } else {
+                    const u32 p1 = cd.pack4(y[4 % VEC], y[5 % VEC], y[6 % VEC], y[7 % VEC]);
+                    if (BITS == 8) {
                         bq_v2 w;
-                        w.a = (u32)r[0] | ((u32)r[1] << 8) | ((u32)r[2] << 16) | ((u32)r[3] << 24);
-                        w.b = (u32)r[4 % VEC] | ((u32)r[5 % VEC] << 8) | ((u32)r[6 % VEC] << 16) |
-                              ((u32)r[7 % VEC] << 24);
-                        *(bq_v2*)(q + e0) = w;
+                        w.a = p0;
+                        w.b = p1;
+                        *(bq_v2*)qv = w;
+                    } else {
+                        *(u32*)qv = p0 | (p1 << 16);
                     }
-                } else if (active) {
-#pragma unroll
-                    for (int k = 0; k < VEC; k++)
-                        if (e0 + k < n) q[e0 + k] = (u8)r[k];
                 }
             } else {
-                if (full && qal) {
-                    const u32 b0 = ((u32)r[0] << 4) | (u32)r[1], b1 = ((u32)r[2] << 4) | (u32)r[3];
-                    if (VEC == 4) {
-                        *(u16*)(q + (e0 >> 1)) = (u16)(b0 | (b1 << 8));
-                    } else {
-                        const u32 b2 = ((u32)r[4 % VEC] << 4) | (u32)r[5 % VEC];
-                        const u32 b3 = ((u32)r[6 % VEC] << 4) | (u32)r[7 % VEC];
-                        *(u32*)(q + (e0 >> 1)) = b0 | (b1 << 8) | (b2 << 16) | (b3 << 24);
-                    }
-                } else if (active) {
+                const u64 e0 = base + off0 + (u32)j * jstep;
 #pragma unroll
-                    for (int k = 0; k < VEC; k += 2)
-                        if (e0 + k < n) q[(e0 + k) >> 1] = (u8)(((u32)r[k] << 4) | (u32)r[k + 1]);
+                for (int k = 0; k < VEC; k += BITS == 8 ? 1 : 2) {
+                    if (e0 + k < n) {
+                        if (BITS == 8) q[e0 + k] = (u8)cd.one(y[k]);
+                        else q[(e0 + k) >> 1] = (u8)((cd.one(y[k]) << 4) | cd.one(y[k + 1]));
+                    }
                 }
             }
         }
+#if !BQ_PREFETCH
+        if (tile + gridDim.x < ntiles)
+            bq_load_tile16<DT, NESTED>(x, xe + step * ES, n, base + step, al && n - base - step >= 4096,
+                                       off0, jstep, off, cur);
+#endif
     }
 }
 
 // ---- the 8-bit code search (bnbq.h bnbq__code_index) ------------------------------------------
 #if BNBQ_OPS == 1 || BNBQ_OPS == 2 || BNBQ_OPS == 3
-// bnbq__code_index's seven steps follow a binary search tree over the odd indices 1..253: node i
-// (1-based, level L = floor(log2 i)) holds code[pivot], pivot = 2 * (i - 2^L) * 2^(7-L) + 2^(7-L) - 1,
-// and a step goes to node 2i + (x > code[pivot]); after seven steps i - 128 = c and p = 2c. Nodes
-// 1..7 live in registers, 8..127 in shared memory (levels 3..5 are 8..32 consecutive words: no
-// bank conflicts). The final neighbour test needs code[p] and one midpoint
-// mid[k] = (code[k] + code[k-1]) * 0.5f: np = p + 1 uses mid[p + 1], np = p - 1 uses mid[p] (IEEE
-// addition is commutative). For p = 0 the CPU's np is 0 = p, so the result is p whatever the test:
-// mid[0] is stored as -inf, which makes every test with it false.
-__shared__ float bq_code[256];
-__shared__ float bq_tree[128];
-__shared__ float bq_even[128];
-__shared__ bq_f2 bq_mid[128];                        // mid[2c], mid[2c + 1]
+// For a sorted code (the API validates it) bnbq__code_index is a monotone step function of x over
+// the non-NaN floats, NaN -> 0: f(x) = #{k : kt[k] <= key(x)}, 255 threshold keys computed on the
+// host (bnbq_cuda.h, bnbq__cuq_q8build, which derives them). f(NaN) = f(-inf) = 0, so x is first
+// mapped with max(x, -inf). Mode 0: a two-level table: l1[top 9 bits of x (sign, exponent)] =
+// byte offset of its sub-buckets in l2 << 8 | 21 - m; sub-bucket = the next m mantissa bits; an
+// l2 entry = count at the sub-bucket's start << 24 | the low 23 - m bits of T, the float below the
+// one step in the sub-bucket (no step: x <= T for every x of it), whose upper bits are x's:
+// code = count + (x > T). Mode 1 (codes with runs of equal entries and the like): the sorted keys
+// in l2[0..255] (l2[0] = 0), binary-searched.
+#define BQ8_L2CAP 736
+struct bnbq_q8tab { u32 mode; u32 n2; u32 l1[256]; u32 l2[BQ8_L2CAP]; };   // l1: 512 u16
+__shared__ u32 bq8_l1[512];
+__shared__ u32 bq8_l2[BQ8_L2CAP];
 
-struct bq_top { float r1, r2, r3, r4, r5, r6, r7; };
-
-// Fills the tables; returns (block-uniform) whether mid[p] <= code[p] <= mid[p + 1] for every
-// even p (p = 0: the upper half only). Then, as every comparison is exact, the final test is
-// p + (x > mid[p + 1]) - (x < mid[p]): when x > code[p] the down test cannot hold (x > code[p] >=
-// mid[p]), and when not, the up test cannot (x <= code[p] <= mid[p + 1], or x is NaN). Codes where
-// a sum overflows or meets inf - inf can fail the check; they take the literal final test.
-BNBQ_DEV int bq8_setup(const bnbq_code256& code, bq_top& T) {
+BNBQ_DEV void bq8_load(const bnbq_q8tab& tab) {
     const int t = threadIdx.x;
-    bq_code[t] = code.v[t];                          // one parameter read per thread
+    const u32 w = tab.l1[t];                         // entries 2t, 2t + 1: index << 5 | 21 - m
+    const u32 b = bq_saddr(bq8_l2) << 8;             // l1: shared address of the first entry << 8
+    bq8_l1[2 * t] = b + ((((w & 0xffffu) >> 5) << 10) | (w & 31u));
+    bq8_l1[2 * t + 1] = b + (((w >> 21) << 10) | ((w >> 16) & 31u));
+    const u32 n2 = tab.n2;
+    for (u32 i = (u32)t; i < n2; i += BQ_THREADS) bq8_l2[i] = tab.l2[i];
     __syncthreads();
-    ((float*)bq_mid)[t] = t == 0 ? -__uint_as_float(0x7f800000u) : (bq_code[t] + bq_code[t - 1]) * 0.5f;
-    if (t < 128) {
-        bq_even[t] = bq_code[2 * t];
-        if (t > 0) {
-            const int L = 31 - __clz(t), s = 1 << (7 - L);
-            bq_tree[t] = bq_code[2 * (t - (1 << L)) * s + s - 1];
-        } else {
-            bq_tree[0] = 0.0f;
-        }
-    }
-    __syncthreads();
-    int ok = 1;
-    if (t < 128) {
-        const float e = bq_even[t];
-        const bq_f2 m = bq_mid[t];
-        ok = (t == 0 || m.x <= e) && e <= m.y;
-    }
-    T.r1 = bq_tree[1]; T.r2 = bq_tree[2]; T.r3 = bq_tree[3];
-    T.r4 = bq_tree[4]; T.r5 = bq_tree[5]; T.r6 = bq_tree[6]; T.r7 = bq_tree[7];
-    return __syncthreads_and(ok);
 }
 
-// the float at byte offset o of a shared table (offsets keep the index arithmetic to one op a step)
-#define BQ_AT(tab, o) (*(const float*)((const char*)(tab) + (o)))
-
-template <bool FAST> BNBQ_DEV int bq8_index(float x, const bq_top& T) {
-    const bool p0 = x > T.r1;                        // levels 0..2: nodes 1..7 in registers
-    const bool p1 = x > (p0 ? T.r3 : T.r2);
-    const float v2 = p1 ? (p0 ? T.r7 : T.r5) : (p0 ? T.r6 : T.r4);
-    const bool p2 = x > v2;
-    u32 o = (p0 ? 48u : 32u) + (p1 ? 8u : 0u) + (p2 ? 4u : 0u);   // 4 * node (8..15)
-    o = 2 * o + (x > BQ_AT(bq_tree, o) ? 4u : 0u);   // levels 3..6
-    o = 2 * o + (x > BQ_AT(bq_tree, o) ? 4u : 0u);
-    o = 2 * o + (x > BQ_AT(bq_tree, o) ? 4u : 0u);
-    o = 2 * o + (x > BQ_AT(bq_tree, o) ? 4u : 0u);
-    // o = 4 * (128 + c): p = 2c = o / 2 - 256
-    const int p = (int)(o >> 1) - 256;
-    if (FAST) {
-        const bq_f2 m = *(const bq_f2*)((const char*)bq_mid + (2 * o - 1024));   // mid[p], mid[p + 1]
-        return p + (x > m.y ? 1 : 0) - (x < m.x ? 1 : 0);   // mid[0] is -inf: never below
-    } else {
-        const float val = BQ_AT(bq_even, o - 512);   // code[p]
-        const bool gt = x > val;
-        const float mid = ((const float*)bq_mid)[p + gt];
-        const int np = gt ? p + 1 : (p > 0 ? p - 1 : 0);
-        const bool take = gt ? (x > mid) : (x < mid);
-        return take ? np : p;
-    }
+// the l2 entry of x, plus 1 << 24 where x > T
+BNBQ_DEV u32 bq8_entry(float x, u32 l1) {
+    const float xn = x;
+    const u32 u = __float_as_uint(xn);
+    const u32 w = bq_lds(l1 + ((u >> 21) & 0x7fcu));
+    const u32 nm = bq_shl(0xfffffffcu, w);           // ~0 << (23 - m)
+    const u32 s4 = bq_shr(u & nm & 0x7fffffu, w);    // sub-bucket * 4
+    const u32 e = bq_lds((w >> 8) + s4);
+    const float T = __uint_as_float(bq_blend(u, nm, e));
+    return xn > T ? e + 0x1000000u : e;
 }
-
-template <bool FAST> struct bq8_coder {
-    bq_top T;
-    BQ_MEMBER int operator()(float x) const { return bq8_index<FAST>(x, T); }
+struct bq8_table {
+    u32 l1;                                          // shared address of bq8_l1
+    BQ_MEMBER void setup(const bnbq_q8tab& tab) {
+        bq8_load(tab);
+        l1 = bq_saddr(bq8_l1);
+    }
+    BQ_MEMBER int one(float x) const { return (int)(bq8_entry(x, l1) >> 24); }
+    BQ_MEMBER u32 pack4(float a, float b, float c, float d) const {
+        const u32 lo = __byte_perm(bq8_entry(a, l1), bq8_entry(b, l1), 0x0073u);
+        const u32 hi = __byte_perm(bq8_entry(c, l1), bq8_entry(d, l1), 0x0073u);
+        return __byte_perm(lo, hi, 0x5410u);
+    }
+};
+struct bq8_search {                                  // mode 1
+    BQ_MEMBER void setup(const bnbq_q8tab& tab) { bq8_load(tab); }
+    BQ_MEMBER int one(float x) const {
+        const u32 u = __float_as_uint(bq_fmax(x, BQ_NEG_INF));
+        const u32 k = (u >> 31) ? ~u : (u | 0x80000000u);
+        u32 i = 0;
+#pragma unroll
+        for (u32 s = 128; s > 0; s >>= 1) i += bq8_l2[i + s] <= k ? s : 0u;
+        return (int)i;
+    }
+    BQ_MEMBER u32 pack4(float a, float b, float c, float d) const {
+        return (u32)one(a) | ((u32)one(b) << 8) | ((u32)one(c) << 16) | ((u32)one(d) << 24);
+    }
 };
 #endif
 
 #if BNBQ_OPS == 1
 // out_q, out_absmax = bnbq_quantize_blockwise(code, x, n, 2^bs_log2); bs 64..4096
 extern "C" __global__ void __launch_bounds__(BQ_THREADS, 4)
-bnbq_k_quant8(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_code256 code) {
-    bq_top T;
-    if (bq8_setup(code, T)) {
-        bq8_coder<true> cd;
-        cd.T = T;
-        bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd);
+bnbq_k_quant8(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_q8tab tab) {
+    if (tab.mode == 0) {
+        bq8_table cd;
+        bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd, tab);
     } else {
-        bq8_coder<false> cd;
-        cd.T = T;
-        bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd);
+        bq8_search cd;
+        bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd, tab);
     }
 }
 #endif
@@ -470,15 +557,17 @@ bnbq_k_absmax_global(const void* x, u64 n, float* out) {
 
 // q[e] = code_index(code, f32(x[e] / absmax[0])), an IEEE division as bnbq.h (and torch).
 template <class Coder>
-BNBQ_DEV void bq_quant_global(const void* x, u64 n, const float* absmax, u8* q, const Coder& cd) {
+BNBQ_DEV void bq_quant_global(const void* x, u64 n, const float* absmax, u8* q, Coder& cd,
+                              const bnbq_q8tab& tab) {
     const int VEC = BNBQ_DT == BNBQ_F32 ? 4 : 8;
     const int NV = 16 / VEC;
     const u64 TE = (u64)(BQ_THREADS * 16);
     const int t = threadIdx.x;
-    const float s = absmax[0];
     const bool xal = ((u64)x & 15) == 0;
     const bool qal = ((u64)q & (u64)(VEC - 1)) == 0;
     const u64 ntiles = n / TE + (n % TE != 0);
+    cd.setup(tab);
+    const float s = absmax[0];
     for (u64 tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {
         const u64 base = tile * TE;
         const bool full = n - base >= TE;
@@ -487,40 +576,36 @@ BNBQ_DEV void bq_quant_global(const void* x, u64 n, const float* absmax, u8* q, 
 #pragma unroll
         for (int j = 0; j < NV; j++) {
             const u64 e0 = base + (u64)((j * BQ_THREADS + t) * VEC);
-            int r[VEC];
+            float y[VEC];
 #pragma unroll
-            for (int k = 0; k < VEC; k++) r[k] = cd(v[j * VEC + k] / s);
+            for (int k = 0; k < VEC; k++) y[k] = v[j * VEC + k] / s;
             if (full && qal) {
-                const u32 lo = (u32)r[0] | ((u32)r[1] << 8) | ((u32)r[2] << 16) | ((u32)r[3] << 24);
+                const u32 lo = cd.pack4(y[0], y[1], y[2], y[3]);
                 if (VEC == 4) {
                     *(u32*)(q + e0) = lo;
                 } else {
                     bq_v2 w;
                     w.a = lo;
-                    w.b = (u32)r[4 % VEC] | ((u32)r[5 % VEC] << 8) | ((u32)r[6 % VEC] << 16) |
-                          ((u32)r[7 % VEC] << 24);
+                    w.b = cd.pack4(y[4 % VEC], y[5 % VEC], y[6 % VEC], y[7 % VEC]);
                     *(bq_v2*)(q + e0) = w;
                 }
             } else {
 #pragma unroll
                 for (int k = 0; k < VEC; k++)
-                    if (e0 + k < n) q[e0 + k] = (u8)r[k];
+                    if (e0 + k < n) q[e0 + k] = (u8)cd.one(y[k]);
             }
         }
     }
 }
 
 extern "C" __global__ void __launch_bounds__(BQ_THREADS, 4)
-bnbq_k_quant_global(const void* x, u64 n, const float* absmax, u8* q, bnbq_code256 code) {
-    bq_top T;
-    if (bq8_setup(code, T)) {
-        bq8_coder<true> cd;
-        cd.T = T;
-        bq_quant_global(x, n, absmax, q, cd);
+bnbq_k_quant_global(const void* x, u64 n, const float* absmax, u8* q, bnbq_q8tab tab) {
+    if (tab.mode == 0) {
+        bq8_table cd;
+        bq_quant_global(x, n, absmax, q, cd, tab);
     } else {
-        bq8_coder<false> cd;
-        cd.T = T;
-        bq_quant_global(x, n, absmax, q, cd);
+        bq8_search cd;
+        bq_quant_global(x, n, absmax, q, cd, tab);
     }
 }
 #endif
@@ -579,17 +664,14 @@ bnbq_k_nested_offset(const float* absmax, u64 nblocks, float* out) {
 // absmax_q, nested_absmax = quantize_blockwise(f32(absmax - offset[0]), code, 2^bs_log2)
 extern "C" __global__ void __launch_bounds__(BQ_THREADS, 4)
 bnbq_k_quant_nested(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,
-                    float* nested_absmax, bnbq_code256 code) {
+                    float* nested_absmax, bnbq_q8tab tab) {
     const float off = offset[0];
-    bq_top T;
-    if (bq8_setup(code, T)) {
-        bq8_coder<true> cd;
-        cd.T = T;
-        bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd);
+    if (tab.mode == 0) {
+        bq8_table cd;
+        bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);
     } else {
-        bq8_coder<false> cd;
-        cd.T = T;
-        bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd);
+        bq8_search cd;
+        bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);
     }
 }
 
@@ -606,93 +688,99 @@ bnbq_k_dequant_nested(const u8* q, const float* nested_absmax, u64 nblocks, int 
 #if BNBQ_OPS == 4
 // bnbq.h's decisions are threshold counts: NF4 c = #{j < 15 : x > thr[j]}; FP4 on a = |x|,
 // c = #{j < 7 : a > thr[j]}, code = c2c[c] + (x < 0 ? 8 : 0). With a monotone bucket function
-// k(x) (computed the same way for x and the thresholds), every threshold in a lower bucket is
-// below x and every one in a higher bucket is not; so when no bucket holds two thresholds,
+// k(x) in 0..32 (NF4 over x in [-1, 1], FP4 over |x| in [0, 1]; NaN -> 0; the host computes it
+// for the thresholds with the same float operations), every threshold in a lower bucket is below
+// x and every one in a higher bucket is not; so when no bucket holds two thresholds,
 // c = lo[k] + (x > thr_k), lo[k] = #{j : k(thr[j]) < k}, thr_k = the threshold in bucket k or
-// +inf. The setup checks the one-per-bucket property (else the literal counts run).
-__shared__ float bq4_thr[32];      // the threshold in bucket k, or +inf
-__shared__ int bq4_codes[32];      // code for c = lo[k] | code for c = lo[k] + 1 << 4
-__shared__ float bq4_s_thr[16];
-__shared__ int bq4_s_c2c[8];
+// +inf. The host builds the 33 entries {thr_k, codes} (NF4: lo[k]; FP4: bytes c2c[lo[k]],
+// c2c[lo[k] + 1], and both + 8) and checks the one-per-bucket property (else mode 1: the literal
+// counts over xthr / c2c).
+struct bnbq_q4tab { u32 mode; float thr[33]; u32 codes[33]; float xthr[16]; u32 c2c[8]; };
+__shared__ bq_f2 bq4_tab[33];      // {thr_k, codes}
+__shared__ float bq4_xthr[16];
+__shared__ u32 bq4_c2c[8];
 
-BNBQ_DEV int bq4_bucket(float x) {
-#if BNBQ_QT == BNBQ_NF4
-    float y = (x + 1.0f) * 16.0f;                    // NF4: 32 buckets over [-1, 1]
-#else
-    float y = bnbq_absf(x) * 32.0f;                  // FP4: 32 buckets over |x| in [0, 1]
-#endif
-    y = y > 0.0f ? y : 0.0f;                         // NaN -> 0
-    y = y < 31.0f ? y : 31.0f;
-    return (int)y;
-}
-
-BNBQ_DEV int bq4_setup(const bnbq_q4tab& tab) {
+BNBQ_DEV void bq4_load(const bnbq_q4tab& tab) {
     const int t = threadIdx.x;
-    if (t == 0) {                                    // constant indices: no copy of the struct
-#pragma unroll
-        for (int j = 0; j < 16; j++) bq4_s_thr[j] = tab.thr[j];
-#pragma unroll
-        for (int j = 0; j < 8; j++) bq4_s_c2c[j] = tab.c2c[j];
+    if (t < 33) {
+        bq_f2 e;
+        e.x = tab.thr[t];
+        e.y = __uint_as_float(tab.codes[t]);
+        bq4_tab[t] = e;
     }
+    if (t < 16) bq4_xthr[t] = tab.xthr[t];
+    if (t < 8) bq4_c2c[t] = tab.c2c[t];
     __syncthreads();
-    int ok = 1;
-    if (t < 32) {
-        const int nthr = BNBQ_QT == BNBQ_NF4 ? 15 : 7;
-        int lo = 0, cnt = 0;
-        float th = __uint_as_float(0x7f800000u);
-        for (int j = 0; j < nthr; j++) {
-            const float v = bq4_s_thr[j];
-            const int b = bq4_bucket(v);
-            lo += b < t;
-            if (b == t) { th = v; cnt++; }
-        }
-#if BNBQ_QT == BNBQ_NF4
-        const int c0 = lo, c1 = lo < 15 ? lo + 1 : 15;
-#else
-        const int c0 = bq4_s_c2c[lo], c1 = bq4_s_c2c[lo < 7 ? lo + 1 : 7];
-#endif
-        bq4_thr[t] = th;
-        bq4_codes[t] = c0 | (c1 << 4);
-        ok = cnt <= 1;
-    }
-    return __syncthreads_and(ok);
 }
 
-struct bq4_fast {
-    BQ_MEMBER int operator()(float x) const {
-        const int k = bq4_bucket(x);
+// x's entry: s = sat(x * 0.5 + 0.5) (NF4) or sat(|x|) (FP4), in [0, 1] with NaN -> 0; then
+// t = f32(2 + s * 2^-17) = 2 + round(32 s) * 2^-22 (ties to even), so 8 * bits(t) is the byte
+// offset of bucket round(32 s) (0..32) modulo 2^32
+BNBQ_DEV bq_f2 bq4_entry(float x, u32 tab) {
+    float s, t;
 #if BNBQ_QT == BNBQ_NF4
-        const int gt = x > bq4_thr[k];
-        return (bq4_codes[k] >> (gt ? 4 : 0)) & 15;
+    asm("fma.rn.sat.f32 %0, %1, 0f3F000000, 0f3F000000;" : "=f"(s) : "f"(x));
 #else
-        const int gt = bnbq_absf(x) > bq4_thr[k];
-        return ((bq4_codes[k] >> (gt ? 4 : 0)) & 15) + (x < 0.0f ? 8 : 0);
+    asm("{ .reg .f32 a; abs.f32 a, %1; add.rn.sat.f32 %0, a, 0f00000000; }" : "=f"(s) : "f"(x));
 #endif
+    asm("fma.rn.f32 %0, %1, 0f37000000, 0f40000000;" : "=f"(t) : "f"(s));
+    return bq_lds2(tab + (__float_as_uint(t) << 3));
+}
+
+struct bq4_table {
+    u32 tab;                                         // the table's shared address
+    BQ_MEMBER void setup(const bnbq_q4tab& tb) {
+        bq4_load(tb);
+        tab = bq_saddr(bq4_tab);
+    }
+    BQ_MEMBER u32 one(float x) const {
+        const bq_f2 e = bq4_entry(x, tab);
+        u32 c = __float_as_uint(e.y);
+#if BNBQ_QT == BNBQ_NF4
+        asm("{ .reg .pred p; setp.gt.f32 p, %1, %2; @p add.u32 %0, %0, 1; }"
+            : "+r"(c) : "f"(x), "f"(e.x));
+        return c;
+#else
+        u32 r;
+        asm("{ .reg .pred p, q; .reg .b32 s; .reg .f32 a; abs.f32 a, %3; setp.gt.f32 p, a, %2;"
+            " setp.lt.f32 q, %3, 0f00000000; selp.b32 s, 0x4441, 0x4440, p; prmt.b32 %0, %1, 0, s;"
+            " @q or.b32 %0, %0, 8; }"
+            : "=r"(r) : "r"(c), "f"(e.x), "f"(x));
+        return r;
+#endif
+    }
+    BQ_MEMBER u32 pack4(float a, float b, float c, float d) const {
+        return (one(a) << 4) + one(b) + (((one(c) << 4) + one(d)) << 8);
     }
 };
+
 struct bq4_exact {                                   // bnbq__nf4_index / bnbq__fp4_index
-    BQ_MEMBER int operator()(float x) const {
-        int c = 0;
+    BQ_MEMBER void setup(const bnbq_q4tab& tb) { bq4_load(tb); }
+    BQ_MEMBER u32 one(float x) const {
+        u32 c = 0;
 #if BNBQ_QT == BNBQ_NF4
-        for (int j = 0; j < 15; j++) c += x > bq4_s_thr[j];
+        for (int j = 0; j < 15; j++) c += x > bq4_xthr[j];
         return c;
 #else
         const float a = bnbq_absf(x);
-        for (int j = 0; j < 7; j++) c += a > bq4_s_thr[j];
-        return bq4_s_c2c[c] + (x < 0.0f ? 8 : 0);
+        for (int j = 0; j < 7; j++) c += a > bq4_xthr[j];
+        return bq4_c2c[c] + (x < 0.0f ? 8u : 0u);
 #endif
+    }
+    BQ_MEMBER u32 pack4(float a, float b, float c, float d) const {
+        return (one(a) << 4) + one(b) + (((one(c) << 4) + one(d)) << 8);
     }
 };
 
 // out_packed, out_absmax = bnbq_quantize_4bit(qt, x, n, 2^bs_log2); bs 32..4096
 extern "C" __global__ void __launch_bounds__(BQ_THREADS, 4)
 bnbq_k_quant4(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq_q4tab tab) {
-    if (bq4_setup(tab)) {
-        bq4_fast cd;
-        bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd);
+    if (tab.mode == 0) {
+        bq4_table cd;
+        bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd, tab);
     } else {
         bq4_exact cd;
-        bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd);
+        bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd, tab);
     }
 }
 
