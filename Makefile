@@ -22,7 +22,7 @@ KSRC    := kernels_src/prelude.cuh $(filter-out kernels_src/prelude.cuh,$(sort $
         gpu-test bench-gpu
 
 all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq $(B)/test_cuda $(B)/test_gpu $(B)/nvrtc_check \
-     $(B)/bnbq_precompile $(B)/gpu_quickstart $(B)/bench_gpu
+     $(B)/bnbq_precompile $(B)/gpu_quickstart $(B)/bench_gpu $(B)/quant_tables
 
 $(B):
 	mkdir -p $(B)
@@ -54,6 +54,9 @@ $(B)/bnbq_precompile: examples/bnbq_precompile.c $(HDR) $(CUHDR) | $(B)
 
 $(B)/gpu_quickstart: examples/gpu_quickstart.c $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
+
+$(B)/quant_tables: tests/quant_tables.c $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
 
 $(B)/bench_gpu: bench/bench_gpu.c $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) -O2 $< -o $@ $(CULIBS)

@@ -43,6 +43,7 @@ precompile_example() {
 }
 run compile-tests   sh tests/compile_tests.sh
 run unit            ./$B/test_bnbq
+run_status quant-tables ./$B/quant_tables 200
 run vectors         ./$B/bnbq_vectors tests/vectors
 run unit-asan-ubsan ./$B/test_bnbq_san --quick
 run vectors-asan-ubsan ./$B/bnbq_vectors_san tests/vectors
