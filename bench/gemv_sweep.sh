@@ -1,29 +1,66 @@
 #!/bin/sh
-# bench/gemv_sweep.sh - tries gemv_4bit tuning knobs on a GPU: the weight prefetch depth of the
-# kernel (BNBQ_G4_DEPTH in kernels_src/gemv4.cu) and the blocks per SM of its launcher. For each
-# setting it embeds a modified copy of the kernels into build/sweep/<setting>/bnbq_cuda.h, checks
-# that gemv_4bit stays byte-identical to the CPU (test_gpu gemv), and prints bench_gpu's gemv lines.
-# usage: sh bench/gemv_sweep.sh "3 5" "4 6"     (depths, blocks per SM on sm_80/sm_90)
+# bench/gemv_sweep.sh - tries gemv_4bit variants on a GPU. For each setting it embeds a modified copy
+# of the kernels into build/sweep/<name>/bnbq_cuda.h, builds bench_gpu (and test_gpu with TEST=1:
+# its gemv_4bit check runs first) and prints bench_gpu's gemv lines.
+# usage: sh bench/gemv_sweep.sh SETTING...
+#   SETTING = name[:knob=value,...] with the knobs
+#     exact=1     the launcher's default summation order is the exact one (bnbq_cuda_desc.gemv_exact_order)
+#     rows=N      rows per warp (BNBQ_G4_R in kernels_src/gemv4.cu and BNBQ__CU_G4_R in the launcher)
+#     depth=N     weight steps in the ring per lane (BNBQ_G4_DEPTH)
+#     seg=N       steps per staged activation segment (BNBQ_G4_SEG; 4 fills the 48 KB in f16/bf16)
+#     maxw=N      most warps per block (BNBQ_G4_MAXT and BNBQ__CU_G4_MAXW)
+#     evict=0     plain weight loads instead of the L2 evict-first policy (BNBQ_G4_EVICT_FIRST)
+#     probe=1     the memory probe (BNBQ_G4_PROBE in gemv4.cu): the loads alone, wrong results
+#     header=PATH another bnbq_cuda.h as it is (e.g. an older commit's, for a before/after)
+#   e.g. sh bench/gemv_sweep.sh fast exact:exact=1 rows4:rows=4 d3:depth=3
+# Environment: TEST=1 runs test_gpu gemv_4bit per setting; L2=1 also runs bench/gemv_l2.c (the same
+# calls after a dirty, a clean and no L2 flush); RUNS (default 30); ONLY (default gemv_4bit).
 set -u
 B=${B:-build}
-DEPTHS=${1:-"3 5"}
-PERSMS=${2:-"4 6"}
+RUNS=${RUNS:-30}
+ONLY=${ONLY:-gemv_4bit}
 mkdir -p "$B/sweep"
 make -s "$B/embed" || exit 1
-for depth in $DEPTHS; do
-    for persm in $PERSMS; do
-        d=$B/sweep/d${depth}_s${persm}
-        rm -rf "$d"; mkdir -p "$d/k"
-        cp kernels_src/prelude.cuh kernels_src/*.cu "$d/k/"
-        sed -i "s/^#define BNBQ_G4_DEPTH [0-9]* /#define BNBQ_G4_DEPTH $depth /" "$d/k/gemv4.cu"
-        cp bnbq_cuda.h "$d/bnbq_cuda.h"
-        sed -i "s/(cc == 80 || cc >= 90) ? 4 :/(cc == 80 || cc >= 90) ? $persm :/" "$d/bnbq_cuda.h"
-        "./$B/embed" "$d/bnbq_cuda.h" "$d/bnbq_cuda.h" "$d/k/prelude.cuh" $(ls "$d"/k/*.cu | sort) || exit 1
-        for p in tests/test_gpu.c bench/bench_gpu.c; do
-            cc -std=c99 -O2 -ffp-contract=off -I"$d" -I. "$p" -o "$d/$(basename "$p" .c)" -lm -ldl -lpthread || exit 1
-        done
-        echo "== BNBQ_G4_DEPTH=$depth, blocks per SM $persm"
-        "$d/test_gpu" --cache-dir "$d/cache" gemv | grep -E "gemv|passed"
-        "$d/bench_gpu" --runs 30 | grep -E "^gemv_4bit" | head -6
+for setting in "$@"; do
+    name=${setting%%:*}
+    knobs=
+    case "$setting" in *:*) knobs=${setting#*:} ;; esac
+    d=$B/sweep/$name
+    rm -rf "$d"; mkdir -p "$d/k"
+    cp kernels_src/prelude.cuh kernels_src/*.cu "$d/k/"
+    cp bnbq_cuda.h "$d/bnbq_cuda.h"
+    hdr=
+    for kv in $(echo "$knobs" | tr ',' ' '); do
+        k=${kv%%=*}; v=${kv#*=}
+        case "$k" in
+            exact) [ "$v" = 1 ] && sed -i 's/defs\[c->desc.gemv_exact_order != 0\]/defs[1]/' "$d/bnbq_cuda.h" ;;
+            rows) sed -i "s/^#define BNBQ_G4_R [0-9]* /#define BNBQ_G4_R $v /" "$d/k/gemv4.cu"
+                  sed -i "s/^#define BNBQ__CU_G4_R [0-9]* /#define BNBQ__CU_G4_R $v /" "$d/bnbq_cuda.h" ;;
+            depth) sed -i "s/^#define BNBQ_G4_DEPTH [0-9]* /#define BNBQ_G4_DEPTH $v /" "$d/k/gemv4.cu" ;;
+            seg) sed -i "s/^#define BNBQ_G4_SEG [0-9]* /#define BNBQ_G4_SEG $v /" "$d/k/gemv4.cu" ;;
+            maxw) sed -i "s/^#define BNBQ_G4_MAXT [0-9]* /#define BNBQ_G4_MAXT $((v * 32)) /" "$d/k/gemv4.cu"
+                  sed -i "s/^#define BNBQ__CU_G4_MAXW [0-9]* /#define BNBQ__CU_G4_MAXW $v /" "$d/bnbq_cuda.h" ;;
+            evict) sed -i "s/^#define BNBQ_G4_EVICT_FIRST 1/#define BNBQ_G4_EVICT_FIRST $v/" "$d/k/gemv4.cu" ;;
+            probe) sed -i "s/^#define BNBQ_G4_PROBE 0/#define BNBQ_G4_PROBE $v/" "$d/k/gemv4.cu" ;;
+            header) hdr=$v ;;
+            *) echo "unknown knob $k"; exit 2 ;;
+        esac
     done
+    if [ -n "$hdr" ]; then
+        cp "$hdr" "$d/bnbq_cuda.h" || exit 1
+    else
+        "./$B/embed" "$d/bnbq_cuda.h" "$d/bnbq_cuda.h" "$d/k/prelude.cuh" $(ls "$d"/k/*.cu | sort) || exit 1
+    fi
+    progs=bench/bench_gpu.c
+    [ "${TEST:-0}" = 1 ] && progs="$progs tests/test_gpu.c"
+    [ "${L2:-0}" = 1 ] && progs="$progs bench/gemv_l2.c"
+    for p in $progs; do
+        cc -std=c99 -O2 -ffp-contract=off -I"$d" -I. "$p" -o "$d/$(basename "$p" .c)" -lm -ldl -lpthread || exit 1
+    done
+    echo "== $name ($knobs)"
+    if [ "${TEST:-0}" = 1 ]; then
+        "$d/test_gpu" --cache-dir "$d/cache" gemv_4bit | grep -E "gemv|passed"
+    fi
+    "$d/bench_gpu" --runs "$RUNS" --only "$ONLY" | grep -E "^  copy|^gemv_4bit" | head -7
+    if [ "${L2:-0}" = 1 ]; then "$d/gemv_l2" "$RUNS"; fi
 done

@@ -1,44 +1,84 @@
 // bnbq_gemv_4bit: out (N,) = W (N, K) 4-bit @ A (K,), bitsandbytes' kgemm_4bit_inference_naive
-// element for element, bit-exact with bnbq__cpu_gemv_range (algorithms.md 6.3):
-//   lane L of the warp of row n takes the 32-element chunks k0 = 32 L + 1024 j in order; per chunk
+// element for element (algorithms.md 6.3). Per element, in every mode:
+//   lane L of row n takes the 32-element chunks k0 = 32 L + 1024 j; per chunk
 //   s = dt(absmax[(n K + k0) / blocksize]); per element w = qmap[nibble] * s and
 //     F32:       acc = fmaf(a, w, acc)
-//     F16/BF16:  b = dt(w); p = dt(a * b); acc = acc + p
-//   then v += shfl_down(v, 1, 2, 4, 8, 16) (lane 0 holds the CPU's tree), out = dt(v) (+ bias).
+//     F16/BF16:  b = dt(w); p = dt(a * b); acc = acc + p      (the products rounded to dt)
+// Summation order, compile-time BNBQ_G4_FAST:
+//   0 (exact): each lane adds its products in element order, then v += shfl_down(v, 1, 2, 4, 8,
+//     16) (lane 0 holds the CPU's tree), out = dt(v) (+ bias): byte-identical to
+//     bnbq__cpu_gemv_range.
+//   1 (fast, F16/BF16 on sm_80+; F32 and sm_75 stay exact): the same products p, but summed by the
+//     tensor cores: one mma.m16n8k16 with B = ones adds 8 products of each of the 32 lanes (the
+//     lanes of a group of 4 into one fp32 accumulator row), and the 8 groups' partial sums are
+//     added by shuffles at the end. The f32 adds are the tensor cores' (not IEEE round-to-nearest
+//     per add), so the result is within tolerance(dtype) of the CPU (relative L2 ~1e-5), not
+//     bit-identical. Instructions per element: a pair of elements costs PRMT + IMAD (the table
+//     address), LDS, two dt multiplies, then exact: 2 x (f16/bf16 -> f32 conversion + FADD) = 9,
+//     fast: 1/4 of an mma = 5.25, i.e. 4.5 against 2.6 per element (plus ~1 of loads and loop per
+//     element in both). The launcher uses the fast variant only with bnbq_cuda_desc.gemv_fast_order.
 // qmap[i] = dt(code[i]). In F16/BF16 qmap and s are exact in dt and the products of two dt values
 // are exact in float32, so dt(w) and dt(a * b) are single dt multiplies: the kernel uses packed
 // f16x2 / bf16x2 multiplies (round to nearest even) on pairs of elements.
-// Compile-time BNBQ_DT (0 F32, 1 F16, 2 BF16). Each warp takes BNBQ_G4_ROWS rows, so a lane reads
-// its activation chunk once for all of them; the weights of the next DEPTH - 1 chunk steps are
-// loaded ahead (the bytes in flight per SM, not the occupancy, bound a GEMV with few long rows).
-// K % 32 == 0 (K % blocksize == 0, blocksize >= 32): every chunk is whole. With vec (packed and A
-// 16-byte aligned) a chunk's 16 weight bytes are one 16-byte load, and the warps of a block go
-// through the steps together: each step's 1024 activation elements are loaded once, coalesced,
-// into shared memory (double-buffered, swizzled so that the lanes' 16-byte reads of their own
-// 64- or 128-byte chunks never share a bank); reading the chunks straight from global memory
-// would cost the L1 four times the wavefronts. Without vec, lanes load their own bytes.
+//
+// Layout (vec: packed and A 16-byte aligned; K % 32 == 0 always, so every chunk is whole): one
+// block per SM, blockDim = 32 W (W chosen by the launcher so that every block has the same number
+// of rounds); the N rows are cut into groups of BNBQ_G4_R rows, block b takes the contiguous
+// groups [b G / grid, (b + 1) G / grid) and its warp w takes group w + r W in round r. A lane
+// reads its 16 weight bytes of each row with one 16-byte load; the weights of the next
+// BNBQ_G4_DEPTH - 1 steps (over round boundaries) are always in flight. The activation is staged in
+// shared memory by segments of BNBQ_G4_SEG steps (two halves: loaded once when K fits in them,
+// else a ring with one barrier per segment), swizzled so that the lanes' 16-byte reads of their
+// own 64- or 128-byte chunks never share a bank. The weights and scales are read with an L2
+// evict-first policy (sm_80+): they are read once, and their misses then evict their own clean
+// lines instead of other (possibly dirty) data. Without vec, lanes load their own bytes.
 #ifndef BNBQ_DT
 #define BNBQ_DT 0
 #endif
-#define BNBQ_G4_WARPS 4          // warps per block
-#define BNBQ_G4_ROWS 4           // rows per warp (they share the activation chunk)
-#define BNBQ_G4_DEPTH 3          // chunk steps of weights in flight per lane (2 ahead)
+#ifndef BNBQ_G4_FAST
+#define BNBQ_G4_FAST 0
+#endif
+// 1: bench/gemv_sweep.sh's memory probe (knob probe=1): the weights and scales are loaded as usual
+// but only folded together (no lookups, no products): the speed of the loads alone. Wrong results.
+#define BNBQ_G4_PROBE 0
+// 1: the weights and their scales (read once) are loaded with an L2 evict-first policy (sm_80+), so
+// that their misses evict lines of the weights themselves rather than other data in the L2 (dirty
+// lines would have to be written back first)
+#define BNBQ_G4_EVICT_FIRST 1
+#if BNBQ_G4_EVICT_FIRST && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define BNBQ_G4_HINT 1
+#else
+#define BNBQ_G4_HINT 0
+#endif
+#define BNBQ_G4_R 2              // rows per warp (they share the activation chunk)
+#define BNBQ_G4_DEPTH 3          // weight steps in the ring per lane (DEPTH - 1 ahead)
+#define BNBQ_G4_SEG 4            // steps (1024 elements) per staged activation segment
+#define BNBQ_G4_MINT 256         // fewest threads per block (the launcher's BNBQ__CU_G4_MINW)
+#define BNBQ_G4_MAXT 512         // most threads per block (BNBQ__CU_G4_MAXW)
 #define BNBQ_G4_FULL 0xffffffffu
 // a step (1024 elements) of the activation in 16-byte units: a lane's chunk is U units
 #define BNBQ_G4_U (BNBQ_DT == BNBQ_F32 ? 8 : 4)
-#define BNBQ_G4_SEG (32 * BNBQ_G4_U)
+#define BNBQ_G4_STEPU (32 * BNBQ_G4_U)
+#define BNBQ_G4_SEGU (BNBQ_G4_SEG * BNBQ_G4_STEPU)       // F16/BF16 8 KB, F32 16 KB
+#define BNBQ_G4_STU (BNBQ_G4_SEGU / BNBQ_G4_MINT)       // staging units per thread (at most)
+#if BNBQ_G4_FAST && !BNBQ_G4_PROBE && BNBQ_DT != BNBQ_F32 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)
+#define BNBQ_G4_MMA 1
+#else
+#define BNBQ_G4_MMA 0
+#endif
 
 struct bnbq_code16 { float v[16]; };
 
 // The lookup table in shared memory: F32: qmap (16 floats: 16 banks, conflict-free); F16/BF16:
-// per-lane copies of the byte table
-// (qmap[b >> 4], qmap[b & 15]) as dt pairs, entry b of lane L at word 32 b + L (bank L).
+// per-lane copies of the byte table (qmap[b >> 4], qmap[b & 15]) as dt pairs, entry b of lane L
+// at word 32 b + L (bank L). 32 KB + the two 8 KB activation halves = the 48 KB of static shared
+// memory a block may have.
 #if BNBQ_DT == BNBQ_F32
 __shared__ __align__(64) float bnbq_g4_tab[16];   // 64-byte aligned: base | offset == base + offset
 #else
-__shared__ u32 bnbq_g4_tab[256 * 32];
+__shared__ __align__(16) u32 bnbq_g4_tab[256 * 32];
 #endif
-__shared__ uint4 bnbq_g4_act[2][BNBQ_G4_SEG];   // activation steps (vec path)
+__shared__ uint4 bnbq_g4_act[2][BNBQ_G4_SEGU];   // activation segments (vec path)
 
 // the position of unit t of lane L's chunk in a staged step: U L + (t ^ h(L)); the 8 lanes of a
 // quarter-warp then read 8 different 16-byte bank groups, and 8 consecutive units (one store
@@ -98,11 +138,43 @@ BNBQ_DEV void bnbq_g4_load_a(const void* A, u64 k0, u32* a) {
     }
 }
 
+// the L2 policy of the weight loads (BNBQ_G4_EVICT_FIRST)
+BNBQ_DEV u64 bnbq_g4_policy() {
+    u64 pol = 0;
+#if BNBQ_G4_HINT
+    asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
+#endif
+    return pol;
+}
+
+// a block scale of the vec path
+BNBQ_DEV float bnbq_g4_load_s(const float* p, u64 pol) {
+#if BNBQ_G4_HINT
+    float v;
+    asm volatile("ld.global.nc.L2::cache_hint.f32 %0, [%1], %2;" : "=f"(v) : "l"(p), "l"(pol));
+    return v;
+#else
+    (void)pol;
+    return __ldg(p);
+#endif
+}
+
 template <int VEC>
-BNBQ_DEV uint4 bnbq_g4_load_w(const u8* p) {
+BNBQ_DEV uint4 bnbq_g4_load_w(const u8* p, u64 pol = 0) {
     uint4 v;
+    (void)pol;
     if (VEC) {
+#if BNBQ_G4_HINT
+        // streamed once: kept out of L1 (the staged activation and absmax stay there), evicted
+        // first from L2
+        asm volatile("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0, %1, %2, %3}, [%4], %5;"
+                     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p), "l"(pol));
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+        asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+#else
         v = __ldg((const uint4*)p);
+#endif
     } else {
         u32 w[4];
 #pragma unroll
@@ -142,6 +214,23 @@ BNBQ_DEV float bnbq_g4_hi(u32 p) {
 }
 
 #if BNBQ_DT != BNBQ_F32
+// (dt(s), dt(s)): one rounding of the block scale, in both halves. A NaN scale may come out with
+// another payload than the software rounding: every product of its chunk is then NaN either way.
+BNBQ_DEV u32 bnbq_g4_s2(float s) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    u32 d;
+#if BNBQ_DT == BNBQ_F16
+    asm("cvt.rn.f16x2.f32 %0, %1, %1;" : "=r"(d) : "f"(s));
+#else
+    asm("cvt.rn.bf16x2.f32 %0, %1, %1;" : "=r"(d) : "f"(s));
+#endif
+    return d;
+#else
+    const u32 b = bnbq_g4_bits(s);
+    return b | (b << 16);
+#endif
+}
+
 // both halves: dt(x * y), round to nearest even (x, y pairs of dt values)
 BNBQ_DEV u32 bnbq_g4_mul2(u32 x, u32 y) {
 #if BNBQ_DT == BNBQ_F16 && defined(__CUDA_ARCH__)
@@ -156,6 +245,11 @@ BNBQ_DEV u32 bnbq_g4_mul2(u32 x, u32 y) {
     float lo = bnbq_g4_lo(x) * bnbq_g4_lo(y), hi = bnbq_g4_hi(x) * bnbq_g4_hi(y);
     return bnbq_g4_bits(lo) | (bnbq_g4_bits(hi) << 16);
 #endif
+}
+
+// the address of this lane's table entry for byte i (0..15) of the chunk's weights
+BNBQ_DEV u32 bnbq_g4_eaddr(const u32* wv, int i, u32 tl) {
+    return tl + (__byte_perm(wv[i >> 2], 0u, 0x4440u + (u32)(i & 3)) << 7);
 }
 #endif
 
@@ -176,11 +270,11 @@ BNBQ_DEV float bnbq_g4_dot(const u32* a, uint4 w, float s, u32 lane, float ac) {
         ac = fmaf(__uint_as_float(a[2 * i + 1]), wlo, ac);
     }
 #else
-    const u32 sbits = bnbq_g4_bits(s), s2 = sbits | (sbits << 16);
+    const u32 s2 = bnbq_g4_s2(s);
     const u32 tl = bnbq_g4_tab_addr(lane * 4);   // this lane's copy: entry b at tl + 128 b
 #pragma unroll
     for (int i = 0; i < 16; i++) {
-        const u32 q2 = bnbq_g4_lds(tl + (__byte_perm(wv[i >> 2], 0u, 0x4440u + (u32)(i & 3)) << 7));
+        const u32 q2 = bnbq_g4_lds(bnbq_g4_eaddr(wv, i, tl));
         const u32 b2 = bnbq_g4_mul2(q2, s2);       // (dt(qmap[hi] * s), dt(qmap[lo] * s))
         const u32 p2 = bnbq_g4_mul2(a[i], b2);     // the two products, rounded to dt
         ac = ac + bnbq_g4_lo(p2);
@@ -190,163 +284,317 @@ BNBQ_DEV float bnbq_g4_dot(const u32* a, uint4 w, float s, u32 lane, float ac) {
     return ac;
 }
 
-// Weights and scales of chunk step j (k0 = 1024 j + 32 lane) of rows nb.. of the warp.
-template <int VEC>
-BNBQ_DEV void bnbq_g4_fetch(const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
-                            u64 nb, u64 j, u32 lane, uint4* w, float* s) {
-    const u64 k0 = j * 1024 + (u64)lane * 32;
-    if (k0 < K) {
-#pragma unroll
-        for (int r = 0; r < BNBQ_G4_ROWS; r++) {
-            const u64 n = nb + (u64)r;
-            if (n < N) {
-                w[r] = bnbq_g4_load_w<VEC>(packed + ((n * K + k0) >> 1));
-                s[r] = __ldg(absmax + ((n * K + k0) >> bs_shift));
-            }
-        }
-    }
+#if BNBQ_G4_MMA
+// c[0..3] += the tensor cores' sum of the 8 products in p0..p3 of each lane of each group of 4
+// lanes (B = ones: c[0] == c[1] hold the group's row g, c[2] == c[3] its row g + 8)
+BNBQ_DEV void bnbq_g4_mma(float* c, u32 p0, u32 p1, u32 p2, u32 p3) {
+#if BNBQ_DT == BNBQ_F16
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %8}, {%0, %1, %2, %3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(p0), "r"(p1), "r"(p2), "r"(p3), "r"(0x3c003c00u));
+#else
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %8}, {%0, %1, %2, %3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(p0), "r"(p1), "r"(p2), "r"(p3), "r"(0x3f803f80u));
+#endif
 }
 
-// out[n] = dt(lane 0's shuffle-down tree of acc) (+ bias), for the warp's rows
-BNBQ_DEV void bnbq_g4_finish(const float* acc, u64 N, u64 nb, u32 lane, void* out, const void* bias) {
+// fast order: the chunk's 16 product pairs into the tensor-core accumulator c (the whole warp
+// takes part; a lane without a chunk (live == 0, K's last step) adds zeros)
+template <int PARTIAL>
+BNBQ_DEV void bnbq_g4_dot_mma(const u32* a, uint4 w, float s, u32 tl, int live, float* c) {
+    const u32 wv[4] = { w.x, w.y, w.z, w.w };
+    const u32 s2 = bnbq_g4_s2(s);
+    u32 p[16];
 #pragma unroll
-    for (int r = 0; r < BNBQ_G4_ROWS; r++) {
-        const u64 n = nb + (u64)r;
-        if (n >= N) break;
-        float v = acc[r];
-        for (int off = 1; off < 32; off <<= 1) v = v + __shfl_down_sync(BNBQ_G4_FULL, v, off);
-        if (lane == 0) {
-            float o = bnbq_round_to(BNBQ_DT, v);
-            if (bias) o = o + bnbq_load(BNBQ_DT, bias, n);
-            bnbq_store(BNBQ_DT, out, n, o);
-        }
+    for (int i = 0; i < 16; i++) {
+        const u32 q2 = bnbq_g4_lds(bnbq_g4_eaddr(wv, i, tl));
+        p[i] = bnbq_g4_mul2(a[i], bnbq_g4_mul2(q2, s2));
+        if (PARTIAL) p[i] = live ? p[i] : 0u;
     }
+#pragma unroll
+    for (int m = 0; m < 4; m++) bnbq_g4_mma(c, p[4 * m], p[4 * m + 1], p[4 * m + 2], p[4 * m + 3]);
+}
+#endif
+
+// out[n] = dt(v) (+ bias), by lane 0
+BNBQ_DEV void bnbq_g4_store(float v, u64 n, void* out, const void* bias) {
+    float o = bnbq_round_to(BNBQ_DT, v);
+    if (bias) o = o + bnbq_load(BNBQ_DT, bias, n);
+    bnbq_store(BNBQ_DT, out, n, o);
 }
 
-// Unaligned inputs: every lane loads its own bytes, one step at a time (no barriers).
+// the exact tree: lane 0 gets the CPU's shuffle-down sum of the lanes' accumulators
+BNBQ_DEV float bnbq_g4_tree(float v) {
+    for (int off = 1; off < 32; off <<= 1) v = v + __shfl_down_sync(BNBQ_G4_FULL, v, off);
+    return v;
+}
+
+// ---- unaligned inputs: every lane loads its own bytes, one step at a time (no barriers), exact
+// order, warps grid-stride over the groups ----
+
 BNBQ_DEV void bnbq_g4_rows_unaligned(const void* A, const u8* packed, const float* absmax, u64 N,
                                      u64 K, int bs_shift, void* out, const void* bias, u64 nb) {
     const u32 lane = threadIdx.x & 31;
-    float acc[BNBQ_G4_ROWS];
+    float acc[BNBQ_G4_R];
 #pragma unroll
-    for (int r = 0; r < BNBQ_G4_ROWS; r++) acc[r] = 0.0f;
+    for (int r = 0; r < BNBQ_G4_R; r++) acc[r] = 0.0f;
     for (u64 j = 0; j * 1024 < K; j++) {
         const u64 k0 = j * 1024 + (u64)lane * 32;
-        uint4 w[BNBQ_G4_ROWS];
-        float s[BNBQ_G4_ROWS];
         u32 a[BNBQ_G4_AW];
         if (k0 >= K) continue;
-        bnbq_g4_fetch<0>(packed, absmax, N, K, bs_shift, nb, j, lane, w, s);
         bnbq_g4_load_a<0>(A, k0, a);
 #pragma unroll
-        for (int r = 0; r < BNBQ_G4_ROWS; r++)
-            if (nb + (u64)r < N) acc[r] = bnbq_g4_dot(a, w[r], s[r], lane, acc[r]);
+        for (int r = 0; r < BNBQ_G4_R; r++) {
+            const u64 n = nb + (u64)r;
+            if (n < N) {
+                const uint4 w = bnbq_g4_load_w<0>(packed + ((n * K + k0) >> 1));
+                const float s = __ldg(absmax + ((n * K + k0) >> bs_shift));
+                acc[r] = bnbq_g4_dot(a, w, s, lane, acc[r]);
+            }
+        }
     }
-    bnbq_g4_finish(acc, N, nb, lane, out, bias);
+#pragma unroll
+    for (int r = 0; r < BNBQ_G4_R; r++) {
+        const float v = bnbq_g4_tree(acc[r]);
+        if (lane == 0 && nb + (u64)r < N) bnbq_g4_store(v, nb + (u64)r, out, bias);
+    }
 }
 
-// The vec path for one group of rows: all warps of the block step through K together (the
-// staged activation), warps without rows (nb >= N) only help staging. Weights of step j are
-// fetched at step j - DEPTH + 1 into ring slot j % DEPTH (constant indices: the loop is
-// unrolled by DEPTH). The stage of step j + 1 is loaded into registers during step j and stored
-// at the start of step j + 1; buffer j & 1 was last read in step j - 2, before the barrier of
-// step j - 1.
-BNBQ_DEV void bnbq_g4_rows_staged(const void* A, const u8* packed, const float* absmax, u64 N,
-                                  u64 K, int bs_shift, void* out, const void* bias, u64 nb) {
-    const u32 lane = threadIdx.x & 31, tid = threadIdx.x;
-    const int valid = nb < N;
-    const u64 nsteps = (K + 1023) / 1024;
-    const u32 es = BNBQ_DT == BNBQ_F32 ? 4 : 2;
-    float acc[BNBQ_G4_ROWS];
-    uint4 wb[BNBQ_G4_DEPTH][BNBQ_G4_ROWS];
-    float sb[BNBQ_G4_DEPTH][BNBQ_G4_ROWS];
-    uint4 st[BNBQ_G4_SEG / (BNBQ_G4_WARPS * 32)];
+// ---- the vec path ----
+
+// A warp's rows of round r: its group w + r W of the block's groups [g0, g1); rows past N are
+// clamped to N - 1 (loaded, never stored).
+struct bnbq_g4_rows {
+    const u8* w[BNBQ_G4_R];      // the row's first weight byte
+    const float* s[BNBQ_G4_R];   // the row's first absmax
+    int valid;                   // the round exists and its group too
+};
+
+BNBQ_DEV void bnbq_g4_rows_of(bnbq_g4_rows* q, const u8* packed, const float* absmax, u64 N, u64 K,
+                              int bs_shift, u64 g0, u64 g1, u32 r, u32 rounds) {
+    const u64 g = g0 + (u64)r * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    q->valid = r < rounds && g < g1;
 #pragma unroll
-    for (int r = 0; r < BNBQ_G4_ROWS; r++) acc[r] = 0.0f;
+    for (int k = 0; k < BNBQ_G4_R; k++) {
+        u64 n = g * BNBQ_G4_R + (u64)k;
+        n = n < N ? n : N - 1;
+        q->w[k] = packed + ((n * K) >> 1);
+        q->s[k] = absmax + ((n * K) >> bs_shift);
+    }
+}
+
+// staging: units m * blockDim + tid of activation segment sg (16 bytes = 16 / es elements;
+// K % 32 == 0, so a unit is wholly inside or outside [0, K)); zeros past K
+BNBQ_DEV void bnbq_g4_stage_load(const void* A, u64 K, u32 sg, uint4* st) {
+    const u32 es = BNBQ_DT == BNBQ_F32 ? 4 : 2;
+#pragma unroll
+    for (int m = 0; m < BNBQ_G4_STU; m++) {
+        const u32 u = (u32)m * blockDim.x + threadIdx.x;
+        const u64 e = (u64)sg * (BNBQ_G4_SEG * 1024) + (u64)u * (16 / es);
+        st[m] = make_uint4(0u, 0u, 0u, 0u);
+        if (u < BNBQ_G4_SEGU && e < K) st[m] = __ldg((const uint4*)((const u8*)A + e * es));
+    }
+}
+BNBQ_DEV void bnbq_g4_stage_store(u32 half, const uint4* st) {
+#pragma unroll
+    for (int m = 0; m < BNBQ_G4_STU; m++) {
+        const u32 u = (u32)m * blockDim.x + threadIdx.x;
+        const u32 su = u % BNBQ_G4_STEPU;
+        if (u < BNBQ_G4_SEGU)
+            bnbq_g4_act[half][u - su + bnbq_g4_pos(su / BNBQ_G4_U, su % BNBQ_G4_U)] = st[m];
+    }
+}
+
+// the lookup table; F16/BF16: entry b = (dt(code[b >> 4]), dt(code[b & 15])), 32 copies
+BNBQ_DEV void bnbq_g4_build_table(const bnbq_code16 code) {
+    const u32 l16 = threadIdx.x & 15u;
+    float c = code.v[0];
+#pragma unroll
+    for (int i = 1; i < 16; i++) {   // code.v[l16] (a select chain, not an indexed local copy)
+#if defined(__CUDA_ARCH__)
+        asm("{.reg .pred p; setp.eq.u32 p, %2, %3; selp.f32 %0, %1, %0, p;}"
+            : "+f"(c) : "f"(code.v[i]), "r"(l16), "r"((u32)i));
+#else
+        if (l16 == (u32)i) c = code.v[i];
+#endif
+    }
+#if BNBQ_DT == BNBQ_F32
+    if (threadIdx.x < 16) bnbq_g4_tab[threadIdx.x] = c;
+#else
+    const u32 qb = bnbq_g4_bits(c);
+    for (u32 i = threadIdx.x; i < 256 * 8; i += blockDim.x) {   // 16 bytes: 4 lanes' copies
+        const u32 b = i >> 3;
+        const u32 hi = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b >> 4));
+        const u32 lo = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b & 15u));
+        const u32 v = hi | (lo << 16);
+        ((uint4*)bnbq_g4_tab)[i] = make_uint4(v, v, v, v);
+    }
+#endif
+}
+
+// Grid: one block per SM (the launcher); groups of BNBQ_G4_R rows. bs_shift = log2(blocksize).
+// code: the 16-entry quant_map (resolved on the host). vec: packed and A are 16-byte aligned.
+extern "C" __global__ void __launch_bounds__(BNBQ_G4_MAXT, 1)
+bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
+             void* out, const void* bias, bnbq_code16 code, int vec) {
+    const u32 lane = threadIdx.x & 31, nw = blockDim.x >> 5;
+    const u64 groups = (N + BNBQ_G4_R - 1) / BNBQ_G4_R;
+    if (!vec) {
+        bnbq_g4_build_table(code);
+        __syncthreads();
+        for (u64 g = (u64)blockIdx.x * nw + (threadIdx.x >> 5); g < groups; g += (u64)gridDim.x * nw)
+            bnbq_g4_rows_unaligned(A, packed, absmax, N, K, bs_shift, out, bias, g * BNBQ_G4_R);
+        return;
+    }
+    const u64 g0 = groups * blockIdx.x / gridDim.x, g1 = groups * (blockIdx.x + 1) / gridDim.x;
+    const u32 rounds = (u32)((g1 - g0 + nw - 1) / nw);           // the same for every warp
+    const u32 nsteps = (u32)((K + 1023) / 1024);
+    const u32 nseg = (nsteps + BNBQ_G4_SEG - 1) / BNBQ_G4_SEG;
+    const u32 total = rounds * nsteps;
+    const int ring = nseg > 2;    // else both segments stay in the two halves for all rounds
+
+    // the weights ring: step t of the warp (round t / nsteps, step t % nsteps) in slot t % DEPTH.
+    // Offsets within a row are 32-bit (the launcher takes this path for K < 2^31 only); a lane has
+    // a chunk in every step but maybe the last (K % 1024 != 0).
+    const u32 lk = 32u * lane;
+    const int lastok = (u64)(nsteps - 1) * 1024 + lk < K;
+    uint4 wb[BNBQ_G4_DEPTH][BNBQ_G4_R];
+    float sb[BNBQ_G4_DEPTH][BNBQ_G4_R];
+    bnbq_g4_rows fq;              // the fetch cursor: round fr, step fj
+    u32 fr = 0, fj = 0;
+    const u64 pol = bnbq_g4_policy();
+    bnbq_g4_rows_of(&fq, packed, absmax, N, K, bs_shift, g0, g1, 0, rounds);
+#define BNBQ_G4_FETCH(slot)                                                                        \
+    do {                                                                                           \
+        if (fq.valid && (fj + 1 < nsteps || lastok)) {                                             \
+            const u32 kk = fj * 1024u + lk;                                                        \
+            _Pragma("unroll") for (int k = 0; k < BNBQ_G4_R; k++) {                                \
+                wb[slot][k] = bnbq_g4_load_w<1>(fq.w[k] + (kk >> 1), pol);                         \
+                sb[slot][k] = bnbq_g4_load_s(fq.s[k] + (kk >> bs_shift), pol);                     \
+            }                                                                                      \
+        }                                                                                          \
+        if (++fj == nsteps) {                                                                      \
+            fj = 0;                                                                                \
+            ++fr;                                                                                  \
+            bnbq_g4_rows_of(&fq, packed, absmax, N, K, bs_shift, g0, g1, fr, rounds);              \
+        }                                                                                          \
+    } while (0)
 #pragma unroll
     for (int d = 0; d < BNBQ_G4_DEPTH; d++)
 #pragma unroll
-        for (int r = 0; r < BNBQ_G4_ROWS; r++) {
-            wb[d][r] = make_uint4(0u, 0u, 0u, 0u);
-            sb[d][r] = 0.0f;
+        for (int k = 0; k < BNBQ_G4_R; k++) {
+            wb[d][k] = make_uint4(0u, 0u, 0u, 0u);
+            sb[d][k] = 0.0f;
         }
-    if (valid) {
 #pragma unroll
-        for (int d = 0; d + 1 < BNBQ_G4_DEPTH; d++)
-            bnbq_g4_fetch<1>(packed, absmax, N, K, bs_shift, nb, (u64)d, lane, wb[d], sb[d]);
+    for (int d = 0; d + 1 < BNBQ_G4_DEPTH; d++) BNBQ_G4_FETCH(d);
+
+    bnbq_g4_build_table(code);
+    uint4 st[BNBQ_G4_STU];
+    bnbq_g4_stage_load(A, K, 0, st);
+    if (!ring) {
+        bnbq_g4_stage_store(0, st);
+        if (nseg > 1) {
+            bnbq_g4_stage_load(A, K, 1, st);
+            bnbq_g4_stage_store(1, st);
+        }
     }
-    // stage 0 into registers: units m * blockDim + tid of the step (16 bytes = 16 / es elements;
-    // K % 32 == 0, so a unit is wholly inside or outside [0, K))
+    __syncthreads();
+
+    // the compute cursor: round cr, step cj, segment cs (its half ch)
+    u32 cr = 0, cj = 0, cs = 0, ch = 0, fs = 0;
+    u64 cg = g0 + (threadIdx.x >> 5);   // the warp's group of round cr
+#if BNBQ_G4_MMA
+    float acc[BNBQ_G4_R][4];
 #pragma unroll
-    for (int m = 0; m < BNBQ_G4_SEG / (BNBQ_G4_WARPS * 32); m++) {
-        const u32 u = (u32)m * (BNBQ_G4_WARPS * 32) + tid;
-        st[m] = (u64)u * (16 / es) < K ? __ldg((const uint4*)A + u) : make_uint4(0u, 0u, 0u, 0u);
-    }
-    for (u64 j0 = 0; j0 < nsteps; j0 += BNBQ_G4_DEPTH) {
+    for (int k = 0; k < BNBQ_G4_R; k++) acc[k][0] = acc[k][1] = acc[k][2] = acc[k][3] = 0.0f;
+    const u32 tl = bnbq_g4_tab_addr(lane * 4);
+#else
+    float acc[BNBQ_G4_R];
+#pragma unroll
+    for (int k = 0; k < BNBQ_G4_R; k++) acc[k] = 0.0f;
+#endif
+    for (u32 t0 = 0; t0 < total; t0 += BNBQ_G4_DEPTH) {
 #pragma unroll
         for (int d = 0; d < BNBQ_G4_DEPTH; d++) {
-            const u64 j = j0 + (u64)d;
-            if (j < nsteps) {                               // the same in every thread
-                uint4* buf = bnbq_g4_act[j & 1];
-#pragma unroll
-                for (int m = 0; m < BNBQ_G4_SEG / (BNBQ_G4_WARPS * 32); m++) {
-                    const u32 u = (u32)m * (BNBQ_G4_WARPS * 32) + tid;
-                    buf[bnbq_g4_pos(u / BNBQ_G4_U, u % BNBQ_G4_U)] = st[m];
-                }
-                if (j + 1 < nsteps) {
-#pragma unroll
-                    for (int m = 0; m < BNBQ_G4_SEG / (BNBQ_G4_WARPS * 32); m++) {
-                        const u32 u = (u32)m * (BNBQ_G4_WARPS * 32) + tid;
-                        const u64 e = (j + 1) * 1024 + (u64)u * (16 / es);
-                        st[m] = e < K ? __ldg((const uint4*)((const u8*)A + e * es))
-                                      : make_uint4(0u, 0u, 0u, 0u);
+            if (t0 + (u32)d < total) {   // the same in every thread
+                if (cj % BNBQ_G4_SEG == 0) {   // a segment starts
+                    cs = cj / BNBQ_G4_SEG;
+                    if (ring) {
+                        // store the segment loaded during the previous one (its half was last
+                        // read two segments ago, before the previous barrier); load the next
+                        ch = fs & 1u;
+                        bnbq_g4_stage_store(ch, st);
+                        fs++;
+                        if (cs + 1 < nseg || cr + 1 < rounds)
+                            bnbq_g4_stage_load(A, K, cs + 1 < nseg ? cs + 1 : 0, st);
+                        __syncthreads();
+                    } else {
+                        ch = cs;
                     }
                 }
-                const int f = (d + BNBQ_G4_DEPTH - 1) % BNBQ_G4_DEPTH;
-                if (valid)
-                    bnbq_g4_fetch<1>(packed, absmax, N, K, bs_shift, nb, j + BNBQ_G4_DEPTH - 1, lane,
-                                     wb[f], sb[f]);
-                __syncthreads();
-                if (valid && j * 1024 + (u64)lane * 32 < K) {
+                BNBQ_G4_FETCH((d + BNBQ_G4_DEPTH - 1) % BNBQ_G4_DEPTH);
+                if (cg < g1) {
+                    const int live = cj + 1 < nsteps || lastok;
                     u32 a[BNBQ_G4_AW];
+                    const uint4* ap = bnbq_g4_act[ch] + (cj % BNBQ_G4_SEG) * BNBQ_G4_STEPU;
 #pragma unroll
                     for (int t = 0; t < BNBQ_G4_U; t++) {
-                        const uint4 v = buf[bnbq_g4_pos(lane, (u32)t)];
+                        const uint4 v = ap[bnbq_g4_pos(lane, (u32)t)];
                         a[4 * t] = v.x; a[4 * t + 1] = v.y; a[4 * t + 2] = v.z; a[4 * t + 3] = v.w;
                     }
+#if BNBQ_G4_PROBE
+                    (void)a;
 #pragma unroll
-                    for (int r = 0; r < BNBQ_G4_ROWS; r++)
-                        if (nb + (u64)r < N) acc[r] = bnbq_g4_dot(a, wb[d][r], sb[d][r], lane, acc[r]);
+                    for (int k = 0; k < BNBQ_G4_R; k++) {
+                        const uint4 w = wb[d][k];
+                        acc[k] = acc[k] + __uint_as_float(((w.x ^ w.y ^ w.z ^ w.w) & 0x7fffffu) | 0x3f800000u) * sb[d][k];
+                    }
+#elif BNBQ_G4_MMA
+                    if (cj + 1 < nsteps || (K & 1023u) == 0) {
+#pragma unroll
+                        for (int k = 0; k < BNBQ_G4_R; k++)
+                            bnbq_g4_dot_mma<0>(a, wb[d][k], sb[d][k], tl, 1, acc[k]);
+                    } else {
+#pragma unroll
+                        for (int k = 0; k < BNBQ_G4_R; k++)
+                            bnbq_g4_dot_mma<1>(a, wb[d][k], sb[d][k], tl, live, acc[k]);
+                    }
+#else
+                    if (live) {
+#pragma unroll
+                        for (int k = 0; k < BNBQ_G4_R; k++)
+                            acc[k] = bnbq_g4_dot(a, wb[d][k], sb[d][k], lane, acc[k]);
+                    }
+#endif
+                }
+                if (++cj == nsteps) {   // the round's rows are done
+                    if (cg < g1) {
+#pragma unroll
+                        for (int k = 0; k < BNBQ_G4_R; k++) {
+                            const u64 n = cg * BNBQ_G4_R + (u64)k;
+#if BNBQ_G4_MMA
+                            float v = acc[k][0] + acc[k][2];   // the group's rows g and g + 8
+                            v = v + __shfl_xor_sync(BNBQ_G4_FULL, v, 4);
+                            v = v + __shfl_xor_sync(BNBQ_G4_FULL, v, 8);
+                            v = v + __shfl_xor_sync(BNBQ_G4_FULL, v, 16);
+                            acc[k][0] = acc[k][1] = acc[k][2] = acc[k][3] = 0.0f;
+#else
+                            const float v = bnbq_g4_tree(acc[k]);
+                            acc[k] = 0.0f;
+#endif
+                            if (lane == 0 && n < N) bnbq_g4_store(v, n, out, bias);
+                        }
+                    }
+                    cj = 0;
+                    cr++;
+                    cg += nw;
                 }
             }
         }
     }
-    __syncthreads();   // the next group's first stage reuses buffer 0
-    if (valid) bnbq_g4_finish(acc, N, nb, lane, out, bias);
-}
-
-// Groups of WARPS * ROWS rows, grid-stride over the groups (the launcher caps the grid near the
-// number of resident blocks, so the table below is built once per block). bs_shift =
-// log2(blocksize). code: the 16-entry quant_map (resolved on the host).
-extern "C" __global__ void __launch_bounds__(BNBQ_G4_WARPS * 32)
-bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
-             void* out, const void* bias, bnbq_code16 code, int vec) {
-#if BNBQ_DT == BNBQ_F32
-    if (threadIdx.x < 16) bnbq_g4_tab[threadIdx.x] = code.v[threadIdx.x];
-#else
-    __shared__ u32 q16[16];
-    if (threadIdx.x < 16) q16[threadIdx.x] = bnbq_g4_bits(code.v[threadIdx.x]);
-    __syncthreads();
-    for (u32 i = threadIdx.x; i < 256 * 32; i += blockDim.x) {
-        const u32 b = i >> 5;
-        bnbq_g4_tab[i] = q16[b >> 4] | (q16[b & 15u] << 16);
-    }
-#endif
-    __syncthreads();
-    const u64 per = (u64)BNBQ_G4_WARPS * BNBQ_G4_ROWS, ngroups = (N + per - 1) / per;
-    for (u64 g = blockIdx.x; g < ngroups; g += gridDim.x) {
-        const u64 nb = g * per + (u64)(threadIdx.x >> 5) * BNBQ_G4_ROWS;
-        if (vec) bnbq_g4_rows_staged(A, packed, absmax, N, K, bs_shift, out, bias, nb);
-        else if (nb < N) bnbq_g4_rows_unaligned(A, packed, absmax, N, K, bs_shift, out, bias, nb);
-    }
+#undef BNBQ_G4_FETCH
 }

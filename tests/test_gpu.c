@@ -11,8 +11,9 @@
    copies of the same inputs) run the same call. Outputs are poisoned first, differently on each
    side (host 0x5A, device 0xA5), so an element the GPU leaves unwritten can never compare equal.
    Required: BYTE-IDENTICAL outputs for every quantize / dequantize / int8 / SwitchBack operation and
-   gemv_4bit (and matmul_4bit with one token, which is gemv_4bit); matmul_4bit with several tokens,
-   whose summation order may differ, within relative L2 <= 1e-5 (f32), 2e-3 (f16), 1e-2 (bf16).
+   for gemv_4bit (and matmul_4bit with one token, which is gemv_4bit) in the default (exact)
+   summation order; matmul_4bit with several tokens, and f16 / bf16 gemv_4bit on a context with
+   bnbq_cuda_desc.gemv_fast_order = 1 (tensor-core summation), within relative L2 <= 1e-5 (f32), 2e-3 (f16), 1e-2 (bf16).
    int8_linear_matmul is exact (int32 accumulation, wrapping). NaN outputs too: both backends write
    the canonical 0x7fffffff (f16/bf16 0x7fff) for any NaN (bnbq.h, EXACTNESS). --any-nan (a
    debugging aid) lets a NaN match a NaN of any sign and payload, counted and printed.
@@ -1035,6 +1036,32 @@ static void make_w4(w4* w, bnbq_quant_type qt, bnbq_dtype dt, size_t M, size_t N
 
 typedef struct nk { size_t N, K; } nk;
 
+/* gemv_4bit (and matmul_4bit with one token) runs twice on the GPU: on the run's context, whose
+   default is the exact summation order (byte-identical to the CPU), and on a second context with
+   bnbq_cuda_desc.gemv_fast_order = 1 (F16 / BF16 within relative L2 2e-3 / 1e-2 of the CPU; F32
+   keeps the exact order there too and must be byte-identical). */
+static bnbq_cuda* g_xctx;        /* the fast-order context (created on first use)               */
+static bnbq_exec  g_xex;
+static bnbq_exec* fast_order_exec(void) {
+    bnbq_cuda_desc d;
+    if (g_plumbing) return g_gex;   /* the fake driver: CPU kernels either way */
+    if (g_xctx) return &g_xex;
+    memset(&d, 0, sizeof d);
+    d.cache_dir = g_cache_dir[0] ? g_cache_dir : NULL;
+    d.disable_disk_cache = g_cache_dir[0] == 0;
+    d.gemv_fast_order = 1;
+    if (bnbq_cuda_init(&d, &g_xctx) != BNBQ_SUCCESS) fatal("bnbq_cuda_init (gemv_fast_order = 1)");
+    bnbq_cuda_exec_init(g_xctx, NULL, &g_xex);
+    return &g_xex;
+}
+
+/* the check of the fast-order context's gemv result dout against the CPU's ho (the default
+   context's result is compared byte for byte by the caller) */
+static void gemv_checks(const void* ho, const void* dout, size_t n, bnbq_dtype dt) {
+    if (dt == BNBQ_F32) { exact("out", ho, dout, n, dt); O.exact_cases++; }
+    else within_tol("out", dt, ho, dout, n);
+}
+
 static void op_gemv_4bit(void) {
     float custom[16];
     int q, d, b, s, i;
@@ -1042,11 +1069,11 @@ static void op_gemv_4bit(void) {
     for (q = 0; q < 2; q++)
         for (d = 0; d < 3; d++)
             for (b = 0; b < 4; b++)
-                for (s = 0; s < (g_small ? 3 : 5); s++) {
+                for (s = 0; s < (g_small ? 3 : 6); s++) {
                     bnbq_quant_type qt = q ? BNBQ_NF4 : BNBQ_FP4;
                     bnbq_dtype dt = k_dts[d];
                     size_t bs = (size_t)k_bs4[b], es = bnbq_dtype_size(dt);
-                    nk shapes[5];
+                    nk shapes[6];
                     size_t N, K;
                     int bias = s & 1;
                     const float* code = (s == 2) ? custom : NULL;
@@ -1057,6 +1084,7 @@ static void op_gemv_4bit(void) {
                     shapes[2].N = 33; shapes[2].K = bs > 1024 ? bs : 1024;
                     shapes[3].N = 4099; shapes[3].K = 4096;
                     shapes[4].N = 4096; shapes[4].K = 2 * 4096;
+                    shapes[5].N = 5001; shapes[5].K = 13 * 1024;   /* several rounds of the warps, K > 2 segments */
                     N = shapes[s].N; K = shapes[s].K;
                     STOP();
                     if (s >= 3 && bs != 64) continue;   /* the large shapes with one blocksize (CPU time) */
@@ -1066,8 +1094,18 @@ static void op_gemv_4bit(void) {
                     make_w4(&w, qt, dt, 1, N, K, (int)bs, bias);
                     ho = H(N * es); dout = D(N * es);
                     if (both(bnbq_gemv_4bit(NULL, qt, dt, w.hA, (uint8_t*)w.hp, (float*)w.ha, N, K, (int)bs, ho, w.hb, code),
-                             bnbq_gemv_4bit(g_gex, qt, dt, w.dA, (uint8_t*)w.dp, (float*)w.da, N, K, (int)bs, dout, w.db, code)))
+                             bnbq_gemv_4bit(g_gex, qt, dt, w.dA, (uint8_t*)w.dp, (float*)w.da, N, K, (int)bs, dout, w.db, code))) {
                         exact("out", ho, dout, N, dt);
+                        O.exact_cases++;
+                        if (!g_touch) {
+                            bnbq_exec* xe = fast_order_exec();
+                            void* dx = D(N * es);
+                            if (both(BNBQ_SUCCESS, bnbq_gemv_4bit(xe, qt, dt, w.dA, (uint8_t*)w.dp, (float*)w.da, N, K,
+                                                                  (int)bs, dx, w.db, code)) &&
+                                both(BNBQ_SUCCESS, bnbq_cuda_synchronize(xe)))
+                                gemv_checks(ho, dx, N, dt);
+                        }
+                    }
                     case_end();
                 }
 }
@@ -1096,8 +1134,18 @@ static void op_matmul_4bit(void) {
                     ho = H(M * N * es); dout = D(M * N * es);
                     if (both(bnbq_matmul_4bit(NULL, qt, dt, w.hA, (uint8_t*)w.hp, (float*)w.ha, M, N, K, bs, ho, w.hb, NULL),
                              bnbq_matmul_4bit(g_gex, qt, dt, w.dA, (uint8_t*)w.dp, (float*)w.da, M, N, K, bs, dout, w.db, NULL))) {
-                        if (gemv_path) { exact("out", ho, dout, M * N, dt); O.exact_cases++; }
-                        else within_tol("out", dt, ho, dout, M * N);
+                        if (gemv_path) {
+                            exact("out", ho, dout, M * N, dt);
+                            O.exact_cases++;
+                            if (!g_touch) {
+                                bnbq_exec* xe = fast_order_exec();
+                                void* dx = D(M * N * es);
+                                if (both(BNBQ_SUCCESS, bnbq_matmul_4bit(xe, qt, dt, w.dA, (uint8_t*)w.dp, (float*)w.da, M, N,
+                                                                        K, bs, dx, w.db, NULL)) &&
+                                    both(BNBQ_SUCCESS, bnbq_cuda_synchronize(xe)))
+                                    gemv_checks(ho, dx, M * N, dt);
+                            }
+                        } else within_tol("out", dt, ho, dout, M * N);
                     }
                     case_end();
                 }
@@ -1435,6 +1483,10 @@ int main(int argc, char** argv) {
         printf("kernels: %d compiled (%.2f s CPU, %.3f s per unit), %d from disk, %d rejected, %d modules; %.1f s in all\n",
                st.units_compiled, st.compile_seconds, st.units_compiled ? st.compile_seconds / st.units_compiled : 0.0,
                st.disk_hits, st.disk_rejected, st.modules, now_s() - t0);
+    }
+    if (g_xctx) {
+        bnbq_exec_uninit(&g_xex);
+        bnbq_cuda_uninit(g_xctx);
     }
     bnbq_exec_uninit(&g_ex);
     bnbq_cuda_uninit(g_ctx);
