@@ -6,16 +6,19 @@
 LOG=${1:-/dev/stdout}
 {
 echo "command: sh bench/device_run.sh"
-echo "git commit: $(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)')"
+# the device tool ships the working tree with stale .git metadata: pass BNBQ_GIT_COMMIT from here
+COMMIT=${BNBQ_GIT_COMMIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)}
+export BNBQ_GIT_COMMIT=$COMMIT
+echo "git commit: $COMMIT"
 echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 echo "GPU / driver (nvidia-smi): $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null)"
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) threads"
 echo
 make -s all >/dev/null || { echo "build failed"; exit 1; }
 echo "===== make gpu-test"; make -s gpu-test
-echo; echo "===== make bench-gpu (read-only L2 flush)"; make -s bench-gpu
+echo; echo "===== make bench-gpu (read-only L2 flush)"; make -s bench-gpu GIT_COMMIT="$COMMIT"
 echo; echo "===== bench_gpu --flush memset (the older method), memory-bound operations"
-BNBQ_GIT_COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null) ./build/bench_gpu --flush memset --runs 30 --only quantize,dequantize,int8,gemv | grep -E "copy|%"
+./build/bench_gpu --flush memset --runs 30 --only quantize,dequantize,int8,gemv | grep -E "copy|%"
 echo; echo "===== build/bench_compile 90"; make -s build/bench_compile && ./build/bench_compile 90
 echo; echo "===== build/gpu_quickstart"; ./build/gpu_quickstart
 } 2>&1 | tee "$LOG"
