@@ -1525,11 +1525,12 @@ static const char* const bnbq__cu_src_int8[] = {
     "// pieces per thread kept in registers; the rest of a longer row is read again), the row statistic,\n",
     "// the codes. The launcher picks the fewest threads that keep a row in registers.\n",
     "// MODE 0: stats = float row_stats, outlier bits into bm (use_thr). MODE 1: stats = f16 state.\n",
-    "template <int MODE, int V>\n",
+    "// THR: 1 thr > 0, 0 thr == 0 (the launcher knows), -1 either (a run-time test).\n",
+    "template <int MODE, int V, int THR>\n",
     "BNBQ_DEV void bnbq_i8_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, void* stats,\n",
     "                           u32* bm) {\n",
     "    __shared__ float red[32];\n",
-    "    const int use_thr = MODE == 0 && thr > 0.0f;\n",
+    "    const int use_thr = MODE == 0 && (THR < 0 ? thr > 0.0f : THR > 0);\n",
     "    const u64 np = cols / V, T = blockDim.x, tid = threadIdx.x;\n",
     "    for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {\n",
     "        const u16* a = A + r * cols;\n",
@@ -1574,35 +1575,68 @@ static const char* const bnbq__cu_src_int8[] = {
     "\n",
     "#if BNBQ_I8_PART == 1\n",
     "// int8_vectorwise_quant, pass 1 of 2: row statistics, codes (outlier elements 0) and outlier bits.\n",
-    "// vec: cols % 8 == 0, A 16-byte and CA 8-byte aligned.\n",
+    "// The launcher picks: cols % 8 == 0, A 16-byte and CA 8-byte aligned: 8 elements a piece\n",
+    "// (bnbq_k_int8_vw_rows for threshold 0, _thr for threshold > 0); else _any (either threshold).\n",
+    "// (Each kernel is its own compilation unit: only the kernels a program uses are compiled.)\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm,\n",
-    "                    int vec) {}\n",
+    "extern \"C\" __global__ void bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows)\n",
-    "#line 241 \"int8.cu\"\n",
+    "#line 244 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
-    "bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm,\n",
-    "                    int vec) {\n",
-    "    if (vec) bnbq_i8_rows<0, 8>(A, rows, cols, thr, CA, row_stats, bm);\n",
-    "    else bnbq_i8_rows<0, 1>(A, rows, cols, thr, CA, row_stats, bm);\n",
+    "bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm) {\n",
+    "    bnbq_i8_rows<0, 8, 0>(A, rows, cols, thr, CA, row_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 247 \"int8.cu\"\n",
+    "#line 248 \"int8.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
+    "                        u32* bm) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows_thr)\n",
+    "#line 248 \"int8.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
+    "                        u32* bm) {\n",
+    "    bnbq_i8_rows<0, 8, 1>(A, rows, cols, thr, CA, row_stats, bm);\n",
+    "}\n",
+    "#endif\n",
+    "#line 253 \"int8.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
+    "                        u32* bm) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows_any)\n",
+    "#line 253 \"int8.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
+    "                        u32* bm) {\n",
+    "    bnbq_i8_rows<0, 1, -1>(A, rows, cols, thr, CA, row_stats, bm);\n",
+    "}\n",
+    "#endif\n",
+    "#line 258 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 4\n",
     "// SwitchBack quantize_rowwise: state f16 row absmax, q = rint(127 * (x * (1 / absmax))).\n",
+    "// As bnbq_k_int8_vw_rows: _any where the shape or the pointers do not allow 8-element pieces.\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state, int vec) {}\n",
+    "extern \"C\" __global__ void bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_rows)\n",
-    "#line 251 \"int8.cu\"\n",
+    "#line 263 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
-    "bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state, int vec) {\n",
-    "    if (vec) bnbq_i8_rows<1, 8>(X, rows, cols, 0.0f, q, state, 0);\n",
-    "    else bnbq_i8_rows<1, 1>(X, rows, cols, 0.0f, q, state, 0);\n",
+    "bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {\n",
+    "    bnbq_i8_rows<1, 8, 0>(X, rows, cols, 0.0f, q, state, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 256 \"int8.cu\"\n",
+    "#line 267 \"int8.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_rows_any)\n",
+    "#line 267 \"int8.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {\n",
+    "    bnbq_i8_rows<1, 1, 0>(X, rows, cols, 0.0f, q, state, 0);\n",
+    "}\n",
+    "#endif\n",
+    "#line 271 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 1\n",
@@ -1613,7 +1647,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
     "                   int zero_cols) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_fix)\n",
-    "#line 262 \"int8.cu\"\n",
+    "#line 277 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
     "                   int zero_cols) {\n",
@@ -1645,7 +1679,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "#endif\n",
-    "#line 292 \"int8.cu\"\n",
+    "#line 307 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- int8_double_quant --------------------------------------------------------------------------\n",
@@ -1711,28 +1745,41 @@ static const char* const bnbq__cu_src_int8[] = {
     "    }\n",
     "}\n",
     "\n",
-    "// blockDim.x == 256\n",
+    "// blockDim.x == 256. The launcher picks: cols % 8 == 0 and A 16-byte aligned: 8 elements a\n",
+    "// piece; else _any.\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
-    "                     float* col_stats, u32* bm, int vec) {}\n",
+    "                     float* col_stats, u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_stats)\n",
-    "#line 358 \"int8.cu\"\n",
+    "#line 374 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
-    "                     float* col_stats, u32* bm, int vec) {\n",
-    "    if (vec) bnbq_i8_dq_stats<8>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
-    "    else bnbq_i8_dq_stats<1>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
+    "                     float* col_stats, u32* bm) {\n",
+    "    bnbq_i8_dq_stats<8>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 364 \"int8.cu\"\n",
+    "#line 379 \"int8.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_dq_stats_any(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
+    "                         float* col_stats, u32* bm) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_stats_any)\n",
+    "#line 379 \"int8.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_int8_dq_stats_any(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
+    "                         float* col_stats, u32* bm) {\n",
+    "    bnbq_i8_dq_stats<1>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
+    "}\n",
+    "#endif\n",
+    "#line 384 \"int8.cu\"\n",
     "\n",
     "// Pass 2 of 2: one block per row (grid-stride): CA (outlier elements 0, and whole outlier columns\n",
-    "// when zero_cols) and CAt, then (use_thr) the outlier compaction.\n",
-    "template <int V>\n",
+    "// when zero_cols) and CAt, then (use_thr) the outlier compaction. THR as bnbq_i8_rows.\n",
+    "template <int V, int THR>\n",
     "BNBQ_DEV void bnbq_i8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA, i8* CAt,\n",
     "                               const float* row_stats, const float* col_stats, const u32* bm,\n",
     "                               int zero_cols) {\n",
-    "    const int use_thr = thr > 0.0f;\n",
+    "    const int use_thr = THR < 0 ? thr > 0.0f : THR > 0;\n",
+    "    const u32 zmask = zero_cols ? 0xffffffffu : 0u;   // a mask, not a branch: one loop body\n",
     "    const u64 np = cols / V;\n",
     "    for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {\n",
     "        const u16* a = A + r * cols;\n",
@@ -1741,7 +1788,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "            const u64 c = p * V;\n",
     "            bnbq_i8_vec<V> x;\n",
     "            int q[V], qt[V];\n",
-    "            u32 word = use_thr ? bm[c >> 5] : 0u;   // V == 8: c % 8 == 0, one word\n",
+    "            u32 word = use_thr ? bm[c >> 5] & zmask : 0u;   // V == 8: c % 8 == 0, one word\n",
     "            x.load(a + c);\n",
     "#pragma unroll\n",
     "            for (int i = 0; i < V; i++) {\n",
@@ -1754,7 +1801,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "                if (y < -127.0f) y = -127.0f;\n",
     "                qt[i] = bnbq_i8_rint(y);\n",
     "                q[i] = outl ? 0 : bnbq_i8_rint(v * s);\n",
-    "                if (zero_cols && ((word >> (u32)((c + (u64)i) & 31u)) & 1u)) q[i] = 0;\n",
+    "                if ((word >> (u32)((c + (u64)i) & 31u)) & 1u) q[i] = 0;   // zero_cols\n",
     "            }\n",
     "            bnbq_i8_store<V>(CA + r * cols + c, q);\n",
     "            bnbq_i8_store<V>(CAt + r * cols + c, qt);\n",
@@ -1762,23 +1809,55 @@ static const char* const bnbq__cu_src_int8[] = {
     "    }\n",
     "}\n",
     "\n",
+    "// The launcher picks: cols % 8 == 0, A 16-byte and CA, CAt 8-byte aligned: 8 elements a piece\n",
+    "// (bnbq_k_int8_dq_quant for threshold 0, _thr for threshold > 0); else _any (either threshold).\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA,\n",
     "                                                i8* CAt, const float* row_stats,\n",
     "                                                const float* col_stats, u32* bm, u64 nwords,\n",
-    "                                                i32* cols_out, i32* n_out, int vec) {}\n",
+    "                                                i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant)\n",
-    "#line 401 \"int8.cu\"\n",
+    "#line 424 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA,\n",
     "                                                i8* CAt, const float* row_stats,\n",
     "                                                const float* col_stats, u32* bm, u64 nwords,\n",
-    "                                                i32* cols_out, i32* n_out, int vec) {\n",
-    "    if (vec) bnbq_i8_dq_quant<8>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
-    "    else bnbq_i8_dq_quant<1>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
+    "                                                i32* cols_out, i32* n_out) {\n",
+    "    bnbq_i8_dq_quant<8, 0>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
+    "}\n",
+    "#endif\n",
+    "#line 430 \"int8.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_dq_quant_thr(const u16* A, u64 rows, u64 cols, float thr,\n",
+    "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
+    "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
+    "                                                    i32* cols_out, i32* n_out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant_thr)\n",
+    "#line 430 \"int8.cu\"\n",
+    "extern \"C\" __global__ void bnbq_k_int8_dq_quant_thr(const u16* A, u64 rows, u64 cols, float thr,\n",
+    "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
+    "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
+    "                                                    i32* cols_out, i32* n_out) {\n",
+    "    bnbq_i8_dq_quant<8, 1>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
+    "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
+    "}\n",
+    "#endif\n",
+    "#line 437 \"int8.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_dq_quant_any(const u16* A, u64 rows, u64 cols, float thr,\n",
+    "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
+    "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
+    "                                                    i32* cols_out, i32* n_out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant_any)\n",
+    "#line 437 \"int8.cu\"\n",
+    "extern \"C\" __global__ void bnbq_k_int8_dq_quant_any(const u16* A, u64 rows, u64 cols, float thr,\n",
+    "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
+    "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
+    "                                                    i32* cols_out, i32* n_out) {\n",
+    "    bnbq_i8_dq_quant<1, -1>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
     "    if (thr > 0.0f) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "#endif\n",
-    "#line 409 \"int8.cu\"\n",
+    "#line 444 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 3\n",
@@ -1827,7 +1906,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,\n",
     "                                                  u64 cols, float* out, int vec) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_dequant)\n",
-    "#line 453 \"int8.cu\"\n",
+    "#line 488 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,\n",
     "                                                  u64 cols, float* out, int vec) {\n",
     "    if (vec == 16) bnbq_i8_vw_dequant<16>(CA, stats, rows, cols, out);\n",
@@ -1835,7 +1914,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_vw_dequant<1>(CA, stats, rows, cols, out);\n",
     "}\n",
     "#endif\n",
-    "#line 459 \"int8.cu\"\n",
+    "#line 494 \"int8.cu\"\n",
     "\n",
     "// ---- int8_mm_dequant ------------------------------------------------------------------------------\n",
     "// out = dt(f16(fmaf(f32(f32((float)A * rs[m]) * cs[n]), 6.200012e-05f, bias_f16_or_0))), a non-F16\n",
@@ -1887,7 +1966,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_mm_dequant)\n",
-    "#line 505 \"int8.cu\"\n",
+    "#line 540 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_mm_dequant(const i32* A, const float* rs, const float* cs,\n",
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {\n",
@@ -1895,17 +1974,23 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_mm_dequant<1>(A, rs, cs, M, N, out, dt, bias_dt, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 511 \"int8.cu\"\n",
+    "#line 546 \"int8.cu\"\n",
     "#endif\n",
     0
 };
 static const char* const bnbq__cu_kernels_int8[] = {
     "bnbq_k_int8_init",
     "bnbq_k_int8_vw_rows",
+    "bnbq_k_int8_vw_rows_thr",
+    "bnbq_k_int8_vw_rows_any",
     "bnbq_k_sb_rows",
+    "bnbq_k_sb_rows_any",
     "bnbq_k_int8_vw_fix",
     "bnbq_k_int8_dq_stats",
+    "bnbq_k_int8_dq_stats_any",
     "bnbq_k_int8_dq_quant",
+    "bnbq_k_int8_dq_quant_thr",
+    "bnbq_k_int8_dq_quant_any",
     "bnbq_k_int8_vw_dequant",
     "bnbq_k_int8_mm_dequant",
     0
@@ -5192,9 +5277,12 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
                                                   int32_t* out_outlier_cols,
                                                   int32_t* out_n_outliers) {
     bnbq__CUfunction f_init = NULL, f_rows = NULL, f_fix = NULL;
+    int vec = cols % 8 == 0 && bnbq__cu_al(A, 16) && bnbq__cu_al(out_CA, 8);
     BNBQ__CU_BEGIN("bnbq_int8_vectorwise_quant");
     (void)dt;
-    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_vw_rows", &f_rows);
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1",
+                        !vec ? "bnbq_k_int8_vw_rows_any"
+                             : threshold > 0.0f ? "bnbq_k_int8_vw_rows_thr" : "bnbq_k_int8_vw_rows", &f_rows);
     if (r == BNBQ_SUCCESS && threshold > 0.0f)
         r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_init", &f_init);
     if (r == BNBQ_SUCCESS && threshold > 0.0f)
@@ -5203,7 +5291,6 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
         unsigned long long R = rows, C = cols, nw = (cols + 31) / 32, zero = 0;
         void* bm = threshold > 0.0f ? (void*)((char*)out_outlier_cols + (cols - nw) * 4) : NULL;
         void* nul = NULL;
-        int vec = cols % 8 == 0 && bnbq__cu_al(A, 16) && bnbq__cu_al(out_CA, 8);
         if (threshold > 0.0f) {
             void* a[7];
             a[0] = &bm; a[1] = &nw; a[2] = (void*)&out_n_outliers; a[3] = &nul; a[4] = &zero;
@@ -5211,9 +5298,9 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
             r = bnbq__cu_launch(ex, bnbq__func, f_init, bnbq__grid(c, nw, 256), 1, 256, 0, a);
         }
         if (r == BNBQ_SUCCESS) {
-            void* a[8];
+            void* a[7];
             a[0] = (void*)&A; a[1] = &R; a[2] = &C; a[3] = &threshold; a[4] = (void*)&out_CA;
-            a[5] = (void*)&out_row_stats; a[6] = &bm; a[7] = &vec;
+            a[5] = (void*)&out_row_stats; a[6] = &bm;
             r = bnbq__cu_launch(ex, bnbq__func, f_rows, bnbq__grid(c, rows, 1), 1,
                                 bnbq__cu_row_threads8(vec ? cols / 8 : cols), 0, a);
         }
@@ -5259,20 +5346,23 @@ static bnbq_result bnbq__cu_int8_double_quant(bnbq_exec* ex, bnbq_dtype dt, cons
                                               int32_t* out_outlier_cols,
                                               int32_t* out_n_outliers) {
     bnbq__CUfunction f_init = NULL, f_stats = NULL, f_quant = NULL;
+    int use_thr = threshold > 0.0f;
+    int vec_in = cols % 8 == 0 && bnbq__cu_al(A, 16);
+    int vec = vec_in && bnbq__cu_al(out_CA, 8) && bnbq__cu_al(out_CAt, 8);
     BNBQ__CU_BEGIN("bnbq_int8_double_quant");
     (void)dt;
     r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_init", &f_init);
     if (r == BNBQ_SUCCESS)
-        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_dq_stats", &f_stats);
+        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", vec_in ? "bnbq_k_int8_dq_stats" : "bnbq_k_int8_dq_stats_any",
+                            &f_stats);
     if (r == BNBQ_SUCCESS)
-        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_dq_quant", &f_quant);
+        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2",
+                            !vec ? "bnbq_k_int8_dq_quant_any"
+                                 : use_thr ? "bnbq_k_int8_dq_quant_thr" : "bnbq_k_int8_dq_quant", &f_quant);
     if (r == BNBQ_SUCCESS) {
-        int use_thr = threshold > 0.0f;
         unsigned long long R = rows, C = cols, nw = use_thr ? (cols + 31) / 32 : 0;
         void* bm = use_thr ? (void*)((char*)out_outlier_cols + (cols - (size_t)nw) * 4) : NULL;
         int32_t* counter = use_thr ? out_n_outliers : NULL;
-        int vec_in = cols % 8 == 0 && bnbq__cu_al(A, 16);
-        int vec = vec_in && bnbq__cu_al(out_CA, 8) && bnbq__cu_al(out_CAt, 8);
         size_t most = rows > cols ? rows : cols;
         size_t np = vec_in ? cols / 8 : cols;
         size_t tiles = ((np + 255) / 256) * ((rows + 31) / 32);
@@ -5284,17 +5374,16 @@ static bnbq_result bnbq__cu_int8_double_quant(bnbq_exec* ex, bnbq_dtype dt, cons
             r = bnbq__cu_launch(ex, bnbq__func, f_init, bnbq__grid(c, most, 256), 1, 256, 0, a);
         }
         if (r == BNBQ_SUCCESS) {
-            void* a[8];
+            void* a[7];
             a[0] = (void*)&A; a[1] = &R; a[2] = &C; a[3] = &threshold; a[4] = (void*)&out_row_stats;
-            a[5] = (void*)&out_col_stats; a[6] = &bm; a[7] = &vec_in;
+            a[5] = (void*)&out_col_stats; a[6] = &bm;
             r = bnbq__cu_launch(ex, bnbq__func, f_stats, bnbq__grid(c, tiles, 1), 1, 256, 0, a);
         }
         if (r == BNBQ_SUCCESS) {
-            void* a[13];
+            void* a[12];
             a[0] = (void*)&A; a[1] = &R; a[2] = &C; a[3] = &threshold; a[4] = (void*)&out_CA;
             a[5] = (void*)&out_CAt; a[6] = (void*)&out_row_stats; a[7] = (void*)&out_col_stats;
             a[8] = &bm; a[9] = &nw; a[10] = (void*)&out_outlier_cols; a[11] = (void*)&out_n_outliers;
-            a[12] = &vec;
             r = bnbq__cu_launch(ex, bnbq__func, f_quant, g_quant, 1,
                                 bnbq__cu_row_threads(vec ? cols / 8 : cols), 0, a);
         }
@@ -5351,15 +5440,14 @@ static bnbq_result bnbq__cu_quantize_rowwise(bnbq_exec* ex, bnbq_dtype dt, const
                                              size_t rows, size_t cols, int8_t* out_q,
                                              uint16_t* out_state) {
     bnbq__CUfunction f = NULL;
+    int vec = cols % 8 == 0 && bnbq__cu_al(X, 16) && bnbq__cu_al(out_q, 8);
     BNBQ__CU_BEGIN("bnbq_quantize_rowwise");
     (void)dt;
-    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=4", "bnbq_k_sb_rows", &f);
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=4", vec ? "bnbq_k_sb_rows" : "bnbq_k_sb_rows_any", &f);
     if (r == BNBQ_SUCCESS) {
         unsigned long long R = rows, C = cols;
-        int vec = cols % 8 == 0 && bnbq__cu_al(X, 16) && bnbq__cu_al(out_q, 8);
-        void* a[6];
+        void* a[5];
         a[0] = (void*)&X; a[1] = &R; a[2] = &C; a[3] = (void*)&out_q; a[4] = (void*)&out_state;
-        a[5] = &vec;
         r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, rows, 1), 1,
                             bnbq__cu_row_threads8(vec ? cols / 8 : cols), 0, a);
     }
