@@ -1780,11 +1780,12 @@ static const char* const bnbq__cu_src_int8[] = {
     "// pieces per thread kept in registers; the rest of a longer row is read again), the row statistic,\n",
     "// the codes. The launcher picks the fewest threads that keep a row in registers.\n",
     "// MODE 0: stats = float row_stats, outlier bits into bm (use_thr). MODE 1: stats = f16 state.\n",
-    "template <int MODE, int V>\n",
+    "// THR: 1 thr > 0, 0 thr == 0 (the launcher knows), -1 either (a run-time test).\n",
+    "template <int MODE, int V, int THR>\n",
     "BNBQ_DEV void bnbq_i8_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, void* stats,\n",
     "                           u32* bm) {\n",
     "    __shared__ float red[32];\n",
-    "    const int use_thr = MODE == 0 && thr > 0.0f;\n",
+    "    const int use_thr = MODE == 0 && (THR < 0 ? thr > 0.0f : THR > 0);\n",
     "    const u64 np = cols / V, T = blockDim.x, tid = threadIdx.x;\n",
     "    for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {\n",
     "        const u16* a = A + r * cols;\n",
@@ -1829,35 +1830,68 @@ static const char* const bnbq__cu_src_int8[] = {
     "\n",
     "#if BNBQ_I8_PART == 1\n",
     "// int8_vectorwise_quant, pass 1 of 2: row statistics, codes (outlier elements 0) and outlier bits.\n",
-    "// vec: cols % 8 == 0, A 16-byte and CA 8-byte aligned.\n",
+    "// The launcher picks: cols % 8 == 0, A 16-byte and CA 8-byte aligned: 8 elements a piece\n",
+    "// (bnbq_k_int8_vw_rows for threshold 0, _thr for threshold > 0); else _any (either threshold).\n",
+    "// (Each kernel is its own compilation unit: only the kernels a program uses are compiled.)\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm,\n",
-    "                    int vec) {}\n",
+    "extern \"C\" __global__ void bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows)\n",
-    "#line 241 \"int8.cu\"\n",
+    "#line 244 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
-    "bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm,\n",
-    "                    int vec) {\n",
-    "    if (vec) bnbq_i8_rows<0, 8>(A, rows, cols, thr, CA, row_stats, bm);\n",
-    "    else bnbq_i8_rows<0, 1>(A, rows, cols, thr, CA, row_stats, bm);\n",
+    "bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm) {\n",
+    "    bnbq_i8_rows<0, 8, 0>(A, rows, cols, thr, CA, row_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 247 \"int8.cu\"\n",
+    "#line 248 \"int8.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
+    "                        u32* bm) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows_thr)\n",
+    "#line 248 \"int8.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
+    "                        u32* bm) {\n",
+    "    bnbq_i8_rows<0, 8, 1>(A, rows, cols, thr, CA, row_stats, bm);\n",
+    "}\n",
+    "#endif\n",
+    "#line 253 \"int8.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
+    "                        u32* bm) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows_any)\n",
+    "#line 253 \"int8.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
+    "                        u32* bm) {\n",
+    "    bnbq_i8_rows<0, 1, -1>(A, rows, cols, thr, CA, row_stats, bm);\n",
+    "}\n",
+    "#endif\n",
+    "#line 258 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 4\n",
     "// SwitchBack quantize_rowwise: state f16 row absmax, q = rint(127 * (x * (1 / absmax))).\n",
+    "// As bnbq_k_int8_vw_rows: _any where the shape or the pointers do not allow 8-element pieces.\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state, int vec) {}\n",
+    "extern \"C\" __global__ void bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_rows)\n",
-    "#line 251 \"int8.cu\"\n",
+    "#line 263 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
-    "bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state, int vec) {\n",
-    "    if (vec) bnbq_i8_rows<1, 8>(X, rows, cols, 0.0f, q, state, 0);\n",
-    "    else bnbq_i8_rows<1, 1>(X, rows, cols, 0.0f, q, state, 0);\n",
+    "bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {\n",
+    "    bnbq_i8_rows<1, 8, 0>(X, rows, cols, 0.0f, q, state, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 256 \"int8.cu\"\n",
+    "#line 267 \"int8.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_rows_any)\n",
+    "#line 267 \"int8.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {\n",
+    "    bnbq_i8_rows<1, 1, 0>(X, rows, cols, 0.0f, q, state, 0);\n",
+    "}\n",
+    "#endif\n",
+    "#line 271 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 1\n",
@@ -1868,7 +1902,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
     "                   int zero_cols) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_fix)\n",
-    "#line 262 \"int8.cu\"\n",
+    "#line 277 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
     "                   int zero_cols) {\n",
@@ -1900,7 +1934,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "#endif\n",
-    "#line 292 \"int8.cu\"\n",
+    "#line 307 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- int8_double_quant --------------------------------------------------------------------------\n",
@@ -1966,28 +2000,41 @@ static const char* const bnbq__cu_src_int8[] = {
     "    }\n",
     "}\n",
     "\n",
-    "// blockDim.x == 256\n",
+    "// blockDim.x == 256. The launcher picks: cols % 8 == 0 and A 16-byte aligned: 8 elements a\n",
+    "// piece; else _any.\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
-    "                     float* col_stats, u32* bm, int vec) {}\n",
+    "                     float* col_stats, u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_stats)\n",
-    "#line 358 \"int8.cu\"\n",
+    "#line 374 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
-    "                     float* col_stats, u32* bm, int vec) {\n",
-    "    if (vec) bnbq_i8_dq_stats<8>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
-    "    else bnbq_i8_dq_stats<1>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
+    "                     float* col_stats, u32* bm) {\n",
+    "    bnbq_i8_dq_stats<8>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 364 \"int8.cu\"\n",
+    "#line 379 \"int8.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_dq_stats_any(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
+    "                         float* col_stats, u32* bm) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_stats_any)\n",
+    "#line 379 \"int8.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_int8_dq_stats_any(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
+    "                         float* col_stats, u32* bm) {\n",
+    "    bnbq_i8_dq_stats<1>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
+    "}\n",
+    "#endif\n",
+    "#line 384 \"int8.cu\"\n",
     "\n",
     "// Pass 2 of 2: one block per row (grid-stride): CA (outlier elements 0, and whole outlier columns\n",
-    "// when zero_cols) and CAt, then (use_thr) the outlier compaction.\n",
-    "template <int V>\n",
+    "// when zero_cols) and CAt, then (use_thr) the outlier compaction. THR as bnbq_i8_rows.\n",
+    "template <int V, int THR>\n",
     "BNBQ_DEV void bnbq_i8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA, i8* CAt,\n",
     "                               const float* row_stats, const float* col_stats, const u32* bm,\n",
     "                               int zero_cols) {\n",
-    "    const int use_thr = thr > 0.0f;\n",
+    "    const int use_thr = THR < 0 ? thr > 0.0f : THR > 0;\n",
+    "    const u32 zmask = zero_cols ? 0xffffffffu : 0u;   // a mask, not a branch: one loop body\n",
     "    const u64 np = cols / V;\n",
     "    for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {\n",
     "        const u16* a = A + r * cols;\n",
@@ -1996,7 +2043,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "            const u64 c = p * V;\n",
     "            bnbq_i8_vec<V> x;\n",
     "            int q[V], qt[V];\n",
-    "            u32 word = use_thr ? bm[c >> 5] : 0u;   // V == 8: c % 8 == 0, one word\n",
+    "            u32 word = use_thr ? bm[c >> 5] & zmask : 0u;   // V == 8: c % 8 == 0, one word\n",
     "            x.load(a + c);\n",
     "#pragma unroll\n",
     "            for (int i = 0; i < V; i++) {\n",
@@ -2009,7 +2056,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "                if (y < -127.0f) y = -127.0f;\n",
     "                qt[i] = bnbq_i8_rint(y);\n",
     "                q[i] = outl ? 0 : bnbq_i8_rint(v * s);\n",
-    "                if (zero_cols && ((word >> (u32)((c + (u64)i) & 31u)) & 1u)) q[i] = 0;\n",
+    "                if ((word >> (u32)((c + (u64)i) & 31u)) & 1u) q[i] = 0;   // zero_cols\n",
     "            }\n",
     "            bnbq_i8_store<V>(CA + r * cols + c, q);\n",
     "            bnbq_i8_store<V>(CAt + r * cols + c, qt);\n",
@@ -2017,23 +2064,55 @@ static const char* const bnbq__cu_src_int8[] = {
     "    }\n",
     "}\n",
     "\n",
+    "// The launcher picks: cols % 8 == 0, A 16-byte and CA, CAt 8-byte aligned: 8 elements a piece\n",
+    "// (bnbq_k_int8_dq_quant for threshold 0, _thr for threshold > 0); else _any (either threshold).\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA,\n",
     "                                                i8* CAt, const float* row_stats,\n",
     "                                                const float* col_stats, u32* bm, u64 nwords,\n",
-    "                                                i32* cols_out, i32* n_out, int vec) {}\n",
+    "                                                i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant)\n",
-    "#line 401 \"int8.cu\"\n",
+    "#line 424 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA,\n",
     "                                                i8* CAt, const float* row_stats,\n",
     "                                                const float* col_stats, u32* bm, u64 nwords,\n",
-    "                                                i32* cols_out, i32* n_out, int vec) {\n",
-    "    if (vec) bnbq_i8_dq_quant<8>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
-    "    else bnbq_i8_dq_quant<1>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
+    "                                                i32* cols_out, i32* n_out) {\n",
+    "    bnbq_i8_dq_quant<8, 0>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
+    "}\n",
+    "#endif\n",
+    "#line 430 \"int8.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_dq_quant_thr(const u16* A, u64 rows, u64 cols, float thr,\n",
+    "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
+    "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
+    "                                                    i32* cols_out, i32* n_out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant_thr)\n",
+    "#line 430 \"int8.cu\"\n",
+    "extern \"C\" __global__ void bnbq_k_int8_dq_quant_thr(const u16* A, u64 rows, u64 cols, float thr,\n",
+    "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
+    "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
+    "                                                    i32* cols_out, i32* n_out) {\n",
+    "    bnbq_i8_dq_quant<8, 1>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
+    "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
+    "}\n",
+    "#endif\n",
+    "#line 437 \"int8.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_dq_quant_any(const u16* A, u64 rows, u64 cols, float thr,\n",
+    "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
+    "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
+    "                                                    i32* cols_out, i32* n_out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant_any)\n",
+    "#line 437 \"int8.cu\"\n",
+    "extern \"C\" __global__ void bnbq_k_int8_dq_quant_any(const u16* A, u64 rows, u64 cols, float thr,\n",
+    "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
+    "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
+    "                                                    i32* cols_out, i32* n_out) {\n",
+    "    bnbq_i8_dq_quant<1, -1>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
     "    if (thr > 0.0f) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "#endif\n",
-    "#line 409 \"int8.cu\"\n",
+    "#line 444 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 3\n",
@@ -2082,7 +2161,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,\n",
     "                                                  u64 cols, float* out, int vec) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_dequant)\n",
-    "#line 453 \"int8.cu\"\n",
+    "#line 488 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,\n",
     "                                                  u64 cols, float* out, int vec) {\n",
     "    if (vec == 16) bnbq_i8_vw_dequant<16>(CA, stats, rows, cols, out);\n",
@@ -2090,7 +2169,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_vw_dequant<1>(CA, stats, rows, cols, out);\n",
     "}\n",
     "#endif\n",
-    "#line 459 \"int8.cu\"\n",
+    "#line 494 \"int8.cu\"\n",
     "\n",
     "// ---- int8_mm_dequant ------------------------------------------------------------------------------\n",
     "// out = dt(f16(fmaf(f32(f32((float)A * rs[m]) * cs[n]), 6.200012e-05f, bias_f16_or_0))), a non-F16\n",
@@ -2142,7 +2221,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_mm_dequant)\n",
-    "#line 505 \"int8.cu\"\n",
+    "#line 540 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_mm_dequant(const i32* A, const float* rs, const float* cs,\n",
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {\n",
@@ -2150,17 +2229,23 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_mm_dequant<1>(A, rs, cs, M, N, out, dt, bias_dt, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 511 \"int8.cu\"\n",
+    "#line 546 \"int8.cu\"\n",
     "#endif\n",
     0
 };
 static const char* const bnbq__cu_kernels_int8[] = {
     "bnbq_k_int8_init",
     "bnbq_k_int8_vw_rows",
+    "bnbq_k_int8_vw_rows_thr",
+    "bnbq_k_int8_vw_rows_any",
     "bnbq_k_sb_rows",
+    "bnbq_k_sb_rows_any",
     "bnbq_k_int8_vw_fix",
     "bnbq_k_int8_dq_stats",
+    "bnbq_k_int8_dq_stats_any",
     "bnbq_k_int8_dq_quant",
+    "bnbq_k_int8_dq_quant_thr",
+    "bnbq_k_int8_dq_quant_any",
     "bnbq_k_int8_vw_dequant",
     "bnbq_k_int8_mm_dequant",
     0
@@ -2421,6 +2506,9 @@ static const char* const bnbq__cu_src_quant[] = {
     "//   BNBQ_DT     the float tensor's dtype (BNBQ_F32 / F16 / BF16)\n",
     "// Every kernel runs with 256 threads per block (nested_offset: 1024). Each reproduces bnbq.h's\n",
     "// CPU reference bit for bit: the same float32 operations per element in the same order.\n",
+    "// Each kernel is its own compilation unit, so rare paths are kernels of their own that the\n",
+    "// launcher picks (and only they compile): *_search (8-bit codes whose table needs mode 1),\n",
+    "// quant4_exact (4-bit table mode 1), the dequantizers' *_any (pointers not aligned for vectors).\n",
     "#ifndef BNBQ_OPS\n",
     "#define BNBQ_OPS 1\n",
     "#endif\n",
@@ -2704,14 +2792,16 @@ static const char* const bnbq__cu_src_quant[] = {
     "            float y[VEC];\n",
     "#pragma unroll\n",
     "            for (int k = 0; k < VEC; k++) y[k] = bq_elem<DT>(v, j * VEC + k) * inv;\n",
+    "            // the codes of the vector, whole tile or not (one coder body: a partial tile writes\n",
+    "            // the bytes whose first element is < n; those past n are coded from 0.0f * inv)\n",
+    "            const u32 p0 = cd.pack4(y[0], y[1], y[2], y[3]);\n",
+    "            const u32 p1 = VEC == 4 ? 0u : cd.pack4(y[4 % VEC], y[5 % VEC], y[6 % VEC], y[7 % VEC]);\n",
+    "            u8* qv = qe + (u32)j * jstep * BITS / 8;\n",
     "            if (whole) {\n",
-    "                u8* qv = qe + (u32)j * jstep * BITS / 8;\n",
-    "                const u32 p0 = cd.pack4(y[0], y[1], y[2], y[3]);\n",
     "                if (VEC == 4) {\n",
     "                    if (BITS == 8) *(u32*)qv = p0;\n",
     "                    else *(u16*)qv = (u16)p0;\n",
     "                } else {\n",
-    "                    const u32 p1 = cd.pack4(y[4 % VEC], y[5 % VEC], y[6 % VEC], y[7 % VEC]);\n",
     "                    if (BITS == 8) {\n",
     "                        bq_v2 w;\n",
     "                        w.a = p0;\n",
@@ -2723,13 +2813,10 @@ static const char* const bnbq__cu_src_quant[] = {
     "                }\n",
     "            } else {\n",
     "                const u64 e0 = base + off0 + (u32)j * jstep;\n",
+    "                const u64 pk = BITS == 8 ? ((u64)p0 | ((u64)p1 << 32)) : (u64)(p0 | (p1 << 16));\n",
     "#pragma unroll\n",
-    "                for (int k = 0; k < VEC; k += BITS == 8 ? 1 : 2) {\n",
-    "                    if (e0 + k < n) {\n",
-    "                        if (BITS == 8) q[e0 + k] = (u8)cd.one(y[k]);\n",
-    "                        else q[(e0 + k) >> 1] = (u8)((cd.one(y[k]) << 4) | cd.one(y[k + 1]));\n",
-    "                    }\n",
-    "                }\n",
+    "                for (int b = 0; b < OB; b++)\n",
+    "                    if (e0 + (u64)(b * (8 / BITS)) < n) qv[b] = (u8)(pk >> (8 * b));\n",
     "            }\n",
     "        }\n",
     "#if !BQ_PREFETCH\n",
@@ -2797,7 +2884,7 @@ static const char* const bnbq__cu_src_quant[] = {
     "        const u32 u = __float_as_uint(bq_fmax(x, BQ_NEG_INF));\n",
     "        const u32 k = (u >> 31) ? ~u : (u | 0x80000000u);\n",
     "        u32 i = 0;\n",
-    "#pragma unroll\n",
+    "#pragma unroll 1\n",
     "        for (u32 s = 128; s > 0; s >>= 1) i += bq8_l2[i + s] <= k ? s : 0u;\n",
     "        return (int)i;\n",
     "    }\n",
@@ -2812,19 +2899,25 @@ static const char* const bnbq__cu_src_quant[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_quant8(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_q8tab tab) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant8)\n",
-    "#line 398 \"quant.cu\"\n",
+    "#line 400 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant8(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_q8tab tab) {\n",
-    "    if (tab.mode == 0) {\n",
-    "        bq8_table cd;\n",
-    "        bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd, tab);\n",
-    "    } else {\n",
-    "        bq8_search cd;\n",
-    "        bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd, tab);\n",
-    "    }\n",
+    "    bq8_table cd;\n",
+    "    bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd, tab);\n",
     "}\n",
     "#endif\n",
-    "#line 408 \"quant.cu\"\n",
+    "#line 405 \"quant.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_quant8_search(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_q8tab tab) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant8_search)\n",
+    "#line 405 \"quant.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
+    "bnbq_k_quant8_search(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_q8tab tab) {\n",
+    "    bq8_search cd;\n",
+    "    bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd, tab);\n",
+    "}\n",
+    "#endif\n",
+    "#line 410 \"quant.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- dequantization ---------------------------------------------------------------------------\n",
@@ -2875,39 +2968,71 @@ static const char* const bnbq__cu_src_quant[] = {
     "        *(bq_v4*)((u16*)out + e) = w;\n",
     "    }\n",
     "}\n",
+    "// one value at element e (the partial tiles), rounded as bq_dq_store rounds\n",
+    "template <int DT> BNBQ_DEV void bq_dq_store1(void* out, u64 e, float v) {\n",
+    "    v = bnbq_canon(v);\n",
+    "    if (DT == BNBQ_F32) ((float*)out)[e] = v;\n",
+    "    else ((u16*)out)[e] = (u16)bq_dq_pack2<DT>(v, 0.0f);\n",
+    "}\n",
     "#endif\n",
     "\n",
-    "// ---- 8-bit: out[e] = dt(code[q[e]] * absmax[e >> bs_log2]) (NESTED: f32(... + off)) -----------\n",
-    "// bs_log2 = 63 gives one absmax for all (dequantize_global).\n",
-    "#if BNBQ_OPS == 1 || BNBQ_OPS == 3\n",
-    "template <int DT, bool NESTED>\n",
-    "BNBQ_DEV void bq_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, float off,\n",
-    "                          const bnbq_code256& code, u32 tpb) {\n",
+    "// ---- the dequantizers: out[e] = dt(tab[index e] * absmax[e >> bs_log2]) (NESTED: f32(... + off))\n",
+    "// BITS 8: index e = q[e] (bnbq_code256); BITS 4: nibble e of q, the high one of byte e / 2 for even\n",
+    "// e (bnbq_code16). bs_log2 = 63 gives one absmax for all (dequantize_global); else bs >= 32, so the\n",
+    "// VO values of a vector share one absmax.\n",
+    "// ALIGNED (q aligned to its vector's bytes, out 16-byte aligned; the launcher checks): whole tiles\n",
+    "// as vectors; the tensor's last, partial tile as vectors too, except the one vector that straddles\n",
+    "// n (by elements). Else (the _any kernels) every tile by elements.\n",
+    "#if BNBQ_OPS == 1 || BNBQ_OPS == 3 || BNBQ_OPS == 4\n",
+    "// the aligned source bytes of a vector at element e0: 8-bit VO bytes, 4-bit VO / 2\n",
+    "template <int BITS, int VO> struct bq_dqw { u32 w[BITS == 8 ? VO / 4 : 1]; };\n",
+    "template <int BITS, int VO> BNBQ_DEV void bq_dq_loadw(const u8* q, u64 e0, bq_dqw<BITS, VO>& r) {\n",
+    "    if (BITS == 8) {\n",
+    "        if (VO == 4) {\n",
+    "            r.w[0] = *(const u32*)(q + e0);\n",
+    "        } else {\n",
+    "            const bq_v2 p = *(const bq_v2*)(q + e0);\n",
+    "            r.w[0] = p.a;\n",
+    "            r.w[(VO / 4) - 1] = p.b;\n",
+    "        }\n",
+    "    } else {\n",
+    "        r.w[0] = VO == 4 ? (u32)(*(const u16*)(q + (e0 >> 1))) : *(const u32*)(q + (e0 >> 1));\n",
+    "    }\n",
+    "}\n",
+    "// the table index of value k of a vector\n",
+    "template <int BITS, int VO> BNBQ_DEV u32 bq_dq_idx(const bq_dqw<BITS, VO>& r, int k) {\n",
+    "    if (BITS == 8) return (r.w[k >> 2] >> (8 * (k & 3))) & 255u;\n",
+    "    const u32 byte = (r.w[0] >> (8 * (k >> 1))) & 255u;\n",
+    "    return (k & 1) ? (byte & 15u) : (byte >> 4);\n",
+    "}\n",
+    "// the table index of element e (any alignment)\n",
+    "template <int BITS> BNBQ_DEV u32 bq_dq_idx1(const u8* q, u64 e) {\n",
+    "    if (BITS == 8) return q[e];\n",
+    "    const u32 byte = q[e >> 1];\n",
+    "    return (e & 1) ? (byte & 15u) : (byte >> 4);\n",
+    "}\n",
+    "\n",
+    "template <int DT, bool NESTED, int BITS, bool ALIGNED, class Tab>\n",
+    "BNBQ_DEV void bq_dequant(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, float off,\n",
+    "                         const Tab& tab, u32 tpb) {\n",
     "    typedef bq_dq<DT> L;\n",
     "    const int VO = L::VO, U = L::U;\n",
     "    const u64 TE = (u64)L::TE;\n",
     "    const int t = threadIdx.x;\n",
-    "    __shared__ float s_code[256];\n",
-    "    s_code[t] = code.v[t];\n",
+    "    __shared__ float s_tab[BITS == 8 ? 256 : 16];\n",
+    "    if (BITS == 8 || t < 16) s_tab[t] = tab.v[t];\n",
     "    __syncthreads();\n",
-    "    const bool al = ((u64)q & (u64)(VO - 1)) == 0 && ((u64)out & 15) == 0;\n",
     "    const u64 ntiles = n / TE + (n % TE != 0);\n",
     "    const u64 t0 = (u64)blockIdx.x * tpb, t1 = t0 + tpb < ntiles ? t0 + tpb : ntiles;\n",
     "    for (u64 tile = t0; tile < t1; tile++) {\n",
     "        const u64 base = tile * TE;\n",
-    "        if (al && n - base >= TE) {\n",
-    "            u32 w[U][VO / 4];\n",
+    "        if (ALIGNED && n - base >= TE) {\n",
+    "            bq_dqw<BITS, VO> w[U];\n",
     "            float a[U];\n",
     "#pragma unroll\n",
     "            for (int j = 0; j < U; j++) {\n",
     "                const u64 e0 = base + (u64)(L::vec(j, t) * VO);\n",
-    "                if (VO == 4) {\n",
-    "                    w[j][0] = *(const u32*)(q + e0);\n",
-    "                } else {\n",
-    "                    const bq_v2 p = *(const bq_v2*)(q + e0);\n",
-    "                    w[j][0] = p.a;\n",
-    "                    w[j][(VO / 4) - 1] = p.b;\n",
-    "                }\n",
+    "                bq_dq_loadw<BITS, VO>(q, e0, w[j]);\n",
     "                a[j] = absmax[e0 >> bs_log2];\n",
     "            }\n",
     "#pragma unroll\n",
@@ -2915,10 +3040,42 @@ static const char* const bnbq__cu_src_quant[] = {
     "                float y[VO];\n",
     "#pragma unroll\n",
     "                for (int k = 0; k < VO; k++) {\n",
-    "                    y[k] = s_code[(w[j][k >> 2] >> (8 * (k & 3))) & 255u] * a[j];\n",
+    "                    y[k] = s_tab[bq_dq_idx<BITS, VO>(w[j], k)] * a[j];\n",
     "                    if (NESTED) y[k] = y[k] + off;\n",
     "                }\n",
     "                bq_dq_store<DT>(out, base + (u64)(L::vec(j, t) * VO), y);\n",
+    "            }\n",
+    "        } else if (ALIGNED) {\n",
+    "            int js = -1;                             // this thread's vector that straddles n\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < U; j++) {\n",
+    "                const u64 e0 = base + (u64)(L::vec(j, t) * VO);\n",
+    "                if (e0 + VO <= n) {\n",
+    "                    bq_dqw<BITS, VO> w;\n",
+    "                    bq_dq_loadw<BITS, VO>(q, e0, w);\n",
+    "                    const float a = absmax[e0 >> bs_log2];\n",
+    "                    float y[VO];\n",
+    "#pragma unroll\n",
+    "                    for (int k = 0; k < VO; k++) {\n",
+    "                        y[k] = s_tab[bq_dq_idx<BITS, VO>(w, k)] * a;\n",
+    "                        if (NESTED) y[k] = y[k] + off;\n",
+    "                    }\n",
+    "                    bq_dq_store<DT>(out, e0, y);\n",
+    "                } else if (e0 < n) {\n",
+    "                    js = j;\n",
+    "                }\n",
+    "            }\n",
+    "            if (js >= 0) {\n",
+    "                const u64 e0 = base + (u64)(L::vec(js, t) * VO);\n",
+    "                const float a = absmax[e0 >> bs_log2];\n",
+    "#pragma unroll\n",
+    "                for (int k = 0; k < VO - 1; k++) {\n",
+    "                    if (e0 + k < n) {\n",
+    "                        float y = s_tab[bq_dq_idx1<BITS>(q, e0 + k)] * a;\n",
+    "                        if (NESTED) y = y + off;\n",
+    "                        bq_dq_store1<DT>(out, e0 + k, y);\n",
+    "                    }\n",
+    "                }\n",
     "            }\n",
     "        } else {\n",
     "#pragma unroll\n",
@@ -2927,9 +3084,9 @@ static const char* const bnbq__cu_src_quant[] = {
     "                for (int k = 0; k < VO; k++) {\n",
     "                    const u64 e = base + (u64)(L::vec(j, t) * VO + k);\n",
     "                    if (e < n) {\n",
-    "                        float y = s_code[q[e]] * absmax[e >> bs_log2];\n",
+    "                        float y = s_tab[bq_dq_idx1<BITS>(q, e)] * absmax[e >> bs_log2];\n",
     "                        if (NESTED) y = y + off;\n",
-    "                        bnbq_store(DT, out, e, y);\n",
+    "                        bq_dq_store1<DT>(out, e, y);\n",
     "                    }\n",
     "                }\n",
     "            }\n",
@@ -2939,18 +3096,31 @@ static const char* const bnbq__cu_src_quant[] = {
     "#endif\n",
     "\n",
     "#if BNBQ_OPS == 1\n",
+    "// 8-bit; the launcher picks _any when q is not VO-byte or out not 16-byte aligned\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code256 code,\n",
     "                u32 tpb) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant8)\n",
-    "#line 522 \"quant.cu\"\n",
+    "#line 589 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 8)\n",
     "bnbq_k_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code256 code,\n",
     "                u32 tpb) {\n",
-    "    bq_dequant8<BNBQ_DT, false>(q, absmax, n, bs_log2, out, 0.0f, code, tpb);\n",
+    "    bq_dequant<BNBQ_DT, false, 8, true>(q, absmax, n, bs_log2, out, 0.0f, code, tpb);\n",
     "}\n",
     "#endif\n",
-    "#line 527 \"quant.cu\"\n",
+    "#line 594 \"quant.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_dequant8_any(const u8* q, const float* absmax, u64 n, int bs_log2, void* out,\n",
+    "                    bnbq_code256 code, u32 tpb) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant8_any)\n",
+    "#line 594 \"quant.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 8)\n",
+    "bnbq_k_dequant8_any(const u8* q, const float* absmax, u64 n, int bs_log2, void* out,\n",
+    "                    bnbq_code256 code, u32 tpb) {\n",
+    "    bq_dequant<BNBQ_DT, false, 8, false>(q, absmax, n, bs_log2, out, 0.0f, code, tpb);\n",
+    "}\n",
+    "#endif\n",
+    "#line 599 \"quant.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- global 8-bit quantization ----------------------------------------------------------------\n",
@@ -2960,7 +3130,7 @@ static const char* const bnbq__cu_src_quant[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_absmax_global(const void* x, u64 n, float* out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_absmax_global)\n",
-    "#line 533 \"quant.cu\"\n",
+    "#line 605 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
     "bnbq_k_absmax_global(const void* x, u64 n, float* out) {\n",
     "    const u64 TE = (u64)(BQ_THREADS * 16);\n",
@@ -2986,7 +3156,7 @@ static const char* const bnbq__cu_src_quant[] = {
     "    }\n",
     "}\n",
     "#endif\n",
-    "#line 557 \"quant.cu\"\n",
+    "#line 629 \"quant.cu\"\n",
     "\n",
     "// q[e] = code_index(code, f32(x[e] / absmax[0])), an IEEE division as bnbq.h (and torch).\n",
     "template <class Coder>\n",
@@ -3012,20 +3182,23 @@ static const char* const bnbq__cu_src_quant[] = {
     "            float y[VEC];\n",
     "#pragma unroll\n",
     "            for (int k = 0; k < VEC; k++) y[k] = v[j * VEC + k] / s;\n",
+    "            // one coder body for both paths (elements past n are coded from 0.0f / s, not stored)\n",
+    "            const u32 lo = cd.pack4(y[0], y[1], y[2], y[3]);\n",
+    "            const u32 hi = VEC == 4 ? 0u : cd.pack4(y[4 % VEC], y[5 % VEC], y[6 % VEC], y[7 % VEC]);\n",
     "            if (full && qal) {\n",
-    "                const u32 lo = cd.pack4(y[0], y[1], y[2], y[3]);\n",
     "                if (VEC == 4) {\n",
     "                    *(u32*)(q + e0) = lo;\n",
     "                } else {\n",
     "                    bq_v2 w;\n",
     "                    w.a = lo;\n",
-    "                    w.b = cd.pack4(y[4 % VEC], y[5 % VEC], y[6 % VEC], y[7 % VEC]);\n",
+    "                    w.b = hi;\n",
     "                    *(bq_v2*)(q + e0) = w;\n",
     "                }\n",
     "            } else {\n",
+    "                const u64 pk = (u64)lo | ((u64)hi << 32);\n",
     "#pragma unroll\n",
     "                for (int k = 0; k < VEC; k++)\n",
-    "                    if (e0 + k < n) q[e0 + k] = (u8)cd.one(y[k]);\n",
+    "                    if (e0 + k < n) q[e0 + k] = (u8)(pk >> (8 * k));\n",
     "            }\n",
     "        }\n",
     "    }\n",
@@ -3034,19 +3207,25 @@ static const char* const bnbq__cu_src_quant[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_quant_global(const void* x, u64 n, const float* absmax, u8* q, bnbq_q8tab tab) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant_global)\n",
-    "#line 601 \"quant.cu\"\n",
+    "#line 676 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant_global(const void* x, u64 n, const float* absmax, u8* q, bnbq_q8tab tab) {\n",
-    "    if (tab.mode == 0) {\n",
-    "        bq8_table cd;\n",
-    "        bq_quant_global(x, n, absmax, q, cd, tab);\n",
-    "    } else {\n",
-    "        bq8_search cd;\n",
-    "        bq_quant_global(x, n, absmax, q, cd, tab);\n",
-    "    }\n",
+    "    bq8_table cd;\n",
+    "    bq_quant_global(x, n, absmax, q, cd, tab);\n",
     "}\n",
     "#endif\n",
-    "#line 611 \"quant.cu\"\n",
+    "#line 681 \"quant.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_quant_global_search(const void* x, u64 n, const float* absmax, u8* q, bnbq_q8tab tab) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant_global_search)\n",
+    "#line 681 \"quant.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
+    "bnbq_k_quant_global_search(const void* x, u64 n, const float* absmax, u8* q, bnbq_q8tab tab) {\n",
+    "    bq8_search cd;\n",
+    "    bq_quant_global(x, n, absmax, q, cd, tab);\n",
+    "}\n",
+    "#endif\n",
+    "#line 686 \"quant.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- nested statistics (float32) --------------------------------------------------------------\n",
@@ -3059,7 +3238,7 @@ static const char* const bnbq__cu_src_quant[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_nested_offset(const float* absmax, u64 nblocks, float* out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_nested_offset)\n",
-    "#line 620 \"quant.cu\"\n",
+    "#line 695 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_NO_THREADS)\n",
     "bnbq_k_nested_offset(const float* absmax, u64 nblocks, float* out) {\n",
     "    __shared__ double part[2][BQ_NO_WORKERS];\n",
@@ -3104,43 +3283,65 @@ static const char* const bnbq__cu_src_quant[] = {
     "    if (t == 0) out[0] = (float)(s / (double)nblocks);\n",
     "}\n",
     "#endif\n",
-    "#line 663 \"quant.cu\"\n",
+    "#line 738 \"quant.cu\"\n",
     "\n",
     "// absmax_q, nested_absmax = quantize_blockwise(f32(absmax - offset[0]), code, 2^bs_log2)\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_quant_nested(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,\n",
     "                    float* nested_absmax, bnbq_q8tab tab) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant_nested)\n",
-    "#line 665 \"quant.cu\"\n",
+    "#line 740 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant_nested(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,\n",
     "                    float* nested_absmax, bnbq_q8tab tab) {\n",
     "    const float off = offset[0];\n",
-    "    if (tab.mode == 0) {\n",
-    "        bq8_table cd;\n",
-    "        bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);\n",
-    "    } else {\n",
-    "        bq8_search cd;\n",
-    "        bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);\n",
-    "    }\n",
+    "    bq8_table cd;\n",
+    "    bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);\n",
     "}\n",
     "#endif\n",
-    "#line 677 \"quant.cu\"\n",
+    "#line 747 \"quant.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_quant_nested_search(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,\n",
+    "                           float* nested_absmax, bnbq_q8tab tab) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant_nested_search)\n",
+    "#line 747 \"quant.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
+    "bnbq_k_quant_nested_search(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,\n",
+    "                           float* nested_absmax, bnbq_q8tab tab) {\n",
+    "    const float off = offset[0];\n",
+    "    bq8_search cd;\n",
+    "    bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);\n",
+    "}\n",
+    "#endif\n",
+    "#line 754 \"quant.cu\"\n",
     "\n",
     "// out[b] = f32(f32(code[q[b]] * nested_absmax[b >> bs_log2]) + offset[0])\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_dequant_nested(const u8* q, const float* nested_absmax, u64 nblocks, int bs_log2,\n",
     "                      const float* offset, float* out, bnbq_code256 code, u32 tpb) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant_nested)\n",
-    "#line 679 \"quant.cu\"\n",
+    "#line 756 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
     "bnbq_k_dequant_nested(const u8* q, const float* nested_absmax, u64 nblocks, int bs_log2,\n",
     "                      const float* offset, float* out, bnbq_code256 code, u32 tpb) {\n",
     "    const float off = offset[0];\n",
-    "    bq_dequant8<BNBQ_F32, true>(q, nested_absmax, nblocks, bs_log2, out, off, code, tpb);\n",
+    "    bq_dequant<BNBQ_F32, true, 8, true>(q, nested_absmax, nblocks, bs_log2, out, off, code, tpb);\n",
     "}\n",
     "#endif\n",
-    "#line 685 \"quant.cu\"\n",
+    "#line 762 \"quant.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_dequant_nested_any(const u8* q, const float* nested_absmax, u64 nblocks, int bs_log2,\n",
+    "                          const float* offset, float* out, bnbq_code256 code, u32 tpb) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant_nested_any)\n",
+    "#line 762 \"quant.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
+    "bnbq_k_dequant_nested_any(const u8* q, const float* nested_absmax, u64 nblocks, int bs_log2,\n",
+    "                          const float* offset, float* out, bnbq_code256 code, u32 tpb) {\n",
+    "    const float off = offset[0];\n",
+    "    bq_dequant<BNBQ_F32, true, 8, false>(q, nested_absmax, nblocks, bs_log2, out, off, code, tpb);\n",
+    "}\n",
+    "#endif\n",
+    "#line 768 \"quant.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- 4-bit NF4 / FP4 --------------------------------------------------------------------------\n",
@@ -3218,10 +3419,12 @@ static const char* const bnbq__cu_src_quant[] = {
     "    BQ_MEMBER u32 one(float x) const {\n",
     "        u32 c = 0;\n",
     "#if BNBQ_QT == BNBQ_NF4\n",
+    "#pragma unroll 1\n",
     "        for (int j = 0; j < 15; j++) c += x > bq4_xthr[j];\n",
     "        return c;\n",
     "#else\n",
     "        const float a = bnbq_absf(x);\n",
+    "#pragma unroll 1\n",
     "        for (int j = 0; j < 7; j++) c += a > bq4_xthr[j];\n",
     "        return bq4_c2c[c] + (x < 0.0f ? 8u : 0u);\n",
     "#endif\n",
@@ -3235,94 +3438,71 @@ static const char* const bnbq__cu_src_quant[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_quant4(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq_q4tab tab) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant4)\n",
-    "#line 776 \"quant.cu\"\n",
+    "#line 861 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant4(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq_q4tab tab) {\n",
-    "    if (tab.mode == 0) {\n",
-    "        bq4_table cd;\n",
-    "        bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd, tab);\n",
-    "    } else {\n",
-    "        bq4_exact cd;\n",
-    "        bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd, tab);\n",
-    "    }\n",
+    "    bq4_table cd;\n",
+    "    bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd, tab);\n",
     "}\n",
     "#endif\n",
-    "#line 786 \"quant.cu\"\n",
+    "#line 866 \"quant.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_quant4_exact(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq_q4tab tab) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant4_exact)\n",
+    "#line 866 \"quant.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
+    "bnbq_k_quant4_exact(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq_q4tab tab) {\n",
+    "    bq4_exact cd;\n",
+    "    bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd, tab);\n",
+    "}\n",
+    "#endif\n",
+    "#line 871 \"quant.cu\"\n",
     "\n",
-    "// out[e] = dt(tab[nibble e] * absmax[e >> bs_log2]); nibble e is the high one of byte e / 2 for\n",
-    "// even e. Tiles as bq_dequant8.\n",
+    "// out[e] = dt(tab[nibble e] * absmax[e >> bs_log2]) (bq_dequant); _any: any alignment\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_dequant4(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code16 tab,\n",
     "                u32 tpb) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant4)\n",
-    "#line 789 \"quant.cu\"\n",
+    "#line 873 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 8)\n",
     "bnbq_k_dequant4(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code16 tab,\n",
     "                u32 tpb) {\n",
-    "    typedef bq_dq<BNBQ_DT> L;\n",
-    "    const int VO = L::VO, U = L::U;\n",
-    "    const u64 TE = (u64)L::TE;\n",
-    "    const int t = threadIdx.x;\n",
-    "    __shared__ float s_tab[16];\n",
-    "    if (t < 16) s_tab[t] = tab.v[t];\n",
-    "    __syncthreads();\n",
-    "    const bool al = ((u64)packed & (u64)(VO / 2 - 1)) == 0 && ((u64)out & 15) == 0;\n",
-    "    const u64 ntiles = n / TE + (n % TE != 0);\n",
-    "    const u64 t0 = (u64)blockIdx.x * tpb, t1 = t0 + tpb < ntiles ? t0 + tpb : ntiles;\n",
-    "    for (u64 tile = t0; tile < t1; tile++) {\n",
-    "        const u64 base = tile * TE;\n",
-    "        if (al && n - base >= TE) {\n",
-    "            u32 w[U];\n",
-    "            float a[U];\n",
-    "#pragma unroll\n",
-    "            for (int j = 0; j < U; j++) {\n",
-    "                const u64 e0 = base + (u64)(L::vec(j, t) * VO);\n",
-    "                w[j] = VO == 4 ? (u32)(*(const u16*)(packed + (e0 >> 1)))\n",
-    "                               : *(const u32*)(packed + (e0 >> 1));\n",
-    "                a[j] = absmax[e0 >> bs_log2];\n",
-    "            }\n",
-    "#pragma unroll\n",
-    "            for (int j = 0; j < U; j++) {\n",
-    "                float y[VO];\n",
-    "#pragma unroll\n",
-    "                for (int k = 0; k < VO; k++) {\n",
-    "                    const u32 byte = (w[j] >> (8 * (k >> 1))) & 255u;\n",
-    "                    y[k] = s_tab[(k & 1) ? (byte & 15u) : (byte >> 4)] * a[j];\n",
-    "                }\n",
-    "                bq_dq_store<BNBQ_DT>(out, base + (u64)(L::vec(j, t) * VO), y);\n",
-    "            }\n",
-    "        } else {\n",
-    "#pragma unroll\n",
-    "            for (int j = 0; j < U; j++) {\n",
-    "#pragma unroll\n",
-    "                for (int k = 0; k < VO; k++) {\n",
-    "                    const u64 e = base + (u64)(L::vec(j, t) * VO + k);\n",
-    "                    if (e < n) {\n",
-    "                        const u32 byte = packed[e >> 1];\n",
-    "                        const float a = absmax[e >> bs_log2];\n",
-    "                        const float y = s_tab[(e & 1) ? (byte & 15u) : (byte >> 4)] * a;\n",
-    "                        bnbq_store(BNBQ_DT, out, e, y);\n",
-    "                    }\n",
-    "                }\n",
-    "            }\n",
-    "        }\n",
-    "    }\n",
+    "    bq_dequant<BNBQ_DT, false, 4, true>(packed, absmax, n, bs_log2, out, 0.0f, tab, tpb);\n",
     "}\n",
     "#endif\n",
-    "#line 841 \"quant.cu\"\n",
+    "#line 878 \"quant.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_dequant4_any(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out,\n",
+    "                    bnbq_code16 tab, u32 tpb) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant4_any)\n",
+    "#line 878 \"quant.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 8)\n",
+    "bnbq_k_dequant4_any(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out,\n",
+    "                    bnbq_code16 tab, u32 tpb) {\n",
+    "    bq_dequant<BNBQ_DT, false, 4, false>(packed, absmax, n, bs_log2, out, 0.0f, tab, tpb);\n",
+    "}\n",
+    "#endif\n",
+    "#line 883 \"quant.cu\"\n",
     "#endif\n",
     0
 };
 static const char* const bnbq__cu_kernels_quant[] = {
     "bnbq_k_quant8",
+    "bnbq_k_quant8_search",
     "bnbq_k_dequant8",
+    "bnbq_k_dequant8_any",
     "bnbq_k_absmax_global",
     "bnbq_k_quant_global",
+    "bnbq_k_quant_global_search",
     "bnbq_k_nested_offset",
     "bnbq_k_quant_nested",
+    "bnbq_k_quant_nested_search",
     "bnbq_k_dequant_nested",
+    "bnbq_k_dequant_nested_any",
     "bnbq_k_quant4",
+    "bnbq_k_quant4_exact",
     "bnbq_k_dequant4",
+    "bnbq_k_dequant4_any",
     0
 };
 static const char* const bnbq__cu_src_switchback[] = {
@@ -4816,7 +4996,8 @@ static bnbq_result bnbq__cu_convert(bnbq_exec* ex, bnbq_dtype src_dt, const void
 /* Each op: static bnbq_result bnbq__cu_<slot>(<the bnbq_backend slot's signature>), then
    #define BNBQ__CU_SLOT_<slot> bnbq__cu_<slot>, and its kernel variants in BNBQ__CU_VARIANTS_QUANT. */
 /* Kernels: kernels_src/quant.cu, compiled per group of ops (BNBQ_OPS) and dtype / quant type; the
-   blocksize is a kernel argument (log2). Code tables are host memory: they travel by value in
+   blocksize is a kernel argument (log2). The launchers pick the kernel: the quantizers' table mode
+   (mode 1: bnbq_k_*_search, bnbq_k_quant4_exact), the dequantizers' alignment (else bnbq_k_*_any). Code tables are host memory: they travel by value in
    these structs, laid out exactly as the kernels' bnbq_code256 / bnbq_code16 / bnbq_q4tab. */
 #define BNBQ__CUQ_BW0 "BNBQ_OPS=1 BNBQ_DT=0"
 #define BNBQ__CUQ_BW1 "BNBQ_OPS=1 BNBQ_DT=1"
@@ -4854,6 +5035,7 @@ typedef struct bnbq__cuq_code16 { float v[16]; } bnbq__cuq_code16;
 #define BNBQ__CUQ_QBLOCKS 4
 #endif
 
+static int bnbq__cuq_al(const void* p, size_t a) { return ((uintptr_t)p % a) == 0; }
 static int bnbq__cuq_log2(int bs) {
     int l = 0;
     while (((size_t)1 << l) < (size_t)bs) l++;
@@ -5091,14 +5273,15 @@ static bnbq_result bnbq__cu_quantize_blockwise(bnbq_exec* ex, const float* code,
                                                const void* x, size_t n, int blocksize,
                                                uint8_t* out_q, float* out_absmax) {
     bnbq__CUfunction f;
+    bnbq__cuq_q8tab tab;
     BNBQ__CU_BEGIN("bnbq_quantize_blockwise");
-    r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_bw[(int)dt], "bnbq_k_quant8", &f);
+    bnbq__cuq_q8build(code, &tab);
+    r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_bw[(int)dt], tab.mode ? "bnbq_k_quant8_search" : "bnbq_k_quant8",
+                        &f);
     if (r == BNBQ_SUCCESS) {
-        bnbq__cuq_q8tab tab;
         unsigned long long nn = n;
         int lg = bnbq__cuq_log2(blocksize);
         void* args[6];
-        bnbq__cuq_q8build(code, &tab);
         args[0] = (void*)&x; args[1] = &nn; args[2] = &lg; args[3] = (void*)&out_q;
         args[4] = (void*)&out_absmax; args[5] = &tab;
         r = bnbq__cu_launch(ex, bnbq__func, f,
@@ -5114,7 +5297,9 @@ static bnbq_result bnbq__cuq_dequant8(bnbq_exec* ex, const char* func,
                                       const float* code, bnbq_dtype dt, const uint8_t* q,
                                       const float* absmax, size_t n, int bs_log2, void* out) {
     bnbq__CUfunction f;
-    bnbq_result r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_bw[(int)dt], "bnbq_k_dequant8", &f);
+    int al = bnbq__cuq_al(q, dt == BNBQ_F32 ? 4 : 8) && bnbq__cuq_al(out, 16);
+    bnbq_result r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_bw[(int)dt], al ? "bnbq_k_dequant8" : "bnbq_k_dequant8_any",
+                                    &f);
     if (r == BNBQ_SUCCESS) {
         bnbq__cuq_code256 cs;
         unsigned long long nn = n;
@@ -5141,14 +5326,15 @@ static bnbq_result bnbq__cu_quantize_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnb
                                           const void* x, size_t n, int blocksize,
                                           uint8_t* out_packed, float* out_absmax) {
     bnbq__CUfunction f;
+    bnbq__cuq_q4tab tab;
     BNBQ__CU_BEGIN("bnbq_quantize_4bit");
-    r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_4b[(int)dt][qt == BNBQ_NF4], "bnbq_k_quant4", &f);
+    bnbq__cuq_q4build(qt, &tab);
+    r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_4b[(int)dt][qt == BNBQ_NF4],
+                        tab.mode ? "bnbq_k_quant4_exact" : "bnbq_k_quant4", &f);
     if (r == BNBQ_SUCCESS) {
-        bnbq__cuq_q4tab tab;
         unsigned long long nn = n;
         int lg = bnbq__cuq_log2(blocksize);
         void* args[6];
-        bnbq__cuq_q4build(qt, &tab);
         args[0] = (void*)&x; args[1] = &nn; args[2] = &lg; args[3] = (void*)&out_packed;
         args[4] = (void*)&out_absmax; args[5] = &tab;
         r = bnbq__cu_launch(ex, bnbq__func, f,
@@ -5163,8 +5349,10 @@ static bnbq_result bnbq__cu_dequantize_4bit(bnbq_exec* ex, bnbq_quant_type qt, b
                                             const uint8_t* packed, const float* absmax, size_t n,
                                             int blocksize, void* out) {
     bnbq__CUfunction f;
+    int al = bnbq__cuq_al(packed, dt == BNBQ_F32 ? 2 : 4) && bnbq__cuq_al(out, 16);
     BNBQ__CU_BEGIN("bnbq_dequantize_4bit");
-    r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_4b[(int)dt][qt == BNBQ_NF4], "bnbq_k_dequant4", &f);
+    r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_4b[(int)dt][qt == BNBQ_NF4],
+                        al ? "bnbq_k_dequant4" : "bnbq_k_dequant4_any", &f);
     if (r == BNBQ_SUCCESS) {
         bnbq__cuq_code16 tab;
         unsigned long long nn = n;
@@ -5202,14 +5390,15 @@ static bnbq_result bnbq__cu_quantize_nested(bnbq_exec* ex, const float* nested_c
                                             int nested_blocksize, const float* offset,
                                             uint8_t* out_absmax_q, float* out_nested_absmax) {
     bnbq__CUfunction f;
+    bnbq__cuq_q8tab tab;
     BNBQ__CU_BEGIN("bnbq_quantize_nested");
-    r = bnbq__cu_kernel(ex, "quant", BNBQ__CUQ_NE, "bnbq_k_quant_nested", &f);
+    bnbq__cuq_q8build(nested_code, &tab);
+    r = bnbq__cu_kernel(ex, "quant", BNBQ__CUQ_NE, tab.mode ? "bnbq_k_quant_nested_search" : "bnbq_k_quant_nested",
+                        &f);
     if (r == BNBQ_SUCCESS) {
-        bnbq__cuq_q8tab tab;
         unsigned long long nn = nblocks;
         int lg = bnbq__cuq_log2(nested_blocksize);
         void* args[7];
-        bnbq__cuq_q8build(nested_code, &tab);
         args[0] = (void*)&absmax; args[1] = &nn; args[2] = &lg; args[3] = (void*)&offset;
         args[4] = (void*)&out_absmax_q; args[5] = (void*)&out_nested_absmax; args[6] = &tab;
         r = bnbq__cu_launch(ex, bnbq__func, f,
@@ -5226,8 +5415,9 @@ static bnbq_result bnbq__cu_dequantize_nested(bnbq_exec* ex, const float* nested
                                               size_t nblocks, int nested_blocksize,
                                               const float* offset, float* out_absmax) {
     bnbq__CUfunction f;
+    int al = bnbq__cuq_al(absmax_q, 4) && bnbq__cuq_al(out_absmax, 16);
     BNBQ__CU_BEGIN("bnbq_dequantize_nested");
-    r = bnbq__cu_kernel(ex, "quant", BNBQ__CUQ_NE, "bnbq_k_dequant_nested", &f);
+    r = bnbq__cu_kernel(ex, "quant", BNBQ__CUQ_NE, al ? "bnbq_k_dequant_nested" : "bnbq_k_dequant_nested_any", &f);
     if (r == BNBQ_SUCCESS) {
         bnbq__cuq_code256 cs;
         unsigned long long nn = nblocks;
@@ -5248,16 +5438,18 @@ static bnbq_result bnbq__cu_quantize_global(bnbq_exec* ex, const float* code, bn
                                             const void* x, size_t n, uint8_t* out_q,
                                             float* out_absmax) {
     bnbq__CUfunction fa, fq;
+    bnbq__cuq_q8tab tab;
     BNBQ__CU_BEGIN("bnbq_quantize_global");
+    bnbq__cuq_q8build(code, &tab);
     r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_gl[(int)dt], "bnbq_k_absmax_global", &fa);
     if (r == BNBQ_SUCCESS)
-        r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_gl[(int)dt], "bnbq_k_quant_global", &fq);
+        r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_gl[(int)dt],
+                            tab.mode ? "bnbq_k_quant_global_search" : "bnbq_k_quant_global", &fq);
     if (r == BNBQ_SUCCESS)
         r = bnbq__cu_check(ex, bnbq__func, "cuMemsetD8Async",
                            BNBQ__DRV.bnbq__cuMemsetD8Async(BNBQ__DPTR(out_absmax), 0, sizeof(float),
                                                            (bnbq__CUstream)ex->stream));
     if (r == BNBQ_SUCCESS) {
-        bnbq__cuq_q8tab tab;
         unsigned long long nn = n;
         size_t tiles = n / BNBQ__CUQ_TILE + (n % BNBQ__CUQ_TILE != 0);
         void* args[5];
@@ -5265,7 +5457,6 @@ static bnbq_result bnbq__cu_quantize_global(bnbq_exec* ex, const float* code, bn
         r = bnbq__cu_launch(ex, bnbq__func, fa, bnbq__cuq_grid(c, tiles, 8), 1, BNBQ__CUQ_THREADS, 0,
                             args);
         if (r == BNBQ_SUCCESS) {
-            bnbq__cuq_q8build(code, &tab);
             args[0] = (void*)&x; args[1] = &nn; args[2] = (void*)&out_absmax; args[3] = (void*)&out_q;
             args[4] = &tab;
             r = bnbq__cu_launch(ex, bnbq__func, fq, bnbq__cuq_grid(c, tiles, BNBQ__CUQ_QBLOCKS), 1,
@@ -5341,9 +5532,12 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
                                                   int32_t* out_outlier_cols,
                                                   int32_t* out_n_outliers) {
     bnbq__CUfunction f_init = NULL, f_rows = NULL, f_fix = NULL;
+    int vec = cols % 8 == 0 && bnbq__cu_al(A, 16) && bnbq__cu_al(out_CA, 8);
     BNBQ__CU_BEGIN("bnbq_int8_vectorwise_quant");
     (void)dt;
-    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_vw_rows", &f_rows);
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1",
+                        !vec ? "bnbq_k_int8_vw_rows_any"
+                             : threshold > 0.0f ? "bnbq_k_int8_vw_rows_thr" : "bnbq_k_int8_vw_rows", &f_rows);
     if (r == BNBQ_SUCCESS && threshold > 0.0f)
         r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_init", &f_init);
     if (r == BNBQ_SUCCESS && threshold > 0.0f)
@@ -5352,7 +5546,6 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
         unsigned long long R = rows, C = cols, nw = (cols + 31) / 32, zero = 0;
         void* bm = threshold > 0.0f ? (void*)((char*)out_outlier_cols + (cols - nw) * 4) : NULL;
         void* nul = NULL;
-        int vec = cols % 8 == 0 && bnbq__cu_al(A, 16) && bnbq__cu_al(out_CA, 8);
         if (threshold > 0.0f) {
             void* a[7];
             a[0] = &bm; a[1] = &nw; a[2] = (void*)&out_n_outliers; a[3] = &nul; a[4] = &zero;
@@ -5360,9 +5553,9 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
             r = bnbq__cu_launch(ex, bnbq__func, f_init, bnbq__grid(c, nw, 256), 1, 256, 0, a);
         }
         if (r == BNBQ_SUCCESS) {
-            void* a[8];
+            void* a[7];
             a[0] = (void*)&A; a[1] = &R; a[2] = &C; a[3] = &threshold; a[4] = (void*)&out_CA;
-            a[5] = (void*)&out_row_stats; a[6] = &bm; a[7] = &vec;
+            a[5] = (void*)&out_row_stats; a[6] = &bm;
             r = bnbq__cu_launch(ex, bnbq__func, f_rows, bnbq__grid(c, rows, 1), 1,
                                 bnbq__cu_row_threads8(vec ? cols / 8 : cols), 0, a);
         }
@@ -5408,20 +5601,23 @@ static bnbq_result bnbq__cu_int8_double_quant(bnbq_exec* ex, bnbq_dtype dt, cons
                                               int32_t* out_outlier_cols,
                                               int32_t* out_n_outliers) {
     bnbq__CUfunction f_init = NULL, f_stats = NULL, f_quant = NULL;
+    int use_thr = threshold > 0.0f;
+    int vec_in = cols % 8 == 0 && bnbq__cu_al(A, 16);
+    int vec = vec_in && bnbq__cu_al(out_CA, 8) && bnbq__cu_al(out_CAt, 8);
     BNBQ__CU_BEGIN("bnbq_int8_double_quant");
     (void)dt;
     r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_init", &f_init);
     if (r == BNBQ_SUCCESS)
-        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_dq_stats", &f_stats);
+        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", vec_in ? "bnbq_k_int8_dq_stats" : "bnbq_k_int8_dq_stats_any",
+                            &f_stats);
     if (r == BNBQ_SUCCESS)
-        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_dq_quant", &f_quant);
+        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2",
+                            !vec ? "bnbq_k_int8_dq_quant_any"
+                                 : use_thr ? "bnbq_k_int8_dq_quant_thr" : "bnbq_k_int8_dq_quant", &f_quant);
     if (r == BNBQ_SUCCESS) {
-        int use_thr = threshold > 0.0f;
         unsigned long long R = rows, C = cols, nw = use_thr ? (cols + 31) / 32 : 0;
         void* bm = use_thr ? (void*)((char*)out_outlier_cols + (cols - (size_t)nw) * 4) : NULL;
         int32_t* counter = use_thr ? out_n_outliers : NULL;
-        int vec_in = cols % 8 == 0 && bnbq__cu_al(A, 16);
-        int vec = vec_in && bnbq__cu_al(out_CA, 8) && bnbq__cu_al(out_CAt, 8);
         size_t most = rows > cols ? rows : cols;
         size_t np = vec_in ? cols / 8 : cols;
         size_t tiles = ((np + 255) / 256) * ((rows + 31) / 32);
@@ -5433,17 +5629,16 @@ static bnbq_result bnbq__cu_int8_double_quant(bnbq_exec* ex, bnbq_dtype dt, cons
             r = bnbq__cu_launch(ex, bnbq__func, f_init, bnbq__grid(c, most, 256), 1, 256, 0, a);
         }
         if (r == BNBQ_SUCCESS) {
-            void* a[8];
+            void* a[7];
             a[0] = (void*)&A; a[1] = &R; a[2] = &C; a[3] = &threshold; a[4] = (void*)&out_row_stats;
-            a[5] = (void*)&out_col_stats; a[6] = &bm; a[7] = &vec_in;
+            a[5] = (void*)&out_col_stats; a[6] = &bm;
             r = bnbq__cu_launch(ex, bnbq__func, f_stats, bnbq__grid(c, tiles, 1), 1, 256, 0, a);
         }
         if (r == BNBQ_SUCCESS) {
-            void* a[13];
+            void* a[12];
             a[0] = (void*)&A; a[1] = &R; a[2] = &C; a[3] = &threshold; a[4] = (void*)&out_CA;
             a[5] = (void*)&out_CAt; a[6] = (void*)&out_row_stats; a[7] = (void*)&out_col_stats;
             a[8] = &bm; a[9] = &nw; a[10] = (void*)&out_outlier_cols; a[11] = (void*)&out_n_outliers;
-            a[12] = &vec;
             r = bnbq__cu_launch(ex, bnbq__func, f_quant, g_quant, 1,
                                 bnbq__cu_row_threads(vec ? cols / 8 : cols), 0, a);
         }
@@ -5500,15 +5695,14 @@ static bnbq_result bnbq__cu_quantize_rowwise(bnbq_exec* ex, bnbq_dtype dt, const
                                              size_t rows, size_t cols, int8_t* out_q,
                                              uint16_t* out_state) {
     bnbq__CUfunction f = NULL;
+    int vec = cols % 8 == 0 && bnbq__cu_al(X, 16) && bnbq__cu_al(out_q, 8);
     BNBQ__CU_BEGIN("bnbq_quantize_rowwise");
     (void)dt;
-    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=4", "bnbq_k_sb_rows", &f);
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=4", vec ? "bnbq_k_sb_rows" : "bnbq_k_sb_rows_any", &f);
     if (r == BNBQ_SUCCESS) {
         unsigned long long R = rows, C = cols;
-        int vec = cols % 8 == 0 && bnbq__cu_al(X, 16) && bnbq__cu_al(out_q, 8);
-        void* a[6];
+        void* a[5];
         a[0] = (void*)&X; a[1] = &R; a[2] = &C; a[3] = (void*)&out_q; a[4] = (void*)&out_state;
-        a[5] = &vec;
         r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, rows, 1), 1,
                             bnbq__cu_row_threads8(vec ? cols / 8 : cols), 0, a);
     }

@@ -188,11 +188,12 @@ BNBQ_DEV void bnbq_i8_piece_quant(const bnbq_i8_vec<V>& x, float s, int use_thr,
 // pieces per thread kept in registers; the rest of a longer row is read again), the row statistic,
 // the codes. The launcher picks the fewest threads that keep a row in registers.
 // MODE 0: stats = float row_stats, outlier bits into bm (use_thr). MODE 1: stats = f16 state.
-template <int MODE, int V>
+// THR: 1 thr > 0, 0 thr == 0 (the launcher knows), -1 either (a run-time test).
+template <int MODE, int V, int THR>
 BNBQ_DEV void bnbq_i8_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, void* stats,
                            u32* bm) {
     __shared__ float red[32];
-    const int use_thr = MODE == 0 && thr > 0.0f;
+    const int use_thr = MODE == 0 && (THR < 0 ? thr > 0.0f : THR > 0);
     const u64 np = cols / V, T = blockDim.x, tid = threadIdx.x;
     for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {
         const u16* a = A + r * cols;
@@ -237,21 +238,35 @@ BNBQ_DEV void bnbq_i8_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, 
 
 #if BNBQ_I8_PART == 1
 // int8_vectorwise_quant, pass 1 of 2: row statistics, codes (outlier elements 0) and outlier bits.
-// vec: cols % 8 == 0, A 16-byte and CA 8-byte aligned.
+// The launcher picks: cols % 8 == 0, A 16-byte and CA 8-byte aligned: 8 elements a piece
+// (bnbq_k_int8_vw_rows for threshold 0, _thr for threshold > 0); else _any (either threshold).
+// (Each kernel is its own compilation unit: only the kernels a program uses are compiled.)
 extern "C" __global__ void __launch_bounds__(256)
-bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm,
-                    int vec) {
-    if (vec) bnbq_i8_rows<0, 8>(A, rows, cols, thr, CA, row_stats, bm);
-    else bnbq_i8_rows<0, 1>(A, rows, cols, thr, CA, row_stats, bm);
+bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm) {
+    bnbq_i8_rows<0, 8, 0>(A, rows, cols, thr, CA, row_stats, bm);
+}
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
+                        u32* bm) {
+    bnbq_i8_rows<0, 8, 1>(A, rows, cols, thr, CA, row_stats, bm);
+}
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
+                        u32* bm) {
+    bnbq_i8_rows<0, 1, -1>(A, rows, cols, thr, CA, row_stats, bm);
 }
 #endif
 
 #if BNBQ_I8_PART == 4
 // SwitchBack quantize_rowwise: state f16 row absmax, q = rint(127 * (x * (1 / absmax))).
+// As bnbq_k_int8_vw_rows: _any where the shape or the pointers do not allow 8-element pieces.
 extern "C" __global__ void __launch_bounds__(256)
-bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state, int vec) {
-    if (vec) bnbq_i8_rows<1, 8>(X, rows, cols, 0.0f, q, state, 0);
-    else bnbq_i8_rows<1, 1>(X, rows, cols, 0.0f, q, state, 0);
+bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {
+    bnbq_i8_rows<1, 8, 0>(X, rows, cols, 0.0f, q, state, 0);
+}
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {
+    bnbq_i8_rows<1, 1, 0>(X, rows, cols, 0.0f, q, state, 0);
 }
 #endif
 
@@ -354,21 +369,27 @@ BNBQ_DEV void bnbq_i8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, u32*
     }
 }
 
-// blockDim.x == 256
+// blockDim.x == 256. The launcher picks: cols % 8 == 0 and A 16-byte aligned: 8 elements a
+// piece; else _any.
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,
-                     float* col_stats, u32* bm, int vec) {
-    if (vec) bnbq_i8_dq_stats<8>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);
-    else bnbq_i8_dq_stats<1>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);
+                     float* col_stats, u32* bm) {
+    bnbq_i8_dq_stats<8>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);
+}
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_int8_dq_stats_any(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,
+                         float* col_stats, u32* bm) {
+    bnbq_i8_dq_stats<1>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);
 }
 
 // Pass 2 of 2: one block per row (grid-stride): CA (outlier elements 0, and whole outlier columns
-// when zero_cols) and CAt, then (use_thr) the outlier compaction.
-template <int V>
+// when zero_cols) and CAt, then (use_thr) the outlier compaction. THR as bnbq_i8_rows.
+template <int V, int THR>
 BNBQ_DEV void bnbq_i8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA, i8* CAt,
                                const float* row_stats, const float* col_stats, const u32* bm,
                                int zero_cols) {
-    const int use_thr = thr > 0.0f;
+    const int use_thr = THR < 0 ? thr > 0.0f : THR > 0;
+    const u32 zmask = zero_cols ? 0xffffffffu : 0u;   // a mask, not a branch: one loop body
     const u64 np = cols / V;
     for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {
         const u16* a = A + r * cols;
@@ -377,7 +398,7 @@ BNBQ_DEV void bnbq_i8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* 
             const u64 c = p * V;
             bnbq_i8_vec<V> x;
             int q[V], qt[V];
-            u32 word = use_thr ? bm[c >> 5] : 0u;   // V == 8: c % 8 == 0, one word
+            u32 word = use_thr ? bm[c >> 5] & zmask : 0u;   // V == 8: c % 8 == 0, one word
             x.load(a + c);
 #pragma unroll
             for (int i = 0; i < V; i++) {
@@ -390,7 +411,7 @@ BNBQ_DEV void bnbq_i8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* 
                 if (y < -127.0f) y = -127.0f;
                 qt[i] = bnbq_i8_rint(y);
                 q[i] = outl ? 0 : bnbq_i8_rint(v * s);
-                if (zero_cols && ((word >> (u32)((c + (u64)i) & 31u)) & 1u)) q[i] = 0;
+                if ((word >> (u32)((c + (u64)i) & 31u)) & 1u) q[i] = 0;   // zero_cols
             }
             bnbq_i8_store<V>(CA + r * cols + c, q);
             bnbq_i8_store<V>(CAt + r * cols + c, qt);
@@ -398,12 +419,26 @@ BNBQ_DEV void bnbq_i8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* 
     }
 }
 
+// The launcher picks: cols % 8 == 0, A 16-byte and CA, CAt 8-byte aligned: 8 elements a piece
+// (bnbq_k_int8_dq_quant for threshold 0, _thr for threshold > 0); else _any (either threshold).
 extern "C" __global__ void bnbq_k_int8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
                                                 i8* CAt, const float* row_stats,
                                                 const float* col_stats, u32* bm, u64 nwords,
-                                                i32* cols_out, i32* n_out, int vec) {
-    if (vec) bnbq_i8_dq_quant<8>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);
-    else bnbq_i8_dq_quant<1>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);
+                                                i32* cols_out, i32* n_out) {
+    bnbq_i8_dq_quant<8, 0>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);
+}
+extern "C" __global__ void bnbq_k_int8_dq_quant_thr(const u16* A, u64 rows, u64 cols, float thr,
+                                                    i8* CA, i8* CAt, const float* row_stats,
+                                                    const float* col_stats, u32* bm, u64 nwords,
+                                                    i32* cols_out, i32* n_out) {
+    bnbq_i8_dq_quant<8, 1>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);
+    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);
+}
+extern "C" __global__ void bnbq_k_int8_dq_quant_any(const u16* A, u64 rows, u64 cols, float thr,
+                                                    i8* CA, i8* CAt, const float* row_stats,
+                                                    const float* col_stats, u32* bm, u64 nwords,
+                                                    i32* cols_out, i32* n_out) {
+    bnbq_i8_dq_quant<1, -1>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);
     if (thr > 0.0f) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);
 }
 #endif

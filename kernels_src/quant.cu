@@ -7,6 +7,9 @@
 //   BNBQ_DT     the float tensor's dtype (BNBQ_F32 / F16 / BF16)
 // Every kernel runs with 256 threads per block (nested_offset: 1024). Each reproduces bnbq.h's
 // CPU reference bit for bit: the same float32 operations per element in the same order.
+// Each kernel is its own compilation unit, so rare paths are kernels of their own that the
+// launcher picks (and only they compile): *_search (8-bit codes whose table needs mode 1),
+// quant4_exact (4-bit table mode 1), the dequantizers' *_any (pointers not aligned for vectors).
 #ifndef BNBQ_OPS
 #define BNBQ_OPS 1
 #endif
@@ -290,14 +293,16 @@ BNBQ_DEV void bq_quant_blocks(const void* x, u64 n, int bs_log2, u8* q, float* a
             float y[VEC];
 #pragma unroll
             for (int k = 0; k < VEC; k++) y[k] = bq_elem<DT>(v, j * VEC + k) * inv;
+            // the codes of the vector, whole tile or not (one coder body: a partial tile writes
+            // the bytes whose first element is < n; those past n are coded from 0.0f * inv)
+            const u32 p0 = cd.pack4(y[0], y[1], y[2], y[3]);
+            const u32 p1 = VEC == 4 ? 0u : cd.pack4(y[4 % VEC], y[5 % VEC], y[6 % VEC], y[7 % VEC]);
+            u8* qv = qe + (u32)j * jstep * BITS / 8;
             if (whole) {
-                u8* qv = qe + (u32)j * jstep * BITS / 8;
-                const u32 p0 = cd.pack4(y[0], y[1], y[2], y[3]);
                 if (VEC == 4) {
                     if (BITS == 8) *(u32*)qv = p0;
                     else *(u16*)qv = (u16)p0;
                 } else {
-                    const u32 p1 = cd.pack4(y[4 % VEC], y[5 % VEC], y[6 % VEC], y[7 % VEC]);
                     if (BITS == 8) {
                         bq_v2 w;
                         w.a = p0;
@@ -309,13 +314,10 @@ BNBQ_DEV void bq_quant_blocks(const void* x, u64 n, int bs_log2, u8* q, float* a
                 }
             } else {
                 const u64 e0 = base + off0 + (u32)j * jstep;
+                const u64 pk = BITS == 8 ? ((u64)p0 | ((u64)p1 << 32)) : (u64)(p0 | (p1 << 16));
 #pragma unroll
-                for (int k = 0; k < VEC; k += BITS == 8 ? 1 : 2) {
-                    if (e0 + k < n) {
-                        if (BITS == 8) q[e0 + k] = (u8)cd.one(y[k]);
-                        else q[(e0 + k) >> 1] = (u8)((cd.one(y[k]) << 4) | cd.one(y[k + 1]));
-                    }
-                }
+                for (int b = 0; b < OB; b++)
+                    if (e0 + (u64)(b * (8 / BITS)) < n) qv[b] = (u8)(pk >> (8 * b));
             }
         }
 #if !BQ_PREFETCH
@@ -383,7 +385,7 @@ struct bq8_search {                                  // mode 1
         const u32 u = __float_as_uint(bq_fmax(x, BQ_NEG_INF));
         const u32 k = (u >> 31) ? ~u : (u | 0x80000000u);
         u32 i = 0;
-#pragma unroll
+#pragma unroll 1
         for (u32 s = 128; s > 0; s >>= 1) i += bq8_l2[i + s] <= k ? s : 0u;
         return (int)i;
     }
@@ -397,13 +399,13 @@ struct bq8_search {                                  // mode 1
 // out_q, out_absmax = bnbq_quantize_blockwise(code, x, n, 2^bs_log2); bs 64..4096
 extern "C" __global__ void __launch_bounds__(BQ_THREADS, 4)
 bnbq_k_quant8(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_q8tab tab) {
-    if (tab.mode == 0) {
-        bq8_table cd;
-        bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd, tab);
-    } else {
-        bq8_search cd;
-        bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd, tab);
-    }
+    bq8_table cd;
+    bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd, tab);
+}
+extern "C" __global__ void __launch_bounds__(BQ_THREADS, 4)
+bnbq_k_quant8_search(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_q8tab tab) {
+    bq8_search cd;
+    bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd, tab);
 }
 #endif
 
@@ -455,39 +457,71 @@ template <int DT> BNBQ_DEV void bq_dq_store(void* out, u64 e, const float* v) {
         *(bq_v4*)((u16*)out + e) = w;
     }
 }
+// one value at element e (the partial tiles), rounded as bq_dq_store rounds
+template <int DT> BNBQ_DEV void bq_dq_store1(void* out, u64 e, float v) {
+    v = bnbq_canon(v);
+    if (DT == BNBQ_F32) ((float*)out)[e] = v;
+    else ((u16*)out)[e] = (u16)bq_dq_pack2<DT>(v, 0.0f);
+}
 #endif
 
-// ---- 8-bit: out[e] = dt(code[q[e]] * absmax[e >> bs_log2]) (NESTED: f32(... + off)) -----------
-// bs_log2 = 63 gives one absmax for all (dequantize_global).
-#if BNBQ_OPS == 1 || BNBQ_OPS == 3
-template <int DT, bool NESTED>
-BNBQ_DEV void bq_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, float off,
-                          const bnbq_code256& code, u32 tpb) {
+// ---- the dequantizers: out[e] = dt(tab[index e] * absmax[e >> bs_log2]) (NESTED: f32(... + off))
+// BITS 8: index e = q[e] (bnbq_code256); BITS 4: nibble e of q, the high one of byte e / 2 for even
+// e (bnbq_code16). bs_log2 = 63 gives one absmax for all (dequantize_global); else bs >= 32, so the
+// VO values of a vector share one absmax.
+// ALIGNED (q aligned to its vector's bytes, out 16-byte aligned; the launcher checks): whole tiles
+// as vectors; the tensor's last, partial tile as vectors too, except the one vector that straddles
+// n (by elements). Else (the _any kernels) every tile by elements.
+#if BNBQ_OPS == 1 || BNBQ_OPS == 3 || BNBQ_OPS == 4
+// the aligned source bytes of a vector at element e0: 8-bit VO bytes, 4-bit VO / 2
+template <int BITS, int VO> struct bq_dqw { u32 w[BITS == 8 ? VO / 4 : 1]; };
+template <int BITS, int VO> BNBQ_DEV void bq_dq_loadw(const u8* q, u64 e0, bq_dqw<BITS, VO>& r) {
+    if (BITS == 8) {
+        if (VO == 4) {
+            r.w[0] = *(const u32*)(q + e0);
+        } else {
+            const bq_v2 p = *(const bq_v2*)(q + e0);
+            r.w[0] = p.a;
+            r.w[(VO / 4) - 1] = p.b;
+        }
+    } else {
+        r.w[0] = VO == 4 ? (u32)(*(const u16*)(q + (e0 >> 1))) : *(const u32*)(q + (e0 >> 1));
+    }
+}
+// the table index of value k of a vector
+template <int BITS, int VO> BNBQ_DEV u32 bq_dq_idx(const bq_dqw<BITS, VO>& r, int k) {
+    if (BITS == 8) return (r.w[k >> 2] >> (8 * (k & 3))) & 255u;
+    const u32 byte = (r.w[0] >> (8 * (k >> 1))) & 255u;
+    return (k & 1) ? (byte & 15u) : (byte >> 4);
+}
+// the table index of element e (any alignment)
+template <int BITS> BNBQ_DEV u32 bq_dq_idx1(const u8* q, u64 e) {
+    if (BITS == 8) return q[e];
+    const u32 byte = q[e >> 1];
+    return (e & 1) ? (byte & 15u) : (byte >> 4);
+}
+
+template <int DT, bool NESTED, int BITS, bool ALIGNED, class Tab>
+BNBQ_DEV void bq_dequant(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, float off,
+                         const Tab& tab, u32 tpb) {
     typedef bq_dq<DT> L;
     const int VO = L::VO, U = L::U;
     const u64 TE = (u64)L::TE;
     const int t = threadIdx.x;
-    __shared__ float s_code[256];
-    s_code[t] = code.v[t];
+    __shared__ float s_tab[BITS == 8 ? 256 : 16];
+    if (BITS == 8 || t < 16) s_tab[t] = tab.v[t];
     __syncthreads();
-    const bool al = ((u64)q & (u64)(VO - 1)) == 0 && ((u64)out & 15) == 0;
     const u64 ntiles = n / TE + (n % TE != 0);
     const u64 t0 = (u64)blockIdx.x * tpb, t1 = t0 + tpb < ntiles ? t0 + tpb : ntiles;
     for (u64 tile = t0; tile < t1; tile++) {
         const u64 base = tile * TE;
-        if (al && n - base >= TE) {
-            u32 w[U][VO / 4];
+        if (ALIGNED && n - base >= TE) {
+            bq_dqw<BITS, VO> w[U];
             float a[U];
 #pragma unroll
             for (int j = 0; j < U; j++) {
                 const u64 e0 = base + (u64)(L::vec(j, t) * VO);
-                if (VO == 4) {
-                    w[j][0] = *(const u32*)(q + e0);
-                } else {
-                    const bq_v2 p = *(const bq_v2*)(q + e0);
-                    w[j][0] = p.a;
-                    w[j][(VO / 4) - 1] = p.b;
-                }
+                bq_dq_loadw<BITS, VO>(q, e0, w[j]);
                 a[j] = absmax[e0 >> bs_log2];
             }
 #pragma unroll
@@ -495,10 +529,42 @@ BNBQ_DEV void bq_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, 
                 float y[VO];
 #pragma unroll
                 for (int k = 0; k < VO; k++) {
-                    y[k] = s_code[(w[j][k >> 2] >> (8 * (k & 3))) & 255u] * a[j];
+                    y[k] = s_tab[bq_dq_idx<BITS, VO>(w[j], k)] * a[j];
                     if (NESTED) y[k] = y[k] + off;
                 }
                 bq_dq_store<DT>(out, base + (u64)(L::vec(j, t) * VO), y);
+            }
+        } else if (ALIGNED) {
+            int js = -1;                             // this thread's vector that straddles n
+#pragma unroll
+            for (int j = 0; j < U; j++) {
+                const u64 e0 = base + (u64)(L::vec(j, t) * VO);
+                if (e0 + VO <= n) {
+                    bq_dqw<BITS, VO> w;
+                    bq_dq_loadw<BITS, VO>(q, e0, w);
+                    const float a = absmax[e0 >> bs_log2];
+                    float y[VO];
+#pragma unroll
+                    for (int k = 0; k < VO; k++) {
+                        y[k] = s_tab[bq_dq_idx<BITS, VO>(w, k)] * a;
+                        if (NESTED) y[k] = y[k] + off;
+                    }
+                    bq_dq_store<DT>(out, e0, y);
+                } else if (e0 < n) {
+                    js = j;
+                }
+            }
+            if (js >= 0) {
+                const u64 e0 = base + (u64)(L::vec(js, t) * VO);
+                const float a = absmax[e0 >> bs_log2];
+#pragma unroll
+                for (int k = 0; k < VO - 1; k++) {
+                    if (e0 + k < n) {
+                        float y = s_tab[bq_dq_idx1<BITS>(q, e0 + k)] * a;
+                        if (NESTED) y = y + off;
+                        bq_dq_store1<DT>(out, e0 + k, y);
+                    }
+                }
             }
         } else {
 #pragma unroll
@@ -507,9 +573,9 @@ BNBQ_DEV void bq_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, 
                 for (int k = 0; k < VO; k++) {
                     const u64 e = base + (u64)(L::vec(j, t) * VO + k);
                     if (e < n) {
-                        float y = s_code[q[e]] * absmax[e >> bs_log2];
+                        float y = s_tab[bq_dq_idx1<BITS>(q, e)] * absmax[e >> bs_log2];
                         if (NESTED) y = y + off;
-                        bnbq_store(DT, out, e, y);
+                        bq_dq_store1<DT>(out, e, y);
                     }
                 }
             }
@@ -519,10 +585,16 @@ BNBQ_DEV void bq_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, 
 #endif
 
 #if BNBQ_OPS == 1
+// 8-bit; the launcher picks _any when q is not VO-byte or out not 16-byte aligned
 extern "C" __global__ void __launch_bounds__(BQ_THREADS, 8)
 bnbq_k_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code256 code,
                 u32 tpb) {
-    bq_dequant8<BNBQ_DT, false>(q, absmax, n, bs_log2, out, 0.0f, code, tpb);
+    bq_dequant<BNBQ_DT, false, 8, true>(q, absmax, n, bs_log2, out, 0.0f, code, tpb);
+}
+extern "C" __global__ void __launch_bounds__(BQ_THREADS, 8)
+bnbq_k_dequant8_any(const u8* q, const float* absmax, u64 n, int bs_log2, void* out,
+                    bnbq_code256 code, u32 tpb) {
+    bq_dequant<BNBQ_DT, false, 8, false>(q, absmax, n, bs_log2, out, 0.0f, code, tpb);
 }
 #endif
 
@@ -579,20 +651,23 @@ BNBQ_DEV void bq_quant_global(const void* x, u64 n, const float* absmax, u8* q, 
             float y[VEC];
 #pragma unroll
             for (int k = 0; k < VEC; k++) y[k] = v[j * VEC + k] / s;
+            // one coder body for both paths (elements past n are coded from 0.0f / s, not stored)
+            const u32 lo = cd.pack4(y[0], y[1], y[2], y[3]);
+            const u32 hi = VEC == 4 ? 0u : cd.pack4(y[4 % VEC], y[5 % VEC], y[6 % VEC], y[7 % VEC]);
             if (full && qal) {
-                const u32 lo = cd.pack4(y[0], y[1], y[2], y[3]);
                 if (VEC == 4) {
                     *(u32*)(q + e0) = lo;
                 } else {
                     bq_v2 w;
                     w.a = lo;
-                    w.b = cd.pack4(y[4 % VEC], y[5 % VEC], y[6 % VEC], y[7 % VEC]);
+                    w.b = hi;
                     *(bq_v2*)(q + e0) = w;
                 }
             } else {
+                const u64 pk = (u64)lo | ((u64)hi << 32);
 #pragma unroll
                 for (int k = 0; k < VEC; k++)
-                    if (e0 + k < n) q[e0 + k] = (u8)cd.one(y[k]);
+                    if (e0 + k < n) q[e0 + k] = (u8)(pk >> (8 * k));
             }
         }
     }
@@ -600,13 +675,13 @@ BNBQ_DEV void bq_quant_global(const void* x, u64 n, const float* absmax, u8* q, 
 
 extern "C" __global__ void __launch_bounds__(BQ_THREADS, 4)
 bnbq_k_quant_global(const void* x, u64 n, const float* absmax, u8* q, bnbq_q8tab tab) {
-    if (tab.mode == 0) {
-        bq8_table cd;
-        bq_quant_global(x, n, absmax, q, cd, tab);
-    } else {
-        bq8_search cd;
-        bq_quant_global(x, n, absmax, q, cd, tab);
-    }
+    bq8_table cd;
+    bq_quant_global(x, n, absmax, q, cd, tab);
+}
+extern "C" __global__ void __launch_bounds__(BQ_THREADS, 4)
+bnbq_k_quant_global_search(const void* x, u64 n, const float* absmax, u8* q, bnbq_q8tab tab) {
+    bq8_search cd;
+    bq_quant_global(x, n, absmax, q, cd, tab);
 }
 #endif
 
@@ -666,13 +741,15 @@ extern "C" __global__ void __launch_bounds__(BQ_THREADS, 4)
 bnbq_k_quant_nested(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,
                     float* nested_absmax, bnbq_q8tab tab) {
     const float off = offset[0];
-    if (tab.mode == 0) {
-        bq8_table cd;
-        bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);
-    } else {
-        bq8_search cd;
-        bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);
-    }
+    bq8_table cd;
+    bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);
+}
+extern "C" __global__ void __launch_bounds__(BQ_THREADS, 4)
+bnbq_k_quant_nested_search(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,
+                           float* nested_absmax, bnbq_q8tab tab) {
+    const float off = offset[0];
+    bq8_search cd;
+    bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);
 }
 
 // out[b] = f32(f32(code[q[b]] * nested_absmax[b >> bs_log2]) + offset[0])
@@ -680,7 +757,13 @@ extern "C" __global__ void __launch_bounds__(BQ_THREADS)
 bnbq_k_dequant_nested(const u8* q, const float* nested_absmax, u64 nblocks, int bs_log2,
                       const float* offset, float* out, bnbq_code256 code, u32 tpb) {
     const float off = offset[0];
-    bq_dequant8<BNBQ_F32, true>(q, nested_absmax, nblocks, bs_log2, out, off, code, tpb);
+    bq_dequant<BNBQ_F32, true, 8, true>(q, nested_absmax, nblocks, bs_log2, out, off, code, tpb);
+}
+extern "C" __global__ void __launch_bounds__(BQ_THREADS)
+bnbq_k_dequant_nested_any(const u8* q, const float* nested_absmax, u64 nblocks, int bs_log2,
+                          const float* offset, float* out, bnbq_code256 code, u32 tpb) {
+    const float off = offset[0];
+    bq_dequant<BNBQ_F32, true, 8, false>(q, nested_absmax, nblocks, bs_log2, out, off, code, tpb);
 }
 #endif
 
@@ -759,10 +842,12 @@ struct bq4_exact {                                   // bnbq__nf4_index / bnbq__
     BQ_MEMBER u32 one(float x) const {
         u32 c = 0;
 #if BNBQ_QT == BNBQ_NF4
+#pragma unroll 1
         for (int j = 0; j < 15; j++) c += x > bq4_xthr[j];
         return c;
 #else
         const float a = bnbq_absf(x);
+#pragma unroll 1
         for (int j = 0; j < 7; j++) c += a > bq4_xthr[j];
         return bq4_c2c[c] + (x < 0.0f ? 8u : 0u);
 #endif
@@ -775,67 +860,24 @@ struct bq4_exact {                                   // bnbq__nf4_index / bnbq__
 // out_packed, out_absmax = bnbq_quantize_4bit(qt, x, n, 2^bs_log2); bs 32..4096
 extern "C" __global__ void __launch_bounds__(BQ_THREADS, 4)
 bnbq_k_quant4(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq_q4tab tab) {
-    if (tab.mode == 0) {
-        bq4_table cd;
-        bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd, tab);
-    } else {
-        bq4_exact cd;
-        bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd, tab);
-    }
+    bq4_table cd;
+    bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd, tab);
+}
+extern "C" __global__ void __launch_bounds__(BQ_THREADS, 4)
+bnbq_k_quant4_exact(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq_q4tab tab) {
+    bq4_exact cd;
+    bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd, tab);
 }
 
-// out[e] = dt(tab[nibble e] * absmax[e >> bs_log2]); nibble e is the high one of byte e / 2 for
-// even e. Tiles as bq_dequant8.
+// out[e] = dt(tab[nibble e] * absmax[e >> bs_log2]) (bq_dequant); _any: any alignment
 extern "C" __global__ void __launch_bounds__(BQ_THREADS, 8)
 bnbq_k_dequant4(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code16 tab,
                 u32 tpb) {
-    typedef bq_dq<BNBQ_DT> L;
-    const int VO = L::VO, U = L::U;
-    const u64 TE = (u64)L::TE;
-    const int t = threadIdx.x;
-    __shared__ float s_tab[16];
-    if (t < 16) s_tab[t] = tab.v[t];
-    __syncthreads();
-    const bool al = ((u64)packed & (u64)(VO / 2 - 1)) == 0 && ((u64)out & 15) == 0;
-    const u64 ntiles = n / TE + (n % TE != 0);
-    const u64 t0 = (u64)blockIdx.x * tpb, t1 = t0 + tpb < ntiles ? t0 + tpb : ntiles;
-    for (u64 tile = t0; tile < t1; tile++) {
-        const u64 base = tile * TE;
-        if (al && n - base >= TE) {
-            u32 w[U];
-            float a[U];
-#pragma unroll
-            for (int j = 0; j < U; j++) {
-                const u64 e0 = base + (u64)(L::vec(j, t) * VO);
-                w[j] = VO == 4 ? (u32)(*(const u16*)(packed + (e0 >> 1)))
-                               : *(const u32*)(packed + (e0 >> 1));
-                a[j] = absmax[e0 >> bs_log2];
-            }
-#pragma unroll
-            for (int j = 0; j < U; j++) {
-                float y[VO];
-#pragma unroll
-                for (int k = 0; k < VO; k++) {
-                    const u32 byte = (w[j] >> (8 * (k >> 1))) & 255u;
-                    y[k] = s_tab[(k & 1) ? (byte & 15u) : (byte >> 4)] * a[j];
-                }
-                bq_dq_store<BNBQ_DT>(out, base + (u64)(L::vec(j, t) * VO), y);
-            }
-        } else {
-#pragma unroll
-            for (int j = 0; j < U; j++) {
-#pragma unroll
-                for (int k = 0; k < VO; k++) {
-                    const u64 e = base + (u64)(L::vec(j, t) * VO + k);
-                    if (e < n) {
-                        const u32 byte = packed[e >> 1];
-                        const float a = absmax[e >> bs_log2];
-                        const float y = s_tab[(e & 1) ? (byte & 15u) : (byte >> 4)] * a;
-                        bnbq_store(BNBQ_DT, out, e, y);
-                    }
-                }
-            }
-        }
-    }
+    bq_dequant<BNBQ_DT, false, 4, true>(packed, absmax, n, bs_log2, out, 0.0f, tab, tpb);
+}
+extern "C" __global__ void __launch_bounds__(BQ_THREADS, 8)
+bnbq_k_dequant4_any(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out,
+                    bnbq_code16 tab, u32 tpb) {
+    bq_dequant<BNBQ_DT, false, 4, false>(packed, absmax, n, bs_log2, out, 0.0f, tab, tpb);
 }
 #endif
