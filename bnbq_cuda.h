@@ -5302,8 +5302,10 @@ static bnbq_result bnbq__cu_dequantize_global(bnbq_exec* ex, const float* code, 
 /* ==== int8 / SwitchBack / 4-bit matmul ops (owner: cuda-int8) ==== */
 /* Kernels: kernels_src/int8.cu (LLM.int8 quantizers, int8_mm_dequant, SwitchBack rowwise),
    int8mm.cu (int8 GEMMs), switchback.cu (the other SwitchBack quantizers), gemv4.cu (one-token
-   4-bit GEMV, one variant per dtype), matmul4.cu (4-bit GEMM). Every launcher checks which
-   vector widths the shapes and pointer alignments allow and tells the kernel (a uniform branch).
+   4-bit GEMV, one variant per dtype), matmul4.cu (4-bit GEMM, one variant per dtype). Every
+   launcher checks which vector widths the shapes and pointer alignments allow and picks the kernel
+   (the scalar / byte kernels are the *_any ones; thresholds > 0 have *_thr kernels) or tells it
+   (a uniform branch): each kernel compiles alone, so a rare path costs nothing until it is used.
    Outlier columns: see the note at the top of int8.cu (a bitmask at the end of out_outlier_cols,
    compacted in place on the device; no host round trip). */
 
@@ -5647,14 +5649,15 @@ static bnbq_result bnbq__cu_sb_matmul(bnbq_exec* ex, const char* func, const int
                                       const uint16_t* bias, int sw_global) {
     bnbq__CUfunction f = NULL;
     unsigned gx = 0;
+    int vec = K % 16 == 0 && bnbq__cu_al(a_, 16) && bnbq__cu_al(w, 16);
     bnbq_result r = bnbq__cu_tiles_x(ex, func, N, &gx);
-    if (r == BNBQ_SUCCESS) r = bnbq__cu_kernel(ex, "int8mm", "", "bnbq_k_sb_matmul", &f);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_kernel(ex, "int8mm", "", vec ? "bnbq_k_sb_matmul" : "bnbq_k_sb_matmul_any", &f);
     if (r == BNBQ_SUCCESS) {
         unsigned long long MM = M, NN = N, KK = K;
-        int vec = K % 16 == 0 && bnbq__cu_al(a_, 16) && bnbq__cu_al(w, 16);
-        void* a[11];
+        void* a[10];
         a[0] = (void*)&a_; a[1] = (void*)&w; a[2] = (void*)&sx; a[3] = (void*)&sw; a[4] = &sw_global;
-        a[5] = &MM; a[6] = &NN; a[7] = &KK; a[8] = (void*)&out; a[9] = (void*)&bias; a[10] = &vec;
+        a[5] = &MM; a[6] = &NN; a[7] = &KK; a[8] = (void*)&out; a[9] = (void*)&bias;
         r = bnbq__cu_launch(ex, func, f, gx, bnbq__cu_min_u(M / 64 + (M % 64 != 0), 65535), 256, 0, a);
     }
     return r;
