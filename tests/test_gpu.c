@@ -5,7 +5,7 @@
 
    For EVERY public operation of bnbq.h, over all dtypes and quant types, the blocksizes
    8-bit 64/256/4096 and 4-bit 32/64/128/4096 and odd sizes (n = 1, 31, 4097, 1000003; shapes such
-   as 1x7, 33x100, 4096x4099; the dequantizers also with their byte input and output one element
+   as 1x7, 33x100, 33x128, 4096x4099; the dequantizers also with their byte input and output one element
    off vector alignment), with random normal data plus special values (an all-zero block, NaN,
    +-inf, values exactly on the NF4 / FP4 / 8-bit code decision thresholds and one float32 step to
    either side, subnormals, -0): the CPU reference (ex = NULL, host memory) and the GPU (device
@@ -709,8 +709,11 @@ static void op_dequantize_global(void) {
 /* ---- LLM.int8 and SwitchBack ------------------------------------------------------------------- */
 
 typedef struct shape { size_t rows, cols; } shape;
-static const shape k_shapes[7] = { { 1, 1 }, { 1, 7 }, { 7, 1 }, { 33, 100 }, { 2, 4097 }, { 4096, 4099 }, { 1, 65537 } };
-#define NSH (g_small ? 5 : 7)
+/* 33x128 and 2x20480: columns a multiple of 8 (the row kernels' 8-element pieces; 20480 also
+   more pieces than the row kernels keep in registers) */
+static const shape k_shapes[9] = { { 1, 1 }, { 1, 7 }, { 7, 1 }, { 33, 100 }, { 33, 128 }, { 2, 4097 },
+                                   { 4096, 4099 }, { 1, 65537 }, { 2, 20480 } };
+#define NSH (g_small ? 5 : 9)
 
 /* f16 matrix: normal data, an all-zero row, outliers (|x| in [6, 20)) in a few columns, and (with
    specials) NaN / inf / subnormal entries */
