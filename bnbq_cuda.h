@@ -940,8 +940,8 @@ static const char* const bnbq__cu_src_prelude[] = {
     "    asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(f) : \"h\"(h));\n",
     "    return f;\n",
     "}\n",
-    "// bnbq_round_f16(v) = bnbq_round_to(BNBQ_F16, v): a NaN gives 0x7fffe000 (0x7fff widened), any other\n",
-    "// value the hardware round trip\n",
+    "// bnbq_round_f16(v) = bnbq_round_to(BNBQ_F16, v): a NaN gives 0x7fffe000 (0x7fff widened), any\n",
+    "// other value the hardware round trip\n",
     "BNBQ_DEV float bnbq_round_f16(float v) {\n",
     "    return v == v ? bnbq_h2f_arith(bnbq_f16_canon(v)) : __uint_as_float(0x7fffe000u);\n",
     "}\n",
@@ -1601,39 +1601,41 @@ static const char* const bnbq__cu_src_int8[] = {
     "// (bnbq_k_int8_vw_rows for threshold 0, _thr for threshold > 0); else _any (either threshold).\n",
     "// (Each kernel is its own compilation unit: only the kernels a program uses are compiled.)\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm) {}\n",
+    "extern \"C\" __global__ void bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
+    "                    u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows)\n",
     "#line 244 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
-    "bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm) {\n",
+    "bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
+    "                    u32* bm) {\n",
     "    bnbq_i8_rows<0, 8, 0>(A, rows, cols, thr, CA, row_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 248 \"int8.cu\"\n",
+    "#line 249 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
     "                        u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows_thr)\n",
-    "#line 248 \"int8.cu\"\n",
+    "#line 249 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
     "                        u32* bm) {\n",
     "    bnbq_i8_rows<0, 8, 1>(A, rows, cols, thr, CA, row_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 253 \"int8.cu\"\n",
+    "#line 254 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
     "                        u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows_any)\n",
-    "#line 253 \"int8.cu\"\n",
+    "#line 254 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
     "                        u32* bm) {\n",
     "    bnbq_i8_rows<0, 1, -1>(A, rows, cols, thr, CA, row_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 258 \"int8.cu\"\n",
+    "#line 259 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 4\n",
@@ -1642,23 +1644,23 @@ static const char* const bnbq__cu_src_int8[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_rows)\n",
-    "#line 263 \"int8.cu\"\n",
+    "#line 264 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {\n",
     "    bnbq_i8_rows<1, 8, 0>(X, rows, cols, 0.0f, q, state, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 267 \"int8.cu\"\n",
+    "#line 268 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_rows_any)\n",
-    "#line 267 \"int8.cu\"\n",
+    "#line 268 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {\n",
     "    bnbq_i8_rows<1, 1, 0>(X, rows, cols, 0.0f, q, state, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 271 \"int8.cu\"\n",
+    "#line 272 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 1\n",
@@ -1669,7 +1671,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
     "                   int zero_cols) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_fix)\n",
-    "#line 277 \"int8.cu\"\n",
+    "#line 278 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
     "                   int zero_cols) {\n",
@@ -1701,7 +1703,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "#endif\n",
-    "#line 307 \"int8.cu\"\n",
+    "#line 308 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- int8_double_quant --------------------------------------------------------------------------\n",
@@ -1773,26 +1775,26 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                     float* col_stats, u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_stats)\n",
-    "#line 374 \"int8.cu\"\n",
+    "#line 375 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                     float* col_stats, u32* bm) {\n",
     "    bnbq_i8_dq_stats<8>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 379 \"int8.cu\"\n",
+    "#line 380 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_stats_any(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                         float* col_stats, u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_stats_any)\n",
-    "#line 379 \"int8.cu\"\n",
+    "#line 380 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_dq_stats_any(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                         float* col_stats, u32* bm) {\n",
     "    bnbq_i8_dq_stats<1>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 384 \"int8.cu\"\n",
+    "#line 385 \"int8.cu\"\n",
     "\n",
     "// Pass 2 of 2: one block per row (grid-stride): CA (outlier elements 0, and whole outlier columns\n",
     "// when zero_cols) and CAt, then (use_thr) the outlier compaction. THR as bnbq_i8_rows.\n",
@@ -1839,7 +1841,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "                                                const float* col_stats, u32* bm, u64 nwords,\n",
     "                                                i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant)\n",
-    "#line 424 \"int8.cu\"\n",
+    "#line 425 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA,\n",
     "                                                i8* CAt, const float* row_stats,\n",
     "                                                const float* col_stats, u32* bm, u64 nwords,\n",
@@ -1847,14 +1849,14 @@ static const char* const bnbq__cu_src_int8[] = {
     "    bnbq_i8_dq_quant<8, 0>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
     "}\n",
     "#endif\n",
-    "#line 430 \"int8.cu\"\n",
+    "#line 431 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_thr(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
     "                                                    i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant_thr)\n",
-    "#line 430 \"int8.cu\"\n",
+    "#line 431 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_thr(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
@@ -1863,14 +1865,14 @@ static const char* const bnbq__cu_src_int8[] = {
     "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "#endif\n",
-    "#line 437 \"int8.cu\"\n",
+    "#line 438 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_any(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
     "                                                    i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant_any)\n",
-    "#line 437 \"int8.cu\"\n",
+    "#line 438 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_any(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
@@ -1879,7 +1881,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    if (thr > 0.0f) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "#endif\n",
-    "#line 444 \"int8.cu\"\n",
+    "#line 445 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 3\n",
@@ -1928,7 +1930,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,\n",
     "                                                  u64 cols, float* out, int vec) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_dequant)\n",
-    "#line 488 \"int8.cu\"\n",
+    "#line 489 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,\n",
     "                                                  u64 cols, float* out, int vec) {\n",
     "    if (vec == 16) bnbq_i8_vw_dequant<16>(CA, stats, rows, cols, out);\n",
@@ -1936,7 +1938,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_vw_dequant<1>(CA, stats, rows, cols, out);\n",
     "}\n",
     "#endif\n",
-    "#line 494 \"int8.cu\"\n",
+    "#line 495 \"int8.cu\"\n",
     "\n",
     "// ---- int8_mm_dequant ------------------------------------------------------------------------------\n",
     "// out = dt(f16(fmaf(f32(f32((float)A * rs[m]) * cs[n]), 6.200012e-05f, bias_f16_or_0))), a non-F16\n",
@@ -1988,7 +1990,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_mm_dequant)\n",
-    "#line 540 \"int8.cu\"\n",
+    "#line 541 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_mm_dequant(const i32* A, const float* rs, const float* cs,\n",
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {\n",
@@ -1996,7 +1998,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_mm_dequant<1>(A, rs, cs, M, N, out, dt, bias_dt, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 546 \"int8.cu\"\n",
+    "#line 547 \"int8.cu\"\n",
     "#endif\n",
     0
 };
@@ -3121,13 +3123,13 @@ static const char* const bnbq__cu_src_quant[] = {
     "#endif\n",
     "#line 749 \"quant.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_quant_nested_search(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,\n",
-    "                           float* nested_absmax, bnbq_q8tab tab) {}\n",
+    "extern \"C\" __global__ void bnbq_k_quant_nested_search(const float* absmax, u64 nblocks, int bs_log2, const float* offset,\n",
+    "                           u8* q, float* nested_absmax, bnbq_q8tab tab) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant_nested_search)\n",
     "#line 749 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
-    "bnbq_k_quant_nested_search(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,\n",
-    "                           float* nested_absmax, bnbq_q8tab tab) {\n",
+    "bnbq_k_quant_nested_search(const float* absmax, u64 nblocks, int bs_log2, const float* offset,\n",
+    "                           u8* q, float* nested_absmax, bnbq_q8tab tab) {\n",
     "    const float off = offset[0];\n",
     "    bq8_search cd;\n",
     "    bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);\n",
@@ -4818,8 +4820,9 @@ static bnbq_result bnbq__cu_convert(bnbq_exec* ex, bnbq_dtype src_dt, const void
 /* Each op: static bnbq_result bnbq__cu_<slot>(<the bnbq_backend slot's signature>), then
    #define BNBQ__CU_SLOT_<slot> bnbq__cu_<slot>, and its kernel variants in BNBQ__CU_VARIANTS_QUANT. */
 /* Kernels: kernels_src/quant.cu, compiled per group of ops (BNBQ_OPS) and dtype / quant type; the
-   blocksize is a kernel argument (log2). The launchers pick the kernel: the quantizers' table mode
-   (mode 1: bnbq_k_*_search, bnbq_k_quant4_exact), the dequantizers' alignment (else bnbq_k_*_any). Code tables are host memory: they travel by value in
+   blocksize is a kernel argument (log2). The launchers pick the kernel: by the quantizers' table
+   mode (mode 1: bnbq_k_*_search, bnbq_k_quant4_exact) and the dequantizers' pointer alignment
+   (unaligned: bnbq_k_*_any). Code tables are host memory: they travel by value in
    these structs, laid out exactly as the kernels' bnbq_code256 / bnbq_code16 / bnbq_q4tab. */
 #define BNBQ__CUQ_BW0 "BNBQ_OPS=1 BNBQ_DT=0"
 #define BNBQ__CUQ_BW1 "BNBQ_OPS=1 BNBQ_DT=1"
@@ -5098,8 +5101,8 @@ static bnbq_result bnbq__cu_quantize_blockwise(bnbq_exec* ex, const float* code,
     bnbq__cuq_q8tab tab;
     BNBQ__CU_BEGIN("bnbq_quantize_blockwise");
     bnbq__cuq_q8build(code, &tab);
-    r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_bw[(int)dt], tab.mode ? "bnbq_k_quant8_search" : "bnbq_k_quant8",
-                        &f);
+    r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_bw[(int)dt],
+                        tab.mode ? "bnbq_k_quant8_search" : "bnbq_k_quant8", &f);
     if (r == BNBQ_SUCCESS) {
         unsigned long long nn = n;
         int lg = bnbq__cuq_log2(blocksize);
@@ -5120,8 +5123,8 @@ static bnbq_result bnbq__cuq_dequant8(bnbq_exec* ex, const char* func,
                                       const float* absmax, size_t n, int bs_log2, void* out) {
     bnbq__CUfunction f;
     int al = bnbq__cuq_al(q, dt == BNBQ_F32 ? 4 : 8) && bnbq__cuq_al(out, 16);
-    bnbq_result r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_bw[(int)dt], al ? "bnbq_k_dequant8" : "bnbq_k_dequant8_any",
-                                    &f);
+    bnbq_result r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_bw[(int)dt],
+                                    al ? "bnbq_k_dequant8" : "bnbq_k_dequant8_any", &f);
     if (r == BNBQ_SUCCESS) {
         bnbq__cuq_code256 cs;
         unsigned long long nn = n;
@@ -5215,8 +5218,8 @@ static bnbq_result bnbq__cu_quantize_nested(bnbq_exec* ex, const float* nested_c
     bnbq__cuq_q8tab tab;
     BNBQ__CU_BEGIN("bnbq_quantize_nested");
     bnbq__cuq_q8build(nested_code, &tab);
-    r = bnbq__cu_kernel(ex, "quant", BNBQ__CUQ_NE, tab.mode ? "bnbq_k_quant_nested_search" : "bnbq_k_quant_nested",
-                        &f);
+    r = bnbq__cu_kernel(ex, "quant", BNBQ__CUQ_NE,
+                        tab.mode ? "bnbq_k_quant_nested_search" : "bnbq_k_quant_nested", &f);
     if (r == BNBQ_SUCCESS) {
         unsigned long long nn = nblocks;
         int lg = bnbq__cuq_log2(nested_blocksize);
@@ -5239,7 +5242,8 @@ static bnbq_result bnbq__cu_dequantize_nested(bnbq_exec* ex, const float* nested
     bnbq__CUfunction f;
     int al = bnbq__cuq_al(absmax_q, 4) && bnbq__cuq_al(out_absmax, 16);
     BNBQ__CU_BEGIN("bnbq_dequantize_nested");
-    r = bnbq__cu_kernel(ex, "quant", BNBQ__CUQ_NE, al ? "bnbq_k_dequant_nested" : "bnbq_k_dequant_nested_any", &f);
+    r = bnbq__cu_kernel(ex, "quant", BNBQ__CUQ_NE,
+                        al ? "bnbq_k_dequant_nested" : "bnbq_k_dequant_nested_any", &f);
     if (r == BNBQ_SUCCESS) {
         bnbq__cuq_code256 cs;
         unsigned long long nn = nblocks;
@@ -5360,8 +5364,9 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
     BNBQ__CU_BEGIN("bnbq_int8_vectorwise_quant");
     (void)dt;
     r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1",
-                        !vec ? "bnbq_k_int8_vw_rows_any"
-                             : threshold > 0.0f ? "bnbq_k_int8_vw_rows_thr" : "bnbq_k_int8_vw_rows", &f_rows);
+                        !vec                ? "bnbq_k_int8_vw_rows_any"
+                        : threshold > 0.0f ? "bnbq_k_int8_vw_rows_thr"
+                                           : "bnbq_k_int8_vw_rows", &f_rows);
     if (r == BNBQ_SUCCESS && threshold > 0.0f)
         r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_init", &f_init);
     if (r == BNBQ_SUCCESS && threshold > 0.0f)
@@ -5432,12 +5437,13 @@ static bnbq_result bnbq__cu_int8_double_quant(bnbq_exec* ex, bnbq_dtype dt, cons
     (void)dt;
     r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_init", &f_init);
     if (r == BNBQ_SUCCESS)
-        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", vec_in ? "bnbq_k_int8_dq_stats" : "bnbq_k_int8_dq_stats_any",
-                            &f_stats);
+        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2",
+                            vec_in ? "bnbq_k_int8_dq_stats" : "bnbq_k_int8_dq_stats_any", &f_stats);
     if (r == BNBQ_SUCCESS)
         r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2",
-                            !vec ? "bnbq_k_int8_dq_quant_any"
-                                 : use_thr ? "bnbq_k_int8_dq_quant_thr" : "bnbq_k_int8_dq_quant", &f_quant);
+                            !vec      ? "bnbq_k_int8_dq_quant_any"
+                            : use_thr ? "bnbq_k_int8_dq_quant_thr"
+                                      : "bnbq_k_int8_dq_quant", &f_quant);
     if (r == BNBQ_SUCCESS) {
         unsigned long long R = rows, C = cols, nw = use_thr ? (cols + 31) / 32 : 0;
         void* bm = use_thr ? (void*)((char*)out_outlier_cols + (cols - (size_t)nw) * 4) : NULL;
@@ -5522,7 +5528,8 @@ static bnbq_result bnbq__cu_quantize_rowwise(bnbq_exec* ex, bnbq_dtype dt, const
     int vec = cols % 8 == 0 && bnbq__cu_al(X, 16) && bnbq__cu_al(out_q, 8);
     BNBQ__CU_BEGIN("bnbq_quantize_rowwise");
     (void)dt;
-    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=4", vec ? "bnbq_k_sb_rows" : "bnbq_k_sb_rows_any", &f);
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=4", vec ? "bnbq_k_sb_rows" : "bnbq_k_sb_rows_any",
+                        &f);
     if (r == BNBQ_SUCCESS) {
         unsigned long long R = rows, C = cols;
         void* a[5];
@@ -5741,7 +5748,8 @@ static bnbq_result bnbq__cu_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_
     (void)c;
     (void)code;   /* the dequantize + GEMM path uses the built-in table, as the CPU */
     r = bnbq__cu_tiles_x(ex, bnbq__func, N, &gx);
-    if (r == BNBQ_SUCCESS) r = bnbq__cu_kernel(ex, "matmul4", bnbq__cu_m4_defs[(int)dt], "bnbq_k_matmul4", &f);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_kernel(ex, "matmul4", bnbq__cu_m4_defs[(int)dt], "bnbq_k_matmul4", &f);
     if (r == BNBQ_SUCCESS) {
         bnbq__cu_code16 tab;
         unsigned long long MM = M, NN = N, KK = K;

@@ -108,8 +108,8 @@ BNBQ_DEV float bnbq_h2f_arith(u16 h) {
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
     return f;
 }
-// bnbq_round_f16(v) = bnbq_round_to(BNBQ_F16, v): a NaN gives 0x7fffe000 (0x7fff widened), any other
-// value the hardware round trip
+// bnbq_round_f16(v) = bnbq_round_to(BNBQ_F16, v): a NaN gives 0x7fffe000 (0x7fff widened), any
+// other value the hardware round trip
 BNBQ_DEV float bnbq_round_f16(float v) {
     return v == v ? bnbq_h2f_arith(bnbq_f16_canon(v)) : __uint_as_float(0x7fffe000u);
 }

@@ -747,8 +747,8 @@ bnbq_k_quant_nested(const float* absmax, u64 nblocks, int bs_log2, const float* 
     bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);
 }
 extern "C" __global__ void __launch_bounds__(BQ_THREADS, 4)
-bnbq_k_quant_nested_search(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,
-                           float* nested_absmax, bnbq_q8tab tab) {
+bnbq_k_quant_nested_search(const float* absmax, u64 nblocks, int bs_log2, const float* offset,
+                           u8* q, float* nested_absmax, bnbq_q8tab tab) {
     const float off = offset[0];
     bq8_search cd;
     bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);

@@ -5,8 +5,8 @@
 
    For EVERY public operation of bnbq.h, over all dtypes and quant types, the blocksizes
    8-bit 64/256/4096 and 4-bit 32/64/128/4096 and odd sizes (n = 1, 31, 4097, 1000003; shapes such
-   as 1x7, 33x100, 33x128, 4096x4099; the dequantizers also with their byte input and output one element
-   off vector alignment), with random normal data plus special values (an all-zero block, NaN,
+   as 1x7, 33x100, 33x128, 4096x4099; the dequantizers also with their byte input and output one
+   element off vector alignment), with random normal data plus special values (an all-zero block, NaN,
    +-inf, values exactly on the NF4 / FP4 / 8-bit code decision thresholds and one float32 step to
    either side, subnormals, -0): the CPU reference (ex = NULL, host memory) and the GPU (device
    copies of the same inputs) run the same call. Outputs are poisoned first, differently on each
@@ -503,7 +503,8 @@ static void op_dequantize_blockwise(void) {
                     if (c == 1 && (k != NS - 1 || b != 0)) continue;
                     if (mis && (k == 0 || b != 1)) continue;
                     case_begin();
-                    label("%s bs=%zu n=%zu code=%s%s", bnbq_dtype_name(dt), bs, n, cname, mis ? " misaligned" : "");
+                    label("%s bs=%zu n=%zu code=%s%s", bnbq_dtype_name(dt), bs, n, cname,
+                          mis ? " misaligned" : "");
                     es = bnbq_dtype_size(dt);
                     hq = H(n); fill_bytes(hq, n);
                     ha = H(nb * 4); fill_absmax((float*)ha, nb);
@@ -554,13 +555,15 @@ static void op_dequantize_4bit(void) {
                     /* b = 4: blocksize 64 with packed and out one element off vector alignment */
                     bnbq_quant_type qt = q ? BNBQ_NF4 : BNBQ_FP4;
                     const int mis = b == 4;
-                    size_t n = SZ(k), bs = (size_t)k_bs4[mis ? 1 : b], nb = nblocks_of(n, bs), np = (n + 1) / 2, es;
+                    size_t n = SZ(k), bs = (size_t)k_bs4[mis ? 1 : b], nb = nblocks_of(n, bs);
+                    size_t np = (n + 1) / 2, es;
                     bnbq_dtype dt = k_dts[d];
                     void *hp, *ha, *dp, *da, *ho, *dout;
                     STOP();
                     if (mis && k == 0) continue;
                     case_begin();
-                    label("%s %s bs=%zu n=%zu%s", q ? "nf4" : "fp4", bnbq_dtype_name(dt), bs, n, mis ? " misaligned" : "");
+                    label("%s %s bs=%zu n=%zu%s", q ? "nf4" : "fp4", bnbq_dtype_name(dt), bs, n,
+                          mis ? " misaligned" : "");
                     es = bnbq_dtype_size(dt);
                     hp = H(np); fill_bytes(hp, np);
                     ha = H(nb * 4); fill_absmax((float*)ha, nb);
@@ -711,8 +714,8 @@ static void op_dequantize_global(void) {
 typedef struct shape { size_t rows, cols; } shape;
 /* 33x128 and 2x20480: columns a multiple of 8 (the row kernels' 8-element pieces; 20480 also
    more pieces than the row kernels keep in registers) */
-static const shape k_shapes[9] = { { 1, 1 }, { 1, 7 }, { 7, 1 }, { 33, 100 }, { 33, 128 }, { 2, 4097 },
-                                   { 4096, 4099 }, { 1, 65537 }, { 2, 20480 } };
+static const shape k_shapes[9] = { { 1, 1 }, { 1, 7 }, { 7, 1 }, { 33, 100 }, { 33, 128 },
+                                   { 2, 4097 }, { 4096, 4099 }, { 1, 65537 }, { 2, 20480 } };
 #define NSH (g_small ? 5 : 9)
 
 /* f16 matrix: normal data, an all-zero row, outliers (|x| in [6, 20)) in a few columns, and (with
