@@ -5364,7 +5364,7 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
     BNBQ__CU_BEGIN("bnbq_int8_vectorwise_quant");
     (void)dt;
     r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1",
-                        !vec                ? "bnbq_k_int8_vw_rows_any"
+                        !vec               ? "bnbq_k_int8_vw_rows_any"
                         : threshold > 0.0f ? "bnbq_k_int8_vw_rows_thr"
                                            : "bnbq_k_int8_vw_rows", &f_rows);
     if (r == BNBQ_SUCCESS && threshold > 0.0f)
