@@ -931,6 +931,28 @@ static const char* const bnbq__cu_src_prelude[] = {
     "    return v;\n",
     "}\n",
     "\n",
+    "// The same f16 results as above in fewer instructions and no branches (compact code):\n",
+    "// bnbq_f16_canon(v) = bnbq_f32_to_f16(bnbq_canon(v)): a NaN gives 0x7fff (what the software path\n",
+    "// gives the canonical NaN), any other value the hardware RNE (the prelude's for every non-NaN).\n",
+    "BNBQ_DEV u16 bnbq_f16_canon(float v) {\n",
+    "    u16 h;\n",
+    "    asm(\"cvt.rn.f16.f32 %0, %1;\" : \"=h\"(h) : \"f\"(v));\n",
+    "    return v == v ? h : (u16)0x7fffu;\n",
+    "}\n",
+    "// bnbq_h2f_arith(h) = bnbq_f16_to_f32(h) for every non-NaN h (the hardware widening is exact); a\n",
+    "// NaN gives a NaN whose payload may differ, so it is only for operands of float arithmetic, whose\n",
+    "// NaN result is the canonical 0x7fffffff either way.\n",
+    "BNBQ_DEV float bnbq_h2f_arith(u16 h) {\n",
+    "    float f;\n",
+    "    asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(f) : \"h\"(h));\n",
+    "    return f;\n",
+    "}\n",
+    "// bnbq_round_f16(v) = bnbq_round_to(BNBQ_F16, v): a NaN gives 0x7fffe000 (0x7fff widened), any\n",
+    "// other value the hardware round trip\n",
+    "BNBQ_DEV float bnbq_round_f16(float v) {\n",
+    "    return v == v ? bnbq_h2f_arith(bnbq_f16_canon(v)) : __uint_as_float(0x7fffe000u);\n",
+    "}\n",
+    "\n",
     "// round half to even for |y| < 2^22; NaN -> 0; saturating beyond (as bnbq.h's bnbq__rint)\n",
     "BNBQ_DEV int bnbq_rint(float y) {\n",
     "    if (!(y == y)) return 0;\n",
@@ -1834,39 +1856,41 @@ static const char* const bnbq__cu_src_int8[] = {
     "// (bnbq_k_int8_vw_rows for threshold 0, _thr for threshold > 0); else _any (either threshold).\n",
     "// (Each kernel is its own compilation unit: only the kernels a program uses are compiled.)\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm) {}\n",
+    "extern \"C\" __global__ void bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
+    "                    u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows)\n",
     "#line 244 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
-    "bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm) {\n",
+    "bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
+    "                    u32* bm) {\n",
     "    bnbq_i8_rows<0, 8, 0>(A, rows, cols, thr, CA, row_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 248 \"int8.cu\"\n",
+    "#line 249 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
     "                        u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows_thr)\n",
-    "#line 248 \"int8.cu\"\n",
+    "#line 249 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
     "                        u32* bm) {\n",
     "    bnbq_i8_rows<0, 8, 1>(A, rows, cols, thr, CA, row_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 253 \"int8.cu\"\n",
+    "#line 254 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
     "                        u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows_any)\n",
-    "#line 253 \"int8.cu\"\n",
+    "#line 254 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
     "                        u32* bm) {\n",
     "    bnbq_i8_rows<0, 1, -1>(A, rows, cols, thr, CA, row_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 258 \"int8.cu\"\n",
+    "#line 259 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 4\n",
@@ -1875,23 +1899,23 @@ static const char* const bnbq__cu_src_int8[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_rows)\n",
-    "#line 263 \"int8.cu\"\n",
+    "#line 264 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {\n",
     "    bnbq_i8_rows<1, 8, 0>(X, rows, cols, 0.0f, q, state, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 267 \"int8.cu\"\n",
+    "#line 268 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_rows_any)\n",
-    "#line 267 \"int8.cu\"\n",
+    "#line 268 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {\n",
     "    bnbq_i8_rows<1, 1, 0>(X, rows, cols, 0.0f, q, state, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 271 \"int8.cu\"\n",
+    "#line 272 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 1\n",
@@ -1902,7 +1926,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
     "                   int zero_cols) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_fix)\n",
-    "#line 277 \"int8.cu\"\n",
+    "#line 278 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
     "                   int zero_cols) {\n",
@@ -1934,7 +1958,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "#endif\n",
-    "#line 307 \"int8.cu\"\n",
+    "#line 308 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- int8_double_quant --------------------------------------------------------------------------\n",
@@ -2006,26 +2030,26 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                     float* col_stats, u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_stats)\n",
-    "#line 374 \"int8.cu\"\n",
+    "#line 375 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                     float* col_stats, u32* bm) {\n",
     "    bnbq_i8_dq_stats<8>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 379 \"int8.cu\"\n",
+    "#line 380 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_stats_any(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                         float* col_stats, u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_stats_any)\n",
-    "#line 379 \"int8.cu\"\n",
+    "#line 380 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_dq_stats_any(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                         float* col_stats, u32* bm) {\n",
     "    bnbq_i8_dq_stats<1>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 384 \"int8.cu\"\n",
+    "#line 385 \"int8.cu\"\n",
     "\n",
     "// Pass 2 of 2: one block per row (grid-stride): CA (outlier elements 0, and whole outlier columns\n",
     "// when zero_cols) and CAt, then (use_thr) the outlier compaction. THR as bnbq_i8_rows.\n",
@@ -2072,7 +2096,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "                                                const float* col_stats, u32* bm, u64 nwords,\n",
     "                                                i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant)\n",
-    "#line 424 \"int8.cu\"\n",
+    "#line 425 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA,\n",
     "                                                i8* CAt, const float* row_stats,\n",
     "                                                const float* col_stats, u32* bm, u64 nwords,\n",
@@ -2080,14 +2104,14 @@ static const char* const bnbq__cu_src_int8[] = {
     "    bnbq_i8_dq_quant<8, 0>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
     "}\n",
     "#endif\n",
-    "#line 430 \"int8.cu\"\n",
+    "#line 431 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_thr(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
     "                                                    i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant_thr)\n",
-    "#line 430 \"int8.cu\"\n",
+    "#line 431 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_thr(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
@@ -2096,14 +2120,14 @@ static const char* const bnbq__cu_src_int8[] = {
     "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "#endif\n",
-    "#line 437 \"int8.cu\"\n",
+    "#line 438 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_any(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
     "                                                    i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant_any)\n",
-    "#line 437 \"int8.cu\"\n",
+    "#line 438 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_any(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
@@ -2112,7 +2136,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    if (thr > 0.0f) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "#endif\n",
-    "#line 444 \"int8.cu\"\n",
+    "#line 445 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 3\n",
@@ -2161,7 +2185,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,\n",
     "                                                  u64 cols, float* out, int vec) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_dequant)\n",
-    "#line 488 \"int8.cu\"\n",
+    "#line 489 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,\n",
     "                                                  u64 cols, float* out, int vec) {\n",
     "    if (vec == 16) bnbq_i8_vw_dequant<16>(CA, stats, rows, cols, out);\n",
@@ -2169,7 +2193,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_vw_dequant<1>(CA, stats, rows, cols, out);\n",
     "}\n",
     "#endif\n",
-    "#line 494 \"int8.cu\"\n",
+    "#line 495 \"int8.cu\"\n",
     "\n",
     "// ---- int8_mm_dequant ------------------------------------------------------------------------------\n",
     "// out = dt(f16(fmaf(f32(f32((float)A * rs[m]) * cs[n]), 6.200012e-05f, bias_f16_or_0))), a non-F16\n",
@@ -2221,7 +2245,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_mm_dequant)\n",
-    "#line 540 \"int8.cu\"\n",
+    "#line 541 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_mm_dequant(const i32* A, const float* rs, const float* cs,\n",
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {\n",
@@ -2229,7 +2253,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_mm_dequant<1>(A, rs, cs, M, N, out, dt, bias_dt, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 546 \"int8.cu\"\n",
+    "#line 547 \"int8.cu\"\n",
     "#endif\n",
     0
 };
@@ -2304,8 +2328,7 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "                }\n",
     "                As[kw][row] = (int)wa;\n",
     "                Bs[kw][row] = (int)wb;\n",
-    "            }\n",
-    "        }\n",
+    "            }        }\n",
     "        __syncthreads();\n",
     "#pragma unroll\n",
     "        for (int kw = 0; kw < BNBQ_MM_BK / 4; kw++) {\n",
@@ -2326,7 +2349,7 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_matmul(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, int vec, int vec_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_matmul)\n",
-    "#line 72 \"int8mm.cu\"\n",
+    "#line 71 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_matmul(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, int vec, int vec_out) {\n",
     "    const u64 mtiles = (M + BNBQ_MM_BM - 1) / BNBQ_MM_BM;\n",
@@ -2352,17 +2375,27 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "    }\n",
     "}\n",
     "#endif\n",
-    "#line 96 \"int8mm.cu\"\n",
+    "#line 95 \"int8mm.cu\"\n",
+    "\n",
+    "// A value hidden from the optimizer (so that it does not specialise code on it)\n",
+    "BNBQ_DEV u64 bnbq_mm_opaque(u64 v) {\n",
+    "    u64 r;\n",
+    "    asm(\"mov.b64 %0, %1;\" : \"=l\"(r) : \"l\"(v));\n",
+    "    return r;\n",
+    "}\n",
     "\n",
     "// SwitchBack epilogue. sw_global: state_w has one element. bias: (N,) f16 or NULL.\n",
-    "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_sb_matmul(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M,\n",
-    "                 u64 N, u64 K, u16* out, const u16* bias, int vec) {}\n",
-    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_matmul)\n",
-    "#line 98 \"int8mm.cu\"\n",
-    "extern \"C\" __global__ void __launch_bounds__(256)\n",
-    "bnbq_k_sb_matmul(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M,\n",
-    "                 u64 N, u64 K, u16* out, const u16* bias, int vec) {\n",
+    "template <int VEC>\n",
+    "BNBQ_DEV void bnbq_sb_matmul(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global,\n",
+    "                             u64 M, u64 N, u64 K, u16* out, const u16* bias) {\n",
+    "    const int vec = VEC;\n",
+    "    // masks computed once: sw[n & swmask]; with a bias bp = bias, the result h + bias; without,\n",
+    "    // bp[0] = sx[0] is read and not used. Opaque to the optimizer (asm), so that it keeps one\n",
+    "    // copy of the epilogue instead of one per case.\n",
+    "    const u64 swmask = bnbq_mm_opaque(sw_global ? 0 : ~(u64)0);\n",
+    "    const u64 bnmask = bnbq_mm_opaque(bias ? ~(u64)0 : 0);\n",
+    "    const u16* bp = bias ? bias : sx;\n",
+    "    const u32 bhmask = (u32)bnmask & 0xffffu;\n",
     "    const u64 mtiles = (M + BNBQ_MM_BM - 1) / BNBQ_MM_BM;\n",
     "    const u64 n0 = (u64)blockIdx.x * BNBQ_MM_BN;\n",
     "    const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;\n",
@@ -2374,30 +2407,57 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "        for (int i = 0; i < 4; i++) {\n",
     "            const u64 m = m0 + (u64)ty * 4 + (u64)i;\n",
     "            if (m >= M) break;\n",
-    "            const float x = bnbq_f16_to_f32(sx[m]);\n",
+    "            const float x = bnbq_h2f_arith(sx[m]);\n",
     "#pragma unroll\n",
     "            for (int j = 0; j < 4; j++) {\n",
     "                const u64 n = n0 + (u64)tx * 4 + (u64)j;\n",
     "                if (n < N) {\n",
-    "                    const float w = bnbq_f16_to_f32(sw[sw_global ? 0 : n]);\n",
+    "                    // as h = bnbq_round_to(F16, c); h = bnbq_round_to(F16, h + bias); f16(h).\n",
+    "                    // sw_global and bias by selects, not branches (one copy of this code).\n",
+    "                    const float w = bnbq_h2f_arith(sw[n & swmask]);\n",
     "                    const float f = (float)acc[i][j] * 6.20001229e-05f;   // f32(1/127^2)\n",
     "                    const float g = x * f;\n",
     "                    const float c = w * g;\n",
-    "                    float h = bnbq_round_to(BNBQ_F16, c);\n",
-    "                    if (bias) h = bnbq_round_to(BNBQ_F16, h + bnbq_f16_to_f32(bias[n]));\n",
-    "                    out[m * N + n] = bnbq_f32_to_f16(h);\n",
+    "                    const u32 h = bnbq_f16_canon(c);\n",
+    "                    const float hs = bnbq_h2f_arith((u16)h) + bnbq_h2f_arith(bp[n & bnmask]);\n",
+    "                    const u32 hb = bnbq_f16_canon(hs);\n",
+    "                    out[m * N + n] = (u16)(h ^ ((h ^ hb) & bhmask));\n",
     "                }\n",
     "            }\n",
     "        }\n",
     "    }\n",
     "}\n",
+    "// The launcher picks: K % 16 == 0 and A, B 16-byte aligned: 16-byte loads; else _any (bytes).\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_sb_matmul(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M,\n",
+    "                 u64 N, u64 K, u16* out, const u16* bias) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_matmul)\n",
+    "#line 147 \"int8mm.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_sb_matmul(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M,\n",
+    "                 u64 N, u64 K, u16* out, const u16* bias) {\n",
+    "    bnbq_sb_matmul<1>(A, B, sx, sw, sw_global, M, N, K, out, bias);\n",
+    "}\n",
     "#endif\n",
-    "#line 129 \"int8mm.cu\"\n",
+    "#line 152 \"int8mm.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_sb_matmul_any(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M,\n",
+    "                     u64 N, u64 K, u16* out, const u16* bias) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_matmul_any)\n",
+    "#line 152 \"int8mm.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_sb_matmul_any(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M,\n",
+    "                     u64 N, u64 K, u16* out, const u16* bias) {\n",
+    "    bnbq_sb_matmul<0>(A, B, sx, sw, sw_global, M, N, K, out, bias);\n",
+    "}\n",
+    "#endif\n",
+    "#line 157 \"int8mm.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_int8mm[] = {
     "bnbq_k_int8_matmul",
     "bnbq_k_sb_matmul",
+    "bnbq_k_sb_matmul_any",
     0
 };
 static const char* const bnbq__cu_src_matmul4[] = {
@@ -2408,7 +2468,12 @@ static const char* const bnbq__cu_src_matmul4[] = {
     "// The products are accumulated in float32 (the CPU uses double: compare with a tolerance); the\n",
     "// bias is added before the one rounding to dt.\n",
     "// Tiles of 64 x 64 outputs, 16 elements of K per step (each W element dequantized once per tile),\n",
-    "// 256 threads with 4 x 4 outputs each. dt is a kernel argument: the kernel is not bound by it.\n",
+    "// 256 threads with 4 x 4 outputs each. The dtype of A, bias and out is the variant's BNBQ_DT\n",
+    "// (a compile-time constant: one load / store path in the tile loops, not three).\n",
+    "\n",
+    "#ifndef BNBQ_DT\n",
+    "#define BNBQ_DT BNBQ_F32\n",
+    "#endif\n",
     "\n",
     "struct bnbq_code16 { float v[16]; };\n",
     "\n",
@@ -2416,15 +2481,23 @@ static const char* const bnbq__cu_src_matmul4[] = {
     "#define BNBQ_M4_BN 64\n",
     "#define BNBQ_M4_BK 16\n",
     "\n",
+    "// element i of A or bias, widened exactly: only an operand of float arithmetic (f16: the hardware\n",
+    "// widening, whose NaN payload does not matter there)\n",
+    "BNBQ_DEV float bnbq_m4_load(const void* p, u64 i) {\n",
+    "    if (BNBQ_DT == BNBQ_F16) return bnbq_h2f_arith(((const u16*)p)[i]);\n",
+    "    return bnbq_load(BNBQ_DT, p, i);\n",
+    "}\n",
+    "\n",
     "// blockIdx.x: n tile; blockIdx.y (grid-stride): m tile. bs_shift = log2(blocksize).\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_matmul4(int dt, const void* A, const u8* packed, const float* absmax, u64 M, u64 N, u64 K,\n",
+    "extern \"C\" __global__ void bnbq_k_matmul4(const void* A, const u8* packed, const float* absmax, u64 M, u64 N, u64 K,\n",
     "               int bs_shift, void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_matmul4)\n",
-    "#line 16 \"matmul4.cu\"\n",
+    "#line 28 \"matmul4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
-    "bnbq_k_matmul4(int dt, const void* A, const u8* packed, const float* absmax, u64 M, u64 N, u64 K,\n",
+    "bnbq_k_matmul4(const void* A, const u8* packed, const float* absmax, u64 M, u64 N, u64 K,\n",
     "               int bs_shift, void* out, const void* bias, bnbq_code16 code) {\n",
+    "    const int dt = BNBQ_DT;\n",
     "    __shared__ float tab[16];\n",
     "    __shared__ __align__(16) float As[BNBQ_M4_BK][BNBQ_M4_BM + 4];   // [k][m]\n",
     "    __shared__ __align__(16) float Ws[BNBQ_M4_BK][BNBQ_M4_BN + 4];   // [k][n]\n",
@@ -2447,12 +2520,13 @@ static const char* const bnbq__cu_src_matmul4[] = {
     "                const u64 k = k0 + (u64)kk, m = m0 + (u64)row, n = n0 + (u64)row;\n",
     "                float a = 0.0f, w = 0.0f;\n",
     "                if (k < K) {\n",
-    "                    if (m < M) a = bnbq_load(dt, A, m * K + k);\n",
+    "                    if (m < M) a = bnbq_m4_load(A, m * K + k);\n",
     "                    if (n < N) {\n",
     "                        const u64 i = n * K + k;\n",
     "                        const u32 byte = __ldg(packed + (i >> 1));\n",
     "                        const u32 nib = (i & 1) ? (byte & 15u) : (byte >> 4);\n",
-    "                        w = bnbq_round_to(dt, tab[nib] * __ldg(absmax + (i >> bs_shift)));\n",
+    "                        const float v = tab[nib] * __ldg(absmax + (i >> bs_shift));\n",
+    "                        w = dt == BNBQ_F16 ? bnbq_round_f16(v) : bnbq_round_to(dt, v);\n",
     "                    }\n",
     "                }\n",
     "                As[kk][row] = a;\n",
@@ -2480,15 +2554,16 @@ static const char* const bnbq__cu_src_matmul4[] = {
     "                const u64 n = n0 + (u64)tx * 4 + (u64)j;\n",
     "                if (n < N) {\n",
     "                    float o = acc[i][j];\n",
-    "                    if (bias) o = o + bnbq_load(dt, bias, n);\n",
-    "                    bnbq_store(dt, out, m * N + n, o);\n",
+    "                    if (bias) o = o + bnbq_m4_load(bias, n);\n",
+    "                    if (dt == BNBQ_F16) ((u16*)out)[m * N + n] = bnbq_f16_canon(o);\n",
+    "                    else bnbq_store(dt, out, m * N + n, o);\n",
     "                }\n",
     "            }\n",
     "        }\n",
     "    }\n",
     "}\n",
     "#endif\n",
-    "#line 81 \"matmul4.cu\"\n",
+    "#line 96 \"matmul4.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_matmul4[] = {
@@ -2878,16 +2953,18 @@ static const char* const bnbq__cu_src_quant[] = {
     "        return __byte_perm(lo, hi, 0x5410u);\n",
     "    }\n",
     "};\n",
-    "struct bq8_search {                                  // mode 1\n",
-    "    BQ_MEMBER void setup(const bnbq_q8tab& tab) { bq8_load(tab); }\n",
-    "    BQ_MEMBER int one(float x) const {\n",
-    "        const u32 u = __float_as_uint(bq_fmax(x, BQ_NEG_INF));\n",
-    "        const u32 k = (u >> 31) ? ~u : (u | 0x80000000u);\n",
-    "        u32 i = 0;\n",
+    "// mode 1 (a rare path: compact, one called body)\n",
+    "static __device__ __noinline__ u32 bq8_search_one(float x) {\n",
+    "    const u32 u = __float_as_uint(bq_fmax(x, BQ_NEG_INF));\n",
+    "    const u32 k = (u >> 31) ? ~u : (u | 0x80000000u);\n",
+    "    u32 i = 0;\n",
     "#pragma unroll 1\n",
-    "        for (u32 s = 128; s > 0; s >>= 1) i += bq8_l2[i + s] <= k ? s : 0u;\n",
-    "        return (int)i;\n",
-    "    }\n",
+    "    for (u32 s = 128; s > 0; s >>= 1) i += bq8_l2[i + s] <= k ? s : 0u;\n",
+    "    return i;\n",
+    "}\n",
+    "struct bq8_search {\n",
+    "    BQ_MEMBER void setup(const bnbq_q8tab& tab) { bq8_load(tab); }\n",
+    "    BQ_MEMBER int one(float x) const { return (int)bq8_search_one(x); }\n",
     "    BQ_MEMBER u32 pack4(float a, float b, float c, float d) const {\n",
     "        return (u32)one(a) | ((u32)one(b) << 8) | ((u32)one(c) << 16) | ((u32)one(d) << 24);\n",
     "    }\n",
@@ -2899,25 +2976,25 @@ static const char* const bnbq__cu_src_quant[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_quant8(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_q8tab tab) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant8)\n",
-    "#line 400 \"quant.cu\"\n",
+    "#line 402 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant8(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_q8tab tab) {\n",
     "    bq8_table cd;\n",
     "    bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd, tab);\n",
     "}\n",
     "#endif\n",
-    "#line 405 \"quant.cu\"\n",
+    "#line 407 \"quant.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_quant8_search(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_q8tab tab) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant8_search)\n",
-    "#line 405 \"quant.cu\"\n",
+    "#line 407 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant8_search(const void* x, u64 n, int bs_log2, u8* q, float* absmax, bnbq_q8tab tab) {\n",
     "    bq8_search cd;\n",
     "    bq_quant_blocks<BNBQ_DT, false, 8>(x, n, bs_log2, q, absmax, 0.0f, cd, tab);\n",
     "}\n",
     "#endif\n",
-    "#line 410 \"quant.cu\"\n",
+    "#line 412 \"quant.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- dequantization ---------------------------------------------------------------------------\n",
@@ -3101,26 +3178,26 @@ static const char* const bnbq__cu_src_quant[] = {
     "extern \"C\" __global__ void bnbq_k_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code256 code,\n",
     "                u32 tpb) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant8)\n",
-    "#line 589 \"quant.cu\"\n",
+    "#line 591 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 8)\n",
     "bnbq_k_dequant8(const u8* q, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code256 code,\n",
     "                u32 tpb) {\n",
     "    bq_dequant<BNBQ_DT, false, 8, true>(q, absmax, n, bs_log2, out, 0.0f, code, tpb);\n",
     "}\n",
     "#endif\n",
-    "#line 594 \"quant.cu\"\n",
+    "#line 596 \"quant.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_dequant8_any(const u8* q, const float* absmax, u64 n, int bs_log2, void* out,\n",
     "                    bnbq_code256 code, u32 tpb) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant8_any)\n",
-    "#line 594 \"quant.cu\"\n",
+    "#line 596 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 8)\n",
     "bnbq_k_dequant8_any(const u8* q, const float* absmax, u64 n, int bs_log2, void* out,\n",
     "                    bnbq_code256 code, u32 tpb) {\n",
     "    bq_dequant<BNBQ_DT, false, 8, false>(q, absmax, n, bs_log2, out, 0.0f, code, tpb);\n",
     "}\n",
     "#endif\n",
-    "#line 599 \"quant.cu\"\n",
+    "#line 601 \"quant.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- global 8-bit quantization ----------------------------------------------------------------\n",
@@ -3130,7 +3207,7 @@ static const char* const bnbq__cu_src_quant[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_absmax_global(const void* x, u64 n, float* out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_absmax_global)\n",
-    "#line 605 \"quant.cu\"\n",
+    "#line 607 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
     "bnbq_k_absmax_global(const void* x, u64 n, float* out) {\n",
     "    const u64 TE = (u64)(BQ_THREADS * 16);\n",
@@ -3156,7 +3233,7 @@ static const char* const bnbq__cu_src_quant[] = {
     "    }\n",
     "}\n",
     "#endif\n",
-    "#line 629 \"quant.cu\"\n",
+    "#line 631 \"quant.cu\"\n",
     "\n",
     "// q[e] = code_index(code, f32(x[e] / absmax[0])), an IEEE division as bnbq.h (and torch).\n",
     "template <class Coder>\n",
@@ -3207,25 +3284,25 @@ static const char* const bnbq__cu_src_quant[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_quant_global(const void* x, u64 n, const float* absmax, u8* q, bnbq_q8tab tab) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant_global)\n",
-    "#line 676 \"quant.cu\"\n",
+    "#line 678 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant_global(const void* x, u64 n, const float* absmax, u8* q, bnbq_q8tab tab) {\n",
     "    bq8_table cd;\n",
     "    bq_quant_global(x, n, absmax, q, cd, tab);\n",
     "}\n",
     "#endif\n",
-    "#line 681 \"quant.cu\"\n",
+    "#line 683 \"quant.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_quant_global_search(const void* x, u64 n, const float* absmax, u8* q, bnbq_q8tab tab) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant_global_search)\n",
-    "#line 681 \"quant.cu\"\n",
+    "#line 683 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant_global_search(const void* x, u64 n, const float* absmax, u8* q, bnbq_q8tab tab) {\n",
     "    bq8_search cd;\n",
     "    bq_quant_global(x, n, absmax, q, cd, tab);\n",
     "}\n",
     "#endif\n",
-    "#line 686 \"quant.cu\"\n",
+    "#line 688 \"quant.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- nested statistics (float32) --------------------------------------------------------------\n",
@@ -3238,7 +3315,7 @@ static const char* const bnbq__cu_src_quant[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_nested_offset(const float* absmax, u64 nblocks, float* out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_nested_offset)\n",
-    "#line 695 \"quant.cu\"\n",
+    "#line 697 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_NO_THREADS)\n",
     "bnbq_k_nested_offset(const float* absmax, u64 nblocks, float* out) {\n",
     "    __shared__ double part[2][BQ_NO_WORKERS];\n",
@@ -3283,14 +3360,14 @@ static const char* const bnbq__cu_src_quant[] = {
     "    if (t == 0) out[0] = (float)(s / (double)nblocks);\n",
     "}\n",
     "#endif\n",
-    "#line 738 \"quant.cu\"\n",
+    "#line 740 \"quant.cu\"\n",
     "\n",
     "// absmax_q, nested_absmax = quantize_blockwise(f32(absmax - offset[0]), code, 2^bs_log2)\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_quant_nested(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,\n",
     "                    float* nested_absmax, bnbq_q8tab tab) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant_nested)\n",
-    "#line 740 \"quant.cu\"\n",
+    "#line 742 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant_nested(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,\n",
     "                    float* nested_absmax, bnbq_q8tab tab) {\n",
@@ -3299,28 +3376,28 @@ static const char* const bnbq__cu_src_quant[] = {
     "    bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);\n",
     "}\n",
     "#endif\n",
-    "#line 747 \"quant.cu\"\n",
+    "#line 749 \"quant.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_quant_nested_search(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,\n",
-    "                           float* nested_absmax, bnbq_q8tab tab) {}\n",
+    "extern \"C\" __global__ void bnbq_k_quant_nested_search(const float* absmax, u64 nblocks, int bs_log2, const float* offset,\n",
+    "                           u8* q, float* nested_absmax, bnbq_q8tab tab) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant_nested_search)\n",
-    "#line 747 \"quant.cu\"\n",
+    "#line 749 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
-    "bnbq_k_quant_nested_search(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,\n",
-    "                           float* nested_absmax, bnbq_q8tab tab) {\n",
+    "bnbq_k_quant_nested_search(const float* absmax, u64 nblocks, int bs_log2, const float* offset,\n",
+    "                           u8* q, float* nested_absmax, bnbq_q8tab tab) {\n",
     "    const float off = offset[0];\n",
     "    bq8_search cd;\n",
     "    bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);\n",
     "}\n",
     "#endif\n",
-    "#line 754 \"quant.cu\"\n",
+    "#line 756 \"quant.cu\"\n",
     "\n",
     "// out[b] = f32(f32(code[q[b]] * nested_absmax[b >> bs_log2]) + offset[0])\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_dequant_nested(const u8* q, const float* nested_absmax, u64 nblocks, int bs_log2,\n",
     "                      const float* offset, float* out, bnbq_code256 code, u32 tpb) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant_nested)\n",
-    "#line 756 \"quant.cu\"\n",
+    "#line 758 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
     "bnbq_k_dequant_nested(const u8* q, const float* nested_absmax, u64 nblocks, int bs_log2,\n",
     "                      const float* offset, float* out, bnbq_code256 code, u32 tpb) {\n",
@@ -3328,12 +3405,12 @@ static const char* const bnbq__cu_src_quant[] = {
     "    bq_dequant<BNBQ_F32, true, 8, true>(q, nested_absmax, nblocks, bs_log2, out, off, code, tpb);\n",
     "}\n",
     "#endif\n",
-    "#line 762 \"quant.cu\"\n",
+    "#line 764 \"quant.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_dequant_nested_any(const u8* q, const float* nested_absmax, u64 nblocks, int bs_log2,\n",
     "                          const float* offset, float* out, bnbq_code256 code, u32 tpb) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant_nested_any)\n",
-    "#line 762 \"quant.cu\"\n",
+    "#line 764 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS)\n",
     "bnbq_k_dequant_nested_any(const u8* q, const float* nested_absmax, u64 nblocks, int bs_log2,\n",
     "                          const float* offset, float* out, bnbq_code256 code, u32 tpb) {\n",
@@ -3341,7 +3418,7 @@ static const char* const bnbq__cu_src_quant[] = {
     "    bq_dequant<BNBQ_F32, true, 8, false>(q, nested_absmax, nblocks, bs_log2, out, off, code, tpb);\n",
     "}\n",
     "#endif\n",
-    "#line 768 \"quant.cu\"\n",
+    "#line 770 \"quant.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- 4-bit NF4 / FP4 --------------------------------------------------------------------------\n",
@@ -3414,21 +3491,23 @@ static const char* const bnbq__cu_src_quant[] = {
     "    }\n",
     "};\n",
     "\n",
-    "struct bq4_exact {                                   // bnbq__nf4_index / bnbq__fp4_index\n",
-    "    BQ_MEMBER void setup(const bnbq_q4tab& tb) { bq4_load(tb); }\n",
-    "    BQ_MEMBER u32 one(float x) const {\n",
-    "        u32 c = 0;\n",
+    "// bnbq__nf4_index / bnbq__fp4_index (mode 1, a rare path: compact, one called body)\n",
+    "static __device__ __noinline__ u32 bq4_exact_one(float x) {\n",
+    "    u32 c = 0;\n",
     "#if BNBQ_QT == BNBQ_NF4\n",
     "#pragma unroll 1\n",
-    "        for (int j = 0; j < 15; j++) c += x > bq4_xthr[j];\n",
-    "        return c;\n",
+    "    for (int j = 0; j < 15; j++) c += x > bq4_xthr[j];\n",
+    "    return c;\n",
     "#else\n",
-    "        const float a = bnbq_absf(x);\n",
+    "    const float a = bnbq_absf(x);\n",
     "#pragma unroll 1\n",
-    "        for (int j = 0; j < 7; j++) c += a > bq4_xthr[j];\n",
-    "        return bq4_c2c[c] + (x < 0.0f ? 8u : 0u);\n",
+    "    for (int j = 0; j < 7; j++) c += a > bq4_xthr[j];\n",
+    "    return bq4_c2c[c] + (x < 0.0f ? 8u : 0u);\n",
     "#endif\n",
-    "    }\n",
+    "}\n",
+    "struct bq4_exact {\n",
+    "    BQ_MEMBER void setup(const bnbq_q4tab& tb) { bq4_load(tb); }\n",
+    "    BQ_MEMBER u32 one(float x) const { return bq4_exact_one(x); }\n",
     "    BQ_MEMBER u32 pack4(float a, float b, float c, float d) const {\n",
     "        return (one(a) << 4) + one(b) + (((one(c) << 4) + one(d)) << 8);\n",
     "    }\n",
@@ -3438,51 +3517,51 @@ static const char* const bnbq__cu_src_quant[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_quant4(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq_q4tab tab) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant4)\n",
-    "#line 861 \"quant.cu\"\n",
+    "#line 865 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant4(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq_q4tab tab) {\n",
     "    bq4_table cd;\n",
     "    bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd, tab);\n",
     "}\n",
     "#endif\n",
-    "#line 866 \"quant.cu\"\n",
+    "#line 870 \"quant.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_quant4_exact(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq_q4tab tab) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_quant4_exact)\n",
-    "#line 866 \"quant.cu\"\n",
+    "#line 870 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 4)\n",
     "bnbq_k_quant4_exact(const void* x, u64 n, int bs_log2, u8* packed, float* absmax, bnbq_q4tab tab) {\n",
     "    bq4_exact cd;\n",
     "    bq_quant_blocks<BNBQ_DT, false, 4>(x, n, bs_log2, packed, absmax, 0.0f, cd, tab);\n",
     "}\n",
     "#endif\n",
-    "#line 871 \"quant.cu\"\n",
+    "#line 875 \"quant.cu\"\n",
     "\n",
     "// out[e] = dt(tab[nibble e] * absmax[e >> bs_log2]) (bq_dequant); _any: any alignment\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_dequant4(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code16 tab,\n",
     "                u32 tpb) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant4)\n",
-    "#line 873 \"quant.cu\"\n",
+    "#line 877 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 8)\n",
     "bnbq_k_dequant4(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out, bnbq_code16 tab,\n",
     "                u32 tpb) {\n",
     "    bq_dequant<BNBQ_DT, false, 4, true>(packed, absmax, n, bs_log2, out, 0.0f, tab, tpb);\n",
     "}\n",
     "#endif\n",
-    "#line 878 \"quant.cu\"\n",
+    "#line 882 \"quant.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_dequant4_any(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out,\n",
     "                    bnbq_code16 tab, u32 tpb) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_dequant4_any)\n",
-    "#line 878 \"quant.cu\"\n",
+    "#line 882 \"quant.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BQ_THREADS, 8)\n",
     "bnbq_k_dequant4_any(const u8* packed, const float* absmax, u64 n, int bs_log2, void* out,\n",
     "                    bnbq_code16 tab, u32 tpb) {\n",
     "    bq_dequant<BNBQ_DT, false, 4, false>(packed, absmax, n, bs_log2, out, 0.0f, tab, tpb);\n",
     "}\n",
     "#endif\n",
-    "#line 883 \"quant.cu\"\n",
+    "#line 887 \"quant.cu\"\n",
     "#endif\n",
     0
 };
@@ -4996,8 +5075,9 @@ static bnbq_result bnbq__cu_convert(bnbq_exec* ex, bnbq_dtype src_dt, const void
 /* Each op: static bnbq_result bnbq__cu_<slot>(<the bnbq_backend slot's signature>), then
    #define BNBQ__CU_SLOT_<slot> bnbq__cu_<slot>, and its kernel variants in BNBQ__CU_VARIANTS_QUANT. */
 /* Kernels: kernels_src/quant.cu, compiled per group of ops (BNBQ_OPS) and dtype / quant type; the
-   blocksize is a kernel argument (log2). The launchers pick the kernel: the quantizers' table mode
-   (mode 1: bnbq_k_*_search, bnbq_k_quant4_exact), the dequantizers' alignment (else bnbq_k_*_any). Code tables are host memory: they travel by value in
+   blocksize is a kernel argument (log2). The launchers pick the kernel: by the quantizers' table
+   mode (mode 1: bnbq_k_*_search, bnbq_k_quant4_exact) and the dequantizers' pointer alignment
+   (unaligned: bnbq_k_*_any). Code tables are host memory: they travel by value in
    these structs, laid out exactly as the kernels' bnbq_code256 / bnbq_code16 / bnbq_q4tab. */
 #define BNBQ__CUQ_BW0 "BNBQ_OPS=1 BNBQ_DT=0"
 #define BNBQ__CUQ_BW1 "BNBQ_OPS=1 BNBQ_DT=1"
@@ -5276,8 +5356,8 @@ static bnbq_result bnbq__cu_quantize_blockwise(bnbq_exec* ex, const float* code,
     bnbq__cuq_q8tab tab;
     BNBQ__CU_BEGIN("bnbq_quantize_blockwise");
     bnbq__cuq_q8build(code, &tab);
-    r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_bw[(int)dt], tab.mode ? "bnbq_k_quant8_search" : "bnbq_k_quant8",
-                        &f);
+    r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_bw[(int)dt],
+                        tab.mode ? "bnbq_k_quant8_search" : "bnbq_k_quant8", &f);
     if (r == BNBQ_SUCCESS) {
         unsigned long long nn = n;
         int lg = bnbq__cuq_log2(blocksize);
@@ -5298,8 +5378,8 @@ static bnbq_result bnbq__cuq_dequant8(bnbq_exec* ex, const char* func,
                                       const float* absmax, size_t n, int bs_log2, void* out) {
     bnbq__CUfunction f;
     int al = bnbq__cuq_al(q, dt == BNBQ_F32 ? 4 : 8) && bnbq__cuq_al(out, 16);
-    bnbq_result r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_bw[(int)dt], al ? "bnbq_k_dequant8" : "bnbq_k_dequant8_any",
-                                    &f);
+    bnbq_result r = bnbq__cu_kernel(ex, "quant", bnbq__cuq_bw[(int)dt],
+                                    al ? "bnbq_k_dequant8" : "bnbq_k_dequant8_any", &f);
     if (r == BNBQ_SUCCESS) {
         bnbq__cuq_code256 cs;
         unsigned long long nn = n;
@@ -5393,8 +5473,8 @@ static bnbq_result bnbq__cu_quantize_nested(bnbq_exec* ex, const float* nested_c
     bnbq__cuq_q8tab tab;
     BNBQ__CU_BEGIN("bnbq_quantize_nested");
     bnbq__cuq_q8build(nested_code, &tab);
-    r = bnbq__cu_kernel(ex, "quant", BNBQ__CUQ_NE, tab.mode ? "bnbq_k_quant_nested_search" : "bnbq_k_quant_nested",
-                        &f);
+    r = bnbq__cu_kernel(ex, "quant", BNBQ__CUQ_NE,
+                        tab.mode ? "bnbq_k_quant_nested_search" : "bnbq_k_quant_nested", &f);
     if (r == BNBQ_SUCCESS) {
         unsigned long long nn = nblocks;
         int lg = bnbq__cuq_log2(nested_blocksize);
@@ -5417,7 +5497,8 @@ static bnbq_result bnbq__cu_dequantize_nested(bnbq_exec* ex, const float* nested
     bnbq__CUfunction f;
     int al = bnbq__cuq_al(absmax_q, 4) && bnbq__cuq_al(out_absmax, 16);
     BNBQ__CU_BEGIN("bnbq_dequantize_nested");
-    r = bnbq__cu_kernel(ex, "quant", BNBQ__CUQ_NE, al ? "bnbq_k_dequant_nested" : "bnbq_k_dequant_nested_any", &f);
+    r = bnbq__cu_kernel(ex, "quant", BNBQ__CUQ_NE,
+                        al ? "bnbq_k_dequant_nested" : "bnbq_k_dequant_nested_any", &f);
     if (r == BNBQ_SUCCESS) {
         bnbq__cuq_code256 cs;
         unsigned long long nn = nblocks;
@@ -5480,8 +5561,10 @@ static bnbq_result bnbq__cu_dequantize_global(bnbq_exec* ex, const float* code, 
 /* ==== int8 / SwitchBack / 4-bit matmul ops (owner: cuda-int8) ==== */
 /* Kernels: kernels_src/int8.cu (LLM.int8 quantizers, int8_mm_dequant, SwitchBack rowwise),
    int8mm.cu (int8 GEMMs), switchback.cu (the other SwitchBack quantizers), gemv4.cu (one-token
-   4-bit GEMV, one variant per dtype), matmul4.cu (4-bit GEMM). Every launcher checks which
-   vector widths the shapes and pointer alignments allow and tells the kernel (a uniform branch).
+   4-bit GEMV, one variant per dtype), matmul4.cu (4-bit GEMM, one variant per dtype). Every
+   launcher checks which vector widths the shapes and pointer alignments allow and picks the kernel
+   (the scalar / byte kernels are the *_any ones; thresholds > 0 have *_thr kernels) or tells it
+   (a uniform branch): each kernel compiles alone, so a rare path costs nothing until it is used.
    Outlier columns: see the note at the top of int8.cu (a bitmask at the end of out_outlier_cols,
    compacted in place on the device; no host round trip). */
 
@@ -5536,8 +5619,9 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
     BNBQ__CU_BEGIN("bnbq_int8_vectorwise_quant");
     (void)dt;
     r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1",
-                        !vec ? "bnbq_k_int8_vw_rows_any"
-                             : threshold > 0.0f ? "bnbq_k_int8_vw_rows_thr" : "bnbq_k_int8_vw_rows", &f_rows);
+                        !vec               ? "bnbq_k_int8_vw_rows_any"
+                        : threshold > 0.0f ? "bnbq_k_int8_vw_rows_thr"
+                                           : "bnbq_k_int8_vw_rows", &f_rows);
     if (r == BNBQ_SUCCESS && threshold > 0.0f)
         r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_init", &f_init);
     if (r == BNBQ_SUCCESS && threshold > 0.0f)
@@ -5608,12 +5692,13 @@ static bnbq_result bnbq__cu_int8_double_quant(bnbq_exec* ex, bnbq_dtype dt, cons
     (void)dt;
     r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", "bnbq_k_int8_init", &f_init);
     if (r == BNBQ_SUCCESS)
-        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2", vec_in ? "bnbq_k_int8_dq_stats" : "bnbq_k_int8_dq_stats_any",
-                            &f_stats);
+        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2",
+                            vec_in ? "bnbq_k_int8_dq_stats" : "bnbq_k_int8_dq_stats_any", &f_stats);
     if (r == BNBQ_SUCCESS)
         r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=2",
-                            !vec ? "bnbq_k_int8_dq_quant_any"
-                                 : use_thr ? "bnbq_k_int8_dq_quant_thr" : "bnbq_k_int8_dq_quant", &f_quant);
+                            !vec      ? "bnbq_k_int8_dq_quant_any"
+                            : use_thr ? "bnbq_k_int8_dq_quant_thr"
+                                      : "bnbq_k_int8_dq_quant", &f_quant);
     if (r == BNBQ_SUCCESS) {
         unsigned long long R = rows, C = cols, nw = use_thr ? (cols + 31) / 32 : 0;
         void* bm = use_thr ? (void*)((char*)out_outlier_cols + (cols - (size_t)nw) * 4) : NULL;
@@ -5698,7 +5783,8 @@ static bnbq_result bnbq__cu_quantize_rowwise(bnbq_exec* ex, bnbq_dtype dt, const
     int vec = cols % 8 == 0 && bnbq__cu_al(X, 16) && bnbq__cu_al(out_q, 8);
     BNBQ__CU_BEGIN("bnbq_quantize_rowwise");
     (void)dt;
-    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=4", vec ? "bnbq_k_sb_rows" : "bnbq_k_sb_rows_any", &f);
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=4", vec ? "bnbq_k_sb_rows" : "bnbq_k_sb_rows_any",
+                        &f);
     if (r == BNBQ_SUCCESS) {
         unsigned long long R = rows, C = cols;
         void* a[5];
@@ -5825,14 +5911,15 @@ static bnbq_result bnbq__cu_sb_matmul(bnbq_exec* ex, const char* func, const int
                                       const uint16_t* bias, int sw_global) {
     bnbq__CUfunction f = NULL;
     unsigned gx = 0;
+    int vec = K % 16 == 0 && bnbq__cu_al(a_, 16) && bnbq__cu_al(w, 16);
     bnbq_result r = bnbq__cu_tiles_x(ex, func, N, &gx);
-    if (r == BNBQ_SUCCESS) r = bnbq__cu_kernel(ex, "int8mm", "", "bnbq_k_sb_matmul", &f);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_kernel(ex, "int8mm", "", vec ? "bnbq_k_sb_matmul" : "bnbq_k_sb_matmul_any", &f);
     if (r == BNBQ_SUCCESS) {
         unsigned long long MM = M, NN = N, KK = K;
-        int vec = K % 16 == 0 && bnbq__cu_al(a_, 16) && bnbq__cu_al(w, 16);
-        void* a[11];
+        void* a[10];
         a[0] = (void*)&a_; a[1] = (void*)&w; a[2] = (void*)&sx; a[3] = (void*)&sw; a[4] = &sw_global;
-        a[5] = &MM; a[6] = &NN; a[7] = &KK; a[8] = (void*)&out; a[9] = (void*)&bias; a[10] = &vec;
+        a[5] = &MM; a[6] = &NN; a[7] = &KK; a[8] = (void*)&out; a[9] = (void*)&bias;
         r = bnbq__cu_launch(ex, func, f, gx, bnbq__cu_min_u(M / 64 + (M % 64 != 0), 65535), 256, 0, a);
     }
     return r;
@@ -5911,6 +5998,9 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
 }
 #define BNBQ__CU_SLOT_gemv_4bit bnbq__cu_gemv_4bit
 
+/* one variant per dtype of A, bias and out (kernels_src/matmul4.cu, BNBQ_DT) */
+static const char* const bnbq__cu_m4_defs[3] = { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" };
+
 static bnbq_result bnbq__cu_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
                                         const void* A, const uint8_t* packed, const float* absmax,
                                         size_t M, size_t N, size_t K, int blocksize, void* out,
@@ -5921,16 +6011,17 @@ static bnbq_result bnbq__cu_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_
     (void)c;
     (void)code;   /* the dequantize + GEMM path uses the built-in table, as the CPU */
     r = bnbq__cu_tiles_x(ex, bnbq__func, N, &gx);
-    if (r == BNBQ_SUCCESS) r = bnbq__cu_kernel(ex, "matmul4", "", "bnbq_k_matmul4", &f);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_kernel(ex, "matmul4", bnbq__cu_m4_defs[(int)dt], "bnbq_k_matmul4", &f);
     if (r == BNBQ_SUCCESS) {
         bnbq__cu_code16 tab;
         unsigned long long MM = M, NN = N, KK = K;
-        int idt = (int)dt, shift = bnbq__cu_log2(blocksize), i;
-        void* a[11];
+        int shift = bnbq__cu_log2(blocksize), i;
+        void* a[10];
         for (i = 0; i < 16; i++)
             tab.v[i] = qt == BNBQ_NF4 ? bnbq_code_4bit(BNBQ_NF4)[i] : bnbq_fp4_value(i);
-        a[0] = &idt; a[1] = (void*)&A; a[2] = (void*)&packed; a[3] = (void*)&absmax; a[4] = &MM;
-        a[5] = &NN; a[6] = &KK; a[7] = &shift; a[8] = &out; a[9] = (void*)&bias; a[10] = &tab;
+        a[0] = (void*)&A; a[1] = (void*)&packed; a[2] = (void*)&absmax; a[3] = &MM;
+        a[4] = &NN; a[5] = &KK; a[6] = &shift; a[7] = &out; a[8] = (void*)&bias; a[9] = &tab;
         r = bnbq__cu_launch(ex, bnbq__func, f, gx, bnbq__cu_min_u(M / 64 + (M % 64 != 0), 65535), 256,
                             0, a);
     }
@@ -5950,7 +6041,9 @@ static bnbq_result bnbq__cu_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_
     { "gemv4", "BNBQ_DT=2" }, \
     { "gemv4", "BNBQ_DT=1 BNBQ_G4_FAST=1" }, \
     { "gemv4", "BNBQ_DT=2 BNBQ_G4_FAST=1" }, \
-    { "matmul4", "" },
+    { "matmul4", "BNBQ_DT=0" }, \
+    { "matmul4", "BNBQ_DT=1" }, \
+    { "matmul4", "BNBQ_DT=2" },
 /* ==== end of int8 / SwitchBack / 4-bit matmul ops ==== */
 
 static const bnbq__cu_variant bnbq__cu_variants[] = {

@@ -242,7 +242,8 @@ BNBQ_DEV void bnbq_i8_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, 
 // (bnbq_k_int8_vw_rows for threshold 0, _thr for threshold > 0); else _any (either threshold).
 // (Each kernel is its own compilation unit: only the kernels a program uses are compiled.)
 extern "C" __global__ void __launch_bounds__(256)
-bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm) {
+bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
+                    u32* bm) {
     bnbq_i8_rows<0, 8, 0>(A, rows, cols, thr, CA, row_stats, bm);
 }
 extern "C" __global__ void __launch_bounds__(256)

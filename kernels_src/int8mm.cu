@@ -50,8 +50,7 @@ BNBQ_DEV void bnbq_mm_tile(const i8* A, const i8* B, u64 M, u64 N, u64 K, u64 m0
                 }
                 As[kw][row] = (int)wa;
                 Bs[kw][row] = (int)wb;
-            }
-        }
+            }        }
         __syncthreads();
 #pragma unroll
         for (int kw = 0; kw < BNBQ_MM_BK / 4; kw++) {
@@ -94,10 +93,25 @@ bnbq_k_int8_matmul(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, int 
     }
 }
 
+// A value hidden from the optimizer (so that it does not specialise code on it)
+BNBQ_DEV u64 bnbq_mm_opaque(u64 v) {
+    u64 r;
+    asm("mov.b64 %0, %1;" : "=l"(r) : "l"(v));
+    return r;
+}
+
 // SwitchBack epilogue. sw_global: state_w has one element. bias: (N,) f16 or NULL.
-extern "C" __global__ void __launch_bounds__(256)
-bnbq_k_sb_matmul(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M,
-                 u64 N, u64 K, u16* out, const u16* bias, int vec) {
+template <int VEC>
+BNBQ_DEV void bnbq_sb_matmul(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global,
+                             u64 M, u64 N, u64 K, u16* out, const u16* bias) {
+    const int vec = VEC;
+    // masks computed once: sw[n & swmask]; with a bias bp = bias, the result h + bias; without,
+    // bp[0] = sx[0] is read and not used. Opaque to the optimizer (asm), so that it keeps one
+    // copy of the epilogue instead of one per case.
+    const u64 swmask = bnbq_mm_opaque(sw_global ? 0 : ~(u64)0);
+    const u64 bnmask = bnbq_mm_opaque(bias ? ~(u64)0 : 0);
+    const u16* bp = bias ? bias : sx;
+    const u32 bhmask = (u32)bnmask & 0xffffu;
     const u64 mtiles = (M + BNBQ_MM_BM - 1) / BNBQ_MM_BM;
     const u64 n0 = (u64)blockIdx.x * BNBQ_MM_BN;
     const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
@@ -109,20 +123,34 @@ bnbq_k_sb_matmul(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_
         for (int i = 0; i < 4; i++) {
             const u64 m = m0 + (u64)ty * 4 + (u64)i;
             if (m >= M) break;
-            const float x = bnbq_f16_to_f32(sx[m]);
+            const float x = bnbq_h2f_arith(sx[m]);
 #pragma unroll
             for (int j = 0; j < 4; j++) {
                 const u64 n = n0 + (u64)tx * 4 + (u64)j;
                 if (n < N) {
-                    const float w = bnbq_f16_to_f32(sw[sw_global ? 0 : n]);
+                    // as h = bnbq_round_to(F16, c); h = bnbq_round_to(F16, h + bias); f16(h).
+                    // sw_global and bias by selects, not branches (one copy of this code).
+                    const float w = bnbq_h2f_arith(sw[n & swmask]);
                     const float f = (float)acc[i][j] * 6.20001229e-05f;   // f32(1/127^2)
                     const float g = x * f;
                     const float c = w * g;
-                    float h = bnbq_round_to(BNBQ_F16, c);
-                    if (bias) h = bnbq_round_to(BNBQ_F16, h + bnbq_f16_to_f32(bias[n]));
-                    out[m * N + n] = bnbq_f32_to_f16(h);
+                    const u32 h = bnbq_f16_canon(c);
+                    const float hs = bnbq_h2f_arith((u16)h) + bnbq_h2f_arith(bp[n & bnmask]);
+                    const u32 hb = bnbq_f16_canon(hs);
+                    out[m * N + n] = (u16)(h ^ ((h ^ hb) & bhmask));
                 }
             }
         }
     }
+}
+// The launcher picks: K % 16 == 0 and A, B 16-byte aligned: 16-byte loads; else _any (bytes).
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_sb_matmul(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M,
+                 u64 N, u64 K, u16* out, const u16* bias) {
+    bnbq_sb_matmul<1>(A, B, sx, sw, sw_global, M, N, K, out, bias);
+}
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_sb_matmul_any(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M,
+                     u64 N, u64 K, u16* out, const u16* bias) {
+    bnbq_sb_matmul<0>(A, B, sx, sw, sw_global, M, N, K, out, bias);
 }

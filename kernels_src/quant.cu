@@ -379,16 +379,18 @@ struct bq8_table {
         return __byte_perm(lo, hi, 0x5410u);
     }
 };
-struct bq8_search {                                  // mode 1
-    BQ_MEMBER void setup(const bnbq_q8tab& tab) { bq8_load(tab); }
-    BQ_MEMBER int one(float x) const {
-        const u32 u = __float_as_uint(bq_fmax(x, BQ_NEG_INF));
-        const u32 k = (u >> 31) ? ~u : (u | 0x80000000u);
-        u32 i = 0;
+// mode 1 (a rare path: compact, one called body)
+static __device__ __noinline__ u32 bq8_search_one(float x) {
+    const u32 u = __float_as_uint(bq_fmax(x, BQ_NEG_INF));
+    const u32 k = (u >> 31) ? ~u : (u | 0x80000000u);
+    u32 i = 0;
 #pragma unroll 1
-        for (u32 s = 128; s > 0; s >>= 1) i += bq8_l2[i + s] <= k ? s : 0u;
-        return (int)i;
-    }
+    for (u32 s = 128; s > 0; s >>= 1) i += bq8_l2[i + s] <= k ? s : 0u;
+    return i;
+}
+struct bq8_search {
+    BQ_MEMBER void setup(const bnbq_q8tab& tab) { bq8_load(tab); }
+    BQ_MEMBER int one(float x) const { return (int)bq8_search_one(x); }
     BQ_MEMBER u32 pack4(float a, float b, float c, float d) const {
         return (u32)one(a) | ((u32)one(b) << 8) | ((u32)one(c) << 16) | ((u32)one(d) << 24);
     }
@@ -745,8 +747,8 @@ bnbq_k_quant_nested(const float* absmax, u64 nblocks, int bs_log2, const float* 
     bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);
 }
 extern "C" __global__ void __launch_bounds__(BQ_THREADS, 4)
-bnbq_k_quant_nested_search(const float* absmax, u64 nblocks, int bs_log2, const float* offset, u8* q,
-                           float* nested_absmax, bnbq_q8tab tab) {
+bnbq_k_quant_nested_search(const float* absmax, u64 nblocks, int bs_log2, const float* offset,
+                           u8* q, float* nested_absmax, bnbq_q8tab tab) {
     const float off = offset[0];
     bq8_search cd;
     bq_quant_blocks<BNBQ_F32, true, 8>(absmax, nblocks, bs_log2, q, nested_absmax, off, cd, tab);
@@ -837,21 +839,23 @@ struct bq4_table {
     }
 };
 
-struct bq4_exact {                                   // bnbq__nf4_index / bnbq__fp4_index
-    BQ_MEMBER void setup(const bnbq_q4tab& tb) { bq4_load(tb); }
-    BQ_MEMBER u32 one(float x) const {
-        u32 c = 0;
+// bnbq__nf4_index / bnbq__fp4_index (mode 1, a rare path: compact, one called body)
+static __device__ __noinline__ u32 bq4_exact_one(float x) {
+    u32 c = 0;
 #if BNBQ_QT == BNBQ_NF4
 #pragma unroll 1
-        for (int j = 0; j < 15; j++) c += x > bq4_xthr[j];
-        return c;
+    for (int j = 0; j < 15; j++) c += x > bq4_xthr[j];
+    return c;
 #else
-        const float a = bnbq_absf(x);
+    const float a = bnbq_absf(x);
 #pragma unroll 1
-        for (int j = 0; j < 7; j++) c += a > bq4_xthr[j];
-        return bq4_c2c[c] + (x < 0.0f ? 8u : 0u);
+    for (int j = 0; j < 7; j++) c += a > bq4_xthr[j];
+    return bq4_c2c[c] + (x < 0.0f ? 8u : 0u);
 #endif
-    }
+}
+struct bq4_exact {
+    BQ_MEMBER void setup(const bnbq_q4tab& tb) { bq4_load(tb); }
+    BQ_MEMBER u32 one(float x) const { return bq4_exact_one(x); }
     BQ_MEMBER u32 pack4(float a, float b, float c, float d) const {
         return (one(a) << 4) + one(b) + (((one(c) << 4) + one(d)) << 8);
     }

@@ -5,7 +5,8 @@
 
    For EVERY public operation of bnbq.h, over all dtypes and quant types, the blocksizes
    8-bit 64/256/4096 and 4-bit 32/64/128/4096 and odd sizes (n = 1, 31, 4097, 1000003; shapes such
-   as 1x7, 33x100, 4096x4099), with random normal data plus special values (an all-zero block, NaN,
+   as 1x7, 33x100, 33x128, 4096x4099; the dequantizers also with their byte input and output one
+   element off vector alignment), with random normal data plus special values (an all-zero block, NaN,
    +-inf, values exactly on the NF4 / FP4 / 8-bit code decision thresholds and one float32 step to
    either side, subnormals, -0): the CPU reference (ex = NULL, host memory) and the GPU (device
    copies of the same inputs) run the same call. Outputs are poisoned first, differently on each
@@ -159,6 +160,16 @@ static void* D(size_t bytes) {
 /* a device copy of host memory */
 static void* U(const void* host, size_t bytes) {
     void* p = D(bytes);
+    if (bnbq_cuda_memcpy(g_gex, p, host, bytes, BNBQ_COPY_HOST_TO_DEVICE) != BNBQ_SUCCESS)
+        fatal("bnbq_cuda_memcpy to the device failed");
+    return p;
+}
+
+/* device memory of the case starting `off` bytes into its allocation (a pointer not aligned for
+   vector access: the kernels' scalar paths); UO: a device copy of host memory there */
+static void* DO(size_t bytes, size_t off) { return (char*)D(bytes + off) + off; }
+static void* UO(const void* host, size_t bytes, size_t off) {
+    void* p = DO(bytes, off);
     if (bnbq_cuda_memcpy(g_gex, p, host, bytes, BNBQ_COPY_HOST_TO_DEVICE) != BNBQ_SUCCESS)
         fatal("bnbq_cuda_memcpy to the device failed");
     return p;
@@ -481,21 +492,25 @@ static void op_dequantize_blockwise(void) {
     for (k = 0; k < NS; k++)
         for (d = 0; d < 3; d++)
             for (b = 0; b < 3; b++)
-                for (c = 0; c < 2; c++) {
+                for (c = 0; c < 3; c++) {
+                    /* c = 2: the dynamic code with q and out one element off vector alignment */
                     size_t n = SZ(k), bs = (size_t)k_bs8[b], nb = nblocks_of(n, bs), es;
                     bnbq_dtype dt = k_dts[d];
                     const char* cname;
-                    const float* code = code_table(c, &cname);
+                    const float* code = code_table(c == 2 ? 0 : c, &cname);
+                    const int mis = c == 2;
                     void *hq, *ha, *dq, *da, *ho, *dout;
                     STOP();
-                    if (c > 0 && (k != NS - 1 || b != 0)) continue;
+                    if (c == 1 && (k != NS - 1 || b != 0)) continue;
+                    if (mis && (k == 0 || b != 1)) continue;
                     case_begin();
-                    label("%s bs=%zu n=%zu code=%s", bnbq_dtype_name(dt), bs, n, cname);
+                    label("%s bs=%zu n=%zu code=%s%s", bnbq_dtype_name(dt), bs, n, cname,
+                          mis ? " misaligned" : "");
                     es = bnbq_dtype_size(dt);
                     hq = H(n); fill_bytes(hq, n);
                     ha = H(nb * 4); fill_absmax((float*)ha, nb);
-                    dq = U(hq, n); da = U(ha, nb * 4);
-                    ho = H(n * es); dout = D(n * es);
+                    dq = UO(hq, n, mis ? 1 : 0); da = U(ha, nb * 4);
+                    ho = H(n * es); dout = DO(n * es, mis ? es : 0);
                     if (both(bnbq_dequantize_blockwise(NULL, code, dt, (uint8_t*)hq, (float*)ha, n, (int)bs, ho),
                              bnbq_dequantize_blockwise(g_gex, code, dt, (uint8_t*)dq, (float*)da, n, (int)bs, dout)))
                         exact("out", ho, dout, n, dt);
@@ -537,19 +552,24 @@ static void op_dequantize_4bit(void) {
     for (k = 0; k < NS; k++)
         for (q = 0; q < 2; q++)
             for (d = 0; d < 3; d++)
-                for (b = 0; b < 4; b++) {
+                for (b = 0; b < 5; b++) {
+                    /* b = 4: blocksize 64 with packed and out one element off vector alignment */
                     bnbq_quant_type qt = q ? BNBQ_NF4 : BNBQ_FP4;
-                    size_t n = SZ(k), bs = (size_t)k_bs4[b], nb = nblocks_of(n, bs), np = (n + 1) / 2, es;
+                    const int mis = b == 4;
+                    size_t n = SZ(k), bs = (size_t)k_bs4[mis ? 1 : b], nb = nblocks_of(n, bs);
+                    size_t np = (n + 1) / 2, es;
                     bnbq_dtype dt = k_dts[d];
                     void *hp, *ha, *dp, *da, *ho, *dout;
                     STOP();
+                    if (mis && k == 0) continue;
                     case_begin();
-                    label("%s %s bs=%zu n=%zu", q ? "nf4" : "fp4", bnbq_dtype_name(dt), bs, n);
+                    label("%s %s bs=%zu n=%zu%s", q ? "nf4" : "fp4", bnbq_dtype_name(dt), bs, n,
+                          mis ? " misaligned" : "");
                     es = bnbq_dtype_size(dt);
                     hp = H(np); fill_bytes(hp, np);
                     ha = H(nb * 4); fill_absmax((float*)ha, nb);
-                    dp = U(hp, np); da = U(ha, nb * 4);
-                    ho = H(n * es); dout = D(n * es);
+                    dp = UO(hp, np, mis ? 1 : 0); da = U(ha, nb * 4);
+                    ho = H(n * es); dout = DO(n * es, mis ? es : 0);
                     if (both(bnbq_dequantize_4bit(NULL, qt, dt, (uint8_t*)hp, (float*)ha, n, (int)bs, ho),
                              bnbq_dequantize_4bit(g_gex, qt, dt, (uint8_t*)dp, (float*)da, n, (int)bs, dout)))
                         exact("out", ho, dout, n, dt);
@@ -618,17 +638,19 @@ static void op_quantize_nested(void) {
 static void op_dequantize_nested(void) {
     int k, b;
     for (k = 0; k < NNB; k++)
-        for (b = 0; b < 3; b++) {
-            size_t nb = k_nblocks[k], nbs = (size_t)k_bs8[b], nn = nblocks_of(nb, nbs);
+        for (b = 0; b < 4; b++) {
+            /* b = 3: nested blocksize 256 with absmax_q and out one element off vector alignment */
+            const int mis = b == 3;
+            size_t nb = k_nblocks[k], nbs = (size_t)k_bs8[mis ? 1 : b], nn = nblocks_of(nb, nbs);
             float off = 0.37f;
             void *hq, *hn, *dq, *dn, *doff, *ho, *dout;
             STOP();
             case_begin();
-            label("nblocks=%zu nested_bs=%zu", nb, nbs);
+            label("nblocks=%zu nested_bs=%zu%s", nb, nbs, mis ? " misaligned" : "");
             hq = H(nb); fill_bytes(hq, nb);
             hn = H(nn * 4); fill_absmax((float*)hn, nn);
-            dq = U(hq, nb); dn = U(hn, nn * 4); doff = U(&off, 4);
-            ho = H(nb * 4); dout = D(nb * 4);
+            dq = UO(hq, nb, mis ? 1 : 0); dn = U(hn, nn * 4); doff = U(&off, 4);
+            ho = H(nb * 4); dout = DO(nb * 4, mis ? 4 : 0);
             if (both(bnbq_dequantize_nested(NULL, NULL, (uint8_t*)hq, (float*)hn, nb, (int)nbs, &off, (float*)ho),
                      bnbq_dequantize_nested(g_gex, NULL, (uint8_t*)dq, (float*)dn, nb, (int)nbs, (float*)doff, (float*)dout)))
                 exact("out_absmax", ho, dout, nb, BNBQ_F32);
@@ -691,8 +713,11 @@ static void op_dequantize_global(void) {
 /* ---- LLM.int8 and SwitchBack ------------------------------------------------------------------- */
 
 typedef struct shape { size_t rows, cols; } shape;
-static const shape k_shapes[7] = { { 1, 1 }, { 1, 7 }, { 7, 1 }, { 33, 100 }, { 2, 4097 }, { 4096, 4099 }, { 1, 65537 } };
-#define NSH (g_small ? 5 : 7)
+/* 33x128 and 2x20480: columns a multiple of 8 (the row kernels' 8-element pieces; 20480 also
+   more pieces than the row kernels keep in registers) */
+static const shape k_shapes[9] = { { 1, 1 }, { 1, 7 }, { 7, 1 }, { 33, 100 }, { 33, 128 },
+                                   { 2, 4097 }, { 4096, 4099 }, { 1, 65537 }, { 2, 20480 } };
+#define NSH (g_small ? 5 : 9)
 
 /* f16 matrix: normal data, an all-zero row, outliers (|x| in [6, 20)) in a few columns, and (with
    specials) NaN / inf / subnormal entries */
