@@ -30,6 +30,10 @@
        >>formats     code tables: dynamic, linear, normal/NF4, FP4, FP8 maps, get_4bit_type
        >>sizes       how big the outputs are
        >>ops         the functional operations
+       >>memory      exec memory: alloc, copy, fill, sync
+       >>prims       building blocks of the layers (GEMM, sums, gathers, layer norm, ...)
+       >>research    matmul_fp8_mixed / _global and switchback_bnb, with backward
+       >>layers      every bitsandbytes nn / research layer: _init, _forward, _backward
        >>backend     the table a backend fills (bnbq_cuda.h fills one for CUDA)
 
    OPTIONS (#define before including the implementation)
@@ -456,6 +460,127 @@ BNBQ_API bnbq_result bnbq_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
                                       size_t M, size_t N, size_t K, int blocksize, void* out,
                                       const void* bias, const float* code);
 
+// >>memory
+/* Exec memory: host memory through the exec's allocator for the CPU (ex NULL: malloc), device
+   memory for a GPU exec. Layers allocate their parameters and workspaces with these; a program can
+   use them to move tensors in and out without knowing the backend.
+   bnbq_copy is ordered on the exec's stream; EXEC_TO_HOST and HOST_TO_EXEC return when the host
+   buffer may be read / reused. bnbq_sync waits for everything queued on the exec and reports an
+   error an earlier asynchronous operation left (a GPU gather with an index out of range). */
+typedef enum bnbq_copy_kind {
+    BNBQ_COPY_HOST_TO_EXEC = 0,
+    BNBQ_COPY_EXEC_TO_HOST = 1,
+    BNBQ_COPY_EXEC_TO_EXEC = 2
+} bnbq_copy_kind;
+BNBQ_API bnbq_result bnbq_alloc(bnbq_exec* ex, size_t bytes, void** out_ptr);
+BNBQ_API void        bnbq_free(bnbq_exec* ex, void* ptr);   /* NULL is a no-op */
+BNBQ_API bnbq_result bnbq_copy(bnbq_exec* ex, void* dst, const void* src, size_t bytes,
+                               bnbq_copy_kind kind);
+BNBQ_API bnbq_result bnbq_fill_bytes(bnbq_exec* ex, void* dst, int byte_value, size_t bytes);
+BNBQ_API bnbq_result bnbq_sync(bnbq_exec* ex);
+
+// >>prims
+/* Building blocks of the layers (public; on every backend). Float tensors are in dt (F32, F16,
+   BF16) unless said; index tensors are int32 in exec memory.
+   Reductions: the CPU sums in double and rounds once; a GPU sums in float32 in its own order and
+   is compared with tolerance(dt) of the vectors README. */
+
+/* out (M, N) = op(A) @ op(B) [+ bias] [+ out].
+   op(A) is (M, K): A stored (M, K); with trans_a, A stored (K, M) and transposed.
+   op(B) is (K, N): B stored (K, N); with trans_b, B stored (N, K) (a weight [out, in]: X @ W^T).
+   bias (N,) or NULL. accumulate != 0 adds the old out (torch addmm, beta 1). The products and
+   sums are exact in double on the CPU; bias and the old out join the sum before the one rounding. */
+BNBQ_API bnbq_result bnbq_gemm(bnbq_exec* ex, bnbq_dtype dt, int trans_a, int trans_b,
+                               size_t M, size_t N, size_t K, const void* A, const void* B,
+                               const void* bias, int accumulate, void* out);
+/* out (N,) = the sum of the M rows of X (M, N) (grad_bias = grad_out.sum(0)). */
+BNBQ_API bnbq_result bnbq_column_sums(bnbq_exec* ex, bnbq_dtype dt, const void* X, size_t M,
+                                      size_t N, void* out);
+/* dst (cols, rows) = src (rows, cols) transposed; elem_size 1, 2, 4 or 8 bytes. */
+BNBQ_API bnbq_result bnbq_transpose(bnbq_exec* ex, size_t elem_size, const void* src,
+                                    size_t rows, size_t cols, void* dst);
+/* out (count, row_bytes) = rows idx[i] of table (num_rows, row_bytes) (torch F.embedding).
+   An index outside [0, num_rows): the CPU returns INVALID_ARGS and writes nothing; a GPU zeroes
+   that output row and the exec's next bnbq_sync returns INVALID_ARGS. */
+BNBQ_API bnbq_result bnbq_gather_rows(bnbq_exec* ex, const void* table, size_t num_rows,
+                                      size_t row_bytes, const int32_t* idx, size_t count,
+                                      void* out);
+/* The gradient of an embedding lookup: grad_weight (num_rows, dim) is OVERWRITTEN with, per row r,
+   the sum of grad_out[i] over the i with idx[i] == r (0 for rows never looked up), taken in index
+   order; padding_idx >= 0 names a row whose gradient stays 0 (-1: none); scale_grad_by_freq
+   divides each row's sum by the number of its occurrences. Index errors as bnbq_gather_rows. */
+BNBQ_API bnbq_result bnbq_gather_rows_backward(bnbq_exec* ex, bnbq_dtype dt, const int32_t* idx,
+                                             size_t count, const void* grad_out,
+                                             size_t num_rows, size_t dim, int64_t padding_idx,
+                                             int scale_grad_by_freq, void* grad_weight);
+/* torch embedding max_norm: each distinct looked-up row r of weight (num_rows, dim) whose
+   norm_type-norm (computed in double) exceeds max_norm is scaled in place by
+   f32(max_norm / (norm + 1e-7)), each element rounded to dt. */
+BNBQ_API bnbq_result bnbq_renorm_rows(bnbq_exec* ex, bnbq_dtype dt, void* weight,
+                                           size_t num_rows, size_t dim, const int32_t* idx,
+                                           size_t count, float max_norm, float norm_type);
+/* Layer norm over the last dimension of X (M, N), as torch.nn.LayerNorm on X converted to
+   float32: mean, biased variance, rstd = 1 / sqrt(var + eps); out (M, N) in dt =
+   dt((x - mean) * rstd * gamma[j] + beta[j]). gamma, beta (N,) float32 (NULL: 1 and 0).
+   out_mean, out_rstd (M,) float32 or NULL (saved for the backward). */
+BNBQ_API bnbq_result bnbq_layer_norm(bnbq_exec* ex, bnbq_dtype dt, const void* X, size_t M,
+                                     size_t N, const float* gamma, const float* beta, float eps,
+                                     void* out, float* out_mean, float* out_rstd);
+/* Its gradient: grad_x (M, N) in dt (or NULL); grad_gamma, grad_beta (N,) float32, OVERWRITTEN
+   (or NULL). mean / rstd from the forward, or NULL to recompute them from X. */
+BNBQ_API bnbq_result bnbq_layer_norm_backward(bnbq_exec* ex, bnbq_dtype dt, const void* X,
+                                              const void* grad_out, size_t M, size_t N,
+                                              const float* gamma, float eps, const float* mean,
+                                              const float* rstd, void* grad_x,
+                                              float* grad_gamma, float* grad_beta);
+/* Embedding8bit lookup: out (count, dim) in dt, out[i, j] = dt(f32(CB[r, j] * f32(SCB[r] / 127)))
+   with r = idx[i]; CB (num_rows, dim) int8, SCB (num_rows,) float32. */
+BNBQ_API bnbq_result bnbq_gather_rows_8bit(bnbq_exec* ex, bnbq_dtype dt, const int8_t* CB,
+                                         const float* SCB, size_t num_rows, size_t dim,
+                                         const int32_t* idx, size_t count, void* out);
+/* Embedding4bit lookup: out (count, dim) in dt = the values bnbq_dequantize_4bit gives for the
+   elements of rows idx[i] of a packed (num_rows, dim) table (element (r, j) is flattened element
+   r * dim + j of packed and absmax; float32 absmax, i.e. not nested). */
+BNBQ_API bnbq_result bnbq_gather_rows_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
+                                         const uint8_t* packed, const float* absmax,
+                                         size_t num_rows, size_t dim, int blocksize,
+                                         const int32_t* idx, size_t count, void* out);
+/* LLM.int8 outlier product (int8_mixed_scaled_mm's addmm): with c_j = cols[j], j < *num_cols
+   (num_cols in exec memory, as bnbq_int8_vectorwise_quant writes it; no host wait),
+   out[m, n] = dt(f32(out[m, n]) + S), S = the float32 sum in j order of
+   f32(A[m, c_j] * w[n, j]), w[n, j] = dt(f32(f32(CB[n, c_j] * SCB[n]) * 7.874015718698502e-3f))
+   (the dequantized int8 weight rounded to dt). A (M, K) in dt, CB (N, K), SCB (N,). */
+BNBQ_API bnbq_result bnbq_int8_outlier_mm(bnbq_exec* ex, bnbq_dtype dt, const void* A, size_t M,
+                                          size_t K, const int8_t* CB, const float* SCB,
+                                          size_t N, const int32_t* cols,
+                                          const int32_t* num_cols, void* out);
+/* out (M, max_cols) = X (M, K) columns cols[j] for j < *num_cols, zero for j >= *num_cols
+   (elem_size 1, 2, 4 or 8 bytes). Entries of cols past *num_cols are not read. */
+BNBQ_API bnbq_result bnbq_gather_columns(bnbq_exec* ex, size_t elem_size, const void* X, size_t M,
+                                         size_t K, const int32_t* cols, const int32_t* num_cols,
+                                         size_t max_cols, void* out);
+/* Column j < *num_cols of P (M, max_cols) into column cols[j] of out (M, K) in dt: replaced, or
+   with accumulate out = dt(f32(out) + f32(P)). */
+BNBQ_API bnbq_result bnbq_scatter_columns(bnbq_exec* ex, bnbq_dtype dt, const void* P, size_t M,
+                                          size_t max_cols, const int32_t* cols,
+                                          const int32_t* num_cols, int accumulate, void* out,
+                                          size_t K);
+/* The int8 weight as floats for the LLM.int8 input gradient: out (N, K) in dt,
+   out[n, k] = dt(f32(CB[n, k]) * f32(SCB[n] * f32(1/127))). */
+BNBQ_API bnbq_result bnbq_int8_weight_dequant(bnbq_exec* ex, bnbq_dtype dt, const int8_t* CB,
+                                              const float* SCB, size_t N, size_t K, void* out);
+
+// >>research
+/* (declarations: the research functions, matmul_fp8_* and switchback_bnb) */
+/* @@research-decl@@ */
+
+// >>layers
+/* (declarations: the linear layers) */
+/* @@linear-decl@@ */
+
+/* (declarations: the embeddings) */
+/* @@embedding-decl@@ */
+
 // >>backend
 /* One function pointer per operation, with the public signature. A backend leaves a slot NULL
    for an operation it lacks (the public function then returns BNBQ_ERROR_NOT_SUPPORTED). The
@@ -513,6 +638,42 @@ typedef struct bnbq_backend {
     bnbq_result (*matmul_4bit)(bnbq_exec*, bnbq_quant_type, bnbq_dtype, const void*,
                                const uint8_t*, const float*, size_t, size_t, size_t, int, void*,
                                const void*, const float*);
+    /* memory (all five required of a backend whose memory is not the host's) */
+    bnbq_result (*alloc)(bnbq_exec*, size_t, void**);
+    void        (*free)(bnbq_exec*, void*);
+    bnbq_result (*copy)(bnbq_exec*, void*, const void*, size_t, bnbq_copy_kind);
+    bnbq_result (*fill_bytes)(bnbq_exec*, void*, int, size_t);
+    bnbq_result (*sync)(bnbq_exec*);
+    /* prims */
+    bnbq_result (*gemm)(bnbq_exec*, bnbq_dtype, int, int, size_t, size_t, size_t, const void*,
+                        const void*, const void*, int, void*);
+    bnbq_result (*column_sums)(bnbq_exec*, bnbq_dtype, const void*, size_t, size_t, void*);
+    bnbq_result (*transpose)(bnbq_exec*, size_t, const void*, size_t, size_t, void*);
+    bnbq_result (*gather_rows)(bnbq_exec*, const void*, size_t, size_t, const int32_t*, size_t,
+                               void*);
+    bnbq_result (*gather_rows_backward)(bnbq_exec*, bnbq_dtype, const int32_t*, size_t,
+                                        const void*, size_t, size_t, int64_t, int, void*);
+    bnbq_result (*renorm_rows)(bnbq_exec*, bnbq_dtype, void*, size_t, size_t, const int32_t*,
+                               size_t, float, float);
+    bnbq_result (*layer_norm)(bnbq_exec*, bnbq_dtype, const void*, size_t, size_t, const float*,
+                              const float*, float, void*, float*, float*);
+    bnbq_result (*layer_norm_backward)(bnbq_exec*, bnbq_dtype, const void*, const void*, size_t,
+                                       size_t, const float*, float, const float*, const float*,
+                                       void*, float*, float*);
+    bnbq_result (*gather_rows_8bit)(bnbq_exec*, bnbq_dtype, const int8_t*, const float*, size_t,
+                                    size_t, const int32_t*, size_t, void*);
+    bnbq_result (*gather_rows_4bit)(bnbq_exec*, bnbq_quant_type, bnbq_dtype, const uint8_t*,
+                                    const float*, size_t, size_t, int, const int32_t*, size_t,
+                                    void*);
+    bnbq_result (*int8_outlier_mm)(bnbq_exec*, bnbq_dtype, const void*, size_t, size_t,
+                                   const int8_t*, const float*, size_t, const int32_t*,
+                                   const int32_t*, void*);
+    bnbq_result (*gather_columns)(bnbq_exec*, size_t, const void*, size_t, size_t,
+                                  const int32_t*, const int32_t*, size_t, void*);
+    bnbq_result (*scatter_columns)(bnbq_exec*, bnbq_dtype, const void*, size_t, size_t,
+                                   const int32_t*, const int32_t*, int, void*, size_t);
+    bnbq_result (*int8_weight_dequant)(bnbq_exec*, bnbq_dtype, const int8_t*, const float*,
+                                       size_t, size_t, void*);
 } bnbq_backend;
 
 /* Log through an exec's logger (used by backends). Thread safety: as the logger. */
@@ -2424,6 +2585,641 @@ BNBQ_API bnbq_result bnbq_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
     bnbq__parallel(ex, bnbq__cpu_matmul4_range, &t, M);
     return BNBQ_SUCCESS;
 }
+
+// >>memory
+
+BNBQ_API bnbq_result bnbq_alloc(bnbq_exec* ex, size_t bytes, void** out_ptr) {
+    static const char* bnbq__func = "bnbq_alloc";
+    void* p;
+    BNBQ__REQUIRE(out_ptr, BNBQ_ERROR_NULL_POINTER, "out_ptr is NULL");
+    *out_ptr = NULL;
+    BNBQ__REQUIRE(bytes > 0, BNBQ_ERROR_BAD_SHAPE, "bytes is 0");
+    BNBQ__DISPATCH(alloc, (ex, bytes, out_ptr));
+    p = bnbq_host_alloc(ex, bytes);
+    BNBQ__REQUIRE(p, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+    *out_ptr = p;
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API void bnbq_free(bnbq_exec* ex, void* ptr) {
+    if (!ptr) return;
+    if (bnbq__on_backend(ex)) {
+        if (ex->backend->free) ex->backend->free(ex, ptr);
+        return;
+    }
+    bnbq_host_free(ex, ptr);
+}
+
+BNBQ_API bnbq_result bnbq_copy(bnbq_exec* ex, void* dst, const void* src, size_t bytes,
+                               bnbq_copy_kind kind) {
+    static const char* bnbq__func = "bnbq_copy";
+    BNBQ__REQUIRE(kind == BNBQ_COPY_HOST_TO_EXEC || kind == BNBQ_COPY_EXEC_TO_HOST ||
+                  kind == BNBQ_COPY_EXEC_TO_EXEC, BNBQ_ERROR_INVALID_ARGS, "unknown copy kind");
+    if (bytes == 0) return BNBQ_SUCCESS;
+    BNBQ__REQUIRE(dst && src, BNBQ_ERROR_NULL_POINTER, "dst or src is NULL");
+    BNBQ__DISPATCH(copy, (ex, dst, src, bytes, kind));
+    if (dst != src) memmove(dst, src, bytes);
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_fill_bytes(bnbq_exec* ex, void* dst, int byte_value, size_t bytes) {
+    static const char* bnbq__func = "bnbq_fill_bytes";
+    if (bytes == 0) return BNBQ_SUCCESS;
+    BNBQ__REQUIRE(dst, BNBQ_ERROR_NULL_POINTER, "dst is NULL");
+    BNBQ__DISPATCH(fill_bytes, (ex, dst, byte_value, bytes));
+    memset(dst, byte_value & 0xff, bytes);
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_sync(bnbq_exec* ex) {
+    static const char* bnbq__func = "bnbq_sync";
+    BNBQ__DISPATCH(sync, (ex));
+    (void)bnbq__func;
+    return BNBQ_SUCCESS;
+}
+
+// >>prims
+
+/* Store a double sum into element i of dt with the rounding the CPU reference uses everywhere for
+   sums: to float32 first, then to dt. */
+static void bnbq__store_d(bnbq_dtype dt, void* p, size_t i, double v) {
+    bnbq__store(dt, p, i, (float)v);
+}
+static int bnbq__elem_size_ok(size_t e) { return e == 1 || e == 2 || e == 4 || e == 8; }
+
+typedef struct bnbq__task_gemm {
+    bnbq_dtype dt; int ta, tb; size_t M, N, K; const void* A; const void* B; const void* bias;
+    int acc; void* out;
+} bnbq__task_gemm;
+
+static void bnbq__cpu_gemm_range(void* task, size_t m0, size_t m1) {
+    const bnbq__task_gemm* t = (const bnbq__task_gemm*)task;
+    size_t m, n, k;
+    for (m = m0; m < m1; m++)
+        for (n = 0; n < t->N; n++) {
+            double s = 0.0;
+            for (k = 0; k < t->K; k++) {
+                double a = bnbq__load(t->dt, t->A, t->ta ? k * t->M + m : m * t->K + k);
+                double b = bnbq__load(t->dt, t->B, t->tb ? n * t->K + k : k * t->N + n);
+                s += a * b;
+            }
+            if (t->bias) s += bnbq__load(t->dt, t->bias, n);
+            if (t->acc) s += bnbq__load(t->dt, t->out, m * t->N + n);
+            bnbq__store_d(t->dt, t->out, m * t->N + n, s);
+        }
+}
+
+BNBQ_API bnbq_result bnbq_gemm(bnbq_exec* ex, bnbq_dtype dt, int trans_a, int trans_b,
+                               size_t M, size_t N, size_t K, const void* A, const void* B,
+                               const void* bias, int accumulate, void* out) {
+    static const char* bnbq__func = "bnbq_gemm";
+    bnbq__task_gemm t;
+    size_t es = bnbq_dtype_size(dt);
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(A && B && out, BNBQ_ERROR_NULL_POINTER, "A, B or out is NULL");
+    BNBQ__REQUIRE(M > 0 && N > 0 && K > 0, BNBQ_ERROR_BAD_SHAPE, "M, N or K is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(M, K, es, NULL) && bnbq__mul_ok(K, N, es, NULL) &&
+                  bnbq__mul_ok(M, N, es, NULL), BNBQ_ERROR_OVERFLOW, "a matrix size overflows");
+    BNBQ__REQUIRE(bnbq__aligned(A, es) && bnbq__aligned(B, es) && bnbq__aligned(out, es) &&
+                  bnbq__aligned(bias, es), BNBQ_ERROR_MISALIGNED, "a tensor is misaligned");
+    BNBQ__DISPATCH(gemm, (ex, dt, trans_a, trans_b, M, N, K, A, B, bias, accumulate, out));
+    t.dt = dt; t.ta = trans_a != 0; t.tb = trans_b != 0; t.M = M; t.N = N; t.K = K; t.A = A;
+    t.B = B; t.bias = bias; t.acc = accumulate != 0; t.out = out;
+    bnbq__parallel(ex, bnbq__cpu_gemm_range, &t, M);
+    return BNBQ_SUCCESS;
+}
+
+typedef struct bnbq__task_colsum {
+    bnbq_dtype dt; const void* X; size_t M, N; void* out;
+} bnbq__task_colsum;
+
+static void bnbq__cpu_colsum_range(void* task, size_t n0, size_t n1) {
+    const bnbq__task_colsum* t = (const bnbq__task_colsum*)task;
+    size_t m, n;
+    for (n = n0; n < n1; n++) {
+        double s = 0.0;
+        for (m = 0; m < t->M; m++) s += bnbq__load(t->dt, t->X, m * t->N + n);
+        bnbq__store_d(t->dt, t->out, n, s);
+    }
+}
+
+BNBQ_API bnbq_result bnbq_column_sums(bnbq_exec* ex, bnbq_dtype dt, const void* X, size_t M,
+                                      size_t N, void* out) {
+    static const char* bnbq__func = "bnbq_column_sums";
+    bnbq__task_colsum t;
+    size_t es = bnbq_dtype_size(dt);
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(X && out, BNBQ_ERROR_NULL_POINTER, "X or out is NULL");
+    BNBQ__REQUIRE(M > 0 && N > 0, BNBQ_ERROR_BAD_SHAPE, "M or N is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(M, N, es, NULL), BNBQ_ERROR_OVERFLOW, "M * N overflows");
+    BNBQ__REQUIRE(bnbq__aligned(X, es) && bnbq__aligned(out, es), BNBQ_ERROR_MISALIGNED,
+                  "X or out is misaligned");
+    BNBQ__DISPATCH(column_sums, (ex, dt, X, M, N, out));
+    t.dt = dt; t.X = X; t.M = M; t.N = N; t.out = out;
+    bnbq__parallel(ex, bnbq__cpu_colsum_range, &t, N);
+    return BNBQ_SUCCESS;
+}
+
+typedef struct bnbq__task_tr {
+    size_t es; const uint8_t* src; size_t rows, cols; uint8_t* dst;
+} bnbq__task_tr;
+
+static void bnbq__cpu_transpose_range(void* task, size_t r0, size_t r1) {
+    const bnbq__task_tr* t = (const bnbq__task_tr*)task;
+    size_t r, c;
+    for (r = r0; r < r1; r++)
+        for (c = 0; c < t->cols; c++)
+            memcpy(t->dst + (c * t->rows + r) * t->es, t->src + (r * t->cols + c) * t->es, t->es);
+}
+
+BNBQ_API bnbq_result bnbq_transpose(bnbq_exec* ex, size_t elem_size, const void* src,
+                                    size_t rows, size_t cols, void* dst) {
+    static const char* bnbq__func = "bnbq_transpose";
+    bnbq__task_tr t;
+    BNBQ__REQUIRE(bnbq__elem_size_ok(elem_size), BNBQ_ERROR_INVALID_ARGS,
+                  "elem_size must be 1, 2, 4 or 8");
+    BNBQ__REQUIRE(src && dst, BNBQ_ERROR_NULL_POINTER, "src or dst is NULL");
+    BNBQ__REQUIRE(rows > 0 && cols > 0, BNBQ_ERROR_BAD_SHAPE, "rows or cols is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(rows, cols, elem_size, NULL), BNBQ_ERROR_OVERFLOW,
+                  "rows * cols overflows");
+    BNBQ__REQUIRE(bnbq__aligned(src, elem_size) && bnbq__aligned(dst, elem_size),
+                  BNBQ_ERROR_MISALIGNED, "src or dst is misaligned");
+    BNBQ__REQUIRE(src != dst, BNBQ_ERROR_INVALID_ARGS, "transpose cannot work in place");
+    BNBQ__DISPATCH(transpose, (ex, elem_size, src, rows, cols, dst));
+    t.es = elem_size; t.src = (const uint8_t*)src; t.rows = rows; t.cols = cols;
+    t.dst = (uint8_t*)dst;
+    bnbq__parallel(ex, bnbq__cpu_transpose_range, &t, rows);
+    return BNBQ_SUCCESS;
+}
+
+/* every idx[i] in [0, num_rows) (CPU: host memory) */
+static int bnbq__idx_ok(const int32_t* idx, size_t count, size_t num_rows) {
+    size_t i;
+    for (i = 0; i < count; i++)
+        if (idx[i] < 0 || (size_t)idx[i] >= num_rows) return 0;
+    return 1;
+}
+
+BNBQ_API bnbq_result bnbq_gather_rows(bnbq_exec* ex, const void* table, size_t num_rows,
+                                      size_t row_bytes, const int32_t* idx, size_t count,
+                                      void* out) {
+    static const char* bnbq__func = "bnbq_gather_rows";
+    size_t i;
+    BNBQ__REQUIRE(table && idx && out, BNBQ_ERROR_NULL_POINTER, "table, idx or out is NULL");
+    BNBQ__REQUIRE(num_rows > 0 && row_bytes > 0 && count > 0, BNBQ_ERROR_BAD_SHAPE,
+                  "num_rows, row_bytes or count is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(num_rows, row_bytes, 1, NULL) &&
+                  bnbq__mul_ok(count, row_bytes, 1, NULL) && bnbq__mul_ok(count, 4, 1, NULL),
+                  BNBQ_ERROR_OVERFLOW, "a size overflows");
+    BNBQ__REQUIRE(bnbq__aligned(idx, 4), BNBQ_ERROR_MISALIGNED, "idx is misaligned");
+    BNBQ__DISPATCH(gather_rows, (ex, table, num_rows, row_bytes, idx, count, out));
+    BNBQ__REQUIRE(bnbq__idx_ok(idx, count, num_rows), BNBQ_ERROR_INVALID_ARGS,
+                  "an index is out of range");
+    for (i = 0; i < count; i++)
+        memcpy((uint8_t*)out + i * row_bytes, (const uint8_t*)table + (size_t)idx[i] * row_bytes,
+               row_bytes);
+    return BNBQ_SUCCESS;
+}
+
+/* (index, position) pairs sorted by index then position: the occurrences of each row in order */
+typedef struct bnbq__ipair { int32_t idx; size_t pos; } bnbq__ipair;
+static int bnbq__ipair_cmp(const void* a, const void* b) {
+    const bnbq__ipair* x = (const bnbq__ipair*)a;
+    const bnbq__ipair* y = (const bnbq__ipair*)b;
+    if (x->idx != y->idx) return x->idx < y->idx ? -1 : 1;
+    return x->pos < y->pos ? -1 : (x->pos > y->pos);
+}
+static bnbq__ipair* bnbq__sorted_pairs(bnbq_exec* ex, const int32_t* idx, size_t count) {
+    size_t i;
+    bnbq__ipair* p = (bnbq__ipair*)bnbq_host_alloc(ex, count * sizeof *p);
+    if (!p) return NULL;
+    for (i = 0; i < count; i++) { p[i].idx = idx[i]; p[i].pos = i; }
+    qsort(p, count, sizeof *p, bnbq__ipair_cmp);
+    return p;
+}
+
+BNBQ_API bnbq_result bnbq_gather_rows_backward(bnbq_exec* ex, bnbq_dtype dt, const int32_t* idx,
+                                               size_t count, const void* grad_out,
+                                               size_t num_rows, size_t dim,
+                                               int64_t padding_idx, int scale_grad_by_freq,
+                                               void* grad_weight) {
+    static const char* bnbq__func = "bnbq_gather_rows_backward";
+    size_t es = bnbq_dtype_size(dt), i, j, d;
+    bnbq__ipair* p;
+    double* acc;
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(idx && grad_out && grad_weight, BNBQ_ERROR_NULL_POINTER,
+                  "idx, grad_out or grad_weight is NULL");
+    BNBQ__REQUIRE(count > 0 && num_rows > 0 && dim > 0, BNBQ_ERROR_BAD_SHAPE,
+                  "count, num_rows or dim is 0");
+    BNBQ__REQUIRE(padding_idx >= -1 && (padding_idx < 0 || (uint64_t)padding_idx < num_rows),
+                  BNBQ_ERROR_INVALID_ARGS, "padding_idx must be -1 or a row index");
+    BNBQ__REQUIRE(bnbq__mul_ok(num_rows, dim, es, NULL) && bnbq__mul_ok(count, dim, es, NULL) &&
+                  bnbq__mul_ok(count, sizeof(bnbq__ipair), 1, NULL) &&
+                  bnbq__mul_ok(dim, sizeof(double), 1, NULL), BNBQ_ERROR_OVERFLOW,
+                  "a size overflows");
+    BNBQ__REQUIRE(bnbq__aligned(idx, 4) && bnbq__aligned(grad_out, es) &&
+                  bnbq__aligned(grad_weight, es), BNBQ_ERROR_MISALIGNED, "a tensor is misaligned");
+    BNBQ__DISPATCH(gather_rows_backward, (ex, dt, idx, count, grad_out, num_rows, dim, padding_idx,
+                                          scale_grad_by_freq, grad_weight));
+    BNBQ__REQUIRE(bnbq__idx_ok(idx, count, num_rows), BNBQ_ERROR_INVALID_ARGS,
+                  "an index is out of range");
+    p = bnbq__sorted_pairs(ex, idx, count);
+    acc = (double*)bnbq_host_alloc(ex, dim * sizeof(double));
+    if (!p || !acc) {
+        bnbq_host_free(ex, p); bnbq_host_free(ex, acc);
+        return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "temporary host memory");
+    }
+    memset(grad_weight, 0, num_rows * dim * es);
+    for (i = 0; i < count; i = j) {
+        int32_t r = p[i].idx;
+        for (j = i; j < count && p[j].idx == r; j++) {}
+        if ((int64_t)r == padding_idx) continue;
+        for (d = 0; d < dim; d++) acc[d] = 0.0;
+        {
+            size_t q;
+            for (q = i; q < j; q++)
+                for (d = 0; d < dim; d++) acc[d] += bnbq__load(dt, grad_out, p[q].pos * dim + d);
+        }
+        for (d = 0; d < dim; d++)
+            bnbq__store_d(dt, grad_weight, (size_t)r * dim + d,
+                          scale_grad_by_freq ? acc[d] / (double)(j - i) : acc[d]);
+    }
+    bnbq_host_free(ex, p); bnbq_host_free(ex, acc);
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_renorm_rows(bnbq_exec* ex, bnbq_dtype dt, void* weight,
+                                      size_t num_rows, size_t dim, const int32_t* idx,
+                                      size_t count, float max_norm, float norm_type) {
+    static const char* bnbq__func = "bnbq_renorm_rows";
+    size_t es = bnbq_dtype_size(dt), i, j, d;
+    bnbq__ipair* p;
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(weight && idx, BNBQ_ERROR_NULL_POINTER, "weight or idx is NULL");
+    BNBQ__REQUIRE(count > 0 && num_rows > 0 && dim > 0, BNBQ_ERROR_BAD_SHAPE,
+                  "count, num_rows or dim is 0");
+    BNBQ__REQUIRE(max_norm > 0.0f && norm_type > 0.0f, BNBQ_ERROR_INVALID_ARGS,
+                  "max_norm and norm_type must be positive");
+    BNBQ__REQUIRE(bnbq__mul_ok(num_rows, dim, es, NULL) &&
+                  bnbq__mul_ok(count, sizeof(bnbq__ipair), 1, NULL), BNBQ_ERROR_OVERFLOW,
+                  "a size overflows");
+    BNBQ__REQUIRE(bnbq__aligned(idx, 4) && bnbq__aligned(weight, es), BNBQ_ERROR_MISALIGNED,
+                  "a tensor is misaligned");
+    BNBQ__DISPATCH(renorm_rows, (ex, dt, weight, num_rows, dim, idx, count, max_norm, norm_type));
+    BNBQ__REQUIRE(bnbq__idx_ok(idx, count, num_rows), BNBQ_ERROR_INVALID_ARGS,
+                  "an index is out of range");
+    p = bnbq__sorted_pairs(ex, idx, count);
+    if (!p) return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "temporary host memory");
+    for (i = 0; i < count; i = j) {
+        size_t row = (size_t)p[i].idx * dim;
+        double norm = 0.0;
+        for (j = i; j < count && p[j].idx == p[i].idx; j++) {}
+        for (d = 0; d < dim; d++) {
+            double v = fabs((double)bnbq__load(dt, weight, row + d));
+            norm += norm_type == 2.0f ? v * v : (norm_type == 1.0f ? v : pow(v, norm_type));
+        }
+        norm = norm_type == 2.0f ? sqrt(norm) : (norm_type == 1.0f ? norm : pow(norm, 1.0 / norm_type));
+        if (norm > (double)max_norm) {
+            float scale = (float)((double)max_norm / (norm + 1e-7));
+            for (d = 0; d < dim; d++) {
+                BNBQ__FLT_TMP float v = bnbq__load(dt, weight, row + d) * scale;
+                bnbq__store(dt, weight, row + d, v);
+            }
+        }
+    }
+    bnbq_host_free(ex, p);
+    return BNBQ_SUCCESS;
+}
+
+typedef struct bnbq__task_ln {
+    bnbq_dtype dt; const void* X; const void* G; size_t M, N; const float* gamma; const float* beta;
+    float eps; void* out; float* mean; float* rstd; const float* imean; const float* irstd;
+    float* gg; float* gb;
+} bnbq__task_ln;
+
+static void bnbq__ln_stats(const bnbq__task_ln* t, size_t m, double* mean, double* rstd) {
+    size_t j;
+    double s = 0.0, v = 0.0;
+    for (j = 0; j < t->N; j++) s += bnbq__load(t->dt, t->X, m * t->N + j);
+    s /= (double)t->N;
+    for (j = 0; j < t->N; j++) {
+        double d = bnbq__load(t->dt, t->X, m * t->N + j) - s;
+        v += d * d;
+    }
+    v /= (double)t->N;
+    *mean = s;
+    *rstd = 1.0 / sqrt(v + (double)t->eps);
+}
+
+static void bnbq__cpu_ln_range(void* task, size_t m0, size_t m1) {
+    const bnbq__task_ln* t = (const bnbq__task_ln*)task;
+    size_t m, j;
+    for (m = m0; m < m1; m++) {
+        double mean, rstd;
+        bnbq__ln_stats(t, m, &mean, &rstd);
+        for (j = 0; j < t->N; j++) {
+            double y = (bnbq__load(t->dt, t->X, m * t->N + j) - mean) * rstd;
+            if (t->gamma) y *= t->gamma[j];
+            if (t->beta) y += t->beta[j];
+            bnbq__store_d(t->dt, t->out, m * t->N + j, y);
+        }
+        if (t->mean) t->mean[m] = (float)mean;
+        if (t->rstd) t->rstd[m] = (float)rstd;
+    }
+}
+
+static bnbq_result bnbq__check_ln(bnbq_exec* ex, const char* bnbq__func, bnbq_dtype dt,
+                                  const void* X, size_t M, size_t N, float eps) {
+    size_t es = bnbq_dtype_size(dt);
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(X, BNBQ_ERROR_NULL_POINTER, "X is NULL");
+    BNBQ__REQUIRE(M > 0 && N > 0, BNBQ_ERROR_BAD_SHAPE, "M or N is 0");
+    BNBQ__REQUIRE(eps >= 0.0f, BNBQ_ERROR_INVALID_ARGS, "eps must be >= 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(M, N, es, NULL), BNBQ_ERROR_OVERFLOW, "M * N overflows");
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_layer_norm(bnbq_exec* ex, bnbq_dtype dt, const void* X, size_t M,
+                                     size_t N, const float* gamma, const float* beta, float eps,
+                                     void* out, float* out_mean, float* out_rstd) {
+    static const char* bnbq__func = "bnbq_layer_norm";
+    bnbq__task_ln t;
+    size_t es = bnbq_dtype_size(dt);
+    bnbq_result r = bnbq__check_ln(ex, bnbq__func, dt, X, M, N, eps);
+    if (r != BNBQ_SUCCESS) return r;
+    BNBQ__REQUIRE(out, BNBQ_ERROR_NULL_POINTER, "out is NULL");
+    BNBQ__REQUIRE(bnbq__aligned(X, es) && bnbq__aligned(out, es) && bnbq__aligned(gamma, 4) &&
+                  bnbq__aligned(beta, 4) && bnbq__aligned(out_mean, 4) &&
+                  bnbq__aligned(out_rstd, 4), BNBQ_ERROR_MISALIGNED, "a tensor is misaligned");
+    BNBQ__DISPATCH(layer_norm, (ex, dt, X, M, N, gamma, beta, eps, out, out_mean, out_rstd));
+    memset(&t, 0, sizeof t);
+    t.dt = dt; t.X = X; t.M = M; t.N = N; t.gamma = gamma; t.beta = beta; t.eps = eps;
+    t.out = out; t.mean = out_mean; t.rstd = out_rstd;
+    bnbq__parallel(ex, bnbq__cpu_ln_range, &t, M);
+    return BNBQ_SUCCESS;
+}
+
+/* grad_x rows (parallel over rows) */
+static void bnbq__cpu_ln_bwd_range(void* task, size_t m0, size_t m1) {
+    const bnbq__task_ln* t = (const bnbq__task_ln*)task;
+    size_t m, j;
+    for (m = m0; m < m1; m++) {
+        double mean, rstd, a = 0.0, b = 0.0;
+        if (t->imean && t->irstd) { mean = t->imean[m]; rstd = t->irstd[m]; }
+        else bnbq__ln_stats(t, m, &mean, &rstd);
+        for (j = 0; j < t->N; j++) {
+            double xh = (bnbq__load(t->dt, t->X, m * t->N + j) - mean) * rstd;
+            double g = bnbq__load(t->dt, t->G, m * t->N + j) * (t->gamma ? t->gamma[j] : 1.0f);
+            a += g; b += g * xh;
+        }
+        a /= (double)t->N; b /= (double)t->N;
+        for (j = 0; j < t->N; j++) {
+            double xh = (bnbq__load(t->dt, t->X, m * t->N + j) - mean) * rstd;
+            double g = bnbq__load(t->dt, t->G, m * t->N + j) * (t->gamma ? t->gamma[j] : 1.0f);
+            bnbq__store_d(t->dt, t->out, m * t->N + j, rstd * (g - a - xh * b));
+        }
+    }
+}
+/* grad_gamma / grad_beta columns (parallel over columns) */
+static void bnbq__cpu_ln_bwd_params_range(void* task, size_t j0, size_t j1) {
+    const bnbq__task_ln* t = (const bnbq__task_ln*)task;
+    size_t m, j;
+    for (j = j0; j < j1; j++) {
+        double sg = 0.0, sb = 0.0;
+        for (m = 0; m < t->M; m++) {
+            double mean, rstd, g;
+            if (t->imean && t->irstd) { mean = t->imean[m]; rstd = t->irstd[m]; }
+            else bnbq__ln_stats(t, m, &mean, &rstd);
+            g = bnbq__load(t->dt, t->G, m * t->N + j);
+            sg += g * (bnbq__load(t->dt, t->X, m * t->N + j) - mean) * rstd;
+            sb += g;
+        }
+        if (t->gg) t->gg[j] = (float)sg;
+        if (t->gb) t->gb[j] = (float)sb;
+    }
+}
+
+BNBQ_API bnbq_result bnbq_layer_norm_backward(bnbq_exec* ex, bnbq_dtype dt, const void* X,
+                                              const void* grad_out, size_t M, size_t N,
+                                              const float* gamma, float eps, const float* mean,
+                                              const float* rstd, void* grad_x,
+                                              float* grad_gamma, float* grad_beta) {
+    static const char* bnbq__func = "bnbq_layer_norm_backward";
+    bnbq__task_ln t;
+    size_t es = bnbq_dtype_size(dt);
+    bnbq_result r = bnbq__check_ln(ex, bnbq__func, dt, X, M, N, eps);
+    if (r != BNBQ_SUCCESS) return r;
+    BNBQ__REQUIRE(grad_out, BNBQ_ERROR_NULL_POINTER, "grad_out is NULL");
+    BNBQ__REQUIRE(grad_x || grad_gamma || grad_beta, BNBQ_ERROR_NULL_POINTER,
+                  "no output: grad_x, grad_gamma and grad_beta are NULL");
+    BNBQ__REQUIRE((mean == NULL) == (rstd == NULL), BNBQ_ERROR_INVALID_ARGS,
+                  "give both mean and rstd, or neither");
+    BNBQ__REQUIRE(bnbq__aligned(X, es) && bnbq__aligned(grad_out, es) &&
+                  bnbq__aligned(grad_x, es) && bnbq__aligned(gamma, 4) && bnbq__aligned(mean, 4) &&
+                  bnbq__aligned(rstd, 4) && bnbq__aligned(grad_gamma, 4) &&
+                  bnbq__aligned(grad_beta, 4), BNBQ_ERROR_MISALIGNED, "a tensor is misaligned");
+    BNBQ__DISPATCH(layer_norm_backward, (ex, dt, X, grad_out, M, N, gamma, eps, mean, rstd, grad_x,
+                                         grad_gamma, grad_beta));
+    memset(&t, 0, sizeof t);
+    t.dt = dt; t.X = X; t.G = grad_out; t.M = M; t.N = N; t.gamma = gamma; t.eps = eps;
+    t.imean = mean; t.irstd = rstd; t.out = grad_x; t.gg = grad_gamma; t.gb = grad_beta;
+    if (grad_x) bnbq__parallel(ex, bnbq__cpu_ln_bwd_range, &t, M);
+    if (grad_gamma || grad_beta) bnbq__parallel(ex, bnbq__cpu_ln_bwd_params_range, &t, N);
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_gather_rows_8bit(bnbq_exec* ex, bnbq_dtype dt, const int8_t* CB,
+                                           const float* SCB, size_t num_rows, size_t dim,
+                                           const int32_t* idx, size_t count, void* out) {
+    static const char* bnbq__func = "bnbq_gather_rows_8bit";
+    size_t es = bnbq_dtype_size(dt), i, j;
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(CB && SCB && idx && out, BNBQ_ERROR_NULL_POINTER,
+                  "CB, SCB, idx or out is NULL");
+    BNBQ__REQUIRE(num_rows > 0 && dim > 0 && count > 0, BNBQ_ERROR_BAD_SHAPE,
+                  "num_rows, dim or count is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(num_rows, dim, 4, NULL) && bnbq__mul_ok(count, dim, es, NULL),
+                  BNBQ_ERROR_OVERFLOW, "a size overflows");
+    BNBQ__REQUIRE(bnbq__aligned(SCB, 4) && bnbq__aligned(idx, 4) && bnbq__aligned(out, es),
+                  BNBQ_ERROR_MISALIGNED, "a tensor is misaligned");
+    BNBQ__DISPATCH(gather_rows_8bit, (ex, dt, CB, SCB, num_rows, dim, idx, count, out));
+    BNBQ__REQUIRE(bnbq__idx_ok(idx, count, num_rows), BNBQ_ERROR_INVALID_ARGS,
+                  "an index is out of range");
+    for (i = 0; i < count; i++) {
+        size_t r = (size_t)idx[i];
+        BNBQ__FLT_TMP float s = SCB[r] / 127.0f;
+        for (j = 0; j < dim; j++) {
+            BNBQ__FLT_TMP float v = (float)CB[r * dim + j] * s;
+            bnbq__store(dt, out, i * dim + j, v);
+        }
+    }
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_gather_rows_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
+                                           const uint8_t* packed, const float* absmax,
+                                           size_t num_rows, size_t dim, int blocksize,
+                                           const int32_t* idx, size_t count, void* out) {
+    static const char* bnbq__func = "bnbq_gather_rows_4bit";
+    size_t es = bnbq_dtype_size(dt), i, j;
+    BNBQ__REQUIRE(qt == BNBQ_NF4 || qt == BNBQ_FP4, BNBQ_ERROR_BAD_QUANT_TYPE,
+                  "quant type must be BNBQ_NF4 or BNBQ_FP4");
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(packed && absmax && idx && out, BNBQ_ERROR_NULL_POINTER,
+                  "packed, absmax, idx or out is NULL");
+    BNBQ__REQUIRE(num_rows > 0 && dim > 0 && count > 0, BNBQ_ERROR_BAD_SHAPE,
+                  "num_rows, dim or count is 0");
+    BNBQ__REQUIRE(bnbq__blocksize4_ok(ex, blocksize), BNBQ_ERROR_BAD_BLOCKSIZE,
+                  "4-bit blocksize must be a power of two from 32 to 4096 (CPU: or larger)");
+    BNBQ__REQUIRE(bnbq__mul_ok(num_rows, dim, 4, NULL) && bnbq__mul_ok(count, dim, es, NULL),
+                  BNBQ_ERROR_OVERFLOW, "a size overflows");
+    BNBQ__REQUIRE(bnbq__aligned(absmax, 4) && bnbq__aligned(idx, 4) && bnbq__aligned(out, es),
+                  BNBQ_ERROR_MISALIGNED, "a tensor is misaligned");
+    BNBQ__DISPATCH(gather_rows_4bit, (ex, qt, dt, packed, absmax, num_rows, dim, blocksize, idx,
+                                      count, out));
+    BNBQ__REQUIRE(bnbq__idx_ok(idx, count, num_rows), BNBQ_ERROR_INVALID_ARGS,
+                  "an index is out of range");
+    for (i = 0; i < count; i++)
+        for (j = 0; j < dim; j++) {
+            size_t e = (size_t)idx[i] * dim + j;
+            int nib = (packed[e >> 1] >> ((e & 1) ? 0 : 4)) & 15;
+            bnbq__store(dt, out, i * dim + j, bnbq__dequant4(qt, nib, absmax[e / (size_t)blocksize]));
+        }
+    return BNBQ_SUCCESS;
+}
+
+/* the outlier-column list of a CPU call: count in [0, limit], columns in [0, K) */
+static int bnbq__cols_ok(const int32_t* cols, const int32_t* num_cols, size_t limit, size_t K) {
+    int32_t i;
+    if (*num_cols < 0 || (size_t)*num_cols > limit) return 0;
+    for (i = 0; i < *num_cols; i++)
+        if (cols[i] < 0 || (size_t)cols[i] >= K) return 0;
+    return 1;
+}
+
+BNBQ_API bnbq_result bnbq_int8_outlier_mm(bnbq_exec* ex, bnbq_dtype dt, const void* A, size_t M,
+                                          size_t K, const int8_t* CB, const float* SCB,
+                                          size_t N, const int32_t* cols,
+                                          const int32_t* num_cols, void* out) {
+    static const char* bnbq__func = "bnbq_int8_outlier_mm";
+    size_t es = bnbq_dtype_size(dt), m, n;
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(A && CB && SCB && cols && num_cols && out, BNBQ_ERROR_NULL_POINTER,
+                  "A, CB, SCB, cols, num_cols or out is NULL");
+    BNBQ__REQUIRE(M > 0 && K > 0 && N > 0, BNBQ_ERROR_BAD_SHAPE, "M, K or N is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(M, K, es, NULL) && bnbq__mul_ok(N, K, 4, NULL) &&
+                  bnbq__mul_ok(M, N, es, NULL), BNBQ_ERROR_OVERFLOW, "a matrix size overflows");
+    BNBQ__REQUIRE(bnbq__aligned(A, es) && bnbq__aligned(SCB, 4) && bnbq__aligned(cols, 4) &&
+                  bnbq__aligned(num_cols, 4) && bnbq__aligned(out, es), BNBQ_ERROR_MISALIGNED,
+                  "a tensor is misaligned");
+    BNBQ__DISPATCH(int8_outlier_mm, (ex, dt, A, M, K, CB, SCB, N, cols, num_cols, out));
+    BNBQ__REQUIRE(bnbq__cols_ok(cols, num_cols, K, K), BNBQ_ERROR_INVALID_ARGS,
+                  "the outlier count or a column is out of range");
+    for (m = 0; m < M; m++)
+        for (n = 0; n < N; n++) {
+            BNBQ__FLT_TMP float s = 0.0f;
+            int32_t j;
+            for (j = 0; j < *num_cols; j++) {
+                size_t c = (size_t)cols[j];
+                BNBQ__FLT_TMP float w0 = (float)CB[n * K + c] * SCB[n];
+                BNBQ__FLT_TMP float w1 = w0 * 7.874015718698502e-3f;
+                BNBQ__FLT_TMP float p = bnbq__load(dt, A, m * K + c) * bnbq__round_to(dt, w1);
+                s = s + p;
+            }
+            {
+                BNBQ__FLT_TMP float v = bnbq__load(dt, out, m * N + n) + s;
+                bnbq__store(dt, out, m * N + n, v);
+            }
+        }
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_gather_columns(bnbq_exec* ex, size_t elem_size, const void* X, size_t M,
+                                         size_t K, const int32_t* cols, const int32_t* num_cols,
+                                         size_t max_cols, void* out) {
+    static const char* bnbq__func = "bnbq_gather_columns";
+    size_t m, j;
+    BNBQ__REQUIRE(bnbq__elem_size_ok(elem_size), BNBQ_ERROR_INVALID_ARGS,
+                  "elem_size must be 1, 2, 4 or 8");
+    BNBQ__REQUIRE(X && cols && num_cols && out, BNBQ_ERROR_NULL_POINTER,
+                  "X, cols, num_cols or out is NULL");
+    BNBQ__REQUIRE(M > 0 && K > 0 && max_cols > 0, BNBQ_ERROR_BAD_SHAPE, "M, K or max_cols is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(M, K, elem_size, NULL) && bnbq__mul_ok(M, max_cols, elem_size, NULL),
+                  BNBQ_ERROR_OVERFLOW, "a matrix size overflows");
+    BNBQ__REQUIRE(bnbq__aligned(X, elem_size) && bnbq__aligned(out, elem_size) &&
+                  bnbq__aligned(cols, 4) && bnbq__aligned(num_cols, 4), BNBQ_ERROR_MISALIGNED,
+                  "a tensor is misaligned");
+    BNBQ__DISPATCH(gather_columns, (ex, elem_size, X, M, K, cols, num_cols, max_cols, out));
+    BNBQ__REQUIRE(bnbq__cols_ok(cols, num_cols, max_cols, K), BNBQ_ERROR_INVALID_ARGS,
+                  "the column count or a column is out of range");
+    for (m = 0; m < M; m++)
+        for (j = 0; j < max_cols; j++) {
+            uint8_t* d = (uint8_t*)out + (m * max_cols + j) * elem_size;
+            if (j < (size_t)*num_cols)
+                memcpy(d, (const uint8_t*)X + (m * K + (size_t)cols[j]) * elem_size, elem_size);
+            else
+                memset(d, 0, elem_size);
+        }
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_scatter_columns(bnbq_exec* ex, bnbq_dtype dt, const void* P, size_t M,
+                                          size_t max_cols, const int32_t* cols,
+                                          const int32_t* num_cols, int accumulate, void* out,
+                                          size_t K) {
+    static const char* bnbq__func = "bnbq_scatter_columns";
+    size_t es = bnbq_dtype_size(dt), m;
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(P && cols && num_cols && out, BNBQ_ERROR_NULL_POINTER,
+                  "P, cols, num_cols or out is NULL");
+    BNBQ__REQUIRE(M > 0 && K > 0 && max_cols > 0, BNBQ_ERROR_BAD_SHAPE, "M, K or max_cols is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(M, K, es, NULL) && bnbq__mul_ok(M, max_cols, es, NULL),
+                  BNBQ_ERROR_OVERFLOW, "a matrix size overflows");
+    BNBQ__REQUIRE(bnbq__aligned(P, es) && bnbq__aligned(out, es) && bnbq__aligned(cols, 4) &&
+                  bnbq__aligned(num_cols, 4), BNBQ_ERROR_MISALIGNED, "a tensor is misaligned");
+    BNBQ__DISPATCH(scatter_columns, (ex, dt, P, M, max_cols, cols, num_cols, accumulate, out, K));
+    BNBQ__REQUIRE(bnbq__cols_ok(cols, num_cols, max_cols, K), BNBQ_ERROR_INVALID_ARGS,
+                  "the column count or a column is out of range");
+    for (m = 0; m < M; m++) {
+        int32_t j;
+        for (j = 0; j < *num_cols; j++) {
+            size_t o = m * K + (size_t)cols[j];
+            BNBQ__FLT_TMP float v = bnbq__load(dt, P, m * max_cols + (size_t)j);
+            if (accumulate) v = v + bnbq__load(dt, out, o);
+            bnbq__store(dt, out, o, v);
+        }
+    }
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_int8_weight_dequant(bnbq_exec* ex, bnbq_dtype dt, const int8_t* CB,
+                                              const float* SCB, size_t N, size_t K, void* out) {
+    static const char* bnbq__func = "bnbq_int8_weight_dequant";
+    size_t es = bnbq_dtype_size(dt), n, k;
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(CB && SCB && out, BNBQ_ERROR_NULL_POINTER, "CB, SCB or out is NULL");
+    BNBQ__REQUIRE(N > 0 && K > 0, BNBQ_ERROR_BAD_SHAPE, "N or K is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(N, K, es > 4 ? es : 4, NULL), BNBQ_ERROR_OVERFLOW,
+                  "N * K overflows");
+    BNBQ__REQUIRE(bnbq__aligned(SCB, 4) && bnbq__aligned(out, es), BNBQ_ERROR_MISALIGNED,
+                  "a tensor is misaligned");
+    BNBQ__DISPATCH(int8_weight_dequant, (ex, dt, CB, SCB, N, K, out));
+    for (n = 0; n < N; n++) {
+        BNBQ__FLT_TMP float s = SCB[n] * (1.0f / 127.0f);
+        for (k = 0; k < K; k++) {
+            BNBQ__FLT_TMP float v = (float)CB[n * K + k] * s;
+            bnbq__store(dt, out, n * K + k, v);
+        }
+    }
+    return BNBQ_SUCCESS;
+}
+
+/* @@research-impl@@ */
+
+/* @@linear-impl@@ */
+
+/* @@embedding-impl@@ */
 
 #ifdef __cplusplus
 }

@@ -6129,6 +6129,94 @@ static const bnbq__cu_variant* bnbq__cu_variant_at(int i) { return &bnbq__cu_var
 #define BNBQ__CU_SLOT_matmul_4bit NULL
 #endif
 
+/* ---- exec memory (bnbq_alloc, bnbq_copy, ... of bnbq.h on a CUDA exec) ---- */
+static bnbq_result bnbq__cu_alloc(bnbq_exec* ex, size_t bytes, void** out) {
+    return bnbq_cuda_malloc(bnbq__ex_ctx(ex), bytes, out);
+}
+static void bnbq__cu_free(bnbq_exec* ex, void* p) {
+    if (p) (void)bnbq_cuda_free(bnbq__ex_ctx(ex), p);
+}
+/* Host-side copies wait for the stream: the host buffer is then free to reuse (or to read). */
+static bnbq_result bnbq__cu_copy(bnbq_exec* ex, void* dst, const void* src, size_t bytes,
+                                 bnbq_copy_kind kind) {
+    bnbq_result r;
+    if (kind == BNBQ_COPY_HOST_TO_EXEC)
+        r = bnbq_cuda_memcpy(ex, dst, src, bytes, BNBQ_COPY_HOST_TO_DEVICE);
+    else if (kind == BNBQ_COPY_EXEC_TO_HOST)
+        r = bnbq_cuda_memcpy(ex, dst, src, bytes, BNBQ_COPY_DEVICE_TO_HOST);
+    else
+        return bnbq_cuda_memcpy(ex, dst, src, bytes, BNBQ_COPY_DEVICE_TO_DEVICE);
+    if (r != BNBQ_SUCCESS) return r;
+    return bnbq_cuda_synchronize(ex);
+}
+static bnbq_result bnbq__cu_fill_bytes(bnbq_exec* ex, void* dst, int v, size_t bytes) {
+    return bnbq_cuda_memset(ex, dst, v, bytes);
+}
+static bnbq_result bnbq__cu_sync(bnbq_exec* ex) { return bnbq_cuda_synchronize(ex); }
+#define BNBQ__CU_SLOT_alloc bnbq__cu_alloc
+#define BNBQ__CU_SLOT_free bnbq__cu_free
+#define BNBQ__CU_SLOT_copy bnbq__cu_copy
+#define BNBQ__CU_SLOT_fill_bytes bnbq__cu_fill_bytes
+#define BNBQ__CU_SLOT_sync bnbq__cu_sync
+
+#ifndef BNBQ__CU_SLOT_alloc
+#define BNBQ__CU_SLOT_alloc NULL
+#endif
+#ifndef BNBQ__CU_SLOT_free
+#define BNBQ__CU_SLOT_free NULL
+#endif
+#ifndef BNBQ__CU_SLOT_copy
+#define BNBQ__CU_SLOT_copy NULL
+#endif
+#ifndef BNBQ__CU_SLOT_fill_bytes
+#define BNBQ__CU_SLOT_fill_bytes NULL
+#endif
+#ifndef BNBQ__CU_SLOT_sync
+#define BNBQ__CU_SLOT_sync NULL
+#endif
+#ifndef BNBQ__CU_SLOT_gemm
+#define BNBQ__CU_SLOT_gemm NULL
+#endif
+#ifndef BNBQ__CU_SLOT_column_sums
+#define BNBQ__CU_SLOT_column_sums NULL
+#endif
+#ifndef BNBQ__CU_SLOT_transpose
+#define BNBQ__CU_SLOT_transpose NULL
+#endif
+#ifndef BNBQ__CU_SLOT_gather_rows
+#define BNBQ__CU_SLOT_gather_rows NULL
+#endif
+#ifndef BNBQ__CU_SLOT_gather_rows_backward
+#define BNBQ__CU_SLOT_gather_rows_backward NULL
+#endif
+#ifndef BNBQ__CU_SLOT_renorm_rows
+#define BNBQ__CU_SLOT_renorm_rows NULL
+#endif
+#ifndef BNBQ__CU_SLOT_layer_norm
+#define BNBQ__CU_SLOT_layer_norm NULL
+#endif
+#ifndef BNBQ__CU_SLOT_layer_norm_backward
+#define BNBQ__CU_SLOT_layer_norm_backward NULL
+#endif
+#ifndef BNBQ__CU_SLOT_gather_rows_8bit
+#define BNBQ__CU_SLOT_gather_rows_8bit NULL
+#endif
+#ifndef BNBQ__CU_SLOT_gather_rows_4bit
+#define BNBQ__CU_SLOT_gather_rows_4bit NULL
+#endif
+#ifndef BNBQ__CU_SLOT_int8_outlier_mm
+#define BNBQ__CU_SLOT_int8_outlier_mm NULL
+#endif
+#ifndef BNBQ__CU_SLOT_gather_columns
+#define BNBQ__CU_SLOT_gather_columns NULL
+#endif
+#ifndef BNBQ__CU_SLOT_scatter_columns
+#define BNBQ__CU_SLOT_scatter_columns NULL
+#endif
+#ifndef BNBQ__CU_SLOT_int8_weight_dequant
+#define BNBQ__CU_SLOT_int8_weight_dequant NULL
+#endif
+
 static const bnbq_backend bnbq__cuda_backend = {
     "cuda",
     bnbq__cu_convert,
@@ -6154,7 +6242,26 @@ static const bnbq_backend bnbq__cuda_backend = {
     BNBQ__CU_SLOT_int8_matmul_rowwise_dequantize,
     BNBQ__CU_SLOT_int8_matmul_mixed_dequantize,
     BNBQ__CU_SLOT_gemv_4bit,
-    BNBQ__CU_SLOT_matmul_4bit
+    BNBQ__CU_SLOT_matmul_4bit,
+    BNBQ__CU_SLOT_alloc,
+    BNBQ__CU_SLOT_free,
+    BNBQ__CU_SLOT_copy,
+    BNBQ__CU_SLOT_fill_bytes,
+    BNBQ__CU_SLOT_sync,
+    BNBQ__CU_SLOT_gemm,
+    BNBQ__CU_SLOT_column_sums,
+    BNBQ__CU_SLOT_transpose,
+    BNBQ__CU_SLOT_gather_rows,
+    BNBQ__CU_SLOT_gather_rows_backward,
+    BNBQ__CU_SLOT_renorm_rows,
+    BNBQ__CU_SLOT_layer_norm,
+    BNBQ__CU_SLOT_layer_norm_backward,
+    BNBQ__CU_SLOT_gather_rows_8bit,
+    BNBQ__CU_SLOT_gather_rows_4bit,
+    BNBQ__CU_SLOT_int8_outlier_mm,
+    BNBQ__CU_SLOT_gather_columns,
+    BNBQ__CU_SLOT_scatter_columns,
+    BNBQ__CU_SLOT_int8_weight_dequant
 };
 
 BNBQ_API bnbq_result bnbq_cuda_exec_init(bnbq_cuda* c, void* stream, bnbq_exec* out_ex) {
