@@ -200,25 +200,18 @@ BNBQ_DEV uint4 bnbq_g4_load_w(const u8* p, u64 pol = 0) {
 
 #if BNBQ_G4_ASYNC
 // the per-thread ring (dynamic shared memory): weights of slot (d, k) of thread t at 16-byte unit
-// (d R + k) T + t, their scales after all the weights at word (d R + k) T + t (conflict-free)
+// (d R + k) T + t, their scales after all the weights at word (d R + k) T + t (conflict-free).
+// No L2 cache hint on these copies: NVRTC 13.0's ptxas encodes some LDGSTS with both a uniform
+// shared offset and a policy descriptor with an odd uniform register pair (desc[UR1]), an illegal
+// instruction at run time (seen on sm_90).
 extern __shared__ uint4 bnbq_g4_ring[];
 BNBQ_DEV void bnbq_g4_cp16(u32 dst, const void* src, u64 pol) {
-#if BNBQ_G4_HINT
-    asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "l"(pol)
-                 : "memory");
-#else
     (void)pol;
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
-#endif
 }
 BNBQ_DEV void bnbq_g4_cp4(u32 dst, const void* src, u64 pol) {
-#if BNBQ_G4_HINT
-    asm volatile("cp.async.ca.shared.global.L2::cache_hint [%0], [%1], 4, %2;" ::"r"(dst), "l"(src), "l"(pol)
-                 : "memory");
-#else
     (void)pol;
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(dst), "l"(src) : "memory");
-#endif
 }
 BNBQ_DEV void bnbq_g4_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
 // all but the newest DEPTH - 1 groups have landed
