@@ -1579,7 +1579,11 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "            sb[d][k] = 0.0f;\n",
     "        }\n",
     "#endif\n",
+    "#if BNBQ_G4_ASYNC\n",
+    "#pragma unroll 1\n",
+    "#else\n",
     "#pragma unroll\n",
+    "#endif\n",
     "    for (int d = 0; d + 1 < BNBQ_G4_DEPTH; d++) BNBQ_G4_FETCH(d);\n",
     "\n",
     "    bnbq_g4_build_table(code);\n",
@@ -1665,15 +1669,9 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "                        acc[k] = acc[k] + __uint_as_float(((w.x ^ w.y ^ w.z ^ w.w) & 0x7fffffu) | 0x3f800000u) * sd[k];\n",
     "                    }\n",
     "#elif BNBQ_G4_MMA\n",
-    "                    if (cj + 1 < nsteps || (K & 1023u) == 0) {\n",
     "#pragma unroll\n",
-    "                        for (int k = 0; k < BNBQ_G4_R; k++)\n",
-    "                            bnbq_g4_dot_mma<0>(a, wd[k], sd[k], tl, 1, acc[k]);\n",
-    "                    } else {\n",
-    "#pragma unroll\n",
-    "                        for (int k = 0; k < BNBQ_G4_R; k++)\n",
-    "                            bnbq_g4_dot_mma<1>(a, wd[k], sd[k], tl, live, acc[k]);\n",
-    "                    }\n",
+    "                    for (int k = 0; k < BNBQ_G4_R; k++)   // one instance (compile time): live masks\n",
+    "                        bnbq_g4_dot_mma<1>(a, wd[k], sd[k], tl, live, acc[k]);\n",
     "#else\n",
     "                    if (live) {\n",
     "#pragma unroll\n",
@@ -1718,7 +1716,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#undef BNBQ_G4_WAIT\n",
     "}\n",
     "#endif\n",
-    "#line 707 \"gemv4.cu\"\n",
+    "#line 705 \"gemv4.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_gemv4[] = {
@@ -6095,7 +6093,7 @@ static int bnbq__cu_log2(int v) {
 #define BNBQ__CU_G4_MAXW 16  /* = BNBQ_G4_MAXT / 32 */
 #define BNBQ__CU_G4_DEPTH 4  /* = BNBQ_G4_DEPTH in gemv4.cu (sm_80+) */
 #define BNBQ__CU_G4_RING (BNBQ__CU_G4_DEPTH * BNBQ__CU_G4_R * 20)
-#define BNBQ__CU_G4_STATIC (48 * 1024 + 256)   /* the kernel's static shared memory, at most */
+#define BNBQ__CU_G4_STATIC (51 * 1024)   /* the kernel's static shared memory (49 KB on sm_90), and a margin */
 static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
                                       const void* A, const uint8_t* packed, const float* absmax,
                                       size_t N, size_t K, int blocksize, void* out,

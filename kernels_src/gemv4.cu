@@ -566,7 +566,11 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
             sb[d][k] = 0.0f;
         }
 #endif
+#if BNBQ_G4_ASYNC
+#pragma unroll 1
+#else
 #pragma unroll
+#endif
     for (int d = 0; d + 1 < BNBQ_G4_DEPTH; d++) BNBQ_G4_FETCH(d);
 
     bnbq_g4_build_table(code);
@@ -652,15 +656,9 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
                         acc[k] = acc[k] + __uint_as_float(((w.x ^ w.y ^ w.z ^ w.w) & 0x7fffffu) | 0x3f800000u) * sd[k];
                     }
 #elif BNBQ_G4_MMA
-                    if (cj + 1 < nsteps || (K & 1023u) == 0) {
 #pragma unroll
-                        for (int k = 0; k < BNBQ_G4_R; k++)
-                            bnbq_g4_dot_mma<0>(a, wd[k], sd[k], tl, 1, acc[k]);
-                    } else {
-#pragma unroll
-                        for (int k = 0; k < BNBQ_G4_R; k++)
-                            bnbq_g4_dot_mma<1>(a, wd[k], sd[k], tl, live, acc[k]);
-                    }
+                    for (int k = 0; k < BNBQ_G4_R; k++)   // one instance (compile time): live masks
+                        bnbq_g4_dot_mma<1>(a, wd[k], sd[k], tl, live, acc[k]);
 #else
                     if (live) {
 #pragma unroll
