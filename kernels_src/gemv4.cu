@@ -26,12 +26,14 @@
 // of rounds); the N rows are cut into groups of BNBQ_G4_R rows, block b takes the contiguous
 // groups [b G / grid, (b + 1) G / grid) and its warp w takes group w + r W in round r. A lane
 // reads its 16 weight bytes of each row with one 16-byte load; the weights of the next
-// BNBQ_G4_DEPTH - 1 steps (over round boundaries) are always in flight. The activation is staged in
-// shared memory by segments of BNBQ_G4_SEG steps (two halves: loaded once when K fits in them,
-// else a ring with one barrier per segment), swizzled so that the lanes' 16-byte reads of their
-// own 64- or 128-byte chunks never share a bank. The weights and scales are read with an L2
-// evict-first policy (sm_80+): they are read once, and their misses then evict their own clean
-// lines instead of other (possibly dirty) data. Without vec, lanes load their own bytes.
+// BNBQ_G4_DEPTH - 1 steps (over round boundaries) are always in flight: sm_80+ as cp.async copies
+// into the thread's own slots of a ring in dynamic shared memory (no barrier: each thread reads back
+// only what it copied), sm_75 in registers. The activation is staged in shared memory by segments
+// of BNBQ_G4_SEG steps (two halves: loaded once when K fits in them, else a ring with one barrier
+// per segment), swizzled so that the lanes' 16-byte reads of their own 64- or 128-byte chunks never
+// share a bank. Unaligned inputs take the kernel bnbq_k_gemv4_any (lanes load their own bytes).
+// The ring's copies carry no L2 cache hint (see bnbq_g4_cp16), so BNBQ_G4_EVICT_FIRST now acts on
+// nothing (the register path is sm_75's, which has no policies).
 #ifndef BNBQ_DT
 #define BNBQ_DT 0
 #endif
