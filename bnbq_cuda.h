@@ -263,6 +263,7 @@ extern "C" {
 typedef CUresult bnbq__CUresult;
 typedef CUdevice bnbq__CUdevice;
 typedef CUdevice_attribute bnbq__CUattr;
+typedef CUfunction_attribute bnbq__CUfuncattr;
 typedef CUcontext bnbq__CUcontext;
 typedef CUmodule bnbq__CUmodule;
 typedef CUfunction bnbq__CUfunction;
@@ -280,6 +281,7 @@ typedef int bnbq__CUloadingMode;
 typedef int bnbq__CUresult;
 typedef int bnbq__CUdevice;
 typedef int bnbq__CUattr;
+typedef int bnbq__CUfuncattr;
 typedef struct bnbq__CUctx_st* bnbq__CUcontext;
 typedef struct bnbq__CUmod_st* bnbq__CUmodule;
 typedef struct bnbq__CUfunc_st* bnbq__CUfunction;
@@ -307,6 +309,9 @@ typedef int bnbq__CUloadingMode;
 #define BNBQ__ATTR_L2_CACHE_SIZE 38
 #define BNBQ__ATTR_CC_MAJOR 75
 #define BNBQ__ATTR_CC_MINOR 76
+#define BNBQ__ATTR_MAX_SHARED_PER_BLOCK_OPTIN 97
+/* function attributes */
+#define BNBQ__FATTR_MAX_DYNAMIC_SHARED 8
 
 /* X(member, exported symbol, required, return type, parameters) */
 #define BNBQ__CU_FUNCS(X) \
@@ -352,10 +357,13 @@ typedef int bnbq__CUloadingMode;
       (float*, bnbq__CUevent, bnbq__CUevent)) \
     X(cuEventDestroy, "cuEventDestroy_v2", 1, bnbq__CUresult, (bnbq__CUevent))
 /* Newer driver functions, used when the driver has them (NULL otherwise): the lazy-loading mode
-   (CUDA 11.7) and loading a function now rather than at its first launch (CUDA 12.4). */
+   (CUDA 11.7), loading a function now rather than at its first launch (CUDA 12.4), and a
+   function's attributes (gemv_4bit's dynamic shared memory over 48 KB; without it the launcher
+   takes a kernel that needs none). */
 #define BNBQ__CU_FUNCS_OPT(X) \
     X(cuModuleGetLoadingMode, "cuModuleGetLoadingMode", 0, bnbq__CUresult, (bnbq__CUloadingMode*)) \
-    X(cuFuncLoad, "cuFuncLoad", 0, bnbq__CUresult, (bnbq__CUfunction))
+    X(cuFuncLoad, "cuFuncLoad", 0, bnbq__CUresult, (bnbq__CUfunction)) \
+    X(cuFuncSetAttribute, "cuFuncSetAttribute", 0, bnbq__CUresult, (bnbq__CUfunction, bnbq__CUfuncattr, int))
 
 #define BNBQ__NVRTC_FUNCS(X) \
     X(nvrtcVersion, "nvrtcVersion", 1, bnbq__nvrtcResult, (int*, int*)) \
@@ -482,6 +490,7 @@ static bnbq_result bnbq__load_driver(const bnbq_exec* log_ex, const char* explic
 #if CUDA_VERSION >= 12040
     t->bnbq__cuFuncLoad = cuFuncLoad;
 #endif
+    t->bnbq__cuFuncSetAttribute = cuFuncSetAttribute;
     strcpy(t->path, "(linked)");
     t->loaded = 1;
     bnbq_log(log_ex, BNBQ_LOG_INFO, "bnbq_cuda_init", "using the linked CUDA driver");
@@ -1018,12 +1027,14 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "// of rounds); the N rows are cut into groups of BNBQ_G4_R rows, block b takes the contiguous\n",
     "// groups [b G / grid, (b + 1) G / grid) and its warp w takes group w + r W in round r. A lane\n",
     "// reads its 16 weight bytes of each row with one 16-byte load; the weights of the next\n",
-    "// BNBQ_G4_DEPTH - 1 steps (over round boundaries) are always in flight. The activation is staged in\n",
-    "// shared memory by segments of BNBQ_G4_SEG steps (two halves: loaded once when K fits in them,\n",
-    "// else a ring with one barrier per segment), swizzled so that the lanes' 16-byte reads of their\n",
-    "// own 64- or 128-byte chunks never share a bank. The weights and scales are read with an L2\n",
-    "// evict-first policy (sm_80+): they are read once, and their misses then evict their own clean\n",
-    "// lines instead of other (possibly dirty) data. Without vec, lanes load their own bytes.\n",
+    "// BNBQ_G4_DEPTH - 1 steps (over round boundaries) are always in flight: sm_80+ as cp.async copies\n",
+    "// into the thread's own slots of a ring in dynamic shared memory (no barrier: each thread reads back\n",
+    "// only what it copied), sm_75 in registers. The activation is staged in shared memory by segments\n",
+    "// of BNBQ_G4_SEG steps (two halves: loaded once when K fits in them, else a ring with one barrier\n",
+    "// per segment), swizzled so that the lanes' 16-byte reads of their own 64- or 128-byte chunks never\n",
+    "// share a bank. Unaligned inputs take the kernel bnbq_k_gemv4_any (lanes load their own bytes).\n",
+    "// The ring's copies carry no L2 cache hint (see bnbq_g4_cp16), so BNBQ_G4_EVICT_FIRST now acts on\n",
+    "// nothing (the register path is sm_75's, which has no policies).\n",
     "#ifndef BNBQ_DT\n",
     "#define BNBQ_DT 0\n",
     "#endif\n",
@@ -1042,8 +1053,20 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#else\n",
     "#define BNBQ_G4_HINT 0\n",
     "#endif\n",
+    "// 1 (sm_80+): the weights and scales reach the lanes through a per-thread ring in dynamic shared\n",
+    "// memory filled with cp.async (no registers held by loads in flight, so the ring can be deep); the\n",
+    "// launcher gives the kernel BNBQ_G4_DEPTH * BNBQ_G4_R * 20 bytes per thread. 0 (sm_75): registers.\n",
+    "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800\n",
+    "#define BNBQ_G4_ASYNC 1\n",
+    "#else\n",
+    "#define BNBQ_G4_ASYNC 0\n",
+    "#endif\n",
     "#define BNBQ_G4_R 2              // rows per warp (they share the activation chunk)\n",
-    "#define BNBQ_G4_DEPTH 3          // weight steps in the ring per lane (DEPTH - 1 ahead)\n",
+    "#if BNBQ_G4_ASYNC\n",
+    "#define BNBQ_G4_DEPTH 4          // weight steps in the ring per lane (DEPTH - 1 ahead)\n",
+    "#else\n",
+    "#define BNBQ_G4_DEPTH 3          // (sm_75, registers)\n",
+    "#endif\n",
     "#define BNBQ_G4_SEG 4            // steps (1024 elements) per staged activation segment\n",
     "#define BNBQ_G4_MINT 256         // fewest threads per block (the launcher's BNBQ__CU_G4_MINW)\n",
     "#define BNBQ_G4_MAXT 512         // most threads per block (BNBQ__CU_G4_MAXW)\n",
@@ -1177,6 +1200,37 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "    }\n",
     "    return v;\n",
     "}\n",
+    "\n",
+    "#if BNBQ_G4_ASYNC\n",
+    "// the per-thread ring (dynamic shared memory): weights of slot (d, k) of thread t at 16-byte unit\n",
+    "// (d R + k) T + t, their scales after all the weights at word (d R + k) T + t (conflict-free).\n",
+    "// No L2 cache hint on these copies: NVRTC 13.0's ptxas encodes some LDGSTS with both a uniform\n",
+    "// shared offset and a policy descriptor with an odd uniform register pair (desc[UR1]), an illegal\n",
+    "// instruction at run time (seen on sm_90).\n",
+    "extern __shared__ uint4 bnbq_g4_ring[];\n",
+    "BNBQ_DEV void bnbq_g4_cp16(u32 dst, const void* src, u64 pol) {\n",
+    "    (void)pol;\n",
+    "    asm volatile(\"cp.async.cg.shared.global [%0], [%1], 16;\" ::\"r\"(dst), \"l\"(src) : \"memory\");\n",
+    "}\n",
+    "BNBQ_DEV void bnbq_g4_cp4(u32 dst, const void* src, u64 pol) {\n",
+    "    (void)pol;\n",
+    "    asm volatile(\"cp.async.ca.shared.global [%0], [%1], 4;\" ::\"r\"(dst), \"l\"(src) : \"memory\");\n",
+    "}\n",
+    "BNBQ_DEV void bnbq_g4_commit() { asm volatile(\"cp.async.commit_group;\" ::: \"memory\"); }\n",
+    "// all but the newest DEPTH - 1 groups have landed\n",
+    "BNBQ_DEV void bnbq_g4_wait() { asm volatile(\"cp.async.wait_group %0;\" ::\"n\"(BNBQ_G4_DEPTH - 1) : \"memory\"); }\n",
+    "BNBQ_DEV uint4 bnbq_g4_lds128(u32 addr) {\n",
+    "    uint4 v;\n",
+    "    asm volatile(\"ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\" : \"=r\"(v.x), \"=r\"(v.y), \"=r\"(v.z), \"=r\"(v.w) : \"r\"(addr)\n",
+    "                 : \"memory\");\n",
+    "    return v;\n",
+    "}\n",
+    "BNBQ_DEV float bnbq_g4_ldsf(u32 addr) {\n",
+    "    float v;\n",
+    "    asm volatile(\"ld.shared.f32 %0, [%1];\" : \"=f\"(v) : \"r\"(addr) : \"memory\");\n",
+    "    return v;\n",
+    "}\n",
+    "#endif\n",
     "\n",
     "// dt bits of a float (one rounding), dt bits to float (exact)\n",
     "BNBQ_DEV u32 bnbq_g4_bits(float v) {\n",
@@ -1427,25 +1481,39 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#endif\n",
     "}\n",
     "\n",
+    "// Unaligned inputs (packed or A not 16-byte aligned, or K >= 2^31; the launcher's choice, also its\n",
+    "// fallback where the vec kernel's shared memory cannot be had): warps grid-stride over the groups.\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_gemv4_any(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
+    "                 void* out, const void* bias, bnbq_code16 code) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4_any)\n",
+    "#line 485 \"gemv4.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4_MAXT, 1)\n",
+    "bnbq_k_gemv4_any(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
+    "                 void* out, const void* bias, bnbq_code16 code) {\n",
+    "    const u32 nw = blockDim.x >> 5;\n",
+    "    const u64 groups = (N + BNBQ_G4_R - 1) / BNBQ_G4_R;\n",
+    "    bnbq_g4_build_table(code);\n",
+    "    __syncthreads();\n",
+    "    for (u64 g = (u64)blockIdx.x * nw + (threadIdx.x >> 5); g < groups; g += (u64)gridDim.x * nw)\n",
+    "        bnbq_g4_rows_unaligned(A, packed, absmax, N, K, bs_shift, out, bias, g * BNBQ_G4_R);\n",
+    "}\n",
+    "#endif\n",
+    "#line 495 \"gemv4.cu\"\n",
+    "\n",
     "// Grid: one block per SM (the launcher); groups of BNBQ_G4_R rows. bs_shift = log2(blocksize).\n",
-    "// code: the 16-entry quant_map (resolved on the host). vec: packed and A are 16-byte aligned.\n",
+    "// code: the 16-entry quant_map (resolved on the host). packed and A are 16-byte aligned, K < 2^31.\n",
+    "// sm_80+: dynamic shared memory of BNBQ_G4_DEPTH * BNBQ_G4_R * 20 bytes per thread (the ring).\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
-    "             void* out, const void* bias, bnbq_code16 code, int vec) {}\n",
+    "             void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4)\n",
-    "#line 440 \"gemv4.cu\"\n",
+    "#line 499 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4_MAXT, 1)\n",
     "bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
-    "             void* out, const void* bias, bnbq_code16 code, int vec) {\n",
+    "             void* out, const void* bias, bnbq_code16 code) {\n",
     "    const u32 lane = threadIdx.x & 31, nw = blockDim.x >> 5;\n",
     "    const u64 groups = (N + BNBQ_G4_R - 1) / BNBQ_G4_R;\n",
-    "    if (!vec) {\n",
-    "        bnbq_g4_build_table(code);\n",
-    "        __syncthreads();\n",
-    "        for (u64 g = (u64)blockIdx.x * nw + (threadIdx.x >> 5); g < groups; g += (u64)gridDim.x * nw)\n",
-    "            bnbq_g4_rows_unaligned(A, packed, absmax, N, K, bs_shift, out, bias, g * BNBQ_G4_R);\n",
-    "        return;\n",
-    "    }\n",
     "    const u64 g0 = groups * blockIdx.x / gridDim.x, g1 = groups * (blockIdx.x + 1) / gridDim.x;\n",
     "    const u32 rounds = (u32)((g1 - g0 + nw - 1) / nw);           // the same for every warp\n",
     "    const u32 nsteps = (u32)((K + 1023) / 1024);\n",
@@ -1458,27 +1526,53 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "    // a chunk in every step but maybe the last (K % 1024 != 0).\n",
     "    const u32 lk = 32u * lane;\n",
     "    const int lastok = (u64)(nsteps - 1) * 1024 + lk < K;\n",
-    "    uint4 wb[BNBQ_G4_DEPTH][BNBQ_G4_R];\n",
-    "    float sb[BNBQ_G4_DEPTH][BNBQ_G4_R];\n",
     "    bnbq_g4_rows fq;              // the fetch cursor: round fr, step fj\n",
     "    u32 fr = 0, fj = 0;\n",
     "    const u64 pol = bnbq_g4_policy();\n",
     "    bnbq_g4_rows_of(&fq, packed, absmax, N, K, bs_shift, g0, g1, 0, rounds);\n",
+    "#if BNBQ_G4_ASYNC\n",
+    "    // this thread's unit of slot (d, k): rw + (d R + k) T 16, its scale rs + (d R + k) T 4\n",
+    "    const u32 rT = blockDim.x;\n",
+    "    const u32 rw = (u32)__cvta_generic_to_shared(bnbq_g4_ring) + 16u * threadIdx.x;\n",
+    "    const u32 rs = (u32)__cvta_generic_to_shared(bnbq_g4_ring) + 16u * BNBQ_G4_DEPTH * BNBQ_G4_R * rT +\n",
+    "                   4u * threadIdx.x;\n",
+    "#define BNBQ_G4_PUT(slot, k, wp, sp)                                                               \\\n",
+    "    do {                                                                                           \\\n",
+    "        bnbq_g4_cp16(rw + 16u * rT * (u32)((slot) * BNBQ_G4_R + (k)), (wp), pol);                 \\\n",
+    "        bnbq_g4_cp4(rs + 4u * rT * (u32)((slot) * BNBQ_G4_R + (k)), (sp), pol);                   \\\n",
+    "    } while (0)\n",
+    "#define BNBQ_G4_GETW(slot, k) bnbq_g4_lds128(rw + 16u * rT * (u32)((slot) * BNBQ_G4_R + (k)))\n",
+    "#define BNBQ_G4_GETS(slot, k) bnbq_g4_ldsf(rs + 4u * rT * (u32)((slot) * BNBQ_G4_R + (k)))\n",
+    "#define BNBQ_G4_COMMIT() bnbq_g4_commit()\n",
+    "#define BNBQ_G4_WAIT() bnbq_g4_wait()\n",
+    "#else\n",
+    "    uint4 wb[BNBQ_G4_DEPTH][BNBQ_G4_R];\n",
+    "    float sb[BNBQ_G4_DEPTH][BNBQ_G4_R];\n",
+    "#define BNBQ_G4_PUT(slot, k, wp, sp)                                                               \\\n",
+    "    do {                                                                                           \\\n",
+    "        wb[slot][k] = bnbq_g4_load_w<1>((wp), pol);                                                \\\n",
+    "        sb[slot][k] = bnbq_g4_load_s((sp), pol);                                                   \\\n",
+    "    } while (0)\n",
+    "#define BNBQ_G4_GETW(slot, k) wb[slot][k]\n",
+    "#define BNBQ_G4_GETS(slot, k) sb[slot][k]\n",
+    "#define BNBQ_G4_COMMIT() do {} while (0)\n",
+    "#define BNBQ_G4_WAIT() do {} while (0)\n",
+    "#endif\n",
     "#define BNBQ_G4_FETCH(slot)                                                                        \\\n",
     "    do {                                                                                           \\\n",
     "        if (fq.valid && (fj + 1 < nsteps || lastok)) {                                             \\\n",
     "            const u32 kk = fj * 1024u + lk;                                                        \\\n",
-    "            _Pragma(\"unroll\") for (int k = 0; k < BNBQ_G4_R; k++) {                                \\\n",
-    "                wb[slot][k] = bnbq_g4_load_w<1>(fq.w[k] + (kk >> 1), pol);                         \\\n",
-    "                sb[slot][k] = bnbq_g4_load_s(fq.s[k] + (kk >> bs_shift), pol);                     \\\n",
-    "            }                                                                                      \\\n",
+    "            _Pragma(\"unroll\") for (int k = 0; k < BNBQ_G4_R; k++)                                  \\\n",
+    "                BNBQ_G4_PUT(slot, k, fq.w[k] + (kk >> 1), fq.s[k] + (kk >> bs_shift));             \\\n",
     "        }                                                                                          \\\n",
+    "        BNBQ_G4_COMMIT();                                                                          \\\n",
     "        if (++fj == nsteps) {                                                                      \\\n",
     "            fj = 0;                                                                                \\\n",
     "            ++fr;                                                                                  \\\n",
     "            bnbq_g4_rows_of(&fq, packed, absmax, N, K, bs_shift, g0, g1, fr, rounds);              \\\n",
     "        }                                                                                          \\\n",
     "    } while (0)\n",
+    "#if !BNBQ_G4_ASYNC\n",
     "#pragma unroll\n",
     "    for (int d = 0; d < BNBQ_G4_DEPTH; d++)\n",
     "#pragma unroll\n",
@@ -1486,7 +1580,12 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "            wb[d][k] = make_uint4(0u, 0u, 0u, 0u);\n",
     "            sb[d][k] = 0.0f;\n",
     "        }\n",
+    "#endif\n",
+    "#if BNBQ_G4_ASYNC\n",
+    "#pragma unroll 1\n",
+    "#else\n",
     "#pragma unroll\n",
+    "#endif\n",
     "    for (int d = 0; d + 1 < BNBQ_G4_DEPTH; d++) BNBQ_G4_FETCH(d);\n",
     "\n",
     "    bnbq_g4_build_table(code);\n",
@@ -1514,10 +1613,19 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#pragma unroll\n",
     "    for (int k = 0; k < BNBQ_G4_R; k++) acc[k] = 0.0f;\n",
     "#endif\n",
+    "    // the loop body once per step: sm_80+ with the ring slot d a variable (the ring is addressed);\n",
+    "    // sm_75 unrolled DEPTH times (the slots are registers)\n",
+    "#if BNBQ_G4_ASYNC\n",
+    "    u32 d = 0;\n",
+    "    for (u32 t0 = 0; t0 < total; t0++) {\n",
+    "        {\n",
+    "            {\n",
+    "#else\n",
     "    for (u32 t0 = 0; t0 < total; t0 += BNBQ_G4_DEPTH) {\n",
     "#pragma unroll\n",
     "        for (int d = 0; d < BNBQ_G4_DEPTH; d++) {\n",
     "            if (t0 + (u32)d < total) {   // the same in every thread\n",
+    "#endif\n",
     "                if (cj % BNBQ_G4_SEG == 0) {   // a segment starts\n",
     "                    cs = cj / BNBQ_G4_SEG;\n",
     "                    if (ring) {\n",
@@ -1533,8 +1641,20 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "                        ch = cs;\n",
     "                    }\n",
     "                }\n",
+    "#if BNBQ_G4_ASYNC\n",
+    "                BNBQ_G4_FETCH(d == 0 ? BNBQ_G4_DEPTH - 1 : d - 1);\n",
+    "#else\n",
     "                BNBQ_G4_FETCH((d + BNBQ_G4_DEPTH - 1) % BNBQ_G4_DEPTH);\n",
+    "#endif\n",
+    "                BNBQ_G4_WAIT();   // step t0 + d has landed\n",
     "                if (cg < g1) {\n",
+    "                    uint4 wd[BNBQ_G4_R];\n",
+    "                    float sd[BNBQ_G4_R];\n",
+    "#pragma unroll\n",
+    "                    for (int k = 0; k < BNBQ_G4_R; k++) {\n",
+    "                        wd[k] = BNBQ_G4_GETW(d, k);\n",
+    "                        sd[k] = BNBQ_G4_GETS(d, k);\n",
+    "                    }\n",
     "                    const int live = cj + 1 < nsteps || lastok;\n",
     "                    u32 a[BNBQ_G4_AW];\n",
     "                    const uint4* ap = bnbq_g4_act[ch] + (cj % BNBQ_G4_SEG) * BNBQ_G4_STEPU;\n",
@@ -1547,24 +1667,18 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "                    (void)a;\n",
     "#pragma unroll\n",
     "                    for (int k = 0; k < BNBQ_G4_R; k++) {\n",
-    "                        const uint4 w = wb[d][k];\n",
-    "                        acc[k] = acc[k] + __uint_as_float(((w.x ^ w.y ^ w.z ^ w.w) & 0x7fffffu) | 0x3f800000u) * sb[d][k];\n",
+    "                        const uint4 w = wd[k];\n",
+    "                        acc[k] = acc[k] + __uint_as_float(((w.x ^ w.y ^ w.z ^ w.w) & 0x7fffffu) | 0x3f800000u) * sd[k];\n",
     "                    }\n",
     "#elif BNBQ_G4_MMA\n",
-    "                    if (cj + 1 < nsteps || (K & 1023u) == 0) {\n",
     "#pragma unroll\n",
-    "                        for (int k = 0; k < BNBQ_G4_R; k++)\n",
-    "                            bnbq_g4_dot_mma<0>(a, wb[d][k], sb[d][k], tl, 1, acc[k]);\n",
-    "                    } else {\n",
-    "#pragma unroll\n",
-    "                        for (int k = 0; k < BNBQ_G4_R; k++)\n",
-    "                            bnbq_g4_dot_mma<1>(a, wb[d][k], sb[d][k], tl, live, acc[k]);\n",
-    "                    }\n",
+    "                    for (int k = 0; k < BNBQ_G4_R; k++)   // one instance (compile time): live masks\n",
+    "                        bnbq_g4_dot_mma<1>(a, wd[k], sd[k], tl, live, acc[k]);\n",
     "#else\n",
     "                    if (live) {\n",
     "#pragma unroll\n",
     "                        for (int k = 0; k < BNBQ_G4_R; k++)\n",
-    "                            acc[k] = bnbq_g4_dot(a, wb[d][k], sb[d][k], lane, acc[k]);\n",
+    "                            acc[k] = bnbq_g4_dot(a, wd[k], sd[k], lane, acc[k]);\n",
     "                    }\n",
     "#endif\n",
     "                }\n",
@@ -1590,16 +1704,25 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "                    cr++;\n",
     "                    cg += nw;\n",
     "                }\n",
+    "#if BNBQ_G4_ASYNC\n",
+    "                d = d + 1 == BNBQ_G4_DEPTH ? 0 : d + 1;\n",
+    "#endif\n",
     "            }\n",
     "        }\n",
     "    }\n",
     "#undef BNBQ_G4_FETCH\n",
+    "#undef BNBQ_G4_PUT\n",
+    "#undef BNBQ_G4_GETW\n",
+    "#undef BNBQ_G4_GETS\n",
+    "#undef BNBQ_G4_COMMIT\n",
+    "#undef BNBQ_G4_WAIT\n",
     "}\n",
     "#endif\n",
-    "#line 601 \"gemv4.cu\"\n",
+    "#line 707 \"gemv4.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_gemv4[] = {
+    "bnbq_k_gemv4_any",
     "bnbq_k_gemv4",
     0
 };
@@ -5959,13 +6082,20 @@ static int bnbq__cu_log2(int v) {
 }
 
 /* gemv_4bit (kernels_src/gemv4.cu): one block per SM (the per-lane lookup table and the staged
-   activation fill the 48 KB of static shared memory, 16 warps fill the registers), the groups of
+   activation fill 48 KB of static shared memory, 16 warps fill the registers), the groups of
    BNBQ__CU_G4_R rows split evenly over the blocks. A block of W warps takes its groups W at a time
    ("rounds"); W (8..16) is the fewest warps that keep the rounds of the fullest block, so that the
-   last round is nearly full. Exact (CPU) summation order unless desc.gemv_fast_order (tensor cores, f16 / bf16). */
+   last round is nearly full. Exact (CPU) summation order unless desc.gemv_fast_order (tensor cores,
+   f16 / bf16). sm_80+: the weights stream through a per-thread cp.async ring in dynamic shared
+   memory (BNBQ__CU_G4_RING bytes per thread, beyond the 48 KB a block gets without
+   cuFuncSetAttribute), W at most what the device's shared memory holds. Unaligned inputs, or the
+   shared memory not to be had: bnbq_k_gemv4_any (no ring, no dynamic shared memory). */
 #define BNBQ__CU_G4_R 2      /* = BNBQ_G4_R in gemv4.cu */
 #define BNBQ__CU_G4_MINW 8   /* = BNBQ_G4_MINT / 32 */
 #define BNBQ__CU_G4_MAXW 16  /* = BNBQ_G4_MAXT / 32 */
+#define BNBQ__CU_G4_DEPTH 4  /* = BNBQ_G4_DEPTH in gemv4.cu (sm_80+) */
+#define BNBQ__CU_G4_RING (BNBQ__CU_G4_DEPTH * BNBQ__CU_G4_R * 20)
+#define BNBQ__CU_G4_STATIC (51 * 1024)   /* the kernel's static shared memory (49 KB on sm_90), and a margin */
 static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
                                       const void* A, const uint8_t* packed, const float* absmax,
                                       size_t N, size_t K, int blocksize, void* out,
@@ -5974,25 +6104,45 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
         { "BNBQ_DT=0", "BNBQ_DT=1 BNBQ_G4_FAST=1", "BNBQ_DT=2 BNBQ_G4_FAST=1" },   /* fast order */
         { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" } };                                /* exact order */
     bnbq__CUfunction f = NULL;
+    int vec = bnbq__cu_al(packed, 16) && bnbq__cu_al(A, 16) && K < ((size_t)1 << 31);
+    size_t maxw = BNBQ__CU_G4_MAXW, smem = 0;
+    const char* def;
     BNBQ__CU_BEGIN("bnbq_gemv_4bit");
-    r = bnbq__cu_kernel(ex, "gemv4", defs[c->desc.gemv_fast_order == 0][(int)dt], "bnbq_k_gemv4", &f);
+    def = defs[c->desc.gemv_fast_order == 0][(int)dt];
+    if (vec && c->info.cc_major >= 8) {   /* the ring: W capped by the shared memory (opt-in) */
+        int optin = 0;
+        if (!BNBQ__DRV.bnbq__cuFuncSetAttribute ||
+            BNBQ__DRV.bnbq__cuDeviceGetAttribute(&optin, (bnbq__CUattr)BNBQ__ATTR_MAX_SHARED_PER_BLOCK_OPTIN,
+                                                 c->device) != 0 ||
+            optin < BNBQ__CU_G4_STATIC + 32 * BNBQ__CU_G4_MINW * BNBQ__CU_G4_RING)
+            vec = 0;
+        else if ((size_t)(optin - BNBQ__CU_G4_STATIC) / (32 * BNBQ__CU_G4_RING) < maxw)
+            maxw = (size_t)(optin - BNBQ__CU_G4_STATIC) / (32 * BNBQ__CU_G4_RING);
+    }
+    r = bnbq__cu_kernel(ex, "gemv4", def, vec ? "bnbq_k_gemv4" : "bnbq_k_gemv4_any", &f);
     if (r == BNBQ_SUCCESS) {
         bnbq__cu_code16 tab;
         const float* src = code ? code : bnbq_code_4bit(qt);
         unsigned long long NN = N, KK = K;
         int shift = bnbq__cu_log2(blocksize);
-        int vec = bnbq__cu_al(packed, 16) && bnbq__cu_al(A, 16) && K < ((size_t)1 << 31);
         size_t groups = N / BNBQ__CU_G4_R + (N % BNBQ__CU_G4_R != 0);
         size_t grid = groups < bnbq__cu_sms(c) ? groups : bnbq__cu_sms(c);
         size_t most = groups / grid + (groups % grid != 0);              /* groups of the fullest block */
-        size_t rounds = most / BNBQ__CU_G4_MAXW + (most % BNBQ__CU_G4_MAXW != 0);
+        size_t rounds = most / maxw + (most % maxw != 0);
         size_t warps = most / rounds + (most % rounds != 0);
-        void* a[10];
+        void* a[9];
         if (warps < BNBQ__CU_G4_MINW) warps = BNBQ__CU_G4_MINW;
+        if (vec && c->info.cc_major >= 8) {
+            smem = 32 * warps * BNBQ__CU_G4_RING;
+            r = bnbq__cu_check(ex, bnbq__func, "cuFuncSetAttribute",
+                               BNBQ__DRV.bnbq__cuFuncSetAttribute(f, (bnbq__CUfuncattr)BNBQ__FATTR_MAX_DYNAMIC_SHARED,
+                                                                  (int)smem));
+        }
         memcpy(tab.v, src, sizeof tab.v);
         a[0] = (void*)&A; a[1] = (void*)&packed; a[2] = (void*)&absmax; a[3] = &NN; a[4] = &KK;
-        a[5] = &shift; a[6] = &out; a[7] = (void*)&bias; a[8] = &tab; a[9] = &vec;
-        r = bnbq__cu_launch(ex, bnbq__func, f, (unsigned)grid, 1, (unsigned)(32 * warps), 0, a);
+        a[5] = &shift; a[6] = &out; a[7] = (void*)&bias; a[8] = &tab;
+        if (r == BNBQ_SUCCESS)
+            r = bnbq__cu_launch(ex, bnbq__func, f, (unsigned)grid, 1, (unsigned)(32 * warps), (unsigned)smem, a);
     }
     BNBQ__CU_END();
 }

@@ -4,15 +4,15 @@
 # its gemv_4bit check runs first) and prints bench_gpu's gemv lines.
 # usage: sh bench/gemv_sweep.sh SETTING...
 #   SETTING = name[:knob=value,...] with the knobs
-#     exact=1     the launcher's default summation order is the exact one (bnbq_cuda_desc.gemv_exact_order)
+#     fast=1      the launcher uses the fast (tensor-core) summation order (bnbq_cuda_desc.gemv_fast_order)
 #     rows=N      rows per warp (BNBQ_G4_R in kernels_src/gemv4.cu and BNBQ__CU_G4_R in the launcher)
-#     depth=N     weight steps in the ring per lane (BNBQ_G4_DEPTH)
+#     depth=N     weight steps in the ring per lane (BNBQ_G4_DEPTH and BNBQ__CU_G4_DEPTH)
 #     seg=N       steps per staged activation segment (BNBQ_G4_SEG; 4 fills the 48 KB in f16/bf16)
 #     maxw=N      most warps per block (BNBQ_G4_MAXT and BNBQ__CU_G4_MAXW)
 #     evict=0     plain weight loads instead of the L2 evict-first policy (BNBQ_G4_EVICT_FIRST)
 #     probe=1     the memory probe (BNBQ_G4_PROBE in gemv4.cu): the loads alone, wrong results
 #     header=PATH another bnbq_cuda.h as it is (e.g. an older commit's, for a before/after)
-#   e.g. sh bench/gemv_sweep.sh fast exact:exact=1 rows4:rows=4 d3:depth=3
+#   e.g. sh bench/gemv_sweep.sh exact fast:fast=1 rows4:rows=4 d3:depth=3
 # Environment: TEST=1 runs test_gpu gemv_4bit per setting; L2=1 also runs bench/gemv_l2.c (the same
 # calls after a dirty, a clean and no L2 flush); RUNS (default 30); ONLY (default gemv_4bit).
 set -u
@@ -33,10 +33,11 @@ for setting in "$@"; do
     for kv in $(echo "$knobs" | tr ',' ' '); do
         k=${kv%%=*}; v=${kv#*=}
         case "$k" in
-            exact) [ "$v" = 1 ] && sed -i 's/defs\[c->desc.gemv_exact_order != 0\]/defs[1]/' "$d/bnbq_cuda.h" ;;
+            fast) [ "$v" = 1 ] && sed -i 's/def = defs\[c->desc.gemv_fast_order == 0\]/def = defs[0]/' "$d/bnbq_cuda.h" ;;
             rows) sed -i "s/^#define BNBQ_G4_R [0-9]* /#define BNBQ_G4_R $v /" "$d/k/gemv4.cu"
                   sed -i "s/^#define BNBQ__CU_G4_R [0-9]* /#define BNBQ__CU_G4_R $v /" "$d/bnbq_cuda.h" ;;
-            depth) sed -i "s/^#define BNBQ_G4_DEPTH [0-9]* /#define BNBQ_G4_DEPTH $v /" "$d/k/gemv4.cu" ;;
+            depth) sed -i "s/^#define BNBQ_G4_DEPTH [0-9]* /#define BNBQ_G4_DEPTH $v /" "$d/k/gemv4.cu"
+                   sed -i "s/^#define BNBQ__CU_G4_DEPTH [0-9]* /#define BNBQ__CU_G4_DEPTH $v /" "$d/bnbq_cuda.h" ;;
             seg) sed -i "s/^#define BNBQ_G4_SEG [0-9]* /#define BNBQ_G4_SEG $v /" "$d/k/gemv4.cu" ;;
             maxw) sed -i "s/^#define BNBQ_G4_MAXT [0-9]* /#define BNBQ_G4_MAXT $((v * 32)) /" "$d/k/gemv4.cu"
                   sed -i "s/^#define BNBQ__CU_G4_MAXW [0-9]* /#define BNBQ__CU_G4_MAXW $v /" "$d/bnbq_cuda.h" ;;

@@ -26,12 +26,14 @@
 // of rounds); the N rows are cut into groups of BNBQ_G4_R rows, block b takes the contiguous
 // groups [b G / grid, (b + 1) G / grid) and its warp w takes group w + r W in round r. A lane
 // reads its 16 weight bytes of each row with one 16-byte load; the weights of the next
-// BNBQ_G4_DEPTH - 1 steps (over round boundaries) are always in flight. The activation is staged in
-// shared memory by segments of BNBQ_G4_SEG steps (two halves: loaded once when K fits in them,
-// else a ring with one barrier per segment), swizzled so that the lanes' 16-byte reads of their
-// own 64- or 128-byte chunks never share a bank. The weights and scales are read with an L2
-// evict-first policy (sm_80+): they are read once, and their misses then evict their own clean
-// lines instead of other (possibly dirty) data. Without vec, lanes load their own bytes.
+// BNBQ_G4_DEPTH - 1 steps (over round boundaries) are always in flight: sm_80+ as cp.async copies
+// into the thread's own slots of a ring in dynamic shared memory (no barrier: each thread reads back
+// only what it copied), sm_75 in registers. The activation is staged in shared memory by segments
+// of BNBQ_G4_SEG steps (two halves: loaded once when K fits in them, else a ring with one barrier
+// per segment), swizzled so that the lanes' 16-byte reads of their own 64- or 128-byte chunks never
+// share a bank. Unaligned inputs take the kernel bnbq_k_gemv4_any (lanes load their own bytes).
+// The ring's copies carry no L2 cache hint (see bnbq_g4_cp16), so BNBQ_G4_EVICT_FIRST now acts on
+// nothing (the register path is sm_75's, which has no policies).
 #ifndef BNBQ_DT
 #define BNBQ_DT 0
 #endif
@@ -50,8 +52,20 @@
 #else
 #define BNBQ_G4_HINT 0
 #endif
+// 1 (sm_80+): the weights and scales reach the lanes through a per-thread ring in dynamic shared
+// memory filled with cp.async (no registers held by loads in flight, so the ring can be deep); the
+// launcher gives the kernel BNBQ_G4_DEPTH * BNBQ_G4_R * 20 bytes per thread. 0 (sm_75): registers.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define BNBQ_G4_ASYNC 1
+#else
+#define BNBQ_G4_ASYNC 0
+#endif
 #define BNBQ_G4_R 2              // rows per warp (they share the activation chunk)
-#define BNBQ_G4_DEPTH 3          // weight steps in the ring per lane (DEPTH - 1 ahead)
+#if BNBQ_G4_ASYNC
+#define BNBQ_G4_DEPTH 4          // weight steps in the ring per lane (DEPTH - 1 ahead)
+#else
+#define BNBQ_G4_DEPTH 3          // (sm_75, registers)
+#endif
 #define BNBQ_G4_SEG 4            // steps (1024 elements) per staged activation segment
 #define BNBQ_G4_MINT 256         // fewest threads per block (the launcher's BNBQ__CU_G4_MINW)
 #define BNBQ_G4_MAXT 512         // most threads per block (BNBQ__CU_G4_MAXW)
@@ -185,6 +199,37 @@ BNBQ_DEV uint4 bnbq_g4_load_w(const u8* p, u64 pol = 0) {
     }
     return v;
 }
+
+#if BNBQ_G4_ASYNC
+// the per-thread ring (dynamic shared memory): weights of slot (d, k) of thread t at 16-byte unit
+// (d R + k) T + t, their scales after all the weights at word (d R + k) T + t (conflict-free).
+// No L2 cache hint on these copies: NVRTC 13.0's ptxas encodes some LDGSTS with both a uniform
+// shared offset and a policy descriptor with an odd uniform register pair (desc[UR1]), an illegal
+// instruction at run time (seen on sm_90).
+extern __shared__ uint4 bnbq_g4_ring[];
+BNBQ_DEV void bnbq_g4_cp16(u32 dst, const void* src, u64 pol) {
+    (void)pol;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
+}
+BNBQ_DEV void bnbq_g4_cp4(u32 dst, const void* src, u64 pol) {
+    (void)pol;
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(dst), "l"(src) : "memory");
+}
+BNBQ_DEV void bnbq_g4_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+// all but the newest DEPTH - 1 groups have landed
+BNBQ_DEV void bnbq_g4_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(BNBQ_G4_DEPTH - 1) : "memory"); }
+BNBQ_DEV uint4 bnbq_g4_lds128(u32 addr) {
+    uint4 v;
+    asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(addr)
+                 : "memory");
+    return v;
+}
+BNBQ_DEV float bnbq_g4_ldsf(u32 addr) {
+    float v;
+    asm volatile("ld.shared.f32 %0, [%1];" : "=f"(v) : "r"(addr) : "memory");
+    return v;
+}
+#endif
 
 // dt bits of a float (one rounding), dt bits to float (exact)
 BNBQ_DEV u32 bnbq_g4_bits(float v) {
@@ -435,20 +480,27 @@ BNBQ_DEV void bnbq_g4_build_table(const bnbq_code16 code) {
 #endif
 }
 
+// Unaligned inputs (packed or A not 16-byte aligned, or K >= 2^31; the launcher's choice, also its
+// fallback where the vec kernel's shared memory cannot be had): warps grid-stride over the groups.
+extern "C" __global__ void __launch_bounds__(BNBQ_G4_MAXT, 1)
+bnbq_k_gemv4_any(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
+                 void* out, const void* bias, bnbq_code16 code) {
+    const u32 nw = blockDim.x >> 5;
+    const u64 groups = (N + BNBQ_G4_R - 1) / BNBQ_G4_R;
+    bnbq_g4_build_table(code);
+    __syncthreads();
+    for (u64 g = (u64)blockIdx.x * nw + (threadIdx.x >> 5); g < groups; g += (u64)gridDim.x * nw)
+        bnbq_g4_rows_unaligned(A, packed, absmax, N, K, bs_shift, out, bias, g * BNBQ_G4_R);
+}
+
 // Grid: one block per SM (the launcher); groups of BNBQ_G4_R rows. bs_shift = log2(blocksize).
-// code: the 16-entry quant_map (resolved on the host). vec: packed and A are 16-byte aligned.
+// code: the 16-entry quant_map (resolved on the host). packed and A are 16-byte aligned, K < 2^31.
+// sm_80+: dynamic shared memory of BNBQ_G4_DEPTH * BNBQ_G4_R * 20 bytes per thread (the ring).
 extern "C" __global__ void __launch_bounds__(BNBQ_G4_MAXT, 1)
 bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
-             void* out, const void* bias, bnbq_code16 code, int vec) {
+             void* out, const void* bias, bnbq_code16 code) {
     const u32 lane = threadIdx.x & 31, nw = blockDim.x >> 5;
     const u64 groups = (N + BNBQ_G4_R - 1) / BNBQ_G4_R;
-    if (!vec) {
-        bnbq_g4_build_table(code);
-        __syncthreads();
-        for (u64 g = (u64)blockIdx.x * nw + (threadIdx.x >> 5); g < groups; g += (u64)gridDim.x * nw)
-            bnbq_g4_rows_unaligned(A, packed, absmax, N, K, bs_shift, out, bias, g * BNBQ_G4_R);
-        return;
-    }
     const u64 g0 = groups * blockIdx.x / gridDim.x, g1 = groups * (blockIdx.x + 1) / gridDim.x;
     const u32 rounds = (u32)((g1 - g0 + nw - 1) / nw);           // the same for every warp
     const u32 nsteps = (u32)((K + 1023) / 1024);
@@ -461,27 +513,53 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
     // a chunk in every step but maybe the last (K % 1024 != 0).
     const u32 lk = 32u * lane;
     const int lastok = (u64)(nsteps - 1) * 1024 + lk < K;
-    uint4 wb[BNBQ_G4_DEPTH][BNBQ_G4_R];
-    float sb[BNBQ_G4_DEPTH][BNBQ_G4_R];
     bnbq_g4_rows fq;              // the fetch cursor: round fr, step fj
     u32 fr = 0, fj = 0;
     const u64 pol = bnbq_g4_policy();
     bnbq_g4_rows_of(&fq, packed, absmax, N, K, bs_shift, g0, g1, 0, rounds);
+#if BNBQ_G4_ASYNC
+    // this thread's unit of slot (d, k): rw + (d R + k) T 16, its scale rs + (d R + k) T 4
+    const u32 rT = blockDim.x;
+    const u32 rw = (u32)__cvta_generic_to_shared(bnbq_g4_ring) + 16u * threadIdx.x;
+    const u32 rs = (u32)__cvta_generic_to_shared(bnbq_g4_ring) + 16u * BNBQ_G4_DEPTH * BNBQ_G4_R * rT +
+                   4u * threadIdx.x;
+#define BNBQ_G4_PUT(slot, k, wp, sp)                                                               \
+    do {                                                                                           \
+        bnbq_g4_cp16(rw + 16u * rT * (u32)((slot) * BNBQ_G4_R + (k)), (wp), pol);                 \
+        bnbq_g4_cp4(rs + 4u * rT * (u32)((slot) * BNBQ_G4_R + (k)), (sp), pol);                   \
+    } while (0)
+#define BNBQ_G4_GETW(slot, k) bnbq_g4_lds128(rw + 16u * rT * (u32)((slot) * BNBQ_G4_R + (k)))
+#define BNBQ_G4_GETS(slot, k) bnbq_g4_ldsf(rs + 4u * rT * (u32)((slot) * BNBQ_G4_R + (k)))
+#define BNBQ_G4_COMMIT() bnbq_g4_commit()
+#define BNBQ_G4_WAIT() bnbq_g4_wait()
+#else
+    uint4 wb[BNBQ_G4_DEPTH][BNBQ_G4_R];
+    float sb[BNBQ_G4_DEPTH][BNBQ_G4_R];
+#define BNBQ_G4_PUT(slot, k, wp, sp)                                                               \
+    do {                                                                                           \
+        wb[slot][k] = bnbq_g4_load_w<1>((wp), pol);                                                \
+        sb[slot][k] = bnbq_g4_load_s((sp), pol);                                                   \
+    } while (0)
+#define BNBQ_G4_GETW(slot, k) wb[slot][k]
+#define BNBQ_G4_GETS(slot, k) sb[slot][k]
+#define BNBQ_G4_COMMIT() do {} while (0)
+#define BNBQ_G4_WAIT() do {} while (0)
+#endif
 #define BNBQ_G4_FETCH(slot)                                                                        \
     do {                                                                                           \
         if (fq.valid && (fj + 1 < nsteps || lastok)) {                                             \
             const u32 kk = fj * 1024u + lk;                                                        \
-            _Pragma("unroll") for (int k = 0; k < BNBQ_G4_R; k++) {                                \
-                wb[slot][k] = bnbq_g4_load_w<1>(fq.w[k] + (kk >> 1), pol);                         \
-                sb[slot][k] = bnbq_g4_load_s(fq.s[k] + (kk >> bs_shift), pol);                     \
-            }                                                                                      \
+            _Pragma("unroll") for (int k = 0; k < BNBQ_G4_R; k++)                                  \
+                BNBQ_G4_PUT(slot, k, fq.w[k] + (kk >> 1), fq.s[k] + (kk >> bs_shift));             \
         }                                                                                          \
+        BNBQ_G4_COMMIT();                                                                          \
         if (++fj == nsteps) {                                                                      \
             fj = 0;                                                                                \
             ++fr;                                                                                  \
             bnbq_g4_rows_of(&fq, packed, absmax, N, K, bs_shift, g0, g1, fr, rounds);              \
         }                                                                                          \
     } while (0)
+#if !BNBQ_G4_ASYNC
 #pragma unroll
     for (int d = 0; d < BNBQ_G4_DEPTH; d++)
 #pragma unroll
@@ -489,7 +567,12 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
             wb[d][k] = make_uint4(0u, 0u, 0u, 0u);
             sb[d][k] = 0.0f;
         }
+#endif
+#if BNBQ_G4_ASYNC
+#pragma unroll 1
+#else
 #pragma unroll
+#endif
     for (int d = 0; d + 1 < BNBQ_G4_DEPTH; d++) BNBQ_G4_FETCH(d);
 
     bnbq_g4_build_table(code);
@@ -517,10 +600,19 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 #pragma unroll
     for (int k = 0; k < BNBQ_G4_R; k++) acc[k] = 0.0f;
 #endif
+    // the loop body once per step: sm_80+ with the ring slot d a variable (the ring is addressed);
+    // sm_75 unrolled DEPTH times (the slots are registers)
+#if BNBQ_G4_ASYNC
+    u32 d = 0;
+    for (u32 t0 = 0; t0 < total; t0++) {
+        {
+            {
+#else
     for (u32 t0 = 0; t0 < total; t0 += BNBQ_G4_DEPTH) {
 #pragma unroll
         for (int d = 0; d < BNBQ_G4_DEPTH; d++) {
             if (t0 + (u32)d < total) {   // the same in every thread
+#endif
                 if (cj % BNBQ_G4_SEG == 0) {   // a segment starts
                     cs = cj / BNBQ_G4_SEG;
                     if (ring) {
@@ -536,8 +628,20 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
                         ch = cs;
                     }
                 }
+#if BNBQ_G4_ASYNC
+                BNBQ_G4_FETCH(d == 0 ? BNBQ_G4_DEPTH - 1 : d - 1);
+#else
                 BNBQ_G4_FETCH((d + BNBQ_G4_DEPTH - 1) % BNBQ_G4_DEPTH);
+#endif
+                BNBQ_G4_WAIT();   // step t0 + d has landed
                 if (cg < g1) {
+                    uint4 wd[BNBQ_G4_R];
+                    float sd[BNBQ_G4_R];
+#pragma unroll
+                    for (int k = 0; k < BNBQ_G4_R; k++) {
+                        wd[k] = BNBQ_G4_GETW(d, k);
+                        sd[k] = BNBQ_G4_GETS(d, k);
+                    }
                     const int live = cj + 1 < nsteps || lastok;
                     u32 a[BNBQ_G4_AW];
                     const uint4* ap = bnbq_g4_act[ch] + (cj % BNBQ_G4_SEG) * BNBQ_G4_STEPU;
@@ -550,24 +654,18 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
                     (void)a;
 #pragma unroll
                     for (int k = 0; k < BNBQ_G4_R; k++) {
-                        const uint4 w = wb[d][k];
-                        acc[k] = acc[k] + __uint_as_float(((w.x ^ w.y ^ w.z ^ w.w) & 0x7fffffu) | 0x3f800000u) * sb[d][k];
+                        const uint4 w = wd[k];
+                        acc[k] = acc[k] + __uint_as_float(((w.x ^ w.y ^ w.z ^ w.w) & 0x7fffffu) | 0x3f800000u) * sd[k];
                     }
 #elif BNBQ_G4_MMA
-                    if (cj + 1 < nsteps || (K & 1023u) == 0) {
 #pragma unroll
-                        for (int k = 0; k < BNBQ_G4_R; k++)
-                            bnbq_g4_dot_mma<0>(a, wb[d][k], sb[d][k], tl, 1, acc[k]);
-                    } else {
-#pragma unroll
-                        for (int k = 0; k < BNBQ_G4_R; k++)
-                            bnbq_g4_dot_mma<1>(a, wb[d][k], sb[d][k], tl, live, acc[k]);
-                    }
+                    for (int k = 0; k < BNBQ_G4_R; k++)   // one instance (compile time): live masks
+                        bnbq_g4_dot_mma<1>(a, wd[k], sd[k], tl, live, acc[k]);
 #else
                     if (live) {
 #pragma unroll
                         for (int k = 0; k < BNBQ_G4_R; k++)
-                            acc[k] = bnbq_g4_dot(a, wb[d][k], sb[d][k], lane, acc[k]);
+                            acc[k] = bnbq_g4_dot(a, wd[k], sd[k], lane, acc[k]);
                     }
 #endif
                 }
@@ -593,8 +691,16 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
                     cr++;
                     cg += nw;
                 }
+#if BNBQ_G4_ASYNC
+                d = d + 1 == BNBQ_G4_DEPTH ? 0 : d + 1;
+#endif
             }
         }
     }
 #undef BNBQ_G4_FETCH
+#undef BNBQ_G4_PUT
+#undef BNBQ_G4_GETW
+#undef BNBQ_G4_GETS
+#undef BNBQ_G4_COMMIT
+#undef BNBQ_G4_WAIT
 }

@@ -284,8 +284,8 @@ FAKE_EXPORT int cuModuleGetFunction(void** fn, void* mod, const char* name) {
         }
     return ERR_NOT_FOUND;
 }
-/* The newer, optional functions: the lazy-loading mode (FAKE_CUDA_LOADING, default 2 = lazy) and
-   cuFuncLoad (counted). */
+/* The newer, optional functions: the lazy-loading mode (FAKE_CUDA_LOADING, default 2 = lazy),
+   cuFuncLoad (counted) and cuFuncSetAttribute. */
 FAKE_EXPORT int cuModuleGetLoadingMode(int* mode) {
     if (!mode) return ERR_INVALID_VALUE;
     *mode = env_int("FAKE_CUDA_LOADING", 2);
@@ -295,6 +295,14 @@ FAKE_EXPORT int cuFuncLoad(void* fn) {
     if (!fn) return ERR_INVALID_HANDLE;
     if (need_ctx()) return ERR_INVALID_CONTEXT;
     g.funcloads++;
+    return OK;
+}
+/* a function attribute (gemv_4bit's dynamic shared memory): accepted, not recorded */
+FAKE_EXPORT int cuFuncSetAttribute(void* fn, int attr, int value) {
+    (void)attr;
+    (void)value;
+    if (!fn) return ERR_INVALID_HANDLE;
+    if (need_ctx()) return ERR_INVALID_CONTEXT;
     return OK;
 }
 FAKE_EXPORT int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
