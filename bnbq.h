@@ -3397,8 +3397,8 @@ BNBQ_API void bnbq_embedding_uninit(bnbq_exec* ex, bnbq_embedding* e) {
     memset(e, 0, sizeof *e);
 }
 
-BNBQ_API bnbq_result bnbq_embedding_init(bnbq_exec* ex, bnbq_embedding* e,
-                                         const bnbq_embedding_desc* desc) {
+static bnbq_result bnbq__emb_init(bnbq_exec* ex, bnbq_embedding* e,
+                                  const bnbq_embedding_desc* desc) {
     static const char* bnbq__func = "bnbq_embedding_init";
     bnbq_embedding_desc d;
     size_t num, dim, n, es, i, bytes;
@@ -3418,10 +3418,10 @@ BNBQ_API bnbq_result bnbq_embedding_init(bnbq_exec* ex, bnbq_embedding* e,
     BNBQ__REQUIRE(bnbq__is_float_dtype(d.dtype), BNBQ_ERROR_BAD_DTYPE,
                   "dtype must be F32, F16 or BF16");
     es = bnbq_dtype_size(d.dtype);
-    BNBQ__REQUIRE(num <= (size_t)INT32_MAX + 1u, BNBQ_ERROR_INVALID_ARGS,
-                  "num_embeddings exceeds the int32 index range");
     BNBQ__REQUIRE(bnbq__mul_ok(num, dim, 8, &n), BNBQ_ERROR_OVERFLOW,
                   "num_embeddings * embedding_dim overflows");
+    BNBQ__REQUIRE(num <= (size_t)INT32_MAX + 1u, BNBQ_ERROR_INVALID_ARGS,
+                  "num_embeddings exceeds the int32 index range");
     trainable = d.kind == BNBQ_EMBEDDING || d.kind == BNBQ_EMBEDDING_STABLE;
     quant = !trainable;
     if (d.kind == BNBQ_EMBEDDING_FP4) d.quant_type = BNBQ_FP4;
@@ -3449,7 +3449,7 @@ BNBQ_API bnbq_result bnbq_embedding_init(bnbq_exec* ex, bnbq_embedding* e,
     } else {
         d.padding_idx = 0;
     }
-    if (quant && dim % 64 != 0)
+    if (quant && d.kind != BNBQ_EMBEDDING_8BIT && dim % 64 != 0)
         bnbq_log(ex, BNBQ_LOG_WARN, bnbq__func,
                  "embedding_dim %lu is not a multiple of the blocksize 64: quantization blocks "
                  "straddle rows (bitsandbytes then dequantizes the whole table every forward)",
@@ -3497,8 +3497,14 @@ BNBQ_API bnbq_result bnbq_embedding_init(bnbq_exec* ex, bnbq_embedding* e,
         if (r == BNBQ_SUCCESS) r = bnbq_fill_bytes(ex, e->grad_norm_bias, 0, dim * 4);
     }
     bnbq_host_free(ex, host);   /* HOST_TO_EXEC copies have returned: the buffer is free */
-    if (r != BNBQ_SUCCESS) { bnbq_embedding_uninit(ex, e); return r; }
-    return BNBQ_SUCCESS;
+    return r;
+}
+
+BNBQ_API bnbq_result bnbq_embedding_init(bnbq_exec* ex, bnbq_embedding* e,
+                                         const bnbq_embedding_desc* desc) {
+    bnbq_result r = bnbq__emb_init(ex, e, desc);
+    if (r != BNBQ_SUCCESS && e) bnbq_embedding_uninit(ex, e);   /* frees and zeroes */
+    return r;
 }
 
 BNBQ_API bnbq_result bnbq_embedding_set_weight(bnbq_exec* ex, bnbq_embedding* e,
