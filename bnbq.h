@@ -514,8 +514,8 @@ BNBQ_API bnbq_result bnbq_gather_rows_backward(bnbq_exec* ex, bnbq_dtype dt, con
                                              size_t num_rows, size_t dim, int64_t padding_idx,
                                              int scale_grad_by_freq, void* grad_weight);
 /* torch embedding max_norm: each distinct looked-up row r of weight (num_rows, dim) whose
-   norm_type-norm (computed in double) exceeds max_norm is scaled in place by
-   f32(max_norm / (norm + 1e-7)), each element rounded to dt. */
+   norm_type-norm (computed in double; norm_type +inf: the largest |w|, as torch) exceeds
+   max_norm is scaled in place by f32(max_norm / (norm + 1e-7)), each element rounded to dt. */
 BNBQ_API bnbq_result bnbq_renorm_rows(bnbq_exec* ex, bnbq_dtype dt, void* weight,
                                            size_t num_rows, size_t dim, const int32_t* idx,
                                            size_t count, float max_norm, float norm_type);
@@ -2955,6 +2955,7 @@ BNBQ_API bnbq_result bnbq_renorm_rows(bnbq_exec* ex, bnbq_dtype dt, void* weight
                                       size_t count, float max_norm, float norm_type) {
     static const char* bnbq__func = "bnbq_renorm_rows";
     size_t es = bnbq_dtype_size(dt), i, j, d;
+    int inf_norm = norm_type > FLT_MAX;   /* torch's inf-norm: the largest |w| */
     bnbq__ipair* p;
     BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
     BNBQ__REQUIRE(weight && idx, BNBQ_ERROR_NULL_POINTER, "weight or idx is NULL");
@@ -2978,9 +2979,12 @@ BNBQ_API bnbq_result bnbq_renorm_rows(bnbq_exec* ex, bnbq_dtype dt, void* weight
         for (j = i; j < count && p[j].idx == p[i].idx; j++) {}
         for (d = 0; d < dim; d++) {
             double v = fabs((double)bnbq__load(dt, weight, row + d));
-            norm += norm_type == 2.0f ? v * v : (norm_type == 1.0f ? v : pow(v, norm_type));
+            if (inf_norm) { if (v > norm || v != v) norm = v; }   /* max |w|, NaN sticks */
+            else norm += norm_type == 2.0f ? v * v : (norm_type == 1.0f ? v : pow(v, norm_type));
         }
-        norm = norm_type == 2.0f ? sqrt(norm) : (norm_type == 1.0f ? norm : pow(norm, 1.0 / norm_type));
+        if (!inf_norm)
+            norm = norm_type == 2.0f ? sqrt(norm)
+                                     : (norm_type == 1.0f ? norm : pow(norm, 1.0 / norm_type));
         if (norm > (double)max_norm) {
             float scale = (float)((double)max_norm / (norm + 1e-7));
             for (d = 0; d < dim; d++) {

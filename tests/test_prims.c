@@ -410,6 +410,18 @@ static void test_renorm_rows(void)
                   (unsigned long)bad_touched, (unsigned long)bad_value);
             free(w); free(w0);
         }
+    /* norm_type = inf (torch: the largest |w|): row 0 has max 4 > 2 -> scaled by 2 / (4 + 1e-7);
+       row 1 has max 1.5 (its 2-norm 2.6 would exceed 2) -> unchanged */
+    {
+        float w[8] = { 1, -4, 2, 0.5f, 1.5f, -1.5f, 1.5f, 1.5f };
+        int32_t ix[2] = { 0, 1 };
+        float scale = (float)(2.0 / (4.0 + 1e-7));
+        MUST(bnbq_renorm_rows(NULL, BNBQ_F32, w, 2, 4, ix, 2, 2.0f, INFINITY));
+        CHECK(w[0] == 1 * scale && w[1] == -4 * scale && w[2] == 2 * scale && w[3] == 0.5f * scale,
+              "inf norm: row 0 = %g %g %g %g", w[0], w[1], w[2], w[3]);
+        CHECK(w[4] == 1.5f && w[5] == -1.5f && w[6] == 1.5f && w[7] == 1.5f,
+              "inf norm: row 1 changed: %g %g %g %g", w[4], w[5], w[6], w[7]);
+    }
     {
         float w[16] = { 0 };
         int32_t ix[2] = { 0, 1 };
