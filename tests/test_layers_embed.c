@@ -234,9 +234,9 @@ static void test_max_norm(void)
 {
     rng r = rng_make(3);
     size_t num = 30, dim = 16, count = 20, ki, ni, i, j, row;
-    static const float ptypes[3] = { 0.0f, 1.0f, 3.0f };   /* 0 = default 2.0 */
+    static const float ptypes[4] = { 0.0f, 1.0f, 3.0f, INFINITY };   /* 0 = default 2.0 */
     for (ki = 0; ki < 2; ki++)
-        for (ni = 0; ni < 3; ni++) {
+        for (ni = 0; ni < 4; ni++) {
             bnbq_embedding e;
             bnbq_embedding_desc d = mkdesc(ki ? BNBQ_EMBEDDING_STABLE : BNBQ_EMBEDDING, num, dim,
                                            BNBQ_F32);
@@ -257,10 +257,11 @@ static void test_max_norm(void)
                 double n0 = 0.0, n1 = 0.0;
                 for (i = 0; i < count; i++) looked |= (size_t)idx[i] == row;
                 for (j = 0; j < dim; j++) {
-                    n0 += pow(fabs(w0[row * dim + j]), p);
-                    n1 += pow(fabs(((float*)e.weight)[row * dim + j]), p);
+                    double a0 = fabs(w0[row * dim + j]), a1 = fabs(((float*)e.weight)[row * dim + j]);
+                    if (isinf(p)) { n0 = fmax(n0, a0); n1 = fmax(n1, a1); }
+                    else { n0 += pow(a0, p); n1 += pow(a1, p); }
                 }
-                n0 = pow(n0, 1.0 / p); n1 = pow(n1, 1.0 / p);
+                if (!isinf(p)) { n0 = pow(n0, 1.0 / p); n1 = pow(n1, 1.0 / p); }
                 if (!looked || n0 <= 0.3) {
                     bad_untouched += memcmp(w0 + row * dim, (float*)e.weight + row * dim, dim * 4) != 0;
                 } else {
