@@ -3551,6 +3551,10 @@ BNBQ_API bnbq_result bnbq_embedding_quantize(bnbq_exec* ex, bnbq_embedding* e) {
                                            e->desc.dtype == BNBQ_F16 ? e->weight : e->work,
                                            e->desc.num_embeddings, e->desc.embedding_dim, 0.0f,
                                            e->CB, e->SCB, NULL, NULL);
+        /* the f16 copy is as large as half the table: do not keep it as the lookups' workspace
+           (they need none) */
+        bnbq_free(ex, e->work);
+        e->work = NULL; e->work_bytes = 0;
     } else {
         nb = (n + 63) / 64;
         r = bnbq__emb_alloc_u8(ex, (n + 1) / 2, &e->packed);
