@@ -514,8 +514,8 @@ BNBQ_API bnbq_result bnbq_gather_rows_backward(bnbq_exec* ex, bnbq_dtype dt, con
                                              size_t num_rows, size_t dim, int64_t padding_idx,
                                              int scale_grad_by_freq, void* grad_weight);
 /* torch embedding max_norm: each distinct looked-up row r of weight (num_rows, dim) whose
-   norm_type-norm (computed in double) exceeds max_norm is scaled in place by
-   f32(max_norm / (norm + 1e-7)), each element rounded to dt. */
+   norm_type-norm (computed in double; norm_type +inf: the largest |w|, as torch) exceeds
+   max_norm is scaled in place by f32(max_norm / (norm + 1e-7)), each element rounded to dt. */
 BNBQ_API bnbq_result bnbq_renorm_rows(bnbq_exec* ex, bnbq_dtype dt, void* weight,
                                            size_t num_rows, size_t dim, const int32_t* idx,
                                            size_t count, float max_norm, float norm_type);
@@ -579,7 +579,108 @@ BNBQ_API bnbq_result bnbq_int8_weight_dequant(bnbq_exec* ex, bnbq_dtype dt, cons
 /* @@linear-decl@@ */
 
 /* (declarations: the embeddings) */
-/* @@embedding-decl@@ */
+/* bitsandbytes.nn Embedding, StableEmbedding, Embedding4bit / EmbeddingFP4 / EmbeddingNF4 and
+   Embedding8bit (layers.md 1, 2, 9, 10). A bnbq_embedding is caller-owned; _init allocates the
+   table (and the gradients of the trainable kinds) in exec memory; _forward / _backward run on the
+   exec with no host wait and no allocation once the workspace has grown to the largest count
+   seen; _uninit frees everything. Indices are int32 (torch uses int64) in exec memory; an index
+   outside [0, num_embeddings) is INVALID_ARGS (on a GPU: reported by the next bnbq_sync, the
+   output row zeroed). Thread safety: one thread per embedding at a time.
+
+   bitsandbytes behaviour kept (and its quirks):
+   - Embedding / StableEmbedding: Xavier-uniform init U(-a, a), a = sqrt(6 / (num + dim)) (NOT
+     torch's N(0, 1)), then the padding row zeroed; both register optim_bits = 32 for the weight
+     (bitsandbytes' 8-bit optimizers keep 32-bit states for embeddings): the optim_bits field.
+     bnbq draws from its own generator (splitmix64 seeded by desc.seed), not torch's stream.
+   - max_norm (torch F.embedding): the looked-up rows of the WEIGHT are renormalised in place by
+     every forward (bnbq_renorm_rows), before the gather; the backward treats the renorm as
+     constant, as torch does.
+   - StableEmbedding: out = dt(LayerNorm(float32(rows))) with the norm's weight 1, bias 0, eps
+     1e-5 in float32 whatever the weight dtype (bitsandbytes casts to torch's default dtype, which
+     is float32 unless a program changed it); its gradients flow through the norm.
+   - The quantized kinds take no padding_idx / max_norm / scale_grad_by_freq (their bitsandbytes
+     constructors lack them: INVALID_ARGS here), start from torch's nn.Embedding init N(0, 1), are
+     quantized by bnbq_embedding_quantize (bitsandbytes quantizes on the first move to a device;
+     a forward before it fails) and cannot be trained (bitsandbytes sets requires_grad=False):
+     _backward is NOT_SUPPORTED. They are not serializable in bitsandbytes (state_dict raises).
+   - Embedding4bit: Params4bit without nested statistics, blocksize 64, quant_type desc.quant_type
+     (FP4 by default); the table is quantized as one flat tensor of num * dim elements in the
+     construction dtype. An embedding_dim that is not a multiple of 64 is logged at WARN (as
+     bitsandbytes warns: its blocks then straddle rows, and it dequantizes the whole table per
+     forward; bnbq gives the same values by decoding only the looked-up elements).
+   - Embedding8bit: Int8Params: the weight is ROUNDED TO F16 FIRST, then row-wise int8 with
+     threshold 0 (CB (num, dim) int8, SCB (num,) float32 row absmax); lookups give
+     dt(f32(CB * f32(SCB / 127))) (bitsandbytes divides by 127.0, it does not multiply by 1/127).
+     Lossless for weights in {-1, +1}.
+   - Output dtype: desc.dtype (the construction dtype) for every kind. */
+typedef enum bnbq_embedding_kind {
+    BNBQ_EMBEDDING = 0,         /* Embedding (Xavier init; optimizer keeps 32-bit state)      */
+    BNBQ_EMBEDDING_STABLE,      /* StableEmbedding (+ LayerNorm in float32)                    */
+    BNBQ_EMBEDDING_4BIT,        /* Embedding4bit (desc.quant_type, default FP4)                */
+    BNBQ_EMBEDDING_FP4,
+    BNBQ_EMBEDDING_NF4,
+    BNBQ_EMBEDDING_8BIT         /* Embedding8bit                                               */
+} bnbq_embedding_kind;
+
+/* Zero-initialise; zero means bitsandbytes' default. */
+typedef struct bnbq_embedding_desc {
+    bnbq_embedding_kind kind;
+    size_t          num_embeddings, embedding_dim;
+    int             padding_idx_set;     /* padding_idx=None by default                        */
+    int64_t         padding_idx;         /* negative counts from the end, as torch             */
+    float           max_norm;            /* 0: None; negative: INVALID_ARGS                    */
+    float           norm_type;           /* 0: 2.0                                             */
+    int             scale_grad_by_freq;
+    int             sparse;              /* accepted; gradients are dense                      */
+    bnbq_dtype      dtype;               /* weight dtype F32 (0), F16 or BF16                  */
+    uint64_t        seed;
+    bnbq_quant_type quant_type;          /* BNBQ_EMBEDDING_4BIT only; default FP4              */
+} bnbq_embedding_desc;
+
+/* Read-only for the caller (the gradients are the caller's to read after a backward). */
+typedef struct bnbq_embedding {
+    bnbq_embedding_desc desc;            /* resolved: padding_idx >= 0, norm_type, quant_type  */
+    int      optim_bits;                 /* 32 for Embedding / StableEmbedding (the bnb
+                                            optimizer override), 0 otherwise                   */
+    int64_t  padding_row;                /* resolved padding_idx, -1 none                      */
+    void*    weight;                     /* (num, dim) in desc.dtype; NULL once quantized      */
+    void*    grad_weight;                /* (num, dim) in desc.dtype; trainable kinds only     */
+    float*   norm_weight, *norm_bias;    /* StableEmbedding LayerNorm (dim,) float32           */
+    float*   grad_norm_weight, *grad_norm_bias;
+    int      quantized;
+    int      blocksize;                  /* 4-bit: 64                                          */
+    uint8_t* packed;  float* absmax;     /* 4-bit: (ceil(num*dim/2),), (ceil(num*dim/64),)     */
+    int8_t*  CB;      float* SCB;        /* 8-bit: (num, dim), (num,)                          */
+    void*    work;    size_t work_bytes; /* private                                            */
+} bnbq_embedding;
+
+/* Validates and resolves desc, allocates and initialises the table (and, for Embedding /
+   StableEmbedding, grad_weight and the norm's parameters and gradients, all zero). On failure
+   *e is left zeroed. Errors: NULL_POINTER, BAD_SHAPE (a zero size), INVALID_ARGS (kind,
+   padding_idx out of [-num, num), max_norm < 0, norm_type < 0, an option the kind lacks),
+   BAD_DTYPE, BAD_QUANT_TYPE (4-bit: not FP4 / NF4), OVERFLOW, OUT_OF_MEMORY. */
+BNBQ_API bnbq_result bnbq_embedding_init(bnbq_exec* ex, bnbq_embedding* e,
+                                         const bnbq_embedding_desc* desc);
+/* Frees what init and the calls allocated and zeroes *e. NULL or a zeroed e: no-op. */
+BNBQ_API void        bnbq_embedding_uninit(bnbq_exec* ex, bnbq_embedding* e);
+/* Copies a (num, dim) table in desc.dtype from HOST memory into the weight, as is (the padding
+   row is not zeroed: torch's _weight argument). INVALID_ARGS once quantized. */
+BNBQ_API bnbq_result bnbq_embedding_set_weight(bnbq_exec* ex, bnbq_embedding* e,
+                                               const void* weight /* host, desc.dtype */);
+/* Embedding4bit / 8bit: quantize the table (the "move to the device") and free the float table;
+   a second call is a no-op. Embedding / StableEmbedding: NOT_SUPPORTED. */
+BNBQ_API bnbq_result bnbq_embedding_quantize(bnbq_exec* ex, bnbq_embedding* e);
+/* out (count, dim) in desc.dtype; idx (count,) int32 in exec memory. With max_norm the looked-up
+   weight rows are renormalised in place first. Quantized kinds: INVALID_ARGS before quantize. */
+BNBQ_API bnbq_result bnbq_embedding_forward(bnbq_exec* ex, bnbq_embedding* e, const int32_t* idx,
+                                            size_t count, void* out);
+/* Embedding / StableEmbedding: OVERWRITES grad_weight (padding row 0; scale_grad_by_freq divides
+   each row's sum by its count) and, for StableEmbedding, grad_norm_weight / grad_norm_bias,
+   from the forward's idx and grad_out (count, dim) in desc.dtype. Quantized kinds:
+   NOT_SUPPORTED. */
+BNBQ_API bnbq_result bnbq_embedding_backward(bnbq_exec* ex, bnbq_embedding* e,
+                                             const int32_t* idx, size_t count,
+                                             const void* grad_out);
 
 // >>backend
 /* One function pointer per operation, with the public signature. A backend leaves a slot NULL
@@ -2854,6 +2955,7 @@ BNBQ_API bnbq_result bnbq_renorm_rows(bnbq_exec* ex, bnbq_dtype dt, void* weight
                                       size_t count, float max_norm, float norm_type) {
     static const char* bnbq__func = "bnbq_renorm_rows";
     size_t es = bnbq_dtype_size(dt), i, j, d;
+    int inf_norm = norm_type > FLT_MAX;   /* torch's inf-norm: the largest |w| */
     bnbq__ipair* p;
     BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
     BNBQ__REQUIRE(weight && idx, BNBQ_ERROR_NULL_POINTER, "weight or idx is NULL");
@@ -2877,9 +2979,12 @@ BNBQ_API bnbq_result bnbq_renorm_rows(bnbq_exec* ex, bnbq_dtype dt, void* weight
         for (j = i; j < count && p[j].idx == p[i].idx; j++) {}
         for (d = 0; d < dim; d++) {
             double v = fabs((double)bnbq__load(dt, weight, row + d));
-            norm += norm_type == 2.0f ? v * v : (norm_type == 1.0f ? v : pow(v, norm_type));
+            if (inf_norm) { if (v > norm || v != v) norm = v; }   /* max |w|, NaN sticks */
+            else norm += norm_type == 2.0f ? v * v : (norm_type == 1.0f ? v : pow(v, norm_type));
         }
-        norm = norm_type == 2.0f ? sqrt(norm) : (norm_type == 1.0f ? norm : pow(norm, 1.0 / norm_type));
+        if (!inf_norm)
+            norm = norm_type == 2.0f ? sqrt(norm)
+                                     : (norm_type == 1.0f ? norm : pow(norm, 1.0 / norm_type));
         if (norm > (double)max_norm) {
             float scale = (float)((double)max_norm / (norm + 1e-7));
             for (d = 0; d < dim; d++) {
@@ -3219,7 +3324,339 @@ BNBQ_API bnbq_result bnbq_int8_weight_dequant(bnbq_exec* ex, bnbq_dtype dt, cons
 
 /* @@linear-impl@@ */
 
-/* @@embedding-impl@@ */
+/* ---- the embeddings (declared under >>layers) ---- */
+
+/* splitmix64 stream of the embeddings' parameter init (bnbq's own, not torch's) */
+static uint64_t bnbq__emb_next(uint64_t* s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+/* uniform in [0, 1) with 53 bits */
+static double bnbq__emb_uniform(uint64_t* s) {
+    return (double)(bnbq__emb_next(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static int bnbq__emb_trainable(const bnbq_embedding* e) {
+    return e->desc.kind == BNBQ_EMBEDDING || e->desc.kind == BNBQ_EMBEDDING_STABLE;
+}
+
+/* Grows the private workspace to at least bytes (exec memory; only when a call needs more than
+   any call before). */
+static bnbq_result bnbq__emb_reserve(bnbq_exec* ex, bnbq_embedding* e, size_t bytes) {
+    void* p = NULL;
+    bnbq_result r;
+    if (bytes <= e->work_bytes) return BNBQ_SUCCESS;
+    bnbq_free(ex, e->work);
+    e->work = NULL; e->work_bytes = 0;
+    r = bnbq_alloc(ex, bytes, &p);
+    if (r != BNBQ_SUCCESS) return r;
+    e->work = p; e->work_bytes = bytes;
+    return BNBQ_SUCCESS;
+}
+
+/* A host array of n float32 values copied into exec memory as dt (init only). */
+static bnbq_result bnbq__emb_upload(bnbq_exec* ex, const float* host, size_t n, bnbq_dtype dt,
+                                    void* dst) {
+    size_t es = bnbq_dtype_size(dt);
+    bnbq_result r;
+    void* tmp;
+    if (dt == BNBQ_F32) return bnbq_copy(ex, dst, host, n * 4, BNBQ_COPY_HOST_TO_EXEC);
+    tmp = bnbq_host_alloc(ex, n * es);
+    if (!tmp) return bnbq__fail(ex, "bnbq_embedding_init", BNBQ_ERROR_OUT_OF_MEMORY,
+                                "temporary host memory");
+    r = bnbq_convert(NULL, BNBQ_F32, host, n, dt, tmp);
+    if (r == BNBQ_SUCCESS) r = bnbq_copy(ex, dst, tmp, n * es, BNBQ_COPY_HOST_TO_EXEC);
+    bnbq_host_free(ex, tmp);
+    return r;
+}
+
+static bnbq_result bnbq__emb_alloc_f32(bnbq_exec* ex, size_t n, float** out) {
+    void* p = NULL;
+    bnbq_result r = bnbq_alloc(ex, n * sizeof(float), &p);
+    *out = (float*)p;
+    return r;
+}
+static bnbq_result bnbq__emb_alloc_u8(bnbq_exec* ex, size_t n, uint8_t** out) {
+    void* p = NULL;
+    bnbq_result r = bnbq_alloc(ex, n, &p);
+    *out = (uint8_t*)p;
+    return r;
+}
+
+BNBQ_API void bnbq_embedding_uninit(bnbq_exec* ex, bnbq_embedding* e) {
+    if (!e) return;
+    bnbq_free(ex, e->weight);
+    bnbq_free(ex, e->grad_weight);
+    bnbq_free(ex, e->norm_weight);
+    bnbq_free(ex, e->norm_bias);
+    bnbq_free(ex, e->grad_norm_weight);
+    bnbq_free(ex, e->grad_norm_bias);
+    bnbq_free(ex, e->packed);
+    bnbq_free(ex, e->absmax);
+    bnbq_free(ex, e->CB);
+    bnbq_free(ex, e->SCB);
+    bnbq_free(ex, e->work);
+    memset(e, 0, sizeof *e);
+}
+
+static bnbq_result bnbq__emb_init(bnbq_exec* ex, bnbq_embedding* e,
+                                  const bnbq_embedding_desc* desc) {
+    static const char* bnbq__func = "bnbq_embedding_init";
+    bnbq_embedding_desc d;
+    size_t num, dim, n, es, i, bytes;
+    int trainable, quant;
+    float* host = NULL;
+    uint64_t s;
+    bnbq_result r;
+    BNBQ__REQUIRE(e, BNBQ_ERROR_NULL_POINTER, "e is NULL");
+    memset(e, 0, sizeof *e);
+    BNBQ__REQUIRE(desc, BNBQ_ERROR_NULL_POINTER, "desc is NULL");
+    d = *desc;
+    BNBQ__REQUIRE((int)d.kind >= (int)BNBQ_EMBEDDING && (int)d.kind <= (int)BNBQ_EMBEDDING_8BIT,
+                  BNBQ_ERROR_INVALID_ARGS, "unknown embedding kind");
+    num = d.num_embeddings; dim = d.embedding_dim;
+    BNBQ__REQUIRE(num > 0 && dim > 0, BNBQ_ERROR_BAD_SHAPE,
+                  "num_embeddings or embedding_dim is 0");
+    BNBQ__REQUIRE(bnbq__is_float_dtype(d.dtype), BNBQ_ERROR_BAD_DTYPE,
+                  "dtype must be F32, F16 or BF16");
+    es = bnbq_dtype_size(d.dtype);
+    BNBQ__REQUIRE(bnbq__mul_ok(num, dim, 8, &n), BNBQ_ERROR_OVERFLOW,
+                  "num_embeddings * embedding_dim overflows");
+    BNBQ__REQUIRE(num <= (size_t)INT32_MAX + 1u, BNBQ_ERROR_INVALID_ARGS,
+                  "num_embeddings exceeds the int32 index range");
+    trainable = d.kind == BNBQ_EMBEDDING || d.kind == BNBQ_EMBEDDING_STABLE;
+    quant = !trainable;
+    if (d.kind == BNBQ_EMBEDDING_FP4) d.quant_type = BNBQ_FP4;
+    else if (d.kind == BNBQ_EMBEDDING_NF4) d.quant_type = BNBQ_NF4;
+    else if (d.kind != BNBQ_EMBEDDING_4BIT) d.quant_type = BNBQ_FP4;
+    BNBQ__REQUIRE(d.quant_type == BNBQ_FP4 || d.quant_type == BNBQ_NF4,
+                  BNBQ_ERROR_BAD_QUANT_TYPE, "quant_type must be BNBQ_FP4 or BNBQ_NF4");
+    BNBQ__REQUIRE(!(d.max_norm < 0.0f) && d.max_norm == d.max_norm, BNBQ_ERROR_INVALID_ARGS,
+                  "max_norm must be 0 (None) or positive");
+    BNBQ__REQUIRE(!(d.norm_type < 0.0f) && d.norm_type == d.norm_type, BNBQ_ERROR_INVALID_ARGS,
+                  "norm_type must be 0 (2.0) or positive");
+    if (d.norm_type == 0.0f) d.norm_type = 2.0f;
+    BNBQ__REQUIRE(!quant || (!d.padding_idx_set && d.max_norm == 0.0f && !d.scale_grad_by_freq),
+                  BNBQ_ERROR_INVALID_ARGS,
+                  "Embedding4bit / Embedding8bit take no padding_idx, max_norm or "
+                  "scale_grad_by_freq (bitsandbytes' constructors lack them)");
+    e->padding_row = -1;
+    if (d.padding_idx_set) {
+        BNBQ__REQUIRE(d.padding_idx < 0 ? (uint64_t)(-(d.padding_idx + 1)) < (uint64_t)num
+                                        : (uint64_t)d.padding_idx < (uint64_t)num,
+                      BNBQ_ERROR_INVALID_ARGS, "padding_idx must be in [-num_embeddings, "
+                      "num_embeddings)");
+        if (d.padding_idx < 0) d.padding_idx += (int64_t)num;
+        e->padding_row = d.padding_idx;
+    } else {
+        d.padding_idx = 0;
+    }
+    if (quant && d.kind != BNBQ_EMBEDDING_8BIT && dim % 64 != 0)
+        bnbq_log(ex, BNBQ_LOG_WARN, bnbq__func,
+                 "embedding_dim %lu is not a multiple of the blocksize 64: quantization blocks "
+                 "straddle rows (bitsandbytes then dequantizes the whole table every forward)",
+                 (unsigned long)dim);
+    e->desc = d;
+    e->optim_bits = trainable ? 32 : 0;
+    e->blocksize = (d.kind == BNBQ_EMBEDDING_4BIT || d.kind == BNBQ_EMBEDDING_FP4 ||
+                    d.kind == BNBQ_EMBEDDING_NF4) ? 64 : 0;
+
+    /* the table: Xavier-uniform (Embedding, StableEmbedding) or torch's N(0, 1) (the quantized
+       kinds inherit nn.Embedding's init); drawn in float32, rounded once to the dtype */
+    host = (float*)bnbq_host_alloc(ex, n * sizeof(float));
+    if (!host) return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "temporary host memory");
+    s = d.seed;
+    if (trainable) {
+        double a = sqrt(6.0 / ((double)num + (double)dim));
+        for (i = 0; i < n; i++) host[i] = (float)(a * (2.0 * bnbq__emb_uniform(&s) - 1.0));
+        if (e->padding_row >= 0)
+            memset(host + (size_t)e->padding_row * dim, 0, dim * sizeof(float));
+    } else {
+        for (i = 0; i < n; i += 2) {   /* Box-Muller pairs */
+            double u1 = 1.0 - bnbq__emb_uniform(&s), u2 = bnbq__emb_uniform(&s);
+            double rad = sqrt(-2.0 * log(u1));
+            host[i] = (float)(rad * cos(6.283185307179586 * u2));
+            if (i + 1 < n) host[i + 1] = (float)(rad * sin(6.283185307179586 * u2));
+        }
+    }
+    bytes = n * es;
+    r = bnbq_alloc(ex, bytes, &e->weight);
+    if (r == BNBQ_SUCCESS) r = bnbq__emb_upload(ex, host, n, d.dtype, e->weight);
+    if (r == BNBQ_SUCCESS && trainable) {
+        r = bnbq_alloc(ex, bytes, &e->grad_weight);
+        if (r == BNBQ_SUCCESS) r = bnbq_fill_bytes(ex, e->grad_weight, 0, bytes);
+    }
+    if (r == BNBQ_SUCCESS && d.kind == BNBQ_EMBEDDING_STABLE) {
+        for (i = 0; i < dim; i++) host[i] = 1.0f;
+        r = bnbq__emb_alloc_f32(ex, dim, &e->norm_weight);
+        if (r == BNBQ_SUCCESS) r = bnbq__emb_alloc_f32(ex, dim, &e->norm_bias);
+        if (r == BNBQ_SUCCESS) r = bnbq__emb_alloc_f32(ex, dim, &e->grad_norm_weight);
+        if (r == BNBQ_SUCCESS) r = bnbq__emb_alloc_f32(ex, dim, &e->grad_norm_bias);
+        if (r == BNBQ_SUCCESS)
+            r = bnbq_copy(ex, e->norm_weight, host, dim * 4, BNBQ_COPY_HOST_TO_EXEC);
+        if (r == BNBQ_SUCCESS) r = bnbq_fill_bytes(ex, e->norm_bias, 0, dim * 4);
+        if (r == BNBQ_SUCCESS) r = bnbq_fill_bytes(ex, e->grad_norm_weight, 0, dim * 4);
+        if (r == BNBQ_SUCCESS) r = bnbq_fill_bytes(ex, e->grad_norm_bias, 0, dim * 4);
+    }
+    bnbq_host_free(ex, host);   /* HOST_TO_EXEC copies have returned: the buffer is free */
+    return r;
+}
+
+BNBQ_API bnbq_result bnbq_embedding_init(bnbq_exec* ex, bnbq_embedding* e,
+                                         const bnbq_embedding_desc* desc) {
+    bnbq_result r = bnbq__emb_init(ex, e, desc);
+    if (r != BNBQ_SUCCESS && e) bnbq_embedding_uninit(ex, e);   /* frees and zeroes */
+    return r;
+}
+
+BNBQ_API bnbq_result bnbq_embedding_set_weight(bnbq_exec* ex, bnbq_embedding* e,
+                                               const void* weight) {
+    static const char* bnbq__func = "bnbq_embedding_set_weight";
+    BNBQ__REQUIRE(e && weight, BNBQ_ERROR_NULL_POINTER, "e or weight is NULL");
+    BNBQ__REQUIRE(!e->quantized, BNBQ_ERROR_INVALID_ARGS,
+                  "the embedding is quantized: its float table is gone");
+    BNBQ__REQUIRE(e->weight, BNBQ_ERROR_INVALID_ARGS, "the embedding is not initialised");
+    return bnbq_copy(ex, e->weight, weight,
+                     e->desc.num_embeddings * e->desc.embedding_dim *
+                     bnbq_dtype_size(e->desc.dtype), BNBQ_COPY_HOST_TO_EXEC);
+}
+
+BNBQ_API bnbq_result bnbq_embedding_quantize(bnbq_exec* ex, bnbq_embedding* e) {
+    static const char* bnbq__func = "bnbq_embedding_quantize";
+    size_t n, nb;
+    bnbq_result r;
+    BNBQ__REQUIRE(e, BNBQ_ERROR_NULL_POINTER, "e is NULL");
+    BNBQ__REQUIRE(e->weight || e->quantized, BNBQ_ERROR_INVALID_ARGS,
+                  "the embedding is not initialised");
+    BNBQ__REQUIRE(!bnbq__emb_trainable(e), BNBQ_ERROR_NOT_SUPPORTED,
+                  "Embedding and StableEmbedding are not quantized (only Embedding4bit / "
+                  "EmbeddingFP4 / EmbeddingNF4 / Embedding8bit)");
+    if (e->quantized) return BNBQ_SUCCESS;
+    n = e->desc.num_embeddings * e->desc.embedding_dim;
+    if (e->desc.kind == BNBQ_EMBEDDING_8BIT) {
+        /* Int8Params: the weight goes to f16 first, then row-wise int8 with threshold 0 */
+        uint8_t* cb = NULL;
+        r = bnbq__emb_alloc_u8(ex, n, &cb);
+        e->CB = (int8_t*)cb;
+        if (r == BNBQ_SUCCESS) r = bnbq__emb_alloc_f32(ex, e->desc.num_embeddings, &e->SCB);
+        if (r == BNBQ_SUCCESS && e->desc.dtype != BNBQ_F16) {
+            r = bnbq__emb_reserve(ex, e, n * 2);
+            if (r == BNBQ_SUCCESS) r = bnbq_convert(ex, e->desc.dtype, e->weight, n, BNBQ_F16,
+                                                    e->work);
+        }
+        if (r == BNBQ_SUCCESS)
+            r = bnbq_int8_vectorwise_quant(ex, BNBQ_F16,
+                                           e->desc.dtype == BNBQ_F16 ? e->weight : e->work,
+                                           e->desc.num_embeddings, e->desc.embedding_dim, 0.0f,
+                                           e->CB, e->SCB, NULL, NULL);
+        /* the f16 copy is as large as half the table: do not keep it as the lookups' workspace
+           (they need none) */
+        bnbq_free(ex, e->work);
+        e->work = NULL; e->work_bytes = 0;
+    } else {
+        nb = (n + 63) / 64;
+        r = bnbq__emb_alloc_u8(ex, (n + 1) / 2, &e->packed);
+        if (r == BNBQ_SUCCESS) r = bnbq__emb_alloc_f32(ex, nb, &e->absmax);
+        if (r == BNBQ_SUCCESS)
+            r = bnbq_quantize_4bit(ex, e->desc.quant_type, e->desc.dtype, e->weight, n, 64,
+                                   e->packed, e->absmax);
+    }
+    if (r != BNBQ_SUCCESS) {
+        bnbq_free(ex, e->CB); bnbq_free(ex, e->SCB);
+        bnbq_free(ex, e->packed); bnbq_free(ex, e->absmax);
+        e->CB = NULL; e->SCB = NULL; e->packed = NULL; e->absmax = NULL;
+        return r;
+    }
+    bnbq_free(ex, e->weight);
+    e->weight = NULL;
+    e->quantized = 1;
+    return BNBQ_SUCCESS;
+}
+
+/* the checks forward and backward share */
+static bnbq_result bnbq__emb_check_call(bnbq_exec* ex, const char* bnbq__func,
+                                        const bnbq_embedding* e, const int32_t* idx,
+                                        size_t count, const void* t) {
+    BNBQ__REQUIRE(e && idx && t, BNBQ_ERROR_NULL_POINTER, "e, idx or a tensor is NULL");
+    BNBQ__REQUIRE(e->weight || e->quantized, BNBQ_ERROR_INVALID_ARGS,
+                  "the embedding is not initialised");
+    BNBQ__REQUIRE(count > 0, BNBQ_ERROR_BAD_SHAPE, "count is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(count, e->desc.embedding_dim, 2 * sizeof(double), NULL),
+                  BNBQ_ERROR_OVERFLOW, "count * embedding_dim overflows");
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_embedding_forward(bnbq_exec* ex, bnbq_embedding* e, const int32_t* idx,
+                                            size_t count, void* out) {
+    static const char* bnbq__func = "bnbq_embedding_forward";
+    size_t num, dim, es;
+    bnbq_dtype dt;
+    bnbq_result r = bnbq__emb_check_call(ex, bnbq__func, e, idx, count, out);
+    if (r != BNBQ_SUCCESS) return r;
+    num = e->desc.num_embeddings; dim = e->desc.embedding_dim; dt = e->desc.dtype;
+    es = bnbq_dtype_size(dt);
+    switch (e->desc.kind) {
+        case BNBQ_EMBEDDING:
+        case BNBQ_EMBEDDING_STABLE:
+            if (e->desc.max_norm > 0.0f) {
+                r = bnbq_renorm_rows(ex, dt, e->weight, num, dim, idx, count, e->desc.max_norm,
+                                     e->desc.norm_type);
+                if (r != BNBQ_SUCCESS) return r;
+            }
+            if (e->desc.kind == BNBQ_EMBEDDING)
+                return bnbq_gather_rows(ex, e->weight, num, dim * es, idx, count, out);
+            r = bnbq__emb_reserve(ex, e, count * dim * es);
+            if (r == BNBQ_SUCCESS) r = bnbq_gather_rows(ex, e->weight, num, dim * es, idx, count,
+                                                        e->work);
+            if (r == BNBQ_SUCCESS)
+                r = bnbq_layer_norm(ex, dt, e->work, count, dim, e->norm_weight, e->norm_bias,
+                                    1e-5f, out, NULL, NULL);
+            return r;
+        case BNBQ_EMBEDDING_8BIT:
+            BNBQ__REQUIRE(e->quantized, BNBQ_ERROR_INVALID_ARGS,
+                          "Embedding8bit is not quantized yet: call bnbq_embedding_quantize "
+                          "(bitsandbytes needs weight.SCB)");
+            return bnbq_gather_rows_8bit(ex, dt, e->CB, e->SCB, num, dim, idx, count, out);
+        default:
+            BNBQ__REQUIRE(e->quantized, BNBQ_ERROR_INVALID_ARGS,
+                          "Embedding4bit is not quantized yet: call bnbq_embedding_quantize");
+            return bnbq_gather_rows_4bit(ex, e->desc.quant_type, dt, e->packed, e->absmax, num,
+                                         dim, e->blocksize, idx, count, out);
+    }
+}
+
+BNBQ_API bnbq_result bnbq_embedding_backward(bnbq_exec* ex, bnbq_embedding* e,
+                                             const int32_t* idx, size_t count,
+                                             const void* grad_out) {
+    static const char* bnbq__func = "bnbq_embedding_backward";
+    size_t num, dim, es, half;
+    bnbq_dtype dt;
+    bnbq_result r = bnbq__emb_check_call(ex, bnbq__func, e, idx, count, grad_out);
+    if (r != BNBQ_SUCCESS) return r;
+    BNBQ__REQUIRE(bnbq__emb_trainable(e), BNBQ_ERROR_NOT_SUPPORTED,
+                  "the quantized embeddings (Embedding4bit / FP4 / NF4 / 8bit) have no backward: "
+                  "bitsandbytes does not train them (requires_grad=False)");
+    num = e->desc.num_embeddings; dim = e->desc.embedding_dim; dt = e->desc.dtype;
+    es = bnbq_dtype_size(dt);
+    if (e->desc.kind == BNBQ_EMBEDDING)
+        return bnbq_gather_rows_backward(ex, dt, idx, count, grad_out, num, dim, e->padding_row,
+                                         e->desc.scale_grad_by_freq, e->grad_weight);
+    /* StableEmbedding: the norm's input again (the rows after the forward's renorm), the
+       norm's backward into grad_x (dt) and its parameter gradients, then the lookup's */
+    half = count * dim * es;
+    r = bnbq__emb_reserve(ex, e, 2 * half);
+    if (r == BNBQ_SUCCESS) r = bnbq_gather_rows(ex, e->weight, num, dim * es, idx, count, e->work);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq_layer_norm_backward(ex, dt, e->work, grad_out, count, dim, e->norm_weight, 1e-5f,
+                                     NULL, NULL, (uint8_t*)e->work + half, e->grad_norm_weight,
+                                     e->grad_norm_bias);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq_gather_rows_backward(ex, dt, idx, count, (uint8_t*)e->work + half, num, dim,
+                                      e->padding_row, e->desc.scale_grad_by_freq, e->grad_weight);
+    return r;
+}
 
 #ifdef __cplusplus
 }

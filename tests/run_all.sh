@@ -43,10 +43,14 @@ precompile_example() {
 }
 run compile-tests   sh tests/compile_tests.sh
 run unit            ./$B/test_bnbq
+run prims           ./$B/test_prims
+run layers-embed    ./$B/test_layers_embed
 run_status quant-tables ./$B/quant_tables 200
 run vectors         ./$B/bnbq_vectors tests/vectors
 run unit-asan-ubsan ./$B/test_bnbq_san --quick
 run vectors-asan-ubsan ./$B/bnbq_vectors_san tests/vectors
+run prims-asan-ubsan ./$B/test_prims_san --quick
+run layers-embed-asan-ubsan ./$B/test_layers_embed_san --quick
 run_status check-embed ${MAKE:-make} -s check-embed
 run nvrtc-check     ./$B/nvrtc_check
 run cuda-loader-cache sh tests/test_cuda.sh
