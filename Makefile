@@ -21,7 +21,7 @@ KSRC    := kernels_src/prelude.cuh $(filter-out kernels_src/prelude.cuh,$(sort $
 .PHONY: all run test vectors bench-cpu compile-tests sanitize clean embed check-embed nvrtc-check \
         gpu-test bench-gpu
 
-all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq $(B)/test_cuda $(B)/test_gpu $(B)/nvrtc_check \
+all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq $(B)/test_layers $(B)/test_cuda $(B)/test_gpu $(B)/nvrtc_check \
      $(B)/bnbq_precompile $(B)/gpu_quickstart $(B)/bench_gpu $(B)/quant_tables
 
 $(B):
@@ -34,6 +34,9 @@ $(B)/bnbq_vectors: tests/bnbq_vectors.c $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
 
 $(B)/test_bnbq: tests/test_bnbq.c $(HDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
+
+$(B)/test_layers: tests/test_layers.c $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
 
 $(B)/bench_cpu: bench/bench_cpu.c $(HDR) | $(B)
@@ -68,6 +71,9 @@ $(B)/bnbq_vectors_san: tests/bnbq_vectors.c $(HDR) $(CUHDR) | $(B)
 $(B)/test_bnbq_san: tests/test_bnbq.c $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
 
+$(B)/test_layers_san: tests/test_layers.c $(HDR) | $(B)
+	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
+
 $(B)/test_cuda_san: tests/test_cuda.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(CULIBS)
 
@@ -85,7 +91,7 @@ bench-cpu: $(B)/bench_cpu
 compile-tests: | $(B)
 	sh tests/compile_tests.sh
 
-sanitize: $(B)/bnbq_vectors_san $(B)/test_bnbq_san $(B)/test_cuda_san $(B)/test_gpu_san
+sanitize: $(B)/bnbq_vectors_san $(B)/test_bnbq_san $(B)/test_layers_san $(B)/test_cuda_san $(B)/test_gpu_san
 
 # Everything CI runs. The last line is the plain "N passed, N failed" summary.
 test: all sanitize $(B)/embed

@@ -4853,7 +4853,7 @@ BNBQ_API bnbq_result bnbq_linear_backward(bnbq_exec* ex, bnbq_linear* L, bnbq_dt
     if ((bnbq__lin_is4(k) || k == BNBQ_LINEAR_8BIT_LT) && L->bias)
         BNBQ__REQUIRE(L->bias_dtype == x_dt || !L->bias, BNBQ_ERROR_INVALID_ARGS,
                       "run the forward with this x dtype first");
-    if (bnbq__lin_isi8(k))
+    if (k == BNBQ_LINEAR_8BIT_LT || (k == BNBQ_LINEAR_SWITCHBACK_BNB && L->desc.int8_weights))
         BNBQ__REQUIRE(BNBQ__LIMPL(L)->cb_valid, BNBQ_ERROR_INVALID_ARGS,
                       "run the forward first (the int8 weight is not quantized)");
     memset(&g, 0, sizeof g);

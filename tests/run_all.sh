@@ -43,9 +43,11 @@ precompile_example() {
 }
 run compile-tests   sh tests/compile_tests.sh
 run unit            ./$B/test_bnbq
+run layers          ./$B/test_layers
 run_status quant-tables ./$B/quant_tables 200
 run vectors         ./$B/bnbq_vectors tests/vectors
 run unit-asan-ubsan ./$B/test_bnbq_san --quick
+run layers-asan-ubsan ./$B/test_layers_san
 run vectors-asan-ubsan ./$B/bnbq_vectors_san tests/vectors
 run_status check-embed ${MAKE:-make} -s check-embed
 run nvrtc-check     ./$B/nvrtc_check
