@@ -19,10 +19,11 @@ CUHDR   := bnbq_cuda.h
 KSRC    := kernels_src/prelude.cuh $(filter-out kernels_src/prelude.cuh,$(sort $(wildcard kernels_src/*.cu)))
 
 .PHONY: all run test vectors bench-cpu compile-tests sanitize clean embed check-embed nvrtc-check \
-        gpu-test bench-gpu
+        gpu-test bench-gpu bench-layers
 
-all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq $(B)/test_prims $(B)/test_layers_embed $(B)/test_cuda $(B)/test_gpu $(B)/nvrtc_check \
-     $(B)/bnbq_precompile $(B)/gpu_quickstart $(B)/bench_gpu $(B)/quant_tables
+all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq $(B)/test_prims $(B)/test_layers_embed $(B)/test_layers $(B)/test_cuda $(B)/test_gpu $(B)/nvrtc_check \
+     $(B)/bnbq_precompile $(B)/gpu_quickstart $(B)/train_switchback $(B)/bench_gpu $(B)/bench_layers \
+     $(B)/quant_tables
 
 $(B):
 	mkdir -p $(B)
@@ -37,6 +38,9 @@ $(B)/test_bnbq: tests/test_bnbq.c $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
 
 $(B)/test_prims: tests/test_prims.c tests/unit_util.h $(HDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
+
+$(B)/test_layers: tests/test_layers.c $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
 
 $(B)/test_layers_embed: tests/test_layers_embed.c tests/unit_util.h $(HDR) | $(B)
@@ -61,6 +65,12 @@ $(B)/bnbq_precompile: examples/bnbq_precompile.c $(HDR) $(CUHDR) | $(B)
 $(B)/gpu_quickstart: examples/gpu_quickstart.c $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
 
+$(B)/train_switchback: examples/train_switchback.c $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
+
+$(B)/bench_layers: bench/bench_layers.c $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) -O2 $< -o $@ $(CULIBS)
+
 $(B)/quant_tables: tests/quant_tables.c $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
 
@@ -75,6 +85,9 @@ $(B)/test_bnbq_san: tests/test_bnbq.c $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
 
 $(B)/test_prims_san: tests/test_prims.c tests/unit_util.h $(HDR) | $(B)
+	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
+
+$(B)/test_layers_san: tests/test_layers.c $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
 
 $(B)/test_layers_embed_san: tests/test_layers_embed.c tests/unit_util.h $(HDR) | $(B)
@@ -97,7 +110,7 @@ bench-cpu: $(B)/bench_cpu
 compile-tests: | $(B)
 	sh tests/compile_tests.sh
 
-sanitize: $(B)/bnbq_vectors_san $(B)/test_bnbq_san $(B)/test_prims_san $(B)/test_layers_embed_san $(B)/test_cuda_san $(B)/test_gpu_san
+sanitize: $(B)/bnbq_vectors_san $(B)/test_bnbq_san $(B)/test_prims_san $(B)/test_layers_embed_san $(B)/test_layers_san $(B)/test_cuda_san $(B)/test_gpu_san
 
 # Everything CI runs. The last line is the plain "N passed, N failed" summary.
 test: all sanitize $(B)/embed
@@ -130,8 +143,12 @@ gpu-test: $(B)/test_gpu $(B)/bnbq_vectors
 $(B)/bench_compile: bench/bench_compile.c $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) -O2 $< -o $@ $(CULIBS)
 
-bench-gpu: $(B)/bench_gpu
+bench-gpu: $(B)/bench_gpu $(B)/bench_layers
 	BNBQ_GIT_COMMIT="$(GIT_COMMIT)" ./$(B)/bench_gpu
+	BNBQ_GIT_COMMIT="$(GIT_COMMIT)" ./$(B)/bench_layers
+
+bench-layers: $(B)/bench_layers
+	BNBQ_GIT_COMMIT="$(GIT_COMMIT)" ./$(B)/bench_layers
 
 clean:
 	rm -rf $(B)

@@ -572,11 +572,223 @@ BNBQ_API bnbq_result bnbq_int8_weight_dequant(bnbq_exec* ex, bnbq_dtype dt, cons
 
 // >>research
 /* (declarations: the research functions, matmul_fp8_* and switchback_bnb) */
-/* @@research-decl@@ */
+/* bitsandbytes.research functions (algorithms.md 7) with their backward passes, and switchback_bnb.
+   Every tensor in exec memory, dt F16/BF16/F32 (switchback_bnb: F16). They never allocate: work is
+   a caller buffer of at least the bytes the matching _workspace_size reports (exec memory).
+   fw_code / bw_code: 256-entry FP8 code tables in host memory (bnbq_create_fp8_map).
+   A (M, K), B (K, N) (matmul_fp8_*: B is weight^T, as LinearFP8* passes it), out (M, N).
+   bsz / bsz2: the blockwise blocksizes of A and of grad_out (mixed only; bnbq_fp8_block_sizes).
+   Backward: grad_A (M, K) and grad_B (K, N), each NULL to skip. */
+BNBQ_API bnbq_result bnbq_fp8_block_sizes(size_t in_features, size_t out_features, int* bsz,
+                                          int* bsz2);
+BNBQ_API bnbq_result bnbq_matmul_fp8_workspace_size(size_t M, size_t N, size_t K,
+                                                    size_t* out_bytes);
+BNBQ_API bnbq_result bnbq_matmul_fp8_mixed(bnbq_exec* ex, bnbq_dtype dt, const void* A,
+                                           const void* B, size_t M, size_t N, size_t K,
+                                           const float* fw_code, int bsz, void* out,
+                                           void* work, size_t work_bytes);
+BNBQ_API bnbq_result bnbq_matmul_fp8_mixed_backward(bnbq_exec* ex, bnbq_dtype dt, const void* A,
+                                                    const void* B, size_t M, size_t N, size_t K,
+                                                    const float* fw_code, const float* bw_code,
+                                                    int bsz2, const void* grad_out,
+                                                    void* grad_A, void* grad_B, void* work,
+                                                    size_t work_bytes);
+BNBQ_API bnbq_result bnbq_matmul_fp8_global(bnbq_exec* ex, bnbq_dtype dt, const void* A,
+                                            const void* B, size_t M, size_t N, size_t K,
+                                            const float* fw_code, void* out, void* work,
+                                            size_t work_bytes);
+BNBQ_API bnbq_result bnbq_matmul_fp8_global_backward(bnbq_exec* ex, bnbq_dtype dt, const void* A,
+                                                     const void* B, size_t M, size_t N, size_t K,
+                                                     const float* fw_code, const float* bw_code,
+                                                     const void* grad_out, void* grad_A,
+                                                     void* grad_B, void* work, size_t work_bytes);
+/* switchback_bnb (algorithms.md 7.4) with 16-bit weights: A (M, K) f16, W (N, K) f16 (the weight,
+   [out, in]), bias (N,) f16 or NULL, out (M, N) f16; threshold as LLM.int8. Backward: grad_A =
+   grad @ dequant(W int8), grad_W = grad^T @ A (16-bit), grad_bias = column sums (each NULL to
+   skip). */
+BNBQ_API bnbq_result bnbq_switchback_bnb_workspace_size(size_t M, size_t N, size_t K,
+                                                        size_t* out_bytes);
+BNBQ_API bnbq_result bnbq_switchback_bnb(bnbq_exec* ex, const uint16_t* A, const uint16_t* W,
+                                         size_t M, size_t N, size_t K, float threshold,
+                                         const uint16_t* bias, uint16_t* out, void* work,
+                                         size_t work_bytes);
+BNBQ_API bnbq_result bnbq_switchback_bnb_backward(bnbq_exec* ex, const uint16_t* A,
+                                                  const uint16_t* W, size_t M, size_t N,
+                                                  size_t K, float threshold,
+                                                  const uint16_t* grad_out, uint16_t* grad_A,
+                                                  uint16_t* grad_W, uint16_t* grad_bias,
+                                                  void* work, size_t work_bytes);
 
 // >>layers
 /* (declarations: the linear layers) */
-/* @@linear-decl@@ */
+/* Every layer of bitsandbytes.nn, its Triton SwitchBack modules and research.nn, as a struct with
+   _init (from a zero-initialised desc: zero means bitsandbytes' default), _forward, _backward
+   (where bitsandbytes trains the layer) and _uninit. A layer allocates its parameters, gradients
+   and workspace through the exec at init (workspaces grow on the first call with more tokens than
+   any before: no allocation in the steady state) and runs every step on the exec: the same code on
+   the CPU and on a GPU, no host synchronisation inside a forward.
+   Activations are (tokens, features) row-major in exec memory. _backward takes the forward's input
+   again (the caller keeps it alive) and grad_out; it OVERWRITES layer->grad_weight / grad_bias
+   (where the layer trains them) and writes grad_x (NULL: skip). Parameters are initialised as
+   bitsandbytes / torch does (kaiming-uniform, Xavier-uniform, N(0,1)) from a deterministic bnbq
+   generator seeded by desc.seed (torch's random stream is not reproduced); load real weights with
+   _set_weight. Thread safety: one thread per layer at a time. */
+
+typedef enum bnbq_linear_kind {
+    BNBQ_LINEAR_STANDARD = 0,           /* StandardLinear (and torch nn.Linear): X @ W^T + b     */
+    BNBQ_LINEAR_4BIT,                   /* Linear4bit (desc.quant_type, default FP4)             */
+    BNBQ_LINEAR_FP4,                    /* LinearFP4                                              */
+    BNBQ_LINEAR_NF4,                    /* LinearNF4                                              */
+    BNBQ_LINEAR_8BIT_LT,                /* Linear8bitLt (LLM.int8)                                */
+    BNBQ_LINEAR_OUTLIER_AWARE,          /* OutlierAwareLinear (callbacks in the desc)             */
+    BNBQ_LINEAR_SWITCHBACK_BNB,         /* SwitchBackLinearBnb (switchback_bnb; see its note)     */
+    BNBQ_LINEAR_SWITCHBACK_GLOBAL,      /* SwitchBackLinear / SwitchBackLinearGlobal              */
+    BNBQ_LINEAR_SWITCHBACK_VECTORWISE,  /* SwitchBackLinearVectorwise                             */
+    BNBQ_LINEAR_SWITCHBACK_GLOBAL_MEMEFF, /* SwitchBackLinearGlobalMemEfficient                   */
+    BNBQ_LINEAR_FP8_MIXED,              /* research.nn.LinearFP8Mixed                             */
+    BNBQ_LINEAR_FP8_GLOBAL              /* research.nn.LinearFP8Global (see its note)             */
+} bnbq_linear_kind;
+
+struct bnbq_linear;
+struct bnbq_outlier_tracer;
+/* OutlierAwareLinear is abstract in bitsandbytes: the subclass supplies these two. quantize_weight
+   rewrites layer->weight in place (it runs once); forward_with_outliers computes out. */
+typedef bnbq_result (*bnbq_outlier_quantize_fn)(void* user_data, bnbq_exec* ex,
+                                                struct bnbq_linear* layer,
+                                                const int32_t* outlier_idx /* host */,
+                                                size_t count);
+typedef bnbq_result (*bnbq_outlier_forward_fn)(void* user_data, bnbq_exec* ex,
+                                               struct bnbq_linear* layer, bnbq_dtype x_dt,
+                                               const void* x, size_t tokens,
+                                               const int32_t* outlier_idx /* host */,
+                                               size_t count, void* out);
+
+typedef struct bnbq_linear_desc {
+    bnbq_linear_kind kind;
+    size_t           in_features, out_features;
+    int              no_bias;             /* bitsandbytes' default is bias=True                 */
+    bnbq_dtype       weight_dtype;        /* float weight and bias dtype (0: F32, as bnb makes) */
+    uint64_t         seed;                /* parameter init                                     */
+    /* 4-bit (Params4bit) */
+    bnbq_quant_type  quant_type;          /* BNBQ_LINEAR_4BIT only; default FP4                 */
+    int              blocksize;           /* 0: 64                                               */
+    int              no_compress_statistics; /* default: nested absmax (compress_statistics)     */
+    bnbq_dtype       compute_dtype;       /* used when compute_dtype_set                        */
+    int              compute_dtype_set;
+    /* LLM.int8 (Linear8bitLt, SwitchBackLinearBnb) */
+    float            threshold;           /* 0: no outlier decomposition                        */
+    int              int8_weights;        /* has_fp16_weights=False (bnb default: True)          */
+    int              weight_grad_16bit;   /* Linear8bitLt training: grad_W = grad^T @ A in 16
+                                             bit instead of the intended int8 formula (5.6)      */
+    int              memory_efficient_backward; /* SwitchBackLinearBnb's flag (kept, unused)     */
+    /* OutlierAwareLinear */
+    bnbq_outlier_quantize_fn quantize_weight;
+    bnbq_outlier_forward_fn  forward_with_outliers;
+    void*                    user_data;
+} bnbq_linear_desc;
+
+/* Fields are public for reading (and for copying tensors in); change them through the functions. */
+typedef struct bnbq_linear {
+    bnbq_linear_desc desc;        /* resolved: defaults filled in                               */
+    int        training;          /* module.training: 1 after init; bnbq_linear_set_training     */
+    void*      weight;            /* (out, in) float weight in desc.weight_dtype; NULL when the
+                                     layer holds only a quantized weight                         */
+    void*      bias;              /* (out,) in bias_dtype, or NULL                               */
+    bnbq_dtype bias_dtype;        /* bitsandbytes casts the bias to the input dtype on forward  */
+    void*      grad_weight;       /* (out, in) in desc.weight_dtype, when the layer trains W    */
+    void*      grad_bias;         /* (out,) in bias_dtype                                        */
+    int        quantized;         /* the weight state holds a quantized weight                  */
+    /* Params4bit / QuantState */
+    bnbq_quant_type quant_type;
+    int        blocksize;
+    int        nested;
+    bnbq_dtype quant_dtype;       /* the dtype the weight had when it was quantized              */
+    uint8_t*   packed;            /* ceil(out * in / 2) bytes                                    */
+    float*     absmax;            /* (nblocks,) float32; not nested                              */
+    uint8_t*   absmax_q;          /* (nblocks,) nested: 8-bit codes of absmax - offset           */
+    float*     nested_absmax;     /* (ceil(nblocks / 256),)                                      */
+    float      nested_offset;
+    /* Int8Params / MatmulLtState */
+    int8_t*    CB;                /* (out, in)                                                   */
+    float*     SCB;               /* (out,)                                                      */
+    int32_t*   outlier_cols;      /* (in,) the last forward's outlier columns (state.idx)       */
+    int32_t*   num_outliers;      /* (1,) their count, exec memory                              */
+    /* SwitchBackLinear after prepare_for_eval */
+    int8_t*    W_int8;
+    uint16_t*  state_W;
+    int        prepared_for_eval;
+    /* LinearFP8* */
+    float      fw_code[256], bw_code[256];
+    int        bsz, bsz2;
+    /* OutlierAwareLinear */
+    int32_t*   outlier_dim;       /* host, from the tracer                                       */
+    size_t     outlier_count;
+    int        outlier_dim_set;
+    /* private */
+    void*      work;
+    size_t     work_bytes;
+    size_t     saved_tokens;
+    void*      impl;
+} bnbq_linear;
+
+BNBQ_API bnbq_result bnbq_linear_init(bnbq_exec* ex, bnbq_linear* layer,
+                                      const bnbq_linear_desc* desc);
+BNBQ_API void        bnbq_linear_uninit(bnbq_exec* ex, bnbq_linear* layer);
+/* Copies a float weight (out, in) and bias (out,) (NULL: keep) from HOST memory, in
+   desc.weight_dtype; clears a quantized state. */
+BNBQ_API bnbq_result bnbq_linear_set_weight(bnbq_exec* ex, bnbq_linear* layer, const void* weight,
+                                            const void* bias);
+/* Int8Params / Params4bit "move to the device": quantizes the float weight (4-bit in its dtype;
+   8-bit after rounding to f16) and frees it unless the layer keeps 16-bit weights. Layers without
+   a quantized weight state: NOT_SUPPORTED. */
+BNBQ_API bnbq_result bnbq_linear_quantize(bnbq_exec* ex, bnbq_linear* layer);
+/* Params4bit.from_prequantized: a packed state from a bitsandbytes checkpoint (host memory);
+   absmax float32 (nested NULL) or absmax_q + nested_absmax + nested_offset. */
+BNBQ_API bnbq_result bnbq_linear_load_4bit(bnbq_exec* ex, bnbq_linear* layer,
+                                           bnbq_quant_type qt, int blocksize,
+                                           bnbq_dtype quant_dtype, const uint8_t* packed,
+                                           const float* absmax, const uint8_t* absmax_q,
+                                           const float* nested_absmax, float nested_offset);
+/* Linear8bitLt from a checkpoint: CB (out, in) int8 and SCB (out,) float32, host memory. */
+BNBQ_API bnbq_result bnbq_linear_load_8bit(bnbq_exec* ex, bnbq_linear* layer, const int8_t* CB,
+                                           const float* SCB);
+/* SwitchBackLinear.prepare_for_eval: keeps the int8 weight and its state, drops the float weight. */
+BNBQ_API bnbq_result bnbq_linear_prepare_for_eval(bnbq_exec* ex, bnbq_linear* layer);
+BNBQ_API void        bnbq_linear_set_training(bnbq_linear* layer, int training);
+/* The dtype forward writes for input x_dt (SwitchBack: always F16). */
+BNBQ_API bnbq_dtype  bnbq_linear_output_dtype(const bnbq_linear* layer, bnbq_dtype x_dt);
+BNBQ_API bnbq_result bnbq_linear_forward(bnbq_exec* ex, bnbq_linear* layer, bnbq_dtype x_dt,
+                                         const void* x, size_t tokens, void* out);
+/* grad_out in bnbq_linear_output_dtype(x_dt); grad_x in x_dt. The memory-efficient SwitchBack
+   uses the int8 input its last training forward saved (x may then be NULL). */
+BNBQ_API bnbq_result bnbq_linear_backward(bnbq_exec* ex, bnbq_linear* layer, bnbq_dtype x_dt,
+                                          const void* x, size_t tokens, const void* grad_out,
+                                          void* grad_x);
+
+/* OutlierTracer: C has no module graph, so instead of forward pre-hooks the caller hands the tracer
+   to each linear layer's forward during one tracing pass, in call order. */
+typedef struct bnbq_outlier_tracer {
+    int      active;        /* 1 after init, 0 once a layer is seen twice (tracing done)        */
+    size_t   num_layers;
+    const void** seen;      /* layers in call order (keyed by weight pointer)                   */
+    int32_t** outliers;     /* per layer, host                                                   */
+    size_t*  counts;
+    size_t   cap;
+    bnbq_allocator allocator;
+} bnbq_outlier_tracer;
+BNBQ_API bnbq_result bnbq_outlier_tracer_init(bnbq_outlier_tracer* t, const bnbq_allocator* a);
+BNBQ_API void        bnbq_outlier_tracer_uninit(bnbq_outlier_tracer* t);
+/* The pre-hook: records the layer's outlier dimensions (layers.md 5), then runs
+   bnbq_linear_forward. With a NULL or inactive tracer it is bnbq_linear_forward. */
+BNBQ_API bnbq_result bnbq_linear_forward_traced(bnbq_exec* ex, bnbq_outlier_tracer* t,
+                                                bnbq_linear* layer, bnbq_dtype x_dt,
+                                                const void* x, size_t tokens, void* out);
+/* find_outlier_dims: indices whose z-score of the unbiased std along reduction_dim (0: std of each
+   column over rows, 1: of each row) exceeds zscore (topk > 0: the topk largest stds instead).
+   X (rows, cols) in HOST memory; out_idx has room for rows + cols entries. */
+BNBQ_API bnbq_result bnbq_find_outlier_dims(bnbq_dtype dt, const void* X, size_t rows,
+                                            size_t cols, int reduction_dim, float zscore,
+                                            size_t topk, int32_t* out_idx, size_t* out_count);
 
 /* (declarations: the embeddings) */
 /* bitsandbytes.nn Embedding, StableEmbedding, Embedding4bit / EmbeddingFP4 / EmbeddingNF4 and
@@ -3320,9 +3532,1662 @@ BNBQ_API bnbq_result bnbq_int8_weight_dequant(bnbq_exec* ex, bnbq_dtype dt, cons
     return BNBQ_SUCCESS;
 }
 
-/* @@research-impl@@ */
+// >>research
 
-/* @@linear-impl@@ */
+/* A bump allocator over a caller's workspace. measure: only count the bytes (base NULL). Every
+   carve is 64-byte aligned. The research functions and the layers carve their buffers first and
+   run their operations afterwards, so one pass with measure = 1 gives the size the real pass uses. */
+typedef struct bnbq__arena {
+    uint8_t* base;
+    size_t   off, cap;
+    int      measure;
+    int      overflow;
+} bnbq__arena;
+
+static void* bnbq__take(bnbq__arena* a, size_t count, size_t elem) {
+    size_t bytes, o;
+    if (!bnbq__mul_ok(count, elem, 1, &bytes)) { a->overflow = 1; return NULL; }
+    o = (a->off + 63u) & ~(size_t)63u;
+    if (o < a->off || bytes > SIZE_MAX - o - 64u) { a->overflow = 1; return NULL; }
+    a->off = o + (bytes ? bytes : 1u);
+    if (a->measure || a->overflow || !a->base || a->off > a->cap) return NULL;
+    return a->base + o;
+}
+static bnbq__arena bnbq__arena_measure(void) {
+    bnbq__arena a;
+    memset(&a, 0, sizeof a);
+    a.measure = 1;
+    return a;
+}
+static bnbq__arena bnbq__arena_on(void* base, size_t cap) {
+    bnbq__arena a;
+    memset(&a, 0, sizeof a);
+    a.base = (uint8_t*)base;
+    a.cap = cap;
+    return a;
+}
+
+/* dst (n,) in ddt from src (n,) in sdt: a conversion, or a copy for equal dtypes. */
+static bnbq_result bnbq__cvt(bnbq_exec* ex, bnbq_dtype sdt, const void* src, size_t n,
+                             bnbq_dtype ddt, void* dst) {
+    if (sdt == ddt) {
+        if (src == dst) return BNBQ_SUCCESS;
+        return bnbq_copy(ex, dst, src, n * bnbq_dtype_size(sdt), BNBQ_COPY_EXEC_TO_EXEC);
+    }
+    return bnbq_convert(ex, sdt, src, n, ddt, dst);
+}
+
+#define BNBQ__TRY(expr) do { bnbq_result bnbq__r = (expr); if (bnbq__r != BNBQ_SUCCESS) return bnbq__r; } while (0)
+
+BNBQ_API bnbq_result bnbq_fp8_block_sizes(size_t in_features, size_t out_features, int* bsz,
+                                          int* bsz2) {
+    static const int sizes[8] = {4096, 2048, 1024, 512, 256, 128, 64, 0};
+    bnbq_exec* ex = NULL;
+    static const char* bnbq__func = "bnbq_fp8_block_sizes";
+    int i;
+    BNBQ__REQUIRE(bsz && bsz2, BNBQ_ERROR_NULL_POINTER, "bsz or bsz2 is NULL");
+    BNBQ__REQUIRE(in_features > 0 && out_features > 0, BNBQ_ERROR_BAD_SHAPE,
+                  "in_features or out_features is 0");
+    *bsz = 4096;
+    *bsz2 = 4096;
+    for (i = 0; i < 7; i++)
+        if ((size_t)sizes[i + 1] < in_features) { *bsz = sizes[i]; break; }
+    for (i = 0; i < 7; i++)
+        if ((size_t)sizes[i + 1] < out_features) { *bsz2 = sizes[i]; break; }
+    return BNBQ_SUCCESS;
+}
+
+/* the FP8 workspace: codes, scales and dequantized values of A (M, K), B (K, N), grad (M, N) */
+typedef struct bnbq__fp8_ws {
+    uint8_t *qA, *qB, *qG;
+    float *sA, *sB, *sG;
+    void *fA, *fB, *fG;
+} bnbq__fp8_ws;
+
+static void bnbq__fp8_carve(bnbq__arena* a, size_t M, size_t N, size_t K, size_t es,
+                            bnbq__fp8_ws* w) {
+    size_t mk = 0, kn = 0, mn = 0;
+    if (!bnbq__mul_ok(M, K, 1, &mk) || !bnbq__mul_ok(K, N, 1, &kn) || !bnbq__mul_ok(M, N, 1, &mn)) {
+        a->overflow = 1;
+        return;
+    }
+    w->qA = (uint8_t*)bnbq__take(a, mk, 1);
+    w->sA = (float*)bnbq__take(a, mk / 64 + 1, 4);   /* blocksizes are >= 64 */
+    w->fA = bnbq__take(a, mk, es);
+    w->qB = (uint8_t*)bnbq__take(a, kn, 1);
+    w->sB = (float*)bnbq__take(a, 1, 4);
+    w->fB = bnbq__take(a, kn, es);
+    w->qG = (uint8_t*)bnbq__take(a, mn, 1);
+    w->sG = (float*)bnbq__take(a, mn / 64 + 1, 4);
+    w->fG = bnbq__take(a, mn, es);
+}
+
+BNBQ_API bnbq_result bnbq_matmul_fp8_workspace_size(size_t M, size_t N, size_t K,
+                                                    size_t* out_bytes) {
+    static const char* bnbq__func = "bnbq_matmul_fp8_workspace_size";
+    bnbq_exec* ex = NULL;
+    bnbq__arena a = bnbq__arena_measure();
+    bnbq__fp8_ws w;
+    BNBQ__REQUIRE(out_bytes, BNBQ_ERROR_NULL_POINTER, "out_bytes is NULL");
+    BNBQ__REQUIRE(M > 0 && N > 0 && K > 0, BNBQ_ERROR_BAD_SHAPE, "M, N or K is 0");
+    bnbq__fp8_carve(&a, M, N, K, 4, &w);
+    BNBQ__REQUIRE(!a.overflow, BNBQ_ERROR_OVERFLOW, "the workspace size overflows");
+    *out_bytes = a.off;
+    return BNBQ_SUCCESS;
+}
+
+/* shared validation of the FP8 functions; fills the workspace carve */
+static bnbq_result bnbq__fp8_check(bnbq_exec* ex, const char* bnbq__func, bnbq_dtype dt,
+                                   const void* A, const void* B, size_t M, size_t N, size_t K,
+                                   const float* code1, const float* code2, void* work,
+                                   size_t work_bytes, bnbq__fp8_ws* w) {
+    size_t need = 0, es = bnbq_dtype_size(dt);
+    bnbq__arena a;
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(A && B && code1 && work, BNBQ_ERROR_NULL_POINTER,
+                  "A, B, a code table or work is NULL");
+    (void)code2;
+    BNBQ__REQUIRE(M > 0 && N > 0 && K > 0, BNBQ_ERROR_BAD_SHAPE, "M, N or K is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(M, K, 8, NULL) && bnbq__mul_ok(K, N, 8, NULL) &&
+                  bnbq__mul_ok(M, N, 8, NULL), BNBQ_ERROR_OVERFLOW, "a matrix size overflows");
+    BNBQ__REQUIRE(bnbq_matmul_fp8_workspace_size(M, N, K, &need) == BNBQ_SUCCESS,
+                  BNBQ_ERROR_OVERFLOW, "the workspace size overflows");
+    BNBQ__REQUIRE(work_bytes >= need, BNBQ_ERROR_INVALID_ARGS,
+                  "work is smaller than bnbq_matmul_fp8_workspace_size");
+    BNBQ__REQUIRE(bnbq__aligned(work, 4), BNBQ_ERROR_MISALIGNED, "work must be 4-byte aligned");
+    a = bnbq__arena_on(work, work_bytes);
+    bnbq__fp8_carve(&a, M, N, K, es, w);
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_matmul_fp8_mixed(bnbq_exec* ex, bnbq_dtype dt, const void* A,
+                                           const void* B, size_t M, size_t N, size_t K,
+                                           const float* fw_code, int bsz, void* out,
+                                           void* work, size_t work_bytes) {
+    static const char* bnbq__func = "bnbq_matmul_fp8_mixed";
+    bnbq__fp8_ws w;
+    BNBQ__REQUIRE(out, BNBQ_ERROR_NULL_POINTER, "out is NULL");
+    BNBQ__TRY(bnbq__fp8_check(ex, bnbq__func, dt, A, B, M, N, K, fw_code, NULL, work, work_bytes,
+                              &w));
+    BNBQ__REQUIRE(bnbq__blocksize8_ok(ex, bsz), BNBQ_ERROR_BAD_BLOCKSIZE, "bad bsz");
+    BNBQ__TRY(bnbq_quantize_blockwise(ex, fw_code, dt, A, M * K, bsz, w.qA, w.sA));
+    BNBQ__TRY(bnbq_dequantize_blockwise(ex, fw_code, dt, w.qA, w.sA, M * K, bsz, w.fA));
+    BNBQ__TRY(bnbq_quantize_global(ex, fw_code, dt, B, K * N, w.qB, w.sB));
+    BNBQ__TRY(bnbq_dequantize_global(ex, fw_code, dt, w.qB, w.sB, K * N, w.fB));
+    return bnbq_gemm(ex, dt, 0, 0, M, N, K, w.fA, w.fB, NULL, 0, out);
+}
+
+BNBQ_API bnbq_result bnbq_matmul_fp8_mixed_backward(bnbq_exec* ex, bnbq_dtype dt, const void* A,
+                                                    const void* B, size_t M, size_t N, size_t K,
+                                                    const float* fw_code, const float* bw_code,
+                                                    int bsz2, const void* grad_out,
+                                                    void* grad_A, void* grad_B, void* work,
+                                                    size_t work_bytes) {
+    static const char* bnbq__func = "bnbq_matmul_fp8_mixed_backward";
+    bnbq__fp8_ws w;
+    BNBQ__REQUIRE(grad_out && bw_code, BNBQ_ERROR_NULL_POINTER, "grad_out or bw_code is NULL");
+    BNBQ__TRY(bnbq__fp8_check(ex, bnbq__func, dt, A, B, M, N, K, fw_code, bw_code, work,
+                              work_bytes, &w));
+    BNBQ__REQUIRE(bnbq__blocksize8_ok(ex, bsz2), BNBQ_ERROR_BAD_BLOCKSIZE, "bad bsz2");
+    if (grad_A) {
+        BNBQ__TRY(bnbq_quantize_blockwise(ex, bw_code, dt, grad_out, M * N, bsz2, w.qG, w.sG));
+        BNBQ__TRY(bnbq_dequantize_blockwise(ex, bw_code, dt, w.qG, w.sG, M * N, bsz2, w.fG));
+        BNBQ__TRY(bnbq_quantize_global(ex, fw_code, dt, B, K * N, w.qB, w.sB));
+        BNBQ__TRY(bnbq_dequantize_global(ex, fw_code, dt, w.qB, w.sB, K * N, w.fB));
+        BNBQ__TRY(bnbq_gemm(ex, dt, 0, 1, M, K, N, w.fG, w.fB, NULL, 0, grad_A));
+    }
+    if (grad_B) BNBQ__TRY(bnbq_gemm(ex, dt, 1, 0, K, N, M, A, grad_out, NULL, 0, grad_B));
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_matmul_fp8_global(bnbq_exec* ex, bnbq_dtype dt, const void* A,
+                                            const void* B, size_t M, size_t N, size_t K,
+                                            const float* fw_code, void* out, void* work,
+                                            size_t work_bytes) {
+    static const char* bnbq__func = "bnbq_matmul_fp8_global";
+    bnbq__fp8_ws w;
+    BNBQ__REQUIRE(out, BNBQ_ERROR_NULL_POINTER, "out is NULL");
+    BNBQ__TRY(bnbq__fp8_check(ex, bnbq__func, dt, A, B, M, N, K, fw_code, NULL, work, work_bytes,
+                              &w));
+    BNBQ__TRY(bnbq_quantize_global(ex, fw_code, dt, A, M * K, w.qA, w.sA));
+    BNBQ__TRY(bnbq_dequantize_global(ex, fw_code, dt, w.qA, w.sA, M * K, w.fA));
+    BNBQ__TRY(bnbq_quantize_global(ex, fw_code, dt, B, K * N, w.qB, w.sB));
+    BNBQ__TRY(bnbq_dequantize_global(ex, fw_code, dt, w.qB, w.sB, K * N, w.fB));
+    return bnbq_gemm(ex, dt, 0, 0, M, N, K, w.fA, w.fB, NULL, 0, out);
+}
+
+BNBQ_API bnbq_result bnbq_matmul_fp8_global_backward(bnbq_exec* ex, bnbq_dtype dt, const void* A,
+                                                     const void* B, size_t M, size_t N, size_t K,
+                                                     const float* fw_code, const float* bw_code,
+                                                     const void* grad_out, void* grad_A,
+                                                     void* grad_B, void* work, size_t work_bytes) {
+    static const char* bnbq__func = "bnbq_matmul_fp8_global_backward";
+    bnbq__fp8_ws w;
+    BNBQ__REQUIRE(grad_out && bw_code, BNBQ_ERROR_NULL_POINTER, "grad_out or bw_code is NULL");
+    BNBQ__TRY(bnbq__fp8_check(ex, bnbq__func, dt, A, B, M, N, K, fw_code, bw_code, work,
+                              work_bytes, &w));
+    if (!grad_A && !grad_B) return BNBQ_SUCCESS;
+    BNBQ__TRY(bnbq_quantize_global(ex, bw_code, dt, grad_out, M * N, w.qG, w.sG));
+    BNBQ__TRY(bnbq_dequantize_global(ex, bw_code, dt, w.qG, w.sG, M * N, w.fG));
+    if (grad_A) {
+        BNBQ__TRY(bnbq_quantize_global(ex, fw_code, dt, B, K * N, w.qB, w.sB));
+        BNBQ__TRY(bnbq_dequantize_global(ex, fw_code, dt, w.qB, w.sB, K * N, w.fB));
+        BNBQ__TRY(bnbq_gemm(ex, dt, 0, 1, M, K, N, w.fG, w.fB, NULL, 0, grad_A));
+    }
+    if (grad_B) {
+        /* the global quantization of A^T holds the same values as that of A, transposed */
+        BNBQ__TRY(bnbq_quantize_global(ex, fw_code, dt, A, M * K, w.qA, w.sA));
+        BNBQ__TRY(bnbq_dequantize_global(ex, fw_code, dt, w.qA, w.sA, M * K, w.fA));
+        BNBQ__TRY(bnbq_gemm(ex, dt, 1, 0, K, N, M, w.fA, w.fG, NULL, 0, grad_B));
+    }
+    return BNBQ_SUCCESS;
+}
+
+/* switchback_bnb workspace */
+typedef struct bnbq__sbb_ws {
+    int8_t *CA, *CB;
+    float *SCA, *SCB;
+    int32_t *cols, *cnt, *out32;
+    uint16_t *subA, *subB, *Wd;
+} bnbq__sbb_ws;
+
+static void bnbq__sbb_carve(bnbq__arena* a, size_t M, size_t N, size_t K, bnbq__sbb_ws* w) {
+    size_t mk = 0, nk = 0, mn = 0;
+    if (!bnbq__mul_ok(M, K, 1, &mk) || !bnbq__mul_ok(N, K, 1, &nk) || !bnbq__mul_ok(M, N, 1, &mn)) {
+        a->overflow = 1;
+        return;
+    }
+    w->CA = (int8_t*)bnbq__take(a, mk, 1);
+    w->SCA = (float*)bnbq__take(a, M, 4);
+    w->cols = (int32_t*)bnbq__take(a, K, 4);
+    w->cnt = (int32_t*)bnbq__take(a, 1, 4);
+    w->CB = (int8_t*)bnbq__take(a, nk, 1);
+    w->SCB = (float*)bnbq__take(a, N, 4);
+    w->out32 = (int32_t*)bnbq__take(a, mn, 4);
+    w->subA = (uint16_t*)bnbq__take(a, mk, 2);
+    w->subB = (uint16_t*)bnbq__take(a, nk, 2);
+    w->Wd = (uint16_t*)bnbq__take(a, nk, 2);
+}
+
+BNBQ_API bnbq_result bnbq_switchback_bnb_workspace_size(size_t M, size_t N, size_t K,
+                                                        size_t* out_bytes) {
+    static const char* bnbq__func = "bnbq_switchback_bnb_workspace_size";
+    bnbq_exec* ex = NULL;
+    bnbq__arena a = bnbq__arena_measure();
+    bnbq__sbb_ws w;
+    BNBQ__REQUIRE(out_bytes, BNBQ_ERROR_NULL_POINTER, "out_bytes is NULL");
+    BNBQ__REQUIRE(M > 0 && N > 0 && K > 0, BNBQ_ERROR_BAD_SHAPE, "M, N or K is 0");
+    bnbq__sbb_carve(&a, M, N, K, &w);
+    BNBQ__REQUIRE(!a.overflow, BNBQ_ERROR_OVERFLOW, "the workspace size overflows");
+    *out_bytes = a.off;
+    return BNBQ_SUCCESS;
+}
+
+static bnbq_result bnbq__sbb_check(bnbq_exec* ex, const char* bnbq__func, const uint16_t* A,
+                                   const uint16_t* W, size_t M, size_t N, size_t K,
+                                   float threshold, void* work, size_t work_bytes,
+                                   bnbq__sbb_ws* w) {
+    size_t need = 0;
+    bnbq__arena a;
+    BNBQ__REQUIRE(A && W && work, BNBQ_ERROR_NULL_POINTER, "A, W or work is NULL");
+    BNBQ__REQUIRE(M > 0 && N > 0 && K > 0, BNBQ_ERROR_BAD_SHAPE, "M, N or K is 0");
+    BNBQ__REQUIRE(threshold >= 0.0f && threshold <= FLT_MAX, BNBQ_ERROR_INVALID_ARGS,
+                  "threshold must be finite and >= 0");
+    BNBQ__REQUIRE(bnbq_switchback_bnb_workspace_size(M, N, K, &need) == BNBQ_SUCCESS &&
+                  bnbq__mul_ok(M, K, 8, NULL) && bnbq__mul_ok(N, K, 8, NULL) &&
+                  bnbq__mul_ok(M, N, 8, NULL), BNBQ_ERROR_OVERFLOW, "a size overflows");
+    BNBQ__REQUIRE(work_bytes >= need, BNBQ_ERROR_INVALID_ARGS,
+                  "work is smaller than bnbq_switchback_bnb_workspace_size");
+    BNBQ__REQUIRE(bnbq__aligned(work, 4), BNBQ_ERROR_MISALIGNED, "work must be 4-byte aligned");
+    a = bnbq__arena_on(work, work_bytes);
+    bnbq__sbb_carve(&a, M, N, K, w);
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_switchback_bnb(bnbq_exec* ex, const uint16_t* A, const uint16_t* W,
+                                         size_t M, size_t N, size_t K, float threshold,
+                                         const uint16_t* bias, uint16_t* out, void* work,
+                                         size_t work_bytes) {
+    static const char* bnbq__func = "bnbq_switchback_bnb";
+    bnbq__sbb_ws w;
+    int outl = threshold > 0.0f;
+    BNBQ__REQUIRE(out, BNBQ_ERROR_NULL_POINTER, "out is NULL");
+    BNBQ__TRY(bnbq__sbb_check(ex, bnbq__func, A, W, M, N, K, threshold, work, work_bytes, &w));
+    BNBQ__TRY(bnbq_int8_vectorwise_quant(ex, BNBQ_F16, A, M, K, threshold, w.CA, w.SCA,
+                                         outl ? w.cols : NULL, outl ? w.cnt : NULL));
+    BNBQ__TRY(bnbq_int8_vectorwise_quant(ex, BNBQ_F16, W, N, K, 0.0f, w.CB, w.SCB, NULL, NULL));
+    BNBQ__TRY(bnbq_int8_linear_matmul(ex, w.CA, w.CB, M, N, K, w.out32));
+    BNBQ__TRY(bnbq_int8_mm_dequant(ex, BNBQ_F16, w.out32, w.SCA, w.SCB, M, N, out, BNBQ_F16,
+                                   bias));
+    if (outl) {
+        /* output += A[:, idx] @ W[:, idx]^T with the 16-bit weights (zero-padded columns past
+           the count add nothing; the count stays in exec memory) */
+        BNBQ__TRY(bnbq_gather_columns(ex, 2, A, M, K, w.cols, w.cnt, K, w.subA));
+        BNBQ__TRY(bnbq_gather_columns(ex, 2, W, N, K, w.cols, w.cnt, K, w.subB));
+        BNBQ__TRY(bnbq_gemm(ex, BNBQ_F16, 0, 1, M, N, K, w.subA, w.subB, NULL, 1, out));
+    }
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_switchback_bnb_backward(bnbq_exec* ex, const uint16_t* A,
+                                                  const uint16_t* W, size_t M, size_t N,
+                                                  size_t K, float threshold,
+                                                  const uint16_t* grad_out, uint16_t* grad_A,
+                                                  uint16_t* grad_W, uint16_t* grad_bias,
+                                                  void* work, size_t work_bytes) {
+    static const char* bnbq__func = "bnbq_switchback_bnb_backward";
+    bnbq__sbb_ws w;
+    BNBQ__REQUIRE(grad_out, BNBQ_ERROR_NULL_POINTER, "grad_out is NULL");
+    BNBQ__TRY(bnbq__sbb_check(ex, bnbq__func, A, W, M, N, K, threshold, work, work_bytes, &w));
+    if (grad_bias) BNBQ__TRY(bnbq_column_sums(ex, BNBQ_F16, grad_out, M, N, grad_bias));
+    if (grad_W) BNBQ__TRY(bnbq_gemm(ex, BNBQ_F16, 1, 0, N, K, M, grad_out, A, NULL, 0, grad_W));
+    if (grad_A) {
+        BNBQ__TRY(bnbq_int8_vectorwise_quant(ex, BNBQ_F16, W, N, K, 0.0f, w.CB, w.SCB, NULL,
+                                             NULL));
+        BNBQ__TRY(bnbq_int8_weight_dequant(ex, BNBQ_F16, w.CB, w.SCB, N, K, w.Wd));
+        BNBQ__TRY(bnbq_gemm(ex, BNBQ_F16, 0, 0, M, K, N, grad_out, w.Wd, NULL, 0, grad_A));
+    }
+    return BNBQ_SUCCESS;
+}
+
+// >>layers
+
+/* Layer notes (where bnbq departs from bitsandbytes, and why):
+   - OutlierAwareLinear.forward in bitsandbytes returns None after the one-time weight
+     quantization; bnbq runs the intended forward_with_outliers callback afterwards. It has no
+     backward (the subclass owns the numerics): NOT_SUPPORTED.
+   - SwitchBackLinearBnb calls bnb.matmul_mixed, which does not exist; bnbq runs
+     switchback_bnb(x.half(), W.half()) + bias (algorithms.md 7.4), output F16 (the bias is added
+     in F16 after rounding it to F16). The outlier product joins the int8 output in one rounding.
+   - LinearFP8Global calls bnb.matmul_fp8_global, which does not exist; bnbq runs the intended
+     bitsandbytes.research.matmul_fp8_global.
+   - Linear8bitLt's int8 weight gradient is wrong in bitsandbytes (algorithms.md 5.6); bnbq
+     computes the intended one: column-quantized grad and input (int8_double_quant's CAt/SCAt),
+     contiguous transposed operands, int8_linear_matmul, int8_mm_dequant with SCgradt/SCAt, and the
+     outlier columns REPLACED by the exact 16-bit grad^T @ A[:, idx]. desc.weight_grad_16bit:
+     grad^T @ A in 16 bit. With 16-bit weights in training mode the weight is re-quantized on every
+     forward (bnbq has no gradient accumulation state); in eval mode it is quantized once.
+   - Linear4bit uses the one-token gemv path whenever tokens == 1 and in % blocksize == 0 (bnb
+     also requires that x does not require grad, which a C caller cannot express).
+   - LinearFP8* / SwitchBackLinearBnb add the bias after the product as torch's `out += bias`
+     (one rounding of out + bias); a bias of another dtype than the output is first rounded to it.
+   - SwitchBackLinear* take any float input and weight and round them to F16 first (the Triton
+     kernels are fp16-only); their output and grad_out are F16.
+   - StandardLinear and LinearFP8* need x in the weight dtype (torch would raise): BAD_DTYPE. */
+
+typedef struct bnbq__linear_impl {
+    float*     offset_x;      /* (1,) nested offset in exec memory                             */
+    void*      saved;         /* memory-efficient SwitchBack: Xq, sX, Wq, sW of the last forward */
+    size_t     saved_bytes;
+    int8_t*    sv_Xq; uint16_t* sv_sX; int8_t* sv_Wq; uint16_t* sv_sW;
+    int        saved_valid;
+    void*      ones;          /* (ones_count,) 1.0 in ones_dt: the bias-add GEMM's left operand  */
+    size_t     ones_count;
+    bnbq_dtype ones_dt;
+    bnbq_dtype compute_dt;    /* Linear4bit compute dtype once set                             */
+    int        compute_set;
+    int        cb_valid;      /* Linear8bitLt: CB/SCB hold the quantized weight                 */
+} bnbq__linear_impl;
+
+#define BNBQ__LIMPL(L) ((bnbq__linear_impl*)(L)->impl)
+
+static int bnbq__lin_is4(bnbq_linear_kind k) {
+    return k == BNBQ_LINEAR_4BIT || k == BNBQ_LINEAR_FP4 || k == BNBQ_LINEAR_NF4;
+}
+static int bnbq__lin_isi8(bnbq_linear_kind k) {
+    return k == BNBQ_LINEAR_8BIT_LT || k == BNBQ_LINEAR_SWITCHBACK_BNB;
+}
+static int bnbq__lin_issb(bnbq_linear_kind k) {
+    return k == BNBQ_LINEAR_SWITCHBACK_GLOBAL || k == BNBQ_LINEAR_SWITCHBACK_VECTORWISE ||
+           k == BNBQ_LINEAR_SWITCHBACK_GLOBAL_MEMEFF;
+}
+static int bnbq__lin_isfp8(bnbq_linear_kind k) {
+    return k == BNBQ_LINEAR_FP8_MIXED || k == BNBQ_LINEAR_FP8_GLOBAL;
+}
+/* the layer trains its float weight */
+static int bnbq__lin_trains_w(const bnbq_linear_desc* d) {
+    if (bnbq__lin_is4(d->kind) || d->kind == BNBQ_LINEAR_OUTLIER_AWARE) return 0;
+    if (bnbq__lin_isi8(d->kind)) return !d->int8_weights;
+    return 1;
+}
+
+static uint64_t bnbq__splitmix64(uint64_t* s) {
+    uint64_t z;
+    *s += ((uint64_t)0x9E3779B9u << 32) | 0x7F4A7C15u;
+    z = *s;
+    z = (z ^ (z >> 30)) * (((uint64_t)0xBF58476Du << 32) | 0x1CE4E5B9u);
+    z = (z ^ (z >> 27)) * (((uint64_t)0x94D049BBu << 32) | 0x133111EBu);
+    return z ^ (z >> 31);
+}
+
+/* n values of U(-bound, bound) in dt, written to exec memory dst */
+static bnbq_result bnbq__lin_uniform(bnbq_exec* ex, uint64_t* state, double bound, bnbq_dtype dt,
+                                     size_t n, void* dst) {
+    size_t es = bnbq_dtype_size(dt), i;
+    bnbq_result r;
+    void* h = bnbq_host_alloc(ex, n * es);
+    if (!h) return BNBQ_ERROR_OUT_OF_MEMORY;
+    for (i = 0; i < n; i++) {
+        double u = (double)(bnbq__splitmix64(state) >> 11) * (1.0 / 9007199254740992.0);
+        bnbq__store(dt, h, i, (float)((2.0 * u - 1.0) * bound));
+    }
+    r = bnbq_copy(ex, dst, h, n * es, BNBQ_COPY_HOST_TO_EXEC);
+    bnbq_host_free(ex, h);
+    return r;
+}
+
+static void bnbq__xfree(bnbq_exec* ex, void* pp) {
+    void** p = (void**)pp;
+    bnbq_free(ex, *p);
+    *p = NULL;
+}
+
+/* drops the quantized weight state (Params4bit / Int8Params / prepared SwitchBack) */
+static void bnbq__lin_clear_quant(bnbq_exec* ex, bnbq_linear* L) {
+    bnbq__linear_impl* im = BNBQ__LIMPL(L);
+    bnbq__xfree(ex, &L->packed);
+    bnbq__xfree(ex, &L->absmax);
+    bnbq__xfree(ex, &L->absmax_q);
+    bnbq__xfree(ex, &L->nested_absmax);
+    bnbq__xfree(ex, &L->W_int8);
+    bnbq__xfree(ex, &L->state_W);
+    L->prepared_for_eval = 0;
+    L->quantized = 0;
+    if (im) im->cb_valid = 0;
+    if (L->desc.int8_weights || !bnbq__lin_isi8(L->desc.kind)) {
+        bnbq__xfree(ex, &L->CB);
+        bnbq__xfree(ex, &L->SCB);
+    }
+}
+
+BNBQ_API void bnbq_linear_uninit(bnbq_exec* ex, bnbq_linear* L) {
+    bnbq__linear_impl* im;
+    if (!L) return;
+    im = BNBQ__LIMPL(L);
+    bnbq__xfree(ex, &L->weight);
+    bnbq__xfree(ex, &L->bias);
+    bnbq__xfree(ex, &L->grad_weight);
+    bnbq__xfree(ex, &L->grad_bias);
+    bnbq__xfree(ex, &L->packed);
+    bnbq__xfree(ex, &L->absmax);
+    bnbq__xfree(ex, &L->absmax_q);
+    bnbq__xfree(ex, &L->nested_absmax);
+    bnbq__xfree(ex, &L->CB);
+    bnbq__xfree(ex, &L->SCB);
+    bnbq__xfree(ex, &L->outlier_cols);
+    bnbq__xfree(ex, &L->num_outliers);
+    bnbq__xfree(ex, &L->W_int8);
+    bnbq__xfree(ex, &L->state_W);
+    bnbq__xfree(ex, &L->work);
+    if (im) {
+        bnbq__xfree(ex, &im->offset_x);
+        bnbq__xfree(ex, &im->saved);
+        bnbq__xfree(ex, &im->ones);
+        bnbq_host_free(ex, im);
+    }
+    memset(L, 0, sizeof *L);
+}
+
+BNBQ_API bnbq_result bnbq_linear_init(bnbq_exec* ex, bnbq_linear* L, const bnbq_linear_desc* desc) {
+    static const char* bnbq__func = "bnbq_linear_init";
+    bnbq_linear_desc d;
+    bnbq__linear_impl* im;
+    size_t N, K, es, nk;
+    uint64_t st;
+    double bound;
+    bnbq_result r;
+    BNBQ__REQUIRE(L && desc, BNBQ_ERROR_NULL_POINTER, "layer or desc is NULL");
+    memset(L, 0, sizeof *L);
+    d = *desc;
+    N = d.out_features;
+    K = d.in_features;
+    BNBQ__REQUIRE((int)d.kind >= (int)BNBQ_LINEAR_STANDARD &&
+                  (int)d.kind <= (int)BNBQ_LINEAR_FP8_GLOBAL, BNBQ_ERROR_INVALID_ARGS,
+                  "unknown layer kind");
+    BNBQ__REQUIRE(N > 0 && K > 0, BNBQ_ERROR_BAD_SHAPE, "in_features or out_features is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(N, K, 8, &nk) && N <= (size_t)INT32_MAX &&
+                  K <= (size_t)INT32_MAX, BNBQ_ERROR_OVERFLOW, "out * in overflows");
+    BNBQ__REQUIRE(bnbq__is_float_dtype(d.weight_dtype), BNBQ_ERROR_BAD_DTYPE,
+                  "weight_dtype must be F32, F16 or BF16");
+    if (d.kind == BNBQ_LINEAR_FP4) d.quant_type = BNBQ_FP4;
+    if (d.kind == BNBQ_LINEAR_NF4) d.quant_type = BNBQ_NF4;
+    if (bnbq__lin_is4(d.kind)) {
+        BNBQ__REQUIRE(d.quant_type == BNBQ_FP4 || d.quant_type == BNBQ_NF4,
+                      BNBQ_ERROR_BAD_QUANT_TYPE, "quant_type must be FP4 or NF4");
+        if (d.blocksize == 0) d.blocksize = 64;
+        BNBQ__REQUIRE(bnbq__blocksize4_ok(ex, d.blocksize), BNBQ_ERROR_BAD_BLOCKSIZE,
+                      "bad 4-bit blocksize");
+        BNBQ__REQUIRE(!d.compute_dtype_set || bnbq__is_float_dtype(d.compute_dtype),
+                      BNBQ_ERROR_BAD_DTYPE, "compute_dtype must be F32, F16 or BF16");
+    }
+    BNBQ__REQUIRE(d.threshold >= 0.0f && d.threshold <= FLT_MAX, BNBQ_ERROR_INVALID_ARGS,
+                  "threshold must be finite and >= 0");
+    if (d.kind == BNBQ_LINEAR_OUTLIER_AWARE)
+        BNBQ__REQUIRE(d.quantize_weight && d.forward_with_outliers, BNBQ_ERROR_NULL_POINTER,
+                      "OutlierAwareLinear needs quantize_weight and forward_with_outliers");
+    if (!bnbq__lin_isi8(d.kind)) d.int8_weights = 0;
+    es = bnbq_dtype_size(d.weight_dtype);
+    im = (bnbq__linear_impl*)bnbq_host_alloc(ex, sizeof *im);
+    BNBQ__REQUIRE(im, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+    memset(im, 0, sizeof *im);
+    L->impl = im;
+    L->desc = d;
+    L->training = 1;
+    L->bias_dtype = d.weight_dtype;
+    L->quant_type = d.quant_type;
+    L->blocksize = d.blocksize;
+    L->nested = bnbq__lin_is4(d.kind) && !d.no_compress_statistics;
+    L->quant_dtype = d.weight_dtype;
+    /* parameters: torch nn.Linear's kaiming_uniform(a = sqrt 5) = U(-1/sqrt(in), 1/sqrt(in)) */
+    st = d.seed;
+    bound = 1.0 / sqrt((double)K);
+    r = bnbq_alloc(ex, N * K * es, &L->weight);
+    if (r == BNBQ_SUCCESS) r = bnbq__lin_uniform(ex, &st, bound, d.weight_dtype, N * K, L->weight);
+    if (r == BNBQ_SUCCESS && !d.no_bias) {
+        r = bnbq_alloc(ex, N * es, &L->bias);
+        if (r == BNBQ_SUCCESS) r = bnbq__lin_uniform(ex, &st, bound, d.weight_dtype, N, L->bias);
+        if (r == BNBQ_SUCCESS && d.kind != BNBQ_LINEAR_OUTLIER_AWARE)
+            r = bnbq_alloc(ex, N * es, &L->grad_bias);
+    }
+    if (r == BNBQ_SUCCESS && bnbq__lin_trains_w(&d)) r = bnbq_alloc(ex, N * K * es, &L->grad_weight);
+    if (r == BNBQ_SUCCESS && bnbq__lin_isi8(d.kind)) {
+        r = bnbq_alloc(ex, K * 4, (void**)&L->outlier_cols);
+        if (r == BNBQ_SUCCESS) r = bnbq_alloc(ex, 4, (void**)&L->num_outliers);
+        if (r == BNBQ_SUCCESS) r = bnbq_fill_bytes(ex, L->num_outliers, 0, 4);
+        if (r == BNBQ_SUCCESS && !d.int8_weights) {
+            r = bnbq_alloc(ex, N * K, (void**)&L->CB);
+            if (r == BNBQ_SUCCESS) r = bnbq_alloc(ex, N * 4, (void**)&L->SCB);
+        }
+    }
+    if (r == BNBQ_SUCCESS && bnbq__lin_isfp8(d.kind)) {
+        r = bnbq_fp8_block_sizes(K, N, &L->bsz, &L->bsz2);
+        if (r == BNBQ_SUCCESS) r = bnbq_create_fp8_map(1, 4, 3, 8, L->fw_code);
+        if (r == BNBQ_SUCCESS) r = bnbq_create_fp8_map(1, 5, 2, 8, L->bw_code);
+    }
+    if (r != BNBQ_SUCCESS) {
+        bnbq_linear_uninit(ex, L);
+        return bnbq__fail(ex, bnbq__func, r, "could not allocate or initialise the parameters");
+    }
+    return BNBQ_SUCCESS;
+}
+
+static bnbq_result bnbq__lin_check(bnbq_exec* ex, const char* bnbq__func, const bnbq_linear* L) {
+    BNBQ__REQUIRE(L, BNBQ_ERROR_NULL_POINTER, "layer is NULL");
+    BNBQ__REQUIRE(L->impl, BNBQ_ERROR_INVALID_ARGS, "the layer is not initialised");
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_linear_set_weight(bnbq_exec* ex, bnbq_linear* L, const void* weight,
+                                            const void* bias) {
+    static const char* bnbq__func = "bnbq_linear_set_weight";
+    size_t N, K, es;
+    BNBQ__TRY(bnbq__lin_check(ex, bnbq__func, L));
+    BNBQ__REQUIRE(weight, BNBQ_ERROR_NULL_POINTER, "weight is NULL");
+    BNBQ__REQUIRE(!bias || L->bias, BNBQ_ERROR_INVALID_ARGS, "the layer has no bias");
+    N = L->desc.out_features;
+    K = L->desc.in_features;
+    es = bnbq_dtype_size(L->desc.weight_dtype);
+    bnbq__lin_clear_quant(ex, L);
+    BNBQ__LIMPL(L)->saved_valid = 0;
+    if (!L->weight) BNBQ__TRY(bnbq_alloc(ex, N * K * es, &L->weight));
+    BNBQ__TRY(bnbq_copy(ex, L->weight, weight, N * K * es, BNBQ_COPY_HOST_TO_EXEC));
+    if (bias) {
+        if (L->bias_dtype != L->desc.weight_dtype) {
+            bnbq__xfree(ex, &L->bias);
+            bnbq__xfree(ex, &L->grad_bias);
+            L->bias_dtype = L->desc.weight_dtype;
+            BNBQ__TRY(bnbq_alloc(ex, N * es, &L->bias));
+            if (L->desc.kind != BNBQ_LINEAR_OUTLIER_AWARE)
+                BNBQ__TRY(bnbq_alloc(ex, N * es, &L->grad_bias));
+        }
+        BNBQ__TRY(bnbq_copy(ex, L->bias, bias, N * es, BNBQ_COPY_HOST_TO_EXEC));
+    }
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_linear_quantize(bnbq_exec* ex, bnbq_linear* L) {
+    static const char* bnbq__func = "bnbq_linear_quantize";
+    bnbq_linear_kind k;
+    size_t N, K, n;
+    BNBQ__TRY(bnbq__lin_check(ex, bnbq__func, L));
+    k = L->desc.kind;
+    N = L->desc.out_features;
+    K = L->desc.in_features;
+    n = N * K;
+    if (bnbq__lin_is4(k)) {
+        size_t nb = (n + (size_t)L->blocksize - 1) / (size_t)L->blocksize;
+        bnbq__linear_impl* im = BNBQ__LIMPL(L);
+        bnbq_result r;
+        if (L->quantized) return BNBQ_SUCCESS;   /* bnb_quantized: a later move does nothing */
+        BNBQ__REQUIRE(L->weight, BNBQ_ERROR_INVALID_ARGS, "the layer has no float weight");
+        L->quant_type = L->desc.quant_type;
+        L->blocksize = L->desc.blocksize;
+        L->nested = !L->desc.no_compress_statistics;
+        L->quant_dtype = L->desc.weight_dtype;
+        r = bnbq_alloc(ex, (n + 1) / 2, (void**)&L->packed);
+        if (r == BNBQ_SUCCESS) r = bnbq_alloc(ex, nb * 4, (void**)&L->absmax);
+        if (r == BNBQ_SUCCESS)
+            r = bnbq_quantize_4bit(ex, L->quant_type, L->quant_dtype, L->weight, n, L->blocksize,
+                                   L->packed, L->absmax);
+        if (r == BNBQ_SUCCESS && L->nested) {
+            if (!im->offset_x) r = bnbq_alloc(ex, 4, (void**)&im->offset_x);
+            if (r == BNBQ_SUCCESS) r = bnbq_alloc(ex, nb, (void**)&L->absmax_q);
+            if (r == BNBQ_SUCCESS) r = bnbq_alloc(ex, (nb + 255) / 256 * 4, (void**)&L->nested_absmax);
+            if (r == BNBQ_SUCCESS) r = bnbq_nested_offset(ex, L->absmax, nb, im->offset_x);
+            if (r == BNBQ_SUCCESS)
+                r = bnbq_quantize_nested(ex, NULL, L->absmax, nb, 256, im->offset_x, L->absmax_q,
+                                         L->nested_absmax);
+            if (r == BNBQ_SUCCESS)
+                r = bnbq_copy(ex, &L->nested_offset, im->offset_x, 4, BNBQ_COPY_EXEC_TO_HOST);
+            if (r == BNBQ_SUCCESS) bnbq__xfree(ex, &L->absmax);
+        }
+        if (r != BNBQ_SUCCESS) {
+            bnbq__lin_clear_quant(ex, L);
+            return r;
+        }
+        bnbq__xfree(ex, &L->weight);
+        L->quantized = 1;
+        return BNBQ_SUCCESS;
+    }
+    if (bnbq__lin_isi8(k)) {
+        void* w16 = NULL;
+        bnbq_result r;
+        if (!L->desc.int8_weights) return BNBQ_SUCCESS;  /* has_fp16_weights: an ordinary move */
+        if (L->quantized) return BNBQ_SUCCESS;
+        BNBQ__REQUIRE(L->weight, BNBQ_ERROR_INVALID_ARGS, "the layer has no float weight");
+        r = bnbq_alloc(ex, n * 2, &w16);
+        if (r == BNBQ_SUCCESS) r = bnbq__cvt(ex, L->desc.weight_dtype, L->weight, n, BNBQ_F16, w16);
+        if (r == BNBQ_SUCCESS && !L->CB) r = bnbq_alloc(ex, n, (void**)&L->CB);
+        if (r == BNBQ_SUCCESS && !L->SCB) r = bnbq_alloc(ex, N * 4, (void**)&L->SCB);
+        if (r == BNBQ_SUCCESS)
+            r = bnbq_int8_vectorwise_quant(ex, BNBQ_F16, w16, N, K, 0.0f, L->CB, L->SCB, NULL, NULL);
+        bnbq_free(ex, w16);
+        if (r != BNBQ_SUCCESS) return r;
+        bnbq__xfree(ex, &L->weight);
+        L->quantized = 1;
+        BNBQ__LIMPL(L)->cb_valid = 1;
+        return BNBQ_SUCCESS;
+    }
+    return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_NOT_SUPPORTED,
+                      "this layer kind has no quantized weight state");
+}
+
+BNBQ_API bnbq_result bnbq_linear_load_4bit(bnbq_exec* ex, bnbq_linear* L, bnbq_quant_type qt,
+                                           int blocksize, bnbq_dtype quant_dtype,
+                                           const uint8_t* packed, const float* absmax,
+                                           const uint8_t* absmax_q, const float* nested_absmax,
+                                           float nested_offset) {
+    static const char* bnbq__func = "bnbq_linear_load_4bit";
+    size_t n, nb;
+    bnbq__linear_impl* im;
+    int nested = absmax == NULL;
+    BNBQ__TRY(bnbq__lin_check(ex, bnbq__func, L));
+    BNBQ__REQUIRE(bnbq__lin_is4(L->desc.kind), BNBQ_ERROR_NOT_SUPPORTED, "not a 4-bit layer");
+    BNBQ__REQUIRE(packed, BNBQ_ERROR_NULL_POINTER, "packed is NULL");
+    BNBQ__REQUIRE(!nested || (absmax_q && nested_absmax), BNBQ_ERROR_NULL_POINTER,
+                  "give absmax, or absmax_q and nested_absmax");
+    BNBQ__REQUIRE(qt == BNBQ_FP4 || qt == BNBQ_NF4, BNBQ_ERROR_BAD_QUANT_TYPE,
+                  "quant type must be FP4 or NF4");
+    BNBQ__REQUIRE(bnbq__blocksize4_ok(ex, blocksize), BNBQ_ERROR_BAD_BLOCKSIZE, "bad blocksize");
+    BNBQ__REQUIRE(bnbq__is_float_dtype(quant_dtype), BNBQ_ERROR_BAD_DTYPE, "bad quant dtype");
+    BNBQ__REQUIRE(nested_offset == nested_offset, BNBQ_ERROR_INVALID_ARGS, "offset is NaN");
+    im = BNBQ__LIMPL(L);
+    n = L->desc.out_features * L->desc.in_features;
+    nb = (n + (size_t)blocksize - 1) / (size_t)blocksize;
+    bnbq__lin_clear_quant(ex, L);
+    bnbq__xfree(ex, &L->weight);
+    L->quant_type = qt;
+    L->blocksize = blocksize;
+    L->quant_dtype = quant_dtype;
+    L->nested = nested;
+    BNBQ__TRY(bnbq_alloc(ex, (n + 1) / 2, (void**)&L->packed));
+    BNBQ__TRY(bnbq_copy(ex, L->packed, packed, (n + 1) / 2, BNBQ_COPY_HOST_TO_EXEC));
+    if (!nested) {
+        BNBQ__TRY(bnbq_alloc(ex, nb * 4, (void**)&L->absmax));
+        BNBQ__TRY(bnbq_copy(ex, L->absmax, absmax, nb * 4, BNBQ_COPY_HOST_TO_EXEC));
+    } else {
+        if (!im->offset_x) BNBQ__TRY(bnbq_alloc(ex, 4, (void**)&im->offset_x));
+        BNBQ__TRY(bnbq_copy(ex, im->offset_x, &nested_offset, 4, BNBQ_COPY_HOST_TO_EXEC));
+        BNBQ__TRY(bnbq_alloc(ex, nb, (void**)&L->absmax_q));
+        BNBQ__TRY(bnbq_copy(ex, L->absmax_q, absmax_q, nb, BNBQ_COPY_HOST_TO_EXEC));
+        BNBQ__TRY(bnbq_alloc(ex, (nb + 255) / 256 * 4, (void**)&L->nested_absmax));
+        BNBQ__TRY(bnbq_copy(ex, L->nested_absmax, nested_absmax, (nb + 255) / 256 * 4,
+                            BNBQ_COPY_HOST_TO_EXEC));
+        L->nested_offset = nested_offset;
+    }
+    L->quantized = 1;
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_linear_load_8bit(bnbq_exec* ex, bnbq_linear* L, const int8_t* CB,
+                                           const float* SCB) {
+    static const char* bnbq__func = "bnbq_linear_load_8bit";
+    size_t N, K;
+    BNBQ__TRY(bnbq__lin_check(ex, bnbq__func, L));
+    BNBQ__REQUIRE(bnbq__lin_isi8(L->desc.kind), BNBQ_ERROR_NOT_SUPPORTED,
+                  "not an LLM.int8 layer");
+    BNBQ__REQUIRE(CB && SCB, BNBQ_ERROR_NULL_POINTER, "CB or SCB is NULL");
+    N = L->desc.out_features;
+    K = L->desc.in_features;
+    if (!L->CB) BNBQ__TRY(bnbq_alloc(ex, N * K, (void**)&L->CB));
+    if (!L->SCB) BNBQ__TRY(bnbq_alloc(ex, N * 4, (void**)&L->SCB));
+    BNBQ__TRY(bnbq_copy(ex, L->CB, CB, N * K, BNBQ_COPY_HOST_TO_EXEC));
+    BNBQ__TRY(bnbq_copy(ex, L->SCB, SCB, N * 4, BNBQ_COPY_HOST_TO_EXEC));
+    if (L->desc.int8_weights) {
+        bnbq__xfree(ex, &L->weight);
+        L->quantized = 1;
+    }
+    BNBQ__LIMPL(L)->cb_valid = 1;
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_linear_prepare_for_eval(bnbq_exec* ex, bnbq_linear* L) {
+    static const char* bnbq__func = "bnbq_linear_prepare_for_eval";
+    size_t N, K;
+    void* w16 = NULL;
+    bnbq_result r;
+    int vw;
+    BNBQ__TRY(bnbq__lin_check(ex, bnbq__func, L));
+    BNBQ__REQUIRE(bnbq__lin_issb(L->desc.kind), BNBQ_ERROR_NOT_SUPPORTED,
+                  "only SwitchBackLinear layers have prepare_for_eval");
+    if (L->prepared_for_eval) return BNBQ_SUCCESS;
+    BNBQ__REQUIRE(L->weight, BNBQ_ERROR_INVALID_ARGS, "the layer has no float weight");
+    N = L->desc.out_features;
+    K = L->desc.in_features;
+    vw = L->desc.kind == BNBQ_LINEAR_SWITCHBACK_VECTORWISE;
+    r = bnbq_alloc(ex, N * K * 2, &w16);
+    if (r == BNBQ_SUCCESS) r = bnbq__cvt(ex, L->desc.weight_dtype, L->weight, N * K, BNBQ_F16, w16);
+    if (r == BNBQ_SUCCESS) r = bnbq_alloc(ex, N * K, (void**)&L->W_int8);
+    if (r == BNBQ_SUCCESS) r = bnbq_alloc(ex, (vw ? N : 1) * 2, (void**)&L->state_W);
+    if (r == BNBQ_SUCCESS)
+        r = vw ? bnbq_quantize_rowwise(ex, BNBQ_F16, w16, N, K, L->W_int8, L->state_W)
+               : bnbq_quantize_global_int8(ex, BNBQ_F16, w16, N * K, L->W_int8, L->state_W);
+    bnbq_free(ex, w16);
+    if (r != BNBQ_SUCCESS) {
+        bnbq__xfree(ex, &L->W_int8);
+        bnbq__xfree(ex, &L->state_W);
+        return r;
+    }
+    bnbq__xfree(ex, &L->weight);   /* del self.weight */
+    L->prepared_for_eval = 1;
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API void bnbq_linear_set_training(bnbq_linear* L, int training) {
+    if (L) L->training = training != 0;
+}
+
+BNBQ_API bnbq_dtype bnbq_linear_output_dtype(const bnbq_linear* L, bnbq_dtype x_dt) {
+    if (L && (bnbq__lin_issb(L->desc.kind) || L->desc.kind == BNBQ_LINEAR_SWITCHBACK_BNB))
+        return BNBQ_F16;
+    return x_dt;
+}
+
+/* ---- one step: arguments, and the two-pass workspace driver ---- */
+typedef struct bnbq__lin_args {
+    bnbq_dtype  x_dt;
+    const void* x;
+    size_t      T;
+    void*       out;
+    const void* g;       /* grad_out */
+    void*       gx;      /* grad_x or NULL */
+} bnbq__lin_args;
+
+typedef bnbq_result (*bnbq__lin_fn)(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,
+                                    bnbq__arena* a, bnbq__arena* s);
+
+static bnbq_result bnbq__lin_grow(bnbq_exec* ex, void** buf, size_t* bytes, size_t need) {
+    if (need <= *bytes) return BNBQ_SUCCESS;
+    bnbq_free(ex, *buf);
+    *buf = NULL;
+    *bytes = 0;
+    BNBQ__TRY(bnbq_alloc(ex, need, buf));
+    *bytes = need;
+    return BNBQ_SUCCESS;
+}
+
+static bnbq_result bnbq__lin_drive(bnbq_exec* ex, const char* bnbq__func, bnbq_linear* L,
+                                   bnbq__lin_fn fn, const bnbq__lin_args* g) {
+    bnbq__linear_impl* im = BNBQ__LIMPL(L);
+    bnbq__arena a = bnbq__arena_measure(), s = bnbq__arena_measure();
+    BNBQ__TRY(fn(ex, L, g, &a, &s));
+    BNBQ__REQUIRE(!a.overflow && !s.overflow, BNBQ_ERROR_OVERFLOW, "the workspace size overflows");
+    if (a.off) BNBQ__TRY(bnbq__lin_grow(ex, &L->work, &L->work_bytes, a.off));
+    if (s.off) BNBQ__TRY(bnbq__lin_grow(ex, &im->saved, &im->saved_bytes, s.off));
+    a = bnbq__arena_on(L->work, L->work_bytes);
+    s = bnbq__arena_on(im->saved, im->saved_bytes);
+    return fn(ex, L, g, &a, &s);
+}
+
+/* src (n,) in sdt as ddt: src itself, or a converted copy carved from the workspace */
+static const void* bnbq__lin_as(bnbq__arena* a, bnbq_dtype sdt, const void* src, size_t n,
+                                bnbq_dtype ddt) {
+    if (sdt == ddt) return src;
+    return bnbq__take(a, n, bnbq_dtype_size(ddt));
+}
+static bnbq_result bnbq__lin_as_run(bnbq_exec* ex, bnbq_dtype sdt, const void* src, size_t n,
+                                    bnbq_dtype ddt, const void* dst) {
+    if (sdt == ddt) return BNBQ_SUCCESS;
+    return bnbq_convert(ex, sdt, src, n, ddt, (void*)dst);
+}
+
+/* out (T, N) in dt += bias (torch's in-place `out += bias`: one rounding of out + bias). Uses the
+   layer's ones vector (prepared before the step by bnbq__lin_ones). */
+static bnbq_result bnbq__lin_add_bias(bnbq_exec* ex, bnbq_linear* L, bnbq__arena* a,
+                                      bnbq_dtype dt, void* out, size_t T) {
+    size_t N = L->desc.out_features;
+    const void* b;
+    if (!L->bias) return BNBQ_SUCCESS;
+    b = bnbq__lin_as(a, L->bias_dtype, L->bias, N, dt);
+    if (a->measure) return BNBQ_SUCCESS;
+    BNBQ__TRY(bnbq__lin_as_run(ex, L->bias_dtype, L->bias, N, dt, b));
+    return bnbq_gemm(ex, dt, 0, 0, T, N, 1, BNBQ__LIMPL(L)->ones, b, NULL, 1, out);
+}
+
+static bnbq_result bnbq__lin_ones(bnbq_exec* ex, bnbq_linear* L, bnbq_dtype dt, size_t T) {
+    bnbq__linear_impl* im = BNBQ__LIMPL(L);
+    size_t es = bnbq_dtype_size(dt), i;
+    void* h;
+    bnbq_result r;
+    if (!L->bias || (im->ones && im->ones_dt == dt && im->ones_count >= T)) return BNBQ_SUCCESS;
+    bnbq__xfree(ex, &im->ones);
+    im->ones_count = 0;
+    BNBQ__TRY(bnbq_alloc(ex, T * es, &im->ones));
+    h = bnbq_host_alloc(ex, T * es);
+    if (!h) return BNBQ_ERROR_OUT_OF_MEMORY;
+    for (i = 0; i < T; i++) bnbq__store(dt, h, i, 1.0f);
+    r = bnbq_copy(ex, im->ones, h, T * es, BNBQ_COPY_HOST_TO_EXEC);
+    bnbq_host_free(ex, h);
+    if (r == BNBQ_SUCCESS) {
+        im->ones_count = T;
+        im->ones_dt = dt;
+    }
+    return r;
+}
+
+/* grad_bias (N,) in bias_dtype = column sums of G (T, N) in gdt */
+static bnbq_result bnbq__lin_grad_bias(bnbq_exec* ex, bnbq_linear* L, bnbq__arena* a,
+                                       bnbq_dtype gdt, const void* G, size_t T) {
+    size_t N = L->desc.out_features;
+    void* tmp;
+    if (!L->bias || !L->grad_bias) return BNBQ_SUCCESS;
+    tmp = gdt == L->bias_dtype ? L->grad_bias : bnbq__take(a, N, bnbq_dtype_size(gdt));
+    if (a->measure) return BNBQ_SUCCESS;
+    BNBQ__TRY(bnbq_column_sums(ex, gdt, G, T, N, tmp));
+    return bnbq__lin_as_run(ex, gdt, tmp, N, L->bias_dtype, L->grad_bias);
+}
+
+/* grad_weight (N, K) in weight_dtype from a 16-bit result gw (N, K) in gdt */
+static bnbq_result bnbq__lin_store_gw(bnbq_exec* ex, bnbq_linear* L, bnbq_dtype gdt,
+                                      const void* gw) {
+    return bnbq__cvt(ex, gdt, gw, L->desc.out_features * L->desc.in_features,
+                     L->desc.weight_dtype, L->grad_weight);
+}
+
+/* in the step functions: an operation runs only in the real pass (carves run in both) */
+#define BNBQ__RUN(expr) do { if (!a->measure) BNBQ__TRY(expr); } while (0)
+
+/* ---- StandardLinear ---- */
+static bnbq_result bnbq__std_fwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,
+                                 bnbq__arena* a, bnbq__arena* s) {
+    (void)s;
+    if (a->measure) return BNBQ_SUCCESS;
+    return bnbq_gemm(ex, g->x_dt, 0, 1, g->T, L->desc.out_features, L->desc.in_features, g->x,
+                     L->weight, L->bias, 0, g->out);
+}
+static bnbq_result bnbq__std_bwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,
+                                 bnbq__arena* a, bnbq__arena* s) {
+    size_t N = L->desc.out_features, K = L->desc.in_features;
+    bnbq_dtype dt = g->x_dt;
+    (void)s;
+    if (a->measure) return BNBQ_SUCCESS;
+    if (g->gx) BNBQ__TRY(bnbq_gemm(ex, dt, 0, 0, g->T, K, N, g->g, L->weight, NULL, 0, g->gx));
+    BNBQ__TRY(bnbq_gemm(ex, dt, 1, 0, N, K, g->T, g->g, g->x, NULL, 0, L->grad_weight));
+    return bnbq__lin_grad_bias(ex, L, a, dt, g->g, g->T);
+}
+
+/* ---- LinearFP8Mixed / LinearFP8Global ---- */
+static bnbq_result bnbq__fp8_layer(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,
+                                   bnbq__arena* a, int backward) {
+    size_t N = L->desc.out_features, K = L->desc.in_features, T = g->T, wsb = 0;
+    bnbq_dtype dt = g->x_dt;
+    size_t es = bnbq_dtype_size(dt);
+    int mixed = L->desc.kind == BNBQ_LINEAR_FP8_MIXED;
+    void *Wt, *ws, *gWt = NULL;
+    BNBQ__TRY(bnbq_matmul_fp8_workspace_size(T, N, K, &wsb));
+    Wt = bnbq__take(a, K * N, es);               /* B = weight^T, (in, out) */
+    ws = bnbq__take(a, wsb, 1);
+    if (backward) gWt = bnbq__take(a, K * N, es);
+    BNBQ__RUN(bnbq_transpose(ex, es, L->weight, N, K, Wt));
+    if (!backward) {
+        BNBQ__RUN(mixed ? bnbq_matmul_fp8_mixed(ex, dt, g->x, Wt, T, N, K, L->fw_code, L->bsz,
+                                                g->out, ws, wsb)
+                        : bnbq_matmul_fp8_global(ex, dt, g->x, Wt, T, N, K, L->fw_code, g->out,
+                                                 ws, wsb));
+        return bnbq__lin_add_bias(ex, L, a, dt, g->out, T);
+    }
+    if (a->measure) return bnbq__lin_grad_bias(ex, L, a, dt, g->g, T);
+    BNBQ__TRY(mixed ? bnbq_matmul_fp8_mixed_backward(ex, dt, g->x, Wt, T, N, K, L->fw_code,
+                                                     L->bw_code, L->bsz2, g->g, g->gx, gWt, ws,
+                                                     wsb)
+                    : bnbq_matmul_fp8_global_backward(ex, dt, g->x, Wt, T, N, K, L->fw_code,
+                                                      L->bw_code, g->g, g->gx, gWt, ws, wsb));
+    BNBQ__TRY(bnbq_transpose(ex, es, gWt, K, N, L->grad_weight));
+    return bnbq__lin_grad_bias(ex, L, a, dt, g->g, T);
+}
+static bnbq_result bnbq__fp8_fwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,
+                                 bnbq__arena* a, bnbq__arena* s) {
+    (void)s;
+    return bnbq__fp8_layer(ex, L, g, a, 0);
+}
+static bnbq_result bnbq__fp8_bwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,
+                                 bnbq__arena* a, bnbq__arena* s) {
+    (void)s;
+    return bnbq__fp8_layer(ex, L, g, a, 1);
+}
+
+/* ---- Linear4bit ---- */
+static bnbq_dtype bnbq__lin4_cdt(const bnbq_linear* L, bnbq_dtype x_dt) {
+    const bnbq__linear_impl* im = BNBQ__LIMPL(L);
+    if (L->desc.compute_dtype_set) return L->desc.compute_dtype;
+    if (im->compute_set) return im->compute_dt;
+    return x_dt;
+}
+
+/* the dequantized weight (N, K) in cdt: dequantize_4bit to the state's dtype, then .to(cdt) */
+static const void* bnbq__lin4_deq(bnbq_exec* ex, bnbq_linear* L, bnbq__arena* a, bnbq_dtype cdt,
+                                  const float* absmax, bnbq_result* r) {
+    size_t n = L->desc.out_features * L->desc.in_features;
+    bnbq_dtype qdt = (L->quant_dtype == BNBQ_F32) ? cdt : L->quant_dtype;
+    void* Wq = qdt == cdt ? NULL : bnbq__take(a, n, bnbq_dtype_size(qdt));
+    void* Wd = bnbq__take(a, n, bnbq_dtype_size(cdt));
+    *r = BNBQ_SUCCESS;
+    if (a->measure) return NULL;
+    *r = bnbq_dequantize_4bit(ex, L->quant_type, qdt, L->packed, absmax, n, L->blocksize,
+                              Wq ? Wq : Wd);
+    if (*r == BNBQ_SUCCESS && Wq) *r = bnbq_convert(ex, qdt, Wq, n, cdt, Wd);
+    return Wd;
+}
+
+static const float* bnbq__lin4_absmax(bnbq_exec* ex, bnbq_linear* L, bnbq__arena* a,
+                                      bnbq_result* r) {
+    size_t n = L->desc.out_features * L->desc.in_features;
+    size_t nb = (n + (size_t)L->blocksize - 1) / (size_t)L->blocksize;
+    float* am;
+    *r = BNBQ_SUCCESS;
+    if (!L->nested) return L->absmax;
+    am = (float*)bnbq__take(a, nb, 4);
+    if (a->measure) return NULL;
+    *r = bnbq_dequantize_nested(ex, NULL, L->absmax_q, L->nested_absmax, nb, 256,
+                                BNBQ__LIMPL(L)->offset_x, am);
+    return am;
+}
+
+static bnbq_result bnbq__lin4_fwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,
+                                  bnbq__arena* a, bnbq__arena* s) {
+    size_t N = L->desc.out_features, K = L->desc.in_features, T = g->T;
+    bnbq_dtype cdt = bnbq__lin4_cdt(L, g->x_dt);
+    int gemv = T == 1 && K % (size_t)L->blocksize == 0;
+    const void *xc, *bc = NULL, *Wd = NULL;
+    const float* am;
+    void* oc;
+    bnbq_result r;
+    (void)s;
+    xc = bnbq__lin_as(a, g->x_dt, g->x, T * K, cdt);
+    if (L->bias) bc = bnbq__lin_as(a, L->bias_dtype, L->bias, N, cdt);
+    oc = cdt == g->x_dt ? g->out : bnbq__take(a, T * N, bnbq_dtype_size(cdt));
+    am = bnbq__lin4_absmax(ex, L, a, &r);
+    BNBQ__TRY(r);
+    if (!gemv) {
+        Wd = bnbq__lin4_deq(ex, L, a, cdt, am, &r);
+        BNBQ__TRY(r);
+    }
+    if (a->measure) return BNBQ_SUCCESS;
+    BNBQ__TRY(bnbq__lin_as_run(ex, g->x_dt, g->x, T * K, cdt, xc));
+    if (L->bias) BNBQ__TRY(bnbq__lin_as_run(ex, L->bias_dtype, L->bias, N, cdt, bc));
+    if (gemv)
+        BNBQ__TRY(bnbq_gemv_4bit(ex, L->quant_type, cdt, xc, L->packed, am, N, K, L->blocksize, oc,
+                                 bc, NULL));
+    else
+        BNBQ__TRY(bnbq_gemm(ex, cdt, 0, 1, T, N, K, xc, Wd, bc, 0, oc));
+    return bnbq__lin_as_run(ex, cdt, oc, T * N, g->x_dt, g->out);
+}
+
+static bnbq_result bnbq__lin4_bwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,
+                                  bnbq__arena* a, bnbq__arena* s) {
+    size_t N = L->desc.out_features, K = L->desc.in_features, T = g->T;
+    bnbq_dtype cdt = bnbq__lin4_cdt(L, g->x_dt);
+    const void *gc, *Wd = NULL;
+    const float* am = NULL;
+    void* gxc = NULL;
+    bnbq_result r;
+    (void)s;
+    gc = bnbq__lin_as(a, g->x_dt, g->g, T * N, cdt);
+    if (g->gx) {
+        gxc = cdt == g->x_dt ? g->gx : bnbq__take(a, T * K, bnbq_dtype_size(cdt));
+        am = bnbq__lin4_absmax(ex, L, a, &r);
+        BNBQ__TRY(r);
+        Wd = bnbq__lin4_deq(ex, L, a, cdt, am, &r);
+        BNBQ__TRY(r);
+    }
+    BNBQ__RUN(bnbq__lin_as_run(ex, g->x_dt, g->g, T * N, cdt, gc));
+    BNBQ__TRY(bnbq__lin_grad_bias(ex, L, a, cdt, gc, T));
+    if (a->measure) return BNBQ_SUCCESS;
+    if (g->gx) {
+        BNBQ__TRY(bnbq_gemm(ex, cdt, 0, 0, T, K, N, gc, Wd, NULL, 0, gxc));
+        if (cdt != g->x_dt) BNBQ__TRY(bnbq_convert(ex, cdt, gxc, T * K, g->x_dt, g->gx));
+    }
+    return BNBQ_SUCCESS;
+}
+
+/* ---- LLM.int8 (Linear8bitLt; SwitchBackLinearBnb with int8 weights) ---- */
+
+/* out (T, N) in adt = int8 product of A (T, K) [A16 its f16 copy] and the layer's CB/SCB, with
+   the outlier columns through bnbq_int8_outlier_mm; bias in bias_dt fused as int8_mm_dequant
+   does (NULL: none). Re-quantizes 16-bit weights when needed. */
+static bnbq_result bnbq__i8_core(bnbq_exec* ex, bnbq_linear* L, bnbq__arena* a, bnbq_dtype adt,
+                                 const void* A, const void* A16, size_t T, bnbq_dtype bias_dt,
+                                 const void* bias, void* out) {
+    size_t N = L->desc.out_features, K = L->desc.in_features;
+    bnbq__linear_impl* im = BNBQ__LIMPL(L);
+    float thr = L->desc.threshold;
+    int8_t* CA = (int8_t*)bnbq__take(a, T * K, 1);
+    float* SCA = (float*)bnbq__take(a, T, 4);
+    int32_t* o32 = (int32_t*)bnbq__take(a, T * N, 4);
+    const void* W16 = NULL;
+    int requant = !L->desc.int8_weights;
+    if (requant) W16 = bnbq__lin_as(a, L->desc.weight_dtype, L->weight, N * K, BNBQ_F16);
+    if (a->measure) return BNBQ_SUCCESS;
+    if (requant && (L->training || !im->cb_valid)) {
+        BNBQ__TRY(bnbq__lin_as_run(ex, L->desc.weight_dtype, L->weight, N * K, BNBQ_F16, W16));
+        BNBQ__TRY(bnbq_int8_vectorwise_quant(ex, BNBQ_F16, W16, N, K, 0.0f, L->CB, L->SCB, NULL,
+                                             NULL));
+        im->cb_valid = 1;
+    }
+    BNBQ__TRY(bnbq_int8_vectorwise_quant(ex, BNBQ_F16, A16, T, K, thr, CA, SCA,
+                                         thr > 0.0f ? L->outlier_cols : NULL,
+                                         thr > 0.0f ? L->num_outliers : NULL));
+    BNBQ__TRY(bnbq_int8_linear_matmul(ex, CA, L->CB, T, N, K, o32));
+    BNBQ__TRY(bnbq_int8_mm_dequant(ex, adt, o32, SCA, L->SCB, T, N, out, bias_dt, bias));
+    if (thr > 0.0f)
+        BNBQ__TRY(bnbq_int8_outlier_mm(ex, adt, A, T, K, L->CB, L->SCB, N, L->outlier_cols,
+                                       L->num_outliers, out));
+    return BNBQ_SUCCESS;
+}
+
+static bnbq_result bnbq__i8_fwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,
+                                bnbq__arena* a, bnbq__arena* s) {
+    size_t K = L->desc.in_features, T = g->T;
+    const void* A16 = bnbq__lin_as(a, g->x_dt, g->x, T * K, BNBQ_F16);
+    (void)s;
+    if (!a->measure) BNBQ__TRY(bnbq__lin_as_run(ex, g->x_dt, g->x, T * K, BNBQ_F16, A16));
+    return bnbq__i8_core(ex, L, a, g->x_dt, g->x, A16, T, L->bias_dtype, L->bias, g->out);
+}
+
+/* int8 weight gradient of Linear8bitLt with 16-bit weights (algorithms.md 5.6, intended form) */
+static bnbq_result bnbq__i8_grad_w(bnbq_exec* ex, bnbq_linear* L, bnbq__arena* a,
+                                   const void* G16, const void* A16, size_t T) {
+    size_t N = L->desc.out_features, K = L->desc.in_features;
+    float thr = L->desc.threshold;
+    uint16_t* gw16 = (uint16_t*)bnbq__take(a, N * K, 2);
+    int8_t *Cg = NULL, *Cgt = NULL, *CA = NULL, *CAt = NULL, *CgtT = NULL, *CAtT = NULL;
+    float *SCg = NULL, *SCgt = NULL, *SCA = NULL, *SCAt = NULL;
+    int32_t* i32 = NULL;
+    uint16_t *subA = NULL, *P = NULL;
+    if (!L->desc.weight_grad_16bit) {
+        Cg = (int8_t*)bnbq__take(a, T * N, 1);
+        Cgt = (int8_t*)bnbq__take(a, T * N, 1);
+        SCg = (float*)bnbq__take(a, T, 4);
+        SCgt = (float*)bnbq__take(a, N, 4);
+        CA = (int8_t*)bnbq__take(a, T * K, 1);
+        CAt = (int8_t*)bnbq__take(a, T * K, 1);
+        SCA = (float*)bnbq__take(a, T, 4);
+        SCAt = (float*)bnbq__take(a, K, 4);
+        CgtT = (int8_t*)bnbq__take(a, N * T, 1);
+        CAtT = (int8_t*)bnbq__take(a, K * T, 1);
+        i32 = (int32_t*)bnbq__take(a, N * K, 4);
+        if (thr > 0.0f) {
+            subA = (uint16_t*)bnbq__take(a, T * K, 2);
+            P = (uint16_t*)bnbq__take(a, N * K, 2);
+        }
+    }
+    if (a->measure) return BNBQ_SUCCESS;
+    if (L->desc.weight_grad_16bit) {
+        BNBQ__TRY(bnbq_gemm(ex, BNBQ_F16, 1, 0, N, K, T, G16, A16, NULL, 0, gw16));
+        return bnbq__lin_store_gw(ex, L, BNBQ_F16, gw16);
+    }
+    BNBQ__TRY(bnbq_int8_double_quant(ex, BNBQ_F16, G16, T, N, 0.0f, Cg, Cgt, SCg, SCgt, NULL,
+                                     NULL));
+    BNBQ__TRY(bnbq_int8_double_quant(ex, BNBQ_F16, A16, T, K, thr, CA, CAt, SCA, SCAt,
+                                     thr > 0.0f ? L->outlier_cols : NULL,
+                                     thr > 0.0f ? L->num_outliers : NULL));
+    BNBQ__TRY(bnbq_transpose(ex, 1, Cgt, T, N, CgtT));
+    BNBQ__TRY(bnbq_transpose(ex, 1, CAt, T, K, CAtT));
+    BNBQ__TRY(bnbq_int8_linear_matmul(ex, CgtT, CAtT, N, K, T, i32));
+    BNBQ__TRY(bnbq_int8_mm_dequant(ex, BNBQ_F16, i32, SCgt, SCAt, N, K, gw16, BNBQ_F16, NULL));
+    if (thr > 0.0f) {
+        BNBQ__TRY(bnbq_gather_columns(ex, 2, A16, T, K, L->outlier_cols, L->num_outliers, K, subA));
+        BNBQ__TRY(bnbq_gemm(ex, BNBQ_F16, 1, 0, N, K, T, G16, subA, NULL, 0, P));
+        BNBQ__TRY(bnbq_scatter_columns(ex, BNBQ_F16, P, N, K, L->outlier_cols, L->num_outliers, 0,
+                                       gw16, K));
+    }
+    return bnbq__lin_store_gw(ex, L, BNBQ_F16, gw16);
+}
+
+static bnbq_result bnbq__i8_bwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,
+                                bnbq__arena* a, bnbq__arena* s) {
+    size_t N = L->desc.out_features, K = L->desc.in_features, T = g->T;
+    bnbq_dtype dt = g->x_dt;
+    void* Wd = g->gx ? bnbq__take(a, N * K, bnbq_dtype_size(dt)) : NULL;
+    const void *G16 = NULL, *A16 = NULL;
+    int gw = !L->desc.int8_weights;
+    (void)s;
+    BNBQ__TRY(bnbq__lin_grad_bias(ex, L, a, dt, g->g, T));
+    if (g->gx) {
+        BNBQ__RUN(bnbq_int8_weight_dequant(ex, dt, L->CB, L->SCB, N, K, Wd));
+        BNBQ__RUN(bnbq_gemm(ex, dt, 0, 0, T, K, N, g->g, Wd, NULL, 0, g->gx));
+    }
+    if (gw) {
+        G16 = bnbq__lin_as(a, dt, g->g, T * N, BNBQ_F16);
+        A16 = bnbq__lin_as(a, dt, g->x, T * K, BNBQ_F16);
+        BNBQ__RUN(bnbq__lin_as_run(ex, dt, g->g, T * N, BNBQ_F16, G16));
+        BNBQ__RUN(bnbq__lin_as_run(ex, dt, g->x, T * K, BNBQ_F16, A16));
+        BNBQ__TRY(bnbq__i8_grad_w(ex, L, a, G16, A16, T));
+    }
+    return BNBQ_SUCCESS;
+}
+
+/* ---- SwitchBackLinearBnb: switchback_bnb(x.half(), W.half()) + bias ---- */
+static bnbq_result bnbq__sbb_fwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,
+                                 bnbq__arena* a, bnbq__arena* s) {
+    size_t N = L->desc.out_features, K = L->desc.in_features, T = g->T, wsb = 0;
+    const void* A16 = bnbq__lin_as(a, g->x_dt, g->x, T * K, BNBQ_F16);
+    const void* W16 = NULL;
+    void* ws = NULL;
+    (void)s;
+    BNBQ__RUN(bnbq__lin_as_run(ex, g->x_dt, g->x, T * K, BNBQ_F16, A16));
+    if (L->desc.int8_weights) {
+        BNBQ__TRY(bnbq__i8_core(ex, L, a, BNBQ_F16, A16, A16, T, BNBQ_F16, NULL, g->out));
+    } else {
+        BNBQ__TRY(bnbq_switchback_bnb_workspace_size(T, N, K, &wsb));
+        W16 = bnbq__lin_as(a, L->desc.weight_dtype, L->weight, N * K, BNBQ_F16);
+        ws = bnbq__take(a, wsb, 1);
+        BNBQ__RUN(bnbq__lin_as_run(ex, L->desc.weight_dtype, L->weight, N * K, BNBQ_F16, W16));
+        BNBQ__RUN(bnbq_switchback_bnb(ex, (const uint16_t*)A16, (const uint16_t*)W16, T, N, K,
+                                      L->desc.threshold, NULL, (uint16_t*)g->out, ws, wsb));
+    }
+    return bnbq__lin_add_bias(ex, L, a, BNBQ_F16, g->out, T);
+}
+
+static bnbq_result bnbq__sbb_bwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,
+                                 bnbq__arena* a, bnbq__arena* s) {
+    size_t N = L->desc.out_features, K = L->desc.in_features, T = g->T, wsb = 0;
+    const void *A16 = NULL, *W16 = NULL;
+    void *ws = NULL, *gx16 = NULL, *gw16 = NULL, *Wd = NULL;
+    (void)s;
+    if (g->gx) gx16 = g->x_dt == BNBQ_F16 ? g->gx : bnbq__take(a, T * K, 2);
+    if (L->desc.int8_weights) {
+        if (g->gx) Wd = bnbq__take(a, N * K, 2);
+    } else {
+        BNBQ__TRY(bnbq_switchback_bnb_workspace_size(T, N, K, &wsb));
+        A16 = bnbq__lin_as(a, g->x_dt, g->x, T * K, BNBQ_F16);
+        W16 = bnbq__lin_as(a, L->desc.weight_dtype, L->weight, N * K, BNBQ_F16);
+        ws = bnbq__take(a, wsb, 1);
+        gw16 = L->desc.weight_dtype == BNBQ_F16 ? L->grad_weight : bnbq__take(a, N * K, 2);
+    }
+    BNBQ__TRY(bnbq__lin_grad_bias(ex, L, a, BNBQ_F16, g->g, T));
+    if (a->measure) return BNBQ_SUCCESS;
+    if (L->desc.int8_weights) {
+        if (g->gx) {
+            BNBQ__TRY(bnbq_int8_weight_dequant(ex, BNBQ_F16, L->CB, L->SCB, N, K, Wd));
+            BNBQ__TRY(bnbq_gemm(ex, BNBQ_F16, 0, 0, T, K, N, g->g, Wd, NULL, 0, gx16));
+        }
+    } else {
+        BNBQ__TRY(bnbq__lin_as_run(ex, g->x_dt, g->x, T * K, BNBQ_F16, A16));
+        BNBQ__TRY(bnbq__lin_as_run(ex, L->desc.weight_dtype, L->weight, N * K, BNBQ_F16, W16));
+        BNBQ__TRY(bnbq_switchback_bnb_backward(ex, (const uint16_t*)A16, (const uint16_t*)W16, T,
+                                               N, K, L->desc.threshold, (const uint16_t*)g->g,
+                                               (uint16_t*)gx16, (uint16_t*)gw16, NULL, ws, wsb));
+        BNBQ__TRY(bnbq__lin_store_gw(ex, L, BNBQ_F16, gw16));
+    }
+    if (g->gx && g->x_dt != BNBQ_F16) BNBQ__TRY(bnbq_convert(ex, BNBQ_F16, gx16, T * K, g->x_dt, g->gx));
+    return BNBQ_SUCCESS;
+}
+
+/* ---- SwitchBackLinear (global, vector-wise, memory-efficient global) ---- */
+static bnbq_result bnbq__sb_fwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,
+                                bnbq__arena* a, bnbq__arena* s) {
+    size_t N = L->desc.out_features, K = L->desc.in_features, T = g->T;
+    bnbq__linear_impl* im = BNBQ__LIMPL(L);
+    int vw = L->desc.kind == BNBQ_LINEAR_SWITCHBACK_VECTORWISE;
+    int save = L->desc.kind == BNBQ_LINEAR_SWITCHBACK_GLOBAL_MEMEFF && L->training;
+    int prepared = L->prepared_for_eval && !L->training;
+    bnbq__arena* sa = save ? s : a;
+    const void* X16 = bnbq__lin_as(a, g->x_dt, g->x, T * K, BNBQ_F16);
+    int8_t* Xq = (int8_t*)bnbq__take(sa, T * K, 1);
+    uint16_t* sX = (uint16_t*)bnbq__take(sa, T, 2);
+    const void* W16 = NULL;
+    int8_t* Wq = L->W_int8;
+    uint16_t* sW = L->state_W;
+    const void* b16 = NULL;
+    if (!prepared) {
+        W16 = bnbq__lin_as(a, L->desc.weight_dtype, L->weight, N * K, BNBQ_F16);
+        Wq = (int8_t*)bnbq__take(sa, N * K, 1);
+        sW = (uint16_t*)bnbq__take(sa, vw ? N : 1, 2);
+    }
+    if (L->bias) b16 = bnbq__lin_as(a, L->bias_dtype, L->bias, N, BNBQ_F16);
+    if (a->measure) return BNBQ_SUCCESS;
+    if (save) im->saved_valid = 0;
+    BNBQ__TRY(bnbq__lin_as_run(ex, g->x_dt, g->x, T * K, BNBQ_F16, X16));
+    if (L->bias) BNBQ__TRY(bnbq__lin_as_run(ex, L->bias_dtype, L->bias, N, BNBQ_F16, b16));
+    if (!prepared) {
+        BNBQ__TRY(bnbq__lin_as_run(ex, L->desc.weight_dtype, L->weight, N * K, BNBQ_F16, W16));
+        BNBQ__TRY(vw ? bnbq_quantize_rowwise(ex, BNBQ_F16, W16, N, K, Wq, sW)
+                     : bnbq_quantize_global_int8(ex, BNBQ_F16, W16, N * K, Wq, sW));
+    }
+    BNBQ__TRY(bnbq_quantize_rowwise(ex, BNBQ_F16, X16, T, K, Xq, sX));
+    BNBQ__TRY(vw ? bnbq_int8_matmul_rowwise_dequantize(ex, Xq, Wq, sX, sW, T, N, K,
+                                                       (uint16_t*)g->out, (const uint16_t*)b16)
+                 : bnbq_int8_matmul_mixed_dequantize(ex, Xq, Wq, sX, sW, T, N, K,
+                                                     (uint16_t*)g->out, (const uint16_t*)b16));
+    if (save) {
+        im->sv_Xq = Xq;
+        im->sv_sX = sX;
+        im->sv_Wq = Wq;
+        im->sv_sW = sW;
+        im->saved_valid = 1;
+        L->saved_tokens = T;
+    }
+    return BNBQ_SUCCESS;
+}
+
+static bnbq_result bnbq__sb_bwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,
+                                bnbq__arena* a, bnbq__arena* s) {
+    size_t N = L->desc.out_features, K = L->desc.in_features, T = g->T;
+    bnbq__linear_impl* im = BNBQ__LIMPL(L);
+    bnbq_linear_kind k = L->desc.kind;
+    int memeff = k == BNBQ_LINEAR_SWITCHBACK_GLOBAL_MEMEFF;
+    int8_t* Gq = (int8_t*)bnbq__take(a, T * N, 1);
+    uint16_t* sG = (uint16_t*)bnbq__take(a, T, 2);
+    void* gx16 = NULL;
+    void* gw16 = L->desc.weight_dtype == BNBQ_F16 ? L->grad_weight : bnbq__take(a, N * K, 2);
+    const void *X16 = NULL, *W16 = NULL;
+    int8_t* Wt = NULL;
+    uint16_t* sWt = NULL;
+    (void)s;
+    if (g->gx) {
+        gx16 = g->x_dt == BNBQ_F16 ? g->gx : bnbq__take(a, T * K, 2);
+        Wt = (int8_t*)bnbq__take(a, K * N, 1);
+        if (!memeff) {
+            W16 = bnbq__lin_as(a, L->desc.weight_dtype, L->weight, N * K, BNBQ_F16);
+            sWt = (uint16_t*)bnbq__take(a, k == BNBQ_LINEAR_SWITCHBACK_VECTORWISE ? K : 1, 2);
+        }
+    }
+    X16 = memeff ? bnbq__take(a, T * K, 2) : bnbq__lin_as(a, g->x_dt, g->x, T * K, BNBQ_F16);
+    BNBQ__TRY(bnbq__lin_grad_bias(ex, L, a, BNBQ_F16, g->g, T));
+    if (a->measure) return BNBQ_SUCCESS;
+    BNBQ__TRY(bnbq_quantize_rowwise(ex, BNBQ_F16, g->g, T, N, Gq, sG));
+    if (g->gx) {
+        if (memeff) {
+            BNBQ__TRY(bnbq_transpose(ex, 1, im->sv_Wq, N, K, Wt));
+            BNBQ__TRY(bnbq_int8_matmul_mixed_dequantize(ex, Gq, Wt, sG, im->sv_sW, T, K, N,
+                                                        (uint16_t*)gx16, NULL));
+        } else {
+            BNBQ__TRY(bnbq__lin_as_run(ex, L->desc.weight_dtype, L->weight, N * K, BNBQ_F16, W16));
+            if (k == BNBQ_LINEAR_SWITCHBACK_VECTORWISE) {
+                BNBQ__TRY(bnbq_quantize_columnwise_and_transpose(ex, BNBQ_F16, W16, N, K, Wt, sWt));
+                BNBQ__TRY(bnbq_int8_matmul_rowwise_dequantize(ex, Gq, Wt, sG, sWt, T, K, N,
+                                                              (uint16_t*)gx16, NULL));
+            } else {
+                BNBQ__TRY(bnbq_quantize_global_int8_transpose(ex, BNBQ_F16, W16, N, K, Wt, sWt));
+                BNBQ__TRY(bnbq_int8_matmul_mixed_dequantize(ex, Gq, Wt, sG, sWt, T, K, N,
+                                                            (uint16_t*)gx16, NULL));
+            }
+        }
+        if (g->x_dt != BNBQ_F16) BNBQ__TRY(bnbq_convert(ex, BNBQ_F16, gx16, T * K, g->x_dt, g->gx));
+    }
+    if (memeff)
+        BNBQ__TRY(bnbq_dequantize_rowwise(ex, im->sv_Xq, im->sv_sX, T, K, (uint16_t*)X16));
+    else
+        BNBQ__TRY(bnbq__lin_as_run(ex, g->x_dt, g->x, T * K, BNBQ_F16, X16));
+    BNBQ__TRY(bnbq_gemm(ex, BNBQ_F16, 1, 0, N, K, T, g->g, X16, NULL, 0, gw16));
+    return bnbq__lin_store_gw(ex, L, BNBQ_F16, gw16);
+}
+
+/* ---- public forward / backward ---- */
+
+/* bitsandbytes casts the bias parameter permanently to x's dtype (Linear4bit, Linear8bitLt) */
+static bnbq_result bnbq__lin_cast_bias(bnbq_exec* ex, bnbq_linear* L, bnbq_dtype x_dt) {
+    size_t N = L->desc.out_features;
+    void *nb = NULL, *ng = NULL;
+    bnbq_result r;
+    if (!L->bias || L->bias_dtype == x_dt) return BNBQ_SUCCESS;
+    r = bnbq_alloc(ex, N * bnbq_dtype_size(x_dt), &nb);
+    if (r == BNBQ_SUCCESS && L->grad_bias) r = bnbq_alloc(ex, N * bnbq_dtype_size(x_dt), &ng);
+    if (r == BNBQ_SUCCESS) r = bnbq_convert(ex, L->bias_dtype, L->bias, N, x_dt, nb);
+    if (r != BNBQ_SUCCESS) {
+        bnbq_free(ex, nb);
+        bnbq_free(ex, ng);
+        return r;
+    }
+    bnbq_free(ex, L->bias);
+    bnbq_free(ex, L->grad_bias);
+    L->bias = nb;
+    L->grad_bias = ng;
+    L->bias_dtype = x_dt;
+    return BNBQ_SUCCESS;
+}
+
+static bnbq_result bnbq__lin_step_check(bnbq_exec* ex, const char* bnbq__func, bnbq_linear* L,
+                                        bnbq_dtype x_dt, size_t tokens, int backward) {
+    bnbq_linear_kind k;
+    size_t N, K, m = 0;
+    BNBQ__TRY(bnbq__lin_check(ex, bnbq__func, L));
+    k = L->desc.kind;
+    N = L->desc.out_features;
+    K = L->desc.in_features;
+    BNBQ__REQUIRE(bnbq__is_float_dtype(x_dt), BNBQ_ERROR_BAD_DTYPE,
+                  "x_dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(tokens > 0, BNBQ_ERROR_BAD_SHAPE, "tokens is 0");
+    BNBQ__REQUIRE(bnbq__mul_ok(tokens, N > K ? N : K, 8, &m) && tokens <= (size_t)INT32_MAX,
+                  BNBQ_ERROR_OVERFLOW, "tokens * features overflows");
+    if (k == BNBQ_LINEAR_STANDARD || bnbq__lin_isfp8(k))
+        BNBQ__REQUIRE(x_dt == L->desc.weight_dtype, BNBQ_ERROR_BAD_DTYPE,
+                      "x must have the weight's dtype for this layer");
+    if (bnbq__lin_is4(k))
+        BNBQ__REQUIRE(L->quantized, BNBQ_ERROR_INVALID_ARGS,
+                      "the 4-bit layer is not quantized: call bnbq_linear_quantize or _load_4bit");
+    if (bnbq__lin_isi8(k) && L->desc.int8_weights)
+        BNBQ__REQUIRE(L->quantized && L->CB && L->SCB, BNBQ_ERROR_INVALID_ARGS,
+                      "the int8 layer is not quantized: call bnbq_linear_quantize or _load_8bit");
+    if (bnbq__lin_isi8(k) && !L->desc.int8_weights)
+        BNBQ__REQUIRE(L->weight, BNBQ_ERROR_INVALID_ARGS, "the layer has no weight");
+    if (k == BNBQ_LINEAR_STANDARD || bnbq__lin_isfp8(k) ||
+        (bnbq__lin_issb(k) && !(L->prepared_for_eval && !L->training && !backward)))
+        BNBQ__REQUIRE(L->weight || (backward && k == BNBQ_LINEAR_SWITCHBACK_GLOBAL_MEMEFF),
+                      BNBQ_ERROR_INVALID_ARGS,
+                      "the layer has no float weight (prepared for eval?)");
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_linear_forward(bnbq_exec* ex, bnbq_linear* L, bnbq_dtype x_dt,
+                                         const void* x, size_t tokens, void* out) {
+    static const char* bnbq__func = "bnbq_linear_forward";
+    bnbq__lin_args g;
+    bnbq_linear_kind k;
+    bnbq__lin_fn fn = NULL;
+    BNBQ__TRY(bnbq__lin_step_check(ex, bnbq__func, L, x_dt, tokens, 0));
+    BNBQ__REQUIRE(x && out, BNBQ_ERROR_NULL_POINTER, "x or out is NULL");
+    k = L->desc.kind;
+    memset(&g, 0, sizeof g);
+    g.x_dt = x_dt;
+    g.x = x;
+    g.T = tokens;
+    g.out = out;
+    switch (k) {
+        case BNBQ_LINEAR_STANDARD: fn = bnbq__std_fwd; break;
+        case BNBQ_LINEAR_4BIT:
+        case BNBQ_LINEAR_FP4:
+        case BNBQ_LINEAR_NF4: {
+            bnbq__linear_impl* im = BNBQ__LIMPL(L);
+            BNBQ__TRY(bnbq__lin_cast_bias(ex, L, x_dt));
+            if (!L->desc.compute_dtype_set && !im->compute_set &&
+                (x_dt == BNBQ_F32 || x_dt == BNBQ_BF16)) {
+                im->compute_dt = x_dt;   /* set_compute_type: the first float32/bf16 input */
+                im->compute_set = 1;
+            }
+            fn = bnbq__lin4_fwd;
+            break;
+        }
+        case BNBQ_LINEAR_8BIT_LT:
+            BNBQ__TRY(bnbq__lin_cast_bias(ex, L, x_dt));
+            fn = bnbq__i8_fwd;
+            break;
+        case BNBQ_LINEAR_OUTLIER_AWARE: {
+            bnbq_result r;
+            if (!L->quantized) {
+                r = L->desc.quantize_weight(L->desc.user_data, ex, L,
+                                            L->outlier_dim_set ? L->outlier_dim : NULL,
+                                            L->outlier_dim_set ? L->outlier_count : 0);
+                if (r != BNBQ_SUCCESS) return r;
+                L->quantized = 1;
+            }
+            return L->desc.forward_with_outliers(L->desc.user_data, ex, L, x_dt, x, tokens,
+                                                 L->outlier_dim_set ? L->outlier_dim : NULL,
+                                                 L->outlier_dim_set ? L->outlier_count : 0, out);
+        }
+        case BNBQ_LINEAR_SWITCHBACK_BNB:
+            BNBQ__TRY(bnbq__lin_ones(ex, L, BNBQ_F16, tokens));
+            fn = bnbq__sbb_fwd;
+            break;
+        case BNBQ_LINEAR_SWITCHBACK_GLOBAL:
+        case BNBQ_LINEAR_SWITCHBACK_VECTORWISE:
+        case BNBQ_LINEAR_SWITCHBACK_GLOBAL_MEMEFF: fn = bnbq__sb_fwd; break;
+        case BNBQ_LINEAR_FP8_MIXED:
+        case BNBQ_LINEAR_FP8_GLOBAL:
+            BNBQ__TRY(bnbq__lin_ones(ex, L, x_dt, tokens));
+            fn = bnbq__fp8_fwd;
+            break;
+    }
+    BNBQ__REQUIRE(fn, BNBQ_ERROR_INVALID_ARGS, "unknown layer kind");
+    return bnbq__lin_drive(ex, bnbq__func, L, fn, &g);
+}
+
+BNBQ_API bnbq_result bnbq_linear_backward(bnbq_exec* ex, bnbq_linear* L, bnbq_dtype x_dt,
+                                          const void* x, size_t tokens, const void* grad_out,
+                                          void* grad_x) {
+    static const char* bnbq__func = "bnbq_linear_backward";
+    bnbq__lin_args g;
+    bnbq_linear_kind k;
+    bnbq__lin_fn fn = NULL;
+    BNBQ__TRY(bnbq__lin_step_check(ex, bnbq__func, L, x_dt, tokens, 1));
+    k = L->desc.kind;
+    BNBQ__REQUIRE(k != BNBQ_LINEAR_OUTLIER_AWARE, BNBQ_ERROR_NOT_SUPPORTED,
+                  "OutlierAwareLinear has no backward (the subclass computes the output)");
+    BNBQ__REQUIRE(grad_out, BNBQ_ERROR_NULL_POINTER, "grad_out is NULL");
+    if (k == BNBQ_LINEAR_SWITCHBACK_GLOBAL_MEMEFF) {
+        BNBQ__REQUIRE(BNBQ__LIMPL(L)->saved_valid && L->saved_tokens == tokens,
+                      BNBQ_ERROR_INVALID_ARGS,
+                      "no training forward with this many tokens was saved");
+    } else {
+        BNBQ__REQUIRE(x, BNBQ_ERROR_NULL_POINTER, "x is NULL");
+    }
+    if (bnbq__lin_issb(k))
+        BNBQ__REQUIRE(L->grad_weight && !L->prepared_for_eval, BNBQ_ERROR_INVALID_ARGS,
+                      "a layer prepared for eval has no backward");
+    if ((bnbq__lin_is4(k) || k == BNBQ_LINEAR_8BIT_LT) && L->bias)
+        BNBQ__REQUIRE(L->bias_dtype == x_dt || !L->bias, BNBQ_ERROR_INVALID_ARGS,
+                      "run the forward with this x dtype first");
+    if (k == BNBQ_LINEAR_8BIT_LT || (k == BNBQ_LINEAR_SWITCHBACK_BNB && L->desc.int8_weights))
+        BNBQ__REQUIRE(BNBQ__LIMPL(L)->cb_valid, BNBQ_ERROR_INVALID_ARGS,
+                      "run the forward first (the int8 weight is not quantized)");
+    memset(&g, 0, sizeof g);
+    g.x_dt = x_dt;
+    g.x = x;
+    g.T = tokens;
+    g.g = grad_out;
+    g.gx = grad_x;
+    switch (k) {
+        case BNBQ_LINEAR_STANDARD: fn = bnbq__std_bwd; break;
+        case BNBQ_LINEAR_4BIT:
+        case BNBQ_LINEAR_FP4:
+        case BNBQ_LINEAR_NF4: fn = bnbq__lin4_bwd; break;
+        case BNBQ_LINEAR_8BIT_LT: fn = bnbq__i8_bwd; break;
+        case BNBQ_LINEAR_SWITCHBACK_BNB: fn = bnbq__sbb_bwd; break;
+        case BNBQ_LINEAR_SWITCHBACK_GLOBAL:
+        case BNBQ_LINEAR_SWITCHBACK_VECTORWISE:
+        case BNBQ_LINEAR_SWITCHBACK_GLOBAL_MEMEFF: fn = bnbq__sb_bwd; break;
+        case BNBQ_LINEAR_FP8_MIXED:
+        case BNBQ_LINEAR_FP8_GLOBAL: fn = bnbq__fp8_bwd; break;
+        default: break;
+    }
+    BNBQ__REQUIRE(fn, BNBQ_ERROR_INVALID_ARGS, "unknown layer kind");
+    return bnbq__lin_drive(ex, bnbq__func, L, fn, &g);
+}
+
+/* ---- OutlierTracer and find_outlier_dims ---- */
+
+BNBQ_API bnbq_result bnbq_find_outlier_dims(bnbq_dtype dt, const void* X, size_t rows,
+                                            size_t cols, int reduction_dim, float zscore,
+                                            size_t topk, int32_t* out_idx, size_t* out_count) {
+    static const char* bnbq__func = "bnbq_find_outlier_dims";
+    bnbq_exec* ex = NULL;
+    size_t n, len, i, j, cnt = 0;
+    double *sd, mean = 0.0, var = 0.0, ssd;
+    BNBQ__REQUIRE(X && out_idx && out_count, BNBQ_ERROR_NULL_POINTER,
+                  "X, out_idx or out_count is NULL");
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(rows > 0 && cols > 0, BNBQ_ERROR_BAD_SHAPE, "rows or cols is 0");
+    BNBQ__REQUIRE(reduction_dim == 0 || reduction_dim == 1, BNBQ_ERROR_INVALID_ARGS,
+                  "reduction_dim must be 0 or 1");
+    BNBQ__REQUIRE(bnbq__mul_ok(rows, cols, 8, NULL) && rows <= (size_t)INT32_MAX &&
+                  cols <= (size_t)INT32_MAX, BNBQ_ERROR_OVERFLOW, "rows * cols overflows");
+    *out_count = 0;
+    len = reduction_dim == 0 ? cols : rows;   /* one std per column (dim 0) or per row (dim 1) */
+    n = reduction_dim == 0 ? rows : cols;
+    sd = (double*)malloc(len * sizeof *sd);
+    BNBQ__REQUIRE(sd, BNBQ_ERROR_OUT_OF_MEMORY, "malloc failed");
+    for (i = 0; i < len; i++) {
+        double m = 0.0, v = 0.0;
+        for (j = 0; j < n; j++)
+            m += bnbq__load(dt, X, reduction_dim == 0 ? j * cols + i : i * cols + j);
+        m /= (double)n;
+        for (j = 0; j < n; j++) {
+            double d = bnbq__load(dt, X, reduction_dim == 0 ? j * cols + i : i * cols + j) - m;
+            v += d * d;
+        }
+        sd[i] = n > 1 ? sqrt(v / (double)(n - 1)) : NAN;
+    }
+    if (topk > 0) {
+        /* torch.topk(std, k): the k largest, in descending order */
+        size_t k = topk < len ? topk : len;
+        unsigned char* used = (unsigned char*)calloc(len, 1);
+        if (!used) {
+            free(sd);
+            return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "malloc failed");
+        }
+        for (j = 0; j < k; j++) {
+            size_t best = len;
+            for (i = 0; i < len; i++)
+                if (!used[i] && (best == len || sd[i] > sd[best])) best = i;
+            used[best] = 1;
+            out_idx[cnt++] = (int32_t)best;
+        }
+        free(used);
+    } else {
+        for (i = 0; i < len; i++) mean += sd[i];
+        mean /= (double)len;
+        for (i = 0; i < len; i++) var += (sd[i] - mean) * (sd[i] - mean);
+        ssd = len > 1 ? sqrt(var / (double)(len - 1)) : NAN;
+        for (i = 0; i < len; i++)
+            if ((sd[i] - mean) / ssd > (double)zscore) out_idx[cnt++] = (int32_t)i;
+    }
+    free(sd);
+    *out_count = cnt;
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_outlier_tracer_init(bnbq_outlier_tracer* t, const bnbq_allocator* a) {
+    static const char* bnbq__func = "bnbq_outlier_tracer_init";
+    bnbq_exec* ex = NULL;
+    BNBQ__REQUIRE(t, BNBQ_ERROR_NULL_POINTER, "tracer is NULL");
+    memset(t, 0, sizeof *t);
+    if (a) {
+        BNBQ__REQUIRE((a->alloc_fn == NULL) == (a->free_fn == NULL), BNBQ_ERROR_INVALID_ARGS,
+                      "give both alloc_fn and free_fn or neither");
+        t->allocator = *a;
+    }
+    t->active = 1;
+    return BNBQ_SUCCESS;
+}
+
+static void* bnbq__tr_alloc(bnbq_outlier_tracer* t, size_t bytes) {
+    if (t->allocator.alloc_fn) return t->allocator.alloc_fn(t->allocator.user_data, bytes ? bytes : 1);
+    return malloc(bytes ? bytes : 1);
+}
+static void bnbq__tr_free(bnbq_outlier_tracer* t, void* p) {
+    if (!p) return;
+    if (t->allocator.free_fn) t->allocator.free_fn(t->allocator.user_data, p);
+    else free(p);
+}
+
+BNBQ_API void bnbq_outlier_tracer_uninit(bnbq_outlier_tracer* t) {
+    size_t i;
+    if (!t) return;
+    for (i = 0; i < t->num_layers; i++) bnbq__tr_free(t, t->outliers ? t->outliers[i] : NULL);
+    bnbq__tr_free(t, (void*)t->seen);
+    bnbq__tr_free(t, t->outliers);
+    bnbq__tr_free(t, t->counts);
+    memset(t, 0, sizeof *t);
+}
+
+static int bnbq__cmp_i32(const void* a, const void* b) {
+    int32_t x = *(const int32_t*)a, y = *(const int32_t*)b;
+    return (x > y) - (x < y);
+}
+
+/* the pre-hook of one layer: its outlier list (host), appended to the tracer */
+static bnbq_result bnbq__tr_record(bnbq_exec* ex, bnbq_outlier_tracer* t, bnbq_linear* L,
+                                   bnbq_dtype x_dt, const void* x, size_t tokens) {
+    static const char* bnbq__func = "bnbq_linear_forward_traced";
+    size_t N = L->desc.out_features, K = L->desc.in_features, cnt = 0, cap, i;
+    size_t wes = bnbq_dtype_size(L->desc.weight_dtype), xes = bnbq_dtype_size(x_dt);
+    int32_t* idx;
+    void* h;
+    bnbq_result r;
+    BNBQ__REQUIRE(L->weight, BNBQ_ERROR_INVALID_ARGS, "tracing needs the float weight");
+    if (t->num_layers == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 8;
+        const void** ns = (const void**)bnbq__tr_alloc(t, nc * sizeof *ns);
+        int32_t** no = (int32_t**)bnbq__tr_alloc(t, nc * sizeof *no);
+        size_t* nn = (size_t*)bnbq__tr_alloc(t, nc * sizeof *nn);
+        if (!ns || !no || !nn) {
+            bnbq__tr_free(t, (void*)ns);
+            bnbq__tr_free(t, no);
+            bnbq__tr_free(t, nn);
+            return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "allocation failed");
+        }
+        if (t->num_layers) {
+            memcpy((void*)ns, (const void*)t->seen, t->num_layers * sizeof *ns);
+            memcpy(no, t->outliers, t->num_layers * sizeof *no);
+            memcpy(nn, t->counts, t->num_layers * sizeof *nn);
+        }
+        bnbq__tr_free(t, (void*)t->seen);
+        bnbq__tr_free(t, t->outliers);
+        bnbq__tr_free(t, t->counts);
+        t->seen = ns;
+        t->outliers = no;
+        t->counts = nn;
+        t->cap = nc;
+    }
+    cap = N + K + tokens + K;
+    idx = (int32_t*)bnbq__tr_alloc(t, cap * sizeof *idx);
+    h = bnbq__tr_alloc(t, (N * K * wes > tokens * K * xes ? N * K * wes : tokens * K * xes));
+    if (!idx || !h) {
+        bnbq__tr_free(t, idx);
+        bnbq__tr_free(t, h);
+        return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "allocation failed");
+    }
+    if (t->num_layers > 0) {
+        /* outliers[-1] after the append: this layer's own weight columns (bnb quirk) */
+        r = bnbq_copy(ex, h, L->weight, N * K * wes, BNBQ_COPY_EXEC_TO_HOST);
+        if (r == BNBQ_SUCCESS)
+            r = bnbq_find_outlier_dims(L->desc.weight_dtype, h, N, K, 0, 4.0f, 0, idx, &cnt);
+    } else {
+        /* first linear: token indices of find_outlier_dims(x, dim 1, z 3) (bnb quirk) united
+           with the features where any |x| > 6, sorted and unique */
+        size_t c2 = 0, j;
+        r = bnbq_copy(ex, h, x, tokens * K * xes, BNBQ_COPY_EXEC_TO_HOST);
+        if (r == BNBQ_SUCCESS)
+            r = bnbq_find_outlier_dims(x_dt, h, tokens, K, 1, 3.0f, 0, idx, &cnt);
+        if (r == BNBQ_SUCCESS) {
+            for (j = 0; j < K; j++)
+                for (i = 0; i < tokens; i++)
+                    if (fabsf(bnbq__load(x_dt, h, i * K + j)) > 6.0f) {
+                        idx[cnt + c2++] = (int32_t)j;
+                        break;
+                    }
+            cnt += c2;
+            qsort(idx, cnt, sizeof *idx, bnbq__cmp_i32);
+            for (i = 0, j = 0; i < cnt; i++)
+                if (j == 0 || idx[i] != idx[j - 1]) idx[j++] = idx[i];
+            cnt = j;
+        }
+    }
+    bnbq__tr_free(t, h);
+    if (r != BNBQ_SUCCESS) {
+        bnbq__tr_free(t, idx);
+        return r;
+    }
+    t->seen[t->num_layers] = L->weight;
+    t->outliers[t->num_layers] = idx;
+    t->counts[t->num_layers] = cnt;
+    t->num_layers++;
+    L->outlier_dim = idx;
+    L->outlier_count = cnt;
+    L->outlier_dim_set = 1;
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_linear_forward_traced(bnbq_exec* ex, bnbq_outlier_tracer* t,
+                                                bnbq_linear* L, bnbq_dtype x_dt,
+                                                const void* x, size_t tokens, void* out) {
+    static const char* bnbq__func = "bnbq_linear_forward_traced";
+    BNBQ__TRY(bnbq__lin_step_check(ex, bnbq__func, L, x_dt, tokens, 0));
+    BNBQ__REQUIRE(x && out, BNBQ_ERROR_NULL_POINTER, "x or out is NULL");
+    if (t && t->active) {
+        size_t i;
+        int seen = 0;
+        for (i = 0; i < t->num_layers; i++)
+            if (L->weight && t->seen[i] == L->weight) seen = 1;
+        if (seen) {
+            t->active = 0;   /* a weight seen twice: every hook is removed */
+        } else {
+            BNBQ__TRY(bnbq__tr_record(ex, t, L, x_dt, x, tokens));
+        }
+    }
+    return bnbq_linear_forward(ex, L, x_dt, x, tokens, out);
+}
 
 /* ---- the embeddings (declared under >>layers) ---- */
 

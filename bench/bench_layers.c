@@ -1,0 +1,298 @@
+/* bench_layers.c - bnbq's layers on the GPU against a standard fp16 GEMM (cuBLAS, opened at run
+   time with dlopen, not part of bnbq) of the same shape, side by side in one run.
+
+   Build and run:  make bench-layers   (needs a GPU and libcublas; about 2-4 minutes on an H100)
+       cc -std=c99 -O2 -I. bench/bench_layers.c -o build/bench_layers -lm -ldl -lpthread
+   build/bench_layers [--runs N] [--quick] [--only WORD,...]
+
+   Method: every configuration is called once (kernel compile/load, workspace growth), then
+   `warmup` times, then `runs` times (default 10), each call timed alone with CUDA events on the
+   exec's stream; before each timed call a 256 MB memset evicts the L2 (outside the events). The
+   median is printed, with the ratio to the cuBLAS baseline of the same shape measured in the same
+   process (ratio > 1: slower than the baseline).
+   - Weights (out x in) 4096x4096, 14336x4096, 4096x14336, 8192x8192 at 1, 16, 512, 4096 tokens:
+     baseline cublasGemmEx f16 in / f16 out / f32 compute, Y = X W^T; StandardLinear (bnbq_gemm);
+     LinearNF4 (nested absmax, blocksize 64; 1 token: the gemv path); Linear8bitLt with int8 weights
+     at threshold 0 and 6 (the inputs carry outliers in 1 % of the columns).
+     Forward+backward (StandardLinear): baseline = the three GEMMs Y = X W^T, dX = dY W, dW = dY^T X.
+   - SwitchBack (global, vectorwise, memory-efficient) and LinearFP8Mixed / LinearFP8Global at
+     dims 4096 and 8192: square (d x d), MLP up (4d x d) and MLP down (d x 4d), 8192 tokens,
+     forward and forward+backward, each against the same baselines.
+   Inputs are random normal f16. Exit status 0 when everything ran; 2 without a GPU or cuBLAS. */
+#define _POSIX_C_SOURCE 200809L
+#define BNBQ_IMPLEMENTATION
+#include "bnbq_cuda.h"
+
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef BNBQ_GIT_COMMIT
+#define BNBQ_GIT_COMMIT ""
+#endif
+
+static bnbq_cuda* g_ctx;
+static bnbq_exec g_ex;
+static int g_runs = 10, g_warmup = 2, g_quick;
+static const char* g_only;
+
+static void die(const char* what, bnbq_result r) {
+    fprintf(stderr, "bench_layers: %s: %s (%s)\n", what, bnbq_result_description(r), bnbq_result_name(r));
+    exit(1);
+}
+#define TRY(what, call) do { bnbq_result r_ = (call); if (r_ != BNBQ_SUCCESS) die(what, r_); } while (0)
+
+/* ---- cuBLAS through dlopen (types as ints / pointers: no header) ---- */
+typedef int (*cublasCreate_fn)(void**);
+typedef int (*cublasSetStream_fn)(void*, void*);
+typedef int (*cublasGemmEx_fn)(void*, int, int, int, int, int, const void*, const void*, int, int,
+                               const void*, int, int, const void*, void*, int, int, int, int);
+static void* g_blas;
+static cublasGemmEx_fn g_gemm;
+enum { OP_N = 0, OP_T = 1, R_16F = 2, COMPUTE_32F = 68, ALGO_DEFAULT = -1 };
+
+static int blas_open(void) {
+    static const char* names[] = { "libcublas.so.13", "libcublas.so.12", "libcublas.so.11",
+                                   "libcublas.so", NULL };
+    const char* env = getenv("BNBQ_CUBLAS_PATH");
+    void* lib = NULL;
+    cublasCreate_fn create;
+    cublasSetStream_fn set_stream;
+    int i;
+    if (env) lib = dlopen(env, RTLD_NOW | RTLD_LOCAL);
+    for (i = 0; !lib && names[i]; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) return 0;
+    *(void**)(&create) = dlsym(lib, "cublasCreate_v2");
+    *(void**)(&set_stream) = dlsym(lib, "cublasSetStream_v2");
+    *(void**)(&g_gemm) = dlsym(lib, "cublasGemmEx");
+    if (!create || !set_stream || !g_gemm) return 0;
+    if (create(&g_blas) != 0) return 0;
+    if (set_stream(g_blas, g_ex.stream) != 0) return 0;
+    return 1;
+}
+/* row-major C (M, N) = op(A) @ op(B) in f16 with f32 compute, through the column-major API:
+   C^T (N, M) = op(B)^T op(A)^T */
+static void blas_gemm(int ta, int tb, size_t M, size_t N, size_t K, const void* A, const void* B,
+                      void* C) {
+    float one = 1.0f, zero = 0.0f;
+    int lda = ta ? (int)M : (int)K, ldb = tb ? (int)K : (int)N;
+    int st = g_gemm(g_blas, tb ? OP_T : OP_N, ta ? OP_T : OP_N, (int)N, (int)M, (int)K, &one,
+                    B, R_16F, ldb, A, R_16F, lda, &zero, C, R_16F, (int)N, COMPUTE_32F, ALGO_DEFAULT);
+    if (st != 0) { fprintf(stderr, "cublasGemmEx failed: status %d\n", st); exit(1); }
+}
+
+/* ---- buffers ---- */
+static void* g_flush;
+static const size_t FLUSH = (size_t)256 << 20;
+static void* dalloc(size_t bytes) {
+    void* p = NULL;
+    TRY("bnbq_alloc", bnbq_alloc(&g_ex, bytes, &p));
+    return p;
+}
+/* random normal f16, filled from a 1 M-element host block repeated */
+static void fill_randn(void* dst, size_t n, float scale, int outliers, size_t cols) {
+    static uint16_t* blk;
+    static size_t blkn = (size_t)1 << 20;
+    static unsigned long long s = 88172645463325252ull;
+    size_t i, done;
+    if (!blk) {
+        blk = (uint16_t*)malloc(blkn * 2);
+        for (i = 0; i < blkn; i++) {
+            double u1, u2;
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17; u1 = ((s >> 11) + 1.0) / 9007199254740993.0;
+            s ^= s << 13; s ^= s >> 7; s ^= s << 17; u2 = (s >> 11) / 9007199254740992.0;
+            blk[i] = bnbq_f32_to_f16((float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2)));
+        }
+    }
+    {
+        uint16_t* tmp = (uint16_t*)malloc(blkn * 2);
+        for (i = 0; i < blkn; i++) {
+            float v = bnbq_f16_to_f32(blk[i]) * scale;
+            if (outliers && cols && (i % cols) % 100 == 7) v = v < 0 ? v - 8.0f : v + 8.0f;
+            tmp[i] = bnbq_f32_to_f16(v);
+        }
+        for (done = 0; done < n; done += blkn) {
+            size_t c = n - done < blkn ? n - done : blkn;
+            TRY("copy", bnbq_copy(&g_ex, (uint16_t*)dst + done, tmp, c * 2, BNBQ_COPY_HOST_TO_EXEC));
+        }
+        free(tmp);
+    }
+}
+
+static int cmp_double(const void* a, const void* b) {
+    double x = *(const double*)a, y = *(const double*)b;
+    return (x > y) - (x < y);
+}
+
+/* ---- a timed thing ---- */
+typedef void (*call_fn)(void* arg);
+static double time_ms(call_fn f, void* arg) {
+    void* ev[2 * 64];
+    double ms[64], med;
+    int i, runs = g_runs > 64 ? 64 : g_runs;
+    f(arg);
+    TRY("sync", bnbq_sync(&g_ex));
+    for (i = 0; i < g_warmup; i++) f(arg);
+    for (i = 0; i < 2 * runs; i++) TRY("event", bnbq_cuda_event_create(g_ctx, &ev[i]));
+    for (i = 0; i < runs; i++) {
+        TRY("flush", bnbq_fill_bytes(&g_ex, g_flush, i & 255, FLUSH));
+        TRY("event", bnbq_cuda_event_record(&g_ex, ev[2 * i]));
+        f(arg);
+        TRY("event", bnbq_cuda_event_record(&g_ex, ev[2 * i + 1]));
+    }
+    TRY("sync", bnbq_sync(&g_ex));
+    for (i = 0; i < runs; i++) {
+        float t;
+        TRY("elapsed", bnbq_cuda_event_elapsed_ms(g_ctx, ev[2 * i], ev[2 * i + 1], &t));
+        ms[i] = t;
+    }
+    for (i = 0; i < 2 * runs; i++) bnbq_cuda_event_destroy(g_ctx, ev[i]);
+    qsort(ms, (size_t)runs, sizeof ms[0], cmp_double);
+    med = runs % 2 ? ms[runs / 2] : 0.5 * (ms[runs / 2 - 1] + ms[runs / 2]);
+    return med;
+}
+
+typedef struct job {
+    size_t M, N, K;            /* tokens, out, in */
+    void *x, *w, *y, *gy, *gx, *gw;
+    bnbq_linear* layer;
+    int backward;
+} job;
+
+static void call_base(void* a) {
+    job* j = (job*)a;
+    blas_gemm(0, 1, j->M, j->N, j->K, j->x, j->w, j->y);                 /* Y = X W^T   */
+    if (j->backward) {
+        blas_gemm(0, 0, j->M, j->K, j->N, j->gy, j->w, j->gx);           /* dX = dY W   */
+        blas_gemm(1, 0, j->N, j->K, j->M, j->gy, j->x, j->gw);           /* dW = dY^T X */
+    }
+}
+static void call_layer(void* a) {
+    job* j = (job*)a;
+    TRY("forward", bnbq_linear_forward(&g_ex, j->layer, BNBQ_F16, j->x, j->M, j->y));
+    if (j->backward)
+        TRY("backward", bnbq_linear_backward(&g_ex, j->layer, BNBQ_F16, j->x, j->M, j->gy, j->gx));
+}
+
+static int wanted(const char* name) {
+    char buf[256];
+    const char* p;
+    if (!g_only) return 1;
+    for (p = g_only; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n && n < sizeof buf) {
+            memcpy(buf, p, n); buf[n] = 0;
+            if (strstr(name, buf)) return 1;
+        }
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+static double g_base_ms;
+static void line(const char* name, size_t M, size_t N, size_t K, double ms, int is_base) {
+    double flops = 2.0 * (double)M * (double)N * (double)K;
+    if (is_base) g_base_ms = ms;
+    printf("%-34s %6zu %6zu %6zu %10.4f ms %8.1f TFLOP/s  %6.2fx base\n", name, M, N, K, ms,
+           flops / ms * 1e-9, ms / g_base_ms);
+    fflush(stdout);
+}
+
+static void bench_layer(const char* name, bnbq_linear_kind kind, float thr, int int8w, job* j,
+                        size_t M, size_t N, size_t K, int backward) {
+    bnbq_linear L;
+    bnbq_linear_desc d;
+    char full[128];
+    double ms;
+    snprintf(full, sizeof full, "%s%s", name, backward ? " fwd+bwd" : " fwd");
+    if (!wanted(full)) return;
+    memset(&d, 0, sizeof d);
+    d.kind = kind; d.in_features = K; d.out_features = N; d.weight_dtype = BNBQ_F16;
+    d.threshold = thr; d.int8_weights = int8w; d.seed = 7;
+    TRY("linear_init", bnbq_linear_init(&g_ex, &L, &d));
+    TRY("copy weight", bnbq_copy(&g_ex, L.weight, j->w, N * K * 2, BNBQ_COPY_EXEC_TO_EXEC));
+    if (kind == BNBQ_LINEAR_NF4 || kind == BNBQ_LINEAR_8BIT_LT)
+        TRY("quantize", bnbq_linear_quantize(&g_ex, &L));
+    bnbq_linear_set_training(&L, backward);
+    j->layer = &L; j->backward = backward; j->M = M; j->N = N; j->K = K;
+    ms = time_ms(call_layer, j);
+    line(full, M, N, K, ms * (backward ? 1.0 : 1.0), 0);
+    bnbq_linear_uninit(&g_ex, &L);
+}
+
+static void shape(size_t M, size_t N, size_t K, int group_b) {
+    job j;
+    memset(&j, 0, sizeof j);
+    j.M = M; j.N = N; j.K = K;
+    j.x = dalloc(M * K * 2); j.w = dalloc(N * K * 2); j.y = dalloc(M * N * 2);
+    j.gy = dalloc(M * N * 2); j.gx = dalloc(M * K * 2); j.gw = dalloc(N * K * 2);
+    fill_randn(j.x, M * K, 1.0f, 1, K);
+    fill_randn(j.w, N * K, 0.02f, 0, 0);
+    fill_randn(j.gy, M * N, 0.01f, 0, 0);
+    printf("\n-- tokens %zu, weight %zu x %zu (out x in)\n", M, N, K);
+    j.backward = 0;
+    line("cuBLAS f16 GEMM fwd (baseline)", M, N, K, time_ms(call_base, &j), 1);
+    if (!group_b) {
+        bench_layer("StandardLinear", BNBQ_LINEAR_STANDARD, 0.0f, 0, &j, M, N, K, 0);
+        bench_layer("LinearNF4", BNBQ_LINEAR_NF4, 0.0f, 0, &j, M, N, K, 0);
+        bench_layer("Linear8bitLt thr0", BNBQ_LINEAR_8BIT_LT, 0.0f, 1, &j, M, N, K, 0);
+        bench_layer("Linear8bitLt thr6", BNBQ_LINEAR_8BIT_LT, 6.0f, 1, &j, M, N, K, 0);
+    } else {
+        bench_layer("SwitchBackGlobal", BNBQ_LINEAR_SWITCHBACK_GLOBAL, 0.0f, 0, &j, M, N, K, 0);
+        bench_layer("SwitchBackVectorwise", BNBQ_LINEAR_SWITCHBACK_VECTORWISE, 0.0f, 0, &j, M, N, K, 0);
+        bench_layer("SwitchBackMemEff", BNBQ_LINEAR_SWITCHBACK_GLOBAL_MEMEFF, 0.0f, 0, &j, M, N, K, 0);
+        bench_layer("LinearFP8Mixed", BNBQ_LINEAR_FP8_MIXED, 0.0f, 0, &j, M, N, K, 0);
+        bench_layer("LinearFP8Global", BNBQ_LINEAR_FP8_GLOBAL, 0.0f, 0, &j, M, N, K, 0);
+    }
+    j.backward = 1;
+    line("cuBLAS f16 3 GEMMs fwd+bwd (baseline)", M, N, K, time_ms(call_base, &j), 1);
+    bench_layer("StandardLinear", BNBQ_LINEAR_STANDARD, 0.0f, 0, &j, M, N, K, 1);
+    if (group_b) {
+        bench_layer("SwitchBackGlobal", BNBQ_LINEAR_SWITCHBACK_GLOBAL, 0.0f, 0, &j, M, N, K, 1);
+        bench_layer("SwitchBackVectorwise", BNBQ_LINEAR_SWITCHBACK_VECTORWISE, 0.0f, 0, &j, M, N, K, 1);
+        bench_layer("SwitchBackMemEff", BNBQ_LINEAR_SWITCHBACK_GLOBAL_MEMEFF, 0.0f, 0, &j, M, N, K, 1);
+        bench_layer("LinearFP8Mixed", BNBQ_LINEAR_FP8_MIXED, 0.0f, 0, &j, M, N, K, 1);
+        bench_layer("LinearFP8Global", BNBQ_LINEAR_FP8_GLOBAL, 0.0f, 0, &j, M, N, K, 1);
+    }
+    bnbq_free(&g_ex, j.x); bnbq_free(&g_ex, j.w); bnbq_free(&g_ex, j.y);
+    bnbq_free(&g_ex, j.gy); bnbq_free(&g_ex, j.gx); bnbq_free(&g_ex, j.gw);
+}
+
+int main(int argc, char** argv) {
+    static const size_t wa[4][2] = { {4096, 4096}, {14336, 4096}, {4096, 14336}, {8192, 8192} };
+    static const size_t toks[4] = { 1, 16, 512, 4096 };
+    static const size_t dims[2] = { 4096, 8192 };
+    bnbq_cuda_desc desc;
+    bnbq_cuda_device_info info;
+    bnbq_result r;
+    int i, t;
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--runs") && i + 1 < argc) g_runs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quick")) g_quick = 1;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) g_only = argv[++i];
+        else { fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B]\n"); return 1; }
+    }
+    memset(&desc, 0, sizeof desc);
+    r = bnbq_cuda_init(&desc, &g_ctx);
+    if (r != BNBQ_SUCCESS) { printf("no GPU: %s\n", bnbq_result_description(r)); return 2; }
+    TRY("exec", bnbq_cuda_exec_init(g_ctx, NULL, &g_ex));
+    TRY("device", bnbq_cuda_query_device(g_ctx, &info));
+    if (!blas_open()) { printf("no cuBLAS (set BNBQ_CUBLAS_PATH)\n"); return 2; }
+    g_flush = dalloc(FLUSH);
+    printf("bench_layers: %s, commit %s, runs %d (median), L2 evicted by a 256 MB memset before each call\n",
+           info.name, getenv("BNBQ_GIT_COMMIT") ? getenv("BNBQ_GIT_COMMIT") : BNBQ_GIT_COMMIT, g_runs);
+    printf("%-34s %6s %6s %6s %13s %16s %12s\n", "layer", "tokens", "out", "in", "median", "", "vs cuBLAS");
+    for (i = 0; i < (g_quick ? 1 : 4); i++)
+        for (t = 0; t < 4; t++) shape(toks[t], wa[i][0], wa[i][1], 0);
+    for (i = 0; i < (g_quick ? 1 : 2); i++) {
+        size_t d = dims[i];
+        shape(8192, d, d, 1);
+        shape(8192, 4 * d, d, 1);
+        shape(8192, d, 4 * d, 1);
+    }
+    bnbq_free(&g_ex, g_flush);
+    bnbq_cuda_uninit(g_ctx);
+    return 0;
+}
