@@ -114,6 +114,121 @@ bnbq_k_gemm(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb, c
     }
 }
 
+// Tensor cores (f16 / bf16, sm_80+; the launcher picks it): mma.sync m16n8k16 with float32
+// accumulation. Tiles of 128 x 128 outputs, 32 of K per step, 8 warps of 64 x 32 outputs. The tiles
+// sit in shared memory K-contiguous (A as [m][k], B as [n][k]) whatever the storage order; the raw
+// 16-bit elements are copied (a NaN / inf flows through the products as in the SIMT kernel).
+#if BNBQ_DT != BNBQ_F32
+#define PR_TM 128
+#define PR_TN 128
+#define PR_TK 32
+#define PR_TLD (PR_TK + 8)   // row stride in u16: 20 words, fragment reads without bank conflicts
+
+BNBQ_DEV void pr_mma(float* c, const u32* a, const u32* b) {
+#if __CUDA_ARCH__ >= 800
+#if BNBQ_DT == BNBQ_F16
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+                 "{%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+                 "{%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+#endif
+}
+
+static __device__ __noinline__ void pr_tc_out(void* out, const void* bias, int accumulate, u64 M, u64 N, u64 m, u64 n, float v) {
+    if (m < M && n < N) {
+        if (bias) v = v + pr_ld(bias, n);
+        if (accumulate) v = v + pr_ld(out, m * N + n);
+        pr_st(out, m * N + n, v);
+    }
+}
+
+// blockIdx.x: n tile; blockIdx.y (grid-stride): m tile
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_gemm_tc(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb, const void* bias,
+               int accumulate, void* out) {
+#if __CUDA_ARCH__ >= 800
+    __shared__ __align__(16) u16 As[PR_TM * PR_TLD];
+    __shared__ __align__(16) u16 Bs[PR_TN * PR_TLD];
+    const u16* a16 = (const u16*)A;
+    const u16* b16 = (const u16*)B;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wm = warp >> 2, wn = warp & 3;
+    const int g = lane >> 2, t = lane & 3;
+    const u64 mtiles = (M + PR_TM - 1) / PR_TM;
+    const u64 n0 = (u64)blockIdx.x * PR_TN;
+    for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
+        const u64 m0 = mt * PR_TM;
+        float acc[4][4][4];
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+#pragma unroll
+                for (int q = 0; q < 4; q++) acc[i][j][q] = 0.0f;
+        for (u64 k0 = 0; k0 < K; k0 += PR_TK) {
+#pragma unroll 4
+            for (int h = 0; h < 16; h++) {
+                const int e = tid + 256 * h;
+                {
+                    const int row = ta ? (e & 127) : (e >> 5), kk = ta ? (e >> 7) : (e & 31);
+                    const u64 m = m0 + (u64)row, k = k0 + (u64)kk;
+                    u16 v = 0;
+                    if (m < M && k < K) v = a16[ta ? k * M + m : m * K + k];
+                    As[row * PR_TLD + kk] = v;
+                }
+                {
+                    const int col = tb ? (e >> 5) : (e & 127), kk = tb ? (e & 31) : (e >> 7);
+                    const u64 n = n0 + (u64)col, k = k0 + (u64)kk;
+                    u16 v = 0;
+                    if (n < N && k < K) v = b16[tb ? n * K + k : k * N + n];
+                    Bs[col * PR_TLD + kk] = v;
+                }
+            }
+            __syncthreads();
+#pragma unroll
+            for (int ks = 0; ks < PR_TK; ks += 16) {
+                u32 af[4][4], bf[4][2];
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    const u16* p = As + (wm * 64 + i * 16 + g) * PR_TLD + ks + 2 * t;
+                    af[i][0] = *(const u32*)p;
+                    af[i][1] = *(const u32*)(p + 8 * PR_TLD);
+                    af[i][2] = *(const u32*)(p + 8);
+                    af[i][3] = *(const u32*)(p + 8 * PR_TLD + 8);
+                }
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    const u16* p = Bs + (wn * 32 + j * 8 + g) * PR_TLD + ks + 2 * t;
+                    bf[j][0] = *(const u32*)p;
+                    bf[j][1] = *(const u32*)(p + 8);
+                }
+#pragma unroll
+                for (int i = 0; i < 4; i++)
+#pragma unroll
+                    for (int j = 0; j < 4; j++) pr_mma(acc[i][j], af[i], bf[j]);
+            }
+            __syncthreads();
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                const u64 m = m0 + (u64)(wm * 64 + i * 16 + g), n = n0 + (u64)(wn * 32 + j * 8 + 2 * t);
+                pr_tc_out(out, bias, accumulate, M, N, m, n, acc[i][j][0]);
+                pr_tc_out(out, bias, accumulate, M, N, m, n + 1, acc[i][j][1]);
+                pr_tc_out(out, bias, accumulate, M, N, m + 8, n, acc[i][j][2]);
+                pr_tc_out(out, bias, accumulate, M, N, m + 8, n + 1, acc[i][j][3]);
+            }
+    }
+#endif
+}
+#endif
+
 // ---- column sums: out (N,) = sum over the rows of X (M, N) --------------------------------------
 // A block takes 32 columns (grid-stride), its 8 warps split the rows; float32 sums.
 extern "C" __global__ void __launch_bounds__(256)
