@@ -2693,6 +2693,830 @@ static const char* const bnbq__cu_kernels_matmul4[] = {
     "bnbq_k_matmul4",
     0
 };
+static const char* const bnbq__cu_src_prims[] = {
+    "#line 1 \"prims.cu\"\n",
+    "// The layers' building blocks (bnbq.h >>prims): GEMM, column sums, layer norm (+ backward), row\n",
+    "// gathers (plain, int8, 4-bit) and their backward, renorm, transpose, the LLM.int8 outlier product,\n",
+    "// column gather / scatter, int8 weight dequantization. Compiled as units chosen with -D (each a\n",
+    "// variant listed in bnbq_cuda.h's BNBQ__CU_VARIANTS_PRIMS):\n",
+    "//   BNBQ_DT=0/1/2  the kernels on float tensors of that dtype (a compile-time constant)\n",
+    "//   (no BNBQ_DT)   the dtype-free data movement: transpose, gather_rows, gather_columns\n",
+    "// Each kernel is its own compilation unit (the launcher picks one).\n",
+    "// Index errors (an index outside [0, num_rows), an outlier column outside [0, K)): the output row or\n",
+    "// element is zeroed / skipped and *err = 1 (the context's sticky flag; bnbq_sync reports it).\n",
+    "// Exact ops use the CPU's float operations one by one (--fmad=false); reductions sum in float32.\n",
+    "\n",
+    "#define PR_FULL 0xffffffffu\n",
+    "\n",
+    "#if defined(BNBQ_DT)\n",
+    "\n",
+    "// element i of a dt tensor, widened (f16: the hardware widening; only an operand of arithmetic or\n",
+    "// of pr_st, which canonicalises a NaN as the CPU's store does)\n",
+    "BNBQ_DEV float pr_ld(const void* p, u64 i) {\n",
+    "    if (BNBQ_DT == BNBQ_F16) return bnbq_h2f_arith(((const u16*)p)[i]);\n",
+    "    return bnbq_load(BNBQ_DT, p, i);\n",
+    "}\n",
+    "// one RNE rounding to dt (NaN: canonical), as bnbq.h's bnbq__store\n",
+    "BNBQ_DEV void pr_st(void* p, u64 i, float v) {\n",
+    "    if (BNBQ_DT == BNBQ_F16) ((u16*)p)[i] = bnbq_f16_canon(v);\n",
+    "    else bnbq_store(BNBQ_DT, p, i, v);\n",
+    "}\n",
+    "\n",
+    "BNBQ_DEV float pr_warp_sum(float v) {\n",
+    "    for (int o = 16; o > 0; o >>= 1) v = v + __shfl_xor_sync(PR_FULL, v, o);\n",
+    "    return v;\n",
+    "}\n",
+    "// the sum of v over the block (every thread gets it); red: 32 floats of shared memory\n",
+    "BNBQ_DEV float pr_block_sum(float v, float* red) {\n",
+    "    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;\n",
+    "    v = pr_warp_sum(v);\n",
+    "    if (lane == 0) red[w] = v;\n",
+    "    __syncthreads();\n",
+    "    float t = 0.0f;\n",
+    "    for (int i = 0; i < nw; i++) t = t + red[i];\n",
+    "    __syncthreads();\n",
+    "    return t;\n",
+    "}\n",
+    "\n",
+    "// ---- GEMM: out (M, N) = op(A) @ op(B) [+ bias] [+ out] -----------------------------------------\n",
+    "// Tiles of 64 x 64 outputs, 16 of K per step, 256 threads with 4 x 4 outputs each, float32 FMA.\n",
+    "// ta: A stored (K, M); tb: B stored (N, K). Loads follow the storage order (coalesced either way).\n",
+    "#define PR_BM 64\n",
+    "#define PR_BN 64\n",
+    "#define PR_BK 16\n",
+    "\n",
+    "// blockIdx.x: n tile; blockIdx.y (grid-stride): m tile\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_gemm(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb, const void* bias,\n",
+    "            int accumulate, void* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm)\n",
+    "#line 52 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_gemm(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb, const void* bias,\n",
+    "            int accumulate, void* out) {\n",
+    "    __shared__ __align__(16) float As[PR_BK][PR_BM + 4];   // [k][m]\n",
+    "    __shared__ __align__(16) float Bs[PR_BK][PR_BN + 4];   // [k][n]\n",
+    "    const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;\n",
+    "    const u64 mtiles = (M + PR_BM - 1) / PR_BM;\n",
+    "    const u64 n0 = (u64)blockIdx.x * PR_BN;\n",
+    "    for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {\n",
+    "        const u64 m0 = mt * PR_BM;\n",
+    "        float acc[4][4];\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < 4; i++)\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;\n",
+    "        for (u64 k0 = 0; k0 < K; k0 += PR_BK) {\n",
+    "#pragma unroll\n",
+    "            for (int h = 0; h < 4; h++) {\n",
+    "                const int e = tid + 256 * h;\n",
+    "                {\n",
+    "                    const int row = ta ? (e & 63) : (e >> 4), kk = ta ? (e >> 6) : (e & 15);\n",
+    "                    const u64 m = m0 + (u64)row, k = k0 + (u64)kk;\n",
+    "                    float a = 0.0f;\n",
+    "                    if (m < M && k < K) a = pr_ld(A, ta ? k * M + m : m * K + k);\n",
+    "                    As[kk][row] = a;\n",
+    "                }\n",
+    "                {\n",
+    "                    const int col = tb ? (e >> 4) : (e & 63), kk = tb ? (e & 15) : (e >> 6);\n",
+    "                    const u64 n = n0 + (u64)col, k = k0 + (u64)kk;\n",
+    "                    float b = 0.0f;\n",
+    "                    if (n < N && k < K) b = pr_ld(B, tb ? n * K + k : k * N + n);\n",
+    "                    Bs[kk][col] = b;\n",
+    "                }\n",
+    "            }\n",
+    "            __syncthreads();\n",
+    "#pragma unroll\n",
+    "            for (int kk = 0; kk < PR_BK; kk++) {\n",
+    "                const float4 a4 = *(const float4*)&As[kk][ty * 4];\n",
+    "                const float4 b4 = *(const float4*)&Bs[kk][tx * 4];\n",
+    "                const float av[4] = { a4.x, a4.y, a4.z, a4.w }, bv[4] = { b4.x, b4.y, b4.z, b4.w };\n",
+    "#pragma unroll\n",
+    "                for (int i = 0; i < 4; i++)\n",
+    "#pragma unroll\n",
+    "                    for (int j = 0; j < 4; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);\n",
+    "            }\n",
+    "            __syncthreads();\n",
+    "        }\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < 4; i++) {\n",
+    "            const u64 m = m0 + (u64)ty * 4 + (u64)i;\n",
+    "            if (m >= M) break;\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < 4; j++) {\n",
+    "                const u64 n = n0 + (u64)tx * 4 + (u64)j;\n",
+    "                if (n < N) {\n",
+    "                    float o = acc[i][j];\n",
+    "                    if (bias) o = o + pr_ld(bias, n);\n",
+    "                    if (accumulate) o = o + pr_ld(out, m * N + n);\n",
+    "                    pr_st(out, m * N + n, o);\n",
+    "                }\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "#line 116 \"prims.cu\"\n",
+    "\n",
+    "// Tensor cores (f16 / bf16, sm_80+; the launcher picks it): mma.sync m16n8k16 with float32\n",
+    "// accumulation. Tiles of 128 x 128 outputs, 32 of K per step, 8 warps of 64 x 32 outputs. The tiles\n",
+    "// sit in shared memory K-contiguous (A as [m][k], B as [n][k]) whatever the storage order; the raw\n",
+    "// 16-bit elements are copied (a NaN / inf flows through the products as in the SIMT kernel).\n",
+    "#if BNBQ_DT != BNBQ_F32\n",
+    "#define PR_TM 128\n",
+    "#define PR_TN 128\n",
+    "#define PR_TK 32\n",
+    "#define PR_TLD (PR_TK + 8)   // row stride in u16: 20 words, fragment reads without bank conflicts\n",
+    "\n",
+    "BNBQ_DEV void pr_mma(float* c, const u32* a, const u32* b) {\n",
+    "#if __CUDA_ARCH__ >= 800\n",
+    "#if BNBQ_DT == BNBQ_F16\n",
+    "    asm volatile(\"mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, \"\n",
+    "                 \"{%8,%9}, {%0,%1,%2,%3};\"\n",
+    "                 : \"+f\"(c[0]), \"+f\"(c[1]), \"+f\"(c[2]), \"+f\"(c[3])\n",
+    "                 : \"r\"(a[0]), \"r\"(a[1]), \"r\"(a[2]), \"r\"(a[3]), \"r\"(b[0]), \"r\"(b[1]));\n",
+    "#else\n",
+    "    asm volatile(\"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, \"\n",
+    "                 \"{%8,%9}, {%0,%1,%2,%3};\"\n",
+    "                 : \"+f\"(c[0]), \"+f\"(c[1]), \"+f\"(c[2]), \"+f\"(c[3])\n",
+    "                 : \"r\"(a[0]), \"r\"(a[1]), \"r\"(a[2]), \"r\"(a[3]), \"r\"(b[0]), \"r\"(b[1]));\n",
+    "#endif\n",
+    "#endif\n",
+    "}\n",
+    "\n",
+    "static __device__ __noinline__ void pr_tc_out(void* out, const void* bias, int accumulate, u64 M, u64 N, u64 m, u64 n, float v) {\n",
+    "    if (m < M && n < N) {\n",
+    "        if (bias) v = v + pr_ld(bias, n);\n",
+    "        if (accumulate) v = v + pr_ld(out, m * N + n);\n",
+    "        pr_st(out, m * N + n, v);\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// blockIdx.x: n tile; blockIdx.y (grid-stride): m tile\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_gemm_tc(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb, const void* bias,\n",
+    "               int accumulate, void* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_tc)\n",
+    "#line 152 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_gemm_tc(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb, const void* bias,\n",
+    "               int accumulate, void* out) {\n",
+    "#if __CUDA_ARCH__ >= 800\n",
+    "    __shared__ __align__(16) u16 As[PR_TM * PR_TLD];\n",
+    "    __shared__ __align__(16) u16 Bs[PR_TN * PR_TLD];\n",
+    "    const u16* a16 = (const u16*)A;\n",
+    "    const u16* b16 = (const u16*)B;\n",
+    "    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wm = warp >> 2, wn = warp & 3;\n",
+    "    const int g = lane >> 2, t = lane & 3;\n",
+    "    const u64 mtiles = (M + PR_TM - 1) / PR_TM;\n",
+    "    const u64 n0 = (u64)blockIdx.x * PR_TN;\n",
+    "    for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {\n",
+    "        const u64 m0 = mt * PR_TM;\n",
+    "        float acc[4][4][4];\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < 4; i++)\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < 4; j++)\n",
+    "#pragma unroll\n",
+    "                for (int q = 0; q < 4; q++) acc[i][j][q] = 0.0f;\n",
+    "        for (u64 k0 = 0; k0 < K; k0 += PR_TK) {\n",
+    "#pragma unroll 4\n",
+    "            for (int h = 0; h < 16; h++) {\n",
+    "                const int e = tid + 256 * h;\n",
+    "                {\n",
+    "                    const int row = ta ? (e & 127) : (e >> 5), kk = ta ? (e >> 7) : (e & 31);\n",
+    "                    const u64 m = m0 + (u64)row, k = k0 + (u64)kk;\n",
+    "                    u16 v = 0;\n",
+    "                    if (m < M && k < K) v = a16[ta ? k * M + m : m * K + k];\n",
+    "                    As[row * PR_TLD + kk] = v;\n",
+    "                }\n",
+    "                {\n",
+    "                    const int col = tb ? (e >> 5) : (e & 127), kk = tb ? (e & 31) : (e >> 7);\n",
+    "                    const u64 n = n0 + (u64)col, k = k0 + (u64)kk;\n",
+    "                    u16 v = 0;\n",
+    "                    if (n < N && k < K) v = b16[tb ? n * K + k : k * N + n];\n",
+    "                    Bs[col * PR_TLD + kk] = v;\n",
+    "                }\n",
+    "            }\n",
+    "            __syncthreads();\n",
+    "#pragma unroll\n",
+    "            for (int ks = 0; ks < PR_TK; ks += 16) {\n",
+    "                u32 af[4][4], bf[4][2];\n",
+    "#pragma unroll\n",
+    "                for (int i = 0; i < 4; i++) {\n",
+    "                    const u16* p = As + (wm * 64 + i * 16 + g) * PR_TLD + ks + 2 * t;\n",
+    "                    af[i][0] = *(const u32*)p;\n",
+    "                    af[i][1] = *(const u32*)(p + 8 * PR_TLD);\n",
+    "                    af[i][2] = *(const u32*)(p + 8);\n",
+    "                    af[i][3] = *(const u32*)(p + 8 * PR_TLD + 8);\n",
+    "                }\n",
+    "#pragma unroll\n",
+    "                for (int j = 0; j < 4; j++) {\n",
+    "                    const u16* p = Bs + (wn * 32 + j * 8 + g) * PR_TLD + ks + 2 * t;\n",
+    "                    bf[j][0] = *(const u32*)p;\n",
+    "                    bf[j][1] = *(const u32*)(p + 8);\n",
+    "                }\n",
+    "#pragma unroll\n",
+    "                for (int i = 0; i < 4; i++)\n",
+    "#pragma unroll\n",
+    "                    for (int j = 0; j < 4; j++) pr_mma(acc[i][j], af[i], bf[j]);\n",
+    "            }\n",
+    "            __syncthreads();\n",
+    "        }\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < 4; i++)\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < 4; j++) {\n",
+    "                const u64 m = m0 + (u64)(wm * 64 + i * 16 + g), n = n0 + (u64)(wn * 32 + j * 8 + 2 * t);\n",
+    "                pr_tc_out(out, bias, accumulate, M, N, m, n, acc[i][j][0]);\n",
+    "                pr_tc_out(out, bias, accumulate, M, N, m, n + 1, acc[i][j][1]);\n",
+    "                pr_tc_out(out, bias, accumulate, M, N, m + 8, n, acc[i][j][2]);\n",
+    "                pr_tc_out(out, bias, accumulate, M, N, m + 8, n + 1, acc[i][j][3]);\n",
+    "            }\n",
+    "    }\n",
+    "#endif\n",
+    "}\n",
+    "#endif\n",
+    "#line 230 \"prims.cu\"\n",
+    "#endif\n",
+    "\n",
+    "// ---- column sums: out (N,) = sum over the rows of X (M, N) --------------------------------------\n",
+    "// A block takes 32 columns (grid-stride), its 8 warps split the rows; float32 sums.\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_colsum(const void* X, u64 M, u64 N, void* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_colsum)\n",
+    "#line 234 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_colsum(const void* X, u64 M, u64 N, void* out) {\n",
+    "    __shared__ float red[8][33];\n",
+    "    const int tx = threadIdx.x & 31, ty = threadIdx.x >> 5;\n",
+    "    for (u64 n0 = (u64)blockIdx.x * 32; n0 < N; n0 += (u64)gridDim.x * 32) {\n",
+    "        const u64 n = n0 + (u64)tx;\n",
+    "        float s = 0.0f;\n",
+    "        if (n < N)\n",
+    "            for (u64 m = (u64)ty; m < M; m += 8) s = s + pr_ld(X, m * N + n);\n",
+    "        red[ty][tx] = s;\n",
+    "        __syncthreads();\n",
+    "        if (ty == 0 && n < N) {\n",
+    "            float t = red[0][tx];\n",
+    "            for (int i = 1; i < 8; i++) t = t + red[i][tx];\n",
+    "            pr_st(out, n, t);\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "#line 253 \"prims.cu\"\n",
+    "\n",
+    "// ---- embedding backward ------------------------------------------------------------------------\n",
+    "// grad_weight was zero-filled by the launcher. A block per occurrence i (grid-stride): when i is\n",
+    "// the first occurrence of r = idx[i] (no earlier j with idx[j] == r) and r is not padding_idx, it\n",
+    "// sums grad_out[j] over the j >= i with idx[j] == r, in index order, float32, and writes row r.\n",
+    "#define PR_EB_V 4\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_embed_bwd(const i32* idx, u64 count, const void* G, u64 num_rows, u64 dim, i64 pad,\n",
+    "                 int freq, void* gw, u32* err) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_embed_bwd)\n",
+    "#line 259 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_embed_bwd(const i32* idx, u64 count, const void* G, u64 num_rows, u64 dim, i64 pad,\n",
+    "                 int freq, void* gw, u32* err) {\n",
+    "    __shared__ i32 sidx[256];\n",
+    "    const int tid = threadIdx.x;\n",
+    "    for (u64 i = blockIdx.x; i < count; i += gridDim.x) {\n",
+    "        const i32 r = idx[i];\n",
+    "        if (r < 0 || (u64)r >= num_rows) {\n",
+    "            if (tid == 0) *err = 1u;\n",
+    "            continue;\n",
+    "        }\n",
+    "        if ((i64)r == pad) continue;\n",
+    "        int dup = 0;\n",
+    "        for (u64 j = (u64)tid; j < i; j += 256) dup |= idx[j] == r;\n",
+    "        if (__syncthreads_or(dup)) continue;\n",
+    "        for (u64 d0 = 0; d0 < dim; d0 += 256 * PR_EB_V) {\n",
+    "            float acc[PR_EB_V];\n",
+    "            u32 cnt = 0;\n",
+    "#pragma unroll\n",
+    "            for (int u = 0; u < PR_EB_V; u++) acc[u] = 0.0f;\n",
+    "            for (u64 j0 = i; j0 < count; j0 += 256) {\n",
+    "                const u64 j = j0 + (u64)tid;\n",
+    "                const i32 v = j < count ? idx[j] : -1;\n",
+    "                sidx[tid] = v;\n",
+    "                if (!__syncthreads_or(v == r)) continue;\n",
+    "                const int lim = count - j0 < 256 ? (int)(count - j0) : 256;\n",
+    "                for (int q = 0; q < lim; q++)\n",
+    "                    if (sidx[q] == r) {\n",
+    "                        const u64 row = (j0 + (u64)q) * dim;\n",
+    "                        cnt++;\n",
+    "#pragma unroll\n",
+    "                        for (int u = 0; u < PR_EB_V; u++) {\n",
+    "                            const u64 d = d0 + (u64)tid + 256 * (u64)u;\n",
+    "                            if (d < dim) acc[u] = acc[u] + pr_ld(G, row + d);\n",
+    "                        }\n",
+    "                    }\n",
+    "                __syncthreads();\n",
+    "            }\n",
+    "#pragma unroll\n",
+    "            for (int u = 0; u < PR_EB_V; u++) {\n",
+    "                const u64 d = d0 + (u64)tid + 256 * (u64)u;\n",
+    "                if (d < dim) pr_st(gw, (u64)r * dim + d, freq ? acc[u] / (float)cnt : acc[u]);\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "#line 305 \"prims.cu\"\n",
+    "\n",
+    "// ---- embedding max_norm renorm ----------------------------------------------------------------\n",
+    "// A block per occurrence i; the first occurrence of each row computes its norm in double and scales\n",
+    "// it in place. P: 2 or 1 (the common norms); 0: any norm_type p (pow).\n",
+    "template <int P>\n",
+    "BNBQ_DEV void pr_renorm(void* W, u64 num_rows, u64 dim, const i32* idx, u64 count, float max_norm,\n",
+    "                        float p, u32* err) {\n",
+    "    __shared__ double red[8];\n",
+    "    const int tid = threadIdx.x, lane = tid & 31, w = tid >> 5;\n",
+    "    for (u64 i = blockIdx.x; i < count; i += gridDim.x) {\n",
+    "        const i32 r = idx[i];\n",
+    "        if (r < 0 || (u64)r >= num_rows) {\n",
+    "            if (tid == 0) *err = 1u;\n",
+    "            continue;\n",
+    "        }\n",
+    "        int dup = 0;\n",
+    "        for (u64 j = (u64)tid; j < i; j += 256) dup |= idx[j] == r;\n",
+    "        if (__syncthreads_or(dup)) continue;\n",
+    "        const u64 row = (u64)r * dim;\n",
+    "        double s = 0.0;\n",
+    "        for (u64 d = (u64)tid; d < dim; d += 256) {\n",
+    "            const double v = fabs((double)pr_ld(W, row + d));\n",
+    "            s += P == 2 ? v * v : (P == 1 ? v : pow(v, (double)p));\n",
+    "        }\n",
+    "        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(PR_FULL, s, o);\n",
+    "        if (lane == 0) red[w] = s;\n",
+    "        __syncthreads();\n",
+    "        double norm = 0.0;\n",
+    "        for (int q = 0; q < 8; q++) norm += red[q];\n",
+    "        __syncthreads();\n",
+    "        norm = P == 2 ? sqrt(norm) : (P == 1 ? norm : pow(norm, 1.0 / (double)p));\n",
+    "        if (norm > (double)max_norm) {\n",
+    "            const float scale = (float)((double)max_norm / (norm + 1e-7));\n",
+    "            for (u64 d = (u64)tid; d < dim; d += 256) pr_st(W, row + d, pr_ld(W, row + d) * scale);\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_renorm2(void* W, u64 num_rows, u64 dim, const i32* idx, u64 count, float max_norm, float p,\n",
+    "               u32* err) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_renorm2)\n",
+    "#line 342 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_renorm2(void* W, u64 num_rows, u64 dim, const i32* idx, u64 count, float max_norm, float p,\n",
+    "               u32* err) {\n",
+    "    pr_renorm<2>(W, num_rows, dim, idx, count, max_norm, p, err);\n",
+    "}\n",
+    "#endif\n",
+    "#line 347 \"prims.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_renorm1(void* W, u64 num_rows, u64 dim, const i32* idx, u64 count, float max_norm, float p,\n",
+    "               u32* err) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_renorm1)\n",
+    "#line 347 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_renorm1(void* W, u64 num_rows, u64 dim, const i32* idx, u64 count, float max_norm, float p,\n",
+    "               u32* err) {\n",
+    "    pr_renorm<1>(W, num_rows, dim, idx, count, max_norm, p, err);\n",
+    "}\n",
+    "#endif\n",
+    "#line 352 \"prims.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_renorm_pow(void* W, u64 num_rows, u64 dim, const i32* idx, u64 count, float max_norm,\n",
+    "                  float p, u32* err) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_renorm_pow)\n",
+    "#line 352 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_renorm_pow(void* W, u64 num_rows, u64 dim, const i32* idx, u64 count, float max_norm,\n",
+    "                  float p, u32* err) {\n",
+    "    pr_renorm<0>(W, num_rows, dim, idx, count, max_norm, p, err);\n",
+    "}\n",
+    "#endif\n",
+    "#line 357 \"prims.cu\"\n",
+    "\n",
+    "// ---- layer norm --------------------------------------------------------------------------------\n",
+    "// float32 statistics, two passes (mean, then the mean squared deviation)\n",
+    "BNBQ_DEV void pr_row_stats(const void* X, u64 row, u64 N, float eps, float* red, float* mean,\n",
+    "                           float* rstd) {\n",
+    "    float s = 0.0f;\n",
+    "    for (u64 j = threadIdx.x; j < N; j += blockDim.x) s = s + pr_ld(X, row + j);\n",
+    "    const float mu = pr_block_sum(s, red) / (float)N;\n",
+    "    float v = 0.0f;\n",
+    "    for (u64 j = threadIdx.x; j < N; j += blockDim.x) {\n",
+    "        const float d = pr_ld(X, row + j) - mu;\n",
+    "        v = v + d * d;\n",
+    "    }\n",
+    "    const float var = pr_block_sum(v, red) / (float)N;\n",
+    "    *mean = mu;\n",
+    "    *rstd = 1.0f / sqrtf(var + eps);\n",
+    "}\n",
+    "\n",
+    "// a block per row (grid-stride)\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_layer_norm(const void* X, u64 M, u64 N, const float* gamma, const float* beta, float eps,\n",
+    "                  void* out, float* out_mean, float* out_rstd) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_layer_norm)\n",
+    "#line 376 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_layer_norm(const void* X, u64 M, u64 N, const float* gamma, const float* beta, float eps,\n",
+    "                  void* out, float* out_mean, float* out_rstd) {\n",
+    "    __shared__ float red[32];\n",
+    "    for (u64 m = blockIdx.x; m < M; m += gridDim.x) {\n",
+    "        const u64 row = m * N;\n",
+    "        float mu, rs;\n",
+    "        pr_row_stats(X, row, N, eps, red, &mu, &rs);\n",
+    "        for (u64 j = threadIdx.x; j < N; j += blockDim.x) {\n",
+    "            float y = (pr_ld(X, row + j) - mu) * rs;\n",
+    "            if (gamma) y = y * gamma[j];\n",
+    "            if (beta) y = y + beta[j];\n",
+    "            pr_st(out, row + j, y);\n",
+    "        }\n",
+    "        if (threadIdx.x == 0) {\n",
+    "            if (out_mean) out_mean[m] = mu;\n",
+    "            if (out_rstd) out_rstd[m] = rs;\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "#line 396 \"prims.cu\"\n",
+    "\n",
+    "// grad_x, a block per row: rstd * (g - mean(g) - xhat * mean(g * xhat)), g = grad_out * gamma\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_ln_bwd_x(const void* X, const void* G, u64 M, u64 N, const float* gamma, float eps,\n",
+    "                const float* mean, const float* rstd, void* gx) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_ln_bwd_x)\n",
+    "#line 398 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_ln_bwd_x(const void* X, const void* G, u64 M, u64 N, const float* gamma, float eps,\n",
+    "                const float* mean, const float* rstd, void* gx) {\n",
+    "    __shared__ float red[32];\n",
+    "    for (u64 m = blockIdx.x; m < M; m += gridDim.x) {\n",
+    "        const u64 row = m * N;\n",
+    "        float mu, rs;\n",
+    "        if (mean) { mu = mean[m]; rs = rstd[m]; }\n",
+    "        else pr_row_stats(X, row, N, eps, red, &mu, &rs);\n",
+    "        float a = 0.0f, b = 0.0f;\n",
+    "        for (u64 j = threadIdx.x; j < N; j += blockDim.x) {\n",
+    "            const float xh = (pr_ld(X, row + j) - mu) * rs;\n",
+    "            const float g = pr_ld(G, row + j) * (gamma ? gamma[j] : 1.0f);\n",
+    "            a = a + g;\n",
+    "            b = b + g * xh;\n",
+    "        }\n",
+    "        a = pr_block_sum(a, red) / (float)N;\n",
+    "        b = pr_block_sum(b, red) / (float)N;\n",
+    "        for (u64 j = threadIdx.x; j < N; j += blockDim.x) {\n",
+    "            const float xh = (pr_ld(X, row + j) - mu) * rs;\n",
+    "            const float g = pr_ld(G, row + j) * (gamma ? gamma[j] : 1.0f);\n",
+    "            pr_st(gx, row + j, rs * (g - a - xh * b));\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "#line 423 \"prims.cu\"\n",
+    "\n",
+    "// grad_gamma / grad_beta (zero-filled by the launcher): a block per 32 rows (grid-stride) sums its\n",
+    "// rows per column and adds the sums atomically (float32)\n",
+    "#define PR_LR 32\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_ln_bwd_params(const void* X, const void* G, u64 M, u64 N, float eps, const float* mean,\n",
+    "                     const float* rstd, float* gg, float* gb) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_ln_bwd_params)\n",
+    "#line 427 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_ln_bwd_params(const void* X, const void* G, u64 M, u64 N, float eps, const float* mean,\n",
+    "                     const float* rstd, float* gg, float* gb) {\n",
+    "    __shared__ float smu[PR_LR], srs[PR_LR];\n",
+    "    const int tid = threadIdx.x, lane = tid & 31, w = tid >> 5;\n",
+    "    for (u64 m0 = (u64)blockIdx.x * PR_LR; m0 < M; m0 += (u64)gridDim.x * PR_LR) {\n",
+    "        const int rows = M - m0 < PR_LR ? (int)(M - m0) : PR_LR;\n",
+    "        if (mean) {\n",
+    "            if (tid < rows) { smu[tid] = mean[m0 + tid]; srs[tid] = rstd[m0 + tid]; }\n",
+    "        } else {\n",
+    "            for (int q = w; q < rows; q += 8) {   // a warp per row\n",
+    "                const u64 row = (m0 + (u64)q) * N;\n",
+    "                float s = 0.0f;\n",
+    "                for (u64 j = lane; j < N; j += 32) s = s + pr_ld(X, row + j);\n",
+    "                const float mu = pr_warp_sum(s) / (float)N;\n",
+    "                float v = 0.0f;\n",
+    "                for (u64 j = lane; j < N; j += 32) {\n",
+    "                    const float d = pr_ld(X, row + j) - mu;\n",
+    "                    v = v + d * d;\n",
+    "                }\n",
+    "                const float var = pr_warp_sum(v) / (float)N;\n",
+    "                if (lane == 0) { smu[q] = mu; srs[q] = 1.0f / sqrtf(var + eps); }\n",
+    "            }\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "        for (u64 j = tid; j < N; j += 256) {\n",
+    "            float sg = 0.0f, sb = 0.0f;\n",
+    "            for (int q = 0; q < rows; q++) {\n",
+    "                const u64 e = (m0 + (u64)q) * N + j;\n",
+    "                const float g = pr_ld(G, e);\n",
+    "                sg = sg + g * ((pr_ld(X, e) - smu[q]) * srs[q]);\n",
+    "                sb = sb + g;\n",
+    "            }\n",
+    "            if (gg) atomicAdd(gg + j, sg);\n",
+    "            if (gb) atomicAdd(gb + j, sb);\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "#line 466 \"prims.cu\"\n",
+    "\n",
+    "// ---- quantized row lookups (a warp per output row, grid-stride) --------------------------------\n",
+    "// out[i, j] = dt(f32(CB[r, j] * f32(SCB[r] / 127)))\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_gather8(const i8* CB, const float* SCB, u64 num_rows, u64 dim, const i32* idx, u64 count,\n",
+    "               void* out, u32* err) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gather8)\n",
+    "#line 469 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_gather8(const i8* CB, const float* SCB, u64 num_rows, u64 dim, const i32* idx, u64 count,\n",
+    "               void* out, u32* err) {\n",
+    "    const int lane = threadIdx.x & 31;\n",
+    "    const u64 wpb = blockDim.x >> 5;\n",
+    "    for (u64 i = (u64)blockIdx.x * wpb + (threadIdx.x >> 5); i < count; i += (u64)gridDim.x * wpb) {\n",
+    "        const i32 r = idx[i];\n",
+    "        const bool bad = r < 0 || (u64)r >= num_rows;\n",
+    "        if (bad && lane == 0) *err = 1u;\n",
+    "        const float s = bad ? 0.0f : SCB[r] / 127.0f;\n",
+    "        for (u64 j = lane; j < dim; j += 32) {\n",
+    "            const float v = bad ? 0.0f : (float)CB[(u64)r * dim + j] * s;\n",
+    "            pr_st(out, i * dim + j, v);\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "#line 485 \"prims.cu\"\n",
+    "\n",
+    "struct pr_code16 { float v[16]; };\n",
+    "\n",
+    "// out[i, j] = dt(tab[nibble e] * absmax[e >> bs_log2]), e = r * dim + j (bnbq__dequant4)\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_gather4(const u8* packed, const float* absmax, u64 num_rows, u64 dim, int bs_log2,\n",
+    "               const i32* idx, u64 count, void* out, pr_code16 tab, u32* err) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gather4)\n",
+    "#line 489 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_gather4(const u8* packed, const float* absmax, u64 num_rows, u64 dim, int bs_log2,\n",
+    "               const i32* idx, u64 count, void* out, pr_code16 tab, u32* err) {\n",
+    "    __shared__ float t[16];\n",
+    "    if (threadIdx.x < 16) t[threadIdx.x] = tab.v[threadIdx.x];\n",
+    "    __syncthreads();\n",
+    "    const int lane = threadIdx.x & 31;\n",
+    "    const u64 wpb = blockDim.x >> 5;\n",
+    "    for (u64 i = (u64)blockIdx.x * wpb + (threadIdx.x >> 5); i < count; i += (u64)gridDim.x * wpb) {\n",
+    "        const i32 r = idx[i];\n",
+    "        const bool bad = r < 0 || (u64)r >= num_rows;\n",
+    "        if (bad && lane == 0) *err = 1u;\n",
+    "        for (u64 j = lane; j < dim; j += 32) {\n",
+    "            float v = 0.0f;\n",
+    "            if (!bad) {\n",
+    "                const u64 e = (u64)r * dim + j;\n",
+    "                const u32 byte = packed[e >> 1];\n",
+    "                const u32 nib = (e & 1) ? (byte & 15u) : (byte >> 4);\n",
+    "                v = t[nib] * absmax[e >> bs_log2];\n",
+    "            }\n",
+    "            pr_st(out, i * dim + j, v);\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "#line 513 \"prims.cu\"\n",
+    "\n",
+    "// ---- LLM.int8 pieces ---------------------------------------------------------------------------\n",
+    "// out[m, n] = dt(f32(out[m, n]) + S), S the float32 sum over j < *num_cols in j order (bnbq.h)\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_outlier_mm(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N,\n",
+    "                  const i32* cols, const i32* num_cols, void* out, u32* err) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_outlier_mm)\n",
+    "#line 516 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_outlier_mm(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N,\n",
+    "                  const i32* cols, const i32* num_cols, void* out, u32* err) {\n",
+    "    i32 nc = *num_cols;\n",
+    "    if (nc < 0 || (u64)nc > K) {\n",
+    "        if (blockIdx.x == 0 && threadIdx.x == 0) *err = 1u;\n",
+    "        nc = nc < 0 ? 0 : (i32)K;\n",
+    "    }\n",
+    "    BNBQ_GRID_LOOP(e, M * N) {\n",
+    "        const u64 m = e / N, n = e - m * N;\n",
+    "        float s = 0.0f;\n",
+    "        for (i32 j = 0; j < nc; j++) {\n",
+    "            const i32 c = cols[j];\n",
+    "            if (c < 0 || (u64)c >= K) { *err = 1u; continue; }\n",
+    "            const float w0 = (float)CB[n * K + (u64)c] * SCB[n];\n",
+    "            const float w1 = w0 * 7.874015718698502e-3f;\n",
+    "            const float p = pr_ld(A, m * K + (u64)c) * bnbq_round_to(BNBQ_DT, w1);\n",
+    "            s = s + p;\n",
+    "        }\n",
+    "        pr_st(out, e, pr_ld(out, e) + s);\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "#line 538 \"prims.cu\"\n",
+    "\n",
+    "// column j < *num_cols of P (M, max_cols) into column cols[j] of out (M, K): replaced or added\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_scatter_cols(const void* P, u64 M, u64 max_cols, const i32* cols, const i32* num_cols,\n",
+    "                    int accumulate, void* out, u64 K, u32* err) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_scatter_cols)\n",
+    "#line 540 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_scatter_cols(const void* P, u64 M, u64 max_cols, const i32* cols, const i32* num_cols,\n",
+    "                    int accumulate, void* out, u64 K, u32* err) {\n",
+    "    i32 nc = *num_cols;\n",
+    "    if (nc < 0 || (u64)nc > max_cols) {\n",
+    "        if (blockIdx.x == 0 && threadIdx.x == 0) *err = 1u;\n",
+    "        nc = nc < 0 ? 0 : (i32)max_cols;\n",
+    "    }\n",
+    "    BNBQ_GRID_LOOP(e, M * (u64)nc) {\n",
+    "        const u64 m = e / (u64)nc, j = e - m * (u64)nc;\n",
+    "        const i32 c = cols[j];\n",
+    "        if (c < 0 || (u64)c >= K) { *err = 1u; continue; }\n",
+    "        const u64 o = m * K + (u64)c;\n",
+    "        float v = pr_ld(P, m * max_cols + j);\n",
+    "        if (accumulate) v = v + pr_ld(out, o);\n",
+    "        pr_st(out, o, v);\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "#line 558 \"prims.cu\"\n",
+    "\n",
+    "// out[n, k] = dt(f32(CB[n, k]) * f32(SCB[n] * f32(1/127)))\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_i8w_dequant(const i8* CB, const float* SCB, u64 N, u64 K, void* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_i8w_dequant)\n",
+    "#line 560 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_i8w_dequant(const i8* CB, const float* SCB, u64 N, u64 K, void* out) {\n",
+    "    for (u64 n = blockIdx.y; n < N; n += gridDim.y) {\n",
+    "        const float s = SCB[n] * (1.0f / 127.0f);\n",
+    "        for (u64 k = (u64)blockIdx.x * blockDim.x + threadIdx.x; k < K; k += (u64)gridDim.x * blockDim.x)\n",
+    "            pr_st(out, n * K + k, (float)CB[n * K + k] * s);\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "#line 568 \"prims.cu\"\n",
+    "\n",
+    "#else  // ---- dtype-free data movement ----------------------------------------------------------\n",
+    "\n",
+    "// dst (cols, rows) = src (rows, cols): tiles of 32 x 32 through shared memory, 32 x 8 threads;\n",
+    "// blockIdx.x: column tile, blockIdx.y (grid-stride): row tile\n",
+    "template <typename T>\n",
+    "BNBQ_DEV void pr_transpose(const T* src, u64 rows, u64 cols, T* dst) {\n",
+    "    __shared__ T tile[32][33];\n",
+    "    const int tx = threadIdx.x & 31, ty = threadIdx.x >> 5;\n",
+    "    const u64 c0 = (u64)blockIdx.x * 32, rtiles = (rows + 31) / 32;\n",
+    "    for (u64 rt = blockIdx.y; rt < rtiles; rt += gridDim.y) {\n",
+    "        const u64 r0 = rt * 32;\n",
+    "        for (int q = ty; q < 32; q += 8) {\n",
+    "            const u64 r = r0 + (u64)q, c = c0 + (u64)tx;\n",
+    "            if (r < rows && c < cols) tile[q][tx] = src[r * cols + c];\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "        for (int q = ty; q < 32; q += 8) {\n",
+    "            const u64 c = c0 + (u64)q, r = r0 + (u64)tx;\n",
+    "            if (r < rows && c < cols) dst[c * rows + r] = tile[tx][q];\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "    }\n",
+    "}\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_transpose1(const u8* src, u64 rows, u64 cols, u8* dst) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_transpose1)\n",
+    "#line 592 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_transpose1(const u8* src, u64 rows, u64 cols, u8* dst) { pr_transpose<u8>(src, rows, cols, dst); }\n",
+    "#endif\n",
+    "#line 594 \"prims.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_transpose2(const u16* src, u64 rows, u64 cols, u16* dst) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_transpose2)\n",
+    "#line 594 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_transpose2(const u16* src, u64 rows, u64 cols, u16* dst) { pr_transpose<u16>(src, rows, cols, dst); }\n",
+    "#endif\n",
+    "#line 596 \"prims.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_transpose4(const u32* src, u64 rows, u64 cols, u32* dst) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_transpose4)\n",
+    "#line 596 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_transpose4(const u32* src, u64 rows, u64 cols, u32* dst) { pr_transpose<u32>(src, rows, cols, dst); }\n",
+    "#endif\n",
+    "#line 598 \"prims.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_transpose8(const u64* src, u64 rows, u64 cols, u64* dst) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_transpose8)\n",
+    "#line 598 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_transpose8(const u64* src, u64 rows, u64 cols, u64* dst) { pr_transpose<u64>(src, rows, cols, dst); }\n",
+    "#endif\n",
+    "#line 600 \"prims.cu\"\n",
+    "\n",
+    "// out (count, row_bytes) = rows idx[i] of table; a warp per output row (grid-stride); the row is\n",
+    "// copied in units of vec bytes (16, 4 or 1: what row_bytes and both pointers allow); a bad index\n",
+    "// zeroes the row\n",
+    "template <typename T>\n",
+    "BNBQ_DEV void pr_gather(const u8* table, u64 num_rows, u64 row_bytes, const i32* idx, u64 count,\n",
+    "                        u8* out, u32* err, T zero) {\n",
+    "    const int lane = threadIdx.x & 31;\n",
+    "    const u64 wpb = blockDim.x >> 5, units = row_bytes / sizeof(T);\n",
+    "    for (u64 i = (u64)blockIdx.x * wpb + (threadIdx.x >> 5); i < count; i += (u64)gridDim.x * wpb) {\n",
+    "        const i32 r = idx[i];\n",
+    "        const bool bad = r < 0 || (u64)r >= num_rows;\n",
+    "        if (bad && lane == 0) *err = 1u;\n",
+    "        const T* s = (const T*)(table + (bad ? 0 : (u64)r) * row_bytes);\n",
+    "        T* d = (T*)(out + i * row_bytes);\n",
+    "        for (u64 u = lane; u < units; u += 32) d[u] = bad ? zero : s[u];\n",
+    "    }\n",
+    "}\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_gather_rows(const u8* table, u64 num_rows, u64 row_bytes, const i32* idx, u64 count,\n",
+    "                   u8* out, int vec, u32* err) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gather_rows)\n",
+    "#line 618 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_gather_rows(const u8* table, u64 num_rows, u64 row_bytes, const i32* idx, u64 count,\n",
+    "                   u8* out, int vec, u32* err) {\n",
+    "    if (vec == 16) pr_gather<uint4>(table, num_rows, row_bytes, idx, count, out, err, make_uint4(0u, 0u, 0u, 0u));\n",
+    "    else if (vec == 4) pr_gather<u32>(table, num_rows, row_bytes, idx, count, out, err, 0u);\n",
+    "    else pr_gather<u8>(table, num_rows, row_bytes, idx, count, out, err, (u8)0);\n",
+    "}\n",
+    "#endif\n",
+    "#line 625 \"prims.cu\"\n",
+    "\n",
+    "// out (M, max_cols) = X (M, K) columns cols[j], j < *num_cols; zero for j >= *num_cols\n",
+    "template <typename T>\n",
+    "BNBQ_DEV void pr_gather_cols(const T* X, u64 M, u64 K, const i32* cols, const i32* num_cols,\n",
+    "                             u64 max_cols, T* out, u32* err) {\n",
+    "    i32 nc = *num_cols;\n",
+    "    if (nc < 0 || (u64)nc > max_cols) {\n",
+    "        if (blockIdx.x == 0 && threadIdx.x == 0) *err = 1u;\n",
+    "        nc = nc < 0 ? 0 : (i32)max_cols;\n",
+    "    }\n",
+    "    BNBQ_GRID_LOOP(e, M * max_cols) {\n",
+    "        const u64 m = e / max_cols, j = e - m * max_cols;\n",
+    "        T v = (T)0;\n",
+    "        if (j < (u64)nc) {\n",
+    "            const i32 c = cols[j];\n",
+    "            if (c < 0 || (u64)c >= K) *err = 1u;\n",
+    "            else v = X[m * K + (u64)c];\n",
+    "        }\n",
+    "        out[e] = v;\n",
+    "    }\n",
+    "}\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_gather_cols(const void* X, u64 M, u64 K, const i32* cols, const i32* num_cols, u64 max_cols,\n",
+    "                   void* out, int es, u32* err) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gather_cols)\n",
+    "#line 646 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_gather_cols(const void* X, u64 M, u64 K, const i32* cols, const i32* num_cols, u64 max_cols,\n",
+    "                   void* out, int es, u32* err) {\n",
+    "    if (es == 8) pr_gather_cols<u64>((const u64*)X, M, K, cols, num_cols, max_cols, (u64*)out, err);\n",
+    "    else if (es == 4) pr_gather_cols<u32>((const u32*)X, M, K, cols, num_cols, max_cols, (u32*)out, err);\n",
+    "    else if (es == 2) pr_gather_cols<u16>((const u16*)X, M, K, cols, num_cols, max_cols, (u16*)out, err);\n",
+    "    else pr_gather_cols<u8>((const u8*)X, M, K, cols, num_cols, max_cols, (u8*)out, err);\n",
+    "}\n",
+    "#endif\n",
+    "#line 654 \"prims.cu\"\n",
+    "\n",
+    "#endif\n",
+    0
+};
+static const char* const bnbq__cu_kernels_prims[] = {
+    "bnbq_k_gemm",
+    "bnbq_k_gemm_tc",
+    "bnbq_k_colsum",
+    "bnbq_k_embed_bwd",
+    "bnbq_k_renorm2",
+    "bnbq_k_renorm1",
+    "bnbq_k_renorm_pow",
+    "bnbq_k_layer_norm",
+    "bnbq_k_ln_bwd_x",
+    "bnbq_k_ln_bwd_params",
+    "bnbq_k_gather8",
+    "bnbq_k_gather4",
+    "bnbq_k_outlier_mm",
+    "bnbq_k_scatter_cols",
+    "bnbq_k_i8w_dequant",
+    "bnbq_k_transpose1",
+    "bnbq_k_transpose2",
+    "bnbq_k_transpose4",
+    "bnbq_k_transpose8",
+    "bnbq_k_gather_rows",
+    "bnbq_k_gather_cols",
+    0
+};
 static const char* const bnbq__cu_src_quant[] = {
     "#line 1 \"quant.cu\"\n",
     "// Quantization kernels (bnbq_quantize_blockwise and its family). One source, compiled as several\n",
@@ -4084,6 +4908,7 @@ static const bnbq__cu_source bnbq__cu_sources[] = {
     { "int8", bnbq__cu_src_int8, bnbq__cu_kernels_int8 },
     { "int8mm", bnbq__cu_src_int8mm, bnbq__cu_kernels_int8mm },
     { "matmul4", bnbq__cu_src_matmul4, bnbq__cu_kernels_matmul4 },
+    { "prims", bnbq__cu_src_prims, bnbq__cu_kernels_prims },
     { "quant", bnbq__cu_src_quant, bnbq__cu_kernels_quant },
     { "switchback", bnbq__cu_src_switchback, bnbq__cu_kernels_switchback },
     { 0, 0, 0 }
@@ -4185,6 +5010,8 @@ struct bnbq_cuda {
     bnbq_cuda_stats   stats;
     bnbq__cu_timing   timing;
     int               warned_cache_write;
+    void*             err_flag;       /* device u32: sticky index error of the prims (bnbq_sync)    */
+    int               err_armed;      /* a kernel that may set it was queued since the last check   */
 };
 
 /* cuFuncLoad right after cuModuleGetFunction (where the driver has it): the kernel's code goes to
@@ -4422,6 +5249,7 @@ BNBQ_API void bnbq_cuda_uninit(bnbq_cuda* c) {
     if (!c) return;
     log_ex = c->log_ex;
     if (bnbq__push(c, "bnbq_cuda_uninit") == BNBQ_SUCCESS) {
+        if (c->err_flag) BNBQ__DRV.bnbq__cuMemFree((bnbq__CUdeviceptr)(uintptr_t)c->err_flag);
         for (i = 0; i < c->num_modules; i++) BNBQ__DRV.bnbq__cuModuleUnload(c->modules[i].module);
         bnbq__pop();
     }
@@ -6196,10 +7024,358 @@ static bnbq_result bnbq__cu_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_
     { "matmul4", "BNBQ_DT=2" },
 /* ==== end of int8 / SwitchBack / 4-bit matmul ops ==== */
 
+/* ==== prims: the layers' building blocks (owner: gpuprims) ==== */
+/* Kernels: kernels_src/prims.cu, a unit per dtype (BNBQ_DT) for the float ops and one without -D
+   for the dtype-free data movement (transpose, gather_rows, gather_columns). No launcher waits for
+   the host or allocates; index errors set the context's sticky flag (bnbq__cup_err), which
+   bnbq_sync (bnbq__cu_sync) reports as BNBQ_ERROR_INVALID_ARGS. The flag is per context: with
+   several streams, bnbq_sync on one of them may report another stream's error. */
+static const char* const bnbq__cup_dt[3] = { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" };
+
+/* The sticky error flag (a device u32, allocated and zeroed on the first use of the context) for a
+   kernel about to be queued; marks the context for bnbq_sync's read-back. */
+static bnbq_result bnbq__cup_err(bnbq_exec* ex, const char* func, void** out) {
+    bnbq_cuda* c = (bnbq_cuda*)ex->impl;
+    bnbq_result r = BNBQ_SUCCESS;
+    bnbq__ctx_lock(c);
+    if (!c->err_flag) {
+        bnbq__CUdeviceptr p = 0;
+        r = bnbq__cu_check(ex, func, "cuMemAlloc", BNBQ__DRV.bnbq__cuMemAlloc(&p, 4));
+        if (r == BNBQ_SUCCESS) {
+            r = bnbq__cu_check(ex, func, "cuMemsetD8Async",
+                               BNBQ__DRV.bnbq__cuMemsetD8Async(p, 0, 4, (bnbq__CUstream)ex->stream));
+            if (r == BNBQ_SUCCESS) c->err_flag = (void*)(uintptr_t)p;
+            else BNBQ__DRV.bnbq__cuMemFree(p);
+        }
+    }
+    if (r == BNBQ_SUCCESS) {
+        c->err_armed = 1;
+        *out = c->err_flag;
+    }
+    bnbq__ctx_unlock(c);
+    return r;
+}
+
+static unsigned bnbq__cup_tiles(size_t n, size_t t, unsigned cap) {
+    size_t g = n / t + (n % t != 0);
+    return (unsigned)(g < cap ? g : cap);
+}
+
+static bnbq_result bnbq__cu_gemm(bnbq_exec* ex, bnbq_dtype dt, int trans_a, int trans_b, size_t M,
+                                 size_t N, size_t K, const void* A, const void* B,
+                                 const void* bias, int accumulate, void* out) {
+    bnbq__CUfunction f = NULL;
+    unsigned gx = 0;
+    int tc;
+    BNBQ__CU_BEGIN("bnbq_gemm");
+    tc = dt != BNBQ_F32 && c->target_arch >= 80;   /* tensor cores (mma.sync): 128 x 128 tiles */
+    if (tc) {
+        size_t t = N / 128 + (N % 128 != 0);
+        gx = (unsigned)(t < 0x7fffffffu ? t : 0x7fffffffu);
+    } else {
+        r = bnbq__cu_tiles_x(ex, bnbq__func, N, &gx);
+    }
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], tc ? "bnbq_k_gemm_tc" : "bnbq_k_gemm", &f);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long MM = M, NN = N, KK = K;
+        int ta = trans_a != 0, tb = trans_b != 0, acc = accumulate != 0;
+        void* a[10];
+        a[0] = (void*)&A; a[1] = (void*)&B; a[2] = &MM; a[3] = &NN; a[4] = &KK; a[5] = &ta;
+        a[6] = &tb; a[7] = (void*)&bias; a[8] = &acc; a[9] = &out;
+        r = bnbq__cu_launch(ex, bnbq__func, f, gx, bnbq__cup_tiles(M, tc ? 128 : 64, 65535), 256, 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_gemm bnbq__cu_gemm
+
+static bnbq_result bnbq__cu_column_sums(bnbq_exec* ex, bnbq_dtype dt, const void* X, size_t M,
+                                        size_t N, void* out) {
+    bnbq__CUfunction f = NULL;
+    BNBQ__CU_BEGIN("bnbq_column_sums");
+    r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], "bnbq_k_colsum", &f);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long MM = M, NN = N;
+        void* a[4];
+        a[0] = (void*)&X; a[1] = &MM; a[2] = &NN; a[3] = &out;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, N, 32), 1, 256, 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_column_sums bnbq__cu_column_sums
+
+static bnbq_result bnbq__cu_transpose(bnbq_exec* ex, size_t elem_size, const void* src, size_t rows,
+                                      size_t cols, void* dst) {
+    bnbq__CUfunction f = NULL;
+    size_t tx = cols / 32 + (cols % 32 != 0);
+    BNBQ__CU_BEGIN("bnbq_transpose");
+    if (tx > 0x7fffffffu) {
+        bnbq_log(ex, BNBQ_LOG_ERROR, bnbq__func, "cols is too large for one launch");
+        r = BNBQ_ERROR_BAD_SHAPE;
+    }
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_kernel(ex, "prims", "", elem_size == 1 ? "bnbq_k_transpose1"
+                                           : elem_size == 2 ? "bnbq_k_transpose2"
+                                           : elem_size == 4 ? "bnbq_k_transpose4"
+                                                            : "bnbq_k_transpose8", &f);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long R = rows, C = cols;
+        void* a[4];
+        a[0] = (void*)&src; a[1] = &R; a[2] = &C; a[3] = &dst;
+        r = bnbq__cu_launch(ex, bnbq__func, f, (unsigned)tx, bnbq__cup_tiles(rows, 32, 65535), 256, 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_transpose bnbq__cu_transpose
+
+static bnbq_result bnbq__cu_gather_rows(bnbq_exec* ex, const void* table, size_t num_rows,
+                                        size_t row_bytes, const int32_t* idx, size_t count,
+                                        void* out) {
+    bnbq__CUfunction f = NULL;
+    void* err = NULL;
+    BNBQ__CU_BEGIN("bnbq_gather_rows");
+    r = bnbq__cu_kernel(ex, "prims", "", "bnbq_k_gather_rows", &f);
+    if (r == BNBQ_SUCCESS) r = bnbq__cup_err(ex, bnbq__func, &err);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long NR = num_rows, RB = row_bytes, CN = count;
+        int vec = (row_bytes % 16 == 0 && bnbq__cu_al(table, 16) && bnbq__cu_al(out, 16)) ? 16
+                : (row_bytes % 4 == 0 && bnbq__cu_al(table, 4) && bnbq__cu_al(out, 4)) ? 4 : 1;
+        void* a[8];
+        a[0] = (void*)&table; a[1] = &NR; a[2] = &RB; a[3] = (void*)&idx; a[4] = &CN; a[5] = &out;
+        a[6] = &vec; a[7] = &err;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, count, 8), 1, 256, 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_gather_rows bnbq__cu_gather_rows
+
+/* grad_weight zero-filled, then a block per occurrence (the first occurrence of a row sums it) */
+static bnbq_result bnbq__cu_gather_rows_backward(bnbq_exec* ex, bnbq_dtype dt, const int32_t* idx,
+                                                 size_t count, const void* grad_out,
+                                                 size_t num_rows, size_t dim, int64_t padding_idx,
+                                                 int scale_grad_by_freq, void* grad_weight) {
+    bnbq__CUfunction f = NULL;
+    void* err = NULL;
+    BNBQ__CU_BEGIN("bnbq_gather_rows_backward");
+    r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], "bnbq_k_embed_bwd", &f);
+    if (r == BNBQ_SUCCESS) r = bnbq__cup_err(ex, bnbq__func, &err);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_memset0(ex, bnbq__func, grad_weight, num_rows * dim * bnbq_dtype_size(dt));
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long CN = count, NR = num_rows, D = dim;
+        long long pad = (long long)padding_idx;
+        int freq = scale_grad_by_freq != 0;
+        void* a[9];
+        a[0] = (void*)&idx; a[1] = &CN; a[2] = (void*)&grad_out; a[3] = &NR; a[4] = &D;
+        a[5] = &pad; a[6] = &freq; a[7] = &grad_weight; a[8] = &err;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, count, 1), 1, 256, 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_gather_rows_backward bnbq__cu_gather_rows_backward
+
+static bnbq_result bnbq__cu_renorm_rows(bnbq_exec* ex, bnbq_dtype dt, void* weight, size_t num_rows,
+                                        size_t dim, const int32_t* idx, size_t count,
+                                        float max_norm, float norm_type) {
+    bnbq__CUfunction f = NULL;
+    void* err = NULL;
+    BNBQ__CU_BEGIN("bnbq_renorm_rows");
+    r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt],
+                        norm_type == 2.0f ? "bnbq_k_renorm2"
+                        : norm_type == 1.0f ? "bnbq_k_renorm1" : "bnbq_k_renorm_pow", &f);
+    if (r == BNBQ_SUCCESS) r = bnbq__cup_err(ex, bnbq__func, &err);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long NR = num_rows, D = dim, CN = count;
+        void* a[8];
+        a[0] = &weight; a[1] = &NR; a[2] = &D; a[3] = (void*)&idx; a[4] = &CN; a[5] = &max_norm;
+        a[6] = &norm_type; a[7] = &err;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, count, 1), 1, 256, 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_renorm_rows bnbq__cu_renorm_rows
+
+static bnbq_result bnbq__cu_layer_norm(bnbq_exec* ex, bnbq_dtype dt, const void* X, size_t M,
+                                       size_t N, const float* gamma, const float* beta, float eps,
+                                       void* out, float* out_mean, float* out_rstd) {
+    bnbq__CUfunction f = NULL;
+    BNBQ__CU_BEGIN("bnbq_layer_norm");
+    r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], "bnbq_k_layer_norm", &f);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long MM = M, NN = N;
+        void* a[9];
+        a[0] = (void*)&X; a[1] = &MM; a[2] = &NN; a[3] = (void*)&gamma; a[4] = (void*)&beta;
+        a[5] = &eps; a[6] = &out; a[7] = (void*)&out_mean; a[8] = (void*)&out_rstd;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, M, 1), 1, 256, 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_layer_norm bnbq__cu_layer_norm
+
+/* grad_x: a block per row; grad_gamma / grad_beta: zero-filled, then blocks of 32 rows add their
+   column sums atomically (float32; the order of the additions varies from run to run) */
+static bnbq_result bnbq__cu_layer_norm_backward(bnbq_exec* ex, bnbq_dtype dt, const void* X,
+                                                const void* grad_out, size_t M, size_t N,
+                                                const float* gamma, float eps, const float* mean,
+                                                const float* rstd, void* grad_x,
+                                                float* grad_gamma, float* grad_beta) {
+    bnbq__CUfunction fx = NULL, fp = NULL;
+    BNBQ__CU_BEGIN("bnbq_layer_norm_backward");
+    if (grad_x) r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], "bnbq_k_ln_bwd_x", &fx);
+    if (r == BNBQ_SUCCESS && (grad_gamma || grad_beta))
+        r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], "bnbq_k_ln_bwd_params", &fp);
+    if (r == BNBQ_SUCCESS && grad_x) {
+        unsigned long long MM = M, NN = N;
+        void* a[9];
+        a[0] = (void*)&X; a[1] = (void*)&grad_out; a[2] = &MM; a[3] = &NN; a[4] = (void*)&gamma;
+        a[5] = &eps; a[6] = (void*)&mean; a[7] = (void*)&rstd; a[8] = &grad_x;
+        r = bnbq__cu_launch(ex, bnbq__func, fx, bnbq__grid(c, M, 1), 1, 256, 0, a);
+    }
+    if (r == BNBQ_SUCCESS && grad_gamma) r = bnbq__cu_memset0(ex, bnbq__func, grad_gamma, N * 4);
+    if (r == BNBQ_SUCCESS && grad_beta) r = bnbq__cu_memset0(ex, bnbq__func, grad_beta, N * 4);
+    if (r == BNBQ_SUCCESS && (grad_gamma || grad_beta)) {
+        unsigned long long MM = M, NN = N;
+        void* a[9];
+        a[0] = (void*)&X; a[1] = (void*)&grad_out; a[2] = &MM; a[3] = &NN; a[4] = &eps;
+        a[5] = (void*)&mean; a[6] = (void*)&rstd; a[7] = (void*)&grad_gamma; a[8] = (void*)&grad_beta;
+        r = bnbq__cu_launch(ex, bnbq__func, fp, bnbq__grid(c, M, 32), 1, 256, 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_layer_norm_backward bnbq__cu_layer_norm_backward
+
+static bnbq_result bnbq__cu_gather_rows_8bit(bnbq_exec* ex, bnbq_dtype dt, const int8_t* CB,
+                                             const float* SCB, size_t num_rows, size_t dim,
+                                             const int32_t* idx, size_t count, void* out) {
+    bnbq__CUfunction f = NULL;
+    void* err = NULL;
+    BNBQ__CU_BEGIN("bnbq_gather_rows_8bit");
+    r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], "bnbq_k_gather8", &f);
+    if (r == BNBQ_SUCCESS) r = bnbq__cup_err(ex, bnbq__func, &err);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long NR = num_rows, D = dim, CN = count;
+        void* a[8];
+        a[0] = (void*)&CB; a[1] = (void*)&SCB; a[2] = &NR; a[3] = &D; a[4] = (void*)&idx;
+        a[5] = &CN; a[6] = &out; a[7] = &err;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, count, 8), 1, 256, 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_gather_rows_8bit bnbq__cu_gather_rows_8bit
+
+static bnbq_result bnbq__cu_gather_rows_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
+                                             const uint8_t* packed, const float* absmax,
+                                             size_t num_rows, size_t dim, int blocksize,
+                                             const int32_t* idx, size_t count, void* out) {
+    bnbq__CUfunction f = NULL;
+    void* err = NULL;
+    BNBQ__CU_BEGIN("bnbq_gather_rows_4bit");
+    r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], "bnbq_k_gather4", &f);
+    if (r == BNBQ_SUCCESS) r = bnbq__cup_err(ex, bnbq__func, &err);
+    if (r == BNBQ_SUCCESS) {
+        bnbq__cu_code16 tab;
+        unsigned long long NR = num_rows, D = dim, CN = count;
+        int shift = bnbq__cu_log2(blocksize), i;
+        void* a[10];
+        /* bnbq__dequant4's factors: NF4[c], or bnbq_fp4_value(c) */
+        for (i = 0; i < 16; i++) tab.v[i] = qt == BNBQ_NF4 ? bnbq__code_nf4[i] : bnbq_fp4_value(i);
+        a[0] = (void*)&packed; a[1] = (void*)&absmax; a[2] = &NR; a[3] = &D; a[4] = &shift;
+        a[5] = (void*)&idx; a[6] = &CN; a[7] = &out; a[8] = &tab; a[9] = &err;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, count, 8), 1, 256, 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_gather_rows_4bit bnbq__cu_gather_rows_4bit
+
+static bnbq_result bnbq__cu_int8_outlier_mm(bnbq_exec* ex, bnbq_dtype dt, const void* A, size_t M,
+                                            size_t K, const int8_t* CB, const float* SCB, size_t N,
+                                            const int32_t* cols, const int32_t* num_cols,
+                                            void* out) {
+    bnbq__CUfunction f = NULL;
+    void* err = NULL;
+    BNBQ__CU_BEGIN("bnbq_int8_outlier_mm");
+    r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], "bnbq_k_outlier_mm", &f);
+    if (r == BNBQ_SUCCESS) r = bnbq__cup_err(ex, bnbq__func, &err);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long MM = M, KK = K, NN = N;
+        void* a[10];
+        a[0] = (void*)&A; a[1] = &MM; a[2] = &KK; a[3] = (void*)&CB; a[4] = (void*)&SCB; a[5] = &NN;
+        a[6] = (void*)&cols; a[7] = (void*)&num_cols; a[8] = &out; a[9] = &err;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, M * N, 256), 1, 256, 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_int8_outlier_mm bnbq__cu_int8_outlier_mm
+
+static bnbq_result bnbq__cu_gather_columns(bnbq_exec* ex, size_t elem_size, const void* X, size_t M,
+                                           size_t K, const int32_t* cols, const int32_t* num_cols,
+                                           size_t max_cols, void* out) {
+    bnbq__CUfunction f = NULL;
+    void* err = NULL;
+    BNBQ__CU_BEGIN("bnbq_gather_columns");
+    r = bnbq__cu_kernel(ex, "prims", "", "bnbq_k_gather_cols", &f);
+    if (r == BNBQ_SUCCESS) r = bnbq__cup_err(ex, bnbq__func, &err);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long MM = M, KK = K, MC = max_cols;
+        int es = (int)elem_size;
+        void* a[9];
+        a[0] = (void*)&X; a[1] = &MM; a[2] = &KK; a[3] = (void*)&cols; a[4] = (void*)&num_cols;
+        a[5] = &MC; a[6] = &out; a[7] = &es; a[8] = &err;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, M * max_cols, 256), 1, 256, 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_gather_columns bnbq__cu_gather_columns
+
+static bnbq_result bnbq__cu_scatter_columns(bnbq_exec* ex, bnbq_dtype dt, const void* P, size_t M,
+                                            size_t max_cols, const int32_t* cols,
+                                            const int32_t* num_cols, int accumulate, void* out,
+                                            size_t K) {
+    bnbq__CUfunction f = NULL;
+    void* err = NULL;
+    BNBQ__CU_BEGIN("bnbq_scatter_columns");
+    r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], "bnbq_k_scatter_cols", &f);
+    if (r == BNBQ_SUCCESS) r = bnbq__cup_err(ex, bnbq__func, &err);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long MM = M, MC = max_cols, KK = K;
+        int acc = accumulate != 0;
+        void* a[9];
+        a[0] = (void*)&P; a[1] = &MM; a[2] = &MC; a[3] = (void*)&cols; a[4] = (void*)&num_cols;
+        a[5] = &acc; a[6] = &out; a[7] = &KK; a[8] = &err;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, M * max_cols, 256), 1, 256, 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_scatter_columns bnbq__cu_scatter_columns
+
+static bnbq_result bnbq__cu_int8_weight_dequant(bnbq_exec* ex, bnbq_dtype dt, const int8_t* CB,
+                                                const float* SCB, size_t N, size_t K, void* out) {
+    bnbq__CUfunction f = NULL;
+    BNBQ__CU_BEGIN("bnbq_int8_weight_dequant");
+    r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], "bnbq_k_i8w_dequant", &f);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long NN = N, KK = K;
+        void* a[5];
+        a[0] = (void*)&CB; a[1] = (void*)&SCB; a[2] = &NN; a[3] = &KK; a[4] = &out;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__cup_tiles(K, 256, 64),
+                            bnbq__cup_tiles(N, 1, 65535), 256, 0, a);
+    }
+    BNBQ__CU_END();
+}
+#define BNBQ__CU_SLOT_int8_weight_dequant bnbq__cu_int8_weight_dequant
+
+#define BNBQ__CU_VARIANTS_PRIMS \
+    { "prims", "" }, \
+    { "prims", "BNBQ_DT=0" }, \
+    { "prims", "BNBQ_DT=1" }, \
+    { "prims", "BNBQ_DT=2" },
+/* ==== end of prims ==== */
+
 static const bnbq__cu_variant bnbq__cu_variants[] = {
     { "convert", "" },
     BNBQ__CU_VARIANTS_QUANT
     BNBQ__CU_VARIANTS_INT8
+    BNBQ__CU_VARIANTS_PRIMS
     { 0, 0 }
 };
 static int bnbq__cu_num_variants(void) {
@@ -6302,7 +7478,36 @@ static bnbq_result bnbq__cu_copy(bnbq_exec* ex, void* dst, const void* src, size
 static bnbq_result bnbq__cu_fill_bytes(bnbq_exec* ex, void* dst, int v, size_t bytes) {
     return bnbq_cuda_memset(ex, dst, v, bytes);
 }
-static bnbq_result bnbq__cu_sync(bnbq_exec* ex) { return bnbq_cuda_synchronize(ex); }
+/* bnbq_sync: waits for the stream, then reports (and clears) the context's sticky index error that
+   a prims kernel may have set (read back only when such a kernel was queued since the last check). */
+static bnbq_result bnbq__cu_sync(bnbq_exec* ex) {
+    static const char* fn = "bnbq_sync";
+    bnbq_cuda* c = bnbq__ex_ctx(ex);
+    bnbq_result r = bnbq_cuda_synchronize(ex);
+    uint32_t flag = 0;
+    if (r != BNBQ_SUCCESS || !c || !c->err_flag || !c->err_armed) return r;
+    c->err_armed = 0;
+    r = bnbq__push(c, fn);
+    if (r != BNBQ_SUCCESS) return r;
+    r = bnbq__cu_check(ex, fn, "cuMemcpyDtoHAsync",
+                       BNBQ__DRV.bnbq__cuMemcpyDtoHAsync(&flag, BNBQ__DPTR(c->err_flag), 4,
+                                                         (bnbq__CUstream)ex->stream));
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_check(ex, fn, "cuStreamSynchronize",
+                           BNBQ__DRV.bnbq__cuStreamSynchronize((bnbq__CUstream)ex->stream));
+    if (r == BNBQ_SUCCESS && flag) {
+        r = bnbq__cu_check(ex, fn, "cuMemsetD8Async",
+                           BNBQ__DRV.bnbq__cuMemsetD8Async(BNBQ__DPTR(c->err_flag), 0, 4,
+                                                           (bnbq__CUstream)ex->stream));
+        if (r == BNBQ_SUCCESS) {
+            bnbq_log(ex, BNBQ_LOG_ERROR, fn, "an earlier operation met an index out of range "
+                     "(gather_rows*, renorm_rows, or an outlier column): its output rows are zero");
+            r = BNBQ_ERROR_INVALID_ARGS;
+        }
+    }
+    bnbq__pop();
+    return r;
+}
 #define BNBQ__CU_SLOT_alloc bnbq__cu_alloc
 #define BNBQ__CU_SLOT_free bnbq__cu_free
 #define BNBQ__CU_SLOT_copy bnbq__cu_copy

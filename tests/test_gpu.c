@@ -1176,6 +1176,487 @@ static void op_matmul_4bit(void) {
                 }
 }
 
+/* ---- the layers' building blocks (bnbq.h >>prims) --------------------------------------------- */
+
+/* n random normal values as dt (host) */
+static void* rnd_dt(bnbq_dtype dt, size_t n, float scale) {
+    float* x = (float*)H(n * 4);
+    fill_normal(x, n, scale);
+    return as_dtype(dt, x, n);
+}
+/* n indices in [0, num_rows) (repeats likely when n > num_rows) */
+static int32_t* rnd_idx(size_t n, size_t num_rows) {
+    int32_t* p = (int32_t*)H(n * 4);
+    size_t i;
+    for (i = 0; i < n; i++) p[i] = (int32_t)(rng_u64() % num_rows);
+    return p;
+}
+/* k distinct columns of [0, K) in random order, in a buffer of cap entries (the rest poison) */
+static int32_t* rnd_cols(size_t k, size_t K, size_t cap) {
+    int32_t* p = (int32_t*)H(cap * 4);
+    size_t i, j;
+    for (i = 0; i < k; i++) {
+        int32_t c;
+        int again;
+        do {
+            c = (int32_t)(rng_u64() % K);
+            again = 0;
+            for (j = 0; j < i; j++) if (p[j] == c) again = 1;
+        } while (again);
+        p[i] = c;
+    }
+    return p;
+}
+static void op_gemm(void) {
+    static const mnk shapes[9] = { { 1, 1, 1 }, { 7, 5, 1 }, { 1, 129, 257 }, { 257, 1, 129 }, { 33, 65, 17 },
+                                   { 64, 64, 64 }, { 130, 70, 300 }, { 3, 200, 1000 }, { 300, 257, 513 } };
+    int s, d, t;
+    for (s = 0; s < (g_small ? 6 : 9); s++)
+        for (d = 0; d < 3; d++)
+            for (t = 0; t < 4; t++) {
+                bnbq_dtype dt = k_dts[d];
+                size_t M = shapes[s].M, N = shapes[s].N, K = shapes[s].K, es = bnbq_dtype_size(dt);
+                int ta = t & 1, tb = t >> 1, bias = (s + t) & 1, acc = ((s + t) >> 1) & 1;
+                void *hA, *hB, *hb = NULL, *ho, *dA, *dB, *db = NULL, *dout;
+                STOP();
+                case_begin();
+                label("%s M=%zu N=%zu K=%zu trans_a=%d trans_b=%d bias=%d accumulate=%d", bnbq_dtype_name(dt), M, N, K,
+                      ta, tb, bias, acc);
+                hA = rnd_dt(dt, M * K, 1.0f); hB = rnd_dt(dt, K * N, 1.0f);
+                if (bias) { hb = rnd_dt(dt, N, 1.0f); db = U(hb, N * es); }
+                ho = rnd_dt(dt, M * N, 1.0f);
+                dA = U(hA, M * K * es); dB = U(hB, K * N * es);
+                dout = acc ? U(ho, M * N * es) : D(M * N * es);
+                if (both(bnbq_gemm(NULL, dt, ta, tb, M, N, K, hA, hB, hb, acc, ho),
+                         bnbq_gemm(g_gex, dt, ta, tb, M, N, K, dA, dB, db, acc, dout)))
+                    within_tol("out", dt, ho, dout, M * N);
+                case_end();
+            }
+}
+
+static void op_column_sums(void) {
+    static const shape shapes[6] = { { 1, 1 }, { 7, 33 }, { 1000, 3 }, { 33, 4099 }, { 1, 100 }, { 4096, 1024 } };
+    int s, d;
+    for (s = 0; s < (g_small ? 5 : 6); s++)
+        for (d = 0; d < 3; d++) {
+            bnbq_dtype dt = k_dts[d];
+            size_t M = shapes[s].rows, N = shapes[s].cols, es = bnbq_dtype_size(dt);
+            void *hX, *ho, *dX, *dout;
+            STOP();
+            case_begin();
+            label("%s M=%zu N=%zu", bnbq_dtype_name(dt), M, N);
+            hX = rnd_dt(dt, M * N, 1.0f);
+            dX = U(hX, M * N * es);
+            ho = H(N * es); dout = D(N * es);
+            if (both(bnbq_column_sums(NULL, dt, hX, M, N, ho), bnbq_column_sums(g_gex, dt, dX, M, N, dout)))
+                within_tol("out", dt, ho, dout, N);
+            case_end();
+        }
+}
+
+static void op_transpose(void) {
+    static const shape shapes[6] = { { 1, 1 }, { 33, 65 }, { 100, 1 }, { 1, 100 }, { 257, 129 }, { 1000, 3001 } };
+    static const size_t ess[4] = { 1, 2, 4, 8 };
+    int s, e;
+    for (s = 0; s < (g_small ? 5 : 6); s++)
+        for (e = 0; e < 4; e++) {
+            size_t R = shapes[s].rows, C = shapes[s].cols, es = ess[e], bytes = R * C * es;
+            void *hs, *ho, *ds, *dout;
+            STOP();
+            case_begin();
+            label("elem_size=%zu rows=%zu cols=%zu", es, R, C);
+            hs = H(bytes); fill_bytes(hs, bytes);
+            ds = U(hs, bytes);
+            ho = H(bytes); dout = D(bytes);
+            if (both(bnbq_transpose(NULL, es, hs, R, C, ho), bnbq_transpose(g_gex, es, ds, R, C, dout)))
+                exact("dst", ho, dout, bytes, BNBQ_U8);
+            case_end();
+        }
+}
+
+static void op_gather_rows(void) {
+    static const size_t rbs[6] = { 1, 3, 4, 16, 100, 4096 };
+    static const size_t counts[3] = { 1, 37, 5000 };
+    int r, k, m;
+    for (r = 0; r < 6; r++)
+        for (k = 0; k < 3; k++)
+            for (m = 0; m < 2; m++) {
+                size_t rb = rbs[r], cnt = counts[k], nr = 50 + (size_t)r;
+                int32_t* hi;
+                void *ht, *ho, *dt_, *di, *dout;
+                STOP();
+                case_begin();
+                label("row_bytes=%zu num_rows=%zu count=%zu%s", rb, nr, cnt, m ? " (table and out 4 bytes off 16)" : "");
+                ht = H(nr * rb); fill_bytes(ht, nr * rb);
+                hi = rnd_idx(cnt, nr);
+                dt_ = m ? UO(ht, nr * rb, 4) : U(ht, nr * rb);
+                di = U(hi, cnt * 4);
+                ho = H(cnt * rb); dout = m ? DO(cnt * rb, 4) : D(cnt * rb);
+                if (both(bnbq_gather_rows(NULL, ht, nr, rb, hi, cnt, ho),
+                         bnbq_gather_rows(g_gex, dt_, nr, rb, (int32_t*)di, cnt, dout)))
+                    exact("out", ho, dout, cnt * rb, BNBQ_U8);
+                case_end();
+            }
+}
+
+typedef struct gb_shape { size_t count, num_rows, dim; } gb_shape;
+
+static void op_gather_rows_backward(void) {
+    static const gb_shape shapes[5] = { { 1, 5, 1 }, { 37, 10, 33 }, { 500, 100, 300 }, { 2000, 64, 1030 },
+                                        { 8192, 5000, 64 } };
+    int s, d, v;
+    for (s = 0; s < (g_small ? 4 : 5); s++)
+        for (d = 0; d < 3; d++)
+            for (v = 0; v < 4; v++) {
+                bnbq_dtype dt = k_dts[d];
+                size_t cnt = shapes[s].count, nr = shapes[s].num_rows, dim = shapes[s].dim, es = bnbq_dtype_size(dt);
+                int64_t pad = (v & 1) ? (int64_t)(nr / 2) : -1;
+                int freq = v >> 1;
+                int32_t* hi;
+                void *hg, *ho, *di, *dg, *dout;
+                STOP();
+                case_begin();
+                label("%s count=%zu num_rows=%zu dim=%zu padding_idx=%lld scale_grad_by_freq=%d", bnbq_dtype_name(dt),
+                      cnt, nr, dim, (long long)pad, freq);
+                hi = rnd_idx(cnt, nr);
+                if (cnt > 2) hi[1] = hi[0];   /* a repeat */
+                hg = rnd_dt(dt, cnt * dim, 1.0f);
+                di = U(hi, cnt * 4); dg = U(hg, cnt * dim * es);
+                ho = H(nr * dim * es); dout = D(nr * dim * es);
+                if (both(bnbq_gather_rows_backward(NULL, dt, hi, cnt, hg, nr, dim, pad, freq, ho),
+                         bnbq_gather_rows_backward(g_gex, dt, (int32_t*)di, cnt, dg, nr, dim, pad, freq, dout)))
+                    within_tol("grad_weight", dt, ho, dout, nr * dim);
+                case_end();
+            }
+}
+
+static void op_renorm_rows(void) {
+    static const gb_shape shapes[4] = { { 1, 5, 1 }, { 37, 10, 33 }, { 500, 100, 300 }, { 3000, 2000, 1030 } };
+    static const float norms[3] = { 2.0f, 1.0f, 3.0f };
+    int s, d, p, m;
+    for (s = 0; s < (g_small ? 3 : 4); s++)
+        for (d = 0; d < 3; d++)
+            for (p = 0; p < 3; p++)
+                for (m = 0; m < 2; m++) {
+                    bnbq_dtype dt = k_dts[d];
+                    size_t cnt = shapes[s].count, nr = shapes[s].num_rows, dim = shapes[s].dim, es = bnbq_dtype_size(dt);
+                    /* m = 0: max_norm near the typical norm (some rows scaled); 1: none scaled (exact) */
+                    double typ = norms[p] == 2.0f ? sqrt((double)dim) : norms[p] == 1.0f ? 0.8 * (double)dim
+                                                                                         : pow((double)dim * 1.6, 1.0 / 3.0);
+                    float mx = m ? 1e30f : (float)typ;
+                    int32_t* hi;
+                    void *hw, *di, *dw;
+                    STOP();
+                    case_begin();
+                    label("%s count=%zu num_rows=%zu dim=%zu norm_type=%g max_norm=%g", bnbq_dtype_name(dt), cnt, nr,
+                          dim, (double)norms[p], (double)mx);
+                    hi = rnd_idx(cnt, nr);
+                    hw = rnd_dt(dt, nr * dim, 1.0f);
+                    di = U(hi, cnt * 4); dw = U(hw, nr * dim * es);
+                    if (both(bnbq_renorm_rows(NULL, dt, hw, nr, dim, hi, cnt, mx, norms[p]),
+                             bnbq_renorm_rows(g_gex, dt, dw, nr, dim, (int32_t*)di, cnt, mx, norms[p]))) {
+                        if (m) { exact("weight", hw, dw, nr * dim, dt); O.exact_cases++; }
+                        else within_tol("weight", dt, hw, dw, nr * dim);
+                    }
+                    case_end();
+                }
+}
+
+static void op_layer_norm(void) {
+    static const shape shapes[5] = { { 1, 1 }, { 3, 7 }, { 33, 100 }, { 64, 4097 }, { 1000, 768 } };
+    int s, d, g;
+    for (s = 0; s < (g_small ? 4 : 5); s++)
+        for (d = 0; d < 3; d++)
+            for (g = 0; g < 3; g++) {
+                bnbq_dtype dt = k_dts[d];
+                size_t M = shapes[s].rows, N = shapes[s].cols, es = bnbq_dtype_size(dt);
+                float *hgam = NULL, *hbet = NULL;
+                void *hX, *ho, *hm, *hr, *dX, *dgam = NULL, *dbet = NULL, *dout, *dm = NULL, *dr = NULL;
+                STOP();
+                case_begin();
+                label("%s M=%zu N=%zu gamma/beta=%s stats=%s", bnbq_dtype_name(dt), M, N, g ? "yes" : "NULL",
+                      g == 1 ? "NULL" : "out");
+                hX = rnd_dt(dt, M * N, 3.0f);
+                if (g) {
+                    hgam = (float*)H(N * 4); fill_normal(hgam, N, 1.0f);
+                    hbet = (float*)H(N * 4); fill_normal(hbet, N, 1.0f);
+                    dgam = U(hgam, N * 4); dbet = U(hbet, N * 4);
+                }
+                dX = U(hX, M * N * es);
+                ho = H(M * N * es); dout = D(M * N * es);
+                hm = H(M * 4); hr = H(M * 4);
+                if (g != 1) { dm = D(M * 4); dr = D(M * 4); }
+                if (both(bnbq_layer_norm(NULL, dt, hX, M, N, hgam, hbet, 1e-5f, ho, g != 1 ? (float*)hm : NULL,
+                                         g != 1 ? (float*)hr : NULL),
+                         bnbq_layer_norm(g_gex, dt, dX, M, N, (float*)dgam, (float*)dbet, 1e-5f, dout, (float*)dm,
+                                         (float*)dr))) {
+                    within_tol("out", dt, ho, dout, M * N);
+                    if (g != 1) {
+                        within_tol("mean", BNBQ_F32, hm, dm, M);
+                        within_tol("rstd", BNBQ_F32, hr, dr, M);
+                    }
+                }
+                case_end();
+            }
+}
+
+static void op_layer_norm_backward(void) {
+    static const shape shapes[5] = { { 1, 1 }, { 3, 7 }, { 33, 100 }, { 64, 4097 }, { 1000, 768 } };
+    int s, d, v;
+    for (s = 0; s < (g_small ? 4 : 5); s++)
+        for (d = 0; d < 3; d++)
+            for (v = 0; v < 4; v++) {
+                bnbq_dtype dt = k_dts[d];
+                size_t M = shapes[s].rows, N = shapes[s].cols, es = bnbq_dtype_size(dt);
+                int with_gamma = v & 1, with_stats = v >> 1, outs = (s + v) % 3;   /* 0: all, 1: grad_x, 2: params */
+                float *hgam = NULL, *hm = NULL, *hr = NULL;
+                void *hX, *hG, *hgx, *hgg, *hgb, *dX, *dG, *dgam = NULL, *dm = NULL, *dr = NULL, *dgx, *dgg, *dgb;
+                STOP();
+                case_begin();
+                label("%s M=%zu N=%zu gamma=%d mean/rstd=%s outputs=%s", bnbq_dtype_name(dt), M, N, with_gamma,
+                      with_stats ? "given" : "NULL", outs == 0 ? "all" : outs == 1 ? "grad_x" : "grad_gamma/beta");
+                hX = rnd_dt(dt, M * N, 2.0f);
+                hG = rnd_dt(dt, M * N, 1.0f);
+                dX = U(hX, M * N * es); dG = U(hG, M * N * es);
+                if (with_gamma) { hgam = (float*)H(N * 4); fill_normal(hgam, N, 1.0f); dgam = U(hgam, N * 4); }
+                if (with_stats) {
+                    void* tmp = H(M * N * es);
+                    hm = (float*)H(M * 4); hr = (float*)H(M * 4);
+                    if (bnbq_layer_norm(NULL, dt, hX, M, N, NULL, NULL, 1e-5f, tmp, hm, hr) != BNBQ_SUCCESS)
+                        fatal("CPU layer_norm");
+                    dm = U(hm, M * 4); dr = U(hr, M * 4);
+                }
+                hgx = H(M * N * es); hgg = H(N * 4); hgb = H(N * 4);
+                dgx = D(M * N * es); dgg = D(N * 4); dgb = D(N * 4);
+                if (both(bnbq_layer_norm_backward(NULL, dt, hX, hG, M, N, hgam, 1e-5f, hm, hr, outs != 2 ? hgx : NULL,
+                                                  outs != 1 ? (float*)hgg : NULL, outs != 1 ? (float*)hgb : NULL),
+                         bnbq_layer_norm_backward(g_gex, dt, dX, dG, M, N, (float*)dgam, 1e-5f, (float*)dm, (float*)dr,
+                                                  outs != 2 ? dgx : NULL, outs != 1 ? (float*)dgg : NULL,
+                                                  outs != 1 ? (float*)dgb : NULL))) {
+                    if (outs != 2) within_tol("grad_x", dt, hgx, dgx, M * N);
+                    if (outs != 1) {
+                        within_tol("grad_gamma", BNBQ_F32, hgg, dgg, N);
+                        within_tol("grad_beta", BNBQ_F32, hgb, dgb, N);
+                    }
+                }
+                case_end();
+            }
+}
+
+static void op_gather_rows_8bit(void) {
+    static const gb_shape shapes[4] = { { 1, 1, 1 }, { 37, 10, 33 }, { 500, 100, 300 }, { 2000, 1000, 1030 } };
+    int s, d;
+    for (s = 0; s < 4; s++)
+        for (d = 0; d < 3; d++) {
+            bnbq_dtype dt = k_dts[d];
+            size_t cnt = shapes[s].count, nr = shapes[s].num_rows, dim = shapes[s].dim, es = bnbq_dtype_size(dt);
+            int32_t* hi;
+            void *hcb, *hscb, *ho, *di, *dcb, *dscb, *dout;
+            STOP();
+            case_begin();
+            label("%s count=%zu num_rows=%zu dim=%zu", bnbq_dtype_name(dt), cnt, nr, dim);
+            hi = rnd_idx(cnt, nr);
+            hcb = H(nr * dim); fill_bytes(hcb, nr * dim);
+            hscb = H(nr * 4); fill_absmax((float*)hscb, nr);
+            di = U(hi, cnt * 4); dcb = U(hcb, nr * dim); dscb = U(hscb, nr * 4);
+            ho = H(cnt * dim * es); dout = D(cnt * dim * es);
+            if (both(bnbq_gather_rows_8bit(NULL, dt, (int8_t*)hcb, (float*)hscb, nr, dim, hi, cnt, ho),
+                     bnbq_gather_rows_8bit(g_gex, dt, (int8_t*)dcb, (float*)dscb, nr, dim, (int32_t*)di, cnt, dout)))
+                exact("out", ho, dout, cnt * dim, dt);
+            case_end();
+        }
+}
+
+static void op_gather_rows_4bit(void) {
+    static const gb_shape shapes[4] = { { 1, 1, 1 }, { 37, 10, 33 }, { 500, 100, 300 }, { 2000, 1000, 1031 } };
+    static const int bss[3] = { 32, 64, 4096 };
+    int s, d, q, b;
+    for (s = 0; s < 4; s++)
+        for (d = 0; d < 3; d++)
+            for (q = 0; q < 2; q++)
+                for (b = 0; b < 3; b++) {
+                    bnbq_dtype dt = k_dts[d];
+                    bnbq_quant_type qt = q ? BNBQ_NF4 : BNBQ_FP4;
+                    size_t cnt = shapes[s].count, nr = shapes[s].num_rows, dim = shapes[s].dim, es = bnbq_dtype_size(dt);
+                    size_t n = nr * dim, nb = (n + (size_t)bss[b] - 1) / (size_t)bss[b], pb = (n + 1) / 2;
+                    int32_t* hi;
+                    void *hp, *ha, *ho, *di, *dp, *da, *dout;
+                    STOP();
+                    case_begin();
+                    label("%s %s bs=%d count=%zu num_rows=%zu dim=%zu", q ? "nf4" : "fp4", bnbq_dtype_name(dt), bss[b],
+                          cnt, nr, dim);
+                    hi = rnd_idx(cnt, nr);
+                    hp = H(pb); fill_bytes(hp, pb);
+                    ha = H(nb * 4); fill_absmax((float*)ha, nb);
+                    di = U(hi, cnt * 4); dp = U(hp, pb); da = U(ha, nb * 4);
+                    ho = H(cnt * dim * es); dout = D(cnt * dim * es);
+                    if (both(bnbq_gather_rows_4bit(NULL, qt, dt, (uint8_t*)hp, (float*)ha, nr, dim, bss[b], hi, cnt, ho),
+                             bnbq_gather_rows_4bit(g_gex, qt, dt, (uint8_t*)dp, (float*)da, nr, dim, bss[b], (int32_t*)di,
+                                                   cnt, dout)))
+                        exact("out", ho, dout, cnt * dim, dt);
+                    case_end();
+                }
+}
+
+typedef struct oc_shape { size_t M, K, N, nc; } oc_shape;
+
+static void op_int8_outlier_mm(void) {
+    static const oc_shape shapes[5] = { { 1, 1, 1, 1 }, { 7, 33, 5, 0 }, { 33, 100, 65, 3 }, { 100, 1024, 300, 17 },
+                                        { 512, 4096, 1024, 40 } };
+    int s, d;
+    for (s = 0; s < (g_small ? 4 : 5); s++)
+        for (d = 0; d < 3; d++) {
+            bnbq_dtype dt = k_dts[d];
+            size_t M = shapes[s].M, K = shapes[s].K, N = shapes[s].N, nc = shapes[s].nc, es = bnbq_dtype_size(dt);
+            int32_t *hc, hn = (int32_t)nc;
+            void *hA, *hcb, *hscb, *ho, *dA, *dcb, *dscb, *dc, *dn, *dout;
+            STOP();
+            case_begin();
+            label("%s M=%zu K=%zu N=%zu num_cols=%zu", bnbq_dtype_name(dt), M, K, N, nc);
+            hA = rnd_dt(dt, M * K, 2.0f);
+            hcb = H(N * K); fill_bytes(hcb, N * K);
+            hscb = H(N * 4); fill_absmax((float*)hscb, N);
+            hc = rnd_cols(nc, K, K);
+            ho = rnd_dt(dt, M * N, 1.0f);
+            dA = U(hA, M * K * es); dcb = U(hcb, N * K); dscb = U(hscb, N * 4); dc = U(hc, K * 4); dn = U(&hn, 4);
+            dout = U(ho, M * N * es);
+            if (both(bnbq_int8_outlier_mm(NULL, dt, hA, M, K, (int8_t*)hcb, (float*)hscb, N, hc, &hn, ho),
+                     bnbq_int8_outlier_mm(g_gex, dt, dA, M, K, (int8_t*)dcb, (float*)dscb, N, (int32_t*)dc,
+                                          (int32_t*)dn, dout)))
+                exact("out", ho, dout, M * N, dt);
+            case_end();
+        }
+}
+
+static void op_gather_columns(void) {
+    static const oc_shape shapes[4] = { { 1, 1, 1, 1 }, { 7, 33, 5, 0 }, { 33, 100, 8, 3 }, { 1000, 4096, 64, 40 } };
+    static const size_t ess[4] = { 1, 2, 4, 8 };
+    int s, e;
+    for (s = 0; s < 4; s++)
+        for (e = 0; e < 4; e++) {
+            size_t M = shapes[s].M, K = shapes[s].K, mc = shapes[s].N, nc = shapes[s].nc, es = ess[e];
+            int32_t *hc, hn = (int32_t)nc;
+            void *hX, *ho, *dX, *dc, *dn, *dout;
+            STOP();
+            case_begin();
+            label("elem_size=%zu M=%zu K=%zu max_cols=%zu num_cols=%zu", es, M, K, mc, nc);
+            hX = H(M * K * es); fill_bytes(hX, M * K * es);
+            hc = rnd_cols(nc, K, mc);
+            dX = U(hX, M * K * es); dc = U(hc, mc * 4); dn = U(&hn, 4);
+            ho = H(M * mc * es); dout = D(M * mc * es);
+            if (both(bnbq_gather_columns(NULL, es, hX, M, K, hc, &hn, mc, ho),
+                     bnbq_gather_columns(g_gex, es, dX, M, K, (int32_t*)dc, (int32_t*)dn, mc, dout)))
+                exact("out", ho, dout, M * mc * es, BNBQ_U8);
+            case_end();
+        }
+}
+
+static void op_scatter_columns(void) {
+    static const oc_shape shapes[4] = { { 1, 1, 1, 1 }, { 7, 33, 5, 0 }, { 33, 100, 8, 3 }, { 1000, 4096, 64, 40 } };
+    int s, d, a;
+    for (s = 0; s < 4; s++)
+        for (d = 0; d < 3; d++)
+            for (a = 0; a < 2; a++) {
+                bnbq_dtype dt = k_dts[d];
+                size_t M = shapes[s].M, K = shapes[s].K, mc = shapes[s].N, nc = shapes[s].nc, es = bnbq_dtype_size(dt);
+                int32_t *hc, hn = (int32_t)nc;
+                void *hP, *ho, *dP, *dc, *dn, *dout;
+                STOP();
+                case_begin();
+                label("%s M=%zu K=%zu max_cols=%zu num_cols=%zu accumulate=%d", bnbq_dtype_name(dt), M, K, mc, nc, a);
+                hP = rnd_dt(dt, M * mc, 1.0f);
+                hc = rnd_cols(nc, K, mc);
+                ho = rnd_dt(dt, M * K, 1.0f);
+                dP = U(hP, M * mc * es); dc = U(hc, mc * 4); dn = U(&hn, 4); dout = U(ho, M * K * es);
+                if (both(bnbq_scatter_columns(NULL, dt, hP, M, mc, hc, &hn, a, ho, K),
+                         bnbq_scatter_columns(g_gex, dt, dP, M, mc, (int32_t*)dc, (int32_t*)dn, a, dout, K)))
+                    exact("out", ho, dout, M * K, dt);
+                case_end();
+            }
+}
+
+static void op_int8_weight_dequant(void) {
+    static const shape shapes[6] = { { 1, 1 }, { 1, 7 }, { 7, 1 }, { 33, 100 }, { 300, 4099 }, { 4096, 1024 } };
+    int s, d;
+    for (s = 0; s < (g_small ? 5 : 6); s++)
+        for (d = 0; d < 3; d++) {
+            bnbq_dtype dt = k_dts[d];
+            size_t N = shapes[s].rows, K = shapes[s].cols, es = bnbq_dtype_size(dt);
+            void *hcb, *hscb, *ho, *dcb, *dscb, *dout;
+            STOP();
+            case_begin();
+            label("%s N=%zu K=%zu", bnbq_dtype_name(dt), N, K);
+            hcb = H(N * K); fill_bytes(hcb, N * K);
+            hscb = H(N * 4); fill_absmax((float*)hscb, N);
+            dcb = U(hcb, N * K); dscb = U(hscb, N * 4);
+            ho = H(N * K * es); dout = D(N * K * es);
+            if (both(bnbq_int8_weight_dequant(NULL, dt, (int8_t*)hcb, (float*)hscb, N, K, ho),
+                     bnbq_int8_weight_dequant(g_gex, dt, (int8_t*)dcb, (float*)dscb, N, K, dout)))
+                exact("out", ho, dout, N * K, dt);
+            case_end();
+        }
+}
+
+/* An index out of range on the GPU: the call succeeds, the output row is zero, the exec's next
+   bnbq_sync returns INVALID_ARGS and the one after it SUCCESS (the flag is cleared). */
+static void sync_expect_error(const char* what) {
+    bnbq_result r1 = bnbq_sync(g_gex), r2 = bnbq_sync(g_gex);
+    if (r1 != BNBQ_ERROR_INVALID_ARGS || r2 != BNBQ_SUCCESS)
+        case_fail("%s: bnbq_sync gave %s then %s (want BNBQ_ERROR_INVALID_ARGS then BNBQ_SUCCESS)", what,
+                  bnbq_result_name(r1), bnbq_result_name(r2));
+}
+static void op_prims_index_errors(void) {
+    int k;
+    for (k = 0; k < 6; k++) {
+        size_t nr = 10, dim = 33, cnt = 5;
+        int32_t* hi;
+        void *di, *dout, *zero;
+        bnbq_result rc = BNBQ_SUCCESS, rg;
+        STOP();
+        case_begin();
+        hi = rnd_idx(cnt, nr);
+        hi[2] = (k & 1) ? -1 : (int32_t)nr;
+        di = U(hi, cnt * 4);
+        dout = D(cnt * dim * 4);
+        zero = H(dim * 4); memset(zero, 0, dim * 4);
+        if (k < 2) {
+            void* ht = H(nr * dim * 4);
+            void* dt_;
+            label("gather_rows with index %d", hi[2]);
+            fill_bytes(ht, nr * dim * 4); dt_ = U(ht, nr * dim * 4);
+            rg = bnbq_gather_rows(g_gex, dt_, nr, dim * 4, (int32_t*)di, cnt, dout);
+        } else if (k == 2) {
+            void *hcb = H(nr * dim), *hs = H(nr * 4);
+            label("gather_rows_8bit with index %d", hi[2]);
+            fill_bytes(hcb, nr * dim); fill_absmax((float*)hs, nr);
+            rg = bnbq_gather_rows_8bit(g_gex, BNBQ_F32, (int8_t*)U(hcb, nr * dim), (float*)U(hs, nr * 4), nr, dim,
+                                       (int32_t*)di, cnt, dout);
+        } else if (k == 3) {
+            size_t pb = (nr * dim + 1) / 2, nb = (nr * dim + 63) / 64;
+            void *hp = H(pb), *ha = H(nb * 4);
+            label("gather_rows_4bit with index %d", hi[2]);
+            fill_bytes(hp, pb); fill_absmax((float*)ha, nb);
+            rg = bnbq_gather_rows_4bit(g_gex, BNBQ_NF4, BNBQ_F32, (uint8_t*)U(hp, pb), (float*)U(ha, nb * 4), nr, dim,
+                                       64, (int32_t*)di, cnt, dout);
+        } else if (k == 4) {
+            label("gather_rows_backward with index %d", hi[2]);
+            rg = bnbq_gather_rows_backward(g_gex, BNBQ_F32, (int32_t*)di, cnt, U(rnd_dt(BNBQ_F32, cnt * dim, 1.0f), cnt * dim * 4),
+                                           nr, dim, -1, 0, D(nr * dim * 4));
+        } else {
+            label("renorm_rows with index %d", hi[2]);
+            rg = bnbq_renorm_rows(g_gex, BNBQ_F32, U(rnd_dt(BNBQ_F32, nr * dim, 1.0f), nr * dim * 4), nr, dim, (int32_t*)di,
+                                  cnt, 1.0f, 2.0f);
+        }
+        if (g_plumbing) {   /* the CPU reference on the fake driver's memory: the call itself fails */
+            if (rg != BNBQ_ERROR_INVALID_ARGS) case_fail("the CPU returned %s", bnbq_result_name(rg));
+        } else if (both(rc, rg)) {
+            sync_expect_error(O.label);
+            if (k < 4) exact("the bad index's output row", zero, (char*)dout + 2 * dim * 4, dim, BNBQ_F32);
+        }
+        case_end();
+    }
+}
+
 /* ================================================================================================ */
 
 typedef struct opdef { const char* name; void (*fn)(void); } opdef;
@@ -1204,6 +1685,21 @@ static const opdef k_ops[] = {
     { "int8_matmul_mixed_dequantize", op_int8_matmul_mixed_dequantize },
     { "gemv_4bit", op_gemv_4bit },
     { "matmul_4bit", op_matmul_4bit },
+    { "gemm", op_gemm },
+    { "column_sums", op_column_sums },
+    { "transpose", op_transpose },
+    { "gather_rows", op_gather_rows },
+    { "gather_rows_backward", op_gather_rows_backward },
+    { "renorm_rows", op_renorm_rows },
+    { "layer_norm", op_layer_norm },
+    { "layer_norm_backward", op_layer_norm_backward },
+    { "gather_rows_8bit", op_gather_rows_8bit },
+    { "gather_rows_4bit", op_gather_rows_4bit },
+    { "int8_outlier_mm", op_int8_outlier_mm },
+    { "gather_columns", op_gather_columns },
+    { "scatter_columns", op_scatter_columns },
+    { "int8_weight_dequant", op_int8_weight_dequant },
+    { "prims_index_errors", op_prims_index_errors },
 };
 #define NOPS ((int)(sizeof k_ops / sizeof k_ops[0]))
 

@@ -1,0 +1,655 @@
+// The layers' building blocks (bnbq.h >>prims): GEMM, column sums, layer norm (+ backward), row
+// gathers (plain, int8, 4-bit) and their backward, renorm, transpose, the LLM.int8 outlier product,
+// column gather / scatter, int8 weight dequantization. Compiled as units chosen with -D (each a
+// variant listed in bnbq_cuda.h's BNBQ__CU_VARIANTS_PRIMS):
+//   BNBQ_DT=0/1/2  the kernels on float tensors of that dtype (a compile-time constant)
+//   (no BNBQ_DT)   the dtype-free data movement: transpose, gather_rows, gather_columns
+// Each kernel is its own compilation unit (the launcher picks one).
+// Index errors (an index outside [0, num_rows), an outlier column outside [0, K)): the output row or
+// element is zeroed / skipped and *err = 1 (the context's sticky flag; bnbq_sync reports it).
+// Exact ops use the CPU's float operations one by one (--fmad=false); reductions sum in float32.
+
+#define PR_FULL 0xffffffffu
+
+#if defined(BNBQ_DT)
+
+// element i of a dt tensor, widened (f16: the hardware widening; only an operand of arithmetic or
+// of pr_st, which canonicalises a NaN as the CPU's store does)
+BNBQ_DEV float pr_ld(const void* p, u64 i) {
+    if (BNBQ_DT == BNBQ_F16) return bnbq_h2f_arith(((const u16*)p)[i]);
+    return bnbq_load(BNBQ_DT, p, i);
+}
+// one RNE rounding to dt (NaN: canonical), as bnbq.h's bnbq__store
+BNBQ_DEV void pr_st(void* p, u64 i, float v) {
+    if (BNBQ_DT == BNBQ_F16) ((u16*)p)[i] = bnbq_f16_canon(v);
+    else bnbq_store(BNBQ_DT, p, i, v);
+}
+
+BNBQ_DEV float pr_warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = v + __shfl_xor_sync(PR_FULL, v, o);
+    return v;
+}
+// the sum of v over the block (every thread gets it); red: 32 floats of shared memory
+BNBQ_DEV float pr_block_sum(float v, float* red) {
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = pr_warp_sum(v);
+    if (lane == 0) red[w] = v;
+    __syncthreads();
+    float t = 0.0f;
+    for (int i = 0; i < nw; i++) t = t + red[i];
+    __syncthreads();
+    return t;
+}
+
+// ---- GEMM: out (M, N) = op(A) @ op(B) [+ bias] [+ out] -----------------------------------------
+// Tiles of 64 x 64 outputs, 16 of K per step, 256 threads with 4 x 4 outputs each, float32 FMA.
+// ta: A stored (K, M); tb: B stored (N, K). Loads follow the storage order (coalesced either way).
+#define PR_BM 64
+#define PR_BN 64
+#define PR_BK 16
+
+// blockIdx.x: n tile; blockIdx.y (grid-stride): m tile
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_gemm(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb, const void* bias,
+            int accumulate, void* out) {
+    __shared__ __align__(16) float As[PR_BK][PR_BM + 4];   // [k][m]
+    __shared__ __align__(16) float Bs[PR_BK][PR_BN + 4];   // [k][n]
+    const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
+    const u64 mtiles = (M + PR_BM - 1) / PR_BM;
+    const u64 n0 = (u64)blockIdx.x * PR_BN;
+    for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
+        const u64 m0 = mt * PR_BM;
+        float acc[4][4];
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
+        for (u64 k0 = 0; k0 < K; k0 += PR_BK) {
+#pragma unroll
+            for (int h = 0; h < 4; h++) {
+                const int e = tid + 256 * h;
+                {
+                    const int row = ta ? (e & 63) : (e >> 4), kk = ta ? (e >> 6) : (e & 15);
+                    const u64 m = m0 + (u64)row, k = k0 + (u64)kk;
+                    float a = 0.0f;
+                    if (m < M && k < K) a = pr_ld(A, ta ? k * M + m : m * K + k);
+                    As[kk][row] = a;
+                }
+                {
+                    const int col = tb ? (e >> 4) : (e & 63), kk = tb ? (e & 15) : (e >> 6);
+                    const u64 n = n0 + (u64)col, k = k0 + (u64)kk;
+                    float b = 0.0f;
+                    if (n < N && k < K) b = pr_ld(B, tb ? n * K + k : k * N + n);
+                    Bs[kk][col] = b;
+                }
+            }
+            __syncthreads();
+#pragma unroll
+            for (int kk = 0; kk < PR_BK; kk++) {
+                const float4 a4 = *(const float4*)&As[kk][ty * 4];
+                const float4 b4 = *(const float4*)&Bs[kk][tx * 4];
+                const float av[4] = { a4.x, a4.y, a4.z, a4.w }, bv[4] = { b4.x, b4.y, b4.z, b4.w };
+#pragma unroll
+                for (int i = 0; i < 4; i++)
+#pragma unroll
+                    for (int j = 0; j < 4; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+            }
+            __syncthreads();
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const u64 m = m0 + (u64)ty * 4 + (u64)i;
+            if (m >= M) break;
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                const u64 n = n0 + (u64)tx * 4 + (u64)j;
+                if (n < N) {
+                    float o = acc[i][j];
+                    if (bias) o = o + pr_ld(bias, n);
+                    if (accumulate) o = o + pr_ld(out, m * N + n);
+                    pr_st(out, m * N + n, o);
+                }
+            }
+        }
+    }
+}
+
+// Tensor cores (f16 / bf16, sm_80+; the launcher picks it): mma.sync m16n8k16 with float32
+// accumulation. Tiles of 128 x 128 outputs, 32 of K per step, 8 warps of 64 x 32 outputs. The tiles
+// sit in shared memory K-contiguous (A as [m][k], B as [n][k]) whatever the storage order; the raw
+// 16-bit elements are copied (a NaN / inf flows through the products as in the SIMT kernel).
+#if BNBQ_DT != BNBQ_F32
+#define PR_TM 128
+#define PR_TN 128
+#define PR_TK 32
+#define PR_TLD (PR_TK + 8)   // row stride in u16: 20 words, fragment reads without bank conflicts
+
+BNBQ_DEV void pr_mma(float* c, const u32* a, const u32* b) {
+#if __CUDA_ARCH__ >= 800
+#if BNBQ_DT == BNBQ_F16
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+                 "{%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+                 "{%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+#endif
+}
+
+static __device__ __noinline__ void pr_tc_out(void* out, const void* bias, int accumulate, u64 M, u64 N, u64 m, u64 n, float v) {
+    if (m < M && n < N) {
+        if (bias) v = v + pr_ld(bias, n);
+        if (accumulate) v = v + pr_ld(out, m * N + n);
+        pr_st(out, m * N + n, v);
+    }
+}
+
+// blockIdx.x: n tile; blockIdx.y (grid-stride): m tile
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_gemm_tc(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb, const void* bias,
+               int accumulate, void* out) {
+#if __CUDA_ARCH__ >= 800
+    __shared__ __align__(16) u16 As[PR_TM * PR_TLD];
+    __shared__ __align__(16) u16 Bs[PR_TN * PR_TLD];
+    const u16* a16 = (const u16*)A;
+    const u16* b16 = (const u16*)B;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wm = warp >> 2, wn = warp & 3;
+    const int g = lane >> 2, t = lane & 3;
+    const u64 mtiles = (M + PR_TM - 1) / PR_TM;
+    const u64 n0 = (u64)blockIdx.x * PR_TN;
+    for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
+        const u64 m0 = mt * PR_TM;
+        float acc[4][4][4];
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+#pragma unroll
+                for (int q = 0; q < 4; q++) acc[i][j][q] = 0.0f;
+        for (u64 k0 = 0; k0 < K; k0 += PR_TK) {
+#pragma unroll 4
+            for (int h = 0; h < 16; h++) {
+                const int e = tid + 256 * h;
+                {
+                    const int row = ta ? (e & 127) : (e >> 5), kk = ta ? (e >> 7) : (e & 31);
+                    const u64 m = m0 + (u64)row, k = k0 + (u64)kk;
+                    u16 v = 0;
+                    if (m < M && k < K) v = a16[ta ? k * M + m : m * K + k];
+                    As[row * PR_TLD + kk] = v;
+                }
+                {
+                    const int col = tb ? (e >> 5) : (e & 127), kk = tb ? (e & 31) : (e >> 7);
+                    const u64 n = n0 + (u64)col, k = k0 + (u64)kk;
+                    u16 v = 0;
+                    if (n < N && k < K) v = b16[tb ? n * K + k : k * N + n];
+                    Bs[col * PR_TLD + kk] = v;
+                }
+            }
+            __syncthreads();
+#pragma unroll
+            for (int ks = 0; ks < PR_TK; ks += 16) {
+                u32 af[4][4], bf[4][2];
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    const u16* p = As + (wm * 64 + i * 16 + g) * PR_TLD + ks + 2 * t;
+                    af[i][0] = *(const u32*)p;
+                    af[i][1] = *(const u32*)(p + 8 * PR_TLD);
+                    af[i][2] = *(const u32*)(p + 8);
+                    af[i][3] = *(const u32*)(p + 8 * PR_TLD + 8);
+                }
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    const u16* p = Bs + (wn * 32 + j * 8 + g) * PR_TLD + ks + 2 * t;
+                    bf[j][0] = *(const u32*)p;
+                    bf[j][1] = *(const u32*)(p + 8);
+                }
+#pragma unroll
+                for (int i = 0; i < 4; i++)
+#pragma unroll
+                    for (int j = 0; j < 4; j++) pr_mma(acc[i][j], af[i], bf[j]);
+            }
+            __syncthreads();
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                const u64 m = m0 + (u64)(wm * 64 + i * 16 + g), n = n0 + (u64)(wn * 32 + j * 8 + 2 * t);
+                pr_tc_out(out, bias, accumulate, M, N, m, n, acc[i][j][0]);
+                pr_tc_out(out, bias, accumulate, M, N, m, n + 1, acc[i][j][1]);
+                pr_tc_out(out, bias, accumulate, M, N, m + 8, n, acc[i][j][2]);
+                pr_tc_out(out, bias, accumulate, M, N, m + 8, n + 1, acc[i][j][3]);
+            }
+    }
+#endif
+}
+#endif
+
+// ---- column sums: out (N,) = sum over the rows of X (M, N) --------------------------------------
+// A block takes 32 columns (grid-stride), its 8 warps split the rows; float32 sums.
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_colsum(const void* X, u64 M, u64 N, void* out) {
+    __shared__ float red[8][33];
+    const int tx = threadIdx.x & 31, ty = threadIdx.x >> 5;
+    for (u64 n0 = (u64)blockIdx.x * 32; n0 < N; n0 += (u64)gridDim.x * 32) {
+        const u64 n = n0 + (u64)tx;
+        float s = 0.0f;
+        if (n < N)
+            for (u64 m = (u64)ty; m < M; m += 8) s = s + pr_ld(X, m * N + n);
+        red[ty][tx] = s;
+        __syncthreads();
+        if (ty == 0 && n < N) {
+            float t = red[0][tx];
+            for (int i = 1; i < 8; i++) t = t + red[i][tx];
+            pr_st(out, n, t);
+        }
+        __syncthreads();
+    }
+}
+
+// ---- embedding backward ------------------------------------------------------------------------
+// grad_weight was zero-filled by the launcher. A block per occurrence i (grid-stride): when i is
+// the first occurrence of r = idx[i] (no earlier j with idx[j] == r) and r is not padding_idx, it
+// sums grad_out[j] over the j >= i with idx[j] == r, in index order, float32, and writes row r.
+#define PR_EB_V 4
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_embed_bwd(const i32* idx, u64 count, const void* G, u64 num_rows, u64 dim, i64 pad,
+                 int freq, void* gw, u32* err) {
+    __shared__ i32 sidx[256];
+    const int tid = threadIdx.x;
+    for (u64 i = blockIdx.x; i < count; i += gridDim.x) {
+        const i32 r = idx[i];
+        if (r < 0 || (u64)r >= num_rows) {
+            if (tid == 0) *err = 1u;
+            continue;
+        }
+        if ((i64)r == pad) continue;
+        int dup = 0;
+        for (u64 j = (u64)tid; j < i; j += 256) dup |= idx[j] == r;
+        if (__syncthreads_or(dup)) continue;
+        for (u64 d0 = 0; d0 < dim; d0 += 256 * PR_EB_V) {
+            float acc[PR_EB_V];
+            u32 cnt = 0;
+#pragma unroll
+            for (int u = 0; u < PR_EB_V; u++) acc[u] = 0.0f;
+            for (u64 j0 = i; j0 < count; j0 += 256) {
+                const u64 j = j0 + (u64)tid;
+                const i32 v = j < count ? idx[j] : -1;
+                sidx[tid] = v;
+                if (!__syncthreads_or(v == r)) continue;
+                const int lim = count - j0 < 256 ? (int)(count - j0) : 256;
+                for (int q = 0; q < lim; q++)
+                    if (sidx[q] == r) {
+                        const u64 row = (j0 + (u64)q) * dim;
+                        cnt++;
+#pragma unroll
+                        for (int u = 0; u < PR_EB_V; u++) {
+                            const u64 d = d0 + (u64)tid + 256 * (u64)u;
+                            if (d < dim) acc[u] = acc[u] + pr_ld(G, row + d);
+                        }
+                    }
+                __syncthreads();
+            }
+#pragma unroll
+            for (int u = 0; u < PR_EB_V; u++) {
+                const u64 d = d0 + (u64)tid + 256 * (u64)u;
+                if (d < dim) pr_st(gw, (u64)r * dim + d, freq ? acc[u] / (float)cnt : acc[u]);
+            }
+        }
+    }
+}
+
+// ---- embedding max_norm renorm ----------------------------------------------------------------
+// A block per occurrence i; the first occurrence of each row computes its norm in double and scales
+// it in place. P: 2 or 1 (the common norms); 0: any norm_type p (pow).
+template <int P>
+BNBQ_DEV void pr_renorm(void* W, u64 num_rows, u64 dim, const i32* idx, u64 count, float max_norm,
+                        float p, u32* err) {
+    __shared__ double red[8];
+    const int tid = threadIdx.x, lane = tid & 31, w = tid >> 5;
+    for (u64 i = blockIdx.x; i < count; i += gridDim.x) {
+        const i32 r = idx[i];
+        if (r < 0 || (u64)r >= num_rows) {
+            if (tid == 0) *err = 1u;
+            continue;
+        }
+        int dup = 0;
+        for (u64 j = (u64)tid; j < i; j += 256) dup |= idx[j] == r;
+        if (__syncthreads_or(dup)) continue;
+        const u64 row = (u64)r * dim;
+        double s = 0.0;
+        for (u64 d = (u64)tid; d < dim; d += 256) {
+            const double v = fabs((double)pr_ld(W, row + d));
+            s += P == 2 ? v * v : (P == 1 ? v : pow(v, (double)p));
+        }
+        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(PR_FULL, s, o);
+        if (lane == 0) red[w] = s;
+        __syncthreads();
+        double norm = 0.0;
+        for (int q = 0; q < 8; q++) norm += red[q];
+        __syncthreads();
+        norm = P == 2 ? sqrt(norm) : (P == 1 ? norm : pow(norm, 1.0 / (double)p));
+        if (norm > (double)max_norm) {
+            const float scale = (float)((double)max_norm / (norm + 1e-7));
+            for (u64 d = (u64)tid; d < dim; d += 256) pr_st(W, row + d, pr_ld(W, row + d) * scale);
+        }
+    }
+}
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_renorm2(void* W, u64 num_rows, u64 dim, const i32* idx, u64 count, float max_norm, float p,
+               u32* err) {
+    pr_renorm<2>(W, num_rows, dim, idx, count, max_norm, p, err);
+}
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_renorm1(void* W, u64 num_rows, u64 dim, const i32* idx, u64 count, float max_norm, float p,
+               u32* err) {
+    pr_renorm<1>(W, num_rows, dim, idx, count, max_norm, p, err);
+}
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_renorm_pow(void* W, u64 num_rows, u64 dim, const i32* idx, u64 count, float max_norm,
+                  float p, u32* err) {
+    pr_renorm<0>(W, num_rows, dim, idx, count, max_norm, p, err);
+}
+
+// ---- layer norm --------------------------------------------------------------------------------
+// float32 statistics, two passes (mean, then the mean squared deviation)
+BNBQ_DEV void pr_row_stats(const void* X, u64 row, u64 N, float eps, float* red, float* mean,
+                           float* rstd) {
+    float s = 0.0f;
+    for (u64 j = threadIdx.x; j < N; j += blockDim.x) s = s + pr_ld(X, row + j);
+    const float mu = pr_block_sum(s, red) / (float)N;
+    float v = 0.0f;
+    for (u64 j = threadIdx.x; j < N; j += blockDim.x) {
+        const float d = pr_ld(X, row + j) - mu;
+        v = v + d * d;
+    }
+    const float var = pr_block_sum(v, red) / (float)N;
+    *mean = mu;
+    *rstd = 1.0f / sqrtf(var + eps);
+}
+
+// a block per row (grid-stride)
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_layer_norm(const void* X, u64 M, u64 N, const float* gamma, const float* beta, float eps,
+                  void* out, float* out_mean, float* out_rstd) {
+    __shared__ float red[32];
+    for (u64 m = blockIdx.x; m < M; m += gridDim.x) {
+        const u64 row = m * N;
+        float mu, rs;
+        pr_row_stats(X, row, N, eps, red, &mu, &rs);
+        for (u64 j = threadIdx.x; j < N; j += blockDim.x) {
+            float y = (pr_ld(X, row + j) - mu) * rs;
+            if (gamma) y = y * gamma[j];
+            if (beta) y = y + beta[j];
+            pr_st(out, row + j, y);
+        }
+        if (threadIdx.x == 0) {
+            if (out_mean) out_mean[m] = mu;
+            if (out_rstd) out_rstd[m] = rs;
+        }
+    }
+}
+
+// grad_x, a block per row: rstd * (g - mean(g) - xhat * mean(g * xhat)), g = grad_out * gamma
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_ln_bwd_x(const void* X, const void* G, u64 M, u64 N, const float* gamma, float eps,
+                const float* mean, const float* rstd, void* gx) {
+    __shared__ float red[32];
+    for (u64 m = blockIdx.x; m < M; m += gridDim.x) {
+        const u64 row = m * N;
+        float mu, rs;
+        if (mean) { mu = mean[m]; rs = rstd[m]; }
+        else pr_row_stats(X, row, N, eps, red, &mu, &rs);
+        float a = 0.0f, b = 0.0f;
+        for (u64 j = threadIdx.x; j < N; j += blockDim.x) {
+            const float xh = (pr_ld(X, row + j) - mu) * rs;
+            const float g = pr_ld(G, row + j) * (gamma ? gamma[j] : 1.0f);
+            a = a + g;
+            b = b + g * xh;
+        }
+        a = pr_block_sum(a, red) / (float)N;
+        b = pr_block_sum(b, red) / (float)N;
+        for (u64 j = threadIdx.x; j < N; j += blockDim.x) {
+            const float xh = (pr_ld(X, row + j) - mu) * rs;
+            const float g = pr_ld(G, row + j) * (gamma ? gamma[j] : 1.0f);
+            pr_st(gx, row + j, rs * (g - a - xh * b));
+        }
+    }
+}
+
+// grad_gamma / grad_beta (zero-filled by the launcher): a block per 32 rows (grid-stride) sums its
+// rows per column and adds the sums atomically (float32)
+#define PR_LR 32
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_ln_bwd_params(const void* X, const void* G, u64 M, u64 N, float eps, const float* mean,
+                     const float* rstd, float* gg, float* gb) {
+    __shared__ float smu[PR_LR], srs[PR_LR];
+    const int tid = threadIdx.x, lane = tid & 31, w = tid >> 5;
+    for (u64 m0 = (u64)blockIdx.x * PR_LR; m0 < M; m0 += (u64)gridDim.x * PR_LR) {
+        const int rows = M - m0 < PR_LR ? (int)(M - m0) : PR_LR;
+        if (mean) {
+            if (tid < rows) { smu[tid] = mean[m0 + tid]; srs[tid] = rstd[m0 + tid]; }
+        } else {
+            for (int q = w; q < rows; q += 8) {   // a warp per row
+                const u64 row = (m0 + (u64)q) * N;
+                float s = 0.0f;
+                for (u64 j = lane; j < N; j += 32) s = s + pr_ld(X, row + j);
+                const float mu = pr_warp_sum(s) / (float)N;
+                float v = 0.0f;
+                for (u64 j = lane; j < N; j += 32) {
+                    const float d = pr_ld(X, row + j) - mu;
+                    v = v + d * d;
+                }
+                const float var = pr_warp_sum(v) / (float)N;
+                if (lane == 0) { smu[q] = mu; srs[q] = 1.0f / sqrtf(var + eps); }
+            }
+        }
+        __syncthreads();
+        for (u64 j = tid; j < N; j += 256) {
+            float sg = 0.0f, sb = 0.0f;
+            for (int q = 0; q < rows; q++) {
+                const u64 e = (m0 + (u64)q) * N + j;
+                const float g = pr_ld(G, e);
+                sg = sg + g * ((pr_ld(X, e) - smu[q]) * srs[q]);
+                sb = sb + g;
+            }
+            if (gg) atomicAdd(gg + j, sg);
+            if (gb) atomicAdd(gb + j, sb);
+        }
+        __syncthreads();
+    }
+}
+
+// ---- quantized row lookups (a warp per output row, grid-stride) --------------------------------
+// out[i, j] = dt(f32(CB[r, j] * f32(SCB[r] / 127)))
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_gather8(const i8* CB, const float* SCB, u64 num_rows, u64 dim, const i32* idx, u64 count,
+               void* out, u32* err) {
+    const int lane = threadIdx.x & 31;
+    const u64 wpb = blockDim.x >> 5;
+    for (u64 i = (u64)blockIdx.x * wpb + (threadIdx.x >> 5); i < count; i += (u64)gridDim.x * wpb) {
+        const i32 r = idx[i];
+        const bool bad = r < 0 || (u64)r >= num_rows;
+        if (bad && lane == 0) *err = 1u;
+        const float s = bad ? 0.0f : SCB[r] / 127.0f;
+        for (u64 j = lane; j < dim; j += 32) {
+            const float v = bad ? 0.0f : (float)CB[(u64)r * dim + j] * s;
+            pr_st(out, i * dim + j, v);
+        }
+    }
+}
+
+struct pr_code16 { float v[16]; };
+
+// out[i, j] = dt(tab[nibble e] * absmax[e >> bs_log2]), e = r * dim + j (bnbq__dequant4)
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_gather4(const u8* packed, const float* absmax, u64 num_rows, u64 dim, int bs_log2,
+               const i32* idx, u64 count, void* out, pr_code16 tab, u32* err) {
+    __shared__ float t[16];
+    if (threadIdx.x < 16) t[threadIdx.x] = tab.v[threadIdx.x];
+    __syncthreads();
+    const int lane = threadIdx.x & 31;
+    const u64 wpb = blockDim.x >> 5;
+    for (u64 i = (u64)blockIdx.x * wpb + (threadIdx.x >> 5); i < count; i += (u64)gridDim.x * wpb) {
+        const i32 r = idx[i];
+        const bool bad = r < 0 || (u64)r >= num_rows;
+        if (bad && lane == 0) *err = 1u;
+        for (u64 j = lane; j < dim; j += 32) {
+            float v = 0.0f;
+            if (!bad) {
+                const u64 e = (u64)r * dim + j;
+                const u32 byte = packed[e >> 1];
+                const u32 nib = (e & 1) ? (byte & 15u) : (byte >> 4);
+                v = t[nib] * absmax[e >> bs_log2];
+            }
+            pr_st(out, i * dim + j, v);
+        }
+    }
+}
+
+// ---- LLM.int8 pieces ---------------------------------------------------------------------------
+// out[m, n] = dt(f32(out[m, n]) + S), S the float32 sum over j < *num_cols in j order (bnbq.h)
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_outlier_mm(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N,
+                  const i32* cols, const i32* num_cols, void* out, u32* err) {
+    i32 nc = *num_cols;
+    if (nc < 0 || (u64)nc > K) {
+        if (blockIdx.x == 0 && threadIdx.x == 0) *err = 1u;
+        nc = nc < 0 ? 0 : (i32)K;
+    }
+    BNBQ_GRID_LOOP(e, M * N) {
+        const u64 m = e / N, n = e - m * N;
+        float s = 0.0f;
+        for (i32 j = 0; j < nc; j++) {
+            const i32 c = cols[j];
+            if (c < 0 || (u64)c >= K) { *err = 1u; continue; }
+            const float w0 = (float)CB[n * K + (u64)c] * SCB[n];
+            const float w1 = w0 * 7.874015718698502e-3f;
+            const float p = pr_ld(A, m * K + (u64)c) * bnbq_round_to(BNBQ_DT, w1);
+            s = s + p;
+        }
+        pr_st(out, e, pr_ld(out, e) + s);
+    }
+}
+
+// column j < *num_cols of P (M, max_cols) into column cols[j] of out (M, K): replaced or added
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_scatter_cols(const void* P, u64 M, u64 max_cols, const i32* cols, const i32* num_cols,
+                    int accumulate, void* out, u64 K, u32* err) {
+    i32 nc = *num_cols;
+    if (nc < 0 || (u64)nc > max_cols) {
+        if (blockIdx.x == 0 && threadIdx.x == 0) *err = 1u;
+        nc = nc < 0 ? 0 : (i32)max_cols;
+    }
+    BNBQ_GRID_LOOP(e, M * (u64)nc) {
+        const u64 m = e / (u64)nc, j = e - m * (u64)nc;
+        const i32 c = cols[j];
+        if (c < 0 || (u64)c >= K) { *err = 1u; continue; }
+        const u64 o = m * K + (u64)c;
+        float v = pr_ld(P, m * max_cols + j);
+        if (accumulate) v = v + pr_ld(out, o);
+        pr_st(out, o, v);
+    }
+}
+
+// out[n, k] = dt(f32(CB[n, k]) * f32(SCB[n] * f32(1/127)))
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_i8w_dequant(const i8* CB, const float* SCB, u64 N, u64 K, void* out) {
+    for (u64 n = blockIdx.y; n < N; n += gridDim.y) {
+        const float s = SCB[n] * (1.0f / 127.0f);
+        for (u64 k = (u64)blockIdx.x * blockDim.x + threadIdx.x; k < K; k += (u64)gridDim.x * blockDim.x)
+            pr_st(out, n * K + k, (float)CB[n * K + k] * s);
+    }
+}
+
+#else  // ---- dtype-free data movement ----------------------------------------------------------
+
+// dst (cols, rows) = src (rows, cols): tiles of 32 x 32 through shared memory, 32 x 8 threads;
+// blockIdx.x: column tile, blockIdx.y (grid-stride): row tile
+template <typename T>
+BNBQ_DEV void pr_transpose(const T* src, u64 rows, u64 cols, T* dst) {
+    __shared__ T tile[32][33];
+    const int tx = threadIdx.x & 31, ty = threadIdx.x >> 5;
+    const u64 c0 = (u64)blockIdx.x * 32, rtiles = (rows + 31) / 32;
+    for (u64 rt = blockIdx.y; rt < rtiles; rt += gridDim.y) {
+        const u64 r0 = rt * 32;
+        for (int q = ty; q < 32; q += 8) {
+            const u64 r = r0 + (u64)q, c = c0 + (u64)tx;
+            if (r < rows && c < cols) tile[q][tx] = src[r * cols + c];
+        }
+        __syncthreads();
+        for (int q = ty; q < 32; q += 8) {
+            const u64 c = c0 + (u64)q, r = r0 + (u64)tx;
+            if (r < rows && c < cols) dst[c * rows + r] = tile[tx][q];
+        }
+        __syncthreads();
+    }
+}
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_transpose1(const u8* src, u64 rows, u64 cols, u8* dst) { pr_transpose<u8>(src, rows, cols, dst); }
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_transpose2(const u16* src, u64 rows, u64 cols, u16* dst) { pr_transpose<u16>(src, rows, cols, dst); }
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_transpose4(const u32* src, u64 rows, u64 cols, u32* dst) { pr_transpose<u32>(src, rows, cols, dst); }
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_transpose8(const u64* src, u64 rows, u64 cols, u64* dst) { pr_transpose<u64>(src, rows, cols, dst); }
+
+// out (count, row_bytes) = rows idx[i] of table; a warp per output row (grid-stride); the row is
+// copied in units of vec bytes (16, 4 or 1: what row_bytes and both pointers allow); a bad index
+// zeroes the row
+template <typename T>
+BNBQ_DEV void pr_gather(const u8* table, u64 num_rows, u64 row_bytes, const i32* idx, u64 count,
+                        u8* out, u32* err, T zero) {
+    const int lane = threadIdx.x & 31;
+    const u64 wpb = blockDim.x >> 5, units = row_bytes / sizeof(T);
+    for (u64 i = (u64)blockIdx.x * wpb + (threadIdx.x >> 5); i < count; i += (u64)gridDim.x * wpb) {
+        const i32 r = idx[i];
+        const bool bad = r < 0 || (u64)r >= num_rows;
+        if (bad && lane == 0) *err = 1u;
+        const T* s = (const T*)(table + (bad ? 0 : (u64)r) * row_bytes);
+        T* d = (T*)(out + i * row_bytes);
+        for (u64 u = lane; u < units; u += 32) d[u] = bad ? zero : s[u];
+    }
+}
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_gather_rows(const u8* table, u64 num_rows, u64 row_bytes, const i32* idx, u64 count,
+                   u8* out, int vec, u32* err) {
+    if (vec == 16) pr_gather<uint4>(table, num_rows, row_bytes, idx, count, out, err, make_uint4(0u, 0u, 0u, 0u));
+    else if (vec == 4) pr_gather<u32>(table, num_rows, row_bytes, idx, count, out, err, 0u);
+    else pr_gather<u8>(table, num_rows, row_bytes, idx, count, out, err, (u8)0);
+}
+
+// out (M, max_cols) = X (M, K) columns cols[j], j < *num_cols; zero for j >= *num_cols
+template <typename T>
+BNBQ_DEV void pr_gather_cols(const T* X, u64 M, u64 K, const i32* cols, const i32* num_cols,
+                             u64 max_cols, T* out, u32* err) {
+    i32 nc = *num_cols;
+    if (nc < 0 || (u64)nc > max_cols) {
+        if (blockIdx.x == 0 && threadIdx.x == 0) *err = 1u;
+        nc = nc < 0 ? 0 : (i32)max_cols;
+    }
+    BNBQ_GRID_LOOP(e, M * max_cols) {
+        const u64 m = e / max_cols, j = e - m * max_cols;
+        T v = (T)0;
+        if (j < (u64)nc) {
+            const i32 c = cols[j];
+            if (c < 0 || (u64)c >= K) *err = 1u;
+            else v = X[m * K + (u64)c];
+        }
+        out[e] = v;
+    }
+}
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_gather_cols(const void* X, u64 M, u64 K, const i32* cols, const i32* num_cols, u64 max_cols,
+                   void* out, int es, u32* err) {
+    if (es == 8) pr_gather_cols<u64>((const u64*)X, M, K, cols, num_cols, max_cols, (u64*)out, err);
+    else if (es == 4) pr_gather_cols<u32>((const u32*)X, M, K, cols, num_cols, max_cols, (u32*)out, err);
+    else if (es == 2) pr_gather_cols<u16>((const u16*)X, M, K, cols, num_cols, max_cols, (u16*)out, err);
+    else pr_gather_cols<u8>((const u8*)X, M, K, cols, num_cols, max_cols, (u8*)out, err);
+}
+
+#endif
