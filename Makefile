@@ -21,7 +21,7 @@ KSRC    := kernels_src/prelude.cuh $(filter-out kernels_src/prelude.cuh,$(sort $
 .PHONY: all run test vectors bench-cpu compile-tests sanitize clean embed check-embed nvrtc-check \
         gpu-test bench-gpu bench-layers
 
-all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq $(B)/test_prims $(B)/test_layers_embed $(B)/test_layers $(B)/test_cuda $(B)/test_gpu $(B)/nvrtc_check \
+all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq $(B)/test_prims $(B)/test_layers_embed $(B)/test_layers $(B)/test_cuda $(B)/test_gpu $(B)/test_gpu_layers $(B)/nvrtc_check \
      $(B)/bnbq_precompile $(B)/gpu_quickstart $(B)/train_switchback $(B)/bench_gpu $(B)/bench_layers \
      $(B)/quant_tables
 
@@ -54,6 +54,9 @@ $(B)/test_cuda: tests/test_cuda.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
 
 $(B)/test_gpu: tests/test_gpu.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
+
+$(B)/test_gpu_layers: tests/test_gpu_layers.c $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
 
 $(B)/nvrtc_check: tests/nvrtc_check.c $(HDR) $(CUHDR) | $(B)
@@ -99,6 +102,9 @@ $(B)/test_cuda_san: tests/test_cuda.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
 $(B)/test_gpu_san: tests/test_gpu.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(CULIBS)
 
+$(B)/test_gpu_layers_san: tests/test_gpu_layers.c $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(SAN) $< -o $@ $(CULIBS)
+
 run: $(B)/quickstart
 	./$(B)/quickstart
 
@@ -110,7 +116,7 @@ bench-cpu: $(B)/bench_cpu
 compile-tests: | $(B)
 	sh tests/compile_tests.sh
 
-sanitize: $(B)/bnbq_vectors_san $(B)/test_bnbq_san $(B)/test_prims_san $(B)/test_layers_embed_san $(B)/test_layers_san $(B)/test_cuda_san $(B)/test_gpu_san
+sanitize: $(B)/bnbq_vectors_san $(B)/test_bnbq_san $(B)/test_prims_san $(B)/test_layers_embed_san $(B)/test_layers_san $(B)/test_cuda_san $(B)/test_gpu_san $(B)/test_gpu_layers_san
 
 # Everything CI runs. The last line is the plain "N passed, N failed" summary.
 test: all sanitize $(B)/embed
@@ -134,8 +140,9 @@ check-embed: $(B)/embed
 nvrtc-check: $(B)/nvrtc_check
 	./$(B)/nvrtc_check
 
-# On a GPU: every operation against the CPU reference, the vectors with --gpu, compute-sanitizer.
-gpu-test: $(B)/test_gpu $(B)/bnbq_vectors
+# On a GPU: every operation and every layer against the CPU reference, the vectors with --gpu,
+# SwitchBack training, compute-sanitizer.
+gpu-test: $(B)/test_gpu $(B)/test_gpu_layers $(B)/bnbq_vectors $(B)/train_switchback
 	sh tests/gpu_test.sh
 
 # On a GPU: speed against the copy bandwidth, compile and cache-load times. The commit goes into

@@ -1,11 +1,15 @@
 #!/bin/sh
 # `make gpu-test`: the CUDA backend on a real GPU.
 #   1. build/test_gpu: every operation against the CPU reference (tests/test_gpu.c)
-#   2. build/bnbq_vectors --gpu tests/vectors: bitsandbytes' vectors on the GPU
-#   3. if compute-sanitizer is found (PATH, then $CUDA_PATH/bin, /usr/local/cuda/bin):
-#      build/test_gpu --small under --tool memcheck and under --tool racecheck; their summaries
-#      are printed and any error the sanitizer reports fails the step (test_gpu's own failures
-#      are step 1's; they are shown here, not counted again)
+#   2. build/test_gpu_layers: every layer and research function against the CPU
+#      (tests/test_gpu_layers.c)
+#   3. build/bnbq_vectors --gpu tests/vectors: bitsandbytes' vectors on the GPU
+#   4. build/train_switchback: a SwitchBack MLP trained on the GPU (exit 0: it learned)
+#   5. if compute-sanitizer is found (PATH, then $CUDA_PATH/bin, /usr/local/cuda/bin):
+#      build/test_gpu --small under --tool memcheck and under --tool racecheck, and
+#      build/test_gpu_layers --small under --tool memcheck; their summaries are printed and any
+#      error the sanitizer reports fails the step (the programs' own failures are steps 1 and
+#      2's; they are shown here, not counted again)
 # All steps share one kernel cache, build/gpu_test_cache, emptied first (step 1 compiles cold,
 # the sanitizer runs load from disk). Without a GPU every step reports a skip and the exit status
 # is 0. The last line is "N passed, N failed[, N skipped]" counted in steps.
@@ -28,11 +32,26 @@ else
     fail=$((fail + 1)); have_gpu=1
 fi
 
+echo "== test_gpu_layers"
+rcfile=$(mktemp) || exit 1
+{ ./$B/test_gpu_layers --cache-dir "$CACHE"; echo $? >"$rcfile"; } | tee "$log"
+rc=$(cat "$rcfile"); rm -f "$rcfile"
+if grep -q '^SKIP test_gpu_layers' "$log" && [ "$rc" -eq 0 ]; then skip=$((skip + 1))
+elif [ "$rc" -eq 0 ]; then pass=$((pass + 1))
+else fail=$((fail + 1)); fi
+
 echo "== bnbq_vectors --gpu tests/vectors"
 BNBQ_CACHE_DIR=$CACHE ./$B/bnbq_vectors --gpu tests/vectors; rc=$?
 if [ $rc -eq 0 ]; then pass=$((pass + 1))
 elif [ $rc -eq 2 ] && [ "$have_gpu" = 0 ]; then skip=$((skip + 1))
 else fail=$((fail + 1)); fi
+
+echo "== train_switchback"
+if [ "$have_gpu" = 0 ]; then echo "skip: no GPU"; skip=$((skip + 1))
+else
+    BNBQ_CACHE_DIR=$CACHE ./$B/train_switchback; rc=$?
+    if [ $rc -eq 0 ]; then pass=$((pass + 1)); else echo "FAIL train_switchback (exit $rc)"; fail=$((fail + 1)); fi
+fi
 
 CS=
 if command -v compute-sanitizer >/dev/null 2>&1; then CS=compute-sanitizer
@@ -41,19 +60,20 @@ else
         if [ -n "$d" ] && [ -x "$d/compute-sanitizer" ]; then CS=$d/compute-sanitizer; break; fi
     done
 fi
-for tool in memcheck racecheck; do
-    echo "== compute-sanitizer --tool $tool build/test_gpu --small"
+for run in memcheck:test_gpu racecheck:test_gpu memcheck:test_gpu_layers; do
+    tool=${run%%:*}; prog=${run#*:}
+    echo "== compute-sanitizer --tool $tool build/$prog --small"
     if [ "$have_gpu" = 0 ]; then echo "skip: no GPU"; skip=$((skip + 1)); continue; fi
     if [ -z "$CS" ]; then echo "skip: compute-sanitizer not found"; skip=$((skip + 1)); continue; fi
-    "$CS" --tool "$tool" --error-exitcode 99 ./$B/test_gpu --small --cache-dir "$CACHE" >"$log" 2>&1; rc=$?
-    echo "test_gpu --small under $tool: $(grep -E '^[0-9]+ passed, ' "$log" | tail -n 1) (exit $rc)"
+    "$CS" --tool "$tool" --error-exitcode 99 ./$B/$prog --small --cache-dir "$CACHE" >"$log" 2>&1; rc=$?
+    echo "$prog --small under $tool: $(grep -E '^[0-9]+ passed, ' "$log" | tail -n 1) (exit $rc)"
     grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -n 2
     if [ $rc -ne 99 ] && grep -Eq 'ERROR SUMMARY: 0 errors|RACECHECK SUMMARY: 0 hazards' "$log" &&
        ! grep -Eq 'ERROR SUMMARY: [1-9]|\([1-9][0-9]* errors' "$log"; then
-        echo "ok compute-sanitizer $tool: no errors"
+        echo "ok compute-sanitizer $tool $prog: no errors"
         pass=$((pass + 1))
     else
-        echo "FAIL compute-sanitizer $tool (exit $rc); first reports:"
+        echo "FAIL compute-sanitizer $tool $prog (exit $rc); first reports:"
         grep -E '^=========' "$log" | head -n 40
         fail=$((fail + 1))
     fi

@@ -57,7 +57,7 @@ run layers-embed-asan-ubsan ./$B/test_layers_embed_san --quick
 run_status check-embed ${MAKE:-make} -s check-embed
 run nvrtc-check     ./$B/nvrtc_check
 run cuda-loader-cache sh tests/test_cuda.sh
-run cuda-loader-cache-asan-ubsan sh tests/test_cuda.sh --quick ./$B/test_cuda_san ./$B/test_gpu_san ./$B/bnbq_vectors_san
+run cuda-loader-cache-asan-ubsan sh tests/test_cuda.sh --quick ./$B/test_cuda_san ./$B/test_gpu_san ./$B/bnbq_vectors_san ./$B/test_gpu_layers_san
 run_status bnbq_precompile precompile_example
 run_status gpu_quickstart ./$B/gpu_quickstart
 rm -f "$log"

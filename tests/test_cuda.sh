@@ -11,11 +11,15 @@
 #                          copies with the CPU kernels; every case must pass
 #   gpu-plumbing-test_gpu  build/test_gpu --small --fake-plumbing: test_gpu's copies, poisoning
 #                          and comparisons with the CPU kernels; every operation must pass
+#   gpu-plumbing-test_gpu_layers  build/test_gpu_layers --small --fake-plumbing: the layer test's
+#                          setup, copies, comparisons and step counters with a CPU exec in place
+#                          of the GPU's; every group must pass
 #   bench-gpu-smoke        build/bench_gpu --smoke: runs to the end (its numbers mean nothing)
 #
-# usage: sh tests/test_cuda.sh [--quick] [PROGRAM [TEST_GPU [VECTORS]]]
-#        (default build/test_cuda, build/test_gpu, build/bnbq_vectors; the sanitizer pass gives
-#        build/test_cuda_san build/test_gpu_san build/bnbq_vectors_san)
+# usage: sh tests/test_cuda.sh [--quick] [PROGRAM [TEST_GPU [VECTORS [TEST_GPU_LAYERS]]]]
+#        (default build/test_cuda, build/test_gpu, build/bnbq_vectors, build/test_gpu_layers; the
+#        sanitizer pass gives build/test_cuda_san build/test_gpu_san build/bnbq_vectors_san
+#        build/test_gpu_layers_san)
 #        --quick leaves out the compilations of the whole kernel table (for the sanitizer pass)
 # Output: the scenarios' "ok" / "FAIL" / "skip" lines, then "N passed, N failed[, N skipped]".
 # Exit status 0 only when no scenario failed.
@@ -25,6 +29,7 @@ if [ "$1" = "--quick" ]; then QUICK=--quick; shift; fi
 PROG=${1:-$B/test_cuda}
 TEST_GPU=${2:-$B/test_gpu}
 VECTORS=${3:-$B/bnbq_vectors}
+TEST_GPU_LAYERS=${4:-$B/test_gpu_layers}
 CC=${CC:-cc}
 FAKE=$B/fake_libcuda
 mkdir -p "$FAKE" || exit 1
@@ -99,6 +104,11 @@ if [ -x "$TEST_GPU" ]; then
     plumb gpu-plumbing-test_gpu '^[1-9][0-9]* passed, 0 failed' "$TEST_GPU" --small --fake-plumbing
 else
     echo "FAIL gpu-plumbing-test_gpu: $TEST_GPU is not built"; fail=$((fail + 1))
+fi
+if [ -x "$TEST_GPU_LAYERS" ]; then
+    plumb gpu-plumbing-test_gpu_layers '^[1-9][0-9]* passed, 0 failed' "$TEST_GPU_LAYERS" --small --fake-plumbing
+else
+    echo "FAIL gpu-plumbing-test_gpu_layers: $TEST_GPU_LAYERS is not built"; fail=$((fail + 1))
 fi
 if [ -x "$B/bench_gpu" ]; then
     plumb bench-gpu-smoke 'cold compile' "$B/bench_gpu" --smoke
