@@ -144,9 +144,34 @@ BNBQ_DEV void pr_ldv(const void* p, u64 e0, u64 k, u64 K, int vec, float* v) {
     }
 }
 
+// 16 bytes of W, read past L1 (streamed once; L1 keeps the activation rows)
+BNBQ_DEV uint4 pr_ld_stream(const void* p) {
+    uint4 q;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(q.x), "=r"(q.y), "=r"(q.z), "=r"(q.w) : "l"(p));
+    return q;
+}
+BNBQ_DEV void pr_widen16(uint4 q, float* v) {
+    const u32 w[4] = { q.x, q.y, q.z, q.w };
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        if (BNBQ_DT == BNBQ_F32) v[i] = __uint_as_float(w[i]);
+        else if (BNBQ_DT == BNBQ_F16) {
+            v[2 * i] = bnbq_h2f_arith((u16)(w[i] & 0xffffu));
+            v[2 * i + 1] = bnbq_h2f_arith((u16)(w[i] >> 16));
+        } else {
+            v[2 * i] = __uint_as_float(w[i] << 16);
+            v[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+        }
+    }
+}
+
 template <int MR>
 BNBQ_DEV void pr_gemm_few(const void* A, const void* B, u64 M, u64 N, u64 K, int ta,
                           const void* bias, int accumulate, void* out, int vec) {
+    // U chunks per fast step (all their loads issued first): more bytes in flight with few rows
+    const int U = MR == 1 ? 4 : (MR == 4 ? 2 : 1);
+    const u64 es = BNBQ_DT == BNBQ_F32 ? 4 : 2;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wpb = blockDim.x >> 5;
     const u64 m0 = (u64)blockIdx.x * MR;
     const int mr = M - m0 < (u64)MR ? (int)(M - m0) : MR;
@@ -158,7 +183,44 @@ BNBQ_DEV void pr_gemm_few(const void* A, const void* B, u64 M, u64 N, u64 K, int
         for (int m = 0; m < MR; m++)
 #pragma unroll
             for (int j = 0; j < PR_SW; j++) acc[m][j] = 0.0f;
-        for (u64 k = (u64)lane * PR_SV; k < K; k += 32 * PR_SV) {
+        u64 k = (u64)lane * PR_SV;
+        // fast steps: 16-byte loads, every W row of the group (rows past N: row n0) and every A
+        // row (rows past mr: row m0; both computed and dropped), issued before the arithmetic
+        if (vec && !ta)
+            for (; k + (u64)(U - 1) * 32 * PR_SV + PR_SV <= K; k += (u64)U * 32 * PR_SV) {
+                uint4 wq[U][PR_SW], aq[U][MR];
+#pragma unroll
+                for (int u = 0; u < U; u++) {
+                    const u64 kk = k + (u64)u * 32 * PR_SV;
+#pragma unroll
+                    for (int j = 0; j < PR_SW; j++) {
+                        const u64 n = n0 + (u64)j < N ? n0 + (u64)j : n0;
+                        wq[u][j] = pr_ld_stream((const char*)B + (n * K + kk) * es);
+                    }
+#pragma unroll
+                    for (int m = 0; m < MR; m++) {
+                        const u64 r = m < mr ? m0 + (u64)m : m0;
+                        aq[u][m] = *(const uint4*)((const char*)A + (r * K + kk) * es);
+                    }
+                }
+#pragma unroll
+                for (int u = 0; u < U; u++) {
+                    float w[PR_SW][PR_SV];
+#pragma unroll
+                    for (int j = 0; j < PR_SW; j++) pr_widen16(wq[u][j], w[j]);
+#pragma unroll
+                    for (int m = 0; m < MR; m++) {
+                        float a[PR_SV];
+                        pr_widen16(aq[u][m], a);
+#pragma unroll
+                        for (int j = 0; j < PR_SW; j++)
+#pragma unroll
+                            for (int i = 0; i < PR_SV; i++) acc[m][j] = fmaf(a[i], w[j][i], acc[m][j]);
+                    }
+                }
+            }
+        // the rest (and every step without 16-byte loads), one chunk at a time, same k order
+        for (; k < K; k += 32 * PR_SV) {
             float w[PR_SW][PR_SV];
 #pragma unroll
             for (int j = 0; j < PR_SW; j++) {
