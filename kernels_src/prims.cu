@@ -114,6 +114,173 @@ bnbq_k_gemm(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb, c
     }
 }
 
+// Few rows (M <= 64, B stored (N, K): out = X @ W^T with few tokens): a warp per PR_SW = 4 output
+// columns n and MR rows m (blockIdx.x: the group of MR rows, so the blocks sharing the W rows are
+// launched together; blockIdx.y * 4 + warp (grid-stride): the column group). Lane l takes the
+// elements k of [k0, k0 + V) (V = 16 bytes of dt) for k0 = V * l, V * (l + 32), ...: 16-byte
+// loads of W (and of A when not ta), float32 FMA in k order per lane, then a shuffle tree over the
+// lanes (a fixed order: deterministic). vec: 16-byte loads allowed (K * size and both pointers).
+#define PR_SW 4
+#define PR_SV (BNBQ_DT == BNBQ_F32 ? 4 : 8)
+// V elements [k, k + V) of a dt row at p (row start e0), widened; past K: 0
+BNBQ_DEV void pr_ldv(const void* p, u64 e0, u64 k, u64 K, int vec, float* v) {
+    if (vec && k + PR_SV <= K) {
+        const uint4 q = *(const uint4*)((const char*)p + (e0 + k) * (BNBQ_DT == BNBQ_F32 ? 4 : 2));
+        const u32 w[4] = { q.x, q.y, q.z, q.w };
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            if (BNBQ_DT == BNBQ_F32) v[i] = __uint_as_float(w[i]);
+            else if (BNBQ_DT == BNBQ_F16) {
+                v[2 * i] = bnbq_h2f_arith((u16)(w[i] & 0xffffu));
+                v[2 * i + 1] = bnbq_h2f_arith((u16)(w[i] >> 16));
+            } else {
+                v[2 * i] = __uint_as_float(w[i] << 16);
+                v[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+            }
+        }
+    } else {
+#pragma unroll
+        for (int i = 0; i < PR_SV; i++) v[i] = k + (u64)i < K ? pr_ld(p, e0 + k + (u64)i) : 0.0f;
+    }
+}
+
+// 16 bytes of W, read past L1 (streamed once; L1 keeps the activation rows)
+BNBQ_DEV uint4 pr_ld_stream(const void* p) {
+    uint4 q;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(q.x), "=r"(q.y), "=r"(q.z), "=r"(q.w) : "l"(p));
+    return q;
+}
+BNBQ_DEV void pr_widen16(uint4 q, float* v) {
+    const u32 w[4] = { q.x, q.y, q.z, q.w };
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        if (BNBQ_DT == BNBQ_F32) v[i] = __uint_as_float(w[i]);
+        else if (BNBQ_DT == BNBQ_F16) {
+            v[2 * i] = bnbq_h2f_arith((u16)(w[i] & 0xffffu));
+            v[2 * i + 1] = bnbq_h2f_arith((u16)(w[i] >> 16));
+        } else {
+            v[2 * i] = __uint_as_float(w[i] << 16);
+            v[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+        }
+    }
+}
+
+template <int MR>
+BNBQ_DEV void pr_gemm_few(const void* A, const void* B, u64 M, u64 N, u64 K, int ta,
+                          const void* bias, int accumulate, void* out, int vec) {
+    // U chunks per fast step (all their loads issued first): more bytes in flight with few rows
+    const int U = MR == 1 ? 4 : (MR == 4 ? 2 : 1);
+    const u64 es = BNBQ_DT == BNBQ_F32 ? 4 : 2;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wpb = blockDim.x >> 5;
+    const u64 m0 = (u64)blockIdx.x * MR;
+    const int mr = M - m0 < (u64)MR ? (int)(M - m0) : MR;
+    const u64 groups = (N + PR_SW - 1) / PR_SW;
+    for (u64 g = (u64)blockIdx.y * wpb + (u64)warp; g < groups; g += (u64)gridDim.y * wpb) {
+        const u64 n0 = g * PR_SW;
+        float acc[MR][PR_SW];
+#pragma unroll
+        for (int m = 0; m < MR; m++)
+#pragma unroll
+            for (int j = 0; j < PR_SW; j++) acc[m][j] = 0.0f;
+        u64 k = (u64)lane * PR_SV;
+        // fast steps: 16-byte loads, every W row of the group (rows past N: row n0) and every A
+        // row (rows past mr: row m0; both computed and dropped), issued before the arithmetic
+        if (vec && !ta)
+            for (; k + (u64)(U - 1) * 32 * PR_SV + PR_SV <= K; k += (u64)U * 32 * PR_SV) {
+                uint4 wq[U][PR_SW], aq[U][MR];
+#pragma unroll
+                for (int u = 0; u < U; u++) {
+                    const u64 kk = k + (u64)u * 32 * PR_SV;
+#pragma unroll
+                    for (int j = 0; j < PR_SW; j++) {
+                        const u64 n = n0 + (u64)j < N ? n0 + (u64)j : n0;
+                        wq[u][j] = pr_ld_stream((const char*)B + (n * K + kk) * es);
+                    }
+#pragma unroll
+                    for (int m = 0; m < MR; m++) {
+                        const u64 r = m < mr ? m0 + (u64)m : m0;
+                        aq[u][m] = *(const uint4*)((const char*)A + (r * K + kk) * es);
+                    }
+                }
+#pragma unroll
+                for (int u = 0; u < U; u++) {
+                    float w[PR_SW][PR_SV];
+#pragma unroll
+                    for (int j = 0; j < PR_SW; j++) pr_widen16(wq[u][j], w[j]);
+#pragma unroll
+                    for (int m = 0; m < MR; m++) {
+                        float a[PR_SV];
+                        pr_widen16(aq[u][m], a);
+#pragma unroll
+                        for (int j = 0; j < PR_SW; j++)
+#pragma unroll
+                            for (int i = 0; i < PR_SV; i++) acc[m][j] = fmaf(a[i], w[j][i], acc[m][j]);
+                    }
+                }
+            }
+        // the rest (and every step without 16-byte loads), one chunk at a time, same k order
+        for (; k < K; k += 32 * PR_SV) {
+            float w[PR_SW][PR_SV];
+#pragma unroll
+            for (int j = 0; j < PR_SW; j++) {
+                if (n0 + (u64)j < N) pr_ldv(B, (n0 + (u64)j) * K, k, K, vec, w[j]);
+                else {
+#pragma unroll
+                    for (int i = 0; i < PR_SV; i++) w[j][i] = 0.0f;
+                }
+            }
+#pragma unroll
+            for (int m = 0; m < MR; m++) {
+                if (m < mr) {
+                    float a[PR_SV];
+                    if (!ta) pr_ldv(A, (m0 + (u64)m) * K, k, K, vec, a);
+                    else {
+#pragma unroll
+                        for (int i = 0; i < PR_SV; i++)
+                            a[i] = k + (u64)i < K ? pr_ld(A, (k + (u64)i) * M + m0 + (u64)m) : 0.0f;
+                    }
+#pragma unroll
+                    for (int j = 0; j < PR_SW; j++)
+#pragma unroll
+                        for (int i = 0; i < PR_SV; i++) acc[m][j] = fmaf(a[i], w[j][i], acc[m][j]);
+                }
+            }
+        }
+#pragma unroll
+        for (int m = 0; m < MR; m++) {
+            if (m >= mr) break;
+#pragma unroll
+            for (int j = 0; j < PR_SW; j++) {
+                const float s = pr_warp_sum(acc[m][j]);
+                const u64 n = n0 + (u64)j;
+                if (lane == j && n < N) {
+                    const u64 e = (m0 + (u64)m) * N + n;
+                    float o = s;
+                    if (bias) o = o + pr_ld(bias, n);
+                    if (accumulate) o = o + pr_ld(out, e);
+                    pr_st(out, e, o);
+                }
+            }
+        }
+    }
+}
+extern "C" __global__ void __launch_bounds__(128)
+bnbq_k_gemm_few1(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, const void* bias,
+                 int accumulate, void* out, int vec) {
+    pr_gemm_few<1>(A, B, M, N, K, ta, bias, accumulate, out, vec);
+}
+extern "C" __global__ void __launch_bounds__(128)
+bnbq_k_gemm_few4(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, const void* bias,
+                 int accumulate, void* out, int vec) {
+    pr_gemm_few<4>(A, B, M, N, K, ta, bias, accumulate, out, vec);
+}
+extern "C" __global__ void __launch_bounds__(128)
+bnbq_k_gemm_few16(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, const void* bias,
+                  int accumulate, void* out, int vec) {
+    pr_gemm_few<16>(A, B, M, N, K, ta, bias, accumulate, out, vec);
+}
+
 // Tensor cores (f16 / bf16, sm_80+; the launcher picks it): mma.sync m16n8k16 with float32
 // accumulation. Tiles of 128 x 128 outputs, 32 of K per step, 8 warps of 64 x 32 outputs. The tiles
 // sit in shared memory K-contiguous (A as [m][k], B as [n][k]) whatever the storage order; the raw
@@ -512,27 +679,83 @@ bnbq_k_gather4(const u8* packed, const float* absmax, u64 num_rows, u64 dim, int
 }
 
 // ---- LLM.int8 pieces ---------------------------------------------------------------------------
-// out[m, n] = dt(f32(out[m, n]) + S), S the float32 sum over j < *num_cols in j order (bnbq.h)
+// out[m, n] = dt(f32(out[m, n]) + S), S the float32 sum over j < *num_cols in j order (bnbq.h).
+// Tiles of 64 x 64 outputs (blockIdx.x: n tile; blockIdx.y, grid-stride: m tile), 256 threads of
+// 4 x 4 outputs; per step 16 outlier columns: A[m, c_j] and the dequantized w[n, j] (rounded to dt)
+// staged in shared memory as float32, then each thread adds its products in j order, the CPU's
+// operations one by one (byte-identical). Padding past *num_cols and a bad column (skipped on the
+// CPU's side; *err = 1) stage a = w = 0: p = +0, and s + (+0) = s (s is never -0).
+#define PR_OT 64
+#define PR_OJ 16
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_outlier_mm(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N,
                   const i32* cols, const i32* num_cols, void* out, u32* err) {
+    __shared__ __align__(16) float As[PR_OJ][PR_OT + 4];   // [j][m]
+    __shared__ __align__(16) float Ws[PR_OJ][PR_OT + 4];   // [j][n]
     i32 nc = *num_cols;
     if (nc < 0 || (u64)nc > K) {
-        if (blockIdx.x == 0 && threadIdx.x == 0) *err = 1u;
+        if (blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0) *err = 1u;
         nc = nc < 0 ? 0 : (i32)K;
     }
-    BNBQ_GRID_LOOP(e, M * N) {
-        const u64 m = e / N, n = e - m * N;
-        float s = 0.0f;
-        for (i32 j = 0; j < nc; j++) {
-            const i32 c = cols[j];
-            if (c < 0 || (u64)c >= K) { *err = 1u; continue; }
-            const float w0 = (float)CB[n * K + (u64)c] * SCB[n];
-            const float w1 = w0 * 7.874015718698502e-3f;
-            const float p = pr_ld(A, m * K + (u64)c) * bnbq_round_to(BNBQ_DT, w1);
-            s = s + p;
+    const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
+    const u64 mtiles = (M + PR_OT - 1) / PR_OT;
+    const u64 n0 = (u64)blockIdx.x * PR_OT;
+    for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
+        const u64 m0 = mt * PR_OT;
+        float acc[4][4];
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
+        for (i32 j0 = 0; j0 < nc; j0 += PR_OJ) {
+#pragma unroll
+            for (int h = 0; h < 4; h++) {
+                const int e = tid + 256 * h, jj = e & 15, r = e >> 4;
+                const i32 j = j0 + jj;
+                float a = 0.0f, w = 0.0f;
+                if (j < nc) {
+                    const i32 c = cols[j];
+                    if (c < 0 || (u64)c >= K) {
+                        if (r == 0) *err = 1u;
+                    } else {
+                        const u64 m = m0 + (u64)r, n = n0 + (u64)r;
+                        if (m < M) a = pr_ld(A, m * K + (u64)c);
+                        if (n < N) {
+                            const float w0 = (float)CB[n * K + (u64)c] * SCB[n];
+                            const float w1 = w0 * 7.874015718698502e-3f;
+                            w = bnbq_round_to(BNBQ_DT, w1);
+                        }
+                    }
+                }
+                As[jj][r] = a;
+                Ws[jj][r] = w;
+            }
+            __syncthreads();
+#pragma unroll
+            for (int jj = 0; jj < PR_OJ; jj++) {
+                const float4 a4 = *(const float4*)&As[jj][ty * 4];
+                const float4 w4 = *(const float4*)&Ws[jj][tx * 4];
+                const float av[4] = { a4.x, a4.y, a4.z, a4.w }, wv[4] = { w4.x, w4.y, w4.z, w4.w };
+#pragma unroll
+                for (int i = 0; i < 4; i++)
+#pragma unroll
+                    for (int j = 0; j < 4; j++) {
+                        const float p = av[i] * wv[j];
+                        acc[i][j] = acc[i][j] + p;
+                    }
+            }
+            __syncthreads();
         }
-        pr_st(out, e, pr_ld(out, e) + s);
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const u64 m = m0 + (u64)ty * 4 + (u64)i;
+            if (m >= M) break;
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                const u64 n = n0 + (u64)tx * 4 + (u64)j;
+                if (n < N) pr_st(out, m * N + n, pr_ld(out, m * N + n) + acc[i][j]);
+            }
+        }
     }
 }
 

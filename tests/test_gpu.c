@@ -1232,6 +1232,35 @@ static void op_gemm(void) {
                     within_tol("out", dt, ho, dout, M * N);
                 case_end();
             }
+    /* few rows (the GPU's small-M path when trans_b): M around its row groups, K a multiple of 16
+       bytes (16-byte loads) or not (scalar tail) */
+    {
+        static const size_t fm[6] = { 1, 2, 16, 33, 64, 65 };
+        static const mnk fnk[2] = { { 0, 130, 512 }, { 0, 77, 301 } };
+        int i, q;
+        for (i = 0; i < 6; i++)
+            for (q = 0; q < (g_small ? 1 : 2); q++)
+                for (d = 0; d < 3; d++)
+                    for (t = 0; t < 4; t++) {
+                        bnbq_dtype dt = k_dts[d];
+                        size_t M = fm[i], N = fnk[q].N, K = fnk[q].K, es = bnbq_dtype_size(dt);
+                        int ta = t & 1, tb = t >> 1, bias = (i + t) & 1, acc = ((i + q + t) >> 1) & 1;
+                        void *hA, *hB, *hb = NULL, *ho, *dA, *dB, *db = NULL, *dout;
+                        STOP();
+                        case_begin();
+                        label("%s M=%zu N=%zu K=%zu trans_a=%d trans_b=%d bias=%d accumulate=%d (few rows)",
+                              bnbq_dtype_name(dt), M, N, K, ta, tb, bias, acc);
+                        hA = rnd_dt(dt, M * K, 1.0f); hB = rnd_dt(dt, K * N, 1.0f);
+                        if (bias) { hb = rnd_dt(dt, N, 1.0f); db = U(hb, N * es); }
+                        ho = rnd_dt(dt, M * N, 1.0f);
+                        dA = U(hA, M * K * es); dB = U(hB, K * N * es);
+                        dout = acc ? U(ho, M * N * es) : D(M * N * es);
+                        if (both(bnbq_gemm(NULL, dt, ta, tb, M, N, K, hA, hB, hb, acc, ho),
+                                 bnbq_gemm(g_gex, dt, ta, tb, M, N, K, dA, dB, db, acc, dout)))
+                            within_tol("out", dt, ho, dout, M * N);
+                        case_end();
+                    }
+    }
 }
 
 static void op_column_sums(void) {
@@ -1501,10 +1530,11 @@ static void op_gather_rows_4bit(void) {
 typedef struct oc_shape { size_t M, K, N, nc; } oc_shape;
 
 static void op_int8_outlier_mm(void) {
-    static const oc_shape shapes[5] = { { 1, 1, 1, 1 }, { 7, 33, 5, 0 }, { 33, 100, 65, 3 }, { 100, 1024, 300, 17 },
+    static const oc_shape shapes[8] = { { 1, 1, 1, 1 }, { 7, 33, 5, 0 }, { 33, 100, 65, 3 }, { 100, 1024, 300, 17 },
+                                        { 65, 300, 129, 1 }, { 130, 2000, 70, 300 }, { 64, 64, 64, 64 },
                                         { 512, 4096, 1024, 40 } };
     int s, d;
-    for (s = 0; s < (g_small ? 4 : 5); s++)
+    for (s = 0; s < (g_small ? 5 : 8); s++)
         for (d = 0; d < 3; d++) {
             bnbq_dtype dt = k_dts[d];
             size_t M = shapes[s].M, K = shapes[s].K, N = shapes[s].N, nc = shapes[s].nc, es = bnbq_dtype_size(dt);
