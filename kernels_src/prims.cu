@@ -170,7 +170,7 @@ template <int MR>
 BNBQ_DEV void pr_gemm_few(const void* A, const void* B, u64 M, u64 N, u64 K, int ta,
                           const void* bias, int accumulate, void* out, int vec) {
     // U chunks per fast step (all their loads issued first): more bytes in flight with few rows
-    const int U = MR == 1 ? 4 : (MR == 4 ? 2 : 1);
+    const int U = MR == 1 ? 4 : 1;
     const u64 es = BNBQ_DT == BNBQ_F32 ? 4 : 2;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wpb = blockDim.x >> 5;
     const u64 m0 = (u64)blockIdx.x * MR;
@@ -219,31 +219,24 @@ BNBQ_DEV void pr_gemm_few(const void* A, const void* B, u64 M, u64 N, u64 K, int
                     }
                 }
             }
-        // the rest (and every step without 16-byte loads), one chunk at a time, same k order
+        // the rest (and every step without 16-byte loads), one chunk at a time, same k order:
+        // element by element (a loop that is not unrolled keeps this rare path's code, and the
+        // unit's NVRTC time, small; the fmaf order per (m, j) is the same as the fast steps')
         for (; k < K; k += 32 * PR_SV) {
-            float w[PR_SW][PR_SV];
+#pragma unroll 1
+            for (int i = 0; i < PR_SV; i++) {
+                const u64 kk = k + (u64)i;
+                float w[PR_SW];
+                if (kk >= K) break;
 #pragma unroll
-            for (int j = 0; j < PR_SW; j++) {
-                if (n0 + (u64)j < N) pr_ldv(B, (n0 + (u64)j) * K, k, K, vec, w[j]);
-                else {
+                for (int j = 0; j < PR_SW; j++)
+                    w[j] = n0 + (u64)j < N ? pr_ld(B, (n0 + (u64)j) * K + kk) : 0.0f;
 #pragma unroll
-                    for (int i = 0; i < PR_SV; i++) w[j][i] = 0.0f;
-                }
-            }
+                for (int m = 0; m < MR; m++) {
+                    const u64 r = m < mr ? m0 + (u64)m : m0;
+                    const float a = ta ? pr_ld(A, kk * M + r) : pr_ld(A, r * K + kk);
 #pragma unroll
-            for (int m = 0; m < MR; m++) {
-                if (m < mr) {
-                    float a[PR_SV];
-                    if (!ta) pr_ldv(A, (m0 + (u64)m) * K, k, K, vec, a);
-                    else {
-#pragma unroll
-                        for (int i = 0; i < PR_SV; i++)
-                            a[i] = k + (u64)i < K ? pr_ld(A, (k + (u64)i) * M + m0 + (u64)m) : 0.0f;
-                    }
-#pragma unroll
-                    for (int j = 0; j < PR_SW; j++)
-#pragma unroll
-                        for (int i = 0; i < PR_SV; i++) acc[m][j] = fmaf(a[i], w[j][i], acc[m][j]);
+                    for (int j = 0; j < PR_SW; j++) acc[m][j] = fmaf(a, w[j], acc[m][j]);
                 }
             }
         }
@@ -274,11 +267,6 @@ extern "C" __global__ void __launch_bounds__(128)
 bnbq_k_gemm_few4(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, const void* bias,
                  int accumulate, void* out, int vec) {
     pr_gemm_few<4>(A, B, M, N, K, ta, bias, accumulate, out, vec);
-}
-extern "C" __global__ void __launch_bounds__(128)
-bnbq_k_gemm_few16(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, const void* bias,
-                  int accumulate, void* out, int vec) {
-    pr_gemm_few<16>(A, B, M, N, K, ta, bias, accumulate, out, vec);
 }
 
 // Tensor cores (f16 / bf16, sm_80+; the launcher picks it): mma.sync m16n8k16 with float32
