@@ -258,6 +258,103 @@ bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, flo
 }
 #endif
 
+#if BNBQ_I8_PART == 1
+// int8_vectorwise_quant, pass 1, sm_80+ (the launcher's choice where cols % 8 == 0, the pointers
+// are aligned and BNBQ_I8_STAGES rows fit in the shared memory): the same values as
+// bnbq_k_int8_vw_rows, but persistent blocks that stream their rows (r = blockIdx.x + i gridDim.x)
+// through a ring of BNBQ_I8_STAGES row buffers in dynamic shared memory filled with cp.async: while
+// a row is reduced and coded, the next STAGES - 1 rows of the block are in flight (the one-row-per-
+// block kernel loads, then computes, then stores, so its reads and writes do not overlap).
+// Two barriers a row: A (the row is in shared memory for every thread; everyone is done with the
+// buffer refilled next) and B (the warps' maxima are in). The block maximum: lane 0 of each warp
+// does atomicMax on the float bits (values >= 0, never NaN) into set i % 3 of red; after B, row i
+// clears set (i + 1) % 3, last read before A of row i - 1 and next written after A of row i + 1.
+#define BNBQ_I8_STAGES 3
+BNBQ_DEV void bnbq_i8_cp16(u32 dst, const void* src) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
+#else
+    (void)dst; (void)src;
+#endif
+}
+BNBQ_DEV void bnbq_i8_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+BNBQ_DEV void bnbq_i8_wait() {   // all but the newest STAGES - 2 groups complete
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;" ::"n"(BNBQ_I8_STAGES - 2) : "memory");
+#endif
+}
+
+template <int THR>
+BNBQ_DEV void bnbq_i8_ring_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* stats,
+                                u32* bm) {
+    extern __shared__ __align__(16) uint4 bnbq_i8_ring[];
+    __shared__ u32 red[3];
+    const int use_thr = THR > 0;
+    const u64 np = cols / 8, T = blockDim.x, tid = threadIdx.x, G = gridDim.x;
+    const u32 ring = (u32)__cvta_generic_to_shared(bnbq_i8_ring);
+    if (tid < 3) red[tid] = 0u;
+    // prologue: rows 0 .. STAGES - 2 of the block, one commit group each (empty past the end)
+    for (int s = 0; s < BNBQ_I8_STAGES - 1; s++) {
+        const u64 r = blockIdx.x + (u64)s * G;
+        if (r < rows)
+            for (u64 p = tid; p < np; p += T)
+                bnbq_i8_cp16(ring + 16u * (u32)((u64)s * np + p), A + r * cols + p * 8);
+        bnbq_i8_commit();
+    }
+    int st = 0, rs = 0;   // the buffer of row i, the set of red of row i
+    for (u64 r = blockIdx.x; r < rows; r += G) {
+        bnbq_i8_wait();   // this thread's copies of row i have landed
+        __syncthreads();  // A: everyone's have; everyone is done with row i - 1's buffer
+        {   // refill row i - 1's buffer with row i + STAGES - 1
+            const int sn = st == 0 ? BNBQ_I8_STAGES - 1 : st - 1;
+            const u64 rn = r + (u64)(BNBQ_I8_STAGES - 1) * G;
+            if (rn < rows)
+                for (u64 p = tid; p < np; p += T)
+                    bnbq_i8_cp16(ring + 16u * (u32)((u64)sn * np + p), A + rn * cols + p * 8);
+            bnbq_i8_commit();
+        }
+        const uint4* row = bnbq_i8_ring + (u64)st * np;
+        float m = 0.0f;
+        for (u64 p = tid; p < np; p += T) {
+            bnbq_i8_vec<8> x;
+            const uint4 t = row[p];
+            x.w[0] = t.x; x.w[1] = t.y; x.w[2] = t.z; x.w[3] = t.w;
+            m = bnbq_i8_piece_max<8>(x, m, p * 8, use_thr, thr, bm);
+        }
+        m = bnbq_i8_warp_max(m);
+        if ((tid & 31) == 0) atomicMax(&red[rs], __float_as_uint(m));
+        __syncthreads();  // B
+        m = __uint_as_float(red[rs]);
+        // set rs + 1 (= rs - 2) was read by everyone before A of this row: clear it for row i + 1
+        if (tid == 0) red[rs == 2 ? 0 : rs + 1] = 0u;
+        if (tid == 0) stats[r] = m;
+        const float s = 127.0f * (1.0f / m);
+        i8* q = CA + r * cols;
+        for (u64 p = tid; p < np; p += T) {
+            bnbq_i8_vec<8> x;
+            const uint4 t = row[p];
+            x.w[0] = t.x; x.w[1] = t.y; x.w[2] = t.z; x.w[3] = t.w;
+            bnbq_i8_piece_quant<0, 8>(x, s, use_thr, thr, q + p * 8);
+        }
+        st = st == BNBQ_I8_STAGES - 1 ? 0 : st + 1;
+        rs = rs == 2 ? 0 : rs + 1;
+    }
+}
+extern "C" __global__ void __launch_bounds__(512)
+bnbq_k_int8_vw_ring(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm) {
+    bnbq_i8_ring_rows<0>(A, rows, cols, thr, CA, row_stats, bm);
+}
+extern "C" __global__ void __launch_bounds__(512)
+bnbq_k_int8_vw_ring_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
+                        u32* bm) {
+    bnbq_i8_ring_rows<1>(A, rows, cols, thr, CA, row_stats, bm);
+}
+#endif
+
 #if BNBQ_I8_PART == 4
 // SwitchBack quantize_rowwise: state f16 row absmax, q = rint(127 * (x * (1 / absmax))).
 // As bnbq_k_int8_vw_rows: _any where the shape or the pointers do not allow 8-element pieces.

@@ -244,7 +244,13 @@ BNBQ_DEV void bq_quant_blocks(const void* x, u64 n, int bs_log2, u8* q, float* a
     const bool al = ((u64)x & 15) == 0 && ((u64)q & (u64)(OB - 1)) == 0;
     const u32 off0 = ((u32)g << bs_log2) + (u32)(l * VEC), jstep = (u32)(G * VEC);
     const u64 step = (u64)gridDim.x << 12;           // elements from one tile of the block to the next
-    __shared__ float red[BQ_THREADS / 32];
+    // bs >= 1024: the maxima of the block's groups (<= 4), as float bits (non-negative, never NaN,
+    // so their order is the integers'), reduced with a shared atomicMax by each warp's lane 0.
+    // Tile i uses set i % 3 and then clears set (i + 2) % 3: it was last read in tile i - 1 (done
+    // by everyone at tile i's barrier) and is next written in tile i + 2 (after tile i + 1's).
+    __shared__ u32 red[3][4];
+    int rs = 0;
+    if (t < 12) red[t >> 2][t & 3] = 0u;             // cd.setup ends with a barrier
     u64 tile = blockIdx.x, base = tile << 12;
     // the lane's first input element, output byte and absmax of the current tile
     const char* xe = (const char*)x + (base + off0) * ES;
@@ -279,12 +285,12 @@ BNBQ_DEV void bq_quant_blocks(const void* x, u64 n, int bs_log2, u8* q, float* a
         for (int o = 1; o < 32; o <<= 1)             // G is block-uniform
             if (o < G) m = bq_fmax(m, __shfl_xor_sync(BQ_FULL, m, o));
         if (G > 32) {                                // uniform: bs >= 1024
-            if ((t & 31) == 0) red[t >> 5] = m;
+            if ((t & 31) == 0) atomicMax(&red[rs][g], __float_as_uint(m));
             __syncthreads();
-            const int w0 = (g << lg) >> 5, nw = G >> 5;
-            m = red[w0];
-            for (int i = 1; i < nw; i++) m = bq_fmax(m, red[w0 + i]);
-            __syncthreads();
+            m = __uint_as_float(red[rs][g]);
+            const int rc = rs == 0 ? 2 : rs - 1;     // (rs + 2) % 3
+            if (t < 4) red[rc][t] = 0u;
+            rs = rs == 2 ? 0 : rs + 1;
         }
         const float inv = 1.0f / m;                  // IEEE reciprocal; 0 -> inf -> NaN -> code 0
         if (l == 0 && (whole || base + ((u64)g << bs_log2) < n)) *ae = m;

@@ -477,6 +477,29 @@ static void op_quantize_blockwise(void) {
                     }
                     case_end();
                 }
+    /* bs 1024 and 4096 (the block-wide maximum, whose shared sets rotate over a block's tiles):
+       enough elements for several tiles a block (the launcher keeps 4 blocks per SM) */
+    if (!g_small)
+        for (b = 0; b < 2; b++) {
+            size_t n = (size_t)12 << 20 | 5, bs = b ? 4096 : 1024, nb = nblocks_of(n, bs);
+            float* x;
+            void *hx, *dx, *hq, *ha, *dq, *da;
+            STOP();
+            case_begin();
+            label("f16 bs=%zu n=%zu (many tiles a block)", bs, n);
+            x = (float*)H(n * 4);
+            fill_normal(x, n, 1.0f);
+            specials(x, n, bs, 0, bnbq_code_dynamic(1));
+            hx = as_dtype(BNBQ_F16, x, n);
+            dx = U(hx, n * 2);
+            hq = H(n); ha = H(nb * 4); dq = D(n); da = D(nb * 4);
+            if (both(bnbq_quantize_blockwise(NULL, NULL, BNBQ_F16, hx, n, (int)bs, (uint8_t*)hq, (float*)ha),
+                     bnbq_quantize_blockwise(g_gex, NULL, BNBQ_F16, dx, n, (int)bs, (uint8_t*)dq, (float*)da))) {
+                exact("absmax", ha, da, nb, BNBQ_F32);
+                exact("q", hq, dq, n, BNBQ_U8);
+            }
+            case_end();
+        }
 }
 
 /* random positive block maxima with a zero, an inf and a NaN where there is room */
@@ -737,12 +760,17 @@ static uint16_t* make_f16_matrix(size_t rows, size_t cols, int outliers, int wit
     return (uint16_t*)as_dtype(BNBQ_F16, x, n);
 }
 
+/* and, for int8_vectorwise_quant (also with --small, for the sanitizers), shapes with more rows
+   than the persistent blocks of its sm_80+ ring kernel (bnbq_k_int8_vw_ring): 2 or 3 rows a block */
+static const shape k_ring_shapes[2] = { { 300, 14336 }, { 4096, 1024 } };
+
 static void op_int8_vectorwise_quant(void) {
     static const float thr[3] = { 0.0f, 6.0f, 0.5f };
     int s, t;
-    for (s = 0; s < NSH; s++)
+    for (s = 0; s < NSH + 2; s++)
         for (t = 0; t < 3; t++) {
-            size_t R = k_shapes[s].rows, C = k_shapes[s].cols, n = R * C;
+            const shape sh = s < NSH ? k_shapes[s] : k_ring_shapes[s - NSH];
+            size_t R = sh.rows, C = sh.cols, n = R * C;
             uint16_t* A;
             void *dA, *hCA, *hrs, *hoc, *hno, *dCA, *drs, *doc, *dno;
             STOP();
