@@ -310,7 +310,6 @@ typedef int bnbq__CUloadingMode;
 #define BNBQ__ATTR_CC_MAJOR 75
 #define BNBQ__ATTR_CC_MINOR 76
 #define BNBQ__ATTR_MAX_SHARED_PER_BLOCK_OPTIN 97
-#define BNBQ__ATTR_MAX_SHARED_PER_SM 81
 /* function attributes */
 #define BNBQ__FATTR_MAX_DYNAMIC_SHARED 8
 
@@ -1738,8 +1737,9 @@ static const char* const bnbq__cu_src_int8[] = {
     "// CAt = rint(f32(f16(a * 127) / col_stats)) with a true division (bnbq_int8_double_quant).\n",
     "//\n",
     "// Outlier columns (threshold > 0) are collected as a bitmask of ceil(cols / 32) words kept at the\n",
-    "// END of out_outlier_cols (words [cols - nwords, cols)); the last block of the final kernel\n",
-    "// compacts it in place into the sorted column indices and writes the count. In place is safe:\n",
+    "// END of out_outlier_cols (words [cols - nwords, cols)); the last block to finish the kernel that\n",
+    "// sets them (the row pass of int8_vectorwise_quant, the final pass of int8_double_quant) compacts it\n",
+    "// in place into the sorted column indices and writes the count. In place is safe:\n",
     "// while chunk [w0, w1) is compacted, every index written lands below 32 * w1 <= cols - nwords + w1,\n",
     "// i.e. before the words still to be read (32 * (nwords - 1) < cols). out_n_outliers[0] is the\n",
     "// arrival counter of that final kernel until the last block overwrites it with the count.\n",
@@ -1846,7 +1846,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_init(u32* bm, u64 nwords, i32* counter, float* f1, u64 n1,\n",
     "                                            float* f2, u64 n2) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_init)\n",
-    "#line 114 \"int8.cu\"\n",
+    "#line 115 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_init(u32* bm, u64 nwords, i32* counter, float* f1, u64 n1,\n",
     "                                            float* f2, u64 n2) {\n",
     "    u64 i0 = (u64)blockIdx.x * blockDim.x + threadIdx.x, st = (u64)gridDim.x * blockDim.x;\n",
@@ -1856,7 +1856,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    if (f2) for (u64 i = i0; i < n2; i += st) f2[i] = 0.0f;\n",
     "}\n",
     "#endif\n",
-    "#line 122 \"int8.cu\"\n",
+    "#line 123 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- a piece: V consecutive f16 of a row (V = 8: one 16-byte load; V = 1: one element) -------\n",
@@ -1925,11 +1925,12 @@ static const char* const bnbq__cu_src_int8[] = {
     "// One block (at most 256 threads) per row, grid-stride over rows: one read of the row (up to NR\n",
     "// pieces per thread kept in registers; the rest of a longer row is read again), the row statistic,\n",
     "// the codes. The launcher picks the fewest threads that keep a row in registers.\n",
-    "// MODE 0: stats = float row_stats, outlier bits into bm (use_thr). MODE 1: stats = f16 state.\n",
+    "// MODE 0: stats = float row_stats, outlier bits into bm (use_thr), which the last block to finish\n",
+    "// compacts into cols_out / n_out (bnbq_i8_outlier_tail). MODE 1: stats = f16 state.\n",
     "// THR: 1 thr > 0, 0 thr == 0 (the launcher knows), -1 either (a run-time test).\n",
     "template <int MODE, int V, int THR>\n",
     "BNBQ_DEV void bnbq_i8_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, void* stats,\n",
-    "                           u32* bm) {\n",
+    "                           u32* bm, i32* cols_out, i32* n_out) {\n",
     "    __shared__ float red[32];\n",
     "    const int use_thr = MODE == 0 && (THR < 0 ? thr > 0.0f : THR > 0);\n",
     "    const u64 np = cols / V, T = blockDim.x, tid = threadIdx.x;\n",
@@ -1972,159 +1973,51 @@ static const char* const bnbq__cu_src_int8[] = {
     "            bnbq_i8_piece_quant<MODE, V>(y, s, use_thr, thr, q + p * V);\n",
     "        }\n",
     "    }\n",
+    "    if (use_thr) bnbq_i8_outlier_tail(cols_out, n_out, bm, (cols + 31) / 32);   // block-uniform\n",
     "}\n",
     "\n",
     "#if BNBQ_I8_PART == 1\n",
-    "// int8_vectorwise_quant, pass 1 of 2: row statistics, codes (outlier elements 0) and outlier bits.\n",
+    "// int8_vectorwise_quant, pass 1 of 2: row statistics, codes (outlier elements 0), outlier bits and\n",
+    "// (the last block) the sorted outlier columns and their count.\n",
     "// The launcher picks: cols % 8 == 0, A 16-byte and CA 8-byte aligned: 8 elements a piece\n",
     "// (bnbq_k_int8_vw_rows for threshold 0, _thr for threshold > 0); else _any (either threshold).\n",
     "// (Each kernel is its own compilation unit: only the kernels a program uses are compiled.)\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
-    "                    u32* bm) {}\n",
+    "                    u32* bm, i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows)\n",
-    "#line 244 \"int8.cu\"\n",
+    "#line 248 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
-    "                    u32* bm) {\n",
-    "    bnbq_i8_rows<0, 8, 0>(A, rows, cols, thr, CA, row_stats, bm);\n",
+    "                    u32* bm, i32* cols_out, i32* n_out) {\n",
+    "    bnbq_i8_rows<0, 8, 0>(A, rows, cols, thr, CA, row_stats, bm, cols_out, n_out);\n",
     "}\n",
     "#endif\n",
-    "#line 249 \"int8.cu\"\n",
+    "#line 253 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
-    "                        u32* bm) {}\n",
+    "                        u32* bm, i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows_thr)\n",
-    "#line 249 \"int8.cu\"\n",
+    "#line 253 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
-    "                        u32* bm) {\n",
-    "    bnbq_i8_rows<0, 8, 1>(A, rows, cols, thr, CA, row_stats, bm);\n",
+    "                        u32* bm, i32* cols_out, i32* n_out) {\n",
+    "    bnbq_i8_rows<0, 8, 1>(A, rows, cols, thr, CA, row_stats, bm, cols_out, n_out);\n",
     "}\n",
     "#endif\n",
-    "#line 254 \"int8.cu\"\n",
+    "#line 258 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
-    "                        u32* bm) {}\n",
+    "                        u32* bm, i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows_any)\n",
-    "#line 254 \"int8.cu\"\n",
+    "#line 258 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
-    "                        u32* bm) {\n",
-    "    bnbq_i8_rows<0, 1, -1>(A, rows, cols, thr, CA, row_stats, bm);\n",
+    "                        u32* bm, i32* cols_out, i32* n_out) {\n",
+    "    bnbq_i8_rows<0, 1, -1>(A, rows, cols, thr, CA, row_stats, bm, cols_out, n_out);\n",
     "}\n",
     "#endif\n",
-    "#line 259 \"int8.cu\"\n",
-    "#endif\n",
-    "\n",
-    "#if BNBQ_I8_PART == 1\n",
-    "// int8_vectorwise_quant, pass 1, sm_80+ (the launcher's choice where cols % 8 == 0, the pointers\n",
-    "// are aligned and BNBQ_I8_STAGES rows fit in the shared memory): the same values as\n",
-    "// bnbq_k_int8_vw_rows, but persistent blocks that stream their rows (r = blockIdx.x + i gridDim.x)\n",
-    "// through a ring of BNBQ_I8_STAGES row buffers in dynamic shared memory filled with cp.async: while\n",
-    "// a row is reduced and coded, the next STAGES - 1 rows of the block are in flight (the one-row-per-\n",
-    "// block kernel loads, then computes, then stores, so its reads and writes do not overlap).\n",
-    "// Two barriers a row: A (the row is in shared memory for every thread; everyone is done with the\n",
-    "// buffer refilled next) and B (the warps' maxima are in). The block maximum: lane 0 of each warp\n",
-    "// does atomicMax on the float bits (values >= 0, never NaN) into set i % 3 of red; after B, row i\n",
-    "// clears set (i + 1) % 3, last read before A of row i - 1 and next written after A of row i + 1.\n",
-    "#define BNBQ_I8_STAGES 3\n",
-    "BNBQ_DEV void bnbq_i8_cp16(u32 dst, const void* src) {\n",
-    "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800\n",
-    "    asm volatile(\"cp.async.cg.shared.global [%0], [%1], 16;\" ::\"r\"(dst), \"l\"(src) : \"memory\");\n",
-    "#else\n",
-    "    (void)dst; (void)src;\n",
-    "#endif\n",
-    "}\n",
-    "BNBQ_DEV void bnbq_i8_commit() {\n",
-    "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800\n",
-    "    asm volatile(\"cp.async.commit_group;\" ::: \"memory\");\n",
-    "#endif\n",
-    "}\n",
-    "BNBQ_DEV void bnbq_i8_wait() {   // all but the newest STAGES - 2 groups complete\n",
-    "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800\n",
-    "    asm volatile(\"cp.async.wait_group %0;\" ::\"n\"(BNBQ_I8_STAGES - 2) : \"memory\");\n",
-    "#endif\n",
-    "}\n",
-    "\n",
-    "template <int THR>\n",
-    "BNBQ_DEV void bnbq_i8_ring_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* stats,\n",
-    "                                u32* bm) {\n",
-    "    extern __shared__ __align__(16) uint4 bnbq_i8_ring[];\n",
-    "    __shared__ u32 red[3];\n",
-    "    const int use_thr = THR > 0;\n",
-    "    const u64 np = cols / 8, T = blockDim.x, tid = threadIdx.x, G = gridDim.x;\n",
-    "    const u32 ring = (u32)__cvta_generic_to_shared(bnbq_i8_ring);\n",
-    "    if (tid < 3) red[tid] = 0u;\n",
-    "    // prologue: rows 0 .. STAGES - 2 of the block, one commit group each (empty past the end)\n",
-    "    for (int s = 0; s < BNBQ_I8_STAGES - 1; s++) {\n",
-    "        const u64 r = blockIdx.x + (u64)s * G;\n",
-    "        if (r < rows)\n",
-    "            for (u64 p = tid; p < np; p += T)\n",
-    "                bnbq_i8_cp16(ring + 16u * (u32)((u64)s * np + p), A + r * cols + p * 8);\n",
-    "        bnbq_i8_commit();\n",
-    "    }\n",
-    "    int st = 0, rs = 0;   // the buffer of row i, the set of red of row i\n",
-    "    for (u64 r = blockIdx.x; r < rows; r += G) {\n",
-    "        bnbq_i8_wait();   // this thread's copies of row i have landed\n",
-    "        __syncthreads();  // A: everyone's have; everyone is done with row i - 1's buffer\n",
-    "        {   // refill row i - 1's buffer with row i + STAGES - 1\n",
-    "            const int sn = st == 0 ? BNBQ_I8_STAGES - 1 : st - 1;\n",
-    "            const u64 rn = r + (u64)(BNBQ_I8_STAGES - 1) * G;\n",
-    "            if (rn < rows)\n",
-    "                for (u64 p = tid; p < np; p += T)\n",
-    "                    bnbq_i8_cp16(ring + 16u * (u32)((u64)sn * np + p), A + rn * cols + p * 8);\n",
-    "            bnbq_i8_commit();\n",
-    "        }\n",
-    "        const uint4* row = bnbq_i8_ring + (u64)st * np;\n",
-    "        float m = 0.0f;\n",
-    "        for (u64 p = tid; p < np; p += T) {\n",
-    "            bnbq_i8_vec<8> x;\n",
-    "            const uint4 t = row[p];\n",
-    "            x.w[0] = t.x; x.w[1] = t.y; x.w[2] = t.z; x.w[3] = t.w;\n",
-    "            m = bnbq_i8_piece_max<8>(x, m, p * 8, use_thr, thr, bm);\n",
-    "        }\n",
-    "        m = bnbq_i8_warp_max(m);\n",
-    "        if ((tid & 31) == 0) atomicMax(&red[rs], __float_as_uint(m));\n",
-    "        __syncthreads();  // B\n",
-    "        m = __uint_as_float(red[rs]);\n",
-    "        // set rs + 1 (= rs - 2) was read by everyone before A of this row: clear it for row i + 1\n",
-    "        if (tid == 0) red[rs == 2 ? 0 : rs + 1] = 0u;\n",
-    "        if (tid == 0) stats[r] = m;\n",
-    "        const float s = 127.0f * (1.0f / m);\n",
-    "        i8* q = CA + r * cols;\n",
-    "        for (u64 p = tid; p < np; p += T) {\n",
-    "            bnbq_i8_vec<8> x;\n",
-    "            const uint4 t = row[p];\n",
-    "            x.w[0] = t.x; x.w[1] = t.y; x.w[2] = t.z; x.w[3] = t.w;\n",
-    "            bnbq_i8_piece_quant<0, 8>(x, s, use_thr, thr, q + p * 8);\n",
-    "        }\n",
-    "        st = st == BNBQ_I8_STAGES - 1 ? 0 : st + 1;\n",
-    "        rs = rs == 2 ? 0 : rs + 1;\n",
-    "    }\n",
-    "}\n",
-    "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_int8_vw_ring(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm) {}\n",
-    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_ring)\n",
-    "#line 347 \"int8.cu\"\n",
-    "extern \"C\" __global__ void __launch_bounds__(512)\n",
-    "bnbq_k_int8_vw_ring(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm) {\n",
-    "    bnbq_i8_ring_rows<0>(A, rows, cols, thr, CA, row_stats, bm);\n",
-    "}\n",
-    "#endif\n",
-    "#line 351 \"int8.cu\"\n",
-    "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_int8_vw_ring_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
-    "                        u32* bm) {}\n",
-    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_ring_thr)\n",
-    "#line 351 \"int8.cu\"\n",
-    "extern \"C\" __global__ void __launch_bounds__(512)\n",
-    "bnbq_k_int8_vw_ring_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
-    "                        u32* bm) {\n",
-    "    bnbq_i8_ring_rows<1>(A, rows, cols, thr, CA, row_stats, bm);\n",
-    "}\n",
-    "#endif\n",
-    "#line 356 \"int8.cu\"\n",
+    "#line 263 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 4\n",
@@ -2133,66 +2026,47 @@ static const char* const bnbq__cu_src_int8[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_rows)\n",
-    "#line 361 \"int8.cu\"\n",
+    "#line 268 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {\n",
-    "    bnbq_i8_rows<1, 8, 0>(X, rows, cols, 0.0f, q, state, 0);\n",
+    "    bnbq_i8_rows<1, 8, 0>(X, rows, cols, 0.0f, q, state, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 365 \"int8.cu\"\n",
+    "#line 272 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_rows_any)\n",
-    "#line 365 \"int8.cu\"\n",
+    "#line 272 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {\n",
-    "    bnbq_i8_rows<1, 1, 0>(X, rows, cols, 0.0f, q, state, 0);\n",
+    "    bnbq_i8_rows<1, 1, 0>(X, rows, cols, 0.0f, q, state, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 369 \"int8.cu\"\n",
+    "#line 276 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 1\n",
-    "// int8_vectorwise_quant, pass 2 of 2 (threshold > 0): with zero_cols (rows > 1) every element of\n",
-    "// an outlier column is zeroed (warps over rows, lanes over the outlier columns of a 8192-column\n",
-    "// chunk); then the last block compacts the bitmask. blockDim.x == 256.\n",
+    "// int8_vectorwise_quant, pass 2 of 2 (threshold > 0, rows > 1): every element of an outlier column\n",
+    "// is zeroed, from the sorted list pass 1 left in cols_out (warps over rows, lanes over the list).\n",
+    "// With no outliers every block reads the count and returns.\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
-    "                   int zero_cols) {}\n",
+    "extern \"C\" __global__ void bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, const i32* cols_out, const i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_fix)\n",
-    "#line 375 \"int8.cu\"\n",
+    "#line 282 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
-    "bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
-    "                   int zero_cols) {\n",
-    "    __shared__ u32 sh[32];\n",
-    "    __shared__ u16 list[256 * 32];\n",
-    "    if (zero_cols) {\n",
-    "        const u64 lane = threadIdx.x & 31;\n",
-    "        const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;\n",
-    "        const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5;\n",
-    "        for (u64 w0 = 0; w0 < nwords; w0 += 256) {\n",
-    "            u64 wi = w0 + threadIdx.x;\n",
-    "            u32 word = wi < nwords ? bm[wi] : 0u;\n",
-    "            u32 tot, k = bnbq_i8_block_scan(__popc(word), sh, &tot);\n",
-    "            while (word) {\n",
-    "                u32 b = (u32)__ffs(word) - 1u;\n",
-    "                list[k++] = (u16)(threadIdx.x * 32u + b);\n",
-    "                word &= word - 1u;\n",
-    "            }\n",
-    "            __syncthreads();\n",
-    "            if (tot) {\n",
-    "                for (u64 r = warp; r < rows; r += nwarps) {\n",
-    "                    i8* q = CA + r * cols + w0 * 32;\n",
-    "                    for (u32 j = (u32)lane; j < tot; j += 32) q[list[j]] = 0;\n",
-    "                }\n",
-    "            }\n",
-    "            __syncthreads();\n",
-    "        }\n",
+    "bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, const i32* cols_out, const i32* n_out) {\n",
+    "    const u64 cnt = (u64)(u32)n_out[0];\n",
+    "    if (cnt == 0) return;\n",
+    "    const u64 lane = threadIdx.x & 31;\n",
+    "    const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;\n",
+    "    const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5;\n",
+    "    for (u64 r = warp; r < rows; r += nwarps) {\n",
+    "        i8* q = CA + r * cols;\n",
+    "        for (u64 j = lane; j < cnt; j += 32) q[__ldg(cols_out + j)] = 0;\n",
     "    }\n",
-    "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "#endif\n",
-    "#line 405 \"int8.cu\"\n",
+    "#line 294 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- int8_double_quant --------------------------------------------------------------------------\n",
@@ -2264,26 +2138,26 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                     float* col_stats, u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_stats)\n",
-    "#line 472 \"int8.cu\"\n",
+    "#line 361 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                     float* col_stats, u32* bm) {\n",
     "    bnbq_i8_dq_stats<8>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 477 \"int8.cu\"\n",
+    "#line 366 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_stats_any(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                         float* col_stats, u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_stats_any)\n",
-    "#line 477 \"int8.cu\"\n",
+    "#line 366 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_dq_stats_any(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                         float* col_stats, u32* bm) {\n",
     "    bnbq_i8_dq_stats<1>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 482 \"int8.cu\"\n",
+    "#line 371 \"int8.cu\"\n",
     "\n",
     "// Pass 2 of 2: one block per row (grid-stride): CA (outlier elements 0, and whole outlier columns\n",
     "// when zero_cols) and CAt, then (use_thr) the outlier compaction. THR as bnbq_i8_rows.\n",
@@ -2330,7 +2204,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "                                                const float* col_stats, u32* bm, u64 nwords,\n",
     "                                                i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant)\n",
-    "#line 522 \"int8.cu\"\n",
+    "#line 411 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA,\n",
     "                                                i8* CAt, const float* row_stats,\n",
     "                                                const float* col_stats, u32* bm, u64 nwords,\n",
@@ -2338,14 +2212,14 @@ static const char* const bnbq__cu_src_int8[] = {
     "    bnbq_i8_dq_quant<8, 0>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
     "}\n",
     "#endif\n",
-    "#line 528 \"int8.cu\"\n",
+    "#line 417 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_thr(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
     "                                                    i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant_thr)\n",
-    "#line 528 \"int8.cu\"\n",
+    "#line 417 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_thr(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
@@ -2354,14 +2228,14 @@ static const char* const bnbq__cu_src_int8[] = {
     "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "#endif\n",
-    "#line 535 \"int8.cu\"\n",
+    "#line 424 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_any(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
     "                                                    i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant_any)\n",
-    "#line 535 \"int8.cu\"\n",
+    "#line 424 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_any(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
@@ -2370,7 +2244,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    if (thr > 0.0f) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "#endif\n",
-    "#line 542 \"int8.cu\"\n",
+    "#line 431 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 3\n",
@@ -2419,7 +2293,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,\n",
     "                                                  u64 cols, float* out, int vec) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_dequant)\n",
-    "#line 586 \"int8.cu\"\n",
+    "#line 475 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,\n",
     "                                                  u64 cols, float* out, int vec) {\n",
     "    if (vec == 16) bnbq_i8_vw_dequant<16>(CA, stats, rows, cols, out);\n",
@@ -2427,7 +2301,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_vw_dequant<1>(CA, stats, rows, cols, out);\n",
     "}\n",
     "#endif\n",
-    "#line 592 \"int8.cu\"\n",
+    "#line 481 \"int8.cu\"\n",
     "\n",
     "// ---- int8_mm_dequant ------------------------------------------------------------------------------\n",
     "// out = dt(f16(fmaf(f32(f32((float)A * rs[m]) * cs[n]), 6.200012e-05f, bias_f16_or_0))), a non-F16\n",
@@ -2479,7 +2353,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_mm_dequant)\n",
-    "#line 638 \"int8.cu\"\n",
+    "#line 527 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_mm_dequant(const i32* A, const float* rs, const float* cs,\n",
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {\n",
@@ -2487,7 +2361,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_mm_dequant<1>(A, rs, cs, M, N, out, dt, bias_dt, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 644 \"int8.cu\"\n",
+    "#line 533 \"int8.cu\"\n",
     "#endif\n",
     0
 };
@@ -2496,8 +2370,6 @@ static const char* const bnbq__cu_kernels_int8[] = {
     "bnbq_k_int8_vw_rows",
     "bnbq_k_int8_vw_rows_thr",
     "bnbq_k_int8_vw_rows_any",
-    "bnbq_k_int8_vw_ring",
-    "bnbq_k_int8_vw_ring_thr",
     "bnbq_k_sb_rows",
     "bnbq_k_sb_rows_any",
     "bnbq_k_int8_vw_fix",
@@ -6904,35 +6776,9 @@ static bnbq_result bnbq__cu_tiles_x(bnbq_exec* ex, const char* func, size_t n, u
     return BNBQ_SUCCESS;
 }
 
-/* The ring form of int8_vectorwise_quant's row pass (kernels_src/int8.cu, bnbq_k_int8_vw_ring*):
-   sm_80+, cuFuncSetAttribute present, BNBQ_I8_STAGES (3) rows of cols f16 in the dynamic shared
-   memory of a block, and at least one such block per SM; persistent blocks, as many as fit on the
-   SMs at once (shared memory, or 2048 threads). 0 (the one-row-per-block kernel) otherwise. */
-#define BNBQ__CU_I8_STAGES 3   /* = BNBQ_I8_STAGES in int8.cu */
-static int bnbq__cu_i8_ring_plan(bnbq_cuda* c, size_t rows, size_t cols, unsigned* grid,
-                                 unsigned* threads, unsigned* smem) {
-    int optin = 0, per_sm = 0;
-    size_t np = cols / 8, bytes = (size_t)BNBQ__CU_I8_STAGES * np * 16, t, bps;
-    if (c->info.cc_major < 8 || !BNBQ__DRV.bnbq__cuFuncSetAttribute || rows == 0 || np == 0)
-        return 0;
-    if (BNBQ__DRV.bnbq__cuDeviceGetAttribute(&optin, (bnbq__CUattr)BNBQ__ATTR_MAX_SHARED_PER_BLOCK_OPTIN,
-                                             c->device) != 0 ||
-        BNBQ__DRV.bnbq__cuDeviceGetAttribute(&per_sm, (bnbq__CUattr)BNBQ__ATTR_MAX_SHARED_PER_SM,
-                                             c->device) != 0)
-        return 0;
-    if (bytes + 64 > (size_t)optin || bytes + 1024 + 64 > (size_t)per_sm) return 0;
-    t = np >= 1024 ? 512 : bnbq__cu_row_threads(np);
-    bps = (size_t)per_sm / (bytes + 1024 + 64);   /* 1 KB the driver reserves per block, static red */
-    if (bps > 2048 / t) bps = 2048 / t;
-    bps *= bnbq__cu_sms(c);
-    *grid = (unsigned)(rows < bps ? rows : bps);
-    *threads = (unsigned)t;
-    *smem = (unsigned)bytes;
-    return 1;
-}
-
-/* Launches the LLM.int8 row pass shared by int8_vectorwise_quant and int8_double_quant's
-   outlier handling: init (threshold > 0), rows, fix + compaction (threshold > 0). */
+/* int8_vectorwise_quant: init (threshold > 0: the outlier bitmask and the arrival counter), the
+   row pass (statistics, codes, outlier bits; its last block compacts the outlier columns), and with
+   threshold > 0 and rows > 1 the zeroing of the outlier columns (a no-op without outliers). */
 static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, const void* A,
                                                   size_t rows, size_t cols, float threshold,
                                                   int8_t* out_CA, float* out_row_stats,
@@ -6940,25 +6786,15 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
                                                   int32_t* out_n_outliers) {
     bnbq__CUfunction f_init = NULL, f_rows = NULL, f_fix = NULL;
     int vec = cols % 8 == 0 && bnbq__cu_al(A, 16) && bnbq__cu_al(out_CA, 8);
-    unsigned ring_grid = 0, threads = 0, smem = 0;
     BNBQ__CU_BEGIN("bnbq_int8_vectorwise_quant");
     (void)dt;
-    if (vec && bnbq__cu_i8_ring_plan(c, rows, cols, &ring_grid, &threads, &smem))
-        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1",
-                            threshold > 0.0f ? "bnbq_k_int8_vw_ring_thr" : "bnbq_k_int8_vw_ring",
-                            &f_rows);
-    else
-        r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1",
-                            !vec               ? "bnbq_k_int8_vw_rows_any"
-                            : threshold > 0.0f ? "bnbq_k_int8_vw_rows_thr"
-                                               : "bnbq_k_int8_vw_rows", &f_rows);
-    if (r == BNBQ_SUCCESS && ring_grid)
-        r = bnbq__cu_check(ex, bnbq__func, "cuFuncSetAttribute",
-                           BNBQ__DRV.bnbq__cuFuncSetAttribute(f_rows, (bnbq__CUfuncattr)BNBQ__FATTR_MAX_DYNAMIC_SHARED,
-                                                              (int)smem));
+    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1",
+                        !vec               ? "bnbq_k_int8_vw_rows_any"
+                        : threshold > 0.0f ? "bnbq_k_int8_vw_rows_thr"
+                                           : "bnbq_k_int8_vw_rows", &f_rows);
     if (r == BNBQ_SUCCESS && threshold > 0.0f)
         r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_init", &f_init);
-    if (r == BNBQ_SUCCESS && threshold > 0.0f)
+    if (r == BNBQ_SUCCESS && threshold > 0.0f && rows > 1)
         r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_vw_fix", &f_fix);
     if (r == BNBQ_SUCCESS) {
         unsigned long long R = rows, C = cols, nw = (cols + 31) / 32, zero = 0;
@@ -6971,21 +6807,18 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
             r = bnbq__cu_launch(ex, bnbq__func, f_init, bnbq__grid(c, nw, 256), 1, 256, 0, a);
         }
         if (r == BNBQ_SUCCESS) {
-            void* a[7];
+            void* a[9];
             a[0] = (void*)&A; a[1] = &R; a[2] = &C; a[3] = &threshold; a[4] = (void*)&out_CA;
-            a[5] = (void*)&out_row_stats; a[6] = &bm;
-            if (ring_grid)
-                r = bnbq__cu_launch(ex, bnbq__func, f_rows, ring_grid, 1, threads, smem, a);
-            else
-                r = bnbq__cu_launch(ex, bnbq__func, f_rows, bnbq__grid(c, rows, 1), 1,
-                                    bnbq__cu_row_threads8(vec ? cols / 8 : cols), 0, a);
+            a[5] = (void*)&out_row_stats; a[6] = &bm; a[7] = (void*)&out_outlier_cols;
+            a[8] = (void*)&out_n_outliers;
+            r = bnbq__cu_launch(ex, bnbq__func, f_rows, bnbq__grid(c, rows, 1), 1,
+                                bnbq__cu_row_threads8(vec ? cols / 8 : cols), 0, a);
         }
-        if (r == BNBQ_SUCCESS && threshold > 0.0f) {
-            int zc = rows > 1;
-            unsigned g = zc ? bnbq__cu_min_u((rows + 7) / 8, bnbq__cu_sms(c) * 4) : 1u;
-            void* a[8];
+        if (r == BNBQ_SUCCESS && threshold > 0.0f && rows > 1) {
+            unsigned g = bnbq__cu_min_u((rows + 7) / 8, bnbq__cu_sms(c) * 4);
+            void* a[5];
             a[0] = (void*)&out_CA; a[1] = &R; a[2] = &C; a[3] = (void*)&out_outlier_cols;
-            a[4] = (void*)&out_n_outliers; a[5] = &bm; a[6] = &nw; a[7] = &zc;
+            a[4] = (void*)&out_n_outliers;
             r = bnbq__cu_launch(ex, bnbq__func, f_fix, g, 1, 256, 0, a);
         }
     }

@@ -7,8 +7,9 @@
 // CAt = rint(f32(f16(a * 127) / col_stats)) with a true division (bnbq_int8_double_quant).
 //
 // Outlier columns (threshold > 0) are collected as a bitmask of ceil(cols / 32) words kept at the
-// END of out_outlier_cols (words [cols - nwords, cols)); the last block of the final kernel
-// compacts it in place into the sorted column indices and writes the count. In place is safe:
+// END of out_outlier_cols (words [cols - nwords, cols)); the last block to finish the kernel that
+// sets them (the row pass of int8_vectorwise_quant, the final pass of int8_double_quant) compacts it
+// in place into the sorted column indices and writes the count. In place is safe:
 // while chunk [w0, w1) is compacted, every index written lands below 32 * w1 <= cols - nwords + w1,
 // i.e. before the words still to be read (32 * (nwords - 1) < cols). out_n_outliers[0] is the
 // arrival counter of that final kernel until the last block overwrites it with the count.
@@ -187,11 +188,12 @@ BNBQ_DEV void bnbq_i8_piece_quant(const bnbq_i8_vec<V>& x, float s, int use_thr,
 // One block (at most 256 threads) per row, grid-stride over rows: one read of the row (up to NR
 // pieces per thread kept in registers; the rest of a longer row is read again), the row statistic,
 // the codes. The launcher picks the fewest threads that keep a row in registers.
-// MODE 0: stats = float row_stats, outlier bits into bm (use_thr). MODE 1: stats = f16 state.
+// MODE 0: stats = float row_stats, outlier bits into bm (use_thr), which the last block to finish
+// compacts into cols_out / n_out (bnbq_i8_outlier_tail). MODE 1: stats = f16 state.
 // THR: 1 thr > 0, 0 thr == 0 (the launcher knows), -1 either (a run-time test).
 template <int MODE, int V, int THR>
 BNBQ_DEV void bnbq_i8_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, void* stats,
-                           u32* bm) {
+                           u32* bm, i32* cols_out, i32* n_out) {
     __shared__ float red[32];
     const int use_thr = MODE == 0 && (THR < 0 ? thr > 0.0f : THR > 0);
     const u64 np = cols / V, T = blockDim.x, tid = threadIdx.x;
@@ -234,124 +236,29 @@ BNBQ_DEV void bnbq_i8_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, 
             bnbq_i8_piece_quant<MODE, V>(y, s, use_thr, thr, q + p * V);
         }
     }
+    if (use_thr) bnbq_i8_outlier_tail(cols_out, n_out, bm, (cols + 31) / 32);   // block-uniform
 }
 
 #if BNBQ_I8_PART == 1
-// int8_vectorwise_quant, pass 1 of 2: row statistics, codes (outlier elements 0) and outlier bits.
+// int8_vectorwise_quant, pass 1 of 2: row statistics, codes (outlier elements 0), outlier bits and
+// (the last block) the sorted outlier columns and their count.
 // The launcher picks: cols % 8 == 0, A 16-byte and CA 8-byte aligned: 8 elements a piece
 // (bnbq_k_int8_vw_rows for threshold 0, _thr for threshold > 0); else _any (either threshold).
 // (Each kernel is its own compilation unit: only the kernels a program uses are compiled.)
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
-                    u32* bm) {
-    bnbq_i8_rows<0, 8, 0>(A, rows, cols, thr, CA, row_stats, bm);
+                    u32* bm, i32* cols_out, i32* n_out) {
+    bnbq_i8_rows<0, 8, 0>(A, rows, cols, thr, CA, row_stats, bm, cols_out, n_out);
 }
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
-                        u32* bm) {
-    bnbq_i8_rows<0, 8, 1>(A, rows, cols, thr, CA, row_stats, bm);
+                        u32* bm, i32* cols_out, i32* n_out) {
+    bnbq_i8_rows<0, 8, 1>(A, rows, cols, thr, CA, row_stats, bm, cols_out, n_out);
 }
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
-                        u32* bm) {
-    bnbq_i8_rows<0, 1, -1>(A, rows, cols, thr, CA, row_stats, bm);
-}
-#endif
-
-#if BNBQ_I8_PART == 1
-// int8_vectorwise_quant, pass 1, sm_80+ (the launcher's choice where cols % 8 == 0, the pointers
-// are aligned and BNBQ_I8_STAGES rows fit in the shared memory): the same values as
-// bnbq_k_int8_vw_rows, but persistent blocks that stream their rows (r = blockIdx.x + i gridDim.x)
-// through a ring of BNBQ_I8_STAGES row buffers in dynamic shared memory filled with cp.async: while
-// a row is reduced and coded, the next STAGES - 1 rows of the block are in flight (the one-row-per-
-// block kernel loads, then computes, then stores, so its reads and writes do not overlap).
-// Two barriers a row: A (the row is in shared memory for every thread; everyone is done with the
-// buffer refilled next) and B (the warps' maxima are in). The block maximum: lane 0 of each warp
-// does atomicMax on the float bits (values >= 0, never NaN) into set i % 3 of red; after B, row i
-// clears set (i + 1) % 3, last read before A of row i - 1 and next written after A of row i + 1.
-#define BNBQ_I8_STAGES 3
-BNBQ_DEV void bnbq_i8_cp16(u32 dst, const void* src) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
-#else
-    (void)dst; (void)src;
-#endif
-}
-BNBQ_DEV void bnbq_i8_commit() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.commit_group;" ::: "memory");
-#endif
-}
-BNBQ_DEV void bnbq_i8_wait() {   // all but the newest STAGES - 2 groups complete
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_group %0;" ::"n"(BNBQ_I8_STAGES - 2) : "memory");
-#endif
-}
-
-template <int THR>
-BNBQ_DEV void bnbq_i8_ring_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* stats,
-                                u32* bm) {
-    extern __shared__ __align__(16) uint4 bnbq_i8_ring[];
-    __shared__ u32 red[3];
-    const int use_thr = THR > 0;
-    const u64 np = cols / 8, T = blockDim.x, tid = threadIdx.x, G = gridDim.x;
-    const u32 ring = (u32)__cvta_generic_to_shared(bnbq_i8_ring);
-    if (tid < 3) red[tid] = 0u;
-    // prologue: rows 0 .. STAGES - 2 of the block, one commit group each (empty past the end)
-    for (int s = 0; s < BNBQ_I8_STAGES - 1; s++) {
-        const u64 r = blockIdx.x + (u64)s * G;
-        if (r < rows)
-            for (u64 p = tid; p < np; p += T)
-                bnbq_i8_cp16(ring + 16u * (u32)((u64)s * np + p), A + r * cols + p * 8);
-        bnbq_i8_commit();
-    }
-    int st = 0, rs = 0;   // the buffer of row i, the set of red of row i
-    for (u64 r = blockIdx.x; r < rows; r += G) {
-        bnbq_i8_wait();   // this thread's copies of row i have landed
-        __syncthreads();  // A: everyone's have; everyone is done with row i - 1's buffer
-        {   // refill row i - 1's buffer with row i + STAGES - 1
-            const int sn = st == 0 ? BNBQ_I8_STAGES - 1 : st - 1;
-            const u64 rn = r + (u64)(BNBQ_I8_STAGES - 1) * G;
-            if (rn < rows)
-                for (u64 p = tid; p < np; p += T)
-                    bnbq_i8_cp16(ring + 16u * (u32)((u64)sn * np + p), A + rn * cols + p * 8);
-            bnbq_i8_commit();
-        }
-        const uint4* row = bnbq_i8_ring + (u64)st * np;
-        float m = 0.0f;
-        for (u64 p = tid; p < np; p += T) {
-            bnbq_i8_vec<8> x;
-            const uint4 t = row[p];
-            x.w[0] = t.x; x.w[1] = t.y; x.w[2] = t.z; x.w[3] = t.w;
-            m = bnbq_i8_piece_max<8>(x, m, p * 8, use_thr, thr, bm);
-        }
-        m = bnbq_i8_warp_max(m);
-        if ((tid & 31) == 0) atomicMax(&red[rs], __float_as_uint(m));
-        __syncthreads();  // B
-        m = __uint_as_float(red[rs]);
-        // set rs + 1 (= rs - 2) was read by everyone before A of this row: clear it for row i + 1
-        if (tid == 0) red[rs == 2 ? 0 : rs + 1] = 0u;
-        if (tid == 0) stats[r] = m;
-        const float s = 127.0f * (1.0f / m);
-        i8* q = CA + r * cols;
-        for (u64 p = tid; p < np; p += T) {
-            bnbq_i8_vec<8> x;
-            const uint4 t = row[p];
-            x.w[0] = t.x; x.w[1] = t.y; x.w[2] = t.z; x.w[3] = t.w;
-            bnbq_i8_piece_quant<0, 8>(x, s, use_thr, thr, q + p * 8);
-        }
-        st = st == BNBQ_I8_STAGES - 1 ? 0 : st + 1;
-        rs = rs == 2 ? 0 : rs + 1;
-    }
-}
-extern "C" __global__ void __launch_bounds__(512)
-bnbq_k_int8_vw_ring(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats, u32* bm) {
-    bnbq_i8_ring_rows<0>(A, rows, cols, thr, CA, row_stats, bm);
-}
-extern "C" __global__ void __launch_bounds__(512)
-bnbq_k_int8_vw_ring_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
-                        u32* bm) {
-    bnbq_i8_ring_rows<1>(A, rows, cols, thr, CA, row_stats, bm);
+                        u32* bm, i32* cols_out, i32* n_out) {
+    bnbq_i8_rows<0, 1, -1>(A, rows, cols, thr, CA, row_stats, bm, cols_out, n_out);
 }
 #endif
 
@@ -360,47 +267,29 @@ bnbq_k_int8_vw_ring_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, flo
 // As bnbq_k_int8_vw_rows: _any where the shape or the pointers do not allow 8-element pieces.
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {
-    bnbq_i8_rows<1, 8, 0>(X, rows, cols, 0.0f, q, state, 0);
+    bnbq_i8_rows<1, 8, 0>(X, rows, cols, 0.0f, q, state, 0, 0, 0);
 }
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {
-    bnbq_i8_rows<1, 1, 0>(X, rows, cols, 0.0f, q, state, 0);
+    bnbq_i8_rows<1, 1, 0>(X, rows, cols, 0.0f, q, state, 0, 0, 0);
 }
 #endif
 
 #if BNBQ_I8_PART == 1
-// int8_vectorwise_quant, pass 2 of 2 (threshold > 0): with zero_cols (rows > 1) every element of
-// an outlier column is zeroed (warps over rows, lanes over the outlier columns of a 8192-column
-// chunk); then the last block compacts the bitmask. blockDim.x == 256.
+// int8_vectorwise_quant, pass 2 of 2 (threshold > 0, rows > 1): every element of an outlier column
+// is zeroed, from the sorted list pass 1 left in cols_out (warps over rows, lanes over the list).
+// With no outliers every block reads the count and returns.
 extern "C" __global__ void __launch_bounds__(256)
-bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,
-                   int zero_cols) {
-    __shared__ u32 sh[32];
-    __shared__ u16 list[256 * 32];
-    if (zero_cols) {
-        const u64 lane = threadIdx.x & 31;
-        const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
-        const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5;
-        for (u64 w0 = 0; w0 < nwords; w0 += 256) {
-            u64 wi = w0 + threadIdx.x;
-            u32 word = wi < nwords ? bm[wi] : 0u;
-            u32 tot, k = bnbq_i8_block_scan(__popc(word), sh, &tot);
-            while (word) {
-                u32 b = (u32)__ffs(word) - 1u;
-                list[k++] = (u16)(threadIdx.x * 32u + b);
-                word &= word - 1u;
-            }
-            __syncthreads();
-            if (tot) {
-                for (u64 r = warp; r < rows; r += nwarps) {
-                    i8* q = CA + r * cols + w0 * 32;
-                    for (u32 j = (u32)lane; j < tot; j += 32) q[list[j]] = 0;
-                }
-            }
-            __syncthreads();
-        }
+bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, const i32* cols_out, const i32* n_out) {
+    const u64 cnt = (u64)(u32)n_out[0];
+    if (cnt == 0) return;
+    const u64 lane = threadIdx.x & 31;
+    const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5;
+    for (u64 r = warp; r < rows; r += nwarps) {
+        i8* q = CA + r * cols;
+        for (u64 j = lane; j < cnt; j += 32) q[__ldg(cols_out + j)] = 0;
     }
-    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);
 }
 #endif
 
