@@ -7,9 +7,8 @@
 // CAt = rint(f32(f16(a * 127) / col_stats)) with a true division (bnbq_int8_double_quant).
 //
 // Outlier columns (threshold > 0) are collected as a bitmask of ceil(cols / 32) words kept at the
-// END of out_outlier_cols (words [cols - nwords, cols)); the last block to finish the kernel that
-// sets them (the row pass of int8_vectorwise_quant, the final pass of int8_double_quant) compacts it
-// in place into the sorted column indices and writes the count. In place is safe:
+// END of out_outlier_cols (words [cols - nwords, cols)); the last block of the final kernel
+// compacts it in place into the sorted column indices and writes the count. In place is safe:
 // while chunk [w0, w1) is compacted, every index written lands below 32 * w1 <= cols - nwords + w1,
 // i.e. before the words still to be read (32 * (nwords - 1) < cols). out_n_outliers[0] is the
 // arrival counter of that final kernel until the last block overwrites it with the count.
@@ -188,12 +187,11 @@ BNBQ_DEV void bnbq_i8_piece_quant(const bnbq_i8_vec<V>& x, float s, int use_thr,
 // One block (at most 256 threads) per row, grid-stride over rows: one read of the row (up to NR
 // pieces per thread kept in registers; the rest of a longer row is read again), the row statistic,
 // the codes. The launcher picks the fewest threads that keep a row in registers.
-// MODE 0: stats = float row_stats, outlier bits into bm (use_thr), which the last block to finish
-// compacts into cols_out / n_out (bnbq_i8_outlier_tail). MODE 1: stats = f16 state.
+// MODE 0: stats = float row_stats, outlier bits into bm (use_thr). MODE 1: stats = f16 state.
 // THR: 1 thr > 0, 0 thr == 0 (the launcher knows), -1 either (a run-time test).
 template <int MODE, int V, int THR>
 BNBQ_DEV void bnbq_i8_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, void* stats,
-                           u32* bm, i32* cols_out, i32* n_out) {
+                           u32* bm) {
     __shared__ float red[32];
     const int use_thr = MODE == 0 && (THR < 0 ? thr > 0.0f : THR > 0);
     const u64 np = cols / V, T = blockDim.x, tid = threadIdx.x;
@@ -236,29 +234,27 @@ BNBQ_DEV void bnbq_i8_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, 
             bnbq_i8_piece_quant<MODE, V>(y, s, use_thr, thr, q + p * V);
         }
     }
-    if (use_thr) bnbq_i8_outlier_tail(cols_out, n_out, bm, (cols + 31) / 32);   // block-uniform
 }
 
 #if BNBQ_I8_PART == 1
-// int8_vectorwise_quant, pass 1 of 2: row statistics, codes (outlier elements 0), outlier bits and
-// (the last block) the sorted outlier columns and their count.
+// int8_vectorwise_quant, pass 1 of 2: row statistics, codes (outlier elements 0) and outlier bits.
 // The launcher picks: cols % 8 == 0, A 16-byte and CA 8-byte aligned: 8 elements a piece
 // (bnbq_k_int8_vw_rows for threshold 0, _thr for threshold > 0); else _any (either threshold).
 // (Each kernel is its own compilation unit: only the kernels a program uses are compiled.)
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
-                    u32* bm, i32* cols_out, i32* n_out) {
-    bnbq_i8_rows<0, 8, 0>(A, rows, cols, thr, CA, row_stats, bm, cols_out, n_out);
+                    u32* bm) {
+    bnbq_i8_rows<0, 8, 0>(A, rows, cols, thr, CA, row_stats, bm);
 }
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
-                        u32* bm, i32* cols_out, i32* n_out) {
-    bnbq_i8_rows<0, 8, 1>(A, rows, cols, thr, CA, row_stats, bm, cols_out, n_out);
+                        u32* bm) {
+    bnbq_i8_rows<0, 8, 1>(A, rows, cols, thr, CA, row_stats, bm);
 }
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
-                        u32* bm, i32* cols_out, i32* n_out) {
-    bnbq_i8_rows<0, 1, -1>(A, rows, cols, thr, CA, row_stats, bm, cols_out, n_out);
+                        u32* bm) {
+    bnbq_i8_rows<0, 1, -1>(A, rows, cols, thr, CA, row_stats, bm);
 }
 #endif
 
@@ -267,29 +263,47 @@ bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, flo
 // As bnbq_k_int8_vw_rows: _any where the shape or the pointers do not allow 8-element pieces.
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {
-    bnbq_i8_rows<1, 8, 0>(X, rows, cols, 0.0f, q, state, 0, 0, 0);
+    bnbq_i8_rows<1, 8, 0>(X, rows, cols, 0.0f, q, state, 0);
 }
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {
-    bnbq_i8_rows<1, 1, 0>(X, rows, cols, 0.0f, q, state, 0, 0, 0);
+    bnbq_i8_rows<1, 1, 0>(X, rows, cols, 0.0f, q, state, 0);
 }
 #endif
 
 #if BNBQ_I8_PART == 1
-// int8_vectorwise_quant, pass 2 of 2 (threshold > 0, rows > 1): every element of an outlier column
-// is zeroed, from the sorted list pass 1 left in cols_out (warps over rows, lanes over the list).
-// With no outliers every block reads the count and returns.
+// int8_vectorwise_quant, pass 2 of 2 (threshold > 0): with zero_cols (rows > 1) every element of
+// an outlier column is zeroed (warps over rows, lanes over the outlier columns of a 8192-column
+// chunk); then the last block compacts the bitmask. blockDim.x == 256.
 extern "C" __global__ void __launch_bounds__(256)
-bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, const i32* cols_out, const i32* n_out) {
-    const u64 cnt = (u64)(u32)n_out[0];
-    if (cnt == 0) return;
-    const u64 lane = threadIdx.x & 31;
-    const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
-    const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5;
-    for (u64 r = warp; r < rows; r += nwarps) {
-        i8* q = CA + r * cols;
-        for (u64 j = lane; j < cnt; j += 32) q[__ldg(cols_out + j)] = 0;
+bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,
+                   int zero_cols) {
+    __shared__ u32 sh[32];
+    __shared__ u16 list[256 * 32];
+    if (zero_cols) {
+        const u64 lane = threadIdx.x & 31;
+        const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+        const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5;
+        for (u64 w0 = 0; w0 < nwords; w0 += 256) {
+            u64 wi = w0 + threadIdx.x;
+            u32 word = wi < nwords ? bm[wi] : 0u;
+            u32 tot, k = bnbq_i8_block_scan(__popc(word), sh, &tot);
+            while (word) {
+                u32 b = (u32)__ffs(word) - 1u;
+                list[k++] = (u16)(threadIdx.x * 32u + b);
+                word &= word - 1u;
+            }
+            __syncthreads();
+            if (tot) {
+                for (u64 r = warp; r < rows; r += nwarps) {
+                    i8* q = CA + r * cols + w0 * 32;
+                    for (u32 j = (u32)lane; j < tot; j += 32) q[list[j]] = 0;
+                }
+            }
+            __syncthreads();
+        }
     }
+    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);
 }
 #endif
 

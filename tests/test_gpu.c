@@ -760,8 +760,8 @@ static uint16_t* make_f16_matrix(size_t rows, size_t cols, int outliers, int wit
     return (uint16_t*)as_dtype(BNBQ_F16, x, n);
 }
 
-/* and, for int8_vectorwise_quant (also with --small, for the sanitizers), shapes with more rows
-   than the persistent blocks of its sm_80+ ring kernel (bnbq_k_int8_vw_ring): 2 or 3 rows a block */
+/* and, for int8_vectorwise_quant (also with --small, for the sanitizers), shapes with more rows than
+   a grid of resident blocks (the row kernels' grid-stride loop) and outlier columns in many rows */
 static const shape k_ring_shapes[2] = { { 300, 14336 }, { 4096, 1024 } };
 
 static void op_int8_vectorwise_quant(void) {
