@@ -6363,6 +6363,7 @@ BNBQ_API bnbq_result bnbq_st_reader_init(bnbq_exec* ex, bnbq_st_reader* r, const
     uint8_t* block;
     bnbq_st_tensor* ts;
     const bnbq_st_tensor** idx;
+    bnbq_result res;
     BNBQ__REQUIRE(r, BNBQ_ERROR_NULL_POINTER, "reader is NULL");
     memset(r, 0, sizeof *r);
     BNBQ__REQUIRE(buffer, BNBQ_ERROR_NULL_POINTER, "buffer is NULL");
@@ -6411,88 +6412,69 @@ BNBQ_API bnbq_result bnbq_st_reader_init(bnbq_exec* ex, bnbq_st_reader* r, const
     r->header_bytes = n;
     r->data_area = buf + 8 + n;
     r->data_bytes = bytes - 8 - n;
-    /* each tensor: dtype x shape = its bytes, inside the data area */
-    for (i = 0; i < ps.tensors; i++) {
+    /* each tensor: dtype x shape = its bytes, inside the data area (on a failure: log while
+       the names are still there, then free) */
+    res = BNBQ_SUCCESS;
+    for (i = 0; i < ps.tensors && res == BNBQ_SUCCESS; i++) {
         size_t numel, want;
         const char* why = NULL;
-        if (!bnbq__st_sizes(ts[i].dtype, ts[i].ndim, ts[i].shape, &numel, &want, &why)) {
-            bnbq_host_free(ex, block);
-            memset(r, 0, sizeof *r);
-            return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE, "tensor '%s': %s",
-                                ts[i].name, why);
-        }
-        if (want != ts[i].bytes) {
-            bnbq_host_free(ex, block);
-            memset(r, 0, sizeof *r);
-            return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
-                                "tensor '%s': data_offsets span %lu bytes, dtype and shape need %lu",
-                                ts[i].name, (unsigned long)ts[i].bytes, (unsigned long)want);
-        }
-        if (ts[i].offset > r->data_bytes || ts[i].bytes > r->data_bytes - ts[i].offset) {
-            bnbq_host_free(ex, block);
-            memset(r, 0, sizeof *r);
-            return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
-                                "tensor '%s': data_offsets end past the %lu-byte data area",
-                                ts[i].name, (unsigned long)r->data_bytes);
-        }
+        if (!bnbq__st_sizes(ts[i].dtype, ts[i].ndim, ts[i].shape, &numel, &want, &why))
+            res = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE, "tensor '%s': %s",
+                               ts[i].name, why);
+        else if (want != ts[i].bytes)
+            res = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
+                               "tensor '%s': data_offsets span %lu bytes, dtype and shape need %lu",
+                               ts[i].name, (unsigned long)ts[i].bytes, (unsigned long)want);
+        else if (ts[i].offset > r->data_bytes || ts[i].bytes > r->data_bytes - ts[i].offset)
+            res = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
+                               "tensor '%s': data_offsets end past the %lu-byte data area",
+                               ts[i].name, (unsigned long)r->data_bytes);
         ts[i].numel = numel;
         ts[i].data = r->data_area + ts[i].offset;
         if (ts[i].ndim == 0) ts[i].shape = NULL;
         idx[i] = ts + i;
     }
     /* the tensors tile the data area: no hole, no overlap, nothing after the last */
-    if (ps.tensors) qsort((void*)idx, ps.tensors, sizeof *idx, bnbq__st_cmp_offset);
+    if (res == BNBQ_SUCCESS && ps.tensors)
+        qsort((void*)idx, ps.tensors, sizeof *idx, bnbq__st_cmp_offset);
     cursor = 0;
-    for (i = 0; i < ps.tensors; i++) {
-        if (idx[i]->offset != cursor) {
-            const char* nm = idx[i]->name;
-            int overlap = idx[i]->offset < cursor;
-            bnbq_host_free(ex, block);
-            memset(r, 0, sizeof *r);
-            return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
-                                "tensor '%s': its data %s the previous tensor's", nm,
-                                overlap ? "overlaps" : "leaves a hole after");
-        }
+    for (i = 0; i < ps.tensors && res == BNBQ_SUCCESS; i++) {
+        if (idx[i]->offset != cursor)
+            res = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
+                               "tensor '%s': its data %s the previous tensor's", idx[i]->name,
+                               idx[i]->offset < cursor ? "overlaps" : "leaves a hole after");
         cursor += idx[i]->bytes;
     }
-    if (cursor != r->data_bytes) {
-        size_t db = r->data_bytes;
+    if (res == BNBQ_SUCCESS && cursor != r->data_bytes)
+        res = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
+                           "the tensors cover %lu of the %lu bytes of the data area",
+                           (unsigned long)cursor, (unsigned long)r->data_bytes);
+    if (res == BNBQ_SUCCESS && ps.tensors) {
+        qsort((void*)idx, ps.tensors, sizeof *idx, bnbq__st_cmp_name);
+        for (i = 1; i < ps.tensors && res == BNBQ_SUCCESS; i++)
+            if (strcmp(idx[i - 1]->name, idx[i]->name) == 0)
+                res = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
+                                   "tensor name '%s' appears twice", idx[i]->name);
+    }
+    if (res == BNBQ_SUCCESS && ps.meta > 1) {
+        /* duplicate metadata keys, on a sorted copy of the key pointers */
+        const char** tmp = (const char**)bnbq_host_alloc(ex, ps.meta * sizeof(char*));
+        if (!tmp) {
+            res = bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+        } else {
+            memcpy((void*)tmp, (const void*)ps.mkeys, ps.meta * sizeof(char*));
+            qsort((void*)tmp, ps.meta, sizeof(char*), bnbq__st_cmp_cstr);
+            for (i = 1; i < ps.meta && res == BNBQ_SUCCESS; i++)
+                if (strcmp(tmp[i - 1], tmp[i]) == 0)
+                    res = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
+                                       "__metadata__ key '%s' appears twice", tmp[i]);
+            bnbq_host_free(ex, (void*)tmp);
+        }
+    }
+    if (res != BNBQ_SUCCESS) {
         bnbq_host_free(ex, block);
         memset(r, 0, sizeof *r);
-        return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
-                            "the tensors cover %lu of the %lu bytes of the data area",
-                            (unsigned long)cursor, (unsigned long)db);
-    }
-    if (ps.tensors) qsort((void*)idx, ps.tensors, sizeof *idx, bnbq__st_cmp_name);
-    for (i = 1; i < ps.tensors; i++) {
-        if (strcmp(idx[i - 1]->name, idx[i]->name) == 0) {
-            bnbq_result rr = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
-                                          "tensor name '%s' appears twice", idx[i]->name);
-            bnbq_host_free(ex, block);
-            memset(r, 0, sizeof *r);
-            return rr;
-        }
-    }
-    if (ps.meta > 1) {
-        /* duplicate metadata keys: sorted copies of the key pointers in the values' place is not
-           possible (values follow keys), so compare pairwise on a small temporary */
-        const char** tmp = (const char**)bnbq_host_alloc(ex, ps.meta * sizeof(char*));
-        int dup = 0;
-        if (!tmp) {
-            bnbq_host_free(ex, block);
-            memset(r, 0, sizeof *r);
-            return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
-        }
-        memcpy((void*)tmp, (const void*)ps.mkeys, ps.meta * sizeof(char*));
-        qsort((void*)tmp, ps.meta, sizeof(char*), bnbq__st_cmp_cstr);
-        for (i = 1; i < ps.meta; i++) if (strcmp(tmp[i - 1], tmp[i]) == 0) dup = 1;
-        bnbq_host_free(ex, (void*)tmp);
-        if (dup) {
-            bnbq_host_free(ex, block);
-            memset(r, 0, sizeof *r);
-            return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
-                              "a __metadata__ key appears twice");
-        }
+        return res;
     }
     r->count = ps.tensors;
     r->tensors = ts;
