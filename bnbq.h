@@ -5758,36 +5758,29 @@ BNBQ_API const char* bnbq_st_dtype_name(bnbq_st_dtype dt) {
 BNBQ_API int bnbq_st_dtype_bits(bnbq_st_dtype dt) {
     return bnbq__st_dtype_ok(dt) ? (int)bnbq__st_bitsz[dt] : 0;
 }
+/* the dtypes both enums know */
+static const int bnbq__st_pairs[7][2] = {
+    {BNBQ_F32, BNBQ_ST_F32}, {BNBQ_F16, BNBQ_ST_F16}, {BNBQ_BF16, BNBQ_ST_BF16}, {BNBQ_U8, BNBQ_ST_U8},
+    {BNBQ_I8, BNBQ_ST_I8},   {BNBQ_I32, BNBQ_ST_I32}, {BNBQ_I64, BNBQ_ST_I64}};
+/* the value paired with v in column col of the table, -1 for none */
+static int bnbq__st_pair(int col, int v) {
+    int i;
+    for (i = 0; i < 7; i++)
+        if (bnbq__st_pairs[i][col] == v) return bnbq__st_pairs[i][1 - col];
+    return -1;
+}
 BNBQ_API bnbq_result bnbq_st_dtype_from(bnbq_dtype dt, bnbq_st_dtype* out) {
-    bnbq_st_dtype s;
-    switch (dt) {
-        case BNBQ_F32: s = BNBQ_ST_F32; break;
-        case BNBQ_F16: s = BNBQ_ST_F16; break;
-        case BNBQ_BF16: s = BNBQ_ST_BF16; break;
-        case BNBQ_U8: s = BNBQ_ST_U8; break;
-        case BNBQ_I8: s = BNBQ_ST_I8; break;
-        case BNBQ_I32: s = BNBQ_ST_I32; break;
-        case BNBQ_I64: s = BNBQ_ST_I64; break;
-        default: return BNBQ_ERROR_BAD_DTYPE;
-    }
+    int v = bnbq__st_pair(0, (int)dt);
+    if (v < 0) return BNBQ_ERROR_BAD_DTYPE;
     if (!out) return BNBQ_ERROR_NULL_POINTER;
-    *out = s;
+    *out = (bnbq_st_dtype)v;
     return BNBQ_SUCCESS;
 }
 BNBQ_API bnbq_result bnbq_st_dtype_to(bnbq_st_dtype dt, bnbq_dtype* out) {
-    bnbq_dtype d;
-    switch (dt) {
-        case BNBQ_ST_F32: d = BNBQ_F32; break;
-        case BNBQ_ST_F16: d = BNBQ_F16; break;
-        case BNBQ_ST_BF16: d = BNBQ_BF16; break;
-        case BNBQ_ST_U8: d = BNBQ_U8; break;
-        case BNBQ_ST_I8: d = BNBQ_I8; break;
-        case BNBQ_ST_I32: d = BNBQ_I32; break;
-        case BNBQ_ST_I64: d = BNBQ_I64; break;
-        default: return BNBQ_ERROR_BAD_DTYPE;
-    }
+    int v = bnbq__st_pair(1, (int)dt);
+    if (v < 0) return BNBQ_ERROR_BAD_DTYPE;
     if (!out) return BNBQ_ERROR_NULL_POINTER;
-    *out = d;
+    *out = (bnbq_dtype)v;
     return BNBQ_SUCCESS;
 }
 
@@ -6750,6 +6743,7 @@ static size_t bnbq__st_emit_str(char* o, const char* s) {
     }
     BNBQ__PUT('"');
     return n;
+#undef BNBQ__PUT
 }
 static size_t bnbq__st_emit_raw(char* o, const char* s) {
     size_t n = strlen(s);
@@ -6833,7 +6827,6 @@ static size_t bnbq__st_emit_header(char* o, const bnbq_st_writer* w, const bnbq_
 #undef BNBQ__AT
     return n;
 }
-#undef BNBQ__PUT
 
 static bnbq_result bnbq__st_plan_make(bnbq_exec* ex, const char* bnbq__func,
                                       const bnbq_st_writer* w, int build_header,
@@ -7258,6 +7251,19 @@ static bnbq_result bnbq__st_bad_shape(bnbq_exec* ex, const char* bnbq__func, con
                         key, got, want);
 }
 
+/* bnbq__st_need, then the shape must be [d0] (ndim 1) or [d0, d1] (ndim 2): BAD_SHAPE */
+static bnbq_result bnbq__st_need_shaped(bnbq_exec* ex, const char* bnbq__func,
+                                        const bnbq_st_reader* rd, const char* prefix,
+                                        const char* suffix, unsigned long dtypes, size_t ndim,
+                                        size_t d0, size_t d1, const bnbq_st_tensor** out) {
+    char want[64];
+    BNBQ__TRY(bnbq__st_need(ex, bnbq__func, rd, prefix, suffix, dtypes, out));
+    if (bnbq__st_shape_is(*out, ndim, d0, d1)) return BNBQ_SUCCESS;
+    if (ndim == 2) sprintf(want, "[%lu, %lu]", (unsigned long)d0, (unsigned long)d1);
+    else sprintf(want, "[%lu]", (unsigned long)d0);
+    return bnbq__st_bad_shape(ex, bnbq__func, prefix, suffix, *out, want);
+}
+
 #define BNBQ__ST_FLOATS ((1ul << BNBQ_ST_F32) | (1ul << BNBQ_ST_F16) | (1ul << BNBQ_ST_BF16))
 #define BNBQ__ST_INTS ((1ul << BNBQ_ST_U8) | (1ul << BNBQ_ST_I8) | (1ul << BNBQ_ST_I16) | \
                        (1ul << BNBQ_ST_U16) | (1ul << BNBQ_ST_I32) | (1ul << BNBQ_ST_U32) | \
@@ -7268,16 +7274,14 @@ static bnbq_result bnbq__st_check_bias(bnbq_exec* ex, const char* bnbq__func,
                                        const bnbq_st_reader* rd, const char* prefix, int has_bias,
                                        size_t N, const bnbq_st_tensor** out) {
     const bnbq_st_tensor* t = bnbq__st_opt(rd, prefix, "bias");
-    char want[40];
     *out = NULL;
     if (!has_bias) {
         if (!t) return BNBQ_SUCCESS;
         return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
                           "the checkpoint has a bias and the layer has none (unexpected key)");
     }
-    BNBQ__TRY(bnbq__st_need(ex, bnbq__func, rd, prefix, "bias", BNBQ__ST_FLOATS, &t));
-    sprintf(want, "[%lu]", (unsigned long)N);
-    if (!bnbq__st_shape_is(t, 1, N, 0)) return bnbq__st_bad_shape(ex, bnbq__func, prefix, "bias", t, want);
+    BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "bias", BNBQ__ST_FLOATS, 1, N, 0,
+                                   &t));
     *out = t;
     return BNBQ_SUCCESS;
 }
@@ -7542,23 +7546,17 @@ static bnbq_result bnbq__st_load4(bnbq_exec* ex, const char* bnbq__func, bnbq_li
     sprintf(want, "[%lu]", (unsigned long)nb);
     if (!bnbq__st_shape_is(am, 1, nb, 0))
         return bnbq__st_bad_shape(ex, bnbq__func, prefix, "weight.absmax", am, want);
-    BNBQ__TRY(bnbq__st_need(ex, bnbq__func, rd, prefix, "weight.quant_map", 1ul << BNBQ_ST_F32, &qm));
-    if (!bnbq__st_shape_is(qm, 1, 16, 0))
-        return bnbq__st_bad_shape(ex, bnbq__func, prefix, "weight.quant_map", qm, "[16]");
+    BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "weight.quant_map", 1ul << BNBQ_ST_F32,
+                                   1, 16, 0, &qm));
     BNBQ__REQUIRE(memcmp(qm->data, bnbq_code_4bit((bnbq_quant_type)q.qt), 64) == 0,
                   BNBQ_ERROR_NOT_SUPPORTED,
                   "quant_map is not bitsandbytes' table of the quant type (bnbq's layers hold no other)");
     if (nested) {
         size_t nn = (nb + 255) / 256;
-        BNBQ__TRY(bnbq__st_need(ex, bnbq__func, rd, prefix, "weight.nested_absmax",
-                                1ul << BNBQ_ST_F32, &nam));
-        sprintf(want, "[%lu]", (unsigned long)nn);
-        if (!bnbq__st_shape_is(nam, 1, nn, 0))
-            return bnbq__st_bad_shape(ex, bnbq__func, prefix, "weight.nested_absmax", nam, want);
-        BNBQ__TRY(bnbq__st_need(ex, bnbq__func, rd, prefix, "weight.nested_quant_map",
-                                1ul << BNBQ_ST_F32, &nqm));
-        if (!bnbq__st_shape_is(nqm, 1, 256, 0))
-            return bnbq__st_bad_shape(ex, bnbq__func, prefix, "weight.nested_quant_map", nqm, "[256]");
+        BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "weight.nested_absmax",
+                                       1ul << BNBQ_ST_F32, 1, nn, 0, &nam));
+        BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "weight.nested_quant_map",
+                                       1ul << BNBQ_ST_F32, 1, 256, 0, &nqm));
         BNBQ__REQUIRE(memcmp(nqm->data, bnbq_code_dynamic(1), 1024) == 0, BNBQ_ERROR_NOT_SUPPORTED,
                       "nested_quant_map is not bitsandbytes' signed dynamic map");
     } else {
@@ -7580,15 +7578,12 @@ static bnbq_result bnbq__st_load8(bnbq_exec* ex, const char* bnbq__func, bnbq_li
                                   const bnbq_st_reader* rd, const char* prefix) {
     const bnbq_st_tensor *wt, *scb, *fmt, *bias;
     size_t N = L->desc.out_features, K = L->desc.in_features;
-    char want[64];
     BNBQ__REQUIRE(L->desc.int8_weights, BNBQ_ERROR_INVALID_ARGS,
                   "an int8 checkpoint needs a layer with int8_weights (has_fp16_weights=False)");
-    BNBQ__TRY(bnbq__st_need(ex, bnbq__func, rd, prefix, "weight", 1ul << BNBQ_ST_I8, &wt));
-    sprintf(want, "[%lu, %lu]", (unsigned long)N, (unsigned long)K);
-    if (!bnbq__st_shape_is(wt, 2, N, K)) return bnbq__st_bad_shape(ex, bnbq__func, prefix, "weight", wt, want);
-    BNBQ__TRY(bnbq__st_need(ex, bnbq__func, rd, prefix, "SCB", 1ul << BNBQ_ST_F32, &scb));
-    sprintf(want, "[%lu]", (unsigned long)N);
-    if (!bnbq__st_shape_is(scb, 1, N, 0)) return bnbq__st_bad_shape(ex, bnbq__func, prefix, "SCB", scb, want);
+    BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "weight", 1ul << BNBQ_ST_I8, 2, N,
+                                   K, &wt));
+    BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "SCB", 1ul << BNBQ_ST_F32, 1, N, 0,
+                                   &scb));
     fmt = bnbq__st_opt(rd, prefix, "weight_format");
     if (fmt) {
         int64_t v;
@@ -7613,14 +7608,11 @@ static bnbq_result bnbq__st_loadsb(bnbq_exec* ex, const char* bnbq__func, bnbq_l
     const bnbq_st_tensor *wq, *sw, *bias;
     size_t N = L->desc.out_features, K = L->desc.in_features;
     size_t ns = L->desc.kind == BNBQ_LINEAR_SWITCHBACK_VECTORWISE ? N : 1;
-    char want[64];
     bnbq_result r;
-    BNBQ__TRY(bnbq__st_need(ex, bnbq__func, rd, prefix, "W_int8", 1ul << BNBQ_ST_I8, &wq));
-    sprintf(want, "[%lu, %lu]", (unsigned long)N, (unsigned long)K);
-    if (!bnbq__st_shape_is(wq, 2, N, K)) return bnbq__st_bad_shape(ex, bnbq__func, prefix, "W_int8", wq, want);
-    BNBQ__TRY(bnbq__st_need(ex, bnbq__func, rd, prefix, "state_W", 1ul << BNBQ_ST_F16, &sw));
-    sprintf(want, "[%lu]", (unsigned long)ns);
-    if (!bnbq__st_shape_is(sw, 1, ns, 0)) return bnbq__st_bad_shape(ex, bnbq__func, prefix, "state_W", sw, want);
+    BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "W_int8", 1ul << BNBQ_ST_I8, 2, N,
+                                   K, &wq));
+    BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "state_W", 1ul << BNBQ_ST_F16, 1, ns, 0,
+                                   &sw));
     BNBQ__TRY(bnbq__st_check_bias(ex, bnbq__func, rd, prefix, L->bias != NULL, N, &bias));
     if (!L->W_int8) BNBQ__TRY(bnbq_alloc(ex, N * K, (void**)&L->W_int8));
     if (!L->state_W) BNBQ__TRY(bnbq_alloc(ex, ns * 2, (void**)&L->state_W));
@@ -7638,13 +7630,11 @@ static bnbq_result bnbq__st_loadf(bnbq_exec* ex, const char* bnbq__func, bnbq_li
                                   const bnbq_st_reader* rd, const char* prefix) {
     const bnbq_st_tensor *wt, *bias;
     size_t N = L->desc.out_features, K = L->desc.in_features;
-    char want[64];
     void* h;
     int owned;
     bnbq_result r;
-    BNBQ__TRY(bnbq__st_need(ex, bnbq__func, rd, prefix, "weight", BNBQ__ST_FLOATS, &wt));
-    sprintf(want, "[%lu, %lu]", (unsigned long)N, (unsigned long)K);
-    if (!bnbq__st_shape_is(wt, 2, N, K)) return bnbq__st_bad_shape(ex, bnbq__func, prefix, "weight", wt, want);
+    BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "weight", BNBQ__ST_FLOATS, 2, N,
+                                   K, &wt));
     BNBQ__TRY(bnbq__st_check_bias(ex, bnbq__func, rd, prefix, L->bias != NULL, N, &bias));
     h = bnbq__st_host_as(ex, wt, L->desc.weight_dtype, &owned);
     BNBQ__REQUIRE(h, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
@@ -7718,7 +7708,7 @@ BNBQ_API bnbq_result bnbq_embedding_save(bnbq_exec* ex, const bnbq_embedding* e,
 BNBQ_API bnbq_result bnbq_embedding_load(bnbq_exec* ex, bnbq_embedding* e,
                                          const bnbq_st_reader* rd, const char* prefix) {
     static const char* bnbq__func = "bnbq_embedding_load";
-    char key[BNBQ__ST_KEY_MAX], want[64];
+    char key[BNBQ__ST_KEY_MAX];
     const bnbq_st_tensor *wt, *nw = NULL, *nbias = NULL;
     size_t num, dim;
     void* h;
@@ -7733,15 +7723,13 @@ BNBQ_API bnbq_result bnbq_embedding_load(bnbq_exec* ex, bnbq_embedding* e,
                   "prefix is too long");
     num = e->desc.num_embeddings;
     dim = e->desc.embedding_dim;
-    BNBQ__TRY(bnbq__st_need(ex, bnbq__func, rd, prefix, "weight", BNBQ__ST_FLOATS, &wt));
-    sprintf(want, "[%lu, %lu]", (unsigned long)num, (unsigned long)dim);
-    if (!bnbq__st_shape_is(wt, 2, num, dim)) return bnbq__st_bad_shape(ex, bnbq__func, prefix, "weight", wt, want);
-    sprintf(want, "[%lu]", (unsigned long)dim);
+    BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "weight", BNBQ__ST_FLOATS, 2, num,
+                                   dim, &wt));
     if (e->desc.kind == BNBQ_EMBEDDING_STABLE) {
-        BNBQ__TRY(bnbq__st_need(ex, bnbq__func, rd, prefix, "norm.weight", BNBQ__ST_FLOATS, &nw));
-        if (!bnbq__st_shape_is(nw, 1, dim, 0)) return bnbq__st_bad_shape(ex, bnbq__func, prefix, "norm.weight", nw, want);
-        BNBQ__TRY(bnbq__st_need(ex, bnbq__func, rd, prefix, "norm.bias", BNBQ__ST_FLOATS, &nbias));
-        if (!bnbq__st_shape_is(nbias, 1, dim, 0)) return bnbq__st_bad_shape(ex, bnbq__func, prefix, "norm.bias", nbias, want);
+        BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "norm.weight", BNBQ__ST_FLOATS, 1,
+                                       dim, 0, &nw));
+        BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "norm.bias", BNBQ__ST_FLOATS, 1,
+                                       dim, 0, &nbias));
     }
     h = bnbq__st_host_as(ex, wt, e->desc.dtype, &owned);
     BNBQ__REQUIRE(h, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
