@@ -43,11 +43,11 @@ $(B)/test_prims: tests/test_prims.c tests/unit_util.h $(HDR) | $(B)
 $(B)/test_layers: tests/test_layers.c $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
 
-$(B)/test_io: tests/test_io.c $(HDR) | $(B)
+$(B)/test_io: tests/test_io.c tests/unit_util.h $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
 
 # the same without bnbq's file functions (BNBQ_NO_STDIO, for embedded users)
-$(B)/test_io_nostdio: tests/test_io.c $(HDR) | $(B)
+$(B)/test_io_nostdio: tests/test_io.c tests/unit_util.h $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) -DBNBQ_NO_STDIO $< -o $@ $(LDLIBS)
 
 $(B)/test_layers_embed: tests/test_layers_embed.c tests/unit_util.h $(HDR) | $(B)
@@ -100,7 +100,7 @@ $(B)/test_prims_san: tests/test_prims.c tests/unit_util.h $(HDR) | $(B)
 $(B)/test_layers_san: tests/test_layers.c $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
 
-$(B)/test_io_san: tests/test_io.c $(HDR) | $(B)
+$(B)/test_io_san: tests/test_io.c tests/unit_util.h $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
 
 $(B)/test_layers_embed_san: tests/test_layers_embed.c tests/unit_util.h $(HDR) | $(B)

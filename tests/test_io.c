@@ -19,73 +19,33 @@
 #include "bnbq.h"
 
 #include <locale.h>
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "unit_util.h"
 #if (defined(__unix__) || defined(__APPLE__)) && !defined(BNBQ_NO_STDIO)
 #include <dirent.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #define TEST_POSIX 1
 #endif
 
-/* ------------------------------------------------------------------------------------------ */
-static const char* g_name;
-static long g_fails, g_checks;
-static char g_first[512];
-static int g_passed, g_failed, g_quick;
-
-static void check_impl(int ok, int line, const char* fmt, ...) {
-    va_list ap;
-    g_checks++;
-    if (ok) return;
-    if (g_fails++ == 0) {
-        int n = snprintf(g_first, sizeof g_first, "line %d: ", line);
-        va_start(ap, fmt);
-        vsnprintf(g_first + n, sizeof g_first - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-}
-#define CHECK(c, ...) check_impl((c) != 0, __LINE__, __VA_ARGS__)
+/* unit_util.h: the harness, and the CPU exec with a recording logger (error paths must log) */
 #define CHECK_R(expr, want) do { bnbq_result r_ = (expr); \
     CHECK(r_ == (want), "%s returned %s, expected %s", #expr, bnbq_result_name(r_), \
           bnbq_result_name(want)); } while (0)
 #define OK(expr) CHECK_R(expr, BNBQ_SUCCESS)
 
-/* the CPU exec, with a logger that keeps the last message (error paths must log) */
-static bnbq_exec g_ex;
-static char g_log[600];
-static int g_log_count;
-static void keep_log(void* u, bnbq_log_level lv, const char* func, const char* msg) {
-    if (getenv("TEST_IO_LOG")) fprintf(stderr, "log: %s: %s\n", func, msg);
-    (void)u; (void)lv;
-    snprintf(g_log, sizeof g_log, "%s: %s", func, msg);
-    g_log_count++;
-}
-
-static uint64_t g_rng = 12345;
-static double urand(void) {
-    g_rng = g_rng * 6364136223846793005ull + 1442695040888963407ull;
-    return ((double)(g_rng >> 11) + 0.5) / 9007199254740992.0;
-}
-static double nrand(void) { return sqrt(-2.0 * log(urand())) * cos(6.283185307179586 * urand()); }
-
+/* unit_util.h's generator and conversions */
+static rng g_r = {12345};
+static double urand(void) { return rng_uniform(&g_r); }
+static double nrand(void) { return rng_normal(&g_r); }
 static void* to_dt(const float* x, size_t n, bnbq_dtype dt) {
-    void* p = malloc(n * 4 + 4);
+    void* p = xmalloc(n * 4 + 4);
     size_t i;
-    for (i = 0; i < n; i++) {
-        if (dt == BNBQ_F32) ((float*)p)[i] = x[i];
-        else if (dt == BNBQ_F16) ((uint16_t*)p)[i] = bnbq_f32_to_f16(x[i]);
-        else ((uint16_t*)p)[i] = bnbq_f32_to_bf16(x[i]);
-    }
+    for (i = 0; i < n; i++) st(dt, p, i, x[i]);
     return p;
 }
 static float* randn(size_t n, double scale) {
-    float* p = (float*)malloc(n * sizeof *p + 4);
+    float* p = (float*)xmalloc(n * sizeof *p + 4);
     size_t i;
     for (i = 0; i < n; i++) p[i] = (float)(nrand() * scale);
     return p;
@@ -94,7 +54,7 @@ static float* randn(size_t n, double scale) {
 /* exec memory -> new host buffer (CPU exec: a copy) */
 static void* host_copy(const void* src, size_t bytes) {
     void* h = malloc(bytes ? bytes : 1);
-    if (bytes) bnbq_copy(&g_ex, h, src, bytes, BNBQ_COPY_EXEC_TO_HOST);
+    if (bytes) bnbq_copy(&g_logex, h, src, bytes, BNBQ_COPY_EXEC_TO_HOST);
     return h;
 }
 
@@ -103,9 +63,9 @@ static uint8_t* write_all(const bnbq_st_writer* w, size_t* n) {
     size_t sz = 0, got = 0;
     uint8_t* b;
     *n = 0;
-    if (bnbq_st_writer_size(&g_ex, w, &sz) != BNBQ_SUCCESS) return NULL;
+    if (bnbq_st_writer_size(&g_logex, w, &sz) != BNBQ_SUCCESS) return NULL;
     b = (uint8_t*)malloc(sz);
-    if (bnbq_st_writer_write(&g_ex, w, b, sz, &got) != BNBQ_SUCCESS || got != sz) {
+    if (bnbq_st_writer_write(&g_logex, w, b, sz, &got) != BNBQ_SUCCESS || got != sz) {
         free(b);
         return NULL;
     }
@@ -130,26 +90,26 @@ static bnbq_result read_json(const char* json, size_t data_bytes, bnbq_st_reader
     bnbq_result res;
     for (i = 0; i < sizeof data; i++) data[i] = (uint8_t)i;
     b = mkfile(json, data, data_bytes, &n);
-    res = bnbq_st_reader_init(&g_ex, r, b, n);
+    res = bnbq_st_reader_init(&g_logex, r, b, n);
     if (res == BNBQ_SUCCESS) {
         /* keep the buffer alive with the reader: hand it over as the reader's file buffer */
-        void* own = bnbq_host_alloc(&g_ex, n);
+        void* own = bnbq_host_alloc(&g_logex, n);
         memcpy(own, b, n);
-        bnbq_st_reader_uninit(&g_ex, r);
-        res = bnbq_st_reader_init(&g_ex, r, own, n);
+        bnbq_st_reader_uninit(&g_logex, r);
+        res = bnbq_st_reader_init(&g_logex, r, own, n);
         r->file_buffer = own;
     }
     free(b);
     return res;
 }
 /* expects the header to be rejected with CORRUPT_FILE and a log line */
-#define BAD_JSON(json, nbytes) do { bnbq_st_reader rd_; int c_ = g_log_count; \
+#define BAD_JSON(json, nbytes) do { bnbq_st_reader rd_; int c_ = g_log.n_total; \
     CHECK_R(read_json(json, nbytes, &rd_), BNBQ_ERROR_CORRUPT_FILE); \
-    CHECK(g_log_count > c_, "no log line for %s", json); \
+    CHECK(g_log.n_total > c_, "no log line for %s", json); \
     CHECK(rd_.count == 0 && rd_.block == NULL, "reader not zeroed after a failure"); } while (0)
 #define GOOD_JSON(json, nbytes) do { bnbq_st_reader rd_; \
     CHECK_R(read_json(json, nbytes, &rd_), BNBQ_SUCCESS); \
-    bnbq_st_reader_uninit(&g_ex, &rd_); } while (0)
+    bnbq_st_reader_uninit(&g_logex, &rd_); } while (0)
 
 /* ------------------------------------------------------------------------------------------ */
 static void test_repr(void) {
@@ -260,7 +220,7 @@ static void test_official_fixture(void) {
     size_t mn;
     CHECK(file != NULL, "cannot read tests/data/official.safetensors (run from the repository root)");
     if (!file) return;
-    OK(bnbq_st_reader_init(&g_ex, &r, file, n));
+    OK(bnbq_st_reader_init(&g_logex, &r, file, n));
     CHECK(r.count == NFX, "%u tensors", (unsigned)r.count);
     CHECK(r.metadata_count == 1 && bnbq_st_find_metadata(&r, "format") &&
           strcmp(bnbq_st_find_metadata(&r, "format"), "pt") == 0, "metadata");
@@ -283,22 +243,22 @@ static void test_official_fixture(void) {
     }
     CHECK(bnbq_st_find(&r, "zzz") == NULL && bnbq_st_find(&r, "") == NULL, "lookup of absent names");
     /* the same tensors through bnbq's writer: the same file, byte for byte */
-    OK(bnbq_st_writer_init(&g_ex, &w));
+    OK(bnbq_st_writer_init(&g_logex, &w));
     for (i = NFX; i-- > 0;)   /* reverse order: the writer sorts */
-        OK(bnbq_st_writer_add(&g_ex, &w, FX[i].name, FX[i].dt, FX[i].ndim, FX[i].shape, bytes[i]));
-    OK(bnbq_st_writer_set_metadata(&g_ex, &w, "format", "pt"));
+        OK(bnbq_st_writer_add(&g_logex, &w, FX[i].name, FX[i].dt, FX[i].ndim, FX[i].shape, bytes[i]));
+    OK(bnbq_st_writer_set_metadata(&g_logex, &w, "format", "pt"));
     mine = write_all(&w, &mn);
     CHECK(mine && mn == n && memcmp(mine, file, n) == 0,
           "bnbq's writer differs from the official file (%u vs %u bytes)", (unsigned)mn, (unsigned)n);
     free(mine);
-    bnbq_st_writer_uninit(&g_ex, &w);
+    bnbq_st_writer_uninit(&g_logex, &w);
     for (i = 0; i < NFX; i++) free(bytes[i]);
-    bnbq_st_reader_uninit(&g_ex, &r);
+    bnbq_st_reader_uninit(&g_logex, &r);
 #ifndef BNBQ_NO_STDIO
-    OK(bnbq_st_reader_init_file(&g_ex, &r, "tests/data/official.safetensors"));
+    OK(bnbq_st_reader_init_file(&g_logex, &r, "tests/data/official.safetensors"));
     CHECK(r.count == NFX && r.buffer_bytes == n && memcmp(r.buffer, file, n) == 0, "init_file");
-    bnbq_st_reader_uninit(&g_ex, &r);
-    CHECK_R(bnbq_st_reader_init_file(&g_ex, &r, "tests/data/no-such-file.safetensors"), BNBQ_ERROR_IO);
+    bnbq_st_reader_uninit(&g_logex, &r);
+    CHECK_R(bnbq_st_reader_init_file(&g_logex, &r, "tests/data/no-such-file.safetensors"), BNBQ_ERROR_IO);
 #endif
     free(file);
 }
@@ -312,24 +272,24 @@ static void test_writer(void) {
     uint8_t small[4] = {1, 2, 3, 4}, out[8];
     static const uint8_t empty_file[16] = {8, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' ', ' ', ' ', ' ', ' '};
     /* an empty writer: the official library's "{}" padded with spaces */
-    OK(bnbq_st_writer_init(&g_ex, &w));
+    OK(bnbq_st_writer_init(&g_logex, &w));
     b = write_all(&w, &n);
     CHECK(b && n == 16 && memcmp(b, empty_file, 16) == 0, "empty file");
-    OK(bnbq_st_reader_init(&g_ex, &r, b, n));
+    OK(bnbq_st_reader_init(&g_logex, &r, b, n));
     CHECK(r.count == 0 && r.metadata_count == 0, "empty file read back");
-    bnbq_st_reader_uninit(&g_ex, &r);
+    bnbq_st_reader_uninit(&g_logex, &r);
     free(b);
     /* add_copy keeps its own bytes; borrowed data is read at write time */
-    OK(bnbq_st_writer_add_copy(&g_ex, &w, "copied", BNBQ_ST_F32, 2, shp, a));
+    OK(bnbq_st_writer_add_copy(&g_logex, &w, "copied", BNBQ_ST_F32, 2, shp, a));
     a[0] = 100;
-    OK(bnbq_st_writer_add(&g_ex, &w, "borrowed", BNBQ_ST_F32, 2, shp, a));
-    OK(bnbq_st_writer_add(&g_ex, &w, "scalar", BNBQ_ST_U8, 0, NULL, small));
-    OK(bnbq_st_writer_add(&g_ex, &w, "nothing", BNBQ_ST_F32, 3, shp, NULL));   /* 0 bytes */
-    OK(bnbq_st_writer_add(&g_ex, &w, "f4", BNBQ_ST_F4, 1, &shp[0], small));   /* 2 x 4 bits */
-    OK(bnbq_st_writer_add(&g_ex, &w, "", BNBQ_ST_U8, 1, &one, small));        /* empty name */
-    OK(bnbq_st_writer_set_metadata(&g_ex, &w, "k2", "first"));
-    OK(bnbq_st_writer_set_metadata(&g_ex, &w, "k1", "x\"\n\ty"));
-    OK(bnbq_st_writer_set_metadata(&g_ex, &w, "k2", "second"));
+    OK(bnbq_st_writer_add(&g_logex, &w, "borrowed", BNBQ_ST_F32, 2, shp, a));
+    OK(bnbq_st_writer_add(&g_logex, &w, "scalar", BNBQ_ST_U8, 0, NULL, small));
+    OK(bnbq_st_writer_add(&g_logex, &w, "nothing", BNBQ_ST_F32, 3, shp, NULL));   /* 0 bytes */
+    OK(bnbq_st_writer_add(&g_logex, &w, "f4", BNBQ_ST_F4, 1, &shp[0], small));   /* 2 x 4 bits */
+    OK(bnbq_st_writer_add(&g_logex, &w, "", BNBQ_ST_U8, 1, &one, small));        /* empty name */
+    OK(bnbq_st_writer_set_metadata(&g_logex, &w, "k2", "first"));
+    OK(bnbq_st_writer_set_metadata(&g_logex, &w, "k1", "x\"\n\ty"));
+    OK(bnbq_st_writer_set_metadata(&g_logex, &w, "k2", "second"));
     b = write_all(&w, &n);
     CHECK(b != NULL, "write");
     if (b) {
@@ -337,7 +297,7 @@ static void test_writer(void) {
         const char* hdr = (const char*)b + 8;
         CHECK(strncmp(hdr, "{\"__metadata__\":{\"k1\":\"x\\\"\\n\\ty\",\"k2\":\"second\"},", 48) == 0,
               "metadata first, keys sorted, escaped: %.60s", hdr);
-        OK(bnbq_st_reader_init(&g_ex, &r, b, n));
+        OK(bnbq_st_reader_init(&g_logex, &r, b, n));
         CHECK(r.count == 6 && r.metadata_count == 2, "counts");
         t = bnbq_st_find(&r, "copied");
         CHECK(t && ((const float*)t->data)[0] == 1.0f, "copied data");
@@ -351,7 +311,7 @@ static void test_writer(void) {
         CHECK(t && t->dtype == BNBQ_ST_F4 && t->bytes == 1 && t->numel == 2, "F4");
         CHECK(bnbq_st_find(&r, "") != NULL, "empty name");
         CHECK(strcmp(bnbq_st_find_metadata(&r, "k1"), "x\"\n\ty") == 0, "metadata escapes");
-        bnbq_st_reader_uninit(&g_ex, &r);
+        bnbq_st_reader_uninit(&g_logex, &r);
         /* deterministic: a second write is the same */
         {
             size_t n2;
@@ -359,43 +319,43 @@ static void test_writer(void) {
             CHECK(b2 && n2 == n && memcmp(b, b2, n) == 0, "second write differs");
             free(b2);
         }
-        CHECK_R(bnbq_st_writer_write(&g_ex, &w, out, sizeof out, &sz), BNBQ_ERROR_INVALID_ARGS);
+        CHECK_R(bnbq_st_writer_write(&g_logex, &w, out, sizeof out, &sz), BNBQ_ERROR_INVALID_ARGS);
         free(b);
     }
     /* bad adds */
-    CHECK_R(bnbq_st_writer_add(&g_ex, NULL, "x", BNBQ_ST_U8, 1, &one, small), BNBQ_ERROR_NULL_POINTER);
-    CHECK_R(bnbq_st_writer_add(&g_ex, &w, NULL, BNBQ_ST_U8, 1, &one, small), BNBQ_ERROR_NULL_POINTER);
-    CHECK_R(bnbq_st_writer_add(&g_ex, &w, "x", BNBQ_ST_U8, 1, NULL, small), BNBQ_ERROR_NULL_POINTER);
-    CHECK_R(bnbq_st_writer_add(&g_ex, &w, "x", BNBQ_ST_U8, 1, &one, NULL), BNBQ_ERROR_NULL_POINTER);
-    CHECK_R(bnbq_st_writer_add(&g_ex, &w, "x", (bnbq_st_dtype)99, 1, &one, small), BNBQ_ERROR_BAD_DTYPE);
-    CHECK_R(bnbq_st_writer_add(&g_ex, &w, "__metadata__", BNBQ_ST_U8, 1, &one, small),
+    CHECK_R(bnbq_st_writer_add(&g_logex, NULL, "x", BNBQ_ST_U8, 1, &one, small), BNBQ_ERROR_NULL_POINTER);
+    CHECK_R(bnbq_st_writer_add(&g_logex, &w, NULL, BNBQ_ST_U8, 1, &one, small), BNBQ_ERROR_NULL_POINTER);
+    CHECK_R(bnbq_st_writer_add(&g_logex, &w, "x", BNBQ_ST_U8, 1, NULL, small), BNBQ_ERROR_NULL_POINTER);
+    CHECK_R(bnbq_st_writer_add(&g_logex, &w, "x", BNBQ_ST_U8, 1, &one, NULL), BNBQ_ERROR_NULL_POINTER);
+    CHECK_R(bnbq_st_writer_add(&g_logex, &w, "x", (bnbq_st_dtype)99, 1, &one, small), BNBQ_ERROR_BAD_DTYPE);
+    CHECK_R(bnbq_st_writer_add(&g_logex, &w, "__metadata__", BNBQ_ST_U8, 1, &one, small),
             BNBQ_ERROR_INVALID_ARGS);
-    CHECK_R(bnbq_st_writer_add(&g_ex, &w, "\xff", BNBQ_ST_U8, 1, &one, small), BNBQ_ERROR_INVALID_ARGS);
-    CHECK_R(bnbq_st_writer_add(&g_ex, &w, "x", BNBQ_ST_F4, 1, &three, small), BNBQ_ERROR_BAD_SHAPE);
+    CHECK_R(bnbq_st_writer_add(&g_logex, &w, "\xff", BNBQ_ST_U8, 1, &one, small), BNBQ_ERROR_INVALID_ARGS);
+    CHECK_R(bnbq_st_writer_add(&g_logex, &w, "x", BNBQ_ST_F4, 1, &three, small), BNBQ_ERROR_BAD_SHAPE);
     {
         size_t huge[2] = {(size_t)1 << 40, (size_t)1 << 40};
-        CHECK_R(bnbq_st_writer_add(&g_ex, &w, "x", BNBQ_ST_U8, 2, huge, small), BNBQ_ERROR_BAD_SHAPE);
+        CHECK_R(bnbq_st_writer_add(&g_logex, &w, "x", BNBQ_ST_U8, 2, huge, small), BNBQ_ERROR_BAD_SHAPE);
     }
-    CHECK_R(bnbq_st_writer_set_metadata(&g_ex, &w, "k", NULL), BNBQ_ERROR_NULL_POINTER);
-    CHECK_R(bnbq_st_writer_set_metadata(&g_ex, &w, "k", "\xc3"), BNBQ_ERROR_INVALID_ARGS);
-    CHECK_R(bnbq_st_writer_size(&g_ex, NULL, &sz), BNBQ_ERROR_NULL_POINTER);
-    CHECK_R(bnbq_st_writer_size(&g_ex, &w, NULL), BNBQ_ERROR_NULL_POINTER);
-    CHECK_R(bnbq_st_writer_write(&g_ex, &w, NULL, 10, &sz), BNBQ_ERROR_NULL_POINTER);
+    CHECK_R(bnbq_st_writer_set_metadata(&g_logex, &w, "k", NULL), BNBQ_ERROR_NULL_POINTER);
+    CHECK_R(bnbq_st_writer_set_metadata(&g_logex, &w, "k", "\xc3"), BNBQ_ERROR_INVALID_ARGS);
+    CHECK_R(bnbq_st_writer_size(&g_logex, NULL, &sz), BNBQ_ERROR_NULL_POINTER);
+    CHECK_R(bnbq_st_writer_size(&g_logex, &w, NULL), BNBQ_ERROR_NULL_POINTER);
+    CHECK_R(bnbq_st_writer_write(&g_logex, &w, NULL, 10, &sz), BNBQ_ERROR_NULL_POINTER);
     /* a name twice (also with another dtype) */
-    OK(bnbq_st_writer_add(&g_ex, &w, "copied", BNBQ_ST_U8, 1, &one, small));
-    CHECK_R(bnbq_st_writer_size(&g_ex, &w, &sz), BNBQ_ERROR_INVALID_ARGS);
-    CHECK_R(bnbq_st_writer_write(&g_ex, &w, out, sizeof out, &sz), BNBQ_ERROR_INVALID_ARGS);
-    bnbq_st_writer_uninit(&g_ex, &w);
-    bnbq_st_writer_uninit(&g_ex, NULL);
-    CHECK_R(bnbq_st_writer_init(&g_ex, NULL), BNBQ_ERROR_NULL_POINTER);
+    OK(bnbq_st_writer_add(&g_logex, &w, "copied", BNBQ_ST_U8, 1, &one, small));
+    CHECK_R(bnbq_st_writer_size(&g_logex, &w, &sz), BNBQ_ERROR_INVALID_ARGS);
+    CHECK_R(bnbq_st_writer_write(&g_logex, &w, out, sizeof out, &sz), BNBQ_ERROR_INVALID_ARGS);
+    bnbq_st_writer_uninit(&g_logex, &w);
+    bnbq_st_writer_uninit(&g_logex, NULL);
+    CHECK_R(bnbq_st_writer_init(&g_logex, NULL), BNBQ_ERROR_NULL_POINTER);
     /* dtype helpers */
     CHECK(bnbq_st_dtype_name((bnbq_st_dtype)-1) == NULL && bnbq_st_dtype_bits(BNBQ_ST_DTYPE_COUNT) == 0,
           "dtype helpers out of range");
     CHECK(strcmp(bnbq_st_dtype_name(BNBQ_ST_F8_E4M3FNUZ), "F8_E4M3FNUZ") == 0 &&
           bnbq_st_dtype_bits(BNBQ_ST_F6_E2M3) == 6, "dtype helpers");
     {
-        bnbq_st_dtype s;
-        bnbq_dtype d;
+        bnbq_st_dtype s = BNBQ_ST_U8;
+        bnbq_dtype d = BNBQ_F32;
         OK(bnbq_st_dtype_from(BNBQ_BF16, &s));
         CHECK(s == BNBQ_ST_BF16, "from");
         OK(bnbq_st_dtype_to(BNBQ_ST_I64, &d));
@@ -412,47 +372,47 @@ static void test_corrupt(void) {
     float a[6] = {1, 2, 3, 4, 5, 6};
     uint8_t u = 7, *b, *c;
     /* every strict prefix of a valid file fails, and nothing reads past it */
-    OK(bnbq_st_writer_init(&g_ex, &w));
-    OK(bnbq_st_writer_add(&g_ex, &w, "a", BNBQ_ST_F32, 2, shp, a));
-    OK(bnbq_st_writer_add(&g_ex, &w, "b", BNBQ_ST_U8, 1, &one, &u));
-    OK(bnbq_st_writer_set_metadata(&g_ex, &w, "format", "pt"));
+    OK(bnbq_st_writer_init(&g_logex, &w));
+    OK(bnbq_st_writer_add(&g_logex, &w, "a", BNBQ_ST_F32, 2, shp, a));
+    OK(bnbq_st_writer_add(&g_logex, &w, "b", BNBQ_ST_U8, 1, &one, &u));
+    OK(bnbq_st_writer_set_metadata(&g_logex, &w, "format", "pt"));
     b = write_all(&w, &n);
-    bnbq_st_writer_uninit(&g_ex, &w);
+    bnbq_st_writer_uninit(&g_logex, &w);
     if (!b) { CHECK(0, "write"); return; }
     for (cut = 0; cut < n; cut++) {
         c = (uint8_t*)malloc(cut + 1);   /* exact size: ASan sees any read past it */
         memcpy(c, b, cut);
-        CHECK_R(bnbq_st_reader_init(&g_ex, &r, c, cut), BNBQ_ERROR_CORRUPT_FILE);
+        CHECK_R(bnbq_st_reader_init(&g_logex, &r, c, cut), BNBQ_ERROR_CORRUPT_FILE);
         free(c);
     }
     c = (uint8_t*)malloc(n);
     memcpy(c, b, n);
-    OK(bnbq_st_reader_init(&g_ex, &r, c, n));
-    bnbq_st_reader_uninit(&g_ex, &r);
+    OK(bnbq_st_reader_init(&g_logex, &r, c, n));
+    bnbq_st_reader_uninit(&g_logex, &r);
     /* a byte after the data area */
     c = (uint8_t*)realloc(c, n + 1);
     c[n] = 0;
-    CHECK_R(bnbq_st_reader_init(&g_ex, &r, c, n + 1), BNBQ_ERROR_CORRUPT_FILE);
+    CHECK_R(bnbq_st_reader_init(&g_logex, &r, c, n + 1), BNBQ_ERROR_CORRUPT_FILE);
     /* header lengths: huge, just over the limit, past the end */
     memcpy(c, b, n);
     c[7] = 0x80;
-    CHECK_R(bnbq_st_reader_init(&g_ex, &r, c, n), BNBQ_ERROR_CORRUPT_FILE);
+    CHECK_R(bnbq_st_reader_init(&g_logex, &r, c, n), BNBQ_ERROR_CORRUPT_FILE);
     c[7] = 0; c[0] = 0x01; c[1] = 0xe1; c[2] = 0xf5; c[3] = 0x05;   /* 100,000,001 */
-    CHECK_R(bnbq_st_reader_init(&g_ex, &r, c, n), BNBQ_ERROR_CORRUPT_FILE);
+    CHECK_R(bnbq_st_reader_init(&g_logex, &r, c, n), BNBQ_ERROR_CORRUPT_FILE);
     memcpy(c, b, 8);
     c[0] = (uint8_t)(n - 8 + 1);   /* n < 256 */
     c[1] = (uint8_t)((n - 8 + 1) >> 8);
-    CHECK_R(bnbq_st_reader_init(&g_ex, &r, c, n), BNBQ_ERROR_CORRUPT_FILE);
+    CHECK_R(bnbq_st_reader_init(&g_logex, &r, c, n), BNBQ_ERROR_CORRUPT_FILE);
     free(c);
     free(b);
     /* NULL arguments */
-    CHECK_R(bnbq_st_reader_init(&g_ex, NULL, a, 8), BNBQ_ERROR_NULL_POINTER);
-    CHECK_R(bnbq_st_reader_init(&g_ex, &r, NULL, 8), BNBQ_ERROR_NULL_POINTER);
+    CHECK_R(bnbq_st_reader_init(&g_logex, NULL, a, 8), BNBQ_ERROR_NULL_POINTER);
+    CHECK_R(bnbq_st_reader_init(&g_logex, &r, NULL, 8), BNBQ_ERROR_NULL_POINTER);
     CHECK(bnbq_st_find(NULL, "a") == NULL && bnbq_st_find(&r, NULL) == NULL, "find NULL");
     CHECK(bnbq_st_find_metadata(NULL, "a") == NULL, "find_metadata NULL");
-    bnbq_st_reader_uninit(&g_ex, NULL);
+    bnbq_st_reader_uninit(&g_logex, NULL);
 #ifndef BNBQ_NO_STDIO
-    CHECK_R(bnbq_st_reader_init_file(&g_ex, &r, NULL), BNBQ_ERROR_NULL_POINTER);
+    CHECK_R(bnbq_st_reader_init_file(&g_logex, &r, NULL), BNBQ_ERROR_NULL_POINTER);
 #endif
 
     /* well-formed variants */
@@ -467,7 +427,7 @@ static void test_corrupt(void) {
         bnbq_st_reader rr;
         OK(read_json("{\"\\u00fc\\ud83d\\ude00\\/\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1, &rr));
         CHECK(bnbq_st_find(&rr, "\xc3\xbc\xf0\x9f\x98\x80/") != NULL, "escaped name decoded");
-        bnbq_st_reader_uninit(&g_ex, &rr);
+        bnbq_st_reader_uninit(&g_logex, &rr);
     }
     /* malformed JSON and structure */
     BAD_JSON("", 0);
@@ -478,10 +438,10 @@ static void test_corrupt(void) {
     {
         /* NUL padding (the format pads with spaces) */
         uint8_t z[16] = {8, 0, 0, 0, 0, 0, 0, 0, '{', '}', 0, 0, 0, 0, 0, 0};
-        CHECK_R(bnbq_st_reader_init(&g_ex, &r, z, sizeof z), BNBQ_ERROR_CORRUPT_FILE);
+        CHECK_R(bnbq_st_reader_init(&g_logex, &r, z, sizeof z), BNBQ_ERROR_CORRUPT_FILE);
         z[10] = z[11] = z[12] = z[13] = z[14] = z[15] = ' ';
-        OK(bnbq_st_reader_init(&g_ex, &r, z, sizeof z));
-        bnbq_st_reader_uninit(&g_ex, &r);
+        OK(bnbq_st_reader_init(&g_logex, &r, z, sizeof z));
+        bnbq_st_reader_uninit(&g_logex, &r);
     }
     BAD_JSON("{\"a\":}", 0);
     BAD_JSON("{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},}", 1);
@@ -570,11 +530,11 @@ static uint8_t* save_linear(const bnbq_linear* L, const char* prefix, bnbq_st_dt
     bnbq_st_writer w;
     uint8_t* b;
     bnbq_result r;
-    bnbq_st_writer_init(&g_ex, &w);
-    r = bnbq_linear_save(&g_ex, L, prefix, storage, &w);
+    bnbq_st_writer_init(&g_logex, &w);
+    r = bnbq_linear_save(&g_logex, L, prefix, storage, &w);
     CHECK(r == BNBQ_SUCCESS, "bnbq_linear_save: %s", bnbq_result_name(r));
     b = write_all(&w, n);
-    bnbq_st_writer_uninit(&g_ex, &w);
+    bnbq_st_writer_uninit(&g_logex, &w);
     return b;
 }
 
@@ -584,13 +544,13 @@ static void* fwd(bnbq_linear* L, bnbq_dtype xdt, const void* x, size_t T, size_t
     size_t ob = T * L->desc.out_features * bnbq_dtype_size(odt);
     void *out = NULL, *xe = NULL, *h;
     size_t xb = T * L->desc.in_features * bnbq_dtype_size(xdt);
-    bnbq_alloc(&g_ex, xb, &xe);
-    bnbq_copy(&g_ex, xe, x, xb, BNBQ_COPY_HOST_TO_EXEC);
-    bnbq_alloc(&g_ex, ob, &out);
-    OK(bnbq_linear_forward(&g_ex, L, xdt, xe, T, out));
+    bnbq_alloc(&g_logex, xb, &xe);
+    bnbq_copy(&g_logex, xe, x, xb, BNBQ_COPY_HOST_TO_EXEC);
+    bnbq_alloc(&g_logex, ob, &out);
+    OK(bnbq_linear_forward(&g_logex, L, xdt, xe, T, out));
     h = host_copy(out, ob);
-    bnbq_free(&g_ex, out);
-    bnbq_free(&g_ex, xe);
+    bnbq_free(&g_logex, out);
+    bnbq_free(&g_logex, xe);
     *bytes = ob;
     return h;
 }
@@ -618,10 +578,10 @@ static int same_4bit_state(const bnbq_linear* a, const bnbq_linear* b) {
 
 static bnbq_result load_from(bnbq_linear* L, const uint8_t* file, size_t n, const char* prefix) {
     bnbq_st_reader r;
-    bnbq_result res = bnbq_st_reader_init(&g_ex, &r, file, n);
+    bnbq_result res = bnbq_st_reader_init(&g_logex, &r, file, n);
     if (res != BNBQ_SUCCESS) return res;
-    res = bnbq_linear_load(&g_ex, L, &r, prefix);
-    bnbq_st_reader_uninit(&g_ex, &r);
+    res = bnbq_linear_load(&g_logex, L, &r, prefix);
+    bnbq_st_reader_uninit(&g_logex, &r);
     return res;
 }
 
@@ -649,18 +609,18 @@ static void test_linear4bit_serialization(void) {
                         d.no_bias = !bias;
                         d.no_compress_statistics = !nested;
                         /* the original float layer's file (torch: the Linear state dict) */
-                        OK(bnbq_linear_init(&g_ex, &F, &d));
+                        OK(bnbq_linear_init(&g_logex, &F, &d));
                         ffile = save_linear(&F, "layer", BNBQ_ST_U8, &fn);
-                        OK(bnbq_linear_init(&g_ex, &L, &d));
-                        CHECK_R(bnbq_linear_load(&g_ex, &L, NULL, "layer"), BNBQ_ERROR_NULL_POINTER);
+                        OK(bnbq_linear_init(&g_logex, &L, &d));
+                        CHECK_R(bnbq_linear_load(&g_logex, &L, NULL, "layer"), BNBQ_ERROR_NULL_POINTER);
                         OK(load_from(&L, ffile, fn, "layer"));   /* load_state_dict, then .cuda() */
-                        OK(bnbq_linear_quantize(&g_ex, &L));
+                        OK(bnbq_linear_quantize(&g_logex, &L));
                         if (!sbf) out0 = fwd(&L, BNBQ_F32, x, T, &ob0);
                         file = save_linear(&L, "layer", st, &n);
                         if (sbf) out0 = fwd(&L, BNBQ_F32, x, T, &ob0);
                         /* a fresh layer of other random weights takes the checkpoint */
                         d.seed += 1000;
-                        OK(bnbq_linear_init(&g_ex, &L2, &d));
+                        OK(bnbq_linear_init(&g_logex, &L2, &d));
                         OK(load_from(&L2, file, n, "layer"));
                         CHECK(same_4bit_state(&L, &L2), "combo %d: quant state differs", combo);
                         out1 = fwd(&L2, BNBQ_F32, x, T, &ob1);
@@ -673,10 +633,10 @@ static void test_linear4bit_serialization(void) {
                             for (s = 0; s < 4; s++) {
                                 bnbq_linear L3;
                                 uint8_t* f2 = save_linear(&L2, "m.q", storages[s], &an);
-                                OK(bnbq_linear_init(&g_ex, &L3, &d));
+                                OK(bnbq_linear_init(&g_logex, &L3, &d));
                                 OK(load_from(&L3, f2, an, "m.q"));
                                 CHECK(same_4bit_state(&L, &L3), "storage %u: state differs", (unsigned)s);
-                                bnbq_linear_uninit(&g_ex, &L3);
+                                bnbq_linear_uninit(&g_logex, &L3);
                                 free(f2);
                             }
                         }
@@ -697,9 +657,9 @@ static void test_linear4bit_serialization(void) {
                         free(out1);
                         free(file);
                         free(ffile);
-                        bnbq_linear_uninit(&g_ex, &L);
-                        bnbq_linear_uninit(&g_ex, &L2);
-                        bnbq_linear_uninit(&g_ex, &F);
+                        bnbq_linear_uninit(&g_logex, &L);
+                        bnbq_linear_uninit(&g_logex, &L2);
+                        bnbq_linear_uninit(&g_logex, &F);
                     }
     free(x);
     if (!g_quick)
@@ -715,12 +675,12 @@ static void copy_except(bnbq_st_writer* w, const bnbq_st_reader* r, const char* 
     for (i = 0; i < r->count; i++) {
         const bnbq_st_tensor* t = r->tensors + i;
         if ((skip1 && strcmp(t->name, skip1) == 0) || (skip2 && strcmp(t->name, skip2) == 0)) continue;
-        OK(bnbq_st_writer_add(&g_ex, w, t->name, t->dtype, t->ndim, t->shape, t->data));
+        OK(bnbq_st_writer_add(&g_logex, w, t->name, t->dtype, t->ndim, t->shape, t->data));
     }
 }
 static void add_text(bnbq_st_writer* w, const char* name, const char* text) {
     size_t n = strlen(text);
-    OK(bnbq_st_writer_add_copy(&g_ex, w, name, BNBQ_ST_U8, 1, &n, text));
+    OK(bnbq_st_writer_add_copy(&g_logex, w, name, BNBQ_ST_U8, 1, &n, text));
 }
 
 /* load must fail with `want` and leave the layer's state dict exactly as it was */
@@ -728,12 +688,12 @@ static void expect_load_fail(bnbq_linear* L, const uint8_t* file, size_t n, cons
                              bnbq_result want, int line) {
     size_t n0, n1;
     uint8_t* before = save_linear(L, "s", BNBQ_ST_U8, &n0);
-    int logs = g_log_count;
+    int logs = g_log.n_total;
     bnbq_result r = load_from(L, file, n, prefix);
     uint8_t* after = save_linear(L, "s", BNBQ_ST_U8, &n1);
     check_impl(r == want, line, "load returned %s, expected %s (%s)", bnbq_result_name(r),
-               bnbq_result_name(want), g_log);
-    check_impl(g_log_count > logs, line, "the failure was not logged");
+               bnbq_result_name(want), g_log.last_msg);
+    check_impl(g_log.n_total > logs, line, "the failure was not logged");
     check_impl(before && after && n0 == n1 && memcmp(before, after, n0) == 0, line,
                "a failed load changed the layer");
     free(before);
@@ -747,11 +707,11 @@ static void fail_with(bnbq_linear* L, const bnbq_st_reader* r, const char* prefi
     bnbq_st_writer w;
     size_t n;
     uint8_t* f;
-    bnbq_st_writer_init(&g_ex, &w);
+    bnbq_st_writer_init(&g_logex, &w);
     copy_except(&w, r, skip, skip2);
-    if (name) OK(bnbq_st_writer_add_copy(&g_ex, &w, name, dt, ndim, shape, data));
+    if (name) OK(bnbq_st_writer_add_copy(&g_logex, &w, name, dt, ndim, shape, data));
     f = write_all(&w, &n);
-    bnbq_st_writer_uninit(&g_ex, &w);
+    bnbq_st_writer_uninit(&g_logex, &w);
     check_impl(f != NULL, line, "could not build the checkpoint");
     if (f) expect_load_fail(L, f, n, prefix, want, line);
     free(f);
@@ -780,10 +740,10 @@ static void test_linear4bit_json(void) {
     size_t n, i;
     /* FP4, not nested */
     d.no_compress_statistics = 1;
-    OK(bnbq_linear_init(&g_ex, &L, &d));
-    OK(bnbq_linear_quantize(&g_ex, &L));
+    OK(bnbq_linear_init(&g_logex, &L, &d));
+    OK(bnbq_linear_quantize(&g_logex, &L));
     file = save_linear(&L, "m", BNBQ_ST_U8, &n);
-    OK(bnbq_st_reader_init(&g_ex, &r, file, n));
+    OK(bnbq_st_reader_init(&g_logex, &r, file, n));
     CHECK(r.count == 5, "fp4: %u tensors", (unsigned)r.count);
     t = bnbq_st_find(&r, "m.weight.quant_state.bitsandbytes__fp4");
     CHECK(t && t->dtype == BNBQ_ST_U8 && t->ndim == 1 && t->bytes == strlen(ex_fp4) &&
@@ -805,19 +765,19 @@ static void test_linear4bit_json(void) {
         FAIL_WITH(&L, &r, "m.weight.absmax", NULL, "m.weight.absmax", BNBQ_ST_U8, 1, &s96, a8,
                   BNBQ_ERROR_CORRUPT_FILE);
     }
-    bnbq_st_reader_uninit(&g_ex, &r);
+    bnbq_st_reader_uninit(&g_logex, &r);
     free(file);
-    bnbq_linear_uninit(&g_ex, &L);
+    bnbq_linear_uninit(&g_logex, &L);
 
     /* NF4, nested, with the offset of the example (a state from a checkpoint) */
     d = ldesc(BNBQ_LINEAR_NF4, 64, 96, BNBQ_BF16, 4);
-    OK(bnbq_linear_init(&g_ex, &L, &d));
+    OK(bnbq_linear_init(&g_logex, &L, &d));
     for (i = 0; i < sizeof packed; i++) packed[i] = (uint8_t)(i * 37 + 11);
     for (i = 0; i < sizeof aq; i++) aq[i] = (uint8_t)(i * 5 + 100);
-    OK(bnbq_linear_load_4bit(&g_ex, &L, BNBQ_NF4, 64, BNBQ_BF16, packed, NULL, aq, nested_absmax,
+    OK(bnbq_linear_load_4bit(&g_logex, &L, BNBQ_NF4, 64, BNBQ_BF16, packed, NULL, aq, nested_absmax,
                              (float)0.1232503280043602));
     file = save_linear(&L, "m", BNBQ_ST_U8, &n);
-    OK(bnbq_st_reader_init(&g_ex, &r, file, n));
+    OK(bnbq_st_reader_init(&g_logex, &r, file, n));
     CHECK(r.count == 7, "nf4: %u tensors", (unsigned)r.count);
     t = bnbq_st_find(&r, "m.weight.quant_state.bitsandbytes__nf4");
     CHECK(t && t->bytes == strlen(ex_nf4) && memcmp(t->data, ex_nf4, t->bytes) == 0,
@@ -835,18 +795,18 @@ static void test_linear4bit_json(void) {
         bnbq_st_writer w;
         uint8_t* f2;
         size_t n2;
-        bnbq_st_writer_init(&g_ex, &w);
+        bnbq_st_writer_init(&g_logex, &w);
         copy_except(&w, &r, "m.weight.quant_state.bitsandbytes__nf4", NULL);
         add_text(&w, "m.weight.quant_state.bitsandbytes__nf4",
                  "{\n  \"nested_offset\":0.1232503280043602,\"shape\" :[ 96 ,64 ],\r\n\t\"dtype\":"
                  "\"bfloat16\", \"future\": {\"a\": [1, 2.5, null]}, \"nested_dtype\": \"float32\","
                  "\"blocksize\":64,\"nested_blocksize\":256,\"quant_type\":\"nf4\"}  ");
         f2 = write_all(&w, &n2);
-        bnbq_st_writer_uninit(&g_ex, &w);
-        OK(bnbq_linear_init(&g_ex, &L2, &d));
+        bnbq_st_writer_uninit(&g_logex, &w);
+        OK(bnbq_linear_init(&g_logex, &L2, &d));
         OK(load_from(&L2, f2, n2, "m"));
         CHECK(same_4bit_state(&L, &L2), "reordered JSON: state differs");
-        bnbq_linear_uninit(&g_ex, &L2);
+        bnbq_linear_uninit(&g_logex, &L2);
         free(f2);
     }
     /* the older unpacked form */
@@ -857,27 +817,27 @@ static void test_linear4bit_json(void) {
         int64_t bs = 64, shape[2] = {96, 64};
         int32_t nbs = 256;
         float off = (float)0.1232503280043602;
-        bnbq_st_writer_init(&g_ex, &w);
+        bnbq_st_writer_init(&g_logex, &w);
         copy_except(&w, &r, "m.weight.quant_state.bitsandbytes__nf4", NULL);
         add_text(&w, "m.weight.quant_type", "nf4");
-        OK(bnbq_st_writer_add_copy(&g_ex, &w, "m.weight.blocksize", BNBQ_ST_I64, 0, NULL, &bs));
+        OK(bnbq_st_writer_add_copy(&g_logex, &w, "m.weight.blocksize", BNBQ_ST_I64, 0, NULL, &bs));
         add_text(&w, "m.weight.dtype", "bfloat16");
-        OK(bnbq_st_writer_add_copy(&g_ex, &w, "m.weight.shape", BNBQ_ST_I64, 1, &two, shape));
-        OK(bnbq_st_writer_add_copy(&g_ex, &w, "m.weight.nested_blocksize", BNBQ_ST_I32, 0, NULL, &nbs));
+        OK(bnbq_st_writer_add_copy(&g_logex, &w, "m.weight.shape", BNBQ_ST_I64, 1, &two, shape));
+        OK(bnbq_st_writer_add_copy(&g_logex, &w, "m.weight.nested_blocksize", BNBQ_ST_I32, 0, NULL, &nbs));
         add_text(&w, "m.weight.nested_dtype", "float32");
-        OK(bnbq_st_writer_add_copy(&g_ex, &w, "m.weight.nested_offset", BNBQ_ST_F32, 0, NULL, &off));
+        OK(bnbq_st_writer_add_copy(&g_logex, &w, "m.weight.nested_offset", BNBQ_ST_F32, 0, NULL, &off));
         f2 = write_all(&w, &n2);
-        bnbq_st_writer_uninit(&g_ex, &w);
-        OK(bnbq_linear_init(&g_ex, &L2, &d));
+        bnbq_st_writer_uninit(&g_logex, &w);
+        OK(bnbq_linear_init(&g_logex, &L2, &d));
         OK(load_from(&L2, f2, n2, "m"));
         CHECK(same_4bit_state(&L, &L2), "unpacked form: state differs");
-        bnbq_linear_uninit(&g_ex, &L2);
+        bnbq_linear_uninit(&g_logex, &L2);
         free(f2);
     }
     /* bad checkpoints: each fails, the layer (a different quantized one) unchanged */
     d.seed = 77;
-    OK(bnbq_linear_init(&g_ex, &L2, &d));
-    OK(bnbq_linear_quantize(&g_ex, &L2));
+    OK(bnbq_linear_init(&g_logex, &L2, &d));
+    OK(bnbq_linear_quantize(&g_logex, &L2));
     {
         uint16_t a16[96] = {0};
         uint8_t a8[97] = {0}, w8[3073] = {0};
@@ -950,15 +910,15 @@ static void test_linear4bit_json(void) {
     {
         bnbq_linear L3;
         bnbq_linear_desc d3 = ldesc(BNBQ_LINEAR_NF4, 64, 97, BNBQ_BF16, 5);
-        OK(bnbq_linear_init(&g_ex, &L3, &d3));
+        OK(bnbq_linear_init(&g_logex, &L3, &d3));
         expect_load_fail(&L3, file, n, "m", BNBQ_ERROR_BAD_SHAPE, __LINE__);
-        bnbq_linear_uninit(&g_ex, &L3);
+        bnbq_linear_uninit(&g_logex, &L3);
         d3 = ldesc(BNBQ_LINEAR_NF4, 64, 96, BNBQ_BF16, 5);
         d3.no_bias = 1;
-        OK(bnbq_linear_init(&g_ex, &L3, &d3));
+        OK(bnbq_linear_init(&g_logex, &L3, &d3));
         expect_load_fail(&L3, file, n, "m", BNBQ_ERROR_CORRUPT_FILE, __LINE__);   /* bias */
         expect_load_fail(&L3, file, n, "nope", BNBQ_ERROR_CORRUPT_FILE, __LINE__);   /* no keys */
-        bnbq_linear_uninit(&g_ex, &L3);
+        bnbq_linear_uninit(&g_logex, &L3);
     }
     /* NULL and bad arguments */
     {
@@ -968,38 +928,38 @@ static void test_linear4bit_json(void) {
         memset(&Z, 0, sizeof Z);
         memset(longp, 'p', sizeof longp - 1);
         longp[sizeof longp - 1] = 0;
-        bnbq_st_writer_init(&g_ex, &w);
-        CHECK_R(bnbq_linear_load(&g_ex, NULL, &r, "m"), BNBQ_ERROR_NULL_POINTER);
-        CHECK_R(bnbq_linear_load(&g_ex, &L2, NULL, "m"), BNBQ_ERROR_NULL_POINTER);
-        CHECK_R(bnbq_linear_load(&g_ex, &Z, &r, "m"), BNBQ_ERROR_INVALID_ARGS);
-        CHECK_R(bnbq_linear_load(&g_ex, &L2, &r, longp), BNBQ_ERROR_INVALID_ARGS);
-        CHECK_R(bnbq_linear_save(&g_ex, NULL, "m", BNBQ_ST_U8, &w), BNBQ_ERROR_NULL_POINTER);
-        CHECK_R(bnbq_linear_save(&g_ex, &L2, "m", BNBQ_ST_U8, NULL), BNBQ_ERROR_NULL_POINTER);
-        CHECK_R(bnbq_linear_save(&g_ex, &Z, "m", BNBQ_ST_U8, &w), BNBQ_ERROR_INVALID_ARGS);
-        CHECK_R(bnbq_linear_save(&g_ex, &L2, "m", BNBQ_ST_I8, &w), BNBQ_ERROR_BAD_DTYPE);
-        CHECK_R(bnbq_linear_save(&g_ex, &L2, longp, BNBQ_ST_U8, &w), BNBQ_ERROR_INVALID_ARGS);
+        bnbq_st_writer_init(&g_logex, &w);
+        CHECK_R(bnbq_linear_load(&g_logex, NULL, &r, "m"), BNBQ_ERROR_NULL_POINTER);
+        CHECK_R(bnbq_linear_load(&g_logex, &L2, NULL, "m"), BNBQ_ERROR_NULL_POINTER);
+        CHECK_R(bnbq_linear_load(&g_logex, &Z, &r, "m"), BNBQ_ERROR_INVALID_ARGS);
+        CHECK_R(bnbq_linear_load(&g_logex, &L2, &r, longp), BNBQ_ERROR_INVALID_ARGS);
+        CHECK_R(bnbq_linear_save(&g_logex, NULL, "m", BNBQ_ST_U8, &w), BNBQ_ERROR_NULL_POINTER);
+        CHECK_R(bnbq_linear_save(&g_logex, &L2, "m", BNBQ_ST_U8, NULL), BNBQ_ERROR_NULL_POINTER);
+        CHECK_R(bnbq_linear_save(&g_logex, &Z, "m", BNBQ_ST_U8, &w), BNBQ_ERROR_INVALID_ARGS);
+        CHECK_R(bnbq_linear_save(&g_logex, &L2, "m", BNBQ_ST_I8, &w), BNBQ_ERROR_BAD_DTYPE);
+        CHECK_R(bnbq_linear_save(&g_logex, &L2, longp, BNBQ_ST_U8, &w), BNBQ_ERROR_INVALID_ARGS);
         CHECK(w.count == 0, "failed saves added tensors");
         /* a prefix-less state dict */
-        OK(bnbq_linear_save(&g_ex, &L2, "", BNBQ_ST_F16, &w));
-        OK(bnbq_linear_save(&g_ex, &L2, "x", BNBQ_ST_F16, &w));
+        OK(bnbq_linear_save(&g_logex, &L2, "", BNBQ_ST_F16, &w));
+        OK(bnbq_linear_save(&g_logex, &L2, "x", BNBQ_ST_F16, &w));
         CHECK(w.count == 14, "%u tensors", (unsigned)w.count);
         {
             size_t wn;
             uint8_t* wf = write_all(&w, &wn);
             bnbq_linear L4;
-            OK(bnbq_linear_init(&g_ex, &L4, &d));
+            OK(bnbq_linear_init(&g_logex, &L4, &d));
             OK(load_from(&L4, wf, wn, NULL));
             CHECK(same_4bit_state(&L2, &L4), "prefix-less state differs");
             OK(load_from(&L4, wf, wn, "x"));
-            bnbq_linear_uninit(&g_ex, &L4);
+            bnbq_linear_uninit(&g_logex, &L4);
             free(wf);
         }
-        bnbq_st_writer_uninit(&g_ex, &w);
+        bnbq_st_writer_uninit(&g_logex, &w);
     }
-    bnbq_linear_uninit(&g_ex, &L2);
-    bnbq_st_reader_uninit(&g_ex, &r);
+    bnbq_linear_uninit(&g_logex, &L2);
+    bnbq_st_reader_uninit(&g_logex, &r);
     free(file);
-    bnbq_linear_uninit(&g_ex, &L);
+    bnbq_linear_uninit(&g_logex, &L);
 }
 
 /* test_linear_serialization (test_linear8bitlt.py) in C: Linear8bitLt(32 -> 96), int8 weights */
@@ -1024,16 +984,16 @@ static void test_linear8bit_serialization(void) {
                 d.int8_weights = 1;
                 d.threshold = ti ? 6.0f : 0.0f;
                 d.no_bias = !bias;
-                OK(bnbq_linear_init(&g_ex, &F, &d));
+                OK(bnbq_linear_init(&g_logex, &F, &d));
                 ffile = save_linear(&F, "fc", BNBQ_ST_U8, &fn);   /* not quantized: float weight */
-                OK(bnbq_linear_init(&g_ex, &L, &d));
+                OK(bnbq_linear_init(&g_logex, &L, &d));
                 OK(load_from(&L, ffile, fn, "fc"));
-                OK(bnbq_linear_quantize(&g_ex, &L));
+                OK(bnbq_linear_quantize(&g_logex, &L));
                 bnbq_linear_set_training(&L, 0);
                 if (!sbf) out0 = fwd(&L, BNBQ_F16, x, T, &ob0);
                 file = save_linear(&L, "fc", BNBQ_ST_U8, &n);
                 if (sbf) out0 = fwd(&L, BNBQ_F16, x, T, &ob0);
-                OK(bnbq_st_reader_init(&g_ex, &r, file, n));
+                OK(bnbq_st_reader_init(&g_logex, &r, file, n));
                 CHECK(r.count == (size_t)(3 + bias), "%u tensors", (unsigned)r.count);
                 t = bnbq_st_find(&r, "fc.weight");
                 CHECK(t && t->dtype == BNBQ_ST_I8 && t->ndim == 2 && t->shape[0] == N && t->shape[1] == K, "weight");
@@ -1045,8 +1005,8 @@ static void test_linear8bit_serialization(void) {
                 CHECK((double)n < 0.5 * (double)fn, "size %u vs float %u", (unsigned)n, (unsigned)fn);
                 /* into a layer not quantized yet (bitsandbytes raises; bnbq loads) */
                 d.seed += 100;
-                OK(bnbq_linear_init(&g_ex, &L2, &d));
-                OK(bnbq_linear_load(&g_ex, &L2, &r, "fc"));
+                OK(bnbq_linear_init(&g_logex, &L2, &d));
+                OK(bnbq_linear_load(&g_logex, &L2, &r, "fc"));
                 CHECK(L2.quantized && L2.weight == NULL, "not quantized after the load");
                 bnbq_linear_set_training(&L2, 0);
                 out1 = fwd(&L2, BNBQ_F16, x, T, &ob1);
@@ -1054,9 +1014,9 @@ static void test_linear8bit_serialization(void) {
                       ti, bias, sbf);
                 /* into a quantized one */
                 d.seed += 100;
-                OK(bnbq_linear_init(&g_ex, &L3, &d));
-                OK(bnbq_linear_quantize(&g_ex, &L3));
-                OK(bnbq_linear_load(&g_ex, &L3, &r, "fc"));
+                OK(bnbq_linear_init(&g_logex, &L3, &d));
+                OK(bnbq_linear_quantize(&g_logex, &L3));
+                OK(bnbq_linear_load(&g_logex, &L3, &r, "fc"));
                 bnbq_linear_set_training(&L3, 0);
                 out2 = fwd(&L3, BNBQ_F16, x, T, &ob2);
                 CHECK(ob0 == ob2 && memcmp(out0, out2, ob0) == 0, "quantized target: outputs differ");
@@ -1074,23 +1034,23 @@ static void test_linear8bit_serialization(void) {
                     size_t n2;
                     memset(cb, 0, sizeof cb);
                     /* weight_format: missing, an I64 0, the text "row": loaded */
-                    bnbq_st_writer_init(&g_ex, &w);
+                    bnbq_st_writer_init(&g_logex, &w);
                     copy_except(&w, &r, "fc.weight_format", NULL);
                     f2 = write_all(&w, &n2);
                     OK(load_from(&L3, f2, n2, "fc"));
                     free(f2);
-                    OK(bnbq_st_writer_add(&g_ex, &w, "fc.weight_format", BNBQ_ST_I64, 0, NULL, &zero64));
+                    OK(bnbq_st_writer_add(&g_logex, &w, "fc.weight_format", BNBQ_ST_I64, 0, NULL, &zero64));
                     f2 = write_all(&w, &n2);
                     OK(load_from(&L3, f2, n2, "fc"));
                     free(f2);
-                    bnbq_st_writer_uninit(&g_ex, &w);
-                    bnbq_st_writer_init(&g_ex, &w);
+                    bnbq_st_writer_uninit(&g_logex, &w);
+                    bnbq_st_writer_init(&g_logex, &w);
                     copy_except(&w, &r, "fc.weight_format", NULL);
                     add_text(&w, "fc.weight_format", "row");
                     f2 = write_all(&w, &n2);
                     OK(load_from(&L3, f2, n2, "fc"));
                     free(f2);
-                    bnbq_st_writer_uninit(&g_ex, &w);
+                    bnbq_st_writer_uninit(&g_logex, &w);
                     out2 = (free(out2), fwd(&L3, BNBQ_F16, x, T, &ob2));
                     CHECK(memcmp(out0, out2, ob0) == 0, "weight_format variants: outputs differ");
                     /* weight_format 1 (col32), "col32", a float: refused, layer unchanged */
@@ -1109,20 +1069,20 @@ static void test_linear8bit_serialization(void) {
                     FAIL_WITH_8(&L3, &r, "fc.weight", "fc.weight", BNBQ_ST_U8, 2, cbs, cb, BNBQ_ERROR_BAD_DTYPE);
                     /* an int8 checkpoint into a layer with 16-bit weights */
                     d16.int8_weights = 0;
-                    OK(bnbq_linear_init(&g_ex, &H, &d16));
+                    OK(bnbq_linear_init(&g_logex, &H, &d16));
                     expect_load_fail(&H, file, n, "fc", BNBQ_ERROR_INVALID_ARGS, __LINE__);
-                    bnbq_linear_uninit(&g_ex, &H);
+                    bnbq_linear_uninit(&g_logex, &H);
                 }
-                bnbq_st_reader_uninit(&g_ex, &r);
+                bnbq_st_reader_uninit(&g_logex, &r);
                 free(out0);
                 free(out1);
                 free(out2);
                 free(file);
                 free(ffile);
-                bnbq_linear_uninit(&g_ex, &F);
-                bnbq_linear_uninit(&g_ex, &L);
-                bnbq_linear_uninit(&g_ex, &L2);
-                bnbq_linear_uninit(&g_ex, &L3);
+                bnbq_linear_uninit(&g_logex, &F);
+                bnbq_linear_uninit(&g_logex, &L);
+                bnbq_linear_uninit(&g_logex, &L2);
+                bnbq_linear_uninit(&g_logex, &L3);
             }
     /* 16-bit weights (has_fp16_weights=True): a plain float state dict */
     {
@@ -1133,16 +1093,16 @@ static void test_linear8bit_serialization(void) {
         void *o0, *o1;
         bnbq_st_reader r;
         d.threshold = 6.0f;
-        OK(bnbq_linear_init(&g_ex, &L, &d));
+        OK(bnbq_linear_init(&g_logex, &L, &d));
         bnbq_linear_set_training(&L, 0);
         o0 = fwd(&L, BNBQ_F16, x, T, &ob0);
         file = save_linear(&L, "fc", BNBQ_ST_U8, &n);
-        OK(bnbq_st_reader_init(&g_ex, &r, file, n));
+        OK(bnbq_st_reader_init(&g_logex, &r, file, n));
         CHECK(r.count == 2 && bnbq_st_find(&r, "fc.weight")->dtype == BNBQ_ST_F16 &&
               !bnbq_st_find(&r, "fc.SCB"), "16-bit weights: a float state dict");
-        bnbq_st_reader_uninit(&g_ex, &r);
+        bnbq_st_reader_uninit(&g_logex, &r);
         d.seed = 32;
-        OK(bnbq_linear_init(&g_ex, &L2, &d));
+        OK(bnbq_linear_init(&g_logex, &L2, &d));
         OK(load_from(&L2, file, n, "fc"));
         bnbq_linear_set_training(&L2, 0);
         o1 = fwd(&L2, BNBQ_F16, x, T, &ob1);
@@ -1150,8 +1110,8 @@ static void test_linear8bit_serialization(void) {
         free(o0);
         free(o1);
         free(file);
-        bnbq_linear_uninit(&g_ex, &L);
-        bnbq_linear_uninit(&g_ex, &L2);
+        bnbq_linear_uninit(&g_logex, &L);
+        bnbq_linear_uninit(&g_logex, &L2);
     }
     free(x);
     free(xf);
@@ -1177,14 +1137,14 @@ static void test_float_layers(void) {
         void *x = to_dt(xf, T * K, C[c].dt), *o0, *o1;
         bnbq_st_reader r;
         if (C[c].prepare == 2) d.int8_weights = 1;
-        OK(bnbq_linear_init(&g_ex, &L, &d));
+        OK(bnbq_linear_init(&g_logex, &L, &d));
         bnbq_linear_set_training(&L, 0);
-        if (C[c].prepare == 1) OK(bnbq_linear_prepare_for_eval(&g_ex, &L));
-        if (C[c].prepare == 2) OK(bnbq_linear_quantize(&g_ex, &L));
+        if (C[c].prepare == 1) OK(bnbq_linear_prepare_for_eval(&g_logex, &L));
+        if (C[c].prepare == 2) OK(bnbq_linear_quantize(&g_logex, &L));
         o0 = C[c].prepare == 3 ? calloc(1, 1) : fwd(&L, C[c].dt, x, T, &ob0);
         if (C[c].prepare == 3) ob0 = 0;
         file = save_linear(&L, "lin", BNBQ_ST_U8, &n);
-        OK(bnbq_st_reader_init(&g_ex, &r, file, n));
+        OK(bnbq_st_reader_init(&g_logex, &r, file, n));
         if (C[c].prepare == 1) {
             const bnbq_st_tensor* t = bnbq_st_find(&r, "lin.state_W");
             CHECK(r.count == 3 && !bnbq_st_find(&r, "lin.weight") && bnbq_st_find(&r, "lin.W_int8") && t &&
@@ -1198,9 +1158,9 @@ static void test_float_layers(void) {
                   "case %u: keys", (unsigned)c);
         }
         d.seed += 1000;
-        OK(bnbq_linear_init(&g_ex, &L2, &d));
+        OK(bnbq_linear_init(&g_logex, &L2, &d));
         bnbq_linear_set_training(&L2, 0);
-        OK(bnbq_linear_load(&g_ex, &L2, &r, "lin"));
+        OK(bnbq_linear_load(&g_logex, &L2, &r, "lin"));
         CHECK(L2.prepared_for_eval == (C[c].prepare == 1), "case %u: prepared flag", (unsigned)c);
         o1 = C[c].prepare == 3 ? calloc(1, 1) : fwd(&L2, C[c].dt, x, T, &ob1);
         if (C[c].prepare == 3) ob1 = 0;
@@ -1215,9 +1175,9 @@ static void test_float_layers(void) {
             /* a prepared checkpoint has no float weight for a StandardLinear */
             bnbq_linear S;
             bnbq_linear_desc ds = ldesc(BNBQ_LINEAR_STANDARD, K, N, BNBQ_F16, 1);
-            OK(bnbq_linear_init(&g_ex, &S, &ds));
+            OK(bnbq_linear_init(&g_logex, &S, &ds));
             expect_load_fail(&S, file, n, "lin", BNBQ_ERROR_CORRUPT_FILE, __LINE__);
-            bnbq_linear_uninit(&g_ex, &S);
+            bnbq_linear_uninit(&g_logex, &S);
         }
         if (c == 0) {
             /* shape and dtype mismatches of a float checkpoint */
@@ -1225,9 +1185,9 @@ static void test_float_layers(void) {
             bnbq_linear_desc ds = ldesc(BNBQ_LINEAR_STANDARD, K + 1, N, BNBQ_F16, 1);
             uint8_t i8w[64 * 48] = {0};
             size_t ws[2] = {48, 64};
-            OK(bnbq_linear_init(&g_ex, &S, &ds));
+            OK(bnbq_linear_init(&g_logex, &S, &ds));
             expect_load_fail(&S, file, n, "lin", BNBQ_ERROR_BAD_SHAPE, __LINE__);
-            bnbq_linear_uninit(&g_ex, &S);
+            bnbq_linear_uninit(&g_logex, &S);
             fail_with(&L2, &r, "lin", "lin.weight", NULL, "lin.weight", BNBQ_ST_I8, 2, ws, i8w,
                       BNBQ_ERROR_BAD_DTYPE, __LINE__);
         }
@@ -1239,8 +1199,8 @@ static void test_float_layers(void) {
             uint16_t* w16;
             size_t i;
             dh.weight_dtype = BNBQ_F16;
-            OK(bnbq_linear_init(&g_ex, &H, &dh));
-            OK(bnbq_linear_load(&g_ex, &H, &r, "lin"));
+            OK(bnbq_linear_init(&g_logex, &H, &dh));
+            OK(bnbq_linear_load(&g_logex, &H, &r, "lin"));
             w32 = (float*)host_copy(L.weight, N * K * 4);
             b32 = (float*)host_copy(L.bias, N * 4);
             w16 = (uint16_t*)host_copy(H.weight, N * K * 2);
@@ -1250,15 +1210,15 @@ static void test_float_layers(void) {
             free(w32);
             free(b32);
             free(w16);
-            bnbq_linear_uninit(&g_ex, &H);
+            bnbq_linear_uninit(&g_logex, &H);
         }
-        bnbq_st_reader_uninit(&g_ex, &r);
+        bnbq_st_reader_uninit(&g_logex, &r);
         free(o0);
         free(o1);
         free(x);
         free(file);
-        bnbq_linear_uninit(&g_ex, &L);
-        bnbq_linear_uninit(&g_ex, &L2);
+        bnbq_linear_uninit(&g_logex, &L);
+        bnbq_linear_uninit(&g_logex, &L2);
     }
     free(xf);
 }
@@ -1266,13 +1226,13 @@ static void test_float_layers(void) {
 static void* emb_fwd(bnbq_embedding* e, const int32_t* idx, size_t count, size_t* bytes) {
     size_t ob = count * e->desc.embedding_dim * bnbq_dtype_size(e->desc.dtype);
     void *out = NULL, *ie = NULL, *h;
-    bnbq_alloc(&g_ex, count * 4, &ie);
-    bnbq_copy(&g_ex, ie, idx, count * 4, BNBQ_COPY_HOST_TO_EXEC);
-    bnbq_alloc(&g_ex, ob, &out);
-    OK(bnbq_embedding_forward(&g_ex, e, (const int32_t*)ie, count, out));
+    bnbq_alloc(&g_logex, count * 4, &ie);
+    bnbq_copy(&g_logex, ie, idx, count * 4, BNBQ_COPY_HOST_TO_EXEC);
+    bnbq_alloc(&g_logex, ob, &out);
+    OK(bnbq_embedding_forward(&g_logex, e, (const int32_t*)ie, count, out));
     h = host_copy(out, ob);
-    bnbq_free(&g_ex, out);
-    bnbq_free(&g_ex, ie);
+    bnbq_free(&g_logex, out);
+    bnbq_free(&g_logex, ie);
     *bytes = ob;
     return h;
 }
@@ -1296,20 +1256,20 @@ static void test_embeddings(void) {
         d.embedding_dim = 16;
         d.dtype = C[c].dt;
         d.seed = 9 + c;
-        OK(bnbq_embedding_init(&g_ex, &E, &d));
+        OK(bnbq_embedding_init(&g_logex, &E, &d));
         if (E.norm_weight) {
             float nw[16], nb[16];
             size_t i;
             for (i = 0; i < 16; i++) { nw[i] = 1.0f + 0.1f * (float)i; nb[i] = -0.05f * (float)i; }
-            bnbq_copy(&g_ex, E.norm_weight, nw, sizeof nw, BNBQ_COPY_HOST_TO_EXEC);
-            bnbq_copy(&g_ex, E.norm_bias, nb, sizeof nb, BNBQ_COPY_HOST_TO_EXEC);
+            bnbq_copy(&g_logex, E.norm_weight, nw, sizeof nw, BNBQ_COPY_HOST_TO_EXEC);
+            bnbq_copy(&g_logex, E.norm_bias, nb, sizeof nb, BNBQ_COPY_HOST_TO_EXEC);
         }
         o0 = emb_fwd(&E, idx, 7, &ob0);
-        bnbq_st_writer_init(&g_ex, &w);
-        OK(bnbq_embedding_save(&g_ex, &E, "model.embed", &w));
+        bnbq_st_writer_init(&g_logex, &w);
+        OK(bnbq_embedding_save(&g_logex, &E, "model.embed", &w));
         file = write_all(&w, &n);
-        bnbq_st_writer_uninit(&g_ex, &w);
-        OK(bnbq_st_reader_init(&g_ex, &r, file, n));
+        bnbq_st_writer_uninit(&g_logex, &w);
+        OK(bnbq_st_reader_init(&g_logex, &r, file, n));
         CHECK(r.count == (C[c].k == BNBQ_EMBEDDING_STABLE ? 3u : 1u), "case %u: %u tensors", (unsigned)c,
               (unsigned)r.count);
         if (C[c].k == BNBQ_EMBEDDING_STABLE) {
@@ -1318,19 +1278,19 @@ static void test_embeddings(void) {
                   "norm keys");
         }
         d.seed += 100;
-        OK(bnbq_embedding_init(&g_ex, &E2, &d));
-        OK(bnbq_embedding_load(&g_ex, &E2, &r, "model.embed"));
+        OK(bnbq_embedding_init(&g_logex, &E2, &d));
+        OK(bnbq_embedding_load(&g_logex, &E2, &r, "model.embed"));
         o1 = emb_fwd(&E2, idx, 7, &ob1);
         CHECK(ob0 == ob1 && memcmp(o0, o1, ob0) == 0, "case %u: outputs differ", (unsigned)c);
-        CHECK_R(bnbq_embedding_load(&g_ex, &E2, &r, "other"), BNBQ_ERROR_CORRUPT_FILE);
-        CHECK_R(bnbq_embedding_load(&g_ex, &E2, NULL, "x"), BNBQ_ERROR_NULL_POINTER);
-        bnbq_embedding_uninit(&g_ex, &E2);
+        CHECK_R(bnbq_embedding_load(&g_logex, &E2, &r, "other"), BNBQ_ERROR_CORRUPT_FILE);
+        CHECK_R(bnbq_embedding_load(&g_logex, &E2, NULL, "x"), BNBQ_ERROR_NULL_POINTER);
+        bnbq_embedding_uninit(&g_logex, &E2);
         d.num_embeddings = 51;
-        OK(bnbq_embedding_init(&g_ex, &E2, &d));
-        CHECK_R(bnbq_embedding_load(&g_ex, &E2, &r, "model.embed"), BNBQ_ERROR_BAD_SHAPE);
-        bnbq_embedding_uninit(&g_ex, &E2);
-        bnbq_st_reader_uninit(&g_ex, &r);
-        bnbq_embedding_uninit(&g_ex, &E);
+        OK(bnbq_embedding_init(&g_logex, &E2, &d));
+        CHECK_R(bnbq_embedding_load(&g_logex, &E2, &r, "model.embed"), BNBQ_ERROR_BAD_SHAPE);
+        bnbq_embedding_uninit(&g_logex, &E2);
+        bnbq_st_reader_uninit(&g_logex, &r);
+        bnbq_embedding_uninit(&g_logex, &E);
         free(o0);
         free(o1);
         free(file);
@@ -1348,17 +1308,17 @@ static void test_embeddings(void) {
             d.kind = Q[q];
             d.num_embeddings = 8;
             d.embedding_dim = 64;
-            OK(bnbq_embedding_init(&g_ex, &E, &d));
-            bnbq_st_writer_init(&g_ex, &w);
-            CHECK_R(bnbq_embedding_save(&g_ex, &E, "e", &w), BNBQ_ERROR_NOT_SUPPORTED);
-            OK(bnbq_embedding_quantize(&g_ex, &E));
-            CHECK_R(bnbq_embedding_save(&g_ex, &E, "e", &w), BNBQ_ERROR_NOT_SUPPORTED);
+            OK(bnbq_embedding_init(&g_logex, &E, &d));
+            bnbq_st_writer_init(&g_logex, &w);
+            CHECK_R(bnbq_embedding_save(&g_logex, &E, "e", &w), BNBQ_ERROR_NOT_SUPPORTED);
+            OK(bnbq_embedding_quantize(&g_logex, &E));
+            CHECK_R(bnbq_embedding_save(&g_logex, &E, "e", &w), BNBQ_ERROR_NOT_SUPPORTED);
             CHECK(w.count == 0, "tensors added");
             OK(read_json("{}", 0, &r));
-            CHECK_R(bnbq_embedding_load(&g_ex, &E, &r, "e"), BNBQ_ERROR_NOT_SUPPORTED);
-            bnbq_st_reader_uninit(&g_ex, &r);
-            bnbq_st_writer_uninit(&g_ex, &w);
-            bnbq_embedding_uninit(&g_ex, &E);
+            CHECK_R(bnbq_embedding_load(&g_logex, &E, &r, "e"), BNBQ_ERROR_NOT_SUPPORTED);
+            bnbq_st_reader_uninit(&g_logex, &r);
+            bnbq_st_writer_uninit(&g_logex, &w);
+            bnbq_embedding_uninit(&g_logex, &E);
         }
     }
 }
@@ -1399,29 +1359,29 @@ static void test_files(void) {
 #endif
     sprintf(path, "%s/ckpt.safetensors", dir);
     remove(path);
-    bnbq_st_writer_init(&g_ex, &w1);
-    OK(bnbq_st_writer_add(&g_ex, &w1, "v", BNBQ_ST_F32, 1, &four, v));
+    bnbq_st_writer_init(&g_logex, &w1);
+    OK(bnbq_st_writer_add(&g_logex, &w1, "v", BNBQ_ST_F32, 1, &four, v));
     f1 = write_all(&w1, &n1);
-    OK(bnbq_st_writer_write_file(&g_ex, &w1, path));
+    OK(bnbq_st_writer_write_file(&g_logex, &w1, path));
     CHECK(file_equals(path, f1, n1), "written file differs");
     /* overwrite with other content */
     big = (uint8_t*)calloc(shp, 1);
-    bnbq_st_writer_init(&g_ex, &w2);
-    OK(bnbq_st_writer_add(&g_ex, &w2, "big", BNBQ_ST_U8, 1, &shp, big));
+    bnbq_st_writer_init(&g_logex, &w2);
+    OK(bnbq_st_writer_add(&g_logex, &w2, "big", BNBQ_ST_U8, 1, &shp, big));
     f2 = write_all(&w2, &n2);
-    OK(bnbq_st_writer_write_file(&g_ex, &w2, path));
+    OK(bnbq_st_writer_write_file(&g_logex, &w2, path));
     CHECK(file_equals(path, f2, n2), "overwritten file differs");
-    OK(bnbq_st_writer_write_file(&g_ex, &w1, path));
+    OK(bnbq_st_writer_write_file(&g_logex, &w1, path));
     CHECK(file_equals(path, f1, n1), "second overwrite differs");
     /* failures: a missing directory; a directory as the target; nothing left behind */
     sprintf(sub, "%s/no/such/dir/x.safetensors", dir);
-    CHECK_R(bnbq_st_writer_write_file(&g_ex, &w1, sub), BNBQ_ERROR_IO);
-    CHECK_R(bnbq_st_writer_write_file(&g_ex, &w1, NULL), BNBQ_ERROR_NULL_POINTER);
-    CHECK_R(bnbq_st_writer_write_file(&g_ex, NULL, path), BNBQ_ERROR_NULL_POINTER);
+    CHECK_R(bnbq_st_writer_write_file(&g_logex, &w1, sub), BNBQ_ERROR_IO);
+    CHECK_R(bnbq_st_writer_write_file(&g_logex, &w1, NULL), BNBQ_ERROR_NULL_POINTER);
+    CHECK_R(bnbq_st_writer_write_file(&g_logex, NULL, path), BNBQ_ERROR_NULL_POINTER);
 #ifdef TEST_POSIX
     sprintf(sub, "%s/adir", dir);
     mkdir(sub, 0777);
-    CHECK_R(bnbq_st_writer_write_file(&g_ex, &w1, sub), BNBQ_ERROR_IO);
+    CHECK_R(bnbq_st_writer_write_file(&g_logex, &w1, sub), BNBQ_ERROR_IO);
     {
         struct stat st;
         CHECK(stat(sub, &st) == 0 && S_ISDIR(st.st_mode), "the directory was replaced");
@@ -1435,7 +1395,7 @@ static void test_files(void) {
             lim = old;
             lim.rlim_cur = 512;   /* f2 is over 1000 bytes, f1 under 512 */
             if (setrlimit(RLIMIT_FSIZE, &lim) == 0) {
-                CHECK_R(bnbq_st_writer_write_file(&g_ex, &w2, path), BNBQ_ERROR_IO);
+                CHECK_R(bnbq_st_writer_write_file(&g_logex, &w2, path), BNBQ_ERROR_IO);
                 setrlimit(RLIMIT_FSIZE, &old);
                 CHECK(file_equals(path, f1, n1), "the old file did not survive a failed write");
                 CHECK(temp_files_in(dir) == 0, "temporary file left after a failed write");
@@ -1446,24 +1406,20 @@ static void test_files(void) {
     rmdir(sub);
 #endif
     /* a duplicate name fails before any file is touched */
-    OK(bnbq_st_writer_add(&g_ex, &w1, "v", BNBQ_ST_U8, 1, &four, big));
-    CHECK_R(bnbq_st_writer_write_file(&g_ex, &w1, path), BNBQ_ERROR_INVALID_ARGS);
+    OK(bnbq_st_writer_add(&g_logex, &w1, "v", BNBQ_ST_U8, 1, &four, big));
+    CHECK_R(bnbq_st_writer_write_file(&g_logex, &w1, path), BNBQ_ERROR_INVALID_ARGS);
     CHECK(file_equals(path, f1, n1), "file changed by a refused write");
     remove(path);
     free(f1);
     free(f2);
     free(big);
-    bnbq_st_writer_uninit(&g_ex, &w1);
-    bnbq_st_writer_uninit(&g_ex, &w2);
+    bnbq_st_writer_uninit(&g_logex, &w1);
+    bnbq_st_writer_uninit(&g_logex, &w2);
 }
 #endif
 
 /* ------------------------------------------------------------------------------------------ */
-typedef struct test_entry {
-    const char* name;
-    void (*fn)(void);
-} test_entry;
-static const test_entry TESTS[] = {
+static const uu_test TESTS[] = {
     {"repr", test_repr},
     {"official_fixture", test_official_fixture},
     {"writer", test_writer},
@@ -1479,39 +1435,5 @@ static const test_entry TESTS[] = {
 };
 
 int main(int argc, char** argv) {
-    bnbq_cpu_desc cd;
-    size_t i;
-    int a, named = 0;
-    memset(&cd, 0, sizeof cd);
-    cd.logger.func = keep_log;
-    if (bnbq_cpu_exec_init(&g_ex, &cd) != BNBQ_SUCCESS) {
-        printf("FAIL setup\n0 passed, 1 failed\n");
-        return 1;
-    }
-    for (a = 1; a < argc; a++) {
-        if (strcmp(argv[a], "--quick") == 0) g_quick = 1;
-        else named = 1;
-    }
-    for (i = 0; i < sizeof TESTS / sizeof TESTS[0]; i++) {
-        int run = !named;
-        for (a = 1; a < argc; a++)
-            if (strcmp(argv[a], "--quick") != 0 && strstr(TESTS[i].name, argv[a])) run = 1;
-        if (!run) continue;
-        g_name = TESTS[i].name;
-        g_fails = 0;
-        g_checks = 0;
-        g_first[0] = 0;
-        TESTS[i].fn();
-        if (g_fails) {
-            printf("FAIL %s: %s (%ld of %ld checks failed)\n", g_name, g_first, g_fails, g_checks);
-            g_failed++;
-        } else {
-            printf("ok %s (%ld checks)\n", g_name, g_checks);
-            g_passed++;
-        }
-        fflush(stdout);
-    }
-    bnbq_exec_uninit(&g_ex);
-    printf("%d passed, %d failed\n", g_passed, g_failed);
-    return g_failed ? 1 : 0;
+    return uu_main(argc, argv, TESTS, sizeof TESTS / sizeof TESTS[0]);
 }
