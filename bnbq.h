@@ -1086,7 +1086,8 @@ BNBQ_API bnbq_result bnbq_st_writer_write_file(bnbq_exec* ex, const bnbq_st_writ
 /* The layer's tensors under "prefix." into w (copied out of exec memory: the writer owns them).
    quant_storage: item type of a quantized 4-bit weight: U8 (0, bitsandbytes' default), F16, BF16
    or F32 (BAD_DTYPE otherwise); ignored by other states. Errors: NULL_POINTER, INVALID_ARGS (the
-   layer is not initialised), BAD_DTYPE, OUT_OF_MEMORY, and the writer's. */
+   layer is not initialised, or holds no weight), BAD_DTYPE, OUT_OF_MEMORY, and the writer's; on a
+   failure the writer holds none of the layer's tensors. */
 BNBQ_API bnbq_result bnbq_linear_save(bnbq_exec* ex, const bnbq_linear* layer, const char* prefix,
                                       bnbq_st_dtype quant_storage, bnbq_st_writer* w);
 /* Loads the layer's state from r (see LAYER STATE DICTS). */
@@ -6685,6 +6686,15 @@ BNBQ_API bnbq_result bnbq_st_writer_add_copy(bnbq_exec* ex, bnbq_st_writer* w, c
     return bnbq__st_add(ex, "bnbq_st_writer_add_copy", w, name, dtype, ndim, shape, data, 1);
 }
 
+/* drops the tensors added after the first `count` (a layer save that failed half way) */
+static void bnbq__st_truncate(bnbq_exec* ex, bnbq_st_writer* w, size_t count) {
+    while (w->count > count) {
+        bnbq__st_entry* e = (bnbq__st_entry*)w->entries + --w->count;
+        bnbq_host_free(ex, e->mem);
+        bnbq_host_free(ex, e->owned);
+    }
+}
+
 BNBQ_API bnbq_result bnbq_st_writer_set_metadata(bnbq_exec* ex, bnbq_st_writer* w,
                                                  const char* key, const char* value) {
     static const char* bnbq__func = "bnbq_st_writer_set_metadata";
@@ -7060,9 +7070,19 @@ static bnbq_result bnbq__st_add_bias(bnbq_exec* ex, const char* bnbq__func, cons
                              N * bnbq_dtype_size(L->bias_dtype), N * bnbq_dtype_size(L->bias_dtype));
 }
 
+static bnbq_result bnbq__st_linear_save(bnbq_exec* ex, const char* bnbq__func, const bnbq_linear* L,
+                                        const char* prefix, bnbq_st_dtype quant_storage,
+                                        bnbq_st_writer* w);
 BNBQ_API bnbq_result bnbq_linear_save(bnbq_exec* ex, const bnbq_linear* L, const char* prefix,
                                       bnbq_st_dtype quant_storage, bnbq_st_writer* w) {
-    static const char* bnbq__func = "bnbq_linear_save";
+    size_t before = w ? w->count : 0;
+    bnbq_result r = bnbq__st_linear_save(ex, "bnbq_linear_save", L, prefix, quant_storage, w);
+    if (r != BNBQ_SUCCESS && w) bnbq__st_truncate(ex, w, before);
+    return r;
+}
+static bnbq_result bnbq__st_linear_save(bnbq_exec* ex, const char* bnbq__func, const bnbq_linear* L,
+                                        const char* prefix, bnbq_st_dtype quant_storage,
+                                        bnbq_st_writer* w) {
     char key[BNBQ__ST_KEY_MAX];
     size_t N, K, n, shp[2];
     bnbq_linear_kind k;
@@ -7673,9 +7693,19 @@ static int bnbq__st_emb_plain(const bnbq_embedding* e) {
     return e->desc.kind == BNBQ_EMBEDDING || e->desc.kind == BNBQ_EMBEDDING_STABLE;
 }
 
+static bnbq_result bnbq__st_embedding_save(bnbq_exec* ex, const char* bnbq__func,
+                                           const bnbq_embedding* e, const char* prefix,
+                                           bnbq_st_writer* w);
 BNBQ_API bnbq_result bnbq_embedding_save(bnbq_exec* ex, const bnbq_embedding* e,
                                          const char* prefix, bnbq_st_writer* w) {
-    static const char* bnbq__func = "bnbq_embedding_save";
+    size_t before = w ? w->count : 0;
+    bnbq_result r = bnbq__st_embedding_save(ex, "bnbq_embedding_save", e, prefix, w);
+    if (r != BNBQ_SUCCESS && w) bnbq__st_truncate(ex, w, before);
+    return r;
+}
+static bnbq_result bnbq__st_embedding_save(bnbq_exec* ex, const char* bnbq__func,
+                                           const bnbq_embedding* e, const char* prefix,
+                                           bnbq_st_writer* w) {
     char key[BNBQ__ST_KEY_MAX];
     size_t shp[2], es;
     bnbq_st_dtype sdt;

@@ -1418,6 +1418,78 @@ static void test_files(void) {
 }
 #endif
 
+/* allocation failures at every point of a save, a write and a read: an error, no leak (ASan), and
+   a failed save adds nothing to the writer */
+static long g_alloc_left;
+static void* failing_alloc(void* u, size_t n) {
+    (void)u;
+    if (g_alloc_left-- <= 0) return NULL;
+    return malloc(n);
+}
+static void failing_free(void* u, void* p) { (void)u; free(p); }
+
+static void test_out_of_memory(void) {
+    bnbq_cpu_desc cd;
+    bnbq_exec fx;
+    bnbq_linear_desc d = ldesc(BNBQ_LINEAR_NF4, 64, 96, BNBQ_BF16, 5);
+    bnbq_linear L, L2;
+    long limit;
+    int saved = 0, read = 0, loaded = 0;
+    memset(&cd, 0, sizeof cd);
+    cd.allocator.alloc_fn = failing_alloc;
+    cd.allocator.free_fn = failing_free;
+    OK(bnbq_cpu_exec_init(&fx, &cd));
+    OK(bnbq_linear_init(&g_logex, &L, &d));
+    OK(bnbq_linear_quantize(&g_logex, &L));
+    d.seed = 6;
+    OK(bnbq_linear_init(&g_logex, &L2, &d));
+    for (limit = 0; limit < 60 && !(saved && read && loaded); limit++) {
+        bnbq_st_writer w;
+        bnbq_st_reader r;
+        size_t n = 0, got = 0;
+        uint8_t* buf = NULL;
+        bnbq_result res;
+        g_alloc_left = 1000;
+        bnbq_st_writer_init(&fx, &w);
+        OK(bnbq_st_writer_add(&fx, &w, "other", BNBQ_ST_U8, 0, NULL, "x"));
+        g_alloc_left = limit;
+        res = bnbq_linear_save(&fx, &L, "m", BNBQ_ST_U8, &w);
+        CHECK(res == BNBQ_SUCCESS || (res == BNBQ_ERROR_OUT_OF_MEMORY && w.count == 1),
+              "limit %ld: save returned %s with %u tensors", limit, bnbq_result_name(res), (unsigned)w.count);
+        if (res == BNBQ_SUCCESS) {
+            saved = 1;
+            g_alloc_left = limit;
+            res = bnbq_st_writer_size(&fx, &w, &n);
+            if (res == BNBQ_SUCCESS) {
+                buf = (uint8_t*)malloc(n);
+                res = bnbq_st_writer_write(&fx, &w, buf, n, &got);
+            }
+            CHECK(res == BNBQ_SUCCESS || res == BNBQ_ERROR_OUT_OF_MEMORY, "write: %s", bnbq_result_name(res));
+            if (res == BNBQ_SUCCESS) {
+                g_alloc_left = limit;
+                res = bnbq_st_reader_init(&fx, &r, buf, n);
+                CHECK(res == BNBQ_SUCCESS || res == BNBQ_ERROR_OUT_OF_MEMORY, "read: %s", bnbq_result_name(res));
+                if (res == BNBQ_SUCCESS) {
+                    read = 1;
+                    g_alloc_left = limit;
+                    res = bnbq_linear_load(&fx, &L2, &r, "m");
+                    CHECK(res == BNBQ_SUCCESS || res == BNBQ_ERROR_OUT_OF_MEMORY, "load: %s",
+                          bnbq_result_name(res));
+                    if (res == BNBQ_SUCCESS) loaded = 1;
+                    bnbq_st_reader_uninit(&fx, &r);
+                }
+            }
+            free(buf);
+        }
+        bnbq_st_writer_uninit(&fx, &w);
+    }
+    CHECK(saved && read && loaded, "never succeeded");
+    CHECK(same_4bit_state(&L, &L2), "state after the loads");
+    bnbq_linear_uninit(&g_logex, &L);
+    bnbq_linear_uninit(&g_logex, &L2);
+    bnbq_exec_uninit(&fx);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 static const uu_test TESTS[] = {
     {"repr", test_repr},
@@ -1429,6 +1501,7 @@ static const uu_test TESTS[] = {
     {"linear8bit_serialization", test_linear8bit_serialization},
     {"float_layers", test_float_layers},
     {"embeddings", test_embeddings},
+    {"out_of_memory", test_out_of_memory},
 #ifndef BNBQ_NO_STDIO
     {"files", test_files},
 #endif
