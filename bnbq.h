@@ -34,6 +34,7 @@
        >>prims       building blocks of the layers (GEMM, sums, gathers, layer norm, ...)
        >>research    matmul_fp8_mixed / _global and switchback_bnb, with backward
        >>layers      every bitsandbytes nn / research layer: _init, _forward, _backward
+       >>io          safetensors read / write; layer state dicts as bitsandbytes / HF save them
        >>backend     the table a backend fills (bnbq_cuda.h fills one for CUDA)
 
    OPTIONS (#define before including the implementation)
@@ -43,6 +44,7 @@
        BNBQ_DLL              with BNBQ_IMPLEMENTATION: export; without: import (Windows DLLs)
        BNBQ_ASSERT(c)        internal invariant check (default: assert from <assert.h>)
        BNBQ_DEBUG            enable costly checks
+       BNBQ_NO_STDIO         leave out the functions that open files (>>io: _init_file, _write_file)
 
    EXECUTION CONTEXT
    Every operation takes a `bnbq_exec*` first. NULL runs the CPU reference on host memory,
@@ -894,6 +896,215 @@ BNBQ_API bnbq_result bnbq_embedding_backward(bnbq_exec* ex, bnbq_embedding* e,
                                              const int32_t* idx, size_t count,
                                              const void* grad_out);
 
+// >>io
+/* Checkpoints: safetensors files ("st" below), and the state dicts of the layers in the tensor
+   names and layouts bitsandbytes and Hugging Face write (spec: layers.md 8).
+
+   The safetensors format: 8 bytes N (u64 little-endian), N bytes of UTF-8 JSON
+   {"NAME": {"dtype": "F32", "shape": [2, 3], "data_offsets": [BEGIN, END]}, ...,
+    "__metadata__": {"key": "text", ...}} padded with spaces, then the data area; offsets are
+   relative to the data area, and the tensors cover it exactly (no holes, no overlap).
+
+   READER (bnbq_st_reader_init): validates everything before it answers: the header length (at
+   most 100,000,000 bytes, as the official reader), the header inside the buffer, UTF-8, well-formed
+   JSON (keys of a tensor in any order, whitespace anywhere JSON allows; unknown keys inside a
+   tensor entry are skipped), known dtype names, shapes whose element counts fit size_t, data
+   offsets that match dtype x shape, lie inside the data area and cover it exactly, no duplicate
+   names, `__metadata__` a map of strings (or null). A failure is CORRUPT_FILE (or OUT_OF_MEMORY),
+   logged with what was wrong. Tensor data is NOT copied: each
+   tensor points into the caller's buffer (which must outlive the reader); in a buffer aligned to 8
+   bytes, a file written by bnbq or the official library has every tensor aligned to its element
+   size, but other writers may leave data unaligned. Names holding U+0000 are rejected.
+   WRITER (bnbq_st_writer_*): collects tensors (host memory) and metadata, then writes the whole
+   file into a caller buffer (_size first) or to a file. The output is deterministic and is the
+   official library's layout: tensors ordered by dtype (largest element type first, in the
+   official Dtype order) then by name (bytewise), so every tensor is aligned to its element size;
+   compact JSON with keys "dtype", "shape", "data_offsets"; "__metadata__" first, its keys sorted
+   bytewise (the official writer keeps a hash map's order there, so with two or more metadata keys
+   only the content, not the byte order, can match); the header padded with spaces to a multiple
+   of 8 bytes.
+   FILES (compiled out by BNBQ_NO_STDIO): bnbq_st_reader_init_file reads a whole file into memory
+   the reader owns; bnbq_st_writer_write_file writes "<path>.tmp-<hex>" in the same directory, then
+   renames it over path, so an existing file is replaced whole or not at all (no fsync: a power
+   loss right after the call may still lose the new file; on Windows the old file is removed just
+   before the rename).
+
+   LAYER STATE DICTS (bnbq_linear_save / _load, bnbq_embedding_save / _load), tensors under
+   "PREFIX." (prefix "" or NULL: no prefix):
+   - Linear4bit / FP4 / NF4 once quantized: PREFIX.weight (the packed bytes as quant_storage U8 /
+     F16 / BF16 / F32, shape [ceil(ceil(N*K/2) / itemsize), 1]: bitsandbytes' [(N*K+1)//(2*itemsize),
+     1] wherever that holds every byte), .bias, .weight.absmax (F32; U8 when nested),
+     .weight.quant_map (F32 [16]), nested: .weight.nested_absmax (F32), .weight.nested_quant_map
+     (F32 [256]), and .weight.quant_state.bitsandbytes__nf4 | __fp4: U8 [len] holding the JSON
+     Python's json.dumps writes for the quant state, byte for byte, e.g.
+     {"quant_type": "nf4", "blocksize": 64, "dtype": "bfloat16", "shape": [96, 64],
+      "nested_blocksize": 256, "nested_dtype": "float32", "nested_offset": 0.1232503280043602}
+     (nested_offset: the float32 offset widened to double, in Python's repr: the shortest text that
+     reads back as the same double).
+   - Linear8bitLt with int8 weights once quantized: PREFIX.weight (I8 [N, K]), .SCB (F32 [N]),
+     .weight_format (U8 scalar, 0 = "row"), .bias. SwitchBackLinearBnb with int8 weights saves the
+     same (bitsandbytes' SwitchBackLinearBnb saves no SCB, so its int8 checkpoints cannot be loaded
+     again there; bnbq keeps them loadable).
+   - SwitchBackLinear* after bnbq_linear_prepare_for_eval: PREFIX.W_int8 (I8 [N, K]), .state_W
+     (F16 [N] vector-wise, [1] global), .bias.
+   - Every other linear state (StandardLinear, SwitchBack*, FP8*, OutlierAwareLinear, Linear8bitLt
+     with 16-bit weights or not yet quantized, a 4-bit layer not yet quantized): PREFIX.weight
+     (+ .bias) in their dtypes.
+   - Embedding / StableEmbedding: PREFIX.weight; StableEmbedding adds PREFIX.norm.weight and
+     PREFIX.norm.bias (F32 [dim]). Embedding4bit / 8bit: NOT_SUPPORTED (bitsandbytes raises
+     NotImplementedError).
+   Loading (torch's load_state_dict(strict=True) semantics for the keys the layer needs): what the
+   checkpoint holds decides the state: a 4-bit layer takes a quantized checkpoint (the JSON blob,
+   or the older unpacked form: .weight.quant_type / .blocksize / .dtype / .shape / nested_* as
+   tensors of their own, text as U8 bytes, numbers as integer or float tensors of one or two
+   elements) or a float one (then bnbq_linear_quantize later, as bitsandbytes); quant_storage may be
+   any of the four item types (the bytes are the same); JSON keys in any order, any whitespace;
+   absmax U8 only with the nested fields; quant_map / nested_quant_map must be bitsandbytes' NF4 /
+   FP4 / signed dynamic tables (bnbq's layers hold no other: NOT_SUPPORTED) and nested_blocksize
+   256. Linear8bitLt / SwitchBackLinearBnb take .SCB with an I8 weight (weight_format missing, 0,
+   or the text "row"; any other value is NOT_SUPPORTED) or a float weight. SwitchBackLinear* take
+   .W_int8 + .state_W (the layer becomes prepared for eval) or a float weight. Float tensors are
+   converted to the layer's dtypes (weight: desc.weight_dtype; bias: the layer's current bias
+   dtype), as torch's copy_ does. A missing key, a key of the wrong dtype or shape (checked
+   against the layer's desc), bad JSON, or a bias the layer lacks (or lacks in the file) fail
+   with CORRUPT_FILE / BAD_SHAPE / BAD_DTYPE before anything changes: the layer is left as it was
+   (an allocation failure while copying in can leave it partly loaded).
+   Deviation: bitsandbytes raises RuntimeError when an int8 checkpoint is loaded into a
+   Linear8bitLt that was not moved to the GPU (quantized) first; bnbq has no device move and simply
+   loads it (the layer becomes quantized). An int8 checkpoint needs a layer with
+   desc.int8_weights (has_fp16_weights=False): INVALID_ARGS otherwise.
+   Thread safety: a reader is read-only after init (any threads may look up); a writer and a
+   layer belong to one thread at a time. */
+
+/* The safetensors dtypes. BNBQ_ST_U8 is 0 so that a zeroed quant_storage means bitsandbytes'
+   default. */
+typedef enum bnbq_st_dtype {
+    BNBQ_ST_U8 = 0, BNBQ_ST_I8, BNBQ_ST_BOOL, BNBQ_ST_F4, BNBQ_ST_F6_E2M3, BNBQ_ST_F6_E3M2,
+    BNBQ_ST_F8_E5M2, BNBQ_ST_F8_E4M3, BNBQ_ST_F8_E8M0, BNBQ_ST_F8_E4M3FNUZ, BNBQ_ST_F8_E5M2FNUZ,
+    BNBQ_ST_I16, BNBQ_ST_U16, BNBQ_ST_F16, BNBQ_ST_BF16, BNBQ_ST_I32, BNBQ_ST_U32, BNBQ_ST_F32,
+    BNBQ_ST_C64, BNBQ_ST_F64, BNBQ_ST_I64, BNBQ_ST_U64,
+    BNBQ_ST_DTYPE_COUNT
+} bnbq_st_dtype;
+
+/* "F32", "BF16", ... (the names in the file); NULL for a value outside the enum. */
+BNBQ_API const char* bnbq_st_dtype_name(bnbq_st_dtype dt);
+/* Bits per element (4 for F4, 6 for F6_*, 8..64), 0 for a value outside the enum. */
+BNBQ_API int         bnbq_st_dtype_bits(bnbq_st_dtype dt);
+/* bnbq_dtype <-> safetensors dtype; BAD_DTYPE where there is no counterpart. */
+BNBQ_API bnbq_result bnbq_st_dtype_from(bnbq_dtype dt, bnbq_st_dtype* out);
+BNBQ_API bnbq_result bnbq_st_dtype_to(bnbq_st_dtype dt, bnbq_dtype* out);
+
+typedef struct bnbq_st_tensor {
+    const char*   name;     /* NUL-terminated UTF-8, JSON escapes decoded                       */
+    bnbq_st_dtype dtype;
+    size_t        ndim;     /* 0 for a scalar                                                   */
+    const size_t* shape;    /* (ndim,)                                                          */
+    size_t        numel;    /* product of shape (1 for a scalar)                                */
+    const void*   data;     /* into the buffer (see READER on alignment)                        */
+    size_t        bytes;
+    size_t        offset;   /* data_offsets[0], relative to the data area                       */
+} bnbq_st_tensor;
+
+/* Read-only for the caller. */
+typedef struct bnbq_st_reader {
+    const uint8_t*  buffer;            /* the whole file                                         */
+    size_t          buffer_bytes;
+    size_t          header_bytes;      /* N                                                      */
+    const uint8_t*  data_area;         /* buffer + 8 + N                                         */
+    size_t          data_bytes;
+    size_t          count;             /* tensors, in the header's order                         */
+    const bnbq_st_tensor* tensors;
+    size_t          metadata_count;    /* __metadata__ entries, in the header's order            */
+    const char* const* metadata_keys;
+    const char* const* metadata_values;
+    /* private */
+    void*           block;
+    const bnbq_st_tensor** by_name;
+    void*           file_buffer;
+} bnbq_st_reader;
+
+/* Parses and validates a safetensors file held in buffer (host memory, `bytes` long); allocates
+   its tables through the exec's allocator; the data stays in buffer. On failure *r is zeroed.
+   Errors: NULL_POINTER, CORRUPT_FILE, OUT_OF_MEMORY. Thread safety: any thread. */
+BNBQ_API bnbq_result bnbq_st_reader_init(bnbq_exec* ex, bnbq_st_reader* r, const void* buffer,
+                                         size_t bytes);
+#ifndef BNBQ_NO_STDIO
+/* Reads the whole file into a buffer the reader owns, then as bnbq_st_reader_init.
+   Errors: as above, IO (the file cannot be opened or read). */
+BNBQ_API bnbq_result bnbq_st_reader_init_file(bnbq_exec* ex, bnbq_st_reader* r,
+                                              const char* path);
+#endif
+/* Frees what init allocated (same exec) and zeroes *r. NULL or zeroed r: no-op. */
+BNBQ_API void        bnbq_st_reader_uninit(bnbq_exec* ex, bnbq_st_reader* r);
+/* The tensor called name, or NULL (also for NULL arguments). O(log count). */
+BNBQ_API const bnbq_st_tensor* bnbq_st_find(const bnbq_st_reader* r, const char* name);
+/* The __metadata__ value of key, or NULL. */
+BNBQ_API const char* bnbq_st_find_metadata(const bnbq_st_reader* r, const char* key);
+
+/* Caller-owned; private fields. */
+typedef struct bnbq_st_writer {
+    size_t count, cap;          /* tensors                                                      */
+    void*  entries;
+    size_t metadata_count, metadata_cap;
+    void*  metadata;
+} bnbq_st_writer;
+
+/* Zeroes *w (a zeroed writer is an empty one). Errors: NULL_POINTER. */
+BNBQ_API bnbq_result bnbq_st_writer_init(bnbq_exec* ex, bnbq_st_writer* w);
+/* Frees everything the writer copied (same exec) and zeroes *w. */
+BNBQ_API void        bnbq_st_writer_uninit(bnbq_exec* ex, bnbq_st_writer* w);
+/* Adds a tensor. name is copied; data (host memory, bytes = numel * bits / 8) is BORROWED: it
+   must stay valid and unchanged until the last write (data may be NULL only when it is 0 bytes).
+   Errors: NULL_POINTER, INVALID_ARGS (name "__metadata__" or not UTF-8), BAD_DTYPE (not a
+   bnbq_st_dtype), BAD_SHAPE (numel * bits not a whole number of bytes), OVERFLOW, OUT_OF_MEMORY.
+   A name added twice is reported by _size / _write. */
+BNBQ_API bnbq_result bnbq_st_writer_add(bnbq_exec* ex, bnbq_st_writer* w, const char* name,
+                                        bnbq_st_dtype dtype, size_t ndim, const size_t* shape,
+                                        const void* data);
+/* The same, but the data is copied into the writer (from HOST memory). */
+BNBQ_API bnbq_result bnbq_st_writer_add_copy(bnbq_exec* ex, bnbq_st_writer* w, const char* name,
+                                             bnbq_st_dtype dtype, size_t ndim,
+                                             const size_t* shape, const void* data);
+/* Sets a __metadata__ entry (key and value copied, UTF-8); a key set twice keeps the last value. */
+BNBQ_API bnbq_result bnbq_st_writer_set_metadata(bnbq_exec* ex, bnbq_st_writer* w,
+                                                 const char* key, const char* value);
+/* Bytes of the whole file. Errors: NULL_POINTER, INVALID_ARGS (two tensors of one name),
+   OVERFLOW. */
+BNBQ_API bnbq_result bnbq_st_writer_size(bnbq_exec* ex, const bnbq_st_writer* w,
+                                         size_t* out_bytes);
+/* Writes the file into out (host, capacity bytes); *out_bytes = its size. Errors: as _size, and
+   INVALID_ARGS when capacity is too small (nothing is written then). */
+BNBQ_API bnbq_result bnbq_st_writer_write(bnbq_exec* ex, const bnbq_st_writer* w, void* out,
+                                          size_t capacity, size_t* out_bytes);
+#ifndef BNBQ_NO_STDIO
+/* Writes the file to path through a temporary file and a rename (see FILES). Errors: as _size,
+   IO (the old file, if any, is untouched and the temporary file removed), OUT_OF_MEMORY. */
+BNBQ_API bnbq_result bnbq_st_writer_write_file(bnbq_exec* ex, const bnbq_st_writer* w,
+                                               const char* path);
+#endif
+
+/* The layer's tensors under "prefix." into w (copied out of exec memory: the writer owns them).
+   quant_storage: item type of a quantized 4-bit weight: U8 (0, bitsandbytes' default), F16, BF16
+   or F32 (BAD_DTYPE otherwise); ignored by other states. Errors: NULL_POINTER, INVALID_ARGS (the
+   layer is not initialised, or holds no weight), BAD_DTYPE, OUT_OF_MEMORY, and the writer's; on a
+   failure the writer holds none of the layer's tensors. */
+BNBQ_API bnbq_result bnbq_linear_save(bnbq_exec* ex, const bnbq_linear* layer, const char* prefix,
+                                      bnbq_st_dtype quant_storage, bnbq_st_writer* w);
+/* Loads the layer's state from r (see LAYER STATE DICTS). */
+BNBQ_API bnbq_result bnbq_linear_load(bnbq_exec* ex, bnbq_linear* layer,
+                                      const bnbq_st_reader* r, const char* prefix);
+/* Embedding / StableEmbedding (NOT_SUPPORTED for the quantized kinds, as bitsandbytes). */
+BNBQ_API bnbq_result bnbq_embedding_save(bnbq_exec* ex, const bnbq_embedding* e,
+                                         const char* prefix, bnbq_st_writer* w);
+BNBQ_API bnbq_result bnbq_embedding_load(bnbq_exec* ex, bnbq_embedding* e,
+                                         const bnbq_st_reader* r, const char* prefix);
+
+/* Python's repr() of a double (what json.dumps writes for a float): the shortest decimal that
+   reads back as v, "0.1", "1e-05", "1e+16", "1000000000000000.0", "-0.0", and json.dumps' "NaN",
+   "Infinity", "-Infinity"; independent of the C locale. out has room for 32 bytes; returns the
+   length. */
+BNBQ_API size_t bnbq_format_double_repr(double v, char* out /* (32,) */);
+
 // >>backend
 /* One function pointer per operation, with the public signature. A backend leaves a slot NULL
    for an operation it lacks (the public function then returns BNBQ_ERROR_NOT_SUPPORTED). The
@@ -1015,6 +1226,8 @@ BNBQ_API void bnbq_log(const bnbq_exec* ex, bnbq_log_level level, const char* fu
 #include <string.h>
 #include <math.h>
 #include <float.h>
+#include <locale.h>  /* localeconv: checkpoints read and write numbers in the C notation */
+#include <time.h>    /* time, clock: temporary file names */
 
 /* Where float expressions are evaluated in a wider format (x87), force float rounding. */
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD != 0
@@ -5520,6 +5733,2040 @@ BNBQ_API bnbq_result bnbq_embedding_backward(bnbq_exec* ex, bnbq_embedding* e,
     if (r == BNBQ_SUCCESS)
         r = bnbq_gather_rows_backward(ex, dt, idx, count, (uint8_t*)e->work + half, num, dim,
                                       e->padding_row, e->desc.scale_grad_by_freq, e->grad_weight);
+    return r;
+}
+
+// >>io
+
+/* ---- safetensors dtypes ---- */
+static const char* const bnbq__st_names[BNBQ_ST_DTYPE_COUNT] = {
+    "U8", "I8", "BOOL", "F4", "F6_E2M3", "F6_E3M2", "F8_E5M2", "F8_E4M3", "F8_E8M0",
+    "F8_E4M3FNUZ", "F8_E5M2FNUZ", "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "C64", "F64",
+    "I64", "U64"};
+static const unsigned char bnbq__st_bitsz[BNBQ_ST_DTYPE_COUNT] = {
+    8, 8, 8, 4, 6, 6, 8, 8, 8, 8, 8, 16, 16, 16, 16, 32, 32, 32, 64, 64, 64, 64};
+/* position in the official library's Dtype order (BOOL, F4, F6_E2M3, F6_E3M2, U8, I8, F8_E5M2,
+   ...): its writer puts the largest first */
+static const unsigned char bnbq__st_rank[BNBQ_ST_DTYPE_COUNT] = {
+    4, 5, 0, 1, 2, 3, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21};
+
+static int bnbq__st_dtype_ok(bnbq_st_dtype dt) {
+    return (int)dt >= 0 && (int)dt < (int)BNBQ_ST_DTYPE_COUNT;
+}
+BNBQ_API const char* bnbq_st_dtype_name(bnbq_st_dtype dt) {
+    return bnbq__st_dtype_ok(dt) ? bnbq__st_names[dt] : NULL;
+}
+BNBQ_API int bnbq_st_dtype_bits(bnbq_st_dtype dt) {
+    return bnbq__st_dtype_ok(dt) ? (int)bnbq__st_bitsz[dt] : 0;
+}
+/* the dtypes both enums know */
+static const int bnbq__st_pairs[7][2] = {
+    {BNBQ_F32, BNBQ_ST_F32}, {BNBQ_F16, BNBQ_ST_F16}, {BNBQ_BF16, BNBQ_ST_BF16}, {BNBQ_U8, BNBQ_ST_U8},
+    {BNBQ_I8, BNBQ_ST_I8},   {BNBQ_I32, BNBQ_ST_I32}, {BNBQ_I64, BNBQ_ST_I64}};
+/* the value paired with v in column col of the table, -1 for none */
+static int bnbq__st_pair(int col, int v) {
+    int i;
+    for (i = 0; i < 7; i++)
+        if (bnbq__st_pairs[i][col] == v) return bnbq__st_pairs[i][1 - col];
+    return -1;
+}
+BNBQ_API bnbq_result bnbq_st_dtype_from(bnbq_dtype dt, bnbq_st_dtype* out) {
+    int v = bnbq__st_pair(0, (int)dt);
+    if (v < 0) return BNBQ_ERROR_BAD_DTYPE;
+    if (!out) return BNBQ_ERROR_NULL_POINTER;
+    *out = (bnbq_st_dtype)v;
+    return BNBQ_SUCCESS;
+}
+BNBQ_API bnbq_result bnbq_st_dtype_to(bnbq_st_dtype dt, bnbq_dtype* out) {
+    int v = bnbq__st_pair(1, (int)dt);
+    if (v < 0) return BNBQ_ERROR_BAD_DTYPE;
+    if (!out) return BNBQ_ERROR_NULL_POINTER;
+    *out = (bnbq_dtype)v;
+    return BNBQ_SUCCESS;
+}
+
+/* numel and bytes of a tensor; 0 when a count overflows or the bits are not whole bytes
+   (*why says which) */
+static int bnbq__st_sizes(bnbq_st_dtype dt, size_t ndim, const size_t* shape, size_t* numel,
+                          size_t* bytes, const char** why) {
+    size_t n = 1, i, bits = bnbq__st_bitsz[dt];
+    for (i = 0; i < ndim; i++) {
+        if (shape[i] != 0 && n > SIZE_MAX / shape[i]) { *why = "the element count overflows"; return 0; }
+        n *= shape[i];
+    }
+    if (n > SIZE_MAX / bits) { *why = "the size in bits overflows"; return 0; }
+    if ((n * bits) % 8 != 0) { *why = "the elements do not fill whole bytes"; return 0; }
+    *numel = n;
+    *bytes = n * bits / 8;
+    return 1;
+}
+
+/* strict UTF-8 (no overlong forms, no surrogates, at most U+10FFFF) */
+static int bnbq__utf8_ok(const uint8_t* s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        size_t k, len;
+        uint32_t cp;
+        if (c < 0x80) { i++; continue; }
+        if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1fu; }
+        else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0fu; }
+        else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07u; }
+        else return 0;
+        if (n - i < len) return 0;
+        for (k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3fu);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* ---- a small JSON reader over a byte range (no allocation) ---- */
+typedef struct bnbq__js {
+    const char* p;
+    const char* e;
+} bnbq__js;
+
+static void bnbq__js_ws(bnbq__js* j) {
+    while (j->p < j->e && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
+}
+/* skips whitespace, then consumes c if it is next */
+static int bnbq__js_eat(bnbq__js* j, char c) {
+    bnbq__js_ws(j);
+    if (j->p < j->e && *j->p == c) { j->p++; return 1; }
+    return 0;
+}
+static int bnbq__js_peek(bnbq__js* j) {
+    bnbq__js_ws(j);
+    return j->p < j->e ? (unsigned char)*j->p : -1;
+}
+static int bnbq__js_hex4(const char* p, uint32_t* v) {
+    int i;
+    *v = 0;
+    for (i = 0; i < 4; i++) {
+        char c = p[i];
+        uint32_t d;
+        if (c >= '0' && c <= '9') d = (uint32_t)(c - '0');
+        else if (c >= 'a' && c <= 'f') d = (uint32_t)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') d = (uint32_t)(c - 'A' + 10);
+        else return 0;
+        *v = (*v << 4) | d;
+    }
+    return 1;
+}
+/* A string (after whitespace). Decodes into out (NULL: only measure), at most cap bytes plus a
+   NUL (longer: *len is the full length and out holds a truncated prefix); *len = decoded bytes.
+   Rejects control characters, bad escapes, lone surrogates and U+0000. The input must already
+   be valid UTF-8. */
+static int bnbq__js_str(bnbq__js* j, char* out, size_t cap, size_t* len) {
+    size_t n = 0;
+    if (!bnbq__js_eat(j, '"')) return 0;
+    for (;;) {
+        unsigned char c;
+        char tmp[4];
+        size_t tn = 0, k;
+        if (j->p >= j->e) return 0;
+        c = (unsigned char)*j->p++;
+        if (c == '"') break;
+        if (c < 0x20) return 0;
+        if (c != '\\') {
+            tmp[tn++] = (char)c;
+        } else {
+            if (j->p >= j->e) return 0;
+            c = (unsigned char)*j->p++;
+            switch (c) {
+                case '"': tmp[tn++] = '"'; break;
+                case '\\': tmp[tn++] = '\\'; break;
+                case '/': tmp[tn++] = '/'; break;
+                case 'b': tmp[tn++] = '\b'; break;
+                case 'f': tmp[tn++] = '\f'; break;
+                case 'n': tmp[tn++] = '\n'; break;
+                case 'r': tmp[tn++] = '\r'; break;
+                case 't': tmp[tn++] = '\t'; break;
+                case 'u': {
+                    uint32_t cp, lo;
+                    if (j->e - j->p < 4 || !bnbq__js_hex4(j->p, &cp)) return 0;
+                    j->p += 4;
+                    if (cp >= 0xdc00 && cp <= 0xdfff) return 0;
+                    if (cp >= 0xd800 && cp <= 0xdbff) {
+                        if (j->e - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u' ||
+                            !bnbq__js_hex4(j->p + 2, &lo) || lo < 0xdc00 || lo > 0xdfff)
+                            return 0;
+                        j->p += 6;
+                        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                    }
+                    if (cp == 0) return 0;
+                    if (cp < 0x80) {
+                        tmp[tn++] = (char)cp;
+                    } else if (cp < 0x800) {
+                        tmp[tn++] = (char)(0xc0 | (cp >> 6));
+                        tmp[tn++] = (char)(0x80 | (cp & 0x3f));
+                    } else if (cp < 0x10000) {
+                        tmp[tn++] = (char)(0xe0 | (cp >> 12));
+                        tmp[tn++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+                        tmp[tn++] = (char)(0x80 | (cp & 0x3f));
+                    } else {
+                        tmp[tn++] = (char)(0xf0 | (cp >> 18));
+                        tmp[tn++] = (char)(0x80 | ((cp >> 12) & 0x3f));
+                        tmp[tn++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+                        tmp[tn++] = (char)(0x80 | (cp & 0x3f));
+                    }
+                    break;
+                }
+                default: return 0;
+            }
+        }
+        for (k = 0; k < tn; k++, n++)
+            if (out && n < cap) out[n] = tmp[k];
+    }
+    if (out) out[n < cap ? n : cap] = 0;
+    *len = n;
+    return 1;
+}
+/* The span of a JSON number; *is_uint: digits only. */
+static int bnbq__js_numspan(bnbq__js* j, const char** s, size_t* n, int* is_uint) {
+    const char* p;
+    int integral = 1;
+    bnbq__js_ws(j);
+    p = j->p;
+    if (p < j->e && *p == '-') { p++; integral = 0; }
+    if (p >= j->e || *p < '0' || *p > '9') return 0;
+    if (*p == '0') p++;
+    else while (p < j->e && *p >= '0' && *p <= '9') p++;
+    if (p < j->e && *p == '.') {
+        p++;
+        integral = 0;
+        if (p >= j->e || *p < '0' || *p > '9') return 0;
+        while (p < j->e && *p >= '0' && *p <= '9') p++;
+    }
+    if (p < j->e && (*p == 'e' || *p == 'E')) {
+        p++;
+        integral = 0;
+        if (p < j->e && (*p == '+' || *p == '-')) p++;
+        if (p >= j->e || *p < '0' || *p > '9') return 0;
+        while (p < j->e && *p >= '0' && *p <= '9') p++;
+    }
+    *s = j->p;
+    *n = (size_t)(p - j->p);
+    *is_uint = integral;
+    j->p = p;
+    return 1;
+}
+/* A non-negative integer that fits size_t (serde's usize: no sign, fraction or exponent). */
+static int bnbq__js_size(bnbq__js* j, size_t* v) {
+    const char* s;
+    size_t n, i, x = 0;
+    int u;
+    if (!bnbq__js_numspan(j, &s, &n, &u) || !u) return 0;
+    for (i = 0; i < n; i++) {
+        size_t d = (size_t)(s[i] - '0');
+        if (x > (SIZE_MAX - d) / 10) return 0;
+        x = x * 10 + d;
+    }
+    *v = x;
+    return 1;
+}
+
+/* strtod on text in the C locale's notation, whatever the program's locale: the '.' is replaced
+   by the locale's decimal point first. *ok = the whole text was a number. */
+static double bnbq__strtod_c(const char* s, size_t n, int* ok) {
+    char buf[400];
+    const struct lconv* lc = localeconv();
+    const char* dp = (lc && lc->decimal_point && lc->decimal_point[0]) ? lc->decimal_point : ".";
+    size_t dl = strlen(dp), o = 0, i;
+    char* end = NULL;
+    double v;
+    *ok = 0;
+    if (n + dl + 1 > sizeof buf) return 0.0;
+    for (i = 0; i < n; i++) {
+        if (s[i] == '.') { memcpy(buf + o, dp, dl); o += dl; }
+        else buf[o++] = s[i];
+    }
+    buf[o] = 0;
+    v = strtod(buf, &end);
+    *ok = end == buf + o && o > 0;
+    return v;
+}
+/* A number as double; also Python json's NaN, Infinity, -Infinity. */
+static int bnbq__js_double(bnbq__js* j, double* v) {
+    const char* s;
+    size_t n;
+    int u, ok;
+    bnbq__js_ws(j);
+    if (j->e - j->p >= 3 && memcmp(j->p, "NaN", 3) == 0) { j->p += 3; *v = (double)NAN; return 1; }
+    if (j->e - j->p >= 8 && memcmp(j->p, "Infinity", 8) == 0) {
+        j->p += 8; *v = (double)HUGE_VAL; return 1;
+    }
+    if (j->e - j->p >= 9 && memcmp(j->p, "-Infinity", 9) == 0) {
+        j->p += 9; *v = -(double)HUGE_VAL; return 1;
+    }
+    if (!bnbq__js_numspan(j, &s, &n, &u)) return 0;
+    *v = bnbq__strtod_c(s, n, &ok);
+    return ok;
+}
+/* Skips any value (depth-limited). */
+static int bnbq__js_skip(bnbq__js* j, int depth) {
+    int c = bnbq__js_peek(j);
+    size_t len;
+    if (depth > 64) return 0;
+    if (c == '"') return bnbq__js_str(j, NULL, 0, &len);
+    if (c == '{' || c == '[') {
+        char close = c == '{' ? '}' : ']';
+        j->p++;
+        if (bnbq__js_eat(j, close)) return 1;
+        for (;;) {
+            if (c == '{' && (!bnbq__js_str(j, NULL, 0, &len) || !bnbq__js_eat(j, ':'))) return 0;
+            if (!bnbq__js_skip(j, depth + 1)) return 0;
+            if (bnbq__js_eat(j, ',')) continue;
+            return bnbq__js_eat(j, close);
+        }
+    }
+    if (c == 't' && j->e - j->p >= 4 && memcmp(j->p, "true", 4) == 0) { j->p += 4; return 1; }
+    if (c == 'f' && j->e - j->p >= 5 && memcmp(j->p, "false", 5) == 0) { j->p += 5; return 1; }
+    if (c == 'n' && j->e - j->p >= 4 && memcmp(j->p, "null", 4) == 0) { j->p += 4; return 1; }
+    {
+        double d;
+        return bnbq__js_double(j, &d);
+    }
+}
+
+/* ---- Python's float repr ---- */
+/* d: digits (n of them, no trailing zero), value = 0.d * 10^decpt; writes Python's layout */
+static size_t bnbq__repr_layout(int neg, const char* d, int n, int decpt, char* out) {
+    size_t o = 0;
+    int i;
+    if (neg) out[o++] = '-';
+    if (decpt <= -4 || decpt > 16) {
+        int e = decpt - 1, ae = e < 0 ? -e : e;
+        char eb[8];
+        int en = 0;
+        out[o++] = d[0];
+        if (n > 1) {
+            out[o++] = '.';
+            for (i = 1; i < n; i++) out[o++] = d[i];
+        }
+        out[o++] = 'e';
+        out[o++] = e < 0 ? '-' : '+';
+        do { eb[en++] = (char)('0' + ae % 10); ae /= 10; } while (ae);
+        if (en < 2) eb[en++] = '0';
+        while (en) out[o++] = eb[--en];
+    } else if (decpt <= 0) {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (i = 0; i < -decpt; i++) out[o++] = '0';
+        for (i = 0; i < n; i++) out[o++] = d[i];
+    } else {
+        for (i = 0; i < decpt; i++) out[o++] = i < n ? d[i] : '0';
+        out[o++] = '.';
+        if (n > decpt) for (i = decpt; i < n; i++) out[o++] = d[i];
+        else out[o++] = '0';
+    }
+    out[o] = 0;
+    return o;
+}
+/* "D.DDDDe<exp>" from p digits of m (m < 10^p) and exponent e, read back */
+static double bnbq__repr_read(uint64_t m, int p, int e, int* ok) {
+    char buf[48];
+    int i, o = 0;
+    char dg[20];
+    for (i = p - 1; i >= 0; i--) { dg[i] = (char)('0' + (int)(m % 10)); m /= 10; }
+    buf[o++] = dg[0];
+    if (p > 1) {
+        buf[o++] = '.';
+        for (i = 1; i < p; i++) buf[o++] = dg[i];
+    }
+    o += sprintf(buf + o, "e%d", e);
+    return bnbq__strtod_c(buf, (size_t)o, ok);
+}
+
+BNBQ_API size_t bnbq_format_double_repr(double v, char* out) {
+    int p, neg = signbit(v) != 0;
+    double a = neg ? -v : v;
+    if (!out) return 0;
+    if (v != v) { memcpy(out, "NaN", 4); return 3; }
+    if (a > DBL_MAX) {
+        if (neg) { memcpy(out, "-Infinity", 10); return 9; }
+        memcpy(out, "Infinity", 9);
+        return 8;
+    }
+    if (a == 0.0) {
+        if (neg) { memcpy(out, "-0.0", 5); return 4; }
+        memcpy(out, "0.0", 4);
+        return 3;
+    }
+    for (p = 1; p <= 17; p++) {
+        char buf[64], dg[20];
+        uint64_t m = 0, pow10 = 1;
+        int i, nd = 0, e, ok, k;
+        const char* s;
+        snprintf(buf, sizeof buf, "%.*e", p - 1, a);
+        for (s = buf; *s && *s != 'e' && *s != 'E'; s++)
+            if (*s >= '0' && *s <= '9') m = m * 10 + (uint64_t)(*s - '0');
+        if (!*s) break;
+        e = atoi(s + 1);
+        for (i = 0; i < p; i++) pow10 *= 10;
+        for (k = 0; k < 3; k++) {
+            /* the nearest p-digit decimal, then its neighbour on the other side of a (the only
+               other p-digit candidate that can read back as a at a power-of-two boundary) */
+            uint64_t c = m;
+            double back;
+            if (k == 1) c = m + 1;
+            if (k == 2) c = m - 1;
+            if (c >= pow10 || c < pow10 / 10) continue;
+            back = bnbq__repr_read(c, p, e, &ok);
+            if (!ok || back != a) continue;
+            for (i = p - 1; i >= 0; i--) { dg[i] = (char)('0' + (int)(c % 10)); c /= 10; }
+            nd = p;
+            while (nd > 1 && dg[nd - 1] == '0') nd--;
+            return bnbq__repr_layout(neg, dg, nd, e + 1, out);
+        }
+    }
+    /* unreachable with a correct printf: 17 digits always read back */
+    return (size_t)sprintf(out, "%.17g", v);
+}
+
+/* ---- reader ---- */
+#define BNBQ__ST_MAX_HEADER 100000000u
+
+/* logs "CORRUPT_FILE: <formatted>" (or another code) and returns the code */
+static bnbq_result bnbq__st_bad(const bnbq_exec* ex, const char* func, bnbq_result r,
+                                const char* fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static bnbq_result bnbq__st_bad(const bnbq_exec* ex, const char* func, bnbq_result r,
+                                const char* fmt, ...) {
+    char buf[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return bnbq__fail(ex, func, r, buf);
+}
+
+/* what the two passes over the header share */
+typedef struct bnbq__st_parse {
+    size_t tensors, dims, chars, meta;    /* counted by the first pass                        */
+    int    fill;                          /* second pass: write into the tables below          */
+    bnbq_st_tensor* t;
+    const char** mkeys;
+    const char** mvals;
+    size_t* dimv;
+    char*   str;
+    size_t  ti, di, ci, mi;               /* fill cursors                                       */
+    const char* why;
+    char    what[160];
+} bnbq__st_parse;
+
+/* a string into the string table (second pass) or only counted (first pass) */
+static int bnbq__st_take_str(bnbq__js* j, bnbq__st_parse* ps, const char** out) {
+    size_t len;
+    bnbq__js save = *j;
+    if (!bnbq__js_str(j, NULL, 0, &len)) return 0;
+    if (!ps->fill) { ps->chars += len + 1; return 1; }
+    *j = save;
+    if (!bnbq__js_str(j, ps->str + ps->ci, len, &len)) return 0;
+    *out = ps->str + ps->ci;
+    ps->ci += len + 1;
+    return 1;
+}
+
+/* one tensor entry {"dtype": ..., "shape": [...], "data_offsets": [b, e]} */
+static int bnbq__st_tensor_entry(bnbq__js* j, bnbq__st_parse* ps, bnbq_st_tensor* t) {
+    int have_dt = 0, have_shape = 0, have_off = 0;
+    size_t ndim = 0, b = 0, e = 0;
+    if (!bnbq__js_eat(j, '{')) { ps->why = "a tensor entry is not an object"; return 0; }
+    if (!bnbq__js_eat(j, '}')) {
+        for (;;) {
+            char key[16];
+            size_t kl;
+            if (!bnbq__js_str(j, key, sizeof key - 1, &kl) || !bnbq__js_eat(j, ':')) {
+                ps->why = "malformed JSON in a tensor entry";
+                return 0;
+            }
+            if (kl == 5 && strcmp(key, "dtype") == 0) {
+                char dn[16];
+                size_t dl;
+                int d, found = -1;
+                if (have_dt++) { ps->why = "\"dtype\" appears twice"; return 0; }
+                if (!bnbq__js_str(j, dn, sizeof dn - 1, &dl)) { ps->why = "\"dtype\" is not a string"; return 0; }
+                for (d = 0; d < (int)BNBQ_ST_DTYPE_COUNT && dl < sizeof dn; d++)
+                    if (strcmp(dn, bnbq__st_names[d]) == 0) found = d;
+                if (found < 0) {
+                    ps->why = "unknown dtype";
+                    snprintf(ps->what, sizeof ps->what, "%s", dn);
+                    return 0;
+                }
+                if (t) t->dtype = (bnbq_st_dtype)found;
+            } else if (kl == 5 && strcmp(key, "shape") == 0) {
+                if (have_shape++) { ps->why = "\"shape\" appears twice"; return 0; }
+                if (!bnbq__js_eat(j, '[')) { ps->why = "\"shape\" is not an array"; return 0; }
+                if (!bnbq__js_eat(j, ']')) {
+                    for (;;) {
+                        size_t v;
+                        if (!bnbq__js_size(j, &v)) {
+                            ps->why = "a shape entry is not a non-negative integer";
+                            return 0;
+                        }
+                        if (ps->fill) ps->dimv[ps->di + ndim] = v;
+                        ndim++;
+                        if (bnbq__js_eat(j, ',')) continue;
+                        if (bnbq__js_eat(j, ']')) break;
+                        ps->why = "malformed \"shape\"";
+                        return 0;
+                    }
+                }
+            } else if (kl == 12 && strcmp(key, "data_offsets") == 0) {
+                if (have_off++) { ps->why = "\"data_offsets\" appears twice"; return 0; }
+                if (!bnbq__js_eat(j, '[') || !bnbq__js_size(j, &b) || !bnbq__js_eat(j, ',') ||
+                    !bnbq__js_size(j, &e) || !bnbq__js_eat(j, ']')) {
+                    ps->why = "\"data_offsets\" is not two non-negative integers";
+                    return 0;
+                }
+            } else if (!bnbq__js_skip(j, 0)) {
+                ps->why = "malformed JSON in a tensor entry";
+                return 0;
+            }
+            if (bnbq__js_eat(j, ',')) continue;
+            if (bnbq__js_eat(j, '}')) break;
+            ps->why = "malformed JSON in a tensor entry";
+            return 0;
+        }
+    }
+    if (!have_dt || !have_shape || !have_off) {
+        ps->why = !have_dt ? "missing \"dtype\"" : !have_shape ? "missing \"shape\""
+                                                               : "missing \"data_offsets\"";
+        return 0;
+    }
+    if (e < b) { ps->why = "data_offsets end before they begin"; return 0; }
+    if (ps->fill) {
+        t->ndim = ndim;
+        t->shape = ps->dimv + ps->di;
+        t->offset = b;
+        t->bytes = e - b;   /* checked against dtype x shape later */
+    }
+    ps->di += ndim;
+    ps->dims += ndim;
+    return 1;
+}
+
+/* the whole header: {"name": entry, ..., "__metadata__": {...}} then only whitespace */
+static int bnbq__st_header(const char* h, size_t n, bnbq__st_parse* ps) {
+    bnbq__js j;
+    int have_meta = 0;
+    j.p = h;
+    j.e = h + n;
+    ps->ti = ps->di = ps->ci = ps->mi = 0;
+    if (n == 0 || h[0] != '{') { ps->why = "the header does not start with '{'"; return 0; }
+    j.p++;
+    if (!bnbq__js_eat(&j, '}')) {
+        for (;;) {
+            const char* name = NULL;
+            bnbq__js save = j;
+            size_t kl;
+            char kb[16];
+            if (!bnbq__js_str(&j, kb, sizeof kb - 1, &kl)) { ps->why = "malformed JSON (a key)"; return 0; }
+            if (kl == 12 && strcmp(kb, "__metadata__") == 0) {
+                if (have_meta++) { ps->why = "__metadata__ appears twice"; return 0; }
+                if (!bnbq__js_eat(&j, ':')) { ps->why = "malformed JSON after a key"; return 0; }
+                if (bnbq__js_peek(&j) == 'n') {
+                    if (!bnbq__js_skip(&j, 0)) { ps->why = "malformed __metadata__"; return 0; }
+                } else {
+                    if (!bnbq__js_eat(&j, '{')) { ps->why = "__metadata__ is not an object"; return 0; }
+                    if (!bnbq__js_eat(&j, '}')) {
+                        for (;;) {
+                            const char *k = NULL, *v = NULL;
+                            if (!bnbq__st_take_str(&j, ps, &k) || !bnbq__js_eat(&j, ':')) {
+                                ps->why = "malformed __metadata__";
+                                return 0;
+                            }
+                            if (bnbq__js_peek(&j) != '"' || !bnbq__st_take_str(&j, ps, &v)) {
+                                ps->why = "a __metadata__ value is not a string";
+                                return 0;
+                            }
+                            if (ps->fill) { ps->mkeys[ps->mi] = k; ps->mvals[ps->mi] = v; }
+                            ps->mi++;
+                            if (bnbq__js_eat(&j, ',')) continue;
+                            if (bnbq__js_eat(&j, '}')) break;
+                            ps->why = "malformed __metadata__";
+                            return 0;
+                        }
+                    }
+                }
+            } else {
+                bnbq_st_tensor* t = ps->fill ? ps->t + ps->ti : NULL;
+                j = save;
+                if (!bnbq__st_take_str(&j, ps, &name) || !bnbq__js_eat(&j, ':')) {
+                    ps->why = "malformed JSON (a tensor name)";
+                    return 0;
+                }
+                if (t) t->name = name;
+                if (!bnbq__st_tensor_entry(&j, ps, t)) {
+                    char nb[64], detail[sizeof ps->what];
+                    size_t nl;
+                    bnbq__js nj = save;
+                    if (!bnbq__js_str(&nj, nb, sizeof nb - 1, &nl)) nb[0] = 0;
+                    memcpy(detail, ps->what, sizeof detail);
+                    snprintf(ps->what, sizeof ps->what, "tensor '%.60s'%s%.80s", nb,
+                             detail[0] ? ": " : "", detail);
+                    return 0;
+                }
+                ps->ti++;
+            }
+            if (bnbq__js_eat(&j, ',')) continue;
+            if (bnbq__js_eat(&j, '}')) break;
+            ps->why = "malformed JSON (expected ',' or '}')";
+            return 0;
+        }
+    }
+    bnbq__js_ws(&j);
+    if (j.p != j.e) { ps->why = "text after the JSON object (the header may only be padded with whitespace)"; return 0; }
+    if (!ps->fill) { ps->tensors = ps->ti; ps->meta = ps->mi; }
+    return 1;
+}
+
+static int bnbq__st_cmp_offset(const void* a, const void* b) {
+    const bnbq_st_tensor* x = *(const bnbq_st_tensor* const*)a;
+    const bnbq_st_tensor* y = *(const bnbq_st_tensor* const*)b;
+    if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
+    if (x->bytes != y->bytes) return x->bytes < y->bytes ? -1 : 1;
+    return 0;
+}
+static int bnbq__st_cmp_name(const void* a, const void* b) {
+    const bnbq_st_tensor* x = *(const bnbq_st_tensor* const*)a;
+    const bnbq_st_tensor* y = *(const bnbq_st_tensor* const*)b;
+    return strcmp(x->name, y->name);
+}
+static int bnbq__st_cmp_cstr(const void* a, const void* b) {
+    return strcmp(*(const char* const*)a, *(const char* const*)b);
+}
+
+BNBQ_API bnbq_result bnbq_st_reader_init(bnbq_exec* ex, bnbq_st_reader* r, const void* buffer,
+                                         size_t bytes) {
+    static const char* bnbq__func = "bnbq_st_reader_init";
+    const uint8_t* buf = (const uint8_t*)buffer;
+    uint64_t n64 = 0;
+    size_t n, i, total, off_tab, off_mk, off_dims, off_str, cursor;
+    bnbq__st_parse ps;
+    uint8_t* block;
+    bnbq_st_tensor* ts;
+    const bnbq_st_tensor** idx;
+    bnbq_result res;
+    BNBQ__REQUIRE(r, BNBQ_ERROR_NULL_POINTER, "reader is NULL");
+    memset(r, 0, sizeof *r);
+    BNBQ__REQUIRE(buffer, BNBQ_ERROR_NULL_POINTER, "buffer is NULL");
+    if (bytes < 8)
+        return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
+                            "%lu bytes: shorter than the 8-byte header length", (unsigned long)bytes);
+    for (i = 0; i < 8; i++) n64 |= (uint64_t)buf[i] << (8 * i);
+    if (n64 > BNBQ__ST_MAX_HEADER)
+        return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
+                            "header length %.0f is over the 100,000,000-byte limit", (double)n64);
+    n = (size_t)n64;
+    if (n > bytes - 8)
+        return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
+                            "the %lu-byte header runs past the end of the %lu-byte buffer",
+                            (unsigned long)n, (unsigned long)bytes);
+    if (!bnbq__utf8_ok(buf + 8, n))
+        return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE, "the header is not UTF-8");
+    memset(&ps, 0, sizeof ps);
+    if (!bnbq__st_header((const char*)buf + 8, n, &ps))
+        return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE, "header: %s%s%s", ps.why,
+                            ps.what[0] ? ": " : "", ps.what);
+    /* one block: tensors, name index, metadata pointers, dims, strings */
+    off_tab = ps.tensors * sizeof(bnbq_st_tensor);
+    off_mk = off_tab + ps.tensors * sizeof(bnbq_st_tensor*);
+    off_dims = off_mk + 2 * ps.meta * sizeof(char*);
+    off_dims = (off_dims + sizeof(size_t) - 1) / sizeof(size_t) * sizeof(size_t);
+    off_str = off_dims + ps.dims * sizeof(size_t);
+    total = off_str + ps.chars + 1;
+    block = (uint8_t*)bnbq_host_alloc(ex, total);
+    BNBQ__REQUIRE(block, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+    memset(block, 0, total);
+    ps.fill = 1;
+    ps.t = (bnbq_st_tensor*)(void*)block;
+    ps.mkeys = (const char**)(void*)(block + off_mk);
+    ps.mvals = ps.mkeys + ps.meta;
+    ps.dimv = (size_t*)(void*)(block + off_dims);
+    ps.str = (char*)(block + off_str);
+    if (!bnbq__st_header((const char*)buf + 8, n, &ps)) {   /* cannot fail after the first pass */
+        bnbq_host_free(ex, block);
+        return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE, "header");
+    }
+    ts = ps.t;
+    idx = (const bnbq_st_tensor**)(void*)(block + off_tab);
+    r->buffer = buf;
+    r->buffer_bytes = bytes;
+    r->header_bytes = n;
+    r->data_area = buf + 8 + n;
+    r->data_bytes = bytes - 8 - n;
+    /* each tensor: dtype x shape = its bytes, inside the data area (on a failure: log while
+       the names are still there, then free) */
+    res = BNBQ_SUCCESS;
+    for (i = 0; i < ps.tensors && res == BNBQ_SUCCESS; i++) {
+        size_t numel, want;
+        const char* why = NULL;
+        if (!bnbq__st_sizes(ts[i].dtype, ts[i].ndim, ts[i].shape, &numel, &want, &why))
+            res = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE, "tensor '%s': %s",
+                               ts[i].name, why);
+        else if (want != ts[i].bytes)
+            res = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
+                               "tensor '%s': data_offsets span %lu bytes, dtype and shape need %lu",
+                               ts[i].name, (unsigned long)ts[i].bytes, (unsigned long)want);
+        else if (ts[i].offset > r->data_bytes || ts[i].bytes > r->data_bytes - ts[i].offset)
+            res = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
+                               "tensor '%s': data_offsets end past the %lu-byte data area",
+                               ts[i].name, (unsigned long)r->data_bytes);
+        ts[i].numel = numel;
+        ts[i].data = r->data_area + ts[i].offset;
+        if (ts[i].ndim == 0) ts[i].shape = NULL;
+        idx[i] = ts + i;
+    }
+    /* the tensors tile the data area: no hole, no overlap, nothing after the last */
+    if (res == BNBQ_SUCCESS && ps.tensors)
+        qsort((void*)idx, ps.tensors, sizeof *idx, bnbq__st_cmp_offset);
+    cursor = 0;
+    for (i = 0; i < ps.tensors && res == BNBQ_SUCCESS; i++) {
+        if (idx[i]->offset != cursor)
+            res = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
+                               "tensor '%s': its data %s the previous tensor's", idx[i]->name,
+                               idx[i]->offset < cursor ? "overlaps" : "leaves a hole after");
+        cursor += idx[i]->bytes;
+    }
+    if (res == BNBQ_SUCCESS && cursor != r->data_bytes)
+        res = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
+                           "the tensors cover %lu of the %lu bytes of the data area",
+                           (unsigned long)cursor, (unsigned long)r->data_bytes);
+    if (res == BNBQ_SUCCESS && ps.tensors) {
+        qsort((void*)idx, ps.tensors, sizeof *idx, bnbq__st_cmp_name);
+        for (i = 1; i < ps.tensors && res == BNBQ_SUCCESS; i++)
+            if (strcmp(idx[i - 1]->name, idx[i]->name) == 0)
+                res = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
+                                   "tensor name '%s' appears twice", idx[i]->name);
+    }
+    if (res == BNBQ_SUCCESS && ps.meta > 1) {
+        /* duplicate metadata keys, on a sorted copy of the key pointers */
+        const char** tmp = (const char**)bnbq_host_alloc(ex, ps.meta * sizeof(char*));
+        if (!tmp) {
+            res = bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+        } else {
+            memcpy((void*)tmp, (const void*)ps.mkeys, ps.meta * sizeof(char*));
+            qsort((void*)tmp, ps.meta, sizeof(char*), bnbq__st_cmp_cstr);
+            for (i = 1; i < ps.meta && res == BNBQ_SUCCESS; i++)
+                if (strcmp(tmp[i - 1], tmp[i]) == 0)
+                    res = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
+                                       "__metadata__ key '%s' appears twice", tmp[i]);
+            bnbq_host_free(ex, (void*)tmp);
+        }
+    }
+    if (res != BNBQ_SUCCESS) {
+        bnbq_host_free(ex, block);
+        memset(r, 0, sizeof *r);
+        return res;
+    }
+    r->count = ps.tensors;
+    r->tensors = ts;
+    r->metadata_count = ps.meta;
+    r->metadata_keys = ps.mkeys;
+    r->metadata_values = ps.mvals;
+    r->block = block;
+    r->by_name = idx;
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API void bnbq_st_reader_uninit(bnbq_exec* ex, bnbq_st_reader* r) {
+    if (!r) return;
+    bnbq_host_free(ex, r->block);
+    bnbq_host_free(ex, r->file_buffer);
+    memset(r, 0, sizeof *r);
+}
+
+BNBQ_API const bnbq_st_tensor* bnbq_st_find(const bnbq_st_reader* r, const char* name) {
+    size_t lo = 0, hi;
+    if (!r || !name || !r->by_name) return NULL;
+    hi = r->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(r->by_name[mid]->name, name);
+        if (c == 0) return r->by_name[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+BNBQ_API const char* bnbq_st_find_metadata(const bnbq_st_reader* r, const char* key) {
+    size_t i;
+    if (!r || !key) return NULL;
+    for (i = 0; i < r->metadata_count; i++)
+        if (strcmp(r->metadata_keys[i], key) == 0) return r->metadata_values[i];
+    return NULL;
+}
+
+#ifndef BNBQ_NO_STDIO
+BNBQ_API bnbq_result bnbq_st_reader_init_file(bnbq_exec* ex, bnbq_st_reader* r,
+                                              const char* path) {
+    static const char* bnbq__func = "bnbq_st_reader_init_file";
+    FILE* f;
+    long sz;
+    size_t got = 0, n;
+    uint8_t* buf;
+    bnbq_result res;
+    BNBQ__REQUIRE(r, BNBQ_ERROR_NULL_POINTER, "reader is NULL");
+    memset(r, 0, sizeof *r);
+    BNBQ__REQUIRE(path, BNBQ_ERROR_NULL_POINTER, "path is NULL");
+    f = fopen(path, "rb");
+    if (!f) return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_IO, "cannot open '%s'", path);
+    if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_IO, "cannot size '%s'", path);
+    }
+    n = (size_t)sz;
+    buf = (uint8_t*)bnbq_host_alloc(ex, n ? n : 1);
+    if (!buf) {
+        fclose(f);
+        return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+    }
+    while (got < n) {
+        size_t k = fread(buf + got, 1, n - got, f);
+        if (k == 0) break;
+        got += k;
+    }
+    if (got != n || ferror(f)) {
+        fclose(f);
+        bnbq_host_free(ex, buf);
+        return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_IO, "cannot read '%s'", path);
+    }
+    fclose(f);
+    res = bnbq_st_reader_init(ex, r, buf, n);
+    if (res != BNBQ_SUCCESS) {
+        bnbq_host_free(ex, buf);
+        return res;
+    }
+    r->file_buffer = buf;
+    return BNBQ_SUCCESS;
+}
+#endif
+
+/* ---- writer ---- */
+typedef struct bnbq__st_entry {
+    char*         name;
+    bnbq_st_dtype dtype;
+    size_t        ndim;
+    size_t*       shape;
+    const void*   data;
+    size_t        bytes;
+    void*         mem;      /* name, shape and (owned) data, one allocation */
+    void*         owned;    /* data handed over by the layer savers (freed with the entry) */
+} bnbq__st_entry;
+typedef struct bnbq__st_meta {
+    char* key;
+    char* value;
+} bnbq__st_meta;
+
+BNBQ_API bnbq_result bnbq_st_writer_init(bnbq_exec* ex, bnbq_st_writer* w) {
+    static const char* bnbq__func = "bnbq_st_writer_init";
+    BNBQ__REQUIRE(w, BNBQ_ERROR_NULL_POINTER, "writer is NULL");
+    memset(w, 0, sizeof *w);
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API void bnbq_st_writer_uninit(bnbq_exec* ex, bnbq_st_writer* w) {
+    size_t i;
+    if (!w) return;
+    for (i = 0; i < w->count; i++) {
+        bnbq__st_entry* e = (bnbq__st_entry*)w->entries + i;
+        bnbq_host_free(ex, e->mem);
+        bnbq_host_free(ex, e->owned);
+    }
+    for (i = 0; i < w->metadata_count; i++) {
+        bnbq__st_meta* m = (bnbq__st_meta*)w->metadata + i;
+        bnbq_host_free(ex, m->key);
+    }
+    bnbq_host_free(ex, w->entries);
+    bnbq_host_free(ex, w->metadata);
+    memset(w, 0, sizeof *w);
+}
+
+/* grows an array of elem-byte items to hold one more */
+static int bnbq__st_grow(bnbq_exec* ex, void** arr, size_t* cap, size_t count, size_t elem) {
+    size_t ncap;
+    void* p;
+    if (count < *cap) return 1;
+    ncap = *cap ? *cap * 2 : 16;
+    if (ncap > SIZE_MAX / elem) return 0;
+    p = bnbq_host_alloc(ex, ncap * elem);
+    if (!p) return 0;
+    if (count) memcpy(p, *arr, count * elem);
+    bnbq_host_free(ex, *arr);
+    *arr = p;
+    *cap = ncap;
+    return 1;
+}
+
+/* mode 0: borrow data, 1: copy it, 2: take ownership of `data` (host memory from the exec's
+   allocator; freed on failure too) */
+static bnbq_result bnbq__st_add(bnbq_exec* ex, const char* bnbq__func, bnbq_st_writer* w,
+                                const char* name, bnbq_st_dtype dtype, size_t ndim,
+                                const size_t* shape, const void* data, int mode) {
+    size_t numel = 0, bytes = 0, nl, memsz;
+    const char* why = NULL;
+    bnbq__st_entry* e;
+    uint8_t* mem;
+    void* owned = mode == 2 ? (void*)data : NULL;
+    bnbq_result r = BNBQ_SUCCESS;
+    if (!w || !name || (ndim && !shape)) r = BNBQ_ERROR_NULL_POINTER;
+    else if (!bnbq__st_dtype_ok(dtype)) r = BNBQ_ERROR_BAD_DTYPE;
+    if (r != BNBQ_SUCCESS) {
+        bnbq_host_free(ex, owned);
+        return bnbq__fail(ex, bnbq__func, r, r == BNBQ_ERROR_BAD_DTYPE ? "dtype is not a bnbq_st_dtype"
+                                                                      : "writer, name or shape is NULL");
+    }
+    nl = strlen(name);
+    if (strcmp(name, "__metadata__") == 0 || !bnbq__utf8_ok((const uint8_t*)name, nl)) {
+        bnbq_host_free(ex, owned);
+        return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_INVALID_ARGS,
+                          "a tensor name must be UTF-8 and not \"__metadata__\"");
+    }
+    if (!bnbq__st_sizes(dtype, ndim, shape, &numel, &bytes, &why)) {
+        bnbq_host_free(ex, owned);
+        return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_BAD_SHAPE, "tensor '%s': %s", name, why);
+    }
+    if (bytes && !data) {
+        return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_NULL_POINTER, "tensor '%s': data is NULL",
+                            name);
+    }
+    memsz = ndim * sizeof(size_t) + nl + 1;
+    if (mode == 1) {
+        if (bytes > SIZE_MAX - memsz - 16) {
+            return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_OVERFLOW, "tensor '%s' is too large", name);
+        }
+        memsz = (memsz + 15) / 16 * 16 + bytes;
+    }
+    if (!bnbq__st_grow(ex, &w->entries, &w->cap, w->count, sizeof(bnbq__st_entry)) ||
+        !(mem = (uint8_t*)bnbq_host_alloc(ex, memsz ? memsz : 1))) {
+        bnbq_host_free(ex, owned);
+        return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+    }
+    e = (bnbq__st_entry*)w->entries + w->count;
+    memset(e, 0, sizeof *e);
+    e->mem = mem;
+    e->shape = (size_t*)(void*)mem;
+    if (ndim) memcpy(e->shape, shape, ndim * sizeof(size_t));
+    e->name = (char*)mem + ndim * sizeof(size_t);
+    memcpy(e->name, name, nl + 1);
+    e->dtype = dtype;
+    e->ndim = ndim;
+    e->bytes = bytes;
+    e->data = data;
+    e->owned = owned;
+    if (mode == 1) {
+        uint8_t* d = mem + (ndim * sizeof(size_t) + nl + 1 + 15) / 16 * 16;
+        if (bytes) memcpy(d, data, bytes);
+        e->data = d;
+    }
+    w->count++;
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_st_writer_add(bnbq_exec* ex, bnbq_st_writer* w, const char* name,
+                                        bnbq_st_dtype dtype, size_t ndim, const size_t* shape,
+                                        const void* data) {
+    return bnbq__st_add(ex, "bnbq_st_writer_add", w, name, dtype, ndim, shape, data, 0);
+}
+BNBQ_API bnbq_result bnbq_st_writer_add_copy(bnbq_exec* ex, bnbq_st_writer* w, const char* name,
+                                             bnbq_st_dtype dtype, size_t ndim,
+                                             const size_t* shape, const void* data) {
+    return bnbq__st_add(ex, "bnbq_st_writer_add_copy", w, name, dtype, ndim, shape, data, 1);
+}
+
+/* drops the tensors added after the first `count` (a layer save that failed half way) */
+static void bnbq__st_truncate(bnbq_exec* ex, bnbq_st_writer* w, size_t count) {
+    while (w->count > count) {
+        bnbq__st_entry* e = (bnbq__st_entry*)w->entries + --w->count;
+        bnbq_host_free(ex, e->mem);
+        bnbq_host_free(ex, e->owned);
+    }
+}
+
+BNBQ_API bnbq_result bnbq_st_writer_set_metadata(bnbq_exec* ex, bnbq_st_writer* w,
+                                                 const char* key, const char* value) {
+    static const char* bnbq__func = "bnbq_st_writer_set_metadata";
+    size_t kl, vl, i;
+    char* mem;
+    bnbq__st_meta* m;
+    BNBQ__REQUIRE(w && key && value, BNBQ_ERROR_NULL_POINTER, "writer, key or value is NULL");
+    kl = strlen(key);
+    vl = strlen(value);
+    BNBQ__REQUIRE(bnbq__utf8_ok((const uint8_t*)key, kl) && bnbq__utf8_ok((const uint8_t*)value, vl),
+                  BNBQ_ERROR_INVALID_ARGS, "metadata must be UTF-8");
+    BNBQ__REQUIRE(kl < SIZE_MAX / 2 - vl, BNBQ_ERROR_OVERFLOW, "metadata too large");
+    mem = (char*)bnbq_host_alloc(ex, kl + vl + 2);
+    BNBQ__REQUIRE(mem, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+    memcpy(mem, key, kl + 1);
+    memcpy(mem + kl + 1, value, vl + 1);
+    for (i = 0; i < w->metadata_count; i++) {
+        m = (bnbq__st_meta*)w->metadata + i;
+        if (strcmp(m->key, key) == 0) {
+            bnbq_host_free(ex, m->key);
+            m->key = mem;
+            m->value = mem + kl + 1;
+            return BNBQ_SUCCESS;
+        }
+    }
+    if (!bnbq__st_grow(ex, &w->metadata, &w->metadata_cap, w->metadata_count,
+                       sizeof(bnbq__st_meta))) {
+        bnbq_host_free(ex, mem);
+        return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+    }
+    m = (bnbq__st_meta*)w->metadata + w->metadata_count++;
+    m->key = mem;
+    m->value = mem + kl + 1;
+    return BNBQ_SUCCESS;
+}
+
+/* JSON text of s as serde_json writes it; returns its length, writes it when o != NULL */
+static size_t bnbq__st_emit_str(char* o, const char* s) {
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    const unsigned char* p;
+#define BNBQ__PUT(c) do { if (o) o[n] = (char)(c); n++; } while (0)
+    BNBQ__PUT('"');
+    for (p = (const unsigned char*)s; *p; p++) {
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') { BNBQ__PUT('\\'); BNBQ__PUT(c); }
+        else if (c == '\n') { BNBQ__PUT('\\'); BNBQ__PUT('n'); }
+        else if (c == '\t') { BNBQ__PUT('\\'); BNBQ__PUT('t'); }
+        else if (c == '\r') { BNBQ__PUT('\\'); BNBQ__PUT('r'); }
+        else if (c == '\b') { BNBQ__PUT('\\'); BNBQ__PUT('b'); }
+        else if (c == '\f') { BNBQ__PUT('\\'); BNBQ__PUT('f'); }
+        else if (c < 0x20) {
+            BNBQ__PUT('\\'); BNBQ__PUT('u'); BNBQ__PUT('0'); BNBQ__PUT('0');
+            BNBQ__PUT(hex[c >> 4]); BNBQ__PUT(hex[c & 15]);
+        } else BNBQ__PUT(c);
+    }
+    BNBQ__PUT('"');
+    return n;
+#undef BNBQ__PUT
+}
+static size_t bnbq__st_emit_raw(char* o, const char* s) {
+    size_t n = strlen(s);
+    if (o) memcpy(o, s, n);
+    return n;
+}
+static size_t bnbq__st_emit_size(char* o, size_t v) {
+    char b[24];
+    size_t n = 0, k;
+    do { b[n++] = (char)('0' + (int)(v % 10)); v /= 10; } while (v);
+    if (o) for (k = 0; k < n; k++) o[k] = b[n - 1 - k];
+    return n;
+}
+
+static int bnbq__st_cmp_entry(const void* a, const void* b) {
+    const bnbq__st_entry* x = *(const bnbq__st_entry* const*)a;
+    const bnbq__st_entry* y = *(const bnbq__st_entry* const*)b;
+    if (x->dtype != y->dtype)
+        return bnbq__st_rank[x->dtype] > bnbq__st_rank[y->dtype] ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+static int bnbq__st_cmp_entry_name(const void* a, const void* b) {
+    return strcmp((*(const bnbq__st_entry* const*)a)->name, (*(const bnbq__st_entry* const*)b)->name);
+}
+static int bnbq__st_cmp_meta(const void* a, const void* b) {
+    return strcmp((*(const bnbq__st_meta* const*)a)->key, (*(const bnbq__st_meta* const*)b)->key);
+}
+
+/* The layout of a write: the order of the tensors and metadata, the header (built in host
+   memory), the data bytes. */
+typedef struct bnbq__st_plan {
+    const bnbq__st_entry** order;
+    const bnbq__st_meta**  mord;
+    char*  header;          /* 8 length bytes + padded JSON */
+    size_t header_bytes;    /* 8 + N */
+    size_t total;
+} bnbq__st_plan;
+
+static void bnbq__st_plan_free(bnbq_exec* ex, bnbq__st_plan* p) {
+    bnbq_host_free(ex, (void*)p->order);
+    bnbq_host_free(ex, (void*)p->mord);
+    bnbq_host_free(ex, p->header);
+    memset(p, 0, sizeof *p);
+}
+
+/* emits the JSON header (o NULL: measure) */
+static size_t bnbq__st_emit_header(char* o, const bnbq_st_writer* w, const bnbq__st_plan* p) {
+    size_t n = 0, i, k, off = 0;
+#define BNBQ__AT (o ? o + n : NULL)
+    n += bnbq__st_emit_raw(BNBQ__AT, "{");
+    if (w->metadata_count) {
+        n += bnbq__st_emit_raw(BNBQ__AT, "\"__metadata__\":{");
+        for (i = 0; i < w->metadata_count; i++) {
+            if (i) n += bnbq__st_emit_raw(BNBQ__AT, ",");
+            n += bnbq__st_emit_str(BNBQ__AT, p->mord[i]->key);
+            n += bnbq__st_emit_raw(BNBQ__AT, ":");
+            n += bnbq__st_emit_str(BNBQ__AT, p->mord[i]->value);
+        }
+        n += bnbq__st_emit_raw(BNBQ__AT, "}");
+        if (w->count) n += bnbq__st_emit_raw(BNBQ__AT, ",");
+    }
+    for (i = 0; i < w->count; i++) {
+        const bnbq__st_entry* e = p->order[i];
+        if (i) n += bnbq__st_emit_raw(BNBQ__AT, ",");
+        n += bnbq__st_emit_str(BNBQ__AT, e->name);
+        n += bnbq__st_emit_raw(BNBQ__AT, ":{\"dtype\":\"");
+        n += bnbq__st_emit_raw(BNBQ__AT, bnbq__st_names[e->dtype]);
+        n += bnbq__st_emit_raw(BNBQ__AT, "\",\"shape\":[");
+        for (k = 0; k < e->ndim; k++) {
+            if (k) n += bnbq__st_emit_raw(BNBQ__AT, ",");
+            n += bnbq__st_emit_size(BNBQ__AT, e->shape[k]);
+        }
+        n += bnbq__st_emit_raw(BNBQ__AT, "],\"data_offsets\":[");
+        n += bnbq__st_emit_size(BNBQ__AT, off);
+        n += bnbq__st_emit_raw(BNBQ__AT, ",");
+        off += e->bytes;
+        n += bnbq__st_emit_size(BNBQ__AT, off);
+        n += bnbq__st_emit_raw(BNBQ__AT, "]}");
+    }
+    n += bnbq__st_emit_raw(BNBQ__AT, "}");
+#undef BNBQ__AT
+    return n;
+}
+
+static bnbq_result bnbq__st_plan_make(bnbq_exec* ex, const char* bnbq__func,
+                                      const bnbq_st_writer* w, int build_header,
+                                      bnbq__st_plan* p) {
+    size_t i, data = 0, json, padded;
+    memset(p, 0, sizeof *p);
+    BNBQ__REQUIRE(w, BNBQ_ERROR_NULL_POINTER, "writer is NULL");
+    p->order = (const bnbq__st_entry**)bnbq_host_alloc(ex, (w->count + 1) * sizeof(void*));
+    p->mord = (const bnbq__st_meta**)bnbq_host_alloc(ex, (w->metadata_count + 1) * sizeof(void*));
+    if (!p->order || !p->mord) {
+        bnbq__st_plan_free(ex, p);
+        return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+    }
+    for (i = 0; i < w->count; i++) p->order[i] = (const bnbq__st_entry*)w->entries + i;
+    for (i = 0; i < w->metadata_count; i++) p->mord[i] = (const bnbq__st_meta*)w->metadata + i;
+    if (w->count) qsort((void*)p->order, w->count, sizeof(void*), bnbq__st_cmp_entry);
+    if (w->metadata_count) qsort((void*)p->mord, w->metadata_count, sizeof(void*), bnbq__st_cmp_meta);
+    for (i = 0; i < w->count; i++) {
+        if (p->order[i]->bytes > SIZE_MAX - data) {
+            bnbq__st_plan_free(ex, p);
+            return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OVERFLOW, "the data size overflows");
+        }
+        data += p->order[i]->bytes;
+    }
+    if (w->count > 1) {
+        /* duplicate names: sorted by name alone they are neighbours */
+        const bnbq__st_entry** byname =
+            (const bnbq__st_entry**)bnbq_host_alloc(ex, w->count * sizeof(void*));
+        const char* dup = NULL;
+        if (!byname) {
+            bnbq__st_plan_free(ex, p);
+            return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+        }
+        memcpy((void*)byname, (const void*)p->order, w->count * sizeof(void*));
+        qsort((void*)byname, w->count, sizeof(void*), bnbq__st_cmp_entry_name);
+        for (i = 1; i < w->count && !dup; i++)
+            if (strcmp(byname[i - 1]->name, byname[i]->name) == 0) dup = byname[i]->name;
+        bnbq_host_free(ex, (void*)byname);
+        if (dup) {
+            bnbq_result r = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_INVALID_ARGS,
+                                         "tensor name '%s' was added twice", dup);
+            bnbq__st_plan_free(ex, p);
+            return r;
+        }
+    }
+    json = bnbq__st_emit_header(NULL, w, p);
+    padded = (json + 7) / 8 * 8;
+    if (padded > SIZE_MAX - 8 - data) {
+        bnbq__st_plan_free(ex, p);
+        return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OVERFLOW, "the file size overflows");
+    }
+    p->header_bytes = 8 + padded;
+    p->total = 8 + padded + data;
+    if (build_header) {
+        p->header = (char*)bnbq_host_alloc(ex, p->header_bytes);
+        if (!p->header) {
+            bnbq__st_plan_free(ex, p);
+            return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+        }
+        for (i = 0; i < 8; i++) p->header[i] = (char)(((uint64_t)padded >> (8 * i)) & 0xff);
+        bnbq__st_emit_header(p->header + 8, w, p);
+        memset(p->header + 8 + json, ' ', padded - json);
+    }
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_st_writer_size(bnbq_exec* ex, const bnbq_st_writer* w,
+                                         size_t* out_bytes) {
+    static const char* bnbq__func = "bnbq_st_writer_size";
+    bnbq__st_plan p;
+    BNBQ__REQUIRE(out_bytes, BNBQ_ERROR_NULL_POINTER, "out_bytes is NULL");
+    BNBQ__TRY(bnbq__st_plan_make(ex, bnbq__func, w, 0, &p));
+    *out_bytes = p.total;
+    bnbq__st_plan_free(ex, &p);
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_st_writer_write(bnbq_exec* ex, const bnbq_st_writer* w, void* out,
+                                          size_t capacity, size_t* out_bytes) {
+    static const char* bnbq__func = "bnbq_st_writer_write";
+    bnbq__st_plan p;
+    size_t i, o;
+    BNBQ__REQUIRE(out && out_bytes, BNBQ_ERROR_NULL_POINTER, "out or out_bytes is NULL");
+    BNBQ__TRY(bnbq__st_plan_make(ex, bnbq__func, w, 1, &p));
+    if (p.total > capacity) {
+        bnbq_result r = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_INVALID_ARGS,
+                                     "capacity %lu is less than the %lu bytes of the file",
+                                     (unsigned long)capacity, (unsigned long)p.total);
+        bnbq__st_plan_free(ex, &p);
+        return r;
+    }
+    memcpy(out, p.header, p.header_bytes);
+    o = p.header_bytes;
+    for (i = 0; i < w->count; i++) {
+        if (p.order[i]->bytes) memcpy((uint8_t*)out + o, p.order[i]->data, p.order[i]->bytes);
+        o += p.order[i]->bytes;
+    }
+    *out_bytes = p.total;
+    bnbq__st_plan_free(ex, &p);
+    return BNBQ_SUCCESS;
+}
+
+#ifndef BNBQ_NO_STDIO
+BNBQ_API bnbq_result bnbq_st_writer_write_file(bnbq_exec* ex, const bnbq_st_writer* w,
+                                               const char* path) {
+    static const char* bnbq__func = "bnbq_st_writer_write_file";
+    bnbq__st_plan p;
+    size_t pl, i;
+    char* tmp;
+    FILE* f = NULL;
+    int ok, attempt;
+    uint64_t h;
+    BNBQ__REQUIRE(path, BNBQ_ERROR_NULL_POINTER, "path is NULL");
+    BNBQ__TRY(bnbq__st_plan_make(ex, bnbq__func, w, 1, &p));
+    pl = strlen(path);
+    tmp = (char*)bnbq_host_alloc(ex, pl + 32);
+    if (!tmp) {
+        bnbq__st_plan_free(ex, &p);
+        return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+    }
+    /* a temporary name unlikely to be in use: a hash of this call's addresses and the time */
+    h = (uint64_t)(uintptr_t)w * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)&p ^
+        ((uint64_t)time(NULL) << 20) ^ (uint64_t)clock();
+    for (attempt = 0; attempt < 16; attempt++) {
+        FILE* probe;
+        static const char hx[] = "0123456789abcdef";
+        h = (h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ull + (uint64_t)attempt;
+        memcpy(tmp, path, pl);
+        memcpy(tmp + pl, ".tmp-", 5);
+        for (i = 0; i < 16; i++) tmp[pl + 5 + i] = hx[(h >> (4 * i)) & 15];
+        tmp[pl + 21] = 0;
+        probe = fopen(tmp, "rb");
+        if (!probe) break;
+        fclose(probe);
+    }
+    f = fopen(tmp, "wb");
+    if (!f) {
+        bnbq_result r = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_IO,
+                                     "cannot create the temporary file '%s'", tmp);
+        bnbq_host_free(ex, tmp);
+        bnbq__st_plan_free(ex, &p);
+        return r;
+    }
+    ok = fwrite(p.header, 1, p.header_bytes, f) == p.header_bytes;
+    for (i = 0; ok && i < w->count; i++)
+        if (p.order[i]->bytes)
+            ok = fwrite(p.order[i]->data, 1, p.order[i]->bytes, f) == p.order[i]->bytes;
+    if (fflush(f) != 0) ok = 0;
+    if (fclose(f) != 0) ok = 0;
+#if defined(_WIN32)
+    if (ok) remove(path);
+#endif
+    if (ok && rename(tmp, path) != 0) ok = 0;
+    bnbq__st_plan_free(ex, &p);
+    if (!ok) {
+        bnbq_result r;
+        remove(tmp);
+        r = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_IO, "cannot write '%s' (through '%s')", path,
+                         tmp);
+        bnbq_host_free(ex, tmp);
+        return r;
+    }
+    bnbq_host_free(ex, tmp);
+    return BNBQ_SUCCESS;
+}
+#endif
+
+/* ---- layer state dicts ---- */
+#define BNBQ__ST_KEY_MAX 1024
+
+/* "prefix.suffix" (or suffix alone for an empty prefix) into key; 0 when too long */
+static int bnbq__st_key(char* key, const char* prefix, const char* suffix) {
+    size_t pl = prefix ? strlen(prefix) : 0, sl = strlen(suffix);
+    if (pl + sl + 2 > BNBQ__ST_KEY_MAX) return 0;
+    if (pl) {
+        memcpy(key, prefix, pl);
+        key[pl++] = '.';
+    }
+    memcpy(key + pl, suffix, sl + 1);
+    return 1;
+}
+
+/* copies bytes of exec memory into a new host buffer and adds it (the writer owns it) */
+static bnbq_result bnbq__st_add_exec(bnbq_exec* ex, const char* bnbq__func, bnbq_st_writer* w,
+                                     const char* key, bnbq_st_dtype dt, size_t ndim,
+                                     const size_t* shape, const void* src, size_t src_bytes,
+                                     size_t bytes) {
+    uint8_t* h = (uint8_t*)bnbq_host_alloc(ex, bytes ? bytes : 1);
+    bnbq_result r;
+    BNBQ__REQUIRE(h, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+    if (bytes > src_bytes) memset(h + src_bytes, 0, bytes - src_bytes);
+    r = src_bytes ? bnbq_copy(ex, h, src, src_bytes, BNBQ_COPY_EXEC_TO_HOST) : BNBQ_SUCCESS;
+    if (r != BNBQ_SUCCESS) {
+        bnbq_host_free(ex, h);
+        return r;
+    }
+    return bnbq__st_add(ex, bnbq__func, w, key, dt, ndim, shape, h, 2);
+}
+
+static const char* bnbq__st_torch_dtype(bnbq_dtype dt) {
+    return dt == BNBQ_F16 ? "float16" : dt == BNBQ_BF16 ? "bfloat16" : "float32";
+}
+
+/* the quant state JSON of a quantized 4-bit layer, as json.dumps writes it; returns length */
+static size_t bnbq__st_qs_json(const bnbq_linear* L, char* out /* (400,) */) {
+    char off[40];
+    int n;
+    n = sprintf(out, "{\"quant_type\": \"%s\", \"blocksize\": %d, \"dtype\": \"%s\", \"shape\": [%lu, %lu]",
+                L->quant_type == BNBQ_NF4 ? "nf4" : "fp4", L->blocksize,
+                bnbq__st_torch_dtype(L->quant_dtype), (unsigned long)L->desc.out_features,
+                (unsigned long)L->desc.in_features);
+    if (L->nested) {
+        bnbq_format_double_repr((double)L->nested_offset, off);
+        n += sprintf(out + n, ", \"nested_blocksize\": 256, \"nested_dtype\": \"float32\", "
+                              "\"nested_offset\": %s", off);
+    }
+    out[n++] = '}';
+    out[n] = 0;
+    return (size_t)n;
+}
+
+static bnbq_result bnbq__st_add_bias(bnbq_exec* ex, const char* bnbq__func, const bnbq_linear* L,
+                                     const char* prefix, bnbq_st_writer* w) {
+    char key[BNBQ__ST_KEY_MAX];
+    size_t N = L->desc.out_features;
+    bnbq_st_dtype sdt;
+    if (!L->bias) return BNBQ_SUCCESS;
+    bnbq__st_key(key, prefix, "bias");
+    BNBQ__TRY(bnbq_st_dtype_from(L->bias_dtype, &sdt));
+    return bnbq__st_add_exec(ex, bnbq__func, w, key, sdt, 1, &N, L->bias,
+                             N * bnbq_dtype_size(L->bias_dtype), N * bnbq_dtype_size(L->bias_dtype));
+}
+
+static bnbq_result bnbq__st_linear_save(bnbq_exec* ex, const char* bnbq__func, const bnbq_linear* L,
+                                        const char* prefix, bnbq_st_dtype quant_storage,
+                                        bnbq_st_writer* w);
+BNBQ_API bnbq_result bnbq_linear_save(bnbq_exec* ex, const bnbq_linear* L, const char* prefix,
+                                      bnbq_st_dtype quant_storage, bnbq_st_writer* w) {
+    size_t before = w ? w->count : 0;
+    bnbq_result r = bnbq__st_linear_save(ex, "bnbq_linear_save", L, prefix, quant_storage, w);
+    if (r != BNBQ_SUCCESS && w) bnbq__st_truncate(ex, w, before);
+    return r;
+}
+static bnbq_result bnbq__st_linear_save(bnbq_exec* ex, const char* bnbq__func, const bnbq_linear* L,
+                                        const char* prefix, bnbq_st_dtype quant_storage,
+                                        bnbq_st_writer* w) {
+    char key[BNBQ__ST_KEY_MAX];
+    size_t N, K, n, shp[2];
+    bnbq_linear_kind k;
+    BNBQ__REQUIRE(L && w, BNBQ_ERROR_NULL_POINTER, "layer or writer is NULL");
+    BNBQ__REQUIRE(L->impl, BNBQ_ERROR_INVALID_ARGS, "the layer is not initialised");
+    BNBQ__REQUIRE(quant_storage == BNBQ_ST_U8 || quant_storage == BNBQ_ST_F16 ||
+                  quant_storage == BNBQ_ST_BF16 || quant_storage == BNBQ_ST_F32,
+                  BNBQ_ERROR_BAD_DTYPE, "quant_storage must be U8, F16, BF16 or F32");
+    BNBQ__REQUIRE(bnbq__st_key(key, prefix, "weight.quant_state.bitsandbytes__nf4"),
+                  BNBQ_ERROR_INVALID_ARGS, "prefix is too long");
+    k = L->desc.kind;
+    N = L->desc.out_features;
+    K = L->desc.in_features;
+    n = N * K;
+    shp[0] = N;
+    shp[1] = K;
+    if (bnbq__lin_is4(k) && L->quantized) {
+        size_t pb = (n + 1) / 2, item = (size_t)bnbq_st_dtype_bits(quant_storage) / 8;
+        size_t elems = (pb + item - 1) / item, one = 1;
+        size_t nb = (n + (size_t)L->blocksize - 1) / (size_t)L->blocksize, nn = (nb + 255) / 256;
+        size_t s16 = 16, s256 = 256, jl;
+        char js[400];
+        size_t wshape[2];
+        uint8_t* blob;
+        wshape[0] = elems;
+        wshape[1] = one;
+        bnbq__st_key(key, prefix, "weight");
+        BNBQ__TRY(bnbq__st_add_exec(ex, bnbq__func, w, key, quant_storage, 2, wshape, L->packed,
+                                    pb, elems * item));
+        BNBQ__TRY(bnbq__st_add_bias(ex, bnbq__func, L, prefix, w));
+        bnbq__st_key(key, prefix, "weight.absmax");
+        if (L->nested) {
+            BNBQ__TRY(bnbq__st_add_exec(ex, bnbq__func, w, key, BNBQ_ST_U8, 1, &nb, L->absmax_q,
+                                        nb, nb));
+            bnbq__st_key(key, prefix, "weight.nested_absmax");
+            BNBQ__TRY(bnbq__st_add_exec(ex, bnbq__func, w, key, BNBQ_ST_F32, 1, &nn,
+                                        L->nested_absmax, nn * 4, nn * 4));
+            bnbq__st_key(key, prefix, "weight.nested_quant_map");
+            BNBQ__TRY(bnbq__st_add(ex, bnbq__func, w, key, BNBQ_ST_F32, 1, &s256,
+                                   bnbq_code_dynamic(1), 0));
+        } else {
+            BNBQ__TRY(bnbq__st_add_exec(ex, bnbq__func, w, key, BNBQ_ST_F32, 1, &nb, L->absmax,
+                                        nb * 4, nb * 4));
+        }
+        bnbq__st_key(key, prefix, "weight.quant_map");
+        BNBQ__TRY(bnbq__st_add(ex, bnbq__func, w, key, BNBQ_ST_F32, 1, &s16,
+                               bnbq_code_4bit(L->quant_type), 0));
+        jl = bnbq__st_qs_json(L, js);
+        bnbq__st_key(key, prefix, L->quant_type == BNBQ_NF4 ? "weight.quant_state.bitsandbytes__nf4"
+                                                            : "weight.quant_state.bitsandbytes__fp4");
+        blob = (uint8_t*)bnbq_host_alloc(ex, jl);
+        BNBQ__REQUIRE(blob, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+        memcpy(blob, js, jl);
+        return bnbq__st_add(ex, bnbq__func, w, key, BNBQ_ST_U8, 1, &jl, blob, 2);
+    }
+    if (bnbq__lin_isi8(k) && L->desc.int8_weights && L->quantized) {
+        uint8_t* fmt;
+        bnbq__st_key(key, prefix, "weight");
+        BNBQ__TRY(bnbq__st_add_exec(ex, bnbq__func, w, key, BNBQ_ST_I8, 2, shp, L->CB, n, n));
+        BNBQ__TRY(bnbq__st_add_bias(ex, bnbq__func, L, prefix, w));
+        bnbq__st_key(key, prefix, "SCB");
+        BNBQ__TRY(bnbq__st_add_exec(ex, bnbq__func, w, key, BNBQ_ST_F32, 1, &N, L->SCB, N * 4,
+                                    N * 4));
+        fmt = (uint8_t*)bnbq_host_alloc(ex, 1);
+        BNBQ__REQUIRE(fmt, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+        fmt[0] = 0;
+        bnbq__st_key(key, prefix, "weight_format");
+        return bnbq__st_add(ex, bnbq__func, w, key, BNBQ_ST_U8, 0, NULL, fmt, 2);
+    }
+    if (bnbq__lin_issb(k) && L->prepared_for_eval) {
+        size_t ns = k == BNBQ_LINEAR_SWITCHBACK_VECTORWISE ? N : 1;
+        bnbq__st_key(key, prefix, "W_int8");
+        BNBQ__TRY(bnbq__st_add_exec(ex, bnbq__func, w, key, BNBQ_ST_I8, 2, shp, L->W_int8, n, n));
+        bnbq__st_key(key, prefix, "state_W");
+        BNBQ__TRY(bnbq__st_add_exec(ex, bnbq__func, w, key, BNBQ_ST_F16, 1, &ns, L->state_W,
+                                    ns * 2, ns * 2));
+        return bnbq__st_add_bias(ex, bnbq__func, L, prefix, w);
+    }
+    {
+        bnbq_st_dtype sdt;
+        size_t es = bnbq_dtype_size(L->desc.weight_dtype);
+        BNBQ__REQUIRE(L->weight, BNBQ_ERROR_INVALID_ARGS, "the layer holds no weight to save");
+        BNBQ__TRY(bnbq_st_dtype_from(L->desc.weight_dtype, &sdt));
+        bnbq__st_key(key, prefix, "weight");
+        BNBQ__TRY(bnbq__st_add_exec(ex, bnbq__func, w, key, sdt, 2, shp, L->weight, n * es, n * es));
+        return bnbq__st_add_bias(ex, bnbq__func, L, prefix, w);
+    }
+}
+
+/* ---- loading ---- */
+
+/* element i of a float tensor of any float dtype (the data may be unaligned) */
+static float bnbq__st_getf(bnbq_st_dtype dt, const void* p, size_t i) {
+    const uint8_t* b = (const uint8_t*)p;
+    if (dt == BNBQ_ST_F32) {
+        float v;
+        memcpy(&v, b + 4 * i, 4);
+        return v;
+    } else {
+        uint16_t h;
+        memcpy(&h, b + 2 * i, 2);
+        return dt == BNBQ_ST_F16 ? bnbq_f16_to_f32(h) : bnbq_bf16_to_f32(h);
+    }
+}
+static int bnbq__st_is_float(bnbq_st_dtype dt) {
+    return dt == BNBQ_ST_F32 || dt == BNBQ_ST_F16 || dt == BNBQ_ST_BF16;
+}
+
+/* t (numel elements of a float dtype) into exec memory dst of dtype ddt, converting on the host
+   when the dtypes differ (torch's copy_) */
+static bnbq_result bnbq__st_put_float(bnbq_exec* ex, const bnbq_st_tensor* t, bnbq_dtype ddt,
+                                      void* dst) {
+    size_t es = bnbq_dtype_size(ddt), i;
+    bnbq_dtype sdt;
+    void* h;
+    bnbq_result r;
+    if (bnbq_st_dtype_to(t->dtype, &sdt) == BNBQ_SUCCESS && sdt == ddt)
+        return bnbq_copy(ex, dst, t->data, t->numel * es, BNBQ_COPY_HOST_TO_EXEC);
+    h = bnbq_host_alloc(ex, t->numel * es + 1);
+    if (!h) return BNBQ_ERROR_OUT_OF_MEMORY;
+    for (i = 0; i < t->numel; i++) bnbq__store(ddt, h, i, bnbq__st_getf(t->dtype, t->data, i));
+    r = bnbq_copy(ex, dst, h, t->numel * es, BNBQ_COPY_HOST_TO_EXEC);
+    bnbq_host_free(ex, h);
+    return r;
+}
+/* t converted to ddt in a new host buffer (or t's own bytes when the dtype matches: *owned 0) */
+static void* bnbq__st_host_as(bnbq_exec* ex, const bnbq_st_tensor* t, bnbq_dtype ddt, int* owned) {
+    size_t es = bnbq_dtype_size(ddt), i;
+    bnbq_dtype sdt;
+    void* h;
+    *owned = 0;
+    if (bnbq_st_dtype_to(t->dtype, &sdt) == BNBQ_SUCCESS && sdt == ddt) return (void*)t->data;
+    h = bnbq_host_alloc(ex, t->numel * es + 1);
+    if (!h) return NULL;
+    for (i = 0; i < t->numel; i++) bnbq__store(ddt, h, i, bnbq__st_getf(t->dtype, t->data, i));
+    *owned = 1;
+    return h;
+}
+
+/* is t exactly (dims...) ? */
+static int bnbq__st_shape_is(const bnbq_st_tensor* t, size_t ndim, size_t d0, size_t d1) {
+    if (t->ndim != ndim) return 0;
+    if (ndim >= 1 && t->shape[0] != d0) return 0;
+    if (ndim >= 2 && t->shape[1] != d1) return 0;
+    return 1;
+}
+static void bnbq__st_shape_text(const bnbq_st_tensor* t, char* out /* (64,) */) {
+    size_t i, o = 0;
+    out[o++] = '[';
+    for (i = 0; i < t->ndim && o < 40; i++)
+        o += (size_t)sprintf(out + o, "%s%lu", i ? ", " : "", (unsigned long)t->shape[i]);
+    if (i < t->ndim) o += (size_t)sprintf(out + o, ", ...");
+    out[o++] = ']';
+    out[o] = 0;
+}
+
+/* finds "prefix.suffix": required (missing: CORRUPT_FILE), of one of the dtypes in the mask
+   (bit per bnbq_st_dtype; else BAD_DTYPE) */
+static bnbq_result bnbq__st_need(bnbq_exec* ex, const char* bnbq__func, const bnbq_st_reader* rd,
+                                 const char* prefix, const char* suffix, unsigned long dtypes,
+                                 const bnbq_st_tensor** out) {
+    char key[BNBQ__ST_KEY_MAX];
+    const bnbq_st_tensor* t;
+    bnbq__st_key(key, prefix, suffix);
+    t = bnbq_st_find(rd, key);
+    if (!t) return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE, "missing key '%s'", key);
+    if (!(dtypes & (1ul << t->dtype)))
+        return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_BAD_DTYPE, "'%s' has dtype %s", key,
+                            bnbq__st_names[t->dtype]);
+    *out = t;
+    return BNBQ_SUCCESS;
+}
+static const bnbq_st_tensor* bnbq__st_opt(const bnbq_st_reader* rd, const char* prefix,
+                                          const char* suffix) {
+    char key[BNBQ__ST_KEY_MAX];
+    bnbq__st_key(key, prefix, suffix);
+    return bnbq_st_find(rd, key);
+}
+static bnbq_result bnbq__st_bad_shape(bnbq_exec* ex, const char* bnbq__func, const char* prefix,
+                                      const char* suffix, const bnbq_st_tensor* t,
+                                      const char* want) {
+    char key[BNBQ__ST_KEY_MAX], got[64];
+    bnbq__st_key(key, prefix, suffix);
+    bnbq__st_shape_text(t, got);
+    return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_BAD_SHAPE, "'%s' has shape %s, the layer needs %s",
+                        key, got, want);
+}
+
+/* bnbq__st_need, then the shape must be [d0] (ndim 1) or [d0, d1] (ndim 2): BAD_SHAPE */
+static bnbq_result bnbq__st_need_shaped(bnbq_exec* ex, const char* bnbq__func,
+                                        const bnbq_st_reader* rd, const char* prefix,
+                                        const char* suffix, unsigned long dtypes, size_t ndim,
+                                        size_t d0, size_t d1, const bnbq_st_tensor** out) {
+    char want[64];
+    BNBQ__TRY(bnbq__st_need(ex, bnbq__func, rd, prefix, suffix, dtypes, out));
+    if (bnbq__st_shape_is(*out, ndim, d0, d1)) return BNBQ_SUCCESS;
+    if (ndim == 2) sprintf(want, "[%lu, %lu]", (unsigned long)d0, (unsigned long)d1);
+    else sprintf(want, "[%lu]", (unsigned long)d0);
+    return bnbq__st_bad_shape(ex, bnbq__func, prefix, suffix, *out, want);
+}
+
+#define BNBQ__ST_FLOATS ((1ul << BNBQ_ST_F32) | (1ul << BNBQ_ST_F16) | (1ul << BNBQ_ST_BF16))
+#define BNBQ__ST_INTS ((1ul << BNBQ_ST_U8) | (1ul << BNBQ_ST_I8) | (1ul << BNBQ_ST_I16) | \
+                       (1ul << BNBQ_ST_U16) | (1ul << BNBQ_ST_I32) | (1ul << BNBQ_ST_U32) | \
+                       (1ul << BNBQ_ST_I64) | (1ul << BNBQ_ST_U64))
+
+/* the bias: present in the file exactly when the layer has one; (N,) float */
+static bnbq_result bnbq__st_check_bias(bnbq_exec* ex, const char* bnbq__func,
+                                       const bnbq_st_reader* rd, const char* prefix, int has_bias,
+                                       size_t N, const bnbq_st_tensor** out) {
+    const bnbq_st_tensor* t = bnbq__st_opt(rd, prefix, "bias");
+    *out = NULL;
+    if (!has_bias) {
+        if (!t) return BNBQ_SUCCESS;
+        return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
+                          "the checkpoint has a bias and the layer has none (unexpected key)");
+    }
+    BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "bias", BNBQ__ST_FLOATS, 1, N, 0,
+                                   &t));
+    *out = t;
+    return BNBQ_SUCCESS;
+}
+
+/* an integer tensor of one element as int64 (0 when it is not one) */
+static int bnbq__st_int1(const bnbq_st_tensor* t, int64_t* v) {
+    const uint8_t* b = (const uint8_t*)t->data;
+    if (t->numel != 1 || !(BNBQ__ST_INTS & (1ul << t->dtype))) return 0;
+    switch (t->dtype) {
+        case BNBQ_ST_U8: *v = b[0]; break;
+        case BNBQ_ST_I8: *v = (int8_t)b[0]; break;
+        case BNBQ_ST_I16: { int16_t x; memcpy(&x, b, 2); *v = x; break; }
+        case BNBQ_ST_U16: { uint16_t x; memcpy(&x, b, 2); *v = x; break; }
+        case BNBQ_ST_I32: { int32_t x; memcpy(&x, b, 4); *v = x; break; }
+        case BNBQ_ST_U32: { uint32_t x; memcpy(&x, b, 4); *v = x; break; }
+        case BNBQ_ST_I64: { int64_t x; memcpy(&x, b, 8); *v = x; break; }
+        default: { uint64_t x; memcpy(&x, b, 8); if (x > (uint64_t)INT64_MAX) return 0; *v = (int64_t)x; break; }
+    }
+    return 1;
+}
+
+/* the fields of a 4-bit quant state (QuantState.as_dict(packed=True)'s JSON) */
+typedef struct bnbq__st_qs {
+    int        qt;                 /* -1 missing                                         */
+    size_t     blocksize;          /* 0 missing                                          */
+    int        dtype;              /* -1 missing, -2 a dtype bnbq cannot dequantize to   */
+    size_t     ndim, shape[2];     /* ndim (0 missing) and the first two extents         */
+    int        has_shape;
+    size_t     nested_blocksize;
+    int        has_nbs, has_ndt, has_noff;
+    int        nested_f32;         /* nested_dtype is "float32"                          */
+    double     nested_offset;
+} bnbq__st_qs;
+
+static int bnbq__st_qs_qt(const char* s, size_t n) {
+    if (n == 3 && memcmp(s, "nf4", 3) == 0) return BNBQ_NF4;
+    if (n == 3 && memcmp(s, "fp4", 3) == 0) return BNBQ_FP4;
+    return -1;
+}
+static int bnbq__st_qs_dt(const char* s, size_t n) {
+    if (n == 7 && memcmp(s, "float16", 7) == 0) return BNBQ_F16;
+    if (n == 8 && memcmp(s, "bfloat16", 8) == 0) return BNBQ_BF16;
+    if (n == 7 && memcmp(s, "float32", 7) == 0) return BNBQ_F32;
+    return -2;
+}
+
+/* parses the JSON blob (any key order, any whitespace, unknown keys skipped) */
+static int bnbq__st_qs_parse(const char* s, size_t n, bnbq__st_qs* q, const char** why) {
+    bnbq__js j;
+    int seen[7];
+    memset(seen, 0, sizeof seen);
+    j.p = s;
+    j.e = s + n;
+    *why = "the quant state is not a JSON object";
+    if (!bnbq__utf8_ok((const uint8_t*)s, n) || !bnbq__js_eat(&j, '{')) return 0;
+    if (!bnbq__js_eat(&j, '}')) {
+        for (;;) {
+            char key[24], val[24];
+            size_t kl, vl;
+            int which = -1;
+            *why = "malformed quant state JSON";
+            if (!bnbq__js_str(&j, key, sizeof key - 1, &kl) || !bnbq__js_eat(&j, ':')) return 0;
+            if (kl < sizeof key) {
+                static const char* const names[7] = {"quant_type", "blocksize", "dtype", "shape",
+                                                     "nested_blocksize", "nested_dtype",
+                                                     "nested_offset"};
+                int i;
+                for (i = 0; i < 7; i++) if (strcmp(key, names[i]) == 0) which = i;
+            }
+            if (which >= 0 && seen[which]++) { *why = "a quant state key appears twice"; return 0; }
+            switch (which) {
+                case 0:
+                    if (!bnbq__js_str(&j, val, sizeof val - 1, &vl)) { *why = "quant_type is not a string"; return 0; }
+                    q->qt = vl < sizeof val ? bnbq__st_qs_qt(val, vl) : -1;
+                    if (q->qt < 0) { *why = "quant_type is neither \"nf4\" nor \"fp4\""; return 0; }
+                    break;
+                case 1:
+                    if (!bnbq__js_size(&j, &q->blocksize)) { *why = "blocksize is not an integer"; return 0; }
+                    break;
+                case 2:
+                    if (!bnbq__js_str(&j, val, sizeof val - 1, &vl)) { *why = "dtype is not a string"; return 0; }
+                    q->dtype = vl < sizeof val ? bnbq__st_qs_dt(val, vl) : -2;
+                    break;
+                case 3:
+                    q->has_shape = 1;
+                    if (!bnbq__js_eat(&j, '[')) { *why = "shape is not an array"; return 0; }
+                    if (!bnbq__js_eat(&j, ']')) {
+                        for (;;) {
+                            size_t v;
+                            if (!bnbq__js_size(&j, &v)) { *why = "a shape entry is not an integer"; return 0; }
+                            if (q->ndim < 2) q->shape[q->ndim] = v;
+                            q->ndim++;
+                            if (bnbq__js_eat(&j, ',')) continue;
+                            if (bnbq__js_eat(&j, ']')) break;
+                            *why = "malformed shape";
+                            return 0;
+                        }
+                    }
+                    break;
+                case 4:
+                    q->has_nbs = 1;
+                    if (!bnbq__js_size(&j, &q->nested_blocksize)) { *why = "nested_blocksize is not an integer"; return 0; }
+                    break;
+                case 5:
+                    q->has_ndt = 1;
+                    if (!bnbq__js_str(&j, val, sizeof val - 1, &vl)) { *why = "nested_dtype is not a string"; return 0; }
+                    q->nested_f32 = vl == 7 && memcmp(val, "float32", 7) == 0;
+                    break;
+                case 6:
+                    q->has_noff = 1;
+                    if (!bnbq__js_double(&j, &q->nested_offset)) { *why = "nested_offset is not a number"; return 0; }
+                    break;
+                default:
+                    if (!bnbq__js_skip(&j, 0)) return 0;
+                    break;
+            }
+            if (bnbq__js_eat(&j, ',')) continue;
+            if (bnbq__js_eat(&j, '}')) break;
+            *why = "malformed quant state JSON";
+            return 0;
+        }
+    }
+    bnbq__js_ws(&j);
+    if (j.p != j.e) { *why = "text after the quant state JSON"; return 0; }
+    return 1;
+}
+
+/* a number from an unpacked quant-state tensor: an integer or float tensor of one element, or
+   U8 text */
+static int bnbq__st_qs_num(const bnbq_st_tensor* t, double* v) {
+    int64_t iv;
+    if (bnbq__st_int1(t, &iv) && !(t->dtype == BNBQ_ST_U8 && t->ndim > 0 && t->numel != 1)) {
+        *v = (double)iv;
+        return 1;
+    }
+    if (t->numel == 1 && bnbq__st_is_float(t->dtype)) { *v = bnbq__st_getf(t->dtype, t->data, 0); return 1; }
+    if (t->numel == 1 && t->dtype == BNBQ_ST_F64) { memcpy(v, t->data, 8); return 1; }
+    if (t->dtype == BNBQ_ST_U8) {
+        bnbq__js j;
+        j.p = (const char*)t->data;
+        j.e = j.p + t->numel;
+        if (!bnbq__js_double(&j, v)) return 0;
+        bnbq__js_ws(&j);
+        return j.p == j.e;
+    }
+    return 0;
+}
+/* the older unpacked form: .weight.quant_type etc. as tensors of their own */
+static int bnbq__st_qs_unpacked(const bnbq_st_reader* rd, const char* prefix, bnbq__st_qs* q,
+                                const char** why) {
+    const bnbq_st_tensor* t;
+    double v;
+    *why = "a 4-bit quant state field has the wrong type";
+    if ((t = bnbq__st_opt(rd, prefix, "weight.quant_type")) != NULL) {
+        if (t->dtype != BNBQ_ST_U8) return 0;
+        q->qt = bnbq__st_qs_qt((const char*)t->data, t->numel);
+        if (q->qt < 0) { *why = "quant_type is neither \"nf4\" nor \"fp4\""; return 0; }
+    }
+    if ((t = bnbq__st_opt(rd, prefix, "weight.blocksize")) != NULL) {
+        if (!bnbq__st_qs_num(t, &v) || !(v >= 1.0 && v <= 1073741824.0) || v != floor(v)) return 0;
+        q->blocksize = (size_t)v;
+    }
+    if ((t = bnbq__st_opt(rd, prefix, "weight.dtype")) != NULL) {
+        if (t->dtype != BNBQ_ST_U8) return 0;
+        q->dtype = bnbq__st_qs_dt((const char*)t->data, t->numel);
+    }
+    if ((t = bnbq__st_opt(rd, prefix, "weight.shape")) != NULL) {
+        size_t i;
+        if (!(BNBQ__ST_INTS & (1ul << t->dtype)) || t->ndim > 1) return 0;
+        q->has_shape = 1;
+        q->ndim = t->numel;
+        for (i = 0; i < t->numel && i < 2; i++) {
+            bnbq_st_tensor one = *t;
+            int64_t x;
+            one.numel = 1;
+            one.data = (const uint8_t*)t->data + i * (size_t)bnbq__st_bitsz[t->dtype] / 8;
+            if (!bnbq__st_int1(&one, &x) || x < 0) return 0;
+            q->shape[i] = (size_t)x;
+        }
+    }
+    if ((t = bnbq__st_opt(rd, prefix, "weight.nested_blocksize")) != NULL) {
+        if (!bnbq__st_qs_num(t, &v) || !(v >= 1.0 && v <= 1073741824.0) || v != floor(v)) return 0;
+        q->has_nbs = 1;
+        q->nested_blocksize = (size_t)v;
+    }
+    if ((t = bnbq__st_opt(rd, prefix, "weight.nested_dtype")) != NULL) {
+        if (t->dtype != BNBQ_ST_U8) return 0;
+        q->has_ndt = 1;
+        q->nested_f32 = t->numel == 7 && memcmp(t->data, "float32", 7) == 0;
+    }
+    if ((t = bnbq__st_opt(rd, prefix, "weight.nested_offset")) != NULL) {
+        if (!bnbq__st_qs_num(t, &q->nested_offset)) return 0;
+        q->has_noff = 1;
+    }
+    return 1;
+}
+
+static bnbq_result bnbq__st_load4(bnbq_exec* ex, const char* bnbq__func, bnbq_linear* L,
+                                  const bnbq_st_reader* rd, const char* prefix) {
+    const bnbq_st_tensor *blob_nf4, *blob_fp4, *blob, *wt, *am, *qm, *nam = NULL, *nqm = NULL, *bias;
+    bnbq__st_qs q;
+    const char* why = NULL;
+    size_t N = L->desc.out_features, K = L->desc.in_features, n = N * K, pb = (n + 1) / 2;
+    size_t nb, item;
+    int nested;
+    char want[64];
+    memset(&q, 0, sizeof q);
+    q.qt = -1;
+    q.dtype = -1;
+    blob_nf4 = bnbq__st_opt(rd, prefix, "weight.quant_state.bitsandbytes__nf4");
+    blob_fp4 = bnbq__st_opt(rd, prefix, "weight.quant_state.bitsandbytes__fp4");
+    BNBQ__REQUIRE(!(blob_nf4 && blob_fp4), BNBQ_ERROR_CORRUPT_FILE,
+                  "the checkpoint holds both an nf4 and an fp4 quant state");
+    blob = blob_nf4 ? blob_nf4 : blob_fp4;
+    if (blob) {
+        BNBQ__REQUIRE(blob->dtype == BNBQ_ST_U8, BNBQ_ERROR_BAD_DTYPE,
+                      "the packed quant state is not a U8 tensor");
+        if (!bnbq__st_qs_parse((const char*)blob->data, blob->numel, &q, &why))
+            return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE, "'%s': %s", blob->name, why);
+        BNBQ__REQUIRE(q.qt == (blob_nf4 ? BNBQ_NF4 : BNBQ_FP4), BNBQ_ERROR_CORRUPT_FILE,
+                      "the quant state's quant_type does not match its key");
+    } else if (!bnbq__st_qs_unpacked(rd, prefix, &q, &why)) {
+        return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE, why);
+    }
+    BNBQ__REQUIRE(q.qt >= 0 && q.blocksize && q.dtype != -1 && q.has_shape,
+                  BNBQ_ERROR_CORRUPT_FILE,
+                  "the quant state lacks quant_type, blocksize, dtype or shape");
+    BNBQ__REQUIRE(q.dtype >= 0, BNBQ_ERROR_NOT_SUPPORTED,
+                  "the quant state's dtype is not float16, bfloat16 or float32");
+    if (q.ndim != 2 || q.shape[0] != N || q.shape[1] != K) {
+        return bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_BAD_SHAPE,
+                            "the quant state's shape is not the layer's [%lu, %lu]",
+                            (unsigned long)N, (unsigned long)K);
+    }
+    BNBQ__REQUIRE(q.blocksize <= (size_t)INT32_MAX && bnbq__blocksize4_ok(ex, (int)q.blocksize),
+                  BNBQ_ERROR_BAD_BLOCKSIZE, "the quant state's blocksize is not supported");
+    nb = (n + q.blocksize - 1) / q.blocksize;
+    nested = q.has_nbs || q.has_ndt || q.has_noff;
+    if (nested) {
+        BNBQ__REQUIRE(q.has_nbs && q.has_ndt && q.has_noff, BNBQ_ERROR_CORRUPT_FILE,
+                      "the quant state has some of nested_blocksize, nested_dtype and "
+                      "nested_offset but not all");
+        BNBQ__REQUIRE(q.nested_blocksize == 256 && q.nested_f32, BNBQ_ERROR_NOT_SUPPORTED,
+                      "nested statistics other than float32 with blocksize 256");
+        BNBQ__REQUIRE(q.nested_offset == q.nested_offset, BNBQ_ERROR_CORRUPT_FILE,
+                      "nested_offset is NaN");
+    }
+    /* the tensors */
+    BNBQ__TRY(bnbq__st_need(ex, bnbq__func, rd, prefix, "weight",
+                            (1ul << BNBQ_ST_U8) | (1ul << BNBQ_ST_I8) | BNBQ__ST_FLOATS, &wt));
+    item = (size_t)bnbq__st_bitsz[wt->dtype] / 8;
+    sprintf(want, "[%lu, 1] of %s", (unsigned long)((pb + item - 1) / item), bnbq__st_names[wt->dtype]);
+    if (!((wt->ndim == 2 && wt->shape[1] == 1) || wt->ndim == 1) ||
+        wt->bytes != (pb + item - 1) / item * item)
+        return bnbq__st_bad_shape(ex, bnbq__func, prefix, "weight", wt, want);
+    BNBQ__TRY(bnbq__st_need(ex, bnbq__func, rd, prefix, "weight.absmax",
+                            (1ul << BNBQ_ST_U8) | (1ul << BNBQ_ST_F32), &am));
+    if (nested != (am->dtype == BNBQ_ST_U8))
+        return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE,
+                          nested ? "a nested quant state needs a U8 absmax"
+                                 : "a U8 absmax needs the nested quant state fields");
+    sprintf(want, "[%lu]", (unsigned long)nb);
+    if (!bnbq__st_shape_is(am, 1, nb, 0))
+        return bnbq__st_bad_shape(ex, bnbq__func, prefix, "weight.absmax", am, want);
+    BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "weight.quant_map", 1ul << BNBQ_ST_F32,
+                                   1, 16, 0, &qm));
+    BNBQ__REQUIRE(memcmp(qm->data, bnbq_code_4bit((bnbq_quant_type)q.qt), 64) == 0,
+                  BNBQ_ERROR_NOT_SUPPORTED,
+                  "quant_map is not bitsandbytes' table of the quant type (bnbq's layers hold no other)");
+    if (nested) {
+        size_t nn = (nb + 255) / 256;
+        BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "weight.nested_absmax",
+                                       1ul << BNBQ_ST_F32, 1, nn, 0, &nam));
+        BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "weight.nested_quant_map",
+                                       1ul << BNBQ_ST_F32, 1, 256, 0, &nqm));
+        BNBQ__REQUIRE(memcmp(nqm->data, bnbq_code_dynamic(1), 1024) == 0, BNBQ_ERROR_NOT_SUPPORTED,
+                      "nested_quant_map is not bitsandbytes' signed dynamic map");
+    } else {
+        BNBQ__REQUIRE(!bnbq__st_opt(rd, prefix, "weight.nested_absmax"), BNBQ_ERROR_CORRUPT_FILE,
+                      "nested_absmax without the nested quant state fields");
+    }
+    BNBQ__TRY(bnbq__st_check_bias(ex, bnbq__func, rd, prefix, L->bias != NULL, N, &bias));
+    /* everything checked: load */
+    BNBQ__TRY(bnbq_linear_load_4bit(ex, L, (bnbq_quant_type)q.qt, (int)q.blocksize,
+                                    (bnbq_dtype)q.dtype, (const uint8_t*)wt->data,
+                                    nested ? NULL : (const float*)am->data,
+                                    nested ? (const uint8_t*)am->data : NULL,
+                                    nested ? (const float*)nam->data : NULL,
+                                    nested ? (float)q.nested_offset : 0.0f));
+    return bias ? bnbq__st_put_float(ex, bias, L->bias_dtype, L->bias) : BNBQ_SUCCESS;
+}
+
+static bnbq_result bnbq__st_load8(bnbq_exec* ex, const char* bnbq__func, bnbq_linear* L,
+                                  const bnbq_st_reader* rd, const char* prefix) {
+    const bnbq_st_tensor *wt, *scb, *fmt, *bias;
+    size_t N = L->desc.out_features, K = L->desc.in_features;
+    BNBQ__REQUIRE(L->desc.int8_weights, BNBQ_ERROR_INVALID_ARGS,
+                  "an int8 checkpoint needs a layer with int8_weights (has_fp16_weights=False)");
+    BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "weight", 1ul << BNBQ_ST_I8, 2, N,
+                                   K, &wt));
+    BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "SCB", 1ul << BNBQ_ST_F32, 1, N, 0,
+                                   &scb));
+    fmt = bnbq__st_opt(rd, prefix, "weight_format");
+    if (fmt) {
+        int64_t v;
+        if (fmt->dtype == BNBQ_ST_U8 && fmt->numel != 1) {
+            BNBQ__REQUIRE(fmt->numel == 3 && memcmp(fmt->data, "row", 3) == 0,
+                          BNBQ_ERROR_NOT_SUPPORTED, "weight_format other than \"row\"");
+        } else {
+            BNBQ__REQUIRE(bnbq__st_int1(fmt, &v), BNBQ_ERROR_CORRUPT_FILE,
+                          "weight_format is not an integer or \"row\"");
+            BNBQ__REQUIRE(v == 0, BNBQ_ERROR_NOT_SUPPORTED,
+                          "weight_format is not 0 (\"row\"): the tiled formats col32 / col_turing / "
+                          "col_ampere are no longer supported");
+        }
+    }
+    BNBQ__TRY(bnbq__st_check_bias(ex, bnbq__func, rd, prefix, L->bias != NULL, N, &bias));
+    BNBQ__TRY(bnbq_linear_load_8bit(ex, L, (const int8_t*)wt->data, (const float*)scb->data));
+    return bias ? bnbq__st_put_float(ex, bias, L->bias_dtype, L->bias) : BNBQ_SUCCESS;
+}
+
+static bnbq_result bnbq__st_loadsb(bnbq_exec* ex, const char* bnbq__func, bnbq_linear* L,
+                                   const bnbq_st_reader* rd, const char* prefix) {
+    const bnbq_st_tensor *wq, *sw, *bias;
+    size_t N = L->desc.out_features, K = L->desc.in_features;
+    size_t ns = L->desc.kind == BNBQ_LINEAR_SWITCHBACK_VECTORWISE ? N : 1;
+    bnbq_result r;
+    BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "W_int8", 1ul << BNBQ_ST_I8, 2, N,
+                                   K, &wq));
+    BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "state_W", 1ul << BNBQ_ST_F16, 1, ns, 0,
+                                   &sw));
+    BNBQ__TRY(bnbq__st_check_bias(ex, bnbq__func, rd, prefix, L->bias != NULL, N, &bias));
+    if (!L->W_int8) BNBQ__TRY(bnbq_alloc(ex, N * K, (void**)&L->W_int8));
+    if (!L->state_W) BNBQ__TRY(bnbq_alloc(ex, ns * 2, (void**)&L->state_W));
+    r = bnbq_copy(ex, L->W_int8, wq->data, N * K, BNBQ_COPY_HOST_TO_EXEC);
+    if (r == BNBQ_SUCCESS) r = bnbq_copy(ex, L->state_W, sw->data, ns * 2, BNBQ_COPY_HOST_TO_EXEC);
+    if (r != BNBQ_SUCCESS) return r;
+    bnbq__xfree(ex, &L->weight);   /* prepare_for_eval deletes the float weight */
+    L->prepared_for_eval = 1;
+    BNBQ__LIMPL(L)->saved_valid = 0;
+    return bias ? bnbq__st_put_float(ex, bias, L->bias_dtype, L->bias) : BNBQ_SUCCESS;
+}
+
+/* a float weight (N, K) (+ bias), torch's plain Linear state */
+static bnbq_result bnbq__st_loadf(bnbq_exec* ex, const char* bnbq__func, bnbq_linear* L,
+                                  const bnbq_st_reader* rd, const char* prefix) {
+    const bnbq_st_tensor *wt, *bias;
+    size_t N = L->desc.out_features, K = L->desc.in_features;
+    void* h;
+    int owned;
+    bnbq_result r;
+    BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "weight", BNBQ__ST_FLOATS, 2, N,
+                                   K, &wt));
+    BNBQ__TRY(bnbq__st_check_bias(ex, bnbq__func, rd, prefix, L->bias != NULL, N, &bias));
+    h = bnbq__st_host_as(ex, wt, L->desc.weight_dtype, &owned);
+    BNBQ__REQUIRE(h, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+    r = bnbq_linear_set_weight(ex, L, h, NULL);
+    if (owned) bnbq_host_free(ex, h);
+    if (r != BNBQ_SUCCESS) return r;
+    return bias ? bnbq__st_put_float(ex, bias, L->bias_dtype, L->bias) : BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_linear_load(bnbq_exec* ex, bnbq_linear* L, const bnbq_st_reader* rd,
+                                      const char* prefix) {
+    static const char* bnbq__func = "bnbq_linear_load";
+    char key[BNBQ__ST_KEY_MAX];
+    bnbq_linear_kind k;
+    BNBQ__REQUIRE(L && rd, BNBQ_ERROR_NULL_POINTER, "layer or reader is NULL");
+    BNBQ__REQUIRE(L->impl, BNBQ_ERROR_INVALID_ARGS, "the layer is not initialised");
+    BNBQ__REQUIRE(rd->by_name || rd->count == 0, BNBQ_ERROR_INVALID_ARGS,
+                  "the reader is not initialised");
+    BNBQ__REQUIRE(bnbq__st_key(key, prefix, "weight.quant_state.bitsandbytes__nf4"),
+                  BNBQ_ERROR_INVALID_ARGS, "prefix is too long");
+    k = L->desc.kind;
+    if (bnbq__lin_is4(k) && (bnbq__st_opt(rd, prefix, "weight.absmax") ||
+                             bnbq__st_opt(rd, prefix, "weight.quant_state.bitsandbytes__nf4") ||
+                             bnbq__st_opt(rd, prefix, "weight.quant_state.bitsandbytes__fp4") ||
+                             bnbq__st_opt(rd, prefix, "weight.quant_type")))
+        return bnbq__st_load4(ex, bnbq__func, L, rd, prefix);
+    if (bnbq__lin_isi8(k) && bnbq__st_opt(rd, prefix, "SCB"))
+        return bnbq__st_load8(ex, bnbq__func, L, rd, prefix);
+    if (bnbq__lin_issb(k) && bnbq__st_opt(rd, prefix, "W_int8"))
+        return bnbq__st_loadsb(ex, bnbq__func, L, rd, prefix);
+    return bnbq__st_loadf(ex, bnbq__func, L, rd, prefix);
+}
+
+/* ---- embeddings ---- */
+static int bnbq__st_emb_plain(const bnbq_embedding* e) {
+    return e->desc.kind == BNBQ_EMBEDDING || e->desc.kind == BNBQ_EMBEDDING_STABLE;
+}
+
+static bnbq_result bnbq__st_embedding_save(bnbq_exec* ex, const char* bnbq__func,
+                                           const bnbq_embedding* e, const char* prefix,
+                                           bnbq_st_writer* w);
+BNBQ_API bnbq_result bnbq_embedding_save(bnbq_exec* ex, const bnbq_embedding* e,
+                                         const char* prefix, bnbq_st_writer* w) {
+    size_t before = w ? w->count : 0;
+    bnbq_result r = bnbq__st_embedding_save(ex, "bnbq_embedding_save", e, prefix, w);
+    if (r != BNBQ_SUCCESS && w) bnbq__st_truncate(ex, w, before);
+    return r;
+}
+static bnbq_result bnbq__st_embedding_save(bnbq_exec* ex, const char* bnbq__func,
+                                           const bnbq_embedding* e, const char* prefix,
+                                           bnbq_st_writer* w) {
+    char key[BNBQ__ST_KEY_MAX];
+    size_t shp[2], es;
+    bnbq_st_dtype sdt;
+    BNBQ__REQUIRE(e && w, BNBQ_ERROR_NULL_POINTER, "embedding or writer is NULL");
+    BNBQ__REQUIRE(e->weight || e->quantized, BNBQ_ERROR_INVALID_ARGS,
+                  "the embedding is not initialised");
+    BNBQ__REQUIRE(bnbq__st_emb_plain(e), BNBQ_ERROR_NOT_SUPPORTED,
+                  "Embedding4bit / Embedding8bit cannot be saved (bitsandbytes raises "
+                  "NotImplementedError)");
+    BNBQ__REQUIRE(bnbq__st_key(key, prefix, "norm.weight"), BNBQ_ERROR_INVALID_ARGS,
+                  "prefix is too long");
+    shp[0] = e->desc.num_embeddings;
+    shp[1] = e->desc.embedding_dim;
+    es = bnbq_dtype_size(e->desc.dtype);
+    BNBQ__TRY(bnbq_st_dtype_from(e->desc.dtype, &sdt));
+    bnbq__st_key(key, prefix, "weight");
+    BNBQ__TRY(bnbq__st_add_exec(ex, bnbq__func, w, key, sdt, 2, shp, e->weight,
+                                shp[0] * shp[1] * es, shp[0] * shp[1] * es));
+    if (e->desc.kind == BNBQ_EMBEDDING_STABLE) {
+        bnbq__st_key(key, prefix, "norm.weight");
+        BNBQ__TRY(bnbq__st_add_exec(ex, bnbq__func, w, key, BNBQ_ST_F32, 1, shp + 1,
+                                    e->norm_weight, shp[1] * 4, shp[1] * 4));
+        bnbq__st_key(key, prefix, "norm.bias");
+        BNBQ__TRY(bnbq__st_add_exec(ex, bnbq__func, w, key, BNBQ_ST_F32, 1, shp + 1, e->norm_bias,
+                                    shp[1] * 4, shp[1] * 4));
+    }
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API bnbq_result bnbq_embedding_load(bnbq_exec* ex, bnbq_embedding* e,
+                                         const bnbq_st_reader* rd, const char* prefix) {
+    static const char* bnbq__func = "bnbq_embedding_load";
+    char key[BNBQ__ST_KEY_MAX];
+    const bnbq_st_tensor *wt, *nw = NULL, *nbias = NULL;
+    size_t num, dim;
+    void* h;
+    int owned;
+    bnbq_result r;
+    BNBQ__REQUIRE(e && rd, BNBQ_ERROR_NULL_POINTER, "embedding or reader is NULL");
+    BNBQ__REQUIRE(e->weight || e->quantized, BNBQ_ERROR_INVALID_ARGS,
+                  "the embedding is not initialised");
+    BNBQ__REQUIRE(bnbq__st_emb_plain(e), BNBQ_ERROR_NOT_SUPPORTED,
+                  "Embedding4bit / Embedding8bit have no state dict in bitsandbytes");
+    BNBQ__REQUIRE(bnbq__st_key(key, prefix, "norm.weight"), BNBQ_ERROR_INVALID_ARGS,
+                  "prefix is too long");
+    num = e->desc.num_embeddings;
+    dim = e->desc.embedding_dim;
+    BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "weight", BNBQ__ST_FLOATS, 2, num,
+                                   dim, &wt));
+    if (e->desc.kind == BNBQ_EMBEDDING_STABLE) {
+        BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "norm.weight", BNBQ__ST_FLOATS, 1,
+                                       dim, 0, &nw));
+        BNBQ__TRY(bnbq__st_need_shaped(ex, bnbq__func, rd, prefix, "norm.bias", BNBQ__ST_FLOATS, 1,
+                                       dim, 0, &nbias));
+    }
+    h = bnbq__st_host_as(ex, wt, e->desc.dtype, &owned);
+    BNBQ__REQUIRE(h, BNBQ_ERROR_OUT_OF_MEMORY, "the allocator returned NULL");
+    r = bnbq_embedding_set_weight(ex, e, h);
+    if (owned) bnbq_host_free(ex, h);
+    if (r == BNBQ_SUCCESS && nw) r = bnbq__st_put_float(ex, nw, BNBQ_F32, e->norm_weight);
+    if (r == BNBQ_SUCCESS && nbias) r = bnbq__st_put_float(ex, nbias, BNBQ_F32, e->norm_bias);
     return r;
 }
 

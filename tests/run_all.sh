@@ -46,11 +46,14 @@ run unit            ./$B/test_bnbq
 run prims           ./$B/test_prims
 run layers-embed    ./$B/test_layers_embed
 run layers          ./$B/test_layers
+run io              ./$B/test_io
+run io-no-stdio     ./$B/test_io_nostdio
 run_status train-switchback ./$B/train_switchback
 run_status quant-tables ./$B/quant_tables 200
 run vectors         ./$B/bnbq_vectors tests/vectors
 run unit-asan-ubsan ./$B/test_bnbq_san --quick
 run layers-asan-ubsan ./$B/test_layers_san
+run io-asan-ubsan   ./$B/test_io_san --quick
 run vectors-asan-ubsan ./$B/bnbq_vectors_san tests/vectors
 run prims-asan-ubsan ./$B/test_prims_san --quick
 run layers-embed-asan-ubsan ./$B/test_layers_embed_san --quick
