@@ -939,6 +939,82 @@ static void grp_embedding_8bit(void) { grp_embedding_kind(BNBQ_EMBEDDING_8BIT); 
 /* ================================================================================================ */
 /* bad input through the GPU exec: the CPU's result codes                                           */
 
+/* ---- checkpoints (>>io) on a CUDA exec ---------------------------------------------------------
+   A layer quantized on the GPU and one quantized on the CPU from the same weights save the same
+   safetensors bytes; the GPU file loaded into a fresh GPU layer and into a fresh CPU layer gives
+   forwards identical to the originals' (same backend, same bytes). */
+static void* st_bytes(bnbq_exec* ex, const bnbq_linear* L, size_t* n) {
+    bnbq_st_writer w;
+    void* buf = NULL;
+    size_t cap = 0;
+    *n = 0;
+    if (bnbq_st_writer_init(ex, &w) != BNBQ_SUCCESS) return NULL;
+    if (bnbq_linear_save(ex, L, "model.layer", BNBQ_ST_U8, &w) == BNBQ_SUCCESS &&
+        bnbq_st_writer_size(ex, &w, &cap) == BNBQ_SUCCESS) {
+        buf = H(cap);
+        if (bnbq_st_writer_write(ex, &w, buf, cap, n) != BNBQ_SUCCESS) buf = NULL;
+    }
+    bnbq_st_writer_uninit(ex, &w);
+    return buf;
+}
+
+static void grp_checkpoint(void) {
+    static const bnbq_linear_kind kinds[3] = { BNBQ_LINEAR_NF4, BNBQ_LINEAR_FP4, BNBQ_LINEAR_8BIT_LT };
+    int k;
+    for (k = 0; k < 3; k++) {
+        const size_t K = 256, N = 96, T = 5;
+        bnbq_linear Lc, Lg, Lg2, Lc2;
+        bnbq_linear_desc d;
+        bnbq_st_reader rd;
+        size_t nc = 0, ng = 0, ob = T * N * 2;
+        void *fc, *fg, *x, *dx, *oc, *oc2, *og, *og2;
+        bnbq_result r;
+        case_begin();
+        label("%s K=%zu N=%zu", k == 2 ? "8bit_lt thr6" : k ? "fp4" : "nf4", K, N);
+        memset(&d, 0, sizeof d);
+        d.kind = kinds[k]; d.in_features = K; d.out_features = N; d.weight_dtype = BNBQ_F16;
+        d.seed = 11; d.int8_weights = k == 2; d.threshold = k == 2 ? 6.0f : 0.0f;
+        memset(&Lc, 0, sizeof Lc); memset(&Lg, 0, sizeof Lg);
+        memset(&Lc2, 0, sizeof Lc2); memset(&Lg2, 0, sizeof Lg2);
+        memset(&rd, 0, sizeof rd);
+        if (bnbq_linear_init(NULL, &Lc, &d) != BNBQ_SUCCESS || bnbq_linear_init(g_gex, &Lg, &d) != BNBQ_SUCCESS ||
+            bnbq_linear_init(NULL, &Lc2, &d) != BNBQ_SUCCESS || bnbq_linear_init(g_gex, &Lg2, &d) != BNBQ_SUCCESS)
+            fatal("checkpoint: linear init");
+        if ((r = bnbq_linear_quantize(NULL, &Lc)) != BNBQ_SUCCESS || (r = bnbq_linear_quantize(g_gex, &Lg)) != BNBQ_SUCCESS) {
+            case_fail("quantize: %s", bnbq_result_name(r));
+            goto done;
+        }
+        fc = st_bytes(NULL, &Lc, &nc);
+        fg = st_bytes(g_gex, &Lg, &ng);
+        if (!fc || !fg) { case_fail("save failed (CPU %p, GPU %p)", fc, fg); goto done; }
+        if (nc != ng || memcmp(fc, fg, nc) != 0) case_fail("the GPU layer's file differs from the CPU layer's (%zu vs %zu bytes)", ng, nc);
+        if ((r = bnbq_st_reader_init(NULL, &rd, fg, ng)) != BNBQ_SUCCESS) { case_fail("reader: %s", bnbq_result_name(r)); goto done; }
+        if ((r = bnbq_linear_load(g_gex, &Lg2, &rd, "model.layer")) != BNBQ_SUCCESS ||
+            (r = bnbq_linear_load(NULL, &Lc2, &rd, "model.layer")) != BNBQ_SUCCESS) {
+            case_fail("load: %s", bnbq_result_name(r));
+            goto done;
+        }
+        x = rnd_x(BNBQ_F16, T, K, k == 2);
+        dx = U(x, T * K * 2);
+        oc = H(ob); oc2 = H(ob); og = D(ob); og2 = D(ob);
+        if (bnbq_linear_forward(NULL, &Lc, BNBQ_F16, x, T, oc) != BNBQ_SUCCESS ||
+            bnbq_linear_forward(NULL, &Lc2, BNBQ_F16, x, T, oc2) != BNBQ_SUCCESS ||
+            bnbq_linear_forward(g_gex, &Lg, BNBQ_F16, dx, T, og) != BNBQ_SUCCESS ||
+            bnbq_linear_forward(g_gex, &Lg2, BNBQ_F16, dx, T, og2) != BNBQ_SUCCESS) {
+            case_fail("a forward failed");
+            goto done;
+        }
+        if (memcmp(oc, oc2, ob) != 0) case_fail("CPU: the layer loaded from the GPU's file computes other bytes");
+        same_gpu("out (reloaded GPU layer)", og, og2, ob);
+    done:
+        bnbq_st_reader_uninit(NULL, &rd);
+        bnbq_sync(g_gex);
+        bnbq_linear_uninit(NULL, &Lc); bnbq_linear_uninit(NULL, &Lc2);
+        bnbq_linear_uninit(g_gex, &Lg); bnbq_linear_uninit(g_gex, &Lg2);
+        case_end();
+    }
+}
+
 static void expect(const char* what, bnbq_result rc, bnbq_result rg, bnbq_result want) {
     bnbq_result rs;
     O.exact_cmp++;
@@ -1156,6 +1232,7 @@ static const grpdef k_groups[] = {
     { "embedding_fp4", grp_embedding_fp4 },
     { "embedding_nf4", grp_embedding_nf4 },
     { "embedding_8bit", grp_embedding_8bit },
+    { "checkpoint", grp_checkpoint },
     { "bad_input", grp_bad_input },
 };
 #define NGROUPS ((int)(sizeof k_groups / sizeof k_groups[0]))
