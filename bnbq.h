@@ -3918,7 +3918,20 @@ BNBQ_API bnbq_result bnbq_switchback_bnb_backward(bnbq_exec* ex, const uint16_t*
      (one rounding of out + bias); a bias of another dtype than the output is first rounded to it.
    - SwitchBackLinear* take any float input and weight and round them to F16 first (the Triton
      kernels are fp16-only); their output and grad_out are F16.
-   - StandardLinear and LinearFP8* need x in the weight dtype (torch would raise): BAD_DTYPE. */
+   - StandardLinear and LinearFP8* need x in the weight dtype (torch would raise): BAD_DTYPE.
+   - Linear4bit / Linear8bitLt cast the bias PERMANENTLY to the dtype of a forward's x, as
+     bitsandbytes' forward does (`self.bias.data = self.bias.data.to(x.dtype)`): a layer created
+     in F32 keeps an F32 bias (bias_dtype) until the first F16 forward, then holds it in F16 (and
+     grad_bias in F16). The cast allocates the new bias once, in exec memory, on the forward that
+     changes the dtype; forwards in the same dtype allocate nothing. A backward needs the dtype of
+     the last forward.
+   - Linear4bit without desc.compute_dtype_set runs bitsandbytes' set_compute_type on its first
+     forward only: an F32 / BF16 input fixes the compute dtype to its own; an F16 input leaves it
+     unset (the layer computes in each input's dtype) and logs one WARN through the exec's logger,
+     "... slow inference." for one token, "... slow inference or training speed." for more.
+     bitsandbytes warns through Python's warnings module, which also shows each message once per
+     process (its test: two nets of 10 layers, exactly 2 warnings); C has no process-wide
+     registry, so bnbq warns once per layer (each layer's first forward). */
 
 typedef struct bnbq__linear_impl {
     float*     offset_x;      /* (1,) nested offset in exec memory                             */
@@ -3931,6 +3944,7 @@ typedef struct bnbq__linear_impl {
     bnbq_dtype ones_dt;
     bnbq_dtype compute_dt;    /* Linear4bit compute dtype once set                             */
     int        compute_set;
+    int        compute_checked; /* Linear4bit compute_type_is_set: the first forward ran        */
     int        cb_valid;      /* Linear8bitLt: CB/SCB hold the quantized weight                 */
 } bnbq__linear_impl;
 
@@ -4936,10 +4950,20 @@ BNBQ_API bnbq_result bnbq_linear_forward(bnbq_exec* ex, bnbq_linear* L, bnbq_dty
         case BNBQ_LINEAR_NF4: {
             bnbq__linear_impl* im = BNBQ__LIMPL(L);
             BNBQ__TRY(bnbq__lin_cast_bias(ex, L, x_dt));
-            if (!L->desc.compute_dtype_set && !im->compute_set &&
-                (x_dt == BNBQ_F32 || x_dt == BNBQ_BF16)) {
-                im->compute_dt = x_dt;   /* set_compute_type: the first float32/bf16 input */
-                im->compute_set = 1;
+            if (!L->desc.compute_dtype_set && !im->compute_checked) {
+                /* set_compute_type, on the first forward only: a float32 / bf16 input sets the
+                   compute dtype; an f16 one leaves it unset (f16 compute) and warns */
+                im->compute_checked = 1;
+                if (x_dt == BNBQ_F32 || x_dt == BNBQ_BF16) {
+                    im->compute_dt = x_dt;
+                    im->compute_set = 1;
+                } else {
+                    bnbq_log(ex, BNBQ_LOG_WARN, bnbq__func,
+                             "input type into Linear4bit is F16, but the compute dtype is the "
+                             "default (bitsandbytes: bnb_4bit_compute_dtype=torch.float32). This "
+                             "will lead to slow inference%s",
+                             tokens == 1 ? "." : " or training speed.");
+                }
             }
             fn = bnbq__lin4_fwd;
             break;
