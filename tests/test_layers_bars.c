@@ -147,6 +147,17 @@ static void mm_n(const double* g, const double* W, size_t T, size_t N, size_t K,
         }
 }
 
+/* o = L1(L0(x)) (h: L0's output), then the backward of grad_out g: L1's grad_x into gh, L0's
+   into gx (NULL: skip); both layers' parameter gradients are overwritten */
+static void two_layers(bnbq_linear* L0, bnbq_linear* L1, bnbq_dtype dt, const void* x, size_t T,
+                       void* h, void* o, const void* g, void* gh, void* gx)
+{
+    MUST(bnbq_linear_forward(&g_ex, L0, dt, x, T, h));
+    MUST(bnbq_linear_forward(&g_ex, L1, dt, h, T, o));
+    MUST(bnbq_linear_backward(&g_ex, L1, dt, h, T, g, gh));
+    MUST(bnbq_linear_backward(&g_ex, L0, dt, x, T, gh, gx));
+}
+
 static bnbq_linear_desc ldesc(bnbq_linear_kind k, size_t in, size_t out, bnbq_dtype wdt)
 {
     bnbq_linear_desc d;
@@ -360,14 +371,8 @@ static void test_kbit_backprop(void)
                 /* the gradients are overwritten: garbage first (zero_grad is not needed) */
                 memset(K1.grad_weight, 0x7b, D2 * D1 * es);
                 memset(K1.grad_bias, 0x7b, D2 * es);
-                MUST(bnbq_linear_forward(&g_ex, &R1, dt, x, B, h));
-                MUST(bnbq_linear_forward(&g_ex, &R2, dt, h, B, o));
-                MUST(bnbq_linear_backward(&g_ex, &R2, dt, h, B, g, gh));
-                MUST(bnbq_linear_backward(&g_ex, &R1, dt, x, B, gh, NULL));
-                MUST(bnbq_linear_forward(&g_ex, &K1, dt, x, B, h2));
-                MUST(bnbq_linear_forward(&g_ex, &K2, dt, h2, B, o));
-                MUST(bnbq_linear_backward(&g_ex, &K2, dt, h2, B, g, gh));
-                MUST(bnbq_linear_backward(&g_ex, &K1, dt, x, B, gh, NULL));
+                two_layers(&R1, &R2, dt, x, B, h, o, g, gh, NULL);
+                two_layers(&K1, &K2, dt, x, B, h2, o, g, gh, NULL);
                 g1 = as_d(dt, R1.grad_weight, D2 * D1);
                 g2 = as_d(dt, K1.grad_weight, D2 * D1);
                 bg1 = as_d(dt, R1.grad_bias, D2);
@@ -466,10 +471,7 @@ static void test_linear8bitlt_no_fp16_weights(void)
             gp = randn_d(T * K, 1.0);
             round_d(BNBQ_F16, gp, T * K);
             gp16 = to_dt(BNBQ_F16, gp, T * K);
-            MUST(bnbq_linear_forward(&g_ex, &F1, BNBQ_F16, x, T, h));
-            MUST(bnbq_linear_forward(&g_ex, &F2, BNBQ_F16, h, T, o));
-            MUST(bnbq_linear_backward(&g_ex, &F2, BNBQ_F16, h, T, gp16, gh));
-            MUST(bnbq_linear_backward(&g_ex, &F1, BNBQ_F16, x, T, gh, gx));
+            two_layers(&F1, &F2, BNBQ_F16, x, T, h, o, gp16, gh, gx);
             /* grad_ref = f16(f16(grad_proj @ f16(W2)) @ f16(W1)) */
             round_d(BNBQ_F16, W1, H * K);
             round_d(BNBQ_F16, W2, K * H);
@@ -564,18 +566,12 @@ static void test_linear8bitlt_accumulated_gradient(void)
     for (it = 0; ok && it < 15; it++) {
         double* xd = randn_d(T * D, 1.0);
         void* x = to_dt(BNBQ_F16, xd, T * D);
-        MUST(bnbq_linear_forward(&g_ex, &A[0], BNBQ_F16, x, T, h8));
-        MUST(bnbq_linear_forward(&g_ex, &A[1], BNBQ_F16, h8, T, o));
-        MUST(bnbq_linear_backward(&g_ex, &A[1], BNBQ_F16, h8, T, g, gh));
-        adam_accum(&pa[1][0], A[1].grad_weight); adam_accum(&pa[1][1], A[1].grad_bias);
-        MUST(bnbq_linear_backward(&g_ex, &A[0], BNBQ_F16, x, T, gh, NULL));
-        adam_accum(&pa[0][0], A[0].grad_weight); adam_accum(&pa[0][1], A[0].grad_bias);
-        MUST(bnbq_linear_forward(&g_ex, &S[0], BNBQ_F16, x, T, hs));
-        MUST(bnbq_linear_forward(&g_ex, &S[1], BNBQ_F16, hs, T, o));
-        MUST(bnbq_linear_backward(&g_ex, &S[1], BNBQ_F16, hs, T, g, gh));
-        adam_accum(&ps[1][0], S[1].grad_weight); adam_accum(&ps[1][1], S[1].grad_bias);
-        MUST(bnbq_linear_backward(&g_ex, &S[0], BNBQ_F16, x, T, gh, NULL));
-        adam_accum(&ps[0][0], S[0].grad_weight); adam_accum(&ps[0][1], S[0].grad_bias);
+        two_layers(&A[0], &A[1], BNBQ_F16, x, T, h8, o, g, gh, NULL);
+        two_layers(&S[0], &S[1], BNBQ_F16, x, T, hs, o, g, gh, NULL);
+        for (l = 0; l < 2; l++) {
+            adam_accum(&pa[l][0], A[l].grad_weight); adam_accum(&pa[l][1], A[l].grad_bias);
+            adam_accum(&ps[l][0], S[l].grad_weight); adam_accum(&ps[l][1], S[l].grad_bias);
+        }
         if (it > 0 && it % 10 == 0) {
             steps++;
             for (l = 0; l < 2; l++) {

@@ -597,17 +597,23 @@ static void* count_alloc(void* user, size_t bytes)
     return malloc(bytes);
 }
 static void count_free(void* user, void* p) { (void)user; free(p); }
+/* a CPU exec with the counting allocator (and pf as its parallel-for, or none) */
+static void count_exec(bnbq_exec* ex, bnbq_parallel_for_fn pf)
+{
+    bnbq_cpu_desc cd;
+    memset(&cd, 0, sizeof cd);
+    cd.allocator.alloc_fn = count_alloc;
+    cd.allocator.free_fn = count_free;
+    cd.parallel_for = pf;
+    MUST(bnbq_cpu_exec_init(ex, &cd));
+}
 
 static void test_steady_state(void)
 {
     bnbq_exec ex;
-    bnbq_cpu_desc cd;
     rng r = rng_make(7);
     size_t ki, count;
-    memset(&cd, 0, sizeof cd);
-    cd.allocator.alloc_fn = count_alloc;
-    cd.allocator.free_fn = count_free;
-    MUST(bnbq_cpu_exec_init(&ex, &cd));
+    count_exec(&ex, NULL);
     for (ki = 0; ki < 4; ki++) {
         static const bnbq_embedding_kind kinds[4] = { BNBQ_EMBEDDING, BNBQ_EMBEDDING_STABLE,
                                                       BNBQ_EMBEDDING_NF4, BNBQ_EMBEDDING_8BIT };
@@ -691,15 +697,10 @@ static void test_steady_state(void)
 static void test_prims_no_alloc(void)
 {
     bnbq_exec ex, exp;
-    bnbq_cpu_desc cd;
     rng r = rng_make(8);
     size_t ki, di;
-    memset(&cd, 0, sizeof cd);
-    cd.allocator.alloc_fn = count_alloc;
-    cd.allocator.free_fn = count_free;
-    MUST(bnbq_cpu_exec_init(&ex, &cd));
-    cd.parallel_for = chunked_for;
-    MUST(bnbq_cpu_exec_init(&exp, &cd));
+    count_exec(&ex, NULL);
+    count_exec(&exp, chunked_for);
     for (ki = 0; ki < 2; ki++)
         for (di = 0; di < 3; di++) {
             bnbq_dtype dt = k_dts[di];
