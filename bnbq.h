@@ -510,14 +510,17 @@ BNBQ_API bnbq_result bnbq_gather_rows(bnbq_exec* ex, const void* table, size_t n
 /* The gradient of an embedding lookup: grad_weight (num_rows, dim) is OVERWRITTEN with, per row r,
    the sum of grad_out[i] over the i with idx[i] == r (0 for rows never looked up), taken in index
    order; padding_idx >= 0 names a row whose gradient stays 0 (-1: none); scale_grad_by_freq
-   divides each row's sum by the number of its occurrences. Index errors as bnbq_gather_rows. */
+   divides each row's sum by the number of its occurrences. Index errors as bnbq_gather_rows.
+   No temporary memory on any backend (each distinct row is summed at its first occurrence, after
+   a scan of the earlier indices: O(count) per distinct row). */
 BNBQ_API bnbq_result bnbq_gather_rows_backward(bnbq_exec* ex, bnbq_dtype dt, const int32_t* idx,
                                              size_t count, const void* grad_out,
                                              size_t num_rows, size_t dim, int64_t padding_idx,
                                              int scale_grad_by_freq, void* grad_weight);
 /* torch embedding max_norm: each distinct looked-up row r of weight (num_rows, dim) whose
    norm_type-norm (computed in double; norm_type +inf: the largest |w|, as torch) exceeds
-   max_norm is scaled in place by f32(max_norm / (norm + 1e-7)), each element rounded to dt. */
+   max_norm is scaled in place by f32(max_norm / (norm + 1e-7)), each element rounded to dt.
+   No temporary memory (as bnbq_gather_rows_backward: each distinct row at its first occurrence). */
 BNBQ_API bnbq_result bnbq_renorm_rows(bnbq_exec* ex, bnbq_dtype dt, void* weight,
                                            size_t num_rows, size_t dim, const int32_t* idx,
                                            size_t count, float max_norm, float norm_type);
@@ -3178,21 +3181,48 @@ typedef struct bnbq__task_gemm {
     int acc; void* out;
 } bnbq__task_gemm;
 
+/* Tiles of 16 x 16 outputs, the operands converted to double one 32-deep slice at a time on the
+   stack (10 KB): each output is still the double sum over k in order, then + bias, then + the old
+   out, rounded once; the tiles only cut the conversions (1/8 per product instead of 2). */
+#define BNBQ__GT_M 16
+#define BNBQ__GT_N 16
+#define BNBQ__GT_K 32
 static void bnbq__cpu_gemm_range(void* task, size_t m0, size_t m1) {
     const bnbq__task_gemm* t = (const bnbq__task_gemm*)task;
-    size_t m, n, k;
-    for (m = m0; m < m1; m++)
-        for (n = 0; n < t->N; n++) {
-            double s = 0.0;
-            for (k = 0; k < t->K; k++) {
-                double a = bnbq__load(t->dt, t->A, t->ta ? k * t->M + m : m * t->K + k);
-                double b = bnbq__load(t->dt, t->B, t->tb ? n * t->K + k : k * t->N + n);
-                s += a * b;
+    double a[BNBQ__GT_M][BNBQ__GT_K], b[BNBQ__GT_K][BNBQ__GT_N], s[BNBQ__GT_M][BNBQ__GT_N];
+    size_t mb, nb, kb, i, j, k, M = t->M, N = t->N, K = t->K;
+    for (mb = m0; mb < m1; mb += BNBQ__GT_M) {
+        size_t mc = m1 - mb < BNBQ__GT_M ? m1 - mb : BNBQ__GT_M;
+        for (nb = 0; nb < N; nb += BNBQ__GT_N) {
+            size_t nc = N - nb < BNBQ__GT_N ? N - nb : BNBQ__GT_N;
+            for (i = 0; i < mc; i++)
+                for (j = 0; j < nc; j++) s[i][j] = 0.0;
+            for (kb = 0; kb < K; kb += BNBQ__GT_K) {
+                size_t kc = K - kb < BNBQ__GT_K ? K - kb : BNBQ__GT_K;
+                for (i = 0; i < mc; i++)
+                    for (k = 0; k < kc; k++)
+                        a[i][k] = bnbq__load(t->dt, t->A, t->ta ? (kb + k) * M + mb + i
+                                                                : (mb + i) * K + kb + k);
+                for (k = 0; k < kc; k++)
+                    for (j = 0; j < nc; j++)
+                        b[k][j] = bnbq__load(t->dt, t->B, t->tb ? (nb + j) * K + kb + k
+                                                                : (kb + k) * N + nb + j);
+                for (i = 0; i < mc; i++)
+                    for (k = 0; k < kc; k++) {
+                        double av = a[i][k];
+                        for (j = 0; j < nc; j++) s[i][j] += av * b[k][j];
+                    }
             }
-            if (t->bias) s += bnbq__load(t->dt, t->bias, n);
-            if (t->acc) s += bnbq__load(t->dt, t->out, m * t->N + n);
-            bnbq__store_d(t->dt, t->out, m * t->N + n, s);
+            for (i = 0; i < mc; i++)
+                for (j = 0; j < nc; j++) {
+                    size_t o = (mb + i) * N + nb + j;
+                    double v = s[i][j];
+                    if (t->bias) v += bnbq__load(t->dt, t->bias, nb + j);
+                    if (t->acc) v += bnbq__load(t->dt, t->out, o);
+                    bnbq__store_d(t->dt, t->out, o, v);
+                }
         }
+    }
 }
 
 BNBQ_API bnbq_result bnbq_gemm(bnbq_exec* ex, bnbq_dtype dt, int trans_a, int trans_b,
@@ -3307,21 +3337,49 @@ BNBQ_API bnbq_result bnbq_gather_rows(bnbq_exec* ex, const void* table, size_t n
     return BNBQ_SUCCESS;
 }
 
-/* (index, position) pairs sorted by index then position: the occurrences of each row in order */
-typedef struct bnbq__ipair { int32_t idx; size_t pos; } bnbq__ipair;
-static int bnbq__ipair_cmp(const void* a, const void* b) {
-    const bnbq__ipair* x = (const bnbq__ipair*)a;
-    const bnbq__ipair* y = (const bnbq__ipair*)b;
-    if (x->idx != y->idx) return x->idx < y->idx ? -1 : 1;
-    return x->pos < y->pos ? -1 : (x->pos > y->pos);
+/* Both functions below visit each distinct looked-up row once, at its first occurrence in idx
+   (no earlier position holds the same index), as the GPU kernels do: no temporary memory, and
+   the occurrences run in parallel (each writes only its own row). The scan for earlier
+   occurrences costs O(count) per distinct row. */
+static int bnbq__first_occurrence(const int32_t* idx, size_t i) {
+    size_t j;
+    for (j = 0; j < i; j++)
+        if (idx[j] == idx[i]) return 0;
+    return 1;
 }
-static bnbq__ipair* bnbq__sorted_pairs(bnbq_exec* ex, const int32_t* idx, size_t count) {
-    size_t i;
-    bnbq__ipair* p = (bnbq__ipair*)bnbq_host_alloc(ex, count * sizeof *p);
-    if (!p) return NULL;
-    for (i = 0; i < count; i++) { p[i].idx = idx[i]; p[i].pos = i; }
-    qsort(p, count, sizeof *p, bnbq__ipair_cmp);
-    return p;
+
+typedef struct bnbq__task_embbwd {
+    bnbq_dtype dt; const int32_t* idx; size_t count; const void* G; size_t dim; int64_t pad;
+    int freq; void* gw;
+} bnbq__task_embbwd;
+
+/* the double accumulators of one row, BNBQ__EMB_CHUNK columns at a time (on the stack) */
+#define BNBQ__EMB_CHUNK 256
+
+static void bnbq__cpu_embbwd_range(void* task, size_t i0, size_t i1) {
+    const bnbq__task_embbwd* t = (const bnbq__task_embbwd*)task;
+    size_t i, j, d, d0, dim = t->dim;
+    double acc[BNBQ__EMB_CHUNK];
+    for (i = i0; i < i1; i++) {
+        int32_t r = t->idx[i];
+        size_t occ = 1, row = (size_t)r * dim;
+        if ((int64_t)r == t->pad || !bnbq__first_occurrence(t->idx, i)) continue;
+        for (j = i + 1; j < t->count; j++) occ += t->idx[j] == r;
+        for (d0 = 0; d0 < dim; d0 += BNBQ__EMB_CHUNK) {
+            size_t n = dim - d0 < BNBQ__EMB_CHUNK ? dim - d0 : BNBQ__EMB_CHUNK;
+            for (d = 0; d < n; d++) acc[d] = 0.0;
+            /* the occurrences of r in index order (the sum of a row is the double sum in that
+               order, rounded once) */
+            for (j = i; j < t->count; j++) {
+                size_t g = j * dim + d0;
+                if (t->idx[j] != r) continue;
+                for (d = 0; d < n; d++) acc[d] += bnbq__load(t->dt, t->G, g + d);
+            }
+            for (d = 0; d < n; d++)
+                bnbq__store_d(t->dt, t->gw, row + d0 + d,
+                              t->freq ? acc[d] / (double)occ : acc[d]);
+        }
+    }
 }
 
 BNBQ_API bnbq_result bnbq_gather_rows_backward(bnbq_exec* ex, bnbq_dtype dt, const int32_t* idx,
@@ -3330,9 +3388,8 @@ BNBQ_API bnbq_result bnbq_gather_rows_backward(bnbq_exec* ex, bnbq_dtype dt, con
                                                int64_t padding_idx, int scale_grad_by_freq,
                                                void* grad_weight) {
     static const char* bnbq__func = "bnbq_gather_rows_backward";
-    size_t es = bnbq_dtype_size(dt), i, j, d;
-    bnbq__ipair* p;
-    double* acc;
+    size_t es = bnbq_dtype_size(dt);
+    bnbq__task_embbwd t;
     BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
     BNBQ__REQUIRE(idx && grad_out && grad_weight, BNBQ_ERROR_NULL_POINTER,
                   "idx, grad_out or grad_weight is NULL");
@@ -3341,84 +3398,72 @@ BNBQ_API bnbq_result bnbq_gather_rows_backward(bnbq_exec* ex, bnbq_dtype dt, con
     BNBQ__REQUIRE(padding_idx >= -1 && (padding_idx < 0 || (uint64_t)padding_idx < num_rows),
                   BNBQ_ERROR_INVALID_ARGS, "padding_idx must be -1 or a row index");
     BNBQ__REQUIRE(bnbq__mul_ok(num_rows, dim, es, NULL) && bnbq__mul_ok(count, dim, es, NULL) &&
-                  bnbq__mul_ok(count, sizeof(bnbq__ipair), 1, NULL) &&
-                  bnbq__mul_ok(dim, sizeof(double), 1, NULL), BNBQ_ERROR_OVERFLOW,
-                  "a size overflows");
+                  bnbq__mul_ok(count, 4, 1, NULL), BNBQ_ERROR_OVERFLOW, "a size overflows");
     BNBQ__REQUIRE(bnbq__aligned(idx, 4) && bnbq__aligned(grad_out, es) &&
                   bnbq__aligned(grad_weight, es), BNBQ_ERROR_MISALIGNED, "a tensor is misaligned");
     BNBQ__DISPATCH(gather_rows_backward, (ex, dt, idx, count, grad_out, num_rows, dim, padding_idx,
                                           scale_grad_by_freq, grad_weight));
     BNBQ__REQUIRE(bnbq__idx_ok(idx, count, num_rows), BNBQ_ERROR_INVALID_ARGS,
                   "an index is out of range");
-    p = bnbq__sorted_pairs(ex, idx, count);
-    acc = (double*)bnbq_host_alloc(ex, dim * sizeof(double));
-    if (!p || !acc) {
-        bnbq_host_free(ex, p); bnbq_host_free(ex, acc);
-        return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "temporary host memory");
-    }
     memset(grad_weight, 0, num_rows * dim * es);
-    for (i = 0; i < count; i = j) {
-        int32_t r = p[i].idx;
-        for (j = i; j < count && p[j].idx == r; j++) {}
-        if ((int64_t)r == padding_idx) continue;
-        for (d = 0; d < dim; d++) acc[d] = 0.0;
-        {
-            size_t q;
-            for (q = i; q < j; q++)
-                for (d = 0; d < dim; d++) acc[d] += bnbq__load(dt, grad_out, p[q].pos * dim + d);
-        }
-        for (d = 0; d < dim; d++)
-            bnbq__store_d(dt, grad_weight, (size_t)r * dim + d,
-                          scale_grad_by_freq ? acc[d] / (double)(j - i) : acc[d]);
-    }
-    bnbq_host_free(ex, p); bnbq_host_free(ex, acc);
+    t.dt = dt; t.idx = idx; t.count = count; t.G = grad_out; t.dim = dim; t.pad = padding_idx;
+    t.freq = scale_grad_by_freq != 0; t.gw = grad_weight;
+    bnbq__parallel(ex, bnbq__cpu_embbwd_range, &t, count);
     return BNBQ_SUCCESS;
+}
+
+typedef struct bnbq__task_renorm {
+    bnbq_dtype dt; void* W; size_t dim; const int32_t* idx; float max_norm, norm_type;
+} bnbq__task_renorm;
+
+static void bnbq__cpu_renorm_range(void* task, size_t i0, size_t i1) {
+    const bnbq__task_renorm* t = (const bnbq__task_renorm*)task;
+    int inf_norm = t->norm_type > FLT_MAX;   /* torch's inf-norm: the largest |w| */
+    float p = t->norm_type;
+    size_t i, d;
+    for (i = i0; i < i1; i++) {
+        size_t row = (size_t)t->idx[i] * t->dim;
+        double norm = 0.0;
+        if (!bnbq__first_occurrence(t->idx, i)) continue;
+        for (d = 0; d < t->dim; d++) {
+            double v = fabs((double)bnbq__load(t->dt, t->W, row + d));
+            if (inf_norm) { if (v > norm || v != v) norm = v; }   /* max |w|, NaN sticks */
+            else norm += p == 2.0f ? v * v : (p == 1.0f ? v : pow(v, p));
+        }
+        if (!inf_norm)
+            norm = p == 2.0f ? sqrt(norm) : (p == 1.0f ? norm : pow(norm, 1.0 / p));
+        if (norm > (double)t->max_norm) {
+            float scale = (float)((double)t->max_norm / (norm + 1e-7));
+            for (d = 0; d < t->dim; d++) {
+                BNBQ__FLT_TMP float v = bnbq__load(t->dt, t->W, row + d) * scale;
+                bnbq__store(t->dt, t->W, row + d, v);
+            }
+        }
+    }
 }
 
 BNBQ_API bnbq_result bnbq_renorm_rows(bnbq_exec* ex, bnbq_dtype dt, void* weight,
                                       size_t num_rows, size_t dim, const int32_t* idx,
                                       size_t count, float max_norm, float norm_type) {
     static const char* bnbq__func = "bnbq_renorm_rows";
-    size_t es = bnbq_dtype_size(dt), i, j, d;
-    int inf_norm = norm_type > FLT_MAX;   /* torch's inf-norm: the largest |w| */
-    bnbq__ipair* p;
+    size_t es = bnbq_dtype_size(dt);
+    bnbq__task_renorm t;
     BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
     BNBQ__REQUIRE(weight && idx, BNBQ_ERROR_NULL_POINTER, "weight or idx is NULL");
     BNBQ__REQUIRE(count > 0 && num_rows > 0 && dim > 0, BNBQ_ERROR_BAD_SHAPE,
                   "count, num_rows or dim is 0");
     BNBQ__REQUIRE(max_norm > 0.0f && norm_type > 0.0f, BNBQ_ERROR_INVALID_ARGS,
                   "max_norm and norm_type must be positive");
-    BNBQ__REQUIRE(bnbq__mul_ok(num_rows, dim, es, NULL) &&
-                  bnbq__mul_ok(count, sizeof(bnbq__ipair), 1, NULL), BNBQ_ERROR_OVERFLOW,
-                  "a size overflows");
+    BNBQ__REQUIRE(bnbq__mul_ok(num_rows, dim, es, NULL) && bnbq__mul_ok(count, 4, 1, NULL),
+                  BNBQ_ERROR_OVERFLOW, "a size overflows");
     BNBQ__REQUIRE(bnbq__aligned(idx, 4) && bnbq__aligned(weight, es), BNBQ_ERROR_MISALIGNED,
                   "a tensor is misaligned");
     BNBQ__DISPATCH(renorm_rows, (ex, dt, weight, num_rows, dim, idx, count, max_norm, norm_type));
     BNBQ__REQUIRE(bnbq__idx_ok(idx, count, num_rows), BNBQ_ERROR_INVALID_ARGS,
                   "an index is out of range");
-    p = bnbq__sorted_pairs(ex, idx, count);
-    if (!p) return bnbq__fail(ex, bnbq__func, BNBQ_ERROR_OUT_OF_MEMORY, "temporary host memory");
-    for (i = 0; i < count; i = j) {
-        size_t row = (size_t)p[i].idx * dim;
-        double norm = 0.0;
-        for (j = i; j < count && p[j].idx == p[i].idx; j++) {}
-        for (d = 0; d < dim; d++) {
-            double v = fabs((double)bnbq__load(dt, weight, row + d));
-            if (inf_norm) { if (v > norm || v != v) norm = v; }   /* max |w|, NaN sticks */
-            else norm += norm_type == 2.0f ? v * v : (norm_type == 1.0f ? v : pow(v, norm_type));
-        }
-        if (!inf_norm)
-            norm = norm_type == 2.0f ? sqrt(norm)
-                                     : (norm_type == 1.0f ? norm : pow(norm, 1.0 / norm_type));
-        if (norm > (double)max_norm) {
-            float scale = (float)((double)max_norm / (norm + 1e-7));
-            for (d = 0; d < dim; d++) {
-                BNBQ__FLT_TMP float v = bnbq__load(dt, weight, row + d) * scale;
-                bnbq__store(dt, weight, row + d, v);
-            }
-        }
-    }
-    bnbq_host_free(ex, p);
+    t.dt = dt; t.W = weight; t.dim = dim; t.idx = idx; t.max_norm = max_norm;
+    t.norm_type = norm_type;
+    bnbq__parallel(ex, bnbq__cpu_renorm_range, &t, count);
     return BNBQ_SUCCESS;
 }
 
@@ -4086,7 +4131,20 @@ BNBQ_API bnbq_result bnbq_switchback_bnb_backward(bnbq_exec* ex, const uint16_t*
      (one rounding of out + bias); a bias of another dtype than the output is first rounded to it.
    - SwitchBackLinear* take any float input and weight and round them to F16 first (the Triton
      kernels are fp16-only); their output and grad_out are F16.
-   - StandardLinear and LinearFP8* need x in the weight dtype (torch would raise): BAD_DTYPE. */
+   - StandardLinear and LinearFP8* need x in the weight dtype (torch would raise): BAD_DTYPE.
+   - Linear4bit / Linear8bitLt cast the bias PERMANENTLY to the dtype of a forward's x, as
+     bitsandbytes' forward does (`self.bias.data = self.bias.data.to(x.dtype)`): a layer created
+     in F32 keeps an F32 bias (bias_dtype) until the first F16 forward, then holds it in F16 (and
+     grad_bias in F16). The cast allocates the new bias once, in exec memory, on the forward that
+     changes the dtype; forwards in the same dtype allocate nothing. A backward needs the dtype of
+     the last forward.
+   - Linear4bit without desc.compute_dtype_set runs bitsandbytes' set_compute_type on its first
+     forward only: an F32 / BF16 input fixes the compute dtype to its own; an F16 input leaves it
+     unset (the layer computes in each input's dtype) and logs one WARN through the exec's logger,
+     "... slow inference." for one token, "... slow inference or training speed." for more.
+     bitsandbytes warns through Python's warnings module, which also shows each message once per
+     process (its test: two nets of 10 layers, exactly 2 warnings); C has no process-wide
+     registry, so bnbq warns once per layer (each layer's first forward). */
 
 typedef struct bnbq__linear_impl {
     float*     offset_x;      /* (1,) nested offset in exec memory                             */
@@ -4099,6 +4157,7 @@ typedef struct bnbq__linear_impl {
     bnbq_dtype ones_dt;
     bnbq_dtype compute_dt;    /* Linear4bit compute dtype once set                             */
     int        compute_set;
+    int        compute_checked; /* Linear4bit compute_type_is_set: the first forward ran        */
     int        cb_valid;      /* Linear8bitLt: CB/SCB hold the quantized weight                 */
 } bnbq__linear_impl;
 
@@ -5104,10 +5163,20 @@ BNBQ_API bnbq_result bnbq_linear_forward(bnbq_exec* ex, bnbq_linear* L, bnbq_dty
         case BNBQ_LINEAR_NF4: {
             bnbq__linear_impl* im = BNBQ__LIMPL(L);
             BNBQ__TRY(bnbq__lin_cast_bias(ex, L, x_dt));
-            if (!L->desc.compute_dtype_set && !im->compute_set &&
-                (x_dt == BNBQ_F32 || x_dt == BNBQ_BF16)) {
-                im->compute_dt = x_dt;   /* set_compute_type: the first float32/bf16 input */
-                im->compute_set = 1;
+            if (!L->desc.compute_dtype_set && !im->compute_checked) {
+                /* set_compute_type, on the first forward only: a float32 / bf16 input sets the
+                   compute dtype; an f16 one leaves it unset (f16 compute) and warns */
+                im->compute_checked = 1;
+                if (x_dt == BNBQ_F32 || x_dt == BNBQ_BF16) {
+                    im->compute_dt = x_dt;
+                    im->compute_set = 1;
+                } else {
+                    bnbq_log(ex, BNBQ_LOG_WARN, bnbq__func,
+                             "input type into Linear4bit is F16, but the compute dtype is the "
+                             "default (bitsandbytes: bnb_4bit_compute_dtype=torch.float32). This "
+                             "will lead to slow inference%s",
+                             tokens == 1 ? "." : " or training speed.");
+                }
             }
             fn = bnbq__lin4_fwd;
             break;

@@ -48,6 +48,7 @@ run layers-embed    ./$B/test_layers_embed
 run layers          ./$B/test_layers
 run io              ./$B/test_io
 run io-no-stdio     ./$B/test_io_nostdio
+run layers-bars     ./$B/test_layers_bars
 run_status train-switchback ./$B/train_switchback
 run_status quant-tables ./$B/quant_tables 200
 run vectors         ./$B/bnbq_vectors tests/vectors
@@ -57,6 +58,8 @@ run io-asan-ubsan   ./$B/test_io_san --quick
 run vectors-asan-ubsan ./$B/bnbq_vectors_san tests/vectors
 run prims-asan-ubsan ./$B/test_prims_san --quick
 run layers-embed-asan-ubsan ./$B/test_layers_embed_san --quick
+# --quick: test_kbit_backprop 10 of its 100 iterations, the 100-forward loops 10 (the bars are the same)
+run layers-bars-asan-ubsan ./$B/test_layers_bars_san --quick
 run_status check-embed ${MAKE:-make} -s check-embed
 run nvrtc-check     ./$B/nvrtc_check
 run cuda-loader-cache sh tests/test_cuda.sh

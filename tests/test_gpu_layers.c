@@ -869,8 +869,7 @@ static void run_embedding(const ecfg* c) {
     if (c->max_norm > 0.0f) within_tol("table after max_norm", c->dt, Ec.weight, Eg.weight, n);
     counters_reset();
     rg = bnbq_embedding_forward(g_gex, &Eg, (int32_t*)di, cnt, dout2);
-    /* (the CPU's renorm_rows takes temporary host memory per call) */
-    if (!g_plumbing || c->max_norm == 0.0f) steady_check("forward");
+    steady_check("forward");
     if (rg != BNBQ_SUCCESS) case_fail("second forward: %s", bnbq_result_name(rg));
     else if (bnbq_sync(g_gex) == BNBQ_SUCCESS && c->max_norm == 0.0f) same_gpu("out", dout, dout2, cnt * dim * es);
     if (trainable) {
@@ -883,9 +882,7 @@ static void run_embedding(const ecfg* c) {
             }
             counters_reset();
             rg = bnbq_embedding_backward(g_gex, &Eg, (int32_t*)di, cnt, dg);
-            /* (the CPU's gather_rows_backward takes temporary host memory per call: not with
-               a CPU exec standing in for the GPU) */
-            if (!g_plumbing) steady_check("backward");
+            steady_check("backward");
             if (rg != BNBQ_SUCCESS) case_fail("second backward: %s", bnbq_result_name(rg));
         }
     } else {

@@ -6,9 +6,11 @@
    One line per test ("ok <name>" or "FAIL <name>: <first failure>"), last line
    "<N> passed, <N> failed". Properties: forward/backward against a float64 reference computed
    here (from the dequantized weights where the layer quantizes), directional finite differences
-   of each layer kind's backward, the layer bars of spec/tests.md adapted to C (Linear4bit,
-   Linear8bitLt inference and training, SwitchBack against a Linear8bitLt baseline, FP8), no
-   allocation in the steady state, and bad input for every function. */
+   of each layer kind's backward, test_matmul_4bit's and test_switchback's bars of spec/tests.md
+   (SwitchBack against a Linear8bitLt baseline), tighter relative checks of Linear8bitLt
+   inference and training, the FP8 layers' composition, no allocation in the steady state, and
+   bad input for every function. The other layer bars of spec/tests.md, at bitsandbytes' sizes,
+   are in tests/test_layers_bars.c. */
 #define BNBQ_IMPLEMENTATION
 #include "bnbq.h"
 
@@ -395,7 +397,9 @@ static void test_linear4bit(void) {
     }
 }
 
-/* Linear8bitLt inference (test_linear_no_igemmlt, smaller) and training (test_matmullt bars) */
+/* Linear8bitLt inference with a planted outlier column (the full-size test_linear_no_igemmlt is in
+   test_layers_bars.c) and training (test_matmullt's shapes; its exact bars are in
+   test_layers_bars.c, here tighter relative bounds for O(1) gradients, and finite differences) */
 static void test_linear8bitlt(void) {
     size_t T = 3, K = 256, N = 384, i;
     int thr6;
@@ -424,10 +428,8 @@ static void test_linear8bitlt(void) {
         bnbq_linear_set_training(&L, 0);
         OK(bnbq_linear_forward(&g_ex, &L, BNBQ_F16, x, T, out));
         ref_fwd(xd, W, b, T, N, K, ref);
-        CHECK(n_outside(BNBQ_F16, out, ref, T * N, 0.02, 1e-5) <= (size_t)(2.5e-4 * T * N) + 0,
-              "no_igemmlt bar: %zu outside isclose(0.02)",
-              n_outside(BNBQ_F16, out, ref, T * N, 0.02, 1e-5));
-        CHECK(n_outside(BNBQ_F16, out, ref, T * N, 0.03, 1e-5) == 0, "assert_close(0.03)");
+        CHECK(rel_err(BNBQ_F16, out, ref, T * N) < 0.01, "forward vs the f16 layer: rel %.3g",
+              rel_err(BNBQ_F16, out, ref, T * N));
         if (thr6) {
             int32_t cnt = *L.num_outliers;
             CHECK(cnt == 1 && L.outlier_cols[0] == 5, "outlier column recorded (%d)", (int)cnt);
@@ -618,8 +620,9 @@ static double gelu_d(double v) {
     return 0.5 * (1.0 + erf(v / sqrt(2.0))) + v * exp(-0.5 * v * v) / sqrt(2.0 * 3.141592653589793);
 }
 
-/* test_fp8linear (smaller): Linear -> gelu -> Linear in f32, with LinearFP8Mixed vs nn.Linear:
-   mean |dout| < 0.05; first layer weight-grad and bias-grad mean abs error < 2e-5 */
+/* LinearFP8Mixed / Global: Linear -> gelu -> Linear in f32 against StandardLinear with the same
+   parameters (relative bounds at h = 256; test_fp8linear's bars at h = 1024 are in
+   test_layers_bars.c), block sizes, finite differences */
 static void test_fp8(void) {
     size_t b = 10, h = 256, H = 2 * h, i;
     int global;
@@ -656,15 +659,16 @@ static void test_fp8(void) {
         OK(bnbq_linear_backward(&g_ex, &F2, BNBQ_F32, a1, b, g, gz));
         for (i = 0; i < b * H; i++) gz[i] = (float)(gz[i] * gelu_d(z1[i]));
         OK(bnbq_linear_backward(&g_ex, &F1, BNBQ_F32, x, b, gz, NULL));
-        CHECK(mean_abs_diff(BNBQ_F32, fo, od, b * h) < 0.05, "fp8 out error %.3g",
-              mean_abs_diff(BNBQ_F32, fo, od, b * h));
+        /* e4m3 (3 mantissa bits) forward, e5m2 grad_out: ~5 % relative */
+        CHECK(rel_err(BNBQ_F32, fo, od, b * h) < 0.08, "fp8 out rel %.3g",
+              rel_err(BNBQ_F32, fo, od, b * h));
         {
             double* gw = dbl(BNBQ_F32, S1.grad_weight, H * h);
             double* gb = dbl(BNBQ_F32, S1.grad_bias, H);
-            CHECK(mean_abs_diff(BNBQ_F32, F1.grad_weight, gw, H * h) < 2e-5,
-                  "fp8 weight grad error %.3g", mean_abs_diff(BNBQ_F32, F1.grad_weight, gw, H * h));
-            CHECK(mean_abs_diff(BNBQ_F32, F1.grad_bias, gb, H) < 2e-5, "fp8 bias grad error %.3g",
-                  mean_abs_diff(BNBQ_F32, F1.grad_bias, gb, H));
+            CHECK(rel_err(BNBQ_F32, F1.grad_weight, gw, H * h) < 0.1, "fp8 weight grad rel %.3g",
+                  rel_err(BNBQ_F32, F1.grad_weight, gw, H * h));
+            CHECK(rel_err(BNBQ_F32, F1.grad_bias, gb, H) < 0.05, "fp8 bias grad rel %.3g",
+                  rel_err(BNBQ_F32, F1.grad_bias, gb, H));
             free(gw); free(gb);
         }
         bnbq_linear_uninit(&g_ex, &F1);

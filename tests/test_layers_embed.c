@@ -597,17 +597,23 @@ static void* count_alloc(void* user, size_t bytes)
     return malloc(bytes);
 }
 static void count_free(void* user, void* p) { (void)user; free(p); }
+/* a CPU exec with the counting allocator (and pf as its parallel-for, or none) */
+static void count_exec(bnbq_exec* ex, bnbq_parallel_for_fn pf)
+{
+    bnbq_cpu_desc cd;
+    memset(&cd, 0, sizeof cd);
+    cd.allocator.alloc_fn = count_alloc;
+    cd.allocator.free_fn = count_free;
+    cd.parallel_for = pf;
+    MUST(bnbq_cpu_exec_init(ex, &cd));
+}
 
 static void test_steady_state(void)
 {
     bnbq_exec ex;
-    bnbq_cpu_desc cd;
     rng r = rng_make(7);
     size_t ki, count;
-    memset(&cd, 0, sizeof cd);
-    cd.allocator.alloc_fn = count_alloc;
-    cd.allocator.free_fn = count_free;
-    MUST(bnbq_cpu_exec_init(&ex, &cd));
+    count_exec(&ex, NULL);
     for (ki = 0; ki < 4; ki++) {
         static const bnbq_embedding_kind kinds[4] = { BNBQ_EMBEDDING, BNBQ_EMBEDDING_STABLE,
                                                       BNBQ_EMBEDDING_NF4, BNBQ_EMBEDDING_8BIT };
@@ -681,6 +687,71 @@ static void test_steady_state(void)
     }
     g_fail_after = -1;
     bnbq_exec_uninit(&ex);
+}
+
+/* bnbq_renorm_rows and bnbq_gather_rows_backward take no memory (they visit each distinct row at
+   its first occurrence): an Embedding with max_norm and scale_grad_by_freq and a StableEmbedding
+   allocate nothing once their workspace has grown, and a chunked parallel-for gives the same
+   bytes as one call (duplicates split across chunks, a row longer than the CPU's 256-column
+   accumulator) */
+static void test_prims_no_alloc(void)
+{
+    bnbq_exec ex, exp;
+    rng r = rng_make(8);
+    size_t ki, di;
+    count_exec(&ex, NULL);
+    count_exec(&exp, chunked_for);
+    for (ki = 0; ki < 2; ki++)
+        for (di = 0; di < 3; di++) {
+            bnbq_dtype dt = k_dts[di];
+            size_t num = 40, dim = ki ? 64 : 300, count = 120, es = dts(dt), i;
+            bnbq_embedding e, ep;
+            bnbq_embedding_desc d = mkdesc(ki ? BNBQ_EMBEDDING_STABLE : BNBQ_EMBEDDING, num, dim,
+                                           dt);
+            int32_t* idx = rand_idx(&r, count, num);
+            void* out = xmalloc(count * dim * es);
+            void* outp = xmalloc(count * dim * es);
+            void* g = rand_dt(&r, dt, count * dim, 1.0f);
+            long before;
+            idx[5] = idx[0]; idx[7] = idx[0]; idx[count - 1] = idx[0];   /* duplicates */
+            d.max_norm = 0.5f;
+            d.scale_grad_by_freq = !ki;
+            d.padding_idx_set = 1; d.padding_idx = idx[3];
+            if (!INIT_OK(&ex, &e, &d)) { free(idx); free(out); free(outp); free(g); continue; }
+            if (!INIT_OK(&exp, &ep, &d)) {
+                bnbq_embedding_uninit(&ex, &e);
+                free(idx); free(out); free(outp); free(g);
+                continue;
+            }
+            MUST(bnbq_embedding_forward(&ex, &e, idx, count, out));
+            MUST(bnbq_embedding_backward(&ex, &e, idx, count, g));
+            before = g_allocs;
+            for (i = 0; i < 3; i++) {
+                MUST(bnbq_embedding_forward(&ex, &e, idx, count - i, out));
+                MUST(bnbq_embedding_backward(&ex, &e, idx, count - i, g));
+            }
+            CHECK(g_allocs == before, "%s %s: %ld allocations in the steady state with max_norm "
+                  "and a backward", ki ? "StableEmbedding" : "Embedding", dtn(dt),
+                  g_allocs - before);
+            /* the same calls through the chunked parallel-for: the same bytes */
+            MUST(bnbq_embedding_forward(&exp, &ep, idx, count, outp));
+            MUST(bnbq_embedding_backward(&exp, &ep, idx, count, g));
+            for (i = 0; i < 3; i++) {
+                MUST(bnbq_embedding_forward(&exp, &ep, idx, count - i, outp));
+                MUST(bnbq_embedding_backward(&exp, &ep, idx, count - i, g));
+            }
+            CHECK(memcmp(out, outp, (count - 2) * dim * es) == 0, "%s: chunked forward differs",
+                  dtn(dt));
+            CHECK(memcmp(e.weight, ep.weight, num * dim * es) == 0,
+                  "%s: chunked renorm differs", dtn(dt));
+            CHECK(memcmp(e.grad_weight, ep.grad_weight, num * dim * es) == 0,
+                  "%s: chunked gather_rows_backward differs", dtn(dt));
+            bnbq_embedding_uninit(&ex, &e);
+            bnbq_embedding_uninit(&exp, &ep);
+            free(idx); free(out); free(outp); free(g);
+        }
+    bnbq_exec_uninit(&ex);
+    bnbq_exec_uninit(&exp);
 }
 
 /* set_weight copies as is (no padding zeroing); quantize / set_weight interplay */
@@ -826,6 +897,7 @@ static const uu_test k_tests[] = {
     { "quantized_lossless_and_error", test_quantized_lossless_and_error },
     { "quantized_tables", test_quantized_tables },
     { "warnings", test_warnings },
+    { "prims_no_alloc", test_prims_no_alloc },
     { "steady_state", test_steady_state },
     { "set_weight", test_set_weight },
     { "bad_input", test_bad_input },
