@@ -40,10 +40,7 @@ bnbq_k_matmul4(const void* A, const u8* packed, const float* absmax, u64 M, u64 
     for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
         const u64 m0 = mt * BNBQ_M4_BM;
         float acc[4][4];
-#pragma unroll
-        for (int i = 0; i < 4; i++)
-#pragma unroll
-            for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
+        bnbq_tile4x4_zero(acc);
         for (u64 k0 = 0; k0 < K; k0 += BNBQ_M4_BK) {
 #pragma unroll
             for (int h = 0; h < 4; h++) {
@@ -64,16 +61,7 @@ bnbq_k_matmul4(const void* A, const u8* packed, const float* absmax, u64 M, u64 
                 Ws[kk][row] = w;
             }
             __syncthreads();
-#pragma unroll
-            for (int kk = 0; kk < BNBQ_M4_BK; kk++) {
-                const float4 a4 = *(const float4*)&As[kk][ty * 4];
-                const float4 w4 = *(const float4*)&Ws[kk][tx * 4];
-                const float av[4] = { a4.x, a4.y, a4.z, a4.w }, wv[4] = { w4.x, w4.y, w4.z, w4.w };
-#pragma unroll
-                for (int i = 0; i < 4; i++)
-#pragma unroll
-                    for (int j = 0; j < 4; j++) acc[i][j] = fmaf(av[i], wv[j], acc[i][j]);
-            }
+            bnbq_tile4x4_step<BNBQ_M4_BK, BNBQ_M4_BM + 4, true>(acc, As, Ws, ty, tx);
             __syncthreads();
         }
 #pragma unroll

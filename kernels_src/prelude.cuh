@@ -125,3 +125,35 @@ BNBQ_DEV int bnbq_rint(float y) {
 // grid-stride loop over [0, n)
 #define BNBQ_GRID_LOOP(i, n) \
     for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (u64)gridDim.x * blockDim.x)
+
+// The register tile of the 64 x 64 SIMT products (prims.cu bnbq_k_gemm and bnbq_k_outlier_mm,
+// matmul4.cu): 256 threads of 4 x 4 outputs, operand tiles staged in shared memory as [k][row].
+// One staged step: for kk < BK, acc[i][j] (+)= As[kk][ty * 4 + i] * Bs[kk][tx * 4 + j], in kk order;
+// FUSED: fmaf; else the float32 product, then the float32 add (the CPU's p = a * b; s = s + p).
+BNBQ_DEV void bnbq_tile4x4_zero(float (&acc)[4][4]) {
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
+}
+template <int BK, int LD, bool FUSED>
+BNBQ_DEV void bnbq_tile4x4_step(float (&acc)[4][4], const float (&As)[BK][LD], const float (&Bs)[BK][LD],
+                                int ty, int tx) {
+#pragma unroll
+    for (int kk = 0; kk < BK; kk++) {
+        const float4 a4 = *(const float4*)&As[kk][ty * 4];
+        const float4 b4 = *(const float4*)&Bs[kk][tx * 4];
+        const float av[4] = { a4.x, a4.y, a4.z, a4.w }, bv[4] = { b4.x, b4.y, b4.z, b4.w };
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                if (FUSED) {
+                    acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+                } else {
+                    const float p = av[i] * bv[j];
+                    acc[i][j] = acc[i][j] + p;
+                }
+            }
+    }
+}

@@ -60,10 +60,7 @@ bnbq_k_gemm(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb, c
     for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
         const u64 m0 = mt * PR_BM;
         float acc[4][4];
-#pragma unroll
-        for (int i = 0; i < 4; i++)
-#pragma unroll
-            for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
+        bnbq_tile4x4_zero(acc);
         for (u64 k0 = 0; k0 < K; k0 += PR_BK) {
 #pragma unroll
             for (int h = 0; h < 4; h++) {
@@ -84,16 +81,7 @@ bnbq_k_gemm(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb, c
                 }
             }
             __syncthreads();
-#pragma unroll
-            for (int kk = 0; kk < PR_BK; kk++) {
-                const float4 a4 = *(const float4*)&As[kk][ty * 4];
-                const float4 b4 = *(const float4*)&Bs[kk][tx * 4];
-                const float av[4] = { a4.x, a4.y, a4.z, a4.w }, bv[4] = { b4.x, b4.y, b4.z, b4.w };
-#pragma unroll
-                for (int i = 0; i < 4; i++)
-#pragma unroll
-                    for (int j = 0; j < 4; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
-            }
+            bnbq_tile4x4_step<PR_BK, PR_BM + 4, true>(acc, As, Bs, ty, tx);
             __syncthreads();
         }
 #pragma unroll
@@ -691,10 +679,7 @@ bnbq_k_outlier_mm(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u
     for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
         const u64 m0 = mt * PR_OT;
         float acc[4][4];
-#pragma unroll
-        for (int i = 0; i < 4; i++)
-#pragma unroll
-            for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
+        bnbq_tile4x4_zero(acc);
         for (i32 j0 = 0; j0 < nc; j0 += PR_OJ) {
 #pragma unroll
             for (int h = 0; h < 4; h++) {
@@ -719,19 +704,7 @@ bnbq_k_outlier_mm(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u
                 Ws[jj][r] = w;
             }
             __syncthreads();
-#pragma unroll
-            for (int jj = 0; jj < PR_OJ; jj++) {
-                const float4 a4 = *(const float4*)&As[jj][ty * 4];
-                const float4 w4 = *(const float4*)&Ws[jj][tx * 4];
-                const float av[4] = { a4.x, a4.y, a4.z, a4.w }, wv[4] = { w4.x, w4.y, w4.z, w4.w };
-#pragma unroll
-                for (int i = 0; i < 4; i++)
-#pragma unroll
-                    for (int j = 0; j < 4; j++) {
-                        const float p = av[i] * wv[j];
-                        acc[i][j] = acc[i][j] + p;
-                    }
-            }
+            bnbq_tile4x4_step<PR_OJ, PR_OT + 4, false>(acc, As, Ws, ty, tx);
             __syncthreads();
         }
 #pragma unroll
