@@ -63,10 +63,10 @@ $(B)/bench_cpu: bench/bench_cpu.c $(HDR) | $(B)
 $(B)/test_cuda: tests/test_cuda.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
 
-$(B)/test_gpu: tests/test_gpu.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
+$(B)/test_gpu: tests/test_gpu.c tests/bad_input.h tests/rng_normal.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
 
-$(B)/test_gpu_layers: tests/test_gpu_layers.c $(HDR) $(CUHDR) | $(B)
+$(B)/test_gpu_layers: tests/test_gpu_layers.c tests/rng_normal.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
 
 $(B)/nvrtc_check: tests/nvrtc_check.c $(HDR) $(CUHDR) | $(B)
@@ -87,7 +87,7 @@ $(B)/bench_layers: bench/bench_layers.c $(HDR) $(CUHDR) | $(B)
 $(B)/quant_tables: tests/quant_tables.c $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
 
-$(B)/bench_gpu: bench/bench_gpu.c $(HDR) $(CUHDR) | $(B)
+$(B)/bench_gpu: bench/bench_gpu.c tests/rng_normal.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) -O2 $< -o $@ $(CULIBS)
 
 # sanitizer builds of the same programs
@@ -115,10 +115,10 @@ $(B)/test_layers_bars_san: tests/test_layers_bars.c tests/unit_util.h $(HDR) | $
 $(B)/test_cuda_san: tests/test_cuda.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(CULIBS)
 
-$(B)/test_gpu_san: tests/test_gpu.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
+$(B)/test_gpu_san: tests/test_gpu.c tests/bad_input.h tests/rng_normal.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(CULIBS)
 
-$(B)/test_gpu_layers_san: tests/test_gpu_layers.c $(HDR) $(CUHDR) | $(B)
+$(B)/test_gpu_layers_san: tests/test_gpu_layers.c tests/rng_normal.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(CULIBS)
 
 run: $(B)/quickstart

@@ -109,22 +109,8 @@ static void counters_reset(void) { g_n_alloc = g_n_free = g_n_sync = g_n_hcopy =
 
 /* ---- random numbers: splitmix64 + Box-Muller -------------------------------------------------- */
 
-static uint64_t g_seed = 0x1a7e5eedull;
-static uint64_t rng_u64(void) {
-    uint64_t z = (g_seed += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static double rng_uniform(void) { return (double)(rng_u64() >> 11) * (1.0 / 9007199254740992.0); }
-static void fill_normal(float* x, size_t n, float scale) {
-    size_t i;
-    for (i = 0; i < n; i += 2) {
-        double r = sqrt(-2.0 * log(1.0 - rng_uniform())), t = 6.283185307179586 * rng_uniform();
-        x[i] = (float)(r * cos(t)) * scale;
-        if (i + 1 < n) x[i + 1] = (float)(r * sin(t)) * scale;
-    }
-}
+#define RNG_NORMAL_SEED 0x1a7e5eedull
+#include "rng_normal.h"
 
 /* ---- the group record and the per-case memory ------------------------------------------------- */
 
