@@ -2107,6 +2107,10 @@ BNBQ_API int bnbq_cpu_simd_supported(bnbq_simd_level level) {
     }
 }
 
+/* AVX512_VBMI (byte permutes) on the AVX-512 level: the 8-bit dequantizer's fast table lookup.
+   Without it that operation runs its AVX2 code. Resolved with the level. */
+static int bnbq__simd_vbmi = 0;
+
 static int bnbq__simd_resolve(void) {
     int best = BNBQ_SIMD_SCALAR, lv;
     const char* env = getenv("BNBQ_SIMD");
@@ -2122,7 +2126,14 @@ static int bnbq__simd_resolve(void) {
 
 static int bnbq__simd(void) {
     int s = bnbq__simd_load_state();
-    if (s < 0) { s = bnbq__simd_resolve(); bnbq__simd_store_state(s); }
+    if (s < 0) {
+#if defined(BNBQ__X86_SIMD)
+        __builtin_cpu_init();
+        bnbq__simd_vbmi = __builtin_cpu_supports("avx512vbmi") ? 1 : 0;   /* same value every time */
+#endif
+        s = bnbq__simd_resolve();
+        bnbq__simd_store_state(s);
+    }
     return s;
 }
 
@@ -2131,6 +2142,7 @@ BNBQ_API bnbq_simd_level bnbq_cpu_simd_level(void) { return (bnbq_simd_level)bnb
 BNBQ_API bnbq_result bnbq_cpu_set_simd_level(bnbq_simd_level level) {
     if ((int)level < BNBQ_SIMD_SCALAR || (int)level > BNBQ_SIMD_AVX512) return BNBQ_ERROR_INVALID_ARGS;
     if (!bnbq_cpu_simd_supported(level)) return BNBQ_ERROR_NOT_SUPPORTED;
+    (void)bnbq__simd();                           /* resolves the sub-features once */
     bnbq__simd_store_state((int)level);
     return BNBQ_SUCCESS;
 }
@@ -2221,6 +2233,21 @@ static BNBQ__T512 __m256i bnbq__z_to16(bnbq_dtype dt, __m512 v) {
     }
 }
 
+/* the same for values known not to be NaN (finite code times finite absmax) */
+static BNBQ__T512 void bnbq__z_store_nonan(bnbq_dtype dt, void* p, size_t i, __m512 v) {
+    if (dt == BNBQ_F32) { _mm512_storeu_ps((float*)p + i, v); return; }
+    if (dt == BNBQ_F16) {
+        _mm256_storeu_si256((__m256i*)((uint16_t*)p + i), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+        return;
+    }
+    {
+        __m512i u = _mm512_castps_si512(v);
+        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+                                     _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+        _mm256_storeu_si256((__m256i*)((uint16_t*)p + i), _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+    }
+}
+
 static BNBQ__T512 void bnbq__z_store(bnbq_dtype dt, void* p, size_t i, __m512 v) {
     v = bnbq__z_canon(v);
     if (dt == BNBQ_F32) _mm512_storeu_ps((float*)p + i, v);
@@ -2278,38 +2305,65 @@ static BNBQ__T512 void bnbq__z_dequantize_4bit(const bnbq__task_blockwise* t, si
     }
 }
 
-/* code[idx] for 16 bytes idx, the 256 entries in 16 registers: 8 two-register permutes on the
-   low 5 bits, then blends on bits 5, 6, 7 (faster than a gather on Zen 4) */
-static BNBQ__T512 __m512 bnbq__z_lut256(const __m512* tb, __m512i idx) {
-    __mmask16 m5 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(32));
-    __mmask16 m6 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(64));
-    __mmask16 m7 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(128));
-    __m512 a = _mm512_mask_blend_ps(m5, _mm512_permutex2var_ps(tb[0], idx, tb[1]),
-                                        _mm512_permutex2var_ps(tb[2], idx, tb[3]));
-    __m512 b = _mm512_mask_blend_ps(m5, _mm512_permutex2var_ps(tb[4], idx, tb[5]),
-                                        _mm512_permutex2var_ps(tb[6], idx, tb[7]));
-    __m512 c = _mm512_mask_blend_ps(m5, _mm512_permutex2var_ps(tb[8], idx, tb[9]),
-                                        _mm512_permutex2var_ps(tb[10], idx, tb[11]));
-    __m512 d = _mm512_mask_blend_ps(m5, _mm512_permutex2var_ps(tb[12], idx, tb[13]),
-                                        _mm512_permutex2var_ps(tb[14], idx, tb[15]));
-    return _mm512_mask_blend_ps(m7, _mm512_mask_blend_ps(m6, a, b), _mm512_mask_blend_ps(m6, c, d));
-}
+#define BNBQ__TVBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx2,avx,f16c")))
 
-static BNBQ__T512 void bnbq__z_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
-    __m512 tb[16];
+/* 8-bit dequantize with AVX512_VBMI: the code is split into four byte planes (byte k of every
+   entry, 256 bytes = 4 registers each); 64 indices look up each plane with two vpermi2b (7 low
+   bits) and a blend on bit 7, then the planes interleave back into floats. The indices are first
+   permuted so that the in-lane interleave yields the elements in order. */
+static BNBQ__TVBMI void bnbq__zv_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
+    __m512i pl[4][4];
+    uint8_t planes[4][256], perm[64];
     size_t b, k;
-    int i;
-    for (i = 0; i < 16; i++) tb[i] = _mm512_loadu_ps(t->code + 16 * i);
-    for (b = b0; b < b1; b++) {
-        size_t start = b * t->bs;
-        const uint8_t* src = t->cq + start;
-        __m512 a;
-        a = _mm512_set1_ps(t->cabsmax[b]);
-        for (k = 0; k < t->bs; k += 16) {
-            __m512i idx = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)(src + k)));
-            bnbq__z_store(t->dt, t->out, start + k, _mm512_mul_ps(bnbq__z_lut256(tb, idx), a));
+    int i, r, L;
+    for (i = 0; i < 256; i++) {
+        uint32_t u;
+        memcpy(&u, &t->code[i], 4);
+        for (r = 0; r < 4; r++) planes[r][i] = (uint8_t)(u >> (8 * r));
+    }
+    for (r = 0; r < 4; r++)
+        for (i = 0; i < 4; i++) pl[r][i] = _mm512_loadu_si512((const void*)(planes[r] + 64 * i));
+    /* lane L, group g, byte j of the permuted vector holds element 16 g + 4 L + j */
+    for (L = 0; L < 4; L++)
+        for (r = 0; r < 4; r++)
+            for (i = 0; i < 4; i++) perm[16 * L + 4 * r + i] = (uint8_t)(16 * r + 4 * L + i);
+    for (i = 0; i < 256; i++) if (!(bnbq__absf(t->code[i]) <= FLT_MAX)) break;
+    {
+        const __m512i vperm = _mm512_loadu_si512((const void*)perm);
+        const int code_finite = i == 256;
+        for (b = b0; b < b1; b++) {
+            size_t start = b * t->bs;
+            const uint8_t* src = t->cq + start;
+            __m512 a = _mm512_set1_ps(t->cabsmax[b]);
+            /* finite code times finite absmax is never NaN: no canonicalisation needed */
+            const int nonan = code_finite && bnbq__absf(t->cabsmax[b]) <= FLT_MAX;
+            for (k = 0; k < t->bs; k += 64) {
+                __m512i idx = _mm512_permutexvar_epi8(vperm, _mm512_loadu_si512((const void*)(src + k)));
+                __mmask64 hi = _mm512_movepi8_mask(idx);
+                __m512i p[4], lo01, hi01, lo23, hi23;
+                __m512 v[4];
+                for (r = 0; r < 4; r++)
+                    p[r] = _mm512_mask_blend_epi8(hi, _mm512_permutex2var_epi8(pl[r][0], idx, pl[r][1]),
+                                                  _mm512_permutex2var_epi8(pl[r][2], idx, pl[r][3]));
+                lo01 = _mm512_unpacklo_epi8(p[0], p[1]); hi01 = _mm512_unpackhi_epi8(p[0], p[1]);
+                lo23 = _mm512_unpacklo_epi8(p[2], p[3]); hi23 = _mm512_unpackhi_epi8(p[2], p[3]);
+                v[0] = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpacklo_epi16(lo01, lo23)), a);
+                v[1] = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpackhi_epi16(lo01, lo23)), a);
+                v[2] = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpacklo_epi16(hi01, hi23)), a);
+                v[3] = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpackhi_epi16(hi01, hi23)), a);
+                if (nonan) for (r = 0; r < 4; r++) bnbq__z_store_nonan(t->dt, t->out, start + k + 16 * (size_t)r, v[r]);
+                else for (r = 0; r < 4; r++) bnbq__z_store(t->dt, t->out, start + k + 16 * (size_t)r, v[r]);
+            }
         }
     }
+}
+
+static BNBQ__T256 void bnbq__y_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1);
+
+/* AVX-512 without VBMI: the AVX2 code (a gather; tested at the AVX2 level) */
+static BNBQ__T512 void bnbq__z_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
+    if (bnbq__simd_vbmi) bnbq__zv_dequantize_blockwise(t, b0, b1);
+    else bnbq__y_dequantize_blockwise(t, b0, b1);
 }
 
 /* 128-entry table lookup (idx 0..127) from 8 registers */
@@ -2488,33 +2542,33 @@ static BNBQ__T512 void bnbq__z_quantize_4bit(const bnbq__task_blockwise* t, size
     }
 }
 
-/* LLM.int8 row-wise quantization of rows [r0, r1) (bnbq__cpu_vectorwise_range). */
+/* LLM.int8 row-wise quantization of one row (bnbq__cpu_vectorwise_range); 0: left to the scalar
+   code (a product could reach bnbq__rint's saturating range). */
 static BNBQ__T512 int bnbq__z_vectorwise_row(const uint16_t* a, size_t cols, float thr, int8_t* q,
                                              float* out_m) {
-    __m512 m = _mm512_setzero_ps(), vs, vthr = _mm512_set1_ps(thr);
+    __m512 m = _mm512_setzero_ps(), mall = _mm512_setzero_ps(), vs, vthr = _mm512_set1_ps(thr);
     int use_thr = thr > 0.0f;
     size_t c;
-    float s;
+    float s, all;
     for (c = 0; c < cols; c += 16) {
         __mmask16 ld = cols - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - c)) - 1u);
         __m512 v = _mm512_abs_ps(bnbq__z_cvtph(_mm256_maskz_loadu_epi16(ld, a + c)));
         __mmask16 keep = use_thr ? (__mmask16)~_mm512_cmp_ps_mask(v, vthr, _CMP_GE_OQ) : (__mmask16)0xffff;
         m = _mm512_mask_max_ps(m, keep, v, m);
+        mall = _mm512_max_ps(v, mall);
     }
     *out_m = _mm512_reduce_max_ps(m);
+    all = _mm512_reduce_max_ps(mall);              /* max |v| of the row, NaN left out */
     s = 127.0f * (1.0f / *out_m);
+    /* |v * s| <= all * s (rounding is monotone): below 2^22 the reference's bnbq__rint is a
+       round-to-nearest-even, which cvtps2dq does; NaN converts to 0x80000000, whose low byte is 0 */
+    if (!(all * s < 4194304.0f)) return 0;
     vs = _mm512_set1_ps(s);
     for (c = 0; c < cols; c += 16) {
         __mmask16 ld = cols - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - c)) - 1u);
         __m512 v = bnbq__z_cvtph(_mm256_maskz_loadu_epi16(ld, a + c));
-        __m512 y = _mm512_mul_ps(v, vs);
-        __mmask16 zero = _mm512_cmp_ps_mask(y, y, _CMP_UNORD_Q);
-        __mmask16 big = _mm512_cmp_ps_mask(_mm512_abs_ps(y), _mm512_set1_ps(4194304.0f), _CMP_GE_OQ);
-        __m512i r;
-        if (big & ld) return 0;   /* saturation: leave the row to the scalar code */
-        if (use_thr) zero |= _mm512_cmp_ps_mask(_mm512_abs_ps(v), vthr, _CMP_GE_OQ);
-        r = _mm512_cvt_roundps_epi32(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        r = _mm512_maskz_mov_epi32((__mmask16)~zero, r);
+        __m512i r = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        if (use_thr) r = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(_mm512_abs_ps(v), vthr, _CMP_NGE_UQ), r);
         _mm512_mask_cvtepi32_storeu_epi8(q + c, ld, r);
     }
     return 1;
