@@ -2698,20 +2698,38 @@ static BNBQ__T256 void bnbq__y_dequantize_blockwise(const bnbq__task_blockwise* 
     }
 }
 
-/* bnbq__code_index of 8 values: the same counts, table entries gathered */
-static BNBQ__T256 __m256i bnbq__y_code_index(const bnbq__qsearch* q, __m256 x) {
-    __m256i c = _mm256_setzero_si256(), r, gt, up, dn;
-    __m256i m = _mm256_castps_si256(_mm256_cmp_ps(x, _mm256_set1_ps(q->pivot64), _CMP_GT_OQ));
+/* bnbq__code_index of 8 values: the same counts; tables of up to 32 entries in registers
+   (vpermps and blends), the larger ones gathered */
+typedef struct bnbq__ysearch { __m256 p64, s32, s16, s8, s4[2], s2[4]; } bnbq__ysearch;
+
+static BNBQ__T256 void bnbq__y_search_init(const bnbq__qsearch* q, bnbq__ysearch* y) {
+    int i;
+    y->p64 = _mm256_set1_ps(q->pivot64);
+    y->s32 = _mm256_loadu_ps(q->s32); y->s16 = _mm256_loadu_ps(q->s16); y->s8 = _mm256_loadu_ps(q->s8);
+    for (i = 0; i < 2; i++) y->s4[i] = _mm256_loadu_ps(q->s4 + 8 * i);
+    for (i = 0; i < 4; i++) y->s2[i] = _mm256_loadu_ps(q->s2 + 8 * i);
+}
+
+static BNBQ__T256 __m256i bnbq__y_code_index(const bnbq__qsearch* q, const bnbq__ysearch* y, __m256 x) {
+    __m256i c = _mm256_setzero_si256(), r, up, dn, j;
+    __m256i m = _mm256_castps_si256(_mm256_cmp_ps(x, y->p64, _CMP_GT_OQ));
     c = _mm256_sub_epi32(c, _mm256_slli_epi32(m, 6));   /* m is 0 or -1: c += 64 */
-#define BNBQ__YSTEP(tab, shift, s, lg) \
-    m = _mm256_castps_si256(_mm256_cmp_ps(x, _mm256_i32gather_ps(tab, _mm256_srli_epi32(c, shift), 4), _CMP_GT_OQ)); \
+#define BNBQ__YSTEP(piv, lg) \
+    m = _mm256_castps_si256(_mm256_cmp_ps(x, piv, _CMP_GT_OQ)); \
     c = _mm256_sub_epi32(c, _mm256_slli_epi32(m, lg));
-    BNBQ__YSTEP(q->s32, 6, 32, 5) BNBQ__YSTEP(q->s16, 5, 16, 4) BNBQ__YSTEP(q->s8, 4, 8, 3)
-    BNBQ__YSTEP(q->s4, 3, 4, 2) BNBQ__YSTEP(q->s2, 2, 2, 1) BNBQ__YSTEP(q->s1, 1, 1, 0)
+    BNBQ__YSTEP(_mm256_permutevar8x32_ps(y->s32, _mm256_srli_epi32(c, 6)), 5)
+    BNBQ__YSTEP(_mm256_permutevar8x32_ps(y->s16, _mm256_srli_epi32(c, 5)), 4)
+    BNBQ__YSTEP(_mm256_permutevar8x32_ps(y->s8, _mm256_srli_epi32(c, 4)), 3)
+    j = _mm256_srli_epi32(c, 3);
+    BNBQ__YSTEP(bnbq__y_lut16(y->s4[0], y->s4[1], j), 2)
+    j = _mm256_srli_epi32(c, 2);
+    BNBQ__YSTEP(_mm256_blendv_ps(bnbq__y_lut16(y->s2[0], y->s2[1], j), bnbq__y_lut16(y->s2[2], y->s2[3], j),
+                                 _mm256_castsi256_ps(_mm256_slli_epi32(j, 27))), 1)
+    BNBQ__YSTEP(_mm256_i32gather_ps(q->s1, _mm256_srli_epi32(c, 1), 4), 0)
 #undef BNBQ__YSTEP
-    gt = _mm256_castps_si256(_mm256_cmp_ps(x, _mm256_i32gather_ps(q->val, c, 4), _CMP_GT_OQ));
-    up = _mm256_and_si256(gt, _mm256_castps_si256(_mm256_cmp_ps(x, _mm256_i32gather_ps(q->mhi, c, 4), _CMP_GT_OQ)));
-    dn = _mm256_andnot_si256(gt, _mm256_castps_si256(_mm256_cmp_ps(x, _mm256_i32gather_ps(q->mlo, c, 4), _CMP_LT_OQ)));
+    /* as the AVX-512 code: x > mhi and x < mlo decide (mlo <= code[p] <= mhi) */
+    up = _mm256_castps_si256(_mm256_cmp_ps(x, _mm256_i32gather_ps(q->mhi, c, 4), _CMP_GT_OQ));
+    dn = _mm256_castps_si256(_mm256_cmp_ps(x, _mm256_i32gather_ps(q->mlo, c, 4), _CMP_LT_OQ));
     r = _mm256_slli_epi32(c, 1);
     r = _mm256_sub_epi32(r, up);
     r = _mm256_add_epi32(r, dn);
@@ -2726,8 +2744,10 @@ static BNBQ__T256 __m128i bnbq__y_bytes(__m256i v) {
 
 static BNBQ__T256 void bnbq__y_quantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
     bnbq__qsearch q;
+    bnbq__ysearch y;
     size_t b, k;
     bnbq__qsearch_init(t->code, &q);
+    bnbq__y_search_init(&q, &y);
     for (b = b0; b < b1; b++) {
         size_t start = b * t->bs;
         float m, inv;
@@ -2738,7 +2758,7 @@ static BNBQ__T256 void bnbq__y_quantize_blockwise(const bnbq__task_blockwise* t,
         vinv = _mm256_set1_ps(inv);
         for (k = start; k < start + t->bs; k += 8) {
             __m256 xh = _mm256_mul_ps(bnbq__y_load(t->dt, t->x, k), vinv);
-            _mm_storel_epi64((__m128i*)(t->q + k), bnbq__y_bytes(bnbq__y_code_index(&q, xh)));
+            _mm_storel_epi64((__m128i*)(t->q + k), bnbq__y_bytes(bnbq__y_code_index(&q, &y, xh)));
         }
     }
 }
