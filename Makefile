@@ -38,7 +38,7 @@ $(B)/test_bnbq: tests/test_bnbq.c $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
 
 $(B)/test_simd: tests/test_simd.c $(HDR) | $(B)
-	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
+	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
 
 $(B)/test_prims: tests/test_prims.c tests/unit_util.h $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
@@ -60,7 +60,7 @@ $(B)/test_layers_bars: tests/test_layers_bars.c tests/unit_util.h $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
 
 $(B)/bench_cpu: bench/bench_cpu.c $(HDR) | $(B)
-	$(CC) $(BASE) -O2 $< -o $@ $(LDLIBS)
+	$(CC) $(BASE) -O2 $< -o $@ $(CULIBS)
 
 # the CUDA backend's programs: they build and run without a GPU, CUDA header or CUDA library
 $(B)/test_cuda: tests/test_cuda.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
@@ -101,7 +101,7 @@ $(B)/test_bnbq_san: tests/test_bnbq.c $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
 
 $(B)/test_simd_san: tests/test_simd.c $(HDR) | $(B)
-	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
+	$(CC) $(BASE) $(SAN) $< -o $@ $(CULIBS)
 
 $(B)/test_prims_san: tests/test_prims.c tests/unit_util.h $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)

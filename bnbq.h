@@ -489,6 +489,21 @@ BNBQ_API bnbq_result bnbq_cpu_set_simd_level(bnbq_simd_level level);
 /* "scalar", "neon", "avx2", "avx512"; "unknown" otherwise. */
 BNBQ_API const char* bnbq_simd_level_name(bnbq_simd_level level);
 
+#ifdef BNBQ_PTHREADS
+/* Opt-in (define BNBQ_PTHREADS wherever bnbq.h is included, link -lpthread): a small pool of POSIX
+   worker threads to plug into bnbq_cpu_desc.parallel_for. bnbq starts no threads otherwise.
+       bnbq_thread_pool* pool;  bnbq_thread_pool_create(2, &pool);
+       desc.parallel_for = bnbq_thread_pool_parallel_for;  desc.parallel_for_user_data = pool;
+   nthreads counts the calling thread (which runs one share): nthreads - 1 workers are started.
+   parallel_for cuts [0, count) into nthreads contiguous ranges; calls through one pool from
+   several threads are serialised. Errors: NULL_POINTER, INVALID_ARGS (nthreads < 1 or > 1024),
+   OUT_OF_MEMORY (or a thread that could not start). */
+typedef struct bnbq_thread_pool bnbq_thread_pool;
+BNBQ_API bnbq_result bnbq_thread_pool_create(int nthreads, bnbq_thread_pool** out_pool);
+BNBQ_API void bnbq_thread_pool_destroy(bnbq_thread_pool* pool);
+BNBQ_API void bnbq_thread_pool_parallel_for(void* pool, bnbq_range_fn fn, void* task, size_t count);
+#endif
+
 // >>memory
 /* Exec memory: host memory through the exec's allocator for the CPU (ex NULL: malloc), device
    memory for a GPU exec. Layers allocate their parameters and workspaces with these; a program can
@@ -2873,6 +2888,118 @@ static BNBQ__T256 int bnbq__y_vectorwise_row(const uint16_t* a, size_t cols, flo
 #endif
 
 #endif /* BNBQ__X86_SIMD */
+
+#ifdef BNBQ_PTHREADS
+#include <pthread.h>
+
+typedef struct bnbq__pool_worker { struct bnbq_thread_pool* pool; int idx; } bnbq__pool_worker;
+
+struct bnbq_thread_pool {
+    pthread_mutex_t mu, call_mu;
+    pthread_cond_t work, done;
+    int nthreads, started, stop, pending;
+    unsigned long gen;
+    bnbq_range_fn fn;
+    void* task;
+    size_t count;
+    pthread_t* threads;
+    bnbq__pool_worker* workers;
+};
+
+static void bnbq__pool_share(const bnbq_thread_pool* p, int idx, bnbq_range_fn fn, void* task,
+                             size_t count) {
+    size_t b = count / (size_t)p->nthreads * (size_t)idx + (count % (size_t)p->nthreads) * (size_t)idx / (size_t)p->nthreads;
+    size_t e = count / (size_t)p->nthreads * (size_t)(idx + 1) +
+               (count % (size_t)p->nthreads) * (size_t)(idx + 1) / (size_t)p->nthreads;
+    if (e > b) fn(task, b, e);
+}
+
+static void* bnbq__pool_main(void* arg) {
+    bnbq__pool_worker* w = (bnbq__pool_worker*)arg;
+    bnbq_thread_pool* p = w->pool;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        bnbq_range_fn fn;
+        void* task;
+        size_t count;
+        while (!p->stop && p->gen == seen) pthread_cond_wait(&p->work, &p->mu);
+        if (p->stop) break;
+        seen = p->gen;
+        fn = p->fn; task = p->task; count = p->count;
+        pthread_mutex_unlock(&p->mu);
+        bnbq__pool_share(p, w->idx, fn, task, count);
+        pthread_mutex_lock(&p->mu);
+        if (--p->pending == 0) pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+BNBQ_API void bnbq_thread_pool_destroy(bnbq_thread_pool* p) {
+    int i;
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    for (i = 0; i < p->started; i++) pthread_join(p->threads[i], NULL);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->call_mu);
+    free(p->threads);
+    free(p->workers);
+    free(p);
+}
+
+BNBQ_API bnbq_result bnbq_thread_pool_create(int nthreads, bnbq_thread_pool** out_pool) {
+    bnbq_thread_pool* p;
+    int i;
+    if (!out_pool) return BNBQ_ERROR_NULL_POINTER;
+    *out_pool = NULL;
+    if (nthreads < 1 || nthreads > 1024) return BNBQ_ERROR_INVALID_ARGS;
+    p = (bnbq_thread_pool*)calloc(1, sizeof *p);
+    if (!p) return BNBQ_ERROR_OUT_OF_MEMORY;
+    p->nthreads = nthreads;
+    p->threads = (pthread_t*)calloc((size_t)nthreads, sizeof(pthread_t));
+    p->workers = (bnbq__pool_worker*)calloc((size_t)nthreads, sizeof(bnbq__pool_worker));
+    if (!p->threads || !p->workers) { free(p->threads); free(p->workers); free(p); return BNBQ_ERROR_OUT_OF_MEMORY; }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->call_mu, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    for (i = 1; i < nthreads; i++) {
+        p->workers[i - 1].pool = p;
+        p->workers[i - 1].idx = i;
+        if (pthread_create(&p->threads[i - 1], NULL, bnbq__pool_main, &p->workers[i - 1]) != 0) {
+            bnbq_thread_pool_destroy(p);
+            return BNBQ_ERROR_OUT_OF_MEMORY;
+        }
+        p->started++;
+    }
+    *out_pool = p;
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API void bnbq_thread_pool_parallel_for(void* pool, bnbq_range_fn fn, void* task, size_t count) {
+    bnbq_thread_pool* p = (bnbq_thread_pool*)pool;
+    if (count == 0) return;
+    if (!p || p->nthreads == 1 || count == 1) { fn(task, 0, count); return; }
+    pthread_mutex_lock(&p->call_mu);
+    pthread_mutex_lock(&p->mu);
+    p->fn = fn; p->task = task; p->count = count;
+    p->pending = p->nthreads - 1;
+    p->gen++;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    bnbq__pool_share(p, 0, fn, task, count);
+    pthread_mutex_lock(&p->mu);
+    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&p->call_mu);
+}
+#endif /* BNBQ_PTHREADS */
 
 /* Dispatch from the CPU kernels: a SIMD level does the full blocks of [b0, b1) and returns where
    the scalar loop goes on (b1, or the partial last block, or b0 when no SIMD level runs). */

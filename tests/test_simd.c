@@ -5,10 +5,11 @@
    quantize / dequantize, LLM.int8 row-wise quantize), on random inputs of odd sizes holding special
    values (NaN with several payloads, +-inf, -0, subnormals, huge values, values at and next to code
    entries, midpoints and NF4 / FP4 thresholds), every dtype, several blocksizes, with and without a
-   parallel-for that cuts the work into small ranges: the output of the level must equal the output
+   parallel-for that cuts the work into small ranges and through a 2-thread bnbq_thread_pool: the output of the level must equal the output
    of BNBQ_SIMD_SCALAR in every byte. One "ok NAME" / "FAIL NAME" line per test (a test is one path
    at one level), then "N passed, N failed, N skipped". Arguments: [--quick] [name-substring ...]. */
 #define BNBQ_IMPLEMENTATION
+#define BNBQ_PTHREADS        /* the third pass runs through a 2-thread bnbq_thread_pool */
 #include "bnbq.h"
 
 #include <math.h>
@@ -415,13 +416,20 @@ int main(int argc, char** argv)
                 continue;
             }
             g_checks = 0; g_fails = 0; g_first[0] = 0;
-            for (pass_pf = 0; pass_pf < 2; pass_pf++) {
+            for (pass_pf = 0; pass_pf < 3; pass_pf++) {
                 bnbq_exec ex;
                 bnbq_cpu_desc d;
+                bnbq_thread_pool* pool = NULL;
                 memset(&d, 0, sizeof d);
-                if (pass_pf) d.parallel_for = pf3;
+                if (pass_pf == 1) d.parallel_for = pf3;
+                if (pass_pf == 2) {
+                    if (bnbq_thread_pool_create(2, &pool) != BNBQ_SUCCESS) { g_checks++; g_fails++; continue; }
+                    d.parallel_for = bnbq_thread_pool_parallel_for;
+                    d.parallel_for_user_data = pool;
+                }
                 bnbq_cpu_exec_init(&ex, &d);
                 paths[ip].fn(lv, pass_pf ? &ex : NULL);
+                bnbq_thread_pool_destroy(pool);
             }
             bnbq_cpu_set_simd_level(initial);
             if (g_fails == 0 && g_checks > 0) { printf("ok %s (%ld comparisons)\n", name, g_checks); g_pass++; }
