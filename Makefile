@@ -21,7 +21,7 @@ KSRC    := kernels_src/prelude.cuh $(filter-out kernels_src/prelude.cuh,$(sort $
 .PHONY: all run test vectors bench-cpu compile-tests sanitize clean embed check-embed nvrtc-check \
         gpu-test bench-gpu bench-layers
 
-all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq $(B)/test_prims $(B)/test_layers_embed $(B)/test_layers $(B)/test_layers_bars $(B)/test_io $(B)/test_io_nostdio $(B)/test_cuda $(B)/test_gpu $(B)/test_gpu_layers $(B)/nvrtc_check \
+all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq $(B)/test_simd $(B)/test_prims $(B)/test_layers_embed $(B)/test_layers $(B)/test_layers_bars $(B)/test_io $(B)/test_io_nostdio $(B)/test_cuda $(B)/test_gpu $(B)/test_gpu_layers $(B)/nvrtc_check \
      $(B)/bnbq_precompile $(B)/gpu_quickstart $(B)/train_switchback $(B)/bench_gpu $(B)/bench_layers \
      $(B)/quant_tables
 
@@ -36,6 +36,9 @@ $(B)/bnbq_vectors: tests/bnbq_vectors.c $(HDR) $(CUHDR) | $(B)
 
 $(B)/test_bnbq: tests/test_bnbq.c $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
+
+$(B)/test_simd: tests/test_simd.c $(HDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
 
 $(B)/test_prims: tests/test_prims.c tests/unit_util.h $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
@@ -57,7 +60,7 @@ $(B)/test_layers_bars: tests/test_layers_bars.c tests/unit_util.h $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
 
 $(B)/bench_cpu: bench/bench_cpu.c $(HDR) | $(B)
-	$(CC) $(BASE) -O2 $< -o $@ $(LDLIBS)
+	$(CC) $(BASE) -O2 $< -o $@ $(CULIBS)
 
 # the CUDA backend's programs: they build and run without a GPU, CUDA header or CUDA library
 $(B)/test_cuda: tests/test_cuda.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
@@ -97,6 +100,9 @@ $(B)/bnbq_vectors_san: tests/bnbq_vectors.c $(HDR) $(CUHDR) | $(B)
 $(B)/test_bnbq_san: tests/test_bnbq.c $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
 
+$(B)/test_simd_san: tests/test_simd.c $(HDR) | $(B)
+	$(CC) $(BASE) $(SAN) $< -o $@ $(CULIBS)
+
 $(B)/test_prims_san: tests/test_prims.c tests/unit_util.h $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
 
@@ -132,7 +138,7 @@ bench-cpu: $(B)/bench_cpu
 compile-tests: | $(B)
 	sh tests/compile_tests.sh
 
-sanitize: $(B)/bnbq_vectors_san $(B)/test_bnbq_san $(B)/test_prims_san $(B)/test_layers_embed_san $(B)/test_layers_san $(B)/test_layers_bars_san $(B)/test_io_san $(B)/test_cuda_san $(B)/test_gpu_san $(B)/test_gpu_layers_san
+sanitize: $(B)/bnbq_vectors_san $(B)/test_bnbq_san $(B)/test_simd_san $(B)/test_prims_san $(B)/test_layers_embed_san $(B)/test_layers_san $(B)/test_layers_bars_san $(B)/test_io_san $(B)/test_cuda_san $(B)/test_gpu_san $(B)/test_gpu_layers_san
 
 # Everything CI runs. The last line is the plain "N passed, N failed" summary.
 test: all sanitize $(B)/embed

@@ -30,6 +30,7 @@
        >>formats     code tables: dynamic, linear, normal/NF4, FP4, FP8 maps, get_4bit_type
        >>sizes       how big the outputs are
        >>ops         the functional operations
+       >>simd        the SIMD level of the CPU paths (AVX2, AVX-512): query, force, BNBQ_SIMD
        >>memory      exec memory: alloc, copy, fill, sync
        >>prims       building blocks of the layers (GEMM, sums, gathers, layer norm, ...)
        >>research    matmul_fp8_mixed / _global and switchback_bnb, with backward
@@ -461,6 +462,47 @@ BNBQ_API bnbq_result bnbq_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
                                       const void* A, const uint8_t* packed, const float* absmax,
                                       size_t M, size_t N, size_t K, int blocksize, void* out,
                                       const void* bias, const float* code);
+
+// >>simd
+/* The CPU operations pick a SIMD level once, at the first call: the best the CPU and this build
+   support, or the environment variable BNBQ_SIMD=scalar|avx2|avx512|neon when it names a level
+   the CPU has. Every level writes the same bytes as the scalar reference (tests/test_simd.c).
+   x86-64 levels are compiled with function-level target attributes (gcc >= 8, clang >= 8), so a
+   plain -std=c99 build gets them; BNBQ_NO_SIMD (or another compiler / target) leaves the scalar
+   code only. Paths: 4-bit and 8-bit blockwise quantize / dequantize (every dtype), LLM.int8
+   row-wise quantize; the other operations always run the scalar code.
+   The level is the one piece of global state of bnbq: set it before starting threads that call
+   bnbq (reads and writes are atomic on gcc / clang, so a concurrent change is safe, not ordered). */
+typedef enum bnbq_simd_level {
+    BNBQ_SIMD_SCALAR = 0,   /* the portable reference                             */
+    BNBQ_SIMD_NEON   = 1,   /* aarch64 (reserved: no NEON paths yet)               */
+    BNBQ_SIMD_AVX2   = 2,   /* x86: AVX2 + F16C                                    */
+    BNBQ_SIMD_AVX512 = 3    /* x86: AVX-512 F + BW + VL + DQ                       */
+} bnbq_simd_level;
+/* The level in use (resolving it on the first call). Thread safety: any thread. */
+BNBQ_API bnbq_simd_level bnbq_cpu_simd_level(void);
+/* 1 when this CPU and this build can run the level (SCALAR always). */
+BNBQ_API int bnbq_cpu_simd_supported(bnbq_simd_level level);
+/* Forces a level. Errors: INVALID_ARGS (not a level), NOT_SUPPORTED (this CPU or build lacks it;
+   the level in use stays). Thread safety: any thread (see above). */
+BNBQ_API bnbq_result bnbq_cpu_set_simd_level(bnbq_simd_level level);
+/* "scalar", "neon", "avx2", "avx512"; "unknown" otherwise. */
+BNBQ_API const char* bnbq_simd_level_name(bnbq_simd_level level);
+
+#ifdef BNBQ_PTHREADS
+/* Opt-in (define BNBQ_PTHREADS wherever bnbq.h is included, link -lpthread): a small pool of POSIX
+   worker threads to plug into bnbq_cpu_desc.parallel_for. bnbq starts no threads otherwise.
+       bnbq_thread_pool* pool;  bnbq_thread_pool_create(2, &pool);
+       desc.parallel_for = bnbq_thread_pool_parallel_for;  desc.parallel_for_user_data = pool;
+   nthreads counts the calling thread (which runs one share): nthreads - 1 workers are started.
+   parallel_for cuts [0, count) into nthreads contiguous ranges; calls through one pool from
+   several threads are serialised. Errors: NULL_POINTER, INVALID_ARGS (nthreads < 1 or > 1024),
+   OUT_OF_MEMORY (or a thread that could not start). */
+typedef struct bnbq_thread_pool bnbq_thread_pool;
+BNBQ_API bnbq_result bnbq_thread_pool_create(int nthreads, bnbq_thread_pool** out_pool);
+BNBQ_API void bnbq_thread_pool_destroy(bnbq_thread_pool* pool);
+BNBQ_API void bnbq_thread_pool_parallel_for(void* pool, bnbq_range_fn fn, void* task, size_t count);
+#endif
 
 // >>memory
 /* Exec memory: host memory through the exec's allocator for the CPU (ex NULL: malloc), device
@@ -2013,6 +2055,993 @@ static size_t bnbq__ntasks(size_t n) {
     return n / BNBQ__ELEMS_PER_TASK + (n % BNBQ__ELEMS_PER_TASK != 0);
 }
 
+// >>simd
+
+/* SIMD paths of the CPU kernels. Each one writes exactly the bytes of the scalar reference: table
+   values are computed with the reference's float operations, searches compare against the same
+   entries with the same predicates, conversions round as bnbq_f32_to_f16 / _bf16 do, and a
+   partial last block is handed to the scalar kernel. */
+#if !defined(BNBQ_NO_SIMD) && (defined(__x86_64__) || defined(__i386__)) && \
+    ((defined(__clang__) && __clang_major__ >= 8) || \
+     (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 8))
+#define BNBQ__X86_SIMD 1
+#include <immintrin.h>
+#include <cpuid.h>
+/* F16C (CPUID.1:ECX bit 29): __builtin_cpu_supports has no name for it on every compiler. */
+static int bnbq__cpu_has_f16c(void) {
+    unsigned int a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    return (c >> 29) & 1u;
+}
+#endif
+
+
+/* -1: not resolved yet */
+static int bnbq__simd_state = -1;
+
+static int bnbq__simd_load_state(void) {
+#if defined(__GNUC__) || defined(__clang__)
+    return __atomic_load_n(&bnbq__simd_state, __ATOMIC_RELAXED);
+#else
+    return bnbq__simd_state;
+#endif
+}
+static void bnbq__simd_store_state(int v) {
+#if defined(__GNUC__) || defined(__clang__)
+    __atomic_store_n(&bnbq__simd_state, v, __ATOMIC_RELAXED);
+#else
+    bnbq__simd_state = v;
+#endif
+}
+
+BNBQ_API const char* bnbq_simd_level_name(bnbq_simd_level level) {
+    switch (level) {
+        case BNBQ_SIMD_SCALAR: return "scalar";
+        case BNBQ_SIMD_NEON: return "neon";
+        case BNBQ_SIMD_AVX2: return "avx2";
+        case BNBQ_SIMD_AVX512: return "avx512";
+        default: return "unknown";
+    }
+}
+
+BNBQ_API int bnbq_cpu_simd_supported(bnbq_simd_level level) {
+    switch (level) {
+        case BNBQ_SIMD_SCALAR: return 1;
+#if defined(BNBQ__X86_SIMD)
+        case BNBQ_SIMD_AVX2:
+            __builtin_cpu_init();
+            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx") &&
+                   bnbq__cpu_has_f16c();
+        case BNBQ_SIMD_AVX512:
+            __builtin_cpu_init();
+            return bnbq_cpu_simd_supported(BNBQ_SIMD_AVX2) &&
+                   __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#endif
+        default: return 0;
+    }
+}
+
+/* AVX512_VBMI (byte permutes) on the AVX-512 level: the 8-bit dequantizer's fast table lookup.
+   Without it that operation runs its AVX2 code. Resolved with the level. */
+static int bnbq__simd_vbmi = 0;
+
+static int bnbq__simd_resolve(void) {
+    int best = BNBQ_SIMD_SCALAR, lv;
+    const char* env = getenv("BNBQ_SIMD");
+    for (lv = BNBQ_SIMD_AVX512; lv > BNBQ_SIMD_SCALAR; lv--)
+        if (bnbq_cpu_simd_supported((bnbq_simd_level)lv)) { best = lv; break; }
+    if (env && *env) {
+        for (lv = BNBQ_SIMD_SCALAR; lv <= BNBQ_SIMD_AVX512; lv++)
+            if (strcmp(env, bnbq_simd_level_name((bnbq_simd_level)lv)) == 0 &&
+                bnbq_cpu_simd_supported((bnbq_simd_level)lv)) { best = lv; break; }
+    }
+    return best;
+}
+
+static int bnbq__simd(void) {
+    int s = bnbq__simd_load_state();
+    if (s < 0) {
+#if defined(BNBQ__X86_SIMD)
+        __builtin_cpu_init();
+        bnbq__simd_vbmi = __builtin_cpu_supports("avx512vbmi") ? 1 : 0;   /* same value every time */
+#endif
+        s = bnbq__simd_resolve();
+        bnbq__simd_store_state(s);
+    }
+    return s;
+}
+
+BNBQ_API bnbq_simd_level bnbq_cpu_simd_level(void) { return (bnbq_simd_level)bnbq__simd(); }
+
+BNBQ_API bnbq_result bnbq_cpu_set_simd_level(bnbq_simd_level level) {
+    if ((int)level < BNBQ_SIMD_SCALAR || (int)level > BNBQ_SIMD_AVX512) return BNBQ_ERROR_INVALID_ARGS;
+    if (!bnbq_cpu_simd_supported(level)) return BNBQ_ERROR_NOT_SUPPORTED;
+    (void)bnbq__simd();                           /* resolves the sub-features once */
+    bnbq__simd_store_state((int)level);
+    return BNBQ_SUCCESS;
+}
+
+#if defined(BNBQ__X86_SIMD)
+
+/* g++ 12 reports its own intrinsics' deliberately undefined operands (__Y = __Y) as uninitialized
+   once they are inlined here; the values are never read. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#define BNBQ__T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,avx,f16c")))
+#define BNBQ__T256 __attribute__((target("avx2,avx,f16c")))
+
+/* The 16 values of a 4-bit code for absmax 1, as bnbq__dequant4 multiplies them (FP4: index 8
+   is -0.0, the sign applied to the LUT). */
+static void bnbq__code4_values(bnbq_quant_type qt, float* tab) {
+    int c;
+    for (c = 0; c < 16; c++) tab[c] = qt == BNBQ_NF4 ? bnbq__code_nf4[c] : bnbq_fp4_value(c);
+}
+
+/* Search tables of an ascending 256-entry code (bnbq__code_index as lookups, algorithms.md 2.2):
+   the seven steps of the binary search count the odd entries o[k] = code[2k+1] below x (steps of
+   stride s look up o[j*2s + s - 1] at j = count / 2s); p = 2 * count; the final test compares x with
+   code[p] and the two midpoints (code[p +- 1] + code[p]) * 0.5f, exactly as the reference. */
+typedef struct bnbq__qsearch {
+    float s32[16], s16[16], s8[16], s4[16], s2[32], s1[64];
+    float val[128], mhi[128], mlo[128];
+    float pivot64;
+} bnbq__qsearch;
+
+static void bnbq__qsearch_init(const float* code, bnbq__qsearch* s) {
+    int j;
+    memset(s, 0, sizeof *s);
+    s->pivot64 = code[2 * 63 + 1];
+#define BNBQ__QS_FILL(arr, st) \
+    for (j = 0; j < 64 / (st); j++) arr[j] = code[2 * (j * 2 * (st) + (st) - 1) + 1];
+    BNBQ__QS_FILL(s->s32, 32) BNBQ__QS_FILL(s->s16, 16) BNBQ__QS_FILL(s->s8, 8)
+    BNBQ__QS_FILL(s->s4, 4) BNBQ__QS_FILL(s->s2, 2) BNBQ__QS_FILL(s->s1, 1)
+#undef BNBQ__QS_FILL
+    for (j = 0; j < 128; j++) {
+        float val = code[2 * j];
+        s->val[j] = val;
+        s->mhi[j] = (code[2 * j + 1] + val) * 0.5f;
+        s->mlo[j] = j == 0 ? -INFINITY : (code[2 * j - 1] + val) * 0.5f;
+    }
+}
+
+
+/* ---- AVX-512 ---- */
+
+static BNBQ__T256 void bnbq__y_quantize_4bit(const bnbq__task_blockwise* t, size_t b0, size_t b1);
+
+/* f16 bits to f32 (the masked form: gcc's unmasked one trips -Wmaybe-uninitialized in C++) */
+static BNBQ__T512 __m512 bnbq__z_cvtph(__m256i h) {
+    return _mm512_mask_cvtph_ps(_mm512_setzero_ps(), (__mmask16)0xffff, h);
+}
+
+static BNBQ__T512 __m512 bnbq__z_load(bnbq_dtype dt, const void* p, size_t i) {
+    if (dt == BNBQ_F16)
+        return bnbq__z_cvtph(_mm256_loadu_si256((const __m256i*)((const uint16_t*)p + i)));
+    if (dt == BNBQ_BF16)
+        return _mm512_castsi512_ps(_mm512_slli_epi32(
+            _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)((const uint16_t*)p + i))), 16));
+    return _mm512_loadu_ps((const float*)p + i);
+}
+
+static BNBQ__T512 __m512 bnbq__z_canon(__m512 v) {
+    __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    return _mm512_mask_blend_ps(nan, v, _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff)));
+}
+
+/* 16 canonical floats (no NaN but 0x7fffffff) to f16 / bf16 bits, as bnbq_f32_to_f16 / _bf16. */
+static BNBQ__T512 __m256i bnbq__z_to16(bnbq_dtype dt, __m512 v) {
+    if (dt == BNBQ_F16) return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT);
+    {
+        __m512i u = _mm512_castps_si512(v);
+        __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+                                     _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+        r = _mm512_srli_epi32(r, 16);
+        r = _mm512_mask_blend_epi32(nan, r, _mm512_or_si512(_mm512_srli_epi32(u, 16),
+                                                            _mm512_set1_epi32(0x40)));
+        return _mm512_cvtepi32_epi16(r);
+    }
+}
+
+/* the same for values known not to be NaN (finite code times finite absmax) */
+static BNBQ__T512 void bnbq__z_store_nonan(bnbq_dtype dt, void* p, size_t i, __m512 v) {
+    if (dt == BNBQ_F32) { _mm512_storeu_ps((float*)p + i, v); return; }
+    if (dt == BNBQ_F16) {
+        _mm256_storeu_si256((__m256i*)((uint16_t*)p + i), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+        return;
+    }
+    {
+        __m512i u = _mm512_castps_si512(v);
+        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+                                     _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+        _mm256_storeu_si256((__m256i*)((uint16_t*)p + i), _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+    }
+}
+
+static BNBQ__T512 void bnbq__z_store(bnbq_dtype dt, void* p, size_t i, __m512 v) {
+    v = bnbq__z_canon(v);
+    if (dt == BNBQ_F32) _mm512_storeu_ps((float*)p + i, v);
+    else _mm256_storeu_si256((__m256i*)((uint16_t*)p + i), bnbq__z_to16(dt, v));
+}
+
+/* absmax of [start, end), end - start a multiple of 16; max_ps(a, m) is the reference's
+   a > m ? a : m, so NaN never wins. */
+static BNBQ__T512 float bnbq__z_absmax(bnbq_dtype dt, const void* x, size_t start, size_t end) {
+    __m512 m = _mm512_setzero_ps(), m2 = _mm512_setzero_ps();
+    size_t i = start;
+    for (; i + 32 <= end; i += 32) {
+        m = _mm512_max_ps(_mm512_abs_ps(bnbq__z_load(dt, x, i)), m);
+        m2 = _mm512_max_ps(_mm512_abs_ps(bnbq__z_load(dt, x, i + 16)), m2);
+    }
+    if (i < end) m = _mm512_max_ps(_mm512_abs_ps(bnbq__z_load(dt, x, i)), m);
+    m = _mm512_max_ps(m, m2);
+    return _mm512_reduce_max_ps(m);
+}
+
+static BNBQ__T512 void bnbq__z_dequantize_4bit(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
+    float tab[16];
+    __m512 code;
+    const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i ihi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512i sh = _mm512_set1_epi32(0x00000004);  /* per 16-bit lane: 4, 0, 4, 0, ... */
+    size_t b, k;
+    bnbq__code4_values(t->qt, tab);
+    code = _mm512_loadu_ps(tab);
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs;
+        const uint8_t* src = t->cq + start / 2;
+        __m512 lut;
+        lut = bnbq__z_canon(_mm512_mul_ps(code, _mm512_set1_ps(t->cabsmax[b])));
+        if (t->dt == BNBQ_F32) {
+            float* o = (float*)t->out + start;
+            for (k = 0; k < t->bs / 2; k += 16) {
+                __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)(src + k)));
+                __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), lut);
+                __m512 lo = _mm512_permutexvar_ps(v, lut);   /* uses the low 4 bits */
+                _mm512_storeu_ps(o + 2 * k, _mm512_permutex2var_ps(hi, ilo, lo));
+                _mm512_storeu_ps(o + 2 * k + 16, _mm512_permutex2var_ps(hi, ihi, lo));
+            }
+        } else {
+            uint16_t* o = (uint16_t*)t->out + start;
+            __m256i h = bnbq__z_to16(t->dt, lut);
+            __m512i tab32 = _mm512_inserti64x4(_mm512_castsi256_si512(h), h, 1);
+            for (k = 0; k < t->bs / 2; k += 16) {
+                __m128i x = _mm_loadu_si128((const __m128i*)(src + k));
+                __m256i d = _mm256_set_m128i(_mm_unpackhi_epi8(x, x), _mm_unpacklo_epi8(x, x));
+                __m512i w = _mm512_srlv_epi16(_mm512_cvtepu8_epi16(d), sh);
+                _mm512_storeu_si512((void*)(o + 2 * k), _mm512_permutexvar_epi16(w, tab32));
+            }
+        }
+    }
+}
+
+#define BNBQ__TVBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx2,avx,f16c")))
+
+/* 8-bit dequantize with AVX512_VBMI: the code is split into four byte planes (byte k of every
+   entry, 256 bytes = 4 registers each); 64 indices look up each plane with two vpermi2b (7 low
+   bits) and a blend on bit 7, then the planes interleave back into floats. The indices are first
+   permuted so that the in-lane interleave yields the elements in order. */
+static BNBQ__TVBMI void bnbq__zv_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
+    __m512i pl[4][4];
+    uint8_t planes[4][256], perm[64];
+    size_t b, k;
+    int i, r, L;
+    for (i = 0; i < 256; i++) {
+        uint32_t u;
+        memcpy(&u, &t->code[i], 4);
+        for (r = 0; r < 4; r++) planes[r][i] = (uint8_t)(u >> (8 * r));
+    }
+    for (r = 0; r < 4; r++)
+        for (i = 0; i < 4; i++) pl[r][i] = _mm512_loadu_si512((const void*)(planes[r] + 64 * i));
+    /* lane L, group g, byte j of the permuted vector holds element 16 g + 4 L + j */
+    for (L = 0; L < 4; L++)
+        for (r = 0; r < 4; r++)
+            for (i = 0; i < 4; i++) perm[16 * L + 4 * r + i] = (uint8_t)(16 * r + 4 * L + i);
+    for (i = 0; i < 256; i++) if (!(bnbq__absf(t->code[i]) <= FLT_MAX)) break;
+    {
+        const __m512i vperm = _mm512_loadu_si512((const void*)perm);
+        const int code_finite = i == 256;
+        for (b = b0; b < b1; b++) {
+            size_t start = b * t->bs;
+            const uint8_t* src = t->cq + start;
+            __m512 a = _mm512_set1_ps(t->cabsmax[b]);
+            /* finite code times finite absmax is never NaN: no canonicalisation needed */
+            const int nonan = code_finite && bnbq__absf(t->cabsmax[b]) <= FLT_MAX;
+            for (k = 0; k < t->bs; k += 64) {
+                __m512i idx = _mm512_permutexvar_epi8(vperm, _mm512_loadu_si512((const void*)(src + k)));
+                __mmask64 hi = _mm512_movepi8_mask(idx);
+                __m512i p[4], lo01, hi01, lo23, hi23;
+                __m512 v[4];
+                for (r = 0; r < 4; r++)
+                    p[r] = _mm512_mask_blend_epi8(hi, _mm512_permutex2var_epi8(pl[r][0], idx, pl[r][1]),
+                                                  _mm512_permutex2var_epi8(pl[r][2], idx, pl[r][3]));
+                lo01 = _mm512_unpacklo_epi8(p[0], p[1]); hi01 = _mm512_unpackhi_epi8(p[0], p[1]);
+                lo23 = _mm512_unpacklo_epi8(p[2], p[3]); hi23 = _mm512_unpackhi_epi8(p[2], p[3]);
+                v[0] = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpacklo_epi16(lo01, lo23)), a);
+                v[1] = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpackhi_epi16(lo01, lo23)), a);
+                v[2] = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpacklo_epi16(hi01, hi23)), a);
+                v[3] = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpackhi_epi16(hi01, hi23)), a);
+                if (nonan) for (r = 0; r < 4; r++) bnbq__z_store_nonan(t->dt, t->out, start + k + 16 * (size_t)r, v[r]);
+                else for (r = 0; r < 4; r++) bnbq__z_store(t->dt, t->out, start + k + 16 * (size_t)r, v[r]);
+            }
+        }
+    }
+}
+
+static BNBQ__T256 void bnbq__y_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1);
+
+/* AVX-512 without VBMI: the AVX2 code (a gather; tested at the AVX2 level) */
+static BNBQ__T512 void bnbq__z_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
+    if (bnbq__simd_vbmi) bnbq__zv_dequantize_blockwise(t, b0, b1);
+    else bnbq__y_dequantize_blockwise(t, b0, b1);
+}
+
+/* 128-entry table lookup (idx 0..127) from 8 registers */
+static BNBQ__T512 __m512 bnbq__z_lut128(const __m512* tb, __m512i idx) {
+    __m512 a = _mm512_permutex2var_ps(tb[0], idx, tb[1]);
+    __m512 b = _mm512_permutex2var_ps(tb[2], idx, tb[3]);
+    __m512 c = _mm512_permutex2var_ps(tb[4], idx, tb[5]);
+    __m512 d = _mm512_permutex2var_ps(tb[6], idx, tb[7]);
+    __mmask16 m5 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(32));
+    __mmask16 m6 = _mm512_test_epi32_mask(idx, _mm512_set1_epi32(64));
+    return _mm512_mask_blend_ps(m6, _mm512_mask_blend_ps(m5, a, b), _mm512_mask_blend_ps(m5, c, d));
+}
+
+typedef struct bnbq__zsearch {
+    __m512 p64, s32, s16, s8, s4, s2a, s2b, s1[4], mhi[8], mlo[8];
+} bnbq__zsearch;
+
+static BNBQ__T512 void bnbq__z_search_init(const bnbq__qsearch* q, bnbq__zsearch* z) {
+    int i;
+    z->p64 = _mm512_set1_ps(q->pivot64);
+    z->s32 = _mm512_loadu_ps(q->s32); z->s16 = _mm512_loadu_ps(q->s16);
+    z->s8 = _mm512_loadu_ps(q->s8); z->s4 = _mm512_loadu_ps(q->s4);
+    z->s2a = _mm512_loadu_ps(q->s2); z->s2b = _mm512_loadu_ps(q->s2 + 16);
+    for (i = 0; i < 4; i++) z->s1[i] = _mm512_loadu_ps(q->s1 + 16 * i);
+    for (i = 0; i < 8; i++) {
+        z->mhi[i] = _mm512_loadu_ps(q->mhi + 16 * i);
+        z->mlo[i] = _mm512_loadu_ps(q->mlo + 16 * i);
+    }
+}
+
+/* bnbq__code_index of 16 values */
+static BNBQ__T512 __m512i bnbq__z_code_index(const bnbq__zsearch* z, __m512 x) {
+    __m512i c = _mm512_setzero_si512(), r;
+    __mmask16 m, up, dn;
+    m = _mm512_cmp_ps_mask(x, z->p64, _CMP_GT_OQ);
+    c = _mm512_mask_add_epi32(c, m, c, _mm512_set1_epi32(64));
+#define BNBQ__ZSTEP(tab, shift, s) \
+    m = _mm512_cmp_ps_mask(x, _mm512_permutexvar_ps(_mm512_srli_epi32(c, shift), tab), _CMP_GT_OQ); \
+    c = _mm512_mask_add_epi32(c, m, c, _mm512_set1_epi32(s));
+    BNBQ__ZSTEP(z->s32, 6, 32) BNBQ__ZSTEP(z->s16, 5, 16) BNBQ__ZSTEP(z->s8, 4, 8)
+    BNBQ__ZSTEP(z->s4, 3, 4)
+#undef BNBQ__ZSTEP
+    m = _mm512_cmp_ps_mask(x, _mm512_permutex2var_ps(z->s2a, _mm512_srli_epi32(c, 2), z->s2b),
+                           _CMP_GT_OQ);
+    c = _mm512_mask_add_epi32(c, m, c, _mm512_set1_epi32(2));
+    {
+        __m512i j = _mm512_srli_epi32(c, 1);
+        __m512 a = _mm512_permutex2var_ps(z->s1[0], j, z->s1[1]);
+        __m512 b = _mm512_permutex2var_ps(z->s1[2], j, z->s1[3]);
+        __mmask16 m5 = _mm512_test_epi32_mask(j, _mm512_set1_epi32(32));
+        m = _mm512_cmp_ps_mask(x, _mm512_mask_blend_ps(m5, a, b), _CMP_GT_OQ);
+        c = _mm512_mask_add_epi32(c, m, c, _mm512_set1_epi32(1));
+    }
+    /* the reference's (x > val && x > mhi) is x > mhi and its (x <= val && x < mlo) is x < mlo:
+       mlo <= val <= mhi (a midpoint (a + b) * 0.5f of a <= b lies in [a, b]; a NaN midpoint
+       compares false on both sides) */
+    up = _mm512_cmp_ps_mask(x, bnbq__z_lut128(z->mhi, c), _CMP_GT_OQ);
+    dn = _mm512_cmp_ps_mask(x, bnbq__z_lut128(z->mlo, c), _CMP_LT_OQ);
+    r = _mm512_slli_epi32(c, 1);
+    r = _mm512_mask_add_epi32(r, up, r, _mm512_set1_epi32(1));
+    r = _mm512_mask_sub_epi32(r, dn, r, _mm512_set1_epi32(1));
+    return r;
+}
+
+static BNBQ__T512 void bnbq__z_quantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
+    bnbq__qsearch q;
+    bnbq__zsearch z;
+    size_t b, k;
+    bnbq__qsearch_init(t->code, &q);
+    bnbq__z_search_init(&q, &z);
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs;
+        float m, inv;
+        __m512 vinv;
+        m = bnbq__z_absmax(t->dt, t->x, start, start + t->bs);
+        inv = 1.0f / m;
+        t->absmax[b] = m;
+        vinv = _mm512_set1_ps(inv);
+        for (k = start; k < start + t->bs; k += 32) {   /* bs >= 64: two independent searches */
+            __m512 x0 = _mm512_mul_ps(bnbq__z_load(t->dt, t->x, k), vinv);
+            __m512 x1 = _mm512_mul_ps(bnbq__z_load(t->dt, t->x, k + 16), vinv);
+            __m512i c0 = bnbq__z_code_index(&z, x0), c1 = bnbq__z_code_index(&z, x1);
+            _mm_storeu_si128((__m128i*)(t->q + k), _mm512_cvtepi32_epi8(c0));
+            _mm_storeu_si128((__m128i*)(t->q + k + 16), _mm512_cvtepi32_epi8(c1));
+        }
+    }
+}
+
+/* NF4 / FP4 codes of 16 normalized values without a search: the thresholds (bnbq__nf4_thresholds
+   on x, bnbq__fp4_thresholds on |x|) are at least 0.08 apart, so on a grid of cells 1/16 wide
+   (NF4: 32 cells over [-1, 1), FP4: 16 over [0, 1); values beyond clamp to the end cells) each
+   cell holds at most one threshold, none within 1e-3 of a cell edge. The count of thresholds below
+   x is then below[cell] + (x > thr[cell]) (thr = +inf for a cell without one), whichever of two
+   neighbouring cells a rounding of x * 16 picks near an edge; NaN lands in cell 0 and compares
+   false, as in the reference. bnbq__z_q4_init checks these conditions (and the test compares every
+   threshold and its neighbours with the scalar code). */
+typedef struct bnbq__zq4 {
+    float thr[32];
+    int32_t below[32];
+    int32_t c2c[16];
+} bnbq__zq4;
+
+static int bnbq__zq4_init(bnbq_quant_type qt, bnbq__zq4* g) {
+    const float* th = qt == BNBQ_NF4 ? bnbq__nf4_thresholds : bnbq__fp4_thresholds;
+    int nt = qt == BNBQ_NF4 ? 15 : 7, cells = qt == BNBQ_NF4 ? 32 : 16, j, i;
+    double lo0 = qt == BNBQ_NF4 ? -1.0 : 0.0;
+    for (j = 0; j < 32; j++) { g->thr[j] = INFINITY; g->below[j] = 0; }
+    for (j = 0; j < 16; j++) g->c2c[j] = bnbq__fp4_count_to_code[j & 7];
+    for (j = 0; j < cells; j++) {
+        double lo = lo0 + j / 16.0, hi = lo + 1.0 / 16.0;
+        int in = 0;
+        for (i = 0; i < nt; i++) {
+            double t = (double)th[i];
+            if (t < lo) g->below[j]++;
+            if (fabs(t - lo) < 1e-3 || fabs(t - hi) < 1e-3) return 0;
+            if ((j == 0 || t >= lo) && (j == cells - 1 || t < hi)) { g->thr[j] = th[i]; in++; }
+        }
+        if (j == 0) g->below[0] = 0;
+        if (in > 1 || (j == 0 && g->below[0] != 0)) return 0;
+    }
+    /* cell 0 takes everything below its upper edge: no threshold may lie below -1 (NF4) */
+    for (i = 0; i < nt; i++) if ((double)th[i] < lo0) return 0;
+    return 1;
+}
+
+static BNBQ__T512 __m512i bnbq__z_quant4(bnbq_quant_type qt, __m512 x, const __m512* thr,
+                                         const __m512i* below, __m512i c2c) {
+    __m512i cell, c;
+    if (qt == BNBQ_NF4) {
+        /* clamp keeping NaN (min / max return their second operand on NaN) */
+        __m512 xc = _mm512_max_ps(_mm512_set1_ps(-2.0f), _mm512_min_ps(_mm512_set1_ps(2.0f), x));
+        cell = _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_add_ps(xc, _mm512_set1_ps(1.0f)), _mm512_set1_ps(16.0f)));
+        cell = _mm512_min_epi32(_mm512_max_epi32(cell, _mm512_setzero_si512()), _mm512_set1_epi32(31));
+        c = _mm512_permutex2var_epi32(below[0], cell, below[1]);
+        return _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(x, _mm512_permutex2var_ps(thr[0], cell, thr[1]), _CMP_GT_OQ),
+                                     c, _mm512_set1_epi32(1));
+    } else {
+        __m512 a = _mm512_abs_ps(x);
+        __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+        __m512 ac = _mm512_min_ps(_mm512_set1_ps(2.0f), a);
+        cell = _mm512_cvttps_epi32(_mm512_mul_ps(ac, _mm512_set1_ps(16.0f)));
+        cell = _mm512_min_epi32(_mm512_max_epi32(cell, _mm512_setzero_si512()), _mm512_set1_epi32(15));
+        c = _mm512_permutexvar_epi32(cell, below[0]);
+        c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_permutexvar_ps(cell, thr[0]), _CMP_GT_OQ),
+                                  c, _mm512_set1_epi32(1));
+        c = _mm512_permutexvar_epi32(c, c2c);
+        return _mm512_mask_add_epi32(c, neg, c, _mm512_set1_epi32(8));
+    }
+}
+
+static BNBQ__T512 void bnbq__z_quantize_4bit(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
+    bnbq__zq4 g;
+    __m512 thr[2];
+    __m512i below[2], vc2c;
+    size_t b, k;
+    if (!bnbq__zq4_init(t->qt, &g)) { bnbq__y_quantize_4bit(t, b0, b1); return; }
+    thr[0] = _mm512_loadu_ps(g.thr); thr[1] = _mm512_loadu_ps(g.thr + 16);
+    below[0] = _mm512_loadu_si512((const void*)g.below);
+    below[1] = _mm512_loadu_si512((const void*)(g.below + 16));
+    vc2c = _mm512_loadu_si512((const void*)g.c2c);
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs;
+        float m, inv;
+        __m512 vinv;
+        m = bnbq__z_absmax(t->dt, t->x, start, start + t->bs);
+        inv = 1.0f / m;
+        t->absmax[b] = m;
+        vinv = _mm512_set1_ps(inv);
+        for (k = start; k < start + t->bs; k += 16) {
+            __m512 xh = _mm512_mul_ps(bnbq__z_load(t->dt, t->x, k), vinv);
+            __m512i c = bnbq__z_quant4(t->qt, xh, thr, below, vc2c);
+            /* qword j = (code 2j+1) << 32 | code 2j  ->  byte (code 2j) << 4 | code 2j+1 */
+            __m512i p = _mm512_or_si512(_mm512_slli_epi64(c, 4), _mm512_srli_epi64(c, 32));
+            _mm_storel_epi64((__m128i*)(t->q + k / 2), _mm512_cvtepi64_epi8(p));
+        }
+    }
+}
+
+/* LLM.int8 row-wise quantization of one row (bnbq__cpu_vectorwise_range); 0: left to the scalar
+   code (a product could reach bnbq__rint's saturating range). */
+static BNBQ__T512 int bnbq__z_vectorwise_row(const uint16_t* a, size_t cols, float thr, int8_t* q,
+                                             float* out_m) {
+    __m512 m = _mm512_setzero_ps(), mall = _mm512_setzero_ps(), vs, vthr = _mm512_set1_ps(thr);
+    int use_thr = thr > 0.0f;
+    size_t c;
+    float s, all;
+    for (c = 0; c < cols; c += 16) {
+        __mmask16 ld = cols - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - c)) - 1u);
+        __m512 v = _mm512_abs_ps(bnbq__z_cvtph(_mm256_maskz_loadu_epi16(ld, a + c)));
+        __mmask16 keep = use_thr ? (__mmask16)~_mm512_cmp_ps_mask(v, vthr, _CMP_GE_OQ) : (__mmask16)0xffff;
+        m = _mm512_mask_max_ps(m, keep, v, m);
+        mall = _mm512_max_ps(v, mall);
+    }
+    *out_m = _mm512_reduce_max_ps(m);
+    all = _mm512_reduce_max_ps(mall);              /* max |v| of the row, NaN left out */
+    s = 127.0f * (1.0f / *out_m);
+    /* |v * s| <= all * s (rounding is monotone): below 2^22 the reference's bnbq__rint is a
+       round-to-nearest-even, which cvtps2dq does; NaN converts to 0x80000000, whose low byte is 0 */
+    if (!(all * s < 4194304.0f)) return 0;
+    vs = _mm512_set1_ps(s);
+    for (c = 0; c < cols; c += 16) {
+        __mmask16 ld = cols - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - c)) - 1u);
+        __m512 v = bnbq__z_cvtph(_mm256_maskz_loadu_epi16(ld, a + c));
+        __m512i r = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        if (use_thr) r = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(_mm512_abs_ps(v), vthr, _CMP_NGE_UQ), r);
+        _mm512_mask_cvtepi32_storeu_epi8(q + c, ld, r);
+    }
+    return 1;
+}
+
+/* ---- AVX2 ---- */
+
+static BNBQ__T256 __m256 bnbq__y_load(bnbq_dtype dt, const void* p, size_t i) {
+    if (dt == BNBQ_F16)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)((const uint16_t*)p + i)));
+    if (dt == BNBQ_BF16)
+        return _mm256_castsi256_ps(_mm256_slli_epi32(
+            _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)((const uint16_t*)p + i))), 16));
+    return _mm256_loadu_ps((const float*)p + i);
+}
+
+static BNBQ__T256 __m256 bnbq__y_abs(__m256 v) {
+    return _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)));
+}
+
+static BNBQ__T256 __m256 bnbq__y_canon(__m256 v) {
+    __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    return _mm256_blendv_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), nan);
+}
+
+/* 8 canonical floats to f16 / bf16 bits */
+static BNBQ__T256 __m128i bnbq__y_to16(bnbq_dtype dt, __m256 v) {
+    if (dt == BNBQ_F16) return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT);
+    {
+        __m256i u = _mm256_castps_si256(v);
+        __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+        __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff),
+                                     _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1))));
+        r = _mm256_srli_epi32(r, 16);
+        r = _mm256_blendv_epi8(r, _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40)), nan);
+        r = _mm256_packus_epi32(r, r);
+        return _mm256_castsi256_si128(_mm256_permute4x64_epi64(r, 0x08));
+    }
+}
+
+static BNBQ__T256 void bnbq__y_store(bnbq_dtype dt, void* p, size_t i, __m256 v) {
+    v = bnbq__y_canon(v);
+    if (dt == BNBQ_F32) _mm256_storeu_ps((float*)p + i, v);
+    else _mm_storeu_si128((__m128i*)((uint16_t*)p + i), bnbq__y_to16(dt, v));
+}
+
+static BNBQ__T256 float bnbq__y_absmax(bnbq_dtype dt, const void* x, size_t start, size_t end) {
+    __m256 m = _mm256_setzero_ps(), m2 = _mm256_setzero_ps();
+    float r[8], mx;
+    size_t i = start;
+    int k;
+    for (; i + 16 <= end; i += 16) {
+        m = _mm256_max_ps(bnbq__y_abs(bnbq__y_load(dt, x, i)), m);
+        m2 = _mm256_max_ps(bnbq__y_abs(bnbq__y_load(dt, x, i + 8)), m2);
+    }
+    if (i < end) m = _mm256_max_ps(bnbq__y_abs(bnbq__y_load(dt, x, i)), m);
+    _mm256_storeu_ps(r, _mm256_max_ps(m, m2));
+    mx = r[0];
+    for (k = 1; k < 8; k++) mx = r[k] > mx ? r[k] : mx;
+    return mx;
+}
+
+/* 16-entry lookup from two registers (idx 0..15; bit 3 picks the register) */
+static BNBQ__T256 __m256 bnbq__y_lut16(__m256 lo, __m256 hi, __m256i idx) {
+    __m256 sel = _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28));
+    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, idx), _mm256_permutevar8x32_ps(hi, idx), sel);
+}
+
+static BNBQ__T256 void bnbq__y_dequantize_4bit(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
+    float tab[16];
+    __m256 c0, c1;
+    const __m128i m0f = _mm_set1_epi8(0x0f);
+    size_t b, k;
+    bnbq__code4_values(t->qt, tab);
+    c0 = _mm256_loadu_ps(tab); c1 = _mm256_loadu_ps(tab + 8);
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs;
+        const uint8_t* src = t->cq + start / 2;
+        __m256 a, l0, l1;
+        a = _mm256_set1_ps(t->cabsmax[b]);
+        l0 = bnbq__y_canon(_mm256_mul_ps(c0, a));
+        l1 = bnbq__y_canon(_mm256_mul_ps(c1, a));
+        if (t->dt == BNBQ_F32) {
+            float* o = (float*)t->out + start;
+            for (k = 0; k < t->bs / 2; k += 16) {
+                __m128i x = _mm_loadu_si128((const __m128i*)(src + k));
+                __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), m0f), lo = _mm_and_si128(x, m0f);
+                __m128i i0 = _mm_unpacklo_epi8(hi, lo), i1 = _mm_unpackhi_epi8(hi, lo);
+                _mm256_storeu_ps(o + 2 * k, bnbq__y_lut16(l0, l1, _mm256_cvtepu8_epi32(i0)));
+                _mm256_storeu_ps(o + 2 * k + 8, bnbq__y_lut16(l0, l1, _mm256_cvtepu8_epi32(_mm_srli_si128(i0, 8))));
+                _mm256_storeu_ps(o + 2 * k + 16, bnbq__y_lut16(l0, l1, _mm256_cvtepu8_epi32(i1)));
+                _mm256_storeu_ps(o + 2 * k + 24, bnbq__y_lut16(l0, l1, _mm256_cvtepu8_epi32(_mm_srli_si128(i1, 8))));
+            }
+        } else {
+            uint16_t* o = (uint16_t*)t->out + start;
+            __m128i h0 = bnbq__y_to16(t->dt, l0), h1 = bnbq__y_to16(t->dt, l1);
+            /* byte tables: low bytes and high bytes of the 16 values, in both lanes */
+            const __m128i sl = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+            __m128i a0 = _mm_shuffle_epi8(h0, sl), a1 = _mm_shuffle_epi8(h1, sl);
+            __m128i tl = _mm_unpacklo_epi64(a0, a1), th = _mm_unpackhi_epi64(a0, a1);
+            __m256i TL = _mm256_broadcastsi128_si256(tl), TH = _mm256_broadcastsi128_si256(th);
+            for (k = 0; k < t->bs / 2; k += 16) {
+                __m128i x = _mm_loadu_si128((const __m128i*)(src + k));
+                __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), m0f), lo = _mm_and_si128(x, m0f);
+                __m256i idx = _mm256_set_m128i(_mm_unpackhi_epi8(hi, lo), _mm_unpacklo_epi8(hi, lo));
+                __m256i L = _mm256_shuffle_epi8(TL, idx), H = _mm256_shuffle_epi8(TH, idx);
+                __m256i w0 = _mm256_unpacklo_epi8(L, H), w1 = _mm256_unpackhi_epi8(L, H);
+                _mm256_storeu_si256((__m256i*)(o + 2 * k), _mm256_permute2x128_si256(w0, w1, 0x20));
+                _mm256_storeu_si256((__m256i*)(o + 2 * k + 16), _mm256_permute2x128_si256(w0, w1, 0x31));
+            }
+        }
+    }
+}
+
+static BNBQ__T256 void bnbq__y_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
+    size_t b, k;
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs;
+        const uint8_t* src = t->cq + start;
+        __m256 a;
+        a = _mm256_set1_ps(t->cabsmax[b]);
+        for (k = 0; k < t->bs; k += 8) {
+            __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)(src + k)));
+            __m256 c = _mm256_i32gather_ps(t->code, idx, 4);
+            bnbq__y_store(t->dt, t->out, start + k, _mm256_mul_ps(c, a));
+        }
+    }
+}
+
+/* bnbq__code_index of 8 values: the same counts; tables of up to 32 entries in registers
+   (vpermps and blends), the larger ones gathered */
+typedef struct bnbq__ysearch { __m256 p64, s32, s16, s8, s4[2], s2[4]; } bnbq__ysearch;
+
+static BNBQ__T256 void bnbq__y_search_init(const bnbq__qsearch* q, bnbq__ysearch* y) {
+    int i;
+    y->p64 = _mm256_set1_ps(q->pivot64);
+    y->s32 = _mm256_loadu_ps(q->s32); y->s16 = _mm256_loadu_ps(q->s16); y->s8 = _mm256_loadu_ps(q->s8);
+    for (i = 0; i < 2; i++) y->s4[i] = _mm256_loadu_ps(q->s4 + 8 * i);
+    for (i = 0; i < 4; i++) y->s2[i] = _mm256_loadu_ps(q->s2 + 8 * i);
+}
+
+static BNBQ__T256 __m256i bnbq__y_code_index(const bnbq__qsearch* q, const bnbq__ysearch* y, __m256 x) {
+    __m256i c = _mm256_setzero_si256(), r, up, dn, j;
+    __m256i m = _mm256_castps_si256(_mm256_cmp_ps(x, y->p64, _CMP_GT_OQ));
+    c = _mm256_sub_epi32(c, _mm256_slli_epi32(m, 6));   /* m is 0 or -1: c += 64 */
+#define BNBQ__YSTEP(piv, lg) \
+    m = _mm256_castps_si256(_mm256_cmp_ps(x, piv, _CMP_GT_OQ)); \
+    c = _mm256_sub_epi32(c, _mm256_slli_epi32(m, lg));
+    BNBQ__YSTEP(_mm256_permutevar8x32_ps(y->s32, _mm256_srli_epi32(c, 6)), 5)
+    BNBQ__YSTEP(_mm256_permutevar8x32_ps(y->s16, _mm256_srli_epi32(c, 5)), 4)
+    BNBQ__YSTEP(_mm256_permutevar8x32_ps(y->s8, _mm256_srli_epi32(c, 4)), 3)
+    j = _mm256_srli_epi32(c, 3);
+    BNBQ__YSTEP(bnbq__y_lut16(y->s4[0], y->s4[1], j), 2)
+    j = _mm256_srli_epi32(c, 2);
+    BNBQ__YSTEP(_mm256_blendv_ps(bnbq__y_lut16(y->s2[0], y->s2[1], j), bnbq__y_lut16(y->s2[2], y->s2[3], j),
+                                 _mm256_castsi256_ps(_mm256_slli_epi32(j, 27))), 1)
+    BNBQ__YSTEP(_mm256_i32gather_ps(q->s1, _mm256_srli_epi32(c, 1), 4), 0)
+#undef BNBQ__YSTEP
+    /* as the AVX-512 code: x > mhi and x < mlo decide (mlo <= code[p] <= mhi) */
+    up = _mm256_castps_si256(_mm256_cmp_ps(x, _mm256_i32gather_ps(q->mhi, c, 4), _CMP_GT_OQ));
+    dn = _mm256_castps_si256(_mm256_cmp_ps(x, _mm256_i32gather_ps(q->mlo, c, 4), _CMP_LT_OQ));
+    r = _mm256_slli_epi32(c, 1);
+    r = _mm256_sub_epi32(r, up);
+    r = _mm256_add_epi32(r, dn);
+    return r;
+}
+
+/* 8 int32 (0..255) to 8 bytes */
+static BNBQ__T256 __m128i bnbq__y_bytes(__m256i v) {
+    __m128i p = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    return _mm_packus_epi16(p, p);
+}
+
+static BNBQ__T256 void bnbq__y_quantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
+    bnbq__qsearch q;
+    bnbq__ysearch y;
+    size_t b, k;
+    bnbq__qsearch_init(t->code, &q);
+    bnbq__y_search_init(&q, &y);
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs;
+        float m, inv;
+        __m256 vinv;
+        m = bnbq__y_absmax(t->dt, t->x, start, start + t->bs);
+        inv = 1.0f / m;
+        t->absmax[b] = m;
+        vinv = _mm256_set1_ps(inv);
+        for (k = start; k < start + t->bs; k += 8) {
+            __m256 xh = _mm256_mul_ps(bnbq__y_load(t->dt, t->x, k), vinv);
+            _mm_storel_epi64((__m128i*)(t->q + k), bnbq__y_bytes(bnbq__y_code_index(&q, &y, xh)));
+        }
+    }
+}
+
+static BNBQ__T256 __m256i bnbq__y_quant4(bnbq_quant_type qt, __m256 x, __m256 t0, __m256 t1,
+                                         __m256i c2c) {
+    __m256i c = _mm256_setzero_si256(), m;
+#define BNBQ__YQ4(s, lg) \
+    m = _mm256_castps_si256(_mm256_cmp_ps(x, bnbq__y_lut16(t0, t1, _mm256_add_epi32(c, _mm256_set1_epi32((s) - 1))), _CMP_GT_OQ)); \
+    c = _mm256_sub_epi32(c, _mm256_slli_epi32(m, lg));
+    if (qt == BNBQ_NF4) {
+        BNBQ__YQ4(8, 3) BNBQ__YQ4(4, 2) BNBQ__YQ4(2, 1) BNBQ__YQ4(1, 0)
+        return c;
+    } else {
+        __m256i neg = _mm256_castps_si256(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+        x = bnbq__y_abs(x);
+        BNBQ__YQ4(4, 2) BNBQ__YQ4(2, 1) BNBQ__YQ4(1, 0)
+        c = _mm256_permutevar8x32_epi32(c2c, c);
+        return _mm256_sub_epi32(c, _mm256_slli_epi32(neg, 3));
+    }
+#undef BNBQ__YQ4
+}
+
+static BNBQ__T256 void bnbq__y_quantize_4bit(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
+    float th[16];
+    int32_t c2c[8];
+    __m256 t0, t1;
+    __m256i vc2c;
+    size_t b, k;
+    int i;
+    for (i = 0; i < 16; i++)
+        th[i] = t->qt == BNBQ_NF4 ? (i < 15 ? bnbq__nf4_thresholds[i] : INFINITY)
+                                  : (i < 7 ? bnbq__fp4_thresholds[i] : INFINITY);
+    for (i = 0; i < 8; i++) c2c[i] = bnbq__fp4_count_to_code[i];
+    t0 = _mm256_loadu_ps(th); t1 = _mm256_loadu_ps(th + 8);
+    vc2c = _mm256_loadu_si256((const __m256i*)c2c);
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs;
+        float m, inv;
+        __m256 vinv;
+        m = bnbq__y_absmax(t->dt, t->x, start, start + t->bs);
+        inv = 1.0f / m;
+        t->absmax[b] = m;
+        vinv = _mm256_set1_ps(inv);
+        for (k = start; k < start + t->bs; k += 16) {
+            __m256i c0 = bnbq__y_quant4(t->qt, _mm256_mul_ps(bnbq__y_load(t->dt, t->x, k), vinv), t0, t1, vc2c);
+            __m256i c1 = bnbq__y_quant4(t->qt, _mm256_mul_ps(bnbq__y_load(t->dt, t->x, k + 8), vinv), t0, t1, vc2c);
+            /* 16 codes in order as u16 words w_j = code 2j | code 2j+1 << 8; byte j = (code 2j) << 4 | code 2j+1 */
+            __m256i pk = _mm256_permute4x64_epi64(_mm256_packus_epi32(c0, c1), 0xD8);
+            __m128i e = _mm_packus_epi16(_mm256_castsi256_si128(pk), _mm256_extracti128_si256(pk, 1));
+            __m128i r = _mm_or_si128(_mm_and_si128(_mm_slli_epi16(e, 4), _mm_set1_epi16(0x00f0)),
+                                     _mm_srli_epi16(e, 8));
+            _mm_storel_epi64((__m128i*)(t->q + k / 2), _mm_packus_epi16(r, r));
+        }
+    }
+}
+
+static BNBQ__T256 int bnbq__y_vectorwise_row(const uint16_t* a, size_t cols, float thr, int8_t* q,
+                                             float* out_m) {
+    __m256 m = _mm256_setzero_ps(), vs, vthr = _mm256_set1_ps(thr);
+    int use_thr = thr > 0.0f;
+    size_t c, full = cols & ~(size_t)7;
+    float s, r[8], mx;
+    int k;
+    for (c = 0; c < full; c += 8) {
+        __m256 v = bnbq__y_abs(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(a + c))));
+        if (use_thr) {
+            __m256 keep = _mm256_cmp_ps(v, vthr, _CMP_NGE_UQ);
+            m = _mm256_blendv_ps(m, _mm256_max_ps(v, m), keep);
+        } else {
+            m = _mm256_max_ps(v, m);
+        }
+    }
+    _mm256_storeu_ps(r, m);
+    mx = r[0];
+    for (k = 1; k < 8; k++) mx = r[k] > mx ? r[k] : mx;
+    for (; c < cols; c++) {
+        float v = bnbq__absf(bnbq_f16_to_f32(a[c]));
+        if (use_thr && v >= thr) continue;
+        if (v > mx) mx = v;
+    }
+    *out_m = mx;
+    s = 127.0f * (1.0f / mx);
+    vs = _mm256_set1_ps(s);
+    for (c = 0; c < full; c += 8) {
+        __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(a + c)));
+        __m256 y = _mm256_mul_ps(v, vs);
+        __m256 zero = _mm256_cmp_ps(y, y, _CMP_UNORD_Q);
+        __m256 big = _mm256_cmp_ps(bnbq__y_abs(y), _mm256_set1_ps(4194304.0f), _CMP_GE_OQ);
+        __m256i ri;
+        __m128i p;
+        if (_mm256_movemask_ps(big)) return 0;
+        if (use_thr) zero = _mm256_or_ps(zero, _mm256_cmp_ps(bnbq__y_abs(v), vthr, _CMP_GE_OQ));
+        ri = _mm256_cvtps_epi32(_mm256_round_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        ri = _mm256_andnot_si256(_mm256_castps_si256(zero), ri);
+        p = _mm_packs_epi32(_mm256_castsi256_si128(ri), _mm256_extracti128_si256(ri, 1));
+        _mm_storel_epi64((__m128i*)(q + c), _mm_packs_epi16(p, p));
+    }
+    for (; c < cols; c++) {
+        float v = bnbq_f16_to_f32(a[c]);
+        if (use_thr && bnbq__absf(v) >= thr) { q[c] = 0; continue; }
+        {
+            BNBQ__FLT_TMP float y = v * s;
+            q[c] = (int8_t)bnbq__rint(y);
+        }
+    }
+    return 1;
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#endif /* BNBQ__X86_SIMD */
+
+#ifdef BNBQ_PTHREADS
+#include <pthread.h>
+
+typedef struct bnbq__pool_worker { struct bnbq_thread_pool* pool; int idx; } bnbq__pool_worker;
+
+struct bnbq_thread_pool {
+    pthread_mutex_t mu, call_mu;
+    pthread_cond_t work, done;
+    int nthreads, started, stop, pending;
+    unsigned long gen;
+    bnbq_range_fn fn;
+    void* task;
+    size_t count;
+    pthread_t* threads;
+    bnbq__pool_worker* workers;
+};
+
+static void bnbq__pool_share(const bnbq_thread_pool* p, int idx, bnbq_range_fn fn, void* task,
+                             size_t count) {
+    size_t b = count / (size_t)p->nthreads * (size_t)idx + (count % (size_t)p->nthreads) * (size_t)idx / (size_t)p->nthreads;
+    size_t e = count / (size_t)p->nthreads * (size_t)(idx + 1) +
+               (count % (size_t)p->nthreads) * (size_t)(idx + 1) / (size_t)p->nthreads;
+    if (e > b) fn(task, b, e);
+}
+
+static void* bnbq__pool_main(void* arg) {
+    bnbq__pool_worker* w = (bnbq__pool_worker*)arg;
+    bnbq_thread_pool* p = w->pool;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        bnbq_range_fn fn;
+        void* task;
+        size_t count;
+        while (!p->stop && p->gen == seen) pthread_cond_wait(&p->work, &p->mu);
+        if (p->stop) break;
+        seen = p->gen;
+        fn = p->fn; task = p->task; count = p->count;
+        pthread_mutex_unlock(&p->mu);
+        bnbq__pool_share(p, w->idx, fn, task, count);
+        pthread_mutex_lock(&p->mu);
+        if (--p->pending == 0) pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+BNBQ_API void bnbq_thread_pool_destroy(bnbq_thread_pool* p) {
+    int i;
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    for (i = 0; i < p->started; i++) pthread_join(p->threads[i], NULL);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->call_mu);
+    free(p->threads);
+    free(p->workers);
+    free(p);
+}
+
+BNBQ_API bnbq_result bnbq_thread_pool_create(int nthreads, bnbq_thread_pool** out_pool) {
+    bnbq_thread_pool* p;
+    int i;
+    if (!out_pool) return BNBQ_ERROR_NULL_POINTER;
+    *out_pool = NULL;
+    if (nthreads < 1 || nthreads > 1024) return BNBQ_ERROR_INVALID_ARGS;
+    p = (bnbq_thread_pool*)calloc(1, sizeof *p);
+    if (!p) return BNBQ_ERROR_OUT_OF_MEMORY;
+    p->nthreads = nthreads;
+    p->threads = (pthread_t*)calloc((size_t)nthreads, sizeof(pthread_t));
+    p->workers = (bnbq__pool_worker*)calloc((size_t)nthreads, sizeof(bnbq__pool_worker));
+    if (!p->threads || !p->workers) { free(p->threads); free(p->workers); free(p); return BNBQ_ERROR_OUT_OF_MEMORY; }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->call_mu, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    for (i = 1; i < nthreads; i++) {
+        p->workers[i - 1].pool = p;
+        p->workers[i - 1].idx = i;
+        if (pthread_create(&p->threads[i - 1], NULL, bnbq__pool_main, &p->workers[i - 1]) != 0) {
+            bnbq_thread_pool_destroy(p);
+            return BNBQ_ERROR_OUT_OF_MEMORY;
+        }
+        p->started++;
+    }
+    *out_pool = p;
+    return BNBQ_SUCCESS;
+}
+
+BNBQ_API void bnbq_thread_pool_parallel_for(void* pool, bnbq_range_fn fn, void* task, size_t count) {
+    bnbq_thread_pool* p = (bnbq_thread_pool*)pool;
+    if (count == 0) return;
+    if (!p || p->nthreads == 1 || count == 1) { fn(task, 0, count); return; }
+    pthread_mutex_lock(&p->call_mu);
+    pthread_mutex_lock(&p->mu);
+    p->fn = fn; p->task = task; p->count = count;
+    p->pending = p->nthreads - 1;
+    p->gen++;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    bnbq__pool_share(p, 0, fn, task, count);
+    pthread_mutex_lock(&p->mu);
+    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&p->call_mu);
+}
+#endif /* BNBQ_PTHREADS */
+
+/* Dispatch from the CPU kernels: a SIMD level does the full blocks of [b0, b1) and returns where
+   the scalar loop goes on (b1, or the partial last block, or b0 when no SIMD level runs). */
+static size_t bnbq__simd_full_end(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
+    size_t nf = t->n / t->bs;
+    return b1 < nf ? b1 : (nf > b0 ? nf : b0);
+}
+#if defined(BNBQ__X86_SIMD)
+#define BNBQ__SIMD_BLOCKS(name) \
+    static size_t bnbq__simd_##name(const bnbq__task_blockwise* t, size_t b0, size_t b1) { \
+        size_t e = bnbq__simd_full_end(t, b0, b1); \
+        int lv = e > b0 ? bnbq__simd() : BNBQ_SIMD_SCALAR; \
+        if (lv >= BNBQ_SIMD_AVX512) { bnbq__z_##name(t, b0, e); return e; } \
+        if (lv >= BNBQ_SIMD_AVX2) { bnbq__y_##name(t, b0, e); return e; } \
+        return b0; \
+    }
+#else
+#define BNBQ__SIMD_BLOCKS(name) \
+    static size_t bnbq__simd_##name(const bnbq__task_blockwise* t, size_t b0, size_t b1) { \
+        (void)t; (void)b1; (void)bnbq__simd_full_end; return b0; \
+    }
+#endif
+BNBQ__SIMD_BLOCKS(quantize_blockwise)
+BNBQ__SIMD_BLOCKS(dequantize_blockwise)
+BNBQ__SIMD_BLOCKS(quantize_4bit)
+BNBQ__SIMD_BLOCKS(dequantize_4bit)
+#undef BNBQ__SIMD_BLOCKS
+
+/* one LLM.int8 row; 0: not done (no SIMD, or a value the scalar code must saturate) */
+static int bnbq__simd_vectorwise_row(const uint16_t* a, size_t cols, float thr, int8_t* q,
+                                     float* out_m) {
+#if defined(BNBQ__X86_SIMD)
+    int lv = bnbq__simd();
+    if (lv >= BNBQ_SIMD_AVX512) return bnbq__z_vectorwise_row(a, cols, thr, q, out_m);
+    if (lv >= BNBQ_SIMD_AVX2) return bnbq__y_vectorwise_row(a, cols, thr, q, out_m);
+#else
+    (void)a; (void)cols; (void)thr; (void)q; (void)out_m;
+#endif
+    return 0;
+}
+
+
 /* absmax of elements [start, end) (NaN never wins: fmaxf semantics) */
 static float bnbq__block_absmax(bnbq_dtype dt, const void* x, size_t start, size_t end) {
     float buf[BNBQ__CHUNK];
@@ -2033,6 +3062,7 @@ static void bnbq__cpu_quantize_blockwise_range(void* task, size_t b0, size_t b1)
     const bnbq__task_blockwise* t = (const bnbq__task_blockwise*)task;
     float buf[BNBQ__CHUNK];
     size_t b, i;
+    b0 = bnbq__simd_quantize_blockwise(t, b0, b1);   /* SIMD levels: the full blocks */
     for (b = b0; b < b1; b++) {
         size_t start = b * t->bs, end = start + t->bs < t->n ? start + t->bs : t->n;
         float m = bnbq__block_absmax(t->dt, t->x, start, end);
@@ -2050,6 +3080,7 @@ static void bnbq__cpu_dequantize_blockwise_range(void* task, size_t b0, size_t b
     const bnbq__task_blockwise* t = (const bnbq__task_blockwise*)task;
     float buf[BNBQ__CHUNK];
     size_t b, i, k;
+    b0 = bnbq__simd_dequantize_blockwise(t, b0, b1);   /* SIMD levels: the full blocks */
     for (b = b0; b < b1; b++) {
         size_t start = b * t->bs, end = start + t->bs < t->n ? start + t->bs : t->n;
         float a = t->cabsmax[b];
@@ -2069,6 +3100,7 @@ static void bnbq__cpu_quantize_4bit_range(void* task, size_t b0, size_t b1) {
     const bnbq__task_blockwise* t = (const bnbq__task_blockwise*)task;
     float buf[BNBQ__CHUNK + 1];
     size_t b, i, k;
+    b0 = bnbq__simd_quantize_4bit(t, b0, b1);   /* SIMD levels: the full blocks */
     for (b = b0; b < b1; b++) {
         size_t start = b * t->bs, end = start + t->bs < t->n ? start + t->bs : t->n;
         float m = bnbq__block_absmax(t->dt, t->x, start, end);
@@ -2101,6 +3133,7 @@ static void bnbq__cpu_dequantize_4bit_range(void* task, size_t b0, size_t b1) {
     float lut[16];
     size_t b, i, k;
     int c;
+    b0 = bnbq__simd_dequantize_4bit(t, b0, b1);   /* SIMD levels: the full blocks */
     for (b = b0; b < b1; b++) {
         size_t start = b * t->bs, end = start + t->bs < t->n ? start + t->bs : t->n;
         for (c = 0; c < 16; c++) lut[c] = bnbq__dequant4(t->qt, c, t->cabsmax[b]);
@@ -2479,19 +3512,23 @@ static void bnbq__cpu_vectorwise_range(void* task, size_t r0, size_t r1) {
         const uint16_t* a = t->A + r * t->cols;
         int8_t* q = t->CA + r * t->cols;
         float m = 0.0f, s;
-        for (c = 0; c < t->cols; c++) {
-            float v = bnbq__absf(bnbq_f16_to_f32(a[c]));
-            if (use_thr && v >= t->threshold) continue;
-            if (v > m) m = v;
-        }
-        t->row_stats[r] = m;
-        s = 127.0f * (1.0f / m);                  /* bitsandbytes: __fdividef(127, absmax) */
-        for (c = 0; c < t->cols; c++) {
-            float v = bnbq_f16_to_f32(a[c]);
-            if (use_thr && bnbq__absf(v) >= t->threshold) { q[c] = 0; continue; }
-            {
-                BNBQ__FLT_TMP float y = v * s;
-                q[c] = (int8_t)bnbq__rint(y);
+        if (bnbq__simd_vectorwise_row(a, t->cols, use_thr ? t->threshold : 0.0f, q, &m)) {
+            t->row_stats[r] = m;                  /* a SIMD level did the row */
+        } else {
+            for (c = 0; c < t->cols; c++) {
+                float v = bnbq__absf(bnbq_f16_to_f32(a[c]));
+                if (use_thr && v >= t->threshold) continue;
+                if (v > m) m = v;
+            }
+            t->row_stats[r] = m;
+            s = 127.0f * (1.0f / m);              /* bitsandbytes: __fdividef(127, absmax) */
+            for (c = 0; c < t->cols; c++) {
+                float v = bnbq_f16_to_f32(a[c]);
+                if (use_thr && bnbq__absf(v) >= t->threshold) { q[c] = 0; continue; }
+                {
+                    BNBQ__FLT_TMP float y = v * s;
+                    q[c] = (int8_t)bnbq__rint(y);
+                }
             }
         }
         if (t->rows > 1) {

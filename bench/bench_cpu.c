@@ -1,7 +1,11 @@
-/* bench_cpu.c - throughput of bnbq's CPU reference (single thread, ex = NULL).
+/* bench_cpu.c - throughput of bnbq's CPU paths (single thread, ex = NULL).
 
    Build and run:  make bench-cpu
                    (cc -std=c99 -O2 -ffp-contract=off -I. bench/bench_cpu.c -o build/bench_cpu -lm)
+   Options:        --simd scalar|avx2|avx512   force a SIMD level (default: the best; or BNBQ_SIMD)
+                   --only WORD1,WORD2          only the lines whose name contains one of the words
+                   --threads N                 run the operations (and memcpy) on N threads through
+                                               a CPU exec with bnbq_thread_pool (default 1: ex = NULL)
 
    Every line: the median over 3 runs of the time per call (each run repeats the call until it
    has taken at least 0.2 s), the bandwidth it implies (bytes read + bytes written, GB = 1e9 B),
@@ -11,6 +15,7 @@
    data (more than the last-level cache); "hot" reuses one copy. Takes about 1-3 minutes. */
 #define _POSIX_C_SOURCE 200809L
 #define BNBQ_IMPLEMENTATION
+#define BNBQ_PTHREADS      /* --threads N: bnbq_thread_pool as the exec's parallel-for */
 #include "bnbq.h"
 
 #include <math.h>
@@ -93,6 +98,28 @@ static double time_call(bench_fn fn, void* ctx)
 }
 
 static double g_memcpy_gbs;
+static const char* g_only;
+static bnbq_exec* g_ex;          /* NULL, or a CPU exec with a thread pool (--threads) */
+static bnbq_thread_pool* g_pool;
+static int g_threads = 1;
+
+/* --only: the name contains one of the comma-separated words */
+static int wanted(const char* name)
+{
+    const char* p = g_only;
+    if (!p) return 1;
+    while (*p) {
+        char w[64];
+        size_t k = strcspn(p, ",");
+        if (k > 0 && k < sizeof w) {
+            memcpy(w, p, k); w[k] = 0;
+            if (strstr(name, w)) return 1;
+        }
+        p += k;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
 
 static void print_line(const char* name, double sec, double bytes, double ops)
 {
@@ -106,10 +133,17 @@ static void print_line(const char* name, double sec, double bytes, double ops)
 /* ---- memcpy ---------------------------------------------------------------------------------- */
 
 typedef struct mc_ctx { void* dst; const void* src; size_t bytes; } mc_ctx;
+static void memcpy_range(void* c, size_t b, size_t e)
+{
+    mc_ctx* m = (mc_ctx*)c;
+    size_t chunk = m->bytes / 256;
+    memcpy((char*)m->dst + b * chunk, (const char*)m->src + b * chunk, (e - b) * chunk);
+}
 static void run_memcpy(void* c)
 {
     mc_ctx* m = (mc_ctx*)c;
-    memcpy(m->dst, m->src, m->bytes);
+    if (g_pool) bnbq_thread_pool_parallel_for(g_pool, memcpy_range, m, 256);   /* 256 x 1 MiB */
+    else memcpy(m->dst, m->src, m->bytes);
 }
 
 /* ---- blockwise quantize / dequantize ------------------------------------------------------------ */
@@ -121,14 +155,14 @@ typedef struct q_ctx {
 static void run_quantize(void* c)
 {
     q_ctx* t = (q_ctx*)c;
-    if (t->bits == 8) check(bnbq_quantize_blockwise(NULL, NULL, t->dt, t->x, NELEM, t->bs, t->q, t->absmax), "quantize_blockwise");
-    else check(bnbq_quantize_4bit(NULL, t->qt, t->dt, t->x, NELEM, t->bs, t->q, t->absmax), "quantize_4bit");
+    if (t->bits == 8) check(bnbq_quantize_blockwise(g_ex, NULL, t->dt, t->x, NELEM, t->bs, t->q, t->absmax), "quantize_blockwise");
+    else check(bnbq_quantize_4bit(g_ex, t->qt, t->dt, t->x, NELEM, t->bs, t->q, t->absmax), "quantize_4bit");
 }
 static void run_dequantize(void* c)
 {
     q_ctx* t = (q_ctx*)c;
-    if (t->bits == 8) check(bnbq_dequantize_blockwise(NULL, NULL, t->dt, t->q, t->absmax, NELEM, t->bs, t->out), "dequantize_blockwise");
-    else check(bnbq_dequantize_4bit(NULL, t->qt, t->dt, t->q, t->absmax, NELEM, t->bs, t->out), "dequantize_4bit");
+    if (t->bits == 8) check(bnbq_dequantize_blockwise(g_ex, NULL, t->dt, t->q, t->absmax, NELEM, t->bs, t->out), "dequantize_blockwise");
+    else check(bnbq_dequantize_4bit(g_ex, t->qt, t->dt, t->q, t->absmax, NELEM, t->bs, t->out), "dequantize_4bit");
 }
 
 /* ---- int8 ---------------------------------------------------------------------------------- */
@@ -140,12 +174,12 @@ typedef struct i8_ctx {
 static void run_vectorwise(void* c)
 {
     i8_ctx* t = (i8_ctx*)c;
-    check(bnbq_int8_vectorwise_quant(NULL, BNBQ_F16, t->A, t->rows, t->cols, 0.0f, t->CA, t->stats, NULL, NULL), "int8_vectorwise_quant");
+    check(bnbq_int8_vectorwise_quant(g_ex, BNBQ_F16, t->A, t->rows, t->cols, 0.0f, t->CA, t->stats, NULL, NULL), "int8_vectorwise_quant");
 }
 static void run_int8_mm(void* c)
 {
     i8_ctx* t = (i8_ctx*)c;
-    check(bnbq_int8_linear_matmul(NULL, t->a, t->b, t->M, t->N, t->K, t->c), "int8_linear_matmul");
+    check(bnbq_int8_linear_matmul(g_ex, t->a, t->b, t->M, t->N, t->K, t->c), "int8_linear_matmul");
 }
 
 /* ---- gemv ---------------------------------------------------------------------------------- */
@@ -160,14 +194,14 @@ static void run_gemv(void* c)
     gemv_ctx* t = (gemv_ctx*)c;
     int k = t->next;
     t->next = (t->next + 1) % t->ncopies;
-    check(bnbq_gemv_4bit(NULL, t->qt, t->dt, t->A, t->packed[k], t->absmax[k], t->N, t->K, t->bs,
+    check(bnbq_gemv_4bit(g_ex, t->qt, t->dt, t->A, t->packed[k], t->absmax[k], t->N, t->K, t->bs,
                          t->out, NULL, NULL), "gemv_4bit");
 }
 
 static const char* dt_name(bnbq_dtype dt) { return dt == BNBQ_F32 ? "f32" : dt == BNBQ_F16 ? "f16" : "bf16"; }
 static size_t dt_size(bnbq_dtype dt) { return dt == BNBQ_F32 ? 4 : 2; }
 
-int main(void)
+int main(int argc, char** argv)
 {
     static const bnbq_dtype dts[3] = { BNBQ_F32, BNBQ_F16, BNBQ_BF16 };
     static const int bs8[3] = { 64, 256, 4096 };
@@ -183,6 +217,39 @@ int main(void)
     double t_start = now_s(), sec;
     int id, ib, iq;
     size_t i;
+
+    for (id = 1; id < argc; id++) {
+        if (strcmp(argv[id], "--simd") == 0 && id + 1 < argc) {
+            const char* want = argv[++id];
+            int lv, found = 0;
+            for (lv = BNBQ_SIMD_SCALAR; lv <= BNBQ_SIMD_AVX512; lv++)
+                if (strcmp(want, bnbq_simd_level_name((bnbq_simd_level)lv)) == 0) {
+                    bnbq_result r = bnbq_cpu_set_simd_level((bnbq_simd_level)lv);
+                    if (r != BNBQ_SUCCESS) { fprintf(stderr, "--simd %s: %s\n", want, bnbq_result_name(r)); return 1; }
+                    found = 1;
+                }
+            if (!found) { fprintf(stderr, "--simd: unknown level %s\n", want); return 1; }
+        } else if (strcmp(argv[id], "--only") == 0 && id + 1 < argc) {
+            g_only = argv[++id];
+        } else if (strcmp(argv[id], "--threads") == 0 && id + 1 < argc) {
+            g_threads = atoi(argv[++id]);
+            if (g_threads < 1) { fprintf(stderr, "--threads: at least 1\n"); return 1; }
+        } else {
+            fprintf(stderr, "usage: %s [--simd scalar|avx2|avx512] [--only WORD1,WORD2] [--threads N]\n", argv[0]);
+            return 1;
+        }
+    }
+
+    if (g_threads > 1) {
+        static bnbq_exec ex;
+        bnbq_cpu_desc d;
+        check(bnbq_thread_pool_create(g_threads, &g_pool), "thread pool");
+        memset(&d, 0, sizeof d);
+        d.parallel_for = bnbq_thread_pool_parallel_for;
+        d.parallel_for_user_data = g_pool;
+        check(bnbq_cpu_exec_init(&ex, &d), "exec");
+        g_ex = &ex;
+    }
 
     /* ---- header */
     {
@@ -204,7 +271,14 @@ int main(void)
         }
         if (f) fclose(f);
         strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", gmtime(&tt));
-        printf("bnbq %s CPU benchmark (reference path, ex = NULL, one thread)\n", BNBQ_VERSION_STRING);
+        if (g_threads > 1)
+            printf("bnbq %s CPU benchmark (%d threads: bnbq_thread_pool; memcpy on the same threads)\n",
+                   BNBQ_VERSION_STRING, g_threads);
+        else
+            printf("bnbq %s CPU benchmark (ex = NULL, one thread)\n", BNBQ_VERSION_STRING);
+        printf("simd:     %s (best here: %s)\n", bnbq_simd_level_name(bnbq_cpu_simd_level()),
+               bnbq_cpu_simd_supported(BNBQ_SIMD_AVX512) ? "avx512" :
+               bnbq_cpu_simd_supported(BNBQ_SIMD_AVX2) ? "avx2" : "scalar");
         printf("cpu:      %s\n", model);
 #if defined(__clang__)
         printf("compiler: %s\n", __VERSION__);          /* "Clang x.y.z ..." */
@@ -248,11 +322,17 @@ int main(void)
             memset(&t, 0, sizeof t);
             t.bits = 8; t.dt = dts[id]; t.bs = bs8[ib]; t.x = xs[id]; t.q = q; t.absmax = absmax; t.out = out;
             snprintf(name, sizeof name, "quantize_blockwise %s bs %d", dt_name(t.dt), t.bs);
-            sec = time_call(run_quantize, &t);
-            print_line(name, sec, (double)n * es + (double)n + nb * 4, 0);
+            if (wanted(name)) {
+                sec = time_call(run_quantize, &t);
+                print_line(name, sec, (double)n * es + (double)n + nb * 4, 0);
+            } else {
+                check(bnbq_quantize_blockwise(g_ex, NULL, t.dt, t.x, NELEM, t.bs, t.q, t.absmax), "quantize_blockwise");
+            }
             snprintf(name, sizeof name, "dequantize_blockwise %s bs %d", dt_name(t.dt), t.bs);
-            sec = time_call(run_dequantize, &t);
-            print_line(name, sec, (double)n + nb * 4 + (double)n * es, 0);
+            if (wanted(name)) {
+                sec = time_call(run_dequantize, &t);
+                print_line(name, sec, (double)n + nb * 4 + (double)n * es, 0);
+            }
         }
 
     /* ---- NF4 / FP4, blocksize 64 */
@@ -264,15 +344,21 @@ int main(void)
             t.bits = 4; t.qt = iq ? BNBQ_FP4 : BNBQ_NF4; t.dt = dts[id]; t.bs = 64;
             t.x = xs[id]; t.q = q; t.absmax = absmax; t.out = out;
             snprintf(name, sizeof name, "quantize_4bit %s %s bs 64", iq ? "fp4" : "nf4", dt_name(t.dt));
-            sec = time_call(run_quantize, &t);
-            print_line(name, sec, (double)n * es + (double)n / 2 + nb * 4, 0);
+            if (wanted(name)) {
+                sec = time_call(run_quantize, &t);
+                print_line(name, sec, (double)n * es + (double)n / 2 + nb * 4, 0);
+            } else {
+                check(bnbq_quantize_4bit(g_ex, t.qt, t.dt, t.x, NELEM, t.bs, t.q, t.absmax), "quantize_4bit");
+            }
             snprintf(name, sizeof name, "dequantize_4bit %s %s bs 64", iq ? "fp4" : "nf4", dt_name(t.dt));
-            sec = time_call(run_dequantize, &t);
-            print_line(name, sec, (double)n / 2 + nb * 4 + (double)n * es, 0);
+            if (wanted(name)) {
+                sec = time_call(run_dequantize, &t);
+                print_line(name, sec, (double)n / 2 + nb * 4 + (double)n * es, 0);
+            }
         }
 
     /* ---- int8 row-wise (LLM.int8) quantization, f16, 4096 columns */
-    {
+    if (wanted("int8_vectorwise_quant f16 4096 cols")) {
         i8_ctx t;
         memset(&t, 0, sizeof t);
         t.A = xh; t.cols = 4096; t.rows = n / 4096; t.CA = (int8_t*)q; t.stats = absmax;
@@ -282,7 +368,7 @@ int main(void)
     }
 
     /* ---- gemv_4bit, cold (>= 128 MiB of packed weights in rotation) and hot */
-    {
+    if (wanted("gemv_4bit nf4 fp4 f32 f16 bf16 4096x4096 11008x4096 cold hot")) {
         static const size_t Ns[2] = { 4096, 11008 };
         const size_t K = 4096;
         int is;
@@ -298,7 +384,7 @@ int main(void)
             for (k = 0; k < ncopies; k++) { packed[k] = (uint8_t*)xmalloc(pbytes); am[k] = (float*)xmalloc(nab * sizeof(float)); }
             for (iq = 0; iq < 2; iq++) {
                 bnbq_quant_type qt = iq ? BNBQ_FP4 : BNBQ_NF4;
-                check(bnbq_quantize_4bit(NULL, qt, BNBQ_F32, w, nw, 64, packed[0], am[0]), "quantize weight");
+                check(bnbq_quantize_4bit(g_ex, qt, BNBQ_F32, w, nw, 64, packed[0], am[0]), "quantize weight");
                 for (k = 1; k < ncopies; k++) {
                     memcpy(packed[k], packed[0], pbytes);
                     memcpy(am[k], am[0], nab * sizeof(float));
@@ -314,6 +400,7 @@ int main(void)
                         t.ncopies = hot ? 1 : ncopies;
                         snprintf(name, sizeof name, "gemv_4bit %s %s %zux%zu %s", iq ? "fp4" : "nf4",
                                  dt_name(t.dt), N, K, hot ? "hot" : "cold");
+                        if (!wanted(name)) continue;
                         sec = time_call(run_gemv, &t);
                         print_line(name, sec, (double)pbytes + (double)nab * 4 + (double)K * es + (double)N * es, 2.0 * (double)nw);
                     }
@@ -325,7 +412,7 @@ int main(void)
     }
 
     /* ---- int8 matmul 64 x 4096 x 4096 */
-    {
+    if (wanted("int8_linear_matmul 64x4096x4096")) {
         i8_ctx t;
         size_t M = 64, N = 4096, K = 4096;
         int8_t* a = (int8_t*)xmalloc(M * K);
@@ -342,6 +429,7 @@ int main(void)
     }
 
     printf("\ntotal %.1f s\n", now_s() - t_start);
+    if (g_pool) bnbq_thread_pool_destroy(g_pool);
     free(xf); free(xh); free(xb); free(q); free(absmax); free(out);
     return 0;
 }

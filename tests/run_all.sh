@@ -52,10 +52,15 @@ run layers-bars     ./$B/test_layers_bars
 run_status train-switchback ./$B/train_switchback
 run_status quant-tables ./$B/quant_tables 200
 run vectors         ./$B/bnbq_vectors tests/vectors
+# every SIMD level against the scalar reference, and the vectors under each forced level
+run simd            ./$B/test_simd
+run vectors-simd-scalar env BNBQ_SIMD=scalar ./$B/bnbq_vectors tests/vectors
+run vectors-simd-avx2 env BNBQ_SIMD=avx2 ./$B/bnbq_vectors tests/vectors
 run unit-asan-ubsan ./$B/test_bnbq_san --quick
 run layers-asan-ubsan ./$B/test_layers_san
 run io-asan-ubsan   ./$B/test_io_san --quick
 run vectors-asan-ubsan ./$B/bnbq_vectors_san tests/vectors
+run simd-asan-ubsan  ./$B/test_simd_san --quick
 run prims-asan-ubsan ./$B/test_prims_san --quick
 run layers-embed-asan-ubsan ./$B/test_layers_embed_san --quick
 # --quick: test_kbit_backprop 10 of its 100 iterations, the 100-forward loops 10 (the bars are the same)

@@ -1,0 +1,442 @@
+/* test_simd.c - every SIMD level of the CPU paths against the scalar reference, byte for byte.
+
+   For each level this CPU and build support (bnbq_cpu_simd_supported; the others are skipped with
+   the reason printed) and each path (8-bit blockwise quantize / dequantize, 4-bit NF4 / FP4
+   quantize / dequantize, LLM.int8 row-wise quantize), on random inputs of odd sizes holding special
+   values (NaN with several payloads, +-inf, -0, subnormals, huge values, values at and next to code
+   entries, midpoints and NF4 / FP4 thresholds), every dtype, several blocksizes, with and without a
+   parallel-for that cuts the work into small ranges and through a 2-thread bnbq_thread_pool: the output of the level must equal the output
+   of BNBQ_SIMD_SCALAR in every byte. One "ok NAME" / "FAIL NAME" line per test (a test is one path
+   at one level), then "N passed, N failed, N skipped". Arguments: [--quick] [name-substring ...]. */
+#define BNBQ_IMPLEMENTATION
+#define BNBQ_PTHREADS        /* the third pass runs through a 2-thread bnbq_thread_pool */
+#include "bnbq.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int g_quick, g_pass, g_fail, g_skip;
+static long g_checks, g_fails;
+static char g_first[512];
+
+/* ---- random numbers (splitmix64) --------------------------------------------------------- */
+static uint64_t g_rng = 0x5eed;
+static uint64_t rnd(void)
+{
+    uint64_t z = (g_rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static double unif(void) { return (double)(rnd() >> 11) * (1.0 / 9007199254740992.0); }
+static float randn(void)
+{
+    double r = sqrt(-2.0 * log(1.0 - unif())), t = 6.283185307179586 * unif();
+    return (float)(r * cos(t));
+}
+static float bits_f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+/* ---- inputs -------------------------------------------------------------------------------- */
+
+/* x[0..n): normal values in blocks of random scale, with special values sprinkled in; some blocks
+   have absmax exactly 1 so that code entries, midpoints and thresholds reach the search as is. */
+static void make_input(float* x, size_t n, int bs, const float* code8)
+{
+    static const uint32_t specials[] = {
+        0x7fc00000u, 0xffc00000u, 0x7f800001u, 0x7fa00000u, 0xffffffffu, 0x7f800000u, 0xff800000u,
+        0x80000000u, 0x00000000u, 0x00000001u, 0x80000001u, 0x007fffffu, 0x00400000u, 0x7f7fffffu,
+        0xff7fffffu, 0x33800000u, 0x387fe000u, 0x477ff000u, 0x477fefffu, 0x47800000u
+    };
+    size_t i;
+    int mode = (int)(rnd() % 4);
+    for (i = 0; i < n; i++) {
+        size_t blk = bs > 0 ? i / (size_t)bs : 0;
+        uint64_t r = rnd();
+        float scale = (float)ldexp(1.0, (int)(blk * 7 % 23) - 11);
+        float v = randn() * scale;
+        if (mode == 1 && bs > 0) {
+            /* absmax 1 blocks: code entries, midpoints and their neighbours */
+            int k = (int)(r % 256);
+            float c = code8[k], m = k < 255 ? (code8[k] + code8[k + 1]) * 0.5f : c;
+            switch ((r >> 8) % 6) {
+                case 0: v = c; break;
+                case 1: v = m; break;
+                case 2: v = nextafterf(m, 2.0f); break;
+                case 3: v = nextafterf(m, -2.0f); break;
+                case 4: v = bnbq_code_4bit(BNBQ_NF4)[r % 16]; break;
+                default: v = (float)((double)(int)(r % 4001) / 2000.0 - 1.0); break;
+            }
+            if (i % (size_t)bs == 0) v = 1.0f;
+        }
+        if (mode == 2 && (r >> 20) % 16 == 0)
+            v = bits_f(specials[(r >> 24) % (sizeof specials / sizeof specials[0])]);
+        if (mode == 3 && (r >> 20) % 64 == 0) v = bits_f(specials[(r >> 24) % 10]);
+        x[i] = v;
+    }
+}
+
+/* NF4 / FP4 threshold values (as the reference sees them after scaling by 1) in absmax-1 blocks */
+static void make_input_4bit(float* x, size_t n, int bs)
+{
+    static const float thr[] = {
+        -0.84809643f, -0.610632896f, -0.45999527f, -0.33967942f, -0.234607399f, -0.137911737f,
+        -0.0455250181f, 0.0397901498f, 0.120255254f, 0.203521252f, 0.292013764f, 0.389312536f,
+        0.501663387f, 0.64278692f, 0.861478388f, 0.00260417f, 0.0859375f, 0.208333328f,
+        0.291666657f, 0.416666687f, 0.583333015f, 0.833333313f, -0.00260417f, -0.0859375f,
+        -0.833333313f, 0.0f, -0.0f
+    };
+    size_t i;
+    for (i = 0; i < n; i++) {
+        uint64_t r = rnd();
+        float t = thr[r % (sizeof thr / sizeof thr[0])];
+        switch ((r >> 8) % 4) {
+            case 0: x[i] = t; break;
+            case 1: x[i] = nextafterf(t, 2.0f); break;
+            case 2: x[i] = nextafterf(t, -2.0f); break;
+            default: x[i] = randn() * 0.3f; break;
+        }
+        if (i % (size_t)bs == 0) x[i] = (r >> 40) & 1 ? 1.0f : -1.0f;
+    }
+}
+
+/* x as dtype dt into buf; for 16-bit dtypes a few raw special bit patterns too */
+static void to_dtype(bnbq_dtype dt, const float* x, size_t n, void* buf)
+{
+    static const uint16_t sp16[] = { 0x7c01, 0x7e00, 0xfe01, 0x7c00, 0xfc00, 0x8000, 0x0001, 0x83ff };
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (dt == BNBQ_F32) ((float*)buf)[i] = x[i];
+        else if (dt == BNBQ_F16) ((uint16_t*)buf)[i] = bnbq_f32_to_f16(x[i]);
+        else {
+            uint32_t u;
+            memcpy(&u, &x[i], 4);
+            ((uint16_t*)buf)[i] = (uint16_t)(u >> 16);     /* truncation keeps NaN payloads */
+        }
+        if (dt != BNBQ_F32 && rnd() % 97 == 0) ((uint16_t*)buf)[i] = sp16[rnd() % 8];
+    }
+}
+
+static void rand_absmax(float* a, size_t nb)
+{
+    static const uint32_t sp[] = { 0x7fc00000u, 0x7f800000u, 0xff800000u, 0x00000000u, 0x80000000u,
+                                   0x00000003u, 0x7f7fffffu, 0xbf800000u, 0x3f800000u };
+    size_t b;
+    for (b = 0; b < nb; b++) {
+        uint64_t r = rnd();
+        a[b] = (float)fabs(randn()) * (float)ldexp(1.0, (int)(r % 40) - 20);
+        if ((r >> 10) % 8 == 0) a[b] = bits_f(sp[(r >> 16) % 9]);
+    }
+}
+
+/* ---- parallel-for that cuts [0, count) into ranges of 3 ------------------------------------ */
+static void pf3(void* user, bnbq_range_fn fn, void* task, size_t count)
+{
+    size_t b;
+    (void)user;
+    for (b = 0; b < count; b += 3) fn(task, b, b + 3 < count ? b + 3 : count);
+}
+
+/* ---- comparison ------------------------------------------------------------------------------- */
+static void cmp_bytes(const void* ref, const void* got, size_t bytes, const char* what)
+{
+    g_checks++;
+    if (memcmp(ref, got, bytes) != 0) {
+        size_t i = 0;
+        const unsigned char* a = (const unsigned char*)ref;
+        const unsigned char* b = (const unsigned char*)got;
+        while (i < bytes && a[i] == b[i]) i++;
+        g_fails++;
+        if (g_fails == 1)
+            snprintf(g_first, sizeof g_first, "%s: byte %zu of %zu: ref 0x%02x, got 0x%02x", what, i,
+                     bytes, a[i], b[i]);
+    }
+}
+
+static void must(bnbq_result r, const char* what)
+{
+    if (r != BNBQ_SUCCESS) {
+        g_checks++; g_fails++;
+        if (g_fails == 1) snprintf(g_first, sizeof g_first, "%s: %s", what, bnbq_result_name(r));
+    }
+}
+
+static const bnbq_dtype DTS[3] = { BNBQ_F32, BNBQ_F16, BNBQ_BF16 };
+static const char* dtn(bnbq_dtype dt) { return bnbq_dtype_name(dt); }
+
+static size_t g_sizes[16];
+static int sizes_for(int bs)
+{
+    int k = 0;
+    g_sizes[k++] = 1; g_sizes[k++] = 31; g_sizes[k++] = 33; g_sizes[k++] = 1000;
+    g_sizes[k++] = (size_t)bs - 1; g_sizes[k++] = (size_t)bs; g_sizes[k++] = (size_t)bs + 1;
+    g_sizes[k++] = (size_t)bs * 2; g_sizes[k++] = (size_t)bs * 5 + 17;
+    if (!g_quick) { g_sizes[k++] = (size_t)bs * 37 + 2; g_sizes[k++] = 65536 + 3; }
+    return k;
+}
+
+/* ---- the paths ------------------------------------------------------------------------------------ */
+
+static float g_codes[4][256];
+
+static void t_quantize_blockwise(bnbq_simd_level lv, bnbq_exec* ex)
+{
+    static const int bss[] = { 64, 128, 256, 1024, 4096 };
+    int ib, is, id, ic, ns;
+    char what[160];
+    for (ib = 0; ib < 5; ib++) {
+        ns = sizes_for(bss[ib]);
+        for (is = 0; is < ns; is++)
+            for (ic = 0; ic < 4; ic++) {
+                size_t n = g_sizes[is], nb = n / (size_t)bss[ib] + 1;
+                float* x = (float*)malloc(n * 4);
+                void* xd = malloc(n * 4);
+                uint8_t *q0 = (uint8_t*)malloc(n), *q1 = (uint8_t*)malloc(n);
+                float *a0 = (float*)malloc(nb * 4), *a1 = (float*)malloc(nb * 4);
+                make_input(x, n, bss[ib], g_codes[ic]);
+                for (id = 0; id < 3; id++) {
+                    to_dtype(DTS[id], x, n, xd);
+                    memset(q0, 0xaa, n); memset(q1, 0x55, n);
+                    bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+                    must(bnbq_quantize_blockwise(ex, g_codes[ic], DTS[id], xd, n, bss[ib], q0, a0), "ref");
+                    bnbq_cpu_set_simd_level(lv);
+                    must(bnbq_quantize_blockwise(ex, g_codes[ic], DTS[id], xd, n, bss[ib], q1, a1), "simd");
+                    snprintf(what, sizeof what, "code %d %s n %zu bs %d", ic, dtn(DTS[id]), n, bss[ib]);
+                    cmp_bytes(q0, q1, n, what);
+                    cmp_bytes(a0, a1, (n + (size_t)bss[ib] - 1) / (size_t)bss[ib] * 4, what);
+                }
+                free(x); free(xd); free(q0); free(q1); free(a0); free(a1);
+            }
+    }
+}
+
+static void t_dequantize_blockwise(bnbq_simd_level lv, bnbq_exec* ex)
+{
+    static const int bss[] = { 64, 256, 4096 };
+    int ib, is, id, ic, ns;
+    size_t i;
+    char what[160];
+    for (ib = 0; ib < 3; ib++) {
+        ns = sizes_for(bss[ib]);
+        for (is = 0; is < ns; is++)
+            for (ic = 0; ic < 4; ic++) {
+                size_t n = g_sizes[is], nb = n / (size_t)bss[ib] + 1;
+                uint8_t* q = (uint8_t*)malloc(n);
+                float* a = (float*)malloc(nb * 4);
+                void *o0 = malloc(n * 4), *o1 = malloc(n * 4);
+                for (i = 0; i < n; i++) q[i] = (uint8_t)rnd();
+                rand_absmax(a, nb);
+                for (id = 0; id < 3; id++) {
+                    size_t bytes = n * bnbq_dtype_size(DTS[id]);
+                    memset(o0, 0xaa, n * 4); memset(o1, 0x55, n * 4);
+                    bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+                    must(bnbq_dequantize_blockwise(ex, g_codes[ic], DTS[id], q, a, n, bss[ib], o0), "ref");
+                    bnbq_cpu_set_simd_level(lv);
+                    must(bnbq_dequantize_blockwise(ex, g_codes[ic], DTS[id], q, a, n, bss[ib], o1), "simd");
+                    snprintf(what, sizeof what, "code %d %s n %zu bs %d", ic, dtn(DTS[id]), n, bss[ib]);
+                    cmp_bytes(o0, o1, bytes, what);
+                }
+                free(q); free(a); free(o0); free(o1);
+            }
+    }
+}
+
+static void t_quantize_4bit(bnbq_simd_level lv, bnbq_exec* ex)
+{
+    static const int bss[] = { 32, 64, 128, 256, 4096 };
+    int ib, is, id, iq, ns, special;
+    char what[160];
+    for (ib = 0; ib < 5; ib++) {
+        ns = sizes_for(bss[ib]);
+        for (is = 0; is < ns; is++)
+            for (special = 0; special < 2; special++) {
+                size_t n = g_sizes[is], nb = n / (size_t)bss[ib] + 1, pb = (n + 1) / 2;
+                float* x = (float*)malloc(n * 4);
+                void* xd = malloc(n * 4);
+                uint8_t *q0 = (uint8_t*)malloc(pb), *q1 = (uint8_t*)malloc(pb);
+                float *a0 = (float*)malloc(nb * 4), *a1 = (float*)malloc(nb * 4);
+                if (special) make_input_4bit(x, n, bss[ib]);
+                else make_input(x, n, bss[ib], g_codes[0]);
+                for (iq = 0; iq < 2; iq++)
+                    for (id = 0; id < 3; id++) {
+                        bnbq_quant_type qt = iq ? BNBQ_FP4 : BNBQ_NF4;
+                        to_dtype(DTS[id], x, n, xd);
+                        memset(q0, 0xaa, pb); memset(q1, 0x55, pb);
+                        bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+                        must(bnbq_quantize_4bit(ex, qt, DTS[id], xd, n, bss[ib], q0, a0), "ref");
+                        bnbq_cpu_set_simd_level(lv);
+                        must(bnbq_quantize_4bit(ex, qt, DTS[id], xd, n, bss[ib], q1, a1), "simd");
+                        snprintf(what, sizeof what, "%s %s n %zu bs %d", iq ? "fp4" : "nf4", dtn(DTS[id]), n, bss[ib]);
+                        cmp_bytes(q0, q1, pb, what);
+                        cmp_bytes(a0, a1, (n + (size_t)bss[ib] - 1) / (size_t)bss[ib] * 4, what);
+                    }
+                free(x); free(xd); free(q0); free(q1); free(a0); free(a1);
+            }
+    }
+}
+
+static void t_dequantize_4bit(bnbq_simd_level lv, bnbq_exec* ex)
+{
+    static const int bss[] = { 32, 64, 128, 1024, 4096 };
+    int ib, is, id, iq, ns;
+    size_t i;
+    char what[160];
+    for (ib = 0; ib < 5; ib++) {
+        ns = sizes_for(bss[ib]);
+        for (is = 0; is < ns; is++) {
+            size_t n = g_sizes[is], nb = n / (size_t)bss[ib] + 1, pb = (n + 1) / 2;
+            uint8_t* q = (uint8_t*)malloc(pb);
+            float* a = (float*)malloc(nb * 4);
+            void *o0 = malloc(n * 4), *o1 = malloc(n * 4);
+            for (i = 0; i < pb; i++) q[i] = (uint8_t)rnd();
+            rand_absmax(a, nb);
+            for (iq = 0; iq < 2; iq++)
+                for (id = 0; id < 3; id++) {
+                    bnbq_quant_type qt = iq ? BNBQ_FP4 : BNBQ_NF4;
+                    size_t bytes = n * bnbq_dtype_size(DTS[id]);
+                    memset(o0, 0xaa, n * 4); memset(o1, 0x55, n * 4);
+                    bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+                    must(bnbq_dequantize_4bit(ex, qt, DTS[id], q, a, n, bss[ib], o0), "ref");
+                    bnbq_cpu_set_simd_level(lv);
+                    must(bnbq_dequantize_4bit(ex, qt, DTS[id], q, a, n, bss[ib], o1), "simd");
+                    snprintf(what, sizeof what, "%s %s n %zu bs %d", iq ? "fp4" : "nf4", dtn(DTS[id]), n, bss[ib]);
+                    cmp_bytes(o0, o1, bytes, what);
+                }
+            free(q); free(a); free(o0); free(o1);
+        }
+    }
+}
+
+static void t_int8_vectorwise(bnbq_simd_level lv, bnbq_exec* ex)
+{
+    static const size_t colss[] = { 1, 7, 15, 16, 17, 31, 33, 100, 1000, 4096 };
+    static const float thrs[] = { 0.0f, 2.0f, 0.5f };
+    int ic, it, kind;
+    size_t i;
+    char what[160];
+    for (ic = 0; ic < 10; ic++)
+        for (it = 0; it < 3; it++)
+            for (kind = 0; kind < 3; kind++) {
+                size_t cols = colss[ic], rows = kind == 2 ? 1 : 5, n = rows * cols;
+                float* x = (float*)malloc(n * 4);
+                uint16_t* h = (uint16_t*)malloc(n * 2);
+                int8_t *q0 = (int8_t*)malloc(n), *q1 = (int8_t*)malloc(n);
+                float s0[8], s1[8];
+                int32_t oc0[4096], oc1[4096], no0 = -1, no1 = -1;
+                make_input(x, n, 0, g_codes[0]);
+                if (kind == 1) for (i = 0; i < n; i++) if (rnd() % 13 == 0) x[i] = x[i] * 1e-6f;
+                to_dtype(BNBQ_F16, x, n, h);
+                if (kind == 1 && cols > 2) { for (i = 0; i < cols; i++) h[i] = 0; h[cols + 1] = 0x0001; }
+                /* values exactly at the threshold (|v| >= threshold is an outlier) and next to it */
+                for (i = 0; i < n; i++)
+                    if (rnd() % 11 == 0) {
+                        uint16_t t16 = bnbq_f32_to_f16(thrs[it] > 0.0f ? thrs[it] : 1.0f);
+                        h[i] = (uint16_t)(t16 + (int)(rnd() % 3) - 1) | (uint16_t)(rnd() % 2 ? 0x8000 : 0);
+                    }
+                memset(q0, 0x11, n); memset(q1, 0x22, n);
+                bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+                must(bnbq_int8_vectorwise_quant(ex, BNBQ_F16, h, rows, cols, thrs[it], q0, s0, oc0, &no0), "ref");
+                bnbq_cpu_set_simd_level(lv);
+                must(bnbq_int8_vectorwise_quant(ex, BNBQ_F16, h, rows, cols, thrs[it], q1, s1, oc1, &no1), "simd");
+                snprintf(what, sizeof what, "rows %zu cols %zu thr %g kind %d", rows, cols, (double)thrs[it], kind);
+                cmp_bytes(q0, q1, n, what);
+                cmp_bytes(s0, s1, rows * 4, what);
+                if (thrs[it] > 0.0f) {
+                    cmp_bytes(&no0, &no1, 4, what);
+                    if (no0 == no1 && no0 > 0) cmp_bytes(oc0, oc1, (size_t)no0 * 4, what);
+                }
+                free(x); free(h); free(q0); free(q1);
+            }
+}
+
+typedef void (*path_fn)(bnbq_simd_level, bnbq_exec*);
+
+static int selected(int argc, char** argv, const char* name)
+{
+    int i, any = 0;
+    for (i = 1; i < argc; i++) {
+        if (argv[i][0] == '-') continue;
+        any = 1;
+        if (strstr(name, argv[i])) return 1;
+    }
+    return !any;
+}
+
+int main(int argc, char** argv)
+{
+    static const struct { const char* name; path_fn fn; } paths[] = {
+        { "quantize_blockwise", t_quantize_blockwise },
+        { "dequantize_blockwise", t_dequantize_blockwise },
+        { "quantize_4bit", t_quantize_4bit },
+        { "dequantize_4bit", t_dequantize_4bit },
+        { "int8_vectorwise_quant", t_int8_vectorwise },
+    };
+    static const bnbq_simd_level levels[] = { BNBQ_SIMD_AVX2, BNBQ_SIMD_AVX512, BNBQ_SIMD_NEON };
+    bnbq_simd_level initial = bnbq_cpu_simd_level();
+    int il, ip, i, k;
+    for (i = 1; i < argc; i++) if (strcmp(argv[i], "--quick") == 0) g_quick = 1;
+    printf("simd level at start: %s\n", bnbq_simd_level_name(initial));
+
+    /* codes: signed dynamic, unsigned dynamic, a linear map with a run of equal zeros, and an
+       e4m3 FP8 map (subnormal entries, duplicates at 0) */
+    memcpy(g_codes[0], bnbq_code_dynamic(1), sizeof g_codes[0]);
+    memcpy(g_codes[1], bnbq_code_dynamic(0), sizeof g_codes[1]);
+    bnbq_create_linear_map(1, 7, 1, g_codes[2]);
+    bnbq_create_fp8_map(1, 4, 3, 8, g_codes[3]);
+    for (k = 0; k < 255; k++)   /* the quantizer needs ascending codes */
+        if (g_codes[2][k] > g_codes[2][k + 1]) { g_codes[2][k + 1] = g_codes[2][k]; }
+
+    /* the level API */
+    {
+        int ok = bnbq_cpu_set_simd_level((bnbq_simd_level)7) == BNBQ_ERROR_INVALID_ARGS &&
+                 bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR) == BNBQ_SUCCESS &&
+                 bnbq_cpu_simd_level() == BNBQ_SIMD_SCALAR && bnbq_cpu_simd_supported(BNBQ_SIMD_SCALAR);
+        for (il = 0; il < 3; il++) {
+            bnbq_result r = bnbq_cpu_set_simd_level(levels[il]);
+            if (bnbq_cpu_simd_supported(levels[il])) ok = ok && r == BNBQ_SUCCESS && bnbq_cpu_simd_level() == levels[il];
+            else ok = ok && r == BNBQ_ERROR_NOT_SUPPORTED && bnbq_cpu_simd_level() != levels[il];
+        }
+        ok = ok && strcmp(bnbq_simd_level_name(BNBQ_SIMD_AVX512), "avx512") == 0;
+        printf("%s simd-level-api\n", ok ? "ok" : "FAIL");
+        if (ok) g_pass++; else g_fail++;
+        bnbq_cpu_set_simd_level(initial);
+    }
+
+    for (il = 0; il < 3; il++) {
+        bnbq_simd_level lv = levels[il];
+        for (ip = 0; ip < 5; ip++) {
+            char name[96];
+            int pass_pf;
+            snprintf(name, sizeof name, "%s-%s", paths[ip].name, bnbq_simd_level_name(lv));
+            if (!selected(argc, argv, name)) continue;
+            if (!bnbq_cpu_simd_supported(lv)) {
+                printf("skip %s (this CPU or build lacks %s)\n", name, bnbq_simd_level_name(lv));
+                g_skip++;
+                continue;
+            }
+            g_checks = 0; g_fails = 0; g_first[0] = 0;
+            for (pass_pf = 0; pass_pf < 3; pass_pf++) {
+                bnbq_exec ex;
+                bnbq_cpu_desc d;
+                bnbq_thread_pool* pool = NULL;
+                memset(&d, 0, sizeof d);
+                if (pass_pf == 1) d.parallel_for = pf3;
+                if (pass_pf == 2) {
+                    if (bnbq_thread_pool_create(2, &pool) != BNBQ_SUCCESS) { g_checks++; g_fails++; continue; }
+                    d.parallel_for = bnbq_thread_pool_parallel_for;
+                    d.parallel_for_user_data = pool;
+                }
+                bnbq_cpu_exec_init(&ex, &d);
+                paths[ip].fn(lv, pass_pf ? &ex : NULL);
+                bnbq_thread_pool_destroy(pool);
+            }
+            bnbq_cpu_set_simd_level(initial);
+            if (g_fails == 0 && g_checks > 0) { printf("ok %s (%ld comparisons)\n", name, g_checks); g_pass++; }
+            else { printf("FAIL %s: %ld of %ld differ; first: %s\n", name, g_fails, g_checks, g_first); g_fail++; }
+            fflush(stdout);
+        }
+    }
+    printf("%d passed, %d failed, %d skipped\n", g_pass, g_fail, g_skip);
+    return g_fail ? 1 : 0;
+}
