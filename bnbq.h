@@ -2373,6 +2373,83 @@ static BNBQ__TVBMI void bnbq__zv_dequantize_blockwise(const bnbq__task_blockwise
     }
 }
 
+/* 4-bit GEMV, F32 (bnbq__cpu_gemv_range, bitsandbytes' kgemm_4bit_inference_naive order): the
+   32 lanes of the reference are the lanes of two registers. Lane L takes chunk L + 32 j (32
+   elements) in round j; A is transposed once per call so that element e of every lane's chunk is
+   one load; the lanes' 16 packed bytes are transposed with byte permutes (VBMI); each weight is
+   qmap[nibble] * absmax and goes into the lane's fused multiply-add chain in element order, as
+   the reference's fmaf. The 32 lane sums then take the reference's scalar tree. */
+static BNBQ__TVBMI void bnbq__zv_gemv_f32(const float* qmap, const float* At,
+                                          const uint8_t* packed, const float* absmax, size_t K,
+                                          size_t bs, const float* bias, float* out, size_t n0,
+                                          size_t n1) {
+    uint8_t ib[16][64];
+    size_t n, j, nch = K / 32, rounds = (nch + 31) / 32;
+    int i, L, lgbs = 0;
+    const __m512 qm = _mm512_loadu_ps(qmap);
+    const __mmask64 kA = (__mmask64)0x0000000011111111ull, kB = (__mmask64)0x1111111100000000ull;
+    while (((size_t)1 << lgbs) < bs) lgbs++;
+    for (i = 0; i < 16; i++)
+        for (L = 0; L < 64; L++) ib[i][L] = (L & 3) ? 0 : (uint8_t)(16 * ((L / 4) % 8) + i);
+    for (n = n0; n < n1; n++) {
+        const uint8_t* wrow = packed + n * K / 2;
+        const float* arow = absmax + n * K / bs;
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+        float v[32];
+        int off;
+        for (j = 0; j < rounds; j++) {
+            size_t la = nch - 32 * j < 32 ? nch - 32 * j : 32;       /* active lanes */
+            __mmask16 m0 = la >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << la) - 1u);
+            __mmask16 m1 = la >= 32 ? (__mmask16)0xffff : la > 16 ? (__mmask16)((1u << (la - 16)) - 1u) : 0;
+            const uint8_t* wp = wrow + 512 * j;
+            const float* at = At + 1024 * j;
+            __m512i z[8], lanes = _mm512_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224, 256, 288,
+                                                    320, 352, 384, 416, 448, 480);
+            __m512i base = _mm512_set1_epi32((int)(1024 * j));
+            __m512 s0, s1;
+            int q;
+            for (q = 0; q < 8; q++) {
+                size_t lo = 64 * (size_t)q, act = 16 * la;
+                __mmask64 mk = act >= lo + 64 ? ~(__mmask64)0 : act <= lo ? (__mmask64)0
+                               : (((__mmask64)1 << (act - lo)) - 1);
+                z[q] = _mm512_maskz_loadu_epi8(mk, wp + lo);
+            }
+            s0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0,
+                     _mm512_srli_epi32(_mm512_add_epi32(base, lanes), (unsigned)lgbs), arow, 4);
+            s1 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1,
+                     _mm512_srli_epi32(_mm512_add_epi32(base, _mm512_add_epi32(lanes, _mm512_set1_epi32(512))),
+                                       (unsigned)lgbs), arow, 4);
+            s0 = bnbq__z_canon(s0); s1 = bnbq__z_canon(s1);
+            for (i = 0; i < 16; i++) {
+                __m512i idx = _mm512_loadu_si512((const void*)ib[i]);
+                __m512i d0 = _mm512_or_si512(_mm512_maskz_permutex2var_epi8(kA, z[0], idx, z[1]),
+                                             _mm512_maskz_permutex2var_epi8(kB, z[2], idx, z[3]));
+                __m512i d1 = _mm512_or_si512(_mm512_maskz_permutex2var_epi8(kA, z[4], idx, z[5]),
+                                             _mm512_maskz_permutex2var_epi8(kB, z[6], idx, z[7]));
+                const float* a = at + 64 * i;
+                __m512 w;
+                w = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(d0, 4), qm), s0);
+                acc0 = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(a), w, acc0, m0);
+                w = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(d1, 4), qm), s1);
+                acc1 = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(a + 16), w, acc1, m1);
+                w = _mm512_mul_ps(_mm512_permutexvar_ps(d0, qm), s0);
+                acc0 = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(a + 32), w, acc0, m0);
+                w = _mm512_mul_ps(_mm512_permutexvar_ps(d1, qm), s1);
+                acc1 = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(a + 48), w, acc1, m1);
+            }
+        }
+        _mm512_storeu_ps(v, acc0);
+        _mm512_storeu_ps(v + 16, acc1);
+        for (off = 1; off < 32; off <<= 1)
+            for (i = 0; i + off < 32; i++) v[i] = v[i] + v[i + off];
+        {
+            float o = bnbq__canon(v[0]);
+            if (bias) o = o + bias[n];
+            out[n] = bnbq__canon(o);
+        }
+    }
+}
+
 static BNBQ__T256 void bnbq__y_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1);
 
 /* AVX-512 without VBMI: the AVX2 code (a gather; tested at the AVX2 level) */
@@ -3027,6 +3104,33 @@ BNBQ__SIMD_BLOCKS(dequantize_blockwise)
 BNBQ__SIMD_BLOCKS(quantize_4bit)
 BNBQ__SIMD_BLOCKS(dequantize_4bit)
 #undef BNBQ__SIMD_BLOCKS
+
+/* F32 gemv rows [n0, n1) (bnbq__cpu_gemv_range); 0: left to the scalar code. */
+static int bnbq__simd_gemv_f32(const float* qmap, const float* A, const uint8_t* packed,
+                               const float* absmax, size_t K, size_t bs, const float* bias,
+                               float* out, size_t n0, size_t n1) {
+#if defined(BNBQ__X86_SIMD)
+    size_t nch = K / 32, rounds = (nch + 31) / 32, j, e, L;
+    float* At;
+    if (bnbq__simd() < BNBQ_SIMD_AVX512 || !bnbq__simd_vbmi || K % 32 != 0 || K > ((size_t)1 << 30))
+        return 0;
+    At = (float*)malloc(rounds * 1024 * sizeof(float));     /* A, transposed per round */
+    if (!At) return 0;
+    for (j = 0; j < rounds; j++)
+        for (e = 0; e < 32; e++)
+            for (L = 0; L < 32; L++) {
+                size_t k = 1024 * j + 32 * L + e;
+                At[1024 * j + 32 * e + L] = k < K ? A[k] : 0.0f;
+            }
+    bnbq__zv_gemv_f32(qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+    free(At);
+    return 1;
+#else
+    (void)qmap; (void)A; (void)packed; (void)absmax; (void)K; (void)bs; (void)bias; (void)out;
+    (void)n0; (void)n1;
+    return 0;
+#endif
+}
 
 /* one LLM.int8 row; 0: not done (no SIMD, or a value the scalar code must saturate) */
 static int bnbq__simd_vectorwise_row(const uint16_t* a, size_t cols, float thr, int8_t* q,
@@ -4030,6 +4134,9 @@ static void bnbq__cpu_gemv_range(void* task, size_t n0, size_t n1) {
     const bnbq__task_gemv* t = (const bnbq__task_gemv*)task;
     size_t n, k0, e;
     int L, off, i;
+    if (t->dt == BNBQ_F32 && bnbq__simd_gemv_f32(t->qmap, (const float*)t->A, t->packed, t->absmax,
+                                                 t->K, t->bs, (const float*)t->bias, (float*)t->out, n0, n1))
+        return;                                   /* an AVX-512 level did the rows */
     for (n = n0; n < n1; n++) {
         float v[32];
         size_t row = n * t->K;
