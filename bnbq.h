@@ -2661,7 +2661,8 @@ static BNBQ__T512 int bnbq__z_vectorwise_row(const uint16_t* a, size_t cols, flo
         __m512 v = bnbq__z_cvtph(_mm256_maskz_loadu_epi16(ld, a + c));
         __m512i r = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         if (use_thr) r = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(_mm512_abs_ps(v), vthr, _CMP_NGE_UQ), r);
-        _mm512_mask_cvtepi32_storeu_epi8(q + c, ld, r);
+        if (ld == 0xffff) _mm_storeu_si128((__m128i*)(q + c), _mm512_cvtepi32_epi8(r));   /* vpmovdb to memory is slow */
+        else _mm512_mask_cvtepi32_storeu_epi8(q + c, ld, r);
     }
     return 1;
 }
