@@ -2373,6 +2373,115 @@ static BNBQ__TVBMI void bnbq__zv_dequantize_blockwise(const bnbq__task_blockwise
     }
 }
 
+/* f32 -> bf16 -> f32 as bnbq_f32_to_bf16 rounds (RNE; a NaN stays a NaN) */
+static BNBQ__TVBMI __m512 bnbq__z_round_bf16(__m512 x) {
+    __m512i u = _mm512_castps_si512(x);
+    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+                                 _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+    r = _mm512_mask_or_epi32(r, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), u, _mm512_set1_epi32(0x00400000));
+    return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u)));
+}
+/* f32 -> f16 -> f32 (RNE; NaN stays NaN) */
+static BNBQ__TVBMI __m512 bnbq__z_round_f16(__m512 x) {
+    return bnbq__z_cvtph(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+}
+
+/* 4-bit GEMV (bnbq__cpu_gemv_range, bitsandbytes' kgemm_4bit_inference_naive order): the
+   32 lanes of the reference are the lanes of two registers. Lane L takes chunk L + 32 j (32
+   elements) in round j; A is transposed once per call so that element e of every lane's chunk is
+   one load; the lanes' 16 packed bytes are transposed with byte permutes (VBMI); each weight is
+   qmap[nibble] * absmax and goes into the lane's chain in element order: F32 a fused multiply-add
+   as the reference's fmaf; F16 / BF16 the weight and the product rounded to dt, then added.
+   The 32 lane sums then take the reference's scalar tree and final rounding. */
+static BNBQ__TVBMI void bnbq__zv_gemv(bnbq_dtype dt, const float* qmap, const float* At,
+                                      const uint8_t* packed, const float* absmax, size_t K,
+                                      size_t bs, const void* bias, void* out, size_t n0, size_t n1) {
+    uint8_t ib[16][64];
+    size_t n, j, nch = K / 32, rounds = (nch + 31) / 32;
+    int i, L, lgbs = 0;
+    const __m512 qm = _mm512_loadu_ps(qmap);
+    const __mmask64 kA = (__mmask64)0x0000000011111111ull, kB = (__mmask64)0x1111111100000000ull;
+    while (((size_t)1 << lgbs) < bs) lgbs++;
+    for (i = 0; i < 16; i++)
+        for (L = 0; L < 64; L++) ib[i][L] = (L & 3) ? 0 : (uint8_t)(16 * ((L / 4) % 8) + i);
+    for (n = n0; n < n1; n++) {
+        const uint8_t* wrow = packed + n * K / 2;
+        const float* arow = absmax + n * K / bs;
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+        float v[32];
+        int off;
+        for (j = 0; j < rounds; j++) {
+            size_t la = nch - 32 * j < 32 ? nch - 32 * j : 32;       /* active lanes */
+            __mmask16 m0 = la >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << la) - 1u);
+            __mmask16 m1 = la >= 32 ? (__mmask16)0xffff : la > 16 ? (__mmask16)((1u << (la - 16)) - 1u) : 0;
+            const uint8_t* wp = wrow + 512 * j;
+            const float* at = At + 1024 * j;
+            __m512i z[8], lanes = _mm512_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224, 256, 288,
+                                                    320, 352, 384, 416, 448, 480);
+            __m512i base = _mm512_set1_epi32((int)(1024 * j));
+            __m512 s0, s1;
+            int q;
+            for (q = 0; q < 8; q++) {
+                size_t lo = 64 * (size_t)q, act = 16 * la;
+                __mmask64 mk = act >= lo + 64 ? ~(__mmask64)0 : act <= lo ? (__mmask64)0
+                               : (((__mmask64)1 << (act - lo)) - 1);
+                z[q] = _mm512_maskz_loadu_epi8(mk, wp + lo);
+            }
+            s0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0,
+                     _mm512_srli_epi32(_mm512_add_epi32(base, lanes), (unsigned)lgbs), arow, 4);
+            s1 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1,
+                     _mm512_srli_epi32(_mm512_add_epi32(base, _mm512_add_epi32(lanes, _mm512_set1_epi32(512))),
+                                       (unsigned)lgbs), arow, 4);
+            s0 = bnbq__z_canon(s0); s1 = bnbq__z_canon(s1);      /* bnbq__round_to(dt, absmax) */
+            if (dt == BNBQ_F16) { s0 = bnbq__z_round_f16(s0); s1 = bnbq__z_round_f16(s1); }
+            if (dt == BNBQ_BF16) { s0 = bnbq__z_round_bf16(s0); s1 = bnbq__z_round_bf16(s1); }
+            for (i = 0; i < 16; i++) {
+                __m512i idx = _mm512_loadu_si512((const void*)ib[i]);
+                __m512i d0 = _mm512_or_si512(_mm512_maskz_permutex2var_epi8(kA, z[0], idx, z[1]),
+                                             _mm512_maskz_permutex2var_epi8(kB, z[2], idx, z[3]));
+                __m512i d1 = _mm512_or_si512(_mm512_maskz_permutex2var_epi8(kA, z[4], idx, z[5]),
+                                             _mm512_maskz_permutex2var_epi8(kB, z[6], idx, z[7]));
+                const float* a = at + 64 * i;
+                __m512 w0 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(d0, 4), qm), s0);
+                __m512 w1 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(d1, 4), qm), s1);
+                __m512 w2 = _mm512_mul_ps(_mm512_permutexvar_ps(d0, qm), s0);
+                __m512 w3 = _mm512_mul_ps(_mm512_permutexvar_ps(d1, qm), s1);
+                if (dt == BNBQ_F32) {
+                    acc0 = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(a), w0, acc0, m0);
+                    acc1 = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(a + 16), w1, acc1, m1);
+                    acc0 = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(a + 32), w2, acc0, m0);
+                    acc1 = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(a + 48), w3, acc1, m1);
+                } else if (dt == BNBQ_F16) {
+#define BNBQ__ZG16(acc, av, w, m) \
+    acc = _mm512_mask_add_ps(acc, m, acc, bnbq__z_round_f16(_mm512_mul_ps(av, bnbq__z_round_f16(w))));
+                    BNBQ__ZG16(acc0, _mm512_loadu_ps(a), w0, m0)
+                    BNBQ__ZG16(acc1, _mm512_loadu_ps(a + 16), w1, m1)
+                    BNBQ__ZG16(acc0, _mm512_loadu_ps(a + 32), w2, m0)
+                    BNBQ__ZG16(acc1, _mm512_loadu_ps(a + 48), w3, m1)
+#undef BNBQ__ZG16
+                } else {
+#define BNBQ__ZGB(acc, av, w, m) \
+    acc = _mm512_mask_add_ps(acc, m, acc, bnbq__z_round_bf16(_mm512_mul_ps(av, bnbq__z_round_bf16(w))));
+                    BNBQ__ZGB(acc0, _mm512_loadu_ps(a), w0, m0)
+                    BNBQ__ZGB(acc1, _mm512_loadu_ps(a + 16), w1, m1)
+                    BNBQ__ZGB(acc0, _mm512_loadu_ps(a + 32), w2, m0)
+                    BNBQ__ZGB(acc1, _mm512_loadu_ps(a + 48), w3, m1)
+#undef BNBQ__ZGB
+                }
+            }
+        }
+        _mm512_storeu_ps(v, acc0);
+        _mm512_storeu_ps(v + 16, acc1);
+        for (off = 1; off < 32; off <<= 1)
+            for (i = 0; i + off < 32; i++) v[i] = v[i] + v[i + off];
+        {
+            float o = bnbq__round_to(dt, v[0]);
+            if (bias) o = o + bnbq__load(dt, bias, n);   /* torch: out += bias */
+            bnbq__store(dt, out, n, o);
+        }
+    }
+}
+
 static BNBQ__T256 void bnbq__y_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1);
 
 /* AVX-512 without VBMI: the AVX2 code (a gather; tested at the AVX2 level) */
@@ -2584,7 +2693,8 @@ static BNBQ__T512 int bnbq__z_vectorwise_row(const uint16_t* a, size_t cols, flo
         __m512 v = bnbq__z_cvtph(_mm256_maskz_loadu_epi16(ld, a + c));
         __m512i r = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         if (use_thr) r = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(_mm512_abs_ps(v), vthr, _CMP_NGE_UQ), r);
-        _mm512_mask_cvtepi32_storeu_epi8(q + c, ld, r);
+        if (ld == 0xffff) _mm_storeu_si128((__m128i*)(q + c), _mm512_cvtepi32_epi8(r));   /* vpmovdb to memory is slow */
+        else _mm512_mask_cvtepi32_storeu_epi8(q + c, ld, r);
     }
     return 1;
 }
@@ -3027,6 +3137,33 @@ BNBQ__SIMD_BLOCKS(dequantize_blockwise)
 BNBQ__SIMD_BLOCKS(quantize_4bit)
 BNBQ__SIMD_BLOCKS(dequantize_4bit)
 #undef BNBQ__SIMD_BLOCKS
+
+/* gemv rows [n0, n1) (bnbq__cpu_gemv_range); 0: left to the scalar code. */
+static int bnbq__simd_gemv(bnbq_dtype dt, const float* qmap, const void* A, const uint8_t* packed,
+                           const float* absmax, size_t K, size_t bs, const void* bias, void* out,
+                           size_t n0, size_t n1) {
+#if defined(BNBQ__X86_SIMD)
+    size_t nch = K / 32, rounds = (nch + 31) / 32, j, e, L;
+    float* At;
+    if (bnbq__simd() < BNBQ_SIMD_AVX512 || !bnbq__simd_vbmi || K % 32 != 0 || K > ((size_t)1 << 30))
+        return 0;
+    At = (float*)malloc(rounds * 1024 * sizeof(float));     /* A as floats, transposed per round */
+    if (!At) return 0;
+    for (j = 0; j < rounds; j++)
+        for (e = 0; e < 32; e++)
+            for (L = 0; L < 32; L++) {
+                size_t k = 1024 * j + 32 * L + e;
+                At[1024 * j + 32 * e + L] = k < K ? bnbq__load(dt, A, k) : 0.0f;
+            }
+    bnbq__zv_gemv(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+    free(At);
+    return 1;
+#else
+    (void)dt; (void)qmap; (void)A; (void)packed; (void)absmax; (void)K; (void)bs; (void)bias;
+    (void)out; (void)n0; (void)n1;
+    return 0;
+#endif
+}
 
 /* one LLM.int8 row; 0: not done (no SIMD, or a value the scalar code must saturate) */
 static int bnbq__simd_vectorwise_row(const uint16_t* a, size_t cols, float thr, int8_t* q,
@@ -4030,6 +4167,9 @@ static void bnbq__cpu_gemv_range(void* task, size_t n0, size_t n1) {
     const bnbq__task_gemv* t = (const bnbq__task_gemv*)task;
     size_t n, k0, e;
     int L, off, i;
+    if (bnbq__simd_gemv(t->dt, t->qmap, t->A, t->packed, t->absmax, t->K, t->bs, t->bias, t->out,
+                        n0, n1))
+        return;                                   /* an AVX-512 level did the rows */
     for (n = n0; n < n1; n++) {
         float v[32];
         size_t row = n * t->K;

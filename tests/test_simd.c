@@ -2,7 +2,7 @@
 
    For each level this CPU and build support (bnbq_cpu_simd_supported; the others are skipped with
    the reason printed) and each path (8-bit blockwise quantize / dequantize, 4-bit NF4 / FP4
-   quantize / dequantize, LLM.int8 row-wise quantize), on random inputs of odd sizes holding special
+   quantize / dequantize, LLM.int8 row-wise quantize, 4-bit GEMV), on random inputs of odd sizes holding special
    values (NaN with several payloads, +-inf, -0, subnormals, huge values, values at and next to code
    entries, midpoints and NF4 / FP4 thresholds), every dtype, several blocksizes, with and without a
    parallel-for that cuts the work into small ranges and through a 2-thread bnbq_thread_pool: the output of the level must equal the output
@@ -350,6 +350,53 @@ static void t_int8_vectorwise(bnbq_simd_level lv, bnbq_exec* ex)
             }
 }
 
+static void t_gemv_4bit(bnbq_simd_level lv, bnbq_exec* ex)
+{
+    static const size_t Ks[] = { 32, 64, 96, 1024, 1056, 2080, 4096 };
+    static const size_t Ns[] = { 1, 3, 17 };
+    static const int bss[] = { 32, 64, 128, 1024 };
+    int ik, in, ib, iq, id, ibias;
+    size_t i;
+    char what[160];
+    for (ik = 0; ik < 7; ik++)
+        for (in = 0; in < 3; in++)
+            for (ib = 0; ib < 4; ib++) {
+                size_t K = Ks[ik], N = Ns[in], nw = N * K, nb;
+                float *A, *am, *bias;
+                uint8_t* pk;
+                void *A16, *b16, *o0, *o1;
+                if (K % (size_t)bss[ib] != 0) continue;
+                if (g_quick && (ik == 6 || in == 2)) continue;
+                nb = nw / (size_t)bss[ib];
+                A = (float*)malloc(K * 4); A16 = malloc(K * 4); am = (float*)malloc(nb * 4);
+                bias = (float*)malloc(N * 4); b16 = malloc(N * 4); pk = (uint8_t*)malloc(nw / 2);
+                o0 = malloc(N * 4); o1 = malloc(N * 4);
+                make_input(A, K, 0, g_codes[0]);
+                if (rnd() % 2) for (i = 0; i < K; i++) if (!(A[i] == A[i]) || fabsf(A[i]) > 1e30f) A[i] = randn();
+                for (i = 0; i < N; i++) bias[i] = randn();
+                for (i = 0; i < nw / 2; i++) pk[i] = (uint8_t)rnd();
+                rand_absmax(am, nb);
+                if (rnd() % 2) for (i = 0; i < nb; i++) if (!(am[i] == am[i]) || am[i] > 1e30f || am[i] < -1e30f) am[i] = 0.5f;
+                for (iq = 0; iq < 2; iq++)
+                    for (id = 0; id < 3; id++)
+                        for (ibias = 0; ibias < 2; ibias++) {
+                            bnbq_quant_type qt = iq ? BNBQ_FP4 : BNBQ_NF4;
+                            const float* code = (ibias && iq == 0) ? bnbq_code_4bit(BNBQ_AF4) : NULL;
+                            to_dtype(DTS[id], A, K, A16);
+                            to_dtype(DTS[id], bias, N, b16);
+                            memset(o0, 0xaa, N * 4); memset(o1, 0x55, N * 4);
+                            bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+                            must(bnbq_gemv_4bit(ex, qt, DTS[id], A16, pk, am, N, K, bss[ib], o0, ibias ? b16 : NULL, code), "ref");
+                            bnbq_cpu_set_simd_level(lv);
+                            must(bnbq_gemv_4bit(ex, qt, DTS[id], A16, pk, am, N, K, bss[ib], o1, ibias ? b16 : NULL, code), "simd");
+                            snprintf(what, sizeof what, "%s %s N %zu K %zu bs %d bias %d", iq ? "fp4" : "nf4",
+                                     dtn(DTS[id]), N, K, bss[ib], ibias);
+                            cmp_bytes(o0, o1, N * bnbq_dtype_size(DTS[id]), what);
+                        }
+                free(A); free(A16); free(am); free(bias); free(b16); free(pk); free(o0); free(o1);
+            }
+}
+
 typedef void (*path_fn)(bnbq_simd_level, bnbq_exec*);
 
 static int selected(int argc, char** argv, const char* name)
@@ -371,6 +418,7 @@ int main(int argc, char** argv)
         { "quantize_4bit", t_quantize_4bit },
         { "dequantize_4bit", t_dequantize_4bit },
         { "int8_vectorwise_quant", t_int8_vectorwise },
+        { "gemv_4bit", t_gemv_4bit },
     };
     static const bnbq_simd_level levels[] = { BNBQ_SIMD_AVX2, BNBQ_SIMD_AVX512, BNBQ_SIMD_NEON };
     bnbq_simd_level initial = bnbq_cpu_simd_level();
@@ -405,7 +453,7 @@ int main(int argc, char** argv)
 
     for (il = 0; il < 3; il++) {
         bnbq_simd_level lv = levels[il];
-        for (ip = 0; ip < 5; ip++) {
+        for (ip = 0; ip < 6; ip++) {
             char name[96];
             int pass_pf;
             snprintf(name, sizeof name, "%s-%s", paths[ip].name, bnbq_simd_level_name(lv));
