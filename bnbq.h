@@ -46,6 +46,8 @@
        BNBQ_ASSERT(c)        internal invariant check (default: assert from <assert.h>)
        BNBQ_DEBUG            enable costly checks
        BNBQ_NO_STDIO         leave out the functions that open files (>>io: _init_file, _write_file)
+       BNBQ_NO_SIMD          compile the scalar CPU code only (no AVX2 / AVX-512 paths; >>simd)
+       BNBQ_PTHREADS         add bnbq_thread_pool, a POSIX thread pool for the parallel-for (>>simd)
 
    EXECUTION CONTEXT
    Every operation takes a `bnbq_exec*` first. NULL runs the CPU reference on host memory,
@@ -56,7 +58,8 @@
    tensor lives in the exec's memory.
 
    THREAD SAFETY
-   bnbq has no mutable global state. Functions may be called concurrently from any threads as long
+   bnbq has no mutable global state but the CPU's SIMD level (>>simd: resolved once, atomically;
+   every level writes the same bytes). Functions may be called concurrently from any threads as long
    as concurrent calls do not write the same buffers. An exec may be shared between threads only
    if its parallel-for callback and logger are thread safe.
 
