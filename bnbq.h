@@ -2127,7 +2127,9 @@ BNBQ_API int bnbq_cpu_simd_supported(bnbq_simd_level level) {
 
 /* AVX512_VBMI (byte permutes) on the AVX-512 level: the 8-bit dequantizer's fast table lookup.
    Without it that operation runs its AVX2 code. Resolved with the level. */
+#if defined(BNBQ__X86_SIMD)
 static int bnbq__simd_vbmi = 0;
+#endif
 
 static int bnbq__simd_resolve(void) {
     int best = BNBQ_SIMD_SCALAR, lv;
@@ -2147,7 +2149,8 @@ static int bnbq__simd(void) {
     if (s < 0) {
 #if defined(BNBQ__X86_SIMD)
         __builtin_cpu_init();
-        bnbq__simd_vbmi = __builtin_cpu_supports("avx512vbmi") ? 1 : 0;   /* same value every time */
+        __atomic_store_n(&bnbq__simd_vbmi, __builtin_cpu_supports("avx512vbmi") ? 1 : 0,
+                         __ATOMIC_RELAXED);       /* the same value from every thread */
 #endif
         s = bnbq__simd_resolve();
         bnbq__simd_store_state(s);
@@ -2489,7 +2492,7 @@ static BNBQ__T256 void bnbq__y_dequantize_blockwise(const bnbq__task_blockwise* 
 
 /* AVX-512 without VBMI: the AVX2 code (a gather; tested at the AVX2 level) */
 static BNBQ__T512 void bnbq__z_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
-    if (bnbq__simd_vbmi) bnbq__zv_dequantize_blockwise(t, b0, b1);
+    if (__atomic_load_n(&bnbq__simd_vbmi, __ATOMIC_RELAXED)) bnbq__zv_dequantize_blockwise(t, b0, b1);
     else bnbq__y_dequantize_blockwise(t, b0, b1);
 }
 
@@ -3148,7 +3151,8 @@ static int bnbq__simd_gemv(bnbq_dtype dt, const float* qmap, const void* A, cons
 #if defined(BNBQ__X86_SIMD)
     size_t nch = K / 32, rounds = (nch + 31) / 32, j, e, L;
     float* At;
-    if (bnbq__simd() < BNBQ_SIMD_AVX512 || !bnbq__simd_vbmi || K % 32 != 0 || K > ((size_t)1 << 30))
+    if (bnbq__simd() < BNBQ_SIMD_AVX512 || !__atomic_load_n(&bnbq__simd_vbmi, __ATOMIC_RELAXED) ||
+        K % 32 != 0 || K > ((size_t)1 << 30))
         return 0;
     At = (float*)malloc(rounds * 1024 * sizeof(float));     /* A as floats, transposed per round */
     if (!At) return 0;
