@@ -21,7 +21,7 @@ KSRC    := kernels_src/prelude.cuh $(filter-out kernels_src/prelude.cuh,$(sort $
 .PHONY: all run test vectors bench-cpu compile-tests sanitize clean embed check-embed nvrtc-check \
         gpu-test bench-gpu bench-layers
 
-all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq $(B)/test_simd $(B)/test_prims $(B)/test_layers_embed $(B)/test_layers $(B)/test_layers_bars $(B)/test_io $(B)/test_io_nostdio $(B)/test_cuda $(B)/test_gpu $(B)/test_gpu_layers $(B)/nvrtc_check \
+all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq $(B)/test_simd $(B)/test_simd_nosimd $(B)/test_prims $(B)/test_layers_embed $(B)/test_layers $(B)/test_layers_bars $(B)/test_io $(B)/test_io_nostdio $(B)/test_cuda $(B)/test_gpu $(B)/test_gpu_layers $(B)/nvrtc_check \
      $(B)/bnbq_precompile $(B)/gpu_quickstart $(B)/train_switchback $(B)/bench_gpu $(B)/bench_layers \
      $(B)/quant_tables
 
@@ -99,6 +99,10 @@ $(B)/bnbq_vectors_san: tests/bnbq_vectors.c $(HDR) $(CUHDR) | $(B)
 
 $(B)/test_bnbq_san: tests/test_bnbq.c $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
+
+# the same without SIMD code (BNBQ_NO_SIMD): every level but scalar is skipped
+$(B)/test_simd_nosimd: tests/test_simd.c $(HDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) -DBNBQ_NO_SIMD $< -o $@ $(CULIBS)
 
 $(B)/test_simd_san: tests/test_simd.c $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(CULIBS)

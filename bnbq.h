@@ -46,6 +46,8 @@
        BNBQ_ASSERT(c)        internal invariant check (default: assert from <assert.h>)
        BNBQ_DEBUG            enable costly checks
        BNBQ_NO_STDIO         leave out the functions that open files (>>io: _init_file, _write_file)
+       BNBQ_NO_SIMD          compile the scalar CPU code only (no AVX2 / AVX-512 paths; >>simd)
+       BNBQ_PTHREADS         add bnbq_thread_pool, a POSIX thread pool for the parallel-for (>>simd)
 
    EXECUTION CONTEXT
    Every operation takes a `bnbq_exec*` first. NULL runs the CPU reference on host memory,
@@ -56,7 +58,8 @@
    tensor lives in the exec's memory.
 
    THREAD SAFETY
-   bnbq has no mutable global state. Functions may be called concurrently from any threads as long
+   bnbq has no mutable global state but the CPU's SIMD level (>>simd: resolved once, atomically;
+   every level writes the same bytes). Functions may be called concurrently from any threads as long
    as concurrent calls do not write the same buffers. An exec may be shared between threads only
    if its parallel-for callback and logger are thread safe.
 
@@ -2124,7 +2127,9 @@ BNBQ_API int bnbq_cpu_simd_supported(bnbq_simd_level level) {
 
 /* AVX512_VBMI (byte permutes) on the AVX-512 level: the 8-bit dequantizer's fast table lookup.
    Without it that operation runs its AVX2 code. Resolved with the level. */
+#if defined(BNBQ__X86_SIMD)
 static int bnbq__simd_vbmi = 0;
+#endif
 
 static int bnbq__simd_resolve(void) {
     int best = BNBQ_SIMD_SCALAR, lv;
@@ -2144,7 +2149,8 @@ static int bnbq__simd(void) {
     if (s < 0) {
 #if defined(BNBQ__X86_SIMD)
         __builtin_cpu_init();
-        bnbq__simd_vbmi = __builtin_cpu_supports("avx512vbmi") ? 1 : 0;   /* same value every time */
+        __atomic_store_n(&bnbq__simd_vbmi, __builtin_cpu_supports("avx512vbmi") ? 1 : 0,
+                         __ATOMIC_RELAXED);       /* the same value from every thread */
 #endif
         s = bnbq__simd_resolve();
         bnbq__simd_store_state(s);
@@ -2486,7 +2492,7 @@ static BNBQ__T256 void bnbq__y_dequantize_blockwise(const bnbq__task_blockwise* 
 
 /* AVX-512 without VBMI: the AVX2 code (a gather; tested at the AVX2 level) */
 static BNBQ__T512 void bnbq__z_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
-    if (bnbq__simd_vbmi) bnbq__zv_dequantize_blockwise(t, b0, b1);
+    if (__atomic_load_n(&bnbq__simd_vbmi, __ATOMIC_RELAXED)) bnbq__zv_dequantize_blockwise(t, b0, b1);
     else bnbq__y_dequantize_blockwise(t, b0, b1);
 }
 
@@ -3145,7 +3151,8 @@ static int bnbq__simd_gemv(bnbq_dtype dt, const float* qmap, const void* A, cons
 #if defined(BNBQ__X86_SIMD)
     size_t nch = K / 32, rounds = (nch + 31) / 32, j, e, L;
     float* At;
-    if (bnbq__simd() < BNBQ_SIMD_AVX512 || !bnbq__simd_vbmi || K % 32 != 0 || K > ((size_t)1 << 30))
+    if (bnbq__simd() < BNBQ_SIMD_AVX512 || !__atomic_load_n(&bnbq__simd_vbmi, __ATOMIC_RELAXED) ||
+        K % 32 != 0 || K > ((size_t)1 << 30))
         return 0;
     At = (float*)malloc(rounds * 1024 * sizeof(float));     /* A as floats, transposed per round */
     if (!At) return 0;

@@ -54,6 +54,7 @@ run_status quant-tables ./$B/quant_tables 200
 run vectors         ./$B/bnbq_vectors tests/vectors
 # every SIMD level against the scalar reference, and the vectors under each forced level
 run simd            ./$B/test_simd
+run simd-no-simd    ./$B/test_simd_nosimd
 run vectors-simd-scalar env BNBQ_SIMD=scalar ./$B/bnbq_vectors tests/vectors
 run vectors-simd-avx2 env BNBQ_SIMD=avx2 ./$B/bnbq_vectors tests/vectors
 run unit-asan-ubsan ./$B/test_bnbq_san --quick
