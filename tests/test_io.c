@@ -512,17 +512,6 @@ static void test_corrupt(void) {
 
 /* ------------------------------------------------------------------------------------------ */
 /* layers */
-static bnbq_linear_desc ldesc(bnbq_linear_kind k, size_t in, size_t out, bnbq_dtype wdt,
-                              uint64_t seed) {
-    bnbq_linear_desc d;
-    memset(&d, 0, sizeof d);
-    d.kind = k;
-    d.in_features = in;
-    d.out_features = out;
-    d.weight_dtype = wdt;
-    d.seed = seed;
-    return d;
-}
 
 /* a layer's state dict as a file in memory (the "snapshot" used to prove a layer unchanged) */
 static uint8_t* save_linear(const bnbq_linear* L, const char* prefix, bnbq_st_dtype storage,

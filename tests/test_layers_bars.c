@@ -158,13 +158,6 @@ static void two_layers(bnbq_linear* L0, bnbq_linear* L1, bnbq_dtype dt, const vo
     MUST(bnbq_linear_backward(&g_ex, L0, dt, x, T, gh, gx));
 }
 
-static bnbq_linear_desc ldesc(bnbq_linear_kind k, size_t in, size_t out, bnbq_dtype wdt)
-{
-    bnbq_linear_desc d;
-    memset(&d, 0, sizeof d);
-    d.kind = k; d.in_features = in; d.out_features = out; d.weight_dtype = wdt; d.seed = 11;
-    return d;
-}
 /* a layer with the weight W (N, K) and bias b (N,) (doubles, rounded to wdt); 0 on failure */
 static int make_layer(bnbq_linear* L, const bnbq_linear_desc* d, const double* W, const double* b,
                       int line)
@@ -194,7 +187,7 @@ static void test_linear_no_igemmlt(void)
 {
     const size_t T = 3, K = 1024, N = 3072, n = T * N;
     bnbq_linear L;
-    bnbq_linear_desc d = ldesc(BNBQ_LINEAR_8BIT_LT, K, N, BNBQ_F32);
+    bnbq_linear_desc d = ldesc(BNBQ_LINEAR_8BIT_LT, K, N, BNBQ_F32, 11);
     double *W = uniform_d(N * K, 1.0 / sqrt((double)K)), *b = uniform_d(N, 1.0 / sqrt((double)K));
     double *x = randn_d(T * K, 1.0), *ref = dnew(n), *gref = dnew(T * K), *o, *gx, *g;
     void *x16, *out16 = xmalloc(n * 2), *g16, *gx16 = xmalloc(T * K * 2);
@@ -274,8 +267,8 @@ static void test_fp8linear(void)
     float* x = (float*)to_dt(BNBQ_F32, xd, b * h);
     float *o = (float*)xmalloc(b * h * 4), *of = (float*)xmalloc(b * h * 4);
     bnbq_linear S1, S2, F1, F2;
-    bnbq_linear_desc d1 = ldesc(BNBQ_LINEAR_STANDARD, h, H, BNBQ_F32);
-    bnbq_linear_desc d2 = ldesc(BNBQ_LINEAR_STANDARD, H, h, BNBQ_F32);
+    bnbq_linear_desc d1 = ldesc(BNBQ_LINEAR_STANDARD, h, H, BNBQ_F32, 11);
+    bnbq_linear_desc d2 = ldesc(BNBQ_LINEAR_STANDARD, H, h, BNBQ_F32, 11);
     double *od, *ofd, *gw, *gwf, *gb, *gbf;
     char what[160];
     d2.seed = 12;
@@ -347,9 +340,9 @@ static void test_kbit_backprop(void)
             double *W2 = randn_d(D3 * D2, sqrt(2.0 / (double)D2));
             double* b2 = uniform_d(D3, 1.0 / sqrt((double)D2));
             bnbq_linear R1, R2, K1, K2;
-            bnbq_linear_desc d1 = ldesc(BNBQ_LINEAR_STANDARD, D1, D2, dt);
-            bnbq_linear_desc d2 = ldesc(BNBQ_LINEAR_STANDARD, D2, D3, dt);
-            bnbq_linear_desc dk = ldesc(kk->kind, D2, D3, is8 ? dt : BNBQ_F32);
+            bnbq_linear_desc d1 = ldesc(BNBQ_LINEAR_STANDARD, D1, D2, dt, 11);
+            bnbq_linear_desc d2 = ldesc(BNBQ_LINEAR_STANDARD, D2, D3, dt, 11);
+            bnbq_linear_desc dk = ldesc(kk->kind, D2, D3, is8 ? dt : BNBQ_F32, 11);
             void *h = xmalloc(B * D2 * es), *h2 = xmalloc(B * D2 * es), *o = xmalloc(B * D3 * es);
             void *g = xmalloc(B * D3 * es), *gh = xmalloc(B * D2 * es);
             closeness cw = { 0, 0.0 }, cb = { 0, 0.0 };
@@ -421,8 +414,8 @@ static void test_linear8bitlt_no_fp16_weights(void)
     for (ti = 0; ti < 2; ti++) {
         float thr = ti ? 2.0f : 0.0f;
         bnbq_linear L, F1, F2;
-        bnbq_linear_desc d = ldesc(BNBQ_LINEAR_8BIT_LT, K, H, BNBQ_F32);
-        bnbq_linear_desc d2 = ldesc(BNBQ_LINEAR_8BIT_LT, H, K, BNBQ_F32);
+        bnbq_linear_desc d = ldesc(BNBQ_LINEAR_8BIT_LT, K, H, BNBQ_F32, 11);
+        bnbq_linear_desc d2 = ldesc(BNBQ_LINEAR_8BIT_LT, H, K, BNBQ_F32, 11);
         double *W1 = uniform_d(H * K, 1.0 / sqrt((double)K)), *b1 = uniform_d(H, 1.0 / sqrt((double)K));
         double *W2 = uniform_d(K * H, 1.0 / sqrt((double)H)), *b2 = uniform_d(K, 1.0 / sqrt((double)H));
         void *h = xmalloc(T * H * 2), *o = xmalloc(T * K * 2), *gh = xmalloc(T * H * 2);
@@ -544,8 +537,8 @@ static void test_linear8bitlt_accumulated_gradient(void)
     const size_t T = 128, D = 32;
     bnbq_linear A[2], S[2];
     adam_p pa[2][2], ps[2][2];   /* [layer][weight, bias] */
-    bnbq_linear_desc d8 = ldesc(BNBQ_LINEAR_8BIT_LT, D, D, BNBQ_F16);
-    bnbq_linear_desc ds = ldesc(BNBQ_LINEAR_STANDARD, D, D, BNBQ_F16);
+    bnbq_linear_desc d8 = ldesc(BNBQ_LINEAR_8BIT_LT, D, D, BNBQ_F16, 11);
+    bnbq_linear_desc ds = ldesc(BNBQ_LINEAR_STANDARD, D, D, BNBQ_F16, 11);
     void *h8 = xmalloc(T * D * 2), *hs = xmalloc(T * D * 2), *o = xmalloc(T * D * 2);
     void *g = xmalloc(T * D * 2), *gh = xmalloc(T * D * 2);
     closeness cw = { 0, 0.0 }, cg = { 0, 0.0 };
@@ -623,7 +616,7 @@ static void test_linear8bitlt_inference(void)
     int ti;
     for (ti = 0; ti < 2; ti++) {
         bnbq_linear L;
-        bnbq_linear_desc d = ldesc(BNBQ_LINEAR_8BIT_LT, K, N, BNBQ_F32);
+        bnbq_linear_desc d = ldesc(BNBQ_LINEAR_8BIT_LT, K, N, BNBQ_F32, 11);
         double *W = uniform_d(N * K, 1.0 / sqrt((double)K)), *b = uniform_d(N, 1.0 / sqrt((double)K));
         double* ref = dnew(T * N);
         void* out = xmalloc(T * N * 2);
@@ -679,7 +672,7 @@ static void test_linear_kbit_fp32_bias(void)
     for (mi = 0; mi < 2; mi++)
         for (bias = 1; bias >= 0; bias--) {
             bnbq_linear L;
-            bnbq_linear_desc d = ldesc(mi ? BNBQ_LINEAR_NF4 : BNBQ_LINEAR_8BIT_LT, K, N, BNBQ_F32);
+            bnbq_linear_desc d = ldesc(mi ? BNBQ_LINEAR_NF4 : BNBQ_LINEAR_8BIT_LT, K, N, BNBQ_F32, 11);
             double *W = uniform_d(N * K, 1.0 / sqrt((double)K)), *b = uniform_d(N, 1.0 / sqrt((double)K));
             void* out = xmalloc(T * N * 2);
             const char* nm = mi ? "NF4" : "Int8Lt";
@@ -731,7 +724,7 @@ static void test_4bit_linear_warnings(void)
 {
     const size_t D = 64;
     bnbq_linear net[10];
-    bnbq_linear_desc d = ldesc(BNBQ_LINEAR_4BIT, D, D, BNBQ_F32);
+    bnbq_linear_desc d = ldesc(BNBQ_LINEAR_4BIT, D, D, BNBQ_F32, 11);
     double* xd = randn_d(10 * D, 1.0);
     void *x16 = to_dt(BNBQ_F16, xd, 10 * D), *x32 = to_dt(BNBQ_F32, xd, 10 * D);
     void *xb = to_dt(BNBQ_BF16, xd, 10 * D), *out = xmalloc(10 * D * 4);
@@ -827,7 +820,7 @@ static void test_matmullt(void)
                     for (hb = 0; hb < 2; hb++)
                         for (rep = 0; rep < 3; rep++) {
                             bnbq_linear L;
-                            bnbq_linear_desc d = ldesc(BNBQ_LINEAR_8BIT_LT, K, N, dt);
+                            bnbq_linear_desc d = ldesc(BNBQ_LINEAR_8BIT_LT, K, N, dt, 11);
                             double *A = randn_d(M * K, 1.0), *B = uniform_d(N * K, sqrt(6.0 / (double)(K + N)));
                             double *bias = randn_d(N, 1.0), *tgt = randn_d(n, 1.0);
                             double *ot = dnew(n), *ob, *g = dnew(n), *gA2 = dnew(M * K), *gB2 = dnew(N * K);

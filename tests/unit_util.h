@@ -142,6 +142,20 @@ static UU_UNUSED double ulp_dt(bnbq_dtype dt, double x)
     return ldexp(1.0, e - mant);
 }
 
+/* a linear layer desc: kind, in -> out features, weight dtype, init seed; the rest zero (defaults) */
+static UU_UNUSED bnbq_linear_desc ldesc(bnbq_linear_kind k, size_t in, size_t out, bnbq_dtype wdt,
+                                        uint64_t seed)
+{
+    bnbq_linear_desc d;
+    memset(&d, 0, sizeof d);
+    d.kind = k;
+    d.in_features = in;
+    d.out_features = out;
+    d.weight_dtype = wdt;
+    d.seed = seed;
+    return d;
+}
+
 /* ---- the logging exec -------------------------------------------------------------------- */
 typedef struct log_rec {
     int  n_total, n_error, n_warn;
