@@ -1,5 +1,5 @@
-// gemv_proto.cu - prototype of a one-token 4-bit GEMV for sm_90 with per-warp TMA bulk rings and the
-// exact (CPU) summation order; compared bit for bit with a plain reference kernel of the same
+// gemv_proto.cu - prototype of a one-token 4-bit GEMV for sm_90 fed by a 2-D TMA tensor map, in the
+// exact (CPU) summation order or with tensor-core sums; compared bit for bit with a plain reference kernel of the same
 // semantics and timed against the device-to-device copy in the same process.
 //   nvcc -O3 -arch=sm_90 --fmad=false -o build/gemv_proto bench/gemv_proto.cu && ./build/gemv_proto
 #include <cuda_fp16.h>
@@ -48,10 +48,6 @@ __device__ __forceinline__ void mbar_init(u32 a, u32 count) { asm volatile("mbar
 __device__ __forceinline__ void mbar_expect(u32 a, u32 bytes) {
     asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(a), "r"(bytes) : "memory");
 }
-__device__ __forceinline__ void bulk_g2s(u32 dst, const void* src, u32 bytes, u32 mbar, u64 pol) {
-    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, [%3], %4;"
-                 ::"r"(dst), "l"(src), "r"(bytes), "r"(mbar), "l"(pol) : "memory");
-}
 __device__ __forceinline__ void mbar_wait(u32 a, u32 parity) {
     asm volatile("{\n.reg .pred p;\nW: mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n@!p bra W;\n}" ::"r"(a), "r"(parity) : "memory");
 }
@@ -69,116 +65,25 @@ __device__ __forceinline__ u32 act_off(u32 u) { return ((u >> 3) << 8) + 128u + 
 // position of unit t of lane L's chunk within step j
 __device__ __forceinline__ u32 act_unit(u32 j, u32 L, u32 t) { return 128u * j + 4u * L + (t ^ ((L >> 1) & 3u)); }
 
-template <int W, int S, int SK, int PROBE>
-__global__ void __launch_bounds__(W * 32, 1)
-gemv_tma(const __half* A, const u8* packed, const float* absmax, int N, int K, int bs_shift, __half* out, code16 code) {
-    extern __shared__ __align__(1024) u8 smem[];
-    const u32 L = threadIdx.x & 31, w = threadIdx.x >> 5;
-    const u32 base = smem_u32(smem);
-    const u32 ring = base + 65536u + w * (u32)(S * SK / 2);
-    const u32 mbar = base + 65536u + (u32)(W * S * SK / 2) + w * 8u * S;
-    const int n0 = (int)((long long)N * blockIdx.x / gridDim.x), n1 = (int)((long long)N * (blockIdx.x + 1) / gridDim.x);
-    const int rows = n0 + (int)w < n1 ? (n1 - n0 - (int)w + W - 1) / W : 0;
-    const int spr = (K + SK - 1) / SK;
-    const int items = rows * spr;
-    u64 pol;
-    asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
-    if (L == 0) {
-        for (int i = 0; i < S; i++) mbar_init(mbar + 8u * i, 1);
-        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+// the per-lane pair table (entry b of lane L at 256 b + 4 L) and the activation in the table's holes
+__device__ void stage_table_act(u8* smem, const __half* A, int K, const code16& code) {
+    const u32 l16 = threadIdx.x & 15u;
+    float c = code.v[0];
+#pragma unroll
+    for (int i = 1; i < 16; i++) c = l16 == (u32)i ? code.v[i] : c;
+    const u32 qb = (u32)__half_as_ushort(__float2half_rn(c));
+    for (u32 i = threadIdx.x; i < 256 * 8; i += blockDim.x) {   // entry b = i >> 3, lanes 4 (i & 7) .. +3
+        const u32 b = i >> 3;
+        const u32 hi = __shfl_sync(0xffffffffu, qb, (int)(b >> 4));
+        const u32 lo = __shfl_sync(0xffffffffu, qb, (int)(b & 15u));
+        const u32 v = hi | (lo << 16);
+        *(uint4*)(smem + (b << 8) + ((i & 7u) << 4)) = make_uint4(v, v, v, v);
     }
-    __syncwarp();
-    // fetch item t into slot t % S
-    auto fetch = [&](int t) {
-        const int ri = t / spr, q = t % spr;
-        const u64 n = (u64)(n0 + (int)w + W * ri);
-        const int e0 = q * SK, len = min(SK, K - e0);
-        const u32 slot = (u32)(t % S);
-        mbar_expect(mbar + 8u * slot, (u32)len / 2);
-        bulk_g2s(ring + slot * (SK / 2), packed + ((n * (u64)K + (u64)e0) >> 1), (u32)len / 2, mbar + 8u * slot, pol);
-    };
-    if (L == 0)
-        for (int t = 0; t < S && t < items; t++) fetch(t);
-    // table + activation
-    {
-        const u32 l16 = threadIdx.x & 15u;
-        float c = code.v[0];
-#pragma unroll
-        for (int i = 1; i < 16; i++) c = l16 == (u32)i ? code.v[i] : c;
-        const u32 qb = (u32)__half_as_ushort(__float2half_rn(c));
-        for (u32 i = threadIdx.x; i < 256 * 8; i += blockDim.x) {   // entry b = i >> 3, lanes 4 (i & 7) .. +3
-            const u32 b = i >> 3;
-            const u32 hi = __shfl_sync(0xffffffffu, qb, (int)(b >> 4));
-            const u32 lo = __shfl_sync(0xffffffffu, qb, (int)(b & 15u));
-            const u32 v = hi | (lo << 16);
-            *(uint4*)(smem + (b << 8) + ((i & 7u) << 4)) = make_uint4(v, v, v, v);
-        }
-        const u32 units = (u32)K / 8u;
-        for (u32 u = threadIdx.x; u < units; u += blockDim.x) {
-            const uint4 v = __ldg((const uint4*)A + u);
-            const u32 j = u >> 7, vv = u & 127u, LL = vv >> 2, t = vv & 3u;
-            *(uint4*)(smem + act_off(act_unit(j, LL, t))) = v;
-        }
-    }
-    __syncthreads();
-    const u32 lane4 = L << 2;
-    float sc[SK / 1024], scn[SK / 1024];
-    auto load_sc = [&](int t, float* d) {
-        if (t >= items) return;
-        const int ri = t / spr, q = t % spr;
-        const u64 n = (u64)(n0 + (int)w + W * ri);
-#pragma unroll
-        for (int s = 0; s < SK / 1024; s++) {
-            const int k0 = q * SK + 1024 * s + 32 * (int)L;
-            d[s] = k0 < K ? __ldg(absmax + ((n * (u64)K + (u64)k0) >> bs_shift)) : 0.f;
-        }
-    };
-    load_sc(0, sc);
-    float acc = 0.f;
-    for (int t = 0; t < items; t++) {
-        load_sc(t + 1, scn);
-        const int ri = t / spr, q = t % spr;
-        const u32 slot = (u32)(t % S);
-        mbar_wait(mbar + 8u * slot, (u32)((t / S) & 1));
-        const u32 sb = ring + slot * (SK / 2);
-#pragma unroll
-        for (int s = 0; s < SK / 1024; s++) {
-            const int k0 = q * SK + 1024 * s + 32 * (int)L;
-            if (k0 < K) {
-                const uint4 wq = lds128(sb + 512u * s + 16u * L);
-                const u32 wv[4] = {wq.x, wq.y, wq.z, wq.w};
-                const u32 j = (u32)(q * (SK / 1024) + s);
-                u32 a[16];
-#pragma unroll
-                for (int tt = 0; tt < 4; tt++) {
-                    const uint4 v = lds128(base + act_off(act_unit(j, L, (u32)tt)));
-                    a[4 * tt] = v.x; a[4 * tt + 1] = v.y; a[4 * tt + 2] = v.z; a[4 * tt + 3] = v.w;
-                }
-                if (PROBE) {
-                    acc += __uint_as_float(((wv[0] ^ wv[1] ^ wv[2] ^ wv[3] ^ a[0]) & 0x7fffffu) | 0x3f800000u) * sc[s];
-                } else {
-                    const u32 s2 = s2of(sc[s]);
-#pragma unroll
-                    for (int i = 0; i < 16; i++) {
-                        const u32 addr = __byte_perm(wv[i >> 2], lane4, 0x5504u | ((u32)(i & 3) << 4));
-                        const u32 q2 = lds32(base + addr);
-                        const u32 p2 = hmul2(a[i], hmul2(q2, s2));
-                        acc = acc + lo16(p2);
-                        acc = acc + hi16(p2);
-                    }
-                }
-            }
-        }
-        __syncwarp();
-        if (L == 0 && t + S < items) fetch(t + S);
-#pragma unroll
-        for (int s = 0; s < SK / 1024; s++) sc[s] = scn[s];
-        if (q == spr - 1) {
-            float v = acc;
-            for (int off = 1; off < 32; off <<= 1) v = v + __shfl_down_sync(0xffffffffu, v, off);
-            if (L == 0) out[n0 + (int)w + W * ri] = __float2half_rn(v);
-            acc = 0.f;
-        }
+    const u32 units = (u32)K / 8u;
+    for (u32 u = threadIdx.x; u < units; u += blockDim.x) {
+        const uint4 v = __ldg((const uint4*)A + u);
+        const u32 j = u >> 7, vv = u & 127u, LL = vv >> 2, t = vv & 3u;
+        *(uint4*)(smem + act_off(act_unit(j, LL, t))) = v;
     }
 }
 
@@ -192,8 +97,7 @@ __global__ void empty_kernel() {}
 static int* g_sink;
 static void do_flush(void* f, size_t b, int sms) { flush_read<<<sms * 4, 512>>>((const uint4*)f, b / 16, g_sink); }
 
-
-// ---- variant 2: a 2-D tensor map; a stage is W rows x SEGB bytes (one TMA), warp w takes row w of
+// ---- the kernel: a 2-D tensor map; a stage is W rows x SEGB bytes (one TMA), warp w takes row w of
 // the stage; the last warp to finish a stage refills it ----
 struct __align__(64) tmap_t { u64 v[16]; };
 __device__ __forceinline__ void tma2d(u32 dst, const tmap_t* tm, int x, int y, u32 mbar, u64 pol) {
@@ -260,26 +164,7 @@ gemv_tm(const __grid_constant__ tmap_t tm, const __half* A, const float* absmax,
         if (++psg == nseg) { psg = 0; pg += gridDim.x; }
     };
     for (int i = 0; i + 1 < S; i++) fetch_sc();
-    {
-        const u32 l16 = threadIdx.x & 15u;
-        float c = code.v[0];
-#pragma unroll
-        for (int i = 1; i < 16; i++) c = l16 == (u32)i ? code.v[i] : c;
-        const u32 qb = (u32)__half_as_ushort(__float2half_rn(c));
-        for (u32 i = threadIdx.x; i < 256 * 8; i += blockDim.x) {
-            const u32 b = i >> 3;
-            const u32 hi = __shfl_sync(0xffffffffu, qb, (int)(b >> 4));
-            const u32 lo = __shfl_sync(0xffffffffu, qb, (int)(b & 15u));
-            const u32 v = hi | (lo << 16);
-            *(uint4*)(smem + (b << 8) + ((i & 7u) << 4)) = make_uint4(v, v, v, v);
-        }
-        const u32 units = (u32)K / 8u;
-        for (u32 u = threadIdx.x; u < units; u += blockDim.x) {
-            const uint4 v = __ldg((const uint4*)A + u);
-            const u32 j = u >> 7, vv = u & 127u, LL = vv >> 2, t = vv & 3u;
-            *(uint4*)(smem + act_off(act_unit(j, LL, t))) = v;
-        }
-    }
+    stage_table_act(smem, A, K, code);
     __syncthreads();
     const u32 lane4 = L << 2;
     u32 aoff[4];
