@@ -236,6 +236,175 @@ BNBQ_DEV void bnbq_i8_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, 
     }
 }
 
+// ---- the 8-element row path: 16-bit lanes of the f16 bits, no per-element float compares ------
+// For |a| as f16 bits (0..0x7fff), "outlier or NaN" is one unsigned compare a >= T: with a
+// threshold, T = the bits of the smallest f16 >= thr (NaN bits 0x7c01.. are above it); without
+// one, T = 0x7c01 (NaN only). Outliers (what the column bits mark) are T <= a <= 0x7c00.
+// bnbq_i8_T: T for thr (thr > 0 when use_thr).
+BNBQ_DEV u32 bnbq_i8_T(int use_thr, float thr) {
+    if (!use_thr) return 0x7c01u;
+    if (!(thr <= 65504.0f)) return 0x7c00u;               // only inf is >= thr
+    u32 h = bnbq_f32_to_f16(thr);                         // RNE; thr > 0, so h in [0, 0x7bff]
+    return bnbq_i8_h2f(h) < thr ? h + 1u : h;             // round up to the first f16 >= thr
+}
+
+// Per 16-bit lane of a word of |a| bits: 0xffff where a >= T, else 0. k2 = (0x8000 - T) * 0x10001:
+// a + (0x8000 - T) < 0x10000 (no carry between lanes) and has bit 15 set iff a >= T; the PRMT
+// replicates bit 15 / bit 31 (the sign of byte 1 / byte 3) over the lane.
+BNBQ_DEV u32 bnbq_i8_zmask(u32 a, u32 k2) {
+    u32 z;
+    asm("prmt.b32 %0, %1, 0, 0xbb99;" : "=r"(z) : "r"(a + k2));
+    return z;
+}
+
+// Lane-wise max of two words of non-NaN, non-negative f16 bits (<= 0x7c00): float order is the
+// unsigned order of the bits.
+BNBQ_DEV u32 bnbq_i8_hmax2(u32 a, u32 b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    u32 d;
+    asm("max.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+    return d;
+#else
+    u32 al = a & 0xffffu, bl = b & 0xffffu, ah = a >> 16, bh = b >> 16;
+    return (al > bl ? al : bl) | ((ah > bh ? ah : bh) << 16);
+#endif
+}
+
+// The low byte of rint(y) for |y| < 2^22: y + 1.5 * 2^23 rounds to an integer (RNE) whose bits
+// end with it in two's complement.
+BNBQ_DEV u32 bnbq_i8_magic(float y) { return __float_as_uint(y + 12582912.0f); }
+
+// Four low bytes of t0..t3 as one word (t0 lowest).
+BNBQ_DEV u32 bnbq_i8_pack4(u32 t0, u32 t1, u32 t2, u32 t3) {
+    u32 a, b, d;
+    asm("prmt.b32 %0, %1, %2, 0x0040;" : "=r"(a) : "r"(t0), "r"(t1));
+    asm("prmt.b32 %0, %1, %2, 0x0040;" : "=r"(b) : "r"(t2), "r"(t3));
+    asm("prmt.b32 %0, %1, %2, 0x5410;" : "=r"(d) : "r"(a), "r"(b));
+    return d;
+}
+
+// Byte mask of four lanes from two lane masks (z0: elements 0, 1; z1: elements 2, 3).
+BNBQ_DEV u32 bnbq_i8_bytemask(u32 z0, u32 z1) {
+    u32 d;
+    asm("prmt.b32 %0, %1, %2, 0x6420;" : "=r"(d) : "r"(z0), "r"(z1));
+    return d;
+}
+
+// Max of the non-outlier, non-NaN |a| of a piece (packed in m2); outliers set their column bits.
+BNBQ_DEV u32 bnbq_i8_piece_max8(const bnbq_i8_vec<8>& x, u32 m2, u64 c, int use_thr, u32 T,
+                                u32 k2, u32* bm) {
+    u32 any = 0u;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        u32 a = x.w[i] & 0x7fff7fffu, z = bnbq_i8_zmask(a, k2);
+        any |= z;
+        m2 = bnbq_i8_hmax2(m2, a & ~z);
+    }
+    if (use_thr && any) {   // rare: which of them are outliers (not NaN)
+        u32 om = 0u;
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            u32 a = x.get(i) & 0x7fffu;
+            om |= (u32)(a >= T && a <= 0x7c00u) << i;
+        }
+        if (om) atomicOr(&bm[c >> 5], om << (u32)(c & 31u));
+    }
+    return m2;
+}
+
+// Codes of a piece for a row with 0 < absmax < inf (every non-zeroed |y| <= 127 * (1 + 2^-22)):
+// MODE 0 q = rint(a * s), MODE 1 q = rint(127 * (a * s)); outliers and NaN 0.
+// Four bits as a byte mask (bit i -> byte i 0xff): the shifted copies of b do not overlap.
+BNBQ_DEV u32 bnbq_i8_bits2bytes(u32 b) { return ((b * 0x00204081u) & 0x01010101u) * 0xffu; }
+
+// cb: bits of the piece's columns to zero as well (the outlier columns known so far).
+template <int MODE>
+BNBQ_DEV void bnbq_i8_piece_quant8(const bnbq_i8_vec<8>& x, float s, u32 k2, u32 cb, i8* dst) {
+    u32 t[8], z[4];
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        z[i] = bnbq_i8_zmask(x.w[i] & 0x7fff7fffu, k2);
+        float v0 = bnbq_i8_h2f(x.w[i] & 0xffffu), v1 = bnbq_i8_h2f(x.w[i] >> 16);
+        float y0 = v0 * s, y1 = v1 * s;
+        if (MODE == 1) { y0 = 127.0f * y0; y1 = 127.0f * y1; }
+        t[2 * i] = bnbq_i8_magic(y0);
+        t[2 * i + 1] = bnbq_i8_magic(y1);
+    }
+    u32 lo = bnbq_i8_pack4(t[0], t[1], t[2], t[3]) & ~bnbq_i8_bytemask(z[0], z[1]);
+    u32 hi = bnbq_i8_pack4(t[4], t[5], t[6], t[7]) & ~bnbq_i8_bytemask(z[2], z[3]);
+    if (cb) {
+        lo &= ~bnbq_i8_bits2bytes(cb & 15u);
+        hi &= ~bnbq_i8_bits2bytes(cb >> 4);
+    }
+    *(uint2*)dst = make_uint2(lo, hi);
+}
+
+// bnbq_i8_rows for 8-element pieces (cols % 8 == 0, A 16-byte and CA 8-byte aligned): the same
+// values. A row whose statistic is 0 or inf gets 0 everywhere (every product is NaN or +-0 then).
+BNBQ_DEV u32 bnbq_i8_block_sum(u32 v, u32* red) {
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(BNBQ_I8_FULL, v, off);
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+    __syncthreads();
+    v = 0u;
+    for (int i = 0; i < (int)(blockDim.x >> 5); i++) v += red[i];
+    __syncthreads();
+    return v;
+}
+
+template <int MODE, int THR>
+BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA, void* stats,
+                            u32* bm) {
+    __shared__ float red[32];
+    const int use_thr = MODE == 0 && (THR < 0 ? thr > 0.0f : THR > 0);
+    const u32 T = bnbq_i8_T(use_thr, thr), k2 = (0x8000u - T) * 0x10001u;
+    const u64 np = cols / 8, Tn = blockDim.x, tid = threadIdx.x;
+    for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        const u16* a = A + r * cols;
+        i8* q = CA + r * cols;
+        bnbq_i8_vec<8> x[BNBQ_I8_NR];
+        u32 m2 = 0u;
+        float m, s;
+#pragma unroll
+        for (int j = 0; j < BNBQ_I8_NR; j++) {
+            u64 p = (u64)j * Tn + tid;
+            if (p < np) x[j].load(a + p * 8);
+        }
+#pragma unroll
+        for (int j = 0; j < BNBQ_I8_NR; j++) {
+            u64 p = (u64)j * Tn + tid;
+            if (p < np) m2 = bnbq_i8_piece_max8(x[j], m2, p * 8, use_thr, T, k2, bm);
+        }
+        for (u64 p = BNBQ_I8_NR * Tn + tid; p < np; p += Tn) {
+            bnbq_i8_vec<8> y;
+            y.load(a + p * 8);
+            m2 = bnbq_i8_piece_max8(y, m2, p * 8, use_thr, T, k2, bm);
+        }
+        m2 = bnbq_i8_hmax2(m2, m2 >> 16);
+        m = bnbq_i8_block_max(bnbq_i8_h2f(m2 & 0xffffu), red);
+        if (MODE == 0) {
+            if (tid == 0) ((float*)stats)[r] = m;
+            s = 127.0f * (1.0f / m);
+        } else {
+            if (tid == 0) ((u16*)stats)[r] = bnbq_f32_to_f16(m);
+            s = 1.0f / m;
+        }
+        if (!(m > 0.0f && m <= 65504.0f)) {   // 0 or inf; uniform over the block
+            for (u64 p = tid; p < np; p += Tn) *(uint2*)(q + p * 8) = make_uint2(0u, 0u);
+            continue;
+        }
+#pragma unroll
+        for (int j = 0; j < BNBQ_I8_NR; j++) {
+            u64 p = (u64)j * Tn + tid;
+            if (p < np) bnbq_i8_piece_quant8<MODE>(x[j], s, k2, 0u, q + p * 8);
+        }
+        for (u64 p = BNBQ_I8_NR * Tn + tid; p < np; p += Tn) {
+            bnbq_i8_vec<8> y;
+            y.load(a + p * 8);
+            bnbq_i8_piece_quant8<MODE>(y, s, k2, 0u, q + p * 8);
+        }
+    }
+}
+
 #if BNBQ_I8_PART == 1
 // int8_vectorwise_quant, pass 1 of 2: row statistics, codes (outlier elements 0) and outlier bits.
 // The launcher picks: cols % 8 == 0, A 16-byte and CA 8-byte aligned: 8 elements a piece
@@ -244,12 +413,12 @@ BNBQ_DEV void bnbq_i8_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, 
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
                     u32* bm) {
-    bnbq_i8_rows<0, 8, 0>(A, rows, cols, thr, CA, row_stats, bm);
+    bnbq_i8_rows8<0, 0>(A, rows, cols, thr, CA, row_stats, bm);
 }
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
                         u32* bm) {
-    bnbq_i8_rows<0, 8, 1>(A, rows, cols, thr, CA, row_stats, bm);
+    bnbq_i8_rows8<0, 1>(A, rows, cols, thr, CA, row_stats, bm);
 }
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
@@ -263,7 +432,7 @@ bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, flo
 // As bnbq_k_int8_vw_rows: _any where the shape or the pointers do not allow 8-element pieces.
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {
-    bnbq_i8_rows<1, 8, 0>(X, rows, cols, 0.0f, q, state, 0);
+    bnbq_i8_rows8<1, 0>(X, rows, cols, 0.0f, q, state, 0);
 }
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {

@@ -782,6 +782,88 @@ static void op_int8_vectorwise_quant(void) {
         }
 }
 
+/* Rows of special values for the LLM.int8 / SwitchBack row kernels (by row % 8): normal data;
+   all zero; NaN among normal data; all NaN; +-inf among normal data; only values in [6, 20) (with
+   threshold 6 the row statistic is 0); only subnormals; values at and beside f16 neighbours of the
+   thresholds (6, 0.5, 1e-3), +-65504 and -0. Built as f16 bits directly. */
+static uint16_t* make_f16_specials(size_t rows, size_t cols) {
+    static const uint16_t near[] = { 0x4600, 0x45ff, 0x4601, 0xc600, 0x3800, 0x37ff, 0x3801, 0x1419,
+                                     0x141a, 0x7bff, 0xfbff, 0x8000, 0x0001, 0x3c00 };
+    size_t r, c;
+    uint16_t* A = (uint16_t*)H(rows * cols * 2);
+    float* x = (float*)H(cols * 4);
+    for (r = 0; r < rows; r++) {
+        uint16_t* a = A + r * cols;
+        fill_normal(x, cols, 1.0f);
+        for (c = 0; c < cols; c++) {
+            uint16_t h = bnbq_f32_to_f16(x[c]);
+            switch (r % 8) {
+                case 1: h = (uint16_t)(c % 3 ? 0x0000 : 0x8000); break;
+                case 2: if (c % 37 == 5) h = (uint16_t)(c % 2 ? 0x7e00 : 0xfd01); break;
+                case 3: h = (uint16_t)(0x7c01 + (c % 0x3fe)) | (uint16_t)((c & 1) << 15); break;
+                case 4: if (c % 41 == 3) h = (uint16_t)(c % 2 ? 0x7c00 : 0xfc00); break;
+                case 5: h = (uint16_t)(0x4600 + (c * 7) % 0x500) | (uint16_t)((c & 1) << 15); break;
+                case 6: h = (uint16_t)(1 + (c * 13) % 0x3ff) | (uint16_t)((c & 2) << 14); break;
+                case 7: h = near[c % (sizeof near / sizeof near[0])]; break;
+                default: break;
+            }
+            a[c] = h;
+        }
+    }
+    return A;
+}
+
+/* The row kernels on special values for every threshold kind: 0, f16-exact (6, 0.5), between two
+   f16 (6.001, 1e-3), below the smallest f16 (1e-9), above the largest finite one (70000), inf.
+   Shapes with cols % 8 == 0 run the 8-element kernels, the others the element kernels. */
+static void op_int8_rows_specials(void) {
+    static const shape shs[4] = { { 16, 64 }, { 24, 4096 }, { 16, 20480 }, { 16, 100 } };
+    static const float thr[8] = { 0.0f, 6.0f, 0.5f, 6.001f, 1e-3f, 1e-9f, 70000.0f, 0.0f };
+    int s, t;
+    for (s = 0; s < 4; s++)
+        for (t = 0; t < 8; t++) {
+            size_t R = shs[s].rows, C = shs[s].cols, n = R * C;
+            float th = t == 7 ? (float)INFINITY : thr[t];
+            uint16_t* A;
+            void *dA, *hCA, *hrs, *hoc, *hno, *dCA, *drs, *doc, *dno;
+            STOP();
+            case_begin();
+            label("int8_vectorwise_quant %zux%zu threshold=%g", R, C, (double)th);
+            A = make_f16_specials(R, C);
+            dA = U(A, n * 2);
+            hCA = H(n); hrs = H(R * 4); hoc = H(C * 4); hno = H(4);
+            dCA = D(n); drs = D(R * 4); doc = D(C * 4); dno = D(4);
+            if (both(bnbq_int8_vectorwise_quant(NULL, BNBQ_F16, A, R, C, th, (int8_t*)hCA, (float*)hrs,
+                                                (int32_t*)hoc, (int32_t*)hno),
+                     bnbq_int8_vectorwise_quant(g_gex, BNBQ_F16, dA, R, C, th, (int8_t*)dCA, (float*)drs,
+                                                (int32_t*)doc, (int32_t*)dno))) {
+                exact("row_stats", hrs, drs, R, BNBQ_F32);
+                exact("CA", hCA, dCA, n, BNBQ_U8);
+                if (th > 0.0f) {
+                    int32_t cnt = *(int32_t*)hno;
+                    exact("n_outliers", hno, dno, 1, BNBQ_I32);
+                    if (cnt > 0 && (size_t)cnt <= C) exact("outlier_cols", hoc, doc, (size_t)cnt, BNBQ_I32);
+                }
+            }
+            case_end();
+            if (t == 0) {   /* SwitchBack's row quantizer on the same matrix */
+                void *hq, *hs, *dq, *ds;
+                STOP();
+                case_begin();
+                label("quantize_rowwise %zux%zu", R, C);
+                A = make_f16_specials(R, C);   /* case_end released the first one */
+                dA = U(A, n * 2);
+                hq = H(n); hs = H(R * 2); dq = D(n); ds = D(R * 2);
+                if (both(bnbq_quantize_rowwise(NULL, BNBQ_F16, A, R, C, (int8_t*)hq, (uint16_t*)hs),
+                         bnbq_quantize_rowwise(g_gex, BNBQ_F16, dA, R, C, (int8_t*)dq, (uint16_t*)ds))) {
+                    exact("state", hs, ds, R, BNBQ_F16);
+                    exact("q", hq, dq, n, BNBQ_U8);
+                }
+                case_end();
+            }
+        }
+}
+
 static void op_int8_vectorwise_dequant(void) {
     int s;
     for (s = 0; s < NSH; s++) {
@@ -1716,6 +1798,7 @@ static const opdef k_ops[] = {
     { "quantize_global", op_quantize_global },
     { "dequantize_global", op_dequantize_global },
     { "int8_vectorwise_quant", op_int8_vectorwise_quant },
+    { "int8_rows_specials", op_int8_rows_specials },
     { "int8_vectorwise_dequant", op_int8_vectorwise_dequant },
     { "int8_double_quant", op_int8_double_quant },
     { "int8_linear_matmul", op_int8_linear_matmul },
