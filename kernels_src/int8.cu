@@ -314,12 +314,8 @@ BNBQ_DEV u32 bnbq_i8_piece_max8(const bnbq_i8_vec<8>& x, u32 m2, u64 c, int use_
 
 // Codes of a piece for a row with 0 < absmax < inf (every non-zeroed |y| <= 127 * (1 + 2^-22)):
 // MODE 0 q = rint(a * s), MODE 1 q = rint(127 * (a * s)); outliers and NaN 0.
-// Four bits as a byte mask (bit i -> byte i 0xff): the shifted copies of b do not overlap.
-BNBQ_DEV u32 bnbq_i8_bits2bytes(u32 b) { return ((b * 0x00204081u) & 0x01010101u) * 0xffu; }
-
-// cb: bits of the piece's columns to zero as well (the outlier columns known so far).
 template <int MODE>
-BNBQ_DEV void bnbq_i8_piece_quant8(const bnbq_i8_vec<8>& x, float s, u32 k2, u32 cb, i8* dst) {
+BNBQ_DEV void bnbq_i8_piece_quant8(const bnbq_i8_vec<8>& x, float s, u32 k2, i8* dst) {
     u32 t[8], z[4];
 #pragma unroll
     for (int i = 0; i < 4; i++) {
@@ -332,25 +328,11 @@ BNBQ_DEV void bnbq_i8_piece_quant8(const bnbq_i8_vec<8>& x, float s, u32 k2, u32
     }
     u32 lo = bnbq_i8_pack4(t[0], t[1], t[2], t[3]) & ~bnbq_i8_bytemask(z[0], z[1]);
     u32 hi = bnbq_i8_pack4(t[4], t[5], t[6], t[7]) & ~bnbq_i8_bytemask(z[2], z[3]);
-    if (cb) {
-        lo &= ~bnbq_i8_bits2bytes(cb & 15u);
-        hi &= ~bnbq_i8_bits2bytes(cb >> 4);
-    }
     *(uint2*)dst = make_uint2(lo, hi);
 }
 
 // bnbq_i8_rows for 8-element pieces (cols % 8 == 0, A 16-byte and CA 8-byte aligned): the same
 // values. A row whose statistic is 0 or inf gets 0 everywhere (every product is NaN or +-0 then).
-BNBQ_DEV u32 bnbq_i8_block_sum(u32 v, u32* red) {
-    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(BNBQ_I8_FULL, v, off);
-    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
-    __syncthreads();
-    v = 0u;
-    for (int i = 0; i < (int)(blockDim.x >> 5); i++) v += red[i];
-    __syncthreads();
-    return v;
-}
-
 template <int MODE, int THR>
 BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA, void* stats,
                             u32* bm) {
@@ -395,12 +377,12 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
 #pragma unroll
         for (int j = 0; j < BNBQ_I8_NR; j++) {
             u64 p = (u64)j * Tn + tid;
-            if (p < np) bnbq_i8_piece_quant8<MODE>(x[j], s, k2, 0u, q + p * 8);
+            if (p < np) bnbq_i8_piece_quant8<MODE>(x[j], s, k2, q + p * 8);
         }
         for (u64 p = BNBQ_I8_NR * Tn + tid; p < np; p += Tn) {
             bnbq_i8_vec<8> y;
             y.load(a + p * 8);
-            bnbq_i8_piece_quant8<MODE>(y, s, k2, 0u, q + p * 8);
+            bnbq_i8_piece_quant8<MODE>(y, s, k2, q + p * 8);
         }
     }
 }
