@@ -864,6 +864,38 @@ static void op_int8_rows_specials(void) {
         }
 }
 
+/* Outlier columns that the GPU's row sample (64 rows spread over the matrix) sees and misses:
+   200 rows sample rows 0, 3, 6, 9, 12, 15, 18, 21, 25, ...; outliers in row 0 (sampled), row 1 and
+   row 199 (not sampled), so the fix pass must zero the columns the sample missed in every row. */
+static void op_int8_sample_miss(void) {
+    static const size_t R = 200, C = 256;
+    size_t n = R * C;
+    float* x;
+    uint16_t* A;
+    void *dA, *hCA, *hrs, *hoc, *hno, *dCA, *drs, *doc, *dno;
+    STOP();
+    case_begin();
+    label("int8_vectorwise_quant %zux%zu threshold=6, outliers in sampled and unsampled rows", R, C);
+    x = (float*)H(n * 4);
+    fill_normal(x, n, 1.0f);
+    x[0 * C + 5] = 9.0f; x[1 * C + 9] = -7.5f; x[199 * C + 255] = 12.0f; x[199 * C + 5] = 6.5f;
+    A = (uint16_t*)as_dtype(BNBQ_F16, x, n);
+    dA = U(A, n * 2);
+    hCA = H(n); hrs = H(R * 4); hoc = H(C * 4); hno = H(4);
+    dCA = D(n); drs = D(R * 4); doc = D(C * 4); dno = D(4);
+    if (both(bnbq_int8_vectorwise_quant(NULL, BNBQ_F16, A, R, C, 6.0f, (int8_t*)hCA, (float*)hrs, (int32_t*)hoc,
+                                        (int32_t*)hno),
+             bnbq_int8_vectorwise_quant(g_gex, BNBQ_F16, dA, R, C, 6.0f, (int8_t*)dCA, (float*)drs, (int32_t*)doc,
+                                        (int32_t*)dno))) {
+        exact("row_stats", hrs, drs, R, BNBQ_F32);
+        exact("CA", hCA, dCA, n, BNBQ_U8);
+        exact("n_outliers", hno, dno, 1, BNBQ_I32);
+        if (*(int32_t*)hno != 3) case_fail("the CPU finds %d outlier columns, not 3", (int)*(int32_t*)hno);
+        else exact("outlier_cols", hoc, doc, 3, BNBQ_I32);
+    }
+    case_end();
+}
+
 static void op_int8_vectorwise_dequant(void) {
     int s;
     for (s = 0; s < NSH; s++) {
@@ -1799,6 +1831,7 @@ static const opdef k_ops[] = {
     { "dequantize_global", op_dequantize_global },
     { "int8_vectorwise_quant", op_int8_vectorwise_quant },
     { "int8_rows_specials", op_int8_rows_specials },
+    { "int8_sample_miss", op_int8_sample_miss },
     { "int8_vectorwise_dequant", op_int8_vectorwise_dequant },
     { "int8_double_quant", op_int8_double_quant },
     { "int8_linear_matmul", op_int8_linear_matmul },
