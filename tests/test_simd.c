@@ -7,7 +7,8 @@
    entries, midpoints and NF4 / FP4 thresholds), every dtype, several blocksizes, with and without a
    parallel-for that cuts the work into small ranges and through a 2-thread bnbq_thread_pool: the output of the level must equal the output
    of BNBQ_SIMD_SCALAR in every byte. One "ok NAME" / "FAIL NAME" line per test (a test is one path
-   at one level), then "N passed, N failed, N skipped". Arguments: [--quick] [name-substring ...]. */
+   at one level), the levels that ran, then "N passed, N failed, N skipped". Also checks that
+   subnormals are kept (no flush to zero) at every level. Arguments: [--quick] [name-substring ...]. */
 #define BNBQ_IMPLEMENTATION
 #define BNBQ_PTHREADS        /* the third pass runs through a 2-thread bnbq_thread_pool */
 #include "bnbq.h"
@@ -20,6 +21,7 @@
 static int g_quick, g_pass, g_fail, g_skip;
 static long g_checks, g_fails;
 static char g_first[512];
+static char g_levels_run[64];
 
 /* ---- random numbers (splitmix64) --------------------------------------------------------- */
 static uint64_t g_rng = 0x5eed;
@@ -308,6 +310,9 @@ static void t_dequantize_4bit(bnbq_simd_level lv, bnbq_exec* ex)
     }
 }
 
+static uint16_t g_ties[256];
+static int g_nties;
+
 static void t_int8_vectorwise(bnbq_simd_level lv, bnbq_exec* ex)
 {
     static const size_t colss[] = { 1, 7, 15, 16, 17, 31, 33, 100, 1000, 4096 };
@@ -315,9 +320,20 @@ static void t_int8_vectorwise(bnbq_simd_level lv, bnbq_exec* ex)
     int ic, it, kind;
     size_t i;
     char what[160];
+    /* kind 3: rows of max |v| = f16 0x3c77 (s = 127 * (1 / m)) and values v whose product v * s
+       is exactly an even integer + 0.5 (round to nearest even and ties-away differ there) */
+    if (g_nties == 0) {
+        float m = bnbq_f16_to_f32(0x3c77), s = 127.0f * (1.0f / m);
+        uint16_t hv;
+        for (hv = 0; hv < 0x3c77 && g_nties < 256; hv++) {
+            volatile float y = bnbq_f16_to_f32(hv) * s;
+            float f = floorf(y);
+            if (y - f == 0.5f && fmodf(f, 2.0f) == 0.0f) g_ties[g_nties++] = hv;
+        }
+    }
     for (ic = 0; ic < 10; ic++)
         for (it = 0; it < 3; it++)
-            for (kind = 0; kind < 3; kind++) {
+            for (kind = 0; kind < 4; kind++) {
                 size_t cols = colss[ic], rows = kind == 2 ? 1 : 5, n = rows * cols;
                 float* x = (float*)malloc(n * 4);
                 uint16_t* h = (uint16_t*)malloc(n * 2);
@@ -328,6 +344,10 @@ static void t_int8_vectorwise(bnbq_simd_level lv, bnbq_exec* ex)
                 if (kind == 1) for (i = 0; i < n; i++) if (rnd() % 13 == 0) x[i] = x[i] * 1e-6f;
                 to_dtype(BNBQ_F16, x, n, h);
                 if (kind == 1 && cols > 2) { for (i = 0; i < cols; i++) h[i] = 0; h[cols + 1] = 0x0001; }
+                if (kind == 3)
+                    for (i = 0; i < n; i++)
+                        h[i] = (uint16_t)((i % cols == 0 ? 0x3c77 : g_ties[rnd() % (uint64_t)g_nties]) |
+                                          (rnd() % 2 ? 0x8000 : 0));
                 /* values exactly at the threshold (|v| >= threshold is an outlier) and next to it */
                 for (i = 0; i < n; i++)
                     if (rnd() % 11 == 0) {
@@ -397,6 +417,38 @@ static void t_gemv_4bit(bnbq_simd_level lv, bnbq_exec* ex)
             }
 }
 
+/* Subnormals are kept (no flush to zero) at level lv: 4-bit dequantize of nibble 15 (NF4 1.0)
+   with a subnormal absmax must give it back exactly as f32 and bf16, and absmax 2^-20 must give
+   the f16 subnormal 0x0010. On aarch64 also FPCR itself: FZ (bit 24), FZ16 (19), DN (25) and
+   the rounding mode (23:22) are 0, as Linux starts a process. */
+static int t_subnormals(bnbq_simd_level lv)
+{
+    uint8_t pk[32];
+    float a_sub[2], a_f16[2], o32[64];
+    uint16_t o16[64], ob[64];
+    int i, ok = 1;
+    memset(pk, 0xff, sizeof pk);
+    for (i = 0; i < 2; i++) { a_sub[i] = bits_f(0x00020000u); a_f16[i] = (float)ldexp(1.0, -20); }
+    ok = bnbq_cpu_set_simd_level(lv) == BNBQ_SUCCESS;
+    ok = ok && bnbq_dequantize_4bit(NULL, BNBQ_NF4, BNBQ_F32, pk, a_sub, 64, 32, o32) == BNBQ_SUCCESS;
+    ok = ok && bnbq_dequantize_4bit(NULL, BNBQ_NF4, BNBQ_BF16, pk, a_sub, 64, 32, ob) == BNBQ_SUCCESS;
+    ok = ok && bnbq_dequantize_4bit(NULL, BNBQ_NF4, BNBQ_F16, pk, a_f16, 64, 32, o16) == BNBQ_SUCCESS;
+    for (i = 0; ok && i < 64; i++) {
+        uint32_t u;
+        memcpy(&u, &o32[i], 4);
+        ok = u == 0x00020000u && ob[i] == 0x0002 && o16[i] == 0x0010;
+    }
+#if defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+    {
+        uint64_t fpcr;
+        __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+        if (fpcr & ((1u << 24) | (1u << 19) | (1u << 25) | (3u << 22))) ok = 0;
+        printf("fpcr 0x%llx\n", (unsigned long long)fpcr);
+    }
+#endif
+    return ok;
+}
+
 typedef void (*path_fn)(bnbq_simd_level, bnbq_exec*);
 
 static int selected(int argc, char** argv, const char* name)
@@ -451,8 +503,20 @@ int main(int argc, char** argv)
         bnbq_cpu_set_simd_level(initial);
     }
 
+    /* no flush to zero at the scalar level and every supported one */
+    for (il = -1; il < 3; il++) {
+        bnbq_simd_level lv = il < 0 ? BNBQ_SIMD_SCALAR : levels[il];
+        char name[96];
+        snprintf(name, sizeof name, "subnormals-kept-%s", bnbq_simd_level_name(lv));
+        if (!selected(argc, argv, name) || !bnbq_cpu_simd_supported(lv)) continue;
+        if (t_subnormals(lv)) { printf("ok %s\n", name); g_pass++; }
+        else { printf("FAIL %s\n", name); g_fail++; }
+        bnbq_cpu_set_simd_level(initial);
+    }
+
     for (il = 0; il < 3; il++) {
         bnbq_simd_level lv = levels[il];
+        int ran = 0;
         for (ip = 0; ip < 6; ip++) {
             char name[96];
             int pass_pf;
@@ -480,11 +544,14 @@ int main(int argc, char** argv)
                 bnbq_thread_pool_destroy(pool);
             }
             bnbq_cpu_set_simd_level(initial);
+            ran = 1;
             if (g_fails == 0 && g_checks > 0) { printf("ok %s (%ld comparisons)\n", name, g_checks); g_pass++; }
             else { printf("FAIL %s: %ld of %ld differ; first: %s\n", name, g_fails, g_checks, g_first); g_fail++; }
             fflush(stdout);
         }
+        if (ran) { strcat(g_levels_run, " "); strcat(g_levels_run, bnbq_simd_level_name(lv)); }
     }
+    printf("levels compared with scalar:%s\n", g_levels_run[0] ? g_levels_run : " none");
     printf("%d passed, %d failed, %d skipped\n", g_pass, g_fail, g_skip);
     return g_fail ? 1 : 0;
 }
