@@ -30,7 +30,7 @@
        >>formats     code tables: dynamic, linear, normal/NF4, FP4, FP8 maps, get_4bit_type
        >>sizes       how big the outputs are
        >>ops         the functional operations
-       >>simd        the SIMD level of the CPU paths (AVX2, AVX-512): query, force, BNBQ_SIMD
+       >>simd        the SIMD level of the CPU paths (AVX2, AVX-512, NEON): query, force, BNBQ_SIMD
        >>memory      exec memory: alloc, copy, fill, sync
        >>prims       building blocks of the layers (GEMM, sums, gathers, layer norm, ...)
        >>research    matmul_fp8_mixed / _global and switchback_bnb, with backward
@@ -46,7 +46,7 @@
        BNBQ_ASSERT(c)        internal invariant check (default: assert from <assert.h>)
        BNBQ_DEBUG            enable costly checks
        BNBQ_NO_STDIO         leave out the functions that open files (>>io: _init_file, _write_file)
-       BNBQ_NO_SIMD          compile the scalar CPU code only (no AVX2 / AVX-512 paths; >>simd)
+       BNBQ_NO_SIMD          compile the scalar CPU code only (no AVX2 / AVX-512 / NEON paths; >>simd)
        BNBQ_PTHREADS         add bnbq_thread_pool, a POSIX thread pool for the parallel-for (>>simd)
 
    EXECUTION CONTEXT
@@ -471,14 +471,17 @@ BNBQ_API bnbq_result bnbq_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
    support, or the environment variable BNBQ_SIMD=scalar|avx2|avx512|neon when it names a level
    the CPU has. Every level writes the same bytes as the scalar reference (tests/test_simd.c).
    x86-64 levels are compiled with function-level target attributes (gcc >= 8, clang >= 8), so a
-   plain -std=c99 build gets them; BNBQ_NO_SIMD (or another compiler / target) leaves the scalar
-   code only. Paths: 4-bit and 8-bit blockwise quantize / dequantize (every dtype), LLM.int8
-   row-wise quantize; the other operations always run the scalar code.
+   plain -std=c99 build gets them; on little-endian aarch64 NEON is part of the base architecture
+   (gcc / clang: __aarch64__ and __ARM_NEON); BNBQ_NO_SIMD (or another compiler / target) leaves the
+   scalar code only. Paths: 4-bit and 8-bit blockwise quantize / dequantize (every dtype), LLM.int8
+   row-wise quantize (every level), the 4-bit GEMV (AVX-512 with VBMI); the other operations
+   always run the scalar code. A level this CPU or build lacks is refused (NOT_SUPPORTED) by
+   bnbq_cpu_set_simd_level and ignored in BNBQ_SIMD (the best level is used).
    The level is the one piece of global state of bnbq: set it before starting threads that call
    bnbq (reads and writes are atomic on gcc / clang, so a concurrent change is safe, not ordered). */
 typedef enum bnbq_simd_level {
     BNBQ_SIMD_SCALAR = 0,   /* the portable reference                             */
-    BNBQ_SIMD_NEON   = 1,   /* aarch64 (reserved: no NEON paths yet)               */
+    BNBQ_SIMD_NEON   = 1,   /* aarch64: Advanced SIMD (NEON), baseline there       */
     BNBQ_SIMD_AVX2   = 2,   /* x86: AVX2 + F16C                                    */
     BNBQ_SIMD_AVX512 = 3    /* x86: AVX-512 F + BW + VL + DQ                       */
 } bnbq_simd_level;
