@@ -474,7 +474,7 @@ BNBQ_API bnbq_result bnbq_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
    plain -std=c99 build gets them; on little-endian aarch64 NEON is part of the base architecture
    (gcc / clang: __aarch64__ and __ARM_NEON); BNBQ_NO_SIMD (or another compiler / target) leaves the
    scalar code only. Paths: 4-bit and 8-bit blockwise quantize / dequantize (every dtype), LLM.int8
-   row-wise quantize (every level), the 4-bit GEMV (AVX-512 with VBMI); the other operations
+   row-wise quantize (every level), the 4-bit GEMV (AVX-512 with VBMI, NEON); the other operations
    always run the scalar code. A level this CPU or build lacks is refused (NOT_SUPPORTED) by
    bnbq_cpu_set_simd_level and ignored in BNBQ_SIMD (the best level is used).
    The level is the one piece of global state of bnbq: set it before starting threads that call
@@ -3369,6 +3369,94 @@ static int bnbq__n_vectorwise_row(const uint16_t* a, size_t cols, float thr, int
     return 1;
 }
 
+/* f32 -> f16 / bf16 -> f32 of 4 values as bnbq__round_to's conversions round them (RNE; a NaN
+   stays a NaN) */
+static float32x4_t bnbq__n_round16(bnbq_dtype dt, float32x4_t x) {
+    if (dt == BNBQ_F16) return vcvt_f32_f16(vcvt_f16_f32(x));
+    {
+        uint32x4_t u = vreinterpretq_u32_f32(x);
+        uint32x4_t r = vaddq_u32(u, vaddq_u32(vdupq_n_u32(0x7fffu),
+                                              vandq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(1u))));
+        r = vbslq_u32(vceqq_f32(x, x), r, vorrq_u32(u, vdupq_n_u32(0x00400000u)));
+        return vreinterpretq_f32_u32(vandq_u32(r, vdupq_n_u32(0xffff0000u)));
+    }
+}
+
+/* 4-bit GEMV (bnbq__cpu_gemv_range, bitsandbytes' kgemm_4bit_inference_naive order), as the
+   AVX-512 path: the 32 lanes of the reference are 8 registers; lane L takes chunk L + 32 j in
+   round j; At holds A transposed per round (element e of the 32 lanes' chunks is one load). The
+   packed bytes of 16 lanes (16 bytes each) are transposed with four rounds of zips, so byte i of
+   the 16 chunks is one register: its high nibbles are element 2i, its low nibbles 2i + 1, looked
+   up in the code's byte planes. Each weight is qmap[nibble] * absmax and goes into its lane's
+   chain in element order: F32 a fused multiply-add (the reference's fmaf); F16 / BF16 the weight
+   and the product rounded to dt, then added. Lanes without a chunk in the last round keep their
+   sums (bit select). The 32 sums then take the reference's tree and final rounding. */
+static void bnbq__n_gemv(bnbq_dtype dt, const float* qmap, const float* At, const uint8_t* packed,
+                         const float* absmax, size_t K, size_t bs, const void* bias, void* out,
+                         size_t n0, size_t n1) {
+    const uint8x16x4_t qp = vld4q_u8((const uint8_t*)qmap);
+    size_t n, j, nch = K / 32, rounds = (nch + 31) / 32;
+    int i, r, g, l, off;
+    for (n = n0; n < n1; n++) {
+        const uint8_t* wrow = packed + n * K / 2;
+        const float* arow = absmax + n * K / bs;
+        float32x4_t acc[8];
+        float v[32];
+        for (r = 0; r < 8; r++) acc[r] = vdupq_n_f32(0.0f);
+        for (j = 0; j < rounds; j++) {
+            size_t la = nch - 32 * j < 32 ? nch - 32 * j : 32;       /* active lanes */
+            for (g = 0; g < 2 && (size_t)(16 * g) < la; g++) {
+                uint8x16_t c[16], tr[16];
+                uint32x4_t act[4];
+                float32x4_t s[4];
+                float sv[16];
+                uint32_t av[16];
+                uint8_t tmp[256];
+                const uint8_t* wp = wrow + 512 * j + 256 * (size_t)g;
+                size_t lg = la - 16 * (size_t)g < 16 ? la - 16 * (size_t)g : 16;  /* of these 16 */
+                const float* at = At + 1024 * j + 16 * (size_t)g;
+                if (lg < 16) {            /* read only the active lanes' bytes */
+                    memset(tmp, 0, sizeof tmp);
+                    memcpy(tmp, wp, 16 * lg);
+                    wp = tmp;
+                }
+                for (l = 0; l < 16; l++) {
+                    size_t L = 16 * (size_t)g + (size_t)l;
+                    sv[l] = (size_t)l < lg ? bnbq__round_to(dt, arow[(1024 * j + 32 * L) / bs]) : 0.0f;
+                    av[l] = (size_t)l < lg ? 0xffffffffu : 0u;
+                    c[l] = vld1q_u8(wp + 16 * l);
+                }
+                for (r = 0; r < 4; r++) { s[r] = vld1q_f32(sv + 4 * r); act[r] = vld1q_u32(av + 4 * r); }
+                for (r = 0; r < 4; r++) {   /* transpose: c[i] = byte i of the 16 chunks */
+                    for (l = 0; l < 8; l++) { tr[2 * l] = vzip1q_u8(c[l], c[l + 8]); tr[2 * l + 1] = vzip2q_u8(c[l], c[l + 8]); }
+                    memcpy(c, tr, sizeof c);
+                }
+                for (i = 0; i < 32; i++) {   /* element i of the 16 chunks */
+                    uint8x16_t nib = (i & 1) ? vandq_u8(c[i / 2], vdupq_n_u8(0x0f)) : vshrq_n_u8(c[i / 2], 4);
+                    float32x4_t q[4];
+                    bnbq__n_unplane(vqtbl1q_u8(qp.val[0], nib), vqtbl1q_u8(qp.val[1], nib),
+                                    vqtbl1q_u8(qp.val[2], nib), vqtbl1q_u8(qp.val[3], nib), q);
+                    for (r = 0; r < 4; r++) {
+                        float32x4_t a = vld1q_f32(at + 32 * i + 4 * r), w = vmulq_f32(q[r], s[r]), nv;
+                        float32x4_t* ac = &acc[4 * g + r];
+                        if (dt == BNBQ_F32) nv = vfmaq_f32(*ac, a, w);
+                        else nv = vaddq_f32(*ac, bnbq__n_round16(dt, vmulq_f32(a, bnbq__n_round16(dt, w))));
+                        *ac = vbslq_f32(act[r], nv, *ac);
+                    }
+                }
+            }
+        }
+        for (r = 0; r < 8; r++) vst1q_f32(v + 4 * r, acc[r]);
+        for (off = 1; off < 32; off <<= 1)
+            for (i = 0; i + off < 32; i++) v[i] = v[i] + v[i + off];
+        {
+            float o = bnbq__round_to(dt, v[0]);
+            if (bias) o = o + bnbq__load(dt, bias, n);   /* torch: out += bias */
+            bnbq__store(dt, out, n, o);
+        }
+    }
+}
+
 #endif /* BNBQ__NEON_SIMD */
 
 #ifdef BNBQ_PTHREADS
@@ -3521,12 +3609,16 @@ BNBQ__SIMD_BLOCKS(dequantize_4bit)
 static int bnbq__simd_gemv(bnbq_dtype dt, const float* qmap, const void* A, const uint8_t* packed,
                            const float* absmax, size_t K, size_t bs, const void* bias, void* out,
                            size_t n0, size_t n1) {
-#if defined(BNBQ__X86_SIMD)
+#if defined(BNBQ__X86_SIMD) || defined(BNBQ__NEON_SIMD)
     size_t nch = K / 32, rounds = (nch + 31) / 32, j, e, L;
     float* At;
+#if defined(BNBQ__X86_SIMD)
     if (bnbq__simd() < BNBQ_SIMD_AVX512 || !__atomic_load_n(&bnbq__simd_vbmi, __ATOMIC_RELAXED) ||
         K % 32 != 0 || K > ((size_t)1 << 30))
         return 0;
+#else
+    if (bnbq__simd() != BNBQ_SIMD_NEON || K % 32 != 0 || K > ((size_t)1 << 30)) return 0;
+#endif
     At = (float*)malloc(rounds * 1024 * sizeof(float));     /* A as floats, transposed per round */
     if (!At) return 0;
     for (j = 0; j < rounds; j++)
@@ -3535,7 +3627,11 @@ static int bnbq__simd_gemv(bnbq_dtype dt, const float* qmap, const void* A, cons
                 size_t k = 1024 * j + 32 * L + e;
                 At[1024 * j + 32 * e + L] = k < K ? bnbq__load(dt, A, k) : 0.0f;
             }
+#if defined(BNBQ__X86_SIMD)
     bnbq__zv_gemv(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+#else
+    bnbq__n_gemv(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+#endif
     free(At);
     return 1;
 #else
@@ -4551,7 +4647,7 @@ static void bnbq__cpu_gemv_range(void* task, size_t n0, size_t n1) {
     int L, off, i;
     if (bnbq__simd_gemv(t->dt, t->qmap, t->A, t->packed, t->absmax, t->K, t->bs, t->bias, t->out,
                         n0, n1))
-        return;                                   /* an AVX-512 level did the rows */
+        return;                                   /* an AVX-512 / NEON level did the rows */
     for (n = n0; n < n1; n++) {
         float v[32];
         size_t row = n * t->K;
