@@ -2216,6 +2216,43 @@ static void bnbq__qsearch_init(const float* code, bnbq__qsearch* s) {
     }
 }
 
+/* NF4 / FP4 codes of 16 normalized values without a search: the thresholds (bnbq__nf4_thresholds
+   on x, bnbq__fp4_thresholds on |x|) are at least 0.08 apart, so on a grid of cells 1/16 wide
+   (NF4: 32 cells over [-1, 1), FP4: 16 over [0, 1); values beyond clamp to the end cells) each
+   cell holds at most one threshold, none within 1e-3 of a cell edge. The count of thresholds below
+   x is then below[cell] + (x > thr[cell]) (thr = +inf for a cell without one), whichever of two
+   neighbouring cells a rounding of x * 16 picks near an edge; NaN lands in cell 0 and compares
+   false, as in the reference. bnbq__z_q4_init checks these conditions (and the test compares every
+   threshold and its neighbours with the scalar code). */
+typedef struct bnbq__zq4 {
+    float thr[32];
+    int32_t below[32];
+    int32_t c2c[16];
+} bnbq__zq4;
+
+static int bnbq__zq4_init(bnbq_quant_type qt, bnbq__zq4* g) {
+    const float* th = qt == BNBQ_NF4 ? bnbq__nf4_thresholds : bnbq__fp4_thresholds;
+    int nt = qt == BNBQ_NF4 ? 15 : 7, cells = qt == BNBQ_NF4 ? 32 : 16, j, i;
+    double lo0 = qt == BNBQ_NF4 ? -1.0 : 0.0;
+    for (j = 0; j < 32; j++) { g->thr[j] = INFINITY; g->below[j] = 0; }
+    for (j = 0; j < 16; j++) g->c2c[j] = bnbq__fp4_count_to_code[j & 7];
+    for (j = 0; j < cells; j++) {
+        double lo = lo0 + j / 16.0, hi = lo + 1.0 / 16.0;
+        int in = 0;
+        for (i = 0; i < nt; i++) {
+            double t = (double)th[i];
+            if (t < lo) g->below[j]++;
+            if (fabs(t - lo) < 1e-3 || fabs(t - hi) < 1e-3) return 0;
+            if ((j == 0 || t >= lo) && (j == cells - 1 || t < hi)) { g->thr[j] = th[i]; in++; }
+        }
+        if (j == 0) g->below[0] = 0;
+        if (in > 1 || (j == 0 && g->below[0] != 0)) return 0;
+    }
+    /* cell 0 takes everything below its upper edge: no threshold may lie below -1 (NF4) */
+    for (i = 0; i < nt; i++) if ((double)th[i] < lo0) return 0;
+    return 1;
+}
+
 #endif /* BNBQ__X86_SIMD || BNBQ__NEON_SIMD */
 
 #if defined(BNBQ__X86_SIMD)
@@ -2595,43 +2632,6 @@ static BNBQ__T512 void bnbq__z_quantize_blockwise(const bnbq__task_blockwise* t,
             _mm_storeu_si128((__m128i*)(t->q + k + 16), _mm512_cvtepi32_epi8(c1));
         }
     }
-}
-
-/* NF4 / FP4 codes of 16 normalized values without a search: the thresholds (bnbq__nf4_thresholds
-   on x, bnbq__fp4_thresholds on |x|) are at least 0.08 apart, so on a grid of cells 1/16 wide
-   (NF4: 32 cells over [-1, 1), FP4: 16 over [0, 1); values beyond clamp to the end cells) each
-   cell holds at most one threshold, none within 1e-3 of a cell edge. The count of thresholds below
-   x is then below[cell] + (x > thr[cell]) (thr = +inf for a cell without one), whichever of two
-   neighbouring cells a rounding of x * 16 picks near an edge; NaN lands in cell 0 and compares
-   false, as in the reference. bnbq__z_q4_init checks these conditions (and the test compares every
-   threshold and its neighbours with the scalar code). */
-typedef struct bnbq__zq4 {
-    float thr[32];
-    int32_t below[32];
-    int32_t c2c[16];
-} bnbq__zq4;
-
-static int bnbq__zq4_init(bnbq_quant_type qt, bnbq__zq4* g) {
-    const float* th = qt == BNBQ_NF4 ? bnbq__nf4_thresholds : bnbq__fp4_thresholds;
-    int nt = qt == BNBQ_NF4 ? 15 : 7, cells = qt == BNBQ_NF4 ? 32 : 16, j, i;
-    double lo0 = qt == BNBQ_NF4 ? -1.0 : 0.0;
-    for (j = 0; j < 32; j++) { g->thr[j] = INFINITY; g->below[j] = 0; }
-    for (j = 0; j < 16; j++) g->c2c[j] = bnbq__fp4_count_to_code[j & 7];
-    for (j = 0; j < cells; j++) {
-        double lo = lo0 + j / 16.0, hi = lo + 1.0 / 16.0;
-        int in = 0;
-        for (i = 0; i < nt; i++) {
-            double t = (double)th[i];
-            if (t < lo) g->below[j]++;
-            if (fabs(t - lo) < 1e-3 || fabs(t - hi) < 1e-3) return 0;
-            if ((j == 0 || t >= lo) && (j == cells - 1 || t < hi)) { g->thr[j] = th[i]; in++; }
-        }
-        if (j == 0) g->below[0] = 0;
-        if (in > 1 || (j == 0 && g->below[0] != 0)) return 0;
-    }
-    /* cell 0 takes everything below its upper edge: no threshold may lie below -1 (NF4) */
-    for (i = 0; i < nt; i++) if ((double)th[i] < lo0) return 0;
-    return 1;
 }
 
 static BNBQ__T512 __m512i bnbq__z_quant4(bnbq_quant_type qt, __m512 x, const __m512* thr,
@@ -3272,11 +3272,62 @@ static void bnbq__n_quantize_blockwise(const bnbq__task_blockwise* t, size_t b0,
 }
 
 /* NF4 / FP4 codes of 4 values: the count of thresholds below x (|x| for FP4), as the reference
-   counts them; FP4 maps the count to its code and adds 8 for x < 0 */
+   counts them (used when bnbq__zq4_init refuses the grid) */
 static uint32x4_t bnbq__n_count(float32x4_t x, const float32x4_t* thr, int nt) {
     uint32x4_t c = vdupq_n_u32(0);
     int i;
     for (i = 0; i < nt; i++) c = vsubq_u32(c, vcgtq_f32(x, thr[i]));
+    return c;
+}
+
+/* The grid of bnbq__zq4 (see there) as tbl tables: below[] as bytes, thr[] as byte planes */
+typedef struct bnbq__nq4 { uint8x16x2_t below, thr[4]; uint8x16_t c2c; } bnbq__nq4;
+
+static void bnbq__n_q4_init(const bnbq__zq4* g, bnbq__nq4* n) {
+    uint8_t planes[4][32], below[32], c2c[16];
+    int j, r;
+    for (j = 0; j < 32; j++) {
+        uint32_t u;
+        memcpy(&u, &g->thr[j], 4);
+        for (r = 0; r < 4; r++) planes[r][j] = (uint8_t)(u >> (8 * r));
+        below[j] = (uint8_t)g->below[j];
+    }
+    for (j = 0; j < 16; j++) c2c[j] = (uint8_t)g->c2c[j];
+    for (r = 0; r < 4; r++) { n->thr[r].val[0] = vld1q_u8(planes[r]); n->thr[r].val[1] = vld1q_u8(planes[r] + 16); }
+    n->below.val[0] = vld1q_u8(below); n->below.val[1] = vld1q_u8(below + 16);
+    n->c2c = vld1q_u8(c2c);
+}
+
+/* codes of 16 normalized values on the grid: NF4 cell = trunc((clamp(x, -2, 2) + 1) * 16), FP4
+   cell = trunc(min(|x|, 2) * 16), clamped to the cells (FMIN / FMAX keep a NaN, FCVTZS makes it
+   cell 0); count = below[cell] + (x > thr[cell]); FP4 maps the count and adds 8 for x < 0 */
+static uint8x16_t bnbq__n_quant4_grid(int nf4, const bnbq__nq4* g, const float32x4_t* x) {
+    float32x4_t v[4], t[4];
+    int32x4_t cell[4];
+    uint32x4_t neg[4];
+    uint8x16_t cb, c;
+    int r;
+    for (r = 0; r < 4; r++) {
+        if (nf4) {
+            float32x4_t xc = vmaxq_f32(vdupq_n_f32(-2.0f), vminq_f32(vdupq_n_f32(2.0f), x[r]));
+            cell[r] = vcvtq_s32_f32(vmulq_f32(vaddq_f32(xc, vdupq_n_f32(1.0f)), vdupq_n_f32(16.0f)));
+            v[r] = x[r];
+        } else {
+            v[r] = vabsq_f32(x[r]);
+            neg[r] = vcltq_f32(x[r], vdupq_n_f32(0.0f));
+            cell[r] = vcvtq_s32_f32(vmulq_f32(vminq_f32(vdupq_n_f32(2.0f), v[r]), vdupq_n_f32(16.0f)));
+        }
+    }
+    cb = vcombine_u8(vqmovun_s16(vcombine_s16(vqmovn_s32(cell[0]), vqmovn_s32(cell[1]))),
+                     vqmovun_s16(vcombine_s16(vqmovn_s32(cell[2]), vqmovn_s32(cell[3]))));
+    cb = vminq_u8(cb, vdupq_n_u8(nf4 ? 31 : 15));
+    c = vqtbl2q_u8(g->below, cb);
+    bnbq__n_unplane(vqtbl2q_u8(g->thr[0], cb), vqtbl2q_u8(g->thr[1], cb), vqtbl2q_u8(g->thr[2], cb),
+                    vqtbl2q_u8(g->thr[3], cb), t);
+    c = vsubq_u8(c, bnbq__n_gt(v, t));
+    if (!nf4)
+        c = vorrq_u8(vqtbl1q_u8(g->c2c, c),
+                     vandq_u8(bnbq__n_narrow(neg[0], neg[1], neg[2], neg[3]), vdupq_n_u8(8)));
     return c;
 }
 
@@ -3285,11 +3336,15 @@ static void bnbq__n_quantize_4bit(const bnbq__task_blockwise* t, size_t b0, size
     float32x4_t thr[15];
     uint8_t c2c_b[16];
     uint8x16_t c2c, cb[2];
+    bnbq__zq4 zg;
+    bnbq__nq4 g;
+    const int grid = bnbq__zq4_init(t->qt, &zg);
     size_t b, k;
     int i, h, r;
     for (i = 0; i < nt; i++) thr[i] = vdupq_n_f32(nf4 ? bnbq__nf4_thresholds[i] : bnbq__fp4_thresholds[i]);
     for (i = 0; i < 16; i++) c2c_b[i] = i < 8 ? bnbq__fp4_count_to_code[i] : 0;
     c2c = vld1q_u8(c2c_b);
+    if (grid) bnbq__n_q4_init(&zg, &g);
     for (b = b0; b < b1; b++) {
         size_t start = b * t->bs;
         float m = bnbq__n_absmax(t->dt, t->x, start, start + t->bs), inv = 1.0f / m;
@@ -3297,14 +3352,17 @@ static void bnbq__n_quantize_4bit(const bnbq__task_blockwise* t, size_t b0, size
         t->absmax[b] = m;
         for (k = start; k < start + t->bs; k += 32) {      /* bs >= 32 */
             for (h = 0; h < 2; h++) {
+                float32x4_t x[4];
                 uint32x4_t c[4], neg[4];
+                for (r = 0; r < 4; r++)
+                    x[r] = vmulq_f32(bnbq__n_load(t->dt, t->x, k + 16 * (size_t)h + 4 * (size_t)r), vinv);
+                if (grid) { cb[h] = bnbq__n_quant4_grid(nf4, &g, x); continue; }
                 for (r = 0; r < 4; r++) {
-                    float32x4_t x = vmulq_f32(bnbq__n_load(t->dt, t->x, k + 16 * (size_t)h + 4 * (size_t)r), vinv);
                     if (nf4) {
-                        c[r] = bnbq__n_count(x, thr, 15);
+                        c[r] = bnbq__n_count(x[r], thr, 15);
                     } else {
-                        neg[r] = vcltq_f32(x, vdupq_n_f32(0.0f));
-                        c[r] = bnbq__n_count(vabsq_f32(x), thr, 7);
+                        neg[r] = vcltq_f32(x[r], vdupq_n_f32(0.0f));
+                        c[r] = bnbq__n_count(vabsq_f32(x[r]), thr, 7);
                     }
                 }
                 cb[h] = bnbq__n_narrow(c[0], c[1], c[2], c[3]);
