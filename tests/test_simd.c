@@ -8,7 +8,8 @@
    parallel-for that cuts the work into small ranges and through a 2-thread bnbq_thread_pool: the output of the level must equal the output
    of BNBQ_SIMD_SCALAR in every byte. One "ok NAME" / "FAIL NAME" line per test (a test is one path
    at one level), the levels that ran, then "N passed, N failed, N skipped". Also checks that
-   subnormals are kept (no flush to zero) at every level. Arguments: [--quick] [name-substring ...]. */
+   subnormals are kept (no flush to zero) at every level and, on aarch64, the NEON f16 / bf16
+   conversions against the reference converters. Arguments: [--quick] [name-substring ...]. */
 #define BNBQ_IMPLEMENTATION
 #define BNBQ_PTHREADS        /* the third pass runs through a 2-thread bnbq_thread_pool */
 #include "bnbq.h"
@@ -449,6 +450,47 @@ static int t_subnormals(bnbq_simd_level lv)
     return ok;
 }
 
+#if defined(BNBQ__NEON_SIMD)
+/* The NEON conversions (bnbq__n_to16, bnbq__n_round16: static functions of this translation unit)
+   against bnbq_f32_to_f16 / _bf16 on every 2053rd bit pattern of f32 (all signs, exponents,
+   NaN payloads), the f16 / bf16 rounding boundaries and the NaN patterns. */
+static int t_neon_convert(void)
+{
+    static const uint32_t extra[] = { 0x7fffffffu, 0xffffffffu, 0x7f800001u, 0x7fc00000u, 0xffbfffffu,
+                                      0x7fbfe000u, 0x7f801fffu, 0x477fefffu, 0x477ff000u, 0x477fffffu,
+                                      0x33000000u, 0x33000001u, 0x387fe000u, 0x387ff000u, 0x3f808000u,
+                                      0x3f818000u, 0x7f7f8000u, 0x7f7fffffu, 0x00008000u, 0x80018000u };
+    const uint64_t nstep = 0x100000000ull / 2053 + 1;
+    uint64_t k;
+    int bad = 0, d, i;
+    for (k = 0; k < nstep + 20; k += 4) {
+        uint32_t u[4];
+        float f[4], r[4];
+        uint16_t h[4];
+        for (i = 0; i < 4; i++) {
+            uint64_t kk = k + (uint64_t)i;
+            u[i] = kk < nstep ? (uint32_t)((kk * 2053u) & 0xffffffffu) : extra[(kk - nstep) % 20];
+            memcpy(&f[i], &u[i], 4);
+        }
+        for (d = 0; d < 2; d++) {
+            bnbq_dtype dt = d ? BNBQ_BF16 : BNBQ_F16;
+            vst1_u16(h, bnbq__n_to16(dt, vld1q_f32(f)));
+            vst1q_f32(r, bnbq__n_round16(dt, vld1q_f32(f)));
+            for (i = 0; i < 4; i++) {
+                uint16_t want = d ? bnbq_f32_to_bf16(f[i]) : bnbq_f32_to_f16(f[i]);
+                float wr = d ? bnbq_bf16_to_f32(want) : bnbq_f16_to_f32(want);
+                if (h[i] != want || memcmp(&r[i], &wr, 4) != 0) {
+                    if (bad++ < 3) printf("  %s of 0x%08x: 0x%04x, reference 0x%04x\n", bnbq_dtype_name(dt),
+                                          (unsigned)u[i], (unsigned)h[i], (unsigned)want);
+                }
+            }
+        }
+    }
+    printf("  %llu values to f16 and bf16, %d differ\n", (unsigned long long)(k * 2), bad);
+    return bad == 0;
+}
+#endif
+
 typedef void (*path_fn)(bnbq_simd_level, bnbq_exec*);
 
 static int selected(int argc, char** argv, const char* name)
@@ -503,6 +545,12 @@ int main(int argc, char** argv)
         bnbq_cpu_set_simd_level(initial);
     }
 
+#if defined(BNBQ__NEON_SIMD)
+    if (selected(argc, argv, "convert-neon")) {
+        if (t_neon_convert()) { printf("ok convert-neon\n"); g_pass++; }
+        else { printf("FAIL convert-neon\n"); g_fail++; }
+    }
+#endif
     /* no flush to zero at the scalar level and every supported one */
     for (il = -1; il < 3; il++) {
         bnbq_simd_level lv = il < 0 ? BNBQ_SIMD_SCALAR : levels[il];
