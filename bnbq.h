@@ -3378,7 +3378,8 @@ static void bnbq__n_quantize_4bit(const bnbq__task_blockwise* t, size_t b0, size
 
 /* LLM.int8 row-wise quantization of one row (bnbq__cpu_vectorwise_range), 8 columns at a time,
    the rest as the reference; 0: left to the scalar code (a product could reach bnbq__rint's
-   saturating range). */
+   saturating range: a guard, as in the x86 paths; with f16 inputs every kept |v| <= m, so
+   |v * s| stays near 127). */
 static int bnbq__n_vectorwise_row(const uint16_t* a, size_t cols, float thr, int8_t* q, float* out_m) {
     const float32x4_t vthr = vdupq_n_f32(thr), big = vdupq_n_f32(4194304.0f);
     float32x4_t m0 = vdupq_n_f32(0.0f), m1 = m0, vs;
