@@ -416,6 +416,25 @@ static void t_gemv_4bit(bnbq_simd_level lv, bnbq_exec* ex)
                         }
                 free(A); free(A16); free(am); free(bias); free(b16); free(pk); free(o0); free(o1);
             }
+    /* lanes without a chunk in the last round (K 1056: lane 0 only) keep their sums: every lane
+       sum is -0 here (f32 products underflowing to -0), which a lane's + 0 would turn into +0 */
+    for (iq = 0; iq < 2; iq++) {
+        size_t K = 1056, nb = K / 32;
+        float *A = (float*)malloc(K * 4), *am = (float*)malloc(nb * 4), o0 = 1.0f, o1 = 2.0f, mz = -0.0f;
+        uint8_t* pk = (uint8_t*)malloc(K / 2);
+        bnbq_quant_type qt = iq ? BNBQ_FP4 : BNBQ_NF4;
+        for (i = 0; i < K; i++) A[i] = -(float)ldexp(1.0, -100);
+        for (i = 0; i < nb; i++) am[i] = (float)ldexp(1.0, -100);
+        memset(pk, iq ? 0x22 : 0xff, K / 2);            /* positive code values */
+        bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+        must(bnbq_gemv_4bit(ex, qt, BNBQ_F32, A, pk, am, 1, K, 32, &o0, NULL, NULL), "ref");
+        bnbq_cpu_set_simd_level(lv);
+        must(bnbq_gemv_4bit(ex, qt, BNBQ_F32, A, pk, am, 1, K, 32, &o1, NULL, NULL), "simd");
+        snprintf(what, sizeof what, "%s f32 N 1 K %zu: sums of -0", iq ? "fp4" : "nf4", K);
+        cmp_bytes(&o0, &o1, 4, what);
+        cmp_bytes(&mz, &o0, 4, what);                   /* the case is what it claims */
+        free(A); free(am); free(pk);
+    }
 }
 
 /* Subnormals are kept (no flush to zero) at level lv: 4-bit dequantize of nibble 15 (NF4 1.0)
