@@ -145,9 +145,9 @@ compile-tests: | $(B)
 sanitize: $(B)/bnbq_vectors_san $(B)/test_bnbq_san $(B)/test_simd_san $(B)/test_prims_san $(B)/test_layers_embed_san $(B)/test_layers_san $(B)/test_layers_bars_san $(B)/test_io_san $(B)/test_cuda_san $(B)/test_gpu_san $(B)/test_gpu_layers_san
 
 # The NEON level (aarch64): test_simd (every path against the scalar reference), test_bnbq --quick
-# and the vectors with BNBQ_SIMD=neon, cross-compiled static and run under qemu-user (about a
-# minute; speed is not measured there). Fails when the tools are missing. The last line sums the
-# three programs' "N passed, N failed" lines.
+# and the vectors with BNBQ_SIMD=neon (the vectors also with BNBQ_SIMD=scalar), cross-compiled
+# static and run under qemu-user (about a minute; speed is not measured there). Fails when the
+# tools are missing. The last line sums the programs' "N passed, N failed" lines.
 AARCH64_CC   ?= aarch64-linux-gnu-gcc
 QEMU_AARCH64 ?= qemu-aarch64
 NEON_CFLAGS  := -static -O2 -std=c99 $(WARN) -Werror -ffp-contract=off -I.
@@ -162,9 +162,11 @@ test-neon:
 	  >$(B)/aarch64/cc.log 2>&1; rc=$$?; \
 	grep -v -e "in function .bnbq__load_" -e "dlopen. in statically linked" $(B)/aarch64/cc.log; exit $$rc
 	@p=0; f=0; st=0; log=$$(mktemp); \
-	for t in "test_simd" "test_bnbq --quick" "bnbq_vectors tests/vectors"; do \
-	  echo "== aarch64 $$t (qemu, BNBQ_SIMD=neon)"; \
-	  BNBQ_SIMD=neon $(QEMU_AARCH64) ./$(B)/aarch64/$$t >$$log 2>&1; rc=$$?; cat $$log; \
+	for lt in "neon test_simd" "neon test_bnbq --quick" "neon bnbq_vectors tests/vectors" \
+	          "scalar bnbq_vectors tests/vectors"; do \
+	  lv=$${lt%% *}; t=$${lt#* }; \
+	  echo "== aarch64 $$t (qemu, BNBQ_SIMD=$$lv)"; \
+	  BNBQ_SIMD=$$lv $(QEMU_AARCH64) ./$(B)/aarch64/$$t >$$log 2>&1; rc=$$?; cat $$log; \
 	  line=$$(grep -E '^[0-9]+ passed, [0-9]+ failed' $$log | tail -n 1); \
 	  if [ $$rc -ne 0 ] || [ -z "$$line" ]; then st=1; fi; \
 	  if [ -z "$$line" ]; then f=$$((f + 1)); continue; fi; \
