@@ -3196,10 +3196,19 @@ static void bnbq__n_unplane(uint8x16_t p0, uint8x16_t p1, uint8x16_t p2, uint8x1
     v[3] = vreinterpretq_f32_u16(vzip2q_u16(b, d));
 }
 
-/* entries j (< 64) of a table */
-static void bnbq__n_lookup64(const bnbq__nplanes* t, uint8x16_t j, float32x4_t* v) {
-    bnbq__n_unplane(vqtbl4q_u8(t->p[0], j), vqtbl4q_u8(t->p[1], j), vqtbl4q_u8(t->p[2], j),
-                    vqtbl4q_u8(t->p[3], j), v);
+/* entries j (< cnt <= 64) of a table: one tbl per plane over the registers the table fills */
+static uint8x16_t bnbq__n_tbl(const uint8x16x4_t* p, int cnt, uint8x16_t j) {
+    if (cnt <= 16) return vqtbl1q_u8(p->val[0], j);
+    if (cnt <= 32) {
+        uint8x16x2_t h;
+        h.val[0] = p->val[0]; h.val[1] = p->val[1];
+        return vqtbl2q_u8(h, j);
+    }
+    return vqtbl4q_u8(*p, j);
+}
+static void bnbq__n_lookup64(const bnbq__nplanes* t, int cnt, uint8x16_t j, float32x4_t* v) {
+    bnbq__n_unplane(bnbq__n_tbl(&t->p[0], cnt, j), bnbq__n_tbl(&t->p[1], cnt, j),
+                    bnbq__n_tbl(&t->p[2], cnt, j), bnbq__n_tbl(&t->p[3], cnt, j), v);
 }
 
 /* entries j (< 128) of a table in two halves: indices past 63 are out of the first half's range
@@ -3238,7 +3247,7 @@ static uint8x16_t bnbq__n_code_index(const bnbq__nsearch* s, const float32x4_t* 
     v[0] = v[1] = v[2] = v[3] = s->p64;
     c = vandq_u8(bnbq__n_gt(x, v), vdupq_n_u8(64));
 #define BNBQ__NSTEP(tab, sh, st) \
-    bnbq__n_lookup64(&s->tab, vshrq_n_u8(c, sh), v); \
+    bnbq__n_lookup64(&s->tab, 64 / (st), vshrq_n_u8(c, sh), v); \
     c = vaddq_u8(c, vandq_u8(bnbq__n_gt(x, v), vdupq_n_u8(st)));
     BNBQ__NSTEP(s32, 6, 32) BNBQ__NSTEP(s16, 5, 16) BNBQ__NSTEP(s8, 4, 8)
     BNBQ__NSTEP(s4, 3, 4) BNBQ__NSTEP(s2, 2, 2) BNBQ__NSTEP(s1, 1, 1)
