@@ -1,5 +1,5 @@
 # bnbq - see README.md. Targets: run, test, vectors, bench-cpu, compile-tests, sanitize, clean,
-# embed, check-embed, nvrtc-check, gpu-test, bench-gpu.
+# embed, check-embed, nvrtc-check, gpu-test, bench-gpu, test-neon.
 CC      ?= cc
 CXX     ?= c++
 # -ffp-contract=off: bnbq's bytes depend on every float operation being rounded on its own.
@@ -19,7 +19,7 @@ CUHDR   := bnbq_cuda.h
 KSRC    := kernels_src/prelude.cuh $(filter-out kernels_src/prelude.cuh,$(sort $(wildcard kernels_src/*.cu)))
 
 .PHONY: all run test vectors bench-cpu compile-tests sanitize clean embed check-embed nvrtc-check \
-        gpu-test bench-gpu bench-layers
+        gpu-test bench-gpu bench-layers test-neon
 
 all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq $(B)/test_simd $(B)/test_simd_nosimd $(B)/test_prims $(B)/test_layers_embed $(B)/test_layers $(B)/test_layers_bars $(B)/test_io $(B)/test_io_nostdio $(B)/test_cuda $(B)/test_gpu $(B)/test_gpu_layers $(B)/nvrtc_check \
      $(B)/bnbq_precompile $(B)/gpu_quickstart $(B)/train_switchback $(B)/bench_gpu $(B)/bench_layers \
@@ -143,6 +143,40 @@ compile-tests: | $(B)
 	sh tests/compile_tests.sh
 
 sanitize: $(B)/bnbq_vectors_san $(B)/test_bnbq_san $(B)/test_simd_san $(B)/test_prims_san $(B)/test_layers_embed_san $(B)/test_layers_san $(B)/test_layers_bars_san $(B)/test_io_san $(B)/test_cuda_san $(B)/test_gpu_san $(B)/test_gpu_layers_san
+
+# The NEON level (aarch64): test_simd (every path against the scalar reference), test_bnbq --quick
+# and the vectors with BNBQ_SIMD=neon (the vectors also with BNBQ_SIMD=scalar), cross-compiled
+# static and run under qemu-user (about a minute; speed is not measured there). Fails when the
+# tools are missing. The last line sums the programs' "N passed, N failed" lines.
+AARCH64_CC   ?= aarch64-linux-gnu-gcc
+QEMU_AARCH64 ?= qemu-aarch64
+NEON_CFLAGS  := -static -O2 -std=c99 $(WARN) -Werror -ffp-contract=off -I.
+test-neon:
+	@command -v $(AARCH64_CC) >/dev/null 2>&1 && command -v $(QEMU_AARCH64) >/dev/null 2>&1 || \
+	  { echo "test-neon: $(AARCH64_CC) or $(QEMU_AARCH64) is missing (Debian: apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)"; exit 1; }
+	@mkdir -p $(B)/aarch64
+	$(AARCH64_CC) $(NEON_CFLAGS) tests/test_simd.c -o $(B)/aarch64/test_simd -lm -lpthread
+	$(AARCH64_CC) $(NEON_CFLAGS) tests/test_bnbq.c -o $(B)/aarch64/test_bnbq -lm
+	@echo "$(AARCH64_CC) $(NEON_CFLAGS) tests/bnbq_vectors.c -o $(B)/aarch64/bnbq_vectors -lm -ldl -lpthread"; \
+	$(AARCH64_CC) $(NEON_CFLAGS) tests/bnbq_vectors.c -o $(B)/aarch64/bnbq_vectors -lm -ldl -lpthread \
+	  >$(B)/aarch64/cc.log 2>&1; rc=$$?; \
+	grep -v -e "in function .bnbq__load_" -e "dlopen. in statically linked" $(B)/aarch64/cc.log; exit $$rc
+	@p=0; f=0; st=0; log=$$(mktemp); \
+	for lt in "neon test_simd" "neon test_bnbq --quick" "neon bnbq_vectors tests/vectors" \
+	          "scalar bnbq_vectors tests/vectors"; do \
+	  lv=$${lt%% *}; t=$${lt#* }; \
+	  echo "== aarch64 $$t (qemu, BNBQ_SIMD=$$lv)"; \
+	  BNBQ_SIMD=$$lv $(QEMU_AARCH64) ./$(B)/aarch64/$$t >$$log 2>&1; rc=$$?; cat $$log; \
+	  line=$$(grep -E '^[0-9]+ passed, [0-9]+ failed' $$log | tail -n 1); \
+	  if [ $$rc -ne 0 ] || [ -z "$$line" ]; then st=1; fi; \
+	  if [ -z "$$line" ]; then f=$$((f + 1)); continue; fi; \
+	  p=$$((p + $$(echo "$$line" | sed -E 's/^([0-9]+) passed.*/\1/'))); \
+	  n=$$(echo "$$line" | sed -E 's/.* ([0-9]+) failed.*/\1/'); f=$$((f + n)); \
+	  if [ $$rc -ne 0 ] && [ $$n -eq 0 ]; then f=$$((f + 1)); fi; \
+	  case $$t in test_simd) grep -q '^levels compared with scalar:.* neon' $$log || \
+	    { echo "!! test_simd did not run the NEON level"; f=$$((f + 1)); st=1; } ;; esac; \
+	done; rm -f $$log; \
+	echo "test-neon: $$p passed, $$f failed"; exit $$st
 
 # Everything CI runs. The last line is the plain "N passed, N failed" summary.
 test: all sanitize $(B)/embed

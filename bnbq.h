@@ -30,7 +30,7 @@
        >>formats     code tables: dynamic, linear, normal/NF4, FP4, FP8 maps, get_4bit_type
        >>sizes       how big the outputs are
        >>ops         the functional operations
-       >>simd        the SIMD level of the CPU paths (AVX2, AVX-512): query, force, BNBQ_SIMD
+       >>simd        the SIMD level of the CPU paths (AVX2, AVX-512, NEON): query, force, BNBQ_SIMD
        >>memory      exec memory: alloc, copy, fill, sync
        >>prims       building blocks of the layers (GEMM, sums, gathers, layer norm, ...)
        >>research    matmul_fp8_mixed / _global and switchback_bnb, with backward
@@ -46,7 +46,7 @@
        BNBQ_ASSERT(c)        internal invariant check (default: assert from <assert.h>)
        BNBQ_DEBUG            enable costly checks
        BNBQ_NO_STDIO         leave out the functions that open files (>>io: _init_file, _write_file)
-       BNBQ_NO_SIMD          compile the scalar CPU code only (no AVX2 / AVX-512 paths; >>simd)
+       BNBQ_NO_SIMD          compile the scalar CPU code only (no AVX2 / AVX-512 / NEON paths; >>simd)
        BNBQ_PTHREADS         add bnbq_thread_pool, a POSIX thread pool for the parallel-for (>>simd)
 
    EXECUTION CONTEXT
@@ -471,14 +471,17 @@ BNBQ_API bnbq_result bnbq_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
    support, or the environment variable BNBQ_SIMD=scalar|avx2|avx512|neon when it names a level
    the CPU has. Every level writes the same bytes as the scalar reference (tests/test_simd.c).
    x86-64 levels are compiled with function-level target attributes (gcc >= 8, clang >= 8), so a
-   plain -std=c99 build gets them; BNBQ_NO_SIMD (or another compiler / target) leaves the scalar
-   code only. Paths: 4-bit and 8-bit blockwise quantize / dequantize (every dtype), LLM.int8
-   row-wise quantize; the other operations always run the scalar code.
+   plain -std=c99 build gets them; on little-endian aarch64 NEON is part of the base architecture
+   (gcc / clang: __aarch64__ and __ARM_NEON); BNBQ_NO_SIMD (or another compiler / target) leaves the
+   scalar code only. Paths: 4-bit and 8-bit blockwise quantize / dequantize (every dtype), LLM.int8
+   row-wise quantize (every level), the 4-bit GEMV (AVX-512 with VBMI, NEON); the other operations
+   always run the scalar code. A level this CPU or build lacks is refused (NOT_SUPPORTED) by
+   bnbq_cpu_set_simd_level and ignored in BNBQ_SIMD (the best level is used).
    The level is the one piece of global state of bnbq: set it before starting threads that call
    bnbq (reads and writes are atomic on gcc / clang, so a concurrent change is safe, not ordered). */
 typedef enum bnbq_simd_level {
     BNBQ_SIMD_SCALAR = 0,   /* the portable reference                             */
-    BNBQ_SIMD_NEON   = 1,   /* aarch64 (reserved: no NEON paths yet)               */
+    BNBQ_SIMD_NEON   = 1,   /* aarch64: Advanced SIMD (NEON), baseline there       */
     BNBQ_SIMD_AVX2   = 2,   /* x86: AVX2 + F16C                                    */
     BNBQ_SIMD_AVX512 = 3    /* x86: AVX-512 F + BW + VL + DQ                       */
 } bnbq_simd_level;
@@ -2077,6 +2080,12 @@ static int bnbq__cpu_has_f16c(void) {
     return (c >> 29) & 1u;
 }
 #endif
+/* aarch64 (little-endian): NEON (Advanced SIMD) is part of the base architecture, so its paths
+   need no target attributes and no run-time check. */
+#if !defined(BNBQ_NO_SIMD) && defined(__aarch64__) && defined(__ARM_NEON) && !defined(__AARCH64EB__)
+#define BNBQ__NEON_SIMD 1
+#include <arm_neon.h>
+#endif
 
 
 /* -1: not resolved yet */
@@ -2120,6 +2129,9 @@ BNBQ_API int bnbq_cpu_simd_supported(bnbq_simd_level level) {
             return bnbq_cpu_simd_supported(BNBQ_SIMD_AVX2) &&
                    __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#endif
+#if defined(BNBQ__NEON_SIMD)
+        case BNBQ_SIMD_NEON: return 1;
 #endif
         default: return 0;
     }
@@ -2168,18 +2180,7 @@ BNBQ_API bnbq_result bnbq_cpu_set_simd_level(bnbq_simd_level level) {
     return BNBQ_SUCCESS;
 }
 
-#if defined(BNBQ__X86_SIMD)
-
-/* g++ 12 reports its own intrinsics' deliberately undefined operands (__Y = __Y) as uninitialized
-   once they are inlined here; the values are never read. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
-#define BNBQ__T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,avx,f16c")))
-#define BNBQ__T256 __attribute__((target("avx2,avx,f16c")))
+#if defined(BNBQ__X86_SIMD) || defined(BNBQ__NEON_SIMD)
 
 /* The 16 values of a 4-bit code for absmax 1, as bnbq__dequant4 multiplies them (FP4: index 8
    is -0.0, the sign applied to the LUT). */
@@ -2215,6 +2216,57 @@ static void bnbq__qsearch_init(const float* code, bnbq__qsearch* s) {
     }
 }
 
+/* NF4 / FP4 codes of 16 normalized values without a search: the thresholds (bnbq__nf4_thresholds
+   on x, bnbq__fp4_thresholds on |x|) are at least 0.08 apart, so on a grid of cells 1/16 wide
+   (NF4: 32 cells over [-1, 1), FP4: 16 over [0, 1); values beyond clamp to the end cells) each
+   cell holds at most one threshold, none within 1e-3 of a cell edge. The count of thresholds below
+   x is then below[cell] + (x > thr[cell]) (thr = +inf for a cell without one), whichever of two
+   neighbouring cells a rounding of x * 16 picks near an edge; NaN lands in cell 0 and compares
+   false, as in the reference. bnbq__z_q4_init checks these conditions (and the test compares every
+   threshold and its neighbours with the scalar code). */
+typedef struct bnbq__zq4 {
+    float thr[32];
+    int32_t below[32];
+    int32_t c2c[16];
+} bnbq__zq4;
+
+static int bnbq__zq4_init(bnbq_quant_type qt, bnbq__zq4* g) {
+    const float* th = qt == BNBQ_NF4 ? bnbq__nf4_thresholds : bnbq__fp4_thresholds;
+    int nt = qt == BNBQ_NF4 ? 15 : 7, cells = qt == BNBQ_NF4 ? 32 : 16, j, i;
+    double lo0 = qt == BNBQ_NF4 ? -1.0 : 0.0;
+    for (j = 0; j < 32; j++) { g->thr[j] = INFINITY; g->below[j] = 0; }
+    for (j = 0; j < 16; j++) g->c2c[j] = bnbq__fp4_count_to_code[j & 7];
+    for (j = 0; j < cells; j++) {
+        double lo = lo0 + j / 16.0, hi = lo + 1.0 / 16.0;
+        int in = 0;
+        for (i = 0; i < nt; i++) {
+            double t = (double)th[i];
+            if (t < lo) g->below[j]++;
+            if (fabs(t - lo) < 1e-3 || fabs(t - hi) < 1e-3) return 0;
+            if ((j == 0 || t >= lo) && (j == cells - 1 || t < hi)) { g->thr[j] = th[i]; in++; }
+        }
+        if (j == 0) g->below[0] = 0;
+        if (in > 1 || (j == 0 && g->below[0] != 0)) return 0;
+    }
+    /* cell 0 takes everything below its upper edge: no threshold may lie below -1 (NF4) */
+    for (i = 0; i < nt; i++) if ((double)th[i] < lo0) return 0;
+    return 1;
+}
+
+#endif /* BNBQ__X86_SIMD || BNBQ__NEON_SIMD */
+
+#if defined(BNBQ__X86_SIMD)
+
+/* g++ 12 reports its own intrinsics' deliberately undefined operands (__Y = __Y) as uninitialized
+   once they are inlined here; the values are never read. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#define BNBQ__T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,avx,f16c")))
+#define BNBQ__T256 __attribute__((target("avx2,avx,f16c")))
 
 /* ---- AVX-512 ---- */
 
@@ -2580,43 +2632,6 @@ static BNBQ__T512 void bnbq__z_quantize_blockwise(const bnbq__task_blockwise* t,
             _mm_storeu_si128((__m128i*)(t->q + k + 16), _mm512_cvtepi32_epi8(c1));
         }
     }
-}
-
-/* NF4 / FP4 codes of 16 normalized values without a search: the thresholds (bnbq__nf4_thresholds
-   on x, bnbq__fp4_thresholds on |x|) are at least 0.08 apart, so on a grid of cells 1/16 wide
-   (NF4: 32 cells over [-1, 1), FP4: 16 over [0, 1); values beyond clamp to the end cells) each
-   cell holds at most one threshold, none within 1e-3 of a cell edge. The count of thresholds below
-   x is then below[cell] + (x > thr[cell]) (thr = +inf for a cell without one), whichever of two
-   neighbouring cells a rounding of x * 16 picks near an edge; NaN lands in cell 0 and compares
-   false, as in the reference. bnbq__z_q4_init checks these conditions (and the test compares every
-   threshold and its neighbours with the scalar code). */
-typedef struct bnbq__zq4 {
-    float thr[32];
-    int32_t below[32];
-    int32_t c2c[16];
-} bnbq__zq4;
-
-static int bnbq__zq4_init(bnbq_quant_type qt, bnbq__zq4* g) {
-    const float* th = qt == BNBQ_NF4 ? bnbq__nf4_thresholds : bnbq__fp4_thresholds;
-    int nt = qt == BNBQ_NF4 ? 15 : 7, cells = qt == BNBQ_NF4 ? 32 : 16, j, i;
-    double lo0 = qt == BNBQ_NF4 ? -1.0 : 0.0;
-    for (j = 0; j < 32; j++) { g->thr[j] = INFINITY; g->below[j] = 0; }
-    for (j = 0; j < 16; j++) g->c2c[j] = bnbq__fp4_count_to_code[j & 7];
-    for (j = 0; j < cells; j++) {
-        double lo = lo0 + j / 16.0, hi = lo + 1.0 / 16.0;
-        int in = 0;
-        for (i = 0; i < nt; i++) {
-            double t = (double)th[i];
-            if (t < lo) g->below[j]++;
-            if (fabs(t - lo) < 1e-3 || fabs(t - hi) < 1e-3) return 0;
-            if ((j == 0 || t >= lo) && (j == cells - 1 || t < hi)) { g->thr[j] = th[i]; in++; }
-        }
-        if (j == 0) g->below[0] = 0;
-        if (in > 1 || (j == 0 && g->below[0] != 0)) return 0;
-    }
-    /* cell 0 takes everything below its upper edge: no threshold may lie below -1 (NF4) */
-    for (i = 0; i < nt; i++) if ((double)th[i] < lo0) return 0;
-    return 1;
 }
 
 static BNBQ__T512 __m512i bnbq__z_quant4(bnbq_quant_type qt, __m512 x, const __m512* thr,
@@ -3005,6 +3020,513 @@ static BNBQ__T256 int bnbq__y_vectorwise_row(const uint16_t* a, size_t cols, flo
 
 #endif /* BNBQ__X86_SIMD */
 
+#if defined(BNBQ__NEON_SIMD)
+
+/* ---- NEON (aarch64) ---- */
+
+/* NaN lanes to the canonical 0x7fffffff (bnbq__canon) */
+static float32x4_t bnbq__n_canon(float32x4_t v) {
+    return vbslq_f32(vceqq_f32(v, v), v, vreinterpretq_f32_u32(vdupq_n_u32(0x7fffffffu)));
+}
+
+/* 4 floats to f16 / bf16 bits as bnbq_f32_to_f16 / _bf16 round them (RNE). F16: FCVTN under the
+   default FPCR (round to nearest even, no flush to zero, DN = 0: a NaN keeps its sign and top
+   payload bits with the quiet bit set, the reference's NaN); BF16: the reference's integer
+   rounding, NaN lanes (u >> 16) | 0x40. */
+static uint16x4_t bnbq__n_to16(bnbq_dtype dt, float32x4_t v) {
+    if (dt == BNBQ_F16) return vreinterpret_u16_f16(vcvt_f16_f32(v));
+    {
+        uint32x4_t u = vreinterpretq_u32_f32(v);
+        uint32x4_t r = vaddq_u32(u, vaddq_u32(vdupq_n_u32(0x7fffu),
+                                              vandq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(1u))));
+        r = vbslq_u32(vceqq_f32(v, v), r, vorrq_u32(u, vdupq_n_u32(0x00400000u)));
+        return vshrn_n_u32(r, 16);
+    }
+}
+
+/* 4 elements of a F32 / F16 / BF16 array as floats (f16: FCVTL, exact; a NaN may come back
+   quieted, which no caller can see: NaN only ever compares false or becomes code 0) */
+static float32x4_t bnbq__n_load(bnbq_dtype dt, const void* p, size_t i) {
+    if (dt == BNBQ_F16) return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t*)p + i)));
+    if (dt == BNBQ_BF16) return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16((const uint16_t*)p + i), 16));
+    return vld1q_f32((const float*)p + i);
+}
+
+static void bnbq__n_store(bnbq_dtype dt, void* p, size_t i, float32x4_t v) {
+    v = bnbq__n_canon(v);
+    if (dt == BNBQ_F32) vst1q_f32((float*)p + i, v);
+    else vst1_u16((uint16_t*)p + i, bnbq__n_to16(dt, v));
+}
+
+/* four 32-bit masks (elements 0..15 in order) to 16 byte masks */
+static uint8x16_t bnbq__n_narrow(uint32x4_t m0, uint32x4_t m1, uint32x4_t m2, uint32x4_t m3) {
+    uint16x8_t a = vcombine_u16(vmovn_u32(m0), vmovn_u32(m1));
+    uint16x8_t b = vcombine_u16(vmovn_u32(m2), vmovn_u32(m3));
+    return vcombine_u8(vmovn_u16(a), vmovn_u16(b));
+}
+
+/* absmax of [start, end), end - start a multiple of 16; the reference's a > m ? a : m per lane
+   (vmaxq would let a NaN win), then the maximum of the four non-NaN lanes */
+static float bnbq__n_absmax(bnbq_dtype dt, const void* x, size_t start, size_t end) {
+    float32x4_t m[4], a;
+    size_t i;
+    int r;
+    for (r = 0; r < 4; r++) m[r] = vdupq_n_f32(0.0f);
+    for (i = start; i < end; i += 16)
+        for (r = 0; r < 4; r++) {
+            a = vabsq_f32(bnbq__n_load(dt, x, i + 4 * (size_t)r));
+            m[r] = vbslq_f32(vcgtq_f32(a, m[r]), a, m[r]);
+        }
+    return vmaxvq_f32(vmaxq_f32(vmaxq_f32(m[0], m[1]), vmaxq_f32(m[2], m[3])));
+}
+
+/* 4-bit dequantize: the 16 values of the block (canonical, rounded to dt) as byte planes (plane r
+   holds byte r of every value, vld4q / vld2q); each nibble looks its bytes up with one tbl per
+   plane and vst4q / vst2q interleaves them back into values. */
+static void bnbq__n_dequantize_4bit(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
+    float tab[16], lut[16];
+    uint16_t lut16[16];
+    float32x4_t code[4];
+    const uint8x16_t m0f = vdupq_n_u8(0x0f);
+    size_t b, k;
+    int r;
+    bnbq__code4_values(t->qt, tab);
+    for (r = 0; r < 4; r++) code[r] = vld1q_f32(tab + 4 * r);
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs;
+        const uint8_t* src = t->cq + start / 2;
+        const float32x4_t a = vdupq_n_f32(t->cabsmax[b]);
+        for (r = 0; r < 4; r++) {
+            float32x4_t v = bnbq__n_canon(vmulq_f32(code[r], a));
+            if (t->dt == BNBQ_F32) vst1q_f32(lut + 4 * r, v);
+            else vst1_u16(lut16 + 4 * r, bnbq__n_to16(t->dt, v));
+        }
+        if (t->dt == BNBQ_F32) {
+            const uint8x16x4_t pl = vld4q_u8((const uint8_t*)lut);
+            uint8_t* o = (uint8_t*)((float*)t->out + start);
+            for (k = 0; k < t->bs / 2; k += 16) {
+                uint8x16_t x = vld1q_u8(src + k), hi = vshrq_n_u8(x, 4), lo = vandq_u8(x, m0f);
+                uint8x16_t i0 = vzip1q_u8(hi, lo), i1 = vzip2q_u8(hi, lo);
+                uint8x16x4_t w;
+                for (r = 0; r < 4; r++) w.val[r] = vqtbl1q_u8(pl.val[r], i0);
+                vst4q_u8(o + 8 * k, w);
+                for (r = 0; r < 4; r++) w.val[r] = vqtbl1q_u8(pl.val[r], i1);
+                vst4q_u8(o + 8 * k + 64, w);
+            }
+        } else {
+            const uint8x16x2_t pl = vld2q_u8((const uint8_t*)lut16);
+            uint8_t* o = (uint8_t*)((uint16_t*)t->out + start);
+            for (k = 0; k < t->bs / 2; k += 16) {
+                uint8x16_t x = vld1q_u8(src + k), hi = vshrq_n_u8(x, 4), lo = vandq_u8(x, m0f);
+                uint8x16_t i0 = vzip1q_u8(hi, lo), i1 = vzip2q_u8(hi, lo);
+                uint8x16x2_t w;
+                for (r = 0; r < 2; r++) w.val[r] = vqtbl1q_u8(pl.val[r], i0);
+                vst2q_u8(o + 4 * k, w);
+                for (r = 0; r < 2; r++) w.val[r] = vqtbl1q_u8(pl.val[r], i1);
+                vst2q_u8(o + 4 * k + 32, w);
+            }
+        }
+    }
+}
+
+/* 8-bit dequantize: blocks of >= 256 elements first make the block's 256 output values
+   (code[i] * absmax, canonical, rounded to dt: the reference's operations) and then copy the
+   looked-up values; smaller blocks gather the code entries and multiply 4 at a time. */
+static void bnbq__n_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
+    float g[256];
+    uint16_t g16[256];
+    size_t b, k;
+    int j;
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs;
+        const uint8_t* src = t->cq + start;
+        const float32x4_t a = vdupq_n_f32(t->cabsmax[b]);
+        if (t->bs >= 256) {
+            for (j = 0; j < 256; j += 4) {
+                float32x4_t v = bnbq__n_canon(vmulq_f32(vld1q_f32(t->code + j), a));
+                if (t->dt == BNBQ_F32) vst1q_f32(g + j, v);
+                else vst1_u16(g16 + j, bnbq__n_to16(t->dt, v));
+            }
+            if (t->dt == BNBQ_F32) {
+                float* o = (float*)t->out + start;
+                for (k = 0; k < t->bs; k += 4) {
+                    o[k] = g[src[k]]; o[k + 1] = g[src[k + 1]];
+                    o[k + 2] = g[src[k + 2]]; o[k + 3] = g[src[k + 3]];
+                }
+            } else {
+                uint16_t* o = (uint16_t*)t->out + start;
+                for (k = 0; k < t->bs; k += 4) {
+                    o[k] = g16[src[k]]; o[k + 1] = g16[src[k + 1]];
+                    o[k + 2] = g16[src[k + 2]]; o[k + 3] = g16[src[k + 3]];
+                }
+            }
+        } else {
+            for (k = 0; k < t->bs; k += 16) {
+                for (j = 0; j < 16; j++) g[j] = t->code[src[k + (size_t)j]];
+                for (j = 0; j < 16; j += 4)
+                    bnbq__n_store(t->dt, t->out, start + k + (size_t)j, vmulq_f32(vld1q_f32(g + j), a));
+            }
+        }
+    }
+}
+
+/* A table of up to 64 floats as four byte planes of 64 bytes (vqtbl4q; entries past the table 0) */
+typedef struct bnbq__nplanes { uint8x16x4_t p[4]; } bnbq__nplanes;
+
+static void bnbq__n_planes(const float* v, int cnt, bnbq__nplanes* out) {
+    uint8_t bytes[4][64];
+    int i, r;
+    memset(bytes, 0, sizeof bytes);
+    for (i = 0; i < cnt; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], 4);
+        for (r = 0; r < 4; r++) bytes[r][i] = (uint8_t)(u >> (8 * r));
+    }
+    for (r = 0; r < 4; r++)
+        for (i = 0; i < 4; i++) out->p[r].val[i] = vld1q_u8(bytes[r] + 16 * i);
+}
+
+/* planes looked up at 16 byte indices back to 4 vectors of floats, elements in order */
+static void bnbq__n_unplane(uint8x16_t p0, uint8x16_t p1, uint8x16_t p2, uint8x16_t p3, float32x4_t* v) {
+    uint16x8_t a = vreinterpretq_u16_u8(vzip1q_u8(p0, p1)), b = vreinterpretq_u16_u8(vzip2q_u8(p0, p1));
+    uint16x8_t c = vreinterpretq_u16_u8(vzip1q_u8(p2, p3)), d = vreinterpretq_u16_u8(vzip2q_u8(p2, p3));
+    v[0] = vreinterpretq_f32_u16(vzip1q_u16(a, c));
+    v[1] = vreinterpretq_f32_u16(vzip2q_u16(a, c));
+    v[2] = vreinterpretq_f32_u16(vzip1q_u16(b, d));
+    v[3] = vreinterpretq_f32_u16(vzip2q_u16(b, d));
+}
+
+/* entries j (< cnt <= 64) of a table: one tbl per plane over the registers the table fills */
+static uint8x16_t bnbq__n_tbl(const uint8x16x4_t* p, int cnt, uint8x16_t j) {
+    if (cnt <= 16) return vqtbl1q_u8(p->val[0], j);
+    if (cnt <= 32) {
+        uint8x16x2_t h;
+        h.val[0] = p->val[0]; h.val[1] = p->val[1];
+        return vqtbl2q_u8(h, j);
+    }
+    return vqtbl4q_u8(*p, j);
+}
+static void bnbq__n_lookup64(const bnbq__nplanes* t, int cnt, uint8x16_t j, float32x4_t* v) {
+    bnbq__n_unplane(bnbq__n_tbl(&t->p[0], cnt, j), bnbq__n_tbl(&t->p[1], cnt, j),
+                    bnbq__n_tbl(&t->p[2], cnt, j), bnbq__n_tbl(&t->p[3], cnt, j), v);
+}
+
+/* entries j (< 128) of a table in two halves: indices past 63 are out of the first half's range
+   (tbl gives 0), j - 64 below 64 is in the second's (tbx replaces) */
+static void bnbq__n_lookup128(const bnbq__nplanes* t, uint8x16_t j, float32x4_t* v) {
+    uint8x16_t jh = vsubq_u8(j, vdupq_n_u8(64)), p[4];
+    int r;
+    for (r = 0; r < 4; r++) p[r] = vqtbx4q_u8(vqtbl4q_u8(t[0].p[r], j), t[1].p[r], jh);
+    bnbq__n_unplane(p[0], p[1], p[2], p[3], v);
+}
+
+static uint8x16_t bnbq__n_gt(const float32x4_t* x, const float32x4_t* v) {
+    return bnbq__n_narrow(vcgtq_f32(x[0], v[0]), vcgtq_f32(x[1], v[1]), vcgtq_f32(x[2], v[2]),
+                          vcgtq_f32(x[3], v[3]));
+}
+
+/* bnbq__code_index of 16 values with the search tables of bnbq__qsearch as byte planes: the same
+   counts as the AVX paths, kept as bytes */
+typedef struct bnbq__nsearch {
+    bnbq__nplanes s32, s16, s8, s4, s2, s1, mhi[2], mlo[2];
+    float32x4_t p64;
+} bnbq__nsearch;
+
+static void bnbq__n_search_init(const bnbq__qsearch* q, bnbq__nsearch* s) {
+    s->p64 = vdupq_n_f32(q->pivot64);
+    bnbq__n_planes(q->s32, 2, &s->s32); bnbq__n_planes(q->s16, 4, &s->s16);
+    bnbq__n_planes(q->s8, 8, &s->s8); bnbq__n_planes(q->s4, 16, &s->s4);
+    bnbq__n_planes(q->s2, 32, &s->s2); bnbq__n_planes(q->s1, 64, &s->s1);
+    bnbq__n_planes(q->mhi, 64, &s->mhi[0]); bnbq__n_planes(q->mhi + 64, 64, &s->mhi[1]);
+    bnbq__n_planes(q->mlo, 64, &s->mlo[0]); bnbq__n_planes(q->mlo + 64, 64, &s->mlo[1]);
+}
+
+static uint8x16_t bnbq__n_code_index(const bnbq__nsearch* s, const float32x4_t* x) {
+    float32x4_t v[4];
+    uint8x16_t c, up, dn;
+    v[0] = v[1] = v[2] = v[3] = s->p64;
+    c = vandq_u8(bnbq__n_gt(x, v), vdupq_n_u8(64));
+#define BNBQ__NSTEP(tab, sh, st) \
+    bnbq__n_lookup64(&s->tab, 64 / (st), vshrq_n_u8(c, sh), v); \
+    c = vaddq_u8(c, vandq_u8(bnbq__n_gt(x, v), vdupq_n_u8(st)));
+    BNBQ__NSTEP(s32, 6, 32) BNBQ__NSTEP(s16, 5, 16) BNBQ__NSTEP(s8, 4, 8)
+    BNBQ__NSTEP(s4, 3, 4) BNBQ__NSTEP(s2, 2, 2) BNBQ__NSTEP(s1, 1, 1)
+#undef BNBQ__NSTEP
+    /* as the AVX paths: x > mhi and x < mlo decide (mlo <= code[p] <= mhi) */
+    bnbq__n_lookup128(s->mhi, c, v);
+    up = bnbq__n_gt(x, v);
+    bnbq__n_lookup128(s->mlo, c, v);
+    dn = bnbq__n_narrow(vcltq_f32(x[0], v[0]), vcltq_f32(x[1], v[1]), vcltq_f32(x[2], v[2]),
+                        vcltq_f32(x[3], v[3]));
+    return vaddq_u8(vsubq_u8(vshlq_n_u8(c, 1), up), dn);   /* masks are 0 or -1 */
+}
+
+static void bnbq__n_quantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
+    bnbq__qsearch q;
+    bnbq__nsearch s;
+    size_t b, k;
+    int r;
+    bnbq__qsearch_init(t->code, &q);
+    bnbq__n_search_init(&q, &s);
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs;
+        float m = bnbq__n_absmax(t->dt, t->x, start, start + t->bs), inv = 1.0f / m;
+        float32x4_t vinv = vdupq_n_f32(inv), x[4];
+        t->absmax[b] = m;
+        for (k = start; k < start + t->bs; k += 16) {
+            for (r = 0; r < 4; r++) x[r] = vmulq_f32(bnbq__n_load(t->dt, t->x, k + 4 * (size_t)r), vinv);
+            vst1q_u8(t->q + k, bnbq__n_code_index(&s, x));
+        }
+    }
+}
+
+/* NF4 / FP4 codes of 4 values: the count of thresholds below x (|x| for FP4), as the reference
+   counts them (used when bnbq__zq4_init refuses the grid) */
+static uint32x4_t bnbq__n_count(float32x4_t x, const float32x4_t* thr, int nt) {
+    uint32x4_t c = vdupq_n_u32(0);
+    int i;
+    for (i = 0; i < nt; i++) c = vsubq_u32(c, vcgtq_f32(x, thr[i]));
+    return c;
+}
+
+/* The grid of bnbq__zq4 (see there) as tbl tables: below[] as bytes, thr[] as byte planes */
+typedef struct bnbq__nq4 { uint8x16x2_t below, thr[4]; uint8x16_t c2c; } bnbq__nq4;
+
+static void bnbq__n_q4_init(const bnbq__zq4* g, bnbq__nq4* n) {
+    uint8_t planes[4][32], below[32], c2c[16];
+    int j, r;
+    for (j = 0; j < 32; j++) {
+        uint32_t u;
+        memcpy(&u, &g->thr[j], 4);
+        for (r = 0; r < 4; r++) planes[r][j] = (uint8_t)(u >> (8 * r));
+        below[j] = (uint8_t)g->below[j];
+    }
+    for (j = 0; j < 16; j++) c2c[j] = (uint8_t)g->c2c[j];
+    for (r = 0; r < 4; r++) { n->thr[r].val[0] = vld1q_u8(planes[r]); n->thr[r].val[1] = vld1q_u8(planes[r] + 16); }
+    n->below.val[0] = vld1q_u8(below); n->below.val[1] = vld1q_u8(below + 16);
+    n->c2c = vld1q_u8(c2c);
+}
+
+/* codes of 16 normalized values on the grid: NF4 cell = trunc((clamp(x, -2, 2) + 1) * 16), FP4
+   cell = trunc(min(|x|, 2) * 16), clamped to the cells (FMIN / FMAX keep a NaN, FCVTZS makes it
+   cell 0); count = below[cell] + (x > thr[cell]); FP4 maps the count and adds 8 for x < 0 */
+static uint8x16_t bnbq__n_quant4_grid(int nf4, const bnbq__nq4* g, const float32x4_t* x) {
+    float32x4_t v[4], t[4];
+    int32x4_t cell[4];
+    uint32x4_t neg[4];
+    uint8x16_t cb, c;
+    int r;
+    for (r = 0; r < 4; r++) {
+        if (nf4) {
+            float32x4_t xc = vmaxq_f32(vdupq_n_f32(-2.0f), vminq_f32(vdupq_n_f32(2.0f), x[r]));
+            cell[r] = vcvtq_s32_f32(vmulq_f32(vaddq_f32(xc, vdupq_n_f32(1.0f)), vdupq_n_f32(16.0f)));
+            v[r] = x[r];
+        } else {
+            v[r] = vabsq_f32(x[r]);
+            neg[r] = vcltq_f32(x[r], vdupq_n_f32(0.0f));
+            cell[r] = vcvtq_s32_f32(vmulq_f32(vminq_f32(vdupq_n_f32(2.0f), v[r]), vdupq_n_f32(16.0f)));
+        }
+    }
+    cb = vcombine_u8(vqmovun_s16(vcombine_s16(vqmovn_s32(cell[0]), vqmovn_s32(cell[1]))),
+                     vqmovun_s16(vcombine_s16(vqmovn_s32(cell[2]), vqmovn_s32(cell[3]))));
+    cb = vminq_u8(cb, vdupq_n_u8(nf4 ? 31 : 15));
+    c = vqtbl2q_u8(g->below, cb);
+    bnbq__n_unplane(vqtbl2q_u8(g->thr[0], cb), vqtbl2q_u8(g->thr[1], cb), vqtbl2q_u8(g->thr[2], cb),
+                    vqtbl2q_u8(g->thr[3], cb), t);
+    c = vsubq_u8(c, bnbq__n_gt(v, t));
+    if (!nf4)
+        c = vorrq_u8(vqtbl1q_u8(g->c2c, c),
+                     vandq_u8(bnbq__n_narrow(neg[0], neg[1], neg[2], neg[3]), vdupq_n_u8(8)));
+    return c;
+}
+
+static void bnbq__n_quantize_4bit(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
+    const int nf4 = t->qt == BNBQ_NF4, nt = nf4 ? 15 : 7;
+    float32x4_t thr[15];
+    uint8_t c2c_b[16];
+    uint8x16_t c2c, cb[2];
+    bnbq__zq4 zg;
+    bnbq__nq4 g;
+    const int grid = bnbq__zq4_init(t->qt, &zg);
+    size_t b, k;
+    int i, h, r;
+    for (i = 0; i < nt; i++) thr[i] = vdupq_n_f32(nf4 ? bnbq__nf4_thresholds[i] : bnbq__fp4_thresholds[i]);
+    for (i = 0; i < 16; i++) c2c_b[i] = i < 8 ? bnbq__fp4_count_to_code[i] : 0;
+    c2c = vld1q_u8(c2c_b);
+    if (grid) bnbq__n_q4_init(&zg, &g);
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs;
+        float m = bnbq__n_absmax(t->dt, t->x, start, start + t->bs), inv = 1.0f / m;
+        const float32x4_t vinv = vdupq_n_f32(inv);
+        t->absmax[b] = m;
+        for (k = start; k < start + t->bs; k += 32) {      /* bs >= 32 */
+            for (h = 0; h < 2; h++) {
+                float32x4_t x[4];
+                uint32x4_t c[4], neg[4];
+                for (r = 0; r < 4; r++)
+                    x[r] = vmulq_f32(bnbq__n_load(t->dt, t->x, k + 16 * (size_t)h + 4 * (size_t)r), vinv);
+                if (grid) { cb[h] = bnbq__n_quant4_grid(nf4, &g, x); continue; }
+                for (r = 0; r < 4; r++) {
+                    if (nf4) {
+                        c[r] = bnbq__n_count(x[r], thr, 15);
+                    } else {
+                        neg[r] = vcltq_f32(x[r], vdupq_n_f32(0.0f));
+                        c[r] = bnbq__n_count(vabsq_f32(x[r]), thr, 7);
+                    }
+                }
+                cb[h] = bnbq__n_narrow(c[0], c[1], c[2], c[3]);
+                if (!nf4)
+                    cb[h] = vorrq_u8(vqtbl1q_u8(c2c, cb[h]),
+                                     vandq_u8(bnbq__n_narrow(neg[0], neg[1], neg[2], neg[3]), vdupq_n_u8(8)));
+            }
+            /* element 2j in the high nibble of byte j, 2j + 1 in the low one */
+            vst1q_u8(t->q + k / 2, vorrq_u8(vshlq_n_u8(vuzp1q_u8(cb[0], cb[1]), 4), vuzp2q_u8(cb[0], cb[1])));
+        }
+    }
+}
+
+/* LLM.int8 row-wise quantization of one row (bnbq__cpu_vectorwise_range), 8 columns at a time,
+   the rest as the reference; 0: left to the scalar code (a product could reach bnbq__rint's
+   saturating range: a guard, as in the x86 paths; with f16 inputs every kept |v| <= m, so
+   |v * s| stays near 127). */
+static int bnbq__n_vectorwise_row(const uint16_t* a, size_t cols, float thr, int8_t* q, float* out_m) {
+    const float32x4_t vthr = vdupq_n_f32(thr), big = vdupq_n_f32(4194304.0f);
+    float32x4_t m0 = vdupq_n_f32(0.0f), m1 = m0, vs;
+    int use_thr = thr > 0.0f;
+    size_t c, full = cols & ~(size_t)7;
+    float s, mx;
+    for (c = 0; c < full; c += 8) {
+        float32x4_t v0 = vabsq_f32(bnbq__n_load(BNBQ_F16, a, c)), v1 = vabsq_f32(bnbq__n_load(BNBQ_F16, a, c + 4));
+        uint32x4_t k0 = vcgtq_f32(v0, m0), k1 = vcgtq_f32(v1, m1);   /* NaN never wins */
+        if (use_thr) { k0 = vandq_u32(k0, vcltq_f32(v0, vthr)); k1 = vandq_u32(k1, vcltq_f32(v1, vthr)); }
+        m0 = vbslq_f32(k0, v0, m0);
+        m1 = vbslq_f32(k1, v1, m1);
+    }
+    mx = vmaxvq_f32(vmaxq_f32(m0, m1));
+    for (; c < cols; c++) {
+        float v = bnbq__absf(bnbq_f16_to_f32(a[c]));
+        if (use_thr && v >= thr) continue;
+        if (v > mx) mx = v;
+    }
+    *out_m = mx;
+    s = 127.0f * (1.0f / mx);
+    vs = vdupq_n_f32(s);
+    for (c = 0; c < full; c += 8) {
+        float32x4_t v0 = bnbq__n_load(BNBQ_F16, a, c), v1 = bnbq__n_load(BNBQ_F16, a, c + 4);
+        float32x4_t y0 = vmulq_f32(v0, vs), y1 = vmulq_f32(v1, vs);
+        uint32x4_t bad0 = vcageq_f32(y0, big), bad1 = vcageq_f32(y1, big);
+        /* FCVTNS: round to nearest even, NaN -> 0, as bnbq__rint below 2^22 */
+        int32x4_t r0 = vcvtnq_s32_f32(y0), r1 = vcvtnq_s32_f32(y1);
+        if (use_thr) {   /* outliers (|v| >= thr) are 0 whatever their product */
+            uint32x4_t o0 = vcageq_f32(v0, vthr), o1 = vcageq_f32(v1, vthr);
+            bad0 = vbicq_u32(bad0, o0); bad1 = vbicq_u32(bad1, o1);
+            r0 = vbicq_s32(r0, vreinterpretq_s32_u32(o0)); r1 = vbicq_s32(r1, vreinterpretq_s32_u32(o1));
+        }
+        if (vmaxvq_u32(vorrq_u32(bad0, bad1))) return 0;
+        /* the reference's (int8_t) cast: the low byte */
+        vst1_s8(q + c, vmovn_s16(vcombine_s16(vmovn_s32(r0), vmovn_s32(r1))));
+    }
+    for (; c < cols; c++) {
+        float v = bnbq_f16_to_f32(a[c]);
+        if (use_thr && bnbq__absf(v) >= thr) { q[c] = 0; continue; }
+        {
+            BNBQ__FLT_TMP float y = v * s;
+            q[c] = (int8_t)bnbq__rint(y);
+        }
+    }
+    return 1;
+}
+
+/* f32 -> f16 / bf16 -> f32 of 4 values as bnbq__round_to's conversions round them (RNE; a NaN
+   stays a NaN) */
+static float32x4_t bnbq__n_round16(bnbq_dtype dt, float32x4_t x) {
+    if (dt == BNBQ_F16) return vcvt_f32_f16(vcvt_f16_f32(x));
+    {
+        uint32x4_t u = vreinterpretq_u32_f32(x);
+        uint32x4_t r = vaddq_u32(u, vaddq_u32(vdupq_n_u32(0x7fffu),
+                                              vandq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(1u))));
+        r = vbslq_u32(vceqq_f32(x, x), r, vorrq_u32(u, vdupq_n_u32(0x00400000u)));
+        return vreinterpretq_f32_u32(vandq_u32(r, vdupq_n_u32(0xffff0000u)));
+    }
+}
+
+/* 4-bit GEMV (bnbq__cpu_gemv_range, bitsandbytes' kgemm_4bit_inference_naive order), as the
+   AVX-512 path: the 32 lanes of the reference are 8 registers; lane L takes chunk L + 32 j in
+   round j; At holds A transposed per round (element e of the 32 lanes' chunks is one load). The
+   packed bytes of 16 lanes (16 bytes each) are transposed with four rounds of zips, so byte i of
+   the 16 chunks is one register: its high nibbles are element 2i, its low nibbles 2i + 1, looked
+   up in the code's byte planes. Each weight is qmap[nibble] * absmax and goes into its lane's
+   chain in element order: F32 a fused multiply-add (the reference's fmaf); F16 / BF16 the weight
+   and the product rounded to dt, then added. Lanes without a chunk in the last round keep their
+   sums (bit select). The 32 sums then take the reference's tree and final rounding. */
+static void bnbq__n_gemv(bnbq_dtype dt, const float* qmap, const float* At, const uint8_t* packed,
+                         const float* absmax, size_t K, size_t bs, const void* bias, void* out,
+                         size_t n0, size_t n1) {
+    const uint8x16x4_t qp = vld4q_u8((const uint8_t*)qmap);
+    size_t n, j, nch = K / 32, rounds = (nch + 31) / 32;
+    int i, r, g, l, off;
+    for (n = n0; n < n1; n++) {
+        const uint8_t* wrow = packed + n * K / 2;
+        const float* arow = absmax + n * K / bs;
+        float32x4_t acc[8];
+        float v[32];
+        for (r = 0; r < 8; r++) acc[r] = vdupq_n_f32(0.0f);
+        for (j = 0; j < rounds; j++) {
+            size_t la = nch - 32 * j < 32 ? nch - 32 * j : 32;       /* active lanes */
+            for (g = 0; g < 2 && (size_t)(16 * g) < la; g++) {
+                uint8x16_t c[16], tr[16];
+                uint32x4_t act[4];
+                float32x4_t s[4];
+                float sv[16];
+                uint32_t av[16];
+                uint8_t tmp[256];
+                const uint8_t* wp = wrow + 512 * j + 256 * (size_t)g;
+                size_t lg = la - 16 * (size_t)g < 16 ? la - 16 * (size_t)g : 16;  /* of these 16 */
+                const float* at = At + 1024 * j + 16 * (size_t)g;
+                if (lg < 16) {            /* read only the active lanes' bytes */
+                    memset(tmp, 0, sizeof tmp);
+                    memcpy(tmp, wp, 16 * lg);
+                    wp = tmp;
+                }
+                for (l = 0; l < 16; l++) {
+                    size_t L = 16 * (size_t)g + (size_t)l;
+                    sv[l] = (size_t)l < lg ? bnbq__round_to(dt, arow[(1024 * j + 32 * L) / bs]) : 0.0f;
+                    av[l] = (size_t)l < lg ? 0xffffffffu : 0u;
+                    c[l] = vld1q_u8(wp + 16 * l);
+                }
+                for (r = 0; r < 4; r++) { s[r] = vld1q_f32(sv + 4 * r); act[r] = vld1q_u32(av + 4 * r); }
+                for (r = 0; r < 4; r++) {   /* transpose: c[i] = byte i of the 16 chunks */
+                    for (l = 0; l < 8; l++) { tr[2 * l] = vzip1q_u8(c[l], c[l + 8]); tr[2 * l + 1] = vzip2q_u8(c[l], c[l + 8]); }
+                    memcpy(c, tr, sizeof c);
+                }
+                for (i = 0; i < 32; i++) {   /* element i of the 16 chunks */
+                    uint8x16_t nib = (i & 1) ? vandq_u8(c[i / 2], vdupq_n_u8(0x0f)) : vshrq_n_u8(c[i / 2], 4);
+                    float32x4_t q[4];
+                    bnbq__n_unplane(vqtbl1q_u8(qp.val[0], nib), vqtbl1q_u8(qp.val[1], nib),
+                                    vqtbl1q_u8(qp.val[2], nib), vqtbl1q_u8(qp.val[3], nib), q);
+                    for (r = 0; r < 4; r++) {
+                        float32x4_t a = vld1q_f32(at + 32 * i + 4 * r), w = vmulq_f32(q[r], s[r]), nv;
+                        float32x4_t* ac = &acc[4 * g + r];
+                        if (dt == BNBQ_F32) nv = vfmaq_f32(*ac, a, w);
+                        else nv = vaddq_f32(*ac, bnbq__n_round16(dt, vmulq_f32(a, bnbq__n_round16(dt, w))));
+                        *ac = vbslq_f32(act[r], nv, *ac);
+                    }
+                }
+            }
+        }
+        for (r = 0; r < 8; r++) vst1q_f32(v + 4 * r, acc[r]);
+        for (off = 1; off < 32; off <<= 1)
+            for (i = 0; i + off < 32; i++) v[i] = v[i] + v[i + off];
+        {
+            float o = bnbq__round_to(dt, v[0]);
+            if (bias) o = o + bnbq__load(dt, bias, n);   /* torch: out += bias */
+            bnbq__store(dt, out, n, o);
+        }
+    }
+}
+
+#endif /* BNBQ__NEON_SIMD */
+
 #ifdef BNBQ_PTHREADS
 #include <pthread.h>
 
@@ -3132,6 +3654,13 @@ static size_t bnbq__simd_full_end(const bnbq__task_blockwise* t, size_t b0, size
         if (lv >= BNBQ_SIMD_AVX2) { bnbq__y_##name(t, b0, e); return e; } \
         return b0; \
     }
+#elif defined(BNBQ__NEON_SIMD)
+#define BNBQ__SIMD_BLOCKS(name) \
+    static size_t bnbq__simd_##name(const bnbq__task_blockwise* t, size_t b0, size_t b1) { \
+        size_t e = bnbq__simd_full_end(t, b0, b1); \
+        if (e > b0 && bnbq__simd() == BNBQ_SIMD_NEON) { bnbq__n_##name(t, b0, e); return e; } \
+        return b0; \
+    }
 #else
 #define BNBQ__SIMD_BLOCKS(name) \
     static size_t bnbq__simd_##name(const bnbq__task_blockwise* t, size_t b0, size_t b1) { \
@@ -3148,12 +3677,16 @@ BNBQ__SIMD_BLOCKS(dequantize_4bit)
 static int bnbq__simd_gemv(bnbq_dtype dt, const float* qmap, const void* A, const uint8_t* packed,
                            const float* absmax, size_t K, size_t bs, const void* bias, void* out,
                            size_t n0, size_t n1) {
-#if defined(BNBQ__X86_SIMD)
+#if defined(BNBQ__X86_SIMD) || defined(BNBQ__NEON_SIMD)
     size_t nch = K / 32, rounds = (nch + 31) / 32, j, e, L;
     float* At;
+#if defined(BNBQ__X86_SIMD)
     if (bnbq__simd() < BNBQ_SIMD_AVX512 || !__atomic_load_n(&bnbq__simd_vbmi, __ATOMIC_RELAXED) ||
         K % 32 != 0 || K > ((size_t)1 << 30))
         return 0;
+#else
+    if (bnbq__simd() != BNBQ_SIMD_NEON || K % 32 != 0 || K > ((size_t)1 << 30)) return 0;
+#endif
     At = (float*)malloc(rounds * 1024 * sizeof(float));     /* A as floats, transposed per round */
     if (!At) return 0;
     for (j = 0; j < rounds; j++)
@@ -3162,7 +3695,11 @@ static int bnbq__simd_gemv(bnbq_dtype dt, const float* qmap, const void* A, cons
                 size_t k = 1024 * j + 32 * L + e;
                 At[1024 * j + 32 * e + L] = k < K ? bnbq__load(dt, A, k) : 0.0f;
             }
+#if defined(BNBQ__X86_SIMD)
     bnbq__zv_gemv(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+#else
+    bnbq__n_gemv(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+#endif
     free(At);
     return 1;
 #else
@@ -3179,6 +3716,8 @@ static int bnbq__simd_vectorwise_row(const uint16_t* a, size_t cols, float thr, 
     int lv = bnbq__simd();
     if (lv >= BNBQ_SIMD_AVX512) return bnbq__z_vectorwise_row(a, cols, thr, q, out_m);
     if (lv >= BNBQ_SIMD_AVX2) return bnbq__y_vectorwise_row(a, cols, thr, q, out_m);
+#elif defined(BNBQ__NEON_SIMD)
+    if (bnbq__simd() == BNBQ_SIMD_NEON) return bnbq__n_vectorwise_row(a, cols, thr, q, out_m);
 #else
     (void)a; (void)cols; (void)thr; (void)q; (void)out_m;
 #endif
@@ -4176,7 +4715,7 @@ static void bnbq__cpu_gemv_range(void* task, size_t n0, size_t n1) {
     int L, off, i;
     if (bnbq__simd_gemv(t->dt, t->qmap, t->A, t->packed, t->absmax, t->K, t->bs, t->bias, t->out,
                         n0, n1))
-        return;                                   /* an AVX-512 level did the rows */
+        return;                                   /* an AVX-512 / NEON level did the rows */
     for (n = n0; n < n1; n++) {
         float v[32];
         size_t row = n * t->K;

@@ -57,6 +57,7 @@ run simd            ./$B/test_simd
 run simd-no-simd    ./$B/test_simd_nosimd
 run vectors-simd-scalar env BNBQ_SIMD=scalar ./$B/bnbq_vectors tests/vectors
 run vectors-simd-avx2 env BNBQ_SIMD=avx2 ./$B/bnbq_vectors tests/vectors
+run neon-qemu       ${MAKE:-make} -s test-neon
 run unit-asan-ubsan ./$B/test_bnbq_san --quick
 run layers-asan-ubsan ./$B/test_layers_san
 run io-asan-ubsan   ./$B/test_io_san --quick

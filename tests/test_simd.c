@@ -7,7 +7,9 @@
    entries, midpoints and NF4 / FP4 thresholds), every dtype, several blocksizes, with and without a
    parallel-for that cuts the work into small ranges and through a 2-thread bnbq_thread_pool: the output of the level must equal the output
    of BNBQ_SIMD_SCALAR in every byte. One "ok NAME" / "FAIL NAME" line per test (a test is one path
-   at one level), then "N passed, N failed, N skipped". Arguments: [--quick] [name-substring ...]. */
+   at one level), the levels that ran, then "N passed, N failed, N skipped". Also checks that
+   subnormals are kept (no flush to zero) at every level and, on aarch64, the NEON f16 / bf16
+   conversions against the reference converters. Arguments: [--quick] [name-substring ...]. */
 #define BNBQ_IMPLEMENTATION
 #define BNBQ_PTHREADS        /* the third pass runs through a 2-thread bnbq_thread_pool */
 #include "bnbq.h"
@@ -20,6 +22,7 @@
 static int g_quick, g_pass, g_fail, g_skip;
 static long g_checks, g_fails;
 static char g_first[512];
+static char g_levels_run[64];
 
 /* ---- random numbers (splitmix64) --------------------------------------------------------- */
 static uint64_t g_rng = 0x5eed;
@@ -308,6 +311,9 @@ static void t_dequantize_4bit(bnbq_simd_level lv, bnbq_exec* ex)
     }
 }
 
+static uint16_t g_ties[256];
+static int g_nties;
+
 static void t_int8_vectorwise(bnbq_simd_level lv, bnbq_exec* ex)
 {
     static const size_t colss[] = { 1, 7, 15, 16, 17, 31, 33, 100, 1000, 4096 };
@@ -315,9 +321,20 @@ static void t_int8_vectorwise(bnbq_simd_level lv, bnbq_exec* ex)
     int ic, it, kind;
     size_t i;
     char what[160];
+    /* kind 3: rows of max |v| = f16 0x3c77 (s = 127 * (1 / m)) and values v whose product v * s
+       is exactly an even integer + 0.5 (round to nearest even and ties-away differ there) */
+    if (g_nties == 0) {
+        float m = bnbq_f16_to_f32(0x3c77), s = 127.0f * (1.0f / m);
+        uint16_t hv;
+        for (hv = 0; hv < 0x3c77 && g_nties < 256; hv++) {
+            volatile float y = bnbq_f16_to_f32(hv) * s;
+            float f = floorf(y);
+            if (y - f == 0.5f && fmodf(f, 2.0f) == 0.0f) g_ties[g_nties++] = hv;
+        }
+    }
     for (ic = 0; ic < 10; ic++)
         for (it = 0; it < 3; it++)
-            for (kind = 0; kind < 3; kind++) {
+            for (kind = 0; kind < 4; kind++) {
                 size_t cols = colss[ic], rows = kind == 2 ? 1 : 5, n = rows * cols;
                 float* x = (float*)malloc(n * 4);
                 uint16_t* h = (uint16_t*)malloc(n * 2);
@@ -328,6 +345,10 @@ static void t_int8_vectorwise(bnbq_simd_level lv, bnbq_exec* ex)
                 if (kind == 1) for (i = 0; i < n; i++) if (rnd() % 13 == 0) x[i] = x[i] * 1e-6f;
                 to_dtype(BNBQ_F16, x, n, h);
                 if (kind == 1 && cols > 2) { for (i = 0; i < cols; i++) h[i] = 0; h[cols + 1] = 0x0001; }
+                if (kind == 3)
+                    for (i = 0; i < n; i++)
+                        h[i] = (uint16_t)((i % cols == 0 ? 0x3c77 : g_ties[rnd() % (uint64_t)g_nties]) |
+                                          (rnd() % 2 ? 0x8000 : 0));
                 /* values exactly at the threshold (|v| >= threshold is an outlier) and next to it */
                 for (i = 0; i < n; i++)
                     if (rnd() % 11 == 0) {
@@ -395,7 +416,99 @@ static void t_gemv_4bit(bnbq_simd_level lv, bnbq_exec* ex)
                         }
                 free(A); free(A16); free(am); free(bias); free(b16); free(pk); free(o0); free(o1);
             }
+    /* lanes without a chunk in the last round (K 1056: lane 0 only) keep their sums: every lane
+       sum is -0 here (f32 products underflowing to -0), which a lane's + 0 would turn into +0 */
+    for (iq = 0; iq < 2; iq++) {
+        size_t K = 1056, nb = K / 32;
+        float *A = (float*)malloc(K * 4), *am = (float*)malloc(nb * 4), o0 = 1.0f, o1 = 2.0f, mz = -0.0f;
+        uint8_t* pk = (uint8_t*)malloc(K / 2);
+        bnbq_quant_type qt = iq ? BNBQ_FP4 : BNBQ_NF4;
+        for (i = 0; i < K; i++) A[i] = -(float)ldexp(1.0, -100);
+        for (i = 0; i < nb; i++) am[i] = (float)ldexp(1.0, -100);
+        memset(pk, iq ? 0x22 : 0xff, K / 2);            /* positive code values */
+        bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+        must(bnbq_gemv_4bit(ex, qt, BNBQ_F32, A, pk, am, 1, K, 32, &o0, NULL, NULL), "ref");
+        bnbq_cpu_set_simd_level(lv);
+        must(bnbq_gemv_4bit(ex, qt, BNBQ_F32, A, pk, am, 1, K, 32, &o1, NULL, NULL), "simd");
+        snprintf(what, sizeof what, "%s f32 N 1 K %zu: sums of -0", iq ? "fp4" : "nf4", K);
+        cmp_bytes(&o0, &o1, 4, what);
+        cmp_bytes(&mz, &o0, 4, what);                   /* the case is what it claims */
+        free(A); free(am); free(pk);
+    }
 }
+
+/* Subnormals are kept (no flush to zero) at level lv: 4-bit dequantize of nibble 15 (NF4 1.0)
+   with a subnormal absmax must give it back exactly as f32 and bf16, and absmax 2^-20 must give
+   the f16 subnormal 0x0010. On aarch64 also FPCR itself: FZ (bit 24), FZ16 (19), DN (25) and
+   the rounding mode (23:22) are 0, as Linux starts a process. */
+static int t_subnormals(bnbq_simd_level lv)
+{
+    uint8_t pk[32];
+    float a_sub[2], a_f16[2], o32[64];
+    uint16_t o16[64], ob[64];
+    int i, ok = 1;
+    memset(pk, 0xff, sizeof pk);
+    for (i = 0; i < 2; i++) { a_sub[i] = bits_f(0x00020000u); a_f16[i] = (float)ldexp(1.0, -20); }
+    ok = bnbq_cpu_set_simd_level(lv) == BNBQ_SUCCESS;
+    ok = ok && bnbq_dequantize_4bit(NULL, BNBQ_NF4, BNBQ_F32, pk, a_sub, 64, 32, o32) == BNBQ_SUCCESS;
+    ok = ok && bnbq_dequantize_4bit(NULL, BNBQ_NF4, BNBQ_BF16, pk, a_sub, 64, 32, ob) == BNBQ_SUCCESS;
+    ok = ok && bnbq_dequantize_4bit(NULL, BNBQ_NF4, BNBQ_F16, pk, a_f16, 64, 32, o16) == BNBQ_SUCCESS;
+    for (i = 0; ok && i < 64; i++) {
+        uint32_t u;
+        memcpy(&u, &o32[i], 4);
+        ok = u == 0x00020000u && ob[i] == 0x0002 && o16[i] == 0x0010;
+    }
+#if defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+    {
+        uint64_t fpcr;
+        __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+        if (fpcr & ((1u << 24) | (1u << 19) | (1u << 25) | (3u << 22))) ok = 0;
+        printf("fpcr 0x%llx\n", (unsigned long long)fpcr);
+    }
+#endif
+    return ok;
+}
+
+#if defined(BNBQ__NEON_SIMD)
+/* The NEON conversions (bnbq__n_to16, bnbq__n_round16: static functions of this translation unit)
+   against bnbq_f32_to_f16 / _bf16 on every 2053rd bit pattern of f32 (all signs, exponents,
+   NaN payloads), the f16 / bf16 rounding boundaries and the NaN patterns. */
+static int t_neon_convert(void)
+{
+    static const uint32_t extra[] = { 0x7fffffffu, 0xffffffffu, 0x7f800001u, 0x7fc00000u, 0xffbfffffu,
+                                      0x7fbfe000u, 0x7f801fffu, 0x477fefffu, 0x477ff000u, 0x477fffffu,
+                                      0x33000000u, 0x33000001u, 0x387fe000u, 0x387ff000u, 0x3f808000u,
+                                      0x3f818000u, 0x7f7f8000u, 0x7f7fffffu, 0x00008000u, 0x80018000u };
+    const uint64_t nstep = 0x100000000ull / 2053 + 1;
+    uint64_t k;
+    int bad = 0, d, i;
+    for (k = 0; k < nstep + 20; k += 4) {
+        uint32_t u[4];
+        float f[4], r[4];
+        uint16_t h[4];
+        for (i = 0; i < 4; i++) {
+            uint64_t kk = k + (uint64_t)i;
+            u[i] = kk < nstep ? (uint32_t)((kk * 2053u) & 0xffffffffu) : extra[(kk - nstep) % 20];
+            memcpy(&f[i], &u[i], 4);
+        }
+        for (d = 0; d < 2; d++) {
+            bnbq_dtype dt = d ? BNBQ_BF16 : BNBQ_F16;
+            vst1_u16(h, bnbq__n_to16(dt, vld1q_f32(f)));
+            vst1q_f32(r, bnbq__n_round16(dt, vld1q_f32(f)));
+            for (i = 0; i < 4; i++) {
+                uint16_t want = d ? bnbq_f32_to_bf16(f[i]) : bnbq_f32_to_f16(f[i]);
+                float wr = d ? bnbq_bf16_to_f32(want) : bnbq_f16_to_f32(want);
+                if (h[i] != want || memcmp(&r[i], &wr, 4) != 0) {
+                    if (bad++ < 3) printf("  %s of 0x%08x: 0x%04x, reference 0x%04x\n", bnbq_dtype_name(dt),
+                                          (unsigned)u[i], (unsigned)h[i], (unsigned)want);
+                }
+            }
+        }
+    }
+    printf("  %llu values to f16 and bf16, %d differ\n", (unsigned long long)(k * 2), bad);
+    return bad == 0;
+}
+#endif
 
 typedef void (*path_fn)(bnbq_simd_level, bnbq_exec*);
 
@@ -451,8 +564,26 @@ int main(int argc, char** argv)
         bnbq_cpu_set_simd_level(initial);
     }
 
+#if defined(BNBQ__NEON_SIMD)
+    if (selected(argc, argv, "convert-neon")) {
+        if (t_neon_convert()) { printf("ok convert-neon\n"); g_pass++; }
+        else { printf("FAIL convert-neon\n"); g_fail++; }
+    }
+#endif
+    /* no flush to zero at the scalar level and every supported one */
+    for (il = -1; il < 3; il++) {
+        bnbq_simd_level lv = il < 0 ? BNBQ_SIMD_SCALAR : levels[il];
+        char name[96];
+        snprintf(name, sizeof name, "subnormals-kept-%s", bnbq_simd_level_name(lv));
+        if (!selected(argc, argv, name) || !bnbq_cpu_simd_supported(lv)) continue;
+        if (t_subnormals(lv)) { printf("ok %s\n", name); g_pass++; }
+        else { printf("FAIL %s\n", name); g_fail++; }
+        bnbq_cpu_set_simd_level(initial);
+    }
+
     for (il = 0; il < 3; il++) {
         bnbq_simd_level lv = levels[il];
+        int ran = 0;
         for (ip = 0; ip < 6; ip++) {
             char name[96];
             int pass_pf;
@@ -480,11 +611,14 @@ int main(int argc, char** argv)
                 bnbq_thread_pool_destroy(pool);
             }
             bnbq_cpu_set_simd_level(initial);
+            ran = 1;
             if (g_fails == 0 && g_checks > 0) { printf("ok %s (%ld comparisons)\n", name, g_checks); g_pass++; }
             else { printf("FAIL %s: %ld of %ld differ; first: %s\n", name, g_fails, g_checks, g_first); g_fail++; }
             fflush(stdout);
         }
+        if (ran) { strcat(g_levels_run, " "); strcat(g_levels_run, bnbq_simd_level_name(lv)); }
     }
+    printf("levels compared with scalar:%s\n", g_levels_run[0] ? g_levels_run : " none");
     printf("%d passed, %d failed, %d skipped\n", g_pass, g_fail, g_skip);
     return g_fail ? 1 : 0;
 }
