@@ -8202,7 +8202,7 @@ BNBQ_API bnbq_result bnbq_st_reader_init(bnbq_exec* ex, bnbq_st_reader* r, const
        the names are still there, then free) */
     res = BNBQ_SUCCESS;
     for (i = 0; i < ps.tensors && res == BNBQ_SUCCESS; i++) {
-        size_t numel, want;
+        size_t numel = 0, want = 0;   /* set by bnbq__st_sizes; initialised for -Wmaybe-uninitialized */
         const char* why = NULL;
         if (!bnbq__st_sizes(ts[i].dtype, ts[i].ndim, ts[i].shape, &numel, &want, &why))
             res = bnbq__st_bad(ex, bnbq__func, BNBQ_ERROR_CORRUPT_FILE, "tensor '%s': %s",
