@@ -165,6 +165,18 @@ BNBQ_DEV float bnbq_i8_piece_max(const bnbq_i8_vec<V>& x, float m, u64 c, int us
     return m;
 }
 
+// Thread 0 stores the row statistic m (MODE 0: row_stats, float; MODE 1: the f16 state); every
+// thread gets the row's scale: MODE 0 127 * (1 / m), MODE 1 1 / m.
+template <int MODE>
+BNBQ_DEV float bnbq_i8_row_scale(float m, void* stats, u64 r) {
+    if (MODE == 0) {
+        if (threadIdx.x == 0) ((float*)stats)[r] = m;
+        return 127.0f * (1.0f / m);
+    }
+    if (threadIdx.x == 0) ((u16*)stats)[r] = bnbq_f32_to_f16(m);
+    return 1.0f / m;
+}
+
 // MODE 0 (LLM.int8): q = rint(a * s), s = 127 * (1 / absmax); outliers 0.
 // MODE 1 (SwitchBack): q = rint(127 * (a * s)), s = 1 / absmax.
 template <int MODE, int V>
@@ -216,13 +228,7 @@ BNBQ_DEV void bnbq_i8_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, 
             m = bnbq_i8_piece_max<V>(y, m, p * V, use_thr, thr, bm);
         }
         m = bnbq_i8_block_max(m, red);
-        if (MODE == 0) {
-            if (tid == 0) ((float*)stats)[r] = m;
-            s = 127.0f * (1.0f / m);
-        } else {
-            if (tid == 0) ((u16*)stats)[r] = bnbq_f32_to_f16(m);
-            s = 1.0f / m;
-        }
+        s = bnbq_i8_row_scale<MODE>(m, stats, r);
 #pragma unroll
         for (int j = 0; j < BNBQ_I8_NR; j++) {
             u64 p = (u64)j * T + tid;
@@ -363,13 +369,7 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
         }
         m2 = bnbq_i8_hmax2(m2, m2 >> 16);
         m = bnbq_i8_block_max(bnbq_i8_h2f(m2 & 0xffffu), red);
-        if (MODE == 0) {
-            if (tid == 0) ((float*)stats)[r] = m;
-            s = 127.0f * (1.0f / m);
-        } else {
-            if (tid == 0) ((u16*)stats)[r] = bnbq_f32_to_f16(m);
-            s = 1.0f / m;
-        }
+        s = bnbq_i8_row_scale<MODE>(m, stats, r);
         if (!(m > 0.0f && m <= 65504.0f)) {   // 0 or inf; uniform over the block
             for (u64 p = tid; p < np; p += Tn) *(uint2*)(q + p * 8) = make_uint2(0u, 0u);
             continue;

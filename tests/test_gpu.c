@@ -750,34 +750,53 @@ static uint16_t* make_f16_matrix(size_t rows, size_t cols, int outliers, int wit
    a grid of resident blocks (the row kernels' grid-stride loop) and outlier columns in many rows */
 static const shape k_ring_shapes[2] = { { 300, 14336 }, { 4096, 1024 } };
 
+/* int8_vectorwise_quant of the host f16 matrix A on the CPU and (a copy) on the GPU, inside a case:
+   row statistics and codes byte-identical; with outl (output arrays for the outlier columns given)
+   and thr > 0 also the outlier count and columns. Returns the CPU's outlier count (-1: none). */
+static int32_t vw_quant_both(const uint16_t* A, size_t R, size_t C, float thr, int outl) {
+    size_t n = R * C;
+    int32_t cnt = -1;
+    void* dA = U(A, n * 2);
+    void *hCA = H(n), *hrs = H(R * 4), *hoc = H(C * 4), *hno = H(4);
+    void *dCA = D(n), *drs = D(R * 4), *doc = D(C * 4), *dno = D(4);
+    if (both(bnbq_int8_vectorwise_quant(NULL, BNBQ_F16, A, R, C, thr, (int8_t*)hCA, (float*)hrs,
+                                        outl ? (int32_t*)hoc : NULL, outl ? (int32_t*)hno : NULL),
+             bnbq_int8_vectorwise_quant(g_gex, BNBQ_F16, dA, R, C, thr, (int8_t*)dCA, (float*)drs,
+                                        outl ? (int32_t*)doc : NULL, outl ? (int32_t*)dno : NULL))) {
+        exact("row_stats", hrs, drs, R, BNBQ_F32);
+        exact("CA", hCA, dCA, n, BNBQ_U8);
+        if (outl && thr > 0.0f) {
+            cnt = *(int32_t*)hno;
+            exact("n_outliers", hno, dno, 1, BNBQ_I32);
+            if (cnt > 0 && (size_t)cnt <= C) exact("outlier_cols", hoc, doc, (size_t)cnt, BNBQ_I32);
+        }
+    }
+    return cnt;
+}
+
+/* SwitchBack's quantize_rowwise of the host f16 matrix X on the CPU and the GPU, inside a case:
+   state and codes byte-identical */
+static void rowwise_both(const uint16_t* X, size_t R, size_t C) {
+    size_t n = R * C;
+    void* dX = U(X, n * 2);
+    void *hq = H(n), *hs = H(R * 2), *dq = D(n), *ds = D(R * 2);
+    if (both(bnbq_quantize_rowwise(NULL, BNBQ_F16, X, R, C, (int8_t*)hq, (uint16_t*)hs),
+             bnbq_quantize_rowwise(g_gex, BNBQ_F16, dX, R, C, (int8_t*)dq, (uint16_t*)ds))) {
+        exact("state", hs, ds, R, BNBQ_F16);
+        exact("q", hq, dq, n, BNBQ_U8);
+    }
+}
+
 static void op_int8_vectorwise_quant(void) {
     static const float thr[3] = { 0.0f, 6.0f, 0.5f };
     int s, t;
     for (s = 0; s < NSH + 2; s++)
         for (t = 0; t < 3; t++) {
             const shape sh = s < NSH ? k_shapes[s] : k_ring_shapes[s - NSH];
-            size_t R = sh.rows, C = sh.cols, n = R * C;
-            uint16_t* A;
-            void *dA, *hCA, *hrs, *hoc, *hno, *dCA, *drs, *doc, *dno;
             STOP();
             case_begin();
-            label("%zux%zu threshold=%g", R, C, (double)thr[t]);
-            A = make_f16_matrix(R, C, t == 1, s == 3);
-            dA = U(A, n * 2);
-            hCA = H(n); hrs = H(R * 4); hoc = H(C * 4); hno = H(4);
-            dCA = D(n); drs = D(R * 4); doc = D(C * 4); dno = D(4);
-            if (both(bnbq_int8_vectorwise_quant(NULL, BNBQ_F16, A, R, C, thr[t], (int8_t*)hCA, (float*)hrs,
-                                                t ? (int32_t*)hoc : NULL, t ? (int32_t*)hno : NULL),
-                     bnbq_int8_vectorwise_quant(g_gex, BNBQ_F16, dA, R, C, thr[t], (int8_t*)dCA, (float*)drs,
-                                                t ? (int32_t*)doc : NULL, t ? (int32_t*)dno : NULL))) {
-                exact("row_stats", hrs, drs, R, BNBQ_F32);
-                exact("CA", hCA, dCA, n, BNBQ_U8);
-                if (t) {
-                    int32_t cnt = *(int32_t*)hno;
-                    exact("n_outliers", hno, dno, 1, BNBQ_I32);
-                    if (cnt > 0 && (size_t)cnt <= C) exact("outlier_cols", hoc, doc, (size_t)cnt, BNBQ_I32);
-                }
-            }
+            label("%zux%zu threshold=%g", sh.rows, sh.cols, (double)thr[t]);
+            vw_quant_both(make_f16_matrix(sh.rows, sh.cols, t == 1, s == 3), sh.rows, sh.cols, thr[t], t != 0);
             case_end();
         }
 }
@@ -822,43 +841,18 @@ static void op_int8_rows_specials(void) {
     int s, t;
     for (s = 0; s < 4; s++)
         for (t = 0; t < 8; t++) {
-            size_t R = shs[s].rows, C = shs[s].cols, n = R * C;
+            size_t R = shs[s].rows, C = shs[s].cols;
             float th = t == 7 ? (float)INFINITY : thr[t];
-            uint16_t* A;
-            void *dA, *hCA, *hrs, *hoc, *hno, *dCA, *drs, *doc, *dno;
             STOP();
             case_begin();
             label("int8_vectorwise_quant %zux%zu threshold=%g", R, C, (double)th);
-            A = make_f16_specials(R, C);
-            dA = U(A, n * 2);
-            hCA = H(n); hrs = H(R * 4); hoc = H(C * 4); hno = H(4);
-            dCA = D(n); drs = D(R * 4); doc = D(C * 4); dno = D(4);
-            if (both(bnbq_int8_vectorwise_quant(NULL, BNBQ_F16, A, R, C, th, (int8_t*)hCA, (float*)hrs,
-                                                (int32_t*)hoc, (int32_t*)hno),
-                     bnbq_int8_vectorwise_quant(g_gex, BNBQ_F16, dA, R, C, th, (int8_t*)dCA, (float*)drs,
-                                                (int32_t*)doc, (int32_t*)dno))) {
-                exact("row_stats", hrs, drs, R, BNBQ_F32);
-                exact("CA", hCA, dCA, n, BNBQ_U8);
-                if (th > 0.0f) {
-                    int32_t cnt = *(int32_t*)hno;
-                    exact("n_outliers", hno, dno, 1, BNBQ_I32);
-                    if (cnt > 0 && (size_t)cnt <= C) exact("outlier_cols", hoc, doc, (size_t)cnt, BNBQ_I32);
-                }
-            }
+            vw_quant_both(make_f16_specials(R, C), R, C, th, 1);
             case_end();
-            if (t == 0) {   /* SwitchBack's row quantizer on the same matrix */
-                void *hq, *hs, *dq, *ds;
+            if (t == 0) {   /* SwitchBack's row quantizer on a matrix of the same kind */
                 STOP();
                 case_begin();
                 label("quantize_rowwise %zux%zu", R, C);
-                A = make_f16_specials(R, C);   /* case_end released the first one */
-                dA = U(A, n * 2);
-                hq = H(n); hs = H(R * 2); dq = D(n); ds = D(R * 2);
-                if (both(bnbq_quantize_rowwise(NULL, BNBQ_F16, A, R, C, (int8_t*)hq, (uint16_t*)hs),
-                         bnbq_quantize_rowwise(g_gex, BNBQ_F16, dA, R, C, (int8_t*)dq, (uint16_t*)ds))) {
-                    exact("state", hs, ds, R, BNBQ_F16);
-                    exact("q", hq, dq, n, BNBQ_U8);
-                }
+                rowwise_both(make_f16_specials(R, C), R, C);
                 case_end();
             }
         }
@@ -869,30 +863,16 @@ static void op_int8_rows_specials(void) {
    row 199 (not sampled), so the fix pass must zero the columns the sample missed in every row. */
 static void op_int8_sample_miss(void) {
     static const size_t R = 200, C = 256;
-    size_t n = R * C;
     float* x;
-    uint16_t* A;
-    void *dA, *hCA, *hrs, *hoc, *hno, *dCA, *drs, *doc, *dno;
+    int32_t cnt;
     STOP();
     case_begin();
     label("int8_vectorwise_quant %zux%zu threshold=6, outliers in sampled and unsampled rows", R, C);
-    x = (float*)H(n * 4);
-    fill_normal(x, n, 1.0f);
+    x = (float*)H(R * C * 4);
+    fill_normal(x, R * C, 1.0f);
     x[0 * C + 5] = 9.0f; x[1 * C + 9] = -7.5f; x[199 * C + 255] = 12.0f; x[199 * C + 5] = 6.5f;
-    A = (uint16_t*)as_dtype(BNBQ_F16, x, n);
-    dA = U(A, n * 2);
-    hCA = H(n); hrs = H(R * 4); hoc = H(C * 4); hno = H(4);
-    dCA = D(n); drs = D(R * 4); doc = D(C * 4); dno = D(4);
-    if (both(bnbq_int8_vectorwise_quant(NULL, BNBQ_F16, A, R, C, 6.0f, (int8_t*)hCA, (float*)hrs, (int32_t*)hoc,
-                                        (int32_t*)hno),
-             bnbq_int8_vectorwise_quant(g_gex, BNBQ_F16, dA, R, C, 6.0f, (int8_t*)dCA, (float*)drs, (int32_t*)doc,
-                                        (int32_t*)dno))) {
-        exact("row_stats", hrs, drs, R, BNBQ_F32);
-        exact("CA", hCA, dCA, n, BNBQ_U8);
-        exact("n_outliers", hno, dno, 1, BNBQ_I32);
-        if (*(int32_t*)hno != 3) case_fail("the CPU finds %d outlier columns, not 3", (int)*(int32_t*)hno);
-        else exact("outlier_cols", hoc, doc, 3, BNBQ_I32);
-    }
+    cnt = vw_quant_both((const uint16_t*)as_dtype(BNBQ_F16, x, R * C), R, C, 6.0f, 1);
+    if (cnt != 3) case_fail("the CPU finds %d outlier columns, not 3", (int)cnt);
     case_end();
 }
 
@@ -1015,20 +995,11 @@ static void op_int8_mm_dequant(void) {
 static void op_quantize_rowwise(void) {
     int s;
     for (s = 0; s < NSH; s++) {
-        size_t R = k_shapes[s].rows, C = k_shapes[s].cols, n = R * C;
-        uint16_t* X;
-        void *dX, *hq, *hs, *dq, *ds;
+        size_t R = k_shapes[s].rows, C = k_shapes[s].cols;
         STOP();
         case_begin();
         label("%zux%zu", R, C);
-        X = make_f16_matrix(R, C, 1, 1);
-        dX = U(X, n * 2);
-        hq = H(n); hs = H(R * 2); dq = D(n); ds = D(R * 2);
-        if (both(bnbq_quantize_rowwise(NULL, BNBQ_F16, X, R, C, (int8_t*)hq, (uint16_t*)hs),
-                 bnbq_quantize_rowwise(g_gex, BNBQ_F16, dX, R, C, (int8_t*)dq, (uint16_t*)ds))) {
-            exact("state", hs, ds, R, BNBQ_F16);
-            exact("q", hq, dq, n, BNBQ_U8);
-        }
+        rowwise_both(make_f16_matrix(R, C, 1, 1), R, C);
         case_end();
     }
 }
