@@ -96,11 +96,13 @@ typedef struct bnbq_cuda bnbq_cuda;   /* opaque context: one device */
                         only (what a product that ships a precompiled cache does without NVRTC)
    logger, allocator    as bnbq_cpu_desc (allocator: host memory of the context)
    gemv_fast_order      0 (default): bnbq_gemv_4bit (and matmul_4bit with one token) sums in the
-                        CPU's (bitsandbytes') order, byte-identical to the CPU; 1: f16 / bf16 sum
-                        the products (each still rounded to the dtype, as bitsandbytes) on the
-                        tensor cores (2.6 instead of 4.5 instructions per weight, measured 3-5 %
-                        faster on an H200): within tolerance of the CPU (relative L2 ~1e-5), not
-                        bit-identical. F32, and sm_75, always use the exact order. */
+                        CPU's (bitsandbytes') order, byte-identical to the CPU; 1: f16 / bf16 on
+                        sm_80+ use the tensor cores: dt(qmap) weights times the activation, exact
+                        products summed in float32 per 64-element group, times the block's absmax
+                        (K % 128 == 0, blocksize >= 64, 16-byte aligned; measured 51-54 % of the
+                        copy bandwidth on an H100 against 43-51 % exact), else bitsandbytes' rounded
+                        products summed on the tensor cores: within tolerance of the CPU, not
+                        bit-identical (README). F32 always uses the exact order. */
 typedef struct bnbq_cuda_desc {
     int            device_index;
     const char*    cache_dir;
@@ -1751,11 +1753,226 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "}\n",
     "#endif\n",
     "#line 707 \"gemv4.cu\"\n",
+    "\n",
+    "// ---- bnbq_k_gemv4tc: the fast-order one-token kernel of F16 / BF16 on sm_80+ (tensor cores) ----\n",
+    "// Numerics (within tolerance(dtype) of the CPU, not bit-identical): every weight enters as\n",
+    "// dt(qmap[nibble]) and the activation as it is; the tensor cores multiply them exactly and add in\n",
+    "// float32 over one 64-element group of a row (mma.m16n8k16, f32 accumulate); the group's sum times\n",
+    "// its block's absmax (float32) is added to the row's float32 sum (FFMA); the warps' partial sums of\n",
+    "// a row are added in warp order and out = dt(sum) (+ bias) as bnbq_g4_store. The reference instead\n",
+    "// rounds each weight dt(qmap * dt(absmax)) and each product to dt: the two differ by those roundings\n",
+    "// (relative L2 ~3e-4 f16, ~3e-3 bf16 on random data; bitsandbytes' own error against float64 is up\n",
+    "// to 5e-4 / 4e-3).\n",
+    "// Layout: a tile is 16 rows (the mma's M) and a step 128 elements of them (two 64-element groups).\n",
+    "// Lane (g, t) takes rows g and g + 8 and the 16 weight bytes 16t..16t+15 of the step (one 16-byte\n",
+    "// load per row): lanes t = 0, 1 hold group 0, lanes 2, 3 group 1. The mma's k is permuted: byte 2i of\n",
+    "// the lane's bytes is A's pair (2t, 2t + 1) of mma i (i = 0..7), byte 2i + 1 its pair (2t + 8,\n",
+    "// 2t + 9). B's column n holds the activation of group n & 1 only: lane (g, t) loads its 32 elements'\n",
+    "// pairs when t >> 1 == g & 1, else holds zeros; so D's even columns are the rows' dot products over\n",
+    "// group 0 and the odd ones over group 1 (c[0], c[1]: row g; c[2], c[3]: row g + 8). The nibble pair\n",
+    "// of a byte is looked up in the per-lane table bnbq_g4_tab (entry b: (dt(qmap[b >> 4]),\n",
+    "// dt(qmap[b & 15])), the pair in element order). Grid: one block per SM; the block takes the tiles\n",
+    "// [b NT / grid, (b + 1) NT / grid); of their ntiles * S steps (S = K / 128, tile-major) warp w takes\n",
+    "// the range [w T / W, (w + 1) T / W) (T = ntiles * S); the weights and scales of the warp's next\n",
+    "// BNBQ_G4TC_D - 1 steps (across tile ends) are in flight in registers. The warps' partial sums of\n",
+    "// every tile wait in dynamic shared memory; after the one barrier at the end, warp w adds those of\n",
+    "// the tiles w, w + W, ... in warp order and stores.\n",
+    "// Requirements (the launcher's): K % 128 == 0, blocksize >= 64, packed and A 16-byte aligned,\n",
+    "// K < 2^31.\n",
+    "// ring depth (steps per warp in flight: D - 1 ahead). Measured on the H100 (bench_gpu, 8192^2,\n",
+    "// 14336x4096, 4096x14336 f16): W 24 D 2 53.2 / 52.4 / 50.6 % of copy; W 16 D 2 51-54 %; W 16 D 3-4\n",
+    "// 44-47 %; W 24 D 3 44-48 %; W 32 D 2 (64 registers, spills) 48-50 %. Bound by the L1 pipe (74 % in\n",
+    "// ncu, DRAM 43 %): per 2048 weights of a warp 32 table lookups, weights 16 wavefronts (8 rows per load),\n",
+    "// scales 16, activation 4.\n",
+    "#define BNBQ_G4TC_D 2\n",
+    "#define BNBQ_G4TC_MAXW 24         // warps per block (the launcher's BNBQ__CU_G4TC_W)\n",
+    "#if BNBQ_DT != BNBQ_F32 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)\n",
+    "#define BNBQ_G4TC_ON 1\n",
+    "#else\n",
+    "#define BNBQ_G4TC_ON 0\n",
+    "#endif\n",
+    "#if BNBQ_G4TC_ON\n",
+    "// the warps' partial sums: [tile of the block][warp][row] (dynamic shared memory, the launcher gives\n",
+    "// ceil(NT / grid) * W * 64 bytes)\n",
+    "extern __shared__ float bnbq_g4tc_red[];\n",
+    "\n",
+    "BNBQ_DEV void bnbq_g4tc_mma(float* c, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1) {\n",
+    "#if defined(__CUDA_ARCH__)\n",
+    "#if BNBQ_DT == BNBQ_F16\n",
+    "    asm(\"mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, \"\n",
+    "        \"{%8, %9}, {%0, %1, %2, %3};\"\n",
+    "        : \"+f\"(c[0]), \"+f\"(c[1]), \"+f\"(c[2]), \"+f\"(c[3])\n",
+    "        : \"r\"(a0), \"r\"(a1), \"r\"(a2), \"r\"(a3), \"r\"(b0), \"r\"(b1));\n",
+    "#else\n",
+    "    asm(\"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, \"\n",
+    "        \"{%8, %9}, {%0, %1, %2, %3};\"\n",
+    "        : \"+f\"(c[0]), \"+f\"(c[1]), \"+f\"(c[2]), \"+f\"(c[3])\n",
+    "        : \"r\"(a0), \"r\"(a1), \"r\"(a2), \"r\"(a3), \"r\"(b0), \"r\"(b1));\n",
+    "#endif\n",
+    "#else\n",
+    "    (void)c; (void)a0; (void)a1; (void)a2; (void)a3; (void)b0; (void)b1;\n",
+    "#endif\n",
+    "}\n",
+    "\n",
+    "// the table word of byte j (0..3) of w for this lane (tl: bnbq_g4_tab + lane, the lane's copy); a\n",
+    "// plain load, so that the compiler may schedule the lookups of several steps together\n",
+    "BNBQ_DEV u32 bnbq_g4tc_q(u32 w, int j, const u32* tl) {\n",
+    "    return tl[__byte_perm(w, 0u, 0x4440u + (u32)j) << 5];\n",
+    "}\n",
+    "\n",
+    "BNBQ_DEV uint4 bnbq_g4tc_ldw(const u8* p) {\n",
+    "    uint4 v;\n",
+    "#if defined(__CUDA_ARCH__)\n",
+    "    asm(\"ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];\"\n",
+    "        : \"=r\"(v.x), \"=r\"(v.y), \"=r\"(v.z), \"=r\"(v.w) : \"l\"(p));\n",
+    "#else\n",
+    "    v = *(const uint4*)p;\n",
+    "#endif\n",
+    "    return v;\n",
+    "}\n",
+    "#endif\n",
+    "\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
+    "               void* out, const void* bias, bnbq_code16 code) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc)\n",
+    "#line 786 \"gemv4.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
+    "bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
+    "               void* out, const void* bias, bnbq_code16 code) {\n",
+    "#if BNBQ_G4TC_ON\n",
+    "    const u32 lane = threadIdx.x & 31, w = threadIdx.x >> 5, W = blockDim.x >> 5;\n",
+    "    const u32 g = lane >> 2, t = lane & 3;\n",
+    "    const u64 NT = (N + 15) >> 4;\n",
+    "    const u64 tb0 = NT * blockIdx.x / gridDim.x, tb1 = NT * (blockIdx.x + 1) / gridDim.x;\n",
+    "    const u32 S = (u32)(K >> 7);\n",
+    "    const u32 ntiles = (u32)(tb1 - tb0);\n",
+    "    // the warp's steps: [j0, j1) of the block's ntiles * S (tile-major)\n",
+    "    const u64 T = (u64)ntiles * S;\n",
+    "    const u64 j0 = T * w / W, j1 = T * (w + 1) / W;\n",
+    "    const u32 total = (u32)(j1 - j0);\n",
+    "    const u64 half = K >> 1;\n",
+    "    const int pairs = bs_shift == 6;          // blocksize 64: the step's two groups have two scales\n",
+    "    const u32 gsel = (t >> 1) & (u32)pairs;   // this lane's group's scale (blocksize 64)\n",
+    "\n",
+    "    // the fetch cursor: tile ft (absolute), step fs; the tile's rows (clamped to N - 1)\n",
+    "    u64 ft = tb0 + j0 / S;\n",
+    "    u32 fs = (u32)(j0 % S);\n",
+    "    const u8* fw0; const u8* fw1;\n",
+    "    u64 fa0, fa1;   // the rows' first element (n K)\n",
+    "#define BNBQ_G4TC_ROWS()                                                                           \\\n",
+    "    do {                                                                                           \\\n",
+    "        u64 r0 = ft * 16 + g, r1 = r0 + 8;                                                         \\\n",
+    "        r0 = r0 < N ? r0 : N - 1; r1 = r1 < N ? r1 : N - 1;                                        \\\n",
+    "        fw0 = packed + r0 * half + 16 * t; fw1 = packed + r1 * half + 16 * t;                      \\\n",
+    "        fa0 = r0 * K; fa1 = r1 * K;                                                                \\\n",
+    "    } while (0)\n",
+    "    BNBQ_G4TC_ROWS();\n",
+    "    uint4 rw0[BNBQ_G4TC_D], rw1[BNBQ_G4TC_D];\n",
+    "    float rs0[BNBQ_G4TC_D], rs1[BNBQ_G4TC_D];   // the scales of the lane's own group (t >> 1)\n",
+    "#define BNBQ_G4TC_FETCH(slot, i)                                                                   \\\n",
+    "    do {                                                                                           \\\n",
+    "        if ((i) < total) {                                                                         \\\n",
+    "            rw0[slot] = bnbq_g4tc_ldw(fw0 + 64 * (u64)fs);                                         \\\n",
+    "            rw1[slot] = bnbq_g4tc_ldw(fw1 + 64 * (u64)fs);                                         \\\n",
+    "            rs0[slot] = __ldg(absmax + ((fa0 + 128 * (u64)fs) >> bs_shift) + gsel);                \\\n",
+    "            rs1[slot] = __ldg(absmax + ((fa1 + 128 * (u64)fs) >> bs_shift) + gsel);                \\\n",
+    "            if (++fs == S) {                                                                       \\\n",
+    "                fs = 0;                                                                            \\\n",
+    "                ft++;                                                                              \\\n",
+    "                BNBQ_G4TC_ROWS();                                                                  \\\n",
+    "            }                                                                                      \\\n",
+    "        }                                                                                          \\\n",
+    "    } while (0)\n",
+    "#pragma unroll\n",
+    "    for (int d = 0; d + 1 < BNBQ_G4TC_D; d++) BNBQ_G4TC_FETCH(d, (u32)d);\n",
+    "\n",
+    "    for (u32 k = threadIdx.x; k < ntiles * W * 16; k += blockDim.x) bnbq_g4tc_red[k] = 0.0f;\n",
+    "    bnbq_g4_build_table(code);\n",
+    "    __syncthreads();\n",
+    "\n",
+    "    const u32* tl = bnbq_g4_tab + lane;\n",
+    "    // the activation of this lane's 32 elements of step s: Ap[16 s .. 16 s + 3], when its column\n",
+    "    // parity matches its group (xm), else zeros\n",
+    "    const uint4* Ap = (const uint4*)A + 4 * t;\n",
+    "    const int xm = (t >> 1) == (g & 1);\n",
+    "    float acc0 = 0.0f, acc1 = 0.0f;\n",
+    "    u32 cs = (u32)(j0 % S), ct = (u32)(j0 / S);\n",
+    "    for (u32 i0 = 0; i0 < total; i0 += BNBQ_G4TC_D) {\n",
+    "#pragma unroll\n",
+    "        for (int d = 0; d < BNBQ_G4TC_D; d++) {\n",
+    "            const u32 i = i0 + (u32)d;\n",
+    "            if (i < total) {   // the same in the whole warp\n",
+    "                BNBQ_G4TC_FETCH((d + BNBQ_G4TC_D - 1) % BNBQ_G4TC_D, i + BNBQ_G4TC_D - 1);\n",
+    "                u32 x[16];\n",
+    "#pragma unroll\n",
+    "                for (int q = 0; q < 4; q++) {\n",
+    "                    uint4 v = make_uint4(0u, 0u, 0u, 0u);\n",
+    "                    if (xm) v = __ldg(Ap + 16 * (u64)cs + q);\n",
+    "                    x[4 * q] = v.x; x[4 * q + 1] = v.y; x[4 * q + 2] = v.z; x[4 * q + 3] = v.w;\n",
+    "                }\n",
+    "                const u32 wa[4] = { rw0[d].x, rw0[d].y, rw0[d].z, rw0[d].w };\n",
+    "                const u32 wb[4] = { rw1[d].x, rw1[d].y, rw1[d].z, rw1[d].w };\n",
+    "                // two accumulators (mmas 0..3 and 4..7), so that two chains of dependent mmas run\n",
+    "                float c[4] = { 0.0f, 0.0f, 0.0f, 0.0f }, e[4] = { 0.0f, 0.0f, 0.0f, 0.0f };\n",
+    "#pragma unroll\n",
+    "                for (int m = 0; m < 8; m++) {\n",
+    "                    const u32 a0 = bnbq_g4tc_q(wa[m >> 1], 2 * (m & 1), tl);\n",
+    "                    const u32 a2 = bnbq_g4tc_q(wa[m >> 1], 2 * (m & 1) + 1, tl);\n",
+    "                    const u32 a1 = bnbq_g4tc_q(wb[m >> 1], 2 * (m & 1), tl);\n",
+    "                    const u32 a3 = bnbq_g4tc_q(wb[m >> 1], 2 * (m & 1) + 1, tl);\n",
+    "                    bnbq_g4tc_mma(m < 4 ? c : e, a0, a1, a2, a3, x[2 * m], x[2 * m + 1]);\n",
+    "                }\n",
+    "#pragma unroll\n",
+    "                for (int k = 0; k < 4; k++) c[k] = c[k] + e[k];\n",
+    "                // c[0], c[2]: group 0 of rows g, g + 8; c[1], c[3]: group 1. The lane holds the\n",
+    "                // scale of group t >> 1; lane t ^ 2 (same g) the other one.\n",
+    "                const float o0 = __shfl_xor_sync(BNBQ_G4_FULL, rs0[d], 2);\n",
+    "                const float o1 = __shfl_xor_sync(BNBQ_G4_FULL, rs1[d], 2);\n",
+    "                const float s00 = t < 2 ? rs0[d] : o0, s01 = t < 2 ? o0 : rs0[d];\n",
+    "                const float s10 = t < 2 ? rs1[d] : o1, s11 = t < 2 ? o1 : rs1[d];\n",
+    "                acc0 = fmaf(s00, c[0], acc0);\n",
+    "                acc0 = fmaf(s01, c[1], acc0);\n",
+    "                acc1 = fmaf(s10, c[2], acc1);\n",
+    "                acc1 = fmaf(s11, c[3], acc1);\n",
+    "                if (++cs == S || i + 1 == total) {   // the warp's part of tile tb0 + ct is done\n",
+    "                    if (t == 0) {\n",
+    "                        bnbq_g4tc_red[(ct * W + w) * 16 + g] = acc0;\n",
+    "                        bnbq_g4tc_red[(ct * W + w) * 16 + g + 8] = acc1;\n",
+    "                    }\n",
+    "                    acc0 = acc1 = 0.0f;\n",
+    "                    if (cs == S) {\n",
+    "                        cs = 0;\n",
+    "                        ct++;\n",
+    "                    }\n",
+    "                }\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "    // every tile's partial sums are in: warp w adds those of the tiles w, w + W, ... in warp order\n",
+    "    __syncthreads();\n",
+    "    for (u32 tt = w; tt < ntiles; tt += W) {\n",
+    "        if (lane < 16) {\n",
+    "            float v = 0.0f;\n",
+    "            for (u32 k = 0; k < W; k++) v = v + bnbq_g4tc_red[(tt * W + k) * 16 + lane];\n",
+    "            const u64 n = (tb0 + tt) * 16 + lane;\n",
+    "            if (n < N) bnbq_g4_store(v, n, out, bias);\n",
+    "        }\n",
+    "    }\n",
+    "#undef BNBQ_G4TC_FETCH\n",
+    "#undef BNBQ_G4TC_ROWS\n",
+    "#else\n",
+    "    (void)A; (void)packed; (void)absmax; (void)N; (void)K; (void)bs_shift; (void)out; (void)bias; (void)code;\n",
+    "#endif\n",
+    "}\n",
+    "#endif\n",
+    "#line 914 \"gemv4.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_gemv4[] = {
     "bnbq_k_gemv4_any",
     "bnbq_k_gemv4",
+    "bnbq_k_gemv4tc",
     0
 };
 static const char* const bnbq__cu_src_int8[] = {
@@ -7300,6 +7517,19 @@ static int bnbq__cu_log2(int v) {
 #define BNBQ__CU_G4_MAXW 16  /* = BNBQ_G4_MAXT / 32 */
 #define BNBQ__CU_G4_DEPTH 4  /* = BNBQ_G4_DEPTH in gemv4.cu (sm_80+) */
 #define BNBQ__CU_G4_RING (BNBQ__CU_G4_DEPTH * BNBQ__CU_G4_R * 20)
+#define BNBQ__CU_G4TC_W 24   /* = BNBQ_G4TC_MAXW in gemv4.cu: warps per block */
+
+/* the tensor-core gemv's dynamic shared memory: ceil(tiles / grid) * W * 16 floats (the partial sums
+   of the block's tiles); above BNBQ__CU_G4TC_SMEM (e.g. an LM head's 128k rows) the other kernel */
+#define BNBQ__CU_G4TC_STATIC (33 * 1024)   /* its static shared memory (the 32 KB table), and a margin */
+#define BNBQ__CU_G4TC_SMEM (64 * 1024)
+static size_t bnbq__cu_g4tc_smem(bnbq_cuda* c, size_t N, size_t K) {
+    size_t tiles = N / 16 + (N % 16 != 0), warps = BNBQ__CU_G4TC_W;
+    size_t grid = tiles < bnbq__cu_sms(c) ? tiles : bnbq__cu_sms(c);
+    (void)K;
+    if (grid == 0) return 0;
+    return (tiles / grid + (tiles % grid != 0)) * warps * 64;
+}
 #define BNBQ__CU_G4_STATIC (51 * 1024)   /* the kernel's static shared memory (49 KB on sm_90), and a margin */
 static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
                                       const void* A, const uint8_t* packed, const float* absmax,
@@ -7313,6 +7543,34 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
     size_t maxw = BNBQ__CU_G4_MAXW, smem = 0;
     const char* def;
     BNBQ__CU_BEGIN("bnbq_gemv_4bit");
+    if (c->desc.gemv_fast_order && dt != BNBQ_F32 && c->info.cc_major >= 8 && blocksize >= 64 &&
+        K % 128 == 0 && K < ((size_t)1 << 31) && bnbq__cu_al(A, 16) && bnbq__cu_al(packed, 16) &&
+        bnbq__cu_g4tc_smem(c, N, K) <= BNBQ__CU_G4TC_SMEM) {
+        /* the tensor-core kernel (kernels_src/gemv4.cu, bnbq_k_gemv4tc): one block of 24 warps per
+           SM; the block's 16-row tiles' 128-element steps split evenly over its warps */
+        static const char* const tcdefs[3] = { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" };
+        r = bnbq__cu_kernel(ex, "gemv4", tcdefs[(int)dt], "bnbq_k_gemv4tc", &f);
+        if (r == BNBQ_SUCCESS) {
+            bnbq__cu_code16 tab;
+            const float* src = code ? code : bnbq_code_4bit(qt);
+            unsigned long long NN = N, KK = K;
+            int shift = bnbq__cu_log2(blocksize);
+            size_t tiles = N / 16 + (N % 16 != 0);
+            size_t grid = tiles < bnbq__cu_sms(c) ? tiles : bnbq__cu_sms(c);
+            size_t warps = BNBQ__CU_G4TC_W, smem = bnbq__cu_g4tc_smem(c, N, K);
+            void* a[9];
+            memcpy(tab.v, src, sizeof tab.v);
+            a[0] = (void*)&A; a[1] = (void*)&packed; a[2] = (void*)&absmax; a[3] = &NN; a[4] = &KK;
+            a[5] = &shift; a[6] = &out; a[7] = (void*)&bias; a[8] = &tab;
+            if (smem > 48 * 1024 - BNBQ__CU_G4TC_STATIC)
+                r = bnbq__cu_check(ex, bnbq__func, "cuFuncSetAttribute",
+                                   BNBQ__DRV.bnbq__cuFuncSetAttribute(f, (bnbq__CUfuncattr)BNBQ__FATTR_MAX_DYNAMIC_SHARED,
+                                                                      (int)smem));
+            if (r == BNBQ_SUCCESS)
+                r = bnbq__cu_launch(ex, bnbq__func, f, (unsigned)grid, 1, (unsigned)(32 * warps), (unsigned)smem, a);
+        }
+        BNBQ__CU_END();
+    }
     def = defs[c->desc.gemv_fast_order == 0][(int)dt];
     if (vec && c->info.cc_major >= 8) {   /* the ring: W capped by the shared memory (opt-in) */
         int optin = 0;

@@ -5,7 +5,8 @@
        cc -std=c99 -O2 -I. bench/bench_gpu.c -o build/bench_gpu -lm -ldl -lpthread
    build/bench_gpu [--runs N] [--warmup N] [--log2n K] [--csv FILE] [--smoke] [--only A,B,...]
    (--only: just the configurations whose name contains one of the words, e.g. --only gemv,int8;
-   --flush: how the L2 is emptied before each timed call, see flush_l2; default read)
+   --flush: how the L2 is emptied before each timed call, see flush_l2; default read;
+   --gemv-fast: the context's bnbq_cuda_desc.gemv_fast_order = 1, for the gemv lines)
 
    Method:
    - every operation runs on 2^26 elements (f32 / f16 / bf16 where the operation takes them);
@@ -190,6 +191,7 @@ static int cmp_double(const void* a, const void* b) {
    (measured: a 160 MiB cuMemcpy gets 94% of the 1 GiB copy's bandwidth after it, 99% after a
    read-only pass), which is not part of the operation. */
 static int g_flush_memset;
+static int g_gemv_fast;   /* --gemv-fast: bnbq_cuda_desc.gemv_fast_order = 1 */
 static void* g_flush_absmax;
 static void* g_flush_act;
 static void* g_flush_out;
@@ -630,8 +632,9 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--smoke")) { g_smoke = 1; g_runs = 2; g_warmup = 1; g_n = (size_t)1 << 18; g_flush_bytes = (size_t)1 << 20; }
         else if (!strcmp(argv[i], "--warm-cache") && i + 1 < argc) warm_dir = argv[++i];
         else if (!strcmp(argv[i], "--no-cache")) bnbq__cu_nvrtc_extra = "-no-cache";
+        else if (!strcmp(argv[i], "--gemv-fast")) g_gemv_fast = 1;
         else { fprintf(stderr, "usage: bench_gpu [--runs N] [--warmup N] [--log2n K] [--csv FILE] [--smoke] [--only A,B,...] "
-                                "[--no-cache] [--warm-cache DIR]\n"); return 2; }
+                                "[--no-cache] [--warm-cache DIR] [--gemv-fast]\n"); return 2; }
     }
     if (g_runs < 1) g_runs = 1;
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -647,6 +650,7 @@ int main(int argc, char** argv) {
 
     memset(&d, 0, sizeof d);
     d.cache_dir = dir;                 /* empty: every kernel is compiled (cold) */
+    d.gemv_fast_order = g_gemv_fast;
     r = bnbq_cuda_init(&d, &g_ctx);
     if (r != BNBQ_SUCCESS) {
         printf("bench_gpu: no GPU: %s (%s)\n", bnbq_result_description(r), bnbq_result_name(r));

@@ -704,3 +704,210 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 #undef BNBQ_G4_COMMIT
 #undef BNBQ_G4_WAIT
 }
+
+// ---- bnbq_k_gemv4tc: the fast-order one-token kernel of F16 / BF16 on sm_80+ (tensor cores) ----
+// Numerics (within tolerance(dtype) of the CPU, not bit-identical): every weight enters as
+// dt(qmap[nibble]) and the activation as it is; the tensor cores multiply them exactly and add in
+// float32 over one 64-element group of a row (mma.m16n8k16, f32 accumulate); the group's sum times
+// its block's absmax (float32) is added to the row's float32 sum (FFMA); the warps' partial sums of
+// a row are added in warp order and out = dt(sum) (+ bias) as bnbq_g4_store. The reference instead
+// rounds each weight dt(qmap * dt(absmax)) and each product to dt: the two differ by those roundings
+// (relative L2 ~3e-4 f16, ~3e-3 bf16 on random data; bitsandbytes' own error against float64 is up
+// to 5e-4 / 4e-3).
+// Layout: a tile is 16 rows (the mma's M) and a step 128 elements of them (two 64-element groups).
+// Lane (g, t) takes rows g and g + 8 and the 16 weight bytes 16t..16t+15 of the step (one 16-byte
+// load per row): lanes t = 0, 1 hold group 0, lanes 2, 3 group 1. The mma's k is permuted: byte 2i of
+// the lane's bytes is A's pair (2t, 2t + 1) of mma i (i = 0..7), byte 2i + 1 its pair (2t + 8,
+// 2t + 9). B's column n holds the activation of group n & 1 only: lane (g, t) loads its 32 elements'
+// pairs when t >> 1 == g & 1, else holds zeros; so D's even columns are the rows' dot products over
+// group 0 and the odd ones over group 1 (c[0], c[1]: row g; c[2], c[3]: row g + 8). The nibble pair
+// of a byte is looked up in the per-lane table bnbq_g4_tab (entry b: (dt(qmap[b >> 4]),
+// dt(qmap[b & 15])), the pair in element order). Grid: one block per SM; the block takes the tiles
+// [b NT / grid, (b + 1) NT / grid); of their ntiles * S steps (S = K / 128, tile-major) warp w takes
+// the range [w T / W, (w + 1) T / W) (T = ntiles * S); the weights and scales of the warp's next
+// BNBQ_G4TC_D - 1 steps (across tile ends) are in flight in registers. The warps' partial sums of
+// every tile wait in dynamic shared memory; after the one barrier at the end, warp w adds those of
+// the tiles w, w + W, ... in warp order and stores.
+// Requirements (the launcher's): K % 128 == 0, blocksize >= 64, packed and A 16-byte aligned,
+// K < 2^31.
+// ring depth (steps per warp in flight: D - 1 ahead). Measured on the H100 (bench_gpu, 8192^2,
+// 14336x4096, 4096x14336 f16): W 24 D 2 53.2 / 52.4 / 50.6 % of copy; W 16 D 2 51-54 %; W 16 D 3-4
+// 44-47 %; W 24 D 3 44-48 %; W 32 D 2 (64 registers, spills) 48-50 %. Bound by the L1 pipe (74 % in
+// ncu, DRAM 43 %): per 2048 weights of a warp 32 table lookups, weights 16 wavefronts (8 rows per load),
+// scales 16, activation 4.
+#define BNBQ_G4TC_D 2
+#define BNBQ_G4TC_MAXW 24         // warps per block (the launcher's BNBQ__CU_G4TC_W)
+#if BNBQ_DT != BNBQ_F32 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)
+#define BNBQ_G4TC_ON 1
+#else
+#define BNBQ_G4TC_ON 0
+#endif
+#if BNBQ_G4TC_ON
+// the warps' partial sums: [tile of the block][warp][row] (dynamic shared memory, the launcher gives
+// ceil(NT / grid) * W * 64 bytes)
+extern __shared__ float bnbq_g4tc_red[];
+
+BNBQ_DEV void bnbq_g4tc_mma(float* c, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1) {
+#if defined(__CUDA_ARCH__)
+#if BNBQ_DT == BNBQ_F16
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %9}, {%0, %1, %2, %3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#else
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %9}, {%0, %1, %2, %3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#endif
+#else
+    (void)c; (void)a0; (void)a1; (void)a2; (void)a3; (void)b0; (void)b1;
+#endif
+}
+
+// the table word of byte j (0..3) of w for this lane (tl: bnbq_g4_tab + lane, the lane's copy); a
+// plain load, so that the compiler may schedule the lookups of several steps together
+BNBQ_DEV u32 bnbq_g4tc_q(u32 w, int j, const u32* tl) {
+    return tl[__byte_perm(w, 0u, 0x4440u + (u32)j) << 5];
+}
+
+BNBQ_DEV uint4 bnbq_g4tc_ldw(const u8* p) {
+    uint4 v;
+#if defined(__CUDA_ARCH__)
+    asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+#else
+    v = *(const uint4*)p;
+#endif
+    return v;
+}
+#endif
+
+extern "C" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)
+bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
+               void* out, const void* bias, bnbq_code16 code) {
+#if BNBQ_G4TC_ON
+    const u32 lane = threadIdx.x & 31, w = threadIdx.x >> 5, W = blockDim.x >> 5;
+    const u32 g = lane >> 2, t = lane & 3;
+    const u64 NT = (N + 15) >> 4;
+    const u64 tb0 = NT * blockIdx.x / gridDim.x, tb1 = NT * (blockIdx.x + 1) / gridDim.x;
+    const u32 S = (u32)(K >> 7);
+    const u32 ntiles = (u32)(tb1 - tb0);
+    // the warp's steps: [j0, j1) of the block's ntiles * S (tile-major)
+    const u64 T = (u64)ntiles * S;
+    const u64 j0 = T * w / W, j1 = T * (w + 1) / W;
+    const u32 total = (u32)(j1 - j0);
+    const u64 half = K >> 1;
+    const int pairs = bs_shift == 6;          // blocksize 64: the step's two groups have two scales
+    const u32 gsel = (t >> 1) & (u32)pairs;   // this lane's group's scale (blocksize 64)
+
+    // the fetch cursor: tile ft (absolute), step fs; the tile's rows (clamped to N - 1)
+    u64 ft = tb0 + j0 / S;
+    u32 fs = (u32)(j0 % S);
+    const u8* fw0; const u8* fw1;
+    u64 fa0, fa1;   // the rows' first element (n K)
+#define BNBQ_G4TC_ROWS()                                                                           \
+    do {                                                                                           \
+        u64 r0 = ft * 16 + g, r1 = r0 + 8;                                                         \
+        r0 = r0 < N ? r0 : N - 1; r1 = r1 < N ? r1 : N - 1;                                        \
+        fw0 = packed + r0 * half + 16 * t; fw1 = packed + r1 * half + 16 * t;                      \
+        fa0 = r0 * K; fa1 = r1 * K;                                                                \
+    } while (0)
+    BNBQ_G4TC_ROWS();
+    uint4 rw0[BNBQ_G4TC_D], rw1[BNBQ_G4TC_D];
+    float rs0[BNBQ_G4TC_D], rs1[BNBQ_G4TC_D];   // the scales of the lane's own group (t >> 1)
+#define BNBQ_G4TC_FETCH(slot, i)                                                                   \
+    do {                                                                                           \
+        if ((i) < total) {                                                                         \
+            rw0[slot] = bnbq_g4tc_ldw(fw0 + 64 * (u64)fs);                                         \
+            rw1[slot] = bnbq_g4tc_ldw(fw1 + 64 * (u64)fs);                                         \
+            rs0[slot] = __ldg(absmax + ((fa0 + 128 * (u64)fs) >> bs_shift) + gsel);                \
+            rs1[slot] = __ldg(absmax + ((fa1 + 128 * (u64)fs) >> bs_shift) + gsel);                \
+            if (++fs == S) {                                                                       \
+                fs = 0;                                                                            \
+                ft++;                                                                              \
+                BNBQ_G4TC_ROWS();                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+#pragma unroll
+    for (int d = 0; d + 1 < BNBQ_G4TC_D; d++) BNBQ_G4TC_FETCH(d, (u32)d);
+
+    for (u32 k = threadIdx.x; k < ntiles * W * 16; k += blockDim.x) bnbq_g4tc_red[k] = 0.0f;
+    bnbq_g4_build_table(code);
+    __syncthreads();
+
+    const u32* tl = bnbq_g4_tab + lane;
+    // the activation of this lane's 32 elements of step s: Ap[16 s .. 16 s + 3], when its column
+    // parity matches its group (xm), else zeros
+    const uint4* Ap = (const uint4*)A + 4 * t;
+    const int xm = (t >> 1) == (g & 1);
+    float acc0 = 0.0f, acc1 = 0.0f;
+    u32 cs = (u32)(j0 % S), ct = (u32)(j0 / S);
+    for (u32 i0 = 0; i0 < total; i0 += BNBQ_G4TC_D) {
+#pragma unroll
+        for (int d = 0; d < BNBQ_G4TC_D; d++) {
+            const u32 i = i0 + (u32)d;
+            if (i < total) {   // the same in the whole warp
+                BNBQ_G4TC_FETCH((d + BNBQ_G4TC_D - 1) % BNBQ_G4TC_D, i + BNBQ_G4TC_D - 1);
+                u32 x[16];
+#pragma unroll
+                for (int q = 0; q < 4; q++) {
+                    uint4 v = make_uint4(0u, 0u, 0u, 0u);
+                    if (xm) v = __ldg(Ap + 16 * (u64)cs + q);
+                    x[4 * q] = v.x; x[4 * q + 1] = v.y; x[4 * q + 2] = v.z; x[4 * q + 3] = v.w;
+                }
+                const u32 wa[4] = { rw0[d].x, rw0[d].y, rw0[d].z, rw0[d].w };
+                const u32 wb[4] = { rw1[d].x, rw1[d].y, rw1[d].z, rw1[d].w };
+                // two accumulators (mmas 0..3 and 4..7), so that two chains of dependent mmas run
+                float c[4] = { 0.0f, 0.0f, 0.0f, 0.0f }, e[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+#pragma unroll
+                for (int m = 0; m < 8; m++) {
+                    const u32 a0 = bnbq_g4tc_q(wa[m >> 1], 2 * (m & 1), tl);
+                    const u32 a2 = bnbq_g4tc_q(wa[m >> 1], 2 * (m & 1) + 1, tl);
+                    const u32 a1 = bnbq_g4tc_q(wb[m >> 1], 2 * (m & 1), tl);
+                    const u32 a3 = bnbq_g4tc_q(wb[m >> 1], 2 * (m & 1) + 1, tl);
+                    bnbq_g4tc_mma(m < 4 ? c : e, a0, a1, a2, a3, x[2 * m], x[2 * m + 1]);
+                }
+#pragma unroll
+                for (int k = 0; k < 4; k++) c[k] = c[k] + e[k];
+                // c[0], c[2]: group 0 of rows g, g + 8; c[1], c[3]: group 1. The lane holds the
+                // scale of group t >> 1; lane t ^ 2 (same g) the other one.
+                const float o0 = __shfl_xor_sync(BNBQ_G4_FULL, rs0[d], 2);
+                const float o1 = __shfl_xor_sync(BNBQ_G4_FULL, rs1[d], 2);
+                const float s00 = t < 2 ? rs0[d] : o0, s01 = t < 2 ? o0 : rs0[d];
+                const float s10 = t < 2 ? rs1[d] : o1, s11 = t < 2 ? o1 : rs1[d];
+                acc0 = fmaf(s00, c[0], acc0);
+                acc0 = fmaf(s01, c[1], acc0);
+                acc1 = fmaf(s10, c[2], acc1);
+                acc1 = fmaf(s11, c[3], acc1);
+                if (++cs == S || i + 1 == total) {   // the warp's part of tile tb0 + ct is done
+                    if (t == 0) {
+                        bnbq_g4tc_red[(ct * W + w) * 16 + g] = acc0;
+                        bnbq_g4tc_red[(ct * W + w) * 16 + g + 8] = acc1;
+                    }
+                    acc0 = acc1 = 0.0f;
+                    if (cs == S) {
+                        cs = 0;
+                        ct++;
+                    }
+                }
+            }
+        }
+    }
+    // every tile's partial sums are in: warp w adds those of the tiles w, w + W, ... in warp order
+    __syncthreads();
+    for (u32 tt = w; tt < ntiles; tt += W) {
+        if (lane < 16) {
+            float v = 0.0f;
+            for (u32 k = 0; k < W; k++) v = v + bnbq_g4tc_red[(tt * W + k) * 16 + lane];
+            const u64 n = (tb0 + tt) * 16 + lane;
+            if (n < N) bnbq_g4_store(v, n, out, bias);
+        }
+    }
+#undef BNBQ_G4TC_FETCH
+#undef BNBQ_G4TC_ROWS
+#else
+    (void)A; (void)packed; (void)absmax; (void)N; (void)K; (void)bs_shift; (void)out; (void)bias; (void)code;
+#endif
+}
