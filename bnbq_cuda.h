@@ -1777,13 +1777,15 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "// BNBQ_G4TC_D - 1 steps (across tile ends) are in flight in registers. The warps' partial sums of\n",
     "// every tile wait in dynamic shared memory; after the one barrier at the end, warp w adds those of\n",
     "// the tiles w, w + W, ... in warp order and stores.\n",
-    "// Requirements (the launcher's): K % 128 == 0, blocksize >= 64, packed and A 16-byte aligned,\n",
-    "// K < 2^31.\n",
-    "// ring depth (steps per warp in flight: D - 1 ahead). Measured on the H100 (bench_gpu, 8192^2,\n",
-    "// 14336x4096, 4096x14336 f16): W 24 D 2 53.2 / 52.4 / 50.6 % of copy; W 16 D 2 51-54 %; W 16 D 3-4\n",
-    "// 44-47 %; W 24 D 3 44-48 %; W 32 D 2 (64 registers, spills) 48-50 %. Bound by the L1 pipe (74 % in\n",
-    "// ncu, DRAM 43 %): per 2048 weights of a warp 32 table lookups, weights 16 wavefronts (8 rows per load),\n",
-    "// scales 16, activation 4.\n",
+    "// Requirements (the launcher's): K % 128 == 0, blocksize >= 64, packed and A 16-byte aligned, absmax\n",
+    "// 8-byte aligned, K < 2^31, the dynamic shared memory (K * 2 + ceil(NT / grid) * W * 64 bytes) to be had.\n",
+    "// Ring depth: steps per warp in flight, D - 1 ahead. Measured on the H100 (bench_gpu, % of copy,\n",
+    "// 8192^2 / 14336x4096 / 4096x14336 f16, activation from L1): W 24 D 2 53.2 / 52.4 / 50.6; W 16 D 2\n",
+    "// 51-54; W 16 D 3-4 44-47; W 24 D 3 44-48; W 32 D 2 (64 registers, spills) 48-50. The activation\n",
+    "// staged in shared memory (4 instead of 16 L1 wavefronts per step): 56.9 / 55.3 / 54.1. ncu (8192^2):\n",
+    "// L1 data pipe 64 % busy (per step of a warp: weights 32 wavefronts (one per sector), table lookups\n",
+    "// 32, scales 16, activation 4), DRAM 43 %, issue 52 %: with one step (1 KB per warp, 24 KB per SM)\n",
+    "// in flight the loads' latency bounds it; deeper register rings cost more than they gained.\n",
     "#define BNBQ_G4TC_D 2\n",
     "#define BNBQ_G4TC_MAXW 24         // warps per block (the launcher's BNBQ__CU_G4TC_W)\n",
     "#if BNBQ_DT != BNBQ_F32 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)\n",
@@ -1792,9 +1794,10 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#define BNBQ_G4TC_ON 0\n",
     "#endif\n",
     "#if BNBQ_G4TC_ON\n",
-    "// the warps' partial sums: [tile of the block][warp][row] (dynamic shared memory, the launcher gives\n",
-    "// ceil(NT / grid) * W * 64 bytes)\n",
-    "extern __shared__ float bnbq_g4tc_red[];\n",
+    "// dynamic shared memory: the activation (K * 2 bytes, swizzled: unit q of lane t's 4 units of a step\n",
+    "// at 4 t + (q ^ 2 (t >> 1)), so that the lanes' loads of a unit hit four bank groups), then the warps' partial\n",
+    "// sums [tile of the block][warp][row] (ceil(NT / grid) * W * 64 bytes)\n",
+    "extern __shared__ uint4 bnbq_g4tc_dyn[];\n",
     "\n",
     "BNBQ_DEV void bnbq_g4tc_mma(float* c, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1) {\n",
     "#if defined(__CUDA_ARCH__)\n",
@@ -1836,7 +1839,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "extern \"C\" __global__ void bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc)\n",
-    "#line 786 \"gemv4.cu\"\n",
+    "#line 789 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
     "bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {\n",
@@ -1852,8 +1855,8 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "    const u64 j0 = T * w / W, j1 = T * (w + 1) / W;\n",
     "    const u32 total = (u32)(j1 - j0);\n",
     "    const u64 half = K >> 1;\n",
-    "    const int pairs = bs_shift == 6;          // blocksize 64: the step's two groups have two scales\n",
-    "    const u32 gsel = (t >> 1) & (u32)pairs;   // this lane's group's scale (blocksize 64)\n",
+    "    uint4* xs = bnbq_g4tc_dyn;\n",
+    "    float* red = (float*)(bnbq_g4tc_dyn + (K >> 3));\n",
     "\n",
     "    // the fetch cursor: tile ft (absolute), step fs; the tile's rows (clamped to N - 1)\n",
     "    u64 ft = tb0 + j0 / S;\n",
@@ -1869,14 +1872,25 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "    } while (0)\n",
     "    BNBQ_G4TC_ROWS();\n",
     "    uint4 rw0[BNBQ_G4TC_D], rw1[BNBQ_G4TC_D];\n",
-    "    float rs0[BNBQ_G4TC_D], rs1[BNBQ_G4TC_D];   // the scales of the lane's own group (t >> 1)\n",
+    "    // the scale of the lane's own group (t >> 1) of the step, rows g (rs0) and g + 8 (rs1); the other\n",
+    "    // group's comes from lane t ^ 2 by a shuffle. (Measured and dropped: one 16-byte load per row\n",
+    "    // for two steps at blocksize 64, which halves the scales' L1 wavefronts, and a lane loading one\n",
+    "    // scale for two steps with shuffles to the others: both 3-5 points slower on the H100.)\n",
+    "    const u32 gsel = (t >> 1) & (u32)(bs_shift == 6);\n",
+    "    float rs0[BNBQ_G4TC_D], rs1[BNBQ_G4TC_D];\n",
+    "#define BNBQ_G4TC_SCALES(slot)                                                                     \\\n",
+    "    do {                                                                                           \\\n",
+    "        rs0[slot] = __ldg(absmax + ((fa0 + 128 * (u64)fs) >> bs_shift) + gsel);                    \\\n",
+    "        rs1[slot] = __ldg(absmax + ((fa1 + 128 * (u64)fs) >> bs_shift) + gsel);                    \\\n",
+    "    } while (0)\n",
     "#define BNBQ_G4TC_FETCH(slot, i)                                                                   \\\n",
     "    do {                                                                                           \\\n",
+    "        const int slot_ = (slot);                                                                  \\\n",
+    "        (void)slot_;                                                                               \\\n",
     "        if ((i) < total) {                                                                         \\\n",
-    "            rw0[slot] = bnbq_g4tc_ldw(fw0 + 64 * (u64)fs);                                         \\\n",
-    "            rw1[slot] = bnbq_g4tc_ldw(fw1 + 64 * (u64)fs);                                         \\\n",
-    "            rs0[slot] = __ldg(absmax + ((fa0 + 128 * (u64)fs) >> bs_shift) + gsel);                \\\n",
-    "            rs1[slot] = __ldg(absmax + ((fa1 + 128 * (u64)fs) >> bs_shift) + gsel);                \\\n",
+    "            rw0[slot_] = bnbq_g4tc_ldw(fw0 + 64 * (u64)fs);                                        \\\n",
+    "            rw1[slot_] = bnbq_g4tc_ldw(fw1 + 64 * (u64)fs);                                        \\\n",
+    "            BNBQ_G4TC_SCALES(slot_);                                                               \\\n",
     "            if (++fs == S) {                                                                       \\\n",
     "                fs = 0;                                                                            \\\n",
     "                ft++;                                                                              \\\n",
@@ -1887,14 +1901,21 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#pragma unroll\n",
     "    for (int d = 0; d + 1 < BNBQ_G4TC_D; d++) BNBQ_G4TC_FETCH(d, (u32)d);\n",
     "\n",
-    "    for (u32 k = threadIdx.x; k < ntiles * W * 16; k += blockDim.x) bnbq_g4tc_red[k] = 0.0f;\n",
+    "    for (u32 k = threadIdx.x; k < ntiles * W * 16; k += blockDim.x) red[k] = 0.0f;\n",
+    "    // unit u (16 bytes) of the activation: step u / 16, lane t = (u / 4) % 4, its unit q = u % 4, at\n",
+    "    // 16 (u / 16) + 4 t + (q ^ 2 (t >> 1))\n",
+    "    for (u32 u = threadIdx.x; u < (u32)(K >> 3); u += blockDim.x) {\n",
+    "        const u32 ut = (u >> 2) & 3u, uq = u & 3u;\n",
+    "        xs[(u & ~15u) + 4 * ut + (uq ^ ((ut >> 1) << 1))] = __ldg((const uint4*)A + u);\n",
+    "    }\n",
     "    bnbq_g4_build_table(code);\n",
     "    __syncthreads();\n",
     "\n",
     "    const u32* tl = bnbq_g4_tab + lane;\n",
     "    // the activation of this lane's 32 elements of step s: Ap[16 s .. 16 s + 3], when its column\n",
     "    // parity matches its group (xm), else zeros\n",
-    "    const uint4* Ap = (const uint4*)A + 4 * t;\n",
+    "    const uint4* Ap = xs + 4 * t;\n",
+    "    const u32 xsw = (t >> 1) << 1;   // the swizzle of the lane's units\n",
     "    const int xm = (t >> 1) == (g & 1);\n",
     "    float acc0 = 0.0f, acc1 = 0.0f;\n",
     "    u32 cs = (u32)(j0 % S), ct = (u32)(j0 / S);\n",
@@ -1908,7 +1929,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#pragma unroll\n",
     "                for (int q = 0; q < 4; q++) {\n",
     "                    uint4 v = make_uint4(0u, 0u, 0u, 0u);\n",
-    "                    if (xm) v = __ldg(Ap + 16 * (u64)cs + q);\n",
+    "                    if (xm) v = Ap[16 * cs + ((u32)q ^ xsw)];\n",
     "                    x[4 * q] = v.x; x[4 * q + 1] = v.y; x[4 * q + 2] = v.z; x[4 * q + 3] = v.w;\n",
     "                }\n",
     "                const u32 wa[4] = { rw0[d].x, rw0[d].y, rw0[d].z, rw0[d].w };\n",
@@ -1937,8 +1958,8 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "                acc1 = fmaf(s11, c[3], acc1);\n",
     "                if (++cs == S || i + 1 == total) {   // the warp's part of tile tb0 + ct is done\n",
     "                    if (t == 0) {\n",
-    "                        bnbq_g4tc_red[(ct * W + w) * 16 + g] = acc0;\n",
-    "                        bnbq_g4tc_red[(ct * W + w) * 16 + g + 8] = acc1;\n",
+    "                        red[(ct * W + w) * 16 + g] = acc0;\n",
+    "                        red[(ct * W + w) * 16 + g + 8] = acc1;\n",
     "                    }\n",
     "                    acc0 = acc1 = 0.0f;\n",
     "                    if (cs == S) {\n",
@@ -1954,7 +1975,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "    for (u32 tt = w; tt < ntiles; tt += W) {\n",
     "        if (lane < 16) {\n",
     "            float v = 0.0f;\n",
-    "            for (u32 k = 0; k < W; k++) v = v + bnbq_g4tc_red[(tt * W + k) * 16 + lane];\n",
+    "            for (u32 k = 0; k < W; k++) v = v + red[(tt * W + k) * 16 + lane];\n",
     "            const u64 n = (tb0 + tt) * 16 + lane;\n",
     "            if (n < N) bnbq_g4_store(v, n, out, bias);\n",
     "        }\n",
@@ -1966,7 +1987,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#endif\n",
     "}\n",
     "#endif\n",
-    "#line 914 \"gemv4.cu\"\n",
+    "#line 935 \"gemv4.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_gemv4[] = {
@@ -7519,16 +7540,23 @@ static int bnbq__cu_log2(int v) {
 #define BNBQ__CU_G4_RING (BNBQ__CU_G4_DEPTH * BNBQ__CU_G4_R * 20)
 #define BNBQ__CU_G4TC_W 24   /* = BNBQ_G4TC_MAXW in gemv4.cu: warps per block */
 
-/* the tensor-core gemv's dynamic shared memory: ceil(tiles / grid) * W * 16 floats (the partial sums
-   of the block's tiles); above BNBQ__CU_G4TC_SMEM (e.g. an LM head's 128k rows) the other kernel */
+/* the tensor-core gemv's dynamic shared memory: the activation (K * 2 bytes) and ceil(tiles / grid) *
+   W * 16 floats (the partial sums of the block's tiles); above what the device gives a block (opt-in
+   maximum minus the static table; e.g. an LM head of 128k rows on an sm_86) the other kernel */
 #define BNBQ__CU_G4TC_STATIC (33 * 1024)   /* its static shared memory (the 32 KB table), and a margin */
-#define BNBQ__CU_G4TC_SMEM (64 * 1024)
+static size_t bnbq__cu_g4tc_smem_max(bnbq_cuda* c) {
+    int optin = 0;
+    if (!BNBQ__DRV.bnbq__cuFuncSetAttribute ||
+        BNBQ__DRV.bnbq__cuDeviceGetAttribute(&optin, (bnbq__CUattr)BNBQ__ATTR_MAX_SHARED_PER_BLOCK_OPTIN, c->device) != 0 ||
+        optin < BNBQ__CU_G4TC_STATIC)
+        return 0;
+    return (size_t)(optin - BNBQ__CU_G4TC_STATIC);
+}
 static size_t bnbq__cu_g4tc_smem(bnbq_cuda* c, size_t N, size_t K) {
     size_t tiles = N / 16 + (N % 16 != 0), warps = BNBQ__CU_G4TC_W;
     size_t grid = tiles < bnbq__cu_sms(c) ? tiles : bnbq__cu_sms(c);
-    (void)K;
     if (grid == 0) return 0;
-    return (tiles / grid + (tiles % grid != 0)) * warps * 64;
+    return K * 2 + (tiles / grid + (tiles % grid != 0)) * warps * 64;
 }
 #define BNBQ__CU_G4_STATIC (51 * 1024)   /* the kernel's static shared memory (49 KB on sm_90), and a margin */
 static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
@@ -7545,7 +7573,8 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
     BNBQ__CU_BEGIN("bnbq_gemv_4bit");
     if (c->desc.gemv_fast_order && dt != BNBQ_F32 && c->info.cc_major >= 8 && blocksize >= 64 &&
         K % 128 == 0 && K < ((size_t)1 << 31) && bnbq__cu_al(A, 16) && bnbq__cu_al(packed, 16) &&
-        bnbq__cu_g4tc_smem(c, N, K) <= BNBQ__CU_G4TC_SMEM) {
+        bnbq__cu_al(absmax, 8) &&
+        bnbq__cu_g4tc_smem(c, N, K) <= bnbq__cu_g4tc_smem_max(c)) {
         /* the tensor-core kernel (kernels_src/gemv4.cu, bnbq_k_gemv4tc): one block of 24 warps per
            SM; the block's 16-row tiles' 128-element steps split evenly over its warps */
         static const char* const tcdefs[3] = { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" };

@@ -728,13 +728,15 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 // BNBQ_G4TC_D - 1 steps (across tile ends) are in flight in registers. The warps' partial sums of
 // every tile wait in dynamic shared memory; after the one barrier at the end, warp w adds those of
 // the tiles w, w + W, ... in warp order and stores.
-// Requirements (the launcher's): K % 128 == 0, blocksize >= 64, packed and A 16-byte aligned,
-// K < 2^31.
-// ring depth (steps per warp in flight: D - 1 ahead). Measured on the H100 (bench_gpu, 8192^2,
-// 14336x4096, 4096x14336 f16): W 24 D 2 53.2 / 52.4 / 50.6 % of copy; W 16 D 2 51-54 %; W 16 D 3-4
-// 44-47 %; W 24 D 3 44-48 %; W 32 D 2 (64 registers, spills) 48-50 %. Bound by the L1 pipe (74 % in
-// ncu, DRAM 43 %): per 2048 weights of a warp 32 table lookups, weights 16 wavefronts (8 rows per load),
-// scales 16, activation 4.
+// Requirements (the launcher's): K % 128 == 0, blocksize >= 64, packed and A 16-byte aligned, absmax
+// 8-byte aligned, K < 2^31, the dynamic shared memory (K * 2 + ceil(NT / grid) * W * 64 bytes) to be had.
+// Ring depth: steps per warp in flight, D - 1 ahead. Measured on the H100 (bench_gpu, % of copy,
+// 8192^2 / 14336x4096 / 4096x14336 f16, activation from L1): W 24 D 2 53.2 / 52.4 / 50.6; W 16 D 2
+// 51-54; W 16 D 3-4 44-47; W 24 D 3 44-48; W 32 D 2 (64 registers, spills) 48-50. The activation
+// staged in shared memory (4 instead of 16 L1 wavefronts per step): 56.9 / 55.3 / 54.1. ncu (8192^2):
+// L1 data pipe 64 % busy (per step of a warp: weights 32 wavefronts (one per sector), table lookups
+// 32, scales 16, activation 4), DRAM 43 %, issue 52 %: with one step (1 KB per warp, 24 KB per SM)
+// in flight the loads' latency bounds it; deeper register rings cost more than they gained.
 #define BNBQ_G4TC_D 2
 #define BNBQ_G4TC_MAXW 24         // warps per block (the launcher's BNBQ__CU_G4TC_W)
 #if BNBQ_DT != BNBQ_F32 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)
@@ -743,9 +745,10 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 #define BNBQ_G4TC_ON 0
 #endif
 #if BNBQ_G4TC_ON
-// the warps' partial sums: [tile of the block][warp][row] (dynamic shared memory, the launcher gives
-// ceil(NT / grid) * W * 64 bytes)
-extern __shared__ float bnbq_g4tc_red[];
+// dynamic shared memory: the activation (K * 2 bytes, swizzled: unit q of lane t's 4 units of a step
+// at 4 t + (q ^ 2 (t >> 1)), so that the lanes' loads of a unit hit four bank groups), then the warps' partial
+// sums [tile of the block][warp][row] (ceil(NT / grid) * W * 64 bytes)
+extern __shared__ uint4 bnbq_g4tc_dyn[];
 
 BNBQ_DEV void bnbq_g4tc_mma(float* c, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1) {
 #if defined(__CUDA_ARCH__)
@@ -798,8 +801,8 @@ bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 
     const u64 j0 = T * w / W, j1 = T * (w + 1) / W;
     const u32 total = (u32)(j1 - j0);
     const u64 half = K >> 1;
-    const int pairs = bs_shift == 6;          // blocksize 64: the step's two groups have two scales
-    const u32 gsel = (t >> 1) & (u32)pairs;   // this lane's group's scale (blocksize 64)
+    uint4* xs = bnbq_g4tc_dyn;
+    float* red = (float*)(bnbq_g4tc_dyn + (K >> 3));
 
     // the fetch cursor: tile ft (absolute), step fs; the tile's rows (clamped to N - 1)
     u64 ft = tb0 + j0 / S;
@@ -815,14 +818,25 @@ bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 
     } while (0)
     BNBQ_G4TC_ROWS();
     uint4 rw0[BNBQ_G4TC_D], rw1[BNBQ_G4TC_D];
-    float rs0[BNBQ_G4TC_D], rs1[BNBQ_G4TC_D];   // the scales of the lane's own group (t >> 1)
+    // the scale of the lane's own group (t >> 1) of the step, rows g (rs0) and g + 8 (rs1); the other
+    // group's comes from lane t ^ 2 by a shuffle. (Measured and dropped: one 16-byte load per row
+    // for two steps at blocksize 64, which halves the scales' L1 wavefronts, and a lane loading one
+    // scale for two steps with shuffles to the others: both 3-5 points slower on the H100.)
+    const u32 gsel = (t >> 1) & (u32)(bs_shift == 6);
+    float rs0[BNBQ_G4TC_D], rs1[BNBQ_G4TC_D];
+#define BNBQ_G4TC_SCALES(slot)                                                                     \
+    do {                                                                                           \
+        rs0[slot] = __ldg(absmax + ((fa0 + 128 * (u64)fs) >> bs_shift) + gsel);                    \
+        rs1[slot] = __ldg(absmax + ((fa1 + 128 * (u64)fs) >> bs_shift) + gsel);                    \
+    } while (0)
 #define BNBQ_G4TC_FETCH(slot, i)                                                                   \
     do {                                                                                           \
+        const int slot_ = (slot);                                                                  \
+        (void)slot_;                                                                               \
         if ((i) < total) {                                                                         \
-            rw0[slot] = bnbq_g4tc_ldw(fw0 + 64 * (u64)fs);                                         \
-            rw1[slot] = bnbq_g4tc_ldw(fw1 + 64 * (u64)fs);                                         \
-            rs0[slot] = __ldg(absmax + ((fa0 + 128 * (u64)fs) >> bs_shift) + gsel);                \
-            rs1[slot] = __ldg(absmax + ((fa1 + 128 * (u64)fs) >> bs_shift) + gsel);                \
+            rw0[slot_] = bnbq_g4tc_ldw(fw0 + 64 * (u64)fs);                                        \
+            rw1[slot_] = bnbq_g4tc_ldw(fw1 + 64 * (u64)fs);                                        \
+            BNBQ_G4TC_SCALES(slot_);                                                               \
             if (++fs == S) {                                                                       \
                 fs = 0;                                                                            \
                 ft++;                                                                              \
@@ -833,14 +847,21 @@ bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 
 #pragma unroll
     for (int d = 0; d + 1 < BNBQ_G4TC_D; d++) BNBQ_G4TC_FETCH(d, (u32)d);
 
-    for (u32 k = threadIdx.x; k < ntiles * W * 16; k += blockDim.x) bnbq_g4tc_red[k] = 0.0f;
+    for (u32 k = threadIdx.x; k < ntiles * W * 16; k += blockDim.x) red[k] = 0.0f;
+    // unit u (16 bytes) of the activation: step u / 16, lane t = (u / 4) % 4, its unit q = u % 4, at
+    // 16 (u / 16) + 4 t + (q ^ 2 (t >> 1))
+    for (u32 u = threadIdx.x; u < (u32)(K >> 3); u += blockDim.x) {
+        const u32 ut = (u >> 2) & 3u, uq = u & 3u;
+        xs[(u & ~15u) + 4 * ut + (uq ^ ((ut >> 1) << 1))] = __ldg((const uint4*)A + u);
+    }
     bnbq_g4_build_table(code);
     __syncthreads();
 
     const u32* tl = bnbq_g4_tab + lane;
     // the activation of this lane's 32 elements of step s: Ap[16 s .. 16 s + 3], when its column
     // parity matches its group (xm), else zeros
-    const uint4* Ap = (const uint4*)A + 4 * t;
+    const uint4* Ap = xs + 4 * t;
+    const u32 xsw = (t >> 1) << 1;   // the swizzle of the lane's units
     const int xm = (t >> 1) == (g & 1);
     float acc0 = 0.0f, acc1 = 0.0f;
     u32 cs = (u32)(j0 % S), ct = (u32)(j0 / S);
@@ -854,7 +875,7 @@ bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 
 #pragma unroll
                 for (int q = 0; q < 4; q++) {
                     uint4 v = make_uint4(0u, 0u, 0u, 0u);
-                    if (xm) v = __ldg(Ap + 16 * (u64)cs + q);
+                    if (xm) v = Ap[16 * cs + ((u32)q ^ xsw)];
                     x[4 * q] = v.x; x[4 * q + 1] = v.y; x[4 * q + 2] = v.z; x[4 * q + 3] = v.w;
                 }
                 const u32 wa[4] = { rw0[d].x, rw0[d].y, rw0[d].z, rw0[d].w };
@@ -883,8 +904,8 @@ bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 
                 acc1 = fmaf(s11, c[3], acc1);
                 if (++cs == S || i + 1 == total) {   // the warp's part of tile tb0 + ct is done
                     if (t == 0) {
-                        bnbq_g4tc_red[(ct * W + w) * 16 + g] = acc0;
-                        bnbq_g4tc_red[(ct * W + w) * 16 + g + 8] = acc1;
+                        red[(ct * W + w) * 16 + g] = acc0;
+                        red[(ct * W + w) * 16 + g + 8] = acc1;
                     }
                     acc0 = acc1 = 0.0f;
                     if (cs == S) {
@@ -900,7 +921,7 @@ bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 
     for (u32 tt = w; tt < ntiles; tt += W) {
         if (lane < 16) {
             float v = 0.0f;
-            for (u32 k = 0; k < W; k++) v = v + bnbq_g4tc_red[(tt * W + k) * 16 + lane];
+            for (u32 k = 0; k < W; k++) v = v + red[(tt * W + k) * 16 + lane];
             const u64 n = (tb0 + tt) * 16 + lane;
             if (n < N) bnbq_g4_store(v, n, out, bias);
         }
