@@ -1785,7 +1785,12 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "// staged in shared memory (4 instead of 16 L1 wavefronts per step): 56.9 / 55.3 / 54.1. ncu (8192^2):\n",
     "// L1 data pipe 64 % busy (per step of a warp: weights 32 wavefronts (one per sector), table lookups\n",
     "// 32, scales 16, activation 4), DRAM 43 %, issue 52 %: with one step (1 KB per warp, 24 KB per SM)\n",
-    "// in flight the loads' latency bounds it; deeper register rings cost more than they gained.\n",
+    "// in flight the loads' latency bounds it; deeper register rings cost more than they gained. Also\n",
+    "// measured and dropped: warp w taking the steps w, w + W, ... (the block reading neighbouring steps of\n",
+    "// the same rows together, for DRAM page locality): a 256 MB gemv 151 -> 142 us, but the three shapes\n",
+    "// 3-6 points slower (the tile changes every few steps); L2::128B / L2::256B prefetch on the weight\n",
+    "// loads: equal / 3 points slower. A 256 MB gemv (K 32768) streams at ~57 % of copy too: the kernel\n",
+    "// itself, not its start or tail, is the bound.\n",
     "#define BNBQ_G4TC_D 2\n",
     "#define BNBQ_G4TC_MAXW 24         // warps per block (the launcher's BNBQ__CU_G4TC_W)\n",
     "#if BNBQ_DT != BNBQ_F32 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)\n",
@@ -1839,7 +1844,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "extern \"C\" __global__ void bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc)\n",
-    "#line 789 \"gemv4.cu\"\n",
+    "#line 794 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
     "bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {\n",
@@ -1987,7 +1992,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#endif\n",
     "}\n",
     "#endif\n",
-    "#line 935 \"gemv4.cu\"\n",
+    "#line 940 \"gemv4.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_gemv4[] = {

@@ -736,7 +736,12 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 // staged in shared memory (4 instead of 16 L1 wavefronts per step): 56.9 / 55.3 / 54.1. ncu (8192^2):
 // L1 data pipe 64 % busy (per step of a warp: weights 32 wavefronts (one per sector), table lookups
 // 32, scales 16, activation 4), DRAM 43 %, issue 52 %: with one step (1 KB per warp, 24 KB per SM)
-// in flight the loads' latency bounds it; deeper register rings cost more than they gained.
+// in flight the loads' latency bounds it; deeper register rings cost more than they gained. Also
+// measured and dropped: warp w taking the steps w, w + W, ... (the block reading neighbouring steps of
+// the same rows together, for DRAM page locality): a 256 MB gemv 151 -> 142 us, but the three shapes
+// 3-6 points slower (the tile changes every few steps); L2::128B / L2::256B prefetch on the weight
+// loads: equal / 3 points slower. A 256 MB gemv (K 32768) streams at ~57 % of copy too: the kernel
+// itself, not its start or tail, is the bound.
 #define BNBQ_G4TC_D 2
 #define BNBQ_G4TC_MAXW 24         // warps per block (the launcher's BNBQ__CU_G4TC_W)
 #if BNBQ_DT != BNBQ_F32 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)
