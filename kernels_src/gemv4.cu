@@ -741,7 +741,11 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 // the same rows together, for DRAM page locality): a 256 MB gemv 151 -> 142 us, but the three shapes
 // 3-6 points slower (the tile changes every few steps); L2::128B / L2::256B prefetch on the weight
 // loads: equal / 3 points slower. A 256 MB gemv (K 32768) streams at ~57 % of copy too: the kernel
-// itself, not its start or tail, is the bound.
+// itself, not its start or tail, is the bound. With the lookups as PRMT + LEA + LDS (8.0M instead of
+// 10.2M instructions at 8192^2): 57.9 / 55.8 / 55.1; then W 24 D 3, W 16 D 4 and W 32 D 2 all within
+// 52-57: neither the warps nor the ring depth move it. Session 5's load-only probes streamed at the
+// same ~55-60 % with per-lane loads and at 80 % (single calls) with TMA bulk copies: the per-lane
+// 16-byte loads of 16 rows at a time are the cap, not the arithmetic.
 #define BNBQ_G4TC_D 2
 #define BNBQ_G4TC_MAXW 24         // warps per block (the launcher's BNBQ__CU_G4TC_W)
 #if BNBQ_DT != BNBQ_F32 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)
@@ -773,10 +777,11 @@ BNBQ_DEV void bnbq_g4tc_mma(float* c, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u3
 #endif
 }
 
-// the table word of byte j (0..3) of w for this lane (tl: bnbq_g4_tab + lane, the lane's copy); a
-// plain load, so that the compiler may schedule the lookups of several steps together
-BNBQ_DEV u32 bnbq_g4tc_q(u32 w, int j, const u32* tl) {
-    return tl[__byte_perm(w, 0u, 0x4440u + (u32)j) << 5];
+// the table word of byte j (0..3) of w for this lane (tl: the shared-window address of the lane's
+// copy, bnbq_g4_tab + 4 lane): PRMT + LEA + LDS. (A plain C index into the table compiled to PRMT,
+// IMAD.SHL, LOP3, IMAD + LDS.)
+BNBQ_DEV u32 bnbq_g4tc_q(u32 w, int j, u32 tl) {
+    return bnbq_g4_lds(tl + (__byte_perm(w, 0u, 0x4440u + (u32)j) << 7));
 }
 
 BNBQ_DEV uint4 bnbq_g4tc_ldw(const u8* p) {
@@ -862,7 +867,7 @@ bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 
     bnbq_g4_build_table(code);
     __syncthreads();
 
-    const u32* tl = bnbq_g4_tab + lane;
+    const u32 tl = bnbq_g4_tab_addr(lane * 4);
     // the activation of this lane's 32 elements of step s: Ap[16 s .. 16 s + 3], when its column
     // parity matches its group (xm), else zeros
     const uint4* Ap = xs + 4 * t;
