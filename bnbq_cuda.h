@@ -1794,7 +1794,12 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "// 10.2M instructions at 8192^2): 57.9 / 55.8 / 55.1; then W 24 D 3, W 16 D 4 and W 32 D 2 all within\n",
     "// 52-57: neither the warps nor the ring depth move it. Session 5's load-only probes streamed at the\n",
     "// same ~55-60 % with per-lane loads and at 80 % (single calls) with TMA bulk copies: the per-lane\n",
-    "// 16-byte loads of 16 rows at a time are the cap, not the arithmetic.\n",
+    "// 16-byte loads of 16 rows at a time are the cap, not the arithmetic. Tried on top (correct, not\n",
+    "// kept): the same arithmetic with the weights brought by TMA bulk copies (cp.async.bulk of each row's\n",
+    "// next CH steps into a per-warp ring of NS slots in shared memory, mbarrier completion, LDS.128 back):\n",
+    "// CH 2 NS 3 W 16: 51.4 / 50.6 / 48.9; CH 4 NS 2 W 12: 47.4 / 46.1 / 44.1; CH 8 NS 2 W 8: 54.9 / 55.0 /\n",
+    "// 50.5. Small copies (128-512 bytes per row) do not stream like session 5's 2-D boxes, and fewer warps\n",
+    "// leave the arithmetic short of latency hiding; a tensor-map (2-D box of 16 rows) version is next.\n",
     "#define BNBQ_G4TC_D 2\n",
     "#define BNBQ_G4TC_MAXW 24         // warps per block (the launcher's BNBQ__CU_G4TC_W)\n",
     "#if BNBQ_DT != BNBQ_F32 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)\n",
@@ -1849,7 +1854,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "extern \"C\" __global__ void bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc)\n",
-    "#line 799 \"gemv4.cu\"\n",
+    "#line 804 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
     "bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {\n",
@@ -1997,7 +2002,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#endif\n",
     "}\n",
     "#endif\n",
-    "#line 945 \"gemv4.cu\"\n",
+    "#line 950 \"gemv4.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_gemv4[] = {

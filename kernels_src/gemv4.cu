@@ -745,7 +745,12 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 // 10.2M instructions at 8192^2): 57.9 / 55.8 / 55.1; then W 24 D 3, W 16 D 4 and W 32 D 2 all within
 // 52-57: neither the warps nor the ring depth move it. Session 5's load-only probes streamed at the
 // same ~55-60 % with per-lane loads and at 80 % (single calls) with TMA bulk copies: the per-lane
-// 16-byte loads of 16 rows at a time are the cap, not the arithmetic.
+// 16-byte loads of 16 rows at a time are the cap, not the arithmetic. Tried on top (correct, not
+// kept): the same arithmetic with the weights brought by TMA bulk copies (cp.async.bulk of each row's
+// next CH steps into a per-warp ring of NS slots in shared memory, mbarrier completion, LDS.128 back):
+// CH 2 NS 3 W 16: 51.4 / 50.6 / 48.9; CH 4 NS 2 W 12: 47.4 / 46.1 / 44.1; CH 8 NS 2 W 8: 54.9 / 55.0 /
+// 50.5. Small copies (128-512 bytes per row) do not stream like session 5's 2-D boxes, and fewer warps
+// leave the arithmetic short of latency hiding; a tensor-map (2-D box of 16 rows) version is next.
 #define BNBQ_G4TC_D 2
 #define BNBQ_G4TC_MAXW 24         // warps per block (the launcher's BNBQ__CU_G4TC_W)
 #if BNBQ_DT != BNBQ_F32 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)
