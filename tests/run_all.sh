@@ -2,7 +2,8 @@
 # Runs every test program and sums their closing "N passed, N failed[, N skipped]" lines.
 # Exit status 0 only when every program ran and nothing failed.
 # The programs run BNBQ_TEST_JOBS at a time (default: the number of CPUs; 1 runs them one after
-# the other). Each program's output is printed as one block, in the order of the list below.
+# the other). Each program's output is printed as one block ("== NAME", the output, "-- NAME: N s"
+# with its wall time), in the order of the list below.
 B=${B:-build}
 JOBS=${BNBQ_TEST_JOBS:-$( (nproc || getconf _NPROCESSORS_ONLN) 2>/dev/null || echo 1)}
 case $JOBS in ''|*[!0-9]*|0) JOBS=1 ;; esac
@@ -15,7 +16,7 @@ trap 'exit 130' INT TERM
 # NAME's result ("passed failed skipped status"); a command without a summary fails
 run() {
     name=$1; shift
-    out=$work/$name
+    out=$work/$name; t0=$(date +%s)
     { echo "== $name"; "$@" >"$out.cmd" 2>&1; rc=$?; cat "$out.cmd"; } >"$out.log"
     line=$(grep -E '^([A-Za-z_-]+: )?[0-9]+ passed, [0-9]+ failed' "$out.cmd" | tail -n 1)
     if [ -z "$line" ]; then
@@ -29,15 +30,17 @@ run() {
         if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "!! $name exited $rc" >>"$out.log"; fi
         echo "$p $f $s $st" >"$out.res"
     fi
+    echo "-- $name: $(($(date +%s) - t0)) s" >>"$out.log"
     rm -f "$out.cmd"; : >"$out.done"
 }
 # a command without a summary line of its own: exit status 0 counts as one pass
 run_status() {
     name=$1; shift
-    out=$work/$name
+    out=$work/$name; t0=$(date +%s)
     { echo "== $name"; "$@" >"$out.cmd" 2>&1; rc=$?; cat "$out.cmd"; } >"$out.log"
     if [ "$rc" -eq 0 ]; then echo "1 0 0 0" >"$out.res"
     else echo "0 1 0 1" >"$out.res"; echo "!! $name exited $rc" >>"$out.log"; fi
+    echo "-- $name: $(($(date +%s) - t0)) s" >>"$out.log"
     rm -f "$out.cmd"; : >"$out.done"
 }
 # bnbq_precompile on a temporary directory: compiles every unit (kernel of a variant) as compute_90
@@ -54,45 +57,52 @@ precompile_example() {
     echo "bnbq_precompile: exit $rc, $n entries for ${v:-?} units"; return 1
 }
 
+# test_cuda.sh's sanitizer pass, beside the plain one: test_cuda.sh (re)builds $B/fake_libcuda and
+# uses $B/embed and $B/bench_gpu, so this pass gets a folder of its own with links to those two
+cuda_asan_pass() {
+    d=$B/cuda-asan
+    mkdir -p "$d" && ln -sf ../embed "$d/embed" && ln -sf ../bench_gpu "$d/bench_gpu" || return 1
+    B=$d sh tests/test_cuda.sh --quick ./$B/test_cuda_san ./$B/test_gpu_san ./$B/bnbq_vectors_san ./$B/test_gpu_layers_san
+}
+
 # The jobs, longest first (a free worker takes the next one). The runs inside one job share files
-# and run one after the other: test_cuda.sh rebuilds build/fake_libcuda, the io tests write
-# build/test_io_files.
-NJOBS=16
+# and run one after the other (the io tests write build/test_io_files).
+NJOBS=17
 job() {
     case $1 in
-    1)  run cuda-loader-cache sh tests/test_cuda.sh
-        run cuda-loader-cache-asan-ubsan sh tests/test_cuda.sh --quick ./$B/test_cuda_san ./$B/test_gpu_san ./$B/bnbq_vectors_san ./$B/test_gpu_layers_san ;;
-    2)  run nvrtc-check     ./$B/nvrtc_check ;;
-    3)  run neon-qemu       ${MAKE:-make} -s test-neon ;;
+    1)  run cuda-loader-cache-asan-ubsan cuda_asan_pass ;;
+    2)  run cuda-loader-cache sh tests/test_cuda.sh ;;
+    3)  run nvrtc-check     ./$B/nvrtc_check ;;
     4)  run compile-tests   sh tests/compile_tests.sh ;;
-    5)  run_status bnbq_precompile precompile_example ;;
-    6)  run_status quant-tables ./$B/quant_tables 200 ;;
-    7)  run unit            ./$B/test_bnbq ;;
-    8)  # --quick: test_kbit_backprop 10 of its 100 iterations, the 100-forward loops 10 (the bars are the same)
+    5)  run neon-qemu       ${MAKE:-make} -s test-neon ;;
+    6)  run_status bnbq_precompile precompile_example ;;
+    7)  run_status quant-tables ./$B/quant_tables 200 ;;
+    8)  run unit            ./$B/test_bnbq ;;
+    9)  # --quick: test_kbit_backprop 10 of its 100 iterations, the 100-forward loops 10 (the bars are the same)
         run layers-bars-asan-ubsan ./$B/test_layers_bars_san --quick ;;
-    9)  run simd            ./$B/test_simd ;;
-    10) run unit-asan-ubsan ./$B/test_bnbq_san --quick
-        run layers-bars     ./$B/test_layers_bars ;;
-    11) run io              ./$B/test_io
+    10) run layers-bars     ./$B/test_layers_bars ;;
+    11) run simd            ./$B/test_simd ;;
+    12) run unit-asan-ubsan ./$B/test_bnbq_san --quick ;;
+    13) run io              ./$B/test_io
         run io-no-stdio     ./$B/test_io_nostdio
         run io-asan-ubsan   ./$B/test_io_san --quick ;;
-    12) run simd-asan-ubsan  ./$B/test_simd_san --quick
+    14) run simd-asan-ubsan  ./$B/test_simd_san --quick
         run_status train-switchback ./$B/train_switchback ;;
-    13) run layers-asan-ubsan ./$B/test_layers_san
+    15) run layers-asan-ubsan ./$B/test_layers_san
         run vectors-asan-ubsan ./$B/bnbq_vectors_san tests/vectors
         run layers-embed-asan-ubsan ./$B/test_layers_embed_san --quick
         run_status gpu_quickstart ./$B/gpu_quickstart ;;
-    14) run prims           ./$B/test_prims
+    16) run prims           ./$B/test_prims
         run layers-embed    ./$B/test_layers_embed
         run layers          ./$B/test_layers
-        run prims-asan-ubsan ./$B/test_prims_san --quick ;;
-    15) # every SIMD level against the scalar reference (simd, neon-qemu), and the vectors under each
+        run prims-asan-ubsan ./$B/test_prims_san --quick
+        run_status check-embed ${MAKE:-make} -s check-embed ;;
+    17) # every SIMD level against the scalar reference (simd, neon-qemu), and the vectors under each
         # forced level
         run vectors         ./$B/bnbq_vectors tests/vectors
         run simd-no-simd    ./$B/test_simd_nosimd
         run vectors-simd-scalar env BNBQ_SIMD=scalar ./$B/bnbq_vectors tests/vectors
         run vectors-simd-avx2 env BNBQ_SIMD=avx2 ./$B/bnbq_vectors tests/vectors ;;
-    16) run_status check-embed ${MAKE:-make} -s check-embed ;;
     esac
 }
 # the order of the printed blocks
