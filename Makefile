@@ -46,7 +46,7 @@ $(B)/test_simd: tests/test_simd.c $(HDR) | $(B)
 $(B)/test_prims: tests/test_prims.c tests/unit_util.h $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
 
-$(B)/test_layers: tests/test_layers.c $(HDR) | $(B)
+$(B)/test_layers: tests/test_layers.c tests/unit_util.h $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
 
 $(B)/test_io: tests/test_io.c tests/unit_util.h $(HDR) | $(B)
@@ -113,7 +113,7 @@ $(B)/test_simd_san: tests/test_simd.c $(HDR) | $(B)
 $(B)/test_prims_san: tests/test_prims.c tests/unit_util.h $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
 
-$(B)/test_layers_san: tests/test_layers.c $(HDR) | $(B)
+$(B)/test_layers_san: tests/test_layers.c tests/unit_util.h $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
 
 $(B)/test_io_san: tests/test_io.c tests/unit_util.h $(HDR) | $(B)

@@ -2,8 +2,8 @@
 # Runs every test program and sums their closing "N passed, N failed[, N skipped]" lines.
 # Exit status 0 only when every program ran and nothing failed.
 # The programs run BNBQ_TEST_JOBS at a time (default: the number of CPUs; 1 runs them one after
-# the other). Each program's output is printed as one block ("== NAME", the output, "-- NAME: N s"
-# with its wall time), in the order of the list below.
+# the other). Each program's output is printed as one block ("== NAME", the output, "-- NAME: N s, CPU N s"
+# with its wall and CPU time), in the order of the list below.
 B=${B:-build}
 JOBS=${BNBQ_TEST_JOBS:-$( (nproc || getconf _NPROCESSORS_ONLN) 2>/dev/null || echo 1)}
 case $JOBS in ''|*[!0-9]*|0) JOBS=1 ;; esac
@@ -12,11 +12,18 @@ workers=
 trap 'for w in $workers; do kill "$w" 2>/dev/null; done; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
+# cpu_s: the CPU seconds (user + system) of this worker's commands between its files $out.t0 and
+# $out.t1 (written by `times` in the worker's shell, not a subshell: it counts finished children)
+cpu_s() {
+    awk 'FNR == 2 { for (i = 1; i <= 2; i++) { split($i, a, "m"); n[FILENAME] += a[1] * 60 + a[2] } }
+         END { printf "%.0f", n[ARGV[2]] - n[ARGV[1]] }' "$out.t0" "$out.t1"
+    rm -f "$out.t0" "$out.t1"
+}
 # run NAME COMMAND...: the command's output goes to NAME's block, its last summary line to
 # NAME's result ("passed failed skipped status"); a command without a summary fails
 run() {
     name=$1; shift
-    out=$work/$name; t0=$(date +%s)
+    out=$work/$name; t0=$(date +%s); times >"$out.t0"
     { echo "== $name"; "$@" >"$out.cmd" 2>&1; rc=$?; cat "$out.cmd"; } >"$out.log"
     line=$(grep -E '^([A-Za-z_-]+: )?[0-9]+ passed, [0-9]+ failed' "$out.cmd" | tail -n 1)
     if [ -z "$line" ]; then
@@ -30,17 +37,19 @@ run() {
         if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "!! $name exited $rc" >>"$out.log"; fi
         echo "$p $f $s $st" >"$out.res"
     fi
-    echo "-- $name: $(($(date +%s) - t0)) s" >>"$out.log"
+    t1=$(date +%s); times >"$out.t1"; c=$(cpu_s)
+    echo "-- $name: $((t1 - t0)) s, CPU $c s" >>"$out.log"
     rm -f "$out.cmd"; : >"$out.done"
 }
 # a command without a summary line of its own: exit status 0 counts as one pass
 run_status() {
     name=$1; shift
-    out=$work/$name; t0=$(date +%s)
+    out=$work/$name; t0=$(date +%s); times >"$out.t0"
     { echo "== $name"; "$@" >"$out.cmd" 2>&1; rc=$?; cat "$out.cmd"; } >"$out.log"
     if [ "$rc" -eq 0 ]; then echo "1 0 0 0" >"$out.res"
     else echo "0 1 0 1" >"$out.res"; echo "!! $name exited $rc" >>"$out.log"; fi
-    echo "-- $name: $(($(date +%s) - t0)) s" >>"$out.log"
+    t1=$(date +%s); times >"$out.t1"; c=$(cpu_s)
+    echo "-- $name: $((t1 - t0)) s, CPU $c s" >>"$out.log"
     rm -f "$out.cmd"; : >"$out.done"
 }
 # bnbq_precompile on a temporary directory: compiles every unit (kernel of a variant) as compute_90
