@@ -13,6 +13,8 @@
 OUT=build/compile
 W="-Wall -Wextra -pedantic -Werror -O2 -I."
 mkdir -p "$OUT" || exit 1
+# objects that later variants reuse: none from an earlier run
+rm -f "$OUT"/*.o
 pass=0; fail=0; skip=0
 
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -32,18 +34,25 @@ for cc in gcc clang; do
     if ! have "$cc"; then echo "skip $cc (not installed)"; skip=$((skip + 7)); continue; fi
     variant "$cc-c99"  "$cc -std=c99 $W tests/compile_c.c -o \$exe -lm"
     variant "$cc-c11"  "$cc -std=c11 $W tests/compile_c.c -o \$exe -lm"
-    # BNBQ_STATIC: two private copies link without duplicate symbols (unused-function warnings
-    # are checked by the next variant, so that each problem is reported on its own)
-    variant "$cc-static-two-units" \
-        "$cc -std=c99 $W -Wno-unused-function tests/compile_static_a.c tests/compile_static_b.c -o \$exe -lm"
+    # BNBQ_STATIC: two private copies link without duplicate symbols; and no unused-function
+    # warnings. Each problem is reported on its own: the objects compiled with every warning are
+    # linked again for the first variant, which compiles them without -Wunused-function only
+    # when they failed (warning flags do not change the code).
     variant "$cc-static-no-unused-warnings" \
-        "$cc -std=c99 $W tests/compile_static_a.c tests/compile_static_b.c -o \$exe -lm"
+        "$cc -std=c99 $W -c tests/compile_static_a.c -o \$exe.a.o && \
+         $cc -std=c99 $W -c tests/compile_static_b.c -o \$exe.b.o && \
+         $cc \$exe.a.o \$exe.b.o -o \$exe -lm"
+    nw="$OUT/$cc-static-no-unused-warnings"
+    variant "$cc-static-two-units" \
+        "if [ -f $nw.a.o ] && [ -f $nw.b.o ]; then $cc $nw.a.o $nw.b.o -o \$exe -lm; else \
+         $cc -std=c99 $W -Wno-unused-function tests/compile_static_a.c tests/compile_static_b.c -o \$exe -lm; fi"
     variant "$cc-include-twice" "$cc -std=c99 $W tests/compile_twice.c -o \$exe -lm"
     variant "$cc-decl-then-impl" "$cc -std=c99 $W tests/compile_decl_then_impl.c -o \$exe -lm"
+    # the implementation unit's object is linked again by the C++ caller variant below
     variant "$cc-impl-and-caller-units" \
-        "$cc -std=c99 $W -c tests/compile_impl_only.c -o \$exe.impl.o && \
+        "$cc -std=c99 $W -c tests/compile_impl_only.c -o $OUT/$cc-impl.o && \
          $cc -std=c99 $W -c tests/compile_user.c -o \$exe.user.o && \
-         $cc \$exe.impl.o \$exe.user.o -o \$exe -lm"
+         $cc $OUT/$cc-impl.o \$exe.user.o -o \$exe -lm"
 done
 
 for cxx in g++ clang++; do
@@ -52,10 +61,11 @@ for cxx in g++ clang++; do
     variant "$cxx-c++11" "$cxx -std=c++11 $W tests/compile_cpp.cpp -o \$exe -lm"
     variant "$cxx-c++17" "$cxx -std=c++17 $W tests/compile_cpp.cpp -o \$exe -lm"
     if have "$cc"; then
+        # the C implementation object of $cc-impl-and-caller-units (compiled here when that failed)
         variant "$cxx-caller-of-c-impl" \
-            "$cc -std=c99 $W -c tests/compile_impl_only.c -o \$exe.impl.o && \
+            "{ [ -f $OUT/$cc-impl.o ] || $cc -std=c99 $W -c tests/compile_impl_only.c -o $OUT/$cc-impl.o; } && \
              $cxx -std=c++11 $W -c tests/compile_user_cpp.cpp -o \$exe.user.o && \
-             $cxx \$exe.impl.o \$exe.user.o -o \$exe -lm"
+             $cxx $OUT/$cc-impl.o \$exe.user.o -o \$exe -lm"
     else
         echo "skip $cxx-caller-of-c-impl ($cc not installed)"; skip=$((skip + 1))
     fi

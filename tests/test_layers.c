@@ -20,24 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ------------------------------------------------------------------------------------------ */
-static const char* g_name;
-static long g_fails, g_checks;
-static char g_first[512];
-static int g_passed, g_failed;
+#include "unit_util.h"
 
-static void check_impl(int ok, int line, const char* fmt, ...) {
-    va_list ap;
-    g_checks++;
-    if (ok) return;
-    if (g_fails++ == 0) {
-        int n = snprintf(g_first, sizeof g_first, "line %d: ", line);
-        va_start(ap, fmt);
-        vsnprintf(g_first + n, sizeof g_first - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-}
-#define CHECK(c, ...) check_impl((c) != 0, __LINE__, __VA_ARGS__)
+/* ------------------------------------------------------------------------------------------ */
 #define CHECK_R(expr, want) do { bnbq_result r_ = (expr); \
     CHECK(r_ == (want), "%s returned %s, expected %s", #expr, bnbq_result_name(r_), \
           bnbq_result_name(want)); } while (0)
@@ -67,17 +52,8 @@ static float* randn(size_t n, double scale) {
 static void* to_dt(const float* x, size_t n, bnbq_dtype dt) {
     void* p = malloc(n * 4);
     size_t i;
-    for (i = 0; i < n; i++) {
-        if (dt == BNBQ_F32) ((float*)p)[i] = x[i];
-        else if (dt == BNBQ_F16) ((uint16_t*)p)[i] = bnbq_f32_to_f16(x[i]);
-        else ((uint16_t*)p)[i] = bnbq_f32_to_bf16(x[i]);
-    }
+    for (i = 0; i < n; i++) st(dt, p, i, x[i]);
     return p;
-}
-static double ld(bnbq_dtype dt, const void* p, size_t i) {
-    if (dt == BNBQ_F32) return ((const float*)p)[i];
-    if (dt == BNBQ_F16) return bnbq_f16_to_f32(((const uint16_t*)p)[i]);
-    return bnbq_bf16_to_f32(((const uint16_t*)p)[i]);
 }
 /* out (T, N) = x (T, K) @ W (N, K)^T + b, float64 */
 static void ref_fwd(const double* x, const double* W, const double* b, size_t T, size_t N,
@@ -90,15 +66,10 @@ static void ref_fwd(const double* x, const double* W, const double* b, size_t T,
             out[t * N + n] = s;
         }
 }
-static float rnd(bnbq_dtype dt, float v) {
-    if (dt == BNBQ_F16) return bnbq_f16_to_f32(bnbq_f32_to_f16(v));
-    if (dt == BNBQ_BF16) return bnbq_bf16_to_f32(bnbq_f32_to_bf16(v));
-    return v;
-}
 static double* dbl(bnbq_dtype dt, const void* p, size_t n) {
     double* d = (double*)malloc(n * sizeof *d);
     size_t i;
-    for (i = 0; i < n; i++) d[i] = ld(dt, p, i);
+    for (i = 0; i < n; i++) d[i] = ld_f64(dt, p, i);
     return d;
 }
 /* relative L2 error of a (dt) against a double reference */
@@ -106,7 +77,7 @@ static double rel_err(bnbq_dtype dt, const void* a, const double* ref, size_t n)
     double sd = 0, ss = 0;
     size_t i;
     for (i = 0; i < n; i++) {
-        double d = ld(dt, a, i) - ref[i];
+        double d = ld_f64(dt, a, i) - ref[i];
         sd += d * d;
         ss += ref[i] * ref[i];
     }
@@ -115,7 +86,7 @@ static double rel_err(bnbq_dtype dt, const void* a, const double* ref, size_t n)
 static double mean_abs_diff(bnbq_dtype dt, const void* a, const double* ref, size_t n) {
     double s = 0;
     size_t i;
-    for (i = 0; i < n; i++) s += fabs(ld(dt, a, i) - ref[i]);
+    for (i = 0; i < n; i++) s += fabs(ld_f64(dt, a, i) - ref[i]);
     return s / (double)n;
 }
 /* count of elements outside isclose(atol, rtol) */
@@ -123,20 +94,12 @@ static size_t n_outside(bnbq_dtype dt, const void* a, const double* ref, size_t 
                         double rtol) {
     size_t i, c = 0;
     for (i = 0; i < n; i++)
-        if (!(fabs(ld(dt, a, i) - ref[i]) <= atol + rtol * fabs(ref[i]))) c++;
+        if (!(fabs(ld_f64(dt, a, i) - ref[i]) <= atol + rtol * fabs(ref[i]))) c++;
     return c;
 }
 
-static bnbq_linear_desc desc_of(bnbq_linear_kind k, size_t in, size_t out, bnbq_dtype wdt) {
-    bnbq_linear_desc d;
-    memset(&d, 0, sizeof d);
-    d.kind = k;
-    d.in_features = in;
-    d.out_features = out;
-    d.weight_dtype = wdt;
-    d.seed = 7;
-    return d;
-}
+/* the layer descs of these tests: init seed 7 */
+#define desc_of(k, in, out, wdt) ldesc((k), (in), (out), (wdt), 7)
 
 /* loss = sum(R * forward(x)) for the directional finite differences */
 static double loss_of(bnbq_linear* L, bnbq_dtype xdt, const void* x, size_t T, const double* R) {
@@ -145,7 +108,7 @@ static double loss_of(bnbq_linear* L, bnbq_dtype xdt, const void* x, size_t T, c
     void* out = malloc(T * N * 4);
     double s = 0;
     OK(bnbq_linear_forward(&g_ex, L, xdt, x, T, out));
-    for (i = 0; i < T * N; i++) s += R[i] * ld(odt, out, i);
+    for (i = 0; i < T * N; i++) s += R[i] * ld_f64(odt, out, i);
     free(out);
     return s;
 }
@@ -165,12 +128,12 @@ static void fd_check(bnbq_linear* L, bnbq_dtype xdt, size_t T, double h, double 
     double lp, lm, fd, an = 0;
     for (i = 0; i < T * N; i++) {
         Rf[i] = (float)nrand();
-        Rf[i] = rnd(odt, Rf[i]);
+        Rf[i] = round_dt(odt, Rf[i]);
         R[i] = Rf[i];
     }
     for (i = 0; i < T * K; i++) {
-        xf[i] = rnd(xdt, xf[i]);
-        D[i] = rnd(xdt, D[i]);
+        xf[i] = round_dt(xdt, xf[i]);
+        D[i] = round_dt(xdt, D[i]);
         xpf[i] = xf[i] + (float)h * D[i];
         xmf[i] = xf[i] - (float)h * D[i];
     }
@@ -188,7 +151,7 @@ static void fd_check(bnbq_linear* L, bnbq_dtype xdt, size_t T, double h, double 
     OK(bnbq_linear_backward(&g_ex, L, xdt, x, T, g, gx));
     lp = loss_of(L, xdt, xp, T, R);
     lm = loss_of(L, xdt, xm, T, R);
-    for (i = 0; i < T * K; i++) an += ld(xdt, gx, i) * (ld(xdt, xp, i) - ld(xdt, xm, i));
+    for (i = 0; i < T * K; i++) an += ld_f64(xdt, gx, i) * (ld_f64(xdt, xp, i) - ld_f64(xdt, xm, i));
     fd = lp - lm;
     CHECK(fabs(fd - an) <= tol * fabs(an) + 1e-9, "kind %d grad_x: FD %.6g vs analytic %.6g",
           (int)L->desc.kind, fd, an);
@@ -199,7 +162,7 @@ static void fd_check(bnbq_linear* L, bnbq_dtype xdt, size_t T, double h, double 
         float *Wp = (float*)calloc(nk, 4), *Wm = (float*)calloc(nk, 4);
         void *wp, *wm, *gw = malloc(nk * 4);
         double anw = 0;
-        for (i = 0; i < nk; i++) W0[i] = (float)ld(wdt, L->weight, i);
+        for (i = 0; i < nk; i++) W0[i] = (float)ld_f64(wdt, L->weight, i);
         memcpy(gw, L->grad_weight, nk * bnbq_dtype_size(wdt));
         for (i = 0; i < nk; i++) {
             Wp[i] = W0[i] + (float)h * DW[i];
@@ -211,7 +174,7 @@ static void fd_check(bnbq_linear* L, bnbq_dtype xdt, size_t T, double h, double 
         lp = loss_of(L, xdt, x, T, R);
         OK(bnbq_linear_set_weight(&g_ex, L, wm, NULL));
         lm = loss_of(L, xdt, x, T, R);
-        for (i = 0; i < nk; i++) anw += ld(wdt, gw, i) * (ld(wdt, wp, i) - ld(wdt, wm, i));
+        for (i = 0; i < nk; i++) anw += ld_f64(wdt, gw, i) * (ld_f64(wdt, wp, i) - ld_f64(wdt, wm, i));
         CHECK(fabs((lp - lm) - anw) <= tol * fabs(anw) + 1e-9,
               "kind %d grad_W: FD %.6g vs analytic %.6g", (int)L->desc.kind, lp - lm, anw);
         free(W0); free(DW); free(Wp); free(Wm); free(wp); free(wm); free(gw);
@@ -438,7 +401,7 @@ static void test_linear8bitlt(void) {
         for (i = 0; i < T * K; i++) {
             size_t t = i / K, k = i % K, n;
             double s = 0;
-            for (n = 0; n < N; n++) s += ld(BNBQ_F16, g, t * N + n) * W[n * K + k];
+            for (n = 0; n < N; n++) s += ld_f64(BNBQ_F16, g, t * N + n) * W[n * K + k];
             gref[i] = s;
         }
         CHECK(n_outside(BNBQ_F16, gx, gref, T * K, 0.01 * 8, 1e-5) == 0 &&
@@ -488,13 +451,13 @@ static void test_linear8bitlt(void) {
             for (t = 0; t < M; t++)
                 for (k = 0; k < Kt; k++) {
                     double s = 0;
-                    for (o = 0; o < Nt; o++) s += ld(BNBQ_F16, g, t * Nt + o) * Wd[o * Kt + k];
+                    for (o = 0; o < Nt; o++) s += ld_f64(BNBQ_F16, g, t * Nt + o) * Wd[o * Kt + k];
                     gxr[t * Kt + k] = s;
                 }
             for (o = 0; o < Nt; o++)
                 for (k = 0; k < Kt; k++) {
                     double s = 0;
-                    for (t = 0; t < M; t++) s += ld(BNBQ_F16, g, t * Nt + o) * xd[t * Kt + k];
+                    for (t = 0; t < M; t++) s += ld_f64(BNBQ_F16, g, t * Nt + o) * xd[t * Kt + k];
                     gwr[o * Kt + k] = s;
                 }
             /* the bars are absolute for mse-sized grads (~1e-3); ours are O(1): relative */
@@ -950,8 +913,7 @@ static void test_bad_input(void) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-typedef struct { const char* name; void (*fn)(void); } test_entry;
-static const test_entry TESTS[] = {
+static const uu_test TESTS[] = {
     {"standard", test_standard},         {"steady_state", test_steady_state},
     {"linear4bit", test_linear4bit},     {"linear8bitlt", test_linear8bitlt},
     {"switchback", test_switchback},     {"switchback_bnb", test_switchback_bnb},
@@ -961,8 +923,7 @@ static const test_entry TESTS[] = {
 
 int main(int argc, char** argv) {
     bnbq_cpu_desc cd;
-    size_t i;
-    int a;
+    int rc;
     memset(&cd, 0, sizeof cd);
     cd.allocator.alloc_fn = count_alloc;
     cd.allocator.free_fn = count_free;
@@ -970,26 +931,7 @@ int main(int argc, char** argv) {
         printf("FAIL setup\n0 passed, 1 failed\n");
         return 1;
     }
-    for (i = 0; i < sizeof TESTS / sizeof TESTS[0]; i++) {
-        int run = argc < 2;
-        for (a = 1; a < argc; a++)
-            if (strstr(TESTS[i].name, argv[a])) run = 1;
-        if (!run) continue;
-        g_name = TESTS[i].name;
-        g_fails = 0;
-        g_checks = 0;
-        g_first[0] = 0;
-        TESTS[i].fn();
-        if (g_fails) {
-            printf("FAIL %s: %s (%ld of %ld checks failed)\n", g_name, g_first, g_fails, g_checks);
-            g_failed++;
-        } else {
-            printf("ok %s (%ld checks)\n", g_name, g_checks);
-            g_passed++;
-        }
-        fflush(stdout);
-    }
+    rc = uu_main(argc, argv, TESTS, sizeof TESTS / sizeof TESTS[0]);
     bnbq_exec_uninit(&g_ex);
-    printf("%d passed, %d failed\n", g_passed, g_failed);
-    return g_failed ? 1 : 0;
+    return rc;
 }

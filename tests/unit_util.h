@@ -1,5 +1,5 @@
-/* unit_util.h - the small test framework of tests/test_prims.c and tests/test_layers_embed.c
-   (the same conventions as tests/test_bnbq.c): one "ok NAME" / "FAIL NAME: first failure" line
+/* unit_util.h - the small test framework of tests/test_prims.c, tests/test_layers.c,
+   tests/test_layers_embed.c and the other CPU unit tests: one "ok NAME" / "FAIL NAME: first failure" line
    per test, then "N passed, N failed" counted in tests; exit status 1 when any test failed.
    Include after bnbq.h (with its implementation). Arguments: [--quick] [name-substring ...]. */
 #ifndef BNBQ_TESTS_UNIT_UTIL_H
@@ -97,6 +97,8 @@ static UU_UNUSED float ld(bnbq_dtype dt, const void* p, size_t i)
     if (dt == BNBQ_F16) return bnbq_f16_to_f32(((const uint16_t*)p)[i]);
     return bnbq_bf16_to_f32(((const uint16_t*)p)[i]);
 }
+/* element i of a dt array as double (exact: for float64 references and sums) */
+static UU_UNUSED double ld_f64(bnbq_dtype dt, const void* p, size_t i) { return (double)ld(dt, p, i); }
 /* store a float (one RNE rounding) */
 static UU_UNUSED void st(bnbq_dtype dt, void* p, size_t i, float v)
 {
