@@ -420,11 +420,20 @@ int main(int argc, char** argv)
         int32_t* c = (int32_t*)xmalloc(M * N * sizeof(int32_t));
         for (i = 0; i < M * K; i++) a[i] = (int8_t)lrintf(fmaxf(-127.f, fminf(127.f, 40.0f * xf[i])));
         for (i = 0; i < N * K; i++) b[i] = (int8_t)lrintf(fmaxf(-127.f, fminf(127.f, 40.0f * xf[(i * 7) % n])));
+        double ops = 2.0 * (double)M * (double)N * (double)K, by = (double)(M * K + N * K) + (double)(M * N) * 4;
+        bnbq_simd_level lv = bnbq_cpu_simd_level();
         memset(&t, 0, sizeof t);
         t.a = a; t.b = b; t.c = c; t.M = M; t.N = N; t.K = K;
         sec = time_call(run_int8_mm, &t);
-        print_line("int8_linear_matmul 64x4096x4096", sec,
-                   (double)(M * K + N * K) + (double)(M * N) * 4, 2.0 * (double)M * (double)N * (double)K);
+        print_line("int8_linear_matmul 64x4096x4096", sec, by, ops);
+        if (lv != BNBQ_SIMD_SCALAR) {   /* the scalar reference in the same process: the speed-up */
+            double ssec;
+            bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+            ssec = time_call(run_int8_mm, &t);
+            bnbq_cpu_set_simd_level(lv);
+            print_line("int8_linear_matmul 64x4096x4096 scalar", ssec, by, ops);
+            printf("%-44s %9.1fx\n", "int8_linear_matmul speed-up over scalar", ssec / sec);
+        }
         free(a); free(b); free(c);
     }
 

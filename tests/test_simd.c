@@ -2,7 +2,7 @@
 
    For each level this CPU and build support (bnbq_cpu_simd_supported; the others are skipped with
    the reason printed) and each path (8-bit blockwise quantize / dequantize, 4-bit NF4 / FP4
-   quantize / dequantize, LLM.int8 row-wise quantize, 4-bit GEMV), on random inputs of odd sizes holding special
+   quantize / dequantize, LLM.int8 row-wise quantize, 4-bit GEMV, int8 matmul), on random inputs of odd sizes holding special
    values (NaN with several payloads, +-inf, -0, subnormals, huge values, values at and next to code
    entries, midpoints and NF4 / FP4 thresholds), every dtype, several blocksizes, with and without a
    parallel-for that cuts the work into small ranges and through a 2-thread bnbq_thread_pool: the output of the level must equal the output
@@ -437,6 +437,61 @@ static void t_gemv_4bit(bnbq_simd_level lv, bnbq_exec* ex)
     }
 }
 
+/* int8 matmul (exact int32, wrapping): odd M, N, K (K not a multiple of any vector width, and
+   above the K block of 4096), tiles cut along N and along M, random bytes and the extremes -128 /
+   127 everywhere, and one K whose sums wrap around 2^32 */
+static void i8mm_case(bnbq_simd_level lv, bnbq_exec* ex, size_t M, size_t N, size_t K, int mode)
+{
+    static const int8_t ext[4] = { -128, 127, -127, 0 };
+    int8_t* a = (int8_t*)malloc(M * K);
+    int8_t* b = (int8_t*)malloc(N * K);
+    int32_t* o0 = (int32_t*)malloc(M * N * 4);
+    int32_t* o1 = (int32_t*)malloc(M * N * 4);
+    size_t i;
+    char what[160];
+    for (i = 0; i < M * K; i++)
+        a[i] = mode == 0 ? (int8_t)(rnd() & 0xff) : mode == 1 ? -128 : mode == 2 ? 127 : ext[rnd() % 4];
+    for (i = 0; i < N * K; i++)
+        b[i] = mode == 0 ? (int8_t)(rnd() & 0xff) : mode == 1 ? -128 : mode == 2 ? -128 : ext[rnd() % 4];
+    memset(o0, 0x11, M * N * 4); memset(o1, 0x22, M * N * 4);
+    bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+    must(bnbq_int8_linear_matmul(ex, a, b, M, N, K, o0), "ref");
+    bnbq_cpu_set_simd_level(lv);
+    must(bnbq_int8_linear_matmul(ex, a, b, M, N, K, o1), "simd");
+    snprintf(what, sizeof what, "M %zu N %zu K %zu values %d", M, N, K, mode);
+    cmp_bytes(o0, o1, M * N * 4, what);
+    free(a); free(b); free(o0); free(o1);
+}
+
+static void t_int8_matmul_one(bnbq_simd_level lv, bnbq_exec* ex)
+{
+    static const size_t Ks[] = { 1, 3, 17, 31, 32, 33, 63, 64, 65, 100, 1000, 4097, 8200 };
+    static const size_t MN[][2] = { { 1, 1 }, { 3, 17 }, { 17, 3 }, { 5, 65 }, { 65, 63 }, { 64, 130 } };
+    int ik, ip, mode;
+    for (ik = 0; ik < 13; ik++)
+        for (ip = 0; ip < 6; ip++)
+            for (mode = 0; mode < 4; mode++) {
+                if (g_quick && Ks[ik] > 1000 && ip > 2) continue;
+                if (mode && ip > 3 && Ks[ik] > 100) continue;
+                i8mm_case(lv, ex, MN[ip][0], MN[ip][1], Ks[ik], mode);
+            }
+    i8mm_case(lv, ex, 2, 3, 140000, 1);   /* 140000 * 16384 > 2^31: the sums wrap */
+    i8mm_case(lv, ex, 5, 2, 140001, 3);
+}
+
+static void t_int8_matmul(bnbq_simd_level lv, bnbq_exec* ex)
+{
+    t_int8_matmul_one(lv, ex);
+#if defined(BNBQ__X86_SIMD)
+    /* AVX-512 without VNNI (the vpmaddwd path), when this CPU has VNNI */
+    if (lv == BNBQ_SIMD_AVX512 && bnbq__simd_vnni) {
+        bnbq__simd_vnni = 0;
+        t_int8_matmul_one(lv, ex);
+        bnbq__simd_vnni = 1;
+    }
+#endif
+}
+
 /* Subnormals are kept (no flush to zero) at level lv: 4-bit dequantize of nibble 15 (NF4 1.0)
    with a subnormal absmax must give it back exactly as f32 and bf16, and absmax 2^-20 must give
    the f16 subnormal 0x0010. On aarch64 also FPCR itself: FZ (bit 24), FZ16 (19), DN (25) and
@@ -532,6 +587,7 @@ int main(int argc, char** argv)
         { "dequantize_4bit", t_dequantize_4bit },
         { "int8_vectorwise_quant", t_int8_vectorwise },
         { "gemv_4bit", t_gemv_4bit },
+        { "int8_matmul", t_int8_matmul },
     };
     static const bnbq_simd_level levels[] = { BNBQ_SIMD_AVX2, BNBQ_SIMD_AVX512, BNBQ_SIMD_NEON };
     bnbq_simd_level initial = bnbq_cpu_simd_level();
@@ -584,7 +640,7 @@ int main(int argc, char** argv)
     for (il = 0; il < 3; il++) {
         bnbq_simd_level lv = levels[il];
         int ran = 0;
-        for (ip = 0; ip < 6; ip++) {
+        for (ip = 0; ip < (int)(sizeof paths / sizeof paths[0]); ip++) {
             char name[96];
             int pass_pf;
             snprintf(name, sizeof name, "%s-%s", paths[ip].name, bnbq_simd_level_name(lv));
