@@ -2783,10 +2783,17 @@ static BNBQ__T512 size_t bnbq__z_i8tile(const int8_t* const* a, const int8_t* co
    sum a * b + 128 * sum a, which the caller corrects with the rows' sums (bnbq__zn_rowsum).
    Masked lanes of the last step load 0 in A, so B's 0x80 there adds nothing. */
 #define BNBQ__TVNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,avx,f16c")))
+/* gcc 12 copies every accumulator to a new register (and spills) around _mm512_dpbusd_epi32;
+   the instruction itself in asm keeps the 16 accumulators in place (clang does that either way) */
+#if defined(__GNUC__) && !defined(__clang__)
+#define BNBQ__ZN_DP(c, u, s) __asm__("vpdpbusd %2, %1, %0" : "+v"(c) : "v"(u), "v"(s))
+#else
+#define BNBQ__ZN_DP(c, u, s) (c) = _mm512_dpbusd_epi32((c), (u), (s))
+#endif
 #define BNBQ__ZN_COL(j, bv) { \
         __m512i bu = _mm512_xor_si512((bv), x80); \
-        c0##j = _mm512_dpbusd_epi32(c0##j, bu, a0); c1##j = _mm512_dpbusd_epi32(c1##j, bu, a1); \
-        c2##j = _mm512_dpbusd_epi32(c2##j, bu, a2); c3##j = _mm512_dpbusd_epi32(c3##j, bu, a3); }
+        BNBQ__ZN_DP(c0##j, bu, a0); BNBQ__ZN_DP(c1##j, bu, a1); \
+        BNBQ__ZN_DP(c2##j, bu, a2); BNBQ__ZN_DP(c3##j, bu, a3); }
 #define BNBQ__ZN_STEP(LD) { \
         __m512i a0 = LD(a[0]), a1 = LD(a[1]), a2 = LD(a[2]), a3 = LD(a[3]); \
         BNBQ__ZN_COL(0, LD(b[0])) BNBQ__ZN_COL(1, LD(b[1])) BNBQ__ZN_COL(2, LD(b[2])) \
@@ -2800,9 +2807,8 @@ static BNBQ__TVNNI size_t bnbq__zn_i8tile(const int8_t* const* a, const int8_t* 
     __m512i c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00;
     __m512i c31 = c00, c32 = c00, c33 = c00, x80 = _mm512_set1_epi8((char)-128);
     size_t k;
-    for (k = 0; k + 64 <= kl; k += 64) BNBQ__ZN_STEP(BNBQ__ZN_LD)
-    if (k < kl) {
-        __mmask64 ld = (__mmask64)((~0ull) >> (64 - (kl - k)));
+    for (k = 0; k < kl; k += 64) {   /* one loop body (gcc 12 copies registers around two) */
+        __mmask64 ld = kl - k >= 64 ? ~(__mmask64)0 : (__mmask64)((~0ull) >> (64 - (kl - k)));
         BNBQ__ZN_STEP(BNBQ__ZN_LDM)
     }
     BNBQ__ZI8_STORE
@@ -2822,6 +2828,7 @@ static BNBQ__TVNNI uint32_t bnbq__zn_rowsum(const int8_t* a, size_t K) {
 #undef BNBQ__ZW_LD
 #undef BNBQ__ZW_LDM
 #undef BNBQ__ZN_COL
+#undef BNBQ__ZN_DP
 #undef BNBQ__ZN_STEP
 #undef BNBQ__ZN_LD
 #undef BNBQ__ZN_LDM
