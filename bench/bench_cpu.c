@@ -2,7 +2,7 @@
 
    Build and run:  make bench-cpu
                    (cc -std=c99 -O2 -ffp-contract=off -I. bench/bench_cpu.c -o build/bench_cpu -lm)
-   Options:        --simd scalar|avx2|avx512   force a SIMD level (default: the best; or BNBQ_SIMD)
+   Options:        --simd scalar|avx2|avx512|neon  force a SIMD level (default: the best; or BNBQ_SIMD)
                    --only WORD1,WORD2          only the lines whose name contains one of the words
                    --threads N                 run the operations (and memcpy) on N threads through
                                                a CPU exec with bnbq_thread_pool (default 1: ex = NULL)
@@ -235,7 +235,7 @@ int main(int argc, char** argv)
             g_threads = atoi(argv[++id]);
             if (g_threads < 1) { fprintf(stderr, "--threads: at least 1\n"); return 1; }
         } else {
-            fprintf(stderr, "usage: %s [--simd scalar|avx2|avx512] [--only WORD1,WORD2] [--threads N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--simd scalar|neon|avx2|avx512] [--only WORD1,WORD2] [--threads N]\n", argv[0]);
             return 1;
         }
     }
@@ -278,7 +278,8 @@ int main(int argc, char** argv)
             printf("bnbq %s CPU benchmark (ex = NULL, one thread)\n", BNBQ_VERSION_STRING);
         printf("simd:     %s (best here: %s)\n", bnbq_simd_level_name(bnbq_cpu_simd_level()),
                bnbq_cpu_simd_supported(BNBQ_SIMD_AVX512) ? "avx512" :
-               bnbq_cpu_simd_supported(BNBQ_SIMD_AVX2) ? "avx2" : "scalar");
+               bnbq_cpu_simd_supported(BNBQ_SIMD_AVX2) ? "avx2" :
+               bnbq_cpu_simd_supported(BNBQ_SIMD_NEON) ? "neon" : "scalar");
         printf("cpu:      %s\n", model);
 #if defined(__clang__)
         printf("compiler: %s\n", __VERSION__);          /* "Clang x.y.z ..." */
@@ -426,6 +427,13 @@ int main(int argc, char** argv)
         t.a = a; t.b = b; t.c = c; t.M = M; t.N = N; t.K = K;
         sec = time_call(run_int8_mm, &t);
         print_line("int8_linear_matmul 64x4096x4096", sec, by, ops);
+#if defined(BNBQ__X86_SIMD)
+        if (lv == BNBQ_SIMD_AVX512 && bnbq__simd_vnni) {   /* the AVX-512BW path of CPUs without VNNI */
+            bnbq__simd_vnni = 0;
+            print_line("int8_linear_matmul 64x4096x4096 no vnni", time_call(run_int8_mm, &t), by, ops);
+            bnbq__simd_vnni = 1;
+        }
+#endif
         if (lv != BNBQ_SIMD_SCALAR) {   /* the scalar reference in the same process: the speed-up */
             double ssec;
             bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
