@@ -6,6 +6,8 @@
                    --only WORD1,WORD2          only the lines whose name contains one of the words
                    --threads N                 run the operations (and memcpy) on N threads through
                                                a CPU exec with bnbq_thread_pool (default 1: ex = NULL)
+                   --no-nt                     no streaming stores in the AVX-512 dequantizers (which
+                                               use them for outputs >= 16 MiB, 64-byte aligned)
                    --paired                    5 runs per line, each followed by a run of memcpy; the
                                                % is the median of the per-run ratios (steadier on a
                                                machine that other jobs share; about twice the time)
@@ -39,7 +41,8 @@ static double now_s(void)
 
 static void* xmalloc(size_t bytes)
 {
-    void* p = malloc(bytes);
+    void* p = NULL;
+    if (posix_memalign(&p, 64, bytes) != 0) p = NULL;   /* 64-byte aligned, as tensors usually are */
     if (!p) { fprintf(stderr, "out of memory (%zu bytes)\n", bytes); exit(1); }
     memset(p, 0, bytes);   /* touch every page before timing */
     return p;
@@ -253,13 +256,17 @@ int main(int argc, char** argv)
             if (!found) { fprintf(stderr, "--simd: unknown level %s\n", want); return 1; }
         } else if (strcmp(argv[id], "--only") == 0 && id + 1 < argc) {
             g_only = argv[++id];
+        } else if (strcmp(argv[id], "--no-nt") == 0) {
+#if defined(BNBQ__X86_SIMD)
+            bnbq__nt_min_bytes = (size_t)-1;   /* no streaming stores in the dequantizers */
+#endif
         } else if (strcmp(argv[id], "--paired") == 0) {
             g_paired = 1;
         } else if (strcmp(argv[id], "--threads") == 0 && id + 1 < argc) {
             g_threads = atoi(argv[++id]);
             if (g_threads < 1) { fprintf(stderr, "--threads: at least 1\n"); return 1; }
         } else {
-            fprintf(stderr, "usage: %s [--simd scalar|neon|avx2|avx512] [--only WORD1,WORD2] [--threads N] [--paired]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--simd scalar|neon|avx2|avx512] [--only WORD1,WORD2] [--threads N] [--paired] [--no-nt]\n", argv[0]);
             return 1;
         }
     }

@@ -214,6 +214,28 @@ static void t_quantize_blockwise(bnbq_simd_level lv, bnbq_exec* ex)
     }
 }
 
+/* the SIMD output of a dequantize test: 64-byte aligned or 16 bytes past that, alternately; at
+   the AVX-512 level both with streaming stores enabled for any size (bnbq__nt_min_bytes 0: the
+   aligned one takes them, the other one is refused them) */
+static int g_nt_case;
+static void* nt_out(void* raw, bnbq_simd_level lv)
+{
+    char* p = (char*)raw + (64 - (size_t)((uintptr_t)raw % 64)) % 64;
+    g_nt_case++;
+#if defined(BNBQ__X86_SIMD)
+    bnbq__nt_min_bytes = lv == BNBQ_SIMD_AVX512 ? 0 : (size_t)16 << 20;
+#else
+    (void)lv;
+#endif
+    return g_nt_case % 2 ? p : p + 16;
+}
+static void nt_reset(void)
+{
+#if defined(BNBQ__X86_SIMD)
+    bnbq__nt_min_bytes = (size_t)16 << 20;
+#endif
+}
+
 static void t_dequantize_blockwise(bnbq_simd_level lv, bnbq_exec* ex)
 {
     static const int bss[] = { 64, 256, 4096 };
@@ -227,7 +249,7 @@ static void t_dequantize_blockwise(bnbq_simd_level lv, bnbq_exec* ex)
                 size_t n = g_sizes[is], nb = n / (size_t)bss[ib] + 1;
                 uint8_t* q = (uint8_t*)malloc(n);
                 float* a = (float*)malloc(nb * 4);
-                void *o0 = malloc(n * 4), *o1 = malloc(n * 4);
+                void *o0 = malloc(n * 4), *r1 = malloc(n * 4 + 80), *o1 = nt_out(r1, lv);
                 for (i = 0; i < n; i++) q[i] = (uint8_t)rnd();
                 rand_absmax(a, nb);
                 for (id = 0; id < 3; id++) {
@@ -237,10 +259,12 @@ static void t_dequantize_blockwise(bnbq_simd_level lv, bnbq_exec* ex)
                     must(bnbq_dequantize_blockwise(ex, g_codes[ic], DTS[id], q, a, n, bss[ib], o0), "ref");
                     bnbq_cpu_set_simd_level(lv);
                     must(bnbq_dequantize_blockwise(ex, g_codes[ic], DTS[id], q, a, n, bss[ib], o1), "simd");
-                    snprintf(what, sizeof what, "code %d %s n %zu bs %d", ic, dtn(DTS[id]), n, bss[ib]);
+                    snprintf(what, sizeof what, "code %d %s n %zu bs %d out %% 64 = %d", ic, dtn(DTS[id]), n,
+                             bss[ib], (int)((uintptr_t)o1 % 64));
                     cmp_bytes(o0, o1, bytes, what);
                 }
-                free(q); free(a); free(o0); free(o1);
+                nt_reset();
+                free(q); free(a); free(o0); free(r1);
             }
     }
 }
@@ -291,7 +315,7 @@ static void t_dequantize_4bit(bnbq_simd_level lv, bnbq_exec* ex)
             size_t n = g_sizes[is], nb = n / (size_t)bss[ib] + 1, pb = (n + 1) / 2;
             uint8_t* q = (uint8_t*)malloc(pb);
             float* a = (float*)malloc(nb * 4);
-            void *o0 = malloc(n * 4), *o1 = malloc(n * 4);
+            void *o0 = malloc(n * 4), *r1 = malloc(n * 4 + 80), *o1 = nt_out(r1, lv);
             for (i = 0; i < pb; i++) q[i] = (uint8_t)rnd();
             rand_absmax(a, nb);
             for (iq = 0; iq < 2; iq++)
@@ -303,10 +327,12 @@ static void t_dequantize_4bit(bnbq_simd_level lv, bnbq_exec* ex)
                     must(bnbq_dequantize_4bit(ex, qt, DTS[id], q, a, n, bss[ib], o0), "ref");
                     bnbq_cpu_set_simd_level(lv);
                     must(bnbq_dequantize_4bit(ex, qt, DTS[id], q, a, n, bss[ib], o1), "simd");
-                    snprintf(what, sizeof what, "%s %s n %zu bs %d", iq ? "fp4" : "nf4", dtn(DTS[id]), n, bss[ib]);
+                    snprintf(what, sizeof what, "%s %s n %zu bs %d out %% 64 = %d", iq ? "fp4" : "nf4",
+                             dtn(DTS[id]), n, bss[ib], (int)((uintptr_t)o1 % 64));
                     cmp_bytes(o0, o1, bytes, what);
                 }
-            free(q); free(a); free(o0); free(o1);
+            nt_reset();
+            free(q); free(a); free(o0); free(r1);
         }
     }
 }
