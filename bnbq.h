@@ -2465,6 +2465,64 @@ static BNBQ__TVBMI void bnbq__zv_dequantize_blockwise(const bnbq__task_blockwise
     }
 }
 
+/* 8-bit dequantize to f16 / bf16 with AVX512_VBMI, blocks of >= 256: the block's 256 possible
+   outputs (code[i] * absmax stored as bnbq__z_store rounds them) as two byte planes of 4
+   registers; per 64 indices a lookup in each plane (two vpermi2b and a blend on bit 7) and one
+   byte interleave, instead of four f32 planes, 4 multiplies and 4 conversions. The indices are
+   first permuted so that the in-lane interleave yields the elements in order. */
+static BNBQ__TVBMI void bnbq__zv_dequantize_blockwise16(const bnbq__task_blockwise* t, size_t b0,
+                                                        size_t b1) {
+    __m512 code[16];
+    uint8_t perm[64];
+    size_t b, k;
+    int i, L, j;
+    const int nt = bnbq__nt_out(t);
+    __m512i vperm;
+    for (i = 0; i < 16; i++) code[i] = _mm512_loadu_ps(t->code + 16 * i);
+    for (L = 0; L < 4; L++)
+        for (j = 0; j < 8; j++) {
+            perm[16 * L + j] = (uint8_t)(8 * L + j);
+            perm[16 * L + 8 + j] = (uint8_t)(32 + 8 * L + j);
+        }
+    vperm = _mm512_loadu_si512((const void*)perm);
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs;
+        const uint8_t* src = t->cq + start;
+        uint16_t* o = (uint16_t*)t->out + start;
+        __m512 a = _mm512_set1_ps(t->cabsmax[b]);
+        __m512i lo[4], hi[4];
+        for (i = 0; i < 4; i++) {       /* entries 64 i .. 64 i + 63 */
+            __m512i w[2];
+            for (j = 0; j < 2; j++) {
+                __m256i h0 = bnbq__z_to16(t->dt, bnbq__z_canon(_mm512_mul_ps(code[4 * i + 2 * j], a)));
+                __m256i h1 = bnbq__z_to16(t->dt, bnbq__z_canon(_mm512_mul_ps(code[4 * i + 2 * j + 1], a)));
+                w[j] = _mm512_inserti64x4(_mm512_castsi256_si512(h0), h1, 1);
+            }
+            lo[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(w[0])),
+                                       _mm512_cvtepi16_epi8(w[1]), 1);
+            hi[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(_mm512_srli_epi16(w[0], 8))),
+                                       _mm512_cvtepi16_epi8(_mm512_srli_epi16(w[1], 8)), 1);
+        }
+        for (k = 0; k < t->bs; k += 64) {
+            __m512i idx = _mm512_permutexvar_epi8(vperm, _mm512_loadu_si512((const void*)(src + k)));
+            __mmask64 m = _mm512_movepi8_mask(idx);
+            __m512i l = _mm512_mask_blend_epi8(m, _mm512_permutex2var_epi8(lo[0], idx, lo[1]),
+                                               _mm512_permutex2var_epi8(lo[2], idx, lo[3]));
+            __m512i h = _mm512_mask_blend_epi8(m, _mm512_permutex2var_epi8(hi[0], idx, hi[1]),
+                                               _mm512_permutex2var_epi8(hi[2], idx, hi[3]));
+            __m512i r0 = _mm512_unpacklo_epi8(l, h), r1 = _mm512_unpackhi_epi8(l, h);
+            if (nt) {
+                _mm512_stream_si512((__m512i*)(o + k), r0);
+                _mm512_stream_si512((__m512i*)(o + k + 32), r1);
+            } else {
+                _mm512_storeu_si512((void*)(o + k), r0);
+                _mm512_storeu_si512((void*)(o + k + 32), r1);
+            }
+        }
+    }
+    if (nt) _mm_sfence();
+}
+
 /* f32 -> bf16 -> f32 as bnbq_f32_to_bf16 rounds (RNE; a NaN stays a NaN) */
 static BNBQ__TVBMI __m512 bnbq__z_round_bf16(__m512 x) {
     __m512i u = _mm512_castps_si512(x);
@@ -2578,8 +2636,9 @@ static BNBQ__T256 void bnbq__y_dequantize_blockwise(const bnbq__task_blockwise* 
 
 /* AVX-512 without VBMI: the AVX2 code (a gather; tested at the AVX2 level) */
 static BNBQ__T512 void bnbq__z_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
-    if (__atomic_load_n(&bnbq__simd_vbmi, __ATOMIC_RELAXED)) bnbq__zv_dequantize_blockwise(t, b0, b1);
-    else bnbq__y_dequantize_blockwise(t, b0, b1);
+    if (!__atomic_load_n(&bnbq__simd_vbmi, __ATOMIC_RELAXED)) bnbq__y_dequantize_blockwise(t, b0, b1);
+    else if (t->dt != BNBQ_F32 && t->bs >= 256) bnbq__zv_dequantize_blockwise16(t, b0, b1);
+    else bnbq__zv_dequantize_blockwise(t, b0, b1);
 }
 
 /* 128-entry table lookup (idx 0..127) from 8 registers */
