@@ -5004,7 +5004,8 @@ static void bnbq__cpu_sb_matmul_range(void* task, size_t m0, size_t m1) {
     for (m = m0; m < m1; m++) {
         float sx = bnbq_f16_to_f32(t->sx[m]);
         for (n = 0; n < t->N; n++) {
-            int32_t acc = bnbq__dot_i8(t->A + m * t->K, t->B + n * t->K, t->K);
+            int32_t acc = t->cin32 ? t->cin32[m * t->N + n]     /* from a SIMD level */
+                                   : bnbq__dot_i8(t->A + m * t->K, t->B + n * t->K, t->K);
             float w = bnbq_f16_to_f32(t->sw[t->sw_global ? 0 : n]);
             BNBQ__FLT_TMP float f = (float)acc * 6.20001229e-05f;   /* f32(1/127^2) */
             BNBQ__FLT_TMP float g = sx * f;
@@ -5031,7 +5032,12 @@ static bnbq_result bnbq__sb_matmul(bnbq_exec* ex, const char* bnbq__func, const 
     memset(&t, 0, sizeof t);
     t.A = a; t.B = w; t.sx = sx; t.sw = sw; t.M = M; t.N = N; t.K = K; t.out16 = out;
     t.bias16 = bias; t.sw_global = global;
-    bnbq__parallel(ex, bnbq__cpu_sb_matmul_range, &t, M);
+    {   /* a SIMD level computes the int32 products first (>>simd); the epilogue is the same */
+        int32_t* acc = bnbq__simd() != BNBQ_SIMD_SCALAR ? (int32_t*)malloc(M * N * sizeof(int32_t)) : NULL;
+        if (acc && bnbq__simd_int8_matmul(ex, a, w, M, N, K, acc)) t.cin32 = acc;
+        bnbq__parallel(ex, bnbq__cpu_sb_matmul_range, &t, M);
+        free(acc);
+    }
     return BNBQ_SUCCESS;
 }
 

@@ -489,6 +489,40 @@ static void i8mm_case(bnbq_simd_level lv, bnbq_exec* ex, size_t M, size_t N, siz
     free(a); free(b); free(o0); free(o1);
 }
 
+/* SwitchBack's int8 matmul + dequantize (rowwise / mixed): the int32 products from the level, the
+   f16 epilogue of the reference; states of random f16 scales (some 0, inf, NaN), bias or none */
+static void i8sb_case(bnbq_simd_level lv, bnbq_exec* ex, size_t M, size_t N, size_t K)
+{
+    static const uint16_t sp[] = { 0x0000, 0x7c00, 0x7e00, 0x0001, 0x7bff, 0x3c00 };
+    int8_t* a = (int8_t*)malloc(M * K);
+    int8_t* b = (int8_t*)malloc(N * K);
+    uint16_t *sx = (uint16_t*)malloc(M * 2), *sw = (uint16_t*)malloc(N * 2), *bias = (uint16_t*)malloc(N * 2);
+    uint16_t *o0 = (uint16_t*)malloc(M * N * 2), *o1 = (uint16_t*)malloc(M * N * 2);
+    size_t i;
+    int g, ib;
+    char what[160];
+    for (i = 0; i < M * K; i++) a[i] = (int8_t)(rnd() & 0xff);
+    for (i = 0; i < N * K; i++) b[i] = rnd() % 5 == 0 ? (int8_t)-128 : (int8_t)(rnd() & 0xff);
+    for (i = 0; i < M; i++) sx[i] = rnd() % 7 == 0 ? sp[rnd() % 6] : bnbq_f32_to_f16((float)fabs(randn()) * 3.0f);
+    for (i = 0; i < N; i++) {
+        sw[i] = rnd() % 7 == 0 ? sp[rnd() % 6] : bnbq_f32_to_f16((float)fabs(randn()) * 0.05f);
+        bias[i] = bnbq_f32_to_f16(randn());
+    }
+    for (g = 0; g < 2; g++)
+        for (ib = 0; ib < 2; ib++) {
+            memset(o0, 0x11, M * N * 2); memset(o1, 0x22, M * N * 2);
+            bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+            must(g ? bnbq_int8_matmul_mixed_dequantize(ex, a, b, sx, sw, M, N, K, o0, ib ? bias : NULL)
+                   : bnbq_int8_matmul_rowwise_dequantize(ex, a, b, sx, sw, M, N, K, o0, ib ? bias : NULL), "ref");
+            bnbq_cpu_set_simd_level(lv);
+            must(g ? bnbq_int8_matmul_mixed_dequantize(ex, a, b, sx, sw, M, N, K, o1, ib ? bias : NULL)
+                   : bnbq_int8_matmul_rowwise_dequantize(ex, a, b, sx, sw, M, N, K, o1, ib ? bias : NULL), "simd");
+            snprintf(what, sizeof what, "%s M %zu N %zu K %zu bias %d", g ? "mixed" : "rowwise", M, N, K, ib);
+            cmp_bytes(o0, o1, M * N * 2, what);
+        }
+    free(a); free(b); free(sx); free(sw); free(bias); free(o0); free(o1);
+}
+
 static void t_int8_matmul_one(bnbq_simd_level lv, bnbq_exec* ex)
 {
     static const size_t Ks[] = { 1, 3, 17, 31, 32, 33, 63, 64, 65, 100, 1000, 4097, 8200 };
@@ -503,6 +537,10 @@ static void t_int8_matmul_one(bnbq_simd_level lv, bnbq_exec* ex)
             }
     i8mm_case(lv, ex, 2, 3, 140000, 1);   /* 140000 * 16384 > 2^31: the sums wrap */
     i8mm_case(lv, ex, 5, 2, 140001, 3);
+    i8sb_case(lv, ex, 1, 1, 1);
+    i8sb_case(lv, ex, 3, 17, 65);
+    i8sb_case(lv, ex, 17, 3, 1000);
+    i8sb_case(lv, ex, 33, 70, 4099);
 }
 
 static void t_int8_matmul(bnbq_simd_level lv, bnbq_exec* ex)
