@@ -2782,6 +2782,19 @@ static BNBQ__T512 void bnbq__z_quantize_4bit(const bnbq__task_blockwise* t, size
 
 /* LLM.int8 row-wise quantization of one row (bnbq__cpu_vectorwise_range); 0: left to the scalar
    code (a product could reach bnbq__rint's saturating range). */
+/* 16 codes of an LLM.int8 row (lanes of ld), as int32: v * s rounded to nearest even, 0 for
+   an outlier (|v| >= thr when use_thr) */
+static BNBQ__T512 __m512i bnbq__z_vw16(const uint16_t* a, __mmask16 ld, __m512 vs, __m512 vthr,
+                                       int use_thr) {
+    __m512 v = bnbq__z_cvtph(_mm256_maskz_loadu_epi16(ld, a));
+    __m512i r = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    if (use_thr) r = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(_mm512_abs_ps(v), vthr, _CMP_NGE_UQ), r);
+    return r;
+}
+
+/* rows of at least this many columns (64-byte aligned) get streaming stores */
+static size_t bnbq__vw_nt_cols = 1024;
+
 static BNBQ__T512 int bnbq__z_vectorwise_row(const uint16_t* a, size_t cols, float thr, int8_t* q,
                                              float* out_m) {
     __m512 m = _mm512_setzero_ps(), mall = _mm512_setzero_ps(), vs, vthr = _mm512_set1_ps(thr);
@@ -2802,11 +2815,24 @@ static BNBQ__T512 int bnbq__z_vectorwise_row(const uint16_t* a, size_t cols, flo
        round-to-nearest-even, which cvtps2dq does; NaN converts to 0x80000000, whose low byte is 0 */
     if (!(all * s < 4194304.0f)) return 0;
     vs = _mm512_set1_ps(s);
-    for (c = 0; c < cols; c += 16) {
+    c = 0;
+    if (cols >= bnbq__vw_nt_cols && bnbq__aligned(q, 64)) {
+        /* wide rows, 64-byte aligned: groups of 64 codes with one streaming store (the int8 output
+           of a large matrix would not stay in cache; no read for ownership) */
+        for (; c + 64 <= cols; c += 64) {
+            __m128i b0 = _mm512_cvtepi32_epi8(bnbq__z_vw16(a + c, 0xffff, vs, vthr, use_thr));
+            __m128i b1 = _mm512_cvtepi32_epi8(bnbq__z_vw16(a + c + 16, 0xffff, vs, vthr, use_thr));
+            __m128i b2 = _mm512_cvtepi32_epi8(bnbq__z_vw16(a + c + 32, 0xffff, vs, vthr, use_thr));
+            __m128i b3 = _mm512_cvtepi32_epi8(bnbq__z_vw16(a + c + 48, 0xffff, vs, vthr, use_thr));
+            __m512i z = _mm512_inserti32x4(_mm512_castsi128_si512(b0), b1, 1);
+            z = _mm512_inserti32x4(_mm512_inserti32x4(z, b2, 2), b3, 3);
+            _mm512_stream_si512((__m512i*)(q + c), z);
+        }
+        _mm_sfence();
+    }
+    for (; c < cols; c += 16) {
         __mmask16 ld = cols - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - c)) - 1u);
-        __m512 v = bnbq__z_cvtph(_mm256_maskz_loadu_epi16(ld, a + c));
-        __m512i r = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        if (use_thr) r = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(_mm512_abs_ps(v), vthr, _CMP_NGE_UQ), r);
+        __m512i r = bnbq__z_vw16(a + c, ld, vs, vthr, use_thr);
         if (ld == 0xffff) _mm_storeu_si128((__m128i*)(q + c), _mm512_cvtepi32_epi8(r));   /* vpmovdb to memory is slow */
         else _mm512_mask_cvtepi32_storeu_epi8(q + c, ld, r);
     }

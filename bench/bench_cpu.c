@@ -7,7 +7,8 @@
                    --threads N                 run the operations (and memcpy) on N threads through
                                                a CPU exec with bnbq_thread_pool (default 1: ex = NULL)
                    --no-nt                     no streaming stores in the AVX-512 dequantizers (which
-                                               use them for outputs >= 16 MiB, 64-byte aligned)
+                                               use them for outputs >= 16 MiB, 64-byte aligned) and
+                                               LLM.int8 row quantizer (rows >= 1024, aligned)
                    --paired                    5 runs per line, each followed by a run of memcpy; the
                                                % is the median of the per-run ratios (steadier on a
                                                machine that other jobs share; about twice the time)
@@ -259,6 +260,7 @@ int main(int argc, char** argv)
         } else if (strcmp(argv[id], "--no-nt") == 0) {
 #if defined(BNBQ__X86_SIMD)
             bnbq__nt_min_bytes = (size_t)-1;   /* no streaming stores in the dequantizers */
+            bnbq__vw_nt_cols = (size_t)-1;     /* nor in int8_vectorwise_quant */
 #endif
         } else if (strcmp(argv[id], "--paired") == 0) {
             g_paired = 1;

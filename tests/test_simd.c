@@ -214,9 +214,9 @@ static void t_quantize_blockwise(bnbq_simd_level lv, bnbq_exec* ex)
     }
 }
 
-/* the SIMD output of a dequantize test: 64-byte aligned or 16 bytes past that, alternately; at
-   the AVX-512 level both with streaming stores enabled for any size (bnbq__nt_min_bytes 0: the
-   aligned one takes them, the other one is refused them) */
+/* the SIMD output of a dequantize / int8 row test: 64-byte aligned or 16 bytes past that,
+   alternately; at the AVX-512 level both with streaming stores enabled for any size
+   (bnbq__nt_min_bytes 0, rows from 16 columns: the aligned one takes them, the other is refused) */
 static int g_nt_case;
 static void* nt_out(void* raw, bnbq_simd_level lv)
 {
@@ -224,6 +224,7 @@ static void* nt_out(void* raw, bnbq_simd_level lv)
     g_nt_case++;
 #if defined(BNBQ__X86_SIMD)
     bnbq__nt_min_bytes = lv == BNBQ_SIMD_AVX512 ? 0 : (size_t)16 << 20;
+    bnbq__vw_nt_cols = lv == BNBQ_SIMD_AVX512 ? 16 : 1024;
 #else
     (void)lv;
 #endif
@@ -233,6 +234,7 @@ static void nt_reset(void)
 {
 #if defined(BNBQ__X86_SIMD)
     bnbq__nt_min_bytes = (size_t)16 << 20;
+    bnbq__vw_nt_cols = 1024;
 #endif
 }
 
@@ -364,7 +366,8 @@ static void t_int8_vectorwise(bnbq_simd_level lv, bnbq_exec* ex)
                 size_t cols = colss[ic], rows = kind == 2 ? 1 : 5, n = rows * cols;
                 float* x = (float*)malloc(n * 4);
                 uint16_t* h = (uint16_t*)malloc(n * 2);
-                int8_t *q0 = (int8_t*)malloc(n), *q1 = (int8_t*)malloc(n);
+                int8_t *q0 = (int8_t*)malloc(n), *r1 = (int8_t*)malloc(n + 80);
+                int8_t* q1 = (int8_t*)nt_out(r1, lv);   /* aligned or 16 past: streaming stores */
                 float s0[8], s1[8];
                 int32_t oc0[4096], oc1[4096], no0 = -1, no1 = -1;
                 make_input(x, n, 0, g_codes[0]);
@@ -393,7 +396,8 @@ static void t_int8_vectorwise(bnbq_simd_level lv, bnbq_exec* ex)
                     cmp_bytes(&no0, &no1, 4, what);
                     if (no0 == no1 && no0 > 0) cmp_bytes(oc0, oc1, (size_t)no0 * 4, what);
                 }
-                free(x); free(h); free(q0); free(q1);
+                nt_reset();
+                free(x); free(h); free(q0); free(r1);
             }
 }
 
