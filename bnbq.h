@@ -475,8 +475,10 @@ BNBQ_API bnbq_result bnbq_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
    (gcc / clang: __aarch64__ and __ARM_NEON); BNBQ_NO_SIMD (or another compiler / target) leaves the
    scalar code only. Paths: 4-bit and 8-bit blockwise quantize / dequantize (every dtype), LLM.int8
    row-wise quantize (every level), the 4-bit GEMV (AVX-512 with VBMI, NEON), the int8 matmul
-   bnbq_int8_linear_matmul (every level; AVX-512 uses VNNI where the CPU has it); the other
-   operations always run the scalar code. A level this CPU or build lacks is refused (NOT_SUPPORTED) by
+   bnbq_int8_linear_matmul and SwitchBack's int8 matmul + dequantize (every level; AVX-512 uses
+   VNNI where the CPU has it); the other operations always run the scalar code. On AVX-512, large
+   dequantize outputs (>= 16 MiB) and LLM.int8 rows (>= 1024 columns), 64-byte aligned, are written
+   with streaming stores (the same bytes, without a read for ownership of each line). A level this CPU or build lacks is refused (NOT_SUPPORTED) by
    bnbq_cpu_set_simd_level and ignored in BNBQ_SIMD (the best level is used).
    The level is the one piece of global state of bnbq: set it before starting threads that call
    bnbq (reads and writes are atomic on gcc / clang, so a concurrent change is safe, not ordered). */
@@ -2320,7 +2322,7 @@ static BNBQ__T512 __m256i bnbq__z_to16(bnbq_dtype dt, __m512 v) {
    bnbq__nt_min_bytes (half the L3 of a Zen 4 CCX: it would not stay in cache anyway), aligned to
    64 bytes, in blocks of a multiple of 32 elements, is written without the read for ownership of
    each line (and without evicting the inputs); the same bytes. The range ends with an sfence. */
-static size_t bnbq__nt_min_bytes = (size_t)16 << 20;
+static size_t bnbq__nt_min_bytes = (size_t)16 << 20;   /* a constant: only tests and bench_cpu change it */
 static int bnbq__nt_out(const bnbq__task_blockwise* t) {
     return t->n * (t->dt == BNBQ_F32 ? 4u : 2u) >= bnbq__nt_min_bytes && t->bs % 32 == 0 &&
            bnbq__aligned(t->out, 64);
@@ -2792,7 +2794,8 @@ static BNBQ__T512 __m512i bnbq__z_vw16(const uint16_t* a, __mmask16 ld, __m512 v
     return r;
 }
 
-/* rows of at least this many columns (64-byte aligned) get streaming stores */
+/* rows of at least this many columns (64-byte aligned) get streaming stores (a constant: only
+   tests and bench_cpu change it) */
 static size_t bnbq__vw_nt_cols = 1024;
 
 static BNBQ__T512 int bnbq__z_vectorwise_row(const uint16_t* a, size_t cols, float thr, int8_t* q,
