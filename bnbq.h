@@ -2450,17 +2450,28 @@ static BNBQ__TVBMI void bnbq__zv_dequantize_blockwise(const bnbq__task_blockwise
                 __mmask64 hi = _mm512_movepi8_mask(idx);
                 __m512i p[4], lo01, hi01, lo23, hi23;
                 __m512 v[4];
-                for (r = 0; r < 4; r++)
-                    p[r] = _mm512_mask_blend_epi8(hi, _mm512_permutex2var_epi8(pl[r][0], idx, pl[r][1]),
-                                                  _mm512_permutex2var_epi8(pl[r][2], idx, pl[r][3]));
+                /* written out (no loop over r): gcc 12 kept pl, p and v in memory around the loops */
+#define BNBQ__ZV_PLANE(r) p[r] = _mm512_mask_blend_epi8(hi, _mm512_permutex2var_epi8(pl[r][0], idx, pl[r][1]), \
+                                                        _mm512_permutex2var_epi8(pl[r][2], idx, pl[r][3]));
+                BNBQ__ZV_PLANE(0) BNBQ__ZV_PLANE(1) BNBQ__ZV_PLANE(2) BNBQ__ZV_PLANE(3)
+#undef BNBQ__ZV_PLANE
                 lo01 = _mm512_unpacklo_epi8(p[0], p[1]); hi01 = _mm512_unpackhi_epi8(p[0], p[1]);
                 lo23 = _mm512_unpacklo_epi8(p[2], p[3]); hi23 = _mm512_unpackhi_epi8(p[2], p[3]);
                 v[0] = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpacklo_epi16(lo01, lo23)), a);
                 v[1] = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpackhi_epi16(lo01, lo23)), a);
                 v[2] = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpacklo_epi16(hi01, hi23)), a);
                 v[3] = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpackhi_epi16(hi01, hi23)), a);
-                if (nonan) for (r = 0; r < 4; r++) bnbq__z_store_nonan(t->dt, t->out, start + k + 16 * (size_t)r, v[r], nt);
-                else for (r = 0; r < 4; r++) bnbq__z_store(t->dt, t->out, start + k + 16 * (size_t)r, v[r], nt);
+                if (nonan) {
+                    bnbq__z_store_nonan(t->dt, t->out, start + k, v[0], nt);
+                    bnbq__z_store_nonan(t->dt, t->out, start + k + 16, v[1], nt);
+                    bnbq__z_store_nonan(t->dt, t->out, start + k + 32, v[2], nt);
+                    bnbq__z_store_nonan(t->dt, t->out, start + k + 48, v[3], nt);
+                } else {
+                    bnbq__z_store(t->dt, t->out, start + k, v[0], nt);
+                    bnbq__z_store(t->dt, t->out, start + k + 16, v[1], nt);
+                    bnbq__z_store(t->dt, t->out, start + k + 32, v[2], nt);
+                    bnbq__z_store(t->dt, t->out, start + k + 48, v[3], nt);
+                }
             }
         }
         if (nt) _mm_sfence();
