@@ -2503,26 +2503,29 @@ static BNBQ__TVBMI void bnbq__zv_dequantize_blockwise16(const bnbq__task_blockwi
         const uint8_t* src = t->cq + start;
         uint16_t* o = (uint16_t*)t->out + start;
         __m512 a = _mm512_set1_ps(t->cabsmax[b]);
-        __m512i lo[4], hi[4];
-        for (i = 0; i < 4; i++) {       /* entries 64 i .. 64 i + 63 */
-            __m512i w[2];
-            for (j = 0; j < 2; j++) {
-                __m256i h0 = bnbq__z_to16(t->dt, bnbq__z_canon(_mm512_mul_ps(code[4 * i + 2 * j], a)));
-                __m256i h1 = bnbq__z_to16(t->dt, bnbq__z_canon(_mm512_mul_ps(code[4 * i + 2 * j + 1], a)));
-                w[j] = _mm512_inserti64x4(_mm512_castsi256_si512(h0), h1, 1);
-            }
-            lo[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(w[0])),
-                                       _mm512_cvtepi16_epi8(w[1]), 1);
-            hi[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(_mm512_srli_epi16(w[0], 8))),
-                                       _mm512_cvtepi16_epi8(_mm512_srli_epi16(w[1], 8)), 1);
-        }
+        __m512i lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3;   /* named: gcc 12 keeps arrays in memory */
+#define BNBQ__ZV16_PLANES(i, lo, hi) { \
+            __m512i w0, w1; \
+            w0 = _mm512_inserti64x4(_mm512_castsi256_si512( \
+                     bnbq__z_to16(t->dt, bnbq__z_canon(_mm512_mul_ps(code[4 * (i)], a)))), \
+                     bnbq__z_to16(t->dt, bnbq__z_canon(_mm512_mul_ps(code[4 * (i) + 1], a))), 1); \
+            w1 = _mm512_inserti64x4(_mm512_castsi256_si512( \
+                     bnbq__z_to16(t->dt, bnbq__z_canon(_mm512_mul_ps(code[4 * (i) + 2], a)))), \
+                     bnbq__z_to16(t->dt, bnbq__z_canon(_mm512_mul_ps(code[4 * (i) + 3], a))), 1); \
+            lo = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(w0)), \
+                                    _mm512_cvtepi16_epi8(w1), 1); \
+            hi = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(_mm512_srli_epi16(w0, 8))), \
+                                    _mm512_cvtepi16_epi8(_mm512_srli_epi16(w1, 8)), 1); }
+        BNBQ__ZV16_PLANES(0, lo0, hi0) BNBQ__ZV16_PLANES(1, lo1, hi1)   /* entries 64 i .. 64 i + 63 */
+        BNBQ__ZV16_PLANES(2, lo2, hi2) BNBQ__ZV16_PLANES(3, lo3, hi3)
+#undef BNBQ__ZV16_PLANES
         for (k = 0; k < t->bs; k += 64) {
             __m512i idx = _mm512_permutexvar_epi8(vperm, _mm512_loadu_si512((const void*)(src + k)));
             __mmask64 m = _mm512_movepi8_mask(idx);
-            __m512i l = _mm512_mask_blend_epi8(m, _mm512_permutex2var_epi8(lo[0], idx, lo[1]),
-                                               _mm512_permutex2var_epi8(lo[2], idx, lo[3]));
-            __m512i h = _mm512_mask_blend_epi8(m, _mm512_permutex2var_epi8(hi[0], idx, hi[1]),
-                                               _mm512_permutex2var_epi8(hi[2], idx, hi[3]));
+            __m512i l = _mm512_mask_blend_epi8(m, _mm512_permutex2var_epi8(lo0, idx, lo1),
+                                               _mm512_permutex2var_epi8(lo2, idx, lo3));
+            __m512i h = _mm512_mask_blend_epi8(m, _mm512_permutex2var_epi8(hi0, idx, hi1),
+                                               _mm512_permutex2var_epi8(hi2, idx, hi3));
             __m512i r0 = _mm512_unpacklo_epi8(l, h), r1 = _mm512_unpackhi_epi8(l, h);
             if (nt) {
                 _mm512_stream_si512((__m512i*)(o + k), r0);
