@@ -2796,8 +2796,6 @@ static BNBQ__T512 void bnbq__z_quantize_4bit(const bnbq__task_blockwise* t, size
     }
 }
 
-/* LLM.int8 row-wise quantization of one row (bnbq__cpu_vectorwise_range); 0: left to the scalar
-   code (a product could reach bnbq__rint's saturating range). */
 /* 16 codes of an LLM.int8 row (lanes of ld), as int32: v * s rounded to nearest even, 0 for
    an outlier (|v| >= thr when use_thr) */
 static BNBQ__T512 __m512i bnbq__z_vw16(const uint16_t* a, __mmask16 ld, __m512 vs, __m512 vthr,
@@ -2812,6 +2810,8 @@ static BNBQ__T512 __m512i bnbq__z_vw16(const uint16_t* a, __mmask16 ld, __m512 v
    tests and bench_cpu change it) */
 static size_t bnbq__vw_nt_cols = 1024;
 
+/* LLM.int8 row-wise quantization of one row (bnbq__cpu_vectorwise_range); 0: left to the scalar
+   code (a product could reach bnbq__rint's saturating range). */
 static BNBQ__T512 int bnbq__z_vectorwise_row(const uint16_t* a, size_t cols, float thr, int8_t* q,
                                              float* out_m) {
     __m512 m = _mm512_setzero_ps(), mall = _mm512_setzero_ps(), vs, vthr = _mm512_set1_ps(thr);
