@@ -474,8 +474,11 @@ BNBQ_API bnbq_result bnbq_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
    plain -std=c99 build gets them; on little-endian aarch64 NEON is part of the base architecture
    (gcc / clang: __aarch64__ and __ARM_NEON); BNBQ_NO_SIMD (or another compiler / target) leaves the
    scalar code only. Paths: 4-bit and 8-bit blockwise quantize / dequantize (every dtype), LLM.int8
-   row-wise quantize (every level), the 4-bit GEMV (AVX-512 with VBMI, NEON); the other operations
-   always run the scalar code. A level this CPU or build lacks is refused (NOT_SUPPORTED) by
+   row-wise quantize (every level), the 4-bit GEMV (AVX-512 with VBMI, NEON), the int8 matmul
+   bnbq_int8_linear_matmul and SwitchBack's int8 matmul + dequantize (every level; AVX-512 uses
+   VNNI where the CPU has it); the other operations always run the scalar code. On AVX-512, large
+   dequantize outputs (>= 16 MiB) and LLM.int8 rows (>= 1024 columns), 64-byte aligned, are written
+   with streaming stores (the same bytes, without a read for ownership of each line). A level this CPU or build lacks is refused (NOT_SUPPORTED) by
    bnbq_cpu_set_simd_level and ignored in BNBQ_SIMD (the best level is used).
    The level is the one piece of global state of bnbq: set it before starting threads that call
    bnbq (reads and writes are atomic on gcc / clang, so a concurrent change is safe, not ordered). */
@@ -2141,6 +2144,14 @@ BNBQ_API int bnbq_cpu_simd_supported(bnbq_simd_level level) {
    Without it that operation runs its AVX2 code. Resolved with the level. */
 #if defined(BNBQ__X86_SIMD)
 static int bnbq__simd_vbmi = 0;
+/* AVX512_VNNI (vpdpbusd, CPUID.(7,0):ECX bit 11) on the AVX-512 level: the int8 matmul's dot
+   product; without it that operation runs AVX-512BW vpmaddwd code. Resolved with the level. */
+static int bnbq__simd_vnni = 0;
+static int bnbq__cpu_has_vnni(void) {
+    unsigned int a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (c >> 11) & 1u;
+}
 #endif
 
 static int bnbq__simd_resolve(void) {
@@ -2163,6 +2174,7 @@ static int bnbq__simd(void) {
         __builtin_cpu_init();
         __atomic_store_n(&bnbq__simd_vbmi, __builtin_cpu_supports("avx512vbmi") ? 1 : 0,
                          __ATOMIC_RELAXED);       /* the same value from every thread */
+        __atomic_store_n(&bnbq__simd_vnni, bnbq__cpu_has_vnni(), __ATOMIC_RELAXED);
 #endif
         s = bnbq__simd_resolve();
         bnbq__simd_store_state(s);
@@ -2306,25 +2318,43 @@ static BNBQ__T512 __m256i bnbq__z_to16(bnbq_dtype dt, __m512 v) {
     }
 }
 
+/* Streaming (non-temporal) stores for large dequantize outputs: an output of at least
+   bnbq__nt_min_bytes (half the L3 of a Zen 4 CCX: it would not stay in cache anyway), aligned to
+   64 bytes, in blocks of a multiple of 32 elements, is written without the read for ownership of
+   each line (and without evicting the inputs); the same bytes. The range ends with an sfence. */
+static size_t bnbq__nt_min_bytes = (size_t)16 << 20;   /* a constant: only tests and bench_cpu change it */
+static int bnbq__nt_out(const bnbq__task_blockwise* t) {
+    return t->n * (t->dt == BNBQ_F32 ? 4u : 2u) >= bnbq__nt_min_bytes && t->bs % 32 == 0 &&
+           bnbq__aligned(t->out, 64);
+}
+static BNBQ__T512 void bnbq__z_put32(float* p, __m512 v, int nt) {
+    if (nt) _mm512_stream_ps(p, v);
+    else _mm512_storeu_ps(p, v);
+}
+static BNBQ__T512 void bnbq__z_put16(uint16_t* p, __m256i h, int nt) {
+    if (nt) _mm256_stream_si256((__m256i*)p, h);
+    else _mm256_storeu_si256((__m256i*)p, h);
+}
+
 /* the same for values known not to be NaN (finite code times finite absmax) */
-static BNBQ__T512 void bnbq__z_store_nonan(bnbq_dtype dt, void* p, size_t i, __m512 v) {
-    if (dt == BNBQ_F32) { _mm512_storeu_ps((float*)p + i, v); return; }
+static BNBQ__T512 void bnbq__z_store_nonan(bnbq_dtype dt, void* p, size_t i, __m512 v, int nt) {
+    if (dt == BNBQ_F32) { bnbq__z_put32((float*)p + i, v, nt); return; }
     if (dt == BNBQ_F16) {
-        _mm256_storeu_si256((__m256i*)((uint16_t*)p + i), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+        bnbq__z_put16((uint16_t*)p + i, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT), nt);
         return;
     }
     {
         __m512i u = _mm512_castps_si512(v);
         __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
                                      _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
-        _mm256_storeu_si256((__m256i*)((uint16_t*)p + i), _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+        bnbq__z_put16((uint16_t*)p + i, _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)), nt);
     }
 }
 
-static BNBQ__T512 void bnbq__z_store(bnbq_dtype dt, void* p, size_t i, __m512 v) {
+static BNBQ__T512 void bnbq__z_store(bnbq_dtype dt, void* p, size_t i, __m512 v, int nt) {
     v = bnbq__z_canon(v);
-    if (dt == BNBQ_F32) _mm512_storeu_ps((float*)p + i, v);
-    else _mm256_storeu_si256((__m256i*)((uint16_t*)p + i), bnbq__z_to16(dt, v));
+    if (dt == BNBQ_F32) bnbq__z_put32((float*)p + i, v, nt);
+    else bnbq__z_put16((uint16_t*)p + i, bnbq__z_to16(dt, v), nt);
 }
 
 /* absmax of [start, end), end - start a multiple of 16; max_ps(a, m) is the reference's
@@ -2348,6 +2378,7 @@ static BNBQ__T512 void bnbq__z_dequantize_4bit(const bnbq__task_blockwise* t, si
     const __m512i ihi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     const __m512i sh = _mm512_set1_epi32(0x00000004);  /* per 16-bit lane: 4, 0, 4, 0, ... */
     size_t b, k;
+    const int nt = bnbq__nt_out(t);
     bnbq__code4_values(t->qt, tab);
     code = _mm512_loadu_ps(tab);
     for (b = b0; b < b1; b++) {
@@ -2361,8 +2392,8 @@ static BNBQ__T512 void bnbq__z_dequantize_4bit(const bnbq__task_blockwise* t, si
                 __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)(src + k)));
                 __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), lut);
                 __m512 lo = _mm512_permutexvar_ps(v, lut);   /* uses the low 4 bits */
-                _mm512_storeu_ps(o + 2 * k, _mm512_permutex2var_ps(hi, ilo, lo));
-                _mm512_storeu_ps(o + 2 * k + 16, _mm512_permutex2var_ps(hi, ihi, lo));
+                bnbq__z_put32(o + 2 * k, _mm512_permutex2var_ps(hi, ilo, lo), nt);
+                bnbq__z_put32(o + 2 * k + 16, _mm512_permutex2var_ps(hi, ihi, lo), nt);
             }
         } else {
             uint16_t* o = (uint16_t*)t->out + start;
@@ -2372,10 +2403,13 @@ static BNBQ__T512 void bnbq__z_dequantize_4bit(const bnbq__task_blockwise* t, si
                 __m128i x = _mm_loadu_si128((const __m128i*)(src + k));
                 __m256i d = _mm256_set_m128i(_mm_unpackhi_epi8(x, x), _mm_unpacklo_epi8(x, x));
                 __m512i w = _mm512_srlv_epi16(_mm512_cvtepu8_epi16(d), sh);
-                _mm512_storeu_si512((void*)(o + 2 * k), _mm512_permutexvar_epi16(w, tab32));
+                __m512i r = _mm512_permutexvar_epi16(w, tab32);
+                if (nt) _mm512_stream_si512((__m512i*)(o + 2 * k), r);
+                else _mm512_storeu_si512((void*)(o + 2 * k), r);
             }
         }
     }
+    if (nt) _mm_sfence();
 }
 
 #define BNBQ__TVBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx2,avx,f16c")))
@@ -2403,7 +2437,8 @@ static BNBQ__TVBMI void bnbq__zv_dequantize_blockwise(const bnbq__task_blockwise
     for (i = 0; i < 256; i++) if (!(bnbq__absf(t->code[i]) <= FLT_MAX)) break;
     {
         const __m512i vperm = _mm512_loadu_si512((const void*)perm);
-        const int code_finite = i == 256;
+        /* streaming stores for f32 only: the 32-byte f16 / bf16 stores measured no faster */
+        const int code_finite = i == 256, nt = t->dt == BNBQ_F32 && bnbq__nt_out(t);
         for (b = b0; b < b1; b++) {
             size_t start = b * t->bs;
             const uint8_t* src = t->cq + start;
@@ -2415,20 +2450,93 @@ static BNBQ__TVBMI void bnbq__zv_dequantize_blockwise(const bnbq__task_blockwise
                 __mmask64 hi = _mm512_movepi8_mask(idx);
                 __m512i p[4], lo01, hi01, lo23, hi23;
                 __m512 v[4];
-                for (r = 0; r < 4; r++)
-                    p[r] = _mm512_mask_blend_epi8(hi, _mm512_permutex2var_epi8(pl[r][0], idx, pl[r][1]),
-                                                  _mm512_permutex2var_epi8(pl[r][2], idx, pl[r][3]));
+                /* written out (no loop over r): gcc 12 kept pl, p and v in memory around the loops */
+#define BNBQ__ZV_PLANE(r) p[r] = _mm512_mask_blend_epi8(hi, _mm512_permutex2var_epi8(pl[r][0], idx, pl[r][1]), \
+                                                        _mm512_permutex2var_epi8(pl[r][2], idx, pl[r][3]));
+                BNBQ__ZV_PLANE(0) BNBQ__ZV_PLANE(1) BNBQ__ZV_PLANE(2) BNBQ__ZV_PLANE(3)
+#undef BNBQ__ZV_PLANE
                 lo01 = _mm512_unpacklo_epi8(p[0], p[1]); hi01 = _mm512_unpackhi_epi8(p[0], p[1]);
                 lo23 = _mm512_unpacklo_epi8(p[2], p[3]); hi23 = _mm512_unpackhi_epi8(p[2], p[3]);
                 v[0] = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpacklo_epi16(lo01, lo23)), a);
                 v[1] = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpackhi_epi16(lo01, lo23)), a);
                 v[2] = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpacklo_epi16(hi01, hi23)), a);
                 v[3] = _mm512_mul_ps(_mm512_castsi512_ps(_mm512_unpackhi_epi16(hi01, hi23)), a);
-                if (nonan) for (r = 0; r < 4; r++) bnbq__z_store_nonan(t->dt, t->out, start + k + 16 * (size_t)r, v[r]);
-                else for (r = 0; r < 4; r++) bnbq__z_store(t->dt, t->out, start + k + 16 * (size_t)r, v[r]);
+                if (nonan) {
+                    bnbq__z_store_nonan(t->dt, t->out, start + k, v[0], nt);
+                    bnbq__z_store_nonan(t->dt, t->out, start + k + 16, v[1], nt);
+                    bnbq__z_store_nonan(t->dt, t->out, start + k + 32, v[2], nt);
+                    bnbq__z_store_nonan(t->dt, t->out, start + k + 48, v[3], nt);
+                } else {
+                    bnbq__z_store(t->dt, t->out, start + k, v[0], nt);
+                    bnbq__z_store(t->dt, t->out, start + k + 16, v[1], nt);
+                    bnbq__z_store(t->dt, t->out, start + k + 32, v[2], nt);
+                    bnbq__z_store(t->dt, t->out, start + k + 48, v[3], nt);
+                }
+            }
+        }
+        if (nt) _mm_sfence();
+    }
+}
+
+/* 8-bit dequantize to f16 / bf16 with AVX512_VBMI, blocks of >= 256: the block's 256 possible
+   outputs (code[i] * absmax stored as bnbq__z_store rounds them) as two byte planes of 4
+   registers; per 64 indices a lookup in each plane (two vpermi2b and a blend on bit 7) and one
+   byte interleave, instead of four f32 planes, 4 multiplies and 4 conversions. The indices are
+   first permuted so that the in-lane interleave yields the elements in order. */
+static BNBQ__TVBMI void bnbq__zv_dequantize_blockwise16(const bnbq__task_blockwise* t, size_t b0,
+                                                        size_t b1) {
+    __m512 code[16];
+    uint8_t perm[64];
+    size_t b, k;
+    int i, L, j;
+    const int nt = bnbq__nt_out(t);
+    __m512i vperm;
+    for (i = 0; i < 16; i++) code[i] = _mm512_loadu_ps(t->code + 16 * i);
+    for (L = 0; L < 4; L++)
+        for (j = 0; j < 8; j++) {
+            perm[16 * L + j] = (uint8_t)(8 * L + j);
+            perm[16 * L + 8 + j] = (uint8_t)(32 + 8 * L + j);
+        }
+    vperm = _mm512_loadu_si512((const void*)perm);
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs;
+        const uint8_t* src = t->cq + start;
+        uint16_t* o = (uint16_t*)t->out + start;
+        __m512 a = _mm512_set1_ps(t->cabsmax[b]);
+        __m512i lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3;   /* named: gcc 12 keeps arrays in memory */
+#define BNBQ__ZV16_PLANES(i, lo, hi) { \
+            __m512i w0, w1; \
+            w0 = _mm512_inserti64x4(_mm512_castsi256_si512( \
+                     bnbq__z_to16(t->dt, bnbq__z_canon(_mm512_mul_ps(code[4 * (i)], a)))), \
+                     bnbq__z_to16(t->dt, bnbq__z_canon(_mm512_mul_ps(code[4 * (i) + 1], a))), 1); \
+            w1 = _mm512_inserti64x4(_mm512_castsi256_si512( \
+                     bnbq__z_to16(t->dt, bnbq__z_canon(_mm512_mul_ps(code[4 * (i) + 2], a)))), \
+                     bnbq__z_to16(t->dt, bnbq__z_canon(_mm512_mul_ps(code[4 * (i) + 3], a))), 1); \
+            lo = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(w0)), \
+                                    _mm512_cvtepi16_epi8(w1), 1); \
+            hi = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(_mm512_srli_epi16(w0, 8))), \
+                                    _mm512_cvtepi16_epi8(_mm512_srli_epi16(w1, 8)), 1); }
+        BNBQ__ZV16_PLANES(0, lo0, hi0) BNBQ__ZV16_PLANES(1, lo1, hi1)   /* entries 64 i .. 64 i + 63 */
+        BNBQ__ZV16_PLANES(2, lo2, hi2) BNBQ__ZV16_PLANES(3, lo3, hi3)
+#undef BNBQ__ZV16_PLANES
+        for (k = 0; k < t->bs; k += 64) {
+            __m512i idx = _mm512_permutexvar_epi8(vperm, _mm512_loadu_si512((const void*)(src + k)));
+            __mmask64 m = _mm512_movepi8_mask(idx);
+            __m512i l = _mm512_mask_blend_epi8(m, _mm512_permutex2var_epi8(lo0, idx, lo1),
+                                               _mm512_permutex2var_epi8(lo2, idx, lo3));
+            __m512i h = _mm512_mask_blend_epi8(m, _mm512_permutex2var_epi8(hi0, idx, hi1),
+                                               _mm512_permutex2var_epi8(hi2, idx, hi3));
+            __m512i r0 = _mm512_unpacklo_epi8(l, h), r1 = _mm512_unpackhi_epi8(l, h);
+            if (nt) {
+                _mm512_stream_si512((__m512i*)(o + k), r0);
+                _mm512_stream_si512((__m512i*)(o + k + 32), r1);
+            } else {
+                _mm512_storeu_si512((void*)(o + k), r0);
+                _mm512_storeu_si512((void*)(o + k + 32), r1);
             }
         }
     }
+    if (nt) _mm_sfence();
 }
 
 /* f32 -> bf16 -> f32 as bnbq_f32_to_bf16 rounds (RNE; a NaN stays a NaN) */
@@ -2544,8 +2652,9 @@ static BNBQ__T256 void bnbq__y_dequantize_blockwise(const bnbq__task_blockwise* 
 
 /* AVX-512 without VBMI: the AVX2 code (a gather; tested at the AVX2 level) */
 static BNBQ__T512 void bnbq__z_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
-    if (__atomic_load_n(&bnbq__simd_vbmi, __ATOMIC_RELAXED)) bnbq__zv_dequantize_blockwise(t, b0, b1);
-    else bnbq__y_dequantize_blockwise(t, b0, b1);
+    if (!__atomic_load_n(&bnbq__simd_vbmi, __ATOMIC_RELAXED)) bnbq__y_dequantize_blockwise(t, b0, b1);
+    else if (t->dt != BNBQ_F32 && t->bs >= 256) bnbq__zv_dequantize_blockwise16(t, b0, b1);
+    else bnbq__zv_dequantize_blockwise(t, b0, b1);
 }
 
 /* 128-entry table lookup (idx 0..127) from 8 registers */
@@ -2687,6 +2796,20 @@ static BNBQ__T512 void bnbq__z_quantize_4bit(const bnbq__task_blockwise* t, size
     }
 }
 
+/* 16 codes of an LLM.int8 row (lanes of ld), as int32: v * s rounded to nearest even, 0 for
+   an outlier (|v| >= thr when use_thr) */
+static BNBQ__T512 __m512i bnbq__z_vw16(const uint16_t* a, __mmask16 ld, __m512 vs, __m512 vthr,
+                                       int use_thr) {
+    __m512 v = bnbq__z_cvtph(_mm256_maskz_loadu_epi16(ld, a));
+    __m512i r = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    if (use_thr) r = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(_mm512_abs_ps(v), vthr, _CMP_NGE_UQ), r);
+    return r;
+}
+
+/* rows of at least this many columns (64-byte aligned) get streaming stores (a constant: only
+   tests and bench_cpu change it) */
+static size_t bnbq__vw_nt_cols = 1024;
+
 /* LLM.int8 row-wise quantization of one row (bnbq__cpu_vectorwise_range); 0: left to the scalar
    code (a product could reach bnbq__rint's saturating range). */
 static BNBQ__T512 int bnbq__z_vectorwise_row(const uint16_t* a, size_t cols, float thr, int8_t* q,
@@ -2709,16 +2832,133 @@ static BNBQ__T512 int bnbq__z_vectorwise_row(const uint16_t* a, size_t cols, flo
        round-to-nearest-even, which cvtps2dq does; NaN converts to 0x80000000, whose low byte is 0 */
     if (!(all * s < 4194304.0f)) return 0;
     vs = _mm512_set1_ps(s);
-    for (c = 0; c < cols; c += 16) {
+    c = 0;
+    if (cols >= bnbq__vw_nt_cols && bnbq__aligned(q, 64)) {
+        /* wide rows, 64-byte aligned: groups of 64 codes with one streaming store (the int8 output
+           of a large matrix would not stay in cache; no read for ownership) */
+        for (; c + 64 <= cols; c += 64) {
+            __m128i b0 = _mm512_cvtepi32_epi8(bnbq__z_vw16(a + c, 0xffff, vs, vthr, use_thr));
+            __m128i b1 = _mm512_cvtepi32_epi8(bnbq__z_vw16(a + c + 16, 0xffff, vs, vthr, use_thr));
+            __m128i b2 = _mm512_cvtepi32_epi8(bnbq__z_vw16(a + c + 32, 0xffff, vs, vthr, use_thr));
+            __m128i b3 = _mm512_cvtepi32_epi8(bnbq__z_vw16(a + c + 48, 0xffff, vs, vthr, use_thr));
+            __m512i z = _mm512_inserti32x4(_mm512_castsi128_si512(b0), b1, 1);
+            z = _mm512_inserti32x4(_mm512_inserti32x4(z, b2, 2), b3, 3);
+            _mm512_stream_si512((__m512i*)(q + c), z);
+        }
+        _mm_sfence();
+    }
+    for (; c < cols; c += 16) {
         __mmask16 ld = cols - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - c)) - 1u);
-        __m512 v = bnbq__z_cvtph(_mm256_maskz_loadu_epi16(ld, a + c));
-        __m512i r = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v, vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        if (use_thr) r = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(_mm512_abs_ps(v), vthr, _CMP_NGE_UQ), r);
+        __m512i r = bnbq__z_vw16(a + c, ld, vs, vthr, use_thr);
         if (ld == 0xffff) _mm_storeu_si128((__m128i*)(q + c), _mm512_cvtepi32_epi8(r));   /* vpmovdb to memory is slow */
         else _mm512_mask_cvtepi32_storeu_epi8(q + c, ld, r);
     }
     return 1;
 }
+
+/* int8 matmul tiles (bnbq__i8mm_range): s[4 * i + j] = sum over k < kl of a[i][k] * b[j][k],
+   modulo 2^32, for 4 rows of A and 4 rows of B (the caller repeats a row to fill a partial tile).
+   Sums of 4 vectors to one xmm [sum a, sum b, sum c, sum d] (wrapping adds). */
+static BNBQ__T512 __m128i bnbq__z_hsum4(__m512i a, __m512i b, __m512i c, __m512i d) {
+    __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+    __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
+    __m512i r = _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+    __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(r), _mm512_extracti64x4_epi64(r, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+#define BNBQ__ZI8_STORE \
+    _mm_storeu_si128((__m128i*)(s + 0), bnbq__z_hsum4(c00, c01, c02, c03)); \
+    _mm_storeu_si128((__m128i*)(s + 4), bnbq__z_hsum4(c10, c11, c12, c13)); \
+    _mm_storeu_si128((__m128i*)(s + 8), bnbq__z_hsum4(c20, c21, c22, c23)); \
+    _mm_storeu_si128((__m128i*)(s + 12), bnbq__z_hsum4(c30, c31, c32, c33));
+
+/* AVX-512BW: 32 bytes sign-extended to 16 bits, vpmaddwd (a pair of products, at most 2 * 2^14,
+   fits in int32), 32-bit adds. Exact for every input. */
+#define BNBQ__ZW_COL(j, bv) { \
+        __m512i bw = (bv); \
+        c0##j = _mm512_add_epi32(c0##j, _mm512_madd_epi16(a0, bw)); \
+        c1##j = _mm512_add_epi32(c1##j, _mm512_madd_epi16(a1, bw)); \
+        c2##j = _mm512_add_epi32(c2##j, _mm512_madd_epi16(a2, bw)); \
+        c3##j = _mm512_add_epi32(c3##j, _mm512_madd_epi16(a3, bw)); }
+#define BNBQ__ZW_STEP(LD) { \
+        __m512i a0 = _mm512_cvtepi8_epi16(LD(a[0])), a1 = _mm512_cvtepi8_epi16(LD(a[1])); \
+        __m512i a2 = _mm512_cvtepi8_epi16(LD(a[2])), a3 = _mm512_cvtepi8_epi16(LD(a[3])); \
+        BNBQ__ZW_COL(0, _mm512_cvtepi8_epi16(LD(b[0]))) BNBQ__ZW_COL(1, _mm512_cvtepi8_epi16(LD(b[1]))) \
+        BNBQ__ZW_COL(2, _mm512_cvtepi8_epi16(LD(b[2]))) BNBQ__ZW_COL(3, _mm512_cvtepi8_epi16(LD(b[3]))) }
+#define BNBQ__ZW_LD(p) _mm256_loadu_si256((const __m256i*)((p) + k))
+#define BNBQ__ZW_LDM(p) _mm256_maskz_loadu_epi8(ld, (p) + k)
+
+static BNBQ__T512 size_t bnbq__z_i8tile(const int8_t* const* a, const int8_t* const* b, size_t kl,
+                                      int32_t* s) {
+    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00;
+    __m512i c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00;
+    __m512i c31 = c00, c32 = c00, c33 = c00;
+    size_t k;
+    for (k = 0; k + 32 <= kl; k += 32) BNBQ__ZW_STEP(BNBQ__ZW_LD)
+    if (k < kl) {
+        __mmask32 ld = (__mmask32)((1u << (kl - k)) - 1u);
+        BNBQ__ZW_STEP(BNBQ__ZW_LDM)
+    }
+    BNBQ__ZI8_STORE
+    return kl;
+}
+
+/* AVX512_VNNI: vpdpbusd multiplies unsigned bytes by signed bytes, four products per int32 lane,
+   wrapping adds: B ^ 0x80 is B + 128 as an unsigned byte, so the tile holds
+   sum a * b + 128 * sum a, which the caller corrects with the rows' sums (bnbq__zn_rowsum).
+   Masked lanes of the last step load 0 in A, so B's 0x80 there adds nothing. */
+#define BNBQ__TVNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,avx,f16c")))
+/* gcc 12 copies every accumulator to a new register (and spills) around _mm512_dpbusd_epi32;
+   the instruction itself in asm keeps the 16 accumulators in place (clang does that either way) */
+#if defined(__GNUC__) && !defined(__clang__)
+#define BNBQ__ZN_DP(c, u, s) __asm__("vpdpbusd %2, %1, %0" : "+v"(c) : "v"(u), "v"(s))
+#else
+#define BNBQ__ZN_DP(c, u, s) (c) = _mm512_dpbusd_epi32((c), (u), (s))
+#endif
+#define BNBQ__ZN_COL(j, bv) { \
+        __m512i bu = _mm512_xor_si512((bv), x80); \
+        BNBQ__ZN_DP(c0##j, bu, a0); BNBQ__ZN_DP(c1##j, bu, a1); \
+        BNBQ__ZN_DP(c2##j, bu, a2); BNBQ__ZN_DP(c3##j, bu, a3); }
+#define BNBQ__ZN_STEP(LD) { \
+        __m512i a0 = LD(a[0]), a1 = LD(a[1]), a2 = LD(a[2]), a3 = LD(a[3]); \
+        BNBQ__ZN_COL(0, LD(b[0])) BNBQ__ZN_COL(1, LD(b[1])) BNBQ__ZN_COL(2, LD(b[2])) \
+        BNBQ__ZN_COL(3, LD(b[3])) }
+#define BNBQ__ZN_LD(p) _mm512_loadu_si512((const void*)((p) + k))
+#define BNBQ__ZN_LDM(p) _mm512_maskz_loadu_epi8(ld, (p) + k)
+
+static BNBQ__TVNNI size_t bnbq__zn_i8tile(const int8_t* const* a, const int8_t* const* b,
+                                          size_t kl, int32_t* s) {
+    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00;
+    __m512i c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00;
+    __m512i c31 = c00, c32 = c00, c33 = c00, x80 = _mm512_set1_epi8((char)-128);
+    size_t k;
+    for (k = 0; k < kl; k += 64) {   /* one loop body (gcc 12 copies registers around two) */
+        __mmask64 ld = kl - k >= 64 ? ~(__mmask64)0 : (__mmask64)((~0ull) >> (64 - (kl - k)));
+        BNBQ__ZN_STEP(BNBQ__ZN_LDM)
+    }
+    BNBQ__ZI8_STORE
+    return kl;
+}
+
+/* sum of a[0..K) modulo 2^32 (vpdpbusd of 1-bytes by a) */
+static BNBQ__TVNNI uint32_t bnbq__zn_rowsum(const int8_t* a, size_t K) {
+    __m512i acc = _mm512_setzero_si512(), one = _mm512_set1_epi8(1);
+    size_t k;
+    for (k = 0; k + 64 <= K; k += 64) acc = _mm512_dpbusd_epi32(acc, one, _mm512_loadu_si512((const void*)(a + k)));
+    if (k < K) acc = _mm512_dpbusd_epi32(acc, one, _mm512_maskz_loadu_epi8((__mmask64)((~0ull) >> (64 - (K - k))), a + k));
+    return (uint32_t)_mm512_reduce_add_epi32(acc);
+}
+#undef BNBQ__ZW_COL
+#undef BNBQ__ZW_STEP
+#undef BNBQ__ZW_LD
+#undef BNBQ__ZW_LDM
+#undef BNBQ__ZN_COL
+#undef BNBQ__ZN_DP
+#undef BNBQ__ZN_STEP
+#undef BNBQ__ZN_LD
+#undef BNBQ__ZN_LDM
+#undef BNBQ__ZI8_STORE
 
 /* ---- AVX2 ---- */
 
@@ -3012,6 +3252,48 @@ static BNBQ__T256 int bnbq__y_vectorwise_row(const uint16_t* a, size_t cols, flo
         }
     }
     return 1;
+}
+
+/* int8 matmul tile (see bnbq__z_i8tile): 16 bytes sign-extended to 16 bits, vpmaddwd, 32-bit
+   adds (exact); the 4 x 4 tile as two 4 x 2 halves (16 ymm registers); the k tail left to the
+   caller (returns the k reached). */
+static BNBQ__T256 __m128i bnbq__y_hsum4(__m256i a, __m256i b, __m256i c, __m256i d) {
+    __m256i r = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+    return _mm_add_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+}
+
+static BNBQ__T256 size_t bnbq__y_i8tile(const int8_t* const* a, const int8_t* const* b, size_t kl,
+                                        int32_t* s) {
+    size_t k = 0;
+    int h;
+    for (h = 0; h < 2; h++) {
+        const int8_t* b0 = b[2 * h];
+        const int8_t* b1 = b[2 * h + 1];
+        __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00;
+        __m256i c21 = c00, c30 = c00, c31 = c00;
+        int32_t t[8];
+        for (k = 0; k + 16 <= kl; k += 16) {
+            __m256i a0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(a[0] + k)));
+            __m256i a1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(a[1] + k)));
+            __m256i a2 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(a[2] + k)));
+            __m256i a3 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(a[3] + k)));
+            __m256i bw = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(b0 + k)));
+            c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(a0, bw));
+            c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(a1, bw));
+            c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(a2, bw));
+            c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(a3, bw));
+            bw = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(b1 + k)));
+            c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(a0, bw));
+            c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(a1, bw));
+            c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(a2, bw));
+            c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(a3, bw));
+        }
+        _mm_storeu_si128((__m128i*)t, bnbq__y_hsum4(c00, c01, c10, c11));
+        _mm_storeu_si128((__m128i*)(t + 4), bnbq__y_hsum4(c20, c21, c30, c31));
+        s[2 * h] = t[0]; s[2 * h + 1] = t[1]; s[4 + 2 * h] = t[2]; s[5 + 2 * h] = t[3];
+        s[8 + 2 * h] = t[4]; s[9 + 2 * h] = t[5]; s[12 + 2 * h] = t[6]; s[13 + 2 * h] = t[7];
+    }
+    return k;
 }
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -3525,6 +3807,29 @@ static void bnbq__n_gemv(bnbq_dtype dt, const float* qmap, const float* At, cons
     }
 }
 
+/* int8 matmul tile (see bnbq__z_i8tile): smull of 8 byte pairs (each product fits int16, even
+   -128 * -128), sadalp into int32 lanes (pairwise, wrapping); the k tail left to the caller. */
+static size_t bnbq__n_i8tile(const int8_t* const* a, const int8_t* const* b, size_t kl, int32_t* s) {
+    int32x4_t c[4][4];
+    size_t k;
+    int i, j;
+    for (i = 0; i < 4; i++) for (j = 0; j < 4; j++) c[i][j] = vdupq_n_s32(0);
+    for (k = 0; k + 16 <= kl; k += 16) {
+        int8x16_t av[4];
+        for (i = 0; i < 4; i++) av[i] = vld1q_s8(a[i] + k);
+        for (j = 0; j < 4; j++) {
+            int8x16_t bv = vld1q_s8(b[j] + k);
+            for (i = 0; i < 4; i++) {
+                c[i][j] = vpadalq_s16(c[i][j], vmull_s8(vget_low_s8(av[i]), vget_low_s8(bv)));
+                c[i][j] = vpadalq_s16(c[i][j], vmull_high_s8(av[i], bv));
+            }
+        }
+    }
+    for (i = 0; i < 4; i++)
+        vst1q_s32(s + 4 * i, vpaddq_s32(vpaddq_s32(c[i][0], c[i][1]), vpaddq_s32(c[i][2], c[i][3])));
+    return k;
+}
+
 #endif /* BNBQ__NEON_SIMD */
 
 #ifdef BNBQ_PTHREADS
@@ -3722,6 +4027,101 @@ static int bnbq__simd_vectorwise_row(const uint16_t* a, size_t cols, float thr, 
     (void)a; (void)cols; (void)thr; (void)q; (void)out_m;
 #endif
     return 0;
+}
+
+/* ---- int8 matmul (bnbq_int8_linear_matmul) on a SIMD level ----
+   out (M, N) = A (M, K) B (N, K)^T modulo 2^32, the bytes of bnbq__dot_i8: tiles of 4 rows of A
+   by 4 rows of B (bnbq__*_i8tile, the caller repeating the last row of a partial tile), over
+   blocks of BNBQ__I8_KC bytes of K (a later block adds its sums to out: a wrapping sum does not
+   depend on the order), in panels of BNBQ__I8_NC rows of B (NC * KC bytes stay in L2 while every
+   4-row strip of A passes over them; the strip's KC-byte rows stay in L1). The work is cut along
+   N (units of 16 rows of B), or along M (units of 4 rows of A) when N is small next to M. */
+#if defined(BNBQ__X86_SIMD) || defined(BNBQ__NEON_SIMD)
+typedef size_t (*bnbq__i8tile_fn)(const int8_t* const*, const int8_t* const*, size_t, int32_t*);
+typedef struct bnbq__task_i8mm {
+    const int8_t* A; const int8_t* B; size_t M, N, K; int32_t* out;
+    const uint32_t* corr;   /* NULL, or per row of A what the tile adds to it (VNNI: 128 * row sum) */
+    bnbq__i8tile_fn tile;
+    int by_n;
+} bnbq__task_i8mm;
+
+#ifndef BNBQ__I8_KC
+#define BNBQ__I8_KC 4096
+#endif
+#ifndef BNBQ__I8_NC
+#define BNBQ__I8_NC 64
+#endif
+
+static int32_t bnbq__i8_wrap(uint32_t u) {
+    return u <= 0x7fffffffu ? (int32_t)u : -(int32_t)(~u) - 1;
+}
+
+static void bnbq__i8mm_range(void* task, size_t u0, size_t u1) {
+    const bnbq__task_i8mm* t = (const bnbq__task_i8mm*)task;
+    size_t m0 = 0, m1 = t->M, n0 = 0, n1 = t->N, K = t->K, nc, kb, m, n;
+    if (t->by_n) { n0 = u0 * 16; n1 = u1 * 16 < t->N ? u1 * 16 : t->N; }
+    else { m0 = u0 * 4; m1 = u1 * 4 < t->M ? u1 * 4 : t->M; }
+    for (nc = n0; nc < n1; nc += BNBQ__I8_NC) {
+        size_t ne = n1 - nc < BNBQ__I8_NC ? n1 : nc + BNBQ__I8_NC;
+        for (kb = 0; kb < K; kb += BNBQ__I8_KC) {
+            size_t kl = K - kb < BNBQ__I8_KC ? K - kb : BNBQ__I8_KC;
+            for (m = m0; m < m1; m += 4)
+                for (n = nc; n < ne; n += 4) {
+                    const int8_t* ap[4];
+                    const int8_t* bp[4];
+                    int32_t s[16];
+                    size_t i, j, k, kv;
+                    for (i = 0; i < 4; i++) {
+                        ap[i] = t->A + (m + i < m1 ? m + i : m1 - 1) * K + kb;
+                        bp[i] = t->B + (n + i < ne ? n + i : ne - 1) * K + kb;
+                    }
+                    kv = t->tile(ap, bp, kl, s);
+                    for (i = 0; i < 4 && m + i < m1; i++)
+                        for (j = 0; j < 4 && n + j < ne; j++) {
+                            uint32_t v = (uint32_t)s[4 * i + j];
+                            int32_t* o = t->out + (m + i) * t->N + n + j;
+                            for (k = kv; k < kl; k++) v += (uint32_t)((int32_t)ap[i][k] * (int32_t)bp[j][k]);
+                            if (kb) v += (uint32_t)*o;
+                            else if (t->corr) v -= t->corr[m + i];
+                            *o = bnbq__i8_wrap(v);
+                        }
+                }
+        }
+    }
+}
+
+#endif
+
+/* 0: left to the scalar code (no SIMD level, or no memory for the VNNI row sums) */
+static int bnbq__simd_int8_matmul(bnbq_exec* ex, const int8_t* A, const int8_t* B, size_t M,
+                                  size_t N, size_t K, int32_t* out) {
+#if defined(BNBQ__X86_SIMD) || defined(BNBQ__NEON_SIMD)
+    bnbq__task_i8mm t;
+    uint32_t* corr = NULL;
+    int lv = bnbq__simd();
+    memset(&t, 0, sizeof t);
+#if defined(BNBQ__X86_SIMD)
+    if (lv >= BNBQ_SIMD_AVX512 && __atomic_load_n(&bnbq__simd_vnni, __ATOMIC_RELAXED)) {
+        size_t m;
+        corr = (uint32_t*)malloc(M * sizeof(uint32_t));
+        if (!corr) return 0;
+        for (m = 0; m < M; m++) corr[m] = bnbq__zn_rowsum(A + m * K, K) << 7;
+        t.tile = bnbq__zn_i8tile;
+    } else if (lv >= BNBQ_SIMD_AVX512) t.tile = bnbq__z_i8tile;
+    else if (lv >= BNBQ_SIMD_AVX2) t.tile = bnbq__y_i8tile;
+#else
+    if (lv == BNBQ_SIMD_NEON) t.tile = bnbq__n_i8tile;
+#endif
+    if (!t.tile) return 0;
+    t.A = A; t.B = B; t.M = M; t.N = N; t.K = K; t.out = out; t.corr = corr;
+    t.by_n = N >= 64 || N >= M;
+    bnbq__parallel(ex, bnbq__i8mm_range, &t, t.by_n ? (N + 15) / 16 : (M + 3) / 4);
+    free(corr);
+    return 1;
+#else
+    (void)ex; (void)A; (void)B; (void)M; (void)N; (void)K; (void)out;
+    return 0;
+#endif
 }
 
 
@@ -4413,6 +4813,7 @@ BNBQ_API bnbq_result bnbq_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, con
     bnbq_result r = bnbq__check_mm(ex, bnbq__func, A, B, M, N, K, out, 4);
     if (r != BNBQ_SUCCESS) return r;
     BNBQ__DISPATCH(int8_linear_matmul, (ex, A, B, M, N, K, out));
+    if (bnbq__simd_int8_matmul(ex, A, B, M, N, K, out)) return BNBQ_SUCCESS;
     memset(&t, 0, sizeof t);
     t.A = A; t.B = B; t.M = M; t.N = N; t.K = K; t.out32 = out;
     bnbq__parallel(ex, bnbq__cpu_int8_matmul_range, &t, M);
@@ -4646,7 +5047,8 @@ static void bnbq__cpu_sb_matmul_range(void* task, size_t m0, size_t m1) {
     for (m = m0; m < m1; m++) {
         float sx = bnbq_f16_to_f32(t->sx[m]);
         for (n = 0; n < t->N; n++) {
-            int32_t acc = bnbq__dot_i8(t->A + m * t->K, t->B + n * t->K, t->K);
+            int32_t acc = t->cin32 ? t->cin32[m * t->N + n]     /* from a SIMD level */
+                                   : bnbq__dot_i8(t->A + m * t->K, t->B + n * t->K, t->K);
             float w = bnbq_f16_to_f32(t->sw[t->sw_global ? 0 : n]);
             BNBQ__FLT_TMP float f = (float)acc * 6.20001229e-05f;   /* f32(1/127^2) */
             BNBQ__FLT_TMP float g = sx * f;
@@ -4673,7 +5075,12 @@ static bnbq_result bnbq__sb_matmul(bnbq_exec* ex, const char* bnbq__func, const 
     memset(&t, 0, sizeof t);
     t.A = a; t.B = w; t.sx = sx; t.sw = sw; t.M = M; t.N = N; t.K = K; t.out16 = out;
     t.bias16 = bias; t.sw_global = global;
-    bnbq__parallel(ex, bnbq__cpu_sb_matmul_range, &t, M);
+    {   /* a SIMD level computes the int32 products first (>>simd); the epilogue is the same */
+        int32_t* acc = bnbq__simd() != BNBQ_SIMD_SCALAR ? (int32_t*)malloc(M * N * sizeof(int32_t)) : NULL;
+        if (acc && bnbq__simd_int8_matmul(ex, a, w, M, N, K, acc)) t.cin32 = acc;
+        bnbq__parallel(ex, bnbq__cpu_sb_matmul_range, &t, M);
+        free(acc);
+    }
     return BNBQ_SUCCESS;
 }
 

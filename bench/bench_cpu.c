@@ -2,10 +2,16 @@
 
    Build and run:  make bench-cpu
                    (cc -std=c99 -O2 -ffp-contract=off -I. bench/bench_cpu.c -o build/bench_cpu -lm)
-   Options:        --simd scalar|avx2|avx512   force a SIMD level (default: the best; or BNBQ_SIMD)
+   Options:        --simd scalar|avx2|avx512|neon  force a SIMD level (default: the best; or BNBQ_SIMD)
                    --only WORD1,WORD2          only the lines whose name contains one of the words
                    --threads N                 run the operations (and memcpy) on N threads through
                                                a CPU exec with bnbq_thread_pool (default 1: ex = NULL)
+                   --no-nt                     no streaming stores in the AVX-512 dequantizers (which
+                                               use them for outputs >= 16 MiB, 64-byte aligned) and
+                                               LLM.int8 row quantizer (rows >= 1024, aligned)
+                   --paired                    5 runs per line, each followed by a run of memcpy; the
+                                               % is the median of the per-run ratios (steadier on a
+                                               machine that other jobs share; about twice the time)
 
    Every line: the median over 3 runs of the time per call (each run repeats the call until it
    has taken at least 0.2 s), the bandwidth it implies (bytes read + bytes written, GB = 1e9 B),
@@ -36,7 +42,8 @@ static double now_s(void)
 
 static void* xmalloc(size_t bytes)
 {
-    void* p = malloc(bytes);
+    void* p = NULL;
+    if (posix_memalign(&p, 64, bytes) != 0) p = NULL;   /* 64-byte aligned, as tensors usually are */
     if (!p) { fprintf(stderr, "out of memory (%zu bytes)\n", bytes); exit(1); }
     memset(p, 0, bytes);   /* touch every page before timing */
     return p;
@@ -74,30 +81,47 @@ static void fill_randn(float* x, size_t n)
 
 typedef void (*bench_fn)(void* ctx);
 
-static double median3(double a, double b, double c)
+static double median(double* v, int n)
 {
-    if (a > b) { double t = a; a = b; b = t; }
-    if (b > c) { double t = b; b = c; c = t; }
-    if (a > b) { double t = a; a = b; b = t; }
-    return b;
-}
-
-/* median over 3 runs of the seconds per call */
-static double time_call(bench_fn fn, void* ctx)
-{
-    double per[3];
-    int run;
-    fn(ctx);                                   /* warm-up */
-    for (run = 0; run < 3; run++) {
-        long calls = 0;
-        double t0 = now_s(), t;
-        do { fn(ctx); calls++; t = now_s() - t0; } while (t < MIN_RUN_S);
-        per[run] = t / (double)calls;
-    }
-    return median3(per[0], per[1], per[2]);
+    int i, j;
+    for (i = 1; i < n; i++)
+        for (j = i; j > 0 && v[j - 1] > v[j]; j--) { double t = v[j]; v[j] = v[j - 1]; v[j - 1] = t; }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static double g_memcpy_gbs;
+/* --paired: each run of an operation is followed by a run of memcpy, and the line's % is the
+   median over the runs of (operation GB/s / the memcpy GB/s next to it) */
+#define PAIRED_RUNS 5
+static int g_paired;
+static bench_fn g_mc_fn;
+static void* g_mc_ctx;
+static double g_mc_bytes;
+static double g_run_sec[PAIRED_RUNS], g_run_mc[PAIRED_RUNS];
+static int g_runs;
+
+static double run_for(bench_fn fn, void* ctx, double min_s)
+{
+    long calls = 0;
+    double t0 = now_s(), t;
+    do { fn(ctx); calls++; t = now_s() - t0; } while (t < min_s);
+    return t / (double)calls;
+}
+
+/* median over 3 runs (--paired: 5 runs, each followed by memcpy) of the seconds per call */
+static double time_call(bench_fn fn, void* ctx)
+{
+    double per[PAIRED_RUNS];
+    int run;
+    fn(ctx);                                   /* warm-up */
+    g_runs = g_paired && g_mc_fn ? PAIRED_RUNS : 3;
+    for (run = 0; run < g_runs; run++) {
+        per[run] = g_run_sec[run] = run_for(fn, ctx, g_runs == 3 ? MIN_RUN_S : 0.5 * MIN_RUN_S);
+        g_run_mc[run] = g_runs == 3 ? g_memcpy_gbs
+                                    : g_mc_bytes / run_for(g_mc_fn, g_mc_ctx, 0.5 * MIN_RUN_S) * 1e-9;
+    }
+    return median(per, g_runs);
+}
 static const char* g_only;
 static bnbq_exec* g_ex;          /* NULL, or a CPU exec with a thread pool (--threads) */
 static bnbq_thread_pool* g_pool;
@@ -123,8 +147,10 @@ static int wanted(const char* name)
 
 static void print_line(const char* name, double sec, double bytes, double ops)
 {
-    double gbs = bytes / sec * 1e-9;
-    printf("%-44s %10.3f %9.2f %8.1f%%", name, sec * 1e3, gbs, 100.0 * gbs / g_memcpy_gbs);
+    double gbs = bytes / sec * 1e-9, ratio[PAIRED_RUNS];
+    int r;
+    for (r = 0; r < g_runs; r++) ratio[r] = bytes / g_run_sec[r] * 1e-9 / g_run_mc[r];
+    printf("%-44s %10.3f %9.2f %8.1f%%", name, sec * 1e3, gbs, 100.0 * median(ratio, g_runs));
     if (ops > 0) printf(" %9.2f", ops / sec * 1e-9);
     printf("\n");
     fflush(stdout);
@@ -231,11 +257,18 @@ int main(int argc, char** argv)
             if (!found) { fprintf(stderr, "--simd: unknown level %s\n", want); return 1; }
         } else if (strcmp(argv[id], "--only") == 0 && id + 1 < argc) {
             g_only = argv[++id];
+        } else if (strcmp(argv[id], "--no-nt") == 0) {
+#if defined(BNBQ__X86_SIMD)
+            bnbq__nt_min_bytes = (size_t)-1;   /* no streaming stores in the dequantizers */
+            bnbq__vw_nt_cols = (size_t)-1;     /* nor in int8_vectorwise_quant */
+#endif
+        } else if (strcmp(argv[id], "--paired") == 0) {
+            g_paired = 1;
         } else if (strcmp(argv[id], "--threads") == 0 && id + 1 < argc) {
             g_threads = atoi(argv[++id]);
             if (g_threads < 1) { fprintf(stderr, "--threads: at least 1\n"); return 1; }
         } else {
-            fprintf(stderr, "usage: %s [--simd scalar|avx2|avx512] [--only WORD1,WORD2] [--threads N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--simd scalar|neon|avx2|avx512] [--only WORD1,WORD2] [--threads N] [--paired] [--no-nt]\n", argv[0]);
             return 1;
         }
     }
@@ -278,7 +311,8 @@ int main(int argc, char** argv)
             printf("bnbq %s CPU benchmark (ex = NULL, one thread)\n", BNBQ_VERSION_STRING);
         printf("simd:     %s (best here: %s)\n", bnbq_simd_level_name(bnbq_cpu_simd_level()),
                bnbq_cpu_simd_supported(BNBQ_SIMD_AVX512) ? "avx512" :
-               bnbq_cpu_simd_supported(BNBQ_SIMD_AVX2) ? "avx2" : "scalar");
+               bnbq_cpu_simd_supported(BNBQ_SIMD_AVX2) ? "avx2" :
+               bnbq_cpu_simd_supported(BNBQ_SIMD_NEON) ? "neon" : "scalar");
         printf("cpu:      %s\n", model);
 #if defined(__clang__)
         printf("compiler: %s\n", __VERSION__);          /* "Clang x.y.z ..." */
@@ -290,13 +324,16 @@ int main(int argc, char** argv)
         printf("compiler: unknown\n");
 #endif
         printf("date:     %s\n", date);
-        printf("elements: 2^24 = %zu; median of 3 runs, each >= %.1f s\n\n", n, MIN_RUN_S);
+        if (g_paired)
+            printf("elements: 2^24 = %zu; %d runs, each >= %.1f s and followed by memcpy; %%memcpy: the median of the per-run ratios\n\n",
+                   n, PAIRED_RUNS, 0.5 * MIN_RUN_S);
+        else printf("elements: 2^24 = %zu; median of 3 runs, each >= %.1f s\n\n", n, MIN_RUN_S);
     }
 
     /* ---- memcpy ceiling */
     {
         size_t bytes = (size_t)256 << 20;
-        mc_ctx m;
+        static mc_ctx m;
         m.src = xmalloc(bytes);
         m.dst = xmalloc(bytes);
         memset((void*)m.src, 1, bytes);
@@ -304,10 +341,10 @@ int main(int argc, char** argv)
         g_memcpy_gbs = 1.0;
         sec = time_call(run_memcpy, &m);
         g_memcpy_gbs = 2.0 * (double)bytes / sec * 1e-9;
+        for (i = 0; i < (size_t)g_runs; i++) g_run_mc[i] = g_memcpy_gbs;
         printf("%-44s %10s %9s %9s %9s\n", "operation", "ms/call", "GB/s", "%memcpy", "GOP/s");
         print_line("memcpy 256 MiB", sec, 2.0 * (double)bytes, 0);
-        free((void*)m.src);
-        free(m.dst);
+        g_mc_fn = run_memcpy; g_mc_ctx = &m; g_mc_bytes = 2.0 * (double)bytes;   /* --paired */
     }
 
     fill_randn(xf, n);
@@ -420,16 +457,33 @@ int main(int argc, char** argv)
         int32_t* c = (int32_t*)xmalloc(M * N * sizeof(int32_t));
         for (i = 0; i < M * K; i++) a[i] = (int8_t)lrintf(fmaxf(-127.f, fminf(127.f, 40.0f * xf[i])));
         for (i = 0; i < N * K; i++) b[i] = (int8_t)lrintf(fmaxf(-127.f, fminf(127.f, 40.0f * xf[(i * 7) % n])));
+        double ops = 2.0 * (double)M * (double)N * (double)K, by = (double)(M * K + N * K) + (double)(M * N) * 4;
+        bnbq_simd_level lv = bnbq_cpu_simd_level();
         memset(&t, 0, sizeof t);
         t.a = a; t.b = b; t.c = c; t.M = M; t.N = N; t.K = K;
         sec = time_call(run_int8_mm, &t);
-        print_line("int8_linear_matmul 64x4096x4096", sec,
-                   (double)(M * K + N * K) + (double)(M * N) * 4, 2.0 * (double)M * (double)N * (double)K);
+        print_line("int8_linear_matmul 64x4096x4096", sec, by, ops);
+#if defined(BNBQ__X86_SIMD)
+        if (lv == BNBQ_SIMD_AVX512 && bnbq__simd_vnni) {   /* the AVX-512BW path of CPUs without VNNI */
+            bnbq__simd_vnni = 0;
+            print_line("int8_linear_matmul 64x4096x4096 no vnni", time_call(run_int8_mm, &t), by, ops);
+            bnbq__simd_vnni = 1;
+        }
+#endif
+        if (lv != BNBQ_SIMD_SCALAR) {   /* the scalar reference in the same process: the speed-up */
+            double ssec;
+            bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+            ssec = time_call(run_int8_mm, &t);
+            bnbq_cpu_set_simd_level(lv);
+            print_line("int8_linear_matmul 64x4096x4096 scalar", ssec, by, ops);
+            printf("%-44s %9.1fx\n", "int8_linear_matmul speed-up over scalar", ssec / sec);
+        }
         free(a); free(b); free(c);
     }
 
     printf("\ntotal %.1f s\n", now_s() - t_start);
     if (g_pool) bnbq_thread_pool_destroy(g_pool);
+    if (g_mc_fn) { free((void*)((mc_ctx*)g_mc_ctx)->src); free(((mc_ctx*)g_mc_ctx)->dst); }
     free(xf); free(xh); free(xb); free(q); free(absmax); free(out);
     return 0;
 }

@@ -2,7 +2,7 @@
 
    For each level this CPU and build support (bnbq_cpu_simd_supported; the others are skipped with
    the reason printed) and each path (8-bit blockwise quantize / dequantize, 4-bit NF4 / FP4
-   quantize / dequantize, LLM.int8 row-wise quantize, 4-bit GEMV), on random inputs of odd sizes holding special
+   quantize / dequantize, LLM.int8 row-wise quantize, 4-bit GEMV, int8 matmul), on random inputs of odd sizes holding special
    values (NaN with several payloads, +-inf, -0, subnormals, huge values, values at and next to code
    entries, midpoints and NF4 / FP4 thresholds), every dtype, several blocksizes, with and without a
    parallel-for that cuts the work into small ranges and through a 2-thread bnbq_thread_pool: the output of the level must equal the output
@@ -214,6 +214,30 @@ static void t_quantize_blockwise(bnbq_simd_level lv, bnbq_exec* ex)
     }
 }
 
+/* the SIMD output of a dequantize / int8 row test: 64-byte aligned or 16 bytes past that,
+   alternately; at the AVX-512 level both with streaming stores enabled for any size
+   (bnbq__nt_min_bytes 0, rows from 16 columns: the aligned one takes them, the other is refused) */
+static int g_nt_case;
+static void* nt_out(void* raw, bnbq_simd_level lv)
+{
+    char* p = (char*)raw + (64 - (size_t)((uintptr_t)raw % 64)) % 64;
+    g_nt_case++;
+#if defined(BNBQ__X86_SIMD)
+    bnbq__nt_min_bytes = lv == BNBQ_SIMD_AVX512 ? 0 : (size_t)16 << 20;
+    bnbq__vw_nt_cols = lv == BNBQ_SIMD_AVX512 ? 16 : 1024;
+#else
+    (void)lv;
+#endif
+    return g_nt_case % 2 ? p : p + 16;
+}
+static void nt_reset(void)
+{
+#if defined(BNBQ__X86_SIMD)
+    bnbq__nt_min_bytes = (size_t)16 << 20;
+    bnbq__vw_nt_cols = 1024;
+#endif
+}
+
 static void t_dequantize_blockwise(bnbq_simd_level lv, bnbq_exec* ex)
 {
     static const int bss[] = { 64, 256, 4096 };
@@ -227,7 +251,7 @@ static void t_dequantize_blockwise(bnbq_simd_level lv, bnbq_exec* ex)
                 size_t n = g_sizes[is], nb = n / (size_t)bss[ib] + 1;
                 uint8_t* q = (uint8_t*)malloc(n);
                 float* a = (float*)malloc(nb * 4);
-                void *o0 = malloc(n * 4), *o1 = malloc(n * 4);
+                void *o0 = malloc(n * 4), *r1 = malloc(n * 4 + 80), *o1 = nt_out(r1, lv);
                 for (i = 0; i < n; i++) q[i] = (uint8_t)rnd();
                 rand_absmax(a, nb);
                 for (id = 0; id < 3; id++) {
@@ -237,10 +261,12 @@ static void t_dequantize_blockwise(bnbq_simd_level lv, bnbq_exec* ex)
                     must(bnbq_dequantize_blockwise(ex, g_codes[ic], DTS[id], q, a, n, bss[ib], o0), "ref");
                     bnbq_cpu_set_simd_level(lv);
                     must(bnbq_dequantize_blockwise(ex, g_codes[ic], DTS[id], q, a, n, bss[ib], o1), "simd");
-                    snprintf(what, sizeof what, "code %d %s n %zu bs %d", ic, dtn(DTS[id]), n, bss[ib]);
+                    snprintf(what, sizeof what, "code %d %s n %zu bs %d out %% 64 = %d", ic, dtn(DTS[id]), n,
+                             bss[ib], (int)((uintptr_t)o1 % 64));
                     cmp_bytes(o0, o1, bytes, what);
                 }
-                free(q); free(a); free(o0); free(o1);
+                nt_reset();
+                free(q); free(a); free(o0); free(r1);
             }
     }
 }
@@ -291,7 +317,7 @@ static void t_dequantize_4bit(bnbq_simd_level lv, bnbq_exec* ex)
             size_t n = g_sizes[is], nb = n / (size_t)bss[ib] + 1, pb = (n + 1) / 2;
             uint8_t* q = (uint8_t*)malloc(pb);
             float* a = (float*)malloc(nb * 4);
-            void *o0 = malloc(n * 4), *o1 = malloc(n * 4);
+            void *o0 = malloc(n * 4), *r1 = malloc(n * 4 + 80), *o1 = nt_out(r1, lv);
             for (i = 0; i < pb; i++) q[i] = (uint8_t)rnd();
             rand_absmax(a, nb);
             for (iq = 0; iq < 2; iq++)
@@ -303,10 +329,12 @@ static void t_dequantize_4bit(bnbq_simd_level lv, bnbq_exec* ex)
                     must(bnbq_dequantize_4bit(ex, qt, DTS[id], q, a, n, bss[ib], o0), "ref");
                     bnbq_cpu_set_simd_level(lv);
                     must(bnbq_dequantize_4bit(ex, qt, DTS[id], q, a, n, bss[ib], o1), "simd");
-                    snprintf(what, sizeof what, "%s %s n %zu bs %d", iq ? "fp4" : "nf4", dtn(DTS[id]), n, bss[ib]);
+                    snprintf(what, sizeof what, "%s %s n %zu bs %d out %% 64 = %d", iq ? "fp4" : "nf4",
+                             dtn(DTS[id]), n, bss[ib], (int)((uintptr_t)o1 % 64));
                     cmp_bytes(o0, o1, bytes, what);
                 }
-            free(q); free(a); free(o0); free(o1);
+            nt_reset();
+            free(q); free(a); free(o0); free(r1);
         }
     }
 }
@@ -338,7 +366,8 @@ static void t_int8_vectorwise(bnbq_simd_level lv, bnbq_exec* ex)
                 size_t cols = colss[ic], rows = kind == 2 ? 1 : 5, n = rows * cols;
                 float* x = (float*)malloc(n * 4);
                 uint16_t* h = (uint16_t*)malloc(n * 2);
-                int8_t *q0 = (int8_t*)malloc(n), *q1 = (int8_t*)malloc(n);
+                int8_t *q0 = (int8_t*)malloc(n), *r1 = (int8_t*)malloc(n + 80);
+                int8_t* q1 = (int8_t*)nt_out(r1, lv);   /* aligned or 16 past: streaming stores */
                 float s0[8], s1[8];
                 int32_t oc0[4096], oc1[4096], no0 = -1, no1 = -1;
                 make_input(x, n, 0, g_codes[0]);
@@ -367,7 +396,8 @@ static void t_int8_vectorwise(bnbq_simd_level lv, bnbq_exec* ex)
                     cmp_bytes(&no0, &no1, 4, what);
                     if (no0 == no1 && no0 > 0) cmp_bytes(oc0, oc1, (size_t)no0 * 4, what);
                 }
-                free(x); free(h); free(q0); free(q1);
+                nt_reset();
+                free(x); free(h); free(q0); free(r1);
             }
 }
 
@@ -435,6 +465,99 @@ static void t_gemv_4bit(bnbq_simd_level lv, bnbq_exec* ex)
         cmp_bytes(&mz, &o0, 4, what);                   /* the case is what it claims */
         free(A); free(am); free(pk);
     }
+}
+
+/* int8 matmul (exact int32, wrapping): odd M, N, K (K not a multiple of any vector width, and
+   above the K block of 4096), tiles cut along N and along M, random bytes and the extremes -128 /
+   127 everywhere, and one K whose sums wrap around 2^32 */
+static void i8mm_case(bnbq_simd_level lv, bnbq_exec* ex, size_t M, size_t N, size_t K, int mode)
+{
+    static const int8_t ext[4] = { -128, 127, -127, 0 };
+    int8_t* a = (int8_t*)malloc(M * K);
+    int8_t* b = (int8_t*)malloc(N * K);
+    int32_t* o0 = (int32_t*)malloc(M * N * 4);
+    int32_t* o1 = (int32_t*)malloc(M * N * 4);
+    size_t i;
+    char what[160];
+    for (i = 0; i < M * K; i++)
+        a[i] = mode == 0 ? (int8_t)(rnd() & 0xff) : mode == 1 ? -128 : mode == 2 ? 127 : ext[rnd() % 4];
+    for (i = 0; i < N * K; i++)
+        b[i] = mode == 0 ? (int8_t)(rnd() & 0xff) : mode == 1 ? -128 : mode == 2 ? -128 : ext[rnd() % 4];
+    memset(o0, 0x11, M * N * 4); memset(o1, 0x22, M * N * 4);
+    bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+    must(bnbq_int8_linear_matmul(ex, a, b, M, N, K, o0), "ref");
+    bnbq_cpu_set_simd_level(lv);
+    must(bnbq_int8_linear_matmul(ex, a, b, M, N, K, o1), "simd");
+    snprintf(what, sizeof what, "M %zu N %zu K %zu values %d", M, N, K, mode);
+    cmp_bytes(o0, o1, M * N * 4, what);
+    free(a); free(b); free(o0); free(o1);
+}
+
+/* SwitchBack's int8 matmul + dequantize (rowwise / mixed): the int32 products from the level, the
+   f16 epilogue of the reference; states of random f16 scales (some 0, inf, NaN), bias or none */
+static void i8sb_case(bnbq_simd_level lv, bnbq_exec* ex, size_t M, size_t N, size_t K)
+{
+    static const uint16_t sp[] = { 0x0000, 0x7c00, 0x7e00, 0x0001, 0x7bff, 0x3c00 };
+    int8_t* a = (int8_t*)malloc(M * K);
+    int8_t* b = (int8_t*)malloc(N * K);
+    uint16_t *sx = (uint16_t*)malloc(M * 2), *sw = (uint16_t*)malloc(N * 2), *bias = (uint16_t*)malloc(N * 2);
+    uint16_t *o0 = (uint16_t*)malloc(M * N * 2), *o1 = (uint16_t*)malloc(M * N * 2);
+    size_t i;
+    int g, ib;
+    char what[160];
+    for (i = 0; i < M * K; i++) a[i] = (int8_t)(rnd() & 0xff);
+    for (i = 0; i < N * K; i++) b[i] = rnd() % 5 == 0 ? (int8_t)-128 : (int8_t)(rnd() & 0xff);
+    for (i = 0; i < M; i++) sx[i] = rnd() % 7 == 0 ? sp[rnd() % 6] : bnbq_f32_to_f16((float)fabs(randn()) * 3.0f);
+    for (i = 0; i < N; i++) {
+        sw[i] = rnd() % 7 == 0 ? sp[rnd() % 6] : bnbq_f32_to_f16((float)fabs(randn()) * 0.05f);
+        bias[i] = bnbq_f32_to_f16(randn());
+    }
+    for (g = 0; g < 2; g++)
+        for (ib = 0; ib < 2; ib++) {
+            memset(o0, 0x11, M * N * 2); memset(o1, 0x22, M * N * 2);
+            bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+            must(g ? bnbq_int8_matmul_mixed_dequantize(ex, a, b, sx, sw, M, N, K, o0, ib ? bias : NULL)
+                   : bnbq_int8_matmul_rowwise_dequantize(ex, a, b, sx, sw, M, N, K, o0, ib ? bias : NULL), "ref");
+            bnbq_cpu_set_simd_level(lv);
+            must(g ? bnbq_int8_matmul_mixed_dequantize(ex, a, b, sx, sw, M, N, K, o1, ib ? bias : NULL)
+                   : bnbq_int8_matmul_rowwise_dequantize(ex, a, b, sx, sw, M, N, K, o1, ib ? bias : NULL), "simd");
+            snprintf(what, sizeof what, "%s M %zu N %zu K %zu bias %d", g ? "mixed" : "rowwise", M, N, K, ib);
+            cmp_bytes(o0, o1, M * N * 2, what);
+        }
+    free(a); free(b); free(sx); free(sw); free(bias); free(o0); free(o1);
+}
+
+static void t_int8_matmul_one(bnbq_simd_level lv, bnbq_exec* ex)
+{
+    static const size_t Ks[] = { 1, 3, 17, 31, 32, 33, 63, 64, 65, 100, 1000, 4097, 8200 };
+    static const size_t MN[][2] = { { 1, 1 }, { 3, 17 }, { 17, 3 }, { 5, 65 }, { 65, 63 }, { 64, 130 } };
+    int ik, ip, mode;
+    for (ik = 0; ik < 13; ik++)
+        for (ip = 0; ip < 6; ip++)
+            for (mode = 0; mode < 4; mode++) {
+                if (g_quick && Ks[ik] > 1000 && ip > 2) continue;
+                if (mode && ip > 3 && Ks[ik] > 100) continue;
+                i8mm_case(lv, ex, MN[ip][0], MN[ip][1], Ks[ik], mode);
+            }
+    i8mm_case(lv, ex, 2, 3, 140000, 1);   /* 140000 * 16384 > 2^31: the sums wrap */
+    i8mm_case(lv, ex, 5, 2, 140001, 3);
+    i8sb_case(lv, ex, 1, 1, 1);
+    i8sb_case(lv, ex, 3, 17, 65);
+    i8sb_case(lv, ex, 17, 3, 1000);
+    i8sb_case(lv, ex, 33, 70, 4099);
+}
+
+static void t_int8_matmul(bnbq_simd_level lv, bnbq_exec* ex)
+{
+    t_int8_matmul_one(lv, ex);
+#if defined(BNBQ__X86_SIMD)
+    /* AVX-512 without VNNI (the vpmaddwd path), when this CPU has VNNI */
+    if (lv == BNBQ_SIMD_AVX512 && bnbq__simd_vnni) {
+        bnbq__simd_vnni = 0;
+        t_int8_matmul_one(lv, ex);
+        bnbq__simd_vnni = 1;
+    }
+#endif
 }
 
 /* Subnormals are kept (no flush to zero) at level lv: 4-bit dequantize of nibble 15 (NF4 1.0)
@@ -532,6 +655,7 @@ int main(int argc, char** argv)
         { "dequantize_4bit", t_dequantize_4bit },
         { "int8_vectorwise_quant", t_int8_vectorwise },
         { "gemv_4bit", t_gemv_4bit },
+        { "int8_matmul", t_int8_matmul },
     };
     static const bnbq_simd_level levels[] = { BNBQ_SIMD_AVX2, BNBQ_SIMD_AVX512, BNBQ_SIMD_NEON };
     bnbq_simd_level initial = bnbq_cpu_simd_level();
@@ -584,7 +708,7 @@ int main(int argc, char** argv)
     for (il = 0; il < 3; il++) {
         bnbq_simd_level lv = levels[il];
         int ran = 0;
-        for (ip = 0; ip < 6; ip++) {
+        for (ip = 0; ip < (int)(sizeof paths / sizeof paths[0]); ip++) {
             char name[96];
             int pass_pf;
             snprintf(name, sizeof name, "%s-%s", paths[ip].name, bnbq_simd_level_name(lv));
