@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench/device_run.sh - the GPU checks and benchmarks of one device session, in one command:
-# make gpu-test, make bench-gpu (read-only L2 flush), the same bench with the older memset flush
-# for the memory-bound operations, build/bench_compile (cold NVRTC wall time per unit) and the GPU
+# make gpu-test, make bench-gpu (read-only L2 flush), the gemv lines again with the fast order
+# (bench_gpu --gemv-fast), build/bench_compile (cold NVRTC wall time per unit) and the GPU
 # quickstart. Header: command, commit, date, GPU and driver. Usage: sh bench/device_run.sh [LOG]
 LOG=${1:-/dev/stdout}
 {
@@ -17,8 +17,8 @@ echo
 make -s all >/dev/null || { echo "build failed"; exit 1; }
 echo "===== make gpu-test"; make -s gpu-test
 echo; echo "===== make bench-gpu (read-only L2 flush)"; make -s bench-gpu GIT_COMMIT="$COMMIT"
-echo; echo "===== bench_gpu --flush memset (the older method), memory-bound operations"
-./build/bench_gpu --flush memset --runs 30 --only quantize,dequantize,int8,gemv | grep -E "copy|%"
+echo; echo "===== bench_gpu --gemv-fast --only gemv_4bit (bnbq_cuda_desc.gemv_fast_order = 1: the tensor-core gemv)"
+./build/bench_gpu --gemv-fast --only gemv_4bit | grep -E "copy \(|^gemv_4bit"
 echo; echo "===== build/bench_compile 90"; make -s build/bench_compile && ./build/bench_compile 90
 echo; echo "===== build/gpu_quickstart"; ./build/gpu_quickstart
 } 2>&1 | tee "$LOG"
