@@ -5687,21 +5687,31 @@ static void bnbq__cpu_ln_bwd_range(void* task, size_t m0, size_t m1) {
     }
 }
 /* grad_gamma / grad_beta columns (parallel over columns) */
+/* grad_gamma / grad_beta of columns [j0, j1): per column, double sums over the rows in row order.
+   The columns go in blocks of BNBQ__LN_COLS, rows outer, so that a row's statistics (when mean /
+   rstd are not given) are computed once per block instead of once per column (M N^2 work). */
+#define BNBQ__LN_COLS 512
 static void bnbq__cpu_ln_bwd_params_range(void* task, size_t j0, size_t j1) {
     const bnbq__task_ln* t = (const bnbq__task_ln*)task;
-    size_t m, j;
-    for (j = j0; j < j1; j++) {
-        double sg = 0.0, sb = 0.0;
+    double sg[BNBQ__LN_COLS], sb[BNBQ__LN_COLS];
+    size_t m, j, b0, b1;
+    for (b0 = j0; b0 < j1; b0 = b1) {
+        b1 = j1 - b0 > BNBQ__LN_COLS ? b0 + BNBQ__LN_COLS : j1;
+        for (j = b0; j < b1; j++) sg[j - b0] = sb[j - b0] = 0.0;
         for (m = 0; m < t->M; m++) {
-            double mean, rstd, g;
+            double mean, rstd;
             if (t->imean && t->irstd) { mean = t->imean[m]; rstd = t->irstd[m]; }
             else bnbq__ln_stats(t, m, &mean, &rstd);
-            g = bnbq__load(t->dt, t->G, m * t->N + j);
-            sg += g * (bnbq__load(t->dt, t->X, m * t->N + j) - mean) * rstd;
-            sb += g;
+            for (j = b0; j < b1; j++) {
+                const double g = bnbq__load(t->dt, t->G, m * t->N + j);
+                sg[j - b0] += g * (bnbq__load(t->dt, t->X, m * t->N + j) - mean) * rstd;
+                sb[j - b0] += g;
+            }
         }
-        if (t->gg) t->gg[j] = (float)sg;
-        if (t->gb) t->gb[j] = (float)sb;
+        for (j = b0; j < b1; j++) {
+            if (t->gg) t->gg[j] = (float)sg[j - b0];
+            if (t->gb) t->gb[j] = (float)sb[j - b0];
+        }
     }
 }
 
