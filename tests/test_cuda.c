@@ -1150,6 +1150,7 @@ static void t_precompile_bad_arch(void) {
     pd.archs = archs;
     pd.num_archs = 2;
     pd.dry_run = 1;
+    pd.emit_ptx = 1;   /* compute_90 PTX: the same units, without ptxas (the cubins are precompile-sm90's) */
     pd.logger = test_logger();
     log_reset();
     r = bnbq_cuda_precompile(&pd, &rep);
