@@ -2552,101 +2552,191 @@ static BNBQ__TVBMI __m512 bnbq__z_round_f16(__m512 x) {
     return bnbq__z_cvtph(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
 }
 
-/* 4-bit GEMV (bnbq__cpu_gemv_range, bitsandbytes' kgemm_4bit_inference_naive order): the
-   32 lanes of the reference are the lanes of two registers. Lane L takes chunk L + 32 j (32
-   elements) in round j; A is transposed once per call so that element e of every lane's chunk is
-   one load; the lanes' 16 packed bytes are transposed with byte permutes (VBMI); each weight is
+/* 4-bit GEMV (bnbq__cpu_gemv_range, bitsandbytes' kgemm_4bit_inference_naive order), AVX-512F:
+   the 32 lanes of the reference are the lanes of two registers per row (halves h = 0, 1: lanes
+   16 h .. 16 h + 15), two rows at a time (four independent chains). Register lane i of half h is
+   the reference's lane 16 h + 4 (i % 4) + i / 4: then the 16 lanes' 16-byte chunk slices
+   (4 loads of 64 bytes, one lane per 128-bit lane) become 4 registers of 32-bit words (word w of
+   every lane: bytes 4 w .. 4 w + 3, elements 8 w .. 8 w + 7) by a 4x4 dword transpose within the
+   128-bit lanes (8 unpacks); element 8 w + t is then a shift of word w (vpermps reads the low 4
+   bits). A is transposed once per call to the same lane order (bnbq__simd_gemv). Each weight is
    qmap[nibble] * absmax and goes into the lane's chain in element order: F32 a fused multiply-add
-   as the reference's fmaf; F16 / BF16 the weight and the product rounded to dt, then added.
-   The 32 lane sums then take the reference's scalar tree and final rounding. */
-static BNBQ__TVBMI void bnbq__zv_gemv(bnbq_dtype dt, const float* qmap, const float* At,
-                                      const uint8_t* packed, const float* absmax, size_t K,
-                                      size_t bs, const void* bias, void* out, size_t n0, size_t n1) {
-    uint8_t ib[16][64];
-    size_t n, j, nch = K / 32, rounds = (nch + 31) / 32;
-    int i, L, lgbs = 0;
-    const __m512 qm = _mm512_loadu_ps(qmap);
-    const __mmask64 kA = (__mmask64)0x0000000011111111ull, kB = (__mmask64)0x1111111100000000ull;
-    while (((size_t)1 << lgbs) < bs) lgbs++;
-    for (i = 0; i < 16; i++)
-        for (L = 0; L < 64; L++) ib[i][L] = (L & 3) ? 0 : (uint8_t)(16 * ((L / 4) % 8) + i);
-    for (n = n0; n < n1; n++) {
-        const uint8_t* wrow = packed + n * K / 2;
-        const float* arow = absmax + n * K / bs;
-        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-        float v[32];
-        int off;
-        for (j = 0; j < rounds; j++) {
-            size_t la = nch - 32 * j < 32 ? nch - 32 * j : 32;       /* active lanes */
-            __mmask16 m0 = la >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << la) - 1u);
-            __mmask16 m1 = la >= 32 ? (__mmask16)0xffff : la > 16 ? (__mmask16)((1u << (la - 16)) - 1u) : 0;
-            const uint8_t* wp = wrow + 512 * j;
-            const float* at = At + 1024 * j;
-            __m512i z[8], lanes = _mm512_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224, 256, 288,
-                                                    320, 352, 384, 416, 448, 480);
-            __m512i base = _mm512_set1_epi32((int)(1024 * j));
-            __m512 s0, s1;
-            int q;
-            for (q = 0; q < 8; q++) {
-                size_t lo = 64 * (size_t)q, act = 16 * la;
-                __mmask64 mk = act >= lo + 64 ? ~(__mmask64)0 : act <= lo ? (__mmask64)0
-                               : (((__mmask64)1 << (act - lo)) - 1);
-                z[q] = _mm512_maskz_loadu_epi8(mk, wp + lo);
-            }
-            s0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0,
-                     _mm512_srli_epi32(_mm512_add_epi32(base, lanes), (unsigned)lgbs), arow, 4);
-            s1 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1,
-                     _mm512_srli_epi32(_mm512_add_epi32(base, _mm512_add_epi32(lanes, _mm512_set1_epi32(512))),
-                                       (unsigned)lgbs), arow, 4);
-            s0 = bnbq__z_canon(s0); s1 = bnbq__z_canon(s1);      /* bnbq__round_to(dt, absmax) */
-            if (dt == BNBQ_F16) { s0 = bnbq__z_round_f16(s0); s1 = bnbq__z_round_f16(s1); }
-            if (dt == BNBQ_BF16) { s0 = bnbq__z_round_bf16(s0); s1 = bnbq__z_round_bf16(s1); }
-            for (i = 0; i < 16; i++) {
-                __m512i idx = _mm512_loadu_si512((const void*)ib[i]);
-                __m512i d0 = _mm512_or_si512(_mm512_maskz_permutex2var_epi8(kA, z[0], idx, z[1]),
-                                             _mm512_maskz_permutex2var_epi8(kB, z[2], idx, z[3]));
-                __m512i d1 = _mm512_or_si512(_mm512_maskz_permutex2var_epi8(kA, z[4], idx, z[5]),
-                                             _mm512_maskz_permutex2var_epi8(kB, z[6], idx, z[7]));
-                const float* a = at + 64 * i;
-                __m512 w0 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(d0, 4), qm), s0);
-                __m512 w1 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(d1, 4), qm), s1);
-                __m512 w2 = _mm512_mul_ps(_mm512_permutexvar_ps(d0, qm), s0);
-                __m512 w3 = _mm512_mul_ps(_mm512_permutexvar_ps(d1, qm), s1);
-                if (dt == BNBQ_F32) {
-                    acc0 = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(a), w0, acc0, m0);
-                    acc1 = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(a + 16), w1, acc1, m1);
-                    acc0 = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(a + 32), w2, acc0, m0);
-                    acc1 = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(a + 48), w3, acc1, m1);
-                } else if (dt == BNBQ_F16) {
-#define BNBQ__ZG16(acc, av, w, m) \
-    acc = _mm512_mask_add_ps(acc, m, acc, bnbq__z_round_f16(_mm512_mul_ps(av, bnbq__z_round_f16(w))));
-                    BNBQ__ZG16(acc0, _mm512_loadu_ps(a), w0, m0)
-                    BNBQ__ZG16(acc1, _mm512_loadu_ps(a + 16), w1, m1)
-                    BNBQ__ZG16(acc0, _mm512_loadu_ps(a + 32), w2, m0)
-                    BNBQ__ZG16(acc1, _mm512_loadu_ps(a + 48), w3, m1)
-#undef BNBQ__ZG16
-                } else {
-#define BNBQ__ZGB(acc, av, w, m) \
-    acc = _mm512_mask_add_ps(acc, m, acc, bnbq__z_round_bf16(_mm512_mul_ps(av, bnbq__z_round_bf16(w))));
-                    BNBQ__ZGB(acc0, _mm512_loadu_ps(a), w0, m0)
-                    BNBQ__ZGB(acc1, _mm512_loadu_ps(a + 16), w1, m1)
-                    BNBQ__ZGB(acc0, _mm512_loadu_ps(a + 32), w2, m0)
-                    BNBQ__ZGB(acc1, _mm512_loadu_ps(a + 48), w3, m1)
-#undef BNBQ__ZGB
-                }
-            }
+   as the reference's fmaf; F16 / BF16 the weight and the product rounded to dt, then added. The
+   32 lane sums then take the reference's scalar tree and final rounding. */
+static BNBQ__T512 __m512 bnbq__z_gemv_scale(bnbq_dtype dt, const float* absmax, size_t e0,
+                                            size_t eend, int lgbs, __m512i sidx, int nsc) {
+    /* the absmax of the 16 lanes of the half that starts at element e0 of the matrix (eend: the
+       row's end; only blocks that start before it are read) */
+    size_t b0 = e0 >> lgbs, bl = (eend - 1) >> lgbs;
+    int cnt = bl - b0 + 1 < (size_t)nsc ? (int)(bl - b0 + 1) : nsc;
+    __m512 s = _mm512_maskz_loadu_ps((__mmask16)((1u << cnt) - 1u), absmax + b0);
+    s = bnbq__z_canon(_mm512_permutexvar_ps(sidx, s));          /* bnbq__round_to(dt, absmax) */
+    if (dt == BNBQ_F16) s = bnbq__z_round_f16(s);
+    if (dt == BNBQ_BF16) s = bnbq__z_round_bf16(s);
+    return s;
+}
+
+/* the 4 word registers of 16 lanes from 256 bytes (64 per load; bytes >= act are not read) */
+static BNBQ__T512 __attribute__((always_inline)) inline void bnbq__z_gemv_words(const uint8_t* p, size_t act, __m512i* R) {
+    __m512i z0, z1, z2, z3, t0, t1, t2, t3;
+    if (act >= 256) {
+        z0 = _mm512_loadu_si512((const void*)p); z1 = _mm512_loadu_si512((const void*)(p + 64));
+        z2 = _mm512_loadu_si512((const void*)(p + 128)); z3 = _mm512_loadu_si512((const void*)(p + 192));
+    } else {
+        __m512i zz[4];
+        int q;
+        for (q = 0; q < 4; q++) {
+            size_t lo = 64 * (size_t)q;
+            __mmask64 mk = act >= lo + 64 ? ~(__mmask64)0 : act <= lo ? (__mmask64)0
+                           : (((__mmask64)1 << (act - lo)) - 1);
+            zz[q] = _mm512_maskz_loadu_epi8(mk, p + lo);
         }
-        _mm512_storeu_ps(v, acc0);
-        _mm512_storeu_ps(v + 16, acc1);
-        for (off = 1; off < 32; off <<= 1)
-            for (i = 0; i + off < 32; i++) v[i] = v[i] + v[i + off];
+        z0 = zz[0]; z1 = zz[1]; z2 = zz[2]; z3 = zz[3];
+    }
+    t0 = _mm512_unpacklo_epi32(z0, z1); t1 = _mm512_unpackhi_epi32(z0, z1);
+    t2 = _mm512_unpacklo_epi32(z2, z3); t3 = _mm512_unpackhi_epi32(z2, z3);
+    R[0] = _mm512_unpacklo_epi64(t0, t2); R[1] = _mm512_unpackhi_epi64(t0, t2);
+    R[2] = _mm512_unpacklo_epi64(t1, t3); R[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
+/* bnbq__z_round_bf16 without its NaN case: for values whose NaNs have their low 16 bits 0 (the
+   gemv's: every NaN there is a bf16 input, qmap entry or absmax, or a product of two such, which
+   keeps the payload of one or is the default NaN; + 0x7fff or 0x8000 then carries no further) */
+static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_bf16q(__m512 x) {
+    __m512i u = _mm512_castps_si512(x);
+    __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)),
+                                 _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1)));
+    return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u)));
+}
+/* one chain step: acc += a * w in the reference's arithmetic for the dtype */
+#define BNBQ__ZG_F32(acc, av, wv, m) acc = _mm512_mask3_fmadd_ps(av, wv, acc, m);
+#define BNBQ__ZG_F16(acc, av, wv, m) acc = _mm512_mask_add_ps(acc, m, acc, \
+    bnbq__z_round_f16(_mm512_mul_ps(av, bnbq__z_round_f16(wv))));
+#define BNBQ__ZG_BF16(acc, av, wv, m) acc = _mm512_mask_add_ps(acc, m, acc, \
+    bnbq__z_round_bf16q(_mm512_mul_ps(av, bnbq__z_round_bf16q(wv))));
+/* the same with every lane active */
+#define BNBQ__ZG_F32_ALL(acc, av, wv, m) acc = _mm512_fmadd_ps(av, wv, acc);
+#define BNBQ__ZG_F16_ALL(acc, av, wv, m) acc = _mm512_add_ps(acc, \
+    bnbq__z_round_f16(_mm512_mul_ps(av, bnbq__z_round_f16(wv))));
+#define BNBQ__ZG_BF16_ALL(acc, av, wv, m) acc = _mm512_add_ps(acc, \
+    bnbq__z_round_bf16q(_mm512_mul_ps(av, bnbq__z_round_bf16q(wv))));
+/* rows [n0, n1), two at a time; OP: one of the three above */
+#define BNBQ__ZG_BODY(OP) \
+    size_t n, j, nch = K / 32, rounds = (nch + 31) / 32; \
+    int i, w, r, h, lgbs = 0, nsc; \
+    const __m512 qm = _mm512_loadu_ps(qmap); \
+    const __m512i lid = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15); \
+    __m512i sidx; \
+    while (((size_t)1 << lgbs) < bs) lgbs++; \
+    /* lane l's absmax: block (e0 + 32 l) >> lgbs = b0 + (32 l >> lgbs) when bs <= 512, else b0 */ \
+    sidx = bs <= 512 ? _mm512_srli_epi32(_mm512_slli_epi32(lid, 5), (unsigned)lgbs) : _mm512_setzero_si512(); \
+    nsc = bs <= 512 ? (int)(512 / bs) : 1; \
+    for (n = n0; n < n1; n += 2) { \
+        size_t rows[2]; \
+        __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00; \
+        rows[0] = n; rows[1] = n + 1 < n1 ? n + 1 : n;        /* an odd last row: computed twice */ \
+        for (j = 0; j < rounds; j++) { \
+            size_t la = nch - 32 * j < 32 ? nch - 32 * j : 32;     /* active lanes */ \
+            __mmask16 m0, m1; \
+            __m512i R[2][2][4]; \
+            __m512 s[2][2], s00, s01, s10, s11; \
+            const float* at = At + 1024 * j; \
+            m0 = _mm512_cmplt_epi32_mask(lid, _mm512_set1_epi32((int)la)); \
+            m1 = _mm512_cmplt_epi32_mask(_mm512_add_epi32(lid, _mm512_set1_epi32(16)), \
+                                         _mm512_set1_epi32((int)la)); \
+            for (r = 0; r < 2; r++) { \
+                const uint8_t* wp = packed + rows[r] * K / 2 + 512 * j; \
+                size_t e0 = rows[r] * K + 1024 * j; \
+                if (rows[r] + 4 < n1) {   /* cold weights: the same round 4 rows on */ \
+                    const char* pf = (const char*)(wp + 2 * K); \
+                    for (i = 0; i < 512; i += 64) _mm_prefetch(pf + i, _MM_HINT_T0); \
+                    _mm_prefetch((const char*)(absmax + ((e0 + 4 * K) >> lgbs)), _MM_HINT_T0); \
+                } \
+                for (h = 0; h < 2; h++) { \
+                    size_t act = 16 * la > 256 * (size_t)h ? 16 * la - 256 * (size_t)h : 0; \
+                    bnbq__z_gemv_words(wp + 256 * h, act, R[r][h]); \
+                    s[r][h] = act ? bnbq__z_gemv_scale(dt, absmax, e0 + 512 * (size_t)h, \
+                                                       rows[r] * K + K, lgbs, sidx, nsc) \
+                                  : _mm512_setzero_ps(); \
+                } \
+            } \
+            s00 = s[0][0]; s01 = s[0][1]; s10 = s[1][0]; s11 = s[1][1]; \
+            if (la == 32) { \
+                for (w = 0; w < 4; w++) { \
+                    const float* a = at + 256 * w; \
+                    __m512i x00 = R[0][0][w], x01 = R[0][1][w], x10 = R[1][0][w], x11 = R[1][1][w]; \
+                    BNBQ__ZG_STEP(OP##_ALL, 0, 4) BNBQ__ZG_STEP(OP##_ALL, 1, 0) BNBQ__ZG_STEP(OP##_ALL, 2, 12) \
+                    BNBQ__ZG_STEP(OP##_ALL, 3, 8) BNBQ__ZG_STEP(OP##_ALL, 4, 20) BNBQ__ZG_STEP(OP##_ALL, 5, 16) \
+                    BNBQ__ZG_STEP(OP##_ALL, 6, 28) BNBQ__ZG_STEP(OP##_ALL, 7, 24) \
+                } \
+            } else { \
+                for (w = 0; w < 4; w++) { \
+                    const float* a = at + 256 * w; \
+                    __m512i x00 = R[0][0][w], x01 = R[0][1][w], x10 = R[1][0][w], x11 = R[1][1][w]; \
+                    BNBQ__ZG_STEP(OP, 0, 4) BNBQ__ZG_STEP(OP, 1, 0) BNBQ__ZG_STEP(OP, 2, 12) \
+                    BNBQ__ZG_STEP(OP, 3, 8) BNBQ__ZG_STEP(OP, 4, 20) BNBQ__ZG_STEP(OP, 5, 16) \
+                    BNBQ__ZG_STEP(OP, 6, 28) BNBQ__ZG_STEP(OP, 7, 24) \
+                } \
+            } \
+        } \
+        bnbq__z_gemv_out(dt, bias, out, rows, c00, c01, c10, c11); \
+    } \
+    (void)i; (void)w; (void)r; (void)h;
+/* element 8 w + t of the 4 chains: word w >> sh, looked up, times the absmax */
+#define BNBQ__ZG_STEP(OP, t, sh) { \
+    __m512 a0 = _mm512_loadu_ps(a + 32 * (t)), a1 = _mm512_loadu_ps(a + 32 * (t) + 16); \
+    __m512 w00 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x00, sh), qm), s00); \
+    __m512 w01 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x01, sh), qm), s01); \
+    __m512 w10 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x10, sh), qm), s10); \
+    __m512 w11 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x11, sh), qm), s11); \
+    OP(c00, a0, w00, m0) OP(c01, a1, w01, m1) OP(c10, a0, w10, m0) OP(c11, a1, w11, m1) }
+
+/* the lane sums of rows[0] (c00, c01) and rows[1] (c10, c11; not when it is rows[0] again):
+   the reference's tree, rounding and bias */
+static BNBQ__T512 void bnbq__z_gemv_out(bnbq_dtype dt, const void* bias, void* out,
+                                        const size_t* rows, __m512 c00, __m512 c01, __m512 c10,
+                                        __m512 c11) {
+    /* register lane i of a half is the reference's lane 4 (i % 4) + i / 4 (and back) */
+    const __m512i lid = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512 z = _mm512_setzero_ps();
+    int r;
+    for (r = 0; r < (rows[1] != rows[0] ? 2 : 1); r++) {
+        /* v[i] += v[i + off] for off 1, 2, 4, 8, 16 (lanes past 31 - off are never read by v[0]'s
+           additions, whatever they hold) */
+        __m512 lo = _mm512_permutexvar_ps(lid, r ? c10 : c00), hi = _mm512_permutexvar_ps(lid, r ? c11 : c01);
+#define BNBQ__ZG_TREE(k) \
+        lo = _mm512_add_ps(lo, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), k))); \
+        hi = _mm512_add_ps(hi, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(z), _mm512_castps_si512(hi), k)));
+        BNBQ__ZG_TREE(1) BNBQ__ZG_TREE(2) BNBQ__ZG_TREE(4) BNBQ__ZG_TREE(8)
+#undef BNBQ__ZG_TREE
+        lo = _mm512_add_ps(lo, hi);
         {
-            float o = bnbq__round_to(dt, v[0]);
-            if (bias) o = o + bnbq__load(dt, bias, n);   /* torch: out += bias */
-            bnbq__store(dt, out, n, o);
+            float o = bnbq__round_to(dt, _mm_cvtss_f32(_mm512_castps512_ps128(lo)));
+            if (bias) o = o + bnbq__load(dt, bias, rows[r]);   /* torch: out += bias */
+            bnbq__store(dt, out, rows[r], o);
         }
     }
 }
+
+#define BNBQ__ZG_ARGS bnbq_dtype dt, const float* qmap, const float* At, const uint8_t* packed, \
+    const float* absmax, size_t K, size_t bs, const void* bias, void* out, size_t n0, size_t n1
+static BNBQ__T512 void bnbq__z_gemv_f32(BNBQ__ZG_ARGS) { BNBQ__ZG_BODY(BNBQ__ZG_F32) }
+static BNBQ__T512 void bnbq__z_gemv_f16(BNBQ__ZG_ARGS) { BNBQ__ZG_BODY(BNBQ__ZG_F16) }
+static BNBQ__T512 void bnbq__z_gemv_bf16(BNBQ__ZG_ARGS) { BNBQ__ZG_BODY(BNBQ__ZG_BF16) }
+static BNBQ__T512 void bnbq__z_gemv(BNBQ__ZG_ARGS) {
+    if (dt == BNBQ_F32) bnbq__z_gemv_f32(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+    else if (dt == BNBQ_F16) bnbq__z_gemv_f16(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+    else bnbq__z_gemv_bf16(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+}
+#undef BNBQ__ZG_ARGS
+#undef BNBQ__ZG_BODY
+#undef BNBQ__ZG_STEP
+#undef BNBQ__ZG_F32
+#undef BNBQ__ZG_F16
+#undef BNBQ__ZG_BF16
+#undef BNBQ__ZG_F32_ALL
+#undef BNBQ__ZG_F16_ALL
+#undef BNBQ__ZG_BF16_ALL
 
 static BNBQ__T256 void bnbq__y_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1);
 
@@ -3986,8 +4076,7 @@ static int bnbq__simd_gemv(bnbq_dtype dt, const float* qmap, const void* A, cons
     size_t nch = K / 32, rounds = (nch + 31) / 32, j, e, L;
     float* At;
 #if defined(BNBQ__X86_SIMD)
-    if (bnbq__simd() < BNBQ_SIMD_AVX512 || !__atomic_load_n(&bnbq__simd_vbmi, __ATOMIC_RELAXED) ||
-        K % 32 != 0 || K > ((size_t)1 << 30))
+    if (bnbq__simd() < BNBQ_SIMD_AVX512 || K % 32 != 0 || K > ((size_t)1 << 30))
         return 0;
 #else
     if (bnbq__simd() != BNBQ_SIMD_NEON || K % 32 != 0 || K > ((size_t)1 << 30)) return 0;
@@ -3997,11 +4086,16 @@ static int bnbq__simd_gemv(bnbq_dtype dt, const float* qmap, const void* A, cons
     for (j = 0; j < rounds; j++)
         for (e = 0; e < 32; e++)
             for (L = 0; L < 32; L++) {
+#if defined(BNBQ__X86_SIMD)
+                /* register lane L of a round is the reference's lane 16 (L / 16) + 4 (L % 4) + L % 16 / 4 */
+                size_t k = 1024 * j + 32 * (16 * (L / 16) + 4 * (L % 4) + (L % 16) / 4) + e;
+#else
                 size_t k = 1024 * j + 32 * L + e;
+#endif
                 At[1024 * j + 32 * e + L] = k < K ? bnbq__load(dt, A, k) : 0.0f;
             }
 #if defined(BNBQ__X86_SIMD)
-    bnbq__zv_gemv(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+    bnbq__z_gemv(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
 #else
     bnbq__n_gemv(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
 #endif
