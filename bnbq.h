@@ -2603,9 +2603,10 @@ static BNBQ__T512 __attribute__((always_inline)) inline void bnbq__z_gemv_words(
    gemv's: every NaN there is a bf16 input, qmap entry or absmax, or a product of two such, which
    keeps the payload of one or is the default NaN; + 0x7fff or 0x8000 then carries no further) */
 static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_bf16q(__m512 x) {
-    __m512i u = _mm512_castps_si512(x);
-    __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)),
-                                 _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1)));
+    __m512i u = _mm512_castps_si512(x);               /* + 0x7fff, + 1 more where bit 16 is set */
+    __m512i r = _mm512_mask_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)),
+                                      _mm512_test_epi32_mask(u, _mm512_set1_epi32(0x10000)),
+                                      u, _mm512_set1_epi32(0x8000));
     return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u)));
 }
 /* one chain step: acc += a * w in the reference's arithmetic for the dtype */
