@@ -2609,6 +2609,15 @@ static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_bf1
                                       u, _mm512_set1_epi32(0x8000));
     return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u)));
 }
+/* cold weights: each row's round is prefetched into L2 this many rows ahead (the hardware
+   prefetchers do not follow the two rows' interleaved streams: 19 % of memcpy without, 30-36 %
+   with, 4096x4096 f32 on Zen 4; T1 beat T0, 8 rows beat 2, 4, 16, 32) */
+#ifndef BNBQ__ZG_PF
+#define BNBQ__ZG_PF 8
+#endif
+#ifndef BNBQ__ZG_PFH
+#define BNBQ__ZG_PFH _MM_HINT_T1
+#endif
 /* one chain step: acc += a * w in the reference's arithmetic for the dtype */
 #define BNBQ__ZG_F32(acc, av, wv, m) acc = _mm512_mask3_fmadd_ps(av, wv, acc, m);
 #define BNBQ__ZG_F16(acc, av, wv, m) acc = _mm512_mask_add_ps(acc, m, acc, \
@@ -2648,10 +2657,12 @@ static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_bf1
             for (r = 0; r < 2; r++) { \
                 const uint8_t* wp = packed + rows[r] * K / 2 + 512 * j; \
                 size_t e0 = rows[r] * K + 1024 * j; \
-                if (rows[r] + 4 < n1) {   /* cold weights: the same round 4 rows on */ \
-                    const char* pf = (const char*)(wp + 2 * K); \
-                    for (i = 0; i < 512; i += 64) _mm_prefetch(pf + i, _MM_HINT_T0); \
-                    _mm_prefetch((const char*)(absmax + ((e0 + 4 * K) >> lgbs)), _MM_HINT_T0); \
+                if (rows[r] + BNBQ__ZG_PF < n1) {   /* cold weights: the same round some rows on */ \
+                    const char* pf = (const char*)(wp + BNBQ__ZG_PF * K / 2); \
+                    for (i = 0; i < 512; i += 64) _mm_prefetch(pf + i, BNBQ__ZG_PFH); \
+                    _mm_prefetch((const char*)(absmax + ((e0 + BNBQ__ZG_PF * K) >> lgbs)), BNBQ__ZG_PFH); \
+                    if (bs == 32) \
+                        _mm_prefetch((const char*)(absmax + ((e0 + BNBQ__ZG_PF * K) >> lgbs) + 16), BNBQ__ZG_PFH); \
                 } \
                 for (h = 0; h < 2; h++) { \
                     size_t act = 16 * la > 256 * (size_t)h ? 16 * la - 256 * (size_t)h : 0; \
