@@ -3125,6 +3125,115 @@ static BNBQ__T256 __m256 bnbq__y_lut16(__m256 lo, __m256 hi, __m256i idx) {
     return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, idx), _mm256_permutevar8x32_ps(hi, idx), sel);
 }
 
+/* 4-bit GEMV at the AVX2 level (with FMA; bnbq__cpu_gemv_range's order, as bnbq__z_gemv): the
+   32 lanes of the reference are 4 registers of 8 (groups g: lanes 8 g .. 8 g + 7); register lane
+   i of a group is the reference's lane 8 g + 2 (i % 4) + i / 4, so that the group's 8 16-byte
+   chunk slices (4 loads of 32 bytes, one lane per 128-bit lane) become 4 registers of 32-bit
+   words by a 4x4 dword transpose within the 128-bit lanes. A is transposed once per call to
+   this order (bnbq__simd_gemv). One row at a time (4 chains). */
+#define BNBQ__T256F __attribute__((target("avx2,avx,f16c,fma")))
+static BNBQ__T256F __m256 bnbq__yg_round_bf16(__m256 x) {    /* as bnbq_f32_to_bf16, in f32 */
+    __m256i u = _mm256_castps_si256(x);
+    __m256i r = _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)),
+                                 _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1)));
+    __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+    r = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(r),
+            _mm256_castsi256_ps(_mm256_or_si256(u, _mm256_set1_epi32(0x00400000))), nan));
+    return _mm256_castsi256_ps(_mm256_and_si256(r, _mm256_set1_epi32((int)0xffff0000u)));
+}
+static BNBQ__T256F __m256 bnbq__yg_round_f16(__m256 x) {
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+}
+#define BNBQ__YG_F32(acc, av, wv) acc = _mm256_fmadd_ps(av, wv, acc);
+#define BNBQ__YG_F16(acc, av, wv) acc = _mm256_add_ps(acc, \
+    bnbq__yg_round_f16(_mm256_mul_ps(av, bnbq__yg_round_f16(wv))));
+#define BNBQ__YG_BF16(acc, av, wv) acc = _mm256_add_ps(acc, \
+    bnbq__yg_round_bf16(_mm256_mul_ps(av, bnbq__yg_round_bf16(wv))));
+#define BNBQ__YG_STEP(OP, t, sh) { \
+    const float* ae = a + 32 * (t); \
+    __m256 n0 = acc[0], n1 = acc[1], n2 = acc[2], n3 = acc[3]; \
+    OP(n0, _mm256_loadu_ps(ae), _mm256_mul_ps(bnbq__y_lut16(qlo, qhi, _mm256_srli_epi32(R[0][w], sh)), s[0])) \
+    OP(n1, _mm256_loadu_ps(ae + 8), _mm256_mul_ps(bnbq__y_lut16(qlo, qhi, _mm256_srli_epi32(R[1][w], sh)), s[1])) \
+    OP(n2, _mm256_loadu_ps(ae + 16), _mm256_mul_ps(bnbq__y_lut16(qlo, qhi, _mm256_srli_epi32(R[2][w], sh)), s[2])) \
+    OP(n3, _mm256_loadu_ps(ae + 24), _mm256_mul_ps(bnbq__y_lut16(qlo, qhi, _mm256_srli_epi32(R[3][w], sh)), s[3])) \
+    if (full) { acc[0] = n0; acc[1] = n1; acc[2] = n2; acc[3] = n3; } \
+    else { acc[0] = _mm256_blendv_ps(acc[0], n0, act[0]); acc[1] = _mm256_blendv_ps(acc[1], n1, act[1]); \
+           acc[2] = _mm256_blendv_ps(acc[2], n2, act[2]); acc[3] = _mm256_blendv_ps(acc[3], n3, act[3]); } }
+#define BNBQ__YG_BODY(OP) \
+    size_t n, j, nch = K / 32, rounds = (nch + 31) / 32; \
+    int i, g, w, off; \
+    const __m256 qlo = _mm256_loadu_ps(qmap), qhi = _mm256_loadu_ps(qmap + 8); \
+    for (n = n0; n < n1; n++) { \
+        __m256 acc[4]; \
+        float v[32], u[32]; \
+        const uint8_t* wrow = packed + n * K / 2; \
+        for (g = 0; g < 4; g++) acc[g] = _mm256_setzero_ps(); \
+        for (j = 0; j < rounds; j++) { \
+            size_t la = nch - 32 * j < 32 ? nch - 32 * j : 32; \
+            int full = la == 32; \
+            uint8_t buf[512]; \
+            float sc[32]; \
+            const uint8_t* wp = wrow + 512 * j; \
+            const float* at = At + 1024 * j; \
+            __m256i R[4][4]; \
+            __m256 s[4], act[4]; \
+            if (!full) { memset(buf, 0, sizeof buf); memcpy(buf, wp, 16 * la); wp = buf; } \
+            else if (n + 8 < n1) { \
+                for (i = 0; i < 512; i += 64) _mm_prefetch((const char*)(wp + 4 * K + i), _MM_HINT_T1); \
+            } \
+            for (i = 0; i < 32; i++) {        /* register lane i: the reference's lane 8 (i / 8) + 2 (i % 4) + i % 8 / 4 */ \
+                size_t L = (size_t)(8 * (i / 8) + 2 * (i % 4) + (i % 8) / 4); \
+                sc[i] = L < la ? absmax[(n * K + 1024 * j + 32 * L) / bs] : 0.0f; \
+                u[i] = L < la ? -1.0f : 0.0f; \
+            } \
+            for (g = 0; g < 4; g++) { \
+                const uint8_t* p = wp + 128 * g; \
+                __m256i z0 = _mm256_loadu_si256((const __m256i*)p), z1 = _mm256_loadu_si256((const __m256i*)(p + 32)); \
+                __m256i z2 = _mm256_loadu_si256((const __m256i*)(p + 64)), z3 = _mm256_loadu_si256((const __m256i*)(p + 96)); \
+                __m256i t0 = _mm256_unpacklo_epi32(z0, z1), t1 = _mm256_unpackhi_epi32(z0, z1); \
+                __m256i t2 = _mm256_unpacklo_epi32(z2, z3), t3 = _mm256_unpackhi_epi32(z2, z3); \
+                R[g][0] = _mm256_unpacklo_epi64(t0, t2); R[g][1] = _mm256_unpackhi_epi64(t0, t2); \
+                R[g][2] = _mm256_unpacklo_epi64(t1, t3); R[g][3] = _mm256_unpackhi_epi64(t1, t3); \
+                s[g] = bnbq__y_canon(_mm256_loadu_ps(sc + 8 * g));      /* bnbq__round_to(dt, absmax) */ \
+                if (dt == BNBQ_F16) s[g] = bnbq__yg_round_f16(s[g]); \
+                if (dt == BNBQ_BF16) s[g] = bnbq__yg_round_bf16(s[g]); \
+                act[g] = _mm256_loadu_ps(u + 8 * g); \
+            } \
+            for (w = 0; w < 4; w++) { \
+                const float* a = at + 256 * w; \
+                BNBQ__YG_STEP(OP, 0, 4) BNBQ__YG_STEP(OP, 1, 0) BNBQ__YG_STEP(OP, 2, 12) \
+                BNBQ__YG_STEP(OP, 3, 8) BNBQ__YG_STEP(OP, 4, 20) BNBQ__YG_STEP(OP, 5, 16) \
+                BNBQ__YG_STEP(OP, 6, 28) BNBQ__YG_STEP(OP, 7, 24) \
+            } \
+        } \
+        for (g = 0; g < 4; g++) _mm256_storeu_ps(u + 8 * g, acc[g]); \
+        for (i = 0; i < 32; i++) v[8 * (i / 8) + 2 * (i % 4) + (i % 8) / 4] = u[i]; \
+        for (off = 1; off < 32; off <<= 1) \
+            for (i = 0; i + off < 32; i++) v[i] = v[i] + v[i + off]; \
+        { \
+            float o = bnbq__round_to(dt, v[0]); \
+            if (bias) o = o + bnbq__load(dt, bias, n);   /* torch: out += bias */ \
+            bnbq__store(dt, out, n, o); \
+        } \
+    }
+#define BNBQ__YG_ARGS bnbq_dtype dt, const float* qmap, const float* At, const uint8_t* packed, \
+    const float* absmax, size_t K, size_t bs, const void* bias, void* out, size_t n0, size_t n1
+static BNBQ__T256F void bnbq__y_gemv_f32(BNBQ__YG_ARGS) { BNBQ__YG_BODY(BNBQ__YG_F32) }
+static BNBQ__T256F void bnbq__y_gemv_f16(BNBQ__YG_ARGS) { BNBQ__YG_BODY(BNBQ__YG_F16) }
+static BNBQ__T256F void bnbq__y_gemv_bf16(BNBQ__YG_ARGS) { BNBQ__YG_BODY(BNBQ__YG_BF16) }
+static void bnbq__y_gemv(BNBQ__YG_ARGS) {
+    if (dt == BNBQ_F32) bnbq__y_gemv_f32(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+    else if (dt == BNBQ_F16) bnbq__y_gemv_f16(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+    else bnbq__y_gemv_bf16(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+}
+#undef BNBQ__YG_ARGS
+#undef BNBQ__YG_BODY
+#undef BNBQ__YG_STEP
+#undef BNBQ__YG_F32
+#undef BNBQ__YG_F16
+#undef BNBQ__YG_BF16
+#undef BNBQ__T256F
+
 static BNBQ__T256 void bnbq__y_dequantize_4bit(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
     float tab[16];
     __m256 c0, c1;
@@ -4088,7 +4197,9 @@ static int bnbq__simd_gemv(bnbq_dtype dt, const float* qmap, const void* A, cons
     size_t nch = K / 32, rounds = (nch + 31) / 32, j, e, L;
     float* At;
 #if defined(BNBQ__X86_SIMD)
-    if (bnbq__simd() < BNBQ_SIMD_AVX512 || K % 32 != 0 || K > ((size_t)1 << 30))
+    int lv = bnbq__simd();
+    if (lv < BNBQ_SIMD_AVX2 || (lv == BNBQ_SIMD_AVX2 && !__builtin_cpu_supports("fma")) ||
+        K % 32 != 0 || K > ((size_t)1 << 30))
         return 0;
 #else
     if (bnbq__simd() != BNBQ_SIMD_NEON || K % 32 != 0 || K > ((size_t)1 << 30)) return 0;
@@ -4099,15 +4210,18 @@ static int bnbq__simd_gemv(bnbq_dtype dt, const float* qmap, const void* A, cons
         for (e = 0; e < 32; e++)
             for (L = 0; L < 32; L++) {
 #if defined(BNBQ__X86_SIMD)
-                /* register lane L of a round is the reference's lane 16 (L / 16) + 4 (L % 4) + L % 16 / 4 */
-                size_t k = 1024 * j + 32 * (16 * (L / 16) + 4 * (L % 4) + (L % 16) / 4) + e;
+                /* register lane L of a round is the reference's lane 16 (L / 16) + 4 (L % 4) + L % 16 / 4
+                   (AVX-512), 8 (L / 8) + 2 (L % 4) + L % 8 / 4 (AVX2) */
+                size_t k = 1024 * j + e + 32 * (lv == BNBQ_SIMD_AVX2 ? 8 * (L / 8) + 2 * (L % 4) + (L % 8) / 4
+                                                                     : 16 * (L / 16) + 4 * (L % 4) + (L % 16) / 4);
 #else
                 size_t k = 1024 * j + 32 * L + e;
 #endif
                 At[1024 * j + 32 * e + L] = k < K ? bnbq__load(dt, A, k) : 0.0f;
             }
 #if defined(BNBQ__X86_SIMD)
-    bnbq__z_gemv(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+    if (lv == BNBQ_SIMD_AVX2) bnbq__y_gemv(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+    else bnbq__z_gemv(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
 #else
     bnbq__n_gemv(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
 #endif
