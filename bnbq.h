@@ -2618,16 +2618,21 @@ static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_bf1
 #ifndef BNBQ__ZG_PFH
 #define BNBQ__ZG_PFH _MM_HINT_T1
 #endif
+/* bnbq__z_round_f16, inlined */
+static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_f16q(__m512 x) {
+    return _mm512_mask_cvtph_ps(_mm512_setzero_ps(), (__mmask16)0xffff,
+                                _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+}
 /* one chain step: acc += a * w in the reference's arithmetic for the dtype */
 #define BNBQ__ZG_F32(acc, av, wv, m) acc = _mm512_mask3_fmadd_ps(av, wv, acc, m);
 #define BNBQ__ZG_F16(acc, av, wv, m) acc = _mm512_mask_add_ps(acc, m, acc, \
-    bnbq__z_round_f16(_mm512_mul_ps(av, bnbq__z_round_f16(wv))));
+    bnbq__z_round_f16q(_mm512_mul_ps(av, bnbq__z_round_f16q(wv))));
 #define BNBQ__ZG_BF16(acc, av, wv, m) acc = _mm512_mask_add_ps(acc, m, acc, \
     bnbq__z_round_bf16q(_mm512_mul_ps(av, bnbq__z_round_bf16q(wv))));
 /* the same with every lane active */
 #define BNBQ__ZG_F32_ALL(acc, av, wv, m) acc = _mm512_fmadd_ps(av, wv, acc);
 #define BNBQ__ZG_F16_ALL(acc, av, wv, m) acc = _mm512_add_ps(acc, \
-    bnbq__z_round_f16(_mm512_mul_ps(av, bnbq__z_round_f16(wv))));
+    bnbq__z_round_f16q(_mm512_mul_ps(av, bnbq__z_round_f16q(wv))));
 #define BNBQ__ZG_BF16_ALL(acc, av, wv, m) acc = _mm512_add_ps(acc, \
     bnbq__z_round_bf16q(_mm512_mul_ps(av, bnbq__z_round_bf16q(wv))));
 /* rows [n0, n1), two at a time; OP: one of the three above */
