@@ -3146,6 +3146,13 @@ static BNBQ__T256F __m256 bnbq__yg_round_bf16(__m256 x) {    /* as bnbq_f32_to_b
             _mm256_castsi256_ps(_mm256_or_si256(u, _mm256_set1_epi32(0x00400000))), nan));
     return _mm256_castsi256_ps(_mm256_and_si256(r, _mm256_set1_epi32((int)0xffff0000u)));
 }
+/* the same without the NaN case (see bnbq__z_round_bf16q: the gemv's NaNs have low bits 0) */
+static BNBQ__T256F __m256 bnbq__yg_round_bf16q(__m256 x) {
+    __m256i u = _mm256_castps_si256(x);
+    __m256i r = _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)),
+                                 _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1)));
+    return _mm256_castsi256_ps(_mm256_and_si256(r, _mm256_set1_epi32((int)0xffff0000u)));
+}
 static BNBQ__T256F __m256 bnbq__yg_round_f16(__m256 x) {
     return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
 }
@@ -3153,7 +3160,7 @@ static BNBQ__T256F __m256 bnbq__yg_round_f16(__m256 x) {
 #define BNBQ__YG_F16(acc, av, wv) acc = _mm256_add_ps(acc, \
     bnbq__yg_round_f16(_mm256_mul_ps(av, bnbq__yg_round_f16(wv))));
 #define BNBQ__YG_BF16(acc, av, wv) acc = _mm256_add_ps(acc, \
-    bnbq__yg_round_bf16(_mm256_mul_ps(av, bnbq__yg_round_bf16(wv))));
+    bnbq__yg_round_bf16q(_mm256_mul_ps(av, bnbq__yg_round_bf16q(wv))));
 #define BNBQ__YG_STEP(OP, t, sh) { \
     const float* ae = a + 32 * (t); \
     __m256 n0 = acc[0], n1 = acc[1], n2 = acc[2], n3 = acc[3]; \
