@@ -2552,101 +2552,208 @@ static BNBQ__TVBMI __m512 bnbq__z_round_f16(__m512 x) {
     return bnbq__z_cvtph(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
 }
 
-/* 4-bit GEMV (bnbq__cpu_gemv_range, bitsandbytes' kgemm_4bit_inference_naive order): the
-   32 lanes of the reference are the lanes of two registers. Lane L takes chunk L + 32 j (32
-   elements) in round j; A is transposed once per call so that element e of every lane's chunk is
-   one load; the lanes' 16 packed bytes are transposed with byte permutes (VBMI); each weight is
+/* 4-bit GEMV (bnbq__cpu_gemv_range, bitsandbytes' kgemm_4bit_inference_naive order), AVX-512F:
+   the 32 lanes of the reference are the lanes of two registers per row (halves h = 0, 1: lanes
+   16 h .. 16 h + 15), two rows at a time (four independent chains). Register lane i of half h is
+   the reference's lane 16 h + 4 (i % 4) + i / 4: then the 16 lanes' 16-byte chunk slices
+   (4 loads of 64 bytes, one lane per 128-bit lane) become 4 registers of 32-bit words (word w of
+   every lane: bytes 4 w .. 4 w + 3, elements 8 w .. 8 w + 7) by a 4x4 dword transpose within the
+   128-bit lanes (8 unpacks); element 8 w + t is then a shift of word w (vpermps reads the low 4
+   bits). A is transposed once per call to the same lane order (bnbq__simd_gemv). Each weight is
    qmap[nibble] * absmax and goes into the lane's chain in element order: F32 a fused multiply-add
-   as the reference's fmaf; F16 / BF16 the weight and the product rounded to dt, then added.
-   The 32 lane sums then take the reference's scalar tree and final rounding. */
-static BNBQ__TVBMI void bnbq__zv_gemv(bnbq_dtype dt, const float* qmap, const float* At,
-                                      const uint8_t* packed, const float* absmax, size_t K,
-                                      size_t bs, const void* bias, void* out, size_t n0, size_t n1) {
-    uint8_t ib[16][64];
-    size_t n, j, nch = K / 32, rounds = (nch + 31) / 32;
-    int i, L, lgbs = 0;
-    const __m512 qm = _mm512_loadu_ps(qmap);
-    const __mmask64 kA = (__mmask64)0x0000000011111111ull, kB = (__mmask64)0x1111111100000000ull;
-    while (((size_t)1 << lgbs) < bs) lgbs++;
-    for (i = 0; i < 16; i++)
-        for (L = 0; L < 64; L++) ib[i][L] = (L & 3) ? 0 : (uint8_t)(16 * ((L / 4) % 8) + i);
-    for (n = n0; n < n1; n++) {
-        const uint8_t* wrow = packed + n * K / 2;
-        const float* arow = absmax + n * K / bs;
-        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-        float v[32];
-        int off;
-        for (j = 0; j < rounds; j++) {
-            size_t la = nch - 32 * j < 32 ? nch - 32 * j : 32;       /* active lanes */
-            __mmask16 m0 = la >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << la) - 1u);
-            __mmask16 m1 = la >= 32 ? (__mmask16)0xffff : la > 16 ? (__mmask16)((1u << (la - 16)) - 1u) : 0;
-            const uint8_t* wp = wrow + 512 * j;
-            const float* at = At + 1024 * j;
-            __m512i z[8], lanes = _mm512_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224, 256, 288,
-                                                    320, 352, 384, 416, 448, 480);
-            __m512i base = _mm512_set1_epi32((int)(1024 * j));
-            __m512 s0, s1;
-            int q;
-            for (q = 0; q < 8; q++) {
-                size_t lo = 64 * (size_t)q, act = 16 * la;
-                __mmask64 mk = act >= lo + 64 ? ~(__mmask64)0 : act <= lo ? (__mmask64)0
-                               : (((__mmask64)1 << (act - lo)) - 1);
-                z[q] = _mm512_maskz_loadu_epi8(mk, wp + lo);
-            }
-            s0 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0,
-                     _mm512_srli_epi32(_mm512_add_epi32(base, lanes), (unsigned)lgbs), arow, 4);
-            s1 = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1,
-                     _mm512_srli_epi32(_mm512_add_epi32(base, _mm512_add_epi32(lanes, _mm512_set1_epi32(512))),
-                                       (unsigned)lgbs), arow, 4);
-            s0 = bnbq__z_canon(s0); s1 = bnbq__z_canon(s1);      /* bnbq__round_to(dt, absmax) */
-            if (dt == BNBQ_F16) { s0 = bnbq__z_round_f16(s0); s1 = bnbq__z_round_f16(s1); }
-            if (dt == BNBQ_BF16) { s0 = bnbq__z_round_bf16(s0); s1 = bnbq__z_round_bf16(s1); }
-            for (i = 0; i < 16; i++) {
-                __m512i idx = _mm512_loadu_si512((const void*)ib[i]);
-                __m512i d0 = _mm512_or_si512(_mm512_maskz_permutex2var_epi8(kA, z[0], idx, z[1]),
-                                             _mm512_maskz_permutex2var_epi8(kB, z[2], idx, z[3]));
-                __m512i d1 = _mm512_or_si512(_mm512_maskz_permutex2var_epi8(kA, z[4], idx, z[5]),
-                                             _mm512_maskz_permutex2var_epi8(kB, z[6], idx, z[7]));
-                const float* a = at + 64 * i;
-                __m512 w0 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(d0, 4), qm), s0);
-                __m512 w1 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(d1, 4), qm), s1);
-                __m512 w2 = _mm512_mul_ps(_mm512_permutexvar_ps(d0, qm), s0);
-                __m512 w3 = _mm512_mul_ps(_mm512_permutexvar_ps(d1, qm), s1);
-                if (dt == BNBQ_F32) {
-                    acc0 = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(a), w0, acc0, m0);
-                    acc1 = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(a + 16), w1, acc1, m1);
-                    acc0 = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(a + 32), w2, acc0, m0);
-                    acc1 = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(a + 48), w3, acc1, m1);
-                } else if (dt == BNBQ_F16) {
-#define BNBQ__ZG16(acc, av, w, m) \
-    acc = _mm512_mask_add_ps(acc, m, acc, bnbq__z_round_f16(_mm512_mul_ps(av, bnbq__z_round_f16(w))));
-                    BNBQ__ZG16(acc0, _mm512_loadu_ps(a), w0, m0)
-                    BNBQ__ZG16(acc1, _mm512_loadu_ps(a + 16), w1, m1)
-                    BNBQ__ZG16(acc0, _mm512_loadu_ps(a + 32), w2, m0)
-                    BNBQ__ZG16(acc1, _mm512_loadu_ps(a + 48), w3, m1)
-#undef BNBQ__ZG16
-                } else {
-#define BNBQ__ZGB(acc, av, w, m) \
-    acc = _mm512_mask_add_ps(acc, m, acc, bnbq__z_round_bf16(_mm512_mul_ps(av, bnbq__z_round_bf16(w))));
-                    BNBQ__ZGB(acc0, _mm512_loadu_ps(a), w0, m0)
-                    BNBQ__ZGB(acc1, _mm512_loadu_ps(a + 16), w1, m1)
-                    BNBQ__ZGB(acc0, _mm512_loadu_ps(a + 32), w2, m0)
-                    BNBQ__ZGB(acc1, _mm512_loadu_ps(a + 48), w3, m1)
-#undef BNBQ__ZGB
-                }
-            }
+   as the reference's fmaf; F16 / BF16 the weight and the product rounded to dt, then added. The
+   32 lane sums then take the reference's scalar tree and final rounding. */
+static BNBQ__T512 __m512 bnbq__z_gemv_scale(bnbq_dtype dt, const float* absmax, size_t e0,
+                                            size_t eend, int lgbs, __m512i sidx, int nsc) {
+    /* the absmax of the 16 lanes of the half that starts at element e0 of the matrix (eend: the
+       row's end; only blocks that start before it are read) */
+    size_t b0 = e0 >> lgbs, bl = (eend - 1) >> lgbs;
+    int cnt = bl - b0 + 1 < (size_t)nsc ? (int)(bl - b0 + 1) : nsc;
+    __m512 s = _mm512_maskz_loadu_ps((__mmask16)((1u << cnt) - 1u), absmax + b0);
+    s = bnbq__z_canon(_mm512_permutexvar_ps(sidx, s));          /* bnbq__round_to(dt, absmax) */
+    if (dt == BNBQ_F16) s = bnbq__z_round_f16(s);
+    if (dt == BNBQ_BF16) s = bnbq__z_round_bf16(s);
+    return s;
+}
+
+/* the 4 word registers of 16 lanes from 256 bytes (64 per load; bytes >= act are not read) */
+static BNBQ__T512 __attribute__((always_inline)) inline void bnbq__z_gemv_words(const uint8_t* p, size_t act, __m512i* R) {
+    __m512i z0, z1, z2, z3, t0, t1, t2, t3;
+    if (act >= 256) {
+        z0 = _mm512_loadu_si512((const void*)p); z1 = _mm512_loadu_si512((const void*)(p + 64));
+        z2 = _mm512_loadu_si512((const void*)(p + 128)); z3 = _mm512_loadu_si512((const void*)(p + 192));
+    } else {
+        __m512i zz[4];
+        int q;
+        for (q = 0; q < 4; q++) {
+            size_t lo = 64 * (size_t)q;
+            __mmask64 mk = act >= lo + 64 ? ~(__mmask64)0 : act <= lo ? (__mmask64)0
+                           : (((__mmask64)1 << (act - lo)) - 1);
+            zz[q] = _mm512_maskz_loadu_epi8(mk, p + lo);
         }
-        _mm512_storeu_ps(v, acc0);
-        _mm512_storeu_ps(v + 16, acc1);
-        for (off = 1; off < 32; off <<= 1)
-            for (i = 0; i + off < 32; i++) v[i] = v[i] + v[i + off];
+        z0 = zz[0]; z1 = zz[1]; z2 = zz[2]; z3 = zz[3];
+    }
+    t0 = _mm512_unpacklo_epi32(z0, z1); t1 = _mm512_unpackhi_epi32(z0, z1);
+    t2 = _mm512_unpacklo_epi32(z2, z3); t3 = _mm512_unpackhi_epi32(z2, z3);
+    R[0] = _mm512_unpacklo_epi64(t0, t2); R[1] = _mm512_unpackhi_epi64(t0, t2);
+    R[2] = _mm512_unpacklo_epi64(t1, t3); R[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
+/* bnbq__z_round_bf16 without its NaN case: for values whose NaNs have their low 16 bits 0 (the
+   gemv's: every NaN there is a bf16 input, qmap entry or absmax, or a product of two such, which
+   keeps the payload of one or is the default NaN; + 0x7fff or 0x8000 then carries no further) */
+static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_bf16q(__m512 x) {
+    __m512i u = _mm512_castps_si512(x);               /* + 0x7fff, + 1 more where bit 16 is set */
+    __m512i r = _mm512_mask_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)),
+                                      _mm512_test_epi32_mask(u, _mm512_set1_epi32(0x10000)),
+                                      u, _mm512_set1_epi32(0x8000));
+    return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u)));
+}
+/* cold weights: each row's round is prefetched into L2 this many rows ahead (the hardware
+   prefetchers do not follow the two rows' interleaved streams: 19 % of memcpy without, 30-36 %
+   with, 4096x4096 f32 on Zen 4; T1 beat T0, 8 rows beat 2, 4, 16, 32) */
+#ifndef BNBQ__ZG_PF
+#define BNBQ__ZG_PF 8
+#endif
+#ifndef BNBQ__ZG_PFH
+#define BNBQ__ZG_PFH _MM_HINT_T1
+#endif
+/* bnbq__z_round_f16, inlined */
+static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_f16q(__m512 x) {
+    return _mm512_mask_cvtph_ps(_mm512_setzero_ps(), (__mmask16)0xffff,
+                                _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+}
+/* one chain step: acc += a * w in the reference's arithmetic for the dtype */
+#define BNBQ__ZG_F32(acc, av, wv, m) acc = _mm512_mask3_fmadd_ps(av, wv, acc, m);
+#define BNBQ__ZG_F16(acc, av, wv, m) acc = _mm512_mask_add_ps(acc, m, acc, \
+    bnbq__z_round_f16q(_mm512_mul_ps(av, bnbq__z_round_f16q(wv))));
+#define BNBQ__ZG_BF16(acc, av, wv, m) acc = _mm512_mask_add_ps(acc, m, acc, \
+    bnbq__z_round_bf16q(_mm512_mul_ps(av, bnbq__z_round_bf16q(wv))));
+/* the same with every lane active */
+#define BNBQ__ZG_F32_ALL(acc, av, wv, m) acc = _mm512_fmadd_ps(av, wv, acc);
+#define BNBQ__ZG_F16_ALL(acc, av, wv, m) acc = _mm512_add_ps(acc, \
+    bnbq__z_round_f16q(_mm512_mul_ps(av, bnbq__z_round_f16q(wv))));
+#define BNBQ__ZG_BF16_ALL(acc, av, wv, m) acc = _mm512_add_ps(acc, \
+    bnbq__z_round_bf16q(_mm512_mul_ps(av, bnbq__z_round_bf16q(wv))));
+/* rows [n0, n1), two at a time; OP: one of the three above */
+#define BNBQ__ZG_BODY(OP) \
+    size_t n, j, nch = K / 32, rounds = (nch + 31) / 32; \
+    int i, w, r, h, lgbs = 0, nsc; \
+    const __m512 qm = _mm512_loadu_ps(qmap); \
+    const __m512i lid = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15); \
+    __m512i sidx; \
+    while (((size_t)1 << lgbs) < bs) lgbs++; \
+    /* lane l's absmax: block (e0 + 32 l) >> lgbs = b0 + (32 l >> lgbs) when bs <= 512, else b0 */ \
+    sidx = bs <= 512 ? _mm512_srli_epi32(_mm512_slli_epi32(lid, 5), (unsigned)lgbs) : _mm512_setzero_si512(); \
+    nsc = bs <= 512 ? (int)(512 / bs) : 1; \
+    for (n = n0; n < n1; n += 2) { \
+        size_t rows[2]; \
+        __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00; \
+        rows[0] = n; rows[1] = n + 1 < n1 ? n + 1 : n;        /* an odd last row: computed twice */ \
+        for (j = 0; j < rounds; j++) { \
+            size_t la = nch - 32 * j < 32 ? nch - 32 * j : 32;     /* active lanes */ \
+            __mmask16 m0, m1; \
+            __m512i R[2][2][4]; \
+            __m512 s[2][2], s00, s01, s10, s11; \
+            const float* at = At + 1024 * j; \
+            m0 = _mm512_cmplt_epi32_mask(lid, _mm512_set1_epi32((int)la)); \
+            m1 = _mm512_cmplt_epi32_mask(_mm512_add_epi32(lid, _mm512_set1_epi32(16)), \
+                                         _mm512_set1_epi32((int)la)); \
+            for (r = 0; r < 2; r++) { \
+                const uint8_t* wp = packed + rows[r] * K / 2 + 512 * j; \
+                size_t e0 = rows[r] * K + 1024 * j; \
+                if (rows[r] + BNBQ__ZG_PF < n1) {   /* cold weights: the same round some rows on */ \
+                    const char* pf = (const char*)(wp + BNBQ__ZG_PF * K / 2); \
+                    for (i = 0; i < 512; i += 64) _mm_prefetch(pf + i, BNBQ__ZG_PFH); \
+                    _mm_prefetch((const char*)(absmax + ((e0 + BNBQ__ZG_PF * K) >> lgbs)), BNBQ__ZG_PFH); \
+                    if (bs == 32) \
+                        _mm_prefetch((const char*)(absmax + ((e0 + BNBQ__ZG_PF * K) >> lgbs) + 16), BNBQ__ZG_PFH); \
+                } \
+                for (h = 0; h < 2; h++) { \
+                    size_t act = 16 * la > 256 * (size_t)h ? 16 * la - 256 * (size_t)h : 0; \
+                    bnbq__z_gemv_words(wp + 256 * h, act, R[r][h]); \
+                    s[r][h] = act ? bnbq__z_gemv_scale(dt, absmax, e0 + 512 * (size_t)h, \
+                                                       rows[r] * K + K, lgbs, sidx, nsc) \
+                                  : _mm512_setzero_ps(); \
+                } \
+            } \
+            s00 = s[0][0]; s01 = s[0][1]; s10 = s[1][0]; s11 = s[1][1]; \
+            if (la == 32) { \
+                for (w = 0; w < 4; w++) { \
+                    const float* a = at + 256 * w; \
+                    __m512i x00 = R[0][0][w], x01 = R[0][1][w], x10 = R[1][0][w], x11 = R[1][1][w]; \
+                    BNBQ__ZG_STEP(OP##_ALL, 0, 4) BNBQ__ZG_STEP(OP##_ALL, 1, 0) BNBQ__ZG_STEP(OP##_ALL, 2, 12) \
+                    BNBQ__ZG_STEP(OP##_ALL, 3, 8) BNBQ__ZG_STEP(OP##_ALL, 4, 20) BNBQ__ZG_STEP(OP##_ALL, 5, 16) \
+                    BNBQ__ZG_STEP(OP##_ALL, 6, 28) BNBQ__ZG_STEP(OP##_ALL, 7, 24) \
+                } \
+            } else { \
+                for (w = 0; w < 4; w++) { \
+                    const float* a = at + 256 * w; \
+                    __m512i x00 = R[0][0][w], x01 = R[0][1][w], x10 = R[1][0][w], x11 = R[1][1][w]; \
+                    BNBQ__ZG_STEP(OP, 0, 4) BNBQ__ZG_STEP(OP, 1, 0) BNBQ__ZG_STEP(OP, 2, 12) \
+                    BNBQ__ZG_STEP(OP, 3, 8) BNBQ__ZG_STEP(OP, 4, 20) BNBQ__ZG_STEP(OP, 5, 16) \
+                    BNBQ__ZG_STEP(OP, 6, 28) BNBQ__ZG_STEP(OP, 7, 24) \
+                } \
+            } \
+        } \
+        bnbq__z_gemv_out(dt, bias, out, rows, c00, c01, c10, c11); \
+    } \
+    (void)i; (void)w; (void)r; (void)h;
+/* element 8 w + t of the 4 chains: word w >> sh, looked up, times the absmax */
+#define BNBQ__ZG_STEP(OP, t, sh) { \
+    __m512 a0 = _mm512_loadu_ps(a + 32 * (t)), a1 = _mm512_loadu_ps(a + 32 * (t) + 16); \
+    __m512 w00 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x00, sh), qm), s00); \
+    __m512 w01 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x01, sh), qm), s01); \
+    __m512 w10 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x10, sh), qm), s10); \
+    __m512 w11 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x11, sh), qm), s11); \
+    OP(c00, a0, w00, m0) OP(c01, a1, w01, m1) OP(c10, a0, w10, m0) OP(c11, a1, w11, m1) }
+
+/* the lane sums of rows[0] (c00, c01) and rows[1] (c10, c11; not when it is rows[0] again):
+   the reference's tree, rounding and bias */
+static BNBQ__T512 void bnbq__z_gemv_out(bnbq_dtype dt, const void* bias, void* out,
+                                        const size_t* rows, __m512 c00, __m512 c01, __m512 c10,
+                                        __m512 c11) {
+    /* register lane i of a half is the reference's lane 4 (i % 4) + i / 4 (and back) */
+    const __m512i lid = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512 z = _mm512_setzero_ps();
+    int r;
+    for (r = 0; r < (rows[1] != rows[0] ? 2 : 1); r++) {
+        /* v[i] += v[i + off] for off 1, 2, 4, 8, 16 (lanes past 31 - off are never read by v[0]'s
+           additions, whatever they hold) */
+        __m512 lo = _mm512_permutexvar_ps(lid, r ? c10 : c00), hi = _mm512_permutexvar_ps(lid, r ? c11 : c01);
+#define BNBQ__ZG_TREE(k) \
+        lo = _mm512_add_ps(lo, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), k))); \
+        hi = _mm512_add_ps(hi, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(z), _mm512_castps_si512(hi), k)));
+        BNBQ__ZG_TREE(1) BNBQ__ZG_TREE(2) BNBQ__ZG_TREE(4) BNBQ__ZG_TREE(8)
+#undef BNBQ__ZG_TREE
+        lo = _mm512_add_ps(lo, hi);
         {
-            float o = bnbq__round_to(dt, v[0]);
-            if (bias) o = o + bnbq__load(dt, bias, n);   /* torch: out += bias */
-            bnbq__store(dt, out, n, o);
+            float o = bnbq__round_to(dt, _mm_cvtss_f32(_mm512_castps512_ps128(lo)));
+            if (bias) o = o + bnbq__load(dt, bias, rows[r]);   /* torch: out += bias */
+            bnbq__store(dt, out, rows[r], o);
         }
     }
 }
+
+#define BNBQ__ZG_ARGS bnbq_dtype dt, const float* qmap, const float* At, const uint8_t* packed, \
+    const float* absmax, size_t K, size_t bs, const void* bias, void* out, size_t n0, size_t n1
+static BNBQ__T512 void bnbq__z_gemv_f32(BNBQ__ZG_ARGS) { BNBQ__ZG_BODY(BNBQ__ZG_F32) }
+static BNBQ__T512 void bnbq__z_gemv_f16(BNBQ__ZG_ARGS) { BNBQ__ZG_BODY(BNBQ__ZG_F16) }
+static BNBQ__T512 void bnbq__z_gemv_bf16(BNBQ__ZG_ARGS) { BNBQ__ZG_BODY(BNBQ__ZG_BF16) }
+static BNBQ__T512 void bnbq__z_gemv(BNBQ__ZG_ARGS) {
+    if (dt == BNBQ_F32) bnbq__z_gemv_f32(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+    else if (dt == BNBQ_F16) bnbq__z_gemv_f16(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+    else bnbq__z_gemv_bf16(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+}
+#undef BNBQ__ZG_ARGS
+#undef BNBQ__ZG_BODY
+#undef BNBQ__ZG_STEP
+#undef BNBQ__ZG_F32
+#undef BNBQ__ZG_F16
+#undef BNBQ__ZG_BF16
+#undef BNBQ__ZG_F32_ALL
+#undef BNBQ__ZG_F16_ALL
+#undef BNBQ__ZG_BF16_ALL
 
 static BNBQ__T256 void bnbq__y_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1);
 
@@ -3022,6 +3129,122 @@ static BNBQ__T256 __m256 bnbq__y_lut16(__m256 lo, __m256 hi, __m256i idx) {
     __m256 sel = _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28));
     return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, idx), _mm256_permutevar8x32_ps(hi, idx), sel);
 }
+
+/* 4-bit GEMV at the AVX2 level (with FMA; bnbq__cpu_gemv_range's order, as bnbq__z_gemv): the
+   32 lanes of the reference are 4 registers of 8 (groups g: lanes 8 g .. 8 g + 7); register lane
+   i of a group is the reference's lane 8 g + 2 (i % 4) + i / 4, so that the group's 8 16-byte
+   chunk slices (4 loads of 32 bytes, one lane per 128-bit lane) become 4 registers of 32-bit
+   words by a 4x4 dword transpose within the 128-bit lanes. A is transposed once per call to
+   this order (bnbq__simd_gemv). One row at a time (4 chains). */
+#define BNBQ__T256F __attribute__((target("avx2,avx,f16c,fma")))
+static BNBQ__T256F __m256 bnbq__yg_round_bf16(__m256 x) {    /* as bnbq_f32_to_bf16, in f32 */
+    __m256i u = _mm256_castps_si256(x);
+    __m256i r = _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)),
+                                 _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1)));
+    __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+    r = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(r),
+            _mm256_castsi256_ps(_mm256_or_si256(u, _mm256_set1_epi32(0x00400000))), nan));
+    return _mm256_castsi256_ps(_mm256_and_si256(r, _mm256_set1_epi32((int)0xffff0000u)));
+}
+/* the same without the NaN case (see bnbq__z_round_bf16q: the gemv's NaNs have low bits 0) */
+static BNBQ__T256F __m256 bnbq__yg_round_bf16q(__m256 x) {
+    __m256i u = _mm256_castps_si256(x);
+    __m256i r = _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)),
+                                 _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1)));
+    return _mm256_castsi256_ps(_mm256_and_si256(r, _mm256_set1_epi32((int)0xffff0000u)));
+}
+static BNBQ__T256F __m256 bnbq__yg_round_f16(__m256 x) {
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+}
+#define BNBQ__YG_F32(acc, av, wv) acc = _mm256_fmadd_ps(av, wv, acc);
+#define BNBQ__YG_F16(acc, av, wv) acc = _mm256_add_ps(acc, \
+    bnbq__yg_round_f16(_mm256_mul_ps(av, bnbq__yg_round_f16(wv))));
+#define BNBQ__YG_BF16(acc, av, wv) acc = _mm256_add_ps(acc, \
+    bnbq__yg_round_bf16q(_mm256_mul_ps(av, bnbq__yg_round_bf16q(wv))));
+#define BNBQ__YG_STEP(OP, t, sh) { \
+    const float* ae = a + 32 * (t); \
+    __m256 n0 = acc[0], n1 = acc[1], n2 = acc[2], n3 = acc[3]; \
+    OP(n0, _mm256_loadu_ps(ae), _mm256_mul_ps(bnbq__y_lut16(qlo, qhi, _mm256_srli_epi32(R[0][w], sh)), s[0])) \
+    OP(n1, _mm256_loadu_ps(ae + 8), _mm256_mul_ps(bnbq__y_lut16(qlo, qhi, _mm256_srli_epi32(R[1][w], sh)), s[1])) \
+    OP(n2, _mm256_loadu_ps(ae + 16), _mm256_mul_ps(bnbq__y_lut16(qlo, qhi, _mm256_srli_epi32(R[2][w], sh)), s[2])) \
+    OP(n3, _mm256_loadu_ps(ae + 24), _mm256_mul_ps(bnbq__y_lut16(qlo, qhi, _mm256_srli_epi32(R[3][w], sh)), s[3])) \
+    if (full) { acc[0] = n0; acc[1] = n1; acc[2] = n2; acc[3] = n3; } \
+    else { acc[0] = _mm256_blendv_ps(acc[0], n0, act[0]); acc[1] = _mm256_blendv_ps(acc[1], n1, act[1]); \
+           acc[2] = _mm256_blendv_ps(acc[2], n2, act[2]); acc[3] = _mm256_blendv_ps(acc[3], n3, act[3]); } }
+#define BNBQ__YG_BODY(OP) \
+    size_t n, j, nch = K / 32, rounds = (nch + 31) / 32; \
+    int i, g, w, off; \
+    const __m256 qlo = _mm256_loadu_ps(qmap), qhi = _mm256_loadu_ps(qmap + 8); \
+    for (n = n0; n < n1; n++) { \
+        __m256 acc[4]; \
+        float v[32], u[32]; \
+        const uint8_t* wrow = packed + n * K / 2; \
+        for (g = 0; g < 4; g++) acc[g] = _mm256_setzero_ps(); \
+        for (j = 0; j < rounds; j++) { \
+            size_t la = nch - 32 * j < 32 ? nch - 32 * j : 32; \
+            int full = la == 32; \
+            uint8_t buf[512]; \
+            float sc[32]; \
+            const uint8_t* wp = wrow + 512 * j; \
+            const float* at = At + 1024 * j; \
+            __m256i R[4][4]; \
+            __m256 s[4], act[4]; \
+            if (!full) { memset(buf, 0, sizeof buf); memcpy(buf, wp, 16 * la); wp = buf; } \
+            else if (n + 8 < n1) { \
+                for (i = 0; i < 512; i += 64) _mm_prefetch((const char*)(wp + 4 * K + i), _MM_HINT_T1); \
+            } \
+            for (i = 0; i < 32; i++) {        /* register lane i: the reference's lane 8 (i / 8) + 2 (i % 4) + i % 8 / 4 */ \
+                size_t L = (size_t)(8 * (i / 8) + 2 * (i % 4) + (i % 8) / 4); \
+                sc[i] = L < la ? absmax[(n * K + 1024 * j + 32 * L) / bs] : 0.0f; \
+                u[i] = L < la ? -1.0f : 0.0f; \
+            } \
+            for (g = 0; g < 4; g++) { \
+                const uint8_t* p = wp + 128 * g; \
+                __m256i z0 = _mm256_loadu_si256((const __m256i*)p), z1 = _mm256_loadu_si256((const __m256i*)(p + 32)); \
+                __m256i z2 = _mm256_loadu_si256((const __m256i*)(p + 64)), z3 = _mm256_loadu_si256((const __m256i*)(p + 96)); \
+                __m256i t0 = _mm256_unpacklo_epi32(z0, z1), t1 = _mm256_unpackhi_epi32(z0, z1); \
+                __m256i t2 = _mm256_unpacklo_epi32(z2, z3), t3 = _mm256_unpackhi_epi32(z2, z3); \
+                R[g][0] = _mm256_unpacklo_epi64(t0, t2); R[g][1] = _mm256_unpackhi_epi64(t0, t2); \
+                R[g][2] = _mm256_unpacklo_epi64(t1, t3); R[g][3] = _mm256_unpackhi_epi64(t1, t3); \
+                s[g] = bnbq__y_canon(_mm256_loadu_ps(sc + 8 * g));      /* bnbq__round_to(dt, absmax) */ \
+                if (dt == BNBQ_F16) s[g] = bnbq__yg_round_f16(s[g]); \
+                if (dt == BNBQ_BF16) s[g] = bnbq__yg_round_bf16(s[g]); \
+                act[g] = _mm256_loadu_ps(u + 8 * g); \
+            } \
+            for (w = 0; w < 4; w++) { \
+                const float* a = at + 256 * w; \
+                BNBQ__YG_STEP(OP, 0, 4) BNBQ__YG_STEP(OP, 1, 0) BNBQ__YG_STEP(OP, 2, 12) \
+                BNBQ__YG_STEP(OP, 3, 8) BNBQ__YG_STEP(OP, 4, 20) BNBQ__YG_STEP(OP, 5, 16) \
+                BNBQ__YG_STEP(OP, 6, 28) BNBQ__YG_STEP(OP, 7, 24) \
+            } \
+        } \
+        for (g = 0; g < 4; g++) _mm256_storeu_ps(u + 8 * g, acc[g]); \
+        for (i = 0; i < 32; i++) v[8 * (i / 8) + 2 * (i % 4) + (i % 8) / 4] = u[i]; \
+        for (off = 1; off < 32; off <<= 1) \
+            for (i = 0; i + off < 32; i++) v[i] = v[i] + v[i + off]; \
+        { \
+            float o = bnbq__round_to(dt, v[0]); \
+            if (bias) o = o + bnbq__load(dt, bias, n);   /* torch: out += bias */ \
+            bnbq__store(dt, out, n, o); \
+        } \
+    }
+#define BNBQ__YG_ARGS bnbq_dtype dt, const float* qmap, const float* At, const uint8_t* packed, \
+    const float* absmax, size_t K, size_t bs, const void* bias, void* out, size_t n0, size_t n1
+static BNBQ__T256F void bnbq__y_gemv_f32(BNBQ__YG_ARGS) { BNBQ__YG_BODY(BNBQ__YG_F32) }
+static BNBQ__T256F void bnbq__y_gemv_f16(BNBQ__YG_ARGS) { BNBQ__YG_BODY(BNBQ__YG_F16) }
+static BNBQ__T256F void bnbq__y_gemv_bf16(BNBQ__YG_ARGS) { BNBQ__YG_BODY(BNBQ__YG_BF16) }
+static void bnbq__y_gemv(BNBQ__YG_ARGS) {
+    if (dt == BNBQ_F32) bnbq__y_gemv_f32(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+    else if (dt == BNBQ_F16) bnbq__y_gemv_f16(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+    else bnbq__y_gemv_bf16(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+}
+#undef BNBQ__YG_ARGS
+#undef BNBQ__YG_BODY
+#undef BNBQ__YG_STEP
+#undef BNBQ__YG_F32
+#undef BNBQ__YG_F16
+#undef BNBQ__YG_BF16
+#undef BNBQ__T256F
 
 static BNBQ__T256 void bnbq__y_dequantize_4bit(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
     float tab[16];
@@ -3986,7 +4209,8 @@ static int bnbq__simd_gemv(bnbq_dtype dt, const float* qmap, const void* A, cons
     size_t nch = K / 32, rounds = (nch + 31) / 32, j, e, L;
     float* At;
 #if defined(BNBQ__X86_SIMD)
-    if (bnbq__simd() < BNBQ_SIMD_AVX512 || !__atomic_load_n(&bnbq__simd_vbmi, __ATOMIC_RELAXED) ||
+    int lv = bnbq__simd();
+    if (lv < BNBQ_SIMD_AVX2 || (lv == BNBQ_SIMD_AVX2 && !__builtin_cpu_supports("fma")) ||
         K % 32 != 0 || K > ((size_t)1 << 30))
         return 0;
 #else
@@ -3997,11 +4221,19 @@ static int bnbq__simd_gemv(bnbq_dtype dt, const float* qmap, const void* A, cons
     for (j = 0; j < rounds; j++)
         for (e = 0; e < 32; e++)
             for (L = 0; L < 32; L++) {
+#if defined(BNBQ__X86_SIMD)
+                /* register lane L of a round is the reference's lane 16 (L / 16) + 4 (L % 4) + L % 16 / 4
+                   (AVX-512), 8 (L / 8) + 2 (L % 4) + L % 8 / 4 (AVX2) */
+                size_t k = 1024 * j + e + 32 * (lv == BNBQ_SIMD_AVX2 ? 8 * (L / 8) + 2 * (L % 4) + (L % 8) / 4
+                                                                     : 16 * (L / 16) + 4 * (L % 4) + (L % 16) / 4);
+#else
                 size_t k = 1024 * j + 32 * L + e;
+#endif
                 At[1024 * j + 32 * e + L] = k < K ? bnbq__load(dt, A, k) : 0.0f;
             }
 #if defined(BNBQ__X86_SIMD)
-    bnbq__zv_gemv(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+    if (lv == BNBQ_SIMD_AVX2) bnbq__y_gemv(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+    else bnbq__z_gemv(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
 #else
     bnbq__n_gemv(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
 #endif

@@ -467,6 +467,64 @@ static void t_gemv_4bit(bnbq_simd_level lv, bnbq_exec* ex)
     }
 }
 
+/* gemv, the lane layouts of the SIMD paths: weights from the quantizer (realistic nibbles) and
+   random ones, K with partial last rounds (1056, 3104: 33 and 97 chunks) and full ones,
+   blocksizes up to and past one round's half (512) and a whole round (1024 elements), row
+   counts even and odd (rows are taken in pairs), absmax with specials, activations with specials
+   in every dtype, NF4 / FP4 / a custom code, bias or none. */
+static void t_gemv_4bit_lanes(bnbq_simd_level lv, bnbq_exec* ex)
+{
+    static const size_t Ks[] = { 1056, 2048, 3104, 6144 };
+    static const size_t Ns[] = { 2, 5 };
+    static const int bss[] = { 32, 256, 512, 2048, 4096 };
+    int ik, in, ib, iq, id, ir;
+    size_t i;
+    char what[160];
+    for (ik = 0; ik < 4; ik++)
+        for (in = 0; in < 2; in++)
+            for (ib = 0; ib < 5; ib++) {
+                size_t K = Ks[ik], N = Ns[in], nw = N * K, nb;
+                float *A, *am, *bias, *wt;
+                uint8_t* pk;
+                void *A16, *b16, *o0, *o1;
+                if (K % (size_t)bss[ib] != 0) continue;
+                if (g_quick && (ik == 3 || ib == 1)) continue;
+                nb = nw / (size_t)bss[ib];
+                A = (float*)malloc(K * 4); A16 = malloc(K * 4); am = (float*)malloc(nb * 4);
+                bias = (float*)malloc(N * 4); b16 = malloc(N * 4); pk = (uint8_t*)malloc(nw / 2);
+                wt = (float*)malloc(nw * 4); o0 = malloc(N * 4); o1 = malloc(N * 4);
+                for (i = 0; i < N; i++) bias[i] = randn();
+                for (ir = 0; ir < 2; ir++)
+                    for (iq = 0; iq < 3; iq++)
+                        for (id = 0; id < 3; id++) {
+                            bnbq_quant_type qt = iq == 1 ? BNBQ_FP4 : BNBQ_NF4;
+                            const float* code = iq == 2 ? bnbq_code_4bit(BNBQ_AF4) : NULL;
+                            int wb = (ik + id + ir) % 2;
+                            make_input(A, K, 0, g_codes[0]);
+                            if (ir == 0) for (i = 0; i < K; i++) if (!(A[i] == A[i]) || fabsf(A[i]) > 1e30f) A[i] = randn();
+                            if (ir == 0) {      /* quantized weights, their absmax */
+                                for (i = 0; i < nw; i++) wt[i] = randn() * 0.02f;
+                                must(bnbq_quantize_4bit(ex, qt, BNBQ_F32, wt, nw, bss[ib], pk, am), "quantize");
+                            } else {
+                                for (i = 0; i < nw / 2; i++) pk[i] = (uint8_t)rnd();
+                                rand_absmax(am, nb);
+                            }
+                            to_dtype(DTS[id], A, K, A16);
+                            to_dtype(DTS[id], bias, N, b16);
+                            memset(o0, 0xaa, N * 4); memset(o1, 0x55, N * 4);
+                            bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+                            must(bnbq_gemv_4bit(ex, qt, DTS[id], A16, pk, am, N, K, bss[ib], o0, wb ? b16 : NULL, code), "ref");
+                            bnbq_cpu_set_simd_level(lv);
+                            must(bnbq_gemv_4bit(ex, qt, DTS[id], A16, pk, am, N, K, bss[ib], o1, wb ? b16 : NULL, code), "simd");
+                            snprintf(what, sizeof what, "lanes %s %s N %zu K %zu bs %d bias %d %s",
+                                     iq == 1 ? "fp4" : iq == 2 ? "af4" : "nf4", dtn(DTS[id]), N, K,
+                                     bss[ib], wb, ir ? "random" : "quantized");
+                            cmp_bytes(o0, o1, N * bnbq_dtype_size(DTS[id]), what);
+                        }
+                free(A); free(A16); free(am); free(bias); free(b16); free(pk); free(wt); free(o0); free(o1);
+            }
+}
+
 /* int8 matmul (exact int32, wrapping): odd M, N, K (K not a multiple of any vector width, and
    above the K block of 4096), tiles cut along N and along M, random bytes and the extremes -128 /
    127 everywhere, and one K whose sums wrap around 2^32 */
@@ -655,6 +713,7 @@ int main(int argc, char** argv)
         { "dequantize_4bit", t_dequantize_4bit },
         { "int8_vectorwise_quant", t_int8_vectorwise },
         { "gemv_4bit", t_gemv_4bit },
+        { "gemv_4bit_lanes", t_gemv_4bit_lanes },
         { "int8_matmul", t_int8_matmul },
     };
     static const bnbq_simd_level levels[] = { BNBQ_SIMD_AVX2, BNBQ_SIMD_AVX512, BNBQ_SIMD_NEON };
