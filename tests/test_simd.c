@@ -214,6 +214,78 @@ static void t_quantize_blockwise(bnbq_simd_level lv, bnbq_exec* ex)
     }
 }
 
+/* ---- 8-bit codes on and around every decision boundary (q8) ---------------------------------
+   The scaled value the 8-bit search sees is x itself when the block's absmax is 1: blocks of 64
+   hold 1.0 and 63 test values in [-1, 1] (or NaN). Values: every code entry and midpoint and 24
+   float steps either side of each, the specials, and every 4099th float of [-1, 1]
+   (BNBQ_TEST_FULL_SWEEP=1 in the environment: every float of [-1, 1], about a minute per code
+   and level). The codes must equal bnbq_code_index (the scalar search) for every value. */
+static size_t qb_fill(float* x, size_t cap, size_t n, float v)
+{
+    if (n % 64 == 0 && n < cap) x[n++] = 1.0f;
+    if (n < cap && (v != v || fabsf(v) <= 1.0f)) x[n++] = v;
+    return n;
+}
+static void qb_check(bnbq_exec* ex, int ic, const float* x, size_t n, uint8_t* q, uint8_t* r,
+                     float* am, const char* what)
+{
+    size_t i;
+    n -= n % 64;
+    if (!n) return;
+    must(bnbq_quantize_blockwise(ex, g_codes[ic], BNBQ_F32, x, n, 64, q, am), what);
+    for (i = 0; i < n; i++) r[i] = (uint8_t)bnbq_code_index(g_codes[ic], x[i]);
+    g_checks++;
+    for (i = 0; i < n; i++)
+        if (r[i] != q[i]) {
+            uint32_t u;
+            memcpy(&u, &x[i], 4);
+            if (++g_fails == 1)
+                snprintf(g_first, sizeof g_first, "%s code %d: x 0x%08x: ref %d, got %d", what, ic, u,
+                         r[i], q[i]);
+            break;
+        }
+}
+static void t_quantize_blockwise_bounds(bnbq_simd_level lv, bnbq_exec* ex)
+{
+    const size_t cap = (size_t)1 << 20;
+    float* x = (float*)malloc(cap * 4);
+    uint8_t *q = (uint8_t*)malloc(cap), *r = (uint8_t*)malloc(cap);
+    float* am = (float*)malloc(cap / 64 * 4);
+    const char* full = getenv("BNBQ_TEST_FULL_SWEEP");
+    uint32_t stride = (full && full[0] == '1' && !ex) ? 1u : 4099u;
+    int ic;
+    (void)lv;
+    for (ic = 0; ic < 4; ic++) {
+        const float* c = g_codes[ic];
+        size_t n = 0;
+        int i, j, sgn;
+        uint32_t u;
+        static const uint32_t sp[] = { 0x7fc00000u, 0xffc00001u, 0x7f800001u, 0x00000000u, 0x80000000u,
+                                       0x00000001u, 0x80000001u, 0x00800000u, 0x80800000u,
+                                       0x3f800000u, 0xbf800000u, 0x007fffffu, 0x807fffffu };
+        for (i = 0; i < (int)(sizeof sp / sizeof sp[0]); i++) n = qb_fill(x, cap, n, bits_f(sp[i]));
+        for (i = 0; i < 256 + 255; i++) {
+            float v = i < 256 ? c[i] : (c[i - 256] + c[i - 255]) * 0.5f, a = v, b = v;
+            n = qb_fill(x, cap, n, v);
+            for (j = 0; j < 24; j++) {
+                a = nextafterf(a, -INFINITY); b = nextafterf(b, INFINITY);
+                n = qb_fill(x, cap, n, a); n = qb_fill(x, cap, n, b);
+            }
+        }
+        qb_check(ex, ic, x, n, q, r, am, "boundaries");
+        n = 0;
+        for (sgn = 0; sgn < 2; sgn++)
+            for (u = 0; u <= 0x3f800000u; u += stride) {
+                n = qb_fill(x, cap, n, bits_f(u | (sgn ? 0x80000000u : 0u)));
+                if (n == cap) { qb_check(ex, ic, x, n, q, r, am, "sweep"); n = 0; }
+                if (0x3f800000u - u < stride) break;
+            }
+        if (n < 16384) while (n < 16384) n = qb_fill(x, cap, n, 0.5f);
+        qb_check(ex, ic, x, n, q, r, am, "sweep");
+    }
+    free(x); free(q); free(r); free(am);
+}
+
 /* the SIMD output of a dequantize / int8 row test: 64-byte aligned or 16 bytes past that,
    alternately; at the AVX-512 level both with streaming stores enabled for any size
    (bnbq__nt_min_bytes 0, rows from 16 columns: the aligned one takes them, the other is refused) */
@@ -650,6 +722,7 @@ int main(int argc, char** argv)
 {
     static const struct { const char* name; path_fn fn; } paths[] = {
         { "quantize_blockwise", t_quantize_blockwise },
+        { "quantize_blockwise_bounds", t_quantize_blockwise_bounds },
         { "dequantize_blockwise", t_dequantize_blockwise },
         { "quantize_4bit", t_quantize_4bit },
         { "dequantize_4bit", t_dequantize_4bit },
