@@ -2371,6 +2371,24 @@ static BNBQ__T512 float bnbq__z_absmax(bnbq_dtype dt, const void* x, size_t star
     return _mm512_reduce_max_ps(m);
 }
 
+/* absmax of 64 loaded values (as bnbq__z_absmax: NaN never wins, the chain starts at 0), stored
+   to *am; returns 1 / absmax (IEEE division, as the scalar 1.0f / m) in every lane */
+static BNBQ__T512 __m512 bnbq__z_inv64(__m512 x0, __m512 x1, __m512 x2, __m512 x3, float* am) {
+    __m512 m = _mm512_max_ps(_mm512_abs_ps(x0), _mm512_setzero_ps());
+    __m512 m2 = _mm512_max_ps(_mm512_abs_ps(x1), _mm512_setzero_ps());
+    __m128 r;
+    m = _mm512_max_ps(_mm512_abs_ps(x2), m);
+    m2 = _mm512_max_ps(_mm512_abs_ps(x3), m2);
+    m = _mm512_max_ps(m, m2);
+    m = _mm512_max_ps(m, _mm512_shuffle_f32x4(m, m, 0x4e));
+    m = _mm512_max_ps(m, _mm512_shuffle_f32x4(m, m, 0xb1));
+    m = _mm512_max_ps(m, _mm512_permute_ps(m, 0x4e));
+    m = _mm512_max_ps(m, _mm512_permute_ps(m, 0xb1));
+    r = _mm512_castps512_ps128(m);
+    _mm_store_ss(am, r);
+    return _mm512_broadcastss_ps(_mm_div_ss(_mm_set_ss(1.0f), r));
+}
+
 static BNBQ__T512 void bnbq__z_dequantize_4bit(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
     float tab[16];
     __m512 code;
@@ -2885,18 +2903,21 @@ static BNBQ__T512 __m512i bnbq__z_quant4(bnbq_quant_type qt, __m512 x, const __m
     __m512i cell, c;
     if (qt == BNBQ_NF4) {
         /* clamp keeping NaN (min / max return their second operand on NaN) */
-        __m512 xc = _mm512_max_ps(_mm512_set1_ps(-2.0f), _mm512_min_ps(_mm512_set1_ps(2.0f), x));
-        cell = _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_add_ps(xc, _mm512_set1_ps(1.0f)), _mm512_set1_ps(16.0f)));
-        cell = _mm512_min_epi32(_mm512_max_epi32(cell, _mm512_setzero_si512()), _mm512_set1_epi32(31));
+        /* x clamped to [-1, 0.99] (cells 0 and 31 take what lies beyond); NaN: min_ps(c, NaN)
+           is NaN, max_ps(NaN, -1) is -1, so cell 0 */
+        __m512 xc = _mm512_max_ps(_mm512_min_ps(_mm512_set1_ps(0.99f), x), _mm512_set1_ps(-1.0f));
+        cell = _mm512_cvttps_epi32(_mm512_fmadd_ps(xc, _mm512_set1_ps(16.0f), _mm512_set1_ps(16.0f)));
         c = _mm512_permutex2var_epi32(below[0], cell, below[1]);
         return _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(x, _mm512_permutex2var_ps(thr[0], cell, thr[1]), _CMP_GT_OQ),
                                      c, _mm512_set1_epi32(1));
     } else {
         __m512 a = _mm512_abs_ps(x);
         __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-        __m512 ac = _mm512_min_ps(_mm512_set1_ps(2.0f), a);
-        cell = _mm512_cvttps_epi32(_mm512_mul_ps(ac, _mm512_set1_ps(16.0f)));
-        cell = _mm512_min_epi32(_mm512_max_epi32(cell, _mm512_setzero_si512()), _mm512_set1_epi32(15));
+        /* |x| up to 0.99 (cell 15 takes what lies beyond); NaN stays NaN, converts to INT_MIN
+           and becomes cell 0 */
+        __m512 ac = _mm512_min_ps(_mm512_set1_ps(0.99f), a);
+        cell = _mm512_max_epi32(_mm512_cvttps_epi32(_mm512_mul_ps(ac, _mm512_set1_ps(16.0f))),
+                                _mm512_setzero_si512());
         c = _mm512_permutexvar_epi32(cell, below[0]);
         c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_permutexvar_ps(cell, thr[0]), _CMP_GT_OQ),
                                   c, _mm512_set1_epi32(1));
@@ -2908,13 +2929,35 @@ static BNBQ__T512 __m512i bnbq__z_quant4(bnbq_quant_type qt, __m512 x, const __m
 static BNBQ__T512 void bnbq__z_quantize_4bit(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
     bnbq__zq4 g;
     __m512 thr[2];
-    __m512i below[2], vc2c;
+    __m512i below[2], vc2c, perm;
     size_t b, k;
     if (!bnbq__zq4_init(t->qt, &g)) { bnbq__y_quantize_4bit(t, b0, b1); return; }
     thr[0] = _mm512_loadu_ps(g.thr); thr[1] = _mm512_loadu_ps(g.thr + 16);
     below[0] = _mm512_loadu_si512((const void*)g.below);
     below[1] = _mm512_loadu_si512((const void*)(g.below + 16));
     vc2c = _mm512_loadu_si512((const void*)g.c2c);
+    {   /* output word 8i + 2L + j <- word 8L + 2i + j (vector i, lane L, pair j) */
+        int16_t pi[32];
+        int i, L, j;
+        for (i = 0; i < 4; i++) for (L = 0; L < 4; L++) for (j = 0; j < 2; j++)
+            pi[8 * i + 2 * L + j] = (int16_t)(8 * L + 2 * i + j);
+        perm = _mm512_loadu_si512((const void*)pi);
+    }
+    if (t->bs == 64) {   /* one load of each value */
+        for (b = b0; b < b1; b++) {
+            __m512 x0 = bnbq__z_load(t->dt, t->x, 64 * b), x1 = bnbq__z_load(t->dt, t->x, 64 * b + 16);
+            __m512 x2 = bnbq__z_load(t->dt, t->x, 64 * b + 32), x3 = bnbq__z_load(t->dt, t->x, 64 * b + 48);
+            __m512 vinv = bnbq__z_inv64(x0, x1, x2, x3, t->absmax + b);
+            __m512i c0 = bnbq__z_quant4(t->qt, _mm512_mul_ps(x0, vinv), thr, below, vc2c);
+            __m512i c1 = bnbq__z_quant4(t->qt, _mm512_mul_ps(x1, vinv), thr, below, vc2c);
+            __m512i c2 = bnbq__z_quant4(t->qt, _mm512_mul_ps(x2, vinv), thr, below, vc2c);
+            __m512i c3 = bnbq__z_quant4(t->qt, _mm512_mul_ps(x3, vinv), thr, below, vc2c);
+            __m512i qb = _mm512_packus_epi16(_mm512_packus_epi32(c0, c1), _mm512_packus_epi32(c2, c3));
+            __m512i w = _mm512_maddubs_epi16(qb, _mm512_set1_epi16(0x0110));
+            _mm256_storeu_si256((__m256i*)(t->q + 32 * b), _mm512_cvtepi16_epi8(_mm512_permutexvar_epi16(perm, w)));
+        }
+        return;
+    }
     for (b = b0; b < b1; b++) {
         size_t start = b * t->bs;
         float m, inv;
@@ -2923,7 +2966,18 @@ static BNBQ__T512 void bnbq__z_quantize_4bit(const bnbq__task_blockwise* t, size
         inv = 1.0f / m;
         t->absmax[b] = m;
         vinv = _mm512_set1_ps(inv);
-        for (k = start; k < start + t->bs; k += 16) {
+        for (k = start; k + 64 <= start + t->bs; k += 64) {
+            /* 64 codes to 32 bytes: packs give each 128-bit lane L the codes 4L..4L+3 of the
+               four vectors, maddubs pairs them (c0 * 16 + c1), a word permute restores the order */
+            __m512i c0 = bnbq__z_quant4(t->qt, _mm512_mul_ps(bnbq__z_load(t->dt, t->x, k), vinv), thr, below, vc2c);
+            __m512i c1 = bnbq__z_quant4(t->qt, _mm512_mul_ps(bnbq__z_load(t->dt, t->x, k + 16), vinv), thr, below, vc2c);
+            __m512i c2 = bnbq__z_quant4(t->qt, _mm512_mul_ps(bnbq__z_load(t->dt, t->x, k + 32), vinv), thr, below, vc2c);
+            __m512i c3 = bnbq__z_quant4(t->qt, _mm512_mul_ps(bnbq__z_load(t->dt, t->x, k + 48), vinv), thr, below, vc2c);
+            __m512i qb = _mm512_packus_epi16(_mm512_packus_epi32(c0, c1), _mm512_packus_epi32(c2, c3));
+            __m512i w = _mm512_maddubs_epi16(qb, _mm512_set1_epi16(0x0110));
+            _mm256_storeu_si256((__m256i*)(t->q + k / 2), _mm512_cvtepi16_epi8(_mm512_permutexvar_epi16(perm, w)));
+        }
+        for (; k < start + t->bs; k += 16) {
             __m512 xh = _mm512_mul_ps(bnbq__z_load(t->dt, t->x, k), vinv);
             __m512i c = bnbq__z_quant4(t->qt, xh, thr, below, vc2c);
             /* qword j = (code 2j+1) << 32 | code 2j  ->  byte (code 2j) << 4 | code 2j+1 */
