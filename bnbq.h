@@ -2854,6 +2854,22 @@ static BNBQ__T512 int bnbq__z_quantize_blockwise_step(const bnbq__task_blockwise
     return 0;
 #endif
     if ((b1 - b0) * t->bs < 16384 || !bnbq__qstep_init(t->code, &st)) return 0;
+    if (t->bs == 64) {   /* one load of each value */
+        for (b = b0; b < b1; b++) {
+            __m512 x0 = bnbq__z_load(t->dt, t->x, 64 * b), x1 = bnbq__z_load(t->dt, t->x, 64 * b + 16);
+            __m512 x2 = bnbq__z_load(t->dt, t->x, 64 * b + 32), x3 = bnbq__z_load(t->dt, t->x, 64 * b + 48);
+            __m512 vinv = bnbq__z_inv64(x0, x1, x2, x3, t->absmax + b);
+            __m512i c0 = bnbq__z_code_step(&st, _mm512_mul_ps(x0, vinv));
+            __m512i c1 = bnbq__z_code_step(&st, _mm512_mul_ps(x1, vinv));
+            __m512i c2 = bnbq__z_code_step(&st, _mm512_mul_ps(x2, vinv));
+            __m512i c3 = bnbq__z_code_step(&st, _mm512_mul_ps(x3, vinv));
+            _mm_storeu_si128((__m128i*)(t->q + 64 * b), _mm512_cvtepi32_epi8(c0));
+            _mm_storeu_si128((__m128i*)(t->q + 64 * b + 16), _mm512_cvtepi32_epi8(c1));
+            _mm_storeu_si128((__m128i*)(t->q + 64 * b + 32), _mm512_cvtepi32_epi8(c2));
+            _mm_storeu_si128((__m128i*)(t->q + 64 * b + 48), _mm512_cvtepi32_epi8(c3));
+        }
+        return 1;
+    }
     for (b = b0; b < b1; b++) {
         size_t start = b * t->bs;
         float m, inv;
