@@ -2829,13 +2829,9 @@ static BNBQ__T512 __m512i bnbq__z_code_step(const bnbq__qstep* s, __m512 x) {
     /* negative: ~v >> shift (arithmetic) = ~(v >> shift), the bucket nbh - 1 - u; ~v & mask = mask - off */
     idx = _mm512_add_epi32(_mm512_sra_epi32(v, _mm_cvtsi32_si128(s->shift)), _mm512_set1_epi32(s->nbh));
     off = _mm512_and_si512(v, mask);
-#ifdef ZG
-    e = _mm512_i32gather_epi32(idx, (const void*)s->e, 4);
-#else
     e = _mm512_inserti64x4(
         _mm512_castsi256_si512(_mm256_i32gather_epi32((const int*)s->e, _mm512_castsi512_si256(idx), 4)),
         _mm256_i32gather_epi32((const int*)s->e, _mm512_extracti64x4_epi64(idx, 1), 4), 1);
-#endif
     r = _mm512_srli_epi32(e, 24);
     r = _mm512_mask_add_epi32(r, _mm512_cmpge_epi32_mask(off, _mm512_and_si512(e, _mm512_set1_epi32(0xffffff))),
                               r, _mm512_set1_epi32(1));
@@ -2847,9 +2843,6 @@ static BNBQ__T512 int bnbq__z_quantize_blockwise_step(const bnbq__task_blockwise
                                                       size_t b1) {
     bnbq__qstep st;
     size_t b, k;
-#ifdef BNBQ__NO_QSTEP
-    return 0;
-#endif
 #ifdef BNBQ__NO_QSTEP
     return 0;
 #endif

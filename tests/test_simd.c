@@ -286,6 +286,69 @@ static void t_quantize_blockwise_bounds(bnbq_simd_level lv, bnbq_exec* ex)
     free(x); free(q); free(r); free(am);
 }
 
+/* 4-bit (and 8-bit) quantize against the scalar level on blocks of 64 that hold 1.0 or -1.0 and
+   the NF4 / FP4 thresholds with 24 float steps either side, every 4099th float of [-1, 1], and
+   whole special blocks (all +0, all -0, all NaN, NaN with +-inf, subnormals only, huge values),
+   every dtype */
+static void t_quantize_4bit_bounds(bnbq_simd_level lv, bnbq_exec* ex)
+{
+    static const float thr[] = {
+        -0.84809643f, -0.610632896f, -0.45999527f, -0.33967942f, -0.234607399f, -0.137911737f,
+        -0.0455250181f, 0.0397901498f, 0.120255254f, 0.203521252f, 0.292013764f, 0.389312536f,
+        0.501663387f, 0.64278692f, 0.861478388f, 0.00260417f, 0.0859375f, 0.208333328f,
+        0.291666657f, 0.416666687f, 0.583333015f, 0.833333313f, 0.0f, 0.99f, 0.9375f
+    };
+    static const uint32_t blocks[][4] = {
+        { 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u },
+        { 0x80000000u, 0x80000000u, 0x80000000u, 0x80000000u },
+        { 0x7fc00000u, 0xffc00001u, 0x7fc00000u, 0x7fc00000u },
+        { 0x7fc00000u, 0x7f800000u, 0xff800000u, 0x3f000000u },
+        { 0x00000001u, 0x80000003u, 0x007fffffu, 0x00000000u },
+        { 0x7f7fffffu, 0xff7fffffu, 0x7f000000u, 0x3f800000u },
+    };
+    const size_t cap = (size_t)1 << 19;
+    float* x = (float*)malloc(cap * 4);
+    void* xd = malloc(cap * 4);
+    uint8_t *q0 = (uint8_t*)malloc(cap), *q1 = (uint8_t*)malloc(cap);
+    float *a0 = (float*)malloc(cap / 64 * 4), *a1 = (float*)malloc(cap / 64 * 4);
+    size_t n = 0;
+    int i, j, sgn, id, iq;
+    uint32_t u;
+    char what[96];
+    for (i = 0; i < (int)(sizeof blocks / sizeof blocks[0]); i++)
+        for (j = 0; j < 64; j++) x[n++] = bits_f(blocks[i][(j * 7 + j / 5) % 4]);
+    for (sgn = 0; sgn < 2; sgn++)
+        for (i = 0; i < (int)(sizeof thr / sizeof thr[0]); i++) {
+            float a = sgn ? -thr[i] : thr[i], b = a;
+            n = qb_fill(x, cap, n, a);
+            for (j = 0; j < 24; j++) {
+                a = nextafterf(a, -INFINITY); b = nextafterf(b, INFINITY);
+                n = qb_fill(x, cap, n, a); n = qb_fill(x, cap, n, b);
+            }
+        }
+    for (sgn = 0; sgn < 2; sgn++)
+        for (u = 0; u <= 0x3f800000u && n + 2 < cap; u += 4099u * 4u)
+            n = qb_fill(x, cap, n, bits_f(u | (sgn ? 0x80000000u : 0u)));
+    while (n % 64 || n < 16384) n = qb_fill(x, cap, n, 0.25f);
+    for (i = 64 * 6; i < (int)n; i += 128) x[i] = -1.0f;   /* every other block: absmax from -1.0 */
+    for (id = 0; id < 3; id++) {
+        to_dtype(DTS[id], x, n, xd);
+        for (iq = 0; iq < 3; iq++) {
+            memset(q0, 0xaa, n); memset(q1, 0x55, n);
+            bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+            if (iq < 2) must(bnbq_quantize_4bit(ex, iq ? BNBQ_FP4 : BNBQ_NF4, DTS[id], xd, n, 64, q0, a0), "ref");
+            else must(bnbq_quantize_blockwise(ex, g_codes[0], DTS[id], xd, n, 64, q0, a0), "ref");
+            bnbq_cpu_set_simd_level(lv);
+            if (iq < 2) must(bnbq_quantize_4bit(ex, iq ? BNBQ_FP4 : BNBQ_NF4, DTS[id], xd, n, 64, q1, a1), "simd");
+            else must(bnbq_quantize_blockwise(ex, g_codes[0], DTS[id], xd, n, 64, q1, a1), "simd");
+            snprintf(what, sizeof what, "bounds %s %s n %zu", iq == 2 ? "8-bit" : iq ? "fp4" : "nf4", dtn(DTS[id]), n);
+            cmp_bytes(q0, q1, iq < 2 ? n / 2 : n, what);
+            cmp_bytes(a0, a1, n / 64 * 4, what);
+        }
+    }
+    free(x); free(xd); free(q0); free(q1); free(a0); free(a1);
+}
+
 /* the SIMD output of a dequantize / int8 row test: 64-byte aligned or 16 bytes past that,
    alternately; at the AVX-512 level both with streaming stores enabled for any size
    (bnbq__nt_min_bytes 0, rows from 16 columns: the aligned one takes them, the other is refused) */
@@ -725,6 +788,7 @@ int main(int argc, char** argv)
         { "quantize_blockwise_bounds", t_quantize_blockwise_bounds },
         { "dequantize_blockwise", t_dequantize_blockwise },
         { "quantize_4bit", t_quantize_4bit },
+        { "quantize_4bit_bounds", t_quantize_4bit_bounds },
         { "dequantize_4bit", t_dequantize_4bit },
         { "int8_vectorwise_quant", t_int8_vectorwise },
         { "gemv_4bit", t_gemv_4bit },
