@@ -2820,7 +2820,9 @@ static int bnbq__qstep_init(const float* code, bnbq__qstep* s) {
 /* bnbq__code_index of 16 values with the table of bnbq__qstep_init (two 8-lane gathers: faster
    than one 16-lane gather on Zen 4) */
 static BNBQ__T512 __m512i bnbq__z_code_step(const bnbq__qstep* s, __m512 x) {
-    __m512i bits = _mm512_castps_si512(_mm512_add_ps(x, _mm512_setzero_ps()));
+    /* -0 needs no canonicalisation here: every threshold magnitude is above alo, so -0 (bucket
+       nbh - 1 at offset mask) and +0 (bucket nbh at offset 0) give the same count */
+    __m512i bits = _mm512_castps_si512(x);
     __m512i sg = _mm512_srai_epi32(bits, 31), mask = _mm512_set1_epi32((1 << s->shift) - 1);
     __m512i v = _mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff));
     __m512i idx, off, e, r;
@@ -2856,10 +2858,10 @@ static BNBQ__T512 int bnbq__z_quantize_blockwise_step(const bnbq__task_blockwise
             __m512i c1 = bnbq__z_code_step(&st, _mm512_mul_ps(x1, vinv));
             __m512i c2 = bnbq__z_code_step(&st, _mm512_mul_ps(x2, vinv));
             __m512i c3 = bnbq__z_code_step(&st, _mm512_mul_ps(x3, vinv));
-            _mm_storeu_si128((__m128i*)(t->q + 64 * b), _mm512_cvtepi32_epi8(c0));
-            _mm_storeu_si128((__m128i*)(t->q + 64 * b + 16), _mm512_cvtepi32_epi8(c1));
-            _mm_storeu_si128((__m128i*)(t->q + 64 * b + 32), _mm512_cvtepi32_epi8(c2));
-            _mm_storeu_si128((__m128i*)(t->q + 64 * b + 48), _mm512_cvtepi32_epi8(c3));
+            /* packs leave in lane L the dwords c0..c3 [4L..4L+3]: dword 4L + i goes to 4i + L */
+            __m512i qb = _mm512_packus_epi16(_mm512_packus_epi32(c0, c1), _mm512_packus_epi32(c2, c3));
+            _mm512_storeu_si512((void*)(t->q + 64 * b), _mm512_permutexvar_epi32(
+                _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), qb));
         }
         return 1;
     }
@@ -3328,10 +3330,52 @@ static BNBQ__T256 __m128i bnbq__y_bytes(__m256i v) {
     return _mm_packus_epi16(p, p);
 }
 
+/* bnbq__z_code_step for 8 values (AVX2) */
+static BNBQ__T256 __m256i bnbq__y_code_step(const bnbq__qstep* s, __m256 x) {
+    __m256i bits = _mm256_castps_si256(x);
+    __m256i sg = _mm256_srai_epi32(bits, 31), mask = _mm256_set1_epi32((1 << s->shift) - 1);
+    __m256i v = _mm256_and_si256(bits, _mm256_set1_epi32(0x7fffffff));
+    __m256i idx, off, e, r;
+    v = _mm256_sub_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(s->alo)), _mm256_set1_epi32(s->alo));
+    v = _mm256_xor_si256(_mm256_min_epi32(v, _mm256_set1_epi32(s->arange)), sg);
+    idx = _mm256_add_epi32(_mm256_sra_epi32(v, _mm_cvtsi32_si128(s->shift)), _mm256_set1_epi32(s->nbh));
+    off = _mm256_and_si256(v, mask);
+    e = _mm256_i32gather_epi32((const int*)s->e, idx, 4);
+    /* off >= thr as off + 1 > thr (off < 2^24); the compare's -1 adds one */
+    r = _mm256_sub_epi32(_mm256_srli_epi32(e, 24),
+                         _mm256_cmpgt_epi32(_mm256_add_epi32(off, _mm256_set1_epi32(1)),
+                                            _mm256_and_si256(e, _mm256_set1_epi32(0xffffff))));
+    return _mm256_and_si256(r, _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_ORD_Q)));
+}
+
+static BNBQ__T256 int bnbq__y_quantize_blockwise_step(const bnbq__task_blockwise* t, size_t b0,
+                                                      size_t b1) {
+    bnbq__qstep st;
+    size_t b, k;
+    if ((b1 - b0) * t->bs < 16384 || !bnbq__qstep_init(t->code, &st)) return 0;
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs;
+        float m, inv;
+        __m256 vinv;
+        m = bnbq__y_absmax(t->dt, t->x, start, start + t->bs);
+        inv = 1.0f / m;
+        t->absmax[b] = m;
+        vinv = _mm256_set1_ps(inv);
+        for (k = start; k < start + t->bs; k += 16) {
+            __m256i c0 = bnbq__y_code_step(&st, _mm256_mul_ps(bnbq__y_load(t->dt, t->x, k), vinv));
+            __m256i c1 = bnbq__y_code_step(&st, _mm256_mul_ps(bnbq__y_load(t->dt, t->x, k + 8), vinv));
+            _mm_storel_epi64((__m128i*)(t->q + k), bnbq__y_bytes(c0));
+            _mm_storel_epi64((__m128i*)(t->q + k + 8), bnbq__y_bytes(c1));
+        }
+    }
+    return 1;
+}
+
 static BNBQ__T256 void bnbq__y_quantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
     bnbq__qsearch q;
     bnbq__ysearch y;
     size_t b, k;
+    if (bnbq__y_quantize_blockwise_step(t, b0, b1)) return;
     bnbq__qsearch_init(t->code, &q);
     bnbq__y_search_init(&q, &y);
     for (b = b0; b < b1; b++) {
