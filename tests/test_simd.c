@@ -254,7 +254,7 @@ static void t_quantize_blockwise_bounds(bnbq_simd_level lv, bnbq_exec* ex)
     const char* full = getenv("BNBQ_TEST_FULL_SWEEP");
     uint32_t stride = (full && full[0] == '1' && !ex) ? 1u : 4099u;
     int ic;
-    (void)lv;
+    bnbq_cpu_set_simd_level(lv);
     for (ic = 0; ic < 4; ic++) {
         const float* c = g_codes[ic];
         size_t n = 0;
