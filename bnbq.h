@@ -2737,18 +2737,21 @@ static BNBQ__T512 __m512i bnbq__z_code_index(const bnbq__zsearch* z, __m512 x) {
     return r;
 }
 
-/* The 8-bit code search as a step function (AVX-512 path, large inputs). For an ascending code
-   without NaN midpoints, bnbq__code_index(x) is nondecreasing in x and, for non-NaN x,
+/* The 8-bit code search as a step function (AVX-512 and AVX2 paths, ranges of >= 16384 values).
+   For an ascending code whose midpoints lie between their neighbours (checked),
+   bnbq__code_index(x) is nondecreasing in x and, for non-NaN x,
    r(x) = #{k in 1..255 : key(x) >= T[k]} with key the order-preserving int32 of a float (-0
    taken as +0) and, in the notation of bnbq__qsearch (c = count of odd entries o[] below x):
    T[2c+1] = key(mhi[c]) + 1 (x > mhi[c]); T[2c] = max(key(mlo[c]), key(o[c-1]) + 1) (x >= mlo[c]
-   within c). The keys are bucketed by sign and |x|'s exponent and top m mantissa bits (|x| below
-   alo and at or above ahi clamped into the end buckets); the bucket index is nondecreasing in the
-   key, so thresholds in lower buckets are passed and those in higher ones are not. With at most
-   one threshold per bucket, r = base[bucket] + (key >= thr[bucket]): two gathers, no search.
-   NaN gives 0. bnbq__qstep_init builds the tables and returns 0 where a code does not fit (then
-   the search runs); tests/test_simd.c compares it with the reference on every threshold's
-   neighbourhood and a sweep of [-1, 1]. */
+   within c). The values are bucketed by sign and |x|'s exponent and top m mantissa bits (|x| at
+   or below alo and from 2.0 on clamped into the end buckets, which then hold no threshold: every
+   |threshold| lies in (alo, 2.0)); the bucket index is nondecreasing in the key, so thresholds in
+   lower buckets are passed and those in higher ones are not, and inside a bucket the offset of |x|
+   (mirrored for negative x) orders the keys. With at most one threshold per bucket (the smallest m
+   of 4..7 that gives it), r = base[bucket] + (offset >= the threshold's offset): one gathered
+   int32 per value, no search. NaN gives 0. bnbq__qstep_init returns 0 where a code does not fit
+   (then the search runs); tests/test_simd.c (quantize_blockwise_bounds) compares the result with
+   the reference on every threshold's neighbourhood and a sweep of [-1, 1] (all of it on demand). */
 #define BNBQ__QSTEP_NB 4096
 typedef struct bnbq__qstep {
     int32_t e[BNBQ__QSTEP_NB];   /* base << 24 | the in-bucket threshold's offset (0xffffff: none) */

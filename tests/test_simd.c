@@ -9,7 +9,9 @@
    of BNBQ_SIMD_SCALAR in every byte. One "ok NAME" / "FAIL NAME" line per test (a test is one path
    at one level), the levels that ran, then "N passed, N failed, N skipped". Also checks that
    subnormals are kept (no flush to zero) at every level and, on aarch64, the NEON f16 / bf16
-   conversions against the reference converters. Arguments: [--quick] [name-substring ...]. */
+   conversions against the reference converters. quantize_blockwise_bounds / quantize_4bit_bounds:
+   every decision boundary +-24 floats and a strided sweep of [-1, 1] (BNBQ_TEST_FULL_SWEEP=1: every
+   float of [-1, 1] for the 8-bit codes, minutes). Arguments: [--quick] [name-substring ...]. */
 #define BNBQ_IMPLEMENTATION
 #define BNBQ_PTHREADS        /* the third pass runs through a 2-thread bnbq_thread_pool */
 #include "bnbq.h"
