@@ -2371,6 +2371,24 @@ static BNBQ__T512 float bnbq__z_absmax(bnbq_dtype dt, const void* x, size_t star
     return _mm512_reduce_max_ps(m);
 }
 
+/* absmax of 64 loaded values (as bnbq__z_absmax: NaN never wins, the chain starts at 0), stored
+   to *am; returns 1 / absmax (IEEE division, as the scalar 1.0f / m) in every lane */
+static BNBQ__T512 __m512 bnbq__z_inv64(__m512 x0, __m512 x1, __m512 x2, __m512 x3, float* am) {
+    __m512 m = _mm512_max_ps(_mm512_abs_ps(x0), _mm512_setzero_ps());
+    __m512 m2 = _mm512_max_ps(_mm512_abs_ps(x1), _mm512_setzero_ps());
+    __m128 r;
+    m = _mm512_max_ps(_mm512_abs_ps(x2), m);
+    m2 = _mm512_max_ps(_mm512_abs_ps(x3), m2);
+    m = _mm512_max_ps(m, m2);
+    m = _mm512_max_ps(m, _mm512_shuffle_f32x4(m, m, 0x4e));
+    m = _mm512_max_ps(m, _mm512_shuffle_f32x4(m, m, 0xb1));
+    m = _mm512_max_ps(m, _mm512_permute_ps(m, 0x4e));
+    m = _mm512_max_ps(m, _mm512_permute_ps(m, 0xb1));
+    r = _mm512_castps512_ps128(m);
+    _mm_store_ss(am, r);
+    return _mm512_broadcastss_ps(_mm_div_ss(_mm_set_ss(1.0f), r));
+}
+
 static BNBQ__T512 void bnbq__z_dequantize_4bit(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
     float tab[16];
     __m512 code;
@@ -2826,10 +2844,161 @@ static BNBQ__T512 __m512i bnbq__z_code_index(const bnbq__zsearch* z, __m512 x) {
     return r;
 }
 
+/* The 8-bit code search as a step function (AVX-512 and AVX2 paths, ranges of >= 16384 values).
+   For an ascending code whose midpoints lie between their neighbours (checked),
+   bnbq__code_index(x) is nondecreasing in x and, for non-NaN x,
+   r(x) = #{k in 1..255 : key(x) >= T[k]} with key the order-preserving int32 of a float (-0
+   taken as +0) and, in the notation of bnbq__qsearch (c = count of odd entries o[] below x):
+   T[2c+1] = key(mhi[c]) + 1 (x > mhi[c]); T[2c] = max(key(mlo[c]), key(o[c-1]) + 1) (x >= mlo[c]
+   within c). The values are bucketed by sign and |x|'s exponent and top m mantissa bits (|x| at
+   or below alo and from 2.0 on clamped into the end buckets, which then hold no threshold: every
+   |threshold| lies in (alo, 2.0)); the bucket index is nondecreasing in the key, so thresholds in
+   lower buckets are passed and those in higher ones are not, and inside a bucket the offset of |x|
+   (mirrored for negative x) orders the keys. With at most one threshold per bucket (the smallest m
+   of 4..7 that gives it), r = base[bucket] + (offset >= the threshold's offset): one gathered
+   int32 per value, no search. NaN gives 0. bnbq__qstep_init returns 0 where a code does not fit
+   (then the search runs); tests/test_simd.c (quantize_blockwise_bounds) compares the result with
+   the reference on every threshold's neighbourhood and a sweep of [-1, 1] (all of it on demand). */
+#define BNBQ__QSTEP_NB 4096
+typedef struct bnbq__qstep {
+    int32_t e[BNBQ__QSTEP_NB];   /* base << 24 | the in-bucket threshold's offset (0xffffff: none) */
+    int32_t alo, arange, shift, nbh;
+} bnbq__qstep;
+
+static int32_t bnbq__qstep_key(float f) {
+    uint32_t u;
+    f = f + 0.0f;   /* -0 -> +0 */
+    memcpy(&u, &f, 4);
+    return (int32_t)(u ^ ((uint32_t)(-(int32_t)(u >> 31)) >> 1));
+}
+/* bucket (and in *off the offset that orders keys within it) of key k, as bnbq__z_code_step */
+static int32_t bnbq__qstep_bucket(const bnbq__qstep* s, int32_t k, int32_t* off) {
+    int32_t a = k >= 0 ? k : ~k, v, mask = (1 << s->shift) - 1;
+    v = (a < s->alo ? s->alo : a) - s->alo;
+    v = v > s->arange ? s->arange : v;
+    *off = k >= 0 ? (v & mask) : mask - (v & mask);
+    return k >= 0 ? s->nbh + (v >> s->shift) : s->nbh - 1 - (v >> s->shift);
+}
+
+static int bnbq__qstep_init(const float* code, bnbq__qstep* s) {
+    int32_t T[256], amin = 0x7fffffff, amax = 0;
+    int c, k, m;
+    for (c = 0; c < 128; c++) {
+        float val = code[2 * c], mhi = (code[2 * c + 1] + val) * 0.5f;
+        if (!(mhi >= val && mhi <= code[2 * c + 1])) return 0;   /* also NaN */
+        T[2 * c + 1] = bnbq__qstep_key(mhi) + 1;
+        if (c > 0) {
+            float mlo = (code[2 * c - 1] + val) * 0.5f;
+            int32_t a = bnbq__qstep_key(mlo), b = bnbq__qstep_key(code[2 * c - 1]) + 1;
+            if (!(mlo >= code[2 * c - 1] && mlo <= val)) return 0;
+            T[2 * c] = a > b ? a : b;
+        }
+    }
+    for (k = 1; k < 256; k++) {
+        int32_t a = T[k] >= 0 ? T[k] : ~T[k];
+        if (k > 1 && T[k] < T[k - 1]) return 0;
+        if (a < amin) amin = a;
+        if (a > amax) amax = a;
+    }
+    /* |thresholds| in (alo, 2.0): below alo and from 2.0 on, offsets are clamped */
+    if (amin <= (0x7f - 60) << 23 || amax >= 0x40000000) return 0;
+    s->alo = (amin - 1) & ~0x7fffff;
+    s->arange = 0x40000000 - s->alo;
+    for (m = 4; m <= 7; m++) {
+        int32_t nbh, prev = -1, b, off;
+        s->shift = 23 - m;
+        nbh = (s->arange >> s->shift) + 1;
+        if (2 * nbh > BNBQ__QSTEP_NB) return 0;
+        s->nbh = nbh;
+        for (k = 1; k < 256; k++) {
+            b = bnbq__qstep_bucket(s, T[k], &off);
+            if (b == prev) break;
+            prev = b;
+        }
+        if (k < 256) continue;
+        k = 1;
+        for (b = 0; b < 2 * nbh; b++) {
+            int32_t kb = k < 256 ? bnbq__qstep_bucket(s, T[k], &off) : -1;
+            s->e[b] = (int32_t)((uint32_t)(k - 1) << 24) | 0xffffff;
+            if (kb == b) { s->e[b] = (int32_t)((uint32_t)(k - 1) << 24) | off; k++; }
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* bnbq__code_index of 16 values with the table of bnbq__qstep_init (two 8-lane gathers: faster
+   than one 16-lane gather on Zen 4) */
+static BNBQ__T512 __m512i bnbq__z_code_step(const bnbq__qstep* s, __m512 x) {
+    /* -0 needs no canonicalisation here: every threshold magnitude is above alo, so -0 (bucket
+       nbh - 1 at offset mask) and +0 (bucket nbh at offset 0) give the same count */
+    __m512i bits = _mm512_castps_si512(x);
+    __m512i sg = _mm512_srai_epi32(bits, 31), mask = _mm512_set1_epi32((1 << s->shift) - 1);
+    __m512i v = _mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff));
+    __m512i idx, off, e, r;
+    v = _mm512_sub_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(s->alo)), _mm512_set1_epi32(s->alo));
+    v = _mm512_xor_si512(_mm512_min_epi32(v, _mm512_set1_epi32(s->arange)), sg);
+    /* negative: ~v >> shift (arithmetic) = ~(v >> shift), the bucket nbh - 1 - u; ~v & mask = mask - off */
+    idx = _mm512_add_epi32(_mm512_sra_epi32(v, _mm_cvtsi32_si128(s->shift)), _mm512_set1_epi32(s->nbh));
+    off = _mm512_and_si512(v, mask);
+    e = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_i32gather_epi32((const int*)s->e, _mm512_castsi512_si256(idx), 4)),
+        _mm256_i32gather_epi32((const int*)s->e, _mm512_extracti64x4_epi64(idx, 1), 4), 1);
+    r = _mm512_srli_epi32(e, 24);
+    r = _mm512_mask_add_epi32(r, _mm512_cmpge_epi32_mask(off, _mm512_and_si512(e, _mm512_set1_epi32(0xffffff))),
+                              r, _mm512_set1_epi32(1));
+    return _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(x, x, _CMP_ORD_Q), r);
+}
+
+/* large ranges with a code that fits: the step function (2 gathers per 16 values) */
+static BNBQ__T512 int bnbq__z_quantize_blockwise_step(const bnbq__task_blockwise* t, size_t b0,
+                                                      size_t b1) {
+    bnbq__qstep st;
+    size_t b, k;
+#ifdef BNBQ__NO_QSTEP
+    return 0;
+#endif
+    if ((b1 - b0) * t->bs < 16384 || !bnbq__qstep_init(t->code, &st)) return 0;
+    if (t->bs == 64) {   /* one load of each value */
+        for (b = b0; b < b1; b++) {
+            __m512 x0 = bnbq__z_load(t->dt, t->x, 64 * b), x1 = bnbq__z_load(t->dt, t->x, 64 * b + 16);
+            __m512 x2 = bnbq__z_load(t->dt, t->x, 64 * b + 32), x3 = bnbq__z_load(t->dt, t->x, 64 * b + 48);
+            __m512 vinv = bnbq__z_inv64(x0, x1, x2, x3, t->absmax + b);
+            __m512i c0 = bnbq__z_code_step(&st, _mm512_mul_ps(x0, vinv));
+            __m512i c1 = bnbq__z_code_step(&st, _mm512_mul_ps(x1, vinv));
+            __m512i c2 = bnbq__z_code_step(&st, _mm512_mul_ps(x2, vinv));
+            __m512i c3 = bnbq__z_code_step(&st, _mm512_mul_ps(x3, vinv));
+            /* packs leave in lane L the dwords c0..c3 [4L..4L+3]: dword 4L + i goes to 4i + L */
+            __m512i qb = _mm512_packus_epi16(_mm512_packus_epi32(c0, c1), _mm512_packus_epi32(c2, c3));
+            _mm512_storeu_si512((void*)(t->q + 64 * b), _mm512_permutexvar_epi32(
+                _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), qb));
+        }
+        return 1;
+    }
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs;
+        float m, inv;
+        __m512 vinv;
+        m = bnbq__z_absmax(t->dt, t->x, start, start + t->bs);
+        inv = 1.0f / m;
+        t->absmax[b] = m;
+        vinv = _mm512_set1_ps(inv);
+        for (k = start; k < start + t->bs; k += 32) {   /* bs >= 64 */
+            __m512 x0 = _mm512_mul_ps(bnbq__z_load(t->dt, t->x, k), vinv);
+            __m512 x1 = _mm512_mul_ps(bnbq__z_load(t->dt, t->x, k + 16), vinv);
+            __m512i c0 = bnbq__z_code_step(&st, x0), c1 = bnbq__z_code_step(&st, x1);
+            _mm_storeu_si128((__m128i*)(t->q + k), _mm512_cvtepi32_epi8(c0));
+            _mm_storeu_si128((__m128i*)(t->q + k + 16), _mm512_cvtepi32_epi8(c1));
+        }
+    }
+    return 1;
+}
+
 static BNBQ__T512 void bnbq__z_quantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
     bnbq__qsearch q;
     bnbq__zsearch z;
     size_t b, k;
+    if (bnbq__z_quantize_blockwise_step(t, b0, b1)) return;
     bnbq__qsearch_init(t->code, &q);
     bnbq__z_search_init(&q, &z);
     for (b = b0; b < b1; b++) {
@@ -2855,18 +3024,21 @@ static BNBQ__T512 __m512i bnbq__z_quant4(bnbq_quant_type qt, __m512 x, const __m
     __m512i cell, c;
     if (qt == BNBQ_NF4) {
         /* clamp keeping NaN (min / max return their second operand on NaN) */
-        __m512 xc = _mm512_max_ps(_mm512_set1_ps(-2.0f), _mm512_min_ps(_mm512_set1_ps(2.0f), x));
-        cell = _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_add_ps(xc, _mm512_set1_ps(1.0f)), _mm512_set1_ps(16.0f)));
-        cell = _mm512_min_epi32(_mm512_max_epi32(cell, _mm512_setzero_si512()), _mm512_set1_epi32(31));
+        /* x clamped to [-1, 0.99] (cells 0 and 31 take what lies beyond); NaN: min_ps(c, NaN)
+           is NaN, max_ps(NaN, -1) is -1, so cell 0 */
+        __m512 xc = _mm512_max_ps(_mm512_min_ps(_mm512_set1_ps(0.99f), x), _mm512_set1_ps(-1.0f));
+        cell = _mm512_cvttps_epi32(_mm512_fmadd_ps(xc, _mm512_set1_ps(16.0f), _mm512_set1_ps(16.0f)));
         c = _mm512_permutex2var_epi32(below[0], cell, below[1]);
         return _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(x, _mm512_permutex2var_ps(thr[0], cell, thr[1]), _CMP_GT_OQ),
                                      c, _mm512_set1_epi32(1));
     } else {
         __m512 a = _mm512_abs_ps(x);
         __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-        __m512 ac = _mm512_min_ps(_mm512_set1_ps(2.0f), a);
-        cell = _mm512_cvttps_epi32(_mm512_mul_ps(ac, _mm512_set1_ps(16.0f)));
-        cell = _mm512_min_epi32(_mm512_max_epi32(cell, _mm512_setzero_si512()), _mm512_set1_epi32(15));
+        /* |x| up to 0.99 (cell 15 takes what lies beyond); NaN stays NaN, converts to INT_MIN
+           and becomes cell 0 */
+        __m512 ac = _mm512_min_ps(_mm512_set1_ps(0.99f), a);
+        cell = _mm512_max_epi32(_mm512_cvttps_epi32(_mm512_mul_ps(ac, _mm512_set1_ps(16.0f))),
+                                _mm512_setzero_si512());
         c = _mm512_permutexvar_epi32(cell, below[0]);
         c = _mm512_mask_add_epi32(c, _mm512_cmp_ps_mask(a, _mm512_permutexvar_ps(cell, thr[0]), _CMP_GT_OQ),
                                   c, _mm512_set1_epi32(1));
@@ -2878,13 +3050,35 @@ static BNBQ__T512 __m512i bnbq__z_quant4(bnbq_quant_type qt, __m512 x, const __m
 static BNBQ__T512 void bnbq__z_quantize_4bit(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
     bnbq__zq4 g;
     __m512 thr[2];
-    __m512i below[2], vc2c;
+    __m512i below[2], vc2c, perm;
     size_t b, k;
     if (!bnbq__zq4_init(t->qt, &g)) { bnbq__y_quantize_4bit(t, b0, b1); return; }
     thr[0] = _mm512_loadu_ps(g.thr); thr[1] = _mm512_loadu_ps(g.thr + 16);
     below[0] = _mm512_loadu_si512((const void*)g.below);
     below[1] = _mm512_loadu_si512((const void*)(g.below + 16));
     vc2c = _mm512_loadu_si512((const void*)g.c2c);
+    {   /* output word 8i + 2L + j <- word 8L + 2i + j (vector i, lane L, pair j) */
+        int16_t pi[32];
+        int i, L, j;
+        for (i = 0; i < 4; i++) for (L = 0; L < 4; L++) for (j = 0; j < 2; j++)
+            pi[8 * i + 2 * L + j] = (int16_t)(8 * L + 2 * i + j);
+        perm = _mm512_loadu_si512((const void*)pi);
+    }
+    if (t->bs == 64) {   /* one load of each value */
+        for (b = b0; b < b1; b++) {
+            __m512 x0 = bnbq__z_load(t->dt, t->x, 64 * b), x1 = bnbq__z_load(t->dt, t->x, 64 * b + 16);
+            __m512 x2 = bnbq__z_load(t->dt, t->x, 64 * b + 32), x3 = bnbq__z_load(t->dt, t->x, 64 * b + 48);
+            __m512 vinv = bnbq__z_inv64(x0, x1, x2, x3, t->absmax + b);
+            __m512i c0 = bnbq__z_quant4(t->qt, _mm512_mul_ps(x0, vinv), thr, below, vc2c);
+            __m512i c1 = bnbq__z_quant4(t->qt, _mm512_mul_ps(x1, vinv), thr, below, vc2c);
+            __m512i c2 = bnbq__z_quant4(t->qt, _mm512_mul_ps(x2, vinv), thr, below, vc2c);
+            __m512i c3 = bnbq__z_quant4(t->qt, _mm512_mul_ps(x3, vinv), thr, below, vc2c);
+            __m512i qb = _mm512_packus_epi16(_mm512_packus_epi32(c0, c1), _mm512_packus_epi32(c2, c3));
+            __m512i w = _mm512_maddubs_epi16(qb, _mm512_set1_epi16(0x0110));
+            _mm256_storeu_si256((__m256i*)(t->q + 32 * b), _mm512_cvtepi16_epi8(_mm512_permutexvar_epi16(perm, w)));
+        }
+        return;
+    }
     for (b = b0; b < b1; b++) {
         size_t start = b * t->bs;
         float m, inv;
@@ -2893,7 +3087,18 @@ static BNBQ__T512 void bnbq__z_quantize_4bit(const bnbq__task_blockwise* t, size
         inv = 1.0f / m;
         t->absmax[b] = m;
         vinv = _mm512_set1_ps(inv);
-        for (k = start; k < start + t->bs; k += 16) {
+        for (k = start; k + 64 <= start + t->bs; k += 64) {
+            /* 64 codes to 32 bytes: packs give each 128-bit lane L the codes 4L..4L+3 of the
+               four vectors, maddubs pairs them (c0 * 16 + c1), a word permute restores the order */
+            __m512i c0 = bnbq__z_quant4(t->qt, _mm512_mul_ps(bnbq__z_load(t->dt, t->x, k), vinv), thr, below, vc2c);
+            __m512i c1 = bnbq__z_quant4(t->qt, _mm512_mul_ps(bnbq__z_load(t->dt, t->x, k + 16), vinv), thr, below, vc2c);
+            __m512i c2 = bnbq__z_quant4(t->qt, _mm512_mul_ps(bnbq__z_load(t->dt, t->x, k + 32), vinv), thr, below, vc2c);
+            __m512i c3 = bnbq__z_quant4(t->qt, _mm512_mul_ps(bnbq__z_load(t->dt, t->x, k + 48), vinv), thr, below, vc2c);
+            __m512i qb = _mm512_packus_epi16(_mm512_packus_epi32(c0, c1), _mm512_packus_epi32(c2, c3));
+            __m512i w = _mm512_maddubs_epi16(qb, _mm512_set1_epi16(0x0110));
+            _mm256_storeu_si256((__m256i*)(t->q + k / 2), _mm512_cvtepi16_epi8(_mm512_permutexvar_epi16(perm, w)));
+        }
+        for (; k < start + t->bs; k += 16) {
             __m512 xh = _mm512_mul_ps(bnbq__z_load(t->dt, t->x, k), vinv);
             __m512i c = bnbq__z_quant4(t->qt, xh, thr, below, vc2c);
             /* qword j = (code 2j+1) << 32 | code 2j  ->  byte (code 2j) << 4 | code 2j+1 */
@@ -3351,10 +3556,52 @@ static BNBQ__T256 __m128i bnbq__y_bytes(__m256i v) {
     return _mm_packus_epi16(p, p);
 }
 
+/* bnbq__z_code_step for 8 values (AVX2) */
+static BNBQ__T256 __m256i bnbq__y_code_step(const bnbq__qstep* s, __m256 x) {
+    __m256i bits = _mm256_castps_si256(x);
+    __m256i sg = _mm256_srai_epi32(bits, 31), mask = _mm256_set1_epi32((1 << s->shift) - 1);
+    __m256i v = _mm256_and_si256(bits, _mm256_set1_epi32(0x7fffffff));
+    __m256i idx, off, e, r;
+    v = _mm256_sub_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(s->alo)), _mm256_set1_epi32(s->alo));
+    v = _mm256_xor_si256(_mm256_min_epi32(v, _mm256_set1_epi32(s->arange)), sg);
+    idx = _mm256_add_epi32(_mm256_sra_epi32(v, _mm_cvtsi32_si128(s->shift)), _mm256_set1_epi32(s->nbh));
+    off = _mm256_and_si256(v, mask);
+    e = _mm256_i32gather_epi32((const int*)s->e, idx, 4);
+    /* off >= thr as off + 1 > thr (off < 2^24); the compare's -1 adds one */
+    r = _mm256_sub_epi32(_mm256_srli_epi32(e, 24),
+                         _mm256_cmpgt_epi32(_mm256_add_epi32(off, _mm256_set1_epi32(1)),
+                                            _mm256_and_si256(e, _mm256_set1_epi32(0xffffff))));
+    return _mm256_and_si256(r, _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_ORD_Q)));
+}
+
+static BNBQ__T256 int bnbq__y_quantize_blockwise_step(const bnbq__task_blockwise* t, size_t b0,
+                                                      size_t b1) {
+    bnbq__qstep st;
+    size_t b, k;
+    if ((b1 - b0) * t->bs < 16384 || !bnbq__qstep_init(t->code, &st)) return 0;
+    for (b = b0; b < b1; b++) {
+        size_t start = b * t->bs;
+        float m, inv;
+        __m256 vinv;
+        m = bnbq__y_absmax(t->dt, t->x, start, start + t->bs);
+        inv = 1.0f / m;
+        t->absmax[b] = m;
+        vinv = _mm256_set1_ps(inv);
+        for (k = start; k < start + t->bs; k += 16) {
+            __m256i c0 = bnbq__y_code_step(&st, _mm256_mul_ps(bnbq__y_load(t->dt, t->x, k), vinv));
+            __m256i c1 = bnbq__y_code_step(&st, _mm256_mul_ps(bnbq__y_load(t->dt, t->x, k + 8), vinv));
+            _mm_storel_epi64((__m128i*)(t->q + k), bnbq__y_bytes(c0));
+            _mm_storel_epi64((__m128i*)(t->q + k + 8), bnbq__y_bytes(c1));
+        }
+    }
+    return 1;
+}
+
 static BNBQ__T256 void bnbq__y_quantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
     bnbq__qsearch q;
     bnbq__ysearch y;
     size_t b, k;
+    if (bnbq__y_quantize_blockwise_step(t, b0, b1)) return;
     bnbq__qsearch_init(t->code, &q);
     bnbq__y_search_init(&q, &y);
     for (b = b0; b < b1; b++) {

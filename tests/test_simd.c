@@ -9,7 +9,9 @@
    of BNBQ_SIMD_SCALAR in every byte. One "ok NAME" / "FAIL NAME" line per test (a test is one path
    at one level), the levels that ran, then "N passed, N failed, N skipped". Also checks that
    subnormals are kept (no flush to zero) at every level and, on aarch64, the NEON f16 / bf16
-   conversions against the reference converters. Arguments: [--quick] [name-substring ...]. */
+   conversions against the reference converters. quantize_blockwise_bounds / quantize_4bit_bounds:
+   every decision boundary +-24 floats and a strided sweep of [-1, 1] (BNBQ_TEST_FULL_SWEEP=1: every
+   float of [-1, 1] for the 8-bit codes, minutes). Arguments: [--quick] [name-substring ...]. */
 #define BNBQ_IMPLEMENTATION
 #define BNBQ_PTHREADS        /* the third pass runs through a 2-thread bnbq_thread_pool */
 #include "bnbq.h"
@@ -212,6 +214,141 @@ static void t_quantize_blockwise(bnbq_simd_level lv, bnbq_exec* ex)
                 free(x); free(xd); free(q0); free(q1); free(a0); free(a1);
             }
     }
+}
+
+/* ---- 8-bit codes on and around every decision boundary (q8) ---------------------------------
+   The scaled value the 8-bit search sees is x itself when the block's absmax is 1: blocks of 64
+   hold 1.0 and 63 test values in [-1, 1] (or NaN). Values: every code entry and midpoint and 24
+   float steps either side of each, the specials, and every 4099th float of [-1, 1]
+   (BNBQ_TEST_FULL_SWEEP=1 in the environment: every float of [-1, 1], about a minute per code
+   and level). The codes must equal bnbq_code_index (the scalar search) for every value. */
+static size_t qb_fill(float* x, size_t cap, size_t n, float v)
+{
+    if (n % 64 == 0 && n < cap) x[n++] = 1.0f;
+    if (n < cap && (v != v || fabsf(v) <= 1.0f)) x[n++] = v;
+    return n;
+}
+static void qb_check(bnbq_exec* ex, int ic, const float* x, size_t n, uint8_t* q, uint8_t* r,
+                     float* am, const char* what)
+{
+    size_t i;
+    n -= n % 64;
+    if (!n) return;
+    must(bnbq_quantize_blockwise(ex, g_codes[ic], BNBQ_F32, x, n, 64, q, am), what);
+    for (i = 0; i < n; i++) r[i] = (uint8_t)bnbq_code_index(g_codes[ic], x[i]);
+    g_checks++;
+    for (i = 0; i < n; i++)
+        if (r[i] != q[i]) {
+            uint32_t u;
+            memcpy(&u, &x[i], 4);
+            if (++g_fails == 1)
+                snprintf(g_first, sizeof g_first, "%s code %d: x 0x%08x: ref %d, got %d", what, ic, u,
+                         r[i], q[i]);
+            break;
+        }
+}
+static void t_quantize_blockwise_bounds(bnbq_simd_level lv, bnbq_exec* ex)
+{
+    const size_t cap = (size_t)1 << 20;
+    float* x = (float*)malloc(cap * 4);
+    uint8_t *q = (uint8_t*)malloc(cap), *r = (uint8_t*)malloc(cap);
+    float* am = (float*)malloc(cap / 64 * 4);
+    const char* full = getenv("BNBQ_TEST_FULL_SWEEP");
+    uint32_t stride = (full && full[0] == '1' && !ex) ? 1u : 4099u;
+    int ic;
+    bnbq_cpu_set_simd_level(lv);
+    for (ic = 0; ic < 4; ic++) {
+        const float* c = g_codes[ic];
+        size_t n = 0;
+        int i, j, sgn;
+        uint32_t u;
+        static const uint32_t sp[] = { 0x7fc00000u, 0xffc00001u, 0x7f800001u, 0x00000000u, 0x80000000u,
+                                       0x00000001u, 0x80000001u, 0x00800000u, 0x80800000u,
+                                       0x3f800000u, 0xbf800000u, 0x007fffffu, 0x807fffffu };
+        for (i = 0; i < (int)(sizeof sp / sizeof sp[0]); i++) n = qb_fill(x, cap, n, bits_f(sp[i]));
+        for (i = 0; i < 256 + 255; i++) {
+            float v = i < 256 ? c[i] : (c[i - 256] + c[i - 255]) * 0.5f, a = v, b = v;
+            n = qb_fill(x, cap, n, v);
+            for (j = 0; j < 24; j++) {
+                a = nextafterf(a, -INFINITY); b = nextafterf(b, INFINITY);
+                n = qb_fill(x, cap, n, a); n = qb_fill(x, cap, n, b);
+            }
+        }
+        qb_check(ex, ic, x, n, q, r, am, "boundaries");
+        n = 0;
+        for (sgn = 0; sgn < 2; sgn++)
+            for (u = 0; u <= 0x3f800000u; u += stride) {
+                n = qb_fill(x, cap, n, bits_f(u | (sgn ? 0x80000000u : 0u)));
+                if (n == cap) { qb_check(ex, ic, x, n, q, r, am, "sweep"); n = 0; }
+                if (0x3f800000u - u < stride) break;
+            }
+        if (n < 16384) while (n < 16384) n = qb_fill(x, cap, n, 0.5f);
+        qb_check(ex, ic, x, n, q, r, am, "sweep");
+    }
+    free(x); free(q); free(r); free(am);
+}
+
+/* 4-bit (and 8-bit) quantize against the scalar level on blocks of 64 that hold 1.0 or -1.0 and
+   the NF4 / FP4 thresholds with 24 float steps either side, every 4099th float of [-1, 1], and
+   whole special blocks (all +0, all -0, all NaN, NaN with +-inf, subnormals only, huge values),
+   every dtype */
+static void t_quantize_4bit_bounds(bnbq_simd_level lv, bnbq_exec* ex)
+{
+    static const float thr[] = {
+        -0.84809643f, -0.610632896f, -0.45999527f, -0.33967942f, -0.234607399f, -0.137911737f,
+        -0.0455250181f, 0.0397901498f, 0.120255254f, 0.203521252f, 0.292013764f, 0.389312536f,
+        0.501663387f, 0.64278692f, 0.861478388f, 0.00260417f, 0.0859375f, 0.208333328f,
+        0.291666657f, 0.416666687f, 0.583333015f, 0.833333313f, 0.0f, 0.99f, 0.9375f
+    };
+    static const uint32_t blocks[][4] = {
+        { 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u },
+        { 0x80000000u, 0x80000000u, 0x80000000u, 0x80000000u },
+        { 0x7fc00000u, 0xffc00001u, 0x7fc00000u, 0x7fc00000u },
+        { 0x7fc00000u, 0x7f800000u, 0xff800000u, 0x3f000000u },
+        { 0x00000001u, 0x80000003u, 0x007fffffu, 0x00000000u },
+        { 0x7f7fffffu, 0xff7fffffu, 0x7f000000u, 0x3f800000u },
+    };
+    const size_t cap = (size_t)1 << 19;
+    float* x = (float*)malloc(cap * 4);
+    void* xd = malloc(cap * 4);
+    uint8_t *q0 = (uint8_t*)malloc(cap), *q1 = (uint8_t*)malloc(cap);
+    float *a0 = (float*)malloc(cap / 64 * 4), *a1 = (float*)malloc(cap / 64 * 4);
+    size_t n = 0;
+    int i, j, sgn, id, iq;
+    uint32_t u;
+    char what[96];
+    for (i = 0; i < (int)(sizeof blocks / sizeof blocks[0]); i++)
+        for (j = 0; j < 64; j++) x[n++] = bits_f(blocks[i][(j * 7 + j / 5) % 4]);
+    for (sgn = 0; sgn < 2; sgn++)
+        for (i = 0; i < (int)(sizeof thr / sizeof thr[0]); i++) {
+            float a = sgn ? -thr[i] : thr[i], b = a;
+            n = qb_fill(x, cap, n, a);
+            for (j = 0; j < 24; j++) {
+                a = nextafterf(a, -INFINITY); b = nextafterf(b, INFINITY);
+                n = qb_fill(x, cap, n, a); n = qb_fill(x, cap, n, b);
+            }
+        }
+    for (sgn = 0; sgn < 2; sgn++)
+        for (u = 0; u <= 0x3f800000u && n + 2 < cap; u += 4099u * 4u)
+            n = qb_fill(x, cap, n, bits_f(u | (sgn ? 0x80000000u : 0u)));
+    while (n % 64 || n < 16384) n = qb_fill(x, cap, n, 0.25f);
+    for (i = 64 * 6; i < (int)n; i += 128) x[i] = -1.0f;   /* every other block: absmax from -1.0 */
+    for (id = 0; id < 3; id++) {
+        to_dtype(DTS[id], x, n, xd);
+        for (iq = 0; iq < 3; iq++) {
+            memset(q0, 0xaa, n); memset(q1, 0x55, n);
+            bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+            if (iq < 2) must(bnbq_quantize_4bit(ex, iq ? BNBQ_FP4 : BNBQ_NF4, DTS[id], xd, n, 64, q0, a0), "ref");
+            else must(bnbq_quantize_blockwise(ex, g_codes[0], DTS[id], xd, n, 64, q0, a0), "ref");
+            bnbq_cpu_set_simd_level(lv);
+            if (iq < 2) must(bnbq_quantize_4bit(ex, iq ? BNBQ_FP4 : BNBQ_NF4, DTS[id], xd, n, 64, q1, a1), "simd");
+            else must(bnbq_quantize_blockwise(ex, g_codes[0], DTS[id], xd, n, 64, q1, a1), "simd");
+            snprintf(what, sizeof what, "bounds %s %s n %zu", iq == 2 ? "8-bit" : iq ? "fp4" : "nf4", dtn(DTS[id]), n);
+            cmp_bytes(q0, q1, iq < 2 ? n / 2 : n, what);
+            cmp_bytes(a0, a1, n / 64 * 4, what);
+        }
+    }
+    free(x); free(xd); free(q0); free(q1); free(a0); free(a1);
 }
 
 /* the SIMD output of a dequantize / int8 row test: 64-byte aligned or 16 bytes past that,
@@ -708,8 +845,10 @@ int main(int argc, char** argv)
 {
     static const struct { const char* name; path_fn fn; } paths[] = {
         { "quantize_blockwise", t_quantize_blockwise },
+        { "quantize_blockwise_bounds", t_quantize_blockwise_bounds },
         { "dequantize_blockwise", t_dequantize_blockwise },
         { "quantize_4bit", t_quantize_4bit },
+        { "quantize_4bit_bounds", t_quantize_4bit_bounds },
         { "dequantize_4bit", t_dequantize_4bit },
         { "int8_vectorwise_quant", t_int8_vectorwise },
         { "gemv_4bit", t_gemv_4bit },
