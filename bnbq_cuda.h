@@ -1364,21 +1364,35 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "    return ac;\n",
     "}\n",
     "\n",
+    "#if (BNBQ_DT != BNBQ_F32 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800))\n",
+    "// c[0..3] += A (a0..a3) x B (b0, b1): one mma.m16n8k16 with f32 accumulation (the fragments as the\n",
+    "// PTX ISA lays them out: lane (g, t) holds A's rows g, g + 8 and B's column g)\n",
+    "BNBQ_DEV void bnbq_g4tc_mma(float* c, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1) {\n",
+    "#if defined(__CUDA_ARCH__)\n",
+    "#if BNBQ_DT == BNBQ_F16\n",
+    "    asm(\"mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, \"\n",
+    "        \"{%8, %9}, {%0, %1, %2, %3};\"\n",
+    "        : \"+f\"(c[0]), \"+f\"(c[1]), \"+f\"(c[2]), \"+f\"(c[3])\n",
+    "        : \"r\"(a0), \"r\"(a1), \"r\"(a2), \"r\"(a3), \"r\"(b0), \"r\"(b1));\n",
+    "#else\n",
+    "    asm(\"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, \"\n",
+    "        \"{%8, %9}, {%0, %1, %2, %3};\"\n",
+    "        : \"+f\"(c[0]), \"+f\"(c[1]), \"+f\"(c[2]), \"+f\"(c[3])\n",
+    "        : \"r\"(a0), \"r\"(a1), \"r\"(a2), \"r\"(a3), \"r\"(b0), \"r\"(b1));\n",
+    "#endif\n",
+    "#else\n",
+    "    (void)c; (void)a0; (void)a1; (void)a2; (void)a3; (void)b0; (void)b1;\n",
+    "#endif\n",
+    "}\n",
+    "\n",
+    "#endif\n",
+    "\n",
     "#if BNBQ_G4_MMA\n",
     "// c[0..3] += the tensor cores' sum of the 8 products in p0..p3 of each lane of each group of 4\n",
     "// lanes (B = ones: c[0] == c[1] hold the group's row g, c[2] == c[3] its row g + 8)\n",
     "BNBQ_DEV void bnbq_g4_mma(float* c, u32 p0, u32 p1, u32 p2, u32 p3) {\n",
-    "#if BNBQ_DT == BNBQ_F16\n",
-    "    asm(\"mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, \"\n",
-    "        \"{%8, %8}, {%0, %1, %2, %3};\"\n",
-    "        : \"+f\"(c[0]), \"+f\"(c[1]), \"+f\"(c[2]), \"+f\"(c[3])\n",
-    "        : \"r\"(p0), \"r\"(p1), \"r\"(p2), \"r\"(p3), \"r\"(0x3c003c00u));\n",
-    "#else\n",
-    "    asm(\"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, \"\n",
-    "        \"{%8, %8}, {%0, %1, %2, %3};\"\n",
-    "        : \"+f\"(c[0]), \"+f\"(c[1]), \"+f\"(c[2]), \"+f\"(c[3])\n",
-    "        : \"r\"(p0), \"r\"(p1), \"r\"(p2), \"r\"(p3), \"r\"(0x3f803f80u));\n",
-    "#endif\n",
+    "    const u32 one = BNBQ_DT == BNBQ_F16 ? 0x3c003c00u : 0x3f803f80u;\n",
+    "    bnbq_g4tc_mma(c, p0, p1, p2, p3, one, one);\n",
     "}\n",
     "\n",
     "// fast order: the chunk's 16 product pairs into the tensor-core accumulator c (the whole warp\n",
@@ -1521,7 +1535,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "extern \"C\" __global__ void bnbq_k_gemv4_any(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4_any)\n",
-    "#line 485 \"gemv4.cu\"\n",
+    "#line 499 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4_MAXT, 1)\n",
     "bnbq_k_gemv4_any(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {\n",
@@ -1533,7 +1547,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "        bnbq_g4_rows_unaligned(A, packed, absmax, N, K, bs_shift, out, bias, g * BNBQ_G4_R);\n",
     "}\n",
     "#endif\n",
-    "#line 495 \"gemv4.cu\"\n",
+    "#line 509 \"gemv4.cu\"\n",
     "\n",
     "// Grid: one block per SM (the launcher); groups of BNBQ_G4_R rows. bs_shift = log2(blocksize).\n",
     "// code: the 16-entry quant_map (resolved on the host). packed and A are 16-byte aligned, K < 2^31.\n",
@@ -1542,7 +1556,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "extern \"C\" __global__ void bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "             void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4)\n",
-    "#line 499 \"gemv4.cu\"\n",
+    "#line 513 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4_MAXT, 1)\n",
     "bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "             void* out, const void* bias, bnbq_code16 code) {\n",
@@ -1752,7 +1766,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#undef BNBQ_G4_WAIT\n",
     "}\n",
     "#endif\n",
-    "#line 707 \"gemv4.cu\"\n",
+    "#line 721 \"gemv4.cu\"\n",
     "\n",
     "// ---- bnbq_k_gemv4tc: the fast-order one-token kernel of F16 / BF16 on sm_80+ (tensor cores) ----\n",
     "// Numerics (within tolerance(dtype) of the CPU, not bit-identical): every weight enters as\n",
@@ -1813,24 +1827,6 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "// sums [tile of the block][warp][row] (ceil(NT / grid) * W * 64 bytes)\n",
     "extern __shared__ uint4 bnbq_g4tc_dyn[];\n",
     "\n",
-    "BNBQ_DEV void bnbq_g4tc_mma(float* c, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1) {\n",
-    "#if defined(__CUDA_ARCH__)\n",
-    "#if BNBQ_DT == BNBQ_F16\n",
-    "    asm(\"mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, \"\n",
-    "        \"{%8, %9}, {%0, %1, %2, %3};\"\n",
-    "        : \"+f\"(c[0]), \"+f\"(c[1]), \"+f\"(c[2]), \"+f\"(c[3])\n",
-    "        : \"r\"(a0), \"r\"(a1), \"r\"(a2), \"r\"(a3), \"r\"(b0), \"r\"(b1));\n",
-    "#else\n",
-    "    asm(\"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, \"\n",
-    "        \"{%8, %9}, {%0, %1, %2, %3};\"\n",
-    "        : \"+f\"(c[0]), \"+f\"(c[1]), \"+f\"(c[2]), \"+f\"(c[3])\n",
-    "        : \"r\"(a0), \"r\"(a1), \"r\"(a2), \"r\"(a3), \"r\"(b0), \"r\"(b1));\n",
-    "#endif\n",
-    "#else\n",
-    "    (void)c; (void)a0; (void)a1; (void)a2; (void)a3; (void)b0; (void)b1;\n",
-    "#endif\n",
-    "}\n",
-    "\n",
     "// the table word of byte j (0..3) of w for this lane (tl: the shared-window address of the lane's\n",
     "// copy, bnbq_g4_tab + 4 lane): PRMT + LEA + LDS. (A plain C index into the table compiled to PRMT,\n",
     "// IMAD.SHL, LOP3, IMAD + LDS.)\n",
@@ -1854,7 +1850,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "extern \"C\" __global__ void bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc)\n",
-    "#line 804 \"gemv4.cu\"\n",
+    "#line 800 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
     "bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {\n",
@@ -2002,7 +1998,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#endif\n",
     "}\n",
     "#endif\n",
-    "#line 950 \"gemv4.cu\"\n",
+    "#line 946 \"gemv4.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_gemv4[] = {
@@ -7559,13 +7555,19 @@ static int bnbq__cu_log2(int v) {
    W * 16 floats (the partial sums of the block's tiles); above what the device gives a block (opt-in
    maximum minus the static table; e.g. an LM head of 128k rows on an sm_86) the other kernel */
 #define BNBQ__CU_G4TC_STATIC (33 * 1024)   /* its static shared memory (the 32 KB table), and a margin */
-static size_t bnbq__cu_g4tc_smem_max(bnbq_cuda* c) {
+/* the shared memory a block may opt in to (bytes), 0 when it cannot be had (no cuFuncSetAttribute,
+   or the query fails) */
+static size_t bnbq__cu_smem_optin(bnbq_cuda* c) {
     int optin = 0;
     if (!BNBQ__DRV.bnbq__cuFuncSetAttribute ||
         BNBQ__DRV.bnbq__cuDeviceGetAttribute(&optin, (bnbq__CUattr)BNBQ__ATTR_MAX_SHARED_PER_BLOCK_OPTIN, c->device) != 0 ||
-        optin < BNBQ__CU_G4TC_STATIC)
+        optin < 0)
         return 0;
-    return (size_t)(optin - BNBQ__CU_G4TC_STATIC);
+    return (size_t)optin;
+}
+static size_t bnbq__cu_g4tc_smem_max(bnbq_cuda* c) {
+    const size_t optin = bnbq__cu_smem_optin(c);
+    return optin < BNBQ__CU_G4TC_STATIC ? 0 : optin - BNBQ__CU_G4TC_STATIC;
 }
 static size_t bnbq__cu_g4tc_smem(bnbq_cuda* c, size_t N, size_t K) {
     size_t tiles = N / 16 + (N % 16 != 0), warps = BNBQ__CU_G4TC_W;
@@ -7617,14 +7619,11 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
     }
     def = defs[c->desc.gemv_fast_order == 0][(int)dt];
     if (vec && c->info.cc_major >= 8) {   /* the ring: W capped by the shared memory (opt-in) */
-        int optin = 0;
-        if (!BNBQ__DRV.bnbq__cuFuncSetAttribute ||
-            BNBQ__DRV.bnbq__cuDeviceGetAttribute(&optin, (bnbq__CUattr)BNBQ__ATTR_MAX_SHARED_PER_BLOCK_OPTIN,
-                                                 c->device) != 0 ||
-            optin < BNBQ__CU_G4_STATIC + 32 * BNBQ__CU_G4_MINW * BNBQ__CU_G4_RING)
+        const size_t optin = bnbq__cu_smem_optin(c);
+        if (optin < BNBQ__CU_G4_STATIC + 32 * BNBQ__CU_G4_MINW * BNBQ__CU_G4_RING)
             vec = 0;
-        else if ((size_t)(optin - BNBQ__CU_G4_STATIC) / (32 * BNBQ__CU_G4_RING) < maxw)
-            maxw = (size_t)(optin - BNBQ__CU_G4_STATIC) / (32 * BNBQ__CU_G4_RING);
+        else if ((optin - BNBQ__CU_G4_STATIC) / (32 * BNBQ__CU_G4_RING) < maxw)
+            maxw = (optin - BNBQ__CU_G4_STATIC) / (32 * BNBQ__CU_G4_RING);
     }
     r = bnbq__cu_kernel(ex, "gemv4", def, vec ? "bnbq_k_gemv4" : "bnbq_k_gemv4_any", &f);
     if (r == BNBQ_SUCCESS) {

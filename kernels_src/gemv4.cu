@@ -329,21 +329,35 @@ BNBQ_DEV float bnbq_g4_dot(const u32* a, uint4 w, float s, u32 lane, float ac) {
     return ac;
 }
 
+#if (BNBQ_DT != BNBQ_F32 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800))
+// c[0..3] += A (a0..a3) x B (b0, b1): one mma.m16n8k16 with f32 accumulation (the fragments as the
+// PTX ISA lays them out: lane (g, t) holds A's rows g, g + 8 and B's column g)
+BNBQ_DEV void bnbq_g4tc_mma(float* c, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1) {
+#if defined(__CUDA_ARCH__)
+#if BNBQ_DT == BNBQ_F16
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %9}, {%0, %1, %2, %3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#else
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %9}, {%0, %1, %2, %3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#endif
+#else
+    (void)c; (void)a0; (void)a1; (void)a2; (void)a3; (void)b0; (void)b1;
+#endif
+}
+
+#endif
+
 #if BNBQ_G4_MMA
 // c[0..3] += the tensor cores' sum of the 8 products in p0..p3 of each lane of each group of 4
 // lanes (B = ones: c[0] == c[1] hold the group's row g, c[2] == c[3] its row g + 8)
 BNBQ_DEV void bnbq_g4_mma(float* c, u32 p0, u32 p1, u32 p2, u32 p3) {
-#if BNBQ_DT == BNBQ_F16
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-        "{%8, %8}, {%0, %1, %2, %3};"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(p0), "r"(p1), "r"(p2), "r"(p3), "r"(0x3c003c00u));
-#else
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-        "{%8, %8}, {%0, %1, %2, %3};"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(p0), "r"(p1), "r"(p2), "r"(p3), "r"(0x3f803f80u));
-#endif
+    const u32 one = BNBQ_DT == BNBQ_F16 ? 0x3c003c00u : 0x3f803f80u;
+    bnbq_g4tc_mma(c, p0, p1, p2, p3, one, one);
 }
 
 // fast order: the chunk's 16 product pairs into the tensor-core accumulator c (the whole warp
@@ -763,24 +777,6 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 // at 4 t + (q ^ 2 (t >> 1)), so that the lanes' loads of a unit hit four bank groups), then the warps' partial
 // sums [tile of the block][warp][row] (ceil(NT / grid) * W * 64 bytes)
 extern __shared__ uint4 bnbq_g4tc_dyn[];
-
-BNBQ_DEV void bnbq_g4tc_mma(float* c, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1) {
-#if defined(__CUDA_ARCH__)
-#if BNBQ_DT == BNBQ_F16
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-        "{%8, %9}, {%0, %1, %2, %3};"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-#else
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-        "{%8, %9}, {%0, %1, %2, %3};"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-#endif
-#else
-    (void)c; (void)a0; (void)a1; (void)a2; (void)a3; (void)b0; (void)b1;
-#endif
-}
 
 // the table word of byte j (0..3) of w for this lane (tl: the shared-window address of the lane's
 // copy, bnbq_g4_tab + 4 lane): PRMT + LEA + LDS. (A plain C index into the table compiled to PRMT,
