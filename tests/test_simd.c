@@ -538,6 +538,19 @@ static void t_int8_vectorwise(bnbq_simd_level lv, bnbq_exec* ex)
             }
 }
 
+/* one gemv at the scalar level and at lv (outputs prefilled differently), compared byte for byte */
+static void gemv_vs_scalar(bnbq_simd_level lv, bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt, const void* A,
+                           const uint8_t* pk, const float* am, size_t N, size_t K, int bs, const void* bias,
+                           const float* code, void* o0, void* o1, const char* what)
+{
+    memset(o0, 0xaa, N * 4); memset(o1, 0x55, N * 4);
+    bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+    must(bnbq_gemv_4bit(ex, qt, dt, A, pk, am, N, K, bs, o0, bias, code), "ref");
+    bnbq_cpu_set_simd_level(lv);
+    must(bnbq_gemv_4bit(ex, qt, dt, A, pk, am, N, K, bs, o1, bias, code), "simd");
+    cmp_bytes(o0, o1, N * bnbq_dtype_size(dt), what);
+}
+
 static void t_gemv_4bit(bnbq_simd_level lv, bnbq_exec* ex)
 {
     static const size_t Ks[] = { 32, 64, 96, 1024, 1056, 2080, 4096 };
@@ -572,14 +585,10 @@ static void t_gemv_4bit(bnbq_simd_level lv, bnbq_exec* ex)
                             const float* code = (ibias && iq == 0) ? bnbq_code_4bit(BNBQ_AF4) : NULL;
                             to_dtype(DTS[id], A, K, A16);
                             to_dtype(DTS[id], bias, N, b16);
-                            memset(o0, 0xaa, N * 4); memset(o1, 0x55, N * 4);
-                            bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
-                            must(bnbq_gemv_4bit(ex, qt, DTS[id], A16, pk, am, N, K, bss[ib], o0, ibias ? b16 : NULL, code), "ref");
-                            bnbq_cpu_set_simd_level(lv);
-                            must(bnbq_gemv_4bit(ex, qt, DTS[id], A16, pk, am, N, K, bss[ib], o1, ibias ? b16 : NULL, code), "simd");
                             snprintf(what, sizeof what, "%s %s N %zu K %zu bs %d bias %d", iq ? "fp4" : "nf4",
                                      dtn(DTS[id]), N, K, bss[ib], ibias);
-                            cmp_bytes(o0, o1, N * bnbq_dtype_size(DTS[id]), what);
+                            gemv_vs_scalar(lv, ex, qt, DTS[id], A16, pk, am, N, K, bss[ib], ibias ? b16 : NULL, code,
+                                           o0, o1, what);
                         }
                 free(A); free(A16); free(am); free(bias); free(b16); free(pk); free(o0); free(o1);
             }
@@ -648,15 +657,11 @@ static void t_gemv_4bit_lanes(bnbq_simd_level lv, bnbq_exec* ex)
                             }
                             to_dtype(DTS[id], A, K, A16);
                             to_dtype(DTS[id], bias, N, b16);
-                            memset(o0, 0xaa, N * 4); memset(o1, 0x55, N * 4);
-                            bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
-                            must(bnbq_gemv_4bit(ex, qt, DTS[id], A16, pk, am, N, K, bss[ib], o0, wb ? b16 : NULL, code), "ref");
-                            bnbq_cpu_set_simd_level(lv);
-                            must(bnbq_gemv_4bit(ex, qt, DTS[id], A16, pk, am, N, K, bss[ib], o1, wb ? b16 : NULL, code), "simd");
                             snprintf(what, sizeof what, "lanes %s %s N %zu K %zu bs %d bias %d %s",
                                      iq == 1 ? "fp4" : iq == 2 ? "af4" : "nf4", dtn(DTS[id]), N, K,
                                      bss[ib], wb, ir ? "random" : "quantized");
-                            cmp_bytes(o0, o1, N * bnbq_dtype_size(DTS[id]), what);
+                            gemv_vs_scalar(lv, ex, qt, DTS[id], A16, pk, am, N, K, bss[ib], wb ? b16 : NULL, code,
+                                           o0, o1, what);
                         }
                 free(A); free(A16); free(am); free(bias); free(b16); free(pk); free(wt); free(o0); free(o1);
             }
