@@ -337,15 +337,84 @@ BNBQ_DEV void bnbq_i8_piece_quant8(const bnbq_i8_vec<8>& x, float s, u32 k2, i8*
     *(uint2*)dst = make_uint2(lo, hi);
 }
 
+// ---- the outlier-column snapshot (SMP = 1, int8_vectorwise_quant with threshold > 0) -----------
+// The blocks of rows [0, R0) (blockIdx.x == row) count themselves in smp[0] once their outlier bits
+// are set; the last of them copies the bitmask into the snapshot smp[64 .. 64 + nwords) and then
+// sets the flag smp[32] (its own 128-byte line). A block that finds the flag set copies the snapshot
+// into its shared memory once (the grid is about one wave of resident blocks, so that this is not
+// repeated per row: every block reading the same few lines from L2 for every row made those L2
+// lines a hot spot and the pass 20-30 % slower) and from then on zeroes the snapshot's columns as it
+// writes its rows; a row written before that (the sample's rows, the first rows of every block) has
+// its bit set in rb. The fix pass then zeroes every outlier column in the rows marked in rb and only
+// the columns missing from the snapshot (usually none: outlier columns are systematic) in the
+// others. Nothing waits. smp[0], smp[32] and rb start at 0 (bnbq_k_int8_init); the launcher
+// guarantees gridDim.x >= R0 and nwords words of dynamic shared memory.
+BNBQ_DEV u32 bnbq_i8_ld_cg(const u32* p) {
+    u32 v;
+    asm volatile("ld.global.cg.u32 %0, [%1];" : "=r"(v) : "l"(p));
+    return v;
+}
+BNBQ_DEV u32 bnbq_i8_ld_volatile(const u32* p) {
+    u32 v;
+    asm volatile("ld.volatile.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+
+// A sample row's block, after its last atomicOr: counts itself; the last one publishes the snapshot.
+BNBQ_DEV void bnbq_i8_sample_done(u32* bm, u64 nwords, u32* smp, u64 R0) {
+    __shared__ int last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(&smp[0], 1u) == (u32)R0 - 1u;
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) smp[64 + w] = bnbq_i8_ld_cg(&bm[w]);
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) atomicExch(&smp[32], 1u);
+}
+
+// 8 snapshot bits as two byte masks (0xff: zero the code): bit i of a nibble to bit 8 i, then
+// over the byte.
+BNBQ_DEV void bnbq_i8_snap_mask(u32 b, u32* lo, u32* hi) {
+    u32 l = ((b & 0xfu) * 0x00204081u) & 0x01010101u, h = ((b >> 4) * 0x00204081u) & 0x01010101u;
+    *lo = l * 0xffu;
+    *hi = h * 0xffu;
+}
+
+// bnbq_i8_piece_quant8, and the codes of the snapshot's columns (bits sb) zeroed too.
+template <int MODE>
+BNBQ_DEV void bnbq_i8_piece_quant8s(const bnbq_i8_vec<8>& x, float s, u32 k2, i8* dst, u32 sb) {
+    u32 t[8], z[4], ml, mh;
+    bnbq_i8_snap_mask(sb, &ml, &mh);
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        z[i] = bnbq_i8_zmask(x.w[i] & 0x7fff7fffu, k2);
+        float v0 = bnbq_i8_h2f(x.w[i] & 0xffffu), v1 = bnbq_i8_h2f(x.w[i] >> 16);
+        float y0 = v0 * s, y1 = v1 * s;
+        if (MODE == 1) { y0 = 127.0f * y0; y1 = 127.0f * y1; }
+        t[2 * i] = bnbq_i8_magic(y0);
+        t[2 * i + 1] = bnbq_i8_magic(y1);
+    }
+    u32 lo = bnbq_i8_pack4(t[0], t[1], t[2], t[3]) & ~(bnbq_i8_bytemask(z[0], z[1]) | ml);
+    u32 hi = bnbq_i8_pack4(t[4], t[5], t[6], t[7]) & ~(bnbq_i8_bytemask(z[2], z[3]) | mh);
+    *(uint2*)dst = make_uint2(lo, hi);
+}
+
 // bnbq_i8_rows for 8-element pieces (cols % 8 == 0, A 16-byte and CA 8-byte aligned): the same
 // values. A row whose statistic is 0 or inf gets 0 everywhere (every product is NaN or +-0 then).
-template <int MODE, int THR>
+// SMP = 1: the sample protocol above (MODE 0 with a threshold only).
+template <int MODE, int THR, int SMP>
 BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA, void* stats,
-                            u32* bm) {
+                            u32* bm, u32* smp = 0, u32* rb = 0, u64 R0 = 0) {
     __shared__ float red[32];
+    __shared__ u32 snapok[2];
+    extern __shared__ u32 ssnap[];   // SMP: the snapshot, nwords words, once the block has seen it
+    u32 it = 0, have = 0;
     const int use_thr = MODE == 0 && (THR < 0 ? thr > 0.0f : THR > 0);
     const u32 T = bnbq_i8_T(use_thr, thr), k2 = (0x8000u - T) * 0x10001u;
-    const u64 np = cols / 8, Tn = blockDim.x, tid = threadIdx.x;
+    const u64 np = cols / 8, Tn = blockDim.x, tid = threadIdx.x, nwords = (cols + 31) / 32;
     for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {
         const u16* a = A + r * cols;
         i8* q = CA + r * cols;
@@ -356,6 +425,12 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
         for (int j = 0; j < BNBQ_I8_NR; j++) {
             u64 p = (u64)j * Tn + tid;
             if (p < np) x[j].load(a + p * 8);
+        }
+        if (SMP && threadIdx.x == 0) {   // the snapshot out? (read before the barriers below)
+            u32 f = have ? 1u : r >= R0 ? bnbq_i8_ld_volatile(&smp[32]) : 0u;
+            if (!have && f) __threadfence();
+            if (!f) atomicOr(&rb[r >> 5], 1u << (u32)(r & 31u));   // patched in full by the fix
+            snapok[it & 1u] = f;
         }
 #pragma unroll
         for (int j = 0; j < BNBQ_I8_NR; j++) {
@@ -370,6 +445,14 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
         m2 = bnbq_i8_hmax2(m2, m2 >> 16);
         m = bnbq_i8_block_max(bnbq_i8_h2f(m2 & 0xffffu), red);
         s = bnbq_i8_row_scale<MODE>(m, stats, r);
+        const u32 snap = SMP ? snapok[it & 1u] : 0u;
+        it++;
+        if (SMP && snap && !have) {   // first sight: copy it (uniform over the block)
+            for (u64 w = tid; w < nwords; w += Tn) ssnap[w] = bnbq_i8_ld_cg(&smp[64 + w]);
+            __syncthreads();
+            have = 1;
+        }
+        if (SMP && r < R0) bnbq_i8_sample_done(bm, nwords, smp, R0);
         if (!(m > 0.0f && m <= 65504.0f)) {   // 0 or inf; uniform over the block
             for (u64 p = tid; p < np; p += Tn) *(uint2*)(q + p * 8) = make_uint2(0u, 0u);
             continue;
@@ -377,12 +460,16 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
 #pragma unroll
         for (int j = 0; j < BNBQ_I8_NR; j++) {
             u64 p = (u64)j * Tn + tid;
-            if (p < np) bnbq_i8_piece_quant8<MODE>(x[j], s, k2, q + p * 8);
+            if (p < np) {
+                if (snap) bnbq_i8_piece_quant8s<MODE>(x[j], s, k2, q + p * 8, (ssnap[p >> 2] >> (8 * (p & 3))) & 0xffu);
+                else bnbq_i8_piece_quant8<MODE>(x[j], s, k2, q + p * 8);
+            }
         }
         for (u64 p = BNBQ_I8_NR * Tn + tid; p < np; p += Tn) {
             bnbq_i8_vec<8> y;
             y.load(a + p * 8);
-            bnbq_i8_piece_quant8<MODE>(y, s, k2, q + p * 8);
+            if (snap) bnbq_i8_piece_quant8s<MODE>(y, s, k2, q + p * 8, (ssnap[p >> 2] >> (8 * (p & 3))) & 0xffu);
+            else bnbq_i8_piece_quant8<MODE>(y, s, k2, q + p * 8);
         }
     }
 }
@@ -395,12 +482,18 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
                     u32* bm) {
-    bnbq_i8_rows8<0, 0>(A, rows, cols, thr, CA, row_stats, bm);
+    bnbq_i8_rows8<0, 0, 0>(A, rows, cols, thr, CA, row_stats, bm);
 }
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
                         u32* bm) {
-    bnbq_i8_rows8<0, 1>(A, rows, cols, thr, CA, row_stats, bm);
+    bnbq_i8_rows8<0, 1, 0>(A, rows, cols, thr, CA, row_stats, bm);
+}
+// _thr with the outlier-column snapshot (the launcher: grid >= R0; smp, rb as above).
+extern "C" __global__ void __launch_bounds__(256, 4)
+bnbq_k_int8_vw_rows_smp(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
+                        u32* bm, u32* smp, u32* rb, u64 R0) {
+    bnbq_i8_rows8<0, 1, 1>(A, rows, cols, thr, CA, row_stats, bm, smp, rb, R0);
 }
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
@@ -414,7 +507,7 @@ bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, flo
 // As bnbq_k_int8_vw_rows: _any where the shape or the pointers do not allow 8-element pieces.
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {
-    bnbq_i8_rows8<1, 0>(X, rows, cols, 0.0f, q, state, 0);
+    bnbq_i8_rows8<1, 0, 0>(X, rows, cols, 0.0f, q, state, 0);
 }
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {
@@ -453,6 +546,49 @@ bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* b
             }
             __syncthreads();
         }
+    }
+    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);
+}
+#endif
+
+#if BNBQ_I8_PART == 1
+// Pass 2 of 2 after bnbq_k_int8_vw_rows_smp: the rows marked in rb (written without the snapshot)
+// get every outlier column zeroed, the others only the outlier columns missing from the snapshot
+// (snap, nwords words); then the last block compacts the bitmask. blockDim.x == 256.
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_int8_vw_fix_smp(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,
+                       const u32* snap, const u32* rb) {
+    __shared__ u32 sh[32];
+    __shared__ u16 list[256 * 32], dlist[256 * 32];
+    const u64 lane = threadIdx.x & 31;
+    const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5;
+    for (u64 w0 = 0; w0 < nwords; w0 += 256) {
+        u64 wi = w0 + threadIdx.x;
+        u32 word = wi < nwords ? bnbq_i8_ld_cg(&bm[wi]) : 0u;
+        u32 dword = wi < nwords ? word & ~bnbq_i8_ld_cg(&snap[wi]) : 0u;
+        u32 tot, k = bnbq_i8_block_scan(__popc(word), sh, &tot);
+        u32 dtot, dk = bnbq_i8_block_scan(__popc(dword), sh, &dtot);
+        while (word) {
+            u32 b = (u32)__ffs(word) - 1u;
+            list[k++] = (u16)(threadIdx.x * 32u + b);
+            word &= word - 1u;
+        }
+        while (dword) {
+            u32 b = (u32)__ffs(dword) - 1u;
+            dlist[dk++] = (u16)(threadIdx.x * 32u + b);
+            dword &= dword - 1u;
+        }
+        __syncthreads();
+        if (tot)
+            for (u64 r = warp; r < rows; r += nwarps) {
+                const int all = (bnbq_i8_ld_cg(&rb[r >> 5]) >> (u32)(r & 31u)) & 1u;
+                const u16* l = all ? list : dlist;
+                const u32 n = all ? tot : dtot;
+                i8* q = CA + r * cols + w0 * 32;
+                for (u32 j = (u32)lane; j < n; j += 32) q[l[j]] = 0;
+            }
+        __syncthreads();
     }
     bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);
 }

@@ -858,21 +858,37 @@ static void op_int8_rows_specials(void) {
         }
 }
 
-/* Outlier columns that the GPU's row sample (64 rows spread over the matrix) sees and misses:
-   200 rows sample rows 0, 3, 6, 9, 12, 15, 18, 21, 25, ...; outliers in row 0 (sampled), row 1 and
-   row 199 (not sampled), so the fix pass must zero the columns the sample missed in every row. */
+/* Outlier columns that the GPU's snapshot (bnbq_k_int8_vw_rows_smp: the outlier columns of the first
+   64 rows, taken while the other rows are written; used when there are at least two waves of resident
+   row blocks: 16384 rows of 256 columns is enough up to 256 SMs) sees and misses: outliers in rows 0
+   and 1 (in the snapshot), rows 150, 9000 and 16383 (not; column 5 is in both), so the fix pass
+   must zero the snapshot's columns in the rows written before it and the missed columns in every
+   row. Then 128 columns (the fewest for that path) with every column an outlier column (its
+   counters, snapshot and row bitmap share out_outlier_cols with the bitmask and the compacted
+   list). */
 static void op_int8_sample_miss(void) {
-    static const size_t R = 200, C = 256;
+    static const size_t R = 16384, C = 256, R2 = 16384, C2 = 128;
     float* x;
     int32_t cnt;
+    size_t i;
     STOP();
     case_begin();
     label("int8_vectorwise_quant %zux%zu threshold=6, outliers in sampled and unsampled rows", R, C);
     x = (float*)H(R * C * 4);
     fill_normal(x, R * C, 1.0f);
-    x[0 * C + 5] = 9.0f; x[1 * C + 9] = -7.5f; x[199 * C + 255] = 12.0f; x[199 * C + 5] = 6.5f;
+    x[0 * C + 5] = 9.0f; x[1 * C + 9] = -7.5f; x[(R - 1) * C + 255] = 12.0f; x[(R - 1) * C + 5] = 6.5f;
+    x[150 * C + 64] = -30.0f; x[9000 * C + 100] = 7.0f;
     cnt = vw_quant_both((const uint16_t*)as_dtype(BNBQ_F16, x, R * C), R, C, 6.0f, 1);
-    if (cnt != 3) case_fail("the CPU finds %d outlier columns, not 3", (int)cnt);
+    if (cnt != 5) case_fail("the CPU finds %d outlier columns, not 5", (int)cnt);
+    case_end();
+    STOP();
+    case_begin();
+    label("int8_vectorwise_quant %zux%zu threshold=0.5, every column an outlier column", R2, C2);
+    x = (float*)H(R2 * C2 * 4);
+    fill_normal(x, R2 * C2, 1.0f);
+    for (i = 0; i < C2; i++) x[(i % R2) * C2 + i] = 3.0f;
+    cnt = vw_quant_both((const uint16_t*)as_dtype(BNBQ_F16, x, R2 * C2), R2, C2, 0.5f, 1);
+    if (cnt != (int32_t)C2) case_fail("the CPU finds %d outlier columns, not %zu", (int)cnt, C2);
     case_end();
 }
 
