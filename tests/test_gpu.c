@@ -858,19 +858,31 @@ static void op_int8_rows_specials(void) {
         }
 }
 
-/* Outlier columns that the GPU's snapshot (bnbq_k_int8_vw_rows_smp: the outlier columns of the first
-   64 rows, taken while the other rows are written; used when there are at least two waves of resident
-   row blocks: 16384 rows of 256 columns is enough up to 256 SMs) sees and misses: outliers in rows 0
-   and 1 (in the snapshot), rows 150, 9000 and 16383 (not; column 5 is in both), so the fix pass
-   must zero the snapshot's columns in the rows written before it and the missed columns in every
-   row. Then 128 columns (the fewest for that path) with every column an outlier column (its
-   counters, snapshot and row bitmap share out_outlier_cols with the bitmask and the compacted
-   list). */
+/* The paths of the GPU's int8_vectorwise_quant with a threshold and 8-element pieces (bnbq_cuda.h,
+   bnbq__cu_int8_vectorwise_quant), each byte-identical to the CPU:
+   - two or more waves of resident row blocks: the outlier-column snapshot of the first 64 rows
+     (bnbq_k_int8_vw_rows_smp), zeroed by every row written after it; the fix pass zeroes the rows
+     written before it (a row bitmap) and the columns it missed. 256 columns and at least 16384
+     rows (two waves up to 256 SMs; more without --small, so that the input is larger than the
+     L2): outliers in rows 0 and 1 (in the snapshot), rows 150, 9000 and the last (not; column 5 is
+     in both). Then 128 columns (the fewest for that path) with every column an outlier column (its
+     counters, snapshot and row bitmap share out_outlier_cols with the bitmask and the compacted
+     list);
+   - about one wave (20480 columns: 256 threads a row, rows for 3/4 of the L2): one pass and the
+     full fix pass (also the path of the small shapes of int8_vectorwise_quant). */
 static void op_int8_sample_miss(void) {
-    static const size_t R = 16384, C = 256, R2 = 16384, C2 = 128;
+    bnbq_cuda_device_info info;
+    size_t l2, R, C = 256, R2, C2 = 128, R3, C3 = 20480, i;
     float* x;
     int32_t cnt;
-    size_t i;
+    memset(&info, 0, sizeof info);
+    bnbq_cuda_query_device(g_ctx, &info);
+    l2 = info.l2_bytes ? info.l2_bytes : (size_t)50 << 20;
+    R = g_small ? 16384 : l2 / (2 * C) + 1;
+    if (R < 16384) R = 16384;
+    R2 = g_small ? 16384 : l2 / (2 * C2) + 1;
+    if (R2 < 16384) R2 = 16384;
+    R3 = l2 / 4 * 3 / (2 * C3) + 8;
     STOP();
     case_begin();
     label("int8_vectorwise_quant %zux%zu threshold=6, outliers in sampled and unsampled rows", R, C);
@@ -889,6 +901,12 @@ static void op_int8_sample_miss(void) {
     for (i = 0; i < C2; i++) x[(i % R2) * C2 + i] = 3.0f;
     cnt = vw_quant_both((const uint16_t*)as_dtype(BNBQ_F16, x, R2 * C2), R2, C2, 0.5f, 1);
     if (cnt != (int32_t)C2) case_fail("the CPU finds %d outlier columns, not %zu", (int)cnt, C2);
+    case_end();
+    if (g_small) return;
+    STOP();
+    case_begin();
+    label("int8_vectorwise_quant %zux%zu threshold=6 (one pass and the full fix)", R3, C3);
+    vw_quant_both(make_f16_matrix(R3, C3, 1, 0), R3, C3, 6.0f, 1);
     case_end();
 }
 
