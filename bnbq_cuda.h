@@ -229,6 +229,7 @@ BNBQ_API bnbq_result bnbq_cuda_nvrtc_version(const char* nvrtc_path, int* out_ve
 #ifndef BNBQ_CUDA__IMPLEMENTATION_DONE
 #define BNBQ_CUDA__IMPLEMENTATION_DONE
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,6 +280,11 @@ typedef CUmoduleLoadingMode bnbq__CUloadingMode;
 #else
 typedef int bnbq__CUloadingMode;
 #endif
+#if CUDA_VERSION >= 12000
+typedef CUlaunchAttribute bnbq__CUlaunchAttr;
+typedef CUlaunchConfig bnbq__CUlaunchConfig;
+#define BNBQ__CU_HAVE_LAUNCH_EX 1
+#endif
 #else
 typedef int bnbq__CUresult;
 typedef int bnbq__CUdevice;
@@ -294,6 +300,37 @@ typedef int bnbq__nvrtcResult;
 typedef struct bnbq__nvrtcProgram_st* bnbq__nvrtcProgram;
 typedef int bnbq__CUloadingMode;
 #endif
+/* cuLaunchKernelEx's configuration (CUDA 12.0), laid out as cuda.h's CUlaunchAttribute (an enum, 4
+   bytes of padding, a 64-byte union aligned to 8) and CUlaunchConfig; the
+   BNBQ_CUDA_NO_RUNTIME_LINKING build (`make compile-tests`) checks the layout against cuda.h. */
+typedef struct bnbq__CUlaunchAttr_own {
+    int id;
+    char pad[4];
+    union { char bytes[64]; int i; void* p; unsigned long long u; } value;
+} bnbq__CUlaunchAttr_own;
+typedef struct bnbq__CUlaunchConfig_own {
+    unsigned int gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes;
+    bnbq__CUstream hStream;
+    bnbq__CUlaunchAttr_own* attrs;
+    unsigned int numAttrs;
+} bnbq__CUlaunchConfig_own;
+#if defined(BNBQ__CU_HAVE_LAUNCH_EX)
+#define BNBQ__CU_ATTR_ID(x) ((CUlaunchAttributeID)(x))
+typedef char bnbq__check_launch_attr[sizeof(bnbq__CUlaunchAttr_own) == sizeof(CUlaunchAttribute) &&
+                                     offsetof(bnbq__CUlaunchAttr_own, value) ==
+                                         offsetof(CUlaunchAttribute, value) ? 1 : -1];
+typedef char bnbq__check_launch_cfg[sizeof(bnbq__CUlaunchConfig_own) == sizeof(CUlaunchConfig) &&
+                                    offsetof(bnbq__CUlaunchConfig_own, hStream) ==
+                                        offsetof(CUlaunchConfig, hStream) &&
+                                    offsetof(bnbq__CUlaunchConfig_own, numAttrs) ==
+                                        offsetof(CUlaunchConfig, numAttrs) ? 1 : -1];
+typedef char bnbq__check_launch_pss[CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION == 6 ? 1 : -1];
+#else
+#define BNBQ__CU_ATTR_ID(x) (x)
+typedef bnbq__CUlaunchAttr_own bnbq__CUlaunchAttr;
+typedef bnbq__CUlaunchConfig_own bnbq__CUlaunchConfig;
+#endif
+#define BNBQ__CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION 6
 
 /* CUresult values bnbq interprets */
 #define BNBQ__CUDA_SUCCESS 0
@@ -361,11 +398,14 @@ typedef int bnbq__CUloadingMode;
 /* Newer driver functions, used when the driver has them (NULL otherwise): the lazy-loading mode
    (CUDA 11.7), loading a function now rather than at its first launch (CUDA 12.4), and a
    function's attributes (gemv_4bit's dynamic shared memory over 48 KB; without it the launcher
-   takes a kernel that needs none). */
+   takes a kernel that needs none), and launches with attributes (CUDA 12.0: programmatic
+   dependent launch on sm_90+, bnbq__cu_launch_pdl; without it a plain launch). */
 #define BNBQ__CU_FUNCS_OPT(X) \
     X(cuModuleGetLoadingMode, "cuModuleGetLoadingMode", 0, bnbq__CUresult, (bnbq__CUloadingMode*)) \
     X(cuFuncLoad, "cuFuncLoad", 0, bnbq__CUresult, (bnbq__CUfunction)) \
-    X(cuFuncSetAttribute, "cuFuncSetAttribute", 0, bnbq__CUresult, (bnbq__CUfunction, bnbq__CUfuncattr, int))
+    X(cuFuncSetAttribute, "cuFuncSetAttribute", 0, bnbq__CUresult, (bnbq__CUfunction, bnbq__CUfuncattr, int)) \
+    X(cuLaunchKernelEx, "cuLaunchKernelEx", 0, bnbq__CUresult, \
+      (const bnbq__CUlaunchConfig*, bnbq__CUfunction, void**, void**))
 
 #define BNBQ__NVRTC_FUNCS(X) \
     X(nvrtcVersion, "nvrtcVersion", 1, bnbq__nvrtcResult, (int*, int*)) \
@@ -493,6 +533,9 @@ static bnbq_result bnbq__load_driver(const bnbq_exec* log_ex, const char* explic
     t->bnbq__cuFuncLoad = cuFuncLoad;
 #endif
     t->bnbq__cuFuncSetAttribute = cuFuncSetAttribute;
+#if CUDA_VERSION >= 12000
+    t->bnbq__cuLaunchKernelEx = cuLaunchKernelEx;
+#endif
     strcpy(t->path, "(linked)");
     t->loaded = 1;
     bnbq_log(log_ex, BNBQ_LOG_INFO, "bnbq_cuda_init", "using the linked CUDA driver");
@@ -868,6 +911,20 @@ static const char* const bnbq__cu_src_prelude[] = {
     "#define BNBQ_DEV static __device__ __forceinline__\n",
     "\n",
     "BNBQ_DEV float bnbq_absf(float x) { return __uint_as_float(__float_as_uint(x) & 0x7fffffffu); }\n",
+    "\n",
+    "// Programmatic dependent launch (bnbq_cuda.h, bnbq__cu_launch_pdl; sm_90+): a kernel launched that\n",
+    "// way waits here until the kernel before it on the stream has finished and its writes are visible;\n",
+    "// bnbq_pdl_release lets the next kernel (launched that way) start early. Elsewhere both do nothing.\n",
+    "BNBQ_DEV void bnbq_pdl_wait() {\n",
+    "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900\n",
+    "    asm volatile(\"griddepcontrol.wait;\" ::: \"memory\");\n",
+    "#endif\n",
+    "}\n",
+    "BNBQ_DEV void bnbq_pdl_release() {\n",
+    "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900\n",
+    "    asm volatile(\"griddepcontrol.launch_dependents;\" ::: \"memory\");\n",
+    "#endif\n",
+    "}\n",
     "\n",
     "// Software RNE narrowing (keeps a NaN's sign and top payload bits, as bnbq.h's bnbq_f32_to_f16).\n",
     "BNBQ_DEV u16 bnbq_f32_to_f16_soft(float x) {\n",
@@ -2130,13 +2187,14 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_init(u32* bm, u64 nwords, i32* counter, float* f1, u64 n1,\n",
     "                                            float* f2, u64 n2) {\n",
     "    u64 i0 = (u64)blockIdx.x * blockDim.x + threadIdx.x, st = (u64)gridDim.x * blockDim.x;\n",
+    "    bnbq_pdl_release();   // the rows pass may start (it waits before it touches these)\n",
     "    if (i0 == 0 && counter) counter[0] = 0;\n",
     "    if (bm) for (u64 i = i0; i < nwords; i += st) bm[i] = 0u;\n",
     "    if (f1) for (u64 i = i0; i < n1; i += st) f1[i] = 0.0f;\n",
     "    if (f2) for (u64 i = i0; i < n2; i += st) f2[i] = 0.0f;\n",
     "}\n",
     "#endif\n",
-    "#line 122 \"int8.cu\"\n",
+    "#line 123 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- a piece: V consecutive f16 of a row (V = 8: one 16-byte load; V = 1: one element) -------\n",
@@ -2444,6 +2502,10 @@ static const char* const bnbq__cu_src_int8[] = {
     "            u64 p = (u64)j * Tn + tid;\n",
     "            if (p < np) x[j].load(a + p * 8);\n",
     "        }\n",
+    "        // launched after bnbq_k_int8_init (bnbq__cu_launch_pdl): its zeroes first. (It does not\n",
+    "        // release the fix pass early: the fix blocks then sit on the SMs the rows still need, measured\n",
+    "        // 3-4 points slower on the H100 than the fix pass launched when the rows are done.)\n",
+    "        if (it == 0) bnbq_pdl_wait();\n",
     "        if (SMP && threadIdx.x == 0) {   // the snapshot out? (read before the barriers below)\n",
     "            u32 f = have ? 1u : r >= R0 ? bnbq_i8_ld_volatile(&smp[32]) : 0u;\n",
     "            if (!have && f) __threadfence();\n",
@@ -2501,51 +2563,51 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
     "                    u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows)\n",
-    "#line 482 \"int8.cu\"\n",
+    "#line 487 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
     "                    u32* bm) {\n",
     "    bnbq_i8_rows8<0, 0, 0>(A, rows, cols, thr, CA, row_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 487 \"int8.cu\"\n",
+    "#line 492 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
     "                        u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows_thr)\n",
-    "#line 487 \"int8.cu\"\n",
+    "#line 492 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
     "                        u32* bm) {\n",
     "    bnbq_i8_rows8<0, 1, 0>(A, rows, cols, thr, CA, row_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 492 \"int8.cu\"\n",
+    "#line 497 \"int8.cu\"\n",
     "// _thr with the outlier-column snapshot (the launcher: grid >= R0; smp, rb as above).\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_rows_smp(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
     "                        u32* bm, u32* smp, u32* rb, u64 R0) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows_smp)\n",
-    "#line 493 \"int8.cu\"\n",
+    "#line 498 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256, 4)\n",
     "bnbq_k_int8_vw_rows_smp(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
     "                        u32* bm, u32* smp, u32* rb, u64 R0) {\n",
     "    bnbq_i8_rows8<0, 1, 1>(A, rows, cols, thr, CA, row_stats, bm, smp, rb, R0);\n",
     "}\n",
     "#endif\n",
-    "#line 498 \"int8.cu\"\n",
+    "#line 503 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
     "                        u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows_any)\n",
-    "#line 498 \"int8.cu\"\n",
+    "#line 503 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
     "                        u32* bm) {\n",
     "    bnbq_i8_rows<0, 1, -1>(A, rows, cols, thr, CA, row_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 503 \"int8.cu\"\n",
+    "#line 508 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 4\n",
@@ -2554,117 +2616,115 @@ static const char* const bnbq__cu_src_int8[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_rows)\n",
-    "#line 508 \"int8.cu\"\n",
+    "#line 513 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {\n",
     "    bnbq_i8_rows8<1, 0, 0>(X, rows, cols, 0.0f, q, state, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 512 \"int8.cu\"\n",
+    "#line 517 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_rows_any)\n",
-    "#line 512 \"int8.cu\"\n",
+    "#line 517 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {\n",
     "    bnbq_i8_rows<1, 1, 0>(X, rows, cols, 0.0f, q, state, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 516 \"int8.cu\"\n",
+    "#line 521 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 1\n",
-    "// int8_vectorwise_quant, pass 2 of 2 (threshold > 0): with zero_cols (rows > 1) every element of\n",
-    "// an outlier column is zeroed (warps over rows, lanes over the outlier columns of a 8192-column\n",
-    "// chunk); then the last block compacts the bitmask. blockDim.x == 256.\n",
-    "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
-    "                   int zero_cols) {}\n",
-    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_fix)\n",
-    "#line 522 \"int8.cu\"\n",
-    "extern \"C\" __global__ void __launch_bounds__(256)\n",
-    "bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
-    "                   int zero_cols) {\n",
+    "// int8_vectorwise_quant, pass 2 of 2 (threshold > 0). With zero_cols (rows > 1) the outlier columns\n",
+    "// are zeroed (warps over rows, lanes over the outlier columns of a 8192-column chunk): every one in\n",
+    "// every row (SMP = 0, after bnbq_k_int8_vw_rows_thr / _any), or (SMP = 1, after _rows_smp) every one\n",
+    "// in the rows marked in rb and only those missing from the snapshot snap in the others. Then the\n",
+    "// compaction of the bitmask: lim is the first word of cols_out that the blocks read (the bitmask, or\n",
+    "// the snapshot's row bitmap); when the count fits below it, block 0 writes the sorted list as it goes\n",
+    "// and the count at the end, and no block waits for another; else the last block to finish compacts\n",
+    "// (bnbq_i8_outlier_tail). Launched after the rows pass (bnbq__cu_launch_pdl). blockDim.x == 256.\n",
+    "template <int SMP>\n",
+    "BNBQ_DEV void bnbq_i8_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, const u32* bm,\n",
+    "                          u64 nwords, const u32* snap, const u32* rb, int zero_cols, u64 lim) {\n",
     "    __shared__ u32 sh[32];\n",
     "    __shared__ u16 list[256 * 32];\n",
-    "    if (zero_cols) {\n",
-    "        const u64 lane = threadIdx.x & 31;\n",
-    "        const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;\n",
-    "        const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5;\n",
-    "        for (u64 w0 = 0; w0 < nwords; w0 += 256) {\n",
-    "            u64 wi = w0 + threadIdx.x;\n",
-    "            u32 word = wi < nwords ? bm[wi] : 0u;\n",
-    "            u32 tot, k = bnbq_i8_block_scan(__popc(word), sh, &tot);\n",
-    "            while (word) {\n",
-    "                u32 b = (u32)__ffs(word) - 1u;\n",
-    "                list[k++] = (u16)(threadIdx.x * 32u + b);\n",
-    "                word &= word - 1u;\n",
-    "            }\n",
-    "            __syncthreads();\n",
-    "            if (tot) {\n",
-    "                for (u64 r = warp; r < rows; r += nwarps) {\n",
-    "                    i8* q = CA + r * cols + w0 * 32;\n",
-    "                    for (u32 j = (u32)lane; j < tot; j += 32) q[list[j]] = 0;\n",
-    "                }\n",
-    "            }\n",
-    "            __syncthreads();\n",
-    "        }\n",
-    "    }\n",
-    "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
-    "}\n",
-    "#endif\n",
-    "#line 552 \"int8.cu\"\n",
-    "#endif\n",
-    "\n",
-    "#if BNBQ_I8_PART == 1\n",
-    "// Pass 2 of 2 after bnbq_k_int8_vw_rows_smp: the rows marked in rb (written without the snapshot)\n",
-    "// get every outlier column zeroed, the others only the outlier columns missing from the snapshot\n",
-    "// (snap, nwords words); then the last block compacts the bitmask. blockDim.x == 256.\n",
-    "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_int8_vw_fix_smp(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
-    "                       const u32* snap, const u32* rb) {}\n",
-    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_fix_smp)\n",
-    "#line 558 \"int8.cu\"\n",
-    "extern \"C\" __global__ void __launch_bounds__(256)\n",
-    "bnbq_k_int8_vw_fix_smp(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
-    "                       const u32* snap, const u32* rb) {\n",
-    "    __shared__ u32 sh[32];\n",
-    "    __shared__ u16 list[256 * 32], dlist[256 * 32];\n",
+    "    __shared__ u16 dlist[SMP ? 256 * 32 : 1];\n",
     "    const u64 lane = threadIdx.x & 31;\n",
     "    const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;\n",
     "    const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5;\n",
+    "    bnbq_pdl_wait();\n",
+    "    u64 n = 0;\n",
+    "    for (u64 w0 = 0; w0 < nwords; w0 += 256) {\n",
+    "        u64 wi = w0 + threadIdx.x;\n",
+    "        u32 tot;\n",
+    "        bnbq_i8_block_scan(__popc(wi < nwords ? bnbq_i8_ld_cg(&bm[wi]) : 0u), sh, &tot);\n",
+    "        n += tot;\n",
+    "    }\n",
+    "    const int direct = n <= lim, writer = direct && blockIdx.x == 0;\n",
+    "    u64 base = 0;\n",
     "    for (u64 w0 = 0; w0 < nwords; w0 += 256) {\n",
     "        u64 wi = w0 + threadIdx.x;\n",
     "        u32 word = wi < nwords ? bnbq_i8_ld_cg(&bm[wi]) : 0u;\n",
-    "        u32 dword = wi < nwords ? word & ~bnbq_i8_ld_cg(&snap[wi]) : 0u;\n",
+    "        u32 dword = SMP && wi < nwords ? word & ~bnbq_i8_ld_cg(&snap[wi]) : 0u;\n",
     "        u32 tot, k = bnbq_i8_block_scan(__popc(word), sh, &tot);\n",
-    "        u32 dtot, dk = bnbq_i8_block_scan(__popc(dword), sh, &dtot);\n",
+    "        u32 dtot = 0, dk = 0;\n",
+    "        if (SMP) dk = bnbq_i8_block_scan(__popc(dword), sh, &dtot);\n",
     "        while (word) {\n",
     "            u32 b = (u32)__ffs(word) - 1u;\n",
     "            list[k++] = (u16)(threadIdx.x * 32u + b);\n",
     "            word &= word - 1u;\n",
     "        }\n",
-    "        while (dword) {\n",
+    "        while (SMP && dword) {\n",
     "            u32 b = (u32)__ffs(dword) - 1u;\n",
     "            dlist[dk++] = (u16)(threadIdx.x * 32u + b);\n",
     "            dword &= dword - 1u;\n",
     "        }\n",
     "        __syncthreads();\n",
-    "        if (tot)\n",
+    "        if (writer)\n",
+    "            for (u32 j = threadIdx.x; j < tot; j += blockDim.x) cols_out[base + j] = (i32)(w0 * 32 + list[j]);\n",
+    "        base += tot;\n",
+    "        if (zero_cols && tot)\n",
     "            for (u64 r = warp; r < rows; r += nwarps) {\n",
-    "                const int all = (bnbq_i8_ld_cg(&rb[r >> 5]) >> (u32)(r & 31u)) & 1u;\n",
+    "                const int all = !SMP || ((bnbq_i8_ld_cg(&rb[r >> 5]) >> (u32)(r & 31u)) & 1u);\n",
     "                const u16* l = all ? list : dlist;\n",
-    "                const u32 n = all ? tot : dtot;\n",
+    "                const u32 m = all ? tot : dtot;\n",
     "                i8* q = CA + r * cols + w0 * 32;\n",
-    "                for (u32 j = (u32)lane; j < n; j += 32) q[l[j]] = 0;\n",
+    "                for (u32 j = (u32)lane; j < m; j += 32) q[l[j]] = 0;\n",
     "            }\n",
     "        __syncthreads();\n",
     "    }\n",
-    "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
+    "    if (!direct) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
+    "    else if (writer && threadIdx.x == 0) n_out[0] = (i32)n;\n",
+    "}\n",
+    "\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
+    "                   int zero_cols, u64 lim) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_fix)\n",
+    "#line 586 \"int8.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
+    "                   int zero_cols, u64 lim) {\n",
+    "    bnbq_i8_fix<0>(CA, rows, cols, cols_out, n_out, bm, nwords, 0, 0, zero_cols, lim);\n",
     "}\n",
     "#endif\n",
-    "#line 595 \"int8.cu\"\n",
+    "#line 591 \"int8.cu\"\n",
+    "\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_vw_fix_smp(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
+    "                       const u32* snap, const u32* rb, u64 lim) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_fix_smp)\n",
+    "#line 592 \"int8.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_int8_vw_fix_smp(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
+    "                       const u32* snap, const u32* rb, u64 lim) {\n",
+    "    bnbq_i8_fix<1>(CA, rows, cols, cols_out, n_out, bm, nwords, snap, rb, 1, lim);\n",
+    "}\n",
     "#endif\n",
+    "#line 597 \"int8.cu\"\n",
+    "#endif\n",
+    "\n",
     "\n",
     "// ---- int8_double_quant --------------------------------------------------------------------------\n",
     "\n",
@@ -2735,26 +2795,26 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                     float* col_stats, u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_stats)\n",
-    "#line 662 \"int8.cu\"\n",
+    "#line 665 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                     float* col_stats, u32* bm) {\n",
     "    bnbq_i8_dq_stats<8>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 667 \"int8.cu\"\n",
+    "#line 670 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_stats_any(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                         float* col_stats, u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_stats_any)\n",
-    "#line 667 \"int8.cu\"\n",
+    "#line 670 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_dq_stats_any(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                         float* col_stats, u32* bm) {\n",
     "    bnbq_i8_dq_stats<1>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 672 \"int8.cu\"\n",
+    "#line 675 \"int8.cu\"\n",
     "\n",
     "// Pass 2 of 2: one block per row (grid-stride): CA (outlier elements 0, and whole outlier columns\n",
     "// when zero_cols) and CAt, then (use_thr) the outlier compaction. THR as bnbq_i8_rows.\n",
@@ -2801,7 +2861,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "                                                const float* col_stats, u32* bm, u64 nwords,\n",
     "                                                i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant)\n",
-    "#line 712 \"int8.cu\"\n",
+    "#line 715 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA,\n",
     "                                                i8* CAt, const float* row_stats,\n",
     "                                                const float* col_stats, u32* bm, u64 nwords,\n",
@@ -2809,14 +2869,14 @@ static const char* const bnbq__cu_src_int8[] = {
     "    bnbq_i8_dq_quant<8, 0>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
     "}\n",
     "#endif\n",
-    "#line 718 \"int8.cu\"\n",
+    "#line 721 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_thr(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
     "                                                    i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant_thr)\n",
-    "#line 718 \"int8.cu\"\n",
+    "#line 721 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_thr(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
@@ -2825,14 +2885,14 @@ static const char* const bnbq__cu_src_int8[] = {
     "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "#endif\n",
-    "#line 725 \"int8.cu\"\n",
+    "#line 728 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_any(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
     "                                                    i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant_any)\n",
-    "#line 725 \"int8.cu\"\n",
+    "#line 728 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_any(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
@@ -2841,7 +2901,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    if (thr > 0.0f) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "#endif\n",
-    "#line 732 \"int8.cu\"\n",
+    "#line 735 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 3\n",
@@ -2890,7 +2950,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,\n",
     "                                                  u64 cols, float* out, int vec) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_dequant)\n",
-    "#line 776 \"int8.cu\"\n",
+    "#line 779 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,\n",
     "                                                  u64 cols, float* out, int vec) {\n",
     "    if (vec == 16) bnbq_i8_vw_dequant<16>(CA, stats, rows, cols, out);\n",
@@ -2898,7 +2958,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_vw_dequant<1>(CA, stats, rows, cols, out);\n",
     "}\n",
     "#endif\n",
-    "#line 782 \"int8.cu\"\n",
+    "#line 785 \"int8.cu\"\n",
     "\n",
     "// ---- int8_mm_dequant ------------------------------------------------------------------------------\n",
     "// out = dt(f16(fmaf(f32(f32((float)A * rs[m]) * cs[n]), 6.200012e-05f, bias_f16_or_0))), a non-F16\n",
@@ -2950,7 +3010,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_mm_dequant)\n",
-    "#line 828 \"int8.cu\"\n",
+    "#line 831 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_mm_dequant(const i32* A, const float* rs, const float* cs,\n",
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {\n",
@@ -2958,7 +3018,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_mm_dequant<1>(A, rs, cs, M, N, out, dt, bias_dt, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 834 \"int8.cu\"\n",
+    "#line 837 \"int8.cu\"\n",
     "#endif\n",
     0
 };
@@ -6658,6 +6718,37 @@ static bnbq_result bnbq__cu_launch(bnbq_exec* ex, const char* func, bnbq__CUfunc
                                                          (bnbq__CUstream)ex->stream, args, NULL));
 }
 
+/* bnbq__cu_launch for a kernel that follows another of the same operation on the stream (sm_90+ with
+   cuLaunchKernelEx): a programmatic dependent launch, so that the GPU may start it while the kernel
+   before it finishes. The kernel must execute bnbq_pdl_wait() (prelude.cuh) before it touches
+   anything the kernels before it write; it may read what only earlier operations wrote (they were
+   complete when the first kernel of this operation, a plain launch, started). The kernel before it
+   may release it early with bnbq_pdl_release(). Elsewhere a plain launch (bnbq_pdl_wait is then a
+   no-op). */
+static int bnbq__cu_pdl_off = 0;   /* bench_gpu's switch */
+static bnbq_result bnbq__cu_launch_pdl(bnbq_exec* ex, const char* func, bnbq__CUfunction f,
+                                       unsigned gx, unsigned gy, unsigned bx, unsigned smem,
+                                       void** args) {
+    const bnbq_cuda* c = (const bnbq_cuda*)ex->impl;
+    bnbq__CUlaunchConfig cfg;
+    bnbq__CUlaunchAttr at;
+    int one = 1;
+    if (gx == 0 || gy == 0) return BNBQ_SUCCESS;
+    if (bnbq__cu_pdl_off || !BNBQ__DRV.bnbq__cuLaunchKernelEx || c->target_arch < 90 || c->target_ptx)
+        return bnbq__cu_launch(ex, func, f, gx, gy, bx, smem, args);
+    memset(&cfg, 0, sizeof cfg);
+    memset(&at, 0, sizeof at);
+    at.id = BNBQ__CU_ATTR_ID(BNBQ__CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+    memcpy(&at.value, &one, sizeof one);   /* programmaticStreamSerializationAllowed */
+    cfg.gridDimX = gx; cfg.gridDimY = gy; cfg.gridDimZ = 1;
+    cfg.blockDimX = bx; cfg.blockDimY = 1; cfg.blockDimZ = 1;
+    cfg.sharedMemBytes = smem;
+    cfg.hStream = (bnbq__CUstream)ex->stream;
+    cfg.attrs = &at;
+    cfg.numAttrs = 1;
+    return bnbq__cu_check(ex, func, "cuLaunchKernelEx", BNBQ__DRV.bnbq__cuLaunchKernelEx(&cfg, f, args, NULL));
+}
+
 /* A grid for n independent items at `per_block` items per block, capped for grid-stride loops. */
 static unsigned bnbq__grid(bnbq_cuda* c, size_t n, size_t per_block) {
     size_t g = n / per_block + (n % per_block != 0);
@@ -7395,22 +7486,26 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
             a[5] = (void*)&out_row_stats; a[6] = &bm; a[7] = &sp; a[8] = &rb; a[9] = &R0;
             unsigned g = smp ? bnbq__cu_min_u(rows, bnbq__cu_sms(c) * per) : bnbq__grid(c, rows, 1);
             if (smp && g < BNBQ__CU_I8_SAMPLE) g = BNBQ__CU_I8_SAMPLE;   /* a block per sampled row */
-            r = bnbq__cu_launch(ex, bnbq__func, f_rows, g, 1, (unsigned)bt,
-                                smp ? (unsigned)(nw * 4) : 0, a);
+            /* after the init (threshold > 0) the rows kernels of 8-element pieces wait for it */
+            r = (threshold > 0.0f && vec ? bnbq__cu_launch_pdl : bnbq__cu_launch)(
+                ex, bnbq__func, f_rows, g, 1, (unsigned)bt, smp ? (unsigned)(nw * 4) : 0, a);
         }
         if (r == BNBQ_SUCCESS && threshold > 0.0f && smp) {
             unsigned g = bnbq__cu_min_u((rows + 7) / 8, bnbq__cu_sms(c) * 4);
-            void* a[9];
+            unsigned long long lim = cols - 2 * nw - 64 - nrb;   /* the row bitmap */
+            void* a[10];
             a[0] = (void*)&out_CA; a[1] = &R; a[2] = &C; a[3] = (void*)&out_outlier_cols;
             a[4] = (void*)&out_n_outliers; a[5] = &bm; a[6] = &nw; a[7] = &snap; a[8] = &rb;
-            r = bnbq__cu_launch(ex, bnbq__func, f_fix, g, 1, 256, 0, a);
+            a[9] = &lim;
+            r = bnbq__cu_launch_pdl(ex, bnbq__func, f_fix, g, 1, 256, 0, a);
         } else if (r == BNBQ_SUCCESS && threshold > 0.0f) {
             int zc = rows > 1;
             unsigned g = zc ? bnbq__cu_min_u((rows + 7) / 8, bnbq__cu_sms(c) * 4) : 1u;
-            void* a[8];
+            unsigned long long lim = cols - nw;   /* the bitmask */
+            void* a[9];
             a[0] = (void*)&out_CA; a[1] = &R; a[2] = &C; a[3] = (void*)&out_outlier_cols;
-            a[4] = (void*)&out_n_outliers; a[5] = &bm; a[6] = &nw; a[7] = &zc;
-            r = bnbq__cu_launch(ex, bnbq__func, f_fix, g, 1, 256, 0, a);
+            a[4] = (void*)&out_n_outliers; a[5] = &bm; a[6] = &nw; a[7] = &zc; a[8] = &lim;
+            r = bnbq__cu_launch_pdl(ex, bnbq__func, f_fix, g, 1, 256, 0, a);
         }
     }
     BNBQ__CU_END();

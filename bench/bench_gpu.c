@@ -6,7 +6,8 @@
    build/bench_gpu [--runs N] [--warmup N] [--log2n K] [--csv FILE] [--smoke] [--only A,B,...]
    (--only: just the configurations whose name contains one of the words, e.g. --only gemv,int8;
    --flush: how the L2 is emptied before each timed call, see flush_l2; default read;
-   --gemv-fast: the context's bnbq_cuda_desc.gemv_fast_order = 1, for the gemv lines)
+   --gemv-fast: the context's bnbq_cuda_desc.gemv_fast_order = 1, for the gemv lines;
+   --no-pdl: plain launches where bnbq would use programmatic dependent launch, for comparison)
 
    Method:
    - every operation runs on 2^26 elements (f32 / f16 / bf16 where the operation takes them);
@@ -705,8 +706,9 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--warm-cache") && i + 1 < argc) warm_dir = argv[++i];
         else if (!strcmp(argv[i], "--no-cache")) bnbq__cu_nvrtc_extra = "-no-cache";
         else if (!strcmp(argv[i], "--gemv-fast")) g_gemv_fast = 1;
+        else if (!strcmp(argv[i], "--no-pdl")) bnbq__cu_pdl_off = 1;
         else { fprintf(stderr, "usage: bench_gpu [--runs N] [--warmup N] [--log2n K] [--csv FILE] [--smoke] [--only A,B,...] "
-                                "[--no-cache] [--warm-cache DIR] [--gemv-fast]\n"); return 2; }
+                                "[--no-cache] [--warm-cache DIR] [--gemv-fast] [--no-pdl]\n"); return 2; }
     }
     if (g_runs < 1) g_runs = 1;
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -114,6 +114,7 @@ BNBQ_DEV void bnbq_i8_outlier_tail(i32* cols_out, i32* n_out, const u32* bm, u64
 extern "C" __global__ void bnbq_k_int8_init(u32* bm, u64 nwords, i32* counter, float* f1, u64 n1,
                                             float* f2, u64 n2) {
     u64 i0 = (u64)blockIdx.x * blockDim.x + threadIdx.x, st = (u64)gridDim.x * blockDim.x;
+    bnbq_pdl_release();   // the rows pass may start (it waits before it touches these)
     if (i0 == 0 && counter) counter[0] = 0;
     if (bm) for (u64 i = i0; i < nwords; i += st) bm[i] = 0u;
     if (f1) for (u64 i = i0; i < n1; i += st) f1[i] = 0.0f;
@@ -426,6 +427,10 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
             u64 p = (u64)j * Tn + tid;
             if (p < np) x[j].load(a + p * 8);
         }
+        // launched after bnbq_k_int8_init (bnbq__cu_launch_pdl): its zeroes first. (It does not
+        // release the fix pass early: the fix blocks then sit on the SMs the rows still need, measured
+        // 3-4 points slower on the H100 than the fix pass launched when the rows are done.)
+        if (it == 0) bnbq_pdl_wait();
         if (SMP && threadIdx.x == 0) {   // the snapshot out? (read before the barriers below)
             u32 f = have ? 1u : r >= R0 ? bnbq_i8_ld_volatile(&smp[32]) : 0u;
             if (!have && f) __threadfence();
@@ -516,83 +521,81 @@ bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {
 #endif
 
 #if BNBQ_I8_PART == 1
-// int8_vectorwise_quant, pass 2 of 2 (threshold > 0): with zero_cols (rows > 1) every element of
-// an outlier column is zeroed (warps over rows, lanes over the outlier columns of a 8192-column
-// chunk); then the last block compacts the bitmask. blockDim.x == 256.
-extern "C" __global__ void __launch_bounds__(256)
-bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,
-                   int zero_cols) {
+// int8_vectorwise_quant, pass 2 of 2 (threshold > 0). With zero_cols (rows > 1) the outlier columns
+// are zeroed (warps over rows, lanes over the outlier columns of a 8192-column chunk): every one in
+// every row (SMP = 0, after bnbq_k_int8_vw_rows_thr / _any), or (SMP = 1, after _rows_smp) every one
+// in the rows marked in rb and only those missing from the snapshot snap in the others. Then the
+// compaction of the bitmask: lim is the first word of cols_out that the blocks read (the bitmask, or
+// the snapshot's row bitmap); when the count fits below it, block 0 writes the sorted list as it goes
+// and the count at the end, and no block waits for another; else the last block to finish compacts
+// (bnbq_i8_outlier_tail). Launched after the rows pass (bnbq__cu_launch_pdl). blockDim.x == 256.
+template <int SMP>
+BNBQ_DEV void bnbq_i8_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, const u32* bm,
+                          u64 nwords, const u32* snap, const u32* rb, int zero_cols, u64 lim) {
     __shared__ u32 sh[32];
     __shared__ u16 list[256 * 32];
-    if (zero_cols) {
-        const u64 lane = threadIdx.x & 31;
-        const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
-        const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5;
-        for (u64 w0 = 0; w0 < nwords; w0 += 256) {
-            u64 wi = w0 + threadIdx.x;
-            u32 word = wi < nwords ? bm[wi] : 0u;
-            u32 tot, k = bnbq_i8_block_scan(__popc(word), sh, &tot);
-            while (word) {
-                u32 b = (u32)__ffs(word) - 1u;
-                list[k++] = (u16)(threadIdx.x * 32u + b);
-                word &= word - 1u;
-            }
-            __syncthreads();
-            if (tot) {
-                for (u64 r = warp; r < rows; r += nwarps) {
-                    i8* q = CA + r * cols + w0 * 32;
-                    for (u32 j = (u32)lane; j < tot; j += 32) q[list[j]] = 0;
-                }
-            }
-            __syncthreads();
-        }
-    }
-    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);
-}
-#endif
-
-#if BNBQ_I8_PART == 1
-// Pass 2 of 2 after bnbq_k_int8_vw_rows_smp: the rows marked in rb (written without the snapshot)
-// get every outlier column zeroed, the others only the outlier columns missing from the snapshot
-// (snap, nwords words); then the last block compacts the bitmask. blockDim.x == 256.
-extern "C" __global__ void __launch_bounds__(256)
-bnbq_k_int8_vw_fix_smp(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,
-                       const u32* snap, const u32* rb) {
-    __shared__ u32 sh[32];
-    __shared__ u16 list[256 * 32], dlist[256 * 32];
+    __shared__ u16 dlist[SMP ? 256 * 32 : 1];
     const u64 lane = threadIdx.x & 31;
     const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5;
+    bnbq_pdl_wait();
+    u64 n = 0;
+    for (u64 w0 = 0; w0 < nwords; w0 += 256) {
+        u64 wi = w0 + threadIdx.x;
+        u32 tot;
+        bnbq_i8_block_scan(__popc(wi < nwords ? bnbq_i8_ld_cg(&bm[wi]) : 0u), sh, &tot);
+        n += tot;
+    }
+    const int direct = n <= lim, writer = direct && blockIdx.x == 0;
+    u64 base = 0;
     for (u64 w0 = 0; w0 < nwords; w0 += 256) {
         u64 wi = w0 + threadIdx.x;
         u32 word = wi < nwords ? bnbq_i8_ld_cg(&bm[wi]) : 0u;
-        u32 dword = wi < nwords ? word & ~bnbq_i8_ld_cg(&snap[wi]) : 0u;
+        u32 dword = SMP && wi < nwords ? word & ~bnbq_i8_ld_cg(&snap[wi]) : 0u;
         u32 tot, k = bnbq_i8_block_scan(__popc(word), sh, &tot);
-        u32 dtot, dk = bnbq_i8_block_scan(__popc(dword), sh, &dtot);
+        u32 dtot = 0, dk = 0;
+        if (SMP) dk = bnbq_i8_block_scan(__popc(dword), sh, &dtot);
         while (word) {
             u32 b = (u32)__ffs(word) - 1u;
             list[k++] = (u16)(threadIdx.x * 32u + b);
             word &= word - 1u;
         }
-        while (dword) {
+        while (SMP && dword) {
             u32 b = (u32)__ffs(dword) - 1u;
             dlist[dk++] = (u16)(threadIdx.x * 32u + b);
             dword &= dword - 1u;
         }
         __syncthreads();
-        if (tot)
+        if (writer)
+            for (u32 j = threadIdx.x; j < tot; j += blockDim.x) cols_out[base + j] = (i32)(w0 * 32 + list[j]);
+        base += tot;
+        if (zero_cols && tot)
             for (u64 r = warp; r < rows; r += nwarps) {
-                const int all = (bnbq_i8_ld_cg(&rb[r >> 5]) >> (u32)(r & 31u)) & 1u;
+                const int all = !SMP || ((bnbq_i8_ld_cg(&rb[r >> 5]) >> (u32)(r & 31u)) & 1u);
                 const u16* l = all ? list : dlist;
-                const u32 n = all ? tot : dtot;
+                const u32 m = all ? tot : dtot;
                 i8* q = CA + r * cols + w0 * 32;
-                for (u32 j = (u32)lane; j < n; j += 32) q[l[j]] = 0;
+                for (u32 j = (u32)lane; j < m; j += 32) q[l[j]] = 0;
             }
         __syncthreads();
     }
-    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);
+    if (!direct) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);
+    else if (writer && threadIdx.x == 0) n_out[0] = (i32)n;
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,
+                   int zero_cols, u64 lim) {
+    bnbq_i8_fix<0>(CA, rows, cols, cols_out, n_out, bm, nwords, 0, 0, zero_cols, lim);
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_int8_vw_fix_smp(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,
+                       const u32* snap, const u32* rb, u64 lim) {
+    bnbq_i8_fix<1>(CA, rows, cols, cols_out, n_out, bm, nwords, snap, rb, 1, lim);
 }
 #endif
+
 
 // ---- int8_double_quant --------------------------------------------------------------------------
 

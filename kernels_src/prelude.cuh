@@ -19,6 +19,20 @@ typedef long long i64;
 
 BNBQ_DEV float bnbq_absf(float x) { return __uint_as_float(__float_as_uint(x) & 0x7fffffffu); }
 
+// Programmatic dependent launch (bnbq_cuda.h, bnbq__cu_launch_pdl; sm_90+): a kernel launched that
+// way waits here until the kernel before it on the stream has finished and its writes are visible;
+// bnbq_pdl_release lets the next kernel (launched that way) start early. Elsewhere both do nothing.
+BNBQ_DEV void bnbq_pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+BNBQ_DEV void bnbq_pdl_release() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 // Software RNE narrowing (keeps a NaN's sign and top payload bits, as bnbq.h's bnbq_f32_to_f16).
 BNBQ_DEV u16 bnbq_f32_to_f16_soft(float x) {
     u32 u = __float_as_uint(x);

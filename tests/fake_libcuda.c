@@ -285,7 +285,7 @@ FAKE_EXPORT int cuModuleGetFunction(void** fn, void* mod, const char* name) {
     return ERR_NOT_FOUND;
 }
 /* The newer, optional functions: the lazy-loading mode (FAKE_CUDA_LOADING, default 2 = lazy),
-   cuFuncLoad (counted) and cuFuncSetAttribute. */
+   cuFuncLoad (counted), cuFuncSetAttribute and (below cuLaunchKernel) cuLaunchKernelEx. */
 FAKE_EXPORT int cuModuleGetLoadingMode(int* mode) {
     if (!mode) return ERR_INVALID_VALUE;
     *mode = env_int("FAKE_CUDA_LOADING", 2);
@@ -314,6 +314,23 @@ FAKE_EXPORT int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, u
     if (!gx || !gy || !gz || !bx || !by || !bz || bx * by * bz > 1024) return ERR_INVALID_VALUE;
     g.launches++;
     return OK;
+}
+/* cuLaunchKernelEx (CUDA 12.0): the configuration as cuda.h lays it out (bnbq__CUlaunchConfig);
+   the only attribute bnbq sets is programmatic stream serialization (6) = 1. Counted as a launch. */
+typedef struct fake_launch_attr { int id; char pad[4]; union { char b[64]; int i; void* p; } v; } fake_launch_attr;
+typedef struct fake_launch_config {
+    unsigned gx, gy, gz, bx, by, bz, smem;
+    void* stream;
+    fake_launch_attr* attrs;
+    unsigned nattrs;
+} fake_launch_config;
+FAKE_EXPORT int cuLaunchKernelEx(const fake_launch_config* c, void* f, void** args, void** extra) {
+    unsigned i;
+    if (!c) return ERR_INVALID_VALUE;
+    if (c->nattrs && !c->attrs) return ERR_INVALID_VALUE;
+    for (i = 0; i < c->nattrs; i++)
+        if (c->attrs[i].id != 6 || c->attrs[i].v.i != 1) return ERR_INVALID_VALUE;
+    return cuLaunchKernel(f, c->gx, c->gy, c->gz, c->bx, c->by, c->bz, c->smem, c->stream, args, extra);
 }
 FAKE_EXPORT int cuGetErrorName(int e, const char** s) {
     if (!s) return ERR_INVALID_VALUE;
