@@ -3181,6 +3181,46 @@ static BNBQ__TVB float bnbq__zq_absmax16(bnbq_dtype dt, const void* x, size_t st
     return bnbq__bits_f32((uint32_t)top << 16);
 }
 
+/* absmax of the four blocks of 64 values at start, each in every lane of its 128-bit lane of *am
+   (as bnbq__z_inv64: NaN never wins, the chain starts at 0; 16-bit floats: on their bits as
+   bnbq__zq_absmax16). Returns 0 where a 16-bit block holds a NaN (then the caller's float path). */
+static BNBQ__TVBI int bnbq__zq_absmax4(bnbq_dtype dt, const void* x, size_t start, __m512* am) {
+    __m512i m[4], e, f;
+    int j;
+    if (dt == BNBQ_F32) {
+        const float* p = (const float*)x + start;
+        __m512 a[4], g, h;
+        for (j = 0; j < 4; j++) {
+            __m512 m1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(p + 64 * j)), _mm512_setzero_ps());
+            __m512 m2 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(p + 64 * j + 16)), _mm512_setzero_ps());
+            m1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(p + 64 * j + 32)), m1);
+            m2 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(p + 64 * j + 48)), m2);
+            a[j] = _mm512_max_ps(m1, m2);
+        }
+        g = _mm512_max_ps(_mm512_shuffle_f32x4(a[0], a[1], 0x44), _mm512_shuffle_f32x4(a[0], a[1], 0xee));
+        h = _mm512_max_ps(_mm512_shuffle_f32x4(a[2], a[3], 0x44), _mm512_shuffle_f32x4(a[2], a[3], 0xee));
+        g = _mm512_max_ps(_mm512_shuffle_f32x4(g, h, 0x88), _mm512_shuffle_f32x4(g, h, 0xdd));
+        g = _mm512_max_ps(g, _mm512_permute_ps(g, 0x4e));
+        *am = _mm512_max_ps(g, _mm512_permute_ps(g, 0xb1));
+        return 1;
+    }
+    for (j = 0; j < 4; j++) {
+        const uint16_t* p = (const uint16_t*)x + start + 64 * j;
+        m[j] = _mm512_max_epu16(_mm512_and_si512(_mm512_loadu_si512((const void*)p), _mm512_set1_epi16(0x7fff)),
+                                _mm512_and_si512(_mm512_loadu_si512((const void*)(p + 32)), _mm512_set1_epi16(0x7fff)));
+    }
+    e = _mm512_max_epu16(_mm512_shuffle_i64x2(m[0], m[1], 0x44), _mm512_shuffle_i64x2(m[0], m[1], 0xee));
+    f = _mm512_max_epu16(_mm512_shuffle_i64x2(m[2], m[3], 0x44), _mm512_shuffle_i64x2(m[2], m[3], 0xee));
+    e = _mm512_max_epu16(_mm512_shuffle_i64x2(e, f, 0x88), _mm512_shuffle_i64x2(e, f, 0xdd));
+    e = _mm512_max_epu16(e, _mm512_shuffle_epi32(e, (_MM_PERM_ENUM)0x4e));
+    e = _mm512_max_epu16(e, _mm512_shuffle_epi32(e, (_MM_PERM_ENUM)0xb1));
+    e = _mm512_max_epu16(e, _mm512_or_si512(_mm512_slli_epi32(e, 16), _mm512_srli_epi32(e, 16)));
+    if (_mm512_cmpgt_epu16_mask(e, _mm512_set1_epi16(dt == BNBQ_F16 ? 0x7c00 : 0x7f80))) return 0;
+    if (dt == BNBQ_F16) *am = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(e));
+    else *am = _mm512_castsi512_ps(_mm512_slli_epi32(e, 16));
+    return 1;
+}
+
 /* the 64 values at i as four registers of floats (bf16: even values of 32, then odd) */
 #define BNBQ__ZQ_LOAD4(i) \
     if (t->dt == BNBQ_BF16) { \
@@ -3207,14 +3247,26 @@ static BNBQ__TVB void bnbq__zq_range##np(const bnbq__task_blockwise* t, size_t b
     bnbq__zqlut_load(s, t->dt == BNBQ_BF16, &z); \
     for (b = b0; b < b1; b++) { \
         size_t start = b * t->bs; \
-        if (t->bs == 64) { \
-            BNBQ__ZQ_LOAD4(start) \
-            vinv = bnbq__z_inv64(x0, x1, x2, x3, t->absmax + b); \
-            _mm512_storeu_si512((void*)(t->q + start), (bnbq__zq_codes(&z, \
-                bnbq__zq_v(_mm512_mul_ps(x0, vinv), negc, ahi, alo, nbs), \
-                bnbq__zq_v(_mm512_mul_ps(x1, vinv), negc, ahi, alo, nbs), \
-                bnbq__zq_v(_mm512_mul_ps(x2, vinv), negc, ahi, alo, nbs), \
-                bnbq__zq_v(_mm512_mul_ps(x3, vinv), negc, ahi, alo, nbs), np))); \
+        if (t->bs == 64) {   /* four blocks at a time: one reduction and division for their absmax */ \
+            size_t j, nb4 = b1 - b < 4 ? b1 - b : 4; \
+            __m512 am4, inv4 = _mm512_setzero_ps(); \
+            int four = nb4 == 4 && bnbq__zq_absmax4(t->dt, t->x, start, &am4); \
+            if (four) { \
+                inv4 = _mm512_div_ps(_mm512_set1_ps(1.0f), am4); \
+                _mm_storeu_ps(t->absmax + b, _mm512_castps512_ps128(_mm512_permutexvar_ps( \
+                    _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), am4))); \
+            } \
+            for (j = 0; j < nb4; j++) { \
+                BNBQ__ZQ_LOAD4(start + 64 * j) \
+                if (four) vinv = _mm512_permutexvar_ps(_mm512_set1_epi32(4 * (int)j), inv4); \
+                else vinv = bnbq__z_inv64(x0, x1, x2, x3, t->absmax + b + j); \
+                _mm512_storeu_si512((void*)(t->q + start + 64 * j), (bnbq__zq_codes(&z, \
+                    bnbq__zq_v(_mm512_mul_ps(x0, vinv), negc, ahi, alo, nbs), \
+                    bnbq__zq_v(_mm512_mul_ps(x1, vinv), negc, ahi, alo, nbs), \
+                    bnbq__zq_v(_mm512_mul_ps(x2, vinv), negc, ahi, alo, nbs), \
+                    bnbq__zq_v(_mm512_mul_ps(x3, vinv), negc, ahi, alo, nbs), np))); \
+            } \
+            b += nb4 - 1; \
             continue; \
         } \
         { \

@@ -364,7 +364,7 @@ static void t_quantize_blockwise_edges(bnbq_simd_level lv, bnbq_exec* ex)
         qe_check(ex, code, x, n, q0, q1, a0, ic);
         /* (b) */
         for (ib = 0; ib < 4; ib++) {
-            size_t bs = (size_t)bss[ib], nb = 40 + 16384 / bs, b;
+            size_t bs = (size_t)bss[ib], nb = 43 + 16384 / bs, b;   /* not a multiple of 4 */
             n = nb * bs;
             for (b = 0; b < nb; b++) {
                 float scale = (float)ldexp(1.0, (int)(b * 5 % 31) - 15);
