@@ -3242,7 +3242,8 @@ static BNBQ__TVB void bnbq__zq_range##np(const bnbq__task_blockwise* t, size_t b
     const __m512 negc = _mm512_castsi512_ps(_mm512_set1_epi32(s->ahi | (int32_t)0x80000000u)); \
     const __m512i ahi = _mm512_set1_epi32(s->ahi), alo = _mm512_set1_epi32(s->alo); \
     const __m512i nbs = _mm512_set1_epi32(s->nbs); \
-    size_t b, k; \
+    size_t b, k, es = t->dt == BNBQ_F32 ? 4 : 2; \
+    int pf; \
     __m512 x0, x1, x2, x3, vinv; \
     bnbq__zqlut_load(s, t->dt == BNBQ_BF16, &z); \
     for (b = b0; b < b1; b++) { \
@@ -3269,6 +3270,7 @@ static BNBQ__TVB void bnbq__zq_range##np(const bnbq__task_blockwise* t, size_t b
             b += nb4 - 1; \
             continue; \
         } \
+        pf = t->bs >= 2048 && b + 1 < b1; \
         { \
             float m = t->dt == BNBQ_F32 ? bnbq__z_absmax(t->dt, t->x, start, start + t->bs) \
                                         : bnbq__zq_absmax16(t->dt, t->x, start, start + t->bs); \
@@ -3276,6 +3278,11 @@ static BNBQ__TVB void bnbq__zq_range##np(const bnbq__task_blockwise* t, size_t b
             vinv = _mm512_set1_ps(1.0f / m); \
         } \
         for (k = start; k < start + t->bs; k += 64) { \
+            if (pf) {   /* the next block, for its absmax pass (which would wait on memory) */ \
+                const char* nx = (const char*)t->x + (k + t->bs) * es; \
+                _mm_prefetch(nx, _MM_HINT_T0); _mm_prefetch(nx + 64, _MM_HINT_T0); \
+                if (es == 4) { _mm_prefetch(nx + 128, _MM_HINT_T0); _mm_prefetch(nx + 192, _MM_HINT_T0); } \
+            } \
             BNBQ__ZQ_LOAD4(k) \
             _mm512_storeu_si512((void*)(t->q + k), (bnbq__zq_codes(&z, \
                 bnbq__zq_v(_mm512_mul_ps(x0, vinv), negc, ahi, alo, nbs), \
