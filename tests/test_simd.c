@@ -296,7 +296,8 @@ static void t_quantize_blockwise_bounds(bnbq_simd_level lv, bnbq_exec* ex)
    and start at multiples of 2^16), each checked against bnbq_code_index. (b) Every dtype and
    blocksize 64 / 128 / 256 / 4096 against the scalar level (codes and absmax), on random blocks of
    many scales and whole special blocks: all +0, all -0, all NaN, one NaN (16-bit absmax), +-inf,
-   subnormals only, the largest finite values. */
+   subnormals only, the largest finite values. At the AVX-512 level all of it twice: the second
+   time as on a CPU without AVX512_BITALG (the gathered step function and the search). */
 static void qe_code(int ic, float* c)
 {
     int k;
@@ -348,8 +349,17 @@ static void t_quantize_blockwise_edges(bnbq_simd_level lv, bnbq_exec* ex)
     int ic, ib, id, sgn, d;
     uint32_t u;
     size_t n, i;
+    int pass, npass = 1;
+#if defined(BNBQ__X86_SIMD)
+    const int bitalg = bnbq__simd_bitalg;
+    if (lv == BNBQ_SIMD_AVX512 && bitalg) npass = 2;   /* the second pass: as without BITALG */
+#endif
     bnbq_cpu_set_simd_level(lv);
+    for (pass = 0; pass < npass; pass++)
     for (ic = 0; ic < 6; ic++) {
+#if defined(BNBQ__X86_SIMD)
+        bnbq__simd_bitalg = pass ? 0 : bitalg;
+#endif
         qe_code(ic, code);
         n = 0;   /* (a) */
         for (sgn = 0; sgn < 2; sgn++)
@@ -386,6 +396,9 @@ static void t_quantize_blockwise_edges(bnbq_simd_level lv, bnbq_exec* ex)
             }
         }
     }
+#if defined(BNBQ__X86_SIMD)
+    bnbq__simd_bitalg = bitalg;
+#endif
     free(x); free(xd); free(q0); free(q1); free(a0); free(a1);
 }
 
