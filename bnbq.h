@@ -2147,6 +2147,8 @@ static int bnbq__simd_vbmi = 0;
 /* AVX512_VNNI (vpdpbusd, CPUID.(7,0):ECX bit 11) on the AVX-512 level: the int8 matmul's dot
    product; without it that operation runs AVX-512BW vpmaddwd code. Resolved with the level. */
 static int bnbq__simd_vnni = 0;
+/* AVX512_BITALG (vpopcntb) with VBMI: the 8-bit quantizer's gather-free step function. */
+static int bnbq__simd_bitalg = 0;
 static int bnbq__cpu_has_vnni(void) {
     unsigned int a = 0, b = 0, c = 0, d = 0;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
@@ -2175,6 +2177,8 @@ static int bnbq__simd(void) {
         __atomic_store_n(&bnbq__simd_vbmi, __builtin_cpu_supports("avx512vbmi") ? 1 : 0,
                          __ATOMIC_RELAXED);       /* the same value from every thread */
         __atomic_store_n(&bnbq__simd_vnni, bnbq__cpu_has_vnni(), __ATOMIC_RELAXED);
+        __atomic_store_n(&bnbq__simd_bitalg, __builtin_cpu_supports("avx512bitalg") ? 1 : 0,
+                         __ATOMIC_RELAXED);
 #endif
         s = bnbq__simd_resolve();
         bnbq__simd_store_state(s);
@@ -2880,9 +2884,10 @@ static int32_t bnbq__qstep_bucket(const bnbq__qstep* s, int32_t k, int32_t* off)
     return k >= 0 ? s->nbh + (v >> s->shift) : s->nbh - 1 - (v >> s->shift);
 }
 
-static int bnbq__qstep_init(const float* code, bnbq__qstep* s) {
-    int32_t T[256], amin = 0x7fffffff, amax = 0;
-    int c, k, m;
+/* T[1..255] of the comment above; 0 where the code's midpoints do not lie between their
+   neighbours or T is not ascending */
+static int bnbq__qstep_thresholds(const float* code, int32_t* T) {
+    int c, k;
     for (c = 0; c < 128; c++) {
         float val = code[2 * c], mhi = (code[2 * c + 1] + val) * 0.5f;
         if (!(mhi >= val && mhi <= code[2 * c + 1])) return 0;   /* also NaN */
@@ -2894,9 +2899,16 @@ static int bnbq__qstep_init(const float* code, bnbq__qstep* s) {
             T[2 * c] = a > b ? a : b;
         }
     }
+    for (k = 2; k < 256; k++) if (T[k] < T[k - 1]) return 0;
+    return 1;
+}
+
+static int bnbq__qstep_init(const float* code, bnbq__qstep* s) {
+    int32_t T[256], amin = 0x7fffffff, amax = 0;
+    int k, m;
+    if (!bnbq__qstep_thresholds(code, T)) return 0;
     for (k = 1; k < 256; k++) {
         int32_t a = T[k] >= 0 ? T[k] : ~T[k];
-        if (k > 1 && T[k] < T[k - 1]) return 0;
         if (a < amin) amin = a;
         if (a > amax) amax = a;
     }
@@ -2994,10 +3006,316 @@ static BNBQ__T512 int bnbq__z_quantize_blockwise_step(const bnbq__task_blockwise
     return 1;
 }
 
+/* The same step function without gathers (AVX-512 with VBMI and BITALG, 64 values at a time).
+   The key of a value (bnbq__qstep_key, NaN first replaced by -C) maps to the 32-bit V below,
+   nondecreasing in the key and strictly increasing where alo < |key| < ahi (which holds every
+   threshold): |key| is clamped to [alo, ahi] (ahi: the end of the largest threshold's binade, C the
+   float with those bits), v = |key| - alo, V = (key >= 0 ? v : ~v) + nbh * 2^16. So key >= T[k]
+   exactly when V >= V(T[k]). Buckets are V >> 16 (0 .. 2 nbh - 1; bucket 0 holds only -C, where
+   NaN goes, below every threshold), and each holds at most one threshold (checked; else the
+   gathers run). Then r = c + (has && (V & 0xffff) >= (V(T[c + 1]) & 0xffff)), with c the number
+   of thresholds in lower buckets and has = bucket holds one (the (c + 1)-th, the thresholds being
+   ascending). c comes from two byte tables over groups of 8 buckets, looked up with vpermi2b:
+   the count below the group and the group's bitmap (c = pre + popcount(bitmap & below(b & 7)));
+   the two bytes of the threshold's low 16 bits from two 256-entry tables by c + 1. */
+typedef struct bnbq__qlut {
+    uint8_t bmp[1024], pre[1024], tlo[256], thi[256];
+    int32_t alo, ahi, nbs, np;
+} bnbq__qlut;
+
+static int32_t bnbq__qlut_v(const bnbq__qlut* s, int32_t k) {
+    int32_t a = k >= 0 ? k : ~k, v;
+    a = a < s->alo ? s->alo : a > s->ahi ? s->ahi : a;
+    v = a - s->alo;
+    return (k >= 0 ? v : ~v) + s->nbs;
+}
+
+static int bnbq__qlut_init(const float* code, bnbq__qlut* s) {
+    int32_t T[256], amin = 0x7fffffff, amax = 0, nbh, prev = -1, cnt = 0;
+    int k, g, i;
+    if (!bnbq__qstep_thresholds(code, T)) return 0;
+    for (k = 1; k < 256; k++) {
+        int32_t a = T[k] >= 0 ? T[k] : ~T[k];
+        if (a < amin) amin = a;
+        if (a > amax) amax = a;
+    }
+    if (amin <= (0x7f - 60) << 23 || amax >= 0x7f000000) return 0;
+    s->alo = (amin - 1) & ~0x7fffff;
+    s->ahi = ((amax >> 23) + 1) << 23;   /* <= 0x7f000000: C is finite */
+    nbh = ((s->ahi - s->alo) >> 16) + 1;
+    if (2 * nbh > 8192) return 0;
+    s->nbs = nbh << 16;
+    s->np = (2 * nbh + 1023) / 1024;   /* 128-byte tables (pairs of registers) per lookup */
+    s->np = s->np <= 2 ? 2 : s->np <= 4 ? 4 : s->np <= 6 ? 6 : 8;
+    memset(s->bmp, 0, sizeof s->bmp);
+    memset(s->tlo, 0, sizeof s->tlo);
+    memset(s->thi, 0, sizeof s->thi);
+    for (k = 1; k < 256; k++) {
+        int32_t v = bnbq__qlut_v(s, T[k]), b = v >> 16;
+        if (b == prev) return 0;
+        prev = b;
+        s->bmp[b >> 3] = (uint8_t)(s->bmp[b >> 3] | (1 << (b & 7)));
+        s->tlo[k] = (uint8_t)(v & 0xff);
+        s->thi[k] = (uint8_t)((v >> 8) & 0xff);
+    }
+    for (g = 0; g < 1024; g++) {
+        s->pre[g] = (uint8_t)cnt;
+        for (i = 0; i < 8; i++) cnt += (s->bmp[g] >> i) & 1;
+    }
+    return 1;
+}
+
+#define BNBQ__TVB __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx512bitalg,avx2,avx,f16c")))
+/* inlined into the range functions, so that np is a constant there */
+#define BNBQ__TVBI __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx512bitalg,avx2,avx,f16c"))) inline
+typedef struct bnbq__zqlut {
+    __m512i bmp[16], pre[16], tlo[4], thi[4];
+    __m512i whi, wlo, blo, bhi, i0, i1, below, bit;
+} bnbq__zqlut;
+
+static BNBQ__TVB void bnbq__zqlut_load(const bnbq__qlut* s, int bf16, bnbq__zqlut* z) {
+    uint16_t w[64];
+    uint8_t b[4][64];
+    int i;
+    for (i = 0; i < 16; i++) {
+        z->bmp[i] = _mm512_loadu_si512((const void*)(s->bmp + 64 * i));
+        z->pre[i] = _mm512_loadu_si512((const void*)(s->pre + 64 * i));
+    }
+    for (i = 0; i < 4; i++) {
+        z->tlo[i] = _mm512_loadu_si512((const void*)(s->tlo + 64 * i));
+        z->thi[i] = _mm512_loadu_si512((const void*)(s->thi + 64 * i));
+    }
+    /* word i of the b / offset words: value i of the 32 in a pair of registers, the high / low
+       half of its dword (bf16: the registers hold the even values, then the odd ones) */
+    for (i = 0; i < 32; i++) {
+        int d = bf16 ? (i & 1) * 16 + i / 2 : i;
+        w[i] = (uint16_t)(2 * d + 1); w[32 + i] = (uint16_t)(2 * d);
+    }
+    z->whi = _mm512_loadu_si512((const void*)w);
+    z->wlo = _mm512_loadu_si512((const void*)(w + 32));
+    for (i = 0; i < 64; i++) {
+        b[0][i] = (uint8_t)(2 * i); b[1][i] = (uint8_t)(2 * i + 1);
+        b[2][i] = (uint8_t)((i & 1 ? 64 : 0) + (i >> 1)); b[3][i] = (uint8_t)((i & 1 ? 96 : 32) + (i >> 1));
+    }
+    z->blo = _mm512_loadu_si512((const void*)b[0]); z->bhi = _mm512_loadu_si512((const void*)b[1]);
+    z->i0 = _mm512_loadu_si512((const void*)b[2]); z->i1 = _mm512_loadu_si512((const void*)b[3]);
+    for (i = 0; i < 64; i++) { b[0][i] = (uint8_t)((1 << (i & 7)) - 1); b[1][i] = (uint8_t)(1 << (i & 7)); }
+    z->below = _mm512_loadu_si512((const void*)b[0]); z->bit = _mm512_loadu_si512((const void*)b[1]);
+}
+
+/* V of 16 scaled values */
+static BNBQ__TVBI __m512i bnbq__zq_v(__m512 x, __m512 negc, __m512i ahi, __m512i alo, __m512i nbs) {
+    __m512i bits = _mm512_castps_si512(_mm512_max_ps(x, negc));   /* NaN -> -C */
+    __m512i a = _mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff));
+    __m512i v = _mm512_sub_epi32(_mm512_max_epi32(_mm512_min_epi32(a, ahi), alo), alo);
+    return _mm512_add_epi32(_mm512_xor_si512(v, _mm512_srai_epi32(bits, 31)), nbs);
+}
+
+/* 128 * np-entry byte table lookup (np = 2, 4, 6, 8); m7 / m8 / m9: bits 7 / 8 / 9 of the index */
+static BNBQ__TVBI __m512i bnbq__zq_lut(const __m512i* t, __m512i i, __mmask64 m7, __mmask64 m8,
+                                      __mmask64 m9, int np) {
+    __m512i r = _mm512_mask_blend_epi8(m7, _mm512_permutex2var_epi8(t[0], i, t[1]),
+                                       _mm512_permutex2var_epi8(t[2], i, t[3])), r2, r3;
+    if (np == 2) return r;
+    r2 = _mm512_mask_blend_epi8(m7, _mm512_permutex2var_epi8(t[4], i, t[5]),
+                                _mm512_permutex2var_epi8(t[6], i, t[7]));
+    r = _mm512_mask_blend_epi8(m8, r, r2);
+    if (np == 4) return r;
+    r2 = _mm512_mask_blend_epi8(m7, _mm512_permutex2var_epi8(t[8], i, t[9]),
+                                _mm512_permutex2var_epi8(t[10], i, t[11]));
+    if (np == 6) return _mm512_mask_blend_epi8(m9, r, r2);
+    r3 = _mm512_mask_blend_epi8(m7, _mm512_permutex2var_epi8(t[12], i, t[13]),
+                                _mm512_permutex2var_epi8(t[14], i, t[15]));
+    return _mm512_mask_blend_epi8(m9, r, _mm512_mask_blend_epi8(m8, r2, r3));
+}
+
+/* the codes of 64 values from their V (16 per register, in order) */
+static BNBQ__TVBI __m512i bnbq__zq_codes(const bnbq__zqlut* z, __m512i v0, __m512i v1, __m512i v2,
+                                        __m512i v3, int np) {
+    __m512i bw0 = _mm512_permutex2var_epi16(v0, z->whi, v1), bw1 = _mm512_permutex2var_epi16(v2, z->whi, v3);
+    __m512i ow0 = _mm512_permutex2var_epi16(v0, z->wlo, v1), ow1 = _mm512_permutex2var_epi16(v2, z->wlo, v3);
+    __m512i g0 = _mm512_srli_epi16(bw0, 3), g1 = _mm512_srli_epi16(bw1, 3);
+    __m512i gl = _mm512_permutex2var_epi8(g0, z->blo, g1), gh = _mm512_permutex2var_epi8(g0, z->bhi, g1);
+    __m512i jb = _mm512_permutex2var_epi8(bw0, z->blo, bw1);
+    __mmask64 m7 = _mm512_movepi8_mask(gl);
+    __mmask64 m8 = _mm512_test_epi8_mask(gh, _mm512_set1_epi8(1));
+    __mmask64 m9 = _mm512_test_epi8_mask(gh, _mm512_set1_epi8(2));
+    __m512i bmp = bnbq__zq_lut(z->bmp, gl, m7, m8, m9, np), pre = bnbq__zq_lut(z->pre, gl, m7, m8, m9, np);
+    __m512i c = _mm512_add_epi8(pre, _mm512_popcnt_epi8(_mm512_and_si512(bmp, _mm512_permutexvar_epi8(jb, z->below))));
+    __mmask64 has = _mm512_test_epi8_mask(bmp, _mm512_permutexvar_epi8(jb, z->bit));
+    __m512i k = _mm512_add_epi8(c, _mm512_set1_epi8(1));
+    __mmask64 k7 = _mm512_movepi8_mask(k), ge;
+    __m512i tl = _mm512_mask_blend_epi8(k7, _mm512_permutex2var_epi8(z->tlo[0], k, z->tlo[1]),
+                                        _mm512_permutex2var_epi8(z->tlo[2], k, z->tlo[3]));
+    __m512i th = _mm512_mask_blend_epi8(k7, _mm512_permutex2var_epi8(z->thi[0], k, z->thi[1]),
+                                        _mm512_permutex2var_epi8(z->thi[2], k, z->thi[3]));
+    __m512i tw0 = _mm512_permutex2var_epi8(tl, z->i0, th), tw1 = _mm512_permutex2var_epi8(tl, z->i1, th);
+    ge = _mm512_kunpackd(_mm512_cmpge_epu16_mask(ow1, tw1), _mm512_cmpge_epu16_mask(ow0, tw0));
+    return _mm512_mask_add_epi8(c, ge & has, c, _mm512_set1_epi8(1));
+}
+
+/* absmax of a block of 16-bit floats (a multiple of 64 values) on their bits: |x| bits, NaN
+   excluded, order as the floats' (the reference's chain from 0 never takes NaN); with a NaN in
+   the block, the float path */
+static BNBQ__TVB float bnbq__zq_absmax16(bnbq_dtype dt, const void* x, size_t start, size_t end) {
+    const uint16_t* p = (const uint16_t*)x;
+    const __m512i am = _mm512_set1_epi16(0x7fff);
+    __m512i m = _mm512_setzero_si512(), m2 = _mm512_setzero_si512();
+    __m256i h;
+    __m128i r;
+    size_t i;
+    unsigned top;
+    for (i = start; i < end; i += 64) {
+        m = _mm512_max_epu16(m, _mm512_and_si512(_mm512_loadu_si512((const void*)(p + i)), am));
+        m2 = _mm512_max_epu16(m2, _mm512_and_si512(_mm512_loadu_si512((const void*)(p + i + 32)), am));
+    }
+    m = _mm512_max_epu16(m, m2);
+    h = _mm256_max_epu16(_mm512_castsi512_si256(m), _mm512_extracti64x4_epi64(m, 1));
+    r = _mm_max_epu16(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    r = _mm_max_epu16(r, _mm_srli_si128(r, 8));
+    r = _mm_max_epu16(r, _mm_srli_si128(r, 4));
+    r = _mm_max_epu16(r, _mm_srli_si128(r, 2));
+    top = (unsigned)_mm_extract_epi16(r, 0);
+    if (top > (dt == BNBQ_F16 ? 0x7c00u : 0x7f80u)) return bnbq__z_absmax(dt, x, start, end);
+    if (dt == BNBQ_F16) return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128((int)top)));
+    return bnbq__bits_f32((uint32_t)top << 16);
+}
+
+/* absmax of the four blocks of 64 values at start, each in every lane of its 128-bit lane of *am
+   (as bnbq__z_inv64: NaN never wins, the chain starts at 0; 16-bit floats: on their bits as
+   bnbq__zq_absmax16). Returns 0 where a 16-bit block holds a NaN (then the caller's float path). */
+static BNBQ__TVBI int bnbq__zq_absmax4(bnbq_dtype dt, const void* x, size_t start, __m512* am) {
+    __m512i m[4], e, f;
+    int j;
+    if (dt == BNBQ_F32) {
+        const float* p = (const float*)x + start;
+        __m512 a[4], g, h;
+        for (j = 0; j < 4; j++) {
+            __m512 m1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(p + 64 * j)), _mm512_setzero_ps());
+            __m512 m2 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(p + 64 * j + 16)), _mm512_setzero_ps());
+            m1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(p + 64 * j + 32)), m1);
+            m2 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(p + 64 * j + 48)), m2);
+            a[j] = _mm512_max_ps(m1, m2);
+        }
+        g = _mm512_max_ps(_mm512_shuffle_f32x4(a[0], a[1], 0x44), _mm512_shuffle_f32x4(a[0], a[1], 0xee));
+        h = _mm512_max_ps(_mm512_shuffle_f32x4(a[2], a[3], 0x44), _mm512_shuffle_f32x4(a[2], a[3], 0xee));
+        g = _mm512_max_ps(_mm512_shuffle_f32x4(g, h, 0x88), _mm512_shuffle_f32x4(g, h, 0xdd));
+        g = _mm512_max_ps(g, _mm512_permute_ps(g, 0x4e));
+        *am = _mm512_max_ps(g, _mm512_permute_ps(g, 0xb1));
+        return 1;
+    }
+    for (j = 0; j < 4; j++) {
+        const uint16_t* p = (const uint16_t*)x + start + 64 * j;
+        m[j] = _mm512_max_epu16(_mm512_and_si512(_mm512_loadu_si512((const void*)p), _mm512_set1_epi16(0x7fff)),
+                                _mm512_and_si512(_mm512_loadu_si512((const void*)(p + 32)), _mm512_set1_epi16(0x7fff)));
+    }
+    e = _mm512_max_epu16(_mm512_shuffle_i64x2(m[0], m[1], 0x44), _mm512_shuffle_i64x2(m[0], m[1], 0xee));
+    f = _mm512_max_epu16(_mm512_shuffle_i64x2(m[2], m[3], 0x44), _mm512_shuffle_i64x2(m[2], m[3], 0xee));
+    e = _mm512_max_epu16(_mm512_shuffle_i64x2(e, f, 0x88), _mm512_shuffle_i64x2(e, f, 0xdd));
+    e = _mm512_max_epu16(e, _mm512_shuffle_epi32(e, (_MM_PERM_ENUM)0x4e));
+    e = _mm512_max_epu16(e, _mm512_shuffle_epi32(e, (_MM_PERM_ENUM)0xb1));
+    e = _mm512_max_epu16(e, _mm512_or_si512(_mm512_slli_epi32(e, 16), _mm512_srli_epi32(e, 16)));
+    if (_mm512_cmpgt_epu16_mask(e, _mm512_set1_epi16(dt == BNBQ_F16 ? 0x7c00 : 0x7f80))) return 0;
+    if (dt == BNBQ_F16) *am = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(e));
+    else *am = _mm512_castsi512_ps(_mm512_slli_epi32(e, 16));
+    return 1;
+}
+
+/* the 64 values at i as four registers of floats (bf16: even values of 32, then odd) */
+#define BNBQ__ZQ_LOAD4(i) \
+    if (t->dt == BNBQ_BF16) { \
+        __m512i w0 = _mm512_loadu_si512((const void*)((const uint16_t*)t->x + (i))); \
+        __m512i w1 = _mm512_loadu_si512((const void*)((const uint16_t*)t->x + (i) + 32)); \
+        x0 = _mm512_castsi512_ps(_mm512_slli_epi32(w0, 16)); \
+        x1 = _mm512_castsi512_ps(_mm512_and_si512(w0, _mm512_set1_epi32((int32_t)0xffff0000u))); \
+        x2 = _mm512_castsi512_ps(_mm512_slli_epi32(w1, 16)); \
+        x3 = _mm512_castsi512_ps(_mm512_and_si512(w1, _mm512_set1_epi32((int32_t)0xffff0000u))); \
+    } else { \
+        x0 = bnbq__z_load(t->dt, t->x, (i)); x1 = bnbq__z_load(t->dt, t->x, (i) + 16); \
+        x2 = bnbq__z_load(t->dt, t->x, (i) + 32); x3 = bnbq__z_load(t->dt, t->x, (i) + 48); \
+    }
+
+#define BNBQ__ZQ_RANGE(np) \
+static BNBQ__TVB void bnbq__zq_range##np(const bnbq__task_blockwise* t, size_t b0, size_t b1, \
+                                         const bnbq__qlut* s) { \
+    bnbq__zqlut z; \
+    const __m512 negc = _mm512_castsi512_ps(_mm512_set1_epi32(s->ahi | (int32_t)0x80000000u)); \
+    const __m512i ahi = _mm512_set1_epi32(s->ahi), alo = _mm512_set1_epi32(s->alo); \
+    const __m512i nbs = _mm512_set1_epi32(s->nbs); \
+    size_t b, k, es = t->dt == BNBQ_F32 ? 4 : 2; \
+    int pf; \
+    __m512 x0, x1, x2, x3, vinv; \
+    bnbq__zqlut_load(s, t->dt == BNBQ_BF16, &z); \
+    for (b = b0; b < b1; b++) { \
+        size_t start = b * t->bs; \
+        if (t->bs == 64) {   /* four blocks at a time: one reduction and division for their absmax */ \
+            size_t j, nb4 = b1 - b < 4 ? b1 - b : 4; \
+            __m512 am4, inv4 = _mm512_setzero_ps(); \
+            int four = nb4 == 4 && bnbq__zq_absmax4(t->dt, t->x, start, &am4); \
+            if (four) { \
+                inv4 = _mm512_div_ps(_mm512_set1_ps(1.0f), am4); \
+                _mm_storeu_ps(t->absmax + b, _mm512_castps512_ps128(_mm512_permutexvar_ps( \
+                    _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), am4))); \
+            } \
+            for (j = 0; j < nb4; j++) { \
+                BNBQ__ZQ_LOAD4(start + 64 * j) \
+                if (four) vinv = _mm512_permutexvar_ps(_mm512_set1_epi32(4 * (int)j), inv4); \
+                else vinv = bnbq__z_inv64(x0, x1, x2, x3, t->absmax + b + j); \
+                _mm512_storeu_si512((void*)(t->q + start + 64 * j), (bnbq__zq_codes(&z, \
+                    bnbq__zq_v(_mm512_mul_ps(x0, vinv), negc, ahi, alo, nbs), \
+                    bnbq__zq_v(_mm512_mul_ps(x1, vinv), negc, ahi, alo, nbs), \
+                    bnbq__zq_v(_mm512_mul_ps(x2, vinv), negc, ahi, alo, nbs), \
+                    bnbq__zq_v(_mm512_mul_ps(x3, vinv), negc, ahi, alo, nbs), np))); \
+            } \
+            b += nb4 - 1; \
+            continue; \
+        } \
+        pf = t->bs >= 2048 && b + 1 < b1; \
+        { \
+            float m = t->dt == BNBQ_F32 ? bnbq__z_absmax(t->dt, t->x, start, start + t->bs) \
+                                        : bnbq__zq_absmax16(t->dt, t->x, start, start + t->bs); \
+            t->absmax[b] = m; \
+            vinv = _mm512_set1_ps(1.0f / m); \
+        } \
+        for (k = start; k < start + t->bs; k += 64) { \
+            if (pf) {   /* the next block, for its absmax pass (which would wait on memory) */ \
+                const char* nx = (const char*)t->x + (k + t->bs) * es; \
+                _mm_prefetch(nx, _MM_HINT_T0); _mm_prefetch(nx + 64, _MM_HINT_T0); \
+                if (es == 4) { _mm_prefetch(nx + 128, _MM_HINT_T0); _mm_prefetch(nx + 192, _MM_HINT_T0); } \
+            } \
+            BNBQ__ZQ_LOAD4(k) \
+            _mm512_storeu_si512((void*)(t->q + k), (bnbq__zq_codes(&z, \
+                bnbq__zq_v(_mm512_mul_ps(x0, vinv), negc, ahi, alo, nbs), \
+                bnbq__zq_v(_mm512_mul_ps(x1, vinv), negc, ahi, alo, nbs), \
+                bnbq__zq_v(_mm512_mul_ps(x2, vinv), negc, ahi, alo, nbs), \
+                bnbq__zq_v(_mm512_mul_ps(x3, vinv), negc, ahi, alo, nbs), np))); \
+        } \
+    } \
+}
+BNBQ__ZQ_RANGE(2) BNBQ__ZQ_RANGE(4) BNBQ__ZQ_RANGE(6) BNBQ__ZQ_RANGE(8)
+#undef BNBQ__ZQ_RANGE
+#undef BNBQ__ZQ_LOAD4
+
+static int bnbq__zq_quantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
+    bnbq__qlut s;
+#ifdef BNBQ__NO_QLUT
+    return 0;
+#endif
+    if (!__atomic_load_n(&bnbq__simd_vbmi, __ATOMIC_RELAXED) ||
+        !__atomic_load_n(&bnbq__simd_bitalg, __ATOMIC_RELAXED)) return 0;
+    if ((b1 - b0) * t->bs < 16384 || !bnbq__qlut_init(t->code, &s)) return 0;
+    if (s.np == 2) bnbq__zq_range2(t, b0, b1, &s);
+    else if (s.np == 4) bnbq__zq_range4(t, b0, b1, &s);
+    else if (s.np == 6) bnbq__zq_range6(t, b0, b1, &s);
+    else bnbq__zq_range8(t, b0, b1, &s);
+    return 1;
+}
+
 static BNBQ__T512 void bnbq__z_quantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1) {
     bnbq__qsearch q;
     bnbq__zsearch z;
     size_t b, k;
+    if (bnbq__zq_quantize_blockwise(t, b0, b1)) return;
     if (bnbq__z_quantize_blockwise_step(t, b0, b1)) return;
     bnbq__qsearch_init(t->code, &q);
     bnbq__z_search_init(&q, &z);

@@ -288,6 +288,120 @@ static void t_quantize_blockwise_bounds(bnbq_simd_level lv, bnbq_exec* ex)
     free(x); free(q); free(r); free(am);
 }
 
+/* ---- the gather-free 8-bit step function (AVX-512 VBMI + BITALG): table edges and dtypes ------
+   Codes whose tables take 256, 512, 768 and 1024 groups of buckets (dynamic maps with 1, 2 and 7
+   exponent bits, signed and unsigned, a geometric map from 2^-26) and one too wide for them (from
+   2^-32: the other paths). (a) At absmax 1 (f32, blocksize 64): every float of [-1, 1] whose low 16
+   bits are within 2 of a multiple of 2^16 (the buckets' edges: the buckets are 2^16 floats wide
+   and start at multiples of 2^16), each checked against bnbq_code_index. (b) Every dtype and
+   blocksize 64 / 128 / 256 / 4096 against the scalar level (codes and absmax), on random blocks of
+   many scales and whole special blocks: all +0, all -0, all NaN, one NaN (16-bit absmax), +-inf,
+   subnormals only, the largest finite values. At the AVX-512 level all of it twice: the second
+   time as on a CPU without AVX512_BITALG (the gathered step function and the search). */
+static void qe_code(int ic, float* c)
+{
+    int k;
+    if (ic < 2) { memcpy(c, g_codes[ic], 256 * 4); return; }
+    if (ic < 4) { bnbq_create_dynamic_map(1, ic - 1, 8, c); return; }
+    for (k = 0; k < 128; k++) {   /* 0, +-2^-lo * 2^(lo k / 127) */
+        int lo = ic == 4 ? 26 : 32;
+        float v = (float)(ldexp(1.0, -lo) * pow(2.0, lo * k / 127.0));
+        c[128 + k] = v;
+        if (k < 127) c[126 - k] = -v;
+    }
+    c[127] = 0.0f;
+}
+static void qe_check(bnbq_exec* ex, const float* code, const float* x, size_t n, uint8_t* q,
+                     uint8_t* r, float* am, int ic)
+{
+    size_t i;
+    must(bnbq_quantize_blockwise(ex, code, BNBQ_F32, x, n, 64, q, am), "edges");
+    for (i = 0; i < n; i++) r[i] = (uint8_t)bnbq_code_index(code, x[i]);
+    g_checks++;
+    for (i = 0; i < n; i++)
+        if (r[i] != q[i]) {
+            uint32_t u;
+            memcpy(&u, &x[i], 4);
+            if (++g_fails == 1)
+                snprintf(g_first, sizeof g_first, "edges code %d: x 0x%08x: ref %d, got %d", ic, u, r[i], q[i]);
+            break;
+        }
+}
+static void t_quantize_blockwise_edges(bnbq_simd_level lv, bnbq_exec* ex)
+{
+    static const int bss[] = { 64, 128, 256, 4096 };
+    static const uint32_t sp[][4] = {
+        { 0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u },
+        { 0x80000000u, 0x80000000u, 0x80000000u, 0x80000000u },
+        { 0x7fc00000u, 0xffc00001u, 0x7fc00000u, 0x7fc00000u },
+        { 0x7fc00000u, 0x3f000000u, 0xbe800000u, 0x3d000000u },
+        { 0x7f800000u, 0xff800000u, 0x3f000000u, 0x00000000u },
+        { 0x00000001u, 0x80000003u, 0x007fffffu, 0x33800000u },
+        { 0x7f7fffffu, 0xff7fffffu, 0x477fe000u, 0xc77fe000u },
+    };
+    const size_t cap = (size_t)1 << 18;
+    float* x = (float*)malloc(cap * 4);
+    void* xd = malloc(cap * 4);
+    uint8_t *q0 = (uint8_t*)malloc(cap), *q1 = (uint8_t*)malloc(cap);
+    float *a0 = (float*)malloc(cap / 64 * 4), *a1 = (float*)malloc(cap / 64 * 4);
+    float code[256];
+    char what[128];
+    int ic, ib, id, sgn, d;
+    uint32_t u;
+    size_t n, i;
+    int pass, npass = 1;
+#if defined(BNBQ__X86_SIMD)
+    const int bitalg = bnbq__simd_bitalg;
+    if (lv == BNBQ_SIMD_AVX512 && bitalg) npass = 2;   /* the second pass: as without BITALG */
+#endif
+    bnbq_cpu_set_simd_level(lv);
+    for (pass = 0; pass < npass; pass++)
+    for (ic = 0; ic < 6; ic++) {
+#if defined(BNBQ__X86_SIMD)
+        bnbq__simd_bitalg = pass ? 0 : bitalg;
+#endif
+        qe_code(ic, code);
+        n = 0;   /* (a) */
+        for (sgn = 0; sgn < 2; sgn++)
+            for (u = 0; u <= 0x3f800000u; u += 0x10000u)
+                for (d = -2; d <= 2; d++) {
+                    uint32_t w = u + (uint32_t)d;
+                    if ((d < 0 && u == 0) || w > 0x3f800000u) continue;
+                    n = qb_fill(x, cap, n, bits_f(w | (sgn ? 0x80000000u : 0u)));
+                    if (n == cap) { qe_check(ex, code, x, n, q0, q1, a0, ic); n = 0; }
+                }
+        while (n % 64 || n < 16384) n = qb_fill(x, cap, n, 0.25f);
+        qe_check(ex, code, x, n, q0, q1, a0, ic);
+        /* (b) */
+        for (ib = 0; ib < 4; ib++) {
+            size_t bs = (size_t)bss[ib], nb = 43 + 16384 / bs, b;   /* not a multiple of 4 */
+            n = nb * bs;
+            for (b = 0; b < nb; b++) {
+                float scale = (float)ldexp(1.0, (int)(b * 5 % 31) - 15);
+                for (i = 0; i < bs + 5; i++) x[b * bs + i] = randn() * scale;
+                if (b < 7 * 3 && b % 3 == 0)   /* a whole special block */
+                    for (i = 0; i < bs; i++) x[b * bs + i] = bits_f(sp[b / 3][(i * 7 + i / 5) % 4]);
+                if (b % 3 == 1) x[b * bs + (b * 37) % bs] = bits_f(sp[(b / 3) % 7][b % 4]);
+            }
+            for (id = 0; id < 3; id++) {
+                to_dtype(DTS[id], x, n + 5, xd);
+                memset(q0, 0xaa, n + 5); memset(q1, 0x55, n + 5);
+                bnbq_cpu_set_simd_level(BNBQ_SIMD_SCALAR);
+                must(bnbq_quantize_blockwise(ex, code, DTS[id], xd, n + 5, (int)bs, q0, a0), "ref");
+                bnbq_cpu_set_simd_level(lv);
+                must(bnbq_quantize_blockwise(ex, code, DTS[id], xd, n + 5, (int)bs, q1, a1), "simd");
+                snprintf(what, sizeof what, "blocks code %d %s bs %d", ic, dtn(DTS[id]), (int)bs);
+                cmp_bytes(q0, q1, n + 5, what);
+                cmp_bytes(a0, a1, (nb + 1) * 4, what);
+            }
+        }
+    }
+#if defined(BNBQ__X86_SIMD)
+    bnbq__simd_bitalg = bitalg;
+#endif
+    free(x); free(xd); free(q0); free(q1); free(a0); free(a1);
+}
+
 /* 4-bit (and 8-bit) quantize against the scalar level on blocks of 64 that hold 1.0 or -1.0 and
    the NF4 / FP4 thresholds with 24 float steps either side, every 4099th float of [-1, 1], and
    whole special blocks (all +0, all -0, all NaN, NaN with +-inf, subnormals only, huge values),
@@ -851,6 +965,7 @@ int main(int argc, char** argv)
     static const struct { const char* name; path_fn fn; } paths[] = {
         { "quantize_blockwise", t_quantize_blockwise },
         { "quantize_blockwise_bounds", t_quantize_blockwise_bounds },
+        { "quantize_blockwise_edges", t_quantize_blockwise_edges },
         { "dequantize_blockwise", t_dequantize_blockwise },
         { "quantize_4bit", t_quantize_4bit },
         { "quantize_4bit_bounds", t_quantize_4bit_bounds },
