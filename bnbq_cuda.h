@@ -99,8 +99,8 @@ typedef struct bnbq_cuda bnbq_cuda;   /* opaque context: one device */
                         CPU's (bitsandbytes') order, byte-identical to the CPU; 1: f16 / bf16 on
                         sm_80+ use the tensor cores: dt(qmap) weights times the activation, exact
                         products summed in float32 per 64-element group, times the block's absmax
-                        (K % 128 == 0, blocksize >= 64, 16-byte aligned; measured 51-54 % of the
-                        copy bandwidth on an H100 against 43-51 % exact), else bitsandbytes' rounded
+                        (K % 128 == 0, blocksize >= 64, 16-byte aligned; measured 55-58 % of the
+                        copy bandwidth on an H100 against 44-52 % exact), else bitsandbytes' rounded
                         products summed on the tensor cores: within tolerance of the CPU, not
                         bit-identical (README). F32 always uses the exact order. */
 typedef struct bnbq_cuda_desc {
