@@ -348,8 +348,11 @@ BNBQ_DEV void bnbq_i8_piece_quant8(const bnbq_i8_vec<8>& x, float s, u32 k2, i8*
 // writes its rows; a row written before that (the sample's rows, the first rows of every block) has
 // its bit set in rb. The fix pass then zeroes every outlier column in the rows marked in rb and only
 // the columns missing from the snapshot (usually none: outlier columns are systematic) in the
-// others. Nothing waits. smp[0], smp[32] and rb start at 0 (bnbq_k_int8_init); the launcher
-// guarantees gridDim.x >= R0 and nwords words of dynamic shared memory.
+// others. Nothing waits. A block's first row is blockIdx.x, its later rows come from the ticket
+// counter smp[16] in order of demand (a fixed stride left the last rows to a few blocks: measured
+// 75 -> 79 % of copy at 4096x14336 on the H100 with the tickets). smp[0], smp[16], smp[32] and rb
+// start at 0 (bnbq_k_int8_init); the launcher guarantees gridDim.x >= R0 and nwords words of
+// dynamic shared memory.
 BNBQ_DEV u32 bnbq_i8_ld_cg(const u32* p) {
     u32 v;
     asm volatile("ld.global.cg.u32 %0, [%1];" : "=r"(v) : "l"(p));
@@ -411,12 +414,14 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
                             u32* bm, u32* smp = 0, u32* rb = 0, u64 R0 = 0) {
     __shared__ float red[32];
     __shared__ u32 snapok[2];
+    __shared__ u64 nextrow[2];
     extern __shared__ u32 ssnap[];   // SMP: the snapshot, nwords words, once the block has seen it
     u32 it = 0, have = 0;
     const int use_thr = MODE == 0 && (THR < 0 ? thr > 0.0f : THR > 0);
     const u32 T = bnbq_i8_T(use_thr, thr), k2 = (0x8000u - T) * 0x10001u;
     const u64 np = cols / 8, Tn = blockDim.x, tid = threadIdx.x, nwords = (cols + 31) / 32;
-    for (u64 r = blockIdx.x; r < rows; r += gridDim.x) {
+    u64 nxt = 0;   // SMP: the block's next row, from the ticket counter smp[16]
+    for (u64 r = blockIdx.x; r < rows; r = SMP ? nxt : r + gridDim.x) {
         const u16* a = A + r * cols;
         i8* q = CA + r * cols;
         bnbq_i8_vec<8> x[BNBQ_I8_NR];
@@ -436,6 +441,8 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
             if (!have && f) __threadfence();
             if (!f) atomicOr(&rb[r >> 5], 1u << (u32)(r & 31u));   // patched in full by the fix
             snapok[it & 1u] = f;
+            // rows after the first are handed out in order of demand: the blocks end together
+            nextrow[it & 1u] = gridDim.x + (u64)atomicAdd(&smp[16], 1u);
         }
 #pragma unroll
         for (int j = 0; j < BNBQ_I8_NR; j++) {
@@ -451,6 +458,7 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
         m = bnbq_i8_block_max(bnbq_i8_h2f(m2 & 0xffffu), red);
         s = bnbq_i8_row_scale<MODE>(m, stats, r);
         const u32 snap = SMP ? snapok[it & 1u] : 0u;
+        if (SMP) nxt = nextrow[it & 1u];
         it++;
         if (SMP && snap && !have) {   // first sight: copy it (uniform over the block)
             for (u64 w = tid; w < nwords; w += Tn) ssnap[w] = bnbq_i8_ld_cg(&smp[64 + w]);
