@@ -2569,7 +2569,7 @@ static BNBQ__TVBMI void bnbq__zv_dequantize_blockwise16(const bnbq__task_blockwi
 }
 
 /* f32 -> bf16 -> f32 as bnbq_f32_to_bf16 rounds (RNE; a NaN stays a NaN) */
-static BNBQ__TVBMI __m512 bnbq__z_round_bf16(__m512 x) {
+static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_bf16(__m512 x) {
     __m512i u = _mm512_castps_si512(x);
     __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
                                  _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
@@ -2577,7 +2577,7 @@ static BNBQ__TVBMI __m512 bnbq__z_round_bf16(__m512 x) {
     return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u)));
 }
 /* f32 -> f16 -> f32 (RNE; NaN stays NaN) */
-static BNBQ__TVBMI __m512 bnbq__z_round_f16(__m512 x) {
+static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_f16(__m512 x) {
     return bnbq__z_cvtph(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
 }
 
