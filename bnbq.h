@@ -2815,92 +2815,107 @@ static BNBQ__T512 void bnbq__z_gemv_f16(BNBQ__ZG_ARGS) { BNBQ__ZG_BODY(BNBQ__ZG_
 static BNBQ__T512 void bnbq__z_gemv_bf16(BNBQ__ZG_ARGS) { BNBQ__ZG_BODY(BNBQ__ZG_BF16, BNBQ__ZG_NOFAST) }
 
 /* BF16 with AVX512_BF16: vcvtne2ps2bf16 rounds two registers to bf16 as bnbq_f32_to_bf16 does
-   (RNE; a NaN keeps its top bits and is made quiet) except that it reads f32 subnormals as 0. A
-   full round takes it for both roundings when no weight qmap[v] * s and no product a * w of the
-   round can be subnormal: every nonzero |s| >= thr[j] = 2^-125 / (qmin * min(1, amin_j)), qmin the
-   least nonzero finite |qmap|, amin_j the least nonzero finite |a| of round j (bnbq__zb_gemv_bf16);
-   then every nonzero weight is >= 2^-125 and every nonzero product >= 2^-125 * (1 - 2^-8) (0, inf
-   and NaN convert as the reference). The packed results come back to f32 by unpacks with 0 (the
-   bf16 in the high half), in a fixed lane order: the weights of halves A, B of a row as
-   [A0-3 A8-11 B0-3 B8-11] and [A4-7 A12-15 B4-7 B12-15] (At2 holds the activations in that order),
-   the products as [A0-3 B0-3 A4-7 B4-7] and [A8-11 B8-11 A12-15 B12-15]: the round's sums are
+   (RNE; a NaN keeps its top bits and is made quiet) except that it reads f32 subnormals as 0, and
+   vdpbf16ps multiplies the packed weights by packed activations exactly (the other bf16 of each
+   pair is 0 on the activation side), flushing subnormal inputs and results to 0. A full round
+   takes them when no weight qmap[v] * s, no activation and no product of the round can be
+   subnormal, inf or NaN: every s is 0 or 2^-125 / (qmin * min(1, amin_j)) <= |s| <= 3e38 /
+   (qmax * max(1, amax_j)) (thr[2 j], thr[2 j + 1]), qmin / qmax the least nonzero / largest
+   |qmap| (all finite), amin_j / amax_j the least nonzero / largest |a| of round j (all finite,
+   else thr[2 j] = -1: no fast round); then every nonzero weight is >= 2^-125 and every nonzero
+   product >= 2^-125 * (1 - 2^-8), and both are below 3e38. The packed weights of halves A, B of a row
+   (vcvtne2ps2bf16: A0..A15 in the low, B0..B15 in the high 16 words) give the products of their
+   odd elements [A1 A3 .. A15 B1 .. B15] and their even ones [A0 A2 .. B14] with the activations
+   stored once per call in that order as bf16 pairs (At3: a << 16, then a, 32 words per element);
+   the products, rounded by vcvtne2ps2bf16, come back to f32 by unpacks with 0 as
+   [A0 A2 A4 A6 B0 B2 B4 B6 A1 A3 A5 A7 B1 B3 B5 B7] and [A8 .. B15 likewise]: the round's sums are
    permuted into that order at its start and back at its end. Other rounds: bnbq__z_gemv_bf16's. */
 #define BNBQ__TBF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,avx,f16c")))
 static BNBQ__T512 __attribute__((always_inline)) inline int bnbq__zb_ok(__m512 s0, __m512 s1, __m512 s2,
-                                                                       __m512 s3, float thr) {
-    const __m512 t = _mm512_set1_ps(thr), z = _mm512_setzero_ps();
+                                                                       __m512 s3, float thr, float hi) {
+    const __m512 t = _mm512_set1_ps(thr), z = _mm512_setzero_ps(), big = _mm512_set1_ps(hi);
     __m512 a0 = _mm512_abs_ps(s0), a1 = _mm512_abs_ps(s1), a2 = _mm512_abs_ps(s2), a3 = _mm512_abs_ps(s3);
+    /* bad: 0 < |s| < thr, or |s| not <= hi (also inf, NaN) */
     __mmask16 bad = (__mmask16)((_mm512_cmp_ps_mask(a0, t, _CMP_LT_OQ) & _mm512_cmp_ps_mask(a0, z, _CMP_GT_OQ)) |
                                 (_mm512_cmp_ps_mask(a1, t, _CMP_LT_OQ) & _mm512_cmp_ps_mask(a1, z, _CMP_GT_OQ)) |
                                 (_mm512_cmp_ps_mask(a2, t, _CMP_LT_OQ) & _mm512_cmp_ps_mask(a2, z, _CMP_GT_OQ)) |
-                                (_mm512_cmp_ps_mask(a3, t, _CMP_LT_OQ) & _mm512_cmp_ps_mask(a3, z, _CMP_GT_OQ)));
-    return bad == 0;
+                                (_mm512_cmp_ps_mask(a3, t, _CMP_LT_OQ) & _mm512_cmp_ps_mask(a3, z, _CMP_GT_OQ)) |
+                                _mm512_cmp_ps_mask(a0, big, _CMP_NLE_UQ) | _mm512_cmp_ps_mask(a1, big, _CMP_NLE_UQ) |
+                                _mm512_cmp_ps_mask(a2, big, _CMP_NLE_UQ) | _mm512_cmp_ps_mask(a3, big, _CMP_NLE_UQ));
+    return thr >= 0.0f && bad == 0;
 }
 /* the chains of halves A, B of a row (sums cl, ch in the products' order) take weights wA, wB
-   against activations aL, aH (At2's order) */
-#define BNBQ__ZB_PAIR(cl, ch, aL, aH, wA, wB) { \
+   against the packed activations aO (odd elements' lanes), aE (even) */
+#define BNBQ__ZB_PAIR(cl, ch, aO, aE, wA, wB) { \
     __m512i bb = (__m512i)_mm512_cvtne2ps_pbh(wB, wA); \
-    __m512 bL = _mm512_castsi512_ps(_mm512_unpacklo_epi16(_mm512_setzero_si512(), bb)); \
-    __m512 bH = _mm512_castsi512_ps(_mm512_unpackhi_epi16(_mm512_setzero_si512(), bb)); \
-    __m512i pp = (__m512i)_mm512_cvtne2ps_pbh(_mm512_mul_ps(aH, bH), _mm512_mul_ps(aL, bL)); \
+    __m512 pO = _mm512_dpbf16_ps(_mm512_setzero_ps(), (__m512bh)aO, (__m512bh)bb); \
+    __m512 pE = _mm512_dpbf16_ps(_mm512_setzero_ps(), (__m512bh)aE, (__m512bh)bb); \
+    __m512i pp = (__m512i)_mm512_cvtne2ps_pbh(pO, pE); \
     cl = _mm512_add_ps(cl, _mm512_castsi512_ps(_mm512_unpacklo_epi16(_mm512_setzero_si512(), pp))); \
     ch = _mm512_add_ps(ch, _mm512_castsi512_ps(_mm512_unpackhi_epi16(_mm512_setzero_si512(), pp))); }
 #define BNBQ__ZB_STEP(t, sh) { \
-    __m512 aL = _mm512_loadu_ps(a + 32 * (t)), aH = _mm512_loadu_ps(a + 32 * (t) + 16); \
+    __m512i aO = _mm512_loadu_si512((const void*)(a + 32 * (t))); \
+    __m512i aE = _mm512_loadu_si512((const void*)(a + 32 * (t) + 16)); \
     __m512 w00 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x00, sh), qm), s00); \
     __m512 w01 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x01, sh), qm), s01); \
     __m512 w10 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x10, sh), qm), s10); \
     __m512 w11 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x11, sh), qm), s11); \
-    BNBQ__ZB_PAIR(l0, h0, aL, aH, w00, w01) BNBQ__ZB_PAIR(l1, h1, aL, aH, w10, w11) }
+    BNBQ__ZB_PAIR(l0, h0, aO, aE, w00, w01) BNBQ__ZB_PAIR(l1, h1, aO, aE, w10, w11) }
 #define BNBQ__ZG_BFNE_INIT fastok = 1;
-#define BNBQ__ZG_BFNE_OK bnbq__zb_ok(s00, s01, s10, s11, thr[j])
+#define BNBQ__ZG_BFNE_OK bnbq__zb_ok(s00, s01, s10, s11, thr[2 * j], thr[2 * j + 1])
 #define BNBQ__ZG_BFNE_ROUND { \
-    const __m512i sc0 = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23); \
-    const __m512i sc1 = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31); \
-    const __m512i us0 = _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27); \
-    const __m512i us1 = _mm512_setr_epi32(4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31); \
+    const __m512i sc0 = _mm512_setr_epi32(0, 2, 4, 6, 16, 18, 20, 22, 1, 3, 5, 7, 17, 19, 21, 23); \
+    const __m512i sc1 = _mm512_setr_epi32(8, 10, 12, 14, 24, 26, 28, 30, 9, 11, 13, 15, 25, 27, 29, 31); \
+    const __m512i us0 = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 16, 24, 17, 25, 18, 26, 19, 27); \
+    const __m512i us1 = _mm512_setr_epi32(4, 12, 5, 13, 6, 14, 7, 15, 20, 28, 21, 29, 22, 30, 23, 31); \
     __m512 l0 = _mm512_permutex2var_ps(c00, sc0, c01), h0 = _mm512_permutex2var_ps(c00, sc1, c01); \
     __m512 l1 = _mm512_permutex2var_ps(c10, sc0, c11), h1 = _mm512_permutex2var_ps(c10, sc1, c11); \
     for (w = 0; w < 4; w++) { \
-        const float* a = At2 + 1024 * j + 256 * w; \
+        const uint32_t* a = At3 + 1024 * j + 256 * w; \
         __m512i x00 = R[0][0][w], x01 = R[0][1][w], x10 = R[1][0][w], x11 = R[1][1][w]; \
         BNBQ__ZB_STEP(0, 4) BNBQ__ZB_STEP(1, 0) BNBQ__ZB_STEP(2, 12) BNBQ__ZB_STEP(3, 8) \
         BNBQ__ZB_STEP(4, 20) BNBQ__ZB_STEP(5, 16) BNBQ__ZB_STEP(6, 28) BNBQ__ZB_STEP(7, 24) \
     } \
     c00 = _mm512_permutex2var_ps(l0, us0, h0); c01 = _mm512_permutex2var_ps(l0, us1, h0); \
     c10 = _mm512_permutex2var_ps(l1, us0, h1); c11 = _mm512_permutex2var_ps(l1, us1, h1); }
-static BNBQ__TBF16 void bnbq__zb_gemv_body(BNBQ__ZG_ARGS, const float* At2, const float* thr) {
+static BNBQ__TBF16 void bnbq__zb_gemv_body(BNBQ__ZG_ARGS, const uint32_t* At3, const float* thr) {
     BNBQ__ZG_BODY(BNBQ__ZG_BF16, BNBQ__ZG_BFNE)
 }
 static void bnbq__zb_gemv_bf16(BNBQ__ZG_ARGS) {
     size_t rounds = (K / 32 + 31) / 32, j, e, m;
-    float* At2 = (float*)malloc(rounds * 1024 * sizeof(float) + rounds * sizeof(float));
+    uint32_t* At3 = (uint32_t*)malloc(rounds * 1024 * sizeof(uint32_t) + 2 * rounds * sizeof(float));
     float* thr;
-    double qmin = 0.0;
-    int v;
-    if (!At2) { bnbq__z_gemv_bf16(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1); return; }
-    thr = At2 + rounds * 1024;
+    double qmin = 0.0, qmax = 0.0;
+    int v, qok = 1;
+    if (!At3) { bnbq__z_gemv_bf16(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1); return; }
+    thr = (float*)(At3 + rounds * 1024);
     for (v = 0; v < 16; v++) {
         double q = fabs((double)qmap[v]);
-        if (q > 0.0 && q <= 3.5e38 && (qmin == 0.0 || q < qmin)) qmin = q;
+        if (!(q <= 3.5e38)) qok = 0;
+        else if (q > 0.0) { if (qmin == 0.0 || q < qmin) qmin = q; if (q > qmax) qmax = q; }
     }
-    if (qmin == 0.0) qmin = 1.0;
+    if (qmin == 0.0) qmin = qmax = 1.0;
     for (j = 0; j < rounds; j++) {
-        double amin = 1.0, t;
+        double amin = 1.0, amax = 1.0, t;
+        int aok = qok;
         for (e = 0; e < 32; e++)
             for (m = 0; m < 32; m++) {
-                /* At2's order: [0-3 8-11 16-19 24-27] [4-7 12-15 20-23 28-31] of At's 32 */
-                size_t src = (m < 16 ? 8 * (m / 4) : 8 * ((m - 16) / 4) + 4) + m % 4;
+                /* At3's order: the odd lanes A1 .. A15 B1 .. B15 as a << 16, then the even ones */
+                size_t i = m % 16, src = (i < 8 ? 2 * i : 16 + 2 * (i - 8)) + (m < 16 ? 1 : 0);
                 float x = At[1024 * j + 32 * e + src];
                 double ax = fabs((double)x);
-                At2[1024 * j + 32 * e + m] = x;
-                if (ax > 0.0 && ax < amin) amin = ax;
+                uint32_t u;
+                memcpy(&u, &x, 4);
+                At3[1024 * j + 32 * e + m] = m < 16 ? (u & 0xffff0000u) : (u >> 16);
+                if (!(ax <= 3.5e38)) aok = 0;
+                else if (ax > 0.0) { if (ax < amin) amin = ax; if (ax > amax) amax = ax; }
             }
         t = ldexp(1.0, -125) / (qmin * amin);
-        thr[j] = t > 3.0e38 ? (float)HUGE_VAL : (float)t;
+        thr[2 * j] = !aok ? -1.0f : t > 3.0e38 ? (float)HUGE_VAL : (float)t;
+        thr[2 * j + 1] = (float)(3.0e38 / (qmax * amax));   /* weights and products finite */
     }
-    bnbq__zb_gemv_body(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1, At2, thr);
-    free(At2);
+    bnbq__zb_gemv_body(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1, At3, thr);
+    free(At3);
 }
 static BNBQ__T512 void bnbq__z_gemv(BNBQ__ZG_ARGS) {
     if (dt == BNBQ_F32) bnbq__z_gemv_f32(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);

@@ -669,11 +669,12 @@ static void t_gemv_4bit_lanes(bnbq_simd_level lv, bnbq_exec* ex)
 
 /* gemv, the fast full rounds of the AVX-512 F16 / BF16 paths and their bounds. F16 takes a round's
    weights rounded on their bits when every qmap * absmax is 0 or a normal f16 (bounds: absmax
-   2^-14 / min|qmap| and 65504 / max|qmap|); BF16 with AVX512_BF16 takes vcvtne2ps2bf16 when no
-   weight or product of the round can be an f32 subnormal (bounds: weights 2^-126 with activations
-   near 2^100; products 2^-125 with activations of magnitude 2^-60 .. 1.25 * 2^-60). Each (row,
-   round) draws its absmax inside the bound (fast), around it (-20 % .. +10 %, or within 1 %:
-   mostly slow, some fast), or inside with specials (0, -0, inf, NaN, subnormal) in some blocks;
+   2^-14 / min|qmap| and 65504 / max|qmap|); BF16 with AVX512_BF16 takes vcvtne2ps2bf16 and
+   vdpbf16ps when no weight or product of the round can be an f32 subnormal, inf or NaN (bounds:
+   weights 2^-126 with activations near 2^100; products 2^-125 with activations of magnitude
+   2^-60 .. 1.25 * 2^-60; absmax up to FLT_MAX). Each (row, round) draws its absmax inside the
+   bound (fast), around it (-20 % .. +10 %, or within 1 %: mostly slow, some fast), or inside with
+   specials (0, -0, inf, NaN, subnormal, 8.5e37, FLT_MAX) in some blocks;
    some absmax are negative; BF16 also gets specials in some activations and rounds with one
    activation far below the others. Codes: NF4, FP4, one with entries -3.5 .. 4 and 1e-3, and a
    flat one (every nonzero |entry| in [0.75, 1)), whose weights all sit near a bound together;
@@ -692,7 +693,7 @@ static void t_gemv_4bit_fast(bnbq_simd_level lv, bnbq_exec* ex)
     static const size_t Ks[] = { 2048, 3328 };
     static const int bss[] = { 32, 64, 256 };
     static const uint32_t sp[] = { 0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00000u,
-                                   0x00000005u, 0x00700000u };
+                                   0x00000005u, 0x00700000u, 0x7f7fffffu, 0x7e800000u };
     float codes[2][16];
     int ik, ib, iq, ic, rep, pass, npass = 1;
     size_t i;
@@ -737,7 +738,7 @@ static void t_gemv_4bit_fast(bnbq_simd_level lv, bnbq_exec* ex)
                             if (ic == 3) A[i] = (r % 2 ? -1.0f : 1.0f) * (float)ldexp(1.0 + (double)((r >> 1) % 64) / 256.0, -60);
                             else A[i] = randn() * (float)ldexp(1.0, (ic == 2 ? 100 : 0) + (int)((r >> 1) % 5) - 2);
                             if (sparse && (r >> 8) % (sparse == 1 ? 29 : 331) != 0) A[i] = 0.0f;
-                            if (ic == 4 && (r >> 16) % 97 == 0) A[i] = bits_f(sp[(r >> 24) % 7]);
+                            if (ic == 4 && (r >> 16) % 97 == 0) A[i] = bits_f(sp[(r >> 24) % 9]);
                         }
                         if (ic >= 3 && rnd() % 2) A[rnd() % K] = (float)ldexp(1.0, -70);   /* one round slow */
                         to_dtype_plain(dt, A, K, A16);
@@ -762,7 +763,7 @@ static void t_gemv_4bit_fast(bnbq_simd_level lv, bnbq_exec* ex)
                             else f = ldexp(1.0 + (double)(r % 1000) * 1e-3, (int)((r >> 12) % 3) + 1);
                             if (ic == 1 && md != 1) f = 1.0 / f;                            /* below the upper bound */
                             am[i] = (float)(bound * f);
-                            if (md == 2 && (r >> 24) % 5 == 0) am[i] = bits_f(sp[(r >> 32) % 7]);
+                            if (md == 2 && (r >> 24) % 5 == 0) am[i] = bits_f(sp[(r >> 32) % 9]);
                             if ((r >> 40) % 16 == 0) am[i] = -am[i];
                         }
                         to_dtype_plain(dt, bias, N, b16);
