@@ -2696,7 +2696,7 @@ static BNBQ__T512 __attribute__((always_inline)) inline int bnbq__z_gemv_f16ok(_
 /* rows [n0, n1), two at a time; OP: one of the three above; FAST: the fast full rounds, a prefix of
    three macros: FAST##_INIT (once), FAST##_OK (this round's 4 halves qualify) and FAST##_ROUND
    (the round's steps): BNBQ__ZG_NOFAST (none), BNBQ__ZG_F16W (F16 weights rounded on their bits),
-   BNBQ__ZG_BFNE (BF16 roundings by vcvtne2ps2bf16, bnbq__zb_gemv_bf16) */
+   BNBQ__ZG_BFNE (BF16 by vcvtne2ps2bf16 and vdpbf16ps, bnbq__zb_gemv_bf16) */
 #define BNBQ__ZG_BODY(OP, FAST) \
     size_t n, j, nch = K / 32, rounds = (nch + 31) / 32; \
     int i, w, r, h, lgbs = 0, nsc, fastok = 0; \
