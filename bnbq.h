@@ -2154,6 +2154,16 @@ static int bnbq__cpu_has_vnni(void) {
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
     return (c >> 11) & 1u;
 }
+/* AVX512_BF16 (vcvtne2ps2bf16, CPUID.(7,1):EAX bit 5) on the AVX-512 level: the bf16 gemv's fast
+   rounds (bnbq__zb_gemv_bf16); without it the bf16 gemv rounds on the integer bits. Resolved with
+   the level. */
+static int bnbq__simd_bf16 = 0;
+static int bnbq__cpu_has_bf16(void) {
+    unsigned int a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || a < 1) return 0;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
+    return (a >> 5) & 1u;
+}
 #endif
 
 static int bnbq__simd_resolve(void) {
@@ -2179,6 +2189,7 @@ static int bnbq__simd(void) {
         __atomic_store_n(&bnbq__simd_vnni, bnbq__cpu_has_vnni(), __ATOMIC_RELAXED);
         __atomic_store_n(&bnbq__simd_bitalg, __builtin_cpu_supports("avx512bitalg") ? 1 : 0,
                          __ATOMIC_RELAXED);
+        __atomic_store_n(&bnbq__simd_bf16, bnbq__cpu_has_bf16(), __ATOMIC_RELAXED);
 #endif
         s = bnbq__simd_resolve();
         bnbq__simd_store_state(s);
@@ -2562,7 +2573,7 @@ static BNBQ__TVBMI void bnbq__zv_dequantize_blockwise16(const bnbq__task_blockwi
 }
 
 /* f32 -> bf16 -> f32 as bnbq_f32_to_bf16 rounds (RNE; a NaN stays a NaN) */
-static BNBQ__TVBMI __m512 bnbq__z_round_bf16(__m512 x) {
+static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_bf16(__m512 x) {
     __m512i u = _mm512_castps_si512(x);
     __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
                                  _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
@@ -2570,7 +2581,7 @@ static BNBQ__TVBMI __m512 bnbq__z_round_bf16(__m512 x) {
     return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u)));
 }
 /* f32 -> f16 -> f32 (RNE; NaN stays NaN) */
-static BNBQ__TVBMI __m512 bnbq__z_round_f16(__m512 x) {
+static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_f16(__m512 x) {
     return bnbq__z_cvtph(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
 }
 
@@ -2645,6 +2656,25 @@ static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_f16
     return _mm512_mask_cvtph_ps(_mm512_setzero_ps(), (__mmask16)0xffff,
                                 _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
 }
+/* f32 -> f16 -> f32 for the values whose f16 rounding is normal or 0 (|x| in [2^-14, 65504], or
+   0): RNE on the integer bits (the low 13 bits dropped), without a conversion: the F16 fast
+   rounds' weights (BNBQ__ZG_F16_OK) */
+static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_f16n(__m512 x) {
+    __m512i u = _mm512_castps_si512(x);                /* + 0xfff, + 1 more where bit 13 is set */
+    __m512i r = _mm512_mask_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0xfff)),
+                                      _mm512_test_epi32_mask(u, _mm512_set1_epi32(0x2000)),
+                                      u, _mm512_set1_epi32(0x1000));
+    return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffffe000u)));
+}
+/* F16, a full round whose 16 absmax s of a half all give normal f16 weights: every lane has s == 0
+   or lo <= |s| <= hi, lo = 2^-14 / (the least nonzero |qmap|), hi = 65504 / (the largest |qmap|):
+   then every qmap[v] * s (exact in f32: two f16 values) is 0 or in [2^-14, 65504] */
+static BNBQ__T512 __attribute__((always_inline)) inline int bnbq__z_gemv_f16ok(__m512 s, __m512 lo,
+                                                                              __m512 hi) {
+    __m512 a = _mm512_abs_ps(s);
+    return (__mmask16)((_mm512_cmp_ps_mask(a, lo, _CMP_GE_OQ) & _mm512_cmp_ps_mask(a, hi, _CMP_LE_OQ)) |
+                       _mm512_cmp_ps_mask(s, _mm512_setzero_ps(), _CMP_EQ_OQ)) == (__mmask16)0xffff;
+}
 /* one chain step: acc += a * w in the reference's arithmetic for the dtype */
 #define BNBQ__ZG_F32(acc, av, wv, m) acc = _mm512_mask3_fmadd_ps(av, wv, acc, m);
 #define BNBQ__ZG_F16(acc, av, wv, m) acc = _mm512_mask_add_ps(acc, m, acc, \
@@ -2657,17 +2687,32 @@ static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_f16
     bnbq__z_round_f16q(_mm512_mul_ps(av, bnbq__z_round_f16q(wv))));
 #define BNBQ__ZG_BF16_ALL(acc, av, wv, m) acc = _mm512_add_ps(acc, \
     bnbq__z_round_bf16q(_mm512_mul_ps(av, bnbq__z_round_bf16q(wv))));
-/* rows [n0, n1), two at a time; OP: one of the three above */
-#define BNBQ__ZG_BODY(OP) \
+/* F16 in a fast round: the weight rounded on its bits (bnbq__z_gemv_f16ok) */
+#define BNBQ__ZG_F16_FAST(acc, av, wv, m) acc = _mm512_add_ps(acc, \
+    bnbq__z_round_f16q(_mm512_mul_ps(av, bnbq__z_round_f16n(wv))));
+/* the 8 steps of word w of the 4 chains */
+#define BNBQ__ZG_WORD(OP) { \
+    const float* a = at + 256 * w; \
+    __m512i x00 = R[0][0][w], x01 = R[0][1][w], x10 = R[1][0][w], x11 = R[1][1][w]; \
+    BNBQ__ZG_STEP(OP, 0, 4) BNBQ__ZG_STEP(OP, 1, 0) BNBQ__ZG_STEP(OP, 2, 12) \
+    BNBQ__ZG_STEP(OP, 3, 8) BNBQ__ZG_STEP(OP, 4, 20) BNBQ__ZG_STEP(OP, 5, 16) \
+    BNBQ__ZG_STEP(OP, 6, 28) BNBQ__ZG_STEP(OP, 7, 24) }
+/* rows [n0, n1), two at a time; OP: one of the three above; FAST: the fast full rounds, a prefix of
+   three macros: FAST##_INIT (once), FAST##_OK (this round's 4 halves qualify) and FAST##_ROUND
+   (the round's steps): BNBQ__ZG_NOFAST (none), BNBQ__ZG_F16W (F16 weights rounded on their bits),
+   BNBQ__ZG_BFNE (BF16 by vcvtne2ps2bf16 and vdpbf16ps, bnbq__zb_gemv_bf16) */
+#define BNBQ__ZG_BODY(OP, FAST) \
     size_t n, j, nch = K / 32, rounds = (nch + 31) / 32; \
-    int i, w, r, h, lgbs = 0, nsc; \
+    int i, w, r, h, lgbs = 0, nsc, fastok = 0; \
     const __m512 qm = _mm512_loadu_ps(qmap); \
+    __m512 flo = _mm512_setzero_ps(), fhi = flo; \
     const __m512i lid = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15); \
     __m512i sidx; \
     while (((size_t)1 << lgbs) < bs) lgbs++; \
     /* lane l's absmax: block (e0 + 32 l) >> lgbs = b0 + (32 l >> lgbs) when bs <= 512, else b0 */ \
     sidx = bs <= 512 ? _mm512_srli_epi32(_mm512_slli_epi32(lid, 5), (unsigned)lgbs) : _mm512_setzero_si512(); \
     nsc = bs <= 512 ? (int)(512 / bs) : 1; \
+    FAST##_INIT \
     for (n = n0; n < n1; n += 2) { \
         size_t rows[2]; \
         __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00; \
@@ -2700,27 +2745,37 @@ static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_f16
                 } \
             } \
             s00 = s[0][0]; s01 = s[0][1]; s10 = s[1][0]; s11 = s[1][1]; \
-            if (la == 32) { \
-                for (w = 0; w < 4; w++) { \
-                    const float* a = at + 256 * w; \
-                    __m512i x00 = R[0][0][w], x01 = R[0][1][w], x10 = R[1][0][w], x11 = R[1][1][w]; \
-                    BNBQ__ZG_STEP(OP##_ALL, 0, 4) BNBQ__ZG_STEP(OP##_ALL, 1, 0) BNBQ__ZG_STEP(OP##_ALL, 2, 12) \
-                    BNBQ__ZG_STEP(OP##_ALL, 3, 8) BNBQ__ZG_STEP(OP##_ALL, 4, 20) BNBQ__ZG_STEP(OP##_ALL, 5, 16) \
-                    BNBQ__ZG_STEP(OP##_ALL, 6, 28) BNBQ__ZG_STEP(OP##_ALL, 7, 24) \
-                } \
+            if (la == 32 && fastok && FAST##_OK) { \
+                FAST##_ROUND \
+            } else if (la == 32) { \
+                for (w = 0; w < 4; w++) BNBQ__ZG_WORD(OP##_ALL) \
             } else { \
-                for (w = 0; w < 4; w++) { \
-                    const float* a = at + 256 * w; \
-                    __m512i x00 = R[0][0][w], x01 = R[0][1][w], x10 = R[1][0][w], x11 = R[1][1][w]; \
-                    BNBQ__ZG_STEP(OP, 0, 4) BNBQ__ZG_STEP(OP, 1, 0) BNBQ__ZG_STEP(OP, 2, 12) \
-                    BNBQ__ZG_STEP(OP, 3, 8) BNBQ__ZG_STEP(OP, 4, 20) BNBQ__ZG_STEP(OP, 5, 16) \
-                    BNBQ__ZG_STEP(OP, 6, 28) BNBQ__ZG_STEP(OP, 7, 24) \
-                } \
+                for (w = 0; w < 4; w++) BNBQ__ZG_WORD(OP) \
             } \
         } \
         bnbq__z_gemv_out(dt, bias, out, rows, c00, c01, c10, c11); \
     } \
-    (void)i; (void)w; (void)r; (void)h;
+    (void)i; (void)w; (void)r; (void)h; (void)flo; (void)fhi;
+/* no fast rounds */
+#define BNBQ__ZG_NOFAST_INIT
+#define BNBQ__ZG_NOFAST_OK 0
+#define BNBQ__ZG_NOFAST_ROUND
+/* F16: the least nonzero and the largest |qmap| (all finite, else no fast round) give the absmax
+   bounds of bnbq__z_gemv_f16ok */
+#define BNBQ__ZG_F16W_INIT { \
+    float qmin = 0.0f, qmax = 0.0f; \
+    fastok = 1; \
+    for (i = 0; i < 16; i++) { \
+        float q = fabsf(qmap[i]); \
+        if (!(q <= 3.0e38f)) fastok = 0; \
+        else if (q > 0.0f) { if (qmin == 0.0f || q < qmin) qmin = q; if (q > qmax) qmax = q; } \
+    } \
+    if (qmax == 0.0f) fastok = 0; \
+    else { flo = _mm512_set1_ps((float)(6.103515625e-05 / (double)qmin * (1.0 + 1e-6))); \
+           fhi = _mm512_set1_ps((float)(65504.0 / (double)qmax * (1.0 - 1e-6))); } }
+#define BNBQ__ZG_F16W_OK (bnbq__z_gemv_f16ok(s00, flo, fhi) && bnbq__z_gemv_f16ok(s01, flo, fhi) && \
+                          bnbq__z_gemv_f16ok(s10, flo, fhi) && bnbq__z_gemv_f16ok(s11, flo, fhi))
+#define BNBQ__ZG_F16W_ROUND for (w = 0; w < 4; w++) BNBQ__ZG_WORD(BNBQ__ZG_F16_FAST)
 /* element 8 w + t of the 4 chains: word w >> sh, looked up, times the absmax */
 #define BNBQ__ZG_STEP(OP, t, sh) { \
     __m512 a0 = _mm512_loadu_ps(a + 32 * (t)), a1 = _mm512_loadu_ps(a + 32 * (t) + 16); \
@@ -2759,14 +2814,125 @@ static BNBQ__T512 void bnbq__z_gemv_out(bnbq_dtype dt, const void* bias, void* o
 
 #define BNBQ__ZG_ARGS bnbq_dtype dt, const float* qmap, const float* At, const uint8_t* packed, \
     const float* absmax, size_t K, size_t bs, const void* bias, void* out, size_t n0, size_t n1
-static BNBQ__T512 void bnbq__z_gemv_f32(BNBQ__ZG_ARGS) { BNBQ__ZG_BODY(BNBQ__ZG_F32) }
-static BNBQ__T512 void bnbq__z_gemv_f16(BNBQ__ZG_ARGS) { BNBQ__ZG_BODY(BNBQ__ZG_F16) }
-static BNBQ__T512 void bnbq__z_gemv_bf16(BNBQ__ZG_ARGS) { BNBQ__ZG_BODY(BNBQ__ZG_BF16) }
+static BNBQ__T512 void bnbq__z_gemv_f32(BNBQ__ZG_ARGS) { BNBQ__ZG_BODY(BNBQ__ZG_F32, BNBQ__ZG_NOFAST) }
+static BNBQ__T512 void bnbq__z_gemv_f16(BNBQ__ZG_ARGS) { BNBQ__ZG_BODY(BNBQ__ZG_F16, BNBQ__ZG_F16W) }
+static BNBQ__T512 void bnbq__z_gemv_bf16(BNBQ__ZG_ARGS) { BNBQ__ZG_BODY(BNBQ__ZG_BF16, BNBQ__ZG_NOFAST) }
+
+/* BF16 with AVX512_BF16: vcvtne2ps2bf16 rounds two registers to bf16 as bnbq_f32_to_bf16 does
+   (RNE; a NaN keeps its top bits and is made quiet) except that it reads f32 subnormals as 0, and
+   vdpbf16ps multiplies the packed weights by packed activations exactly (the other bf16 of each
+   pair is 0 on the activation side), flushing subnormal inputs and results to 0. A full round
+   takes them when no weight qmap[v] * s, no activation and no product of the round can be
+   subnormal, inf or NaN: every s is 0 or 2^-125 / (qmin * min(1, amin_j)) <= |s| <= 3e38 /
+   (qmax * max(1, amax_j)) (thr[2 j], thr[2 j + 1]), qmin / qmax the least nonzero / largest
+   |qmap| (all finite), amin_j / amax_j the least nonzero / largest |a| of round j (all finite,
+   else thr[2 j] = -1: no fast round); then every nonzero weight is >= 2^-125 and every nonzero
+   product >= 2^-125 * (1 - 2^-8), and both are below 3e38. The packed weights of halves A, B of a row
+   (vcvtne2ps2bf16: A0..A15 in the low, B0..B15 in the high 16 words) give the products of their
+   odd elements [A1 A3 .. A15 B1 .. B15] and their even ones [A0 A2 .. B14] with the activations
+   stored once per call in that order as bf16 pairs (At3: a << 16, then a, 32 words per element);
+   the products, rounded by vcvtne2ps2bf16, come back to f32 by unpacks with 0 as
+   [A0 A2 A4 A6 B0 B2 B4 B6 A1 A3 A5 A7 B1 B3 B5 B7] and [A8 .. B15 likewise]: the round's sums are
+   permuted into that order at its start and back at its end. Other rounds: bnbq__z_gemv_bf16's. */
+#define BNBQ__TBF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,avx,f16c")))
+static BNBQ__T512 __attribute__((always_inline)) inline int bnbq__zb_ok(__m512 s0, __m512 s1, __m512 s2,
+                                                                       __m512 s3, float thr, float hi) {
+    const __m512 t = _mm512_set1_ps(thr), z = _mm512_setzero_ps(), big = _mm512_set1_ps(hi);
+    __m512 a0 = _mm512_abs_ps(s0), a1 = _mm512_abs_ps(s1), a2 = _mm512_abs_ps(s2), a3 = _mm512_abs_ps(s3);
+    /* bad: 0 < |s| < thr, or |s| not <= hi (also inf, NaN) */
+    __mmask16 bad = (__mmask16)((_mm512_cmp_ps_mask(a0, t, _CMP_LT_OQ) & _mm512_cmp_ps_mask(a0, z, _CMP_GT_OQ)) |
+                                (_mm512_cmp_ps_mask(a1, t, _CMP_LT_OQ) & _mm512_cmp_ps_mask(a1, z, _CMP_GT_OQ)) |
+                                (_mm512_cmp_ps_mask(a2, t, _CMP_LT_OQ) & _mm512_cmp_ps_mask(a2, z, _CMP_GT_OQ)) |
+                                (_mm512_cmp_ps_mask(a3, t, _CMP_LT_OQ) & _mm512_cmp_ps_mask(a3, z, _CMP_GT_OQ)) |
+                                _mm512_cmp_ps_mask(a0, big, _CMP_NLE_UQ) | _mm512_cmp_ps_mask(a1, big, _CMP_NLE_UQ) |
+                                _mm512_cmp_ps_mask(a2, big, _CMP_NLE_UQ) | _mm512_cmp_ps_mask(a3, big, _CMP_NLE_UQ));
+    return thr >= 0.0f && bad == 0;
+}
+/* the chains of halves A, B of a row (sums cl, ch in the products' order) take weights wA, wB
+   against the packed activations aO (odd elements' lanes), aE (even) */
+#define BNBQ__ZB_PAIR(cl, ch, aO, aE, wA, wB) { \
+    __m512i bb = (__m512i)_mm512_cvtne2ps_pbh(wB, wA); \
+    __m512 pO = _mm512_dpbf16_ps(_mm512_setzero_ps(), (__m512bh)aO, (__m512bh)bb); \
+    __m512 pE = _mm512_dpbf16_ps(_mm512_setzero_ps(), (__m512bh)aE, (__m512bh)bb); \
+    __m512i pp = (__m512i)_mm512_cvtne2ps_pbh(pO, pE); \
+    cl = _mm512_add_ps(cl, _mm512_castsi512_ps(_mm512_unpacklo_epi16(_mm512_setzero_si512(), pp))); \
+    ch = _mm512_add_ps(ch, _mm512_castsi512_ps(_mm512_unpackhi_epi16(_mm512_setzero_si512(), pp))); }
+#define BNBQ__ZB_STEP(t, sh) { \
+    __m512i aO = _mm512_loadu_si512((const void*)(a + 32 * (t))); \
+    __m512i aE = _mm512_loadu_si512((const void*)(a + 32 * (t) + 16)); \
+    __m512 w00 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x00, sh), qm), s00); \
+    __m512 w01 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x01, sh), qm), s01); \
+    __m512 w10 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x10, sh), qm), s10); \
+    __m512 w11 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x11, sh), qm), s11); \
+    BNBQ__ZB_PAIR(l0, h0, aO, aE, w00, w01) BNBQ__ZB_PAIR(l1, h1, aO, aE, w10, w11) }
+#define BNBQ__ZG_BFNE_INIT fastok = 1;
+#define BNBQ__ZG_BFNE_OK bnbq__zb_ok(s00, s01, s10, s11, thr[2 * j], thr[2 * j + 1])
+#define BNBQ__ZG_BFNE_ROUND { \
+    const __m512i sc0 = _mm512_setr_epi32(0, 2, 4, 6, 16, 18, 20, 22, 1, 3, 5, 7, 17, 19, 21, 23); \
+    const __m512i sc1 = _mm512_setr_epi32(8, 10, 12, 14, 24, 26, 28, 30, 9, 11, 13, 15, 25, 27, 29, 31); \
+    const __m512i us0 = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 16, 24, 17, 25, 18, 26, 19, 27); \
+    const __m512i us1 = _mm512_setr_epi32(4, 12, 5, 13, 6, 14, 7, 15, 20, 28, 21, 29, 22, 30, 23, 31); \
+    __m512 l0 = _mm512_permutex2var_ps(c00, sc0, c01), h0 = _mm512_permutex2var_ps(c00, sc1, c01); \
+    __m512 l1 = _mm512_permutex2var_ps(c10, sc0, c11), h1 = _mm512_permutex2var_ps(c10, sc1, c11); \
+    for (w = 0; w < 4; w++) { \
+        const uint32_t* a = At3 + 1024 * j + 256 * w; \
+        __m512i x00 = R[0][0][w], x01 = R[0][1][w], x10 = R[1][0][w], x11 = R[1][1][w]; \
+        BNBQ__ZB_STEP(0, 4) BNBQ__ZB_STEP(1, 0) BNBQ__ZB_STEP(2, 12) BNBQ__ZB_STEP(3, 8) \
+        BNBQ__ZB_STEP(4, 20) BNBQ__ZB_STEP(5, 16) BNBQ__ZB_STEP(6, 28) BNBQ__ZB_STEP(7, 24) \
+    } \
+    c00 = _mm512_permutex2var_ps(l0, us0, h0); c01 = _mm512_permutex2var_ps(l0, us1, h0); \
+    c10 = _mm512_permutex2var_ps(l1, us0, h1); c11 = _mm512_permutex2var_ps(l1, us1, h1); }
+static BNBQ__TBF16 void bnbq__zb_gemv_body(BNBQ__ZG_ARGS, const uint32_t* At3, const float* thr) {
+    BNBQ__ZG_BODY(BNBQ__ZG_BF16, BNBQ__ZG_BFNE)
+}
+static void bnbq__zb_gemv_bf16(BNBQ__ZG_ARGS) {
+    size_t rounds = (K / 32 + 31) / 32, j, e, m;
+    uint32_t* At3 = (uint32_t*)malloc(rounds * 1024 * sizeof(uint32_t) + 2 * rounds * sizeof(float));
+    float* thr;
+    double qmin = 0.0, qmax = 0.0;
+    int v, qok = 1;
+    if (!At3) { bnbq__z_gemv_bf16(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1); return; }
+    thr = (float*)(At3 + rounds * 1024);
+    for (v = 0; v < 16; v++) {
+        double q = fabs((double)qmap[v]);
+        if (!(q <= 3.5e38)) qok = 0;
+        else if (q > 0.0) { if (qmin == 0.0 || q < qmin) qmin = q; if (q > qmax) qmax = q; }
+    }
+    if (qmin == 0.0) qmin = qmax = 1.0;
+    for (j = 0; j < rounds; j++) {
+        double amin = 1.0, amax = 1.0, t;
+        int aok = qok;
+        for (e = 0; e < 32; e++)
+            for (m = 0; m < 32; m++) {
+                /* At3's order: the odd lanes A1 .. A15 B1 .. B15 as a << 16, then the even ones */
+                size_t i = m % 16, src = (i < 8 ? 2 * i : 16 + 2 * (i - 8)) + (m < 16 ? 1 : 0);
+                float x = At[1024 * j + 32 * e + src];
+                double ax = fabs((double)x);
+                uint32_t u;
+                memcpy(&u, &x, 4);
+                At3[1024 * j + 32 * e + m] = m < 16 ? (u & 0xffff0000u) : (u >> 16);
+                if (!(ax <= 3.5e38)) aok = 0;
+                else if (ax > 0.0) { if (ax < amin) amin = ax; if (ax > amax) amax = ax; }
+            }
+        t = ldexp(1.0, -125) / (qmin * amin);
+        thr[2 * j] = !aok ? -1.0f : t > 3.0e38 ? (float)HUGE_VAL : (float)t;
+        thr[2 * j + 1] = (float)(3.0e38 / (qmax * amax));   /* weights and products finite */
+    }
+    bnbq__zb_gemv_body(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1, At3, thr);
+    free(At3);
+}
 static BNBQ__T512 void bnbq__z_gemv(BNBQ__ZG_ARGS) {
     if (dt == BNBQ_F32) bnbq__z_gemv_f32(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
     else if (dt == BNBQ_F16) bnbq__z_gemv_f16(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
+    else if (__atomic_load_n(&bnbq__simd_bf16, __ATOMIC_RELAXED))
+        bnbq__zb_gemv_bf16(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
     else bnbq__z_gemv_bf16(dt, qmap, At, packed, absmax, K, bs, bias, out, n0, n1);
 }
+#undef BNBQ__ZB_PAIR
+#undef BNBQ__ZB_STEP
+#undef BNBQ__ZG_BFNE_INIT
+#undef BNBQ__ZG_BFNE_OK
+#undef BNBQ__ZG_BFNE_ROUND
 #undef BNBQ__ZG_ARGS
 #undef BNBQ__ZG_BODY
 #undef BNBQ__ZG_STEP
@@ -2776,6 +2942,14 @@ static BNBQ__T512 void bnbq__z_gemv(BNBQ__ZG_ARGS) {
 #undef BNBQ__ZG_F32_ALL
 #undef BNBQ__ZG_F16_ALL
 #undef BNBQ__ZG_BF16_ALL
+#undef BNBQ__ZG_F16_FAST
+#undef BNBQ__ZG_NOFAST_INIT
+#undef BNBQ__ZG_NOFAST_OK
+#undef BNBQ__ZG_NOFAST_ROUND
+#undef BNBQ__ZG_F16W_INIT
+#undef BNBQ__ZG_F16W_OK
+#undef BNBQ__ZG_F16W_ROUND
+#undef BNBQ__ZG_WORD
 
 static BNBQ__T256 void bnbq__y_dequantize_blockwise(const bnbq__task_blockwise* t, size_t b0, size_t b1);
 

@@ -781,6 +781,120 @@ static void t_gemv_4bit_lanes(bnbq_simd_level lv, bnbq_exec* ex)
             }
 }
 
+/* gemv, the fast full rounds of the AVX-512 F16 / BF16 paths and their bounds. F16 takes a round's
+   weights rounded on their bits when every qmap * absmax is 0 or a normal f16 (bounds: absmax
+   2^-14 / min|qmap| and 65504 / max|qmap|); BF16 with AVX512_BF16 takes vcvtne2ps2bf16 and
+   vdpbf16ps when no weight or product of the round can be an f32 subnormal, inf or NaN (bounds:
+   weights 2^-126 with activations near 2^100; products 2^-125 with activations of magnitude
+   2^-60 .. 1.25 * 2^-60; absmax up to FLT_MAX). Each (row, round) draws its absmax inside the
+   bound (fast), around it (-20 % .. +10 %, or within 1 %: mostly slow, some fast), or inside with
+   specials (0, -0, inf, NaN, subnormal, 8.5e37, FLT_MAX) in some blocks;
+   some absmax are negative; BF16 also gets specials in some activations and rounds with one
+   activation far below the others. Codes: NF4, FP4, one with entries -3.5 .. 4 and 1e-3, and a
+   flat one (every nonzero |entry| in [0.75, 1)), whose weights all sit near a bound together;
+   activations dense or sparse (one in 29 or one in 331 nonzero, so that single products reach
+   the output); blocksizes 32 / 64 / 256; K 2048 and 3328 (a partial last round); bias or none.
+   BF16 also runs with AVX512_BF16 turned off where the CPU has it. Bounds loosened on purpose
+   (thr / 4, flo * 0.9, fhi * 1.01) fail here. */
+static void to_dtype_plain(bnbq_dtype dt, const float* x, size_t n, void* buf)   /* no specials added */
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        ((uint16_t*)buf)[i] = dt == BNBQ_F16 ? bnbq_f32_to_f16(x[i]) : bnbq_f32_to_bf16(x[i]);
+}
+static void t_gemv_4bit_fast(bnbq_simd_level lv, bnbq_exec* ex)
+{
+    static const size_t Ks[] = { 2048, 3328 };
+    static const int bss[] = { 32, 64, 256 };
+    static const uint32_t sp[] = { 0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00000u,
+                                   0x00000005u, 0x00700000u, 0x7f7fffffu, 0x7e800000u };
+    float codes[2][16];
+    int ik, ib, iq, ic, rep, pass, npass = 1;
+    size_t i;
+    char what[200];
+#if defined(BNBQ__X86_SIMD)
+    int had_bf16 = bnbq__simd_bf16;
+    if (lv == BNBQ_SIMD_AVX512 && had_bf16) npass = 2;
+#endif
+    for (i = 0; i < 16; i++) {
+        codes[0][i] = (float)((int)i - 7) * 0.5f;                                  /* -3.5 .. 4 */
+        codes[1][i] = (i % 2 ? -1.0f : 1.0f) * (0.75f + 0.015625f * (float)i);     /* flat */
+    }
+    codes[0][9] = 1.0e-3f;
+    codes[1][5] = 0.0f;
+    for (pass = 0; pass < npass; pass++) {
+#if defined(BNBQ__X86_SIMD)
+        if (npass == 2) bnbq__simd_bf16 = pass == 0 ? had_bf16 : 0;
+#endif
+        for (rep = 0; rep < (g_quick ? 1 : 3); rep++)
+        for (ic = pass ? 2 : 0; ic < 5; ic++)
+            for (ik = 0; ik < 2; ik++)
+                for (ib = 0; ib < 3; ib++)
+                    for (iq = 0; iq < 4; iq++) {
+                        bnbq_dtype dt = ic < 2 ? BNBQ_F16 : BNBQ_BF16;
+                        size_t K = Ks[ik], N = 15, nw = N * K, nb = nw / (size_t)bss[ib];
+                        size_t rounds = (K + 1023) / 1024, nr = N * rounds;
+                        bnbq_quant_type qt = iq == 1 ? BNBQ_FP4 : BNBQ_NF4;
+                        const float* code = iq >= 2 ? codes[iq - 2] : bnbq_code_4bit(qt);
+                        float *A = (float*)malloc(K * 4), *am = (float*)malloc(nb * 4), *bias = (float*)malloc(N * 4);
+                        void *A16 = malloc(K * 4), *b16 = malloc(N * 4), *o0 = malloc(N * 4), *o1 = malloc(N * 4);
+                        uint8_t* pk = (uint8_t*)malloc(nw / 2);
+                        int* mode = (int*)malloc(nr * sizeof(int));
+                        double qmin = 1e30, qmax = 0.0, amin = 1.0, bound;
+                        int sparse = (int)(rnd() % 3), wb = (int)(rnd() % 2);
+                        for (i = 0; i < 16; i++) {
+                            double q = fabs((double)code[i]);
+                            if (q > 0.0 && q < qmin) qmin = q;
+                            if (q > qmax) qmax = q;
+                        }
+                        for (i = 0; i < K; i++) {
+                            uint64_t r = rnd();
+                            if (ic == 3) A[i] = (r % 2 ? -1.0f : 1.0f) * (float)ldexp(1.0 + (double)((r >> 1) % 64) / 256.0, -60);
+                            else A[i] = randn() * (float)ldexp(1.0, (ic == 2 ? 100 : 0) + (int)((r >> 1) % 5) - 2);
+                            if (sparse && (r >> 8) % (sparse == 1 ? 29 : 331) != 0) A[i] = 0.0f;
+                            if (ic == 4 && (r >> 16) % 97 == 0) A[i] = bits_f(sp[(r >> 24) % 9]);
+                        }
+                        if (ic >= 3 && rnd() % 2) A[rnd() % K] = (float)ldexp(1.0, -70);   /* one round slow */
+                        to_dtype_plain(dt, A, K, A16);
+                        if (ic == 3) amin = ldexp(1.0, -60);
+                        switch (ic) {
+                            case 0: bound = ldexp(1.0, -14) / qmin; break;
+                            case 1: bound = 65504.0 / qmax; break;
+                            case 2: bound = ldexp(1.0, -126) / qmin; break;
+                            case 3: bound = ldexp(1.0, -125) / (qmin * amin); break;
+                            default: bound = 0.05; break;
+                        }
+                        for (i = 0; i < nr; i++) mode[i] = (int)(rnd() % 4 % 3);   /* edge: 1 in 2 */
+                        for (i = 0; i < N; i++) bias[i] = randn();
+                        for (i = 0; i < nw / 2; i++) pk[i] = (uint8_t)rnd();
+                        for (i = 0; i < nb; i++) {
+                            size_t e = i * (size_t)bss[ib];
+                            int md = mode[(e / K) * rounds + (e % K) / 1024];
+                            uint64_t r = rnd();
+                            double f;
+                            if (md == 1 && (r >> 50) % 2) f = 1.0 + ((double)(r % 3001) - 2000.0) * 1e-4; /* -20 .. 10 % */
+                            else if (md == 1) f = 1.0 + ((double)(r % 2001) - 1000.0) * 1e-5;        /* -1 .. 1 % */
+                            else f = ldexp(1.0 + (double)(r % 1000) * 1e-3, (int)((r >> 12) % 3) + 1);
+                            if (ic == 1 && md != 1) f = 1.0 / f;                            /* below the upper bound */
+                            am[i] = (float)(bound * f);
+                            if (md == 2 && (r >> 24) % 5 == 0) am[i] = bits_f(sp[(r >> 32) % 9]);
+                            if ((r >> 40) % 16 == 0) am[i] = -am[i];
+                        }
+                        to_dtype_plain(dt, bias, N, b16);
+                        snprintf(what, sizeof what, "fast rounds case %d %s %s N %zu K %zu bs %d bias %d %s%s",
+                                 ic, iq == 1 ? "fp4" : iq == 2 ? "wide" : iq == 3 ? "flat" : "nf4", dtn(dt), N,
+                                 K, bss[ib], wb, sparse == 2 ? "sparser" : sparse ? "sparse" : "dense",
+                                 pass ? " (no avx512bf16)" : "");
+                        gemv_vs_scalar(lv, ex, qt, dt, A16, pk, am, N, K, bss[ib], wb ? b16 : NULL, code, o0,
+                                       o1, what);
+                        free(A); free(am); free(bias); free(A16); free(b16); free(o0); free(o1); free(pk); free(mode);
+                    }
+    }
+#if defined(BNBQ__X86_SIMD)
+    bnbq__simd_bf16 = had_bf16;
+#endif
+}
+
 /* int8 matmul (exact int32, wrapping): odd M, N, K (K not a multiple of any vector width, and
    above the K block of 4096), tiles cut along N and along M, random bytes and the extremes -128 /
    127 everywhere, and one K whose sums wrap around 2^32 */
@@ -973,6 +1087,7 @@ int main(int argc, char** argv)
         { "int8_vectorwise_quant", t_int8_vectorwise },
         { "gemv_4bit", t_gemv_4bit },
         { "gemv_4bit_lanes", t_gemv_4bit_lanes },
+        { "gemv_4bit_fast", t_gemv_4bit_fast },
         { "int8_matmul", t_int8_matmul },
     };
     static const bnbq_simd_level levels[] = { BNBQ_SIMD_AVX2, BNBQ_SIMD_AVX512, BNBQ_SIMD_NEON };
