@@ -4799,6 +4799,21 @@ static size_t bnbq__n_i8tile(const int8_t* const* a, const int8_t* const* b, siz
 
 typedef struct bnbq__pool_worker { struct bnbq_thread_pool* pool; int idx; } bnbq__pool_worker;
 
+/* Waking a thread from a condition variable takes tens of microseconds (measured 38-56 us for an
+   empty parallel-for on 2 threads of a Zen 4 machine: ~30 % of a 4096 x 4096 gemv). So the workers
+   poll for the next call, and the caller for the end of the workers' shares, for
+   BNBQ__POOL_SPIN pause instructions (~50 us) before they sleep on the condition variables. gen,
+   pending and stop are written under mu with atomic stores and read with atomic loads; fn, task
+   and count are written before gen's release store. */
+#define BNBQ__POOL_SPIN 4096
+static void bnbq__pool_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 struct bnbq_thread_pool {
     pthread_mutex_t mu, call_mu;
     pthread_cond_t work, done;
@@ -4823,21 +4838,25 @@ static void* bnbq__pool_main(void* arg) {
     bnbq__pool_worker* w = (bnbq__pool_worker*)arg;
     bnbq_thread_pool* p = w->pool;
     unsigned long seen = 0;
-    pthread_mutex_lock(&p->mu);
     for (;;) {
-        bnbq_range_fn fn;
-        void* task;
-        size_t count;
-        while (!p->stop && p->gen == seen) pthread_cond_wait(&p->work, &p->mu);
-        if (p->stop) break;
-        seen = p->gen;
-        fn = p->fn; task = p->task; count = p->count;
-        pthread_mutex_unlock(&p->mu);
-        bnbq__pool_share(p, w->idx, fn, task, count);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
+        int i;
+        for (i = 0; i < BNBQ__POOL_SPIN && !__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE) &&
+                    __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE) == seen; i++)
+            bnbq__pool_pause();
+        if (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE) && __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE) == seen) {
+            pthread_mutex_lock(&p->mu);
+            while (!p->stop && p->gen == seen) pthread_cond_wait(&p->work, &p->mu);
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) break;
+        seen = __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE);
+        bnbq__pool_share(p, w->idx, p->fn, p->task, p->count);
+        if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL) == 0) {
+            pthread_mutex_lock(&p->mu);   /* the caller may be asleep on done */
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -4845,7 +4864,7 @@ BNBQ_API void bnbq_thread_pool_destroy(bnbq_thread_pool* p) {
     int i;
     if (!p) return;
     pthread_mutex_lock(&p->mu);
-    p->stop = 1;
+    __atomic_store_n(&p->stop, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
     for (i = 0; i < p->started; i++) pthread_join(p->threads[i], NULL);
@@ -4889,19 +4908,24 @@ BNBQ_API bnbq_result bnbq_thread_pool_create(int nthreads, bnbq_thread_pool** ou
 
 BNBQ_API void bnbq_thread_pool_parallel_for(void* pool, bnbq_range_fn fn, void* task, size_t count) {
     bnbq_thread_pool* p = (bnbq_thread_pool*)pool;
+    int i;
     if (count == 0) return;
     if (!p || p->nthreads == 1 || count == 1) { fn(task, 0, count); return; }
     pthread_mutex_lock(&p->call_mu);
     pthread_mutex_lock(&p->mu);
     p->fn = fn; p->task = task; p->count = count;
-    p->pending = p->nthreads - 1;
-    p->gen++;
-    pthread_cond_broadcast(&p->work);
+    __atomic_store_n(&p->pending, p->nthreads - 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->gen, p->gen + 1, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&p->work);   /* for the workers that stopped polling */
     pthread_mutex_unlock(&p->mu);
     bnbq__pool_share(p, 0, fn, task, count);
-    pthread_mutex_lock(&p->mu);
-    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    for (i = 0; i < BNBQ__POOL_SPIN && __atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0; i++)
+        bnbq__pool_pause();
+    if (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0) {
+        pthread_mutex_lock(&p->mu);
+        while (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0) pthread_cond_wait(&p->done, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
     pthread_mutex_unlock(&p->call_mu);
 }
 #endif /* BNBQ_PTHREADS */

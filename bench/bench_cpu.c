@@ -126,6 +126,7 @@ static const char* g_only;
 static bnbq_exec* g_ex;          /* NULL, or a CPU exec with a thread pool (--threads) */
 static bnbq_thread_pool* g_pool;
 static int g_threads = 1;
+static void bench__empty_range(void* task, size_t b, size_t e) { (void)task; (void)b; (void)e; }
 
 /* --only: the name contains one of the comma-separated words */
 static int wanted(const char* name)
@@ -328,6 +329,13 @@ int main(int argc, char** argv)
             printf("elements: 2^24 = %zu; %d runs, each >= %.1f s and followed by memcpy; %%memcpy: the median of the per-run ratios\n\n",
                    n, PAIRED_RUNS, 0.5 * MIN_RUN_S);
         else printf("elements: 2^24 = %zu; median of 3 runs, each >= %.1f s\n\n", n, MIN_RUN_S);
+        if (g_pool) {   /* what one parallel-for costs before any work (wake-up and join) */
+            int i;
+            double t0 = now_s();
+            for (i = 0; i < 20000; i++) bnbq_thread_pool_parallel_for(g_pool, bench__empty_range, NULL, 64);
+            printf("pool:     an empty parallel-for over %d threads takes %.2f us (mean of 20000)\n\n", g_threads,
+                   (now_s() - t0) / 20000 * 1e6);
+        }
     }
 
     /* ---- memcpy ceiling */
