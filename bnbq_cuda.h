@@ -5856,6 +5856,7 @@ struct bnbq_cuda {
     bnbq_cuda_stats   stats;
     bnbq__cu_timing   timing;
     int               warned_cache_write;
+    int               pdl_off;        /* cuLaunchKernelEx failed once: plain launches (launch_pdl)  */
     void*             err_flag;       /* device u32: sticky index error of the prims (bnbq_sync)    */
     int               err_armed;      /* a kernel that may set it was queued since the last check   */
 };
@@ -6737,12 +6738,14 @@ static int bnbq__cu_pdl_off = 0;   /* bench_gpu's switch */
 static bnbq_result bnbq__cu_launch_pdl(bnbq_exec* ex, const char* func, bnbq__CUfunction f,
                                        unsigned gx, unsigned gy, unsigned bx, unsigned smem,
                                        void** args) {
-    const bnbq_cuda* c = (const bnbq_cuda*)ex->impl;
+    bnbq_cuda* c = (bnbq_cuda*)ex->impl;
     bnbq__CUlaunchConfig cfg;
     bnbq__CUlaunchAttr at;
+    bnbq__CUresult e;
     int one = 1;
     if (gx == 0 || gy == 0) return BNBQ_SUCCESS;
-    if (bnbq__cu_pdl_off || !BNBQ__DRV.bnbq__cuLaunchKernelEx || c->target_arch < 90 || c->target_ptx)
+    if (bnbq__cu_pdl_off || c->pdl_off || !BNBQ__DRV.bnbq__cuLaunchKernelEx || c->target_arch < 90 ||
+        c->target_ptx)
         return bnbq__cu_launch(ex, func, f, gx, gy, bx, smem, args);
     memset(&cfg, 0, sizeof cfg);
     memset(&at, 0, sizeof at);
@@ -6754,7 +6757,14 @@ static bnbq_result bnbq__cu_launch_pdl(bnbq_exec* ex, const char* func, bnbq__CU
     cfg.hStream = (bnbq__CUstream)ex->stream;
     cfg.attrs = &at;
     cfg.numAttrs = 1;
-    return bnbq__cu_check(ex, func, "cuLaunchKernelEx", BNBQ__DRV.bnbq__cuLaunchKernelEx(&cfg, f, args, NULL));
+    e = BNBQ__DRV.bnbq__cuLaunchKernelEx(&cfg, f, args, NULL);
+    if (e == BNBQ__CUDA_SUCCESS) return BNBQ_SUCCESS;
+    /* a driver or setting that refuses the attribute: plain launches from now on (the kernels'
+       bnbq_pdl_wait is then a no-op); a launch that is wrong in itself fails again below */
+    bnbq_log(ex, BNBQ_LOG_WARN, func, "cuLaunchKernelEx (programmatic dependent launch) failed (%s): "
+             "plain launches from now on", bnbq__cu_errname(e));
+    c->pdl_off = 1;
+    return bnbq__cu_launch(ex, func, f, gx, gy, bx, smem, args);
 }
 
 /* A grid for n independent items at `per_block` items per block, capped for grid-stride loops. */

@@ -50,16 +50,16 @@ enum {
 
 static struct {
     int live_allocs, live_modules, live_streams, live_events, retains, depth, launches, loads;
-    int max_depth, funcloads;
+    int max_depth, funcloads, launch_ex;
 } g;
 
 FAKE_EXPORT void bnbq_fake_stats(int* out, int n) {
-    int v[10];
+    int v[11];
     int i;
     v[0] = g.live_allocs; v[1] = g.live_modules; v[2] = g.live_streams; v[3] = g.live_events;
     v[4] = g.retains; v[5] = g.depth; v[6] = g.launches; v[7] = g.loads; v[8] = g.max_depth;
-    v[9] = g.funcloads;
-    for (i = 0; i < n && i < 10; i++) out[i] = v[i];
+    v[9] = g.funcloads; v[10] = g.launch_ex;
+    for (i = 0; i < n && i < 11; i++) out[i] = v[i];
 }
 
 static int device_count(void) { return env_int("FAKE_CUDA_DEVICES", 1); }
@@ -316,7 +316,8 @@ FAKE_EXPORT int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, u
     return OK;
 }
 /* cuLaunchKernelEx (CUDA 12.0): the configuration as cuda.h lays it out (bnbq__CUlaunchConfig);
-   the only attribute bnbq sets is programmatic stream serialization (6) = 1. Counted as a launch. */
+   the only attribute bnbq sets is programmatic stream serialization (6) = 1. Counted as a launch.
+   FAKE_CUDA_LAUNCH_EX_FAIL=1: it refuses every launch (a driver without the feature). */
 typedef struct fake_launch_attr { int id; char pad[4]; union { char b[64]; int i; void* p; } v; } fake_launch_attr;
 typedef struct fake_launch_config {
     unsigned gx, gy, gz, bx, by, bz, smem;
@@ -326,6 +327,8 @@ typedef struct fake_launch_config {
 } fake_launch_config;
 FAKE_EXPORT int cuLaunchKernelEx(const fake_launch_config* c, void* f, void** args, void** extra) {
     unsigned i;
+    g.launch_ex++;
+    if (env_int("FAKE_CUDA_LAUNCH_EX_FAIL", 0)) return 801;   /* CUDA_ERROR_NOT_SUPPORTED */
     if (!c) return ERR_INVALID_VALUE;
     if (c->nattrs && !c->attrs) return ERR_INVALID_VALUE;
     for (i = 0; i < c->nattrs; i++)
@@ -346,6 +349,7 @@ FAKE_EXPORT int cuGetErrorName(int e, const char** s) {
         case 201: *s = "CUDA_ERROR_INVALID_CONTEXT"; break;
         case 400: *s = "CUDA_ERROR_INVALID_HANDLE"; break;
         case 500: *s = "CUDA_ERROR_NOT_FOUND"; break;
+        case 801: *s = "CUDA_ERROR_NOT_SUPPORTED"; break;
         default: *s = "CUDA_ERROR_UNKNOWN"; return ERR_INVALID_VALUE;
     }
     return OK;

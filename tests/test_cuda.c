@@ -236,7 +236,7 @@ static int real_driver_present(void) {
 
 /* the fake's counters: allocations, modules, streams, events, retains, depth, launches, loads */
 enum { FS_ALLOCS, FS_MODULES, FS_STREAMS, FS_EVENTS, FS_RETAINS, FS_DEPTH, FS_LAUNCHES, FS_LOADS,
-       FS_MAXDEPTH, FS_FUNCLOADS, FS_N };
+       FS_MAXDEPTH, FS_FUNCLOADS, FS_LAUNCH_EX, FS_N };
 static int fake_stats(int* out) {
     typedef void (*stats_fn)(int*, int);
     void* h;
@@ -1171,6 +1171,58 @@ static int fake_ready(void) {
     return 1;
 }
 
+/* LLM.int8 quantization with a threshold on the fake sm_90 device: its rows and fix passes go
+   through cuLaunchKernelEx (programmatic dependent launch); a driver that refuses it
+   (FAKE_CUDA_LAUNCH_EX_FAIL) gets one WARN line and plain launches, and the calls still succeed. */
+static void t_fake_pdl(void) {
+    const char* dir;
+    bnbq_cuda* ctx = NULL;
+    bnbq_exec ex;
+    void *A = NULL, *CA = NULL, *rs = NULL, *oc = NULL, *no = NULL;
+    int f0[FS_N], f1[FS_N], f2[FS_N], f3[FS_N];
+    const size_t R = 8, C = 64;
+    bnbq_result r;
+    if (!fake_ready() || !(dir = make_tmpdir())) return;
+    log_reset();
+    r = fake_init(dir, 0, &ctx);
+    CHECK(r == BNBQ_SUCCESS && ctx, "init on the fake driver: %s", bnbq_result_name(r));
+    if (!ctx) { rm_tree(dir); return; }
+    CHECK(bnbq_cuda_exec_init(ctx, NULL, &ex) == BNBQ_SUCCESS, "exec_init");
+    CHECK(bnbq_cuda_malloc(ctx, R * C * 2, &A) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, R * C, &CA) == BNBQ_SUCCESS &&
+          bnbq_cuda_malloc(ctx, R * 4, &rs) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, C * 4, &oc) == BNBQ_SUCCESS &&
+          bnbq_cuda_malloc(ctx, 4, &no) == BNBQ_SUCCESS, "malloc");
+    if (A && CA && rs && oc && no) {
+        unsetenv("FAKE_CUDA_LAUNCH_EX_FAIL");
+        fake_stats(f0);
+        r = bnbq_int8_vectorwise_quant(&ex, BNBQ_F16, A, R, C, 6.0f, (int8_t*)CA, (float*)rs, (int32_t*)oc, (int32_t*)no);
+        fake_stats(f1);
+        CHECK(r == BNBQ_SUCCESS, "int8_vectorwise_quant: %s; %s", bnbq_result_name(r), log_first(BNBQ_LOG_ERROR));
+        CHECK(f1[FS_LAUNCHES] - f0[FS_LAUNCHES] == 3 && f1[FS_LAUNCH_EX] - f0[FS_LAUNCH_EX] == 2,
+              "%d launches, %d through cuLaunchKernelEx (want 3 and 2: init plain, rows and fix dependent)",
+              f1[FS_LAUNCHES] - f0[FS_LAUNCHES], f1[FS_LAUNCH_EX] - f0[FS_LAUNCH_EX]);
+        CHECK(g_log.n[BNBQ_LOG_WARN] == 0, "a WARN line: %s", log_first(BNBQ_LOG_WARN));
+        setenv("FAKE_CUDA_LAUNCH_EX_FAIL", "1", 1);
+        r = bnbq_int8_vectorwise_quant(&ex, BNBQ_F16, A, R, C, 6.0f, (int8_t*)CA, (float*)rs, (int32_t*)oc, (int32_t*)no);
+        fake_stats(f2);
+        CHECK(r == BNBQ_SUCCESS, "with cuLaunchKernelEx refused: %s; %s", bnbq_result_name(r), log_first(BNBQ_LOG_ERROR));
+        CHECK(f2[FS_LAUNCHES] - f1[FS_LAUNCHES] == 3 && f2[FS_LAUNCH_EX] - f1[FS_LAUNCH_EX] == 1,
+              "refused: %d launches, %d tries of cuLaunchKernelEx (want 3 and 1: one try, then plain)",
+              f2[FS_LAUNCHES] - f1[FS_LAUNCHES], f2[FS_LAUNCH_EX] - f1[FS_LAUNCH_EX]);
+        CHECK(g_log.n[BNBQ_LOG_WARN] == 1 && log_find(BNBQ_LOG_WARN, "cuLaunchKernelEx", "plain launches") != NULL,
+              "%d WARN lines (want 1 naming cuLaunchKernelEx): %s", g_log.n[BNBQ_LOG_WARN], log_first(BNBQ_LOG_WARN));
+        r = bnbq_int8_vectorwise_quant(&ex, BNBQ_F16, A, R, C, 6.0f, (int8_t*)CA, (float*)rs, (int32_t*)oc, (int32_t*)no);
+        fake_stats(f3);
+        CHECK(r == BNBQ_SUCCESS && f3[FS_LAUNCH_EX] == f2[FS_LAUNCH_EX] && f3[FS_LAUNCHES] - f2[FS_LAUNCHES] == 3 &&
+              g_log.n[BNBQ_LOG_WARN] == 1, "after the refusal: %s, %d more tries of cuLaunchKernelEx, %d WARN lines",
+              bnbq_result_name(r), f3[FS_LAUNCH_EX] - f2[FS_LAUNCH_EX], g_log.n[BNBQ_LOG_WARN]);
+        unsetenv("FAKE_CUDA_LAUNCH_EX_FAIL");
+    }
+    bnbq_cuda_free(ctx, A); bnbq_cuda_free(ctx, CA); bnbq_cuda_free(ctx, rs); bnbq_cuda_free(ctx, oc);
+    bnbq_cuda_free(ctx, no);
+    bnbq_cuda_uninit(ctx);
+    rm_tree(dir);
+}
+
 static void t_fake_context(void) {
     const char* dir;
     bnbq_cuda* ctx = NULL;
@@ -2034,6 +2086,7 @@ static const scenario k_scenarios[] = {
     { "fake-bad-input", t_fake_bad_input },
     { "fake-units", t_fake_units },
     { "fake-nvrtc-lazy", t_fake_nvrtc_lazy },
+    { "fake-pdl", t_fake_pdl },
     { "embed-guards", t_embed_guards },
 };
 #define NSCENARIOS ((int)(sizeof k_scenarios / sizeof k_scenarios[0]))
