@@ -2776,13 +2776,17 @@ static BNBQ__T512 __attribute__((always_inline)) inline int bnbq__z_gemv_f16ok(_
 #define BNBQ__ZG_F16W_OK (bnbq__z_gemv_f16ok(s00, flo, fhi) && bnbq__z_gemv_f16ok(s01, flo, fhi) && \
                           bnbq__z_gemv_f16ok(s10, flo, fhi) && bnbq__z_gemv_f16ok(s11, flo, fhi))
 #define BNBQ__ZG_F16W_ROUND for (w = 0; w < 4; w++) BNBQ__ZG_WORD(BNBQ__ZG_F16_FAST)
-/* element 8 w + t of the 4 chains: word w >> sh, looked up, times the absmax */
-#define BNBQ__ZG_STEP(OP, t, sh) { \
-    __m512 a0 = _mm512_loadu_ps(a + 32 * (t)), a1 = _mm512_loadu_ps(a + 32 * (t) + 16); \
+/* the weights w00 .. w11 of element 8 w + t of the 4 chains: word w >> sh, looked up, times the
+   absmax */
+#define BNBQ__ZG_WEIGHTS(sh) \
     __m512 w00 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x00, sh), qm), s00); \
     __m512 w01 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x01, sh), qm), s01); \
     __m512 w10 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x10, sh), qm), s10); \
-    __m512 w11 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x11, sh), qm), s11); \
+    __m512 w11 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x11, sh), qm), s11);
+/* element 8 w + t of the 4 chains */
+#define BNBQ__ZG_STEP(OP, t, sh) { \
+    __m512 a0 = _mm512_loadu_ps(a + 32 * (t)), a1 = _mm512_loadu_ps(a + 32 * (t) + 16); \
+    BNBQ__ZG_WEIGHTS(sh) \
     OP(c00, a0, w00, m0) OP(c01, a1, w01, m1) OP(c10, a0, w10, m0) OP(c11, a1, w11, m1) }
 
 /* the lane sums of rows[0] (c00, c01) and rows[1] (c10, c11; not when it is rows[0] again):
@@ -2860,10 +2864,7 @@ static BNBQ__T512 __attribute__((always_inline)) inline int bnbq__zb_ok(__m512 s
 #define BNBQ__ZB_STEP(t, sh) { \
     __m512i aO = _mm512_loadu_si512((const void*)(a + 32 * (t))); \
     __m512i aE = _mm512_loadu_si512((const void*)(a + 32 * (t) + 16)); \
-    __m512 w00 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x00, sh), qm), s00); \
-    __m512 w01 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x01, sh), qm), s01); \
-    __m512 w10 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x10, sh), qm), s10); \
-    __m512 w11 = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(x11, sh), qm), s11); \
+    BNBQ__ZG_WEIGHTS(sh) \
     BNBQ__ZB_PAIR(l0, h0, aO, aE, w00, w01) BNBQ__ZB_PAIR(l1, h1, aO, aE, w10, w11) }
 #define BNBQ__ZG_BFNE_INIT fastok = 1;
 #define BNBQ__ZG_BFNE_OK bnbq__zb_ok(s00, s01, s10, s11, thr[2 * j], thr[2 * j + 1])
@@ -2936,6 +2937,7 @@ static BNBQ__T512 void bnbq__z_gemv(BNBQ__ZG_ARGS) {
 #undef BNBQ__ZG_ARGS
 #undef BNBQ__ZG_BODY
 #undef BNBQ__ZG_STEP
+#undef BNBQ__ZG_WEIGHTS
 #undef BNBQ__ZG_F32
 #undef BNBQ__ZG_F16
 #undef BNBQ__ZG_BF16
@@ -3058,9 +3060,10 @@ static int32_t bnbq__qstep_bucket(const bnbq__qstep* s, int32_t k, int32_t* off)
     return k >= 0 ? s->nbh + (v >> s->shift) : s->nbh - 1 - (v >> s->shift);
 }
 
-/* T[1..255] of the comment above; 0 where the code's midpoints do not lie between their
-   neighbours or T is not ascending */
-static int bnbq__qstep_thresholds(const float* code, int32_t* T) {
+/* T[1..255] of the comment above and the least / largest magnitude of their keys (*amin, *amax;
+   a key k < 0 has magnitude ~k); 0 where the code's midpoints do not lie between their neighbours
+   or T is not ascending */
+static int bnbq__qstep_thresholds(const float* code, int32_t* T, int32_t* amin, int32_t* amax) {
     int c, k;
     for (c = 0; c < 128; c++) {
         float val = code[2 * c], mhi = (code[2 * c + 1] + val) * 0.5f;
@@ -3074,18 +3077,19 @@ static int bnbq__qstep_thresholds(const float* code, int32_t* T) {
         }
     }
     for (k = 2; k < 256; k++) if (T[k] < T[k - 1]) return 0;
+    *amin = 0x7fffffff; *amax = 0;
+    for (k = 1; k < 256; k++) {
+        int32_t a = T[k] >= 0 ? T[k] : ~T[k];
+        if (a < *amin) *amin = a;
+        if (a > *amax) *amax = a;
+    }
     return 1;
 }
 
 static int bnbq__qstep_init(const float* code, bnbq__qstep* s) {
-    int32_t T[256], amin = 0x7fffffff, amax = 0;
+    int32_t T[256], amin, amax;
     int k, m;
-    if (!bnbq__qstep_thresholds(code, T)) return 0;
-    for (k = 1; k < 256; k++) {
-        int32_t a = T[k] >= 0 ? T[k] : ~T[k];
-        if (a < amin) amin = a;
-        if (a > amax) amax = a;
-    }
+    if (!bnbq__qstep_thresholds(code, T, &amin, &amax)) return 0;
     /* |thresholds| in (alo, 2.0): below alo and from 2.0 on, offsets are clamped */
     if (amin <= (0x7f - 60) << 23 || amax >= 0x40000000) return 0;
     s->alo = (amin - 1) & ~0x7fffff;
@@ -3205,14 +3209,9 @@ static int32_t bnbq__qlut_v(const bnbq__qlut* s, int32_t k) {
 }
 
 static int bnbq__qlut_init(const float* code, bnbq__qlut* s) {
-    int32_t T[256], amin = 0x7fffffff, amax = 0, nbh, prev = -1, cnt = 0;
+    int32_t T[256], amin, amax, nbh, prev = -1, cnt = 0;
     int k, g, i;
-    if (!bnbq__qstep_thresholds(code, T)) return 0;
-    for (k = 1; k < 256; k++) {
-        int32_t a = T[k] >= 0 ? T[k] : ~T[k];
-        if (a < amin) amin = a;
-        if (a > amax) amax = a;
-    }
+    if (!bnbq__qstep_thresholds(code, T, &amin, &amax)) return 0;
     if (amin <= (0x7f - 60) << 23 || amax >= 0x7f000000) return 0;
     s->alo = (amin - 1) & ~0x7fffff;
     s->ahi = ((amax >> 23) + 1) << 23;   /* <= 0x7f000000: C is finite */
@@ -3409,6 +3408,16 @@ static BNBQ__TVBI int bnbq__zq_absmax4(bnbq_dtype dt, const void* x, size_t star
         x2 = bnbq__z_load(t->dt, t->x, (i) + 32); x3 = bnbq__z_load(t->dt, t->x, (i) + 48); \
     }
 
+/* the codes of the 64 values x0 .. x3 times vinv, stored at q */
+static BNBQ__TVBI void bnbq__zq_store64(const bnbq__zqlut* z, uint8_t* q, __m512 x0, __m512 x1, __m512 x2,
+                                        __m512 x3, __m512 vinv, __m512 negc, __m512i ahi, __m512i alo,
+                                        __m512i nbs, int np) {
+    _mm512_storeu_si512((void*)q, bnbq__zq_codes(z, bnbq__zq_v(_mm512_mul_ps(x0, vinv), negc, ahi, alo, nbs),
+                                                 bnbq__zq_v(_mm512_mul_ps(x1, vinv), negc, ahi, alo, nbs),
+                                                 bnbq__zq_v(_mm512_mul_ps(x2, vinv), negc, ahi, alo, nbs),
+                                                 bnbq__zq_v(_mm512_mul_ps(x3, vinv), negc, ahi, alo, nbs), np));
+}
+
 #define BNBQ__ZQ_RANGE(np) \
 static BNBQ__TVB void bnbq__zq_range##np(const bnbq__task_blockwise* t, size_t b0, size_t b1, \
                                          const bnbq__qlut* s) { \
@@ -3435,11 +3444,7 @@ static BNBQ__TVB void bnbq__zq_range##np(const bnbq__task_blockwise* t, size_t b
                 BNBQ__ZQ_LOAD4(start + 64 * j) \
                 if (four) vinv = _mm512_permutexvar_ps(_mm512_set1_epi32(4 * (int)j), inv4); \
                 else vinv = bnbq__z_inv64(x0, x1, x2, x3, t->absmax + b + j); \
-                _mm512_storeu_si512((void*)(t->q + start + 64 * j), (bnbq__zq_codes(&z, \
-                    bnbq__zq_v(_mm512_mul_ps(x0, vinv), negc, ahi, alo, nbs), \
-                    bnbq__zq_v(_mm512_mul_ps(x1, vinv), negc, ahi, alo, nbs), \
-                    bnbq__zq_v(_mm512_mul_ps(x2, vinv), negc, ahi, alo, nbs), \
-                    bnbq__zq_v(_mm512_mul_ps(x3, vinv), negc, ahi, alo, nbs), np))); \
+                bnbq__zq_store64(&z, t->q + start + 64 * j, x0, x1, x2, x3, vinv, negc, ahi, alo, nbs, np); \
             } \
             b += nb4 - 1; \
             continue; \
@@ -3458,11 +3463,7 @@ static BNBQ__TVB void bnbq__zq_range##np(const bnbq__task_blockwise* t, size_t b
                 if (es == 4) { _mm_prefetch(nx + 128, _MM_HINT_T0); _mm_prefetch(nx + 192, _MM_HINT_T0); } \
             } \
             BNBQ__ZQ_LOAD4(k) \
-            _mm512_storeu_si512((void*)(t->q + k), (bnbq__zq_codes(&z, \
-                bnbq__zq_v(_mm512_mul_ps(x0, vinv), negc, ahi, alo, nbs), \
-                bnbq__zq_v(_mm512_mul_ps(x1, vinv), negc, ahi, alo, nbs), \
-                bnbq__zq_v(_mm512_mul_ps(x2, vinv), negc, ahi, alo, nbs), \
-                bnbq__zq_v(_mm512_mul_ps(x3, vinv), negc, ahi, alo, nbs), np))); \
+            bnbq__zq_store64(&z, t->q + k, x0, x1, x2, x3, vinv, negc, ahi, alo, nbs, np); \
         } \
     } \
 }

@@ -319,11 +319,21 @@ BNBQ_DEV u32 bnbq_i8_piece_max8(const bnbq_i8_vec<8>& x, u32 m2, u64 c, int use_
     return m2;
 }
 
+// 8 snapshot bits as two byte masks (0xff: zero the code): bit i of a nibble to bit 8 i, then
+// over the byte.
+BNBQ_DEV void bnbq_i8_snap_mask(u32 b, u32* lo, u32* hi) {
+    u32 l = ((b & 0xfu) * 0x00204081u) & 0x01010101u, h = ((b >> 4) * 0x00204081u) & 0x01010101u;
+    *lo = l * 0xffu;
+    *hi = h * 0xffu;
+}
+
 // Codes of a piece for a row with 0 < absmax < inf (every non-zeroed |y| <= 127 * (1 + 2^-22)):
-// MODE 0 q = rint(a * s), MODE 1 q = rint(127 * (a * s)); outliers and NaN 0.
+// MODE 0 q = rint(a * s), MODE 1 q = rint(127 * (a * s)); outliers and NaN 0, and the columns
+// whose bit is set in sb (the outlier-column snapshot's 8 bits of the piece, below; 0: none).
 template <int MODE>
-BNBQ_DEV void bnbq_i8_piece_quant8(const bnbq_i8_vec<8>& x, float s, u32 k2, i8* dst) {
-    u32 t[8], z[4];
+BNBQ_DEV void bnbq_i8_piece_quant8(const bnbq_i8_vec<8>& x, float s, u32 k2, i8* dst, u32 sb = 0u) {
+    u32 t[8], z[4], ml, mh;
+    bnbq_i8_snap_mask(sb, &ml, &mh);
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         z[i] = bnbq_i8_zmask(x.w[i] & 0x7fff7fffu, k2);
@@ -333,8 +343,8 @@ BNBQ_DEV void bnbq_i8_piece_quant8(const bnbq_i8_vec<8>& x, float s, u32 k2, i8*
         t[2 * i] = bnbq_i8_magic(y0);
         t[2 * i + 1] = bnbq_i8_magic(y1);
     }
-    u32 lo = bnbq_i8_pack4(t[0], t[1], t[2], t[3]) & ~bnbq_i8_bytemask(z[0], z[1]);
-    u32 hi = bnbq_i8_pack4(t[4], t[5], t[6], t[7]) & ~bnbq_i8_bytemask(z[2], z[3]);
+    u32 lo = bnbq_i8_pack4(t[0], t[1], t[2], t[3]) & ~(bnbq_i8_bytemask(z[0], z[1]) | ml);
+    u32 hi = bnbq_i8_pack4(t[4], t[5], t[6], t[7]) & ~(bnbq_i8_bytemask(z[2], z[3]) | mh);
     *(uint2*)dst = make_uint2(lo, hi);
 }
 
@@ -379,32 +389,6 @@ BNBQ_DEV void bnbq_i8_sample_done(u32* bm, u64 nwords, u32* smp, u64 R0) {
     if (threadIdx.x == 0) atomicExch(&smp[32], 1u);
 }
 
-// 8 snapshot bits as two byte masks (0xff: zero the code): bit i of a nibble to bit 8 i, then
-// over the byte.
-BNBQ_DEV void bnbq_i8_snap_mask(u32 b, u32* lo, u32* hi) {
-    u32 l = ((b & 0xfu) * 0x00204081u) & 0x01010101u, h = ((b >> 4) * 0x00204081u) & 0x01010101u;
-    *lo = l * 0xffu;
-    *hi = h * 0xffu;
-}
-
-// bnbq_i8_piece_quant8, and the codes of the snapshot's columns (bits sb) zeroed too.
-template <int MODE>
-BNBQ_DEV void bnbq_i8_piece_quant8s(const bnbq_i8_vec<8>& x, float s, u32 k2, i8* dst, u32 sb) {
-    u32 t[8], z[4], ml, mh;
-    bnbq_i8_snap_mask(sb, &ml, &mh);
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        z[i] = bnbq_i8_zmask(x.w[i] & 0x7fff7fffu, k2);
-        float v0 = bnbq_i8_h2f(x.w[i] & 0xffffu), v1 = bnbq_i8_h2f(x.w[i] >> 16);
-        float y0 = v0 * s, y1 = v1 * s;
-        if (MODE == 1) { y0 = 127.0f * y0; y1 = 127.0f * y1; }
-        t[2 * i] = bnbq_i8_magic(y0);
-        t[2 * i + 1] = bnbq_i8_magic(y1);
-    }
-    u32 lo = bnbq_i8_pack4(t[0], t[1], t[2], t[3]) & ~(bnbq_i8_bytemask(z[0], z[1]) | ml);
-    u32 hi = bnbq_i8_pack4(t[4], t[5], t[6], t[7]) & ~(bnbq_i8_bytemask(z[2], z[3]) | mh);
-    *(uint2*)dst = make_uint2(lo, hi);
-}
 
 // bnbq_i8_rows for 8-element pieces (cols % 8 == 0, A 16-byte and CA 8-byte aligned): the same
 // values. A row whose statistic is 0 or inf gets 0 everywhere (every product is NaN or +-0 then).
@@ -474,14 +458,14 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
         for (int j = 0; j < BNBQ_I8_NR; j++) {
             u64 p = (u64)j * Tn + tid;
             if (p < np) {
-                if (snap) bnbq_i8_piece_quant8s<MODE>(x[j], s, k2, q + p * 8, (ssnap[p >> 2] >> (8 * (p & 3))) & 0xffu);
+                if (snap) bnbq_i8_piece_quant8<MODE>(x[j], s, k2, q + p * 8, (ssnap[p >> 2] >> (8 * (p & 3))) & 0xffu);
                 else bnbq_i8_piece_quant8<MODE>(x[j], s, k2, q + p * 8);
             }
         }
         for (u64 p = BNBQ_I8_NR * Tn + tid; p < np; p += Tn) {
             bnbq_i8_vec<8> y;
             y.load(a + p * 8);
-            if (snap) bnbq_i8_piece_quant8s<MODE>(y, s, k2, q + p * 8, (ssnap[p >> 2] >> (8 * (p & 3))) & 0xffu);
+            if (snap) bnbq_i8_piece_quant8<MODE>(y, s, k2, q + p * 8, (ssnap[p >> 2] >> (8 * (p & 3))) & 0xffu);
             else bnbq_i8_piece_quant8<MODE>(y, s, k2, q + p * 8);
         }
     }

@@ -1191,10 +1191,12 @@ static void t_fake_pdl(void) {
     CHECK(bnbq_cuda_malloc(ctx, R * C * 2, &A) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, R * C, &CA) == BNBQ_SUCCESS &&
           bnbq_cuda_malloc(ctx, R * 4, &rs) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, C * 4, &oc) == BNBQ_SUCCESS &&
           bnbq_cuda_malloc(ctx, 4, &no) == BNBQ_SUCCESS, "malloc");
+#define I8_QUANT() \
+    bnbq_int8_vectorwise_quant(&ex, BNBQ_F16, A, R, C, 6.0f, (int8_t*)CA, (float*)rs, (int32_t*)oc, (int32_t*)no)
     if (A && CA && rs && oc && no) {
         unsetenv("FAKE_CUDA_LAUNCH_EX_FAIL");
         fake_stats(f0);
-        r = bnbq_int8_vectorwise_quant(&ex, BNBQ_F16, A, R, C, 6.0f, (int8_t*)CA, (float*)rs, (int32_t*)oc, (int32_t*)no);
+        r = I8_QUANT();
         fake_stats(f1);
         CHECK(r == BNBQ_SUCCESS, "int8_vectorwise_quant: %s; %s", bnbq_result_name(r), log_first(BNBQ_LOG_ERROR));
         CHECK(f1[FS_LAUNCHES] - f0[FS_LAUNCHES] == 3 && f1[FS_LAUNCH_EX] - f0[FS_LAUNCH_EX] == 2,
@@ -1202,7 +1204,7 @@ static void t_fake_pdl(void) {
               f1[FS_LAUNCHES] - f0[FS_LAUNCHES], f1[FS_LAUNCH_EX] - f0[FS_LAUNCH_EX]);
         CHECK(g_log.n[BNBQ_LOG_WARN] == 0, "a WARN line: %s", log_first(BNBQ_LOG_WARN));
         setenv("FAKE_CUDA_LAUNCH_EX_FAIL", "1", 1);
-        r = bnbq_int8_vectorwise_quant(&ex, BNBQ_F16, A, R, C, 6.0f, (int8_t*)CA, (float*)rs, (int32_t*)oc, (int32_t*)no);
+        r = I8_QUANT();
         fake_stats(f2);
         CHECK(r == BNBQ_SUCCESS, "with cuLaunchKernelEx refused: %s; %s", bnbq_result_name(r), log_first(BNBQ_LOG_ERROR));
         CHECK(f2[FS_LAUNCHES] - f1[FS_LAUNCHES] == 3 && f2[FS_LAUNCH_EX] - f1[FS_LAUNCH_EX] == 1,
@@ -1210,13 +1212,14 @@ static void t_fake_pdl(void) {
               f2[FS_LAUNCHES] - f1[FS_LAUNCHES], f2[FS_LAUNCH_EX] - f1[FS_LAUNCH_EX]);
         CHECK(g_log.n[BNBQ_LOG_WARN] == 1 && log_find(BNBQ_LOG_WARN, "cuLaunchKernelEx", "plain launches") != NULL,
               "%d WARN lines (want 1 naming cuLaunchKernelEx): %s", g_log.n[BNBQ_LOG_WARN], log_first(BNBQ_LOG_WARN));
-        r = bnbq_int8_vectorwise_quant(&ex, BNBQ_F16, A, R, C, 6.0f, (int8_t*)CA, (float*)rs, (int32_t*)oc, (int32_t*)no);
+        r = I8_QUANT();
         fake_stats(f3);
         CHECK(r == BNBQ_SUCCESS && f3[FS_LAUNCH_EX] == f2[FS_LAUNCH_EX] && f3[FS_LAUNCHES] - f2[FS_LAUNCHES] == 3 &&
               g_log.n[BNBQ_LOG_WARN] == 1, "after the refusal: %s, %d more tries of cuLaunchKernelEx, %d WARN lines",
               bnbq_result_name(r), f3[FS_LAUNCH_EX] - f2[FS_LAUNCH_EX], g_log.n[BNBQ_LOG_WARN]);
         unsetenv("FAKE_CUDA_LAUNCH_EX_FAIL");
     }
+#undef I8_QUANT
     bnbq_cuda_free(ctx, A); bnbq_cuda_free(ctx, CA); bnbq_cuda_free(ctx, rs); bnbq_cuda_free(ctx, oc);
     bnbq_cuda_free(ctx, no);
     bnbq_cuda_uninit(ctx);
