@@ -311,27 +311,38 @@ static double time_b2b(cfg* c) {
         med = reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
     }
     /* the reference at this size: device-to-device copies moving as many bytes (c->bytes / 2 read and
-       written), queued back to back over the same sets in the same way */
+       written), queued back to back the same way: each reads the next input set (nothing writes
+       those) and writes the next buffer of its own ring (>= 3 L2s, so that no copy reads lines a
+       recent one left in the L2 and the written lines go back to memory) */
     c->b2b_copy_ms = 0.0;
-    for (rep = 0; rep < reps && ok; rep++) {
-        float t = 0.0f;
-        size_t half = (size_t)(c->bytes / 2.0) & ~(size_t)15;
-        flush_l2();
-        TRY("event_record", bnbq_cuda_event_record(&g_ex, e0));
-        for (k = 0; k < ROUNDS * copies && ok; k++) {
-            const bufs* src = &set[k % copies];
-            const bufs* dst = &set[(k + 1) % copies];
-            ok = bnbq_cuda_memcpy(&g_ex, c->k == K_GEMV ? dst->wp : dst->a16, c->k == K_GEMV ? src->wp : src->a16, half,
-                                  BNBQ_COPY_DEVICE_TO_DEVICE) == BNBQ_SUCCESS;
-        }
-        TRY("event_record", bnbq_cuda_event_record(&g_ex, e1));
-        ok = ok && bnbq_cuda_synchronize(&g_ex) == BNBQ_SUCCESS &&
-             bnbq_cuda_event_elapsed_ms(g_ctx, e0, e1, &t) == BNBQ_SUCCESS;
-        ms[rep] = (double)t / (ROUNDS * copies);
-    }
     if (ok) {
-        qsort(ms, (size_t)reps, sizeof ms[0], cmp_double);
-        c->b2b_copy_ms = reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
+        enum { MAXD = 16 };
+        void* ring[MAXD];
+        size_t half = (size_t)(c->bytes / 2.0) & ~(size_t)15;
+        int nd = (int)ceil(3.0 * (double)(g_l2_bytes ? g_l2_bytes : (size_t)50 << 20) / (double)half), d;
+        if (nd < 2) nd = 2;
+        if (nd > MAXD) nd = MAXD;
+        for (d = 0; d < nd; d++) ring[d] = dalloc(half);
+        for (rep = 0; rep < reps && ok; rep++) {
+            float t = 0.0f;
+            flush_l2();
+            TRY("event_record", bnbq_cuda_event_record(&g_ex, e0));
+            for (k = 0; k < ROUNDS * copies && ok; k++) {
+                const bufs* src = &set[k % copies];
+                ok = bnbq_cuda_memcpy(&g_ex, ring[k % nd], c->k == K_GEMV ? src->wp : src->a16, half,
+                                      BNBQ_COPY_DEVICE_TO_DEVICE) == BNBQ_SUCCESS;
+            }
+            TRY("event_record", bnbq_cuda_event_record(&g_ex, e1));
+            ok = ok && bnbq_cuda_synchronize(&g_ex) == BNBQ_SUCCESS &&
+                 bnbq_cuda_event_elapsed_ms(g_ctx, e0, e1, &t) == BNBQ_SUCCESS;
+            ms[rep] = (double)t / (ROUNDS * copies);
+        }
+        if (ok) {
+            qsort(ms, (size_t)reps, sizeof ms[0], cmp_double);
+            c->b2b_copy_ms = reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
+        }
+        bnbq_cuda_synchronize(&g_ex);
+        for (d = 0; d < nd; d++) bnbq_cuda_free(g_ctx, ring[d]);
     }
     bnbq_cuda_synchronize(&g_ex);
     bnbq_cuda_event_destroy(g_ctx, e0);
