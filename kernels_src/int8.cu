@@ -78,20 +78,10 @@ BNBQ_DEV u32 bnbq_i8_block_scan(u32 x, u32* sh, u32* total) {
     return base + v - x;
 }
 
-// Called by every thread of every block of a kernel once the block has read the bitmask for the
-// last time. The last block to arrive compacts the bitmask into cols_out (sorted) and writes the
-// count over the arrival counter n_out[0].
-BNBQ_DEV void bnbq_i8_outlier_tail(i32* cols_out, i32* n_out, const u32* bm, u64 nwords) {
+// The bitmask bm (nwords words) compacted into cols_out (sorted column indices) and the count into
+// n_out[0], by one whole block (a uniform call).
+BNBQ_DEV void bnbq_i8_compact(i32* cols_out, i32* n_out, const u32* bm, u64 nwords) {
     __shared__ u32 sh[32];
-    __shared__ int last;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        __threadfence();
-        last = atomicAdd((u32*)n_out, 1u) == gridDim.x - 1;
-    }
-    __syncthreads();
-    if (!last) return;
-    __threadfence();
     u32 base = 0;
     for (u64 w0 = 0; w0 < nwords; w0 += blockDim.x) {
         u64 wi = w0 + threadIdx.x;
@@ -106,6 +96,22 @@ BNBQ_DEV void bnbq_i8_outlier_tail(i32* cols_out, i32* n_out, const u32* bm, u64
         base += tot;
     }
     if (threadIdx.x == 0) n_out[0] = (i32)base;
+}
+
+// Called by every thread of every block of a kernel once the block has read the bitmask for the
+// last time. The last block to arrive compacts the bitmask into cols_out (sorted) and writes the
+// count over the arrival counter n_out[0].
+BNBQ_DEV void bnbq_i8_outlier_tail(i32* cols_out, i32* n_out, const u32* bm, u64 nwords) {
+    __shared__ int last;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        __threadfence();
+        last = atomicAdd((u32*)n_out, 1u) == gridDim.x - 1;
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    bnbq_i8_compact(cols_out, n_out, bm, nwords);
 }
 
 #if BNBQ_I8_PART == 1 || BNBQ_I8_PART == 2
@@ -393,17 +399,27 @@ BNBQ_DEV void bnbq_i8_sample_done(u32* bm, u64 nwords, u32* smp, u64 R0) {
 // bnbq_i8_rows for 8-element pieces (cols % 8 == 0, A 16-byte and CA 8-byte aligned): the same
 // values. A row whose statistic is 0 or inf gets 0 everywhere (every product is NaN or +-0 then).
 // SMP = 1: the sample protocol above (MODE 0 with a threshold only).
+// SMP with defer: the first row of a block that starts before the snapshot is out keeps its codes in
+// shared memory (after the snapshot) and is written after the block's last row, with the snapshot's
+// columns zeroed, instead of being marked in rb: marked rows were written first, had left the L2
+// when the fix pass zeroed every outlier column in them, and those scattered writes cost ~4.4 us of
+// ~74 at 4096x14336 on the H100. (A row is still marked when the block has one deferred already, or
+// the snapshot is not out when the block ends.)
 template <int MODE, int THR, int SMP>
 BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA, void* stats,
-                            u32* bm, u32* smp = 0, u32* rb = 0, u64 R0 = 0) {
+                            u32* bm, u32* smp = 0, u32* rb = 0, u64 R0 = 0, int defer = 0) {
     __shared__ float red[32];
     __shared__ u32 snapok[2];
+    __shared__ u32 dfr[2];
+    __shared__ u32 endflag;
     __shared__ u64 nextrow[2];
     extern __shared__ u32 ssnap[];   // SMP: the snapshot, nwords words, once the block has seen it
     u32 it = 0, have = 0;
     const int use_thr = MODE == 0 && (THR < 0 ? thr > 0.0f : THR > 0);
     const u32 T = bnbq_i8_T(use_thr, thr), k2 = (0x8000u - T) * 0x10001u;
     const u64 np = cols / 8, Tn = blockDim.x, tid = threadIdx.x, nwords = (cols + 31) / 32;
+    i8* const dsh = (i8*)(ssnap + ((nwords + 1) & ~(u64)1));   // SMP, defer: the deferred row's codes
+    u64 dr = ~(u64)0;   // SMP: the block's deferred row (uniform), ~0: none
     u64 nxt = 0;   // SMP: the block's next row, from the ticket counter smp[16]
     for (u64 r = blockIdx.x; r < rows; r = SMP ? nxt : r + gridDim.x) {
         const u16* a = A + r * cols;
@@ -423,8 +439,13 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
         if (SMP && threadIdx.x == 0) {   // the snapshot out? (read before the barriers below)
             u32 f = have ? 1u : r >= R0 ? bnbq_i8_ld_volatile(&smp[32]) : 0u;
             if (!have && f) __threadfence();
-            if (!f) atomicOr(&rb[r >> 5], 1u << (u32)(r & 31u));   // patched in full by the fix
+            u32 d = 0u;
+            if (!f) {
+                if (defer && dr == ~(u64)0) d = 1u;   // kept back (above)
+                else atomicOr(&rb[r >> 5], 1u << (u32)(r & 31u));   // patched in full by the fix
+            }
             snapok[it & 1u] = f;
+            dfr[it & 1u] = d;
             // rows after the first are handed out in order of demand: the blocks end together
             nextrow[it & 1u] = gridDim.x + (u64)atomicAdd(&smp[16], 1u);
         }
@@ -442,6 +463,7 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
         m = bnbq_i8_block_max(bnbq_i8_h2f(m2 & 0xffffu), red);
         s = bnbq_i8_row_scale<MODE>(m, stats, r);
         const u32 snap = SMP ? snapok[it & 1u] : 0u;
+        const u32 dthis = SMP ? dfr[it & 1u] : 0u;
         if (SMP) nxt = nextrow[it & 1u];
         it++;
         if (SMP && snap && !have) {   // first sight: copy it (uniform over the block)
@@ -452,7 +474,11 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
         if (SMP && r < R0) bnbq_i8_sample_done(bm, nwords, smp, R0);
         if (!(m > 0.0f && m <= 65504.0f)) {   // 0 or inf; uniform over the block
             for (u64 p = tid; p < np; p += Tn) *(uint2*)(q + p * 8) = make_uint2(0u, 0u);
-            continue;
+            continue;   // (a deferred row of zeros is written now: it needs no patch)
+        }
+        if (SMP && dthis) {   // uniform: this row's codes wait in dsh (each thread its own pieces)
+            dr = r;
+            q = dsh;
         }
 #pragma unroll
         for (int j = 0; j < BNBQ_I8_NR; j++) {
@@ -468,6 +494,30 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
             if (snap) bnbq_i8_piece_quant8<MODE>(y, s, k2, q + p * 8, (ssnap[p >> 2] >> (8 * (p & 3))) & 0xffu);
             else bnbq_i8_piece_quant8<MODE>(y, s, k2, q + p * 8);
         }
+    }
+    if (SMP && dr != ~(u64)0) {   // the deferred row, after the block's last (uniform)
+        if (!have) {
+            if (threadIdx.x == 0) endflag = bnbq_i8_ld_volatile(&smp[32]);
+            __syncthreads();
+            if (endflag) {
+                __threadfence();
+                for (u64 w = tid; w < nwords; w += Tn) ssnap[w] = bnbq_i8_ld_cg(&smp[64 + w]);
+                __syncthreads();
+                have = 1;
+            }
+        }
+        i8* q = CA + dr * cols;
+        for (u64 p = tid; p < np; p += Tn) {   // the pieces this thread wrote into dsh
+            uint2 v = *(const uint2*)(dsh + p * 8);
+            if (have) {
+                u32 ml, mh;
+                bnbq_i8_snap_mask((ssnap[p >> 2] >> (8 * (p & 3))) & 0xffu, &ml, &mh);
+                v.x &= ~ml;
+                v.y &= ~mh;
+            }
+            *(uint2*)(q + p * 8) = v;
+        }
+        if (!have && threadIdx.x == 0) atomicOr(&rb[dr >> 5], 1u << (u32)(dr & 31u));
     }
 }
 
@@ -486,11 +536,12 @@ bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, flo
                         u32* bm) {
     bnbq_i8_rows8<0, 1, 0>(A, rows, cols, thr, CA, row_stats, bm);
 }
-// _thr with the outlier-column snapshot (the launcher: grid >= R0; smp, rb as above).
+// _thr with the outlier-column snapshot (the launcher: grid >= R0; smp, rb as above; defer: the
+// dynamic shared memory also holds a row of codes after the snapshot's words rounded up to even).
 extern "C" __global__ void __launch_bounds__(256, 4)
 bnbq_k_int8_vw_rows_smp(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
-                        u32* bm, u32* smp, u32* rb, u64 R0) {
-    bnbq_i8_rows8<0, 1, 1>(A, rows, cols, thr, CA, row_stats, bm, smp, rb, R0);
+                        u32* bm, u32* smp, u32* rb, u64 R0, int defer) {
+    bnbq_i8_rows8<0, 1, 1>(A, rows, cols, thr, CA, row_stats, bm, smp, rb, R0, defer);
 }
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
@@ -514,77 +565,101 @@ bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {
 
 #if BNBQ_I8_PART == 1
 // int8_vectorwise_quant, pass 2 of 2 (threshold > 0). With zero_cols (rows > 1) the outlier columns
-// are zeroed (warps over rows, lanes over the outlier columns of a 8192-column chunk): every one in
-// every row (SMP = 0, after bnbq_k_int8_vw_rows_thr / _any), or (SMP = 1, after _rows_smp) every one
-// in the rows marked in rb and only those missing from the snapshot snap in the others. Then the
-// compaction of the bitmask: lim is the first word of cols_out that the blocks read (the bitmask, or
-// the snapshot's row bitmap); when the count fits below it, block 0 writes the sorted list as it goes
-// and the count at the end, and no block waits for another; else the last block to finish compacts
-// (bnbq_i8_outlier_tail). Launched after the rows pass (bnbq__cu_launch_pdl). blockDim.x == 256.
+// are zeroed (a warp per row, its lanes over the bitmask's words): every one in every row (SMP = 0,
+// after bnbq_k_int8_vw_rows_thr / _any), or (SMP = 1, after _rows_smp) every one in the rows marked
+// in rb and only those missing from the snapshot snap in the others (usually none: then the unmarked
+// rows are skipped). The block reads the bitmask (and snapshot, and its warps' first row bits) in
+// one round trip, into dynamic shared memory when the launcher gives room for it (fsm = 1: nwords
+// words, SMP twice that), else the zeroing reads them from global memory again. Then the compaction
+// of the bitmask: lim is the first word of cols_out that the blocks read (the bitmask, or the
+// snapshot's row bitmap); when the count fits below it, block 0 writes the sorted list and the count,
+// and no block waits for another; else the last block to finish compacts (bnbq_i8_outlier_tail).
+// Launched after the rows pass (bnbq__cu_launch_pdl). blockDim.x == 256. (It used to walk the
+// bitmask in chunks of 256 words with block scans, a count pass first, and read each row's bit on
+// its own: about six dependent L2 round trips, ~10 us at 4096x14336 on the H100.)
+// timing probes (wrong results): 1 the fix pass returns after its wait, 2 it zeroes nothing
+#define BNBQ_I8_FIXPROBE 0
 template <int SMP>
 BNBQ_DEV void bnbq_i8_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, const u32* bm,
-                          u64 nwords, const u32* snap, const u32* rb, int zero_cols, u64 lim) {
-    __shared__ u32 sh[32];
-    __shared__ u16 list[256 * 32];
-    __shared__ u16 dlist[SMP ? 256 * 32 : 1];
-    const u64 lane = threadIdx.x & 31;
-    const u64 warp = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+                          u64 nwords, const u32* snap, const u32* rb, int zero_cols, u64 lim, int fsm) {
+    extern __shared__ u32 bnbq_i8_fixsh[];   // fsm: [0, nwords) the bitmask, [nwords, 2 nwords) SMP's missing columns
+    __shared__ u32 cnt[2];
+    const u32 lane = threadIdx.x & 31u;
     const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5;
+    u64 r = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    if (threadIdx.x == 0) cnt[0] = cnt[1] = 0u;
     bnbq_pdl_wait();
-    u64 n = 0;
-    for (u64 w0 = 0; w0 < nwords; w0 += 256) {
-        u64 wi = w0 + threadIdx.x;
-        u32 tot;
-        bnbq_i8_block_scan(__popc(wi < nwords ? bnbq_i8_ld_cg(&bm[wi]) : 0u), sh, &tot);
-        n += tot;
-    }
-    const int direct = n <= lim, writer = direct && blockIdx.x == 0;
-    u64 base = 0;
-    for (u64 w0 = 0; w0 < nwords; w0 += 256) {
-        u64 wi = w0 + threadIdx.x;
-        u32 word = wi < nwords ? bnbq_i8_ld_cg(&bm[wi]) : 0u;
-        u32 dword = SMP && wi < nwords ? word & ~bnbq_i8_ld_cg(&snap[wi]) : 0u;
-        u32 tot, k = bnbq_i8_block_scan(__popc(word), sh, &tot);
-        u32 dtot = 0, dk = 0;
-        if (SMP) dk = bnbq_i8_block_scan(__popc(dword), sh, &dtot);
-        while (word) {
-            u32 b = (u32)__ffs(word) - 1u;
-            list[k++] = (u16)(threadIdx.x * 32u + b);
-            word &= word - 1u;
+    if (BNBQ_I8_FIXPROBE == 1) return;
+    u32 rbw = SMP && zero_cols && r < rows ? bnbq_i8_ld_cg(&rb[r >> 5]) : 0u;
+    u32 pn = 0u, pd = 0u;
+    __syncthreads();   // cnt
+    for (u64 w0 = 0; w0 < nwords; w0 += 4 * (u64)blockDim.x) {   // 4 words a thread in flight
+        u32 b[4], d[4];
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const u64 w = w0 + (u64)k * blockDim.x + threadIdx.x;
+            b[k] = w < nwords ? bnbq_i8_ld_cg(&bm[w]) : 0u;
+            d[k] = SMP && w < nwords ? bnbq_i8_ld_cg(&snap[w]) : 0u;
         }
-        while (SMP && dword) {
-            u32 b = (u32)__ffs(dword) - 1u;
-            dlist[dk++] = (u16)(threadIdx.x * 32u + b);
-            dword &= dword - 1u;
-        }
-        __syncthreads();
-        if (writer)
-            for (u32 j = threadIdx.x; j < tot; j += blockDim.x) cols_out[base + j] = (i32)(w0 * 32 + list[j]);
-        base += tot;
-        if (zero_cols && tot)
-            for (u64 r = warp; r < rows; r += nwarps) {
-                const int all = !SMP || ((bnbq_i8_ld_cg(&rb[r >> 5]) >> (u32)(r & 31u)) & 1u);
-                const u16* l = all ? list : dlist;
-                const u32 m = all ? tot : dtot;
-                i8* q = CA + r * cols + w0 * 32;
-                for (u32 j = (u32)lane; j < m; j += 32) q[l[j]] = 0;
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const u64 w = w0 + (u64)k * blockDim.x + threadIdx.x;
+            d[k] = b[k] & ~d[k];
+            pn += (u32)__popc(b[k]);
+            pd += SMP ? (u32)__popc(d[k]) : 0u;
+            if (fsm && w < nwords) {
+                bnbq_i8_fixsh[w] = b[k];
+                if (SMP) bnbq_i8_fixsh[nwords + w] = d[k];
             }
-        __syncthreads();
+        }
     }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        pn += __shfl_xor_sync(0xffffffffu, pn, o);
+        pd += __shfl_xor_sync(0xffffffffu, pd, o);
+    }
+    if (lane == 0) {
+        atomicAdd(&cnt[0], pn);
+        if (SMP) atomicAdd(&cnt[1], pd);
+    }
+    __syncthreads();
+    const u64 n = cnt[0], dn = cnt[1];
+    const int direct = n <= lim;
+    if (zero_cols && n && BNBQ_I8_FIXPROBE != 2)
+        for (; r < rows; r += nwarps) {
+            const int all = !SMP || ((rbw >> (u32)(r & 31u)) & 1u);
+            if (all || dn) {
+                i8* q = CA + r * cols;
+                for (u64 w = lane; w < nwords; w += 32) {
+                    u32 x;
+                    if (fsm) x = bnbq_i8_fixsh[(all ? 0 : nwords) + w];
+                    else {
+                        x = bnbq_i8_ld_cg(&bm[w]);
+                        if (!all) x &= ~bnbq_i8_ld_cg(&snap[w]);
+                    }
+                    while (x) {
+                        const u32 bit = (u32)__ffs(x) - 1u;
+                        q[w * 32 + bit] = 0;
+                        x &= x - 1u;
+                    }
+                }
+            }
+            if (SMP && r + nwarps < rows) rbw = bnbq_i8_ld_cg(&rb[(r + nwarps) >> 5]);
+        }
     if (!direct) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);
-    else if (writer && threadIdx.x == 0) n_out[0] = (i32)n;
+    else if (blockIdx.x == 0) bnbq_i8_compact(cols_out, n_out, fsm ? bnbq_i8_fixsh : bm, nwords);
 }
 
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,
-                   int zero_cols, u64 lim) {
-    bnbq_i8_fix<0>(CA, rows, cols, cols_out, n_out, bm, nwords, 0, 0, zero_cols, lim);
+                   int zero_cols, u64 lim, int fsm) {
+    bnbq_i8_fix<0>(CA, rows, cols, cols_out, n_out, bm, nwords, 0, 0, zero_cols, lim, fsm);
 }
 
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_fix_smp(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,
-                       const u32* snap, const u32* rb, u64 lim) {
-    bnbq_i8_fix<1>(CA, rows, cols, cols_out, n_out, bm, nwords, snap, rb, 1, lim);
+                       const u32* snap, const u32* rb, u64 lim, int fsm) {
+    bnbq_i8_fix<1>(CA, rows, cols, cols_out, n_out, bm, nwords, snap, rb, 1, lim, fsm);
 }
 #endif
 
