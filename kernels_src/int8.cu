@@ -355,20 +355,22 @@ BNBQ_DEV void bnbq_i8_piece_quant8(const bnbq_i8_vec<8>& x, float s, u32 k2, i8*
 }
 
 // ---- the outlier-column snapshot (SMP = 1, int8_vectorwise_quant with threshold > 0) -----------
-// The blocks of rows [0, R0) (blockIdx.x == row) count themselves in smp[0] once their outlier bits
-// are set; the last of them copies the bitmask into the snapshot smp[64 .. 64 + nwords) and then
-// sets the flag smp[32] (its own 128-byte line). A block that finds the flag set copies the snapshot
+// Every row that starts before the flag is out counts itself in smp[0] once its outlier bits are set;
+// the R0-th to arrive (whichever rows come first) copies the bitmask into the snapshot smp[64 .. 64 +
+// nwords) and then sets the flag smp[32] (its own 128-byte line). (It used to be the rows [0, R0)
+// only: one late block of those held the snapshot back while the others wrote their second and
+// third rows unpatched.) A block that finds the flag set copies the snapshot
 // into its shared memory once (the grid is about one wave of resident blocks, so that this is not
 // repeated per row: every block reading the same few lines from L2 for every row made those L2
 // lines a hot spot and the pass 20-30 % slower) and from then on zeroes the snapshot's columns as it
-// writes its rows; a row written before that (the sample's rows, the first rows of every block) has
-// its bit set in rb. The fix pass then zeroes every outlier column in the rows marked in rb and only
+// writes its rows; a row that starts before that is deferred (bnbq_i8_rows8's defer) or, when the
+// block has deferred rows enough, has its bit set in rb. The fix pass then zeroes every outlier column in the rows marked in rb and only
 // the columns missing from the snapshot (usually none: outlier columns are systematic) in the
 // others. Nothing waits. A block's first row is blockIdx.x, its later rows come from the ticket
 // counter smp[16] in order of demand (a fixed stride left the last rows to a few blocks: measured
 // 75 -> 79 % of copy at 4096x14336 on the H100 with the tickets). smp[0], smp[16], smp[32] and rb
-// start at 0 (bnbq_k_int8_init); the launcher guarantees gridDim.x >= R0 and nwords words of
-// dynamic shared memory.
+// start at 0 (bnbq_k_int8_init); the launcher gives nwords words of dynamic shared memory (and with
+// defer the deferred rows' codes after them) and at least R0 rows.
 BNBQ_DEV u32 bnbq_i8_ld_cg(const u32* p) {
     u32 v;
     asm volatile("ld.global.cg.u32 %0, [%1];" : "=r"(v) : "l"(p));
@@ -380,7 +382,7 @@ BNBQ_DEV u32 bnbq_i8_ld_volatile(const u32* p) {
     return v;
 }
 
-// A sample row's block, after its last atomicOr: counts itself; the last one publishes the snapshot.
+// A row's block, after the row's last atomicOr: counts it; the R0-th publishes the snapshot.
 BNBQ_DEV void bnbq_i8_sample_done(u32* bm, u64 nwords, u32* smp, u64 R0) {
     __shared__ int last;
     __threadfence();
@@ -418,8 +420,9 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
     const int use_thr = MODE == 0 && (THR < 0 ? thr > 0.0f : THR > 0);
     const u32 T = bnbq_i8_T(use_thr, thr), k2 = (0x8000u - T) * 0x10001u;
     const u64 np = cols / 8, Tn = blockDim.x, tid = threadIdx.x, nwords = (cols + 31) / 32;
-    i8* const dsh = (i8*)(ssnap + ((nwords + 1) & ~(u64)1));   // SMP, defer: the deferred row's codes
-    u64 dr = ~(u64)0;   // SMP: the block's deferred row (uniform), ~0: none
+    i8* const dsh = (i8*)(ssnap + ((nwords + 1) & ~(u64)1));   // SMP, defer: the deferred rows' codes
+    u64 dr[2] = { 0, 0 };   // SMP: the block's deferred rows (uniform): dr[0 .. ndr)
+    u32 ndr = 0;
     u64 nxt = 0;   // SMP: the block's next row, from the ticket counter smp[16]
     for (u64 r = blockIdx.x; r < rows; r = SMP ? nxt : r + gridDim.x) {
         const u16* a = A + r * cols;
@@ -437,11 +440,11 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
         // 3-4 points slower on the H100 than the fix pass launched when the rows are done.)
         if (it == 0) bnbq_pdl_wait();
         if (SMP && threadIdx.x == 0) {   // the snapshot out? (read before the barriers below)
-            u32 f = have ? 1u : r >= R0 ? bnbq_i8_ld_volatile(&smp[32]) : 0u;
+            u32 f = have ? 1u : bnbq_i8_ld_volatile(&smp[32]);
             if (!have && f) __threadfence();
             u32 d = 0u;
             if (!f) {
-                if (defer && dr == ~(u64)0) d = 1u;   // kept back (above)
+                if (ndr < (u32)defer) d = 1u;   // kept back (above)
                 else atomicOr(&rb[r >> 5], 1u << (u32)(r & 31u));   // patched in full by the fix
             }
             snapok[it & 1u] = f;
@@ -471,14 +474,15 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
             __syncthreads();
             have = 1;
         }
-        if (SMP && r < R0) bnbq_i8_sample_done(bm, nwords, smp, R0);
+        if (SMP && !snap) bnbq_i8_sample_done(bm, nwords, smp, R0);   // uniform
         if (!(m > 0.0f && m <= 65504.0f)) {   // 0 or inf; uniform over the block
             for (u64 p = tid; p < np; p += Tn) *(uint2*)(q + p * 8) = make_uint2(0u, 0u);
             continue;   // (a deferred row of zeros is written now: it needs no patch)
         }
         if (SMP && dthis) {   // uniform: this row's codes wait in dsh (each thread its own pieces)
-            dr = r;
-            q = dsh;
+            q = dsh + ndr * cols;
+            dr[ndr & 1u] = r;
+            ndr++;
         }
 #pragma unroll
         for (int j = 0; j < BNBQ_I8_NR; j++) {
@@ -495,7 +499,7 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
             else bnbq_i8_piece_quant8<MODE>(y, s, k2, q + p * 8);
         }
     }
-    if (SMP && dr != ~(u64)0) {   // the deferred row, after the block's last (uniform)
+    if (SMP && ndr) {   // the deferred rows, after the block's last (uniform)
         if (!have) {
             if (threadIdx.x == 0) endflag = bnbq_i8_ld_volatile(&smp[32]);
             __syncthreads();
@@ -506,18 +510,21 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
                 have = 1;
             }
         }
-        i8* q = CA + dr * cols;
-        for (u64 p = tid; p < np; p += Tn) {   // the pieces this thread wrote into dsh
-            uint2 v = *(const uint2*)(dsh + p * 8);
-            if (have) {
-                u32 ml, mh;
-                bnbq_i8_snap_mask((ssnap[p >> 2] >> (8 * (p & 3))) & 0xffu, &ml, &mh);
-                v.x &= ~ml;
-                v.y &= ~mh;
+        for (u32 k = 0; k < ndr; k++) {
+            i8* q = CA + dr[k] * cols;
+            const i8* ds = dsh + k * cols;
+            for (u64 p = tid; p < np; p += Tn) {   // the pieces this thread wrote into dsh
+                uint2 v = *(const uint2*)(ds + p * 8);
+                if (have) {
+                    u32 ml, mh;
+                    bnbq_i8_snap_mask((ssnap[p >> 2] >> (8 * (p & 3))) & 0xffu, &ml, &mh);
+                    v.x &= ~ml;
+                    v.y &= ~mh;
+                }
+                *(uint2*)(q + p * 8) = v;
             }
-            *(uint2*)(q + p * 8) = v;
+            if (!have && threadIdx.x == 0) atomicOr(&rb[dr[k] >> 5], 1u << (u32)(dr[k] & 31u));
         }
-        if (!have && threadIdx.x == 0) atomicOr(&rb[dr >> 5], 1u << (u32)(dr & 31u));
     }
 }
 
@@ -536,7 +543,7 @@ bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, flo
                         u32* bm) {
     bnbq_i8_rows8<0, 1, 0>(A, rows, cols, thr, CA, row_stats, bm);
 }
-// _thr with the outlier-column snapshot (the launcher: grid >= R0; smp, rb as above; defer: the
+// _thr with the outlier-column snapshot (the launcher: rows >= R0; smp, rb as above; defer: the
 // dynamic shared memory also holds a row of codes after the snapshot's words rounded up to even).
 extern "C" __global__ void __launch_bounds__(256, 4)
 bnbq_k_int8_vw_rows_smp(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
@@ -590,7 +597,7 @@ BNBQ_DEV void bnbq_i8_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out,
     if (threadIdx.x == 0) cnt[0] = cnt[1] = 0u;
     bnbq_pdl_wait();
     if (BNBQ_I8_FIXPROBE == 1) return;
-    u32 rbw = SMP && zero_cols && r < rows ? bnbq_i8_ld_cg(&rb[r >> 5]) : 0u;
+    u32 rbw = SMP && zero_cols && r < rows && BNBQ_I8_FIXPROBE != 3 ? bnbq_i8_ld_cg(&rb[r >> 5]) : 0u;
     u32 pn = 0u, pd = 0u;
     __syncthreads();   // cnt
     for (u64 w0 = 0; w0 < nwords; w0 += 4 * (u64)blockDim.x) {   // 4 words a thread in flight
