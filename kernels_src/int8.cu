@@ -364,7 +364,8 @@ BNBQ_DEV void bnbq_i8_piece_quant8(const bnbq_i8_vec<8>& x, float s, u32 k2, i8*
 // repeated per row: every block reading the same few lines from L2 for every row made those L2
 // lines a hot spot and the pass 20-30 % slower) and from then on zeroes the snapshot's columns as it
 // writes its rows; a row that starts before that is deferred (bnbq_i8_rows8's defer) or, when the
-// block has deferred rows enough, has its bit set in rb. The fix pass then zeroes every outlier column in the rows marked in rb and only
+// block has deferred rows enough, has its bit set in rb. The fix pass then zeroes every outlier
+// column in the rows marked in rb and only
 // the columns missing from the snapshot (usually none: outlier columns are systematic) in the
 // others. Nothing waits. A block's first row is blockIdx.x, its later rows come from the ticket
 // counter smp[16] in order of demand (a fixed stride left the last rows to a few blocks: measured
@@ -401,12 +402,12 @@ BNBQ_DEV void bnbq_i8_sample_done(u32* bm, u64 nwords, u32* smp, u64 R0) {
 // bnbq_i8_rows for 8-element pieces (cols % 8 == 0, A 16-byte and CA 8-byte aligned): the same
 // values. A row whose statistic is 0 or inf gets 0 everywhere (every product is NaN or +-0 then).
 // SMP = 1: the sample protocol above (MODE 0 with a threshold only).
-// SMP with defer: the first row of a block that starts before the snapshot is out keeps its codes in
-// shared memory (after the snapshot) and is written after the block's last row, with the snapshot's
-// columns zeroed, instead of being marked in rb: marked rows were written first, had left the L2
-// when the fix pass zeroed every outlier column in them, and those scattered writes cost ~4.4 us of
-// ~74 at 4096x14336 on the H100. (A row is still marked when the block has one deferred already, or
-// the snapshot is not out when the block ends.)
+// SMP with defer (1 or 2): the first `defer` rows of a block that start before the snapshot is out
+// keep their codes in shared memory (after the snapshot) and are written after the block's last row,
+// with the snapshot's columns zeroed, instead of being marked in rb: marked rows were written first,
+// had left the L2 when the fix pass zeroed every outlier column in them, and those scattered writes
+// cost ~4.4 us of ~74 at 4096x14336 on the H100. (A row is still marked when the block has deferred
+// `defer` rows already, or when the snapshot is not out yet when the block ends.)
 template <int MODE, int THR, int SMP>
 BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA, void* stats,
                             u32* bm, u32* smp = 0, u32* rb = 0, u64 R0 = 0, int defer = 0) {
@@ -444,7 +445,7 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
             if (!have && f) __threadfence();
             u32 d = 0u;
             if (!f) {
-                if (ndr < (u32)defer) d = 1u;   // kept back (above)
+                if (ndr < (u32)defer && ndr < 2u) d = 1u;   // kept back (above; room for two)
                 else atomicOr(&rb[r >> 5], 1u << (u32)(r & 31u));   // patched in full by the fix
             }
             snapok[it & 1u] = f;
@@ -543,8 +544,9 @@ bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, flo
                         u32* bm) {
     bnbq_i8_rows8<0, 1, 0>(A, rows, cols, thr, CA, row_stats, bm);
 }
-// _thr with the outlier-column snapshot (the launcher: rows >= R0; smp, rb as above; defer: the
-// dynamic shared memory also holds a row of codes after the snapshot's words rounded up to even).
+// _thr with the outlier-column snapshot (the launcher: rows >= R0; smp, rb as above; defer (0..2):
+// the dynamic shared memory also holds that many rows of codes after the snapshot's words rounded
+// up to even).
 extern "C" __global__ void __launch_bounds__(256, 4)
 bnbq_k_int8_vw_rows_smp(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
                         u32* bm, u32* smp, u32* rb, u64 R0, int defer) {
@@ -584,7 +586,8 @@ bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {
 // Launched after the rows pass (bnbq__cu_launch_pdl). blockDim.x == 256. (It used to walk the
 // bitmask in chunks of 256 words with block scans, a count pass first, and read each row's bit on
 // its own: about six dependent L2 round trips, ~10 us at 4096x14336 on the H100.)
-// timing probes (wrong results): 1 the fix pass returns after its wait, 2 it zeroes nothing
+// timing probes (wrong results): 1 the fix pass returns after its wait, 2 it zeroes nothing, 3 it
+// ignores the rows marked in rb
 #define BNBQ_I8_FIXPROBE 0
 template <int SMP>
 BNBQ_DEV void bnbq_i8_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, const u32* bm,
