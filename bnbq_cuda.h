@@ -1871,6 +1871,15 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "// CH 2 NS 3 W 16: 51.4 / 50.6 / 48.9; CH 4 NS 2 W 12: 47.4 / 46.1 / 44.1; CH 8 NS 2 W 8: 54.9 / 55.0 /\n",
     "// 50.5. Small copies (128-512 bytes per row) do not stream like session 5's 2-D boxes, and fewer warps\n",
     "// leave the arithmetic short of latency hiding; a tensor-map (2-D box of 16 rows) version is next.\n",
+    "// Session 9 (bench/gemv_tma_proto.cu, bench/results/gpu-20261122-h100-session9-gemv-ceiling.txt, %\n",
+    "// of copy single | back to back): that version (this arithmetic fed by 2-D TMA boxes of 16 rows x 1-2\n",
+    "// KB, also with the tiles interleaved over the blocks) reached 51-59 | 57-66, and 8-row slabs by\n",
+    "// contiguous 1-D bulk copies with the weights as the mma's B 44-53 | 49-56: none beats this kernel.\n",
+    "// Their loads alone (no arithmetic, absmax included) stream at 79-82 back to back, a bare grid-stride\n",
+    "// read of the same 37.7 MB at 81 | 87, and cuMemcpy moving as many bytes at 78-81: at these sizes 80 %\n",
+    "// is the ceiling itself, and the shared-memory pipe (a lookup per weight byte, the activation\n",
+    "// fragments, the stage traffic) costs the arithmetic 15-20 points. Interleaving this kernel's tiles\n",
+    "// over the blocks (block b: tiles b, b + grid, ...) measured within noise (+0-1 point).\n",
     "#define BNBQ_G4TC_D 2\n",
     "#define BNBQ_G4TC_MAXW 24         // warps per block (the launcher's BNBQ__CU_G4TC_W)\n",
     "#if BNBQ_DT != BNBQ_F32 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)\n",
@@ -1907,7 +1916,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "extern \"C\" __global__ void bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc)\n",
-    "#line 800 \"gemv4.cu\"\n",
+    "#line 809 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
     "bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {\n",
@@ -2055,7 +2064,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#endif\n",
     "}\n",
     "#endif\n",
-    "#line 946 \"gemv4.cu\"\n",
+    "#line 955 \"gemv4.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_gemv4[] = {

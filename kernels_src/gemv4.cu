@@ -765,6 +765,15 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 // CH 2 NS 3 W 16: 51.4 / 50.6 / 48.9; CH 4 NS 2 W 12: 47.4 / 46.1 / 44.1; CH 8 NS 2 W 8: 54.9 / 55.0 /
 // 50.5. Small copies (128-512 bytes per row) do not stream like session 5's 2-D boxes, and fewer warps
 // leave the arithmetic short of latency hiding; a tensor-map (2-D box of 16 rows) version is next.
+// Session 9 (bench/gemv_tma_proto.cu, bench/results/gpu-20261122-h100-session9-gemv-ceiling.txt, %
+// of copy single | back to back): that version (this arithmetic fed by 2-D TMA boxes of 16 rows x 1-2
+// KB, also with the tiles interleaved over the blocks) reached 51-59 | 57-66, and 8-row slabs by
+// contiguous 1-D bulk copies with the weights as the mma's B 44-53 | 49-56: none beats this kernel.
+// Their loads alone (no arithmetic, absmax included) stream at 79-82 back to back, a bare grid-stride
+// read of the same 37.7 MB at 81 | 87, and cuMemcpy moving as many bytes at 78-81: at these sizes 80 %
+// is the ceiling itself, and the shared-memory pipe (a lookup per weight byte, the activation
+// fragments, the stage traffic) costs the arithmetic 15-20 points. Interleaving this kernel's tiles
+// over the blocks (block b: tiles b, b + grid, ...) measured within noise (+0-1 point).
 #define BNBQ_G4TC_D 2
 #define BNBQ_G4TC_MAXW 24         // warps per block (the launcher's BNBQ__CU_G4TC_W)
 #if BNBQ_DT != BNBQ_F32 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)
