@@ -2632,15 +2632,21 @@ static BNBQ__T512 __attribute__((always_inline)) inline void bnbq__z_gemv_words(
     R[2] = _mm512_unpacklo_epi64(t1, t3); R[3] = _mm512_unpackhi_epi64(t1, t3);
 }
 
+/* x's f32 bits rounded to nearest even at bit k (k = 16: bf16; 13: f16 where the result is a normal
+   f16), the k low bits 0: + 2^(k-1) - 1, + 1 more where bit k is set. No NaN, infinity or overflow
+   handling: the callers' values need none (below). */
+static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_bits(__m512 x, int k) {
+    __m512i u = _mm512_castps_si512(x);
+    __m512i r = _mm512_mask_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32((1 << (k - 1)) - 1)),
+                                      _mm512_test_epi32_mask(u, _mm512_set1_epi32(1 << k)),
+                                      u, _mm512_set1_epi32(1 << (k - 1)));
+    return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)(0xffffffffu << k))));
+}
 /* bnbq__z_round_bf16 without its NaN case: for values whose NaNs have their low 16 bits 0 (the
    gemv's: every NaN there is a bf16 input, qmap entry or absmax, or a product of two such, which
    keeps the payload of one or is the default NaN; + 0x7fff or 0x8000 then carries no further) */
 static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_bf16q(__m512 x) {
-    __m512i u = _mm512_castps_si512(x);               /* + 0x7fff, + 1 more where bit 16 is set */
-    __m512i r = _mm512_mask_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)),
-                                      _mm512_test_epi32_mask(u, _mm512_set1_epi32(0x10000)),
-                                      u, _mm512_set1_epi32(0x8000));
-    return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u)));
+    return bnbq__z_round_bits(x, 16);
 }
 /* cold weights: each row's round is prefetched into L2 this many rows ahead (the hardware
    prefetchers do not follow the two rows' interleaved streams: 19 % of memcpy without, 30-36 %
@@ -2660,11 +2666,7 @@ static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_f16
    0): RNE on the integer bits (the low 13 bits dropped), without a conversion: the F16 fast
    rounds' weights (BNBQ__ZG_F16_OK) */
 static BNBQ__T512 __attribute__((always_inline)) inline __m512 bnbq__z_round_f16n(__m512 x) {
-    __m512i u = _mm512_castps_si512(x);                /* + 0xfff, + 1 more where bit 13 is set */
-    __m512i r = _mm512_mask_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0xfff)),
-                                      _mm512_test_epi32_mask(u, _mm512_set1_epi32(0x2000)),
-                                      u, _mm512_set1_epi32(0x1000));
-    return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffffe000u)));
+    return bnbq__z_round_bits(x, 13);
 }
 /* F16, a full round whose 16 absmax s of a half all give normal f16 weights: every lane has s == 0
    or lo <= |s| <= hi, lo = 2^-14 / (the least nonzero |qmap|), hi = 65504 / (the largest |qmap|):
