@@ -195,6 +195,11 @@ static int cmp_double(const void* a, const void* b) {
     double x = *(const double*)a, y = *(const double*)b;
     return (x > y) - (x < y);
 }
+/* the median of v[0 .. n) (n > 0), sorting v */
+static double median_sorting(double* v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
 
 /* The L2 flush, outside the timed events. Default ("read"): a read-only pass over the 256 MB
    buffer (bnbq_gemv_4bit with the buffer as packed 4-bit weights, K = 32768, blocksize 4096: it
@@ -247,8 +252,7 @@ static double time_calls(const cfg* c, void* copy_dst, const void* copy_src, siz
             TRY("event_elapsed", bnbq_cuda_event_elapsed_ms(g_ctx, ev[2 * i], ev[2 * i + 1], &t));
             ms[i] = t;
         }
-        qsort(ms, (size_t)runs, sizeof *ms, cmp_double);
-        med = runs % 2 ? ms[runs / 2] : 0.5 * (ms[runs / 2 - 1] + ms[runs / 2]);
+        med = median_sorting(ms, runs);
         if (min_ms) *min_ms = ms[0];
     }
     bnbq_cuda_synchronize(&g_ex);
@@ -266,17 +270,57 @@ static double time_calls(const cfg* c, void* copy_dst, const void* copy_src, siz
    events. Returns the median over reps of ms per call, 0 when the configuration is not such an
    operation or a call fails. */
 static size_t g_l2_bytes;
+
+/* buffers of `bytes` each that together cover 3 L2s: at least 2, at most max */
+static int l2_cover(double bytes, int max) {
+    int n = (int)ceil(3.0 * (double)(g_l2_bytes ? g_l2_bytes : (size_t)50 << 20) / bytes);
+    return n < 2 ? 2 : n > max ? max : n;
+}
+
+/* what one queued call of time_queued does: the operation on input set k % copies, or a copy of
+   `half` bytes from that set's input to buffer k % nd of its own ring */
+typedef struct b2b_calls {
+    cfg* c;
+    bufs* set;
+    int copies;
+    void** ring;   /* NULL: the operation */
+    int nd;
+    size_t half;
+} b2b_calls;
+static int b2b_call(const b2b_calls* q, int k) {
+    const bufs* s = &q->set[k % q->copies];
+    if (!q->ring) return run_cfg(&g_ex, q->c, s) == BNBQ_SUCCESS;
+    return bnbq_cuda_memcpy(&g_ex, q->ring[k % q->nd], q->c->k == K_GEMV ? s->wp : s->a16, q->half,
+                            BNBQ_COPY_DEVICE_TO_DEVICE) == BNBQ_SUCCESS;
+}
+/* median over reps of ms per call of `calls` calls queued between the events e0 and e1 (an L2 flush
+   before each rep); 0 when a call or the timing fails */
+static double time_queued(const b2b_calls* q, int calls, int reps, void* e0, void* e1) {
+    double ms[64];
+    int rep, k, ok = 1;
+    for (rep = 0; rep < reps && ok; rep++) {
+        float t = 0.0f;
+        flush_l2();
+        TRY("event_record", bnbq_cuda_event_record(&g_ex, e0));
+        for (k = 0; k < calls && ok; k++) ok = b2b_call(q, k);
+        TRY("event_record", bnbq_cuda_event_record(&g_ex, e1));
+        ok = ok && bnbq_cuda_synchronize(&g_ex) == BNBQ_SUCCESS &&
+             bnbq_cuda_event_elapsed_ms(g_ctx, e0, e1, &t) == BNBQ_SUCCESS;
+        ms[rep] = (double)t / calls;
+    }
+    return ok ? median_sorting(ms, reps) : 0.0;
+}
+
 static double time_b2b(cfg* c) {
-    enum { MAXC = 16, ROUNDS = 8 };
+    enum { MAXC = 16, ROUNDS = 8, MAXD = 16 };
     bufs set[MAXC];
-    double foot = c->bytes, ms[64], med = 0.0;
-    int copies, k, rep, reps = g_runs / 5 < 5 ? 5 : g_runs / 5 > 64 ? 64 : g_runs / 5, ok = 1;
+    b2b_calls q;
+    double foot = c->bytes, med = 0.0;
+    int copies, k, reps = g_runs / 5 < 5 ? 5 : g_runs / 5 > 64 ? 64 : g_runs / 5, ok = 1;
     void *e0 = NULL, *e1 = NULL;
     if (c->k != K_GEMV && c->k != K_I8VQ) return 0.0;
     if (c->k == K_I8VQ) foot = 3.0 * (double)c->rows * (double)c->cols;
-    copies = (int)ceil(3.0 * (double)(g_l2_bytes ? g_l2_bytes : (size_t)50 << 20) / foot);
-    if (copies < 2) copies = 2;
-    if (copies > MAXC) copies = MAXC;
+    copies = l2_cover(foot, MAXC);
     c->b2b_copies = copies;
     set[0] = g_big;
     for (k = 1; k < copies; k++) {
@@ -296,53 +340,23 @@ static double time_b2b(cfg* c) {
     TRY("event_create", bnbq_cuda_event_create(g_ctx, &e0));
     TRY("event_create", bnbq_cuda_event_create(g_ctx, &e1));
     for (k = 0; k < copies && ok; k++) ok = run_cfg(&g_ex, c, &set[k]) == BNBQ_SUCCESS;   /* warm-up */
-    for (rep = 0; rep < reps && ok; rep++) {
-        float t = 0.0f;
-        flush_l2();
-        TRY("event_record", bnbq_cuda_event_record(&g_ex, e0));
-        for (k = 0; k < ROUNDS * copies && ok; k++) ok = run_cfg(&g_ex, c, &set[k % copies]) == BNBQ_SUCCESS;
-        TRY("event_record", bnbq_cuda_event_record(&g_ex, e1));
-        ok = ok && bnbq_cuda_synchronize(&g_ex) == BNBQ_SUCCESS &&
-             bnbq_cuda_event_elapsed_ms(g_ctx, e0, e1, &t) == BNBQ_SUCCESS;
-        ms[rep] = (double)t / (ROUNDS * copies);
-    }
-    if (ok) {
-        qsort(ms, (size_t)reps, sizeof ms[0], cmp_double);
-        med = reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
-    }
+    q.c = c; q.set = set; q.copies = copies; q.ring = NULL; q.nd = 0; q.half = 0;
+    if (ok) med = time_queued(&q, ROUNDS * copies, reps, e0, e1);
     /* the reference at this size: device-to-device copies moving as many bytes (c->bytes / 2 read and
        written), queued back to back the same way: each reads the next input set (nothing writes
        those) and writes the next buffer of its own ring (>= 3 L2s, so that no copy reads lines a
        recent one left in the L2 and the written lines go back to memory) */
     c->b2b_copy_ms = 0.0;
-    if (ok) {
-        enum { MAXD = 16 };
+    if (med > 0.0) {
         void* ring[MAXD];
-        size_t half = (size_t)(c->bytes / 2.0) & ~(size_t)15;
-        int nd = (int)ceil(3.0 * (double)(g_l2_bytes ? g_l2_bytes : (size_t)50 << 20) / (double)half), d;
-        if (nd < 2) nd = 2;
-        if (nd > MAXD) nd = MAXD;
-        for (d = 0; d < nd; d++) ring[d] = dalloc(half);
-        for (rep = 0; rep < reps && ok; rep++) {
-            float t = 0.0f;
-            flush_l2();
-            TRY("event_record", bnbq_cuda_event_record(&g_ex, e0));
-            for (k = 0; k < ROUNDS * copies && ok; k++) {
-                const bufs* src = &set[k % copies];
-                ok = bnbq_cuda_memcpy(&g_ex, ring[k % nd], c->k == K_GEMV ? src->wp : src->a16, half,
-                                      BNBQ_COPY_DEVICE_TO_DEVICE) == BNBQ_SUCCESS;
-            }
-            TRY("event_record", bnbq_cuda_event_record(&g_ex, e1));
-            ok = ok && bnbq_cuda_synchronize(&g_ex) == BNBQ_SUCCESS &&
-                 bnbq_cuda_event_elapsed_ms(g_ctx, e0, e1, &t) == BNBQ_SUCCESS;
-            ms[rep] = (double)t / (ROUNDS * copies);
-        }
-        if (ok) {
-            qsort(ms, (size_t)reps, sizeof ms[0], cmp_double);
-            c->b2b_copy_ms = reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
-        }
+        int d;
+        q.half = (size_t)(c->bytes / 2.0) & ~(size_t)15;
+        q.nd = l2_cover((double)q.half, MAXD);
+        for (d = 0; d < q.nd; d++) ring[d] = dalloc(q.half);
+        q.ring = ring;
+        c->b2b_copy_ms = time_queued(&q, ROUNDS * copies, reps, e0, e1);
         bnbq_cuda_synchronize(&g_ex);
-        for (d = 0; d < nd; d++) bnbq_cuda_free(g_ctx, ring[d]);
+        for (d = 0; d < q.nd; d++) bnbq_cuda_free(g_ctx, ring[d]);
     }
     bnbq_cuda_synchronize(&g_ex);
     bnbq_cuda_event_destroy(g_ctx, e0);
