@@ -2,59 +2,9 @@
 // exact (CPU) summation order or with tensor-core sums; compared bit for bit with a plain reference kernel of the same
 // semantics and timed against the device-to-device copy in the same process.
 //   nvcc -O3 -arch=sm_90 --fmad=false -o build/gemv_proto bench/gemv_proto.cu && ./build/gemv_proto
-#include <cuda_fp16.h>
-#include <cuda.h>
-#include <cuda_runtime.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <algorithm>
-#include <math.h>
-#include <vector>
-
-typedef unsigned int u32;
-typedef unsigned long long u64;
-typedef unsigned char u8;
-
-#define CK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { printf("%s:%d %s\n", __FILE__, __LINE__, cudaGetErrorString(e_)); exit(1); } } while (0)
-
-struct code16 { float v[16]; };
-
-// ---------------- reference: one warp per row, plain code ----------------
-__global__ void ref_kernel(const __half* A, const u8* packed, const float* absmax, int N, int K, int bs, __half* out, code16 code) {
-    int warp = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, L = threadIdx.x & 31;
-    if (warp >= N) return;
-    u64 n = warp;
-    float acc = 0.f;
-    for (int k0 = 32 * L; k0 < K; k0 += 1024) {
-        __half s = __float2half_rn(absmax[(n * K + k0) / bs]);
-        for (int e = 0; e < 32; e++) {
-            u64 idx = n * K + k0 + e;
-            u8 byte = packed[idx >> 1];
-            int nib = (idx & 1) ? (byte & 15) : (byte >> 4);
-            __half q = __float2half_rn(code.v[nib]);
-            __half b = __hmul(q, s);
-            __half p = __hmul(A[k0 + e], b);
-            acc = acc + __half2float(p);
-        }
-    }
-    for (int off = 1; off < 32; off <<= 1) acc = acc + __shfl_down_sync(0xffffffffu, acc, off);
-    if (L == 0) out[n] = __float2half_rn(acc);
-}
+#include "gemv_proto_common.cuh"
 
 // ---------------- the prototype ----------------
-__device__ __forceinline__ u32 smem_u32(const void* p) { return (u32)__cvta_generic_to_shared(p); }
-__device__ __forceinline__ void mbar_init(u32 a, u32 count) { asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(a), "r"(count)); }
-__device__ __forceinline__ void mbar_expect(u32 a, u32 bytes) {
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(a), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void mbar_wait(u32 a, u32 parity) {
-    asm volatile("{\n.reg .pred p;\nW: mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n@!p bra W;\n}" ::"r"(a), "r"(parity) : "memory");
-}
-__device__ __forceinline__ u32 lds32(u32 a) { u32 v; asm volatile("ld.shared.u32 %0, [%1];" : "=r"(v) : "r"(a)); return v; }
-__device__ __forceinline__ uint4 lds128(u32 a) {
-    uint4 v; asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(a)); return v;
-}
 __device__ __forceinline__ u32 hmul2(u32 x, u32 y) { u32 d; asm("mul.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(x), "r"(y)); return d; }
 __device__ __forceinline__ float lo16(u32 p) { float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"((unsigned short)(p & 0xffff))); return f; }
 __device__ __forceinline__ float hi16(u32 p) { float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"((unsigned short)(p >> 16))); return f; }
@@ -87,23 +37,8 @@ __device__ void stage_table_act(u8* smem, const __half* A, int K, const code16& 
     }
 }
 
-// the L2 flush: a read-only pass over 256 MB (a memset would leave dirty lines to write back)
-__global__ void flush_read(const uint4* p, size_t n, int* sink) {
-    u32 x = 0;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) { uint4 v = __ldcg(p + i); x ^= v.x ^ v.w; }
-    if (x == 0x12345678u) *sink = 1;
-}
-__global__ void empty_kernel() {}
-static int* g_sink;
-static void do_flush(void* f, size_t b, int sms) { flush_read<<<sms * 4, 512>>>((const uint4*)f, b / 16, g_sink); }
-
 // ---- the kernel: a 2-D tensor map; a stage is W rows x SEGB bytes (one TMA), warp w takes row w of
 // the stage; the last warp to finish a stage refills it ----
-struct __align__(64) tmap_t { u64 v[16]; };
-__device__ __forceinline__ void tma2d(u32 dst, const tmap_t* tm, int x, int y, u32 mbar, u64 pol) {
-    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {%2, %3}], [%4], %5;"
-                 ::"r"(dst), "l"((u64)tm), "r"(x), "r"(y), "r"(mbar), "l"(pol) : "memory");
-}
 __device__ __forceinline__ void cp4(u32 dst, const void* src) { asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(dst), "l"(src) : "memory"); }
 __device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
 template <int N_> __device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N_) : "memory"); }
@@ -256,141 +191,66 @@ gemv_tm(const __grid_constant__ tmap_t tm, const __half* A, const float* absmax,
     cp_wait<0>();
 }
 
-template <int W, int S, int SEGB, int PROBE, int FAST = 0, int R = 1>
-static void run_tm(const char* name, int N, int K, const __half* dA, const u8* dP, const float* dM, __half* dO, const __half* dRef,
-                   code16 code, void* flush, size_t flushb, double copy_gbs, int sms) {
-    auto kern = gemv_tm<W, S, SEGB, PROBE, FAST, R>;
-    const size_t smem = 65536 + (size_t)S * W * R * SEGB + (size_t)S * (SEGB / 512) * R * W * 128 + 16 * S;
-    CK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    tmap_t tm;
+static bool make_map(tmap_t* tm, const u8* dP, int N, int K, int SEGB, int rows) {
     cuuint64_t dims[2] = {(cuuint64_t)K / 16, (cuuint64_t)N};
     cuuint64_t strides[1] = {(cuuint64_t)K / 2};
-    cuuint32_t box[2] = {SEGB / 8, W * R}, es[2] = {1, 1};
-    CUresult r = cuTensorMapEncodeTiled((CUtensorMap*)&tm, CU_TENSOR_MAP_DATA_TYPE_UINT64, 2, (void*)dP, dims, strides, box, es,
+    cuuint32_t box[2] = {(cuuint32_t)SEGB / 8, (cuuint32_t)rows}, es[2] = {1, 1};
+    CUresult r = cuTensorMapEncodeTiled((CUtensorMap*)tm, CU_TENSOR_MAP_DATA_TYPE_UINT64, 2, (void*)dP, dims, strides, box, es,
                                         CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                                         CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    if (r != CUDA_SUCCESS) { printf("%s: cuTensorMapEncodeTiled %d\n", name, (int)r); return; }
-    CK(cudaMemset(dO, 0xff, N * 2));
-    kern<<<sms, W * 32, smem>>>(tm, dA, dM, N, K, 6, dO, code);
-    CK(cudaDeviceSynchronize());
-    std::vector<unsigned short> o(N), rr(N);
-    CK(cudaMemcpy(o.data(), dO, N * 2, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(rr.data(), dRef, N * 2, cudaMemcpyDeviceToHost));
-    int bad = 0;
-    double num = 0, den = 0;
-    for (int i = 0; i < N; i++) {
-        bad += o[i] != rr[i];
-        __half_raw ho, hr; ho.x = o[i]; hr.x = rr[i];
-        const double x = __half2float(__half(ho)), y = __half2float(__half(hr));
-        num += (x - y) * (x - y); den += y * y;
-    }
-    if (FAST) printf("   fast order: %d of %d differ from the exact order, relative L2 %.2e\n", bad, N, sqrt(num / den)), bad = 0;
-    cudaEvent_t e0, e1;
-    cudaEventCreate(&e0); cudaEventCreate(&e1);
-    std::vector<float> ts;
-    for (int it = 0; it < 40; it++) {
-        do_flush(flush, flushb, sms);
-        cudaEventRecord(e0);
-        kern<<<sms, W * 32, smem>>>(tm, dA, dM, N, K, 6, dO, code);
-        cudaEventRecord(e1);
-        CK(cudaEventSynchronize(e1));
-        float ms; cudaEventElapsedTime(&ms, e0, e1);
-        if (it >= 5) ts.push_back(ms);
-    }
-    // rotated: 6 copies of the weights (> the 50 MB L2), 36 launches back to back between two events
-    const int NC = 6;
-    u8* cp[NC]; float* cm[NC]; tmap_t tms[NC];
-    for (int c = 0; c < NC; c++) {
-        CK(cudaMalloc(&cp[c], (size_t)N * K / 2)); CK(cudaMalloc(&cm[c], (size_t)N * K / 64 * 4));
-        CK(cudaMemcpy(cp[c], dP, (size_t)N * K / 2, cudaMemcpyDeviceToDevice));
-        CK(cudaMemcpy(cm[c], dM, (size_t)N * K / 64 * 4, cudaMemcpyDeviceToDevice));
-        cuTensorMapEncodeTiled((CUtensorMap*)&tms[c], CU_TENSOR_MAP_DATA_TYPE_UINT64, 2, (void*)cp[c], dims, strides, box, es,
-                               CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-                               CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    }
-    std::vector<float> tr;
-    for (int rep = 0; rep < 7; rep++) {
-        cudaEventRecord(e0);
-        for (int it = 0; it < 36; it++) kern<<<sms, W * 32, smem>>>(tms[it % NC], dA, cm[it % NC], N, K, 6, dO, code);
-        cudaEventRecord(e1);
-        CK(cudaEventSynchronize(e1));
-        float ms; cudaEventElapsedTime(&ms, e0, e1);
-        tr.push_back(ms / 36);
-    }
-    std::sort(tr.begin(), tr.end());
-    for (int c = 0; c < NC; c++) { cudaFree(cp[c]); cudaFree(cm[c]); }
-    const double msr = tr[3];
-    std::sort(ts.begin(), ts.end());
-    const double ms = ts[ts.size() / 2];
-    const double bytes = (double)N * K / 2 + (double)N * K / 64 * 4;
-    printf("%-28s %5d x %5d  %8.4f ms %6.1f%% copy | rotated %8.4f ms %6.1f%%  %s\n", name, N, K, ms, 100.0 * bytes / ms / 1e6 / copy_gbs,
-           msr, 100.0 * bytes / msr / 1e6 / copy_gbs,
-           PROBE ? (PROBE == 1 ? "(probe: loads, no math)" : PROBE == 2 ? "(probe: no scales)" : PROBE == 3 ? "(probe: TMA only)" : "(setup only)") : bad ? "MISMATCH" : "exact");
-    if (bad && !PROBE) printf("   %d of %d outputs differ\n", bad, N);
+    return r == CUDA_SUCCESS;
 }
 
-static float frand(u64* s) { *s = *s * 6364136223846793005ull + 1442695040888963407ull; return (float)((*s >> 40) & 0xffffff) / 16777216.0f; }
+template <int W, int S, int SEGB, int PROBE, int FAST = 0, int R = 1>
+static void run_tm(const char* name, const proto_env& env, proto_shape& sh) {
+    auto kern = gemv_tm<W, S, SEGB, PROBE, FAST, R>;
+    const int N = sh.N, K = sh.K;
+    const size_t smem = 65536 + (size_t)S * W * R * SEGB + (size_t)S * (SEGB / 512) * R * W * 128 + 16 * S;
+    CK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    tmap_t tm, tms[6];
+    const float* cms[6];
+    if (!make_map(&tm, sh.dP, N, K, SEGB, W * R)) { printf("%s: cuTensorMapEncodeTiled failed\n", name); return; }
+    CK(cudaMemset(sh.dO, 0xff, N * 2));
+    kern<<<env.sms, W * 32, smem>>>(tm, sh.dA, sh.dM, N, K, 6, sh.dO, env.code);
+    CK(cudaDeviceSynchronize());
+    proto_cmp cmp = proto_compare(sh);
+    if (FAST) printf("   fast order: %d of %d differ from the exact order, relative L2 %.2e\n", cmp.bad, N, cmp.rel), cmp.bad = 0;
+    double ms, msr;
+    proto_time(env, sh, [&](int c, const u8* P, const float* M) { make_map(&tms[c], P, N, K, SEGB, W * R); cms[c] = M; },
+               [&](int c) { kern<<<env.sms, W * 32, smem>>>(c < 0 ? tm : tms[c], sh.dA, c < 0 ? sh.dM : cms[c], N, K, 6, sh.dO, env.code); },
+               &ms, &msr);
+    const double bytes = proto_bytes(sh);
+    printf("%-28s %5d x %5d  %8.4f ms %6.1f%% copy | rotated %8.4f ms %6.1f%%  %s\n", name, N, K, ms, 100.0 * bytes / ms / 1e6 / env.copy_gbs,
+           msr, 100.0 * bytes / msr / 1e6 / env.copy_gbs,
+           PROBE ? (PROBE == 1 ? "(probe: loads, no math)" : PROBE == 2 ? "(probe: no scales)" : PROBE == 3 ? "(probe: TMA only)" : "(setup only)") : cmp.bad ? "MISMATCH" : "exact");
+    if (cmp.bad && !PROBE) printf("   %d of %d outputs differ\n", cmp.bad, N);
+}
 
 int main() {
-    int sms; CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-    cudaDeviceProp pr; CK(cudaGetDeviceProperties(&pr, 0));
-    printf("gemv_proto: %s, %d SMs\n", pr.name, sms);
-    const size_t cb = 1ull << 30;
-    void *c0, *c1; CK(cudaMalloc(&c0, cb)); CK(cudaMalloc(&c1, cb));
-    CK(cudaMemset(c0, 1, cb));
-    std::vector<float> ct;
-    cudaEvent_t e0, e1; cudaEventCreate(&e0); cudaEventCreate(&e1);
-    for (int i = 0; i < 15; i++) {
-        cudaEventRecord(e0); CK(cudaMemcpyAsync(c1, c0, cb, cudaMemcpyDeviceToDevice)); cudaEventRecord(e1); cudaEventSynchronize(e1);
-        float ms; cudaEventElapsedTime(&ms, e0, e1); ct.push_back(ms);
-    }
-    std::sort(ct.begin(), ct.end());
-    const double copy_gbs = 2.0 * cb / ct[7] / 1e6;
-    printf("copy D2D 1 GiB: %.3f ms, %.0f GB/s\n", ct[7], copy_gbs);
-    CK(cudaFree(c1));
-    void* flush = c0; size_t flushb = 256u << 20;
-    CK(cudaMalloc(&g_sink, 4));
+    const proto_env env = proto_init("gemv_proto");
     {
         std::vector<float> et;
+        cudaEvent_t e0, e1; cudaEventCreate(&e0); cudaEventCreate(&e1);
         for (int i = 0; i < 30; i++) {
-            do_flush(flush, flushb, sms);
-            cudaEventRecord(e0); empty_kernel<<<sms, 512>>>(); cudaEventRecord(e1); cudaEventSynchronize(e1);
+            do_flush(env.flush, env.flushb, env.sms);
+            cudaEventRecord(e0); empty_kernel<<<env.sms, 512>>>(); cudaEventRecord(e1); cudaEventSynchronize(e1);
             float ms; cudaEventElapsedTime(&ms, e0, e1); et.push_back(ms);
         }
         std::sort(et.begin(), et.end());
         printf("empty kernel (events around one launch, after a flush): %.4f ms\n", et[15]);
-        cudaEventRecord(e0); for (int i = 0; i < 100; i++) empty_kernel<<<sms, 512>>>(); cudaEventRecord(e1); cudaEventSynchronize(e1);
+        cudaEventRecord(e0); for (int i = 0; i < 100; i++) empty_kernel<<<env.sms, 512>>>(); cudaEventRecord(e1); cudaEventSynchronize(e1);
         float ms; cudaEventElapsedTime(&ms, e0, e1);
         printf("empty kernel, 100 launches back to back: %.4f ms each\n", ms / 100);
     }
-    code16 code;
-    const float nf4[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f, -0.28444138169288635f, -0.18477343022823334f,
-                           -0.09105003625154495f, 0.0f, 0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
-                           0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
-    memcpy(code.v, nf4, sizeof nf4);
-    const int shapes[3][2] = {{8192, 8192}, {14336, 4096}, {4096, 14336}};
     for (int si = 0; si < 3; si++) {
-        const int N = shapes[si][0], K = shapes[si][1];
-        const size_t ne = (size_t)N * K;
-        std::vector<u8> hp(ne / 2); std::vector<float> hm(ne / 64); std::vector<__half> ha(K);
-        u64 seed = 1234 + si;
-        for (auto& b : hp) b = (u8)(frand(&seed) * 256);
-        for (auto& m : hm) m = 0.5f + 2.0f * frand(&seed);
-        for (auto& a : ha) a = __float2half_rn(2.0f * frand(&seed) - 1.0f);
-        u8* dP; float* dM; __half *dA, *dO, *dR;
-        CK(cudaMalloc(&dP, ne / 2)); CK(cudaMalloc(&dM, ne / 64 * 4)); CK(cudaMalloc(&dA, K * 2)); CK(cudaMalloc(&dO, N * 2)); CK(cudaMalloc(&dR, N * 2));
-        CK(cudaMemcpy(dP, hp.data(), ne / 2, cudaMemcpyHostToDevice));
-        CK(cudaMemcpy(dM, hm.data(), ne / 64 * 4, cudaMemcpyHostToDevice));
-        CK(cudaMemcpy(dA, ha.data(), K * 2, cudaMemcpyHostToDevice));
-        ref_kernel<<<(N * 32 + 255) / 256, 256>>>(dA, dP, dM, N, K, 64, dR, code);
-        CK(cudaDeviceSynchronize());
-        run_tm<16, 4, 1024, 0>("tm W16 R1 S4 SEG1K", N, K, dA, dP, dM, dO, dR, code, flush, flushb, copy_gbs, sms);
-        run_tm<16, 4, 1024, 3>("tm W16 R1 S4 SEG1K", N, K, dA, dP, dM, dO, dR, code, flush, flushb, copy_gbs, sms);
-        run_tm<16, 3, 1024, 0, 0, 2>("tm W16 R2 S3 SEG1K", N, K, dA, dP, dM, dO, dR, code, flush, flushb, copy_gbs, sms);
-        run_tm<16, 3, 1024, 1, 0, 2>("tm W16 R2 S3 SEG1K", N, K, dA, dP, dM, dO, dR, code, flush, flushb, copy_gbs, sms);
-        run_tm<16, 3, 1024, 0, 1, 2>("tm W16 R2 S3 SEG1K fast", N, K, dA, dP, dM, dO, dR, code, flush, flushb, copy_gbs, sms);
-        run_tm<8, 4, 1024, 0, 1, 2>("tm W8 R2 S4 SEG1K fast", N, K, dA, dP, dM, dO, dR, code, flush, flushb, copy_gbs, sms);
-        cudaFree(dP); cudaFree(dM); cudaFree(dA); cudaFree(dO); cudaFree(dR);
+        proto_shape sh = proto_shape_make(si, env);
+        run_tm<16, 4, 1024, 0>("tm W16 R1 S4 SEG1K", env, sh);
+        run_tm<16, 4, 1024, 3>("tm W16 R1 S4 SEG1K", env, sh);
+        run_tm<16, 3, 1024, 0, 0, 2>("tm W16 R2 S3 SEG1K", env, sh);
+        run_tm<16, 3, 1024, 1, 0, 2>("tm W16 R2 S3 SEG1K", env, sh);
+        run_tm<16, 3, 1024, 0, 1, 2>("tm W16 R2 S3 SEG1K fast", env, sh);
+        run_tm<8, 4, 1024, 0, 1, 2>("tm W8 R2 S4 SEG1K fast", env, sh);
+        proto_shape_free(sh);
     }
     return 0;
 }

@@ -6,66 +6,15 @@
 // that the two rows a quarter-warp reads hit different bank groups; the mma's B columns carry both
 // parities. (A first version with 3-D maps of 64-byte pieces, [chunk][row] in shared memory, streamed
 // at 78 % of copy back to back in its TMA-only probe against 88 % for these 1 KB rows.)
-// f16, NF4, blocksize 64, K % 256 == 0, N % 16 == 0. Compared with a plain reference kernel of the
+// f16, NF4, blocksize 64, K % 256 == 0, N % 16 == 0. The reference, the data, the flush and the timings
+// are bench/gemv_proto_common.cuh's, shared with bench/gemv_proto.cu. Compared with a plain reference kernel of the
 // exact semantics (relative L2, the tensor-core version is not bit-identical) and timed against the
 // device-to-device copy in the same process (single calls after an L2 flush, and back to back over
 // rotated copies of the weights).
 //   nvcc -O3 -arch=sm_90a --fmad=false -std=c++17 -o build/gemv_tma_proto bench/gemv_tma_proto.cu -lcuda
-#include <cuda_fp16.h>
-#include <cuda.h>
-#include <cuda_runtime.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <algorithm>
-#include <math.h>
-#include <vector>
+#include "gemv_proto_common.cuh"
 
-typedef unsigned int u32;
-typedef unsigned long long u64;
-typedef unsigned char u8;
-
-#define CK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { printf("%s:%d %s\n", __FILE__, __LINE__, cudaGetErrorString(e_)); exit(1); } } while (0)
-
-struct code16 { float v[16]; };
-struct __align__(64) tmap_t { u64 v[16]; };
-
-// reference: bnbq's exact one-token semantics (one warp per row)
-__global__ void ref_kernel(const __half* A, const u8* packed, const float* absmax, int N, int K, __half* out, code16 code) {
-    const int row = (blockIdx.x * blockDim.x + threadIdx.x) >> 5, L = threadIdx.x & 31;
-    if (row >= N) return;
-    float acc = 0.f;
-    for (int k0 = 32 * L; k0 < K; k0 += 1024) {
-        const __half s = __float2half_rn(absmax[((u64)row * K + k0) / 64]);
-        for (int e = 0; e < 32; e++) {
-            const u64 idx = (u64)row * K + k0 + e;
-            const u8 byte = packed[idx >> 1];
-            const int nib = (idx & 1) ? (byte & 15) : (byte >> 4);
-            const __half b = __hmul(__float2half_rn(code.v[nib]), s);
-            acc = acc + __half2float(__hmul(A[k0 + e], b));
-        }
-    }
-    for (int off = 1; off < 32; off <<= 1) acc = acc + __shfl_down_sync(0xffffffffu, acc, off);
-    if (L == 0) out[row] = __float2half_rn(acc);
-}
-
-__device__ __forceinline__ u32 smem_u32(const void* p) { return (u32)__cvta_generic_to_shared(p); }
-__device__ __forceinline__ void mbar_init(u32 a, u32 count) { asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(a), "r"(count)); }
-__device__ __forceinline__ void mbar_expect(u32 a, u32 bytes) {
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(a), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void mbar_wait(u32 a, u32 parity) {
-    asm volatile("{\n.reg .pred p;\nW: mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n@!p bra W;\n}" ::"r"(a), "r"(parity) : "memory");
-}
-__device__ __forceinline__ u32 lds32(u32 a) { u32 v; asm volatile("ld.shared.u32 %0, [%1];" : "=r"(v) : "r"(a)); return v; }
-__device__ __forceinline__ uint4 lds128(u32 a) {
-    uint4 v; asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(a)); return v;
-}
 __device__ __forceinline__ float2 lds64f(u32 a) { float2 v; asm volatile("ld.shared.v2.f32 {%0,%1}, [%2];" : "=f"(v.x), "=f"(v.y) : "r"(a)); return v; }
-__device__ __forceinline__ void tma2d(u32 dst, const tmap_t* tm, int x, int y, u32 mbar, u64 pol) {
-    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {%2, %3}], [%4], %5;"
-                 ::"r"(dst), "l"((u64)tm), "r"(x), "r"(y), "r"(mbar), "l"(pol) : "memory");
-}
 __device__ __forceinline__ float ldsf_(u32 a) { float v; asm volatile("ld.shared.f32 %0, [%1];" : "=f"(v) : "r"(a)); return v; }
 __device__ __forceinline__ void mma(float* c, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1) {
     asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
@@ -364,15 +313,6 @@ gemv_slab(const __half* A, const u8* packed, const float* absmax, int N, int K, 
     }
 }
 
-__global__ void flush_read(const uint4* p, size_t n, int* sink) {
-    u32 x = 0;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) { uint4 v = __ldcg(p + i); x ^= v.x ^ v.w; }
-    if (x == 0x12345678u) *sink = 1;
-}
-__global__ void empty_kernel() {}
-static int* g_sink;
-static void do_flush(void* f, size_t b, int sms) { flush_read<<<sms * 4, 512>>>((const uint4*)f, b / 16, g_sink); }
-
 static bool make_maps(tmap_t* wm, tmap_t* sm, const u8* dP, const float* dM, int N, int K, int CH) {
     cuuint64_t wd[2] = {(cuuint64_t)K / 16, (cuuint64_t)N};
     cuuint64_t ws[1] = {(cuuint64_t)K / 2};
@@ -389,153 +329,69 @@ static bool make_maps(tmap_t* wm, tmap_t* sm, const u8* dP, const float* dM, int
     return true;
 }
 
+// the correctness verdict and the speed line of a kernel's timings
+static void report(const char* name, const proto_env& env, const proto_shape& sh, int probe, const char* probe_what, const proto_cmp& c,
+                   double ms, double msr) {
+    const double bytes = proto_bytes(sh);
+    char verdict[96];
+    if (probe) snprintf(verdict, sizeof verdict, "(probe %d: %s)", probe, probe_what);
+    else snprintf(verdict, sizeof verdict, "rel %.2e max %.2e%s %s", c.rel, c.mrel, c.nan ? " NaN" : "", c.rel <= 2e-3 && c.mrel <= 2e-3 && !c.nan ? "ok" : "FAIL");
+    printf("%-24s %5d x %5d  %8.4f ms %6.1f%% copy | rotated %8.4f ms %6.1f%%  %s\n", name, sh.N, sh.K, ms, 100.0 * bytes / ms / 1e6 / env.copy_gbs, msr,
+           100.0 * bytes / msr / 1e6 / env.copy_gbs, verdict);
+}
+
 template <int W, int CH, int S, int PROBE, int ILV = 0>
-static void run(const char* name, int N, int K, const __half* dA, const u8* dP, const float* dM, __half* dO, const __half* dRef,
-                code16 code, void* flush, size_t flushb, double copy_gbs, int sms) {
+static void run(const char* name, const proto_env& env, proto_shape& sh) {
     auto kern = gemv_tma<W, CH, S, PROBE, ILV>;
-    const int NT = N / 16, grid = NT < sms ? NT : sms;
+    const int N = sh.N, K = sh.K;
+    const int NT = N / 16, grid = NT < env.sms ? NT : env.sms;
     const int maxt = (NT + grid - 1) / grid;
     const size_t smem = 32768 + (size_t)K * 2 + 64 + 1024 + (size_t)S * (CH * 1152) + 12 * S + 32 + (size_t)maxt * W * 64;
     if (smem > 227 * 1024) { printf("%s: %zu bytes of shared memory\n", name, smem); return; }
     CK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    tmap_t wm, sm;
-    if (!make_maps(&wm, &sm, dP, dM, N, K, CH)) return;
-    CK(cudaMemset(dO, 0xff, N * 2));
-    kern<<<grid, W * 32, smem>>>(wm, sm, dA, N, K, dO, code);
+    tmap_t wm, sm, wms[6], sms_[6];
+    if (!make_maps(&wm, &sm, sh.dP, sh.dM, N, K, CH)) return;
+    CK(cudaMemset(sh.dO, 0xff, N * 2));
+    kern<<<grid, W * 32, smem>>>(wm, sm, sh.dA, N, K, sh.dO, env.code);
     CK(cudaGetLastError());
     CK(cudaDeviceSynchronize());
-    std::vector<unsigned short> o(N), rr(N);
-    CK(cudaMemcpy(o.data(), dO, N * 2, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(rr.data(), dRef, N * 2, cudaMemcpyDeviceToHost));
-    double num = 0, den = 0, mx = 0, my = 0;
-    int nan = 0;
-    for (int i = 0; i < N; i++) {
-        __half_raw ho, hr; ho.x = o[i]; hr.x = rr[i];
-        const double x = __half2float(__half(ho)), y = __half2float(__half(hr));
-        if (x != x) nan++;
-        num += (x - y) * (x - y); den += y * y;
-        mx = std::max(mx, fabs(x - y)); my = std::max(my, fabs(y));
-    }
-    const double rel = sqrt(num / den), mrel = mx / my;
-    cudaEvent_t e0, e1;
-    cudaEventCreate(&e0); cudaEventCreate(&e1);
-    std::vector<float> ts;
-    for (int it = 0; it < 40; it++) {
-        do_flush(flush, flushb, sms);
-        cudaEventRecord(e0);
-        kern<<<grid, W * 32, smem>>>(wm, sm, dA, N, K, dO, code);
-        cudaEventRecord(e1);
-        CK(cudaEventSynchronize(e1));
-        float ms; cudaEventElapsedTime(&ms, e0, e1);
-        if (it >= 5) ts.push_back(ms);
-    }
-    const int NC = 6;
-    u8* cp[NC]; float* cm[NC]; tmap_t wms[NC], sms_[NC];
-    for (int c = 0; c < NC; c++) {
-        CK(cudaMalloc(&cp[c], (size_t)N * K / 2)); CK(cudaMalloc(&cm[c], (size_t)N * K / 64 * 4));
-        CK(cudaMemcpy(cp[c], dP, (size_t)N * K / 2, cudaMemcpyDeviceToDevice));
-        CK(cudaMemcpy(cm[c], dM, (size_t)N * K / 64 * 4, cudaMemcpyDeviceToDevice));
-        make_maps(&wms[c], &sms_[c], cp[c], cm[c], N, K, CH);
-    }
-    std::vector<float> tr;
-    for (int rep = 0; rep < 7; rep++) {
-        cudaEventRecord(e0);
-        for (int it = 0; it < 36; it++) kern<<<grid, W * 32, smem>>>(wms[it % NC], sms_[it % NC], dA, N, K, dO, code);
-        cudaEventRecord(e1);
-        CK(cudaEventSynchronize(e1));
-        float ms; cudaEventElapsedTime(&ms, e0, e1);
-        tr.push_back(ms / 36);
-    }
-    CK(cudaGetLastError());
-    std::sort(tr.begin(), tr.end());
-    for (int c = 0; c < NC; c++) { cudaFree(cp[c]); cudaFree(cm[c]); }
-    const double msr = tr[3];
-    std::sort(ts.begin(), ts.end());
-    const double ms = ts[ts.size() / 2];
-    const double bytes = (double)N * K / 2 + (double)N * K / 64 * 4;
-    char verdict[96];
-    if (PROBE) snprintf(verdict, sizeof verdict, "(probe %d: %s)", PROBE, PROBE == 1 ? "no table" : PROBE == 2 ? "TMA only" : PROBE == 3 ? "no activation" : "setup");
-    else snprintf(verdict, sizeof verdict, "rel %.2e max %.2e%s %s", rel, mrel, nan ? " NaN" : "", rel <= 2e-3 && mrel <= 2e-3 && !nan ? "ok" : "FAIL");
-    printf("%-24s %5d x %5d  %8.4f ms %6.1f%% copy | rotated %8.4f ms %6.1f%%  %s\n", name, N, K, ms, 100.0 * bytes / ms / 1e6 / copy_gbs, msr,
-           100.0 * bytes / msr / 1e6 / copy_gbs, verdict);
+    const proto_cmp cmp = proto_compare(sh);
+    double ms, msr;
+    proto_time(env, sh, [&](int c, const u8* P, const float* M) { make_maps(&wms[c], &sms_[c], P, M, N, K, CH); },
+               [&](int c) { kern<<<grid, W * 32, smem>>>(c < 0 ? wm : wms[c], c < 0 ? sm : sms_[c], sh.dA, N, K, sh.dO, env.code); }, &ms, &msr);
+    report(name, env, sh, PROBE, PROBE == 1 ? "no table" : PROBE == 2 ? "TMA only" : PROBE == 3 ? "no activation" : "setup", cmp, ms, msr);
 }
 
 
 template <int W, int S, int PROBE>
-static void run_slab(const char* name, int SB, int N, int K, const __half* dA, const u8* dP, const float* dM, __half* dO, const __half* dRef,
-                     code16 code, void* flush, size_t flushb, double copy_gbs, int sms) {
+static void run_slab(const char* name, int SB, const proto_env& env, proto_shape& sh) {
     auto kern = gemv_slab<W, S, PROBE>;
+    const int N = sh.N, K = sh.K;
     int splits = 0;
     for (int d = 1; d <= K / 256; d++)
         if ((K / 256) % d == 0 && 8 * (K / 2) / d <= SB) { splits = d; break; }
     if (!splits) { printf("%s: no split\n", name); return; }
     const int KC = K / 2 / splits;
-    const int NS = N / 8, grid = NS < sms ? NS : sms;
+    const int NS = N / 8, grid = NS < env.sms ? NS : env.sms;
     const int maxs = (NS + grid - 1) / grid;
     const size_t smem = 65536 + (size_t)S * 9 * KC + 12 * S + 32 + (size_t)maxs * W * 32;
     char nm[64];
     snprintf(nm, sizeof nm, "%s KC%d", name, KC);
     if (smem > 227 * 1024) { printf("%s: %zu bytes of shared memory\n", nm, smem); return; }
     CK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    CK(cudaMemset(dO, 0xff, N * 2));
-    kern<<<grid, W * 32, smem>>>(dA, dP, dM, N, K, splits, dO, code);
+    const u8* cps[6];
+    const float* cms[6];
+    CK(cudaMemset(sh.dO, 0xff, N * 2));
+    kern<<<grid, W * 32, smem>>>(sh.dA, sh.dP, sh.dM, N, K, splits, sh.dO, env.code);
     CK(cudaGetLastError());
     CK(cudaDeviceSynchronize());
-    std::vector<unsigned short> o(N), rr(N);
-    CK(cudaMemcpy(o.data(), dO, N * 2, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(rr.data(), dRef, N * 2, cudaMemcpyDeviceToHost));
-    double num = 0, den = 0, mx = 0, my = 0;
-    int nan = 0;
-    for (int i = 0; i < N; i++) {
-        __half_raw ho, hr; ho.x = o[i]; hr.x = rr[i];
-        const double x = __half2float(__half(ho)), y = __half2float(__half(hr));
-        if (x != x) nan++;
-        num += (x - y) * (x - y); den += y * y;
-        mx = std::max(mx, fabs(x - y)); my = std::max(my, fabs(y));
-    }
-    const double rel = sqrt(num / den), mrel = mx / my;
-    cudaEvent_t e0, e1;
-    cudaEventCreate(&e0); cudaEventCreate(&e1);
-    std::vector<float> ts;
-    for (int it = 0; it < 40; it++) {
-        do_flush(flush, flushb, sms);
-        cudaEventRecord(e0);
-        kern<<<grid, W * 32, smem>>>(dA, dP, dM, N, K, splits, dO, code);
-        cudaEventRecord(e1);
-        CK(cudaEventSynchronize(e1));
-        float ms; cudaEventElapsedTime(&ms, e0, e1);
-        if (it >= 5) ts.push_back(ms);
-    }
-    const int NC = 6;
-    u8* cp[NC]; float* cm[NC];
-    for (int c = 0; c < NC; c++) {
-        CK(cudaMalloc(&cp[c], (size_t)N * K / 2)); CK(cudaMalloc(&cm[c], (size_t)N * K / 64 * 4));
-        CK(cudaMemcpy(cp[c], dP, (size_t)N * K / 2, cudaMemcpyDeviceToDevice));
-        CK(cudaMemcpy(cm[c], dM, (size_t)N * K / 64 * 4, cudaMemcpyDeviceToDevice));
-    }
-    std::vector<float> tr;
-    for (int rep = 0; rep < 7; rep++) {
-        cudaEventRecord(e0);
-        for (int it = 0; it < 36; it++) kern<<<grid, W * 32, smem>>>(dA, cp[it % NC], cm[it % NC], N, K, splits, dO, code);
-        cudaEventRecord(e1);
-        CK(cudaEventSynchronize(e1));
-        float ms; cudaEventElapsedTime(&ms, e0, e1);
-        tr.push_back(ms / 36);
-    }
-    CK(cudaGetLastError());
-    std::sort(tr.begin(), tr.end());
-    for (int c = 0; c < NC; c++) { cudaFree(cp[c]); cudaFree(cm[c]); }
-    const double msr = tr[3];
-    std::sort(ts.begin(), ts.end());
-    const double ms = ts[ts.size() / 2];
-    const double bytes = (double)N * K / 2 + (double)N * K / 64 * 4;
-    char verdict[96];
-    if (PROBE) snprintf(verdict, sizeof verdict, "(probe %d: %s)", PROBE, PROBE == 1 ? "no table" : PROBE == 2 ? "copies only" : "no activation");
-    else snprintf(verdict, sizeof verdict, "rel %.2e max %.2e%s %s", rel, mrel, nan ? " NaN" : "", rel <= 2e-3 && mrel <= 2e-3 && !nan ? "ok" : "FAIL");
-    printf("%-24s %5d x %5d  %8.4f ms %6.1f%% copy | rotated %8.4f ms %6.1f%%  %s\n", nm, N, K, ms, 100.0 * bytes / ms / 1e6 / copy_gbs, msr,
-           100.0 * bytes / msr / 1e6 / copy_gbs, verdict);
+    const proto_cmp cmp = proto_compare(sh);
+    double ms, msr;
+    proto_time(env, sh, [&](int c, const u8* P, const float* M) { cps[c] = P; cms[c] = M; },
+               [&](int c) { kern<<<grid, W * 32, smem>>>(sh.dA, c < 0 ? sh.dP : cps[c], c < 0 ? sh.dM : cms[c], N, K, splits, sh.dO, env.code); },
+               &ms, &msr);
+    report(nm, env, sh, PROBE, PROBE == 1 ? "no table" : PROBE == 2 ? "copies only" : "no activation", cmp, ms, msr);
 }
-
 
 // the plainest read stream: every thread loads U 16-byte units per round (grid-stride), folds them
 template <int U>
@@ -552,7 +408,11 @@ __global__ void __launch_bounds__(512) read_probe(const uint4* p, size_t n, int*
     if (x == 0x12345678u) *sink = 1;
 }
 template <int U>
-static void run_read(size_t bytes, int bps, void* flush, size_t flushb, double copy_gbs, int sms) {
+static void run_read(size_t bytes, int bps, const proto_env& env) {
+    void* flush = env.flush;
+    const size_t flushb = env.flushb;
+    const double copy_gbs = env.copy_gbs;
+    const int sms = env.sms;
     const int NC = (int)std::max<size_t>(3, (150u << 20) / bytes + 1);
     std::vector<uint4*> b(NC);
     for (int c = 0; c < NC; c++) { CK(cudaMalloc(&b[c], bytes)); CK(cudaMemset(b[c], c + 1, bytes)); }
@@ -596,63 +456,24 @@ static void run_read(size_t bytes, int bps, void* flush, size_t flushb, double c
     for (int c = 0; c < NC; c++) cudaFree(b[c]);
 }
 
-static float frand(u64* s) { *s = *s * 6364136223846793005ull + 1442695040888963407ull; return (float)((*s >> 40) & 0xffffff) / 16777216.0f; }
-
 int main(int argc, char** argv) {
     const int only = argc > 1 ? atoi(argv[1]) : -1;
-    int sms; CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-    cudaDeviceProp pr; CK(cudaGetDeviceProperties(&pr, 0));
-    printf("gemv_tma_proto: %s, %d SMs\n", pr.name, sms);
-    const size_t cb = 1ull << 30;
-    void *c0, *c1; CK(cudaMalloc(&c0, cb)); CK(cudaMalloc(&c1, cb));
-    CK(cudaMemset(c0, 1, cb));
-    std::vector<float> ct;
-    cudaEvent_t e0, e1; cudaEventCreate(&e0); cudaEventCreate(&e1);
-    for (int i = 0; i < 15; i++) {
-        cudaEventRecord(e0); CK(cudaMemcpyAsync(c1, c0, cb, cudaMemcpyDeviceToDevice)); cudaEventRecord(e1); cudaEventSynchronize(e1);
-        float ms; cudaEventElapsedTime(&ms, e0, e1); ct.push_back(ms);
-    }
-    std::sort(ct.begin(), ct.end());
-    const double copy_gbs = 2.0 * cb / ct[7] / 1e6;
-    printf("copy D2D 1 GiB: %.3f ms, %.0f GB/s\n", ct[7], copy_gbs);
-    CK(cudaFree(c1));
-    void* flush = c0; size_t flushb = 256u << 20;
-    CK(cudaMalloc(&g_sink, 4));
-    code16 code;
-    const float nf4[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f, -0.28444138169288635f, -0.18477343022823334f,
-                           -0.09105003625154495f, 0.0f, 0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
-                           0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
-    memcpy(code.v, nf4, sizeof nf4);
+    const proto_env env = proto_init("gemv_tma_proto");
     if (only == 3) {
         const size_t gb = (size_t)8192 * 8192 / 2 + (size_t)8192 * 8192 / 64 * 4;   // 8192^2 weights + absmax
-        run_read<4>(gb, 4, flush, flushb, copy_gbs, sms); run_read<8>(gb, 2, flush, flushb, copy_gbs, sms); run_read<2>(gb, 4, flush, flushb, copy_gbs, sms);
-        run_read<4>(gb, 2, flush, flushb, copy_gbs, sms); run_read<4>(gb, 8, flush, flushb, copy_gbs, sms);
-        run_read<4>(2 * gb, 4, flush, flushb, copy_gbs, sms); run_read<4>(4 * gb, 4, flush, flushb, copy_gbs, sms); run_read<4>(16 * gb, 4, flush, flushb, copy_gbs, sms);
+        run_read<4>(gb, 4, env); run_read<8>(gb, 2, env); run_read<2>(gb, 4, env); run_read<4>(gb, 2, env); run_read<4>(gb, 8, env);
+        run_read<4>(2 * gb, 4, env); run_read<4>(4 * gb, 4, env); run_read<4>(16 * gb, 4, env);
         return 0;
     }
-    const int shapes[3][2] = {{8192, 8192}, {14336, 4096}, {4096, 14336}};
     for (int si = 0; si < 3; si++) {
-        const int N = shapes[si][0], K = shapes[si][1];
-        const size_t ne = (size_t)N * K;
-        std::vector<u8> hp(ne / 2); std::vector<float> hm(ne / 64); std::vector<__half> ha(K);
-        u64 seed = 1234 + si;
-        for (auto& b : hp) b = (u8)(frand(&seed) * 256);
-        for (auto& m : hm) m = 0.5f + 2.0f * frand(&seed);
-        for (auto& a : ha) a = __float2half_rn(2.0f * frand(&seed) - 1.0f);
-        u8* dP; float* dM; __half *dA, *dO, *dR;
-        CK(cudaMalloc(&dP, ne / 2)); CK(cudaMalloc(&dM, ne / 64 * 4)); CK(cudaMalloc(&dA, K * 2)); CK(cudaMalloc(&dO, N * 2)); CK(cudaMalloc(&dR, N * 2));
-        CK(cudaMemcpy(dP, hp.data(), ne / 2, cudaMemcpyHostToDevice));
-        CK(cudaMemcpy(dM, hm.data(), ne / 64 * 4, cudaMemcpyHostToDevice));
-        CK(cudaMemcpy(dA, ha.data(), K * 2, cudaMemcpyHostToDevice));
-        ref_kernel<<<(N * 32 + 255) / 256, 256>>>(dA, dP, dM, N, K, dR, code);
-        CK(cudaDeviceSynchronize());
-#define RUN(W_, CH_, S_, P_) run<W_, CH_, S_, P_>("W" #W_ " CH" #CH_ " S" #S_, N, K, dA, dP, dM, dO, dR, code, flush, flushb, copy_gbs, sms)
-#define RUNI(W_, CH_, S_, P_) run<W_, CH_, S_, P_, 1>("ilv W" #W_ " CH" #CH_ " S" #S_, N, K, dA, dP, dM, dO, dR, code, flush, flushb, copy_gbs, sms)
+        proto_shape sh = proto_shape_make(si, env);
+#define RUN(W_, CH_, S_, P_) run<W_, CH_, S_, P_>("W" #W_ " CH" #CH_ " S" #S_, env, sh)
+#define RUNI(W_, CH_, S_, P_) run<W_, CH_, S_, P_, 1>("ilv W" #W_ " CH" #CH_ " S" #S_, env, sh)
         if (only == 4) {
             RUNI(8, 16, 4, 0); RUNI(8, 16, 4, 2); RUNI(16, 32, 3, 0); RUNI(16, 32, 3, 2); RUNI(8, 32, 3, 0); RUNI(8, 16, 6, 0); RUNI(8, 16, 6, 2);
             RUN(8, 16, 4, 0); RUN(8, 16, 4, 2);
         }
-#define SLAB(W_, S_, P_, SB_) run_slab<W_, S_, P_>("slab W" #W_ " S" #S_, SB_, N, K, dA, dP, dM, dO, dR, code, flush, flushb, copy_gbs, sms)
+#define SLAB(W_, S_, P_, SB_) run_slab<W_, S_, P_>("slab W" #W_ " S" #S_, SB_, env, sh)
         if (only == 2) {
             SLAB(8, 4, 0, 16384); SLAB(8, 4, 2, 16384); SLAB(8, 4, 1, 16384); SLAB(8, 4, 3, 16384);
             SLAB(8, 4, 0, 32768); SLAB(8, 4, 2, 32768); SLAB(16, 4, 0, 32768); SLAB(8, 6, 0, 16384); SLAB(16, 6, 0, 16384);
@@ -664,7 +485,7 @@ int main(int argc, char** argv) {
         if (only < 0 || only == 1) {
             RUN(16, 16, 4, 0); RUN(8, 8, 6, 0); RUN(16, 32, 3, 0); RUN(4, 16, 4, 0); RUN(8, 32, 3, 0); RUN(16, 16, 6, 0); RUN(16, 32, 3, 2);
         }
-        cudaFree(dP); cudaFree(dM); cudaFree(dA); cudaFree(dO); cudaFree(dR);
+        proto_shape_free(sh);
     }
     return 0;
 }
