@@ -383,6 +383,12 @@ BNBQ_DEV u32 bnbq_i8_ld_volatile(const u32* p) {
     return v;
 }
 
+// The published snapshot into the block's shared memory ssnap (a uniform call; a barrier at the end).
+BNBQ_DEV void bnbq_i8_take_snapshot(u32* ssnap, const u32* smp, u64 nwords) {
+    for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) ssnap[w] = bnbq_i8_ld_cg(&smp[64 + w]);
+    __syncthreads();
+}
+
 // A row's block, after the row's last atomicOr: counts it; the R0-th publishes the snapshot.
 BNBQ_DEV void bnbq_i8_sample_done(u32* bm, u64 nwords, u32* smp, u64 R0) {
     __shared__ int last;
@@ -471,8 +477,7 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
         if (SMP) nxt = nextrow[it & 1u];
         it++;
         if (SMP && snap && !have) {   // first sight: copy it (uniform over the block)
-            for (u64 w = tid; w < nwords; w += Tn) ssnap[w] = bnbq_i8_ld_cg(&smp[64 + w]);
-            __syncthreads();
+            bnbq_i8_take_snapshot(ssnap, smp, nwords);
             have = 1;
         }
         if (SMP && !snap) bnbq_i8_sample_done(bm, nwords, smp, R0);   // uniform
@@ -506,8 +511,7 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
             __syncthreads();
             if (endflag) {
                 __threadfence();
-                for (u64 w = tid; w < nwords; w += Tn) ssnap[w] = bnbq_i8_ld_cg(&smp[64 + w]);
-                __syncthreads();
+                bnbq_i8_take_snapshot(ssnap, smp, nwords);
                 have = 1;
             }
         }
