@@ -7564,7 +7564,13 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
               cols - 2 * nw_ - 64 > nrb && nw_ <= 8192;
     BNBQ__CU_BEGIN("bnbq_int8_vectorwise_quant");
     /* the snapshot only helps the rows that start after the first wave of resident row blocks; the
-       snapshot's grid is one such wave (each block copies the snapshot once) */
+       snapshot's grid is one such wave (each block copies the snapshot once). Its row blocks of more
+       than 128 threads take 256 (4 an SM either way; fewer pieces a thread): 4096x14336 on the H100
+       +1 point single and back to back (bench/results/gpu-20261122-h100-session10-int8.txt, D, F) */
+    if (smp && bt > 128 && rows >= 2 * bnbq__cu_sms(c) * 4) {
+        bt = 256;
+        per = 4;
+    }
     smp = smp && rows >= 2 * bnbq__cu_sms(c) * per;
     (void)dt;
     r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1",

@@ -867,12 +867,13 @@ static void op_int8_rows_specials(void) {
      L2): outliers in rows 0 and 1 (in the snapshot), rows 150, 9000 and the last (not; column 5 is
      in both). Then 128 columns (the fewest for that path) with every column an outlier column (its
      counters, snapshot and row bitmap share out_outlier_cols with the bitmask and the compacted
-     list);
+     list); and 9216 columns (row blocks of more than 128 threads take 256 on this path) on two
+     waves of 4 blocks an SM;
    - about one wave (20480 columns: 256 threads a row, rows for 3/4 of the L2): one pass and the
      full fix pass (also the path of the small shapes of int8_vectorwise_quant). */
 static void op_int8_sample_miss(void) {
     bnbq_cuda_device_info info;
-    size_t l2, R, C = 256, R2, C2 = 128, R3, C3 = 20480, i;
+    size_t l2, R, C = 256, R2, C2 = 128, R3, C3 = 20480, R4, C4 = 9216, i;
     float* x;
     int32_t cnt;
     memset(&info, 0, sizeof info);
@@ -901,6 +902,18 @@ static void op_int8_sample_miss(void) {
     for (i = 0; i < C2; i++) x[(i % R2) * C2 + i] = 3.0f;
     cnt = vw_quant_both((const uint16_t*)as_dtype(BNBQ_F16, x, R2 * C2), R2, C2, 0.5f, 1);
     if (cnt != (int32_t)C2) case_fail("the CPU finds %d outlier columns, not %zu", (int)cnt, C2);
+    case_end();
+    STOP();
+    case_begin();
+    /* the snapshot path with row blocks of 256 threads (more than 128 threads a row: 9216 columns),
+       two waves of 4 blocks an SM */
+    R4 = 2 * (size_t)(info.sm_count > 0 ? info.sm_count : 80) * 4 + 8;
+    label("int8_vectorwise_quant %zux%zu threshold=6, snapshot path at 256 threads a row", R4, C4);
+    x = (float*)H(R4 * C4 * 4);
+    fill_normal(x, R4 * C4, 1.0f);
+    x[0 * C4 + 7] = 8.0f; x[2 * C4 + 9000] = -6.0f; x[700 * C4 + 7] = 10.0f; x[(R4 - 1) * C4 + 4321] = 6.25f;
+    cnt = vw_quant_both((const uint16_t*)as_dtype(BNBQ_F16, x, R4 * C4), R4, C4, 6.0f, 1);
+    if (cnt != 3) case_fail("the CPU finds %d outlier columns, not 3", (int)cnt);
     case_end();
     if (g_small) return;
     STOP();
