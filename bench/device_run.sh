@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench/device_run.sh - the GPU checks and benchmarks of one device session:
-#   tests: make gpu-test, build/bench_compile (cold NVRTC wall time per unit), the GPU quickstart
+#   tests: make gpu-test, build/bench_compile --repeat 2 (cold NVRTC wall time per unit, and the faster
+#          of two compilations of each), the GPU quickstart
 #   bench: make bench-gpu (read-only L2 flush; gemv and LLM.int8 also back-to-back with rotated
 #          inputs), the gemv lines again with the fast order (bench_gpu --gemv-fast)
 # Header: command, commit, date, GPU and driver. Usage: sh bench/device_run.sh [LOG [tests|bench|all]]
@@ -21,7 +22,7 @@ echo
 make -s all >/dev/null || { echo "build failed"; exit 1; }
 if [ "$PART" != bench ]; then
 echo "===== make gpu-test"; make -s gpu-test
-echo; echo "===== build/bench_compile 90"; make -s build/bench_compile && ./build/bench_compile 90
+echo; echo "===== build/bench_compile 90 --repeat 2"; make -s build/bench_compile && ./build/bench_compile 90 --repeat 2
 echo; echo "===== build/gpu_quickstart"; ./build/gpu_quickstart
 fi
 if [ "$PART" != tests ]; then
