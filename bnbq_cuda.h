@@ -7559,7 +7559,7 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
     int vec = cols % 8 == 0 && bnbq__cu_al(A, 16) && bnbq__cu_al(out_CA, 8);
     size_t nw_ = (cols + 31) / 32, nrb = (rows + 31) / 32;
     /* threads of a row block; blocks of it an SM holds at 64 registers a thread (at most 32) */
-    size_t bt = bnbq__cu_row_threads8(vec ? cols / 8 : cols), per = 1024 / bt < 32 ? 1024 / bt : 32;
+    size_t bt = bnbq__cu_row_threads8(vec ? cols / 8 : cols), per = bnbq__cu_min_u(1024 / bt, 32);
     int smp = vec && threshold > 0.0f && rows > BNBQ__CU_I8_SAMPLE && cols / 4 > nw_ + 16 &&
               cols - 2 * nw_ - 64 > nrb && nw_ <= 8192;
     BNBQ__CU_BEGIN("bnbq_int8_vectorwise_quant");
@@ -7567,11 +7567,14 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
        snapshot's grid is one such wave (each block copies the snapshot once). Its row blocks of more
        than 128 threads take 256 (4 an SM either way; fewer pieces a thread): 4096x14336 on the H100
        +1 point single and back to back (bench/results/gpu-20261122-h100-session10-int8.txt, D, F) */
-    if (smp && bt > 128 && rows >= 2 * bnbq__cu_sms(c) * 4) {
-        bt = 256;
-        per = 4;
+    {
+        size_t sbt = bt > 128 ? 256 : bt, sper = bnbq__cu_min_u(1024 / sbt, 32);
+        smp = smp && rows >= 2 * bnbq__cu_sms(c) * sper;
+        if (smp) {
+            bt = sbt;
+            per = sper;
+        }
     }
-    smp = smp && rows >= 2 * bnbq__cu_sms(c) * per;
     (void)dt;
     r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1",
                         !vec               ? "bnbq_k_int8_vw_rows_any"
