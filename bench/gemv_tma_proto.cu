@@ -23,6 +23,34 @@ __device__ __forceinline__ void mma(float* c, u32 a0, u32 a1, u32 a2, u32 a3, u3
 // table word of byte j of w for this lane (tl: table base + 4 lane; entry b of lane L at 128 b + 4 L)
 __device__ __forceinline__ u32 tq(u32 w, int j, u32 tl) { return lds32(tl + (__byte_perm(w, 0u, 0x4440u + (u32)j) << 7)); }
 
+// Thread 0 of a block: the ring's S mbarriers (one arrival each) and consumer counters, then the
+// first min(S, items) fetches (fetch(i): item i into slot i % S). Both kernels start their rings so.
+template <class F>
+__device__ __forceinline__ void ring_start(u32 full, u32* cnt, int S, int items, F fetch) {
+    if (threadIdx.x != 0) return;
+    for (int i = 0; i < S; i++) { mbar_init(full + 8u * i, 1); cnt[i] = 0; }
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+    for (int i = 0; i < S && i < items; i++) fetch(i);
+}
+// The lookup table's words: entry b = (f16(code[b >> 4]), f16(code[b & 15])) as one word v, for every
+// 16-byte unit i of the 8 per entry (b = i >> 3); put(i, v) stores the unit (4 copies of v) where the
+// kernel keeps it. A whole block calls it (the shuffles read lane b >> 4's and b & 15's code value).
+template <class P>
+__device__ __forceinline__ void build_pair_table(const code16& code, P put) {
+    const u32 l16 = threadIdx.x & 15u;
+    float c = code.v[0];
+#pragma unroll
+    for (int i = 1; i < 16; i++) c = l16 == (u32)i ? code.v[i] : c;
+    const u32 qb = (u32)__half_as_ushort(__float2half_rn(c));
+    for (u32 i = threadIdx.x; i < 256 * 8; i += blockDim.x) {
+        const u32 b = i >> 3;
+        const u32 hi = __shfl_sync(0xffffffffu, qb, (int)(b >> 4));
+        const u32 lo = __shfl_sync(0xffffffffu, qb, (int)(b & 15u));
+        put(i, hi | (lo << 16));
+    }
+}
+
 // PROBE: 0 full, 1 no table lookups (raw weight words as A), 2 TMA + waits only, 3 no activation loads
 // smem: [0, 32K) table; [32K, 32K + 2K + 64) activation (swizzled) + 64 zero bytes; ring (1024-aligned):
 // S slots of CH KB weights + CH * 128 B scales; S mbarriers + S counters; partial sums [tile][W][16]
@@ -55,27 +83,9 @@ gemv_tma(const __grid_constant__ tmap_t wm, const __grid_constant__ tmap_t smp, 
         tma2d(ring + slot * SLOT, &wm, cs * 8, tile * 16, full + 8u * slot, pol);
         tma2d(ring + slot * SLOT + CH * 1024, &smp, cs * 2, tile * 16, full + 8u * slot, pol);
     };
-    if (threadIdx.x == 0) {
-        for (int i = 0; i < S; i++) { mbar_init(full + 8u * i, 1); cnt[i] = 0; }
-        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-        asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-        for (int i = 0; i < S && i < items; i++) fetch(i);
-    }
+    ring_start(full, cnt, S, items, fetch);
     // table: entry b = (dt(code[b >> 4]), dt(code[b & 15])), 32 copies (bank = lane)
-    {
-        const u32 l16 = threadIdx.x & 15u;
-        float c = code.v[0];
-#pragma unroll
-        for (int i = 1; i < 16; i++) c = l16 == (u32)i ? code.v[i] : c;
-        const u32 qb = (u32)__half_as_ushort(__float2half_rn(c));
-        for (u32 i = threadIdx.x; i < 256 * 8; i += blockDim.x) {
-            const u32 b = i >> 3;
-            const u32 hi = __shfl_sync(0xffffffffu, qb, (int)(b >> 4));
-            const u32 lo = __shfl_sync(0xffffffffu, qb, (int)(b & 15u));
-            const u32 v = hi | (lo << 16);
-            *(uint4*)(smem + 16 * i) = make_uint4(v, v, v, v);
-        }
-    }
+    build_pair_table(code, [&](u32 i, u32 v) { *(uint4*)(smem + 16 * i) = make_uint4(v, v, v, v); });
     // activation: 16-byte unit q of lane t's 4 units of chunk c at 16 c + 4 t + (q ^ t)
     for (u32 u = threadIdx.x; u < (u32)K / 8u; u += blockDim.x) {
         const u32 c = u >> 4, tt = (u >> 2) & 3u, q = u & 3u;
@@ -212,26 +222,9 @@ gemv_slab(const __half* A, const u8* packed, const float* absmax, int N, int K, 
             }
         }
     };
-    if (threadIdx.x == 0) {
-        for (int i = 0; i < S; i++) { mbar_init(full + 8u * i, 1); cnt[i] = 0; }
-        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-        asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-        for (int i = 0; i < S && i < items; i++) fetch(i);
-    }
-    {
-        const u32 l16 = threadIdx.x & 15u;
-        float c = code.v[0];
-#pragma unroll
-        for (int i = 1; i < 16; i++) c = l16 == (u32)i ? code.v[i] : c;
-        const u32 qb = (u32)__half_as_ushort(__float2half_rn(c));
-        for (u32 i = threadIdx.x; i < 256 * 8; i += blockDim.x) {   // entry b = i >> 3: 128 bytes at 256 b
-            const u32 b = i >> 3;
-            const u32 hi = __shfl_sync(0xffffffffu, qb, (int)(b >> 4));
-            const u32 lo = __shfl_sync(0xffffffffu, qb, (int)(b & 15u));
-            const u32 v = hi | (lo << 16);
-            *(uint4*)(smem + 256u * b + 16u * (i & 7u)) = make_uint4(v, v, v, v);
-        }
-    }
+    ring_start(full, cnt, S, items, fetch);
+    // entry b = i >> 3: 128 bytes at 256 b
+    build_pair_table(code, [&](u32 i, u32 v) { *(uint4*)(smem + 256u * (i >> 3) + 16u * (i & 7u)) = make_uint4(v, v, v, v); });
     // activation unit u (16 bytes) of chunk cc = u >> 4, lane-slot tt = (u >> 2) & 3, q = u & 3 at hole
     // 2 cc + (tt >> 1), byte 128 + 16 (4 (tt & 1) + (q ^ tt))
     for (u32 u = threadIdx.x; u < (u32)K / 8u; u += blockDim.x) {
