@@ -41,6 +41,14 @@ BNBQ_DEV float pr_block_sum(float v, float* red) {
     return t;
 }
 
+// out[e] = dt(v (+ bias[n]) (+ out[e])): an output element of the GEMM kernels (a function of its own:
+// the unrolled 4 x 4 / MR x 4 epilogues called it inline 16 times, a good part of their units' NVRTC time)
+__device__ __noinline__ void pr_out(float v, u64 e, u64 n, const void* bias, int accumulate, void* out) {
+    if (bias) v = v + pr_ld(bias, n);
+    if (accumulate) v = v + pr_ld(out, e);
+    pr_st(out, e, v);
+}
+
 // ---- GEMM: out (M, N) = op(A) @ op(B) [+ bias] [+ out] -----------------------------------------
 // Tiles of 64 x 64 outputs, 16 of K per step, 256 threads with 4 x 4 outputs each, float32 FMA.
 // ta: A stored (K, M); tb: B stored (N, K). Loads follow the storage order (coalesced either way).
@@ -91,12 +99,7 @@ bnbq_k_gemm(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb, c
 #pragma unroll
             for (int j = 0; j < 4; j++) {
                 const u64 n = n0 + (u64)tx * 4 + (u64)j;
-                if (n < N) {
-                    float o = acc[i][j];
-                    if (bias) o = o + pr_ld(bias, n);
-                    if (accumulate) o = o + pr_ld(out, m * N + n);
-                    pr_st(out, m * N + n, o);
-                }
+                if (n < N) pr_out(acc[i][j], m * N + n, n, bias, accumulate, out);
             }
         }
     }
@@ -106,8 +109,12 @@ bnbq_k_gemm(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb, c
 // columns n and MR rows m (blockIdx.x: the group of MR rows, so the blocks sharing the W rows are
 // launched together; blockIdx.y * 4 + warp (grid-stride): the column group). Lane l takes the
 // elements k of [k0, k0 + V) (V = 16 bytes of dt) for k0 = V * l, V * (l + 32), ...: 16-byte
-// loads of W (and of A when not ta), float32 FMA in k order per lane, then a shuffle tree over the
-// lanes (a fixed order: deterministic). vec: 16-byte loads allowed (K * size and both pointers).
+// loads of W (and of A when not ta), float32 FMA in k order per lane, then the MR x 4 sums over the
+// lanes by halving exchanges (pr_warp_sums: 15 shuffles for MR = 4 instead of 80, and one store a
+// lane instead of 16 unrolled ones; a fixed order: deterministic). vec: 16-byte loads allowed (K *
+// size and both pointers). Measured on the H100 against the 16 full warp sums it replaced (session
+// 11, bench/results/gpu-20261122-h100-session11-compile.txt): NVRTC time of gemm_few4 -35..-40 %,
+// M = 16 x 4096 x 4096 f16 / bf16 0.040 -> 0.035 ms.
 #define PR_SW 4
 #define PR_SV (BNBQ_DT == BNBQ_F32 ? 4 : 8)
 // V elements [k, k + V) of a dt row at p (row start e0), widened; past K: 0
@@ -152,6 +159,34 @@ BNBQ_DEV void pr_widen16(uint4 q, float* v) {
             v[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
         }
     }
+}
+
+// The warp's sums of V values (V a power of two <= 32) of every lane, by halving exchanges: at
+// offset o = 16, 8, ... a lane keeps the half of its values that its bit o selects and adds its
+// partner's copy of that half (log2 V rounds, V - 1 shuffles), then the single value left is summed
+// over the remaining lane bits. Returns the sum of value *idx; every lane whose bits below the last
+// halving offset are 0 holds a distinct one (v is clobbered). A fixed order: deterministic.
+template <int V>
+BNBQ_DEV float pr_warp_sums(float* v, int lane, int* idx) {
+    int base = 0;
+#pragma unroll
+    for (int o = 16, n = V; o >= 1; o >>= 1) {
+        if (n > 1) {
+            const int half = n >> 1, up = (lane & o) != 0;
+#pragma unroll
+            for (int t = 0; t < half; t++) {
+                const float send = up ? v[t] : v[t + half];
+                const float keep = up ? v[t + half] : v[t];
+                v[t] = keep + __shfl_xor_sync(PR_FULL, send, o);
+            }
+            base += up ? half : 0;
+            n = half;
+        } else {
+            v[0] = v[0] + __shfl_xor_sync(PR_FULL, v[0], o);
+        }
+    }
+    *idx = base;
+    return v[0];
 }
 
 template <int MR>
@@ -228,21 +263,20 @@ BNBQ_DEV void pr_gemm_few(const void* A, const void* B, u64 M, u64 N, u64 K, int
                 }
             }
         }
+        // the warp's MR x PR_SW sums, one per lane (pr_warp_sums): lane l holds value idx; the lanes
+        // with l % (32 / (MR PR_SW)) == 0 hold distinct ones and store them
+        {
+            float v[MR * PR_SW];
+            int idx;
 #pragma unroll
-        for (int m = 0; m < MR; m++) {
-            if (m >= mr) break;
+            for (int m = 0; m < MR; m++)
 #pragma unroll
-            for (int j = 0; j < PR_SW; j++) {
-                const float s = pr_warp_sum(acc[m][j]);
-                const u64 n = n0 + (u64)j;
-                if (lane == j && n < N) {
-                    const u64 e = (m0 + (u64)m) * N + n;
-                    float o = s;
-                    if (bias) o = o + pr_ld(bias, n);
-                    if (accumulate) o = o + pr_ld(out, e);
-                    pr_st(out, e, o);
-                }
-            }
+                for (int j = 0; j < PR_SW; j++) v[m * PR_SW + j] = acc[m][j];
+            const float sum = pr_warp_sums<MR * PR_SW>(v, lane, &idx);
+            const int m = idx / PR_SW, j = idx % PR_SW;
+            const u64 n = n0 + (u64)j;
+            if ((lane & (32 / (MR * PR_SW) - 1)) == 0 && m < mr && n < N)
+                pr_out(sum, (m0 + (u64)m) * N + n, n, bias, accumulate, out);
         }
     }
 }
