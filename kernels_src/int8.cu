@@ -10,7 +10,9 @@
 // END of out_outlier_cols (words [cols - nwords, cols)); the last block of the final kernel
 // compacts it in place into the sorted column indices and writes the count. In place is safe:
 // while chunk [w0, w1) is compacted, every index written lands below 32 * w1 <= cols - nwords + w1,
-// i.e. before the words still to be read (32 * (nwords - 1) < cols). out_n_outliers[0] is the
+// i.e. before the words still to be read (32 * (nwords - 1) < cols). int8_vectorwise_quant without
+// the snapshot may spread the words bms apart (words [cols - bms nwords, cols), word w at bms w;
+// the launcher: nwords <= 256, so that one chunk reads them all before anything is written). out_n_outliers[0] is the
 // arrival counter of that final kernel until the last block overwrites it with the count.
 
 #ifndef BNBQ_I8_PART
@@ -79,13 +81,14 @@ BNBQ_DEV u32 bnbq_i8_block_scan(u32 x, u32* sh, u32* total) {
 }
 
 // The bitmask bm (nwords words) compacted into cols_out (sorted column indices) and the count into
-// n_out[0], by one whole block (a uniform call).
-BNBQ_DEV void bnbq_i8_compact(i32* cols_out, i32* n_out, const u32* bm, u64 nwords) {
+// n_out[0], by one whole block (a uniform call). bms: the words' stride in bm (1: dense; see
+// bnbq_k_int8_vw_rows_thr).
+BNBQ_DEV void bnbq_i8_compact(i32* cols_out, i32* n_out, const u32* bm, u64 nwords, u64 bms = 1) {
     __shared__ u32 sh[32];
     u32 base = 0;
     for (u64 w0 = 0; w0 < nwords; w0 += blockDim.x) {
         u64 wi = w0 + threadIdx.x;
-        u32 word = wi < nwords ? bm[wi] : 0u;
+        u32 word = wi < nwords ? bm[wi * bms] : 0u;
         u32 tot, pre = bnbq_i8_block_scan(__popc(word), sh, &tot);   // all words of the chunk read
         i32* o = cols_out + base + pre;
         while (word) {
@@ -101,7 +104,7 @@ BNBQ_DEV void bnbq_i8_compact(i32* cols_out, i32* n_out, const u32* bm, u64 nwor
 // Called by every thread of every block of a kernel once the block has read the bitmask for the
 // last time. The last block to arrive compacts the bitmask into cols_out (sorted) and writes the
 // count over the arrival counter n_out[0].
-BNBQ_DEV void bnbq_i8_outlier_tail(i32* cols_out, i32* n_out, const u32* bm, u64 nwords) {
+BNBQ_DEV void bnbq_i8_outlier_tail(i32* cols_out, i32* n_out, const u32* bm, u64 nwords, u64 bms = 1) {
     __shared__ int last;
     __syncthreads();
     if (threadIdx.x == 0) {
@@ -111,7 +114,7 @@ BNBQ_DEV void bnbq_i8_outlier_tail(i32* cols_out, i32* n_out, const u32* bm, u64
     __syncthreads();
     if (!last) return;
     __threadfence();
-    bnbq_i8_compact(cols_out, n_out, bm, nwords);
+    bnbq_i8_compact(cols_out, n_out, bm, nwords, bms);
 }
 
 #if BNBQ_I8_PART == 1 || BNBQ_I8_PART == 2
@@ -305,7 +308,7 @@ BNBQ_DEV u32 bnbq_i8_bytemask(u32 z0, u32 z1) {
 
 // Max of the non-outlier, non-NaN |a| of a piece (packed in m2); outliers set their column bits.
 BNBQ_DEV u32 bnbq_i8_piece_max8(const bnbq_i8_vec<8>& x, u32 m2, u64 c, int use_thr, u32 T,
-                                u32 k2, u32* bm) {
+                                u32 k2, u32* bm, u64 bms = 1) {
     u32 any = 0u;
 #pragma unroll
     for (int i = 0; i < 4; i++) {
@@ -320,7 +323,7 @@ BNBQ_DEV u32 bnbq_i8_piece_max8(const bnbq_i8_vec<8>& x, u32 m2, u64 c, int use_
             u32 a = x.get(i) & 0x7fffu;
             om |= (u32)(a >= T && a <= 0x7c00u) << i;
         }
-        if (om) atomicOr(&bm[c >> 5], om << (u32)(c & 31u));
+        if (om) atomicOr(&bm[(c >> 5) * bms], om << (u32)(c & 31u));
     }
     return m2;
 }
@@ -416,7 +419,7 @@ BNBQ_DEV void bnbq_i8_sample_done(u32* bm, u64 nwords, u32* smp, u64 R0) {
 // `defer` rows already, or when the snapshot is not out yet when the block ends.)
 template <int MODE, int THR, int SMP>
 BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA, void* stats,
-                            u32* bm, u32* smp = 0, u32* rb = 0, u64 R0 = 0, int defer = 0) {
+                            u32* bm, u32* smp = 0, u32* rb = 0, u64 R0 = 0, int defer = 0, u64 bms = 1) {
     __shared__ float red[32];
     __shared__ u32 snapok[2];
     __shared__ u32 dfr[2];
@@ -462,12 +465,12 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
 #pragma unroll
         for (int j = 0; j < BNBQ_I8_NR; j++) {
             u64 p = (u64)j * Tn + tid;
-            if (p < np) m2 = bnbq_i8_piece_max8(x[j], m2, p * 8, use_thr, T, k2, bm);
+            if (p < np) m2 = bnbq_i8_piece_max8(x[j], m2, p * 8, use_thr, T, k2, bm, bms);
         }
         for (u64 p = BNBQ_I8_NR * Tn + tid; p < np; p += Tn) {
             bnbq_i8_vec<8> y;
             y.load(a + p * 8);
-            m2 = bnbq_i8_piece_max8(y, m2, p * 8, use_thr, T, k2, bm);
+            m2 = bnbq_i8_piece_max8(y, m2, p * 8, use_thr, T, k2, bm, bms);
         }
         m2 = bnbq_i8_hmax2(m2, m2 >> 16);
         m = bnbq_i8_block_max(bnbq_i8_h2f(m2 & 0xffffu), red);
@@ -543,10 +546,12 @@ bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* 
                     u32* bm) {
     bnbq_i8_rows8<0, 0, 0>(A, rows, cols, thr, CA, row_stats, bm);
 }
+// bms: the stride of the bitmask's words in bm (the launcher: 8 where out_outlier_cols has room, so
+// that the rows' atomicOr spread over 8 times as many L2 sectors; else 1)
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
-                        u32* bm) {
-    bnbq_i8_rows8<0, 1, 0>(A, rows, cols, thr, CA, row_stats, bm);
+                        u32* bm, u64 bms) {
+    bnbq_i8_rows8<0, 1, 0>(A, rows, cols, thr, CA, row_stats, bm, 0, 0, 0, 0, bms);
 }
 // _thr with the outlier-column snapshot (the launcher: rows >= R0; smp, rb as above; defer (0..2):
 // the dynamic shared memory also holds that many rows of codes after the snapshot's words rounded
@@ -595,7 +600,8 @@ bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {
 #define BNBQ_I8_FIXPROBE 0
 template <int SMP>
 BNBQ_DEV void bnbq_i8_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, const u32* bm,
-                          u64 nwords, const u32* snap, const u32* rb, int zero_cols, u64 lim, int fsm) {
+                          u64 nwords, const u32* snap, const u32* rb, int zero_cols, u64 lim, int fsm,
+                          u64 bms = 1) {
     extern __shared__ u32 bnbq_i8_fixsh[];   // fsm: [0, nwords) the bitmask, [nwords, 2 nwords) SMP's missing columns
     __shared__ u32 cnt[2];
     const u32 lane = threadIdx.x & 31u;
@@ -612,7 +618,7 @@ BNBQ_DEV void bnbq_i8_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out,
 #pragma unroll
         for (int k = 0; k < 4; k++) {
             const u64 w = w0 + (u64)k * blockDim.x + threadIdx.x;
-            b[k] = w < nwords ? bnbq_i8_ld_cg(&bm[w]) : 0u;
+            b[k] = w < nwords ? bnbq_i8_ld_cg(&bm[w * bms]) : 0u;
             d[k] = SMP && w < nwords ? bnbq_i8_ld_cg(&snap[w]) : 0u;
         }
 #pragma unroll
@@ -648,7 +654,7 @@ BNBQ_DEV void bnbq_i8_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out,
                     u32 x;
                     if (fsm) x = bnbq_i8_fixsh[(all ? 0 : nwords) + w];
                     else {
-                        x = bnbq_i8_ld_cg(&bm[w]);
+                        x = bnbq_i8_ld_cg(&bm[w * bms]);
                         if (!all) x &= ~bnbq_i8_ld_cg(&snap[w]);
                     }
                     while (x) {
@@ -660,14 +666,14 @@ BNBQ_DEV void bnbq_i8_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out,
             }
             if (SMP && r + nwarps < rows) rbw = bnbq_i8_ld_cg(&rb[(r + nwarps) >> 5]);
         }
-    if (!direct) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);
-    else if (blockIdx.x == 0) bnbq_i8_compact(cols_out, n_out, fsm ? bnbq_i8_fixsh : bm, nwords);
+    if (!direct) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords, bms);
+    else if (blockIdx.x == 0) bnbq_i8_compact(cols_out, n_out, fsm ? bnbq_i8_fixsh : bm, nwords, fsm ? 1 : bms);
 }
 
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,
-                   int zero_cols, u64 lim, int fsm) {
-    bnbq_i8_fix<0>(CA, rows, cols, cols_out, n_out, bm, nwords, 0, 0, zero_cols, lim, fsm);
+                   int zero_cols, u64 lim, int fsm, u64 bms) {
+    bnbq_i8_fix<0>(CA, rows, cols, cols_out, n_out, bm, nwords, 0, 0, zero_cols, lim, fsm, bms);
 }
 
 extern "C" __global__ void __launch_bounds__(256)

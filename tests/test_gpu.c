@@ -870,7 +870,9 @@ static void op_int8_rows_specials(void) {
      list); and 9216 columns (row blocks of more than 128 threads take 256 on this path) on two
      waves of 4 blocks an SM;
    - about one wave (20480 columns: 256 threads a row, rows for 3/4 of the L2): one pass and the
-     full fix pass (also the path of the small shapes of int8_vectorwise_quant). */
+     full fix pass (also the path of the small shapes of int8_vectorwise_quant);
+   - 64 x 256 with 100 and with 256 outlier columns: the bitmask spread 8 words apart (the path
+     without the snapshot), compacted by the fix pass's block 0 and by its last block. */
 static void op_int8_sample_miss(void) {
     bnbq_cuda_device_info info;
     size_t l2, R, C = 256, R2, C2 = 128, R3, C3 = 20480, R4, C4 = 9216, i;
@@ -915,6 +917,23 @@ static void op_int8_sample_miss(void) {
     cnt = vw_quant_both((const uint16_t*)as_dtype(BNBQ_F16, x, R4 * C4), R4, C4, 6.0f, 1);
     if (cnt != 3) case_fail("the CPU finds %d outlier columns, not 3", (int)cnt);
     case_end();
+    /* without the snapshot (64 rows) the bitmask's words are spread 8 apart at the end of
+       out_outlier_cols (bnbq_cuda.h, BNBQ__CU_I8_BMS): 256 columns leave 192 words below it, so
+       100 outlier columns are compacted by the fix pass's block 0 and 256 by its last block */
+    for (i = 0; i < 2; i++) {
+        const size_t R5 = 64, C5 = 256, nout = i ? C5 : 100;
+        size_t k;
+        STOP();
+        case_begin();
+        label("int8_vectorwise_quant %zux%zu threshold=0.5, %zu outlier columns (spread bitmask)", R5, C5, nout);
+        x = (float*)H(R5 * C5 * 4);
+        fill_normal(x, R5 * C5, 0.1f);
+        for (k = 0; k < R5 * C5; k++) x[k] = x[k] > 0.4f ? 0.4f : x[k] < -0.4f ? -0.4f : x[k];
+        for (k = 0; k < nout; k++) x[(k % R5) * C5 + (k * 7) % C5] = 3.0f;
+        cnt = vw_quant_both((const uint16_t*)as_dtype(BNBQ_F16, x, R5 * C5), R5, C5, 0.5f, 1);
+        if (cnt != (int32_t)nout) case_fail("the CPU finds %d outlier columns, not %zu", (int)cnt, nout);
+        case_end();
+    }
     if (g_small) return;
     STOP();
     case_begin();
