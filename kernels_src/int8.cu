@@ -12,8 +12,9 @@
 // while chunk [w0, w1) is compacted, every index written lands below 32 * w1 <= cols - nwords + w1,
 // i.e. before the words still to be read (32 * (nwords - 1) < cols). int8_vectorwise_quant without
 // the snapshot may spread the words bms apart (words [cols - bms nwords, cols), word w at bms w;
-// the launcher: nwords <= 256, so that one chunk reads them all before anything is written). out_n_outliers[0] is the
-// arrival counter of that final kernel until the last block overwrites it with the count.
+// the launcher: nwords <= 256, so that one chunk reads them all before anything is written).
+// out_n_outliers[0] is the arrival counter of that final kernel until the last block overwrites it
+// with the count.
 
 #ifndef BNBQ_I8_PART
 #define BNBQ_I8_PART 1
