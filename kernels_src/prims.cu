@@ -317,12 +317,10 @@ BNBQ_DEV void pr_mma(float* c, const u32* a, const u32* b) {
 #endif
 }
 
-static __device__ __noinline__ void pr_tc_out(void* out, const void* bias, int accumulate, u64 M, u64 N, u64 m, u64 n, float v) {
-    if (m < M && n < N) {
-        if (bias) v = v + pr_ld(bias, n);
-        if (accumulate) v = v + pr_ld(out, m * N + n);
-        pr_st(out, m * N + n, v);
-    }
+// an output element of bnbq_k_gemm_tc's fragments, those inside (M, N) only (pr_out; the bounds
+// check here and not at the 16 unrolled call sites keeps the unit's NVRTC time down)
+__device__ __noinline__ void pr_tc_out(void* out, const void* bias, int accumulate, u64 M, u64 N, u64 m, u64 n, float v) {
+    if (m < M && n < N) pr_out(v, m * N + n, n, bias, accumulate, out);
 }
 
 // blockIdx.x: n tile; blockIdx.y (grid-stride): m tile
