@@ -7627,13 +7627,18 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
         r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1",
                             smp ? "bnbq_k_int8_vw_fix_smp" : "bnbq_k_int8_vw_fix", &f_fix);
     if (r == BNBQ_SUCCESS) {
+        /* the fix pass keeps the bitmask (SMP: and the columns missing from the snapshot) in
+           dynamic shared memory when it fits in BNBQ__CU_I8_FIXSH bytes (fsm), else it reads
+           them from global memory again */
+        size_t fb = (smp ? 2 : 1) * nw_ * 4;
+        int fsm = fb <= BNBQ__CU_I8_FIXSH;
         /* without the snapshot the bitmask's words are spread bms words apart (each in its own
            32-byte sector: the rows' atomicOr queue on 8 times as many L2 sectors) where
            out_outlier_cols has room for it with half of it left below (the fix pass's direct
-           compaction) and the fix pass keeps a dense copy in shared memory; the rows kernel and
-           the fix pass take the stride */
+           compaction) and the fix pass keeps a dense copy in shared memory (fsm); the rows
+           kernel and the fix pass take the stride */
         unsigned long long bms = !smp && vec && threshold > 0.0f && nw_ <= 256 &&
-                                         2 * BNBQ__CU_I8_BMS * nw_ <= cols && nw_ * 4 <= BNBQ__CU_I8_FIXSH
+                                         2 * BNBQ__CU_I8_BMS * nw_ <= cols && fsm
                                      ? BNBQ__CU_I8_BMS : 1;
         unsigned long long R = rows, C = cols, nw = nw_, nws = nw_ * bms, zero = 0, nz = nrb + 64 + 1,
                            R0 = BNBQ__CU_I8_SAMPLE;
@@ -7663,11 +7668,7 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
                 ex, bnbq__func, f_rows, g, 1, (unsigned)bt, smp ? (unsigned)(ssz + (size_t)defer * cols) : 0, a);
         }
         if (r == BNBQ_SUCCESS && threshold > 0.0f) {
-            /* the fix pass keeps the bitmask (SMP: and the columns missing from the snapshot) in
-               dynamic shared memory when it fits in BNBQ__CU_I8_FIXSH bytes (fsm), else it reads
-               them from global memory again */
-            size_t fb = (smp ? 2 : 1) * nw_ * 4;
-            int fsm = fb <= BNBQ__CU_I8_FIXSH, zc = rows > 1;
+            int zc = rows > 1;
             unsigned g = zc ? bnbq__cu_min_u((rows + 7) / 8, bnbq__cu_sms(c) * 4) : 1u;
             unsigned long long lim = smp ? cols - 2 * nw - 64 - nrb   /* the row bitmap */
                                          : cols - nws;                /* the bitmask */
