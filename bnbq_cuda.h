@@ -2478,7 +2478,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "}\n",
     "\n",
     "// A row's block, after the row's last atomicOr: counts it; the R0-th publishes the snapshot.\n",
-    "BNBQ_DEV void bnbq_i8_sample_done(u32* bm, u64 nwords, u32* smp, u64 R0) {\n",
+    "BNBQ_DEV void bnbq_i8_sample_done(u32* bm, u64 nwords, u32* smp, u64 R0, u64 bms = 1) {\n",
     "    __shared__ int last;\n",
     "    __threadfence();\n",
     "    __syncthreads();\n",
@@ -2486,7 +2486,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    __syncthreads();\n",
     "    if (!last) return;\n",
     "    __threadfence();\n",
-    "    for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) smp[64 + w] = bnbq_i8_ld_cg(&bm[w]);\n",
+    "    for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) smp[64 + w] = bnbq_i8_ld_cg(&bm[w * bms]);\n",
     "    __threadfence();\n",
     "    __syncthreads();\n",
     "    if (threadIdx.x == 0) atomicExch(&smp[32], 1u);\n",
@@ -2568,7 +2568,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "            bnbq_i8_take_snapshot(ssnap, smp, nwords);\n",
     "            have = 1;\n",
     "        }\n",
-    "        if (SMP && !snap) bnbq_i8_sample_done(bm, nwords, smp, R0);   // uniform\n",
+    "        if (SMP && !snap) bnbq_i8_sample_done(bm, nwords, smp, R0, bms);   // uniform\n",
     "        if (!(m > 0.0f && m <= 65504.0f)) {   // 0 or inf; uniform over the block\n",
     "            for (u64 p = tid; p < np; p += Tn) *(uint2*)(q + p * 8) = make_uint2(0u, 0u);\n",
     "            continue;   // (a deferred row of zeros is written now: it needs no patch)\n",
@@ -2657,13 +2657,13 @@ static const char* const bnbq__cu_src_int8[] = {
     "// up to even).\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_rows_smp(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
-    "                        u32* bm, u32* smp, u32* rb, u64 R0, int defer) {}\n",
+    "                        u32* bm, u32* smp, u32* rb, u64 R0, int defer, u64 bms) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows_smp)\n",
     "#line 560 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256, 4)\n",
     "bnbq_k_int8_vw_rows_smp(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
-    "                        u32* bm, u32* smp, u32* rb, u64 R0, int defer) {\n",
-    "    bnbq_i8_rows8<0, 1, 1>(A, rows, cols, thr, CA, row_stats, bm, smp, rb, R0, defer);\n",
+    "                        u32* bm, u32* smp, u32* rb, u64 R0, int defer, u64 bms) {\n",
+    "    bnbq_i8_rows8<0, 1, 1>(A, rows, cols, thr, CA, row_stats, bm, smp, rb, R0, defer, bms);\n",
     "}\n",
     "#endif\n",
     "#line 565 \"int8.cu\"\n",
@@ -2810,13 +2810,13 @@ static const char* const bnbq__cu_src_int8[] = {
     "\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_fix_smp(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
-    "                       const u32* snap, const u32* rb, u64 lim, int fsm) {}\n",
+    "                       const u32* snap, const u32* rb, u64 lim, int fsm, u64 bms) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_fix_smp)\n",
     "#line 680 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_fix_smp(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
-    "                       const u32* snap, const u32* rb, u64 lim, int fsm) {\n",
-    "    bnbq_i8_fix<1>(CA, rows, cols, cols_out, n_out, bm, nwords, snap, rb, 1, lim, fsm);\n",
+    "                       const u32* snap, const u32* rb, u64 lim, int fsm, u64 bms) {\n",
+    "    bnbq_i8_fix<1>(CA, rows, cols, cols_out, n_out, bm, nwords, snap, rb, 1, lim, fsm, bms);\n",
     "}\n",
     "#endif\n",
     "#line 685 \"int8.cu\"\n",
@@ -7577,6 +7577,7 @@ static bnbq_result bnbq__cu_tiles_x(bnbq_exec* ex, const char* func, size_t n, u
 #define BNBQ__CU_I8_DEFER (40 * 1024)
 #define BNBQ__CU_I8_NDEFER 2   /* rows a block may defer (1 or 2; the kernel holds two) */
 #define BNBQ__CU_I8_BMS 8      /* the spread of the bitmask's words without the snapshot (below) */
+#define BNBQ__CU_I8_BMS_SMP 1  /* and with it (branch spread-smp: an experiment, not run on a GPU) */
 
 /* Launches the LLM.int8 row pass shared by int8_vectorwise_quant and int8_double_quant's
    outlier handling: init (threshold > 0), rows, fix + compaction (threshold > 0).
@@ -7640,10 +7641,17 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
         unsigned long long bms = !smp && vec && threshold > 0.0f && nw_ <= 256 &&
                                          2 * BNBQ__CU_I8_BMS * nw_ <= cols && fsm
                                      ? BNBQ__CU_I8_BMS : 1;
+        /* with the snapshot too (BNBQ__CU_I8_BMS_SMP), where the spread bitmask, the snapshot's
+           words and counters and the row bitmap leave half of out_outlier_cols below them, the fix
+           pass has its dense copies, and the in-place compaction of a spread bitmask stays ahead
+           of the words it has not read (nwords <= 256: one chunk; or cols % 32 == 0) */
+        if (smp && BNBQ__CU_I8_BMS_SMP && (nw_ <= 256 || cols % 32 == 0) && 2 * nw_ * 4 <= BNBQ__CU_I8_FIXSH &&
+            cols >= BNBQ__CU_I8_BMS * nw_ + nw_ + 64 + nrb + cols / 2)
+            bms = BNBQ__CU_I8_BMS;
         unsigned long long R = rows, C = cols, nw = nw_, nws = nw_ * bms, zero = 0, nz = nrb + 64 + 1,
                            R0 = BNBQ__CU_I8_SAMPLE;
         void* bm = threshold > 0.0f ? (void*)((char*)out_outlier_cols + (cols - nws) * 4) : NULL;
-        void* sp = smp ? (void*)((char*)out_outlier_cols + (cols - 2 * nw - 64) * 4) : NULL;
+        void* sp = smp ? (void*)((char*)out_outlier_cols + (cols - nws - nw - 64) * 4) : NULL;
         void* snap = smp ? (void*)((char*)sp + 64 * 4) : NULL;
         void* rb = smp ? (void*)((char*)sp - nrb * 4) : NULL;
         void* nul = NULL;
@@ -7654,7 +7662,7 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
             r = bnbq__cu_launch(ex, bnbq__func, f_init, bnbq__grid(c, nws, 256), 1, 256, 0, a);
         }
         if (r == BNBQ_SUCCESS) {
-            void* a[11];
+            void* a[12];
             /* the snapshot's words (rounded up to even), and with defer a row of codes after them */
             size_t ssz = ((nw_ + 1) & ~(size_t)1) * 4;
             int defer = !smp ? 0 : ssz + BNBQ__CU_I8_NDEFER * cols <= BNBQ__CU_I8_DEFER ? BNBQ__CU_I8_NDEFER
@@ -7662,6 +7670,7 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
             a[0] = (void*)&A; a[1] = &R; a[2] = &C; a[3] = &threshold; a[4] = (void*)&out_CA;
             a[5] = (void*)&out_row_stats; a[6] = &bm; a[7] = &sp; a[8] = &rb; a[9] = &R0; a[10] = &defer;
             if (!smp) a[7] = &bms;   /* bnbq_k_int8_vw_rows_thr's last (the others take 7) */
+            a[11] = &bms;            /* bnbq_k_int8_vw_rows_smp's last */
             unsigned g = smp ? bnbq__cu_min_u(rows, bnbq__cu_sms(c) * per) : bnbq__grid(c, rows, 1);
             /* after the init (threshold > 0) the rows kernels of 8-element pieces wait for it */
             r = (threshold > 0.0f && vec ? bnbq__cu_launch_pdl : bnbq__cu_launch)(
@@ -7670,12 +7679,12 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
         if (r == BNBQ_SUCCESS && threshold > 0.0f) {
             int zc = rows > 1;
             unsigned g = zc ? bnbq__cu_min_u((rows + 7) / 8, bnbq__cu_sms(c) * 4) : 1u;
-            unsigned long long lim = smp ? cols - 2 * nw - 64 - nrb   /* the row bitmap */
-                                         : cols - nws;                /* the bitmask */
-            void* a[11];
+            unsigned long long lim = smp ? cols - nws - nw - 64 - nrb   /* the row bitmap */
+                                         : cols - nws;                  /* the bitmask */
+            void* a[12];
             a[0] = (void*)&out_CA; a[1] = &R; a[2] = &C; a[3] = (void*)&out_outlier_cols;
             a[4] = (void*)&out_n_outliers; a[5] = &bm; a[6] = &nw;
-            if (smp) { a[7] = &snap; a[8] = &rb; a[9] = &lim; a[10] = &fsm; }
+            if (smp) { a[7] = &snap; a[8] = &rb; a[9] = &lim; a[10] = &fsm; a[11] = &bms; }
             else { a[7] = &zc; a[8] = &lim; a[9] = &fsm; a[10] = &bms; }
             r = bnbq__cu_launch_pdl(ex, bnbq__func, f_fix, g, 1, 256, fsm ? (unsigned)fb : 0u, a);
         }

@@ -394,7 +394,7 @@ BNBQ_DEV void bnbq_i8_take_snapshot(u32* ssnap, const u32* smp, u64 nwords) {
 }
 
 // A row's block, after the row's last atomicOr: counts it; the R0-th publishes the snapshot.
-BNBQ_DEV void bnbq_i8_sample_done(u32* bm, u64 nwords, u32* smp, u64 R0) {
+BNBQ_DEV void bnbq_i8_sample_done(u32* bm, u64 nwords, u32* smp, u64 R0, u64 bms = 1) {
     __shared__ int last;
     __threadfence();
     __syncthreads();
@@ -402,7 +402,7 @@ BNBQ_DEV void bnbq_i8_sample_done(u32* bm, u64 nwords, u32* smp, u64 R0) {
     __syncthreads();
     if (!last) return;
     __threadfence();
-    for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) smp[64 + w] = bnbq_i8_ld_cg(&bm[w]);
+    for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) smp[64 + w] = bnbq_i8_ld_cg(&bm[w * bms]);
     __threadfence();
     __syncthreads();
     if (threadIdx.x == 0) atomicExch(&smp[32], 1u);
@@ -484,7 +484,7 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
             bnbq_i8_take_snapshot(ssnap, smp, nwords);
             have = 1;
         }
-        if (SMP && !snap) bnbq_i8_sample_done(bm, nwords, smp, R0);   // uniform
+        if (SMP && !snap) bnbq_i8_sample_done(bm, nwords, smp, R0, bms);   // uniform
         if (!(m > 0.0f && m <= 65504.0f)) {   // 0 or inf; uniform over the block
             for (u64 p = tid; p < np; p += Tn) *(uint2*)(q + p * 8) = make_uint2(0u, 0u);
             continue;   // (a deferred row of zeros is written now: it needs no patch)
@@ -559,8 +559,8 @@ bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, flo
 // up to even).
 extern "C" __global__ void __launch_bounds__(256, 4)
 bnbq_k_int8_vw_rows_smp(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
-                        u32* bm, u32* smp, u32* rb, u64 R0, int defer) {
-    bnbq_i8_rows8<0, 1, 1>(A, rows, cols, thr, CA, row_stats, bm, smp, rb, R0, defer);
+                        u32* bm, u32* smp, u32* rb, u64 R0, int defer, u64 bms) {
+    bnbq_i8_rows8<0, 1, 1>(A, rows, cols, thr, CA, row_stats, bm, smp, rb, R0, defer, bms);
 }
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
@@ -679,8 +679,8 @@ bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* b
 
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_fix_smp(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,
-                       const u32* snap, const u32* rb, u64 lim, int fsm) {
-    bnbq_i8_fix<1>(CA, rows, cols, cols_out, n_out, bm, nwords, snap, rb, 1, lim, fsm);
+                       const u32* snap, const u32* rb, u64 lim, int fsm, u64 bms) {
+    bnbq_i8_fix<1>(CA, rows, cols, cols_out, n_out, bm, nwords, snap, rb, 1, lim, fsm, bms);
 }
 #endif
 

@@ -917,6 +917,18 @@ static void op_int8_sample_miss(void) {
     cnt = vw_quant_both((const uint16_t*)as_dtype(BNBQ_F16, x, R4 * C4), R4, C4, 6.0f, 1);
     if (cnt != 3) case_fail("the CPU finds %d outlier columns, not 3", (int)cnt);
     case_end();
+    /* the same path with every column an outlier column: the compacted list fills out_outlier_cols
+       over the (spread) bitmask, read in two chunks of 256 words (288 words) */
+    STOP();
+    case_begin();
+    label("int8_vectorwise_quant %zux%zu threshold=0.5, every column an outlier column (snapshot path)", R4, C4);
+    x = (float*)H(R4 * C4 * 4);
+    fill_normal(x, R4 * C4, 0.1f);
+    for (i = 0; i < R4 * C4; i++) x[i] = x[i] > 0.4f ? 0.4f : x[i] < -0.4f ? -0.4f : x[i];
+    for (i = 0; i < C4; i++) x[(i % R4) * C4 + i] = 3.0f;
+    cnt = vw_quant_both((const uint16_t*)as_dtype(BNBQ_F16, x, R4 * C4), R4, C4, 0.5f, 1);
+    if (cnt != (int32_t)C4) case_fail("the CPU finds %d outlier columns, not %zu", (int)cnt, C4);
+    case_end();
     /* without the snapshot (64 rows) the bitmask's words are spread 8 apart at the end of
        out_outlier_cols (bnbq_cuda.h, BNBQ__CU_I8_BMS): 256 columns leave 192 words below it, so
        100 outlier columns are compacted by the fix pass's block 0 and 256 by its last block */
