@@ -775,6 +775,19 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 // fragments, the stage traffic) costs the arithmetic 15-20 points. Interleaving this kernel's tiles
 // over the blocks (block b: tiles b, b + grid, ...) measured within noise (+0-1 point).
 #define BNBQ_G4TC_D 2
+// Wide tiles (the body's RG, session 12): A's 16 rows (the mma's M) need not be 16 weight rows. RG = 1
+// (bnbq_k_gemv4tc, the layout above): 16 rows, one 64-byte range of each a step (128 elements); RG = 2:
+// 8 rows (A's rows g and g + 8 are ranges 0 and 1 of row g), 128 bytes of each a step; RG = 4
+// (bnbq_k_gemv4tc_w, the launcher's choice where K % 512 == 0): 4 rows (A's row g: row g >> 1, range
+// g & 1; row g + 8: row g >> 1, range 2 + (g & 1)), 256 contiguous bytes of each a step, so that one
+// 16-byte load of the warp covers 4 rows x 128 bytes (whole 128-byte lines) instead of 8 x 64. B's
+// column n then holds range n >> 1, group n & 1 (zeros where the lane's group is not the column's): D's
+// columns of a row's own range are its sums, the others mix ranges and are dropped; at a tile's end
+// the 4 lanes holding a row's ranges add them by shuffles. Same lookups, mmas and loads per step.
+// Measured on the H100 (bench_gpu --gemv-fast, % of copy, single | back to back, f16, main's kernel in
+// the same call; bench/results/gpu-20261122-h100-session12-gemv-wide.txt): 8192^2 57.3 | 63.4 ->
+// RG 2 59.7 | 65.4, RG 4 60.5 | 66.5; 14336x4096 55.2 | 61.8 -> 56.3 | 62.8, 55.9 | 62.1; 4096x14336
+// 54.5 | 61.1 -> 55.7 | 62.1, 56.6 | 63.3.
 #define BNBQ_G4TC_MAXW 24         // warps per block (the launcher's BNBQ__CU_G4TC_W)
 #if BNBQ_DT != BNBQ_F32 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)
 #define BNBQ_G4TC_ON 1
@@ -806,15 +819,22 @@ BNBQ_DEV uint4 bnbq_g4tc_ldw(const u8* p) {
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)
-bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
-               void* out, const void* bias, bnbq_code16 code) {
 #if BNBQ_G4TC_ON
+template <int RG>
+BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
+                             int bs_shift, void* out, const void* bias, bnbq_code16 code) {
+    const u32 TR = 16 / RG;   // weight rows per tile
     const u32 lane = threadIdx.x & 31, w = threadIdx.x >> 5, W = blockDim.x >> 5;
     const u32 g = lane >> 2, t = lane & 3;
-    const u64 NT = (N + 15) >> 4;
+    // A's rows g and g + 8 of this lane: the tile's weight rows wr0, wr1 and their 64-byte ranges
+    // rg0, rg1 within the step (RG: see above)
+    const u32 wr0 = RG == 4 ? g >> 1 : g;
+    const u32 wr1 = RG == 1 ? g + 8 : RG == 2 ? g : g >> 1;
+    const u32 rg0 = RG == 4 ? (g & 1u) : 0u;
+    const u32 rg1 = RG == 1 ? 0u : RG == 2 ? 1u : 2u + (g & 1u);
+    const u64 NT = (N + TR - 1) / TR;
     const u64 tb0 = NT * blockIdx.x / gridDim.x, tb1 = NT * (blockIdx.x + 1) / gridDim.x;
-    const u32 S = (u32)(K >> 7);
+    const u32 S = (u32)(K / (128 * RG));
     const u32 ntiles = (u32)(tb1 - tb0);
     // the warp's steps: [j0, j1) of the block's ntiles * S (tile-major)
     const u64 T = (u64)ntiles * S;
@@ -824,21 +844,21 @@ bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 
     uint4* xs = bnbq_g4tc_dyn;
     float* red = (float*)(bnbq_g4tc_dyn + (K >> 3));
 
-    // the fetch cursor: tile ft (absolute), step fs; the tile's rows (clamped to N - 1)
+    // the fetch cursor: tile ft (absolute), step fs; the lane's rows (clamped to N - 1)
     u64 ft = tb0 + j0 / S;
     u32 fs = (u32)(j0 % S);
     const u8* fw0; const u8* fw1;
-    u64 fa0, fa1;   // the rows' first element (n K)
+    u64 fa0, fa1;   // the lane's first element of its ranges in step 0 (n K + 128 rg)
 #define BNBQ_G4TC_ROWS()                                                                           \
     do {                                                                                           \
-        u64 r0 = ft * 16 + g, r1 = r0 + 8;                                                         \
+        u64 r0 = ft * TR + wr0, r1 = ft * TR + wr1;                                                \
         r0 = r0 < N ? r0 : N - 1; r1 = r1 < N ? r1 : N - 1;                                        \
-        fw0 = packed + r0 * half + 16 * t; fw1 = packed + r1 * half + 16 * t;                      \
-        fa0 = r0 * K; fa1 = r1 * K;                                                                \
+        fw0 = packed + r0 * half + 64 * rg0 + 16 * t; fw1 = packed + r1 * half + 64 * rg1 + 16 * t; \
+        fa0 = r0 * K + 128 * rg0; fa1 = r1 * K + 128 * rg1;                                        \
     } while (0)
     BNBQ_G4TC_ROWS();
     uint4 rw0[BNBQ_G4TC_D], rw1[BNBQ_G4TC_D];
-    // the scale of the lane's own group (t >> 1) of the step, rows g (rs0) and g + 8 (rs1); the other
+    // the scale of the lane's own group (t >> 1) of its ranges, rows g (rs0) and g + 8 (rs1); the other
     // group's comes from lane t ^ 2 by a shuffle. (Measured and dropped: one 16-byte load per row
     // for two steps at blocksize 64, which halves the scales' L1 wavefronts, and a lane loading one
     // scale for two steps with shuffles to the others: both 3-5 points slower on the H100.)
@@ -846,16 +866,16 @@ bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 
     float rs0[BNBQ_G4TC_D], rs1[BNBQ_G4TC_D];
 #define BNBQ_G4TC_SCALES(slot)                                                                     \
     do {                                                                                           \
-        rs0[slot] = __ldg(absmax + ((fa0 + 128 * (u64)fs) >> bs_shift) + gsel);                    \
-        rs1[slot] = __ldg(absmax + ((fa1 + 128 * (u64)fs) >> bs_shift) + gsel);                    \
+        rs0[slot] = __ldg(absmax + ((fa0 + 128 * RG * (u64)fs) >> bs_shift) + gsel);               \
+        rs1[slot] = __ldg(absmax + ((fa1 + 128 * RG * (u64)fs) >> bs_shift) + gsel);               \
     } while (0)
 #define BNBQ_G4TC_FETCH(slot, i)                                                                   \
     do {                                                                                           \
         const int slot_ = (slot);                                                                  \
         (void)slot_;                                                                               \
         if ((i) < total) {                                                                         \
-            rw0[slot_] = bnbq_g4tc_ldw(fw0 + 64 * (u64)fs);                                        \
-            rw1[slot_] = bnbq_g4tc_ldw(fw1 + 64 * (u64)fs);                                        \
+            rw0[slot_] = bnbq_g4tc_ldw(fw0 + 64 * RG * (u64)fs);                                   \
+            rw1[slot_] = bnbq_g4tc_ldw(fw1 + 64 * RG * (u64)fs);                                   \
             BNBQ_G4TC_SCALES(slot_);                                                               \
             if (++fs == S) {                                                                       \
                 fs = 0;                                                                            \
@@ -867,22 +887,24 @@ bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 
 #pragma unroll
     for (int d = 0; d + 1 < BNBQ_G4TC_D; d++) BNBQ_G4TC_FETCH(d, (u32)d);
 
-    for (u32 k = threadIdx.x; k < ntiles * W * 16; k += blockDim.x) red[k] = 0.0f;
-    // unit u (16 bytes) of the activation: step u / 16, lane t = (u / 4) % 4, its unit q = u % 4, at
-    // 16 (u / 16) + 4 t + (q ^ 2 (t >> 1))
+    for (u32 k = threadIdx.x; k < ntiles * W * TR; k += blockDim.x) red[k] = 0.0f;
+    // unit u (16 bytes) of the activation: step u / US, range r, lane t and unit q of that lane's
+    // chunk, at US (u / US) + 16 r + 4 t + (q ^ ((2 (t >> 1) + r) & 3)) (US = 16 RG units a step)
     for (u32 u = threadIdx.x; u < (u32)(K >> 3); u += blockDim.x) {
-        const u32 ut = (u >> 2) & 3u, uq = u & 3u;
-        xs[(u & ~15u) + 4 * ut + (uq ^ ((ut >> 1) << 1))] = __ldg((const uint4*)A + u);
+        const u32 v = u % (16 * RG), ur = v >> 4, ut = (v >> 2) & 3u, uq = v & 3u;
+        xs[(u - v) + 16 * ur + 4 * ut + (uq ^ ((((ut >> 1) << 1) + ur) & 3u))] = __ldg((const uint4*)A + u);
     }
     bnbq_g4_build_table(code);
     __syncthreads();
 
     const u32 tl = bnbq_g4_tab_addr(lane * 4);
-    // the activation of this lane's 32 elements of step s: Ap[16 s .. 16 s + 3], when its column
-    // parity matches its group (xm), else zeros
-    const uint4* Ap = xs + 4 * t;
-    const u32 xsw = (t >> 1) << 1;   // the swizzle of the lane's units
-    const int xm = (t >> 1) == (g & 1);
+    // B's column g: range g >> 1 (RG = 1: range 0 in every column), group g & 1. The lane loads its 32
+    // elements' pairs of that range when the range exists and its group is the column's (xm), else
+    // holds zeros.
+    const u32 xr = RG == 1 ? 0u : g >> 1;
+    const uint4* Ap = xs + 16 * xr + 4 * t;
+    const u32 xsw = (((t >> 1) << 1) + xr) & 3u;   // the swizzle of the lane's units
+    const int xm = (RG == 1 || (g >> 1) < RG) && (t >> 1) == (g & 1);
     float acc0 = 0.0f, acc1 = 0.0f;
     u32 cs = (u32)(j0 % S), ct = (u32)(j0 / S);
     for (u32 i0 = 0; i0 < total; i0 += BNBQ_G4TC_D) {
@@ -895,7 +917,7 @@ bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 
 #pragma unroll
                 for (int q = 0; q < 4; q++) {
                     uint4 v = make_uint4(0u, 0u, 0u, 0u);
-                    if (xm) v = Ap[16 * cs + ((u32)q ^ xsw)];
+                    if (xm) v = Ap[16 * RG * cs + ((u32)q ^ xsw)];
                     x[4 * q] = v.x; x[4 * q + 1] = v.y; x[4 * q + 2] = v.z; x[4 * q + 3] = v.w;
                 }
                 const u32 wa[4] = { rw0[d].x, rw0[d].y, rw0[d].z, rw0[d].w };
@@ -912,8 +934,10 @@ bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 
                 }
 #pragma unroll
                 for (int k = 0; k < 4; k++) c[k] = c[k] + e[k];
-                // c[0], c[2]: group 0 of rows g, g + 8; c[1], c[3]: group 1. The lane holds the
-                // scale of group t >> 1; lane t ^ 2 (same g) the other one.
+                // c[0], c[1]: A's row g against columns 2t, 2t + 1 (range t, groups 0, 1); c[2],
+                // c[3]: row g + 8. Those are its sums where t is the row's range (else they mix
+                // ranges and are dropped at the tile's end). The lane holds the scale of group
+                // t >> 1; lane t ^ 2 (same g) the other one.
                 const float o0 = __shfl_xor_sync(BNBQ_G4_FULL, rs0[d], 2);
                 const float o1 = __shfl_xor_sync(BNBQ_G4_FULL, rs1[d], 2);
                 const float s00 = t < 2 ? rs0[d] : o0, s01 = t < 2 ? o0 : rs0[d];
@@ -923,9 +947,18 @@ bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 
                 acc1 = fmaf(s10, c[2], acc1);
                 acc1 = fmaf(s11, c[3], acc1);
                 if (++cs == S || i + 1 == total) {   // the warp's part of tile tb0 + ct is done
-                    if (t == 0) {
-                        red[(ct * W + w) * 16 + g] = acc0;
-                        red[(ct * W + w) * 16 + g + 8] = acc1;
+                    float* rt = red + (ct * W + w) * TR;
+                    if (RG == 1) {
+                        if (t == 0) {
+                            rt[g] = acc0;
+                            rt[g + 8] = acc1;
+                        }
+                    } else {   // the weight row's ranges from its lanes (t == rg) into lane 8 (wr) or 4 wr
+                        float v = (t == rg0 ? acc0 : 0.0f) + (t == rg1 ? acc1 : 0.0f);
+                        v = v + __shfl_xor_sync(BNBQ_G4_FULL, v, 1);
+                        v = v + __shfl_xor_sync(BNBQ_G4_FULL, v, 2);
+                        if (RG == 4) v = v + __shfl_xor_sync(BNBQ_G4_FULL, v, 4);
+                        if (t == 0 && (RG == 2 || (g & 1u) == 0)) rt[wr0] = v;
                     }
                     acc0 = acc1 = 0.0f;
                     if (cs == S) {
@@ -939,15 +972,32 @@ bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 
     // every tile's partial sums are in: warp w adds those of the tiles w, w + W, ... in warp order
     __syncthreads();
     for (u32 tt = w; tt < ntiles; tt += W) {
-        if (lane < 16) {
+        if (lane < TR) {
             float v = 0.0f;
-            for (u32 k = 0; k < W; k++) v = v + red[(tt * W + k) * 16 + lane];
-            const u64 n = (tb0 + tt) * 16 + lane;
+            for (u32 k = 0; k < W; k++) v = v + red[(tt * W + k) * TR + lane];
+            const u64 n = (tb0 + tt) * TR + lane;
             if (n < N) bnbq_g4_store(v, n, out, bias);
         }
     }
 #undef BNBQ_G4TC_FETCH
 #undef BNBQ_G4TC_ROWS
+}
+#endif
+
+extern "C" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)
+bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
+               void* out, const void* bias, bnbq_code16 code) {
+#if BNBQ_G4TC_ON
+    bnbq_g4tc_body<1>(A, packed, absmax, N, K, bs_shift, out, bias, code);
+#else
+    (void)A; (void)packed; (void)absmax; (void)N; (void)K; (void)bs_shift; (void)out; (void)bias; (void)code;
+#endif
+}
+extern "C" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)
+bnbq_k_gemv4tc_w(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
+                 void* out, const void* bias, bnbq_code16 code) {
+#if BNBQ_G4TC_ON
+    bnbq_g4tc_body<4>(A, packed, absmax, N, K, bs_shift, out, bias, code);
 #else
     (void)A; (void)packed; (void)absmax; (void)N; (void)K; (void)bs_shift; (void)out; (void)bias; (void)code;
 #endif
