@@ -788,6 +788,9 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 // the same call; bench/results/gpu-20261122-h100-session12-gemv-wide.txt): 8192^2 57.3 | 63.4 ->
 // RG 2 59.7 | 65.4, RG 4 60.5 | 66.5; 14336x4096 55.2 | 61.8 -> 56.3 | 62.8, 55.9 | 62.1; 4096x14336
 // 54.5 | 61.1 -> 55.7 | 62.1, 56.6 | 63.3.
+// Also measured with bnbq_k_gemv4tc_w (-session12-gemv-pf.txt): the warp's first PF steps prefetched
+// into the L2 (prefetch.global.L2, a line a lane) before the prologue: PF 2 +2-2.5 points single but
+// -1-3 back to back, PF 4 -0.5 | -5, PF 8 -4 | -8: a trade, not kept.
 #define BNBQ_G4TC_MAXW 24         // warps per block (the launcher's BNBQ__CU_G4TC_W)
 #if BNBQ_DT != BNBQ_F32 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)
 #define BNBQ_G4TC_ON 1
