@@ -1599,12 +1599,13 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "    const u32 nw = blockDim.x >> 5;\n",
     "    const u64 groups = (N + BNBQ_G4_R - 1) / BNBQ_G4_R;\n",
     "    bnbq_g4_build_table(code);\n",
+    "    bnbq_pdl_wait();   // launched with programmatic dependent launch: the kernel before it first\n",
     "    __syncthreads();\n",
     "    for (u64 g = (u64)blockIdx.x * nw + (threadIdx.x >> 5); g < groups; g += (u64)gridDim.x * nw)\n",
     "        bnbq_g4_rows_unaligned(A, packed, absmax, N, K, bs_shift, out, bias, g * BNBQ_G4_R);\n",
     "}\n",
     "#endif\n",
-    "#line 509 \"gemv4.cu\"\n",
+    "#line 510 \"gemv4.cu\"\n",
     "\n",
     "// Grid: one block per SM (the launcher); groups of BNBQ_G4_R rows. bs_shift = log2(blocksize).\n",
     "// code: the 16-entry quant_map (resolved on the host). packed and A are 16-byte aligned, K < 2^31.\n",
@@ -1613,12 +1614,13 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "extern \"C\" __global__ void bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "             void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4)\n",
-    "#line 513 \"gemv4.cu\"\n",
+    "#line 514 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4_MAXT, 1)\n",
     "bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "             void* out, const void* bias, bnbq_code16 code) {\n",
     "    const u32 lane = threadIdx.x & 31, nw = blockDim.x >> 5;\n",
     "    const u64 groups = (N + BNBQ_G4_R - 1) / BNBQ_G4_R;\n",
+    "    bnbq_pdl_wait();   // launched with programmatic dependent launch: the kernel before it first\n",
     "    const u64 g0 = groups * blockIdx.x / gridDim.x, g1 = groups * (blockIdx.x + 1) / gridDim.x;\n",
     "    const u32 rounds = (u32)((g1 - g0 + nw - 1) / nw);           // the same for every warp\n",
     "    const u32 nsteps = (u32)((K + 1023) / 1024);\n",
@@ -1823,7 +1825,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#undef BNBQ_G4_WAIT\n",
     "}\n",
     "#endif\n",
-    "#line 721 \"gemv4.cu\"\n",
+    "#line 723 \"gemv4.cu\"\n",
     "\n",
     "// ---- bnbq_k_gemv4tc: the fast-order one-token kernel of F16 / BF16 on sm_80+ (tensor cores) ----\n",
     "// Numerics (within tolerance(dtype) of the CPU, not bit-identical): every weight enters as\n",
@@ -1993,6 +1995,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "            }                                                                                      \\\n",
     "        }                                                                                          \\\n",
     "    } while (0)\n",
+    "    bnbq_pdl_wait();   // launched with programmatic dependent launch: the kernel before it first\n",
     "#pragma unroll\n",
     "    for (int d = 0; d + 1 < BNBQ_G4TC_D; d++) BNBQ_G4TC_FETCH(d, (u32)d);\n",
     "\n",
@@ -2097,7 +2100,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "extern \"C\" __global__ void bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc)\n",
-    "#line 990 \"gemv4.cu\"\n",
+    "#line 993 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
     "bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {\n",
@@ -2108,12 +2111,12 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#endif\n",
     "}\n",
     "#endif\n",
-    "#line 999 \"gemv4.cu\"\n",
+    "#line 1002 \"gemv4.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemv4tc_w(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc_w)\n",
-    "#line 999 \"gemv4.cu\"\n",
+    "#line 1002 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
     "bnbq_k_gemv4tc_w(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {\n",
@@ -2124,7 +2127,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#endif\n",
     "}\n",
     "#endif\n",
-    "#line 1008 \"gemv4.cu\"\n",
+    "#line 1011 \"gemv4.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_gemv4[] = {
@@ -8116,6 +8119,10 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
         K % 128 == 0 && K < ((size_t)1 << 31) && bnbq__cu_al(A, 16) && bnbq__cu_al(packed, 16) &&
         bnbq__cu_al(absmax, 8) &&
         bnbq__cu_g4tc_smem(c, N, K) <= bnbq__cu_g4tc_smem_max(c)) {
+        /* (every gemv kernel waits for the kernel before it on the stream before its first global
+           access, and is launched with programmatic dependent launch: queued behind another kernel
+           it gets resident during that kernel's tail; back to back on the H100 +3-5 points,
+           bench/results/gpu-20261122-h100-session12-gemv-pdl.txt) */
         /* the tensor-core kernel (kernels_src/gemv4.cu, bnbq_k_gemv4tc, or _w where K % 512 == 0):
            one block of 24 warps per SM; the block's tiles' steps (16 rows x 128 elements, _w 4 rows x
            512) split evenly over its warps */
@@ -8139,7 +8146,7 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
                                    BNBQ__DRV.bnbq__cuFuncSetAttribute(f, (bnbq__CUfuncattr)BNBQ__FATTR_MAX_DYNAMIC_SHARED,
                                                                       (int)smem));
             if (r == BNBQ_SUCCESS)
-                r = bnbq__cu_launch(ex, bnbq__func, f, (unsigned)grid, 1, (unsigned)(32 * warps), (unsigned)smem, a);
+                r = bnbq__cu_launch_pdl(ex, bnbq__func, f, (unsigned)grid, 1, (unsigned)(32 * warps), (unsigned)smem, a);
         }
         BNBQ__CU_END();
     }
@@ -8174,7 +8181,7 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
         a[0] = (void*)&A; a[1] = (void*)&packed; a[2] = (void*)&absmax; a[3] = &NN; a[4] = &KK;
         a[5] = &shift; a[6] = &out; a[7] = (void*)&bias; a[8] = &tab;
         if (r == BNBQ_SUCCESS)
-            r = bnbq__cu_launch(ex, bnbq__func, f, (unsigned)grid, 1, (unsigned)(32 * warps), (unsigned)smem, a);
+            r = bnbq__cu_launch_pdl(ex, bnbq__func, f, (unsigned)grid, 1, (unsigned)(32 * warps), (unsigned)smem, a);
     }
     BNBQ__CU_END();
 }

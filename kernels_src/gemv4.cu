@@ -502,6 +502,7 @@ bnbq_k_gemv4_any(const void* A, const u8* packed, const float* absmax, u64 N, u6
     const u32 nw = blockDim.x >> 5;
     const u64 groups = (N + BNBQ_G4_R - 1) / BNBQ_G4_R;
     bnbq_g4_build_table(code);
+    bnbq_pdl_wait();   // launched with programmatic dependent launch: the kernel before it first
     __syncthreads();
     for (u64 g = (u64)blockIdx.x * nw + (threadIdx.x >> 5); g < groups; g += (u64)gridDim.x * nw)
         bnbq_g4_rows_unaligned(A, packed, absmax, N, K, bs_shift, out, bias, g * BNBQ_G4_R);
@@ -515,6 +516,7 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
              void* out, const void* bias, bnbq_code16 code) {
     const u32 lane = threadIdx.x & 31, nw = blockDim.x >> 5;
     const u64 groups = (N + BNBQ_G4_R - 1) / BNBQ_G4_R;
+    bnbq_pdl_wait();   // launched with programmatic dependent launch: the kernel before it first
     const u64 g0 = groups * blockIdx.x / gridDim.x, g1 = groups * (blockIdx.x + 1) / gridDim.x;
     const u32 rounds = (u32)((g1 - g0 + nw - 1) / nw);           // the same for every warp
     const u32 nsteps = (u32)((K + 1023) / 1024);
@@ -887,6 +889,7 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
             }                                                                                      \
         }                                                                                          \
     } while (0)
+    bnbq_pdl_wait();   // launched with programmatic dependent launch: the kernel before it first
 #pragma unroll
     for (int d = 0; d + 1 < BNBQ_G4TC_D; d++) BNBQ_G4TC_FETCH(d, (u32)d);
 
