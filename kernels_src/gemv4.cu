@@ -793,6 +793,8 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 // Also measured with bnbq_k_gemv4tc_w (-session12-gemv-pf.txt): the warp's first PF steps prefetched
 // into the L2 (prefetch.global.L2, a line a lane) before the prologue: PF 2 +2-2.5 points single but
 // -1-3 back to back, PF 4 -0.5 | -5, PF 8 -4 | -8: a trade, not kept.
+// With the gemv on programmatic dependent launch and the prefetches before its wait: PF 1 equal,
+// PF 2 -1 | -3 (-session12-gemv-pf-pdl.txt).
 #define BNBQ_G4TC_MAXW 24         // warps per block (the launcher's BNBQ__CU_G4TC_W)
 #if BNBQ_DT != BNBQ_F32 && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)
 #define BNBQ_G4TC_ON 1
