@@ -2096,40 +2096,39 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#undef BNBQ_G4TC_FETCH\n",
     "#undef BNBQ_G4TC_ROWS\n",
     "}\n",
+    "#else\n",
+    "// sm_75 and F32 never launch these kernels (the launcher); their units still compile\n",
+    "template <int RG>\n",
+    "BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,\n",
+    "                             int bs_shift, void* out, const void* bias, bnbq_code16 code) {\n",
+    "    (void)A; (void)packed; (void)absmax; (void)N; (void)K; (void)bs_shift; (void)out; (void)bias; (void)code;\n",
+    "}\n",
     "#endif\n",
     "\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc)\n",
-    "#line 995 \"gemv4.cu\"\n",
+    "#line 1002 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
     "bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {\n",
-    "#if BNBQ_G4TC_ON\n",
     "    bnbq_g4tc_body<1>(A, packed, absmax, N, K, bs_shift, out, bias, code);\n",
-    "#else\n",
-    "    (void)A; (void)packed; (void)absmax; (void)N; (void)K; (void)bs_shift; (void)out; (void)bias; (void)code;\n",
-    "#endif\n",
     "}\n",
     "#endif\n",
-    "#line 1004 \"gemv4.cu\"\n",
+    "#line 1007 \"gemv4.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemv4tc_w(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc_w)\n",
-    "#line 1004 \"gemv4.cu\"\n",
+    "#line 1007 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
     "bnbq_k_gemv4tc_w(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {\n",
-    "#if BNBQ_G4TC_ON\n",
     "    bnbq_g4tc_body<4>(A, packed, absmax, N, K, bs_shift, out, bias, code);\n",
-    "#else\n",
-    "    (void)A; (void)packed; (void)absmax; (void)N; (void)K; (void)bs_shift; (void)out; (void)bias; (void)code;\n",
-    "#endif\n",
     "}\n",
     "#endif\n",
-    "#line 1013 \"gemv4.cu\"\n",
+    "#line 1012 \"gemv4.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_gemv4[] = {
@@ -7643,7 +7642,8 @@ static bnbq_result bnbq__cu_tiles_x(bnbq_exec* ex, const char* func, size_t n, u
 #define BNBQ__CU_I8_DEFER (40 * 1024)
 #define BNBQ__CU_I8_NDEFER 2   /* rows a block may defer (1 or 2; the kernel holds two) */
 #define BNBQ__CU_I8_BMS 8      /* the spread of the bitmask's words without the snapshot (below) */
-#define BNBQ__CU_I8_BMS_SMP 1  /* and with it (branch spread-smp: an experiment, not run on a GPU) */
+#define BNBQ__CU_I8_BMS_SMP 1  /* with the snapshot too (1; 0: dense there): 4096x14336 on the H100 +0.5-0.8
+                                  point, bench/results/gpu-20261122-h100-session12-int8-branches.txt */
 
 /* Launches the LLM.int8 row pass shared by int8_vectorwise_quant and int8_double_quant's
    outlier handling: init (threshold > 0), rows, fix + compaction (threshold > 0).

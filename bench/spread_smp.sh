@@ -1,5 +1,7 @@
 #!/bin/sh
-# bench/spread_smp.sh - the spread bitmask on the LLM.int8 snapshot path (branch spread-smp; bnbq_cuda.h
+# bench/spread_smp.sh - session 12's A/B run of the spread bitmask on the LLM.int8 snapshot path (merged in
+# 85f5949; results in bench/results/gpu-20261122-h100-session12-int8-branches.txt); reusable for any int8
+# change: build "new" from the working tree instead of the branch. Originally (branch spread-smp; bnbq_cuda.h
 # BNBQ__CU_I8_BMS_SMP) in one device call. Build here first (the device copy has no build of main):
 #   git show main:bnbq_cuda.h > build/base/bnbq_cuda.h
 #   cc -std=c99 -O2 -ffp-contract=off -Ibuild/base -I. bench/bench_gpu.c -o build/bench_gpu_base -lm -ldl -lpthread

@@ -990,23 +990,22 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
 #undef BNBQ_G4TC_FETCH
 #undef BNBQ_G4TC_ROWS
 }
+#else
+// sm_75 and F32 never launch these kernels (the launcher); their units still compile
+template <int RG>
+BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
+                             int bs_shift, void* out, const void* bias, bnbq_code16 code) {
+    (void)A; (void)packed; (void)absmax; (void)N; (void)K; (void)bs_shift; (void)out; (void)bias; (void)code;
+}
 #endif
 
 extern "C" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)
 bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
                void* out, const void* bias, bnbq_code16 code) {
-#if BNBQ_G4TC_ON
     bnbq_g4tc_body<1>(A, packed, absmax, N, K, bs_shift, out, bias, code);
-#else
-    (void)A; (void)packed; (void)absmax; (void)N; (void)K; (void)bs_shift; (void)out; (void)bias; (void)code;
-#endif
 }
 extern "C" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)
 bnbq_k_gemv4tc_w(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
                  void* out, const void* bias, bnbq_code16 code) {
-#if BNBQ_G4TC_ON
     bnbq_g4tc_body<4>(A, packed, absmax, N, K, bs_shift, out, bias, code);
-#else
-    (void)A; (void)packed; (void)absmax; (void)N; (void)K; (void)bs_shift; (void)out; (void)bias; (void)code;
-#endif
 }
