@@ -8098,9 +8098,14 @@ static size_t bnbq__cu_g4tc_smem_max(bnbq_cuda* c) {
 /* rows per tile: 4 for bnbq_k_gemv4tc_w (K % 512 == 0: a warp's step reads 256 bytes of each of 4
    rows), else 16 (bnbq_k_gemv4tc: 64 bytes of each of 16 rows) */
 static size_t bnbq__cu_g4tc_rows(size_t K) { return K % 512 == 0 ? 4 : 16; }
+/* its grid: a block per SM, at most one per tile */
+static size_t bnbq__cu_g4tc_grid(bnbq_cuda* c, size_t N, size_t K) {
+    size_t tr = bnbq__cu_g4tc_rows(K), tiles = N / tr + (N % tr != 0);
+    return tiles < bnbq__cu_sms(c) ? tiles : bnbq__cu_sms(c);
+}
 static size_t bnbq__cu_g4tc_smem(bnbq_cuda* c, size_t N, size_t K) {
     size_t tr = bnbq__cu_g4tc_rows(K), tiles = N / tr + (N % tr != 0), warps = BNBQ__CU_G4TC_W;
-    size_t grid = tiles < bnbq__cu_sms(c) ? tiles : bnbq__cu_sms(c);
+    size_t grid = bnbq__cu_g4tc_grid(c, N, K);
     if (grid == 0) return 0;
     return K * 2 + (tiles / grid + (tiles % grid != 0)) * warps * tr * 4;
 }
@@ -8136,8 +8141,7 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
             const float* src = code ? code : bnbq_code_4bit(qt);
             unsigned long long NN = N, KK = K;
             int shift = bnbq__cu_log2(blocksize);
-            size_t tiles = N / tr + (N % tr != 0);
-            size_t grid = tiles < bnbq__cu_sms(c) ? tiles : bnbq__cu_sms(c);
+            size_t grid = bnbq__cu_g4tc_grid(c, N, K);
             size_t warps = BNBQ__CU_G4TC_W, smem = bnbq__cu_g4tc_smem(c, N, K);
             void* a[9];
             memcpy(tab.v, src, sizeof tab.v);
