@@ -1918,12 +1918,40 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "// at 4 t + (q ^ 2 (t >> 1)), so that the lanes' loads of a unit hit four bank groups), then the warps' partial\n",
     "// sums [tile of the block][warp][row] (ceil(NT / grid) * W * 64 bytes)\n",
     "extern __shared__ uint4 bnbq_g4tc_dyn[];\n",
+    "// BNBQ_G4TC_T64 = 1 (the launcher's choice where the block can have the shared memory, e.g. sm_80 and\n",
+    "// sm_90; not sm_86 / sm_89, whose 99 KB are too few; bnbq__cu_g4tc_smem):\n",
+    "// - the lookup table lives in the dynamic shared memory at a 64 KB-aligned address of the shared window,\n",
+    "//   entry b of lane L at + 256 b + 4 L (bank L; the table spans 64 KB, half of it unused), so that the\n",
+    "//   address of a byte's entry is ONE PRMT (bytes 0, 2, 3 from the lane's base, byte 1 the weight byte:\n",
+    "//   bnbq_g4tc_q) instead of PRMT + LEA. The activation and the partial sums come first, the table at the\n",
+    "//   first 64 KB boundary after them; the launcher gives that boundary + 64 KB (with the window's first\n",
+    "//   1 KB reserved), and a kernel that finds less (%dynamic_smem_size) traps instead of reading past it.\n",
+    "// - RG = 4: the activation of a step (64 units: range xr, lane t, unit q) at 18 xr + 4 t + (t >> 1) +\n",
+    "//   q, 72 units a step, instead of the XOR swizzle: the 4 lanes of a quarter-warp that load (one per\n",
+    "//   t) still hit distinct bank groups, and a lane's 4 units are one base plus immediates (with the\n",
+    "//   swizzle the compiler rebuilt each address every step, in branches around the loads).\n",
+    "// Measured on the H100 (bench_gpu --gemv-fast, % of copy, single | back to back, f16 8192^2 /\n",
+    "// 14336x4096 / 4096x14336, 3 rounds alternating; bench/results/gpu-20261122-h100-session13-gemv-t64.txt):\n",
+    "// the static table 61.5 / 56.9 / 57.9 | 73.4 / 68.2 / 69.6; the 64 KB-aligned table 63.6 / 58.7 / 59.5\n",
+    "// | 75.9 / 71.7 / 73.0; with the activation layout as well 64.6 / 60.0 / 60.7 | 77.3 / 73.0 / 74.3.\n",
+    "// SASS instructions of a step (bnbq_k_gemv4tc_w, sm_90): 320 -> 240 -> 215. Also measured: the\n",
+    "// activation expanded so that every lane loads (zeros in the chunks of the other column group, 2304\n",
+    "// bytes a step): 56.5 / 54.4 / 51.5 | 73.0 / 69.1 / 68.7, fewer instructions (214) but twice the\n",
+    "// shared-memory wavefronts of the activation loads and a longer staging at the start.\n",
+    "#ifndef BNBQ_G4TC_T64\n",
+    "#define BNBQ_G4TC_T64 0\n",
+    "#endif\n",
     "\n",
     "// the table word of byte j (0..3) of w for this lane (tl: the shared-window address of the lane's\n",
-    "// copy, bnbq_g4_tab + 4 lane): PRMT + LEA + LDS. (A plain C index into the table compiled to PRMT,\n",
-    "// IMAD.SHL, LOP3, IMAD + LDS.)\n",
+    "// copy, bnbq_g4_tab + 4 lane): PRMT + LEA + LDS; T64: PRMT + LDS. (A plain C index into the table\n",
+    "// compiled to PRMT, IMAD.SHL, LOP3, IMAD + LDS.)\n",
     "BNBQ_DEV u32 bnbq_g4tc_q(u32 w, int j, u32 tl) {\n",
+    "#if BNBQ_G4TC_T64\n",
+    "    // the address in one PRMT: byte 0 (4 lane) and bytes 2-3 (the 64 KB-aligned base) from tl, byte 1 = the byte\n",
+    "    return bnbq_g4_lds(__byte_perm(tl, w, 0x3200u + ((4u + (u32)j) << 4)));\n",
+    "#else\n",
     "    return bnbq_g4_lds(tl + (__byte_perm(w, 0u, 0x4440u + (u32)j) << 7));\n",
+    "#endif\n",
     "}\n",
     "\n",
     "BNBQ_DEV uint4 bnbq_g4tc_ldw(const u8* p) {\n",
@@ -1961,7 +1989,10 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "    const u32 total = (u32)(j1 - j0);\n",
     "    const u64 half = K >> 1;\n",
     "    uint4* xs = bnbq_g4tc_dyn;\n",
-    "    float* red = (float*)(bnbq_g4tc_dyn + (K >> 3));\n",
+    "    // the activation's area: 72 units a step with T64 and RG = 4 (see above), else K / 8 units\n",
+    "    const bool xb = BNBQ_G4TC_T64 && RG == 4;\n",
+    "    const u64 actu = xb ? (K >> 9) * 72 : (K >> 3);\n",
+    "    float* red = (float*)(bnbq_g4tc_dyn + actu);\n",
     "\n",
     "    // the fetch cursor: tile ft (absolute), step fs; the lane's rows (clamped to N - 1)\n",
     "    u64 ft = tb0 + j0 / S;\n",
@@ -2010,14 +2041,47 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "    for (u32 k = threadIdx.x; k < ntiles * W * TR; k += blockDim.x) red[k] = 0.0f;\n",
     "    // unit u (16 bytes) of the activation: step u / US, range r, lane t and unit q of that lane's\n",
     "    // chunk, at US (u / US) + 16 r + 4 t + (q ^ ((2 (t >> 1) + r) & 3)) (US = 16 RG units a step)\n",
-    "    for (u32 u = threadIdx.x; u < (u32)(K >> 3); u += blockDim.x) {\n",
-    "        const u32 v = u % (16 * RG), ur = v >> 4, ut = (v >> 2) & 3u, uq = v & 3u;\n",
-    "        xs[(u - v) + 16 * ur + 4 * ut + (uq ^ ((((ut >> 1) << 1) + ur) & 3u))] = __ldg((const uint4*)A + u);\n",
+    "    if (xb) {\n",
+    "        for (u32 u = threadIdx.x; u < (u32)(K >> 3); u += blockDim.x) {\n",
+    "            const u32 v = u & 63u, ut = (v >> 2) & 3u;\n",
+    "            xs[(u >> 6) * 72 + 18 * (v >> 4) + 4 * ut + (ut >> 1) + (v & 3u)] = __ldg((const uint4*)A + u);\n",
+    "        }\n",
+    "    } else {\n",
+    "        for (u32 u = threadIdx.x; u < (u32)(K >> 3); u += blockDim.x) {\n",
+    "            const u32 v = u % (16 * RG), ur = v >> 4, ut = (v >> 2) & 3u, uq = v & 3u;\n",
+    "            xs[(u - v) + 16 * ur + 4 * ut + (uq ^ ((((ut >> 1) << 1) + ur) & 3u))] = __ldg((const uint4*)A + u);\n",
+    "        }\n",
     "    }\n",
+    "#if BNBQ_G4TC_T64\n",
+    "    u32 tl;\n",
+    "    {\n",
+    "        const u32 dynb = (u32)__cvta_generic_to_shared(bnbq_g4tc_dyn);\n",
+    "        u32 dsz;\n",
+    "        asm(\"mov.u32 %0, %%dynamic_smem_size;\" : \"=r\"(dsz));\n",
+    "        const u32 used = (u32)(actu * 16) + ((u32)(ntiles * W * TR) << 2);\n",
+    "        const u32 tab = (dynb + used + 0xffffu) & ~0xffffu;\n",
+    "        if (tab + 0x10000u > dynb + dsz) __trap();   // not what the launcher gave: fail, never read past it\n",
+    "        uint4* tp = (uint4*)((char*)bnbq_g4tc_dyn + (tab - dynb));\n",
+    "        const u32 l16 = threadIdx.x & 15u;\n",
+    "        float cv = code.v[0];\n",
+    "#pragma unroll\n",
+    "        for (int i = 1; i < 16; i++) cv = l16 == (u32)i ? code.v[i] : cv;\n",
+    "        const u32 qb = bnbq_g4_bits(cv);\n",
+    "        for (u32 i = threadIdx.x; i < 256 * 8; i += blockDim.x) {   // entry i >> 3, lanes 4 (i & 7) ..\n",
+    "            const u32 b = i >> 3;\n",
+    "            const u32 hi = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b >> 4));\n",
+    "            const u32 lo = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b & 15u));\n",
+    "            const u32 v = hi | (lo << 16);\n",
+    "            tp[16 * b + (i & 7u)] = make_uint4(v, v, v, v);\n",
+    "        }\n",
+    "        tl = tab + 4 * lane;\n",
+    "    }\n",
+    "#else\n",
     "    bnbq_g4_build_table(code);\n",
+    "    const u32 tl = bnbq_g4_tab_addr(lane * 4);\n",
+    "#endif\n",
     "    __syncthreads();\n",
     "\n",
-    "    const u32 tl = bnbq_g4_tab_addr(lane * 4);\n",
     "    // B's column g: range g >> 1 (RG = 1: range 0 in every column), group g & 1. The lane loads its 32\n",
     "    // elements' pairs of that range when the range exists and its group is the column's (xm), else\n",
     "    // holds zeros.\n",
@@ -2025,6 +2089,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "    const uint4* Ap = xs + 16 * xr + 4 * t;\n",
     "    const u32 xsw = (((t >> 1) << 1) + xr) & 3u;   // the swizzle of the lane's units\n",
     "    const int xm = (RG == 1 || (g >> 1) < RG) && (t >> 1) == (g & 1);\n",
+    "    const uint4* Xp = xs + 18 * (g >> 1) + 4 * t + (t >> 1);   // (xb) the lane's units of step 0\n",
     "    float acc0 = 0.0f, acc1 = 0.0f;\n",
     "    u32 cs = (u32)(j0 % S), ct = (u32)(j0 / S);\n",
     "    for (u32 i0 = 0; i0 < total; i0 += BNBQ_G4TC_D) {\n",
@@ -2037,7 +2102,8 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#pragma unroll\n",
     "                for (int q = 0; q < 4; q++) {\n",
     "                    uint4 v = make_uint4(0u, 0u, 0u, 0u);\n",
-    "                    if (xm) v = Ap[16 * RG * cs + ((u32)q ^ xsw)];\n",
+    "                    if (xb) { if (xm) v = Xp[72 * cs + q]; }\n",
+    "                    else if (xm) v = Ap[16 * RG * cs + ((u32)q ^ xsw)];\n",
     "                    x[4 * q] = v.x; x[4 * q + 1] = v.y; x[4 * q + 2] = v.z; x[4 * q + 3] = v.w;\n",
     "                }\n",
     "                const u32 wa[4] = { rw0[d].x, rw0[d].y, rw0[d].z, rw0[d].w };\n",
@@ -2115,26 +2181,26 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "extern \"C\" __global__ void bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc)\n",
-    "#line 1008 \"gemv4.cu\"\n",
+    "#line 1074 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
     "bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {\n",
     "    bnbq_g4tc_body<1>(A, packed, absmax, N, K, bs_shift, out, bias, code);\n",
     "}\n",
     "#endif\n",
-    "#line 1013 \"gemv4.cu\"\n",
+    "#line 1079 \"gemv4.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemv4tc_w(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc_w)\n",
-    "#line 1013 \"gemv4.cu\"\n",
+    "#line 1079 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
     "bnbq_k_gemv4tc_w(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {\n",
     "    bnbq_g4tc_body<4>(A, packed, absmax, N, K, bs_shift, out, bias, code);\n",
     "}\n",
     "#endif\n",
-    "#line 1018 \"gemv4.cu\"\n",
+    "#line 1084 \"gemv4.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_gemv4[] = {
@@ -8082,7 +8148,6 @@ static int bnbq__cu_log2(int v) {
 #define BNBQ__CU_G4_DEPTH 4  /* = BNBQ_G4_DEPTH in gemv4.cu (sm_80+) */
 #define BNBQ__CU_G4_RING (BNBQ__CU_G4_DEPTH * BNBQ__CU_G4_R * 20)
 #define BNBQ__CU_G4TC_W 24   /* = BNBQ_G4TC_MAXW in gemv4.cu: warps per block */
-
 /* the tensor-core gemv's dynamic shared memory: the activation (K * 2 bytes) and ceil(tiles / grid) *
    W * 16 floats (the partial sums of the block's tiles); above what the device gives a block (opt-in
    maximum minus the static table; e.g. an LM head of 128k rows on an sm_86) the other kernel */
@@ -8109,11 +8174,26 @@ static size_t bnbq__cu_g4tc_grid(bnbq_cuda* c, size_t N, size_t K) {
     size_t tr = bnbq__cu_g4tc_rows(K), tiles = N / tr + (N % tr != 0);
     return tiles < bnbq__cu_sms(c) ? tiles : bnbq__cu_sms(c);
 }
-static size_t bnbq__cu_g4tc_smem(bnbq_cuda* c, size_t N, size_t K) {
+/* its dynamic shared memory; t64: the kernel's BNBQ_G4TC_T64 form (kernels_src/gemv4.cu): the
+   activation (K / 512 * 1152 bytes where K % 512 == 0) and the sums, then the 64 KB table at the next
+   64 KB boundary of the shared window, whose dynamic part starts at most 1 KB in (the reserved
+   kilobyte; the kernel has no static shared memory) */
+static size_t bnbq__cu_g4tc_smem(bnbq_cuda* c, size_t N, size_t K, int t64) {
     size_t tr = bnbq__cu_g4tc_rows(K), tiles = N / tr + (N % tr != 0), warps = BNBQ__CU_G4TC_W;
-    size_t grid = bnbq__cu_g4tc_grid(c, N, K);
+    size_t grid = bnbq__cu_g4tc_grid(c, N, K), sums, act;
     if (grid == 0) return 0;
-    return K * 2 + (tiles / grid + (tiles % grid != 0)) * warps * tr * 4;
+    sums = (tiles / grid + (tiles % grid != 0)) * warps * tr * 4;
+    if (!t64) return K * 2 + sums;
+    act = tr == 4 ? K / 512 * 1152 : K * 2;
+    return ((1024 + act + sums + 0xffff) & ~(size_t)0xffff) + 0x10000;
+}
+/* the T64 form where the block can have its shared memory (sm_80, sm_90: 164 / 228 KB; not sm_86 /
+   sm_89), else the static table where that fits, else 0: the other kernels */
+static int bnbq__cu_g4tc_form(bnbq_cuda* c, size_t N, size_t K) {
+    const size_t optin = bnbq__cu_smem_optin(c);
+    if (bnbq__cu_g4tc_smem(c, N, K, 1) <= optin) return 2;
+    if (bnbq__cu_g4tc_smem(c, N, K, 0) <= bnbq__cu_g4tc_smem_max(c)) return 1;
+    return 0;
 }
 #define BNBQ__CU_G4_STATIC (51 * 1024)   /* the kernel's static shared memory (49 KB on sm_90), and a margin */
 static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dtype dt,
@@ -8126,34 +8206,38 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
     bnbq__CUfunction f = NULL;
     int vec = bnbq__cu_al(packed, 16) && bnbq__cu_al(A, 16) && K < ((size_t)1 << 31);
     size_t maxw = BNBQ__CU_G4_MAXW, smem = 0;
+    int form = 0;   /* the tensor-core kernel: 2 T64, 1 static table, 0 none (bnbq__cu_g4tc_form) */
     const char* def;
     BNBQ__CU_BEGIN("bnbq_gemv_4bit");
     if (c->desc.gemv_fast_order && dt != BNBQ_F32 && c->info.cc_major >= 8 && blocksize >= 64 &&
         K % 128 == 0 && K < ((size_t)1 << 31) && bnbq__cu_al(A, 16) && bnbq__cu_al(packed, 16) &&
-        bnbq__cu_al(absmax, 8) &&
-        bnbq__cu_g4tc_smem(c, N, K) <= bnbq__cu_g4tc_smem_max(c)) {
+        bnbq__cu_al(absmax, 8) && (form = bnbq__cu_g4tc_form(c, N, K)) != 0) {
         /* (every gemv kernel waits for the kernel before it on the stream before its first global
            access, and is launched with programmatic dependent launch: queued behind another kernel
            it gets resident during that kernel's tail; back to back on the H100 +3-5 points,
            bench/results/gpu-20261122-h100-session12-gemv-pdl.txt) */
         /* the tensor-core kernel (kernels_src/gemv4.cu, bnbq_k_gemv4tc, or _w where K % 512 == 0):
            one block of 24 warps per SM; the block's tiles' steps (16 rows x 128 elements, _w 4 rows x
-           512) split evenly over its warps */
-        static const char* const tcdefs[3] = { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" };
+           512) split evenly over its warps. In its T64 form (form 2: the table 64 KB-aligned in the
+           dynamic shared memory, one PRMT a lookup address; +2-3 points single, +4 back to back on
+           the H100, bench/results/gpu-20261122-h100-session13-gemv-t64.txt) where the shared memory
+           can be had, else with the static table. */
+        static const char* const tcdefs[2][3] = { { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" },
+            { "BNBQ_DT=0", "BNBQ_DT=1 BNBQ_G4TC_T64=1", "BNBQ_DT=2 BNBQ_G4TC_T64=1" } };
         const size_t tr = bnbq__cu_g4tc_rows(K);
-        r = bnbq__cu_kernel(ex, "gemv4", tcdefs[(int)dt], tr == 4 ? "bnbq_k_gemv4tc_w" : "bnbq_k_gemv4tc", &f);
+        r = bnbq__cu_kernel(ex, "gemv4", tcdefs[form == 2][(int)dt], tr == 4 ? "bnbq_k_gemv4tc_w" : "bnbq_k_gemv4tc", &f);
         if (r == BNBQ_SUCCESS) {
             bnbq__cu_code16 tab;
             const float* src = code ? code : bnbq_code_4bit(qt);
             unsigned long long NN = N, KK = K;
             int shift = bnbq__cu_log2(blocksize);
             size_t grid = bnbq__cu_g4tc_grid(c, N, K);
-            size_t warps = BNBQ__CU_G4TC_W, smem = bnbq__cu_g4tc_smem(c, N, K);
+            size_t warps = BNBQ__CU_G4TC_W, smem = bnbq__cu_g4tc_smem(c, N, K, form == 2);
             void* a[9];
             memcpy(tab.v, src, sizeof tab.v);
             a[0] = (void*)&A; a[1] = (void*)&packed; a[2] = (void*)&absmax; a[3] = &NN; a[4] = &KK;
             a[5] = &shift; a[6] = &out; a[7] = (void*)&bias; a[8] = &tab;
-            if (smem > 48 * 1024 - BNBQ__CU_G4TC_STATIC)
+            if (form == 2 || smem > 48 * 1024 - BNBQ__CU_G4TC_STATIC)
                 r = bnbq__cu_check(ex, bnbq__func, "cuFuncSetAttribute",
                                    BNBQ__DRV.bnbq__cuFuncSetAttribute(f, (bnbq__CUfuncattr)BNBQ__FATTR_MAX_DYNAMIC_SHARED,
                                                                       (int)smem));
@@ -8242,6 +8326,8 @@ static bnbq_result bnbq__cu_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_
     { "gemv4", "BNBQ_DT=2" }, \
     { "gemv4", "BNBQ_DT=1 BNBQ_G4_FAST=1" }, \
     { "gemv4", "BNBQ_DT=2 BNBQ_G4_FAST=1" }, \
+    { "gemv4", "BNBQ_DT=1 BNBQ_G4TC_T64=1" }, \
+    { "gemv4", "BNBQ_DT=2 BNBQ_G4TC_T64=1" }, \
     { "matmul4", "BNBQ_DT=0" }, \
     { "matmul4", "BNBQ_DT=1" }, \
     { "matmul4", "BNBQ_DT=2" },

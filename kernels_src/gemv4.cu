@@ -812,12 +812,40 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 // at 4 t + (q ^ 2 (t >> 1)), so that the lanes' loads of a unit hit four bank groups), then the warps' partial
 // sums [tile of the block][warp][row] (ceil(NT / grid) * W * 64 bytes)
 extern __shared__ uint4 bnbq_g4tc_dyn[];
+// BNBQ_G4TC_T64 = 1 (the launcher's choice where the block can have the shared memory, e.g. sm_80 and
+// sm_90; not sm_86 / sm_89, whose 99 KB are too few; bnbq__cu_g4tc_smem):
+// - the lookup table lives in the dynamic shared memory at a 64 KB-aligned address of the shared window,
+//   entry b of lane L at + 256 b + 4 L (bank L; the table spans 64 KB, half of it unused), so that the
+//   address of a byte's entry is ONE PRMT (bytes 0, 2, 3 from the lane's base, byte 1 the weight byte:
+//   bnbq_g4tc_q) instead of PRMT + LEA. The activation and the partial sums come first, the table at the
+//   first 64 KB boundary after them; the launcher gives that boundary + 64 KB (with the window's first
+//   1 KB reserved), and a kernel that finds less (%dynamic_smem_size) traps instead of reading past it.
+// - RG = 4: the activation of a step (64 units: range xr, lane t, unit q) at 18 xr + 4 t + (t >> 1) +
+//   q, 72 units a step, instead of the XOR swizzle: the 4 lanes of a quarter-warp that load (one per
+//   t) still hit distinct bank groups, and a lane's 4 units are one base plus immediates (with the
+//   swizzle the compiler rebuilt each address every step, in branches around the loads).
+// Measured on the H100 (bench_gpu --gemv-fast, % of copy, single | back to back, f16 8192^2 /
+// 14336x4096 / 4096x14336, 3 rounds alternating; bench/results/gpu-20261122-h100-session13-gemv-t64.txt):
+// the static table 61.5 / 56.9 / 57.9 | 73.4 / 68.2 / 69.6; the 64 KB-aligned table 63.6 / 58.7 / 59.5
+// | 75.9 / 71.7 / 73.0; with the activation layout as well 64.6 / 60.0 / 60.7 | 77.3 / 73.0 / 74.3.
+// SASS instructions of a step (bnbq_k_gemv4tc_w, sm_90): 320 -> 240 -> 215. Also measured: the
+// activation expanded so that every lane loads (zeros in the chunks of the other column group, 2304
+// bytes a step): 56.5 / 54.4 / 51.5 | 73.0 / 69.1 / 68.7, fewer instructions (214) but twice the
+// shared-memory wavefronts of the activation loads and a longer staging at the start.
+#ifndef BNBQ_G4TC_T64
+#define BNBQ_G4TC_T64 0
+#endif
 
 // the table word of byte j (0..3) of w for this lane (tl: the shared-window address of the lane's
-// copy, bnbq_g4_tab + 4 lane): PRMT + LEA + LDS. (A plain C index into the table compiled to PRMT,
-// IMAD.SHL, LOP3, IMAD + LDS.)
+// copy, bnbq_g4_tab + 4 lane): PRMT + LEA + LDS; T64: PRMT + LDS. (A plain C index into the table
+// compiled to PRMT, IMAD.SHL, LOP3, IMAD + LDS.)
 BNBQ_DEV u32 bnbq_g4tc_q(u32 w, int j, u32 tl) {
+#if BNBQ_G4TC_T64
+    // the address in one PRMT: byte 0 (4 lane) and bytes 2-3 (the 64 KB-aligned base) from tl, byte 1 = the byte
+    return bnbq_g4_lds(__byte_perm(tl, w, 0x3200u + ((4u + (u32)j) << 4)));
+#else
     return bnbq_g4_lds(tl + (__byte_perm(w, 0u, 0x4440u + (u32)j) << 7));
+#endif
 }
 
 BNBQ_DEV uint4 bnbq_g4tc_ldw(const u8* p) {
@@ -855,7 +883,10 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
     const u32 total = (u32)(j1 - j0);
     const u64 half = K >> 1;
     uint4* xs = bnbq_g4tc_dyn;
-    float* red = (float*)(bnbq_g4tc_dyn + (K >> 3));
+    // the activation's area: 72 units a step with T64 and RG = 4 (see above), else K / 8 units
+    const bool xb = BNBQ_G4TC_T64 && RG == 4;
+    const u64 actu = xb ? (K >> 9) * 72 : (K >> 3);
+    float* red = (float*)(bnbq_g4tc_dyn + actu);
 
     // the fetch cursor: tile ft (absolute), step fs; the lane's rows (clamped to N - 1)
     u64 ft = tb0 + j0 / S;
@@ -904,14 +935,47 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
     for (u32 k = threadIdx.x; k < ntiles * W * TR; k += blockDim.x) red[k] = 0.0f;
     // unit u (16 bytes) of the activation: step u / US, range r, lane t and unit q of that lane's
     // chunk, at US (u / US) + 16 r + 4 t + (q ^ ((2 (t >> 1) + r) & 3)) (US = 16 RG units a step)
-    for (u32 u = threadIdx.x; u < (u32)(K >> 3); u += blockDim.x) {
-        const u32 v = u % (16 * RG), ur = v >> 4, ut = (v >> 2) & 3u, uq = v & 3u;
-        xs[(u - v) + 16 * ur + 4 * ut + (uq ^ ((((ut >> 1) << 1) + ur) & 3u))] = __ldg((const uint4*)A + u);
+    if (xb) {
+        for (u32 u = threadIdx.x; u < (u32)(K >> 3); u += blockDim.x) {
+            const u32 v = u & 63u, ut = (v >> 2) & 3u;
+            xs[(u >> 6) * 72 + 18 * (v >> 4) + 4 * ut + (ut >> 1) + (v & 3u)] = __ldg((const uint4*)A + u);
+        }
+    } else {
+        for (u32 u = threadIdx.x; u < (u32)(K >> 3); u += blockDim.x) {
+            const u32 v = u % (16 * RG), ur = v >> 4, ut = (v >> 2) & 3u, uq = v & 3u;
+            xs[(u - v) + 16 * ur + 4 * ut + (uq ^ ((((ut >> 1) << 1) + ur) & 3u))] = __ldg((const uint4*)A + u);
+        }
     }
+#if BNBQ_G4TC_T64
+    u32 tl;
+    {
+        const u32 dynb = (u32)__cvta_generic_to_shared(bnbq_g4tc_dyn);
+        u32 dsz;
+        asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(dsz));
+        const u32 used = (u32)(actu * 16) + ((u32)(ntiles * W * TR) << 2);
+        const u32 tab = (dynb + used + 0xffffu) & ~0xffffu;
+        if (tab + 0x10000u > dynb + dsz) __trap();   // not what the launcher gave: fail, never read past it
+        uint4* tp = (uint4*)((char*)bnbq_g4tc_dyn + (tab - dynb));
+        const u32 l16 = threadIdx.x & 15u;
+        float cv = code.v[0];
+#pragma unroll
+        for (int i = 1; i < 16; i++) cv = l16 == (u32)i ? code.v[i] : cv;
+        const u32 qb = bnbq_g4_bits(cv);
+        for (u32 i = threadIdx.x; i < 256 * 8; i += blockDim.x) {   // entry i >> 3, lanes 4 (i & 7) ..
+            const u32 b = i >> 3;
+            const u32 hi = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b >> 4));
+            const u32 lo = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b & 15u));
+            const u32 v = hi | (lo << 16);
+            tp[16 * b + (i & 7u)] = make_uint4(v, v, v, v);
+        }
+        tl = tab + 4 * lane;
+    }
+#else
     bnbq_g4_build_table(code);
+    const u32 tl = bnbq_g4_tab_addr(lane * 4);
+#endif
     __syncthreads();
 
-    const u32 tl = bnbq_g4_tab_addr(lane * 4);
     // B's column g: range g >> 1 (RG = 1: range 0 in every column), group g & 1. The lane loads its 32
     // elements' pairs of that range when the range exists and its group is the column's (xm), else
     // holds zeros.
@@ -919,6 +983,7 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
     const uint4* Ap = xs + 16 * xr + 4 * t;
     const u32 xsw = (((t >> 1) << 1) + xr) & 3u;   // the swizzle of the lane's units
     const int xm = (RG == 1 || (g >> 1) < RG) && (t >> 1) == (g & 1);
+    const uint4* Xp = xs + 18 * (g >> 1) + 4 * t + (t >> 1);   // (xb) the lane's units of step 0
     float acc0 = 0.0f, acc1 = 0.0f;
     u32 cs = (u32)(j0 % S), ct = (u32)(j0 / S);
     for (u32 i0 = 0; i0 < total; i0 += BNBQ_G4TC_D) {
@@ -931,7 +996,8 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
 #pragma unroll
                 for (int q = 0; q < 4; q++) {
                     uint4 v = make_uint4(0u, 0u, 0u, 0u);
-                    if (xm) v = Ap[16 * RG * cs + ((u32)q ^ xsw)];
+                    if (xb) { if (xm) v = Xp[72 * cs + q]; }
+                    else if (xm) v = Ap[16 * RG * cs + ((u32)q ^ xsw)];
                     x[4 * q] = v.x; x[4 * q + 1] = v.y; x[4 * q + 2] = v.z; x[4 * q + 3] = v.w;
                 }
                 const u32 wa[4] = { rw0[d].x, rw0[d].y, rw0[d].z, rw0[d].w };
