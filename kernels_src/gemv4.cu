@@ -893,12 +893,24 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
     u32 fs = (u32)(j0 % S);
     const u8* fw0; const u8* fw1;
     u64 fa0, fa1;   // the lane's first element of its ranges in step 0 (n K + 128 rg)
+    // sp (T64, RG = 4: both ranges of the lane in one row, the second 256 elements / 128 bytes after
+    // the first): the scales' addresses from a per-tile base sm (the scale of fa0's block, + gsel) and
+    // fa0's offset rm in that block, in 32-bit arithmetic (rm + 512 fs < 2^31 + 4096); the second
+    // range's weights at fw0 + 128. (Else the 64-bit forms below.)
+    const bool sp = BNBQ_G4TC_T64 && RG == 4;
+    const float* sm = absmax;
+    u32 rm = 0;
+    const u32 gsel = (t >> 1) & (u32)(bs_shift == 6);
 #define BNBQ_G4TC_ROWS()                                                                           \
     do {                                                                                           \
         u64 r0 = ft * TR + wr0, r1 = ft * TR + wr1;                                                \
         r0 = r0 < N ? r0 : N - 1; r1 = r1 < N ? r1 : N - 1;                                        \
         fw0 = packed + r0 * half + 64 * rg0 + 16 * t; fw1 = packed + r1 * half + 64 * rg1 + 16 * t; \
         fa0 = r0 * K + 128 * rg0; fa1 = r1 * K + 128 * rg1;                                        \
+        if (sp) {                                                                                  \
+            sm = absmax + (fa0 >> bs_shift) + gsel;                                                \
+            rm = (u32)fa0 & ((1u << bs_shift) - 1u);                                               \
+        }                                                                                          \
     } while (0)
     BNBQ_G4TC_ROWS();
     uint4 rw0[BNBQ_G4TC_D], rw1[BNBQ_G4TC_D];
@@ -906,12 +918,17 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
     // group's comes from lane t ^ 2 by a shuffle. (Measured and dropped: one 16-byte load per row
     // for two steps at blocksize 64, which halves the scales' L1 wavefronts, and a lane loading one
     // scale for two steps with shuffles to the others: both 3-5 points slower on the H100.)
-    const u32 gsel = (t >> 1) & (u32)(bs_shift == 6);
     float rs0[BNBQ_G4TC_D], rs1[BNBQ_G4TC_D];
 #define BNBQ_G4TC_SCALES(slot)                                                                     \
     do {                                                                                           \
-        rs0[slot] = __ldg(absmax + ((fa0 + 128 * RG * (u64)fs) >> bs_shift) + gsel);               \
-        rs1[slot] = __ldg(absmax + ((fa1 + 128 * RG * (u64)fs) >> bs_shift) + gsel);               \
+        if (sp) {                                                                                  \
+            const u32 e_ = rm + 512u * fs;                                                         \
+            rs0[slot] = __ldg(sm + (e_ >> bs_shift));                                              \
+            rs1[slot] = __ldg(sm + ((e_ + 256u) >> bs_shift));                                     \
+        } else {                                                                                   \
+            rs0[slot] = __ldg(absmax + ((fa0 + 128 * RG * (u64)fs) >> bs_shift) + gsel);           \
+            rs1[slot] = __ldg(absmax + ((fa1 + 128 * RG * (u64)fs) >> bs_shift) + gsel);           \
+        }                                                                                          \
     } while (0)
 #define BNBQ_G4TC_FETCH(slot, i)                                                                   \
     do {                                                                                           \
@@ -919,7 +936,7 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
         (void)slot_;                                                                               \
         if ((i) < total) {                                                                         \
             rw0[slot_] = bnbq_g4tc_ldw(fw0 + 64 * RG * (u64)fs);                                   \
-            rw1[slot_] = bnbq_g4tc_ldw(fw1 + 64 * RG * (u64)fs);                                   \
+            rw1[slot_] = bnbq_g4tc_ldw((sp ? fw0 + 128 : fw1) + 64 * RG * (u64)fs);                \
             BNBQ_G4TC_SCALES(slot_);                                                               \
             if (++fs == S) {                                                                       \
                 fs = 0;                                                                            \
