@@ -832,6 +832,9 @@ extern __shared__ uint4 bnbq_g4tc_dyn[];
 // activation expanded so that every lane loads (zeros in the chunks of the other column group, 2304
 // bytes a step): 56.5 / 54.4 / 51.5 | 73.0 / 69.1 / 68.7, fewer instructions (214) but twice the
 // shared-memory wavefronts of the activation loads and a longer staging at the start.
+// And the zero-holding lanes loading 64 bytes of shared zeros (a bank group free in their
+// quarter-warp, step stride 0) instead of CS2R + predicated loads: 193 instructions a step, but
+// spills at 80 registers; 1.5-2.5 points slower (-session13-gemv-zeroload.txt).
 #ifndef BNBQ_G4TC_T64
 #define BNBQ_G4TC_T64 0
 #endif
