@@ -795,8 +795,8 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 // -1-3 back to back, PF 4 -0.5 | -5, PF 8 -4 | -8: a trade, not kept.
 // With the gemv on programmatic dependent launch and the prefetches before its wait: PF 1 equal,
 // PF 2 -1 | -3 (-session12-gemv-pf-pdl.txt).
-// Session 13 (branch prmt-dec, -session13-gemv-prmt.txt): the weight bytes decoded in registers
-// instead of the table (per 8 nibbles 21 integer operations: PRMTs into the table's low- and
+// Session 13 (branch prmt-dec, -session13-gemv-prmt.txt; it repeats session 11's branch prmt on the
+// wide-tile kernel with another decode): the weight bytes decoded in registers instead of the table (per 8 nibbles 21 integer operations: PRMTs into the table's low- and
 // high-byte halves for codes 0-7 and 8-15, a PRMT selecting by bit 3, PRMTs interleaving the bytes
 // into pairs): one row's words so 49.6 / 46.0 / 46.7 | 57.1 / 53.5 / 54.4, both rows' 43.8 / 41.3 /
 // 42.2 | 49.6 / 47.3 / 48.3, against this kernel's 61.2 / 56.5 / 57.6 | 72.5 / 67.5 / 69.1. Issue
