@@ -1175,6 +1175,20 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "\n",
     "struct bnbq_code16 { float v[16]; };\n",
     "\n",
+    "// BNBQ_G4TC_T64 = 1 (a unit of its own; the launcher's choice where the block can have the shared\n",
+    "// memory): the lookup table of the tensor-core kernels (below) and of the exact kernel bnbq_k_gemv4\n",
+    "// (F16/BF16, sm_80+) sits in the dynamic shared memory at a 64 KB-aligned address of the shared\n",
+    "// window, entry b of lane L at + 256 b + 4 L, so that a byte's table address is one PRMT. The other\n",
+    "// kernels of the unit keep the static table.\n",
+    "#ifndef BNBQ_G4TC_T64\n",
+    "#define BNBQ_G4TC_T64 0\n",
+    "#endif\n",
+    "#if BNBQ_G4TC_T64 && BNBQ_DT != BNBQ_F32 && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800 && !BNBQ_G4_FAST\n",
+    "#define BNBQ_G4_T64X 1   // the exact kernel's T64 form\n",
+    "#else\n",
+    "#define BNBQ_G4_T64X 0\n",
+    "#endif\n",
+    "\n",
     "// The lookup table in shared memory: F32: qmap (16 floats: 16 banks, conflict-free); F16/BF16:\n",
     "// per-lane copies of the byte table (qmap[b >> 4], qmap[b & 15]) as dt pairs, entry b of lane L\n",
     "// at word 32 b + L (bank L). 32 KB + the two 8 KB activation halves = the 48 KB of static shared\n",
@@ -1392,6 +1406,8 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "\n",
     "// The 32 elements of one row's chunk (weights w, block scale s) into ac, in element order.\n",
     "// a: the activation chunk (F32: 32 words; F16/BF16: 16 pairs, element 2i in the low half).\n",
+    "// T6 = 1 (F16/BF16): the T64 table, lane is then the lane's table base (64 KB-aligned + 4 lane).\n",
+    "template <int T6 = 0>\n",
     "BNBQ_DEV float bnbq_g4_dot(const u32* a, uint4 w, float s, u32 lane, float ac) {\n",
     "    const u32 wv[4] = { w.x, w.y, w.z, w.w };\n",
     "#if BNBQ_DT == BNBQ_F32\n",
@@ -1408,10 +1424,11 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "    }\n",
     "#else\n",
     "    const u32 s2 = bnbq_g4_s2(s);\n",
-    "    const u32 tl = bnbq_g4_tab_addr(lane * 4);   // this lane's copy: entry b at tl + 128 b\n",
+    "    const u32 tl = T6 ? lane : bnbq_g4_tab_addr(lane * 4);   // this lane's copy: entry b at tl + 128 b (T6: 256 b)\n",
     "#pragma unroll\n",
     "    for (int i = 0; i < 16; i++) {\n",
-    "        const u32 q2 = bnbq_g4_lds(bnbq_g4_eaddr(wv, i, tl));\n",
+    "        const u32 q2 = bnbq_g4_lds(T6 ? __byte_perm(tl, wv[i >> 2], 0x3200u + ((4u + (u32)(i & 3)) << 4))\n",
+    "                                      : bnbq_g4_eaddr(wv, i, tl));\n",
     "        const u32 b2 = bnbq_g4_mul2(q2, s2);       // (dt(qmap[hi] * s), dt(qmap[lo] * s))\n",
     "        const u32 p2 = bnbq_g4_mul2(a[i], b2);     // the two products, rounded to dt\n",
     "        ac = ac + bnbq_g4_lo(p2);\n",
@@ -1586,13 +1603,43 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#endif\n",
     "}\n",
     "\n",
+    "#if BNBQ_DT != BNBQ_F32\n",
+    "// The T64 table (BNBQ_G4TC_T64) at the shared-window address tab (64 KB-aligned) of the dynamic shared\n",
+    "// memory whose first byte is at window address dynb (base: its generic pointer), by the whole block\n",
+    "// (blockDim.x a multiple of 32); returns this lane's base tab + 4 lane.\n",
+    "BNBQ_DEV u32 bnbq_g4_build_t64(void* base, u32 dynb, u32 tab, const bnbq_code16& code) {\n",
+    "    uint4* tp = (uint4*)((char*)base + (tab - dynb));\n",
+    "    const u32 l16 = threadIdx.x & 15u;\n",
+    "    float cv = code.v[0];\n",
+    "#pragma unroll\n",
+    "    for (int i = 1; i < 16; i++) cv = l16 == (u32)i ? code.v[i] : cv;\n",
+    "    const u32 qb = bnbq_g4_bits(cv);\n",
+    "    for (u32 i = threadIdx.x; i < 256 * 8; i += blockDim.x) {   // entry i >> 3, lanes 4 (i & 7) ..\n",
+    "        const u32 b = i >> 3;\n",
+    "        const u32 hi = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b >> 4));\n",
+    "        const u32 lo = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b & 15u));\n",
+    "        const u32 v = hi | (lo << 16);\n",
+    "        tp[16 * b + (i & 7u)] = make_uint4(v, v, v, v);\n",
+    "    }\n",
+    "    return tab + 4 * (threadIdx.x & 31u);\n",
+    "}\n",
+    "// %dynamic_smem_size\n",
+    "BNBQ_DEV u32 bnbq_g4_dynsize() {\n",
+    "    u32 d = 0;\n",
+    "#if defined(__CUDA_ARCH__)\n",
+    "    asm(\"mov.u32 %0, %%dynamic_smem_size;\" : \"=r\"(d));\n",
+    "#endif\n",
+    "    return d;\n",
+    "}\n",
+    "#endif\n",
+    "\n",
     "// Unaligned inputs (packed or A not 16-byte aligned, or K >= 2^31; the launcher's choice, also its\n",
     "// fallback where the vec kernel's shared memory cannot be had): warps grid-stride over the groups.\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemv4_any(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4_any)\n",
-    "#line 499 \"gemv4.cu\"\n",
+    "#line 546 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4_MAXT, 1)\n",
     "bnbq_k_gemv4_any(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {\n",
@@ -1605,7 +1652,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "        bnbq_g4_rows_unaligned(A, packed, absmax, N, K, bs_shift, out, bias, g * BNBQ_G4_R);\n",
     "}\n",
     "#endif\n",
-    "#line 510 \"gemv4.cu\"\n",
+    "#line 557 \"gemv4.cu\"\n",
     "\n",
     "// Grid: one block per SM (the launcher); groups of BNBQ_G4_R rows. bs_shift = log2(blocksize).\n",
     "// code: the 16-entry quant_map (resolved on the host). packed and A are 16-byte aligned, K < 2^31.\n",
@@ -1614,7 +1661,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "extern \"C\" __global__ void bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "             void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4)\n",
-    "#line 514 \"gemv4.cu\"\n",
+    "#line 561 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4_MAXT, 1)\n",
     "bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "             void* out, const void* bias, bnbq_code16 code) {\n",
@@ -1695,7 +1742,19 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#endif\n",
     "    for (int d = 0; d + 1 < BNBQ_G4_DEPTH; d++) BNBQ_G4_FETCH(d);\n",
     "\n",
+    "#if BNBQ_G4_T64X\n",
+    "    // the T64 table after the ring (20 DEPTH R bytes a thread), at the next 64 KB boundary; the\n",
+    "    // launcher gives that boundary + 64 KB, else the kernel traps rather than read past its memory\n",
+    "    u32 t6l;\n",
+    "    {\n",
+    "        const u32 dynb = (u32)__cvta_generic_to_shared(bnbq_g4_ring);\n",
+    "        const u32 tab = (dynb + 20u * BNBQ_G4_DEPTH * BNBQ_G4_R * blockDim.x + 0xffffu) & ~0xffffu;\n",
+    "        if (tab + 0x10000u > dynb + bnbq_g4_dynsize()) __trap();\n",
+    "        t6l = bnbq_g4_build_t64(bnbq_g4_ring, dynb, tab, code);\n",
+    "    }\n",
+    "#else\n",
     "    bnbq_g4_build_table(code);\n",
+    "#endif\n",
     "    uint4 st[BNBQ_G4_STU];\n",
     "    bnbq_g4_stage_load(A, K, 0, st);\n",
     "    if (!ring) {\n",
@@ -1785,7 +1844,11 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "                    if (live) {\n",
     "#pragma unroll\n",
     "                        for (int k = 0; k < BNBQ_G4_R; k++)\n",
+    "#if BNBQ_G4_T64X\n",
+    "                            acc[k] = bnbq_g4_dot<1>(a, wd[k], sd[k], t6l, acc[k]);\n",
+    "#else\n",
     "                            acc[k] = bnbq_g4_dot(a, wd[k], sd[k], lane, acc[k]);\n",
+    "#endif\n",
     "                    }\n",
     "#endif\n",
     "                }\n",
@@ -1825,7 +1888,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#undef BNBQ_G4_WAIT\n",
     "}\n",
     "#endif\n",
-    "#line 723 \"gemv4.cu\"\n",
+    "#line 786 \"gemv4.cu\"\n",
     "\n",
     "// ---- bnbq_k_gemv4tc: the fast-order one-token kernel of F16 / BF16 on sm_80+ (tensor cores) ----\n",
     "// Numerics (within tolerance(dtype) of the CPU, not bit-identical): every weight enters as\n",
@@ -1941,9 +2004,6 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "// And the zero-holding lanes loading 64 bytes of shared zeros (a bank group free in their\n",
     "// quarter-warp, step stride 0) instead of CS2R + predicated loads: 193 instructions a step, but\n",
     "// spills at 80 registers; 1.5-2.5 points slower (-session13-gemv-zeroload.txt).\n",
-    "#ifndef BNBQ_G4TC_T64\n",
-    "#define BNBQ_G4TC_T64 0\n",
-    "#endif\n",
     "\n",
     "// the table word of byte j (0..3) of w for this lane (tl: the shared-window address of the lane's\n",
     "// copy, bnbq_g4_tab + 4 lane): PRMT + LEA + LDS; T64: PRMT + LDS. (A plain C index into the table\n",
@@ -2076,25 +2136,10 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "    u32 tl;\n",
     "    {\n",
     "        const u32 dynb = (u32)__cvta_generic_to_shared(bnbq_g4tc_dyn);\n",
-    "        u32 dsz;\n",
-    "        asm(\"mov.u32 %0, %%dynamic_smem_size;\" : \"=r\"(dsz));\n",
     "        const u32 used = (u32)(actu * 16) + ((u32)(ntiles * W * TR) << 2);\n",
     "        const u32 tab = (dynb + used + 0xffffu) & ~0xffffu;\n",
-    "        if (tab + 0x10000u > dynb + dsz) __trap();   // not what the launcher gave: fail, never read past it\n",
-    "        uint4* tp = (uint4*)((char*)bnbq_g4tc_dyn + (tab - dynb));\n",
-    "        const u32 l16 = threadIdx.x & 15u;\n",
-    "        float cv = code.v[0];\n",
-    "#pragma unroll\n",
-    "        for (int i = 1; i < 16; i++) cv = l16 == (u32)i ? code.v[i] : cv;\n",
-    "        const u32 qb = bnbq_g4_bits(cv);\n",
-    "        for (u32 i = threadIdx.x; i < 256 * 8; i += blockDim.x) {   // entry i >> 3, lanes 4 (i & 7) ..\n",
-    "            const u32 b = i >> 3;\n",
-    "            const u32 hi = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b >> 4));\n",
-    "            const u32 lo = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b & 15u));\n",
-    "            const u32 v = hi | (lo << 16);\n",
-    "            tp[16 * b + (i & 7u)] = make_uint4(v, v, v, v);\n",
-    "        }\n",
-    "        tl = tab + 4 * lane;\n",
+    "        if (tab + 0x10000u > dynb + bnbq_g4_dynsize()) __trap();   // not what the launcher gave: fail, never read past it\n",
+    "        tl = bnbq_g4_build_t64(bnbq_g4tc_dyn, dynb, tab, code);\n",
     "    }\n",
     "#else\n",
     "    bnbq_g4_build_table(code);\n",
@@ -2201,26 +2246,26 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "extern \"C\" __global__ void bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc)\n",
-    "#line 1094 \"gemv4.cu\"\n",
+    "#line 1139 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
     "bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {\n",
     "    bnbq_g4tc_body<1>(A, packed, absmax, N, K, bs_shift, out, bias, code);\n",
     "}\n",
     "#endif\n",
-    "#line 1099 \"gemv4.cu\"\n",
+    "#line 1144 \"gemv4.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemv4tc_w(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc_w)\n",
-    "#line 1099 \"gemv4.cu\"\n",
+    "#line 1144 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
     "bnbq_k_gemv4tc_w(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {\n",
     "    bnbq_g4tc_body<4>(A, packed, absmax, N, K, bs_shift, out, bias, code);\n",
     "}\n",
     "#endif\n",
-    "#line 1104 \"gemv4.cu\"\n",
+    "#line 1149 \"gemv4.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_gemv4[] = {
@@ -8274,30 +8319,45 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
         else if ((optin - BNBQ__CU_G4_STATIC) / (32 * BNBQ__CU_G4_RING) < maxw)
             maxw = (optin - BNBQ__CU_G4_STATIC) / (32 * BNBQ__CU_G4_RING);
     }
-    r = bnbq__cu_kernel(ex, "gemv4", def, vec ? "bnbq_k_gemv4" : "bnbq_k_gemv4_any", &f);
-    if (r == BNBQ_SUCCESS) {
-        bnbq__cu_code16 tab;
-        const float* src = code ? code : bnbq_code_4bit(qt);
-        unsigned long long NN = N, KK = K;
-        int shift = bnbq__cu_log2(blocksize);
+    {
         size_t groups = N / BNBQ__CU_G4_R + (N % BNBQ__CU_G4_R != 0);
         size_t grid = groups < bnbq__cu_sms(c) ? groups : bnbq__cu_sms(c);
         size_t most = groups / grid + (groups % grid != 0);              /* groups of the fullest block */
         size_t rounds = most / maxw + (most % maxw != 0);
         size_t warps = most / rounds + (most % rounds != 0);
-        void* a[9];
         if (warps < BNBQ__CU_G4_MINW) warps = BNBQ__CU_G4_MINW;
         if (vec && c->info.cc_major >= 8) {
             smem = 32 * warps * BNBQ__CU_G4_RING;
-            r = bnbq__cu_check(ex, bnbq__func, "cuFuncSetAttribute",
-                               BNBQ__DRV.bnbq__cuFuncSetAttribute(f, (bnbq__CUfuncattr)BNBQ__FATTR_MAX_DYNAMIC_SHARED,
-                                                                  (int)smem));
+            /* the exact order in f16 / bf16: the kernel's T64 form (kernels_src/gemv4.cu, BNBQ_G4_T64X)
+               where its shared memory can be had: the ring, then the 64 KB table at the next 64 KB
+               boundary of the window, whose dynamic part starts after the reserved kilobyte and the
+               16 KB of static activation segments (assumed at most 17424 bytes in, at least 16384) */
+            if (!c->desc.gemv_fast_order && dt != BNBQ_F32) {
+                static const char* const t6defs[3] = { "", "BNBQ_DT=1 BNBQ_G4TC_T64=1", "BNBQ_DT=2 BNBQ_G4TC_T64=1" };
+                size_t t6 = ((17424 + smem + 0xffff) & ~(size_t)0xffff) + 0x10000 - 16384;
+                if (t6 <= bnbq__cu_smem_optin(c)) {
+                    def = t6defs[(int)dt];
+                    smem = t6;
+                }
+            }
         }
-        memcpy(tab.v, src, sizeof tab.v);
-        a[0] = (void*)&A; a[1] = (void*)&packed; a[2] = (void*)&absmax; a[3] = &NN; a[4] = &KK;
-        a[5] = &shift; a[6] = &out; a[7] = (void*)&bias; a[8] = &tab;
-        if (r == BNBQ_SUCCESS)
-            r = bnbq__cu_launch_pdl(ex, bnbq__func, f, (unsigned)grid, 1, (unsigned)(32 * warps), (unsigned)smem, a);
+        r = bnbq__cu_kernel(ex, "gemv4", def, vec ? "bnbq_k_gemv4" : "bnbq_k_gemv4_any", &f);
+        if (r == BNBQ_SUCCESS) {
+            bnbq__cu_code16 tab;
+            const float* src = code ? code : bnbq_code_4bit(qt);
+            unsigned long long NN = N, KK = K;
+            int shift = bnbq__cu_log2(blocksize);
+            void* a[9];
+            if (smem)
+                r = bnbq__cu_check(ex, bnbq__func, "cuFuncSetAttribute",
+                                   BNBQ__DRV.bnbq__cuFuncSetAttribute(f, (bnbq__CUfuncattr)BNBQ__FATTR_MAX_DYNAMIC_SHARED,
+                                                                      (int)smem));
+            memcpy(tab.v, src, sizeof tab.v);
+            a[0] = (void*)&A; a[1] = (void*)&packed; a[2] = (void*)&absmax; a[3] = &NN; a[4] = &KK;
+            a[5] = &shift; a[6] = &out; a[7] = (void*)&bias; a[8] = &tab;
+            if (r == BNBQ_SUCCESS)
+                r = bnbq__cu_launch_pdl(ex, bnbq__func, f, (unsigned)grid, 1, (unsigned)(32 * warps), (unsigned)smem, a);
+        }
     }
     BNBQ__CU_END();
 }

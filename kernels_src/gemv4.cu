@@ -83,6 +83,20 @@
 
 struct bnbq_code16 { float v[16]; };
 
+// BNBQ_G4TC_T64 = 1 (a unit of its own; the launcher's choice where the block can have the shared
+// memory): the lookup table of the tensor-core kernels (below) and of the exact kernel bnbq_k_gemv4
+// (F16/BF16, sm_80+) sits in the dynamic shared memory at a 64 KB-aligned address of the shared
+// window, entry b of lane L at + 256 b + 4 L, so that a byte's table address is one PRMT. The other
+// kernels of the unit keep the static table.
+#ifndef BNBQ_G4TC_T64
+#define BNBQ_G4TC_T64 0
+#endif
+#if BNBQ_G4TC_T64 && BNBQ_DT != BNBQ_F32 && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800 && !BNBQ_G4_FAST
+#define BNBQ_G4_T64X 1   // the exact kernel's T64 form
+#else
+#define BNBQ_G4_T64X 0
+#endif
+
 // The lookup table in shared memory: F32: qmap (16 floats: 16 banks, conflict-free); F16/BF16:
 // per-lane copies of the byte table (qmap[b >> 4], qmap[b & 15]) as dt pairs, entry b of lane L
 // at word 32 b + L (bank L). 32 KB + the two 8 KB activation halves = the 48 KB of static shared
@@ -300,6 +314,8 @@ BNBQ_DEV u32 bnbq_g4_eaddr(const u32* wv, int i, u32 tl) {
 
 // The 32 elements of one row's chunk (weights w, block scale s) into ac, in element order.
 // a: the activation chunk (F32: 32 words; F16/BF16: 16 pairs, element 2i in the low half).
+// T6 = 1 (F16/BF16): the T64 table, lane is then the lane's table base (64 KB-aligned + 4 lane).
+template <int T6 = 0>
 BNBQ_DEV float bnbq_g4_dot(const u32* a, uint4 w, float s, u32 lane, float ac) {
     const u32 wv[4] = { w.x, w.y, w.z, w.w };
 #if BNBQ_DT == BNBQ_F32
@@ -316,10 +332,11 @@ BNBQ_DEV float bnbq_g4_dot(const u32* a, uint4 w, float s, u32 lane, float ac) {
     }
 #else
     const u32 s2 = bnbq_g4_s2(s);
-    const u32 tl = bnbq_g4_tab_addr(lane * 4);   // this lane's copy: entry b at tl + 128 b
+    const u32 tl = T6 ? lane : bnbq_g4_tab_addr(lane * 4);   // this lane's copy: entry b at tl + 128 b (T6: 256 b)
 #pragma unroll
     for (int i = 0; i < 16; i++) {
-        const u32 q2 = bnbq_g4_lds(bnbq_g4_eaddr(wv, i, tl));
+        const u32 q2 = bnbq_g4_lds(T6 ? __byte_perm(tl, wv[i >> 2], 0x3200u + ((4u + (u32)(i & 3)) << 4))
+                                      : bnbq_g4_eaddr(wv, i, tl));
         const u32 b2 = bnbq_g4_mul2(q2, s2);       // (dt(qmap[hi] * s), dt(qmap[lo] * s))
         const u32 p2 = bnbq_g4_mul2(a[i], b2);     // the two products, rounded to dt
         ac = ac + bnbq_g4_lo(p2);
@@ -494,6 +511,36 @@ BNBQ_DEV void bnbq_g4_build_table(const bnbq_code16 code) {
 #endif
 }
 
+#if BNBQ_DT != BNBQ_F32
+// The T64 table (BNBQ_G4TC_T64) at the shared-window address tab (64 KB-aligned) of the dynamic shared
+// memory whose first byte is at window address dynb (base: its generic pointer), by the whole block
+// (blockDim.x a multiple of 32); returns this lane's base tab + 4 lane.
+BNBQ_DEV u32 bnbq_g4_build_t64(void* base, u32 dynb, u32 tab, const bnbq_code16& code) {
+    uint4* tp = (uint4*)((char*)base + (tab - dynb));
+    const u32 l16 = threadIdx.x & 15u;
+    float cv = code.v[0];
+#pragma unroll
+    for (int i = 1; i < 16; i++) cv = l16 == (u32)i ? code.v[i] : cv;
+    const u32 qb = bnbq_g4_bits(cv);
+    for (u32 i = threadIdx.x; i < 256 * 8; i += blockDim.x) {   // entry i >> 3, lanes 4 (i & 7) ..
+        const u32 b = i >> 3;
+        const u32 hi = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b >> 4));
+        const u32 lo = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b & 15u));
+        const u32 v = hi | (lo << 16);
+        tp[16 * b + (i & 7u)] = make_uint4(v, v, v, v);
+    }
+    return tab + 4 * (threadIdx.x & 31u);
+}
+// %dynamic_smem_size
+BNBQ_DEV u32 bnbq_g4_dynsize() {
+    u32 d = 0;
+#if defined(__CUDA_ARCH__)
+    asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(d));
+#endif
+    return d;
+}
+#endif
+
 // Unaligned inputs (packed or A not 16-byte aligned, or K >= 2^31; the launcher's choice, also its
 // fallback where the vec kernel's shared memory cannot be had): warps grid-stride over the groups.
 extern "C" __global__ void __launch_bounds__(BNBQ_G4_MAXT, 1)
@@ -591,7 +638,19 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 #endif
     for (int d = 0; d + 1 < BNBQ_G4_DEPTH; d++) BNBQ_G4_FETCH(d);
 
+#if BNBQ_G4_T64X
+    // the T64 table after the ring (20 DEPTH R bytes a thread), at the next 64 KB boundary; the
+    // launcher gives that boundary + 64 KB, else the kernel traps rather than read past its memory
+    u32 t6l;
+    {
+        const u32 dynb = (u32)__cvta_generic_to_shared(bnbq_g4_ring);
+        const u32 tab = (dynb + 20u * BNBQ_G4_DEPTH * BNBQ_G4_R * blockDim.x + 0xffffu) & ~0xffffu;
+        if (tab + 0x10000u > dynb + bnbq_g4_dynsize()) __trap();
+        t6l = bnbq_g4_build_t64(bnbq_g4_ring, dynb, tab, code);
+    }
+#else
     bnbq_g4_build_table(code);
+#endif
     uint4 st[BNBQ_G4_STU];
     bnbq_g4_stage_load(A, K, 0, st);
     if (!ring) {
@@ -681,7 +740,11 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
                     if (live) {
 #pragma unroll
                         for (int k = 0; k < BNBQ_G4_R; k++)
+#if BNBQ_G4_T64X
+                            acc[k] = bnbq_g4_dot<1>(a, wd[k], sd[k], t6l, acc[k]);
+#else
                             acc[k] = bnbq_g4_dot(a, wd[k], sd[k], lane, acc[k]);
+#endif
                     }
 #endif
                 }
@@ -835,9 +898,6 @@ extern __shared__ uint4 bnbq_g4tc_dyn[];
 // And the zero-holding lanes loading 64 bytes of shared zeros (a bank group free in their
 // quarter-warp, step stride 0) instead of CS2R + predicated loads: 193 instructions a step, but
 // spills at 80 registers; 1.5-2.5 points slower (-session13-gemv-zeroload.txt).
-#ifndef BNBQ_G4TC_T64
-#define BNBQ_G4TC_T64 0
-#endif
 
 // the table word of byte j (0..3) of w for this lane (tl: the shared-window address of the lane's
 // copy, bnbq_g4_tab + 4 lane): PRMT + LEA + LDS; T64: PRMT + LDS. (A plain C index into the table
@@ -970,25 +1030,10 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
     u32 tl;
     {
         const u32 dynb = (u32)__cvta_generic_to_shared(bnbq_g4tc_dyn);
-        u32 dsz;
-        asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(dsz));
         const u32 used = (u32)(actu * 16) + ((u32)(ntiles * W * TR) << 2);
         const u32 tab = (dynb + used + 0xffffu) & ~0xffffu;
-        if (tab + 0x10000u > dynb + dsz) __trap();   // not what the launcher gave: fail, never read past it
-        uint4* tp = (uint4*)((char*)bnbq_g4tc_dyn + (tab - dynb));
-        const u32 l16 = threadIdx.x & 15u;
-        float cv = code.v[0];
-#pragma unroll
-        for (int i = 1; i < 16; i++) cv = l16 == (u32)i ? code.v[i] : cv;
-        const u32 qb = bnbq_g4_bits(cv);
-        for (u32 i = threadIdx.x; i < 256 * 8; i += blockDim.x) {   // entry i >> 3, lanes 4 (i & 7) ..
-            const u32 b = i >> 3;
-            const u32 hi = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b >> 4));
-            const u32 lo = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b & 15u));
-            const u32 v = hi | (lo << 16);
-            tp[16 * b + (i & 7u)] = make_uint4(v, v, v, v);
-        }
-        tl = tab + 4 * lane;
+        if (tab + 0x10000u > dynb + bnbq_g4_dynsize()) __trap();   // not what the launcher gave: fail, never read past it
+        tl = bnbq_g4_build_t64(bnbq_g4tc_dyn, dynb, tab, code);
     }
 #else
     bnbq_g4_build_table(code);
