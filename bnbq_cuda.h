@@ -1402,6 +1402,11 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "BNBQ_DEV u32 bnbq_g4_eaddr(const u32* wv, int i, u32 tl) {\n",
     "    return tl + (__byte_perm(wv[i >> 2], 0u, 0x4440u + (u32)(i & 3)) << 7);\n",
     "}\n",
+    "// the T64 table's address of byte j (0..3) of w for the lane whose base is tl: one PRMT, bytes 0\n",
+    "// (4 lane) and 2-3 (the 64 KB-aligned base) from tl, byte 1 the weight byte\n",
+    "BNBQ_DEV u32 bnbq_g4_eaddr64(u32 w, int j, u32 tl) {\n",
+    "    return __byte_perm(tl, w, 0x3200u + ((4u + (u32)j) << 4));\n",
+    "}\n",
     "#endif\n",
     "\n",
     "// The 32 elements of one row's chunk (weights w, block scale s) into ac, in element order.\n",
@@ -1427,8 +1432,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "    const u32 tl = T6 ? lane : bnbq_g4_tab_addr(lane * 4);   // this lane's copy: entry b at tl + 128 b (T6: 256 b)\n",
     "#pragma unroll\n",
     "    for (int i = 0; i < 16; i++) {\n",
-    "        const u32 q2 = bnbq_g4_lds(T6 ? __byte_perm(tl, wv[i >> 2], 0x3200u + ((4u + (u32)(i & 3)) << 4))\n",
-    "                                      : bnbq_g4_eaddr(wv, i, tl));\n",
+    "        const u32 q2 = bnbq_g4_lds(T6 ? bnbq_g4_eaddr64(wv[i >> 2], i & 3, tl) : bnbq_g4_eaddr(wv, i, tl));\n",
     "        const u32 b2 = bnbq_g4_mul2(q2, s2);       // (dt(qmap[hi] * s), dt(qmap[lo] * s))\n",
     "        const u32 p2 = bnbq_g4_mul2(a[i], b2);     // the two products, rounded to dt\n",
     "        ac = ac + bnbq_g4_lo(p2);\n",
@@ -1576,12 +1580,12 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "    }\n",
     "}\n",
     "\n",
-    "// the lookup table; F16/BF16: entry b = (dt(code[b >> 4]), dt(code[b & 15])), 32 copies\n",
-    "BNBQ_DEV void bnbq_g4_build_table(const bnbq_code16 code) {\n",
+    "// code.v[threadIdx.x & 15] (a select chain, not an indexed local copy)\n",
+    "BNBQ_DEV float bnbq_g4_code_lane(const bnbq_code16& code) {\n",
     "    const u32 l16 = threadIdx.x & 15u;\n",
     "    float c = code.v[0];\n",
     "#pragma unroll\n",
-    "    for (int i = 1; i < 16; i++) {   // code.v[l16] (a select chain, not an indexed local copy)\n",
+    "    for (int i = 1; i < 16; i++) {\n",
     "#if defined(__CUDA_ARCH__)\n",
     "        asm(\"{.reg .pred p; setp.eq.u32 p, %2, %3; selp.f32 %0, %1, %0, p;}\"\n",
     "            : \"+f\"(c) : \"f\"(code.v[i]), \"r\"(l16), \"r\"((u32)i));\n",
@@ -1589,40 +1593,37 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "        if (l16 == (u32)i) c = code.v[i];\n",
     "#endif\n",
     "    }\n",
-    "#if BNBQ_DT == BNBQ_F32\n",
-    "    if (threadIdx.x < 16) bnbq_g4_tab[threadIdx.x] = c;\n",
-    "#else\n",
-    "    const u32 qb = bnbq_g4_bits(c);\n",
-    "    for (u32 i = threadIdx.x; i < 256 * 8; i += blockDim.x) {   // 16 bytes: 4 lanes' copies\n",
-    "        const u32 b = i >> 3;\n",
-    "        const u32 hi = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b >> 4));\n",
-    "        const u32 lo = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b & 15u));\n",
-    "        const u32 v = hi | (lo << 16);\n",
-    "        ((uint4*)bnbq_g4_tab)[i] = make_uint4(v, v, v, v);\n",
-    "    }\n",
-    "#endif\n",
+    "    return c;\n",
     "}\n",
     "\n",
     "#if BNBQ_DT != BNBQ_F32\n",
-    "// The T64 table (BNBQ_G4TC_T64) at the shared-window address tab (64 KB-aligned) of the dynamic shared\n",
-    "// memory whose first byte is at window address dynb (base: its generic pointer), by the whole block\n",
-    "// (blockDim.x a multiple of 32); returns this lane's base tab + 4 lane.\n",
-    "BNBQ_DEV u32 bnbq_g4_build_t64(void* base, u32 dynb, u32 tab, const bnbq_code16& code) {\n",
-    "    uint4* tp = (uint4*)((char*)base + (tab - dynb));\n",
-    "    const u32 l16 = threadIdx.x & 15u;\n",
-    "    float cv = code.v[0];\n",
-    "#pragma unroll\n",
-    "    for (int i = 1; i < 16; i++) cv = l16 == (u32)i ? code.v[i] : cv;\n",
-    "    const u32 qb = bnbq_g4_bits(cv);\n",
+    "// F16/BF16: the per-lane table of byte pairs, entry b = (dt(code[b >> 4]), dt(code[b & 15])) in 32\n",
+    "// copies (lane L's at + 4 L), entry b at tp + es b (es: 16-byte units an entry, 8 = packed, 16 = T64),\n",
+    "// by the whole block (blockDim.x a multiple of 32)\n",
+    "BNBQ_DEV void bnbq_g4_fill_pairs(uint4* tp, u32 es, const bnbq_code16& code) {\n",
+    "    const u32 qb = bnbq_g4_bits(bnbq_g4_code_lane(code));\n",
     "    for (u32 i = threadIdx.x; i < 256 * 8; i += blockDim.x) {   // entry i >> 3, lanes 4 (i & 7) ..\n",
     "        const u32 b = i >> 3;\n",
     "        const u32 hi = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b >> 4));\n",
     "        const u32 lo = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b & 15u));\n",
     "        const u32 v = hi | (lo << 16);\n",
-    "        tp[16 * b + (i & 7u)] = make_uint4(v, v, v, v);\n",
+    "        tp[es * b + (i & 7u)] = make_uint4(v, v, v, v);\n",
     "    }\n",
-    "    return tab + 4 * (threadIdx.x & 31u);\n",
     "}\n",
+    "#endif\n",
+    "\n",
+    "// the lookup table; F16/BF16: entry b = (dt(code[b >> 4]), dt(code[b & 15])), 32 copies\n",
+    "BNBQ_DEV void bnbq_g4_build_table(const bnbq_code16 code) {\n",
+    "#if BNBQ_DT == BNBQ_F32\n",
+    "    const float c = bnbq_g4_code_lane(code);\n",
+    "    if (threadIdx.x < 16) bnbq_g4_tab[threadIdx.x] = c;\n",
+    "#else\n",
+    "    bnbq_g4_fill_pairs((uint4*)bnbq_g4_tab, 8, code);\n",
+    "#endif\n",
+    "}\n",
+    "\n",
+    "#if BNBQ_DT != BNBQ_F32\n",
+    "#if BNBQ_G4TC_T64   // (only the T64 unit builds its table so)\n",
     "// %dynamic_smem_size\n",
     "BNBQ_DEV u32 bnbq_g4_dynsize() {\n",
     "    u32 d = 0;\n",
@@ -1631,6 +1632,18 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#endif\n",
     "    return d;\n",
     "}\n",
+    "// The T64 table (BNBQ_G4TC_T64) at the first 64 KB boundary of the shared window after the first\n",
+    "// `used` bytes of the dynamic shared memory dyn, by the whole block; returns this lane's base\n",
+    "// (+ 4 lane). The launcher gives that boundary + 64 KB; a kernel that finds less (%dynamic_smem_size)\n",
+    "// traps rather than read past its memory.\n",
+    "BNBQ_DEV u32 bnbq_g4_t64_table(void* dyn, u32 used, const bnbq_code16& code) {\n",
+    "    const u32 dynb = (u32)__cvta_generic_to_shared(dyn);\n",
+    "    const u32 tab = (dynb + used + 0xffffu) & ~0xffffu;\n",
+    "    if (tab + 0x10000u > dynb + bnbq_g4_dynsize()) __trap();\n",
+    "    bnbq_g4_fill_pairs((uint4*)((char*)dyn + (tab - dynb)), 16, code);\n",
+    "    return tab + 4 * (threadIdx.x & 31u);\n",
+    "}\n",
+    "#endif\n",
     "#endif\n",
     "\n",
     "// Unaligned inputs (packed or A not 16-byte aligned, or K >= 2^31; the launcher's choice, also its\n",
@@ -1639,7 +1652,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "extern \"C\" __global__ void bnbq_k_gemv4_any(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4_any)\n",
-    "#line 546 \"gemv4.cu\"\n",
+    "#line 559 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4_MAXT, 1)\n",
     "bnbq_k_gemv4_any(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {\n",
@@ -1652,7 +1665,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "        bnbq_g4_rows_unaligned(A, packed, absmax, N, K, bs_shift, out, bias, g * BNBQ_G4_R);\n",
     "}\n",
     "#endif\n",
-    "#line 557 \"gemv4.cu\"\n",
+    "#line 570 \"gemv4.cu\"\n",
     "\n",
     "// Grid: one block per SM (the launcher); groups of BNBQ_G4_R rows. bs_shift = log2(blocksize).\n",
     "// code: the 16-entry quant_map (resolved on the host). packed and A are 16-byte aligned, K < 2^31.\n",
@@ -1661,7 +1674,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "extern \"C\" __global__ void bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "             void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4)\n",
-    "#line 561 \"gemv4.cu\"\n",
+    "#line 574 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4_MAXT, 1)\n",
     "bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "             void* out, const void* bias, bnbq_code16 code) {\n",
@@ -1745,13 +1758,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#if BNBQ_G4_T64X\n",
     "    // the T64 table after the ring (20 DEPTH R bytes a thread), at the next 64 KB boundary; the\n",
     "    // launcher gives that boundary + 64 KB, else the kernel traps rather than read past its memory\n",
-    "    u32 t6l;\n",
-    "    {\n",
-    "        const u32 dynb = (u32)__cvta_generic_to_shared(bnbq_g4_ring);\n",
-    "        const u32 tab = (dynb + 20u * BNBQ_G4_DEPTH * BNBQ_G4_R * blockDim.x + 0xffffu) & ~0xffffu;\n",
-    "        if (tab + 0x10000u > dynb + bnbq_g4_dynsize()) __trap();\n",
-    "        t6l = bnbq_g4_build_t64(bnbq_g4_ring, dynb, tab, code);\n",
-    "    }\n",
+    "    const u32 t6l = bnbq_g4_t64_table(bnbq_g4_ring, 20u * BNBQ_G4_DEPTH * BNBQ_G4_R * blockDim.x, code);\n",
     "#else\n",
     "    bnbq_g4_build_table(code);\n",
     "#endif\n",
@@ -1888,7 +1895,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "#undef BNBQ_G4_WAIT\n",
     "}\n",
     "#endif\n",
-    "#line 786 \"gemv4.cu\"\n",
+    "#line 793 \"gemv4.cu\"\n",
     "\n",
     "// ---- bnbq_k_gemv4tc: the fast-order one-token kernel of F16 / BF16 on sm_80+ (tensor cores) ----\n",
     "// Numerics (within tolerance(dtype) of the CPU, not bit-identical): every weight enters as\n",
@@ -2010,8 +2017,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "// compiled to PRMT, IMAD.SHL, LOP3, IMAD + LDS.)\n",
     "BNBQ_DEV u32 bnbq_g4tc_q(u32 w, int j, u32 tl) {\n",
     "#if BNBQ_G4TC_T64\n",
-    "    // the address in one PRMT: byte 0 (4 lane) and bytes 2-3 (the 64 KB-aligned base) from tl, byte 1 = the byte\n",
-    "    return bnbq_g4_lds(__byte_perm(tl, w, 0x3200u + ((4u + (u32)j) << 4)));\n",
+    "    return bnbq_g4_lds(bnbq_g4_eaddr64(w, j, tl));\n",
     "#else\n",
     "    return bnbq_g4_lds(tl + (__byte_perm(w, 0u, 0x4440u + (u32)j) << 7));\n",
     "#endif\n",
@@ -2133,14 +2139,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "        }\n",
     "    }\n",
     "#if BNBQ_G4TC_T64\n",
-    "    u32 tl;\n",
-    "    {\n",
-    "        const u32 dynb = (u32)__cvta_generic_to_shared(bnbq_g4tc_dyn);\n",
-    "        const u32 used = (u32)(actu * 16) + ((u32)(ntiles * W * TR) << 2);\n",
-    "        const u32 tab = (dynb + used + 0xffffu) & ~0xffffu;\n",
-    "        if (tab + 0x10000u > dynb + bnbq_g4_dynsize()) __trap();   // not what the launcher gave: fail, never read past it\n",
-    "        tl = bnbq_g4_build_t64(bnbq_g4tc_dyn, dynb, tab, code);\n",
-    "    }\n",
+    "    const u32 tl = bnbq_g4_t64_table(bnbq_g4tc_dyn, (u32)(actu * 16) + ((u32)(ntiles * W * TR) << 2), code);\n",
     "#else\n",
     "    bnbq_g4_build_table(code);\n",
     "    const u32 tl = bnbq_g4_tab_addr(lane * 4);\n",
@@ -2246,26 +2245,26 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "extern \"C\" __global__ void bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc)\n",
-    "#line 1139 \"gemv4.cu\"\n",
+    "#line 1138 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
     "bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {\n",
     "    bnbq_g4tc_body<1>(A, packed, absmax, N, K, bs_shift, out, bias, code);\n",
     "}\n",
     "#endif\n",
-    "#line 1144 \"gemv4.cu\"\n",
+    "#line 1143 \"gemv4.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemv4tc_w(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc_w)\n",
-    "#line 1144 \"gemv4.cu\"\n",
+    "#line 1143 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
     "bnbq_k_gemv4tc_w(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {\n",
     "    bnbq_g4tc_body<4>(A, packed, absmax, N, K, bs_shift, out, bias, code);\n",
     "}\n",
     "#endif\n",
-    "#line 1149 \"gemv4.cu\"\n",
+    "#line 1148 \"gemv4.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_gemv4[] = {
@@ -8239,10 +8238,18 @@ static size_t bnbq__cu_g4tc_grid(bnbq_cuda* c, size_t N, size_t K) {
     size_t tr = bnbq__cu_g4tc_rows(K), tiles = N / tr + (N % tr != 0);
     return tiles < bnbq__cu_sms(c) ? tiles : bnbq__cu_sms(c);
 }
-/* its dynamic shared memory; t64: the kernel's BNBQ_G4TC_T64 form (kernels_src/gemv4.cu): the
-   activation (K / 512 * 1152 bytes where K % 512 == 0) and the sums, then the 64 KB table at the next
-   64 KB boundary of the shared window, whose dynamic part starts at most 1 KB in (the reserved
-   kilobyte; the kernel has no static shared memory) */
+/* The gemv kernels' T64 form (kernels_src/gemv4.cu, the unit of bnbq__cu_g4_t64defs): the 64 KB
+   lookup table at the first 64 KB boundary of the shared window after the first `used` bytes of the
+   dynamic shared memory. The dynamic part starts between dmin and dmax bytes into the window (the
+   reserved kilobyte and the kernel's static shared memory), so the block is given the boundary
+   that dmax + used implies, + 64 KB, - dmin. */
+static const char* const bnbq__cu_g4_t64defs[3] = { "", "BNBQ_DT=1 BNBQ_G4TC_T64=1", "BNBQ_DT=2 BNBQ_G4TC_T64=1" };
+static size_t bnbq__cu_g4_t64_smem(size_t used, size_t dmin, size_t dmax) {
+    return ((dmax + used + 0xffff) & ~(size_t)0xffff) + 0x10000 - dmin;
+}
+/* its dynamic shared memory; t64: the T64 form: the activation (K / 512 * 1152 bytes where K % 512
+   == 0) and the sums, then the table (no static shared memory: the dynamic part starts at most the
+   reserved kilobyte in) */
 static size_t bnbq__cu_g4tc_smem(bnbq_cuda* c, size_t N, size_t K, int t64) {
     size_t tr = bnbq__cu_g4tc_rows(K), tiles = N / tr + (N % tr != 0), warps = BNBQ__CU_G4TC_W;
     size_t grid = bnbq__cu_g4tc_grid(c, N, K), sums, act;
@@ -8250,14 +8257,14 @@ static size_t bnbq__cu_g4tc_smem(bnbq_cuda* c, size_t N, size_t K, int t64) {
     sums = (tiles / grid + (tiles % grid != 0)) * warps * tr * 4;
     if (!t64) return K * 2 + sums;
     act = tr == 4 ? K / 512 * 1152 : K * 2;
-    return ((1024 + act + sums + 0xffff) & ~(size_t)0xffff) + 0x10000;
+    return bnbq__cu_g4_t64_smem(act + sums, 0, 1024);
 }
 /* the T64 form where the block can have its shared memory (sm_80, sm_90: 164 / 228 KB; not sm_86 /
-   sm_89), else the static table where that fits, else 0: the other kernels */
-static int bnbq__cu_g4tc_form(bnbq_cuda* c, size_t N, size_t K) {
-    const size_t optin = bnbq__cu_smem_optin(c);
-    if (bnbq__cu_g4tc_smem(c, N, K, 1) <= optin) return 2;
-    if (bnbq__cu_g4tc_smem(c, N, K, 0) <= bnbq__cu_g4tc_smem_max(c)) return 1;
+   sm_89), else the static table where that fits, else 0: the other kernels; *smem: the form's
+   dynamic shared memory */
+static int bnbq__cu_g4tc_form(bnbq_cuda* c, size_t N, size_t K, size_t* smem) {
+    if ((*smem = bnbq__cu_g4tc_smem(c, N, K, 1)) <= bnbq__cu_smem_optin(c)) return 2;
+    if ((*smem = bnbq__cu_g4tc_smem(c, N, K, 0)) <= bnbq__cu_g4tc_smem_max(c)) return 1;
     return 0;
 }
 #define BNBQ__CU_G4_STATIC (51 * 1024)   /* the kernel's static shared memory (49 KB on sm_90), and a margin */
@@ -8270,13 +8277,13 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
         { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" } };                                /* exact order */
     bnbq__CUfunction f = NULL;
     int vec = bnbq__cu_al(packed, 16) && bnbq__cu_al(A, 16) && K < ((size_t)1 << 31);
-    size_t maxw = BNBQ__CU_G4_MAXW, smem = 0;
+    size_t maxw = BNBQ__CU_G4_MAXW, smem = 0, optin = 0;
     int form = 0;   /* the tensor-core kernel: 2 T64, 1 static table, 0 none (bnbq__cu_g4tc_form) */
     const char* def;
     BNBQ__CU_BEGIN("bnbq_gemv_4bit");
     if (c->desc.gemv_fast_order && dt != BNBQ_F32 && c->info.cc_major >= 8 && blocksize >= 64 &&
         K % 128 == 0 && K < ((size_t)1 << 31) && bnbq__cu_al(A, 16) && bnbq__cu_al(packed, 16) &&
-        bnbq__cu_al(absmax, 8) && (form = bnbq__cu_g4tc_form(c, N, K)) != 0) {
+        bnbq__cu_al(absmax, 8) && (form = bnbq__cu_g4tc_form(c, N, K, &smem)) != 0) {
         /* (every gemv kernel waits for the kernel before it on the stream before its first global
            access, and is launched with programmatic dependent launch: queued behind another kernel
            it gets resident during that kernel's tail; back to back on the H100 +3-5 points,
@@ -8287,17 +8294,16 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
            dynamic shared memory, one PRMT a lookup address; +2-3 points single, +4 back to back on
            the H100, bench/results/gpu-20261122-h100-session13-gemv-t64.txt) where the shared memory
            can be had, else with the static table. */
-        static const char* const tcdefs[2][3] = { { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" },
-            { "BNBQ_DT=0", "BNBQ_DT=1 BNBQ_G4TC_T64=1", "BNBQ_DT=2 BNBQ_G4TC_T64=1" } };
+        static const char* const tcdefs[3] = { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" };
         const size_t tr = bnbq__cu_g4tc_rows(K);
-        r = bnbq__cu_kernel(ex, "gemv4", tcdefs[form == 2][(int)dt], tr == 4 ? "bnbq_k_gemv4tc_w" : "bnbq_k_gemv4tc", &f);
+        r = bnbq__cu_kernel(ex, "gemv4", (form == 2 ? bnbq__cu_g4_t64defs : tcdefs)[(int)dt], tr == 4 ? "bnbq_k_gemv4tc_w" : "bnbq_k_gemv4tc", &f);
         if (r == BNBQ_SUCCESS) {
             bnbq__cu_code16 tab;
             const float* src = code ? code : bnbq_code_4bit(qt);
             unsigned long long NN = N, KK = K;
             int shift = bnbq__cu_log2(blocksize);
             size_t grid = bnbq__cu_g4tc_grid(c, N, K);
-            size_t warps = BNBQ__CU_G4TC_W, smem = bnbq__cu_g4tc_smem(c, N, K, form == 2);
+            size_t warps = BNBQ__CU_G4TC_W;
             void* a[9];
             memcpy(tab.v, src, sizeof tab.v);
             a[0] = (void*)&A; a[1] = (void*)&packed; a[2] = (void*)&absmax; a[3] = &NN; a[4] = &KK;
@@ -8312,8 +8318,9 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
         BNBQ__CU_END();
     }
     def = defs[c->desc.gemv_fast_order == 0][(int)dt];
+    smem = 0;
     if (vec && c->info.cc_major >= 8) {   /* the ring: W capped by the shared memory (opt-in) */
-        const size_t optin = bnbq__cu_smem_optin(c);
+        optin = bnbq__cu_smem_optin(c);
         if (optin < BNBQ__CU_G4_STATIC + 32 * BNBQ__CU_G4_MINW * BNBQ__CU_G4_RING)
             vec = 0;
         else if ((optin - BNBQ__CU_G4_STATIC) / (32 * BNBQ__CU_G4_RING) < maxw)
@@ -8333,10 +8340,9 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
                boundary of the window, whose dynamic part starts after the reserved kilobyte and the
                16 KB of static activation segments (assumed at most 17424 bytes in, at least 16384) */
             if (!c->desc.gemv_fast_order && dt != BNBQ_F32) {
-                static const char* const t6defs[3] = { "", "BNBQ_DT=1 BNBQ_G4TC_T64=1", "BNBQ_DT=2 BNBQ_G4TC_T64=1" };
-                size_t t6 = ((17424 + smem + 0xffff) & ~(size_t)0xffff) + 0x10000 - 16384;
-                if (t6 <= bnbq__cu_smem_optin(c)) {
-                    def = t6defs[(int)dt];
+                size_t t6 = bnbq__cu_g4_t64_smem(smem, 16384, 17424);
+                if (t6 <= optin) {
+                    def = bnbq__cu_g4_t64defs[(int)dt];
                     smem = t6;
                 }
             }

@@ -310,6 +310,11 @@ BNBQ_DEV u32 bnbq_g4_mul2(u32 x, u32 y) {
 BNBQ_DEV u32 bnbq_g4_eaddr(const u32* wv, int i, u32 tl) {
     return tl + (__byte_perm(wv[i >> 2], 0u, 0x4440u + (u32)(i & 3)) << 7);
 }
+// the T64 table's address of byte j (0..3) of w for the lane whose base is tl: one PRMT, bytes 0
+// (4 lane) and 2-3 (the 64 KB-aligned base) from tl, byte 1 the weight byte
+BNBQ_DEV u32 bnbq_g4_eaddr64(u32 w, int j, u32 tl) {
+    return __byte_perm(tl, w, 0x3200u + ((4u + (u32)j) << 4));
+}
 #endif
 
 // The 32 elements of one row's chunk (weights w, block scale s) into ac, in element order.
@@ -335,8 +340,7 @@ BNBQ_DEV float bnbq_g4_dot(const u32* a, uint4 w, float s, u32 lane, float ac) {
     const u32 tl = T6 ? lane : bnbq_g4_tab_addr(lane * 4);   // this lane's copy: entry b at tl + 128 b (T6: 256 b)
 #pragma unroll
     for (int i = 0; i < 16; i++) {
-        const u32 q2 = bnbq_g4_lds(T6 ? __byte_perm(tl, wv[i >> 2], 0x3200u + ((4u + (u32)(i & 3)) << 4))
-                                      : bnbq_g4_eaddr(wv, i, tl));
+        const u32 q2 = bnbq_g4_lds(T6 ? bnbq_g4_eaddr64(wv[i >> 2], i & 3, tl) : bnbq_g4_eaddr(wv, i, tl));
         const u32 b2 = bnbq_g4_mul2(q2, s2);       // (dt(qmap[hi] * s), dt(qmap[lo] * s))
         const u32 p2 = bnbq_g4_mul2(a[i], b2);     // the two products, rounded to dt
         ac = ac + bnbq_g4_lo(p2);
@@ -484,12 +488,12 @@ BNBQ_DEV void bnbq_g4_stage_store(u32 half, const uint4* st) {
     }
 }
 
-// the lookup table; F16/BF16: entry b = (dt(code[b >> 4]), dt(code[b & 15])), 32 copies
-BNBQ_DEV void bnbq_g4_build_table(const bnbq_code16 code) {
+// code.v[threadIdx.x & 15] (a select chain, not an indexed local copy)
+BNBQ_DEV float bnbq_g4_code_lane(const bnbq_code16& code) {
     const u32 l16 = threadIdx.x & 15u;
     float c = code.v[0];
 #pragma unroll
-    for (int i = 1; i < 16; i++) {   // code.v[l16] (a select chain, not an indexed local copy)
+    for (int i = 1; i < 16; i++) {
 #if defined(__CUDA_ARCH__)
         asm("{.reg .pred p; setp.eq.u32 p, %2, %3; selp.f32 %0, %1, %0, p;}"
             : "+f"(c) : "f"(code.v[i]), "r"(l16), "r"((u32)i));
@@ -497,40 +501,37 @@ BNBQ_DEV void bnbq_g4_build_table(const bnbq_code16 code) {
         if (l16 == (u32)i) c = code.v[i];
 #endif
     }
-#if BNBQ_DT == BNBQ_F32
-    if (threadIdx.x < 16) bnbq_g4_tab[threadIdx.x] = c;
-#else
-    const u32 qb = bnbq_g4_bits(c);
-    for (u32 i = threadIdx.x; i < 256 * 8; i += blockDim.x) {   // 16 bytes: 4 lanes' copies
-        const u32 b = i >> 3;
-        const u32 hi = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b >> 4));
-        const u32 lo = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b & 15u));
-        const u32 v = hi | (lo << 16);
-        ((uint4*)bnbq_g4_tab)[i] = make_uint4(v, v, v, v);
-    }
-#endif
+    return c;
 }
 
 #if BNBQ_DT != BNBQ_F32
-// The T64 table (BNBQ_G4TC_T64) at the shared-window address tab (64 KB-aligned) of the dynamic shared
-// memory whose first byte is at window address dynb (base: its generic pointer), by the whole block
-// (blockDim.x a multiple of 32); returns this lane's base tab + 4 lane.
-BNBQ_DEV u32 bnbq_g4_build_t64(void* base, u32 dynb, u32 tab, const bnbq_code16& code) {
-    uint4* tp = (uint4*)((char*)base + (tab - dynb));
-    const u32 l16 = threadIdx.x & 15u;
-    float cv = code.v[0];
-#pragma unroll
-    for (int i = 1; i < 16; i++) cv = l16 == (u32)i ? code.v[i] : cv;
-    const u32 qb = bnbq_g4_bits(cv);
+// F16/BF16: the per-lane table of byte pairs, entry b = (dt(code[b >> 4]), dt(code[b & 15])) in 32
+// copies (lane L's at + 4 L), entry b at tp + es b (es: 16-byte units an entry, 8 = packed, 16 = T64),
+// by the whole block (blockDim.x a multiple of 32)
+BNBQ_DEV void bnbq_g4_fill_pairs(uint4* tp, u32 es, const bnbq_code16& code) {
+    const u32 qb = bnbq_g4_bits(bnbq_g4_code_lane(code));
     for (u32 i = threadIdx.x; i < 256 * 8; i += blockDim.x) {   // entry i >> 3, lanes 4 (i & 7) ..
         const u32 b = i >> 3;
         const u32 hi = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b >> 4));
         const u32 lo = __shfl_sync(BNBQ_G4_FULL, qb, (int)(b & 15u));
         const u32 v = hi | (lo << 16);
-        tp[16 * b + (i & 7u)] = make_uint4(v, v, v, v);
+        tp[es * b + (i & 7u)] = make_uint4(v, v, v, v);
     }
-    return tab + 4 * (threadIdx.x & 31u);
 }
+#endif
+
+// the lookup table; F16/BF16: entry b = (dt(code[b >> 4]), dt(code[b & 15])), 32 copies
+BNBQ_DEV void bnbq_g4_build_table(const bnbq_code16 code) {
+#if BNBQ_DT == BNBQ_F32
+    const float c = bnbq_g4_code_lane(code);
+    if (threadIdx.x < 16) bnbq_g4_tab[threadIdx.x] = c;
+#else
+    bnbq_g4_fill_pairs((uint4*)bnbq_g4_tab, 8, code);
+#endif
+}
+
+#if BNBQ_DT != BNBQ_F32
+#if BNBQ_G4TC_T64   // (only the T64 unit builds its table so)
 // %dynamic_smem_size
 BNBQ_DEV u32 bnbq_g4_dynsize() {
     u32 d = 0;
@@ -539,6 +540,18 @@ BNBQ_DEV u32 bnbq_g4_dynsize() {
 #endif
     return d;
 }
+// The T64 table (BNBQ_G4TC_T64) at the first 64 KB boundary of the shared window after the first
+// `used` bytes of the dynamic shared memory dyn, by the whole block; returns this lane's base
+// (+ 4 lane). The launcher gives that boundary + 64 KB; a kernel that finds less (%dynamic_smem_size)
+// traps rather than read past its memory.
+BNBQ_DEV u32 bnbq_g4_t64_table(void* dyn, u32 used, const bnbq_code16& code) {
+    const u32 dynb = (u32)__cvta_generic_to_shared(dyn);
+    const u32 tab = (dynb + used + 0xffffu) & ~0xffffu;
+    if (tab + 0x10000u > dynb + bnbq_g4_dynsize()) __trap();
+    bnbq_g4_fill_pairs((uint4*)((char*)dyn + (tab - dynb)), 16, code);
+    return tab + 4 * (threadIdx.x & 31u);
+}
+#endif
 #endif
 
 // Unaligned inputs (packed or A not 16-byte aligned, or K >= 2^31; the launcher's choice, also its
@@ -641,13 +654,7 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 #if BNBQ_G4_T64X
     // the T64 table after the ring (20 DEPTH R bytes a thread), at the next 64 KB boundary; the
     // launcher gives that boundary + 64 KB, else the kernel traps rather than read past its memory
-    u32 t6l;
-    {
-        const u32 dynb = (u32)__cvta_generic_to_shared(bnbq_g4_ring);
-        const u32 tab = (dynb + 20u * BNBQ_G4_DEPTH * BNBQ_G4_R * blockDim.x + 0xffffu) & ~0xffffu;
-        if (tab + 0x10000u > dynb + bnbq_g4_dynsize()) __trap();
-        t6l = bnbq_g4_build_t64(bnbq_g4_ring, dynb, tab, code);
-    }
+    const u32 t6l = bnbq_g4_t64_table(bnbq_g4_ring, 20u * BNBQ_G4_DEPTH * BNBQ_G4_R * blockDim.x, code);
 #else
     bnbq_g4_build_table(code);
 #endif
@@ -904,8 +911,7 @@ extern __shared__ uint4 bnbq_g4tc_dyn[];
 // compiled to PRMT, IMAD.SHL, LOP3, IMAD + LDS.)
 BNBQ_DEV u32 bnbq_g4tc_q(u32 w, int j, u32 tl) {
 #if BNBQ_G4TC_T64
-    // the address in one PRMT: byte 0 (4 lane) and bytes 2-3 (the 64 KB-aligned base) from tl, byte 1 = the byte
-    return bnbq_g4_lds(__byte_perm(tl, w, 0x3200u + ((4u + (u32)j) << 4)));
+    return bnbq_g4_lds(bnbq_g4_eaddr64(w, j, tl));
 #else
     return bnbq_g4_lds(tl + (__byte_perm(w, 0u, 0x4440u + (u32)j) << 7));
 #endif
@@ -1027,14 +1033,7 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
         }
     }
 #if BNBQ_G4TC_T64
-    u32 tl;
-    {
-        const u32 dynb = (u32)__cvta_generic_to_shared(bnbq_g4tc_dyn);
-        const u32 used = (u32)(actu * 16) + ((u32)(ntiles * W * TR) << 2);
-        const u32 tab = (dynb + used + 0xffffu) & ~0xffffu;
-        if (tab + 0x10000u > dynb + bnbq_g4_dynsize()) __trap();   // not what the launcher gave: fail, never read past it
-        tl = bnbq_g4_build_t64(bnbq_g4tc_dyn, dynb, tab, code);
-    }
+    const u32 tl = bnbq_g4_t64_table(bnbq_g4tc_dyn, (u32)(actu * 16) + ((u32)(ntiles * W * TR) << 2), code);
 #else
     bnbq_g4_build_table(code);
     const u32 tl = bnbq_g4_tab_addr(lane * 4);
