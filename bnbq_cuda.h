@@ -6608,7 +6608,11 @@ BNBQ_API bnbq_result bnbq_cuda_event_elapsed_ms(bnbq_cuda* c, void* start, void*
 
 /* ---- compilation -------------------------------------------------------------------------------- */
 
-/* The compile options of a unit for an architecture; returns the number of options (-1: they do
+/* (Measured and rejected, session 14: NVRTC 12.8+'s -Ofc=min on every unit compiles ~25 % faster
+   (device: 163 units 0.151 -> 0.112 s mean, 5 -> 0 over 0.3 s) but leaves ptxas' code up to 45 %
+   slower: dequantize_4bit at half the bandwidth, LLM.int8 -25 points, gemv -7..-14, quantizers -6
+   (bench/results/gpu-20261122-h100-session14-ofc.txt). -minimal gained ~2 %, -Xptxas -O2 nothing.)
+   The compile options of a unit for an architecture; returns the number of options (-1: they do
    not fit). kernel: that kernel of the file alone (-DBNBQ_ONE_KERNEL -DBNBQ_K_<kernel>: the guards
    `make embed` puts around each kernel); NULL: the whole file. The option strings live in opt_buf. */
 static int bnbq__cu_options(const char* defines, const char* kernel, int arch, int ptx, char* opt_buf,
