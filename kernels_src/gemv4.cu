@@ -556,6 +556,8 @@ BNBQ_DEV u32 bnbq_g4_t64_table(void* dyn, u32 used, const bnbq_code16& code) {
 
 // Unaligned inputs (packed or A not 16-byte aligned, or K >= 2^31; the launcher's choice, also its
 // fallback where the vec kernel's shared memory cannot be had): warps grid-stride over the groups.
+// (Not in the T64 unit: the launcher takes that unit for bnbq_k_gemv4 only.)
+#if !BNBQ_G4TC_T64
 extern "C" __global__ void __launch_bounds__(BNBQ_G4_MAXT, 1)
 bnbq_k_gemv4_any(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
                  void* out, const void* bias, bnbq_code16 code) {
@@ -567,6 +569,7 @@ bnbq_k_gemv4_any(const void* A, const u8* packed, const float* absmax, u64 N, u6
     for (u64 g = (u64)blockIdx.x * nw + (threadIdx.x >> 5); g < groups; g += (u64)gridDim.x * nw)
         bnbq_g4_rows_unaligned(A, packed, absmax, N, K, bs_shift, out, bias, g * BNBQ_G4_R);
 }
+#endif
 
 // Grid: one block per SM (the launcher); groups of BNBQ_G4_R rows. bs_shift = log2(blocksize).
 // code: the 16-entry quant_map (resolved on the host). packed and A are 16-byte aligned, K < 2^31.
@@ -1126,15 +1129,13 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
 #undef BNBQ_G4TC_FETCH
 #undef BNBQ_G4TC_ROWS
 }
-#else
-// sm_75 and F32 never launch these kernels (the launcher); their units still compile
-template <int RG>
-BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
-                             int bs_shift, void* out, const void* bias, bnbq_code16 code) {
-    (void)A; (void)packed; (void)absmax; (void)N; (void)K; (void)bs_shift; (void)out; (void)bias; (void)code;
-}
 #endif
 
+// The launcher takes these kernels from the units "BNBQ_DT=1|2" (static table) and "BNBQ_DT=1|2
+// BNBQ_G4TC_T64=1" on sm_80+ only: F32, sm_75 and the fast-order units (BNBQ_G4_FAST, whose
+// bnbq_k_gemv4 is the fallback) do not define them, so that no unit is compiled (by
+// bnbq_cuda_precompile, nvrtc-check) that nothing launches.
+#if BNBQ_G4TC_ON && !BNBQ_G4_FAST
 extern "C" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)
 bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
                void* out, const void* bias, bnbq_code16 code) {
@@ -1145,3 +1146,4 @@ bnbq_k_gemv4tc_w(const void* A, const u8* packed, const float* absmax, u64 N, u6
                  void* out, const void* bias, bnbq_code16 code) {
     bnbq_g4tc_body<4>(A, packed, absmax, N, K, bs_shift, out, bias, code);
 }
+#endif
