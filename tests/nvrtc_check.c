@@ -2,7 +2,10 @@
    variant, compiled alone as bnbq compiles it at run time -- compiles with NVRTC for every
    architecture bnbq supports. Needs NVRTC, not a GPU or a driver.
 
-   build/nvrtc_check [--arch 75,80,86,89,90] [--jobs N] [--nvrtc PATH]
+   build/nvrtc_check [--arch 75,80,86,89,90] [--jobs N] [--nvrtc PATH] [--probe]
+
+   --probe: only whether bnbq finds an NVRTC that compiles (an empty kernel for the first --arch):
+   exit status 0 / 1 (.ci/run asks this before it installs NVRTC from PyPI)
 
    Each architecture is compiled by bnbq_cuda_precompile() (dry_run = 1) in its own child process
    (up to --jobs at a time; default: the number of CPUs), so the architectures compile in parallel.
@@ -239,7 +242,7 @@ static int parse_archs(const char* s, int* archs, int* n) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: nvrtc_check [--arch 75,80,86,89,90] [--jobs N] [--nvrtc PATH]\n");
+    fprintf(stderr, "usage: nvrtc_check [--arch 75,80,86,89,90] [--jobs N] [--nvrtc PATH] [--probe]\n");
 }
 
 int main(int argc, char** argv) {
@@ -249,6 +252,7 @@ int main(int argc, char** argv) {
     const char* nvrtc_path = NULL;
     arch_result res[MAX_ARCHS];
     bnbq_result r;
+    int probe = 0;
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--arch") && i + 1 < argc) {
             if (!parse_archs(argv[++i], archs, &narchs)) { usage(); return 2; }
@@ -257,6 +261,8 @@ int main(int argc, char** argv) {
             if (jobs < 1) { usage(); return 2; }
         } else if (!strcmp(argv[i], "--nvrtc") && i + 1 < argc) {
             nvrtc_path = argv[++i];
+        } else if (!strcmp(argv[i], "--probe")) {
+            probe = 1;
         } else {
             usage();
             return 2;
@@ -280,6 +286,22 @@ int main(int argc, char** argv) {
                "    export BNBQ_NVRTC_PATH=$(find .ci/nvrtc -name 'libnvrtc.so.*' | grep -v builtins | head -n 1)\n");
         printf("0 passed, 1 failed\n");
         return 1;
+    }
+    if (probe) {   /* one empty kernel, compiled as bnbq compiles its units */
+        char opt_buf[256];
+        const char* opts[8];
+        unsigned char* img = NULL;
+        size_t len = 0;
+        bnbq_exec log_ex;
+        int nopts = bnbq__cu_options("", NULL, archs[0], 0, opt_buf, sizeof opt_buf, opts, 8);
+        memset(&log_ex, 0, sizeof log_ex);
+        r = nopts < 0 ? BNBQ_ERROR_INVALID_ARGS
+                      : bnbq__nvrtc_compile(&log_ex, "probe", "extern \"C\" __global__ void k(void) {}\n", opts, nopts,
+                                            0, &img, &len, NULL);
+        free(img);
+        printf("nvrtc-check --probe: NVRTC %d.%d from %s: %s for sm_%d\n", version / 1000, (version % 1000) / 10,
+               bnbq__cuda_global.nvrtc.path, r == BNBQ_SUCCESS ? "compiles" : "does NOT compile", archs[0]);
+        return r == BNBQ_SUCCESS ? 0 : 1;
     }
     {
         const bnbq__cu_nvrtc* nv = &bnbq__cuda_global.nvrtc;
