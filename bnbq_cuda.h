@@ -8283,61 +8283,43 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
         { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" } };                                /* exact order */
     bnbq__CUfunction f = NULL;
     int vec = bnbq__cu_al(packed, 16) && bnbq__cu_al(A, 16) && K < ((size_t)1 << 31);
-    size_t maxw = BNBQ__CU_G4_MAXW, smem = 0, optin = 0;
-    int form = 0;   /* the tensor-core kernel: 2 T64, 1 static table, 0 none (bnbq__cu_g4tc_form) */
-    const char* def;
+    size_t maxw = BNBQ__CU_G4_MAXW, smem = 0, optin = 0, grid = 0, warps = 0;
+    int form = 0;       /* the tensor-core kernel: 2 T64, 1 static table, 0 none (bnbq__cu_g4tc_form) */
+    int set_smem = 0;   /* smem is above the 48 KB a block gets without cuFuncSetAttribute */
     BNBQ__CU_BEGIN("bnbq_gemv_4bit");
+    /* (every gemv kernel waits for the kernel before it on the stream before its first global
+       access, and is launched with programmatic dependent launch: queued behind another kernel it
+       gets resident during that kernel's tail; back to back on the H100 +3-5 points,
+       bench/results/gpu-20261122-h100-session12-gemv-pdl.txt) */
     if (c->desc.gemv_fast_order && dt != BNBQ_F32 && c->info.cc_major >= 8 && blocksize >= 64 &&
         K % 128 == 0 && K < ((size_t)1 << 31) && bnbq__cu_al(A, 16) && bnbq__cu_al(packed, 16) &&
         bnbq__cu_al(absmax, 8) && (form = bnbq__cu_g4tc_form(c, N, K, &smem)) != 0) {
-        /* (every gemv kernel waits for the kernel before it on the stream before its first global
-           access, and is launched with programmatic dependent launch: queued behind another kernel
-           it gets resident during that kernel's tail; back to back on the H100 +3-5 points,
-           bench/results/gpu-20261122-h100-session12-gemv-pdl.txt) */
         /* the tensor-core kernel (kernels_src/gemv4.cu, bnbq_k_gemv4tc, or _w where K % 512 == 0):
            one block of 24 warps per SM; the block's tiles' steps (16 rows x 128 elements, _w 4 rows x
            512) split evenly over its warps. In its T64 form (form 2: the table 64 KB-aligned in the
            dynamic shared memory, one PRMT a lookup address; +2-3 points single, +4 back to back on
            the H100, bench/results/gpu-20261122-h100-session13-gemv-t64.txt) where the shared memory
-           can be had, else with the static table. */
-        static const char* const tcdefs[3] = { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" };
-        const size_t tr = bnbq__cu_g4tc_rows(K);
-        r = bnbq__cu_kernel(ex, "gemv4", (form == 2 ? bnbq__cu_g4_t64defs : tcdefs)[(int)dt], tr == 4 ? "bnbq_k_gemv4tc_w" : "bnbq_k_gemv4tc", &f);
-        if (r == BNBQ_SUCCESS) {
-            bnbq__cu_code16 tab;
-            const float* src = code ? code : bnbq_code_4bit(qt);
-            unsigned long long NN = N, KK = K;
-            int shift = bnbq__cu_log2(blocksize);
-            size_t grid = bnbq__cu_g4tc_grid(c, N, K);
-            size_t warps = BNBQ__CU_G4TC_W;
-            void* a[9];
-            memcpy(tab.v, src, sizeof tab.v);
-            a[0] = (void*)&A; a[1] = (void*)&packed; a[2] = (void*)&absmax; a[3] = &NN; a[4] = &KK;
-            a[5] = &shift; a[6] = &out; a[7] = (void*)&bias; a[8] = &tab;
-            if (form == 2 || smem > 48 * 1024 - BNBQ__CU_G4TC_STATIC)
-                r = bnbq__cu_check(ex, bnbq__func, "cuFuncSetAttribute",
-                                   BNBQ__DRV.bnbq__cuFuncSetAttribute(f, (bnbq__CUfuncattr)BNBQ__FATTR_MAX_DYNAMIC_SHARED,
-                                                                      (int)smem));
-            if (r == BNBQ_SUCCESS)
-                r = bnbq__cu_launch_pdl(ex, bnbq__func, f, (unsigned)grid, 1, (unsigned)(32 * warps), (unsigned)smem, a);
+           can be had, else with the static table (the exact order's units, defs[1]). */
+        r = bnbq__cu_kernel(ex, "gemv4", (form == 2 ? bnbq__cu_g4_t64defs : defs[1])[(int)dt],
+                            bnbq__cu_g4tc_rows(K) == 4 ? "bnbq_k_gemv4tc_w" : "bnbq_k_gemv4tc", &f);
+        grid = bnbq__cu_g4tc_grid(c, N, K);
+        warps = BNBQ__CU_G4TC_W;
+        set_smem = form == 2 || smem > 48 * 1024 - BNBQ__CU_G4TC_STATIC;
+    } else {
+        const char* def = defs[c->desc.gemv_fast_order == 0][(int)dt];
+        size_t groups = N / BNBQ__CU_G4_R + (N % BNBQ__CU_G4_R != 0), most, rounds;
+        smem = 0;
+        if (vec && c->info.cc_major >= 8) {   /* the ring: W capped by the shared memory (opt-in) */
+            optin = bnbq__cu_smem_optin(c);
+            if (optin < BNBQ__CU_G4_STATIC + 32 * BNBQ__CU_G4_MINW * BNBQ__CU_G4_RING)
+                vec = 0;
+            else if ((optin - BNBQ__CU_G4_STATIC) / (32 * BNBQ__CU_G4_RING) < maxw)
+                maxw = (optin - BNBQ__CU_G4_STATIC) / (32 * BNBQ__CU_G4_RING);
         }
-        BNBQ__CU_END();
-    }
-    def = defs[c->desc.gemv_fast_order == 0][(int)dt];
-    smem = 0;
-    if (vec && c->info.cc_major >= 8) {   /* the ring: W capped by the shared memory (opt-in) */
-        optin = bnbq__cu_smem_optin(c);
-        if (optin < BNBQ__CU_G4_STATIC + 32 * BNBQ__CU_G4_MINW * BNBQ__CU_G4_RING)
-            vec = 0;
-        else if ((optin - BNBQ__CU_G4_STATIC) / (32 * BNBQ__CU_G4_RING) < maxw)
-            maxw = (optin - BNBQ__CU_G4_STATIC) / (32 * BNBQ__CU_G4_RING);
-    }
-    {
-        size_t groups = N / BNBQ__CU_G4_R + (N % BNBQ__CU_G4_R != 0);
-        size_t grid = groups < bnbq__cu_sms(c) ? groups : bnbq__cu_sms(c);
-        size_t most = groups / grid + (groups % grid != 0);              /* groups of the fullest block */
-        size_t rounds = most / maxw + (most % maxw != 0);
-        size_t warps = most / rounds + (most % rounds != 0);
+        grid = groups < bnbq__cu_sms(c) ? groups : bnbq__cu_sms(c);
+        most = groups / grid + (groups % grid != 0);              /* groups of the fullest block */
+        rounds = most / maxw + (most % maxw != 0);
+        warps = most / rounds + (most % rounds != 0);
         if (warps < BNBQ__CU_G4_MINW) warps = BNBQ__CU_G4_MINW;
         if (vec && c->info.cc_major >= 8) {
             smem = 32 * warps * BNBQ__CU_G4_RING;
@@ -8354,22 +8336,23 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
             }
         }
         r = bnbq__cu_kernel(ex, "gemv4", def, vec ? "bnbq_k_gemv4" : "bnbq_k_gemv4_any", &f);
-        if (r == BNBQ_SUCCESS) {
-            bnbq__cu_code16 tab;
-            const float* src = code ? code : bnbq_code_4bit(qt);
-            unsigned long long NN = N, KK = K;
-            int shift = bnbq__cu_log2(blocksize);
-            void* a[9];
-            if (smem)
-                r = bnbq__cu_check(ex, bnbq__func, "cuFuncSetAttribute",
-                                   BNBQ__DRV.bnbq__cuFuncSetAttribute(f, (bnbq__CUfuncattr)BNBQ__FATTR_MAX_DYNAMIC_SHARED,
-                                                                      (int)smem));
-            memcpy(tab.v, src, sizeof tab.v);
-            a[0] = (void*)&A; a[1] = (void*)&packed; a[2] = (void*)&absmax; a[3] = &NN; a[4] = &KK;
-            a[5] = &shift; a[6] = &out; a[7] = (void*)&bias; a[8] = &tab;
-            if (r == BNBQ_SUCCESS)
-                r = bnbq__cu_launch_pdl(ex, bnbq__func, f, (unsigned)grid, 1, (unsigned)(32 * warps), (unsigned)smem, a);
-        }
+        set_smem = smem != 0;
+    }
+    if (r == BNBQ_SUCCESS) {   /* every gemv kernel takes the same arguments */
+        bnbq__cu_code16 tab;
+        const float* src = code ? code : bnbq_code_4bit(qt);
+        unsigned long long NN = N, KK = K;
+        int shift = bnbq__cu_log2(blocksize);
+        void* a[9];
+        if (set_smem)
+            r = bnbq__cu_check(ex, bnbq__func, "cuFuncSetAttribute",
+                               BNBQ__DRV.bnbq__cuFuncSetAttribute(f, (bnbq__CUfuncattr)BNBQ__FATTR_MAX_DYNAMIC_SHARED,
+                                                                  (int)smem));
+        memcpy(tab.v, src, sizeof tab.v);
+        a[0] = (void*)&A; a[1] = (void*)&packed; a[2] = (void*)&absmax; a[3] = &NN; a[4] = &KK;
+        a[5] = &shift; a[6] = &out; a[7] = (void*)&bias; a[8] = &tab;
+        if (r == BNBQ_SUCCESS)
+            r = bnbq__cu_launch_pdl(ex, bnbq__func, f, (unsigned)grid, 1, (unsigned)(32 * warps), (unsigned)smem, a);
     }
     BNBQ__CU_END();
 }
