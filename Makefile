@@ -33,20 +33,33 @@ all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq $(B)/test_simd $(B)/test_s
 $(B):
 	mkdir -p $(B)
 
+# The implementation compiled once (tests/bnbq_impl.c) for the test programs that use only the public
+# API: they are built with $(LINKED) and link it (one compilation instead of one per program; the
+# implementation is nearly all of each program's build time). The examples stay single-file builds.
+LINKED  := -DBNBQ_TEST_LINKED_IMPL
+IMPL    := $(B)/bnbq_impl.o
+IMPLSAN := $(B)/bnbq_impl_san.o
+
+$(IMPL): tests/bnbq_impl.c $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) -c $< -o $@
+
+$(IMPLSAN): tests/bnbq_impl.c $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(SAN) -c $< -o $@
+
 $(B)/quickstart: examples/quickstart.c $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
 
-$(B)/bnbq_vectors: tests/bnbq_vectors.c $(HDR) $(CUHDR) | $(B)
-	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
+$(B)/bnbq_vectors: tests/bnbq_vectors.c $(IMPL) $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $(LINKED) $< $(IMPL) -o $@ $(CULIBS)
 
-$(B)/test_bnbq: tests/test_bnbq.c $(HDR) | $(B)
-	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
+$(B)/test_bnbq: tests/test_bnbq.c $(IMPL) $(HDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $(LINKED) $< $(IMPL) -o $@ $(CULIBS)
 
 $(B)/test_simd: tests/test_simd.c $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
 
-$(B)/test_prims: tests/test_prims.c tests/unit_util.h $(HDR) | $(B)
-	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
+$(B)/test_prims: tests/test_prims.c tests/unit_util.h $(IMPL) $(HDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $(LINKED) $< $(IMPL) -o $@ $(CULIBS)
 
 $(B)/test_layers: tests/test_layers.c tests/unit_util.h $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
@@ -58,11 +71,11 @@ $(B)/test_io: tests/test_io.c tests/unit_util.h $(HDR) | $(B)
 $(B)/test_io_nostdio: tests/test_io.c tests/unit_util.h $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) -DBNBQ_NO_STDIO $< -o $@ $(LDLIBS)
 
-$(B)/test_layers_embed: tests/test_layers_embed.c tests/unit_util.h $(HDR) | $(B)
-	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
+$(B)/test_layers_embed: tests/test_layers_embed.c tests/unit_util.h $(IMPL) $(HDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $(LINKED) $< $(IMPL) -o $@ $(CULIBS)
 
-$(B)/test_layers_bars: tests/test_layers_bars.c tests/unit_util.h $(HDR) | $(B)
-	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(LDLIBS)
+$(B)/test_layers_bars: tests/test_layers_bars.c tests/unit_util.h $(IMPL) $(HDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $(LINKED) $< $(IMPL) -o $@ $(CULIBS)
 
 $(B)/bench_cpu: bench/bench_cpu.c $(HDR) | $(B)
 	$(CC) $(BASE) -O2 $< -o $@ $(CULIBS)
@@ -74,8 +87,8 @@ $(B)/test_cuda: tests/test_cuda.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
 $(B)/test_gpu: tests/test_gpu.c tests/bad_input.h tests/rng_normal.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
 
-$(B)/test_gpu_layers: tests/test_gpu_layers.c tests/rng_normal.h $(HDR) $(CUHDR) | $(B)
-	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
+$(B)/test_gpu_layers: tests/test_gpu_layers.c tests/rng_normal.h $(IMPL) $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $(LINKED) $< $(IMPL) -o $@ $(CULIBS)
 
 $(B)/nvrtc_check: tests/nvrtc_check.c $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
@@ -99,11 +112,11 @@ $(B)/bench_gpu: bench/bench_gpu.c tests/rng_normal.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) -O2 $< -o $@ $(CULIBS)
 
 # sanitizer builds of the same programs
-$(B)/bnbq_vectors_san: tests/bnbq_vectors.c $(HDR) $(CUHDR) | $(B)
-	$(CC) $(BASE) $(SAN) $< -o $@ $(CULIBS)
+$(B)/bnbq_vectors_san: tests/bnbq_vectors.c $(IMPLSAN) $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(SAN) $(LINKED) $< $(IMPLSAN) -o $@ $(CULIBS)
 
-$(B)/test_bnbq_san: tests/test_bnbq.c $(HDR) | $(B)
-	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
+$(B)/test_bnbq_san: tests/test_bnbq.c $(IMPLSAN) $(HDR) | $(B)
+	$(CC) $(BASE) $(SAN) $(LINKED) $< $(IMPLSAN) -o $@ $(CULIBS)
 
 # the same without SIMD code (BNBQ_NO_SIMD): every level but scalar is skipped
 $(B)/test_simd_nosimd: tests/test_simd.c $(HDR) | $(B)
@@ -112,8 +125,8 @@ $(B)/test_simd_nosimd: tests/test_simd.c $(HDR) | $(B)
 $(B)/test_simd_san: tests/test_simd.c $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(CULIBS)
 
-$(B)/test_prims_san: tests/test_prims.c tests/unit_util.h $(HDR) | $(B)
-	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
+$(B)/test_prims_san: tests/test_prims.c tests/unit_util.h $(IMPLSAN) $(HDR) | $(B)
+	$(CC) $(BASE) $(SAN) $(LINKED) $< $(IMPLSAN) -o $@ $(CULIBS)
 
 $(B)/test_layers_san: tests/test_layers.c tests/unit_util.h $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
@@ -121,11 +134,11 @@ $(B)/test_layers_san: tests/test_layers.c tests/unit_util.h $(HDR) | $(B)
 $(B)/test_io_san: tests/test_io.c tests/unit_util.h $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
 
-$(B)/test_layers_embed_san: tests/test_layers_embed.c tests/unit_util.h $(HDR) | $(B)
-	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
+$(B)/test_layers_embed_san: tests/test_layers_embed.c tests/unit_util.h $(IMPLSAN) $(HDR) | $(B)
+	$(CC) $(BASE) $(SAN) $(LINKED) $< $(IMPLSAN) -o $@ $(CULIBS)
 
-$(B)/test_layers_bars_san: tests/test_layers_bars.c tests/unit_util.h $(HDR) | $(B)
-	$(CC) $(BASE) $(SAN) $< -o $@ $(LDLIBS)
+$(B)/test_layers_bars_san: tests/test_layers_bars.c tests/unit_util.h $(IMPLSAN) $(HDR) | $(B)
+	$(CC) $(BASE) $(SAN) $(LINKED) $< $(IMPLSAN) -o $@ $(CULIBS)
 
 $(B)/test_cuda_san: tests/test_cuda.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(CULIBS)
@@ -133,8 +146,8 @@ $(B)/test_cuda_san: tests/test_cuda.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
 $(B)/test_gpu_san: tests/test_gpu.c tests/bad_input.h tests/rng_normal.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(SAN_O2) $< -o $@ $(CULIBS)
 
-$(B)/test_gpu_layers_san: tests/test_gpu_layers.c tests/rng_normal.h $(HDR) $(CUHDR) | $(B)
-	$(CC) $(BASE) $(SAN) $< -o $@ $(CULIBS)
+$(B)/test_gpu_layers_san: tests/test_gpu_layers.c tests/rng_normal.h $(IMPLSAN) $(HDR) $(CUHDR) | $(B)
+	$(CC) $(BASE) $(SAN) $(LINKED) $< $(IMPLSAN) -o $@ $(CULIBS)
 
 run: $(B)/quickstart
 	./$(B)/quickstart

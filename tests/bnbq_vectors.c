@@ -38,7 +38,9 @@
    --gpu-plumbing (tests/test_cuda.sh only): --gpu against the fake driver of tests/fake_libcuda.c,
    whose device memory is host memory, with the CPU kernels: checks the device copies above. */
 #define _POSIX_C_SOURCE 200809L
+#ifndef BNBQ_TEST_LINKED_IMPL   /* the Makefile links build/bnbq_impl.o (tests/bnbq_impl.c) */
 #define BNBQ_IMPLEMENTATION
+#endif
 #include "bnbq_cuda.h"
 
 #include <dirent.h>

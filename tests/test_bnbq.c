@@ -10,7 +10,9 @@
    case of every acceptance bar. Statistical bars come from spec/tests.md (bitsandbytes' own
    tests); bit-exact properties from spec/algorithms.md and formats.md. */
 #define _POSIX_C_SOURCE 200809L   /* fork/waitpid: isolating calls under sanitizers */
+#ifndef BNBQ_TEST_LINKED_IMPL   /* the Makefile links build/bnbq_impl.o (tests/bnbq_impl.c) */
 #define BNBQ_IMPLEMENTATION
+#endif
 #include "bnbq.h"
 
 #include <float.h>

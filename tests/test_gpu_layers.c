@@ -58,7 +58,9 @@
    the fake driver of tests/fake_libcuda.c): the "GPU" side is a second CPU exec, which checks
    this program's setup, copies, comparisons and counters without a GPU. */
 #define _POSIX_C_SOURCE 200809L
+#ifndef BNBQ_TEST_LINKED_IMPL   /* the Makefile links build/bnbq_impl.o (tests/bnbq_impl.c) */
 #define BNBQ_IMPLEMENTATION
+#endif
 #include "bnbq_cuda.h"
 
 #include <dirent.h>

@@ -15,7 +15,9 @@
    Run:    ./build/test_layers_bars [--quick] [name-substring ...]
    --quick (the sanitizer run of `make test`): test_kbit_backprop runs 10 of its 100 iterations and
    test_linear8bitlt_inference / _fp32_bias 10 of their 100 forwards; every other bar is the same. */
+#ifndef BNBQ_TEST_LINKED_IMPL   /* the Makefile links build/bnbq_impl.o (tests/bnbq_impl.c) */
 #define BNBQ_IMPLEMENTATION
+#endif
 #include "bnbq.h"
 #include "unit_util.h"
 

@@ -6,7 +6,9 @@
    allocation, and bad input for every function.
 
    Build:  make build/test_layers_embed     Run: ./build/test_layers_embed [--quick] [substr...] */
+#ifndef BNBQ_TEST_LINKED_IMPL   /* the Makefile links build/bnbq_impl.o (tests/bnbq_impl.c) */
 #define BNBQ_IMPLEMENTATION
+#endif
 #include "bnbq.h"
 #include "unit_util.h"
 

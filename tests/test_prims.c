@@ -2,7 +2,9 @@
    (>>prims), each against a naive reference written here from the contract in its comment.
 
    Build:  make build/test_prims     Run: ./build/test_prims [--quick] [name-substring ...] */
+#ifndef BNBQ_TEST_LINKED_IMPL   /* the Makefile links build/bnbq_impl.o (tests/bnbq_impl.c) */
 #define BNBQ_IMPLEMENTATION
+#endif
 #include "bnbq.h"
 #include "unit_util.h"
 
