@@ -1021,8 +1021,9 @@ BNBQ_API bnbq_result bnbq_embedding_backward(bnbq_exec* ex, bnbq_embedding* e,
    converted to the layer's dtypes (weight: desc.weight_dtype; bias: the layer's current bias
    dtype), as torch's copy_ does. A missing key, a key of the wrong dtype or shape (checked
    against the layer's desc), bad JSON, or a bias the layer lacks (or lacks in the file) fail
-   with CORRUPT_FILE / BAD_SHAPE / BAD_DTYPE before anything changes: the layer is left as it was
-   (an allocation failure while copying in can leave it partly loaded).
+   with CORRUPT_FILE / BAD_SHAPE / BAD_DTYPE (a bad blocksize in the quant state: BAD_BLOCKSIZE)
+   before anything changes: the layer is left as it was (an allocation failure while copying in
+   can leave it partly loaded).
    Deviation: bitsandbytes raises RuntimeError when an int8 checkpoint is loaded into a
    Linear8bitLt that was not moved to the GPU (quantized) first; bnbq has no device move and simply
    loads it (the layer becomes quantized). An int8 checkpoint needs a layer with

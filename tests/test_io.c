@@ -10,8 +10,10 @@
    truncation, bad lengths, bad JSON, offsets, dtypes, shapes); the layer state dicts of
    spec/tests.md test_linear_serialization (Linear4bit and Linear8bitLt) translated to C, the two
    JSON examples of layers.md 8.1, the float layers, the embeddings, failing loads leaving the layer
-   unchanged; and file writes through a temporary file. --quick (the sanitizer run) takes a subset
-   of the Linear4bit combinations. Built with -DBNBQ_NO_STDIO the file tests are left out. */
+   unchanged; every single-byte change of five layers' and a StableEmbedding's checkpoints (refused,
+   or a failed load leaving the layer as it was, or loaded and usable); and file writes through a
+   temporary file. --quick (the sanitizer run) takes a subset of the Linear4bit combinations and of
+   the byte changes. Built with -DBNBQ_NO_STDIO the file tests are left out. */
 #if defined(__unix__) || defined(__APPLE__)
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -1480,6 +1482,220 @@ static void test_out_of_memory(void) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Every single-byte change of saved checkpoints (each byte XOR 0x01 and XOR 0x80; --quick: every
+   third byte, XOR 0x01), loaded into a layer that holds another checkpoint: the reader refuses the
+   file (CORRUPT_FILE), or the load fails with CORRUPT_FILE / BAD_SHAPE / BAD_DTYPE / BAD_BLOCKSIZE /
+   NOT_SUPPORTED, logs it and leaves the layer's state dict exactly as it was, or the load succeeds
+   (a changed number in a tensor), a forward (inference) runs, and the original checkpoint loads
+   back to the same state.
+   (Under the sanitizers nothing may read or write outside its buffers on the way.) */
+static int mut_code_ok(bnbq_result r) {
+    return r == BNBQ_ERROR_CORRUPT_FILE || r == BNBQ_ERROR_BAD_SHAPE || r == BNBQ_ERROR_BAD_DTYPE ||
+           r == BNBQ_ERROR_BAD_BLOCKSIZE || r == BNBQ_ERROR_NOT_SUPPORTED;
+}
+
+/* one mutated file against layer L (state dict snapshot snap, n0 bytes; original file f0);
+   counts: [0] reader refused, [1] load refused, [2] loaded */
+static void mut_linear_one(bnbq_linear* L, const uint8_t* f, size_t n, const uint8_t* f0, size_t fn0,
+                           const uint8_t* snap, size_t n0, const void* x, size_t pos, int* counts) {
+    bnbq_st_reader r;
+    bnbq_result res = bnbq_st_reader_init(&g_logex, &r, f, n);
+    size_t n1 = 0;
+    uint8_t* after;
+    if (res != BNBQ_SUCCESS) {
+        CHECK(res == BNBQ_ERROR_CORRUPT_FILE, "byte %u: reader returned %s", (unsigned)pos, bnbq_result_name(res));
+        counts[0]++;
+        return;
+    }
+    {
+        int logs = g_log.n_total;
+        res = bnbq_linear_load(&g_logex, L, &r, "m");
+        bnbq_st_reader_uninit(&g_logex, &r);
+        if (res != BNBQ_SUCCESS) {
+            CHECK(mut_code_ok(res), "byte %u: load returned %s", (unsigned)pos, bnbq_result_name(res));
+            CHECK(g_log.n_total > logs, "byte %u: the failed load was not logged", (unsigned)pos);
+            counts[1]++;
+        } else {
+            /* (x in the weight's dtype: a forward casts the bias to the input's dtype, as
+               bitsandbytes, and the state dict would show it) */
+            bnbq_dtype odt = bnbq_linear_output_dtype(L, L->desc.weight_dtype);
+            void* out = xmalloc(3 * L->desc.out_features * bnbq_dtype_size(odt) + 4);
+            bnbq_result fr = bnbq_linear_forward(&g_logex, L, L->desc.weight_dtype, x, 3, out);
+            CHECK(fr == BNBQ_SUCCESS, "byte %u: loaded, then forward returned %s (%s)", (unsigned)pos,
+                  bnbq_result_name(fr), g_log.last_msg);
+            free(out);
+            CHECK_R(load_from(L, f0, fn0, "m"), BNBQ_SUCCESS);
+            counts[2]++;
+        }
+    }
+    after = save_linear(L, "s", BNBQ_ST_U8, &n1);
+    CHECK(after && n1 == n0 && memcmp(after, snap, n0) == 0, "byte %u: the layer's state changed (load %s)",
+          (unsigned)pos, bnbq_result_name(res));
+    free(after);
+}
+
+static void test_mutations(void) {
+    static const struct {
+        bnbq_linear_kind k;
+        bnbq_dtype dt;
+        int blocksize, nested, int8w, eval;
+        float thr;
+        const char* what;
+    } C[] = {
+        {BNBQ_LINEAR_NF4, BNBQ_BF16, 64, 1, 0, 0, 0.0f, "Linear4bit nf4, nested absmax"},
+        {BNBQ_LINEAR_4BIT, BNBQ_F16, 128, 0, 0, 0, 0.0f, "Linear4bit fp4, blocksize 128"},
+        {BNBQ_LINEAR_8BIT_LT, BNBQ_F16, 0, 0, 1, 0, 6.0f, "Linear8bitLt int8 weights, threshold 6"},
+        {BNBQ_LINEAR_SWITCHBACK_VECTORWISE, BNBQ_F16, 0, 0, 0, 1, 0.0f, "SwitchBackLinearVectorwise for eval"},
+        {BNBQ_LINEAR_STANDARD, BNBQ_F32, 0, 0, 0, 0, 0.0f, "StandardLinear"},
+    };
+    const size_t K = 64, N = 16;
+    const unsigned masks[2] = {0x01u, 0x80u};
+    float* x = randn(3 * K, 1.0);
+    size_t ci;
+    for (ci = 0; ci < sizeof C / sizeof C[0]; ci++) {
+        bnbq_linear A, B;
+        bnbq_linear_desc d = ldesc(C[ci].k, K, N, C[ci].dt, 900 + (uint64_t)ci);
+        uint8_t *f0, *snap, *f;
+        void* xd;
+        size_t fn0 = 0, n0 = 0, pos;
+        int counts[3] = {0, 0, 0}, mi;
+        d.blocksize = C[ci].blocksize;
+        d.no_compress_statistics = !C[ci].nested;
+        d.int8_weights = C[ci].int8w;
+        d.threshold = C[ci].thr;
+        OK(bnbq_linear_init(&g_logex, &A, &d));
+        if (C[ci].eval) OK(bnbq_linear_prepare_for_eval(&g_logex, &A));
+        else if (C[ci].k != BNBQ_LINEAR_STANDARD) OK(bnbq_linear_quantize(&g_logex, &A));
+        f0 = save_linear(&A, "m", BNBQ_ST_U8, &fn0);
+        d.seed += 1000;
+        OK(bnbq_linear_init(&g_logex, &B, &d));
+        OK(load_from(&B, f0, fn0, "m"));
+        bnbq_linear_set_training(&B, 0);
+        snap = save_linear(&B, "s", BNBQ_ST_U8, &n0);
+        f = (uint8_t*)malloc(fn0 ? fn0 : 1);   /* exact size: ASan sees any read past the file */
+        xd = to_dt(x, 3 * K, C[ci].dt);
+        if (!f0 || !snap || !f) {
+            CHECK(0, "%s: setup", C[ci].what);
+        } else {
+            for (mi = 0; mi < (g_quick ? 1 : 2); mi++)
+                for (pos = 0; pos < fn0; pos += g_quick ? 3 : 1) {
+                    long fails = T->fails;
+                    memcpy(f, f0, fn0);
+                    f[pos] = (uint8_t)(f[pos] ^ masks[mi]);
+                    mut_linear_one(&B, f, fn0, f0, fn0, snap, n0, xd, pos, counts);
+                    if (T->fails != fails) break;   /* one report per case */
+                }
+            /* every outcome happens: the header, the JSON and the tensor data are all reached */
+            CHECK(counts[0] > 0 && counts[1] > 0 && counts[2] > 0, "%s: refused %d / load refused %d / loaded %d",
+                  C[ci].what, counts[0], counts[1], counts[2]);
+        }
+        free(xd);
+        free(f);
+        free(f0);
+        free(snap);
+        bnbq_linear_uninit(&g_logex, &A);
+        bnbq_linear_uninit(&g_logex, &B);
+    }
+    free(x);
+}
+
+/* the same for a StableEmbedding (weight, norm.weight, norm.bias) */
+static uint8_t* save_emb(const bnbq_embedding* e, size_t* n) {
+    bnbq_st_writer w;
+    uint8_t* b;
+    bnbq_st_writer_init(&g_logex, &w);
+    OK(bnbq_embedding_save(&g_logex, e, "s", &w));
+    b = write_all(&w, n);
+    bnbq_st_writer_uninit(&g_logex, &w);
+    return b;
+}
+
+static void test_mutations_embedding(void) {
+    bnbq_embedding A, B;
+    bnbq_embedding_desc d;
+    bnbq_st_writer w;
+    uint8_t *f0, *snap, *f;
+    size_t fn0 = 0, n0 = 0, pos;
+    int counts[3] = {0, 0, 0}, mi;
+    static const int32_t idx[5] = {0, 3, 7, 3, 15};
+    const unsigned masks[2] = {0x01u, 0x80u};
+    memset(&d, 0, sizeof d);
+    d.kind = BNBQ_EMBEDDING_STABLE;
+    d.num_embeddings = 16;
+    d.embedding_dim = 8;
+    d.dtype = BNBQ_F16;
+    d.seed = 77;
+    OK(bnbq_embedding_init(&g_logex, &A, &d));
+    bnbq_st_writer_init(&g_logex, &w);
+    OK(bnbq_embedding_save(&g_logex, &A, "m", &w));
+    f0 = write_all(&w, &fn0);
+    bnbq_st_writer_uninit(&g_logex, &w);
+    d.seed = 78;
+    OK(bnbq_embedding_init(&g_logex, &B, &d));
+    f = (uint8_t*)malloc(fn0 ? fn0 : 1);
+    snap = NULL;
+    if (f0 && f) {
+        bnbq_st_reader r;
+        OK(bnbq_st_reader_init(&g_logex, &r, f0, fn0));
+        OK(bnbq_embedding_load(&g_logex, &B, &r, "m"));
+        bnbq_st_reader_uninit(&g_logex, &r);
+        snap = save_emb(&B, &n0);
+    }
+    if (!f0 || !f || !snap) {
+        CHECK(0, "setup");
+    } else {
+        for (mi = 0; mi < (g_quick ? 1 : 2); mi++)
+            for (pos = 0; pos < fn0; pos += g_quick ? 3 : 1) {
+                bnbq_st_reader r;
+                bnbq_result res;
+                size_t n1 = 0;
+                uint8_t* after;
+                long fails = T->fails;
+                memcpy(f, f0, fn0);
+                f[pos] = (uint8_t)(f[pos] ^ masks[mi]);
+                res = bnbq_st_reader_init(&g_logex, &r, f, fn0);
+                if (res != BNBQ_SUCCESS) {
+                    CHECK(res == BNBQ_ERROR_CORRUPT_FILE, "byte %u: reader returned %s", (unsigned)pos,
+                          bnbq_result_name(res));
+                    counts[0]++;
+                    continue;
+                }
+                {
+                    int logs = g_log.n_total;
+                    res = bnbq_embedding_load(&g_logex, &B, &r, "m");
+                    bnbq_st_reader_uninit(&g_logex, &r);
+                    if (res != BNBQ_SUCCESS) {
+                        CHECK(mut_code_ok(res), "byte %u: load returned %s", (unsigned)pos, bnbq_result_name(res));
+                        CHECK(g_log.n_total > logs, "byte %u: the failed load was not logged", (unsigned)pos);
+                        counts[1]++;
+                    } else {
+                        uint16_t out[5 * 8];
+                        bnbq_result fr = bnbq_embedding_forward(&g_logex, &B, idx, 5, out);
+                        CHECK(fr == BNBQ_SUCCESS, "byte %u: loaded, then forward returned %s", (unsigned)pos,
+                              bnbq_result_name(fr));
+                        OK(bnbq_st_reader_init(&g_logex, &r, f0, fn0));
+                        OK(bnbq_embedding_load(&g_logex, &B, &r, "m"));
+                        bnbq_st_reader_uninit(&g_logex, &r);
+                        counts[2]++;
+                    }
+                }
+                after = save_emb(&B, &n1);
+                CHECK(after && n1 == n0 && memcmp(after, snap, n0) == 0, "byte %u: the embedding's state changed (load %s)",
+                      (unsigned)pos, bnbq_result_name(res));
+                free(after);
+                if (T->fails != fails) break;
+            }
+        CHECK(counts[0] > 0 && counts[1] > 0 && counts[2] > 0, "refused %d / load refused %d / loaded %d",
+              counts[0], counts[1], counts[2]);
+    }
+    free(f);
+    free(f0);
+    free(snap);
+    bnbq_embedding_uninit(&g_logex, &A);
+    bnbq_embedding_uninit(&g_logex, &B);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 static const uu_test TESTS[] = {
     {"repr", test_repr},
     {"official_fixture", test_official_fixture},
@@ -1491,6 +1707,8 @@ static const uu_test TESTS[] = {
     {"float_layers", test_float_layers},
     {"embeddings", test_embeddings},
     {"out_of_memory", test_out_of_memory},
+    {"mutations", test_mutations},
+    {"mutations_embedding", test_mutations_embedding},
 #ifndef BNBQ_NO_STDIO
     {"files", test_files},
 #endif
