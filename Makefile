@@ -1,5 +1,5 @@
 # bnbq - see README.md. Targets: run, test, vectors, bench-cpu, compile-tests, sanitize, clean,
-# embed, check-embed, nvrtc-check, gpu-test, bench-gpu, test-neon.
+# embed, check-embed, nvrtc-check, gpu-test, bench-gpu, test-neon, fuzz.
 CC      ?= cc
 CXX     ?= c++
 # -ffp-contract=off: bnbq's bytes depend on every float operation being rounded on its own.
@@ -24,7 +24,7 @@ CUHDR   := bnbq_cuda.h
 KSRC    := kernels_src/prelude.cuh $(filter-out kernels_src/prelude.cuh,$(sort $(wildcard kernels_src/*.cu)))
 
 .PHONY: all run test vectors bench-cpu compile-tests sanitize clean embed check-embed nvrtc-check \
-        gpu-test bench-gpu bench-layers test-neon
+        gpu-test bench-gpu bench-layers test-neon fuzz
 
 all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq $(B)/test_simd $(B)/test_simd_nosimd $(B)/test_prims $(B)/test_layers_embed $(B)/test_layers $(B)/test_layers_bars $(B)/test_io $(B)/test_io_nostdio $(B)/test_cuda $(B)/test_gpu $(B)/test_gpu_layers $(B)/nvrtc_check \
      $(B)/bnbq_precompile $(B)/gpu_quickstart $(B)/train_switchback $(B)/bench_gpu $(B)/bench_layers \
@@ -199,6 +199,21 @@ test-neon:
 # Everything CI runs. The last line is the plain "N passed, N failed" summary.
 test: all sanitize $(B)/embed
 	MAKE="$(MAKE)" sh tests/run_all.sh
+
+# libFuzzer on the checkpoint loaders (tests/fuzz_checkpoint.c; clang with -fsanitize=fuzzer;
+# not part of `make test`): seeds from the saved states of its layers, then FUZZ_SECONDS of fuzzing
+# on build/fuzz_corpus (kept between runs). A crash or a broken property leaves the input in
+# build/fuzz_artifacts.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+fuzz: | $(B)
+	$(CC) $(BASE) -O1 -DBNBQ_FUZZ_SEEDS tests/fuzz_checkpoint.c -o $(B)/fuzz_checkpoint_seeds $(LDLIBS)
+	$(FUZZ_CC) $(BASE) -O1 -g1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  tests/fuzz_checkpoint.c -o $(B)/fuzz_checkpoint $(LDLIBS)
+	mkdir -p $(B)/fuzz_corpus $(B)/fuzz_artifacts
+	./$(B)/fuzz_checkpoint_seeds $(B)/fuzz_corpus
+	./$(B)/fuzz_checkpoint -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+	  -artifact_prefix=$(B)/fuzz_artifacts/ $(B)/fuzz_corpus
 
 $(B)/embed: kernels_src/embed.c | $(B)
 	$(CC) $(BASE) -O1 $< -o $@
