@@ -28,7 +28,7 @@ KSRC    := kernels_src/prelude.cuh $(filter-out kernels_src/prelude.cuh,$(sort $
 
 all: $(B)/quickstart $(B)/bnbq_vectors $(B)/test_bnbq $(B)/test_simd $(B)/test_simd_nosimd $(B)/test_prims $(B)/test_layers_embed $(B)/test_layers $(B)/test_layers_bars $(B)/test_io $(B)/test_io_nostdio $(B)/test_cuda $(B)/test_gpu $(B)/test_gpu_layers $(B)/nvrtc_check \
      $(B)/bnbq_precompile $(B)/gpu_quickstart $(B)/train_switchback $(B)/bench_gpu $(B)/bench_layers \
-     $(B)/quant_tables
+     $(B)/quant_tables $(B)/fuzz_checkpoint_tool
 
 $(B):
 	mkdir -p $(B)
@@ -76,6 +76,11 @@ $(B)/test_layers_embed: tests/test_layers_embed.c tests/unit_util.h $(IMPL) $(HD
 
 $(B)/test_layers_bars: tests/test_layers_bars.c tests/unit_util.h $(IMPL) $(HDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $(LINKED) $< $(IMPL) -o $@ $(CULIBS)
+
+# tests/fuzz_checkpoint.c without libFuzzer: `seeds DIR` / `replay FILE...` (make test replays the seeds
+# under the sanitizers; make fuzz seeds its corpus with it)
+$(B)/fuzz_checkpoint_tool: tests/fuzz_checkpoint.c $(IMPL) $(HDR) | $(B)
+	$(CC) $(BASE) $(CFLAGS) $(LINKED) -DBNBQ_FUZZ_MAIN $< $(IMPL) -o $@ $(CULIBS)
 
 $(B)/bench_cpu: bench/bench_cpu.c $(HDR) | $(B)
 	$(CC) $(BASE) -O2 $< -o $@ $(CULIBS)
@@ -146,6 +151,9 @@ $(B)/test_cuda_san: tests/test_cuda.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
 $(B)/test_gpu_san: tests/test_gpu.c tests/bad_input.h tests/rng_normal.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(SAN_O2) $< -o $@ $(CULIBS)
 
+$(B)/fuzz_checkpoint_tool_san: tests/fuzz_checkpoint.c $(IMPLSAN) $(HDR) | $(B)
+	$(CC) $(BASE) $(SAN) $(LINKED) -DBNBQ_FUZZ_MAIN $< $(IMPLSAN) -o $@ $(CULIBS)
+
 $(B)/test_gpu_layers_san: tests/test_gpu_layers.c tests/rng_normal.h $(IMPLSAN) $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(SAN) $(LINKED) $< $(IMPLSAN) -o $@ $(CULIBS)
 
@@ -160,7 +168,7 @@ bench-cpu: $(B)/bench_cpu
 compile-tests: | $(B)
 	sh tests/compile_tests.sh
 
-sanitize: $(B)/bnbq_vectors_san $(B)/test_bnbq_san $(B)/test_simd_san $(B)/test_prims_san $(B)/test_layers_embed_san $(B)/test_layers_san $(B)/test_layers_bars_san $(B)/test_io_san $(B)/test_cuda_san $(B)/test_gpu_san $(B)/test_gpu_layers_san
+sanitize: $(B)/bnbq_vectors_san $(B)/test_bnbq_san $(B)/test_simd_san $(B)/test_prims_san $(B)/test_layers_embed_san $(B)/test_layers_san $(B)/test_layers_bars_san $(B)/test_io_san $(B)/test_cuda_san $(B)/test_gpu_san $(B)/test_gpu_layers_san $(B)/fuzz_checkpoint_tool_san
 
 # The NEON level (aarch64): test_simd (every path against the scalar reference), test_bnbq --quick
 # and the vectors with BNBQ_SIMD=neon (the vectors also with BNBQ_SIMD=scalar), cross-compiled
@@ -206,12 +214,11 @@ test: all sanitize $(B)/embed
 # build/fuzz_artifacts.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-fuzz: | $(B)
-	$(CC) $(BASE) -O1 -DBNBQ_FUZZ_SEEDS tests/fuzz_checkpoint.c -o $(B)/fuzz_checkpoint_seeds $(LDLIBS)
+fuzz: $(B)/fuzz_checkpoint_tool | $(B)
 	$(FUZZ_CC) $(BASE) -O1 -g1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  tests/fuzz_checkpoint.c -o $(B)/fuzz_checkpoint $(LDLIBS)
 	mkdir -p $(B)/fuzz_corpus $(B)/fuzz_artifacts
-	./$(B)/fuzz_checkpoint_seeds $(B)/fuzz_corpus
+	./$(B)/fuzz_checkpoint_tool seeds $(B)/fuzz_corpus
 	./$(B)/fuzz_checkpoint -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
 	  -artifact_prefix=$(B)/fuzz_artifacts/ $(B)/fuzz_corpus
 

@@ -9,9 +9,13 @@
    succeeds must give a layer whose inference forward succeeds. A broken property aborts (libFuzzer
    keeps the input); ASan / UBSan report any out-of-bounds access.
 
-   Built with -DBNBQ_FUZZ_SEEDS it is a program instead that writes the seed corpus (the saved
-   states of those layers, float and quantized) into the directory given. */
+   Built with -DBNBQ_FUZZ_MAIN it is a program instead (no libFuzzer needed): `seeds DIR` writes the
+   seed corpus (the saved states of those layers, float and quantized) into DIR; `replay FILE...` runs
+   each file through the same checks and prints "N passed, 0 failed" (a broken property aborts).
+   `make test` writes the seeds and replays them: every layer's checkpoint into every other layer. */
+#ifndef BNBQ_TEST_LINKED_IMPL   /* the Makefile links build/bnbq_impl.o (tests/bnbq_impl.c) */
 #define BNBQ_IMPLEMENTATION
+#endif
 #include "bnbq.h"
 
 #include <stdio.h>
@@ -178,7 +182,7 @@ int LLVMFuzzerTestOneInput(const unsigned char* data, size_t size) {
     return 0;
 }
 
-#ifdef BNBQ_FUZZ_SEEDS
+#ifdef BNBQ_FUZZ_MAIN
 static void fz_write(const char* dir, const char* name, const unsigned char* b, size_t n) {
     char path[1024];
     FILE* f;
@@ -188,14 +192,37 @@ static void fz_write(const char* dir, const char* name, const unsigned char* b, 
     fclose(f);
 }
 
+static int fz_replay(int argc, char** argv) {
+    int a, done = 0;
+    for (a = 2; a < argc; a++) {
+        FILE* f = fopen(argv[a], "rb");
+        unsigned char* b;
+        long n;
+        if (!f || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+            !(b = (unsigned char*)malloc((size_t)n + 1)) || fread(b, 1, (size_t)n, f) != (size_t)n) {
+            fprintf(stderr, "fuzz_checkpoint: cannot read %s\n", argv[a]);
+            if (f) fclose(f);
+            return 1;
+        }
+        fclose(f);
+        LLVMFuzzerTestOneInput(b, (size_t)n);
+        free(b);
+        done++;
+    }
+    printf("fuzz_checkpoint replay: %d passed, 0 failed\n", done);
+    return done > 0 ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
     size_t i, n;
     int q;
     char name[64];
-    if (argc != 2) {
-        fprintf(stderr, "usage: fuzz_checkpoint_seeds DIR\n");
+    if (argc >= 3 && strcmp(argv[1], "replay") == 0) return fz_replay(argc, argv);
+    if (argc != 3 || strcmp(argv[1], "seeds") != 0) {
+        fprintf(stderr, "usage: fuzz_checkpoint_tool seeds DIR | replay FILE...\n");
         return 2;
     }
+    argv++;
     fz_setup();
     for (i = 0; i < FZ_NKINDS; i++)
         for (q = 0; q < 2; q++) {

@@ -66,6 +66,15 @@ precompile_example() {
     echo "bnbq_precompile: exit $rc, $n entries for ${v:-?} units"; return 1
 }
 
+# tests/fuzz_checkpoint.c's checks on its seeds (every layer's saved state loaded into every layer and
+# embedding; failed loads must leave the state unchanged), under ASan + UBSan
+checkpoint_replay() {
+    d=$(mktemp -d) || return 1
+    ./$B/fuzz_checkpoint_tool_san seeds "$d" && ./$B/fuzz_checkpoint_tool_san replay "$d"/*; rc=$?
+    rm -rf "$d"
+    return $rc
+}
+
 # test_cuda.sh's sanitizer pass, beside the plain one: test_cuda.sh (re)builds $B/fake_libcuda and
 # uses $B/embed and $B/bench_gpu, so this pass gets a folder of its own with links to those two
 cuda_asan_pass() {
@@ -94,7 +103,8 @@ job() {
     12) run unit-asan-ubsan ./$B/test_bnbq_san --quick ;;
     13) run io              ./$B/test_io
         run io-no-stdio     ./$B/test_io_nostdio
-        run io-asan-ubsan   ./$B/test_io_san --quick ;;
+        run io-asan-ubsan   ./$B/test_io_san --quick
+        run checkpoint-replay-asan-ubsan checkpoint_replay ;;
     14) run simd-asan-ubsan  ./$B/test_simd_san --quick
         run_status train-switchback ./$B/train_switchback ;;
     15) run layers-asan-ubsan ./$B/test_layers_san
@@ -117,7 +127,7 @@ job() {
 # the order of the printed blocks
 ORDER="compile-tests unit prims layers-embed layers io io-no-stdio layers-bars train-switchback
 quant-tables vectors simd simd-no-simd vectors-simd-scalar vectors-simd-avx2 neon-qemu
-unit-asan-ubsan layers-asan-ubsan io-asan-ubsan vectors-asan-ubsan simd-asan-ubsan
+unit-asan-ubsan layers-asan-ubsan io-asan-ubsan checkpoint-replay-asan-ubsan vectors-asan-ubsan simd-asan-ubsan
 prims-asan-ubsan layers-embed-asan-ubsan layers-bars-asan-ubsan check-embed nvrtc-check
 cuda-loader-cache cuda-loader-cache-asan-ubsan bnbq_precompile gpu_quickstart"
 
