@@ -209,7 +209,7 @@ static int fz_replay(int argc, char** argv) {
         free(b);
         done++;
     }
-    printf("fuzz_checkpoint replay: %d passed, 0 failed\n", done);
+    printf("fuzz_checkpoint_replay: %d passed, 0 failed\n", done);
     return done > 0 ? 0 : 1;
 }
 
