@@ -183,13 +183,15 @@ int LLVMFuzzerTestOneInput(const unsigned char* data, size_t size) {
 }
 
 #ifdef BNBQ_FUZZ_MAIN
-static void fz_write(const char* dir, const char* name, const unsigned char* b, size_t n) {
+/* 1 when the seed b (n bytes, NULL: its save failed) is written to dir/name */
+static int fz_write(const char* dir, const char* name, const unsigned char* b, size_t n) {
     char path[1024];
     FILE* f;
+    int ok;
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (!b || !(f = fopen(path, "wb"))) return;
-    fwrite(b, 1, n, f);
-    fclose(f);
+    if (!b || !(f = fopen(path, "wb"))) return 0;
+    ok = fwrite(b, 1, n, f) == n;
+    return fclose(f) == 0 && ok;
 }
 
 static int fz_replay(int argc, char** argv) {
@@ -213,42 +215,52 @@ static int fz_replay(int argc, char** argv) {
     return done > 0 ? 0 : 1;
 }
 
-int main(int argc, char** argv) {
-    size_t i, n;
-    int q;
+/* Writes the seeds into dir: every layer float and quantized (SwitchBack vectorwise: prepared for
+   eval; StandardLinear and FP8Mixed have no quantized state and save their float one again), and
+   the two embeddings. Exit 1 when any of them could not be made or written. */
+static int fz_seeds(const char* dir) {
+    size_t i, n = 0;
+    int q, written = 0, failed = 0;
     char name[64];
-    if (argc >= 3 && strcmp(argv[1], "replay") == 0) return fz_replay(argc, argv);
-    if (argc != 3 || strcmp(argv[1], "seeds") != 0) {
-        fprintf(stderr, "usage: fuzz_checkpoint_tool seeds DIR | replay FILE...\n");
-        return 2;
-    }
-    argv++;
     fz_setup();
     for (i = 0; i < FZ_NKINDS; i++)
         for (q = 0; q < 2; q++) {
             bnbq_linear L;
             bnbq_linear_desc d = fz_desc(i, 7 + i);
-            unsigned char* b;
-            if (bnbq_linear_init(&fz_ex, &L, &d) != BNBQ_SUCCESS) continue;
-            if (q && d.kind == BNBQ_LINEAR_SWITCHBACK_VECTORWISE) (void)bnbq_linear_prepare_for_eval(&fz_ex, &L);
-            else if (q) (void)bnbq_linear_quantize(&fz_ex, &L);
-            b = fz_save_linear(&L, "l", &n);
+            unsigned char* b = NULL;
+            if (bnbq_linear_init(&fz_ex, &L, &d) == BNBQ_SUCCESS) {
+                if (q && d.kind == BNBQ_LINEAR_SWITCHBACK_VECTORWISE) (void)bnbq_linear_prepare_for_eval(&fz_ex, &L);
+                else if (q) (void)bnbq_linear_quantize(&fz_ex, &L);   /* NOT_SUPPORTED for the float kinds */
+                b = fz_save_linear(&L, "l", &n);
+                bnbq_linear_uninit(&fz_ex, &L);
+            }
             snprintf(name, sizeof name, "linear%u_%d.safetensors", (unsigned)i, q);
-            fz_write(argv[1], name, b, n);
+            if (fz_write(dir, name, b, n)) written++;
+            else failed++;
             free(b);
-            bnbq_linear_uninit(&fz_ex, &L);
         }
     for (i = 0; i < 2; i++) {
         bnbq_embedding e;
         bnbq_embedding_desc d = fz_edesc((int)i, 3);
-        unsigned char* b;
-        if (bnbq_embedding_init(&fz_ex, &e, &d) != BNBQ_SUCCESS) continue;
-        b = fz_save_emb(&e, "e", &n);
+        unsigned char* b = NULL;
+        if (bnbq_embedding_init(&fz_ex, &e, &d) == BNBQ_SUCCESS) {
+            b = fz_save_emb(&e, "e", &n);
+            bnbq_embedding_uninit(&fz_ex, &e);
+        }
         snprintf(name, sizeof name, "embedding%u.safetensors", (unsigned)i);
-        fz_write(argv[1], name, b, n);
+        if (fz_write(dir, name, b, n)) written++;
+        else failed++;
         free(b);
-        bnbq_embedding_uninit(&fz_ex, &e);
     }
-    return 0;
+    if (failed) fprintf(stderr, "fuzz_checkpoint: %d of %d seeds not made or not written in %s\n", failed,
+                        written + failed, dir);
+    return failed ? 1 : 0;
+}
+
+int main(int argc, char** argv) {
+    if (argc >= 3 && strcmp(argv[1], "replay") == 0) return fz_replay(argc, argv);
+    if (argc == 3 && strcmp(argv[1], "seeds") == 0) return fz_seeds(argv[2]);
+    fprintf(stderr, "usage: fuzz_checkpoint_tool seeds DIR | replay FILE...\n");
+    return 2;
 }
 #endif

@@ -1494,44 +1494,103 @@ static int mut_code_ok(bnbq_result r) {
            r == BNBQ_ERROR_BAD_BLOCKSIZE || r == BNBQ_ERROR_NOT_SUPPORTED;
 }
 
-/* one mutated file against layer L (state dict snapshot snap, n0 bytes; original file f0);
+/* What the mutation loop needs of a layer or an embedding: load (prefix "m"), an inference forward,
+   and its state dict as a file (prefix "s", the snapshot that proves it unchanged). */
+typedef struct mut_target {
+    const char* what;
+    void*       obj;
+    const void* x;   /* the forward's input */
+    bnbq_result (*load)(void* obj, const bnbq_st_reader* r);
+    bnbq_result (*forward)(void* obj, const void* x);
+    uint8_t* (*save)(const void* obj, size_t* n);
+} mut_target;
+
+static bnbq_result mut_load_file(const mut_target* t, const uint8_t* f, size_t n) {
+    bnbq_st_reader r;
+    bnbq_result res = bnbq_st_reader_init(&g_logex, &r, f, n);
+    if (res != BNBQ_SUCCESS) return res;
+    res = t->load(t->obj, &r);
+    bnbq_st_reader_uninit(&g_logex, &r);
+    return res;
+}
+
+/* one mutated file f; the target holds the original f0's state, whose state dict is snap (n0 bytes);
    counts: [0] reader refused, [1] load refused, [2] loaded */
-static void mut_linear_one(bnbq_linear* L, const uint8_t* f, size_t n, const uint8_t* f0, size_t fn0,
-                           const uint8_t* snap, size_t n0, const void* x, size_t pos, int* counts) {
+static void mut_one(const mut_target* t, const uint8_t* f, size_t n, const uint8_t* f0, size_t fn0,
+                    const uint8_t* snap, size_t n0, size_t pos, int* counts) {
     bnbq_st_reader r;
     bnbq_result res = bnbq_st_reader_init(&g_logex, &r, f, n);
     size_t n1 = 0;
     uint8_t* after;
     if (res != BNBQ_SUCCESS) {
-        CHECK(res == BNBQ_ERROR_CORRUPT_FILE, "byte %u: reader returned %s", (unsigned)pos, bnbq_result_name(res));
+        CHECK(res == BNBQ_ERROR_CORRUPT_FILE, "%s: byte %u: reader returned %s", t->what, (unsigned)pos,
+              bnbq_result_name(res));
         counts[0]++;
         return;
     }
     {
         int logs = g_log.n_total;
-        res = bnbq_linear_load(&g_logex, L, &r, "m");
+        res = t->load(t->obj, &r);
         bnbq_st_reader_uninit(&g_logex, &r);
         if (res != BNBQ_SUCCESS) {
-            CHECK(mut_code_ok(res), "byte %u: load returned %s", (unsigned)pos, bnbq_result_name(res));
-            CHECK(g_log.n_total > logs, "byte %u: the failed load was not logged", (unsigned)pos);
+            CHECK(mut_code_ok(res), "%s: byte %u: load returned %s", t->what, (unsigned)pos, bnbq_result_name(res));
+            CHECK(g_log.n_total > logs, "%s: byte %u: the failed load was not logged", t->what, (unsigned)pos);
             counts[1]++;
         } else {
-            /* (x in the weight's dtype: a forward casts the bias to the input's dtype, as
-               bitsandbytes, and the state dict would show it) */
-            bnbq_dtype odt = bnbq_linear_output_dtype(L, L->desc.weight_dtype);
-            void* out = xmalloc(3 * L->desc.out_features * bnbq_dtype_size(odt) + 4);
-            bnbq_result fr = bnbq_linear_forward(&g_logex, L, L->desc.weight_dtype, x, 3, out);
-            CHECK(fr == BNBQ_SUCCESS, "byte %u: loaded, then forward returned %s (%s)", (unsigned)pos,
+            bnbq_result fr = t->forward(t->obj, t->x);
+            CHECK(fr == BNBQ_SUCCESS, "%s: byte %u: loaded, then forward returned %s (%s)", t->what, (unsigned)pos,
                   bnbq_result_name(fr), g_log.last_msg);
-            free(out);
-            CHECK_R(load_from(L, f0, fn0, "m"), BNBQ_SUCCESS);
+            CHECK_R(mut_load_file(t, f0, fn0), BNBQ_SUCCESS);
             counts[2]++;
         }
     }
-    after = save_linear(L, "s", BNBQ_ST_U8, &n1);
-    CHECK(after && n1 == n0 && memcmp(after, snap, n0) == 0, "byte %u: the layer's state changed (load %s)",
+    after = t->save(t->obj, &n1);
+    CHECK(after && n1 == n0 && memcmp(after, snap, n0) == 0, "%s: byte %u: the state changed (load %s)", t->what,
           (unsigned)pos, bnbq_result_name(res));
     free(after);
+}
+
+/* loads f0 into the target, then every single-byte change of f0 as above; every outcome must happen
+   (the header, the JSON and the tensor data are all reached) */
+static void mut_run(const mut_target* t, const uint8_t* f0, size_t fn0) {
+    const unsigned masks[2] = {0x01u, 0x80u};
+    uint8_t *snap = NULL, *f = (uint8_t*)malloc(fn0 ? fn0 : 1);   /* exact size: ASan sees any read past it */
+    size_t n0 = 0, pos;
+    int counts[3] = {0, 0, 0}, mi;
+    if (f0 && f && mut_load_file(t, f0, fn0) == BNBQ_SUCCESS) snap = t->save(t->obj, &n0);
+    if (!snap) {
+        CHECK(0, "%s: setup", t->what);
+    } else {
+        for (mi = 0; mi < (g_quick ? 1 : 2); mi++)
+            for (pos = 0; pos < fn0; pos += g_quick ? 3 : 1) {
+                long fails = T->fails;
+                memcpy(f, f0, fn0);
+                f[pos] = (uint8_t)(f[pos] ^ masks[mi]);
+                mut_one(t, f, fn0, f0, fn0, snap, n0, pos, counts);
+                if (T->fails != fails) break;   /* one report per case */
+            }
+        CHECK(counts[0] > 0 && counts[1] > 0 && counts[2] > 0, "%s: refused %d / load refused %d / loaded %d",
+              t->what, counts[0], counts[1], counts[2]);
+    }
+    free(f);
+    free(snap);
+}
+
+static bnbq_result mut_linear_load(void* o, const bnbq_st_reader* r) {
+    return bnbq_linear_load(&g_logex, (bnbq_linear*)o, r, "m");
+}
+/* three tokens of x in the weight's dtype (a forward casts the bias to the input's dtype, as
+   bitsandbytes, and the state dict would show it) */
+static bnbq_result mut_linear_forward(void* o, const void* x) {
+    bnbq_linear* L = (bnbq_linear*)o;
+    bnbq_dtype odt = bnbq_linear_output_dtype(L, L->desc.weight_dtype);
+    void* out = xmalloc(3 * L->desc.out_features * bnbq_dtype_size(odt) + 4);
+    bnbq_result r = bnbq_linear_forward(&g_logex, L, L->desc.weight_dtype, x, 3, out);
+    free(out);
+    return r;
+}
+static uint8_t* mut_linear_save(const void* o, size_t* n) {
+    return save_linear((const bnbq_linear*)o, "s", BNBQ_ST_U8, n);
 }
 
 static void test_mutations(void) {
@@ -1549,16 +1608,14 @@ static void test_mutations(void) {
         {BNBQ_LINEAR_STANDARD, BNBQ_F32, 0, 0, 0, 0, 0.0f, "StandardLinear"},
     };
     const size_t K = 64, N = 16;
-    const unsigned masks[2] = {0x01u, 0x80u};
     float* x = randn(3 * K, 1.0);
     size_t ci;
     for (ci = 0; ci < sizeof C / sizeof C[0]; ci++) {
         bnbq_linear A, B;
         bnbq_linear_desc d = ldesc(C[ci].k, K, N, C[ci].dt, 900 + (uint64_t)ci);
-        uint8_t *f0, *snap, *f;
-        void* xd;
-        size_t fn0 = 0, n0 = 0, pos;
-        int counts[3] = {0, 0, 0}, mi;
+        mut_target t;
+        uint8_t* f0;
+        size_t fn0 = 0;
         d.blocksize = C[ci].blocksize;
         d.no_compress_statistics = !C[ci].nested;
         d.int8_weights = C[ci].int8w;
@@ -1569,30 +1626,16 @@ static void test_mutations(void) {
         f0 = save_linear(&A, "m", BNBQ_ST_U8, &fn0);
         d.seed += 1000;
         OK(bnbq_linear_init(&g_logex, &B, &d));
-        OK(load_from(&B, f0, fn0, "m"));
         bnbq_linear_set_training(&B, 0);
-        snap = save_linear(&B, "s", BNBQ_ST_U8, &n0);
-        f = (uint8_t*)malloc(fn0 ? fn0 : 1);   /* exact size: ASan sees any read past the file */
-        xd = to_dt(x, 3 * K, C[ci].dt);
-        if (!f0 || !snap || !f) {
-            CHECK(0, "%s: setup", C[ci].what);
-        } else {
-            for (mi = 0; mi < (g_quick ? 1 : 2); mi++)
-                for (pos = 0; pos < fn0; pos += g_quick ? 3 : 1) {
-                    long fails = T->fails;
-                    memcpy(f, f0, fn0);
-                    f[pos] = (uint8_t)(f[pos] ^ masks[mi]);
-                    mut_linear_one(&B, f, fn0, f0, fn0, snap, n0, xd, pos, counts);
-                    if (T->fails != fails) break;   /* one report per case */
-                }
-            /* every outcome happens: the header, the JSON and the tensor data are all reached */
-            CHECK(counts[0] > 0 && counts[1] > 0 && counts[2] > 0, "%s: refused %d / load refused %d / loaded %d",
-                  C[ci].what, counts[0], counts[1], counts[2]);
-        }
-        free(xd);
-        free(f);
+        t.what = C[ci].what;
+        t.obj = &B;
+        t.x = to_dt(x, 3 * K, C[ci].dt);
+        t.load = mut_linear_load;
+        t.forward = mut_linear_forward;
+        t.save = mut_linear_save;
+        mut_run(&t, f0, fn0);
+        free((void*)t.x);
         free(f0);
-        free(snap);
         bnbq_linear_uninit(&g_logex, &A);
         bnbq_linear_uninit(&g_logex, &B);
     }
@@ -1600,25 +1643,31 @@ static void test_mutations(void) {
 }
 
 /* the same for a StableEmbedding (weight, norm.weight, norm.bias) */
-static uint8_t* save_emb(const bnbq_embedding* e, size_t* n) {
+static bnbq_result mut_emb_load(void* o, const bnbq_st_reader* r) {
+    return bnbq_embedding_load(&g_logex, (bnbq_embedding*)o, r, "m");
+}
+static bnbq_result mut_emb_forward(void* o, const void* idx) {
+    uint16_t out[5 * 8];
+    return bnbq_embedding_forward(&g_logex, (bnbq_embedding*)o, (const int32_t*)idx, 5, out);
+}
+static uint8_t* mut_emb_save(const void* o, size_t* n) {
     bnbq_st_writer w;
     uint8_t* b;
     bnbq_st_writer_init(&g_logex, &w);
-    OK(bnbq_embedding_save(&g_logex, e, "s", &w));
+    OK(bnbq_embedding_save(&g_logex, (const bnbq_embedding*)o, "s", &w));
     b = write_all(&w, n);
     bnbq_st_writer_uninit(&g_logex, &w);
     return b;
 }
 
 static void test_mutations_embedding(void) {
+    static const int32_t idx[5] = {0, 3, 7, 3, 15};
     bnbq_embedding A, B;
     bnbq_embedding_desc d;
     bnbq_st_writer w;
-    uint8_t *f0, *snap, *f;
-    size_t fn0 = 0, n0 = 0, pos;
-    int counts[3] = {0, 0, 0}, mi;
-    static const int32_t idx[5] = {0, 3, 7, 3, 15};
-    const unsigned masks[2] = {0x01u, 0x80u};
+    mut_target t;
+    uint8_t* f0;
+    size_t fn0 = 0;
     memset(&d, 0, sizeof d);
     d.kind = BNBQ_EMBEDDING_STABLE;
     d.num_embeddings = 16;
@@ -1632,65 +1681,14 @@ static void test_mutations_embedding(void) {
     bnbq_st_writer_uninit(&g_logex, &w);
     d.seed = 78;
     OK(bnbq_embedding_init(&g_logex, &B, &d));
-    f = (uint8_t*)malloc(fn0 ? fn0 : 1);
-    snap = NULL;
-    if (f0 && f) {
-        bnbq_st_reader r;
-        OK(bnbq_st_reader_init(&g_logex, &r, f0, fn0));
-        OK(bnbq_embedding_load(&g_logex, &B, &r, "m"));
-        bnbq_st_reader_uninit(&g_logex, &r);
-        snap = save_emb(&B, &n0);
-    }
-    if (!f0 || !f || !snap) {
-        CHECK(0, "setup");
-    } else {
-        for (mi = 0; mi < (g_quick ? 1 : 2); mi++)
-            for (pos = 0; pos < fn0; pos += g_quick ? 3 : 1) {
-                bnbq_st_reader r;
-                bnbq_result res;
-                size_t n1 = 0;
-                uint8_t* after;
-                long fails = T->fails;
-                memcpy(f, f0, fn0);
-                f[pos] = (uint8_t)(f[pos] ^ masks[mi]);
-                res = bnbq_st_reader_init(&g_logex, &r, f, fn0);
-                if (res != BNBQ_SUCCESS) {
-                    CHECK(res == BNBQ_ERROR_CORRUPT_FILE, "byte %u: reader returned %s", (unsigned)pos,
-                          bnbq_result_name(res));
-                    counts[0]++;
-                    continue;
-                }
-                {
-                    int logs = g_log.n_total;
-                    res = bnbq_embedding_load(&g_logex, &B, &r, "m");
-                    bnbq_st_reader_uninit(&g_logex, &r);
-                    if (res != BNBQ_SUCCESS) {
-                        CHECK(mut_code_ok(res), "byte %u: load returned %s", (unsigned)pos, bnbq_result_name(res));
-                        CHECK(g_log.n_total > logs, "byte %u: the failed load was not logged", (unsigned)pos);
-                        counts[1]++;
-                    } else {
-                        uint16_t out[5 * 8];
-                        bnbq_result fr = bnbq_embedding_forward(&g_logex, &B, idx, 5, out);
-                        CHECK(fr == BNBQ_SUCCESS, "byte %u: loaded, then forward returned %s", (unsigned)pos,
-                              bnbq_result_name(fr));
-                        OK(bnbq_st_reader_init(&g_logex, &r, f0, fn0));
-                        OK(bnbq_embedding_load(&g_logex, &B, &r, "m"));
-                        bnbq_st_reader_uninit(&g_logex, &r);
-                        counts[2]++;
-                    }
-                }
-                after = save_emb(&B, &n1);
-                CHECK(after && n1 == n0 && memcmp(after, snap, n0) == 0, "byte %u: the embedding's state changed (load %s)",
-                      (unsigned)pos, bnbq_result_name(res));
-                free(after);
-                if (T->fails != fails) break;
-            }
-        CHECK(counts[0] > 0 && counts[1] > 0 && counts[2] > 0, "refused %d / load refused %d / loaded %d",
-              counts[0], counts[1], counts[2]);
-    }
-    free(f);
+    t.what = "StableEmbedding";
+    t.obj = &B;
+    t.x = idx;
+    t.load = mut_emb_load;
+    t.forward = mut_emb_forward;
+    t.save = mut_emb_save;
+    mut_run(&t, f0, fn0);
     free(f0);
-    free(snap);
     bnbq_embedding_uninit(&g_logex, &A);
     bnbq_embedding_uninit(&g_logex, &B);
 }
