@@ -99,10 +99,15 @@ typedef struct bnbq_cuda bnbq_cuda;   /* opaque context: one device */
                         CPU's (bitsandbytes') order, byte-identical to the CPU; 1: f16 / bf16 on
                         sm_80+ use the tensor cores: dt(qmap) weights times the activation, exact
                         products summed in float32 per 64-element group, times the block's absmax
-                        (K % 128 == 0, blocksize >= 64, 16-byte aligned; measured 55-58 % of the
-                        copy bandwidth on an H100 against 44-52 % exact), else bitsandbytes' rounded
-                        products summed on the tensor cores: within tolerance of the CPU, not
-                        bit-identical (README). F32 always uses the exact order. */
+                        (K % 128 == 0, blocksize >= 64, 16-byte aligned; measured on an H100 at
+                        61-67 % of the copy bandwidth in single calls and 78-82 % back to back,
+                        against 44-53 % and 51-61 % exact), else bitsandbytes' rounded products
+                        summed on the tensor cores: within tolerance of the CPU, not bit-identical
+                        (README). F32 always uses the exact order. On sm_90 the tensor-core gemv
+                        lets the next kernel on the stream start before it ends when that kernel
+                        was launched with programmatic dependent launch (CUDA 12): such a kernel
+                        must wait (cudaGridDependencySynchronize) before it reads the output, as
+                        CUDA requires of those launches; bnbq's own kernels do. */
 typedef struct bnbq_cuda_desc {
     int            device_index;
     const char*    cache_dir;
@@ -1905,7 +1910,8 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "// dt(qmap[nibble]) and the activation as it is; the tensor cores multiply them exactly and add in\n",
     "// float32 over one 64-element group of a row (mma.m16n8k16, f32 accumulate); the group's sum times\n",
     "// its block's absmax (float32) is added to the row's float32 sum (FFMA); the warps' partial sums of\n",
-    "// a row are added in warp order and out = dt(sum) (+ bias) as bnbq_g4_store. The reference instead\n",
+    "// a row are added in a fixed order (the epilogue below: the same result on every run) and out =\n",
+    "// dt(sum) (+ bias) as bnbq_g4_store. The reference instead\n",
     "// rounds each weight dt(qmap * dt(absmax)) and each product to dt: the two differ by those roundings\n",
     "// (relative L2 ~3e-4 f16, ~3e-3 bf16 on random data; bitsandbytes' own error against float64 is up\n",
     "// to 5e-4 / 4e-3).\n",
@@ -1922,7 +1928,7 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "// the range [w T / W, (w + 1) T / W) (T = ntiles * S); the weights and scales of the warp's next\n",
     "// BNBQ_G4TC_D - 1 steps (across tile ends) are in flight in registers. The warps' partial sums of\n",
     "// every tile wait in dynamic shared memory; after the one barrier at the end, warp w adds those of\n",
-    "// the tiles w, w + W, ... in warp order and stores.\n",
+    "// the tiles w, w + W, ... and stores.\n",
     "// Requirements (the launcher's): K % 128 == 0, blocksize >= 64, packed and A 16-byte aligned, absmax\n",
     "// 8-byte aligned, K < 2^31, the dynamic shared memory (K * 2 + ceil(NT / grid) * W * 64 bytes) to be had.\n",
     "// Ring depth: steps per warp in flight, D - 1 ahead. Measured on the H100 (bench_gpu, % of copy,\n",
@@ -2123,6 +2129,22 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "            }                                                                                      \\\n",
     "        }                                                                                          \\\n",
     "    } while (0)\n",
+    "    // Programmatic dependent launch (sm_90): the block lets the next kernel on the stream launch now\n",
+    "    // (griddepcontrol.launch_dependents), so that a gemv queued behind this one gets resident on each\n",
+    "    // SM as this one leaves it, and asks the L2 for its warp's first step (prefetch.global.L2, a hint\n",
+    "    // that cannot read stale data) before it waits for the kernel before it. Nothing here reads global\n",
+    "    // memory before the wait. Measured on the H100 (bench_gpu --gemv-fast, % of copy, f16 8192^2 /\n",
+    "    // 14336x4096 / 4096x14336, single | back to back; bench/results/gpu-20261123-h100-session16-gemv-pdl.txt):\n",
+    "    // before 65.0 / 60.5 / 61.3 | 78.0 / 73.5 / 74.8; the release 65.3 / 60.0 / 60.9 | 80.1 / 76.2 / 77.9;\n",
+    "    // with the prefetch 66.3 / 61.4 / 62.1 | 81.1 / 78.3 / 79.8. Dropped: the table built before the wait\n",
+    "    // (-2 single, +0 back to back: it then delays the first loads), the first step's scales prefetched too\n",
+    "    // (-0.5), two first steps (-3 back to back), the warp's last one or two steps (-2 / -6), the release in\n",
+    "    // the exact-order kernels (-0.5-1 back to back).\n",
+    "    bnbq_pdl_release();\n",
+    "    if (total != 0) {\n",
+    "        asm volatile(\"prefetch.global.L2 [%0];\" :: \"l\"(fw0 + 64 * RG * (u64)fs));\n",
+    "        asm volatile(\"prefetch.global.L2 [%0];\" :: \"l\"((sp ? fw0 + 128 : fw1) + 64 * RG * (u64)fs));\n",
+    "    }\n",
     "    bnbq_pdl_wait();   // launched with programmatic dependent launch: the kernel before it first\n",
     "#pragma unroll\n",
     "    for (int d = 0; d + 1 < BNBQ_G4TC_D; d++) BNBQ_G4TC_FETCH(d, (u32)d);\n",
@@ -2222,15 +2244,20 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "            }\n",
     "        }\n",
     "    }\n",
-    "    // every tile's partial sums are in: warp w adds those of the tiles w, w + W, ... in warp order\n",
     "    __syncthreads();\n",
+    "    // every tile's partial sums are in: warp w adds those of the tiles w, w + W, ...: lane (j, r)\n",
+    "    // (row r = lane % TR, j = lane / TR of G = 32 / TR) adds warps j, j + G, ... in that order, then\n",
+    "    // the G lanes of a row add theirs by a shuffle butterfly (offsets TR .. 16); lane r stores. (It\n",
+    "    // was lane r alone adding the W warps in order: W dependent shared loads a tile, 28 tiles a block\n",
+    "    // at 14336x4096; this is +0.5-1.5 points there, session 16.)\n",
     "    for (u32 tt = w; tt < ntiles; tt += W) {\n",
-    "        if (lane < TR) {\n",
-    "            float v = 0.0f;\n",
-    "            for (u32 k = 0; k < W; k++) v = v + red[(tt * W + k) * TR + lane];\n",
-    "            const u64 n = (tb0 + tt) * TR + lane;\n",
-    "            if (n < N) bnbq_g4_store(v, n, out, bias);\n",
-    "        }\n",
+    "        const u32 G = 32 / TR, r = lane % TR;\n",
+    "        float v = 0.0f;\n",
+    "        for (u32 k = lane / TR; k < W; k += G) v = v + red[(tt * W + k) * TR + r];\n",
+    "#pragma unroll\n",
+    "        for (u32 o = TR; o < 32; o <<= 1) v = v + __shfl_xor_sync(BNBQ_G4_FULL, v, (int)o);\n",
+    "        const u64 n = (tb0 + tt) * TR + lane;\n",
+    "        if (lane < TR && n < N) bnbq_g4_store(v, n, out, bias);\n",
     "    }\n",
     "#undef BNBQ_G4TC_FETCH\n",
     "#undef BNBQ_G4TC_ROWS\n",
@@ -2246,26 +2273,26 @@ static const char* const bnbq__cu_src_gemv4[] = {
     "extern \"C\" __global__ void bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc)\n",
-    "#line 1139 \"gemv4.cu\"\n",
+    "#line 1161 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
     "bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "               void* out, const void* bias, bnbq_code16 code) {\n",
     "    bnbq_g4tc_body<1>(A, packed, absmax, N, K, bs_shift, out, bias, code);\n",
     "}\n",
     "#endif\n",
-    "#line 1144 \"gemv4.cu\"\n",
+    "#line 1166 \"gemv4.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemv4tc_w(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemv4tc_w)\n",
-    "#line 1144 \"gemv4.cu\"\n",
+    "#line 1166 \"gemv4.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)\n",
     "bnbq_k_gemv4tc_w(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,\n",
     "                 void* out, const void* bias, bnbq_code16 code) {\n",
     "    bnbq_g4tc_body<4>(A, packed, absmax, N, K, bs_shift, out, bias, code);\n",
     "}\n",
     "#endif\n",
-    "#line 1149 \"gemv4.cu\"\n",
+    "#line 1171 \"gemv4.cu\"\n",
     "#endif\n",
     0
 };
@@ -8290,7 +8317,9 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
     /* (every gemv kernel waits for the kernel before it on the stream before its first global
        access, and is launched with programmatic dependent launch: queued behind another kernel it
        gets resident during that kernel's tail; back to back on the H100 +3-5 points,
-       bench/results/gpu-20261122-h100-session12-gemv-pdl.txt) */
+       bench/results/gpu-20261122-h100-session12-gemv-pdl.txt. The tensor-core kernels also release
+       the next kernel as they start, and prefetch their first weights into the L2 before their wait:
+       +3-5 points more, -session16-gemv-pdl.txt) */
     if (c->desc.gemv_fast_order && dt != BNBQ_F32 && c->info.cc_major >= 8 && blocksize >= 64 &&
         K % 128 == 0 && K < ((size_t)1 << 31) && bnbq__cu_al(A, 16) && bnbq__cu_al(packed, 16) &&
         bnbq__cu_al(absmax, 8) && (form = bnbq__cu_g4tc_form(c, N, K, &smem)) != 0) {

@@ -799,7 +799,8 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 // dt(qmap[nibble]) and the activation as it is; the tensor cores multiply them exactly and add in
 // float32 over one 64-element group of a row (mma.m16n8k16, f32 accumulate); the group's sum times
 // its block's absmax (float32) is added to the row's float32 sum (FFMA); the warps' partial sums of
-// a row are added in warp order and out = dt(sum) (+ bias) as bnbq_g4_store. The reference instead
+// a row are added in a fixed order (the epilogue below: the same result on every run) and out =
+// dt(sum) (+ bias) as bnbq_g4_store. The reference instead
 // rounds each weight dt(qmap * dt(absmax)) and each product to dt: the two differ by those roundings
 // (relative L2 ~3e-4 f16, ~3e-3 bf16 on random data; bitsandbytes' own error against float64 is up
 // to 5e-4 / 4e-3).
@@ -816,7 +817,7 @@ bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K,
 // the range [w T / W, (w + 1) T / W) (T = ntiles * S); the weights and scales of the warp's next
 // BNBQ_G4TC_D - 1 steps (across tile ends) are in flight in registers. The warps' partial sums of
 // every tile wait in dynamic shared memory; after the one barrier at the end, warp w adds those of
-// the tiles w, w + W, ... in warp order and stores.
+// the tiles w, w + W, ... and stores.
 // Requirements (the launcher's): K % 128 == 0, blocksize >= 64, packed and A 16-byte aligned, absmax
 // 8-byte aligned, K < 2^31, the dynamic shared memory (K * 2 + ceil(NT / grid) * W * 64 bytes) to be had.
 // Ring depth: steps per warp in flight, D - 1 ahead. Measured on the H100 (bench_gpu, % of copy,
@@ -1017,6 +1018,22 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
             }                                                                                      \
         }                                                                                          \
     } while (0)
+    // Programmatic dependent launch (sm_90): the block lets the next kernel on the stream launch now
+    // (griddepcontrol.launch_dependents), so that a gemv queued behind this one gets resident on each
+    // SM as this one leaves it, and asks the L2 for its warp's first step (prefetch.global.L2, a hint
+    // that cannot read stale data) before it waits for the kernel before it. Nothing here reads global
+    // memory before the wait. Measured on the H100 (bench_gpu --gemv-fast, % of copy, f16 8192^2 /
+    // 14336x4096 / 4096x14336, single | back to back; bench/results/gpu-20261123-h100-session16-gemv-pdl.txt):
+    // before 65.0 / 60.5 / 61.3 | 78.0 / 73.5 / 74.8; the release 65.3 / 60.0 / 60.9 | 80.1 / 76.2 / 77.9;
+    // with the prefetch 66.3 / 61.4 / 62.1 | 81.1 / 78.3 / 79.8. Dropped: the table built before the wait
+    // (-2 single, +0 back to back: it then delays the first loads), the first step's scales prefetched too
+    // (-0.5), two first steps (-3 back to back), the warp's last one or two steps (-2 / -6), the release in
+    // the exact-order kernels (-0.5-1 back to back).
+    bnbq_pdl_release();
+    if (total != 0) {
+        asm volatile("prefetch.global.L2 [%0];" :: "l"(fw0 + 64 * RG * (u64)fs));
+        asm volatile("prefetch.global.L2 [%0];" :: "l"((sp ? fw0 + 128 : fw1) + 64 * RG * (u64)fs));
+    }
     bnbq_pdl_wait();   // launched with programmatic dependent launch: the kernel before it first
 #pragma unroll
     for (int d = 0; d + 1 < BNBQ_G4TC_D; d++) BNBQ_G4TC_FETCH(d, (u32)d);
@@ -1116,15 +1133,20 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
             }
         }
     }
-    // every tile's partial sums are in: warp w adds those of the tiles w, w + W, ... in warp order
     __syncthreads();
+    // every tile's partial sums are in: warp w adds those of the tiles w, w + W, ...: lane (j, r)
+    // (row r = lane % TR, j = lane / TR of G = 32 / TR) adds warps j, j + G, ... in that order, then
+    // the G lanes of a row add theirs by a shuffle butterfly (offsets TR .. 16); lane r stores. (It
+    // was lane r alone adding the W warps in order: W dependent shared loads a tile, 28 tiles a block
+    // at 14336x4096; this is +0.5-1.5 points there, session 16.)
     for (u32 tt = w; tt < ntiles; tt += W) {
-        if (lane < TR) {
-            float v = 0.0f;
-            for (u32 k = 0; k < W; k++) v = v + red[(tt * W + k) * TR + lane];
-            const u64 n = (tb0 + tt) * TR + lane;
-            if (n < N) bnbq_g4_store(v, n, out, bias);
-        }
+        const u32 G = 32 / TR, r = lane % TR;
+        float v = 0.0f;
+        for (u32 k = lane / TR; k < W; k += G) v = v + red[(tt * W + k) * TR + r];
+#pragma unroll
+        for (u32 o = TR; o < 32; o <<= 1) v = v + __shfl_xor_sync(BNBQ_G4_FULL, v, (int)o);
+        const u64 n = (tb0 + tt) * TR + lane;
+        if (lane < TR && n < N) bnbq_g4_store(v, n, out, bias);
     }
 #undef BNBQ_G4TC_FETCH
 #undef BNBQ_G4TC_ROWS
