@@ -1025,12 +1025,16 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
     // memory before the wait. Measured on the H100 (bench_gpu --gemv-fast, % of copy, f16 8192^2 /
     // 14336x4096 / 4096x14336, single | back to back; bench/results/gpu-20261123-h100-session16-gemv-pdl.txt):
     // before 65.0 / 60.5 / 61.3 | 78.0 / 73.5 / 74.8; the release 65.3 / 60.0 / 60.9 | 80.1 / 76.2 / 77.9;
-    // with the prefetch 66.3 / 61.4 / 62.1 | 81.1 / 78.3 / 79.8. Dropped: the table built before the wait
+    // with the prefetch 66.3 / 61.4 / 62.1 | 81.1 / 78.3 / 79.8 (then issued by a lane per 128-byte line
+    // instead of every lane: +0.3-0.5 back to back in f16). Dropped: the table built before the wait
     // (-2 single, +0 back to back: it then delays the first loads), the first step's scales prefetched too
-    // (-0.5), two first steps (-3 back to back), the warp's last one or two steps (-2 / -6), the release in
-    // the exact-order kernels (-0.5-1 back to back).
+    // (-0.5), two first steps (-3 back to back), the warp's last one or two steps (+1-1.5 single, -1.5-3 /
+    // -6 back to back), the step after the one being loaded prefetched in the loop (-5 to -9), the release
+    // in the exact-order kernels (-0.5-1 back to back).
     bnbq_pdl_release();
-    if (total != 0) {
+    // (RG = 4: one lane per line, lanes 8 r .. 8 r + 7 hold row r's 128 + 128 bytes; RG = 1, not measured
+    // that way, every lane)
+    if (total != 0 && (RG != 4 || (lane & 7u) == 0u)) {
         asm volatile("prefetch.global.L2 [%0];" :: "l"(fw0 + 64 * RG * (u64)fs));
         asm volatile("prefetch.global.L2 [%0];" :: "l"((sp ? fw0 + 128 : fw1) + 64 * RG * (u64)fs));
     }
