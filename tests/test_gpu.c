@@ -1347,6 +1347,75 @@ static void op_gemv_4bit(void) {
                 }
 }
 
+/* gemv_4bit calls queued back to back, each layer's output the next one's activation, with no
+   synchronisation between them (how a decoder runs): on sm_90 the tensor-core gemv lets the gemv after
+   it launch while it runs (programmatic dependent launch), and that one waits before it reads its
+   activation. Every intermediate buffer starts as 0xff bytes (NaN in f16 / bf16); each layer's output
+   must match the CPU's gemv of its input as the GPU left it (downloaded after the chain). The chain
+   runs twice, the second time checked: the first compiles or loads its kernels, so that in the second
+   all the gemvs are queued (behind a long memset on the same stream) before the first one starts. Two
+   chains, both orders: square layers (bnbq_k_gemv4tc_w), and layers of 640 rows (160 tiles of 4 rows:
+   28 of the 132 blocks take two) between layers with K = 640 (bnbq_k_gemv4tc). What this does not
+   show: on the H100 a version of the tensor-core kernels that staged the activation BEFORE its wait
+   passed it too (4 runs in session 16, bench/results/gpu-20261123-h100-session16-gemv-chain.txt), so it
+   checks the values of queued chains, not that such a race would be seen. */
+static void op_gemv_4bit_chain(void) {
+    enum { L = 4 };
+    static const nk sq[L] = { { 4096, 4096 }, { 4096, 4096 }, { 4096, 4096 }, { 4096, 4096 } };
+    static const nk sq_small[L] = { { 512, 512 }, { 512, 512 }, { 512, 512 }, { 512, 512 } };
+    static const nk nar[L] = { { 640, 16384 }, { 4096, 640 }, { 640, 4096 }, { 4096, 640 } };
+    static const nk nar_small[L] = { { 640, 4096 }, { 512, 640 }, { 640, 512 }, { 512, 640 } };
+    int o, d, s, l;
+    for (o = 0; o < 2; o++)
+        for (d = 1; d < 3; d++)
+            for (s = 0; s < 2; s++) {
+                const bnbq_dtype dt = k_dts[d];
+                const nk* dims = s ? (g_small ? nar_small : nar) : (g_small ? sq_small : sq);
+                const size_t es = bnbq_dtype_size(dt);
+                const size_t nb = (size_t)(g_small ? 16 : 256) << 20;   /* the memset that goes first */
+                bnbq_exec* ex;
+                w4 w[L];
+                void *dx[L + 1], *blk;
+                int ok = 1, rep;
+                STOP();
+                if (o && g_touch) continue;
+                ex = o ? fast_order_exec() : g_gex;
+                case_begin();
+                label("%s order, %s, %d layers back to back, %zux%zu .. %zux%zu", o ? "fast" : "exact", bnbq_dtype_name(dt),
+                      (int)L, dims[0].N, dims[0].K, dims[L - 1].N, dims[L - 1].K);
+                for (l = 0; l < L; l++) make_w4(&w[l], BNBQ_NF4, dt, 1, dims[l].N, dims[l].K, 64, l & 1);
+                dx[0] = w[0].dA;
+                for (l = 1; l <= L; l++) dx[l] = D(dims[l - 1].N * es);
+                blk = D(nb);
+                for (rep = 0; rep < 2 && ok; rep++) {   /* rep 0: the kernels compiled / loaded; rep 1 checked */
+                    for (l = 1; l <= L; l++)
+                        if (bnbq_cuda_memset(g_gex, dx[l], 0xff, dims[l - 1].N * es) != BNBQ_SUCCESS) fatal("bnbq_cuda_memset");
+                    if (bnbq_cuda_synchronize(g_gex) != BNBQ_SUCCESS) fatal("bnbq_cuda_synchronize");
+                    if (bnbq_cuda_memset(ex, blk, 0, nb) != BNBQ_SUCCESS) fatal("bnbq_cuda_memset");
+                    for (l = 0; l < L && ok; l++)
+                        ok = both(BNBQ_SUCCESS, bnbq_gemv_4bit(ex, BNBQ_NF4, dt, dx[l], (uint8_t*)w[l].dp, (float*)w[l].da,
+                                                               dims[l].N, dims[l].K, 64, dx[l + 1], w[l].db, NULL));
+                    if (ok) ok = both(BNBQ_SUCCESS, bnbq_cuda_synchronize(ex));
+                }
+                for (l = 0; l < L && ok && !O.case_failed; l++) {
+                    const size_t N = dims[l].N, K = dims[l].K;
+                    const void* in = l == 0 ? w[0].hA : B(dx[l], K * es);   /* this layer's input, as the GPU left it */
+                    void* ho = H(N * es);
+                    if (!both(bnbq_gemv_4bit(NULL, BNBQ_NF4, dt, in, (uint8_t*)w[l].hp, (float*)w[l].ha, N, K, 64, ho, w[l].hb, NULL),
+                              BNBQ_SUCCESS))
+                        break;
+                    if (o == 0) {
+                        exact("out", ho, dx[l + 1], N, dt);
+                    } else {
+                        w[l].hA = (void*)in;
+                        gemv_checks(ho, dx[l + 1], 1, N, K, dt, BNBQ_NF4, NULL, &w[l], 64);
+                    }
+                }
+                if (o == 0) O.exact_cases++;
+                case_end();
+            }
+}
+
 static void op_matmul_4bit(void) {
     static const mnk shapes[6] = { { 2, 7, 100 }, { 1, 33, 100 }, { 33, 64, 256 }, { 1, 64, 256 },
                                    { 5, 129, 4096 }, { 64, 512, 1024 } };
@@ -1928,6 +1997,7 @@ static const opdef k_ops[] = {
     { "int8_matmul_rowwise_dequantize", op_int8_matmul_rowwise_dequantize },
     { "int8_matmul_mixed_dequantize", op_int8_matmul_mixed_dequantize },
     { "gemv_4bit", op_gemv_4bit },
+    { "gemv_4bit_chain", op_gemv_4bit_chain },
     { "matmul_4bit", op_matmul_4bit },
     { "gemm", op_gemm },
     { "column_sums", op_column_sums },
