@@ -1019,11 +1019,12 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
         }                                                                                          \
     } while (0)
     // Programmatic dependent launch (sm_90): the block lets the next kernel on the stream launch now
-    // (griddepcontrol.launch_dependents), so that a gemv queued behind this one gets resident on each
-    // SM as this one leaves it, and asks the L2 for its warp's first step (prefetch.global.L2, a hint
-    // that cannot read stale data) before it waits for the kernel before it. Nothing here reads global
-    // memory before the wait. Measured on the H100 (bench_gpu --gemv-fast, % of copy, f16 8192^2 /
-    // 14336x4096 / 4096x14336, single | back to back; bench/results/gpu-20261123-h100-session16-gemv-pdl.txt):
+    // (griddepcontrol.launch_dependents: a gemv queued behind this one is set up while this one runs
+    // and may start before it ends; it waits before it reads anything), and asks the L2 for its warp's
+    // first step (prefetch.global.L2, a hint that cannot read stale data) before it waits for the kernel
+    // before it. Nothing here reads global memory before the wait. Measured on the H100 (bench_gpu
+    // --gemv-fast, % of copy, f16 8192^2 / 14336x4096 / 4096x14336, single | back to back;
+    // bench/results/gpu-20261123-h100-session16-gemv-pdl.txt):
     // before 65.0 / 60.5 / 61.3 | 78.0 / 73.5 / 74.8; the release 65.3 / 60.0 / 60.9 | 80.1 / 76.2 / 77.9;
     // with the prefetch 66.3 / 61.4 / 62.1 | 81.1 / 78.3 / 79.8 (then issued by a lane per 128-byte line
     // instead of every lane: +0.3-0.5 back to back in f16). Dropped: the table built before the wait
