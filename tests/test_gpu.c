@@ -1357,7 +1357,8 @@ static void op_gemv_4bit(void) {
    chains, both orders: square layers (bnbq_k_gemv4tc_w), and layers of 640 rows (160 tiles of 4 rows:
    28 of the 132 blocks take two) between layers with K = 640 (bnbq_k_gemv4tc). What this does not
    show: on the H100 a version of the tensor-core kernels that staged the activation BEFORE its wait
-   passed it too (4 runs in session 16, bench/results/gpu-20261123-h100-session16-gemv-chain.txt), so it
+   passed it too (9 runs of four forms of this test in session 16,
+   bench/results/gpu-20261123-h100-session16-gemv-chain.txt), so it
    checks the values of queued chains, not that such a race would be seen. */
 static void op_gemv_4bit_chain(void) {
     enum { L = 4 };
@@ -1406,12 +1407,12 @@ static void op_gemv_4bit_chain(void) {
                         break;
                     if (o == 0) {
                         exact("out", ho, dx[l + 1], N, dt);
+                        O.exact_cases++;   /* per layer, as gemv_checks counts the fast order's */
                     } else {
                         w[l].hA = (void*)in;
                         gemv_checks(ho, dx[l + 1], 1, N, K, dt, BNBQ_NF4, NULL, &w[l], 64);
                     }
                 }
-                if (o == 0) O.exact_cases++;
                 case_end();
             }
 }
