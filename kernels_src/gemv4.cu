@@ -574,7 +574,21 @@ bnbq_k_gemv4_any(const void* A, const u8* packed, const float* absmax, u64 N, u6
 // Grid: one block per SM (the launcher); groups of BNBQ_G4_R rows. bs_shift = log2(blocksize).
 // code: the 16-entry quant_map (resolved on the host). packed and A are 16-byte aligned, K < 2^31.
 // sm_80+: dynamic shared memory of BNBQ_G4_DEPTH * BNBQ_G4_R * 20 bytes per thread (the ring).
-extern "C" __global__ void __launch_bounds__(BNBQ_G4_MAXT, 1)
+// Its register budget in the exact order in F16 / BF16 (NVRTC 12.4+): __maxnreg__(96) / (128) instead
+// of __launch_bounds__(512, 1) (which allows 128 too): ptxas then schedules the body differently
+// (f16 88, bf16 95 registers instead of 84 / 92, sm_90). Measured on the H100 (bench_gpu, the T64 form,
+// % of copy, 8192^2 / 14336x4096 / 4096x14336, back to back, 2 rounds;
+// bench/results/gpu-20261123-h100-session17-gemv-regcap.txt): f16 59.2 / 51.1-51.2 / 56.6-56.8 ->
+// 60.6-60.8 / 53.2-53.3 / 57.8-57.9, bf16 60.8 / 53.8 / 58.3 -> 62.6-62.7 / 55.3-55.5 / 59.8-59.9,
+// single calls +1-1.5. (f16 at 128: 60.3 / 52.6-52.7 / 57.8; bf16 at 96: 61.3-61.4 / 54.5 / 58.1-58.2;
+// both at 80 or 72: 0.5-2 points below the launch bounds.) F32 and the fast order keep the bounds.
+#if !BNBQ_G4_FAST && BNBQ_DT != BNBQ_F32 && defined(__CUDACC_VER_MAJOR__) && \
+    (__CUDACC_VER_MAJOR__ > 12 || (__CUDACC_VER_MAJOR__ == 12 && __CUDACC_VER_MINOR__ >= 4))
+#define BNBQ_G4_ATTR __maxnreg__(BNBQ_DT == BNBQ_F16 ? 96 : 128)
+#else
+#define BNBQ_G4_ATTR __launch_bounds__(BNBQ_G4_MAXT, 1)
+#endif
+extern "C" __global__ void BNBQ_G4_ATTR
 bnbq_k_gemv4(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
              void* out, const void* bias, bnbq_code16 code) {
     const u32 lane = threadIdx.x & 31, nw = blockDim.x >> 5;
@@ -1162,13 +1176,28 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
 // BNBQ_G4TC_T64=1" on sm_80+ only: F32, sm_75 and the fast-order units (BNBQ_G4_FAST, whose
 // bnbq_k_gemv4 is the fallback) do not define them, so that no unit is compiled (by
 // bnbq_cuda_precompile, nvrtc-check) that nothing launches.
+// Their register budget: __maxnreg__(80) (NVRTC 12.4+; 80 x 32 x 24 warps fit the 64K registers) rather
+// than __launch_bounds__(768, 1), which also caps them at 80: the same registers, but ptxas schedules the
+// body differently without the block-size bound. Measured on the H100 (bench_gpu --gemv-fast, % of copy,
+// 8192^2 / 14336x4096 / 4096x14336, back to back, 2 rounds; bench/results/gpu-20261123-h100-session17-
+// gemv-regcap.txt): f16 81.0 / 78.6 / 79.7 -> 81.9-82.2 / 79.6-79.7 / 80.1-80.3, bf16 81.9 / 79.9 / 80.3
+// -> 82.5-82.6 / 80.7 / 81.1, single calls +0.5-1. Also measured: __maxnreg__(72) and (76) (within
+// 0.5 of 80 in f16, 0.2-0.8 below it in bf16), __launch_bounds__(800, 1) (72 / 70 registers: bf16 +0.7,
+// f16 -1 back to back), 25 warps a block (0.3-3 points below 24 warps of the same build back to back,
+// though it balances the 14336 shapes' steps better: at most 9 instead of 10 a warp;
+// -session17-gemv-wsweep.txt).
+#if defined(__CUDACC_VER_MAJOR__) && (__CUDACC_VER_MAJOR__ > 12 || (__CUDACC_VER_MAJOR__ == 12 && __CUDACC_VER_MINOR__ >= 4))
+#define BNBQ_G4TC_ATTR __maxnreg__(80)
+#else
+#define BNBQ_G4TC_ATTR __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)
+#endif
 #if BNBQ_G4TC_ON && !BNBQ_G4_FAST
-extern "C" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)
+extern "C" __global__ void BNBQ_G4TC_ATTR
 bnbq_k_gemv4tc(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
                void* out, const void* bias, bnbq_code16 code) {
     bnbq_g4tc_body<1>(A, packed, absmax, N, K, bs_shift, out, bias, code);
 }
-extern "C" __global__ void __launch_bounds__(BNBQ_G4TC_MAXW * 32, 1)
+extern "C" __global__ void BNBQ_G4TC_ATTR
 bnbq_k_gemv4tc_w(const void* A, const u8* packed, const float* absmax, u64 N, u64 K, int bs_shift,
                  void* out, const void* bias, bnbq_code16 code) {
     bnbq_g4tc_body<4>(A, packed, absmax, N, K, bs_shift, out, bias, code);
