@@ -574,17 +574,18 @@ bnbq_k_gemv4_any(const void* A, const u8* packed, const float* absmax, u64 N, u6
 // Grid: one block per SM (the launcher); groups of BNBQ_G4_R rows. bs_shift = log2(blocksize).
 // code: the 16-entry quant_map (resolved on the host). packed and A are 16-byte aligned, K < 2^31.
 // sm_80+: dynamic shared memory of BNBQ_G4_DEPTH * BNBQ_G4_R * 20 bytes per thread (the ring).
-// Its register budget in the exact order in F16 / BF16 (NVRTC 12.4+): __maxnreg__(96) / (128) instead
-// of __launch_bounds__(512, 1) (which allows 128 too): ptxas then schedules the body differently
-// (f16 88, bf16 95 registers instead of 84 / 92, sm_90). Measured on the H100 (bench_gpu, the T64 form,
-// % of copy, 8192^2 / 14336x4096 / 4096x14336, back to back, 2 rounds;
+// Its register budget in the exact order in F16 / BF16 (NVRTC 12.4+): __maxnreg__(96) / (104) instead
+// of __launch_bounds__(512, 1) (which allows 128): ptxas then schedules the body differently (f16 88,
+// bf16 91 registers instead of 84 / 92, sm_90). Measured on the H100 (bench_gpu, the T64 form, % of
+// copy, 8192^2 / 14336x4096 / 4096x14336, back to back, 2 rounds each;
 // bench/results/gpu-20261123-h100-session17-gemv-regcap.txt): f16 59.2 / 51.1-51.2 / 56.6-56.8 ->
-// 60.6-60.8 / 53.2-53.3 / 57.8-57.9, bf16 60.8 / 53.8 / 58.3 -> 62.6-62.7 / 55.3-55.5 / 59.8-59.9,
-// single calls +1-1.5. (f16 at 128: 60.3 / 52.6-52.7 / 57.8; bf16 at 96: 61.3-61.4 / 54.5 / 58.1-58.2;
-// both at 80 or 72: 0.5-2 points below the launch bounds.) F32 and the fast order keep the bounds.
+// 60.6-60.8 / 53.2-53.3 / 57.8-57.9; bf16 60.8 / 53.8 / 58.3 -> (128) 62.6-62.7 / 55.3-55.5 / 59.8-59.9
+// -> (104, against 128 in a later call) 63.6 / 55.9-56.2 / 59.6-59.7; single calls +1-2. (f16 at 128:
+// 60.3 / 52.6-52.7 / 57.8, at 88: 0.5-0.9 below 96; bf16 at 96: 61.3-61.4 / 54.5 / 58.1-58.2; both at
+// 80 or 72: 0.5-2 points below the launch bounds.) F32 and the fast order keep the bounds.
 #if !BNBQ_G4_FAST && BNBQ_DT != BNBQ_F32 && defined(__CUDACC_VER_MAJOR__) && \
     (__CUDACC_VER_MAJOR__ > 12 || (__CUDACC_VER_MAJOR__ == 12 && __CUDACC_VER_MINOR__ >= 4))
-#define BNBQ_G4_ATTR __maxnreg__(BNBQ_DT == BNBQ_F16 ? 96 : 128)
+#define BNBQ_G4_ATTR __maxnreg__(BNBQ_DT == BNBQ_F16 ? 96 : 104)
 #else
 #define BNBQ_G4_ATTR __launch_bounds__(BNBQ_G4_MAXT, 1)
 #endif
