@@ -1154,19 +1154,48 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
         }
     }
     __syncthreads();
-    // every tile's partial sums are in: warp w adds those of the tiles w, w + W, ...: lane (j, r)
-    // (row r = lane % TR, j = lane / TR of G = 32 / TR) adds warps j, j + G, ... in that order, then
-    // the G lanes of a row add theirs by a shuffle butterfly (offsets TR .. 16); lane r stores. (It
-    // was lane r alone adding the W warps in order: W dependent shared loads a tile, 28 tiles a block
-    // at 14336x4096; this is +0.5-1.5 points there, session 16.)
-    for (u32 tt = w; tt < ntiles; tt += W) {
-        const u32 G = 32 / TR, r = lane % TR;
-        float v = 0.0f;
-        for (u32 k = lane / TR; k < W; k += G) v = v + red[(tt * W + k) * TR + r];
+    // every tile's partial sums are in; the tiles' sums are added after the barrier, while the block
+    // holds its SM: this epilogue is on the critical path (probed without it, -session17-gemv-epilogue.txt:
+    // +0.6-4.2 points back to back, the most at 14336x4096, whose blocks have 27-28 tiles for 24 warps).
+    // Warp w adds the tiles w, w + W, ...: lane (j, r) (row r = lane % TR, j = lane / TR of G = 32 /
+    // TR) adds warps j, j + G, ... in that order, then the G lanes of a row add theirs by a shuffle
+    // butterfly (offsets TR .. 16); lane r stores. With 4-row tiles and more tiles than warps, each
+    // half-warp takes a tile (tiles w + 2 W i and w + W + 2 W i: lane (h, j, r) adds warps j, j + 4, ...,
+    // then offsets 4, 8), so that the block's 27-28 tiles at 14336x4096 take one round instead of two.
+    // With the launcher's W (BNBQ_G4TC_MAXW) the warp loops are unrolled, their loads independent. (It
+    // was lane r alone adding the W warps in order until session 16: W dependent shared loads a tile.)
+    // Measured (session 17): back to back f16 81.9 / 79.6 / 80.2 -> 82.3 / 81.7 / 80.5 %, bf16 82.7 /
+    // 80.8 / 81.2 -> 82.8 / 81.7 / 81.4 %. (Dropped: no end barrier, the last warp of each tile adding it
+    // behind a shared-memory arrival counter: the fences it needs wait for the weights in flight, -2.)
+    if (RG == 4 && W == BNBQ_G4TC_MAXW && ntiles > W) {
+        const u32 hw = lane >> 4, r = lane & 3u, j = (lane >> 2) & 3u;
+        for (u32 t0 = w; t0 < ntiles; t0 += 2 * W) {
+            const u32 tt = t0 + hw * W;
+            float v = 0.0f;
+            if (tt < ntiles) {
 #pragma unroll
-        for (u32 o = TR; o < 32; o <<= 1) v = v + __shfl_xor_sync(BNBQ_G4_FULL, v, (int)o);
-        const u64 n = (tb0 + tt) * TR + lane;
-        if (lane < TR && n < N) bnbq_g4_store(v, n, out, bias);
+                for (u32 k = j; k < BNBQ_G4TC_MAXW; k += 4) v = v + red[(tt * W + k) * 4 + r];
+            }
+            v = v + __shfl_xor_sync(BNBQ_G4_FULL, v, 4);
+            v = v + __shfl_xor_sync(BNBQ_G4_FULL, v, 8);
+            const u64 n = (tb0 + tt) * 4 + r;
+            if (tt < ntiles && j == 0 && n < N) bnbq_g4_store(v, n, out, bias);
+        }
+    } else {
+        for (u32 tt = w; tt < ntiles; tt += W) {
+            const u32 G = 32 / TR, r = lane % TR;
+            float v = 0.0f;
+            if (W == BNBQ_G4TC_MAXW) {
+#pragma unroll
+                for (u32 k = lane / TR; k < BNBQ_G4TC_MAXW; k += G) v = v + red[(tt * W + k) * TR + r];
+            } else {
+                for (u32 k = lane / TR; k < W; k += G) v = v + red[(tt * W + k) * TR + r];
+            }
+#pragma unroll
+            for (u32 o = TR; o < 32; o <<= 1) v = v + __shfl_xor_sync(BNBQ_G4_FULL, v, (int)o);
+            const u64 n = (tb0 + tt) * TR + lane;
+            if (lane < TR && n < N) bnbq_g4_store(v, n, out, bias);
+        }
     }
 #undef BNBQ_G4TC_FETCH
 #undef BNBQ_G4TC_ROWS
