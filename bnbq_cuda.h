@@ -100,7 +100,7 @@ typedef struct bnbq_cuda bnbq_cuda;   /* opaque context: one device */
                         sm_80+ use the tensor cores: dt(qmap) weights times the activation, exact
                         products summed in float32 per 64-element group, times the block's absmax
                         (K % 128 == 0, blocksize >= 64, 16-byte aligned; measured on an H100 at
-                        63-68 % of the copy bandwidth in single calls and 79.5-82.4 % back to back,
+                        63-68 % of the copy bandwidth in single calls and 80.9-82.8 % back to back,
                         against 46-55 % and 53-64 % exact), else bitsandbytes' rounded products
                         summed on the tensor cores: within tolerance of the CPU, not bit-identical
                         (README). F32 always uses the exact order. On sm_90 the tensor-core gemv
