@@ -2,11 +2,13 @@
    NVRTC and without a GPU. Ship the directory with your program and point bnbq_cuda_desc.cache_dir
    (or BNBQ_CACHE_DIR) at it; with disable_nvrtc = 1 the program then needs no NVRTC at all.
 
-   usage: bnbq_precompile --arch sm_80,sm_86,sm_90 --out DIR [--ptx] [--nvrtc PATH] [-q]
+   usage: bnbq_precompile --arch sm_80,sm_86,sm_90 --out DIR [--ptx] [--nvrtc PATH] [--jobs N] [-q]
           (the architectures may also be written 80,86,90)
      --ptx     write PTX instead of cubin (the driver compiles it for the GPU it finds: one PTX
                entry serves that architecture and every newer one, at a JIT cost on first load)
      --nvrtc   the libnvrtc to use (default: BNBQ_NVRTC_PATH, then the usual search)
+     --jobs    compile on N threads (default: one per CPU; bnbq.h's BNBQ_PTHREADS pool, not on
+               Windows): the whole table for one architecture takes ~30 s on one core
      -q        print only errors and the summary
 
    One entry per unit: one kernel of one variant (a kernels_src file and its -D defines), as bnbq
@@ -20,6 +22,9 @@
           (older glibc: add -ldl -lpthread)   `make all` builds build/bnbq_precompile. */
 #define _POSIX_C_SOURCE 200809L
 #define BNBQ_IMPLEMENTATION
+#if !defined(_WIN32)
+#define BNBQ_PTHREADS   /* bnbq_thread_pool for --jobs */
+#endif
 #include "bnbq_cuda.h"
 
 #include <stdio.h>
@@ -29,6 +34,7 @@
 #if !defined(_WIN32)
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #endif
 
 #define MAX_ARCHS 32
@@ -88,19 +94,22 @@ static long count_entries(const char* dir, double* bytes) {
 }
 
 static void usage(FILE* f) {
-    fprintf(f, "usage: bnbq_precompile --arch sm_80,sm_86,sm_90 --out DIR [--ptx] [--nvrtc PATH] [-q]\n"
+    fprintf(f, "usage: bnbq_precompile --arch sm_80,sm_86,sm_90 --out DIR [--ptx] [--nvrtc PATH] [--jobs N] [-q]\n"
                "  fills DIR with bnbq's compiled kernels (every kernel of every variant, one entry each)\n"
                "  for each architecture.\n"
                "  exit: 0 ok, 1 compile/write failures, 2 bad arguments, 3 no NVRTC\n");
 }
 
 int main(int argc, char** argv) {
-    int archs[MAX_ARCHS], narchs = 0, ptx = 0, i, version = 0, failed = 0, written = 0;
+    int archs[MAX_ARCHS], narchs = 0, ptx = 0, i, version = 0, failed = 0, written = 0, jobs = 0;
     const char* out = NULL;
     const char* nvrtc = NULL;
     double bytes = 0.0, secs = 0.0;
     long entries;
     bnbq_result r;
+#if defined(BNBQ_PTHREADS)
+    bnbq_thread_pool* pool = NULL;
+#endif
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--arch") && i + 1 < argc) {
             if (!parse_archs(argv[++i], archs, &narchs)) {
@@ -112,6 +121,13 @@ int main(int argc, char** argv) {
             out = argv[++i];
         } else if (!strcmp(argv[i], "--nvrtc") && i + 1 < argc) {
             nvrtc = argv[++i];
+        } else if (!strcmp(argv[i], "--jobs") && i + 1 < argc) {
+            jobs = atoi(argv[++i]);
+            if (jobs < 1 || jobs > 1024) {
+                fprintf(stderr, "bnbq_precompile: bad --jobs '%s'\n", argv[i]);
+                usage(stderr);
+                return 2;
+            }
         } else if (!strcmp(argv[i], "--ptx")) {
             ptx = 1;
         } else if (!strcmp(argv[i], "-q")) {
@@ -136,10 +152,23 @@ int main(int argc, char** argv) {
                 bnbq_result_description(r));
         return 3;
     }
+#if defined(BNBQ_PTHREADS)
+    if (jobs == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        jobs = n > 0 ? (n > 1024 ? 1024 : (int)n) : 1;
+    }
+    if (jobs > 1 && bnbq_thread_pool_create(jobs, &pool) != BNBQ_SUCCESS) {
+        fprintf(stderr, "bnbq_precompile: could not start %d threads; compiling on one\n", jobs);
+        pool = NULL;
+        jobs = 1;
+    }
+#else
+    jobs = 1;
+#endif
     printf("bnbq %s, NVRTC %d.%d: %s for", BNBQ_VERSION_STRING, version / 1000, (version % 1000) / 10,
            ptx ? "PTX" : "cubin");
     for (i = 0; i < narchs; i++) printf(" sm_%d", archs[i]);
-    printf(" into %s\n", out);
+    printf(" into %s on %d thread%s\n", out, jobs, jobs > 1 ? "s" : "");
     for (i = 0; i < narchs; i++) {
         bnbq_cuda_precompile_desc d;
         bnbq_cuda_precompile_report rep;
@@ -150,18 +179,27 @@ int main(int argc, char** argv) {
         d.nvrtc_path = nvrtc;
         d.emit_ptx = ptx;
         d.logger.func = print_log;
+#if defined(BNBQ_PTHREADS)
+        if (pool) {
+            d.parallel_for = bnbq_thread_pool_parallel_for;
+            d.parallel_for_user_data = pool;
+        }
+#endif
         r = bnbq_cuda_precompile(&d, &rep);
         written += rep.written;
         failed += rep.failed + (r != BNBQ_SUCCESS && rep.failed == 0);
         secs += rep.seconds;
         if (!g_quiet || r != BNBQ_SUCCESS)
-            printf("%s sm_%d: %d variants, %d units, %d compiled, %d written, %d failed (%.2f s, slowest unit "
+            printf("%s sm_%d: %d variants, %d units, %d compiled, %d written, %d failed (%.2f s of NVRTC, slowest unit "
                    "%.2f s)%s%s\n", r == BNBQ_SUCCESS ? "ok" : "FAIL", archs[i], rep.variants, rep.units,
                    rep.compiled, rep.written, rep.failed, rep.seconds, rep.max_unit_seconds, r == BNBQ_SUCCESS ? "" : ": ",
                    r == BNBQ_SUCCESS ? "" : bnbq_result_description(r));
     }
+#if defined(BNBQ_PTHREADS)
+    if (pool) bnbq_thread_pool_destroy(pool);
+#endif
     entries = count_entries(out, &bytes);
-    printf("bnbq_precompile: wrote %d %s entries for %d architecture%s (%.1f s compiling), %d failures",
+    printf("bnbq_precompile: wrote %d %s entries for %d architecture%s (%.1f s of NVRTC over the threads), %d failures",
            written, ptx ? "PTX" : "cubin", narchs, narchs > 1 ? "s" : "", secs, failed);
     if (entries >= 0) printf("; %s holds %ld entries, %.2f MB", out, entries, bytes / 1e6);
     printf("\n");

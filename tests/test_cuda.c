@@ -19,10 +19,12 @@
    translation unit). */
 #define _POSIX_C_SOURCE 200809L
 #define BNBQ_IMPLEMENTATION
+#define BNBQ_PTHREADS   /* bnbq_thread_pool: precompile-sm90 compiles on two threads */
 #include "bnbq_cuda.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <pthread.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -85,9 +87,12 @@ static struct {
     int  level[LOG_MAX];
 } g_log;
 
+/* (a lock: bnbq_cuda_precompile's pool threads may log at once) */
+static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
 static void rec_logger(void* user, bnbq_log_level level, const char* func, const char* msg) {
     static const char* names[4] = { "ERROR", "WARN", "INFO", "DEBUG" };
     (void)user;
+    pthread_mutex_lock(&g_log_mu);
     if ((int)level >= 0 && (int)level < 4) g_log.n[level]++;
     if (g_log.count < LOG_MAX) {
         snprintf(g_log.line[g_log.count], sizeof g_log.line[0], "%s %s: %s",
@@ -96,6 +101,7 @@ static void rec_logger(void* user, bnbq_log_level level, const char* func, const
         g_log.count++;
     }
     if (g_verbose) printf("    log %s %s: %s\n", (int)level < 4 ? names[level] : "?", func, msg);
+    pthread_mutex_unlock(&g_log_mu);
 }
 static void log_reset(void) { memset(&g_log, 0, sizeof g_log); }
 /* the first line of `level` (or any level if < 0) containing all of the given substrings */
@@ -1068,6 +1074,8 @@ static void t_precompile_sm90(void) {
     int arch = 90, nv = bnbq__cu_num_variants(), other = 0, bytes = 0, good, units = 0;
     bnbq_cuda_precompile_desc pd;
     bnbq_cuda_precompile_report rep;
+    bnbq_thread_pool* pool = NULL;
+    double wall;
     bnbq_result r;
     if (g_quick) { skip("compiles the whole kernel table (runs without --quick)"); return; }
     dir = make_tmpdir();
@@ -1077,8 +1085,18 @@ static void t_precompile_sm90(void) {
     pd.num_archs = 1;
     pd.cache_dir = dir;
     pd.logger = test_logger();
+    /* on two threads (the pairs taken as each finishes): the same entries as one thread writes, checked
+       below one by one under the runtime's key; precompile-ptx runs on the calling thread */
+    if (bnbq_thread_pool_create(2, &pool) == BNBQ_SUCCESS) {
+        pd.parallel_for = bnbq_thread_pool_parallel_for;
+        pd.parallel_for_user_data = pool;
+    }
     log_reset();
+    wall = bnbq__now();
     r = bnbq_cuda_precompile(&pd, &rep);
+    wall = bnbq__now() - wall;
+    if (pool) bnbq_thread_pool_destroy(pool);
+    CHECK(pool != NULL, "bnbq_thread_pool_create(2) failed");
     CHECK(r == BNBQ_SUCCESS, "precompile sm_90: %s; %s", bnbq_result_name(r), log_first(BNBQ_LOG_ERROR));
     CHECK(rep.variants == nv && rep.units > nv && rep.compiled == rep.units && rep.written == rep.units &&
           rep.failed == 0, "report: %d variants, %d units, %d compiled, %d written, %d failed (table: %d variants)",
@@ -1096,11 +1114,12 @@ static void t_precompile_sm90(void) {
         CHECK(ran > 0 && compiled == 0 && hits > 0, "without NVRTC: %d operations ran, %d units loaded, %d compiled; %s",
               ran, hits, compiled, log_first(BNBQ_LOG_ERROR));
         detail("%d variants -> %d units -> %d cubin entries (%d bytes), each valid under the runtime's key and "
-               "holding only its kernel, %.2f s; without NVRTC %d operations ran from %d of them",
-               nv, rep.units, good, bytes, rep.seconds, ran, hits);
+               "holding only its kernel, %.2f s of NVRTC on 2 threads in %.2f s; without NVRTC %d operations ran "
+               "from %d of them", nv, rep.units, good, bytes, rep.seconds, wall, ran, hits);
     } else {
         detail("%d variants -> %d units -> %d cubin entries (%d bytes), each valid under the runtime's key and "
-               "holding only its kernel, %.2f s", nv, rep.units, good, bytes, rep.seconds);
+               "holding only its kernel, %.2f s of NVRTC on 2 threads in %.2f s", nv, rep.units, good, bytes,
+               rep.seconds, wall);
     }
 }
 
@@ -1139,6 +1158,7 @@ static void t_precompile_bad_arch(void) {
     int archs[2] = { 90, 990 }, nv = bnbq__cu_num_variants(), v, units = 0;
     bnbq_cuda_precompile_desc pd;
     bnbq_cuda_precompile_report rep;
+    bnbq_thread_pool* pool = NULL;
     bnbq_result r;
     if (!nvrtc_loaded()) { CHECK(0, "NVRTC is needed"); return; }
     for (v = 0; v < nv; v++) {
@@ -1152,8 +1172,15 @@ static void t_precompile_bad_arch(void) {
     pd.dry_run = 1;
     pd.emit_ptx = 1;   /* compute_90 PTX: the same units, without ptxas (the cubins are precompile-sm90's) */
     pd.logger = test_logger();
+    /* on two threads: the counts and the result merged from the pairs as one thread would give them */
+    if (bnbq_thread_pool_create(2, &pool) == BNBQ_SUCCESS) {
+        pd.parallel_for = bnbq_thread_pool_parallel_for;
+        pd.parallel_for_user_data = pool;
+    }
     log_reset();
     r = bnbq_cuda_precompile(&pd, &rep);
+    if (pool) bnbq_thread_pool_destroy(pool);
+    CHECK(pool != NULL, "bnbq_thread_pool_create(2) failed");
     CHECK(r == BNBQ_ERROR_NVRTC_TOO_OLD, "an unknown sm_990: %s", bnbq_result_name(r));
     CHECK(rep.units == units && rep.compiled == units && rep.failed == nv, "units %d, compiled %d, failed %d "
           "(want %d / %d / %d)", rep.units, rep.compiled, rep.failed, units, units, nv);
