@@ -7332,7 +7332,7 @@ BNBQ_API bnbq_result bnbq_cuda_precompile(const bnbq_cuda_precompile_desc* desc,
         return r;
     }
     rep.variants = bnbq__cu_num_variants();
-    nv = (size_t)bnbq__cu_num_variants();
+    nv = (size_t)rep.variants;
     memset(&task, 0, sizeof task);
     /* the pairs in the serial order (architecture-major); an unknown architecture is one entry */
     task.items = (bnbq__pc_item*)calloc((size_t)desc->num_archs * (nv ? nv : 1), sizeof *task.items);

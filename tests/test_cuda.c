@@ -127,6 +127,25 @@ static bnbq_logger test_logger(void) {
     return l;
 }
 
+/* bnbq_cuda_precompile(pd) on a pool of two threads (pd->parallel_for); *wall: its wall seconds.
+   Returns 0 (and compiles nothing) when the pool cannot be started. */
+static int precompile_on_two_threads(bnbq_cuda_precompile_desc* pd, bnbq_cuda_precompile_report* rep,
+                                     bnbq_result* r, double* wall) {
+    bnbq_thread_pool* pool = NULL;
+    double t0;
+    if (bnbq_thread_pool_create(2, &pool) != BNBQ_SUCCESS) return 0;
+    pd->parallel_for = bnbq_thread_pool_parallel_for;
+    pd->parallel_for_user_data = pool;
+    log_reset();
+    t0 = bnbq__now();
+    *r = bnbq_cuda_precompile(pd, rep);
+    *wall = bnbq__now() - t0;
+    bnbq_thread_pool_destroy(pool);
+    pd->parallel_for = NULL;
+    pd->parallel_for_user_data = NULL;
+    return 1;
+}
+
 /* ---- files ---------------------------------------------------------------------------------- */
 
 static char g_tmp[8][512];
@@ -1074,9 +1093,8 @@ static void t_precompile_sm90(void) {
     int arch = 90, nv = bnbq__cu_num_variants(), other = 0, bytes = 0, good, units = 0;
     bnbq_cuda_precompile_desc pd;
     bnbq_cuda_precompile_report rep;
-    bnbq_thread_pool* pool = NULL;
-    double wall;
-    bnbq_result r;
+    double wall = 0.0;
+    bnbq_result r = BNBQ_SUCCESS;
     if (g_quick) { skip("compiles the whole kernel table (runs without --quick)"); return; }
     dir = make_tmpdir();
     if (!dir) { CHECK(0, "mkdtemp failed"); return; }
@@ -1087,16 +1105,7 @@ static void t_precompile_sm90(void) {
     pd.logger = test_logger();
     /* on two threads (the pairs taken as each finishes): the same entries as one thread writes, checked
        below one by one under the runtime's key; precompile-ptx runs on the calling thread */
-    if (bnbq_thread_pool_create(2, &pool) == BNBQ_SUCCESS) {
-        pd.parallel_for = bnbq_thread_pool_parallel_for;
-        pd.parallel_for_user_data = pool;
-    }
-    log_reset();
-    wall = bnbq__now();
-    r = bnbq_cuda_precompile(&pd, &rep);
-    wall = bnbq__now() - wall;
-    if (pool) bnbq_thread_pool_destroy(pool);
-    CHECK(pool != NULL, "bnbq_thread_pool_create(2) failed");
+    if (!precompile_on_two_threads(&pd, &rep, &r, &wall)) { CHECK(0, "bnbq_thread_pool_create(2) failed"); return; }
     CHECK(r == BNBQ_SUCCESS, "precompile sm_90: %s; %s", bnbq_result_name(r), log_first(BNBQ_LOG_ERROR));
     CHECK(rep.variants == nv && rep.units > nv && rep.compiled == rep.units && rep.written == rep.units &&
           rep.failed == 0, "report: %d variants, %d units, %d compiled, %d written, %d failed (table: %d variants)",
@@ -1158,8 +1167,8 @@ static void t_precompile_bad_arch(void) {
     int archs[2] = { 90, 990 }, nv = bnbq__cu_num_variants(), v, units = 0;
     bnbq_cuda_precompile_desc pd;
     bnbq_cuda_precompile_report rep;
-    bnbq_thread_pool* pool = NULL;
-    bnbq_result r;
+    double wall = 0.0;
+    bnbq_result r = BNBQ_SUCCESS;
     if (!nvrtc_loaded()) { CHECK(0, "NVRTC is needed"); return; }
     for (v = 0; v < nv; v++) {
         const char* kernels[64];
@@ -1173,14 +1182,7 @@ static void t_precompile_bad_arch(void) {
     pd.emit_ptx = 1;   /* compute_90 PTX: the same units, without ptxas (the cubins are precompile-sm90's) */
     pd.logger = test_logger();
     /* on two threads: the counts and the result merged from the pairs as one thread would give them */
-    if (bnbq_thread_pool_create(2, &pool) == BNBQ_SUCCESS) {
-        pd.parallel_for = bnbq_thread_pool_parallel_for;
-        pd.parallel_for_user_data = pool;
-    }
-    log_reset();
-    r = bnbq_cuda_precompile(&pd, &rep);
-    if (pool) bnbq_thread_pool_destroy(pool);
-    CHECK(pool != NULL, "bnbq_thread_pool_create(2) failed");
+    if (!precompile_on_two_threads(&pd, &rep, &r, &wall)) { CHECK(0, "bnbq_thread_pool_create(2) failed"); return; }
     CHECK(r == BNBQ_ERROR_NVRTC_TOO_OLD, "an unknown sm_990: %s", bnbq_result_name(r));
     CHECK(rep.units == units && rep.compiled == units && rep.failed == nv, "units %d, compiled %d, failed %d "
           "(want %d / %d / %d)", rep.units, rep.compiled, rep.failed, units, units, nv);
