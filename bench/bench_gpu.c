@@ -7,7 +7,8 @@
    (--only: just the configurations whose name contains one of the words, e.g. --only gemv,int8;
    --flush: how the L2 is emptied before each timed call, see flush_l2; default read;
    --gemv-fast: the context's bnbq_cuda_desc.gemv_fast_order = 1, for the gemv lines;
-   --no-pdl: plain launches where bnbq would use programmatic dependent launch, for comparison)
+   --no-pdl: plain launches where bnbq would use programmatic dependent launch, for comparison;
+   --i8-three: int8_vectorwise_quant without its one-kernel path, for comparison)
 
    Method:
    - every operation runs on 2^26 elements (f32 / f16 / bf16 where the operation takes them);
@@ -453,6 +454,11 @@ static void setup_configs(void) {
         if (g_smoke) { c->rows = 64; c->cols = s ? 224 : 64; }
         snprintf(c->name, sizeof c->name, "int8_vectorwise_quant %zux%zu thr6", c->rows, c->cols);
     }
+    for (s = 0; s < 2 && !g_smoke; s++) {   /* a few tokens (decoding): the latency of the call */
+        c = add(K_I8VQ, BNBQ_F16, 0, "-", T_NONE);
+        c->rows = s ? 128 : 16; c->cols = 4096; c->thr = 6.0f;
+        snprintf(c->name, sizeof c->name, "int8_vectorwise_quant %zux%zu thr6", c->rows, c->cols);
+    }
     for (d = 1; d < 3; d++)
         for (s = 0; s < 3; s++) {
             bnbq_dtype dt = d == 1 ? BNBQ_F16 : BNBQ_BF16;
@@ -760,8 +766,9 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--no-cache")) bnbq__cu_nvrtc_extra = "-no-cache";
         else if (!strcmp(argv[i], "--gemv-fast")) g_gemv_fast = 1;
         else if (!strcmp(argv[i], "--no-pdl")) bnbq__cu_pdl_off = 1;
+        else if (!strcmp(argv[i], "--i8-three")) bnbq__cu_i8_res_off = 1;
         else { fprintf(stderr, "usage: bench_gpu [--runs N] [--warmup N] [--log2n K] [--csv FILE] [--smoke] [--only A,B,...] "
-                                "[--no-cache] [--warm-cache DIR] [--gemv-fast] [--no-pdl]\n"); return 2; }
+                                "[--no-cache] [--warm-cache DIR] [--gemv-fast] [--no-pdl] [--i8-three]\n"); return 2; }
     }
     if (g_runs < 1) g_runs = 1;
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -567,6 +567,210 @@ bnbq_k_int8_vw_rows_any(const u16* A, u64 rows, u64 cols, float thr, i8* CA, flo
                         u32* bm) {
     bnbq_i8_rows<0, 1, -1>(A, rows, cols, thr, CA, row_stats, bm);
 }
+
+// ---- int8_vectorwise_quant with the codes held on chip (threshold > 0, rows > 1; sm_90+) ---------
+// When every block's rows of int8 codes fit in its shared memory (one block an SM, a cooperative
+// launch: every block resident), the whole operation is one kernel and one pass over the memory:
+// 1. each block streams its rows [r0, r1) into a ring of S row slots in shared memory by TMA bulk
+//    copies (one thread issues them; each row has its own mbarrier, each slot an mbarrier that its
+//    consumer releases); 31 warps take the rows in turn: the row statistic, the codes (outlier
+//    elements 0) into shared memory, the outlier columns into a shared bitmask; 2. the blocks OR
+//    their bitmasks into ws and meet at a grid barrier; 3. each block copies the final bitmask and
+//    writes its rows' codes with the outlier columns zeroed, in one contiguous stream; the last block
+//    to take the bitmask compacts it into cols_out / n_out. Nothing is written twice and nothing is
+//    patched afterwards (the three-kernel path writes every row, then zeroes the outlier columns).
+// ws: the context's workspace (bnbq_cuda.h), all zero between launches (each launch leaves it so):
+// ws[0] the grid barrier (bit 31 flips when every block has arrived: block 0 adds 2^31 - (G - 1),
+// the others 1), ws[32] the departure counter, ws[64 .. 64 + nwords) the bitmask.
+// Dynamic shared memory (the launcher, bnbq__cu_int8_res, computes the same): rpb mbarriers (a row
+// each), S mbarriers (a slot each), the bitmask (nwords words), the ring (S rows of A, from a
+// 128-byte boundary), rpb rows of codes. rpb: ceil(rows / G). blockDim.x 1024.
+// (A first version kept each warp's row in registers, 16 warps: 57 % of copy at 4096x4096 on the
+// H100, against 62 % for the three-kernel path; its loads-only probe alone took 22 us: the warps
+// loaded, then all computed, then loaded again, with no overlap; bench/results/
+// gpu-20261123-h100-session18-int8-res.txt.)
+// timing probes (wrong results): 1 no stores of codes (phase 3), 3 return after phase 1, 6 return at once,
+// 7 = 3 without the arithmetic (the loads alone), 8 = 3 without the loads (the arithmetic alone)
+#define BNBQ_I8_RESPROBE 0
+BNBQ_DEV void bnbq_i8_grid_sync(u32* bar) {   // one thread of each block
+    const u32 add = blockIdx.x == 0 ? 0x80000000u - (gridDim.x - 1u) : 1u;
+    __threadfence();
+    const u32 old = atomicAdd(bar, add);
+    while (((bnbq_i8_ld_volatile(bar) ^ old) & 0x80000000u) == 0u) {
+    }
+    __threadfence();
+}
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+BNBQ_DEV u32 bnbq_i8_sa(const void* p) { return (u32)__cvta_generic_to_shared(p); }
+BNBQ_DEV void bnbq_i8_mb_init(u32 mb, u32 count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(mb), "r"(count) : "memory");
+}
+BNBQ_DEV void bnbq_i8_mb_arrive(u32 mb) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(mb) : "memory");
+}
+BNBQ_DEV void bnbq_i8_mb_wait(u32 mb, u32 parity) {
+    u32 done;
+    do {
+        asm volatile("{\n\t.reg .pred p;\n\tmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n\t"
+                     "selp.u32 %0, 1, 0, p;\n\t}" : "=r"(done) : "r"(mb), "r"(parity) : "memory");
+    } while (!done);
+}
+// bytes of global src into shared dst (both 16-byte aligned, bytes % 16 == 0), completing on mbarrier mb
+BNBQ_DEV void bnbq_i8_bulk(u32 dst, const void* src, u32 bytes, u32 mb) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(mb), "r"(bytes) : "memory");
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+                 ::"r"(dst), "l"(src), "r"(bytes), "r"(mb) : "memory");
+}
+#endif
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+bnbq_k_int8_vw_rows_res(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
+                        i32* cols_out, i32* n_out, u32* ws, u64 rpb, u32 S) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    extern __shared__ uint4 bnbq_i8_ressh[];
+    __shared__ int last;
+    if (BNBQ_I8_RESPROBE == 6) return;
+    const u64 nwords = (cols + 31) / 32, np = cols / 8, G = gridDim.x, rowb = cols * 2;
+    char* const base = (char*)bnbq_i8_ressh;
+    const u64 off_mask = (rpb * 8 + (u64)S * 8 + 15) & ~(u64)15;
+    const u64 off_ring = (off_mask + nwords * 4 + 127) & ~(u64)127;
+    const u32 mb_row = bnbq_i8_sa(base), mb_slot = mb_row + (u32)rpb * 8u;
+    u32* const smask = (u32*)(base + off_mask);
+    const char* const ring = base + off_ring;
+    i8* const codes = (i8*)(base + off_ring + (u64)S * rowb);
+    const u64 r0 = (u64)blockIdx.x * rows / G, r1 = ((u64)blockIdx.x + 1) * rows / G, nr = r1 - r0;
+    const u32 lane = threadIdx.x & 31u, warp = threadIdx.x >> 5, ncw = (blockDim.x >> 5) - 1u;
+    const u32 T = bnbq_i8_T(1, thr), k2 = (0x8000u - T) * 0x10001u;
+    for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) smask[w] = 0u;
+    if (threadIdx.x == 0) {
+        for (u64 i = 0; i < nr; i++) bnbq_i8_mb_init(mb_row + 8u * (u32)i, 1u);
+        for (u32 s = 0; s < S; s++) bnbq_i8_mb_init(mb_slot + 8u * s, 1u);
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
+    __syncthreads();
+    // 1. the rows: the last warp's lane 0 copies them in, the other warps take them in turn
+    if (warp == ncw) {
+        if (lane == 0)
+            for (u64 i = 0; i < nr; i++) {
+                const u32 s = (u32)(i % S), k = (u32)(i / S);
+                if (BNBQ_I8_RESPROBE == 8) break;
+                if (k > 0) bnbq_i8_mb_wait(mb_slot + 8u * s, (k - 1u) & 1u);   // row i - S consumed
+                bnbq_i8_bulk(bnbq_i8_sa(ring + (u64)s * rowb), A + (r0 + i) * cols, (u32)rowb, mb_row + 8u * (u32)i);
+            }
+    } else {
+        for (u64 i = warp; i < nr; i += ncw) {
+            const u32 s = (u32)(i % S);
+            const uint4* a = (const uint4*)(ring + (u64)s * rowb);
+            i8* q = codes + i * cols;
+            u32 m2 = 0u;
+            if (BNBQ_I8_RESPROBE != 8) bnbq_i8_mb_wait(mb_row + 8u * (u32)i, 0u);
+            if (BNBQ_I8_RESPROBE == 7) {
+                __syncwarp();
+                if (lane == 0) bnbq_i8_mb_arrive(mb_slot + 8u * s);
+                continue;
+            }
+            for (u64 p = lane; p < np; p += 32u) {
+                const uint4 t = a[p];
+                bnbq_i8_vec<8> x;
+                x.w[0] = t.x; x.w[1] = t.y; x.w[2] = t.z; x.w[3] = t.w;
+                m2 = bnbq_i8_piece_max8(x, m2, p * 8, 1, T, k2, smask);
+            }
+            m2 = bnbq_i8_hmax2(m2, m2 >> 16);
+            const float m = bnbq_i8_warp_max(bnbq_i8_h2f(m2 & 0xffffu));
+            if (lane == 0) row_stats[r0 + i] = m;
+            if (!(m > 0.0f && m <= 65504.0f)) {   // 0 or inf: every code 0 (uniform over the warp)
+                for (u64 p = lane; p < np; p += 32u) *(uint2*)(q + p * 8) = make_uint2(0u, 0u);
+            } else {
+                const float sc = 127.0f * (1.0f / m);
+                for (u64 p = lane; p < np; p += 32u) {
+                    const uint4 t = a[p];
+                    bnbq_i8_vec<8> x;
+                    x.w[0] = t.x; x.w[1] = t.y; x.w[2] = t.z; x.w[3] = t.w;
+                    bnbq_i8_piece_quant8<0>(x, sc, k2, q + p * 8);
+                }
+            }
+            __syncwarp();
+            if (lane == 0) bnbq_i8_mb_arrive(mb_slot + 8u * s);   // the slot may take row i + S
+        }
+    }
+    __syncthreads();
+    if (BNBQ_I8_RESPROBE == 3 || BNBQ_I8_RESPROBE == 7 || BNBQ_I8_RESPROBE == 8) return;
+    // 2. the block's outlier columns into ws, the grid barrier, the final bitmask back
+    for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) {
+        const u32 b = smask[w];
+        if (b) atomicOr(&ws[64 + w], b);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) bnbq_i8_grid_sync(&ws[0]);
+    __syncthreads();
+    for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) smask[w] = bnbq_i8_ld_cg(&ws[64 + w]);
+    __syncthreads();   // every read of ws[64 ..] done (its values are in smask)
+    if (threadIdx.x == 0) {
+        __threadfence();
+        last = atomicAdd(&ws[32], 1u) == (u32)G - 1u;
+    }
+    // 3. the codes, outlier columns zeroed: 16 (cols % 16 == 0 and CA 16-byte aligned) or 8 bytes a
+    // unit; a thread keeps one column unit over rows when a row has at most blockDim.x units
+    {
+        const u64 nw3 = BNBQ_I8_RESPROBE == 1 ? 0 : nr;
+        const int u16b = cols % 16 == 0 && ((u64)CA & 15u) == 0;
+        const u64 U = u16b ? 16 : 8, upr = cols / U;
+        i8* const dst = CA + r0 * cols;
+        if (upr <= blockDim.x) {
+            const u64 rstep = blockDim.x / upr, cu = threadIdx.x % upr, rof = threadIdx.x / upr;
+            const u64 c = cu * U;
+            u32 bits = (smask[c >> 5] >> (u32)(c & 31u)) & (u16b ? 0xffffu : 0xffu);
+            u32 m0, m1, m2, m3;
+            bnbq_i8_snap_mask(bits & 0xffu, &m0, &m1);
+            bnbq_i8_snap_mask(bits >> 8, &m2, &m3);
+            if (rof < rstep) {
+                for (u64 i = rof; i < nw3; i += rstep) {
+                    const u64 o = i * cols + c;
+                    if (u16b) {
+                        uint4 v = *(const uint4*)(codes + o);
+                        v.x &= ~m0; v.y &= ~m1; v.z &= ~m2; v.w &= ~m3;
+                        *(uint4*)(dst + o) = v;
+                    } else {
+                        uint2 v = *(const uint2*)(codes + o);
+                        v.x &= ~m0; v.y &= ~m1;
+                        *(uint2*)(dst + o) = v;
+                    }
+                }
+            }
+        } else {
+            for (u64 i = 0; i < nw3; i++) {
+                for (u64 cu = threadIdx.x; cu < upr; cu += blockDim.x) {
+                    const u64 c = cu * U, o = i * cols + c;
+                    u32 bits = (smask[c >> 5] >> (u32)(c & 31u)) & (u16b ? 0xffffu : 0xffu);
+                    u32 m0, m1, m2, m3;
+                    bnbq_i8_snap_mask(bits & 0xffu, &m0, &m1);
+                    bnbq_i8_snap_mask(bits >> 8, &m2, &m3);
+                    if (u16b) {
+                        uint4 v = *(const uint4*)(codes + o);
+                        v.x &= ~m0; v.y &= ~m1; v.z &= ~m2; v.w &= ~m3;
+                        *(uint4*)(dst + o) = v;
+                    } else {
+                        uint2 v = *(const uint2*)(codes + o);
+                        v.x &= ~m0; v.y &= ~m1;
+                        *(uint2*)(dst + o) = v;
+                    }
+                }
+            }
+        }
+    }
+    // 4. the last block: the sorted outlier columns and their count; ws back to zero
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    bnbq_i8_compact(cols_out, n_out, smask, nwords);
+    for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) ws[64 + w] = 0u;
+    if (threadIdx.x == 0) ws[32] = 0u;
+#else
+    // below sm_90 (no TMA bulk copies) the launcher never takes this path
+    (void)A; (void)rows; (void)cols; (void)thr; (void)CA; (void)row_stats; (void)cols_out; (void)n_out;
+    (void)ws; (void)rpb; (void)S;
+#endif
+}
 #endif
 
 #if BNBQ_I8_PART == 4
