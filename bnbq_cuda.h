@@ -359,12 +359,9 @@ typedef bnbq__CUlaunchConfig_own bnbq__CUlaunchConfig;
 #define BNBQ__ATTR_L2_CACHE_SIZE 38
 #define BNBQ__ATTR_CC_MAJOR 75
 #define BNBQ__ATTR_CC_MINOR 76
-#define BNBQ__ATTR_MAX_SHARED_PER_SM 81
-#define BNBQ__ATTR_COOPERATIVE_LAUNCH 95
 #define BNBQ__ATTR_MAX_SHARED_PER_BLOCK_OPTIN 97
 /* function attributes */
 #define BNBQ__FATTR_MAX_DYNAMIC_SHARED 8
-#define BNBQ__FATTR_PREFERRED_SHARED_CARVEOUT 9
 
 /* X(member, exported symbol, required, return type, parameters) */
 #define BNBQ__CU_FUNCS(X) \
@@ -413,19 +410,13 @@ typedef bnbq__CUlaunchConfig_own bnbq__CUlaunchConfig;
    (CUDA 11.7), loading a function now rather than at its first launch (CUDA 12.4), and a
    function's attributes (gemv_4bit's dynamic shared memory over 48 KB; without it the launcher
    takes a kernel that needs none), and launches with attributes (CUDA 12.0: programmatic
-   dependent launch on sm_90+, bnbq__cu_launch_pdl; without it a plain launch), cooperative
-   launches and cross-stream waits (int8_vectorwise_quant's one-kernel path; without them its
-   three-kernel path). */
+   dependent launch on sm_90+, bnbq__cu_launch_pdl; without it a plain launch). */
 #define BNBQ__CU_FUNCS_OPT(X) \
     X(cuModuleGetLoadingMode, "cuModuleGetLoadingMode", 0, bnbq__CUresult, (bnbq__CUloadingMode*)) \
     X(cuFuncLoad, "cuFuncLoad", 0, bnbq__CUresult, (bnbq__CUfunction)) \
     X(cuFuncSetAttribute, "cuFuncSetAttribute", 0, bnbq__CUresult, (bnbq__CUfunction, bnbq__CUfuncattr, int)) \
     X(cuLaunchKernelEx, "cuLaunchKernelEx", 0, bnbq__CUresult, \
-      (const bnbq__CUlaunchConfig*, bnbq__CUfunction, void**, void**)) \
-    X(cuLaunchCooperativeKernel, "cuLaunchCooperativeKernel", 0, bnbq__CUresult, \
-      (bnbq__CUfunction, unsigned int, unsigned int, unsigned int, unsigned int, unsigned int, \
-       unsigned int, unsigned int, bnbq__CUstream, void**)) \
-    X(cuStreamWaitEvent, "cuStreamWaitEvent", 0, bnbq__CUresult, (bnbq__CUstream, bnbq__CUevent, unsigned int))
+      (const bnbq__CUlaunchConfig*, bnbq__CUfunction, void**, void**))
 
 #define BNBQ__NVRTC_FUNCS(X) \
     X(nvrtcVersion, "nvrtcVersion", 1, bnbq__nvrtcResult, (int*, int*)) \
@@ -556,8 +547,6 @@ static bnbq_result bnbq__load_driver(const bnbq_exec* log_ex, const char* explic
 #if CUDA_VERSION >= 12000
     t->bnbq__cuLaunchKernelEx = cuLaunchKernelEx;
 #endif
-    t->bnbq__cuLaunchCooperativeKernel = cuLaunchCooperativeKernel;
-    t->bnbq__cuStreamWaitEvent = cuStreamWaitEvent;
     strcpy(t->path, "(linked)");
     t->loaded = 1;
     bnbq_log(log_ex, BNBQ_LOG_INFO, "bnbq_cuda_init", "using the linked CUDA driver");
@@ -2990,217 +2979,6 @@ static const char* const bnbq__cu_src_int8[] = {
     "}\n",
     "#endif\n",
     "#line 570 \"int8.cu\"\n",
-    "\n",
-    "// ---- int8_vectorwise_quant with the codes held on chip (threshold > 0, rows > 1; sm_90+) ---------\n",
-    "// When every block's rows of int8 codes fit in its shared memory (one block an SM, a cooperative\n",
-    "// launch: every block resident), the whole operation is one kernel and one pass over the memory:\n",
-    "// 1. each block streams its rows [r0, r1) into a ring of S row slots in shared memory by TMA bulk\n",
-    "//    copies (one thread issues them; each row has its own mbarrier, each slot an mbarrier that its\n",
-    "//    consumer releases); 31 warps take the rows in turn: the row statistic, the codes (outlier\n",
-    "//    elements 0) into shared memory, the outlier columns into a shared bitmask; 2. the blocks OR\n",
-    "//    their bitmasks into ws and meet at a grid barrier; 3. each block copies the final bitmask and\n",
-    "//    writes its rows' codes with the outlier columns zeroed, in one contiguous stream; the last block\n",
-    "//    to take the bitmask compacts it into cols_out / n_out. Nothing is written twice and nothing is\n",
-    "//    patched afterwards (the three-kernel path writes every row, then zeroes the outlier columns).\n",
-    "// ws: the context's workspace (bnbq_cuda.h), all zero between launches (each launch leaves it so):\n",
-    "// ws[0] the grid barrier (bit 31 flips when every block has arrived: block 0 adds 2^31 - (G - 1),\n",
-    "// the others 1), ws[32] the departure counter, ws[64 .. 64 + nwords) the bitmask.\n",
-    "// Dynamic shared memory (the launcher, bnbq__cu_int8_res, computes the same): rpb mbarriers (a row\n",
-    "// each), S mbarriers (a slot each), the bitmask (nwords words), the ring (S rows of A, from a\n",
-    "// 128-byte boundary), rpb rows of codes. rpb: ceil(rows / G). blockDim.x 1024.\n",
-    "// (A first version kept each warp's row in registers, 16 warps: 57 % of copy at 4096x4096 on the\n",
-    "// H100, against 62 % for the three-kernel path; its loads-only probe alone took 22 us: the warps\n",
-    "// loaded, then all computed, then loaded again, with no overlap; bench/results/\n",
-    "// gpu-20261123-h100-session18-int8-res.txt.)\n",
-    "// timing probes (wrong results): 1 no stores of codes (phase 3), 3 return after phase 1, 6 return at once,\n",
-    "// 7 = 3 without the arithmetic (the loads alone), 8 = 3 without the loads (the arithmetic alone)\n",
-    "#define BNBQ_I8_RESPROBE 0\n",
-    "BNBQ_DEV void bnbq_i8_grid_sync(u32* bar) {   // one thread of each block\n",
-    "    const u32 add = blockIdx.x == 0 ? 0x80000000u - (gridDim.x - 1u) : 1u;\n",
-    "    __threadfence();\n",
-    "    const u32 old = atomicAdd(bar, add);\n",
-    "    while (((bnbq_i8_ld_volatile(bar) ^ old) & 0x80000000u) == 0u) {\n",
-    "    }\n",
-    "    __threadfence();\n",
-    "}\n",
-    "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900\n",
-    "BNBQ_DEV u32 bnbq_i8_sa(const void* p) { return (u32)__cvta_generic_to_shared(p); }\n",
-    "BNBQ_DEV void bnbq_i8_mb_init(u32 mb, u32 count) {\n",
-    "    asm volatile(\"mbarrier.init.shared::cta.b64 [%0], %1;\" ::\"r\"(mb), \"r\"(count) : \"memory\");\n",
-    "}\n",
-    "BNBQ_DEV void bnbq_i8_mb_arrive(u32 mb) {\n",
-    "    asm volatile(\"mbarrier.arrive.shared::cta.b64 _, [%0];\" ::\"r\"(mb) : \"memory\");\n",
-    "}\n",
-    "BNBQ_DEV void bnbq_i8_mb_wait(u32 mb, u32 parity) {\n",
-    "    u32 done;\n",
-    "    do {\n",
-    "        asm volatile(\"{\\n\\t.reg .pred p;\\n\\tmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\\n\\t\"\n",
-    "                     \"selp.u32 %0, 1, 0, p;\\n\\t}\" : \"=r\"(done) : \"r\"(mb), \"r\"(parity) : \"memory\");\n",
-    "    } while (!done);\n",
-    "}\n",
-    "// bytes of global src into shared dst (both 16-byte aligned, bytes % 16 == 0), completing on mbarrier mb\n",
-    "BNBQ_DEV void bnbq_i8_bulk(u32 dst, const void* src, u32 bytes, u32 mb) {\n",
-    "    asm volatile(\"mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\" ::\"r\"(mb), \"r\"(bytes) : \"memory\");\n",
-    "    asm volatile(\"cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\"\n",
-    "                 ::\"r\"(dst), \"l\"(src), \"r\"(bytes), \"r\"(mb) : \"memory\");\n",
-    "}\n",
-    "#endif\n",
-    "\n",
-    "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_int8_vw_rows_res(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
-    "                        i32* cols_out, i32* n_out, u32* ws, u64 rpb, u32 S) {}\n",
-    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_rows_res)\n",
-    "#line 626 \"int8.cu\"\n",
-    "extern \"C\" __global__ void __launch_bounds__(1024, 1)\n",
-    "bnbq_k_int8_vw_rows_res(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,\n",
-    "                        i32* cols_out, i32* n_out, u32* ws, u64 rpb, u32 S) {\n",
-    "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900\n",
-    "    extern __shared__ uint4 bnbq_i8_ressh[];\n",
-    "    __shared__ int last;\n",
-    "    if (BNBQ_I8_RESPROBE == 6) return;\n",
-    "    const u64 nwords = (cols + 31) / 32, np = cols / 8, G = gridDim.x, rowb = cols * 2;\n",
-    "    char* const base = (char*)bnbq_i8_ressh;\n",
-    "    const u64 off_mask = (rpb * 8 + (u64)S * 8 + 15) & ~(u64)15;\n",
-    "    const u64 off_ring = (off_mask + nwords * 4 + 127) & ~(u64)127;\n",
-    "    const u32 mb_row = bnbq_i8_sa(base), mb_slot = mb_row + (u32)rpb * 8u;\n",
-    "    u32* const smask = (u32*)(base + off_mask);\n",
-    "    const char* const ring = base + off_ring;\n",
-    "    i8* const codes = (i8*)(base + off_ring + (u64)S * rowb);\n",
-    "    const u64 r0 = (u64)blockIdx.x * rows / G, r1 = ((u64)blockIdx.x + 1) * rows / G, nr = r1 - r0;\n",
-    "    const u32 lane = threadIdx.x & 31u, warp = threadIdx.x >> 5, ncw = (blockDim.x >> 5) - 1u;\n",
-    "    const u32 T = bnbq_i8_T(1, thr), k2 = (0x8000u - T) * 0x10001u;\n",
-    "    for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) smask[w] = 0u;\n",
-    "    if (threadIdx.x == 0) {\n",
-    "        for (u64 i = 0; i < nr; i++) bnbq_i8_mb_init(mb_row + 8u * (u32)i, 1u);\n",
-    "        for (u32 s = 0; s < S; s++) bnbq_i8_mb_init(mb_slot + 8u * s, 1u);\n",
-    "        asm volatile(\"fence.mbarrier_init.release.cluster;\" ::: \"memory\");\n",
-    "    }\n",
-    "    __syncthreads();\n",
-    "    // 1. the rows: the last warp's lane 0 copies them in, the other warps take them in turn\n",
-    "    if (warp == ncw) {\n",
-    "        if (lane == 0)\n",
-    "            for (u64 i = 0; i < nr; i++) {\n",
-    "                const u32 s = (u32)(i % S), k = (u32)(i / S);\n",
-    "                if (BNBQ_I8_RESPROBE == 8) break;\n",
-    "                if (k > 0) bnbq_i8_mb_wait(mb_slot + 8u * s, (k - 1u) & 1u);   // row i - S consumed\n",
-    "                bnbq_i8_bulk(bnbq_i8_sa(ring + (u64)s * rowb), A + (r0 + i) * cols, (u32)rowb, mb_row + 8u * (u32)i);\n",
-    "            }\n",
-    "    } else {\n",
-    "        for (u64 i = warp; i < nr; i += ncw) {\n",
-    "            const u32 s = (u32)(i % S);\n",
-    "            const uint4* a = (const uint4*)(ring + (u64)s * rowb);\n",
-    "            i8* q = codes + i * cols;\n",
-    "            u32 m2 = 0u;\n",
-    "            if (BNBQ_I8_RESPROBE != 8) bnbq_i8_mb_wait(mb_row + 8u * (u32)i, 0u);\n",
-    "            if (BNBQ_I8_RESPROBE == 7) {\n",
-    "                __syncwarp();\n",
-    "                if (lane == 0) bnbq_i8_mb_arrive(mb_slot + 8u * s);\n",
-    "                continue;\n",
-    "            }\n",
-    "            for (u64 p = lane; p < np; p += 32u) {\n",
-    "                const uint4 t = a[p];\n",
-    "                bnbq_i8_vec<8> x;\n",
-    "                x.w[0] = t.x; x.w[1] = t.y; x.w[2] = t.z; x.w[3] = t.w;\n",
-    "                m2 = bnbq_i8_piece_max8(x, m2, p * 8, 1, T, k2, smask);\n",
-    "            }\n",
-    "            m2 = bnbq_i8_hmax2(m2, m2 >> 16);\n",
-    "            const float m = bnbq_i8_warp_max(bnbq_i8_h2f(m2 & 0xffffu));\n",
-    "            if (lane == 0) row_stats[r0 + i] = m;\n",
-    "            if (!(m > 0.0f && m <= 65504.0f)) {   // 0 or inf: every code 0 (uniform over the warp)\n",
-    "                for (u64 p = lane; p < np; p += 32u) *(uint2*)(q + p * 8) = make_uint2(0u, 0u);\n",
-    "            } else {\n",
-    "                const float sc = 127.0f * (1.0f / m);\n",
-    "                for (u64 p = lane; p < np; p += 32u) {\n",
-    "                    const uint4 t = a[p];\n",
-    "                    bnbq_i8_vec<8> x;\n",
-    "                    x.w[0] = t.x; x.w[1] = t.y; x.w[2] = t.z; x.w[3] = t.w;\n",
-    "                    bnbq_i8_piece_quant8<0>(x, sc, k2, q + p * 8);\n",
-    "                }\n",
-    "            }\n",
-    "            __syncwarp();\n",
-    "            if (lane == 0) bnbq_i8_mb_arrive(mb_slot + 8u * s);   // the slot may take row i + S\n",
-    "        }\n",
-    "    }\n",
-    "    __syncthreads();\n",
-    "    if (BNBQ_I8_RESPROBE == 3 || BNBQ_I8_RESPROBE == 7 || BNBQ_I8_RESPROBE == 8) return;\n",
-    "    // 2. the block's outlier columns into ws, the grid barrier, the final bitmask back\n",
-    "    for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) {\n",
-    "        const u32 b = smask[w];\n",
-    "        if (b) atomicOr(&ws[64 + w], b);\n",
-    "    }\n",
-    "    __syncthreads();\n",
-    "    if (threadIdx.x == 0) bnbq_i8_grid_sync(&ws[0]);\n",
-    "    __syncthreads();\n",
-    "    for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) smask[w] = bnbq_i8_ld_cg(&ws[64 + w]);\n",
-    "    __syncthreads();   // every read of ws[64 ..] done (its values are in smask)\n",
-    "    if (threadIdx.x == 0) {\n",
-    "        __threadfence();\n",
-    "        last = atomicAdd(&ws[32], 1u) == (u32)G - 1u;\n",
-    "    }\n",
-    "    // 3. the codes, outlier columns zeroed: 16 (cols % 16 == 0 and CA 16-byte aligned) or 8 bytes a\n",
-    "    // unit; a thread keeps one column unit over rows when a row has at most blockDim.x units\n",
-    "    {\n",
-    "        const u64 nw3 = BNBQ_I8_RESPROBE == 1 ? 0 : nr;\n",
-    "        const int u16b = cols % 16 == 0 && ((u64)CA & 15u) == 0;\n",
-    "        const u64 U = u16b ? 16 : 8, upr = cols / U;\n",
-    "        i8* const dst = CA + r0 * cols;\n",
-    "        if (upr <= blockDim.x) {\n",
-    "            const u64 rstep = blockDim.x / upr, cu = threadIdx.x % upr, rof = threadIdx.x / upr;\n",
-    "            const u64 c = cu * U;\n",
-    "            u32 bits = (smask[c >> 5] >> (u32)(c & 31u)) & (u16b ? 0xffffu : 0xffu);\n",
-    "            u32 m0, m1, m2, m3;\n",
-    "            bnbq_i8_snap_mask(bits & 0xffu, &m0, &m1);\n",
-    "            bnbq_i8_snap_mask(bits >> 8, &m2, &m3);\n",
-    "            if (rof < rstep) {\n",
-    "                for (u64 i = rof; i < nw3; i += rstep) {\n",
-    "                    const u64 o = i * cols + c;\n",
-    "                    if (u16b) {\n",
-    "                        uint4 v = *(const uint4*)(codes + o);\n",
-    "                        v.x &= ~m0; v.y &= ~m1; v.z &= ~m2; v.w &= ~m3;\n",
-    "                        *(uint4*)(dst + o) = v;\n",
-    "                    } else {\n",
-    "                        uint2 v = *(const uint2*)(codes + o);\n",
-    "                        v.x &= ~m0; v.y &= ~m1;\n",
-    "                        *(uint2*)(dst + o) = v;\n",
-    "                    }\n",
-    "                }\n",
-    "            }\n",
-    "        } else {\n",
-    "            for (u64 i = 0; i < nw3; i++) {\n",
-    "                for (u64 cu = threadIdx.x; cu < upr; cu += blockDim.x) {\n",
-    "                    const u64 c = cu * U, o = i * cols + c;\n",
-    "                    u32 bits = (smask[c >> 5] >> (u32)(c & 31u)) & (u16b ? 0xffffu : 0xffu);\n",
-    "                    u32 m0, m1, m2, m3;\n",
-    "                    bnbq_i8_snap_mask(bits & 0xffu, &m0, &m1);\n",
-    "                    bnbq_i8_snap_mask(bits >> 8, &m2, &m3);\n",
-    "                    if (u16b) {\n",
-    "                        uint4 v = *(const uint4*)(codes + o);\n",
-    "                        v.x &= ~m0; v.y &= ~m1; v.z &= ~m2; v.w &= ~m3;\n",
-    "                        *(uint4*)(dst + o) = v;\n",
-    "                    } else {\n",
-    "                        uint2 v = *(const uint2*)(codes + o);\n",
-    "                        v.x &= ~m0; v.y &= ~m1;\n",
-    "                        *(uint2*)(dst + o) = v;\n",
-    "                    }\n",
-    "                }\n",
-    "            }\n",
-    "        }\n",
-    "    }\n",
-    "    // 4. the last block: the sorted outlier columns and their count; ws back to zero\n",
-    "    __syncthreads();\n",
-    "    if (!last) return;\n",
-    "    __threadfence();\n",
-    "    bnbq_i8_compact(cols_out, n_out, smask, nwords);\n",
-    "    for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) ws[64 + w] = 0u;\n",
-    "    if (threadIdx.x == 0) ws[32] = 0u;\n",
-    "#else\n",
-    "    // below sm_90 (no TMA bulk copies) the launcher never takes this path\n",
-    "    (void)A; (void)rows; (void)cols; (void)thr; (void)CA; (void)row_stats; (void)cols_out; (void)n_out;\n",
-    "    (void)ws; (void)rpb; (void)S;\n",
-    "#endif\n",
-    "}\n",
-    "#endif\n",
-    "#line 774 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 4\n",
@@ -3209,23 +2987,23 @@ static const char* const bnbq__cu_src_int8[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_rows)\n",
-    "#line 779 \"int8.cu\"\n",
+    "#line 575 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_rows(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {\n",
     "    bnbq_i8_rows8<1, 0, 0>(X, rows, cols, 0.0f, q, state, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 783 \"int8.cu\"\n",
+    "#line 579 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_rows_any)\n",
-    "#line 783 \"int8.cu\"\n",
+    "#line 579 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_rows_any(const u16* X, u64 rows, u64 cols, i8* q, u16* state) {\n",
     "    bnbq_i8_rows<1, 1, 0>(X, rows, cols, 0.0f, q, state, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 787 \"int8.cu\"\n",
+    "#line 583 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 1\n",
@@ -3321,27 +3099,27 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
     "                   int zero_cols, u64 lim, int fsm, u64 bms) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_fix)\n",
-    "#line 878 \"int8.cu\"\n",
+    "#line 674 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
     "                   int zero_cols, u64 lim, int fsm, u64 bms) {\n",
     "    bnbq_i8_fix<0>(CA, rows, cols, cols_out, n_out, bm, nwords, 0, 0, zero_cols, lim, fsm, bms);\n",
     "}\n",
     "#endif\n",
-    "#line 883 \"int8.cu\"\n",
+    "#line 679 \"int8.cu\"\n",
     "\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_fix_smp(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
     "                       const u32* snap, const u32* rb, u64 lim, int fsm, u64 bms) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_fix_smp)\n",
-    "#line 884 \"int8.cu\"\n",
+    "#line 680 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_vw_fix_smp(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,\n",
     "                       const u32* snap, const u32* rb, u64 lim, int fsm, u64 bms) {\n",
     "    bnbq_i8_fix<1>(CA, rows, cols, cols_out, n_out, bm, nwords, snap, rb, 1, lim, fsm, bms);\n",
     "}\n",
     "#endif\n",
-    "#line 889 \"int8.cu\"\n",
+    "#line 685 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "\n",
@@ -3414,26 +3192,26 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                     float* col_stats, u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_stats)\n",
-    "#line 957 \"int8.cu\"\n",
+    "#line 753 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                     float* col_stats, u32* bm) {\n",
     "    bnbq_i8_dq_stats<8>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 962 \"int8.cu\"\n",
+    "#line 758 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_stats_any(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                         float* col_stats, u32* bm) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_stats_any)\n",
-    "#line 962 \"int8.cu\"\n",
+    "#line 758 \"int8.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_dq_stats_any(const u16* A, u64 rows, u64 cols, float thr, float* row_stats,\n",
     "                         float* col_stats, u32* bm) {\n",
     "    bnbq_i8_dq_stats<1>(A, rows, cols, thr, (u32*)row_stats, (u32*)col_stats, bm);\n",
     "}\n",
     "#endif\n",
-    "#line 967 \"int8.cu\"\n",
+    "#line 763 \"int8.cu\"\n",
     "\n",
     "// Pass 2 of 2: one block per row (grid-stride): CA (outlier elements 0, and whole outlier columns\n",
     "// when zero_cols) and CAt, then (use_thr) the outlier compaction. THR as bnbq_i8_rows.\n",
@@ -3480,7 +3258,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "                                                const float* col_stats, u32* bm, u64 nwords,\n",
     "                                                i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant)\n",
-    "#line 1007 \"int8.cu\"\n",
+    "#line 803 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant(const u16* A, u64 rows, u64 cols, float thr, i8* CA,\n",
     "                                                i8* CAt, const float* row_stats,\n",
     "                                                const float* col_stats, u32* bm, u64 nwords,\n",
@@ -3488,14 +3266,14 @@ static const char* const bnbq__cu_src_int8[] = {
     "    bnbq_i8_dq_quant<8, 0>(A, rows, cols, thr, CA, CAt, row_stats, col_stats, bm, rows > 1);\n",
     "}\n",
     "#endif\n",
-    "#line 1013 \"int8.cu\"\n",
+    "#line 809 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_thr(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
     "                                                    i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant_thr)\n",
-    "#line 1013 \"int8.cu\"\n",
+    "#line 809 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_thr(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
@@ -3504,14 +3282,14 @@ static const char* const bnbq__cu_src_int8[] = {
     "    bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "#endif\n",
-    "#line 1020 \"int8.cu\"\n",
+    "#line 816 \"int8.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_any(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
     "                                                    i32* cols_out, i32* n_out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_quant_any)\n",
-    "#line 1020 \"int8.cu\"\n",
+    "#line 816 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_quant_any(const u16* A, u64 rows, u64 cols, float thr,\n",
     "                                                    i8* CA, i8* CAt, const float* row_stats,\n",
     "                                                    const float* col_stats, u32* bm, u64 nwords,\n",
@@ -3520,7 +3298,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    if (thr > 0.0f) bnbq_i8_outlier_tail(cols_out, n_out, bm, nwords);\n",
     "}\n",
     "#endif\n",
-    "#line 1027 \"int8.cu\"\n",
+    "#line 823 \"int8.cu\"\n",
     "#endif\n",
     "\n",
     "#if BNBQ_I8_PART == 3\n",
@@ -3569,7 +3347,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "extern \"C\" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,\n",
     "                                                  u64 cols, float* out, int vec) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_vw_dequant)\n",
-    "#line 1071 \"int8.cu\"\n",
+    "#line 867 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* stats, u64 rows,\n",
     "                                                  u64 cols, float* out, int vec) {\n",
     "    if (vec == 16) bnbq_i8_vw_dequant<16>(CA, stats, rows, cols, out);\n",
@@ -3577,7 +3355,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_vw_dequant<1>(CA, stats, rows, cols, out);\n",
     "}\n",
     "#endif\n",
-    "#line 1077 \"int8.cu\"\n",
+    "#line 873 \"int8.cu\"\n",
     "\n",
     "// ---- int8_mm_dequant ------------------------------------------------------------------------------\n",
     "// out = dt(f16(fmaf(f32(f32((float)A * rs[m]) * cs[n]), 6.200012e-05f, bias_f16_or_0))), a non-F16\n",
@@ -3629,7 +3407,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_mm_dequant)\n",
-    "#line 1123 \"int8.cu\"\n",
+    "#line 919 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_mm_dequant(const i32* A, const float* rs, const float* cs,\n",
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {\n",
@@ -3637,7 +3415,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_mm_dequant<1>(A, rs, cs, M, N, out, dt, bias_dt, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 1129 \"int8.cu\"\n",
+    "#line 925 \"int8.cu\"\n",
     "#endif\n",
     0
 };
@@ -3647,7 +3425,6 @@ static const char* const bnbq__cu_kernels_int8[] = {
     "bnbq_k_int8_vw_rows_thr",
     "bnbq_k_int8_vw_rows_smp",
     "bnbq_k_int8_vw_rows_any",
-    "bnbq_k_int8_vw_rows_res",
     "bnbq_k_sb_rows",
     "bnbq_k_sb_rows_any",
     "bnbq_k_int8_vw_fix",
@@ -6503,10 +6280,6 @@ struct bnbq_cuda {
     int               pdl_off;        /* cuLaunchKernelEx failed once: plain launches (launch_pdl)  */
     void*             err_flag;       /* device u32: sticky index error of the prims (bnbq_sync)    */
     int               err_armed;      /* a kernel that may set it was queued since the last check   */
-    void*             i8ws;           /* int8_vectorwise_quant's one-kernel path: its workspace     */
-    bnbq__CUevent     i8ev;           /* ... and the event after its last launch (any stream)       */
-    int               i8res_off;      /* ... refused once (cooperative launch): the other path      */
-    unsigned long     i8res_launches; /* ... its launches (for the tests)                           */
 };
 
 /* cuFuncLoad right after cuModuleGetFunction (where the driver has it): the kernel's code goes to
@@ -6745,8 +6518,6 @@ BNBQ_API void bnbq_cuda_uninit(bnbq_cuda* c) {
     log_ex = c->log_ex;
     if (bnbq__push(c, "bnbq_cuda_uninit") == BNBQ_SUCCESS) {
         if (c->err_flag) BNBQ__DRV.bnbq__cuMemFree((bnbq__CUdeviceptr)(uintptr_t)c->err_flag);
-        if (c->i8ws) BNBQ__DRV.bnbq__cuMemFree((bnbq__CUdeviceptr)(uintptr_t)c->i8ws);
-        if (c->i8ev) BNBQ__DRV.bnbq__cuEventDestroy(c->i8ev);
         for (i = 0; i < c->num_modules; i++) BNBQ__DRV.bnbq__cuModuleUnload(c->modules[i].module);
         bnbq__pop();
     }
@@ -8183,111 +7954,6 @@ static bnbq_result bnbq__cu_tiles_x(bnbq_exec* ex, const char* func, size_t n, u
 #define BNBQ__CU_I8_BMS_SMP 1  /* with the snapshot too (1; 0: dense there): 4096x14336 on the H100 +0.5-0.8
                                   point, bench/results/gpu-20261122-h100-session12-int8-branches.txt */
 
-/* int8_vectorwise_quant's one-kernel path (bnbq_k_int8_vw_rows_res, kernels_src/int8.cu): sm_90+
-   (TMA bulk copies), threshold > 0, rows > 1, 8-element pieces, and every block's rows of codes in
-   its shared memory with one block an SM, beside a ring of at least BNBQ__CU_I8_RES_MINS rows of A.
-   A cooperative launch (every block resident: the kernel has a grid barrier); its
-   workspace (the barrier, a departure counter and the outlier bitmask, zero between launches) is the
-   context's, so its launches on different streams are ordered by an event (each waits for the one
-   before). *taken = 0: not for this call (or refused; the three-kernel path runs instead). */
-#define BNBQ__CU_I8_RES_THREADS 1024
-#define BNBQ__CU_I8_RES_MINS 4         /* the fewest slots of the ring (rows of A in flight) */
-#define BNBQ__CU_I8_RES_MAXS 32        /* the most */
-#define BNBQ__CU_I8_RES_STATIC 2048    /* kept for the kernel's static shared memory */
-#define BNBQ__CU_I8_RES_MAXW 8192      /* the workspace's bitmask words: cols up to 262144 */
-static int bnbq__cu_i8_res_off = 0;    /* bench_gpu's switch */
-static bnbq_result bnbq__cu_int8_res(bnbq_exec* ex, const char* func, const void* A, size_t rows,
-                                     size_t cols, float threshold, int8_t* out_CA, float* out_row_stats,
-                                     int32_t* out_outlier_cols, int32_t* out_n_outliers, int* taken) {
-    bnbq_cuda* c = (bnbq_cuda*)ex->impl;
-    bnbq__CUfunction f = NULL;
-    bnbq__CUresult e;
-    bnbq_result r;
-    int coop = 0, optin = 0;
-    size_t G = bnbq__cu_sms(c), nw = (cols + 31) / 32, rpb = (rows + G - 1) / G, rowb = cols * 2, smem, fixed,
-           avail, S;
-    *taken = 0;
-    if (bnbq__cu_i8_res_off || c->i8res_off || c->info.sm_count <= 0 || c->target_arch < 90 ||
-        !BNBQ__DRV.bnbq__cuLaunchCooperativeKernel || !BNBQ__DRV.bnbq__cuStreamWaitEvent ||
-        !BNBQ__DRV.bnbq__cuFuncSetAttribute || nw > BNBQ__CU_I8_RES_MAXW || rpb > ((size_t)1 << 20) / 8 ||
-        cols > ((size_t)1 << 20) / 2)
-        return BNBQ_SUCCESS;
-    /* as the kernel lays it out: mbarriers (rpb + S), the bitmask, the ring from a 128-byte boundary
-       (S rows of A), the codes (rpb rows); rpb and cols are small enough here for none to overflow */
-    fixed = ((rpb * 8 + BNBQ__CU_I8_RES_MAXS * 8 + 15) / 16 * 16 + nw * 4 + 127) / 128 * 128 + rpb * cols;
-    if (BNBQ__DRV.bnbq__cuDeviceGetAttribute(&coop, (bnbq__CUattr)BNBQ__ATTR_COOPERATIVE_LAUNCH, c->device) != 0 ||
-        !coop ||
-        BNBQ__DRV.bnbq__cuDeviceGetAttribute(&optin, (bnbq__CUattr)BNBQ__ATTR_MAX_SHARED_PER_BLOCK_OPTIN, c->device) != 0 ||
-        (size_t)optin < BNBQ__CU_I8_RES_STATIC + fixed)
-        return BNBQ_SUCCESS;
-    avail = (size_t)optin - BNBQ__CU_I8_RES_STATIC - fixed;
-    S = avail / rowb;
-    if (S < BNBQ__CU_I8_RES_MINS) return BNBQ_SUCCESS;
-    if (S > BNBQ__CU_I8_RES_MAXS) S = BNBQ__CU_I8_RES_MAXS;
-    smem = ((rpb * 8 + S * 8 + 15) / 16 * 16 + nw * 4 + 127) / 128 * 128 + S * rowb + rpb * cols;
-    r = bnbq__cu_kernel(ex, "int8", "BNBQ_I8_PART=1", "bnbq_k_int8_vw_rows_res", &f);
-    if (r != BNBQ_SUCCESS) return r;
-    r = bnbq__cu_check(ex, func, "cuFuncSetAttribute",
-                       BNBQ__DRV.bnbq__cuFuncSetAttribute(f, (bnbq__CUfuncattr)BNBQ__FATTR_MAX_DYNAMIC_SHARED, (int)smem));
-    if (r != BNBQ_SUCCESS) return r;
-    /* the smallest shared-memory carveout that holds the block (the rest of the SM's memory stays
-       L1, which holds the loads in flight: with the largest carveout, 28 KB on the H100, the rows'
-       loads ran at half the bandwidth) */
-    {
-        int per_sm = 0;
-        if (BNBQ__DRV.bnbq__cuDeviceGetAttribute(&per_sm, (bnbq__CUattr)BNBQ__ATTR_MAX_SHARED_PER_SM, c->device) == 0 &&
-            per_sm > 0) {
-            size_t pct = ((smem + BNBQ__CU_I8_RES_STATIC) * 100 + (size_t)per_sm - 1) / (size_t)per_sm;
-            BNBQ__DRV.bnbq__cuFuncSetAttribute(f, (bnbq__CUfuncattr)BNBQ__FATTR_PREFERRED_SHARED_CARVEOUT,
-                                               (int)(pct > 100 ? 100 : pct));   /* a hint: its failure is no error */
-        }
-    }
-    bnbq__ctx_lock(c);
-    if (!c->i8ws) {   /* the workspace and its event, once; zeroed in stream order before the first launch */
-        bnbq__CUdeviceptr p = 0;
-        bnbq__CUevent ev = NULL;
-        size_t bytes = (64 + BNBQ__CU_I8_RES_MAXW) * 4;
-        r = bnbq__cu_check(ex, func, "cuMemAlloc", BNBQ__DRV.bnbq__cuMemAlloc(&p, bytes));
-        if (r == BNBQ_SUCCESS)
-            r = bnbq__cu_check(ex, func, "cuMemsetD8Async",
-                               BNBQ__DRV.bnbq__cuMemsetD8Async(p, 0, bytes, (bnbq__CUstream)ex->stream));
-        if (r == BNBQ_SUCCESS)
-            r = bnbq__cu_check(ex, func, "cuEventCreate", BNBQ__DRV.bnbq__cuEventCreate(&ev, 2 /* no timing */));
-        if (r == BNBQ_SUCCESS) {
-            c->i8ws = (void*)(uintptr_t)p;
-            c->i8ev = ev;
-        } else if (p) {
-            BNBQ__DRV.bnbq__cuMemFree(p);
-        }
-    } else {
-        r = bnbq__cu_check(ex, func, "cuStreamWaitEvent",
-                           BNBQ__DRV.bnbq__cuStreamWaitEvent((bnbq__CUstream)ex->stream, c->i8ev, 0));
-    }
-    if (r == BNBQ_SUCCESS) {
-        unsigned long long R = rows, C = cols, RPB = rpb;
-        unsigned SS = (unsigned)S;
-        void* ws = c->i8ws;
-        void* a[11];
-        a[0] = (void*)&A; a[1] = &R; a[2] = &C; a[3] = &threshold; a[4] = (void*)&out_CA;
-        a[5] = (void*)&out_row_stats; a[6] = (void*)&out_outlier_cols; a[7] = (void*)&out_n_outliers; a[8] = &ws;
-        a[9] = &RPB; a[10] = &SS;
-        e = BNBQ__DRV.bnbq__cuLaunchCooperativeKernel(f, (unsigned)G, 1, 1, BNBQ__CU_I8_RES_THREADS, 1, 1,
-                                                      (unsigned)smem, (bnbq__CUstream)ex->stream, a);
-        if (e == BNBQ__CUDA_SUCCESS) {
-            *taken = 1;
-            c->i8res_launches++;
-            r = bnbq__cu_check(ex, func, "cuEventRecord",
-                               BNBQ__DRV.bnbq__cuEventRecord(c->i8ev, (bnbq__CUstream)ex->stream));
-        } else {   /* e.g. the grid not resident at once on this device or setting: the other path from now on */
-            bnbq_log(ex, BNBQ_LOG_WARN, func, "cuLaunchCooperativeKernel failed (%s): the three-kernel path "
-                     "from now on", bnbq__cu_errname(e));
-            c->i8res_off = 1;
-        }
-    }
-    bnbq__ctx_unlock(c);
-    return r;
-}
-
 /* Launches the LLM.int8 row pass shared by int8_vectorwise_quant and int8_double_quant's
    outlier handling: init (threshold > 0), rows, fix + compaction (threshold > 0).
    With a threshold, 8-element pieces and room for it in out_outlier_cols (below), the rows pass
@@ -8313,15 +7979,6 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
     int smp = vec && threshold > 0.0f && rows > BNBQ__CU_I8_SAMPLE && cols / 4 > nw_ + 16 &&
               cols - 2 * nw_ - 64 > nrb && nw_ <= 8192;
     BNBQ__CU_BEGIN("bnbq_int8_vectorwise_quant");
-    if (vec && threshold > 0.0f && rows > 1) {
-        int taken = 0;
-        r = bnbq__cu_int8_res(ex, bnbq__func, A, rows, cols, threshold, out_CA, out_row_stats, out_outlier_cols,
-                              out_n_outliers, &taken);
-        if (r != BNBQ_SUCCESS || taken) {
-            bnbq__pop();
-            return r;
-        }
-    }
     /* the snapshot only helps the rows that start after the first wave of resident row blocks; the
        snapshot's grid is one such wave (each block copies the snapshot once). Its row blocks of more
        than 128 threads take 256 (4 an SM either way; fewer pieces a thread): 4096x14336 on the H100

@@ -787,23 +787,18 @@ static void rowwise_both(const uint16_t* X, size_t R, size_t C) {
     }
 }
 
-/* With a threshold each shape runs twice: as the launcher chooses (the one-kernel path where it
-   applies) and with the one-kernel path off (bnbq__cu_i8_res_off: the three-kernel path) */
 static void op_int8_vectorwise_quant(void) {
     static const float thr[3] = { 0.0f, 6.0f, 0.5f };
-    int s, t, three;
+    int s, t;
     for (s = 0; s < NSH + 2; s++)
-        for (t = 0; t < 3; t++)
-            for (three = 0; three < (t ? 2 : 1); three++) {
-                const shape sh = s < NSH ? k_shapes[s] : k_ring_shapes[s - NSH];
-                STOP();
-                case_begin();
-                label("%zux%zu threshold=%g%s", sh.rows, sh.cols, (double)thr[t], three ? " (three-kernel path)" : "");
-                bnbq__cu_i8_res_off = three;
-                vw_quant_both(make_f16_matrix(sh.rows, sh.cols, t == 1, s == 3), sh.rows, sh.cols, thr[t], t != 0);
-                bnbq__cu_i8_res_off = 0;
-                case_end();
-            }
+        for (t = 0; t < 3; t++) {
+            const shape sh = s < NSH ? k_shapes[s] : k_ring_shapes[s - NSH];
+            STOP();
+            case_begin();
+            label("%zux%zu threshold=%g", sh.rows, sh.cols, (double)thr[t]);
+            vw_quant_both(make_f16_matrix(sh.rows, sh.cols, t == 1, s == 3), sh.rows, sh.cols, thr[t], t != 0);
+            case_end();
+        }
 }
 
 /* Rows of special values for the LLM.int8 / SwitchBack row kernels (by row % 8): normal data;
@@ -843,20 +838,16 @@ static uint16_t* make_f16_specials(size_t rows, size_t cols) {
 static void op_int8_rows_specials(void) {
     static const shape shs[4] = { { 16, 64 }, { 24, 4096 }, { 16, 20480 }, { 16, 100 } };
     static const float thr[8] = { 0.0f, 6.0f, 0.5f, 6.001f, 1e-3f, 1e-9f, 70000.0f, 0.0f };
-    int s, t, three;
+    int s, t;
     for (s = 0; s < 4; s++)
         for (t = 0; t < 8; t++) {
             size_t R = shs[s].rows, C = shs[s].cols;
             float th = t == 7 ? (float)INFINITY : thr[t];
-            for (three = 0; three < (th > 0.0f ? 2 : 1); three++) {   /* as op_int8_vectorwise_quant */
-                STOP();
-                case_begin();
-                label("int8_vectorwise_quant %zux%zu threshold=%g%s", R, C, (double)th, three ? " (three-kernel path)" : "");
-                bnbq__cu_i8_res_off = three;
-                vw_quant_both(make_f16_specials(R, C), R, C, th, 1);
-                bnbq__cu_i8_res_off = 0;
-                case_end();
-            }
+            STOP();
+            case_begin();
+            label("int8_vectorwise_quant %zux%zu threshold=%g", R, C, (double)th);
+            vw_quant_both(make_f16_specials(R, C), R, C, th, 1);
+            case_end();
             if (t == 0) {   /* SwitchBack's row quantizer on a matrix of the same kind */
                 STOP();
                 case_begin();
@@ -881,15 +872,8 @@ static void op_int8_rows_specials(void) {
    - about one wave (20480 columns: 256 threads a row, rows for 3/4 of the L2): one pass and the
      full fix pass (also the path of the small shapes of int8_vectorwise_quant);
    - 64 x 256 with 100 and with 256 outlier columns: the bitmask spread 8 words apart (the path
-     without the snapshot), compacted by the fix pass's block 0 and by its last block.
-   All of them with the one-kernel path off (it would take most of these shapes; op_int8_res). */
-static void op_int8_sample_miss_paths(void);
-static void op_int8_sample_miss(void) {   /* the three-kernel path's (the one-kernel path off) */
-    bnbq__cu_i8_res_off = 1;
-    op_int8_sample_miss_paths();
-    bnbq__cu_i8_res_off = 0;
-}
-static void op_int8_sample_miss_paths(void) {
+     without the snapshot), compacted by the fix pass's block 0 and by its last block. */
+static void op_int8_sample_miss(void) {
     bnbq_cuda_device_info info;
     size_t l2, R, C = 256, R2, C2 = 128, R3, C3 = 20480, R4, C4 = 9216, i;
     float* x;
@@ -967,151 +951,6 @@ static void op_int8_sample_miss_paths(void) {
     case_begin();
     label("int8_vectorwise_quant %zux%zu threshold=6 (one pass and the full fix)", R3, C3);
     vw_quant_both(make_f16_matrix(R3, C3, 1, 0), R3, C3, 6.0f, 1);
-    case_end();
-}
-
-/* The one-kernel path of int8_vectorwise_quant (bnbq_cuda.h bnbq__cu_int8_res; kernels_src/int8.cu
-   bnbq_k_int8_vw_rows_res): threshold > 0, rows > 1, 8-element pieces, and each block's rows of codes
-   (one block an SM) in its shared memory. Each case checks that the path was (or was not) taken, by
-   the context's count of its launches, and the bytes against the CPU:
-   - fewer rows than SMs (blocks without rows), 2 x 8 the smallest;
-   - 4104 columns (rows beyond the registers' 4096: read again; 8-byte units, cols % 16 == 8) and
-     9600 (more 16-byte units a row than threads);
-   - every column an outlier column (the compacted list fills out_outlier_cols);
-   - CA 8 bytes past a 16-byte boundary with cols % 16 == 0 (8-byte units);
-   - the largest row count that fits in shared memory at 4096 columns, and one row more (not taken);
-   - rows = 1, threshold 0, cols % 8 != 0: not taken;
-   - six calls queued back to back without a synchronization, alternately on two streams, with
-     many / no / every outlier columns: the context's workspace (zero between launches) and the
-     event that orders the launches across streams. */
-static int32_t vw_res_both(const uint16_t* A, size_t R, size_t C, float thr, int expect) {
-    bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
-    unsigned long before = gc->i8res_launches;
-    int32_t cnt = vw_quant_both(A, R, C, thr, 1);
-    if ((gc->i8res_launches - before == 1) != (expect != 0))
-        case_fail("the one-kernel path was %s (%lu launches)", expect ? "not taken" : "taken", gc->i8res_launches - before);
-    return cnt;
-}
-
-/* f16 matrix with values in (-0.4, 0.4) and an outlier (3.0) in `nout` columns spread over the rows */
-static uint16_t* make_f16_outcols(size_t R, size_t C, size_t nout) {
-    float* x = (float*)H(R * C * 4);
-    size_t k;
-    fill_normal(x, R * C, 0.1f);
-    for (k = 0; k < R * C; k++) x[k] = x[k] > 0.4f ? 0.4f : x[k] < -0.4f ? -0.4f : x[k];
-    for (k = 0; k < nout; k++) x[((k * 13) % R) * C + (k * 7) % C] = k % 2 ? 3.0f : -3.0f;
-    return (uint16_t*)as_dtype(BNBQ_F16, x, R * C);
-}
-
-static void op_int8_res(void) {
-    bnbq_cuda_device_info info;
-    size_t G, i;
-    int optin = 0;
-    memset(&info, 0, sizeof info);
-    bnbq_cuda_query_device(g_ctx, &info);
-    G = (size_t)(info.sm_count > 0 ? info.sm_count : 80);
-    {
-        static const size_t shs[5][2] = { { 2, 8 }, { 37, 4096 }, { 0, 4104 }, { 0, 9600 }, { 300, 512 } };
-        for (i = 0; i < 5; i++) {
-            size_t R = shs[i][0] ? shs[i][0] : (i == 2 ? 3 * G + 5 : 4 * G + 1), C = shs[i][1];
-            int all = i == 4;
-            int32_t cnt;
-            STOP();
-            case_begin();
-            label("int8_vectorwise_quant %zux%zu threshold=%s (one-kernel path)", R, C, all ? "0.5, every column an outlier column" : "6");
-            cnt = vw_res_both(all ? make_f16_outcols(R, C, C) : make_f16_matrix(R, C, 1, 0), R, C, all ? 0.5f : 6.0f, 1);
-            if (all && cnt != (int32_t)C) case_fail("the CPU finds %d outlier columns, not %zu", (int)cnt, C);
-            if (!all && R * C > 64 && cnt <= 0) case_fail("the CPU finds no outlier column");
-            case_end();
-        }
-    }
-    STOP();
-    case_begin();
-    {   /* CA at 8 bytes past a 16-byte boundary */
-        const size_t R = 200, C = 1024, n = R * C;
-        const uint16_t* A = make_f16_matrix(R, C, 1, 0);
-        bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
-        unsigned long before = gc->i8res_launches;
-        void* dA = U(A, n * 2);
-        void *hCA = H(n), *hrs = H(R * 4), *hoc = H(C * 4), *hno = H(4);
-        void *dCA = DO(n, 8), *drs = D(R * 4), *doc = D(C * 4), *dno = D(4);
-        label("int8_vectorwise_quant %zux%zu threshold=6, CA 8 bytes past a 16-byte boundary (one-kernel path)", R, C);
-        if (both(bnbq_int8_vectorwise_quant(NULL, BNBQ_F16, A, R, C, 6.0f, (int8_t*)hCA, (float*)hrs, (int32_t*)hoc, (int32_t*)hno),
-                 bnbq_int8_vectorwise_quant(g_gex, BNBQ_F16, dA, R, C, 6.0f, (int8_t*)dCA, (float*)drs, (int32_t*)doc, (int32_t*)dno))) {
-            exact("row_stats", hrs, drs, R, BNBQ_F32);
-            exact("CA", hCA, dCA, n, BNBQ_U8);
-            exact("n_outliers", hno, dno, 1, BNBQ_I32);
-            if (*(int32_t*)hno > 0) exact("outlier_cols", hoc, doc, (size_t)*(int32_t*)hno, BNBQ_I32);
-            else case_fail("the CPU finds no outlier column");
-        }
-        if (gc->i8res_launches - before != 1) case_fail("the one-kernel path was not taken");
-    }
-    case_end();
-    /* the shared memory's limit at 4096 columns (as the launcher: 1024 bytes kept for the kernel's own) */
-    if (!g_small && BNBQ__DRV.bnbq__cuDeviceGetAttribute(&optin, (bnbq__CUattr)BNBQ__ATTR_MAX_SHARED_PER_BLOCK_OPTIN,
-                                                          ((bnbq_cuda*)g_gex->impl)->device) == 0 && optin > 2048) {
-        const size_t C = 4096, rpb = ((size_t)optin - 1024 - C / 32 * 4) / C;
-        for (i = 0; i < 2; i++) {
-            const size_t R = G * rpb + i;
-            STOP();
-            case_begin();
-            label("int8_vectorwise_quant %zux%zu threshold=6 (%zu rows a block%s)", R, C, rpb + i,
-                  i ? ": more than fit, the three-kernel path" : ", the most that fit: the one-kernel path");
-            vw_res_both(make_f16_matrix(R, C, 1, 0), R, C, 6.0f, !i);
-            case_end();
-        }
-    }
-    {
-        static const size_t shs[3][2] = { { 1, 4096 }, { 64, 4096 }, { 64, 100 } };
-        for (i = 0; i < 3; i++) {
-            STOP();
-            case_begin();
-            label("int8_vectorwise_quant %zux%zu threshold=%g: not the one-kernel path", shs[i][0], shs[i][1], i == 1 ? 0.0 : 6.0);
-            vw_res_both(make_f16_matrix(shs[i][0], shs[i][1], 1, 0), shs[i][0], shs[i][1], i == 1 ? 0.0f : 6.0f, 0);
-            case_end();
-        }
-    }
-    STOP();
-    case_begin();
-    {   /* six calls back to back on two streams */
-        enum { NCALL = 6 };
-        const size_t R = 96, C = 256, n = R * C;
-        static const size_t nouts[NCALL] = { 40, 0, 256, 0, 3, 0 };
-        void* streams[2] = { NULL, NULL };
-        bnbq_exec sx[2];
-        bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
-        unsigned long before = gc->i8res_launches;
-        void *hCA[NCALL], *hrs[NCALL], *hoc[NCALL], *hno[NCALL], *dCA[NCALL], *drs[NCALL], *doc[NCALL], *dno[NCALL];
-        int ok = 1;
-        label("int8_vectorwise_quant %zux%zu threshold=0.5, %d calls queued alternately on two streams (one-kernel path)", R, C, NCALL);
-        for (i = 0; i < 2 && ok; i++)
-            ok = bnbq_cuda_stream_create(g_ctx, &streams[i]) == BNBQ_SUCCESS &&
-                 bnbq_cuda_exec_init(g_ctx, streams[i], &sx[i]) == BNBQ_SUCCESS;
-        if (!ok) case_fail("cannot create two streams");
-        for (i = 0; i < NCALL && ok; i++) {
-            const uint16_t* A = make_f16_outcols(R, C, nouts[i]);
-            void* dA = U(A, n * 2);
-            hCA[i] = H(n); hrs[i] = H(R * 4); hoc[i] = H(C * 4); hno[i] = H(4);
-            dCA[i] = D(n); drs[i] = D(R * 4); doc[i] = D(C * 4); dno[i] = D(4);
-            bnbq_cuda_synchronize(g_gex);   /* the uploads and poisoning (the streams do not wait for them) */
-            ok = both(bnbq_int8_vectorwise_quant(NULL, BNBQ_F16, A, R, C, 0.5f, (int8_t*)hCA[i], (float*)hrs[i],
-                                                 (int32_t*)hoc[i], (int32_t*)hno[i]),
-                      bnbq_int8_vectorwise_quant(&sx[i % 2], BNBQ_F16, dA, R, C, 0.5f, (int8_t*)dCA[i], (float*)drs[i],
-                                                 (int32_t*)doc[i], (int32_t*)dno[i]));
-        }
-        for (i = 0; i < 2; i++)
-            if (streams[i] && bnbq_cuda_synchronize(&sx[i]) != BNBQ_SUCCESS) case_fail("synchronize on stream %zu failed", i);
-        for (i = 0; i < NCALL && ok; i++) {
-            exact("row_stats", hrs[i], drs[i], R, BNBQ_F32);
-            exact("CA", hCA[i], dCA[i], n, BNBQ_U8);
-            exact("n_outliers", hno[i], dno[i], 1, BNBQ_I32);
-            if (*(int32_t*)hno[i] != (int32_t)nouts[i]) case_fail("call %zu: the CPU finds %d outlier columns, not %zu", i, (int)*(int32_t*)hno[i], nouts[i]);
-            if (*(int32_t*)hno[i] > 0) exact("outlier_cols", hoc[i], doc[i], (size_t)*(int32_t*)hno[i], BNBQ_I32);
-        }
-        if (ok && gc->i8res_launches - before != NCALL) case_fail("%lu of %d calls took the one-kernel path", gc->i8res_launches - before, NCALL);
-        for (i = 0; i < 2; i++)
-            if (streams[i]) bnbq_cuda_stream_destroy(g_ctx, streams[i]);
-    }
     case_end();
 }
 
@@ -2147,7 +1986,6 @@ static const opdef k_ops[] = {
     { "int8_vectorwise_quant", op_int8_vectorwise_quant },
     { "int8_rows_specials", op_int8_rows_specials },
     { "int8_sample_miss", op_int8_sample_miss },
-    { "int8_res", op_int8_res },
     { "int8_vectorwise_dequant", op_int8_vectorwise_dequant },
     { "int8_double_quant", op_int8_double_quant },
     { "int8_linear_matmul", op_int8_linear_matmul },
