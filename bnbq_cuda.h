@@ -3616,12 +3616,77 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "}\n",
     "#endif\n",
     "#line 157 \"int8mm.cu\"\n",
+    "\n",
+    "// ---- bnbq_k_int8_gemv: int32 out for a few rows of A (M <= BNBQ__CU_MM_GV_M; the launcher) -------\n",
+    "// A decoding step multiplies one or a few tokens by the weight: the 64 x 64 tiles above then read\n",
+    "// each tile of B in 32-byte steps with a barrier each and use M / 64 of their outputs. Here a warp\n",
+    "// takes a row n of B and a group of up to BNBQ_MM_GV_M rows of A at a time; its lanes read 16 bytes\n",
+    "// of the row each, BNBQ_MM_GV_U loads at once (a 4096-byte row in one round trip), with the same 16\n",
+    "// bytes of each of the group's rows of A (from the L1: A is small and every warp reads it); __dp4a\n",
+    "// into one int32 sum per row of A and lane, then the warp's sums by shuffles. With more than\n",
+    "// BNBQ_MM_GV_M rows of A (at most twice that) the two groups of a row n go to two consecutive warps\n",
+    "// (of one block, at the same time), so that B is read from DRAM once. Integer sums (wrapping mod 2^32) do not\n",
+    "// depend on their order: the result is the tile kernel's and the CPU's, bit for bit. K % 16 == 0,\n",
+    "// A and B 16-byte aligned.\n",
+    "#define BNBQ_MM_GV_M 8\n",
+    "#define BNBQ_MM_GV_U 8\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_gemv)\n",
+    "#line 171 \"int8mm.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_int8_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {\n",
+    "    const u32 lane = threadIdx.x & 31u;\n",
+    "    const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5, K16 = K >> 4;\n",
+    "    const u32 gs = M > BNBQ_MM_GV_M;   // 1: two groups (M <= 2 BNBQ_MM_GV_M, the launcher)\n",
+    "    for (u64 wi = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5; wi < (N << gs); wi += nwarps) {\n",
+    "        const u64 n = wi >> gs, m0 = (wi & gs) * BNBQ_MM_GV_M, mc = M - m0;   // rows m0 .. m0 + min(mc, 8)\n",
+    "        const uint4* b4 = (const uint4*)(B + n * K);\n",
+    "        const uint4* a4 = (const uint4*)(A + m0 * K);\n",
+    "        u32 acc[BNBQ_MM_GV_M];\n",
+    "#pragma unroll\n",
+    "        for (int m = 0; m < BNBQ_MM_GV_M; m++) acc[m] = 0u;\n",
+    "        for (u64 c0 = 0; c0 < K16; c0 += 32u * BNBQ_MM_GV_U) {\n",
+    "            uint4 b[BNBQ_MM_GV_U];\n",
+    "#pragma unroll\n",
+    "            for (int u = 0; u < BNBQ_MM_GV_U; u++) {\n",
+    "                const u64 c = c0 + (u64)u * 32u + lane;\n",
+    "                b[u] = c < K16 ? __ldg(b4 + c) : make_uint4(0u, 0u, 0u, 0u);\n",
+    "            }\n",
+    "#pragma unroll\n",
+    "            for (int u = 0; u < BNBQ_MM_GV_U; u++) {\n",
+    "                const u64 c = c0 + (u64)u * 32u + lane;\n",
+    "                if (c >= K16) break;\n",
+    "#pragma unroll\n",
+    "                for (int m = 0; m < BNBQ_MM_GV_M; m++) {\n",
+    "                    if ((u64)m >= mc) break;\n",
+    "                    const uint4 a = __ldg(a4 + (u64)m * K16 + c);\n",
+    "                    int s = __dp4a((int)a.x, (int)b[u].x, 0);\n",
+    "                    s = __dp4a((int)a.y, (int)b[u].y, s);\n",
+    "                    s = __dp4a((int)a.z, (int)b[u].z, s);\n",
+    "                    s = __dp4a((int)a.w, (int)b[u].w, s);\n",
+    "                    acc[m] += (u32)s;\n",
+    "                }\n",
+    "            }\n",
+    "        }\n",
+    "#pragma unroll\n",
+    "        for (int m = 0; m < BNBQ_MM_GV_M; m++) {\n",
+    "            if ((u64)m >= mc) break;\n",
+    "#pragma unroll\n",
+    "            for (int o = 16; o > 0; o >>= 1) acc[m] += __shfl_xor_sync(0xffffffffu, acc[m], o);\n",
+    "            if (lane == (u32)m) out[(m0 + (u64)m) * N + n] = (i32)acc[m];\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "#line 215 \"int8mm.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_int8mm[] = {
     "bnbq_k_int8_matmul",
     "bnbq_k_sb_matmul",
     "bnbq_k_sb_matmul_any",
+    "bnbq_k_int8_gemv",
     0
 };
 static const char* const bnbq__cu_src_matmul4[] = {
@@ -6280,6 +6345,7 @@ struct bnbq_cuda {
     int               pdl_off;        /* cuLaunchKernelEx failed once: plain launches (launch_pdl)  */
     void*             err_flag;       /* device u32: sticky index error of the prims (bnbq_sync)    */
     int               err_armed;      /* a kernel that may set it was queued since the last check   */
+    unsigned long     mm_gemv_launches; /* int8_linear_matmul's bnbq_k_int8_gemv launches (the tests) */
 };
 
 /* cuFuncLoad right after cuModuleGetFunction (where the driver has it): the kernel's code goes to
@@ -8144,11 +8210,29 @@ static bnbq_result bnbq__cu_int8_double_quant(bnbq_exec* ex, bnbq_dtype dt, cons
 }
 #define BNBQ__CU_SLOT_int8_double_quant bnbq__cu_int8_double_quant
 
+#define BNBQ__CU_MM_GV_M 16           /* the most rows of A for bnbq_k_int8_gemv (2 groups of its BNBQ_MM_GV_M) */
+static int bnbq__cu_mm_gemv_off = 0;   /* bench and test switch: the tile kernel for every M */
 static bnbq_result bnbq__cu_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, const int8_t* B,
                                                size_t M, size_t N, size_t K, int32_t* out) {
     bnbq__CUfunction f = NULL;
     unsigned gx = 0;
     BNBQ__CU_BEGIN("bnbq_int8_linear_matmul");
+    /* a few rows of A with 16-byte rows (a decoding step): a warp a row of B (bnbq_k_int8_gemv) */
+    if (M <= BNBQ__CU_MM_GV_M && !bnbq__cu_mm_gemv_off && K % 16 == 0 && bnbq__cu_al(A, 16) && bnbq__cu_al(B, 16)) {
+        r = bnbq__cu_kernel(ex, "int8mm", "", "bnbq_k_int8_gemv", &f);
+        if (r == BNBQ_SUCCESS) {
+            unsigned long long MM = M, NN = N, KK = K;
+            void* a[6];
+            a[0] = (void*)&A; a[1] = (void*)&B; a[2] = &MM; a[3] = &NN; a[4] = &KK; a[5] = (void*)&out;
+            r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, N * (M > 8 ? 2 : 1), 8), 1, 256, 0, a);
+        }
+        if (r == BNBQ_SUCCESS) {
+            bnbq__ctx_lock(c);
+            c->mm_gemv_launches++;
+            bnbq__ctx_unlock(c);
+        }
+        BNBQ__CU_END();
+    }
     r = bnbq__cu_tiles_x(ex, bnbq__func, N, &gx);
     if (r == BNBQ_SUCCESS) r = bnbq__cu_kernel(ex, "int8mm", "", "bnbq_k_int8_matmul", &f);
     if (r == BNBQ_SUCCESS) {

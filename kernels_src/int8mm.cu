@@ -154,3 +154,61 @@ bnbq_k_sb_matmul_any(const i8* A, const i8* B, const u16* sx, const u16* sw, int
                      u64 N, u64 K, u16* out, const u16* bias) {
     bnbq_sb_matmul<0>(A, B, sx, sw, sw_global, M, N, K, out, bias);
 }
+
+// ---- bnbq_k_int8_gemv: int32 out for a few rows of A (M <= BNBQ__CU_MM_GV_M; the launcher) -------
+// A decoding step multiplies one or a few tokens by the weight: the 64 x 64 tiles above then read
+// each tile of B in 32-byte steps with a barrier each and use M / 64 of their outputs. Here a warp
+// takes a row n of B and a group of up to BNBQ_MM_GV_M rows of A at a time; its lanes read 16 bytes
+// of the row each, BNBQ_MM_GV_U loads at once (a 4096-byte row in one round trip), with the same 16
+// bytes of each of the group's rows of A (from the L1: A is small and every warp reads it); __dp4a
+// into one int32 sum per row of A and lane, then the warp's sums by shuffles. With more than
+// BNBQ_MM_GV_M rows of A (at most twice that) the two groups of a row n go to two consecutive warps
+// (of one block, at the same time), so that B is read from DRAM once. Integer sums (wrapping mod 2^32) do not
+// depend on their order: the result is the tile kernel's and the CPU's, bit for bit. K % 16 == 0,
+// A and B 16-byte aligned.
+#define BNBQ_MM_GV_M 8
+#define BNBQ_MM_GV_U 8
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_int8_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {
+    const u32 lane = threadIdx.x & 31u;
+    const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5, K16 = K >> 4;
+    const u32 gs = M > BNBQ_MM_GV_M;   // 1: two groups (M <= 2 BNBQ_MM_GV_M, the launcher)
+    for (u64 wi = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5; wi < (N << gs); wi += nwarps) {
+        const u64 n = wi >> gs, m0 = (wi & gs) * BNBQ_MM_GV_M, mc = M - m0;   // rows m0 .. m0 + min(mc, 8)
+        const uint4* b4 = (const uint4*)(B + n * K);
+        const uint4* a4 = (const uint4*)(A + m0 * K);
+        u32 acc[BNBQ_MM_GV_M];
+#pragma unroll
+        for (int m = 0; m < BNBQ_MM_GV_M; m++) acc[m] = 0u;
+        for (u64 c0 = 0; c0 < K16; c0 += 32u * BNBQ_MM_GV_U) {
+            uint4 b[BNBQ_MM_GV_U];
+#pragma unroll
+            for (int u = 0; u < BNBQ_MM_GV_U; u++) {
+                const u64 c = c0 + (u64)u * 32u + lane;
+                b[u] = c < K16 ? __ldg(b4 + c) : make_uint4(0u, 0u, 0u, 0u);
+            }
+#pragma unroll
+            for (int u = 0; u < BNBQ_MM_GV_U; u++) {
+                const u64 c = c0 + (u64)u * 32u + lane;
+                if (c >= K16) break;
+#pragma unroll
+                for (int m = 0; m < BNBQ_MM_GV_M; m++) {
+                    if ((u64)m >= mc) break;
+                    const uint4 a = __ldg(a4 + (u64)m * K16 + c);
+                    int s = __dp4a((int)a.x, (int)b[u].x, 0);
+                    s = __dp4a((int)a.y, (int)b[u].y, s);
+                    s = __dp4a((int)a.z, (int)b[u].z, s);
+                    s = __dp4a((int)a.w, (int)b[u].w, s);
+                    acc[m] += (u32)s;
+                }
+            }
+        }
+#pragma unroll
+        for (int m = 0; m < BNBQ_MM_GV_M; m++) {
+            if ((u64)m >= mc) break;
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) acc[m] += __shfl_xor_sync(0xffffffffu, acc[m], o);
+            if (lane == (u32)m) out[(m0 + (u64)m) * N + n] = (i32)acc[m];
+        }
+    }
+}
