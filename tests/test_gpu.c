@@ -858,6 +858,14 @@ static void op_int8_rows_specials(void) {
         }
 }
 
+/* |x[i]| at most lim: the cases that count their outlier columns must not get one more from a 6-sigma
+   normal value (9.8M values hold one about 2 % of the time, and which values a case draws depends on
+   every case before it: test_disable_nvrtc's rerun of the --small run found 6 columns, not 5) */
+static void clip_abs(float* x, size_t n, float lim) {
+    size_t i;
+    for (i = 0; i < n; i++) x[i] = x[i] > lim ? lim : x[i] < -lim ? -lim : x[i];
+}
+
 /* The paths of the GPU's int8_vectorwise_quant with a threshold and 8-element pieces (bnbq_cuda.h,
    bnbq__cu_int8_vectorwise_quant), each byte-identical to the CPU:
    - two or more waves of resident row blocks: the outlier-column snapshot of the first 64 rows
@@ -891,6 +899,7 @@ static void op_int8_sample_miss(void) {
     label("int8_vectorwise_quant %zux%zu threshold=6, outliers in sampled and unsampled rows", R, C);
     x = (float*)H(R * C * 4);
     fill_normal(x, R * C, 1.0f);
+    clip_abs(x, R * C, 5.5f);   /* no outlier but the ones placed below */
     x[0 * C + 5] = 9.0f; x[1 * C + 9] = -7.5f; x[(R - 1) * C + 255] = 12.0f; x[(R - 1) * C + 5] = 6.5f;
     x[150 * C + 64] = -30.0f; x[9000 * C + 100] = 7.0f;
     cnt = vw_quant_both((const uint16_t*)as_dtype(BNBQ_F16, x, R * C), R, C, 6.0f, 1);
@@ -913,6 +922,7 @@ static void op_int8_sample_miss(void) {
     label("int8_vectorwise_quant %zux%zu threshold=6, snapshot path at 256 threads a row", R4, C4);
     x = (float*)H(R4 * C4 * 4);
     fill_normal(x, R4 * C4, 1.0f);
+    clip_abs(x, R4 * C4, 5.5f);
     x[0 * C4 + 7] = 8.0f; x[2 * C4 + 9000] = -6.0f; x[700 * C4 + 7] = 10.0f; x[(R4 - 1) * C4 + 4321] = 6.25f;
     cnt = vw_quant_both((const uint16_t*)as_dtype(BNBQ_F16, x, R4 * C4), R4, C4, 6.0f, 1);
     if (cnt != 3) case_fail("the CPU finds %d outlier columns, not 3", (int)cnt);
