@@ -3628,14 +3628,12 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "// (of one block, at the same time), so that B is read from DRAM once. Integer sums (wrapping mod 2^32) do not\n",
     "// depend on their order: the result is the tile kernel's and the CPU's, bit for bit. K % 16 == 0,\n",
     "// A and B 16-byte aligned.\n",
+    "// SB = 1 (bnbq_k_sb_gemv): the SwitchBack epilogue of bnbq_sb_matmul on each sum instead of the int32.\n",
     "#define BNBQ_MM_GV_M 8\n",
     "#define BNBQ_MM_GV_U 8\n",
-    "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_int8_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {}\n",
-    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_gemv)\n",
-    "#line 171 \"int8mm.cu\"\n",
-    "extern \"C\" __global__ void __launch_bounds__(256)\n",
-    "bnbq_k_int8_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {\n",
+    "template <int SB>\n",
+    "BNBQ_DEV void bnbq_mm_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, const u16* sx,\n",
+    "                           const u16* sw, int sw_global, u16* out16, const u16* bias) {\n",
     "    const u32 lane = threadIdx.x & 31u;\n",
     "    const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5, K16 = K >> 4;\n",
     "    const u32 gs = M > BNBQ_MM_GV_M;   // 1: two groups (M <= 2 BNBQ_MM_GV_M, the launcher)\n",
@@ -3669,17 +3667,55 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "                }\n",
     "            }\n",
     "        }\n",
+    "        u32 mine = 0u;   // lane m < min(mc, 8) keeps row m0 + m's sum\n",
     "#pragma unroll\n",
     "        for (int m = 0; m < BNBQ_MM_GV_M; m++) {\n",
     "            if ((u64)m >= mc) break;\n",
     "#pragma unroll\n",
     "            for (int o = 16; o > 0; o >>= 1) acc[m] += __shfl_xor_sync(0xffffffffu, acc[m], o);\n",
-    "            if (lane == (u32)m) out[(m0 + (u64)m) * N + n] = (i32)acc[m];\n",
+    "            if (lane == (u32)m) mine = acc[m];\n",
+    "        }\n",
+    "        if ((u64)lane < mc && lane < BNBQ_MM_GV_M) {\n",
+    "            const u64 e = (m0 + lane) * N + n;\n",
+    "            if (!SB) {\n",
+    "                out[e] = (i32)mine;\n",
+    "            } else {   // as bnbq_sb_matmul: f = f32(acc) * f32(1/127^2); g = sx[m] * f; c = w * g; h = f16(c)\n",
+    "                const float x = bnbq_h2f_arith(sx[m0 + lane]);\n",
+    "                const float w = bnbq_h2f_arith(sw[sw_global ? 0 : n]);\n",
+    "                const float f = (float)(i32)mine * 6.20001229e-05f;\n",
+    "                const float g = x * f;\n",
+    "                const float c = w * g;\n",
+    "                u32 h = bnbq_f16_canon(c);\n",
+    "                if (bias) h = bnbq_f16_canon(bnbq_h2f_arith((u16)h) + bnbq_h2f_arith(bias[n]));\n",
+    "                out16[e] = (u16)h;\n",
+    "            }\n",
     "        }\n",
     "    }\n",
     "}\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_gemv)\n",
+    "#line 233 \"int8mm.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_int8_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {\n",
+    "    bnbq_mm_gemv<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);\n",
+    "}\n",
     "#endif\n",
-    "#line 215 \"int8mm.cu\"\n",
+    "#line 237 \"int8mm.cu\"\n",
+    "// int8_matmul_rowwise_dequantize / _mixed_dequantize (SwitchBack) for the same few rows of A:\n",
+    "// bnbq_sb_matmul's arguments, its results bit for bit\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_sb_gemv(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
+    "               u64 K, u16* out, const u16* bias) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_gemv)\n",
+    "#line 239 \"int8mm.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_sb_gemv(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
+    "               u64 K, u16* out, const u16* bias) {\n",
+    "    bnbq_mm_gemv<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);\n",
+    "}\n",
+    "#endif\n",
+    "#line 244 \"int8mm.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_int8mm[] = {
@@ -3687,6 +3723,7 @@ static const char* const bnbq__cu_kernels_int8mm[] = {
     "bnbq_k_sb_matmul",
     "bnbq_k_sb_matmul_any",
     "bnbq_k_int8_gemv",
+    "bnbq_k_sb_gemv",
     0
 };
 static const char* const bnbq__cu_src_matmul4[] = {
@@ -6345,7 +6382,7 @@ struct bnbq_cuda {
     int               pdl_off;        /* cuLaunchKernelEx failed once: plain launches (launch_pdl)  */
     void*             err_flag;       /* device u32: sticky index error of the prims (bnbq_sync)    */
     int               err_armed;      /* a kernel that may set it was queued since the last check   */
-    unsigned long     mm_gemv_launches; /* int8_linear_matmul's bnbq_k_int8_gemv launches (the tests) */
+    unsigned long     mm_gemv_launches; /* bnbq_k_int8_gemv / bnbq_k_sb_gemv launches (the tests)      */
 };
 
 /* cuFuncLoad right after cuModuleGetFunction (where the driver has it): the kernel's code goes to
@@ -8211,7 +8248,7 @@ static bnbq_result bnbq__cu_int8_double_quant(bnbq_exec* ex, bnbq_dtype dt, cons
 #define BNBQ__CU_SLOT_int8_double_quant bnbq__cu_int8_double_quant
 
 #define BNBQ__CU_MM_GV_M 16           /* the most rows of A for bnbq_k_int8_gemv (2 groups of its BNBQ_MM_GV_M) */
-static int bnbq__cu_mm_gemv_off = 0;   /* bench and test switch: the tile kernel for every M */
+static int bnbq__cu_mm_gemv_off = 0;   /* bench and test switch: the tile kernels for every M (also SwitchBack's) */
 static bnbq_result bnbq__cu_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, const int8_t* B,
                                                size_t M, size_t N, size_t K, int32_t* out) {
     bnbq__CUfunction f = NULL;
@@ -8408,7 +8445,25 @@ static bnbq_result bnbq__cu_sb_matmul(bnbq_exec* ex, const char* func, const int
     bnbq__CUfunction f = NULL;
     unsigned gx = 0;
     int vec = K % 16 == 0 && bnbq__cu_al(a_, 16) && bnbq__cu_al(w, 16);
-    bnbq_result r = bnbq__cu_tiles_x(ex, func, N, &gx);
+    bnbq_result r;
+    if (vec && M <= BNBQ__CU_MM_GV_M && !bnbq__cu_mm_gemv_off) {   /* a few rows of A: bnbq_k_sb_gemv */
+        bnbq_cuda* c = (bnbq_cuda*)ex->impl;
+        r = bnbq__cu_kernel(ex, "int8mm", "", "bnbq_k_sb_gemv", &f);
+        if (r == BNBQ_SUCCESS) {
+            unsigned long long MM = M, NN = N, KK = K;
+            void* a[10];
+            a[0] = (void*)&a_; a[1] = (void*)&w; a[2] = (void*)&sx; a[3] = (void*)&sw; a[4] = &sw_global;
+            a[5] = &MM; a[6] = &NN; a[7] = &KK; a[8] = (void*)&out; a[9] = (void*)&bias;
+            r = bnbq__cu_launch(ex, func, f, bnbq__grid(c, N * (M > 8 ? 2 : 1), 8), 1, 256, 0, a);
+        }
+        if (r == BNBQ_SUCCESS) {
+            bnbq__ctx_lock(c);
+            c->mm_gemv_launches++;
+            bnbq__ctx_unlock(c);
+        }
+        return r;
+    }
+    r = bnbq__cu_tiles_x(ex, func, N, &gx);
     if (r == BNBQ_SUCCESS)
         r = bnbq__cu_kernel(ex, "int8mm", "", vec ? "bnbq_k_sb_matmul" : "bnbq_k_sb_matmul_any", &f);
     if (r == BNBQ_SUCCESS) {

@@ -166,10 +166,12 @@ bnbq_k_sb_matmul_any(const i8* A, const i8* B, const u16* sx, const u16* sw, int
 // (of one block, at the same time), so that B is read from DRAM once. Integer sums (wrapping mod 2^32) do not
 // depend on their order: the result is the tile kernel's and the CPU's, bit for bit. K % 16 == 0,
 // A and B 16-byte aligned.
+// SB = 1 (bnbq_k_sb_gemv): the SwitchBack epilogue of bnbq_sb_matmul on each sum instead of the int32.
 #define BNBQ_MM_GV_M 8
 #define BNBQ_MM_GV_U 8
-extern "C" __global__ void __launch_bounds__(256)
-bnbq_k_int8_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {
+template <int SB>
+BNBQ_DEV void bnbq_mm_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, const u16* sx,
+                           const u16* sw, int sw_global, u16* out16, const u16* bias) {
     const u32 lane = threadIdx.x & 31u;
     const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5, K16 = K >> 4;
     const u32 gs = M > BNBQ_MM_GV_M;   // 1: two groups (M <= 2 BNBQ_MM_GV_M, the launcher)
@@ -203,12 +205,39 @@ bnbq_k_int8_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {
                 }
             }
         }
+        u32 mine = 0u;   // lane m < min(mc, 8) keeps row m0 + m's sum
 #pragma unroll
         for (int m = 0; m < BNBQ_MM_GV_M; m++) {
             if ((u64)m >= mc) break;
 #pragma unroll
             for (int o = 16; o > 0; o >>= 1) acc[m] += __shfl_xor_sync(0xffffffffu, acc[m], o);
-            if (lane == (u32)m) out[(m0 + (u64)m) * N + n] = (i32)acc[m];
+            if (lane == (u32)m) mine = acc[m];
+        }
+        if ((u64)lane < mc && lane < BNBQ_MM_GV_M) {
+            const u64 e = (m0 + lane) * N + n;
+            if (!SB) {
+                out[e] = (i32)mine;
+            } else {   // as bnbq_sb_matmul: f = f32(acc) * f32(1/127^2); g = sx[m] * f; c = w * g; h = f16(c)
+                const float x = bnbq_h2f_arith(sx[m0 + lane]);
+                const float w = bnbq_h2f_arith(sw[sw_global ? 0 : n]);
+                const float f = (float)(i32)mine * 6.20001229e-05f;
+                const float g = x * f;
+                const float c = w * g;
+                u32 h = bnbq_f16_canon(c);
+                if (bias) h = bnbq_f16_canon(bnbq_h2f_arith((u16)h) + bnbq_h2f_arith(bias[n]));
+                out16[e] = (u16)h;
+            }
         }
     }
+}
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_int8_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {
+    bnbq_mm_gemv<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);
+}
+// int8_matmul_rowwise_dequantize / _mixed_dequantize (SwitchBack) for the same few rows of A:
+// bnbq_sb_matmul's arguments, its results bit for bit
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_sb_gemv(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,
+               u64 K, u16* out, const u16* bias) {
+    bnbq_mm_gemv<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);
 }

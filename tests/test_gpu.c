@@ -1216,47 +1216,62 @@ static void op_dequantize_rowwise(void) {
     }
 }
 
+/* k_mm's shapes and three for the few-rows kernel (bnbq_k_sb_gemv: M <= BNBQ__CU_MM_GV_M, K % 16 == 0),
+   each with and without a bias, and the shapes that kernel takes also with the tile kernel
+   (bnbq__cu_mm_gemv_off); the context's count of its launches says which ran */
 static void sb_matmul(int mixed) {
-    int s, b;
-    for (s = 0; s < NMM; s++)
-        for (b = 0; b < 2; b++) {
-            size_t M = k_mm[s].M, N = k_mm[s].N, K = k_mm[s].K;
-            float *sx, *sw, *bf;
-            void *ha, *hw, *hsx, *hsw, *hb = NULL, *da, *dw, *dsx, *dsw, *db = NULL, *ho, *dout;
-            size_t nsw = mixed ? 1 : N;
-            STOP();
-            case_begin();
-            label("M=%zu N=%zu K=%zu bias=%d", M, N, K, b);
-            ha = H(M * K); fill_bytes(ha, M * K);
-            hw = H(N * K); fill_bytes(hw, N * K);
-            sx = (float*)H(M * 4); fill_absmax(sx, M);
-            sw = (float*)H(nsw * 4); fill_absmax(sw, nsw);
-            hsx = as_dtype(BNBQ_F16, sx, M);
-            hsw = as_dtype(BNBQ_F16, sw, nsw);
-            if (b) {
-                bf = (float*)H(N * 4);
-                fill_normal(bf, N, 1.0f);
-                hb = as_dtype(BNBQ_F16, bf, N);
-                db = U(hb, N * 2);
+    static const mnk more[3] = { { 16, 1001, 4112 }, { 9, 64, 4096 }, { 1, 33, 16 } };
+    int s, b, off;
+    for (s = 0; s < NMM + 3; s++)
+        for (b = 0; b < 2; b++)
+            for (off = 0; off < 2; off++) {
+                const mnk sh = s < NMM ? k_mm[s] : more[s - NMM];
+                size_t M = sh.M, N = sh.N, K = sh.K;
+                const int gv = M <= BNBQ__CU_MM_GV_M && K % 16 == 0, expect = gv && !off;
+                bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
+                unsigned long before = gc->mm_gemv_launches;
+                float *sx, *sw, *bf;
+                void *ha, *hw, *hsx, *hsw, *hb = NULL, *da, *dw, *dsx, *dsw, *db = NULL, *ho, *dout;
+                size_t nsw = mixed ? 1 : N;
+                STOP();
+                if (off && !gv) continue;
+                case_begin();
+                label("M=%zu N=%zu K=%zu bias=%d%s", M, N, K, b, !gv ? "" : off ? " (tile kernel)" : " (few-rows kernel)");
+                ha = H(M * K); fill_bytes(ha, M * K);
+                hw = H(N * K); fill_bytes(hw, N * K);
+                sx = (float*)H(M * 4); fill_absmax(sx, M);
+                sw = (float*)H(nsw * 4); fill_absmax(sw, nsw);
+                hsx = as_dtype(BNBQ_F16, sx, M);
+                hsw = as_dtype(BNBQ_F16, sw, nsw);
+                if (b) {
+                    bf = (float*)H(N * 4);
+                    fill_normal(bf, N, 1.0f);
+                    hb = as_dtype(BNBQ_F16, bf, N);
+                    db = U(hb, N * 2);
+                }
+                da = U(ha, M * K); dw = U(hw, N * K); dsx = U(hsx, M * 2); dsw = U(hsw, nsw * 2);
+                ho = H(M * N * 2); dout = D(M * N * 2);
+                bnbq__cu_mm_gemv_off = off;
+                if (mixed) {
+                    if (both(bnbq_int8_matmul_mixed_dequantize(NULL, (int8_t*)ha, (int8_t*)hw, (uint16_t*)hsx, (uint16_t*)hsw,
+                                                               M, N, K, (uint16_t*)ho, (uint16_t*)hb),
+                             bnbq_int8_matmul_mixed_dequantize(g_gex, (int8_t*)da, (int8_t*)dw, (uint16_t*)dsx, (uint16_t*)dsw,
+                                                               M, N, K, (uint16_t*)dout, (uint16_t*)db)))
+                        exact("out", ho, dout, M * N, BNBQ_F16);
+                } else {
+                    if (both(bnbq_int8_matmul_rowwise_dequantize(NULL, (int8_t*)ha, (int8_t*)hw, (uint16_t*)hsx, (uint16_t*)hsw,
+                                                                 M, N, K, (uint16_t*)ho, (uint16_t*)hb),
+                             bnbq_int8_matmul_rowwise_dequantize(g_gex, (int8_t*)da, (int8_t*)dw, (uint16_t*)dsx, (uint16_t*)dsw,
+                                                                 M, N, K, (uint16_t*)dout, (uint16_t*)db)))
+                        exact("out", ho, dout, M * N, BNBQ_F16);
+                }
+                bnbq__cu_mm_gemv_off = 0;
+                if (!g_plumbing && (gc->mm_gemv_launches - before == 1) != (expect != 0))   /* (--fake-plumbing: CPU kernels) */
+                    case_fail("the few-rows kernel was %s", expect ? "not used" : "used");
+                case_end();
             }
-            da = U(ha, M * K); dw = U(hw, N * K); dsx = U(hsx, M * 2); dsw = U(hsw, nsw * 2);
-            ho = H(M * N * 2); dout = D(M * N * 2);
-            if (mixed) {
-                if (both(bnbq_int8_matmul_mixed_dequantize(NULL, (int8_t*)ha, (int8_t*)hw, (uint16_t*)hsx, (uint16_t*)hsw,
-                                                           M, N, K, (uint16_t*)ho, (uint16_t*)hb),
-                         bnbq_int8_matmul_mixed_dequantize(g_gex, (int8_t*)da, (int8_t*)dw, (uint16_t*)dsx, (uint16_t*)dsw,
-                                                           M, N, K, (uint16_t*)dout, (uint16_t*)db)))
-                    exact("out", ho, dout, M * N, BNBQ_F16);
-            } else {
-                if (both(bnbq_int8_matmul_rowwise_dequantize(NULL, (int8_t*)ha, (int8_t*)hw, (uint16_t*)hsx, (uint16_t*)hsw,
-                                                             M, N, K, (uint16_t*)ho, (uint16_t*)hb),
-                         bnbq_int8_matmul_rowwise_dequantize(g_gex, (int8_t*)da, (int8_t*)dw, (uint16_t*)dsx, (uint16_t*)dsw,
-                                                             M, N, K, (uint16_t*)dout, (uint16_t*)db)))
-                    exact("out", ho, dout, M * N, BNBQ_F16);
-            }
-            case_end();
-        }
 }
+
 static void op_int8_matmul_rowwise_dequantize(void) { sb_matmul(0); }
 static void op_int8_matmul_mixed_dequantize(void) { sb_matmul(1); }
 
