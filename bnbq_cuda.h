@@ -8249,6 +8249,21 @@ static bnbq_result bnbq__cu_int8_double_quant(bnbq_exec* ex, bnbq_dtype dt, cons
 
 #define BNBQ__CU_MM_GV_M 16           /* the most rows of A for bnbq_k_int8_gemv (2 groups of its BNBQ_MM_GV_M) */
 static int bnbq__cu_mm_gemv_off = 0;   /* bench and test switch: the tile kernels for every M (also SwitchBack's) */
+/* Launches bnbq_k_int8_gemv / bnbq_k_sb_gemv (kernel) for M <= BNBQ__CU_MM_GV_M rows of A: a warp per row of
+   B and group of 8 rows of A (two groups: two warps a row), 8 warps a block; counts the launch. */
+static bnbq_result bnbq__cu_mm_gemv(bnbq_exec* ex, const char* func, const char* kernel, size_t M, size_t N,
+                                    void** args) {
+    bnbq_cuda* c = (bnbq_cuda*)ex->impl;
+    bnbq__CUfunction f = NULL;
+    bnbq_result r = bnbq__cu_kernel(ex, "int8mm", "", kernel, &f);
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_launch(ex, func, f, bnbq__grid(c, N * (M > 8 ? 2 : 1), 8), 1, 256, 0, args);
+    if (r == BNBQ_SUCCESS) {
+        bnbq__ctx_lock(c);
+        c->mm_gemv_launches++;
+        bnbq__ctx_unlock(c);
+    }
+    return r;
+}
 static bnbq_result bnbq__cu_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, const int8_t* B,
                                                size_t M, size_t N, size_t K, int32_t* out) {
     bnbq__CUfunction f = NULL;
@@ -8256,18 +8271,10 @@ static bnbq_result bnbq__cu_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, c
     BNBQ__CU_BEGIN("bnbq_int8_linear_matmul");
     /* a few rows of A with 16-byte rows (a decoding step): a warp a row of B (bnbq_k_int8_gemv) */
     if (M <= BNBQ__CU_MM_GV_M && !bnbq__cu_mm_gemv_off && K % 16 == 0 && bnbq__cu_al(A, 16) && bnbq__cu_al(B, 16)) {
-        r = bnbq__cu_kernel(ex, "int8mm", "", "bnbq_k_int8_gemv", &f);
-        if (r == BNBQ_SUCCESS) {
-            unsigned long long MM = M, NN = N, KK = K;
-            void* a[6];
-            a[0] = (void*)&A; a[1] = (void*)&B; a[2] = &MM; a[3] = &NN; a[4] = &KK; a[5] = (void*)&out;
-            r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, N * (M > 8 ? 2 : 1), 8), 1, 256, 0, a);
-        }
-        if (r == BNBQ_SUCCESS) {
-            bnbq__ctx_lock(c);
-            c->mm_gemv_launches++;
-            bnbq__ctx_unlock(c);
-        }
+        unsigned long long MM = M, NN = N, KK = K;
+        void* a[6];
+        a[0] = (void*)&A; a[1] = (void*)&B; a[2] = &MM; a[3] = &NN; a[4] = &KK; a[5] = (void*)&out;
+        r = bnbq__cu_mm_gemv(ex, bnbq__func, "bnbq_k_int8_gemv", M, N, a);
         BNBQ__CU_END();
     }
     r = bnbq__cu_tiles_x(ex, bnbq__func, N, &gx);
@@ -8447,21 +8454,11 @@ static bnbq_result bnbq__cu_sb_matmul(bnbq_exec* ex, const char* func, const int
     int vec = K % 16 == 0 && bnbq__cu_al(a_, 16) && bnbq__cu_al(w, 16);
     bnbq_result r;
     if (vec && M <= BNBQ__CU_MM_GV_M && !bnbq__cu_mm_gemv_off) {   /* a few rows of A: bnbq_k_sb_gemv */
-        bnbq_cuda* c = (bnbq_cuda*)ex->impl;
-        r = bnbq__cu_kernel(ex, "int8mm", "", "bnbq_k_sb_gemv", &f);
-        if (r == BNBQ_SUCCESS) {
-            unsigned long long MM = M, NN = N, KK = K;
-            void* a[10];
-            a[0] = (void*)&a_; a[1] = (void*)&w; a[2] = (void*)&sx; a[3] = (void*)&sw; a[4] = &sw_global;
-            a[5] = &MM; a[6] = &NN; a[7] = &KK; a[8] = (void*)&out; a[9] = (void*)&bias;
-            r = bnbq__cu_launch(ex, func, f, bnbq__grid(c, N * (M > 8 ? 2 : 1), 8), 1, 256, 0, a);
-        }
-        if (r == BNBQ_SUCCESS) {
-            bnbq__ctx_lock(c);
-            c->mm_gemv_launches++;
-            bnbq__ctx_unlock(c);
-        }
-        return r;
+        unsigned long long MM = M, NN = N, KK = K;
+        void* a[10];
+        a[0] = (void*)&a_; a[1] = (void*)&w; a[2] = (void*)&sx; a[3] = (void*)&sw; a[4] = &sw_global;
+        a[5] = &MM; a[6] = &NN; a[7] = &KK; a[8] = (void*)&out; a[9] = (void*)&bias;
+        return bnbq__cu_mm_gemv(ex, func, "bnbq_k_sb_gemv", M, N, a);
     }
     r = bnbq__cu_tiles_x(ex, func, N, &gx);
     if (r == BNBQ_SUCCESS)
