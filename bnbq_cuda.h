@@ -8247,7 +8247,8 @@ static bnbq_result bnbq__cu_int8_double_quant(bnbq_exec* ex, bnbq_dtype dt, cons
 }
 #define BNBQ__CU_SLOT_int8_double_quant bnbq__cu_int8_double_quant
 
-#define BNBQ__CU_MM_GV_M 16           /* the most rows of A for bnbq_k_int8_gemv (2 groups of its BNBQ_MM_GV_M) */
+#define BNBQ__CU_MM_GV_G 8            /* rows of A a warp takes (the kernels' BNBQ_MM_GV_M) */
+#define BNBQ__CU_MM_GV_M (2 * BNBQ__CU_MM_GV_G)   /* the most rows of A for bnbq_k_int8_gemv / _sb_gemv */
 static int bnbq__cu_mm_gemv_off = 0;   /* bench and test switch: the tile kernels for every M (also SwitchBack's) */
 /* Launches bnbq_k_int8_gemv / bnbq_k_sb_gemv (kernel) for M <= BNBQ__CU_MM_GV_M rows of A: a warp per row of
    B and group of 8 rows of A (two groups: two warps a row), 8 warps a block; counts the launch. */
@@ -8256,7 +8257,7 @@ static bnbq_result bnbq__cu_mm_gemv(bnbq_exec* ex, const char* func, const char*
     bnbq_cuda* c = (bnbq_cuda*)ex->impl;
     bnbq__CUfunction f = NULL;
     bnbq_result r = bnbq__cu_kernel(ex, "int8mm", "", kernel, &f);
-    if (r == BNBQ_SUCCESS) r = bnbq__cu_launch(ex, func, f, bnbq__grid(c, N * (M > 8 ? 2 : 1), 8), 1, 256, 0, args);
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_launch(ex, func, f, bnbq__grid(c, N * (M > BNBQ__CU_MM_GV_G ? 2 : 1), 8), 1, 256, 0, args);
     if (r == BNBQ_SUCCESS) {
         bnbq__ctx_lock(c);
         c->mm_gemv_launches++;
@@ -8268,27 +8269,22 @@ static bnbq_result bnbq__cu_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, c
                                                size_t M, size_t N, size_t K, int32_t* out) {
     bnbq__CUfunction f = NULL;
     unsigned gx = 0;
+    unsigned long long MM = M, NN = N, KK = K;
+    int vec = K % 16 == 0 && bnbq__cu_al(A, 16) && bnbq__cu_al(B, 16);
+    int vec_out = N % 4 == 0 && bnbq__cu_al(out, 16);
+    void* a[8];   /* bnbq_k_int8_gemv takes the first six */
     BNBQ__CU_BEGIN("bnbq_int8_linear_matmul");
-    /* a few rows of A with 16-byte rows (a decoding step): a warp a row of B (bnbq_k_int8_gemv) */
-    if (M <= BNBQ__CU_MM_GV_M && !bnbq__cu_mm_gemv_off && K % 16 == 0 && bnbq__cu_al(A, 16) && bnbq__cu_al(B, 16)) {
-        unsigned long long MM = M, NN = N, KK = K;
-        void* a[6];
-        a[0] = (void*)&A; a[1] = (void*)&B; a[2] = &MM; a[3] = &NN; a[4] = &KK; a[5] = (void*)&out;
+    a[0] = (void*)&A; a[1] = (void*)&B; a[2] = &MM; a[3] = &NN; a[4] = &KK; a[5] = (void*)&out;
+    a[6] = &vec; a[7] = &vec_out;
+    if (vec && M <= BNBQ__CU_MM_GV_M && !bnbq__cu_mm_gemv_off) {   /* a few rows of A (a decoding step) */
         r = bnbq__cu_mm_gemv(ex, bnbq__func, "bnbq_k_int8_gemv", M, N, a);
         BNBQ__CU_END();
     }
     r = bnbq__cu_tiles_x(ex, bnbq__func, N, &gx);
     if (r == BNBQ_SUCCESS) r = bnbq__cu_kernel(ex, "int8mm", "", "bnbq_k_int8_matmul", &f);
-    if (r == BNBQ_SUCCESS) {
-        unsigned long long MM = M, NN = N, KK = K;
-        int vec = K % 16 == 0 && bnbq__cu_al(A, 16) && bnbq__cu_al(B, 16);
-        int vec_out = N % 4 == 0 && bnbq__cu_al(out, 16);
-        void* a[8];
-        a[0] = (void*)&A; a[1] = (void*)&B; a[2] = &MM; a[3] = &NN; a[4] = &KK; a[5] = (void*)&out;
-        a[6] = &vec; a[7] = &vec_out;
+    if (r == BNBQ_SUCCESS)
         r = bnbq__cu_launch(ex, bnbq__func, f, gx, bnbq__cu_min_u(M / 64 + (M % 64 != 0), 65535), 256,
                             0, a);
-    }
     BNBQ__CU_END();
 }
 #define BNBQ__CU_SLOT_int8_linear_matmul bnbq__cu_int8_linear_matmul
@@ -8452,24 +8448,18 @@ static bnbq_result bnbq__cu_sb_matmul(bnbq_exec* ex, const char* func, const int
     bnbq__CUfunction f = NULL;
     unsigned gx = 0;
     int vec = K % 16 == 0 && bnbq__cu_al(a_, 16) && bnbq__cu_al(w, 16);
+    unsigned long long MM = M, NN = N, KK = K;
+    void* a[10];   /* the same arguments for bnbq_k_sb_gemv and the tile kernels */
     bnbq_result r;
-    if (vec && M <= BNBQ__CU_MM_GV_M && !bnbq__cu_mm_gemv_off) {   /* a few rows of A: bnbq_k_sb_gemv */
-        unsigned long long MM = M, NN = N, KK = K;
-        void* a[10];
-        a[0] = (void*)&a_; a[1] = (void*)&w; a[2] = (void*)&sx; a[3] = (void*)&sw; a[4] = &sw_global;
-        a[5] = &MM; a[6] = &NN; a[7] = &KK; a[8] = (void*)&out; a[9] = (void*)&bias;
+    a[0] = (void*)&a_; a[1] = (void*)&w; a[2] = (void*)&sx; a[3] = (void*)&sw; a[4] = &sw_global;
+    a[5] = &MM; a[6] = &NN; a[7] = &KK; a[8] = (void*)&out; a[9] = (void*)&bias;
+    if (vec && M <= BNBQ__CU_MM_GV_M && !bnbq__cu_mm_gemv_off)   /* a few rows of A */
         return bnbq__cu_mm_gemv(ex, func, "bnbq_k_sb_gemv", M, N, a);
-    }
     r = bnbq__cu_tiles_x(ex, func, N, &gx);
     if (r == BNBQ_SUCCESS)
         r = bnbq__cu_kernel(ex, "int8mm", "", vec ? "bnbq_k_sb_matmul" : "bnbq_k_sb_matmul_any", &f);
-    if (r == BNBQ_SUCCESS) {
-        unsigned long long MM = M, NN = N, KK = K;
-        void* a[10];
-        a[0] = (void*)&a_; a[1] = (void*)&w; a[2] = (void*)&sx; a[3] = (void*)&sw; a[4] = &sw_global;
-        a[5] = &MM; a[6] = &NN; a[7] = &KK; a[8] = (void*)&out; a[9] = (void*)&bias;
+    if (r == BNBQ_SUCCESS)
         r = bnbq__cu_launch(ex, func, f, gx, bnbq__cu_min_u(M / 64 + (M % 64 != 0), 65535), 256, 0, a);
-    }
     return r;
 }
 

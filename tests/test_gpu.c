@@ -1021,66 +1021,48 @@ static const mnk k_mm[8] = { { 1, 1, 1 }, { 1, 7, 5 }, { 33, 100, 70 }, { 17, 64
                              { 128, 256, 1024 }, { 256, 512, 4096 }, { 1, 4096, 4096 } };
 #define NMM (g_small ? 4 : 8)
 
+/* k_mm's shapes and nine for the kernel of a few rows of A (bnbq_cuda.h BNBQ__CU_MM_GV_M, kernels_src/int8mm.cu
+   bnbq_k_int8_gemv: K % 16 == 0, A and B 16-byte aligned): M = 1 with K 16 (one lane's load), 4112 (a second
+   round of loads, partly past K) and 4096, M = 8 (one group of rows of A), 9 (two, the second of one row) and
+   16 (the most: two whole groups); M = 17 and K % 16 != 0 take the tile kernel. Random bytes, and for three
+   shapes also the extremes (-128 * -128 everywhere: the int32 sums wrap). Each shape that kernel takes runs
+   with it and with the tile kernel (bnbq__cu_mm_gemv_off), all exact against the CPU; the context's count of
+   its launches says which ran. */
 static void op_int8_linear_matmul(void) {
-    int s, v;
-    for (s = 0; s < NMM; s++)
-        for (v = 0; v < 2; v++) {
-            size_t M = k_mm[s].M, N = k_mm[s].N, K = k_mm[s].K;
-            void *hA, *hB, *dA, *dB, *ho, *dout;
-            STOP();
-            if (v == 1 && s != 4 && s != 1) continue;
-            case_begin();
-            label("M=%zu N=%zu K=%zu %s", M, N, K, v ? "extremes (wrapping)" : "random");
-            hA = H(M * K); hB = H(N * K);
-            if (v) { memset(hA, 0x80, M * K); memset(hB, 0x80, N * K); }   /* -128 * -128, wraps past 2^31 */
-            else { fill_bytes(hA, M * K); fill_bytes(hB, N * K); }
-            dA = U(hA, M * K); dB = U(hB, N * K);
-            ho = H(M * N * 4); dout = D(M * N * 4);
-            if (both(bnbq_int8_linear_matmul(NULL, (int8_t*)hA, (int8_t*)hB, M, N, K, (int32_t*)ho),
-                     bnbq_int8_linear_matmul(g_gex, (int8_t*)dA, (int8_t*)dB, M, N, K, (int32_t*)dout)))
-                exact("out", ho, dout, M * N, BNBQ_I32);
-            case_end();
-        }
-}
-
-/* int8_linear_matmul's kernel for a few rows of A (bnbq_cuda.h BNBQ__CU_MM_GV_M, kernels_src/int8mm.cu
-   bnbq_k_int8_gemv: K % 16 == 0, A and B 16-byte aligned), each shape with it and with the tile kernel
-   (bnbq__cu_mm_gemv_off), both exact against the CPU; the context's count of its launches says which
-   ran: M = 1 with K 16 (one lane's load), 4112 (a second round of loads, partly past K) and 4096 with
-   the extremes (-128 * -128 everywhere: the int32 sums wrap), M = 8 (one group of rows of A), 9 (two,
-   the second of one row) and 16 (the most: two whole groups); M = 17 and K % 16 != 0: the tile
-   kernel either way */
-static void op_int8_mm_gemv(void) {
-    static const mnk shs[9] = { { 1, 33, 16 }, { 1, 300, 4112 }, { 1, 4096, 4096 }, { 5, 1000, 8192 },
-                                { 8, 2048, 14336 }, { 9, 64, 4096 }, { 16, 1001, 4112 }, { 17, 64, 4096 },
-                                { 2, 64, 4104 } };
-    int s, off;
-    for (s = 0; s < 9; s++)
-        for (off = 0; off < 2; off++) {
-            const size_t M = shs[s].M, N = shs[s].N, K = shs[s].K;
-            const int ext = s == 2, expect = !off && M <= BNBQ__CU_MM_GV_M && K % 16 == 0;
-            bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
-            unsigned long before = gc->mm_gemv_launches;
-            void *hA, *hB, *dA, *dB, *ho, *dout;
-            STOP();
-            if (g_small && K * N > ((size_t)1 << 22)) continue;
-            case_begin();
-            label("M=%zu N=%zu K=%zu %s, %s", M, N, K, ext ? "extremes (wrapping)" : "random",
-                  off ? "the tile kernel" : expect ? "the few-rows kernel" : "not the few-rows kernel");
-            hA = H(M * K); hB = H(N * K);
-            if (ext) { memset(hA, 0x80, M * K); memset(hB, 0x80, N * K); }
-            else { fill_bytes(hA, M * K); fill_bytes(hB, N * K); }
-            dA = U(hA, M * K); dB = U(hB, N * K);
-            ho = H(M * N * 4); dout = D(M * N * 4);
-            bnbq__cu_mm_gemv_off = off;
-            if (both(bnbq_int8_linear_matmul(NULL, (int8_t*)hA, (int8_t*)hB, M, N, K, (int32_t*)ho),
-                     bnbq_int8_linear_matmul(g_gex, (int8_t*)dA, (int8_t*)dB, M, N, K, (int32_t*)dout)))
-                exact("out", ho, dout, M * N, BNBQ_I32);
-            bnbq__cu_mm_gemv_off = 0;
-            if (!g_plumbing && (gc->mm_gemv_launches - before == 1) != (expect != 0))   /* (--fake-plumbing: CPU kernels) */
-                case_fail("the few-rows kernel was %s", expect ? "not used" : "used");
-            case_end();
-        }
+    static const mnk more[9] = { { 1, 33, 16 }, { 1, 300, 4112 }, { 1, 4096, 4096 }, { 5, 1000, 8192 },
+                                 { 8, 2048, 14336 }, { 9, 64, 4096 }, { 16, 1001, 4112 }, { 17, 64, 4096 },
+                                 { 2, 64, 4104 } };
+    int s, v, off;
+    for (s = 0; s < NMM + 9; s++)
+        for (v = 0; v < 2; v++)
+            for (off = 0; off < 2; off++) {
+                const mnk sh = s < NMM ? k_mm[s] : more[s - NMM];
+                const size_t M = sh.M, N = sh.N, K = sh.K;
+                const int gv = M <= BNBQ__CU_MM_GV_M && K % 16 == 0, expect = gv && !off;
+                bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
+                unsigned long before = gc->mm_gemv_launches;
+                void *hA, *hB, *dA, *dB, *ho, *dout;
+                STOP();
+                if (v == 1 && s != 4 && s != 1 && s != NMM + 2) continue;
+                if (off && !gv) continue;
+                if (g_small && s >= NMM && K * N > ((size_t)1 << 22)) continue;
+                case_begin();
+                label("M=%zu N=%zu K=%zu %s%s", M, N, K, v ? "extremes (wrapping)" : "random",
+                      !gv ? "" : off ? " (tile kernel)" : " (few-rows kernel)");
+                hA = H(M * K); hB = H(N * K);
+                if (v) { memset(hA, 0x80, M * K); memset(hB, 0x80, N * K); }   /* -128 * -128, wraps past 2^31 */
+                else { fill_bytes(hA, M * K); fill_bytes(hB, N * K); }
+                dA = U(hA, M * K); dB = U(hB, N * K);
+                ho = H(M * N * 4); dout = D(M * N * 4);
+                bnbq__cu_mm_gemv_off = off;
+                if (both(bnbq_int8_linear_matmul(NULL, (int8_t*)hA, (int8_t*)hB, M, N, K, (int32_t*)ho),
+                         bnbq_int8_linear_matmul(g_gex, (int8_t*)dA, (int8_t*)dB, M, N, K, (int32_t*)dout)))
+                    exact("out", ho, dout, M * N, BNBQ_I32);
+                bnbq__cu_mm_gemv_off = 0;
+                if (!g_plumbing && (gc->mm_gemv_launches - before == 1) != (expect != 0))   /* (--fake-plumbing: CPU kernels) */
+                    case_fail("the few-rows kernel was %s", expect ? "not used" : "used");
+                case_end();
+            }
 }
 
 static void op_int8_mm_dequant(void) {
@@ -2054,7 +2036,6 @@ static const opdef k_ops[] = {
     { "int8_vectorwise_dequant", op_int8_vectorwise_dequant },
     { "int8_double_quant", op_int8_double_quant },
     { "int8_linear_matmul", op_int8_linear_matmul },
-    { "int8_mm_gemv", op_int8_mm_gemv },
     { "int8_mm_dequant", op_int8_mm_dequant },
     { "quantize_rowwise", op_quantize_rowwise },
     { "quantize_columnwise_and_transpose", op_quantize_columnwise_and_transpose },
