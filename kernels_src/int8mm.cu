@@ -100,6 +100,15 @@ BNBQ_DEV u64 bnbq_mm_opaque(u64 v) {
     return r;
 }
 
+// SwitchBack's scaling of an int32 sum: f = f32(acc) * f32(1/127^2); g = x * f; c = w * g; h = f16(c)
+// (x = sx[m], w = sw[n] as float32); the bits of h. Shared by bnbq_sb_matmul and bnbq_mm_gemv<1>.
+BNBQ_DEV u32 bnbq_sb_scale(int acc, float x, float w) {
+    const float f = (float)acc * 6.20001229e-05f;   // f32(1/127^2)
+    const float g = x * f;
+    const float c = w * g;
+    return bnbq_f16_canon(c);
+}
+
 // SwitchBack epilogue. sw_global: state_w has one element. bias: (N,) f16 or NULL.
 template <int VEC>
 BNBQ_DEV void bnbq_sb_matmul(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global,
@@ -130,11 +139,7 @@ BNBQ_DEV void bnbq_sb_matmul(const i8* A, const i8* B, const u16* sx, const u16*
                 if (n < N) {
                     // as h = bnbq_round_to(F16, c); h = bnbq_round_to(F16, h + bias); f16(h).
                     // sw_global and bias by selects, not branches (one copy of this code).
-                    const float w = bnbq_h2f_arith(sw[n & swmask]);
-                    const float f = (float)acc[i][j] * 6.20001229e-05f;   // f32(1/127^2)
-                    const float g = x * f;
-                    const float c = w * g;
-                    const u32 h = bnbq_f16_canon(c);
+                    const u32 h = bnbq_sb_scale(acc[i][j], x, bnbq_h2f_arith(sw[n & swmask]));
                     const float hs = bnbq_h2f_arith((u16)h) + bnbq_h2f_arith(bp[n & bnmask]);
                     const u32 hb = bnbq_f16_canon(hs);
                     out[m * N + n] = (u16)(h ^ ((h ^ hb) & bhmask));
@@ -217,13 +222,8 @@ BNBQ_DEV void bnbq_mm_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* o
             const u64 e = (m0 + lane) * N + n;
             if (!SB) {
                 out[e] = (i32)mine;
-            } else {   // as bnbq_sb_matmul: f = f32(acc) * f32(1/127^2); g = sx[m] * f; c = w * g; h = f16(c)
-                const float x = bnbq_h2f_arith(sx[m0 + lane]);
-                const float w = bnbq_h2f_arith(sw[sw_global ? 0 : n]);
-                const float f = (float)(i32)mine * 6.20001229e-05f;
-                const float g = x * f;
-                const float c = w * g;
-                u32 h = bnbq_f16_canon(c);
+            } else {   // as bnbq_sb_matmul
+                u32 h = bnbq_sb_scale((i32)mine, bnbq_h2f_arith(sx[m0 + lane]), bnbq_h2f_arith(sw[sw_global ? 0 : n]));
                 if (bias) h = bnbq_f16_canon(bnbq_h2f_arith((u16)h) + bnbq_h2f_arith(bias[n]));
                 out16[e] = (u16)h;
             }
