@@ -3369,14 +3369,16 @@ static const char* const bnbq__cu_src_int8[] = {
     "    return bnbq_canon(h);   // a widened f16 NaN (0x7fffe000) is written as 0x7fffffff, as the CPU\n",
     "}\n",
     "\n",
-    "// vec 4: N % 4 == 0, A 16-byte aligned, out aligned to 4 elements.\n",
+    "// vec 4: N % 4 == 0, A 16-byte aligned, out aligned to 4 elements. Rows over blockIdx.x, each\n",
+    "// row's pieces over the gridDim.y blocks of its column (the launcher gives few rows several blocks\n",
+    "// each: a decoding step's one row in one block took 9-23 us on the H100, its loads in series).\n",
     "template <int V>\n",
     "BNBQ_DEV void bnbq_i8_mm_dequant(const i32* A, const float* rs, const float* cs, u64 M, u64 N,\n",
     "                                 void* out, int dt, int bias_dt, const void* bias) {\n",
-    "    const u64 np = N / V;\n",
+    "    const u64 np = N / V, step = (u64)gridDim.y * blockDim.x;\n",
     "    for (u64 m = blockIdx.x; m < M; m += gridDim.x) {\n",
     "        const float r = rs[m];\n",
-    "        for (u64 p = threadIdx.x; p < np; p += blockDim.x) {\n",
+    "        for (u64 p = (u64)blockIdx.y * blockDim.x + threadIdx.x; p < np; p += step) {\n",
     "            const u64 n = p * V, i = m * N + n;\n",
     "            float h[V];\n",
     "            if (V == 4) {\n",
@@ -3407,7 +3409,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_mm_dequant)\n",
-    "#line 919 \"int8.cu\"\n",
+    "#line 921 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_mm_dequant(const i32* A, const float* rs, const float* cs,\n",
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {\n",
@@ -3415,7 +3417,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    else bnbq_i8_mm_dequant<1>(A, rs, cs, M, N, out, dt, bias_dt, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 925 \"int8.cu\"\n",
+    "#line 927 \"int8.cu\"\n",
     "#endif\n",
     0
 };
@@ -3692,36 +3694,154 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "        }\n",
     "    }\n",
     "}\n",
+    "// ---- bnbq_k_int8_mma / bnbq_k_sb_mma: the same for 2..16 rows of A on tensor cores (sm_80+) ------\n",
+    "// With 9-16 rows the warp-a-row form above reads 16 rows of A from the L1 for every 16 bytes of B\n",
+    "// (and misses it once A is larger than the L1: K = 14336 at 16 rows took 170 us on the H100, 5x\n",
+    "// its one-row time). Here one mma.m16n8k32 (s8 x s8 + s32) multiplies the 16 rows of A by 8 rows of\n",
+    "// B over 32 bytes of K. A block takes BNBQ_MM_TC_T * 8 rows of B and its BNBQ_MM_TC_W warps split K:\n",
+    "// warp w takes the 64-byte steps w, w + W, ... of every row, lane (g, q) (g = lane / 4, q = lane % 4)\n",
+    "// loading 16 bytes at byte 16 q of the step from A's rows g and g + 8 (zeros past M) and from the\n",
+    "// block's B rows 8 t + g, and feeding bytes 0-7 to one mma and bytes 8-15 to a second: the mma's k\n",
+    "// order permuted the same way for A and B, which an integer dot product does not see. The warps'\n",
+    "// sums meet in shared memory. s32 accumulation wraps mod 2^32 like __dp4a (test_gpu checks it\n",
+    "// past 2^31): the result is the CPU's bit for bit. K % 16 == 0, A and B 16-byte aligned.\n",
+    "// Geometry measured on the H100 (Linear8bitLt forward at 16 tokens, bench/results/\n",
+    "// gpu-20261123-h100-session19-int8-mma.txt): 16 rows of B and 16 warps a block; 32 rows and 8 warps\n",
+    "// was 1.3-1.8x slower (half the blocks), 32 rows and 4 warps, or 64 rows, 2-3x; 8 rows or 32 warps\n",
+    "// within 0-20 % of the choice. One row of A stays with bnbq_k_int8_gemv (this form was 4-20 % slower there).\n",
+    "#ifndef BNBQ_MM_TC_T\n",
+    "#define BNBQ_MM_TC_T 2    // n tiles of 8 rows of B a block (the launcher's BNBQ__CU_MM_TC_N / 8)\n",
+    "#endif\n",
+    "#ifndef BNBQ_MM_TC_W\n",
+    "#define BNBQ_MM_TC_W 16   // warps a block, splitting K (the launcher's BNBQ__CU_MM_TC_W)\n",
+    "#endif\n",
+    "#define BNBQ_MM_TC_N (BNBQ_MM_TC_T * 8)\n",
+    "BNBQ_DEV void bnbq_mm_mma16832(u32* c, uint4 lo, uint4 hi, u32 b0, u32 b1, int second) {\n",
+    "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800\n",
+    "    const u32 a0 = second ? lo.z : lo.x, a1 = second ? hi.z : hi.x;\n",
+    "    const u32 a2 = second ? lo.w : lo.y, a3 = second ? hi.w : hi.y;\n",
+    "    asm volatile(\"mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, \"\n",
+    "                 \"{%8, %9}, {%0, %1, %2, %3};\"\n",
+    "                 : \"+r\"(c[0]), \"+r\"(c[1]), \"+r\"(c[2]), \"+r\"(c[3])\n",
+    "                 : \"r\"(a0), \"r\"(a1), \"r\"(a2), \"r\"(a3), \"r\"(b0), \"r\"(b1));\n",
+    "#else\n",
+    "    (void)c; (void)lo; (void)hi; (void)b0; (void)b1; (void)second;\n",
+    "    __trap();   // the launcher takes this kernel on sm_80+ only\n",
+    "#endif\n",
+    "}\n",
+    "template <int SB>\n",
+    "BNBQ_DEV void bnbq_mm_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, const u16* sx,\n",
+    "                         const u16* sw, int sw_global, u16* out16, const u16* bias) {\n",
+    "    __shared__ u32 red[BNBQ_MM_TC_W][16][BNBQ_MM_TC_N + 4];\n",
+    "    const u32 lane = threadIdx.x & 31u, w = threadIdx.x >> 5, g = lane >> 2, q = lane & 3u;\n",
+    "    const u64 K16 = K >> 4, steps = (K16 + 3) >> 2;\n",
+    "    const uint4 z = make_uint4(0u, 0u, 0u, 0u);\n",
+    "    const uint4* alo = (const uint4*)(A + (u64)g * K);\n",
+    "    const uint4* ahi = (const uint4*)(A + (u64)(g + 8u) * K);\n",
+    "    for (u64 n0 = (u64)blockIdx.x * BNBQ_MM_TC_N; n0 < N; n0 += (u64)gridDim.x * BNBQ_MM_TC_N) {\n",
+    "        u32 c[BNBQ_MM_TC_T][4];\n",
+    "#pragma unroll\n",
+    "        for (int t = 0; t < BNBQ_MM_TC_T; t++) c[t][0] = c[t][1] = c[t][2] = c[t][3] = 0u;\n",
+    "        for (u64 s = w; s < steps; s += BNBQ_MM_TC_W) {\n",
+    "            const u64 ch = s * 4u + q;   // this lane's 16-byte chunk of the rows\n",
+    "            const bool in = ch < K16;\n",
+    "            const uint4 lo = in && g < M ? __ldg(alo + ch) : z;\n",
+    "            const uint4 hi = in && g + 8u < M ? __ldg(ahi + ch) : z;\n",
+    "            uint4 b[BNBQ_MM_TC_T];\n",
+    "#pragma unroll\n",
+    "            for (int t = 0; t < BNBQ_MM_TC_T; t++) {\n",
+    "                const u64 n = n0 + (u64)t * 8u + g;\n",
+    "                b[t] = in && n < N ? __ldg((const uint4*)(B + n * K) + ch) : z;\n",
+    "            }\n",
+    "#pragma unroll\n",
+    "            for (int t = 0; t < BNBQ_MM_TC_T; t++) {\n",
+    "                bnbq_mm_mma16832(c[t], lo, hi, b[t].x, b[t].y, 0);\n",
+    "                bnbq_mm_mma16832(c[t], lo, hi, b[t].z, b[t].w, 1);\n",
+    "            }\n",
+    "        }\n",
+    "#pragma unroll\n",
+    "        for (int t = 0; t < BNBQ_MM_TC_T; t++) {   // c[t]: rows g (0, 1) and g + 8 (2, 3), columns 2q, 2q + 1\n",
+    "            red[w][g][t * 8 + 2 * q] = c[t][0];\n",
+    "            red[w][g][t * 8 + 2 * q + 1] = c[t][1];\n",
+    "            red[w][g + 8][t * 8 + 2 * q] = c[t][2];\n",
+    "            red[w][g + 8][t * 8 + 2 * q + 1] = c[t][3];\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "        for (u32 o = threadIdx.x; o < 16u * BNBQ_MM_TC_N; o += blockDim.x) {\n",
+    "            const u32 m = o / BNBQ_MM_TC_N, col = o % BNBQ_MM_TC_N;\n",
+    "            const u64 n = n0 + col;\n",
+    "            u32 sum = 0u;\n",
+    "#pragma unroll\n",
+    "            for (int v = 0; v < BNBQ_MM_TC_W; v++) sum += red[v][m][col];\n",
+    "            if ((u64)m < M && n < N) {\n",
+    "                const u64 e = (u64)m * N + n;\n",
+    "                if (!SB) {\n",
+    "                    out[e] = (i32)sum;\n",
+    "                } else {   // as bnbq_sb_matmul\n",
+    "                    u32 h = bnbq_sb_scale((i32)sum, bnbq_h2f_arith(sx[m]), bnbq_h2f_arith(sw[sw_global ? 0 : n]));\n",
+    "                    if (bias) h = bnbq_f16_canon(bnbq_h2f_arith((u16)h) + bnbq_h2f_arith(bias[n]));\n",
+    "                    out16[e] = (u16)h;\n",
+    "                }\n",
+    "            }\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "    }\n",
+    "}\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_mma(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_mma)\n",
+    "#line 326 \"int8mm.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(BNBQ_MM_TC_W * 32)\n",
+    "bnbq_k_int8_mma(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {\n",
+    "    bnbq_mm_tc<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);\n",
+    "}\n",
+    "#endif\n",
+    "#line 330 \"int8mm.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_sb_mma(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
+    "              u64 K, u16* out, const u16* bias) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_mma)\n",
+    "#line 330 \"int8mm.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(BNBQ_MM_TC_W * 32)\n",
+    "bnbq_k_sb_mma(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
+    "              u64 K, u16* out, const u16* bias) {\n",
+    "    bnbq_mm_tc<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);\n",
+    "}\n",
+    "#endif\n",
+    "#line 335 \"int8mm.cu\"\n",
+    "\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_gemv)\n",
-    "#line 233 \"int8mm.cu\"\n",
+    "#line 336 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {\n",
     "    bnbq_mm_gemv<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 237 \"int8mm.cu\"\n",
+    "#line 340 \"int8mm.cu\"\n",
     "// int8_matmul_rowwise_dequantize / _mixed_dequantize (SwitchBack) for the same few rows of A:\n",
     "// bnbq_sb_matmul's arguments, its results bit for bit\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_gemv(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "               u64 K, u16* out, const u16* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_gemv)\n",
-    "#line 239 \"int8mm.cu\"\n",
+    "#line 342 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_gemv(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "               u64 K, u16* out, const u16* bias) {\n",
     "    bnbq_mm_gemv<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 244 \"int8mm.cu\"\n",
+    "#line 347 \"int8mm.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_int8mm[] = {
     "bnbq_k_int8_matmul",
     "bnbq_k_sb_matmul",
     "bnbq_k_sb_matmul_any",
+    "bnbq_k_int8_mma",
+    "bnbq_k_sb_mma",
     "bnbq_k_int8_gemv",
     "bnbq_k_sb_gemv",
     0
@@ -4684,12 +4804,79 @@ static const char* const bnbq__cu_src_prims[] = {
     "#endif\n",
     "#line 754 \"prims.cu\"\n",
     "\n",
+    "// The same for few rows (the launcher: M <= 16, a decoding step): 16 x 16 output tiles, a thread an\n",
+    "// output (m = m0 + tid / 16, n = n0 + tid % 16), 64 outlier columns a step, staged as above (the same\n",
+    "// a and w, zeros past *num_cols and for a bad column), then each thread adds its 64 products in j\n",
+    "// order: the operations of bnbq_k_outlier_mm one by one, byte-identical. N / 16 blocks, and one step\n",
+    "// for up to 64 outlier columns: the 64 x 64 tiles gave a 4096-column layer 64 blocks and 3-9\n",
+    "// dependent steps of scattered CB loads (17-43 us a call at one token on the H100).\n",
+    "#define PR_OF 16\n",
+    "#define PR_OJF 64\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_outlier_mm_few(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N,\n",
+    "                      const i32* cols, const i32* num_cols, void* out, u32* err) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_outlier_mm_few)\n",
+    "#line 763 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_outlier_mm_few(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N,\n",
+    "                      const i32* cols, const i32* num_cols, void* out, u32* err) {\n",
+    "    __shared__ float As[PR_OJF][PR_OF + 1];   // [j][m]\n",
+    "    __shared__ float Ws[PR_OJF][PR_OF + 1];   // [j][n]\n",
+    "    i32 nc = *num_cols;\n",
+    "    if (nc < 0 || (u64)nc > K) {\n",
+    "        if (blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0) *err = 1u;\n",
+    "        nc = nc < 0 ? 0 : (i32)K;\n",
+    "    }\n",
+    "    const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;\n",
+    "    const u64 mtiles = (M + PR_OF - 1) / PR_OF;\n",
+    "    const u64 n0 = (u64)blockIdx.x * PR_OF;\n",
+    "    for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {\n",
+    "        const u64 m0 = mt * PR_OF;\n",
+    "        float acc = 0.0f;\n",
+    "        for (i32 j0 = 0; j0 < nc; j0 += PR_OJF) {\n",
+    "#pragma unroll\n",
+    "            for (int h = 0; h < 4; h++) {\n",
+    "                const int e = tid + 256 * h, jj = e & (PR_OJF - 1), r = e / PR_OJF;\n",
+    "                const i32 j = j0 + jj;\n",
+    "                float a = 0.0f, w = 0.0f;\n",
+    "                if (j < nc) {\n",
+    "                    const i32 c = cols[j];\n",
+    "                    if (c < 0 || (u64)c >= K) {\n",
+    "                        if (r == 0) *err = 1u;\n",
+    "                    } else {\n",
+    "                        const u64 m = m0 + (u64)r, n = n0 + (u64)r;\n",
+    "                        if (m < M) a = pr_ld(A, m * K + (u64)c);\n",
+    "                        if (n < N) {\n",
+    "                            const float w0 = (float)CB[n * K + (u64)c] * SCB[n];\n",
+    "                            const float w1 = w0 * 7.874015718698502e-3f;\n",
+    "                            w = bnbq_round_to(BNBQ_DT, w1);\n",
+    "                        }\n",
+    "                    }\n",
+    "                }\n",
+    "                As[jj][r] = a;\n",
+    "                Ws[jj][r] = w;\n",
+    "            }\n",
+    "            __syncthreads();\n",
+    "#pragma unroll 16\n",
+    "            for (int jj = 0; jj < PR_OJF; jj++) {\n",
+    "                const float p = As[jj][ty] * Ws[jj][tx];\n",
+    "                acc = acc + p;\n",
+    "            }\n",
+    "            __syncthreads();\n",
+    "        }\n",
+    "        const u64 m = m0 + (u64)ty, n = n0 + (u64)tx;\n",
+    "        if (m < M && n < N) pr_st(out, m * N + n, pr_ld(out, m * N + n) + acc);\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "#line 814 \"prims.cu\"\n",
+    "\n",
     "// column j < *num_cols of P (M, max_cols) into column cols[j] of out (M, K): replaced or added\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_scatter_cols(const void* P, u64 M, u64 max_cols, const i32* cols, const i32* num_cols,\n",
     "                    int accumulate, void* out, u64 K, u32* err) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_scatter_cols)\n",
-    "#line 756 \"prims.cu\"\n",
+    "#line 816 \"prims.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_scatter_cols(const void* P, u64 M, u64 max_cols, const i32* cols, const i32* num_cols,\n",
     "                    int accumulate, void* out, u64 K, u32* err) {\n",
@@ -4709,13 +4896,13 @@ static const char* const bnbq__cu_src_prims[] = {
     "    }\n",
     "}\n",
     "#endif\n",
-    "#line 774 \"prims.cu\"\n",
+    "#line 834 \"prims.cu\"\n",
     "\n",
     "// out[n, k] = dt(f32(CB[n, k]) * f32(SCB[n] * f32(1/127)))\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_i8w_dequant(const i8* CB, const float* SCB, u64 N, u64 K, void* out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_i8w_dequant)\n",
-    "#line 776 \"prims.cu\"\n",
+    "#line 836 \"prims.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_i8w_dequant(const i8* CB, const float* SCB, u64 N, u64 K, void* out) {\n",
     "    for (u64 n = blockIdx.y; n < N; n += gridDim.y) {\n",
@@ -4725,7 +4912,7 @@ static const char* const bnbq__cu_src_prims[] = {
     "    }\n",
     "}\n",
     "#endif\n",
-    "#line 784 \"prims.cu\"\n",
+    "#line 844 \"prims.cu\"\n",
     "\n",
     "#else  // ---- dtype-free data movement ----------------------------------------------------------\n",
     "\n",
@@ -4753,35 +4940,35 @@ static const char* const bnbq__cu_src_prims[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_transpose1(const u8* src, u64 rows, u64 cols, u8* dst) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_transpose1)\n",
-    "#line 808 \"prims.cu\"\n",
+    "#line 868 \"prims.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_transpose1(const u8* src, u64 rows, u64 cols, u8* dst) { pr_transpose<u8>(src, rows, cols, dst); }\n",
     "#endif\n",
-    "#line 810 \"prims.cu\"\n",
+    "#line 870 \"prims.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_transpose2(const u16* src, u64 rows, u64 cols, u16* dst) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_transpose2)\n",
-    "#line 810 \"prims.cu\"\n",
+    "#line 870 \"prims.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_transpose2(const u16* src, u64 rows, u64 cols, u16* dst) { pr_transpose<u16>(src, rows, cols, dst); }\n",
     "#endif\n",
-    "#line 812 \"prims.cu\"\n",
+    "#line 872 \"prims.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_transpose4(const u32* src, u64 rows, u64 cols, u32* dst) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_transpose4)\n",
-    "#line 812 \"prims.cu\"\n",
+    "#line 872 \"prims.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_transpose4(const u32* src, u64 rows, u64 cols, u32* dst) { pr_transpose<u32>(src, rows, cols, dst); }\n",
     "#endif\n",
-    "#line 814 \"prims.cu\"\n",
+    "#line 874 \"prims.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_transpose8(const u64* src, u64 rows, u64 cols, u64* dst) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_transpose8)\n",
-    "#line 814 \"prims.cu\"\n",
+    "#line 874 \"prims.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_transpose8(const u64* src, u64 rows, u64 cols, u64* dst) { pr_transpose<u64>(src, rows, cols, dst); }\n",
     "#endif\n",
-    "#line 816 \"prims.cu\"\n",
+    "#line 876 \"prims.cu\"\n",
     "\n",
     "// out (count, row_bytes) = rows idx[i] of table; a warp per output row (grid-stride); the row is\n",
     "// copied in units of vec bytes (16, 4 or 1: what row_bytes and both pointers allow); a bad index\n",
@@ -4804,7 +4991,7 @@ static const char* const bnbq__cu_src_prims[] = {
     "extern \"C\" __global__ void bnbq_k_gather_rows(const u8* table, u64 num_rows, u64 row_bytes, const i32* idx, u64 count,\n",
     "                   u8* out, int vec, u32* err) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gather_rows)\n",
-    "#line 834 \"prims.cu\"\n",
+    "#line 894 \"prims.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_gather_rows(const u8* table, u64 num_rows, u64 row_bytes, const i32* idx, u64 count,\n",
     "                   u8* out, int vec, u32* err) {\n",
@@ -4813,7 +5000,7 @@ static const char* const bnbq__cu_src_prims[] = {
     "    else pr_gather<u8>(table, num_rows, row_bytes, idx, count, out, err, (u8)0);\n",
     "}\n",
     "#endif\n",
-    "#line 841 \"prims.cu\"\n",
+    "#line 901 \"prims.cu\"\n",
     "\n",
     "// out (M, max_cols) = X (M, K) columns cols[j], j < *num_cols; zero for j >= *num_cols\n",
     "template <typename T>\n",
@@ -4839,7 +5026,7 @@ static const char* const bnbq__cu_src_prims[] = {
     "extern \"C\" __global__ void bnbq_k_gather_cols(const void* X, u64 M, u64 K, const i32* cols, const i32* num_cols, u64 max_cols,\n",
     "                   void* out, int es, u32* err) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gather_cols)\n",
-    "#line 862 \"prims.cu\"\n",
+    "#line 922 \"prims.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_gather_cols(const void* X, u64 M, u64 K, const i32* cols, const i32* num_cols, u64 max_cols,\n",
     "                   void* out, int es, u32* err) {\n",
@@ -4849,7 +5036,7 @@ static const char* const bnbq__cu_src_prims[] = {
     "    else pr_gather_cols<u8>((const u8*)X, M, K, cols, num_cols, max_cols, (u8*)out, err);\n",
     "}\n",
     "#endif\n",
-    "#line 870 \"prims.cu\"\n",
+    "#line 930 \"prims.cu\"\n",
     "\n",
     "#endif\n",
     0
@@ -4870,6 +5057,7 @@ static const char* const bnbq__cu_kernels_prims[] = {
     "bnbq_k_gather8",
     "bnbq_k_gather4",
     "bnbq_k_outlier_mm",
+    "bnbq_k_outlier_mm_few",
     "bnbq_k_scatter_cols",
     "bnbq_k_i8w_dequant",
     "bnbq_k_transpose1",
@@ -6382,7 +6570,8 @@ struct bnbq_cuda {
     int               pdl_off;        /* cuLaunchKernelEx failed once: plain launches (launch_pdl)  */
     void*             err_flag;       /* device u32: sticky index error of the prims (bnbq_sync)    */
     int               err_armed;      /* a kernel that may set it was queued since the last check   */
-    unsigned long     mm_gemv_launches; /* bnbq_k_int8_gemv / bnbq_k_sb_gemv launches (the tests)      */
+    unsigned long     mm_gemv_launches; /* few-rows int8 matmul launches (_gemv and _mma; the tests)   */
+    unsigned long     mm_tc_launches;   /* of them bnbq_k_int8_mma / bnbq_k_sb_mma (the tests)          */
 };
 
 /* cuFuncLoad right after cuModuleGetFunction (where the driver has it): the kernel's code goes to
@@ -8249,18 +8438,30 @@ static bnbq_result bnbq__cu_int8_double_quant(bnbq_exec* ex, bnbq_dtype dt, cons
 
 #define BNBQ__CU_MM_GV_G 8            /* rows of A a warp takes (the kernels' BNBQ_MM_GV_M) */
 #define BNBQ__CU_MM_GV_M (2 * BNBQ__CU_MM_GV_G)   /* the most rows of A for bnbq_k_int8_gemv / _sb_gemv */
+#define BNBQ__CU_MM_TC_MIN 2          /* the fewest rows of A for the tensor-core form (sm_80+) */
+#define BNBQ__CU_MM_TC_N 16           /* rows of B a block of it takes (the kernels' BNBQ_MM_TC_N) */
+#define BNBQ__CU_MM_TC_W 16           /* its warps a block (the kernels' BNBQ_MM_TC_W) */
 static int bnbq__cu_mm_gemv_off = 0;   /* bench and test switch: the tile kernels for every M (also SwitchBack's) */
-/* Launches bnbq_k_int8_gemv / bnbq_k_sb_gemv (kernel) for M <= BNBQ__CU_MM_GV_M rows of A: a warp per row of
-   B and group of 8 rows of A (two groups: two warps a row), 8 warps a block; counts the launch. */
-static bnbq_result bnbq__cu_mm_gemv(bnbq_exec* ex, const char* func, const char* kernel, size_t M, size_t N,
-                                    void** args) {
+static int bnbq__cu_mm_tc_off = 0;     /* bench and test switch: the warp-a-row form for every few-rows M */
+/* Launches a few-rows kernel for M <= BNBQ__CU_MM_GV_M rows of A; counts the launch.
+   BNBQ__CU_MM_TC_MIN..16 rows on sm_80+: bnbq_k_int8_mma / bnbq_k_sb_mma (tc_kernel): 16 rows of B a
+   block of 16 warps, mma.m16n8k32. Else bnbq_k_int8_gemv / bnbq_k_sb_gemv (kernel): a warp per row of
+   B and group of 8 rows of A (two groups: two warps a row), 8 warps a block. */
+static bnbq_result bnbq__cu_mm_gemv(bnbq_exec* ex, const char* func, const char* kernel, const char* tc_kernel,
+                                    size_t M, size_t N, void** args) {
     bnbq_cuda* c = (bnbq_cuda*)ex->impl;
     bnbq__CUfunction f = NULL;
-    bnbq_result r = bnbq__cu_kernel(ex, "int8mm", "", kernel, &f);
-    if (r == BNBQ_SUCCESS) r = bnbq__cu_launch(ex, func, f, bnbq__grid(c, N * (M > BNBQ__CU_MM_GV_G ? 2 : 1), 8), 1, 256, 0, args);
+    int tc = M >= BNBQ__CU_MM_TC_MIN && c->info.cc_major >= 8 && !bnbq__cu_mm_tc_off;
+    bnbq_result r = bnbq__cu_kernel(ex, "int8mm", "", tc ? tc_kernel : kernel, &f);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_launch(ex, func, f,
+                            tc ? bnbq__grid(c, N, BNBQ__CU_MM_TC_N)
+                               : bnbq__grid(c, N * (M > BNBQ__CU_MM_GV_G ? 2 : 1), 8), 1,
+                            tc ? 32 * BNBQ__CU_MM_TC_W : 256, 0, args);
     if (r == BNBQ_SUCCESS) {
         bnbq__ctx_lock(c);
         c->mm_gemv_launches++;
+        c->mm_tc_launches += (unsigned long)tc;
         bnbq__ctx_unlock(c);
     }
     return r;
@@ -8277,7 +8478,7 @@ static bnbq_result bnbq__cu_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, c
     a[0] = (void*)&A; a[1] = (void*)&B; a[2] = &MM; a[3] = &NN; a[4] = &KK; a[5] = (void*)&out;
     a[6] = &vec; a[7] = &vec_out;
     if (vec && M <= BNBQ__CU_MM_GV_M && !bnbq__cu_mm_gemv_off) {   /* a few rows of A (a decoding step) */
-        r = bnbq__cu_mm_gemv(ex, bnbq__func, "bnbq_k_int8_gemv", M, N, a);
+        r = bnbq__cu_mm_gemv(ex, bnbq__func, "bnbq_k_int8_gemv", "bnbq_k_int8_mma", M, N, a);
         BNBQ__CU_END();
     }
     r = bnbq__cu_tiles_x(ex, bnbq__func, N, &gx);
@@ -8303,8 +8504,18 @@ static bnbq_result bnbq__cu_int8_mm_dequant(bnbq_exec* ex, bnbq_dtype dt, const 
         void* a[10];
         a[0] = (void*)&A; a[1] = (void*)&row_stats; a[2] = (void*)&col_stats; a[3] = &MM; a[4] = &NN;
         a[5] = &out; a[6] = &idt; a[7] = &ibdt; a[8] = (void*)&bias; a[9] = &vec;
-        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, M, 1), 1,
-                            bnbq__cu_row_threads(N / (size_t)vec), 0, a);
+        {
+            /* a block a row; with fewer rows than 2 waves of blocks, each row's pieces are split over
+               gy blocks (at least 256 pieces each) so that about that many blocks run */
+            unsigned bt = bnbq__cu_row_threads(N / (size_t)vec), gx = bnbq__grid(c, M, 1);
+            size_t want = 2 * bnbq__cu_sms(c), gy = 1;
+            if (M < want) {
+                size_t np = N / (size_t)vec, by = (np + 255) / 256;
+                gy = bnbq__cu_min_u((want + M - 1) / M, by);
+                if (gy > 65535) gy = 65535;
+            }
+            r = bnbq__cu_launch(ex, bnbq__func, f, gx, (unsigned)(gy ? gy : 1), bt, 0, a);
+        }
     }
     BNBQ__CU_END();
 }
@@ -8454,7 +8665,7 @@ static bnbq_result bnbq__cu_sb_matmul(bnbq_exec* ex, const char* func, const int
     a[0] = (void*)&a_; a[1] = (void*)&w; a[2] = (void*)&sx; a[3] = (void*)&sw; a[4] = &sw_global;
     a[5] = &MM; a[6] = &NN; a[7] = &KK; a[8] = (void*)&out; a[9] = (void*)&bias;
     if (vec && M <= BNBQ__CU_MM_GV_M && !bnbq__cu_mm_gemv_off)   /* a few rows of A */
-        return bnbq__cu_mm_gemv(ex, func, "bnbq_k_sb_gemv", M, N, a);
+        return bnbq__cu_mm_gemv(ex, func, "bnbq_k_sb_gemv", "bnbq_k_sb_mma", M, N, a);
     r = bnbq__cu_tiles_x(ex, func, N, &gx);
     if (r == BNBQ_SUCCESS)
         r = bnbq__cu_kernel(ex, "int8mm", "", vec ? "bnbq_k_sb_matmul" : "bnbq_k_sb_matmul_any", &f);
@@ -8986,23 +9197,27 @@ static bnbq_result bnbq__cu_gather_rows_4bit(bnbq_exec* ex, bnbq_quant_type qt, 
 }
 #define BNBQ__CU_SLOT_gather_rows_4bit bnbq__cu_gather_rows_4bit
 
+/* bnbq_int8_outlier_mm with at most this many rows takes bnbq_k_outlier_mm_few (16 x 16 tiles) */
+#define BNBQ__CU_OUTLIER_FEW 16
 static bnbq_result bnbq__cu_int8_outlier_mm(bnbq_exec* ex, bnbq_dtype dt, const void* A, size_t M,
                                             size_t K, const int8_t* CB, const float* SCB, size_t N,
                                             const int32_t* cols, const int32_t* num_cols,
                                             void* out) {
     bnbq__CUfunction f = NULL;
     void* err = NULL;
+    int few = M <= BNBQ__CU_OUTLIER_FEW;
     BNBQ__CU_BEGIN("bnbq_int8_outlier_mm");
-    r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], "bnbq_k_outlier_mm", &f);
+    r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], few ? "bnbq_k_outlier_mm_few" : "bnbq_k_outlier_mm", &f);
     if (r == BNBQ_SUCCESS) r = bnbq__cup_err(ex, bnbq__func, &err);
     if (r == BNBQ_SUCCESS) {
         unsigned long long MM = M, KK = K, NN = N;
         void* a[10];
         a[0] = (void*)&A; a[1] = &MM; a[2] = &KK; a[3] = (void*)&CB; a[4] = (void*)&SCB; a[5] = &NN;
         a[6] = (void*)&cols; a[7] = (void*)&num_cols; a[8] = &out; a[9] = &err;
-        /* 64 x 64 output tiles: x the n tile, y (grid-stride) the m tile */
-        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__cup_tiles(N, 64, 0x7fffffffu),
-                            bnbq__cup_tiles(M, 64, 65535), 256, 0, a);
+        /* 64 x 64 output tiles (few rows: 16 x 16): x the n tile, y (grid-stride) the m tile */
+        const unsigned t = few ? 16u : 64u;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__cup_tiles(N, t, 0x7fffffffu),
+                            bnbq__cup_tiles(M, t, 65535), 256, 0, a);
     }
     BNBQ__CU_END();
 }

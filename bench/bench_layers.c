@@ -3,7 +3,7 @@
 
    Build and run:  make bench-layers   (needs a GPU and libcublas; about 2-4 minutes on an H100)
        cc -std=c99 -O2 -I. bench/bench_layers.c -o build/bench_layers -lm -ldl -lpthread
-   build/bench_layers [--runs N] [--quick] [--only WORD,...]
+   build/bench_layers [--runs N] [--quick] [--only WORD,...] [--tokens N,...]
 
    Method: every configuration is called once (kernel compile/load, workspace growth), then
    `warmup` times, then `runs` times (default 10), each call timed alone with CUDA events on the
@@ -17,7 +17,10 @@
      Forward+backward (StandardLinear): baseline = the three GEMMs Y = X W^T, dX = dY W, dW = dY^T X.
    - SwitchBack (global, vectorwise, memory-efficient) and LinearFP8Mixed / LinearFP8Global at
      dims 4096 and 8192: square (d x d), MLP up (4d x d) and MLP down (d x 4d), 8192 tokens,
-     forward and forward+backward, each against the same baselines.
+     forward and forward+backward, each against the same baselines; and their forward alone at 1
+     and 16 tokens on the 4096-dim shapes (decoding: the int8 matmuls' few-rows kernels).
+   --tokens N,...: only the shapes with these token counts (e.g. --tokens 1,16).
+   --no-mma: the int8 few-rows matmuls without tensor cores (bnbq_k_int8_gemv for 2..16 rows: A/B).
    Inputs are random normal f16. Exit status 0 when everything ran; 2 without a GPU or cuBLAS. */
 #define _POSIX_C_SOURCE 200809L
 #define BNBQ_IMPLEMENTATION
@@ -37,6 +40,22 @@ static bnbq_cuda* g_ctx;
 static bnbq_exec g_ex;
 static int g_runs = 10, g_warmup = 2, g_quick;
 static const char* g_only;
+static const char* g_tokens;   /* --tokens: a comma-separated list (NULL: every count) */
+
+/* 1 when the --tokens list holds M (or there is no list) */
+static int tokens_wanted(size_t M) {
+    const char* p = g_tokens;
+    if (!p) return 1;
+    while (*p) {
+        char* e;
+        unsigned long v = strtoul(p, &e, 10);
+        if (e == p) return 0;
+        if ((size_t)v == M) return 1;
+        p = *e == ',' ? e + 1 : e;
+        if (*e && *e != ',') return 0;
+    }
+    return 0;
+}
 
 static void die(const char* what, bnbq_result r) {
     fprintf(stderr, "bench_layers: %s: %s (%s)\n", what, bnbq_result_description(r), bnbq_result_name(r));
@@ -222,8 +241,11 @@ static void bench_layer(const char* name, bnbq_linear_kind kind, float thr, int 
     bnbq_linear_uninit(&g_ex, &L);
 }
 
+/* group_b: 0 the int8 / 4-bit layers (forward, and StandardLinear forward+backward), 1 the
+   SwitchBack and FP8 layers (forward and forward+backward), 2 the same forward alone */
 static void shape(size_t M, size_t N, size_t K, int group_b) {
     job j;
+    if (!tokens_wanted(M)) return;
     memset(&j, 0, sizeof j);
     j.M = M; j.N = N; j.K = K;
     j.x = dalloc(M * K * 2); j.w = dalloc(N * K * 2); j.y = dalloc(M * N * 2);
@@ -247,6 +269,7 @@ static void shape(size_t M, size_t N, size_t K, int group_b) {
         bench_layer("LinearFP8Global", BNBQ_LINEAR_FP8_GLOBAL, 0.0f, 0, &j, M, N, K, 0);
     }
     j.backward = 1;
+    if (group_b == 2) goto done;
     line("cuBLAS f16 3 GEMMs fwd+bwd (baseline)", M, N, K, time_ms(call_base, &j), 1);
     bench_layer("StandardLinear", BNBQ_LINEAR_STANDARD, 0.0f, 0, &j, M, N, K, 1);
     if (group_b) {
@@ -256,6 +279,7 @@ static void shape(size_t M, size_t N, size_t K, int group_b) {
         bench_layer("LinearFP8Mixed", BNBQ_LINEAR_FP8_MIXED, 0.0f, 0, &j, M, N, K, 1);
         bench_layer("LinearFP8Global", BNBQ_LINEAR_FP8_GLOBAL, 0.0f, 0, &j, M, N, K, 1);
     }
+done:
     bnbq_free(&g_ex, j.x); bnbq_free(&g_ex, j.w); bnbq_free(&g_ex, j.y);
     bnbq_free(&g_ex, j.gy); bnbq_free(&g_ex, j.gx); bnbq_free(&g_ex, j.gw);
 }
@@ -272,7 +296,12 @@ int main(int argc, char** argv) {
         if (!strcmp(argv[i], "--runs") && i + 1 < argc) g_runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick")) g_quick = 1;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) g_only = argv[++i];
-        else { fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B]\n"); return 1; }
+        else if (!strcmp(argv[i], "--tokens") && i + 1 < argc) g_tokens = argv[++i];
+        else if (!strcmp(argv[i], "--no-mma")) bnbq__cu_mm_tc_off = 1;   /* A/B: the int8 warp-a-row GEMV */
+        else {
+            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma]\n");
+            return 1;
+        }
     }
     memset(&desc, 0, sizeof desc);
     r = bnbq_cuda_init(&desc, &g_ctx);
@@ -286,6 +315,13 @@ int main(int argc, char** argv) {
     printf("%-34s %6s %6s %6s %13s %16s %12s\n", "layer", "tokens", "out", "in", "median", "", "vs cuBLAS");
     for (i = 0; i < (g_quick ? 1 : 4); i++)
         for (t = 0; t < 4; t++) shape(toks[t], wa[i][0], wa[i][1], 0);
+    for (t = 0; t < 2; t++) {   /* decoding: SwitchBack / FP8 forward at 1 and 16 tokens */
+        shape(toks[t], 4096, 4096, 2);
+        if (!g_quick) {
+            shape(toks[t], 4 * 4096, 4096, 2);
+            shape(toks[t], 4096, 4 * 4096, 2);
+        }
+    }
     for (i = 0; i < (g_quick ? 1 : 2); i++) {
         size_t d = dims[i];
         shape(8192, d, d, 1);

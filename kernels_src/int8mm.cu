@@ -230,6 +230,109 @@ BNBQ_DEV void bnbq_mm_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* o
         }
     }
 }
+// ---- bnbq_k_int8_mma / bnbq_k_sb_mma: the same for 2..16 rows of A on tensor cores (sm_80+) ------
+// With 9-16 rows the warp-a-row form above reads 16 rows of A from the L1 for every 16 bytes of B
+// (and misses it once A is larger than the L1: K = 14336 at 16 rows took 170 us on the H100, 5x
+// its one-row time). Here one mma.m16n8k32 (s8 x s8 + s32) multiplies the 16 rows of A by 8 rows of
+// B over 32 bytes of K. A block takes BNBQ_MM_TC_T * 8 rows of B and its BNBQ_MM_TC_W warps split K:
+// warp w takes the 64-byte steps w, w + W, ... of every row, lane (g, q) (g = lane / 4, q = lane % 4)
+// loading 16 bytes at byte 16 q of the step from A's rows g and g + 8 (zeros past M) and from the
+// block's B rows 8 t + g, and feeding bytes 0-7 to one mma and bytes 8-15 to a second: the mma's k
+// order permuted the same way for A and B, which an integer dot product does not see. The warps'
+// sums meet in shared memory. s32 accumulation wraps mod 2^32 like __dp4a (test_gpu checks it
+// past 2^31): the result is the CPU's bit for bit. K % 16 == 0, A and B 16-byte aligned.
+// Geometry measured on the H100 (Linear8bitLt forward at 16 tokens, bench/results/
+// gpu-20261123-h100-session19-int8-mma.txt): 16 rows of B and 16 warps a block; 32 rows and 8 warps
+// was 1.3-1.8x slower (half the blocks), 32 rows and 4 warps, or 64 rows, 2-3x; 8 rows or 32 warps
+// within 0-20 % of the choice. One row of A stays with bnbq_k_int8_gemv (this form was 4-20 % slower there).
+#ifndef BNBQ_MM_TC_T
+#define BNBQ_MM_TC_T 2    // n tiles of 8 rows of B a block (the launcher's BNBQ__CU_MM_TC_N / 8)
+#endif
+#ifndef BNBQ_MM_TC_W
+#define BNBQ_MM_TC_W 16   // warps a block, splitting K (the launcher's BNBQ__CU_MM_TC_W)
+#endif
+#define BNBQ_MM_TC_N (BNBQ_MM_TC_T * 8)
+BNBQ_DEV void bnbq_mm_mma16832(u32* c, uint4 lo, uint4 hi, u32 b0, u32 b1, int second) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    const u32 a0 = second ? lo.z : lo.x, a1 = second ? hi.z : hi.x;
+    const u32 a2 = second ? lo.w : lo.y, a3 = second ? hi.w : hi.y;
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+                 "{%8, %9}, {%0, %1, %2, %3};"
+                 : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#else
+    (void)c; (void)lo; (void)hi; (void)b0; (void)b1; (void)second;
+    __trap();   // the launcher takes this kernel on sm_80+ only
+#endif
+}
+template <int SB>
+BNBQ_DEV void bnbq_mm_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, const u16* sx,
+                         const u16* sw, int sw_global, u16* out16, const u16* bias) {
+    __shared__ u32 red[BNBQ_MM_TC_W][16][BNBQ_MM_TC_N + 4];
+    const u32 lane = threadIdx.x & 31u, w = threadIdx.x >> 5, g = lane >> 2, q = lane & 3u;
+    const u64 K16 = K >> 4, steps = (K16 + 3) >> 2;
+    const uint4 z = make_uint4(0u, 0u, 0u, 0u);
+    const uint4* alo = (const uint4*)(A + (u64)g * K);
+    const uint4* ahi = (const uint4*)(A + (u64)(g + 8u) * K);
+    for (u64 n0 = (u64)blockIdx.x * BNBQ_MM_TC_N; n0 < N; n0 += (u64)gridDim.x * BNBQ_MM_TC_N) {
+        u32 c[BNBQ_MM_TC_T][4];
+#pragma unroll
+        for (int t = 0; t < BNBQ_MM_TC_T; t++) c[t][0] = c[t][1] = c[t][2] = c[t][3] = 0u;
+        for (u64 s = w; s < steps; s += BNBQ_MM_TC_W) {
+            const u64 ch = s * 4u + q;   // this lane's 16-byte chunk of the rows
+            const bool in = ch < K16;
+            const uint4 lo = in && g < M ? __ldg(alo + ch) : z;
+            const uint4 hi = in && g + 8u < M ? __ldg(ahi + ch) : z;
+            uint4 b[BNBQ_MM_TC_T];
+#pragma unroll
+            for (int t = 0; t < BNBQ_MM_TC_T; t++) {
+                const u64 n = n0 + (u64)t * 8u + g;
+                b[t] = in && n < N ? __ldg((const uint4*)(B + n * K) + ch) : z;
+            }
+#pragma unroll
+            for (int t = 0; t < BNBQ_MM_TC_T; t++) {
+                bnbq_mm_mma16832(c[t], lo, hi, b[t].x, b[t].y, 0);
+                bnbq_mm_mma16832(c[t], lo, hi, b[t].z, b[t].w, 1);
+            }
+        }
+#pragma unroll
+        for (int t = 0; t < BNBQ_MM_TC_T; t++) {   // c[t]: rows g (0, 1) and g + 8 (2, 3), columns 2q, 2q + 1
+            red[w][g][t * 8 + 2 * q] = c[t][0];
+            red[w][g][t * 8 + 2 * q + 1] = c[t][1];
+            red[w][g + 8][t * 8 + 2 * q] = c[t][2];
+            red[w][g + 8][t * 8 + 2 * q + 1] = c[t][3];
+        }
+        __syncthreads();
+        for (u32 o = threadIdx.x; o < 16u * BNBQ_MM_TC_N; o += blockDim.x) {
+            const u32 m = o / BNBQ_MM_TC_N, col = o % BNBQ_MM_TC_N;
+            const u64 n = n0 + col;
+            u32 sum = 0u;
+#pragma unroll
+            for (int v = 0; v < BNBQ_MM_TC_W; v++) sum += red[v][m][col];
+            if ((u64)m < M && n < N) {
+                const u64 e = (u64)m * N + n;
+                if (!SB) {
+                    out[e] = (i32)sum;
+                } else {   // as bnbq_sb_matmul
+                    u32 h = bnbq_sb_scale((i32)sum, bnbq_h2f_arith(sx[m]), bnbq_h2f_arith(sw[sw_global ? 0 : n]));
+                    if (bias) h = bnbq_f16_canon(bnbq_h2f_arith((u16)h) + bnbq_h2f_arith(bias[n]));
+                    out16[e] = (u16)h;
+                }
+            }
+        }
+        __syncthreads();
+    }
+}
+extern "C" __global__ void __launch_bounds__(BNBQ_MM_TC_W * 32)
+bnbq_k_int8_mma(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {
+    bnbq_mm_tc<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);
+}
+extern "C" __global__ void __launch_bounds__(BNBQ_MM_TC_W * 32)
+bnbq_k_sb_mma(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,
+              u64 K, u16* out, const u16* bias) {
+    bnbq_mm_tc<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);
+}
+
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {
     bnbq_mm_gemv<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);

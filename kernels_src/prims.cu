@@ -752,6 +752,66 @@ bnbq_k_outlier_mm(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u
     }
 }
 
+// The same for few rows (the launcher: M <= 16, a decoding step): 16 x 16 output tiles, a thread an
+// output (m = m0 + tid / 16, n = n0 + tid % 16), 64 outlier columns a step, staged as above (the same
+// a and w, zeros past *num_cols and for a bad column), then each thread adds its 64 products in j
+// order: the operations of bnbq_k_outlier_mm one by one, byte-identical. N / 16 blocks, and one step
+// for up to 64 outlier columns: the 64 x 64 tiles gave a 4096-column layer 64 blocks and 3-9
+// dependent steps of scattered CB loads (17-43 us a call at one token on the H100).
+#define PR_OF 16
+#define PR_OJF 64
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_outlier_mm_few(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N,
+                      const i32* cols, const i32* num_cols, void* out, u32* err) {
+    __shared__ float As[PR_OJF][PR_OF + 1];   // [j][m]
+    __shared__ float Ws[PR_OJF][PR_OF + 1];   // [j][n]
+    i32 nc = *num_cols;
+    if (nc < 0 || (u64)nc > K) {
+        if (blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0) *err = 1u;
+        nc = nc < 0 ? 0 : (i32)K;
+    }
+    const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
+    const u64 mtiles = (M + PR_OF - 1) / PR_OF;
+    const u64 n0 = (u64)blockIdx.x * PR_OF;
+    for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
+        const u64 m0 = mt * PR_OF;
+        float acc = 0.0f;
+        for (i32 j0 = 0; j0 < nc; j0 += PR_OJF) {
+#pragma unroll
+            for (int h = 0; h < 4; h++) {
+                const int e = tid + 256 * h, jj = e & (PR_OJF - 1), r = e / PR_OJF;
+                const i32 j = j0 + jj;
+                float a = 0.0f, w = 0.0f;
+                if (j < nc) {
+                    const i32 c = cols[j];
+                    if (c < 0 || (u64)c >= K) {
+                        if (r == 0) *err = 1u;
+                    } else {
+                        const u64 m = m0 + (u64)r, n = n0 + (u64)r;
+                        if (m < M) a = pr_ld(A, m * K + (u64)c);
+                        if (n < N) {
+                            const float w0 = (float)CB[n * K + (u64)c] * SCB[n];
+                            const float w1 = w0 * 7.874015718698502e-3f;
+                            w = bnbq_round_to(BNBQ_DT, w1);
+                        }
+                    }
+                }
+                As[jj][r] = a;
+                Ws[jj][r] = w;
+            }
+            __syncthreads();
+#pragma unroll 16
+            for (int jj = 0; jj < PR_OJF; jj++) {
+                const float p = As[jj][ty] * Ws[jj][tx];
+                acc = acc + p;
+            }
+            __syncthreads();
+        }
+        const u64 m = m0 + (u64)ty, n = n0 + (u64)tx;
+        if (m < M && n < N) pr_st(out, m * N + n, pr_ld(out, m * N + n) + acc);
+    }
+}
+
 // column j < *num_cols of P (M, max_cols) into column cols[j] of out (M, K): replaced or added
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_scatter_cols(const void* P, u64 M, u64 max_cols, const i32* cols, const i32* num_cols,

@@ -1024,43 +1024,58 @@ static const mnk k_mm[8] = { { 1, 1, 1 }, { 1, 7, 5 }, { 33, 100, 70 }, { 17, 64
 /* k_mm's shapes and nine for the kernel of a few rows of A (bnbq_cuda.h BNBQ__CU_MM_GV_M, kernels_src/int8mm.cu
    bnbq_k_int8_gemv: K % 16 == 0, A and B 16-byte aligned): M = 1 with K 16 (one lane's load), 4112 (a second
    round of loads, partly past K) and 4096, M = 8 (one group of rows of A), 9 (two, the second of one row) and
-   16 (the most: two whole groups); M = 17 and K % 16 != 0 take the tile kernel. Random bytes, and for three
-   shapes also the extremes (-128 * -128 everywhere: the int32 sums wrap). Each shape that kernel takes runs
-   with it and with the tile kernel (bnbq__cu_mm_gemv_off), all exact against the CPU; the context's count of
-   its launches says which ran. */
+   16 (the most: two whole groups); M = 17 and K % 16 != 0 take the tile kernel. 2..16 rows take the
+   tensor-core form on sm_80+ (bnbq_k_int8_mma: 16 rows of B a block, 64-byte steps split over 16 warps): N = 33
+   (a last block of one row of B), K = 4112 (a last step of one 16-byte chunk), K = 147456 with the
+   extremes (sums past 2^31: the s32 accumulation must wrap as the CPU's). Random bytes, and for four shapes
+   also the extremes (-128 * -128 everywhere). Each shape a few-rows kernel takes runs with the kernel chosen,
+   with the warp-a-row form (bnbq__cu_mm_tc_off) and with the tile kernel (bnbq__cu_mm_gemv_off), all exact
+   against the CPU; the context's counts of their launches say which ran. */
+static const char* const k_mm_path[3] = { "", " (warp-a-row kernel)", " (tile kernel)" };
+/* off 0: the kernel chosen, 1: no tensor cores, 2: the tile kernel; gv: a few-rows shape. Sets the switches. */
+static void mm_path_set(int off) {
+    bnbq__cu_mm_tc_off = off == 1;
+    bnbq__cu_mm_gemv_off = off == 2;
+}
+/* after a call: fails the case unless the kernel that ran is the one expected of M on this GPU */
+static void mm_path_check(bnbq_cuda* gc, unsigned long gv0, unsigned long tc0, size_t M, int gv, int off) {
+    const int few = gv && off != 2, tc = few && off == 0 && M >= BNBQ__CU_MM_TC_MIN && gc->info.cc_major >= 8;
+    mm_path_set(0);
+    if (g_plumbing) return;   /* (--fake-plumbing: CPU kernels) */
+    if ((gc->mm_gemv_launches - gv0 == 1) != few) case_fail("the few-rows kernel was %s", few ? "not used" : "used");
+    if ((gc->mm_tc_launches - tc0 == 1) != tc) case_fail("the tensor-core kernel was %s", tc ? "not used" : "used");
+}
 static void op_int8_linear_matmul(void) {
-    static const mnk more[9] = { { 1, 33, 16 }, { 1, 300, 4112 }, { 1, 4096, 4096 }, { 5, 1000, 8192 },
-                                 { 8, 2048, 14336 }, { 9, 64, 4096 }, { 16, 1001, 4112 }, { 17, 64, 4096 },
-                                 { 2, 64, 4104 } };
+    static const mnk more[12] = { { 1, 33, 16 }, { 1, 300, 4112 }, { 1, 4096, 4096 }, { 5, 1000, 8192 },
+                                  { 8, 2048, 14336 }, { 9, 64, 4096 }, { 16, 1001, 4112 }, { 17, 64, 4096 },
+                                  { 2, 64, 4104 }, { 9, 40, 147456 }, { 16, 33, 4112 }, { 3, 700, 14336 } };
     int s, v, off;
-    for (s = 0; s < NMM + 9; s++)
+    for (s = 0; s < NMM + 12; s++)
         for (v = 0; v < 2; v++)
-            for (off = 0; off < 2; off++) {
+            for (off = 0; off < 3; off++) {
                 const mnk sh = s < NMM ? k_mm[s] : more[s - NMM];
                 const size_t M = sh.M, N = sh.N, K = sh.K;
-                const int gv = M <= BNBQ__CU_MM_GV_M && K % 16 == 0, expect = gv && !off;
+                const int gv = M <= BNBQ__CU_MM_GV_M && K % 16 == 0;
                 bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
-                unsigned long before = gc->mm_gemv_launches;
+                unsigned long before = gc->mm_gemv_launches, tc0 = gc->mm_tc_launches;
                 void *hA, *hB, *dA, *dB, *ho, *dout;
                 STOP();
-                if (v == 1 && s != 4 && s != 1 && s != NMM + 2) continue;
+                if (v == 1 && s != 4 && s != 1 && s != NMM + 2 && s != NMM + 9) continue;
                 if (off && !gv) continue;
+                if (off == 1 && M < BNBQ__CU_MM_TC_MIN) continue;   /* the same kernel as off 0 */
                 if (g_small && s >= NMM && K * N > ((size_t)1 << 22)) continue;
                 case_begin();
-                label("M=%zu N=%zu K=%zu %s%s", M, N, K, v ? "extremes (wrapping)" : "random",
-                      !gv ? "" : off ? " (tile kernel)" : " (few-rows kernel)");
+                label("M=%zu N=%zu K=%zu %s%s", M, N, K, v ? "extremes (wrapping)" : "random", k_mm_path[off]);
                 hA = H(M * K); hB = H(N * K);
                 if (v) { memset(hA, 0x80, M * K); memset(hB, 0x80, N * K); }   /* -128 * -128, wraps past 2^31 */
                 else { fill_bytes(hA, M * K); fill_bytes(hB, N * K); }
                 dA = U(hA, M * K); dB = U(hB, N * K);
                 ho = H(M * N * 4); dout = D(M * N * 4);
-                bnbq__cu_mm_gemv_off = off;
+                mm_path_set(off);
                 if (both(bnbq_int8_linear_matmul(NULL, (int8_t*)hA, (int8_t*)hB, M, N, K, (int32_t*)ho),
                          bnbq_int8_linear_matmul(g_gex, (int8_t*)dA, (int8_t*)dB, M, N, K, (int32_t*)dout)))
                     exact("out", ho, dout, M * N, BNBQ_I32);
-                bnbq__cu_mm_gemv_off = 0;
-                if (!g_plumbing && (gc->mm_gemv_launches - before == 1) != (expect != 0))   /* (--fake-plumbing: CPU kernels) */
-                    case_fail("the few-rows kernel was %s", expect ? "not used" : "used");
+                mm_path_check(gc, before, tc0, M, gv, off);
                 case_end();
             }
 }
@@ -1078,7 +1093,7 @@ static void op_int8_mm_dequant(void) {
                 float *rs, *cs, *bf;
                 void *bias = NULL, *dA, *drs, *dcs, *dbias = NULL, *ho, *dout;
                 STOP();
-                if (b > 0 && d != 1 && s != 3) continue;
+                if (b > 0 && d != 1 && s != 3 && s != 8) continue;   /* 8: a row split over blocks */
                 case_begin();
                 label("%zux%zu %s bias=%s", M, N, bnbq_dtype_name(dt), bias_dts[b] < 0 ? "none" : bnbq_dtype_name(bdt));
                 es = bnbq_dtype_size(dt);
@@ -1198,27 +1213,28 @@ static void op_dequantize_rowwise(void) {
     }
 }
 
-/* k_mm's shapes and three for the few-rows kernel (bnbq_k_sb_gemv: M <= BNBQ__CU_MM_GV_M, K % 16 == 0),
-   each with and without a bias, and the shapes that kernel takes also with the tile kernel
-   (bnbq__cu_mm_gemv_off); the context's count of its launches says which ran */
+/* k_mm's shapes and four for the few-rows kernels (bnbq_k_sb_gemv / bnbq_k_sb_mma: M <= BNBQ__CU_MM_GV_M,
+   K % 16 == 0), each with and without a bias, and the shapes those kernels take also with the warp-a-row
+   form and the tile kernel (as op_int8_linear_matmul); the context's counts of launches say which ran */
 static void sb_matmul(int mixed) {
-    static const mnk more[3] = { { 16, 1001, 4112 }, { 9, 64, 4096 }, { 1, 33, 16 } };
+    static const mnk more[4] = { { 16, 1001, 4112 }, { 9, 64, 4096 }, { 1, 33, 16 }, { 4, 100, 8192 } };
     int s, b, off;
-    for (s = 0; s < NMM + 3; s++)
+    for (s = 0; s < NMM + 4; s++)
         for (b = 0; b < 2; b++)
-            for (off = 0; off < 2; off++) {
+            for (off = 0; off < 3; off++) {
                 const mnk sh = s < NMM ? k_mm[s] : more[s - NMM];
                 size_t M = sh.M, N = sh.N, K = sh.K;
-                const int gv = M <= BNBQ__CU_MM_GV_M && K % 16 == 0, expect = gv && !off;
+                const int gv = M <= BNBQ__CU_MM_GV_M && K % 16 == 0;
                 bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
-                unsigned long before = gc->mm_gemv_launches;
+                unsigned long before = gc->mm_gemv_launches, tc0 = gc->mm_tc_launches;
                 float *sx, *sw, *bf;
                 void *ha, *hw, *hsx, *hsw, *hb = NULL, *da, *dw, *dsx, *dsw, *db = NULL, *ho, *dout;
                 size_t nsw = mixed ? 1 : N;
                 STOP();
                 if (off && !gv) continue;
+                if (off == 1 && M < BNBQ__CU_MM_TC_MIN) continue;
                 case_begin();
-                label("M=%zu N=%zu K=%zu bias=%d%s", M, N, K, b, !gv ? "" : off ? " (tile kernel)" : " (few-rows kernel)");
+                label("M=%zu N=%zu K=%zu bias=%d%s", M, N, K, b, k_mm_path[off]);
                 ha = H(M * K); fill_bytes(ha, M * K);
                 hw = H(N * K); fill_bytes(hw, N * K);
                 sx = (float*)H(M * 4); fill_absmax(sx, M);
@@ -1233,7 +1249,7 @@ static void sb_matmul(int mixed) {
                 }
                 da = U(ha, M * K); dw = U(hw, N * K); dsx = U(hsx, M * 2); dsw = U(hsw, nsw * 2);
                 ho = H(M * N * 2); dout = D(M * N * 2);
-                bnbq__cu_mm_gemv_off = off;
+                mm_path_set(off);
                 if (mixed) {
                     if (both(bnbq_int8_matmul_mixed_dequantize(NULL, (int8_t*)ha, (int8_t*)hw, (uint16_t*)hsx, (uint16_t*)hsw,
                                                                M, N, K, (uint16_t*)ho, (uint16_t*)hb),
@@ -1247,9 +1263,7 @@ static void sb_matmul(int mixed) {
                                                                  M, N, K, (uint16_t*)dout, (uint16_t*)db)))
                         exact("out", ho, dout, M * N, BNBQ_F16);
                 }
-                bnbq__cu_mm_gemv_off = 0;
-                if (!g_plumbing && (gc->mm_gemv_launches - before == 1) != (expect != 0))   /* (--fake-plumbing: CPU kernels) */
-                    case_fail("the few-rows kernel was %s", expect ? "not used" : "used");
+                mm_path_check(gc, before, tc0, M, gv, off);
                 case_end();
             }
 }
@@ -1859,11 +1873,14 @@ static void op_gather_rows_4bit(void) {
 typedef struct oc_shape { size_t M, K, N, nc; } oc_shape;
 
 static void op_int8_outlier_mm(void) {
-    static const oc_shape shapes[8] = { { 1, 1, 1, 1 }, { 7, 33, 5, 0 }, { 33, 100, 65, 3 }, { 100, 1024, 300, 17 },
-                                        { 65, 300, 129, 1 }, { 130, 2000, 70, 300 }, { 64, 64, 64, 64 },
-                                        { 512, 4096, 1024, 40 } };
+    /* M <= 16 takes bnbq_k_outlier_mm_few (16 x 16 tiles, 64 columns a step), the others the 64 x 64
+       tiles (16 columns a step): both against the CPU, at and across their step and tile edges */
+    static const oc_shape shapes[12] = { { 1, 1, 1, 1 }, { 7, 33, 5, 0 }, { 33, 100, 65, 3 }, { 100, 1024, 300, 17 },
+                                         { 65, 300, 129, 1 }, { 16, 300, 33, 64 }, { 9, 4096, 1000, 143 },
+                                         { 17, 500, 40, 65 }, { 130, 2000, 70, 300 }, { 64, 64, 64, 64 },
+                                         { 512, 4096, 1024, 40 }, { 1, 14336, 4096, 150 } };
     int s, d;
-    for (s = 0; s < (g_small ? 5 : 8); s++)
+    for (s = 0; s < (g_small ? 8 : 12); s++)
         for (d = 0; d < 3; d++) {
             bnbq_dtype dt = k_dts[d];
             size_t M = shapes[s].M, K = shapes[s].K, N = shapes[s].N, nc = shapes[s].nc, es = bnbq_dtype_size(dt);
@@ -1966,7 +1983,7 @@ static void sync_expect_error(const char* what) {
 }
 static void op_prims_index_errors(void) {
     int k;
-    for (k = 0; k < 6; k++) {
+    for (k = 0; k < 8; k++) {
         size_t nr = 10, dim = 33, cnt = 5;
         int32_t* hi;
         void *di, *dout, *zero;
@@ -2001,6 +2018,15 @@ static void op_prims_index_errors(void) {
             label("gather_rows_backward with index %d", hi[2]);
             rg = bnbq_gather_rows_backward(g_gex, BNBQ_F32, (int32_t*)di, cnt, U(rnd_dt(BNBQ_F32, cnt * dim, 1.0f), cnt * dim * 4),
                                            nr, dim, -1, 0, D(nr * dim * 4));
+        } else if (k >= 6) {   /* a column index past K: 3 rows (the few-rows kernel) and 40 */
+            size_t M = k == 6 ? 3 : 40, K = nr;
+            int32_t n3 = 3;
+            void *hcb = H(dim * K), *hs = H(dim * 4);
+            label("int8_outlier_mm (%zu rows) with column %d", M, hi[2]);
+            fill_bytes(hcb, dim * K); fill_absmax((float*)hs, dim);
+            rg = bnbq_int8_outlier_mm(g_gex, BNBQ_F32, U(rnd_dt(BNBQ_F32, M * K, 1.0f), M * K * 4), M, K,
+                                      (int8_t*)U(hcb, dim * K), (float*)U(hs, dim * 4), dim, (int32_t*)di,
+                                      (int32_t*)U(&n3, 4), D(M * dim * 4));
         } else {
             label("renorm_rows with index %d", hi[2]);
             rg = bnbq_renorm_rows(g_gex, BNBQ_F32, U(rnd_dt(BNBQ_F32, nr * dim, 1.0f), nr * dim * 4), nr, dim, (int32_t*)di,
