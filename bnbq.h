@@ -7899,6 +7899,10 @@ static bnbq_result bnbq__lin4_fwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin
     size_t N = L->desc.out_features, K = L->desc.in_features, T = g->T;
     bnbq_dtype cdt = bnbq__lin4_cdt(L, g->x_dt);
     int gemv = T == 1 && K % (size_t)L->blocksize == 0;
+    /* a few tokens on a GPU: bnbq_matmul_4bit, the same product (the weight dequantized to dt, then
+       multiplied) without the 16-bit weight in memory (bnbq_cuda.h: tensor cores on sm_80+, 16-bit
+       dt); elsewhere the dequantize + bnbq_gemm of bitsandbytes' own path */
+    int fused = !gemv && T <= 16 && cdt != BNBQ_F32 && K % 32 == 0 && bnbq__on_backend(ex);
     const void *xc, *bc = NULL, *Wd = NULL;
     const float* am;
     void* oc;
@@ -7909,7 +7913,7 @@ static bnbq_result bnbq__lin4_fwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin
     oc = cdt == g->x_dt ? g->out : bnbq__take(a, T * N, bnbq_dtype_size(cdt));
     am = bnbq__lin4_absmax(ex, L, a, &r);
     BNBQ__TRY(r);
-    if (!gemv) {
+    if (!gemv && !fused) {
         Wd = bnbq__lin4_deq(ex, L, a, cdt, am, &r);
         BNBQ__TRY(r);
     }
@@ -7919,6 +7923,9 @@ static bnbq_result bnbq__lin4_fwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin
     if (gemv)
         BNBQ__TRY(bnbq_gemv_4bit(ex, L->quant_type, cdt, xc, L->packed, am, N, K, L->blocksize, oc,
                                  bc, NULL));
+    else if (fused)
+        BNBQ__TRY(bnbq_matmul_4bit(ex, L->quant_type, cdt, xc, L->packed, am, T, N, K, L->blocksize, oc,
+                                   bc, NULL));
     else
         BNBQ__TRY(bnbq_gemm(ex, cdt, 0, 1, T, N, K, xc, Wd, bc, 0, oc));
     return bnbq__lin_as_run(ex, cdt, oc, T * N, g->x_dt, g->out);

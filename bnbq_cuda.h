@@ -3938,10 +3938,145 @@ static const char* const bnbq__cu_src_matmul4[] = {
     "}\n",
     "#endif\n",
     "#line 84 \"matmul4.cu\"\n",
+    "\n",
+    "// ---- bnbq_k_matmul4_mma: 2..16 rows of A (a few tokens) on tensor cores (f16 / bf16, sm_80+) ------\n",
+    "// Each weight as bnbq_k_matmul4 makes it, dt(table[nibble] * absmax) (float products, one rounding\n",
+    "// each, two at a time by cvt.rn.*x2), then mma.m16n8k16 (dt x dt, float32 sums): the products are\n",
+    "// exact, the sums float32 in the tensor cores' order (a tolerance against the CPU's double sums, as\n",
+    "// the tiles above). W is the mma's A operand (16 rows of W a tile), the tokens its B (8 a tile;\n",
+    "// 9..16 tokens: a second). A block takes 16 rows of W and its BNBQ_M4M_W warps split K in steps of\n",
+    "// 128: lane (g, q) (g = lane / 4, q = lane % 4) takes the 32 elements [128 s + 32 q, + 32) of W's\n",
+    "// rows g and g + 8 (16 packed bytes each, in one absmax block: K % 32 == 0) and of tokens g and\n",
+    "// g + 8; mma j (0..7) gets their elements 4j .. 4j + 3 (the k order permuted alike for both\n",
+    "// operands). The warps' sums meet in shared memory (added in warp order); the bias is added in\n",
+    "// float32 before the one rounding to dt. The launcher: K % 32 == 0, packed and A 16-byte aligned.\n",
+    "// (The dequantize + GEMM of Linear4bit's several-token forward read and wrote the whole 16-bit\n",
+    "// weight: 2.3-3.0x cuBLAS f16 at 16 tokens on the H100; with this kernel 0.82-0.84x. 8 warps a\n",
+    "// block measured 0-10 % faster than 16, 4 up to 50 % slower: bench/results/\n",
+    "// gpu-20261123-h100-session19-matmul4-mma.txt.)\n",
+    "#ifndef BNBQ_M4M_W\n",
+    "#define BNBQ_M4M_W 8   // warps a block (the launcher's BNBQ__CU_M4M_W)\n",
+    "#endif\n",
+    "#if BNBQ_DT != BNBQ_F32\n",
+    "// (dt(lo), dt(hi)) in one word, lo in the low half\n",
+    "BNBQ_DEV u32 bnbq_m4_pair(float lo, float hi) {\n",
+    "    u32 d = 0u;\n",
+    "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800\n",
+    "#if BNBQ_DT == BNBQ_F16\n",
+    "    asm(\"cvt.rn.f16x2.f32 %0, %1, %2;\" : \"=r\"(d) : \"f\"(hi), \"f\"(lo));\n",
+    "#else\n",
+    "    asm(\"cvt.rn.bf16x2.f32 %0, %1, %2;\" : \"=r\"(d) : \"f\"(hi), \"f\"(lo));\n",
+    "#endif\n",
+    "#else\n",
+    "    (void)lo; (void)hi;\n",
+    "#endif\n",
+    "    return d;\n",
+    "}\n",
+    "// c[0..3] += W (a0..a3) x tokens (b0, b1)\n",
+    "BNBQ_DEV void bnbq_m4_mma(float* c, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1) {\n",
+    "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800\n",
+    "#if BNBQ_DT == BNBQ_F16\n",
+    "    asm volatile(\"mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, \"\n",
+    "                 \"{%8, %9}, {%0, %1, %2, %3};\"\n",
+    "                 : \"+f\"(c[0]), \"+f\"(c[1]), \"+f\"(c[2]), \"+f\"(c[3])\n",
+    "                 : \"r\"(a0), \"r\"(a1), \"r\"(a2), \"r\"(a3), \"r\"(b0), \"r\"(b1));\n",
+    "#else\n",
+    "    asm volatile(\"mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, \"\n",
+    "                 \"{%8, %9}, {%0, %1, %2, %3};\"\n",
+    "                 : \"+f\"(c[0]), \"+f\"(c[1]), \"+f\"(c[2]), \"+f\"(c[3])\n",
+    "                 : \"r\"(a0), \"r\"(a1), \"r\"(a2), \"r\"(a3), \"r\"(b0), \"r\"(b1));\n",
+    "#endif\n",
+    "#else\n",
+    "    (void)c; (void)a0; (void)a1; (void)a2; (void)a3; (void)b0; (void)b1;\n",
+    "    __trap();   // the launcher takes this kernel on sm_80+ only\n",
+    "#endif\n",
+    "}\n",
+    "// the weights of packed byte `b` (bits 8 i .. 8 i + 7 of word x): elements 2 i (high nibble) and\n",
+    "// 2 i + 1 (low nibble) as a dt pair\n",
+    "BNBQ_DEV u32 bnbq_m4_byte(const float* tab, u32 x, int i, float s) {\n",
+    "    const float e = tab[(x >> (8 * i + 4)) & 15u] * s, o = tab[(x >> (8 * i)) & 15u] * s;\n",
+    "    return bnbq_m4_pair(e, o);\n",
+    "}\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_matmul4_mma(const void* A, const u8* packed, const float* absmax, u64 M, u64 N, u64 K,\n",
+    "                   int bs_shift, void* out, const void* bias, bnbq_code16 code) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_matmul4_mma)\n",
+    "#line 143 \"matmul4.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(BNBQ_M4M_W * 32)\n",
+    "bnbq_k_matmul4_mma(const void* A, const u8* packed, const float* absmax, u64 M, u64 N, u64 K,\n",
+    "                   int bs_shift, void* out, const void* bias, bnbq_code16 code) {\n",
+    "    __shared__ float tab[16];\n",
+    "    __shared__ float red[BNBQ_M4M_W][16][17];   // [warp][row of W][token]\n",
+    "    const u32 tid = threadIdx.x, lane = tid & 31u, w = tid >> 5, g = lane >> 2, q = lane & 3u;\n",
+    "    const u64 K32 = K >> 5, steps = (K32 + 3) >> 2;\n",
+    "    const bool two = M > 8;\n",
+    "    const uint4 z = make_uint4(0u, 0u, 0u, 0u);\n",
+    "    if (tid < 16) tab[tid] = code.v[tid];\n",
+    "    __syncthreads();\n",
+    "    for (u64 n0 = (u64)blockIdx.x * 16u; n0 < N; n0 += (u64)gridDim.x * 16u) {\n",
+    "        const u64 na = n0 + g, nb = n0 + g + 8u;\n",
+    "        float c0[4] = { 0.0f, 0.0f, 0.0f, 0.0f }, c1[4] = { 0.0f, 0.0f, 0.0f, 0.0f };\n",
+    "        for (u64 s = w; s < steps; s += BNBQ_M4M_W) {\n",
+    "            const u64 ch = s * 4u + q;   // this lane's 32-element chunk of the rows\n",
+    "            const bool in = ch < K32;\n",
+    "            const bool ia = in && na < N, ib = in && nb < N;\n",
+    "            const uint4 pa = ia ? __ldg((const uint4*)packed + na * K32 + ch) : z;\n",
+    "            const uint4 pb = ib ? __ldg((const uint4*)packed + nb * K32 + ch) : z;\n",
+    "            const float sa = ia ? __ldg(absmax + ((na * K + ch * 32u) >> bs_shift)) : 0.0f;\n",
+    "            const float sb = ib ? __ldg(absmax + ((nb * K + ch * 32u) >> bs_shift)) : 0.0f;\n",
+    "            uint4 x0[4], x1[4];\n",
+    "#pragma unroll\n",
+    "            for (int i = 0; i < 4; i++) {\n",
+    "                x0[i] = in && g < M ? __ldg((const uint4*)((const u16*)A + (u64)g * K + ch * 32u) + i) : z;\n",
+    "                x1[i] = in && two && g + 8u < M ? __ldg((const uint4*)((const u16*)A + (u64)(g + 8u) * K + ch * 32u) + i) : z;\n",
+    "            }\n",
+    "            const u32 wa[4] = { pa.x, pa.y, pa.z, pa.w }, wb[4] = { pb.x, pb.y, pb.z, pb.w };\n",
+    "            const u32 t0[16] = { x0[0].x, x0[0].y, x0[0].z, x0[0].w, x0[1].x, x0[1].y, x0[1].z, x0[1].w,\n",
+    "                                 x0[2].x, x0[2].y, x0[2].z, x0[2].w, x0[3].x, x0[3].y, x0[3].z, x0[3].w };\n",
+    "            const u32 t1[16] = { x1[0].x, x1[0].y, x1[0].z, x1[0].w, x1[1].x, x1[1].y, x1[1].z, x1[1].w,\n",
+    "                                 x1[2].x, x1[2].y, x1[2].z, x1[2].w, x1[3].x, x1[3].y, x1[3].z, x1[3].w };\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < 8; j++) {   // elements 4j .. 4j + 3: bytes 2j (a0, a1) and 2j + 1 (a2, a3)\n",
+    "                const int bi = (j & 1) * 2;\n",
+    "                const u32 a0 = bnbq_m4_byte(tab, wa[j >> 1], bi, sa), a1 = bnbq_m4_byte(tab, wb[j >> 1], bi, sb);\n",
+    "                const u32 a2 = bnbq_m4_byte(tab, wa[j >> 1], bi + 1, sa), a3 = bnbq_m4_byte(tab, wb[j >> 1], bi + 1, sb);\n",
+    "                bnbq_m4_mma(c0, a0, a1, a2, a3, t0[2 * j], t0[2 * j + 1]);\n",
+    "                if (two) bnbq_m4_mma(c1, a0, a1, a2, a3, t1[2 * j], t1[2 * j + 1]);\n",
+    "            }\n",
+    "        }\n",
+    "        // c: rows g (0, 1) and g + 8 (2, 3) of W, tokens 2q, 2q + 1 (c1: + 8)\n",
+    "        red[w][g][2 * q] = c0[0];\n",
+    "        red[w][g][2 * q + 1] = c0[1];\n",
+    "        red[w][g + 8][2 * q] = c0[2];\n",
+    "        red[w][g + 8][2 * q + 1] = c0[3];\n",
+    "        red[w][g][8 + 2 * q] = c1[0];\n",
+    "        red[w][g][8 + 2 * q + 1] = c1[1];\n",
+    "        red[w][g + 8][8 + 2 * q] = c1[2];\n",
+    "        red[w][g + 8][8 + 2 * q + 1] = c1[3];\n",
+    "        __syncthreads();\n",
+    "        for (u32 o = tid; o < 256u; o += blockDim.x) {\n",
+    "            const u32 m = o >> 4, nl = o & 15u;\n",
+    "            const u64 n = n0 + nl;\n",
+    "            if ((u64)m < M && n < N) {\n",
+    "                float v = 0.0f;\n",
+    "#pragma unroll\n",
+    "                for (int k = 0; k < BNBQ_M4M_W; k++) v = v + red[k][nl][m];\n",
+    "                if (bias) v = v + bnbq_m4_load(bias, n);\n",
+    "                if (BNBQ_DT == BNBQ_F16) ((u16*)out)[(u64)m * N + n] = bnbq_f16_canon(v);\n",
+    "                else bnbq_store(BNBQ_DT, out, (u64)m * N + n, v);\n",
+    "            }\n",
+    "        }\n",
+    "        __syncthreads();\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "#line 210 \"matmul4.cu\"\n",
+    "#endif\n",
     0
 };
 static const char* const bnbq__cu_kernels_matmul4[] = {
     "bnbq_k_matmul4",
+    "bnbq_k_matmul4_mma",
     0
 };
 static const char* const bnbq__cu_src_prims[] = {
@@ -6572,6 +6707,7 @@ struct bnbq_cuda {
     int               err_armed;      /* a kernel that may set it was queued since the last check   */
     unsigned long     mm_gemv_launches; /* few-rows int8 matmul launches (_gemv and _mma; the tests)   */
     unsigned long     mm_tc_launches;   /* of them bnbq_k_int8_mma / bnbq_k_sb_mma (the tests)          */
+    unsigned long     m4_mma_launches;  /* bnbq_k_matmul4_mma launches (the tests)                      */
 };
 
 /* cuFuncLoad right after cuModuleGetFunction (where the driver has it): the kernel's code goes to
@@ -8864,6 +9000,8 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
 }
 #define BNBQ__CU_SLOT_gemv_4bit bnbq__cu_gemv_4bit
 
+#define BNBQ__CU_M4M_W 8              /* warps a block of bnbq_k_matmul4_mma (the kernel's BNBQ_M4M_W) */
+static int bnbq__cu_m4_mma_off = 0;   /* bench and test switch: the 64 x 64 tiles for every M */
 /* one variant per dtype of A, bias and out (kernels_src/matmul4.cu, BNBQ_DT) */
 static const char* const bnbq__cu_m4_defs[3] = { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" };
 
@@ -8873,13 +9011,30 @@ static bnbq_result bnbq__cu_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_
                                         const void* bias, const float* code) {
     bnbq__CUfunction f = NULL;
     unsigned gx = 0;
+    int mma;
     BNBQ__CU_BEGIN("bnbq_matmul_4bit");
-    (void)c;
     (void)code;   /* the dequantize + GEMM path uses the built-in table, as the CPU */
+    mma = M >= 2 && M <= 16 && dt != BNBQ_F32 && c->info.cc_major >= 8 && K % 32 == 0 &&
+          bnbq__cu_al(packed, 16) && bnbq__cu_al(A, 16) && !bnbq__cu_m4_mma_off;
     r = bnbq__cu_tiles_x(ex, bnbq__func, N, &gx);
     if (r == BNBQ_SUCCESS)
-        r = bnbq__cu_kernel(ex, "matmul4", bnbq__cu_m4_defs[(int)dt], "bnbq_k_matmul4", &f);
-    if (r == BNBQ_SUCCESS) {
+        r = bnbq__cu_kernel(ex, "matmul4", bnbq__cu_m4_defs[(int)dt], mma ? "bnbq_k_matmul4_mma" : "bnbq_k_matmul4", &f);
+    if (r == BNBQ_SUCCESS && mma) {   /* a few tokens: 16 rows of W a block (bnbq_k_matmul4_mma) */
+        bnbq__cu_code16 tab;
+        unsigned long long MM = M, NN = N, KK = K;
+        int shift = bnbq__cu_log2(blocksize), i;
+        void* a[10];
+        for (i = 0; i < 16; i++)
+            tab.v[i] = qt == BNBQ_NF4 ? bnbq_code_4bit(BNBQ_NF4)[i] : bnbq_fp4_value(i);
+        a[0] = (void*)&A; a[1] = (void*)&packed; a[2] = (void*)&absmax; a[3] = &MM;
+        a[4] = &NN; a[5] = &KK; a[6] = &shift; a[7] = &out; a[8] = (void*)&bias; a[9] = &tab;
+        r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, N, 16), 1, 32 * BNBQ__CU_M4M_W, 0, a);
+        if (r == BNBQ_SUCCESS) {
+            bnbq__ctx_lock(c);
+            c->m4_mma_launches++;
+            bnbq__ctx_unlock(c);
+        }
+    } else if (r == BNBQ_SUCCESS) {
         bnbq__cu_code16 tab;
         unsigned long long MM = M, NN = N, KK = K;
         int shift = bnbq__cu_log2(blocksize), i;

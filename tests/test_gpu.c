@@ -1478,45 +1478,61 @@ static void op_gemv_4bit_chain(void) {
             }
 }
 
+/* Several tokens: the 64 x 64 tiles, or with 2..16 tokens, f16 / bf16, K % 32 == 0 on sm_80+ the
+   tensor-core form (bnbq_k_matmul4_mma: 16 rows of W a block, 128 elements of K a warp step): its shapes
+   also run with the tiles (bnbq__cu_m4_mma_off), both within the tolerance of the CPU's double sums, and
+   the context's count of its launches says which ran. Its shapes: one token tile and two (M = 9, 16),
+   N past a block (33, 1000), K of one chunk (32), a last step of one chunk (4128), K = 14336. */
 static void op_matmul_4bit(void) {
-    static const mnk shapes[6] = { { 2, 7, 100 }, { 1, 33, 100 }, { 33, 64, 256 }, { 1, 64, 256 },
-                                   { 5, 129, 4096 }, { 64, 512, 1024 } };
+    static const mnk shapes[11] = { { 2, 7, 100 }, { 1, 33, 100 }, { 33, 64, 256 }, { 1, 64, 256 },
+                                    { 5, 129, 4096 }, { 16, 33, 4096 }, { 8, 16, 32 }, { 9, 1000, 4128 },
+                                    { 64, 512, 1024 }, { 2, 300, 14336 }, { 12, 64, 256 } };
     static const int bss[2] = { 64, 128 };
-    int q, d, b, s;
-    for (s = 0; s < (g_small ? 4 : 6); s++)
+    int q, d, b, s, off;
+    for (s = 0; s < (g_small ? 8 : 11); s++)
         for (q = 0; q < 2; q++)
             for (d = 0; d < 3; d++)
-                for (b = 0; b < 2; b++) {
-                    bnbq_quant_type qt = q ? BNBQ_NF4 : BNBQ_FP4;
-                    bnbq_dtype dt = k_dts[d];
-                    size_t M = shapes[s].M, N = shapes[s].N, K = shapes[s].K, es = bnbq_dtype_size(dt);
-                    int bs = bss[b], bias = (s + b) & 1;
-                    int gemv_path = M == 1 && K % (size_t)bs == 0;
-                    w4 w;
-                    void *ho, *dout;
-                    STOP();
-                    case_begin();
-                    label("%s %s bs=%d M=%zu N=%zu K=%zu bias=%d%s", q ? "nf4" : "fp4", bnbq_dtype_name(dt), bs, M, N, K,
-                          bias, gemv_path ? " (one token: gemv_4bit, exact)" : "");
-                    make_w4(&w, qt, dt, M, N, K, bs, bias);
-                    ho = H(M * N * es); dout = D(M * N * es);
-                    if (both(bnbq_matmul_4bit(NULL, qt, dt, w.hA, (uint8_t*)w.hp, (float*)w.ha, M, N, K, bs, ho, w.hb, NULL),
-                             bnbq_matmul_4bit(g_gex, qt, dt, w.dA, (uint8_t*)w.dp, (float*)w.da, M, N, K, bs, dout, w.db, NULL))) {
-                        if (gemv_path) {
-                            exact("out", ho, dout, M * N, dt);
-                            O.exact_cases++;
-                            if (!g_touch) {
-                                bnbq_exec* xe = fast_order_exec();
-                                void* dx = D(M * N * es);
-                                if (both(BNBQ_SUCCESS, bnbq_matmul_4bit(xe, qt, dt, w.dA, (uint8_t*)w.dp, (float*)w.da, M, N,
-                                                                        K, bs, dx, w.db, NULL)) &&
-                                    both(BNBQ_SUCCESS, bnbq_cuda_synchronize(xe)))
-                                    gemv_checks(ho, dx, M, N, K, dt, qt, NULL, &w, bs);
-                            }
-                        } else within_tol("out", dt, ho, dout, M * N);
+                for (b = 0; b < 2; b++)
+                    for (off = 0; off < 2; off++) {
+                        bnbq_quant_type qt = q ? BNBQ_NF4 : BNBQ_FP4;
+                        bnbq_dtype dt = k_dts[d];
+                        size_t M = shapes[s].M, N = shapes[s].N, K = shapes[s].K, es = bnbq_dtype_size(dt);
+                        int bs = bss[b], bias = (s + b) & 1;
+                        int gemv_path = M == 1 && K % (size_t)bs == 0;
+                        bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
+                        const int mma = M >= 2 && M <= 16 && dt != BNBQ_F32 && K % 32 == 0 && gc->info.cc_major >= 8;
+                        unsigned long m4_0 = gc->m4_mma_launches;
+                        w4 w;
+                        void *ho, *dout;
+                        STOP();
+                        if (off && !mma) continue;
+                        case_begin();
+                        label("%s %s bs=%d M=%zu N=%zu K=%zu bias=%d%s", q ? "nf4" : "fp4", bnbq_dtype_name(dt), bs, M, N, K,
+                              bias, gemv_path ? " (one token: gemv_4bit, exact)" : !mma ? "" : off ? " (tiles)" : " (tensor cores)");
+                        make_w4(&w, qt, dt, M, N, K, bs, bias);
+                        ho = H(M * N * es); dout = D(M * N * es);
+                        bnbq__cu_m4_mma_off = off;
+                        if (both(bnbq_matmul_4bit(NULL, qt, dt, w.hA, (uint8_t*)w.hp, (float*)w.ha, M, N, K, bs, ho, w.hb, NULL),
+                                 bnbq_matmul_4bit(g_gex, qt, dt, w.dA, (uint8_t*)w.dp, (float*)w.da, M, N, K, bs, dout, w.db, NULL))) {
+                            bnbq__cu_m4_mma_off = 0;
+                            if (!g_plumbing && (gc->m4_mma_launches - m4_0 == 1) != (mma && !off))
+                                case_fail("the tensor-core kernel was %s", mma && !off ? "not used" : "used");
+                            if (gemv_path) {
+                                exact("out", ho, dout, M * N, dt);
+                                O.exact_cases++;
+                                if (!g_touch) {
+                                    bnbq_exec* xe = fast_order_exec();
+                                    void* dx = D(M * N * es);
+                                    if (both(BNBQ_SUCCESS, bnbq_matmul_4bit(xe, qt, dt, w.dA, (uint8_t*)w.dp, (float*)w.da, M, N,
+                                                                            K, bs, dx, w.db, NULL)) &&
+                                        both(BNBQ_SUCCESS, bnbq_cuda_synchronize(xe)))
+                                        gemv_checks(ho, dx, M, N, K, dt, qt, NULL, &w, bs);
+                                }
+                            } else within_tol("out", dt, ho, dout, M * N);
+                        }
+                        bnbq__cu_m4_mma_off = 0;
+                        case_end();
                     }
-                    case_end();
-                }
 }
 
 /* ---- the layers' building blocks (bnbq.h >>prims) --------------------------------------------- */
