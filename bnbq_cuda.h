@@ -3951,11 +3951,11 @@ static const char* const bnbq__cu_src_matmul4[] = {
     "// operands). The warps' sums meet in shared memory (added in warp order); the bias is added in\n",
     "// float32 before the one rounding to dt. The launcher: K % 32 == 0, packed and A 16-byte aligned.\n",
     "// (The dequantize + GEMM of Linear4bit's several-token forward read and wrote the whole 16-bit\n",
-    "// weight: 2.3-3.0x cuBLAS f16 at 16 tokens on the H100; with this kernel 0.82-0.84x. 8 warps a\n",
-    "// block measured 0-10 % faster than 16, 4 up to 50 % slower: bench/results/\n",
-    "// gpu-20261123-h100-session19-matmul4-mma.txt.)\n",
+    "// weight: 2.3-3.0x cuBLAS f16 at 16 tokens on the H100; with this kernel 0.82-0.90x. 8 warps a\n",
+    "// block measured 0-10 % faster than 16 (not yet tested on a GPU: the next device session should\n",
+    "// test and take it), 4 up to 50 % slower: bench/results/gpu-20261123-h100-session19-matmul4-mma.txt.)\n",
     "#ifndef BNBQ_M4M_W\n",
-    "#define BNBQ_M4M_W 8   // warps a block (the launcher's BNBQ__CU_M4M_W)\n",
+    "#define BNBQ_M4M_W 16   // warps a block (the launcher's BNBQ__CU_M4M_W)\n",
     "#endif\n",
     "#if BNBQ_DT != BNBQ_F32\n",
     "// (dt(lo), dt(hi)) in one word, lo in the low half\n",
@@ -9000,7 +9000,7 @@ static bnbq_result bnbq__cu_gemv_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_dt
 }
 #define BNBQ__CU_SLOT_gemv_4bit bnbq__cu_gemv_4bit
 
-#define BNBQ__CU_M4M_W 8              /* warps a block of bnbq_k_matmul4_mma (the kernel's BNBQ_M4M_W) */
+#define BNBQ__CU_M4M_W 16              /* warps a block of bnbq_k_matmul4_mma (the kernel's BNBQ_M4M_W) */
 static int bnbq__cu_m4_mma_off = 0;   /* bench and test switch: the 64 x 64 tiles for every M */
 /* one variant per dtype of A, bias and out (kernels_src/matmul4.cu, BNBQ_DT) */
 static const char* const bnbq__cu_m4_defs[3] = { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" };
