@@ -693,6 +693,38 @@ bnbq_k_gather4(const u8* packed, const float* absmax, u64 num_rows, u64 dim, int
 // staged in shared memory as float32, then each thread adds its products in j order, the CPU's
 // operations one by one (byte-identical). Padding past *num_cols and a bad column (skipped on the
 // CPU's side; *err = 1) stage a = w = 0: p = +0, and s + (+0) = s (s is never -0).
+// *num_cols clamped to [0, K] (outside it: *err = 1, set by one thread of the grid)
+BNBQ_DEV i32 pr_outlier_nc(const i32* num_cols, u64 K, u32* err) {
+    i32 nc = *num_cols;
+    if (nc < 0 || (u64)nc > K) {
+        if (blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0) *err = 1u;
+        nc = nc < 0 ? 0 : (i32)K;
+    }
+    return nc;
+}
+// The staged pair of outlier column j < nc for row r of a tile at (m0, n0): *as = A[m0 + r, c_j] and
+// *ws = w[n0 + r, j] (above); 0 past nc, M or N and for a bad column (which sets *err).
+BNBQ_DEV void pr_outlier_stage(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N,
+                               const i32* cols, i32 nc, i32 j, int r, u64 m0, u64 n0, u32* err, float* as,
+                               float* ws) {
+    float a = 0.0f, w = 0.0f;
+    if (j < nc) {
+        const i32 c = cols[j];
+        if (c < 0 || (u64)c >= K) {
+            if (r == 0) *err = 1u;
+        } else {
+            const u64 m = m0 + (u64)r, n = n0 + (u64)r;
+            if (m < M) a = pr_ld(A, m * K + (u64)c);
+            if (n < N) {
+                const float w0 = (float)CB[n * K + (u64)c] * SCB[n];
+                const float w1 = w0 * 7.874015718698502e-3f;
+                w = bnbq_round_to(BNBQ_DT, w1);
+            }
+        }
+    }
+    *as = a;
+    *ws = w;
+}
 #define PR_OT 64
 #define PR_OJ 16
 extern "C" __global__ void __launch_bounds__(256)
@@ -700,11 +732,7 @@ bnbq_k_outlier_mm(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u
                   const i32* cols, const i32* num_cols, void* out, u32* err) {
     __shared__ __align__(16) float As[PR_OJ][PR_OT + 4];   // [j][m]
     __shared__ __align__(16) float Ws[PR_OJ][PR_OT + 4];   // [j][n]
-    i32 nc = *num_cols;
-    if (nc < 0 || (u64)nc > K) {
-        if (blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0) *err = 1u;
-        nc = nc < 0 ? 0 : (i32)K;
-    }
+    const i32 nc = pr_outlier_nc(num_cols, K, err);
     const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
     const u64 mtiles = (M + PR_OT - 1) / PR_OT;
     const u64 n0 = (u64)blockIdx.x * PR_OT;
@@ -716,24 +744,7 @@ bnbq_k_outlier_mm(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u
 #pragma unroll
             for (int h = 0; h < 4; h++) {
                 const int e = tid + 256 * h, jj = e & 15, r = e >> 4;
-                const i32 j = j0 + jj;
-                float a = 0.0f, w = 0.0f;
-                if (j < nc) {
-                    const i32 c = cols[j];
-                    if (c < 0 || (u64)c >= K) {
-                        if (r == 0) *err = 1u;
-                    } else {
-                        const u64 m = m0 + (u64)r, n = n0 + (u64)r;
-                        if (m < M) a = pr_ld(A, m * K + (u64)c);
-                        if (n < N) {
-                            const float w0 = (float)CB[n * K + (u64)c] * SCB[n];
-                            const float w1 = w0 * 7.874015718698502e-3f;
-                            w = bnbq_round_to(BNBQ_DT, w1);
-                        }
-                    }
-                }
-                As[jj][r] = a;
-                Ws[jj][r] = w;
+                pr_outlier_stage(A, M, K, CB, SCB, N, cols, nc, j0 + jj, r, m0, n0, err, &As[jj][r], &Ws[jj][r]);
             }
             __syncthreads();
             bnbq_tile4x4_step<PR_OJ, PR_OT + 4, false>(acc, As, Ws, ty, tx);
@@ -765,11 +776,7 @@ bnbq_k_outlier_mm_few(const void* A, u64 M, u64 K, const i8* CB, const float* SC
                       const i32* cols, const i32* num_cols, void* out, u32* err) {
     __shared__ float As[PR_OJF][PR_OF + 1];   // [j][m]
     __shared__ float Ws[PR_OJF][PR_OF + 1];   // [j][n]
-    i32 nc = *num_cols;
-    if (nc < 0 || (u64)nc > K) {
-        if (blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0) *err = 1u;
-        nc = nc < 0 ? 0 : (i32)K;
-    }
+    const i32 nc = pr_outlier_nc(num_cols, K, err);
     const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
     const u64 mtiles = (M + PR_OF - 1) / PR_OF;
     const u64 n0 = (u64)blockIdx.x * PR_OF;
@@ -780,24 +787,7 @@ bnbq_k_outlier_mm_few(const void* A, u64 M, u64 K, const i8* CB, const float* SC
 #pragma unroll
             for (int h = 0; h < 4; h++) {
                 const int e = tid + 256 * h, jj = e & (PR_OJF - 1), r = e / PR_OJF;
-                const i32 j = j0 + jj;
-                float a = 0.0f, w = 0.0f;
-                if (j < nc) {
-                    const i32 c = cols[j];
-                    if (c < 0 || (u64)c >= K) {
-                        if (r == 0) *err = 1u;
-                    } else {
-                        const u64 m = m0 + (u64)r, n = n0 + (u64)r;
-                        if (m < M) a = pr_ld(A, m * K + (u64)c);
-                        if (n < N) {
-                            const float w0 = (float)CB[n * K + (u64)c] * SCB[n];
-                            const float w1 = w0 * 7.874015718698502e-3f;
-                            w = bnbq_round_to(BNBQ_DT, w1);
-                        }
-                    }
-                }
-                As[jj][r] = a;
-                Ws[jj][r] = w;
+                pr_outlier_stage(A, M, K, CB, SCB, N, cols, nc, j0 + jj, r, m0, n0, err, &As[jj][r], &Ws[jj][r]);
             }
             __syncthreads();
 #pragma unroll 16
