@@ -7901,8 +7901,10 @@ static bnbq_result bnbq__lin4_fwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin
     int gemv = T == 1 && K % (size_t)L->blocksize == 0;
     /* a few tokens on a GPU: bnbq_matmul_4bit, the same product (the weight dequantized to dt, then
        multiplied) without the 16-bit weight in memory (bnbq_cuda.h: tensor cores on sm_80+, 16-bit
-       dt); elsewhere the dequantize + bnbq_gemm of bitsandbytes' own path */
-    int fused = !gemv && T <= 16 && cdt != BNBQ_F32 && K % 32 == 0 && bnbq__on_backend(ex);
+       dt); elsewhere the dequantize + bnbq_gemm of bitsandbytes' own path. Only where that path
+       dequantizes straight to cdt (bnbq__lin4_deq: a 16-bit state dtype other than cdt rounds twice) */
+    int fused = !gemv && T <= 16 && cdt != BNBQ_F32 && K % 32 == 0 && bnbq__on_backend(ex) &&
+                (L->quant_dtype == BNBQ_F32 || L->quant_dtype == cdt);
     const void *xc, *bc = NULL, *Wd = NULL;
     const float* am;
     void* oc;
