@@ -174,6 +174,20 @@ bnbq_k_sb_matmul_any(const i8* A, const i8* B, const u16* sx, const u16* sw, int
 // SB = 1 (bnbq_k_sb_gemv): the SwitchBack epilogue of bnbq_sb_matmul on each sum instead of the int32.
 #define BNBQ_MM_GV_M 8
 #define BNBQ_MM_GV_U 8
+// A few-rows kernel's output (m, n) of the int32 sum: the int32 itself (SB = 0) or, as bnbq_sb_matmul,
+// SwitchBack's f16 of it (+ bias). Shared by bnbq_mm_gemv and bnbq_mm_tc.
+template <int SB>
+BNBQ_DEV void bnbq_mm_few_out(u32 sum, u64 m, u64 n, u64 N, i32* out, const u16* sx, const u16* sw,
+                              int sw_global, u16* out16, const u16* bias) {
+    const u64 e = m * N + n;
+    if (!SB) {
+        out[e] = (i32)sum;
+    } else {
+        u32 h = bnbq_sb_scale((i32)sum, bnbq_h2f_arith(sx[m]), bnbq_h2f_arith(sw[sw_global ? 0 : n]));
+        if (bias) h = bnbq_f16_canon(bnbq_h2f_arith((u16)h) + bnbq_h2f_arith(bias[n]));
+        out16[e] = (u16)h;
+    }
+}
 template <int SB>
 BNBQ_DEV void bnbq_mm_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, const u16* sx,
                            const u16* sw, int sw_global, u16* out16, const u16* bias) {
@@ -218,16 +232,8 @@ BNBQ_DEV void bnbq_mm_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* o
             for (int o = 16; o > 0; o >>= 1) acc[m] += __shfl_xor_sync(0xffffffffu, acc[m], o);
             if (lane == (u32)m) mine = acc[m];
         }
-        if ((u64)lane < mc && lane < BNBQ_MM_GV_M) {
-            const u64 e = (m0 + lane) * N + n;
-            if (!SB) {
-                out[e] = (i32)mine;
-            } else {   // as bnbq_sb_matmul
-                u32 h = bnbq_sb_scale((i32)mine, bnbq_h2f_arith(sx[m0 + lane]), bnbq_h2f_arith(sw[sw_global ? 0 : n]));
-                if (bias) h = bnbq_f16_canon(bnbq_h2f_arith((u16)h) + bnbq_h2f_arith(bias[n]));
-                out16[e] = (u16)h;
-            }
-        }
+        if ((u64)lane < mc && lane < BNBQ_MM_GV_M)
+            bnbq_mm_few_out<SB>(mine, m0 + lane, n, N, out, sx, sw, sw_global, out16, bias);
     }
 }
 // ---- bnbq_k_int8_mma / bnbq_k_sb_mma: the same for 2..16 rows of A on tensor cores (sm_80+) ------
@@ -309,16 +315,7 @@ BNBQ_DEV void bnbq_mm_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out
             u32 sum = 0u;
 #pragma unroll
             for (int v = 0; v < BNBQ_MM_TC_W; v++) sum += red[v][m][col];
-            if ((u64)m < M && n < N) {
-                const u64 e = (u64)m * N + n;
-                if (!SB) {
-                    out[e] = (i32)sum;
-                } else {   // as bnbq_sb_matmul
-                    u32 h = bnbq_sb_scale((i32)sum, bnbq_h2f_arith(sx[m]), bnbq_h2f_arith(sw[sw_global ? 0 : n]));
-                    if (bias) h = bnbq_f16_canon(bnbq_h2f_arith((u16)h) + bnbq_h2f_arith(bias[n]));
-                    out16[e] = (u16)h;
-                }
-            }
+            if ((u64)m < M && n < N) bnbq_mm_few_out<SB>(sum, m, n, N, out, sx, sw, sw_global, out16, bias);
         }
         __syncthreads();
     }

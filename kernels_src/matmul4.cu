@@ -115,25 +115,6 @@ BNBQ_DEV u32 bnbq_m4_pair(float lo, float hi) {
 #endif
     return d;
 }
-// c[0..3] += W (a0..a3) x tokens (b0, b1)
-BNBQ_DEV void bnbq_m4_mma(float* c, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-#if BNBQ_DT == BNBQ_F16
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-                 "{%8, %9}, {%0, %1, %2, %3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-#else
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-                 "{%8, %9}, {%0, %1, %2, %3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-#endif
-#else
-    (void)c; (void)a0; (void)a1; (void)a2; (void)a3; (void)b0; (void)b1;
-    __trap();   // the launcher takes this kernel on sm_80+ only
-#endif
-}
 // the weights of packed byte `b` (bits 8 i .. 8 i + 7 of word x): elements 2 i (high nibble) and
 // 2 i + 1 (low nibble) as a dt pair
 BNBQ_DEV u32 bnbq_m4_byte(const float* tab, u32 x, int i, float s) {
@@ -178,8 +159,8 @@ bnbq_k_matmul4_mma(const void* A, const u8* packed, const float* absmax, u64 M, 
                 const int bi = (j & 1) * 2;
                 const u32 a0 = bnbq_m4_byte(tab, wa[j >> 1], bi, sa), a1 = bnbq_m4_byte(tab, wb[j >> 1], bi, sb);
                 const u32 a2 = bnbq_m4_byte(tab, wa[j >> 1], bi + 1, sa), a3 = bnbq_m4_byte(tab, wb[j >> 1], bi + 1, sb);
-                bnbq_m4_mma(c0, a0, a1, a2, a3, t0[2 * j], t0[2 * j + 1]);
-                if (two) bnbq_m4_mma(c1, a0, a1, a2, a3, t1[2 * j], t1[2 * j + 1]);
+                bnbq_mma16816(c0, a0, a1, a2, a3, t0[2 * j], t0[2 * j + 1]);
+                if (two) bnbq_mma16816(c1, a0, a1, a2, a3, t1[2 * j], t1[2 * j + 1]);
             }
         }
         // c: rows g (0, 1) and g + 8 (2, 3) of W, tokens 2q, 2q + 1 (c1: + 8)

@@ -19,6 +19,32 @@ typedef long long i64;
 
 BNBQ_DEV float bnbq_absf(float x) { return __uint_as_float(__float_as_uint(x) & 0x7fffffffu); }
 
+// c[0..3] += A x B: one mma.m16n8k16 of the unit's 16-bit dtype (BNBQ_DT f16 / bf16) with float32
+// sums, the fragments as the PTX ISA lays them out (lane (g, t) holds A's rows g, g + 8 and B's column
+// g); sm_80+ (the launchers take these tensor-core kernels there only: elsewhere it traps). Shared by
+// prims.cu's bnbq_k_gemm_tc and matmul4.cu's bnbq_k_matmul4_mma. (gemv4.cu keeps its own, a plain
+// asm that ptxas may move: the gemv's measured schedule depends on it.)
+#if defined(BNBQ_DT) && BNBQ_DT != BNBQ_F32
+BNBQ_DEV void bnbq_mma16816(float* c, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u32 b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if BNBQ_DT == BNBQ_F16
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+                 "{%8, %9}, {%0, %1, %2, %3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#else
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+                 "{%8, %9}, {%0, %1, %2, %3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#endif
+#else
+    (void)c; (void)a0; (void)a1; (void)a2; (void)a3; (void)b0; (void)b1;
+    __trap();
+#endif
+}
+#endif
+
 // Programmatic dependent launch (bnbq_cuda.h, bnbq__cu_launch_pdl; sm_90+): a kernel launched that
 // way waits here until the kernel before it on the stream has finished and its writes are visible;
 // bnbq_pdl_release lets the next kernel (launched that way) start early. Elsewhere both do nothing.

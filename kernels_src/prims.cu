@@ -301,22 +301,6 @@ bnbq_k_gemm_few4(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, cons
 #define PR_TK 32
 #define PR_TLD (PR_TK + 8)   // row stride in u16: 20 words, fragment reads without bank conflicts
 
-BNBQ_DEV void pr_mma(float* c, const u32* a, const u32* b) {
-#if __CUDA_ARCH__ >= 800
-#if BNBQ_DT == BNBQ_F16
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-                 "{%8,%9}, {%0,%1,%2,%3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-#else
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-                 "{%8,%9}, {%0,%1,%2,%3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-#endif
-#endif
-}
-
 // an output element of bnbq_k_gemm_tc's fragments, those inside (M, N) only (pr_out; the bounds
 // check here and not at the 16 unrolled call sites keeps the unit's NVRTC time down)
 __device__ __noinline__ void pr_tc_out(void* out, const void* bias, int accumulate, u64 M, u64 N, u64 m, u64 n, float v) {
@@ -385,7 +369,8 @@ bnbq_k_gemm_tc(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb
 #pragma unroll
                 for (int i = 0; i < 4; i++)
 #pragma unroll
-                    for (int j = 0; j < 4; j++) pr_mma(acc[i][j], af[i], bf[j]);
+                    for (int j = 0; j < 4; j++)
+                        bnbq_mma16816(acc[i][j], af[i][0], af[i][1], af[i][2], af[i][3], bf[j][0], bf[j][1]);
             }
             __syncthreads();
         }
