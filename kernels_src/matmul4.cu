@@ -94,11 +94,11 @@ bnbq_k_matmul4(const void* A, const u8* packed, const float* absmax, u64 M, u64 
 // operands). The warps' sums meet in shared memory (added in warp order); the bias is added in
 // float32 before the one rounding to dt. The launcher: K % 32 == 0, packed and A 16-byte aligned.
 // (The dequantize + GEMM of Linear4bit's several-token forward read and wrote the whole 16-bit
-// weight: 2.3-3.0x cuBLAS f16 at 16 tokens on the H100; with this kernel 0.82-0.90x. 8 warps a
-// block measured 0-10 % faster than 16 (not yet tested on a GPU: the next device session should
-// test and take it), 4 up to 50 % slower: bench/results/gpu-20261123-h100-session19-matmul4-mma.txt.)
+// weight: 2.3-3.0x cuBLAS f16 at 16 tokens on the H100; with this kernel and 16 warps a block
+// 0.82-0.90x, with 8 (kept since session 20) 0.81-0.85x; 4 were up to 50 % slower:
+// bench/results/gpu-20261123-h100-session19-matmul4-mma.txt and -session20-gemm-mma.txt.)
 #ifndef BNBQ_M4M_W
-#define BNBQ_M4M_W 16   // warps a block (the launcher's BNBQ__CU_M4M_W)
+#define BNBQ_M4M_W 8    // warps a block (the launcher's BNBQ__CU_M4M_W)
 #endif
 #if BNBQ_DT != BNBQ_F32
 // (dt(lo), dt(hi)) in one word, lo in the low half

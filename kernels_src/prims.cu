@@ -301,6 +301,76 @@ bnbq_k_gemm_few4(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, cons
 #define PR_TK 32
 #define PR_TLD (PR_TK + 8)   // row stride in u16: 20 words, fragment reads without bank conflicts
 
+// Few tokens on tensor cores (the launcher: 2..16 rows of A, B stored (N, K), A stored (M, K), K % 16
+// == 0, A and B 16-byte aligned; sm_80+): out = X @ W^T with W as the mma's A operand (16 rows of W a
+// tile) and the tokens as its B (8 a tile; 9..16 tokens: a second). A block takes 16 rows of W and its
+// PR_FW warps split K in steps of 64: lane (g, q) loads the 16 elements [64 s + 16 q, + 16) of W's rows
+// g and g + 8 and of tokens g and g + 8 (two 16-byte loads each), mma j (0..3) gets their elements
+// 4j .. 4j + 3 (the k order permuted alike for both operands: the products exact, the float32 sums in
+// the tensor cores' order, as bnbq_k_gemm_tc). The warps' sums meet in shared memory in warp order;
+// pr_out adds the bias / the old out. (bnbq_k_gemm_few4 streamed W once per 4 rows of A: StandardLinear
+// at 16 tokens 1.6-1.9x cuBLAS f16 on the H100; this kernel 1.03-1.14x. 16 warps a block measured
+// 0.97-1.15x, no better overall: bench/results/gpu-20261123-h100-session20-gemm-mma.txt.)
+#define PR_FW 8
+extern "C" __global__ void __launch_bounds__(PR_FW * 32)
+bnbq_k_gemm_mma(const void* A, const void* B, u64 M, u64 N, u64 K, const void* bias, int accumulate,
+                void* out) {
+    __shared__ float red[PR_FW][16][17];   // [warp][row of W][token]
+    const u32 tid = threadIdx.x, lane = tid & 31u, w = tid >> 5, g = lane >> 2, q = lane & 3u;
+    const u64 K16 = K >> 4, steps = (K16 + 3) >> 2;
+    const bool two = M > 8;
+    const uint4 z = make_uint4(0u, 0u, 0u, 0u);
+    const u16* X = (const u16*)A;
+    const u16* W = (const u16*)B;
+    for (u64 n0 = (u64)blockIdx.x * 16u; n0 < N; n0 += (u64)gridDim.x * 16u) {
+        const u64 na = n0 + g, nb = n0 + g + 8u;
+        float c0[4] = { 0.0f, 0.0f, 0.0f, 0.0f }, c1[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+        for (u64 s = w; s < steps; s += PR_FW) {
+            const u64 ch = s * 4u + q;   // this lane's 16-element chunk of the rows
+            const bool in = ch < K16;
+            uint4 wa[2], wb[2], x0[2], x1[2];
+#pragma unroll
+            for (int i = 0; i < 2; i++) {
+                wa[i] = in && na < N ? __ldg((const uint4*)(W + na * K + ch * 16u) + i) : z;
+                wb[i] = in && nb < N ? __ldg((const uint4*)(W + nb * K + ch * 16u) + i) : z;
+                x0[i] = in && g < M ? __ldg((const uint4*)(X + (u64)g * K + ch * 16u) + i) : z;
+                x1[i] = in && two && g + 8u < M ? __ldg((const uint4*)(X + (u64)(g + 8u) * K + ch * 16u) + i) : z;
+            }
+            const u32 ra[8] = { wa[0].x, wa[0].y, wa[0].z, wa[0].w, wa[1].x, wa[1].y, wa[1].z, wa[1].w };
+            const u32 rb[8] = { wb[0].x, wb[0].y, wb[0].z, wb[0].w, wb[1].x, wb[1].y, wb[1].z, wb[1].w };
+            const u32 t0[8] = { x0[0].x, x0[0].y, x0[0].z, x0[0].w, x0[1].x, x0[1].y, x0[1].z, x0[1].w };
+            const u32 t1[8] = { x1[0].x, x1[0].y, x1[0].z, x1[0].w, x1[1].x, x1[1].y, x1[1].z, x1[1].w };
+#pragma unroll
+            for (int j = 0; j < 4; j++) {   // elements 4j .. 4j + 3: words 2j (a0, a1, b0) and 2j + 1 (a2, a3, b1)
+                const u32 a[4] = { ra[2 * j], rb[2 * j], ra[2 * j + 1], rb[2 * j + 1] };
+                bnbq_mma16816(c0, a[0], a[1], a[2], a[3], t0[2 * j], t0[2 * j + 1]);
+                if (two) bnbq_mma16816(c1, a[0], a[1], a[2], a[3], t1[2 * j], t1[2 * j + 1]);
+            }
+        }
+        // c: rows g (0, 1) and g + 8 (2, 3) of W, tokens 2q, 2q + 1 (c1: + 8)
+        red[w][g][2 * q] = c0[0];
+        red[w][g][2 * q + 1] = c0[1];
+        red[w][g + 8][2 * q] = c0[2];
+        red[w][g + 8][2 * q + 1] = c0[3];
+        red[w][g][8 + 2 * q] = c1[0];
+        red[w][g][8 + 2 * q + 1] = c1[1];
+        red[w][g + 8][8 + 2 * q] = c1[2];
+        red[w][g + 8][8 + 2 * q + 1] = c1[3];
+        __syncthreads();
+        for (u32 o = tid; o < 256u; o += blockDim.x) {
+            const u32 m = o >> 4, nl = o & 15u;
+            const u64 n = n0 + nl;
+            if ((u64)m < M && n < N) {
+                float v = 0.0f;
+#pragma unroll
+                for (int k = 0; k < PR_FW; k++) v = v + red[k][nl][m];
+                pr_out(v, (u64)m * N + n, n, bias, accumulate, out);
+            }
+        }
+        __syncthreads();
+    }
+}
+
 // an output element of bnbq_k_gemm_tc's fragments, those inside (M, N) only (pr_out; the bounds
 // check here and not at the 16 unrolled call sites keeps the unit's NVRTC time down)
 __device__ __noinline__ void pr_tc_out(void* out, const void* bias, int accumulate, u64 M, u64 N, u64 m, u64 n, float v) {

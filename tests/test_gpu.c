@@ -1039,7 +1039,7 @@ static void mm_path_set(int off) {
 }
 /* after a call: fails the case unless the kernel that ran is the one expected of M on this GPU */
 static void mm_path_check(bnbq_cuda* gc, unsigned long gv0, unsigned long tc0, size_t M, int gv, int off) {
-    const int few = gv && off != 2, tc = few && off == 0 && M >= BNBQ__CU_MM_TC_MIN && gc->info.cc_major >= 8;
+    const int few = gv && off != 2, tc = few && off == 0 && M >= BNBQ__CU_MM_TC_MIN && gc->target_arch >= 80;
     mm_path_set(0);
     if (g_plumbing) return;   /* (--fake-plumbing: CPU kernels) */
     if ((gc->mm_gemv_launches - gv0 == 1) != few) case_fail("the few-rows kernel was %s", few ? "not used" : "used");
@@ -1500,7 +1500,7 @@ static void op_matmul_4bit(void) {
                         int bs = bss[b], bias = (s + b) & 1;
                         int gemv_path = M == 1 && K % (size_t)bs == 0;
                         bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
-                        const int mma = M >= 2 && M <= 16 && dt != BNBQ_F32 && K % 32 == 0 && gc->info.cc_major >= 8;
+                        const int mma = M >= 2 && M <= 16 && dt != BNBQ_F32 && K % 32 == 0 && gc->target_arch >= 80;
                         unsigned long m4_0 = gc->m4_mma_launches;
                         w4 w;
                         void *ho, *dout;
@@ -1592,33 +1592,48 @@ static void op_gemm(void) {
                 case_end();
             }
     /* few rows (the GPU's small-M path when trans_b): M around its row groups, K a multiple of 16
-       bytes (16-byte loads) or not (scalar tail) */
+       bytes (16-byte loads) or not (scalar tail). 2..16 rows with trans_b only, f16 / bf16, K % 16 == 0
+       take the tensor-core kernel on sm_80+ (bnbq_k_gemm_mma: 16 rows of W a block, one token tile or
+       two): those cases also run without it (bnbq__cu_gemm_mma_off), and the context's count of its
+       launches says which ran */
     {
-        static const size_t fm[6] = { 1, 2, 16, 33, 64, 65 };
-        static const mnk fnk[2] = { { 0, 130, 512 }, { 0, 77, 301 } };
-        int i, q;
-        for (i = 0; i < 6; i++)
-            for (q = 0; q < (g_small ? 1 : 2); q++)
+        static const size_t fm[7] = { 1, 2, 9, 16, 33, 64, 65 };
+        static const mnk fnk[3] = { { 0, 130, 512 }, { 0, 77, 301 }, { 0, 1000, 4112 } };
+        int i, q, off;
+        for (i = 0; i < 7; i++)
+            for (q = 0; q < (g_small ? 1 : 3); q++)
                 for (d = 0; d < 3; d++)
-                    for (t = 0; t < 4; t++) {
-                        bnbq_dtype dt = k_dts[d];
-                        size_t M = fm[i], N = fnk[q].N, K = fnk[q].K, es = bnbq_dtype_size(dt);
-                        int ta = t & 1, tb = t >> 1, bias = (i + t) & 1, acc = ((i + q + t) >> 1) & 1;
-                        void *hA, *hB, *hb = NULL, *ho, *dA, *dB, *db = NULL, *dout;
-                        STOP();
-                        case_begin();
-                        label("%s M=%zu N=%zu K=%zu trans_a=%d trans_b=%d bias=%d accumulate=%d (few rows)",
-                              bnbq_dtype_name(dt), M, N, K, ta, tb, bias, acc);
-                        hA = rnd_dt(dt, M * K, 1.0f); hB = rnd_dt(dt, K * N, 1.0f);
-                        if (bias) { hb = rnd_dt(dt, N, 1.0f); db = U(hb, N * es); }
-                        ho = rnd_dt(dt, M * N, 1.0f);
-                        dA = U(hA, M * K * es); dB = U(hB, K * N * es);
-                        dout = acc ? U(ho, M * N * es) : D(M * N * es);
-                        if (both(bnbq_gemm(NULL, dt, ta, tb, M, N, K, hA, hB, hb, acc, ho),
-                                 bnbq_gemm(g_gex, dt, ta, tb, M, N, K, dA, dB, db, acc, dout)))
-                            within_tol("out", dt, ho, dout, M * N);
-                        case_end();
-                    }
+                    for (t = 0; t < 4; t++)
+                        for (off = 0; off < 2; off++) {
+                            bnbq_dtype dt = k_dts[d];
+                            size_t M = fm[i], N = fnk[q].N, K = fnk[q].K, es = bnbq_dtype_size(dt);
+                            int ta = t & 1, tb = t >> 1, bias = (i + t) & 1, acc = ((i + q + t) >> 1) & 1;
+                            bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
+                            const int mma = M >= 2 && M <= 16 && tb && !ta && dt != BNBQ_F32 && K % 16 == 0 &&
+                                            gc->target_arch >= 80;
+                            unsigned long mm0 = gc->gemm_mma_launches;
+                            void *hA, *hB, *hb = NULL, *ho, *dA, *dB, *db = NULL, *dout;
+                            STOP();
+                            if (off && !mma) continue;
+                            if (q == 2 && (M > 16 || !tb || ta)) continue;   /* the larger shape: the tensor-core cases */
+                            case_begin();
+                            label("%s M=%zu N=%zu K=%zu trans_a=%d trans_b=%d bias=%d accumulate=%d (few rows%s)",
+                                  bnbq_dtype_name(dt), M, N, K, ta, tb, bias, acc,
+                                  !mma ? "" : off ? ", no tensor cores" : ", tensor cores");
+                            hA = rnd_dt(dt, M * K, 1.0f); hB = rnd_dt(dt, K * N, 1.0f);
+                            if (bias) { hb = rnd_dt(dt, N, 1.0f); db = U(hb, N * es); }
+                            ho = rnd_dt(dt, M * N, 1.0f);
+                            dA = U(hA, M * K * es); dB = U(hB, K * N * es);
+                            dout = acc ? U(ho, M * N * es) : D(M * N * es);
+                            bnbq__cu_gemm_mma_off = off;
+                            if (both(bnbq_gemm(NULL, dt, ta, tb, M, N, K, hA, hB, hb, acc, ho),
+                                     bnbq_gemm(g_gex, dt, ta, tb, M, N, K, dA, dB, db, acc, dout)))
+                                within_tol("out", dt, ho, dout, M * N);
+                            bnbq__cu_gemm_mma_off = 0;
+                            if (!g_plumbing && (gc->gemm_mma_launches - mm0 == 1) != (mma && !off))
+                                case_fail("the tensor-core kernel was %s", mma && !off ? "not used" : "used");
+                            case_end();
+                        }
     }
 }
 
