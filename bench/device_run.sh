@@ -1,12 +1,14 @@
 #!/bin/sh
 # bench/device_run.sh - the GPU checks and benchmarks of one device session:
-#   tests: make gpu-test, build/bench_compile --repeat 2 (cold NVRTC wall time per unit, and the faster
-#          of two compilations of each), the GPU quickstart
+#   tests: make gpu-test without its compute-sanitizer runs (GPU_TEST_PART=main), build/bench_compile
+#          --repeat 2 (cold NVRTC wall time per unit, and the faster of two compilations of each), the
+#          GPU quickstart
+#   san:   make gpu-test's compute-sanitizer runs alone (GPU_TEST_PART=san)
 #   bench: make bench-gpu (read-only L2 flush; gemv and LLM.int8 also back-to-back with rotated
 #          inputs), the gemv lines again with the fast order (bench_gpu --gemv-fast)
-# Header: command, commit, date, GPU and driver. Usage: sh bench/device_run.sh [LOG [tests|bench|all]]
-# (all, the default, takes about 10 minutes on an H100: the device tool's limit per command, so run
-# the two parts as two commands there.)
+# Header: command, commit, date, GPU and driver. Usage: sh bench/device_run.sh [LOG [tests|san|bench|all]]
+# (all, the default, takes about 17 minutes on a fresh H100; tests ~5, san ~6, bench ~4: the device
+# tool allows 10 minutes a command, so run the parts as separate commands there.)
 LOG=${1:-/dev/stdout}
 PART=${2:-all}
 {
@@ -20,12 +22,16 @@ echo "GPU / driver (nvidia-smi): $(nvidia-smi --query-gpu=name,driver_version --
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) threads"
 echo
 make -s all >/dev/null || { echo "build failed"; exit 1; }
-if [ "$PART" != bench ]; then
-echo "===== make gpu-test"; make -s gpu-test
+case $PART in all|tests|san|bench) ;; *) echo "part must be tests, san, bench or all (got $PART)"; exit 2 ;; esac
+if [ "$PART" = tests ] || [ "$PART" = all ]; then
+echo "===== make gpu-test GPU_TEST_PART=main"; GPU_TEST_PART=main make -s gpu-test
 echo; echo "===== build/bench_compile 90 --repeat 2"; make -s build/bench_compile && ./build/bench_compile 90 --repeat 2
 echo; echo "===== build/gpu_quickstart"; ./build/gpu_quickstart
 fi
-if [ "$PART" != tests ]; then
+if [ "$PART" = san ] || [ "$PART" = all ]; then
+echo; echo "===== make gpu-test GPU_TEST_PART=san"; GPU_TEST_PART=san make -s gpu-test
+fi
+if [ "$PART" = bench ] || [ "$PART" = all ]; then
 echo; echo "===== make bench-gpu (read-only L2 flush)"; make -s bench-gpu GIT_COMMIT="$COMMIT"
 echo; echo "===== bench_gpu --gemv-fast --only gemv_4bit (bnbq_cuda_desc.gemv_fast_order = 1: the tensor-core gemv)"
 ./build/bench_gpu --gemv-fast --only gemv_4bit | grep -E "copy \(|^gemv_4bit|back-to-back"

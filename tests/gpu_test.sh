@@ -13,13 +13,28 @@
 # All steps share one kernel cache, build/gpu_test_cache, emptied first (step 1 compiles cold,
 # the sanitizer runs load from disk). Without a GPU every step reports a skip and the exit status
 # is 0. The last line is "N passed, N failed[, N skipped]" counted in steps.
+# GPU_TEST_PART=main runs steps 1-4, GPU_TEST_PART=san step 5 alone (with a GPU check first), the
+# default both: on a fresh H100 the whole takes ~10 minutes (the sanitizers compile the kernels cold
+# again when run alone), the device tool's limit per command, so bench/device_run.sh runs the two
+# parts as two commands.
 B=${B:-build}
+PART=${GPU_TEST_PART:-all}
+case $PART in all|main|san) ;; *) echo "GPU_TEST_PART must be all, main or san (got $PART)"; exit 2 ;; esac
 CACHE=$B/gpu_test_cache
 pass=0; fail=0; skip=0
 log=$(mktemp) || exit 1
 rm -rf "$CACHE"
 mkdir -p "$CACHE" || exit 1
 
+if [ "$PART" = san ]; then
+    # only the sanitizer runs: is there a GPU? (test_gpu with a test name that selects nothing
+    # still opens the device and prints its SKIP line without one)
+    if ./$B/test_gpu --cache-dir "$CACHE" --small nothing-selected 2>&1 | grep -q '^SKIP test_gpu'; then
+        have_gpu=0
+    else
+        have_gpu=1
+    fi
+else
 echo "== test_gpu"
 rcfile=$(mktemp) || exit 1
 { ./$B/test_gpu --cache-dir "$CACHE"; echo $? >"$rcfile"; } | tee "$log"
@@ -53,14 +68,19 @@ else
     if [ $rc -eq 0 ]; then pass=$((pass + 1)); else echo "FAIL train_switchback (exit $rc)"; fail=$((fail + 1)); fi
 fi
 
+fi   # PART != san
+
 CS=
-if command -v compute-sanitizer >/dev/null 2>&1; then CS=compute-sanitizer
+if [ "$PART" = main ]; then echo "(GPU_TEST_PART=main: the compute-sanitizer runs are GPU_TEST_PART=san)"
+elif command -v compute-sanitizer >/dev/null 2>&1; then CS=compute-sanitizer
 else
     for d in "${CUDA_PATH:+$CUDA_PATH/bin}" /usr/local/cuda/bin; do
         if [ -n "$d" ] && [ -x "$d/compute-sanitizer" ]; then CS=$d/compute-sanitizer; break; fi
     done
 fi
-for run in memcheck:test_gpu racecheck:test_gpu memcheck:test_gpu_layers; do
+runs="memcheck:test_gpu racecheck:test_gpu memcheck:test_gpu_layers"
+[ "$PART" = main ] && runs=
+for run in $runs; do
     tool=${run%%:*}; prog=${run#*:}
     echo "== compute-sanitizer --tool $tool build/$prog --small"
     if [ "$have_gpu" = 0 ]; then echo "skip: no GPU"; skip=$((skip + 1)); continue; fi
