@@ -163,23 +163,13 @@ bnbq_k_matmul4_mma(const void* A, const u8* packed, const float* absmax, u64 M, 
                 if (two) bnbq_mma16816(c1, a0, a1, a2, a3, t1[2 * j], t1[2 * j + 1]);
             }
         }
-        // c: rows g (0, 1) and g + 8 (2, 3) of W, tokens 2q, 2q + 1 (c1: + 8)
-        red[w][g][2 * q] = c0[0];
-        red[w][g][2 * q + 1] = c0[1];
-        red[w][g + 8][2 * q] = c0[2];
-        red[w][g + 8][2 * q + 1] = c0[3];
-        red[w][g][8 + 2 * q] = c1[0];
-        red[w][g][8 + 2 * q + 1] = c1[1];
-        red[w][g + 8][8 + 2 * q] = c1[2];
-        red[w][g + 8][8 + 2 * q + 1] = c1[3];
+        bnbq_mma_stash(red[w], g, q, c0, c1);
         __syncthreads();
         for (u32 o = tid; o < 256u; o += blockDim.x) {
             const u32 m = o >> 4, nl = o & 15u;
             const u64 n = n0 + nl;
             if ((u64)m < M && n < N) {
-                float v = 0.0f;
-#pragma unroll
-                for (int k = 0; k < BNBQ_M4M_W; k++) v = v + red[k][nl][m];
+                float v = bnbq_mma_unstash<BNBQ_M4M_W>(red, nl, m);
                 if (bias) v = v + bnbq_m4_load(bias, n);
                 if (BNBQ_DT == BNBQ_F16) ((u16*)out)[(u64)m * N + n] = bnbq_f16_canon(v);
                 else bnbq_store(BNBQ_DT, out, (u64)m * N + n, v);

@@ -43,6 +43,29 @@ BNBQ_DEV void bnbq_mma16816(float* c, u32 a0, u32 a1, u32 a2, u32 a3, u32 b0, u3
     __trap();
 #endif
 }
+
+// The few-token kernels' (bnbq_k_matmul4_mma, bnbq_k_gemm_mma) accumulators into a warp's slice rw of
+// their shared [warp][row of W][token] sums: c0 holds rows g (0, 1) and g + 8 (2, 3) of W for tokens
+// 2q, 2q + 1; c1 the same for tokens 8 + 2q, 8 + 2q + 1.
+BNBQ_DEV void bnbq_mma_stash(float (*rw)[17], u32 g, u32 q, const float* c0, const float* c1) {
+    rw[g][2 * q] = c0[0];
+    rw[g][2 * q + 1] = c0[1];
+    rw[g + 8][2 * q] = c0[2];
+    rw[g + 8][2 * q + 1] = c0[3];
+    rw[g][8 + 2 * q] = c1[0];
+    rw[g][8 + 2 * q + 1] = c1[1];
+    rw[g + 8][8 + 2 * q] = c1[2];
+    rw[g + 8][8 + 2 * q + 1] = c1[3];
+}
+
+// After a barrier: output (token m, row nl of W) of the block's W warps, summed in warp order.
+template <int W>
+BNBQ_DEV float bnbq_mma_unstash(const float (*red)[16][17], u32 nl, u32 m) {
+    float v = 0.0f;
+#pragma unroll
+    for (int k = 0; k < W; k++) v = v + red[k][nl][m];
+    return v;
+}
 #endif
 
 // Programmatic dependent launch (bnbq_cuda.h, bnbq__cu_launch_pdl; sm_90+): a kernel launched that

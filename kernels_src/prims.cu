@@ -347,24 +347,13 @@ bnbq_k_gemm_mma(const void* A, const void* B, u64 M, u64 N, u64 K, const void* b
                 if (two) bnbq_mma16816(c1, a[0], a[1], a[2], a[3], t1[2 * j], t1[2 * j + 1]);
             }
         }
-        // c: rows g (0, 1) and g + 8 (2, 3) of W, tokens 2q, 2q + 1 (c1: + 8)
-        red[w][g][2 * q] = c0[0];
-        red[w][g][2 * q + 1] = c0[1];
-        red[w][g + 8][2 * q] = c0[2];
-        red[w][g + 8][2 * q + 1] = c0[3];
-        red[w][g][8 + 2 * q] = c1[0];
-        red[w][g][8 + 2 * q + 1] = c1[1];
-        red[w][g + 8][8 + 2 * q] = c1[2];
-        red[w][g + 8][8 + 2 * q + 1] = c1[3];
+        bnbq_mma_stash(red[w], g, q, c0, c1);
         __syncthreads();
         for (u32 o = tid; o < 256u; o += blockDim.x) {
             const u32 m = o >> 4, nl = o & 15u;
             const u64 n = n0 + nl;
             if ((u64)m < M && n < N) {
-                float v = 0.0f;
-#pragma unroll
-                for (int k = 0; k < PR_FW; k++) v = v + red[k][nl][m];
-                pr_out(v, (u64)m * N + n, n, bias, accumulate, out);
+                pr_out(bnbq_mma_unstash<PR_FW>(red, nl, m), (u64)m * N + n, n, bias, accumulate, out);
             }
         }
         __syncthreads();
