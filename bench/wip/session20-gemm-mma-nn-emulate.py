@@ -1,4 +1,4 @@
-# Session 20 (with bench/wip/session20-gemm-mma-nn.patch; delete both once it lands). Run: python3 THIS (needs numpy).
+# Session 20 (with bench/wip/session20-gemm-bwd.patch; delete once it lands). Run: python3 THIS (needs numpy).
 # Emulates bnbq_k_gemm_mma_nn's data movement (bench/wip/session20-gemm-mma-nn.patch) with the PTX ISA's
 # m16n8k16 fragment layouts, in float64, and compares with X @ W.
 import numpy as np
