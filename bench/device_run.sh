@@ -3,12 +3,14 @@
 #   tests: make gpu-test without its compute-sanitizer runs (GPU_TEST_PART=main), build/bench_compile
 #          --repeat 2 (cold NVRTC wall time per unit, and the faster of two compilations of each), the
 #          GPU quickstart
-#   san:   make gpu-test's compute-sanitizer runs alone (GPU_TEST_PART=san)
+#   san:   make gpu-test's compute-sanitizer runs alone (GPU_TEST_PART=san; after tests on the same
+#          machine they load the kernels tests compiled into build/gpu_test_cache)
 #   bench: make bench-gpu (read-only L2 flush; gemv and LLM.int8 also back-to-back with rotated
 #          inputs), the gemv lines again with the fast order (bench_gpu --gemv-fast)
 # Header: command, commit, date, GPU and driver. Usage: sh bench/device_run.sh [LOG [tests|san|bench|all]]
-# (all, the default, takes about 17 minutes on a fresh H100; tests ~5, san ~6, bench ~4: the device
-# tool allows 10 minutes a command, so run the parts as separate commands there.)
+# (all, the default, takes more than 10 minutes on a fresh H100, the device tool's limit per command:
+# run the parts as separate commands there, tests before san. Session 20 measured test_gpu's cold
+# compile at 163 s and racecheck of test_gpu --small at 307 s with the compile inside it.)
 LOG=${1:-/dev/stdout}
 PART=${2:-all}
 {
