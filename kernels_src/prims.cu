@@ -360,6 +360,157 @@ bnbq_k_gemm_mma(const void* A, const void* B, u64 M, u64 N, u64 K, const void* b
     }
 }
 
+// Few tokens, B stored (K, N) on tensor cores (the launcher: 1..16 rows of A, A stored (M, K), K % 16
+// == 0, N % 4 == 0, A 8-byte and B 8-byte aligned; sm_80+): out = X @ W, the backward's dY @ W.
+// The tokens are the mma's A operand (all 16 in one tile: rows >= M are zero) and W its B. A block
+// takes 32 columns of W and its PR_NW warps split K in steps of 16 (PR_NU of them loaded at once). Lane (g, q) reads rows
+// k + 4q .. k + 4q + 3 of W at columns 4g .. 4g + 3 of the tile (8 bytes each: the 8 lanes of a q
+// read 64 contiguous bytes of a row) and X[g], X[g + 8] at k + 4q .. k + 4q + 3; mma i (0..3) takes
+// column 4g + i of the tile as its column g, its k pairs (2q, 2q + 1) and (2q + 8, 2q + 9) being rows
+// (4q, 4q + 1) and (4q + 2, 4q + 3) (the same permutation of k for X: products exact, float32 sums in
+// the tensor cores' order). D[token][2q + j] of mma i is column 4 (2q + j) + i. The warps' sums meet in
+// shared memory in warp order; pr_out adds the bias / the old out. (bnbq_k_gemm_tc's 128 x 128 tiles
+// gave such a product 32 blocks: StandardLinear's backward at 16 tokens took 0.5 ms on the H100.)
+#define PR_NW 8   // warps a block (the launcher's BNBQ__CU_GEMM_NW)
+#define PR_NU 4   // steps a warp loads at once
+extern "C" __global__ void __launch_bounds__(PR_NW * 32)
+bnbq_k_gemm_mma_nn(const void* A, const void* B, u64 M, u64 N, u64 K, const void* bias, int accumulate,
+                   void* out) {
+    __shared__ float red[PR_NW][16][33];   // [warp][token][column of the tile]
+    const u32 tid = threadIdx.x, lane = tid & 31u, w = tid >> 5, g = lane >> 2, q = lane & 3u;
+    const u64 steps = K >> 4;
+    const u16* X = (const u16*)A;
+    const u16* W = (const u16*)B;
+    for (u64 n0 = (u64)blockIdx.x * 32u; n0 < N; n0 += (u64)gridDim.x * 32u) {
+        const u64 nc = n0 + 4u * g;   // this lane's 4 columns
+        const bool cin = nc < N;       // (N % 4 == 0: all four or none)
+        float c[4][4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) c[i][0] = c[i][1] = c[i][2] = c[i][3] = 0.0f;
+        for (u64 s0 = w; s0 < steps; s0 += PR_NW * PR_NU) {   // PR_NU steps' loads in flight at once
+            uint2 wr[PR_NU][4], x0[PR_NU], x1[PR_NU];
+#pragma unroll
+            for (int u = 0; u < PR_NU; u++) {   // a step past K: zeros (products +0)
+                const u64 st = s0 + (u64)u * PR_NW, k = st * 16u + 4u * q;
+                const bool in = st < steps;
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                    wr[u][j] = in && cin ? __ldg((const uint2*)(W + (k + (u64)j) * N + nc)) : make_uint2(0u, 0u);
+                x0[u] = in && g < M ? __ldg((const uint2*)(X + (u64)g * K + k)) : make_uint2(0u, 0u);
+                x1[u] = in && g + 8u < M ? __ldg((const uint2*)(X + (u64)(g + 8u) * K + k)) : make_uint2(0u, 0u);
+            }
+#pragma unroll
+            for (int u = 0; u < PR_NU; u++)
+#pragma unroll
+                for (int i = 0; i < 4; i++) {   // column 4g + i: its 16-bit half of rows j = 0..3
+                    const u32 sel = (i & 1) ? 0x7632u : 0x5410u;
+                    const u32 w0 = (i < 2) ? wr[u][0].x : wr[u][0].y, w1 = (i < 2) ? wr[u][1].x : wr[u][1].y;
+                    const u32 w2 = (i < 2) ? wr[u][2].x : wr[u][2].y, w3 = (i < 2) ? wr[u][3].x : wr[u][3].y;
+                    bnbq_mma16816(c[i], x0[u].x, x1[u].x, x0[u].y, x1[u].y, __byte_perm(w0, w1, sel),
+                                  __byte_perm(w2, w3, sel));
+                }
+        }
+        // c[i]: tokens g (0, 1) and g + 8 (2, 3), columns 4 (2q) + i and 4 (2q + 1) + i of the tile
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            red[w][g][8u * q + (u32)i] = c[i][0];
+            red[w][g][8u * q + 4u + (u32)i] = c[i][1];
+            red[w][g + 8u][8u * q + (u32)i] = c[i][2];
+            red[w][g + 8u][8u * q + 4u + (u32)i] = c[i][3];
+        }
+        __syncthreads();
+        for (u32 o = tid; o < 512u; o += blockDim.x) {
+            const u32 m = o >> 5, nl = o & 31u;
+            const u64 n = n0 + nl;
+            if ((u64)m < M && n < N) {
+                float v = 0.0f;
+#pragma unroll
+                for (int k = 0; k < PR_NW; k++) v = v + red[k][m][nl];
+                pr_out(v, (u64)m * N + n, n, bias, accumulate, out);
+            }
+        }
+        __syncthreads();
+    }
+}
+
+// Small K, A transposed (the launcher: A stored (K, M), B stored (K, N), K <= 16, M % 4 == 0, N % 8
+// == 0, A and B 8-byte and out 16-byte aligned; sm_80+): out = A^T @ B, the backward's weight gradient
+// dY^T @ X with K = the tokens. One mma k-step covers K (rows >= K are zero). A warp takes 64 rows x
+// 32 columns of out: lane (g, q) reads 8 bytes of A's rows 2q, 2q + 1, 2q + 8, 2q + 9 at rows
+// 4g .. 4g + 3 and 32 + 4g .. 32 + 4g + 3 of the tile, and of B's same rows at columns 4g .. 4g + 3;
+// prmt pairs the two rows of each element into the mma's registers. mma (i, j) (i, j = 0..3) takes
+// tile rows 4g + i (its row g) and 32 + 4g + i (g + 8) and tile columns 4g + j (its column g), so its
+// D[r][2q + t] is out row 4r' + i (r' = r, or 32 + 4 (r - 8) for r >= 8) and column 4 (2q + t) + j.
+// The warp's 64 x 32 sums go through shared memory and leave as 16-byte stores (pr_out's bias / old
+// out added in float32 first). (bnbq_k_gemm_tc wrote its fragments 2 bytes at a time: StandardLinear's
+// weight gradient at 16 tokens x 4096^2 took 83 us on the H100, cuBLAS 17.)
+#define PR_KW 4   // warps a block (the launcher's BNBQ__CU_GEMM_KW); the block: 64 rows x 32 PR_KW columns
+BNBQ_DEV u32 pr_pack2(float v) {
+    return BNBQ_DT == BNBQ_F16 ? (u32)bnbq_f16_canon(v) : (u32)bnbq_f32_to_bf16(bnbq_canon(v));
+}
+extern "C" __global__ void __launch_bounds__(PR_KW * 32)
+bnbq_k_gemm_smallk(const void* A, const void* B, u64 M, u64 N, u64 K, const void* bias, int accumulate,
+                   void* out) {
+    __shared__ float sh[PR_KW][64][33];   // [warp][row of the tile][column]
+    const u32 lane = threadIdx.x & 31u, w = threadIdx.x >> 5, g = lane >> 2, q = lane & 3u;
+    const u16* G = (const u16*)A;
+    const u16* X = (const u16*)B;
+    const u64 tm = (M + 63) / 64, tn = (N + 32 * PR_KW - 1) / (32 * PR_KW);
+    const uint2 z = make_uint2(0u, 0u);
+    for (u64 t = blockIdx.x; t < tm * tn; t += gridDim.x) {
+        const u64 m0 = (t / tn) * 64u, n0 = (t % tn) * (32u * PR_KW) + 32u * w;
+        const u64 ma = m0 + 4u * g, mb = m0 + 32u + 4u * g, nc = n0 + 4u * g;
+        uint2 ga[4], gb[4], xb[4];   // rows 2q, 2q + 1, 2q + 8, 2q + 9
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            const u64 k = 2u * q + (u64)(r & 1) + (r >= 2 ? 8u : 0u);
+            ga[r] = k < K && ma < M ? __ldg((const uint2*)(G + k * M + ma)) : z;
+            gb[r] = k < K && mb < M ? __ldg((const uint2*)(G + k * M + mb)) : z;
+            xb[r] = k < K && nc < N ? __ldg((const uint2*)(X + k * N + nc)) : z;
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const u32 si = (i & 1) ? 0x7632u : 0x5410u;
+            const u32 a0 = __byte_perm(i < 2 ? ga[0].x : ga[0].y, i < 2 ? ga[1].x : ga[1].y, si);
+            const u32 a1 = __byte_perm(i < 2 ? gb[0].x : gb[0].y, i < 2 ? gb[1].x : gb[1].y, si);
+            const u32 a2 = __byte_perm(i < 2 ? ga[2].x : ga[2].y, i < 2 ? ga[3].x : ga[3].y, si);
+            const u32 a3 = __byte_perm(i < 2 ? gb[2].x : gb[2].y, i < 2 ? gb[3].x : gb[3].y, si);
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                const u32 sj = (j & 1) ? 0x7632u : 0x5410u;
+                const u32 b0 = __byte_perm(j < 2 ? xb[0].x : xb[0].y, j < 2 ? xb[1].x : xb[1].y, sj);
+                const u32 b1 = __byte_perm(j < 2 ? xb[2].x : xb[2].y, j < 2 ? xb[3].x : xb[3].y, sj);
+                float c[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+                bnbq_mma16816(c, a0, a1, a2, a3, b0, b1);
+                sh[w][4u * g + (u32)i][8u * q + (u32)j] = c[0];
+                sh[w][4u * g + (u32)i][8u * q + 4u + (u32)j] = c[1];
+                sh[w][32u + 4u * g + (u32)i][8u * q + (u32)j] = c[2];
+                sh[w][32u + 4u * g + (u32)i][8u * q + 4u + (u32)j] = c[3];
+            }
+        }
+        __syncwarp();
+#pragma unroll 2
+        for (u32 o = lane; o < 256u; o += 32u) {   // 64 rows x 4 pieces of 8 columns
+            const u32 rl = o >> 2, pc = o & 3u;
+            const u64 m = m0 + rl, n = n0 + 8u * pc;
+            if (m < M && n < N) {   // (N % 8 == 0: the piece is in or out)
+                float v[8];
+                u32 wd[4];
+#pragma unroll
+                for (int e = 0; e < 8; e++) {
+                    v[e] = sh[w][rl][8u * pc + (u32)e];
+                    if (bias) v[e] = v[e] + pr_ld(bias, n + (u64)e);
+                    if (accumulate) v[e] = v[e] + pr_ld(out, m * N + n + (u64)e);
+                }
+#pragma unroll
+                for (int e = 0; e < 4; e++) wd[e] = pr_pack2(v[2 * e]) | (pr_pack2(v[2 * e + 1]) << 16);
+                *(uint4*)((u16*)out + m * N + n) = make_uint4(wd[0], wd[1], wd[2], wd[3]);
+            }
+        }
+        __syncwarp();
+    }
+}
+
 // an output element of bnbq_k_gemm_tc's fragments, those inside (M, N) only (pr_out; the bounds
 // check here and not at the 16 unrolled call sites keeps the unit's NVRTC time down)
 __device__ __noinline__ void pr_tc_out(void* out, const void* bias, int accumulate, u64 M, u64 N, u64 m, u64 n, float v) {

@@ -1592,13 +1592,14 @@ static void op_gemm(void) {
                 case_end();
             }
     /* few rows (the GPU's small-M path when trans_b): M around its row groups, K a multiple of 16
-       bytes (16-byte loads) or not (scalar tail). 2..16 rows with trans_b only, f16 / bf16, K % 16 == 0
-       take the tensor-core kernel on sm_80+ (bnbq_k_gemm_mma: 16 rows of W a block, one token tile or
-       two): those cases also run without it (bnbq__cu_gemm_mma_off), and the context's count of its
-       launches says which ran */
+       bytes (16-byte loads) or not (scalar tail). f16 / bf16 with K % 16 == 0 on sm_80+ take a
+       tensor-core kernel: 2..16 rows with trans_b only (bnbq_k_gemm_mma: 16 rows of W a block, one
+       token tile or two), 1..16 rows with neither transposed and N % 4 == 0 (bnbq_k_gemm_mma_nn: 32
+       columns of W a block, the backward's dY @ W); those cases also run without them
+       (bnbq__cu_gemm_mma_off), and the context's count of their launches says which ran */
     {
         static const size_t fm[7] = { 1, 2, 9, 16, 33, 64, 65 };
-        static const mnk fnk[3] = { { 0, 130, 512 }, { 0, 77, 301 }, { 0, 1000, 4112 } };
+        static const mnk fnk[3] = { { 0, 132, 512 }, { 0, 77, 301 }, { 0, 1000, 4112 } };
         int i, q, off;
         for (i = 0; i < 7; i++)
             for (q = 0; q < (g_small ? 1 : 3); q++)
@@ -1609,13 +1610,13 @@ static void op_gemm(void) {
                             size_t M = fm[i], N = fnk[q].N, K = fnk[q].K, es = bnbq_dtype_size(dt);
                             int ta = t & 1, tb = t >> 1, bias = (i + t) & 1, acc = ((i + q + t) >> 1) & 1;
                             bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
-                            const int mma = M >= 2 && M <= 16 && tb && !ta && dt != BNBQ_F32 && K % 16 == 0 &&
-                                            gc->target_arch >= 80;
+                            const int mma = M <= 16 && !ta && dt != BNBQ_F32 && K % 16 == 0 && gc->target_arch >= 80 &&
+                                            (tb ? M >= 2 : N % 4 == 0);
                             unsigned long mm0 = gc->gemm_mma_launches;
                             void *hA, *hB, *hb = NULL, *ho, *dA, *dB, *db = NULL, *dout;
                             STOP();
                             if (off && !mma) continue;
-                            if (q == 2 && (M > 16 || !tb || ta)) continue;   /* the larger shape: the tensor-core cases */
+                            if (q == 2 && (M > 16 || ta)) continue;   /* the larger shape: the tensor-core cases */
                             case_begin();
                             label("%s M=%zu N=%zu K=%zu trans_a=%d trans_b=%d bias=%d accumulate=%d (few rows%s)",
                                   bnbq_dtype_name(dt), M, N, K, ta, tb, bias, acc,
@@ -1634,6 +1635,45 @@ static void op_gemm(void) {
                                 case_fail("the tensor-core kernel was %s", mma && !off ? "not used" : "used");
                             case_end();
                         }
+    }
+    /* small K (the backward's weight gradient over a few tokens, A^T @ B): trans_a, K <= 16, M % 4 == 0,
+       N % 8 == 0, f16 / bf16 on sm_80+ take bnbq_k_gemm_smallk (64 x 32 outputs a warp, one mma k-step,
+       16-byte stores); each such case also runs without it. The shapes: tiles cut in M and N, K = 1, odd
+       and 16, the limits (M % 4, N % 8, K = 17: the other kernels) */
+    {
+        static const mnk sk[9] = { { 64, 128, 16 }, { 68, 136, 1 }, { 132, 264, 7 }, { 4, 8, 16 }, { 1000, 1000, 9 },
+                                   { 256, 4096, 16 }, { 66, 128, 16 }, { 64, 132, 16 }, { 64, 128, 17 } };
+        int i, off;
+        for (i = 0; i < (g_small ? 4 : 9); i++)
+            for (d = 0; d < 3; d++)
+                for (t = 0; t < 4; t++)
+                    for (off = 0; off < 2; off++) {
+                        bnbq_dtype dt = k_dts[d];
+                        size_t M = sk[i].M, N = sk[i].N, K = sk[i].K, es = bnbq_dtype_size(dt);
+                        int bias = t & 1, acc = t >> 1;
+                        bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
+                        const int mma = K <= 16 && M % 4 == 0 && N % 8 == 0 && dt != BNBQ_F32 && gc->target_arch >= 80;
+                        unsigned long mm0 = gc->gemm_mma_launches;
+                        void *hA, *hB, *hb = NULL, *ho, *dA, *dB, *db = NULL, *dout;
+                        STOP();
+                        if (off && !mma) continue;
+                        case_begin();
+                        label("%s M=%zu N=%zu K=%zu trans_a=1 trans_b=0 bias=%d accumulate=%d (small K%s)",
+                              bnbq_dtype_name(dt), M, N, K, bias, acc, !mma ? "" : off ? ", no tensor cores" : ", tensor cores");
+                        hA = rnd_dt(dt, M * K, 1.0f); hB = rnd_dt(dt, K * N, 1.0f);
+                        if (bias) { hb = rnd_dt(dt, N, 1.0f); db = U(hb, N * es); }
+                        ho = rnd_dt(dt, M * N, 1.0f);
+                        dA = U(hA, M * K * es); dB = U(hB, K * N * es);
+                        dout = acc ? U(ho, M * N * es) : D(M * N * es);
+                        bnbq__cu_gemm_mma_off = off;
+                        if (both(bnbq_gemm(NULL, dt, 1, 0, M, N, K, hA, hB, hb, acc, ho),
+                                 bnbq_gemm(g_gex, dt, 1, 0, M, N, K, dA, dB, db, acc, dout)))
+                            within_tol("out", dt, ho, dout, M * N);
+                        bnbq__cu_gemm_mma_off = 0;
+                        if (!g_plumbing && (gc->gemm_mma_launches - mm0 == 1) != (mma && !off))
+                            case_fail("the tensor-core kernel was %s", mma && !off ? "not used" : "used");
+                        case_end();
+                    }
     }
 }
 
