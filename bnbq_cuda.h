@@ -3880,6 +3880,173 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "}\n",
     "#endif\n",
     "#line 344 \"int8mm.cu\"\n",
+    "\n",
+    "// ---- bnbq_k_int8_tc / bnbq_k_sb_tc: the same GEMMs for many rows of A on tensor cores (sm_80+) ----\n",
+    "// (the launcher: M > BNBQ__CU_MM_GV_M, K % 16 == 0, A and B 16-byte aligned). bnbq_k_int8_matmul's\n",
+    "// 64 x 64 SIMT tiles reached ~95 TOP/s on the H100 (Linear8bitLt at 4096 tokens 8x cuBLAS' f16 GEMM).\n",
+    "// Here a block takes 128 x 128 outputs with 8 warps (2 x 4, each 64 rows x 32 columns: 4 x 4\n",
+    "// mma.m16n8k32 s8 per 32 bytes of K); K goes in steps of 64 bytes through a ring of BNBQ_MT_S stages\n",
+    "// in dynamic shared memory filled by cp.async (zero-filled past M, N and K), read with ldmatrix. A\n",
+    "// stage holds 128 rows x 64 bytes of A and of B, each row's four 16-byte chunks permuted by the row\n",
+    "// (chunk ^ ((row / 2) % 4)), so that the 8 rows of an ldmatrix phase hit 8 different 16-byte bank\n",
+    "// groups. Integer sums: any order gives the CPU's int32 (wrapping mod 2^32), bit for bit.\n",
+    "// Fragments (PTX ISA, m16n8k32 .s8): lane (g, q) = (lane / 4, lane % 4) holds A's rows g and g + 8 at\n",
+    "// bytes 4q .. 4q + 3 and 16 + 4q .., B's row (column of the product) g at the same bytes, and the sums\n",
+    "// of rows g, g + 8 at columns 2q, 2q + 1: ldmatrix's 8 x 16-byte matrices deliver exactly those.\n",
+    "// Tiles go over the grid with the n tile fastest within groups of 8 m tiles (blocks that run together\n",
+    "// share rows of A and of B in the L2).\n",
+    "#define BNBQ_MT_BM 128\n",
+    "#define BNBQ_MT_BN 128\n",
+    "#define BNBQ_MT_BK 64    // bytes of K a stage\n",
+    "#ifndef BNBQ_MT_S\n",
+    "#define BNBQ_MT_S 3      // stages (the launcher's BNBQ__CU_MT_S: S * 16 KB of dynamic shared memory)\n",
+    "#endif\n",
+    "#define BNBQ_MT_STAGE (2 * BNBQ_MT_BM * BNBQ_MT_BK)   // bytes of a stage: A's tile, then B's\n",
+    "BNBQ_DEV u32 bnbq_mt_off(u32 row, u32 chunk) { return row * 64u + ((chunk ^ ((row >> 1) & 3u)) << 4); }\n",
+    "BNBQ_DEV void bnbq_mt_ldsm4(u32* r, u32 addr) {\n",
+    "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800\n",
+    "    asm volatile(\"ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\"\n",
+    "                 : \"=r\"(r[0]), \"=r\"(r[1]), \"=r\"(r[2]), \"=r\"(r[3]) : \"r\"(addr));\n",
+    "#else\n",
+    "    r[0] = r[1] = r[2] = r[3] = addr;\n",
+    "#endif\n",
+    "}\n",
+    "BNBQ_DEV void bnbq_mt_mma(u32* c, const u32* a, const u32* b) {\n",
+    "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800\n",
+    "    asm volatile(\"mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, \"\n",
+    "                 \"{%8, %9}, {%0, %1, %2, %3};\"\n",
+    "                 : \"+r\"(c[0]), \"+r\"(c[1]), \"+r\"(c[2]), \"+r\"(c[3])\n",
+    "                 : \"r\"(a[0]), \"r\"(a[1]), \"r\"(a[2]), \"r\"(a[3]), \"r\"(b[0]), \"r\"(b[1]));\n",
+    "#else\n",
+    "    (void)c; (void)a; (void)b;\n",
+    "    __trap();   // the launcher takes this kernel on sm_80+ only\n",
+    "#endif\n",
+    "}\n",
+    "// stage kt of the tile (m0, n0) into ring slot `slot`: thread t copies chunks t and t + 256 of A's\n",
+    "// 512 and of B's (row = chunk / 4)\n",
+    "BNBQ_DEV void bnbq_mt_load(u32 sbase, const i8* A, const i8* B, u64 M, u64 N, u64 K, u64 m0, u64 n0,\n",
+    "                           u64 kt, u32 slot) {\n",
+    "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800\n",
+    "    const u32 st = sbase + slot * BNBQ_MT_STAGE;\n",
+    "#pragma unroll\n",
+    "    for (int h = 0; h < 4; h++) {   // h 0, 1: A; 2, 3: B\n",
+    "        const u32 e = threadIdx.x + 256u * (u32)(h & 1), row = e >> 2, ch = e & 3u;\n",
+    "        const bool isB = h >= 2;\n",
+    "        const u64 r = (isB ? n0 : m0) + row, k = kt * BNBQ_MT_BK + 16u * ch;\n",
+    "        const bool ok = r < (isB ? N : M) && k < K;\n",
+    "        const i8* src = isB ? B : A;\n",
+    "        if (ok) src += r * K + k;\n",
+    "        const u32 dst = st + (isB ? BNBQ_MT_BM * BNBQ_MT_BK : 0u) + bnbq_mt_off(row, ch);\n",
+    "        asm volatile(\"cp.async.cg.shared.global [%0], [%1], 16, %2;\" ::\"r\"(dst), \"l\"(src), \"r\"(ok ? 16u : 0u)\n",
+    "                     : \"memory\");\n",
+    "    }\n",
+    "#else\n",
+    "    (void)sbase; (void)A; (void)B; (void)M; (void)N; (void)K; (void)m0; (void)n0; (void)kt; (void)slot;\n",
+    "#endif\n",
+    "}\n",
+    "BNBQ_DEV void bnbq_mt_commit() {\n",
+    "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800\n",
+    "    asm volatile(\"cp.async.commit_group;\" ::: \"memory\");\n",
+    "#endif\n",
+    "}\n",
+    "BNBQ_DEV void bnbq_mt_wait() {\n",
+    "#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800\n",
+    "    asm volatile(\"cp.async.wait_group %0;\" ::\"n\"(BNBQ_MT_S - 2) : \"memory\");\n",
+    "#endif\n",
+    "}\n",
+    "template <int SB>\n",
+    "BNBQ_DEV void bnbq_mt_gemm(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, const u16* sx,\n",
+    "                           const u16* sw, int sw_global, u16* out16, const u16* bias) {\n",
+    "    extern __shared__ __align__(128) unsigned char bnbq_mt_ring[];\n",
+    "    const u32 sbase = (u32)__cvta_generic_to_shared(bnbq_mt_ring);\n",
+    "    const u32 lane = threadIdx.x & 31u, w = threadIdx.x >> 5, g = lane >> 2, q = lane & 3u;\n",
+    "    const u32 wm = w >> 2, wn = w & 3u;   // the warp's 64 rows (wm) and 32 columns (wn) of the tile\n",
+    "    const u32 mat = lane >> 3, r8 = lane & 7u;   // the ldmatrix row this lane addresses\n",
+    "    const u64 tm = (M + BNBQ_MT_BM - 1) / BNBQ_MT_BM, tn = (N + BNBQ_MT_BN - 1) / BNBQ_MT_BN;\n",
+    "    const u64 KT = (K + BNBQ_MT_BK - 1) / BNBQ_MT_BK;\n",
+    "    const bool pair = !SB && (N & 1u) == 0u && ((unsigned long long)out & 7u) == 0u;\n",
+    "    for (u64 t = blockIdx.x; t < tm * tn; t += gridDim.x) {\n",
+    "        // groups of 8 m tiles: within a group the m tile fastest (8 blocks share a column of B tiles)\n",
+    "        const u64 grp = t / (8u * tn), first = grp * 8u, gm = tm - first < 8u ? tm - first : 8u;\n",
+    "        const u64 in = t - grp * 8u * tn;\n",
+    "        const u64 m0 = (first + in % gm) * BNBQ_MT_BM, n0 = (in / gm) * BNBQ_MT_BN;\n",
+    "        u32 c[4][4][4];\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < 4; i++)\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < 4; j++) c[i][j][0] = c[i][j][1] = c[i][j][2] = c[i][j][3] = 0u;\n",
+    "#pragma unroll\n",
+    "        for (int s = 0; s < BNBQ_MT_S - 1; s++) {\n",
+    "            if ((u64)s < KT) bnbq_mt_load(sbase, A, B, M, N, K, m0, n0, (u64)s, (u32)s);\n",
+    "            bnbq_mt_commit();\n",
+    "        }\n",
+    "        for (u64 kt = 0; kt < KT; kt++) {\n",
+    "            bnbq_mt_wait();\n",
+    "            __syncthreads();   // stage kt is in; every warp is done with the slot refilled below\n",
+    "            const u64 nk = kt + BNBQ_MT_S - 1;\n",
+    "            if (nk < KT) bnbq_mt_load(sbase, A, B, M, N, K, m0, n0, nk, (u32)(nk % BNBQ_MT_S));\n",
+    "            bnbq_mt_commit();\n",
+    "            const u32 sa = sbase + (u32)(kt % BNBQ_MT_S) * BNBQ_MT_STAGE, sb = sa + BNBQ_MT_BM * BNBQ_MT_BK;\n",
+    "#pragma unroll\n",
+    "            for (u32 kk = 0; kk < 2; kk++) {   // the two 32-byte halves of the stage\n",
+    "                u32 a[4][4], b[4][2];\n",
+    "#pragma unroll\n",
+    "                for (u32 i = 0; i < 4; i++)   // matrices: rows 0-7 / 8-15 (mat & 1) x chunk lo / hi (mat / 2)\n",
+    "                    bnbq_mt_ldsm4(a[i], sa + bnbq_mt_off(wm * 64u + i * 16u + (mat & 1u) * 8u + r8, 2u * kk + (mat >> 1)));\n",
+    "#pragma unroll\n",
+    "                for (u32 p = 0; p < 2; p++) {   // matrices: chunk lo / hi (mat & 1) x n rows 0-7 / 8-15 (mat / 2)\n",
+    "                    u32 r[4];\n",
+    "                    bnbq_mt_ldsm4(r, sb + bnbq_mt_off(wn * 32u + p * 16u + (mat >> 1) * 8u + r8, 2u * kk + (mat & 1u)));\n",
+    "                    b[2 * p][0] = r[0]; b[2 * p][1] = r[1]; b[2 * p + 1][0] = r[2]; b[2 * p + 1][1] = r[3];\n",
+    "                }\n",
+    "#pragma unroll\n",
+    "                for (int i = 0; i < 4; i++)\n",
+    "#pragma unroll\n",
+    "                    for (int j = 0; j < 4; j++) bnbq_mt_mma(c[i][j], a[i], b[j]);\n",
+    "            }\n",
+    "        }\n",
+    "        __syncthreads();   // the ring is free for the next tile\n",
+    "#pragma unroll\n",
+    "        for (u32 i = 0; i < 4; i++)\n",
+    "#pragma unroll\n",
+    "            for (u32 hh = 0; hh < 2; hh++) {\n",
+    "                const u64 m = m0 + wm * 64u + i * 16u + g + 8u * hh;\n",
+    "                if (m >= M) continue;\n",
+    "#pragma unroll\n",
+    "                for (u32 j = 0; j < 4; j++) {\n",
+    "                    const u64 n = n0 + wn * 32u + j * 8u + 2u * q;\n",
+    "                    if (pair && n + 1u < N) {\n",
+    "                        *(int2*)(out + m * N + n) = make_int2((i32)c[i][j][2 * hh], (i32)c[i][j][2 * hh + 1]);\n",
+    "                    } else {\n",
+    "                        if (n < N) bnbq_mm_few_out<SB>(c[i][j][2 * hh], m, n, N, out, sx, sw, sw_global, out16, bias);\n",
+    "                        if (n + 1u < N) bnbq_mm_few_out<SB>(c[i][j][2 * hh + 1], m, n + 1u, N, out, sx, sw, sw_global, out16, bias);\n",
+    "                    }\n",
+    "                }\n",
+    "            }\n",
+    "    }\n",
+    "}\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_tc)\n",
+    "#line 489 \"int8mm.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256, 2)\n",
+    "bnbq_k_int8_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {\n",
+    "    bnbq_mt_gemm<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);\n",
+    "}\n",
+    "#endif\n",
+    "#line 493 \"int8mm.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_sb_tc(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
+    "             u64 K, u16* out, const u16* bias) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_tc)\n",
+    "#line 493 \"int8mm.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256, 2)\n",
+    "bnbq_k_sb_tc(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
+    "             u64 K, u16* out, const u16* bias) {\n",
+    "    bnbq_mt_gemm<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);\n",
+    "}\n",
+    "#endif\n",
+    "#line 498 \"int8mm.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_int8mm[] = {
@@ -3890,6 +4057,8 @@ static const char* const bnbq__cu_kernels_int8mm[] = {
     "bnbq_k_sb_mma",
     "bnbq_k_int8_gemv",
     "bnbq_k_sb_gemv",
+    "bnbq_k_int8_tc",
+    "bnbq_k_sb_tc",
     0
 };
 static const char* const bnbq__cu_src_matmul4[] = {
@@ -6935,6 +7104,7 @@ struct bnbq_cuda {
     unsigned long     mm_tc_launches;   /* of them bnbq_k_int8_mma / bnbq_k_sb_mma (the tests)          */
     unsigned long     m4_mma_launches;  /* bnbq_k_matmul4_mma launches (the tests)                      */
     unsigned long     gemm_mma_launches; /* bnbq_k_gemm_mma, _mma_nn and _smallk launches (the tests)   */
+    unsigned long     mm_tile_tc_launches; /* bnbq_k_int8_tc / bnbq_k_sb_tc launches (the tests)          */
 };
 
 /* cuFuncLoad right after cuModuleGetFunction (where the driver has it): the kernel's code goes to
@@ -8829,6 +8999,27 @@ static bnbq_result bnbq__cu_mm_gemv(bnbq_exec* ex, const char* func, const char*
     }
     return r;
 }
+#define BNBQ__CU_MT_S 3               /* stages of bnbq_k_int8_tc / bnbq_k_sb_tc (the kernels' BNBQ_MT_S) */
+#define BNBQ__CU_MT_TILE 128          /* their output tiles: 128 x 128 (the kernels' BNBQ_MT_BM, _BN) */
+static int bnbq__cu_mm_tile_tc_off = 0;   /* bench and test switch: the SIMT tile kernels for many rows too */
+/* The many-rows int8 GEMMs on tensor cores (sm_80+; K % 16 == 0, A and B 16-byte aligned): 128 x 128
+   output tiles over a grid of at most 32 blocks an SM, 8 warps a block, BNBQ__CU_MT_S stages of 16 KB
+   (A's and B's 128 x 64 bytes) of dynamic shared memory; counts the launch. */
+static bnbq_result bnbq__cu_mm_tiles_tc(bnbq_exec* ex, const char* func, const char* kernel, size_t M,
+                                        size_t N, void** args) {
+    bnbq_cuda* c = (bnbq_cuda*)ex->impl;
+    bnbq__CUfunction f = NULL;
+    size_t tm = M / BNBQ__CU_MT_TILE + (M % BNBQ__CU_MT_TILE != 0), tn = N / BNBQ__CU_MT_TILE + (N % BNBQ__CU_MT_TILE != 0);
+    bnbq_result r = bnbq__cu_kernel(ex, "int8mm", "", kernel, &f);
+    if (r == BNBQ_SUCCESS)   /* (tm * tn: M and N are below 2^32 here, K >= 16 and M K, N K fit in memory) */
+        r = bnbq__cu_launch(ex, func, f, bnbq__grid(c, tm * tn, 1), 1, 256, BNBQ__CU_MT_S * 16384u, args);
+    if (r == BNBQ_SUCCESS) {
+        bnbq__ctx_lock(c);
+        c->mm_tile_tc_launches++;
+        bnbq__ctx_unlock(c);
+    }
+    return r;
+}
 static bnbq_result bnbq__cu_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, const int8_t* B,
                                                size_t M, size_t N, size_t K, int32_t* out) {
     bnbq__CUfunction f = NULL;
@@ -8842,6 +9033,10 @@ static bnbq_result bnbq__cu_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, c
     a[6] = &vec; a[7] = &vec_out;
     if (vec && M <= BNBQ__CU_MM_GV_M && !bnbq__cu_mm_gemv_off) {   /* a few rows of A (a decoding step) */
         r = bnbq__cu_mm_gemv(ex, bnbq__func, "bnbq_k_int8_gemv", "bnbq_k_int8_mma", M, N, a);
+        BNBQ__CU_END();
+    }
+    if (vec && c->target_arch >= 80 && !bnbq__cu_mm_tile_tc_off) {   /* tensor cores */
+        r = bnbq__cu_mm_tiles_tc(ex, bnbq__func, "bnbq_k_int8_tc", M, N, a);
         BNBQ__CU_END();
     }
     r = bnbq__cu_tiles_x(ex, bnbq__func, N, &gx);
@@ -9029,6 +9224,8 @@ static bnbq_result bnbq__cu_sb_matmul(bnbq_exec* ex, const char* func, const int
     a[5] = &MM; a[6] = &NN; a[7] = &KK; a[8] = (void*)&out; a[9] = (void*)&bias;
     if (vec && M <= BNBQ__CU_MM_GV_M && !bnbq__cu_mm_gemv_off)   /* a few rows of A */
         return bnbq__cu_mm_gemv(ex, func, "bnbq_k_sb_gemv", "bnbq_k_sb_mma", M, N, a);
+    if (vec && ((bnbq_cuda*)ex->impl)->target_arch >= 80 && !bnbq__cu_mm_tile_tc_off)   /* tensor cores */
+        return bnbq__cu_mm_tiles_tc(ex, func, "bnbq_k_sb_tc", M, N, a);
     r = bnbq__cu_tiles_x(ex, func, N, &gx);
     if (r == BNBQ_SUCCESS)
         r = bnbq__cu_kernel(ex, "int8mm", "", vec ? "bnbq_k_sb_matmul" : "bnbq_k_sb_matmul_any", &f);

@@ -21,6 +21,9 @@
      and 16 tokens on the 4096-dim shapes (decoding: the int8 matmuls' few-rows kernels).
    --tokens N,...: only the shapes with these token counts (e.g. --tokens 1,16).
    --no-mma: the int8 few-rows matmuls without tensor cores (bnbq_k_int8_gemv for 2..16 rows: A/B).
+   --no-tile-tc: the int8 matmuls of more rows on the SIMT tiles (bnbq_k_int8_matmul, _sb_matmul: A/B).
+   First, the int8 GEMM itself (bnbq_int8_linear_matmul, int32 out) at 4096^3, 8192^3, 4096 x 14336 x 4096
+   and 4096 x 4096 x 14336 against cuBLAS' f16 GEMM of the same shape (--only 'int8 GEMM').
    Inputs are random normal f16. Exit status 0 when everything ran; 2 without a GPU or cuBLAS. */
 #define _POSIX_C_SOURCE 200809L
 #define BNBQ_IMPLEMENTATION
@@ -244,8 +247,22 @@ static void bench_layer(const char* name, bnbq_linear_kind kind, float thr, int 
 /* group_b: 0 the int8 / 4-bit layers (forward, and StandardLinear forward+backward), 1 the
    SwitchBack and FP8 layers (forward and forward+backward), 2 the same forward alone */
 static void shape(size_t M, size_t N, size_t K, int group_b) {
+    static const char* const names[2][5] = {
+        { "StandardLinear", "LinearNF4", "Linear8bitLt thr0", "Linear8bitLt thr6", NULL },
+        { "SwitchBackGlobal", "SwitchBackVectorwise", "SwitchBackMemEff", "LinearFP8Mixed", "LinearFP8Global" } };
     job j;
+    int any = 0, i;
+    char full[128];
     if (!tokens_wanted(M)) return;
+    for (i = 0; i < 5; i++) {   /* no layer of the shape selected by --only: not even its baselines */
+        const char* nm = names[group_b != 0][i];
+        if (!nm) continue;
+        snprintf(full, sizeof full, "%s fwd", nm);
+        any |= wanted(full);
+        snprintf(full, sizeof full, "%s fwd+bwd", nm);
+        any |= wanted(full) && (group_b != 2) && (group_b || i == 0);
+    }
+    if (!any) return;
     memset(&j, 0, sizeof j);
     j.M = M; j.N = N; j.K = K;
     j.x = dalloc(M * K * 2); j.w = dalloc(N * K * 2); j.y = dalloc(M * N * 2);
@@ -284,6 +301,30 @@ done:
     bnbq_free(&g_ex, j.gy); bnbq_free(&g_ex, j.gx); bnbq_free(&g_ex, j.gw);
 }
 
+/* the int8 GEMM itself (bnbq_int8_linear_matmul: int8 A (M, K) times int8 B (N, K)^T, int32 out) against
+   cuBLAS' f16 GEMM of the same shape; the operands hold random bytes */
+typedef struct i8job { size_t M, N, K; void *a, *b, *o; } i8job;
+static void call_i8(void* p) {
+    i8job* q = (i8job*)p;
+    TRY("int8_linear_matmul", bnbq_int8_linear_matmul(&g_ex, (const int8_t*)q->a, (const int8_t*)q->b, q->M, q->N, q->K,
+                                                      (int32_t*)q->o));
+}
+static void int8_gemm(size_t M, size_t N, size_t K) {
+    job j;
+    i8job q;
+    if (!tokens_wanted(M) || !wanted("int8 GEMM")) return;
+    memset(&j, 0, sizeof j);
+    j.M = M; j.N = N; j.K = K;
+    j.x = dalloc(M * K * 2); j.w = dalloc(N * K * 2); j.y = dalloc(M * N * 2);
+    fill_randn(j.x, M * K, 1.0f, 0, 0);
+    fill_randn(j.w, N * K, 1.0f, 0, 0);
+    q.M = M; q.N = N; q.K = K; q.a = j.x; q.b = j.w; q.o = dalloc(M * N * 4);   /* the f16 bits as int8 */
+    printf("\n-- int8 GEMM, %zu x %zu x %zu (M x N x K)\n", M, N, K);
+    line("cuBLAS f16 GEMM fwd (baseline)", M, N, K, time_ms(call_base, &j), 1);
+    line("int8 GEMM (int8_linear_matmul)", M, N, K, time_ms(call_i8, &q), 0);
+    bnbq_free(&g_ex, j.x); bnbq_free(&g_ex, j.w); bnbq_free(&g_ex, j.y); bnbq_free(&g_ex, q.o);
+}
+
 int main(int argc, char** argv) {
     static const size_t wa[4][2] = { {4096, 4096}, {14336, 4096}, {4096, 14336}, {8192, 8192} };
     static const size_t toks[4] = { 1, 16, 512, 4096 };
@@ -298,8 +339,9 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) g_only = argv[++i];
         else if (!strcmp(argv[i], "--tokens") && i + 1 < argc) g_tokens = argv[++i];
         else if (!strcmp(argv[i], "--no-mma")) bnbq__cu_mm_tc_off = 1;   /* A/B: the int8 warp-a-row GEMV */
+        else if (!strcmp(argv[i], "--no-tile-tc")) bnbq__cu_mm_tile_tc_off = 1;   /* A/B: the int8 SIMT tiles */
         else {
-            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma]\n");
+            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma] [--no-tile-tc]\n");
             return 1;
         }
     }
@@ -313,6 +355,12 @@ int main(int argc, char** argv) {
     printf("bench_layers: %s, commit %s, runs %d (median), L2 evicted by a 256 MB memset before each call\n",
            info.name, getenv("BNBQ_GIT_COMMIT") ? getenv("BNBQ_GIT_COMMIT") : BNBQ_GIT_COMMIT, g_runs);
     printf("%-34s %6s %6s %6s %13s %16s %12s\n", "layer", "tokens", "out", "in", "median", "", "vs cuBLAS");
+    int8_gemm(4096, 4096, 4096);
+    if (!g_quick) {
+        int8_gemm(8192, 8192, 8192);
+        int8_gemm(4096, 14336, 4096);
+        int8_gemm(4096, 4096, 14336);
+    }
     for (i = 0; i < (g_quick ? 1 : 4); i++)
         for (t = 0; t < 4; t++) shape(toks[t], wa[i][0], wa[i][1], 0);
     for (t = 0; t < 2; t++) {   /* decoding: SwitchBack / FP8 forward at 1 and 16 tokens */

@@ -341,3 +341,157 @@ bnbq_k_sb_gemv(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_gl
                u64 K, u16* out, const u16* bias) {
     bnbq_mm_gemv<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);
 }
+
+// ---- bnbq_k_int8_tc / bnbq_k_sb_tc: the same GEMMs for many rows of A on tensor cores (sm_80+) ----
+// (the launcher: M > BNBQ__CU_MM_GV_M, K % 16 == 0, A and B 16-byte aligned). bnbq_k_int8_matmul's
+// 64 x 64 SIMT tiles reached ~95 TOP/s on the H100 (Linear8bitLt at 4096 tokens 8x cuBLAS' f16 GEMM).
+// Here a block takes 128 x 128 outputs with 8 warps (2 x 4, each 64 rows x 32 columns: 4 x 4
+// mma.m16n8k32 s8 per 32 bytes of K); K goes in steps of 64 bytes through a ring of BNBQ_MT_S stages
+// in dynamic shared memory filled by cp.async (zero-filled past M, N and K), read with ldmatrix. A
+// stage holds 128 rows x 64 bytes of A and of B, each row's four 16-byte chunks permuted by the row
+// (chunk ^ ((row / 2) % 4)), so that the 8 rows of an ldmatrix phase hit 8 different 16-byte bank
+// groups. Integer sums: any order gives the CPU's int32 (wrapping mod 2^32), bit for bit.
+// Fragments (PTX ISA, m16n8k32 .s8): lane (g, q) = (lane / 4, lane % 4) holds A's rows g and g + 8 at
+// bytes 4q .. 4q + 3 and 16 + 4q .., B's row (column of the product) g at the same bytes, and the sums
+// of rows g, g + 8 at columns 2q, 2q + 1: ldmatrix's 8 x 16-byte matrices deliver exactly those.
+// Tiles go over the grid with the n tile fastest within groups of 8 m tiles (blocks that run together
+// share rows of A and of B in the L2).
+#define BNBQ_MT_BM 128
+#define BNBQ_MT_BN 128
+#define BNBQ_MT_BK 64    // bytes of K a stage
+#ifndef BNBQ_MT_S
+#define BNBQ_MT_S 3      // stages (the launcher's BNBQ__CU_MT_S: S * 16 KB of dynamic shared memory)
+#endif
+#define BNBQ_MT_STAGE (2 * BNBQ_MT_BM * BNBQ_MT_BK)   // bytes of a stage: A's tile, then B's
+BNBQ_DEV u32 bnbq_mt_off(u32 row, u32 chunk) { return row * 64u + ((chunk ^ ((row >> 1) & 3u)) << 4); }
+BNBQ_DEV void bnbq_mt_ldsm4(u32* r, u32 addr) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+#else
+    r[0] = r[1] = r[2] = r[3] = addr;
+#endif
+}
+BNBQ_DEV void bnbq_mt_mma(u32* c, const u32* a, const u32* b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+                 "{%8, %9}, {%0, %1, %2, %3};"
+                 : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+    (void)c; (void)a; (void)b;
+    __trap();   // the launcher takes this kernel on sm_80+ only
+#endif
+}
+// stage kt of the tile (m0, n0) into ring slot `slot`: thread t copies chunks t and t + 256 of A's
+// 512 and of B's (row = chunk / 4)
+BNBQ_DEV void bnbq_mt_load(u32 sbase, const i8* A, const i8* B, u64 M, u64 N, u64 K, u64 m0, u64 n0,
+                           u64 kt, u32 slot) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    const u32 st = sbase + slot * BNBQ_MT_STAGE;
+#pragma unroll
+    for (int h = 0; h < 4; h++) {   // h 0, 1: A; 2, 3: B
+        const u32 e = threadIdx.x + 256u * (u32)(h & 1), row = e >> 2, ch = e & 3u;
+        const bool isB = h >= 2;
+        const u64 r = (isB ? n0 : m0) + row, k = kt * BNBQ_MT_BK + 16u * ch;
+        const bool ok = r < (isB ? N : M) && k < K;
+        const i8* src = isB ? B : A;
+        if (ok) src += r * K + k;
+        const u32 dst = st + (isB ? BNBQ_MT_BM * BNBQ_MT_BK : 0u) + bnbq_mt_off(row, ch);
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(ok ? 16u : 0u)
+                     : "memory");
+    }
+#else
+    (void)sbase; (void)A; (void)B; (void)M; (void)N; (void)K; (void)m0; (void)n0; (void)kt; (void)slot;
+#endif
+}
+BNBQ_DEV void bnbq_mt_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+BNBQ_DEV void bnbq_mt_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;" ::"n"(BNBQ_MT_S - 2) : "memory");
+#endif
+}
+template <int SB>
+BNBQ_DEV void bnbq_mt_gemm(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, const u16* sx,
+                           const u16* sw, int sw_global, u16* out16, const u16* bias) {
+    extern __shared__ __align__(128) unsigned char bnbq_mt_ring[];
+    const u32 sbase = (u32)__cvta_generic_to_shared(bnbq_mt_ring);
+    const u32 lane = threadIdx.x & 31u, w = threadIdx.x >> 5, g = lane >> 2, q = lane & 3u;
+    const u32 wm = w >> 2, wn = w & 3u;   // the warp's 64 rows (wm) and 32 columns (wn) of the tile
+    const u32 mat = lane >> 3, r8 = lane & 7u;   // the ldmatrix row this lane addresses
+    const u64 tm = (M + BNBQ_MT_BM - 1) / BNBQ_MT_BM, tn = (N + BNBQ_MT_BN - 1) / BNBQ_MT_BN;
+    const u64 KT = (K + BNBQ_MT_BK - 1) / BNBQ_MT_BK;
+    const bool pair = !SB && (N & 1u) == 0u && ((unsigned long long)out & 7u) == 0u;
+    for (u64 t = blockIdx.x; t < tm * tn; t += gridDim.x) {
+        // groups of 8 m tiles: within a group the m tile fastest (8 blocks share a column of B tiles)
+        const u64 grp = t / (8u * tn), first = grp * 8u, gm = tm - first < 8u ? tm - first : 8u;
+        const u64 in = t - grp * 8u * tn;
+        const u64 m0 = (first + in % gm) * BNBQ_MT_BM, n0 = (in / gm) * BNBQ_MT_BN;
+        u32 c[4][4][4];
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) c[i][j][0] = c[i][j][1] = c[i][j][2] = c[i][j][3] = 0u;
+#pragma unroll
+        for (int s = 0; s < BNBQ_MT_S - 1; s++) {
+            if ((u64)s < KT) bnbq_mt_load(sbase, A, B, M, N, K, m0, n0, (u64)s, (u32)s);
+            bnbq_mt_commit();
+        }
+        for (u64 kt = 0; kt < KT; kt++) {
+            bnbq_mt_wait();
+            __syncthreads();   // stage kt is in; every warp is done with the slot refilled below
+            const u64 nk = kt + BNBQ_MT_S - 1;
+            if (nk < KT) bnbq_mt_load(sbase, A, B, M, N, K, m0, n0, nk, (u32)(nk % BNBQ_MT_S));
+            bnbq_mt_commit();
+            const u32 sa = sbase + (u32)(kt % BNBQ_MT_S) * BNBQ_MT_STAGE, sb = sa + BNBQ_MT_BM * BNBQ_MT_BK;
+#pragma unroll
+            for (u32 kk = 0; kk < 2; kk++) {   // the two 32-byte halves of the stage
+                u32 a[4][4], b[4][2];
+#pragma unroll
+                for (u32 i = 0; i < 4; i++)   // matrices: rows 0-7 / 8-15 (mat & 1) x chunk lo / hi (mat / 2)
+                    bnbq_mt_ldsm4(a[i], sa + bnbq_mt_off(wm * 64u + i * 16u + (mat & 1u) * 8u + r8, 2u * kk + (mat >> 1)));
+#pragma unroll
+                for (u32 p = 0; p < 2; p++) {   // matrices: chunk lo / hi (mat & 1) x n rows 0-7 / 8-15 (mat / 2)
+                    u32 r[4];
+                    bnbq_mt_ldsm4(r, sb + bnbq_mt_off(wn * 32u + p * 16u + (mat >> 1) * 8u + r8, 2u * kk + (mat & 1u)));
+                    b[2 * p][0] = r[0]; b[2 * p][1] = r[1]; b[2 * p + 1][0] = r[2]; b[2 * p + 1][1] = r[3];
+                }
+#pragma unroll
+                for (int i = 0; i < 4; i++)
+#pragma unroll
+                    for (int j = 0; j < 4; j++) bnbq_mt_mma(c[i][j], a[i], b[j]);
+            }
+        }
+        __syncthreads();   // the ring is free for the next tile
+#pragma unroll
+        for (u32 i = 0; i < 4; i++)
+#pragma unroll
+            for (u32 hh = 0; hh < 2; hh++) {
+                const u64 m = m0 + wm * 64u + i * 16u + g + 8u * hh;
+                if (m >= M) continue;
+#pragma unroll
+                for (u32 j = 0; j < 4; j++) {
+                    const u64 n = n0 + wn * 32u + j * 8u + 2u * q;
+                    if (pair && n + 1u < N) {
+                        *(int2*)(out + m * N + n) = make_int2((i32)c[i][j][2 * hh], (i32)c[i][j][2 * hh + 1]);
+                    } else {
+                        if (n < N) bnbq_mm_few_out<SB>(c[i][j][2 * hh], m, n, N, out, sx, sw, sw_global, out16, bias);
+                        if (n + 1u < N) bnbq_mm_few_out<SB>(c[i][j][2 * hh + 1], m, n + 1u, N, out, sx, sw, sw_global, out16, bias);
+                    }
+                }
+            }
+    }
+}
+extern "C" __global__ void __launch_bounds__(256, 2)
+bnbq_k_int8_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {
+    bnbq_mt_gemm<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);
+}
+extern "C" __global__ void __launch_bounds__(256, 2)
+bnbq_k_sb_tc(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,
+             u64 K, u16* out, const u16* bias) {
+    bnbq_mt_gemm<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);
+}

@@ -1029,40 +1029,60 @@ static const mnk k_mm[8] = { { 1, 1, 1 }, { 1, 7, 5 }, { 33, 100, 70 }, { 17, 64
    (a last block of one row of B), K = 4112 (a last step of one 16-byte chunk), K = 147456 with the
    extremes (sums past 2^31: the s32 accumulation must wrap as the CPU's). Random bytes, and for four shapes
    also the extremes (-128 * -128 everywhere). Each shape a few-rows kernel takes runs with the kernel chosen,
-   with the warp-a-row form (bnbq__cu_mm_tc_off) and with the tile kernel (bnbq__cu_mm_gemv_off), all exact
-   against the CPU; the context's counts of their launches say which ran. */
-static const char* const k_mm_path[3] = { "", " (warp-a-row kernel)", " (tile kernel)" };
-/* off 0: the kernel chosen, 1: no tensor cores, 2: the tile kernel; gv: a few-rows shape. Sets the switches. */
+   with the warp-a-row form (bnbq__cu_mm_tc_off) and with the tile kernels (bnbq__cu_mm_gemv_off), all exact
+   against the CPU; the context's counts of their launches say which ran. The tile kernels: with K % 16 == 0
+   and aligned A, B on sm_80+ the tensor-core one (bnbq_k_int8_tc: 128 x 128 tiles, 64-byte stages), else and
+   with bnbq__cu_mm_tile_tc_off the SIMT one; every shape the tensor-core tile kernel takes also runs with the
+   SIMT one (path 3). */
+static const char* const k_mm_path[4] = { "", " (warp-a-row kernel)", " (tile kernel)", " (SIMT tile kernel)" };
+/* off 0: the kernel chosen, 1: no tensor cores for few rows, 2: the tile kernel, 3: the SIMT tile kernel.
+   Sets the switches. */
 static void mm_path_set(int off) {
     bnbq__cu_mm_tc_off = off == 1;
-    bnbq__cu_mm_gemv_off = off == 2;
+    bnbq__cu_mm_gemv_off = off >= 2;
+    bnbq__cu_mm_tile_tc_off = off == 3;
+}
+/* the paths a shape runs: gv (a few-rows shape) 0..3, another with K % 16 == 0 0 and 3, else 0 */
+static int mm_path_wanted(int off, size_t M, size_t K, int gv) {
+    if (off == 1) return gv && M >= BNBQ__CU_MM_TC_MIN;   /* (M = 1: the same kernel as off 0) */
+    if (off == 2) return gv;
+    if (off == 3) return K % 16 == 0;
+    return 1;
 }
 /* after a call: fails the case unless the kernel that ran is the one expected of M on this GPU */
-static void mm_path_check(bnbq_cuda* gc, unsigned long gv0, unsigned long tc0, size_t M, int gv, int off) {
-    const int few = gv && off != 2, tc = few && off == 0 && M >= BNBQ__CU_MM_TC_MIN && gc->target_arch >= 80;
+static void mm_path_check(bnbq_cuda* gc, unsigned long gv0, unsigned long tc0, unsigned long tt0, size_t M,
+                          size_t K, int gv, int off) {
+    const int few = gv && off < 2, tc = few && off == 0 && M >= BNBQ__CU_MM_TC_MIN && gc->target_arch >= 80;
+    const int tt = !few && K % 16 == 0 && off != 3 && gc->target_arch >= 80;
     mm_path_set(0);
     if (g_plumbing) return;   /* (--fake-plumbing: CPU kernels) */
     if ((gc->mm_gemv_launches - gv0 == 1) != few) case_fail("the few-rows kernel was %s", few ? "not used" : "used");
     if ((gc->mm_tc_launches - tc0 == 1) != tc) case_fail("the tensor-core kernel was %s", tc ? "not used" : "used");
+    if ((gc->mm_tile_tc_launches - tt0 == 1) != tt)
+        case_fail("the tensor-core tile kernel was %s", tt ? "not used" : "used");
 }
 static void op_int8_linear_matmul(void) {
-    static const mnk more[12] = { { 1, 33, 16 }, { 1, 300, 4112 }, { 1, 4096, 4096 }, { 5, 1000, 8192 },
+    /* NMM + 12..: the tensor-core tile kernel's edges: M, N past a tile and K past a stage (4112 = 64 * 64
+       + 16), one 16-byte chunk of K, odd N (no paired int32 stores), one stage, many m tiles of one n
+       tile, several tiles (the grid's raster: groups of 8 m tiles), sums past 2^31 (the extremes) */
+    static const mnk more[20] = { { 1, 33, 16 }, { 1, 300, 4112 }, { 1, 4096, 4096 }, { 5, 1000, 8192 },
                                   { 8, 2048, 14336 }, { 9, 64, 4096 }, { 16, 1001, 4112 }, { 17, 64, 4096 },
-                                  { 2, 64, 4104 }, { 9, 40, 147456 }, { 16, 33, 4112 }, { 3, 700, 14336 } };
+                                  { 2, 64, 4104 }, { 9, 40, 147456 }, { 16, 33, 4112 }, { 3, 700, 14336 },
+                                  { 200, 300, 4112 }, { 50, 70, 16 }, { 33, 101, 96 }, { 129, 136, 64 },
+                                  { 1100, 8, 128 }, { 1300, 300, 512 }, { 40, 72, 147456 }, { 2048, 1024, 256 } };
     int s, v, off;
-    for (s = 0; s < NMM + 12; s++)
+    for (s = 0; s < NMM + 20; s++)
         for (v = 0; v < 2; v++)
-            for (off = 0; off < 3; off++) {
+            for (off = 0; off < 4; off++) {
                 const mnk sh = s < NMM ? k_mm[s] : more[s - NMM];
                 const size_t M = sh.M, N = sh.N, K = sh.K;
                 const int gv = M <= BNBQ__CU_MM_GV_M && K % 16 == 0;
                 bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
-                unsigned long before = gc->mm_gemv_launches, tc0 = gc->mm_tc_launches;
+                unsigned long before = gc->mm_gemv_launches, tc0 = gc->mm_tc_launches, tt0 = gc->mm_tile_tc_launches;
                 void *hA, *hB, *dA, *dB, *ho, *dout;
                 STOP();
-                if (v == 1 && s != 4 && s != 1 && s != NMM + 2 && s != NMM + 9) continue;
-                if (off && !gv) continue;
-                if (off == 1 && M < BNBQ__CU_MM_TC_MIN) continue;   /* the same kernel as off 0 */
+                if (v == 1 && s != 4 && s != 1 && s != NMM + 2 && s != NMM + 9 && s != NMM + 12 && s != NMM + 18) continue;
+                if (!mm_path_wanted(off, M, K, gv)) continue;
                 if (g_small && s >= NMM && K * N > ((size_t)1 << 22)) continue;
                 case_begin();
                 label("M=%zu N=%zu K=%zu %s%s", M, N, K, v ? "extremes (wrapping)" : "random", k_mm_path[off]);
@@ -1075,7 +1095,7 @@ static void op_int8_linear_matmul(void) {
                 if (both(bnbq_int8_linear_matmul(NULL, (int8_t*)hA, (int8_t*)hB, M, N, K, (int32_t*)ho),
                          bnbq_int8_linear_matmul(g_gex, (int8_t*)dA, (int8_t*)dB, M, N, K, (int32_t*)dout)))
                     exact("out", ho, dout, M * N, BNBQ_I32);
-                mm_path_check(gc, before, tc0, M, gv, off);
+                mm_path_check(gc, before, tc0, tt0, M, K, gv, off);
                 case_end();
             }
 }
@@ -1217,22 +1237,23 @@ static void op_dequantize_rowwise(void) {
    K % 16 == 0), each with and without a bias, and the shapes those kernels take also with the warp-a-row
    form and the tile kernel (as op_int8_linear_matmul); the context's counts of launches say which ran */
 static void sb_matmul(int mixed) {
-    static const mnk more[4] = { { 16, 1001, 4112 }, { 9, 64, 4096 }, { 1, 33, 16 }, { 4, 100, 8192 } };
+    static const mnk more[7] = { { 16, 1001, 4112 }, { 9, 64, 4096 }, { 1, 33, 16 }, { 4, 100, 8192 },
+                                 { 200, 300, 4112 }, { 33, 101, 96 }, { 1300, 300, 512 } };
     int s, b, off;
-    for (s = 0; s < NMM + 4; s++)
+    for (s = 0; s < NMM + 7; s++)
         for (b = 0; b < 2; b++)
-            for (off = 0; off < 3; off++) {
+            for (off = 0; off < 4; off++) {
                 const mnk sh = s < NMM ? k_mm[s] : more[s - NMM];
                 size_t M = sh.M, N = sh.N, K = sh.K;
                 const int gv = M <= BNBQ__CU_MM_GV_M && K % 16 == 0;
                 bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
-                unsigned long before = gc->mm_gemv_launches, tc0 = gc->mm_tc_launches;
+                unsigned long before = gc->mm_gemv_launches, tc0 = gc->mm_tc_launches, tt0 = gc->mm_tile_tc_launches;
                 float *sx, *sw, *bf;
                 void *ha, *hw, *hsx, *hsw, *hb = NULL, *da, *dw, *dsx, *dsw, *db = NULL, *ho, *dout;
                 size_t nsw = mixed ? 1 : N;
                 STOP();
-                if (off && !gv) continue;
-                if (off == 1 && M < BNBQ__CU_MM_TC_MIN) continue;
+                if (!mm_path_wanted(off, M, K, gv)) continue;
+                if (g_small && s >= NMM && K * N > ((size_t)1 << 22)) continue;
                 case_begin();
                 label("M=%zu N=%zu K=%zu bias=%d%s", M, N, K, b, k_mm_path[off]);
                 ha = H(M * K); fill_bytes(ha, M * K);
@@ -1263,7 +1284,7 @@ static void sb_matmul(int mixed) {
                                                                  M, N, K, (uint16_t*)dout, (uint16_t*)db)))
                         exact("out", ho, dout, M * N, BNBQ_F16);
                 }
-                mm_path_check(gc, before, tc0, M, gv, off);
+                mm_path_check(gc, before, tc0, tt0, M, K, gv, off);
                 case_end();
             }
 }
