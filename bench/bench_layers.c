@@ -22,6 +22,7 @@
    --tokens N,...: only the shapes with these token counts (e.g. --tokens 1,16).
    --no-mma: the int8 few-rows matmuls without tensor cores (bnbq_k_int8_gemv for 2..16 rows: A/B).
    --no-tile-tc: the int8 matmuls of more rows on the SIMT tiles (bnbq_k_int8_matmul, _sb_matmul: A/B).
+   --no-t2: the 16-bit GEMMs of more rows on bnbq_k_gemm_tc instead of the cp.async tiles (bnbq_k_gemm_t2_*: A/B).
    First, the int8 GEMM itself (bnbq_int8_linear_matmul, int32 out) at 4096^3, 8192^3, 4096 x 14336 x 4096
    and 4096 x 4096 x 14336 against cuBLAS' f16 GEMM of the same shape (--only 'int8 GEMM').
    Inputs are random normal f16. Exit status 0 when everything ran; 2 without a GPU or cuBLAS. */
@@ -340,8 +341,9 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--tokens") && i + 1 < argc) g_tokens = argv[++i];
         else if (!strcmp(argv[i], "--no-mma")) bnbq__cu_mm_tc_off = 1;   /* A/B: the int8 warp-a-row GEMV */
         else if (!strcmp(argv[i], "--no-tile-tc")) bnbq__cu_mm_tile_tc_off = 1;   /* A/B: the int8 SIMT tiles */
+        else if (!strcmp(argv[i], "--no-t2")) bnbq__cu_gemm_t2_off = 1;   /* A/B: bnbq_k_gemm_tc */
         else {
-            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma] [--no-tile-tc]\n");
+            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma] [--no-tile-tc] [--no-t2]\n");
             return 1;
         }
     }

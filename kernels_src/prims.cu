@@ -597,6 +597,177 @@ bnbq_k_gemm_tc(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb
     }
 #endif
 }
+
+// ---- bnbq_k_gemm_t2_{nn,nt,tn,tt}: the same tiles fed by cp.async and ldmatrix (sm_80+) ------------
+// (the launcher: f16 / bf16, A and B 16-byte aligned, the contiguous dimension of each a multiple of 8:
+// K for A unless trans_a, else M; K for B with trans_b, else N.) bnbq_k_gemm_tc above loads its tiles
+// 2 bytes at a time with a barrier each step (~70 TFLOP/s on the H100). Here the same 128 x 128 tiles
+// and 8 warps of 64 x 32 outputs, the same mma.m16n8k16 sequence per output (k ascending in steps of
+// 16: the sums of bnbq_k_gemm_tc), but the tiles arrive by 16-byte cp.async copies into a ring of
+// PR_T2_S stages in dynamic shared memory (A's 128 x 32 and B's 32 x 128 elements a stage, 16 KB) and
+// leave it by ldmatrix (.trans where the operand is stored with M or N contiguous). Layout of a stage's
+// operand: K contiguous, [row][k] (64 bytes a row, chunk c at c ^ ((row / 2) % 4)); M or N contiguous,
+// [k][row] (256 bytes a k, chunk c at c ^ (k % 8)): either way the 8 rows an ldmatrix phase reads lie
+// in 8 different 16-byte bank groups. Fragments (PTX ISA m16n8k16): A's a0..a3 = rows g / g + 8 at k
+// 2q, 2q + 1 / 8 + 2q, 8 + 2q + 1; B's b0, b1 = column g at the same k; D rows g, g + 8, columns 2q,
+// 2q + 1. The epilogue writes pairs of outputs (4-byte stores) where N is even and out 4-byte aligned.
+#ifndef PR_T2_S
+#define PR_T2_S 3   // stages (the launcher's BNBQ__CU_T2_S)
+#endif
+#define PR_T2_STAGE 16384u
+BNBQ_DEV u32 pr_t2_kc(u32 row, u32 c) { return row * 64u + ((c ^ ((row >> 1) & 3u)) << 4); }   // [row][k]
+BNBQ_DEV u32 pr_t2_rc(u32 k, u32 c) { return k * 256u + ((c ^ (k & 7u)) << 4); }              // [k][row]
+BNBQ_DEV void pr_t2_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+BNBQ_DEV void pr_t2_wait() {   // all but the newest PR_T2_S - 2 groups in
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;" ::"n"(PR_T2_S - 2) : "memory");
+#endif
+}
+template <int TR>
+BNBQ_DEV void pr_t2_ldsm(u32* r, u32 addr) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    if (TR)
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+    else
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+#else
+    r[0] = r[1] = r[2] = r[3] = addr;
+#endif
+}
+// one operand's part of stage kt (k0 = 32 kt) into the stage at st: 512 chunks of 16 bytes, two a thread.
+// KC (K contiguous): chunk e = row e / 4, k 8 (e % 4); else k e / 16, row 8 (e % 16). rows: M or N; ld:
+// the stored row length (K when KC, else rows).
+template <int KC>
+BNBQ_DEV void pr_t2_load(u32 st, const u16* X, u64 rows, u64 K, u64 r0, u64 k0) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const u32 e = threadIdx.x + 256u * (u32)h;
+        const u32 row = KC ? e >> 2 : 8u * (e & 15u), kk = KC ? 8u * (e & 3u) : e >> 4;
+        const u64 r = r0 + row, k = k0 + kk;
+        const bool ok = r < rows && k < K;
+        const u16* src = ok ? X + (KC ? r * K + k : k * rows + r) : X;
+        const u32 dst = st + (KC ? pr_t2_kc(row, e & 3u) : pr_t2_rc(kk, e & 15u));
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(ok ? 16u : 0u)
+                     : "memory");
+    }
+#else
+    (void)st; (void)X; (void)rows; (void)K; (void)r0; (void)k0;
+#endif
+}
+// the outputs (m, n), (m, n + 1) of a fragment: one 4-byte store where both are inside and pair says
+// that N is even and out 4-byte aligned; else pr_tc_out each (the same arithmetic: pr_out's)
+BNBQ_DEV void pr_t2_out2(void* out, const void* bias, int accumulate, u64 M, u64 N, u64 m, u64 n, float v0,
+                         float v1, bool pair) {
+    if (pair && m < M && n + 1u < N) {
+        const u64 e = m * N + n;
+        if (bias) { v0 = v0 + pr_ld(bias, n); v1 = v1 + pr_ld(bias, n + 1u); }
+        if (accumulate) { v0 = v0 + pr_ld(out, e); v1 = v1 + pr_ld(out, e + 1u); }
+        *(u32*)((u16*)out + e) = pr_pack2(v0) | (pr_pack2(v1) << 16);
+    } else {
+        pr_tc_out(out, bias, accumulate, M, N, m, n, v0);
+        pr_tc_out(out, bias, accumulate, M, N, m, n + 1u, v1);
+    }
+}
+template <int TA, int TB>
+BNBQ_DEV void pr_gemm_t2(const void* A, const void* B, u64 M, u64 N, u64 K, const void* bias, int accumulate,
+                         void* out) {
+    extern __shared__ __align__(128) unsigned char pr_t2_ring[];
+    const u32 sbase = (u32)__cvta_generic_to_shared(pr_t2_ring);
+    const u16* a16 = (const u16*)A;
+    const u16* b16 = (const u16*)B;
+    const u32 lane = threadIdx.x & 31u, w = threadIdx.x >> 5, g = lane >> 2, q = lane & 3u;
+    const u32 wm = w >> 2, wn = w & 3u, mat = lane >> 3, r8 = lane & 7u;
+    const u64 tm = (M + 127) / 128, tn = (N + 127) / 128, KT = (K + 31) / 32;
+    const bool pair = (N & 1u) == 0u && ((unsigned long long)out & 3u) == 0u;
+    for (u64 t = blockIdx.x; t < tm * tn; t += gridDim.x) {
+        // groups of 8 m tiles, the m tile fastest within a group (blocks running together share B's tiles)
+        const u64 grp = t / (8u * tn), first = grp * 8u, gm = tm - first < 8u ? tm - first : 8u;
+        const u64 in = t - grp * 8u * tn;
+        const u64 m0 = (first + in % gm) * 128u, n0 = (in / gm) * 128u;
+        float acc[4][4][4];
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) acc[i][j][0] = acc[i][j][1] = acc[i][j][2] = acc[i][j][3] = 0.0f;
+#pragma unroll
+        for (int s = 0; s < PR_T2_S - 1; s++) {
+            if ((u64)s < KT) {
+                pr_t2_load<!TA>(sbase + (u32)s * PR_T2_STAGE, a16, M, K, m0, 32u * (u64)s);
+                pr_t2_load<TB>(sbase + (u32)s * PR_T2_STAGE + PR_T2_STAGE / 2, b16, N, K, n0, 32u * (u64)s);
+            }
+            pr_t2_commit();
+        }
+        for (u64 kt = 0; kt < KT; kt++) {
+            pr_t2_wait();
+            __syncthreads();   // stage kt is in; every warp is done with the slot refilled below
+            const u64 nk = kt + PR_T2_S - 1;
+            if (nk < KT) {
+                const u32 st = sbase + (u32)(nk % PR_T2_S) * PR_T2_STAGE;
+                pr_t2_load<!TA>(st, a16, M, K, m0, 32u * nk);
+                pr_t2_load<TB>(st + PR_T2_STAGE / 2, b16, N, K, n0, 32u * nk);
+            }
+            pr_t2_commit();
+            const u32 sa = sbase + (u32)(kt % PR_T2_S) * PR_T2_STAGE, sb = sa + PR_T2_STAGE / 2;
+#pragma unroll
+            for (u32 kk = 0; kk < 2; kk++) {   // the two k16 steps of the stage
+                u32 a[4][4], b[4][2];
+#pragma unroll
+                for (u32 i = 0; i < 4; i++) {
+                    const u32 row = wm * 64u + i * 16u;
+                    if (!TA)   // matrices: rows 0-7 / 8-15 (mat & 1) x k 0-7 / 8-15 (mat / 2)
+                        pr_t2_ldsm<0>(a[i], sa + pr_t2_kc(row + (mat & 1u) * 8u + r8, 2u * kk + (mat >> 1)));
+                    else       // stored [k][m], transposed: the same four matrices
+                        pr_t2_ldsm<1>(a[i], sa + pr_t2_rc(16u * kk + (mat >> 1) * 8u + r8, row / 8u + (mat & 1u)));
+                }
+#pragma unroll
+                for (u32 p = 0; p < 2; p++) {   // matrices: k 0-7 / 8-15 (mat & 1) x columns 0-7 / 8-15 (mat / 2)
+                    u32 r[4];
+                    const u32 col = wn * 32u + p * 16u;
+                    if (TB) pr_t2_ldsm<0>(r, sb + pr_t2_kc(col + (mat >> 1) * 8u + r8, 2u * kk + (mat & 1u)));
+                    else pr_t2_ldsm<1>(r, sb + pr_t2_rc(16u * kk + (mat & 1u) * 8u + r8, col / 8u + (mat >> 1)));
+                    b[2 * p][0] = r[0]; b[2 * p][1] = r[1]; b[2 * p + 1][0] = r[2]; b[2 * p + 1][1] = r[3];
+                }
+#pragma unroll
+                for (int i = 0; i < 4; i++)
+#pragma unroll
+                    for (int j = 0; j < 4; j++)
+                        bnbq_mma16816(acc[i][j], a[i][0], a[i][1], a[i][2], a[i][3], b[j][0], b[j][1]);
+            }
+        }
+        __syncthreads();   // the ring is free for the next tile
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                const u64 m = m0 + wm * 64u + (u32)i * 16u + g, n = n0 + wn * 32u + (u32)j * 8u + 2u * q;
+                pr_t2_out2(out, bias, accumulate, M, N, m, n, acc[i][j][0], acc[i][j][1], pair);
+                pr_t2_out2(out, bias, accumulate, M, N, m + 8u, n, acc[i][j][2], acc[i][j][3], pair);
+            }
+    }
+}
+extern "C" __global__ void __launch_bounds__(256, 2)
+bnbq_k_gemm_t2_nn(const void* A, const void* B, u64 M, u64 N, u64 K, const void* bias, int accumulate, void* out) {
+    pr_gemm_t2<0, 0>(A, B, M, N, K, bias, accumulate, out);
+}
+extern "C" __global__ void __launch_bounds__(256, 2)
+bnbq_k_gemm_t2_nt(const void* A, const void* B, u64 M, u64 N, u64 K, const void* bias, int accumulate, void* out) {
+    pr_gemm_t2<0, 1>(A, B, M, N, K, bias, accumulate, out);
+}
+extern "C" __global__ void __launch_bounds__(256, 2)
+bnbq_k_gemm_t2_tn(const void* A, const void* B, u64 M, u64 N, u64 K, const void* bias, int accumulate, void* out) {
+    pr_gemm_t2<1, 0>(A, B, M, N, K, bias, accumulate, out);
+}
+extern "C" __global__ void __launch_bounds__(256, 2)
+bnbq_k_gemm_t2_tt(const void* A, const void* B, u64 M, u64 N, u64 K, const void* bias, int accumulate, void* out) {
+    pr_gemm_t2<1, 1>(A, B, M, N, K, bias, accumulate, out);
+}
 #endif
 
 // ---- column sums: out (N,) = sum over the rows of X (M, N) --------------------------------------

@@ -1657,6 +1657,46 @@ static void op_gemm(void) {
                             case_end();
                         }
     }
+    /* the cp.async tiles (bnbq_k_gemm_t2_*: f16 / bf16 on sm_80+, A and B 16-byte aligned, each operand's
+       contiguous dimension a multiple of 8 elements; M > 64 here, so no few-rows kernel takes them): every
+       storage order, tiles cut in M and N, K not a multiple of the 32-element stage, one stage, one
+       16-wide column, several tiles (the grid's raster of groups of 8 m tiles); each case also runs on
+       bnbq_k_gemm_tc (bnbq__cu_gemm_t2_off), and the context's count of launches says which ran */
+    {
+        static const mnk tk[6] = { { 136, 200, 40 }, { 72, 8, 24 }, { 264, 392, 1032 }, { 1040, 128, 96 },
+                                   { 128, 1152, 256 }, { 520, 520, 72 } };
+        int i, off;
+        for (i = 0; i < (g_small ? 2 : 6); i++)
+            for (d = 1; d < 3; d++)
+                for (t = 0; t < 4; t++)
+                    for (off = 0; off < 2; off++) {
+                        bnbq_dtype dt = k_dts[d];
+                        size_t M = tk[i].M, N = tk[i].N, K = tk[i].K, es = bnbq_dtype_size(dt);
+                        int ta = t & 1, tb = t >> 1, bias = (i + t) & 1, acc = ((i + t) >> 1) & 1;
+                        bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
+                        const int t2 = gc->target_arch >= 80 && !off;
+                        unsigned long t20 = gc->gemm_t2_launches;
+                        void *hA, *hB, *hb = NULL, *ho, *dA, *dB, *db = NULL, *dout;
+                        STOP();
+                        if (dt == BNBQ_F32) continue;
+                        case_begin();
+                        label("%s M=%zu N=%zu K=%zu trans_a=%d trans_b=%d bias=%d accumulate=%d (%s)", bnbq_dtype_name(dt),
+                              M, N, K, ta, tb, bias, acc, off ? "bnbq_k_gemm_tc" : "cp.async tiles");
+                        hA = rnd_dt(dt, M * K, 1.0f); hB = rnd_dt(dt, K * N, 1.0f);
+                        if (bias) { hb = rnd_dt(dt, N, 1.0f); db = U(hb, N * es); }
+                        ho = rnd_dt(dt, M * N, 1.0f);
+                        dA = U(hA, M * K * es); dB = U(hB, K * N * es);
+                        dout = acc ? U(ho, M * N * es) : D(M * N * es);
+                        bnbq__cu_gemm_t2_off = off;
+                        if (both(bnbq_gemm(NULL, dt, ta, tb, M, N, K, hA, hB, hb, acc, ho),
+                                 bnbq_gemm(g_gex, dt, ta, tb, M, N, K, dA, dB, db, acc, dout)))
+                            within_tol("out", dt, ho, dout, M * N);
+                        bnbq__cu_gemm_t2_off = 0;
+                        if (!g_plumbing && (gc->gemm_t2_launches - t20 == 1) != t2)
+                            case_fail("the cp.async tile kernel was %s", t2 ? "not used" : "used");
+                        case_end();
+                    }
+    }
     /* small K (the backward's weight gradient over a few tokens, A^T @ B): trans_a, K <= 16, M % 4 == 0,
        N % 8 == 0, f16 / bf16 on sm_80+ take bnbq_k_gemm_smallk (64 x 32 outputs a warp, one mma k-step,
        16-byte stores); each such case also runs without it. The shapes: tiles cut in M and N, K = 1, odd
