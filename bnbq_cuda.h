@@ -3898,8 +3898,15 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "#define BNBQ_MT_BM 128\n",
     "#define BNBQ_MT_BN 128\n",
     "#define BNBQ_MT_BK 64    // bytes of K a stage\n",
+    "// stages (the launcher's bnbq__cu_mt_stages: S * 16 KB of dynamic shared memory). 4 where an SM has 164 KB\n",
+    "// or more (two blocks an SM): the H100 measured 12 % faster than with 3 (5: between the two,\n",
+    "// bench/results/gpu-20261123-h100-session21-stages.txt); 3 on sm_86 / sm_89 / sm_120 (100 KB an SM).\n",
     "#ifndef BNBQ_MT_S\n",
-    "#define BNBQ_MT_S 3      // stages (the launcher's BNBQ__CU_MT_S: S * 16 KB of dynamic shared memory)\n",
+    "#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ == 800 || __CUDA_ARCH__ == 870 || (__CUDA_ARCH__ >= 900 && __CUDA_ARCH__ < 1200))\n",
+    "#define BNBQ_MT_S 4\n",
+    "#else\n",
+    "#define BNBQ_MT_S 3\n",
+    "#endif\n",
     "#endif\n",
     "#define BNBQ_MT_STAGE (2 * BNBQ_MT_BM * BNBQ_MT_BK)   // bytes of a stage: A's tile, then B's\n",
     "BNBQ_DEV u32 bnbq_mt_off(u32 row, u32 chunk) { return row * 64u + ((chunk ^ ((row >> 1) & 3u)) << 4); }\n",
@@ -4028,25 +4035,25 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_tc)\n",
-    "#line 489 \"int8mm.cu\"\n",
+    "#line 496 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256, 2)\n",
     "bnbq_k_int8_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {\n",
     "    bnbq_mt_gemm<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 493 \"int8mm.cu\"\n",
+    "#line 500 \"int8mm.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_tc(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "             u64 K, u16* out, const u16* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_tc)\n",
-    "#line 493 \"int8mm.cu\"\n",
+    "#line 500 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256, 2)\n",
     "bnbq_k_sb_tc(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "             u64 K, u16* out, const u16* bias) {\n",
     "    bnbq_mt_gemm<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 498 \"int8mm.cu\"\n",
+    "#line 505 \"int8mm.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_int8mm[] = {
@@ -9199,20 +9206,27 @@ static bnbq_result bnbq__cu_mm_gemv(bnbq_exec* ex, const char* func, const char*
     }
     return r;
 }
-#define BNBQ__CU_MT_S 3               /* stages of bnbq_k_int8_tc / bnbq_k_sb_tc (the kernels' BNBQ_MT_S) */
+/* stages of bnbq_k_int8_tc / bnbq_k_sb_tc for the architecture the kernels are compiled for (the kernels'
+   BNBQ_MT_S: 4 where an SM has 164 KB of shared memory or more, else 3) */
+static unsigned bnbq__cu_mt_stages(int arch) { return arch == 80 || arch == 87 || (arch >= 90 && arch < 120) ? 4u : 3u; }
 #define BNBQ__CU_MT_TILE 128          /* their output tiles: 128 x 128 (the kernels' BNBQ_MT_BM, _BN) */
 static int bnbq__cu_mm_tile_tc_off = 0;   /* bench and test switch: the SIMT tile kernels for many rows too */
 /* The many-rows int8 GEMMs on tensor cores (sm_80+; K % 16 == 0, A and B 16-byte aligned): 128 x 128
-   output tiles over a grid of at most 32 blocks an SM, 8 warps a block, BNBQ__CU_MT_S stages of 16 KB
+   output tiles over a grid of at most 32 blocks an SM, 8 warps a block, bnbq__cu_mt_stages() stages of 16 KB
    (A's and B's 128 x 64 bytes) of dynamic shared memory; counts the launch. */
 static bnbq_result bnbq__cu_mm_tiles_tc(bnbq_exec* ex, const char* func, const char* kernel, size_t M,
                                         size_t N, void** args) {
     bnbq_cuda* c = (bnbq_cuda*)ex->impl;
     bnbq__CUfunction f = NULL;
     size_t tm = M / BNBQ__CU_MT_TILE + (M % BNBQ__CU_MT_TILE != 0), tn = N / BNBQ__CU_MT_TILE + (N % BNBQ__CU_MT_TILE != 0);
+    const unsigned smem = bnbq__cu_mt_stages(c->target_arch) * 16384u;
     bnbq_result r = bnbq__cu_kernel(ex, "int8mm", "", kernel, &f);
+    if (r == BNBQ_SUCCESS && smem > 49152u)   /* past the default 48 KB: asked for */
+        r = bnbq__cu_check(ex, func, "cuFuncSetAttribute",
+                           BNBQ__DRV.bnbq__cuFuncSetAttribute(f, (bnbq__CUfuncattr)BNBQ__FATTR_MAX_DYNAMIC_SHARED,
+                                                              (int)smem));
     if (r == BNBQ_SUCCESS)   /* (tm * tn: M and N are below 2^32 here, K >= 16 and M K, N K fit in memory) */
-        r = bnbq__cu_launch(ex, func, f, bnbq__grid(c, tm * tn, 1), 1, 256, BNBQ__CU_MT_S * 16384u, args);
+        r = bnbq__cu_launch(ex, func, f, bnbq__grid(c, tm * tn, 1), 1, 256, smem, args);
     if (r == BNBQ_SUCCESS) {
         bnbq__ctx_lock(c);
         c->mm_tile_tc_launches++;
@@ -9828,6 +9842,10 @@ static bnbq_result bnbq__cu_gemm(bnbq_exec* ex, bnbq_dtype dt, int trans_a, int 
                                            "bnbq_k_gemm_t2_tt" };
         size_t tiles = (M / 128 + (M % 128 != 0)) * (N / 128 + (N % 128 != 0));
         r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], kn[(trans_a != 0) * 2 + (trans_b != 0)], &f);
+        if (r == BNBQ_SUCCESS && BNBQ__CU_T2_S * 16384u > 49152u)
+            r = bnbq__cu_check(ex, bnbq__func, "cuFuncSetAttribute",
+                               BNBQ__DRV.bnbq__cuFuncSetAttribute(f, (bnbq__CUfuncattr)BNBQ__FATTR_MAX_DYNAMIC_SHARED,
+                                                                  (int)(BNBQ__CU_T2_S * 16384u)));
         if (r == BNBQ_SUCCESS) {
             unsigned long long MM = M, NN = N, KK = K;
             int acc = accumulate != 0;

@@ -359,8 +359,15 @@ bnbq_k_sb_gemv(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_gl
 #define BNBQ_MT_BM 128
 #define BNBQ_MT_BN 128
 #define BNBQ_MT_BK 64    // bytes of K a stage
+// stages (the launcher's bnbq__cu_mt_stages: S * 16 KB of dynamic shared memory). 4 where an SM has 164 KB
+// or more (two blocks an SM): the H100 measured 12 % faster than with 3 (5: between the two,
+// bench/results/gpu-20261123-h100-session21-stages.txt); 3 on sm_86 / sm_89 / sm_120 (100 KB an SM).
 #ifndef BNBQ_MT_S
-#define BNBQ_MT_S 3      // stages (the launcher's BNBQ__CU_MT_S: S * 16 KB of dynamic shared memory)
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ == 800 || __CUDA_ARCH__ == 870 || (__CUDA_ARCH__ >= 900 && __CUDA_ARCH__ < 1200))
+#define BNBQ_MT_S 4
+#else
+#define BNBQ_MT_S 3
+#endif
 #endif
 #define BNBQ_MT_STAGE (2 * BNBQ_MT_BM * BNBQ_MT_BK)   // bytes of a stage: A's tile, then B's
 BNBQ_DEV u32 bnbq_mt_off(u32 row, u32 chunk) { return row * 64u + ((chunk ^ ((row >> 1) & 3u)) << 4); }
