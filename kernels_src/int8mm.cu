@@ -422,19 +422,16 @@ BNBQ_DEV void bnbq_mt_wait() {
     asm volatile("cp.async.wait_group %0;" ::"n"(BNBQ_MT_S - 2) : "memory");
 #endif
 }
-// the outputs (m, n), (m, n + 1) of a fragment (bnbq_mm_few_out each; one 8-byte store of the int32 pair
-// where pair says N is even and out 8-byte aligned). Out of line: the SwitchBack epilogue inline at the
-// 32 call sites took most of the unit's NVRTC time.
-template <int SB>
-__device__ __noinline__ void bnbq_mt_out2(u32 c0, u32 c1, u64 M, u64 N, u64 m, u64 n, bool pair, i32* out,
-                                          const u16* sx, const u16* sw, int sw_global, u16* out16, const u16* bias) {
+// SwitchBack's outputs (m, n), (m, n + 1) of a fragment (bnbq_mm_few_out<1> each). Out of line: inline at
+// the 32 call sites of the epilogue it took most of bnbq_k_sb_tc's NVRTC time (0.38 -> 0.13 s here, 0.63-0.87
+// s on the device machine); it costs that kernel ~1.5 % on the H100 (measured with bnbq_k_int8_tc's int32
+// pairs out of line too, bench/results/gpu-20261123-h100-session21-epilogue.txt), so the int32 epilogue
+// stays inline.
+__device__ __noinline__ void bnbq_mt_sb_out2(u32 c0, u32 c1, u64 M, u64 N, u64 m, u64 n, const u16* sx,
+                                             const u16* sw, int sw_global, u16* out16, const u16* bias) {
     if (m >= M) return;
-    if (pair && n + 1u < N) {
-        *(int2*)(out + m * N + n) = make_int2((i32)c0, (i32)c1);
-    } else {
-        if (n < N) bnbq_mm_few_out<SB>(c0, m, n, N, out, sx, sw, sw_global, out16, bias);
-        if (n + 1u < N) bnbq_mm_few_out<SB>(c1, m, n + 1u, N, out, sx, sw, sw_global, out16, bias);
-    }
+    if (n < N) bnbq_mm_few_out<1>(c0, m, n, N, 0, sx, sw, sw_global, out16, bias);
+    if (n + 1u < N) bnbq_mm_few_out<1>(c1, m, n + 1u, N, 0, sx, sw, sw_global, out16, bias);
 }
 template <int SB>
 BNBQ_DEV void bnbq_mt_gemm(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, const u16* sx,
@@ -493,10 +490,24 @@ BNBQ_DEV void bnbq_mt_gemm(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* o
 #pragma unroll
             for (u32 hh = 0; hh < 2; hh++) {
                 const u64 m = m0 + wm * 64u + i * 16u + g + 8u * hh;
+                if (SB) {
 #pragma unroll
-                for (u32 j = 0; j < 4; j++)
-                    bnbq_mt_out2<SB>(c[i][j][2 * hh], c[i][j][2 * hh + 1], M, N, m, n0 + wn * 32u + j * 8u + 2u * q, pair,
-                                     out, sx, sw, sw_global, out16, bias);
+                    for (u32 j = 0; j < 4; j++)
+                        bnbq_mt_sb_out2(c[i][j][2 * hh], c[i][j][2 * hh + 1], M, N, m, n0 + wn * 32u + j * 8u + 2u * q,
+                                        sx, sw, sw_global, out16, bias);
+                    continue;
+                }
+                if (m >= M) continue;
+#pragma unroll
+                for (u32 j = 0; j < 4; j++) {
+                    const u64 n = n0 + wn * 32u + j * 8u + 2u * q;
+                    if (pair && n + 1u < N) {
+                        *(int2*)(out + m * N + n) = make_int2((i32)c[i][j][2 * hh], (i32)c[i][j][2 * hh + 1]);
+                    } else {
+                        if (n < N) bnbq_mm_few_out<SB>(c[i][j][2 * hh], m, n, N, out, sx, sw, sw_global, out16, bias);
+                        if (n + 1u < N) bnbq_mm_few_out<SB>(c[i][j][2 * hh + 1], m, n + 1u, N, out, sx, sw, sw_global, out16, bias);
+                    }
+                }
             }
     }
 }

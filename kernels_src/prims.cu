@@ -662,9 +662,10 @@ BNBQ_DEV void pr_t2_load(u32 st, const u16* X, u64 rows, u64 K, u64 r0, u64 k0) 
 #endif
 }
 // the outputs (m, n), (m, n + 1) of a fragment: one 4-byte store where both are inside and pair says
-// that N is even and out 4-byte aligned; else pr_tc_out each (the same arithmetic: pr_out's). Out of
-// line: inline at the 32 call sites of the epilogue it took half the unit's NVRTC time (bf16).
-__device__ __noinline__ void pr_t2_out2(void* out, const void* bias, int accumulate, u64 M, u64 N, u64 m, u64 n, float v0,
+// that N is even and out 4-byte aligned; else pr_tc_out each (the same arithmetic: pr_out's). (Out of
+// line, one call per pair, it halved the units' NVRTC time (0.26 -> 0.13 s here) but made the GEMM 5-8 %
+// slower on the H100, bench/results/gpu-20261123-h100-session21-epilogue.txt: inline.)
+BNBQ_DEV void pr_t2_out2(void* out, const void* bias, int accumulate, u64 M, u64 N, u64 m, u64 n, float v0,
                          float v1, bool pair) {
     if (pair && m < M && n + 1u < N) {
         const u64 e = m * N + n;
