@@ -9764,6 +9764,33 @@ static unsigned bnbq__cup_tiles(size_t n, size_t t, unsigned cap) {
 static int bnbq__cu_gemm_mma_off = 0;  /* bench and test switch: no tensor-core kernel for a few tokens */
 static int bnbq__cu_gemm_t2_off = 0;   /* bench and test switch: bnbq_k_gemm_tc instead of bnbq_k_gemm_t2_* */
 #define BNBQ__CU_T2_S 3               /* stages of bnbq_k_gemm_t2_* (the kernels' PR_T2_S) */
+/* Launches one of bnbq_gemm's kernels that take (A, B, M, N, K, bias, accumulate, out): `grid` blocks of
+   `threads`, smem bytes of dynamic shared memory (asked for where past the default 48 KB); counts the
+   launch in *count (the tests' record of which kernel ran). */
+static bnbq_result bnbq__cu_gemm_launch(bnbq_exec* ex, const char* func, bnbq_dtype dt, const char* kernel,
+                                        const void* A, const void* B, size_t M, size_t N, size_t K,
+                                        const void* bias, int accumulate, void* out, unsigned grid,
+                                        unsigned threads, unsigned smem, unsigned long* count) {
+    bnbq_cuda* c = (bnbq_cuda*)ex->impl;
+    bnbq__CUfunction f = NULL;
+    unsigned long long MM = M, NN = N, KK = K;
+    int acc = accumulate != 0;
+    void* a[8];
+    bnbq_result r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], kernel, &f);
+    a[0] = (void*)&A; a[1] = (void*)&B; a[2] = &MM; a[3] = &NN; a[4] = &KK;
+    a[5] = (void*)&bias; a[6] = &acc; a[7] = &out;
+    if (r == BNBQ_SUCCESS && smem > 49152u)
+        r = bnbq__cu_check(ex, func, "cuFuncSetAttribute",
+                           BNBQ__DRV.bnbq__cuFuncSetAttribute(f, (bnbq__CUfuncattr)BNBQ__FATTR_MAX_DYNAMIC_SHARED,
+                                                              (int)smem));
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_launch(ex, func, f, grid, 1, threads, smem, a);
+    if (r == BNBQ_SUCCESS) {
+        bnbq__ctx_lock(c);
+        (*count)++;
+        bnbq__ctx_unlock(c);
+    }
+    return r;
+}
 static bnbq_result bnbq__cu_gemm(bnbq_exec* ex, bnbq_dtype dt, int trans_a, int trans_b, size_t M,
                                  size_t N, size_t K, const void* A, const void* B,
                                  const void* bias, int accumulate, void* out) {
@@ -9774,20 +9801,8 @@ static bnbq_result bnbq__cu_gemm(bnbq_exec* ex, bnbq_dtype dt, int trans_a, int 
     if (M >= 2 && M <= 16 && trans_b && !trans_a && dt != BNBQ_F32 && c->target_arch >= 80 && K % 16 == 0 &&
         bnbq__cu_al(A, 16) && bnbq__cu_al(B, 16) && !bnbq__cu_gemm_mma_off) {
         /* a few tokens on tensor cores: 16 rows of W a block of BNBQ__CU_GEMM_FW warps (bnbq_k_gemm_mma) */
-        r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], "bnbq_k_gemm_mma", &f);
-        if (r == BNBQ_SUCCESS) {
-            unsigned long long MM = M, NN = N, KK = K;
-            int acc = accumulate != 0;
-            void* a[8];
-            a[0] = (void*)&A; a[1] = (void*)&B; a[2] = &MM; a[3] = &NN; a[4] = &KK;
-            a[5] = (void*)&bias; a[6] = &acc; a[7] = &out;
-            r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, N, 16), 1, 32 * BNBQ__CU_GEMM_FW, 0, a);
-        }
-        if (r == BNBQ_SUCCESS) {
-            bnbq__ctx_lock(c);
-            c->gemm_mma_launches++;
-            bnbq__ctx_unlock(c);
-        }
+        r = bnbq__cu_gemm_launch(ex, bnbq__func, dt, "bnbq_k_gemm_mma", A, B, M, N, K, bias, accumulate, out,
+                                 bnbq__grid(c, N, 16), 32 * BNBQ__CU_GEMM_FW, 0, &c->gemm_mma_launches);
         BNBQ__CU_END();
     }
     if (trans_a && !trans_b && K >= 1 && K <= 16 && M % 4 == 0 && N % 8 == 0 && dt != BNBQ_F32 &&
@@ -9795,21 +9810,9 @@ static bnbq_result bnbq__cu_gemm(bnbq_exec* ex, bnbq_dtype dt, int trans_a, int 
         !bnbq__cu_gemm_mma_off) {
         /* A^T @ B over a few tokens (the backward's weight gradient) on tensor cores, one k-step: 64 x
            32 outputs a warp, BNBQ__CU_GEMM_KW warps a block, 16-byte stores (bnbq_k_gemm_smallk) */
-        r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], "bnbq_k_gemm_smallk", &f);
-        if (r == BNBQ_SUCCESS) {
-            unsigned long long MM = M, NN = N, KK = K;
-            size_t tiles = ((M + 63) / 64) * ((N + 32 * BNBQ__CU_GEMM_KW - 1) / (32 * BNBQ__CU_GEMM_KW));
-            int acc = accumulate != 0;
-            void* a[8];
-            a[0] = (void*)&A; a[1] = (void*)&B; a[2] = &MM; a[3] = &NN; a[4] = &KK;
-            a[5] = (void*)&bias; a[6] = &acc; a[7] = &out;
-            r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, tiles, 1), 1, 32 * BNBQ__CU_GEMM_KW, 0, a);
-        }
-        if (r == BNBQ_SUCCESS) {
-            bnbq__ctx_lock(c);
-            c->gemm_mma_launches++;
-            bnbq__ctx_unlock(c);
-        }
+        size_t tiles = ((M + 63) / 64) * ((N + 32 * BNBQ__CU_GEMM_KW - 1) / (32 * BNBQ__CU_GEMM_KW));
+        r = bnbq__cu_gemm_launch(ex, bnbq__func, dt, "bnbq_k_gemm_smallk", A, B, M, N, K, bias, accumulate, out,
+                                 bnbq__grid(c, tiles, 1), 32 * BNBQ__CU_GEMM_KW, 0, &c->gemm_mma_launches);
         BNBQ__CU_END();
     }
     if (M >= 1 && M <= 16 && !trans_b && !trans_a && dt != BNBQ_F32 && c->target_arch >= 80 && K % 16 == 0 &&
@@ -9817,20 +9820,8 @@ static bnbq_result bnbq__cu_gemm(bnbq_exec* ex, bnbq_dtype dt, int trans_a, int 
         /* a few tokens times W stored (K, N) (the backward's dY @ W) on tensor cores: 32 columns of W
            a block of BNBQ__CU_GEMM_NW warps (bnbq_k_gemm_mma_nn); the 128 x 128 tiles below had only
            N / 128 blocks for it */
-        r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], "bnbq_k_gemm_mma_nn", &f);
-        if (r == BNBQ_SUCCESS) {
-            unsigned long long MM = M, NN = N, KK = K;
-            int acc = accumulate != 0;
-            void* a[8];
-            a[0] = (void*)&A; a[1] = (void*)&B; a[2] = &MM; a[3] = &NN; a[4] = &KK;
-            a[5] = (void*)&bias; a[6] = &acc; a[7] = &out;
-            r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, N, 32), 1, 32 * BNBQ__CU_GEMM_NW, 0, a);
-        }
-        if (r == BNBQ_SUCCESS) {
-            bnbq__ctx_lock(c);
-            c->gemm_mma_launches++;
-            bnbq__ctx_unlock(c);
-        }
+        r = bnbq__cu_gemm_launch(ex, bnbq__func, dt, "bnbq_k_gemm_mma_nn", A, B, M, N, K, bias, accumulate, out,
+                                 bnbq__grid(c, N, 32), 32 * BNBQ__CU_GEMM_NW, 0, &c->gemm_mma_launches);
         BNBQ__CU_END();
     }
     if (M <= 64 && trans_b) {
@@ -9861,24 +9852,9 @@ static bnbq_result bnbq__cu_gemm(bnbq_exec* ex, bnbq_dtype dt, int trans_a, int 
         static const char* const kn[4] = { "bnbq_k_gemm_t2_nn", "bnbq_k_gemm_t2_nt", "bnbq_k_gemm_t2_tn",
                                            "bnbq_k_gemm_t2_tt" };
         size_t tiles = (M / 128 + (M % 128 != 0)) * (N / 128 + (N % 128 != 0));
-        r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], kn[(trans_a != 0) * 2 + (trans_b != 0)], &f);
-        if (r == BNBQ_SUCCESS && BNBQ__CU_T2_S * 16384u > 49152u)
-            r = bnbq__cu_check(ex, bnbq__func, "cuFuncSetAttribute",
-                               BNBQ__DRV.bnbq__cuFuncSetAttribute(f, (bnbq__CUfuncattr)BNBQ__FATTR_MAX_DYNAMIC_SHARED,
-                                                                  (int)(BNBQ__CU_T2_S * 16384u)));
-        if (r == BNBQ_SUCCESS) {
-            unsigned long long MM = M, NN = N, KK = K;
-            int acc = accumulate != 0;
-            void* a[8];
-            a[0] = (void*)&A; a[1] = (void*)&B; a[2] = &MM; a[3] = &NN; a[4] = &KK;
-            a[5] = (void*)&bias; a[6] = &acc; a[7] = &out;
-            r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, tiles, 1), 1, 256, BNBQ__CU_T2_S * 16384u, a);
-        }
-        if (r == BNBQ_SUCCESS) {
-            bnbq__ctx_lock(c);
-            c->gemm_t2_launches++;
-            bnbq__ctx_unlock(c);
-        }
+        r = bnbq__cu_gemm_launch(ex, bnbq__func, dt, kn[(trans_a != 0) * 2 + (trans_b != 0)], A, B, M, N, K, bias,
+                                 accumulate, out, bnbq__grid(c, tiles, 1), 256, BNBQ__CU_T2_S * 16384u,
+                                 &c->gemm_t2_launches);
         BNBQ__CU_END();
     }
     tc = dt != BNBQ_F32 && c->target_arch >= 80;   /* tensor cores (mma.sync): 128 x 128 tiles */

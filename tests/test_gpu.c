@@ -1587,6 +1587,19 @@ static int32_t* rnd_cols(size_t k, size_t K, size_t cap) {
     }
     return p;
 }
+/* one bnbq_gemm case against the CPU: random A, B (stored as ta / tb say), a bias (N,) when bias, the old
+   out added when acc; within tolerance(dt) */
+static void gemm_compare(bnbq_dtype dt, int ta, int tb, size_t M, size_t N, size_t K, int bias, int acc) {
+    const size_t es = bnbq_dtype_size(dt);
+    void *hA = rnd_dt(dt, M * K, 1.0f), *hB = rnd_dt(dt, K * N, 1.0f), *hb = NULL, *db = NULL, *ho, *dA, *dB, *dout;
+    if (bias) { hb = rnd_dt(dt, N, 1.0f); db = U(hb, N * es); }
+    ho = rnd_dt(dt, M * N, 1.0f);
+    dA = U(hA, M * K * es); dB = U(hB, K * N * es);
+    dout = acc ? U(ho, M * N * es) : D(M * N * es);
+    if (both(bnbq_gemm(NULL, dt, ta, tb, M, N, K, hA, hB, hb, acc, ho),
+             bnbq_gemm(g_gex, dt, ta, tb, M, N, K, dA, dB, db, acc, dout)))
+        within_tol("out", dt, ho, dout, M * N);
+}
 static void op_gemm(void) {
     static const mnk shapes[9] = { { 1, 1, 1 }, { 7, 5, 1 }, { 1, 129, 257 }, { 257, 1, 129 }, { 33, 65, 17 },
                                    { 64, 64, 64 }, { 130, 70, 300 }, { 3, 200, 1000 }, { 300, 257, 513 } };
@@ -1595,21 +1608,13 @@ static void op_gemm(void) {
         for (d = 0; d < 3; d++)
             for (t = 0; t < 4; t++) {
                 bnbq_dtype dt = k_dts[d];
-                size_t M = shapes[s].M, N = shapes[s].N, K = shapes[s].K, es = bnbq_dtype_size(dt);
+                size_t M = shapes[s].M, N = shapes[s].N, K = shapes[s].K;
                 int ta = t & 1, tb = t >> 1, bias = (s + t) & 1, acc = ((s + t) >> 1) & 1;
-                void *hA, *hB, *hb = NULL, *ho, *dA, *dB, *db = NULL, *dout;
                 STOP();
                 case_begin();
                 label("%s M=%zu N=%zu K=%zu trans_a=%d trans_b=%d bias=%d accumulate=%d", bnbq_dtype_name(dt), M, N, K,
                       ta, tb, bias, acc);
-                hA = rnd_dt(dt, M * K, 1.0f); hB = rnd_dt(dt, K * N, 1.0f);
-                if (bias) { hb = rnd_dt(dt, N, 1.0f); db = U(hb, N * es); }
-                ho = rnd_dt(dt, M * N, 1.0f);
-                dA = U(hA, M * K * es); dB = U(hB, K * N * es);
-                dout = acc ? U(ho, M * N * es) : D(M * N * es);
-                if (both(bnbq_gemm(NULL, dt, ta, tb, M, N, K, hA, hB, hb, acc, ho),
-                         bnbq_gemm(g_gex, dt, ta, tb, M, N, K, dA, dB, db, acc, dout)))
-                    within_tol("out", dt, ho, dout, M * N);
+                gemm_compare(dt, ta, tb, M, N, K, bias, acc);
                 case_end();
             }
     /* few rows (the GPU's small-M path when trans_b): M around its row groups, K a multiple of 16
@@ -1628,13 +1633,12 @@ static void op_gemm(void) {
                     for (t = 0; t < 4; t++)
                         for (off = 0; off < 2; off++) {
                             bnbq_dtype dt = k_dts[d];
-                            size_t M = fm[i], N = fnk[q].N, K = fnk[q].K, es = bnbq_dtype_size(dt);
+                            size_t M = fm[i], N = fnk[q].N, K = fnk[q].K;
                             int ta = t & 1, tb = t >> 1, bias = (i + t) & 1, acc = ((i + q + t) >> 1) & 1;
                             bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
                             const int mma = M <= 16 && !ta && dt != BNBQ_F32 && K % 16 == 0 && gc->target_arch >= 80 &&
                                             (tb ? M >= 2 : N % 4 == 0);
                             unsigned long mm0 = gc->gemm_mma_launches;
-                            void *hA, *hB, *hb = NULL, *ho, *dA, *dB, *db = NULL, *dout;
                             STOP();
                             if (off && !mma) continue;
                             if (q == 2 && (M > 16 || ta)) continue;   /* the larger shape: the tensor-core cases */
@@ -1642,15 +1646,8 @@ static void op_gemm(void) {
                             label("%s M=%zu N=%zu K=%zu trans_a=%d trans_b=%d bias=%d accumulate=%d (few rows%s)",
                                   bnbq_dtype_name(dt), M, N, K, ta, tb, bias, acc,
                                   !mma ? "" : off ? ", no tensor cores" : ", tensor cores");
-                            hA = rnd_dt(dt, M * K, 1.0f); hB = rnd_dt(dt, K * N, 1.0f);
-                            if (bias) { hb = rnd_dt(dt, N, 1.0f); db = U(hb, N * es); }
-                            ho = rnd_dt(dt, M * N, 1.0f);
-                            dA = U(hA, M * K * es); dB = U(hB, K * N * es);
-                            dout = acc ? U(ho, M * N * es) : D(M * N * es);
                             bnbq__cu_gemm_mma_off = off;
-                            if (both(bnbq_gemm(NULL, dt, ta, tb, M, N, K, hA, hB, hb, acc, ho),
-                                     bnbq_gemm(g_gex, dt, ta, tb, M, N, K, dA, dB, db, acc, dout)))
-                                within_tol("out", dt, ho, dout, M * N);
+                            gemm_compare(dt, ta, tb, M, N, K, bias, acc);
                             bnbq__cu_gemm_mma_off = 0;
                             if (!g_plumbing && (gc->gemm_mma_launches - mm0 == 1) != (mma && !off))
                                 case_fail("the tensor-core kernel was %s", mma && !off ? "not used" : "used");
@@ -1671,26 +1668,18 @@ static void op_gemm(void) {
                 for (t = 0; t < 4; t++)
                     for (off = 0; off < 2; off++) {
                         bnbq_dtype dt = k_dts[d];
-                        size_t M = tk[i].M, N = tk[i].N, K = tk[i].K, es = bnbq_dtype_size(dt);
+                        size_t M = tk[i].M, N = tk[i].N, K = tk[i].K;
                         int ta = t & 1, tb = t >> 1, bias = (i + t) & 1, acc = ((i + t) >> 1) & 1;
                         bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
                         const int t2 = gc->target_arch >= 80 && !off;
                         unsigned long t20 = gc->gemm_t2_launches;
-                        void *hA, *hB, *hb = NULL, *ho, *dA, *dB, *db = NULL, *dout;
                         STOP();
                         if (dt == BNBQ_F32) continue;
                         case_begin();
                         label("%s M=%zu N=%zu K=%zu trans_a=%d trans_b=%d bias=%d accumulate=%d (%s)", bnbq_dtype_name(dt),
                               M, N, K, ta, tb, bias, acc, off ? "bnbq_k_gemm_tc" : "cp.async tiles");
-                        hA = rnd_dt(dt, M * K, 1.0f); hB = rnd_dt(dt, K * N, 1.0f);
-                        if (bias) { hb = rnd_dt(dt, N, 1.0f); db = U(hb, N * es); }
-                        ho = rnd_dt(dt, M * N, 1.0f);
-                        dA = U(hA, M * K * es); dB = U(hB, K * N * es);
-                        dout = acc ? U(ho, M * N * es) : D(M * N * es);
                         bnbq__cu_gemm_t2_off = off;
-                        if (both(bnbq_gemm(NULL, dt, ta, tb, M, N, K, hA, hB, hb, acc, ho),
-                                 bnbq_gemm(g_gex, dt, ta, tb, M, N, K, dA, dB, db, acc, dout)))
-                            within_tol("out", dt, ho, dout, M * N);
+                        gemm_compare(dt, ta, tb, M, N, K, bias, acc);
                         bnbq__cu_gemm_t2_off = 0;
                         if (!g_plumbing && (gc->gemm_t2_launches - t20 == 1) != t2)
                             case_fail("the cp.async tile kernel was %s", t2 ? "not used" : "used");
@@ -1710,26 +1699,18 @@ static void op_gemm(void) {
                 for (t = 0; t < 4; t++)
                     for (off = 0; off < 2; off++) {
                         bnbq_dtype dt = k_dts[d];
-                        size_t M = sk[i].M, N = sk[i].N, K = sk[i].K, es = bnbq_dtype_size(dt);
+                        size_t M = sk[i].M, N = sk[i].N, K = sk[i].K;
                         int bias = t & 1, acc = t >> 1;
                         bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
                         const int mma = K <= 16 && M % 4 == 0 && N % 8 == 0 && dt != BNBQ_F32 && gc->target_arch >= 80;
                         unsigned long mm0 = gc->gemm_mma_launches;
-                        void *hA, *hB, *hb = NULL, *ho, *dA, *dB, *db = NULL, *dout;
                         STOP();
                         if (off && !mma) continue;
                         case_begin();
                         label("%s M=%zu N=%zu K=%zu trans_a=1 trans_b=0 bias=%d accumulate=%d (small K%s)",
                               bnbq_dtype_name(dt), M, N, K, bias, acc, !mma ? "" : off ? ", no tensor cores" : ", tensor cores");
-                        hA = rnd_dt(dt, M * K, 1.0f); hB = rnd_dt(dt, K * N, 1.0f);
-                        if (bias) { hb = rnd_dt(dt, N, 1.0f); db = U(hb, N * es); }
-                        ho = rnd_dt(dt, M * N, 1.0f);
-                        dA = U(hA, M * K * es); dB = U(hB, K * N * es);
-                        dout = acc ? U(ho, M * N * es) : D(M * N * es);
                         bnbq__cu_gemm_mma_off = off;
-                        if (both(bnbq_gemm(NULL, dt, 1, 0, M, N, K, hA, hB, hb, acc, ho),
-                                 bnbq_gemm(g_gex, dt, 1, 0, M, N, K, dA, dB, db, acc, dout)))
-                            within_tol("out", dt, ho, dout, M * N);
+                        gemm_compare(dt, 1, 0, M, N, K, bias, acc);
                         bnbq__cu_gemm_mma_off = 0;
                         if (!g_plumbing && (gc->gemm_mma_launches - mm0 == 1) != (mma && !off))
                             case_fail("the tensor-core kernel was %s", mma && !off ? "not used" : "used");
