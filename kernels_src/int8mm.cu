@@ -370,15 +370,6 @@ bnbq_k_sb_gemv(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_gl
 #endif
 #endif
 #define BNBQ_MT_STAGE (2 * BNBQ_MT_BM * BNBQ_MT_BK)   // bytes of a stage: A's tile, then B's
-BNBQ_DEV u32 bnbq_mt_off(u32 row, u32 chunk) { return row * 64u + ((chunk ^ ((row >> 1) & 3u)) << 4); }
-BNBQ_DEV void bnbq_mt_ldsm4(u32* r, u32 addr) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
-#else
-    r[0] = r[1] = r[2] = r[3] = addr;
-#endif
-}
 BNBQ_DEV void bnbq_mt_mma(u32* c, const u32* a, const u32* b) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
@@ -404,22 +395,10 @@ BNBQ_DEV void bnbq_mt_load(u32 sbase, const i8* A, const i8* B, u64 M, u64 N, u6
         const bool ok = r < (isB ? N : M) && k < K;
         const i8* src = isB ? B : A;
         if (ok) src += r * K + k;
-        const u32 dst = st + (isB ? BNBQ_MT_BM * BNBQ_MT_BK : 0u) + bnbq_mt_off(row, ch);
-        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(ok ? 16u : 0u)
-                     : "memory");
+        bnbq_cp16(st + (isB ? BNBQ_MT_BM * BNBQ_MT_BK : 0u) + bnbq_tile64_off(row, ch), src, ok ? 16u : 0u);
     }
 #else
     (void)sbase; (void)A; (void)B; (void)M; (void)N; (void)K; (void)m0; (void)n0; (void)kt; (void)slot;
-#endif
-}
-BNBQ_DEV void bnbq_mt_commit() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.commit_group;" ::: "memory");
-#endif
-}
-BNBQ_DEV void bnbq_mt_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_group %0;" ::"n"(BNBQ_MT_S - 2) : "memory");
 #endif
 }
 // SwitchBack's outputs (m, n), (m, n + 1) of a fragment (bnbq_mm_few_out<1> each). Out of line: inline at
@@ -457,25 +436,25 @@ BNBQ_DEV void bnbq_mt_gemm(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* o
 #pragma unroll
         for (int s = 0; s < BNBQ_MT_S - 1; s++) {
             if ((u64)s < KT) bnbq_mt_load(sbase, A, B, M, N, K, m0, n0, (u64)s, (u32)s);
-            bnbq_mt_commit();
+            bnbq_cp_commit();
         }
         for (u64 kt = 0; kt < KT; kt++) {
-            bnbq_mt_wait();
+            bnbq_cp_wait<BNBQ_MT_S - 2>();
             __syncthreads();   // stage kt is in; every warp is done with the slot refilled below
             const u64 nk = kt + BNBQ_MT_S - 1;
             if (nk < KT) bnbq_mt_load(sbase, A, B, M, N, K, m0, n0, nk, (u32)(nk % BNBQ_MT_S));
-            bnbq_mt_commit();
+            bnbq_cp_commit();
             const u32 sa = sbase + (u32)(kt % BNBQ_MT_S) * BNBQ_MT_STAGE, sb = sa + BNBQ_MT_BM * BNBQ_MT_BK;
 #pragma unroll
             for (u32 kk = 0; kk < 2; kk++) {   // the two 32-byte halves of the stage
                 u32 a[4][4], b[4][2];
 #pragma unroll
                 for (u32 i = 0; i < 4; i++)   // matrices: rows 0-7 / 8-15 (mat & 1) x chunk lo / hi (mat / 2)
-                    bnbq_mt_ldsm4(a[i], sa + bnbq_mt_off(wm * 64u + i * 16u + (mat & 1u) * 8u + r8, 2u * kk + (mat >> 1)));
+                    bnbq_ldsm4<0>(a[i], sa + bnbq_tile64_off(wm * 64u + i * 16u + (mat & 1u) * 8u + r8, 2u * kk + (mat >> 1)));
 #pragma unroll
                 for (u32 p = 0; p < 2; p++) {   // matrices: chunk lo / hi (mat & 1) x n rows 0-7 / 8-15 (mat / 2)
                     u32 r[4];
-                    bnbq_mt_ldsm4(r, sb + bnbq_mt_off(wn * 32u + p * 16u + (mat >> 1) * 8u + r8, 2u * kk + (mat & 1u)));
+                    bnbq_ldsm4<0>(r, sb + bnbq_tile64_off(wn * 32u + p * 16u + (mat >> 1) * 8u + r8, 2u * kk + (mat & 1u)));
                     b[2 * p][0] = r[0]; b[2 * p][1] = r[1]; b[2 * p + 1][0] = r[2]; b[2 * p + 1][1] = r[3];
                 }
 #pragma unroll

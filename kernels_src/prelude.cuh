@@ -19,6 +19,44 @@ typedef long long i64;
 
 BNBQ_DEV float bnbq_absf(float x) { return __uint_as_float(__float_as_uint(x) & 0x7fffffffu); }
 
+// The tile GEMMs' staging (int8mm.cu bnbq_k_int8_tc / _sb_tc, prims.cu bnbq_k_gemm_t2_*; sm_80+, no-ops
+// before): a 16-byte cp.async of `bytes` bytes (0: sixteen zero bytes, nothing read), its group commit and
+// wait (all but the newest N groups in), ldmatrix .x4 (TR: .trans), and the byte offset of 16-byte chunk c of
+// row `row` in a tile of 64-byte rows (c ^ ((row / 2) % 4): the 8 rows an ldmatrix phase reads lie in 8
+// different 16-byte bank groups).
+BNBQ_DEV void bnbq_cp16(u32 dst, const void* src, u32 bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(bytes) : "memory");
+#else
+    (void)dst; (void)src; (void)bytes;
+#endif
+}
+BNBQ_DEV void bnbq_cp_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+template <int N>
+BNBQ_DEV void bnbq_cp_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+#endif
+}
+template <int TR>
+BNBQ_DEV void bnbq_ldsm4(u32* r, u32 addr) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    if (TR)
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+    else
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+#else
+    r[0] = r[1] = r[2] = r[3] = addr;
+#endif
+}
+BNBQ_DEV u32 bnbq_tile64_off(u32 row, u32 c) { return row * 64u + ((c ^ ((row >> 1) & 3u)) << 4); }
+
 // c[0..3] += A x B: one mma.m16n8k16 of the unit's 16-bit dtype (BNBQ_DT f16 / bf16) with float32
 // sums, the fragments as the PTX ISA lays them out (lane (g, t) holds A's rows g, g + 8 and B's column
 // g); sm_80+ (the launchers take these tensor-core kernels there only: elsewhere it traps). Shared by

@@ -615,31 +615,7 @@ bnbq_k_gemm_tc(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb
 #define PR_T2_S 3   // stages (the launcher's BNBQ__CU_T2_S)
 #endif
 #define PR_T2_STAGE 16384u
-BNBQ_DEV u32 pr_t2_kc(u32 row, u32 c) { return row * 64u + ((c ^ ((row >> 1) & 3u)) << 4); }   // [row][k]
 BNBQ_DEV u32 pr_t2_rc(u32 k, u32 c) { return k * 256u + ((c ^ (k & 7u)) << 4); }              // [k][row]
-BNBQ_DEV void pr_t2_commit() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.commit_group;" ::: "memory");
-#endif
-}
-BNBQ_DEV void pr_t2_wait() {   // all but the newest PR_T2_S - 2 groups in
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_group %0;" ::"n"(PR_T2_S - 2) : "memory");
-#endif
-}
-template <int TR>
-BNBQ_DEV void pr_t2_ldsm(u32* r, u32 addr) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    if (TR)
-        asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
-                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
-    else
-        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
-                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
-#else
-    r[0] = r[1] = r[2] = r[3] = addr;
-#endif
-}
 // one operand's part of stage kt (k0 = 32 kt) into the stage at st: 512 chunks of 16 bytes, two a thread.
 // KC (K contiguous): chunk e = row e / 4, k 8 (e % 4); else k e / 16, row 8 (e % 16). rows: M or N; ld:
 // the stored row length (K when KC, else rows).
@@ -653,9 +629,7 @@ BNBQ_DEV void pr_t2_load(u32 st, const u16* X, u64 rows, u64 K, u64 r0, u64 k0) 
         const u64 r = r0 + row, k = k0 + kk;
         const bool ok = r < rows && k < K;
         const u16* src = ok ? X + (KC ? r * K + k : k * rows + r) : X;
-        const u32 dst = st + (KC ? pr_t2_kc(row, e & 3u) : pr_t2_rc(kk, e & 15u));
-        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(ok ? 16u : 0u)
-                     : "memory");
+        bnbq_cp16(st + (KC ? bnbq_tile64_off(row, e & 3u) : pr_t2_rc(kk, e & 15u)), src, ok ? 16u : 0u);
     }
 #else
     (void)st; (void)X; (void)rows; (void)K; (void)r0; (void)k0;
@@ -704,10 +678,10 @@ BNBQ_DEV void pr_gemm_t2(const void* A, const void* B, u64 M, u64 N, u64 K, cons
                 pr_t2_load<!TA>(sbase + (u32)s * PR_T2_STAGE, a16, M, K, m0, 32u * (u64)s);
                 pr_t2_load<TB>(sbase + (u32)s * PR_T2_STAGE + PR_T2_STAGE / 2, b16, N, K, n0, 32u * (u64)s);
             }
-            pr_t2_commit();
+            bnbq_cp_commit();
         }
         for (u64 kt = 0; kt < KT; kt++) {
-            pr_t2_wait();
+            bnbq_cp_wait<PR_T2_S - 2>();
             __syncthreads();   // stage kt is in; every warp is done with the slot refilled below
             const u64 nk = kt + PR_T2_S - 1;
             if (nk < KT) {
@@ -715,7 +689,7 @@ BNBQ_DEV void pr_gemm_t2(const void* A, const void* B, u64 M, u64 N, u64 K, cons
                 pr_t2_load<!TA>(st, a16, M, K, m0, 32u * nk);
                 pr_t2_load<TB>(st + PR_T2_STAGE / 2, b16, N, K, n0, 32u * nk);
             }
-            pr_t2_commit();
+            bnbq_cp_commit();
             const u32 sa = sbase + (u32)(kt % PR_T2_S) * PR_T2_STAGE, sb = sa + PR_T2_STAGE / 2;
 #pragma unroll
             for (u32 kk = 0; kk < 2; kk++) {   // the two k16 steps of the stage
@@ -724,16 +698,16 @@ BNBQ_DEV void pr_gemm_t2(const void* A, const void* B, u64 M, u64 N, u64 K, cons
                 for (u32 i = 0; i < 4; i++) {
                     const u32 row = wm * 64u + i * 16u;
                     if (!TA)   // matrices: rows 0-7 / 8-15 (mat & 1) x k 0-7 / 8-15 (mat / 2)
-                        pr_t2_ldsm<0>(a[i], sa + pr_t2_kc(row + (mat & 1u) * 8u + r8, 2u * kk + (mat >> 1)));
+                        bnbq_ldsm4<0>(a[i], sa + bnbq_tile64_off(row + (mat & 1u) * 8u + r8, 2u * kk + (mat >> 1)));
                     else       // stored [k][m], transposed: the same four matrices
-                        pr_t2_ldsm<1>(a[i], sa + pr_t2_rc(16u * kk + (mat >> 1) * 8u + r8, row / 8u + (mat & 1u)));
+                        bnbq_ldsm4<1>(a[i], sa + pr_t2_rc(16u * kk + (mat >> 1) * 8u + r8, row / 8u + (mat & 1u)));
                 }
 #pragma unroll
                 for (u32 p = 0; p < 2; p++) {   // matrices: k 0-7 / 8-15 (mat & 1) x columns 0-7 / 8-15 (mat / 2)
                     u32 r[4];
                     const u32 col = wn * 32u + p * 16u;
-                    if (TB) pr_t2_ldsm<0>(r, sb + pr_t2_kc(col + (mat >> 1) * 8u + r8, 2u * kk + (mat & 1u)));
-                    else pr_t2_ldsm<1>(r, sb + pr_t2_rc(16u * kk + (mat & 1u) * 8u + r8, col / 8u + (mat >> 1)));
+                    if (TB) bnbq_ldsm4<0>(r, sb + bnbq_tile64_off(col + (mat >> 1) * 8u + r8, 2u * kk + (mat & 1u)));
+                    else bnbq_ldsm4<1>(r, sb + pr_t2_rc(16u * kk + (mat & 1u) * 8u + r8, col / 8u + (mat >> 1)));
                     b[2 * p][0] = r[0]; b[2 * p][1] = r[1]; b[2 * p + 1][0] = r[2]; b[2 * p + 1][1] = r[3];
                 }
 #pragma unroll
