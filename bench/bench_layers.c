@@ -248,25 +248,39 @@ static void bench_layer(const char* name, bnbq_linear_kind kind, float thr, int 
     bnbq_linear_uninit(&g_ex, &L);
 }
 
-/* group_b: 0 the int8 / 4-bit layers (forward, and StandardLinear forward+backward), 1 the
-   SwitchBack and FP8 layers (forward and forward+backward), 2 the same forward alone */
-static void shape(size_t M, size_t N, size_t K, int group_b) {
-    static const char* const names[2][5] = {
-        { "StandardLinear", "LinearNF4", "Linear8bitLt thr0", "Linear8bitLt thr6", NULL },
-        { "SwitchBackGlobal", "SwitchBackVectorwise", "SwitchBackMemEff", "LinearFP8Mixed", "LinearFP8Global" } };
-    job j;
-    int any = 0, i;
+/* The layers of a shape. group_b 0: k_layers[0] forward, then StandardLinear forward+backward; 1:
+   k_layers[1] forward, then StandardLinear and k_layers[1] forward+backward; 2: k_layers[1] forward alone
+   (decoding). One table serves the calls and the --only check below. */
+typedef struct layer_case { const char* name; bnbq_linear_kind kind; float thr; int int8w; } layer_case;
+static const layer_case k_layers[2][5] = {
+    { { "StandardLinear", BNBQ_LINEAR_STANDARD, 0.0f, 0 }, { "LinearNF4", BNBQ_LINEAR_NF4, 0.0f, 0 },
+      { "Linear8bitLt thr0", BNBQ_LINEAR_8BIT_LT, 0.0f, 1 }, { "Linear8bitLt thr6", BNBQ_LINEAR_8BIT_LT, 6.0f, 1 },
+      { NULL, BNBQ_LINEAR_STANDARD, 0.0f, 0 } },
+    { { "SwitchBackGlobal", BNBQ_LINEAR_SWITCHBACK_GLOBAL, 0.0f, 0 },
+      { "SwitchBackVectorwise", BNBQ_LINEAR_SWITCHBACK_VECTORWISE, 0.0f, 0 },
+      { "SwitchBackMemEff", BNBQ_LINEAR_SWITCHBACK_GLOBAL_MEMEFF, 0.0f, 0 },
+      { "LinearFP8Mixed", BNBQ_LINEAR_FP8_MIXED, 0.0f, 0 }, { "LinearFP8Global", BNBQ_LINEAR_FP8_GLOBAL, 0.0f, 0 } } };
+static const layer_case* const k_standard = &k_layers[0][0];
+
+/* 1 when --only selects a layer line of the shape (else not even its baselines are timed) */
+static int layer_wanted(const char* name, int backward) {
     char full[128];
-    if (!tokens_wanted(M)) return;
-    for (i = 0; i < 5; i++) {   /* no layer of the shape selected by --only: not even its baselines */
-        const char* nm = names[group_b != 0][i];
-        if (!nm) continue;
-        snprintf(full, sizeof full, "%s fwd", nm);
-        any |= wanted(full);
-        snprintf(full, sizeof full, "%s fwd+bwd", nm);
-        any |= wanted(full) && (group_b != 2) && (group_b || i == 0);
-    }
-    if (!any) return;
+    snprintf(full, sizeof full, "%s%s", name, backward ? " fwd+bwd" : " fwd");
+    return wanted(full);
+}
+static int shape_wanted(int group_b) {
+    const layer_case* lc = k_layers[group_b != 0];
+    int i, any = group_b != 2 && layer_wanted(k_standard->name, 1);
+    for (i = 0; i < 5 && lc[i].name; i++)
+        any |= layer_wanted(lc[i].name, 0) || (group_b == 1 && layer_wanted(lc[i].name, 1));
+    return any;
+}
+
+static void shape(size_t M, size_t N, size_t K, int group_b) {
+    const layer_case* lc = k_layers[group_b != 0];
+    job j;
+    int i;
+    if (!tokens_wanted(M) || !shape_wanted(group_b)) return;
     memset(&j, 0, sizeof j);
     j.M = M; j.N = N; j.K = K;
     j.x = dalloc(M * K * 2); j.w = dalloc(N * K * 2); j.y = dalloc(M * N * 2);
@@ -277,30 +291,15 @@ static void shape(size_t M, size_t N, size_t K, int group_b) {
     printf("\n-- tokens %zu, weight %zu x %zu (out x in)\n", M, N, K);
     j.backward = 0;
     line("cuBLAS f16 GEMM fwd (baseline)", M, N, K, time_ms(call_base, &j), 1);
-    if (!group_b) {
-        bench_layer("StandardLinear", BNBQ_LINEAR_STANDARD, 0.0f, 0, &j, M, N, K, 0);
-        bench_layer("LinearNF4", BNBQ_LINEAR_NF4, 0.0f, 0, &j, M, N, K, 0);
-        bench_layer("Linear8bitLt thr0", BNBQ_LINEAR_8BIT_LT, 0.0f, 1, &j, M, N, K, 0);
-        bench_layer("Linear8bitLt thr6", BNBQ_LINEAR_8BIT_LT, 6.0f, 1, &j, M, N, K, 0);
-    } else {
-        bench_layer("SwitchBackGlobal", BNBQ_LINEAR_SWITCHBACK_GLOBAL, 0.0f, 0, &j, M, N, K, 0);
-        bench_layer("SwitchBackVectorwise", BNBQ_LINEAR_SWITCHBACK_VECTORWISE, 0.0f, 0, &j, M, N, K, 0);
-        bench_layer("SwitchBackMemEff", BNBQ_LINEAR_SWITCHBACK_GLOBAL_MEMEFF, 0.0f, 0, &j, M, N, K, 0);
-        bench_layer("LinearFP8Mixed", BNBQ_LINEAR_FP8_MIXED, 0.0f, 0, &j, M, N, K, 0);
-        bench_layer("LinearFP8Global", BNBQ_LINEAR_FP8_GLOBAL, 0.0f, 0, &j, M, N, K, 0);
+    for (i = 0; i < 5 && lc[i].name; i++)
+        bench_layer(lc[i].name, lc[i].kind, lc[i].thr, lc[i].int8w, &j, M, N, K, 0);
+    if (group_b != 2) {
+        j.backward = 1;
+        line("cuBLAS f16 3 GEMMs fwd+bwd (baseline)", M, N, K, time_ms(call_base, &j), 1);
+        bench_layer(k_standard->name, k_standard->kind, k_standard->thr, k_standard->int8w, &j, M, N, K, 1);
+        for (i = 0; group_b && i < 5; i++)
+            bench_layer(lc[i].name, lc[i].kind, lc[i].thr, lc[i].int8w, &j, M, N, K, 1);
     }
-    j.backward = 1;
-    if (group_b == 2) goto done;
-    line("cuBLAS f16 3 GEMMs fwd+bwd (baseline)", M, N, K, time_ms(call_base, &j), 1);
-    bench_layer("StandardLinear", BNBQ_LINEAR_STANDARD, 0.0f, 0, &j, M, N, K, 1);
-    if (group_b) {
-        bench_layer("SwitchBackGlobal", BNBQ_LINEAR_SWITCHBACK_GLOBAL, 0.0f, 0, &j, M, N, K, 1);
-        bench_layer("SwitchBackVectorwise", BNBQ_LINEAR_SWITCHBACK_VECTORWISE, 0.0f, 0, &j, M, N, K, 1);
-        bench_layer("SwitchBackMemEff", BNBQ_LINEAR_SWITCHBACK_GLOBAL_MEMEFF, 0.0f, 0, &j, M, N, K, 1);
-        bench_layer("LinearFP8Mixed", BNBQ_LINEAR_FP8_MIXED, 0.0f, 0, &j, M, N, K, 1);
-        bench_layer("LinearFP8Global", BNBQ_LINEAR_FP8_GLOBAL, 0.0f, 0, &j, M, N, K, 1);
-    }
-done:
     bnbq_free(&g_ex, j.x); bnbq_free(&g_ex, j.w); bnbq_free(&g_ex, j.y);
     bnbq_free(&g_ex, j.gy); bnbq_free(&g_ex, j.gx); bnbq_free(&g_ex, j.gw);
 }
