@@ -424,10 +424,9 @@ BNBQ_DEV void bnbq_mt_gemm(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* o
     const u64 KT = (K + BNBQ_MT_BK - 1) / BNBQ_MT_BK;
     const bool pair = !SB && (N & 1u) == 0u && ((unsigned long long)out & 7u) == 0u;
     for (u64 t = blockIdx.x; t < tm * tn; t += gridDim.x) {
-        // groups of 8 m tiles: within a group the m tile fastest (8 blocks share a column of B tiles)
-        const u64 grp = t / (8u * tn), first = grp * 8u, gm = tm - first < 8u ? tm - first : 8u;
-        const u64 in = t - grp * 8u * tn;
-        const u64 m0 = (first + in % gm) * BNBQ_MT_BM, n0 = (in / gm) * BNBQ_MT_BN;
+        u64 mt, nt;
+        bnbq_tile_order(t, tm, tn, &mt, &nt);
+        const u64 m0 = mt * BNBQ_MT_BM, n0 = nt * BNBQ_MT_BN;
         u32 c[4][4][4];
 #pragma unroll
         for (int i = 0; i < 4; i++)

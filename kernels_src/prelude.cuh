@@ -56,6 +56,15 @@ BNBQ_DEV void bnbq_ldsm4(u32* r, u32 addr) {
 #endif
 }
 BNBQ_DEV u32 bnbq_tile64_off(u32 row, u32 c) { return row * 64u + ((c ^ ((row >> 1) & 3u)) << 4); }
+// Tile t of the tile GEMMs' tm x tn tiles (a block's grid-stride loop): groups of 8 m tiles, the m tile
+// fastest within a group, so that the blocks running together share B's tiles in the L2. *mt, *nt: its
+// m tile and n tile.
+BNBQ_DEV void bnbq_tile_order(u64 t, u64 tm, u64 tn, u64* mt, u64* nt) {
+    const u64 grp = t / (8u * tn), first = grp * 8u, gm = tm - first < 8u ? tm - first : 8u;
+    const u64 in = t - grp * 8u * tn;
+    *mt = first + in % gm;
+    *nt = in / gm;
+}
 
 // c[0..3] += A x B: one mma.m16n8k16 of the unit's 16-bit dtype (BNBQ_DT f16 / bf16) with float32
 // sums, the fragments as the PTX ISA lays them out (lane (g, t) holds A's rows g, g + 8 and B's column

@@ -663,10 +663,9 @@ BNBQ_DEV void pr_gemm_t2(const void* A, const void* B, u64 M, u64 N, u64 K, cons
     const u64 tm = (M + 127) / 128, tn = (N + 127) / 128, KT = (K + 31) / 32;
     const bool pair = (N & 1u) == 0u && ((unsigned long long)out & 3u) == 0u;
     for (u64 t = blockIdx.x; t < tm * tn; t += gridDim.x) {
-        // groups of 8 m tiles, the m tile fastest within a group (blocks running together share B's tiles)
-        const u64 grp = t / (8u * tn), first = grp * 8u, gm = tm - first < 8u ? tm - first : 8u;
-        const u64 in = t - grp * 8u * tn;
-        const u64 m0 = (first + in % gm) * 128u, n0 = (in / gm) * 128u;
+        u64 mt, nt;
+        bnbq_tile_order(t, tm, tn, &mt, &nt);
+        const u64 m0 = mt * 128u, n0 = nt * 128u;
         float acc[4][4][4];
 #pragma unroll
         for (int i = 0; i < 4; i++)
