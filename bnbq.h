@@ -610,6 +610,18 @@ BNBQ_API bnbq_result bnbq_int8_outlier_mm(bnbq_exec* ex, bnbq_dtype dt, const vo
                                           size_t K, const int8_t* CB, const float* SCB,
                                           size_t N, const int32_t* cols,
                                           const int32_t* num_cols, void* out);
+/* LLM.int8's product of a quantized input (bitsandbytes' int8_mixed_scaled_mm; Linear8bitLt's
+   forward): out (M, N) in dt = bnbq_int8_mm_dequant(dt, P, row_stats, col_stats, M, N, bias_dt,
+   bias) with P = bnbq_int8_linear_matmul(CA (M, K), CB (N, K)), then, where cols is not NULL,
+   bnbq_int8_outlier_mm(dt, A (M, K) in dt, M, K, CB, col_stats, N, cols, num_cols) added to it:
+   the bytes of those calls in that order. work: (M, N) int32 for P; it may be NULL where M == 1
+   (a decoding step: one kernel on the GPU, no intermediate). A and num_cols: needed with cols. */
+BNBQ_API bnbq_result bnbq_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, const int8_t* CA,
+                                               const int8_t* CB, size_t M, size_t N, size_t K,
+                                               const float* row_stats, const float* col_stats,
+                                               bnbq_dtype bias_dt, const void* bias,
+                                               const void* A, const int32_t* cols,
+                                               const int32_t* num_cols, int32_t* work, void* out);
 /* out (M, max_cols) = X (M, K) columns cols[j] for j < *num_cols, zero for j >= *num_cols
    (elem_size 1, 2, 4 or 8 bytes). Entries of cols past *num_cols are not read. */
 BNBQ_API bnbq_result bnbq_gather_columns(bnbq_exec* ex, size_t elem_size, const void* X, size_t M,
@@ -1253,6 +1265,10 @@ typedef struct bnbq_backend {
                                    const int32_t*, const int32_t*, int, void*, size_t);
     bnbq_result (*int8_weight_dequant)(bnbq_exec*, bnbq_dtype, const int8_t*, const float*,
                                        size_t, size_t, void*);
+    bnbq_result (*int8_mixed_scaled_mm)(bnbq_exec*, bnbq_dtype, const int8_t*, const int8_t*,
+                                        size_t, size_t, size_t, const float*, const float*,
+                                        bnbq_dtype, const void*, const void*, const int32_t*,
+                                        const int32_t*, int32_t*, void*);
 } bnbq_backend;
 
 /* Log through an exec's logger (used by backends). Thread safety: as the logger. */
@@ -6849,6 +6865,52 @@ BNBQ_API bnbq_result bnbq_int8_outlier_mm(bnbq_exec* ex, bnbq_dtype dt, const vo
     return BNBQ_SUCCESS;
 }
 
+BNBQ_API bnbq_result bnbq_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, const int8_t* CA,
+                                               const int8_t* CB, size_t M, size_t N, size_t K,
+                                               const float* row_stats, const float* col_stats,
+                                               bnbq_dtype bias_dt, const void* bias,
+                                               const void* A, const int32_t* cols,
+                                               const int32_t* num_cols, int32_t* work, void* out) {
+    static const char* bnbq__func = "bnbq_int8_mixed_scaled_mm";
+    size_t es = bnbq_dtype_size(dt);
+    int32_t* P = work;
+    bnbq_result r;
+    BNBQ__REQUIRE(bnbq__is_float_dtype(dt), BNBQ_ERROR_BAD_DTYPE, "dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(!bias || bnbq__is_float_dtype(bias_dt), BNBQ_ERROR_BAD_DTYPE,
+                  "bias_dt must be F32, F16 or BF16");
+    BNBQ__REQUIRE(CA && CB && row_stats && col_stats && out, BNBQ_ERROR_NULL_POINTER,
+                  "CA, CB, row_stats, col_stats or out is NULL");
+    BNBQ__REQUIRE(!cols || (A && num_cols), BNBQ_ERROR_NULL_POINTER,
+                  "cols is given and A or num_cols is NULL");
+    BNBQ__REQUIRE(M > 0 && N > 0 && K > 0, BNBQ_ERROR_BAD_SHAPE, "M, N or K is 0");
+    BNBQ__REQUIRE(work || M == 1, BNBQ_ERROR_NULL_POINTER, "work is NULL and M > 1");
+    BNBQ__REQUIRE(bnbq__mul_ok(M, K, es, NULL) && bnbq__mul_ok(N, K, 1, NULL) &&
+                  bnbq__mul_ok(M, N, 4, NULL) && bnbq__mul_ok(M, N, es, NULL), BNBQ_ERROR_OVERFLOW,
+                  "a matrix size overflows");
+    BNBQ__REQUIRE(bnbq__aligned(row_stats, 4) && bnbq__aligned(col_stats, 4) &&
+                  bnbq__aligned(work, 4) && bnbq__aligned(out, es) &&
+                  (!bias || bnbq__aligned(bias, bnbq_dtype_size(bias_dt))) &&
+                  (!cols || (bnbq__aligned(A, es) && bnbq__aligned(cols, 4) &&
+                             bnbq__aligned(num_cols, 4))), BNBQ_ERROR_MISALIGNED,
+                  "a tensor is misaligned");
+    BNBQ__DISPATCH(int8_mixed_scaled_mm, (ex, dt, CA, CB, M, N, K, row_stats, col_stats, bias_dt,
+                                          bias, A, cols, num_cols, work, out));
+    /* the CPU: the three calls (the columns checked first, so that bad ones leave out as it was) */
+    BNBQ__REQUIRE(!cols || bnbq__cols_ok(cols, num_cols, K, K), BNBQ_ERROR_INVALID_ARGS,
+                  "the outlier count or a column is out of range");
+    if (!P) {
+        P = (int32_t*)malloc(N * sizeof(int32_t));
+        BNBQ__REQUIRE(P != NULL, BNBQ_ERROR_OUT_OF_MEMORY, "no memory for the int32 products");
+    }
+    r = bnbq_int8_linear_matmul(ex, CA, CB, M, N, K, P);
+    if (r == BNBQ_SUCCESS)
+        r = bnbq_int8_mm_dequant(ex, dt, P, row_stats, col_stats, M, N, out, bias_dt, bias);
+    if (r == BNBQ_SUCCESS && cols)
+        r = bnbq_int8_outlier_mm(ex, dt, A, M, K, CB, col_stats, N, cols, num_cols, out);
+    if (!work) free(P);
+    return r;
+}
+
 BNBQ_API bnbq_result bnbq_gather_columns(bnbq_exec* ex, size_t elem_size, const void* X, size_t M,
                                          size_t K, const int32_t* cols, const int32_t* num_cols,
                                          size_t max_cols, void* out) {
@@ -7963,7 +8025,7 @@ static bnbq_result bnbq__lin4_bwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin
 /* ---- LLM.int8 (Linear8bitLt; SwitchBackLinearBnb with int8 weights) ---- */
 
 /* out (T, N) in adt = int8 product of A (T, K) [A16 its f16 copy] and the layer's CB/SCB, with
-   the outlier columns through bnbq_int8_outlier_mm; bias in bias_dt fused as int8_mm_dequant
+   the outlier columns (bnbq_int8_mixed_scaled_mm); bias in bias_dt fused as int8_mm_dequant
    does (NULL: none). Re-quantizes 16-bit weights when needed. */
 static bnbq_result bnbq__i8_core(bnbq_exec* ex, bnbq_linear* L, bnbq__arena* a, bnbq_dtype adt,
                                  const void* A, const void* A16, size_t T, bnbq_dtype bias_dt,
@@ -7987,12 +8049,9 @@ static bnbq_result bnbq__i8_core(bnbq_exec* ex, bnbq_linear* L, bnbq__arena* a, 
     BNBQ__TRY(bnbq_int8_vectorwise_quant(ex, BNBQ_F16, A16, T, K, thr, CA, SCA,
                                          thr > 0.0f ? L->outlier_cols : NULL,
                                          thr > 0.0f ? L->num_outliers : NULL));
-    BNBQ__TRY(bnbq_int8_linear_matmul(ex, CA, L->CB, T, N, K, o32));
-    BNBQ__TRY(bnbq_int8_mm_dequant(ex, adt, o32, SCA, L->SCB, T, N, out, bias_dt, bias));
-    if (thr > 0.0f)
-        BNBQ__TRY(bnbq_int8_outlier_mm(ex, adt, A, T, K, L->CB, L->SCB, N, L->outlier_cols,
-                                       L->num_outliers, out));
-    return BNBQ_SUCCESS;
+    return bnbq_int8_mixed_scaled_mm(ex, adt, CA, L->CB, T, N, K, SCA, L->SCB, bias_dt, bias, A,
+                                     thr > 0.0f ? L->outlier_cols : NULL,
+                                     thr > 0.0f ? L->num_outliers : NULL, o32, out);
 }
 
 static bnbq_result bnbq__i8_fwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,

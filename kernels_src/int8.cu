@@ -873,16 +873,7 @@ extern "C" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* sta
 
 // ---- int8_mm_dequant ------------------------------------------------------------------------------
 // out = dt(f16(fmaf(f32(f32((float)A * rs[m]) * cs[n]), 6.200012e-05f, bias_f16_or_0))), a non-F16
-// bias added to the f16 value afterwards (one more f16 rounding), as bnbq__cpu_mm_dequant_range.
-BNBQ_DEV float bnbq_i8_mmdq(int a, float rs, float cs, int bias_dt, const void* bias, u64 n) {
-    float v = (float)a * rs;
-    float w = v * cs;
-    float b = (bias && bias_dt == BNBQ_F16) ? bnbq_f16_to_f32(((const u16*)bias)[n]) : 0.0f;
-    float h = bnbq_round_to(BNBQ_F16, fmaf(w, 6.200012e-05f, b));
-    if (bias && bias_dt != BNBQ_F16) h = bnbq_round_to(BNBQ_F16, h + bnbq_load(bias_dt, bias, n));
-    return bnbq_canon(h);   // a widened f16 NaN (0x7fffe000) is written as 0x7fffffff, as the CPU
-}
-
+// bias added to the f16 value afterwards (one more f16 rounding): prelude.cuh bnbq_i8_mmdq.
 // vec 4: N % 4 == 0, A 16-byte aligned, out aligned to 4 elements. Rows over blockIdx.x, each
 // row's pieces over the gridDim.y blocks of its column (the launcher gives few rows several blocks
 // each: a decoding step's one row in one block took 9-23 us on the H100, its loads in series).

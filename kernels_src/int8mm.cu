@@ -188,9 +188,56 @@ BNBQ_DEV void bnbq_mm_few_out(u32 sum, u64 m, u64 n, u64 N, i32* out, const u16*
         out16[e] = (u16)h;
     }
 }
+// SB = 2 (bnbq_k_int8_gemv_dq: bnbq_int8_mixed_scaled_mm for one row of A, a decoding step): LLM.int8's
+// mm_dequant of each sum to dt (+ bias), then, with outlier columns, the outlier product of bnbq_k_outlier_mm
+// added: out = dt(f32(out) + S), S the float32 sum in j order of f32(X[m, c_j] * w[n, j]), w[n, j] =
+// dt(f32(f32(B[n, c_j] * cs[n]) * (1/127))). The warp that summed row n of B reads its outlier bytes again
+// (from the L1 / L2: it has just streamed the row), lane j % 32 makes product j, and the warp adds them in
+// j order through shuffles (every lane the same sum). The dequantized value is stored and read back before
+// the outlier sum is added, as the two kernels of the unfused path do: the bytes of bnbq_k_int8_mm_dequant
+// then bnbq_k_outlier_mm, bit for bit (a bad column: skipped, *err = 1; *num_cols clamped to [0, K]).
+struct bnbq_mm_dq {
+    const float* rs; const float* cs; void* out; const void* bias; const void* X; const i32* cols;
+    const i32* num_cols; u32* err; int dt; int bias_dt;
+};
+BNBQ_DEV void bnbq_mm_dq_out(u32 mine, u32 lane, u64 rows, u64 m0, u64 n, u64 N, u64 K, const i8* B,
+                             const bnbq_mm_dq& d) {
+    const bool own = (u64)lane < rows;   // lane r keeps row m0 + r
+    const u64 e = (m0 + lane) * N + n;
+    if (own) bnbq_store(d.dt, d.out, e, bnbq_i8_mmdq((int)mine, d.rs[m0 + lane], d.cs[n], d.bias_dt, d.bias, n));
+    if (!d.cols) return;
+    i32 nc = *d.num_cols;
+    bool bad = nc < 0 || (u64)nc > K;
+    if (bad) nc = nc < 0 ? 0 : (i32)K;
+    const float csn = d.cs[n];
+    float smine = 0.0f;
+    for (u64 r = 0; r < rows; r++) {
+        float S = 0.0f;
+        for (i32 j0 = 0; j0 < nc; j0 += 32) {
+            const i32 j = j0 + (i32)lane;
+            float p = 0.0f;
+            if (j < nc) {
+                const i32 c = d.cols[j];
+                if (c >= 0 && (u64)c < K) {
+                    const float w0 = (float)B[n * K + (u64)c] * csn;
+                    const float w1 = w0 * 7.874015718698502e-3f;
+                    p = bnbq_load(d.dt, d.X, (m0 + r) * K + (u64)c) * bnbq_round_to(d.dt, w1);
+                } else {
+                    bad = true;
+                }
+            }
+            const i32 cnt = nc - j0 < 32 ? nc - j0 : 32;
+            for (i32 t = 0; t < cnt; t++) S = S + __shfl_sync(0xffffffffu, p, t);
+        }
+        if ((u64)lane == r) smine = S;
+    }
+    if (bad) *d.err = 1u;   // (the lane that met it: bad is per lane)
+    if (own) bnbq_store(d.dt, d.out, e, bnbq_load(d.dt, d.out, e) + smine);
+}
 template <int SB>
 BNBQ_DEV void bnbq_mm_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, const u16* sx,
-                           const u16* sw, int sw_global, u16* out16, const u16* bias) {
+                           const u16* sw, int sw_global, u16* out16, const u16* bias,
+                           const bnbq_mm_dq* dq = 0) {
     const u32 lane = threadIdx.x & 31u;
     const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5, K16 = K >> 4;
     const u32 gs = M > BNBQ_MM_GV_M;   // 1: two groups (M <= 2 BNBQ_MM_GV_M, the launcher)
@@ -232,7 +279,9 @@ BNBQ_DEV void bnbq_mm_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* o
             for (int o = 16; o > 0; o >>= 1) acc[m] += __shfl_xor_sync(0xffffffffu, acc[m], o);
             if (lane == (u32)m) mine = acc[m];
         }
-        if ((u64)lane < mc && lane < BNBQ_MM_GV_M)
+        if (SB == 2)
+            bnbq_mm_dq_out(mine, lane, mc < BNBQ_MM_GV_M ? mc : BNBQ_MM_GV_M, m0, n, N, K, B, *dq);
+        else if ((u64)lane < mc && lane < BNBQ_MM_GV_M)
             bnbq_mm_few_out<SB>(mine, m0 + lane, n, N, out, sx, sw, sw_global, out16, bias);
     }
 }
@@ -333,6 +382,36 @@ bnbq_k_sb_mma(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_glo
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {
     bnbq_mm_gemv<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);
+}
+// bnbq_int8_mixed_scaled_mm (LLM.int8's int8 product, mm_dequant and outlier product) for the same few
+// rows of A (the launcher: one row), its results bit for bit (SB = 2 above)
+// vec 0 (K % 16 != 0 or A, B not 16-byte aligned; M <= 8): the same warp a row with byte loads.
+// (Measured and not kept, bench/results/gpu-20261123-h100-session22-int8-decode.txt: the first 64 outlier
+// columns loaded before the row is streamed, to hide their latency: 98 registers, and with launch bounds of
+// 3 or 4 blocks an SM 72 or 64 + spills; all 3-25 % slower than this form.)
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_int8_gemv_dq(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* rs, const float* cs,
+                    int dt, int bias_dt, const void* bias, const void* X, const i32* cols, const i32* num_cols,
+                    void* out, u32* err, int vec) {
+    bnbq_mm_dq d;
+    d.rs = rs; d.cs = cs; d.out = out; d.bias = bias; d.X = X; d.cols = cols; d.num_cols = num_cols;
+    d.err = err; d.dt = dt; d.bias_dt = bias_dt;
+    if (vec) {
+        bnbq_mm_gemv<2>(A, B, M, N, K, 0, 0, 0, 0, 0, 0, &d);
+        return;
+    }
+    const u32 lane = threadIdx.x & 31u;
+    const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5, rows = M < BNBQ_MM_GV_M ? M : BNBQ_MM_GV_M;
+    for (u64 n = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5; n < N; n += nwarps) {
+        u32 mine = 0u;
+        for (u64 m = 0; m < rows; m++) {
+            u32 acc = 0u;
+            for (u64 k = lane; k < K; k += 32u) acc += (u32)((int)A[m * K + k] * (int)B[n * K + k]);
+            for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+            if (lane == (u32)m) mine = acc;
+        }
+        bnbq_mm_dq_out(mine, lane, rows, 0, n, N, K, B, d);
+    }
 }
 // int8_matmul_rowwise_dequantize / _mixed_dequantize (SwitchBack) for the same few rows of A:
 // bnbq_sb_matmul's arguments, its results bit for bit

@@ -202,6 +202,18 @@ BNBQ_DEV float bnbq_round_to(int dt, float v) {
     return v;
 }
 
+// LLM.int8's mm_dequant of one int32 product (int8.cu bnbq_k_int8_mm_dequant, int8mm.cu bnbq_k_int8_gemv_dq):
+// dt(f16(fmaf(f32(f32((float)a * rs) * cs), 6.200012e-05f, bias_f16_or_0))), a non-F16 bias added to the f16
+// value afterwards (one more f16 rounding), as bnbq__cpu_mm_dequant_range
+BNBQ_DEV float bnbq_i8_mmdq(int a, float rs, float cs, int bias_dt, const void* bias, u64 n) {
+    float v = (float)a * rs;
+    float w = v * cs;
+    float b = (bias && bias_dt == BNBQ_F16) ? bnbq_f16_to_f32(((const u16*)bias)[n]) : 0.0f;
+    float h = bnbq_round_to(BNBQ_F16, fmaf(w, 6.200012e-05f, b));
+    if (bias && bias_dt != BNBQ_F16) h = bnbq_round_to(BNBQ_F16, h + bnbq_load(bias_dt, bias, n));
+    return bnbq_canon(h);   // a widened f16 NaN (0x7fffe000) is written as 0x7fffffff, as the CPU
+}
+
 // The same f16 results as above in fewer instructions and no branches (compact code):
 // bnbq_f16_canon(v) = bnbq_f32_to_f16(bnbq_canon(v)): a NaN gives 0x7fff (what the software path
 // gives the canonical NaN), any other value the hardware RNE (the prelude's for every non-NaN).

@@ -2017,6 +2017,68 @@ static void op_int8_outlier_mm(void) {
         }
 }
 
+static void sync_expect_error(const char* what);
+/* bnbq_int8_mixed_scaled_mm against the CPU's (bytes): one row of A takes the fused bnbq_k_int8_gemv_dq (16-byte
+   loads, or bytes where K % 16 != 0), with or without work, the others the three unfused launches; bias of
+   each kind or none, outlier columns or none; a bad column sets the exec's error flag */
+static void op_int8_mixed_scaled_mm(void) {
+    static const oc_shape shapes[8] = { { 1, 4096, 4096, 41 }, { 1, 14336, 1000, 143 }, { 1, 100, 300, 5 },
+                                        { 1, 48, 77, 0 }, { 1, 4096, 64, 100 }, { 5, 64, 200, 9 },
+                                        { 33, 96, 130, 17 }, { 1, 7, 33, 3 } };
+    int s, d;
+    for (s = 0; s < (g_small ? 6 : 8); s++)
+        for (d = 0; d < 4; d++) {
+            bnbq_dtype dt = k_dts[d % 3], bdt = (s + d) % 3 == 0 ? BNBQ_F16 : k_dts[(s + d + 1) % 3];
+            size_t M = shapes[s].M, K = shapes[s].K, N = shapes[s].N, nc = shapes[s].nc, es = bnbq_dtype_size(dt);
+            int with_bias = (s + d) % 3 != 2, with_cols = s != 4, with_work = M > 1 || (d & 1), bad = d == 3;
+            int32_t *hc, hn = (int32_t)nc;
+            void *hCA, *hCB, *hrs, *hcs, *hA, *hbias = NULL, *ho;
+            void *dCA, *dCB, *drs, *dcs, *dA, *dbias = NULL, *dc, *dn, *dwork, *dout;
+            bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
+            unsigned long dq0 = gc->gemv_dq_launches;
+            bnbq_result rc, rg;
+            if (bad && (!with_cols || nc == 0)) continue;
+            STOP();
+            case_begin();
+            label("%s M=%zu K=%zu N=%zu num_cols=%zu%s bias %s work %d%s", bnbq_dtype_name(dt), M, K, N, nc,
+                  with_cols ? "" : " (no cols)", with_bias ? bnbq_dtype_name(bdt) : "none", with_work,
+                  bad ? ", a bad column" : "");
+            hCA = H(M * K); fill_bytes(hCA, M * K);
+            hCB = H(N * K); fill_bytes(hCB, N * K);
+            hrs = H(M * 4); fill_absmax((float*)hrs, M);
+            hcs = H(N * 4); fill_absmax((float*)hcs, N);
+            hA = rnd_dt(dt, M * K, 3.0f);
+            if (with_bias) hbias = rnd_dt(bdt, N, 1.0f);
+            hc = rnd_cols(nc, K, K);
+            if (bad) hc[nc / 2] = (int32_t)K;
+            ho = H(M * N * es);
+            dCA = U(hCA, M * K); dCB = U(hCB, N * K); drs = U(hrs, M * 4); dcs = U(hcs, N * 4);
+            dA = U(hA, M * K * es); dc = U(hc, K * 4); dn = U(&hn, 4);
+            if (with_bias) dbias = U(hbias, N * bnbq_dtype_size(bdt));
+            dwork = with_work ? D(M * N * 4) : NULL;
+            dout = D(M * N * es);
+            rc = bnbq_int8_mixed_scaled_mm(NULL, dt, (int8_t*)hCA, (int8_t*)hCB, M, N, K, (float*)hrs, (float*)hcs, bdt,
+                                           hbias, hA, with_cols ? hc : NULL, &hn, with_work ? (int32_t*)H(M * N * 4) : NULL, ho);
+            rg = bnbq_int8_mixed_scaled_mm(g_gex, dt, (int8_t*)dCA, (int8_t*)dCB, M, N, K, (float*)drs, (float*)dcs, bdt,
+                                           dbias, dA, with_cols ? (int32_t*)dc : NULL, (int32_t*)dn, (int32_t*)dwork, dout);
+            if (bad) {
+                if (g_plumbing) {   /* the CPU reference on the fake driver's memory: the call itself fails */
+                    if (rg != BNBQ_ERROR_INVALID_ARGS) case_fail("the GPU call returned %s", bnbq_result_name(rg));
+                } else if (rc != BNBQ_ERROR_INVALID_ARGS || rg != BNBQ_SUCCESS) {
+                    case_fail("a bad column: the CPU gave %s (want INVALID_ARGS), the GPU %s (want SUCCESS, then the flag)",
+                              bnbq_result_name(rc), bnbq_result_name(rg));
+                } else {
+                    sync_expect_error(O.label);
+                }
+            } else if (both(rc, rg)) {
+                exact("out", ho, dout, M * N, dt);
+            }
+            if (!g_plumbing && (gc->gemv_dq_launches - dq0 == 1) != (M == 1))
+                case_fail("the fused kernel was %s", M == 1 ? "not used" : "used");
+            case_end();
+        }
+}
+
 static void op_gather_columns(void) {
     static const oc_shape shapes[4] = { { 1, 1, 1, 1 }, { 7, 33, 5, 0 }, { 33, 100, 8, 3 }, { 1000, 4096, 64, 40 } };
     static const size_t ess[4] = { 1, 2, 4, 8 };
@@ -2197,6 +2259,7 @@ static const opdef k_ops[] = {
     { "gather_rows_8bit", op_gather_rows_8bit },
     { "gather_rows_4bit", op_gather_rows_4bit },
     { "int8_outlier_mm", op_int8_outlier_mm },
+    { "int8_mixed_scaled_mm", op_int8_mixed_scaled_mm },
     { "gather_columns", op_gather_columns },
     { "scatter_columns", op_scatter_columns },
     { "int8_weight_dequant", op_int8_weight_dequant },

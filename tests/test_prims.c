@@ -822,6 +822,90 @@ static void test_int8_outlier_mm(void)
     }
 }
 
+/* bnbq_int8_mixed_scaled_mm: the bytes of linear_matmul + mm_dequant (+ outlier_mm) in that order,
+   with and without work (M = 1), bias of each kind, with and without outlier columns; bad columns
+   leave out untouched */
+static void test_int8_mixed_scaled_mm(void)
+{
+    rng r = rng_make(23);
+    static const size_t shapes[4][3] = { { 1, 9, 40 }, { 1, 33, 48 }, { 5, 9, 40 }, { 3, 17, 7 } };
+    size_t si, di, bi, i;
+    for (si = 0; si < 4; si++)
+        for (di = 0; di < 3; di++)
+            for (bi = 0; bi < 3; bi++) {
+                size_t M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+                bnbq_dtype dt = k_dts[di], bdt = bi == 0 ? BNBQ_F16 : k_dts[(di + bi) % 3];
+                int8_t* CA = (int8_t*)xmalloc(M * K);
+                int8_t* CB = (int8_t*)xmalloc(N * K);
+                float* rs = (float*)xmalloc(M * 4);
+                float* cs = (float*)xmalloc(N * 4);
+                void* A = rand_dt(&r, dt, M * K, 4.0f);
+                void* bias = bi == 2 ? NULL : rand_dt(&r, bdt, N, 1.0f);
+                int32_t* P = (int32_t*)xmalloc(M * N * 4);
+                int32_t* work = (int32_t*)xmalloc(M * N * 4);
+                void* want = xmalloc(M * N * 4);
+                void* got = xmalloc(M * N * 4);
+                int32_t cols[8], nc = (int32_t)(si + 1), pass;
+                for (i = 0; i < M * K; i++) CA[i] = (int8_t)rng_int(&r, -127, 127);
+                for (i = 0; i < N * K; i++) CB[i] = (int8_t)rng_int(&r, -127, 127);
+                for (i = 0; i < M; i++) rs[i] = (float)fabs(rng_normal(&r)) * 10.0f + 0.1f;
+                for (i = 0; i < N; i++) cs[i] = (float)fabs(rng_normal(&r)) + 0.1f;
+                for (i = 0; i < (size_t)nc; i++) cols[i] = (int32_t)((i * 11 + 3) % K);
+                for (pass = 0; pass < 4; pass++) {   /* 0, 1: no outliers / outliers with work; 2, 3: without */
+                    int with_cols = pass & 1, use_work = pass < 2;
+                    if (!use_work && M > 1) {
+                        EXPECT(BNBQ_ERROR_NULL_POINTER, bnbq_int8_mixed_scaled_mm, dt, CA, CB, M, N, K, rs, cs,
+                               bdt, bias, A, with_cols ? cols : NULL, &nc, NULL, got);
+                        continue;
+                    }
+                    MUST(bnbq_int8_linear_matmul(NULL, CA, CB, M, N, K, P));
+                    MUST(bnbq_int8_mm_dequant(NULL, dt, P, rs, cs, M, N, want, bdt, bias));
+                    if (with_cols) MUST(bnbq_int8_outlier_mm(NULL, dt, A, M, K, CB, cs, N, cols, &nc, want));
+                    memset(got, 0xA5, M * N * 4);
+                    MUST(bnbq_int8_mixed_scaled_mm(pass & 2 ? &g_logex : NULL, dt, CA, CB, M, N, K, rs, cs, bdt,
+                                                   bias, A, with_cols ? cols : NULL, &nc,
+                                                   use_work ? work : NULL, got));
+                    CHECK(memcmp(got, want, M * N * dts(dt)) == 0,
+                          "int8_mixed_scaled_mm %s M=%zu N=%zu K=%zu bias %d cols %d work %d: not the three calls' bytes",
+                          dtn(dt), M, N, K, (int)bi, with_cols, use_work);
+                }
+                /* a bad column: INVALID_ARGS, out as it was */
+                cols[0] = (int32_t)K;
+                memset(got, 0x5A, M * N * 4);
+                memcpy(want, got, M * N * 4);
+                EXPECT(BNBQ_ERROR_INVALID_ARGS, bnbq_int8_mixed_scaled_mm, dt, CA, CB, M, N, K, rs, cs, bdt, bias, A,
+                       cols, &nc, work, got);
+                CHECK(memcmp(got, want, M * N * 4) == 0, "int8_mixed_scaled_mm with a bad column wrote out");
+                free(CA); free(CB); free(rs); free(cs); free(A); free(bias); free(P); free(work); free(want); free(got);
+            }
+    {
+        int8_t q[64] = { 0 };
+        float st[8] = { 1, 1, 1, 1, 1, 1, 1, 1 }, A[64] = { 0 }, o[64] = { 0 };
+        int32_t w[64], cc[2] = { 0, 1 }, nc = 2;
+        EXPECT(BNBQ_ERROR_BAD_DTYPE, bnbq_int8_mixed_scaled_mm, BNBQ_I32, q, q, 2, 2, 4, st, st, BNBQ_F16, NULL, A, cc, &nc, w, o);
+        EXPECT(BNBQ_ERROR_BAD_DTYPE, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, q, 2, 2, 4, st, st, BNBQ_U8, o, A, cc, &nc, w, o);
+        EXPECT(BNBQ_ERROR_NULL_POINTER, bnbq_int8_mixed_scaled_mm, BNBQ_F32, NULL, q, 2, 2, 4, st, st, BNBQ_F16, NULL, A, cc, &nc, w, o);
+        EXPECT(BNBQ_ERROR_NULL_POINTER, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, NULL, 2, 2, 4, st, st, BNBQ_F16, NULL, A, cc, &nc, w, o);
+        EXPECT(BNBQ_ERROR_NULL_POINTER, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, q, 2, 2, 4, NULL, st, BNBQ_F16, NULL, A, cc, &nc, w, o);
+        EXPECT(BNBQ_ERROR_NULL_POINTER, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, q, 2, 2, 4, st, NULL, BNBQ_F16, NULL, A, cc, &nc, w, o);
+        EXPECT(BNBQ_ERROR_NULL_POINTER, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, q, 2, 2, 4, st, st, BNBQ_F16, NULL, A, cc, &nc, w, NULL);
+        EXPECT(BNBQ_ERROR_NULL_POINTER, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, q, 2, 2, 4, st, st, BNBQ_F16, NULL, NULL, cc, &nc, w, o);
+        EXPECT(BNBQ_ERROR_NULL_POINTER, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, q, 2, 2, 4, st, st, BNBQ_F16, NULL, A, cc, NULL, w, o);
+        EXPECT(BNBQ_ERROR_NULL_POINTER, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, q, 2, 2, 4, st, st, BNBQ_F16, NULL, A, cc, &nc, NULL, o);
+        EXPECT(BNBQ_ERROR_BAD_SHAPE, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, q, 0, 2, 4, st, st, BNBQ_F16, NULL, A, cc, &nc, w, o);
+        EXPECT(BNBQ_ERROR_BAD_SHAPE, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, q, 2, 0, 4, st, st, BNBQ_F16, NULL, A, cc, &nc, w, o);
+        EXPECT(BNBQ_ERROR_BAD_SHAPE, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, q, 2, 2, 0, st, st, BNBQ_F16, NULL, A, cc, &nc, w, o);
+        EXPECT(BNBQ_ERROR_OVERFLOW, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, q, 2, SIZE_MAX / 2, 4, st, st, BNBQ_F16, NULL, A, cc, &nc, w, o);
+        EXPECT(BNBQ_ERROR_MISALIGNED, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, q, 2, 2, 4, st, st, BNBQ_F16, NULL, A, cc, &nc, (int32_t*)(void*)((char*)w + 2), o);
+        EXPECT(BNBQ_ERROR_MISALIGNED, bnbq_int8_mixed_scaled_mm, BNBQ_F16, q, q, 2, 2, 4, st, st, BNBQ_F16, NULL, A, cc, &nc, w, (char*)o + 1);
+        EXPECT(BNBQ_ERROR_MISALIGNED, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, q, 2, 2, 4, st, st, BNBQ_F16, NULL, (char*)A + 2, cc, &nc, w, o);
+        nc = 3;
+        EXPECT(BNBQ_ERROR_INVALID_ARGS, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, q, 2, 2, 2, st, st, BNBQ_F16, NULL, A, cc, &nc, w, o);
+        /* no outlier columns: A and num_cols are not needed */
+        EXPECT(BNBQ_SUCCESS, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, q, 2, 2, 4, st, st, BNBQ_F16, NULL, NULL, NULL, NULL, w, o);
+    }
+}
+
 static void test_gather_scatter_columns(void)
 {
     static const size_t es_list[4] = { 1, 2, 4, 8 };
@@ -976,6 +1060,7 @@ static const uu_test k_tests[] = {
     { "gather_rows_8bit", test_gather_rows_8bit },
     { "gather_rows_4bit", test_gather_rows_4bit },
     { "int8_outlier_mm", test_int8_outlier_mm },
+    { "int8_mixed_scaled_mm", test_int8_mixed_scaled_mm },
     { "gather_scatter_columns", test_gather_scatter_columns },
     { "int8_weight_dequant", test_int8_weight_dequant },
 };
