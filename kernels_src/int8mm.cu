@@ -193,9 +193,9 @@ BNBQ_DEV void bnbq_mm_few_out(u32 sum, u64 m, u64 n, u64 N, i32* out, const u16*
 // added: out = dt(f32(out) + S), S the float32 sum in j order of f32(X[m, c_j] * w[n, j]), w[n, j] =
 // dt(f32(f32(B[n, c_j] * cs[n]) * (1/127))). The warp that summed row n of B reads its outlier bytes again
 // (from the L1 / L2: it has just streamed the row), lane j % 32 makes product j, and the warp adds them in
-// j order through shuffles (every lane the same sum). The dequantized value is stored and read back before
-// the outlier sum is added, as the two kernels of the unfused path do: the bytes of bnbq_k_int8_mm_dequant
-// then bnbq_k_outlier_mm, bit for bit (a bad column: skipped, *err = 1; *num_cols clamped to [0, K]).
+// j order through shuffles (every lane the same sum), added to the dequantized value as dt holds it: the
+// bytes of bnbq_k_int8_mm_dequant then bnbq_k_outlier_mm, bit for bit (a bad column: skipped, *err = 1;
+// *num_cols clamped to [0, K]).
 struct bnbq_mm_dq {
     const float* rs; const float* cs; void* out; const void* bias; const void* X; const i32* cols;
     const i32* num_cols; u32* err; int dt; int bias_dt;
@@ -204,8 +204,11 @@ BNBQ_DEV void bnbq_mm_dq_out(u32 mine, u32 lane, u64 rows, u64 m0, u64 n, u64 N,
                              const bnbq_mm_dq& d) {
     const bool own = (u64)lane < rows;   // lane r keeps row m0 + r
     const u64 e = (m0 + lane) * N + n;
-    if (own) bnbq_store(d.dt, d.out, e, bnbq_i8_mmdq((int)mine, d.rs[m0 + lane], d.cs[n], d.bias_dt, d.bias, n));
-    if (!d.cols) return;
+    const float h = own ? bnbq_i8_mmdq((int)mine, d.rs[m0 + lane], d.cs[n], d.bias_dt, d.bias, n) : 0.0f;
+    if (!d.cols) {
+        if (own) bnbq_store(d.dt, d.out, e, h);
+        return;
+    }
     i32 nc = *d.num_cols;
     bool bad = nc < 0 || (u64)nc > K;
     if (bad) nc = nc < 0 ? 0 : (i32)K;
@@ -232,7 +235,9 @@ BNBQ_DEV void bnbq_mm_dq_out(u32 mine, u32 lane, u64 rows, u64 m0, u64 n, u64 N,
         if ((u64)lane == r) smine = S;
     }
     if (bad) *d.err = 1u;   // (the lane that met it: bad is per lane)
-    if (own) bnbq_store(d.dt, d.out, e, bnbq_load(d.dt, d.out, e) + smine);
+    // dt(h) as the unfused path stores it and reads it back: bnbq_round_to gives that value (a NaN's
+    // payload aside, which the store of the sum makes canonical either way)
+    if (own) bnbq_store(d.dt, d.out, e, bnbq_round_to(d.dt, h) + smine);
 }
 template <int SB>
 BNBQ_DEV void bnbq_mm_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, const u16* sx,

@@ -801,6 +801,38 @@ static void op_int8_vectorwise_quant(void) {
         }
 }
 
+static uint16_t* make_f16_specials(size_t rows, size_t cols);
+/* int8_vectorwise_quant of ONE row with a threshold and 8-element pieces: bnbq_k_int8_vw_one (one launch),
+   and the three launches of the other shapes (bnbq__cu_i8_one_off), each against the CPU; normal rows with
+   outlier columns and the special rows of make_f16_specials; thresholds that make no column, a few, and
+   every column an outlier (the compaction past the room below the bitmask) */
+static void op_int8_vw_one(void) {
+    static const size_t cols[6] = { 8, 64, 4096, 14336, 20480, 65536 };
+    static const float thr[5] = { 6.0f, 0.5f, 1e-9f, 70000.0f, 0.0f };
+    int s, t, k, off;
+    for (s = 0; s < (g_small ? 4 : 6); s++)
+        for (t = 0; t < 5; t++)
+            for (k = 0; k < 3; k++)
+                for (off = 0; off < 2; off++) {
+                    size_t C = cols[s];
+                    float th = t == 4 ? (float)INFINITY : thr[t];
+                    bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
+                    unsigned long n0 = gc->i8_one_launches;
+                    const uint16_t* A;
+                    STOP();
+                    case_begin();
+                    label("1x%zu threshold=%g, %s%s", C, (double)th, k == 0 ? "normal with outliers" : k == 1 ? "special row 2 (NaN)" : "special row 7 (near the thresholds)",
+                          off ? ", three launches" : "");
+                    A = k == 0 ? make_f16_matrix(1, C, 1, 0) : make_f16_specials(8, C) + (k == 1 ? 2 : 7) * C;
+                    bnbq__cu_i8_one_off = off;
+                    vw_quant_both(A, 1, C, th, 1);
+                    bnbq__cu_i8_one_off = 0;
+                    if (!g_plumbing && (gc->i8_one_launches - n0 == 1) != !off)
+                        case_fail("the one-row kernel was %s", off ? "used" : "not used");
+                    case_end();
+                }
+}
+
 /* Rows of special values for the LLM.int8 / SwitchBack row kernels (by row % 8): normal data;
    all zero; NaN among normal data; all NaN; +-inf among normal data; only values in [6, 20) (with
    threshold 6 the row statistic is 0); only subnormals; values at and beside f16 neighbours of the
@@ -2260,6 +2292,7 @@ static const opdef k_ops[] = {
     { "gather_rows_4bit", op_gather_rows_4bit },
     { "int8_outlier_mm", op_int8_outlier_mm },
     { "int8_mixed_scaled_mm", op_int8_mixed_scaled_mm },
+    { "int8_vw_one", op_int8_vw_one },
     { "gather_columns", op_gather_columns },
     { "scatter_columns", op_scatter_columns },
     { "int8_weight_dequant", op_int8_weight_dequant },
