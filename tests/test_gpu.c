@@ -2051,23 +2051,28 @@ static void op_int8_outlier_mm(void) {
 
 static void sync_expect_error(const char* what);
 /* bnbq_int8_mixed_scaled_mm against the CPU's (bytes): one row of A takes the fused bnbq_k_int8_gemv_dq (16-byte
-   loads, or bytes where K % 16 != 0), with or without work, the others the three unfused launches; bias of
-   each kind or none, outlier columns or none; a bad column sets the exec's error flag */
+   loads, or bytes where K % 16 != 0), with or without work; 2-16 rows bnbq_k_int8_dq_mma and more
+   bnbq_k_int8_dq_tc (sm_80+, K % 16 == 0) then the outlier product, the others the three unfused launches;
+   bias of each kind or none, outlier columns or none; a bad column sets the exec's error flag */
 static void op_int8_mixed_scaled_mm(void) {
-    static const oc_shape shapes[8] = { { 1, 4096, 4096, 41 }, { 1, 14336, 1000, 143 }, { 1, 100, 300, 5 },
-                                        { 1, 48, 77, 0 }, { 1, 4096, 64, 100 }, { 5, 64, 200, 9 },
-                                        { 33, 96, 130, 17 }, { 1, 7, 33, 3 } };
+    /* (shape 5: no outlier columns at all) */
+    static const oc_shape shapes[12] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
+                                         { 9, 40, 50, 3 }, { 1, 4096, 64, 100 }, { 17, 4096, 257, 41 },
+                                         { 16, 4096, 300, 41 }, { 1, 14336, 1000, 143 }, { 1, 48, 77, 0 },
+                                         { 300, 1024, 520, 30 }, { 1, 7, 33, 3 } };
     int s, d;
-    for (s = 0; s < (g_small ? 6 : 8); s++)
+    for (s = 0; s < (g_small ? 8 : 12); s++)
         for (d = 0; d < 4; d++) {
             bnbq_dtype dt = k_dts[d % 3], bdt = (s + d) % 3 == 0 ? BNBQ_F16 : k_dts[(s + d + 1) % 3];
             size_t M = shapes[s].M, K = shapes[s].K, N = shapes[s].N, nc = shapes[s].nc, es = bnbq_dtype_size(dt);
-            int with_bias = (s + d) % 3 != 2, with_cols = s != 4, with_work = M > 1 || (d & 1), bad = d == 3;
+            int with_bias = (s + d) % 3 != 2, with_cols = s != 5, with_work = M > 1 || (d & 1), bad = d == 3;
+            /* 2 or more rows on sm_80+ with K % 16 == 0: the tensor-core kernels with the mm_dequant epilogue */
+            int tc = !g_plumbing && M >= 2 && K % 16 == 0 && ((bnbq_cuda*)g_gex->impl)->target_arch >= 80;
             int32_t *hc, hn = (int32_t)nc;
             void *hCA, *hCB, *hrs, *hcs, *hA, *hbias = NULL, *ho;
             void *dCA, *dCB, *drs, *dcs, *dA, *dbias = NULL, *dc, *dn, *dwork, *dout;
             bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
-            unsigned long dq0 = gc->gemv_dq_launches;
+            unsigned long dq0 = gc->gemv_dq_launches, tc0 = gc->mm_tc_launches + gc->mm_tile_tc_launches;
             bnbq_result rc, rg;
             if (bad && (!with_cols || nc == 0)) continue;
             STOP();
@@ -2107,6 +2112,9 @@ static void op_int8_mixed_scaled_mm(void) {
             }
             if (!g_plumbing && (gc->gemv_dq_launches - dq0 == 1) != (M == 1))
                 case_fail("the fused kernel was %s", M == 1 ? "not used" : "used");
+            if (tc && gc->mm_tc_launches + gc->mm_tile_tc_launches - tc0 != 1)
+                case_fail("%lu tensor-core launches (want the one with the mm_dequant epilogue)",
+                          gc->mm_tc_launches + gc->mm_tile_tc_launches - tc0);
             case_end();
         }
 }
