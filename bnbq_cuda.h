@@ -3826,8 +3826,11 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "    // payload aside, which the store of the sum makes canonical either way)\n",
     "    if (own) bnbq_store(d.dt, d.out, e, bnbq_round_to(d.dt, h) + smine);\n",
     "}\n",
-    "// SB = 2 without outlier columns (bnbq_k_int8_dq_mma / _dq_tc: the launcher adds them with bnbq_k_outlier_mm\n",
-    "// after): out (m, n) = dt of LLM.int8's mm_dequant of the sum, as bnbq_k_int8_mm_dequant stores it\n",
+    "// SB = 2 without outlier columns (bnbq_k_int8_dq_mma: the launcher adds them with bnbq_k_outlier_mm after):\n",
+    "// out (m, n) = dt of LLM.int8's mm_dequant of the sum, as bnbq_k_int8_mm_dequant stores it. (The same\n",
+    "// epilogue on the 128 x 128 tiles, bnbq_k_int8_dq_tc, out of line as bnbq_mt_sb_out2, made Linear8bitLt at\n",
+    "// 512-4096 tokens 10-30 % slower than bnbq_k_int8_tc's int32 pairs + bnbq_k_int8_mm_dequant, bench/results/\n",
+    "// gpu-20261123-h100-session22-int8-dq.txt: not kept.)\n",
     "BNBQ_DEV void bnbq_mm_dq_one(u32 sum, u64 m, u64 n, u64 N, const bnbq_mm_dq& d) {\n",
     "    bnbq_store(d.dt, d.out, m * N + n, bnbq_i8_mmdq((int)sum, d.rs[m], d.cs[n], d.bias_dt, d.bias, n));\n",
     "}\n",
@@ -3973,19 +3976,19 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_mma(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_mma)\n",
-    "#line 386 \"int8mm.cu\"\n",
+    "#line 389 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_MM_TC_W * 32)\n",
     "bnbq_k_int8_mma(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {\n",
     "    bnbq_mm_tc<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 390 \"int8mm.cu\"\n",
+    "#line 393 \"int8mm.cu\"\n",
     "// the same for 2..16 rows of A (bnbq_mm_tc)\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_dq_mma(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* rs, const float* cs, int dt,\n",
     "                   int bias_dt, const void* bias, void* out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_mma)\n",
-    "#line 391 \"int8mm.cu\"\n",
+    "#line 394 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_MM_TC_W * 32)\n",
     "bnbq_k_int8_dq_mma(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* rs, const float* cs, int dt,\n",
     "                   int bias_dt, const void* bias, void* out) {\n",
@@ -3995,30 +3998,30 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "    bnbq_mm_tc<2>(A, B, M, N, K, 0, 0, 0, 0, 0, 0, &d);\n",
     "}\n",
     "#endif\n",
-    "#line 399 \"int8mm.cu\"\n",
+    "#line 402 \"int8mm.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_mma(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "              u64 K, u16* out, const u16* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_mma)\n",
-    "#line 399 \"int8mm.cu\"\n",
+    "#line 402 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(BNBQ_MM_TC_W * 32)\n",
     "bnbq_k_sb_mma(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "              u64 K, u16* out, const u16* bias) {\n",
     "    bnbq_mm_tc<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 404 \"int8mm.cu\"\n",
+    "#line 407 \"int8mm.cu\"\n",
     "\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_gemv)\n",
-    "#line 405 \"int8mm.cu\"\n",
+    "#line 408 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {\n",
     "    bnbq_mm_gemv<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 409 \"int8mm.cu\"\n",
+    "#line 412 \"int8mm.cu\"\n",
     "// bnbq_int8_mixed_scaled_mm (LLM.int8's int8 product, mm_dequant and outlier product) for the same few\n",
     "// rows of A (the launcher: one row), its results bit for bit (SB = 2 above)\n",
     "// vec 0 (K % 16 != 0 or A, B not 16-byte aligned; M <= 8): the same warp a row with byte loads.\n",
@@ -4030,7 +4033,7 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "                    int dt, int bias_dt, const void* bias, const void* X, const i32* cols, const i32* num_cols,\n",
     "                    void* out, u32* err, int vec) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_gemv_dq)\n",
-    "#line 415 \"int8mm.cu\"\n",
+    "#line 418 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_int8_gemv_dq(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* rs, const float* cs,\n",
     "                    int dt, int bias_dt, const void* bias, const void* X, const i32* cols, const i32* num_cols,\n",
@@ -4056,21 +4059,21 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "    }\n",
     "}\n",
     "#endif\n",
-    "#line 439 \"int8mm.cu\"\n",
+    "#line 442 \"int8mm.cu\"\n",
     "// int8_matmul_rowwise_dequantize / _mixed_dequantize (SwitchBack) for the same few rows of A:\n",
     "// bnbq_sb_matmul's arguments, its results bit for bit\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_gemv(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "               u64 K, u16* out, const u16* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_gemv)\n",
-    "#line 441 \"int8mm.cu\"\n",
+    "#line 444 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_gemv(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "               u64 K, u16* out, const u16* bias) {\n",
     "    bnbq_mm_gemv<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 446 \"int8mm.cu\"\n",
+    "#line 449 \"int8mm.cu\"\n",
     "\n",
     "// ---- bnbq_k_int8_tc / bnbq_k_sb_tc: the same GEMMs for many rows of A on tensor cores (sm_80+) ----\n",
     "// (the launcher: M > BNBQ__CU_MM_GV_M, K % 16 == 0, A and B 16-byte aligned). bnbq_k_int8_matmul's\n",
@@ -4142,16 +4145,9 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "    if (n < N) bnbq_mm_few_out<1>(c0, m, n, N, 0, sx, sw, sw_global, out16, bias);\n",
     "    if (n + 1u < N) bnbq_mm_few_out<1>(c1, m, n + 1u, N, 0, sx, sw, sw_global, out16, bias);\n",
     "}\n",
-    "// LLM.int8's mm_dequant of the outputs (m, n), (m, n + 1) of a fragment (bnbq_mm_dq_one each); out of line\n",
-    "// as bnbq_mt_sb_out2\n",
-    "__device__ __noinline__ void bnbq_mt_dq_out2(u32 c0, u32 c1, u64 M, u64 N, u64 m, u64 n, const bnbq_mm_dq* d) {\n",
-    "    if (m >= M) return;\n",
-    "    if (n < N) bnbq_mm_dq_one(c0, m, n, N, *d);\n",
-    "    if (n + 1u < N) bnbq_mm_dq_one(c1, m, n + 1u, N, *d);\n",
-    "}\n",
     "template <int SB>\n",
     "BNBQ_DEV void bnbq_mt_gemm(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, const u16* sx,\n",
-    "                           const u16* sw, int sw_global, u16* out16, const u16* bias, const bnbq_mm_dq* dq = 0) {\n",
+    "                           const u16* sw, int sw_global, u16* out16, const u16* bias) {\n",
     "    extern __shared__ __align__(128) unsigned char bnbq_mt_ring[];\n",
     "    const u32 sbase = (u32)__cvta_generic_to_shared(bnbq_mt_ring);\n",
     "    const u32 lane = threadIdx.x & 31u, w = threadIdx.x >> 5, g = lane >> 2, q = lane & 3u;\n",
@@ -4205,12 +4201,6 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "#pragma unroll\n",
     "            for (u32 hh = 0; hh < 2; hh++) {\n",
     "                const u64 m = m0 + wm * 64u + i * 16u + g + 8u * hh;\n",
-    "                if (SB == 2) {\n",
-    "#pragma unroll\n",
-    "                    for (u32 j = 0; j < 4; j++)\n",
-    "                        bnbq_mt_dq_out2(c[i][j][2 * hh], c[i][j][2 * hh + 1], M, N, m, n0 + wn * 32u + j * 8u + 2u * q, dq);\n",
-    "                    continue;\n",
-    "                }\n",
     "                if (SB) {\n",
     "#pragma unroll\n",
     "                    for (u32 j = 0; j < 4; j++)\n",
@@ -4235,42 +4225,25 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_tc)\n",
-    "#line 607 \"int8mm.cu\"\n",
+    "#line 597 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256, 2)\n",
     "bnbq_k_int8_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {\n",
     "    bnbq_mt_gemm<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 611 \"int8mm.cu\"\n",
-    "// bnbq_int8_mixed_scaled_mm's int8 product and mm_dequant for more than 16 rows of A (the launcher then adds\n",
-    "// the outlier columns with bnbq_k_outlier_mm): no int32 intermediate\n",
-    "#if defined(BNBQ_LIST_KERNELS)\n",
-    "extern \"C\" __global__ void bnbq_k_int8_dq_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* rs, const float* cs, int dt,\n",
-    "                  int bias_dt, const void* bias, void* out) {}\n",
-    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_dq_tc)\n",
-    "#line 613 \"int8mm.cu\"\n",
-    "extern \"C\" __global__ void __launch_bounds__(256, 2)\n",
-    "bnbq_k_int8_dq_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* rs, const float* cs, int dt,\n",
-    "                  int bias_dt, const void* bias, void* out) {\n",
-    "    bnbq_mm_dq d;\n",
-    "    d.rs = rs; d.cs = cs; d.out = out; d.bias = bias; d.X = 0; d.cols = 0; d.num_cols = 0; d.err = 0;\n",
-    "    d.dt = dt; d.bias_dt = bias_dt;\n",
-    "    bnbq_mt_gemm<2>(A, B, M, N, K, 0, 0, 0, 0, 0, 0, &d);\n",
-    "}\n",
-    "#endif\n",
-    "#line 621 \"int8mm.cu\"\n",
+    "#line 601 \"int8mm.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_tc(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "             u64 K, u16* out, const u16* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_tc)\n",
-    "#line 621 \"int8mm.cu\"\n",
+    "#line 601 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256, 2)\n",
     "bnbq_k_sb_tc(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "             u64 K, u16* out, const u16* bias) {\n",
     "    bnbq_mt_gemm<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 626 \"int8mm.cu\"\n",
+    "#line 606 \"int8mm.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_int8mm[] = {
@@ -4284,7 +4257,6 @@ static const char* const bnbq__cu_kernels_int8mm[] = {
     "bnbq_k_int8_gemv_dq",
     "bnbq_k_sb_gemv",
     "bnbq_k_int8_tc",
-    "bnbq_k_int8_dq_tc",
     "bnbq_k_sb_tc",
     0
 };
@@ -10354,9 +10326,10 @@ static bnbq_result bnbq__cu_int8_outlier_mm(bnbq_exec* ex, bnbq_dtype dt, const 
 
 /* bnbq_int8_mixed_scaled_mm: one row of A (a decoding step) on the warp-a-row gemv with LLM.int8's epilogue
    (bnbq_k_int8_gemv_dq: mm_dequant and the outlier product on each sum, no int32 intermediate; byte loads
-   where K % 16 or the alignment rule out 16-byte ones); 2 or more rows on sm_80+ (K % 16 == 0, 16-byte
-   aligned) the tensor-core kernels with mm_dequant as their epilogue, then the outlier product; else the
-   three launches of the unfused path through work */
+   where K % 16 or the alignment rule out 16-byte ones); 2..16 rows on sm_80+ (K % 16 == 0, 16-byte aligned)
+   the tensor-core kernel with mm_dequant as its epilogue, then the outlier product; else the three launches
+   of the unfused path through work (more rows: bnbq_k_int8_tc's int32 pairs + mm_dequant measured faster
+   than the tiles with that epilogue) */
 static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, const int8_t* CA,
                                                  const int8_t* CB, size_t M, size_t N, size_t K,
                                                  const float* row_stats, const float* col_stats,
@@ -10387,19 +10360,18 @@ static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, c
         }
         BNBQ__CU_END();
     }
-    if (vec && M >= 2 && ((bnbq_cuda*)ex->impl)->target_arch >= 80) {
-        /* tensor cores with mm_dequant as their epilogue (bnbq_k_int8_dq_mma for 2..16 rows, _dq_tc for more:
-           the geometry and switches of bnbq_int8_linear_matmul's), then the outlier product */
-        int few = M <= BNBQ__CU_MM_GV_M;
-        if (few ? !bnbq__cu_mm_gemv_off && !bnbq__cu_mm_tc_off : !bnbq__cu_mm_tile_tc_off) {
+    if (vec && M >= BNBQ__CU_MM_TC_MIN && M <= BNBQ__CU_MM_GV_M && ((bnbq_cuda*)ex->impl)->target_arch >= 80 &&
+        !bnbq__cu_mm_gemv_off && !bnbq__cu_mm_tc_off) {
+        /* 2..16 rows: bnbq_int8_linear_matmul's tensor-core kernel with mm_dequant as its epilogue
+           (bnbq_k_int8_dq_mma), then the outlier product */
+        {
             unsigned long long MM = M, NN = N, KK = K;
             int idt = (int)dt, ibdt = (int)bias_dt;
             void* a[11];
             BNBQ__CU_BEGIN("bnbq_int8_mixed_scaled_mm");
             a[0] = (void*)&CA; a[1] = (void*)&CB; a[2] = &MM; a[3] = &NN; a[4] = &KK; a[5] = (void*)&row_stats;
             a[6] = (void*)&col_stats; a[7] = &idt; a[8] = &ibdt; a[9] = (void*)&bias; a[10] = &out;
-            r = few ? bnbq__cu_mm_gemv(ex, bnbq__func, "bnbq_k_int8_dq_mma", "bnbq_k_int8_dq_mma", M, N, a)
-                    : bnbq__cu_mm_tiles_tc(ex, bnbq__func, "bnbq_k_int8_dq_tc", M, N, a);
+            r = bnbq__cu_mm_gemv(ex, bnbq__func, "bnbq_k_int8_dq_mma", "bnbq_k_int8_dq_mma", M, N, a);
             if (r == BNBQ_SUCCESS && cols)
                 r = bnbq__cu_int8_outlier_mm(ex, dt, A, M, K, CB, col_stats, N, cols, num_cols, out);
             BNBQ__CU_END();

@@ -239,8 +239,11 @@ BNBQ_DEV void bnbq_mm_dq_out(u32 mine, u32 lane, u64 rows, u64 m0, u64 n, u64 N,
     // payload aside, which the store of the sum makes canonical either way)
     if (own) bnbq_store(d.dt, d.out, e, bnbq_round_to(d.dt, h) + smine);
 }
-// SB = 2 without outlier columns (bnbq_k_int8_dq_mma / _dq_tc: the launcher adds them with bnbq_k_outlier_mm
-// after): out (m, n) = dt of LLM.int8's mm_dequant of the sum, as bnbq_k_int8_mm_dequant stores it
+// SB = 2 without outlier columns (bnbq_k_int8_dq_mma: the launcher adds them with bnbq_k_outlier_mm after):
+// out (m, n) = dt of LLM.int8's mm_dequant of the sum, as bnbq_k_int8_mm_dequant stores it. (The same
+// epilogue on the 128 x 128 tiles, bnbq_k_int8_dq_tc, out of line as bnbq_mt_sb_out2, made Linear8bitLt at
+// 512-4096 tokens 10-30 % slower than bnbq_k_int8_tc's int32 pairs + bnbq_k_int8_mm_dequant, bench/results/
+// gpu-20261123-h100-session22-int8-dq.txt: not kept.)
 BNBQ_DEV void bnbq_mm_dq_one(u32 sum, u64 m, u64 n, u64 N, const bnbq_mm_dq& d) {
     bnbq_store(d.dt, d.out, m * N + n, bnbq_i8_mmdq((int)sum, d.rs[m], d.cs[n], d.bias_dt, d.bias, n));
 }
@@ -514,16 +517,9 @@ __device__ __noinline__ void bnbq_mt_sb_out2(u32 c0, u32 c1, u64 M, u64 N, u64 m
     if (n < N) bnbq_mm_few_out<1>(c0, m, n, N, 0, sx, sw, sw_global, out16, bias);
     if (n + 1u < N) bnbq_mm_few_out<1>(c1, m, n + 1u, N, 0, sx, sw, sw_global, out16, bias);
 }
-// LLM.int8's mm_dequant of the outputs (m, n), (m, n + 1) of a fragment (bnbq_mm_dq_one each); out of line
-// as bnbq_mt_sb_out2
-__device__ __noinline__ void bnbq_mt_dq_out2(u32 c0, u32 c1, u64 M, u64 N, u64 m, u64 n, const bnbq_mm_dq* d) {
-    if (m >= M) return;
-    if (n < N) bnbq_mm_dq_one(c0, m, n, N, *d);
-    if (n + 1u < N) bnbq_mm_dq_one(c1, m, n + 1u, N, *d);
-}
 template <int SB>
 BNBQ_DEV void bnbq_mt_gemm(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, const u16* sx,
-                           const u16* sw, int sw_global, u16* out16, const u16* bias, const bnbq_mm_dq* dq = 0) {
+                           const u16* sw, int sw_global, u16* out16, const u16* bias) {
     extern __shared__ __align__(128) unsigned char bnbq_mt_ring[];
     const u32 sbase = (u32)__cvta_generic_to_shared(bnbq_mt_ring);
     const u32 lane = threadIdx.x & 31u, w = threadIdx.x >> 5, g = lane >> 2, q = lane & 3u;
@@ -577,12 +573,6 @@ BNBQ_DEV void bnbq_mt_gemm(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* o
 #pragma unroll
             for (u32 hh = 0; hh < 2; hh++) {
                 const u64 m = m0 + wm * 64u + i * 16u + g + 8u * hh;
-                if (SB == 2) {
-#pragma unroll
-                    for (u32 j = 0; j < 4; j++)
-                        bnbq_mt_dq_out2(c[i][j][2 * hh], c[i][j][2 * hh + 1], M, N, m, n0 + wn * 32u + j * 8u + 2u * q, dq);
-                    continue;
-                }
                 if (SB) {
 #pragma unroll
                     for (u32 j = 0; j < 4; j++)
@@ -607,16 +597,6 @@ BNBQ_DEV void bnbq_mt_gemm(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* o
 extern "C" __global__ void __launch_bounds__(256, 2)
 bnbq_k_int8_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {
     bnbq_mt_gemm<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);
-}
-// bnbq_int8_mixed_scaled_mm's int8 product and mm_dequant for more than 16 rows of A (the launcher then adds
-// the outlier columns with bnbq_k_outlier_mm): no int32 intermediate
-extern "C" __global__ void __launch_bounds__(256, 2)
-bnbq_k_int8_dq_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* rs, const float* cs, int dt,
-                  int bias_dt, const void* bias, void* out) {
-    bnbq_mm_dq d;
-    d.rs = rs; d.cs = cs; d.out = out; d.bias = bias; d.X = 0; d.cols = 0; d.num_cols = 0; d.err = 0;
-    d.dt = dt; d.bias_dt = bias_dt;
-    bnbq_mt_gemm<2>(A, B, M, N, K, 0, 0, 0, 0, 0, 0, &d);
 }
 extern "C" __global__ void __launch_bounds__(256, 2)
 bnbq_k_sb_tc(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,
