@@ -200,6 +200,8 @@ struct bnbq_mm_dq {
     const float* rs; const float* cs; void* out; const void* bias; const void* X; const i32* cols;
     const i32* num_cols; u32* err; int dt; int bias_dt;
 };
+// (Inline: out of line, __noinline__, NVRTC took 0.214 s instead of 0.275 here, but Linear8bitLt at one token
+// was 10-20 % slower on the H100, bench/results/gpu-20261123-h100-session22-int8-dq-noinline.txt.)
 BNBQ_DEV void bnbq_mm_dq_out(u32 mine, u32 lane, u64 rows, u64 m0, u64 n, u64 N, u64 K, const i8* B,
                              const bnbq_mm_dq& d) {
     const bool own = (u64)lane < rows;   // lane r keeps row m0 + r
