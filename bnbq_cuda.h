@@ -5761,6 +5761,98 @@ static const char* const bnbq__cu_src_prims[] = {
     "#endif\n",
     "#line 1144 \"prims.cu\"\n",
     "\n",
+    "// The same sums with the staged values gathered first (bnbq_int8_mixed_scaled_mm's path for more rows,\n",
+    "// which has its int32 work buffer free after mm_dequant): bnbq_k_outlier_gather writes Ag[j][m] =\n",
+    "// A[m, c_j] and Wg[j][n] = w[n, j] (the staged a and w above, 0 for a bad column) for j < min(nc, cap),\n",
+    "// each read once; bnbq_k_outlier_mm_g stages those rows (coalesced) instead of re-reading A's and CB's\n",
+    "// scattered bytes for every tile (bnbq_k_outlier_mm's 64 x 64 tiles read each outlier byte of A N / 64\n",
+    "// times and of CB M / 64 times: ~37 us at 512 x 4096 x 4096 with 41 columns on the H100), and columns\n",
+    "// j >= cap (a work buffer too small) the old way. Same values, same j order: byte-identical.\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_outlier_gather(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,\n",
+    "                      const i32* num_cols, float* Ag, float* Wg, u64 cap, u32* err) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_outlier_gather)\n",
+    "#line 1152 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_outlier_gather(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,\n",
+    "                      const i32* num_cols, float* Ag, float* Wg, u64 cap, u32* err) {\n",
+    "    const i32 nc = pr_outlier_nc(num_cols, K, err);\n",
+    "    const u64 jn = (u64)nc < cap ? (u64)nc : cap, R = M + N;\n",
+    "    u32 bad = 0u;\n",
+    "    BNBQ_GRID_LOOP(e, jn * R) {\n",
+    "        const u64 j = e / R, r = e - j * R;\n",
+    "        const i32 c = cols[j];\n",
+    "        const bool ok = c >= 0 && (u64)c < K;\n",
+    "        if (!ok) bad = 1u;\n",
+    "        if (r < M) {\n",
+    "            Ag[j * M + r] = ok ? pr_ld(A, r * K + (u64)c) : 0.0f;\n",
+    "        } else {\n",
+    "            const u64 n = r - M;\n",
+    "            Wg[j * N + n] = pr_outlier_w(ok ? (int)CB[n * K + (u64)c] : 0, SCB[n], ok);\n",
+    "        }\n",
+    "    }\n",
+    "    if (bad) *err = 1u;\n",
+    "}\n",
+    "#endif\n",
+    "#line 1172 \"prims.cu\"\n",
+    "// bnbq_k_outlier_mm's tiles, sums and epilogue; a step's 16 columns staged from Ag / Wg (thread: row e % 64,\n",
+    "// column e / 64 of the step, e = tid + 256 h) where j < min(nc, cap), else from A and CB directly\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,\n",
+    "                    const i32* num_cols, void* out, u32* err, const float* Ag, const float* Wg, u64 cap) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_outlier_mm_g)\n",
+    "#line 1174 \"prims.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,\n",
+    "                    const i32* num_cols, void* out, u32* err, const float* Ag, const float* Wg, u64 cap) {\n",
+    "    __shared__ __align__(16) float As[PR_OJ][PR_OT + 4];   // [j][m]\n",
+    "    __shared__ __align__(16) float Ws[PR_OJ][PR_OT + 4];   // [j][n]\n",
+    "    const i32 nc = pr_outlier_nc(num_cols, K, err);\n",
+    "    const i32 jg = (u64)nc < cap ? nc : (i32)cap;   // columns gathered\n",
+    "    const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4, r = tid & 63, j4 = tid >> 6;\n",
+    "    const u64 mtiles = (M + PR_OT - 1) / PR_OT;\n",
+    "    const u64 n0 = (u64)blockIdx.x * PR_OT, n = n0 + (u64)r;\n",
+    "    const float scb = n < N ? SCB[n] : 0.0f;\n",
+    "    u32 bad = 0u;\n",
+    "    for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {\n",
+    "        const u64 m0 = mt * PR_OT, m = m0 + (u64)r;\n",
+    "        float acc[4][4];\n",
+    "        bnbq_tile4x4_zero(acc);\n",
+    "        for (i32 j0 = 0; j0 < nc; j0 += PR_OJ) {\n",
+    "            float a[4], w[4];\n",
+    "#pragma unroll\n",
+    "            for (int h = 0; h < 4; h++) {   // all loads of the step first\n",
+    "                const i32 j = j0 + j4 + 4 * h;\n",
+    "                a[h] = w[h] = 0.0f;\n",
+    "                if (j < jg) {\n",
+    "                    if (m < M) a[h] = Ag[(u64)j * M + m];\n",
+    "                    if (n < N) w[h] = Wg[(u64)j * N + n];\n",
+    "                } else if (j < nc) {\n",
+    "                    const i32 c = cols[j];\n",
+    "                    if (c < 0 || (u64)c >= K) {\n",
+    "                        bad = 1u;\n",
+    "                    } else {\n",
+    "                        if (m < M) a[h] = pr_ld(A, m * K + (u64)c);\n",
+    "                        if (n < N) w[h] = pr_outlier_w((int)CB[n * K + (u64)c], scb, true);\n",
+    "                    }\n",
+    "                }\n",
+    "            }\n",
+    "#pragma unroll\n",
+    "            for (int h = 0; h < 4; h++) {\n",
+    "                As[j4 + 4 * h][r] = a[h];\n",
+    "                Ws[j4 + 4 * h][r] = w[h];\n",
+    "            }\n",
+    "            __syncthreads();\n",
+    "            bnbq_tile4x4_step<PR_OJ, PR_OT + 4, false>(acc, As, Ws, ty, tx);\n",
+    "            __syncthreads();\n",
+    "        }\n",
+    "        pr_outlier_out(out, M, N, m0 + (u64)ty * 4, n0 + (u64)tx * 4, acc);\n",
+    "    }\n",
+    "    if (bad) *err = 1u;\n",
+    "}\n",
+    "#endif\n",
+    "#line 1222 \"prims.cu\"\n",
+    "\n",
     "// The same for few rows (the launcher: M <= 16, a decoding step): 16 x 16 output tiles, a thread an\n",
     "// output (m = m0 + tid / 16, n = n0 + tid % 16), 64 outlier columns a step, staged as above (the same\n",
     "// a and w, zeros past *num_cols and for a bad column), then each thread adds its 64 products in j\n",
@@ -5773,7 +5865,7 @@ static const char* const bnbq__cu_src_prims[] = {
     "extern \"C\" __global__ void bnbq_k_outlier_mm_few(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N,\n",
     "                      const i32* cols, const i32* num_cols, void* out, u32* err) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_outlier_mm_few)\n",
-    "#line 1153 \"prims.cu\"\n",
+    "#line 1231 \"prims.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_outlier_mm_few(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N,\n",
     "                      const i32* cols, const i32* num_cols, void* out, u32* err) {\n",
@@ -5820,14 +5912,14 @@ static const char* const bnbq__cu_src_prims[] = {
     "    if (bad) *err = 1u;\n",
     "}\n",
     "#endif\n",
-    "#line 1198 \"prims.cu\"\n",
+    "#line 1276 \"prims.cu\"\n",
     "\n",
     "// column j < *num_cols of P (M, max_cols) into column cols[j] of out (M, K): replaced or added\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_scatter_cols(const void* P, u64 M, u64 max_cols, const i32* cols, const i32* num_cols,\n",
     "                    int accumulate, void* out, u64 K, u32* err) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_scatter_cols)\n",
-    "#line 1200 \"prims.cu\"\n",
+    "#line 1278 \"prims.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_scatter_cols(const void* P, u64 M, u64 max_cols, const i32* cols, const i32* num_cols,\n",
     "                    int accumulate, void* out, u64 K, u32* err) {\n",
@@ -5847,13 +5939,13 @@ static const char* const bnbq__cu_src_prims[] = {
     "    }\n",
     "}\n",
     "#endif\n",
-    "#line 1218 \"prims.cu\"\n",
+    "#line 1296 \"prims.cu\"\n",
     "\n",
     "// out[n, k] = dt(f32(CB[n, k]) * f32(SCB[n] * f32(1/127)))\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_i8w_dequant(const i8* CB, const float* SCB, u64 N, u64 K, void* out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_i8w_dequant)\n",
-    "#line 1220 \"prims.cu\"\n",
+    "#line 1298 \"prims.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_i8w_dequant(const i8* CB, const float* SCB, u64 N, u64 K, void* out) {\n",
     "    for (u64 n = blockIdx.y; n < N; n += gridDim.y) {\n",
@@ -5863,7 +5955,7 @@ static const char* const bnbq__cu_src_prims[] = {
     "    }\n",
     "}\n",
     "#endif\n",
-    "#line 1228 \"prims.cu\"\n",
+    "#line 1306 \"prims.cu\"\n",
     "\n",
     "#else  // ---- dtype-free data movement ----------------------------------------------------------\n",
     "\n",
@@ -5891,35 +5983,35 @@ static const char* const bnbq__cu_src_prims[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_transpose1(const u8* src, u64 rows, u64 cols, u8* dst) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_transpose1)\n",
-    "#line 1252 \"prims.cu\"\n",
+    "#line 1330 \"prims.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_transpose1(const u8* src, u64 rows, u64 cols, u8* dst) { pr_transpose<u8>(src, rows, cols, dst); }\n",
     "#endif\n",
-    "#line 1254 \"prims.cu\"\n",
+    "#line 1332 \"prims.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_transpose2(const u16* src, u64 rows, u64 cols, u16* dst) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_transpose2)\n",
-    "#line 1254 \"prims.cu\"\n",
+    "#line 1332 \"prims.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_transpose2(const u16* src, u64 rows, u64 cols, u16* dst) { pr_transpose<u16>(src, rows, cols, dst); }\n",
     "#endif\n",
-    "#line 1256 \"prims.cu\"\n",
+    "#line 1334 \"prims.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_transpose4(const u32* src, u64 rows, u64 cols, u32* dst) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_transpose4)\n",
-    "#line 1256 \"prims.cu\"\n",
+    "#line 1334 \"prims.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_transpose4(const u32* src, u64 rows, u64 cols, u32* dst) { pr_transpose<u32>(src, rows, cols, dst); }\n",
     "#endif\n",
-    "#line 1258 \"prims.cu\"\n",
+    "#line 1336 \"prims.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_transpose8(const u64* src, u64 rows, u64 cols, u64* dst) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_transpose8)\n",
-    "#line 1258 \"prims.cu\"\n",
+    "#line 1336 \"prims.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_transpose8(const u64* src, u64 rows, u64 cols, u64* dst) { pr_transpose<u64>(src, rows, cols, dst); }\n",
     "#endif\n",
-    "#line 1260 \"prims.cu\"\n",
+    "#line 1338 \"prims.cu\"\n",
     "\n",
     "// out (count, row_bytes) = rows idx[i] of table; a warp per output row (grid-stride); the row is\n",
     "// copied in units of vec bytes (16, 4 or 1: what row_bytes and both pointers allow); a bad index\n",
@@ -5942,7 +6034,7 @@ static const char* const bnbq__cu_src_prims[] = {
     "extern \"C\" __global__ void bnbq_k_gather_rows(const u8* table, u64 num_rows, u64 row_bytes, const i32* idx, u64 count,\n",
     "                   u8* out, int vec, u32* err) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gather_rows)\n",
-    "#line 1278 \"prims.cu\"\n",
+    "#line 1356 \"prims.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_gather_rows(const u8* table, u64 num_rows, u64 row_bytes, const i32* idx, u64 count,\n",
     "                   u8* out, int vec, u32* err) {\n",
@@ -5951,7 +6043,7 @@ static const char* const bnbq__cu_src_prims[] = {
     "    else pr_gather<u8>(table, num_rows, row_bytes, idx, count, out, err, (u8)0);\n",
     "}\n",
     "#endif\n",
-    "#line 1285 \"prims.cu\"\n",
+    "#line 1363 \"prims.cu\"\n",
     "\n",
     "// out (M, max_cols) = X (M, K) columns cols[j], j < *num_cols; zero for j >= *num_cols\n",
     "template <typename T>\n",
@@ -5977,7 +6069,7 @@ static const char* const bnbq__cu_src_prims[] = {
     "extern \"C\" __global__ void bnbq_k_gather_cols(const void* X, u64 M, u64 K, const i32* cols, const i32* num_cols, u64 max_cols,\n",
     "                   void* out, int es, u32* err) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gather_cols)\n",
-    "#line 1306 \"prims.cu\"\n",
+    "#line 1384 \"prims.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_gather_cols(const void* X, u64 M, u64 K, const i32* cols, const i32* num_cols, u64 max_cols,\n",
     "                   void* out, int es, u32* err) {\n",
@@ -5987,7 +6079,7 @@ static const char* const bnbq__cu_src_prims[] = {
     "    else pr_gather_cols<u8>((const u8*)X, M, K, cols, num_cols, max_cols, (u8*)out, err);\n",
     "}\n",
     "#endif\n",
-    "#line 1314 \"prims.cu\"\n",
+    "#line 1392 \"prims.cu\"\n",
     "\n",
     "#endif\n",
     0
@@ -6015,6 +6107,8 @@ static const char* const bnbq__cu_kernels_prims[] = {
     "bnbq_k_gather8",
     "bnbq_k_gather4",
     "bnbq_k_outlier_mm",
+    "bnbq_k_outlier_gather",
+    "bnbq_k_outlier_mm_g",
     "bnbq_k_outlier_mm_few",
     "bnbq_k_scatter_cols",
     "bnbq_k_i8w_dequant",
@@ -7535,6 +7629,7 @@ struct bnbq_cuda {
     unsigned long     mm_tile_tc_launches; /* bnbq_k_int8_tc / bnbq_k_sb_tc launches (the tests)          */
     unsigned long     gemv_dq_launches;    /* bnbq_k_int8_gemv_dq launches (the tests)                    */
     unsigned long     i8_one_launches;     /* bnbq_k_int8_vw_one launches (the tests)                     */
+    unsigned long     outlier_g_launches;  /* bnbq_k_outlier_gather + _mm_g launches (the tests)          */
     unsigned long     gemm_t2_launches;  /* bnbq_k_gemm_t2_* launches (the tests)                          */
 };
 
@@ -10326,6 +10421,41 @@ static bnbq_result bnbq__cu_int8_outlier_mm(bnbq_exec* ex, bnbq_dtype dt, const 
 }
 #define BNBQ__CU_SLOT_int8_outlier_mm bnbq__cu_int8_outlier_mm
 
+/* bnbq_int8_outlier_mm's sums for more than BNBQ__CU_OUTLIER_FEW rows with the outlier columns gathered
+   first into ws (cap columns: cap * (M + N) floats; bnbq_k_outlier_gather, then bnbq_k_outlier_mm_g) */
+static int bnbq__cu_outlier_g_off = 0;   /* bench and test switch: bnbq_k_outlier_mm (no gathering) */
+static bnbq_result bnbq__cu_outlier_mm_g(bnbq_exec* ex, bnbq_dtype dt, const void* A, size_t M, size_t K,
+                                         const int8_t* CB, const float* SCB, size_t N, const int32_t* cols,
+                                         const int32_t* num_cols, void* out, float* ws, size_t cap) {
+    bnbq__CUfunction fg = NULL, fm = NULL;
+    void* err = NULL;
+    BNBQ__CU_BEGIN("bnbq_int8_mixed_scaled_mm");
+    r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], "bnbq_k_outlier_gather", &fg);
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], "bnbq_k_outlier_mm_g", &fm);
+    if (r == BNBQ_SUCCESS) r = bnbq__cup_err(ex, bnbq__func, &err);
+    if (r == BNBQ_SUCCESS) {
+        unsigned long long MM = M, KK = K, NN = N, CC = cap;
+        float* Ag = ws;
+        float* Wg = ws + cap * M;
+        void* a[13];
+        a[0] = (void*)&A; a[1] = &MM; a[2] = &KK; a[3] = (void*)&CB; a[4] = (void*)&SCB; a[5] = &NN;
+        a[6] = (void*)&cols; a[7] = (void*)&num_cols; a[8] = &Ag; a[9] = &Wg; a[10] = &CC; a[11] = &err;
+        /* (the grid covers 64 columns; the kernel loops over the rest) */
+        r = bnbq__cu_launch(ex, bnbq__func, fg, bnbq__grid(c, (M + N) * (cap < 64 ? cap : 64), 256), 1, 256, 0, a);
+        if (r == BNBQ_SUCCESS) {
+            a[8] = &out; a[9] = &err; a[10] = (void*)&Ag; a[11] = (void*)&Wg; a[12] = &CC;
+            r = bnbq__cu_launch(ex, bnbq__func, fm, bnbq__cup_tiles(N, 64, 0x7fffffffu), bnbq__cup_tiles(M, 64, 65535),
+                                256, 0, a);
+        }
+        if (r == BNBQ_SUCCESS) {
+            bnbq__ctx_lock(c);
+            c->outlier_g_launches++;
+            bnbq__ctx_unlock(c);
+        }
+    }
+    BNBQ__CU_END();
+}
+
 /* bnbq_int8_mixed_scaled_mm: one row of A (a decoding step) on the warp-a-row gemv with LLM.int8's epilogue
    (bnbq_k_int8_gemv_dq: mm_dequant and the outlier product on each sum, no int32 intermediate; byte loads
    where K % 16 or the alignment rule out 16-byte ones); 2..16 rows on sm_80+ (K % 16 == 0, 16-byte aligned)
@@ -10383,8 +10513,15 @@ static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, c
         bnbq_result r = bnbq__cu_int8_linear_matmul(ex, CA, CB, M, N, K, work);
         if (r == BNBQ_SUCCESS)
             r = bnbq__cu_int8_mm_dequant(ex, dt, work, row_stats, col_stats, M, N, out, bias_dt, bias);
-        if (r == BNBQ_SUCCESS && cols)
-            r = bnbq__cu_int8_outlier_mm(ex, dt, A, M, K, CB, col_stats, N, cols, num_cols, out);
+        if (r == BNBQ_SUCCESS && cols) {
+            /* the int32 products are spent: work (M N words) holds the gathered columns, as many as fit */
+            size_t cap = M * N / (M + N);
+            if (cap > K) cap = K;
+            if (M > BNBQ__CU_OUTLIER_FEW && cap >= 16 && !bnbq__cu_outlier_g_off)
+                r = bnbq__cu_outlier_mm_g(ex, dt, A, M, K, CB, col_stats, N, cols, num_cols, out, (float*)work, cap);
+            else
+                r = bnbq__cu_int8_outlier_mm(ex, dt, A, M, K, CB, col_stats, N, cols, num_cols, out);
+        }
         return r;
     }
 }

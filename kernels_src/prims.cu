@@ -1142,6 +1142,84 @@ bnbq_k_outlier_mm(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u
     if (bad) *err = 1u;
 }
 
+// The same sums with the staged values gathered first (bnbq_int8_mixed_scaled_mm's path for more rows,
+// which has its int32 work buffer free after mm_dequant): bnbq_k_outlier_gather writes Ag[j][m] =
+// A[m, c_j] and Wg[j][n] = w[n, j] (the staged a and w above, 0 for a bad column) for j < min(nc, cap),
+// each read once; bnbq_k_outlier_mm_g stages those rows (coalesced) instead of re-reading A's and CB's
+// scattered bytes for every tile (bnbq_k_outlier_mm's 64 x 64 tiles read each outlier byte of A N / 64
+// times and of CB M / 64 times: ~37 us at 512 x 4096 x 4096 with 41 columns on the H100), and columns
+// j >= cap (a work buffer too small) the old way. Same values, same j order: byte-identical.
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_outlier_gather(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,
+                      const i32* num_cols, float* Ag, float* Wg, u64 cap, u32* err) {
+    const i32 nc = pr_outlier_nc(num_cols, K, err);
+    const u64 jn = (u64)nc < cap ? (u64)nc : cap, R = M + N;
+    u32 bad = 0u;
+    BNBQ_GRID_LOOP(e, jn * R) {
+        const u64 j = e / R, r = e - j * R;
+        const i32 c = cols[j];
+        const bool ok = c >= 0 && (u64)c < K;
+        if (!ok) bad = 1u;
+        if (r < M) {
+            Ag[j * M + r] = ok ? pr_ld(A, r * K + (u64)c) : 0.0f;
+        } else {
+            const u64 n = r - M;
+            Wg[j * N + n] = pr_outlier_w(ok ? (int)CB[n * K + (u64)c] : 0, SCB[n], ok);
+        }
+    }
+    if (bad) *err = 1u;
+}
+// bnbq_k_outlier_mm's tiles, sums and epilogue; a step's 16 columns staged from Ag / Wg (thread: row e % 64,
+// column e / 64 of the step, e = tid + 256 h) where j < min(nc, cap), else from A and CB directly
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,
+                    const i32* num_cols, void* out, u32* err, const float* Ag, const float* Wg, u64 cap) {
+    __shared__ __align__(16) float As[PR_OJ][PR_OT + 4];   // [j][m]
+    __shared__ __align__(16) float Ws[PR_OJ][PR_OT + 4];   // [j][n]
+    const i32 nc = pr_outlier_nc(num_cols, K, err);
+    const i32 jg = (u64)nc < cap ? nc : (i32)cap;   // columns gathered
+    const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4, r = tid & 63, j4 = tid >> 6;
+    const u64 mtiles = (M + PR_OT - 1) / PR_OT;
+    const u64 n0 = (u64)blockIdx.x * PR_OT, n = n0 + (u64)r;
+    const float scb = n < N ? SCB[n] : 0.0f;
+    u32 bad = 0u;
+    for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
+        const u64 m0 = mt * PR_OT, m = m0 + (u64)r;
+        float acc[4][4];
+        bnbq_tile4x4_zero(acc);
+        for (i32 j0 = 0; j0 < nc; j0 += PR_OJ) {
+            float a[4], w[4];
+#pragma unroll
+            for (int h = 0; h < 4; h++) {   // all loads of the step first
+                const i32 j = j0 + j4 + 4 * h;
+                a[h] = w[h] = 0.0f;
+                if (j < jg) {
+                    if (m < M) a[h] = Ag[(u64)j * M + m];
+                    if (n < N) w[h] = Wg[(u64)j * N + n];
+                } else if (j < nc) {
+                    const i32 c = cols[j];
+                    if (c < 0 || (u64)c >= K) {
+                        bad = 1u;
+                    } else {
+                        if (m < M) a[h] = pr_ld(A, m * K + (u64)c);
+                        if (n < N) w[h] = pr_outlier_w((int)CB[n * K + (u64)c], scb, true);
+                    }
+                }
+            }
+#pragma unroll
+            for (int h = 0; h < 4; h++) {
+                As[j4 + 4 * h][r] = a[h];
+                Ws[j4 + 4 * h][r] = w[h];
+            }
+            __syncthreads();
+            bnbq_tile4x4_step<PR_OJ, PR_OT + 4, false>(acc, As, Ws, ty, tx);
+            __syncthreads();
+        }
+        pr_outlier_out(out, M, N, m0 + (u64)ty * 4, n0 + (u64)tx * 4, acc);
+    }
+    if (bad) *err = 1u;
+}
+
 // The same for few rows (the launcher: M <= 16, a decoding step): 16 x 16 output tiles, a thread an
 // output (m = m0 + tid / 16, n = n0 + tid % 16), 64 outlier columns a step, staged as above (the same
 // a and w, zeros past *num_cols and for a bad column), then each thread adds its 64 products in j

@@ -2056,12 +2056,12 @@ static void sync_expect_error(const char* what);
    bias of each kind or none, outlier columns or none; a bad column sets the exec's error flag */
 static void op_int8_mixed_scaled_mm(void) {
     /* (shape 5: no outlier columns at all) */
-    static const oc_shape shapes[12] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
+    static const oc_shape shapes[13] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
                                          { 9, 40, 50, 3 }, { 1, 4096, 64, 100 }, { 17, 4096, 257, 41 },
                                          { 16, 4096, 300, 41 }, { 1, 14336, 1000, 143 }, { 1, 48, 77, 0 },
-                                         { 300, 1024, 520, 30 }, { 1, 7, 33, 3 } };
+                                         { 300, 1024, 520, 30 }, { 1, 7, 33, 3 }, { 40, 512, 64, 100 } };
     int s, d;
-    for (s = 0; s < (g_small ? 8 : 12); s++)
+    for (s = 0; s < (g_small ? 8 : 13); s++)
         for (d = 0; d < 4; d++) {
             bnbq_dtype dt = k_dts[d % 3], bdt = (s + d) % 3 == 0 ? BNBQ_F16 : k_dts[(s + d + 1) % 3];
             size_t M = shapes[s].M, K = shapes[s].K, N = shapes[s].N, nc = shapes[s].nc, es = bnbq_dtype_size(dt);
@@ -2074,6 +2074,10 @@ static void op_int8_mixed_scaled_mm(void) {
             void *dCA, *dCB, *drs, *dcs, *dA, *dbias = NULL, *dc, *dn, *dwork, *dout;
             bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
             unsigned long dq0 = gc->gemv_dq_launches, tc0 = gc->mm_tc_launches + gc->mm_tile_tc_launches;
+            unsigned long g0 = gc->outlier_g_launches;
+            /* more than 16 rows: the outlier columns gathered into work first, as many as fit (M N / (M + N),
+               the rest the old way: shape 12 has 24 of 100) */
+            int gath = !g_plumbing && M > 16 && with_cols && M * N / (M + N) >= 16;
             bnbq_result rc, rg;
             if (bad && (!with_cols || nc == 0)) continue;
             STOP();
@@ -2113,6 +2117,8 @@ static void op_int8_mixed_scaled_mm(void) {
             }
             if (!g_plumbing && (gc->gemv_dq_launches - dq0 == 1) != (M == 1))
                 case_fail("the fused kernel was %s", M == 1 ? "not used" : "used");
+            if (!g_plumbing && (gc->outlier_g_launches - g0 == 1) != gath)
+                case_fail("the gathered outlier product was %s", gath ? "not used" : "used");
             if (tc && gc->mm_tc_launches + gc->mm_tile_tc_launches - tc0 != 1)
                 case_fail("%lu tensor-core launches (want one)",
                           gc->mm_tc_launches + gc->mm_tile_tc_launches - tc0);
