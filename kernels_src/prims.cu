@@ -1062,6 +1062,15 @@ BNBQ_DEV void pr_outlier_load(const void* A, u64 M, u64 K, const i8* CB, u64 N, 
         q[h] = ok && n < N ? (int)CB[n * K + (u64)c] : 0;
     }
 }
+// SCB at a thread's staging rows n0 + r0 + RS h (h < 4; 0 past N), loaded once a block
+template <int RS>
+BNBQ_DEV void pr_outlier_scb(const float* SCB, u64 N, u64 n0, int r0, float (&scb)[4]) {
+#pragma unroll
+    for (int h = 0; h < 4; h++) {
+        const u64 n = n0 + (u64)(r0 + RS * h);
+        scb[h] = n < N ? SCB[n] : 0.0f;
+    }
+}
 // w[n, j] = dt(f32(f32(CB[n, c_j] * SCB[n]) * (1/127))) from the loaded q; 0 where nothing was loaded
 BNBQ_DEV float pr_outlier_w(int q, float scb, bool on) {
     if (!on) return 0.0f;
@@ -1111,11 +1120,7 @@ bnbq_k_outlier_mm(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u
     const u64 mtiles = (M + PR_OT - 1) / PR_OT;
     const u64 n0 = (u64)blockIdx.x * PR_OT;
     float scb[4];
-#pragma unroll
-    for (int h = 0; h < 4; h++) {
-        const u64 n = n0 + (u64)(ty + 16 * h);
-        scb[h] = n < N ? SCB[n] : 0.0f;
-    }
+    pr_outlier_scb<16>(SCB, N, n0, ty, scb);
     u32 bad = 0u;
     for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
         const u64 m0 = mt * PR_OT;
@@ -1239,11 +1244,7 @@ bnbq_k_outlier_mm_few(const void* A, u64 M, u64 K, const i8* CB, const float* SC
     const u64 mtiles = (M + PR_OF - 1) / PR_OF;
     const u64 n0 = (u64)blockIdx.x * PR_OF;
     float scb[4];
-#pragma unroll
-    for (int h = 0; h < 4; h++) {
-        const u64 n = n0 + (u64)(r0 + 4 * h);
-        scb[h] = n < N ? SCB[n] : 0.0f;
-    }
+    pr_outlier_scb<4>(SCB, N, n0, r0, scb);
     u32 bad = 0u;
     for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
         const u64 m0 = mt * PR_OF;
