@@ -224,9 +224,8 @@ BNBQ_DEV void bnbq_mm_dq_out(u32 mine, u32 lane, u64 rows, u64 m0, u64 n, u64 N,
             if (j < nc) {
                 const i32 c = d.cols[j];
                 if (c >= 0 && (u64)c < K) {
-                    const float w0 = (float)B[n * K + (u64)c] * csn;
-                    const float w1 = w0 * 7.874015718698502e-3f;
-                    p = bnbq_load(d.dt, d.X, (m0 + r) * K + (u64)c) * bnbq_round_to(d.dt, w1);
+                    const float w = bnbq_i8_outlier_w(d.dt, B[n * K + (u64)c], csn);
+                    p = bnbq_load(d.dt, d.X, (m0 + r) * K + (u64)c) * w;
                 } else {
                     bad = true;
                 }

@@ -214,6 +214,14 @@ BNBQ_DEV float bnbq_i8_mmdq(int a, float rs, float cs, int bias_dt, const void* 
     return bnbq_canon(h);   // a widened f16 NaN (0x7fffe000) is written as 0x7fffffff, as the CPU
 }
 
+// LLM.int8's outlier product (prims.cu bnbq_k_outlier_*, int8mm.cu bnbq_k_int8_gemv_dq; bnbq.h
+// bnbq_int8_outlier_mm): the weight w = dt(f32(f32(q * scb) * (1/127))) of an int8 q with its row's scale
+BNBQ_DEV float bnbq_i8_outlier_w(int dt, int q, float scb) {
+    const float w0 = (float)q * scb;
+    const float w1 = w0 * 7.874015718698502e-3f;
+    return bnbq_round_to(dt, w1);
+}
+
 // The same f16 results as above in fewer instructions and no branches (compact code):
 // bnbq_f16_canon(v) = bnbq_f32_to_f16(bnbq_canon(v)): a NaN gives 0x7fff (what the software path
 // gives the canonical NaN), any other value the hardware RNE (the prelude's for every non-NaN).

@@ -1073,10 +1073,7 @@ BNBQ_DEV void pr_outlier_scb(const float* SCB, u64 N, u64 n0, int r0, float (&sc
 }
 // w[n, j] = dt(f32(f32(CB[n, c_j] * SCB[n]) * (1/127))) from the loaded q; 0 where nothing was loaded
 BNBQ_DEV float pr_outlier_w(int q, float scb, bool on) {
-    if (!on) return 0.0f;
-    const float w0 = (float)q * scb;
-    const float w1 = w0 * 7.874015718698502e-3f;
-    return bnbq_round_to(BNBQ_DT, w1);
+    return on ? bnbq_i8_outlier_w(BNBQ_DT, q, scb) : 0.0f;
 }
 // Stages a thread's loads (rows r0 + RS h of column jj) and w into As[jj][.], Ws[jj][.]
 template <int RS, int LD>
