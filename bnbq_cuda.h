@@ -10461,6 +10461,22 @@ static bnbq_result bnbq__cu_outlier_mm_g(bnbq_exec* ex, bnbq_dtype dt, const voi
     BNBQ__CU_END();
 }
 
+/* bnbq_int8_mixed_scaled_mm's product for 2..16 rows on sm_80+: bnbq_int8_linear_matmul's tensor-core kernel
+   with mm_dequant as its epilogue (bnbq_k_int8_dq_mma; bnbq__cu_mm_gemv takes its tensor-core branch for
+   these rows, the caller's condition) */
+static bnbq_result bnbq__cu_int8_dq_mma(bnbq_exec* ex, bnbq_dtype dt, const int8_t* CA, const int8_t* CB,
+                                        size_t M, size_t N, size_t K, const float* row_stats,
+                                        const float* col_stats, bnbq_dtype bias_dt, const void* bias, void* out) {
+    unsigned long long MM = M, NN = N, KK = K;
+    int idt = (int)dt, ibdt = (int)bias_dt;
+    void* a[11];
+    BNBQ__CU_BEGIN("bnbq_int8_mixed_scaled_mm");
+    a[0] = (void*)&CA; a[1] = (void*)&CB; a[2] = &MM; a[3] = &NN; a[4] = &KK; a[5] = (void*)&row_stats;
+    a[6] = (void*)&col_stats; a[7] = &idt; a[8] = &ibdt; a[9] = (void*)&bias; a[10] = &out;
+    r = bnbq__cu_mm_gemv(ex, bnbq__func, "bnbq_k_int8_dq_mma", "bnbq_k_int8_dq_mma", M, N, a);
+    BNBQ__CU_END();
+}
+
 /* bnbq_int8_mixed_scaled_mm: one row of A (a decoding step) on the warp-a-row gemv with LLM.int8's epilogue
    (bnbq_k_int8_gemv_dq: mm_dequant and the outlier product on each sum, no int32 intermediate; byte loads
    where K % 16 or the alignment rule out 16-byte ones); 2..16 rows on sm_80+ (K % 16 == 0, 16-byte aligned)
@@ -10497,38 +10513,26 @@ static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, c
         }
         BNBQ__CU_END();
     }
+    bnbq_result r;
     if (vec && M >= BNBQ__CU_MM_TC_MIN && M <= BNBQ__CU_MM_GV_M && ((bnbq_cuda*)ex->impl)->target_arch >= 80 &&
         !bnbq__cu_mm_gemv_off && !bnbq__cu_mm_tc_off) {
-        /* 2..16 rows: bnbq_int8_linear_matmul's tensor-core kernel with mm_dequant as its epilogue
-           (bnbq_k_int8_dq_mma), then the outlier product */
-        {
-            unsigned long long MM = M, NN = N, KK = K;
-            int idt = (int)dt, ibdt = (int)bias_dt;
-            void* a[11];
-            BNBQ__CU_BEGIN("bnbq_int8_mixed_scaled_mm");
-            a[0] = (void*)&CA; a[1] = (void*)&CB; a[2] = &MM; a[3] = &NN; a[4] = &KK; a[5] = (void*)&row_stats;
-            a[6] = (void*)&col_stats; a[7] = &idt; a[8] = &ibdt; a[9] = (void*)&bias; a[10] = &out;
-            r = bnbq__cu_mm_gemv(ex, bnbq__func, "bnbq_k_int8_dq_mma", "bnbq_k_int8_dq_mma", M, N, a);
-            if (r == BNBQ_SUCCESS && cols)
-                r = bnbq__cu_int8_outlier_mm(ex, dt, A, M, K, CB, col_stats, N, cols, num_cols, out);
-            BNBQ__CU_END();
-        }
-    }
-    {
-        bnbq_result r = bnbq__cu_int8_linear_matmul(ex, CA, CB, M, N, K, work);
+        r = bnbq__cu_int8_dq_mma(ex, dt, CA, CB, M, N, K, row_stats, col_stats, bias_dt, bias, out);
+    } else {
+        r = bnbq__cu_int8_linear_matmul(ex, CA, CB, M, N, K, work);
         if (r == BNBQ_SUCCESS)
             r = bnbq__cu_int8_mm_dequant(ex, dt, work, row_stats, col_stats, M, N, out, bias_dt, bias);
-        if (r == BNBQ_SUCCESS && cols) {
-            /* the int32 products are spent: work (M N words) holds the gathered columns, as many as fit */
-            size_t cap = M * N / (M + N);
-            if (cap > K) cap = K;
-            if (M > BNBQ__CU_OUTLIER_FEW && cap >= 16 && !bnbq__cu_outlier_g_off)
-                r = bnbq__cu_outlier_mm_g(ex, dt, A, M, K, CB, col_stats, N, cols, num_cols, out, (float*)work, cap);
-            else
-                r = bnbq__cu_int8_outlier_mm(ex, dt, A, M, K, CB, col_stats, N, cols, num_cols, out);
-        }
-        return r;
     }
+    if (r == BNBQ_SUCCESS && cols) {
+        /* more than BNBQ__CU_OUTLIER_FEW rows: the int32 products are spent, work (M N words) holds the
+           gathered columns, as many as fit */
+        size_t cap = M * N / (M + N);
+        if (cap > K) cap = K;
+        if (M > BNBQ__CU_OUTLIER_FEW && cap >= 16 && !bnbq__cu_outlier_g_off)
+            r = bnbq__cu_outlier_mm_g(ex, dt, A, M, K, CB, col_stats, N, cols, num_cols, out, (float*)work, cap);
+        else
+            r = bnbq__cu_int8_outlier_mm(ex, dt, A, M, K, CB, col_stats, N, cols, num_cols, out);
+    }
+    return r;
 }
 #define BNBQ__CU_SLOT_int8_mixed_scaled_mm bnbq__cu_int8_mixed_scaled_mm
 
