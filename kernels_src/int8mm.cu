@@ -240,13 +240,15 @@ BNBQ_DEV void bnbq_mm_dq_out(u32 mine, u32 lane, u64 rows, u64 m0, u64 n, u64 N,
     // payload aside, which the store of the sum makes canonical either way)
     if (own) bnbq_store(d.dt, d.out, e, bnbq_round_to(d.dt, h) + smine);
 }
-// SB = 2 without outlier columns (bnbq_k_int8_dq_mma: the launcher adds them with bnbq_k_outlier_mm after):
-// out (m, n) = dt of LLM.int8's mm_dequant of the sum, as bnbq_k_int8_mm_dequant stores it. (The same
+// SB = 2 on the tensor-core tiles (bnbq_k_int8_dq_mma): out (m, n) = dt of LLM.int8's mm_dequant of the
+// sum, as bnbq_k_int8_mm_dequant stores it, and with outlier columns (s: their sum, bnbq_mm_tc_outl) dt(that
+// value as dt holds it + s), as bnbq_k_outlier_mm_few then adds it. (The same
 // epilogue on the 128 x 128 tiles, bnbq_k_int8_dq_tc, out of line as bnbq_mt_sb_out2, made Linear8bitLt at
 // 512-4096 tokens 10-30 % slower than bnbq_k_int8_tc's int32 pairs + bnbq_k_int8_mm_dequant, bench/results/
 // gpu-20261123-h100-session22-int8-dq.txt: not kept.)
-BNBQ_DEV void bnbq_mm_dq_one(u32 sum, u64 m, u64 n, u64 N, const bnbq_mm_dq& d) {
-    bnbq_store(d.dt, d.out, m * N + n, bnbq_i8_mmdq((int)sum, d.rs[m], d.cs[n], d.bias_dt, d.bias, n));
+BNBQ_DEV void bnbq_mm_dq_one(u32 sum, u64 m, u64 n, u64 N, const bnbq_mm_dq& d, float s) {
+    const float h = bnbq_i8_mmdq((int)sum, d.rs[m], d.cs[n], d.bias_dt, d.bias, n);
+    bnbq_store(d.dt, d.out, m * N + n, d.cols ? bnbq_round_to(d.dt, h) + s : h);
 }
 template <int SB>
 BNBQ_DEV void bnbq_mm_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, const u16* sx,
@@ -334,17 +336,103 @@ BNBQ_DEV void bnbq_mm_mma16832(u32* c, uint4 lo, uint4 hi, u32 b0, u32 b1, int s
     __trap();   // the launcher takes this kernel on sm_80+ only
 #endif
 }
+// bnbq_k_int8_dq_mma with outlier columns: the outlier product of bnbq_k_outlier_mm_few (prims.cu) for the
+// block's 16 x 16 outputs, the same staged values and sums in the same j order (byte-identical), in the
+// epilogue of the tile whose 16 rows of B the block has just streamed (their outlier bytes come from the
+// L1 / L2, not DRAM again) and with no launch of its own: 64 columns a step, thread t staging column t % 64
+// at rows t / 64 + 8 h (h < 2) of X and of the tile's w, thread t < 256 then adding its output's 64
+// products (m = t / 16, n = n0 + t % 16). The first step's loads are issued before the tile's K loop, each
+// next step's during the products of the step before. (The first step's X and B loads issued after the K
+// loop instead, cols[j] before it, made Linear8bitLt at 16 tokens 4096 x 14336 ~10 % slower on the H100,
+// bench/results/gpu-20261123-h100-session23-int8-few.txt.)
+#if BNBQ_MM_TC_N != 16 || BNBQ_MM_TC_W * 32 < 256 || (BNBQ_MM_TC_W * 32) % 64 != 0
+#error "bnbq_mm_tc's outlier epilogue takes 16 x 16 output tiles and blocks of 256 threads or more"
+#endif
+#define BNBQ_MM_OJ 64                                   // outlier columns a step
+#define BNBQ_MM_ORS (BNBQ_MM_TC_W * 32 / BNBQ_MM_OJ)    // staging rows of a pass (8)
+#define BNBQ_MM_OH (16 / BNBQ_MM_ORS)                   // staging rows a thread (2)
+struct bnbq_mm_oload { float a[BNBQ_MM_OH]; int q[BNBQ_MM_OH]; i32 c; bool ok; };
+struct bnbq_mm_ostage { float a[BNBQ_MM_OJ][17]; float w[BNBQ_MM_OJ][17]; };   // [j][m], [j][n]
+// this thread's column j (live: j < nc): c = cols[j], ok for a live column in [0, K) (a bad one sets bad)
+BNBQ_DEV void bnbq_mm_ocol(bnbq_mm_oload& L, i32 j, i32 nc, u64 K, const bnbq_mm_dq& d, u32& bad) {
+    const bool live = j < nc;
+    L.c = live ? d.cols[j] : 0;
+    L.ok = live && L.c >= 0 && (u64)L.c < K;
+    if (live && !L.ok) bad = 1u;
+}
+// then its loads: X[r, c] and B[n0 + r, c] at its staging rows r; 0 past M or N and where !ok
+BNBQ_DEV void bnbq_mm_oval(bnbq_mm_oload& L, u64 M, u64 N, u64 K, u64 n0, const i8* B, const bnbq_mm_dq& d) {
+    const u64 r0 = threadIdx.x / BNBQ_MM_OJ;
+#pragma unroll
+    for (int h = 0; h < BNBQ_MM_OH; h++) {
+        const u64 r = r0 + (u64)(BNBQ_MM_ORS * h);
+        L.a[h] = L.ok && r < M ? bnbq_load(d.dt, d.X, r * K + (u64)L.c) : 0.0f;
+        L.q[h] = L.ok && n0 + r < N ? (int)B[(n0 + r) * K + (u64)L.c] : 0;
+    }
+}
+// the outlier sum of this thread's output (0 for threads past the tile's 256), every thread of the block
+// (uniform; its own barriers); L holds the first step's loads, scb the thread's staging rows' scales
+BNBQ_DEV float bnbq_mm_tc_outl(bnbq_mm_oload& L, const float (&scb)[BNBQ_MM_OH], i32 nc, u64 M, u64 N, u64 K,
+                               u64 n0, const i8* B, const bnbq_mm_dq& d, u32& bad, bnbq_mm_ostage& st) {
+    const u32 t = threadIdx.x, jj = t % BNBQ_MM_OJ, r0 = t / BNBQ_MM_OJ, tm = (t >> 4) & 15u, tn = t & 15u;
+    float s = 0.0f;
+    for (i32 j0 = 0; j0 < nc; j0 += BNBQ_MM_OJ) {
+#pragma unroll
+        for (int h = 0; h < BNBQ_MM_OH; h++) {
+            const u32 r = r0 + (u32)(BNBQ_MM_ORS * h);
+            st.a[jj][r] = L.a[h];
+            st.w[jj][r] = L.ok && n0 + r < N ? bnbq_i8_outlier_w(d.dt, L.q[h], scb[h]) : 0.0f;
+        }
+        __syncthreads();
+        if (j0 + BNBQ_MM_OJ < nc) {
+            bnbq_mm_ocol(L, j0 + BNBQ_MM_OJ + (i32)jj, nc, K, d, bad);
+            bnbq_mm_oval(L, M, N, K, n0, B, d);
+        }
+        if (t < 256u) {
+#pragma unroll 16
+            for (int k = 0; k < BNBQ_MM_OJ; k++) {
+                const float p = st.a[k][tm] * st.w[k][tn];
+                s = s + p;
+            }
+        }
+        __syncthreads();
+    }
+    return s;
+}
 template <int SB>
 BNBQ_DEV void bnbq_mm_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, const u16* sx,
                          const u16* sw, int sw_global, u16* out16, const u16* bias,
                          const bnbq_mm_dq* dq = 0) {
     __shared__ u32 red[BNBQ_MM_TC_W][16][BNBQ_MM_TC_N + 4];
+    __shared__ bnbq_mm_ostage ost;   // SB = 2 with outlier columns
     const u32 lane = threadIdx.x & 31u, w = threadIdx.x >> 5, g = lane >> 2, q = lane & 3u;
     const u64 K16 = K >> 4, steps = (K16 + 3) >> 2;
     const uint4 z = make_uint4(0u, 0u, 0u, 0u);
     const uint4* alo = (const uint4*)(A + (u64)g * K);
     const uint4* ahi = (const uint4*)(A + (u64)(g + 8u) * K);
+    // SB = 2 with outlier columns (uniform): their count, clamped to [0, K] (outside: *err = 1, once a block)
+    const bool outl = SB == 2 && dq->cols;
+    u32 bad = 0u;
+    i32 nc = 0;
+    if (outl) {
+        nc = *dq->num_cols;
+        if (nc < 0 || (u64)nc > K) {
+            if (threadIdx.x == 0) bad = 1u;
+            nc = nc < 0 ? 0 : (i32)K;
+        }
+    }
     for (u64 n0 = (u64)blockIdx.x * BNBQ_MM_TC_N; n0 < N; n0 += (u64)gridDim.x * BNBQ_MM_TC_N) {
+        bnbq_mm_oload ol;
+        float scb[BNBQ_MM_OH];
+        if (outl) {   // the outlier epilogue's first loads and scales, in flight during the K loop
+            bnbq_mm_ocol(ol, (i32)(threadIdx.x % BNBQ_MM_OJ), nc, K, *dq, bad);
+            bnbq_mm_oval(ol, M, N, K, n0, B, *dq);
+#pragma unroll
+            for (int h = 0; h < BNBQ_MM_OH; h++) {
+                const u64 n = n0 + threadIdx.x / BNBQ_MM_OJ + (u64)(BNBQ_MM_ORS * h);
+                scb[h] = n < N ? dq->cs[n] : 0.0f;
+            }
+        }
         u32 c[BNBQ_MM_TC_T][4];
 #pragma unroll
         for (int t = 0; t < BNBQ_MM_TC_T; t++) c[t][0] = c[t][1] = c[t][2] = c[t][3] = 0u;
@@ -373,6 +461,8 @@ BNBQ_DEV void bnbq_mm_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out
             red[w][g + 8][t * 8 + 2 * q + 1] = c[t][3];
         }
         __syncthreads();
+        // (SB = 2 with outlier columns: thread o < 256 keeps output o, 16 x BNBQ_MM_TC_N = 256 <= blockDim.x)
+        const float os = outl ? bnbq_mm_tc_outl(ol, scb, nc, M, N, K, n0, B, *dq, bad, ost) : 0.0f;
         for (u32 o = threadIdx.x; o < 16u * BNBQ_MM_TC_N; o += blockDim.x) {
             const u32 m = o / BNBQ_MM_TC_N, col = o % BNBQ_MM_TC_N;
             const u64 n = n0 + col;
@@ -380,23 +470,26 @@ BNBQ_DEV void bnbq_mm_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out
 #pragma unroll
             for (int v = 0; v < BNBQ_MM_TC_W; v++) sum += red[v][m][col];
             if ((u64)m < M && n < N) {
-                if (SB == 2) bnbq_mm_dq_one(sum, m, n, N, *dq);
+                if (SB == 2) bnbq_mm_dq_one(sum, m, n, N, *dq, os);
                 else bnbq_mm_few_out<SB>(sum, m, n, N, out, sx, sw, sw_global, out16, bias);
             }
         }
         __syncthreads();
     }
+    if (bad) *dq->err = 1u;
 }
 extern "C" __global__ void __launch_bounds__(BNBQ_MM_TC_W * 32)
 bnbq_k_int8_mma(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {
     bnbq_mm_tc<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);
 }
-// the same for 2..16 rows of A (bnbq_mm_tc)
-extern "C" __global__ void __launch_bounds__(BNBQ_MM_TC_W * 32)
+// the same for 2..16 rows of A (bnbq_mm_tc), with the outlier columns where cols is given (2 blocks an SM, as
+// bnbq_k_int8_mma: 64 registers, no spills on sm_80 / sm_90, where the outlier epilogue took 80 unbounded)
+extern "C" __global__ void __launch_bounds__(BNBQ_MM_TC_W * 32, 2)
 bnbq_k_int8_dq_mma(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* rs, const float* cs, int dt,
-                   int bias_dt, const void* bias, void* out) {
+                   int bias_dt, const void* bias, void* out, const void* X, const i32* cols, const i32* num_cols,
+                   u32* err) {
     bnbq_mm_dq d;
-    d.rs = rs; d.cs = cs; d.out = out; d.bias = bias; d.X = 0; d.cols = 0; d.num_cols = 0; d.err = 0;
+    d.rs = rs; d.cs = cs; d.out = out; d.bias = bias; d.X = X; d.cols = cols; d.num_cols = num_cols; d.err = err;
     d.dt = dt; d.bias_dt = bias_dt;
     bnbq_mm_tc<2>(A, B, M, N, K, 0, 0, 0, 0, 0, 0, &d);
 }

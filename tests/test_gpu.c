@@ -833,6 +833,29 @@ static void op_int8_vw_one(void) {
                 }
 }
 
+/* int8_vectorwise_quant of a few rows (2..33, a few decoding steps) with a threshold and 8-element pieces (the
+   init + rows + fix launches) against the CPU: normal rows with outlier columns, and every kind of special row
+   of make_f16_specials; thresholds as op_int8_vw_one's (every column an outlier: all codes 0 and the longest
+   list; none) */
+static void op_int8_vw_few(void) {
+    static const size_t rows[5] = { 2, 16, 5, 32, 33 };
+    static const size_t cols[5] = { 8, 64, 4096, 14336, 65536 };
+    static const float thr[5] = { 6.0f, 0.5f, 1e-9f, 70000.0f, 0.0f };
+    int s, r, t, k;
+    for (r = 0; r < (g_small ? 2 : 5); r++)
+        for (s = 0; s < (g_small ? 3 : 5); s++)
+            for (t = 0; t < 5; t++)
+                for (k = 0; k < 2; k++) {
+                    size_t R = rows[r], C = cols[s];
+                    float th = t == 4 ? (float)INFINITY : thr[t];
+                    STOP();
+                    case_begin();
+                    label("%zux%zu threshold=%g, %s", R, C, (double)th, k == 0 ? "normal with outliers" : "special rows");
+                    vw_quant_both(k == 0 ? make_f16_matrix(R, C, 1, 0) : make_f16_specials(R, C), R, C, th, 1);
+                    case_end();
+                }
+}
+
 /* Rows of special values for the LLM.int8 / SwitchBack row kernels (by row % 8): normal data;
    all zero; NaN among normal data; all NaN; +-inf among normal data; only values in [6, 20) (with
    threshold 6 the row statistic is 0); only subnormals; values at and beside f16 neighbours of the
@@ -2052,16 +2075,20 @@ static void op_int8_outlier_mm(void) {
 static void sync_expect_error(const char* what);
 /* bnbq_int8_mixed_scaled_mm against the CPU's (bytes): one row of A takes the fused bnbq_k_int8_gemv_dq (16-byte
    loads, or bytes where K % 16 != 0), with or without work; 2-16 rows bnbq_k_int8_dq_mma (sm_80+, K % 16 == 0)
-   then the outlier product, the others the three unfused launches;
-   bias of each kind or none, outlier columns or none; a bad column sets the exec's error flag */
+   with the outlier product in its epilogue (and, d == 1, with it as a launch of its own:
+   bnbq__cu_dq_outl_off), the others the three unfused launches;
+   bias of each kind or none, outlier columns or none; a bad column (or, 16 rows, a negative count) sets the
+   exec's error flag */
 static void op_int8_mixed_scaled_mm(void) {
-    /* (shape 5: no outlier columns at all) */
-    static const oc_shape shapes[13] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
+    /* (shape 5: no outlier columns at all; 13-15: the fused outlier epilogue over 2-3 steps of 64 columns,
+       N not a multiple of its 16-row tiles) */
+    static const oc_shape shapes[16] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
                                          { 9, 40, 50, 3 }, { 1, 4096, 64, 100 }, { 17, 4096, 257, 41 },
-                                         { 16, 4096, 300, 41 }, { 1, 14336, 1000, 143 }, { 1, 48, 77, 0 },
+                                         { 16, 4096, 300, 41 }, { 12, 256, 77, 150 }, { 2, 1024, 40, 64 },
+                                         { 7, 4096, 1000, 129 }, { 1, 14336, 1000, 143 }, { 1, 48, 77, 0 },
                                          { 300, 1024, 520, 30 }, { 1, 7, 33, 3 }, { 40, 512, 64, 100 } };
     int s, d;
-    for (s = 0; s < (g_small ? 8 : 13); s++)
+    for (s = 0; s < (g_small ? 10 : 16); s++)
         for (d = 0; d < 4; d++) {
             bnbq_dtype dt = k_dts[d % 3], bdt = (s + d) % 3 == 0 ? BNBQ_F16 : k_dts[(s + d + 1) % 3];
             size_t M = shapes[s].M, K = shapes[s].K, N = shapes[s].N, nc = shapes[s].nc, es = bnbq_dtype_size(dt);
@@ -2074,7 +2101,10 @@ static void op_int8_mixed_scaled_mm(void) {
             void *dCA, *dCB, *drs, *dcs, *dA, *dbias = NULL, *dc, *dn, *dwork, *dout;
             bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
             unsigned long dq0 = gc->gemv_dq_launches, tc0 = gc->mm_tc_launches + gc->mm_tile_tc_launches;
-            unsigned long g0 = gc->outlier_g_launches;
+            unsigned long g0 = gc->outlier_g_launches, f0 = gc->dq_outl_launches;
+            /* 2..16 rows on the tensor cores with outlier columns: their product in bnbq_k_int8_dq_mma's epilogue
+               (d == 1: as a launch of its own, bnbq__cu_dq_outl_off) */
+            int fused = tc && M <= 16 && with_cols && d != 1;
             /* more than 16 rows: the outlier columns gathered into work first, as many as fit (M N / (M + N),
                the rest the old way: shape 12 has 24 of 100) */
             int gath = !g_plumbing && M > 16 && with_cols && M * N / (M + N) >= 16;
@@ -2093,6 +2123,7 @@ static void op_int8_mixed_scaled_mm(void) {
             if (with_bias) hbias = rnd_dt(bdt, N, 1.0f);
             hc = rnd_cols(nc, K, K);
             if (bad) hc[nc / 2] = (int32_t)K;
+            if (bad && M == 16) hn = -3;   /* (a count out of range instead: 0 columns on the GPU, the flag) */
             ho = H(M * N * es);
             dCA = U(hCA, M * K); dCB = U(hCB, N * K); drs = U(hrs, M * 4); dcs = U(hcs, N * 4);
             dA = U(hA, M * K * es); dc = U(hc, K * 4); dn = U(&hn, 4);
@@ -2101,8 +2132,10 @@ static void op_int8_mixed_scaled_mm(void) {
             dout = D(M * N * es);
             rc = bnbq_int8_mixed_scaled_mm(NULL, dt, (int8_t*)hCA, (int8_t*)hCB, M, N, K, (float*)hrs, (float*)hcs, bdt,
                                            hbias, hA, with_cols ? hc : NULL, &hn, with_work ? (int32_t*)H(M * N * 4) : NULL, ho);
+            bnbq__cu_dq_outl_off = d == 1;
             rg = bnbq_int8_mixed_scaled_mm(g_gex, dt, (int8_t*)dCA, (int8_t*)dCB, M, N, K, (float*)drs, (float*)dcs, bdt,
                                            dbias, dA, with_cols ? (int32_t*)dc : NULL, (int32_t*)dn, (int32_t*)dwork, dout);
+            bnbq__cu_dq_outl_off = 0;
             if (bad) {
                 if (g_plumbing) {   /* the CPU reference on the fake driver's memory: the call itself fails */
                     if (rg != BNBQ_ERROR_INVALID_ARGS) case_fail("the GPU call returned %s", bnbq_result_name(rg));
@@ -2117,6 +2150,8 @@ static void op_int8_mixed_scaled_mm(void) {
             }
             if (!g_plumbing && (gc->gemv_dq_launches - dq0 == 1) != (M == 1))
                 case_fail("the fused kernel was %s", M == 1 ? "not used" : "used");
+            if (!g_plumbing && (gc->dq_outl_launches - f0 == 1) != fused)
+                case_fail("the outlier epilogue of bnbq_k_int8_dq_mma was %s", fused ? "not used" : "used");
             if (!g_plumbing && (gc->outlier_g_launches - g0 == 1) != gath)
                 case_fail("the gathered outlier product was %s", gath ? "not used" : "used");
             if (tc && gc->mm_tc_launches + gc->mm_tile_tc_launches - tc0 != 1)
@@ -2308,6 +2343,7 @@ static const opdef k_ops[] = {
     { "int8_outlier_mm", op_int8_outlier_mm },
     { "int8_mixed_scaled_mm", op_int8_mixed_scaled_mm },
     { "int8_vw_one", op_int8_vw_one },
+    { "int8_vw_few", op_int8_vw_few },
     { "gather_columns", op_gather_columns },
     { "scatter_columns", op_scatter_columns },
     { "int8_weight_dequant", op_int8_weight_dequant },
