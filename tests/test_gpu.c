@@ -1627,6 +1627,10 @@ static int32_t* rnd_idx(size_t n, size_t num_rows) {
     return p;
 }
 /* k distinct columns of [0, K) in random order, in a buffer of cap entries (the rest poison) */
+static int cmp_i32_asc(const void* a, const void* b) {
+    const int32_t x = *(const int32_t*)a, y = *(const int32_t*)b;
+    return (x > y) - (x < y);
+}
 static int32_t* rnd_cols(size_t k, size_t K, size_t cap) {
     int32_t* p = (int32_t*)H(cap * 4);
     size_t i, j;
@@ -2080,15 +2084,17 @@ static void sync_expect_error(const char* what);
    bias of each kind or none, outlier columns or none; a bad column (or, 16 rows, a negative count) sets the
    exec's error flag */
 static void op_int8_mixed_scaled_mm(void) {
-    /* (shape 5: no outlier columns at all; 13-15: the fused outlier epilogue over 2-3 steps of 64 columns,
-       N not a multiple of its 16-row tiles) */
-    static const oc_shape shapes[16] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
+    /* (shape 5: no outlier columns at all; 8-10: the fused outlier epilogue over 2-3 steps of 64 columns,
+       N not a multiple of its 16-row tiles; 16: one row with more outlier columns than bnbq_k_int8_gemv_dq
+       stages, 6 steps of 128) */
+    static const oc_shape shapes[17] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
                                          { 9, 40, 50, 3 }, { 1, 4096, 64, 100 }, { 17, 4096, 257, 41 },
                                          { 16, 4096, 300, 41 }, { 12, 256, 77, 150 }, { 2, 1024, 40, 64 },
                                          { 7, 4096, 1000, 129 }, { 1, 14336, 1000, 143 }, { 1, 48, 77, 0 },
-                                         { 300, 1024, 520, 30 }, { 1, 7, 33, 3 }, { 40, 512, 64, 100 } };
+                                         { 300, 1024, 520, 30 }, { 1, 7, 33, 3 }, { 40, 512, 64, 100 },
+                                         { 1, 2048, 96, 700 } };
     int s, d;
-    for (s = 0; s < (g_small ? 10 : 16); s++)
+    for (s = 0; s < (g_small ? 10 : 17); s++)
         for (d = 0; d < 4; d++) {
             bnbq_dtype dt = k_dts[d % 3], bdt = (s + d) % 3 == 0 ? BNBQ_F16 : k_dts[(s + d + 1) % 3];
             size_t M = shapes[s].M, K = shapes[s].K, N = shapes[s].N, nc = shapes[s].nc, es = bnbq_dtype_size(dt);
@@ -2122,6 +2128,9 @@ static void op_int8_mixed_scaled_mm(void) {
             hA = rnd_dt(dt, M * K, 3.0f);
             if (with_bias) hbias = rnd_dt(bdt, N, 1.0f);
             hc = rnd_cols(nc, K, K);
+            /* d even: the list sorted, as the quantizer writes it (bnbq_k_int8_gemv_dq's fast form for one row:
+               the outlier bytes picked out of the weight rows as they stream); odd: in random order */
+            if (!(d & 1)) qsort(hc, nc, sizeof *hc, cmp_i32_asc);
             if (bad) hc[nc / 2] = (int32_t)K;
             if (bad && M == 16) hn = -3;   /* (a count out of range instead: 0 columns on the GPU, the flag) */
             ho = H(M * N * es);
