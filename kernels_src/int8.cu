@@ -542,16 +542,21 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
 // The launcher picks: cols % 8 == 0, A 16-byte and CA 8-byte aligned: 8 elements a piece
 // (bnbq_k_int8_vw_rows for threshold 0, _thr for threshold > 0); else _any (either threshold).
 // (Each kernel is its own compilation unit: only the kernels a program uses are compiled.)
+// rel (the launcher: a grid of at most one block an SM, a few decoding steps): the kernel after it on the
+// stream (launched with bnbq__cu_launch_pdl, waiting in bnbq_pdl_wait) may start at once, its launch
+// hidden behind this one.
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_rows(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
-                    u32* bm) {
+                    u32* bm, int rel) {
+    if (rel) bnbq_pdl_release();
     bnbq_i8_rows8<0, 0, 0>(A, rows, cols, thr, CA, row_stats, bm);
 }
 // bms: the stride of the bitmask's words in bm (the launcher: 8 where out_outlier_cols has room, so
 // that the rows' atomicOr spread over 8 times as many L2 sectors; else 1)
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_rows_thr(const u16* A, u64 rows, u64 cols, float thr, i8* CA, float* row_stats,
-                        u32* bm, u64 bms) {
+                        u32* bm, u64 bms, int rel) {
+    if (rel) bnbq_pdl_release();
     bnbq_i8_rows8<0, 1, 0>(A, rows, cols, thr, CA, row_stats, bm, 0, 0, 0, 0, bms);
 }
 // _thr with the outlier-column snapshot (the launcher: rows >= R0; smp, rb as above; defer (0..2):
@@ -671,9 +676,11 @@ BNBQ_DEV void bnbq_i8_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out,
     else if (blockIdx.x == 0) bnbq_i8_compact(cols_out, n_out, fsm ? bnbq_i8_fixsh : bm, nwords, fsm ? 1 : bms);
 }
 
+// rel: as bnbq_k_int8_vw_rows's
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* bm, u64 nwords,
-                   int zero_cols, u64 lim, int fsm, u64 bms) {
+                   int zero_cols, u64 lim, int fsm, u64 bms, int rel) {
+    if (rel) bnbq_pdl_release();
     bnbq_i8_fix<0>(CA, rows, cols, cols_out, n_out, bm, nwords, 0, 0, zero_cols, lim, fsm, bms);
 }
 // int8_vectorwise_quant with a threshold for ONE row (a decoding step; the launcher: 8-element pieces)
@@ -685,6 +692,7 @@ bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* b
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_one(const u16* A, u64 cols, float thr, i8* CA, float* row_stats, i32* cols_out, i32* n_out,
                    u32* bm, u64 nwords, u64 lim, int fsm) {
+    bnbq_pdl_release();   // (one block: the kernel after it, bnbq_k_int8_gemv_dq, may start at once)
     if (threadIdx.x == 0) n_out[0] = 0;
     for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) bm[w] = 0u;
     __syncthreads();   // (the atomicOr of the row pass land after these stores, in the L2)

@@ -348,6 +348,20 @@ BNBQ_DEV void bnbq_mm_mma16832(u32* c, uint4 lo, uint4 hi, u32 b0, u32 b1, int s
 #if BNBQ_MM_TC_N != 16 || BNBQ_MM_TC_W * 32 < 256 || (BNBQ_MM_TC_W * 32) % 64 != 0
 #error "bnbq_mm_tc's outlier epilogue takes 16 x 16 output tiles and blocks of 256 threads or more"
 #endif
+// bnbq_int8_mixed_scaled_mm's kernels (bnbq_k_int8_dq_mma, bnbq_k_int8_gemv_dq) are launched with
+// bnbq__cu_launch_pdl: they may start while the quantization before them still runs (it releases them, for a
+// few rows). Before they wait for it, the weight rows [n0, n0 + nr) of their first tile, which do not depend
+// on it, are prefetched into the L2 (prefetch.global.L2: a hint, never stale data), a 128-byte line each of
+// nt threads (t: this one's index); then bnbq_pdl_wait (immediate when launched the usual way).
+BNBQ_DEV void bnbq_mm_pdl_prefetch(const i8* B, u64 N, u64 K, u64 n0, u64 nr, u32 t, u32 nt) {
+    const u64 lpr = (K + 127) / 128, n1 = n0 + nr < N ? n0 + nr : N;
+    if (n0 < n1)
+        for (u64 l = t; l < (n1 - n0) * lpr; l += nt) {
+            const u64 r = n0 + l / lpr, o = (l % lpr) * 128;
+            asm volatile("prefetch.global.L2 [%0];" :: "l"(B + r * K + o));
+        }
+    bnbq_pdl_wait();
+}
 #define BNBQ_MM_OJ 64                                   // outlier columns a step
 #define BNBQ_MM_ORS (BNBQ_MM_TC_W * 32 / BNBQ_MM_OJ)    // staging rows of a pass (8)
 #define BNBQ_MM_OH (16 / BNBQ_MM_ORS)                   // staging rows a thread (2)
@@ -491,6 +505,7 @@ bnbq_k_int8_dq_mma(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* r
     bnbq_mm_dq d;
     d.rs = rs; d.cs = cs; d.out = out; d.bias = bias; d.X = X; d.cols = cols; d.num_cols = num_cols; d.err = err;
     d.dt = dt; d.bias_dt = bias_dt;
+    bnbq_mm_pdl_prefetch(B, N, K, (u64)blockIdx.x * BNBQ_MM_TC_N, BNBQ_MM_TC_N, threadIdx.x, blockDim.x);
     bnbq_mm_tc<2>(A, B, M, N, K, 0, 0, 0, 0, 0, 0, &d);
 }
 extern "C" __global__ void __launch_bounds__(BNBQ_MM_TC_W * 32)
@@ -516,6 +531,13 @@ bnbq_k_int8_gemv_dq(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* 
     bnbq_mm_dq d;
     d.rs = rs; d.cs = cs; d.out = out; d.bias = bias; d.X = X; d.cols = cols; d.num_cols = num_cols;
     d.err = err; d.dt = dt; d.bias_dt = bias_dt;
+    {   // (bnbq_mm_pdl_prefetch for the warp's first row)
+        const u64 n0 = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+        if (n0 < N)
+            for (u64 o = (u64)(threadIdx.x & 31u) * 128u; o < K; o += 32u * 128u)
+                asm volatile("prefetch.global.L2 [%0];" :: "l"(B + n0 * K + o));
+        bnbq_pdl_wait();
+    }
     if (vec) {
         bnbq_mm_gemv<2>(A, B, M, N, K, 0, 0, 0, 0, 0, 0, &d);
         return;
