@@ -7888,17 +7888,34 @@ static bnbq_result bnbq__fp8_layer(bnbq_exec* ex, bnbq_linear* L, const bnbq__li
     int mixed = L->desc.kind == BNBQ_LINEAR_FP8_MIXED;
     void *Wt, *ws, *gWt = NULL;
     BNBQ__TRY(bnbq_matmul_fp8_workspace_size(T, N, K, &wsb));
-    Wt = bnbq__take(a, K * N, es);               /* B = weight^T, (in, out) */
-    ws = bnbq__take(a, wsb, 1);
-    if (backward) gWt = bnbq__take(a, K * N, es);
-    BNBQ__RUN(bnbq_transpose(ex, es, L->weight, N, K, Wt));
     if (!backward) {
-        BNBQ__RUN(mixed ? bnbq_matmul_fp8_mixed(ex, dt, g->x, Wt, T, N, K, L->fw_code, L->bsz,
-                                                g->out, ws, wsb)
-                        : bnbq_matmul_fp8_global(ex, dt, g->x, Wt, T, N, K, L->fw_code, g->out,
-                                                 ws, wsb));
+        /* B = weight^T (in, out). quantize_global / dequantize_global are elementwise with one absmax over
+           all of B, so on the weight itself (out, in) they give B's values, transposed; then out = fA @ fW^T
+           (bnbq_gemm with tb = 1): the steps of bnbq_matmul_fp8_mixed / _global without the transposed copy
+           of the weight (its write and read: 64 MB a call at 4096 x 4096 in f16) */
+        bnbq__fp8_ws w;
+        bnbq__arena wa;
+        ws = bnbq__take(a, wsb, 1);
+        if (!a->measure) {
+            wa = bnbq__arena_on(ws, wsb);
+            bnbq__fp8_carve(&wa, T, N, K, es, &w);
+            if (mixed) {
+                BNBQ__TRY(bnbq_quantize_blockwise(ex, L->fw_code, dt, g->x, T * K, L->bsz, w.qA, w.sA));
+                BNBQ__TRY(bnbq_dequantize_blockwise(ex, L->fw_code, dt, w.qA, w.sA, T * K, L->bsz, w.fA));
+            } else {
+                BNBQ__TRY(bnbq_quantize_global(ex, L->fw_code, dt, g->x, T * K, w.qA, w.sA));
+                BNBQ__TRY(bnbq_dequantize_global(ex, L->fw_code, dt, w.qA, w.sA, T * K, w.fA));
+            }
+            BNBQ__TRY(bnbq_quantize_global(ex, L->fw_code, dt, L->weight, N * K, w.qB, w.sB));
+            BNBQ__TRY(bnbq_dequantize_global(ex, L->fw_code, dt, w.qB, w.sB, N * K, w.fB));
+            BNBQ__TRY(bnbq_gemm(ex, dt, 0, 1, T, N, K, w.fA, w.fB, NULL, 0, g->out));
+        }
         return bnbq__lin_add_bias(ex, L, a, dt, g->out, T);
     }
+    Wt = bnbq__take(a, K * N, es);               /* B = weight^T, (in, out) */
+    ws = bnbq__take(a, wsb, 1);
+    gWt = bnbq__take(a, K * N, es);
+    BNBQ__RUN(bnbq_transpose(ex, es, L->weight, N, K, Wt));
     if (a->measure) return bnbq__lin_grad_bias(ex, L, a, dt, g->g, T);
     BNBQ__TRY(mixed ? bnbq_matmul_fp8_mixed_backward(ex, dt, g->x, Wt, T, N, K, L->fw_code,
                                                      L->bw_code, L->bsz2, g->g, g->gx, gWt, ws,

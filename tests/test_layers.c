@@ -617,6 +617,25 @@ static void test_fp8(void) {
         od = dbl(BNBQ_F32, o, b * h);
         /* FP8 */
         OK(bnbq_linear_forward(&g_ex, &F1, BNBQ_F32, x, b, z1));
+        {   /* the layer's forward (the steps on the weight itself, its product with tb) = the public function
+               of x and weight^T, + bias: the same bytes */
+            size_t wsb = 0, r, c;
+            float* Wt = (float*)malloc(H * h * 4);
+            float* ref = (float*)malloc(b * H * 4);
+            void* ws;
+            OK(bnbq_matmul_fp8_workspace_size(b, H, h, &wsb));
+            ws = malloc(wsb);
+            for (r = 0; r < H; r++)
+                for (c = 0; c < h; c++) Wt[c * H + r] = ((const float*)F1.weight)[r * h + c];
+            OK(global ? bnbq_matmul_fp8_global(&g_ex, BNBQ_F32, x, Wt, b, H, h, F1.fw_code, ref, ws, wsb)
+                      : bnbq_matmul_fp8_mixed(&g_ex, BNBQ_F32, x, Wt, b, H, h, F1.fw_code, F1.bsz, ref, ws, wsb));
+            if (F1.bias)
+                for (r = 0; r < b; r++)
+                    for (c = 0; c < H; c++) ref[r * H + c] = ref[r * H + c] + ((const float*)F1.bias)[c];
+            CHECK(memcmp(ref, z1, b * H * 4) == 0, "fp8 layer forward = bnbq_matmul_fp8_%s(x, weight^T) (+ bias), bytes",
+                  global ? "global" : "mixed");
+            free(Wt); free(ref); free(ws);
+        }
         for (i = 0; i < b * H; i++) a1[i] = (float)gelu(z1[i]);
         OK(bnbq_linear_forward(&g_ex, &F2, BNBQ_F32, a1, b, fo));
         OK(bnbq_linear_backward(&g_ex, &F2, BNBQ_F32, a1, b, g, gz));
