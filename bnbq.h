@@ -7886,7 +7886,7 @@ static bnbq_result bnbq__fp8_layer(bnbq_exec* ex, bnbq_linear* L, const bnbq__li
     bnbq_dtype dt = g->x_dt;
     size_t es = bnbq_dtype_size(dt);
     int mixed = L->desc.kind == BNBQ_LINEAR_FP8_MIXED;
-    void *Wt, *ws, *gWt = NULL;
+    void* ws;
     BNBQ__TRY(bnbq_matmul_fp8_workspace_size(T, N, K, &wsb));
     if (!backward) {
         /* B = weight^T (in, out). quantize_global / dequantize_global are elementwise with one absmax over
@@ -7912,17 +7912,35 @@ static bnbq_result bnbq__fp8_layer(bnbq_exec* ex, bnbq_linear* L, const bnbq__li
         }
         return bnbq__lin_add_bias(ex, L, a, dt, g->out, T);
     }
-    Wt = bnbq__take(a, K * N, es);               /* B = weight^T, (in, out) */
+    /* backward: bnbq_matmul_fp8_*_backward's steps on the weight itself, likewise; grad_A = fG @ fW (fW = fB^T),
+       and grad_weight = grad_B^T = fG^T @ fA (global) or grad_out^T @ x (mixed), written directly */
     ws = bnbq__take(a, wsb, 1);
-    gWt = bnbq__take(a, K * N, es);
-    BNBQ__RUN(bnbq_transpose(ex, es, L->weight, N, K, Wt));
-    if (a->measure) return bnbq__lin_grad_bias(ex, L, a, dt, g->g, T);
-    BNBQ__TRY(mixed ? bnbq_matmul_fp8_mixed_backward(ex, dt, g->x, Wt, T, N, K, L->fw_code,
-                                                     L->bw_code, L->bsz2, g->g, g->gx, gWt, ws,
-                                                     wsb)
-                    : bnbq_matmul_fp8_global_backward(ex, dt, g->x, Wt, T, N, K, L->fw_code,
-                                                      L->bw_code, g->g, g->gx, gWt, ws, wsb));
-    BNBQ__TRY(bnbq_transpose(ex, es, gWt, K, N, L->grad_weight));
+    if (!a->measure) {
+        bnbq__fp8_ws w;
+        bnbq__arena wa = bnbq__arena_on(ws, wsb);
+        bnbq__fp8_carve(&wa, T, N, K, es, &w);
+        if (mixed) {
+            if (g->gx) {
+                BNBQ__TRY(bnbq_quantize_blockwise(ex, L->bw_code, dt, g->g, T * N, L->bsz2, w.qG, w.sG));
+                BNBQ__TRY(bnbq_dequantize_blockwise(ex, L->bw_code, dt, w.qG, w.sG, T * N, L->bsz2, w.fG));
+            }
+        } else {
+            BNBQ__TRY(bnbq_quantize_global(ex, L->bw_code, dt, g->g, T * N, w.qG, w.sG));
+            BNBQ__TRY(bnbq_dequantize_global(ex, L->bw_code, dt, w.qG, w.sG, T * N, w.fG));
+        }
+        if (g->gx) {
+            BNBQ__TRY(bnbq_quantize_global(ex, L->fw_code, dt, L->weight, N * K, w.qB, w.sB));
+            BNBQ__TRY(bnbq_dequantize_global(ex, L->fw_code, dt, w.qB, w.sB, N * K, w.fB));
+            BNBQ__TRY(bnbq_gemm(ex, dt, 0, 0, T, K, N, w.fG, w.fB, NULL, 0, g->gx));
+        }
+        if (mixed) {
+            BNBQ__TRY(bnbq_gemm(ex, dt, 1, 0, N, K, T, g->g, g->x, NULL, 0, L->grad_weight));
+        } else {
+            BNBQ__TRY(bnbq_quantize_global(ex, L->fw_code, dt, g->x, T * K, w.qA, w.sA));
+            BNBQ__TRY(bnbq_dequantize_global(ex, L->fw_code, dt, w.qA, w.sA, T * K, w.fA));
+            BNBQ__TRY(bnbq_gemm(ex, dt, 1, 0, N, K, T, w.fG, w.fA, NULL, 0, L->grad_weight));
+        }
+    }
     return bnbq__lin_grad_bias(ex, L, a, dt, g->g, T);
 }
 static bnbq_result bnbq__fp8_fwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,

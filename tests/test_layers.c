@@ -639,6 +639,29 @@ static void test_fp8(void) {
         for (i = 0; i < b * H; i++) a1[i] = (float)gelu(z1[i]);
         OK(bnbq_linear_forward(&g_ex, &F2, BNBQ_F32, a1, b, fo));
         OK(bnbq_linear_backward(&g_ex, &F2, BNBQ_F32, a1, b, g, gz));
+        {   /* its backward (likewise on the weight itself) = bnbq_matmul_fp8_*_backward of weight^T: grad_x and,
+               transposed, grad_weight, bytes */
+            size_t wsb = 0, r, c;
+            float* Wt = (float*)malloc(H * h * 4);
+            float* rgx = (float*)malloc(b * H * 4);
+            float* rgw = (float*)malloc(H * h * 4);
+            void* ws;
+            int same = 1;
+            OK(bnbq_matmul_fp8_workspace_size(b, h, H, &wsb));
+            ws = malloc(wsb);
+            for (r = 0; r < h; r++)
+                for (c = 0; c < H; c++) Wt[c * h + r] = ((const float*)F2.weight)[r * H + c];
+            OK(global ? bnbq_matmul_fp8_global_backward(&g_ex, BNBQ_F32, a1, Wt, b, h, H, F2.fw_code, F2.bw_code, g,
+                                                        rgx, rgw, ws, wsb)
+                      : bnbq_matmul_fp8_mixed_backward(&g_ex, BNBQ_F32, a1, Wt, b, h, H, F2.fw_code, F2.bw_code,
+                                                       F2.bsz2, g, rgx, rgw, ws, wsb));
+            for (r = 0; r < h; r++)
+                for (c = 0; c < H; c++) same &= rgw[c * h + r] == ((const float*)F2.grad_weight)[r * H + c];
+            CHECK(memcmp(rgx, gz, b * H * 4) == 0 && same,
+                  "fp8 layer backward = bnbq_matmul_fp8_%s_backward(x, weight^T), bytes (grad_x %d, grad_weight %d)",
+                  global ? "global" : "mixed", memcmp(rgx, gz, b * H * 4) == 0, same);
+            free(Wt); free(rgx); free(rgw); free(ws);
+        }
         for (i = 0; i < b * H; i++) gz[i] = (float)(gz[i] * gelu_d(z1[i]));
         OK(bnbq_linear_backward(&g_ex, &F1, BNBQ_F32, x, b, gz, NULL));
         /* e4m3 (3 mantissa bits) forward, e5m2 grad_out: ~5 % relative */
