@@ -933,9 +933,11 @@ BNBQ_DEV void bnbq_i8_mm_dequant(const i32* A, const float* rs, const float* cs,
     }
 }
 
+// launched with bnbq__cu_launch_pdl (the int8 GEMM before it): waits for it first
 extern "C" __global__ void bnbq_k_int8_mm_dequant(const i32* A, const float* rs, const float* cs,
                                                   u64 M, u64 N, void* out, int dt, int bias_dt,
                                                   const void* bias, int vec) {
+    bnbq_pdl_wait();
     if (vec == 4) bnbq_i8_mm_dequant<4>(A, rs, cs, M, N, out, dt, bias_dt, bias);
     else bnbq_i8_mm_dequant<1>(A, rs, cs, M, N, out, dt, bias_dt, bias);
 }

@@ -710,12 +710,16 @@ BNBQ_DEV void bnbq_mt_gemm(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* o
             }
     }
 }
+// Both are launched with bnbq__cu_launch_pdl (their launch overlaps the end of the quantization before them):
+// they wait for it first.
 extern "C" __global__ void __launch_bounds__(256, 2)
 bnbq_k_int8_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {
+    bnbq_pdl_wait();
     bnbq_mt_gemm<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);
 }
 extern "C" __global__ void __launch_bounds__(256, 2)
 bnbq_k_sb_tc(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,
              u64 K, u16* out, const u16* bias) {
+    bnbq_pdl_wait();
     bnbq_mt_gemm<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);
 }

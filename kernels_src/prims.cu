@@ -1154,6 +1154,7 @@ bnbq_k_outlier_mm(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_outlier_gather(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,
                       const i32* num_cols, float* Ag, float* Wg, u64 cap, u32* err) {
+    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)
     const i32 nc = pr_outlier_nc(num_cols, K, err);
     const u64 jn = (u64)nc < cap ? (u64)nc : cap, R = M + N;
     u32 bad = 0u;
@@ -1176,6 +1177,7 @@ bnbq_k_outlier_gather(const void* A, u64 M, u64 K, const i8* CB, const float* SC
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,
                     const i32* num_cols, void* out, u32* err, const float* Ag, const float* Wg, u64 cap) {
+    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)
     __shared__ __align__(16) float As[PR_OJ][PR_OT + 4];   // [j][m]
     __shared__ __align__(16) float Ws[PR_OJ][PR_OT + 4];   // [j][n]
     const i32 nc = pr_outlier_nc(num_cols, K, err);
