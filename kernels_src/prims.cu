@@ -315,7 +315,8 @@ bnbq_k_gemm_few4(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, cons
 extern "C" __global__ void __launch_bounds__(PR_FW * 32)
 bnbq_k_gemm_mma(const void* A, const void* B, u64 M, u64 N, u64 K, const void* bias, int accumulate,
                 void* out) {
-    __shared__ float red[PR_FW][16][17];   // [warp][row of W][token]
+    __shared__ float red[PR_FW][16][17];
+    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl, bnbq__cu_gemm_launch: the kernel before it first)   // [warp][row of W][token]
     const u32 tid = threadIdx.x, lane = tid & 31u, w = tid >> 5, g = lane >> 2, q = lane & 3u;
     const u64 K16 = K >> 4, steps = (K16 + 3) >> 2;
     const bool two = M > 8;
@@ -376,7 +377,8 @@ bnbq_k_gemm_mma(const void* A, const void* B, u64 M, u64 N, u64 K, const void* b
 extern "C" __global__ void __launch_bounds__(PR_NW * 32)
 bnbq_k_gemm_mma_nn(const void* A, const void* B, u64 M, u64 N, u64 K, const void* bias, int accumulate,
                    void* out) {
-    __shared__ float red[PR_NW][16][33];   // [warp][token][column of the tile]
+    __shared__ float red[PR_NW][16][33];
+    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl, bnbq__cu_gemm_launch: the kernel before it first)   // [warp][token][column of the tile]
     const u32 tid = threadIdx.x, lane = tid & 31u, w = tid >> 5, g = lane >> 2, q = lane & 3u;
     const u64 steps = K >> 4;
     const u16* X = (const u16*)A;
@@ -451,7 +453,8 @@ BNBQ_DEV u32 pr_pack2(float v) {
 extern "C" __global__ void __launch_bounds__(PR_KW * 32)
 bnbq_k_gemm_smallk(const void* A, const void* B, u64 M, u64 N, u64 K, const void* bias, int accumulate,
                    void* out) {
-    __shared__ float sh[PR_KW][64][33];   // [warp][row of the tile][column]
+    __shared__ float sh[PR_KW][64][33];
+    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl, bnbq__cu_gemm_launch: the kernel before it first)   // [warp][row of the tile][column]
     const u32 lane = threadIdx.x & 31u, w = threadIdx.x >> 5, g = lane >> 2, q = lane & 3u;
     const u16* G = (const u16*)A;
     const u16* X = (const u16*)B;
@@ -655,6 +658,7 @@ template <int TA, int TB>
 BNBQ_DEV void pr_gemm_t2(const void* A, const void* B, u64 M, u64 N, u64 K, const void* bias, int accumulate,
                          void* out) {
     extern __shared__ __align__(128) unsigned char pr_t2_ring[];
+    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl, bnbq__cu_gemm_launch: the kernel before it first)
     const u32 sbase = (u32)__cvta_generic_to_shared(pr_t2_ring);
     const u16* a16 = (const u16*)A;
     const u16* b16 = (const u16*)B;
