@@ -524,6 +524,12 @@ bnbq_k_int8_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {
 // (Measured and not kept, bench/results/gpu-20261123-h100-session22-int8-decode.txt: the first 64 outlier
 // columns loaded before the row is streamed, to hide their latency: 98 registers, and with launch bounds of
 // 3 or 4 blocks an SM 72 or 64 + spills; all 3-25 % slower than this form.)
+// What the outlier epilogue costs (session 23, bench/results/gpu-20261123-h100-session23-gemv-dq-probes.txt): at
+// K = 14336 the weight's outlier bytes come back from DRAM (the row has left the L2 while the weight streamed:
+// +36 MB, ~8.5 us) and the step-by-step chain (cols[j], then X and the bytes, the shuffle sums) 3-10 us. Not
+// kept, measured: the columns and X staged in shared memory once a block (noise), the bytes picked out of the
+// stream (10-35 % slower: the staging before the first row, occupancy), the indices kept in registers (80-106
+// registers: slower), -session23-gemv-dq.txt.
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_gemv_dq(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* rs, const float* cs,
                     int dt, int bias_dt, const void* bias, const void* X, const i32* cols, const i32* num_cols,
