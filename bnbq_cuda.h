@@ -107,7 +107,11 @@ typedef struct bnbq_cuda bnbq_cuda;   /* opaque context: one device */
                         lets the next kernel on the stream start before it ends when that kernel
                         was launched with programmatic dependent launch (CUDA 12): such a kernel
                         must wait (cudaGridDependencySynchronize) before it reads the output, as
-                        CUDA requires of those launches; bnbq's own kernels do. */
+                        CUDA requires of those launches; bnbq's own kernels do.
+   The same holds on sm_90 after int8_vectorwise_quant with at most as many rows as the GPU has SMs
+   (and after its one-row kernel): its passes let the next kernel start as they begin. A kernel of
+   yours launched with programmatic dependent launch after a bnbq call must wait before it reads
+   what the call wrote; plain launches need nothing. */
 typedef struct bnbq_cuda_desc {
     int            device_index;
     const char*    cache_dir;
