@@ -7119,6 +7119,62 @@ static bnbq_result bnbq__fp8_check(bnbq_exec* ex, const char* bnbq__func, bnbq_d
     return BNBQ_SUCCESS;
 }
 
+/* The steps of bnbq_matmul_fp8_mixed / _global (w: the carved workspace): A (M, K) quantized and dequantized with
+   fw_code (blockwise with bsz where mixed, else globally), B's K N values globally, then out = fA @ fB. wt: B is
+   given as the weight (N, K) itself, B^T: the global quantization is elementwise with one absmax, so its values
+   are B's, transposed, and the product takes it with tb (the FP8 layers, without a transposed copy). */
+static bnbq_result bnbq__fp8_fwd_steps(bnbq_exec* ex, bnbq_dtype dt, int mixed, const void* A, const void* B,
+                                       int wt, size_t M, size_t N, size_t K, const float* fw_code, int bsz,
+                                       void* out, const bnbq__fp8_ws* w) {
+    if (mixed) {
+        BNBQ__TRY(bnbq_quantize_blockwise(ex, fw_code, dt, A, M * K, bsz, w->qA, w->sA));
+        BNBQ__TRY(bnbq_dequantize_blockwise(ex, fw_code, dt, w->qA, w->sA, M * K, bsz, w->fA));
+    } else {
+        BNBQ__TRY(bnbq_quantize_global(ex, fw_code, dt, A, M * K, w->qA, w->sA));
+        BNBQ__TRY(bnbq_dequantize_global(ex, fw_code, dt, w->qA, w->sA, M * K, w->fA));
+    }
+    BNBQ__TRY(bnbq_quantize_global(ex, fw_code, dt, B, K * N, w->qB, w->sB));
+    BNBQ__TRY(bnbq_dequantize_global(ex, fw_code, dt, w->qB, w->sB, K * N, w->fB));
+    return bnbq_gemm(ex, dt, 0, wt != 0, M, N, K, w->fA, w->fB, NULL, 0, out);
+}
+
+/* The steps of bnbq_matmul_fp8_mixed_backward / _global_backward: grad_out G (M, N) quantized with bw_code
+   (blockwise with bsz2 where mixed, and there only for grad_A), grad_A = fG @ fB^T (B globally with fw_code),
+   grad_B = A^T @ G (mixed) or fA^T @ fG (global, A globally with fw_code); each skipped where NULL. wt: B given
+   as the weight (N, K) itself (as bnbq__fp8_fwd_steps), and grad_B written as its gradient (N, K) = G^T @ A. */
+static bnbq_result bnbq__fp8_bwd_steps(bnbq_exec* ex, bnbq_dtype dt, int mixed, const void* A, const void* B,
+                                       int wt, size_t M, size_t N, size_t K, const float* fw_code,
+                                       const float* bw_code, int bsz2, const void* grad_out, void* grad_A,
+                                       void* grad_B, const bnbq__fp8_ws* w) {
+    const void *a = A, *g = grad_out;
+    if (!grad_A && !grad_B) return BNBQ_SUCCESS;
+    if (!mixed) {
+        BNBQ__TRY(bnbq_quantize_global(ex, bw_code, dt, grad_out, M * N, w->qG, w->sG));
+        BNBQ__TRY(bnbq_dequantize_global(ex, bw_code, dt, w->qG, w->sG, M * N, w->fG));
+    }
+    if (grad_A) {
+        if (mixed) {
+            BNBQ__TRY(bnbq_quantize_blockwise(ex, bw_code, dt, grad_out, M * N, bsz2, w->qG, w->sG));
+            BNBQ__TRY(bnbq_dequantize_blockwise(ex, bw_code, dt, w->qG, w->sG, M * N, bsz2, w->fG));
+        }
+        BNBQ__TRY(bnbq_quantize_global(ex, fw_code, dt, B, K * N, w->qB, w->sB));
+        BNBQ__TRY(bnbq_dequantize_global(ex, fw_code, dt, w->qB, w->sB, K * N, w->fB));
+        BNBQ__TRY(bnbq_gemm(ex, dt, 0, wt == 0, M, K, N, w->fG, w->fB, NULL, 0, grad_A));
+    }
+    if (grad_B) {
+        if (!mixed) {
+            /* the global quantization of A^T holds the same values as that of A, transposed */
+            BNBQ__TRY(bnbq_quantize_global(ex, fw_code, dt, A, M * K, w->qA, w->sA));
+            BNBQ__TRY(bnbq_dequantize_global(ex, fw_code, dt, w->qA, w->sA, M * K, w->fA));
+            a = w->fA;
+            g = w->fG;
+        }
+        BNBQ__TRY(wt ? bnbq_gemm(ex, dt, 1, 0, N, K, M, g, a, NULL, 0, grad_B)
+                     : bnbq_gemm(ex, dt, 1, 0, K, N, M, a, g, NULL, 0, grad_B));
+    }
+    return BNBQ_SUCCESS;
+}
+
 BNBQ_API bnbq_result bnbq_matmul_fp8_mixed(bnbq_exec* ex, bnbq_dtype dt, const void* A,
                                            const void* B, size_t M, size_t N, size_t K,
                                            const float* fw_code, int bsz, void* out,
@@ -7129,11 +7185,7 @@ BNBQ_API bnbq_result bnbq_matmul_fp8_mixed(bnbq_exec* ex, bnbq_dtype dt, const v
     BNBQ__TRY(bnbq__fp8_check(ex, bnbq__func, dt, A, B, M, N, K, fw_code, NULL, work, work_bytes,
                               &w));
     BNBQ__REQUIRE(bnbq__blocksize8_ok(ex, bsz), BNBQ_ERROR_BAD_BLOCKSIZE, "bad bsz");
-    BNBQ__TRY(bnbq_quantize_blockwise(ex, fw_code, dt, A, M * K, bsz, w.qA, w.sA));
-    BNBQ__TRY(bnbq_dequantize_blockwise(ex, fw_code, dt, w.qA, w.sA, M * K, bsz, w.fA));
-    BNBQ__TRY(bnbq_quantize_global(ex, fw_code, dt, B, K * N, w.qB, w.sB));
-    BNBQ__TRY(bnbq_dequantize_global(ex, fw_code, dt, w.qB, w.sB, K * N, w.fB));
-    return bnbq_gemm(ex, dt, 0, 0, M, N, K, w.fA, w.fB, NULL, 0, out);
+    return bnbq__fp8_fwd_steps(ex, dt, 1, A, B, 0, M, N, K, fw_code, bsz, out, &w);
 }
 
 BNBQ_API bnbq_result bnbq_matmul_fp8_mixed_backward(bnbq_exec* ex, bnbq_dtype dt, const void* A,
@@ -7148,15 +7200,8 @@ BNBQ_API bnbq_result bnbq_matmul_fp8_mixed_backward(bnbq_exec* ex, bnbq_dtype dt
     BNBQ__TRY(bnbq__fp8_check(ex, bnbq__func, dt, A, B, M, N, K, fw_code, bw_code, work,
                               work_bytes, &w));
     BNBQ__REQUIRE(bnbq__blocksize8_ok(ex, bsz2), BNBQ_ERROR_BAD_BLOCKSIZE, "bad bsz2");
-    if (grad_A) {
-        BNBQ__TRY(bnbq_quantize_blockwise(ex, bw_code, dt, grad_out, M * N, bsz2, w.qG, w.sG));
-        BNBQ__TRY(bnbq_dequantize_blockwise(ex, bw_code, dt, w.qG, w.sG, M * N, bsz2, w.fG));
-        BNBQ__TRY(bnbq_quantize_global(ex, fw_code, dt, B, K * N, w.qB, w.sB));
-        BNBQ__TRY(bnbq_dequantize_global(ex, fw_code, dt, w.qB, w.sB, K * N, w.fB));
-        BNBQ__TRY(bnbq_gemm(ex, dt, 0, 1, M, K, N, w.fG, w.fB, NULL, 0, grad_A));
-    }
-    if (grad_B) BNBQ__TRY(bnbq_gemm(ex, dt, 1, 0, K, N, M, A, grad_out, NULL, 0, grad_B));
-    return BNBQ_SUCCESS;
+    return bnbq__fp8_bwd_steps(ex, dt, 1, A, B, 0, M, N, K, fw_code, bw_code, bsz2, grad_out, grad_A, grad_B,
+                               &w);
 }
 
 BNBQ_API bnbq_result bnbq_matmul_fp8_global(bnbq_exec* ex, bnbq_dtype dt, const void* A,
@@ -7168,11 +7213,7 @@ BNBQ_API bnbq_result bnbq_matmul_fp8_global(bnbq_exec* ex, bnbq_dtype dt, const 
     BNBQ__REQUIRE(out, BNBQ_ERROR_NULL_POINTER, "out is NULL");
     BNBQ__TRY(bnbq__fp8_check(ex, bnbq__func, dt, A, B, M, N, K, fw_code, NULL, work, work_bytes,
                               &w));
-    BNBQ__TRY(bnbq_quantize_global(ex, fw_code, dt, A, M * K, w.qA, w.sA));
-    BNBQ__TRY(bnbq_dequantize_global(ex, fw_code, dt, w.qA, w.sA, M * K, w.fA));
-    BNBQ__TRY(bnbq_quantize_global(ex, fw_code, dt, B, K * N, w.qB, w.sB));
-    BNBQ__TRY(bnbq_dequantize_global(ex, fw_code, dt, w.qB, w.sB, K * N, w.fB));
-    return bnbq_gemm(ex, dt, 0, 0, M, N, K, w.fA, w.fB, NULL, 0, out);
+    return bnbq__fp8_fwd_steps(ex, dt, 0, A, B, 0, M, N, K, fw_code, 0, out, &w);
 }
 
 BNBQ_API bnbq_result bnbq_matmul_fp8_global_backward(bnbq_exec* ex, bnbq_dtype dt, const void* A,
@@ -7185,21 +7226,7 @@ BNBQ_API bnbq_result bnbq_matmul_fp8_global_backward(bnbq_exec* ex, bnbq_dtype d
     BNBQ__REQUIRE(grad_out && bw_code, BNBQ_ERROR_NULL_POINTER, "grad_out or bw_code is NULL");
     BNBQ__TRY(bnbq__fp8_check(ex, bnbq__func, dt, A, B, M, N, K, fw_code, bw_code, work,
                               work_bytes, &w));
-    if (!grad_A && !grad_B) return BNBQ_SUCCESS;
-    BNBQ__TRY(bnbq_quantize_global(ex, bw_code, dt, grad_out, M * N, w.qG, w.sG));
-    BNBQ__TRY(bnbq_dequantize_global(ex, bw_code, dt, w.qG, w.sG, M * N, w.fG));
-    if (grad_A) {
-        BNBQ__TRY(bnbq_quantize_global(ex, fw_code, dt, B, K * N, w.qB, w.sB));
-        BNBQ__TRY(bnbq_dequantize_global(ex, fw_code, dt, w.qB, w.sB, K * N, w.fB));
-        BNBQ__TRY(bnbq_gemm(ex, dt, 0, 1, M, K, N, w.fG, w.fB, NULL, 0, grad_A));
-    }
-    if (grad_B) {
-        /* the global quantization of A^T holds the same values as that of A, transposed */
-        BNBQ__TRY(bnbq_quantize_global(ex, fw_code, dt, A, M * K, w.qA, w.sA));
-        BNBQ__TRY(bnbq_dequantize_global(ex, fw_code, dt, w.qA, w.sA, M * K, w.fA));
-        BNBQ__TRY(bnbq_gemm(ex, dt, 1, 0, K, N, M, w.fA, w.fG, NULL, 0, grad_B));
-    }
-    return BNBQ_SUCCESS;
+    return bnbq__fp8_bwd_steps(ex, dt, 0, A, B, 0, M, N, K, fw_code, bw_code, 0, grad_out, grad_A, grad_B, &w);
 }
 
 /* switchback_bnb workspace */
@@ -7888,59 +7915,21 @@ static bnbq_result bnbq__fp8_layer(bnbq_exec* ex, bnbq_linear* L, const bnbq__li
     int mixed = L->desc.kind == BNBQ_LINEAR_FP8_MIXED;
     void* ws;
     BNBQ__TRY(bnbq_matmul_fp8_workspace_size(T, N, K, &wsb));
-    if (!backward) {
-        /* B = weight^T (in, out). quantize_global / dequantize_global are elementwise with one absmax over
-           all of B, so on the weight itself (out, in) they give B's values, transposed; then out = fA @ fW^T
-           (bnbq_gemm with tb = 1): the steps of bnbq_matmul_fp8_mixed / _global without the transposed copy
-           of the weight (its write and read: 64 MB a call at 4096 x 4096 in f16) */
-        bnbq__fp8_ws w;
-        bnbq__arena wa;
-        ws = bnbq__take(a, wsb, 1);
-        if (!a->measure) {
-            wa = bnbq__arena_on(ws, wsb);
-            bnbq__fp8_carve(&wa, T, N, K, es, &w);
-            if (mixed) {
-                BNBQ__TRY(bnbq_quantize_blockwise(ex, L->fw_code, dt, g->x, T * K, L->bsz, w.qA, w.sA));
-                BNBQ__TRY(bnbq_dequantize_blockwise(ex, L->fw_code, dt, w.qA, w.sA, T * K, L->bsz, w.fA));
-            } else {
-                BNBQ__TRY(bnbq_quantize_global(ex, L->fw_code, dt, g->x, T * K, w.qA, w.sA));
-                BNBQ__TRY(bnbq_dequantize_global(ex, L->fw_code, dt, w.qA, w.sA, T * K, w.fA));
-            }
-            BNBQ__TRY(bnbq_quantize_global(ex, L->fw_code, dt, L->weight, N * K, w.qB, w.sB));
-            BNBQ__TRY(bnbq_dequantize_global(ex, L->fw_code, dt, w.qB, w.sB, N * K, w.fB));
-            BNBQ__TRY(bnbq_gemm(ex, dt, 0, 1, T, N, K, w.fA, w.fB, NULL, 0, g->out));
-        }
-        return bnbq__lin_add_bias(ex, L, a, dt, g->out, T);
-    }
-    /* backward: bnbq_matmul_fp8_*_backward's steps on the weight itself, likewise; grad_A = fG @ fW (fW = fB^T),
-       and grad_weight = grad_B^T = fG^T @ fA (global) or grad_out^T @ x (mixed), written directly */
+    /* B = weight^T (in, out): bnbq_matmul_fp8_*'s steps on the weight itself (wt; no transposed copy, 64 MB of
+       traffic a call at 4096 x 4096 in f16), and backward grad_weight written directly as G^T @ A */
     ws = bnbq__take(a, wsb, 1);
     if (!a->measure) {
         bnbq__fp8_ws w;
         bnbq__arena wa = bnbq__arena_on(ws, wsb);
         bnbq__fp8_carve(&wa, T, N, K, es, &w);
-        if (mixed) {
-            if (g->gx) {
-                BNBQ__TRY(bnbq_quantize_blockwise(ex, L->bw_code, dt, g->g, T * N, L->bsz2, w.qG, w.sG));
-                BNBQ__TRY(bnbq_dequantize_blockwise(ex, L->bw_code, dt, w.qG, w.sG, T * N, L->bsz2, w.fG));
-            }
-        } else {
-            BNBQ__TRY(bnbq_quantize_global(ex, L->bw_code, dt, g->g, T * N, w.qG, w.sG));
-            BNBQ__TRY(bnbq_dequantize_global(ex, L->bw_code, dt, w.qG, w.sG, T * N, w.fG));
-        }
-        if (g->gx) {
-            BNBQ__TRY(bnbq_quantize_global(ex, L->fw_code, dt, L->weight, N * K, w.qB, w.sB));
-            BNBQ__TRY(bnbq_dequantize_global(ex, L->fw_code, dt, w.qB, w.sB, N * K, w.fB));
-            BNBQ__TRY(bnbq_gemm(ex, dt, 0, 0, T, K, N, w.fG, w.fB, NULL, 0, g->gx));
-        }
-        if (mixed) {
-            BNBQ__TRY(bnbq_gemm(ex, dt, 1, 0, N, K, T, g->g, g->x, NULL, 0, L->grad_weight));
-        } else {
-            BNBQ__TRY(bnbq_quantize_global(ex, L->fw_code, dt, g->x, T * K, w.qA, w.sA));
-            BNBQ__TRY(bnbq_dequantize_global(ex, L->fw_code, dt, w.qA, w.sA, T * K, w.fA));
-            BNBQ__TRY(bnbq_gemm(ex, dt, 1, 0, N, K, T, w.fG, w.fA, NULL, 0, L->grad_weight));
-        }
+        if (!backward)
+            BNBQ__TRY(bnbq__fp8_fwd_steps(ex, dt, mixed, g->x, L->weight, 1, T, N, K, L->fw_code, L->bsz, g->out,
+                                          &w));
+        else
+            BNBQ__TRY(bnbq__fp8_bwd_steps(ex, dt, mixed, g->x, L->weight, 1, T, N, K, L->fw_code, L->bw_code,
+                                          L->bsz2, g->g, g->gx, L->grad_weight, &w));
     }
+    if (!backward) return bnbq__lin_add_bias(ex, L, a, dt, g->out, T);
     return bnbq__lin_grad_bias(ex, L, a, dt, g->g, T);
 }
 static bnbq_result bnbq__fp8_fwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,
