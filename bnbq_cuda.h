@@ -9697,14 +9697,14 @@ static int bnbq__cu_mm_tc_off = 0;     /* bench and test switch: the warp-a-row 
    block of 16 warps, mma.m16n8k32. Else bnbq_k_int8_gemv / bnbq_k_sb_gemv (kernel): a warp per row of
    B and group of 8 rows of A (two groups: two warps a row), 8 warps a block. */
 static bnbq_result bnbq__cu_mm_gemv(bnbq_exec* ex, const char* func, const char* kernel, const char* tc_kernel,
-                                    size_t M, size_t N, void** args) {
+                                    size_t M, size_t N, int pdl, void** args) {
     bnbq_cuda* c = (bnbq_cuda*)ex->impl;
     bnbq__CUfunction f = NULL;
     int tc = M >= BNBQ__CU_MM_TC_MIN && c->target_arch >= 80 && !bnbq__cu_mm_tc_off;
     bnbq_result r = bnbq__cu_kernel(ex, "int8mm", "", tc ? tc_kernel : kernel, &f);
-    /* bnbq_k_int8_dq_mma waits for the kernel before it in bnbq_pdl_wait: launched so that it may start early */
+    /* pdl: the kernel waits for the kernel before it (bnbq_pdl_wait), so it may be launched to start early */
     if (r == BNBQ_SUCCESS)
-        r = (tc && !strcmp(tc_kernel, "bnbq_k_int8_dq_mma") ? bnbq__cu_launch_pdl : bnbq__cu_launch)(ex, func, f,
+        r = (pdl ? bnbq__cu_launch_pdl : bnbq__cu_launch)(ex, func, f,
                             tc ? bnbq__grid(c, N, BNBQ__CU_MM_TC_N)
                                : bnbq__grid(c, N * (M > BNBQ__CU_MM_GV_G ? 2 : 1), 8), 1,
                             tc ? 32 * BNBQ__CU_MM_TC_W : 256, 0, args);
@@ -9753,7 +9753,7 @@ static bnbq_result bnbq__cu_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, c
     a[0] = (void*)&A; a[1] = (void*)&B; a[2] = &MM; a[3] = &NN; a[4] = &KK; a[5] = (void*)&out;
     a[6] = &vec; a[7] = &vec_out;
     if (vec && M <= BNBQ__CU_MM_GV_M && !bnbq__cu_mm_gemv_off) {   /* a few rows of A (a decoding step) */
-        r = bnbq__cu_mm_gemv(ex, bnbq__func, "bnbq_k_int8_gemv", "bnbq_k_int8_mma", M, N, a);
+        r = bnbq__cu_mm_gemv(ex, bnbq__func, "bnbq_k_int8_gemv", "bnbq_k_int8_mma", M, N, 0, a);
         BNBQ__CU_END();
     }
     if (vec && c->target_arch >= 80 && !bnbq__cu_mm_tile_tc_off) {   /* tensor cores */
@@ -9944,7 +9944,7 @@ static bnbq_result bnbq__cu_sb_matmul(bnbq_exec* ex, const char* func, const int
     a[0] = (void*)&a_; a[1] = (void*)&w; a[2] = (void*)&sx; a[3] = (void*)&sw; a[4] = &sw_global;
     a[5] = &MM; a[6] = &NN; a[7] = &KK; a[8] = (void*)&out; a[9] = (void*)&bias;
     if (vec && M <= BNBQ__CU_MM_GV_M && !bnbq__cu_mm_gemv_off)   /* a few rows of A */
-        return bnbq__cu_mm_gemv(ex, func, "bnbq_k_sb_gemv", "bnbq_k_sb_mma", M, N, a);
+        return bnbq__cu_mm_gemv(ex, func, "bnbq_k_sb_gemv", "bnbq_k_sb_mma", M, N, 0, a);
     if (vec && ((bnbq_cuda*)ex->impl)->target_arch >= 80 && !bnbq__cu_mm_tile_tc_off)   /* tensor cores */
         return bnbq__cu_mm_tiles_tc(ex, func, "bnbq_k_sb_tc", M, N, a);
     r = bnbq__cu_tiles_x(ex, func, N, &gx);
@@ -10637,7 +10637,7 @@ static bnbq_result bnbq__cu_int8_dq_mma(bnbq_exec* ex, bnbq_dtype dt, const int8
     a[0] = (void*)&CA; a[1] = (void*)&CB; a[2] = &MM; a[3] = &NN; a[4] = &KK; a[5] = (void*)&row_stats;
     a[6] = (void*)&col_stats; a[7] = &idt; a[8] = &ibdt; a[9] = (void*)&bias; a[10] = &out; a[11] = (void*)&A;
     a[12] = (void*)&cols; a[13] = (void*)&num_cols; a[14] = &err;
-    if (r == BNBQ_SUCCESS) r = bnbq__cu_mm_gemv(ex, bnbq__func, "bnbq_k_int8_dq_mma", "bnbq_k_int8_dq_mma", M, N, a);
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_mm_gemv(ex, bnbq__func, "bnbq_k_int8_dq_mma", "bnbq_k_int8_dq_mma", M, N, 1, a);
     if (r == BNBQ_SUCCESS && cols) {
         bnbq__ctx_lock(c);
         c->dq_outl_launches++;
