@@ -1051,8 +1051,8 @@ BNBQ_DEV void bnbq_g4tc_body(const void* A, const u8* packed, const float* absma
     // (RG = 4: one lane per line, lanes 8 r .. 8 r + 7 hold row r's 128 + 128 bytes; RG = 1, not measured
     // that way, every lane)
     if (total != 0 && (RG != 4 || (lane & 7u) == 0u)) {
-        asm volatile("prefetch.global.L2 [%0];" :: "l"(fw0 + 64 * RG * (u64)fs));
-        asm volatile("prefetch.global.L2 [%0];" :: "l"((sp ? fw0 + 128 : fw1) + 64 * RG * (u64)fs));
+        bnbq_prefetch_l2(fw0 + 64 * RG * (u64)fs);
+        bnbq_prefetch_l2((sp ? fw0 + 128 : fw1) + 64 * RG * (u64)fs);
     }
     bnbq_pdl_wait();   // launched with programmatic dependent launch: the kernel before it first
 #pragma unroll

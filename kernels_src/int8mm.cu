@@ -358,7 +358,7 @@ BNBQ_DEV void bnbq_mm_pdl_prefetch(const i8* B, u64 N, u64 K, u64 n0, u64 nr, u3
     if (n0 < n1)
         for (u64 l = t; l < (n1 - n0) * lpr; l += nt) {
             const u64 r = n0 + l / lpr, o = (l % lpr) * 128;
-            asm volatile("prefetch.global.L2 [%0];" :: "l"(B + r * K + o));
+            bnbq_prefetch_l2(B + r * K + o);
         }
     bnbq_pdl_wait();
 }
@@ -541,7 +541,7 @@ bnbq_k_int8_gemv_dq(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* 
         const u64 n0 = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
         if (n0 < N)
             for (u64 o = (u64)(threadIdx.x & 31u) * 128u; o < K; o += 32u * 128u)
-                asm volatile("prefetch.global.L2 [%0];" :: "l"(B + n0 * K + o));
+                bnbq_prefetch_l2(B + n0 * K + o);
         bnbq_pdl_wait();
     }
     if (vec) {

@@ -128,6 +128,11 @@ BNBQ_DEV void bnbq_pdl_release() {
     asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
+// A hint to bring the 128-byte line at p into the L2 (prefetch.global.L2: no value, never stale data); the
+// kernels launched that way use it for inputs that do not depend on the kernel before them, before they wait.
+BNBQ_DEV void bnbq_prefetch_l2(const void* p) {
+    asm volatile("prefetch.global.L2 [%0];" :: "l"(p));
+}
 
 // Software RNE narrowing (keeps a NaN's sign and top payload bits, as bnbq.h's bnbq_f32_to_f16).
 BNBQ_DEV u16 bnbq_f32_to_f16_soft(float x) {
