@@ -414,13 +414,18 @@ typedef bnbq__CUlaunchConfig_own bnbq__CUlaunchConfig;
    (CUDA 11.7), loading a function now rather than at its first launch (CUDA 12.4), and a
    function's attributes (gemv_4bit's dynamic shared memory over 48 KB; without it the launcher
    takes a kernel that needs none), and launches with attributes (CUDA 12.0: programmatic
-   dependent launch on sm_90+, bnbq__cu_launch_pdl; without it a plain launch). */
+   dependent launch on sm_90+, bnbq__cu_launch_pdl; without it a plain launch), and tensor maps (CUDA
+   12.0: the TMA copies of bnbq_gemm's sm_90a tiles, bnbq__cu_gemm_wg; without it the sm_80 tiles). The
+   enums of cuTensorMapEncodeTiled pass as int (cuda.h's enums are int-sized). */
 #define BNBQ__CU_FUNCS_OPT(X) \
     X(cuModuleGetLoadingMode, "cuModuleGetLoadingMode", 0, bnbq__CUresult, (bnbq__CUloadingMode*)) \
     X(cuFuncLoad, "cuFuncLoad", 0, bnbq__CUresult, (bnbq__CUfunction)) \
     X(cuFuncSetAttribute, "cuFuncSetAttribute", 0, bnbq__CUresult, (bnbq__CUfunction, bnbq__CUfuncattr, int)) \
     X(cuLaunchKernelEx, "cuLaunchKernelEx", 0, bnbq__CUresult, \
-      (const bnbq__CUlaunchConfig*, bnbq__CUfunction, void**, void**))
+      (const bnbq__CUlaunchConfig*, bnbq__CUfunction, void**, void**)) \
+    X(cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled", 0, bnbq__CUresult, \
+      (void*, int, unsigned int, void*, const unsigned long long*, const unsigned long long*, \
+       const unsigned int*, const unsigned int*, int, int, int, int))
 
 #define BNBQ__NVRTC_FUNCS(X) \
     X(nvrtcVersion, "nvrtcVersion", 1, bnbq__nvrtcResult, (int*, int*)) \
@@ -550,6 +555,9 @@ static bnbq_result bnbq__load_driver(const bnbq_exec* log_ex, const char* explic
     t->bnbq__cuFuncSetAttribute = cuFuncSetAttribute;
 #if CUDA_VERSION >= 12000
     t->bnbq__cuLaunchKernelEx = cuLaunchKernelEx;
+    t->bnbq__cuTensorMapEncodeTiled =
+        (bnbq__CUresult(*)(void*, int, unsigned int, void*, const unsigned long long*, const unsigned long long*,
+                           const unsigned int*, const unsigned int*, int, int, int, int))cuTensorMapEncodeTiled;
 #endif
     strcpy(t->path, "(linked)");
     t->loaded = 1;
@@ -1222,6 +1230,386 @@ static const char* const bnbq__cu_src_convert[] = {
 };
 static const char* const bnbq__cu_kernels_convert[] = {
     "bnbq_k_convert",
+    0
+};
+static const char* const bnbq__cu_src_gemm90[] = {
+    "#line 1 \"gemm90.cu\"\n",
+    "// bnbq_gemm's 16-bit tiles on Hopper: TMA copies and wgmma (warpgroup) tensor-core instructions.\n",
+    "// Compiled as units BNBQ_DT=1 / BNBQ_DT=2 with BNBQ_ARCH_A=1 (variants in bnbq_cuda.h's\n",
+    "// BNBQ__CU_VARIANTS_PRIMS): bnbq_cuda.h builds such a unit as sm_90a where the target is sm_90 (cubin), the\n",
+    "// only architecture whose code may use wgmma and setmaxnreg; elsewhere the kernels are empty and the\n",
+    "// launcher (bnbq__cu_gemm) never takes them.\n",
+    "//\n",
+    "// out (M, N) = op(A) @ op(B) [+ bias] [+ out], as prims.cu's bnbq_k_gemm_t2_* (float32 sums; wgmma's k order\n",
+    "// within a step of 16 is the hardware's, the steps ascending: a result within the vectors' tolerance, not\n",
+    "// the same bytes as bnbq_k_gemm_t2_*).\n",
+    "// Tiles of 128 x BN outputs (BN 128 or 256) and 64 of K a stage, a ring of S stages in dynamic shared memory.\n",
+    "// A block: three warpgroups. Warpgroup 0 (its first thread) is the producer: for each stage it waits until the\n",
+    "// stage is free (its `empty` mbarrier), announces the bytes on its `full` mbarrier and issues the TMA copies\n",
+    "// (tensor maps built on the host, 128-byte swizzle, out-of-range elements read as zero: M, N and K need no\n",
+    "// multiple). Warpgroups 1 and 2 (the consumers) take 64 rows of the tile each: they wait for `full`, issue\n",
+    "// four m64nBNk16 wgmma instructions on the stage (descriptors into shared memory), and free the stage before\n",
+    "// once this one's group is in flight (wgmma.wait_group 1). The grid is persistent (at most one block an SM,\n",
+    "// tiles grid-strided in bnbq_tile_order), so the producer fills the next tile's stages while the consumers\n",
+    "// write the last one's outputs straight from their registers.\n",
+    "// Shared memory layouts, as TMA writes them with the 128-byte swizzle (16-byte chunk c of 128-byte row r at\n",
+    "// c ^ (r % 8)) and as the descriptors describe them (PTX ISA, \"Matrix Descriptor Format\"):\n",
+    "//   K contiguous (A as stored, B with trans_b): one box of 64 k x R rows, row r at 128 r; descriptor: K-major,\n",
+    "//     stride between 8-row groups (SBO) 1024, a k16 step 32 bytes further.\n",
+    "//   M or N contiguous (A with trans_a, B as stored): boxes of 64 rows x 64 k, k at 128 k inside a box, box b\n",
+    "//     (rows 64 b .. 64 b + 63) at 8192 b; descriptor: MN-major (the instruction's transpose bit), SBO 1024\n",
+    "//     between groups of 8 k, LBO 8192 between groups of 64 rows, a k16 step 2048 bytes further.\n",
+    "\n",
+    "#if defined(BNBQ_DT) && BNBQ_DT != BNBQ_F32\n",
+    "\n",
+    "#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)\n",
+    "#define G9_ON 1\n",
+    "#else\n",
+    "#define G9_ON 0\n",
+    "#endif\n",
+    "#if BNBQ_DT == BNBQ_F16\n",
+    "#define G9_TY \"f16\"\n",
+    "#else\n",
+    "#define G9_TY \"bf16\"\n",
+    "#endif\n",
+    "\n",
+    "// a CUtensorMap (cuTensorMapEncodeTiled's 128 bytes), passed by value\n",
+    "struct __align__(64) g9_tmap {\n",
+    "    u64 q[16];\n",
+    "};\n",
+    "\n",
+    "#if G9_ON\n",
+    "BNBQ_DEV void g9_bar_init(u32 bar, u32 count) {\n",
+    "    asm volatile(\"mbarrier.init.shared::cta.b64 [%0], %1;\" ::\"r\"(bar), \"r\"(count) : \"memory\");\n",
+    "}\n",
+    "BNBQ_DEV void g9_bar_wait(u32 bar, u32 parity) {\n",
+    "    u32 ok;\n",
+    "    do {\n",
+    "        asm volatile(\"{\\n.reg .pred p;\\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\\nselp.u32 %0, 1, 0, p;\\n}\\n\"\n",
+    "                     : \"=r\"(ok) : \"r\"(bar), \"r\"(parity) : \"memory\");\n",
+    "    } while (!ok);\n",
+    "}\n",
+    "BNBQ_DEV void g9_bar_expect(u32 bar, u32 bytes) {\n",
+    "    asm volatile(\"mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\" ::\"r\"(bar), \"r\"(bytes) : \"memory\");\n",
+    "}\n",
+    "BNBQ_DEV void g9_bar_arrive(u32 bar) {\n",
+    "    asm volatile(\"mbarrier.arrive.shared::cta.b64 _, [%0];\" ::\"r\"(bar) : \"memory\");\n",
+    "}\n",
+    "// the 2-D box at (c0, c1) (c0 along the contiguous dimension) of map into shared memory at dst; its bytes\n",
+    "// count on the mbarrier bar\n",
+    "BNBQ_DEV void g9_tma(u32 dst, const g9_tmap* map, u64 c0, u64 c1, u32 bar) {\n",
+    "    asm volatile(\"cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\"\n",
+    "                 ::\"r\"(dst), \"l\"((u64)map), \"r\"((int)c0), \"r\"((int)c1), \"r\"(bar) : \"memory\");\n",
+    "}\n",
+    "// a shared memory matrix descriptor: start address, leading / stride byte offsets, 128-byte swizzle\n",
+    "BNBQ_DEV u64 g9_desc(u32 addr, u32 lbo, u32 sbo) {\n",
+    "    return (u64)((addr & 0x3ffffu) >> 4) | ((u64)((lbo & 0x3ffffu) >> 4) << 16) |\n",
+    "           ((u64)((sbo & 0x3ffffu) >> 4) << 32) | (1ull << 62);\n",
+    "}\n",
+    "BNBQ_DEV void g9_fence() { asm volatile(\"wgmma.fence.sync.aligned;\" ::: \"memory\"); }\n",
+    "BNBQ_DEV void g9_commit() { asm volatile(\"wgmma.commit_group.sync.aligned;\" ::: \"memory\"); }\n",
+    "template <int N>\n",
+    "BNBQ_DEV void g9_wait() { asm volatile(\"wgmma.wait_group.sync.aligned %0;\" ::\"n\"(N) : \"memory\"); }\n",
+    "// d (this thread's 64 x BN / 128 float32 sums) += A (64 x 16, descriptor da) x B (16 x BN, db); TA / TB: the\n",
+    "// operand is MN-major (the instruction's transpose bits)\n",
+    "template <int TA, int TB>\n",
+    "BNBQ_DEV void g9_wgmma128(float* d, u64 da, u64 db) {\n",
+    "    asm volatile(\"{\\n.reg .pred p;\\nsetp.ne.b32 p, %66, 0;\\n\"\n",
+    "                 \"wgmma.mma_async.sync.aligned.m64n128k16.f32.\" G9_TY \".\" G9_TY \" {\"\n",
+    "                 \"%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, \"\n",
+    "                 \"%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, \"\n",
+    "                 \"%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, \"\n",
+    "                 \"%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63\"\n",
+    "                 \"}, %64, %65, p, 1, 1, %67, %68;\\n}\\n\"\n",
+    "                 : \"+f\"(d[0]), \"+f\"(d[1]), \"+f\"(d[2]), \"+f\"(d[3]), \"+f\"(d[4]), \"+f\"(d[5]), \"+f\"(d[6]), \"+f\"(d[7]),\n",
+    "                   \"+f\"(d[8]), \"+f\"(d[9]), \"+f\"(d[10]), \"+f\"(d[11]), \"+f\"(d[12]), \"+f\"(d[13]), \"+f\"(d[14]), \"+f\"(d[15]),\n",
+    "                   \"+f\"(d[16]), \"+f\"(d[17]), \"+f\"(d[18]), \"+f\"(d[19]), \"+f\"(d[20]), \"+f\"(d[21]), \"+f\"(d[22]), \"+f\"(d[23]),\n",
+    "                   \"+f\"(d[24]), \"+f\"(d[25]), \"+f\"(d[26]), \"+f\"(d[27]), \"+f\"(d[28]), \"+f\"(d[29]), \"+f\"(d[30]), \"+f\"(d[31]),\n",
+    "                   \"+f\"(d[32]), \"+f\"(d[33]), \"+f\"(d[34]), \"+f\"(d[35]), \"+f\"(d[36]), \"+f\"(d[37]), \"+f\"(d[38]), \"+f\"(d[39]),\n",
+    "                   \"+f\"(d[40]), \"+f\"(d[41]), \"+f\"(d[42]), \"+f\"(d[43]), \"+f\"(d[44]), \"+f\"(d[45]), \"+f\"(d[46]), \"+f\"(d[47]),\n",
+    "                   \"+f\"(d[48]), \"+f\"(d[49]), \"+f\"(d[50]), \"+f\"(d[51]), \"+f\"(d[52]), \"+f\"(d[53]), \"+f\"(d[54]), \"+f\"(d[55]),\n",
+    "                   \"+f\"(d[56]), \"+f\"(d[57]), \"+f\"(d[58]), \"+f\"(d[59]), \"+f\"(d[60]), \"+f\"(d[61]), \"+f\"(d[62]), \"+f\"(d[63])\n",
+    "                 : \"l\"(da), \"l\"(db), \"n\"(1), \"n\"(TA), \"n\"(TB));\n",
+    "}\n",
+    "template <int TA, int TB>\n",
+    "BNBQ_DEV void g9_wgmma256(float* d, u64 da, u64 db) {\n",
+    "    asm volatile(\"{\\n.reg .pred p;\\nsetp.ne.b32 p, %130, 0;\\n\"\n",
+    "                 \"wgmma.mma_async.sync.aligned.m64n256k16.f32.\" G9_TY \".\" G9_TY \" {\"\n",
+    "                 \"%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, \"\n",
+    "                 \"%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, \"\n",
+    "                 \"%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, \"\n",
+    "                 \"%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, \"\n",
+    "                 \"%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, \"\n",
+    "                 \"%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, \"\n",
+    "                 \"%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, \"\n",
+    "                 \"%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127\"\n",
+    "                 \"}, %128, %129, p, 1, 1, %131, %132;\\n}\\n\"\n",
+    "                 : \"+f\"(d[0]), \"+f\"(d[1]), \"+f\"(d[2]), \"+f\"(d[3]), \"+f\"(d[4]), \"+f\"(d[5]), \"+f\"(d[6]), \"+f\"(d[7]),\n",
+    "                   \"+f\"(d[8]), \"+f\"(d[9]), \"+f\"(d[10]), \"+f\"(d[11]), \"+f\"(d[12]), \"+f\"(d[13]), \"+f\"(d[14]), \"+f\"(d[15]),\n",
+    "                   \"+f\"(d[16]), \"+f\"(d[17]), \"+f\"(d[18]), \"+f\"(d[19]), \"+f\"(d[20]), \"+f\"(d[21]), \"+f\"(d[22]), \"+f\"(d[23]),\n",
+    "                   \"+f\"(d[24]), \"+f\"(d[25]), \"+f\"(d[26]), \"+f\"(d[27]), \"+f\"(d[28]), \"+f\"(d[29]), \"+f\"(d[30]), \"+f\"(d[31]),\n",
+    "                   \"+f\"(d[32]), \"+f\"(d[33]), \"+f\"(d[34]), \"+f\"(d[35]), \"+f\"(d[36]), \"+f\"(d[37]), \"+f\"(d[38]), \"+f\"(d[39]),\n",
+    "                   \"+f\"(d[40]), \"+f\"(d[41]), \"+f\"(d[42]), \"+f\"(d[43]), \"+f\"(d[44]), \"+f\"(d[45]), \"+f\"(d[46]), \"+f\"(d[47]),\n",
+    "                   \"+f\"(d[48]), \"+f\"(d[49]), \"+f\"(d[50]), \"+f\"(d[51]), \"+f\"(d[52]), \"+f\"(d[53]), \"+f\"(d[54]), \"+f\"(d[55]),\n",
+    "                   \"+f\"(d[56]), \"+f\"(d[57]), \"+f\"(d[58]), \"+f\"(d[59]), \"+f\"(d[60]), \"+f\"(d[61]), \"+f\"(d[62]), \"+f\"(d[63]),\n",
+    "                   \"+f\"(d[64]), \"+f\"(d[65]), \"+f\"(d[66]), \"+f\"(d[67]), \"+f\"(d[68]), \"+f\"(d[69]), \"+f\"(d[70]), \"+f\"(d[71]),\n",
+    "                   \"+f\"(d[72]), \"+f\"(d[73]), \"+f\"(d[74]), \"+f\"(d[75]), \"+f\"(d[76]), \"+f\"(d[77]), \"+f\"(d[78]), \"+f\"(d[79]),\n",
+    "                   \"+f\"(d[80]), \"+f\"(d[81]), \"+f\"(d[82]), \"+f\"(d[83]), \"+f\"(d[84]), \"+f\"(d[85]), \"+f\"(d[86]), \"+f\"(d[87]),\n",
+    "                   \"+f\"(d[88]), \"+f\"(d[89]), \"+f\"(d[90]), \"+f\"(d[91]), \"+f\"(d[92]), \"+f\"(d[93]), \"+f\"(d[94]), \"+f\"(d[95]),\n",
+    "                   \"+f\"(d[96]), \"+f\"(d[97]), \"+f\"(d[98]), \"+f\"(d[99]), \"+f\"(d[100]), \"+f\"(d[101]), \"+f\"(d[102]), \"+f\"(d[103]),\n",
+    "                   \"+f\"(d[104]), \"+f\"(d[105]), \"+f\"(d[106]), \"+f\"(d[107]), \"+f\"(d[108]), \"+f\"(d[109]), \"+f\"(d[110]), \"+f\"(d[111]),\n",
+    "                   \"+f\"(d[112]), \"+f\"(d[113]), \"+f\"(d[114]), \"+f\"(d[115]), \"+f\"(d[116]), \"+f\"(d[117]), \"+f\"(d[118]), \"+f\"(d[119]),\n",
+    "                   \"+f\"(d[120]), \"+f\"(d[121]), \"+f\"(d[122]), \"+f\"(d[123]), \"+f\"(d[124]), \"+f\"(d[125]), \"+f\"(d[126]), \"+f\"(d[127])\n",
+    "                 : \"l\"(da), \"l\"(db), \"n\"(1), \"n\"(TA), \"n\"(TB));\n",
+    "}\n",
+    "// keeps the compiler from moving reads or writes of the sums across the asynchronous wgmma instructions\n",
+    "template <int NR>\n",
+    "BNBQ_DEV void g9_hold(float* d) {\n",
+    "#pragma unroll\n",
+    "    for (int i = 0; i < NR; i++) asm volatile(\"\" : \"+f\"(d[i])::\"memory\");\n",
+    "}\n",
+    "#endif\n",
+    "\n",
+    "// element e of a dt tensor widened (f16: the hardware widening), and v rounded to dt (NaN canonical):\n",
+    "// prims.cu's pr_ld / pr_pack2\n",
+    "BNBQ_DEV float g9_ld(const void* p, u64 e) {\n",
+    "    if (BNBQ_DT == BNBQ_F16) return bnbq_h2f_arith(((const u16*)p)[e]);\n",
+    "    return bnbq_load(BNBQ_DT, p, e);\n",
+    "}\n",
+    "BNBQ_DEV u32 g9_pack(float v) {\n",
+    "    return BNBQ_DT == BNBQ_F16 ? (u32)bnbq_f16_canon(v) : (u32)bnbq_f32_to_bf16(bnbq_canon(v));\n",
+    "}\n",
+    "// outputs (m, n) and (m, n + 1): bias, then the old out, added in float32 (prims.cu's pr_out); one 4-byte\n",
+    "// store where pair (N even, out 4-byte aligned) and both are inside\n",
+    "BNBQ_DEV void g9_out2(void* out, const void* bias, int accumulate, u64 M, u64 N, u64 m, u64 n, float v0, float v1,\n",
+    "                      bool pair) {\n",
+    "    if (m >= M) return;\n",
+    "    const u64 e = m * N + n;\n",
+    "    if (pair && n + 1u < N) {\n",
+    "        if (bias) { v0 = v0 + g9_ld(bias, n); v1 = v1 + g9_ld(bias, n + 1u); }\n",
+    "        if (accumulate) { v0 = v0 + g9_ld(out, e); v1 = v1 + g9_ld(out, e + 1u); }\n",
+    "        *(u32*)((u16*)out + e) = g9_pack(v0) | (g9_pack(v1) << 16);\n",
+    "        return;\n",
+    "    }\n",
+    "    if (n < N) {\n",
+    "        if (bias) v0 = v0 + g9_ld(bias, n);\n",
+    "        if (accumulate) v0 = v0 + g9_ld(out, e);\n",
+    "        ((u16*)out)[e] = (u16)g9_pack(v0);\n",
+    "    }\n",
+    "    if (n + 1u < N) {\n",
+    "        if (bias) v1 = v1 + g9_ld(bias, n + 1u);\n",
+    "        if (accumulate) v1 = v1 + g9_ld(out, e + 1u);\n",
+    "        ((u16*)out)[e + 1u] = (u16)g9_pack(v1);\n",
+    "    }\n",
+    "}\n",
+    "\n",
+    "// TA: A stored (K, M); TB: B stored (N, K) (bnbq_gemm's trans_a / trans_b). S stages of 128 x 64 (A) and\n",
+    "// BN x 64 (B) elements; dynamic shared memory: 1024 bytes of slack (the ring starts 1024-aligned), the\n",
+    "// ring, then the 2 S mbarriers.\n",
+    "template <int BN, int S, int TA, int TB>\n",
+    "BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, u64 M, u64 N, u64 K, const void* bias, int accumulate,\n",
+    "                      void* out) {\n",
+    "#if G9_ON\n",
+    "    extern __shared__ unsigned char g9_smem[];\n",
+    "    const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u;\n",
+    "    const u32 sbase = ((u32)__cvta_generic_to_shared(g9_smem) + 1023u) & ~1023u;\n",
+    "    const u32 full = sbase + (u32)S * ST, empty = full + 8u * (u32)S;   // mbarrier s at + 8 s\n",
+    "    const u32 wg = threadIdx.x >> 7, tid = threadIdx.x & 127u;\n",
+    "    const u64 tm = (M + 127u) / 128u, tn = (N + BN - 1u) / BN, KT = (K + 63u) / 64u, tiles = tm * tn;\n",
+    "    if (threadIdx.x == 0) {\n",
+    "#pragma unroll\n",
+    "        for (int s = 0; s < S; s++) {\n",
+    "            g9_bar_init(full + 8u * (u32)s, 1u);\n",
+    "            g9_bar_init(empty + 8u * (u32)s, 2u);\n",
+    "        }\n",
+    "        asm volatile(\"fence.mbarrier_init.release.cluster;\" ::: \"memory\");\n",
+    "    }\n",
+    "    __syncthreads();\n",
+    "    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)\n",
+    "    if (wg == 0) {\n",
+    "        asm volatile(\"setmaxnreg.dec.sync.aligned.u32 40;\");\n",
+    "        if (tid != 0) return;\n",
+    "        u64 it = 0;\n",
+    "        for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {\n",
+    "            u64 mt, nt;\n",
+    "            bnbq_tile_order(t, tm, tn, &mt, &nt);\n",
+    "            const u64 m0 = mt * 128u, n0 = nt * BN;\n",
+    "            for (u64 kt = 0; kt < KT; kt++, it++) {\n",
+    "                const u32 s = (u32)(it % S), ph = (u32)(it / S) & 1u, st = sbase + s * ST, fb = full + 8u * s;\n",
+    "                const u64 k0 = kt * 64u;\n",
+    "                g9_bar_wait(empty + 8u * s, ph ^ 1u);\n",
+    "                g9_bar_expect(fb, ST);\n",
+    "                if (!TA) g9_tma(st, mA, k0, m0, fb);\n",
+    "                else { g9_tma(st, mA, m0, k0, fb); g9_tma(st + 8192u, mA, m0 + 64u, k0, fb); }\n",
+    "                if (TB) g9_tma(st + SA, mB, k0, n0, fb);\n",
+    "                else {\n",
+    "#pragma unroll\n",
+    "                    for (int j = 0; j < BN / 64; j++) g9_tma(st + SA + 8192u * (u32)j, mB, n0 + 64u * (u64)j, k0, fb);\n",
+    "                }\n",
+    "            }\n",
+    "        }\n",
+    "        return;\n",
+    "    }\n",
+    "    asm volatile(\"setmaxnreg.inc.sync.aligned.u32 232;\");\n",
+    "    const u32 c = wg - 1u, w = tid >> 5, lane = tid & 31u;\n",
+    "    const bool pair = (N & 1u) == 0u && ((unsigned long long)out & 3u) == 0u;\n",
+    "    u64 it = 0;\n",
+    "    for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {\n",
+    "        u64 mt, nt;\n",
+    "        bnbq_tile_order(t, tm, tn, &mt, &nt);\n",
+    "        const u64 m0 = mt * 128u + 64u * c, n0 = nt * BN;\n",
+    "        float d[BN / 2];\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < BN / 2; i++) d[i] = 0.0f;\n",
+    "        u32 prev = 0;\n",
+    "        for (u64 kt = 0; kt < KT; kt++, it++) {\n",
+    "            const u32 s = (u32)(it % S), ph = (u32)(it / S) & 1u, st = sbase + s * ST;\n",
+    "            g9_bar_wait(full + 8u * s, ph);\n",
+    "            const u32 a0 = st + 8192u * c, b0 = st + SA;\n",
+    "            g9_hold<BN / 2>(d);\n",
+    "            g9_fence();\n",
+    "#pragma unroll\n",
+    "            for (u32 kk = 0; kk < 4u; kk++) {\n",
+    "                const u64 da = TA ? g9_desc(a0 + 2048u * kk, 8192u, 1024u) : g9_desc(a0 + 32u * kk, 16u, 1024u);\n",
+    "                const u64 db = TB ? g9_desc(b0 + 32u * kk, 16u, 1024u) : g9_desc(b0 + 2048u * kk, 8192u, 1024u);\n",
+    "                if (BN == 256) g9_wgmma256<TA, !TB>(d, da, db);\n",
+    "                else g9_wgmma128<TA, !TB>(d, da, db);\n",
+    "            }\n",
+    "            g9_commit();\n",
+    "            g9_wait<1>();   // the stage before this one is read: free it\n",
+    "            g9_hold<BN / 2>(d);\n",
+    "            if (kt > 0 && tid == 0) g9_bar_arrive(empty + 8u * prev);\n",
+    "            prev = s;\n",
+    "        }\n",
+    "        g9_wait<0>();\n",
+    "        g9_hold<BN / 2>(d);\n",
+    "        if (KT > 0 && tid == 0) g9_bar_arrive(empty + 8u * prev);\n",
+    "        // sums: for each 8 columns j, d[4 j], d[4 j + 1] at row 16 w + lane / 4, columns 8 j + 2 (lane % 4) + 0 / 1;\n",
+    "        // d[4 j + 2], d[4 j + 3] the same 8 rows further\n",
+    "        const u64 m = m0 + 16u * w + (lane >> 2);\n",
+    "#pragma unroll\n",
+    "        for (int j = 0; j < BN / 8; j++) {\n",
+    "            const u64 n = n0 + 8u * (u64)j + 2u * (lane & 3u);\n",
+    "            g9_out2(out, bias, accumulate, M, N, m, n, d[4 * j], d[4 * j + 1], pair);\n",
+    "            g9_out2(out, bias, accumulate, M, N, m + 8u, n, d[4 * j + 2], d[4 * j + 3], pair);\n",
+    "        }\n",
+    "    }\n",
+    "#else\n",
+    "    (void)mA; (void)mB; (void)M; (void)N; (void)K; (void)bias; (void)accumulate; (void)out;\n",
+    "#endif\n",
+    "}\n",
+    "\n",
+    "#define G9_S128 6   // stages of the 128 x 128 tiles (32 KB each; the launcher's BNBQ__CU_G9_S128)\n",
+    "#define G9_S256 4   // stages of the 128 x 256 tiles (48 KB each; BNBQ__CU_G9_S256)\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_gemm_wg_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,\n",
+    "                  const void* bias, int accumulate, void* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg_nn)\n",
+    "#line 268 \"gemm90.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
+    "bnbq_k_gemm_wg_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,\n",
+    "                  const void* bias, int accumulate, void* out) {\n",
+    "    g9_gemm<128, G9_S128, 0, 0>(&mA, &mB, M, N, K, bias, accumulate, out);\n",
+    "}\n",
+    "#endif\n",
+    "#line 273 \"gemm90.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_gemm_wg_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,\n",
+    "                  const void* bias, int accumulate, void* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg_nt)\n",
+    "#line 273 \"gemm90.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
+    "bnbq_k_gemm_wg_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,\n",
+    "                  const void* bias, int accumulate, void* out) {\n",
+    "    g9_gemm<128, G9_S128, 0, 1>(&mA, &mB, M, N, K, bias, accumulate, out);\n",
+    "}\n",
+    "#endif\n",
+    "#line 278 \"gemm90.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_gemm_wg_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,\n",
+    "                  const void* bias, int accumulate, void* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg_tn)\n",
+    "#line 278 \"gemm90.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
+    "bnbq_k_gemm_wg_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,\n",
+    "                  const void* bias, int accumulate, void* out) {\n",
+    "    g9_gemm<128, G9_S128, 1, 0>(&mA, &mB, M, N, K, bias, accumulate, out);\n",
+    "}\n",
+    "#endif\n",
+    "#line 283 \"gemm90.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_gemm_wg_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,\n",
+    "                  const void* bias, int accumulate, void* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg_tt)\n",
+    "#line 283 \"gemm90.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
+    "bnbq_k_gemm_wg_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,\n",
+    "                  const void* bias, int accumulate, void* out) {\n",
+    "    g9_gemm<128, G9_S128, 1, 1>(&mA, &mB, M, N, K, bias, accumulate, out);\n",
+    "}\n",
+    "#endif\n",
+    "#line 288 \"gemm90.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_gemm_wg2_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,\n",
+    "                   const void* bias, int accumulate, void* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg2_nn)\n",
+    "#line 288 \"gemm90.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
+    "bnbq_k_gemm_wg2_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,\n",
+    "                   const void* bias, int accumulate, void* out) {\n",
+    "    g9_gemm<256, G9_S256, 0, 0>(&mA, &mB, M, N, K, bias, accumulate, out);\n",
+    "}\n",
+    "#endif\n",
+    "#line 293 \"gemm90.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_gemm_wg2_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,\n",
+    "                   const void* bias, int accumulate, void* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg2_nt)\n",
+    "#line 293 \"gemm90.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
+    "bnbq_k_gemm_wg2_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,\n",
+    "                   const void* bias, int accumulate, void* out) {\n",
+    "    g9_gemm<256, G9_S256, 0, 1>(&mA, &mB, M, N, K, bias, accumulate, out);\n",
+    "}\n",
+    "#endif\n",
+    "#line 298 \"gemm90.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_gemm_wg2_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,\n",
+    "                   const void* bias, int accumulate, void* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg2_tn)\n",
+    "#line 298 \"gemm90.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
+    "bnbq_k_gemm_wg2_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,\n",
+    "                   const void* bias, int accumulate, void* out) {\n",
+    "    g9_gemm<256, G9_S256, 1, 0>(&mA, &mB, M, N, K, bias, accumulate, out);\n",
+    "}\n",
+    "#endif\n",
+    "#line 303 \"gemm90.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_gemm_wg2_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,\n",
+    "                   const void* bias, int accumulate, void* out) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg2_tt)\n",
+    "#line 303 \"gemm90.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
+    "bnbq_k_gemm_wg2_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,\n",
+    "                   const void* bias, int accumulate, void* out) {\n",
+    "    g9_gemm<256, G9_S256, 1, 1>(&mA, &mB, M, N, K, bias, accumulate, out);\n",
+    "}\n",
+    "#endif\n",
+    "#line 308 \"gemm90.cu\"\n",
+    "\n",
+    "#endif\n",
+    0
+};
+static const char* const bnbq__cu_kernels_gemm90[] = {
+    "bnbq_k_gemm_wg_nn",
+    "bnbq_k_gemm_wg_nt",
+    "bnbq_k_gemm_wg_tn",
+    "bnbq_k_gemm_wg_tt",
+    "bnbq_k_gemm_wg2_nn",
+    "bnbq_k_gemm_wg2_nt",
+    "bnbq_k_gemm_wg2_tn",
+    "bnbq_k_gemm_wg2_tt",
     0
 };
 static const char* const bnbq__cu_src_gemv4[] = {
@@ -7669,6 +8057,7 @@ static const char* const bnbq__cu_kernels_switchback[] = {
 static const bnbq__cu_source bnbq__cu_sources[] = {
     { "prelude", bnbq__cu_src_prelude, bnbq__cu_kernels_prelude },
     { "convert", bnbq__cu_src_convert, bnbq__cu_kernels_convert },
+    { "gemm90", bnbq__cu_src_gemm90, bnbq__cu_kernels_gemm90 },
     { "gemv4", bnbq__cu_src_gemv4, bnbq__cu_kernels_gemv4 },
     { "int8", bnbq__cu_src_int8, bnbq__cu_kernels_int8 },
     { "int8mm", bnbq__cu_src_int8mm, bnbq__cu_kernels_int8mm },
@@ -7776,6 +8165,7 @@ struct bnbq_cuda {
     bnbq__cu_timing   timing;
     int               warned_cache_write;
     int               pdl_off;        /* cuLaunchKernelEx failed once: plain launches (launch_pdl)  */
+    int               tmap_off;       /* cuTensorMapEncodeTiled failed once: no sm_90a GEMM tiles    */
     void*             err_flag;       /* device u32: sticky index error of the prims (bnbq_sync)    */
     int               err_armed;      /* a kernel that may set it was queued since the last check   */
     unsigned long     mm_gemv_launches; /* few-rows int8 matmul launches (_gemv and _mma; the tests)   */
@@ -7788,6 +8178,7 @@ struct bnbq_cuda {
     unsigned long     outlier_g_launches;  /* bnbq_k_outlier_gather + _mm_g launches (the tests)          */
     unsigned long     dq_outl_launches;    /* bnbq_k_int8_dq_mma launches with the outlier product (the tests) */
     unsigned long     gemm_t2_launches;  /* bnbq_k_gemm_t2_* launches (the tests)                          */
+    unsigned long     gemm_wg_launches;  /* bnbq_k_gemm_wg* launches (the tests)                          */
 };
 
 /* cuFuncLoad right after cuModuleGetFunction (where the driver has it): the kernel's code goes to
@@ -8227,7 +8618,11 @@ static int bnbq__cu_options(const char* defines, const char* kernel, int arch, i
     int n = 0;
     size_t used = 0;
     const char* p = defines;
-    int w = snprintf(opt_buf, cap, "--gpu-architecture=%s_%d", ptx ? "compute" : "sm", arch);
+    /* a unit whose defines hold BNBQ_ARCH_A=1 (kernels_src/gemm90.cu: wgmma, setmaxnreg) is built for sm_90a
+       where the target is sm_90 as cubin: that code runs on compute capability 9.0 alone, which is what a
+       cubin for sm_90 is loaded on; elsewhere (other targets, PTX) its kernels compile empty */
+    int arch_a = !ptx && arch == 90 && p && strstr(p, "BNBQ_ARCH_A=1") != NULL;
+    int w = snprintf(opt_buf, cap, "--gpu-architecture=%s_%d%s", ptx ? "compute" : "sm", arch, arch_a ? "a" : "");
     if (w < 0 || (size_t)w >= cap || max_opts < 5) return -1;
     opts[n++] = opt_buf;
     used = (size_t)w + 1;
@@ -10278,6 +10673,73 @@ static bnbq_result bnbq__cu_gemm_launch(bnbq_exec* ex, const char* func, bnbq_dt
     }
     return r;
 }
+static int bnbq__cu_gemm_wg_off = 0;   /* bench and test switch: no sm_90a tiles (bnbq_k_gemm_wg*) */
+#define BNBQ__CU_G9_S128 6            /* stages of bnbq_k_gemm_wg_* (128 x 128 tiles; gemm90.cu's G9_S128) */
+#define BNBQ__CU_G9_S256 4            /* stages of bnbq_k_gemm_wg2_* (128 x 256 tiles; G9_S256) */
+/* A 2-D tensor map of a 16-bit matrix stored with `inner` contiguous elements a row and `outer` rows, for
+   boxes of 64 x `box_outer` elements with the 128-byte swizzle (gemm90.cu's layouts); map: 128 bytes,
+   64-byte aligned. Returns the driver's code. */
+static bnbq__CUresult bnbq__cu_tmap(void* map, const void* base, size_t inner, size_t outer, unsigned box_outer) {
+    unsigned long long dims[2], strides[1];
+    unsigned box[2], es[2] = { 1u, 1u };
+    dims[0] = inner; dims[1] = outer;
+    strides[0] = (unsigned long long)inner * 2u;
+    box[0] = 64u; box[1] = box_outer;
+    return BNBQ__DRV.bnbq__cuTensorMapEncodeTiled(map, 1 /* UINT16 */, 2u, (void*)base, dims, strides, box, es,
+                                                  0 /* no interleave */, 3 /* 128-byte swizzle */,
+                                                  2 /* L2 promotion 128 B */, 0 /* zeros outside */);
+}
+/* bnbq_gemm on the sm_90a tiles (kernels_src/gemm90.cu): TMA copies and wgmma, 128 x 256 tiles where they
+   give at least as many tiles as SMs twice over, else 128 x 128; a persistent grid of at most one block an
+   SM. The caller checked: f16 / bf16, a cubin target of sm_90, cuTensorMapEncodeTiled, A and B 16-byte
+   aligned, each operand's contiguous dimension a multiple of 8 (its rows 16-byte multiples). A driver that
+   refuses the tensor maps: one WARN line, BNBQ_ERROR_NOT_SUPPORTED (the caller takes the sm_80 tiles) and
+   the context never asks again (tmap_off). */
+static bnbq_result bnbq__cu_gemm_wg(bnbq_exec* ex, const char* func, bnbq_dtype dt, int trans_a, int trans_b,
+                                    size_t M, size_t N, size_t K, const void* A, const void* B, const void* bias,
+                                    int accumulate, void* out) {
+    static const char* const kn[2][4] = {
+        { "bnbq_k_gemm_wg_nn", "bnbq_k_gemm_wg_nt", "bnbq_k_gemm_wg_tn", "bnbq_k_gemm_wg_tt" },
+        { "bnbq_k_gemm_wg2_nn", "bnbq_k_gemm_wg2_nt", "bnbq_k_gemm_wg2_tn", "bnbq_k_gemm_wg2_tt" } };
+    bnbq_cuda* c = (bnbq_cuda*)ex->impl;
+    bnbq__CUfunction f = NULL;
+    unsigned char mbuf[2 * 128 + 64];
+    void* mA = (void*)(mbuf + (64u - (unsigned)((uintptr_t)mbuf & 63u)) % 64u);
+    void* mB = (void*)((unsigned char*)mA + 128);
+    unsigned long long MM = M, NN = N, KK = K;
+    int acc = accumulate != 0;
+    size_t sms = (size_t)bnbq__cu_sms(c), tm = M / 128 + (M % 128 != 0);
+    int wide = tm * (N / 256 + (N % 256 != 0)) >= 2 * sms;
+    unsigned bn = wide ? 256u : 128u, stages = wide ? BNBQ__CU_G9_S256 : BNBQ__CU_G9_S128;
+    unsigned smem = 1024u + stages * (128u * 128u + bn * 128u) + 16u * stages;
+    size_t tiles = tm * (N / bn + (N % bn != 0));
+    void* a[8];
+    bnbq_result r;
+    /* A: (M, K) K contiguous, boxes 64 k x 128 m; trans_a (K, M): boxes 64 m x 64 k. B with trans_b (N, K): 64 k x
+       bn n; else (K, N): 64 n x 64 k */
+    bnbq__CUresult e = trans_a ? bnbq__cu_tmap(mA, A, M, K, 64u) : bnbq__cu_tmap(mA, A, K, M, 128u);
+    if (e == BNBQ__CUDA_SUCCESS) e = trans_b ? bnbq__cu_tmap(mB, B, K, N, bn) : bnbq__cu_tmap(mB, B, N, K, 64u);
+    if (e != BNBQ__CUDA_SUCCESS) {
+        bnbq_log(ex, BNBQ_LOG_WARN, func, "cuTensorMapEncodeTiled failed (%s): the sm_80 GEMM tiles from now on",
+                 bnbq__cu_errname(e));
+        bnbq__ctx_lock(c);
+        c->tmap_off = 1;
+        bnbq__ctx_unlock(c);
+        return BNBQ_ERROR_NOT_SUPPORTED;
+    }
+    r = bnbq__cu_kernel(ex, "gemm90", dt == BNBQ_F16 ? "BNBQ_DT=1 BNBQ_ARCH_A=1" : "BNBQ_DT=2 BNBQ_ARCH_A=1",
+                        kn[wide][(trans_a != 0) * 2 + (trans_b != 0)], &f);
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_allow_smem(ex, func, f, smem);
+    a[0] = mA; a[1] = mB; a[2] = &MM; a[3] = &NN; a[4] = &KK; a[5] = (void*)&bias; a[6] = &acc; a[7] = &out;
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_launch_pdl(ex, func, f, (unsigned)(tiles < sms ? tiles : sms), 1, 384, smem, a);
+    if (r == BNBQ_SUCCESS) {
+        bnbq__ctx_lock(c);
+        c->gemm_wg_launches++;
+        bnbq__ctx_unlock(c);
+    }
+    return r;
+}
 static bnbq_result bnbq__cu_gemm(bnbq_exec* ex, bnbq_dtype dt, int trans_a, int trans_b, size_t M,
                                  size_t N, size_t K, const void* A, const void* B,
                                  const void* bias, int accumulate, void* out) {
@@ -10330,6 +10792,18 @@ static bnbq_result bnbq__cu_gemm(bnbq_exec* ex, bnbq_dtype dt, int trans_a, int 
                                 (unsigned)(gy < 65535 ? gy : 65535), 128, 0, a);
         }
         BNBQ__CU_END();
+    }
+    if (dt != BNBQ_F32 && c->target_arch == 90 && !c->target_ptx && c->info.cc_major == 9 && c->info.cc_minor == 0 &&
+        BNBQ__DRV.bnbq__cuTensorMapEncodeTiled && !c->tmap_off && bnbq__cu_smem_optin(c) >= 200u * 1024u &&
+        !bnbq__cu_gemm_wg_off && !bnbq__cu_gemm_t2_off && bnbq__cu_al(A, 16) && bnbq__cu_al(B, 16) &&
+        (trans_a ? M : K) % 8 == 0 && (trans_b ? K : N) % 8 == 0 && M < 0x7fffffffu && N < 0x7fffffffu &&
+        K < 0x7fffffffu && K > 0) {
+        /* Hopper: TMA and wgmma (bnbq__cu_gemm_wg); tensor maps refused: the sm_80 tiles below */
+        r = bnbq__cu_gemm_wg(ex, bnbq__func, dt, trans_a, trans_b, M, N, K, A, B, bias, accumulate, out);
+        if (r != BNBQ_ERROR_NOT_SUPPORTED) {
+            BNBQ__CU_END();
+        }
+        r = BNBQ_SUCCESS;
     }
     if (dt != BNBQ_F32 && c->target_arch >= 80 && !bnbq__cu_gemm_t2_off && bnbq__cu_al(A, 16) && bnbq__cu_al(B, 16) &&
         (trans_a ? M : K) % 8 == 0 && (trans_b ? K : N) % 8 == 0) {
@@ -10776,7 +11250,9 @@ static bnbq_result bnbq__cu_int8_weight_dequant(bnbq_exec* ex, bnbq_dtype dt, co
     { "prims", "" }, \
     { "prims", "BNBQ_DT=0" }, \
     { "prims", "BNBQ_DT=1" }, \
-    { "prims", "BNBQ_DT=2" },
+    { "prims", "BNBQ_DT=2" }, \
+    { "gemm90", "BNBQ_DT=1 BNBQ_ARCH_A=1" }, \
+    { "gemm90", "BNBQ_DT=2 BNBQ_ARCH_A=1" },
 /* ==== end of prims ==== */
 
 static const bnbq__cu_variant bnbq__cu_variants[] = {

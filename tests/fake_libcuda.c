@@ -14,9 +14,11 @@
        FAKE_CUDA_VERSION=N     cuDriverGetVersion (default 13000)
        FAKE_CUDA_REFUSE=1      cuModuleLoadData refuses every image (CUDA_ERROR_INVALID_IMAGE)
        FAKE_CUDA_LOADING=N     what cuModuleGetLoadingMode reports (default 2, lazy)
+       FAKE_CUDA_OPTIN=N       the shared memory a block may opt in to (default: the query fails)
+       FAKE_CUDA_NO_TMAP=1     cuTensorMapEncodeTiled refuses every map
    bnbq_fake_stats() reports counters (live allocations, modules, primary-context retains, the
-   context stack depth, launches, module loads, cuFuncLoad calls) so tests can check that bnbq
-   releases what it took. */
+   context stack depth, launches, module loads, cuFuncLoad calls, cuLaunchKernelEx calls, tensor
+   maps) so tests can check that bnbq releases what it took. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdlib.h>
@@ -50,16 +52,16 @@ enum {
 
 static struct {
     int live_allocs, live_modules, live_streams, live_events, retains, depth, launches, loads;
-    int max_depth, funcloads, launch_ex;
+    int max_depth, funcloads, launch_ex, tmaps;
 } g;
 
 FAKE_EXPORT void bnbq_fake_stats(int* out, int n) {
-    int v[11];
+    int v[12];
     int i;
     v[0] = g.live_allocs; v[1] = g.live_modules; v[2] = g.live_streams; v[3] = g.live_events;
     v[4] = g.retains; v[5] = g.depth; v[6] = g.launches; v[7] = g.loads; v[8] = g.max_depth;
-    v[9] = g.funcloads; v[10] = g.launch_ex;
-    for (i = 0; i < n && i < 11; i++) out[i] = v[i];
+    v[9] = g.funcloads; v[10] = g.launch_ex; v[11] = g.tmaps;
+    for (i = 0; i < n && i < 12; i++) out[i] = v[i];
 }
 
 static int device_count(void) { return env_int("FAKE_CUDA_DEVICES", 1); }
@@ -110,6 +112,9 @@ FAKE_EXPORT int cuDeviceGetAttribute(int* v, int attr, int dev) {
         case 38: *v = 50 * 1024 * 1024; return OK; /* L2 bytes */
         case 75: *v = major; return OK;
         case 76: *v = minor; return OK;
+        case 97:                                  /* shared memory a block may opt in to: FAKE_CUDA_OPTIN */
+            *v = env_int("FAKE_CUDA_OPTIN", 0);
+            return *v > 0 ? OK : ERR_INVALID_VALUE;
         default: *v = 0; return ERR_INVALID_VALUE;
     }
 }
@@ -334,6 +339,32 @@ FAKE_EXPORT int cuLaunchKernelEx(const fake_launch_config* c, void* f, void** ar
     for (i = 0; i < c->nattrs; i++)
         if (c->attrs[i].id != 6 || c->attrs[i].v.i != 1) return ERR_INVALID_VALUE;
     return cuLaunchKernel(f, c->gx, c->gy, c->gz, c->bx, c->by, c->bz, c->smem, c->stream, args, extra);
+}
+/* cuTensorMapEncodeTiled (CUDA 12.0): checks what the driver documents for the maps bnbq builds (rank 1..5,
+   a 64-byte aligned map, a 16-byte aligned address, dims 1..2^32, strides multiples of 16 below 2^40, boxes
+   1..256 whose first dimension fits the swizzle span, element strides 1..8, enums in range) and fills the
+   map with a recognisable pattern. Counted. FAKE_CUDA_NO_TMAP=1: refuses every map (801). */
+FAKE_EXPORT int cuTensorMapEncodeTiled(void* map, int dtype, unsigned rank, void* addr,
+                                       const unsigned long long* dims, const unsigned long long* strides,
+                                       const unsigned* box, const unsigned* estr, int interleave,
+                                       int swizzle, int l2, int oob) {
+    static const unsigned esz[13] = { 1, 2, 4, 4, 8, 8, 2, 4, 8, 2, 4, 4, 4 };
+    unsigned i;
+    g.tmaps++;
+    if (env_int("FAKE_CUDA_NO_TMAP", 0)) return 801;
+    if (!map || ((size_t)map & 63u) || !addr || ((size_t)addr & 15u) || !dims || !box || !estr)
+        return ERR_INVALID_VALUE;
+    if (rank < 1 || rank > 5 || dtype < 0 || dtype > 12 || interleave < 0 || interleave > 2 || swizzle < 0 ||
+        swizzle > 3 || l2 < 0 || l2 > 3 || oob < 0 || oob > 1 || (rank > 1 && !strides))
+        return ERR_INVALID_VALUE;
+    for (i = 0; i < rank; i++) {
+        if (dims[i] == 0 || dims[i] > (1ull << 32) || box[i] == 0 || box[i] > 256 || estr[i] == 0 || estr[i] > 8)
+            return ERR_INVALID_VALUE;
+        if (i + 1 < rank && (strides[i] % 16 != 0 || strides[i] >= (1ull << 40))) return ERR_INVALID_VALUE;
+    }
+    if (swizzle && box[0] * esz[dtype] > (16u << swizzle)) return ERR_INVALID_VALUE;
+    memset(map, 0x5a, 128);
+    return OK;
 }
 FAKE_EXPORT int cuGetErrorName(int e, const char** s) {
     if (!s) return ERR_INVALID_VALUE;

@@ -261,7 +261,7 @@ static int real_driver_present(void) {
 
 /* the fake's counters: allocations, modules, streams, events, retains, depth, launches, loads */
 enum { FS_ALLOCS, FS_MODULES, FS_STREAMS, FS_EVENTS, FS_RETAINS, FS_DEPTH, FS_LAUNCHES, FS_LOADS,
-       FS_MAXDEPTH, FS_FUNCLOADS, FS_LAUNCH_EX, FS_N };
+       FS_MAXDEPTH, FS_FUNCLOADS, FS_LAUNCH_EX, FS_TMAPS, FS_N };
 static int fake_stats(int* out) {
     typedef void (*stats_fn)(int*, int);
     void* h;
@@ -1255,6 +1255,97 @@ static void t_fake_pdl(void) {
     rm_tree(dir);
 }
 
+/* bnbq_gemm's sm_90a tiles on the fake driver (compute capability 9.0; FAKE_CUDA_OPTIN gives the shared memory
+   they need): two tensor maps (checked by the fake's cuTensorMapEncodeTiled as the driver documents them) and one
+   dependent launch of an sm_90a unit per call, for every storage order and both tile widths; a contiguous
+   dimension that is not a multiple of 8: neither tile kernel, no maps; no opt-in shared memory: the sm_80 tiles
+   without maps; maps refused (FAKE_CUDA_NO_TMAP): the call still succeeds on the sm_80 tiles, one WARN line, and
+   no map is asked for again. */
+static void t_fake_gemm_wg(void) {
+    const char* dir;
+    bnbq_cuda* ctx = NULL;
+    bnbq_exec ex;
+    void *A = NULL, *B = NULL, *O = NULL;
+    int f0[FS_N], f1[FS_N], t;
+    const size_t M = 2048, N = 4352, K = 136;
+    bnbq_result r;
+    if (!fake_ready() || !(dir = make_tmpdir())) return;
+    log_reset();
+    setenv("FAKE_CUDA_OPTIN", "232448", 1);
+    unsetenv("FAKE_CUDA_NO_TMAP");
+    r = fake_init(dir, 0, &ctx);
+    CHECK(r == BNBQ_SUCCESS && ctx, "init on the fake driver: %s", bnbq_result_name(r));
+    if (!ctx) { unsetenv("FAKE_CUDA_OPTIN"); rm_tree(dir); return; }
+    CHECK(bnbq_cuda_exec_init(ctx, NULL, &ex) == BNBQ_SUCCESS, "exec_init");
+    CHECK(bnbq_cuda_malloc(ctx, M * K * 2, &A) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, K * N * 2, &B) == BNBQ_SUCCESS &&
+          bnbq_cuda_malloc(ctx, M * N * 2, &O) == BNBQ_SUCCESS, "malloc");
+    if (A && B && O) {
+        for (t = 0; t < 8; t++) {   /* storage orders x (M, N, K) = (2048, 4352, 136): 128 x 256 tiles; (256, 256, 136) */
+            const int ta = t & 1, tb = (t >> 1) & 1, big = t >> 2;
+            const size_t m = big ? M : 256, n = big ? N : 256;
+            const unsigned long w0 = ctx->gemm_wg_launches;
+            fake_stats(f0);
+            r = bnbq_gemm(&ex, t & 4 ? BNBQ_BF16 : BNBQ_F16, ta, tb, m, n, K, A, B, NULL, 0, O);
+            fake_stats(f1);
+            CHECK(r == BNBQ_SUCCESS && ctx->gemm_wg_launches - w0 == 1 && f1[FS_TMAPS] - f0[FS_TMAPS] == 2 &&
+                  f1[FS_LAUNCHES] - f0[FS_LAUNCHES] == 1 && f1[FS_LAUNCH_EX] - f0[FS_LAUNCH_EX] == 1,
+                  "gemm trans_a=%d trans_b=%d %zux%zux%zu: %s, %lu sm_90a launches, %d maps, %d launches (%d dependent); %s",
+                  ta, tb, m, n, K, bnbq_result_name(r), ctx->gemm_wg_launches - w0, f1[FS_TMAPS] - f0[FS_TMAPS],
+                  f1[FS_LAUNCHES] - f0[FS_LAUNCHES], f1[FS_LAUNCH_EX] - f0[FS_LAUNCH_EX], log_first(BNBQ_LOG_ERROR));
+        }
+        {
+            const unsigned long w0 = ctx->gemm_wg_launches, t0 = ctx->gemm_t2_launches;
+            fake_stats(f0);
+            r = bnbq_gemm(&ex, BNBQ_F16, 0, 1, 256, 256, 132, A, B, NULL, 0, O);   /* K % 8 != 0, K contiguous */
+            fake_stats(f1);
+            CHECK(r == BNBQ_SUCCESS && ctx->gemm_wg_launches == w0 && ctx->gemm_t2_launches == t0 &&
+                      f1[FS_TMAPS] == f0[FS_TMAPS] && f1[FS_LAUNCHES] - f0[FS_LAUNCHES] == 1,
+                  "K = 132 with K contiguous (neither tile kernel): %s, %lu sm_90a / %lu sm_80 launches, %d maps, %d launches",
+                  bnbq_result_name(r), ctx->gemm_wg_launches - w0, ctx->gemm_t2_launches - t0, f1[FS_TMAPS] - f0[FS_TMAPS],
+                  f1[FS_LAUNCHES] - f0[FS_LAUNCHES]);
+        }
+        CHECK(g_log.n[BNBQ_LOG_WARN] == 0 && g_log.n[BNBQ_LOG_ERROR] == 0, "a WARN / ERROR line: %s %s",
+              log_first(BNBQ_LOG_WARN), log_first(BNBQ_LOG_ERROR));
+        setenv("FAKE_CUDA_NO_TMAP", "1", 1);
+        for (t = 0; t < 2; t++) {
+            const unsigned long w0 = ctx->gemm_wg_launches, t0 = ctx->gemm_t2_launches;
+            fake_stats(f0);
+            r = bnbq_gemm(&ex, BNBQ_BF16, 0, 1, 256, 256, 136, A, B, NULL, 1, O);
+            fake_stats(f1);
+            CHECK(r == BNBQ_SUCCESS && ctx->gemm_wg_launches == w0 && ctx->gemm_t2_launches - t0 == 1 &&
+                      f1[FS_TMAPS] - f0[FS_TMAPS] == (t == 0) && g_log.n[BNBQ_LOG_WARN] == 1 &&
+                      log_find(BNBQ_LOG_WARN, "cuTensorMapEncodeTiled", "sm_80") != NULL,
+                  "maps refused (call %d): %s, %lu sm_90a / %lu sm_80 launches, %d map requests, %d WARN lines: %s", t + 1,
+                  bnbq_result_name(r), ctx->gemm_wg_launches - w0, ctx->gemm_t2_launches - t0,
+                  f1[FS_TMAPS] - f0[FS_TMAPS], g_log.n[BNBQ_LOG_WARN], log_first(BNBQ_LOG_WARN));
+        }
+        unsetenv("FAKE_CUDA_NO_TMAP");
+    }
+    bnbq_cuda_free(ctx, A); bnbq_cuda_free(ctx, B); bnbq_cuda_free(ctx, O);
+    bnbq_cuda_uninit(ctx);
+    /* a new context without opt-in shared memory: no maps */
+    unsetenv("FAKE_CUDA_OPTIN");
+    ctx = NULL;
+    r = fake_init(dir, 0, &ctx);
+    if (ctx) {
+        A = B = O = NULL;
+        CHECK(bnbq_cuda_exec_init(ctx, NULL, &ex) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, 256 * 136 * 2, &A) == BNBQ_SUCCESS &&
+              bnbq_cuda_malloc(ctx, 256 * 136 * 2, &B) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, 256 * 256 * 2, &O) == BNBQ_SUCCESS,
+              "exec_init / malloc");
+        if (A && B && O) {
+            fake_stats(f0);
+            r = bnbq_gemm(&ex, BNBQ_F16, 0, 1, 256, 256, 136, A, B, NULL, 0, O);
+            fake_stats(f1);
+            CHECK(r == BNBQ_SUCCESS && ctx->gemm_wg_launches == 0 && ctx->gemm_t2_launches == 1 && f1[FS_TMAPS] == f0[FS_TMAPS],
+                  "no opt-in shared memory: %s, %lu sm_90a / %lu sm_80 launches", bnbq_result_name(r),
+                  ctx->gemm_wg_launches, ctx->gemm_t2_launches);
+        }
+        bnbq_cuda_free(ctx, A); bnbq_cuda_free(ctx, B); bnbq_cuda_free(ctx, O);
+        bnbq_cuda_uninit(ctx);
+    }
+    rm_tree(dir);
+}
+
 static void t_fake_context(void) {
     const char* dir;
     bnbq_cuda* ctx = NULL;
@@ -2119,6 +2210,7 @@ static const scenario k_scenarios[] = {
     { "fake-units", t_fake_units },
     { "fake-nvrtc-lazy", t_fake_nvrtc_lazy },
     { "fake-pdl", t_fake_pdl },
+    { "fake-gemm-sm90a", t_fake_gemm_wg },
     { "embed-guards", t_embed_guards },
 };
 #define NSCENARIOS ((int)(sizeof k_scenarios / sizeof k_scenarios[0]))

@@ -1738,10 +1738,49 @@ static void op_gemm(void) {
                         label("%s M=%zu N=%zu K=%zu trans_a=%d trans_b=%d bias=%d accumulate=%d (%s)", bnbq_dtype_name(dt),
                               M, N, K, ta, tb, bias, acc, off ? "bnbq_k_gemm_tc" : "cp.async tiles");
                         bnbq__cu_gemm_t2_off = off;
+                        bnbq__cu_gemm_wg_off = 1;
                         gemm_compare(dt, ta, tb, M, N, K, bias, acc);
+                        bnbq__cu_gemm_wg_off = 0;
                         bnbq__cu_gemm_t2_off = 0;
                         if (!g_plumbing && (gc->gemm_t2_launches - t20 == 1) != t2)
                             case_fail("the cp.async tile kernel was %s", t2 ? "not used" : "used");
+                        case_end();
+                    }
+    }
+    /* the sm_90a tiles (bnbq_k_gemm_wg*: TMA and wgmma; an H100 / H200 with a cubin target, f16 / bf16, A and B
+       16-byte aligned, each operand's contiguous dimension a multiple of 8): every storage order; tiles cut in
+       M, N and K (TMA's zero fill); K = 13 where no operand has K contiguous; a 16-wide N; more tiles than SMs
+       (a block's second tile continues the ring of stages); the 128 x 256 tiles (at least 2 x SMs of them:
+       2056 x 4104) and the 128 x 128 ones. Each case also runs on the sm_80 tiles (bnbq__cu_gemm_wg_off), and
+       the context's count of launches says which ran (under the fake driver too: the host side, tensor maps
+       included, is the same) */
+    {
+        static const mnk wk[7] = { { 136, 200, 40 }, { 72, 16, 24 }, { 264, 392, 1032 }, { 200, 136, 13 },
+                                   { 2000, 1200, 200 }, { 2056, 4104, 72 }, { 130, 4104, 264 } };
+        int i, off;
+        for (i = 0; i < (g_small ? 3 : 7); i++)
+            for (d = 1; d < 3; d++)
+                for (t = 0; t < 4; t++)
+                    for (off = 0; off < 2; off++) {
+                        bnbq_dtype dt = k_dts[d];
+                        size_t M = wk[i].M, N = wk[i].N, K = wk[i].K;
+                        int ta = t & 1, tb = t >> 1, bias = (i + t + 1) & 1, acc = ((i + t + 1) >> 1) & 1;
+                        bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
+                        const int can = gc->target_arch == 90 && !gc->target_ptx && gc->info.cc_major == 9 &&
+                                        gc->info.cc_minor == 0 && BNBQ__DRV.bnbq__cuTensorMapEncodeTiled &&
+                                        bnbq__cu_smem_optin(gc) >= 200u * 1024u && (ta ? M : K) % 8 == 0 &&
+                                        (tb ? K : N) % 8 == 0, wg = can && !off;
+                        unsigned long w0 = gc->gemm_wg_launches;
+                        STOP();
+                        if (off && !can) continue;
+                        case_begin();
+                        label("%s M=%zu N=%zu K=%zu trans_a=%d trans_b=%d bias=%d accumulate=%d (%s)", bnbq_dtype_name(dt),
+                              M, N, K, ta, tb, bias, acc, off ? "sm_80 tiles" : "sm_90a tiles where they run");
+                        bnbq__cu_gemm_wg_off = off;
+                        gemm_compare(dt, ta, tb, M, N, K, bias, acc);
+                        bnbq__cu_gemm_wg_off = 0;
+                        if ((gc->gemm_wg_launches - w0 == 1) != wg)
+                            case_fail("the sm_90a tile kernel was %s", wg ? "not used" : "used");
                         case_end();
                     }
     }

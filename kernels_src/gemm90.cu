@@ -1,0 +1,309 @@
+// bnbq_gemm's 16-bit tiles on Hopper: TMA copies and wgmma (warpgroup) tensor-core instructions.
+// Compiled as units BNBQ_DT=1 / BNBQ_DT=2 with BNBQ_ARCH_A=1 (variants in bnbq_cuda.h's
+// BNBQ__CU_VARIANTS_PRIMS): bnbq_cuda.h builds such a unit as sm_90a where the target is sm_90 (cubin), the
+// only architecture whose code may use wgmma and setmaxnreg; elsewhere the kernels are empty and the
+// launcher (bnbq__cu_gemm) never takes them.
+//
+// out (M, N) = op(A) @ op(B) [+ bias] [+ out], as prims.cu's bnbq_k_gemm_t2_* (float32 sums; wgmma's k order
+// within a step of 16 is the hardware's, the steps ascending: a result within the vectors' tolerance, not
+// the same bytes as bnbq_k_gemm_t2_*).
+// Tiles of 128 x BN outputs (BN 128 or 256) and 64 of K a stage, a ring of S stages in dynamic shared memory.
+// A block: three warpgroups. Warpgroup 0 (its first thread) is the producer: for each stage it waits until the
+// stage is free (its `empty` mbarrier), announces the bytes on its `full` mbarrier and issues the TMA copies
+// (tensor maps built on the host, 128-byte swizzle, out-of-range elements read as zero: M, N and K need no
+// multiple). Warpgroups 1 and 2 (the consumers) take 64 rows of the tile each: they wait for `full`, issue
+// four m64nBNk16 wgmma instructions on the stage (descriptors into shared memory), and free the stage before
+// once this one's group is in flight (wgmma.wait_group 1). The grid is persistent (at most one block an SM,
+// tiles grid-strided in bnbq_tile_order), so the producer fills the next tile's stages while the consumers
+// write the last one's outputs straight from their registers.
+// Shared memory layouts, as TMA writes them with the 128-byte swizzle (16-byte chunk c of 128-byte row r at
+// c ^ (r % 8)) and as the descriptors describe them (PTX ISA, "Matrix Descriptor Format"):
+//   K contiguous (A as stored, B with trans_b): one box of 64 k x R rows, row r at 128 r; descriptor: K-major,
+//     stride between 8-row groups (SBO) 1024, a k16 step 32 bytes further.
+//   M or N contiguous (A with trans_a, B as stored): boxes of 64 rows x 64 k, k at 128 k inside a box, box b
+//     (rows 64 b .. 64 b + 63) at 8192 b; descriptor: MN-major (the instruction's transpose bit), SBO 1024
+//     between groups of 8 k, LBO 8192 between groups of 64 rows, a k16 step 2048 bytes further.
+
+#if defined(BNBQ_DT) && BNBQ_DT != BNBQ_F32
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define G9_ON 1
+#else
+#define G9_ON 0
+#endif
+#if BNBQ_DT == BNBQ_F16
+#define G9_TY "f16"
+#else
+#define G9_TY "bf16"
+#endif
+
+// a CUtensorMap (cuTensorMapEncodeTiled's 128 bytes), passed by value
+struct __align__(64) g9_tmap {
+    u64 q[16];
+};
+
+#if G9_ON
+BNBQ_DEV void g9_bar_init(u32 bar, u32 count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count) : "memory");
+}
+BNBQ_DEV void g9_bar_wait(u32 bar, u32 parity) {
+    u32 ok;
+    do {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(ok) : "r"(bar), "r"(parity) : "memory");
+    } while (!ok);
+}
+BNBQ_DEV void g9_bar_expect(u32 bar, u32 bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
+}
+BNBQ_DEV void g9_bar_arrive(u32 bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(bar) : "memory");
+}
+// the 2-D box at (c0, c1) (c0 along the contiguous dimension) of map into shared memory at dst; its bytes
+// count on the mbarrier bar
+BNBQ_DEV void g9_tma(u32 dst, const g9_tmap* map, u64 c0, u64 c1, u32 bar) {
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];"
+                 ::"r"(dst), "l"((u64)map), "r"((int)c0), "r"((int)c1), "r"(bar) : "memory");
+}
+// a shared memory matrix descriptor: start address, leading / stride byte offsets, 128-byte swizzle
+BNBQ_DEV u64 g9_desc(u32 addr, u32 lbo, u32 sbo) {
+    return (u64)((addr & 0x3ffffu) >> 4) | ((u64)((lbo & 0x3ffffu) >> 4) << 16) |
+           ((u64)((sbo & 0x3ffffu) >> 4) << 32) | (1ull << 62);
+}
+BNBQ_DEV void g9_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+BNBQ_DEV void g9_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+template <int N>
+BNBQ_DEV void g9_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory"); }
+// d (this thread's 64 x BN / 128 float32 sums) += A (64 x 16, descriptor da) x B (16 x BN, db); TA / TB: the
+// operand is MN-major (the instruction's transpose bits)
+template <int TA, int TB>
+BNBQ_DEV void g9_wgmma128(float* d, u64 da, u64 db) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32." G9_TY "." G9_TY " {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+                 "}, %64, %65, p, 1, 1, %67, %68;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+                 : "l"(da), "l"(db), "n"(1), "n"(TA), "n"(TB));
+}
+template <int TA, int TB>
+BNBQ_DEV void g9_wgmma256(float* d, u64 da, u64 db) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n256k16.f32." G9_TY "." G9_TY " {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+                 "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+                 "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+                 "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+                 "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+                 "}, %128, %129, p, 1, 1, %131, %132;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+                   "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+                   "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+                   "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+                   "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
+                   "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+                   "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
+                   "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
+                   "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+                 : "l"(da), "l"(db), "n"(1), "n"(TA), "n"(TB));
+}
+// keeps the compiler from moving reads or writes of the sums across the asynchronous wgmma instructions
+template <int NR>
+BNBQ_DEV void g9_hold(float* d) {
+#pragma unroll
+    for (int i = 0; i < NR; i++) asm volatile("" : "+f"(d[i])::"memory");
+}
+#endif
+
+// element e of a dt tensor widened (f16: the hardware widening), and v rounded to dt (NaN canonical):
+// prims.cu's pr_ld / pr_pack2
+BNBQ_DEV float g9_ld(const void* p, u64 e) {
+    if (BNBQ_DT == BNBQ_F16) return bnbq_h2f_arith(((const u16*)p)[e]);
+    return bnbq_load(BNBQ_DT, p, e);
+}
+BNBQ_DEV u32 g9_pack(float v) {
+    return BNBQ_DT == BNBQ_F16 ? (u32)bnbq_f16_canon(v) : (u32)bnbq_f32_to_bf16(bnbq_canon(v));
+}
+// outputs (m, n) and (m, n + 1): bias, then the old out, added in float32 (prims.cu's pr_out); one 4-byte
+// store where pair (N even, out 4-byte aligned) and both are inside
+BNBQ_DEV void g9_out2(void* out, const void* bias, int accumulate, u64 M, u64 N, u64 m, u64 n, float v0, float v1,
+                      bool pair) {
+    if (m >= M) return;
+    const u64 e = m * N + n;
+    if (pair && n + 1u < N) {
+        if (bias) { v0 = v0 + g9_ld(bias, n); v1 = v1 + g9_ld(bias, n + 1u); }
+        if (accumulate) { v0 = v0 + g9_ld(out, e); v1 = v1 + g9_ld(out, e + 1u); }
+        *(u32*)((u16*)out + e) = g9_pack(v0) | (g9_pack(v1) << 16);
+        return;
+    }
+    if (n < N) {
+        if (bias) v0 = v0 + g9_ld(bias, n);
+        if (accumulate) v0 = v0 + g9_ld(out, e);
+        ((u16*)out)[e] = (u16)g9_pack(v0);
+    }
+    if (n + 1u < N) {
+        if (bias) v1 = v1 + g9_ld(bias, n + 1u);
+        if (accumulate) v1 = v1 + g9_ld(out, e + 1u);
+        ((u16*)out)[e + 1u] = (u16)g9_pack(v1);
+    }
+}
+
+// TA: A stored (K, M); TB: B stored (N, K) (bnbq_gemm's trans_a / trans_b). S stages of 128 x 64 (A) and
+// BN x 64 (B) elements; dynamic shared memory: 1024 bytes of slack (the ring starts 1024-aligned), the
+// ring, then the 2 S mbarriers.
+template <int BN, int S, int TA, int TB>
+BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, u64 M, u64 N, u64 K, const void* bias, int accumulate,
+                      void* out) {
+#if G9_ON
+    extern __shared__ unsigned char g9_smem[];
+    const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u;
+    const u32 sbase = ((u32)__cvta_generic_to_shared(g9_smem) + 1023u) & ~1023u;
+    const u32 full = sbase + (u32)S * ST, empty = full + 8u * (u32)S;   // mbarrier s at + 8 s
+    const u32 wg = threadIdx.x >> 7, tid = threadIdx.x & 127u;
+    const u64 tm = (M + 127u) / 128u, tn = (N + BN - 1u) / BN, KT = (K + 63u) / 64u, tiles = tm * tn;
+    if (threadIdx.x == 0) {
+#pragma unroll
+        for (int s = 0; s < S; s++) {
+            g9_bar_init(full + 8u * (u32)s, 1u);
+            g9_bar_init(empty + 8u * (u32)s, 2u);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
+    __syncthreads();
+    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
+        if (tid != 0) return;
+        u64 it = 0;
+        for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {
+            u64 mt, nt;
+            bnbq_tile_order(t, tm, tn, &mt, &nt);
+            const u64 m0 = mt * 128u, n0 = nt * BN;
+            for (u64 kt = 0; kt < KT; kt++, it++) {
+                const u32 s = (u32)(it % S), ph = (u32)(it / S) & 1u, st = sbase + s * ST, fb = full + 8u * s;
+                const u64 k0 = kt * 64u;
+                g9_bar_wait(empty + 8u * s, ph ^ 1u);
+                g9_bar_expect(fb, ST);
+                if (!TA) g9_tma(st, mA, k0, m0, fb);
+                else { g9_tma(st, mA, m0, k0, fb); g9_tma(st + 8192u, mA, m0 + 64u, k0, fb); }
+                if (TB) g9_tma(st + SA, mB, k0, n0, fb);
+                else {
+#pragma unroll
+                    for (int j = 0; j < BN / 64; j++) g9_tma(st + SA + 8192u * (u32)j, mB, n0 + 64u * (u64)j, k0, fb);
+                }
+            }
+        }
+        return;
+    }
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
+    const u32 c = wg - 1u, w = tid >> 5, lane = tid & 31u;
+    const bool pair = (N & 1u) == 0u && ((unsigned long long)out & 3u) == 0u;
+    u64 it = 0;
+    for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {
+        u64 mt, nt;
+        bnbq_tile_order(t, tm, tn, &mt, &nt);
+        const u64 m0 = mt * 128u + 64u * c, n0 = nt * BN;
+        float d[BN / 2];
+#pragma unroll
+        for (int i = 0; i < BN / 2; i++) d[i] = 0.0f;
+        u32 prev = 0;
+        for (u64 kt = 0; kt < KT; kt++, it++) {
+            const u32 s = (u32)(it % S), ph = (u32)(it / S) & 1u, st = sbase + s * ST;
+            g9_bar_wait(full + 8u * s, ph);
+            const u32 a0 = st + 8192u * c, b0 = st + SA;
+            g9_hold<BN / 2>(d);
+            g9_fence();
+#pragma unroll
+            for (u32 kk = 0; kk < 4u; kk++) {
+                const u64 da = TA ? g9_desc(a0 + 2048u * kk, 8192u, 1024u) : g9_desc(a0 + 32u * kk, 16u, 1024u);
+                const u64 db = TB ? g9_desc(b0 + 32u * kk, 16u, 1024u) : g9_desc(b0 + 2048u * kk, 8192u, 1024u);
+                if (BN == 256) g9_wgmma256<TA, !TB>(d, da, db);
+                else g9_wgmma128<TA, !TB>(d, da, db);
+            }
+            g9_commit();
+            g9_wait<1>();   // the stage before this one is read: free it
+            g9_hold<BN / 2>(d);
+            if (kt > 0 && tid == 0) g9_bar_arrive(empty + 8u * prev);
+            prev = s;
+        }
+        g9_wait<0>();
+        g9_hold<BN / 2>(d);
+        if (KT > 0 && tid == 0) g9_bar_arrive(empty + 8u * prev);
+        // sums: for each 8 columns j, d[4 j], d[4 j + 1] at row 16 w + lane / 4, columns 8 j + 2 (lane % 4) + 0 / 1;
+        // d[4 j + 2], d[4 j + 3] the same 8 rows further
+        const u64 m = m0 + 16u * w + (lane >> 2);
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) {
+            const u64 n = n0 + 8u * (u64)j + 2u * (lane & 3u);
+            g9_out2(out, bias, accumulate, M, N, m, n, d[4 * j], d[4 * j + 1], pair);
+            g9_out2(out, bias, accumulate, M, N, m + 8u, n, d[4 * j + 2], d[4 * j + 3], pair);
+        }
+    }
+#else
+    (void)mA; (void)mB; (void)M; (void)N; (void)K; (void)bias; (void)accumulate; (void)out;
+#endif
+}
+
+#define G9_S128 6   // stages of the 128 x 128 tiles (32 KB each; the launcher's BNBQ__CU_G9_S128)
+#define G9_S256 4   // stages of the 128 x 256 tiles (48 KB each; BNBQ__CU_G9_S256)
+extern "C" __global__ void __launch_bounds__(384, 1)
+bnbq_k_gemm_wg_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,
+                  const void* bias, int accumulate, void* out) {
+    g9_gemm<128, G9_S128, 0, 0>(&mA, &mB, M, N, K, bias, accumulate, out);
+}
+extern "C" __global__ void __launch_bounds__(384, 1)
+bnbq_k_gemm_wg_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,
+                  const void* bias, int accumulate, void* out) {
+    g9_gemm<128, G9_S128, 0, 1>(&mA, &mB, M, N, K, bias, accumulate, out);
+}
+extern "C" __global__ void __launch_bounds__(384, 1)
+bnbq_k_gemm_wg_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,
+                  const void* bias, int accumulate, void* out) {
+    g9_gemm<128, G9_S128, 1, 0>(&mA, &mB, M, N, K, bias, accumulate, out);
+}
+extern "C" __global__ void __launch_bounds__(384, 1)
+bnbq_k_gemm_wg_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,
+                  const void* bias, int accumulate, void* out) {
+    g9_gemm<128, G9_S128, 1, 1>(&mA, &mB, M, N, K, bias, accumulate, out);
+}
+extern "C" __global__ void __launch_bounds__(384, 1)
+bnbq_k_gemm_wg2_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,
+                   const void* bias, int accumulate, void* out) {
+    g9_gemm<256, G9_S256, 0, 0>(&mA, &mB, M, N, K, bias, accumulate, out);
+}
+extern "C" __global__ void __launch_bounds__(384, 1)
+bnbq_k_gemm_wg2_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,
+                   const void* bias, int accumulate, void* out) {
+    g9_gemm<256, G9_S256, 0, 1>(&mA, &mB, M, N, K, bias, accumulate, out);
+}
+extern "C" __global__ void __launch_bounds__(384, 1)
+bnbq_k_gemm_wg2_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,
+                   const void* bias, int accumulate, void* out) {
+    g9_gemm<256, G9_S256, 1, 0>(&mA, &mB, M, N, K, bias, accumulate, out);
+}
+extern "C" __global__ void __launch_bounds__(384, 1)
+bnbq_k_gemm_wg2_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,
+                   const void* bias, int accumulate, void* out) {
+    g9_gemm<256, G9_S256, 1, 1>(&mA, &mB, M, N, K, bias, accumulate, out);
+}
+
+#endif
