@@ -10674,6 +10674,7 @@ static bnbq_result bnbq__cu_gemm_launch(bnbq_exec* ex, const char* func, bnbq_dt
     return r;
 }
 static int bnbq__cu_gemm_wg_off = 0;   /* bench and test switch: no sm_90a tiles (bnbq_k_gemm_wg*) */
+static int bnbq__cu_gemm_wg_bn = 0;    /* bench switch: 128 or 256 forces the tile width (0: by the shape) */
 #define BNBQ__CU_G9_S128 6            /* stages of bnbq_k_gemm_wg_* (128 x 128 tiles; gemm90.cu's G9_S128) */
 #define BNBQ__CU_G9_S256 4            /* stages of bnbq_k_gemm_wg2_* (128 x 256 tiles; G9_S256) */
 /* A 2-D tensor map of a 16-bit matrix stored with `inner` contiguous elements a row and `outer` rows, for
@@ -10709,7 +10710,7 @@ static bnbq_result bnbq__cu_gemm_wg(bnbq_exec* ex, const char* func, bnbq_dtype 
     unsigned long long MM = M, NN = N, KK = K;
     int acc = accumulate != 0;
     size_t sms = (size_t)bnbq__cu_sms(c), tm = M / 128 + (M % 128 != 0);
-    int wide = tm * (N / 256 + (N % 256 != 0)) >= 2 * sms;
+    int wide = bnbq__cu_gemm_wg_bn ? bnbq__cu_gemm_wg_bn == 256 : tm * (N / 256 + (N % 256 != 0)) >= 2 * sms;
     unsigned bn = wide ? 256u : 128u, stages = wide ? BNBQ__CU_G9_S256 : BNBQ__CU_G9_S128;
     unsigned smem = 1024u + stages * (128u * 128u + bn * 128u) + 16u * stages;
     size_t tiles = tm * (N / bn + (N % bn != 0));

@@ -24,6 +24,8 @@
    --no-tile-tc: the int8 matmuls of more rows on the SIMT tiles (bnbq_k_int8_matmul, _sb_matmul: A/B).
    --no-t2: the 16-bit GEMMs of more rows on bnbq_k_gemm_tc instead of the cp.async tiles (bnbq_k_gemm_t2_*: A/B).
    --no-wg: on an H100 / H200, the cp.async tiles instead of the sm_90a TMA + wgmma tiles (bnbq_k_gemm_wg*: A/B).
+   --wg-bn 128|256: those tiles 128 x 128 or 128 x 256 whatever the shape (A/B).
+   The 16-bit GEMMs of the layers alone (bnbq_gemm vs cublasGemmEx, each storage order): --only '16-bit GEMM'.
    First, the int8 GEMM itself (bnbq_int8_linear_matmul, int32 out) at 4096^3, 8192^3, 4096 x 14336 x 4096
    and 4096 x 4096 x 14336 against cuBLAS' f16 GEMM of the same shape (--only 'int8 GEMM').
    Inputs are random normal f16. Exit status 0 when everything ran; 2 without a GPU or cuBLAS. */
@@ -329,6 +331,39 @@ static void int8_gemm(size_t M, size_t N, size_t K) {
     bnbq_free(&g_ex, j.x); bnbq_free(&g_ex, j.w); bnbq_free(&g_ex, j.y); bnbq_free(&g_ex, q.o);
 }
 
+/* bnbq_gemm itself (f16, f32 sums) against cublasGemmEx of the same storage order and shape: the three GEMMs
+   of a linear layer of T tokens, out x in: Y = X W^T (M T, N out, K in; B stored (N, K)), dX = dY W (M T, N in,
+   K out) and dW = dY^T X (M out, N in, K T; A stored (K, M)) */
+typedef struct gjob { int ta, tb; size_t M, N, K; void *a, *b, *o; } gjob;
+static void call_gemm_blas(void* p) {
+    gjob* q = (gjob*)p;
+    blas_gemm(q->ta, q->tb, q->M, q->N, q->K, q->a, q->b, q->o);
+}
+static void call_gemm_bnbq(void* p) {
+    gjob* q = (gjob*)p;
+    TRY("gemm", bnbq_gemm(&g_ex, BNBQ_F16, q->ta, q->tb, q->M, q->N, q->K, q->a, q->b, NULL, 0, q->o));
+}
+static void gemm16(size_t T, size_t O, size_t I) {
+    static const char* const what[3] = { "Y = X W^T (nt)", "dX = dY W (nn)", "dW = dY^T X (tn)" };
+    gjob q;
+    int g;
+    char name[64];
+    if (!tokens_wanted(T) || !wanted("16-bit GEMM")) return;
+    printf("\n-- 16-bit GEMM, tokens %zu, weight %zu x %zu (out x in)\n", T, O, I);
+    for (g = 0; g < 3; g++) {
+        q.ta = g == 2; q.tb = g == 0;
+        q.M = g == 2 ? O : T; q.N = g == 0 ? O : I; q.K = g == 0 ? I : g == 1 ? O : T;
+        q.a = dalloc(q.M * q.K * 2); q.b = dalloc(q.K * q.N * 2); q.o = dalloc(q.M * q.N * 2);
+        fill_randn(q.a, q.M * q.K, 1.0f, 0, 0);
+        fill_randn(q.b, q.K * q.N, 1.0f, 0, 0);
+        snprintf(name, sizeof name, "cuBLAS %s", what[g]);
+        line(name, q.M, q.N, q.K, time_ms(call_gemm_blas, &q), 1);
+        snprintf(name, sizeof name, "bnbq_gemm %s", what[g]);
+        line(name, q.M, q.N, q.K, time_ms(call_gemm_bnbq, &q), 0);
+        bnbq_free(&g_ex, q.a); bnbq_free(&g_ex, q.b); bnbq_free(&g_ex, q.o);
+    }
+}
+
 int main(int argc, char** argv) {
     static const size_t wa[4][2] = { {4096, 4096}, {14336, 4096}, {4096, 14336}, {8192, 8192} };
     static const size_t toks[4] = { 1, 16, 512, 4096 };
@@ -346,8 +381,9 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--no-tile-tc")) bnbq__cu_mm_tile_tc_off = 1;   /* A/B: the int8 SIMT tiles */
         else if (!strcmp(argv[i], "--no-t2")) bnbq__cu_gemm_t2_off = 1;   /* A/B: bnbq_k_gemm_tc */
         else if (!strcmp(argv[i], "--no-wg")) bnbq__cu_gemm_wg_off = 1;   /* A/B: the sm_80 tiles on an H100 */
+        else if (!strcmp(argv[i], "--wg-bn") && i + 1 < argc) bnbq__cu_gemm_wg_bn = atoi(argv[++i]);   /* A/B */
         else {
-            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg]\n");
+            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256]\n");
             return 1;
         }
     }
@@ -367,6 +403,8 @@ int main(int argc, char** argv) {
         int8_gemm(4096, 14336, 4096);
         int8_gemm(4096, 4096, 14336);
     }
+    for (i = 0; i < (g_quick ? 1 : 4); i++)
+        for (t = 2; t < 4; t++) gemm16(toks[t], wa[i][0], wa[i][1]);
     for (i = 0; i < (g_quick ? 1 : 4); i++)
         for (t = 0; t < 4; t++) shape(toks[t], wa[i][0], wa[i][1], 0);
     for (t = 0; t < 2; t++) {   /* decoding: SwitchBack / FP8 forward at 1 and 16 tokens */
