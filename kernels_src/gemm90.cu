@@ -70,6 +70,15 @@ BNBQ_DEV u64 g9_desc(u32 addr, u32 lbo, u32 sbo) {
     return (u64)((addr & 0x3ffffu) >> 4) | ((u64)((lbo & 0x3ffffu) >> 4) << 16) |
            ((u64)((sbo & 0x3ffffu) >> 4) << 32) | (1ull << 62);
 }
+// the box of map at (c0, c1) from shared memory at src (128-byte swizzle), in this thread's bulk group; the
+// writes of the warpgroup to src must be fenced for the async proxy (g9_stage_done) first
+BNBQ_DEV void g9_tma_store(const g9_tmap* map, u64 c0, u64 c1, u32 src) {
+    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];"
+                 ::"l"((u64)map), "r"((int)c0), "r"((int)c1), "r"(src) : "memory");
+}
+// the 128 threads of consumer warpgroup c (named barrier 1 + c)
+BNBQ_DEV void g9_wg_sync(u32 c) { asm volatile("bar.sync %0, 128;" ::"r"(1u + c) : "memory"); }
+BNBQ_DEV void g9_sts(u32 addr, u32 v) { asm volatile("st.shared.u32 [%0], %1;" ::"r"(addr), "r"(v) : "memory"); }
 BNBQ_DEV void g9_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
 BNBQ_DEV void g9_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
 template <int N>
@@ -169,15 +178,18 @@ BNBQ_DEV void g9_out2(void* out, const void* bias, int accumulate, u64 M, u64 N,
 
 // TA: A stored (K, M); TB: B stored (N, K) (bnbq_gemm's trans_a / trans_b). S stages of 128 x 64 (A) and
 // BN x 64 (B) elements; dynamic shared memory: 1024 bytes of slack (the ring starts 1024-aligned), the
-// ring, then the 2 S mbarriers.
+// ring, each consumer's staging of its 64 x BN outputs (BN / 64 boxes of 64 x 64 in the 128-byte swizzle),
+// then the 2 S mbarriers. tma_out (no accumulate; out 16-byte aligned, N % 8 == 0): the outputs (bias added)
+// leave through the staging by TMA stores of mO (boxes of 64 x 64: the stores run while the warpgroup goes on
+// with its next tile; the staging is reused once they have read it); else each thread writes its pairs.
 template <int BN, int S, int TA, int TB>
-BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, u64 M, u64 N, u64 K, const void* bias, int accumulate,
-                      void* out) {
+BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias,
+                      int accumulate, int tma_out, void* out) {
 #if G9_ON
     extern __shared__ unsigned char g9_smem[];
-    const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u;
+    const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u, SO = 64u * (u32)BN * 2u;
     const u32 sbase = ((u32)__cvta_generic_to_shared(g9_smem) + 1023u) & ~1023u;
-    const u32 full = sbase + (u32)S * ST, empty = full + 8u * (u32)S;   // mbarrier s at + 8 s
+    const u32 full = sbase + (u32)S * ST + 2u * SO, empty = full + 8u * (u32)S;   // mbarrier s at + 8 s
     const u32 wg = threadIdx.x >> 7, tid = threadIdx.x & 127u;
     const u64 tm = (M + 127u) / 128u, tn = (N + BN - 1u) / BN, KT = (K + 63u) / 64u, tiles = tm * tn;
     if (threadIdx.x == 0) {
@@ -250,60 +262,96 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, u64 M, u64 N, u64 K,
         if (KT > 0 && tid == 0) g9_bar_arrive(empty + 8u * prev);
         // sums: for each 8 columns j, d[4 j], d[4 j + 1] at row 16 w + lane / 4, columns 8 j + 2 (lane % 4) + 0 / 1;
         // d[4 j + 2], d[4 j + 3] the same 8 rows further
-        const u64 m = m0 + 16u * w + (lane >> 2);
+        const u32 r = 16u * w + (lane >> 2), q = lane & 3u;
+        if (tma_out) {
+            const u32 stg = sbase + (u32)S * ST + c * SO;
+            if (tid == 0) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");   // the last tile's stores
+            g9_wg_sync(c);
 #pragma unroll
-        for (int j = 0; j < BN / 8; j++) {
-            const u64 n = n0 + 8u * (u64)j + 2u * (lane & 3u);
-            g9_out2(out, bias, accumulate, M, N, m, n, d[4 * j], d[4 * j + 1], pair);
-            g9_out2(out, bias, accumulate, M, N, m + 8u, n, d[4 * j + 2], d[4 * j + 3], pair);
+            for (int j = 0; j < BN / 8; j++) {
+                const u64 n = n0 + 8u * (u64)j + 2u * q;
+                float v0 = d[4 * j], v1 = d[4 * j + 1], v2 = d[4 * j + 2], v3 = d[4 * j + 3];
+                if (bias) {
+                    const float b0 = n < N ? g9_ld(bias, n) : 0.0f, b1 = n + 1u < N ? g9_ld(bias, n + 1u) : 0.0f;
+                    v0 = v0 + b0; v1 = v1 + b1; v2 = v2 + b0; v3 = v3 + b1;
+                }
+                // box j / 8, 16-byte chunk j % 8 of rows r and r + 8 (the same r % 8), bytes 4 q
+                const u32 at = stg + 8192u * (u32)(j / 8) + r * 128u + ((((u32)j & 7u) ^ (r & 7u)) << 4) + 4u * q;
+                g9_sts(at, g9_pack(v0) | (g9_pack(v1) << 16));
+                g9_sts(at + 1024u, g9_pack(v2) | (g9_pack(v3) << 16));
+            }
+            asm volatile("fence.proxy.async.shared::cta;" ::: "memory");   // visible to the TMA store
+            g9_wg_sync(c);
+            if (tid == 0) {
+#pragma unroll
+                for (int b = 0; b < BN / 64; b++) g9_tma_store(mO, n0 + 64u * (u64)b, m0, stg + 8192u * (u32)b);
+                asm volatile("cp.async.bulk.commit_group;" ::: "memory");
+            }
+        } else {
+            const u64 m = m0 + r;
+#pragma unroll
+            for (int j = 0; j < BN / 8; j++) {
+                const u64 n = n0 + 8u * (u64)j + 2u * q;
+                g9_out2(out, bias, accumulate, M, N, m, n, d[4 * j], d[4 * j + 1], pair);
+                g9_out2(out, bias, accumulate, M, N, m + 8u, n, d[4 * j + 2], d[4 * j + 3], pair);
+            }
         }
     }
+    if (tma_out && tid == 0) asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");   // done before the exit
 #else
-    (void)mA; (void)mB; (void)M; (void)N; (void)K; (void)bias; (void)accumulate; (void)out;
+    (void)mA; (void)mB; (void)mO; (void)M; (void)N; (void)K; (void)bias; (void)accumulate; (void)tma_out; (void)out;
 #endif
 }
 
 #define G9_S128 6   // stages of the 128 x 128 tiles (32 KB each; the launcher's BNBQ__CU_G9_S128)
-#define G9_S256 4   // stages of the 128 x 256 tiles (48 KB each; BNBQ__CU_G9_S256)
+#define G9_S256 3   // stages of the 128 x 256 tiles (48 KB each; BNBQ__CU_G9_S256)
 extern "C" __global__ void __launch_bounds__(384, 1)
-bnbq_k_gemm_wg_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,
-                  const void* bias, int accumulate, void* out) {
-    g9_gemm<128, G9_S128, 0, 0>(&mA, &mB, M, N, K, bias, accumulate, out);
+bnbq_k_gemm_wg_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
+                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias, int accumulate, int tma_out,
+                  void* out) {
+    g9_gemm<128, G9_S128, 0, 0>(&mA, &mB, &mO, M, N, K, bias, accumulate, tma_out, out);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
-bnbq_k_gemm_wg_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,
-                  const void* bias, int accumulate, void* out) {
-    g9_gemm<128, G9_S128, 0, 1>(&mA, &mB, M, N, K, bias, accumulate, out);
+bnbq_k_gemm_wg_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
+                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias, int accumulate, int tma_out,
+                  void* out) {
+    g9_gemm<128, G9_S128, 0, 1>(&mA, &mB, &mO, M, N, K, bias, accumulate, tma_out, out);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
-bnbq_k_gemm_wg_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,
-                  const void* bias, int accumulate, void* out) {
-    g9_gemm<128, G9_S128, 1, 0>(&mA, &mB, M, N, K, bias, accumulate, out);
+bnbq_k_gemm_wg_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
+                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias, int accumulate, int tma_out,
+                  void* out) {
+    g9_gemm<128, G9_S128, 1, 0>(&mA, &mB, &mO, M, N, K, bias, accumulate, tma_out, out);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
-bnbq_k_gemm_wg_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,
-                  const void* bias, int accumulate, void* out) {
-    g9_gemm<128, G9_S128, 1, 1>(&mA, &mB, M, N, K, bias, accumulate, out);
+bnbq_k_gemm_wg_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
+                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias, int accumulate, int tma_out,
+                  void* out) {
+    g9_gemm<128, G9_S128, 1, 1>(&mA, &mB, &mO, M, N, K, bias, accumulate, tma_out, out);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
-bnbq_k_gemm_wg2_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,
-                   const void* bias, int accumulate, void* out) {
-    g9_gemm<256, G9_S256, 0, 0>(&mA, &mB, M, N, K, bias, accumulate, out);
+bnbq_k_gemm_wg2_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
+                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias, int accumulate, int tma_out,
+                   void* out) {
+    g9_gemm<256, G9_S256, 0, 0>(&mA, &mB, &mO, M, N, K, bias, accumulate, tma_out, out);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
-bnbq_k_gemm_wg2_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,
-                   const void* bias, int accumulate, void* out) {
-    g9_gemm<256, G9_S256, 0, 1>(&mA, &mB, M, N, K, bias, accumulate, out);
+bnbq_k_gemm_wg2_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
+                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias, int accumulate, int tma_out,
+                   void* out) {
+    g9_gemm<256, G9_S256, 0, 1>(&mA, &mB, &mO, M, N, K, bias, accumulate, tma_out, out);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
-bnbq_k_gemm_wg2_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,
-                   const void* bias, int accumulate, void* out) {
-    g9_gemm<256, G9_S256, 1, 0>(&mA, &mB, M, N, K, bias, accumulate, out);
+bnbq_k_gemm_wg2_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
+                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias, int accumulate, int tma_out,
+                   void* out) {
+    g9_gemm<256, G9_S256, 1, 0>(&mA, &mB, &mO, M, N, K, bias, accumulate, tma_out, out);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
-bnbq_k_gemm_wg2_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, u64 M, u64 N, u64 K,
-                   const void* bias, int accumulate, void* out) {
-    g9_gemm<256, G9_S256, 1, 1>(&mA, &mB, M, N, K, bias, accumulate, out);
+bnbq_k_gemm_wg2_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
+                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias, int accumulate, int tma_out,
+                   void* out) {
+    g9_gemm<256, G9_S256, 1, 1>(&mA, &mB, &mO, M, N, K, bias, accumulate, tma_out, out);
 }
 
 #endif

@@ -1256,8 +1256,9 @@ static void t_fake_pdl(void) {
 }
 
 /* bnbq_gemm's sm_90a tiles on the fake driver (compute capability 9.0; FAKE_CUDA_OPTIN gives the shared memory
-   they need): two tensor maps (checked by the fake's cuTensorMapEncodeTiled as the driver documents them) and one
-   dependent launch of an sm_90a unit per call, for every storage order and both tile widths; a contiguous
+   they need): three tensor maps (A, B and out, checked by the fake's cuTensorMapEncodeTiled as the driver
+   documents them; two with accumulate, whose outputs do not leave by TMA) and one dependent launch of an sm_90a
+   unit per call, for every storage order and both tile widths; a contiguous
    dimension that is not a multiple of 8: neither tile kernel, no maps; no opt-in shared memory: the sm_80 tiles
    without maps; maps refused (FAKE_CUDA_NO_TMAP): the call still succeeds on the sm_80 tiles, one WARN line, and
    no map is asked for again. */
@@ -1287,11 +1288,20 @@ static void t_fake_gemm_wg(void) {
             fake_stats(f0);
             r = bnbq_gemm(&ex, t & 4 ? BNBQ_BF16 : BNBQ_F16, ta, tb, m, n, K, A, B, NULL, 0, O);
             fake_stats(f1);
-            CHECK(r == BNBQ_SUCCESS && ctx->gemm_wg_launches - w0 == 1 && f1[FS_TMAPS] - f0[FS_TMAPS] == 2 &&
+            CHECK(r == BNBQ_SUCCESS && ctx->gemm_wg_launches - w0 == 1 && f1[FS_TMAPS] - f0[FS_TMAPS] == 3 &&
                   f1[FS_LAUNCHES] - f0[FS_LAUNCHES] == 1 && f1[FS_LAUNCH_EX] - f0[FS_LAUNCH_EX] == 1,
                   "gemm trans_a=%d trans_b=%d %zux%zux%zu: %s, %lu sm_90a launches, %d maps, %d launches (%d dependent); %s",
                   ta, tb, m, n, K, bnbq_result_name(r), ctx->gemm_wg_launches - w0, f1[FS_TMAPS] - f0[FS_TMAPS],
                   f1[FS_LAUNCHES] - f0[FS_LAUNCHES], f1[FS_LAUNCH_EX] - f0[FS_LAUNCH_EX], log_first(BNBQ_LOG_ERROR));
+        }
+        {
+            const unsigned long w0 = ctx->gemm_wg_launches;
+            fake_stats(f0);
+            r = bnbq_gemm(&ex, BNBQ_F16, 1, 0, 256, 256, K, A, B, NULL, 1, O);   /* accumulate: no map of out */
+            fake_stats(f1);
+            CHECK(r == BNBQ_SUCCESS && ctx->gemm_wg_launches - w0 == 1 && f1[FS_TMAPS] - f0[FS_TMAPS] == 2,
+                  "accumulate: %s, %lu sm_90a launches, %d maps", bnbq_result_name(r), ctx->gemm_wg_launches - w0,
+                  f1[FS_TMAPS] - f0[FS_TMAPS]);
         }
         {
             const unsigned long w0 = ctx->gemm_wg_launches, t0 = ctx->gemm_t2_launches;

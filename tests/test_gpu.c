@@ -1768,7 +1768,7 @@ static void op_gemm(void) {
                         bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
                         const int can = gc->target_arch == 90 && !gc->target_ptx && gc->info.cc_major == 9 &&
                                         gc->info.cc_minor == 0 && BNBQ__DRV.bnbq__cuTensorMapEncodeTiled &&
-                                        bnbq__cu_smem_optin(gc) >= 200u * 1024u && (ta ? M : K) % 8 == 0 &&
+                                        bnbq__cu_smem_optin(gc) >= BNBQ__CU_G9_SMEM_MAX && (ta ? M : K) % 8 == 0 &&
                                         (tb ? K : N) % 8 == 0, wg = can && !off;
                         unsigned long w0 = gc->gemm_wg_launches;
                         STOP();
