@@ -4,9 +4,9 @@
 // only architecture whose code may use wgmma and setmaxnreg; elsewhere the kernels are empty and the
 // launcher (bnbq__cu_gemm) never takes them.
 //
-// out (M, N) = op(A) @ op(B) [+ bias] [+ out], as prims.cu's bnbq_k_gemm_t2_* (float32 sums; wgmma's k order
-// within a step of 16 is the hardware's, the steps ascending: a result within the vectors' tolerance, not
-// the same bytes as bnbq_k_gemm_t2_*).
+// out (M, N) = op(A) @ op(B) [+ bias], as prims.cu's bnbq_k_gemm_t2_* without accumulate (float32 sums; wgmma's
+// k order within a step of 16 is the hardware's, the steps ascending: a result within the vectors' tolerance,
+// not the same bytes as bnbq_k_gemm_t2_*).
 // Tiles of 128 x BN outputs (BN 128 or 256) and 64 of K a stage, a ring of S stages in dynamic shared memory.
 // A block: three warpgroups. Warpgroup 0 (its first thread) is the producer: for each stage it waits until the
 // stage is free (its `empty` mbarrier), announces the bytes on its `full` mbarrier and issues the TMA copies
@@ -15,7 +15,7 @@
 // four m64nBNk16 wgmma instructions on the stage (descriptors into shared memory), and free the stage before
 // once this one's group is in flight (wgmma.wait_group 1). The grid is persistent (at most one block an SM,
 // tiles grid-strided in bnbq_tile_order), so the producer fills the next tile's stages while the consumers
-// write the last one's outputs straight from their registers.
+// stage the last one's outputs for their TMA stores.
 // Shared memory layouts, as TMA writes them with the 128-byte swizzle (16-byte chunk c of 128-byte row r at
 // c ^ (r % 8)) and as the descriptors describe them (PTX ISA, "Matrix Descriptor Format"):
 //   K contiguous (A as stored, B with trans_b): one box of 64 k x R rows, row r at 128 r; descriptor: K-major,
@@ -152,39 +152,16 @@ BNBQ_DEV float g9_ld(const void* p, u64 e) {
 BNBQ_DEV u32 g9_pack(float v) {
     return BNBQ_DT == BNBQ_F16 ? (u32)bnbq_f16_canon(v) : (u32)bnbq_f32_to_bf16(bnbq_canon(v));
 }
-// outputs (m, n) and (m, n + 1): bias, then the old out, added in float32 (prims.cu's pr_out); one 4-byte
-// store where pair (N even, out 4-byte aligned) and both are inside
-BNBQ_DEV void g9_out2(void* out, const void* bias, int accumulate, u64 M, u64 N, u64 m, u64 n, float v0, float v1,
-                      bool pair) {
-    if (m >= M) return;
-    const u64 e = m * N + n;
-    if (pair && n + 1u < N) {
-        if (bias) { v0 = v0 + g9_ld(bias, n); v1 = v1 + g9_ld(bias, n + 1u); }
-        if (accumulate) { v0 = v0 + g9_ld(out, e); v1 = v1 + g9_ld(out, e + 1u); }
-        *(u32*)((u16*)out + e) = g9_pack(v0) | (g9_pack(v1) << 16);
-        return;
-    }
-    if (n < N) {
-        if (bias) v0 = v0 + g9_ld(bias, n);
-        if (accumulate) v0 = v0 + g9_ld(out, e);
-        ((u16*)out)[e] = (u16)g9_pack(v0);
-    }
-    if (n + 1u < N) {
-        if (bias) v1 = v1 + g9_ld(bias, n + 1u);
-        if (accumulate) v1 = v1 + g9_ld(out, e + 1u);
-        ((u16*)out)[e + 1u] = (u16)g9_pack(v1);
-    }
-}
-
 // TA: A stored (K, M); TB: B stored (N, K) (bnbq_gemm's trans_a / trans_b). S stages of 128 x 64 (A) and
 // BN x 64 (B) elements; dynamic shared memory: 1024 bytes of slack (the ring starts 1024-aligned), the
 // ring, each consumer's staging of its 64 x BN outputs (BN / 64 boxes of 64 x 64 in the 128-byte swizzle),
-// then the 2 S mbarriers. tma_out (no accumulate; out 16-byte aligned, N % 8 == 0): the outputs (bias added)
-// leave through the staging by TMA stores of mO (boxes of 64 x 64: the stores run while the warpgroup goes on
-// with its next tile; the staging is reused once they have read it); else each thread writes its pairs.
+// then the 2 S mbarriers. The outputs (bias added in float32, one rounding to dt) leave through the staging by
+// TMA stores of mO (out (M, N), boxes of 64 x 64; rows and columns past M and N are not written): the stores
+// run while the warpgroup goes on with its next tile, which reuses the staging once they have read it. (No
+// accumulate, out 16-byte aligned, N % 8 == 0: the launcher's conditions. Writing the pairs from the
+// registers instead took 2-3 times as long as the whole GEMM at K = 512, and tripled the unit's ptxas time.)
 template <int BN, int S, int TA, int TB>
-BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias,
-                      int accumulate, int tma_out, void* out) {
+BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias) {
 #if G9_ON
     extern __shared__ unsigned char g9_smem[];
     const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u, SO = 64u * (u32)BN * 2u;
@@ -228,7 +205,6 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
     }
     asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
     const u32 c = wg - 1u, w = tid >> 5, lane = tid & 31u;
-    const bool pair = (N & 1u) == 0u && ((unsigned long long)out & 3u) == 0u;
     u64 it = 0;
     for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {
         u64 mt, nt;
@@ -262,44 +238,33 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
         if (KT > 0 && tid == 0) g9_bar_arrive(empty + 8u * prev);
         // sums: for each 8 columns j, d[4 j], d[4 j + 1] at row 16 w + lane / 4, columns 8 j + 2 (lane % 4) + 0 / 1;
         // d[4 j + 2], d[4 j + 3] the same 8 rows further
-        const u32 r = 16u * w + (lane >> 2), q = lane & 3u;
-        if (tma_out) {
-            const u32 stg = sbase + (u32)S * ST + c * SO;
-            if (tid == 0) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");   // the last tile's stores
-            g9_wg_sync(c);
+        const u32 r = 16u * w + (lane >> 2), q = lane & 3u, stg = sbase + (u32)S * ST + c * SO;
+        if (tid == 0) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");   // the last tile's stores
+        g9_wg_sync(c);
 #pragma unroll
-            for (int j = 0; j < BN / 8; j++) {
-                const u64 n = n0 + 8u * (u64)j + 2u * q;
-                float v0 = d[4 * j], v1 = d[4 * j + 1], v2 = d[4 * j + 2], v3 = d[4 * j + 3];
-                if (bias) {
-                    const float b0 = n < N ? g9_ld(bias, n) : 0.0f, b1 = n + 1u < N ? g9_ld(bias, n + 1u) : 0.0f;
-                    v0 = v0 + b0; v1 = v1 + b1; v2 = v2 + b0; v3 = v3 + b1;
-                }
-                // box j / 8, 16-byte chunk j % 8 of rows r and r + 8 (the same r % 8), bytes 4 q
-                const u32 at = stg + 8192u * (u32)(j / 8) + r * 128u + ((((u32)j & 7u) ^ (r & 7u)) << 4) + 4u * q;
-                g9_sts(at, g9_pack(v0) | (g9_pack(v1) << 16));
-                g9_sts(at + 1024u, g9_pack(v2) | (g9_pack(v3) << 16));
+        for (int j = 0; j < BN / 8; j++) {
+            const u64 n = n0 + 8u * (u64)j + 2u * q;
+            float v0 = d[4 * j], v1 = d[4 * j + 1], v2 = d[4 * j + 2], v3 = d[4 * j + 3];
+            if (bias) {
+                const float b0 = n < N ? g9_ld(bias, n) : 0.0f, b1 = n + 1u < N ? g9_ld(bias, n + 1u) : 0.0f;
+                v0 = v0 + b0; v1 = v1 + b1; v2 = v2 + b0; v3 = v3 + b1;
             }
-            asm volatile("fence.proxy.async.shared::cta;" ::: "memory");   // visible to the TMA store
-            g9_wg_sync(c);
-            if (tid == 0) {
+            // box j / 8, 16-byte chunk j % 8 of rows r and r + 8 (the same r % 8), bytes 4 q
+            const u32 at = stg + 8192u * (u32)(j / 8) + r * 128u + ((((u32)j & 7u) ^ (r & 7u)) << 4) + 4u * q;
+            g9_sts(at, g9_pack(v0) | (g9_pack(v1) << 16));
+            g9_sts(at + 1024u, g9_pack(v2) | (g9_pack(v3) << 16));
+        }
+        asm volatile("fence.proxy.async.shared::cta;" ::: "memory");   // visible to the TMA store
+        g9_wg_sync(c);
+        if (tid == 0) {
 #pragma unroll
-                for (int b = 0; b < BN / 64; b++) g9_tma_store(mO, n0 + 64u * (u64)b, m0, stg + 8192u * (u32)b);
-                asm volatile("cp.async.bulk.commit_group;" ::: "memory");
-            }
-        } else {
-            const u64 m = m0 + r;
-#pragma unroll
-            for (int j = 0; j < BN / 8; j++) {
-                const u64 n = n0 + 8u * (u64)j + 2u * q;
-                g9_out2(out, bias, accumulate, M, N, m, n, d[4 * j], d[4 * j + 1], pair);
-                g9_out2(out, bias, accumulate, M, N, m + 8u, n, d[4 * j + 2], d[4 * j + 3], pair);
-            }
+            for (int b = 0; b < BN / 64; b++) g9_tma_store(mO, n0 + 64u * (u64)b, m0, stg + 8192u * (u32)b);
+            asm volatile("cp.async.bulk.commit_group;" ::: "memory");
         }
     }
-    if (tma_out && tid == 0) asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");   // done before the exit
+    if (tid == 0) asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");   // done before the exit
 #else
-    (void)mA; (void)mB; (void)mO; (void)M; (void)N; (void)K; (void)bias; (void)accumulate; (void)tma_out; (void)out;
+    (void)mA; (void)mB; (void)mO; (void)M; (void)N; (void)K; (void)bias;
 #endif
 }
 
@@ -307,51 +272,43 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
 #define G9_S256 3   // stages of the 128 x 256 tiles (48 KB each; BNBQ__CU_G9_S256)
 extern "C" __global__ void __launch_bounds__(384, 1)
 bnbq_k_gemm_wg_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
-                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias, int accumulate, int tma_out,
-                  void* out) {
-    g9_gemm<128, G9_S128, 0, 0>(&mA, &mB, &mO, M, N, K, bias, accumulate, tma_out, out);
+                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
+    g9_gemm<128, G9_S128, 0, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
 bnbq_k_gemm_wg_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
-                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias, int accumulate, int tma_out,
-                  void* out) {
-    g9_gemm<128, G9_S128, 0, 1>(&mA, &mB, &mO, M, N, K, bias, accumulate, tma_out, out);
+                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
+    g9_gemm<128, G9_S128, 0, 1>(&mA, &mB, &mO, M, N, K, bias);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
 bnbq_k_gemm_wg_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
-                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias, int accumulate, int tma_out,
-                  void* out) {
-    g9_gemm<128, G9_S128, 1, 0>(&mA, &mB, &mO, M, N, K, bias, accumulate, tma_out, out);
+                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
+    g9_gemm<128, G9_S128, 1, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
 bnbq_k_gemm_wg_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
-                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias, int accumulate, int tma_out,
-                  void* out) {
-    g9_gemm<128, G9_S128, 1, 1>(&mA, &mB, &mO, M, N, K, bias, accumulate, tma_out, out);
+                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
+    g9_gemm<128, G9_S128, 1, 1>(&mA, &mB, &mO, M, N, K, bias);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
 bnbq_k_gemm_wg2_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
-                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias, int accumulate, int tma_out,
-                   void* out) {
-    g9_gemm<256, G9_S256, 0, 0>(&mA, &mB, &mO, M, N, K, bias, accumulate, tma_out, out);
+                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
+    g9_gemm<256, G9_S256, 0, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
 bnbq_k_gemm_wg2_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
-                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias, int accumulate, int tma_out,
-                   void* out) {
-    g9_gemm<256, G9_S256, 0, 1>(&mA, &mB, &mO, M, N, K, bias, accumulate, tma_out, out);
+                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
+    g9_gemm<256, G9_S256, 0, 1>(&mA, &mB, &mO, M, N, K, bias);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
 bnbq_k_gemm_wg2_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
-                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias, int accumulate, int tma_out,
-                   void* out) {
-    g9_gemm<256, G9_S256, 1, 0>(&mA, &mB, &mO, M, N, K, bias, accumulate, tma_out, out);
+                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
+    g9_gemm<256, G9_S256, 1, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
 bnbq_k_gemm_wg2_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
-                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias, int accumulate, int tma_out,
-                   void* out) {
-    g9_gemm<256, G9_S256, 1, 1>(&mA, &mB, &mO, M, N, K, bias, accumulate, tma_out, out);
+                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
+    g9_gemm<256, G9_S256, 1, 1>(&mA, &mB, &mO, M, N, K, bias);
 }
 
 #endif

@@ -1748,7 +1748,8 @@ static void op_gemm(void) {
                     }
     }
     /* the sm_90a tiles (bnbq_k_gemm_wg*: TMA and wgmma; an H100 / H200 with a cubin target, f16 / bf16, A and B
-       16-byte aligned, each operand's contiguous dimension a multiple of 8): every storage order; tiles cut in
+       16-byte aligned, each operand's contiguous dimension a multiple of 8, no accumulate: a quarter of the cases
+       accumulate and take the sm_80 tiles): every storage order; tiles cut in
        M, N and K (TMA's zero fill); K = 23 where no operand has K contiguous (above the small-K kernel's 16); a
        16-wide N; more tiles than SMs (a block's second tile continues the ring of stages); the 128 x 256 tiles
        (at least 2 x SMs of them: 2056 x 4104) and the 128 x 128 ones. Each case also runs on the sm_80 tiles
@@ -1764,12 +1765,12 @@ static void op_gemm(void) {
                     for (off = 0; off < 2; off++) {
                         bnbq_dtype dt = k_dts[d];
                         size_t M = wk[i].M, N = wk[i].N, K = wk[i].K;
-                        int ta = t & 1, tb = t >> 1, bias = (i + t + 1) & 1, acc = ((i + t + 1) >> 1) & 1;
+                        int ta = t & 1, tb = t >> 1, bias = (i + t + 1) & 1, acc = (i + t) % 4 == 3;
                         bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
                         const int can = gc->target_arch == 90 && !gc->target_ptx && gc->info.cc_major == 9 &&
                                         gc->info.cc_minor == 0 && BNBQ__DRV.bnbq__cuTensorMapEncodeTiled &&
                                         bnbq__cu_smem_optin(gc) >= BNBQ__CU_G9_SMEM_MAX && (ta ? M : K) % 8 == 0 &&
-                                        (tb ? K : N) % 8 == 0, wg = can && !off;
+                                        (tb ? K : N) % 8 == 0 && !acc, wg = can && !off;
                         unsigned long w0 = gc->gemm_wg_launches;
                         STOP();
                         if (off && !can) continue;
