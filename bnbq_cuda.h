@@ -1371,11 +1371,48 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "                   \"+f\"(d[120]), \"+f\"(d[121]), \"+f\"(d[122]), \"+f\"(d[123]), \"+f\"(d[124]), \"+f\"(d[125]), \"+f\"(d[126]), \"+f\"(d[127])\n",
     "                 : \"l\"(da), \"l\"(db), \"n\"(1), \"n\"(TA), \"n\"(TB));\n",
     "}\n",
+    "// d (int32 sums, 64 x 128 / 128 a thread) += A (64 x 32 s8, da) x B (32 x 128 s8, db): both K-major (8-bit wgmma has\n",
+    "// no transpose); the integer sums wrap exactly\n",
+    "BNBQ_DEV void g9_wgmma_i8(u32* d, u64 da, u64 db) {\n",
+    "    asm volatile(\"{\\n.reg .pred p;\\nsetp.ne.b32 p, %66, 0;\\n\"\n",
+    "                 \"wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {\"\n",
+    "                 \"%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, \"\n",
+    "                 \"%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, \"\n",
+    "                 \"%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, \"\n",
+    "                 \"%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63\"\n",
+    "                 \"}, %64, %65, p;\\n}\\n\"\n",
+    "                 : \"+r\"(d[0]), \"+r\"(d[1]), \"+r\"(d[2]), \"+r\"(d[3]), \"+r\"(d[4]), \"+r\"(d[5]), \"+r\"(d[6]), \"+r\"(d[7]),\n",
+    "                   \"+r\"(d[8]), \"+r\"(d[9]), \"+r\"(d[10]), \"+r\"(d[11]), \"+r\"(d[12]), \"+r\"(d[13]), \"+r\"(d[14]), \"+r\"(d[15]),\n",
+    "                   \"+r\"(d[16]), \"+r\"(d[17]), \"+r\"(d[18]), \"+r\"(d[19]), \"+r\"(d[20]), \"+r\"(d[21]), \"+r\"(d[22]), \"+r\"(d[23]),\n",
+    "                   \"+r\"(d[24]), \"+r\"(d[25]), \"+r\"(d[26]), \"+r\"(d[27]), \"+r\"(d[28]), \"+r\"(d[29]), \"+r\"(d[30]), \"+r\"(d[31]),\n",
+    "                   \"+r\"(d[32]), \"+r\"(d[33]), \"+r\"(d[34]), \"+r\"(d[35]), \"+r\"(d[36]), \"+r\"(d[37]), \"+r\"(d[38]), \"+r\"(d[39]),\n",
+    "                   \"+r\"(d[40]), \"+r\"(d[41]), \"+r\"(d[42]), \"+r\"(d[43]), \"+r\"(d[44]), \"+r\"(d[45]), \"+r\"(d[46]), \"+r\"(d[47]),\n",
+    "                   \"+r\"(d[48]), \"+r\"(d[49]), \"+r\"(d[50]), \"+r\"(d[51]), \"+r\"(d[52]), \"+r\"(d[53]), \"+r\"(d[54]), \"+r\"(d[55]),\n",
+    "                   \"+r\"(d[56]), \"+r\"(d[57]), \"+r\"(d[58]), \"+r\"(d[59]), \"+r\"(d[60]), \"+r\"(d[61]), \"+r\"(d[62]), \"+r\"(d[63])\n",
+    "                 : \"l\"(da), \"l\"(db), \"n\"(1));\n",
+    "}\n",
     "// keeps the compiler from moving reads or writes of the sums across the asynchronous wgmma instructions\n",
     "template <int NR>\n",
     "BNBQ_DEV void g9_hold(float* d) {\n",
     "#pragma unroll\n",
     "    for (int i = 0; i < NR; i++) asm volatile(\"\" : \"+f\"(d[i])::\"memory\");\n",
+    "}\n",
+    "template <int NR>\n",
+    "BNBQ_DEV void g9_hold(u32* d) {\n",
+    "#pragma unroll\n",
+    "    for (int i = 0; i < NR; i++) asm volatile(\"\" : \"+r\"(d[i])::\"memory\");\n",
+    "}\n",
+    "template <int I8> struct g9_acc { typedef float T; };\n",
+    "template <> struct g9_acc<1> { typedef u32 T; };\n",
+    "template <int BN, int TA, int TB>\n",
+    "BNBQ_DEV void g9_mma(float* d, u64 da, u64 db) {\n",
+    "    if (BN == 256) g9_wgmma256<TA, TB>(d, da, db);\n",
+    "    else g9_wgmma128<TA, TB>(d, da, db);\n",
+    "}\n",
+    "template <int BN, int TA, int TB>\n",
+    "BNBQ_DEV void g9_mma(u32* d, u64 da, u64 db) { g9_wgmma_i8(d, da, db); }\n",
+    "BNBQ_DEV void g9_sts2(u32 addr, u32 a, u32 b) {\n",
+    "    asm volatile(\"st.shared.v2.u32 [%0], {%1, %2};\" ::\"r\"(addr), \"r\"(a), \"r\"(b) : \"memory\");\n",
     "}\n",
     "#endif\n",
     "\n",
@@ -1396,15 +1433,20 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "// run while the warpgroup goes on with its next tile, which reuses the staging once they have read it. (No\n",
     "// accumulate, out 16-byte aligned, N % 8 == 0: the launcher's conditions. Writing the pairs from the\n",
     "// registers instead took 2-3 times as long as the whole GEMM at K = 512, and tripled the unit's ptxas time.)\n",
-    "template <int BN, int S, int TA, int TB>\n",
+    "// I8 (with TA = 0, TB = 1, BN = 128, no bias): bnbq_int8_linear_matmul's int8 A (M, K) times B (N, K)^T into\n",
+    "// int32 out: the same ring with 128 k (bytes) a stage, m64n128k32 s8 instructions, int32 sums staged as boxes\n",
+    "// of 32 x 64 (128-byte rows).\n",
+    "template <int BN, int S, int TA, int TB, int I8>\n",
     "BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias) {\n",
     "#if G9_ON\n",
+    "    typedef typename g9_acc<I8>::T AT;\n",
     "    extern __shared__ unsigned char g9_smem[];\n",
-    "    const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u, SO = 64u * (u32)BN * 2u;\n",
+    "    const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u, SO = 64u * (u32)BN * (I8 ? 4u : 2u);\n",
+    "    const u32 KS = I8 ? 128u : 64u;   // k (elements) a stage\n",
     "    const u32 sbase = ((u32)__cvta_generic_to_shared(g9_smem) + 1023u) & ~1023u;\n",
     "    const u32 full = sbase + (u32)S * ST + 2u * SO, empty = full + 8u * (u32)S;   // mbarrier s at + 8 s\n",
     "    const u32 wg = threadIdx.x >> 7, tid = threadIdx.x & 127u;\n",
-    "    const u64 tm = (M + 127u) / 128u, tn = (N + BN - 1u) / BN, KT = (K + 63u) / 64u, tiles = tm * tn;\n",
+    "    const u64 tm = (M + 127u) / 128u, tn = (N + BN - 1u) / BN, KT = (K + KS - 1u) / KS, tiles = tm * tn;\n",
     "    if (threadIdx.x == 0) {\n",
     "#pragma unroll\n",
     "        for (int s = 0; s < S; s++) {\n",
@@ -1425,7 +1467,7 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "            const u64 m0 = mt * 128u, n0 = nt * BN;\n",
     "            for (u64 kt = 0; kt < KT; kt++, it++) {\n",
     "                const u32 s = (u32)(it % S), ph = (u32)(it / S) & 1u, st = sbase + s * ST, fb = full + 8u * s;\n",
-    "                const u64 k0 = kt * 64u;\n",
+    "                const u64 k0 = kt * KS;\n",
     "                g9_bar_wait(empty + 8u * s, ph ^ 1u);\n",
     "                g9_bar_expect(fb, ST);\n",
     "                if (!TA) g9_tma(st, mA, k0, m0, fb);\n",
@@ -1446,9 +1488,9 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "        u64 mt, nt;\n",
     "        bnbq_tile_order(t, tm, tn, &mt, &nt);\n",
     "        const u64 m0 = mt * 128u + 64u * c, n0 = nt * BN;\n",
-    "        float d[BN / 2];\n",
+    "        AT d[BN / 2];\n",
     "#pragma unroll\n",
-    "        for (int i = 0; i < BN / 2; i++) d[i] = 0.0f;\n",
+    "        for (int i = 0; i < BN / 2; i++) d[i] = (AT)0;\n",
     "        u32 prev = 0;\n",
     "        for (u64 kt = 0; kt < KT; kt++, it++) {\n",
     "            const u32 s = (u32)(it % S), ph = (u32)(it / S) & 1u, st = sbase + s * ST;\n",
@@ -1460,8 +1502,7 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "            for (u32 kk = 0; kk < 4u; kk++) {\n",
     "                const u64 da = TA ? g9_desc(a0 + 2048u * kk, 8192u, 1024u) : g9_desc(a0 + 32u * kk, 16u, 1024u);\n",
     "                const u64 db = TB ? g9_desc(b0 + 32u * kk, 16u, 1024u) : g9_desc(b0 + 2048u * kk, 8192u, 1024u);\n",
-    "                if (BN == 256) g9_wgmma256<TA, !TB>(d, da, db);\n",
-    "                else g9_wgmma128<TA, !TB>(d, da, db);\n",
+    "                g9_mma<BN, TA, !TB>(d, da, db);\n",
     "            }\n",
     "            g9_commit();\n",
     "            g9_wait<1>();   // the stage before this one is read: free it\n",
@@ -1477,24 +1518,35 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "        const u32 r = 16u * w + (lane >> 2), q = lane & 3u, stg = sbase + (u32)S * ST + c * SO;\n",
     "        if (tid == 0) asm volatile(\"cp.async.bulk.wait_group.read 0;\" ::: \"memory\");   // the last tile's stores\n",
     "        g9_wg_sync(c);\n",
+    "        if (I8) {\n",
     "#pragma unroll\n",
-    "        for (int j = 0; j < BN / 8; j++) {\n",
-    "            const u64 n = n0 + 8u * (u64)j + 2u * q;\n",
-    "            float v0 = d[4 * j], v1 = d[4 * j + 1], v2 = d[4 * j + 2], v3 = d[4 * j + 3];\n",
-    "            if (bias) {\n",
-    "                const float b0 = n < N ? g9_ld(bias, n) : 0.0f, b1 = n + 1u < N ? g9_ld(bias, n + 1u) : 0.0f;\n",
-    "                v0 = v0 + b0; v1 = v1 + b1; v2 = v2 + b0; v3 = v3 + b1;\n",
+    "            for (int j = 0; j < BN / 8; j++) {   // box j / 4 (32 columns), 16-byte chunk 2 (j % 4) + q / 2, bytes 8 (q % 2)\n",
+    "                const u32 ch = 2u * ((u32)j & 3u) + (q >> 1);\n",
+    "                const u32 at = stg + 8192u * (u32)(j / 4) + r * 128u + ((ch ^ (r & 7u)) << 4) + 8u * (q & 1u);\n",
+    "                g9_sts2(at, (u32)d[4 * j], (u32)d[4 * j + 1]);\n",
+    "                g9_sts2(at + 1024u, (u32)d[4 * j + 2], (u32)d[4 * j + 3]);\n",
     "            }\n",
-    "            // box j / 8, 16-byte chunk j % 8 of rows r and r + 8 (the same r % 8), bytes 4 q\n",
-    "            const u32 at = stg + 8192u * (u32)(j / 8) + r * 128u + ((((u32)j & 7u) ^ (r & 7u)) << 4) + 4u * q;\n",
-    "            g9_sts(at, g9_pack(v0) | (g9_pack(v1) << 16));\n",
-    "            g9_sts(at + 1024u, g9_pack(v2) | (g9_pack(v3) << 16));\n",
+    "        } else {\n",
+    "#pragma unroll\n",
+    "            for (int j = 0; j < BN / 8; j++) {\n",
+    "                const u64 n = n0 + 8u * (u64)j + 2u * q;\n",
+    "                float v0 = d[4 * j], v1 = d[4 * j + 1], v2 = d[4 * j + 2], v3 = d[4 * j + 3];\n",
+    "                if (bias) {\n",
+    "                    const float b0 = n < N ? g9_ld(bias, n) : 0.0f, b1 = n + 1u < N ? g9_ld(bias, n + 1u) : 0.0f;\n",
+    "                    v0 = v0 + b0; v1 = v1 + b1; v2 = v2 + b0; v3 = v3 + b1;\n",
+    "                }\n",
+    "                // box j / 8, 16-byte chunk j % 8 of rows r and r + 8 (the same r % 8), bytes 4 q\n",
+    "                const u32 at = stg + 8192u * (u32)(j / 8) + r * 128u + ((((u32)j & 7u) ^ (r & 7u)) << 4) + 4u * q;\n",
+    "                g9_sts(at, g9_pack(v0) | (g9_pack(v1) << 16));\n",
+    "                g9_sts(at + 1024u, g9_pack(v2) | (g9_pack(v3) << 16));\n",
+    "            }\n",
     "        }\n",
     "        asm volatile(\"fence.proxy.async.shared::cta;\" ::: \"memory\");   // visible to the TMA store\n",
     "        g9_wg_sync(c);\n",
     "        if (tid == 0) {\n",
+    "            const u32 bw = I8 ? 32u : 64u;   // columns a box\n",
     "#pragma unroll\n",
-    "            for (int b = 0; b < BN / 64; b++) g9_tma_store(mO, n0 + 64u * (u64)b, m0, stg + 8192u * (u32)b);\n",
+    "            for (int b = 0; b < (int)(BN / bw); b++) g9_tma_store(mO, n0 + bw * (u64)b, m0, stg + 8192u * (u32)b);\n",
     "            asm volatile(\"cp.async.bulk.commit_group;\" ::: \"memory\");\n",
     "        }\n",
     "    }\n",
@@ -1510,98 +1562,116 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "extern \"C\" __global__ void bnbq_k_gemm_wg_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,\n",
     "                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg_nn)\n",
-    "#line 273 \"gemm90.cu\"\n",
+    "#line 325 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
     "bnbq_k_gemm_wg_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,\n",
     "                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {\n",
-    "    g9_gemm<128, G9_S128, 0, 0>(&mA, &mB, &mO, M, N, K, bias);\n",
+    "    g9_gemm<128, G9_S128, 0, 0, 0>(&mA, &mB, &mO, M, N, K, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 278 \"gemm90.cu\"\n",
+    "#line 330 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,\n",
     "                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg_nt)\n",
-    "#line 278 \"gemm90.cu\"\n",
+    "#line 330 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
     "bnbq_k_gemm_wg_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,\n",
     "                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {\n",
-    "    g9_gemm<128, G9_S128, 0, 1>(&mA, &mB, &mO, M, N, K, bias);\n",
+    "    g9_gemm<128, G9_S128, 0, 1, 0>(&mA, &mB, &mO, M, N, K, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 283 \"gemm90.cu\"\n",
+    "#line 335 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,\n",
     "                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg_tn)\n",
-    "#line 283 \"gemm90.cu\"\n",
+    "#line 335 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
     "bnbq_k_gemm_wg_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,\n",
     "                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {\n",
-    "    g9_gemm<128, G9_S128, 1, 0>(&mA, &mB, &mO, M, N, K, bias);\n",
+    "    g9_gemm<128, G9_S128, 1, 0, 0>(&mA, &mB, &mO, M, N, K, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 288 \"gemm90.cu\"\n",
+    "#line 340 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,\n",
     "                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg_tt)\n",
-    "#line 288 \"gemm90.cu\"\n",
+    "#line 340 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
     "bnbq_k_gemm_wg_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,\n",
     "                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {\n",
-    "    g9_gemm<128, G9_S128, 1, 1>(&mA, &mB, &mO, M, N, K, bias);\n",
+    "    g9_gemm<128, G9_S128, 1, 1, 0>(&mA, &mB, &mO, M, N, K, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 293 \"gemm90.cu\"\n",
+    "#line 345 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg2_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,\n",
     "                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg2_nn)\n",
-    "#line 293 \"gemm90.cu\"\n",
+    "#line 345 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
     "bnbq_k_gemm_wg2_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,\n",
     "                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {\n",
-    "    g9_gemm<256, G9_S256, 0, 0>(&mA, &mB, &mO, M, N, K, bias);\n",
+    "    g9_gemm<256, G9_S256, 0, 0, 0>(&mA, &mB, &mO, M, N, K, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 298 \"gemm90.cu\"\n",
+    "#line 350 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg2_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,\n",
     "                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg2_nt)\n",
-    "#line 298 \"gemm90.cu\"\n",
+    "#line 350 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
     "bnbq_k_gemm_wg2_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,\n",
     "                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {\n",
-    "    g9_gemm<256, G9_S256, 0, 1>(&mA, &mB, &mO, M, N, K, bias);\n",
+    "    g9_gemm<256, G9_S256, 0, 1, 0>(&mA, &mB, &mO, M, N, K, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 303 \"gemm90.cu\"\n",
+    "#line 355 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg2_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,\n",
     "                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg2_tn)\n",
-    "#line 303 \"gemm90.cu\"\n",
+    "#line 355 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
     "bnbq_k_gemm_wg2_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,\n",
     "                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {\n",
-    "    g9_gemm<256, G9_S256, 1, 0>(&mA, &mB, &mO, M, N, K, bias);\n",
+    "    g9_gemm<256, G9_S256, 1, 0, 0>(&mA, &mB, &mO, M, N, K, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 308 \"gemm90.cu\"\n",
+    "#line 360 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg2_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,\n",
     "                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg2_tt)\n",
-    "#line 308 \"gemm90.cu\"\n",
+    "#line 360 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
     "bnbq_k_gemm_wg2_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,\n",
     "                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {\n",
-    "    g9_gemm<256, G9_S256, 1, 1>(&mA, &mB, &mO, M, N, K, bias);\n",
+    "    g9_gemm<256, G9_S256, 1, 1, 0>(&mA, &mB, &mO, M, N, K, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 313 \"gemm90.cu\"\n",
+    "#line 365 \"gemm90.cu\"\n",
+    "\n",
+    "// bnbq_int8_linear_matmul's many rows (the launcher's conditions: K % 16 == 0, A, B and out 16-byte aligned,\n",
+    "// N % 4 == 0); in the BNBQ_DT=1 unit only (it has no dtype)\n",
+    "#define G9_SI8 5   // stages (32 KB each; BNBQ__CU_G9_SI8)\n",
+    "#if BNBQ_DT == BNBQ_F16\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, const __grid_constant__ g9_tmap mO,\n",
+    "               u64 M, u64 N, u64 K) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_wg)\n",
+    "#line 370 \"gemm90.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
+    "bnbq_k_int8_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, const __grid_constant__ g9_tmap mO,\n",
+    "               u64 M, u64 N, u64 K) {\n",
+    "    g9_gemm<128, G9_SI8, 0, 1, 1>(&mA, &mB, &mO, M, N, K, (const void*)0);\n",
+    "}\n",
+    "#endif\n",
+    "#line 375 \"gemm90.cu\"\n",
+    "#endif\n",
     "\n",
     "#endif\n",
     0
@@ -1615,6 +1685,7 @@ static const char* const bnbq__cu_kernels_gemm90[] = {
     "bnbq_k_gemm_wg2_nt",
     "bnbq_k_gemm_wg2_tn",
     "bnbq_k_gemm_wg2_tt",
+    "bnbq_k_int8_wg",
     0
 };
 static const char* const bnbq__cu_src_gemv4[] = {
@@ -10121,6 +10192,62 @@ static bnbq_result bnbq__cu_mm_gemv(bnbq_exec* ex, const char* func, const char*
     }
     return r;
 }
+/* the shared memory a block may opt in to (bytes), 0 when it cannot be had (no cuFuncSetAttribute,
+   or the query fails) */
+static size_t bnbq__cu_smem_optin(bnbq_cuda* c) {
+    int optin = 0;
+    if (!BNBQ__DRV.bnbq__cuFuncSetAttribute ||
+        BNBQ__DRV.bnbq__cuDeviceGetAttribute(&optin, (bnbq__CUattr)BNBQ__ATTR_MAX_SHARED_PER_BLOCK_OPTIN, c->device) != 0 ||
+        optin < 0)
+        return 0;
+    return (size_t)optin;
+}
+/* ---- the sm_90a tiles (kernels_src/gemm90.cu): bnbq_gemm's 16-bit GEMM and int8_linear_matmul's many rows ---- */
+static int bnbq__cu_gemm_wg_off = 0;   /* bench and test switch: no sm_90a tiles (bnbq_k_gemm_wg*) */
+static int bnbq__cu_gemm_wg_bn = 0;    /* bench switch: 128 or 256 forces the tile width (0: by the shape) */
+#define BNBQ__CU_G9_S128 6            /* stages of bnbq_k_gemm_wg_* (128 x 128 tiles; gemm90.cu's G9_S128) */
+#define BNBQ__CU_G9_S256 3            /* stages of bnbq_k_gemm_wg2_* (128 x 256 tiles; G9_S256) */
+/* their dynamic shared memory: 1024 bytes of alignment slack, the ring of stages (128 + bn rows of 128 bytes
+   each), the two consumers' staging of 64 x bn outputs of ob bytes, 2 mbarriers a stage */
+#define BNBQ__CU_G9_SI8 5             /* stages of bnbq_k_int8_wg (128 x 128 int32 tiles, 128 k a stage; G9_SI8) */
+#define BNBQ__CU_G9_SMEM(bn, s, ob) (1024u + (s) * (128u + (bn)) * 128u + 2u * 64u * (bn) * (ob) + 16u * (s))
+#define BNBQ__CU_G9_MAX2(a, b) ((a) > (b) ? (a) : (b))
+#define BNBQ__CU_G9_SMEM_MAX                                                                              \
+    BNBQ__CU_G9_MAX2(BNBQ__CU_G9_MAX2(BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_S128, 2u),                      \
+                                      BNBQ__CU_G9_SMEM(256u, BNBQ__CU_G9_S256, 2u)),                     \
+                     BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_SI8, 4u))
+/* A 2-D tensor map of a matrix of `esize`-byte elements (1: UINT8, 2: UINT16, 4: INT32) stored with `inner`
+   contiguous elements a row and `outer` rows, for boxes of 128 bytes x `box_outer` rows with the 128-byte
+   swizzle (gemm90.cu's layouts); map: 128 bytes, 64-byte aligned. Returns the driver's code. */
+static bnbq__CUresult bnbq__cu_tmap(void* map, const void* base, unsigned esize, size_t inner, size_t outer,
+                                    unsigned box_outer) {
+    unsigned long long dims[2], strides[1];
+    unsigned box[2], es[2] = { 1u, 1u };
+    dims[0] = inner; dims[1] = outer;
+    strides[0] = (unsigned long long)inner * esize;
+    box[0] = 128u / esize; box[1] = box_outer;
+    return BNBQ__DRV.bnbq__cuTensorMapEncodeTiled(map, esize == 1 ? 0 : esize == 2 ? 1 : 3, 2u, (void*)base, dims,
+                                                  strides, box, es, 0 /* no interleave */, 3 /* 128-byte swizzle */,
+                                                  2 /* L2 promotion 128 B */, 0 /* zeros outside */);
+}
+/* cuTensorMapEncodeTiled refused a map (code e): one WARN line, and the context takes the sm_80 tiles from now
+   on (tmap_off); BNBQ_ERROR_NOT_SUPPORTED, which the callers turn into that path */
+static bnbq_result bnbq__cu_tmap_refused(bnbq_exec* ex, const char* func, bnbq__CUresult e) {
+    bnbq_cuda* c = (bnbq_cuda*)ex->impl;
+    bnbq_log(ex, BNBQ_LOG_WARN, func, "cuTensorMapEncodeTiled failed (%s): the sm_80 GEMM tiles from now on",
+             bnbq__cu_errname(e));
+    bnbq__ctx_lock(c);
+    c->tmap_off = 1;
+    bnbq__ctx_unlock(c);
+    return BNBQ_ERROR_NOT_SUPPORTED;
+}
+/* Whether the sm_90a tiles of gemm90.cu can run in this context (compute capability 9.0 with a cubin target,
+   tensor maps, the opt-in shared memory they take, not switched off) */
+static int bnbq__cu_wg_ok(bnbq_cuda* c) {
+    return c->target_arch == 90 && !c->target_ptx && c->info.cc_major == 9 && c->info.cc_minor == 0 &&
+           BNBQ__DRV.bnbq__cuTensorMapEncodeTiled && !c->tmap_off && bnbq__cu_smem_optin(c) >= BNBQ__CU_G9_SMEM_MAX &&
+           !bnbq__cu_gemm_wg_off;
+}
 /* stages of bnbq_k_int8_tc / bnbq_k_sb_tc for the architecture the kernels are compiled for (the kernels'
    BNBQ_MT_S: 4 where an SM has 164 KB of shared memory or more, else 3) */
 static unsigned bnbq__cu_mt_stages(int arch) { return arch == 80 || arch == 87 || (arch >= 90 && arch < 120) ? 4u : 3u; }
@@ -10146,6 +10273,40 @@ static bnbq_result bnbq__cu_mm_tiles_tc(bnbq_exec* ex, const char* func, const c
     }
     return r;
 }
+/* bnbq_int8_linear_matmul's many rows on the sm_90a tiles (gemm90.cu bnbq_k_int8_wg: 128 x 128 int32 tiles, TMA
+   copies of 128 k a stage, wgmma s8, TMA stores); the caller checked bnbq__cu_wg_ok, K % 16 == 0, N % 4 == 0, A,
+   B and out 16-byte aligned. Refused tensor maps: BNBQ_ERROR_NOT_SUPPORTED (bnbq__cu_tmap_refused). */
+static bnbq_result bnbq__cu_int8_wg(bnbq_exec* ex, const char* func, const int8_t* A, const int8_t* B, size_t M,
+                                    size_t N, size_t K, int32_t* out) {
+    bnbq_cuda* c = (bnbq_cuda*)ex->impl;
+    bnbq__CUfunction f = NULL;
+    unsigned char mbuf[3 * 128 + 64];
+    void* mA = (void*)(mbuf + (64u - (unsigned)((uintptr_t)mbuf & 63u)) % 64u);
+    void* mB = (void*)((unsigned char*)mA + 128);
+    void* mO = (void*)((unsigned char*)mA + 256);
+    unsigned long long MM = M, NN = N, KK = K;
+    const unsigned smem = BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_SI8, 4u);
+    size_t sms = bnbq__cu_sms(c), tiles = (M / 128 + (M % 128 != 0)) * (N / 128 + (N % 128 != 0));
+    void* a[6];
+    bnbq_result r;
+    /* A (M, K), B (N, K): boxes of 128 k x 128 rows; out (M, N) int32: boxes 32 n x 64 m */
+    bnbq__CUresult e = bnbq__cu_tmap(mA, A, 1u, K, M, 128u);
+    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(mB, B, 1u, K, N, 128u);
+    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(mO, out, 4u, N, M, 64u);
+    if (e != BNBQ__CUDA_SUCCESS) return bnbq__cu_tmap_refused(ex, func, e);
+    r = bnbq__cu_kernel(ex, "gemm90", "BNBQ_DT=1 BNBQ_ARCH_A=1", "bnbq_k_int8_wg", &f);
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_allow_smem(ex, func, f, smem);
+    a[0] = mA; a[1] = mB; a[2] = mO; a[3] = &MM; a[4] = &NN; a[5] = &KK;
+    if (r == BNBQ_SUCCESS)
+        r = bnbq__cu_launch_pdl(ex, func, f, (unsigned)(tiles < sms ? tiles : sms), 1, 384, smem, a);
+    if (r == BNBQ_SUCCESS) {
+        bnbq__ctx_lock(c);
+        c->mm_tile_tc_launches++;
+        c->gemm_wg_launches++;
+        bnbq__ctx_unlock(c);
+    }
+    return r;
+}
 static bnbq_result bnbq__cu_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, const int8_t* B,
                                                size_t M, size_t N, size_t K, int32_t* out) {
     bnbq__CUfunction f = NULL;
@@ -10160,6 +10321,14 @@ static bnbq_result bnbq__cu_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, c
     if (vec && M <= BNBQ__CU_MM_GV_M && !bnbq__cu_mm_gemv_off) {   /* a few rows of A (a decoding step) */
         r = bnbq__cu_mm_gemv(ex, bnbq__func, "bnbq_k_int8_gemv", "bnbq_k_int8_mma", M, N, 0, a);
         BNBQ__CU_END();
+    }
+    if (vec && N % 4 == 0 && bnbq__cu_al(out, 16) && M < 0x7fffffffu && N < 0x7fffffffu && K < 0x7fffffffu &&
+        !bnbq__cu_mm_tile_tc_off && bnbq__cu_wg_ok(c)) {   /* Hopper: TMA and wgmma (gemm90.cu) */
+        r = bnbq__cu_int8_wg(ex, bnbq__func, A, B, M, N, K, out);
+        if (r != BNBQ_ERROR_NOT_SUPPORTED) {
+            BNBQ__CU_END();
+        }
+        r = BNBQ_SUCCESS;   /* tensor maps refused: the sm_80 tiles */
     }
     if (vec && c->target_arch >= 80 && !bnbq__cu_mm_tile_tc_off) {   /* tensor cores */
         r = bnbq__cu_mm_tiles_tc(ex, bnbq__func, "bnbq_k_int8_tc", M, N, a);
@@ -10412,16 +10581,6 @@ static int bnbq__cu_log2(int v) {
    W * 16 floats (the partial sums of the block's tiles); above what the device gives a block (opt-in
    maximum minus the static table; e.g. an LM head of 128k rows on an sm_86) the other kernel */
 #define BNBQ__CU_G4TC_STATIC (33 * 1024)   /* its static shared memory (the 32 KB table), and a margin */
-/* the shared memory a block may opt in to (bytes), 0 when it cannot be had (no cuFuncSetAttribute,
-   or the query fails) */
-static size_t bnbq__cu_smem_optin(bnbq_cuda* c) {
-    int optin = 0;
-    if (!BNBQ__DRV.bnbq__cuFuncSetAttribute ||
-        BNBQ__DRV.bnbq__cuDeviceGetAttribute(&optin, (bnbq__CUattr)BNBQ__ATTR_MAX_SHARED_PER_BLOCK_OPTIN, c->device) != 0 ||
-        optin < 0)
-        return 0;
-    return (size_t)optin;
-}
 static size_t bnbq__cu_g4tc_smem_max(bnbq_cuda* c) {
     const size_t optin = bnbq__cu_smem_optin(c);
     return optin < BNBQ__CU_G4TC_STATIC ? 0 : optin - BNBQ__CU_G4TC_STATIC;
@@ -10678,29 +10837,6 @@ static bnbq_result bnbq__cu_gemm_launch(bnbq_exec* ex, const char* func, bnbq_dt
     }
     return r;
 }
-static int bnbq__cu_gemm_wg_off = 0;   /* bench and test switch: no sm_90a tiles (bnbq_k_gemm_wg*) */
-static int bnbq__cu_gemm_wg_bn = 0;    /* bench switch: 128 or 256 forces the tile width (0: by the shape) */
-#define BNBQ__CU_G9_S128 6            /* stages of bnbq_k_gemm_wg_* (128 x 128 tiles; gemm90.cu's G9_S128) */
-#define BNBQ__CU_G9_S256 3            /* stages of bnbq_k_gemm_wg2_* (128 x 256 tiles; G9_S256) */
-/* their dynamic shared memory: 1024 bytes of alignment slack, the ring of stages (128 + bn rows of 128 bytes
-   each), the two consumers' staging of 64 x bn outputs, 2 mbarriers a stage */
-#define BNBQ__CU_G9_SMEM(bn, s) (1024u + (s) * (128u + (bn)) * 128u + 2u * 64u * (bn) * 2u + 16u * (s))
-#define BNBQ__CU_G9_SMEM_MAX                                                                           \
-    (BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_S128) > BNBQ__CU_G9_SMEM(256u, BNBQ__CU_G9_S256)             \
-         ? BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_S128) : BNBQ__CU_G9_SMEM(256u, BNBQ__CU_G9_S256))
-/* A 2-D tensor map of a 16-bit matrix stored with `inner` contiguous elements a row and `outer` rows, for
-   boxes of 64 x `box_outer` elements with the 128-byte swizzle (gemm90.cu's layouts); map: 128 bytes,
-   64-byte aligned. Returns the driver's code. */
-static bnbq__CUresult bnbq__cu_tmap(void* map, const void* base, size_t inner, size_t outer, unsigned box_outer) {
-    unsigned long long dims[2], strides[1];
-    unsigned box[2], es[2] = { 1u, 1u };
-    dims[0] = inner; dims[1] = outer;
-    strides[0] = (unsigned long long)inner * 2u;
-    box[0] = 64u; box[1] = box_outer;
-    return BNBQ__DRV.bnbq__cuTensorMapEncodeTiled(map, 1 /* UINT16 */, 2u, (void*)base, dims, strides, box, es,
-                                                  0 /* no interleave */, 3 /* 128-byte swizzle */,
-                                                  2 /* L2 promotion 128 B */, 0 /* zeros outside */);
-}
 /* bnbq_gemm on the sm_90a tiles (kernels_src/gemm90.cu): TMA copies and wgmma, 128 x 256 tiles where they
    give at least as many tiles as SMs twice over, else 128 x 128; a persistent grid of at most one block an
    SM; the outputs leave by TMA stores (a third map). The caller checked: f16 / bf16, a cubin target of sm_90,
@@ -10724,23 +10860,16 @@ static bnbq_result bnbq__cu_gemm_wg(bnbq_exec* ex, const char* func, bnbq_dtype 
     size_t sms = (size_t)bnbq__cu_sms(c), tm = M / 128 + (M % 128 != 0);
     int wide = bnbq__cu_gemm_wg_bn ? bnbq__cu_gemm_wg_bn == 256 : tm * (N / 256 + (N % 256 != 0)) >= 2 * sms;
     unsigned bn = wide ? 256u : 128u, stages = wide ? BNBQ__CU_G9_S256 : BNBQ__CU_G9_S128;
-    unsigned smem = BNBQ__CU_G9_SMEM(bn, stages);
+    unsigned smem = BNBQ__CU_G9_SMEM(bn, stages, 2u);
     size_t tiles = tm * (N / bn + (N % bn != 0));
     void* a[7];
     bnbq_result r;
     /* A: (M, K) K contiguous, boxes 64 k x 128 m; trans_a (K, M): boxes 64 m x 64 k. B with trans_b (N, K): 64 k x
        bn n; else (K, N): 64 n x 64 k */
-    bnbq__CUresult e = trans_a ? bnbq__cu_tmap(mA, A, M, K, 64u) : bnbq__cu_tmap(mA, A, K, M, 128u);
-    if (e == BNBQ__CUDA_SUCCESS) e = trans_b ? bnbq__cu_tmap(mB, B, K, N, bn) : bnbq__cu_tmap(mB, B, N, K, 64u);
-    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(mO, out, N, M, 64u);   /* out (M, N): boxes 64 n x 64 m */
-    if (e != BNBQ__CUDA_SUCCESS) {
-        bnbq_log(ex, BNBQ_LOG_WARN, func, "cuTensorMapEncodeTiled failed (%s): the sm_80 GEMM tiles from now on",
-                 bnbq__cu_errname(e));
-        bnbq__ctx_lock(c);
-        c->tmap_off = 1;
-        bnbq__ctx_unlock(c);
-        return BNBQ_ERROR_NOT_SUPPORTED;
-    }
+    bnbq__CUresult e = trans_a ? bnbq__cu_tmap(mA, A, 2u, M, K, 64u) : bnbq__cu_tmap(mA, A, 2u, K, M, 128u);
+    if (e == BNBQ__CUDA_SUCCESS) e = trans_b ? bnbq__cu_tmap(mB, B, 2u, K, N, bn) : bnbq__cu_tmap(mB, B, 2u, N, K, 64u);
+    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(mO, out, 2u, N, M, 64u);   /* out (M, N): boxes 64 n x 64 m */
+    if (e != BNBQ__CUDA_SUCCESS) return bnbq__cu_tmap_refused(ex, func, e);
     r = bnbq__cu_kernel(ex, "gemm90", dt == BNBQ_F16 ? "BNBQ_DT=1 BNBQ_ARCH_A=1" : "BNBQ_DT=2 BNBQ_ARCH_A=1",
                         kn[wide][(trans_a != 0) * 2 + (trans_b != 0)], &f);
     if (r == BNBQ_SUCCESS) r = bnbq__cu_allow_smem(ex, func, f, smem);
@@ -10807,9 +10936,7 @@ static bnbq_result bnbq__cu_gemm(bnbq_exec* ex, bnbq_dtype dt, int trans_a, int 
         }
         BNBQ__CU_END();
     }
-    if (dt != BNBQ_F32 && c->target_arch == 90 && !c->target_ptx && c->info.cc_major == 9 && c->info.cc_minor == 0 &&
-        BNBQ__DRV.bnbq__cuTensorMapEncodeTiled && !c->tmap_off && bnbq__cu_smem_optin(c) >= BNBQ__CU_G9_SMEM_MAX &&
-        !bnbq__cu_gemm_wg_off && !bnbq__cu_gemm_t2_off && !accumulate && bnbq__cu_al(A, 16) && bnbq__cu_al(B, 16) &&
+    if (dt != BNBQ_F32 && bnbq__cu_wg_ok(c) && !bnbq__cu_gemm_t2_off && !accumulate && bnbq__cu_al(A, 16) && bnbq__cu_al(B, 16) &&
         bnbq__cu_al(out, 16) && (trans_a ? M : K) % 8 == 0 && (trans_b ? K : N) % 8 == 0 && N % 8 == 0 &&
         M < 0x7fffffffu && N < 0x7fffffffu && K < 0x7fffffffu && K > 0) {
         /* Hopper: TMA and wgmma (bnbq__cu_gemm_wg); tensor maps refused: the sm_80 tiles below */

@@ -135,11 +135,48 @@ BNBQ_DEV void g9_wgmma256(float* d, u64 da, u64 db) {
                    "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
                  : "l"(da), "l"(db), "n"(1), "n"(TA), "n"(TB));
 }
+// d (int32 sums, 64 x 128 / 128 a thread) += A (64 x 32 s8, da) x B (32 x 128 s8, db): both K-major (8-bit wgmma has
+// no transpose); the integer sums wrap exactly
+BNBQ_DEV void g9_wgmma_i8(u32* d, u64 da, u64 db) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+                 "}, %64, %65, p;\n}\n"
+                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]),
+                   "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]),
+                   "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]),
+                   "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]),
+                   "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]),
+                   "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]),
+                   "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]),
+                   "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63])
+                 : "l"(da), "l"(db), "n"(1));
+}
 // keeps the compiler from moving reads or writes of the sums across the asynchronous wgmma instructions
 template <int NR>
 BNBQ_DEV void g9_hold(float* d) {
 #pragma unroll
     for (int i = 0; i < NR; i++) asm volatile("" : "+f"(d[i])::"memory");
+}
+template <int NR>
+BNBQ_DEV void g9_hold(u32* d) {
+#pragma unroll
+    for (int i = 0; i < NR; i++) asm volatile("" : "+r"(d[i])::"memory");
+}
+template <int I8> struct g9_acc { typedef float T; };
+template <> struct g9_acc<1> { typedef u32 T; };
+template <int BN, int TA, int TB>
+BNBQ_DEV void g9_mma(float* d, u64 da, u64 db) {
+    if (BN == 256) g9_wgmma256<TA, TB>(d, da, db);
+    else g9_wgmma128<TA, TB>(d, da, db);
+}
+template <int BN, int TA, int TB>
+BNBQ_DEV void g9_mma(u32* d, u64 da, u64 db) { g9_wgmma_i8(d, da, db); }
+BNBQ_DEV void g9_sts2(u32 addr, u32 a, u32 b) {
+    asm volatile("st.shared.v2.u32 [%0], {%1, %2};" ::"r"(addr), "r"(a), "r"(b) : "memory");
 }
 #endif
 
@@ -160,15 +197,20 @@ BNBQ_DEV u32 g9_pack(float v) {
 // run while the warpgroup goes on with its next tile, which reuses the staging once they have read it. (No
 // accumulate, out 16-byte aligned, N % 8 == 0: the launcher's conditions. Writing the pairs from the
 // registers instead took 2-3 times as long as the whole GEMM at K = 512, and tripled the unit's ptxas time.)
-template <int BN, int S, int TA, int TB>
+// I8 (with TA = 0, TB = 1, BN = 128, no bias): bnbq_int8_linear_matmul's int8 A (M, K) times B (N, K)^T into
+// int32 out: the same ring with 128 k (bytes) a stage, m64n128k32 s8 instructions, int32 sums staged as boxes
+// of 32 x 64 (128-byte rows).
+template <int BN, int S, int TA, int TB, int I8>
 BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias) {
 #if G9_ON
+    typedef typename g9_acc<I8>::T AT;
     extern __shared__ unsigned char g9_smem[];
-    const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u, SO = 64u * (u32)BN * 2u;
+    const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u, SO = 64u * (u32)BN * (I8 ? 4u : 2u);
+    const u32 KS = I8 ? 128u : 64u;   // k (elements) a stage
     const u32 sbase = ((u32)__cvta_generic_to_shared(g9_smem) + 1023u) & ~1023u;
     const u32 full = sbase + (u32)S * ST + 2u * SO, empty = full + 8u * (u32)S;   // mbarrier s at + 8 s
     const u32 wg = threadIdx.x >> 7, tid = threadIdx.x & 127u;
-    const u64 tm = (M + 127u) / 128u, tn = (N + BN - 1u) / BN, KT = (K + 63u) / 64u, tiles = tm * tn;
+    const u64 tm = (M + 127u) / 128u, tn = (N + BN - 1u) / BN, KT = (K + KS - 1u) / KS, tiles = tm * tn;
     if (threadIdx.x == 0) {
 #pragma unroll
         for (int s = 0; s < S; s++) {
@@ -189,7 +231,7 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
             const u64 m0 = mt * 128u, n0 = nt * BN;
             for (u64 kt = 0; kt < KT; kt++, it++) {
                 const u32 s = (u32)(it % S), ph = (u32)(it / S) & 1u, st = sbase + s * ST, fb = full + 8u * s;
-                const u64 k0 = kt * 64u;
+                const u64 k0 = kt * KS;
                 g9_bar_wait(empty + 8u * s, ph ^ 1u);
                 g9_bar_expect(fb, ST);
                 if (!TA) g9_tma(st, mA, k0, m0, fb);
@@ -210,9 +252,9 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
         u64 mt, nt;
         bnbq_tile_order(t, tm, tn, &mt, &nt);
         const u64 m0 = mt * 128u + 64u * c, n0 = nt * BN;
-        float d[BN / 2];
+        AT d[BN / 2];
 #pragma unroll
-        for (int i = 0; i < BN / 2; i++) d[i] = 0.0f;
+        for (int i = 0; i < BN / 2; i++) d[i] = (AT)0;
         u32 prev = 0;
         for (u64 kt = 0; kt < KT; kt++, it++) {
             const u32 s = (u32)(it % S), ph = (u32)(it / S) & 1u, st = sbase + s * ST;
@@ -224,8 +266,7 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
             for (u32 kk = 0; kk < 4u; kk++) {
                 const u64 da = TA ? g9_desc(a0 + 2048u * kk, 8192u, 1024u) : g9_desc(a0 + 32u * kk, 16u, 1024u);
                 const u64 db = TB ? g9_desc(b0 + 32u * kk, 16u, 1024u) : g9_desc(b0 + 2048u * kk, 8192u, 1024u);
-                if (BN == 256) g9_wgmma256<TA, !TB>(d, da, db);
-                else g9_wgmma128<TA, !TB>(d, da, db);
+                g9_mma<BN, TA, !TB>(d, da, db);
             }
             g9_commit();
             g9_wait<1>();   // the stage before this one is read: free it
@@ -241,24 +282,35 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
         const u32 r = 16u * w + (lane >> 2), q = lane & 3u, stg = sbase + (u32)S * ST + c * SO;
         if (tid == 0) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");   // the last tile's stores
         g9_wg_sync(c);
+        if (I8) {
 #pragma unroll
-        for (int j = 0; j < BN / 8; j++) {
-            const u64 n = n0 + 8u * (u64)j + 2u * q;
-            float v0 = d[4 * j], v1 = d[4 * j + 1], v2 = d[4 * j + 2], v3 = d[4 * j + 3];
-            if (bias) {
-                const float b0 = n < N ? g9_ld(bias, n) : 0.0f, b1 = n + 1u < N ? g9_ld(bias, n + 1u) : 0.0f;
-                v0 = v0 + b0; v1 = v1 + b1; v2 = v2 + b0; v3 = v3 + b1;
+            for (int j = 0; j < BN / 8; j++) {   // box j / 4 (32 columns), 16-byte chunk 2 (j % 4) + q / 2, bytes 8 (q % 2)
+                const u32 ch = 2u * ((u32)j & 3u) + (q >> 1);
+                const u32 at = stg + 8192u * (u32)(j / 4) + r * 128u + ((ch ^ (r & 7u)) << 4) + 8u * (q & 1u);
+                g9_sts2(at, (u32)d[4 * j], (u32)d[4 * j + 1]);
+                g9_sts2(at + 1024u, (u32)d[4 * j + 2], (u32)d[4 * j + 3]);
             }
-            // box j / 8, 16-byte chunk j % 8 of rows r and r + 8 (the same r % 8), bytes 4 q
-            const u32 at = stg + 8192u * (u32)(j / 8) + r * 128u + ((((u32)j & 7u) ^ (r & 7u)) << 4) + 4u * q;
-            g9_sts(at, g9_pack(v0) | (g9_pack(v1) << 16));
-            g9_sts(at + 1024u, g9_pack(v2) | (g9_pack(v3) << 16));
+        } else {
+#pragma unroll
+            for (int j = 0; j < BN / 8; j++) {
+                const u64 n = n0 + 8u * (u64)j + 2u * q;
+                float v0 = d[4 * j], v1 = d[4 * j + 1], v2 = d[4 * j + 2], v3 = d[4 * j + 3];
+                if (bias) {
+                    const float b0 = n < N ? g9_ld(bias, n) : 0.0f, b1 = n + 1u < N ? g9_ld(bias, n + 1u) : 0.0f;
+                    v0 = v0 + b0; v1 = v1 + b1; v2 = v2 + b0; v3 = v3 + b1;
+                }
+                // box j / 8, 16-byte chunk j % 8 of rows r and r + 8 (the same r % 8), bytes 4 q
+                const u32 at = stg + 8192u * (u32)(j / 8) + r * 128u + ((((u32)j & 7u) ^ (r & 7u)) << 4) + 4u * q;
+                g9_sts(at, g9_pack(v0) | (g9_pack(v1) << 16));
+                g9_sts(at + 1024u, g9_pack(v2) | (g9_pack(v3) << 16));
+            }
         }
         asm volatile("fence.proxy.async.shared::cta;" ::: "memory");   // visible to the TMA store
         g9_wg_sync(c);
         if (tid == 0) {
+            const u32 bw = I8 ? 32u : 64u;   // columns a box
 #pragma unroll
-            for (int b = 0; b < BN / 64; b++) g9_tma_store(mO, n0 + 64u * (u64)b, m0, stg + 8192u * (u32)b);
+            for (int b = 0; b < (int)(BN / bw); b++) g9_tma_store(mO, n0 + bw * (u64)b, m0, stg + 8192u * (u32)b);
             asm volatile("cp.async.bulk.commit_group;" ::: "memory");
         }
     }
@@ -273,42 +325,53 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
 extern "C" __global__ void __launch_bounds__(384, 1)
 bnbq_k_gemm_wg_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
-    g9_gemm<128, G9_S128, 0, 0>(&mA, &mB, &mO, M, N, K, bias);
+    g9_gemm<128, G9_S128, 0, 0, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
 bnbq_k_gemm_wg_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
-    g9_gemm<128, G9_S128, 0, 1>(&mA, &mB, &mO, M, N, K, bias);
+    g9_gemm<128, G9_S128, 0, 1, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
 bnbq_k_gemm_wg_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
-    g9_gemm<128, G9_S128, 1, 0>(&mA, &mB, &mO, M, N, K, bias);
+    g9_gemm<128, G9_S128, 1, 0, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
 bnbq_k_gemm_wg_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
-    g9_gemm<128, G9_S128, 1, 1>(&mA, &mB, &mO, M, N, K, bias);
+    g9_gemm<128, G9_S128, 1, 1, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
 bnbq_k_gemm_wg2_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
                    const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
-    g9_gemm<256, G9_S256, 0, 0>(&mA, &mB, &mO, M, N, K, bias);
+    g9_gemm<256, G9_S256, 0, 0, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
 bnbq_k_gemm_wg2_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
                    const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
-    g9_gemm<256, G9_S256, 0, 1>(&mA, &mB, &mO, M, N, K, bias);
+    g9_gemm<256, G9_S256, 0, 1, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
 bnbq_k_gemm_wg2_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
                    const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
-    g9_gemm<256, G9_S256, 1, 0>(&mA, &mB, &mO, M, N, K, bias);
+    g9_gemm<256, G9_S256, 1, 0, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
 extern "C" __global__ void __launch_bounds__(384, 1)
 bnbq_k_gemm_wg2_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
                    const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
-    g9_gemm<256, G9_S256, 1, 1>(&mA, &mB, &mO, M, N, K, bias);
+    g9_gemm<256, G9_S256, 1, 1, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
+
+// bnbq_int8_linear_matmul's many rows (the launcher's conditions: K % 16 == 0, A, B and out 16-byte aligned,
+// N % 4 == 0); in the BNBQ_DT=1 unit only (it has no dtype)
+#define G9_SI8 5   // stages (32 KB each; BNBQ__CU_G9_SI8)
+#if BNBQ_DT == BNBQ_F16
+extern "C" __global__ void __launch_bounds__(384, 1)
+bnbq_k_int8_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, const __grid_constant__ g9_tmap mO,
+               u64 M, u64 N, u64 K) {
+    g9_gemm<128, G9_SI8, 0, 1, 1>(&mA, &mB, &mO, M, N, K, (const void*)0);
+}
+#endif
 
 #endif

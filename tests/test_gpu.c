@@ -1089,13 +1089,15 @@ static const mnk k_mm[8] = { { 1, 1, 1 }, { 1, 7, 5 }, { 33, 100, 70 }, { 17, 64
    and aligned A, B on sm_80+ the tensor-core one (bnbq_k_int8_tc: 128 x 128 tiles, 64-byte stages), else and
    with bnbq__cu_mm_tile_tc_off the SIMT one; every shape the tensor-core tile kernel takes also runs with the
    SIMT one (path 3). */
-static const char* const k_mm_path[4] = { "", " (warp-a-row kernel)", " (tile kernel)", " (SIMT tile kernel)" };
-/* off 0: the kernel chosen, 1: no tensor cores for few rows, 2: the tile kernel, 3: the SIMT tile kernel.
-   Sets the switches. */
+static const char* const k_mm_path[5] = { "", " (warp-a-row kernel)", " (tile kernel)", " (SIMT tile kernel)",
+                                           " (sm_80 tile kernel)" };
+/* off 0: the kernel chosen, 1: no tensor cores for few rows, 2: the tile kernel, 3: the SIMT tile kernel, 4: the
+   sm_80 tile kernel where the sm_90a one would run (int8_linear_matmul only). Sets the switches. */
 static void mm_path_set(int off) {
     bnbq__cu_mm_tc_off = off == 1;
     bnbq__cu_mm_gemv_off = off >= 2;
     bnbq__cu_mm_tile_tc_off = off == 3;
+    bnbq__cu_gemm_wg_off = off == 4;
 }
 /* the paths a shape runs: gv (a few-rows shape) 0..3, another with K % 16 == 0 0 and 3, else 0 */
 static int mm_path_wanted(int off, size_t M, size_t K, int gv) {
@@ -1120,24 +1122,31 @@ static void op_int8_linear_matmul(void) {
     /* NMM + 12..: the tensor-core tile kernel's edges: M, N past a tile and K past a stage (4112 = 64 * 64
        + 16), one 16-byte chunk of K, odd N (no paired int32 stores), one stage, many m tiles of one n
        tile, several tiles (the grid's raster: groups of 8 m tiles), sums past 2^31 (the extremes) */
-    static const mnk more[20] = { { 1, 33, 16 }, { 1, 300, 4112 }, { 1, 4096, 4096 }, { 5, 1000, 8192 },
+    /* NMM + 20..: the sm_90a tiles (bnbq_k_int8_wg on an H100 / H200: N % 4 == 0; 128 k a stage): K of one
+       16-byte chunk, K past a stage, tiles cut in M and N, more tiles than SMs (a block's second tile),
+       N % 4 != 0 (the sm_80 tiles) */
+    static const mnk more[25] = { { 1, 33, 16 }, { 1, 300, 4112 }, { 1, 4096, 4096 }, { 5, 1000, 8192 },
                                   { 8, 2048, 14336 }, { 9, 64, 4096 }, { 16, 1001, 4112 }, { 17, 64, 4096 },
                                   { 2, 64, 4104 }, { 9, 40, 147456 }, { 16, 33, 4112 }, { 3, 700, 14336 },
                                   { 200, 300, 4112 }, { 50, 70, 16 }, { 33, 101, 96 }, { 129, 136, 64 },
-                                  { 1100, 8, 128 }, { 1300, 300, 512 }, { 40, 72, 147456 }, { 2048, 1024, 256 } };
+                                  { 1100, 8, 128 }, { 1300, 300, 512 }, { 40, 72, 147456 }, { 2048, 1024, 256 },
+                                  { 130, 260, 16 }, { 300, 136, 400 }, { 2000, 2056, 144 }, { 77, 4100, 4112 },
+                                  { 260, 130, 272 } };
     int s, v, off;
-    for (s = 0; s < NMM + 20; s++)
+    for (s = 0; s < NMM + 25; s++)
         for (v = 0; v < 2; v++)
-            for (off = 0; off < 4; off++) {
+            for (off = 0; off < 5; off++) {
                 const mnk sh = s < NMM ? k_mm[s] : more[s - NMM];
                 const size_t M = sh.M, N = sh.N, K = sh.K;
                 const int gv = M <= BNBQ__CU_MM_GV_M && K % 16 == 0;
                 bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
+                const int wg_can = !gv && K % 16 == 0 && N % 4 == 0 && bnbq__cu_wg_ok(gc);
                 unsigned long before = gc->mm_gemv_launches, tc0 = gc->mm_tc_launches, tt0 = gc->mm_tile_tc_launches;
+                unsigned long w0 = gc->gemm_wg_launches;
                 void *hA, *hB, *dA, *dB, *ho, *dout;
                 STOP();
                 if (v == 1 && s != 4 && s != 1 && s != NMM + 2 && s != NMM + 9 && s != NMM + 12 && s != NMM + 18) continue;
-                if (!mm_path_wanted(off, M, K, gv)) continue;
+                if (off == 4 ? !wg_can : !mm_path_wanted(off, M, K, gv)) continue;
                 if (g_small && s >= NMM && K * N > ((size_t)1 << 22)) continue;
                 case_begin();
                 label("M=%zu N=%zu K=%zu %s%s", M, N, K, v ? "extremes (wrapping)" : "random", k_mm_path[off]);
@@ -1151,6 +1160,8 @@ static void op_int8_linear_matmul(void) {
                          bnbq_int8_linear_matmul(g_gex, (int8_t*)dA, (int8_t*)dB, M, N, K, (int32_t*)dout)))
                     exact("out", ho, dout, M * N, BNBQ_I32);
                 mm_path_check(gc, before, tc0, tt0, M, K, gv, off);
+                if (!g_plumbing && (gc->gemm_wg_launches - w0 == 1) != (wg_can && (off == 0 || off == 2)))
+                    case_fail("the sm_90a tile kernel was %s", wg_can && (off == 0 || off == 2) ? "not used" : "used");
                 case_end();
             }
 }
