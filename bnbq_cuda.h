@@ -62,6 +62,11 @@
      writes around each kernel definition), which keeps each NVRTC compilation short. The module
      table holds one module and its function per (variant, kernel); the function is loaded onto
      the GPU at once (cuFuncLoad, where the driver has it) rather than inside its first launch.
+     The units of kernels_src/gemm90.cu (bnbq_gemm's 16-bit GEMM and int8_linear_matmul's many rows
+     with TMA and wgmma) are built for sm_90a where the target is sm_90 as cubin (H100 / H200): the
+     cache key's options say so, and bnbq_cuda_precompile for sm_90 builds them the same way. They
+     need cuTensorMapEncodeTiled (CUDA 12.0 drivers) and 225 KB of opt-in shared memory a block;
+     without them, or where the driver refuses a tensor map (one WARN line), the sm_80 kernels run.
 
    THREAD SAFETY
      bnbq_cuda_init/uninit: any thread. A bnbq_cuda context may be used from several threads;
