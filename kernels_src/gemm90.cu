@@ -322,44 +322,33 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
 
 #define G9_S128 6   // stages of the 128 x 128 tiles (32 KB each; the launcher's BNBQ__CU_G9_S128)
 #define G9_S256 3   // stages of the 128 x 256 tiles (48 KB each; BNBQ__CU_G9_S256)
-extern "C" __global__ void __launch_bounds__(384, 1)
-bnbq_k_gemm_wg_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
-                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
+// the kernels' parameters: the tensor maps of A, B and out, the shape, the bias (NULL: none)
+#define G9_PARAMS                                                                                                   \
+    const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, const __grid_constant__ g9_tmap mO, u64 M, \
+        u64 N, u64 K, const void* bias
+// bnbq_k_gemm_wg_<a><b>: 128 x 128 tiles; _wg2_: 128 x 256 (a: A stored (K, M) when t, b: B stored (N, K) when t)
+extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg_nn(G9_PARAMS) {
     g9_gemm<128, G9_S128, 0, 0, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
-extern "C" __global__ void __launch_bounds__(384, 1)
-bnbq_k_gemm_wg_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
-                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
+extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg_nt(G9_PARAMS) {
     g9_gemm<128, G9_S128, 0, 1, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
-extern "C" __global__ void __launch_bounds__(384, 1)
-bnbq_k_gemm_wg_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
-                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
+extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg_tn(G9_PARAMS) {
     g9_gemm<128, G9_S128, 1, 0, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
-extern "C" __global__ void __launch_bounds__(384, 1)
-bnbq_k_gemm_wg_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
-                  const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
+extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg_tt(G9_PARAMS) {
     g9_gemm<128, G9_S128, 1, 1, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
-extern "C" __global__ void __launch_bounds__(384, 1)
-bnbq_k_gemm_wg2_nn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
-                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
+extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg2_nn(G9_PARAMS) {
     g9_gemm<256, G9_S256, 0, 0, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
-extern "C" __global__ void __launch_bounds__(384, 1)
-bnbq_k_gemm_wg2_nt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
-                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
+extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg2_nt(G9_PARAMS) {
     g9_gemm<256, G9_S256, 0, 1, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
-extern "C" __global__ void __launch_bounds__(384, 1)
-bnbq_k_gemm_wg2_tn(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
-                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
+extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg2_tn(G9_PARAMS) {
     g9_gemm<256, G9_S256, 1, 0, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
-extern "C" __global__ void __launch_bounds__(384, 1)
-bnbq_k_gemm_wg2_tt(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB,
-                   const __grid_constant__ g9_tmap mO, u64 M, u64 N, u64 K, const void* bias) {
+extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg2_tt(G9_PARAMS) {
     g9_gemm<256, G9_S256, 1, 1, 0>(&mA, &mB, &mO, M, N, K, bias);
 }
 
