@@ -166,8 +166,8 @@ BNBQ_DEV void g9_hold(u32* d) {
 #pragma unroll
     for (int i = 0; i < NR; i++) asm volatile("" : "+r"(d[i])::"memory");
 }
-template <int I8> struct g9_acc { typedef float T; };
-template <> struct g9_acc<1> { typedef u32 T; };
+template <int I8> struct g9_acc { typedef u32 T; };
+template <> struct g9_acc<0> { typedef float T; };
 template <int BN, int TA, int TB>
 BNBQ_DEV void g9_mma(float* d, u64 da, u64 db) {
     if (BN == 256) g9_wgmma256<TA, TB>(d, da, db);
@@ -197,15 +197,18 @@ BNBQ_DEV u32 g9_pack(float v) {
 // run while the warpgroup goes on with its next tile, which reuses the staging once they have read it. (No
 // accumulate, out 16-byte aligned, N % 8 == 0: the launcher's conditions. Writing the pairs from the
 // registers instead took 2-3 times as long as the whole GEMM at K = 512, and tripled the unit's ptxas time.)
-// I8 (with TA = 0, TB = 1, BN = 128, no bias): bnbq_int8_linear_matmul's int8 A (M, K) times B (N, K)^T into
+// I8 = 1 (with TA = 0, TB = 1, BN = 128, no bias): bnbq_int8_linear_matmul's int8 A (M, K) times B (N, K)^T into
 // int32 out: the same ring with 128 k (bytes) a stage, m64n128k32 s8 instructions, int32 sums staged as boxes
-// of 32 x 64 (128-byte rows).
+// of 32 x 64 (128-byte rows). I8 = 2: SwitchBack's int8 matmul, each sum scaled to f16 on the way (bnbq_sb_scale
+// with sx[m] and sw[n] (sw[0] when sw_global), then + bias[n] in f16: int8mm.cu's bnbq_mm_few_out<1>, the same
+// bytes), staged as the 16-bit outputs are.
 template <int BN, int S, int TA, int TB, int I8>
-BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias) {
+BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias,
+                      const u16* sx, const u16* sw, int sw_global) {
 #if G9_ON
     typedef typename g9_acc<I8>::T AT;
     extern __shared__ unsigned char g9_smem[];
-    const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u, SO = 64u * (u32)BN * (I8 ? 4u : 2u);
+    const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u, SO = 64u * (u32)BN * (I8 == 1 ? 4u : 2u);
     const u32 KS = I8 ? 128u : 64u;   // k (elements) a stage
     const u32 sbase = ((u32)__cvta_generic_to_shared(g9_smem) + 1023u) & ~1023u;
     const u32 full = sbase + (u32)S * ST + 2u * SO, empty = full + 8u * (u32)S;   // mbarrier s at + 8 s
@@ -282,7 +285,7 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
         const u32 r = 16u * w + (lane >> 2), q = lane & 3u, stg = sbase + (u32)S * ST + c * SO;
         if (tid == 0) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");   // the last tile's stores
         g9_wg_sync(c);
-        if (I8) {
+        if (I8 == 1) {
 #pragma unroll
             for (int j = 0; j < BN / 8; j++) {   // box j / 4 (32 columns), 16-byte chunk 2 (j % 4) + q / 2, bytes 8 (q % 2)
                 const u32 ch = 2u * ((u32)j & 3u) + (q >> 1);
@@ -291,24 +294,46 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
                 g9_sts2(at + 1024u, (u32)d[4 * j + 2], (u32)d[4 * j + 3]);
             }
         } else {
+            // SwitchBack (I8 = 2): the rows' and columns' scales (0 past M / N: those outputs are not written)
+            const u64 ma = m0 + r, mb = ma + 8u;
+            const float xa = I8 == 2 && ma < M ? bnbq_h2f_arith(sx[ma]) : 0.0f;
+            const float xb = I8 == 2 && mb < M ? bnbq_h2f_arith(sx[mb]) : 0.0f;
 #pragma unroll
             for (int j = 0; j < BN / 8; j++) {
                 const u64 n = n0 + 8u * (u64)j + 2u * q;
-                float v0 = d[4 * j], v1 = d[4 * j + 1], v2 = d[4 * j + 2], v3 = d[4 * j + 3];
-                if (bias) {
-                    const float b0 = n < N ? g9_ld(bias, n) : 0.0f, b1 = n + 1u < N ? g9_ld(bias, n + 1u) : 0.0f;
-                    v0 = v0 + b0; v1 = v1 + b1; v2 = v2 + b0; v3 = v3 + b1;
+                u32 p0, p1;
+                if (I8 == 2) {
+                    const float w0 = n < N ? bnbq_h2f_arith(sw[sw_global ? 0 : n]) : 0.0f;
+                    const float w1 = n + 1u < N ? bnbq_h2f_arith(sw[sw_global ? 0 : n + 1u]) : 0.0f;
+                    u32 h0 = bnbq_sb_scale((i32)d[4 * j], xa, w0), h1 = bnbq_sb_scale((i32)d[4 * j + 1], xa, w1);
+                    u32 h2 = bnbq_sb_scale((i32)d[4 * j + 2], xb, w0), h3 = bnbq_sb_scale((i32)d[4 * j + 3], xb, w1);
+                    if (bias) {
+                        const float b0 = n < N ? bnbq_h2f_arith(((const u16*)bias)[n]) : 0.0f;
+                        const float b1 = n + 1u < N ? bnbq_h2f_arith(((const u16*)bias)[n + 1u]) : 0.0f;
+                        h0 = bnbq_f16_canon(bnbq_h2f_arith((u16)h0) + b0); h1 = bnbq_f16_canon(bnbq_h2f_arith((u16)h1) + b1);
+                        h2 = bnbq_f16_canon(bnbq_h2f_arith((u16)h2) + b0); h3 = bnbq_f16_canon(bnbq_h2f_arith((u16)h3) + b1);
+                    }
+                    p0 = h0 | (h1 << 16);
+                    p1 = h2 | (h3 << 16);
+                } else {
+                    float v0 = d[4 * j], v1 = d[4 * j + 1], v2 = d[4 * j + 2], v3 = d[4 * j + 3];
+                    if (bias) {
+                        const float b0 = n < N ? g9_ld(bias, n) : 0.0f, b1 = n + 1u < N ? g9_ld(bias, n + 1u) : 0.0f;
+                        v0 = v0 + b0; v1 = v1 + b1; v2 = v2 + b0; v3 = v3 + b1;
+                    }
+                    p0 = g9_pack(v0) | (g9_pack(v1) << 16);
+                    p1 = g9_pack(v2) | (g9_pack(v3) << 16);
                 }
                 // box j / 8, 16-byte chunk j % 8 of rows r and r + 8 (the same r % 8), bytes 4 q
                 const u32 at = stg + 8192u * (u32)(j / 8) + r * 128u + ((((u32)j & 7u) ^ (r & 7u)) << 4) + 4u * q;
-                g9_sts(at, g9_pack(v0) | (g9_pack(v1) << 16));
-                g9_sts(at + 1024u, g9_pack(v2) | (g9_pack(v3) << 16));
+                g9_sts(at, p0);
+                g9_sts(at + 1024u, p1);
             }
         }
         asm volatile("fence.proxy.async.shared::cta;" ::: "memory");   // visible to the TMA store
         g9_wg_sync(c);
         if (tid == 0) {
-            const u32 bw = I8 ? 32u : 64u;   // columns a box
+            const u32 bw = I8 == 1 ? 32u : 64u;   // columns a box
 #pragma unroll
             for (int b = 0; b < (int)(BN / bw); b++) g9_tma_store(mO, n0 + bw * (u64)b, m0, stg + 8192u * (u32)b);
             asm volatile("cp.async.bulk.commit_group;" ::: "memory");
@@ -316,7 +341,7 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
     }
     if (tid == 0) asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");   // done before the exit
 #else
-    (void)mA; (void)mB; (void)mO; (void)M; (void)N; (void)K; (void)bias;
+    (void)mA; (void)mB; (void)mO; (void)M; (void)N; (void)K; (void)bias; (void)sx; (void)sw; (void)sw_global;
 #endif
 }
 
@@ -328,28 +353,28 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
         u64 N, u64 K, const void* bias
 // bnbq_k_gemm_wg_<a><b>: 128 x 128 tiles; _wg2_: 128 x 256 (a: A stored (K, M) when t, b: B stored (N, K) when t)
 extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg_nn(G9_PARAMS) {
-    g9_gemm<128, G9_S128, 0, 0, 0>(&mA, &mB, &mO, M, N, K, bias);
+    g9_gemm<128, G9_S128, 0, 0, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);
 }
 extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg_nt(G9_PARAMS) {
-    g9_gemm<128, G9_S128, 0, 1, 0>(&mA, &mB, &mO, M, N, K, bias);
+    g9_gemm<128, G9_S128, 0, 1, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);
 }
 extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg_tn(G9_PARAMS) {
-    g9_gemm<128, G9_S128, 1, 0, 0>(&mA, &mB, &mO, M, N, K, bias);
+    g9_gemm<128, G9_S128, 1, 0, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);
 }
 extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg_tt(G9_PARAMS) {
-    g9_gemm<128, G9_S128, 1, 1, 0>(&mA, &mB, &mO, M, N, K, bias);
+    g9_gemm<128, G9_S128, 1, 1, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);
 }
 extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg2_nn(G9_PARAMS) {
-    g9_gemm<256, G9_S256, 0, 0, 0>(&mA, &mB, &mO, M, N, K, bias);
+    g9_gemm<256, G9_S256, 0, 0, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);
 }
 extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg2_nt(G9_PARAMS) {
-    g9_gemm<256, G9_S256, 0, 1, 0>(&mA, &mB, &mO, M, N, K, bias);
+    g9_gemm<256, G9_S256, 0, 1, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);
 }
 extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg2_tn(G9_PARAMS) {
-    g9_gemm<256, G9_S256, 1, 0, 0>(&mA, &mB, &mO, M, N, K, bias);
+    g9_gemm<256, G9_S256, 1, 0, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);
 }
 extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg2_tt(G9_PARAMS) {
-    g9_gemm<256, G9_S256, 1, 1, 0>(&mA, &mB, &mO, M, N, K, bias);
+    g9_gemm<256, G9_S256, 1, 1, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);
 }
 
 // bnbq_int8_linear_matmul's many rows (the launcher's conditions: K % 16 == 0, A, B and out 16-byte aligned,
@@ -359,7 +384,13 @@ extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg2_tt(G9_PARAM
 extern "C" __global__ void __launch_bounds__(384, 1)
 bnbq_k_int8_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, const __grid_constant__ g9_tmap mO,
                u64 M, u64 N, u64 K) {
-    g9_gemm<128, G9_SI8, 0, 1, 1>(&mA, &mB, &mO, M, N, K, (const void*)0);
+    g9_gemm<128, G9_SI8, 0, 1, 1>(&mA, &mB, &mO, M, N, K, (const void*)0, 0, 0, 0);
+}
+// SwitchBack's int8 matmul with its scaling (int8_matmul_rowwise / mixed_dequantize; the launcher: also N % 8 == 0)
+extern "C" __global__ void __launch_bounds__(384, 1)
+bnbq_k_sb_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, const __grid_constant__ g9_tmap mO,
+             u64 M, u64 N, u64 K, const u16* sx, const u16* sw, int sw_global, const u16* bias) {
+    g9_gemm<128, G9_SI8, 0, 1, 2>(&mA, &mB, &mO, M, N, K, (const void*)bias, sx, sw, sw_global);
 }
 #endif
 

@@ -100,14 +100,6 @@ BNBQ_DEV u64 bnbq_mm_opaque(u64 v) {
     return r;
 }
 
-// SwitchBack's scaling of an int32 sum: f = f32(acc) * f32(1/127^2); g = x * f; c = w * g; h = f16(c)
-// (x = sx[m], w = sw[n] as float32); the bits of h. Shared by bnbq_sb_matmul and bnbq_mm_gemv<1>.
-BNBQ_DEV u32 bnbq_sb_scale(int acc, float x, float w) {
-    const float f = (float)acc * 6.20001229e-05f;   // f32(1/127^2)
-    const float g = x * f;
-    const float c = w * g;
-    return bnbq_f16_canon(c);
-}
 
 // SwitchBack epilogue. sw_global: state_w has one element. bias: (N,) f16 or NULL.
 template <int VEC>

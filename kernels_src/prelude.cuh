@@ -243,6 +243,15 @@ BNBQ_DEV float bnbq_h2f_arith(u16 h) {
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
     return f;
 }
+// SwitchBack's scaling of an int32 sum: f = f32(acc) * f32(1/127^2); g = x * f; c = w * g; h = f16(c)
+// (x = sx[m], w = sw[n] as float32); the bits of h. Shared by int8mm.cu's bnbq_sb_matmul / bnbq_mm_gemv<1> /
+// bnbq_mm_few_out and gemm90.cu's bnbq_k_sb_wg.
+BNBQ_DEV u32 bnbq_sb_scale(int acc, float x, float w) {
+    const float f = (float)acc * 6.20001229e-05f;   // f32(1/127^2)
+    const float g = x * f;
+    const float c = w * g;
+    return bnbq_f16_canon(c);
+}
 // bnbq_round_f16(v) = bnbq_round_to(BNBQ_F16, v): a NaN gives 0x7fffe000 (0x7fff widened), any
 // other value the hardware round trip
 BNBQ_DEV float bnbq_round_f16(float v) {

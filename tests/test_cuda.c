@@ -1258,7 +1258,7 @@ static void t_fake_pdl(void) {
 /* bnbq_gemm's sm_90a tiles on the fake driver (compute capability 9.0; FAKE_CUDA_OPTIN gives the shared memory
    they need): three tensor maps (A, B and out, checked by the fake's cuTensorMapEncodeTiled as the driver
    documents them) and one dependent launch of an sm_90a unit per call, for every storage order and both tile
-   widths, and for int8_linear_matmul's many rows; with accumulate the sm_80 tiles (no maps); a contiguous
+   widths, and for int8_linear_matmul's and SwitchBack's many rows; with accumulate the sm_80 tiles (no maps); a contiguous
    dimension that is not a multiple of 8: neither tile kernel, no maps; no opt-in shared memory: the sm_80 tiles
    without maps; maps refused (FAKE_CUDA_NO_TMAP): the call still succeeds on the sm_80 tiles, one WARN line, and
    no map is asked for again. */
@@ -1323,6 +1323,16 @@ static void t_fake_gemm_wg(void) {
             CHECK(r == BNBQ_SUCCESS && ctx->gemm_wg_launches - w0 == 1 && f1[FS_TMAPS] - f0[FS_TMAPS] == 3 &&
                       f1[FS_LAUNCH_EX] - f0[FS_LAUNCH_EX] == 1,
                   "int8_linear_matmul 300x260x144: %s, %lu sm_90a launches, %d maps", bnbq_result_name(r),
+                  ctx->gemm_wg_launches - w0, f1[FS_TMAPS] - f0[FS_TMAPS]);
+        }
+        {   /* SwitchBack's int8 matmul (f16 out): bnbq_k_sb_wg, three maps */
+            const unsigned long w0 = ctx->gemm_wg_launches;
+            fake_stats(f0);
+            r = bnbq_int8_matmul_rowwise_dequantize(&ex, (const int8_t*)A, (const int8_t*)B, (const uint16_t*)O,
+                                                    (const uint16_t*)O, 300, 264, 144, (uint16_t*)A + 300 * 144, NULL);
+            fake_stats(f1);
+            CHECK(r == BNBQ_SUCCESS && ctx->gemm_wg_launches - w0 == 1 && f1[FS_TMAPS] - f0[FS_TMAPS] == 3,
+                  "int8_matmul_rowwise_dequantize 300x264x144: %s, %lu sm_90a launches, %d maps", bnbq_result_name(r),
                   ctx->gemm_wg_launches - w0, f1[FS_TMAPS] - f0[FS_TMAPS]);
         }
         CHECK(g_log.n[BNBQ_LOG_WARN] == 0 && g_log.n[BNBQ_LOG_ERROR] == 0, "a WARN / ERROR line: %s %s",

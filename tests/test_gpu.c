@@ -1092,7 +1092,7 @@ static const mnk k_mm[8] = { { 1, 1, 1 }, { 1, 7, 5 }, { 33, 100, 70 }, { 17, 64
 static const char* const k_mm_path[5] = { "", " (warp-a-row kernel)", " (tile kernel)", " (SIMT tile kernel)",
                                            " (sm_80 tile kernel)" };
 /* off 0: the kernel chosen, 1: no tensor cores for few rows, 2: the tile kernel, 3: the SIMT tile kernel, 4: the
-   sm_80 tile kernel where the sm_90a one would run (int8_linear_matmul only). Sets the switches. */
+   sm_80 tile kernel where the sm_90a one would run (int8_linear_matmul, SwitchBack's matmuls). Sets the switches. */
 static void mm_path_set(int off) {
     bnbq__cu_mm_tc_off = off == 1;
     bnbq__cu_mm_gemv_off = off >= 2;
@@ -1305,22 +1305,28 @@ static void op_dequantize_rowwise(void) {
    K % 16 == 0), each with and without a bias, and the shapes those kernels take also with the warp-a-row
    form and the tile kernel (as op_int8_linear_matmul); the context's counts of launches say which ran */
 static void sb_matmul(int mixed) {
-    static const mnk more[7] = { { 16, 1001, 4112 }, { 9, 64, 4096 }, { 1, 33, 16 }, { 4, 100, 8192 },
-                                 { 200, 300, 4112 }, { 33, 101, 96 }, { 1300, 300, 512 } };
+    /* more + 7..: the sm_90a tiles (bnbq_k_sb_wg on an H100 / H200: N % 8 == 0): tiles cut in M and N, K past
+       a stage, more tiles than SMs (off 4: the sm_80 tiles instead) */
+    static const mnk more[11] = { { 16, 1001, 4112 }, { 9, 64, 4096 }, { 1, 33, 16 }, { 4, 100, 8192 },
+                                  { 200, 300, 4112 }, { 33, 101, 96 }, { 1300, 300, 512 }, { 200, 264, 4112 },
+                                  { 130, 136, 144 }, { 1300, 296, 512 }, { 2000, 2056, 272 } };
     int s, b, off;
-    for (s = 0; s < NMM + 7; s++)
+    for (s = 0; s < NMM + 11; s++)
         for (b = 0; b < 2; b++)
-            for (off = 0; off < 4; off++) {
+            for (off = 0; off < 5; off++) {
                 const mnk sh = s < NMM ? k_mm[s] : more[s - NMM];
                 size_t M = sh.M, N = sh.N, K = sh.K;
                 const int gv = M <= BNBQ__CU_MM_GV_M && K % 16 == 0;
                 bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
+                const int wg_can = K % 16 == 0 && N % 8 == 0 && bnbq__cu_wg_ok(gc);
+                const int wg = wg_can && ((off == 0 && !gv) || off == 2);
+                unsigned long w0 = gc->gemm_wg_launches;
                 unsigned long before = gc->mm_gemv_launches, tc0 = gc->mm_tc_launches, tt0 = gc->mm_tile_tc_launches;
                 float *sx, *sw, *bf;
                 void *ha, *hw, *hsx, *hsw, *hb = NULL, *da, *dw, *dsx, *dsw, *db = NULL, *ho, *dout;
                 size_t nsw = mixed ? 1 : N;
                 STOP();
-                if (!mm_path_wanted(off, M, K, gv)) continue;
+                if (off == 4 ? !wg_can : !mm_path_wanted(off, M, K, gv)) continue;
                 if (g_small && s >= NMM && K * N > ((size_t)1 << 22)) continue;
                 case_begin();
                 label("M=%zu N=%zu K=%zu bias=%d%s", M, N, K, b, k_mm_path[off]);
@@ -1353,6 +1359,8 @@ static void sb_matmul(int mixed) {
                         exact("out", ho, dout, M * N, BNBQ_F16);
                 }
                 mm_path_check(gc, before, tc0, tt0, M, K, gv, off);
+                if (!g_plumbing && (gc->gemm_wg_launches - w0 == 1) != wg)
+                    case_fail("the sm_90a tile kernel was %s", wg ? "not used" : "used");
                 case_end();
             }
 }
