@@ -65,8 +65,9 @@
      The units of kernels_src/gemm90.cu (bnbq_gemm's 16-bit GEMM and int8_linear_matmul's many rows
      with TMA and wgmma) are built for sm_90a where the target is sm_90 as cubin (H100 / H200): the
      cache key's options say so, and bnbq_cuda_precompile for sm_90 builds them the same way. They
-     need cuTensorMapEncodeTiled (CUDA 12.0 drivers) and 225 KB of opt-in shared memory a block;
-     without them, or where the driver refuses a tensor map (one WARN line), the sm_80 kernels run.
+     need cuTensorMapEncodeTiled (CUDA 12.0 drivers), NVRTC 12.0+ and 225 KB of opt-in shared memory a
+     block; without them, or where the driver refuses a tensor map or a unit does not compile (one
+     WARN line), the sm_80 kernels run.
 
    THREAD SAFETY
      bnbq_cuda_init/uninit: any thread. A bnbq_cuda context may be used from several threads;
@@ -8267,7 +8268,7 @@ struct bnbq_cuda {
     bnbq__cu_timing   timing;
     int               warned_cache_write;
     int               pdl_off;        /* cuLaunchKernelEx failed once: plain launches (launch_pdl)  */
-    int               tmap_off;       /* cuTensorMapEncodeTiled failed once: no sm_90a GEMM tiles    */
+    int               wg_off;         /* a tensor map or an sm_90a unit failed once: no sm_90a tiles */
     void*             err_flag;       /* device u32: sticky index error of the prims (bnbq_sync)    */
     int               err_armed;      /* a kernel that may set it was queued since the last check   */
     unsigned long     mm_gemv_launches; /* few-rows int8 matmul launches (_gemv and _mma; the tests)   */
@@ -10256,23 +10257,35 @@ static bnbq__CUresult bnbq__cu_tmap(void* map, const void* base, unsigned esize,
                                                   strides, box, es, 0 /* no interleave */, 3 /* 128-byte swizzle */,
                                                   2 /* L2 promotion 128 B */, 0 /* zeros outside */);
 }
-/* cuTensorMapEncodeTiled refused a map (code e): one WARN line, and the context takes the sm_80 tiles from now
-   on (tmap_off); BNBQ_ERROR_NOT_SUPPORTED, which the callers turn into that path */
-static bnbq_result bnbq__cu_tmap_refused(bnbq_exec* ex, const char* func, bnbq__CUresult e) {
+/* The sm_90a tiles cannot be had in this context (what: why, logged as one WARN line): the context takes the
+   sm_80 tiles from now on (wg_off); BNBQ_ERROR_NOT_SUPPORTED, which the callers turn into that path. Reasons:
+   cuTensorMapEncodeTiled refused a map, or an sm_90a unit did not compile (an NVRTC that does not know sm_90a). */
+static bnbq_result bnbq__cu_wg_refused(bnbq_exec* ex, const char* func, const char* what) {
     bnbq_cuda* c = (bnbq_cuda*)ex->impl;
-    bnbq_log(ex, BNBQ_LOG_WARN, func, "cuTensorMapEncodeTiled failed (%s): the sm_80 GEMM tiles from now on",
-             bnbq__cu_errname(e));
+    bnbq_log(ex, BNBQ_LOG_WARN, func, "%s: the sm_80 GEMM tiles from now on", what);
     bnbq__ctx_lock(c);
-    c->tmap_off = 1;
+    c->wg_off = 1;
     bnbq__ctx_unlock(c);
     return BNBQ_ERROR_NOT_SUPPORTED;
+}
+static bnbq_result bnbq__cu_tmap_refused(bnbq_exec* ex, const char* func, bnbq__CUresult e) {
+    char what[96];
+    snprintf(what, sizeof what, "cuTensorMapEncodeTiled failed (%s)", bnbq__cu_errname(e));
+    return bnbq__cu_wg_refused(ex, func, what);
+}
+/* bnbq__cu_kernel for an sm_90a unit: a unit that does not compile turns the sm_90a tiles off (bnbq__cu_wg_refused) */
+static bnbq_result bnbq__cu_wg_kernel(bnbq_exec* ex, const char* func, const char* defines, const char* kernel,
+                                      bnbq__CUfunction* f) {
+    bnbq_result r = bnbq__cu_kernel(ex, "gemm90", defines, kernel, f);
+    if (r == BNBQ_ERROR_COMPILE_FAILED) return bnbq__cu_wg_refused(ex, func, "an sm_90a unit did not compile");
+    return r;
 }
 /* Whether the sm_90a tiles of gemm90.cu can run in this context (compute capability 9.0 with a cubin target,
    tensor maps, the opt-in shared memory they take, not switched off) */
 static int bnbq__cu_wg_ok(bnbq_cuda* c) {
     return c->target_arch == 90 && !c->target_ptx && c->info.cc_major == 9 && c->info.cc_minor == 0 &&
-           BNBQ__DRV.bnbq__cuTensorMapEncodeTiled && !c->tmap_off && bnbq__cu_smem_optin(c) >= BNBQ__CU_G9_SMEM_MAX &&
-           !bnbq__cu_gemm_wg_off;
+           BNBQ__DRV.bnbq__cuTensorMapEncodeTiled && !c->wg_off && bnbq__cu_smem_optin(c) >= BNBQ__CU_G9_SMEM_MAX &&
+           !bnbq__cu_gemm_wg_off && (!c->nvrtc_ok || BNBQ__NV.version >= 12000);   /* (sm_90a: NVRTC 12.0+) */
 }
 /* stages of bnbq_k_int8_tc / bnbq_k_sb_tc for the architecture the kernels are compiled for (the kernels'
    BNBQ_MT_S: 4 where an SM has 164 KB of shared memory or more, else 3) */
@@ -10324,7 +10337,7 @@ static bnbq_result bnbq__cu_i8_wg(bnbq_exec* ex, const char* func, const int8_t*
     if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(mB, B, 1u, K, N, 128u);
     if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(mO, out, sb ? 2u : 4u, N, M, 64u);
     if (e != BNBQ__CUDA_SUCCESS) return bnbq__cu_tmap_refused(ex, func, e);
-    r = bnbq__cu_kernel(ex, "gemm90", "BNBQ_DT=1 BNBQ_ARCH_A=1", sb ? "bnbq_k_sb_wg" : "bnbq_k_int8_wg", &f);
+    r = bnbq__cu_wg_kernel(ex, func, "BNBQ_DT=1 BNBQ_ARCH_A=1", sb ? "bnbq_k_sb_wg" : "bnbq_k_int8_wg", &f);
     if (r == BNBQ_SUCCESS) r = bnbq__cu_allow_smem(ex, func, f, smem);
     a[0] = mA; a[1] = mB; a[2] = mO; a[3] = &MM; a[4] = &NN; a[5] = &KK;
     a[6] = (void*)&sx; a[7] = (void*)&sw; a[8] = &sw_global; a[9] = (void*)&bias;
@@ -10879,7 +10892,7 @@ static bnbq_result bnbq__cu_gemm_launch(bnbq_exec* ex, const char* func, bnbq_dt
    cuTensorMapEncodeTiled, A, B and out 16-byte aligned, each operand's contiguous dimension a multiple of 8
    (its rows 16-byte multiples), N too, no accumulate (the old out would have to be read). A driver that
    refuses the tensor maps: one WARN line, BNBQ_ERROR_NOT_SUPPORTED (the caller takes the sm_80 tiles) and
-   the context never asks again (tmap_off). */
+   the context never asks again (wg_off); likewise an sm_90a unit that does not compile. */
 static bnbq_result bnbq__cu_gemm_wg(bnbq_exec* ex, const char* func, bnbq_dtype dt, int trans_a, int trans_b,
                                     size_t M, size_t N, size_t K, const void* A, const void* B, const void* bias,
                                     void* out) {
@@ -10906,8 +10919,8 @@ static bnbq_result bnbq__cu_gemm_wg(bnbq_exec* ex, const char* func, bnbq_dtype 
     if (e == BNBQ__CUDA_SUCCESS) e = trans_b ? bnbq__cu_tmap(mB, B, 2u, K, N, bn) : bnbq__cu_tmap(mB, B, 2u, N, K, 64u);
     if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(mO, out, 2u, N, M, 64u);   /* out (M, N): boxes 64 n x 64 m */
     if (e != BNBQ__CUDA_SUCCESS) return bnbq__cu_tmap_refused(ex, func, e);
-    r = bnbq__cu_kernel(ex, "gemm90", dt == BNBQ_F16 ? "BNBQ_DT=1 BNBQ_ARCH_A=1" : "BNBQ_DT=2 BNBQ_ARCH_A=1",
-                        kn[wide][(trans_a != 0) * 2 + (trans_b != 0)], &f);
+    r = bnbq__cu_wg_kernel(ex, func, dt == BNBQ_F16 ? "BNBQ_DT=1 BNBQ_ARCH_A=1" : "BNBQ_DT=2 BNBQ_ARCH_A=1",
+                           kn[wide][(trans_a != 0) * 2 + (trans_b != 0)], &f);
     if (r == BNBQ_SUCCESS) r = bnbq__cu_allow_smem(ex, func, f, smem);
     a[0] = mA; a[1] = mB; a[2] = mO; a[3] = &MM; a[4] = &NN; a[5] = &KK; a[6] = (void*)&bias;
     if (r == BNBQ_SUCCESS)

@@ -1260,8 +1260,8 @@ static void t_fake_pdl(void) {
    documents them) and one dependent launch of an sm_90a unit per call, for every storage order and both tile
    widths, and for int8_linear_matmul's and SwitchBack's many rows; with accumulate the sm_80 tiles (no maps); a contiguous
    dimension that is not a multiple of 8: neither tile kernel, no maps; no opt-in shared memory: the sm_80 tiles
-   without maps; maps refused (FAKE_CUDA_NO_TMAP): the call still succeeds on the sm_80 tiles, one WARN line, and
-   no map is asked for again. */
+   without maps; maps refused (FAKE_CUDA_NO_TMAP) or an sm_90a unit that does not compile: the call still succeeds
+   on the sm_80 tiles, one WARN line, and the sm_90a tiles are not tried again. */
 static void t_fake_gemm_wg(void) {
     const char* dir;
     bnbq_cuda* ctx = NULL;
@@ -1354,6 +1354,37 @@ static void t_fake_gemm_wg(void) {
     }
     bnbq_cuda_free(ctx, A); bnbq_cuda_free(ctx, B); bnbq_cuda_free(ctx, O);
     bnbq_cuda_uninit(ctx);
+    /* a new context whose sm_90a unit does not compile (an NVRTC option it refuses; the sm_80 unit loaded before
+       that): the call succeeds on the sm_80 tiles, one WARN line, and the sm_90a tiles are not tried again */
+    ctx = NULL;
+    log_reset();
+    r = fake_init(dir, 0, &ctx);
+    if (ctx) {
+        A = B = O = NULL;
+        CHECK(bnbq_cuda_exec_init(ctx, NULL, &ex) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, 256 * 136 * 2, &A) == BNBQ_SUCCESS &&
+              bnbq_cuda_malloc(ctx, 256 * 136 * 2, &B) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, 256 * 256 * 2, &O) == BNBQ_SUCCESS,
+              "exec_init / malloc");
+        if (A && B && O) {
+            bnbq__cu_gemm_wg_off = 1;
+            r = bnbq_gemm(&ex, BNBQ_BF16, 0, 1, 256, 256, 136, A, B, NULL, 0, O);   /* loads the sm_80 unit */
+            bnbq__cu_gemm_wg_off = 0;
+            CHECK(r == BNBQ_SUCCESS && ctx->gemm_t2_launches == 1 && ctx->gemm_wg_launches == 0, "sm_80 tiles: %s",
+                  bnbq_result_name(r));
+            bnbq__cu_nvrtc_extra = "--no-such-option";
+            for (t = 0; t < 2; t++) {
+                r = bnbq_gemm(&ex, BNBQ_BF16, 0, 1, 256, 256, 136, A, B, NULL, 0, O);
+                CHECK(r == BNBQ_SUCCESS && ctx->gemm_t2_launches == 2u + (unsigned)t && ctx->gemm_wg_launches == 0 &&
+                          ctx->wg_off && g_log.n[BNBQ_LOG_WARN] == 1 &&
+                          log_find(BNBQ_LOG_WARN, "sm_90a unit", "sm_80") != NULL,
+                      "an sm_90a unit that does not compile (call %d): %s, %lu sm_80 / %lu sm_90a launches, %d WARN lines: %s",
+                      t + 1, bnbq_result_name(r), ctx->gemm_t2_launches, ctx->gemm_wg_launches, g_log.n[BNBQ_LOG_WARN],
+                      log_first(BNBQ_LOG_WARN));
+            }
+            bnbq__cu_nvrtc_extra = NULL;
+        }
+        bnbq_cuda_free(ctx, A); bnbq_cuda_free(ctx, B); bnbq_cuda_free(ctx, O);
+        bnbq_cuda_uninit(ctx);
+    }
     /* a new context without opt-in shared memory: no maps */
     unsetenv("FAKE_CUDA_OPTIN");
     ctx = NULL;

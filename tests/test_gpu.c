@@ -1788,10 +1788,8 @@ static void op_gemm(void) {
                         size_t M = wk[i].M, N = wk[i].N, K = wk[i].K;
                         int ta = t & 1, tb = t >> 1, bias = (i + t + 1) & 1, acc = (i + t) % 4 == 3;
                         bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
-                        const int can = gc->target_arch == 90 && !gc->target_ptx && gc->info.cc_major == 9 &&
-                                        gc->info.cc_minor == 0 && BNBQ__DRV.bnbq__cuTensorMapEncodeTiled &&
-                                        bnbq__cu_smem_optin(gc) >= BNBQ__CU_G9_SMEM_MAX && (ta ? M : K) % 8 == 0 &&
-                                        (tb ? K : N) % 8 == 0 && !acc, wg = can && !off;
+                        const int can = bnbq__cu_wg_ok(gc) && (ta ? M : K) % 8 == 0 && (tb ? K : N) % 8 == 0 && !acc,
+                                  wg = can && !off;
                         unsigned long w0 = gc->gemm_wg_launches;
                         STOP();
                         if (off && !can) continue;
