@@ -1,12 +1,13 @@
-// bnbq_gemm's 16-bit tiles on Hopper: TMA copies and wgmma (warpgroup) tensor-core instructions.
-// Compiled as units BNBQ_DT=1 / BNBQ_DT=2 with BNBQ_ARCH_A=1 (variants in bnbq_cuda.h's
-// BNBQ__CU_VARIANTS_PRIMS): bnbq_cuda.h builds such a unit as sm_90a where the target is sm_90 (cubin), the
-// only architecture whose code may use wgmma and setmaxnreg; elsewhere the kernels are empty and the
-// launcher (bnbq__cu_gemm) never takes them.
+// The tile GEMMs on Hopper: TMA copies and wgmma (warpgroup) tensor-core instructions, for bnbq_gemm's 16-bit
+// GEMM (bnbq_k_gemm_wg*), bnbq_int8_linear_matmul's many rows (bnbq_k_int8_wg) and SwitchBack's int8 matmuls
+// (bnbq_k_sb_wg; the int8 kernels below, in the BNBQ_DT=1 unit). Compiled as units BNBQ_DT=1 / BNBQ_DT=2 with
+// BNBQ_ARCH_A=1 (variants in bnbq_cuda.h's BNBQ__CU_VARIANTS_PRIMS): bnbq_cuda.h builds such a unit as sm_90a
+// where the target is sm_90 (cubin), the only architecture whose code may use wgmma and setmaxnreg; elsewhere
+// the kernels are empty and the launchers (bnbq__cu_gemm_wg, bnbq__cu_i8_wg) never take them.
 //
-// out (M, N) = op(A) @ op(B) [+ bias], as prims.cu's bnbq_k_gemm_t2_* without accumulate (float32 sums; wgmma's
-// k order within a step of 16 is the hardware's, the steps ascending: a result within the vectors' tolerance,
-// not the same bytes as bnbq_k_gemm_t2_*).
+// 16-bit: out (M, N) = op(A) @ op(B) [+ bias], as prims.cu's bnbq_k_gemm_t2_* without accumulate (float32 sums;
+// wgmma's k order within a step of 16 is the hardware's, the steps ascending: a result within the vectors'
+// tolerance, not the same bytes as bnbq_k_gemm_t2_*). The int8 kernels' sums are exact (g9_gemm, I8).
 // Tiles of 128 x BN outputs (BN 128 or 256) and 64 of K a stage, a ring of S stages in dynamic shared memory.
 // A block: three warpgroups. Warpgroup 0 (its first thread) is the producer: for each stage it waits until the
 // stage is free (its `empty` mbarrier), announces the bytes on its `full` mbarrier and issues the TMA copies
@@ -71,7 +72,7 @@ BNBQ_DEV u64 g9_desc(u32 addr, u32 lbo, u32 sbo) {
            ((u64)((sbo & 0x3ffffu) >> 4) << 32) | (1ull << 62);
 }
 // the box of map at (c0, c1) from shared memory at src (128-byte swizzle), in this thread's bulk group; the
-// writes of the warpgroup to src must be fenced for the async proxy (g9_stage_done) first
+// warpgroup's writes to src must be fenced for the async proxy (fence.proxy.async) and synchronised first
 BNBQ_DEV void g9_tma_store(const g9_tmap* map, u64 c0, u64 c1, u32 src) {
     asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];"
                  ::"l"((u64)map), "r"((int)c0), "r"((int)c1), "r"(src) : "memory");
@@ -180,15 +181,6 @@ BNBQ_DEV void g9_sts2(u32 addr, u32 a, u32 b) {
 }
 #endif
 
-// element e of a dt tensor widened (f16: the hardware widening), and v rounded to dt (NaN canonical):
-// prims.cu's pr_ld / pr_pack2
-BNBQ_DEV float g9_ld(const void* p, u64 e) {
-    if (BNBQ_DT == BNBQ_F16) return bnbq_h2f_arith(((const u16*)p)[e]);
-    return bnbq_load(BNBQ_DT, p, e);
-}
-BNBQ_DEV u32 g9_pack(float v) {
-    return BNBQ_DT == BNBQ_F16 ? (u32)bnbq_f16_canon(v) : (u32)bnbq_f32_to_bf16(bnbq_canon(v));
-}
 // TA: A stored (K, M); TB: B stored (N, K) (bnbq_gemm's trans_a / trans_b). S stages of 128 x 64 (A) and
 // BN x 64 (B) elements; dynamic shared memory: 1024 bytes of slack (the ring starts 1024-aligned), the
 // ring, each consumer's staging of its 64 x BN outputs (BN / 64 boxes of 64 x 64 in the 128-byte swizzle),
@@ -318,11 +310,11 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
                 } else {
                     float v0 = d[4 * j], v1 = d[4 * j + 1], v2 = d[4 * j + 2], v3 = d[4 * j + 3];
                     if (bias) {
-                        const float b0 = n < N ? g9_ld(bias, n) : 0.0f, b1 = n + 1u < N ? g9_ld(bias, n + 1u) : 0.0f;
+                        const float b0 = n < N ? bnbq_dt_ld(bias, n) : 0.0f, b1 = n + 1u < N ? bnbq_dt_ld(bias, n + 1u) : 0.0f;
                         v0 = v0 + b0; v1 = v1 + b1; v2 = v2 + b0; v3 = v3 + b1;
                     }
-                    p0 = g9_pack(v0) | (g9_pack(v1) << 16);
-                    p1 = g9_pack(v2) | (g9_pack(v3) << 16);
+                    p0 = bnbq_dt_pack(v0) | (bnbq_dt_pack(v1) << 16);
+                    p1 = bnbq_dt_pack(v2) | (bnbq_dt_pack(v3) << 16);
                 }
                 // box j / 8, 16-byte chunk j % 8 of rows r and r + 8 (the same r % 8), bytes 4 q
                 const u32 at = stg + 8192u * (u32)(j / 8) + r * 128u + ((((u32)j & 7u) ^ (r & 7u)) << 4) + 4u * q;

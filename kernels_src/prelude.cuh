@@ -243,6 +243,18 @@ BNBQ_DEV float bnbq_h2f_arith(u16 h) {
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
     return f;
 }
+#if defined(BNBQ_DT)
+// element i of a tensor of the unit's dtype BNBQ_DT, widened (f16: the hardware widening; only an operand of
+// arithmetic or of a store that canonicalises a NaN as the CPU's does), and v rounded to the 16-bit dtype (one
+// RNE rounding, NaN canonical) as the low 16 bits: prims.cu's and gemm90.cu's GEMM epilogues and float ops
+BNBQ_DEV float bnbq_dt_ld(const void* p, u64 i) {
+    if (BNBQ_DT == BNBQ_F16) return bnbq_h2f_arith(((const u16*)p)[i]);
+    return bnbq_load(BNBQ_DT, p, i);
+}
+BNBQ_DEV u32 bnbq_dt_pack(float v) {
+    return BNBQ_DT == BNBQ_F16 ? (u32)bnbq_f16_canon(v) : (u32)bnbq_f32_to_bf16(bnbq_canon(v));
+}
+#endif
 // SwitchBack's scaling of an int32 sum: f = f32(acc) * f32(1/127^2); g = x * f; c = w * g; h = f16(c)
 // (x = sx[m], w = sw[n] as float32); the bits of h. Shared by int8mm.cu's bnbq_sb_matmul / bnbq_mm_gemv<1> /
 // bnbq_mm_few_out and gemm90.cu's bnbq_k_sb_wg.

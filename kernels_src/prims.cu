@@ -13,12 +13,6 @@
 
 #if defined(BNBQ_DT)
 
-// element i of a dt tensor, widened (f16: the hardware widening; only an operand of arithmetic or
-// of pr_st, which canonicalises a NaN as the CPU's store does)
-BNBQ_DEV float pr_ld(const void* p, u64 i) {
-    if (BNBQ_DT == BNBQ_F16) return bnbq_h2f_arith(((const u16*)p)[i]);
-    return bnbq_load(BNBQ_DT, p, i);
-}
 // one RNE rounding to dt (NaN: canonical), as bnbq.h's bnbq__store
 BNBQ_DEV void pr_st(void* p, u64 i, float v) {
     if (BNBQ_DT == BNBQ_F16) ((u16*)p)[i] = bnbq_f16_canon(v);
@@ -44,8 +38,8 @@ BNBQ_DEV float pr_block_sum(float v, float* red) {
 // out[e] = dt(v (+ bias[n]) (+ out[e])): an output element of the GEMM kernels (a function of its own:
 // the unrolled 4 x 4 / MR x 4 epilogues called it inline 16 times, a good part of their units' NVRTC time)
 __device__ __noinline__ void pr_out(float v, u64 e, u64 n, const void* bias, int accumulate, void* out) {
-    if (bias) v = v + pr_ld(bias, n);
-    if (accumulate) v = v + pr_ld(out, e);
+    if (bias) v = v + bnbq_dt_ld(bias, n);
+    if (accumulate) v = v + bnbq_dt_ld(out, e);
     pr_st(out, e, v);
 }
 
@@ -77,14 +71,14 @@ bnbq_k_gemm(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb, c
                     const int row = ta ? (e & 63) : (e >> 4), kk = ta ? (e >> 6) : (e & 15);
                     const u64 m = m0 + (u64)row, k = k0 + (u64)kk;
                     float a = 0.0f;
-                    if (m < M && k < K) a = pr_ld(A, ta ? k * M + m : m * K + k);
+                    if (m < M && k < K) a = bnbq_dt_ld(A, ta ? k * M + m : m * K + k);
                     As[kk][row] = a;
                 }
                 {
                     const int col = tb ? (e >> 4) : (e & 63), kk = tb ? (e & 15) : (e >> 6);
                     const u64 n = n0 + (u64)col, k = k0 + (u64)kk;
                     float b = 0.0f;
-                    if (n < N && k < K) b = pr_ld(B, tb ? n * K + k : k * N + n);
+                    if (n < N && k < K) b = bnbq_dt_ld(B, tb ? n * K + k : k * N + n);
                     Bs[kk][col] = b;
                 }
             }
@@ -135,7 +129,7 @@ BNBQ_DEV void pr_ldv(const void* p, u64 e0, u64 k, u64 K, int vec, float* v) {
         }
     } else {
 #pragma unroll
-        for (int i = 0; i < PR_SV; i++) v[i] = k + (u64)i < K ? pr_ld(p, e0 + k + (u64)i) : 0.0f;
+        for (int i = 0; i < PR_SV; i++) v[i] = k + (u64)i < K ? bnbq_dt_ld(p, e0 + k + (u64)i) : 0.0f;
     }
 }
 
@@ -253,11 +247,11 @@ BNBQ_DEV void pr_gemm_few(const void* A, const void* B, u64 M, u64 N, u64 K, int
                 if (kk >= K) break;
 #pragma unroll
                 for (int j = 0; j < PR_SW; j++)
-                    w[j] = n0 + (u64)j < N ? pr_ld(B, (n0 + (u64)j) * K + kk) : 0.0f;
+                    w[j] = n0 + (u64)j < N ? bnbq_dt_ld(B, (n0 + (u64)j) * K + kk) : 0.0f;
 #pragma unroll
                 for (int m = 0; m < MR; m++) {
                     const u64 r = m < mr ? m0 + (u64)m : m0;
-                    const float a = ta ? pr_ld(A, kk * M + r) : pr_ld(A, r * K + kk);
+                    const float a = ta ? bnbq_dt_ld(A, kk * M + r) : bnbq_dt_ld(A, r * K + kk);
 #pragma unroll
                     for (int j = 0; j < PR_SW; j++) acc[m][j] = fmaf(a, w[j], acc[m][j]);
                 }
@@ -447,9 +441,6 @@ bnbq_k_gemm_mma_nn(const void* A, const void* B, u64 M, u64 N, u64 K, const void
 // out added in float32 first). (bnbq_k_gemm_tc wrote its fragments 2 bytes at a time: StandardLinear's
 // weight gradient at 16 tokens x 4096^2 took 83 us on the H100, cuBLAS 17.)
 #define PR_KW 4   // warps a block (the launcher's BNBQ__CU_GEMM_KW); the block: 64 rows x 32 PR_KW columns
-BNBQ_DEV u32 pr_pack2(float v) {
-    return BNBQ_DT == BNBQ_F16 ? (u32)bnbq_f16_canon(v) : (u32)bnbq_f32_to_bf16(bnbq_canon(v));
-}
 extern "C" __global__ void __launch_bounds__(PR_KW * 32)
 bnbq_k_gemm_smallk(const void* A, const void* B, u64 M, u64 N, u64 K, const void* bias, int accumulate,
                    void* out) {
@@ -502,11 +493,11 @@ bnbq_k_gemm_smallk(const void* A, const void* B, u64 M, u64 N, u64 K, const void
 #pragma unroll
                 for (int e = 0; e < 8; e++) {
                     v[e] = sh[w][rl][8u * pc + (u32)e];
-                    if (bias) v[e] = v[e] + pr_ld(bias, n + (u64)e);
-                    if (accumulate) v[e] = v[e] + pr_ld(out, m * N + n + (u64)e);
+                    if (bias) v[e] = v[e] + bnbq_dt_ld(bias, n + (u64)e);
+                    if (accumulate) v[e] = v[e] + bnbq_dt_ld(out, m * N + n + (u64)e);
                 }
 #pragma unroll
-                for (int e = 0; e < 4; e++) wd[e] = pr_pack2(v[2 * e]) | (pr_pack2(v[2 * e + 1]) << 16);
+                for (int e = 0; e < 4; e++) wd[e] = bnbq_dt_pack(v[2 * e]) | (bnbq_dt_pack(v[2 * e + 1]) << 16);
                 *(uint4*)((u16*)out + m * N + n) = make_uint4(wd[0], wd[1], wd[2], wd[3]);
             }
         }
@@ -646,9 +637,9 @@ BNBQ_DEV void pr_t2_out2(void* out, const void* bias, int accumulate, u64 M, u64
                          float v1, bool pair) {
     if (pair && m < M && n + 1u < N) {
         const u64 e = m * N + n;
-        if (bias) { v0 = v0 + pr_ld(bias, n); v1 = v1 + pr_ld(bias, n + 1u); }
-        if (accumulate) { v0 = v0 + pr_ld(out, e); v1 = v1 + pr_ld(out, e + 1u); }
-        *(u32*)((u16*)out + e) = pr_pack2(v0) | (pr_pack2(v1) << 16);
+        if (bias) { v0 = v0 + bnbq_dt_ld(bias, n); v1 = v1 + bnbq_dt_ld(bias, n + 1u); }
+        if (accumulate) { v0 = v0 + bnbq_dt_ld(out, e); v1 = v1 + bnbq_dt_ld(out, e + 1u); }
+        *(u32*)((u16*)out + e) = bnbq_dt_pack(v0) | (bnbq_dt_pack(v1) << 16);
     } else {
         pr_tc_out(out, bias, accumulate, M, N, m, n, v0);
         pr_tc_out(out, bias, accumulate, M, N, m, n + 1u, v1);
@@ -759,7 +750,7 @@ bnbq_k_colsum(const void* X, u64 M, u64 N, void* out) {
         const u64 n = n0 + (u64)tx;
         float s = 0.0f;
         if (n < N)
-            for (u64 m = (u64)ty; m < M; m += 8) s = s + pr_ld(X, m * N + n);
+            for (u64 m = (u64)ty; m < M; m += 8) s = s + bnbq_dt_ld(X, m * N + n);
         red[ty][tx] = s;
         __syncthreads();
         if (ty == 0 && n < N) {
@@ -809,7 +800,7 @@ bnbq_k_embed_bwd(const i32* idx, u64 count, const void* G, u64 num_rows, u64 dim
 #pragma unroll
                         for (int u = 0; u < PR_EB_V; u++) {
                             const u64 d = d0 + (u64)tid + 256 * (u64)u;
-                            if (d < dim) acc[u] = acc[u] + pr_ld(G, row + d);
+                            if (d < dim) acc[u] = acc[u] + bnbq_dt_ld(G, row + d);
                         }
                     }
                 __syncthreads();
@@ -843,7 +834,7 @@ BNBQ_DEV void pr_renorm(void* W, u64 num_rows, u64 dim, const i32* idx, u64 coun
         const u64 row = (u64)r * dim;
         double s = 0.0;
         for (u64 d = (u64)tid; d < dim; d += 256) {
-            const double v = fabs((double)pr_ld(W, row + d));
+            const double v = fabs((double)bnbq_dt_ld(W, row + d));
             s += P == 2 ? v * v : (P == 1 ? v : pow(v, (double)p));
         }
         for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(PR_FULL, s, o);
@@ -855,7 +846,7 @@ BNBQ_DEV void pr_renorm(void* W, u64 num_rows, u64 dim, const i32* idx, u64 coun
         norm = P == 2 ? sqrt(norm) : (P == 1 ? norm : pow(norm, 1.0 / (double)p));
         if (norm > (double)max_norm) {
             const float scale = (float)((double)max_norm / (norm + 1e-7));
-            for (u64 d = (u64)tid; d < dim; d += 256) pr_st(W, row + d, pr_ld(W, row + d) * scale);
+            for (u64 d = (u64)tid; d < dim; d += 256) pr_st(W, row + d, bnbq_dt_ld(W, row + d) * scale);
         }
     }
 }
@@ -880,11 +871,11 @@ bnbq_k_renorm_pow(void* W, u64 num_rows, u64 dim, const i32* idx, u64 count, flo
 BNBQ_DEV void pr_row_stats(const void* X, u64 row, u64 N, float eps, float* red, float* mean,
                            float* rstd) {
     float s = 0.0f;
-    for (u64 j = threadIdx.x; j < N; j += blockDim.x) s = s + pr_ld(X, row + j);
+    for (u64 j = threadIdx.x; j < N; j += blockDim.x) s = s + bnbq_dt_ld(X, row + j);
     const float mu = pr_block_sum(s, red) / (float)N;
     float v = 0.0f;
     for (u64 j = threadIdx.x; j < N; j += blockDim.x) {
-        const float d = pr_ld(X, row + j) - mu;
+        const float d = bnbq_dt_ld(X, row + j) - mu;
         v = v + d * d;
     }
     const float var = pr_block_sum(v, red) / (float)N;
@@ -902,7 +893,7 @@ bnbq_k_layer_norm(const void* X, u64 M, u64 N, const float* gamma, const float* 
         float mu, rs;
         pr_row_stats(X, row, N, eps, red, &mu, &rs);
         for (u64 j = threadIdx.x; j < N; j += blockDim.x) {
-            float y = (pr_ld(X, row + j) - mu) * rs;
+            float y = (bnbq_dt_ld(X, row + j) - mu) * rs;
             if (gamma) y = y * gamma[j];
             if (beta) y = y + beta[j];
             pr_st(out, row + j, y);
@@ -926,16 +917,16 @@ bnbq_k_ln_bwd_x(const void* X, const void* G, u64 M, u64 N, const float* gamma, 
         else pr_row_stats(X, row, N, eps, red, &mu, &rs);
         float a = 0.0f, b = 0.0f;
         for (u64 j = threadIdx.x; j < N; j += blockDim.x) {
-            const float xh = (pr_ld(X, row + j) - mu) * rs;
-            const float g = pr_ld(G, row + j) * (gamma ? gamma[j] : 1.0f);
+            const float xh = (bnbq_dt_ld(X, row + j) - mu) * rs;
+            const float g = bnbq_dt_ld(G, row + j) * (gamma ? gamma[j] : 1.0f);
             a = a + g;
             b = b + g * xh;
         }
         a = pr_block_sum(a, red) / (float)N;
         b = pr_block_sum(b, red) / (float)N;
         for (u64 j = threadIdx.x; j < N; j += blockDim.x) {
-            const float xh = (pr_ld(X, row + j) - mu) * rs;
-            const float g = pr_ld(G, row + j) * (gamma ? gamma[j] : 1.0f);
+            const float xh = (bnbq_dt_ld(X, row + j) - mu) * rs;
+            const float g = bnbq_dt_ld(G, row + j) * (gamma ? gamma[j] : 1.0f);
             pr_st(gx, row + j, rs * (g - a - xh * b));
         }
     }
@@ -957,11 +948,11 @@ bnbq_k_ln_bwd_params(const void* X, const void* G, u64 M, u64 N, float eps, cons
             for (int q = w; q < rows; q += 8) {   // a warp per row
                 const u64 row = (m0 + (u64)q) * N;
                 float s = 0.0f;
-                for (u64 j = lane; j < N; j += 32) s = s + pr_ld(X, row + j);
+                for (u64 j = lane; j < N; j += 32) s = s + bnbq_dt_ld(X, row + j);
                 const float mu = pr_warp_sum(s) / (float)N;
                 float v = 0.0f;
                 for (u64 j = lane; j < N; j += 32) {
-                    const float d = pr_ld(X, row + j) - mu;
+                    const float d = bnbq_dt_ld(X, row + j) - mu;
                     v = v + d * d;
                 }
                 const float var = pr_warp_sum(v) / (float)N;
@@ -973,8 +964,8 @@ bnbq_k_ln_bwd_params(const void* X, const void* G, u64 M, u64 N, float eps, cons
             float sg = 0.0f, sb = 0.0f;
             for (int q = 0; q < rows; q++) {
                 const u64 e = (m0 + (u64)q) * N + j;
-                const float g = pr_ld(G, e);
-                sg = sg + g * ((pr_ld(X, e) - smu[q]) * srs[q]);
+                const float g = bnbq_dt_ld(G, e);
+                sg = sg + g * ((bnbq_dt_ld(X, e) - smu[q]) * srs[q]);
                 sb = sb + g;
             }
             if (gg) atomicAdd(gg + j, sg);
@@ -1062,7 +1053,7 @@ BNBQ_DEV void pr_outlier_load(const void* A, u64 M, u64 K, const i8* CB, u64 N, 
 #pragma unroll
     for (int h = 0; h < 4; h++) {
         const u64 m = m0 + (u64)(r0 + RS * h), n = n0 + (u64)(r0 + RS * h);
-        a[h] = ok && m < M ? pr_ld(A, m * K + (u64)c) : 0.0f;
+        a[h] = ok && m < M ? bnbq_dt_ld(A, m * K + (u64)c) : 0.0f;
         q[h] = ok && n < N ? (int)CB[n * K + (u64)c] : 0;
     }
 }
@@ -1098,7 +1089,7 @@ BNBQ_DEV void pr_outlier_out(void* out, u64 M, u64 N, u64 m0, u64 n0, const floa
 #pragma unroll
         for (int j = 0; j < 4; j++) {
             const u64 m = m0 + (u64)i, n = n0 + (u64)j;
-            o[i][j] = m < M && n < N ? pr_ld(out, m * N + n) : 0.0f;
+            o[i][j] = m < M && n < N ? bnbq_dt_ld(out, m * N + n) : 0.0f;
         }
 #pragma unroll
     for (int i = 0; i < 4; i++)
@@ -1168,7 +1159,7 @@ bnbq_k_outlier_gather(const void* A, u64 M, u64 K, const i8* CB, const float* SC
         const bool ok = c >= 0 && (u64)c < K;
         if (!ok) bad = 1u;
         if (r < M) {
-            Ag[j * M + r] = ok ? pr_ld(A, r * K + (u64)c) : 0.0f;
+            Ag[j * M + r] = ok ? bnbq_dt_ld(A, r * K + (u64)c) : 0.0f;
         } else {
             const u64 n = r - M;
             Wg[j * N + n] = pr_outlier_w(ok ? (int)CB[n * K + (u64)c] : 0, SCB[n], ok);
@@ -1209,7 +1200,7 @@ bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB,
                     if (c < 0 || (u64)c >= K) {
                         bad = 1u;
                     } else {
-                        if (m < M) a[h] = pr_ld(A, m * K + (u64)c);
+                        if (m < M) a[h] = bnbq_dt_ld(A, m * K + (u64)c);
                         if (n < N) w[h] = pr_outlier_w((int)CB[n * K + (u64)c], scb, true);
                     }
                 }
@@ -1273,7 +1264,7 @@ bnbq_k_outlier_mm_few(const void* A, u64 M, u64 K, const i8* CB, const float* SC
             __syncthreads();
         }
         const u64 m = m0 + (u64)ty, n = n0 + (u64)tx;
-        if (m < M && n < N) pr_st(out, m * N + n, pr_ld(out, m * N + n) + acc);
+        if (m < M && n < N) pr_st(out, m * N + n, bnbq_dt_ld(out, m * N + n) + acc);
     }
     if (bad) *err = 1u;
 }
@@ -1292,8 +1283,8 @@ bnbq_k_scatter_cols(const void* P, u64 M, u64 max_cols, const i32* cols, const i
         const i32 c = cols[j];
         if (c < 0 || (u64)c >= K) { *err = 1u; continue; }
         const u64 o = m * K + (u64)c;
-        float v = pr_ld(P, m * max_cols + j);
-        if (accumulate) v = v + pr_ld(out, o);
+        float v = bnbq_dt_ld(P, m * max_cols + j);
+        if (accumulate) v = v + bnbq_dt_ld(out, o);
         pr_st(out, o, v);
     }
 }
