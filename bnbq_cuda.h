@@ -10307,6 +10307,32 @@ static bnbq_result bnbq__cu_mm_tiles_tc(bnbq_exec* ex, const char* func, const c
     }
     return r;
 }
+/* The three tensor maps (A, B, out) of an sm_90a launch, 64-byte aligned in the caller's buffer of
+   BNBQ__CU_G9_MAPBUF bytes: maps[0..2] */
+#define BNBQ__CU_G9_MAPBUF (3 * 128 + 64)
+static void bnbq__cu_wg_maps(unsigned char* buf, void** maps) {
+    unsigned char* p = buf + (64u - (unsigned)((uintptr_t)buf & 63u)) % 64u;
+    maps[0] = p; maps[1] = p + 128; maps[2] = p + 256;
+}
+/* Compiles / loads an sm_90a kernel of gemm90.cu (bnbq__cu_wg_kernel), gives it smem bytes of dynamic shared
+   memory and launches it dependent on the kernel before (it waits) over a persistent grid of min(tiles, SMs)
+   blocks of 384 threads; counts the launch in gemm_wg_launches and, when given, *also (under the lock). */
+static bnbq_result bnbq__cu_wg_run(bnbq_exec* ex, const char* func, const char* defines, const char* kernel,
+                                   unsigned smem, size_t tiles, void** args, unsigned long* also) {
+    bnbq_cuda* c = (bnbq_cuda*)ex->impl;
+    bnbq__CUfunction f = NULL;
+    size_t sms = bnbq__cu_sms(c);
+    bnbq_result r = bnbq__cu_wg_kernel(ex, func, defines, kernel, &f);
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_allow_smem(ex, func, f, smem);
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_launch_pdl(ex, func, f, (unsigned)(tiles < sms ? tiles : sms), 1, 384, smem, args);
+    if (r == BNBQ_SUCCESS) {
+        bnbq__ctx_lock(c);
+        c->gemm_wg_launches++;
+        if (also) (*also)++;
+        bnbq__ctx_unlock(c);
+    }
+    return r;
+}
 /* The many-rows int8 GEMMs on the sm_90a tiles (gemm90.cu: 128 x 128 tiles, TMA copies of 128 k a stage, wgmma
    s8, TMA stores): bnbq_int8_linear_matmul's int32 out (bnbq_k_int8_wg; sb = 0: out is i32*), or SwitchBack's
    scaled f16 out (bnbq_k_sb_wg; sb = 1: out is u16*, with sx, sw, sw_global, bias as bnbq_k_sb_tc's). The
@@ -10317,34 +10343,21 @@ static bnbq_result bnbq__cu_i8_wg(bnbq_exec* ex, const char* func, const int8_t*
                                   size_t N, size_t K, void* out, int sb, const uint16_t* sx, const uint16_t* sw,
                                   int sw_global, const uint16_t* bias) {
     bnbq_cuda* c = (bnbq_cuda*)ex->impl;
-    bnbq__CUfunction f = NULL;
-    unsigned char mbuf[3 * 128 + 64];
-    void* mA = (void*)(mbuf + (64u - (unsigned)((uintptr_t)mbuf & 63u)) % 64u);
-    void* mB = (void*)((unsigned char*)mA + 128);
-    void* mO = (void*)((unsigned char*)mA + 256);
+    unsigned char mbuf[BNBQ__CU_G9_MAPBUF];
     unsigned long long MM = M, NN = N, KK = K;
-    const unsigned smem = BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_SI8, sb ? 2u : 4u);
-    size_t sms = bnbq__cu_sms(c), tiles = (M / 128 + (M % 128 != 0)) * (N / 128 + (N % 128 != 0));
+    size_t tiles = (M / 128 + (M % 128 != 0)) * (N / 128 + (N % 128 != 0));
     void* a[10];
-    bnbq_result r;
+    bnbq__CUresult e;
+    bnbq__cu_wg_maps(mbuf, a);
     /* A (M, K), B (N, K): boxes of 128 k x 128 rows; out (M, N): int32 boxes 32 n x 64 m, f16 64 n x 64 m */
-    bnbq__CUresult e = bnbq__cu_tmap(mA, A, 1u, K, M, 128u);
-    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(mB, B, 1u, K, N, 128u);
-    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(mO, out, sb ? 2u : 4u, N, M, 64u);
+    e = bnbq__cu_tmap(a[0], A, 1u, K, M, 128u);
+    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(a[1], B, 1u, K, N, 128u);
+    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(a[2], out, sb ? 2u : 4u, N, M, 64u);
     if (e != BNBQ__CUDA_SUCCESS) return bnbq__cu_tmap_refused(ex, func, e);
-    r = bnbq__cu_wg_kernel(ex, func, "BNBQ_DT=1 BNBQ_ARCH_A=1", sb ? "bnbq_k_sb_wg" : "bnbq_k_int8_wg", &f);
-    if (r == BNBQ_SUCCESS) r = bnbq__cu_allow_smem(ex, func, f, smem);
-    a[0] = mA; a[1] = mB; a[2] = mO; a[3] = &MM; a[4] = &NN; a[5] = &KK;
+    a[3] = &MM; a[4] = &NN; a[5] = &KK;
     a[6] = (void*)&sx; a[7] = (void*)&sw; a[8] = &sw_global; a[9] = (void*)&bias;
-    if (r == BNBQ_SUCCESS)
-        r = bnbq__cu_launch_pdl(ex, func, f, (unsigned)(tiles < sms ? tiles : sms), 1, 384, smem, a);
-    if (r == BNBQ_SUCCESS) {
-        bnbq__ctx_lock(c);
-        c->mm_tile_tc_launches++;
-        c->gemm_wg_launches++;
-        bnbq__ctx_unlock(c);
-    }
-    return r;
+    return bnbq__cu_wg_run(ex, func, "BNBQ_DT=1 BNBQ_ARCH_A=1", sb ? "bnbq_k_sb_wg" : "bnbq_k_int8_wg",
+                           BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_SI8, sb ? 2u : 4u), tiles, a, &c->mm_tile_tc_launches);
 }
 static bnbq_result bnbq__cu_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, const int8_t* B,
                                                size_t M, size_t N, size_t K, int32_t* out) {
@@ -10895,37 +10908,25 @@ static bnbq_result bnbq__cu_gemm_wg(bnbq_exec* ex, const char* func, bnbq_dtype 
         { "bnbq_k_gemm_wg_nn", "bnbq_k_gemm_wg_nt", "bnbq_k_gemm_wg_tn", "bnbq_k_gemm_wg_tt" },
         { "bnbq_k_gemm_wg2_nn", "bnbq_k_gemm_wg2_nt", "bnbq_k_gemm_wg2_tn", "bnbq_k_gemm_wg2_tt" } };
     bnbq_cuda* c = (bnbq_cuda*)ex->impl;
-    bnbq__CUfunction f = NULL;
-    unsigned char mbuf[3 * 128 + 64];
-    void* mA = (void*)(mbuf + (64u - (unsigned)((uintptr_t)mbuf & 63u)) % 64u);
-    void* mB = (void*)((unsigned char*)mA + 128);
-    void* mO = (void*)((unsigned char*)mA + 256);
+    unsigned char mbuf[BNBQ__CU_G9_MAPBUF];
     unsigned long long MM = M, NN = N, KK = K;
-    size_t sms = (size_t)bnbq__cu_sms(c), tm = M / 128 + (M % 128 != 0);
+    size_t sms = bnbq__cu_sms(c), tm = M / 128 + (M % 128 != 0);
     int wide = bnbq__cu_gemm_wg_bn ? bnbq__cu_gemm_wg_bn == 256 : tm * (N / 256 + (N % 256 != 0)) >= 2 * sms;
     unsigned bn = wide ? 256u : 128u, stages = wide ? BNBQ__CU_G9_S256 : BNBQ__CU_G9_S128;
-    unsigned smem = BNBQ__CU_G9_SMEM(bn, stages, 2u);
     size_t tiles = tm * (N / bn + (N % bn != 0));
     void* a[7];
-    bnbq_result r;
+    bnbq__CUresult e;
+    bnbq__cu_wg_maps(mbuf, a);
     /* A: (M, K) K contiguous, boxes 64 k x 128 m; trans_a (K, M): boxes 64 m x 64 k. B with trans_b (N, K): 64 k x
        bn n; else (K, N): 64 n x 64 k */
-    bnbq__CUresult e = trans_a ? bnbq__cu_tmap(mA, A, 2u, M, K, 64u) : bnbq__cu_tmap(mA, A, 2u, K, M, 128u);
-    if (e == BNBQ__CUDA_SUCCESS) e = trans_b ? bnbq__cu_tmap(mB, B, 2u, K, N, bn) : bnbq__cu_tmap(mB, B, 2u, N, K, 64u);
-    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(mO, out, 2u, N, M, 64u);   /* out (M, N): boxes 64 n x 64 m */
+    e = trans_a ? bnbq__cu_tmap(a[0], A, 2u, M, K, 64u) : bnbq__cu_tmap(a[0], A, 2u, K, M, 128u);
+    if (e == BNBQ__CUDA_SUCCESS) e = trans_b ? bnbq__cu_tmap(a[1], B, 2u, K, N, bn) : bnbq__cu_tmap(a[1], B, 2u, N, K, 64u);
+    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(a[2], out, 2u, N, M, 64u);   /* out (M, N): boxes 64 n x 64 m */
     if (e != BNBQ__CUDA_SUCCESS) return bnbq__cu_tmap_refused(ex, func, e);
-    r = bnbq__cu_wg_kernel(ex, func, dt == BNBQ_F16 ? "BNBQ_DT=1 BNBQ_ARCH_A=1" : "BNBQ_DT=2 BNBQ_ARCH_A=1",
-                           kn[wide][(trans_a != 0) * 2 + (trans_b != 0)], &f);
-    if (r == BNBQ_SUCCESS) r = bnbq__cu_allow_smem(ex, func, f, smem);
-    a[0] = mA; a[1] = mB; a[2] = mO; a[3] = &MM; a[4] = &NN; a[5] = &KK; a[6] = (void*)&bias;
-    if (r == BNBQ_SUCCESS)
-        r = bnbq__cu_launch_pdl(ex, func, f, (unsigned)(tiles < sms ? tiles : sms), 1, 384, smem, a);
-    if (r == BNBQ_SUCCESS) {
-        bnbq__ctx_lock(c);
-        c->gemm_wg_launches++;
-        bnbq__ctx_unlock(c);
-    }
-    return r;
+    a[3] = &MM; a[4] = &NN; a[5] = &KK; a[6] = (void*)&bias;
+    return bnbq__cu_wg_run(ex, func, dt == BNBQ_F16 ? "BNBQ_DT=1 BNBQ_ARCH_A=1" : "BNBQ_DT=2 BNBQ_ARCH_A=1",
+                           kn[wide][(trans_a != 0) * 2 + (trans_b != 0)], BNBQ__CU_G9_SMEM(bn, stages, 2u), tiles, a,
+                           NULL);
 }
 static bnbq_result bnbq__cu_gemm(bnbq_exec* ex, bnbq_dtype dt, int trans_a, int trans_b, size_t M,
                                  size_t N, size_t K, const void* A, const void* B,
