@@ -1255,6 +1255,23 @@ static void t_fake_pdl(void) {
     rm_tree(dir);
 }
 
+/* t_fake_gemm_wg's contexts: a fake-driver context in dir with its exec and three device buffers of na, nb, no
+   bytes (NULL where one failed: a failed CHECK); wg_ctx_end frees them and the context */
+static bnbq_cuda* wg_ctx(const char* dir, bnbq_exec* ex, void** A, size_t na, void** B, size_t nb, void** O, size_t no) {
+    bnbq_cuda* ctx = NULL;
+    bnbq_result r = fake_init(dir, 0, &ctx);
+    *A = *B = *O = NULL;
+    CHECK(r == BNBQ_SUCCESS && ctx, "init on the fake driver: %s", bnbq_result_name(r));
+    if (!ctx) return NULL;
+    CHECK(bnbq_cuda_exec_init(ctx, NULL, ex) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, na, A) == BNBQ_SUCCESS &&
+              bnbq_cuda_malloc(ctx, nb, B) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, no, O) == BNBQ_SUCCESS,
+          "exec_init / malloc");
+    return ctx;
+}
+static void wg_ctx_end(bnbq_cuda* ctx, void* A, void* B, void* O) {
+    bnbq_cuda_free(ctx, A); bnbq_cuda_free(ctx, B); bnbq_cuda_free(ctx, O);
+    bnbq_cuda_uninit(ctx);
+}
 /* bnbq_gemm's sm_90a tiles on the fake driver (compute capability 9.0; FAKE_CUDA_OPTIN gives the shared memory
    they need): three tensor maps (A, B and out, checked by the fake's cuTensorMapEncodeTiled as the driver
    documents them) and one dependent launch of an sm_90a unit per call, for every storage order and both tile
@@ -1274,12 +1291,8 @@ static void t_fake_gemm_wg(void) {
     log_reset();
     setenv("FAKE_CUDA_OPTIN", "232448", 1);
     unsetenv("FAKE_CUDA_NO_TMAP");
-    r = fake_init(dir, 0, &ctx);
-    CHECK(r == BNBQ_SUCCESS && ctx, "init on the fake driver: %s", bnbq_result_name(r));
+    ctx = wg_ctx(dir, &ex, &A, M * K * 2, &B, K * N * 2, &O, M * N * 2);
     if (!ctx) { unsetenv("FAKE_CUDA_OPTIN"); rm_tree(dir); return; }
-    CHECK(bnbq_cuda_exec_init(ctx, NULL, &ex) == BNBQ_SUCCESS, "exec_init");
-    CHECK(bnbq_cuda_malloc(ctx, M * K * 2, &A) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, K * N * 2, &B) == BNBQ_SUCCESS &&
-          bnbq_cuda_malloc(ctx, M * N * 2, &O) == BNBQ_SUCCESS, "malloc");
     if (A && B && O) {
         for (t = 0; t < 8; t++) {   /* storage orders x (M, N, K) = (2048, 4352, 136): 128 x 256 tiles; (256, 256, 136) */
             const int ta = t & 1, tb = (t >> 1) & 1, big = t >> 2;
@@ -1352,18 +1365,12 @@ static void t_fake_gemm_wg(void) {
         }
         unsetenv("FAKE_CUDA_NO_TMAP");
     }
-    bnbq_cuda_free(ctx, A); bnbq_cuda_free(ctx, B); bnbq_cuda_free(ctx, O);
-    bnbq_cuda_uninit(ctx);
+    wg_ctx_end(ctx, A, B, O);
     /* a new context whose sm_90a unit does not compile (an NVRTC option it refuses; the sm_80 unit loaded before
        that): the call succeeds on the sm_80 tiles, one WARN line, and the sm_90a tiles are not tried again */
-    ctx = NULL;
     log_reset();
-    r = fake_init(dir, 0, &ctx);
+    ctx = wg_ctx(dir, &ex, &A, 256 * 136 * 2, &B, 256 * 136 * 2, &O, 256 * 256 * 2);
     if (ctx) {
-        A = B = O = NULL;
-        CHECK(bnbq_cuda_exec_init(ctx, NULL, &ex) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, 256 * 136 * 2, &A) == BNBQ_SUCCESS &&
-              bnbq_cuda_malloc(ctx, 256 * 136 * 2, &B) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, 256 * 256 * 2, &O) == BNBQ_SUCCESS,
-              "exec_init / malloc");
         if (A && B && O) {
             bnbq__cu_gemm_wg_off = 1;
             r = bnbq_gemm(&ex, BNBQ_BF16, 0, 1, 256, 256, 136, A, B, NULL, 0, O);   /* loads the sm_80 unit */
@@ -1382,18 +1389,12 @@ static void t_fake_gemm_wg(void) {
             }
             bnbq__cu_nvrtc_extra = NULL;
         }
-        bnbq_cuda_free(ctx, A); bnbq_cuda_free(ctx, B); bnbq_cuda_free(ctx, O);
-        bnbq_cuda_uninit(ctx);
+        wg_ctx_end(ctx, A, B, O);
     }
     /* a new context without opt-in shared memory: no maps */
     unsetenv("FAKE_CUDA_OPTIN");
-    ctx = NULL;
-    r = fake_init(dir, 0, &ctx);
+    ctx = wg_ctx(dir, &ex, &A, 256 * 136 * 2, &B, 256 * 136 * 2, &O, 256 * 256 * 2);
     if (ctx) {
-        A = B = O = NULL;
-        CHECK(bnbq_cuda_exec_init(ctx, NULL, &ex) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, 256 * 136 * 2, &A) == BNBQ_SUCCESS &&
-              bnbq_cuda_malloc(ctx, 256 * 136 * 2, &B) == BNBQ_SUCCESS && bnbq_cuda_malloc(ctx, 256 * 256 * 2, &O) == BNBQ_SUCCESS,
-              "exec_init / malloc");
         if (A && B && O) {
             fake_stats(f0);
             r = bnbq_gemm(&ex, BNBQ_F16, 0, 1, 256, 256, 136, A, B, NULL, 0, O);
@@ -1402,8 +1403,7 @@ static void t_fake_gemm_wg(void) {
                   "no opt-in shared memory: %s, %lu sm_90a / %lu sm_80 launches", bnbq_result_name(r),
                   ctx->gemm_wg_launches, ctx->gemm_t2_launches);
         }
-        bnbq_cuda_free(ctx, A); bnbq_cuda_free(ctx, B); bnbq_cuda_free(ctx, O);
-        bnbq_cuda_uninit(ctx);
+        wg_ctx_end(ctx, A, B, O);
     }
     rm_tree(dir);
 }
