@@ -1106,17 +1106,21 @@ static int mm_path_wanted(int off, size_t M, size_t K, int gv) {
     if (off == 3) return K % 16 == 0;
     return 1;
 }
-/* after a call: fails the case unless the kernel that ran is the one expected of M on this GPU */
-static void mm_path_check(bnbq_cuda* gc, unsigned long gv0, unsigned long tc0, unsigned long tt0, size_t M,
-                          size_t K, int gv, int off) {
+/* after a call: fails the case unless the kernel that ran is the one expected of M on this GPU; wg_can: the
+   shape and GPU allow the sm_90a tiles (taken on the tile path, off 0 past the few-rows kernels or off 2), w0:
+   the context's count of their launches before the call */
+static void mm_path_check(bnbq_cuda* gc, unsigned long gv0, unsigned long tc0, unsigned long tt0, unsigned long w0,
+                          size_t M, size_t K, int gv, int off, int wg_can) {
     const int few = gv && off < 2, tc = few && off == 0 && M >= BNBQ__CU_MM_TC_MIN && gc->target_arch >= 80;
     const int tt = !few && K % 16 == 0 && off != 3 && gc->target_arch >= 80;
+    const int wg = wg_can && ((off == 0 && !gv) || off == 2);
     mm_path_set(0);
     if (g_plumbing) return;   /* (--fake-plumbing: CPU kernels) */
     if ((gc->mm_gemv_launches - gv0 == 1) != few) case_fail("the few-rows kernel was %s", few ? "not used" : "used");
     if ((gc->mm_tc_launches - tc0 == 1) != tc) case_fail("the tensor-core kernel was %s", tc ? "not used" : "used");
     if ((gc->mm_tile_tc_launches - tt0 == 1) != tt)
         case_fail("the tensor-core tile kernel was %s", tt ? "not used" : "used");
+    if ((gc->gemm_wg_launches - w0 == 1) != wg) case_fail("the sm_90a tile kernel was %s", wg ? "not used" : "used");
 }
 static void op_int8_linear_matmul(void) {
     /* NMM + 12..: the tensor-core tile kernel's edges: M, N past a tile and K past a stage (4112 = 64 * 64
@@ -1140,9 +1144,7 @@ static void op_int8_linear_matmul(void) {
                 const size_t M = sh.M, N = sh.N, K = sh.K;
                 const int gv = M <= BNBQ__CU_MM_GV_M && K % 16 == 0;
                 bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
-                /* the tile path (not the few-rows kernels: off 2..4, or off 0 past them), and on it the sm_90a tiles */
-                const int wg_can = K % 16 == 0 && N % 4 == 0 && bnbq__cu_wg_ok(gc);
-                const int wg = wg_can && ((off == 0 && !gv) || off == 2);
+                const int wg_can = K % 16 == 0 && N % 4 == 0 && bnbq__cu_wg_ok(gc);   /* (mm_path_check) */
                 unsigned long before = gc->mm_gemv_launches, tc0 = gc->mm_tc_launches, tt0 = gc->mm_tile_tc_launches;
                 unsigned long w0 = gc->gemm_wg_launches;
                 void *hA, *hB, *dA, *dB, *ho, *dout;
@@ -1161,9 +1163,7 @@ static void op_int8_linear_matmul(void) {
                 if (both(bnbq_int8_linear_matmul(NULL, (int8_t*)hA, (int8_t*)hB, M, N, K, (int32_t*)ho),
                          bnbq_int8_linear_matmul(g_gex, (int8_t*)dA, (int8_t*)dB, M, N, K, (int32_t*)dout)))
                     exact("out", ho, dout, M * N, BNBQ_I32);
-                mm_path_check(gc, before, tc0, tt0, M, K, gv, off);
-                if (!g_plumbing && (gc->gemm_wg_launches - w0 == 1) != wg)
-                    case_fail("the sm_90a tile kernel was %s", wg ? "not used" : "used");
+                mm_path_check(gc, before, tc0, tt0, w0, M, K, gv, off, wg_can);
                 case_end();
             }
 }
@@ -1318,8 +1318,7 @@ static void sb_matmul(int mixed) {
                 size_t M = sh.M, N = sh.N, K = sh.K;
                 const int gv = M <= BNBQ__CU_MM_GV_M && K % 16 == 0;
                 bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
-                const int wg_can = K % 16 == 0 && N % 8 == 0 && bnbq__cu_wg_ok(gc);
-                const int wg = wg_can && ((off == 0 && !gv) || off == 2);
+                const int wg_can = K % 16 == 0 && N % 8 == 0 && bnbq__cu_wg_ok(gc);   /* (mm_path_check) */
                 unsigned long w0 = gc->gemm_wg_launches;
                 unsigned long before = gc->mm_gemv_launches, tc0 = gc->mm_tc_launches, tt0 = gc->mm_tile_tc_launches;
                 float *sx, *sw, *bf;
@@ -1358,9 +1357,7 @@ static void sb_matmul(int mixed) {
                                                                  M, N, K, (uint16_t*)dout, (uint16_t*)db)))
                         exact("out", ho, dout, M * N, BNBQ_F16);
                 }
-                mm_path_check(gc, before, tc0, tt0, M, K, gv, off);
-                if (!g_plumbing && (gc->gemm_wg_launches - w0 == 1) != wg)
-                    case_fail("the sm_90a tile kernel was %s", wg ? "not used" : "used");
+                mm_path_check(gc, before, tc0, tt0, w0, M, K, gv, off, wg_can);
                 case_end();
             }
 }
