@@ -8264,6 +8264,7 @@ struct bnbq_cuda {
     int               warned_cache_write;
     int               pdl_off;        /* cuLaunchKernelEx failed once: plain launches (launch_pdl)  */
     int               wg_off;         /* a tensor map or an sm_90a unit failed once: no sm_90a tiles */
+    size_t            smem_optin;     /* shared memory a block may opt in to (0: not to be had); init */
     void*             err_flag;       /* device u32: sticky index error of the prims (bnbq_sync)    */
     int               err_armed;      /* a kernel that may set it was queued since the last check   */
     unsigned long     mm_gemv_launches; /* few-rows int8 matmul launches (_gemv and _mma; the tests)   */
@@ -8475,6 +8476,13 @@ BNBQ_API bnbq_result bnbq_cuda_init(const bnbq_cuda_desc* desc, bnbq_cuda** out_
         BNBQ__DRV.bnbq__cuDeviceGetAttribute(&c->info.sm_count, (bnbq__CUattr)BNBQ__ATTR_MULTIPROCESSOR_COUNT, c->device);
         if (BNBQ__DRV.bnbq__cuDeviceGetAttribute(&a, (bnbq__CUattr)BNBQ__ATTR_L2_CACHE_SIZE, c->device) == 0)
             c->info.l2_bytes = (size_t)a;
+        /* the opt-in shared memory, once (the launchers of the gemv and sm_90a tiles ask at every call); 0 without
+           cuFuncSetAttribute, which a launch above 48 KB needs */
+        a = 0;
+        if (BNBQ__DRV.bnbq__cuFuncSetAttribute &&
+            BNBQ__DRV.bnbq__cuDeviceGetAttribute(&a, (bnbq__CUattr)BNBQ__ATTR_MAX_SHARED_PER_BLOCK_OPTIN, c->device) == 0 &&
+            a > 0)
+            c->smem_optin = (size_t)a;
         BNBQ__DRV.bnbq__cuDeviceTotalMem(&c->info.total_memory, c->device);
         r = bnbq__cu_check(&log_ex, fn, "cuDevicePrimaryCtxRetain",
                            BNBQ__DRV.bnbq__cuDevicePrimaryCtxRetain(&c->cuctx, c->device));
@@ -10214,16 +10222,9 @@ static bnbq_result bnbq__cu_mm_gemv(bnbq_exec* ex, const char* func, const char*
     }
     return r;
 }
-/* the shared memory a block may opt in to (bytes), 0 when it cannot be had (no cuFuncSetAttribute,
-   or the query fails) */
-static size_t bnbq__cu_smem_optin(bnbq_cuda* c) {
-    int optin = 0;
-    if (!BNBQ__DRV.bnbq__cuFuncSetAttribute ||
-        BNBQ__DRV.bnbq__cuDeviceGetAttribute(&optin, (bnbq__CUattr)BNBQ__ATTR_MAX_SHARED_PER_BLOCK_OPTIN, c->device) != 0 ||
-        optin < 0)
-        return 0;
-    return (size_t)optin;
-}
+/* the shared memory a block may opt in to (bytes), 0 when it cannot be had (no cuFuncSetAttribute, or the
+   query failed): queried once, at bnbq_cuda_init */
+static size_t bnbq__cu_smem_optin(const bnbq_cuda* c) { return c->smem_optin; }
 /* ---- the sm_90a tiles (kernels_src/gemm90.cu): bnbq_gemm's 16-bit GEMM and int8_linear_matmul's many rows ---- */
 static int bnbq__cu_gemm_wg_off = 0;   /* bench and test switch: no sm_90a tiles (bnbq_k_gemm_wg*) */
 static int bnbq__cu_gemm_wg_bn = 0;    /* bench switch: 128 or 256 forces the tile width (0: by the shape) */
