@@ -25,6 +25,8 @@
    --no-t2: the 16-bit GEMMs of more rows on bnbq_k_gemm_tc instead of the cp.async tiles (bnbq_k_gemm_t2_*: A/B).
    --no-wg: on an H100 / H200, the cp.async tiles instead of the sm_90a TMA + wgmma tiles (bnbq_k_gemm_wg*: A/B).
    --wg-bn 128|256: those tiles 128 x 128 or 128 x 256 whatever the shape (A/B).
+   --no-m4wg: bnbq_matmul_4bit's many rows on the 64 x 64 tiles instead of bnbq_k_m4_wg (the sm_90a tiles that
+   convert the 4-bit weight in registers: A/B; --only matmul_4bit).
    The 16-bit GEMMs of the layers alone (bnbq_gemm vs cublasGemmEx, each storage order): --only '16-bit GEMM'.
    First, the int8 GEMM itself (bnbq_int8_linear_matmul, int32 out) at 4096^3, 8192^3, 4096 x 14336 x 4096
    and 4096 x 4096 x 14336 against cuBLAS' f16 GEMM of the same shape (--only 'int8 GEMM').
@@ -364,6 +366,40 @@ static void gemm16(size_t T, size_t O, size_t I) {
     }
 }
 
+/* bnbq_matmul_4bit itself with many rows (NF4, blocksize 64, f16: on an H100 the sm_90a tiles that convert the
+   weight in registers, bnbq_k_m4_wg; --no-m4wg: the 64 x 64 tiles it replaced) and dequantize_4bit + bnbq_gemm
+   (Linear4bit's forward for more than 16 tokens) against cuBLAS' f16 GEMM of the same shape */
+typedef struct m4job { size_t M, N, K; void *x, *y, *w16; uint8_t* p; float* am; } m4job;
+static void call_m4(void* a) {
+    m4job* q = (m4job*)a;
+    TRY("matmul_4bit", bnbq_matmul_4bit(&g_ex, BNBQ_NF4, BNBQ_F16, q->x, q->p, q->am, q->M, q->N, q->K, 64, q->y, NULL,
+                                        NULL));
+}
+static void call_m4_deq(void* a) {
+    m4job* q = (m4job*)a;
+    TRY("dequantize_4bit", bnbq_dequantize_4bit(&g_ex, BNBQ_NF4, BNBQ_F16, q->p, q->am, q->N * q->K, 64, q->w16));
+    TRY("gemm", bnbq_gemm(&g_ex, BNBQ_F16, 0, 1, q->M, q->N, q->K, q->x, q->w16, NULL, 0, q->y));
+}
+static void matmul4(size_t T, size_t O, size_t I) {
+    job j;
+    m4job q;
+    if (!tokens_wanted(T) || !wanted("matmul_4bit")) return;
+    memset(&j, 0, sizeof j);
+    j.M = T; j.N = O; j.K = I;
+    j.x = dalloc(T * I * 2); j.w = dalloc(O * I * 2); j.y = dalloc(T * O * 2);
+    fill_randn(j.x, T * I, 1.0f, 0, 0);
+    fill_randn(j.w, O * I, 0.02f, 0, 0);
+    q.M = T; q.N = O; q.K = I; q.x = j.x; q.y = j.y; q.w16 = dalloc(O * I * 2);
+    q.p = (uint8_t*)dalloc(O * I / 2); q.am = (float*)dalloc(O * I / 64 * 4);
+    TRY("quantize_4bit", bnbq_quantize_4bit(&g_ex, BNBQ_NF4, BNBQ_F16, j.w, O * I, 64, q.p, q.am));
+    printf("\n-- matmul_4bit (NF4, blocksize 64, f16), tokens %zu, weight %zu x %zu (out x in)\n", T, O, I);
+    line("cuBLAS f16 GEMM fwd (baseline)", T, O, I, time_ms(call_base, &j), 1);
+    line(bnbq__cu_m4_wg_off ? "matmul_4bit (64 x 64 tiles)" : "matmul_4bit", T, O, I, time_ms(call_m4, &q), 0);
+    line("dequantize_4bit + gemm", T, O, I, time_ms(call_m4_deq, &q), 0);
+    bnbq_free(&g_ex, j.x); bnbq_free(&g_ex, j.w); bnbq_free(&g_ex, j.y); bnbq_free(&g_ex, q.w16);
+    bnbq_free(&g_ex, q.p); bnbq_free(&g_ex, q.am);
+}
+
 int main(int argc, char** argv) {
     static const size_t wa[4][2] = { {4096, 4096}, {14336, 4096}, {4096, 14336}, {8192, 8192} };
     static const size_t toks[4] = { 1, 16, 512, 4096 };
@@ -382,8 +418,9 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--no-t2")) bnbq__cu_gemm_t2_off = 1;   /* A/B: bnbq_k_gemm_tc */
         else if (!strcmp(argv[i], "--no-wg")) bnbq__cu_gemm_wg_off = 1;   /* A/B: the sm_80 tiles on an H100 */
         else if (!strcmp(argv[i], "--wg-bn") && i + 1 < argc) bnbq__cu_gemm_wg_bn = atoi(argv[++i]);   /* A/B */
+        else if (!strcmp(argv[i], "--no-m4wg")) bnbq__cu_m4_wg_off = 1;   /* A/B: matmul_4bit's 64 x 64 tiles */
         else {
-            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256]\n");
+            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256] [--no-m4wg]\n");
             return 1;
         }
     }
@@ -405,6 +442,8 @@ int main(int argc, char** argv) {
     }
     for (i = 0; i < (g_quick ? 1 : 4); i++)
         for (t = 2; t < 4; t++) gemm16(toks[t], wa[i][0], wa[i][1]);
+    for (i = 0; i < (g_quick ? 1 : 4); i++)
+        for (t = 2; t < 4; t++) matmul4(toks[t], wa[i][0], wa[i][1]);
     for (i = 0; i < (g_quick ? 1 : 4); i++)
         for (t = 0; t < 4; t++) shape(toks[t], wa[i][0], wa[i][1], 0);
     for (t = 0; t < 2; t++) {   /* decoding: SwitchBack / FP8 forward at 1 and 16 tokens */

@@ -179,69 +179,18 @@ BNBQ_DEV void g9_mma(u32* d, u64 da, u64 db) { g9_wgmma_i8(d, da, db); }
 BNBQ_DEV void g9_sts2(u32 addr, u32 a, u32 b) {
     asm volatile("st.shared.v2.u32 [%0], {%1, %2};" ::"r"(addr), "r"(a), "r"(b) : "memory");
 }
-#endif
-
-// TA: A stored (K, M); TB: B stored (N, K) (bnbq_gemm's trans_a / trans_b). S stages of 128 x 64 (A) and
-// BN x 64 (B) elements; dynamic shared memory: 1024 bytes of slack (the ring starts 1024-aligned), the
-// ring, each consumer's staging of its 64 x BN outputs (BN / 64 boxes of 64 x 64 in the 128-byte swizzle),
-// then the 2 S mbarriers. The outputs (bias added in float32, one rounding to dt) leave through the staging by
-// TMA stores of mO (out (M, N), boxes of 64 x 64; rows and columns past M and N are not written): the stores
-// run while the warpgroup goes on with its next tile, which reuses the staging once they have read it. (No
-// accumulate, out 16-byte aligned, N % 8 == 0: the launcher's conditions. Writing the pairs from the
-// registers instead took 2-3 times as long as the whole GEMM at K = 512, and tripled the unit's ptxas time.)
-// I8 = 1 (with TA = 0, TB = 1, BN = 128, no bias): bnbq_int8_linear_matmul's int8 A (M, K) times B (N, K)^T into
-// int32 out: the same ring with 128 k (bytes) a stage, m64n128k32 s8 instructions, int32 sums staged as boxes
-// of 32 x 64 (128-byte rows). I8 = 2: SwitchBack's int8 matmul, each sum scaled to f16 on the way (bnbq_sb_scale
-// with sx[m] and sw[n] (sw[0] when sw_global), then + bias[n] in f16: int8mm.cu's bnbq_mm_few_out<1>, the same
-// bytes), staged as the 16-bit outputs are.
+// Consumer warpgroup c (0 or 1: rows 64 c .. 64 c + 63 of each 128-row tile; tid its thread 0..127) of the tile loop
+// below and of bnbq_k_m4_wg: the ring of S stages at sbase (A's 128 rows, then B's BN rows, ST bytes a stage; full /
+// empty: the stages' mbarriers, 8 bytes apart), then the two consumers' output staging (SO bytes each). Waits for
+// each stage to be full, multiplies it, frees it, and leaves each tile's outputs through TMA stores of mO.
 template <int BN, int S, int TA, int TB, int I8>
-BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias,
-                      const u16* sx, const u16* sw, int sw_global) {
-#if G9_ON
+BNBQ_DEV void g9_consumer(u32 sbase, u32 full, u32 empty, u32 c, u32 tid, const g9_tmap* mO, u64 M, u64 N, u64 K,
+                          const void* bias, const u16* sx, const u16* sw, int sw_global) {
     typedef typename g9_acc<I8>::T AT;
-    extern __shared__ unsigned char g9_smem[];
     const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u, SO = 64u * (u32)BN * (I8 == 1 ? 4u : 2u);
     const u32 KS = I8 ? 128u : 64u;   // k (elements) a stage
-    const u32 sbase = ((u32)__cvta_generic_to_shared(g9_smem) + 1023u) & ~1023u;
-    const u32 full = sbase + (u32)S * ST + 2u * SO, empty = full + 8u * (u32)S;   // mbarrier s at + 8 s
-    const u32 wg = threadIdx.x >> 7, tid = threadIdx.x & 127u;
+    const u32 w = tid >> 5, lane = tid & 31u;
     const u64 tm = (M + 127u) / 128u, tn = (N + BN - 1u) / BN, KT = (K + KS - 1u) / KS, tiles = tm * tn;
-    if (threadIdx.x == 0) {
-#pragma unroll
-        for (int s = 0; s < S; s++) {
-            g9_bar_init(full + 8u * (u32)s, 1u);
-            g9_bar_init(empty + 8u * (u32)s, 2u);
-        }
-        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-    }
-    __syncthreads();
-    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)
-    if (wg == 0) {
-        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
-        if (tid != 0) return;
-        u64 it = 0;
-        for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {
-            u64 mt, nt;
-            bnbq_tile_order(t, tm, tn, &mt, &nt);
-            const u64 m0 = mt * 128u, n0 = nt * BN;
-            for (u64 kt = 0; kt < KT; kt++, it++) {
-                const u32 s = (u32)(it % S), ph = (u32)(it / S) & 1u, st = sbase + s * ST, fb = full + 8u * s;
-                const u64 k0 = kt * KS;
-                g9_bar_wait(empty + 8u * s, ph ^ 1u);
-                g9_bar_expect(fb, ST);
-                if (!TA) g9_tma(st, mA, k0, m0, fb);
-                else { g9_tma(st, mA, m0, k0, fb); g9_tma(st + 8192u, mA, m0 + 64u, k0, fb); }
-                if (TB) g9_tma(st + SA, mB, k0, n0, fb);
-                else {
-#pragma unroll
-                    for (int j = 0; j < BN / 64; j++) g9_tma(st + SA + 8192u * (u32)j, mB, n0 + 64u * (u64)j, k0, fb);
-                }
-            }
-        }
-        return;
-    }
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
-    const u32 c = wg - 1u, w = tid >> 5, lane = tid & 31u;
     u64 it = 0;
     for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {
         u64 mt, nt;
@@ -332,6 +281,69 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
         }
     }
     if (tid == 0) asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");   // done before the exit
+}
+#endif
+
+// TA: A stored (K, M); TB: B stored (N, K) (bnbq_gemm's trans_a / trans_b). S stages of 128 x 64 (A) and
+// BN x 64 (B) elements; dynamic shared memory: 1024 bytes of slack (the ring starts 1024-aligned), the
+// ring, each consumer's staging of its 64 x BN outputs (BN / 64 boxes of 64 x 64 in the 128-byte swizzle),
+// then the 2 S mbarriers. The outputs (bias added in float32, one rounding to dt) leave through the staging by
+// TMA stores of mO (out (M, N), boxes of 64 x 64; rows and columns past M and N are not written): the stores
+// run while the warpgroup goes on with its next tile, which reuses the staging once they have read it. (No
+// accumulate, out 16-byte aligned, N % 8 == 0: the launcher's conditions. Writing the pairs from the
+// registers instead took 2-3 times as long as the whole GEMM at K = 512, and tripled the unit's ptxas time.)
+// I8 = 1 (with TA = 0, TB = 1, BN = 128, no bias): bnbq_int8_linear_matmul's int8 A (M, K) times B (N, K)^T into
+// int32 out: the same ring with 128 k (bytes) a stage, m64n128k32 s8 instructions, int32 sums staged as boxes
+// of 32 x 64 (128-byte rows). I8 = 2: SwitchBack's int8 matmul, each sum scaled to f16 on the way (bnbq_sb_scale
+// with sx[m] and sw[n] (sw[0] when sw_global), then + bias[n] in f16: int8mm.cu's bnbq_mm_few_out<1>, the same
+// bytes), staged as the 16-bit outputs are.
+template <int BN, int S, int TA, int TB, int I8>
+BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias,
+                      const u16* sx, const u16* sw, int sw_global) {
+#if G9_ON
+    extern __shared__ unsigned char g9_smem[];
+    const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u, SO = 64u * (u32)BN * (I8 == 1 ? 4u : 2u);
+    const u32 KS = I8 ? 128u : 64u;   // k (elements) a stage
+    const u32 sbase = ((u32)__cvta_generic_to_shared(g9_smem) + 1023u) & ~1023u;
+    const u32 full = sbase + (u32)S * ST + 2u * SO, empty = full + 8u * (u32)S;   // mbarrier s at + 8 s
+    const u32 wg = threadIdx.x >> 7, tid = threadIdx.x & 127u;
+    const u64 tm = (M + 127u) / 128u, tn = (N + BN - 1u) / BN, KT = (K + KS - 1u) / KS, tiles = tm * tn;
+    if (threadIdx.x == 0) {
+#pragma unroll
+        for (int s = 0; s < S; s++) {
+            g9_bar_init(full + 8u * (u32)s, 1u);
+            g9_bar_init(empty + 8u * (u32)s, 2u);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
+    __syncthreads();
+    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
+        if (tid != 0) return;
+        u64 it = 0;
+        for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {
+            u64 mt, nt;
+            bnbq_tile_order(t, tm, tn, &mt, &nt);
+            const u64 m0 = mt * 128u, n0 = nt * BN;
+            for (u64 kt = 0; kt < KT; kt++, it++) {
+                const u32 s = (u32)(it % S), ph = (u32)(it / S) & 1u, st = sbase + s * ST, fb = full + 8u * s;
+                const u64 k0 = kt * KS;
+                g9_bar_wait(empty + 8u * s, ph ^ 1u);
+                g9_bar_expect(fb, ST);
+                if (!TA) g9_tma(st, mA, k0, m0, fb);
+                else { g9_tma(st, mA, m0, k0, fb); g9_tma(st + 8192u, mA, m0 + 64u, k0, fb); }
+                if (TB) g9_tma(st + SA, mB, k0, n0, fb);
+                else {
+#pragma unroll
+                    for (int j = 0; j < BN / 64; j++) g9_tma(st + SA + 8192u * (u32)j, mB, n0 + 64u * (u64)j, k0, fb);
+                }
+            }
+        }
+        return;
+    }
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
+    g9_consumer<BN, S, TA, TB, I8>(sbase, full, empty, wg - 1u, tid, mO, M, N, K, bias, sx, sw, sw_global);
 #else
     (void)mA; (void)mB; (void)mO; (void)M; (void)N; (void)K; (void)bias; (void)sx; (void)sw; (void)sw_global;
 #endif
@@ -385,5 +397,273 @@ bnbq_k_sb_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap
     g9_gemm<128, G9_SI8, 0, 1, 2>(&mA, &mB, &mO, M, N, K, (const void*)bias, sx, sw, sw_global);
 }
 #endif
+
+// ---- bnbq_matmul_4bit's many rows on the sm_90a tiles: out (M, N) = A (M, K) @ W^T [+ bias], W 4-bit (N, K) ----
+// Each weight as bnbq_k_matmul4 makes it, dt(table[nibble] * absmax[(n K + k) / blocksize]) (the float32 product,
+// one rounding), then wgmma products with float32 sums, + bias, one rounding to dt (a result within the vectors'
+// tolerance, as bnbq_k_gemm_wg_nt's): the 16-bit weight is never written, not even to shared memory. The roles
+// are swapped: the weight is wgmma's A operand, taken from registers, and the tokens its B operand (shared
+// memory), so a block's tile is 128 rows of W (n) x G9_M4T tokens (m) and the sums are out^T's.
+// A block: three warpgroups. Warpgroup 0: its thread 0 issues the TMA copies of the tokens' 64-k stages into a
+// ring of G9_M4S (boxes of 64 k x G9_M4T rows, 128-byte swizzle: g9_gemm's K-major B layout); its thread 32 the
+// packed weight's boxes of 128 rows x 128 bytes (256 k, four stages) into a ring of two; its warps 2-3 load the
+// absmax of each such box's rows (one a row and 32 k) into a shared array beside it and arrive on the box's
+// `rfull` mbarrier too (count 1 + 64). Warpgroups 1-2 (consumer c: W rows 64 c .. 64 c + 63 of the tile) build
+// each k16 step's A fragment themselves: lane (g, q) of warp w holds rows 16 w + g and + 8, k 2 q, 2 q + 1 and
+// 2 q + 8, 2 q + 9 (the mma.m16n8k16 layout): byte q of the step's two packed words of each row. A stage's
+// fragments (16 registers) are converted while the wgmma group of the stage before runs (two sets), and the
+// stage is freed once that group is done (wgmma.wait_group 1). The sums (row n, column m) leave through a
+// transposed staging (out's rows are m) and TMA stores, as g9_consumer's.
+// The launcher: K % 32 == 0 (k past K, half a stage, and rows past N read as zeros), A, packed and out 16-byte
+// aligned, N % 8 == 0.
+#define G9_M4S 6     // stages of tokens (16 KB each; the launcher's BNBQ__CU_G9_M4S)
+#define G9_M4T 128   // tokens a tile
+#define G9_AMS 9     // floats a row of the absmax array (8 and one of padding: rows in different banks)
+struct g9_code16 {
+    float v[16];
+};
+#if G9_ON
+// (dt(lo), dt(hi)) in one word, lo in the low half (one RNE rounding each)
+BNBQ_DEV u32 g9_pair(float lo, float hi) {
+    u32 d;
+#if BNBQ_DT == BNBQ_F16
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+#else
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+#endif
+    return d;
+}
+BNBQ_DEV uint4 g9_lds4(u32 addr) {
+    uint4 v;
+    asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(addr) : "memory");
+    return v;
+}
+BNBQ_DEV float g9_ldsf(u32 addr) {
+    float v;
+    asm volatile("ld.shared.f32 %0, [%1];" : "=f"(v) : "r"(addr) : "memory");
+    return v;
+}
+// the two weights of packed byte b (bits 0..7; high nibble first) times s as a dt pair, the first in the low half
+BNBQ_DEV u32 g9_m4_byte(const float* tab, u32 b, float s) {
+    return g9_pair(tab[(b >> 4) & 15u] * s, tab[b & 15u] * s);
+}
+// d (this thread's 64 x 128 / 128 float32 sums) += A (64 x 16, registers a) x B (16 x 128, descriptor db, K-major)
+BNBQ_DEV void g9_wgmma128_ra(float* d, const u32* a, u64 db) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32." G9_TY "." G9_TY " {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+                 "}, {%64, %65, %66, %67}, %68, p, 1, 1, 0;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "n"(1));
+}
+BNBQ_DEV void g9_hold4(u32* a) {
+#pragma unroll
+    for (int i = 0; i < 16; i++) asm volatile("" : "+r"(a[i])::"memory");
+}
+// One stage kt of bnbq_k_m4_wg's consumer c (thread tid: rows ra, rb of the tile's W, byte q of each word): its A
+// fragments into a (while the stage before's wgmma group, reading ap, may still run), the wgmma group on the
+// token stage, then the wait for the group before: ap is free again and that group's token stage too (its
+// `empty` mbarrier, one arrival a consumer). Counters: it (stages), ir (packed boxes), prev (the last stage).
+BNBQ_DEV void g9_m4_stage(float* d, u32* a, u32* ap, u64 kt, u64 KT, u64& it, u64& ir, u32& prev, u32 c, u32 tid, u32 ra,
+                          u32 rb, u32 q, u32 sbase, u32 raw, u32 am, u32 full, u32 empty, u32 rfull, u32 rempty,
+                          const float* tab) {
+    const int S = G9_M4S;
+    const u32 ST = G9_M4T * 128u, SR = 128u * 128u, SM = 128u * G9_AMS * 4u;
+    const u32 s = (u32)(it % S), ph = (u32)(it / S) & 1u, qq = (u32)(kt & 3u);
+    const u32 rs = (u32)(ir & 1u), rph = (u32)(ir >> 1) & 1u;
+    if (qq == 0u) g9_bar_wait(rfull + 8u * rs, rph);
+    // rows ra / rb: the stage's 32 packed bytes (logical chunks 2 qq, 2 qq + 1 of the row in the box)
+    const u32 la = raw + rs * SR + ra * 128u, lb = raw + rs * SR + rb * 128u, sw = ra & 7u;   // (rb % 8 == ra % 8)
+    const uint4 xa0 = g9_lds4(la + (((2u * qq) ^ sw) << 4)), xa1 = g9_lds4(la + (((2u * qq + 1u) ^ sw) << 4));
+    const uint4 xb0 = g9_lds4(lb + (((2u * qq) ^ sw) << 4)), xb1 = g9_lds4(lb + (((2u * qq + 1u) ^ sw) << 4));
+    const float sa0 = g9_ldsf(am + rs * SM + (ra * G9_AMS + 2u * qq) * 4u), sa1 = g9_ldsf(am + rs * SM + (ra * G9_AMS + 2u * qq + 1u) * 4u);
+    const float sb0 = g9_ldsf(am + rs * SM + (rb * G9_AMS + 2u * qq) * 4u), sb1 = g9_ldsf(am + rs * SM + (rb * G9_AMS + 2u * qq + 1u) * 4u);
+    if ((qq == 3u || kt + 1u == KT)) {   // the box is read: free it (one arrival a warpgroup)
+        g9_wg_sync(c);
+        if (tid == 0) g9_bar_arrive(rempty + 8u * rs);
+        ir++;
+    }
+    // byte q of each word: step j takes words 2 j (k 2 q, 2 q + 1) and 2 j + 1 (k 2 q + 8, 2 q + 9)
+    const u32 sh = 8u * q;
+    const u32 wa[8] = { xa0.x >> sh, xa0.y >> sh, xa0.z >> sh, xa0.w >> sh, xa1.x >> sh, xa1.y >> sh, xa1.z >> sh, xa1.w >> sh };
+    const u32 wb[8] = { xb0.x >> sh, xb0.y >> sh, xb0.z >> sh, xb0.w >> sh, xb1.x >> sh, xb1.y >> sh, xb1.z >> sh, xb1.w >> sh };
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        const float ka = j < 2 ? sa0 : sa1, kb = j < 2 ? sb0 : sb1;
+        a[4 * j + 0] = g9_m4_byte(tab, wa[2 * j], ka);
+        a[4 * j + 1] = g9_m4_byte(tab, wb[2 * j], kb);
+        a[4 * j + 2] = g9_m4_byte(tab, wa[2 * j + 1], ka);
+        a[4 * j + 3] = g9_m4_byte(tab, wb[2 * j + 1], kb);
+    }
+    g9_bar_wait(full + 8u * s, ph);
+    g9_hold<G9_M4T / 2>(d);
+    g9_hold4(a);
+    g9_fence();
+    const u32 b0 = sbase + s * ST;
+#pragma unroll
+    for (u32 kk = 0; kk < 4u; kk++) g9_wgmma128_ra(d, a + 4u * kk, g9_desc(b0 + 32u * kk, 16u, 1024u));
+    g9_commit();
+    g9_wait<1>();   // the stage before this one is read (and its fragments): free it
+    g9_hold<G9_M4T / 2>(d);
+    g9_hold4(a);
+    g9_hold4(ap);   // (live until here: never the registers of a)
+    if (kt > 0 && tid == 0) g9_bar_arrive(empty + 8u * prev);
+    prev = s;
+    it++;
+}
+#endif
+extern "C" __global__ void __launch_bounds__(384, 1)
+bnbq_k_m4_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mW, const __grid_constant__ g9_tmap mO,
+             u64 M, u64 N, u64 K, const void* bias, const float* absmax, int bs_shift, const __grid_constant__ g9_code16 code) {
+#if G9_ON
+    const int S = G9_M4S;
+    extern __shared__ unsigned char g9_smem_m4[];
+    __shared__ float tab[16];
+    const u32 ST = G9_M4T * 128u, SO = 64u * G9_M4T * 2u, SR = 128u * 128u, SM = 128u * G9_AMS * 4u;
+    const u32 sbase = ((u32)__cvta_generic_to_shared(g9_smem_m4) + 1023u) & ~1023u;
+    const u32 raw = sbase + (u32)S * ST + 2u * SO;    // the packed weight's ring of two boxes
+    const u32 am = raw + 2u * SR;                     // their absmax: [box][row][32 k]
+    const u32 full = am + 2u * SM, empty = full + 8u * (u32)S, rfull = empty + 8u * (u32)S, rempty = rfull + 16u;
+    const u32 wg = threadIdx.x >> 7, tid = threadIdx.x & 127u;
+    // tiles: tw (128 rows of W) x tt (G9_M4T tokens)
+    const u64 tw = (N + 127u) / 128u, tt = (M + G9_M4T - 1u) / G9_M4T, KT = (K + 63u) / 64u, KR = (K + 255u) / 256u;
+    const u64 tiles = tw * tt;
+    if (threadIdx.x < 16) tab[threadIdx.x] = code.v[threadIdx.x];
+    if (threadIdx.x == 0) {
+#pragma unroll
+        for (int s = 0; s < S; s++) {
+            g9_bar_init(full + 8u * (u32)s, 1u);
+            g9_bar_init(empty + 8u * (u32)s, 2u);
+        }
+        for (int s = 0; s < 2; s++) {
+            g9_bar_init(rfull + 8u * (u32)s, 65u);
+            g9_bar_init(rempty + 8u * (u32)s, 2u);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
+    __syncthreads();
+    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 56;");
+        if (tid == 0) {   // the tokens: 64 k x G9_M4T rows a stage
+            u64 it = 0;
+            for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {
+                u64 wt, mt;
+                bnbq_tile_order(t, tw, tt, &wt, &mt);
+                for (u64 kt = 0; kt < KT; kt++, it++) {
+                    const u32 s = (u32)(it % S), ph = (u32)(it / S) & 1u, fb = full + 8u * s;
+                    g9_bar_wait(empty + 8u * s, ph ^ 1u);
+                    g9_bar_expect(fb, ST);
+                    g9_tma(sbase + s * ST, &mA, kt * 64u, mt * G9_M4T, fb);
+                }
+            }
+        } else if (tid == 32) {   // the packed weight: 256 k (128 bytes) of 128 rows a box
+            u64 it = 0;
+            for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {
+                u64 wt, mt;
+                bnbq_tile_order(t, tw, tt, &wt, &mt);
+                for (u64 kr = 0; kr < KR; kr++, it++) {
+                    const u32 s = (u32)(it & 1u), ph = (u32)(it >> 1) & 1u, fb = rfull + 8u * s;
+                    g9_bar_wait(rempty + 8u * s, ph ^ 1u);
+                    g9_bar_expect(fb, SR);
+                    g9_tma(raw + s * SR, &mW, kr * 128u, wt * 128u, fb);
+                }
+            }
+        } else if (tid >= 64) {   // the absmax of each box: thread l, rows l and l + 64, 8 of 32 k each
+            const u32 l = tid - 64u;
+            u64 it = 0;
+            for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {
+                u64 wt, mt;
+                bnbq_tile_order(t, tw, tt, &wt, &mt);
+                for (u64 kr = 0; kr < KR; kr++, it++) {
+                    const u32 s = (u32)(it & 1u), ph = (u32)(it >> 1) & 1u;
+                    float v[2][8];
+#pragma unroll
+                    for (int i = 0; i < 2; i++) {
+                        const u64 n = wt * 128u + l + 64u * (u32)i;
+#pragma unroll
+                        for (int j = 0; j < 8; j++) {
+                            const u64 k = kr * 256u + 32u * (u32)j;
+                            v[i][j] = n < N && k < K ? absmax[(n * K + k) >> bs_shift] : 0.0f;
+                        }
+                    }
+                    g9_bar_wait(rempty + 8u * s, ph ^ 1u);
+#pragma unroll
+                    for (int i = 0; i < 2; i++)
+#pragma unroll
+                        for (int j = 0; j < 8; j++)
+                            asm volatile("st.shared.f32 [%0], %1;" ::"r"(am + s * SM + ((l + 64u * (u32)i) * G9_AMS + (u32)j) * 4u),
+                                         "f"(v[i][j]) : "memory");
+                    g9_bar_arrive(rfull + 8u * s);
+                }
+            }
+        }
+        return;
+    }
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 224;");
+    const u32 c = wg - 1u, w = tid >> 5, lane = tid & 31u, g = lane >> 2, q = lane & 3u;
+    const u32 ra = 64u * c + 16u * w + g, rb = ra + 8u;   // this thread's rows of the tile's W
+    u64 it = 0, ir = 0;
+    u32 prev = 0, a0[16], a1[16];
+#pragma unroll
+    for (int i = 0; i < 16; i++) a0[i] = a1[i] = 0u;
+    for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {
+        u64 wt, mt;
+        bnbq_tile_order(t, tw, tt, &wt, &mt);
+        const u64 n0 = wt * 128u + 64u * c, m0 = mt * G9_M4T;
+        float d[G9_M4T / 2];
+#pragma unroll
+        for (int i = 0; i < G9_M4T / 2; i++) d[i] = 0.0f;
+        for (u64 kt = 0; kt < KT; kt += 2u) {   // two stages a round: each its own set of fragments
+            g9_m4_stage(d, a0, a1, kt, KT, it, ir, prev, c, tid, ra, rb, q, sbase, raw, am, full, empty, rfull, rempty, tab);
+            if (kt + 1u < KT)
+                g9_m4_stage(d, a1, a0, kt + 1u, KT, it, ir, prev, c, tid, ra, rb, q, sbase, raw, am, full, empty, rfull, rempty,
+                            tab);
+        }
+        g9_wait<0>();
+        g9_hold<G9_M4T / 2>(d);
+        if (KT > 0 && tid == 0) g9_bar_arrive(empty + 8u * prev);
+        // sums: d[4 j], d[4 j + 1]: W row 16 w + g (n), tokens 8 j + 2 q + 0 / 1 (m); d[4 j + 2], d[4 j + 3]: row + 8.
+        // Staged transposed: box b (tokens 64 b .. 64 b + 63), token row mr at 128 mr, n's 16-byte chunk n / 8 at
+        // (n / 8) ^ (mr % 8), 2 (n % 8) bytes into it
+        const u32 stg = sbase + (u32)S * ST + c * SO, na = 16u * w + g, nb = na + 8u;
+        const float ba = bias && n0 + na < N ? bnbq_dt_ld(bias, n0 + na) : 0.0f;
+        const float bb = bias && n0 + nb < N ? bnbq_dt_ld(bias, n0 + nb) : 0.0f;
+        if (tid == 0) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");   // the last tile's stores
+        g9_wg_sync(c);
+#pragma unroll
+        for (int j = 0; j < G9_M4T / 8; j++) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const u32 m = 8u * (u32)j + 2u * q + (u32)e, mr = m & 63u, box = stg + 8192u * (m >> 6) + mr * 128u;
+                const u16 ha = (u16)bnbq_dt_pack(bias ? d[4 * j + e] + ba : d[4 * j + e]);
+                const u16 hb = (u16)bnbq_dt_pack(bias ? d[4 * j + 2 + e] + bb : d[4 * j + 2 + e]);
+                asm volatile("st.shared.u16 [%0], %1;" ::"r"(box + ((((na >> 3) ^ (mr & 7u))) << 4) + 2u * (na & 7u)), "h"(ha) : "memory");
+                asm volatile("st.shared.u16 [%0], %1;" ::"r"(box + ((((nb >> 3) ^ (mr & 7u))) << 4) + 2u * (nb & 7u)), "h"(hb) : "memory");
+            }
+        }
+        asm volatile("fence.proxy.async.shared::cta;" ::: "memory");   // visible to the TMA store
+        g9_wg_sync(c);
+        if (tid == 0) {
+#pragma unroll
+            for (int b = 0; b < G9_M4T / 64; b++) g9_tma_store(&mO, n0, m0 + 64u * (u64)b, stg + 8192u * (u32)b);
+            asm volatile("cp.async.bulk.commit_group;" ::: "memory");
+        }
+    }
+    if (tid == 0) asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");   // done before the exit
+#else
+    (void)mA; (void)mW; (void)mO; (void)M; (void)N; (void)K; (void)bias; (void)absmax; (void)bs_shift; (void)code;
+#endif
+}
 
 #endif

@@ -1278,7 +1278,8 @@ static void wg_ctx_end(bnbq_cuda* ctx, void* A, void* B, void* O) {
    widths, and for int8_linear_matmul's and SwitchBack's many rows; with accumulate the sm_80 tiles (no maps); a contiguous
    dimension that is not a multiple of 8: neither tile kernel, no maps; no opt-in shared memory: the sm_80 tiles
    without maps; maps refused (FAKE_CUDA_NO_TMAP) or an sm_90a unit that does not compile: the call still succeeds
-   on the sm_80 tiles, one WARN line, and the sm_90a tiles are not tried again. */
+   on the sm_80 tiles, one WARN line, and the sm_90a tiles are not tried again. Also matmul_4bit's many rows
+   (bnbq_k_m4_wg: three maps, one dependent launch; afterwards the 64 x 64 tiles). */
 static void t_fake_gemm_wg(void) {
     const char* dir;
     bnbq_cuda* ctx = NULL;
@@ -1348,6 +1349,26 @@ static void t_fake_gemm_wg(void) {
                   "int8_matmul_rowwise_dequantize 300x264x144: %s, %lu sm_90a launches, %d maps", bnbq_result_name(r),
                   ctx->gemm_wg_launches - w0, f1[FS_TMAPS] - f0[FS_TMAPS]);
         }
+        {   /* matmul_4bit's many rows: bnbq_k_m4_wg, three maps (A, the packed weight, out); 16 rows: the tensor-core
+               form, no maps */
+            const unsigned long w0 = ctx->m4_wg_launches, m0 = ctx->m4_mma_launches;
+            void* out = (char*)O + 65536;
+            fake_stats(f0);
+            r = bnbq_matmul_4bit(&ex, BNBQ_NF4, BNBQ_F16, A, (const uint8_t*)B, (const float*)O, 300, 264, 160, 64, out, NULL,
+                                 NULL);
+            fake_stats(f1);
+            CHECK(r == BNBQ_SUCCESS && ctx->m4_wg_launches - w0 == 1 && f1[FS_TMAPS] - f0[FS_TMAPS] == 3 &&
+                      f1[FS_LAUNCH_EX] - f0[FS_LAUNCH_EX] == 1,
+                  "matmul_4bit 300x264x160: %s, %lu sm_90a launches, %d maps", bnbq_result_name(r),
+                  ctx->m4_wg_launches - w0, f1[FS_TMAPS] - f0[FS_TMAPS]);
+            r = bnbq_matmul_4bit(&ex, BNBQ_NF4, BNBQ_BF16, A, (const uint8_t*)B, (const float*)O, 16, 264, 160, 64, out, NULL,
+                                 NULL);
+            fake_stats(f0);
+            CHECK(r == BNBQ_SUCCESS && ctx->m4_wg_launches - w0 == 1 && ctx->m4_mma_launches - m0 == 1 &&
+                      f0[FS_TMAPS] == f1[FS_TMAPS],
+                  "matmul_4bit 16x264x160: %s, %lu sm_90a / %lu tensor-core launches, %d maps", bnbq_result_name(r),
+                  ctx->m4_wg_launches - w0, ctx->m4_mma_launches - m0, f0[FS_TMAPS] - f1[FS_TMAPS]);
+        }
         CHECK(g_log.n[BNBQ_LOG_WARN] == 0 && g_log.n[BNBQ_LOG_ERROR] == 0, "a WARN / ERROR line: %s %s",
               log_first(BNBQ_LOG_WARN), log_first(BNBQ_LOG_ERROR));
         setenv("FAKE_CUDA_NO_TMAP", "1", 1);
@@ -1362,6 +1383,17 @@ static void t_fake_gemm_wg(void) {
                   "maps refused (call %d): %s, %lu sm_90a / %lu sm_80 launches, %d map requests, %d WARN lines: %s", t + 1,
                   bnbq_result_name(r), ctx->gemm_wg_launches - w0, ctx->gemm_t2_launches - t0,
                   f1[FS_TMAPS] - f0[FS_TMAPS], g_log.n[BNBQ_LOG_WARN], log_first(BNBQ_LOG_WARN));
+        }
+        {   /* the sm_90a tiles are off in this context now: matmul_4bit's many rows take the 64 x 64 tiles */
+            const unsigned long w0 = ctx->m4_wg_launches;
+            fake_stats(f0);
+            r = bnbq_matmul_4bit(&ex, BNBQ_FP4, BNBQ_F16, A, (const uint8_t*)B, (const float*)O, 300, 264, 160, 64,
+                                 (char*)O + 65536, NULL, NULL);
+            fake_stats(f1);
+            CHECK(r == BNBQ_SUCCESS && ctx->m4_wg_launches == w0 && f1[FS_TMAPS] == f0[FS_TMAPS] &&
+                      f1[FS_LAUNCHES] - f0[FS_LAUNCHES] == 1,
+                  "matmul_4bit after the maps were refused: %s, %lu sm_90a launches, %d maps", bnbq_result_name(r),
+                  ctx->m4_wg_launches - w0, f1[FS_TMAPS] - f0[FS_TMAPS]);
         }
         unsetenv("FAKE_CUDA_NO_TMAP");
     }

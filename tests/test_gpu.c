@@ -1573,20 +1573,27 @@ static void op_gemv_4bit_chain(void) {
 }
 
 /* Several tokens: the 64 x 64 tiles, or with 2..16 tokens, f16 / bf16, K % 32 == 0 on sm_80+ the
-   tensor-core form (bnbq_k_matmul4_mma: 16 rows of W a block, 128 elements of K a warp step): its shapes
-   also run with the tiles (bnbq__cu_m4_mma_off), both within the tolerance of the CPU's double sums, and
-   the context's count of its launches says which ran. Its shapes: one token tile and two (M = 9, 16),
-   N past a block (33, 1000), K of one chunk (32), a last step of one chunk (4128), K = 14336. */
+   tensor-core form (bnbq_k_matmul4_mma: 16 rows of W a block, 128 elements of K a warp step), or with more
+   than 16 tokens, f16 / bf16, K % 32 == 0, N % 8 == 0 on sm_90 the sm_90a tiles that convert the weight into
+   their stages (bnbq_k_m4_wg; blocksizes 32 and 4096 too: two absmax a stage, blocks across rows): their
+   shapes also run with the 64 x 64 tiles (bnbq__cu_m4_mma_off / bnbq__cu_m4_wg_off), all within the tolerance
+   of the CPU's double sums, and the context's counts of launches say which ran. The tensor-core form's shapes:
+   one token tile and two (M = 9, 16), N past a block (33, 1000), K of one chunk (32), a last step of one chunk
+   (4128), K = 14336. The sm_90a tiles': one stage of half a stage's k (K = 32, N = 8), a last stage of half
+   (4128), rows and columns past a tile (M 40, 300, N 136, 264), more tiles than SMs (600 x 3400: 135 tiles of
+   two stages; its CPU sums are long, so NF4 and blocksize 64 only). */
 static void op_matmul_4bit(void) {
-    static const mnk shapes[11] = { { 2, 7, 100 }, { 1, 33, 100 }, { 33, 64, 256 }, { 1, 64, 256 },
+    static const mnk shapes[15] = { { 2, 7, 100 }, { 1, 33, 100 }, { 33, 64, 256 }, { 1, 64, 256 },
                                     { 5, 129, 4096 }, { 16, 33, 4096 }, { 8, 16, 32 }, { 9, 1000, 4128 },
-                                    { 64, 512, 1024 }, { 2, 300, 14336 }, { 12, 64, 256 } };
-    static const int bss[2] = { 64, 128 };
+                                    { 17, 8, 32 }, { 40, 136, 4128 },
+                                    { 64, 512, 1024 }, { 2, 300, 14336 }, { 12, 64, 256 }, { 300, 264, 1024 },
+                                    { 600, 3400, 96 } };
+    static const int bss[4] = { 64, 128, 32, 4096 };
     int q, d, b, s, off;
-    for (s = 0; s < (g_small ? 8 : 11); s++)
+    for (s = 0; s < (g_small ? 10 : 15); s++)
         for (q = 0; q < 2; q++)
             for (d = 0; d < 3; d++)
-                for (b = 0; b < 2; b++)
+                for (b = 0; b < 4; b++)
                     for (off = 0; off < 2; off++) {
                         bnbq_quant_type qt = q ? BNBQ_NF4 : BNBQ_FP4;
                         bnbq_dtype dt = k_dts[d];
@@ -1595,22 +1602,28 @@ static void op_matmul_4bit(void) {
                         int gemv_path = M == 1 && K % (size_t)bs == 0;
                         bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
                         const int mma = M >= 2 && M <= 16 && dt != BNBQ_F32 && K % 32 == 0 && gc->target_arch >= 80;
-                        unsigned long m4_0 = gc->m4_mma_launches;
+                        const int wg = M > 16 && dt != BNBQ_F32 && K % 32 == 0 && N % 8 == 0 && bnbq__cu_wg_ok(gc);
+                        unsigned long m4_0 = gc->m4_mma_launches, wg0 = gc->m4_wg_launches;
                         w4 w;
                         void *ho, *dout;
                         STOP();
-                        if (off && !mma) continue;
+                        if ((off && !mma && !wg) || (b >= 2 && !(M > 16 && K % 32 == 0 && N % 8 == 0)) ||
+                            (s == 14 && (q == 0 || b > 0)))
+                            continue;
                         case_begin();
                         label("%s %s bs=%d M=%zu N=%zu K=%zu bias=%d%s", q ? "nf4" : "fp4", bnbq_dtype_name(dt), bs, M, N, K,
-                              bias, gemv_path ? " (one token: gemv_4bit, exact)" : !mma ? "" : off ? " (tiles)" : " (tensor cores)");
+                              bias, gemv_path ? " (one token: gemv_4bit, exact)" : !mma && !wg ? "" : off ? " (tiles)" :
+                              mma ? " (tensor cores)" : " (sm_90a tiles)");
                         make_w4(&w, qt, dt, M, N, K, bs, bias);
                         ho = H(M * N * es); dout = D(M * N * es);
-                        bnbq__cu_m4_mma_off = off;
+                        bnbq__cu_m4_mma_off = bnbq__cu_m4_wg_off = off;
                         if (both(bnbq_matmul_4bit(NULL, qt, dt, w.hA, (uint8_t*)w.hp, (float*)w.ha, M, N, K, bs, ho, w.hb, NULL),
                                  bnbq_matmul_4bit(g_gex, qt, dt, w.dA, (uint8_t*)w.dp, (float*)w.da, M, N, K, bs, dout, w.db, NULL))) {
-                            bnbq__cu_m4_mma_off = 0;
+                            bnbq__cu_m4_mma_off = bnbq__cu_m4_wg_off = 0;
                             if (!g_plumbing && (gc->m4_mma_launches - m4_0 == 1) != (mma && !off))
                                 case_fail("the tensor-core kernel was %s", mma && !off ? "not used" : "used");
+                            if (!g_plumbing && (gc->m4_wg_launches - wg0 == 1) != (wg && !off))
+                                case_fail("the sm_90a tile kernel was %s", wg && !off ? "not used" : "used");
                             if (gemv_path) {
                                 exact("out", ho, dout, M * N, dt);
                                 O.exact_cases++;
@@ -1624,7 +1637,7 @@ static void op_matmul_4bit(void) {
                                 }
                             } else within_tol("out", dt, ho, dout, M * N);
                         }
-                        bnbq__cu_m4_mma_off = 0;
+                        bnbq__cu_m4_mma_off = bnbq__cu_m4_wg_off = 0;
                         case_end();
                     }
 }
