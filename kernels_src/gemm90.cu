@@ -415,7 +415,11 @@ bnbq_k_sb_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap
 // stage is freed once that group is done (wgmma.wait_group 1). The sums (row n, column m) leave through a
 // transposed staging (out's rows are m) and TMA stores, as g9_consumer's.
 // The launcher: K % 32 == 0 (k past K, half a stage, and rows past N read as zeros), A, packed and out 16-byte
-// aligned, N % 8 == 0.
+// aligned, N % 8 == 0. Measured on the H100 (bench/results/gpu-20261124-h100-session25-m4wg.txt): 286-342
+// TFLOP/s at 512 and 4096 tokens (the 64 x 64 tiles before it: 19-20), 1.3-2.3x the time of dequantize_4bit +
+// bnbq_gemm, which Linear4bit keeps: every tile of tokens converts its weights again, and the conversion (table
+// read, product, rounding a weight) is the bound. Slower designs tried there: converting warpgroups writing the
+// weight's B stages in shared memory (shared-memory bandwidth), one fragment set (a race: wrong sums).
 #define G9_M4S 6     // stages of tokens (16 KB each; the launcher's BNBQ__CU_G9_M4S)
 #define G9_M4T 128   // tokens a tile
 #define G9_AMS 9     // floats a row of the absmax array (8 and one of padding: rows in different banks)

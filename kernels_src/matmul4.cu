@@ -1,4 +1,5 @@
 // bnbq_matmul_4bit when M > 1 or K % blocksize != 0: out (M, N) = A (M, K) @ W^T (+ bias), W (N, K)
+// (on compute capability 9.0 more than 16 rows mostly take gemm90.cu's bnbq_k_m4_wg: see the launcher)
 // 4-bit with W[n, k] = dt(table[nibble] * absmax[(n K + k) / blocksize]) exactly as bnbq__dequant4
 // then bnbq__round_to (table: the NF4 values, or bnbq_fp4_value for FP4, resolved on the host).
 // The products are accumulated in float32 (the CPU uses double: compare with a tolerance); the
