@@ -7990,7 +7990,7 @@ static bnbq_result bnbq__lin4_fwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin
        dt); elsewhere the dequantize + bnbq_gemm of bitsandbytes' own path. Only where that path
        dequantizes straight to cdt (bnbq__lin4_deq: a 16-bit state dtype other than cdt rounds twice).
        (More tokens stay on dequantize + GEMM: on the H100 bnbq_matmul_4bit's sm_90a tiles, which
-       convert the weight in every tile, took 1.2-2.3x its time at 512-4096 tokens, bench/results/
+       convert the weight in every tile, took 1.2-2.0x its time at 512-4096 tokens, bench/results/
        gpu-20261124-h100-session25-m4wg.txt.) */
     int fused = !gemv && T <= 16 && cdt != BNBQ_F32 && K % 32 == 0 && bnbq__on_backend(ex) &&
                 (L->quant_dtype == BNBQ_F32 || L->quant_dtype == cdt);

@@ -406,23 +406,24 @@ bnbq_k_sb_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap
 // memory), so a block's tile is 128 rows of W (n) x G9_M4T tokens (m) and the sums are out^T's.
 // A block: three warpgroups. Warpgroup 0: its thread 0 issues the TMA copies of the tokens' 64-k stages into a
 // ring of G9_M4S (boxes of 64 k x G9_M4T rows, 128-byte swizzle: g9_gemm's K-major B layout); its thread 32 the
-// packed weight's boxes of 128 rows x 128 bytes (256 k, four stages) into a ring of two; its warps 2-3 load the
-// absmax of each such box's rows (one a row and 32 k) into a shared array beside it and arrive on the box's
-// `rfull` mbarrier too (count 1 + 64). Warpgroups 1-2 (consumer c: W rows 64 c .. 64 c + 63 of the tile) build
-// each k16 step's A fragment themselves: lane (g, q) of warp w holds rows 16 w + g and + 8, k 2 q, 2 q + 1 and
-// 2 q + 8, 2 q + 9 (the mma.m16n8k16 layout): byte q of the step's two packed words of each row. A stage's
-// fragments (16 registers) are converted while the wgmma group of the stage before runs (two sets), and the
-// stage is freed once that group is done (wgmma.wait_group 1). The sums (row n, column m) leave through a
-// transposed staging (out's rows are m) and TMA stores, as g9_consumer's.
+// packed weight's boxes of 128 rows x 128 bytes (256 k, four stages) into a ring of two. Warpgroups 1-2
+// (consumer c: W rows 64 c .. 64 c + 63 of the tile; each thread reads its rows' absmax, one a row and 32 k,
+// from global memory a stage ahead) build each k16 step's A fragment themselves: lane (g, q) of warp w holds rows
+// 16 w + g and + 8, k 2 q, 2 q + 1 and 2 q + 8, 2 q + 9 (the mma.m16n8k16 layout): byte q of the step's two packed
+// words of each row. A stage: its fragments (16 registers) converted, its four wgmma, wgmma.wait_group 0, the
+// stage freed; the two consumers' stages interleave on the tensor cores. (Converting the next stage while the
+// group before runs, wait_group 1, made ptxas serialize every wgmma, its warning C7513: ~10 % slower. The
+// alternating fragment sets a0 / a1 date from that form.) The sums (row n, column m) leave through a transposed
+// staging (out's rows are m) and TMA stores, as g9_consumer's.
 // The launcher: K % 32 == 0 (k past K, half a stage, and rows past N read as zeros), A, packed and out 16-byte
-// aligned, N % 8 == 0. Measured on the H100 (bench/results/gpu-20261124-h100-session25-m4wg.txt): 286-342
-// TFLOP/s at 512 and 4096 tokens (the 64 x 64 tiles before it: 19-20), 1.3-2.3x the time of dequantize_4bit +
-// bnbq_gemm, which Linear4bit keeps: every tile of tokens converts its weights again, and the conversion (table
-// read, product, rounding a weight) is the bound. Slower designs tried there: converting warpgroups writing the
-// weight's B stages in shared memory (shared-memory bandwidth), one fragment set (a race: wrong sums).
+// aligned, N % 8 == 0. Measured on the H100 (bench/results/gpu-20261124-h100-session25-m4wg.txt, call c10):
+// 305-369 TFLOP/s at 512 and 4096 tokens (the 64 x 64 tiles before it: 19-20), 1.2-2.0x the time of
+// dequantize_4bit + bnbq_gemm, which Linear4bit keeps: every tile of tokens converts its weights again, and the
+// conversion (table read, product, rounding a weight) is the bound. Slower designs tried there: converting
+// warpgroups writing the weight's B stages in shared memory (shared-memory bandwidth), one fragment set with
+// wait_group 1 (a race: wrong sums), absmax staged by producer warps (racecheck cannot see their mbarrier sync).
 #define G9_M4S 6     // stages of tokens (16 KB each; the launcher's BNBQ__CU_G9_M4S)
 #define G9_M4T 128   // tokens a tile
-#define G9_AMS 9     // floats a row of the absmax array (8 and one of padding: rows in different banks)
 struct g9_code16 {
     float v[16];
 };
@@ -440,11 +441,6 @@ BNBQ_DEV u32 g9_pair(float lo, float hi) {
 BNBQ_DEV uint4 g9_lds4(u32 addr) {
     uint4 v;
     asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(addr) : "memory");
-    return v;
-}
-BNBQ_DEV float g9_ldsf(u32 addr) {
-    float v;
-    asm volatile("ld.shared.f32 %0, [%1];" : "=f"(v) : "r"(addr) : "memory");
     return v;
 }
 // the two weights of packed byte b (bits 0..7; high nibble first) times s as a dt pair, the first in the low half
@@ -478,11 +474,23 @@ BNBQ_DEV void g9_hold4(u32* a) {
 // fragments into a (while the stage before's wgmma group, reading ap, may still run), the wgmma group on the
 // token stage, then the wait for the group before: ap is free again and that group's token stage too (its
 // `empty` mbarrier, one arrival a consumer). Counters: it (stages), ir (packed boxes), prev (the last stage).
-BNBQ_DEV void g9_m4_stage(float* d, u32* a, u32* ap, u64 kt, u64 KT, u64& it, u64& ir, u32& prev, u32 c, u32 tid, u32 ra,
-                          u32 rb, u32 q, u32 sbase, u32 raw, u32 am, u32 full, u32 empty, u32 rfull, u32 rempty,
-                          const float* tab) {
+// The absmax of stage kt's two halves of this thread's rows (flat indices ka + k, kb + k; rows va / vb inside W;
+// 0 past K or N) into sc[0..3]
+BNBQ_DEV void g9_m4_scales(float* sc, const float* absmax, u64 ka, u64 kb, bool va, bool vb, u64 kt, u64 K, int sh) {
+    const u64 k0 = kt * 64u, k1 = k0 + 32u;
+    sc[0] = va ? absmax[(ka + k0) >> sh] : 0.0f;
+    sc[1] = va && k1 < K ? absmax[(ka + k1) >> sh] : 0.0f;
+    sc[2] = vb ? absmax[(kb + k0) >> sh] : 0.0f;
+    sc[3] = vb && k1 < K ? absmax[(kb + k1) >> sh] : 0.0f;
+}
+BNBQ_DEV void g9_m4_stage(float* d, u32* a, u32* ap, float* sc, u64 kt, u64 KT, u64& it, u64& ir, u32& prev, u32 c,
+                          u32 tid, u32 ra, u32 rb, u32 q, u32 sbase, u32 raw, u32 full, u32 empty, u32 rfull, u32 rempty,
+                          const float* tab, const float* absmax, u64 ka, u64 kb, bool va, bool vb, u64 K, int bs_shift) {
     const int S = G9_M4S;
-    const u32 ST = G9_M4T * 128u, SR = 128u * 128u, SM = 128u * G9_AMS * 4u;
+    const u32 ST = G9_M4T * 128u, SR = 128u * 128u;
+    // this stage's absmax (read a stage before), the next stage's now
+    const float sa0 = sc[0], sa1 = sc[1], sb0 = sc[2], sb1 = sc[3];
+    if (kt + 1u < KT) g9_m4_scales(sc, absmax, ka, kb, va, vb, kt + 1u, K, bs_shift);
     const u32 s = (u32)(it % S), ph = (u32)(it / S) & 1u, qq = (u32)(kt & 3u);
     const u32 rs = (u32)(ir & 1u), rph = (u32)(ir >> 1) & 1u;
     if (qq == 0u) g9_bar_wait(rfull + 8u * rs, rph);
@@ -490,8 +498,6 @@ BNBQ_DEV void g9_m4_stage(float* d, u32* a, u32* ap, u64 kt, u64 KT, u64& it, u6
     const u32 la = raw + rs * SR + ra * 128u, lb = raw + rs * SR + rb * 128u, sw = ra & 7u;   // (rb % 8 == ra % 8)
     const uint4 xa0 = g9_lds4(la + (((2u * qq) ^ sw) << 4)), xa1 = g9_lds4(la + (((2u * qq + 1u) ^ sw) << 4));
     const uint4 xb0 = g9_lds4(lb + (((2u * qq) ^ sw) << 4)), xb1 = g9_lds4(lb + (((2u * qq + 1u) ^ sw) << 4));
-    const float sa0 = g9_ldsf(am + rs * SM + (ra * G9_AMS + 2u * qq) * 4u), sa1 = g9_ldsf(am + rs * SM + (ra * G9_AMS + 2u * qq + 1u) * 4u);
-    const float sb0 = g9_ldsf(am + rs * SM + (rb * G9_AMS + 2u * qq) * 4u), sb1 = g9_ldsf(am + rs * SM + (rb * G9_AMS + 2u * qq + 1u) * 4u);
     if ((qq == 3u || kt + 1u == KT)) {   // the box is read: free it (one arrival a warpgroup)
         g9_wg_sync(c);
         if (tid == 0) g9_bar_arrive(rempty + 8u * rs);
@@ -517,11 +523,11 @@ BNBQ_DEV void g9_m4_stage(float* d, u32* a, u32* ap, u64 kt, u64 KT, u64& it, u6
 #pragma unroll
     for (u32 kk = 0; kk < 4u; kk++) g9_wgmma128_ra(d, a + 4u * kk, g9_desc(b0 + 32u * kk, 16u, 1024u));
     g9_commit();
-    g9_wait<1>();   // the stage before this one is read (and its fragments): free it
+    g9_wait<0>();   // this stage is read: free it
     g9_hold<G9_M4T / 2>(d);
     g9_hold4(a);
-    g9_hold4(ap);   // (live until here: never the registers of a)
-    if (kt > 0 && tid == 0) g9_bar_arrive(empty + 8u * prev);
+    g9_hold4(ap);
+    if (tid == 0) g9_bar_arrive(empty + 8u * s);
     prev = s;
     it++;
 }
@@ -533,11 +539,10 @@ bnbq_k_m4_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap
     const int S = G9_M4S;
     extern __shared__ unsigned char g9_smem_m4[];
     __shared__ float tab[16];
-    const u32 ST = G9_M4T * 128u, SO = 64u * G9_M4T * 2u, SR = 128u * 128u, SM = 128u * G9_AMS * 4u;
+    const u32 ST = G9_M4T * 128u, SO = 64u * G9_M4T * 2u, SR = 128u * 128u;
     const u32 sbase = ((u32)__cvta_generic_to_shared(g9_smem_m4) + 1023u) & ~1023u;
     const u32 raw = sbase + (u32)S * ST + 2u * SO;    // the packed weight's ring of two boxes
-    const u32 am = raw + 2u * SR;                     // their absmax: [box][row][32 k]
-    const u32 full = am + 2u * SM, empty = full + 8u * (u32)S, rfull = empty + 8u * (u32)S, rempty = rfull + 16u;
+    const u32 full = raw + 2u * SR, empty = full + 8u * (u32)S, rfull = empty + 8u * (u32)S, rempty = rfull + 16u;
     const u32 wg = threadIdx.x >> 7, tid = threadIdx.x & 127u;
     // tiles: tw (128 rows of W) x tt (G9_M4T tokens)
     const u64 tw = (N + 127u) / 128u, tt = (M + G9_M4T - 1u) / G9_M4T, KT = (K + 63u) / 64u, KR = (K + 255u) / 256u;
@@ -550,7 +555,7 @@ bnbq_k_m4_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap
             g9_bar_init(empty + 8u * (u32)s, 2u);
         }
         for (int s = 0; s < 2; s++) {
-            g9_bar_init(rfull + 8u * (u32)s, 65u);
+            g9_bar_init(rfull + 8u * (u32)s, 1u);
             g9_bar_init(rempty + 8u * (u32)s, 2u);
         }
         asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
@@ -583,34 +588,6 @@ bnbq_k_m4_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap
                     g9_tma(raw + s * SR, &mW, kr * 128u, wt * 128u, fb);
                 }
             }
-        } else if (tid >= 64) {   // the absmax of each box: thread l, rows l and l + 64, 8 of 32 k each
-            const u32 l = tid - 64u;
-            u64 it = 0;
-            for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {
-                u64 wt, mt;
-                bnbq_tile_order(t, tw, tt, &wt, &mt);
-                for (u64 kr = 0; kr < KR; kr++, it++) {
-                    const u32 s = (u32)(it & 1u), ph = (u32)(it >> 1) & 1u;
-                    float v[2][8];
-#pragma unroll
-                    for (int i = 0; i < 2; i++) {
-                        const u64 n = wt * 128u + l + 64u * (u32)i;
-#pragma unroll
-                        for (int j = 0; j < 8; j++) {
-                            const u64 k = kr * 256u + 32u * (u32)j;
-                            v[i][j] = n < N && k < K ? absmax[(n * K + k) >> bs_shift] : 0.0f;
-                        }
-                    }
-                    g9_bar_wait(rempty + 8u * s, ph ^ 1u);
-#pragma unroll
-                    for (int i = 0; i < 2; i++)
-#pragma unroll
-                        for (int j = 0; j < 8; j++)
-                            asm volatile("st.shared.f32 [%0], %1;" ::"r"(am + s * SM + ((l + 64u * (u32)i) * G9_AMS + (u32)j) * 4u),
-                                         "f"(v[i][j]) : "memory");
-                    g9_bar_arrive(rfull + 8u * s);
-                }
-            }
         }
         return;
     }
@@ -619,6 +596,7 @@ bnbq_k_m4_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap
     const u32 ra = 64u * c + 16u * w + g, rb = ra + 8u;   // this thread's rows of the tile's W
     u64 it = 0, ir = 0;
     u32 prev = 0, a0[16], a1[16];
+    float sc[4];
 #pragma unroll
     for (int i = 0; i < 16; i++) a0[i] = a1[i] = 0u;
     for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {
@@ -628,15 +606,20 @@ bnbq_k_m4_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap
         float d[G9_M4T / 2];
 #pragma unroll
         for (int i = 0; i < G9_M4T / 2; i++) d[i] = 0.0f;
+        const u64 wa = wt * 128u + ra, wb = wt * 128u + rb;   // this thread's rows of W
+        const u64 ka = wa * K, kb = wb * K;
+        const bool va = wa < N, vb = wb < N;
+        g9_m4_scales(sc, absmax, ka, kb, va, vb, 0u, K, bs_shift);
         for (u64 kt = 0; kt < KT; kt += 2u) {   // two stages a round: each its own set of fragments
-            g9_m4_stage(d, a0, a1, kt, KT, it, ir, prev, c, tid, ra, rb, q, sbase, raw, am, full, empty, rfull, rempty, tab);
+            g9_m4_stage(d, a0, a1, sc, kt, KT, it, ir, prev, c, tid, ra, rb, q, sbase, raw, full, empty, rfull, rempty, tab,
+                        absmax, ka, kb, va, vb, K, bs_shift);
             if (kt + 1u < KT)
-                g9_m4_stage(d, a1, a0, kt + 1u, KT, it, ir, prev, c, tid, ra, rb, q, sbase, raw, am, full, empty, rfull, rempty,
-                            tab);
+                g9_m4_stage(d, a1, a0, sc, kt + 1u, KT, it, ir, prev, c, tid, ra, rb, q, sbase, raw, full, empty, rfull,
+                            rempty, tab, absmax, ka, kb, va, vb, K, bs_shift);
         }
         g9_wait<0>();
         g9_hold<G9_M4T / 2>(d);
-        if (KT > 0 && tid == 0) g9_bar_arrive(empty + 8u * prev);
+        // (every stage freed itself after its wait)
         // sums: d[4 j], d[4 j + 1]: W row 16 w + g (n), tokens 8 j + 2 q + 0 / 1 (m); d[4 j + 2], d[4 j + 3]: row + 8.
         // Staged transposed: box b (tokens 64 b .. 64 b + 63), token row mr at 128 mr, n's 16-byte chunk n / 8 at
         // (n / 8) ^ (mr % 8), 2 (n % 8) bytes into it
