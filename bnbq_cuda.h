@@ -10515,10 +10515,10 @@ static int bnbq__cu_gemm_wg_bn = 0;    /* bench switch: 128 or 256 forces the ti
 #define BNBQ__CU_G9_M4S 6             /* stages of tokens of bnbq_k_m4_wg (G9_M4S) */
 #define BNBQ__CU_G9_M4T 128u          /* its tokens a tile (G9_M4T; tiles of 128 rows of W x these) */
 /* bnbq_k_m4_wg's: 1024 bytes of slack, the ring of token stages (64 k = 128 bytes a token), the two consumers'
-   staging of 64 x tokens outputs, the packed weight's ring of two 16 KB boxes and their absmax (128 rows of 9
-   floats each), 2 mbarriers a stage and a box, plus the 64 static bytes of its table */
+   staging of 64 x tokens outputs, the packed weight's ring of two 16 KB boxes, 2 mbarriers a stage and a box
+   (plus, outside the dynamic part, the 64 static bytes of its table) */
 #define BNBQ__CU_G9_SMEM_M4                                                                                   \
-    (1024u + BNBQ__CU_G9_M4S * BNBQ__CU_G9_M4T * 128u + 2u * 64u * BNBQ__CU_G9_M4T * 2u + 2u * 16384u + 2u * 4608u + \
+    (1024u + BNBQ__CU_G9_M4S * BNBQ__CU_G9_M4T * 128u + 2u * 64u * BNBQ__CU_G9_M4T * 2u + 2u * 16384u +          \
      16u * BNBQ__CU_G9_M4S + 32u)
 #define BNBQ__CU_G9_SMEM_MAX                                                                              \
     BNBQ__CU_G9_MAX2(BNBQ__CU_G9_MAX2(BNBQ__CU_G9_MAX2(BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_S128, 2u),     \
@@ -11056,6 +11056,11 @@ static int bnbq__cu_m4_mma_off = 0;   /* bench and test switch: the 64 x 64 tile
 static const char* const bnbq__cu_m4_defs[3] = { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" };
 
 static int bnbq__cu_m4_wg_off = 0;    /* bench and test switch: no bnbq_k_m4_wg (the 64 x 64 tiles for many rows) */
+/* the 16 values of qt's table as the matmul kernels take them (the NF4 values, or bnbq_fp4_value for FP4) */
+static void bnbq__cu_m4_table(bnbq_quant_type qt, bnbq__cu_code16* tab) {
+    int i;
+    for (i = 0; i < 16; i++) tab->v[i] = qt == BNBQ_NF4 ? bnbq_code_4bit(BNBQ_NF4)[i] : bnbq_fp4_value(i);
+}
 /* Whether bnbq_matmul_4bit's many rows (M > 16) take bnbq_k_m4_wg (gemm90.cu: the sm_90a tiles that convert the
    4-bit weight in registers): f16 / bf16, bnbq__cu_wg_ok, K % 32 == 0 (rows of 16-byte multiples of packed bytes),
    N % 8 == 0 (out's rows), A, packed and out 16-byte aligned, the shape below 2^31 */
@@ -11097,9 +11102,7 @@ static bnbq_result bnbq__cu_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_
     (void)code;   /* the dequantize + GEMM path uses the built-in table, as the CPU */
     if (bnbq__cu_m4_wg_can(c, dt, A, packed, out, M, N, K)) {   /* Hopper, many rows: TMA and wgmma */
         bnbq__cu_code16 tab;
-        int i;
-        for (i = 0; i < 16; i++)
-            tab.v[i] = qt == BNBQ_NF4 ? bnbq_code_4bit(BNBQ_NF4)[i] : bnbq_fp4_value(i);
+        bnbq__cu_m4_table(qt, &tab);
         r = bnbq__cu_m4_wg(ex, bnbq__func, dt, A, packed, absmax, M, N, K, bnbq__cu_log2(blocksize), out, bias, &tab);
         if (r != BNBQ_ERROR_NOT_SUPPORTED) {
             BNBQ__CU_END();
@@ -11114,10 +11117,9 @@ static bnbq_result bnbq__cu_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_
     if (r == BNBQ_SUCCESS) {   /* both kernels take the same arguments */
         bnbq__cu_code16 tab;
         unsigned long long MM = M, NN = N, KK = K;
-        int shift = bnbq__cu_log2(blocksize), i;
+        int shift = bnbq__cu_log2(blocksize);
         void* a[10];
-        for (i = 0; i < 16; i++)
-            tab.v[i] = qt == BNBQ_NF4 ? bnbq_code_4bit(BNBQ_NF4)[i] : bnbq_fp4_value(i);
+        bnbq__cu_m4_table(qt, &tab);
         a[0] = (void*)&A; a[1] = (void*)&packed; a[2] = (void*)&absmax; a[3] = &MM;
         a[4] = &NN; a[5] = &KK; a[6] = &shift; a[7] = &out; a[8] = (void*)&bias; a[9] = &tab;
         if (mma) {   /* a few tokens: 16 rows of W a block (bnbq_k_matmul4_mma) */
@@ -11540,10 +11542,9 @@ static bnbq_result bnbq__cu_gather_rows_4bit(bnbq_exec* ex, bnbq_quant_type qt, 
     if (r == BNBQ_SUCCESS) {
         bnbq__cu_code16 tab;
         unsigned long long NR = num_rows, D = dim, CN = count;
-        int shift = bnbq__cu_log2(blocksize), i;
+        int shift = bnbq__cu_log2(blocksize);
         void* a[10];
-        /* bnbq__dequant4's factors: NF4[c], or bnbq_fp4_value(c) */
-        for (i = 0; i < 16; i++) tab.v[i] = qt == BNBQ_NF4 ? bnbq__code_nf4[i] : bnbq_fp4_value(i);
+        bnbq__cu_m4_table(qt, &tab);   /* bnbq__dequant4's factors */
         a[0] = (void*)&packed; a[1] = (void*)&absmax; a[2] = &NR; a[3] = &D; a[4] = &shift;
         a[5] = (void*)&idx; a[6] = &CN; a[7] = &out; a[8] = &tab; a[9] = &err;
         r = bnbq__cu_launch(ex, bnbq__func, f, bnbq__grid(c, count, 8), 1, 256, 0, a);
