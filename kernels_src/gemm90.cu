@@ -84,56 +84,41 @@ BNBQ_DEV void g9_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"
 BNBQ_DEV void g9_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
 template <int N>
 BNBQ_DEV void g9_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory"); }
+// The operand lists of the wgmma instructions below: "%0, ..., %63" and "%64, ..., %127", and the 64 sums
+// d[o] .. d[o + 63] as in-out operands of constraint c ("+f" or "+r")
+#define G9_OPS0_63                                                                   \
+    "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "          \
+    "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
+    "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
+    "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+#define G9_OPS64_127                                                                          \
+    "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "          \
+    "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "          \
+    "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, " \
+    "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+#define G9_D8(c, d, o) \
+    c(d[(o)]), c(d[(o) + 1]), c(d[(o) + 2]), c(d[(o) + 3]), c(d[(o) + 4]), c(d[(o) + 5]), c(d[(o) + 6]), c(d[(o) + 7])
+#define G9_D64(c, d, o)                                                                                          \
+    G9_D8(c, d, (o)), G9_D8(c, d, (o) + 8), G9_D8(c, d, (o) + 16), G9_D8(c, d, (o) + 24), G9_D8(c, d, (o) + 32), \
+        G9_D8(c, d, (o) + 40), G9_D8(c, d, (o) + 48), G9_D8(c, d, (o) + 56)
 // d (this thread's 64 x BN / 128 float32 sums) += A (64 x 16, descriptor da) x B (16 x BN, db); TA / TB: the
 // operand is MN-major (the instruction's transpose bits)
 template <int TA, int TB>
 BNBQ_DEV void g9_wgmma128(float* d, u64 da, u64 db) {
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n128k16.f32." G9_TY "." G9_TY " {"
-                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+                 G9_OPS0_63
                  "}, %64, %65, p, 1, 1, %67, %68;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+                 : G9_D64("+f", d, 0)
                  : "l"(da), "l"(db), "n"(1), "n"(TA), "n"(TB));
 }
 template <int TA, int TB>
 BNBQ_DEV void g9_wgmma256(float* d, u64 da, u64 db) {
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n256k16.f32." G9_TY "." G9_TY " {"
-                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
-                 "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
-                 "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
-                 "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
-                 "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+                 G9_OPS0_63 ", " G9_OPS64_127
                  "}, %128, %129, p, 1, 1, %131, %132;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
-                   "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
-                   "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
-                   "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
-                   "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
-                   "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
-                   "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
-                   "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
-                   "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+                 : G9_D64("+f", d, 0), G9_D64("+f", d, 64)
                  : "l"(da), "l"(db), "n"(1), "n"(TA), "n"(TB));
 }
 // d (int32 sums, 64 x 128 / 128 a thread) += A (64 x 32 s8, da) x B (32 x 128 s8, db): both K-major (8-bit wgmma has
@@ -141,19 +126,9 @@ BNBQ_DEV void g9_wgmma256(float* d, u64 da, u64 db) {
 BNBQ_DEV void g9_wgmma_i8(u32* d, u64 da, u64 db) {
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {"
-                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+                 G9_OPS0_63
                  "}, %64, %65, p;\n}\n"
-                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]),
-                   "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]),
-                   "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]),
-                   "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]),
-                   "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]),
-                   "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]),
-                   "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]),
-                   "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63])
+                 : G9_D64("+r", d, 0)
                  : "l"(da), "l"(db), "n"(1));
 }
 // keeps the compiler from moving reads or writes of the sums across the asynchronous wgmma instructions
@@ -451,29 +426,15 @@ BNBQ_DEV u32 g9_m4_byte(const float* tab, u32 b, float s) {
 BNBQ_DEV void g9_wgmma128_ra(float* d, const u32* a, u64 db) {
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n128k16.f32." G9_TY "." G9_TY " {"
-                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+                 G9_OPS0_63
                  "}, {%64, %65, %66, %67}, %68, p, 1, 1, 0;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+                 : G9_D64("+f", d, 0)
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "n"(1));
 }
 BNBQ_DEV void g9_hold4(u32* a) {
 #pragma unroll
     for (int i = 0; i < 16; i++) asm volatile("" : "+r"(a[i])::"memory");
 }
-// One stage kt of bnbq_k_m4_wg's consumer c (thread tid: rows ra, rb of the tile's W, byte q of each word): its A
-// fragments into a (while the stage before's wgmma group, reading ap, may still run), the wgmma group on the
-// token stage, then the wait for the group before: ap is free again and that group's token stage too (its
-// `empty` mbarrier, one arrival a consumer). Counters: it (stages), ir (packed boxes), prev (the last stage).
 // The absmax of stage kt's two halves of this thread's rows (flat indices ka + k, kb + k; rows va / vb inside W;
 // 0 past K or N) into sc[0..3]
 BNBQ_DEV void g9_m4_scales(float* sc, const float* absmax, u64 ka, u64 kb, bool va, bool vb, u64 kt, u64 K, int sh) {
@@ -483,7 +444,11 @@ BNBQ_DEV void g9_m4_scales(float* sc, const float* absmax, u64 ka, u64 kb, bool 
     sc[2] = vb ? absmax[(kb + k0) >> sh] : 0.0f;
     sc[3] = vb && k1 < K ? absmax[(kb + k1) >> sh] : 0.0f;
 }
-BNBQ_DEV void g9_m4_stage(float* d, u32* a, u32* ap, float* sc, u64 kt, u64 KT, u64& it, u64& ir, u32& prev, u32 c,
+// One stage kt of bnbq_k_m4_wg's consumer c (thread tid: rows ra, rb of the tile's W, byte q of each word): its A
+// fragments into a (sc: this stage's absmax; the next stage's read into it), the wgmma group on the token stage,
+// its wait (wait_group 0), then the token stage freed (its `empty` mbarrier, one arrival a consumer). ap, the
+// other fragment set, is only held (see the kernel's comment). Counters: it (stages), ir (packed boxes).
+BNBQ_DEV void g9_m4_stage(float* d, u32* a, u32* ap, float* sc, u64 kt, u64 KT, u64& it, u64& ir, u32 c,
                           u32 tid, u32 ra, u32 rb, u32 q, u32 sbase, u32 raw, u32 full, u32 empty, u32 rfull, u32 rempty,
                           const float* tab, const float* absmax, u64 ka, u64 kb, bool va, bool vb, u64 K, int bs_shift) {
     const int S = G9_M4S;
@@ -528,7 +493,6 @@ BNBQ_DEV void g9_m4_stage(float* d, u32* a, u32* ap, float* sc, u64 kt, u64 KT, 
     g9_hold4(a);
     g9_hold4(ap);
     if (tid == 0) g9_bar_arrive(empty + 8u * s);
-    prev = s;
     it++;
 }
 #endif
@@ -595,7 +559,7 @@ bnbq_k_m4_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap
     const u32 c = wg - 1u, w = tid >> 5, lane = tid & 31u, g = lane >> 2, q = lane & 3u;
     const u32 ra = 64u * c + 16u * w + g, rb = ra + 8u;   // this thread's rows of the tile's W
     u64 it = 0, ir = 0;
-    u32 prev = 0, a0[16], a1[16];
+    u32 a0[16], a1[16];
     float sc[4];
 #pragma unroll
     for (int i = 0; i < 16; i++) a0[i] = a1[i] = 0u;
@@ -611,10 +575,10 @@ bnbq_k_m4_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap
         const bool va = wa < N, vb = wb < N;
         g9_m4_scales(sc, absmax, ka, kb, va, vb, 0u, K, bs_shift);
         for (u64 kt = 0; kt < KT; kt += 2u) {   // two stages a round: each its own set of fragments
-            g9_m4_stage(d, a0, a1, sc, kt, KT, it, ir, prev, c, tid, ra, rb, q, sbase, raw, full, empty, rfull, rempty, tab,
+            g9_m4_stage(d, a0, a1, sc, kt, KT, it, ir, c, tid, ra, rb, q, sbase, raw, full, empty, rfull, rempty, tab,
                         absmax, ka, kb, va, vb, K, bs_shift);
             if (kt + 1u < KT)
-                g9_m4_stage(d, a1, a0, sc, kt + 1u, KT, it, ir, prev, c, tid, ra, rb, q, sbase, raw, full, empty, rfull,
+                g9_m4_stage(d, a1, a0, sc, kt + 1u, KT, it, ir, c, tid, ra, rb, q, sbase, raw, full, empty, rfull,
                             rempty, tab, absmax, ka, kb, va, vb, K, bs_shift);
         }
         g9_wait<0>();
