@@ -66,6 +66,16 @@ BNBQ_DEV void g9_tma(u32 dst, const g9_tmap* map, u64 c0, u64 c1, u32 bar) {
     asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];"
                  ::"r"(dst), "l"((u64)map), "r"((int)c0), "r"((int)c1), "r"(bar) : "memory");
 }
+// the mbarriers of a ring of S stages (8 bytes apart): `full` (one arrival: the producer's, with its bytes) and
+// `empty` (one arrival from each of the two consumer warpgroups)
+template <int S>
+BNBQ_DEV void g9_ring_init(u32 full, u32 empty) {
+#pragma unroll
+    for (int s = 0; s < S; s++) {
+        g9_bar_init(full + 8u * (u32)s, 1u);
+        g9_bar_init(empty + 8u * (u32)s, 2u);
+    }
+}
 // a shared memory matrix descriptor: start address, leading / stride byte offsets, 128-byte swizzle
 BNBQ_DEV u64 g9_desc(u32 addr, u32 lbo, u32 sbo) {
     return (u64)((addr & 0x3ffffu) >> 4) | ((u64)((lbo & 0x3ffffu) >> 4) << 16) |
@@ -284,11 +294,7 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
     const u32 wg = threadIdx.x >> 7, tid = threadIdx.x & 127u;
     const u64 tm = (M + 127u) / 128u, tn = (N + BN - 1u) / BN, KT = (K + KS - 1u) / KS, tiles = tm * tn;
     if (threadIdx.x == 0) {
-#pragma unroll
-        for (int s = 0; s < S; s++) {
-            g9_bar_init(full + 8u * (u32)s, 1u);
-            g9_bar_init(empty + 8u * (u32)s, 2u);
-        }
+        g9_ring_init<S>(full, empty);
         asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     }
     __syncthreads();
@@ -513,11 +519,7 @@ bnbq_k_m4_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap
     const u64 tiles = tw * tt;
     if (threadIdx.x < 16) tab[threadIdx.x] = code.v[threadIdx.x];
     if (threadIdx.x == 0) {
-#pragma unroll
-        for (int s = 0; s < S; s++) {
-            g9_bar_init(full + 8u * (u32)s, 1u);
-            g9_bar_init(empty + 8u * (u32)s, 2u);
-        }
+        g9_ring_init<S>(full, empty);
         for (int s = 0; s < 2; s++) {
             g9_bar_init(rfull + 8u * (u32)s, 1u);
             g9_bar_init(rempty + 8u * (u32)s, 2u);
