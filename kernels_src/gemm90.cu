@@ -393,8 +393,8 @@ bnbq_k_sb_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap
 // 16 w + g and + 8, k 2 q, 2 q + 1 and 2 q + 8, 2 q + 9 (the mma.m16n8k16 layout): byte q of the step's two packed
 // words of each row. A stage: its fragments (16 registers) converted, its four wgmma, wgmma.wait_group 0, the
 // stage freed; the two consumers' stages interleave on the tensor cores. (Converting the next stage while the
-// group before runs, wait_group 1, made ptxas serialize every wgmma, its warning C7513: ~10 % slower. The
-// alternating fragment sets a0 / a1 date from that form.) The sums (row n, column m) leave through a transposed
+// group before runs, wait_group 1, made ptxas serialize every wgmma, its warning C7513: ~10 % slower; it took two
+// fragment sets, one is enough after wait_group 0.) The sums (row n, column m) leave through a transposed
 // staging (out's rows are m) and TMA stores, as g9_consumer's.
 // The launcher: K % 32 == 0 (k past K, half a stage, and rows past N read as zeros), A, packed and out 16-byte
 // aligned, N % 8 == 0. Measured on the H100 (bench/results/gpu-20261124-h100-session25-m4wg.txt, call c10):
@@ -452,9 +452,9 @@ BNBQ_DEV void g9_m4_scales(float* sc, const float* absmax, u64 ka, u64 kb, bool 
 }
 // One stage kt of bnbq_k_m4_wg's consumer c (thread tid: rows ra, rb of the tile's W, byte q of each word): its A
 // fragments into a (sc: this stage's absmax; the next stage's read into it), the wgmma group on the token stage,
-// its wait (wait_group 0), then the token stage freed (its `empty` mbarrier, one arrival a consumer). ap, the
-// other fragment set, is only held (see the kernel's comment). Counters: it (stages), ir (packed boxes).
-BNBQ_DEV void g9_m4_stage(float* d, u32* a, u32* ap, float* sc, u64 kt, u64 KT, u64& it, u64& ir, u32 c,
+// its wait (wait_group 0: a is free again for the next stage), then the token stage freed (its `empty` mbarrier,
+// one arrival a consumer). Counters: it (stages), ir (packed boxes).
+BNBQ_DEV void g9_m4_stage(float* d, u32* a, float* sc, u64 kt, u64 KT, u64& it, u64& ir, u32 c,
                           u32 tid, u32 ra, u32 rb, u32 q, u32 sbase, u32 raw, u32 full, u32 empty, u32 rfull, u32 rempty,
                           const float* tab, const float* absmax, u64 ka, u64 kb, bool va, bool vb, u64 K, int bs_shift) {
     const int S = G9_M4S;
@@ -497,7 +497,6 @@ BNBQ_DEV void g9_m4_stage(float* d, u32* a, u32* ap, float* sc, u64 kt, u64 KT, 
     g9_wait<0>();   // this stage is read: free it
     g9_hold<G9_M4T / 2>(d);
     g9_hold4(a);
-    g9_hold4(ap);
     if (tid == 0) g9_bar_arrive(empty + 8u * s);
     it++;
 }
@@ -561,10 +560,8 @@ bnbq_k_m4_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap
     const u32 c = wg - 1u, w = tid >> 5, lane = tid & 31u, g = lane >> 2, q = lane & 3u;
     const u32 ra = 64u * c + 16u * w + g, rb = ra + 8u;   // this thread's rows of the tile's W
     u64 it = 0, ir = 0;
-    u32 a0[16], a1[16];
+    u32 a[16];
     float sc[4];
-#pragma unroll
-    for (int i = 0; i < 16; i++) a0[i] = a1[i] = 0u;
     for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {
         u64 wt, mt;
         bnbq_tile_order(t, tw, tt, &wt, &mt);
@@ -576,13 +573,9 @@ bnbq_k_m4_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap
         const u64 ka = wa * K, kb = wb * K;
         const bool va = wa < N, vb = wb < N;
         g9_m4_scales(sc, absmax, ka, kb, va, vb, 0u, K, bs_shift);
-        for (u64 kt = 0; kt < KT; kt += 2u) {   // two stages a round: each its own set of fragments
-            g9_m4_stage(d, a0, a1, sc, kt, KT, it, ir, c, tid, ra, rb, q, sbase, raw, full, empty, rfull, rempty, tab,
+        for (u64 kt = 0; kt < KT; kt++)
+            g9_m4_stage(d, a, sc, kt, KT, it, ir, c, tid, ra, rb, q, sbase, raw, full, empty, rfull, rempty, tab,
                         absmax, ka, kb, va, vb, K, bs_shift);
-            if (kt + 1u < KT)
-                g9_m4_stage(d, a1, a0, sc, kt + 1u, KT, it, ir, c, tid, ra, rb, q, sbase, raw, full, empty, rfull,
-                            rempty, tab, absmax, ka, kb, va, vb, K, bs_shift);
-        }
         g9_wait<0>();
         g9_hold<G9_M4T / 2>(d);
         // (every stage freed itself after its wait)
