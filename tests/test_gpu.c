@@ -1190,9 +1190,17 @@ static void op_int8_mm_dequant(void) {
                 rs = (float*)H(M * 4); fill_absmax(rs, M);
                 cs = (float*)H(N * 4); fill_absmax(cs, N);
                 if (M > 3) rs[1] = 1.0f, rs[2] = 300.0f, rs[3] = 127.0f;
+                /* specials: an f16 overflow (row 4), inf and NaN column scales, inf * 0 (NaN) */
+                if (M > 4) rs[4] = 1e30f;
+                if (N > 4) {
+                    cs[N - 1] = INFINITY;
+                    cs[N - 2] = NAN;
+                    A[N - 1] = 0;
+                }
                 if (bias_dts[b] >= 0) {
                     bf = (float*)H(N * 4);
                     fill_normal(bf, N, 2.0f);
+                    if (N > 6) bf[N - 3] = INFINITY, bf[N - 4] = -INFINITY, bf[N - 5] = NAN, bf[0] = 70000.0f;
                     bias = as_dtype(bdt, bf, N);
                     dbias = U(bias, N * bnbq_dtype_size(bdt));
                 }
