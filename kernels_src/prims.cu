@@ -1171,9 +1171,10 @@ bnbq_k_outlier_gather(const void* A, u64 M, u64 K, const i8* CB, const float* SC
 // 128 x 128 output tiles, 8 x 8 a thread (rows ty 4 + i and 64 + ty 4 + i, columns tx 4 + j and
 // 64 + tx 4 + j: conflict-free 16-byte shared loads), 16 columns a step staged from Ag / Wg (thread: tile
 // row / column r = tid % 128 of columns tid / 128 + 2 h) where j < min(nc, cap), else from A and CB
-// directly; the next step's values are loaded while this one's products run. (The 64 x 64 tiles with 4 x 4
-// a thread before it: 119 us for 41 columns at 4096 x 4096 on the H100, 2 shared loads per 16 products
-// and a step's loads exposed; the products alone are 46 us of float32 issue: FMUL + FADD, no FMA.)
+// directly; the next step's values are loaded while this one's products run. f16: each product and sum
+// as one FMA (exact products, below). (The 64 x 64 tiles with 4 x 4 a thread before it: 119 us for 41
+// columns at 4096 x 4096 on the H100 (ncu), issue-bound; these tiles with FMUL + FADD: 125 us, latency-bound
+// at 16 warps an SM.)
 #define PR_GT 128
 #define PR_GJ 16
 // a step's staged values of this thread: a[h] = A[m, c_j], w[h] = w[n, j] for j = j0 + jh + 2 h (0 past M /
@@ -1247,8 +1248,15 @@ bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB,
                 for (int i = 0; i < 8; i++)
 #pragma unroll
                     for (int j = 0; j < 8; j++) {
-                        const float p = av[i] * bv[j];
-                        acc[i][j] = acc[i][j] + p;
+                        if (BNBQ_DT == BNBQ_F16) {
+                            // f16: a and w carry 11 significant bits, so f32(a * w) is exact (|a w| within
+                            // [2^-48, 2^32]: no f32 underflow or overflow) and acc + f32(a * w) rounds once,
+                            // as the fused form: the same bits in one instruction instead of two
+                            acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+                        } else {
+                            const float p = av[i] * bv[j];
+                            acc[i][j] = acc[i][j] + p;
+                        }
                     }
             }
         }
