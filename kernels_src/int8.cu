@@ -159,17 +159,6 @@ template <> BNBQ_I8_MEM void bnbq_i8_store<8>(i8* dst, const int* q) {
 }
 template <> BNBQ_I8_MEM void bnbq_i8_store<1>(i8* dst, const int* q) { dst[0] = (i8)q[0]; }
 
-// Sets bits in the outlier bitmask's word *w unless the L2 already holds them (a relaxed load at gpu scope:
-// never a stale L1 copy; a stale or racing read only costs the atomic it would have skipped). Columns that
-// are outliers in every row (LLM activations) had thousands of rows send the same few words their atomics,
-// which serialise in the L2: Linear8bitLt's rows pass at 4096 x 4096 with 41 such columns took 32 us on the
-// H100 against 19 us without a threshold.
-BNBQ_DEV void bnbq_i8_mark(u32* w, u32 bits) {
-    u32 cur;
-    asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];" : "=r"(cur) : "l"(w) : "memory");
-    if ((cur & bits) != bits) atomicOr(w, bits);
-}
-
 // Row statistic of a piece starting at column c: max |a| over the non-outliers; outliers
 // (|a| >= thr, use_thr) set their column's bit (V = 8: c % 8 == 0, the piece's bits share a word).
 template <int V>
@@ -183,7 +172,7 @@ BNBQ_DEV float bnbq_i8_piece_max(const bnbq_i8_vec<V>& x, float m, u64 c, int us
         om |= (u32)o << i;
         m = o ? m : bnbq_i8_max(m, v);
     }
-    if (om) bnbq_i8_mark(&bm[c >> 5], om << (u32)(c & 31u));
+    if (om) atomicOr(&bm[c >> 5], om << (u32)(c & 31u));
     return m;
 }
 
@@ -335,7 +324,7 @@ BNBQ_DEV u32 bnbq_i8_piece_max8(const bnbq_i8_vec<8>& x, u32 m2, u64 c, int use_
             u32 a = x.get(i) & 0x7fffu;
             om |= (u32)(a >= T && a <= 0x7c00u) << i;
         }
-        if (om) bnbq_i8_mark(&bm[(c >> 5) * bms], om << (u32)(c & 31u));
+        if (om) atomicOr(&bm[(c >> 5) * bms], om << (u32)(c & 31u));
     }
     return m2;
 }
@@ -706,7 +695,6 @@ bnbq_k_int8_vw_one(const u16* A, u64 cols, float thr, i8* CA, float* row_stats, 
     bnbq_pdl_release();   // (one block: the kernel after it, bnbq_k_int8_gemv_dq, may start at once)
     if (threadIdx.x == 0) n_out[0] = 0;
     for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) bm[w] = 0u;
-    __threadfence();   // (bnbq_i8_mark's gpu-scope loads of the row pass see these stores)
     __syncthreads();   // (the atomicOr of the row pass land after these stores, in the L2)
     bnbq_i8_rows8<0, 1, 0>(A, 1, cols, thr, CA, row_stats, bm, 0, 0, 0, 0, 1);
     __syncthreads();
@@ -762,7 +750,7 @@ BNBQ_DEV void bnbq_i8_dq_stats(const u16* A, u64 rows, u64 cols, float thr, u32*
                         cm[i] = o ? cm[i] : bnbq_i8_max(cm[i], v);
                         rm = o ? rm : bnbq_i8_max(rm, v);
                     }
-                    if (om) bnbq_i8_mark(&bm[c >> 5], om << (u32)(c & 31u));
+                    if (om) atomicOr(&bm[c >> 5], om << (u32)(c & 31u));
                 }
                 rm = bnbq_i8_warp_max(rm);
                 if (lane == 0) part[r0 + j][warp] = rm;
