@@ -1200,6 +1200,10 @@ BNBQ_DEV void pr_outlier_gload(const void* A, u64 M, u64 K, const i8* CB, float 
         }
     }
 }
+// half-rows of out a phase of bnbq_k_outlier_mm_g's epilogue (16 bytes each for f32: half of them)
+#define PR_GH 1
+// a 16-bit element of the unit's dtype widened (f16: for arithmetic only, bnbq_dt_ld's)
+BNBQ_DEV float pr_h2f(u16 h) { return BNBQ_DT == BNBQ_F16 ? bnbq_h2f_arith(h) : bnbq_bf16_to_f32(h); }
 // dt bits of v (one RNE rounding, NaN canonical), pr_st's
 BNBQ_DEV u32 pr_bits(float v) {
     if (BNBQ_DT == BNBQ_F32) return __float_as_uint(bnbq_canon(v));
@@ -1228,6 +1232,17 @@ bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB,
 #pragma unroll
             for (int j = 0; j < 8; j++) acc[i][j] = 0.0f;
         pr_outlier_gload(A, M, K, CB, scb, N, cols, nc, jg, Ag, Wg, 0, jh, m, n, a, w, bad);
+        // the tile's lines of out into the L2 for the epilogue (one thread a 32-byte sector)
+        if ((tx & (BNBQ_DT == BNBQ_F32 ? 1 : 3)) == 0) {
+#pragma unroll
+            for (int i = 0; i < 8; i++)
+#pragma unroll
+                for (int hh = 0; hh < 2; hh++) {
+                    const u64 mo = m0 + (u64)((i & 4) * 16 + ty * 4 + (i & 3)), no = n0 + (u64)(hh * 64 + tx * 4);
+                    if (mo < M && no < N)
+                        asm volatile("prefetch.global.L2 [%0];" ::"l"((const char*)out + (mo * N + no) * (BNBQ_DT == BNBQ_F32 ? 4u : 2u)));
+                }
+        }
         for (i32 j0 = 0; j0 < nc; j0 += PR_GJ) {
             __syncthreads();   // the step before is read
 #pragma unroll
@@ -1260,38 +1275,59 @@ bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB,
                     }
             }
         }
-        // out[m, n] = dt(f32(out[m, n]) + sum), a half-row of 4 at a time: its loads, then its stores
+        // out[m, n] = dt(f32(out[m, n]) + sum): the loads of a phase's half-rows of 4 (16-bit: all 16 of the
+        // thread's; f32: 8) before its stores (a load after a store of out waited its full latency: the
+        // compiler cannot move it above; ncu: 30 % of the kernel's stall samples); the lines were prefetched
+        // into the L2 when the tile began
 #pragma unroll
-        for (int i = 0; i < 8; i++) {
-            const u64 mo = m0 + (u64)((i & 4) * 16 + ty * 4 + (i & 3));
-            if (mo >= M) continue;
+        for (int h0 = 0; h0 < 2; h0 += PR_GH) {
+            uint4 ov[8][PR_GH];
 #pragma unroll
-            for (int hh = 0; hh < 2; hh++) {
-                const u64 no = n0 + (u64)(hh * 64 + tx * 4), e = mo * N + no;
-                const float* s4 = &acc[i][4 * hh];
-                if (vec && no + 4u <= N) {
-                    if (BNBQ_DT == BNBQ_F32) {
-                        const float4 o = *(const float4*)((const float*)out + e);
-                        *(uint4*)((float*)out + e) = make_uint4(pr_bits(o.x + s4[0]), pr_bits(o.y + s4[1]),
-                                                                pr_bits(o.z + s4[2]), pr_bits(o.w + s4[3]));
-                    } else {
-                        const uint2 o = *(const uint2*)((const u16*)out + e);
-                        const float o0 = BNBQ_DT == BNBQ_F16 ? bnbq_h2f_arith((u16)o.x) : bnbq_bf16_to_f32((u16)o.x);
-                        const float o1 = BNBQ_DT == BNBQ_F16 ? bnbq_h2f_arith((u16)(o.x >> 16)) : bnbq_bf16_to_f32((u16)(o.x >> 16));
-                        const float o2 = BNBQ_DT == BNBQ_F16 ? bnbq_h2f_arith((u16)o.y) : bnbq_bf16_to_f32((u16)o.y);
-                        const float o3 = BNBQ_DT == BNBQ_F16 ? bnbq_h2f_arith((u16)(o.y >> 16)) : bnbq_bf16_to_f32((u16)(o.y >> 16));
-                        *(uint2*)((u16*)out + e) = make_uint2(pr_bits(o0 + s4[0]) | (pr_bits(o1 + s4[1]) << 16),
-                                                              pr_bits(o2 + s4[2]) | (pr_bits(o3 + s4[3]) << 16));
+            for (int i = 0; i < 8; i++)
+#pragma unroll
+                for (int hx = 0; hx < PR_GH; hx++) {
+                    const u64 mo = m0 + (u64)((i & 4) * 16 + ty * 4 + (i & 3));
+                    const u64 no = n0 + (u64)((h0 + hx) * 64 + tx * 4), e = mo * N + no;
+                    ov[i][hx] = make_uint4(0u, 0u, 0u, 0u);
+                    if (vec && mo < M && no + 4u <= N) {
+                        if (BNBQ_DT == BNBQ_F32) {
+                            ov[i][hx] = *(const uint4*)((const float*)out + e);
+                        } else {
+                            const uint2 o = *(const uint2*)((const u16*)out + e);
+                            ov[i][hx].x = o.x;
+                            ov[i][hx].y = o.y;
+                        }
                     }
-                } else {
-                    float o[4];
-#pragma unroll
-                    for (int j = 0; j < 4; j++) o[j] = no + (u64)j < N ? bnbq_dt_ld(out, e + (u64)j) : 0.0f;
-#pragma unroll
-                    for (int j = 0; j < 4; j++)
-                        if (no + (u64)j < N) pr_st(out, e + (u64)j, o[j] + s4[j]);
                 }
-            }
+#pragma unroll
+            for (int i = 0; i < 8; i++)
+#pragma unroll
+                for (int hx = 0; hx < PR_GH; hx++) {
+                    const u64 mo = m0 + (u64)((i & 4) * 16 + ty * 4 + (i & 3));
+                    const u64 no = n0 + (u64)((h0 + hx) * 64 + tx * 4), e = mo * N + no;
+                    const float* s4 = &acc[i][4 * (h0 + hx)];
+                    if (mo >= M) continue;
+                    if (vec && no + 4u <= N) {
+                        const uint4 o = ov[i][hx];
+                        if (BNBQ_DT == BNBQ_F32) {
+                            *(uint4*)((float*)out + e) =
+                                make_uint4(pr_bits(__uint_as_float(o.x) + s4[0]), pr_bits(__uint_as_float(o.y) + s4[1]),
+                                           pr_bits(__uint_as_float(o.z) + s4[2]), pr_bits(__uint_as_float(o.w) + s4[3]));
+                        } else {
+                            const float o0 = pr_h2f((u16)o.x), o1 = pr_h2f((u16)(o.x >> 16));
+                            const float o2 = pr_h2f((u16)o.y), o3 = pr_h2f((u16)(o.y >> 16));
+                            *(uint2*)((u16*)out + e) = make_uint2(pr_bits(o0 + s4[0]) | (pr_bits(o1 + s4[1]) << 16),
+                                                                  pr_bits(o2 + s4[2]) | (pr_bits(o3 + s4[3]) << 16));
+                        }
+                    } else {   // (N % 4, unaligned out, or the row's end)
+                        float o[4];
+#pragma unroll
+                        for (int j = 0; j < 4; j++) o[j] = no + (u64)j < N ? bnbq_dt_ld(out, e + (u64)j) : 0.0f;
+#pragma unroll
+                        for (int j = 0; j < 4; j++)
+                            if (no + (u64)j < N) pr_st(out, e + (u64)j, o[j] + s4[j]);
+                    }
+                }
         }
     }
     if (bad) *err = 1u;
