@@ -1253,8 +1253,11 @@ bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB,
             __syncthreads();
             if (j0 + PR_GJ < nc)
                 pr_outlier_gload(A, M, K, CB, scb, N, cols, nc, jg, Ag, Wg, j0 + PR_GJ, jh, m, n, a, w, bad);
+            // (the last step's columns past nc are zeros; skipping them leaves the sums' bits: a sum that starts at
+            // +0 is never -0, and + 0 keeps every other value)
+            const int jn = nc - j0 < PR_GJ ? (int)(nc - j0) : PR_GJ;
 #pragma unroll 2
-            for (int jj = 0; jj < PR_GJ; jj++) {
+            for (int jj = 0; jj < jn; jj++) {
                 const float4 x0 = *(const float4*)&As[jj][ty * 4], x1 = *(const float4*)&As[jj][64 + ty * 4];
                 const float4 y0 = *(const float4*)&Ws[jj][tx * 4], y1 = *(const float4*)&Ws[jj][64 + tx * 4];
                 const float av[8] = { x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w };
