@@ -622,21 +622,6 @@ BNBQ_API bnbq_result bnbq_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, con
                                                bnbq_dtype bias_dt, const void* bias,
                                                const void* A, const int32_t* cols,
                                                const int32_t* num_cols, int32_t* work, void* out);
-/* bnbq_int8_mixed_scaled_mm with a work buffer of work_bytes bytes (at least M * N * 4, or NULL and 0
-   where M == 1): the same bytes. Given bnbq_int8_mixed_scaled_mm_ws_bytes(M, N, K) bytes or more, the GPU
-   takes its fastest path for more than 16 rows with outlier columns: up to 256 outlier columns of A and of
-   the weight gathered after P, then mm_dequant and the outlier product in one pass over out (with
-   M * N * 4 bytes: mm_dequant, then the outlier product adding to out). Linear8bitLt calls it so. */
-BNBQ_API bnbq_result bnbq_int8_mixed_scaled_mm_ws(bnbq_exec* ex, bnbq_dtype dt, const int8_t* CA,
-                                                  const int8_t* CB, size_t M, size_t N, size_t K,
-                                                  const float* row_stats, const float* col_stats,
-                                                  bnbq_dtype bias_dt, const void* bias,
-                                                  const void* A, const int32_t* cols,
-                                                  const int32_t* num_cols, void* work,
-                                                  size_t work_bytes, void* out);
-/* The work bytes of bnbq_int8_mixed_scaled_mm_ws's fastest path: M * N * 4 rounded up to 16, then
-   min(K, 256) * (M + N) * 4; 0 where that overflows size_t. */
-BNBQ_API size_t bnbq_int8_mixed_scaled_mm_ws_bytes(size_t M, size_t N, size_t K);
 /* out (M, max_cols) = X (M, K) columns cols[j] for j < *num_cols, zero for j >= *num_cols
    (elem_size 1, 2, 4 or 8 bytes). Entries of cols past *num_cols are not read. */
 BNBQ_API bnbq_result bnbq_gather_columns(bnbq_exec* ex, size_t elem_size, const void* X, size_t M,
@@ -1283,7 +1268,7 @@ typedef struct bnbq_backend {
     bnbq_result (*int8_mixed_scaled_mm)(bnbq_exec*, bnbq_dtype, const int8_t*, const int8_t*,
                                         size_t, size_t, size_t, const float*, const float*,
                                         bnbq_dtype, const void*, const void*, const int32_t*,
-                                        const int32_t*, int32_t*, size_t, void*);
+                                        const int32_t*, int32_t*, void*);
 } bnbq_backend;
 
 /* Log through an exec's logger (used by backends). Thread safety: as the logger. */
@@ -6880,12 +6865,13 @@ BNBQ_API bnbq_result bnbq_int8_outlier_mm(bnbq_exec* ex, bnbq_dtype dt, const vo
     return BNBQ_SUCCESS;
 }
 
-/* bnbq_int8_mixed_scaled_mm(_ws) (bnbq__func: the caller's name; work_bytes: as _ws's) */
-static bnbq_result bnbq__i8_msm(const char* bnbq__func, bnbq_exec* ex, bnbq_dtype dt, const int8_t* CA,
-                                const int8_t* CB, size_t M, size_t N, size_t K, const float* row_stats,
-                                const float* col_stats, bnbq_dtype bias_dt, const void* bias,
-                                const void* A, const int32_t* cols, const int32_t* num_cols,
-                                int32_t* work, size_t work_bytes, void* out) {
+BNBQ_API bnbq_result bnbq_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, const int8_t* CA,
+                                               const int8_t* CB, size_t M, size_t N, size_t K,
+                                               const float* row_stats, const float* col_stats,
+                                               bnbq_dtype bias_dt, const void* bias,
+                                               const void* A, const int32_t* cols,
+                                               const int32_t* num_cols, int32_t* work, void* out) {
+    static const char* bnbq__func = "bnbq_int8_mixed_scaled_mm";
     size_t es = bnbq_dtype_size(dt);
     int32_t* P = work;
     bnbq_result r;
@@ -6901,8 +6887,6 @@ static bnbq_result bnbq__i8_msm(const char* bnbq__func, bnbq_exec* ex, bnbq_dtyp
     BNBQ__REQUIRE(bnbq__mul_ok(M, K, es, NULL) && bnbq__mul_ok(N, K, 1, NULL) &&
                   bnbq__mul_ok(M, N, 4, NULL) && bnbq__mul_ok(M, N, es, NULL), BNBQ_ERROR_OVERFLOW,
                   "a matrix size overflows");
-    BNBQ__REQUIRE(!work || (M * N <= SIZE_MAX / 4 && work_bytes >= M * N * 4), BNBQ_ERROR_INVALID_ARGS,
-                  "work_bytes is below M * N * 4");
     BNBQ__REQUIRE(bnbq__aligned(row_stats, 4) && bnbq__aligned(col_stats, 4) &&
                   bnbq__aligned(work, 4) && bnbq__aligned(out, es) &&
                   (!bias || bnbq__aligned(bias, bnbq_dtype_size(bias_dt))) &&
@@ -6910,7 +6894,7 @@ static bnbq_result bnbq__i8_msm(const char* bnbq__func, bnbq_exec* ex, bnbq_dtyp
                              bnbq__aligned(num_cols, 4))), BNBQ_ERROR_MISALIGNED,
                   "a tensor is misaligned");
     BNBQ__DISPATCH(int8_mixed_scaled_mm, (ex, dt, CA, CB, M, N, K, row_stats, col_stats, bias_dt,
-                                          bias, A, cols, num_cols, work, work ? work_bytes : 0, out));
+                                          bias, A, cols, num_cols, work, out));
     /* the CPU: the three calls (the columns checked first, so that bad ones leave out as it was) */
     BNBQ__REQUIRE(!cols || bnbq__cols_ok(cols, num_cols, K, K), BNBQ_ERROR_INVALID_ARGS,
                   "the outlier count or a column is out of range");
@@ -6925,36 +6909,6 @@ static bnbq_result bnbq__i8_msm(const char* bnbq__func, bnbq_exec* ex, bnbq_dtyp
         r = bnbq_int8_outlier_mm(ex, dt, A, M, K, CB, col_stats, N, cols, num_cols, out);
     if (!work) free(P);
     return r;
-}
-
-BNBQ_API bnbq_result bnbq_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, const int8_t* CA,
-                                               const int8_t* CB, size_t M, size_t N, size_t K,
-                                               const float* row_stats, const float* col_stats,
-                                               bnbq_dtype bias_dt, const void* bias,
-                                               const void* A, const int32_t* cols,
-                                               const int32_t* num_cols, int32_t* work, void* out) {
-    size_t wb = work && bnbq__mul_ok(M, N, 4, NULL) ? M * N * 4 : 0;
-    return bnbq__i8_msm("bnbq_int8_mixed_scaled_mm", ex, dt, CA, CB, M, N, K, row_stats, col_stats,
-                        bias_dt, bias, A, cols, num_cols, work, wb, out);
-}
-
-BNBQ_API bnbq_result bnbq_int8_mixed_scaled_mm_ws(bnbq_exec* ex, bnbq_dtype dt, const int8_t* CA,
-                                                  const int8_t* CB, size_t M, size_t N, size_t K,
-                                                  const float* row_stats, const float* col_stats,
-                                                  bnbq_dtype bias_dt, const void* bias,
-                                                  const void* A, const int32_t* cols,
-                                                  const int32_t* num_cols, void* work,
-                                                  size_t work_bytes, void* out) {
-    return bnbq__i8_msm("bnbq_int8_mixed_scaled_mm_ws", ex, dt, CA, CB, M, N, K, row_stats, col_stats,
-                        bias_dt, bias, A, cols, num_cols, (int32_t*)work, work_bytes, out);
-}
-
-BNBQ_API size_t bnbq_int8_mixed_scaled_mm_ws_bytes(size_t M, size_t N, size_t K) {
-    size_t p, g, c = K < 256 ? K : 256;
-    if (!bnbq__mul_ok(M, N, 4, &p) || p * 4 > SIZE_MAX - 15 || M > SIZE_MAX - N) return 0;
-    p = (p * 4 + 15) & ~(size_t)15;
-    if (!bnbq__mul_ok(c, M + N, 4, &g) || g * 4 > SIZE_MAX - p) return 0;
-    return p + g * 4;
 }
 
 BNBQ_API bnbq_result bnbq_gather_columns(bnbq_exec* ex, size_t elem_size, const void* X, size_t M,
@@ -8108,9 +8062,7 @@ static bnbq_result bnbq__i8_core(bnbq_exec* ex, bnbq_linear* L, bnbq__arena* a, 
     float thr = L->desc.threshold;
     int8_t* CA = (int8_t*)bnbq__take(a, T * K, 1);
     float* SCA = (float*)bnbq__take(a, T, 4);
-    /* with a threshold, room after the int32 products for the GPU's fused outlier pass */
-    size_t wsb = thr > 0.0f ? bnbq_int8_mixed_scaled_mm_ws_bytes(T, N, K) : 0;
-    int32_t* o32 = wsb ? (int32_t*)bnbq__take(a, wsb, 1) : (int32_t*)bnbq__take(a, T * N, 4);
+    int32_t* o32 = (int32_t*)bnbq__take(a, T * N, 4);
     const void* W16 = NULL;
     int requant = !L->desc.int8_weights;
     if (requant) W16 = bnbq__lin_as(a, L->desc.weight_dtype, L->weight, N * K, BNBQ_F16);
@@ -8124,10 +8076,9 @@ static bnbq_result bnbq__i8_core(bnbq_exec* ex, bnbq_linear* L, bnbq__arena* a, 
     BNBQ__TRY(bnbq_int8_vectorwise_quant(ex, BNBQ_F16, A16, T, K, thr, CA, SCA,
                                          thr > 0.0f ? L->outlier_cols : NULL,
                                          thr > 0.0f ? L->num_outliers : NULL));
-    return bnbq_int8_mixed_scaled_mm_ws(ex, adt, CA, L->CB, T, N, K, SCA, L->SCB, bias_dt, bias, A,
-                                        thr > 0.0f ? L->outlier_cols : NULL,
-                                        thr > 0.0f ? L->num_outliers : NULL, o32,
-                                        wsb ? wsb : T * N * 4, out);
+    return bnbq_int8_mixed_scaled_mm(ex, adt, CA, L->CB, T, N, K, SCA, L->SCB, bias_dt, bias, A,
+                                     thr > 0.0f ? L->outlier_cols : NULL,
+                                     thr > 0.0f ? L->num_outliers : NULL, o32, out);
 }
 
 static bnbq_result bnbq__i8_fwd(bnbq_exec* ex, bnbq_linear* L, const bnbq__lin_args* g,

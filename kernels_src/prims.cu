@@ -1209,55 +1209,10 @@ BNBQ_DEV u32 pr_bits(float v) {
     if (BNBQ_DT == BNBQ_F32) return __float_as_uint(bnbq_canon(v));
     return bnbq_dt_pack(v);
 }
-// bnbq_k_int8_dq_outl's epilogue: out[m, n] = dt(f32(o) + sum), o = dt(bnbq_i8_mmdq(P[m, n], rs[m], cs[n], bias)) as
-// bnbq_k_int8_mm_dequant stores it and bnbq_k_outlier_mm_g reads it back; four half-rows of 4 at a time (P's
-// loads first)
-#define PR_DQQ 2   // half-rows a phase
-BNBQ_DEV float pr_dq_val(int p, float r, float c, int bias_dt, const void* bias, u64 n) {
-    const u32 o = bnbq_i8_mmdq_out<BNBQ_DT>(bnbq_i8_mmdq_h(p, r, c, bias_dt, bias, n));
-    return BNBQ_DT == BNBQ_F32 ? __uint_as_float(o) : pr_h2f((u16)o);
-}
-BNBQ_DEV void pr_outlier_dq_out(const i32* P, const float* rs, const float* cs, int bias_dt, const void* bias, u64 M,
-                                u64 N, u64 m0, u64 n0, int ty, int tx, bool vec, const float (&acc)[8][8], void* out) {
-#pragma unroll
-    for (int q0 = 0; q0 < 16; q0 += PR_DQQ) {
-        int4 pv[PR_DQQ];
-#pragma unroll
-        for (int qq = 0; qq < PR_DQQ; qq++) {   // chunk q = q0 + qq: row i = q / 2, half hh = q % 2
-            const int q = q0 + qq, i = q >> 1, hh = q & 1;
-            const u64 mo = m0 + (u64)((i & 4) * 16 + ty * 4 + (i & 3)), no = n0 + (u64)(hh * 64 + tx * 4);
-            pv[qq] = make_int4(0, 0, 0, 0);
-            if (vec && mo < M && no + 4u <= N) pv[qq] = *(const int4*)(P + mo * N + no);
-        }
-#pragma unroll
-        for (int qq = 0; qq < PR_DQQ; qq++) {
-            const int q = q0 + qq, i = q >> 1, hh = q & 1;
-            const u64 mo = m0 + (u64)((i & 4) * 16 + ty * 4 + (i & 3)), no = n0 + (u64)(hh * 64 + tx * 4), e = mo * N + no;
-            const float* s4 = &acc[i][4 * hh];
-            if (mo >= M) continue;
-            const float r = rs[mo];
-            if (vec && no + 4u <= N) {
-                const int p4[4] = { pv[qq].x, pv[qq].y, pv[qq].z, pv[qq].w };
-                u32 b[4];
-#pragma unroll
-                for (int j = 0; j < 4; j++) b[j] = pr_bits(pr_dq_val(p4[j], r, cs[no + j], bias_dt, bias, no + j) + s4[j]);
-                if (BNBQ_DT == BNBQ_F32) *(uint4*)((float*)out + e) = make_uint4(b[0], b[1], b[2], b[3]);
-                else *(uint2*)((u16*)out + e) = make_uint2(b[0] | (b[1] << 16), b[2] | (b[3] << 16));
-            } else {   // (N % 4, unaligned, or the row's end)
-#pragma unroll
-                for (int j = 0; j < 4; j++)
-                    if (no + (u64)j < N)
-                        pr_st(out, e + (u64)j, pr_dq_val(P[e + (u64)j], r, cs[no + j], bias_dt, bias, no + j) + s4[j]);
-            }
-        }
-    }
-}
-// DQ: out is written, not added to: dt(f32(o) + sum) with o the value bnbq_k_int8_mm_dequant stores for the int32
-// product P (M, N), row_stats rs, SCB (its col_stats) and bias (bias_dt), as that kernel then this one would
-template <bool DQ>
-BNBQ_DEV void pr_outlier_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,
-                           const i32* num_cols, void* out, u32* err, const float* Ag, const float* Wg, u64 cap,
-                           const i32* P, const float* rs, int bias_dt, const void* bias) {
+extern "C" __global__ void __launch_bounds__(256, 2)
+bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,
+                    const i32* num_cols, void* out, u32* err, const float* Ag, const float* Wg, u64 cap) {
+    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)
     __shared__ __align__(16) float As[PR_GJ][PR_GT];   // [j][m]
     __shared__ __align__(16) float Ws[PR_GJ][PR_GT];   // [j][n]
     const i32 nc = pr_outlier_nc(num_cols, K, err);
@@ -1266,8 +1221,8 @@ BNBQ_DEV void pr_outlier_g(const void* A, u64 M, u64 K, const i8* CB, const floa
     const u64 mtiles = (M + PR_GT - 1) / PR_GT;
     const u64 n0 = (u64)blockIdx.x * PR_GT, n = n0 + (u64)r;
     const float scb = n < N ? SCB[n] : 0.0f;
-    // 4 outputs of a row in one access where out (DQ: and P) is 16-byte aligned and N % 4 == 0
-    const bool vec = ((u64)out & 15u) == 0 && N % 4u == 0 && (!DQ || ((u64)P & 15u) == 0);
+    // 4 outputs of a row in one access where out is 16-byte aligned and N % 4 == 0
+    const bool vec = ((u64)out & 15u) == 0 && N % 4u == 0;
     u32 bad = 0u;
     for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
         const u64 m0 = mt * PR_GT, m = m0 + (u64)r;
@@ -1277,16 +1232,15 @@ BNBQ_DEV void pr_outlier_g(const void* A, u64 M, u64 K, const i8* CB, const floa
 #pragma unroll
             for (int j = 0; j < 8; j++) acc[i][j] = 0.0f;
         pr_outlier_gload(A, M, K, CB, scb, N, cols, nc, jg, Ag, Wg, 0, jh, m, n, a, w, bad);
-        // the tile's lines the epilogue reads (out; DQ: P) into the L2 (one thread a 32-byte sector)
-        if ((tx & (DQ ? 1 : BNBQ_DT == BNBQ_F32 ? 1 : 3)) == 0) {
+        // the tile's lines of out into the L2 for the epilogue (one thread a 32-byte sector)
+        if ((tx & (BNBQ_DT == BNBQ_F32 ? 1 : 3)) == 0) {
 #pragma unroll
             for (int i = 0; i < 8; i++)
 #pragma unroll
                 for (int hh = 0; hh < 2; hh++) {
                     const u64 mo = m0 + (u64)((i & 4) * 16 + ty * 4 + (i & 3)), no = n0 + (u64)(hh * 64 + tx * 4);
-                    const char* line = DQ ? (const char*)(P + mo * N + no)
-                                          : (const char*)out + (mo * N + no) * (BNBQ_DT == BNBQ_F32 ? 4u : 2u);
-                    if (mo < M && no < N) asm volatile("prefetch.global.L2 [%0];" ::"l"(line));
+                    if (mo < M && no < N)
+                        asm volatile("prefetch.global.L2 [%0];" ::"l"((const char*)out + (mo * N + no) * (BNBQ_DT == BNBQ_F32 ? 4u : 2u)));
                 }
         }
         for (i32 j0 = 0; j0 < nc; j0 += PR_GJ) {
@@ -1324,83 +1278,62 @@ BNBQ_DEV void pr_outlier_g(const void* A, u64 M, u64 K, const i8* CB, const floa
                     }
             }
         }
-        if (DQ) {
-            pr_outlier_dq_out(P, rs, SCB, bias_dt, bias, M, N, m0, n0, ty, tx, vec, acc, out);
-        } else {
-            // out[m, n] = dt(f32(out[m, n]) + sum): the loads of a phase's half-rows of 4 (16-bit: all 16 of the
-            // thread's; f32: 8) before its stores (a load after a store of out waited its full latency: the
-            // compiler cannot move it above; ncu: 30 % of the kernel's stall samples); the lines were prefetched
-            // into the L2 when the tile began
+        // out[m, n] = dt(f32(out[m, n]) + sum): the loads of a phase's half-rows of 4 (16-bit: all 16 of the
+        // thread's; f32: 8) before its stores (a load after a store of out waited its full latency: the
+        // compiler cannot move it above; ncu: 30 % of the kernel's stall samples); the lines were prefetched
+        // into the L2 when the tile began
 #pragma unroll
-            for (int h0 = 0; h0 < 2; h0 += PR_GH) {
-                uint4 ov[8][PR_GH];
+        for (int h0 = 0; h0 < 2; h0 += PR_GH) {
+            uint4 ov[8][PR_GH];
 #pragma unroll
-                for (int i = 0; i < 8; i++)
+            for (int i = 0; i < 8; i++)
 #pragma unroll
-                    for (int hx = 0; hx < PR_GH; hx++) {
-                        const u64 mo = m0 + (u64)((i & 4) * 16 + ty * 4 + (i & 3));
-                        const u64 no = n0 + (u64)((h0 + hx) * 64 + tx * 4), e = mo * N + no;
-                        ov[i][hx] = make_uint4(0u, 0u, 0u, 0u);
-                        if (vec && mo < M && no + 4u <= N) {
-                            if (BNBQ_DT == BNBQ_F32) {
-                                ov[i][hx] = *(const uint4*)((const float*)out + e);
-                            } else {
-                                const uint2 o = *(const uint2*)((const u16*)out + e);
-                                ov[i][hx].x = o.x;
-                                ov[i][hx].y = o.y;
-                            }
+                for (int hx = 0; hx < PR_GH; hx++) {
+                    const u64 mo = m0 + (u64)((i & 4) * 16 + ty * 4 + (i & 3));
+                    const u64 no = n0 + (u64)((h0 + hx) * 64 + tx * 4), e = mo * N + no;
+                    ov[i][hx] = make_uint4(0u, 0u, 0u, 0u);
+                    if (vec && mo < M && no + 4u <= N) {
+                        if (BNBQ_DT == BNBQ_F32) {
+                            ov[i][hx] = *(const uint4*)((const float*)out + e);
+                        } else {
+                            const uint2 o = *(const uint2*)((const u16*)out + e);
+                            ov[i][hx].x = o.x;
+                            ov[i][hx].y = o.y;
                         }
                     }
+                }
 #pragma unroll
-                for (int i = 0; i < 8; i++)
+            for (int i = 0; i < 8; i++)
 #pragma unroll
-                    for (int hx = 0; hx < PR_GH; hx++) {
-                        const u64 mo = m0 + (u64)((i & 4) * 16 + ty * 4 + (i & 3));
-                        const u64 no = n0 + (u64)((h0 + hx) * 64 + tx * 4), e = mo * N + no;
-                        const float* s4 = &acc[i][4 * (h0 + hx)];
-                        if (mo >= M) continue;
-                        if (vec && no + 4u <= N) {
-                            const uint4 o = ov[i][hx];
-                            if (BNBQ_DT == BNBQ_F32) {
-                                *(uint4*)((float*)out + e) =
-                                    make_uint4(pr_bits(__uint_as_float(o.x) + s4[0]), pr_bits(__uint_as_float(o.y) + s4[1]),
-                                               pr_bits(__uint_as_float(o.z) + s4[2]), pr_bits(__uint_as_float(o.w) + s4[3]));
-                            } else {
-                                const float o0 = pr_h2f((u16)o.x), o1 = pr_h2f((u16)(o.x >> 16));
-                                const float o2 = pr_h2f((u16)o.y), o3 = pr_h2f((u16)(o.y >> 16));
-                                *(uint2*)((u16*)out + e) = make_uint2(pr_bits(o0 + s4[0]) | (pr_bits(o1 + s4[1]) << 16),
-                                                                      pr_bits(o2 + s4[2]) | (pr_bits(o3 + s4[3]) << 16));
-                            }
-                        } else {   // (N % 4, unaligned out, or the row's end)
-                            float o[4];
-#pragma unroll
-                            for (int j = 0; j < 4; j++) o[j] = no + (u64)j < N ? bnbq_dt_ld(out, e + (u64)j) : 0.0f;
-#pragma unroll
-                            for (int j = 0; j < 4; j++)
-                                if (no + (u64)j < N) pr_st(out, e + (u64)j, o[j] + s4[j]);
+                for (int hx = 0; hx < PR_GH; hx++) {
+                    const u64 mo = m0 + (u64)((i & 4) * 16 + ty * 4 + (i & 3));
+                    const u64 no = n0 + (u64)((h0 + hx) * 64 + tx * 4), e = mo * N + no;
+                    const float* s4 = &acc[i][4 * (h0 + hx)];
+                    if (mo >= M) continue;
+                    if (vec && no + 4u <= N) {
+                        const uint4 o = ov[i][hx];
+                        if (BNBQ_DT == BNBQ_F32) {
+                            *(uint4*)((float*)out + e) =
+                                make_uint4(pr_bits(__uint_as_float(o.x) + s4[0]), pr_bits(__uint_as_float(o.y) + s4[1]),
+                                           pr_bits(__uint_as_float(o.z) + s4[2]), pr_bits(__uint_as_float(o.w) + s4[3]));
+                        } else {
+                            const float o0 = pr_h2f((u16)o.x), o1 = pr_h2f((u16)(o.x >> 16));
+                            const float o2 = pr_h2f((u16)o.y), o3 = pr_h2f((u16)(o.y >> 16));
+                            *(uint2*)((u16*)out + e) = make_uint2(pr_bits(o0 + s4[0]) | (pr_bits(o1 + s4[1]) << 16),
+                                                                  pr_bits(o2 + s4[2]) | (pr_bits(o3 + s4[3]) << 16));
                         }
+                    } else {   // (N % 4, unaligned out, or the row's end)
+                        float o[4];
+#pragma unroll
+                        for (int j = 0; j < 4; j++) o[j] = no + (u64)j < N ? bnbq_dt_ld(out, e + (u64)j) : 0.0f;
+#pragma unroll
+                        for (int j = 0; j < 4; j++)
+                            if (no + (u64)j < N) pr_st(out, e + (u64)j, o[j] + s4[j]);
                     }
-            }
+                }
         }
     }
     if (bad) *err = 1u;
-}
-
-extern "C" __global__ void __launch_bounds__(256, 2)
-bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,
-                    const i32* num_cols, void* out, u32* err, const float* Ag, const float* Wg, u64 cap) {
-    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)
-    pr_outlier_g<false>(A, M, K, CB, SCB, N, cols, num_cols, out, err, Ag, Wg, cap, 0, 0, 0, 0);
-}
-// bnbq_int8_mixed_scaled_mm's mm_dequant and outlier product in one pass over out (the work buffer holds the
-// int32 product P and, after it, the gathered columns): the bytes of bnbq_k_int8_mm_dequant then
-// bnbq_k_outlier_mm_g, without writing out and reading it back
-extern "C" __global__ void __launch_bounds__(256, 2)
-bnbq_k_int8_dq_outl(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,
-                    const i32* num_cols, void* out, u32* err, const float* Ag, const float* Wg, u64 cap,
-                    const i32* P, const float* rs, int bias_dt, const void* bias) {
-    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)
-    pr_outlier_g<true>(A, M, K, CB, SCB, N, cols, num_cols, out, err, Ag, Wg, cap, P, rs, bias_dt, bias);
 }
 
 // The same for few rows (the launcher: M <= 16, a decoding step): 16 x 16 output tiles, a thread an

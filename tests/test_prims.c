@@ -868,13 +868,6 @@ static void test_int8_mixed_scaled_mm(void)
                     CHECK(memcmp(got, want, M * N * dts(dt)) == 0,
                           "int8_mixed_scaled_mm %s M=%zu N=%zu K=%zu bias %d cols %d work %d: not the three calls' bytes",
                           dtn(dt), M, N, K, (int)bi, with_cols, use_work);
-                    if (use_work) {   /* _ws with exactly M N 4 bytes: the same */
-                        memset(got, 0xA5, M * N * 4);
-                        MUST(bnbq_int8_mixed_scaled_mm_ws(pass & 2 ? &g_logex : NULL, dt, CA, CB, M, N, K, rs, cs, bdt,
-                                                          bias, A, with_cols ? cols : NULL, &nc, work, M * N * 4, got));
-                        CHECK(memcmp(got, want, M * N * dts(dt)) == 0, "int8_mixed_scaled_mm_ws %s M=%zu N=%zu: other bytes",
-                              dtn(dt), M, N);
-                    }
                 }
                 /* a bad column: INVALID_ARGS, out as it was */
                 cols[0] = (int32_t)K;
@@ -910,25 +903,6 @@ static void test_int8_mixed_scaled_mm(void)
         EXPECT(BNBQ_ERROR_INVALID_ARGS, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, q, 2, 2, 2, st, st, BNBQ_F16, NULL, A, cc, &nc, w, o);
         /* no outlier columns: A and num_cols are not needed */
         EXPECT(BNBQ_SUCCESS, bnbq_int8_mixed_scaled_mm, BNBQ_F32, q, q, 2, 2, 4, st, st, BNBQ_F16, NULL, NULL, NULL, NULL, w, o);
-        /* _ws: work_bytes below M N 4 (and nothing written), NULL work for one row, the sizes */
-        nc = 2;
-        memset(o, 0x5A, sizeof o);
-        memcpy(A + 32, o, 4);
-        EXPECT(BNBQ_ERROR_INVALID_ARGS, bnbq_int8_mixed_scaled_mm_ws, BNBQ_F32, q, q, 2, 2, 4, st, st, BNBQ_F16, NULL, A, cc, &nc,
-               w, 15, o);
-        CHECK(memcmp(o, A + 32, 4) == 0, "int8_mixed_scaled_mm_ws with too little work wrote out");
-        EXPECT(BNBQ_ERROR_NULL_POINTER, bnbq_int8_mixed_scaled_mm_ws, BNBQ_F32, q, q, 2, 2, 4, st, st, BNBQ_F16, NULL, A, cc,
-               &nc, NULL, 64, o);
-        EXPECT(BNBQ_SUCCESS, bnbq_int8_mixed_scaled_mm_ws, BNBQ_F32, q, q, 1, 2, 4, st, st, BNBQ_F16, NULL, A, cc, &nc, NULL, 0, o);
-        EXPECT(BNBQ_SUCCESS, bnbq_int8_mixed_scaled_mm_ws, BNBQ_F32, q, q, 2, 2, 4, st, st, BNBQ_F16, NULL, A, cc, &nc, w, 16, o);
-        CHECK(bnbq_int8_mixed_scaled_mm_ws_bytes(2, 2, 4) == 16 + 4 * 4 * 4, "ws_bytes(2, 2, 4) = %zu",
-              bnbq_int8_mixed_scaled_mm_ws_bytes(2, 2, 4));
-        CHECK(bnbq_int8_mixed_scaled_mm_ws_bytes(3, 1, 1000) == 16 + 256 * 4 * 4, "ws_bytes(3, 1, 1000) = %zu",
-              bnbq_int8_mixed_scaled_mm_ws_bytes(3, 1, 1000));
-        CHECK(bnbq_int8_mixed_scaled_mm_ws_bytes(SIZE_MAX / 2, 3, 4) == 0, "ws_bytes overflow: %zu",
-              bnbq_int8_mixed_scaled_mm_ws_bytes(SIZE_MAX / 2, 3, 4));
-        CHECK(bnbq_int8_mixed_scaled_mm_ws_bytes(SIZE_MAX / 16, 1, 256) == 0, "ws_bytes overflow (columns): %zu",
-              bnbq_int8_mixed_scaled_mm_ws_bytes(SIZE_MAX / 16, 1, 256));
     }
 }
 
