@@ -2163,15 +2163,16 @@ static void sync_expect_error(const char* what);
 static void op_int8_mixed_scaled_mm(void) {
     /* (shape 5: no outlier columns at all; 8-10: the fused outlier epilogue over 2-3 steps of 64 columns,
        N not a multiple of its 16-row tiles; 16: one row with more outlier columns than bnbq_k_int8_gemv_dq
-       stages, 6 steps of 128) */
-    static const oc_shape shapes[17] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
+       stages, 6 steps of 128; 17: 300 outlier columns for more rows, 17 of them gathered, 19 steps of
+       bnbq_k_outlier_mm_g) */
+    static const oc_shape shapes[18] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
                                          { 9, 40, 50, 3 }, { 1, 4096, 64, 100 }, { 17, 4096, 257, 41 },
                                          { 16, 4096, 300, 41 }, { 12, 256, 77, 150 }, { 2, 1024, 40, 64 },
                                          { 7, 4096, 1000, 129 }, { 1, 14336, 1000, 143 }, { 1, 48, 77, 0 },
                                          { 300, 1024, 520, 30 }, { 1, 7, 33, 3 }, { 40, 512, 64, 100 },
-                                         { 1, 2048, 96, 700 } };
+                                         { 1, 2048, 96, 700 }, { 20, 1024, 136, 300 } };
     int s, d;
-    for (s = 0; s < (g_small ? 10 : 17); s++)
+    for (s = 0; s < (g_small ? 10 : 18); s++)
         for (d = 0; d < 4; d++) {
             bnbq_dtype dt = k_dts[d % 3], bdt = (s + d) % 3 == 0 ? BNBQ_F16 : k_dts[(s + d + 1) % 3];
             size_t M = shapes[s].M, K = shapes[s].K, N = shapes[s].N, nc = shapes[s].nc, es = bnbq_dtype_size(dt);
