@@ -1179,6 +1179,22 @@ bnbq_k_outlier_gather(const void* A, u64 M, u64 K, const i8* CB, const float* SC
 #define PR_GJ 16
 // a step's staged values of this thread: a[h] = A[m, c_j], w[h] = w[n, j] for j = j0 + jh + 2 h (0 past M /
 // N / nc; gathered where j < jg)
+// (column j read directly where it was not gathered: a call of its own, rare, out of the unrolled code)
+struct pr_aw {
+    float a, w;
+    u32 bad;
+};
+__device__ __noinline__ pr_aw pr_outlier_direct(const void* A, u64 M, u64 K, const i8* CB, float scb, u64 N, i32 c,
+                                                u64 m, u64 n) {
+    pr_aw r = { 0.0f, 0.0f, 0u };
+    if (c < 0 || (u64)c >= K) {
+        r.bad = 1u;
+    } else {
+        if (m < M) r.a = bnbq_dt_ld(A, m * K + (u64)c);
+        if (n < N) r.w = pr_outlier_w((int)CB[n * K + (u64)c], scb, true);
+    }
+    return r;
+}
 BNBQ_DEV void pr_outlier_gload(const void* A, u64 M, u64 K, const i8* CB, float scb, u64 N, const i32* cols,
                                i32 nc, i32 jg, const float* Ag, const float* Wg, i32 j0, int jh, u64 m, u64 n,
                                float (&a)[8], float (&w)[8], u32& bad) {
@@ -1190,15 +1206,23 @@ BNBQ_DEV void pr_outlier_gload(const void* A, u64 M, u64 K, const i8* CB, float 
             if (m < M) a[h] = Ag[(u64)j * M + m];
             if (n < N) w[h] = Wg[(u64)j * N + n];
         } else if (j < nc) {
-            const i32 c = cols[j];
-            if (c < 0 || (u64)c >= K) {
-                bad = 1u;
-            } else {
-                if (m < M) a[h] = bnbq_dt_ld(A, m * K + (u64)c);
-                if (n < N) w[h] = pr_outlier_w((int)CB[n * K + (u64)c], scb, true);
-            }
+            const pr_aw r = pr_outlier_direct(A, M, K, CB, scb, N, cols[j], m, n);
+            a[h] = r.a;
+            w[h] = r.w;
+            bad |= r.bad;
         }
     }
+}
+// out[e + j] = dt(f32(out[e + j]) + s_j) for j < min(4, left) (bnbq_k_outlier_mm_g's element-wise epilogue: a call of
+// its own, out of the unrolled code)
+__device__ __noinline__ void pr_outlier_add4(void* out, u64 e, u64 left, float s0, float s1, float s2, float s3) {
+    const float s[4] = { s0, s1, s2, s3 };
+    float o[4];
+#pragma unroll
+    for (int j = 0; j < 4; j++) o[j] = (u64)j < left ? bnbq_dt_ld(out, e + (u64)j) : 0.0f;
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+        if ((u64)j < left) pr_st(out, e + (u64)j, o[j] + s[j]);
 }
 // half-rows of out a phase of bnbq_k_outlier_mm_g's epilogue (16 bytes each for f32: half of them)
 #define PR_GH 1
@@ -1323,12 +1347,7 @@ bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB,
                                                                   pr_bits(o2 + s4[2]) | (pr_bits(o3 + s4[3]) << 16));
                         }
                     } else {   // (N % 4, unaligned out, or the row's end)
-                        float o[4];
-#pragma unroll
-                        for (int j = 0; j < 4; j++) o[j] = no + (u64)j < N ? bnbq_dt_ld(out, e + (u64)j) : 0.0f;
-#pragma unroll
-                        for (int j = 0; j < 4; j++)
-                            if (no + (u64)j < N) pr_st(out, e + (u64)j, o[j] + s4[j]);
+                        pr_outlier_add4(out, e, N - no, s4[0], s4[1], s4[2], s4[3]);
                     }
                 }
         }
