@@ -6879,7 +6879,7 @@ static const char* const bnbq__cu_src_prims[] = {
     "                            *(uint2*)((u16*)out + e) = make_uint2(pr_bits(o0 + s4[0]) | (pr_bits(o1 + s4[1]) << 16),\n",
     "                                                                  pr_bits(o2 + s4[2]) | (pr_bits(o3 + s4[3]) << 16));\n",
     "                        }\n",
-    "                    } else {   // (N % 4, unaligned out, or the row's end)\n",
+    "                    } else if (no < N) {   // (N % 4, unaligned out, or the row's end)\n",
     "                        pr_outlier_add4(out, e, N - no, s4[0], s4[1], s4[2], s4[3]);\n",
     "                    }\n",
     "                }\n",

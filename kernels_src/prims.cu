@@ -1346,7 +1346,7 @@ bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB,
                             *(uint2*)((u16*)out + e) = make_uint2(pr_bits(o0 + s4[0]) | (pr_bits(o1 + s4[1]) << 16),
                                                                   pr_bits(o2 + s4[2]) | (pr_bits(o3 + s4[3]) << 16));
                         }
-                    } else {   // (N % 4, unaligned out, or the row's end)
+                    } else if (no < N) {   // (N % 4, unaligned out, or the row's end)
                         pr_outlier_add4(out, e, N - no, s4[0], s4[1], s4[2], s4[3]);
                     }
                 }
