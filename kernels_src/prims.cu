@@ -1172,9 +1172,11 @@ bnbq_k_outlier_gather(const void* A, u64 M, u64 K, const i8* CB, const float* SC
 // 64 + tx 4 + j: conflict-free 16-byte shared loads), 16 columns a step staged from Ag / Wg (thread: tile
 // row / column r = tid % 128 of columns tid / 128 + 2 h) where j < min(nc, cap), else from A and CB
 // directly; the next step's values are loaded while this one's products run. f16: each product and sum
-// as one FMA (exact products, below). (The 64 x 64 tiles with 4 x 4 a thread before it: 119 us for 41
-// columns at 4096 x 4096 on the H100 (ncu), issue-bound; these tiles with FMUL + FADD: 125 us, latency-bound
-// at 16 warps an SM.)
+// as one FMA (exact products, below). ncu on the H100, 41 columns at 4096 x 4096 (bench/results/
+// gpu-20261124-h100-session26-int8.txt): the 64 x 64 tiles with 4 x 4 a thread before it 119 us (issue-bound);
+// these tiles with FMUL + FADD 125 us (latency-bound at 16 warps an SM), with the f16 FMA 99 us, with the
+// epilogue's loads batched and prefetched 81 us, the last step cut at nc 76 us. (mm_dequant fused into the
+// epilogue was slower: 148 us against 34 + 76, its per-element loads.)
 #define PR_GT 128
 #define PR_GJ 16
 // a step's staged values of this thread: a[h] = A[m, c_j], w[h] = w[n, j] for j = j0 + jh + 2 h (0 past M /
