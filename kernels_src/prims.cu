@@ -1235,6 +1235,38 @@ BNBQ_DEV u32 pr_bits(float v) {
     if (BNBQ_DT == BNBQ_F32) return __float_as_uint(bnbq_canon(v));
     return bnbq_dt_pack(v);
 }
+// A staged value v of a bf16 unit allows the fused form: 0, inf, NaN or |v| in [2^-63, 2^63), so that with the
+// other operand so too the product (8 significant bits each) is 0, inf, NaN or a normal float32, exact, and
+// acc + f32(a w) rounds once as fmaf(a, w, acc) does
+BNBQ_DEV bool pr_fma_ok(float v) {
+    const u32 u = __float_as_uint(v) & 0x7fffffffu;
+    return u == 0u || u >= 0x7f800000u || (u >= 0x20000000u && u < 0x5f000000u);
+}
+// A step's products and sums: jn columns of the staged tiles, the thread's 8 x 8 (FMA: one fmaf a product, for
+// exact products only (f16: 11 significant bits each, |a w| within [2^-48, 2^32]; bf16: pr_fma_ok); else the
+// multiply, then the add)
+template <bool FMA>
+BNBQ_DEV void pr_outlier_step(float (&acc)[8][8], const float (*As)[PR_GT], const float (*Ws)[PR_GT], int jn, int ty,
+                              int tx) {
+#pragma unroll 2
+    for (int jj = 0; jj < jn; jj++) {
+        const float4 x0 = *(const float4*)&As[jj][ty * 4], x1 = *(const float4*)&As[jj][64 + ty * 4];
+        const float4 y0 = *(const float4*)&Ws[jj][tx * 4], y1 = *(const float4*)&Ws[jj][64 + tx * 4];
+        const float av[8] = { x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w };
+        const float bv[8] = { y0.x, y0.y, y0.z, y0.w, y1.x, y1.y, y1.z, y1.w };
+#pragma unroll
+        for (int i = 0; i < 8; i++)
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                if (FMA) {
+                    acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+                } else {
+                    const float p = av[i] * bv[j];
+                    acc[i][j] = acc[i][j] + p;
+                }
+            }
+    }
+}
 extern "C" __global__ void __launch_bounds__(256, 2)
 bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,
                     const i32* num_cols, void* out, u32* err, const float* Ag, const float* Wg, u64 cap) {
@@ -1271,38 +1303,25 @@ bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB,
         }
         for (i32 j0 = 0; j0 < nc; j0 += PR_GJ) {
             __syncthreads();   // the step before is read
+            bool ok = true;   // (bf16: this thread's values allow the fused form, pr_fma_ok)
 #pragma unroll
             for (int h = 0; h < 8; h++) {
                 As[jh + 2 * h][r] = a[h];
                 Ws[jh + 2 * h][r] = w[h];
+                if (BNBQ_DT == BNBQ_BF16) ok = ok && pr_fma_ok(a[h]) && pr_fma_ok(w[h]);
             }
-            __syncthreads();
+            // one FMA a product where every product of the step is exact in float32: f16 always, bf16 where the
+            // whole block's values allow it
+            bool fm = BNBQ_DT == BNBQ_F16;
+            if (BNBQ_DT == BNBQ_BF16) fm = __syncthreads_and(ok) != 0;
+            else __syncthreads();
             if (j0 + PR_GJ < nc)
                 pr_outlier_gload(A, M, K, CB, scb, N, cols, nc, jg, Ag, Wg, j0 + PR_GJ, jh, m, n, a, w, bad);
             // (the last step's columns past nc are zeros; skipping them leaves the sums' bits: a sum that starts at
             // +0 is never -0, and + 0 keeps every other value)
             const int jn = nc - j0 < PR_GJ ? (int)(nc - j0) : PR_GJ;
-#pragma unroll 2
-            for (int jj = 0; jj < jn; jj++) {
-                const float4 x0 = *(const float4*)&As[jj][ty * 4], x1 = *(const float4*)&As[jj][64 + ty * 4];
-                const float4 y0 = *(const float4*)&Ws[jj][tx * 4], y1 = *(const float4*)&Ws[jj][64 + tx * 4];
-                const float av[8] = { x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w };
-                const float bv[8] = { y0.x, y0.y, y0.z, y0.w, y1.x, y1.y, y1.z, y1.w };
-#pragma unroll
-                for (int i = 0; i < 8; i++)
-#pragma unroll
-                    for (int j = 0; j < 8; j++) {
-                        if (BNBQ_DT == BNBQ_F16) {
-                            // f16: a and w carry 11 significant bits, so f32(a * w) is exact (|a w| within
-                            // [2^-48, 2^32]: no f32 underflow or overflow) and acc + f32(a * w) rounds once,
-                            // as the fused form: the same bits in one instruction instead of two
-                            acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
-                        } else {
-                            const float p = av[i] * bv[j];
-                            acc[i][j] = acc[i][j] + p;
-                        }
-                    }
-            }
+            if (fm) pr_outlier_step<true>(acc, As, Ws, jn, ty, tx);
+            else pr_outlier_step<false>(acc, As, Ws, jn, ty, tx);
         }
         // out[m, n] = dt(f32(out[m, n]) + sum): the loads of a phase's half-rows of 4 (16-bit: all 16 of the
         // thread's; f32: 8) before its stores (a load after a store of out waited its full latency: the
