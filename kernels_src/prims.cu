@@ -1235,6 +1235,10 @@ BNBQ_DEV u32 pr_bits(float v) {
     if (BNBQ_DT == BNBQ_F32) return __float_as_uint(bnbq_canon(v));
     return bnbq_dt_pack(v);
 }
+// bnbq_k_outlier_mm_g's output rows and columns of a thread: row i < 8 of its 8 x 8 is tile row (i & 4) 16 +
+// 4 ty + (i & 3), half hh < 2 of its columns starts at tile column 64 hh + 4 tx
+BNBQ_DEV u64 pr_g_row(u64 m0, int ty, int i) { return m0 + (u64)((i & 4) * 16 + ty * 4 + (i & 3)); }
+BNBQ_DEV u64 pr_g_col(u64 n0, int tx, int hh) { return n0 + (u64)(hh * 64 + tx * 4); }
 // A staged value v of a bf16 unit allows the fused form: 0, inf, NaN or |v| in [2^-63, 2^63), so that with the
 // other operand so too the product (8 significant bits each) is 0, inf, NaN or a normal float32, exact, and
 // acc + f32(a w) rounds once as fmaf(a, w, acc) does
@@ -1296,7 +1300,7 @@ bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB,
             for (int i = 0; i < 8; i++)
 #pragma unroll
                 for (int hh = 0; hh < 2; hh++) {
-                    const u64 mo = m0 + (u64)((i & 4) * 16 + ty * 4 + (i & 3)), no = n0 + (u64)(hh * 64 + tx * 4);
+                    const u64 mo = pr_g_row(m0, ty, i), no = pr_g_col(n0, tx, hh);
                     if (mo < M && no < N)
                         asm volatile("prefetch.global.L2 [%0];" ::"l"((const char*)out + (mo * N + no) * (BNBQ_DT == BNBQ_F32 ? 4u : 2u)));
                 }
@@ -1334,8 +1338,7 @@ bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB,
             for (int i = 0; i < 8; i++)
 #pragma unroll
                 for (int hx = 0; hx < PR_GH; hx++) {
-                    const u64 mo = m0 + (u64)((i & 4) * 16 + ty * 4 + (i & 3));
-                    const u64 no = n0 + (u64)((h0 + hx) * 64 + tx * 4), e = mo * N + no;
+                    const u64 mo = pr_g_row(m0, ty, i), no = pr_g_col(n0, tx, h0 + hx), e = mo * N + no;
                     ov[i][hx] = make_uint4(0u, 0u, 0u, 0u);
                     if (vec && mo < M && no + 4u <= N) {
                         if (BNBQ_DT == BNBQ_F32) {
@@ -1351,8 +1354,7 @@ bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB,
             for (int i = 0; i < 8; i++)
 #pragma unroll
                 for (int hx = 0; hx < PR_GH; hx++) {
-                    const u64 mo = m0 + (u64)((i & 4) * 16 + ty * 4 + (i & 3));
-                    const u64 no = n0 + (u64)((h0 + hx) * 64 + tx * 4), e = mo * N + no;
+                    const u64 mo = pr_g_row(m0, ty, i), no = pr_g_col(n0, tx, h0 + hx), e = mo * N + no;
                     const float* s4 = &acc[i][4 * (h0 + hx)];
                     if (mo >= M) continue;
                     if (vec && no + 4u <= N) {
