@@ -1179,8 +1179,6 @@ bnbq_k_outlier_gather(const void* A, u64 M, u64 K, const i8* CB, const float* SC
 // epilogue was slower: 148 us against 34 + 76, its per-element loads.)
 #define PR_GT 128
 #define PR_GJ 16
-// a step's staged values of this thread: a[h] = A[m, c_j], w[h] = w[n, j] for j = j0 + jh + 2 h (0 past M /
-// N / nc; gathered where j < jg)
 // (column j read directly where it was not gathered: a call of its own, rare, out of the unrolled code)
 struct pr_aw {
     float a, w;
@@ -1197,6 +1195,8 @@ __device__ __noinline__ pr_aw pr_outlier_direct(const void* A, u64 M, u64 K, con
     }
     return r;
 }
+// a step's staged values of this thread: a[h] = A[m, c_j], w[h] = w[n, j] for j = j0 + jh + 2 h (0 past M /
+// N / nc; gathered where j < jg)
 BNBQ_DEV void pr_outlier_gload(const void* A, u64 M, u64 K, const i8* CB, float scb, u64 N, const i32* cols,
                                i32 nc, i32 jg, const float* Ag, const float* Wg, i32 j0, int jh, u64 m, u64 n,
                                float (&a)[8], float (&w)[8], u32& bad) {
