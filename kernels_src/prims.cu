@@ -1248,11 +1248,12 @@ BNBQ_DEV bool pr_fma_ok(float v) {
 }
 // A step's products and sums: jn columns of the staged tiles, the thread's 8 x 8 (FMA: one fmaf a product, for
 // exact products only (f16: 11 significant bits each, |a w| within [2^-48, 2^32]; bf16: pr_fma_ok); else the
-// multiply, then the add)
-template <bool FMA>
+// multiply, then the add); UNROLL: columns a round (bf16's fallback, rare, takes 1: a smaller second copy of the
+// loop, for NVRTC time)
+template <bool FMA, int UNROLL>
 BNBQ_DEV void pr_outlier_step(float (&acc)[8][8], const float (*As)[PR_GT], const float (*Ws)[PR_GT], int jn, int ty,
                               int tx) {
-#pragma unroll 2
+#pragma unroll UNROLL
     for (int jj = 0; jj < jn; jj++) {
         const float4 x0 = *(const float4*)&As[jj][ty * 4], x1 = *(const float4*)&As[jj][64 + ty * 4];
         const float4 y0 = *(const float4*)&Ws[jj][tx * 4], y1 = *(const float4*)&Ws[jj][64 + tx * 4];
@@ -1324,8 +1325,8 @@ bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB,
             // (the last step's columns past nc are zeros; skipping them leaves the sums' bits: a sum that starts at
             // +0 is never -0, and + 0 keeps every other value)
             const int jn = nc - j0 < PR_GJ ? (int)(nc - j0) : PR_GJ;
-            if (fm) pr_outlier_step<true>(acc, As, Ws, jn, ty, tx);
-            else pr_outlier_step<false>(acc, As, Ws, jn, ty, tx);
+            if (fm) pr_outlier_step<true, 2>(acc, As, Ws, jn, ty, tx);
+            else pr_outlier_step<false, BNBQ_DT == BNBQ_BF16 ? 1 : 2>(acc, As, Ws, jn, ty, tx);
         }
         // out[m, n] = dt(f32(out[m, n]) + sum): the loads of a phase's half-rows of 4 (16-bit: all 16 of the
         // thread's; f32: 8) before its stores (a load after a store of out waited its full latency: the
