@@ -164,18 +164,65 @@ BNBQ_DEV void g9_mma(u32* d, u64 da, u64 db) { g9_wgmma_i8(d, da, db); }
 BNBQ_DEV void g9_sts2(u32 addr, u32 a, u32 b) {
     asm volatile("st.shared.v2.u32 [%0], {%1, %2};" ::"r"(addr), "r"(a), "r"(b) : "memory");
 }
-// Consumer warpgroup c (0 or 1: rows 64 c .. 64 c + 63 of each 128-row tile; tid its thread 0..127) of the tile loop
-// below and of bnbq_k_m4_wg: the ring of S stages at sbase (A's 128 rows, then B's BN rows, ST bytes a stage; full /
-// empty: the stages' mbarriers, 8 bytes apart), then the two consumers' output staging (SO bytes each). Waits for
-// each stage to be full, multiplies it, frees it, and leaves each tile's outputs through TMA stores of mO.
+#endif
+
+// TA: A stored (K, M); TB: B stored (N, K) (bnbq_gemm's trans_a / trans_b). S stages of 128 x 64 (A) and
+// BN x 64 (B) elements; dynamic shared memory: 1024 bytes of slack (the ring starts 1024-aligned), the
+// ring, each consumer's staging of its 64 x BN outputs (BN / 64 boxes of 64 x 64 in the 128-byte swizzle),
+// then the 2 S mbarriers. The outputs (bias added in float32, one rounding to dt) leave through the staging by
+// TMA stores of mO (out (M, N), boxes of 64 x 64; rows and columns past M and N are not written): the stores
+// run while the warpgroup goes on with its next tile, which reuses the staging once they have read it. (No
+// accumulate, out 16-byte aligned, N % 8 == 0: the launcher's conditions. Writing the pairs from the
+// registers instead took 2-3 times as long as the whole GEMM at K = 512, and tripled the unit's ptxas time.)
+// I8 = 1 (with TA = 0, TB = 1, BN = 128, no bias): bnbq_int8_linear_matmul's int8 A (M, K) times B (N, K)^T into
+// int32 out: the same ring with 128 k (bytes) a stage, m64n128k32 s8 instructions, int32 sums staged as boxes
+// of 32 x 64 (128-byte rows). I8 = 2: SwitchBack's int8 matmul, each sum scaled to f16 on the way (bnbq_sb_scale
+// with sx[m] and sw[n] (sw[0] when sw_global), then + bias[n] in f16: int8mm.cu's bnbq_mm_few_out<1>, the same
+// bytes), staged as the 16-bit outputs are.
 template <int BN, int S, int TA, int TB, int I8>
-BNBQ_DEV void g9_consumer(u32 sbase, u32 full, u32 empty, u32 c, u32 tid, const g9_tmap* mO, u64 M, u64 N, u64 K,
-                          const void* bias, const u16* sx, const u16* sw, int sw_global) {
+BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias,
+                      const u16* sx, const u16* sw, int sw_global) {
+#if G9_ON
     typedef typename g9_acc<I8>::T AT;
+    extern __shared__ unsigned char g9_smem[];
     const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u, SO = 64u * (u32)BN * (I8 == 1 ? 4u : 2u);
     const u32 KS = I8 ? 128u : 64u;   // k (elements) a stage
-    const u32 w = tid >> 5, lane = tid & 31u;
+    const u32 sbase = ((u32)__cvta_generic_to_shared(g9_smem) + 1023u) & ~1023u;
+    const u32 full = sbase + (u32)S * ST + 2u * SO, empty = full + 8u * (u32)S;   // mbarrier s at + 8 s
+    const u32 wg = threadIdx.x >> 7, tid = threadIdx.x & 127u;
     const u64 tm = (M + 127u) / 128u, tn = (N + BN - 1u) / BN, KT = (K + KS - 1u) / KS, tiles = tm * tn;
+    if (threadIdx.x == 0) {
+        g9_ring_init<S>(full, empty);
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
+    __syncthreads();
+    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
+        if (tid != 0) return;
+        u64 it = 0;
+        for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {
+            u64 mt, nt;
+            bnbq_tile_order(t, tm, tn, &mt, &nt);
+            const u64 m0 = mt * 128u, n0 = nt * BN;
+            for (u64 kt = 0; kt < KT; kt++, it++) {
+                const u32 s = (u32)(it % S), ph = (u32)(it / S) & 1u, st = sbase + s * ST, fb = full + 8u * s;
+                const u64 k0 = kt * KS;
+                g9_bar_wait(empty + 8u * s, ph ^ 1u);
+                g9_bar_expect(fb, ST);
+                if (!TA) g9_tma(st, mA, k0, m0, fb);
+                else { g9_tma(st, mA, m0, k0, fb); g9_tma(st + 8192u, mA, m0 + 64u, k0, fb); }
+                if (TB) g9_tma(st + SA, mB, k0, n0, fb);
+                else {
+#pragma unroll
+                    for (int j = 0; j < BN / 64; j++) g9_tma(st + SA + 8192u * (u32)j, mB, n0 + 64u * (u64)j, k0, fb);
+                }
+            }
+        }
+        return;
+    }
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
+    const u32 c = wg - 1u, w = tid >> 5, lane = tid & 31u;
     u64 it = 0;
     for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {
         u64 mt, nt;
@@ -266,65 +313,6 @@ BNBQ_DEV void g9_consumer(u32 sbase, u32 full, u32 empty, u32 c, u32 tid, const 
         }
     }
     if (tid == 0) asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");   // done before the exit
-}
-#endif
-
-// TA: A stored (K, M); TB: B stored (N, K) (bnbq_gemm's trans_a / trans_b). S stages of 128 x 64 (A) and
-// BN x 64 (B) elements; dynamic shared memory: 1024 bytes of slack (the ring starts 1024-aligned), the
-// ring, each consumer's staging of its 64 x BN outputs (BN / 64 boxes of 64 x 64 in the 128-byte swizzle),
-// then the 2 S mbarriers. The outputs (bias added in float32, one rounding to dt) leave through the staging by
-// TMA stores of mO (out (M, N), boxes of 64 x 64; rows and columns past M and N are not written): the stores
-// run while the warpgroup goes on with its next tile, which reuses the staging once they have read it. (No
-// accumulate, out 16-byte aligned, N % 8 == 0: the launcher's conditions. Writing the pairs from the
-// registers instead took 2-3 times as long as the whole GEMM at K = 512, and tripled the unit's ptxas time.)
-// I8 = 1 (with TA = 0, TB = 1, BN = 128, no bias): bnbq_int8_linear_matmul's int8 A (M, K) times B (N, K)^T into
-// int32 out: the same ring with 128 k (bytes) a stage, m64n128k32 s8 instructions, int32 sums staged as boxes
-// of 32 x 64 (128-byte rows). I8 = 2: SwitchBack's int8 matmul, each sum scaled to f16 on the way (bnbq_sb_scale
-// with sx[m] and sw[n] (sw[0] when sw_global), then + bias[n] in f16: int8mm.cu's bnbq_mm_few_out<1>, the same
-// bytes), staged as the 16-bit outputs are.
-template <int BN, int S, int TA, int TB, int I8>
-BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias,
-                      const u16* sx, const u16* sw, int sw_global) {
-#if G9_ON
-    extern __shared__ unsigned char g9_smem[];
-    const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u, SO = 64u * (u32)BN * (I8 == 1 ? 4u : 2u);
-    const u32 KS = I8 ? 128u : 64u;   // k (elements) a stage
-    const u32 sbase = ((u32)__cvta_generic_to_shared(g9_smem) + 1023u) & ~1023u;
-    const u32 full = sbase + (u32)S * ST + 2u * SO, empty = full + 8u * (u32)S;   // mbarrier s at + 8 s
-    const u32 wg = threadIdx.x >> 7, tid = threadIdx.x & 127u;
-    const u64 tm = (M + 127u) / 128u, tn = (N + BN - 1u) / BN, KT = (K + KS - 1u) / KS, tiles = tm * tn;
-    if (threadIdx.x == 0) {
-        g9_ring_init<S>(full, empty);
-        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-    }
-    __syncthreads();
-    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)
-    if (wg == 0) {
-        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
-        if (tid != 0) return;
-        u64 it = 0;
-        for (u64 t = blockIdx.x; t < tiles; t += gridDim.x) {
-            u64 mt, nt;
-            bnbq_tile_order(t, tm, tn, &mt, &nt);
-            const u64 m0 = mt * 128u, n0 = nt * BN;
-            for (u64 kt = 0; kt < KT; kt++, it++) {
-                const u32 s = (u32)(it % S), ph = (u32)(it / S) & 1u, st = sbase + s * ST, fb = full + 8u * s;
-                const u64 k0 = kt * KS;
-                g9_bar_wait(empty + 8u * s, ph ^ 1u);
-                g9_bar_expect(fb, ST);
-                if (!TA) g9_tma(st, mA, k0, m0, fb);
-                else { g9_tma(st, mA, m0, k0, fb); g9_tma(st + 8192u, mA, m0 + 64u, k0, fb); }
-                if (TB) g9_tma(st + SA, mB, k0, n0, fb);
-                else {
-#pragma unroll
-                    for (int j = 0; j < BN / 64; j++) g9_tma(st + SA + 8192u * (u32)j, mB, n0 + 64u * (u64)j, k0, fb);
-                }
-            }
-        }
-        return;
-    }
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
-    g9_consumer<BN, S, TA, TB, I8>(sbase, full, empty, wg - 1u, tid, mO, M, N, K, bias, sx, sw, sw_global);
 #else
     (void)mA; (void)mB; (void)mO; (void)M; (void)N; (void)K; (void)bias; (void)sx; (void)sw; (void)sw_global;
 #endif
@@ -395,7 +383,7 @@ bnbq_k_sb_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap
 // stage freed; the two consumers' stages interleave on the tensor cores. (Converting the next stage while the
 // group before runs, wait_group 1, made ptxas serialize every wgmma, its warning C7513: ~10 % slower; it took two
 // fragment sets, one is enough after wait_group 0.) The sums (row n, column m) leave through a transposed
-// staging (out's rows are m) and TMA stores, as g9_consumer's.
+// staging (out's rows are m) and TMA stores, as g9_gemm's consumers'.
 // The launcher: K % 32 == 0 (k past K, half a stage, and rows past N read as zeros), A, packed and out 16-byte
 // aligned, N % 8 == 0. Measured on the H100 (bench/results/gpu-20261124-h100-session25-m4wg.txt, call c10):
 // 305-369 TFLOP/s at 512 and 4096 tokens (the 64 x 64 tiles before it: 19-20), 1.2-2.0x the time of

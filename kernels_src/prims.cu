@@ -1226,8 +1226,6 @@ __device__ __noinline__ void pr_outlier_add4(void* out, u64 e, u64 left, float s
     for (int j = 0; j < 4; j++)
         if ((u64)j < left) pr_st(out, e + (u64)j, o[j] + s[j]);
 }
-// half-rows of out a phase of bnbq_k_outlier_mm_g's epilogue (16 bytes each for f32: half of them)
-#define PR_GH 1
 // a 16-bit element of the unit's dtype widened (f16: for arithmetic only, bnbq_dt_ld's)
 BNBQ_DEV float pr_h2f(u16 h) { return BNBQ_DT == BNBQ_F16 ? bnbq_h2f_arith(h) : bnbq_bf16_to_f32(h); }
 // dt bits of v (one RNE rounding, NaN canonical), pr_st's
@@ -1328,52 +1326,47 @@ bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB,
             if (fm) pr_outlier_step<true, 2>(acc, As, Ws, jn, ty, tx);
             else pr_outlier_step<false, BNBQ_DT == BNBQ_BF16 ? 1 : 2>(acc, As, Ws, jn, ty, tx);
         }
-        // out[m, n] = dt(f32(out[m, n]) + sum): the loads of a phase's half-rows of 4 (16-bit: all 16 of the
-        // thread's; f32: 8) before its stores (a load after a store of out waited its full latency: the
-        // compiler cannot move it above; ncu: 30 % of the kernel's stall samples); the lines were prefetched
-        // into the L2 when the tile began
+        // out[m, n] = dt(f32(out[m, n]) + sum), one half of the thread's columns (8 half-rows of 4) at a time: its
+        // loads before its stores (a load after a store of out waited its full latency: the compiler cannot move it
+        // above; ncu: 30 % of the kernel's stall samples); the lines were prefetched into the L2 when the tile began
 #pragma unroll
-        for (int h0 = 0; h0 < 2; h0 += PR_GH) {
-            uint4 ov[8][PR_GH];
+        for (int hh = 0; hh < 2; hh++) {
+            uint4 ov[8];
 #pragma unroll
-            for (int i = 0; i < 8; i++)
-#pragma unroll
-                for (int hx = 0; hx < PR_GH; hx++) {
-                    const u64 mo = pr_g_row(m0, ty, i), no = pr_g_col(n0, tx, h0 + hx), e = mo * N + no;
-                    ov[i][hx] = make_uint4(0u, 0u, 0u, 0u);
-                    if (vec && mo < M && no + 4u <= N) {
-                        if (BNBQ_DT == BNBQ_F32) {
-                            ov[i][hx] = *(const uint4*)((const float*)out + e);
-                        } else {
-                            const uint2 o = *(const uint2*)((const u16*)out + e);
-                            ov[i][hx].x = o.x;
-                            ov[i][hx].y = o.y;
-                        }
+            for (int i = 0; i < 8; i++) {
+                const u64 mo = pr_g_row(m0, ty, i), no = pr_g_col(n0, tx, hh), e = mo * N + no;
+                ov[i] = make_uint4(0u, 0u, 0u, 0u);
+                if (vec && mo < M && no + 4u <= N) {
+                    if (BNBQ_DT == BNBQ_F32) {
+                        ov[i] = *(const uint4*)((const float*)out + e);
+                    } else {
+                        const uint2 o = *(const uint2*)((const u16*)out + e);
+                        ov[i].x = o.x;
+                        ov[i].y = o.y;
                     }
                 }
+            }
 #pragma unroll
-            for (int i = 0; i < 8; i++)
-#pragma unroll
-                for (int hx = 0; hx < PR_GH; hx++) {
-                    const u64 mo = pr_g_row(m0, ty, i), no = pr_g_col(n0, tx, h0 + hx), e = mo * N + no;
-                    const float* s4 = &acc[i][4 * (h0 + hx)];
-                    if (mo >= M) continue;
-                    if (vec && no + 4u <= N) {
-                        const uint4 o = ov[i][hx];
-                        if (BNBQ_DT == BNBQ_F32) {
-                            *(uint4*)((float*)out + e) =
-                                make_uint4(pr_bits(__uint_as_float(o.x) + s4[0]), pr_bits(__uint_as_float(o.y) + s4[1]),
-                                           pr_bits(__uint_as_float(o.z) + s4[2]), pr_bits(__uint_as_float(o.w) + s4[3]));
-                        } else {
-                            const float o0 = pr_h2f((u16)o.x), o1 = pr_h2f((u16)(o.x >> 16));
-                            const float o2 = pr_h2f((u16)o.y), o3 = pr_h2f((u16)(o.y >> 16));
-                            *(uint2*)((u16*)out + e) = make_uint2(pr_bits(o0 + s4[0]) | (pr_bits(o1 + s4[1]) << 16),
-                                                                  pr_bits(o2 + s4[2]) | (pr_bits(o3 + s4[3]) << 16));
-                        }
-                    } else if (no < N) {   // (N % 4, unaligned out, or the row's end)
-                        pr_outlier_add4(out, e, N - no, s4[0], s4[1], s4[2], s4[3]);
+            for (int i = 0; i < 8; i++) {
+                const u64 mo = pr_g_row(m0, ty, i), no = pr_g_col(n0, tx, hh), e = mo * N + no;
+                const float* s4 = &acc[i][4 * hh];
+                if (mo >= M) continue;
+                if (vec && no + 4u <= N) {
+                    const uint4 o = ov[i];
+                    if (BNBQ_DT == BNBQ_F32) {
+                        *(uint4*)((float*)out + e) =
+                            make_uint4(pr_bits(__uint_as_float(o.x) + s4[0]), pr_bits(__uint_as_float(o.y) + s4[1]),
+                                       pr_bits(__uint_as_float(o.z) + s4[2]), pr_bits(__uint_as_float(o.w) + s4[3]));
+                    } else {
+                        const float o0 = pr_h2f((u16)o.x), o1 = pr_h2f((u16)(o.x >> 16));
+                        const float o2 = pr_h2f((u16)o.y), o3 = pr_h2f((u16)(o.y >> 16));
+                        *(uint2*)((u16*)out + e) = make_uint2(pr_bits(o0 + s4[0]) | (pr_bits(o1 + s4[1]) << 16),
+                                                              pr_bits(o2 + s4[2]) | (pr_bits(o3 + s4[3]) << 16));
                     }
+                } else if (no < N) {   // (N % 4, unaligned out, or the row's end)
+                    pr_outlier_add4(out, e, N - no, s4[0], s4[1], s4[2], s4[3]);
                 }
+            }
         }
     }
     if (bad) *err = 1u;

@@ -1582,8 +1582,8 @@ static void op_gemv_4bit_chain(void) {
 
 /* Several tokens: the 64 x 64 tiles, or with 2..16 tokens, f16 / bf16, K % 32 == 0 on sm_80+ the
    tensor-core form (bnbq_k_matmul4_mma: 16 rows of W a block, 128 elements of K a warp step), or with more
-   than 16 tokens, f16 / bf16, K % 32 == 0, N % 8 == 0 on sm_90 the sm_90a tiles that convert the weight into
-   their stages (bnbq_k_m4_wg; blocksizes 32 and 4096 too: two absmax a stage, blocks across rows): their
+   than 16 tokens, f16 / bf16, K % 32 == 0, N % 8 == 0 on sm_90 the sm_90a tiles that convert the weight in
+   registers (bnbq_k_m4_wg; blocksizes 32 and 4096 too: two absmax a stage, blocks across rows): their
    shapes also run with the 64 x 64 tiles (bnbq__cu_m4_mma_off / bnbq__cu_m4_wg_off), all within the tolerance
    of the CPU's double sums, and the context's counts of launches say which ran. The tensor-core form's shapes:
    one token tile and two (M = 9, 16), N past a block (33, 1000), K of one chunk (32), a last step of one chunk
