@@ -292,6 +292,21 @@ BNBQ_DEV void bnbq_tile4x4_zero(float (&acc)[4][4]) {
 #pragma unroll
         for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
 }
+// acc[i][j] (+)= av[i] * bv[j] for an R x C tile of a thread (FUSED: fmaf; else the product, then the add)
+template <int R, int C, bool FUSED>
+BNBQ_DEV void bnbq_outer_acc(float (&acc)[R][C], const float (&av)[R], const float (&bv)[C]) {
+#pragma unroll
+    for (int i = 0; i < R; i++)
+#pragma unroll
+        for (int j = 0; j < C; j++) {
+            if (FUSED) {
+                acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+            } else {
+                const float p = av[i] * bv[j];
+                acc[i][j] = acc[i][j] + p;
+            }
+        }
+}
 template <int BK, int LD, bool FUSED>
 BNBQ_DEV void bnbq_tile4x4_step(float (&acc)[4][4], const float (&As)[BK][LD], const float (&Bs)[BK][LD],
                                 int ty, int tx) {
@@ -300,16 +315,6 @@ BNBQ_DEV void bnbq_tile4x4_step(float (&acc)[4][4], const float (&As)[BK][LD], c
         const float4 a4 = *(const float4*)&As[kk][ty * 4];
         const float4 b4 = *(const float4*)&Bs[kk][tx * 4];
         const float av[4] = { a4.x, a4.y, a4.z, a4.w }, bv[4] = { b4.x, b4.y, b4.z, b4.w };
-#pragma unroll
-        for (int i = 0; i < 4; i++)
-#pragma unroll
-            for (int j = 0; j < 4; j++) {
-                if (FUSED) {
-                    acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
-                } else {
-                    const float p = av[i] * bv[j];
-                    acc[i][j] = acc[i][j] + p;
-                }
-            }
+        bnbq_outer_acc<4, 4, FUSED>(acc, av, bv);
     }
 }

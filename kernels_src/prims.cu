@@ -1257,17 +1257,7 @@ BNBQ_DEV void pr_outlier_step(float (&acc)[8][8], const float (*As)[PR_GT], cons
         const float4 y0 = *(const float4*)&Ws[jj][tx * 4], y1 = *(const float4*)&Ws[jj][64 + tx * 4];
         const float av[8] = { x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w };
         const float bv[8] = { y0.x, y0.y, y0.z, y0.w, y1.x, y1.y, y1.z, y1.w };
-#pragma unroll
-        for (int i = 0; i < 8; i++)
-#pragma unroll
-            for (int j = 0; j < 8; j++) {
-                if (FMA) {
-                    acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
-                } else {
-                    const float p = av[i] * bv[j];
-                    acc[i][j] = acc[i][j] + p;
-                }
-            }
+        bnbq_outer_acc<8, 8, FMA>(acc, av, bv);
     }
 }
 extern "C" __global__ void __launch_bounds__(256, 2)
