@@ -1186,6 +1186,24 @@ static const char* const bnbq__cu_src_prelude[] = {
     "    const float c = w * g;\n",
     "    return bnbq_f16_canon(c);\n",
     "}\n",
+    "// bnbq_i8_mmdq's value as f16 bits (a NaN: 0x7fff, what its canonical NaN narrows to): the same roundings with\n",
+    "// the hardware conversions (exact widenings; RNE narrowing for every non-NaN). int8.cu's bnbq_k_int8_mm_dequant\n",
+    "// and gemm90.cu's bnbq_k_int8_wg_dq_* (the int8 GEMM with it as its epilogue).\n",
+    "BNBQ_DEV u16 bnbq_i8_mmdq_h(int a, float rs, float cs, int bias_dt, const void* bias, u64 n) {\n",
+    "    const float w = ((float)a * rs) * cs;\n",
+    "    const bool b16 = bias && bias_dt == BNBQ_F16;\n",
+    "    const float b = b16 ? bnbq_h2f_arith(((const u16*)bias)[n]) : 0.0f;\n",
+    "    u16 h = bnbq_f16_canon(fmaf(w, 6.200012e-05f, b));\n",
+    "    if (bias && !b16) h = bnbq_f16_canon(bnbq_h2f_arith(h) + bnbq_load(bias_dt, bias, n));\n",
+    "    return h;\n",
+    "}\n",
+    "// f16 bits h (0x7fff its only NaN) as dtype DT's bits: bnbq_store's bytes for bnbq_i8_mmdq's value\n",
+    "template <int DT>\n",
+    "BNBQ_DEV u32 bnbq_i8_mmdq_out(u16 h) {\n",
+    "    if (DT == BNBQ_F16) return h;\n",
+    "    if (DT == BNBQ_BF16) return h == 0x7fffu ? 0x7fffu : (u32)bnbq_f32_to_bf16(bnbq_h2f_arith(h));\n",
+    "    return h == 0x7fffu ? 0x7fffffffu : __float_as_uint(bnbq_h2f_arith(h));\n",
+    "}\n",
     "// bnbq_round_f16(v) = bnbq_round_to(BNBQ_F16, v): a NaN gives 0x7fffe000 (0x7fff widened), any\n",
     "// other value the hardware round trip\n",
     "BNBQ_DEV float bnbq_round_f16(float v) {\n",
@@ -1267,8 +1285,9 @@ static const char* const bnbq__cu_kernels_convert[] = {
 static const char* const bnbq__cu_src_gemm90[] = {
     "#line 1 \"gemm90.cu\"\n",
     "// The tile GEMMs on Hopper: TMA copies and wgmma (warpgroup) tensor-core instructions, for bnbq_gemm's 16-bit\n",
-    "// GEMM (bnbq_k_gemm_wg*), bnbq_int8_linear_matmul's many rows (bnbq_k_int8_wg) and SwitchBack's int8 matmuls\n",
-    "// (bnbq_k_sb_wg; the int8 kernels below, in the BNBQ_DT=1 unit). Compiled as units BNBQ_DT=1 / BNBQ_DT=2 with\n",
+    "// GEMM (bnbq_k_gemm_wg*), bnbq_int8_linear_matmul's many rows (bnbq_k_int8_wg), LLM.int8's product with\n",
+    "// int8_mm_dequant as its epilogue (bnbq_k_int8_wg_dq_*: bnbq_int8_mixed_scaled_mm's many rows) and SwitchBack's int8\n",
+    "// matmuls (bnbq_k_sb_wg; the int8 kernels below, in the BNBQ_DT=1 unit). Compiled as units BNBQ_DT=1 / BNBQ_DT=2 with\n",
     "// BNBQ_ARCH_A=1 (variants in bnbq_cuda.h's BNBQ__CU_VARIANTS_PRIMS): bnbq_cuda.h builds such a unit as sm_90a\n",
     "// where the target is sm_90 (cubin), the only architecture whose code may use wgmma and setmaxnreg; elsewhere\n",
     "// the kernels are empty and the launchers (bnbq__cu_gemm_wg, bnbq__cu_i8_wg) never take them.\n",
@@ -1432,6 +1451,55 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "BNBQ_DEV void g9_sts2(u32 addr, u32 a, u32 b) {\n",
     "    asm volatile(\"st.shared.v2.u32 [%0], {%1, %2};\" ::\"r\"(addr), \"r\"(a), \"r\"(b) : \"memory\");\n",
     "}\n",
+    "BNBQ_DEV uint4 g9_lds4(u32 addr) {\n",
+    "    uint4 v;\n",
+    "    asm volatile(\"ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\" : \"=r\"(v.x), \"=r\"(v.y), \"=r\"(v.z), \"=r\"(v.w) : \"r\"(addr) : \"memory\");\n",
+    "    return v;\n",
+    "}\n",
+    "// LLM.int8's int8_mm_dequant (I8 3..5) of one int32 sum as dtype OD's bits: bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_h(...)),\n",
+    "// the bytes of int8.cu's bnbq_k_int8_mm_dequant, in compact code (unrolled 64 times a thread): rm, cc the row's and\n",
+    "// column's statistics, bv the column's bias widened by the hardware (0 without one); other: the bias is not f16, so\n",
+    "// it is added to the f16 value, else it is the fmaf's addend bf (bv, or 0 with other). A NaN bias gives a NaN sum\n",
+    "// either way (bnbq_f16_canon: 0x7fff); bf16 is narrowed by the hardware (the same RNE for the non-NaN values it gets).\n",
+    "template <int OD>\n",
+    "BNBQ_DEV u32 g9_dq1(u32 acc, float rm, float cc, float bf, float bv, bool other) {\n",
+    "    u16 h = bnbq_f16_canon(fmaf(((float)(int)acc * rm) * cc, 6.200012e-05f, bf));\n",
+    "    if (other) h = bnbq_f16_canon(bnbq_h2f_arith(h) + bv);\n",
+    "    if (OD == BNBQ_F16) return h;\n",
+    "    if (h == 0x7fffu) return OD == BNBQ_BF16 ? 0x7fffu : 0x7fffffffu;\n",
+    "    const float f = bnbq_h2f_arith(h);\n",
+    "    if (OD == BNBQ_F32) return __float_as_uint(f);\n",
+    "    u16 b;\n",
+    "    asm(\"cvt.rn.bf16.f32 %0, %1;\" : \"=h\"(b) : \"f\"(f));\n",
+    "    return b;\n",
+    "}\n",
+    "// The column statistic and widened bias (0 without one, and past N) of column col of the tile as two floats at\n",
+    "// dqs + 8 (col - n0): the first 64 threads of each consumer, columns 64 c + tid, when the tile begins\n",
+    "BNBQ_DEV void g9_dq_col(u32 dqs, const float* cs, int bdt, const void* bias, u64 col, u64 N, u32 slot) {\n",
+    "    float cc = 0.0f, bv = 0.0f;\n",
+    "    if (col < N) {\n",
+    "        cc = cs[col];\n",
+    "        if (bias) {\n",
+    "            const u32 bits = bdt == BNBQ_F32 ? ((const u32*)bias)[col] : (u32)((const u16*)bias)[col];\n",
+    "            bv = bdt == BNBQ_F32 ? __uint_as_float(bits)\n",
+    "                 : bdt == BNBQ_BF16 ? __uint_as_float(bits << 16) : bnbq_h2f_arith((u16)bits);\n",
+    "        }\n",
+    "    }\n",
+    "    g9_sts2(dqs + 8u * slot, __float_as_uint(cc), __float_as_uint(bv));\n",
+    "}\n",
+    "// a thread's four sums e (rows a, b; columns n, n + 1 whose data g9_dq_col staged at dq) in place\n",
+    "template <int OD>\n",
+    "BNBQ_DEV void g9_dq4(u32* e, float ra, float rb, u32 dq, bool other) {\n",
+    "    const uint4 v = g9_lds4(dq);   // (cc, bv) of n, then of n + 1\n",
+    "    const float c0 = __uint_as_float(v.x), b0 = __uint_as_float(v.y), c1 = __uint_as_float(v.z), b1 = __uint_as_float(v.w);\n",
+    "    const float f0 = other ? 0.0f : b0, f1 = other ? 0.0f : b1;\n",
+    "    e[0] = g9_dq1<OD>(e[0], ra, c0, f0, b0, other);\n",
+    "    e[1] = g9_dq1<OD>(e[1], ra, c1, f1, b1, other);\n",
+    "    e[2] = g9_dq1<OD>(e[2], rb, c0, f0, b0, other);\n",
+    "    e[3] = g9_dq1<OD>(e[3], rb, c1, f1, b1, other);\n",
+    "}\n",
+    "// the two consumers' barrier (LLM.int8's epilogue: the column data of g9_dq_col are shared)\n",
+    "BNBQ_DEV void g9_dq_sync() { asm volatile(\"bar.sync 3, 256;\" ::: \"memory\"); }\n",
     "#endif\n",
     "\n",
     "// TA: A stored (K, M); TB: B stored (N, K) (bnbq_gemm's trans_a / trans_b). S stages of 128 x 64 (A) and\n",
@@ -1446,17 +1514,21 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "// int32 out: the same ring with 128 k (bytes) a stage, m64n128k32 s8 instructions, int32 sums staged as boxes\n",
     "// of 32 x 64 (128-byte rows). I8 = 2: SwitchBack's int8 matmul, each sum scaled to f16 on the way (bnbq_sb_scale\n",
     "// with sx[m] and sw[n] (sw[0] when sw_global), then + bias[n] in f16: int8mm.cu's bnbq_mm_few_out<1>, the same\n",
-    "// bytes), staged as the 16-bit outputs are.\n",
+    "// bytes), staged as the 16-bit outputs are. I8 = 3 / 4 / 5: LLM.int8's int8_mm_dequant on the way (g9_dq: row\n",
+    "// statistics sx, column statistics sw as floats, bias of dtype sw_global), out f16 / bf16 (staged as the 16-bit\n",
+    "// outputs) / f32 (staged as the int32 sums): int8.cu's bnbq_k_int8_mm_dequant of the int32 sums, the same bytes.\n",
     "template <int BN, int S, int TA, int TB, int I8>\n",
     "BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias,\n",
-    "                      const u16* sx, const u16* sw, int sw_global) {\n",
+    "                      const void* sx, const void* sw, int sw_global) {\n",
     "#if G9_ON\n",
     "    typedef typename g9_acc<I8>::T AT;\n",
     "    extern __shared__ unsigned char g9_smem[];\n",
-    "    const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u, SO = 64u * (u32)BN * (I8 == 1 ? 4u : 2u);\n",
+    "    const u32 OB = I8 == 1 || I8 == 5 ? 4u : 2u;   // bytes an output\n",
+    "    const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u, SO = 64u * (u32)BN * OB;\n",
     "    const u32 KS = I8 ? 128u : 64u;   // k (elements) a stage\n",
     "    const u32 sbase = ((u32)__cvta_generic_to_shared(g9_smem) + 1023u) & ~1023u;\n",
     "    const u32 full = sbase + (u32)S * ST + 2u * SO, empty = full + 8u * (u32)S;   // mbarrier s at + 8 s\n",
+    "    const u32 dqs = full + 16u * (u32)S;   // LLM.int8 (I8 >= 3): the tile's column data (g9_dq_col), 1 KB\n",
     "    const u32 wg = threadIdx.x >> 7, tid = threadIdx.x & 127u;\n",
     "    const u64 tm = (M + 127u) / 128u, tn = (N + BN - 1u) / BN, KT = (K + KS - 1u) / KS, tiles = tm * tn;\n",
     "    if (threadIdx.x == 0) {\n",
@@ -1499,6 +1571,15 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "        AT d[BN / 2];\n",
     "#pragma unroll\n",
     "        for (int i = 0; i < BN / 2; i++) d[i] = (AT)0;\n",
+    "        // LLM.int8 (I8 >= 3): the statistics of this thread's rows (0 past M: those outputs are not written) and\n",
+    "        // columns, and the bias, read now (used by the epilogue)\n",
+    "        float ra = 0.0f, rb = 0.0f;\n",
+    "        if (I8 >= 3) {   // (rows 16 w + lane / 4 and + 8: the epilogue's r)\n",
+    "            const u64 ma = m0 + 16u * w + (lane >> 2), mb = ma + 8u;\n",
+    "            ra = ma < M ? ((const float*)sx)[ma] : 0.0f;\n",
+    "            rb = mb < M ? ((const float*)sx)[mb] : 0.0f;\n",
+    "            if (tid < 64u) g9_dq_col(dqs, (const float*)sw, sw_global, bias, n0 + 64u * c + tid, N, 64u * c + tid);\n",
+    "        }\n",
     "        u32 prev = 0;\n",
     "        for (u64 kt = 0; kt < KT; kt++, it++) {\n",
     "            const u32 s = (u32)(it % S), ph = (u32)(it / S) & 1u, st = sbase + s * ST;\n",
@@ -1525,27 +1606,32 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "        // d[4 j + 2], d[4 j + 3] the same 8 rows further\n",
     "        const u32 r = 16u * w + (lane >> 2), q = lane & 3u, stg = sbase + (u32)S * ST + c * SO;\n",
     "        if (tid == 0) asm volatile(\"cp.async.bulk.wait_group.read 0;\" ::: \"memory\");   // the last tile's stores\n",
-    "        g9_wg_sync(c);\n",
-    "        if (I8 == 1) {\n",
+    "        if (I8 >= 3) g9_dq_sync();   // (also: both consumers' column data are written)\n",
+    "        else g9_wg_sync(c);\n",
+    "        const bool other = I8 >= 3 && bias && sw_global != BNBQ_F16;   // (LLM.int8: a bias added after the f16 rounding)\n",
+    "        const u64 ma = m0 + r, mb = ma + 8u;\n",
+    "        if (OB == 4u) {\n",
     "#pragma unroll\n",
     "            for (int j = 0; j < BN / 8; j++) {   // box j / 4 (32 columns), 16-byte chunk 2 (j % 4) + q / 2, bytes 8 (q % 2)\n",
     "                const u32 ch = 2u * ((u32)j & 3u) + (q >> 1);\n",
     "                const u32 at = stg + 8192u * (u32)(j / 4) + r * 128u + ((ch ^ (r & 7u)) << 4) + 8u * (q & 1u);\n",
-    "                g9_sts2(at, (u32)d[4 * j], (u32)d[4 * j + 1]);\n",
-    "                g9_sts2(at + 1024u, (u32)d[4 * j + 2], (u32)d[4 * j + 3]);\n",
+    "                u32 e[4] = { (u32)d[4 * j], (u32)d[4 * j + 1], (u32)d[4 * j + 2], (u32)d[4 * j + 3] };\n",
+    "                if (I8 == 5) g9_dq4<BNBQ_F32>(e, ra, rb, dqs + 8u * (8u * (u32)j + 2u * q), other);\n",
+    "                g9_sts2(at, e[0], e[1]);\n",
+    "                g9_sts2(at + 1024u, e[2], e[3]);\n",
     "            }\n",
     "        } else {\n",
     "            // SwitchBack (I8 = 2): the rows' and columns' scales (0 past M / N: those outputs are not written)\n",
-    "            const u64 ma = m0 + r, mb = ma + 8u;\n",
-    "            const float xa = I8 == 2 && ma < M ? bnbq_h2f_arith(sx[ma]) : 0.0f;\n",
-    "            const float xb = I8 == 2 && mb < M ? bnbq_h2f_arith(sx[mb]) : 0.0f;\n",
+    "            const float xa = I8 == 2 && ma < M ? bnbq_h2f_arith(((const u16*)sx)[ma]) : 0.0f;\n",
+    "            const float xb = I8 == 2 && mb < M ? bnbq_h2f_arith(((const u16*)sx)[mb]) : 0.0f;\n",
+    "            const u16* swh = (const u16*)sw;\n",
     "#pragma unroll\n",
     "            for (int j = 0; j < BN / 8; j++) {\n",
     "                const u64 n = n0 + 8u * (u64)j + 2u * q;\n",
     "                u32 p0, p1;\n",
     "                if (I8 == 2) {\n",
-    "                    const float w0 = n < N ? bnbq_h2f_arith(sw[sw_global ? 0 : n]) : 0.0f;\n",
-    "                    const float w1 = n + 1u < N ? bnbq_h2f_arith(sw[sw_global ? 0 : n + 1u]) : 0.0f;\n",
+    "                    const float w0 = n < N ? bnbq_h2f_arith(swh[sw_global ? 0 : n]) : 0.0f;\n",
+    "                    const float w1 = n + 1u < N ? bnbq_h2f_arith(swh[sw_global ? 0 : n + 1u]) : 0.0f;\n",
     "                    u32 h0 = bnbq_sb_scale((i32)d[4 * j], xa, w0), h1 = bnbq_sb_scale((i32)d[4 * j + 1], xa, w1);\n",
     "                    u32 h2 = bnbq_sb_scale((i32)d[4 * j + 2], xb, w0), h3 = bnbq_sb_scale((i32)d[4 * j + 3], xb, w1);\n",
     "                    if (bias) {\n",
@@ -1556,6 +1642,11 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "                    }\n",
     "                    p0 = h0 | (h1 << 16);\n",
     "                    p1 = h2 | (h3 << 16);\n",
+    "                } else if (I8 >= 3) {\n",
+    "                    u32 e[4] = { (u32)d[4 * j], (u32)d[4 * j + 1], (u32)d[4 * j + 2], (u32)d[4 * j + 3] };\n",
+    "                    g9_dq4<I8 == 3 ? BNBQ_F16 : BNBQ_BF16>(e, ra, rb, dqs + 8u * (8u * (u32)j + 2u * q), other);\n",
+    "                    p0 = e[0] | (e[1] << 16);\n",
+    "                    p1 = e[2] | (e[3] << 16);\n",
     "                } else {\n",
     "                    float v0 = d[4 * j], v1 = d[4 * j + 1], v2 = d[4 * j + 2], v3 = d[4 * j + 3];\n",
     "                    if (bias) {\n",
@@ -1572,9 +1663,10 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "            }\n",
     "        }\n",
     "        asm volatile(\"fence.proxy.async.shared::cta;\" ::: \"memory\");   // visible to the TMA store\n",
-    "        g9_wg_sync(c);\n",
+    "        if (I8 >= 3) g9_dq_sync();   // (also: both consumers have read the column data: the next tile may write them)\n",
+    "        else g9_wg_sync(c);\n",
     "        if (tid == 0) {\n",
-    "            const u32 bw = I8 == 1 ? 32u : 64u;   // columns a box\n",
+    "            const u32 bw = OB == 4u ? 32u : 64u;   // columns a box\n",
     "#pragma unroll\n",
     "            for (int b = 0; b < (int)(BN / bw); b++) g9_tma_store(mO, n0 + bw * (u64)b, m0, stg + 8192u * (u32)b);\n",
     "            asm volatile(\"cp.async.bulk.commit_group;\" ::: \"memory\");\n",
@@ -1596,75 +1688,75 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg_nn(G9_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg_nn)\n",
-    "#line 328 \"gemm90.cu\"\n",
+    "#line 402 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg_nn(G9_PARAMS) {\n",
     "    g9_gemm<128, G9_S128, 0, 0, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 331 \"gemm90.cu\"\n",
+    "#line 405 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg_nt(G9_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg_nt)\n",
-    "#line 331 \"gemm90.cu\"\n",
+    "#line 405 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg_nt(G9_PARAMS) {\n",
     "    g9_gemm<128, G9_S128, 0, 1, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 334 \"gemm90.cu\"\n",
+    "#line 408 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg_tn(G9_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg_tn)\n",
-    "#line 334 \"gemm90.cu\"\n",
+    "#line 408 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg_tn(G9_PARAMS) {\n",
     "    g9_gemm<128, G9_S128, 1, 0, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 337 \"gemm90.cu\"\n",
+    "#line 411 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg_tt(G9_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg_tt)\n",
-    "#line 337 \"gemm90.cu\"\n",
+    "#line 411 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg_tt(G9_PARAMS) {\n",
     "    g9_gemm<128, G9_S128, 1, 1, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 340 \"gemm90.cu\"\n",
+    "#line 414 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg2_nn(G9_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg2_nn)\n",
-    "#line 340 \"gemm90.cu\"\n",
+    "#line 414 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg2_nn(G9_PARAMS) {\n",
     "    g9_gemm<256, G9_S256, 0, 0, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 343 \"gemm90.cu\"\n",
+    "#line 417 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg2_nt(G9_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg2_nt)\n",
-    "#line 343 \"gemm90.cu\"\n",
+    "#line 417 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg2_nt(G9_PARAMS) {\n",
     "    g9_gemm<256, G9_S256, 0, 1, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 346 \"gemm90.cu\"\n",
+    "#line 420 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg2_tn(G9_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg2_tn)\n",
-    "#line 346 \"gemm90.cu\"\n",
+    "#line 420 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg2_tn(G9_PARAMS) {\n",
     "    g9_gemm<256, G9_S256, 1, 0, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 349 \"gemm90.cu\"\n",
+    "#line 423 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg2_tt(G9_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg2_tt)\n",
-    "#line 349 \"gemm90.cu\"\n",
+    "#line 423 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg2_tt(G9_PARAMS) {\n",
     "    g9_gemm<256, G9_S256, 1, 1, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 352 \"gemm90.cu\"\n",
+    "#line 426 \"gemm90.cu\"\n",
     "\n",
     "// bnbq_int8_linear_matmul's many rows (the launcher's conditions: K % 16 == 0, A, B and out 16-byte aligned,\n",
     "// N % 4 == 0); in the BNBQ_DT=1 unit only (it has no dtype)\n",
@@ -1674,27 +1766,62 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "extern \"C\" __global__ void bnbq_k_int8_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, const __grid_constant__ g9_tmap mO,\n",
     "               u64 M, u64 N, u64 K) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_wg)\n",
-    "#line 357 \"gemm90.cu\"\n",
+    "#line 431 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
     "bnbq_k_int8_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, const __grid_constant__ g9_tmap mO,\n",
     "               u64 M, u64 N, u64 K) {\n",
     "    g9_gemm<128, G9_SI8, 0, 1, 1>(&mA, &mB, &mO, M, N, K, (const void*)0, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 362 \"gemm90.cu\"\n",
+    "#line 436 \"gemm90.cu\"\n",
     "// SwitchBack's int8 matmul with its scaling (int8_matmul_rowwise / mixed_dequantize; the launcher: also N % 8 == 0)\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, const __grid_constant__ g9_tmap mO,\n",
     "             u64 M, u64 N, u64 K, const u16* sx, const u16* sw, int sw_global, const u16* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_wg)\n",
-    "#line 363 \"gemm90.cu\"\n",
+    "#line 437 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
     "bnbq_k_sb_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, const __grid_constant__ g9_tmap mO,\n",
     "             u64 M, u64 N, u64 K, const u16* sx, const u16* sw, int sw_global, const u16* bias) {\n",
     "    g9_gemm<128, G9_SI8, 0, 1, 2>(&mA, &mB, &mO, M, N, K, (const void*)bias, sx, sw, sw_global);\n",
     "}\n",
     "#endif\n",
-    "#line 368 \"gemm90.cu\"\n",
+    "#line 442 \"gemm90.cu\"\n",
+    "// LLM.int8's int8 matmul with int8_mm_dequant as its epilogue (bnbq_int8_mixed_scaled_mm's many rows: no int32\n",
+    "// intermediate, no mm_dequant pass), out f16 / bf16 / f32 (the launcher: N % 8 == 0 for the 16-bit ones, N % 4 == 0\n",
+    "// for f32; dynamic shared memory: bnbq_k_int8_wg's + 1 KB for the tile's column data); rs, cs: row and column\n",
+    "// statistics, bias of dtype bias_dt or NULL. On the H100 (bench/results/gpu-20261124-h100-session27-int8dq.txt):\n",
+    "// 130 us at 4096^3 against 121 + 33 for bnbq_k_int8_wg + bnbq_k_int8_mm_dequant; Linear8bitLt 3-23 % faster.\n",
+    "#define G9_DQ_PARAMS                                                                                                \\\n",
+    "    const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, const __grid_constant__ g9_tmap mO, u64 M, \\\n",
+    "        u64 N, u64 K, const float* rs, const float* cs, int bias_dt, const void* bias\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_wg_dq_f16(G9_DQ_PARAMS) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_wg_dq_f16)\n",
+    "#line 450 \"gemm90.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_int8_wg_dq_f16(G9_DQ_PARAMS) {\n",
+    "    g9_gemm<128, G9_SI8, 0, 1, 3>(&mA, &mB, &mO, M, N, K, bias, rs, cs, bias_dt);\n",
+    "}\n",
+    "#endif\n",
+    "#line 453 \"gemm90.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_wg_dq_bf16(G9_DQ_PARAMS) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_wg_dq_bf16)\n",
+    "#line 453 \"gemm90.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_int8_wg_dq_bf16(G9_DQ_PARAMS) {\n",
+    "    g9_gemm<128, G9_SI8, 0, 1, 4>(&mA, &mB, &mO, M, N, K, bias, rs, cs, bias_dt);\n",
+    "}\n",
+    "#endif\n",
+    "#line 456 \"gemm90.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_wg_dq_f32(G9_DQ_PARAMS) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_wg_dq_f32)\n",
+    "#line 456 \"gemm90.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_int8_wg_dq_f32(G9_DQ_PARAMS) {\n",
+    "    g9_gemm<128, G9_SI8, 0, 1, 5>(&mA, &mB, &mO, M, N, K, bias, rs, cs, bias_dt);\n",
+    "}\n",
+    "#endif\n",
+    "#line 459 \"gemm90.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- bnbq_matmul_4bit's many rows on the sm_90a tiles: out (M, N) = A (M, K) @ W^T [+ bias], W 4-bit (N, K) ----\n",
@@ -1736,11 +1863,6 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "    asm(\"cvt.rn.bf16x2.f32 %0, %1, %2;\" : \"=r\"(d) : \"f\"(hi), \"f\"(lo));\n",
     "#endif\n",
     "    return d;\n",
-    "}\n",
-    "BNBQ_DEV uint4 g9_lds4(u32 addr) {\n",
-    "    uint4 v;\n",
-    "    asm volatile(\"ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\" : \"=r\"(v.x), \"=r\"(v.y), \"=r\"(v.z), \"=r\"(v.w) : \"r\"(addr) : \"memory\");\n",
-    "    return v;\n",
     "}\n",
     "// the two weights of packed byte b (bits 0..7; high nibble first) times s as a dt pair, the first in the low half\n",
     "BNBQ_DEV u32 g9_m4_byte(const float* tab, u32 b, float s) {\n",
@@ -1823,7 +1945,7 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "extern \"C\" __global__ void bnbq_k_m4_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mW, const __grid_constant__ g9_tmap mO,\n",
     "             u64 M, u64 N, u64 K, const void* bias, const float* absmax, int bs_shift, const __grid_constant__ g9_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_m4_wg)\n",
-    "#line 492 \"gemm90.cu\"\n",
+    "#line 578 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
     "bnbq_k_m4_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mW, const __grid_constant__ g9_tmap mO,\n",
     "             u64 M, u64 N, u64 K, const void* bias, const float* absmax, int bs_shift, const __grid_constant__ g9_code16 code) {\n",
@@ -1935,7 +2057,7 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "#endif\n",
     "}\n",
     "#endif\n",
-    "#line 602 \"gemm90.cu\"\n",
+    "#line 688 \"gemm90.cu\"\n",
     "\n",
     "#endif\n",
     0
@@ -1951,6 +2073,9 @@ static const char* const bnbq__cu_kernels_gemm90[] = {
     "bnbq_k_gemm_wg2_tt",
     "bnbq_k_int8_wg",
     "bnbq_k_sb_wg",
+    "bnbq_k_int8_wg_dq_f16",
+    "bnbq_k_int8_wg_dq_bf16",
+    "bnbq_k_int8_wg_dq_f32",
     "bnbq_k_m4_wg",
     0
 };
@@ -4246,29 +4371,12 @@ static const char* const bnbq__cu_src_int8[] = {
     "// ---- int8_mm_dequant ------------------------------------------------------------------------------\n",
     "// out = dt(f16(fmaf(f32(f32((float)A * rs[m]) * cs[n]), 6.200012e-05f, bias_f16_or_0))), a non-F16\n",
     "// bias added to the f16 value afterwards (one more f16 rounding): prelude.cuh bnbq_i8_mmdq, here as the\n",
-    "// f16 bits (bnbq_i8_mmdq_h) and the output dtype a template constant (the run-time dtype switches,\n",
-    "// software widenings and repeated NaN checks of the per-element form made it ALU-bound: 53.6 us at\n",
-    "// 4096 x 4096 on the H100, 60 % of the bytes' copy time).\n",
+    "// f16 bits (prelude.cuh bnbq_i8_mmdq_h / _out) and the output dtype a template constant (the run-time\n",
+    "// dtype switches, software widenings and repeated NaN checks of the per-element form made it ALU-bound:\n",
+    "// 53.6 us at 4096 x 4096 on the H100, 60 % of the bytes' copy time).\n",
     "// vec 4: N % 4 == 0, A 16-byte aligned, out aligned to 4 elements. Rows over blockIdx.x, each\n",
     "// row's pieces over the gridDim.y blocks of its column (the launcher gives few rows several blocks\n",
     "// each: a decoding step's one row in one block took 9-23 us on the H100, its loads in series).\n",
-    "// bnbq_i8_mmdq's value as f16 bits (a NaN: 0x7fff, what its canonical NaN narrows to): the same\n",
-    "// roundings with the hardware conversions (exact widenings; RNE narrowing for every non-NaN)\n",
-    "BNBQ_DEV u16 bnbq_i8_mmdq_h(int a, float rs, float cs, int bias_dt, const void* bias, u64 n) {\n",
-    "    const float w = ((float)a * rs) * cs;\n",
-    "    const bool b16 = bias && bias_dt == BNBQ_F16;\n",
-    "    const float b = b16 ? bnbq_h2f_arith(((const u16*)bias)[n]) : 0.0f;\n",
-    "    u16 h = bnbq_f16_canon(fmaf(w, 6.200012e-05f, b));\n",
-    "    if (bias && !b16) h = bnbq_f16_canon(bnbq_h2f_arith(h) + bnbq_load(bias_dt, bias, n));\n",
-    "    return h;\n",
-    "}\n",
-    "// f16 bits h (0x7fff its only NaN) as dtype DT's bits: bnbq_store's bytes for bnbq_i8_mmdq's value\n",
-    "template <int DT>\n",
-    "BNBQ_DEV u32 bnbq_i8_mmdq_out(u16 h) {\n",
-    "    if (DT == BNBQ_F16) return h;\n",
-    "    if (DT == BNBQ_BF16) return h == 0x7fffu ? 0x7fffu : (u32)bnbq_f32_to_bf16(bnbq_h2f_arith(h));\n",
-    "    return h == 0x7fffu ? 0x7fffffffu : __float_as_uint(bnbq_h2f_arith(h));\n",
-    "}\n",
     "template <int V, int DT>\n",
     "BNBQ_DEV void bnbq_i8_mm_dequant(const i32* A, const float* rs, const float* cs, u64 M, u64 N,\n",
     "                                 void* out, int bias_dt, const void* bias) {\n",
@@ -4300,7 +4408,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_mm_dequant)\n",
-    "#line 950 \"int8.cu\"\n",
+    "#line 933 \"int8.cu\"\n",
     "extern \"C\" __global__ void bnbq_k_int8_mm_dequant(const i32* A, const float* rs, const float* cs,\n",
     "                                                  u64 M, u64 N, void* out, int dt, int bias_dt,\n",
     "                                                  const void* bias, int vec) {\n",
@@ -4316,7 +4424,7 @@ static const char* const bnbq__cu_src_int8[] = {
     "    }\n",
     "}\n",
     "#endif\n",
-    "#line 964 \"int8.cu\"\n",
+    "#line 947 \"int8.cu\"\n",
     "#endif\n",
     0
 };
@@ -8670,6 +8778,7 @@ struct bnbq_cuda {
     unsigned long     gemm_t2_launches;  /* bnbq_k_gemm_t2_* launches (the tests)                          */
     unsigned long     gemm_wg_launches;  /* bnbq_k_gemm_wg* launches (the tests)                          */
     unsigned long     m4_wg_launches;    /* bnbq_k_m4_wg launches (the tests)                             */
+    unsigned long     i8_wg_dq_launches; /* bnbq_k_int8_wg_dq_* launches (the tests)                      */
 };
 
 /* cuFuncLoad right after cuModuleGetFunction (where the driver has it): the kernel's code goes to
@@ -10626,6 +10735,7 @@ static int bnbq__cu_gemm_wg_bn = 0;    /* bench switch: 128 or 256 forces the ti
    each), the two consumers' staging of 64 x bn outputs of ob bytes, 2 mbarriers a stage */
 #define BNBQ__CU_G9_SI8 5             /* stages of bnbq_k_int8_wg (128 x 128 int32 tiles, 128 k a stage; G9_SI8) */
 #define BNBQ__CU_G9_SMEM(bn, s, ob) (1024u + (s) * (128u + (bn)) * 128u + 2u * 64u * (bn) * (ob) + 16u * (s))
+#define BNBQ__CU_G9_DQS 1024u         /* bnbq_k_int8_wg_dq_*: and the tile's column data (8 bytes a column) */
 #define BNBQ__CU_G9_MAX2(a, b) ((a) > (b) ? (a) : (b))
 #define BNBQ__CU_G9_M4S 6             /* stages of tokens of bnbq_k_m4_wg (G9_M4S) */
 #define BNBQ__CU_G9_M4T 128u          /* its tokens a tile (G9_M4T; tiles of 128 rows of W x these) */
@@ -10638,7 +10748,7 @@ static int bnbq__cu_gemm_wg_bn = 0;    /* bench switch: 128 or 256 forces the ti
 #define BNBQ__CU_G9_SMEM_MAX                                                                              \
     BNBQ__CU_G9_MAX2(BNBQ__CU_G9_MAX2(BNBQ__CU_G9_MAX2(BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_S128, 2u),     \
                                                        BNBQ__CU_G9_SMEM(256u, BNBQ__CU_G9_S256, 2u)),    \
-                                      BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_SI8, 4u)),                      \
+                                      BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_SI8, 4u) + BNBQ__CU_G9_DQS),    \
                      BNBQ__CU_G9_SMEM_M4 + 64u)
 /* A 2-D tensor map of a matrix of `esize`-byte elements (1: UINT8, 2: UINT16, 4: INT32) stored with `inner`
    contiguous elements a row and `outer` rows, for boxes of 128 bytes x `box_outer` rows with the 128-byte
@@ -10760,6 +10870,41 @@ static bnbq_result bnbq__cu_i8_wg(bnbq_exec* ex, const char* func, const int8_t*
     a[6] = (void*)&sx; a[7] = (void*)&sw; a[8] = &sw_global; a[9] = (void*)&bias;
     return bnbq__cu_wg_run(ex, func, "BNBQ_DT=1 BNBQ_ARCH_A=1", sb ? "bnbq_k_sb_wg" : "bnbq_k_int8_wg",
                            BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_SI8, sb ? 2u : 4u), tiles, a, &c->mm_tile_tc_launches);
+}
+/* bnbq_int8_mixed_scaled_mm's int8 product and int8_mm_dequant in one launch on the sm_90a tiles
+   (bnbq_k_int8_wg_dq_f16 / _bf16 / _f32 by dt: the int32 sums dequantized in the epilogue, no int32 intermediate
+   and no mm_dequant pass; the bytes of bnbq_int8_linear_matmul + bnbq_int8_mm_dequant). The conditions of
+   bnbq__cu_i8_wg_dq_can; refused tensor maps: BNBQ_ERROR_NOT_SUPPORTED. */
+static int bnbq__cu_i8_wg_dq_off = 0;   /* bench and test switch: bnbq_k_int8_wg + bnbq_k_int8_mm_dequant */
+static int bnbq__cu_i8_wg_dq_can(bnbq_cuda* c, bnbq_dtype dt, const int8_t* A, const int8_t* B, size_t M, size_t N,
+                                 size_t K, const void* out) {
+    return M > BNBQ__CU_MM_GV_M && K % 16 == 0 && bnbq__cu_al(A, 16) && bnbq__cu_al(B, 16) && bnbq__cu_al(out, 16) &&
+           N % (dt == BNBQ_F32 ? 4u : 8u) == 0 && M < 0x7fffffffu && N < 0x7fffffffu && K < 0x7fffffffu &&
+           !bnbq__cu_mm_tile_tc_off && !bnbq__cu_i8_wg_dq_off && bnbq__cu_wg_ok(c);
+}
+static bnbq_result bnbq__cu_i8_wg_dq(bnbq_exec* ex, const char* func, bnbq_dtype dt, const int8_t* A,
+                                     const int8_t* B, size_t M, size_t N, size_t K, const float* row_stats,
+                                     const float* col_stats, bnbq_dtype bias_dt, const void* bias, void* out) {
+    bnbq_cuda* c = (bnbq_cuda*)ex->impl;
+    unsigned char mbuf[BNBQ__CU_G9_MAPBUF];
+    unsigned long long MM = M, NN = N, KK = K;
+    size_t tiles = (M / 128 + (M % 128 != 0)) * (N / 128 + (N % 128 != 0));
+    const unsigned ob = dt == BNBQ_F32 ? 4u : 2u;
+    int ibdt = (int)bias_dt;
+    void* a[10];
+    bnbq__CUresult e;
+    bnbq__cu_wg_maps(mbuf, a);
+    /* A (M, K), B (N, K): boxes of 128 k x 128 rows; out (M, N): f32 boxes 32 n x 64 m, 16-bit 64 n x 64 m */
+    e = bnbq__cu_tmap(a[0], A, 1u, K, M, 128u);
+    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(a[1], B, 1u, K, N, 128u);
+    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(a[2], out, ob, N, M, 64u);
+    if (e != BNBQ__CUDA_SUCCESS) return bnbq__cu_tmap_refused(ex, func, e);
+    a[3] = &MM; a[4] = &NN; a[5] = &KK;
+    a[6] = (void*)&row_stats; a[7] = (void*)&col_stats; a[8] = &ibdt; a[9] = (void*)&bias;
+    return bnbq__cu_wg_run(ex, func, "BNBQ_DT=1 BNBQ_ARCH_A=1",
+                           dt == BNBQ_F16 ? "bnbq_k_int8_wg_dq_f16" : dt == BNBQ_BF16 ? "bnbq_k_int8_wg_dq_bf16"
+                                                                        : "bnbq_k_int8_wg_dq_f32",
+                           BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_SI8, ob) + BNBQ__CU_G9_DQS, tiles, a, &c->i8_wg_dq_launches);
 }
 static bnbq_result bnbq__cu_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, const int8_t* B,
                                                size_t M, size_t N, size_t K, int32_t* out) {
@@ -11756,6 +11901,17 @@ static bnbq_result bnbq__cu_int8_dq_mma(bnbq_exec* ex, bnbq_dtype dt, const int8
     BNBQ__CU_END();
 }
 
+/* bnbq_int8_mixed_scaled_mm's product without the outliers for many rows on the sm_90a tiles (bnbq__cu_i8_wg_dq;
+   the caller checked bnbq__cu_i8_wg_dq_can) */
+static bnbq_result bnbq__cu_int8_scaled_wg(bnbq_exec* ex, bnbq_dtype dt, const int8_t* CA, const int8_t* CB,
+                                           size_t M, size_t N, size_t K, const float* row_stats,
+                                           const float* col_stats, bnbq_dtype bias_dt, const void* bias, void* out) {
+    BNBQ__CU_BEGIN("bnbq_int8_mixed_scaled_mm");
+    (void)c;
+    r = bnbq__cu_i8_wg_dq(ex, bnbq__func, dt, CA, CB, M, N, K, row_stats, col_stats, bias_dt, bias, out);
+    BNBQ__CU_END();
+}
+
 /* bnbq_int8_mixed_scaled_mm: one row of A (a decoding step) on the warp-a-row gemv with LLM.int8's epilogue
    (bnbq_k_int8_gemv_dq: mm_dequant and the outlier product on each sum, no int32 intermediate; byte loads
    where K % 16 or the alignment rule out 16-byte ones); 2..16 rows on sm_80+ (K % 16 == 0, 16-byte aligned)
@@ -11802,9 +11958,14 @@ static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, c
                                  fuse ? cols : NULL, num_cols, out);
         if (fuse) return r;
     } else {
-        r = bnbq__cu_int8_linear_matmul(ex, CA, CB, M, N, K, work);
-        if (r == BNBQ_SUCCESS)
-            r = bnbq__cu_int8_mm_dequant(ex, dt, work, row_stats, col_stats, M, N, out, bias_dt, bias);
+        r = BNBQ_ERROR_NOT_SUPPORTED;
+        if (bnbq__cu_i8_wg_dq_can((bnbq_cuda*)ex->impl, dt, CA, CB, M, N, K, out))   /* Hopper: one launch */
+            r = bnbq__cu_int8_scaled_wg(ex, dt, CA, CB, M, N, K, row_stats, col_stats, bias_dt, bias, out);
+        if (r == BNBQ_ERROR_NOT_SUPPORTED) {   /* (also: tensor maps refused) the int32 products, then mm_dequant */
+            r = bnbq__cu_int8_linear_matmul(ex, CA, CB, M, N, K, work);
+            if (r == BNBQ_SUCCESS)
+                r = bnbq__cu_int8_mm_dequant(ex, dt, work, row_stats, col_stats, M, N, out, bias_dt, bias);
+        }
     }
     if (r == BNBQ_SUCCESS && cols) {
         /* more than BNBQ__CU_OUTLIER_FEW rows: the int32 products are spent, work (M N words) holds the

@@ -27,6 +27,8 @@
    --wg-bn 128|256: those tiles 128 x 128 or 128 x 256 whatever the shape (A/B).
    --no-m4wg: bnbq_matmul_4bit's many rows on the 64 x 64 tiles instead of bnbq_k_m4_wg (the sm_90a tiles that
    convert the 4-bit weight in registers: A/B; --only matmul_4bit).
+   --no-i8dq: LLM.int8's many rows as bnbq_k_int8_wg (int32 out) + bnbq_k_int8_mm_dequant instead of the int8
+   GEMM with mm_dequant as its epilogue (bnbq_k_int8_wg_dq_*: A/B; compute capability 9.0).
    The 16-bit GEMMs of the layers alone (bnbq_gemm vs cublasGemmEx, each storage order): --only '16-bit GEMM'.
    First, the int8 GEMM itself (bnbq_int8_linear_matmul, int32 out) at 4096^3, 8192^3, 4096 x 14336 x 4096
    and 4096 x 4096 x 14336 against cuBLAS' f16 GEMM of the same shape (--only 'int8 GEMM').
@@ -419,8 +421,9 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--no-wg")) bnbq__cu_gemm_wg_off = 1;   /* A/B: the sm_80 tiles on an H100 */
         else if (!strcmp(argv[i], "--wg-bn") && i + 1 < argc) bnbq__cu_gemm_wg_bn = atoi(argv[++i]);   /* A/B */
         else if (!strcmp(argv[i], "--no-m4wg")) bnbq__cu_m4_wg_off = 1;   /* A/B: matmul_4bit's 64 x 64 tiles */
+        else if (!strcmp(argv[i], "--no-i8dq")) bnbq__cu_i8_wg_dq_off = 1;   /* A/B: int8_wg + int8_mm_dequant */
         else {
-            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256] [--no-m4wg]\n");
+            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256] [--no-m4wg] [--no-i8dq]\n");
             return 1;
         }
     }

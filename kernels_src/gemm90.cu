@@ -1,6 +1,7 @@
 // The tile GEMMs on Hopper: TMA copies and wgmma (warpgroup) tensor-core instructions, for bnbq_gemm's 16-bit
-// GEMM (bnbq_k_gemm_wg*), bnbq_int8_linear_matmul's many rows (bnbq_k_int8_wg) and SwitchBack's int8 matmuls
-// (bnbq_k_sb_wg; the int8 kernels below, in the BNBQ_DT=1 unit). Compiled as units BNBQ_DT=1 / BNBQ_DT=2 with
+// GEMM (bnbq_k_gemm_wg*), bnbq_int8_linear_matmul's many rows (bnbq_k_int8_wg), LLM.int8's product with
+// int8_mm_dequant as its epilogue (bnbq_k_int8_wg_dq_*: bnbq_int8_mixed_scaled_mm's many rows) and SwitchBack's int8
+// matmuls (bnbq_k_sb_wg; the int8 kernels below, in the BNBQ_DT=1 unit). Compiled as units BNBQ_DT=1 / BNBQ_DT=2 with
 // BNBQ_ARCH_A=1 (variants in bnbq_cuda.h's BNBQ__CU_VARIANTS_PRIMS): bnbq_cuda.h builds such a unit as sm_90a
 // where the target is sm_90 (cubin), the only architecture whose code may use wgmma and setmaxnreg; elsewhere
 // the kernels are empty and the launchers (bnbq__cu_gemm_wg, bnbq__cu_i8_wg) never take them.
@@ -164,6 +165,55 @@ BNBQ_DEV void g9_mma(u32* d, u64 da, u64 db) { g9_wgmma_i8(d, da, db); }
 BNBQ_DEV void g9_sts2(u32 addr, u32 a, u32 b) {
     asm volatile("st.shared.v2.u32 [%0], {%1, %2};" ::"r"(addr), "r"(a), "r"(b) : "memory");
 }
+BNBQ_DEV uint4 g9_lds4(u32 addr) {
+    uint4 v;
+    asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(addr) : "memory");
+    return v;
+}
+// LLM.int8's int8_mm_dequant (I8 3..5) of one int32 sum as dtype OD's bits: bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_h(...)),
+// the bytes of int8.cu's bnbq_k_int8_mm_dequant, in compact code (unrolled 64 times a thread): rm, cc the row's and
+// column's statistics, bv the column's bias widened by the hardware (0 without one); other: the bias is not f16, so
+// it is added to the f16 value, else it is the fmaf's addend bf (bv, or 0 with other). A NaN bias gives a NaN sum
+// either way (bnbq_f16_canon: 0x7fff); bf16 is narrowed by the hardware (the same RNE for the non-NaN values it gets).
+template <int OD>
+BNBQ_DEV u32 g9_dq1(u32 acc, float rm, float cc, float bf, float bv, bool other) {
+    u16 h = bnbq_f16_canon(fmaf(((float)(int)acc * rm) * cc, 6.200012e-05f, bf));
+    if (other) h = bnbq_f16_canon(bnbq_h2f_arith(h) + bv);
+    if (OD == BNBQ_F16) return h;
+    if (h == 0x7fffu) return OD == BNBQ_BF16 ? 0x7fffu : 0x7fffffffu;
+    const float f = bnbq_h2f_arith(h);
+    if (OD == BNBQ_F32) return __float_as_uint(f);
+    u16 b;
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(b) : "f"(f));
+    return b;
+}
+// The column statistic and widened bias (0 without one, and past N) of column col of the tile as two floats at
+// dqs + 8 (col - n0): the first 64 threads of each consumer, columns 64 c + tid, when the tile begins
+BNBQ_DEV void g9_dq_col(u32 dqs, const float* cs, int bdt, const void* bias, u64 col, u64 N, u32 slot) {
+    float cc = 0.0f, bv = 0.0f;
+    if (col < N) {
+        cc = cs[col];
+        if (bias) {
+            const u32 bits = bdt == BNBQ_F32 ? ((const u32*)bias)[col] : (u32)((const u16*)bias)[col];
+            bv = bdt == BNBQ_F32 ? __uint_as_float(bits)
+                 : bdt == BNBQ_BF16 ? __uint_as_float(bits << 16) : bnbq_h2f_arith((u16)bits);
+        }
+    }
+    g9_sts2(dqs + 8u * slot, __float_as_uint(cc), __float_as_uint(bv));
+}
+// a thread's four sums e (rows a, b; columns n, n + 1 whose data g9_dq_col staged at dq) in place
+template <int OD>
+BNBQ_DEV void g9_dq4(u32* e, float ra, float rb, u32 dq, bool other) {
+    const uint4 v = g9_lds4(dq);   // (cc, bv) of n, then of n + 1
+    const float c0 = __uint_as_float(v.x), b0 = __uint_as_float(v.y), c1 = __uint_as_float(v.z), b1 = __uint_as_float(v.w);
+    const float f0 = other ? 0.0f : b0, f1 = other ? 0.0f : b1;
+    e[0] = g9_dq1<OD>(e[0], ra, c0, f0, b0, other);
+    e[1] = g9_dq1<OD>(e[1], ra, c1, f1, b1, other);
+    e[2] = g9_dq1<OD>(e[2], rb, c0, f0, b0, other);
+    e[3] = g9_dq1<OD>(e[3], rb, c1, f1, b1, other);
+}
+// the two consumers' barrier (LLM.int8's epilogue: the column data of g9_dq_col are shared)
+BNBQ_DEV void g9_dq_sync() { asm volatile("bar.sync 3, 256;" ::: "memory"); }
 #endif
 
 // TA: A stored (K, M); TB: B stored (N, K) (bnbq_gemm's trans_a / trans_b). S stages of 128 x 64 (A) and
@@ -178,17 +228,21 @@ BNBQ_DEV void g9_sts2(u32 addr, u32 a, u32 b) {
 // int32 out: the same ring with 128 k (bytes) a stage, m64n128k32 s8 instructions, int32 sums staged as boxes
 // of 32 x 64 (128-byte rows). I8 = 2: SwitchBack's int8 matmul, each sum scaled to f16 on the way (bnbq_sb_scale
 // with sx[m] and sw[n] (sw[0] when sw_global), then + bias[n] in f16: int8mm.cu's bnbq_mm_few_out<1>, the same
-// bytes), staged as the 16-bit outputs are.
+// bytes), staged as the 16-bit outputs are. I8 = 3 / 4 / 5: LLM.int8's int8_mm_dequant on the way (g9_dq: row
+// statistics sx, column statistics sw as floats, bias of dtype sw_global), out f16 / bf16 (staged as the 16-bit
+// outputs) / f32 (staged as the int32 sums): int8.cu's bnbq_k_int8_mm_dequant of the int32 sums, the same bytes.
 template <int BN, int S, int TA, int TB, int I8>
 BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias,
-                      const u16* sx, const u16* sw, int sw_global) {
+                      const void* sx, const void* sw, int sw_global) {
 #if G9_ON
     typedef typename g9_acc<I8>::T AT;
     extern __shared__ unsigned char g9_smem[];
-    const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u, SO = 64u * (u32)BN * (I8 == 1 ? 4u : 2u);
+    const u32 OB = I8 == 1 || I8 == 5 ? 4u : 2u;   // bytes an output
+    const u32 SA = 128u * 128u, ST = SA + (u32)BN * 128u, SO = 64u * (u32)BN * OB;
     const u32 KS = I8 ? 128u : 64u;   // k (elements) a stage
     const u32 sbase = ((u32)__cvta_generic_to_shared(g9_smem) + 1023u) & ~1023u;
     const u32 full = sbase + (u32)S * ST + 2u * SO, empty = full + 8u * (u32)S;   // mbarrier s at + 8 s
+    const u32 dqs = full + 16u * (u32)S;   // LLM.int8 (I8 >= 3): the tile's column data (g9_dq_col), 1 KB
     const u32 wg = threadIdx.x >> 7, tid = threadIdx.x & 127u;
     const u64 tm = (M + 127u) / 128u, tn = (N + BN - 1u) / BN, KT = (K + KS - 1u) / KS, tiles = tm * tn;
     if (threadIdx.x == 0) {
@@ -231,6 +285,15 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
         AT d[BN / 2];
 #pragma unroll
         for (int i = 0; i < BN / 2; i++) d[i] = (AT)0;
+        // LLM.int8 (I8 >= 3): the statistics of this thread's rows (0 past M: those outputs are not written) and
+        // columns, and the bias, read now (used by the epilogue)
+        float ra = 0.0f, rb = 0.0f;
+        if (I8 >= 3) {   // (rows 16 w + lane / 4 and + 8: the epilogue's r)
+            const u64 ma = m0 + 16u * w + (lane >> 2), mb = ma + 8u;
+            ra = ma < M ? ((const float*)sx)[ma] : 0.0f;
+            rb = mb < M ? ((const float*)sx)[mb] : 0.0f;
+            if (tid < 64u) g9_dq_col(dqs, (const float*)sw, sw_global, bias, n0 + 64u * c + tid, N, 64u * c + tid);
+        }
         u32 prev = 0;
         for (u64 kt = 0; kt < KT; kt++, it++) {
             const u32 s = (u32)(it % S), ph = (u32)(it / S) & 1u, st = sbase + s * ST;
@@ -257,27 +320,32 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
         // d[4 j + 2], d[4 j + 3] the same 8 rows further
         const u32 r = 16u * w + (lane >> 2), q = lane & 3u, stg = sbase + (u32)S * ST + c * SO;
         if (tid == 0) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");   // the last tile's stores
-        g9_wg_sync(c);
-        if (I8 == 1) {
+        if (I8 >= 3) g9_dq_sync();   // (also: both consumers' column data are written)
+        else g9_wg_sync(c);
+        const bool other = I8 >= 3 && bias && sw_global != BNBQ_F16;   // (LLM.int8: a bias added after the f16 rounding)
+        const u64 ma = m0 + r, mb = ma + 8u;
+        if (OB == 4u) {
 #pragma unroll
             for (int j = 0; j < BN / 8; j++) {   // box j / 4 (32 columns), 16-byte chunk 2 (j % 4) + q / 2, bytes 8 (q % 2)
                 const u32 ch = 2u * ((u32)j & 3u) + (q >> 1);
                 const u32 at = stg + 8192u * (u32)(j / 4) + r * 128u + ((ch ^ (r & 7u)) << 4) + 8u * (q & 1u);
-                g9_sts2(at, (u32)d[4 * j], (u32)d[4 * j + 1]);
-                g9_sts2(at + 1024u, (u32)d[4 * j + 2], (u32)d[4 * j + 3]);
+                u32 e[4] = { (u32)d[4 * j], (u32)d[4 * j + 1], (u32)d[4 * j + 2], (u32)d[4 * j + 3] };
+                if (I8 == 5) g9_dq4<BNBQ_F32>(e, ra, rb, dqs + 8u * (8u * (u32)j + 2u * q), other);
+                g9_sts2(at, e[0], e[1]);
+                g9_sts2(at + 1024u, e[2], e[3]);
             }
         } else {
             // SwitchBack (I8 = 2): the rows' and columns' scales (0 past M / N: those outputs are not written)
-            const u64 ma = m0 + r, mb = ma + 8u;
-            const float xa = I8 == 2 && ma < M ? bnbq_h2f_arith(sx[ma]) : 0.0f;
-            const float xb = I8 == 2 && mb < M ? bnbq_h2f_arith(sx[mb]) : 0.0f;
+            const float xa = I8 == 2 && ma < M ? bnbq_h2f_arith(((const u16*)sx)[ma]) : 0.0f;
+            const float xb = I8 == 2 && mb < M ? bnbq_h2f_arith(((const u16*)sx)[mb]) : 0.0f;
+            const u16* swh = (const u16*)sw;
 #pragma unroll
             for (int j = 0; j < BN / 8; j++) {
                 const u64 n = n0 + 8u * (u64)j + 2u * q;
                 u32 p0, p1;
                 if (I8 == 2) {
-                    const float w0 = n < N ? bnbq_h2f_arith(sw[sw_global ? 0 : n]) : 0.0f;
-                    const float w1 = n + 1u < N ? bnbq_h2f_arith(sw[sw_global ? 0 : n + 1u]) : 0.0f;
+                    const float w0 = n < N ? bnbq_h2f_arith(swh[sw_global ? 0 : n]) : 0.0f;
+                    const float w1 = n + 1u < N ? bnbq_h2f_arith(swh[sw_global ? 0 : n + 1u]) : 0.0f;
                     u32 h0 = bnbq_sb_scale((i32)d[4 * j], xa, w0), h1 = bnbq_sb_scale((i32)d[4 * j + 1], xa, w1);
                     u32 h2 = bnbq_sb_scale((i32)d[4 * j + 2], xb, w0), h3 = bnbq_sb_scale((i32)d[4 * j + 3], xb, w1);
                     if (bias) {
@@ -288,6 +356,11 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
                     }
                     p0 = h0 | (h1 << 16);
                     p1 = h2 | (h3 << 16);
+                } else if (I8 >= 3) {
+                    u32 e[4] = { (u32)d[4 * j], (u32)d[4 * j + 1], (u32)d[4 * j + 2], (u32)d[4 * j + 3] };
+                    g9_dq4<I8 == 3 ? BNBQ_F16 : BNBQ_BF16>(e, ra, rb, dqs + 8u * (8u * (u32)j + 2u * q), other);
+                    p0 = e[0] | (e[1] << 16);
+                    p1 = e[2] | (e[3] << 16);
                 } else {
                     float v0 = d[4 * j], v1 = d[4 * j + 1], v2 = d[4 * j + 2], v3 = d[4 * j + 3];
                     if (bias) {
@@ -304,9 +377,10 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
             }
         }
         asm volatile("fence.proxy.async.shared::cta;" ::: "memory");   // visible to the TMA store
-        g9_wg_sync(c);
+        if (I8 >= 3) g9_dq_sync();   // (also: both consumers have read the column data: the next tile may write them)
+        else g9_wg_sync(c);
         if (tid == 0) {
-            const u32 bw = I8 == 1 ? 32u : 64u;   // columns a box
+            const u32 bw = OB == 4u ? 32u : 64u;   // columns a box
 #pragma unroll
             for (int b = 0; b < (int)(BN / bw); b++) g9_tma_store(mO, n0 + bw * (u64)b, m0, stg + 8192u * (u32)b);
             asm volatile("cp.async.bulk.commit_group;" ::: "memory");
@@ -365,6 +439,23 @@ bnbq_k_sb_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap
              u64 M, u64 N, u64 K, const u16* sx, const u16* sw, int sw_global, const u16* bias) {
     g9_gemm<128, G9_SI8, 0, 1, 2>(&mA, &mB, &mO, M, N, K, (const void*)bias, sx, sw, sw_global);
 }
+// LLM.int8's int8 matmul with int8_mm_dequant as its epilogue (bnbq_int8_mixed_scaled_mm's many rows: no int32
+// intermediate, no mm_dequant pass), out f16 / bf16 / f32 (the launcher: N % 8 == 0 for the 16-bit ones, N % 4 == 0
+// for f32; dynamic shared memory: bnbq_k_int8_wg's + 1 KB for the tile's column data); rs, cs: row and column
+// statistics, bias of dtype bias_dt or NULL. On the H100 (bench/results/gpu-20261124-h100-session27-int8dq.txt):
+// 130 us at 4096^3 against 121 + 33 for bnbq_k_int8_wg + bnbq_k_int8_mm_dequant; Linear8bitLt 3-23 % faster.
+#define G9_DQ_PARAMS                                                                                                \
+    const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, const __grid_constant__ g9_tmap mO, u64 M, \
+        u64 N, u64 K, const float* rs, const float* cs, int bias_dt, const void* bias
+extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_int8_wg_dq_f16(G9_DQ_PARAMS) {
+    g9_gemm<128, G9_SI8, 0, 1, 3>(&mA, &mB, &mO, M, N, K, bias, rs, cs, bias_dt);
+}
+extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_int8_wg_dq_bf16(G9_DQ_PARAMS) {
+    g9_gemm<128, G9_SI8, 0, 1, 4>(&mA, &mB, &mO, M, N, K, bias, rs, cs, bias_dt);
+}
+extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_int8_wg_dq_f32(G9_DQ_PARAMS) {
+    g9_gemm<128, G9_SI8, 0, 1, 5>(&mA, &mB, &mO, M, N, K, bias, rs, cs, bias_dt);
+}
 #endif
 
 // ---- bnbq_matmul_4bit's many rows on the sm_90a tiles: out (M, N) = A (M, K) @ W^T [+ bias], W 4-bit (N, K) ----
@@ -406,11 +497,6 @@ BNBQ_DEV u32 g9_pair(float lo, float hi) {
     asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
 #endif
     return d;
-}
-BNBQ_DEV uint4 g9_lds4(u32 addr) {
-    uint4 v;
-    asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(addr) : "memory");
-    return v;
 }
 // the two weights of packed byte b (bits 0..7; high nibble first) times s as a dt pair, the first in the low half
 BNBQ_DEV u32 g9_m4_byte(const float* tab, u32 b, float s) {

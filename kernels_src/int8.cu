@@ -898,29 +898,12 @@ extern "C" __global__ void bnbq_k_int8_vw_dequant(const i8* CA, const float* sta
 // ---- int8_mm_dequant ------------------------------------------------------------------------------
 // out = dt(f16(fmaf(f32(f32((float)A * rs[m]) * cs[n]), 6.200012e-05f, bias_f16_or_0))), a non-F16
 // bias added to the f16 value afterwards (one more f16 rounding): prelude.cuh bnbq_i8_mmdq, here as the
-// f16 bits (bnbq_i8_mmdq_h) and the output dtype a template constant (the run-time dtype switches,
-// software widenings and repeated NaN checks of the per-element form made it ALU-bound: 53.6 us at
-// 4096 x 4096 on the H100, 60 % of the bytes' copy time).
+// f16 bits (prelude.cuh bnbq_i8_mmdq_h / _out) and the output dtype a template constant (the run-time
+// dtype switches, software widenings and repeated NaN checks of the per-element form made it ALU-bound:
+// 53.6 us at 4096 x 4096 on the H100, 60 % of the bytes' copy time).
 // vec 4: N % 4 == 0, A 16-byte aligned, out aligned to 4 elements. Rows over blockIdx.x, each
 // row's pieces over the gridDim.y blocks of its column (the launcher gives few rows several blocks
 // each: a decoding step's one row in one block took 9-23 us on the H100, its loads in series).
-// bnbq_i8_mmdq's value as f16 bits (a NaN: 0x7fff, what its canonical NaN narrows to): the same
-// roundings with the hardware conversions (exact widenings; RNE narrowing for every non-NaN)
-BNBQ_DEV u16 bnbq_i8_mmdq_h(int a, float rs, float cs, int bias_dt, const void* bias, u64 n) {
-    const float w = ((float)a * rs) * cs;
-    const bool b16 = bias && bias_dt == BNBQ_F16;
-    const float b = b16 ? bnbq_h2f_arith(((const u16*)bias)[n]) : 0.0f;
-    u16 h = bnbq_f16_canon(fmaf(w, 6.200012e-05f, b));
-    if (bias && !b16) h = bnbq_f16_canon(bnbq_h2f_arith(h) + bnbq_load(bias_dt, bias, n));
-    return h;
-}
-// f16 bits h (0x7fff its only NaN) as dtype DT's bits: bnbq_store's bytes for bnbq_i8_mmdq's value
-template <int DT>
-BNBQ_DEV u32 bnbq_i8_mmdq_out(u16 h) {
-    if (DT == BNBQ_F16) return h;
-    if (DT == BNBQ_BF16) return h == 0x7fffu ? 0x7fffu : (u32)bnbq_f32_to_bf16(bnbq_h2f_arith(h));
-    return h == 0x7fffu ? 0x7fffffffu : __float_as_uint(bnbq_h2f_arith(h));
-}
 template <int V, int DT>
 BNBQ_DEV void bnbq_i8_mm_dequant(const i32* A, const float* rs, const float* cs, u64 M, u64 N,
                                  void* out, int bias_dt, const void* bias) {

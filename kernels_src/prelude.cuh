@@ -264,6 +264,24 @@ BNBQ_DEV u32 bnbq_sb_scale(int acc, float x, float w) {
     const float c = w * g;
     return bnbq_f16_canon(c);
 }
+// bnbq_i8_mmdq's value as f16 bits (a NaN: 0x7fff, what its canonical NaN narrows to): the same roundings with
+// the hardware conversions (exact widenings; RNE narrowing for every non-NaN). int8.cu's bnbq_k_int8_mm_dequant
+// and gemm90.cu's bnbq_k_int8_wg_dq_* (the int8 GEMM with it as its epilogue).
+BNBQ_DEV u16 bnbq_i8_mmdq_h(int a, float rs, float cs, int bias_dt, const void* bias, u64 n) {
+    const float w = ((float)a * rs) * cs;
+    const bool b16 = bias && bias_dt == BNBQ_F16;
+    const float b = b16 ? bnbq_h2f_arith(((const u16*)bias)[n]) : 0.0f;
+    u16 h = bnbq_f16_canon(fmaf(w, 6.200012e-05f, b));
+    if (bias && !b16) h = bnbq_f16_canon(bnbq_h2f_arith(h) + bnbq_load(bias_dt, bias, n));
+    return h;
+}
+// f16 bits h (0x7fff its only NaN) as dtype DT's bits: bnbq_store's bytes for bnbq_i8_mmdq's value
+template <int DT>
+BNBQ_DEV u32 bnbq_i8_mmdq_out(u16 h) {
+    if (DT == BNBQ_F16) return h;
+    if (DT == BNBQ_BF16) return h == 0x7fffu ? 0x7fffu : (u32)bnbq_f32_to_bf16(bnbq_h2f_arith(h));
+    return h == 0x7fffu ? 0x7fffffffu : __float_as_uint(bnbq_h2f_arith(h));
+}
 // bnbq_round_f16(v) = bnbq_round_to(BNBQ_F16, v): a NaN gives 0x7fffe000 (0x7fff widened), any
 // other value the hardware round trip
 BNBQ_DEV float bnbq_round_f16(float v) {

@@ -1349,6 +1349,29 @@ static void t_fake_gemm_wg(void) {
                   "int8_matmul_rowwise_dequantize 300x264x144: %s, %lu sm_90a launches, %d maps", bnbq_result_name(r),
                   ctx->gemm_wg_launches - w0, f1[FS_TMAPS] - f0[FS_TMAPS]);
         }
+        {   /* int8_mixed_scaled_mm's many rows: bnbq_k_int8_wg_dq_* (the int8 GEMM with mm_dequant as its epilogue),
+               three maps and one launch; f32 out with N % 8 == 4 too, 16-bit out then bnbq_k_int8_wg + mm_dequant */
+            static const bnbq_dtype dts[3] = { BNBQ_F16, BNBQ_F32, BNBQ_BF16 };
+            static const size_t ns[3] = { 264, 260, 260 };
+            char* base = (char*)O + (1u << 20);   /* out, work, statistics: in the fake's memory, never read */
+            int i;
+            for (i = 0; i < 3; i++) {
+                const unsigned long w0 = ctx->i8_wg_dq_launches, g0 = ctx->gemm_wg_launches;
+                const int fused = i < 2;
+                fake_stats(f0);
+                r = bnbq_int8_mixed_scaled_mm(&ex, dts[i], (const int8_t*)A, (const int8_t*)B, 300, ns[i], 144,
+                                              (const float*)(base + (4u << 20)), (const float*)(base + (5u << 20)),
+                                              BNBQ_F16, base + (6u << 20), NULL, NULL, NULL, (int32_t*)(base + (2u << 20)),
+                                              base);
+                fake_stats(f1);
+                CHECK(r == BNBQ_SUCCESS && ctx->i8_wg_dq_launches - w0 == (unsigned long)fused &&
+                          ctx->gemm_wg_launches - g0 == 1 && f1[FS_TMAPS] - f0[FS_TMAPS] == 3 &&
+                          f1[FS_LAUNCHES] - f0[FS_LAUNCHES] == (fused ? 1 : 2),
+                      "int8_mixed_scaled_mm %s 300x%zux144: %s, %lu fused / %lu sm_90a launches, %d maps, %d launches",
+                      bnbq_dtype_name(dts[i]), ns[i], bnbq_result_name(r), ctx->i8_wg_dq_launches - w0,
+                      ctx->gemm_wg_launches - g0, f1[FS_TMAPS] - f0[FS_TMAPS], f1[FS_LAUNCHES] - f0[FS_LAUNCHES]);
+            }
+        }
         {   /* matmul_4bit's many rows: bnbq_k_m4_wg, three maps (A, the packed weight, out); 16 rows: the tensor-core
                form, no maps */
             const unsigned long w0 = ctx->m4_wg_launches, m0 = ctx->m4_mma_launches;
@@ -1383,6 +1406,20 @@ static void t_fake_gemm_wg(void) {
                   "maps refused (call %d): %s, %lu sm_90a / %lu sm_80 launches, %d map requests, %d WARN lines: %s", t + 1,
                   bnbq_result_name(r), ctx->gemm_wg_launches - w0, ctx->gemm_t2_launches - t0,
                   f1[FS_TMAPS] - f0[FS_TMAPS], g_log.n[BNBQ_LOG_WARN], log_first(BNBQ_LOG_WARN));
+        }
+        {   /* ... and int8_mixed_scaled_mm's many rows the sm_80 int8 tiles + mm_dequant */
+            const unsigned long w0 = ctx->i8_wg_dq_launches, t0 = ctx->mm_tile_tc_launches;
+            char* base = (char*)O + (1u << 20);
+            fake_stats(f0);
+            r = bnbq_int8_mixed_scaled_mm(&ex, BNBQ_F16, (const int8_t*)A, (const int8_t*)B, 300, 264, 144,
+                                          (const float*)(base + (4u << 20)), (const float*)(base + (5u << 20)), BNBQ_F16,
+                                          NULL, NULL, NULL, NULL, (int32_t*)(base + (2u << 20)), base);
+            fake_stats(f1);
+            CHECK(r == BNBQ_SUCCESS && ctx->i8_wg_dq_launches == w0 && ctx->mm_tile_tc_launches - t0 == 1 &&
+                      f1[FS_TMAPS] == f0[FS_TMAPS] && f1[FS_LAUNCHES] - f0[FS_LAUNCHES] == 2,
+                  "int8_mixed_scaled_mm after the maps were refused: %s, %lu fused / %lu sm_80 tile launches, %d maps, "
+                  "%d launches", bnbq_result_name(r), ctx->i8_wg_dq_launches - w0, ctx->mm_tile_tc_launches - t0,
+                  f1[FS_TMAPS] - f0[FS_TMAPS], f1[FS_LAUNCHES] - f0[FS_LAUNCHES]);
         }
         {   /* the sm_90a tiles are off in this context now: matmul_4bit's many rows take the 64 x 64 tiles */
             const unsigned long w0 = ctx->m4_wg_launches;

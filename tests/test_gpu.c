@@ -2157,22 +2157,27 @@ static void sync_expect_error(const char* what);
 /* bnbq_int8_mixed_scaled_mm against the CPU's (bytes): one row of A takes the fused bnbq_k_int8_gemv_dq (16-byte
    loads, or bytes where K % 16 != 0), with or without work; 2-16 rows bnbq_k_int8_dq_mma (sm_80+, K % 16 == 0)
    with the outlier product in its epilogue (and, d == 1, with it as a launch of its own:
-   bnbq__cu_dq_outl_off), the others the three unfused launches;
+   bnbq__cu_dq_outl_off); more rows on compute capability 9.0 the int8 GEMM with mm_dequant as its epilogue
+   (bnbq_k_int8_wg_dq_*, where N % 8 == 0, f32 N % 4 == 0; d == 1: bnbq__cu_i8_wg_dq_off) then the outlier
+   product, the others the three unfused launches;
    bias of each kind or none, outlier columns or none; a bad column (or, 16 rows, a negative count) sets the
    exec's error flag */
 static void op_int8_mixed_scaled_mm(void) {
     /* (shape 5: no outlier columns at all; 8-10: the fused outlier epilogue over 2-3 steps of 64 columns,
        N not a multiple of its 16-row tiles; 16: one row with more outlier columns than bnbq_k_int8_gemv_dq
        stages, 6 steps of 128; 17: 300 outlier columns for more rows, 17 of them gathered, 19 steps of
-       bnbq_k_outlier_mm_g) */
-    static const oc_shape shapes[18] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
+       bnbq_k_outlier_mm_g; 18-19 (also --small): bnbq_k_int8_wg_dq_* with M and N past a tile edge, K less than
+       a stage (18), N % 8 == 4 (19: f32 only), special statistics and biases (an f16 overflow, inf and NaN column
+       statistics, inf * 0, inf / NaN / 70000 biases)) */
+    static const oc_shape shapes[20] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
                                          { 9, 40, 50, 3 }, { 1, 4096, 64, 100 }, { 17, 4096, 257, 41 },
                                          { 16, 4096, 300, 41 }, { 12, 256, 77, 150 }, { 2, 1024, 40, 64 },
                                          { 7, 4096, 1000, 129 }, { 1, 14336, 1000, 143 }, { 1, 48, 77, 0 },
                                          { 300, 1024, 520, 30 }, { 1, 7, 33, 3 }, { 40, 512, 64, 100 },
-                                         { 1, 2048, 96, 700 }, { 20, 1024, 136, 300 } };
+                                         { 1, 2048, 96, 700 }, { 20, 1024, 136, 300 }, { 129, 64, 136, 5 },
+                                         { 70, 256, 132, 40 } };
     int s, d;
-    for (s = 0; s < (g_small ? 10 : 18); s++)
+    for (s = 0; s < 20; s++)
         for (d = 0; d < 4; d++) {
             bnbq_dtype dt = k_dts[d % 3], bdt = (s + d) % 3 == 0 ? BNBQ_F16 : k_dts[(s + d + 1) % 3];
             size_t M = shapes[s].M, K = shapes[s].K, N = shapes[s].N, nc = shapes[s].nc, es = bnbq_dtype_size(dt);
@@ -2192,7 +2197,12 @@ static void op_int8_mixed_scaled_mm(void) {
             /* more than 16 rows: the outlier columns gathered into work first, as many as fit (M N / (M + N),
                the rest the old way: shape 12 has 24 of 100) */
             int gath = !g_plumbing && M > 16 && with_cols && M * N / (M + N) >= 16;
+            /* more than 16 rows on compute capability 9.0: the int8 GEMM with the mm_dequant epilogue */
+            int wgdq = !g_plumbing && M > 16 && K % 16 == 0 && N % (dt == BNBQ_F32 ? 4u : 8u) == 0 && d != 1 &&
+                       bnbq__cu_wg_ok(gc);
+            unsigned long w0 = gc->i8_wg_dq_launches;
             bnbq_result rc, rg;
+            if (g_small && s >= 10 && s < 18) continue;
             if (bad && (!with_cols || nc == 0)) continue;
             STOP();
             case_begin();
@@ -2205,6 +2215,18 @@ static void op_int8_mixed_scaled_mm(void) {
             hcs = H(N * 4); fill_absmax((float*)hcs, N);
             hA = rnd_dt(dt, M * K, 3.0f);
             if (with_bias) hbias = rnd_dt(bdt, N, 1.0f);
+            if (s >= 18) {   /* specials, as op_int8_mm_dequant's: row 4 overflows f16, inf * 0 in column N - 1 */
+                ((float*)hrs)[4] = 1e30f;
+                ((float*)hcs)[N - 1] = INFINITY;
+                ((float*)hcs)[N - 2] = NAN;
+                memset((int8_t*)hCB + (N - 1) * K, 0, K);
+                if (with_bias) {
+                    float* bf = (float*)H(N * 4);
+                    fill_normal(bf, N, 2.0f);
+                    bf[N - 3] = INFINITY, bf[N - 4] = -INFINITY, bf[N - 5] = NAN, bf[0] = 70000.0f;
+                    hbias = as_dtype(bdt, bf, N);
+                }
+            }
             hc = rnd_cols(nc, K, K);
             /* d even: the list sorted, as the quantizer writes it (bnbq_k_int8_gemv_dq's fast form for one row:
                the outlier bytes picked out of the weight rows as they stream); odd: in random order */
@@ -2230,9 +2252,11 @@ static void op_int8_mixed_scaled_mm(void) {
             rc = bnbq_int8_mixed_scaled_mm(NULL, dt, (int8_t*)hCA, (int8_t*)hCB, M, N, K, (float*)hrs, (float*)hcs, bdt,
                                            hbias, hA, with_cols ? hc : NULL, &hn, with_work ? (int32_t*)H(M * N * 4) : NULL, ho);
             bnbq__cu_dq_outl_off = d == 1;
+            bnbq__cu_i8_wg_dq_off = d == 1;
             rg = bnbq_int8_mixed_scaled_mm(g_gex, dt, (int8_t*)dCA, (int8_t*)dCB, M, N, K, (float*)drs, (float*)dcs, bdt,
                                            dbias, dA, with_cols ? (int32_t*)dc : NULL, (int32_t*)dn, (int32_t*)dwork, dout);
             bnbq__cu_dq_outl_off = 0;
+            bnbq__cu_i8_wg_dq_off = 0;
             if (bad) {
                 if (g_plumbing) {   /* the CPU reference on the fake driver's memory: the call itself fails */
                     if (rg != BNBQ_ERROR_INVALID_ARGS) case_fail("the GPU call returned %s", bnbq_result_name(rg));
@@ -2251,9 +2275,11 @@ static void op_int8_mixed_scaled_mm(void) {
                 case_fail("the outlier epilogue of bnbq_k_int8_dq_mma was %s", fused ? "not used" : "used");
             if (!g_plumbing && (gc->outlier_g_launches - g0 == 1) != gath)
                 case_fail("the gathered outlier product was %s", gath ? "not used" : "used");
-            if (tc && gc->mm_tc_launches + gc->mm_tile_tc_launches - tc0 != 1)
+            if (!g_plumbing && (gc->i8_wg_dq_launches - w0 == 1) != wgdq)
+                case_fail("bnbq_k_int8_wg_dq_* was %s", wgdq ? "not used" : "used");
+            if (tc && gc->mm_tc_launches + gc->mm_tile_tc_launches + gc->i8_wg_dq_launches - tc0 - w0 != 1)
                 case_fail("%lu tensor-core launches (want one)",
-                          gc->mm_tc_launches + gc->mm_tile_tc_launches - tc0);
+                          gc->mm_tc_launches + gc->mm_tile_tc_launches + gc->i8_wg_dq_launches - tc0 - w0);
             case_end();
         }
 }
