@@ -307,23 +307,34 @@ BNBQ_DEV u32 bnbq_i8_bytemask(u32 z0, u32 z1) {
     return d;
 }
 
+// Bit i of the result: byte i of w (each 0xff or 0) is set (bit i of byte i to bit 24 + i by one multiply:
+// the four partial products' bits never meet)
+BNBQ_DEV u32 bnbq_i8_byte_bits(u32 w) { return ((w & 0x08040201u) * 0x01010101u) >> 24; }
+
 // Max of the non-outlier, non-NaN |a| of a piece (packed in m2); outliers set their column bits.
+// A piece with an outlier or NaN lane (z) finds its outliers from the lane masks: z without the NaN
+// lanes (a second zmask against 0x7c01), one byte a lane (PRMT), one bit a byte (bnbq_i8_byte_bits).
+// (It used to test the 8 elements one by one: with systematic outlier columns, e.g. 41 of 4096 in
+// every row, that branch ran in most warp steps and made the pass issue-bound.)
 BNBQ_DEV u32 bnbq_i8_piece_max8(const bnbq_i8_vec<8>& x, u32 m2, u64 c, int use_thr, u32 T,
                                 u32 k2, u32* bm, u64 bms = 1) {
-    u32 any = 0u;
+    u32 any = 0u, z[4];
+    (void)T;
 #pragma unroll
     for (int i = 0; i < 4; i++) {
-        u32 a = x.w[i] & 0x7fff7fffu, z = bnbq_i8_zmask(a, k2);
-        any |= z;
-        m2 = bnbq_i8_hmax2(m2, a & ~z);
+        u32 a = x.w[i] & 0x7fff7fffu;
+        z[i] = bnbq_i8_zmask(a, k2);
+        any |= z[i];
+        m2 = bnbq_i8_hmax2(m2, a & ~z[i]);
     }
     if (use_thr && any) {   // rare: which of them are outliers (not NaN)
-        u32 om = 0u;
+        const u32 kn = (0x8000u - 0x7c01u) * 0x10001u;   // lanes >= 0x7c01: NaN
+        u32 o[4], lo, hi;
 #pragma unroll
-        for (int i = 0; i < 8; i++) {
-            u32 a = x.get(i) & 0x7fffu;
-            om |= (u32)(a >= T && a <= 0x7c00u) << i;
-        }
+        for (int i = 0; i < 4; i++) o[i] = z[i] & ~bnbq_i8_zmask(x.w[i] & 0x7fff7fffu, kn);
+        asm("prmt.b32 %0, %1, %2, 0x7531;" : "=r"(lo) : "r"(o[0]), "r"(o[1]));   // elements 0..3: a byte each
+        asm("prmt.b32 %0, %1, %2, 0x7531;" : "=r"(hi) : "r"(o[2]), "r"(o[3]));   // elements 4..7
+        const u32 om = bnbq_i8_byte_bits(lo) | (bnbq_i8_byte_bits(hi) << 4);
         if (om) atomicOr(&bm[(c >> 5) * bms], om << (u32)(c & 31u));
     }
     return m2;
