@@ -11,26 +11,14 @@
 #include <cuda_runtime.h>
 #define CK(x) do{cudaError_t e=(x); if(e){printf("err %s line %d\n",cudaGetErrorString(e),__LINE__); exit(1);} }while(0)
 __device__ __forceinline__ unsigned fold(uint4 a){return a.x^a.y^a.z^a.w;}
-template<int U>
-__global__ void rd_ldg(const uint4* __restrict__ p, size_t n, unsigned* out) {
+// U loads per thread in flight; CHUNK 0: grid-stride over all n, 1: a contiguous chunk per block
+template<int U, int CHUNK>
+__global__ void rd_ldg_k(const uint4* __restrict__ p, size_t n, unsigned* out) {
   unsigned x = 0;
-  size_t st = (size_t)gridDim.x * blockDim.x, i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-  for (; i + (U-1)*st < n; i += U*st) {
-    uint4 v[U];
-#pragma unroll
-    for (int u = 0; u < U; u++) v[u] = __ldg(p + i + u*st);
-#pragma unroll
-    for (int u = 0; u < U; u++) x ^= fold(v[u]);
-  }
-  for (; i < n; i += st) x ^= fold(__ldg(p+i));
-  if (x == 0x12345678u) out[0] = x;
-}
-// contiguous chunk per block, U loads per thread in flight
-template<int U>
-__global__ void rd_ldg_blk(const uint4* __restrict__ p, size_t n, unsigned* out) {
-  unsigned x = 0;
-  size_t per = (n + gridDim.x - 1) / gridDim.x, b0 = blockIdx.x * per, b1 = min(n, b0 + per);
-  size_t st = blockDim.x, i = b0 + threadIdx.x;
+  size_t per = (n + gridDim.x - 1) / gridDim.x;
+  size_t b1 = CHUNK ? min(n, blockIdx.x * per + per) : n;
+  size_t st = CHUNK ? (size_t)blockDim.x : (size_t)gridDim.x * blockDim.x;
+  size_t i = CHUNK ? blockIdx.x * per + threadIdx.x : blockIdx.x * (size_t)blockDim.x + threadIdx.x;
   for (; i + (U-1)*st < b1; i += U*st) {
     uint4 v[U];
 #pragma unroll
@@ -89,7 +77,7 @@ int main() {
   CK(cudaMemset(fl, 1, big)); CK(cudaMemset(buf, 2, big));
   cudaEvent_t e0, e1; cudaEventCreate(&e0); cudaEventCreate(&e1);
   int sms; cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
-  auto flush = [&]() { rd_ldg<4><<<sms*4, 512>>>((const uint4*)fl, big/16, out); };
+  auto flush = [&]() { rd_ldg_k<4, 0><<<sms*4, 512>>>((const uint4*)fl, big/16, out); };
   auto timeit = [&](const char* name, size_t bytes, auto fn) {
     std::vector<float> t;
     for (int r = 0; r < 60; r++) { flush(); cudaEventRecord(e0); fn(); cudaEventRecord(e1); cudaEventSynchronize(e1);
@@ -106,11 +94,11 @@ int main() {
     for (int bpsm : {1, 2, 4, 8}) for (int th : {256, 512}) {
       if (bpsm * th > 2048) continue;
       snprintf(nm, 96, "ldg grid-stride U4 %dx%d", bpsm, th);
-      timeit(nm, n, [&]{ rd_ldg<4><<<sms*bpsm, th>>>((const uint4*)buf, n/16, out); });
+      timeit(nm, n, [&]{ rd_ldg_k<4, 0><<<sms*bpsm, th>>>((const uint4*)buf, n/16, out); });
       snprintf(nm, 96, "ldg block-chunk U4 %dx%d", bpsm, th);
-      timeit(nm, n, [&]{ rd_ldg_blk<4><<<sms*bpsm, th>>>((const uint4*)buf, n/16, out); });
+      timeit(nm, n, [&]{ rd_ldg_k<4, 1><<<sms*bpsm, th>>>((const uint4*)buf, n/16, out); });
     }
-    snprintf(nm, 96, "ldg grid-stride U8 4x512"); timeit(nm, n, [&]{ rd_ldg<8><<<sms*4, 512>>>((const uint4*)buf, n/16, out); });
+    snprintf(nm, 96, "ldg grid-stride U8 4x512"); timeit(nm, n, [&]{ rd_ldg_k<8, 0><<<sms*4, 512>>>((const uint4*)buf, n/16, out); });
     {
       auto k = rd_bulk<6, 32768>; int smb = 6*32768; CK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smb));
       timeit("bulk 1 blk/SM 6x32KB 288thr", n, [&]{ k<<<sms, 288, smb>>>(buf, n, out); });
