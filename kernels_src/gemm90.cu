@@ -228,9 +228,11 @@ BNBQ_DEV void g9_dq_sync() { asm volatile("bar.sync 3, 256;" ::: "memory"); }
 // int32 out: the same ring with 128 k (bytes) a stage, m64n128k32 s8 instructions, int32 sums staged as boxes
 // of 32 x 64 (128-byte rows). I8 = 2: SwitchBack's int8 matmul, each sum scaled to f16 on the way (bnbq_sb_scale
 // with sx[m] and sw[n] (sw[0] when sw_global), then + bias[n] in f16: int8mm.cu's bnbq_mm_few_out<1>, the same
-// bytes), staged as the 16-bit outputs are. I8 = 3 / 4 / 5: LLM.int8's int8_mm_dequant on the way (g9_dq: row
+// bytes), staged as the 16-bit outputs are. I8 = 3 / 4 / 5: LLM.int8's int8_mm_dequant on the way (g9_dq1: row
 // statistics sx, column statistics sw as floats, bias of dtype sw_global), out f16 / bf16 (staged as the 16-bit
-// outputs) / f32 (staged as the int32 sums): int8.cu's bnbq_k_int8_mm_dequant of the int32 sums, the same bytes.
+// outputs) / f32 (staged as the int32 sums): int8.cu's bnbq_k_int8_mm_dequant of the int32 sums, the same bytes;
+// the tile's column statistics and biases are staged in shared memory when it begins (g9_dq_col), and the two
+// consumers' barriers around the epilogue are one barrier for both (g9_dq_sync) since they share them.
 template <int BN, int S, int TA, int TB, int I8>
 BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias,
                       const void* sx, const void* sw, int sw_global) {
@@ -285,8 +287,8 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
         AT d[BN / 2];
 #pragma unroll
         for (int i = 0; i < BN / 2; i++) d[i] = (AT)0;
-        // LLM.int8 (I8 >= 3): the statistics of this thread's rows (0 past M: those outputs are not written) and
-        // columns, and the bias, read now (used by the epilogue)
+        // LLM.int8 (I8 >= 3): the statistics of this thread's rows (0 past M: those outputs are not written) into
+        // registers, the tile's columns' statistics and biases into shared memory (g9_dq_col), for the epilogue
         float ra = 0.0f, rb = 0.0f;
         if (I8 >= 3) {   // (rows 16 w + lane / 4 and + 8: the epilogue's r)
             const u64 ma = m0 + 16u * w + (lane >> 2), mb = ma + 8u;
