@@ -7302,9 +7302,9 @@ BNBQ_API bnbq_result bnbq_switchback_bnb(bnbq_exec* ex, const uint16_t* A, const
     BNBQ__TRY(bnbq_int8_vectorwise_quant(ex, BNBQ_F16, A, M, K, threshold, w.CA, w.SCA,
                                          outl ? w.cols : NULL, outl ? w.cnt : NULL));
     BNBQ__TRY(bnbq_int8_vectorwise_quant(ex, BNBQ_F16, W, N, K, 0.0f, w.CB, w.SCB, NULL, NULL));
-    BNBQ__TRY(bnbq_int8_linear_matmul(ex, w.CA, w.CB, M, N, K, w.out32));
-    BNBQ__TRY(bnbq_int8_mm_dequant(ex, BNBQ_F16, w.out32, w.SCA, w.SCB, M, N, out, BNBQ_F16,
-                                   bias));
+    /* int8_linear_matmul + int8_mm_dequant, the same bytes (one kernel where the backend fuses them) */
+    BNBQ__TRY(bnbq_int8_mixed_scaled_mm(ex, BNBQ_F16, w.CA, w.CB, M, N, K, w.SCA, w.SCB, BNBQ_F16, bias,
+                                        NULL, NULL, NULL, w.out32, out));
     if (outl) {
         /* output += A[:, idx] @ W[:, idx]^T with the 16-bit weights (zero-padded columns past
            the count add nothing; the count stays in exec memory) */
@@ -8129,8 +8129,9 @@ static bnbq_result bnbq__i8_grad_w(bnbq_exec* ex, bnbq_linear* L, bnbq__arena* a
                                      thr > 0.0f ? L->num_outliers : NULL));
     BNBQ__TRY(bnbq_transpose(ex, 1, Cgt, T, N, CgtT));
     BNBQ__TRY(bnbq_transpose(ex, 1, CAt, T, K, CAtT));
-    BNBQ__TRY(bnbq_int8_linear_matmul(ex, CgtT, CAtT, N, K, T, i32));
-    BNBQ__TRY(bnbq_int8_mm_dequant(ex, BNBQ_F16, i32, SCgt, SCAt, N, K, gw16, BNBQ_F16, NULL));
+    /* int8_linear_matmul + int8_mm_dequant, the same bytes (one kernel where the backend fuses them) */
+    BNBQ__TRY(bnbq_int8_mixed_scaled_mm(ex, BNBQ_F16, CgtT, CAtT, N, K, T, SCgt, SCAt, BNBQ_F16, NULL, NULL, NULL,
+                                        NULL, i32, gw16));
     if (thr > 0.0f) {
         BNBQ__TRY(bnbq_gather_columns(ex, 2, A16, T, K, L->outlier_cols, L->num_outliers, K, subA));
         BNBQ__TRY(bnbq_gemm(ex, BNBQ_F16, 1, 0, N, K, T, G16, subA, NULL, 0, P));
