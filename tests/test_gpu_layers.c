@@ -633,6 +633,20 @@ static void grp_linear_8bit_lt(void) {
                     c.gw16 = !c.int8_weights && c.training && (s + t + d) % 4 == 3;
                     run_linear(&c);
                 }
+    /* 32 tokens (a multiple of 16) with 16-bit weights in training: on compute capability 9.0 the forward and the int8
+       weight gradient (bnbq_int8_mixed_scaled_mm: N = in 256, K = 32 tokens) both take the int8 GEMM with the
+       mm_dequant epilogue, bnbq_k_int8_wg_dq_* (none of the shapes above has such a token count; tests/test_gpu.c
+       asserts that path by its launch counter) */
+    if (!g_small)
+        for (d = 1; d < 3; d++)
+            for (v = 0; v < 2; v++) {
+                static const kn sh = { 256, 72 };
+                lcfg c = base_cfg(BNBQ_LINEAR_8BIT_LT, sh, 32, k_dts[d]);
+                c.thr = v ? 6.0f : 0.0f;
+                c.int8_weights = 0;
+                c.gw16 = 0;
+                run_linear(&c);
+            }
 }
 
 static void grp_linear_outlier_aware(void) {
