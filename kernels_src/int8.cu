@@ -316,10 +316,9 @@ BNBQ_DEV u32 bnbq_i8_byte_bits(u32 w) { return ((w & 0x08040201u) * 0x01010101u)
 // lanes (a second zmask against 0x7c01), one byte a lane (PRMT), one bit a byte (bnbq_i8_byte_bits).
 // (It used to test the 8 elements one by one: with systematic outlier columns, e.g. 41 of 4096 in
 // every row, that branch ran in most warp steps and made the pass issue-bound.)
-BNBQ_DEV u32 bnbq_i8_piece_max8(const bnbq_i8_vec<8>& x, u32 m2, u64 c, int use_thr, u32 T,
-                                u32 k2, u32* bm, u64 bms = 1) {
+BNBQ_DEV u32 bnbq_i8_piece_max8(const bnbq_i8_vec<8>& x, u32 m2, u64 c, int use_thr, u32 k2, u32* bm,
+                                u64 bms = 1) {
     u32 any = 0u, z[4];
-    (void)T;
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         u32 a = x.w[i] & 0x7fff7fffu;
@@ -477,12 +476,12 @@ BNBQ_DEV void bnbq_i8_rows8(const u16* A, u64 rows, u64 cols, float thr, i8* CA,
 #pragma unroll
         for (int j = 0; j < BNBQ_I8_NR; j++) {
             u64 p = (u64)j * Tn + tid;
-            if (p < np) m2 = bnbq_i8_piece_max8(x[j], m2, p * 8, use_thr, T, k2, bm, bms);
+            if (p < np) m2 = bnbq_i8_piece_max8(x[j], m2, p * 8, use_thr, k2, bm, bms);
         }
         for (u64 p = BNBQ_I8_NR * Tn + tid; p < np; p += Tn) {
             bnbq_i8_vec<8> y;
             y.load(a + p * 8);
-            m2 = bnbq_i8_piece_max8(y, m2, p * 8, use_thr, T, k2, bm, bms);
+            m2 = bnbq_i8_piece_max8(y, m2, p * 8, use_thr, k2, bm, bms);
         }
         m2 = bnbq_i8_hmax2(m2, m2 >> 16);
         m = bnbq_i8_block_max(bnbq_i8_h2f(m2 & 0xffffu), red);
