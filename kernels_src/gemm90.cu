@@ -170,47 +170,23 @@ BNBQ_DEV uint4 g9_lds4(u32 addr) {
     asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(addr) : "memory");
     return v;
 }
-// LLM.int8's int8_mm_dequant (I8 3..5) of one int32 sum as dtype OD's bits: bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_h(...)),
-// the bytes of int8.cu's bnbq_k_int8_mm_dequant, in compact code (unrolled 64 times a thread): rm, cc the row's and
-// column's statistics, bv the column's bias widened by the hardware (0 without one); other: the bias is not f16, so
-// it is added to the f16 value, else it is the fmaf's addend bf (bv, or 0 with other). A NaN bias gives a NaN sum
-// either way (bnbq_f16_canon: 0x7fff); bf16 is narrowed by the hardware (the same RNE for the non-NaN values it gets).
-template <int OD>
-BNBQ_DEV u32 g9_dq1(u32 acc, float rm, float cc, float bf, float bv, bool other) {
-    u16 h = bnbq_f16_canon(fmaf(((float)(int)acc * rm) * cc, 6.200012e-05f, bf));
-    if (other) h = bnbq_f16_canon(bnbq_h2f_arith(h) + bv);
-    if (OD == BNBQ_F16) return h;
-    if (h == 0x7fffu) return OD == BNBQ_BF16 ? 0x7fffu : 0x7fffffffu;
-    const float f = bnbq_h2f_arith(h);
-    if (OD == BNBQ_F32) return __float_as_uint(f);
-    u16 b;
-    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(b) : "f"(f));
-    return b;
-}
 // The column statistic and widened bias (0 without one, and past N) of column col of the tile as two floats at
 // dqs + 8 (col - n0): the first 64 threads of each consumer, columns 64 c + tid, when the tile begins
 BNBQ_DEV void g9_dq_col(u32 dqs, const float* cs, int bdt, const void* bias, u64 col, u64 N, u32 slot) {
-    float cc = 0.0f, bv = 0.0f;
-    if (col < N) {
-        cc = cs[col];
-        if (bias) {
-            const u32 bits = bdt == BNBQ_F32 ? ((const u32*)bias)[col] : (u32)((const u16*)bias)[col];
-            bv = bdt == BNBQ_F32 ? __uint_as_float(bits)
-                 : bdt == BNBQ_BF16 ? __uint_as_float(bits << 16) : bnbq_h2f_arith((u16)bits);
-        }
-    }
+    const float cc = col < N ? cs[col] : 0.0f, bv = col < N ? bnbq_i8_mmdq_bias(bdt, bias, col) : 0.0f;
     g9_sts2(dqs + 8u * slot, __float_as_uint(cc), __float_as_uint(bv));
 }
-// a thread's four sums e (rows a, b; columns n, n + 1 whose data g9_dq_col staged at dq) in place
+// LLM.int8's int8_mm_dequant (I8 3..5) of a thread's four int32 sums e (rows a, b: statistics ra, rb; columns n,
+// n + 1 whose data g9_dq_col staged at dq) in place, as dtype OD's bits: prelude.cuh's bnbq_i8_mmdq_hv / _out, the
+// bytes of int8.cu's bnbq_k_int8_mm_dequant (other: a bias that is not f16)
 template <int OD>
 BNBQ_DEV void g9_dq4(u32* e, float ra, float rb, u32 dq, bool other) {
     const uint4 v = g9_lds4(dq);   // (cc, bv) of n, then of n + 1
     const float c0 = __uint_as_float(v.x), b0 = __uint_as_float(v.y), c1 = __uint_as_float(v.z), b1 = __uint_as_float(v.w);
-    const float f0 = other ? 0.0f : b0, f1 = other ? 0.0f : b1;
-    e[0] = g9_dq1<OD>(e[0], ra, c0, f0, b0, other);
-    e[1] = g9_dq1<OD>(e[1], ra, c1, f1, b1, other);
-    e[2] = g9_dq1<OD>(e[2], rb, c0, f0, b0, other);
-    e[3] = g9_dq1<OD>(e[3], rb, c1, f1, b1, other);
+    e[0] = bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_hv((int)e[0], ra, c0, b0, other));
+    e[1] = bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_hv((int)e[1], ra, c1, b1, other));
+    e[2] = bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_hv((int)e[2], rb, c0, b0, other));
+    e[3] = bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_hv((int)e[3], rb, c1, b1, other));
 }
 // the two consumers' barrier (LLM.int8's epilogue: the column data of g9_dq_col are shared)
 BNBQ_DEV void g9_dq_sync() { asm volatile("bar.sync 3, 256;" ::: "memory"); }
@@ -228,7 +204,7 @@ BNBQ_DEV void g9_dq_sync() { asm volatile("bar.sync 3, 256;" ::: "memory"); }
 // int32 out: the same ring with 128 k (bytes) a stage, m64n128k32 s8 instructions, int32 sums staged as boxes
 // of 32 x 64 (128-byte rows). I8 = 2: SwitchBack's int8 matmul, each sum scaled to f16 on the way (bnbq_sb_scale
 // with sx[m] and sw[n] (sw[0] when sw_global), then + bias[n] in f16: int8mm.cu's bnbq_mm_few_out<1>, the same
-// bytes), staged as the 16-bit outputs are. I8 = 3 / 4 / 5: LLM.int8's int8_mm_dequant on the way (g9_dq1: row
+// bytes), staged as the 16-bit outputs are. I8 = 3 / 4 / 5: LLM.int8's int8_mm_dequant on the way (g9_dq4: row
 // statistics sx, column statistics sw as floats, bias of dtype sw_global), out f16 / bf16 (staged as the 16-bit
 // outputs) / f32 (staged as the int32 sums): int8.cu's bnbq_k_int8_mm_dequant of the int32 sums, the same bytes;
 // the tile's column statistics and biases are staged in shared memory when it begins (g9_dq_col), and the two

@@ -266,21 +266,38 @@ BNBQ_DEV u32 bnbq_sb_scale(int acc, float x, float w) {
 }
 // bnbq_i8_mmdq's value as f16 bits (a NaN: 0x7fff, what its canonical NaN narrows to): the same roundings with
 // the hardware conversions (exact widenings; RNE narrowing for every non-NaN). int8.cu's bnbq_k_int8_mm_dequant
-// and gemm90.cu's bnbq_k_int8_wg_dq_* (the int8 GEMM with it as its epilogue).
-BNBQ_DEV u16 bnbq_i8_mmdq_h(int a, float rs, float cs, int bias_dt, const void* bias, u64 n) {
-    const float w = ((float)a * rs) * cs;
-    const bool b16 = bias && bias_dt == BNBQ_F16;
-    const float b = b16 ? bnbq_h2f_arith(((const u16*)bias)[n]) : 0.0f;
-    u16 h = bnbq_f16_canon(fmaf(w, 6.200012e-05f, b));
-    if (bias && !b16) h = bnbq_f16_canon(bnbq_h2f_arith(h) + bnbq_load(bias_dt, bias, n));
+// and gemm90.cu's bnbq_k_int8_wg_dq_* (the int8 GEMM with it as its epilogue, which reads each column's bias once).
+// bv: the bias bnbq_i8_mmdq_bias widened (0 without one); other: it is not f16, so it is added to the f16 value
+// (one more rounding), else it is the fmaf's addend.
+BNBQ_DEV u16 bnbq_i8_mmdq_hv(int a, float rs, float cs, float bv, bool other) {
+    u16 h = bnbq_f16_canon(fmaf(((float)a * rs) * cs, 6.200012e-05f, other ? 0.0f : bv));
+    if (other) h = bnbq_f16_canon(bnbq_h2f_arith(h) + bv);
     return h;
 }
-// f16 bits h (0x7fff its only NaN) as dtype DT's bits: bnbq_store's bytes for bnbq_i8_mmdq's value
+// bias[n] of dtype bias_dt widened for bnbq_i8_mmdq_hv (f16 by the hardware: an operand of arithmetic only), 0
+// without a bias
+BNBQ_DEV float bnbq_i8_mmdq_bias(int bias_dt, const void* bias, u64 n) {
+    if (!bias) return 0.0f;
+    return bias_dt == BNBQ_F16 ? bnbq_h2f_arith(((const u16*)bias)[n]) : bnbq_load(bias_dt, bias, n);
+}
+BNBQ_DEV u16 bnbq_i8_mmdq_h(int a, float rs, float cs, int bias_dt, const void* bias, u64 n) {
+    return bnbq_i8_mmdq_hv(a, rs, cs, bnbq_i8_mmdq_bias(bias_dt, bias, n), bias && bias_dt != BNBQ_F16);
+}
+// f16 bits h (0x7fff its only NaN) as dtype DT's bits: bnbq_store's bytes for bnbq_i8_mmdq's value (bf16: the
+// hardware's RNE narrowing on sm_80+, the software one before; the same for every non-NaN)
 template <int DT>
 BNBQ_DEV u32 bnbq_i8_mmdq_out(u16 h) {
     if (DT == BNBQ_F16) return h;
-    if (DT == BNBQ_BF16) return h == 0x7fffu ? 0x7fffu : (u32)bnbq_f32_to_bf16(bnbq_h2f_arith(h));
-    return h == 0x7fffu ? 0x7fffffffu : __float_as_uint(bnbq_h2f_arith(h));
+    if (h == 0x7fffu) return DT == BNBQ_BF16 ? 0x7fffu : 0x7fffffffu;
+    const float f = bnbq_h2f_arith(h);
+    if (DT == BNBQ_F32) return __float_as_uint(f);
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    u16 b;
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(b) : "f"(f));
+    return b;
+#else
+    return bnbq_f32_to_bf16(f);
+#endif
 }
 // bnbq_round_f16(v) = bnbq_round_to(BNBQ_F16, v): a NaN gives 0x7fffe000 (0x7fff widened), any
 // other value the hardware round trip
