@@ -10850,6 +10850,22 @@ static bnbq_result bnbq__cu_wg_run(bnbq_exec* ex, const char* func, const char* 
     }
     return r;
 }
+/* The int8 sm_90a launches' tensor maps into args[0..2] (in mbuf): A (M, K) and B (N, K) as boxes of 128 k x 128
+   rows, out (M, N) of ob-byte elements as boxes of 128 bytes x 64 rows (int32 / f32: 32 n, 16-bit: 64 n); a refused
+   map: BNBQ_ERROR_NOT_SUPPORTED (bnbq__cu_tmap_refused). Their 128 x 128 output tiles: bnbq__cu_i8_wg_tiles. */
+static bnbq_result bnbq__cu_i8_wg_maps(bnbq_exec* ex, const char* func, unsigned char* mbuf, void** args,
+                                       const int8_t* A, const int8_t* B, size_t M, size_t N, size_t K, void* out,
+                                       unsigned ob) {
+    bnbq__CUresult e;
+    bnbq__cu_wg_maps(mbuf, args);
+    e = bnbq__cu_tmap(args[0], A, 1u, K, M, 128u);
+    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(args[1], B, 1u, K, N, 128u);
+    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(args[2], out, ob, N, M, 64u);
+    return e == BNBQ__CUDA_SUCCESS ? BNBQ_SUCCESS : bnbq__cu_tmap_refused(ex, func, e);
+}
+static size_t bnbq__cu_i8_wg_tiles(size_t M, size_t N) {
+    return (M / 128 + (M % 128 != 0)) * (N / 128 + (N % 128 != 0));
+}
 /* The many-rows int8 GEMMs on the sm_90a tiles (gemm90.cu: 128 x 128 tiles, TMA copies of 128 k a stage, wgmma
    s8, TMA stores): bnbq_int8_linear_matmul's int32 out (bnbq_k_int8_wg; sb = 0: out is i32*), or SwitchBack's
    scaled f16 out (bnbq_k_sb_wg; sb = 1: out is u16*, with sx, sw, sw_global, bias as bnbq_k_sb_tc's). The
@@ -10862,19 +10878,14 @@ static bnbq_result bnbq__cu_i8_wg(bnbq_exec* ex, const char* func, const int8_t*
     bnbq_cuda* c = (bnbq_cuda*)ex->impl;
     unsigned char mbuf[BNBQ__CU_G9_MAPBUF];
     unsigned long long MM = M, NN = N, KK = K;
-    size_t tiles = (M / 128 + (M % 128 != 0)) * (N / 128 + (N % 128 != 0));
     void* a[10];
-    bnbq__CUresult e;
-    bnbq__cu_wg_maps(mbuf, a);
-    /* A (M, K), B (N, K): boxes of 128 k x 128 rows; out (M, N): int32 boxes 32 n x 64 m, f16 64 n x 64 m */
-    e = bnbq__cu_tmap(a[0], A, 1u, K, M, 128u);
-    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(a[1], B, 1u, K, N, 128u);
-    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(a[2], out, sb ? 2u : 4u, N, M, 64u);
-    if (e != BNBQ__CUDA_SUCCESS) return bnbq__cu_tmap_refused(ex, func, e);
+    bnbq_result r = bnbq__cu_i8_wg_maps(ex, func, mbuf, a, A, B, M, N, K, out, sb ? 2u : 4u);
+    if (r != BNBQ_SUCCESS) return r;
     a[3] = &MM; a[4] = &NN; a[5] = &KK;
     a[6] = (void*)&sx; a[7] = (void*)&sw; a[8] = &sw_global; a[9] = (void*)&bias;
     return bnbq__cu_wg_run(ex, func, "BNBQ_DT=1 BNBQ_ARCH_A=1", sb ? "bnbq_k_sb_wg" : "bnbq_k_int8_wg",
-                           BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_SI8, sb ? 2u : 4u), tiles, a, &c->mm_tile_tc_launches);
+                           BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_SI8, sb ? 2u : 4u), bnbq__cu_i8_wg_tiles(M, N), a,
+                           &c->mm_tile_tc_launches);
 }
 /* bnbq_int8_mixed_scaled_mm's int8 product and int8_mm_dequant in one launch on the sm_90a tiles
    (bnbq_k_int8_wg_dq_f16 / _bf16 / _f32 by dt: the int32 sums dequantized in the epilogue, no int32 intermediate
@@ -10893,23 +10904,18 @@ static bnbq_result bnbq__cu_i8_wg_dq(bnbq_exec* ex, const char* func, bnbq_dtype
     bnbq_cuda* c = (bnbq_cuda*)ex->impl;
     unsigned char mbuf[BNBQ__CU_G9_MAPBUF];
     unsigned long long MM = M, NN = N, KK = K;
-    size_t tiles = (M / 128 + (M % 128 != 0)) * (N / 128 + (N % 128 != 0));
     const unsigned ob = dt == BNBQ_F32 ? 4u : 2u;
     int ibdt = (int)bias_dt;
     void* a[10];
-    bnbq__CUresult e;
-    bnbq__cu_wg_maps(mbuf, a);
-    /* A (M, K), B (N, K): boxes of 128 k x 128 rows; out (M, N): f32 boxes 32 n x 64 m, 16-bit 64 n x 64 m */
-    e = bnbq__cu_tmap(a[0], A, 1u, K, M, 128u);
-    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(a[1], B, 1u, K, N, 128u);
-    if (e == BNBQ__CUDA_SUCCESS) e = bnbq__cu_tmap(a[2], out, ob, N, M, 64u);
-    if (e != BNBQ__CUDA_SUCCESS) return bnbq__cu_tmap_refused(ex, func, e);
+    bnbq_result r = bnbq__cu_i8_wg_maps(ex, func, mbuf, a, A, B, M, N, K, out, ob);
+    if (r != BNBQ_SUCCESS) return r;
     a[3] = &MM; a[4] = &NN; a[5] = &KK;
     a[6] = (void*)&row_stats; a[7] = (void*)&col_stats; a[8] = &ibdt; a[9] = (void*)&bias;
     return bnbq__cu_wg_run(ex, func, "BNBQ_DT=1 BNBQ_ARCH_A=1",
                            dt == BNBQ_F16 ? "bnbq_k_int8_wg_dq_f16" : dt == BNBQ_BF16 ? "bnbq_k_int8_wg_dq_bf16"
                                                                         : "bnbq_k_int8_wg_dq_f32",
-                           BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_SI8, ob) + BNBQ__CU_G9_DQS, tiles, a, &c->i8_wg_dq_launches);
+                           BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_SI8, ob) + BNBQ__CU_G9_DQS, bnbq__cu_i8_wg_tiles(M, N), a,
+                           &c->i8_wg_dq_launches);
 }
 static bnbq_result bnbq__cu_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, const int8_t* B,
                                                size_t M, size_t N, size_t K, int32_t* out) {
