@@ -117,7 +117,15 @@ typedef struct bnbq_cuda bnbq_cuda;   /* opaque context: one device */
    The same holds on sm_90 after int8_vectorwise_quant with at most as many rows as the GPU has SMs
    (and after its one-row kernel): its passes let the next kernel start as they begin. A kernel of
    yours launched with programmatic dependent launch after a bnbq call must wait before it reads
-   what the call wrote; plain launches need nothing. */
+   what the call wrote; plain launches need nothing.
+   exact_outlier_sums   0 (default): bnbq_int8_mixed_scaled_mm (Linear8bitLt's forward) with outlier
+                        columns, f16 / bf16 and more than 16 rows on compute capability 9.0, adds the
+                        outlier columns' product (exact float32 products) on the tensor cores in the
+                        int8 GEMM's epilogue, in their summation order: within tolerance of the CPU,
+                        not bit-identical (bitsandbytes itself sums them with cuBLAS's fp16 addmm,
+                        whose bytes no CPU order reproduces; the vectors' rule for Linear8bitLt with a
+                        threshold is tolerance(f16)); 1: the CPU's sequential float32 sum, byte-identical
+                        to the CPU (a kernel of its own, slower: measured in bench/results). */
 typedef struct bnbq_cuda_desc {
     int            device_index;
     const char*    cache_dir;
@@ -128,6 +136,7 @@ typedef struct bnbq_cuda_desc {
     bnbq_logger    logger;
     bnbq_allocator allocator;
     int            gemv_fast_order;
+    int            exact_outlier_sums;
 } bnbq_cuda_desc;
 
 typedef struct bnbq_cuda_device_info {
@@ -1493,7 +1502,116 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "}\n",
     "// the two consumers' barrier (LLM.int8's epilogue: the column data of g9_dq_col are shared)\n",
     "BNBQ_DEV void g9_dq_sync() { asm volatile(\"bar.sync 3, 256;\" ::: \"memory\"); }\n",
+    "BNBQ_DEV void g9_sts4(u32 addr, uint4 v) {\n",
+    "    asm volatile(\"st.shared.v4.u32 [%0], {%1, %2, %3, %4};\" ::\"r\"(addr), \"r\"(v.x), \"r\"(v.y), \"r\"(v.z), \"r\"(v.w) : \"memory\");\n",
+    "}\n",
+    "// d (float32 sums, 64 x 128 / 128 a thread) += A (64 x 16, da) x B (16 x 128, db), f16 (BF = 0) or bf16 (BF = 1)\n",
+    "// operands, both K-major: LLM.int8's outlier product in the int8 kernels' epilogue (I8 6 / 7, the BNBQ_DT=1 unit)\n",
+    "template <int BF>\n",
+    "BNBQ_DEV void g9_wgmma_ol(float* d, u64 da, u64 db) {\n",
+    "    if (BF)\n",
+    "        asm volatile(\"{\\n.reg .pred p;\\nsetp.ne.b32 p, %66, 0;\\n\"\n",
+    "                     \"wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {\" G9_OPS0_63 \"}, %64, %65, p, 1, 1, 0, 0;\\n}\\n\"\n",
+    "                     : G9_D64(\"+f\", d, 0)\n",
+    "                     : \"l\"(da), \"l\"(db), \"n\"(1));\n",
+    "    else\n",
+    "        asm volatile(\"{\\n.reg .pred p;\\nsetp.ne.b32 p, %66, 0;\\n\"\n",
+    "                     \"wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {\" G9_OPS0_63 \"}, %64, %65, p, 1, 1, 0, 0;\\n}\\n\"\n",
+    "                     : G9_D64(\"+f\", d, 0)\n",
+    "                     : \"l\"(da), \"l\"(db), \"n\"(1));\n",
+    "}\n",
+    "// a sum of bnbq_k_int8_wg_dqt_* as dt bits: v + 0 (the CPU's f32(out) + S with S = +0 turns -0 into +0), one RNE\n",
+    "// rounding, NaN canonical\n",
+    "template <int BF>\n",
+    "BNBQ_DEV u32 g9_ol_out(float v) {\n",
+    "    v = v + 0.0f;\n",
+    "    if (!BF) return bnbq_f16_canon(v);\n",
+    "    u16 b;\n",
+    "    asm(\"cvt.rn.bf16.f32 %0, %1;\" : \"=h\"(b) : \"f\"(bnbq_canon(v)));\n",
+    "    return b;\n",
+    "}\n",
     "#endif\n",
+    "\n",
+    "// LLM.int8's outlier product on the tensor cores (bnbq_k_int8_wg_dqt_*, bnbq_k_outlier_gather16): rows r < M are A's\n",
+    "// (M, K), rows M + n the weight's; outlier column j < nc of row r is A[r, cols[j]], or w[n, j] = dt(f32(f32(CB[n,\n",
+    "// cols[j]] * SCB[n]) * (1/127))) (bnbq_i8_outlier_w), as dtype odt's 16 bits; 0 for j >= nc and for a bad column\n",
+    "// (cols[j] outside [0, K): bad = 1, the exec's error flag).\n",
+    "BNBQ_DEV u32 g9_ol_val(const u16* A, const i8* CB, const float* SCB, const i32* cols, u64 M, u64 K, u64 r, u64 j, i32 nc,\n",
+    "                       int odt, u32& bad) {\n",
+    "    if (j >= (u64)nc) return 0u;\n",
+    "    const i32 c = cols[j];\n",
+    "    if (c < 0 || (u64)c >= K) {\n",
+    "        bad = 1u;\n",
+    "        return 0u;\n",
+    "    }\n",
+    "    if (r < M) return A[r * K + (u64)c];\n",
+    "    const u64 n = r - M;\n",
+    "    const float w = bnbq_i8_outlier_w(odt, (int)CB[n * K + (u64)c], SCB[n]);\n",
+    "    return odt == BNBQ_F16 ? (u32)bnbq_f32_to_f16(w) : (u32)bnbq_f32_to_bf16(w);\n",
+    "}\n",
+    "// columns j0 .. j0 + 7 of row r as one 16-byte chunk (the first in the low half of the first word)\n",
+    "BNBQ_DEV uint4 g9_ol_chunk(const u16* A, const i8* CB, const float* SCB, const i32* cols, u64 M, u64 K, u64 r, u64 j0,\n",
+    "                           i32 nc, int odt, u32& bad) {\n",
+    "    u32 v[8];\n",
+    "#pragma unroll\n",
+    "    for (int t = 0; t < 8; t++) v[t] = g9_ol_val(A, CB, SCB, cols, M, K, r, j0 + (u64)t, nc, odt, bad);\n",
+    "    return make_uint4(v[0] | (v[1] << 16), v[2] | (v[3] << 16), v[4] | (v[5] << 16), v[6] | (v[7] << 16));\n",
+    "}\n",
+    "// The values of the outlier product gathered for bnbq_k_int8_wg_dqt_*: Ag (M, P) and Wg (N, P) 16-bit, row r's\n",
+    "// columns j < min(nc rounded up to 64, P) (zeros past nc), 16 bytes a thread and step; P % 64 == 0. A, the values and\n",
+    "// the output are dtype odt (f16 or bf16); a num_cols outside [0, K] sets *err and counts as its clamp.\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_outlier_gather16(const u16* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,\n",
+    "                        const i32* num_cols, u16* Ag, u16* Wg, u64 P, int odt, u32* err) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_outlier_gather16)\n",
+    "#line 251 \"gemm90.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256)\n",
+    "bnbq_k_outlier_gather16(const u16* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,\n",
+    "                        const i32* num_cols, u16* Ag, u16* Wg, u64 P, int odt, u32* err) {\n",
+    "    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)\n",
+    "    i32 nc = *num_cols;\n",
+    "    if (nc < 0 || (u64)nc > K) {\n",
+    "        if (blockIdx.x == 0 && threadIdx.x == 0) *err = 1u;\n",
+    "        nc = nc < 0 ? 0 : (i32)K;\n",
+    "    }\n",
+    "    u64 jn = ((u64)nc + 63u) & ~(u64)63u;\n",
+    "    if (jn > P) jn = P;\n",
+    "    const u64 U = jn / 8u;\n",
+    "    u32 bad = 0u;\n",
+    "    BNBQ_GRID_LOOP(e, (M + N) * U) {\n",
+    "        const u64 r = e / U, j0 = (e - r * U) * 8u;\n",
+    "        const uint4 v = g9_ol_chunk(A, CB, SCB, cols, M, K, r, j0, nc, odt, bad);\n",
+    "        *(uint4*)((r < M ? Ag + r * P : Wg + (r - M) * P) + j0) = v;\n",
+    "    }\n",
+    "    if (bad) *err = 1u;\n",
+    "}\n",
+    "#endif\n",
+    "#line 271 \"gemm90.cu\"\n",
+    "// bnbq_k_int8_wg_dqt_*'s outlier operands: the gathered arrays (P columns a row), the inputs for the columns past P\n",
+    "struct g9_ol {\n",
+    "    const u16* Ag;\n",
+    "    const u16* Wg;\n",
+    "    u64 P;\n",
+    "    const u16* A;\n",
+    "    const i8* CB;\n",
+    "    const i32* cols;\n",
+    "    const i32* num_cols;\n",
+    "    u32* err;\n",
+    "};\n",
+    "// the columns past the gathered ones (a call of its own, rare, out of the unrolled code)\n",
+    "__device__ __noinline__ uint4 g9_ol_direct(const u16* A, const i8* CB, const float* SCB, const i32* cols, u64 M, u64 K,\n",
+    "                                           u64 r, u64 j0, i32 nc, int odt, u32* err) {\n",
+    "    u32 bad = 0u;\n",
+    "    const uint4 v = g9_ol_chunk(A, CB, SCB, cols, M, K, r, j0, nc, odt, bad);\n",
+    "    if (bad) *err = 1u;\n",
+    "    return v;\n",
+    "}\n",
+    "// chunk j0 (j0 % 8 == 0) of row r (valid: r is a row of A or of the weight, not past M or N) of the outlier operands\n",
+    "BNBQ_DEV uint4 g9_ol_ld(const g9_ol* ol, const float* SCB, u64 M, u64 K, u64 r, bool valid, u64 j0, i32 nc, int odt) {\n",
+    "    if (!valid || j0 >= (u64)nc) return make_uint4(0u, 0u, 0u, 0u);\n",
+    "    if (j0 < ol->P) return *(const uint4*)((r < M ? ol->Ag + r * ol->P : ol->Wg + (r - M) * ol->P) + j0);\n",
+    "    return g9_ol_direct(ol->A, ol->CB, SCB, ol->cols, M, K, r, j0, nc, odt, ol->err);\n",
+    "}\n",
     "\n",
     "// TA: A stored (K, M); TB: B stored (N, K) (bnbq_gemm's trans_a / trans_b). S stages of 128 x 64 (A) and\n",
     "// BN x 64 (B) elements; dynamic shared memory: 1024 bytes of slack (the ring starts 1024-aligned), the\n",
@@ -1514,7 +1632,7 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "// consumers' barriers around the epilogue are one barrier for both (g9_dq_sync) since they share them.\n",
     "template <int BN, int S, int TA, int TB, int I8>\n",
     "BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias,\n",
-    "                      const void* sx, const void* sw, int sw_global) {\n",
+    "                      const void* sx, const void* sw, int sw_global, const g9_ol* ol = 0) {\n",
     "#if G9_ON\n",
     "    typedef typename g9_acc<I8>::T AT;\n",
     "    extern __shared__ unsigned char g9_smem[];\n",
@@ -1532,6 +1650,12 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "    }\n",
     "    __syncthreads();\n",
     "    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)\n",
+    "    // I8 >= 6: the outlier columns' count (clamped to [0, K]; bnbq_k_outlier_gather16 flagged one outside it)\n",
+    "    i32 nc = 0;\n",
+    "    if (I8 >= 6) {\n",
+    "        nc = *ol->num_cols;\n",
+    "        nc = nc < 0 ? 0 : (u64)nc > K ? (i32)K : nc;\n",
+    "    }\n",
     "    if (wg == 0) {\n",
     "        asm volatile(\"setmaxnreg.dec.sync.aligned.u32 40;\");\n",
     "        if (tid != 0) return;\n",
@@ -1574,6 +1698,20 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "            ra = ma < M ? ((const float*)sx)[ma] : 0.0f;\n",
     "            rb = mb < M ? ((const float*)sx)[mb] : 0.0f;\n",
     "            if (tid < 64u) g9_dq_col(dqs, (const float*)sw, sw_global, bias, n0 + 64u * c + tid, N, 64u * c + tid);\n",
+    "        }\n",
+    "        // I8 >= 6: this thread's part of the outlier operands' first 64 columns (for the epilogue, loaded while the\n",
+    "        // mainloop runs): chunk i of 4 is 16-byte chunk x % 8 of row x / 8 (x = tid + 128 i) of the consumer's A' rows\n",
+    "        // (m0 ..) and of B' rows 64 c .. 64 c + 63 (the tile's columns n0 + 64 c ..)\n",
+    "        uint4 pa[4], pb[4];\n",
+    "#pragma unroll\n",
+    "        for (int i = 0; i < 4; i++) {\n",
+    "            pa[i] = pb[i] = make_uint4(0u, 0u, 0u, 0u);\n",
+    "            if (I8 >= 6 && nc > 0) {\n",
+    "                const u32 x = tid + 128u * (u32)i;\n",
+    "                const u64 ma = m0 + (x >> 3), nb = n0 + 64u * c + (x >> 3), j0 = 8u * (x & 7u);\n",
+    "                pa[i] = g9_ol_ld(ol, (const float*)sw, M, K, ma, ma < M, j0, nc, I8 == 6 ? BNBQ_F16 : BNBQ_BF16);\n",
+    "                pb[i] = g9_ol_ld(ol, (const float*)sw, M, K, M + nb, nb < N, j0, nc, I8 == 6 ? BNBQ_F16 : BNBQ_BF16);\n",
+    "            }\n",
     "        }\n",
     "        u32 prev = 0;\n",
     "        for (u64 kt = 0; kt < KT; kt++, it++) {\n",
@@ -1620,6 +1758,54 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "            const float xa = I8 == 2 && ma < M ? bnbq_h2f_arith(((const u16*)sx)[ma]) : 0.0f;\n",
     "            const float xb = I8 == 2 && mb < M ? bnbq_h2f_arith(((const u16*)sx)[mb]) : 0.0f;\n",
     "            const u16* swh = (const u16*)sw;\n",
+    "            // I8 >= 6: f = the dequantized values (mm_dequant's dt bits, widened), then + the outlier product on the\n",
+    "            // tensor cores, 64 outlier columns a chunk: A' (the consumer's 64 rows) and B' (the tile's 128 columns)\n",
+    "            // staged in the output staging (A' of consumer 0 at its first 8 KB, B' the 16 KB after it, A' of\n",
+    "            // consumer 1 the last 8 KB; 128-byte rows in the 128-byte swizzle, K-major as the mainloop's operands)\n",
+    "            float f[BN / 2];\n",
+    "            if (I8 >= 6) {\n",
+    "#pragma unroll\n",
+    "                for (int j = 0; j < BN / 8; j++) {\n",
+    "                    u32 e[4] = { (u32)d[4 * j], (u32)d[4 * j + 1], (u32)d[4 * j + 2], (u32)d[4 * j + 3] };\n",
+    "                    g9_dq4<I8 == 6 ? BNBQ_F16 : BNBQ_BF16>(e, ra, rb, dqs + 8u * (8u * (u32)j + 2u * q), other);\n",
+    "#pragma unroll\n",
+    "                    for (int i = 0; i < 4; i++)\n",
+    "                        f[4 * j + i] = I8 == 6 ? bnbq_h2f_arith((u16)e[i]) : __uint_as_float(e[i] << 16);\n",
+    "                }\n",
+    "                const u32 stg0 = sbase + (u32)S * ST, ao = stg0 + (c ? SO + 8192u : 0u), bo = stg0 + 8192u;\n",
+    "                for (i32 q0 = 0; q0 < nc; q0 += 64) {\n",
+    "                    uint4 va[4], vb[4];\n",
+    "#pragma unroll\n",
+    "                    for (int i = 0; i < 4; i++) {\n",
+    "                        va[i] = pa[i];\n",
+    "                        vb[i] = pb[i];\n",
+    "                        if (q0 > 0) {   // (more than 64 outlier columns: rare)\n",
+    "                            const u32 x = tid + 128u * (u32)i;\n",
+    "                            const u64 ma = m0 + (x >> 3), nb = n0 + 64u * c + (x >> 3), j0 = (u64)q0 + 8u * (x & 7u);\n",
+    "                            va[i] = g9_ol_ld(ol, (const float*)sw, M, K, ma, ma < M, j0, nc, I8 == 6 ? BNBQ_F16 : BNBQ_BF16);\n",
+    "                            vb[i] = g9_ol_ld(ol, (const float*)sw, M, K, M + nb, nb < N, j0, nc, I8 == 6 ? BNBQ_F16 : BNBQ_BF16);\n",
+    "                        }\n",
+    "                    }\n",
+    "                    if (q0 > 0) g9_dq_sync();   // both consumers' products of the chunk before are done\n",
+    "#pragma unroll\n",
+    "                    for (int i = 0; i < 4; i++) {\n",
+    "                        const u32 x = tid + 128u * (u32)i, rr = x >> 3, sw16 = ((x & 7u) ^ (rr & 7u)) << 4;\n",
+    "                        g9_sts4(ao + rr * 128u + sw16, va[i]);\n",
+    "                        g9_sts4(bo + (64u * c + rr) * 128u + sw16, vb[i]);\n",
+    "                    }\n",
+    "                    asm volatile(\"fence.proxy.async.shared::cta;\" ::: \"memory\");   // visible to wgmma\n",
+    "                    g9_dq_sync();\n",
+    "                    g9_hold<BN / 2>(f);\n",
+    "                    g9_fence();\n",
+    "#pragma unroll\n",
+    "                    for (u32 kk = 0; kk < 4u; kk++)\n",
+    "                        g9_wgmma_ol<I8 == 7>(f, g9_desc(ao + 32u * kk, 16u, 1024u), g9_desc(bo + 32u * kk, 16u, 1024u));\n",
+    "                    g9_commit();\n",
+    "                    g9_wait<0>();\n",
+    "                    g9_hold<BN / 2>(f);\n",
+    "                }\n",
+    "                if (nc > 0) g9_dq_sync();   // both are done with B' before the staging takes the outputs\n",
+    "            }\n",
     "#pragma unroll\n",
     "            for (int j = 0; j < BN / 8; j++) {\n",
     "                const u64 n = n0 + 8u * (u64)j + 2u * q;\n",
@@ -1637,6 +1823,9 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "                    }\n",
     "                    p0 = h0 | (h1 << 16);\n",
     "                    p1 = h2 | (h3 << 16);\n",
+    "                } else if (I8 >= 6) {   // out = dt(f32(mm_dequant's value) + outlier sum) (+ 0: a -0 with no columns is +0)\n",
+    "                    p0 = g9_ol_out<I8 == 7>(f[4 * j]) | (g9_ol_out<I8 == 7>(f[4 * j + 1]) << 16);\n",
+    "                    p1 = g9_ol_out<I8 == 7>(f[4 * j + 2]) | (g9_ol_out<I8 == 7>(f[4 * j + 3]) << 16);\n",
     "                } else if (I8 >= 3) {\n",
     "                    u32 e[4] = { (u32)d[4 * j], (u32)d[4 * j + 1], (u32)d[4 * j + 2], (u32)d[4 * j + 3] };\n",
     "                    g9_dq4<I8 == 3 ? BNBQ_F16 : BNBQ_BF16>(e, ra, rb, dqs + 8u * (8u * (u32)j + 2u * q), other);\n",
@@ -1683,75 +1872,75 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg_nn(G9_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg_nn)\n",
-    "#line 380 \"gemm90.cu\"\n",
+    "#line 553 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg_nn(G9_PARAMS) {\n",
     "    g9_gemm<128, G9_S128, 0, 0, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 383 \"gemm90.cu\"\n",
+    "#line 556 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg_nt(G9_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg_nt)\n",
-    "#line 383 \"gemm90.cu\"\n",
+    "#line 556 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg_nt(G9_PARAMS) {\n",
     "    g9_gemm<128, G9_S128, 0, 1, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 386 \"gemm90.cu\"\n",
+    "#line 559 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg_tn(G9_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg_tn)\n",
-    "#line 386 \"gemm90.cu\"\n",
+    "#line 559 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg_tn(G9_PARAMS) {\n",
     "    g9_gemm<128, G9_S128, 1, 0, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 389 \"gemm90.cu\"\n",
+    "#line 562 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg_tt(G9_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg_tt)\n",
-    "#line 389 \"gemm90.cu\"\n",
+    "#line 562 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg_tt(G9_PARAMS) {\n",
     "    g9_gemm<128, G9_S128, 1, 1, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 392 \"gemm90.cu\"\n",
+    "#line 565 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg2_nn(G9_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg2_nn)\n",
-    "#line 392 \"gemm90.cu\"\n",
+    "#line 565 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg2_nn(G9_PARAMS) {\n",
     "    g9_gemm<256, G9_S256, 0, 0, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 395 \"gemm90.cu\"\n",
+    "#line 568 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg2_nt(G9_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg2_nt)\n",
-    "#line 395 \"gemm90.cu\"\n",
+    "#line 568 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg2_nt(G9_PARAMS) {\n",
     "    g9_gemm<256, G9_S256, 0, 1, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 398 \"gemm90.cu\"\n",
+    "#line 571 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg2_tn(G9_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg2_tn)\n",
-    "#line 398 \"gemm90.cu\"\n",
+    "#line 571 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg2_tn(G9_PARAMS) {\n",
     "    g9_gemm<256, G9_S256, 1, 0, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 401 \"gemm90.cu\"\n",
+    "#line 574 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_gemm_wg2_tt(G9_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_gemm_wg2_tt)\n",
-    "#line 401 \"gemm90.cu\"\n",
+    "#line 574 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_gemm_wg2_tt(G9_PARAMS) {\n",
     "    g9_gemm<256, G9_S256, 1, 1, 0>(&mA, &mB, &mO, M, N, K, bias, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 404 \"gemm90.cu\"\n",
+    "#line 577 \"gemm90.cu\"\n",
     "\n",
     "// bnbq_int8_linear_matmul's many rows (the launcher's conditions: K % 16 == 0, A, B and out 16-byte aligned,\n",
     "// N % 4 == 0); in the BNBQ_DT=1 unit only (it has no dtype)\n",
@@ -1761,27 +1950,27 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "extern \"C\" __global__ void bnbq_k_int8_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, const __grid_constant__ g9_tmap mO,\n",
     "               u64 M, u64 N, u64 K) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_wg)\n",
-    "#line 409 \"gemm90.cu\"\n",
+    "#line 582 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
     "bnbq_k_int8_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, const __grid_constant__ g9_tmap mO,\n",
     "               u64 M, u64 N, u64 K) {\n",
     "    g9_gemm<128, G9_SI8, 0, 1, 1>(&mA, &mB, &mO, M, N, K, (const void*)0, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 414 \"gemm90.cu\"\n",
+    "#line 587 \"gemm90.cu\"\n",
     "// SwitchBack's int8 matmul with its scaling (int8_matmul_rowwise / mixed_dequantize; the launcher: also N % 8 == 0)\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, const __grid_constant__ g9_tmap mO,\n",
     "             u64 M, u64 N, u64 K, const u16* sx, const u16* sw, int sw_global, const u16* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_wg)\n",
-    "#line 415 \"gemm90.cu\"\n",
+    "#line 588 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
     "bnbq_k_sb_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mB, const __grid_constant__ g9_tmap mO,\n",
     "             u64 M, u64 N, u64 K, const u16* sx, const u16* sw, int sw_global, const u16* bias) {\n",
     "    g9_gemm<128, G9_SI8, 0, 1, 2>(&mA, &mB, &mO, M, N, K, (const void*)bias, sx, sw, sw_global);\n",
     "}\n",
     "#endif\n",
-    "#line 420 \"gemm90.cu\"\n",
+    "#line 593 \"gemm90.cu\"\n",
     "// LLM.int8's int8 matmul with int8_mm_dequant as its epilogue (bnbq_int8_mixed_scaled_mm's many rows: no int32\n",
     "// intermediate, no mm_dequant pass), out f16 / bf16 / f32 (the launcher: N % 8 == 0 for the 16-bit ones, N % 4 == 0\n",
     "// for f32; dynamic shared memory: bnbq_k_int8_wg's + 1 KB for the tile's column data); rs, cs: row and column\n",
@@ -1793,30 +1982,57 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_wg_dq_f16(G9_DQ_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_wg_dq_f16)\n",
-    "#line 428 \"gemm90.cu\"\n",
+    "#line 601 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_int8_wg_dq_f16(G9_DQ_PARAMS) {\n",
     "    g9_gemm<128, G9_SI8, 0, 1, 3>(&mA, &mB, &mO, M, N, K, bias, rs, cs, bias_dt);\n",
     "}\n",
     "#endif\n",
-    "#line 431 \"gemm90.cu\"\n",
+    "#line 604 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_wg_dq_bf16(G9_DQ_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_wg_dq_bf16)\n",
-    "#line 431 \"gemm90.cu\"\n",
+    "#line 604 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_int8_wg_dq_bf16(G9_DQ_PARAMS) {\n",
     "    g9_gemm<128, G9_SI8, 0, 1, 4>(&mA, &mB, &mO, M, N, K, bias, rs, cs, bias_dt);\n",
     "}\n",
     "#endif\n",
-    "#line 434 \"gemm90.cu\"\n",
+    "#line 607 \"gemm90.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_wg_dq_f32(G9_DQ_PARAMS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_wg_dq_f32)\n",
-    "#line 434 \"gemm90.cu\"\n",
+    "#line 607 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_int8_wg_dq_f32(G9_DQ_PARAMS) {\n",
     "    g9_gemm<128, G9_SI8, 0, 1, 5>(&mA, &mB, &mO, M, N, K, bias, rs, cs, bias_dt);\n",
     "}\n",
     "#endif\n",
-    "#line 437 \"gemm90.cu\"\n",
+    "#line 610 \"gemm90.cu\"\n",
+    "// The same with LLM.int8's outlier product added in the epilogue on the tensor cores (bnbq_int8_mixed_scaled_mm's many\n",
+    "// rows with outlier columns, f16 / bf16, unless bnbq_cuda_desc.exact_outlier_sums): out = dt(f32(mm_dequant's dt\n",
+    "// value) + S) with S the products of the outlier columns' A and dequantized weights (exact in float32) summed by\n",
+    "// wgmma (its order and roundings: within tolerance(dt) of the CPU's sequential sum, as bitsandbytes' own cuBLAS\n",
+    "// addmm is). Operands from bnbq_k_outlier_gather16 (Ag, Wg: P columns a row), columns past P from A, CB and cols.\n",
+    "#define G9_OL_PARAMS \\\n",
+    "    const u16 *Ag, const u16 *Wg, u64 P, const u16 *A, const i8 *CB, const i32 *cols, const i32 *num_cols, u32 *err\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_wg_dqt_f16(G9_DQ_PARAMS, G9_OL_PARAMS) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_wg_dqt_f16)\n",
+    "#line 617 \"gemm90.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_int8_wg_dqt_f16(G9_DQ_PARAMS, G9_OL_PARAMS) {\n",
+    "    const g9_ol ol = { Ag, Wg, P, A, CB, cols, num_cols, err };\n",
+    "    g9_gemm<128, G9_SI8, 0, 1, 6>(&mA, &mB, &mO, M, N, K, bias, rs, cs, bias_dt, &ol);\n",
+    "}\n",
+    "#endif\n",
+    "#line 621 \"gemm90.cu\"\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_wg_dqt_bf16(G9_DQ_PARAMS, G9_OL_PARAMS) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_wg_dqt_bf16)\n",
+    "#line 621 \"gemm90.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(384, 1) bnbq_k_int8_wg_dqt_bf16(G9_DQ_PARAMS, G9_OL_PARAMS) {\n",
+    "    const g9_ol ol = { Ag, Wg, P, A, CB, cols, num_cols, err };\n",
+    "    g9_gemm<128, G9_SI8, 0, 1, 7>(&mA, &mB, &mO, M, N, K, bias, rs, cs, bias_dt, &ol);\n",
+    "}\n",
+    "#endif\n",
+    "#line 625 \"gemm90.cu\"\n",
     "#endif\n",
     "\n",
     "// ---- bnbq_matmul_4bit's many rows on the sm_90a tiles: out (M, N) = A (M, K) @ W^T [+ bias], W 4-bit (N, K) ----\n",
@@ -1940,7 +2156,7 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "extern \"C\" __global__ void bnbq_k_m4_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mW, const __grid_constant__ g9_tmap mO,\n",
     "             u64 M, u64 N, u64 K, const void* bias, const float* absmax, int bs_shift, const __grid_constant__ g9_code16 code) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_m4_wg)\n",
-    "#line 556 \"gemm90.cu\"\n",
+    "#line 744 \"gemm90.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(384, 1)\n",
     "bnbq_k_m4_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap mW, const __grid_constant__ g9_tmap mO,\n",
     "             u64 M, u64 N, u64 K, const void* bias, const float* absmax, int bs_shift, const __grid_constant__ g9_code16 code) {\n",
@@ -2052,12 +2268,13 @@ static const char* const bnbq__cu_src_gemm90[] = {
     "#endif\n",
     "}\n",
     "#endif\n",
-    "#line 666 \"gemm90.cu\"\n",
+    "#line 854 \"gemm90.cu\"\n",
     "\n",
     "#endif\n",
     0
 };
 static const char* const bnbq__cu_kernels_gemm90[] = {
+    "bnbq_k_outlier_gather16",
     "bnbq_k_gemm_wg_nn",
     "bnbq_k_gemm_wg_nt",
     "bnbq_k_gemm_wg_tn",
@@ -2071,6 +2288,8 @@ static const char* const bnbq__cu_kernels_gemm90[] = {
     "bnbq_k_int8_wg_dq_f16",
     "bnbq_k_int8_wg_dq_bf16",
     "bnbq_k_int8_wg_dq_f32",
+    "bnbq_k_int8_wg_dqt_f16",
+    "bnbq_k_int8_wg_dqt_bf16",
     "bnbq_k_m4_wg",
     0
 };
@@ -8784,6 +9003,7 @@ struct bnbq_cuda {
     unsigned long     gemm_wg_launches;  /* bnbq_k_gemm_wg* launches (the tests)                          */
     unsigned long     m4_wg_launches;    /* bnbq_k_m4_wg launches (the tests)                             */
     unsigned long     i8_wg_dq_launches; /* bnbq_k_int8_wg_dq_* launches (the tests)                      */
+    unsigned long     i8_wg_dqt_launches; /* bnbq_k_int8_wg_dqt_* launches (the tests)                    */
 };
 
 /* cuFuncLoad right after cuModuleGetFunction (where the driver has it): the kernel's code goes to
@@ -10917,6 +11137,54 @@ static bnbq_result bnbq__cu_i8_wg_dq(bnbq_exec* ex, const char* func, bnbq_dtype
                            BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_SI8, ob) + BNBQ__CU_G9_DQS, bnbq__cu_i8_wg_tiles(M, N), a,
                            &c->i8_wg_dq_launches);
 }
+/* bnbq_int8_mixed_scaled_mm's many rows with outlier columns on the sm_90a tiles (f16 / bf16, unless
+   desc.exact_outlier_sums): bnbq_k_outlier_gather16 writes the outlier columns of A and the dequantized weight, 16-bit,
+   into work (Ag (M, P) then Wg (N, P)), then bnbq_k_int8_wg_dqt_* runs the int8 GEMM with mm_dequant and the outlier
+   product (wgmma) as its epilogue: two launches, no int32 intermediate and no pass over out. P (bnbq__cu_i8_wg_dqt_p,
+   a multiple of 64, >= 64) columns fit in work; columns past P are read from A and CB in the epilogue (rare). The
+   conditions of bnbq__cu_i8_wg_dq_can; refused tensor maps: BNBQ_ERROR_NOT_SUPPORTED before any launch. */
+static int bnbq__cu_i8_wg_dqt_off = 0;   /* bench and test switch: the exact path (as exact_outlier_sums) */
+static bnbq_result bnbq__cup_err(bnbq_exec* ex, const char* func, void** out);
+/* the gathered columns a row that fit in work (M N int32): (M + N) P 16-bit values, P a multiple of 64, at most K
+   rounded up; 0 when fewer than 64 fit */
+static size_t bnbq__cu_i8_wg_dqt_p(size_t M, size_t N, size_t K) {
+    size_t p = 2 * (M * N / (M + N)), kr = (K + 63) / 64 * 64;   /* (M, N < 2^31: M N fits) */
+    p = p / 64 * 64;
+    return p < kr ? p : kr;
+}
+static bnbq_result bnbq__cu_i8_wg_dqt(bnbq_exec* ex, const char* func, bnbq_dtype dt, const int8_t* CA,
+                                      const int8_t* CB, size_t M, size_t N, size_t K, const float* row_stats,
+                                      const float* col_stats, bnbq_dtype bias_dt, const void* bias, const void* A,
+                                      const int32_t* cols, const int32_t* num_cols, int32_t* work, void* out) {
+    bnbq_cuda* c = (bnbq_cuda*)ex->impl;
+    unsigned char mbuf[BNBQ__CU_G9_MAPBUF];
+    unsigned long long MM = M, NN = N, KK = K, PP = bnbq__cu_i8_wg_dqt_p(M, N, K);
+    int ibdt = (int)bias_dt, odt = (int)dt;
+    uint16_t* Ag = (uint16_t*)work;
+    uint16_t* Wg = Ag + M * (size_t)PP;
+    void* err = NULL;
+    bnbq__CUfunction fg = NULL;
+    void* a[18];
+    bnbq_result r = bnbq__cu_i8_wg_maps(ex, func, mbuf, a, CA, CB, M, N, K, out, 2u);
+    if (r == BNBQ_SUCCESS) r = bnbq__cup_err(ex, func, &err);
+    if (r == BNBQ_SUCCESS) r = bnbq__cu_wg_kernel(ex, func, "BNBQ_DT=1 BNBQ_ARCH_A=1", "bnbq_k_outlier_gather16", &fg);
+    if (r != BNBQ_SUCCESS) return r;
+    {   /* (A, M, K, CB, SCB, N, cols, num_cols, Ag, Wg, P, odt, err); 8 columns (16 bytes) a thread and step */
+        void* g[13];
+        g[0] = (void*)&A; g[1] = &MM; g[2] = &KK; g[3] = (void*)&CB; g[4] = (void*)&col_stats; g[5] = &NN;
+        g[6] = (void*)&cols; g[7] = (void*)&num_cols; g[8] = &Ag; g[9] = &Wg; g[10] = &PP; g[11] = &odt; g[12] = &err;
+        r = bnbq__cu_launch_pdl(ex, func, fg, bnbq__grid(c, (M + N) * 8, 256), 1, 256, 0, g);
+    }
+    if (r != BNBQ_SUCCESS) return r;
+    a[3] = &MM; a[4] = &NN; a[5] = &KK;
+    a[6] = (void*)&row_stats; a[7] = (void*)&col_stats; a[8] = &ibdt; a[9] = (void*)&bias;
+    a[10] = &Ag; a[11] = &Wg; a[12] = &PP; a[13] = (void*)&A; a[14] = (void*)&CB; a[15] = (void*)&cols;
+    a[16] = (void*)&num_cols; a[17] = &err;
+    return bnbq__cu_wg_run(ex, func, "BNBQ_DT=1 BNBQ_ARCH_A=1",
+                           dt == BNBQ_F16 ? "bnbq_k_int8_wg_dqt_f16" : "bnbq_k_int8_wg_dqt_bf16",
+                           BNBQ__CU_G9_SMEM(128u, BNBQ__CU_G9_SI8, 2u) + BNBQ__CU_G9_DQS, bnbq__cu_i8_wg_tiles(M, N), a,
+                           &c->i8_wg_dqt_launches);
+}
 static bnbq_result bnbq__cu_int8_linear_matmul(bnbq_exec* ex, const int8_t* A, const int8_t* B,
                                                size_t M, size_t N, size_t K, int32_t* out) {
     bnbq__CUfunction f = NULL;
@@ -11923,6 +12191,19 @@ static bnbq_result bnbq__cu_int8_scaled_wg(bnbq_exec* ex, bnbq_dtype dt, const i
     BNBQ__CU_END();
 }
 
+/* ... with the outlier product in its epilogue (bnbq__cu_i8_wg_dqt) */
+static bnbq_result bnbq__cu_int8_scaled_wgt(bnbq_exec* ex, bnbq_dtype dt, const int8_t* CA, const int8_t* CB,
+                                            size_t M, size_t N, size_t K, const float* row_stats,
+                                            const float* col_stats, bnbq_dtype bias_dt, const void* bias,
+                                            const void* A, const int32_t* cols, const int32_t* num_cols,
+                                            int32_t* work, void* out) {
+    BNBQ__CU_BEGIN("bnbq_int8_mixed_scaled_mm");
+    (void)c;
+    r = bnbq__cu_i8_wg_dqt(ex, bnbq__func, dt, CA, CB, M, N, K, row_stats, col_stats, bias_dt, bias, A, cols, num_cols,
+                           work, out);
+    BNBQ__CU_END();
+}
+
 /* bnbq_int8_mixed_scaled_mm: one row of A (a decoding step) on the warp-a-row gemv with LLM.int8's epilogue
    (bnbq_k_int8_gemv_dq: mm_dequant and the outlier product on each sum, no int32 intermediate; byte loads
    where K % 16 or the alignment rule out 16-byte ones); 2..16 rows on sm_80+ (K % 16 == 0, 16-byte aligned)
@@ -11969,9 +12250,17 @@ static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, c
                                  fuse ? cols : NULL, num_cols, out);
         if (fuse) return r;
     } else {
+        bnbq_cuda* c = (bnbq_cuda*)ex->impl;
         r = BNBQ_ERROR_NOT_SUPPORTED;
-        if (bnbq__cu_i8_wg_dq_can((bnbq_cuda*)ex->impl, dt, CA, CB, M, N, K, out))   /* Hopper: one launch */
+        if (bnbq__cu_i8_wg_dq_can(c, dt, CA, CB, M, N, K, out)) {   /* Hopper: one launch (two with outlier columns) */
+            if (cols && dt != BNBQ_F32 && !c->desc.exact_outlier_sums && !bnbq__cu_i8_wg_dqt_off &&
+                bnbq__cu_i8_wg_dqt_p(M, N, K) >= 64) {
+                r = bnbq__cu_int8_scaled_wgt(ex, dt, CA, CB, M, N, K, row_stats, col_stats, bias_dt, bias, A, cols,
+                                             num_cols, work, out);
+                if (r != BNBQ_ERROR_NOT_SUPPORTED) return r;
+            }
             r = bnbq__cu_int8_scaled_wg(ex, dt, CA, CB, M, N, K, row_stats, col_stats, bias_dt, bias, out);
+        }
         if (r == BNBQ_ERROR_NOT_SUPPORTED) {   /* (also: tensor maps refused) the int32 products, then mm_dequant */
             r = bnbq__cu_int8_linear_matmul(ex, CA, CB, M, N, K, work);
             if (r == BNBQ_SUCCESS)

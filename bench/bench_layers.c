@@ -29,6 +29,8 @@
    convert the 4-bit weight in registers: A/B; --only matmul_4bit).
    --no-i8dq: LLM.int8's many rows as bnbq_k_int8_wg (int32 out) + bnbq_k_int8_mm_dequant instead of the int8
    GEMM with mm_dequant as its epilogue (bnbq_k_int8_wg_dq_*: A/B; compute capability 9.0).
+   --exact-outliers: bnbq_cuda_desc.exact_outlier_sums = 1: Linear8bitLt's outlier product (threshold 6) in the CPU's
+   order, byte-identical, instead of on the tensor cores in the int8 GEMM's epilogue (bnbq_k_int8_wg_dqt_*: A/B).
    The 16-bit GEMMs of the layers alone (bnbq_gemm vs cublasGemmEx, each storage order): --only '16-bit GEMM'.
    First, the int8 GEMM itself (bnbq_int8_linear_matmul, int32 out) at 4096^3, 8192^3, 4096 x 14336 x 4096
    and 4096 x 4096 x 14336 against cuBLAS' f16 GEMM of the same shape (--only 'int8 GEMM').
@@ -409,7 +411,7 @@ int main(int argc, char** argv) {
     bnbq_cuda_desc desc;
     bnbq_cuda_device_info info;
     bnbq_result r;
-    int i, t;
+    int i, t, exact_outliers = 0;
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--runs") && i + 1 < argc) g_runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick")) g_quick = 1;
@@ -422,12 +424,14 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--wg-bn") && i + 1 < argc) bnbq__cu_gemm_wg_bn = atoi(argv[++i]);   /* A/B */
         else if (!strcmp(argv[i], "--no-m4wg")) bnbq__cu_m4_wg_off = 1;   /* A/B: matmul_4bit's 64 x 64 tiles */
         else if (!strcmp(argv[i], "--no-i8dq")) bnbq__cu_i8_wg_dq_off = 1;   /* A/B: int8_wg + int8_mm_dequant */
+        else if (!strcmp(argv[i], "--exact-outliers")) exact_outliers = 1;   /* A/B: the CPU's order */
         else {
-            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256] [--no-m4wg] [--no-i8dq]\n");
+            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256] [--no-m4wg] [--no-i8dq] [--exact-outliers]\n");
             return 1;
         }
     }
     memset(&desc, 0, sizeof desc);
+    desc.exact_outlier_sums = exact_outliers;
     r = bnbq_cuda_init(&desc, &g_ctx);
     if (r != BNBQ_SUCCESS) { printf("no GPU: %s\n", bnbq_result_description(r)); return 2; }
     TRY("exec", bnbq_cuda_exec_init(g_ctx, NULL, &g_ex));

@@ -190,7 +190,109 @@ BNBQ_DEV void g9_dq4(u32* e, float ra, float rb, u32 dq, bool other) {
 }
 // the two consumers' barrier (LLM.int8's epilogue: the column data of g9_dq_col are shared)
 BNBQ_DEV void g9_dq_sync() { asm volatile("bar.sync 3, 256;" ::: "memory"); }
+BNBQ_DEV void g9_sts4(u32 addr, uint4 v) {
+    asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};" ::"r"(addr), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w) : "memory");
+}
+// d (float32 sums, 64 x 128 / 128 a thread) += A (64 x 16, da) x B (16 x 128, db), f16 (BF = 0) or bf16 (BF = 1)
+// operands, both K-major: LLM.int8's outlier product in the int8 kernels' epilogue (I8 6 / 7, the BNBQ_DT=1 unit)
+template <int BF>
+BNBQ_DEV void g9_wgmma_ol(float* d, u64 da, u64 db) {
+    if (BF)
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {" G9_OPS0_63 "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+                     : G9_D64("+f", d, 0)
+                     : "l"(da), "l"(db), "n"(1));
+    else
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {" G9_OPS0_63 "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+                     : G9_D64("+f", d, 0)
+                     : "l"(da), "l"(db), "n"(1));
+}
+// a sum of bnbq_k_int8_wg_dqt_* as dt bits: v + 0 (the CPU's f32(out) + S with S = +0 turns -0 into +0), one RNE
+// rounding, NaN canonical
+template <int BF>
+BNBQ_DEV u32 g9_ol_out(float v) {
+    v = v + 0.0f;
+    if (!BF) return bnbq_f16_canon(v);
+    u16 b;
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(b) : "f"(bnbq_canon(v)));
+    return b;
+}
 #endif
+
+// LLM.int8's outlier product on the tensor cores (bnbq_k_int8_wg_dqt_*, bnbq_k_outlier_gather16): rows r < M are A's
+// (M, K), rows M + n the weight's; outlier column j < nc of row r is A[r, cols[j]], or w[n, j] = dt(f32(f32(CB[n,
+// cols[j]] * SCB[n]) * (1/127))) (bnbq_i8_outlier_w), as dtype odt's 16 bits; 0 for j >= nc and for a bad column
+// (cols[j] outside [0, K): bad = 1, the exec's error flag).
+BNBQ_DEV u32 g9_ol_val(const u16* A, const i8* CB, const float* SCB, const i32* cols, u64 M, u64 K, u64 r, u64 j, i32 nc,
+                       int odt, u32& bad) {
+    if (j >= (u64)nc) return 0u;
+    const i32 c = cols[j];
+    if (c < 0 || (u64)c >= K) {
+        bad = 1u;
+        return 0u;
+    }
+    if (r < M) return A[r * K + (u64)c];
+    const u64 n = r - M;
+    const float w = bnbq_i8_outlier_w(odt, (int)CB[n * K + (u64)c], SCB[n]);
+    return odt == BNBQ_F16 ? (u32)bnbq_f32_to_f16(w) : (u32)bnbq_f32_to_bf16(w);
+}
+// columns j0 .. j0 + 7 of row r as one 16-byte chunk (the first in the low half of the first word)
+BNBQ_DEV uint4 g9_ol_chunk(const u16* A, const i8* CB, const float* SCB, const i32* cols, u64 M, u64 K, u64 r, u64 j0,
+                           i32 nc, int odt, u32& bad) {
+    u32 v[8];
+#pragma unroll
+    for (int t = 0; t < 8; t++) v[t] = g9_ol_val(A, CB, SCB, cols, M, K, r, j0 + (u64)t, nc, odt, bad);
+    return make_uint4(v[0] | (v[1] << 16), v[2] | (v[3] << 16), v[4] | (v[5] << 16), v[6] | (v[7] << 16));
+}
+// The values of the outlier product gathered for bnbq_k_int8_wg_dqt_*: Ag (M, P) and Wg (N, P) 16-bit, row r's
+// columns j < min(nc rounded up to 64, P) (zeros past nc), 16 bytes a thread and step; P % 64 == 0. A, the values and
+// the output are dtype odt (f16 or bf16); a num_cols outside [0, K] sets *err and counts as its clamp.
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_outlier_gather16(const u16* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,
+                        const i32* num_cols, u16* Ag, u16* Wg, u64 P, int odt, u32* err) {
+    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)
+    i32 nc = *num_cols;
+    if (nc < 0 || (u64)nc > K) {
+        if (blockIdx.x == 0 && threadIdx.x == 0) *err = 1u;
+        nc = nc < 0 ? 0 : (i32)K;
+    }
+    u64 jn = ((u64)nc + 63u) & ~(u64)63u;
+    if (jn > P) jn = P;
+    const u64 U = jn / 8u;
+    u32 bad = 0u;
+    BNBQ_GRID_LOOP(e, (M + N) * U) {
+        const u64 r = e / U, j0 = (e - r * U) * 8u;
+        const uint4 v = g9_ol_chunk(A, CB, SCB, cols, M, K, r, j0, nc, odt, bad);
+        *(uint4*)((r < M ? Ag + r * P : Wg + (r - M) * P) + j0) = v;
+    }
+    if (bad) *err = 1u;
+}
+// bnbq_k_int8_wg_dqt_*'s outlier operands: the gathered arrays (P columns a row), the inputs for the columns past P
+struct g9_ol {
+    const u16* Ag;
+    const u16* Wg;
+    u64 P;
+    const u16* A;
+    const i8* CB;
+    const i32* cols;
+    const i32* num_cols;
+    u32* err;
+};
+// the columns past the gathered ones (a call of its own, rare, out of the unrolled code)
+__device__ __noinline__ uint4 g9_ol_direct(const u16* A, const i8* CB, const float* SCB, const i32* cols, u64 M, u64 K,
+                                           u64 r, u64 j0, i32 nc, int odt, u32* err) {
+    u32 bad = 0u;
+    const uint4 v = g9_ol_chunk(A, CB, SCB, cols, M, K, r, j0, nc, odt, bad);
+    if (bad) *err = 1u;
+    return v;
+}
+// chunk j0 (j0 % 8 == 0) of row r (valid: r is a row of A or of the weight, not past M or N) of the outlier operands
+BNBQ_DEV uint4 g9_ol_ld(const g9_ol* ol, const float* SCB, u64 M, u64 K, u64 r, bool valid, u64 j0, i32 nc, int odt) {
+    if (!valid || j0 >= (u64)nc) return make_uint4(0u, 0u, 0u, 0u);
+    if (j0 < ol->P) return *(const uint4*)((r < M ? ol->Ag + r * ol->P : ol->Wg + (r - M) * ol->P) + j0);
+    return g9_ol_direct(ol->A, ol->CB, SCB, ol->cols, M, K, r, j0, nc, odt, ol->err);
+}
 
 // TA: A stored (K, M); TB: B stored (N, K) (bnbq_gemm's trans_a / trans_b). S stages of 128 x 64 (A) and
 // BN x 64 (B) elements; dynamic shared memory: 1024 bytes of slack (the ring starts 1024-aligned), the
@@ -211,7 +313,7 @@ BNBQ_DEV void g9_dq_sync() { asm volatile("bar.sync 3, 256;" ::: "memory"); }
 // consumers' barriers around the epilogue are one barrier for both (g9_dq_sync) since they share them.
 template <int BN, int S, int TA, int TB, int I8>
 BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias,
-                      const void* sx, const void* sw, int sw_global) {
+                      const void* sx, const void* sw, int sw_global, const g9_ol* ol = 0) {
 #if G9_ON
     typedef typename g9_acc<I8>::T AT;
     extern __shared__ unsigned char g9_smem[];
@@ -229,6 +331,12 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
     }
     __syncthreads();
     bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)
+    // I8 >= 6: the outlier columns' count (clamped to [0, K]; bnbq_k_outlier_gather16 flagged one outside it)
+    i32 nc = 0;
+    if (I8 >= 6) {
+        nc = *ol->num_cols;
+        nc = nc < 0 ? 0 : (u64)nc > K ? (i32)K : nc;
+    }
     if (wg == 0) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
         if (tid != 0) return;
@@ -271,6 +379,20 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
             ra = ma < M ? ((const float*)sx)[ma] : 0.0f;
             rb = mb < M ? ((const float*)sx)[mb] : 0.0f;
             if (tid < 64u) g9_dq_col(dqs, (const float*)sw, sw_global, bias, n0 + 64u * c + tid, N, 64u * c + tid);
+        }
+        // I8 >= 6: this thread's part of the outlier operands' first 64 columns (for the epilogue, loaded while the
+        // mainloop runs): chunk i of 4 is 16-byte chunk x % 8 of row x / 8 (x = tid + 128 i) of the consumer's A' rows
+        // (m0 ..) and of B' rows 64 c .. 64 c + 63 (the tile's columns n0 + 64 c ..)
+        uint4 pa[4], pb[4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            pa[i] = pb[i] = make_uint4(0u, 0u, 0u, 0u);
+            if (I8 >= 6 && nc > 0) {
+                const u32 x = tid + 128u * (u32)i;
+                const u64 ma = m0 + (x >> 3), nb = n0 + 64u * c + (x >> 3), j0 = 8u * (x & 7u);
+                pa[i] = g9_ol_ld(ol, (const float*)sw, M, K, ma, ma < M, j0, nc, I8 == 6 ? BNBQ_F16 : BNBQ_BF16);
+                pb[i] = g9_ol_ld(ol, (const float*)sw, M, K, M + nb, nb < N, j0, nc, I8 == 6 ? BNBQ_F16 : BNBQ_BF16);
+            }
         }
         u32 prev = 0;
         for (u64 kt = 0; kt < KT; kt++, it++) {
@@ -317,6 +439,54 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
             const float xa = I8 == 2 && ma < M ? bnbq_h2f_arith(((const u16*)sx)[ma]) : 0.0f;
             const float xb = I8 == 2 && mb < M ? bnbq_h2f_arith(((const u16*)sx)[mb]) : 0.0f;
             const u16* swh = (const u16*)sw;
+            // I8 >= 6: f = the dequantized values (mm_dequant's dt bits, widened), then + the outlier product on the
+            // tensor cores, 64 outlier columns a chunk: A' (the consumer's 64 rows) and B' (the tile's 128 columns)
+            // staged in the output staging (A' of consumer 0 at its first 8 KB, B' the 16 KB after it, A' of
+            // consumer 1 the last 8 KB; 128-byte rows in the 128-byte swizzle, K-major as the mainloop's operands)
+            float f[BN / 2];
+            if (I8 >= 6) {
+#pragma unroll
+                for (int j = 0; j < BN / 8; j++) {
+                    u32 e[4] = { (u32)d[4 * j], (u32)d[4 * j + 1], (u32)d[4 * j + 2], (u32)d[4 * j + 3] };
+                    g9_dq4<I8 == 6 ? BNBQ_F16 : BNBQ_BF16>(e, ra, rb, dqs + 8u * (8u * (u32)j + 2u * q), other);
+#pragma unroll
+                    for (int i = 0; i < 4; i++)
+                        f[4 * j + i] = I8 == 6 ? bnbq_h2f_arith((u16)e[i]) : __uint_as_float(e[i] << 16);
+                }
+                const u32 stg0 = sbase + (u32)S * ST, ao = stg0 + (c ? SO + 8192u : 0u), bo = stg0 + 8192u;
+                for (i32 q0 = 0; q0 < nc; q0 += 64) {
+                    uint4 va[4], vb[4];
+#pragma unroll
+                    for (int i = 0; i < 4; i++) {
+                        va[i] = pa[i];
+                        vb[i] = pb[i];
+                        if (q0 > 0) {   // (more than 64 outlier columns: rare)
+                            const u32 x = tid + 128u * (u32)i;
+                            const u64 ma = m0 + (x >> 3), nb = n0 + 64u * c + (x >> 3), j0 = (u64)q0 + 8u * (x & 7u);
+                            va[i] = g9_ol_ld(ol, (const float*)sw, M, K, ma, ma < M, j0, nc, I8 == 6 ? BNBQ_F16 : BNBQ_BF16);
+                            vb[i] = g9_ol_ld(ol, (const float*)sw, M, K, M + nb, nb < N, j0, nc, I8 == 6 ? BNBQ_F16 : BNBQ_BF16);
+                        }
+                    }
+                    if (q0 > 0) g9_dq_sync();   // both consumers' products of the chunk before are done
+#pragma unroll
+                    for (int i = 0; i < 4; i++) {
+                        const u32 x = tid + 128u * (u32)i, rr = x >> 3, sw16 = ((x & 7u) ^ (rr & 7u)) << 4;
+                        g9_sts4(ao + rr * 128u + sw16, va[i]);
+                        g9_sts4(bo + (64u * c + rr) * 128u + sw16, vb[i]);
+                    }
+                    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");   // visible to wgmma
+                    g9_dq_sync();
+                    g9_hold<BN / 2>(f);
+                    g9_fence();
+#pragma unroll
+                    for (u32 kk = 0; kk < 4u; kk++)
+                        g9_wgmma_ol<I8 == 7>(f, g9_desc(ao + 32u * kk, 16u, 1024u), g9_desc(bo + 32u * kk, 16u, 1024u));
+                    g9_commit();
+                    g9_wait<0>();
+                    g9_hold<BN / 2>(f);
+                }
+                if (nc > 0) g9_dq_sync();   // both are done with B' before the staging takes the outputs
+            }
 #pragma unroll
             for (int j = 0; j < BN / 8; j++) {
                 const u64 n = n0 + 8u * (u64)j + 2u * q;
@@ -334,6 +504,9 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
                     }
                     p0 = h0 | (h1 << 16);
                     p1 = h2 | (h3 << 16);
+                } else if (I8 >= 6) {   // out = dt(f32(mm_dequant's value) + outlier sum) (+ 0: a -0 with no columns is +0)
+                    p0 = g9_ol_out<I8 == 7>(f[4 * j]) | (g9_ol_out<I8 == 7>(f[4 * j + 1]) << 16);
+                    p1 = g9_ol_out<I8 == 7>(f[4 * j + 2]) | (g9_ol_out<I8 == 7>(f[4 * j + 3]) << 16);
                 } else if (I8 >= 3) {
                     u32 e[4] = { (u32)d[4 * j], (u32)d[4 * j + 1], (u32)d[4 * j + 2], (u32)d[4 * j + 3] };
                     g9_dq4<I8 == 3 ? BNBQ_F16 : BNBQ_BF16>(e, ra, rb, dqs + 8u * (8u * (u32)j + 2u * q), other);
@@ -433,6 +606,21 @@ extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_int8_wg_dq_bf16(G9_D
 }
 extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_int8_wg_dq_f32(G9_DQ_PARAMS) {
     g9_gemm<128, G9_SI8, 0, 1, 5>(&mA, &mB, &mO, M, N, K, bias, rs, cs, bias_dt);
+}
+// The same with LLM.int8's outlier product added in the epilogue on the tensor cores (bnbq_int8_mixed_scaled_mm's many
+// rows with outlier columns, f16 / bf16, unless bnbq_cuda_desc.exact_outlier_sums): out = dt(f32(mm_dequant's dt
+// value) + S) with S the products of the outlier columns' A and dequantized weights (exact in float32) summed by
+// wgmma (its order and roundings: within tolerance(dt) of the CPU's sequential sum, as bitsandbytes' own cuBLAS
+// addmm is). Operands from bnbq_k_outlier_gather16 (Ag, Wg: P columns a row), columns past P from A, CB and cols.
+#define G9_OL_PARAMS \
+    const u16 *Ag, const u16 *Wg, u64 P, const u16 *A, const i8 *CB, const i32 *cols, const i32 *num_cols, u32 *err
+extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_int8_wg_dqt_f16(G9_DQ_PARAMS, G9_OL_PARAMS) {
+    const g9_ol ol = { Ag, Wg, P, A, CB, cols, num_cols, err };
+    g9_gemm<128, G9_SI8, 0, 1, 6>(&mA, &mB, &mO, M, N, K, bias, rs, cs, bias_dt, &ol);
+}
+extern "C" __global__ void __launch_bounds__(384, 1) bnbq_k_int8_wg_dqt_bf16(G9_DQ_PARAMS, G9_OL_PARAMS) {
+    const g9_ol ol = { Ag, Wg, P, A, CB, cols, num_cols, err };
+    g9_gemm<128, G9_SI8, 0, 1, 7>(&mA, &mB, &mO, M, N, K, bias, rs, cs, bias_dt, &ol);
 }
 #endif
 

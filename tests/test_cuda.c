@@ -1371,6 +1371,31 @@ static void t_fake_gemm_wg(void) {
                       bnbq_dtype_name(dts[i]), ns[i], bnbq_result_name(r), ctx->i8_wg_dq_launches - w0,
                       ctx->gemm_wg_launches - g0, f1[FS_TMAPS] - f0[FS_TMAPS], f1[FS_LAUNCHES] - f0[FS_LAUNCHES]);
             }
+            /* with outlier columns (16-bit out): bnbq_k_outlier_gather16 + bnbq_k_int8_wg_dqt_* (two launches, three
+               maps); f32, desc.exact_outlier_sums, or a work buffer too small for 64 gathered columns (20 rows x 264:
+               2 (20 x 264 / 284) = 36) the exact path: bnbq_k_int8_wg_dq_* + the gathered outlier product (three
+               launches) */
+            for (i = 0; i < 5; i++) {
+                const bnbq_dtype dt = i == 1 ? BNBQ_F32 : i == 4 ? BNBQ_F16 : dts[i % 3];
+                const size_t M = i == 3 ? 20 : 300, N = i == 1 ? 260 : 264;
+                const int fast = i == 0 || i == 2;
+                const unsigned long w0 = ctx->i8_wg_dq_launches, t0 = ctx->i8_wg_dqt_launches, g0 = ctx->gemm_wg_launches;
+                fake_stats(f0);
+                ctx->desc.exact_outlier_sums = i == 4;
+                r = bnbq_int8_mixed_scaled_mm(&ex, dt, (const int8_t*)A, (const int8_t*)B, M, N, 144,
+                                              (const float*)(base + (4u << 20)), (const float*)(base + (5u << 20)),
+                                              BNBQ_F16, base + (6u << 20), base + (7u << 20), (const int32_t*)(base + (8u << 20)),
+                                              (const int32_t*)(base + (9u << 20)), (int32_t*)(base + (2u << 20)), base);
+                ctx->desc.exact_outlier_sums = 0;
+                fake_stats(f1);
+                CHECK(r == BNBQ_SUCCESS && ctx->i8_wg_dqt_launches - t0 == (unsigned long)fast &&
+                          ctx->i8_wg_dq_launches - w0 == (unsigned long)!fast && ctx->gemm_wg_launches - g0 == 1 &&
+                          f1[FS_TMAPS] - f0[FS_TMAPS] == 3 && f1[FS_LAUNCHES] - f0[FS_LAUNCHES] == (fast ? 2 : 3),
+                      "int8_mixed_scaled_mm %s %zux%zux144 with outlier columns%s: %s, %lu / %lu fused launches (with / "
+                      "without the outlier product), %d maps, %d launches", bnbq_dtype_name(dt), M, N,
+                      i == 4 ? " (exact_outlier_sums)" : "", bnbq_result_name(r), ctx->i8_wg_dqt_launches - t0,
+                      ctx->i8_wg_dq_launches - w0, f1[FS_TMAPS] - f0[FS_TMAPS], f1[FS_LAUNCHES] - f0[FS_LAUNCHES]);
+            }
         }
         {   /* matmul_4bit's many rows: bnbq_k_m4_wg, three maps (A, the packed weight, out); 16 rows: the tensor-core
                form, no maps */

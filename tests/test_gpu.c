@@ -287,6 +287,31 @@ static void within_tol(const char* what, bnbq_dtype dt, const void* cpu, const v
     O.elements += (double)n;
 }
 
+/* within_tol, but where the CPU has non-finite elements (special inputs) the GPU must have the same ones: NaN where
+   NaN, the same infinity where an infinity; they are left out of the relative L2 */
+static void within_tol_special(const char* what, bnbq_dtype dt, const void* cpu, const void* dev, size_t n) {
+    const void* g = B(dev, n * bnbq_dtype_size(dt));
+    double sd = 0.0, ss = 0.0, rel, lim = dt == BNBQ_F32 ? 1e-5 : dt == BNBQ_F16 ? 2e-3 : 1e-2;
+    size_t i, bad = 0, first = 0;
+    for (i = 0; i < n; i++) {
+        double a = widen(dt, cpu, i), b = widen(dt, g, i);
+        if (isnan(a) || isnan(b) || isinf(a) || isinf(b)) {
+            if (!((isnan(a) && isnan(b)) || a == b) && !bad++) first = i;
+            continue;
+        }
+        sd += (a - b) * (a - b);
+        ss += a * a;
+    }
+    rel = sd == 0.0 ? 0.0 : (ss > 0.0 ? sqrt(sd / ss) : INFINITY);
+    if (rel > O.max_rel) O.max_rel = rel;
+    O.tol_cases++;
+    if (bad)
+        case_fail("%s: %zu non-finite elements differ; first at %zu: CPU %g, GPU %g", what, bad, first,
+                  widen(dt, cpu, first), widen(dt, g, first));
+    else if (!(rel <= lim)) case_fail("%s: relative L2 %.3g > %.0e (%s)", what, rel, lim, bnbq_dtype_name(dt));
+    O.elements += (double)n;
+}
+
 /* ---- inputs ------------------------------------------------------------------------------------ */
 
 static const bnbq_dtype k_dts[3] = { BNBQ_F32, BNBQ_F16, BNBQ_BF16 };
@@ -2158,8 +2183,10 @@ static void sync_expect_error(const char* what);
    loads, or bytes where K % 16 != 0), with or without work; 2-16 rows bnbq_k_int8_dq_mma (sm_80+, K % 16 == 0)
    with the outlier product in its epilogue (and, d == 1, with it as a launch of its own:
    bnbq__cu_dq_outl_off); more rows on compute capability 9.0 the int8 GEMM with mm_dequant as its epilogue
-   (bnbq_k_int8_wg_dq_*, where N % 8 == 0, f32 N % 4 == 0; d == 1: bnbq__cu_i8_wg_dq_off) then the outlier
-   product, the others the three unfused launches;
+   (bnbq_k_int8_wg_dq_*, where N % 8 == 0, f32 N % 4 == 0; d == 1 with an odd shape: bnbq__cu_i8_wg_dq_off) then
+   the outlier product, or for f16 / bf16 with outlier columns bnbq_k_outlier_gather16 + bnbq_k_int8_wg_dqt_* (the
+   outlier product on the tensor cores in the epilogue: within tolerance, non-finite elements where the CPU has
+   them; bf16 with an odd shape: desc.exact_outlier_sums, the exact path), the others the three unfused launches;
    bias of each kind or none, outlier columns or none; a bad column (or, 16 rows, a negative count) sets the
    exec's error flag */
 static void op_int8_mixed_scaled_mm(void) {
@@ -2168,20 +2195,27 @@ static void op_int8_mixed_scaled_mm(void) {
        stages, 6 steps of 128; 17: 300 outlier columns for more rows, 17 of them gathered, 19 steps of
        bnbq_k_outlier_mm_g; 18-19 (also --small): bnbq_k_int8_wg_dq_* with M and N past a tile edge, K less than
        a stage (18), N % 8 == 4 (19: f32 only), special statistics and biases (an f16 overflow, inf and NaN column
-       statistics, inf * 0, inf / NaN / 70000 biases)) */
-    static const oc_shape shapes[20] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
+       statistics, inf * 0, inf / NaN / 70000 biases); 20: bnbq_k_int8_wg_dqt_* with 64 of its 100 columns gathered
+       (P = 64), the rest read in its epilogue, and (bf16) a bad column among those; 21: the exact paths; 22: two
+       chunks of 64 columns, all gathered) */
+    static const oc_shape shapes[23] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
                                          { 9, 40, 50, 3 }, { 1, 4096, 64, 100 }, { 17, 4096, 257, 41 },
                                          { 16, 4096, 300, 41 }, { 12, 256, 77, 150 }, { 2, 1024, 40, 64 },
                                          { 7, 4096, 1000, 129 }, { 1, 14336, 1000, 143 }, { 1, 48, 77, 0 },
                                          { 300, 1024, 520, 30 }, { 1, 7, 33, 3 }, { 40, 512, 64, 100 },
                                          { 1, 2048, 96, 700 }, { 20, 1024, 136, 300 }, { 129, 64, 136, 5 },
-                                         { 70, 256, 132, 40 } };
+                                         { 70, 256, 132, 40 }, { 40, 512, 1024, 100 }, { 256, 256, 256, 20 },
+                                         { 300, 512, 264, 70 } };
     int s, d;
-    for (s = 0; s < 20; s++)
+    for (s = 0; s < 23; s++)
         for (d = 0; d < 4; d++) {
             bnbq_dtype dt = k_dts[d % 3], bdt = (s + d) % 3 == 0 ? BNBQ_F16 : k_dts[(s + d + 1) % 3];
             size_t M = shapes[s].M, K = shapes[s].K, N = shapes[s].N, nc = shapes[s].nc, es = bnbq_dtype_size(dt);
-            int with_bias = (s + d) % 3 != 2, with_cols = s != 5, with_work = M > 1 || (d & 1), bad = d == 3;
+            int with_bias = (s + d) % 3 != 2, with_cols = s != 5, with_work = M > 1 || (d & 1);
+            int bad = d == 3 || (d == 2 && s == 20);
+            /* d == 1 with an odd shape: the unfused int8 GEMM + mm_dequant (bnbq__cu_i8_wg_dq_off); bf16 with an odd
+               shape: desc.exact_outlier_sums */
+            int dq_off = d == 1 && (s & 1), xo = d == 2 && (s & 1);
             /* 2..16 rows on sm_80+ with K % 16 == 0: the tensor-core kernel with the mm_dequant epilogue; more
                rows: bnbq_k_int8_tc (int32) and the unfused launches (either way one tensor-core launch) */
             int tc = !g_plumbing && M >= 2 && K % 16 == 0 && ((bnbq_cuda*)g_gex->impl)->target_arch >= 80;
@@ -2198,11 +2232,13 @@ static void op_int8_mixed_scaled_mm(void) {
                the rest the old way: shape 12 has 24 of 100) */
             int gath = !g_plumbing && M > 16 && with_cols && M * N / (M + N) >= 16;
             /* more than 16 rows on compute capability 9.0: the int8 GEMM with the mm_dequant epilogue */
-            int wgdq = !g_plumbing && M > 16 && K % 16 == 0 && N % (dt == BNBQ_F32 ? 4u : 8u) == 0 && d != 1 &&
+            int wgdq = !g_plumbing && M > 16 && K % 16 == 0 && N % (dt == BNBQ_F32 ? 4u : 8u) == 0 && !dq_off &&
                        bnbq__cu_wg_ok(gc);
-            unsigned long w0 = gc->i8_wg_dq_launches;
+            /* ... with the outlier product in it (f16 / bf16 with outlier columns, 64 of them fit in work) */
+            int wgdqt = wgdq && with_cols && dt != BNBQ_F32 && !xo && bnbq__cu_i8_wg_dqt_p(M, N, K) >= 64;
+            unsigned long w0 = gc->i8_wg_dq_launches, wt0 = gc->i8_wg_dqt_launches;
             bnbq_result rc, rg;
-            if (g_small && s >= 10 && s < 18) continue;
+            if (g_small && ((s >= 10 && s < 18) || s == 21 || s == 22)) continue;
             if (bad && (!with_cols || nc == 0)) continue;
             STOP();
             case_begin();
@@ -2231,7 +2267,7 @@ static void op_int8_mixed_scaled_mm(void) {
             /* d even: the list sorted, as the quantizer writes it (bnbq_k_int8_gemv_dq's fast form for one row:
                the outlier bytes picked out of the weight rows as they stream); odd: in random order */
             if (!(d & 1)) qsort(hc, nc, sizeof *hc, cmp_i32_asc);
-            if (bad) hc[nc / 2] = (int32_t)K;
+            if (bad) hc[s == 20 ? nc - 1 : nc / 2] = (int32_t)K;   /* (20: past the gathered columns) */
             if (bad && M == 16) hn = -3;   /* (a count out of range instead: 0 columns on the GPU, the flag) */
             /* bf16 with more than 16 rows, odd shapes: two outlier values of A whose products with the weight may
                not be exact in float32 (1e-30, 1e30), so that bnbq_k_outlier_mm_g's first step multiplies and adds
@@ -2252,11 +2288,13 @@ static void op_int8_mixed_scaled_mm(void) {
             rc = bnbq_int8_mixed_scaled_mm(NULL, dt, (int8_t*)hCA, (int8_t*)hCB, M, N, K, (float*)hrs, (float*)hcs, bdt,
                                            hbias, hA, with_cols ? hc : NULL, &hn, with_work ? (int32_t*)H(M * N * 4) : NULL, ho);
             bnbq__cu_dq_outl_off = d == 1;
-            bnbq__cu_i8_wg_dq_off = d == 1;
+            bnbq__cu_i8_wg_dq_off = dq_off;
+            gc->desc.exact_outlier_sums = xo;
             rg = bnbq_int8_mixed_scaled_mm(g_gex, dt, (int8_t*)dCA, (int8_t*)dCB, M, N, K, (float*)drs, (float*)dcs, bdt,
                                            dbias, dA, with_cols ? (int32_t*)dc : NULL, (int32_t*)dn, (int32_t*)dwork, dout);
             bnbq__cu_dq_outl_off = 0;
             bnbq__cu_i8_wg_dq_off = 0;
+            gc->desc.exact_outlier_sums = 0;
             if (bad) {
                 if (g_plumbing) {   /* the CPU reference on the fake driver's memory: the call itself fails */
                     if (rg != BNBQ_ERROR_INVALID_ARGS) case_fail("the GPU call returned %s", bnbq_result_name(rg));
@@ -2267,19 +2305,24 @@ static void op_int8_mixed_scaled_mm(void) {
                     sync_expect_error(O.label);
                 }
             } else if (both(rc, rg)) {
-                exact("out", ho, dout, M * N, dt);
+                if (wgdqt) within_tol_special("out", dt, ho, dout, M * N);
+                else exact("out", ho, dout, M * N, dt);
             }
             if (!g_plumbing && (gc->gemv_dq_launches - dq0 == 1) != (M == 1))
                 case_fail("the fused kernel was %s", M == 1 ? "not used" : "used");
             if (!g_plumbing && (gc->dq_outl_launches - f0 == 1) != fused)
                 case_fail("the outlier epilogue of bnbq_k_int8_dq_mma was %s", fused ? "not used" : "used");
-            if (!g_plumbing && (gc->outlier_g_launches - g0 == 1) != gath)
-                case_fail("the gathered outlier product was %s", gath ? "not used" : "used");
-            if (!g_plumbing && (gc->i8_wg_dq_launches - w0 == 1) != wgdq)
-                case_fail("bnbq_k_int8_wg_dq_* was %s", wgdq ? "not used" : "used");
-            if (tc && gc->mm_tc_launches + gc->mm_tile_tc_launches + gc->i8_wg_dq_launches - tc0 - w0 != 1)
-                case_fail("%lu tensor-core launches (want one)",
-                          gc->mm_tc_launches + gc->mm_tile_tc_launches + gc->i8_wg_dq_launches - tc0 - w0);
+            if (!g_plumbing && (gc->outlier_g_launches - g0 == 1) != (gath && !wgdqt))
+                case_fail("the gathered outlier product was %s", gath && !wgdqt ? "not used" : "used");
+            if (!g_plumbing && (gc->i8_wg_dq_launches - w0 == 1) != (wgdq && !wgdqt))
+                case_fail("bnbq_k_int8_wg_dq_* was %s", wgdq && !wgdqt ? "not used" : "used");
+            if (!g_plumbing && (gc->i8_wg_dqt_launches - wt0 == 1) != wgdqt)
+                case_fail("bnbq_k_int8_wg_dqt_* was %s", wgdqt ? "not used" : "used");
+            if (tc && gc->mm_tc_launches + gc->mm_tile_tc_launches + gc->i8_wg_dq_launches + gc->i8_wg_dqt_launches - tc0 -
+                              w0 - wt0 != 1)
+                case_fail("%lu tensor-core launches (want one)", gc->mm_tc_launches + gc->mm_tile_tc_launches +
+                                                                    gc->i8_wg_dq_launches + gc->i8_wg_dqt_launches - tc0 -
+                                                                    w0 - wt0);
             case_end();
         }
 }

@@ -427,7 +427,7 @@ static void run_linear(const lcfg* c) {
     size_t wes = bnbq_dtype_size(c->wdt), xes = bnbq_dtype_size(c->xdt);
     bnbq_dtype odt;
     size_t oes;
-    int i8path, fwd_exact, gx_exact, gw_exact;
+    int i8path, fwd_exact, gx_exact, gw_exact, int8t;
     void *hW, *hb = NULL, *hx, *dx, *ho, *dout, *dout2;
     bnbq_result rc, rg;
     memset(&d, 0, sizeof d);
@@ -498,7 +498,12 @@ static void run_linear(const lcfg* c) {
     dout = D(T * N * oes);
     dout2 = D(T * N * oes);
     i8path = k == BNBQ_LINEAR_8BIT_LT || (k == BNBQ_LINEAR_SWITCHBACK_BNB && c->int8_weights);
-    fwd_exact = (is4(k) && T == 1 && K % (size_t)Lc.blocksize == 0) || k == BNBQ_LINEAR_8BIT_LT || issb(k) ||
+    /* (Linear8bitLt with a threshold, f16 / bf16, more than 16 tokens: on compute capability 9.0 the outlier product runs
+       on the tensor cores in the int8 GEMM's epilogue where 64 gathered columns fit in its work buffer and the tile
+       conditions hold (bnbq_cuda_desc.exact_outlier_sums 0): within tolerance there; exact elsewhere) */
+    int8t = k == BNBQ_LINEAR_8BIT_LT && c->thr > 0.0f && T > 16 && odt != BNBQ_F32 && N % 8 == 0 && K % 16 == 0 &&
+            2 * (T * N / (T + N)) >= 64;
+    fwd_exact = (is4(k) && T == 1 && K % (size_t)Lc.blocksize == 0) || (k == BNBQ_LINEAR_8BIT_LT && !int8t) || issb(k) ||
                 (k == BNBQ_LINEAR_SWITCHBACK_BNB && !c->bias && (c->thr == 0.0f || c->int8_weights));
     if (!both("forward", bnbq_linear_forward(NULL, &Lc, c->xdt, hx, T, ho), bnbq_linear_forward(g_gex, &Lg, c->xdt, dx, T, dout)))
         goto done;
@@ -637,11 +642,13 @@ static void grp_linear_8bit_lt(void) {
        weight gradient (bnbq_int8_mixed_scaled_mm: N = in 256, K = 32 tokens) both take the int8 GEMM with the
        mm_dequant epilogue, bnbq_k_int8_wg_dq_* (none of the shapes above has such a token count; tests/test_gpu.c
        asserts that path by its launch counter) */
+    /* and 96 tokens, out 264: with a threshold, the outlier product in that GEMM's epilogue on the tensor cores
+       (bnbq_k_int8_wg_dqt_*: its work buffer holds 128 gathered columns a row) */
     if (!g_small)
-        for (d = 1; d < 3; d++)
+        for (d = 1; d < 5; d++)
             for (v = 0; v < 2; v++) {
-                static const kn sh = { 256, 72 };
-                lcfg c = base_cfg(BNBQ_LINEAR_8BIT_LT, sh, 32, k_dts[d]);
+                static const kn sh = { 256, 72 }, sh2 = { 256, 264 };
+                lcfg c = base_cfg(BNBQ_LINEAR_8BIT_LT, d < 3 ? sh : sh2, d < 3 ? 32 : 96, k_dts[1 + (d - 1) % 2]);
                 c.thr = v ? 6.0f : 0.0f;
                 c.int8_weights = 0;
                 c.gw16 = 0;
