@@ -208,15 +208,37 @@ BNBQ_DEV void g9_wgmma_ol(float* d, u64 da, u64 db) {
                      : G9_D64("+f", d, 0)
                      : "l"(da), "l"(db), "n"(1));
 }
-// a sum of bnbq_k_int8_wg_dqt_* as dt bits: v + 0 (the CPU's f32(out) + S with S = +0 turns -0 into +0), one RNE
-// rounding, NaN canonical
-template <int BF>
-BNBQ_DEV u32 g9_ol_out(float v) {
-    v = v + 0.0f;
-    if (!BF) return bnbq_f16_canon(v);
-    u16 b;
-    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(b) : "f"(bnbq_canon(v)));
-    return b;
+// the sums of bnbq_k_int8_wg_dqt_* (a thread's 64) as dt pairs, p[k] = (v[2 k], v[2 k + 1]) the first in the low half:
+// one RNE rounding each, a NaN canonical (0x7fff; when the warp has one, every value on its own). (A -0 stays -0, the
+// same value: the CPU's f32(out) + S with S = +0 would give +0 where the dequantized value is -0.)
+template <int BF, int NV>
+BNBQ_DEV void g9_ol_out(const float* v, u32* p) {
+    bool nan = false;
+#pragma unroll
+    for (int i = 0; i < NV; i++) nan = nan || v[i] != v[i];
+    if (__any_sync(0xffffffffu, nan)) {
+#pragma unroll
+        for (int k = 0; k < NV / 2; k++) {
+            u32 h[2];
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                if (!BF) {
+                    h[e] = bnbq_f16_canon(v[2 * k + e]);
+                } else {
+                    u16 b;
+                    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(b) : "f"(bnbq_canon(v[2 * k + e])));
+                    h[e] = b;
+                }
+            }
+            p[k] = h[0] | (h[1] << 16);
+        }
+    } else {
+#pragma unroll
+        for (int k = 0; k < NV / 2; k++) {
+            if (BF) asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(p[k]) : "f"(v[2 * k + 1]), "f"(v[2 * k]));
+            else asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(p[k]) : "f"(v[2 * k + 1]), "f"(v[2 * k]));
+        }
+    }
 }
 #endif
 
@@ -224,25 +246,29 @@ BNBQ_DEV u32 g9_ol_out(float v) {
 // (M, K), rows M + n the weight's; outlier column j < nc of row r is A[r, cols[j]], or w[n, j] = dt(f32(f32(CB[n,
 // cols[j]] * SCB[n]) * (1/127))) (bnbq_i8_outlier_w), as dtype odt's 16 bits; 0 for j >= nc and for a bad column
 // (cols[j] outside [0, K): bad = 1, the exec's error flag).
-BNBQ_DEV u32 g9_ol_val(const u16* A, const i8* CB, const float* SCB, const i32* cols, u64 M, u64 K, u64 r, u64 j, i32 nc,
-                       int odt, u32& bad) {
-    if (j >= (u64)nc) return 0u;
-    const i32 c = cols[j];
-    if (c < 0 || (u64)c >= K) {
-        bad = 1u;
-        return 0u;
-    }
-    if (r < M) return A[r * K + (u64)c];
-    const u64 n = r - M;
-    const float w = bnbq_i8_outlier_w(odt, (int)CB[n * K + (u64)c], SCB[n]);
-    return odt == BNBQ_F16 ? (u32)bnbq_f32_to_f16(w) : (u32)bnbq_f32_to_bf16(w);
-}
-// columns j0 .. j0 + 7 of row r as one 16-byte chunk (the first in the low half of the first word)
+// columns j0 .. j0 + 7 of row r as one 16-byte chunk (the first in the low half of the first word), the values above:
+// the eight column indices first, then the eight loads of A or CB, all in flight at once
 BNBQ_DEV uint4 g9_ol_chunk(const u16* A, const i8* CB, const float* SCB, const i32* cols, u64 M, u64 K, u64 r, u64 j0,
                            i32 nc, int odt, u32& bad) {
+    i32 c[8];
     u32 v[8];
+    bool ok[8];
 #pragma unroll
-    for (int t = 0; t < 8; t++) v[t] = g9_ol_val(A, CB, SCB, cols, M, K, r, j0 + (u64)t, nc, odt, bad);
+    for (int t = 0; t < 8; t++) c[t] = j0 + (u64)t < (u64)nc ? cols[j0 + (u64)t] : -1;
+    const bool wrow = r >= M;
+    const float scb = wrow ? SCB[r - M] : 0.0f;
+#pragma unroll
+    for (int t = 0; t < 8; t++) {
+        ok[t] = c[t] >= 0 && (u64)c[t] < K;
+        if (j0 + (u64)t < (u64)nc && !ok[t]) bad = 1u;
+        v[t] = !ok[t] ? 0u : wrow ? (u32)(u8)CB[(r - M) * K + (u64)c[t]] : (u32)A[r * K + (u64)c[t]];
+    }
+#pragma unroll
+    for (int t = 0; t < 8; t++)
+        if (wrow && ok[t]) {
+            const float w = bnbq_i8_outlier_w(odt, (int)(i8)(u8)v[t], scb);
+            v[t] = odt == BNBQ_F16 ? (u32)bnbq_f32_to_f16(w) : (u32)bnbq_f32_to_bf16(w);
+        }
     return make_uint4(v[0] | (v[1] << 16), v[2] | (v[3] << 16), v[4] | (v[5] << 16), v[6] | (v[7] << 16));
 }
 // The values of the outlier product gathered for bnbq_k_int8_wg_dqt_*: Ag (M, P) and Wg (N, P) 16-bit, row r's
@@ -382,16 +408,19 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
         }
         // I8 >= 6: this thread's part of the outlier operands' first 64 columns (for the epilogue, loaded while the
         // mainloop runs): chunk i of 4 is 16-byte chunk x % 8 of row x / 8 (x = tid + 128 i) of the consumer's A' rows
-        // (m0 ..) and of B' rows 64 c .. 64 c + 63 (the tile's columns n0 + 64 c ..)
+        // (m0 ..) and of B' rows 64 c .. 64 c + 63 (the tile's columns n0 + 64 c ..); always gathered (P >= 64)
         uint4 pa[4], pb[4];
+        if (I8 >= 6) {
+            const u32 j0 = 8u * (tid & 7u);
+            const u64 ma = m0 + (tid >> 3), nb = n0 + 64u * c + (tid >> 3);
+            const uint4* ga = (const uint4*)(ol->Ag + ma * ol->P + j0);
+            const uint4* gb = (const uint4*)(ol->Wg + nb * ol->P + j0);
+            const u64 st16 = 16u * ol->P / 8u;   // 16 rows, in uint4
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            pa[i] = pb[i] = make_uint4(0u, 0u, 0u, 0u);
-            if (I8 >= 6 && nc > 0) {
-                const u32 x = tid + 128u * (u32)i;
-                const u64 ma = m0 + (x >> 3), nb = n0 + 64u * c + (x >> 3), j0 = 8u * (x & 7u);
-                pa[i] = g9_ol_ld(ol, (const float*)sw, M, K, ma, ma < M, j0, nc, I8 == 6 ? BNBQ_F16 : BNBQ_BF16);
-                pb[i] = g9_ol_ld(ol, (const float*)sw, M, K, M + nb, nb < N, j0, nc, I8 == 6 ? BNBQ_F16 : BNBQ_BF16);
+            for (int i = 0; i < 4; i++) {
+                pa[i] = pb[i] = make_uint4(0u, 0u, 0u, 0u);
+                if ((i32)j0 < nc && ma + 16u * (u64)i < M) pa[i] = ga[st16 * (u64)i];
+                if ((i32)j0 < nc && nb + 16u * (u64)i < N) pb[i] = gb[st16 * (u64)i];
             }
         }
         u32 prev = 0;
@@ -444,6 +473,7 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
             // staged in the output staging (A' of consumer 0 at its first 8 KB, B' the 16 KB after it, A' of
             // consumer 1 the last 8 KB; 128-byte rows in the 128-byte swizzle, K-major as the mainloop's operands)
             float f[BN / 2];
+            u32 pk[BN / 4];
             if (I8 >= 6) {
 #pragma unroll
                 for (int j = 0; j < BN / 8; j++) {
@@ -486,6 +516,7 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
                     g9_hold<BN / 2>(f);
                 }
                 if (nc > 0) g9_dq_sync();   // both are done with B' before the staging takes the outputs
+                g9_ol_out<I8 == 7, BN / 2>(f, pk);
             }
 #pragma unroll
             for (int j = 0; j < BN / 8; j++) {
@@ -504,9 +535,9 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
                     }
                     p0 = h0 | (h1 << 16);
                     p1 = h2 | (h3 << 16);
-                } else if (I8 >= 6) {   // out = dt(f32(mm_dequant's value) + outlier sum) (+ 0: a -0 with no columns is +0)
-                    p0 = g9_ol_out<I8 == 7>(f[4 * j]) | (g9_ol_out<I8 == 7>(f[4 * j + 1]) << 16);
-                    p1 = g9_ol_out<I8 == 7>(f[4 * j + 2]) | (g9_ol_out<I8 == 7>(f[4 * j + 3]) << 16);
+                } else if (I8 >= 6) {   // out = dt(f32(mm_dequant's value) + outlier sum)
+                    p0 = pk[2 * j];
+                    p1 = pk[2 * j + 1];
                 } else if (I8 >= 3) {
                     u32 e[4] = { (u32)d[4 * j], (u32)d[4 * j + 1], (u32)d[4 * j + 2], (u32)d[4 * j + 3] };
                     g9_dq4<I8 == 3 ? BNBQ_F16 : BNBQ_BF16>(e, ra, rb, dqs + 8u * (8u * (u32)j + 2u * q), other);
