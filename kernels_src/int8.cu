@@ -699,10 +699,21 @@ bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* b
 // zero), the same functions in the same block, so the bytes are theirs. The three launches cost ~12.5
 // us (ncu: 2.5 + 5.8 + 4.2) at one token of a 4096-column layer on the H100, mostly their latency.
 // blockDim.x == 256 (bnbq_i8_fix's); fsm and lim as bnbq_k_int8_vw_fix's.
+// fsm (the launcher: when nwords words fit in its dynamic shared memory): the bitmask lives there instead (the row
+// pass's atomicOr on shared memory, the compaction straight from it: two round trips to the L2 fewer).
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_one(const u16* A, u64 cols, float thr, i8* CA, float* row_stats, i32* cols_out, i32* n_out,
                    u32* bm, u64 nwords, u64 lim, int fsm) {
+    extern __shared__ u32 bnbq_i8_fixsh[];
     bnbq_pdl_release();   // (one block: the kernel after it, bnbq_k_int8_gemv_dq, may start at once)
+    if (fsm) {
+        for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) bnbq_i8_fixsh[w] = 0u;
+        __syncthreads();
+        bnbq_i8_rows8<0, 1, 0>(A, 1, cols, thr, CA, row_stats, bnbq_i8_fixsh, 0, 0, 0, 0, 1);
+        __syncthreads();
+        bnbq_i8_compact(cols_out, n_out, bnbq_i8_fixsh, nwords);
+        return;
+    }
     if (threadIdx.x == 0) n_out[0] = 0;
     for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) bm[w] = 0u;
     __syncthreads();   // (the atomicOr of the row pass land after these stores, in the L2)

@@ -830,12 +830,13 @@ static uint16_t* make_f16_specials(size_t rows, size_t cols);
 /* int8_vectorwise_quant of ONE row with a threshold and 8-element pieces: bnbq_k_int8_vw_one (one launch),
    and the three launches of the other shapes (bnbq__cu_i8_one_off), each against the CPU; normal rows with
    outlier columns and the special rows of make_f16_specials; thresholds that make no column, a few, and
-   every column an outlier (the compaction past the room below the bitmask) */
+   every column an outlier (the compaction past the room below the bitmask); the kernel keeps the bitmask in
+   shared memory up to 40 KB of it (327680 columns), in global memory past that (400000) */
 static void op_int8_vw_one(void) {
-    static const size_t cols[6] = { 8, 64, 4096, 14336, 20480, 65536 };
+    static const size_t cols[7] = { 8, 64, 4096, 14336, 20480, 65536, 400000 };
     static const float thr[5] = { 6.0f, 0.5f, 1e-9f, 70000.0f, 0.0f };
     int s, t, k, off;
-    for (s = 0; s < (g_small ? 4 : 6); s++)
+    for (s = 0; s < (g_small ? 4 : 7); s++)
         for (t = 0; t < 5; t++)
             for (k = 0; k < 3; k++)
                 for (off = 0; off < 2; off++) {
