@@ -242,58 +242,6 @@ BNBQ_DEV void g9_ol_out(const float* v, u32* p) {
 }
 #endif
 
-// LLM.int8's outlier product on the tensor cores (bnbq_k_int8_wg_dqt_*, bnbq_k_outlier_gather16): rows r < M are A's
-// (M, K), rows M + n the weight's; outlier column j < nc of row r is A[r, cols[j]], or w[n, j] = dt(f32(f32(CB[n,
-// cols[j]] * SCB[n]) * (1/127))) (bnbq_i8_outlier_w), as dtype odt's 16 bits; 0 for j >= nc and for a bad column
-// (cols[j] outside [0, K): bad = 1, the exec's error flag).
-// columns j0 .. j0 + 7 of row r as one 16-byte chunk (the first in the low half of the first word), the values above:
-// the eight column indices first, then the eight loads of A or CB, all in flight at once
-BNBQ_DEV uint4 g9_ol_chunk(const u16* A, const i8* CB, const float* SCB, const i32* cols, u64 M, u64 K, u64 r, u64 j0,
-                           i32 nc, int odt, u32& bad) {
-    i32 c[8];
-    u32 v[8];
-    bool ok[8];
-#pragma unroll
-    for (int t = 0; t < 8; t++) c[t] = j0 + (u64)t < (u64)nc ? cols[j0 + (u64)t] : -1;
-    const bool wrow = r >= M;
-    const float scb = wrow ? SCB[r - M] : 0.0f;
-#pragma unroll
-    for (int t = 0; t < 8; t++) {
-        ok[t] = c[t] >= 0 && (u64)c[t] < K;
-        if (j0 + (u64)t < (u64)nc && !ok[t]) bad = 1u;
-        v[t] = !ok[t] ? 0u : wrow ? (u32)(u8)CB[(r - M) * K + (u64)c[t]] : (u32)A[r * K + (u64)c[t]];
-    }
-#pragma unroll
-    for (int t = 0; t < 8; t++)
-        if (wrow && ok[t]) {
-            const float w = bnbq_i8_outlier_w(odt, (int)(i8)(u8)v[t], scb);
-            v[t] = odt == BNBQ_F16 ? (u32)bnbq_f32_to_f16(w) : (u32)bnbq_f32_to_bf16(w);
-        }
-    return make_uint4(v[0] | (v[1] << 16), v[2] | (v[3] << 16), v[4] | (v[5] << 16), v[6] | (v[7] << 16));
-}
-// The values of the outlier product gathered for bnbq_k_int8_wg_dqt_*: Ag (M, P) and Wg (N, P) 16-bit, row r's
-// columns j < min(nc rounded up to 64, P) (zeros past nc), 16 bytes a thread and step; P % 64 == 0. A, the values and
-// the output are dtype odt (f16 or bf16); a num_cols outside [0, K] sets *err and counts as its clamp.
-extern "C" __global__ void __launch_bounds__(256)
-bnbq_k_outlier_gather16(const u16* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,
-                        const i32* num_cols, u16* Ag, u16* Wg, u64 P, int odt, u32* err) {
-    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)
-    i32 nc = *num_cols;
-    if (nc < 0 || (u64)nc > K) {
-        if (blockIdx.x == 0 && threadIdx.x == 0) *err = 1u;
-        nc = nc < 0 ? 0 : (i32)K;
-    }
-    u64 jn = ((u64)nc + 63u) & ~(u64)63u;
-    if (jn > P) jn = P;
-    const u64 U = jn / 8u;
-    u32 bad = 0u;
-    BNBQ_GRID_LOOP(e, (M + N) * U) {
-        const u64 r = e / U, j0 = (e - r * U) * 8u;
-        const uint4 v = g9_ol_chunk(A, CB, SCB, cols, M, K, r, j0, nc, odt, bad);
-        *(uint4*)((r < M ? Ag + r * P : Wg + (r - M) * P) + j0) = v;
-    }
-    if (bad) *err = 1u;
-}
 // bnbq_k_int8_wg_dqt_*'s outlier operands: the gathered arrays (P columns a row), the inputs for the columns past P
 struct g9_ol {
     const u16* Ag;
@@ -305,19 +253,12 @@ struct g9_ol {
     const i32* num_cols;
     u32* err;
 };
-// the columns past the gathered ones (a call of its own, rare, out of the unrolled code)
-__device__ __noinline__ uint4 g9_ol_direct(const u16* A, const i8* CB, const float* SCB, const i32* cols, u64 M, u64 K,
-                                           u64 r, u64 j0, i32 nc, int odt, u32* err) {
-    u32 bad = 0u;
-    const uint4 v = g9_ol_chunk(A, CB, SCB, cols, M, K, r, j0, nc, odt, bad);
-    if (bad) *err = 1u;
-    return v;
-}
 // chunk j0 (j0 % 8 == 0) of row r (valid: r is a row of A or of the weight, not past M or N) of the outlier operands
+// (prelude.cuh's bnbq_ol_chunk: the gathered values of prims.cu's bnbq_k_outlier_gather16, or read directly past P)
 BNBQ_DEV uint4 g9_ol_ld(const g9_ol* ol, const float* SCB, u64 M, u64 K, u64 r, bool valid, u64 j0, i32 nc, int odt) {
     if (!valid || j0 >= (u64)nc) return make_uint4(0u, 0u, 0u, 0u);
     if (j0 < ol->P) return *(const uint4*)((r < M ? ol->Ag + r * ol->P : ol->Wg + (r - M) * ol->P) + j0);
-    return g9_ol_direct(ol->A, ol->CB, SCB, ol->cols, M, K, r, j0, nc, odt, ol->err);
+    return bnbq_ol_direct(ol->A, ol->CB, SCB, ol->cols, M, K, r, j0, nc, odt, ol->err);
 }
 
 // TA: A stored (K, M); TB: B stored (N, K) (bnbq_gemm's trans_a / trans_b). S stages of 128 x 64 (A) and

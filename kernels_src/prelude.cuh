@@ -226,6 +226,45 @@ BNBQ_DEV float bnbq_i8_outlier_w(int dt, int q, float scb) {
     const float w1 = w0 * 7.874015718698502e-3f;
     return bnbq_round_to(dt, w1);
 }
+// LLM.int8's outlier product on the tensor cores (gemm90.cu's bnbq_k_int8_wg_dqt_*, prims.cu's bnbq_k_outlier_gather16
+// and bnbq_k_outlier_mm_tc): rows r < M are A's
+// (M, K), rows M + n the weight's; outlier column j < nc of row r is A[r, cols[j]], or w[n, j] = dt(f32(f32(CB[n,
+// cols[j]] * SCB[n]) * (1/127))) (bnbq_i8_outlier_w), as dtype odt's 16 bits; 0 for j >= nc and for a bad column
+// (cols[j] outside [0, K): bad = 1, the exec's error flag).
+// columns j0 .. j0 + 7 of row r as one 16-byte chunk (the first in the low half of the first word), the values above:
+// the eight column indices first, then the eight loads of A or CB, all in flight at once
+BNBQ_DEV uint4 bnbq_ol_chunk(const u16* A, const i8* CB, const float* SCB, const i32* cols, u64 M, u64 K, u64 r, u64 j0,
+                             i32 nc, int odt, u32& bad) {
+    i32 c[8];
+    u32 v[8];
+    bool ok[8];
+#pragma unroll
+    for (int t = 0; t < 8; t++) c[t] = j0 + (u64)t < (u64)nc ? cols[j0 + (u64)t] : -1;
+    const bool wrow = r >= M;
+    const float scb = wrow ? SCB[r - M] : 0.0f;
+#pragma unroll
+    for (int t = 0; t < 8; t++) {
+        ok[t] = c[t] >= 0 && (u64)c[t] < K;
+        if (j0 + (u64)t < (u64)nc && !ok[t]) bad = 1u;
+        v[t] = !ok[t] ? 0u : wrow ? (u32)(u8)CB[(r - M) * K + (u64)c[t]] : (u32)A[r * K + (u64)c[t]];
+    }
+#pragma unroll
+    for (int t = 0; t < 8; t++)
+        if (wrow && ok[t]) {
+            const float w = bnbq_i8_outlier_w(odt, (int)(i8)(u8)v[t], scb);
+            v[t] = odt == BNBQ_F16 ? (u32)bnbq_f32_to_f16(w) : (u32)bnbq_f32_to_bf16(w);
+        }
+    return make_uint4(v[0] | (v[1] << 16), v[2] | (v[3] << 16), v[4] | (v[5] << 16), v[6] | (v[7] << 16));
+}
+// the same for the columns past the gathered ones (a call of its own, rare, out of the unrolled code; static: a unit
+// that does not call it does not compile it), a bad column into *err
+static __device__ __noinline__ uint4 bnbq_ol_direct(const u16* A, const i8* CB, const float* SCB, const i32* cols, u64 M,
+                                                    u64 K, u64 r, u64 j0, i32 nc, int odt, u32* err) {
+    u32 bad = 0u;
+    const uint4 v = bnbq_ol_chunk(A, CB, SCB, cols, M, K, r, j0, nc, odt, bad);
+    if (bad) *err = 1u;
+    return v;
+}
 
 // The same f16 results as above in fewer instructions and no branches (compact code):
 // bnbq_f16_canon(v) = bnbq_f32_to_f16(bnbq_canon(v)): a NaN gives 0x7fff (what the software path

@@ -1362,6 +1362,171 @@ bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB,
     if (bad) *err = 1u;
 }
 
+// The values of the outlier product gathered for gemm90.cu's bnbq_k_int8_wg_dqt_* and bnbq_k_outlier_mm_tc below: Ag (M, P) and Wg (N, P) 16-bit, row r's
+// columns j < min(nc rounded up to 64, P) (zeros past nc), 16 bytes a thread and step; P % 64 == 0. A, the values and
+// the output are dtype odt (f16 or bf16); a num_cols outside [0, K] sets *err and counts as its clamp.
+extern "C" __global__ void __launch_bounds__(256)
+bnbq_k_outlier_gather16(const u16* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,
+                        const i32* num_cols, u16* Ag, u16* Wg, u64 P, int odt, u32* err) {
+    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)
+    i32 nc = *num_cols;
+    if (nc < 0 || (u64)nc > K) {
+        if (blockIdx.x == 0 && threadIdx.x == 0) *err = 1u;
+        nc = nc < 0 ? 0 : (i32)K;
+    }
+    u64 jn = ((u64)nc + 63u) & ~(u64)63u;
+    if (jn > P) jn = P;
+    const u64 U = jn / 8u;
+    u32 bad = 0u;
+    BNBQ_GRID_LOOP(e, (M + N) * U) {
+        const u64 r = e / U, j0 = (e - r * U) * 8u;
+        const uint4 v = bnbq_ol_chunk(A, CB, SCB, cols, M, K, r, j0, nc, odt, bad);
+        *(uint4*)((r < M ? Ag + r * P : Wg + (r - M) * P) + j0) = v;
+    }
+    if (bad) *err = 1u;
+}
+// bnbq_int8_mixed_scaled_mm's outlier product for more rows on the tensor cores where the int8 product is not the
+// sm_90a kernel with it in its epilogue (f16 / bf16, sm_80+; the launcher: unless bnbq_cuda_desc.exact_outlier_sums):
+// out = dt(f32(out) + S), S the products of the outlier columns' values (exact in float32) from
+// bnbq_k_outlier_gather16 (Ag (M, P), Wg (N, P); columns past P read from A, CB and cols: bnbq_ol_direct) summed by
+// mma.m16n8k16 in float32, in their order: within tolerance(dt) of the CPU's sequential sum, as bitsandbytes' own
+// cuBLAS addmm is. Tiles of 128 x 128 outputs, 8 warps of 64 x 32 (bnbq_k_gemm_tc's fragments), 64 outlier columns
+// a step staged in shared memory (row stride 72 elements: the fragment reads hit 32 different banks).
+#if BNBQ_DT != BNBQ_F32
+#define PR_OC 64
+#define PR_OLD (PR_OC + 8)
+// out[e], out[e + 1] (the second where two) += s0, s1: dt(f32(out) + s), one rounding, NaN canonical (a call of its own,
+// out of the unrolled code, for NVRTC time)
+__device__ __noinline__ void pr_otc_out(void* out, u64 e, bool two, bool pair, float s0, float s1) {
+    u16* o = (u16*)out + e;
+    if (pair) {
+        const u32 v = *(const u32*)o;
+        *(u32*)o = pr_bits(pr_h2f((u16)v) + s0) | (pr_bits(pr_h2f((u16)(v >> 16)) + s1) << 16);
+        return;
+    }
+    o[0] = (u16)pr_bits(pr_h2f(o[0]) + s0);
+    if (two) o[1] = (u16)pr_bits(pr_h2f(o[1]) + s1);
+}
+extern "C" __global__ void __launch_bounds__(256, 2)
+bnbq_k_outlier_mm_tc(const u16* Ag, const u16* Wg, u64 P, const u16* A, u64 M, u64 K, const i8* CB, const float* SCB,
+                     u64 N, const i32* cols, const i32* num_cols, void* out, u32* err) {
+#if __CUDA_ARCH__ >= 800
+    __shared__ __align__(16) u16 As[128 * PR_OLD];
+    __shared__ __align__(16) u16 Ws[128 * PR_OLD];
+    bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the gather before it first)
+    i32 nc = *num_cols;
+    nc = nc < 0 ? 0 : (u64)nc > K ? (i32)K : nc;   // (the gather flagged a count outside [0, K])
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wm = warp >> 2, wn = warp & 3;
+    const int g = lane >> 2, t = lane & 3;
+    const u64 mtiles = (M + 127) / 128, n0 = (u64)blockIdx.x * 128u;
+    const bool pairs = ((u64)out & 3u) == 0 && N % 2 == 0;
+    for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
+        const u64 m0 = mt * 128u;
+        float acc[4][4][4];
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+#pragma unroll
+                for (int q = 0; q < 4; q++) acc[i][j][q] = 0.0f;
+        if (t == 0)   // the warp's lines of out into the L2 for the epilogue (64 bytes a row)
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                const u64 m = m0 + (u64)(wm * 64 + i * 8 + g), n = n0 + (u64)(wn * 32);
+                if (m < M && n < N) asm volatile("prefetch.global.L2 [%0];" ::"l"((const u16*)out + m * N + n));
+            }
+        for (i32 j0 = 0; j0 < nc; j0 += PR_OC) {
+            // 128 rows x 8 chunks of 8 columns of each operand, 4 chunks a thread
+            // (P % 64 == 0: a step is gathered whole, or read whole from A and CB)
+            uint4 va[4], vb[4];
+#pragma unroll
+            for (int h = 0; h < 4; h++) {
+                const int x = tid + 256 * h, row = x >> 3;
+                const u64 jc = (u64)j0 + 8u * (u64)(x & 7), m = m0 + (u64)row, n = n0 + (u64)row;
+                va[h] = vb[h] = make_uint4(0u, 0u, 0u, 0u);
+                if (jc < (u64)nc && (u64)j0 < P) {
+                    if (m < M) va[h] = *(const uint4*)(Ag + m * P + jc);
+                    if (n < N) vb[h] = *(const uint4*)(Wg + n * P + jc);
+                }
+            }
+            if ((u64)j0 >= P)
+                for (int h = 0; h < 4; h++) {   // (rare: not unrolled)
+                    const int x = tid + 256 * h, row = x >> 3;
+                    const u64 jc = (u64)j0 + 8u * (u64)(x & 7), m = m0 + (u64)row, n = n0 + (u64)row;
+                    if (m < M) va[h] = bnbq_ol_direct(A, CB, SCB, cols, M, K, m, jc, nc, BNBQ_DT, err);
+                    if (n < N) vb[h] = bnbq_ol_direct(A, CB, SCB, cols, M, K, M + n, jc, nc, BNBQ_DT, err);
+                }
+            __syncthreads();   // the step before is read
+#pragma unroll
+            for (int h = 0; h < 4; h++) {
+                const int x = tid + 256 * h, row = x >> 3, ch = x & 7;
+                *(uint4*)(As + row * PR_OLD + ch * 8) = va[h];
+                *(uint4*)(Ws + row * PR_OLD + ch * 8) = vb[h];
+            }
+            __syncthreads();
+            const int ksn = nc - j0 < PR_OC ? ((nc - j0 + 15) & ~15) : PR_OC;   // (zeros past nc: skipped)
+            for (int ks = 0; ks < ksn; ks += 16) {
+                u32 af[4][4], bf[4][2];
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    const u16* p = As + (wm * 64 + i * 16 + g) * PR_OLD + ks + 2 * t;
+                    af[i][0] = *(const u32*)p;
+                    af[i][1] = *(const u32*)(p + 8 * PR_OLD);
+                    af[i][2] = *(const u32*)(p + 8);
+                    af[i][3] = *(const u32*)(p + 8 * PR_OLD + 8);
+                }
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    const u16* p = Ws + (wn * 32 + j * 8 + g) * PR_OLD + ks + 2 * t;
+                    bf[j][0] = *(const u32*)p;
+                    bf[j][1] = *(const u32*)(p + 8);
+                }
+#pragma unroll
+                for (int i = 0; i < 4; i++)
+#pragma unroll
+                    for (int j = 0; j < 4; j++)
+                        bnbq_mma16816(acc[i][j], af[i][0], af[i][1], af[i][2], af[i][3], bf[j][0], bf[j][1]);
+            }
+        }
+        // out += the sums: every pair of out loaded first, then the stores (a load after a store waits its full
+        // latency); pairs past M / N, odd N or an unaligned out element by element (pr_otc_out, rare)
+#pragma unroll
+        for (int ih = 0; ih < 4; ih += 2) {   // (two halves: 16 registers of loads at a time)
+            u32 ov[2][4][2];
+#pragma unroll
+            for (int i = 0; i < 2; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+#pragma unroll
+                    for (int h = 0; h < 2; h++) {
+                        const u64 m = m0 + (u64)(wm * 64 + (ih + i) * 16 + g + 8 * h), n = n0 + (u64)(wn * 32 + j * 8 + 2 * t);
+                        ov[i][j][h] = pairs && m < M && n + 1 < N ? *(const u32*)((const u16*)out + m * N + n) : 0u;
+                    }
+#pragma unroll
+            for (int i = 0; i < 2; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+#pragma unroll
+                    for (int h = 0; h < 2; h++) {
+                        const u64 m = m0 + (u64)(wm * 64 + (ih + i) * 16 + g + 8 * h), n = n0 + (u64)(wn * 32 + j * 8 + 2 * t);
+                        const float s0 = acc[ih + i][j][2 * h], s1 = acc[ih + i][j][2 * h + 1];
+                        if (pairs && m < M && n + 1 < N) {
+                            const u32 v = ov[i][j][h];
+                            *(u32*)((u16*)out + m * N + n) =
+                                pr_bits(pr_h2f((u16)v) + s0) | (pr_bits(pr_h2f((u16)(v >> 16)) + s1) << 16);
+                        } else if (m < M && n < N) {
+                            pr_otc_out(out, m * N + n, n + 1 < N, false, s0, s1);
+                        }
+                    }
+        }
+    }
+#else
+    (void)Ag; (void)Wg; (void)P; (void)A; (void)M; (void)K; (void)CB; (void)SCB; (void)N; (void)cols; (void)num_cols;
+    (void)out; (void)err;
+#endif
+}
+#endif
+
 // The same for few rows (the launcher: M <= 16, a decoding step): 16 x 16 output tiles, a thread an
 // output (m = m0 + tid / 16, n = n0 + tid % 16), 64 outlier columns a step, staged as above (the same
 // a and w, zeros past *num_cols and for a bad column), then each thread adds its 64 products in j

@@ -2198,22 +2198,24 @@ static void op_int8_mixed_scaled_mm(void) {
        a stage (18), N % 8 == 4 (19: f32 only), special statistics and biases (an f16 overflow, inf and NaN column
        statistics, inf * 0, inf / NaN / 70000 biases); 20: bnbq_k_int8_wg_dqt_* with 64 of its 100 columns gathered
        (P = 64), the rest read in its epilogue, and (bf16) a bad column among those; 21: the exact paths; 22: two
-       chunks of 64 columns, all gathered) */
-    static const oc_shape shapes[23] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
+       chunks of 64 columns, all gathered; 23, 24: N % 8 == 4, so the int8 product is not the sm_90a kernel and the
+       outlier product (f16 / bf16) is bnbq_k_outlier_gather16 + bnbq_k_outlier_mm_tc: two steps of 64 columns, and
+       (24) 128 of 150 gathered, the rest read by the kernel) */
+    static const oc_shape shapes[25] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
                                          { 9, 40, 50, 3 }, { 1, 4096, 64, 100 }, { 17, 4096, 257, 41 },
                                          { 16, 4096, 300, 41 }, { 12, 256, 77, 150 }, { 2, 1024, 40, 64 },
                                          { 7, 4096, 1000, 129 }, { 1, 14336, 1000, 143 }, { 1, 48, 77, 0 },
                                          { 300, 1024, 520, 30 }, { 1, 7, 33, 3 }, { 40, 512, 64, 100 },
                                          { 1, 2048, 96, 700 }, { 20, 1024, 136, 300 }, { 129, 64, 136, 5 },
                                          { 70, 256, 132, 40 }, { 40, 512, 1024, 100 }, { 256, 256, 256, 20 },
-                                         { 300, 512, 264, 70 } };
+                                         { 300, 512, 264, 70 }, { 200, 128, 132, 80 }, { 100, 256, 204, 150 } };
     int s, d;
-    for (s = 0; s < 23; s++)
+    for (s = 0; s < 25; s++)
         for (d = 0; d < 4; d++) {
             bnbq_dtype dt = k_dts[d % 3], bdt = (s + d) % 3 == 0 ? BNBQ_F16 : k_dts[(s + d + 1) % 3];
             size_t M = shapes[s].M, K = shapes[s].K, N = shapes[s].N, nc = shapes[s].nc, es = bnbq_dtype_size(dt);
             int with_bias = (s + d) % 3 != 2, with_cols = s != 5, with_work = M > 1 || (d & 1);
-            int bad = d == 3 || (d == 2 && s == 20);
+            int bad = d == 3 || (d == 2 && (s == 20 || s == 24));
             /* d == 1 with an odd shape: the unfused int8 GEMM + mm_dequant (bnbq__cu_i8_wg_dq_off); bf16 with an odd
                shape: desc.exact_outlier_sums */
             int dq_off = d == 1 && (s & 1), xo = d == 2 && (s & 1);
@@ -2237,7 +2239,10 @@ static void op_int8_mixed_scaled_mm(void) {
                        bnbq__cu_wg_ok(gc);
             /* ... with the outlier product in it (f16 / bf16 with outlier columns, 64 of them fit in work) */
             int wgdqt = wgdq && with_cols && dt != BNBQ_F32 && !xo && bnbq__cu_i8_wg_dqt_p(M, N, K) >= 64;
-            unsigned long w0 = gc->i8_wg_dq_launches, wt0 = gc->i8_wg_dqt_launches;
+            /* ... else, more than 16 rows on sm_80+, the outlier product's own tensor-core kernel */
+            int tco = !g_plumbing && M > 16 && with_cols && dt != BNBQ_F32 && !xo && !wgdqt &&
+                      gc->target_arch >= 80 && bnbq__cu_i8_wg_dqt_p(M, N, K) >= 64;
+            unsigned long w0 = gc->i8_wg_dq_launches, wt0 = gc->i8_wg_dqt_launches, to0 = gc->outlier_tc_launches;
             bnbq_result rc, rg;
             if (g_small && ((s >= 10 && s < 18) || s == 21 || s == 22)) continue;
             if (bad && (!with_cols || nc == 0)) continue;
@@ -2268,7 +2273,7 @@ static void op_int8_mixed_scaled_mm(void) {
             /* d even: the list sorted, as the quantizer writes it (bnbq_k_int8_gemv_dq's fast form for one row:
                the outlier bytes picked out of the weight rows as they stream); odd: in random order */
             if (!(d & 1)) qsort(hc, nc, sizeof *hc, cmp_i32_asc);
-            if (bad) hc[s == 20 ? nc - 1 : nc / 2] = (int32_t)K;   /* (20: past the gathered columns) */
+            if (bad) hc[s == 20 || s == 24 ? nc - 1 : nc / 2] = (int32_t)K;   /* (20, 24: past the gathered columns) */
             if (bad && M == 16) hn = -3;   /* (a count out of range instead: 0 columns on the GPU, the flag) */
             /* bf16 with more than 16 rows, odd shapes: two outlier values of A whose products with the weight may
                not be exact in float32 (1e-30, 1e30), so that bnbq_k_outlier_mm_g's first step multiplies and adds
@@ -2306,15 +2311,17 @@ static void op_int8_mixed_scaled_mm(void) {
                     sync_expect_error(O.label);
                 }
             } else if (both(rc, rg)) {
-                if (wgdqt) within_tol_special("out", dt, ho, dout, M * N);
+                if (wgdqt || tco) within_tol_special("out", dt, ho, dout, M * N);
                 else exact("out", ho, dout, M * N, dt);
             }
             if (!g_plumbing && (gc->gemv_dq_launches - dq0 == 1) != (M == 1))
                 case_fail("the fused kernel was %s", M == 1 ? "not used" : "used");
             if (!g_plumbing && (gc->dq_outl_launches - f0 == 1) != fused)
                 case_fail("the outlier epilogue of bnbq_k_int8_dq_mma was %s", fused ? "not used" : "used");
-            if (!g_plumbing && (gc->outlier_g_launches - g0 == 1) != (gath && !wgdqt))
-                case_fail("the gathered outlier product was %s", gath && !wgdqt ? "not used" : "used");
+            if (!g_plumbing && (gc->outlier_g_launches - g0 == 1) != (gath && !wgdqt && !tco))
+                case_fail("the gathered outlier product was %s", gath && !wgdqt && !tco ? "not used" : "used");
+            if (!g_plumbing && (gc->outlier_tc_launches - to0 == 1) != tco)
+                case_fail("bnbq_k_outlier_mm_tc was %s", tco ? "not used" : "used");
             if (!g_plumbing && (gc->i8_wg_dq_launches - w0 == 1) != (wgdq && !wgdqt))
                 case_fail("bnbq_k_int8_wg_dq_* was %s", wgdq && !wgdqt ? "not used" : "used");
             if (!g_plumbing && (gc->i8_wg_dqt_launches - wt0 == 1) != wgdqt)

@@ -498,11 +498,10 @@ static void run_linear(const lcfg* c) {
     dout = D(T * N * oes);
     dout2 = D(T * N * oes);
     i8path = k == BNBQ_LINEAR_8BIT_LT || (k == BNBQ_LINEAR_SWITCHBACK_BNB && c->int8_weights);
-    /* (Linear8bitLt with a threshold, f16 / bf16, more than 16 tokens: on compute capability 9.0 the outlier product runs
-       on the tensor cores in the int8 GEMM's epilogue where 64 gathered columns fit in its work buffer and the tile
-       conditions hold (bnbq_cuda_desc.exact_outlier_sums 0): within tolerance there; exact elsewhere) */
-    int8t = k == BNBQ_LINEAR_8BIT_LT && c->thr > 0.0f && T > 16 && odt != BNBQ_F32 && N % 8 == 0 && K % 16 == 0 &&
-            2 * (T * N / (T + N)) >= 64;
+    /* (Linear8bitLt with a threshold, f16 / bf16, more than 16 tokens: on sm_80+ the outlier product runs on the tensor
+       cores where 64 gathered columns fit in the int8 product's work buffer (bnbq_cuda_desc.exact_outlier_sums 0):
+       within tolerance there; exact elsewhere) */
+    int8t = k == BNBQ_LINEAR_8BIT_LT && c->thr > 0.0f && T > 16 && odt != BNBQ_F32 && 2 * (T * N / (T + N)) >= 64;
     fwd_exact = (is4(k) && T == 1 && K % (size_t)Lc.blocksize == 0) || (k == BNBQ_LINEAR_8BIT_LT && !int8t) || issb(k) ||
                 (k == BNBQ_LINEAR_SWITCHBACK_BNB && !c->bias && (c->thr == 0.0f || c->int8_weights));
     if (!both("forward", bnbq_linear_forward(NULL, &Lc, c->xdt, hx, T, ho), bnbq_linear_forward(g_gex, &Lg, c->xdt, dx, T, dout)))
