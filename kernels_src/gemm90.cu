@@ -253,31 +253,30 @@ struct g9_ol {
     const i32* num_cols;
     u32* err;
 };
-// chunk j0 (j0 % 8 == 0) of row r (valid: r is a row of A or of the weight, not past M or N) of the outlier operands
-// (prelude.cuh's bnbq_ol_chunk: the gathered values of prims.cu's bnbq_k_outlier_gather16, or read directly past P)
-BNBQ_DEV uint4 g9_ol_ld(const g9_ol* ol, const float* SCB, u64 M, u64 K, u64 r, bool valid, u64 j0, i32 nc, int odt) {
-    if (!valid || j0 >= (u64)nc) return make_uint4(0u, 0u, 0u, 0u);
-    if (j0 < ol->P) return *(const uint4*)((r < M ? ol->Ag + r * ol->P : ol->Wg + (r - M) * ol->P) + j0);
-    return bnbq_ol_direct(ol->A, ol->CB, SCB, ol->cols, M, K, r, j0, nc, odt, ol->err);
+// The outlier operands' chunk of 64 columns at q0 > 0 (more than 64 outlier columns: rare) into the staging, by
+// consumer c's thread tid (A' rows m0 .., B' rows 64 c .. of the tile's n0): the gathered values where q0 < P, else
+// read from A and CB (prelude.cuh's bnbq_ol_chunk, the values prims.cu's bnbq_k_outlier_gather16 gathers). A call of
+// its own, out of the unrolled code (NVRTC time); the caller fences and synchronises.
+__device__ __noinline__ void g9_ol_stage_rare(const g9_ol* ol, const float* SCB, u64 M, u64 N, u64 K, u64 m0, u64 n0,
+                                              u32 c, u32 tid, i32 q0, i32 nc, int odt, u32 ao, u32 bo) {
+    u32 bad = 0u;
+    for (int i = 0; i < 4; i++) {
+        const u32 x = tid + 128u * (u32)i, rr = x >> 3, sw16 = ((x & 7u) ^ (rr & 7u)) << 4;
+        const u64 ma = m0 + rr, nb = n0 + 64u * c + rr, j0 = (u64)q0 + 8u * (x & 7u);
+        uint4 va = make_uint4(0u, 0u, 0u, 0u), vb = va;
+        if (j0 < (u64)nc && (u64)q0 < ol->P) {
+            if (ma < M) va = *(const uint4*)(ol->Ag + ma * ol->P + j0);
+            if (nb < N) vb = *(const uint4*)(ol->Wg + nb * ol->P + j0);
+        } else if (j0 < (u64)nc) {
+            if (ma < M) va = bnbq_ol_chunk(ol->A, ol->CB, SCB, ol->cols, M, K, ma, j0, nc, odt, bad);
+            if (nb < N) vb = bnbq_ol_chunk(ol->A, ol->CB, SCB, ol->cols, M, K, M + nb, j0, nc, odt, bad);
+        }
+        g9_sts4(ao + rr * 128u + sw16, va);
+        g9_sts4(bo + (64u * c + rr) * 128u + sw16, vb);
+    }
+    if (bad) *ol->err = 1u;
 }
 
-// TA: A stored (K, M); TB: B stored (N, K) (bnbq_gemm's trans_a / trans_b). S stages of 128 x 64 (A) and
-// BN x 64 (B) elements; dynamic shared memory: 1024 bytes of slack (the ring starts 1024-aligned), the
-// ring, each consumer's staging of its 64 x BN outputs (BN / 64 boxes of 64 x 64 in the 128-byte swizzle),
-// then the 2 S mbarriers. The outputs (bias added in float32, one rounding to dt) leave through the staging by
-// TMA stores of mO (out (M, N), boxes of 64 x 64; rows and columns past M and N are not written): the stores
-// run while the warpgroup goes on with its next tile, which reuses the staging once they have read it. (No
-// accumulate, out 16-byte aligned, N % 8 == 0: the launcher's conditions. Writing the pairs from the
-// registers instead took 2-3 times as long as the whole GEMM at K = 512, and tripled the unit's ptxas time.)
-// I8 = 1 (with TA = 0, TB = 1, BN = 128, no bias): bnbq_int8_linear_matmul's int8 A (M, K) times B (N, K)^T into
-// int32 out: the same ring with 128 k (bytes) a stage, m64n128k32 s8 instructions, int32 sums staged as boxes
-// of 32 x 64 (128-byte rows). I8 = 2: SwitchBack's int8 matmul, each sum scaled to f16 on the way (bnbq_sb_scale
-// with sx[m] and sw[n] (sw[0] when sw_global), then + bias[n] in f16: int8mm.cu's bnbq_mm_few_out<1>, the same
-// bytes), staged as the 16-bit outputs are. I8 = 3 / 4 / 5: LLM.int8's int8_mm_dequant on the way (g9_dq4: row
-// statistics sx, column statistics sw as floats, bias of dtype sw_global), out f16 / bf16 (staged as the 16-bit
-// outputs) / f32 (staged as the int32 sums): int8.cu's bnbq_k_int8_mm_dequant of the int32 sums, the same bytes;
-// the tile's column statistics and biases are staged in shared memory when it begins (g9_dq_col), and the two
-// consumers' barriers around the epilogue are one barrier for both (g9_dq_sync) since they share them.
 template <int BN, int S, int TA, int TB, int I8>
 BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias,
                       const void* sx, const void* sw, int sw_global, const g9_ol* ol = 0) {
@@ -426,24 +425,17 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
                 }
                 const u32 stg0 = sbase + (u32)S * ST, ao = stg0 + (c ? SO + 8192u : 0u), bo = stg0 + 8192u;
                 for (i32 q0 = 0; q0 < nc; q0 += 64) {
-                    uint4 va[4], vb[4];
+                    if (q0 == 0) {
 #pragma unroll
-                    for (int i = 0; i < 4; i++) {
-                        va[i] = pa[i];
-                        vb[i] = pb[i];
-                        if (q0 > 0) {   // (more than 64 outlier columns: rare)
-                            const u32 x = tid + 128u * (u32)i;
-                            const u64 ma = m0 + (x >> 3), nb = n0 + 64u * c + (x >> 3), j0 = (u64)q0 + 8u * (x & 7u);
-                            va[i] = g9_ol_ld(ol, (const float*)sw, M, K, ma, ma < M, j0, nc, I8 == 6 ? BNBQ_F16 : BNBQ_BF16);
-                            vb[i] = g9_ol_ld(ol, (const float*)sw, M, K, M + nb, nb < N, j0, nc, I8 == 6 ? BNBQ_F16 : BNBQ_BF16);
+                        for (int i = 0; i < 4; i++) {
+                            const u32 x = tid + 128u * (u32)i, rr = x >> 3, sw16 = ((x & 7u) ^ (rr & 7u)) << 4;
+                            g9_sts4(ao + rr * 128u + sw16, pa[i]);
+                            g9_sts4(bo + (64u * c + rr) * 128u + sw16, pb[i]);
                         }
-                    }
-                    if (q0 > 0) g9_dq_sync();   // both consumers' products of the chunk before are done
-#pragma unroll
-                    for (int i = 0; i < 4; i++) {
-                        const u32 x = tid + 128u * (u32)i, rr = x >> 3, sw16 = ((x & 7u) ^ (rr & 7u)) << 4;
-                        g9_sts4(ao + rr * 128u + sw16, va[i]);
-                        g9_sts4(bo + (64u * c + rr) * 128u + sw16, vb[i]);
+                    } else {
+                        g9_dq_sync();   // both consumers' products of the chunk before are done
+                        g9_ol_stage_rare(ol, (const float*)sw, M, N, K, m0, n0, c, tid, q0, nc, I8 == 6 ? BNBQ_F16 : BNBQ_BF16,
+                                         ao, bo);
                     }
                     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");   // visible to wgmma
                     g9_dq_sync();

@@ -256,15 +256,6 @@ BNBQ_DEV uint4 bnbq_ol_chunk(const u16* A, const i8* CB, const float* SCB, const
         }
     return make_uint4(v[0] | (v[1] << 16), v[2] | (v[3] << 16), v[4] | (v[5] << 16), v[6] | (v[7] << 16));
 }
-// the same for the columns past the gathered ones (a call of its own, rare, out of the unrolled code; static: a unit
-// that does not call it does not compile it), a bad column into *err
-static __device__ __noinline__ uint4 bnbq_ol_direct(const u16* A, const i8* CB, const float* SCB, const i32* cols, u64 M,
-                                                    u64 K, u64 r, u64 j0, i32 nc, int odt, u32* err) {
-    u32 bad = 0u;
-    const uint4 v = bnbq_ol_chunk(A, CB, SCB, cols, M, K, r, j0, nc, odt, bad);
-    if (bad) *err = 1u;
-    return v;
-}
 
 // The same f16 results as above in fewer instructions and no branches (compact code):
 // bnbq_f16_canon(v) = bnbq_f32_to_f16(bnbq_canon(v)): a NaN gives 0x7fff (what the software path

@@ -1364,10 +1364,11 @@ bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB,
 
 // The values of the outlier product gathered for gemm90.cu's bnbq_k_int8_wg_dqt_* and bnbq_k_outlier_mm_tc below: Ag (M, P) and Wg (N, P) 16-bit, row r's
 // columns j < min(nc rounded up to 64, P) (zeros past nc), 16 bytes a thread and step; P % 64 == 0. A, the values and
-// the output are dtype odt (f16 or bf16); a num_cols outside [0, K] sets *err and counts as its clamp.
+// the output are the unit's dtype (f16 or bf16); a num_cols outside [0, K] sets *err and counts as its clamp.
+#if BNBQ_DT != BNBQ_F32
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_outlier_gather16(const u16* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,
-                        const i32* num_cols, u16* Ag, u16* Wg, u64 P, int odt, u32* err) {
+                        const i32* num_cols, u16* Ag, u16* Wg, u64 P, u32* err) {
     bnbq_pdl_wait();   // (launched with bnbq__cu_launch_pdl: the kernel before it first)
     i32 nc = *num_cols;
     if (nc < 0 || (u64)nc > K) {
@@ -1380,15 +1381,16 @@ bnbq_k_outlier_gather16(const u16* A, u64 M, u64 K, const i8* CB, const float* S
     u32 bad = 0u;
     BNBQ_GRID_LOOP(e, (M + N) * U) {
         const u64 r = e / U, j0 = (e - r * U) * 8u;
-        const uint4 v = bnbq_ol_chunk(A, CB, SCB, cols, M, K, r, j0, nc, odt, bad);
+        const uint4 v = bnbq_ol_chunk(A, CB, SCB, cols, M, K, r, j0, nc, BNBQ_DT, bad);
         *(uint4*)((r < M ? Ag + r * P : Wg + (r - M) * P) + j0) = v;
     }
     if (bad) *err = 1u;
 }
+#endif
 // bnbq_int8_mixed_scaled_mm's outlier product for more rows on the tensor cores where the int8 product is not the
 // sm_90a kernel with it in its epilogue (f16 / bf16, sm_80+; the launcher: unless bnbq_cuda_desc.exact_outlier_sums):
 // out = dt(f32(out) + S), S the products of the outlier columns' values (exact in float32) from
-// bnbq_k_outlier_gather16 (Ag (M, P), Wg (N, P); columns past P read from A, CB and cols: bnbq_ol_direct) summed by
+// bnbq_k_outlier_gather16 (Ag (M, P), Wg (N, P); columns past P read from A, CB and cols: bnbq_ol_chunk) summed by
 // mma.m16n8k16 in float32, in their order: within tolerance(dt) of the CPU's sequential sum, as bitsandbytes' own
 // cuBLAS addmm is. Tiles of 128 x 128 outputs, 8 warps of 64 x 32 (bnbq_k_gemm_tc's fragments), 64 outlier columns
 // a step staged in shared memory (row stride 72 elements: the fragment reads hit 32 different banks).
@@ -1406,6 +1408,22 @@ __device__ __noinline__ void pr_otc_out(void* out, u64 e, bool two, bool pair, f
     }
     o[0] = (u16)pr_bits(pr_h2f(o[0]) + s0);
     if (two) o[1] = (u16)pr_bits(pr_h2f(o[1]) + s1);
+}
+// a step past the gathered columns (rare) read from A and CB (bnbq_ol_chunk) into the tiles; a call of its own
+__device__ __noinline__ void pr_otc_stage_rare(u16* As, u16* Ws, const u16* A, const i8* CB, const float* SCB,
+                                               const i32* cols, u64 M, u64 N, u64 K, u64 m0, u64 n0, i32 j0, i32 nc,
+                                               u32* err) {
+    u32 bad = 0u;
+    for (int h = 0; h < 4; h++) {
+        const int x = (int)threadIdx.x + 256 * h, row = x >> 3, ch = x & 7;
+        const u64 jc = (u64)j0 + 8u * (u64)ch, m = m0 + (u64)row, n = n0 + (u64)row;
+        uint4 va = make_uint4(0u, 0u, 0u, 0u), vb = va;
+        if (m < M) va = bnbq_ol_chunk(A, CB, SCB, cols, M, K, m, jc, nc, BNBQ_DT, bad);
+        if (n < N) vb = bnbq_ol_chunk(A, CB, SCB, cols, M, K, M + n, jc, nc, BNBQ_DT, bad);
+        *(uint4*)(As + row * PR_OLD + ch * 8) = va;
+        *(uint4*)(Ws + row * PR_OLD + ch * 8) = vb;
+    }
+    if (bad) *err = 1u;
 }
 extern "C" __global__ void __launch_bounds__(256, 2)
 bnbq_k_outlier_mm_tc(const u16* Ag, const u16* Wg, u64 P, const u16* A, u64 M, u64 K, const i8* CB, const float* SCB,
@@ -1449,20 +1467,15 @@ bnbq_k_outlier_mm_tc(const u16* Ag, const u16* Wg, u64 P, const u16* A, u64 M, u
                     if (n < N) vb[h] = *(const uint4*)(Wg + n * P + jc);
                 }
             }
-            if ((u64)j0 >= P)
-                for (int h = 0; h < 4; h++) {   // (rare: not unrolled)
-                    const int x = tid + 256 * h, row = x >> 3;
-                    const u64 jc = (u64)j0 + 8u * (u64)(x & 7), m = m0 + (u64)row, n = n0 + (u64)row;
-                    if (m < M) va[h] = bnbq_ol_direct(A, CB, SCB, cols, M, K, m, jc, nc, BNBQ_DT, err);
-                    if (n < N) vb[h] = bnbq_ol_direct(A, CB, SCB, cols, M, K, M + n, jc, nc, BNBQ_DT, err);
-                }
             __syncthreads();   // the step before is read
+            if ((u64)j0 >= P) pr_otc_stage_rare(As, Ws, A, CB, SCB, cols, M, N, K, m0, n0, j0, nc, err);
+            else
 #pragma unroll
-            for (int h = 0; h < 4; h++) {
-                const int x = tid + 256 * h, row = x >> 3, ch = x & 7;
-                *(uint4*)(As + row * PR_OLD + ch * 8) = va[h];
-                *(uint4*)(Ws + row * PR_OLD + ch * 8) = vb[h];
-            }
+                for (int h = 0; h < 4; h++) {
+                    const int x = tid + 256 * h, row = x >> 3, ch = x & 7;
+                    *(uint4*)(As + row * PR_OLD + ch * 8) = va[h];
+                    *(uint4*)(Ws + row * PR_OLD + ch * 8) = vb[h];
+                }
             __syncthreads();
             const int ksn = nc - j0 < PR_OC ? ((nc - j0 + 15) & ~15) : PR_OC;   // (zeros past nc: skipped)
             for (int ks = 0; ks < ksn; ks += 16) {
@@ -1488,35 +1501,44 @@ bnbq_k_outlier_mm_tc(const u16* Ag, const u16* Wg, u64 P, const u16* A, u64 M, u
                         bnbq_mma16816(acc[i][j], af[i][0], af[i][1], af[i][2], af[i][3], bf[j][0], bf[j][1]);
             }
         }
-        // out += the sums: every pair of out loaded first, then the stores (a load after a store waits its full
-        // latency); pairs past M / N, odd N or an unaligned out element by element (pr_otc_out, rare)
+        // out += the sums: a whole tile with 4-byte pairs (the usual case) unrolled, every pair of out loaded first,
+        // then the stores (a load after a store waits its full latency), in two halves (16 registers of loads);
+        // a tile at the edge of M / N, odd N or an unaligned out element by element (pr_otc_out, not unrolled)
+        if (pairs && m0 + 128u <= M && n0 + 128u <= N) {
 #pragma unroll
-        for (int ih = 0; ih < 4; ih += 2) {   // (two halves: 16 registers of loads at a time)
-            u32 ov[2][4][2];
+            for (int ih = 0; ih < 4; ih += 2) {
+                u32 ov[2][4][2];
 #pragma unroll
-            for (int i = 0; i < 2; i++)
+                for (int i = 0; i < 2; i++)
 #pragma unroll
-                for (int j = 0; j < 4; j++)
+                    for (int j = 0; j < 4; j++)
 #pragma unroll
-                    for (int h = 0; h < 2; h++) {
-                        const u64 m = m0 + (u64)(wm * 64 + (ih + i) * 16 + g + 8 * h), n = n0 + (u64)(wn * 32 + j * 8 + 2 * t);
-                        ov[i][j][h] = pairs && m < M && n + 1 < N ? *(const u32*)((const u16*)out + m * N + n) : 0u;
-                    }
-#pragma unroll
-            for (int i = 0; i < 2; i++)
-#pragma unroll
-                for (int j = 0; j < 4; j++)
-#pragma unroll
-                    for (int h = 0; h < 2; h++) {
-                        const u64 m = m0 + (u64)(wm * 64 + (ih + i) * 16 + g + 8 * h), n = n0 + (u64)(wn * 32 + j * 8 + 2 * t);
-                        const float s0 = acc[ih + i][j][2 * h], s1 = acc[ih + i][j][2 * h + 1];
-                        if (pairs && m < M && n + 1 < N) {
-                            const u32 v = ov[i][j][h];
-                            *(u32*)((u16*)out + m * N + n) =
-                                pr_bits(pr_h2f((u16)v) + s0) | (pr_bits(pr_h2f((u16)(v >> 16)) + s1) << 16);
-                        } else if (m < M && n < N) {
-                            pr_otc_out(out, m * N + n, n + 1 < N, false, s0, s1);
+                        for (int h = 0; h < 2; h++) {
+                            const u64 m = m0 + (u64)(wm * 64 + (ih + i) * 16 + g + 8 * h), n = n0 + (u64)(wn * 32 + j * 8 + 2 * t);
+                            ov[i][j][h] = *(const u32*)((const u16*)out + m * N + n);
                         }
+#pragma unroll
+                for (int i = 0; i < 2; i++)
+#pragma unroll
+                    for (int j = 0; j < 4; j++)
+#pragma unroll
+                        for (int h = 0; h < 2; h++) {
+                            const u64 m = m0 + (u64)(wm * 64 + (ih + i) * 16 + g + 8 * h), n = n0 + (u64)(wn * 32 + j * 8 + 2 * t);
+                            const u32 v = ov[i][j][h];
+                            *(u32*)((u16*)out + m * N + n) = pr_bits(pr_h2f((u16)v) + acc[ih + i][j][2 * h]) |
+                                                             (pr_bits(pr_h2f((u16)(v >> 16)) + acc[ih + i][j][2 * h + 1]) << 16);
+                        }
+            }
+        } else {
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+#pragma unroll
+                    for (int h = 0; h < 2; h++) {
+                        const u64 m = m0 + (u64)(wm * 64 + i * 16 + g + 8 * h), n = n0 + (u64)(wn * 32 + j * 8 + 2 * t);
+                        if (m < M && n < N)
+                            pr_otc_out(out, m * N + n, n + 1 < N, pairs && n + 1 < N, acc[i][j][2 * h], acc[i][j][2 * h + 1]);
                     }
         }
     }
