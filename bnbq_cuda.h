@@ -11365,15 +11365,14 @@ static bnbq_result bnbq__cu_outlier_gather16(bnbq_exec* ex, const char* func, bn
                                              uint16_t** ag, uint16_t** wg) {
     bnbq_cuda* c = (bnbq_cuda*)ex->impl;
     unsigned long long MM = M, NN = N, KK = K, PP = P;
-    int odt = (int)dt;
     uint16_t* Ag = (uint16_t*)work;
     uint16_t* Wg = Ag + M * P;
     bnbq__CUfunction fg = NULL;
-    void* g[13];
+    void* g[12];
     bnbq_result r = bnbq__cu_kernel(ex, "prims", dt == BNBQ_F16 ? "BNBQ_DT=1" : "BNBQ_DT=2", "bnbq_k_outlier_gather16", &fg);
     if (r != BNBQ_SUCCESS) return r;
     g[0] = (void*)&A; g[1] = &MM; g[2] = &KK; g[3] = (void*)&CB; g[4] = (void*)&SCB; g[5] = &NN;
-    g[6] = (void*)&cols; g[7] = (void*)&num_cols; g[8] = &Ag; g[9] = &Wg; g[10] = &PP; g[11] = &odt; g[12] = &err;
+    g[6] = (void*)&cols; g[7] = (void*)&num_cols; g[8] = &Ag; g[9] = &Wg; g[10] = &PP; g[11] = &err;
     *ag = Ag;
     *wg = Wg;
     return bnbq__cu_launch_pdl(ex, func, fg, bnbq__grid(c, (M + N) * 8, 256), 1, 256, 0, g);
