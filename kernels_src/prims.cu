@@ -505,6 +505,33 @@ bnbq_k_gemm_smallk(const void* A, const void* B, u64 M, u64 N, u64 K, const void
     }
 }
 
+// One k16 step of a warp's 64 x 32 outputs of the 128 x 128 tiles (bnbq_k_gemm_tc, bnbq_k_outlier_mm_tc): A's rows
+// wm * 64 .. and B's rows (columns of the output) wn * 32 .. of the shared tiles As / Bs ([row][k], LD elements a row)
+// at k = ks, four m16 x four n8 mma.m16n8k16 into acc (lane (g, t): the PTX ISA's fragments)
+template <int LD>
+BNBQ_DEV void pr_tc_k16(float (&acc)[4][4][4], const u16* As, const u16* Bs, int wm, int wn, int g, int t, int ks) {
+    u32 af[4][4], bf[4][2];
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const u16* p = As + (wm * 64 + i * 16 + g) * LD + ks + 2 * t;
+        af[i][0] = *(const u32*)p;
+        af[i][1] = *(const u32*)(p + 8 * LD);
+        af[i][2] = *(const u32*)(p + 8);
+        af[i][3] = *(const u32*)(p + 8 * LD + 8);
+    }
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        const u16* p = Bs + (wn * 32 + j * 8 + g) * LD + ks + 2 * t;
+        bf[j][0] = *(const u32*)p;
+        bf[j][1] = *(const u32*)(p + 8);
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+            bnbq_mma16816(acc[i][j], af[i][0], af[i][1], af[i][2], af[i][3], bf[j][0], bf[j][1]);
+}
+
 // an output element of bnbq_k_gemm_tc's fragments, those inside (M, N) only (pr_out; the bounds
 // check here and not at the 16 unrolled call sites keeps the unit's NVRTC time down)
 __device__ __noinline__ void pr_tc_out(void* out, const void* bias, int accumulate, u64 M, u64 N, u64 m, u64 n, float v) {
@@ -554,28 +581,7 @@ bnbq_k_gemm_tc(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb
             }
             __syncthreads();
 #pragma unroll
-            for (int ks = 0; ks < PR_TK; ks += 16) {
-                u32 af[4][4], bf[4][2];
-#pragma unroll
-                for (int i = 0; i < 4; i++) {
-                    const u16* p = As + (wm * 64 + i * 16 + g) * PR_TLD + ks + 2 * t;
-                    af[i][0] = *(const u32*)p;
-                    af[i][1] = *(const u32*)(p + 8 * PR_TLD);
-                    af[i][2] = *(const u32*)(p + 8);
-                    af[i][3] = *(const u32*)(p + 8 * PR_TLD + 8);
-                }
-#pragma unroll
-                for (int j = 0; j < 4; j++) {
-                    const u16* p = Bs + (wn * 32 + j * 8 + g) * PR_TLD + ks + 2 * t;
-                    bf[j][0] = *(const u32*)p;
-                    bf[j][1] = *(const u32*)(p + 8);
-                }
-#pragma unroll
-                for (int i = 0; i < 4; i++)
-#pragma unroll
-                    for (int j = 0; j < 4; j++)
-                        bnbq_mma16816(acc[i][j], af[i][0], af[i][1], af[i][2], af[i][3], bf[j][0], bf[j][1]);
-            }
+            for (int ks = 0; ks < PR_TK; ks += 16) pr_tc_k16<PR_TLD>(acc, As, Bs, wm, wn, g, t, ks);
             __syncthreads();
         }
 #pragma unroll
@@ -1478,28 +1484,7 @@ bnbq_k_outlier_mm_tc(const u16* Ag, const u16* Wg, u64 P, const u16* A, u64 M, u
                 }
             __syncthreads();
             const int ksn = nc - j0 < PR_OC ? ((nc - j0 + 15) & ~15) : PR_OC;   // (zeros past nc: skipped)
-            for (int ks = 0; ks < ksn; ks += 16) {
-                u32 af[4][4], bf[4][2];
-#pragma unroll
-                for (int i = 0; i < 4; i++) {
-                    const u16* p = As + (wm * 64 + i * 16 + g) * PR_OLD + ks + 2 * t;
-                    af[i][0] = *(const u32*)p;
-                    af[i][1] = *(const u32*)(p + 8 * PR_OLD);
-                    af[i][2] = *(const u32*)(p + 8);
-                    af[i][3] = *(const u32*)(p + 8 * PR_OLD + 8);
-                }
-#pragma unroll
-                for (int j = 0; j < 4; j++) {
-                    const u16* p = Ws + (wn * 32 + j * 8 + g) * PR_OLD + ks + 2 * t;
-                    bf[j][0] = *(const u32*)p;
-                    bf[j][1] = *(const u32*)(p + 8);
-                }
-#pragma unroll
-                for (int i = 0; i < 4; i++)
-#pragma unroll
-                    for (int j = 0; j < 4; j++)
-                        bnbq_mma16816(acc[i][j], af[i][0], af[i][1], af[i][2], af[i][3], bf[j][0], bf[j][1]);
-            }
+            for (int ks = 0; ks < ksn; ks += 16) pr_tc_k16<PR_OLD>(acc, As, Ws, wm, wn, g, t, ks);
         }
         // out += the sums: a whole tile with 4-byte pairs (the usual case) unrolled, every pair of out loaded first,
         // then the stores (a load after a store waits its full latency), in two halves (16 registers of loads);
