@@ -505,6 +505,15 @@ bnbq_k_gemm_smallk(const void* A, const void* B, u64 M, u64 N, u64 K, const void
     }
 }
 
+// a warp's 64 x 32 sums of the 128 x 128 tiles (below) set to 0
+BNBQ_DEV void pr_tc_zero(float (&acc)[4][4][4]) {
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+#pragma unroll
+            for (int q = 0; q < 4; q++) acc[i][j][q] = 0.0f;
+}
 // One k16 step of a warp's 64 x 32 outputs of the 128 x 128 tiles (bnbq_k_gemm_tc, bnbq_k_outlier_mm_tc): A's rows
 // wm * 64 .. and B's rows (columns of the output) wn * 32 .. of the shared tiles As / Bs ([row][k], LD elements a row)
 // at k = ks, four m16 x four n8 mma.m16n8k16 into acc (lane (g, t): the PTX ISA's fragments)
@@ -554,12 +563,7 @@ bnbq_k_gemm_tc(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb
     for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
         const u64 m0 = mt * PR_TM;
         float acc[4][4][4];
-#pragma unroll
-        for (int i = 0; i < 4; i++)
-#pragma unroll
-            for (int j = 0; j < 4; j++)
-#pragma unroll
-                for (int q = 0; q < 4; q++) acc[i][j][q] = 0.0f;
+        pr_tc_zero(acc);
         for (u64 k0 = 0; k0 < K; k0 += PR_TK) {
 #pragma unroll 4
             for (int h = 0; h < 16; h++) {
@@ -1447,12 +1451,7 @@ bnbq_k_outlier_mm_tc(const u16* Ag, const u16* Wg, u64 P, const u16* A, u64 M, u
     for (u64 mt = blockIdx.y; mt < mtiles; mt += gridDim.y) {
         const u64 m0 = mt * 128u;
         float acc[4][4][4];
-#pragma unroll
-        for (int i = 0; i < 4; i++)
-#pragma unroll
-            for (int j = 0; j < 4; j++)
-#pragma unroll
-                for (int q = 0; q < 4; q++) acc[i][j][q] = 0.0f;
+        pr_tc_zero(acc);
         if (t == 0)   // the warp's lines of out into the L2 for the epilogue (64 bytes a row)
 #pragma unroll
             for (int i = 0; i < 8; i++) {
