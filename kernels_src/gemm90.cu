@@ -277,6 +277,26 @@ __device__ __noinline__ void g9_ol_stage_rare(const g9_ol* ol, const float* SCB,
     if (bad) *ol->err = 1u;
 }
 
+// TA: A stored (K, M); TB: B stored (N, K) (bnbq_gemm's trans_a / trans_b). S stages of 128 x 64 (A) and
+// BN x 64 (B) elements; dynamic shared memory: 1024 bytes of slack (the ring starts 1024-aligned), the
+// ring, each consumer's staging of its 64 x BN outputs (BN / 64 boxes of 64 x 64 in the 128-byte swizzle),
+// then the 2 S mbarriers. The outputs (bias added in float32, one rounding to dt) leave through the staging by
+// TMA stores of mO (out (M, N), boxes of 64 x 64; rows and columns past M and N are not written): the stores
+// run while the warpgroup goes on with its next tile, which reuses the staging once they have read it. (No
+// accumulate, out 16-byte aligned, N % 8 == 0: the launcher's conditions. Writing the pairs from the
+// registers instead took 2-3 times as long as the whole GEMM at K = 512, and tripled the unit's ptxas time.)
+// I8 = 1 (with TA = 0, TB = 1, BN = 128, no bias): bnbq_int8_linear_matmul's int8 A (M, K) times B (N, K)^T into
+// int32 out: the same ring with 128 k (bytes) a stage, m64n128k32 s8 instructions, int32 sums staged as boxes
+// of 32 x 64 (128-byte rows). I8 = 2: SwitchBack's int8 matmul, each sum scaled to f16 on the way (bnbq_sb_scale
+// with sx[m] and sw[n] (sw[0] when sw_global), then + bias[n] in f16: int8mm.cu's bnbq_mm_few_out<1>, the same
+// bytes), staged as the 16-bit outputs are. I8 = 3 / 4 / 5: LLM.int8's int8_mm_dequant on the way (g9_dq4: row
+// statistics sx, column statistics sw as floats, bias of dtype sw_global), out f16 / bf16 (staged as the 16-bit
+// outputs) / f32 (staged as the int32 sums): int8.cu's bnbq_k_int8_mm_dequant of the int32 sums, the same bytes;
+// the tile's column statistics and biases are staged in shared memory when it begins (g9_dq_col), and the two
+// consumers' barriers around the epilogue are one barrier for both (g9_dq_sync) since they share them.
+// I8 = 6 / 7 (bnbq_k_int8_wg_dqt_f16 / _bf16, ol: the outlier operands): I8 = 3 / 4's values widened to float32, then
+// LLM.int8's outlier product added on the tensor cores (g9_wgmma_ol, 64 outlier columns a chunk staged in the output
+// staging: the first chunk's values loaded while the mainloop runs), rounded to dt (g9_ol_out) and staged as 3 / 4.
 template <int BN, int S, int TA, int TB, int I8>
 BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u64 M, u64 N, u64 K, const void* bias,
                       const void* sx, const void* sw, int sw_global, const g9_ol* ol = 0) {
