@@ -227,12 +227,11 @@ BNBQ_DEV float bnbq_i8_outlier_w(int dt, int q, float scb) {
     return bnbq_round_to(dt, w1);
 }
 // LLM.int8's outlier product on the tensor cores (gemm90.cu's bnbq_k_int8_wg_dqt_*, prims.cu's bnbq_k_outlier_gather16
-// and bnbq_k_outlier_mm_tc): rows r < M are A's
-// (M, K), rows M + n the weight's; outlier column j < nc of row r is A[r, cols[j]], or w[n, j] = dt(f32(f32(CB[n,
-// cols[j]] * SCB[n]) * (1/127))) (bnbq_i8_outlier_w), as dtype odt's 16 bits; 0 for j >= nc and for a bad column
-// (cols[j] outside [0, K): bad = 1, the exec's error flag).
-// columns j0 .. j0 + 7 of row r as one 16-byte chunk (the first in the low half of the first word), the values above:
-// the eight column indices first, then the eight loads of A or CB, all in flight at once
+// and bnbq_k_outlier_mm_tc): rows r < M are A's (M, K), rows M + n the weight's; outlier column j < nc of row r is
+// A[r, cols[j]], or w[n, j] = dt(f32(f32(CB[n, cols[j]] * SCB[n]) * (1/127))) (bnbq_i8_outlier_w), as dtype odt's 16
+// bits; 0 for j >= nc and for a bad column (cols[j] outside [0, K): bad = 1, the exec's error flag). Columns j0 .. j0 + 7
+// of row r as one 16-byte chunk (the first in the low half of the first word): the eight column indices first, then
+// the eight loads of A or CB, all in flight at once.
 BNBQ_DEV uint4 bnbq_ol_chunk(const u16* A, const i8* CB, const float* SCB, const i32* cols, u64 M, u64 K, u64 r, u64 j0,
                              i32 nc, int odt, u32& bad) {
     i32 c[8];

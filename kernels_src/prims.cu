@@ -1372,9 +1372,10 @@ bnbq_k_outlier_mm_g(const void* A, u64 M, u64 K, const i8* CB, const float* SCB,
     if (bad) *err = 1u;
 }
 
-// The values of the outlier product gathered for gemm90.cu's bnbq_k_int8_wg_dqt_* and bnbq_k_outlier_mm_tc below: Ag (M, P) and Wg (N, P) 16-bit, row r's
-// columns j < min(nc rounded up to 64, P) (zeros past nc), 16 bytes a thread and step; P % 64 == 0. A, the values and
-// the output are the unit's dtype (f16 or bf16); a num_cols outside [0, K] sets *err and counts as its clamp.
+// The values of the outlier product gathered for gemm90.cu's bnbq_k_int8_wg_dqt_* and bnbq_k_outlier_mm_tc below:
+// Ag (M, P) and Wg (N, P) 16-bit, row r's columns j < min(nc rounded up to 64, P) (zeros past nc; prelude.cuh's
+// bnbq_ol_chunk), 16 bytes a thread and step; P % 64 == 0. A, the values and the output are the unit's dtype (f16 or
+// bf16); a num_cols outside [0, K] sets *err and counts as its clamp.
 #if BNBQ_DT != BNBQ_F32
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_outlier_gather16(const u16* A, u64 M, u64 K, const i8* CB, const float* SCB, u64 N, const i32* cols,
