@@ -614,7 +614,9 @@ BNBQ_API bnbq_result bnbq_int8_outlier_mm(bnbq_exec* ex, bnbq_dtype dt, const vo
    forward): out (M, N) in dt = bnbq_int8_mm_dequant(dt, P, row_stats, col_stats, M, N, bias_dt,
    bias) with P = bnbq_int8_linear_matmul(CA (M, K), CB (N, K)), then, where cols is not NULL,
    bnbq_int8_outlier_mm(dt, A (M, K) in dt, M, K, CB, col_stats, N, cols, num_cols) added to it:
-   the bytes of those calls in that order. work: (M, N) int32 for P; it may be NULL where M == 1
+   the bytes of those calls in that order (on the CUDA backend, f16 / bf16 with more than 16 rows
+   sum the outlier product on the tensor cores, within tolerance, unless
+   bnbq_cuda_desc.exact_outlier_sums). work: (M, N) int32 for P; it may be NULL where M == 1
    (a decoding step: one kernel on the GPU, no intermediate). A and num_cols: needed with cols. */
 BNBQ_API bnbq_result bnbq_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, const int8_t* CA,
                                                const int8_t* CB, size_t M, size_t N, size_t K,
