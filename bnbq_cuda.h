@@ -11354,12 +11354,23 @@ static bnbq_result bnbq__cu_i8_wg_dq(bnbq_exec* ex, const char* func, bnbq_dtype
    a multiple of 64, >= 64) columns fit in work; columns past P are read from A and CB in the epilogue (rare). The
    conditions of bnbq__cu_i8_wg_dq_can; refused tensor maps: BNBQ_ERROR_NOT_SUPPORTED before any launch. */
 static bnbq_result bnbq__cup_err(bnbq_exec* ex, const char* func, void** out);
+/* the -D of a per-dtype unit (prims.cu, matmul4.cu, ...) */
+static const char* const bnbq__cup_dt[3] = { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" };
 /* the gathered columns a row that fit in work (M N int32): (M + N) P 16-bit values, P a multiple of 64, at most K
    rounded up; 0 when fewer than 64 fit */
 static size_t bnbq__cu_i8_wg_dqt_p(size_t M, size_t N, size_t K) {
     size_t p = 2 * (M * N / (M + N)), kr = (K + 63) / 64 * 64;   /* (M, N < 2^31: M N fits) */
     p = p / 64 * 64;
     return p < kr ? p : kr;
+}
+/* Whether bnbq_int8_mixed_scaled_mm's outlier product goes to the tensor cores (bnbq_k_int8_wg_dqt_* on the sm_90a tiles,
+   else bnbq_k_outlier_mm_tc): f16 / bf16, more than BNBQ__CU_OUTLIER_FEW rows, sm_80+, 64 gathered columns a row fit
+   in work, not desc.exact_outlier_sums (the caller: outlier columns given) */
+/* bnbq_int8_outlier_mm with at most this many rows takes bnbq_k_outlier_mm_few (16 x 16 tiles) */
+#define BNBQ__CU_OUTLIER_FEW 16
+static int bnbq__cu_outlier_tc_ok(const bnbq_cuda* c, bnbq_dtype dt, size_t M, size_t N, size_t K) {
+    return dt != BNBQ_F32 && M > BNBQ__CU_OUTLIER_FEW && c->target_arch >= 80 && !c->desc.exact_outlier_sums &&
+           bnbq__cu_i8_wg_dqt_p(M, N, K) >= 64;
 }
 /* bnbq_k_outlier_gather16 (prims.cu, the dt unit; launched dependent on the kernel before it): the outlier columns of A
    and of the dequantized weight, 16-bit, into work as Ag (M, P) then Wg (N, P) (*ag, *wg); a count outside [0, K] or a
@@ -11374,7 +11385,7 @@ static bnbq_result bnbq__cu_outlier_gather16(bnbq_exec* ex, const char* func, bn
     uint16_t* Wg = Ag + M * P;
     bnbq__CUfunction fg = NULL;
     void* g[12];
-    bnbq_result r = bnbq__cu_kernel(ex, "prims", dt == BNBQ_F16 ? "BNBQ_DT=1" : "BNBQ_DT=2", "bnbq_k_outlier_gather16", &fg);
+    bnbq_result r = bnbq__cu_kernel(ex, "prims", bnbq__cup_dt[(int)dt], "bnbq_k_outlier_gather16", &fg);
     if (r != BNBQ_SUCCESS) return r;
     g[0] = (void*)&A; g[1] = &MM; g[2] = &KK; g[3] = (void*)&CB; g[4] = (void*)&SCB; g[5] = &NN;
     g[6] = (void*)&cols; g[7] = (void*)&num_cols; g[8] = &Ag; g[9] = &Wg; g[10] = &PP; g[11] = &err;
@@ -11925,7 +11936,6 @@ static bnbq_result bnbq__cu_matmul_4bit(bnbq_exec* ex, bnbq_quant_type qt, bnbq_
    the host or allocates; index errors set the context's sticky flag (bnbq__cup_err), which
    bnbq_sync (bnbq__cu_sync) reports as BNBQ_ERROR_INVALID_ARGS. The flag is per context: with
    several streams, bnbq_sync on one of them may report another stream's error. */
-static const char* const bnbq__cup_dt[3] = { "BNBQ_DT=0", "BNBQ_DT=1", "BNBQ_DT=2" };
 
 /* The sticky error flag (a device u32, allocated and zeroed on the first use of the context) for a
    kernel about to be queued; marks the context for bnbq_sync's read-back. */
@@ -12315,8 +12325,6 @@ static bnbq_result bnbq__cu_gather_rows_4bit(bnbq_exec* ex, bnbq_quant_type qt, 
 }
 #define BNBQ__CU_SLOT_gather_rows_4bit bnbq__cu_gather_rows_4bit
 
-/* bnbq_int8_outlier_mm with at most this many rows takes bnbq_k_outlier_mm_few (16 x 16 tiles) */
-#define BNBQ__CU_OUTLIER_FEW 16
 static bnbq_result bnbq__cu_int8_outlier_mm(bnbq_exec* ex, bnbq_dtype dt, const void* A, size_t M,
                                             size_t K, const int8_t* CB, const float* SCB, size_t N,
                                             const int32_t* cols, const int32_t* num_cols,
@@ -12509,8 +12517,7 @@ static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, c
         bnbq_cuda* c = (bnbq_cuda*)ex->impl;
         r = BNBQ_ERROR_NOT_SUPPORTED;
         if (bnbq__cu_i8_wg_dq_can(c, dt, CA, CB, M, N, K, out)) {   /* Hopper: one launch (two with outlier columns) */
-            if (cols && dt != BNBQ_F32 && !c->desc.exact_outlier_sums &&
-                bnbq__cu_i8_wg_dqt_p(M, N, K) >= 64) {
+            if (cols && bnbq__cu_outlier_tc_ok(c, dt, M, N, K)) {
                 r = bnbq__cu_int8_scaled_wgt(ex, dt, CA, CB, M, N, K, row_stats, col_stats, bias_dt, bias, A, cols,
                                              num_cols, work, out);
                 if (r != BNBQ_ERROR_NOT_SUPPORTED) return r;
@@ -12528,8 +12535,7 @@ static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, c
            gathered columns, as many as fit */
         size_t cap = M * N / (M + N);
         if (cap > K) cap = K;
-        if (M > BNBQ__CU_OUTLIER_FEW && dt != BNBQ_F32 && !((bnbq_cuda*)ex->impl)->desc.exact_outlier_sums &&
-            ((bnbq_cuda*)ex->impl)->target_arch >= 80 && bnbq__cu_i8_wg_dqt_p(M, N, K) >= 64)
+        if (bnbq__cu_outlier_tc_ok((bnbq_cuda*)ex->impl, dt, M, N, K))
             r = bnbq__cu_outlier_mm_tc(ex, dt, A, M, K, CB, col_stats, N, cols, num_cols, out, work);
         else if (M > BNBQ__CU_OUTLIER_FEW && cap >= 16 && !bnbq__cu_outlier_g_off)
             r = bnbq__cu_outlier_mm_g(ex, dt, A, M, K, CB, col_stats, N, cols, num_cols, out, (float*)work, cap);
