@@ -254,6 +254,14 @@ struct g9_ol {
     u32* err;
 };
 #if G9_ON
+// Chunk x (< 512) of consumer c's part of an outlier step into the output staging (ao: its A' rows, bo: B'; 128-byte
+// rows, 16-byte chunk x % 8 of row x / 8 at (x % 8) ^ (row % 8), the 128-byte swizzle): va of A' row x / 8, vb of B'
+// row 64 c + x / 8
+BNBQ_DEV void g9_ol_sts(u32 ao, u32 bo, u32 c, u32 x, uint4 va, uint4 vb) {
+    const u32 rr = x >> 3, sw16 = ((x & 7u) ^ (rr & 7u)) << 4;
+    g9_sts4(ao + rr * 128u + sw16, va);
+    g9_sts4(bo + (64u * c + rr) * 128u + sw16, vb);
+}
 // The outlier operands' chunk of 64 columns at q0 > 0 (more than 64 outlier columns: rare) into the staging, by
 // consumer c's thread tid (A' rows m0 .., B' rows 64 c .. of the tile's n0): the gathered values where q0 < P, else
 // read from A and CB (prelude.cuh's bnbq_ol_chunk, the values prims.cu's bnbq_k_outlier_gather16 gathers). A call of
@@ -262,7 +270,7 @@ __device__ __noinline__ void g9_ol_stage_rare(const g9_ol* ol, const float* SCB,
                                               u32 c, u32 tid, i32 q0, i32 nc, int odt, u32 ao, u32 bo) {
     u32 bad = 0u;
     for (int i = 0; i < 4; i++) {
-        const u32 x = tid + 128u * (u32)i, rr = x >> 3, sw16 = ((x & 7u) ^ (rr & 7u)) << 4;
+        const u32 x = tid + 128u * (u32)i, rr = x >> 3;
         const u64 ma = m0 + rr, nb = n0 + 64u * c + rr, j0 = (u64)q0 + 8u * (x & 7u);
         uint4 va = make_uint4(0u, 0u, 0u, 0u), vb = va;
         if (j0 < (u64)nc && (u64)q0 < ol->P) {
@@ -272,8 +280,7 @@ __device__ __noinline__ void g9_ol_stage_rare(const g9_ol* ol, const float* SCB,
             if (ma < M) va = bnbq_ol_chunk(ol->A, ol->CB, SCB, ol->cols, M, K, ma, j0, nc, odt, bad);
             if (nb < N) vb = bnbq_ol_chunk(ol->A, ol->CB, SCB, ol->cols, M, K, M + nb, j0, nc, odt, bad);
         }
-        g9_sts4(ao + rr * 128u + sw16, va);
-        g9_sts4(bo + (64u * c + rr) * 128u + sw16, vb);
+        g9_ol_sts(ao, bo, c, x, va, vb);
     }
     if (bad) *ol->err = 1u;
 }
@@ -449,11 +456,7 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
                 for (i32 q0 = 0; q0 < nc; q0 += 64) {
                     if (q0 == 0) {
 #pragma unroll
-                        for (int i = 0; i < 4; i++) {
-                            const u32 x = tid + 128u * (u32)i, rr = x >> 3, sw16 = ((x & 7u) ^ (rr & 7u)) << 4;
-                            g9_sts4(ao + rr * 128u + sw16, pa[i]);
-                            g9_sts4(bo + (64u * c + rr) * 128u + sw16, pb[i]);
-                        }
+                        for (int i = 0; i < 4; i++) g9_ol_sts(ao, bo, c, tid + 128u * (u32)i, pa[i], pb[i]);
                     } else {
                         g9_dq_sync();   // both consumers' products of the chunk before are done
                         g9_ol_stage_rare(ol, (const float*)sw, M, N, K, m0, n0, c, tid, q0, nc, I8 == 6 ? BNBQ_F16 : BNBQ_BF16,
