@@ -424,9 +424,10 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--wg-bn") && i + 1 < argc) bnbq__cu_gemm_wg_bn = atoi(argv[++i]);   /* A/B */
         else if (!strcmp(argv[i], "--no-m4wg")) bnbq__cu_m4_wg_off = 1;   /* A/B: matmul_4bit's 64 x 64 tiles */
         else if (!strcmp(argv[i], "--no-i8dq")) bnbq__cu_i8_wg_dq_off = 1;   /* A/B: int8_wg + int8_mm_dequant */
+        else if (!strcmp(argv[i], "--nvrtc-opt") && i + 1 < argc) bnbq__cu_nvrtc_extra = argv[++i];   /* A/B probes: one more NVRTC option for every unit */
         else if (!strcmp(argv[i], "--exact-outliers")) exact_outliers = 1;   /* A/B: the CPU's order */
         else {
-            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256] [--no-m4wg] [--no-i8dq] [--exact-outliers]\n");
+            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256] [--no-m4wg] [--no-i8dq] [--exact-outliers] [--nvrtc-opt OPTION]\n");
             return 1;
         }
     }

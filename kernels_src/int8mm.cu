@@ -166,6 +166,11 @@ bnbq_k_sb_matmul_any(const i8* A, const i8* B, const u16* sx, const u16* sw, int
 // SB = 1 (bnbq_k_sb_gemv): the SwitchBack epilogue of bnbq_sb_matmul on each sum instead of the int32.
 #define BNBQ_MM_GV_M 8
 #define BNBQ_MM_GV_U 8
+// bnbq_k_int8_gemv_dq (one row of A) takes BNBQ_MM_GVDQ_U loads at once: 4 measured 1-5 % faster than 8 for
+// Linear8bitLt at one token on the H100 (bench/results/gpu-20261124-h100-session29-int8-gemv-dq.txt)
+#ifndef BNBQ_MM_GVDQ_U
+#define BNBQ_MM_GVDQ_U 4
+#endif
 // A few-rows kernel's output (m, n) of the int32 sum: the int32 itself (SB = 0) or, as bnbq_sb_matmul,
 // SwitchBack's f16 of it (+ bias). Shared by bnbq_mm_gemv and bnbq_mm_tc.
 template <int SB>
@@ -242,7 +247,9 @@ BNBQ_DEV void bnbq_mm_dq_one(u32 sum, u64 m, u64 n, u64 N, const bnbq_mm_dq& d, 
     const float h = bnbq_i8_mmdq((int)sum, d.rs[m], d.cs[n], d.bias_dt, d.bias, n);
     bnbq_store(d.dt, d.out, m * N + n, d.cols ? bnbq_round_to(d.dt, h) + s : h);
 }
-template <int SB>
+// MG: the most rows of A a group (BNBQ_MM_GV_M; 1 for bnbq_k_int8_gemv_dq, whose A is one row); U: the loads of
+// 16 bytes a lane has in flight
+template <int SB, int MG = BNBQ_MM_GV_M, int U = BNBQ_MM_GV_U>
 BNBQ_DEV void bnbq_mm_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, const u16* sx,
                            const u16* sw, int sw_global, u16* out16, const u16* bias,
                            const bnbq_mm_dq* dq = 0) {
@@ -253,22 +260,22 @@ BNBQ_DEV void bnbq_mm_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* o
         const u64 n = wi >> gs, m0 = (wi & gs) * BNBQ_MM_GV_M, mc = M - m0;   // rows m0 .. m0 + min(mc, 8)
         const uint4* b4 = (const uint4*)(B + n * K);
         const uint4* a4 = (const uint4*)(A + m0 * K);
-        u32 acc[BNBQ_MM_GV_M];
+        u32 acc[MG];
 #pragma unroll
-        for (int m = 0; m < BNBQ_MM_GV_M; m++) acc[m] = 0u;
-        for (u64 c0 = 0; c0 < K16; c0 += 32u * BNBQ_MM_GV_U) {
-            uint4 b[BNBQ_MM_GV_U];
+        for (int m = 0; m < MG; m++) acc[m] = 0u;
+        for (u64 c0 = 0; c0 < K16; c0 += 32u * U) {
+            uint4 b[U];
 #pragma unroll
-            for (int u = 0; u < BNBQ_MM_GV_U; u++) {
+            for (int u = 0; u < U; u++) {
                 const u64 c = c0 + (u64)u * 32u + lane;
                 b[u] = c < K16 ? __ldg(b4 + c) : make_uint4(0u, 0u, 0u, 0u);
             }
 #pragma unroll
-            for (int u = 0; u < BNBQ_MM_GV_U; u++) {
+            for (int u = 0; u < U; u++) {
                 const u64 c = c0 + (u64)u * 32u + lane;
                 if (c >= K16) break;
 #pragma unroll
-                for (int m = 0; m < BNBQ_MM_GV_M; m++) {
+                for (int m = 0; m < MG; m++) {
                     if ((u64)m >= mc) break;
                     const uint4 a = __ldg(a4 + (u64)m * K16 + c);
                     int s = __dp4a((int)a.x, (int)b[u].x, 0);
@@ -281,14 +288,14 @@ BNBQ_DEV void bnbq_mm_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* o
         }
         u32 mine = 0u;   // lane m < min(mc, 8) keeps row m0 + m's sum
 #pragma unroll
-        for (int m = 0; m < BNBQ_MM_GV_M; m++) {
+        for (int m = 0; m < MG; m++) {
             if ((u64)m >= mc) break;
 #pragma unroll
             for (int o = 16; o > 0; o >>= 1) acc[m] += __shfl_xor_sync(0xffffffffu, acc[m], o);
             if (lane == (u32)m) mine = acc[m];
         }
         if (SB == 2)
-            bnbq_mm_dq_out(mine, lane, mc < BNBQ_MM_GV_M ? mc : BNBQ_MM_GV_M, m0, n, N, K, B, *dq);
+            bnbq_mm_dq_out(mine, lane, mc < MG ? mc : MG, m0, n, N, K, B, *dq);
         else if ((u64)lane < mc && lane < BNBQ_MM_GV_M)
             bnbq_mm_few_out<SB>(mine, m0 + lane, n, N, out, sx, sw, sw_global, out16, bias);
     }
@@ -537,7 +544,7 @@ bnbq_k_int8_gemv_dq(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* 
         bnbq_pdl_wait();
     }
     if (vec) {
-        bnbq_mm_gemv<2>(A, B, M, N, K, 0, 0, 0, 0, 0, 0, &d);
+        bnbq_mm_gemv<2, 1, BNBQ_MM_GVDQ_U>(A, B, M, N, K, 0, 0, 0, 0, 0, 0, &d);   // (the launcher: M == 1)
         return;
     }
     const u32 lane = threadIdx.x & 31u;
