@@ -248,7 +248,8 @@ BNBQ_DEV void bnbq_mm_dq_one(u32 sum, u64 m, u64 n, u64 N, const bnbq_mm_dq& d, 
     bnbq_store(d.dt, d.out, m * N + n, d.cols ? bnbq_round_to(d.dt, h) + s : h);
 }
 // MG: the most rows of A a group (BNBQ_MM_GV_M; 1 for bnbq_k_int8_gemv_dq, whose A is one row); U: the loads of
-// 16 bytes a lane has in flight
+// 16 bytes a lane has in flight. The groups stay BNBQ_MM_GV_M rows apart: MG < BNBQ_MM_GV_M needs M <= MG. (Groups of
+// MG rows, the general form, made ptxas take gemv_dq to 48 registers and a spill: its speed not measured, not taken.)
 template <int SB, int MG = BNBQ_MM_GV_M, int U = BNBQ_MM_GV_U>
 BNBQ_DEV void bnbq_mm_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out, const u16* sx,
                            const u16* sw, int sw_global, u16* out16, const u16* bias,
