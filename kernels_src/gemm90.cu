@@ -266,8 +266,9 @@ BNBQ_DEV void g9_ol_sts(u32 ao, u32 bo, u32 c, u32 x, uint4 va, uint4 vb) {
 // consumer c's thread tid (A' rows m0 .., B' rows 64 c .. of the tile's n0): the gathered values where q0 < P, else
 // read from A and CB (prelude.cuh's bnbq_ol_chunk, the values prims.cu's bnbq_k_outlier_gather16 gathers). A call of
 // its own, out of the unrolled code (NVRTC time); the caller fences and synchronises.
+template <int ODT>
 __device__ __noinline__ void g9_ol_stage_rare(const g9_ol* ol, const float* SCB, u64 M, u64 N, u64 K, u64 m0, u64 n0,
-                                              u32 c, u32 tid, i32 q0, i32 nc, int odt, u32 ao, u32 bo) {
+                                              u32 c, u32 tid, i32 q0, i32 nc, u32 ao, u32 bo) {
     u32 bad = 0u;
     for (int i = 0; i < 4; i++) {
         const u32 x = tid + 128u * (u32)i, rr = x >> 3;
@@ -277,8 +278,8 @@ __device__ __noinline__ void g9_ol_stage_rare(const g9_ol* ol, const float* SCB,
             if (ma < M) va = *(const uint4*)(ol->Ag + ma * ol->P + j0);
             if (nb < N) vb = *(const uint4*)(ol->Wg + nb * ol->P + j0);
         } else if (j0 < (u64)nc) {
-            if (ma < M) va = bnbq_ol_chunk(ol->A, ol->CB, SCB, ol->cols, M, K, ma, j0, nc, odt, bad);
-            if (nb < N) vb = bnbq_ol_chunk(ol->A, ol->CB, SCB, ol->cols, M, K, M + nb, j0, nc, odt, bad);
+            if (ma < M) va = bnbq_ol_chunk<ODT>(ol->A, ol->CB, SCB, ol->cols, M, K, ma, j0, nc, bad);
+            if (nb < N) vb = bnbq_ol_chunk<ODT>(ol->A, ol->CB, SCB, ol->cols, M, K, M + nb, j0, nc, bad);
         }
         g9_ol_sts(ao, bo, c, x, va, vb);
     }
@@ -459,8 +460,8 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
                         for (int i = 0; i < 4; i++) g9_ol_sts(ao, bo, c, tid + 128u * (u32)i, pa[i], pb[i]);
                     } else {
                         g9_dq_sync();   // both consumers' products of the chunk before are done
-                        g9_ol_stage_rare(ol, (const float*)sw, M, N, K, m0, n0, c, tid, q0, nc, I8 == 6 ? BNBQ_F16 : BNBQ_BF16,
-                                         ao, bo);
+                        g9_ol_stage_rare<I8 == 6 ? BNBQ_F16 : BNBQ_BF16>(ol, (const float*)sw, M, N, K, m0, n0, c, tid, q0,
+                                                                          nc, ao, bo);
                     }
                     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");   // visible to wgmma
                     g9_dq_sync();

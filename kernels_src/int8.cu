@@ -694,32 +694,23 @@ bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* b
     bnbq_i8_fix<0>(CA, rows, cols, cols_out, n_out, bm, nwords, 0, 0, zero_cols, lim, fsm, bms);
 }
 // int8_vectorwise_quant with a threshold for ONE row (a decoding step; the launcher: 8-element pieces)
-// in one block and one launch: bnbq_k_int8_init's zeroes (the bitmask's words at stride 1, the count),
-// bnbq_k_int8_vw_rows_thr's row pass, then bnbq_k_int8_vw_fix's compaction (one row: no columns to
-// zero), the same functions in the same block, so the bytes are theirs. The three launches cost ~12.5
-// us (ncu: 2.5 + 5.8 + 4.2) at one token of a 4096-column layer on the H100, mostly their latency.
-// blockDim.x == 256 (bnbq_i8_fix's); fsm and lim as bnbq_k_int8_vw_fix's.
-// fsm (the launcher: when nwords words fit in its dynamic shared memory): the bitmask lives there instead (the row
-// pass's atomicOr on shared memory, the compaction straight from it: two round trips to the L2 fewer).
+// in one block and one launch: bnbq_k_int8_init's zeroes, bnbq_k_int8_vw_rows_thr's row pass, then
+// bnbq_k_int8_vw_fix's compaction (one row: no columns to zero), the same functions in the same block, so the
+// bytes are theirs. The three launches cost ~12.5 us (ncu: 2.5 + 5.8 + 4.2) at one token of a 4096-column layer
+// on the H100, mostly their latency. blockDim.x == 256. The bitmask (nwords words, dynamic shared memory: the
+// launcher takes this kernel only where they fit) lives in shared memory: the row pass's atomicOr on shared
+// memory, the compaction straight from it (two round trips to the L2 fewer than in the global bitmask). (It also
+// had the global-bitmask form for longer rows: half of its NVRTC time; such rows take the three launches.)
 extern "C" __global__ void __launch_bounds__(256)
 bnbq_k_int8_vw_one(const u16* A, u64 cols, float thr, i8* CA, float* row_stats, i32* cols_out, i32* n_out,
-                   u32* bm, u64 nwords, u64 lim, int fsm) {
+                   u64 nwords) {
     extern __shared__ u32 bnbq_i8_fixsh[];
     bnbq_pdl_release();   // (one block: the kernel after it, bnbq_k_int8_gemv_dq, may start at once)
-    if (fsm) {
-        for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) bnbq_i8_fixsh[w] = 0u;
-        __syncthreads();
-        bnbq_i8_rows8<0, 1, 0>(A, 1, cols, thr, CA, row_stats, bnbq_i8_fixsh, 0, 0, 0, 0, 1);
-        __syncthreads();
-        bnbq_i8_compact(cols_out, n_out, bnbq_i8_fixsh, nwords);
-        return;
-    }
-    if (threadIdx.x == 0) n_out[0] = 0;
-    for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) bm[w] = 0u;
-    __syncthreads();   // (the atomicOr of the row pass land after these stores, in the L2)
-    bnbq_i8_rows8<0, 1, 0>(A, 1, cols, thr, CA, row_stats, bm, 0, 0, 0, 0, 1);
+    for (u64 w = threadIdx.x; w < nwords; w += blockDim.x) bnbq_i8_fixsh[w] = 0u;
     __syncthreads();
-    bnbq_i8_fix<0>(CA, 1, cols, cols_out, n_out, bm, nwords, 0, 0, 0, lim, fsm, 1);
+    bnbq_i8_rows8<0, 1, 0>(A, 1, cols, thr, CA, row_stats, bnbq_i8_fixsh, 0, 0, 0, 0, 1);
+    __syncthreads();
+    bnbq_i8_compact(cols_out, n_out, bnbq_i8_fixsh, nwords);
 }
 
 extern "C" __global__ void __launch_bounds__(256)

@@ -226,14 +226,35 @@ BNBQ_DEV float bnbq_i8_outlier_w(int dt, int q, float scb) {
     const float w1 = w0 * 7.874015718698502e-3f;
     return bnbq_round_to(dt, w1);
 }
+// bnbq_f32_to_f16's results in fewer instructions and no branches (compact code):
+// bnbq_f16_canon(v) = bnbq_f32_to_f16(bnbq_canon(v)): a NaN gives 0x7fff (what the software path
+// gives the canonical NaN), any other value the hardware RNE (the prelude's for every non-NaN).
+BNBQ_DEV u16 bnbq_f16_canon(float v) {
+    u16 h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
+    return v == v ? h : (u16)0x7fffu;
+}
+// bnbq_f32_to_bf16(bnbq_canon(v)) (a NaN 0x7fff): the hardware RNE on sm_80+ (the same bits for every non-NaN)
+BNBQ_DEV u16 bnbq_bf16_canon(float v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    u16 b;
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(b) : "f"(v));
+    return v == v ? b : (u16)0x7fffu;
+#else
+    return bnbq_f32_to_bf16(bnbq_canon(v));
+#endif
+}
 // LLM.int8's outlier product on the tensor cores (gemm90.cu's bnbq_k_int8_wg_dqt_*, prims.cu's bnbq_k_outlier_gather16
 // and bnbq_k_outlier_mm_tc): rows r < M are A's (M, K), rows M + n the weight's; outlier column j < nc of row r is
-// A[r, cols[j]], or w[n, j] = dt(f32(f32(CB[n, cols[j]] * SCB[n]) * (1/127))) (bnbq_i8_outlier_w), as dtype odt's 16
+// A[r, cols[j]], or w[n, j] = dt(f32(f32(CB[n, cols[j]] * SCB[n]) * (1/127))) (bnbq_i8_outlier_w), as dtype ODT's 16
 // bits; 0 for j >= nc and for a bad column (cols[j] outside [0, K): bad = 1, the exec's error flag). Columns j0 .. j0 + 7
 // of row r as one 16-byte chunk (the first in the low half of the first word): the eight column indices first, then
-// the eight loads of A or CB, all in flight at once.
+// the eight loads of A or CB, all in flight at once. The weight's bits are bnbq_i8_outlier_w's value narrowed again,
+// in one hardware RNE narrowing (bnbq_f16_canon, bnbq_bf16_canon: the same bits, NaN 0x7fff). A template on the dtype,
+// without the software round trip: this rarely taken code cost NVRTC ~0.08 s in each kernel that has it.
+template <int ODT>
 BNBQ_DEV uint4 bnbq_ol_chunk(const u16* A, const i8* CB, const float* SCB, const i32* cols, u64 M, u64 K, u64 r, u64 j0,
-                             i32 nc, int odt, u32& bad) {
+                             i32 nc, u32& bad) {
     i32 c[8];
     u32 v[8];
     bool ok[8];
@@ -250,19 +271,10 @@ BNBQ_DEV uint4 bnbq_ol_chunk(const u16* A, const i8* CB, const float* SCB, const
 #pragma unroll
     for (int t = 0; t < 8; t++)
         if (wrow && ok[t]) {
-            const float w = bnbq_i8_outlier_w(odt, (int)(i8)(u8)v[t], scb);
-            v[t] = odt == BNBQ_F16 ? (u32)bnbq_f32_to_f16(w) : (u32)bnbq_f32_to_bf16(w);
+            const float w1 = ((float)(int)(i8)(u8)v[t] * scb) * 7.874015718698502e-3f;   // bnbq_i8_outlier_w's
+            v[t] = ODT == BNBQ_F16 ? (u32)bnbq_f16_canon(w1) : (u32)bnbq_bf16_canon(w1);
         }
     return make_uint4(v[0] | (v[1] << 16), v[2] | (v[3] << 16), v[4] | (v[5] << 16), v[6] | (v[7] << 16));
-}
-
-// The same f16 results as above in fewer instructions and no branches (compact code):
-// bnbq_f16_canon(v) = bnbq_f32_to_f16(bnbq_canon(v)): a NaN gives 0x7fff (what the software path
-// gives the canonical NaN), any other value the hardware RNE (the prelude's for every non-NaN).
-BNBQ_DEV u16 bnbq_f16_canon(float v) {
-    u16 h;
-    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
-    return v == v ? h : (u16)0x7fffu;
 }
 // bnbq_h2f_arith(h) = bnbq_f16_to_f32(h) for every non-NaN h (the hardware widening is exact); a
 // NaN gives a NaN whose payload may differ, so it is only for operands of float arithmetic, whose

@@ -1392,7 +1392,7 @@ bnbq_k_outlier_gather16(const u16* A, u64 M, u64 K, const i8* CB, const float* S
     u32 bad = 0u;
     BNBQ_GRID_LOOP(e, (M + N) * U) {
         const u64 r = e / U, j0 = (e - r * U) * 8u;
-        const uint4 v = bnbq_ol_chunk(A, CB, SCB, cols, M, K, r, j0, nc, BNBQ_DT, bad);
+        const uint4 v = bnbq_ol_chunk<BNBQ_DT>(A, CB, SCB, cols, M, K, r, j0, nc, bad);
         *(uint4*)((r < M ? Ag + r * P : Wg + (r - M) * P) + j0) = v;
     }
     if (bad) *err = 1u;
@@ -1429,8 +1429,8 @@ __device__ __noinline__ void pr_otc_stage_rare(u16* As, u16* Ws, const u16* A, c
         const int x = (int)threadIdx.x + 256 * h, row = x >> 3, ch = x & 7;
         const u64 jc = (u64)j0 + 8u * (u64)ch, m = m0 + (u64)row, n = n0 + (u64)row;
         uint4 va = make_uint4(0u, 0u, 0u, 0u), vb = va;
-        if (m < M) va = bnbq_ol_chunk(A, CB, SCB, cols, M, K, m, jc, nc, BNBQ_DT, bad);
-        if (n < N) vb = bnbq_ol_chunk(A, CB, SCB, cols, M, K, M + n, jc, nc, BNBQ_DT, bad);
+        if (m < M) va = bnbq_ol_chunk<BNBQ_DT>(A, CB, SCB, cols, M, K, m, jc, nc, bad);
+        if (n < N) vb = bnbq_ol_chunk<BNBQ_DT>(A, CB, SCB, cols, M, K, M + n, jc, nc, bad);
         *(uint4*)(As + row * PR_OLD + ch * 8) = va;
         *(uint4*)(Ws + row * PR_OLD + ch * 8) = vb;
     }
