@@ -5319,20 +5319,112 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "}\n",
     "#endif\n",
     "#line 564 \"int8mm.cu\"\n",
+    "// bnbq_k_int8_gemv_br: bnbq_int8_mixed_scaled_mm for ONE row of A (Linear8bitLt's decoding step) with 16-byte loads\n",
+    "// (K % 16 == 0, K > 4096, A and B 16-byte aligned; the launcher), a block a row of B at a time: thread t takes the\n",
+    "// row's 16-byte chunks t, t + 256, ... (BNBQ_MM_BR_U of them in flight), __dp4a with A's (from the L1), the block's sum\n",
+    "// by shuffles and shared-memory atomics, and SB = 2's epilogue (bnbq_mm_dq_out: the bytes of bnbq_k_int8_gemv_dq\n",
+    "// and of the unfused path; integer sums do not depend on their order). The grid is persistent (a few blocks an SM,\n",
+    "// rows grid-strided): each warp adds its part of a row's sum into shared memory (no barrier a row); every 8 rows,\n",
+    "// after a barrier, the 8 warps give those 8 rows their epilogues at once, while the first chunks of the block's\n",
+    "// next row, loaded before, are in flight; those of its first row are loaded before it waits for the kernel before\n",
+    "// it (B does not depend on it; bnbq_pdl_wait). Why a block a row: all of a row's bytes are requested at once,\n",
+    "// contiguous, where a warp a row (bnbq_k_int8_gemv_dq) has 32 x U x 16 bytes of each of thousands of rows in\n",
+    "// flight; on the H100, without the epilogue, the block a row streamed at 0.92-0.99 of a bare read of the same\n",
+    "// bytes and the warp a row at 0.83-0.92 (bench/results/gpu-20261124-h100-session30-int8-gemv.txt). Linear8bitLt at\n",
+    "// one token on the H100 (the same file, c6): K = 8192 and 14336 4-13 % faster than the warp a row (threshold 0 8192^2\n",
+    "// 40.4 -> 38.0 us, 4096x14336 37.6 -> 33.7; threshold 6 52.2 -> 50.0, 54.0 -> 47.0); K = 4096 4-9 % slower (c4: one\n",
+    "// 16-byte load a thread a row), so those keep the warp a row. Measured and not kept: a barrier a row and one warp's\n",
+    "// epilogue a row (1.3-2x slower than the warp a row), 6 or 8 blocks an SM (spills), 2 or 4 rows a step for short\n",
+    "// rows (60 registers; K = 4096 still slower, c5).\n",
+    "#ifndef BNBQ_MM_BR_U\n",
+    "#define BNBQ_MM_BR_U 4\n",
+    "#endif\n",
+    "#ifndef BNBQ_MM_BR_B\n",
+    "#define BNBQ_MM_BR_B 5   // blocks an SM (the launch bounds, 48 registers; the launcher's grid: BNBQ__CU_MM_BR_B an SM)\n",
+    "#endif\n",
+    "BNBQ_DEV void bnbq_mm_br_load(const uint4* b4, u64 K16, u64 c0, u32 t, uint4* b) {\n",
+    "#pragma unroll\n",
+    "    for (int u = 0; u < BNBQ_MM_BR_U; u++) {\n",
+    "        const u64 c = c0 + t + 256u * (u64)u;\n",
+    "        b[u] = c < K16 ? __ldg(b4 + c) : make_uint4(0u, 0u, 0u, 0u);\n",
+    "    }\n",
+    "}\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_gemv_br(const i8* A, const i8* B, u64 N, u64 K, const float* rs, const float* cs, int dt, int bias_dt,\n",
+    "                    const void* bias, const void* X, const i32* cols, const i32* num_cols, void* out, u32* err) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_gemv_br)\n",
+    "#line 594 \"int8mm.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B)\n",
+    "bnbq_k_int8_gemv_br(const i8* A, const i8* B, u64 N, u64 K, const float* rs, const float* cs, int dt, int bias_dt,\n",
+    "                    const void* bias, const void* X, const i32* cols, const i32* num_cols, void* out, u32* err) {\n",
+    "    __shared__ u32 rsum[16];   // the sums of the block's rows i (slot i % 16), added by its warps\n",
+    "    bnbq_mm_dq d;\n",
+    "    d.rs = rs; d.cs = cs; d.out = out; d.bias = bias; d.X = X; d.cols = cols; d.num_cols = num_cols;\n",
+    "    d.err = err; d.dt = dt; d.bias_dt = bias_dt;\n",
+    "    const u32 t = threadIdx.x, lane = t & 31u, w = t >> 5;\n",
+    "    const u64 K16 = K >> 4, step = 256u * BNBQ_MM_BR_U;\n",
+    "    const uint4* a4 = (const uint4*)A;\n",
+    "    uint4 b[BNBQ_MM_BR_U];\n",
+    "    u64 n = blockIdx.x;\n",
+    "    if (n < N) bnbq_mm_br_load((const uint4*)(B + n * K), K16, 0, t, b);\n",
+    "    if (t < 16u) rsum[t] = 0u;\n",
+    "    __syncthreads();\n",
+    "    bnbq_pdl_wait();\n",
+    "    for (u32 i = 0; n < N; n += gridDim.x, i++) {   // i: the block's index of row n\n",
+    "        const uint4* b4 = (const uint4*)(B + n * K);\n",
+    "        const bool last = n + gridDim.x >= N;\n",
+    "        u32 s = 0u;\n",
+    "        for (u64 c0 = 0;;) {\n",
+    "#pragma unroll\n",
+    "            for (int u = 0; u < BNBQ_MM_BR_U; u++) {\n",
+    "                const u64 c = c0 + t + 256u * (u64)u;\n",
+    "                if (c < K16) {\n",
+    "                    const uint4 a = __ldg(a4 + c);\n",
+    "                    int v = __dp4a((int)a.x, (int)b[u].x, 0);\n",
+    "                    v = __dp4a((int)a.y, (int)b[u].y, v);\n",
+    "                    v = __dp4a((int)a.z, (int)b[u].z, v);\n",
+    "                    v = __dp4a((int)a.w, (int)b[u].w, v);\n",
+    "                    s += (u32)v;\n",
+    "                }\n",
+    "            }\n",
+    "            c0 += step;\n",
+    "            if (c0 >= K16) break;\n",
+    "            bnbq_mm_br_load(b4, K16, c0, t, b);\n",
+    "        }\n",
+    "        if (!last) bnbq_mm_br_load((const uint4*)(B + (n + gridDim.x) * K), K16, 0, t, b);\n",
+    "#pragma unroll\n",
+    "        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);\n",
+    "        if (lane == 0) atomicAdd(&rsum[i & 15u], s);\n",
+    "        // every 8 rows and after the last: the barrier, then warp w gives the w-th of those rows its epilogue (slot\n",
+    "        // i0 + w % 16, zeroed for row i0 + w + 16, whose sums come after the barrier 8 rows on)\n",
+    "        if ((i & 7u) == 7u || last) {\n",
+    "            __syncthreads();\n",
+    "            const u32 i0 = i & ~7u;\n",
+    "            if (w <= i - i0) {\n",
+    "                const u32 sl = (i0 + w) & 15u, v = rsum[sl];\n",
+    "                __syncwarp();\n",
+    "                if (lane == 0) rsum[sl] = 0u;\n",
+    "                bnbq_mm_dq_out(v, lane, 1, 0, n - (u64)(i - i0 - w) * gridDim.x, N, K, B, d);\n",
+    "            }\n",
+    "        }\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "#line 649 \"int8mm.cu\"\n",
     "// int8_matmul_rowwise_dequantize / _mixed_dequantize (SwitchBack) for the same few rows of A:\n",
     "// bnbq_sb_matmul's arguments, its results bit for bit\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_gemv(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "               u64 K, u16* out, const u16* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_gemv)\n",
-    "#line 566 \"int8mm.cu\"\n",
+    "#line 651 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_gemv(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "               u64 K, u16* out, const u16* bias) {\n",
     "    bnbq_mm_gemv<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 571 \"int8mm.cu\"\n",
+    "#line 656 \"int8mm.cu\"\n",
     "\n",
     "// ---- bnbq_k_int8_tc / bnbq_k_sb_tc: the same GEMMs for many rows of A on tensor cores (sm_80+) ----\n",
     "// (the launcher: M > BNBQ__CU_MM_GV_M, K % 16 == 0, A and B 16-byte aligned). bnbq_k_int8_matmul's\n",
@@ -5486,19 +5578,19 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_tc)\n",
-    "#line 721 \"int8mm.cu\"\n",
+    "#line 806 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256, 2)\n",
     "bnbq_k_int8_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {\n",
     "    bnbq_pdl_wait();\n",
     "    bnbq_mt_gemm<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 726 \"int8mm.cu\"\n",
+    "#line 811 \"int8mm.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_tc(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "             u64 K, u16* out, const u16* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_tc)\n",
-    "#line 726 \"int8mm.cu\"\n",
+    "#line 811 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256, 2)\n",
     "bnbq_k_sb_tc(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "             u64 K, u16* out, const u16* bias) {\n",
@@ -5506,7 +5598,7 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "    bnbq_mt_gemm<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 732 \"int8mm.cu\"\n",
+    "#line 817 \"int8mm.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_int8mm[] = {
@@ -5518,6 +5610,7 @@ static const char* const bnbq__cu_kernels_int8mm[] = {
     "bnbq_k_sb_mma",
     "bnbq_k_int8_gemv",
     "bnbq_k_int8_gemv_dq",
+    "bnbq_k_int8_gemv_br",
     "bnbq_k_sb_gemv",
     "bnbq_k_int8_tc",
     "bnbq_k_sb_tc",
@@ -9218,7 +9311,8 @@ struct bnbq_cuda {
     unsigned long     m4_mma_launches;  /* bnbq_k_matmul4_mma launches (the tests)                      */
     unsigned long     gemm_mma_launches; /* bnbq_k_gemm_mma, _mma_nn and _smallk launches (the tests)   */
     unsigned long     mm_tile_tc_launches; /* bnbq_k_int8_tc / bnbq_k_sb_tc launches (the tests)          */
-    unsigned long     gemv_dq_launches;    /* bnbq_k_int8_gemv_dq launches (the tests)                    */
+    unsigned long     gemv_dq_launches;    /* bnbq_k_int8_gemv_dq / _br launches (the tests)              */
+    unsigned long     i8_br_launches;      /* bnbq_k_int8_gemv_br launches (the tests)                    */
     unsigned long     i8_one_launches;     /* bnbq_k_int8_vw_one launches (the tests)                     */
     unsigned long     outlier_g_launches;  /* bnbq_k_outlier_gather + _mm_g launches (the tests)          */
     unsigned long     dq_outl_launches;    /* bnbq_k_int8_dq_mma launches with the outlier product (the tests) */
@@ -11144,6 +11238,9 @@ static bnbq_result bnbq__cu_int8_double_quant(bnbq_exec* ex, bnbq_dtype dt, cons
 #define BNBQ__CU_MM_TC_N 16           /* rows of B a block of it takes (the kernels' BNBQ_MM_TC_N) */
 #define BNBQ__CU_MM_TC_W 16           /* its warps a block (the kernels' BNBQ_MM_TC_W) */
 static int bnbq__cu_mm_gemv_off = 0;   /* bench and test switch: the tile kernels for every M (also SwitchBack's) */
+static int bnbq__cu_i8_br_off = 0;     /* bench and test switch: one row of A on the warp-a-row bnbq_k_int8_gemv_dq */
+#define BNBQ__CU_MM_BR_B 5             /* bnbq_k_int8_gemv_br's blocks an SM (its launch bounds, BNBQ_MM_BR_B) */
+static int bnbq__cu_i8_br_b = BNBQ__CU_MM_BR_B;   /* (bench switch: the grid's blocks an SM, for A/B of BNBQ_MM_BR_B) */
 static int bnbq__cu_mm_tc_off = 0;     /* bench and test switch: the warp-a-row form for every few-rows M */
 /* Launches a few-rows kernel for M <= BNBQ__CU_MM_GV_M rows of A; counts the launch.
    BNBQ__CU_MM_TC_MIN..16 rows on sm_80+: bnbq_k_int8_mma / bnbq_k_sb_mma (tc_kernel): 16 rows of B a
@@ -12495,10 +12592,22 @@ static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, c
     if (M == 1 && (!work || !bnbq__cu_mm_gemv_off)) {   /* (the switch: the unfused path where work is given) */
         bnbq__CUfunction f = NULL;
         void* err = NULL;
+        int br = vec && K > 4096 && !bnbq__cu_i8_br_off;   /* (K <= 4096: the warp a row measured faster) */
         BNBQ__CU_BEGIN("bnbq_int8_mixed_scaled_mm");
-        r = bnbq__cu_kernel(ex, "int8mm", "", "bnbq_k_int8_gemv_dq", &f);
+        r = bnbq__cu_kernel(ex, "int8mm", "", br ? "bnbq_k_int8_gemv_br" : "bnbq_k_int8_gemv_dq", &f);
         if (r == BNBQ_SUCCESS && cols) r = bnbq__cup_err(ex, bnbq__func, &err);
-        if (r == BNBQ_SUCCESS) {
+        if (r == BNBQ_SUCCESS && br) {
+            /* a block a row of B, BNBQ__CU_MM_BR_B blocks an SM (persistent: rows grid-strided); it waits for the
+               kernel before it in bnbq_pdl_wait, after loading its first row's first chunks */
+            unsigned long long NN = N, KK = K;
+            int idt = (int)dt, ibdt = (int)bias_dt;
+            size_t g = (size_t)(c->info.sm_count > 0 ? c->info.sm_count : 80) * (size_t)bnbq__cu_i8_br_b;
+            void* a[14];
+            a[0] = (void*)&CA; a[1] = (void*)&CB; a[2] = &NN; a[3] = &KK; a[4] = (void*)&row_stats;
+            a[5] = (void*)&col_stats; a[6] = &idt; a[7] = &ibdt; a[8] = (void*)&bias; a[9] = (void*)&A;
+            a[10] = (void*)&cols; a[11] = (void*)&num_cols; a[12] = &out; a[13] = &err;
+            r = bnbq__cu_launch_pdl(ex, bnbq__func, f, (unsigned)(N < g ? N : g), 1, 256, 0, a);
+        } else if (r == BNBQ_SUCCESS) {
             unsigned long long MM = M, NN = N, KK = K;
             int idt = (int)dt, ibdt = (int)bias_dt;
             void* a[16];
@@ -12512,6 +12621,7 @@ static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, c
         if (r == BNBQ_SUCCESS) {
             bnbq__ctx_lock(c);
             c->gemv_dq_launches++;
+            if (br) c->i8_br_launches++;
             bnbq__ctx_unlock(c);
         }
         BNBQ__CU_END();

@@ -561,6 +561,91 @@ bnbq_k_int8_gemv_dq(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* 
         bnbq_mm_dq_out(mine, lane, rows, 0, n, N, K, B, d);
     }
 }
+// bnbq_k_int8_gemv_br: bnbq_int8_mixed_scaled_mm for ONE row of A (Linear8bitLt's decoding step) with 16-byte loads
+// (K % 16 == 0, K > 4096, A and B 16-byte aligned; the launcher), a block a row of B at a time: thread t takes the
+// row's 16-byte chunks t, t + 256, ... (BNBQ_MM_BR_U of them in flight), __dp4a with A's (from the L1), the block's sum
+// by shuffles and shared-memory atomics, and SB = 2's epilogue (bnbq_mm_dq_out: the bytes of bnbq_k_int8_gemv_dq
+// and of the unfused path; integer sums do not depend on their order). The grid is persistent (a few blocks an SM,
+// rows grid-strided): each warp adds its part of a row's sum into shared memory (no barrier a row); every 8 rows,
+// after a barrier, the 8 warps give those 8 rows their epilogues at once, while the first chunks of the block's
+// next row, loaded before, are in flight; those of its first row are loaded before it waits for the kernel before
+// it (B does not depend on it; bnbq_pdl_wait). Why a block a row: all of a row's bytes are requested at once,
+// contiguous, where a warp a row (bnbq_k_int8_gemv_dq) has 32 x U x 16 bytes of each of thousands of rows in
+// flight; on the H100, without the epilogue, the block a row streamed at 0.92-0.99 of a bare read of the same
+// bytes and the warp a row at 0.83-0.92 (bench/results/gpu-20261124-h100-session30-int8-gemv.txt). Linear8bitLt at
+// one token on the H100 (the same file, c6): K = 8192 and 14336 4-13 % faster than the warp a row (threshold 0 8192^2
+// 40.4 -> 38.0 us, 4096x14336 37.6 -> 33.7; threshold 6 52.2 -> 50.0, 54.0 -> 47.0); K = 4096 4-9 % slower (c4: one
+// 16-byte load a thread a row), so those keep the warp a row. Measured and not kept: a barrier a row and one warp's
+// epilogue a row (1.3-2x slower than the warp a row), 6 or 8 blocks an SM (spills), 2 or 4 rows a step for short
+// rows (60 registers; K = 4096 still slower, c5).
+#ifndef BNBQ_MM_BR_U
+#define BNBQ_MM_BR_U 4
+#endif
+#ifndef BNBQ_MM_BR_B
+#define BNBQ_MM_BR_B 5   // blocks an SM (the launch bounds, 48 registers; the launcher's grid: BNBQ__CU_MM_BR_B an SM)
+#endif
+BNBQ_DEV void bnbq_mm_br_load(const uint4* b4, u64 K16, u64 c0, u32 t, uint4* b) {
+#pragma unroll
+    for (int u = 0; u < BNBQ_MM_BR_U; u++) {
+        const u64 c = c0 + t + 256u * (u64)u;
+        b[u] = c < K16 ? __ldg(b4 + c) : make_uint4(0u, 0u, 0u, 0u);
+    }
+}
+extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B)
+bnbq_k_int8_gemv_br(const i8* A, const i8* B, u64 N, u64 K, const float* rs, const float* cs, int dt, int bias_dt,
+                    const void* bias, const void* X, const i32* cols, const i32* num_cols, void* out, u32* err) {
+    __shared__ u32 rsum[16];   // the sums of the block's rows i (slot i % 16), added by its warps
+    bnbq_mm_dq d;
+    d.rs = rs; d.cs = cs; d.out = out; d.bias = bias; d.X = X; d.cols = cols; d.num_cols = num_cols;
+    d.err = err; d.dt = dt; d.bias_dt = bias_dt;
+    const u32 t = threadIdx.x, lane = t & 31u, w = t >> 5;
+    const u64 K16 = K >> 4, step = 256u * BNBQ_MM_BR_U;
+    const uint4* a4 = (const uint4*)A;
+    uint4 b[BNBQ_MM_BR_U];
+    u64 n = blockIdx.x;
+    if (n < N) bnbq_mm_br_load((const uint4*)(B + n * K), K16, 0, t, b);
+    if (t < 16u) rsum[t] = 0u;
+    __syncthreads();
+    bnbq_pdl_wait();
+    for (u32 i = 0; n < N; n += gridDim.x, i++) {   // i: the block's index of row n
+        const uint4* b4 = (const uint4*)(B + n * K);
+        const bool last = n + gridDim.x >= N;
+        u32 s = 0u;
+        for (u64 c0 = 0;;) {
+#pragma unroll
+            for (int u = 0; u < BNBQ_MM_BR_U; u++) {
+                const u64 c = c0 + t + 256u * (u64)u;
+                if (c < K16) {
+                    const uint4 a = __ldg(a4 + c);
+                    int v = __dp4a((int)a.x, (int)b[u].x, 0);
+                    v = __dp4a((int)a.y, (int)b[u].y, v);
+                    v = __dp4a((int)a.z, (int)b[u].z, v);
+                    v = __dp4a((int)a.w, (int)b[u].w, v);
+                    s += (u32)v;
+                }
+            }
+            c0 += step;
+            if (c0 >= K16) break;
+            bnbq_mm_br_load(b4, K16, c0, t, b);
+        }
+        if (!last) bnbq_mm_br_load((const uint4*)(B + (n + gridDim.x) * K), K16, 0, t, b);
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+        if (lane == 0) atomicAdd(&rsum[i & 15u], s);
+        // every 8 rows and after the last: the barrier, then warp w gives the w-th of those rows its epilogue (slot
+        // i0 + w % 16, zeroed for row i0 + w + 16, whose sums come after the barrier 8 rows on)
+        if ((i & 7u) == 7u || last) {
+            __syncthreads();
+            const u32 i0 = i & ~7u;
+            if (w <= i - i0) {
+                const u32 sl = (i0 + w) & 15u, v = rsum[sl];
+                __syncwarp();
+                if (lane == 0) rsum[sl] = 0u;
+                bnbq_mm_dq_out(v, lane, 1, 0, n - (u64)(i - i0 - w) * gridDim.x, N, K, B, d);
+            }
+        }
+    }
+}
 // int8_matmul_rowwise_dequantize / _mixed_dequantize (SwitchBack) for the same few rows of A:
 // bnbq_sb_matmul's arguments, its results bit for bit
 extern "C" __global__ void __launch_bounds__(256)

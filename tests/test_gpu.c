@@ -2171,7 +2171,8 @@ static void op_int8_outlier_mm(void) {
 }
 
 static void sync_expect_error(const char* what);
-/* bnbq_int8_mixed_scaled_mm against the CPU's (bytes): one row of A takes the fused bnbq_k_int8_gemv_dq (16-byte
+/* bnbq_int8_mixed_scaled_mm against the CPU's (bytes): one row of A takes the fused bnbq_k_int8_gemv_br (a block a
+   row of B, K > 4096; d == 1: bnbq_k_int8_gemv_dq's warp a row, bnbq__cu_i8_br_off) or bnbq_k_int8_gemv_dq (16-byte
    loads, or bytes where K % 16 != 0), with or without work; 2-16 rows bnbq_k_int8_dq_mma (sm_80+, K % 16 == 0)
    with the outlier product in its epilogue (and, d == 1, with it as a launch of its own:
    bnbq__cu_dq_outl_off); more rows on compute capability 9.0 the int8 GEMM with mm_dequant as its epilogue
@@ -2191,17 +2192,20 @@ static void op_int8_mixed_scaled_mm(void) {
        (P = 64), the rest read in its epilogue, and (bf16) a bad column among those; 21: the exact paths; 22: two
        chunks of 64 columns, all gathered; 23, 24: N % 8 == 4, so the int8 product is not the sm_90a kernel and the
        outlier product (f16 / bf16) is bnbq_k_outlier_gather16 + bnbq_k_outlier_mm_tc: two steps of 64 columns, and
-       (24) 128 of 150 gathered, the rest read by the kernel) */
-    static const oc_shape shapes[25] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
+       (24) 128 of 150 gathered, the rest read by the kernel); 25-27: one row with K > 4096, bnbq_k_int8_gemv_br: K % 4096
+       = 16 (one thread a second chunk), 700 outlier columns (25, also --small); two steps of loads a row (26: K > 16384);
+       more than 16 rows a block on the H100 (27: epilogues every 8 rows, the sums' slots used again) */
+    static const oc_shape shapes[28] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
                                          { 9, 40, 50, 3 }, { 1, 4096, 64, 100 }, { 17, 4096, 257, 41 },
                                          { 16, 4096, 300, 41 }, { 12, 256, 77, 150 }, { 2, 1024, 40, 64 },
                                          { 7, 4096, 1000, 129 }, { 1, 14336, 1000, 143 }, { 1, 48, 77, 0 },
                                          { 300, 1024, 520, 30 }, { 1, 7, 33, 3 }, { 40, 512, 64, 100 },
                                          { 1, 2048, 96, 700 }, { 20, 1024, 136, 300 }, { 129, 64, 136, 5 },
                                          { 70, 256, 132, 40 }, { 40, 512, 1024, 100 }, { 256, 256, 256, 20 },
-                                         { 300, 512, 264, 70 }, { 200, 128, 132, 80 }, { 100, 256, 204, 150 } };
+                                         { 300, 512, 264, 70 }, { 200, 128, 132, 80 }, { 100, 256, 204, 150 },
+                                         { 1, 4112, 50, 700 }, { 1, 16400, 700, 41 }, { 1, 4128, 12000, 3 } };
     int s, d;
-    for (s = 0; s < 25; s++)
+    for (s = 0; s < 28; s++)
         for (d = 0; d < 4; d++) {
             bnbq_dtype dt = k_dts[d % 3], bdt = (s + d) % 3 == 0 ? BNBQ_F16 : k_dts[(s + d + 1) % 3];
             size_t M = shapes[s].M, K = shapes[s].K, N = shapes[s].N, nc = shapes[s].nc, es = bnbq_dtype_size(dt);
@@ -2217,7 +2221,8 @@ static void op_int8_mixed_scaled_mm(void) {
             void *hCA, *hCB, *hrs, *hcs, *hA, *hbias = NULL, *ho;
             void *dCA, *dCB, *drs, *dcs, *dA, *dbias = NULL, *dc, *dn, *dwork, *dout;
             bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
-            unsigned long dq0 = gc->gemv_dq_launches, tc0 = gc->mm_tc_launches + gc->mm_tile_tc_launches;
+            unsigned long dq0 = gc->gemv_dq_launches, br0 = gc->i8_br_launches;
+            unsigned long tc0 = gc->mm_tc_launches + gc->mm_tile_tc_launches;
             unsigned long g0 = gc->outlier_g_launches, f0 = gc->dq_outl_launches;
             /* 2..16 rows on the tensor cores with outlier columns: their product in bnbq_k_int8_dq_mma's epilogue
                (d == 1: as a launch of its own, bnbq__cu_dq_outl_off) */
@@ -2235,7 +2240,7 @@ static void op_int8_mixed_scaled_mm(void) {
                       gc->target_arch >= 80 && bnbq__cu_i8_wg_dqt_p(M, N, K) >= 64;
             unsigned long w0 = gc->i8_wg_dq_launches, wt0 = gc->i8_wg_dqt_launches, to0 = gc->outlier_tc_launches;
             bnbq_result rc, rg;
-            if (g_small && ((s >= 10 && s < 18) || s == 21 || s == 22)) continue;
+            if (g_small && ((s >= 10 && s < 18) || s == 21 || s == 22 || s == 26 || s == 27)) continue;
             if (bad && (!with_cols || nc == 0)) continue;
             STOP();
             case_begin();
@@ -2285,11 +2290,13 @@ static void op_int8_mixed_scaled_mm(void) {
             rc = bnbq_int8_mixed_scaled_mm(NULL, dt, (int8_t*)hCA, (int8_t*)hCB, M, N, K, (float*)hrs, (float*)hcs, bdt,
                                            hbias, hA, with_cols ? hc : NULL, &hn, with_work ? (int32_t*)H(M * N * 4) : NULL, ho);
             bnbq__cu_dq_outl_off = d == 1;
+            bnbq__cu_i8_br_off = d == 1;   /* (one row: the warp-a-row kernel instead of the block-a-row one) */
             bnbq__cu_i8_wg_dq_off = dq_off;
             gc->desc.exact_outlier_sums = xo;
             rg = bnbq_int8_mixed_scaled_mm(g_gex, dt, (int8_t*)dCA, (int8_t*)dCB, M, N, K, (float*)drs, (float*)dcs, bdt,
                                            dbias, dA, with_cols ? (int32_t*)dc : NULL, (int32_t*)dn, (int32_t*)dwork, dout);
             bnbq__cu_dq_outl_off = 0;
+            bnbq__cu_i8_br_off = 0;
             bnbq__cu_i8_wg_dq_off = 0;
             gc->desc.exact_outlier_sums = 0;
             if (bad) {
@@ -2307,6 +2314,8 @@ static void op_int8_mixed_scaled_mm(void) {
             }
             if (!g_plumbing && (gc->gemv_dq_launches - dq0 == 1) != (M == 1))
                 case_fail("the fused kernel was %s", M == 1 ? "not used" : "used");
+            if (!g_plumbing && (gc->i8_br_launches - br0 == 1) != (M == 1 && K % 16 == 0 && K > 4096 && d != 1))
+                case_fail("bnbq_k_int8_gemv_br was %s", M == 1 && K % 16 == 0 && K > 4096 && d != 1 ? "not used" : "used");
             if (!g_plumbing && (gc->dq_outl_launches - f0 == 1) != fused)
                 case_fail("the outlier epilogue of bnbq_k_int8_dq_mma was %s", fused ? "not used" : "used");
             if (!g_plumbing && (gc->outlier_g_launches - g0 == 1) != (gath && !wgdqt && !tco))
