@@ -568,8 +568,9 @@ bnbq_k_int8_gemv_dq(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* 
 // and of the unfused path; integer sums do not depend on their order). The grid is persistent (a few blocks an SM,
 // rows grid-strided): each warp adds its part of a row's sum into shared memory (no barrier a row); every 8 rows,
 // after a barrier, the 8 warps give those 8 rows their epilogues at once, while the first chunks of the block's
-// next row, loaded before, are in flight; those of its first row are loaded before it waits for the kernel before
-// it (B does not depend on it; bnbq_pdl_wait). Why a block a row: all of a row's bytes are requested at once,
+// next row, loaded before, are in flight; its first row is prefetched into the L2 before it waits for the kernel
+// before it (bnbq_mm_pdl_prefetch: a hint; loads before the wait could see a weight that kernel has not flushed
+// yet). Why a block a row: all of a row's bytes are requested at once,
 // contiguous, where a warp a row (bnbq_k_int8_gemv_dq) has 32 x U x 16 bytes of each of thousands of rows in
 // flight; on the H100, without the epilogue, the block a row streamed at 0.92-0.99 of a bare read of the same
 // bytes and the warp a row at 0.83-0.92 (bench/results/gpu-20261124-h100-session30-int8-gemv.txt). Linear8bitLt at
@@ -603,10 +604,10 @@ bnbq_k_int8_gemv_br(const i8* A, const i8* B, u64 N, u64 K, const float* rs, con
     const uint4* a4 = (const uint4*)A;
     uint4 b[BNBQ_MM_BR_U];
     u64 n = blockIdx.x;
-    if (n < N) bnbq_mm_br_load((const uint4*)(B + n * K), K16, 0, t, b);
     if (t < 16u) rsum[t] = 0u;
     __syncthreads();
-    bnbq_pdl_wait();
+    bnbq_mm_pdl_prefetch(B, N, K, n, 1, t, 256u);   // (then bnbq_pdl_wait)
+    if (n < N) bnbq_mm_br_load((const uint4*)(B + n * K), K16, 0, t, b);
     for (u32 i = 0; n < N; n += gridDim.x, i++) {   // i: the block's index of row n
         const uint4* b4 = (const uint4*)(B + n * K);
         const bool last = n + gridDim.x >= N;
