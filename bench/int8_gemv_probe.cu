@@ -11,6 +11,7 @@
 #include <vector>
 #include <algorithm>
 #include <cuda_runtime.h>
+#include "probe_time.cuh"
 #define CK(x) do{cudaError_t e=(x); if(e){printf("err %s line %d\n",cudaGetErrorString(e),__LINE__); exit(1);} }while(0)
 typedef unsigned long long u64; typedef unsigned u32;
 __device__ __forceinline__ unsigned fold(uint4 a){return a.x^a.y^a.z^a.w;}
@@ -112,13 +113,10 @@ int main() {
   auto flush = [&]() { k_read<<<sms*4, 512>>>((const uint4*)fl, big/16, o2); };
   float copyus = 0;
   auto timeit = [&](const char* name, size_t bytes, auto fn) {
-    std::vector<float> t;
-    for (int r = 0; r < 60; r++) { flush(); cudaEventRecord(e0); fn(); cudaEventRecord(e1); cudaEventSynchronize(e1);
-      float ms; cudaEventElapsedTime(&ms, e0, e1); if (r >= 10) t.push_back(ms); }
+    float mn, m = probe_median_ms(e0, e1, flush, fn, &mn);
     CK(cudaGetLastError());
-    std::sort(t.begin(), t.end()); float m = t[t.size()/2];
-    if (copyus > 1) printf("  %-40s %8.2f us  %6.0f GB/s  %5.1f%% of copy (min %.2f)\n", name, m*1e3, bytes/(m*1e-3)/1e9, 100.0 * (bytes/(m*1e-3)/1e9) / copyus, t[0]*1e3);
-    else printf("  %-40s %8.2f us  %6.0f GB/s  (min %.2f)\n", name, m*1e3, bytes/(m*1e-3)/1e9, t[0]*1e3);
+    if (copyus > 1) printf("  %-40s %8.2f us  %6.0f GB/s  %5.1f%% of copy (min %.2f)\n", name, m*1e3, bytes/(m*1e-3)/1e9, 100.0 * (bytes/(m*1e-3)/1e9) / copyus, mn*1e3);
+    else printf("  %-40s %8.2f us  %6.0f GB/s  (min %.2f)\n", name, m*1e3, bytes/(m*1e-3)/1e9, mn*1e3);
     return m;
   };
   copyus = 1; float cm = timeit("memcpy D2D 256 MB (read + written)", 2*big, [&]{ cudaMemcpyAsync(dst, B, big, cudaMemcpyDeviceToDevice); });

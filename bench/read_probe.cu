@@ -9,6 +9,7 @@
 #include <vector>
 #include <algorithm>
 #include <cuda_runtime.h>
+#include "probe_time.cuh"
 #define CK(x) do{cudaError_t e=(x); if(e){printf("err %s line %d\n",cudaGetErrorString(e),__LINE__); exit(1);} }while(0)
 __device__ __forceinline__ unsigned fold(uint4 a){return a.x^a.y^a.z^a.w;}
 // U loads per thread in flight; CHUNK 0: grid-stride over all n, 1: a contiguous chunk per block
@@ -79,12 +80,9 @@ int main() {
   int sms; cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
   auto flush = [&]() { rd_ldg_k<4, 0><<<sms*4, 512>>>((const uint4*)fl, big/16, out); };
   auto timeit = [&](const char* name, size_t bytes, auto fn) {
-    std::vector<float> t;
-    for (int r = 0; r < 60; r++) { flush(); cudaEventRecord(e0); fn(); cudaEventRecord(e1); cudaEventSynchronize(e1);
-      float ms; cudaEventElapsedTime(&ms, e0, e1); if (r >= 10) t.push_back(ms); }
+    float mn, m = probe_median_ms(e0, e1, flush, fn, &mn);
     CK(cudaGetLastError());
-    std::sort(t.begin(), t.end()); float m = t[t.size()/2];
-    printf("%-44s %10zu B  %8.2f us  %7.0f GB/s  (min %.2f)\n", name, bytes, m*1e3, bytes/(m*1e-3)/1e9, t[0]*1e3);
+    printf("%-44s %10zu B  %8.2f us  %7.0f GB/s  (min %.2f)\n", name, bytes, m*1e3, bytes/(m*1e-3)/1e9, mn*1e3);
   };
   // copy baseline 1 GiB-ish (256 MB here) and same-size
   timeit("memcpy D2D 256MB (read+written count)", 2*big, [&]{ cudaMemcpyAsync(dst, buf, big, cudaMemcpyDeviceToDevice); });
