@@ -12599,7 +12599,7 @@ static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, c
         if (r == BNBQ_SUCCESS && cols) r = bnbq__cup_err(ex, bnbq__func, &err);
         if (r == BNBQ_SUCCESS && br) {
             /* a block a row of B, BNBQ__CU_MM_BR_B blocks an SM (persistent: rows grid-strided); it waits for the
-               kernel before it in bnbq_pdl_wait, after loading its first row's first chunks */
+               kernel before it in bnbq_pdl_wait, after prefetching its first row into the L2 */
             unsigned long long NN = N, KK = K;
             int idt = (int)dt, ibdt = (int)bias_dt;
             size_t g = (size_t)(c->info.sm_count > 0 ? c->info.sm_count : 80) * (size_t)bnbq__cu_i8_br_b;
