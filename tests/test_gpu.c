@@ -2192,9 +2192,10 @@ static void op_int8_mixed_scaled_mm(void) {
        (P = 64), the rest read in its epilogue, and (bf16) a bad column among those; 21: the exact paths; 22: two
        chunks of 64 columns, all gathered; 23, 24: N % 8 == 4, so the int8 product is not the sm_90a kernel and the
        outlier product (f16 / bf16) is bnbq_k_outlier_gather16 + bnbq_k_outlier_mm_tc: two steps of 64 columns, and
-       (24) 128 of 150 gathered, the rest read by the kernel); 25-27: one row with K > 4096, bnbq_k_int8_gemv_br: K % 4096
-       = 16 (one thread a second chunk), 700 outlier columns (25, also --small); two steps of loads a row (26: K > 16384);
-       more than 16 rows a block on the H100 (27: epilogues every 8 rows, the sums' slots used again) */
+       (24) 128 of 150 gathered, the rest read by the kernel); 25-27: one row with K > 4096, bnbq_k_int8_gemv_br:
+       K % 4096 = 16 (one thread a second chunk), 700 outlier columns (25, also --small); two steps of loads a row
+       (26: K > 16384); more than 16 rows a block on the H100 (27: epilogues every 8 rows, the sums' slots used
+       again) */
     static const oc_shape shapes[28] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
                                          { 9, 40, 50, 3 }, { 1, 4096, 64, 100 }, { 17, 4096, 257, 41 },
                                          { 16, 4096, 300, 41 }, { 12, 256, 77, 150 }, { 2, 1024, 40, 64 },
@@ -2253,7 +2254,7 @@ static void op_int8_mixed_scaled_mm(void) {
             hcs = H(N * 4); fill_absmax((float*)hcs, N);
             hA = rnd_dt(dt, M * K, 3.0f);
             if (with_bias) hbias = rnd_dt(bdt, N, 1.0f);
-            if (s >= 18) {   /* specials, as op_int8_mm_dequant's: row 4 (where M > 4) overflows f16, inf * 0 in column N - 1 */
+            if (s >= 18) {   /* specials, as op_int8_mm_dequant's: row 4 (M > 4) overflows f16, inf * 0 in column N - 1 */
                 if (M > 4) ((float*)hrs)[4] = 1e30f;
                 ((float*)hcs)[N - 1] = INFINITY;
                 ((float*)hcs)[N - 2] = NAN;
@@ -2315,7 +2316,7 @@ static void op_int8_mixed_scaled_mm(void) {
             if (!g_plumbing && (gc->gemv_dq_launches - dq0 == 1) != (M == 1))
                 case_fail("the fused kernel was %s", M == 1 ? "not used" : "used");
             if (!g_plumbing && (gc->i8_br_launches - br0 == 1) != (M == 1 && K % 16 == 0 && K > 4096 && d != 1))
-                case_fail("bnbq_k_int8_gemv_br was %s", M == 1 && K % 16 == 0 && K > 4096 && d != 1 ? "not used" : "used");
+                case_fail("bnbq_k_int8_gemv_br was %s", gc->i8_br_launches - br0 == 1 ? "used" : "not used");
             if (!g_plumbing && (gc->dq_outl_launches - f0 == 1) != fused)
                 case_fail("the outlier epilogue of bnbq_k_int8_dq_mma was %s", fused ? "not used" : "used");
             if (!g_plumbing && (gc->outlier_g_launches - g0 == 1) != (gath && !wgdqt && !tco))
