@@ -247,6 +247,13 @@ BNBQ_DEV void bnbq_mm_dq_one(u32 sum, u64 m, u64 n, u64 N, const bnbq_mm_dq& d, 
     const float h = bnbq_i8_mmdq((int)sum, d.rs[m], d.cs[n], d.bias_dt, d.bias, n);
     bnbq_store(d.dt, d.out, m * N + n, d.cols ? bnbq_round_to(d.dt, h) + s : h);
 }
+// The int32 dot product of 16 int8 bytes of A and of B (four __dp4a): bnbq_mm_gemv's and bnbq_k_int8_gemv_br's step
+BNBQ_DEV int bnbq_mm_dot16(uint4 a, uint4 b) {
+    int s = __dp4a((int)a.x, (int)b.x, 0);
+    s = __dp4a((int)a.y, (int)b.y, s);
+    s = __dp4a((int)a.z, (int)b.z, s);
+    return __dp4a((int)a.w, (int)b.w, s);
+}
 // MG: the most rows of A a group (BNBQ_MM_GV_M; 1 for bnbq_k_int8_gemv_dq, whose A is one row); U: the loads of
 // 16 bytes a lane has in flight. The groups stay BNBQ_MM_GV_M rows apart: MG < BNBQ_MM_GV_M needs M <= MG. (Groups of
 // MG rows, the general form, made ptxas take gemv_dq to 48 registers and a spill: its speed not measured, not taken.)
@@ -278,12 +285,7 @@ BNBQ_DEV void bnbq_mm_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* o
 #pragma unroll
                 for (int m = 0; m < MG; m++) {
                     if ((u64)m >= mc) break;
-                    const uint4 a = __ldg(a4 + (u64)m * K16 + c);
-                    int s = __dp4a((int)a.x, (int)b[u].x, 0);
-                    s = __dp4a((int)a.y, (int)b[u].y, s);
-                    s = __dp4a((int)a.z, (int)b[u].z, s);
-                    s = __dp4a((int)a.w, (int)b[u].w, s);
-                    acc[m] += (u32)s;
+                    acc[m] += (u32)bnbq_mm_dot16(__ldg(a4 + (u64)m * K16 + c), b[u]);
                 }
             }
         }
@@ -616,14 +618,7 @@ bnbq_k_int8_gemv_br(const i8* A, const i8* B, u64 N, u64 K, const float* rs, con
 #pragma unroll
             for (int u = 0; u < BNBQ_MM_BR_U; u++) {
                 const u64 c = c0 + t + 256u * (u64)u;
-                if (c < K16) {
-                    const uint4 a = __ldg(a4 + c);
-                    int v = __dp4a((int)a.x, (int)b[u].x, 0);
-                    v = __dp4a((int)a.y, (int)b[u].y, v);
-                    v = __dp4a((int)a.z, (int)b[u].z, v);
-                    v = __dp4a((int)a.w, (int)b[u].w, v);
-                    s += (u32)v;
-                }
+                if (c < K16) s += (u32)bnbq_mm_dot16(__ldg(a4 + c), b[u]);
             }
             c0 += step;
             if (c0 >= K16) break;

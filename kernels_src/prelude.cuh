@@ -220,12 +220,13 @@ BNBQ_DEV float bnbq_i8_mmdq(int a, float rs, float cs, int bias_dt, const void* 
 }
 
 // LLM.int8's outlier product (prims.cu bnbq_k_outlier_*, int8mm.cu bnbq_k_int8_gemv_dq; bnbq.h
-// bnbq_int8_outlier_mm): the weight w = dt(f32(f32(q * scb) * (1/127))) of an int8 q with its row's scale
-BNBQ_DEV float bnbq_i8_outlier_w(int dt, int q, float scb) {
+// bnbq_int8_outlier_mm): the weight w = dt(f32(f32(q * scb) * (1/127))) of an int8 q with its row's scale;
+// bnbq_i8_outlier_w1 the float32 value before the rounding to dt (bnbq_ol_chunk narrows it itself)
+BNBQ_DEV float bnbq_i8_outlier_w1(int q, float scb) {
     const float w0 = (float)q * scb;
-    const float w1 = w0 * 7.874015718698502e-3f;
-    return bnbq_round_to(dt, w1);
+    return w0 * 7.874015718698502e-3f;
 }
+BNBQ_DEV float bnbq_i8_outlier_w(int dt, int q, float scb) { return bnbq_round_to(dt, bnbq_i8_outlier_w1(q, scb)); }
 // bnbq_f32_to_f16's results in fewer instructions and no branches (compact code):
 // bnbq_f16_canon(v) = bnbq_f32_to_f16(bnbq_canon(v)): a NaN gives 0x7fff (what the software path
 // gives the canonical NaN), any other value the hardware RNE (the prelude's for every non-NaN).
@@ -271,7 +272,7 @@ BNBQ_DEV uint4 bnbq_ol_chunk(const u16* A, const i8* CB, const float* SCB, const
 #pragma unroll
     for (int t = 0; t < 8; t++)
         if (wrow && ok[t]) {
-            const float w1 = ((float)(int)(i8)(u8)v[t] * scb) * 7.874015718698502e-3f;   // bnbq_i8_outlier_w's
+            const float w1 = bnbq_i8_outlier_w1((int)(i8)(u8)v[t], scb);
             v[t] = ODT == BNBQ_F16 ? (u32)bnbq_f16_canon(w1) : (u32)bnbq_bf16_canon(w1);
         }
     return make_uint4(v[0] | (v[1] << 16), v[2] | (v[3] << 16), v[4] | (v[5] << 16), v[6] | (v[7] << 16));

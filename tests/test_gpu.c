@@ -844,7 +844,7 @@ static void op_int8_vw_one(void) {
                     bnbq__cu_i8_one_off = off;
                     vw_quant_both(A, 1, C, th, 1);
                     bnbq__cu_i8_one_off = 0;
-                    if (!g_plumbing && (gc->i8_one_launches - n0 == 1) != (!off && C <= 327680))
+                    if (!g_plumbing && (gc->i8_one_launches - n0 == 1) != (!off && (C + 31) / 32 * 4 <= BNBQ__CU_I8_FIXSH))
                         case_fail("the one-row kernel was %s", gc->i8_one_launches - n0 == 1 ? "used" : "not used");
                     case_end();
                 }
