@@ -1,7 +1,7 @@
 /* bench_compile.c - NVRTC compile time of every unit bnbq compiles, one unit at a time (wall
    clock), for one architecture (default sm_90). Needs NVRTC, not a GPU.
 
-   usage: build/bench_compile [ARCH] [--split] [--whole] [--only WORD] [--nvrtc-cache] [--repeat N]
+   usage: build/bench_compile [ARCH] [--split] [--whole] [--only WORD] [--nvrtc-cache] [--repeat N] [--opt OPTION]
      A unit is one kernel of one registered variant (a kernels_src file + its -D defines), compiled
      exactly as bnbq compiles it at run time (cubin for sm_ARCH). Per unit: wall seconds, cubin
      bytes; --split also compiles it to PTX alone (NVRTC's front end and NVVM) and prints the rest
@@ -12,6 +12,8 @@
      compilation's and a "min s" column adds the fastest of the N, which leaves out what a busy host
      adds to single compilations (on the device machine the same unit measured 0.36 s in one run and
      0.63 s in another); the summary line gives both.
+     --opt OPTION: one more NVRTC option on every unit (an A/B of an option's compile time; it takes the
+     place of -no-cache, so compare with --nvrtc-cache or on a machine without a driver).
      NVRTC 12.9+ keeps compiled PTX and cubins in the driver's cache (~/.nv/ComputeCache) where a
      driver is installed, and answers a repeated compilation from it in milliseconds: every unit
      is compiled with -no-cache (when this NVRTC accepts it) unless --nvrtc-cache is given.
@@ -31,7 +33,14 @@ static double compile_s(bnbq_exec* ex, const char* unit, const char* program, co
     const char* opts[24];
     unsigned char* img = NULL;
     double t0, dt;
+    char arch_opt[64];
     int nopts = bnbq__cu_options(defines, kernel, arch, ptx, opt_buf, sizeof opt_buf, opts, 24);
+    /* --split of an sm_90a unit (BNBQ_ARCH_A=1): its PTX for compute_90a, where its kernels have their code
+       (for compute_90 they compile empty) */
+    if (nopts > 0 && ptx && arch == 90 && defines && strstr(defines, "BNBQ_ARCH_A=1")) {
+        snprintf(arch_opt, sizeof arch_opt, "--gpu-architecture=compute_90a");
+        opts[0] = arch_opt;
+    }
     *bytes = 0;
     t0 = bnbq__now();
     *r = nopts < 0 ? BNBQ_ERROR_INVALID_ARGS : bnbq__nvrtc_compile(ex, unit, program, opts, nopts, ptx, &img, bytes, NULL);
@@ -59,6 +68,7 @@ int main(int argc, char** argv) {
     int min_over3 = 0;
     double min_total = 0.0, min_worst = 0.0;
     const char* only = NULL;
+    const char* opt = NULL;
     double total = 0.0, worst = 0.0, ptx_total = 0.0;
     const char* worst_name = "";
     char worst_buf[200];
@@ -68,11 +78,12 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--whole")) whole = 1;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--nvrtc-cache")) nvrtc_cache = 1;
+        else if (!strcmp(argv[i], "--opt") && i + 1 < argc) opt = argv[++i];
         else if (!strcmp(argv[i], "--repeat") && i + 1 < argc && atoi(argv[i + 1]) >= 2 && atoi(argv[i + 1]) <= 20)
             repeat = atoi(argv[++i]);
         else if (atoi(argv[i]) > 0) arch = atoi(argv[i]);
         else {
-            fprintf(stderr, "usage: bench_compile [ARCH] [--split] [--whole] [--only WORD] [--nvrtc-cache] [--repeat N (2..20)]\n");
+            fprintf(stderr, "usage: bench_compile [ARCH] [--split] [--whole] [--only WORD] [--nvrtc-cache] [--repeat N (2..20)] [--opt OPTION]\n");
             return 2;
         }
     }
@@ -89,6 +100,7 @@ int main(int argc, char** argv) {
         bnbq_result r;
         double t = compile_s(&log_ex, "empty", "extern \"C\" __global__ void k(void) {}\n", "", NULL, arch, 0, &b, &r);
         if (!nvrtc_cache && nvrtc_accepts("-no-cache")) bnbq__cu_nvrtc_extra = "-no-cache";
+        if (opt) bnbq__cu_nvrtc_extra = opt;
         printf("NVRTC %d.%d, sm_%d: wall seconds per %s (one compile each, this process)%s\n"
                "NVRTC's first compilation in this process (an empty kernel, not counted): %.3f s\n",
                bnbq__cuda_global.nvrtc.version / 1000, bnbq__cuda_global.nvrtc.version % 1000 / 10, arch,

@@ -30,7 +30,9 @@
    --no-i8dq: LLM.int8's many rows as bnbq_k_int8_wg (int32 out) + bnbq_k_int8_mm_dequant instead of the int8
    GEMM with mm_dequant as its epilogue (bnbq_k_int8_wg_dq_*: A/B; compute capability 9.0).
    --no-i8br: LLM.int8's one row (a decoding step) on bnbq_k_int8_gemv_dq (a warp a row of the weight) instead of
-   bnbq_k_int8_gemv_br (a block a row: A/B); --i8br-b B: its grid B blocks an SM (with --nvrtc-opt -DBNBQ_MM_BR_B=B).
+   bnbq_k_int8_gemv_br (a block a row: A/B); --i8br-b B: its grid B blocks an SM (with --nvrtc-opt -DBNBQ_MM_BR_B=B);
+   --no-i8bro: with outlier columns bnbq_k_int8_gemv_br (the epilogue loads the outlier bytes) instead of
+   bnbq_k_int8_gemv_bro (picks them out of the streamed rows); --i8br-k K: the block-a-row kernels for K > K (4096).
    --exact-outliers: bnbq_cuda_desc.exact_outlier_sums = 1: Linear8bitLt's outlier product (threshold 6) in the CPU's
    order, byte-identical, instead of on the tensor cores in the int8 GEMM's epilogue (bnbq_k_int8_wg_dqt_*: A/B).
    The 16-bit GEMMs of the layers alone (bnbq_gemm vs cublasGemmEx, each storage order): --only '16-bit GEMM'.
@@ -427,12 +429,15 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--no-m4wg")) bnbq__cu_m4_wg_off = 1;   /* A/B: matmul_4bit's 64 x 64 tiles */
         else if (!strcmp(argv[i], "--no-i8dq")) bnbq__cu_i8_wg_dq_off = 1;   /* A/B: int8_wg + int8_mm_dequant */
         else if (!strcmp(argv[i], "--no-i8br")) bnbq__cu_i8_br_off = 1;   /* A/B: one token on bnbq_k_int8_gemv_dq */
+        else if (!strcmp(argv[i], "--no-i8bro")) bnbq__cu_i8_bro_off = 1;   /* A/B: outliers by the epilogue's loads */
+        else if (!strcmp(argv[i], "--i8br-k") && i + 1 < argc && atoi(argv[i + 1]) >= 0)
+            bnbq__cu_i8_bro_kmin = (size_t)atoi(argv[++i]);   /* A/B: the block-a-row kernels for K > this */
         else if (!strcmp(argv[i], "--i8br-b") && i + 1 < argc && atoi(argv[i + 1]) >= 1 && atoi(argv[i + 1]) <= 8)
             bnbq__cu_i8_br_b = atoi(argv[++i]);   /* A/B: bnbq_k_int8_gemv_br's grid, blocks an SM (with --nvrtc-opt) */
         else if (!strcmp(argv[i], "--nvrtc-opt") && i + 1 < argc) bnbq__cu_nvrtc_extra = argv[++i];   /* A/B probes: one more NVRTC option for every unit */
         else if (!strcmp(argv[i], "--exact-outliers")) exact_outliers = 1;   /* A/B: the CPU's order */
         else {
-            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256] [--no-m4wg] [--no-i8dq] [--no-i8br] [--i8br-b 1..8] [--exact-outliers] [--nvrtc-opt OPTION]\n");
+            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256] [--no-m4wg] [--no-i8dq] [--no-i8br] [--no-i8bro] [--i8br-k K] [--i8br-b 1..8] [--exact-outliers] [--nvrtc-opt OPTION]\n");
             return 1;
         }
     }

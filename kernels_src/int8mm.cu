@@ -594,31 +594,96 @@ BNBQ_DEV void bnbq_mm_br_load(const uint4* b4, u64 K16, u64 c0, u32 t, uint4* b)
         b[u] = c < K16 ? __ldg(b4 + c) : make_uint4(0u, 0u, 0u, 0u);
     }
 }
-extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B)
-bnbq_k_int8_gemv_br(const i8* A, const i8* B, u64 N, u64 K, const float* rs, const float* cs, int dt, int bias_dt,
-                    const void* bias, const void* X, const i32* cols, const i32* num_cols, void* out, u32* err) {
-    __shared__ u32 rsum[16];   // the sums of the block's rows i (slot i % 16), added by its warps
-    bnbq_mm_dq d;
-    d.rs = rs; d.cs = cs; d.out = out; d.bias = bias; d.X = X; d.cols = cols; d.num_cols = num_cols;
-    d.err = err; d.dt = dt; d.bias_dt = bias_dt;
+// bnbq_k_int8_gemv_bro: the same with LLM.int8's outlier columns (cols given; the launcher: K <= BNBQ_MM_BRO_K) and
+// their products picked out of the streamed bytes. With the epilogue's own loads (bnbq_mm_dq_out) a row's outlier
+// bytes come back from the DRAM: the 5 x 132 blocks stream ~5000 rows between a row and its epilogue, more than the
+// L2 holds (at K = 14336 1 % of outlier columns cost ~10 us of ~34, session 30's c7). Here each block, after its
+// PDL wait, checks the columns (at most BNBQ_MM_BRO_C, strictly ascending, in [0, K)) and puts them into shared
+// memory: a bit a column, the rank of each 16-byte chunk's first outlier column, f32(X[cols[j]]); the thread that
+// streams a chunk with outlier bits makes their products f32(X[c_j]) * w[n, j] (bnbq_mm_dq_out's values) into the
+// row's slot (16 slots: a warp's epilogue reads rows i0 .. i0 + 7 while the others may write rows i0 + 8 ..), and the
+// epilogue's lane 0 adds the row's products in j order from shared memory: bnbq_mm_dq_out's sum, the same bytes.
+// Columns that fail the check (or more than BNBQ_MM_BRO_C) take bnbq_mm_dq_out for every row, as gemv_br does.
+#ifndef BNBQ_MM_BRO_C
+#define BNBQ_MM_BRO_C 256    // the most outlier columns picked (the products' slots: 16 x 256 floats)
+#endif
+#ifndef BNBQ_MM_BRO_K
+#define BNBQ_MM_BRO_K 16384  // the longest row (K) of the picking form (the launcher's BNBQ__CU_MM_BRO_K)
+#endif
+struct bnbq_mm_bro {
+    u32 mask[BNBQ_MM_BRO_K / 32];        // bit c: column c is an outlier column
+    u8 first[BNBQ_MM_BRO_K / 16];        // chunk c with outlier bits: the rank j of its first outlier column
+    float x[BNBQ_MM_BRO_C];              // f32(X[cols[j]])
+    float p[16][BNBQ_MM_BRO_C];          // the products of row slot i % 16 in j order
+    u32 fail;                            // a column failed the check
+};
+// byte e (0..15) of v as a signed value
+BNBQ_DEV int bnbq_mm_byte16(uint4 v, u32 e) {
+    const u32 w = e < 8u ? (e < 4u ? v.x : v.y) : (e < 12u ? v.z : v.w);
+    return (int)(i8)(u8)(w >> (8u * (e & 3u)));
+}
+// the block's outlier columns into o (after the PDL wait: cols, num_cols and X come from the kernel before);
+// returns 1 where the products are picked (the columns passed the check), the same in every thread
+BNBQ_DEV int bnbq_mm_bro_setup(bnbq_mm_bro& o, const bnbq_mm_dq& d, u64 K, u32 t, i32& nc_out) {
+    const i32 nc = *d.num_cols;
+    const int ok = nc >= 0 && nc <= BNBQ_MM_BRO_C && (u64)nc <= K;
+    for (u32 i = t; i < BNBQ_MM_BRO_K / 32; i += 256u) o.mask[i] = 0u;
+    if (t == 0) o.fail = ok ? 0u : 1u;
+    __syncthreads();
+    if (ok)
+        for (i32 j = (i32)t; j < nc; j += 256) {
+            const i32 c = d.cols[j], pc = j > 0 ? d.cols[j - 1] : -1;
+            if (c < 0 || (u64)c >= K || c <= pc) {
+                atomicOr(&o.fail, 1u);
+            } else {
+                atomicOr(&o.mask[c >> 5], 1u << (c & 31));
+                if (j == 0 || (pc >> 4) != (c >> 4)) o.first[c >> 4] = (u8)j;
+                o.x[j] = bnbq_load(d.dt, d.X, (u64)c);
+            }
+        }
+    __syncthreads();
+    nc_out = nc;
+    return o.fail == 0u;
+}
+// the outlier products of chunk c (bytes v) of row n (slot sl, row scale csn) where it has outlier bits
+BNBQ_DEV void bnbq_mm_bro_pick(bnbq_mm_bro& o, uint4 v, u64 c, u32 sl, float csn, int dt) {
+    u32 m = (o.mask[c >> 1] >> (16u * (u32)(c & 1u))) & 0xffffu;
+    if (!m) return;
+    u32 j = o.first[c];
+    do {
+        const u32 e = (u32)(__ffs((int)m) - 1);
+        m &= m - 1u;
+        o.p[sl][j] = o.x[j] * bnbq_i8_outlier_w(dt, bnbq_mm_byte16(v, e), csn);
+        j++;
+    } while (m);
+}
+// the block-a-row kernels' body; OL = 1: bnbq_k_int8_gemv_bro's picking of the outlier products
+template <int OL>
+BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_dq& d, u32* rsum, bnbq_mm_bro* o) {
     const u32 t = threadIdx.x, lane = t & 31u, w = t >> 5;
     const u64 K16 = K >> 4, step = 256u * BNBQ_MM_BR_U;
     const uint4* a4 = (const uint4*)A;
     uint4 b[BNBQ_MM_BR_U];
     u64 n = blockIdx.x;
+    i32 nc = 0;
     if (t < 16u) rsum[t] = 0u;
     __syncthreads();
     bnbq_mm_pdl_prefetch(B, N, K, n, 1, t, 256u);   // (then bnbq_pdl_wait)
+    const int pick = OL ? bnbq_mm_bro_setup(*o, d, K, t, nc) : 0;
     if (n < N) bnbq_mm_br_load((const uint4*)(B + n * K), K16, 0, t, b);
     for (u32 i = 0; n < N; n += gridDim.x, i++) {   // i: the block's index of row n
         const uint4* b4 = (const uint4*)(B + n * K);
         const bool last = n + gridDim.x >= N;
+        const float csn = pick ? d.cs[n] : 0.0f;
         u32 s = 0u;
         for (u64 c0 = 0;;) {
 #pragma unroll
             for (int u = 0; u < BNBQ_MM_BR_U; u++) {
                 const u64 c = c0 + t + 256u * (u64)u;
-                if (c < K16) s += (u32)bnbq_mm_dot16(__ldg(a4 + c), b[u]);
+                if (c < K16) {
+                    s += (u32)bnbq_mm_dot16(__ldg(a4 + c), b[u]);
+                    if (OL && pick) bnbq_mm_bro_pick(*o, b[u], c, i & 15u, csn, d.dt);
+                }
             }
             c0 += step;
             if (c0 >= K16) break;
@@ -626,7 +691,7 @@ bnbq_k_int8_gemv_br(const i8* A, const i8* B, u64 N, u64 K, const float* rs, con
         }
         if (!last) bnbq_mm_br_load((const uint4*)(B + (n + gridDim.x) * K), K16, 0, t, b);
 #pragma unroll
-        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+        for (int o2 = 16; o2 > 0; o2 >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o2);
         if (lane == 0) atomicAdd(&rsum[i & 15u], s);
         // every 8 rows and after the last: the barrier, then warp w gives the w-th of those rows its epilogue (slot
         // i0 + w % 16, zeroed for row i0 + w + 16, whose sums come after the barrier 8 rows on)
@@ -635,12 +700,46 @@ bnbq_k_int8_gemv_br(const i8* A, const i8* B, u64 N, u64 K, const float* rs, con
             const u32 i0 = i & ~7u;
             if (w <= i - i0) {
                 const u32 sl = (i0 + w) & 15u, v = rsum[sl];
+                const u64 nw = n - (u64)(i - i0 - w) * gridDim.x;
                 __syncwarp();
                 if (lane == 0) rsum[sl] = 0u;
-                bnbq_mm_dq_out(v, lane, 1, 0, n - (u64)(i - i0 - w) * gridDim.x, N, K, B, d);
+                if (OL && pick) {
+                    if (lane == 0) {   // bnbq_mm_dq_out's value: dt(h) + the products added in j order
+                        const float h = bnbq_i8_mmdq((int)v, d.rs[0], d.cs[nw], d.bias_dt, d.bias, nw);
+                        const float* pp = o->p[sl];
+                        float S = 0.0f;
+                        i32 j = 0;
+                        for (; j + 4 <= nc; j += 4) {
+                            const float4 q = *(const float4*)(pp + j);
+                            S = S + q.x; S = S + q.y; S = S + q.z; S = S + q.w;
+                        }
+                        for (; j < nc; j++) S = S + pp[j];
+                        bnbq_store(d.dt, d.out, nw, bnbq_round_to(d.dt, h) + S);
+                    }
+                } else {
+                    bnbq_mm_dq_out(v, lane, 1, 0, nw, N, K, B, d);
+                }
             }
         }
     }
+}
+#define BNBQ_MM_BR_ARGS                                                                                          \
+    const i8 *A, const i8 *B, u64 N, u64 K, const float *rs, const float *cs, int dt, int bias_dt, const void *bias, \
+        const void *X, const i32 *cols, const i32 *num_cols, void *out, u32 *err
+#define BNBQ_MM_BR_DQ                                                                                       \
+    bnbq_mm_dq d;                                                                                           \
+    d.rs = rs; d.cs = cs; d.out = out; d.bias = bias; d.X = X; d.cols = cols; d.num_cols = num_cols; \
+    d.err = err; d.dt = dt; d.bias_dt = bias_dt
+extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B) bnbq_k_int8_gemv_br(BNBQ_MM_BR_ARGS) {
+    __shared__ u32 rsum[16];   // the sums of the block's rows i (slot i % 16), added by its warps
+    BNBQ_MM_BR_DQ;
+    bnbq_mm_br<0>(A, B, N, K, d, rsum, 0);
+}
+extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B) bnbq_k_int8_gemv_bro(BNBQ_MM_BR_ARGS) {
+    __shared__ u32 rsum[16];
+    __shared__ __align__(16) bnbq_mm_bro o;
+    BNBQ_MM_BR_DQ;
+    bnbq_mm_br<1>(A, B, N, K, d, rsum, &o);
 }
 // int8_matmul_rowwise_dequantize / _mixed_dequantize (SwitchBack) for the same few rows of A:
 // bnbq_sb_matmul's arguments, its results bit for bit

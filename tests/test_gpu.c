@@ -2195,8 +2195,11 @@ static void op_int8_mixed_scaled_mm(void) {
        (24) 128 of 150 gathered, the rest read by the kernel); 25-27: one row with K > 4096, bnbq_k_int8_gemv_br:
        K % 4096 = 16 (one thread a second chunk), 700 outlier columns (25, also --small); two steps of loads a row
        (26: K > 16384); more than 16 rows a block on the H100 (27: epilogues every 8 rows, the sums' slots used
-       again) */
-    static const oc_shape shapes[28] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
+       again); 28-30: one row on bnbq_k_int8_gemv_bro (sorted columns: their products picked out of the streamed
+       rows; d == 1 there keeps the block-a-row kernel, so the random order takes its fallback to the epilogue's
+       loads): 200 columns at K = 8192 (28), exactly BNBQ_MM_BRO_C = 256 columns among 4112 (29: chunks with
+       several), 257 at K = 16384 (30: one too many, the fallback); 27 takes it too (3 columns, rows past 16) */
+    static const oc_shape shapes[31] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
                                          { 9, 40, 50, 3 }, { 1, 4096, 64, 100 }, { 17, 4096, 257, 41 },
                                          { 16, 4096, 300, 41 }, { 12, 256, 77, 150 }, { 2, 1024, 40, 64 },
                                          { 7, 4096, 1000, 129 }, { 1, 14336, 1000, 143 }, { 1, 48, 77, 0 },
@@ -2204,9 +2207,10 @@ static void op_int8_mixed_scaled_mm(void) {
                                          { 1, 2048, 96, 700 }, { 20, 1024, 136, 300 }, { 129, 64, 136, 5 },
                                          { 70, 256, 132, 40 }, { 40, 512, 1024, 100 }, { 256, 256, 256, 20 },
                                          { 300, 512, 264, 70 }, { 200, 128, 132, 80 }, { 100, 256, 204, 150 },
-                                         { 1, 4112, 50, 700 }, { 1, 16400, 700, 41 }, { 1, 4128, 12000, 3 } };
+                                         { 1, 4112, 50, 700 }, { 1, 16400, 700, 41 }, { 1, 4128, 12000, 3 },
+                                         { 1, 8192, 3000, 200 }, { 1, 4112, 300, 256 }, { 1, 16384, 100, 257 } };
     int s, d;
-    for (s = 0; s < 28; s++)
+    for (s = 0; s < 31; s++)
         for (d = 0; d < 4; d++) {
             bnbq_dtype dt = k_dts[d % 3], bdt = (s + d) % 3 == 0 ? BNBQ_F16 : k_dts[(s + d + 1) % 3];
             size_t M = shapes[s].M, K = shapes[s].K, N = shapes[s].N, nc = shapes[s].nc, es = bnbq_dtype_size(dt);
@@ -2222,7 +2226,11 @@ static void op_int8_mixed_scaled_mm(void) {
             void *hCA, *hCB, *hrs, *hcs, *hA, *hbias = NULL, *ho;
             void *dCA, *dCB, *drs, *dcs, *dA, *dbias = NULL, *dc, *dn, *dwork, *dout;
             bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
-            unsigned long dq0 = gc->gemv_dq_launches, br0 = gc->i8_br_launches;
+            unsigned long dq0 = gc->gemv_dq_launches, br0 = gc->i8_br_launches, bro0 = gc->i8_bro_launches;
+            /* one row, K > 4096: the block-a-row kernels (d == 1 before shape 28: the warp a row); with outlier
+               columns and K <= 16384 bnbq_k_int8_gemv_bro */
+            int br = M == 1 && K % 16 == 0 && K > 4096 && !(d == 1 && s < 28);
+            int bro = br && with_cols && K <= BNBQ__CU_MM_BRO_K;
             unsigned long tc0 = gc->mm_tc_launches + gc->mm_tile_tc_launches;
             unsigned long g0 = gc->outlier_g_launches, f0 = gc->dq_outl_launches;
             /* 2..16 rows on the tensor cores with outlier columns: their product in bnbq_k_int8_dq_mma's epilogue
@@ -2241,7 +2249,8 @@ static void op_int8_mixed_scaled_mm(void) {
                       gc->target_arch >= 80 && bnbq__cu_i8_wg_dqt_p(M, N, K) >= 64;
             unsigned long w0 = gc->i8_wg_dq_launches, wt0 = gc->i8_wg_dqt_launches, to0 = gc->outlier_tc_launches;
             bnbq_result rc, rg;
-            if (g_small && ((s >= 10 && s < 18) || s == 21 || s == 22 || s == 26 || s == 27)) continue;
+            if (g_small && ((s >= 10 && s < 18) || s == 21 || s == 22 || s == 26 || s == 27 || s == 28 || s == 30))
+                continue;
             if (bad && (!with_cols || nc == 0)) continue;
             STOP();
             case_begin();
@@ -2291,7 +2300,7 @@ static void op_int8_mixed_scaled_mm(void) {
             rc = bnbq_int8_mixed_scaled_mm(NULL, dt, (int8_t*)hCA, (int8_t*)hCB, M, N, K, (float*)hrs, (float*)hcs, bdt,
                                            hbias, hA, with_cols ? hc : NULL, &hn, with_work ? (int32_t*)H(M * N * 4) : NULL, ho);
             bnbq__cu_dq_outl_off = d == 1;
-            bnbq__cu_i8_br_off = d == 1;   /* (one row: the warp-a-row kernel instead of the block-a-row one) */
+            bnbq__cu_i8_br_off = d == 1 && s < 28;   /* (one row: the warp-a-row kernel instead of the block-a-row one) */
             bnbq__cu_i8_wg_dq_off = dq_off;
             gc->desc.exact_outlier_sums = xo;
             rg = bnbq_int8_mixed_scaled_mm(g_gex, dt, (int8_t*)dCA, (int8_t*)dCB, M, N, K, (float*)drs, (float*)dcs, bdt,
@@ -2315,8 +2324,10 @@ static void op_int8_mixed_scaled_mm(void) {
             }
             if (!g_plumbing && (gc->gemv_dq_launches - dq0 == 1) != (M == 1))
                 case_fail("the fused kernel was %s", M == 1 ? "not used" : "used");
-            if (!g_plumbing && (gc->i8_br_launches - br0 == 1) != (M == 1 && K % 16 == 0 && K > 4096 && d != 1))
+            if (!g_plumbing && (gc->i8_br_launches - br0 == 1) != br)
                 case_fail("bnbq_k_int8_gemv_br was %s", gc->i8_br_launches - br0 == 1 ? "used" : "not used");
+            if (!g_plumbing && (gc->i8_bro_launches - bro0 == 1) != bro)
+                case_fail("bnbq_k_int8_gemv_bro was %s", gc->i8_bro_launches - bro0 == 1 ? "used" : "not used");
             if (!g_plumbing && (gc->dq_outl_launches - f0 == 1) != fused)
                 case_fail("the outlier epilogue of bnbq_k_int8_dq_mma was %s", fused ? "not used" : "used");
             if (!g_plumbing && (gc->outlier_g_launches - g0 == 1) != (gath && !wgdqt && !tco))
