@@ -630,25 +630,27 @@ BNBQ_DEV int bnbq_mm_bro_setup(bnbq_mm_bro& o, const bnbq_mm_dq& d, u64 K, u32 t
     for (u32 i = t; i < BNBQ_MM_BRO_K / 32; i += 256u) o.mask[i] = 0u;
     if (t == 0) o.fail = ok ? 0u : 1u;
     __syncthreads();
+    i32 c = 0, pc = 0;
     if (ok)
-        for (i32 j = (i32)t; j < nc; j += 256) {
-            const i32 c = d.cols[j], pc = j > 0 ? d.cols[j - 1] : -1;
+        for (i32 j = (i32)t; j < nc; j += 256) {   // (j < 256: one column a thread)
+            c = d.cols[j], pc = j > 0 ? d.cols[j - 1] : -1;
             if (c < 0 || (u64)c >= K || c <= pc) {
                 atomicOr(&o.fail, 1u);
             } else {
                 atomicOr(&o.mask[c >> 5], 1u << (c & 31));
-                if (j == 0 || (pc >> 4) != (c >> 4)) o.first[c >> 4] = (u8)j;
                 o.x[j] = bnbq_load(d.dt, d.X, (u64)c);
             }
         }
     __syncthreads();
+    const int pick = o.fail == 0u;
+    // the chunks' first ranks once the columns are known to ascend (one writer a chunk)
+    if (pick && (i32)t < nc && (t == 0 || (pc >> 4) != (c >> 4))) o.first[c >> 4] = (u8)t;
+    __syncthreads();
     nc_out = nc;
-    return o.fail == 0u;
+    return pick;
 }
-// the outlier products of chunk c (bytes v) of row n (slot sl, row scale csn) where it has outlier bits
-BNBQ_DEV void bnbq_mm_bro_pick(bnbq_mm_bro& o, uint4 v, u64 c, u32 sl, float csn, int dt) {
-    u32 m = (o.mask[c >> 1] >> (16u * (u32)(c & 1u))) & 0xffffu;
-    if (!m) return;
+// the outlier products of chunk c (bytes v, outlier bits m != 0) of row n (slot sl, row scale csn)
+BNBQ_DEV void bnbq_mm_bro_pick(bnbq_mm_bro& o, uint4 v, u64 c, u32 m, u32 sl, float csn, int dt) {
     u32 j = o.first[c];
     do {
         const u32 e = (u32)(__ffs((int)m) - 1);
@@ -669,20 +671,26 @@ BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_d
     if (t < 16u) rsum[t] = 0u;
     __syncthreads();
     bnbq_mm_pdl_prefetch(B, N, K, n, 1, t, 256u);   // (then bnbq_pdl_wait)
-    const int pick = OL ? bnbq_mm_bro_setup(*o, d, K, t, nc) : 0;
     if (n < N) bnbq_mm_br_load((const uint4*)(B + n * K), K16, 0, t, b);
+    const int pick = OL ? bnbq_mm_bro_setup(*o, d, K, t, nc) : 0;   // (while the first row's loads fly)
     for (u32 i = 0; n < N; n += gridDim.x, i++) {   // i: the block's index of row n
         const uint4* b4 = (const uint4*)(B + n * K);
         const bool last = n + gridDim.x >= N;
         const float csn = pick ? d.cs[n] : 0.0f;
         u32 s = 0u;
         for (u64 c0 = 0;;) {
+            u32 om[BNBQ_MM_BR_U];   // (OL: the chunks' outlier bits, read before the products)
+#pragma unroll
+            for (int u = 0; u < BNBQ_MM_BR_U; u++) {
+                const u64 c = c0 + t + 256u * (u64)u;
+                om[u] = OL && pick && c < K16 ? (o->mask[c >> 1] >> (16u * (u32)(c & 1u))) & 0xffffu : 0u;
+            }
 #pragma unroll
             for (int u = 0; u < BNBQ_MM_BR_U; u++) {
                 const u64 c = c0 + t + 256u * (u64)u;
                 if (c < K16) {
                     s += (u32)bnbq_mm_dot16(__ldg(a4 + c), b[u]);
-                    if (OL && pick) bnbq_mm_bro_pick(*o, b[u], c, i & 15u, csn, d.dt);
+                    if (OL && om[u]) bnbq_mm_bro_pick(*o, b[u], c, om[u], i & 15u, csn, d.dt);
                 }
             }
             c0 += step;
