@@ -199,8 +199,9 @@ struct bnbq_mm_dq {
 };
 // (Inline: out of line, __noinline__, NVRTC took 0.214 s instead of 0.275 here, but Linear8bitLt at one token
 // was 10-20 % slower on the H100, bench/results/gpu-20261123-h100-session22-int8-dq-noinline.txt.)
+// (pre: one row whose outlier sum, the same value, lane 0 has in pre_s: bnbq_k_int8_gemv_bro's picked products)
 BNBQ_DEV void bnbq_mm_dq_out(u32 mine, u32 lane, u64 rows, u64 m0, u64 n, u64 N, u64 K, const i8* B,
-                             const bnbq_mm_dq& d) {
+                             const bnbq_mm_dq& d, bool pre = false, float pre_s = 0.0f) {
     const bool own = (u64)lane < rows;   // lane r keeps row m0 + r
     const u64 e = (m0 + lane) * N + n;
     const float h = own ? bnbq_i8_mmdq((int)mine, d.rs[m0 + lane], d.cs[n], d.bias_dt, d.bias, n) : 0.0f;
@@ -208,12 +209,12 @@ BNBQ_DEV void bnbq_mm_dq_out(u32 mine, u32 lane, u64 rows, u64 m0, u64 n, u64 N,
         if (own) bnbq_store(d.dt, d.out, e, h);
         return;
     }
-    i32 nc = *d.num_cols;
+    i32 nc = pre ? 0 : *d.num_cols;
     bool bad = nc < 0 || (u64)nc > K;
     if (bad) nc = nc < 0 ? 0 : (i32)K;
     const float csn = d.cs[n];
-    float smine = 0.0f;
-    for (u64 r = 0; r < rows; r++) {
+    float smine = pre_s;
+    for (u64 r = 0; r < rows && !pre; r++) {
         float S = 0.0f;
         for (i32 j0 = 0; j0 < nc; j0 += 32) {
             const i32 j = j0 + (i32)lane;
@@ -622,11 +623,13 @@ BNBQ_DEV int bnbq_mm_byte16(uint4 v, u32 e) {
     const u32 w = e < 8u ? (e < 4u ? v.x : v.y) : (e < 12u ? v.z : v.w);
     return (int)(i8)(u8)(w >> (8u * (e & 3u)));
 }
-// the block's outlier columns into o (after the PDL wait: cols, num_cols and X come from the kernel before);
-// returns 1 where the products are picked (the columns passed the check), the same in every thread
-BNBQ_DEV int bnbq_mm_bro_setup(bnbq_mm_bro& o, const bnbq_mm_dq& d, u64 K, u32 t, i32& nc_out) {
+// the block's outlier columns into o (after the PDL wait: cols, num_cols and X come from the kernel before); where
+// they fail the check, o.fail != 0 and the bitmask is empty (no chunk picks anything). (The kernel reads o.fail
+// again where it needs it rather than keeping a flag: NVVM copied the whole row loop for a flag, which doubled the
+// unit's NVRTC time.)
+BNBQ_DEV void bnbq_mm_bro_setup(bnbq_mm_bro& o, const bnbq_mm_dq& d, u64 K, u32 t, i32& nc_out) {
     const i32 nc = *d.num_cols;
-    const int ok = nc >= 0 && nc <= BNBQ_MM_BRO_C && (u64)nc <= K;
+    const int ok = nc >= 0 && nc <= BNBQ_MM_BRO_C && (u64)nc <= K && K <= BNBQ_MM_BRO_K;   // (else bnbq_mm_dq_out)
     for (u32 i = t; i < BNBQ_MM_BRO_K / 32; i += 256u) o.mask[i] = 0u;
     if (t == 0) o.fail = ok ? 0u : 1u;
     __syncthreads();
@@ -642,20 +645,34 @@ BNBQ_DEV int bnbq_mm_bro_setup(bnbq_mm_bro& o, const bnbq_mm_dq& d, u64 K, u32 t
             }
         }
     __syncthreads();
-    const int pick = o.fail == 0u;
-    // the chunks' first ranks once the columns are known to ascend (one writer a chunk)
-    if (pick && (i32)t < nc && (t == 0 || (pc >> 4) != (c >> 4))) o.first[c >> 4] = (u8)t;
+    // the chunks' first ranks once the columns are known to ascend (one writer a chunk), else no outlier bits
+    if (o.fail == 0u) {
+        if ((i32)t < nc && (t == 0 || (pc >> 4) != (c >> 4))) o.first[c >> 4] = (u8)t;
+    } else {
+        for (u32 i = t; i < BNBQ_MM_BRO_K / 32; i += 256u) o.mask[i] = 0u;
+    }
     __syncthreads();
     nc_out = nc;
-    return pick;
 }
-// the outlier products of chunk c (bytes v, outlier bits m != 0) of row n (slot sl, row scale csn)
-BNBQ_DEV void bnbq_mm_bro_pick(bnbq_mm_bro& o, uint4 v, u64 c, u32 m, u32 sl, float csn, int dt) {
+// bnbq_i8_outlier_w(dt, q, scb) as an operand of arithmetic: the hardware's RNE narrowings (bnbq_f16_canon /
+// bnbq_bf16_canon: the same values, a NaN stays a NaN; NVRTC time: four copies of the software rounding made
+// bnbq_k_int8_gemv_bro's unit 0.58 s instead of ... here)
+BNBQ_DEV float bnbq_mm_outlier_w_hw(int dt, int q, float scb) {
+    const float w1 = bnbq_i8_outlier_w1(q, scb);
+    const float h = bnbq_h2f_arith(bnbq_f16_canon(w1)), b = bnbq_bf16_to_f32(bnbq_bf16_canon(w1));
+    return dt == BNBQ_F16 ? h : dt == BNBQ_BF16 ? b : w1;
+}
+// the outlier products of chunk c (bytes v) of row n (slot sl, row scale csn), where it has outlier bits (read
+// here, after the chunk's product: each step's bits read before its products measured 1-2 us slower at 8192^2, c3 / c5)
+BNBQ_DEV void bnbq_mm_bro_pick(bnbq_mm_bro& o, uint4 v, u64 c, u32 sl, float csn, int dt) {
+    u32 m = (o.mask[c >> 1] >> (16u * (u32)(c & 1u))) & 0xffffu;
+    if (!m) return;
     u32 j = o.first[c];
+#pragma unroll 1
     do {
         const u32 e = (u32)(__ffs((int)m) - 1);
         m &= m - 1u;
-        o.p[sl][j] = o.x[j] * bnbq_i8_outlier_w(dt, bnbq_mm_byte16(v, e), csn);
+        o.p[sl][j] = o.x[j] * bnbq_mm_outlier_w_hw(dt, bnbq_mm_byte16(v, e), csn);
         j++;
     } while (m);
 }
@@ -671,26 +688,22 @@ BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_d
     if (t < 16u) rsum[t] = 0u;
     __syncthreads();
     bnbq_mm_pdl_prefetch(B, N, K, n, 1, t, 256u);   // (then bnbq_pdl_wait)
+    // (OL: the setup first, then the first row's loads, which the prefetch has put in the L2: issued before the
+    // setup, 8192^2 took 1.5-2 us more, bench/results/gpu-20261124-h100-session31-int8-bro.txt c4 / c5)
+    if (OL) bnbq_mm_bro_setup(*o, d, K, t, nc);
     if (n < N) bnbq_mm_br_load((const uint4*)(B + n * K), K16, 0, t, b);
-    const int pick = OL ? bnbq_mm_bro_setup(*o, d, K, t, nc) : 0;   // (while the first row's loads fly)
     for (u32 i = 0; n < N; n += gridDim.x, i++) {   // i: the block's index of row n
         const uint4* b4 = (const uint4*)(B + n * K);
         const bool last = n + gridDim.x >= N;
-        const float csn = pick ? d.cs[n] : 0.0f;
+        const float csn = OL ? d.cs[n] : 0.0f;
         u32 s = 0u;
         for (u64 c0 = 0;;) {
-            u32 om[BNBQ_MM_BR_U];   // (OL: the chunks' outlier bits, read before the products)
-#pragma unroll
-            for (int u = 0; u < BNBQ_MM_BR_U; u++) {
-                const u64 c = c0 + t + 256u * (u64)u;
-                om[u] = OL && pick && c < K16 ? (o->mask[c >> 1] >> (16u * (u32)(c & 1u))) & 0xffffu : 0u;
-            }
 #pragma unroll
             for (int u = 0; u < BNBQ_MM_BR_U; u++) {
                 const u64 c = c0 + t + 256u * (u64)u;
                 if (c < K16) {
                     s += (u32)bnbq_mm_dot16(__ldg(a4 + c), b[u]);
-                    if (OL && om[u]) bnbq_mm_bro_pick(*o, b[u], c, om[u], i & 15u, csn, d.dt);
+                    if (OL) bnbq_mm_bro_pick(*o, b[u], c, i & 15u, csn, d.dt);
                 }
             }
             c0 += step;
@@ -711,22 +724,18 @@ BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_d
                 const u64 nw = n - (u64)(i - i0 - w) * gridDim.x;
                 __syncwarp();
                 if (lane == 0) rsum[sl] = 0u;
-                if (OL && pick) {
-                    if (lane == 0) {   // bnbq_mm_dq_out's value: dt(h) + the products added in j order
-                        const float h = bnbq_i8_mmdq((int)v, d.rs[0], d.cs[nw], d.bias_dt, d.bias, nw);
-                        const float* pp = o->p[sl];
-                        float S = 0.0f;
-                        i32 j = 0;
-                        for (; j + 4 <= nc; j += 4) {
-                            const float4 q = *(const float4*)(pp + j);
-                            S = S + q.x; S = S + q.y; S = S + q.z; S = S + q.w;
-                        }
-                        for (; j < nc; j++) S = S + pp[j];
-                        bnbq_store(d.dt, d.out, nw, bnbq_round_to(d.dt, h) + S);
+                const bool pre = OL && o->fail == 0u;
+                float S = 0.0f;
+                if (pre && lane == 0) {   // the picked products added in j order (bnbq_mm_dq_out's sum)
+                    const float* pp = o->p[sl];
+                    i32 j = 0;
+                    for (; j + 4 <= nc; j += 4) {
+                        const float4 q = *(const float4*)(pp + j);
+                        S = S + q.x; S = S + q.y; S = S + q.z; S = S + q.w;
                     }
-                } else {
-                    bnbq_mm_dq_out(v, lane, 1, 0, nw, N, K, B, d);
+                    for (; j < nc; j++) S = S + pp[j];
                 }
+                bnbq_mm_dq_out(v, lane, 1, 0, nw, N, K, B, d, pre, S);
             }
         }
     }
