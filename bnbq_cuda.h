@@ -5414,8 +5414,8 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "    nc_out = nc;\n",
     "}\n",
     "// bnbq_i8_outlier_w(dt, q, scb) as an operand of arithmetic: the hardware's RNE narrowings (bnbq_f16_canon /\n",
-    "// bnbq_bf16_canon: the same values, a NaN stays a NaN; NVRTC time: four copies of the software rounding made\n",
-    "// bnbq_k_int8_gemv_bro's unit 0.58 s instead of ... here)\n",
+    "// bnbq_bf16_canon: the same values; a NaN stays a NaN, which the product and the sum keep), selected without a branch\n",
+    "// (less code in each of the four unrolled picks than bnbq_round_to's software roundings)\n",
     "BNBQ_DEV float bnbq_mm_outlier_w_hw(int dt, int q, float scb) {\n",
     "    const float w1 = bnbq_i8_outlier_w1(q, scb);\n",
     "    const float h = bnbq_h2f_arith(bnbq_f16_canon(w1)), b = bnbq_bf16_to_f32(bnbq_bf16_canon(w1));\n",
@@ -12701,7 +12701,9 @@ static bnbq_result bnbq__cu_int8_scaled_wgt(bnbq_exec* ex, bnbq_dtype dt, const 
 
 /* bnbq_int8_mixed_scaled_mm: one row of A (a decoding step) on the warp-a-row gemv with LLM.int8's epilogue
    (bnbq_k_int8_gemv_dq: mm_dequant and the outlier product on each sum, no int32 intermediate; byte loads
-   where K % 16 or the alignment rule out 16-byte ones); 2..16 rows on sm_80+ (K % 16 == 0, 16-byte aligned)
+   where K % 16 or the alignment rule out 16-byte ones), with K > 4096 (16-byte loads) on a block a row
+   (bnbq_k_int8_gemv_br; with outlier columns and K <= BNBQ__CU_MM_BRO_K bnbq_k_int8_gemv_bro, which picks the
+   outlier products out of the streamed rows); 2..16 rows on sm_80+ (K % 16 == 0, 16-byte aligned)
    the tensor-core kernel with mm_dequant as its epilogue, then the outlier product; else the three launches
    of the unfused path through work (more rows: bnbq_k_int8_tc's int32 pairs + mm_dequant measured faster
    than the tiles with that epilogue) */

@@ -655,8 +655,8 @@ BNBQ_DEV void bnbq_mm_bro_setup(bnbq_mm_bro& o, const bnbq_mm_dq& d, u64 K, u32 
     nc_out = nc;
 }
 // bnbq_i8_outlier_w(dt, q, scb) as an operand of arithmetic: the hardware's RNE narrowings (bnbq_f16_canon /
-// bnbq_bf16_canon: the same values, a NaN stays a NaN; NVRTC time: four copies of the software rounding made
-// bnbq_k_int8_gemv_bro's unit 0.58 s instead of ... here)
+// bnbq_bf16_canon: the same values; a NaN stays a NaN, which the product and the sum keep), selected without a branch
+// (less code in each of the four unrolled picks than bnbq_round_to's software roundings)
 BNBQ_DEV float bnbq_mm_outlier_w_hw(int dt, int q, float scb) {
     const float w1 = bnbq_i8_outlier_w1(q, scb);
     const float h = bnbq_h2f_arith(bnbq_f16_canon(w1)), b = bnbq_bf16_to_f32(bnbq_bf16_canon(w1));
