@@ -20,6 +20,7 @@
      forward and forward+backward, each against the same baselines; and their forward alone at 1
      and 16 tokens on the 4096-dim shapes (decoding: the int8 matmuls' few-rows kernels).
    --tokens N,...: only the shapes with these token counts (e.g. --tokens 1,16).
+   --nk N,K: the layers also at N out x K in features (e.g. 8192,28672: Llama 70B's down projection).
    --no-mma: the int8 few-rows matmuls without tensor cores (bnbq_k_int8_gemv for 2..16 rows: A/B).
    --no-tile-tc: the int8 matmuls of more rows on the SIMT tiles (bnbq_k_int8_matmul, _sb_matmul: A/B).
    --no-t2: the 16-bit GEMMs of more rows on bnbq_k_gemm_tc instead of the cp.async tiles (bnbq_k_gemm_t2_*: A/B).
@@ -58,6 +59,7 @@ static bnbq_exec g_ex;
 static int g_runs = 10, g_warmup = 2, g_quick;
 static const char* g_only;
 static const char* g_tokens;   /* --tokens: a comma-separated list (NULL: every count) */
+static size_t g_xn, g_xk;      /* --nk N,K: one more layer shape after the usual ones (0: none) */
 
 /* 1 when the --tokens list holds M (or there is no list) */
 static int tokens_wanted(size_t M) {
@@ -421,6 +423,8 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--quick")) g_quick = 1;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) g_only = argv[++i];
         else if (!strcmp(argv[i], "--tokens") && i + 1 < argc) g_tokens = argv[++i];
+        else if (!strcmp(argv[i], "--nk") && i + 1 < argc && sscanf(argv[i + 1], "%zu,%zu", &g_xn, &g_xk) == 2 && g_xn &&
+                 g_xk) i++;   /* one more layer shape: N out, K in features */
         else if (!strcmp(argv[i], "--no-mma")) bnbq__cu_mm_tc_off = 1;   /* A/B: the int8 warp-a-row GEMV */
         else if (!strcmp(argv[i], "--no-tile-tc")) bnbq__cu_mm_tile_tc_off = 1;   /* A/B: the int8 SIMT tiles */
         else if (!strcmp(argv[i], "--no-t2")) bnbq__cu_gemm_t2_off = 1;   /* A/B: bnbq_k_gemm_tc */
@@ -437,7 +441,7 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--nvrtc-opt") && i + 1 < argc) bnbq__cu_nvrtc_extra = argv[++i];   /* A/B probes: one more NVRTC option for every unit */
         else if (!strcmp(argv[i], "--exact-outliers")) exact_outliers = 1;   /* A/B: the CPU's order */
         else {
-            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256] [--no-m4wg] [--no-i8dq] [--no-i8br] [--no-i8bro] [--i8br-k K] [--i8br-b 1..8] [--exact-outliers] [--nvrtc-opt OPTION]\n");
+            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--nk N,K] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256] [--no-m4wg] [--no-i8dq] [--no-i8br] [--no-i8bro] [--i8br-k K] [--i8br-b 1..8] [--exact-outliers] [--nvrtc-opt OPTION]\n");
             return 1;
         }
     }
@@ -464,6 +468,8 @@ int main(int argc, char** argv) {
         for (t = 2; t < 4; t++) matmul4(toks[t], wa[i][0], wa[i][1]);
     for (i = 0; i < (g_quick ? 1 : 4); i++)
         for (t = 0; t < 4; t++) shape(toks[t], wa[i][0], wa[i][1], 0);
+    if (g_xn)
+        for (t = 0; t < 4; t++) shape(toks[t], g_xn, g_xk, 0);
     for (t = 0; t < 2; t++) {   /* decoding: SwitchBack / FP8 forward at 1 and 16 tokens */
         shape(toks[t], 4096, 4096, 2);
         if (!g_quick) {

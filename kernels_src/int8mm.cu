@@ -609,7 +609,8 @@ BNBQ_DEV void bnbq_mm_br_load(const uint4* b4, u64 K16, u64 c0, u32 t, uint4* b)
 #define BNBQ_MM_BRO_C 256    // the most outlier columns picked (the products' slots: 16 x 256 floats)
 #endif
 #ifndef BNBQ_MM_BRO_K
-#define BNBQ_MM_BRO_K 16384  // the longest row (K) of the picking form (the launcher's BNBQ__CU_MM_BRO_K)
+#define BNBQ_MM_BRO_K 32768  // the longest row (K) of the picking form (the launcher's BNBQ__CU_MM_BRO_K; 28672: Llama 70B's
+                             // down projection)
 #endif
 struct bnbq_mm_bro {
     u32 mask[BNBQ_MM_BRO_K / 32];        // bit c: column c is an outlier column
