@@ -599,26 +599,25 @@ BNBQ_DEV void bnbq_mm_br_load(const uint4* b4, u64 K16, u64 c0, u32 t, uint4* b)
 // their products picked out of the streamed bytes. With the epilogue's own loads (bnbq_mm_dq_out) a row's outlier
 // bytes come back from the DRAM: the 5 x 132 blocks stream ~5000 rows between a row and its epilogue, more than the
 // L2 holds (at K = 14336 1 % of outlier columns cost ~10 us of ~34, session 30's c7). Here each block, after its
-// PDL wait, checks the columns (at most BNBQ_MM_BRO_C, strictly ascending, in [0, K)) and puts them into shared
+// PDL wait, checks the columns (at most cap, strictly ascending, in [0, K)) and puts them into shared
 // memory: a bit a column, the rank of each 16-byte chunk's first outlier column, f32(X[cols[j]]); the thread that
 // streams a chunk with outlier bits makes their products f32(X[c_j]) * w[n, j] (bnbq_mm_dq_out's values) into the
 // row's slot (16 slots: a warp's epilogue reads rows i0 .. i0 + 7 while the others may write rows i0 + 8 ..), and the
 // epilogue's lane 0 adds the row's products in j order from shared memory: bnbq_mm_dq_out's sum, the same bytes.
-// Columns that fail the check (or more than BNBQ_MM_BRO_C) take bnbq_mm_dq_out for every row, as gemv_br does.
-#ifndef BNBQ_MM_BRO_C
-#define BNBQ_MM_BRO_C 256    // the most outlier columns picked (the products' slots: 16 x 256 floats)
-#endif
+// Columns that fail the check (or more than cap) take bnbq_mm_dq_out for every row, as gemv_br does. The products'
+// slots and the X values are dynamic shared memory of 17 cap floats (cap: the launcher's, 256 or, for K > 16384, 512:
+// 1 % of K outlier columns, what bench_layers assumes, is 287 at K = 28672).
 #ifndef BNBQ_MM_BRO_K
 #define BNBQ_MM_BRO_K 32768  // the longest row (K) of the picking form (the launcher's BNBQ__CU_MM_BRO_K; 28672: Llama 70B's
                              // down projection)
 #endif
 struct bnbq_mm_bro {
     u32 mask[BNBQ_MM_BRO_K / 32];        // bit c: column c is an outlier column
-    u8 first[BNBQ_MM_BRO_K / 16];        // chunk c with outlier bits: the rank j of its first outlier column
-    float x[BNBQ_MM_BRO_C];              // f32(X[cols[j]])
-    float p[16][BNBQ_MM_BRO_C];          // the products of row slot i % 16 in j order
+    u16 first[BNBQ_MM_BRO_K / 16];       // chunk c with outlier bits: the rank j of its first outlier column
     u32 fail;                            // a column failed the check
 };
+// (dynamic, 17 cap floats) the products of row slot s at [s cap + j], f32(X[cols[j]]) at [16 cap + j]
+extern __shared__ __align__(16) float bnbq_mm_bro_px[];
 // byte e (0..15) of v as a signed value
 BNBQ_DEV int bnbq_mm_byte16(uint4 v, u32 e) {
     const u32 w = e < 8u ? (e < 4u ? v.x : v.y) : (e < 12u ? v.z : v.w);
@@ -628,27 +627,30 @@ BNBQ_DEV int bnbq_mm_byte16(uint4 v, u32 e) {
 // they fail the check, o.fail != 0 and the bitmask is empty (no chunk picks anything). (The kernel reads o.fail
 // again where it needs it rather than keeping a flag: NVVM copied the whole row loop for a flag, which doubled the
 // unit's NVRTC time.)
-BNBQ_DEV void bnbq_mm_bro_setup(bnbq_mm_bro& o, const bnbq_mm_dq& d, u64 K, u32 t, i32& nc_out) {
+BNBQ_DEV void bnbq_mm_bro_setup(bnbq_mm_bro& o, const bnbq_mm_dq& d, u64 K, u32 cap, u32 t, i32& nc_out) {
     const i32 nc = *d.num_cols;
-    const int ok = nc >= 0 && nc <= BNBQ_MM_BRO_C && (u64)nc <= K && K <= BNBQ_MM_BRO_K;   // (else bnbq_mm_dq_out)
+    const int ok = nc >= 0 && (u32)nc <= cap && (u64)nc <= K && K <= BNBQ_MM_BRO_K;   // (else bnbq_mm_dq_out)
     for (u32 i = t; i < BNBQ_MM_BRO_K / 32; i += 256u) o.mask[i] = 0u;
     if (t == 0) o.fail = ok ? 0u : 1u;
     __syncthreads();
     i32 c = 0, pc = 0;
     if (ok)
-        for (i32 j = (i32)t; j < nc; j += 256) {   // (j < 256: one column a thread)
+        for (i32 j = (i32)t; j < nc; j += 256) {
             c = d.cols[j], pc = j > 0 ? d.cols[j - 1] : -1;
             if (c < 0 || (u64)c >= K || c <= pc) {
                 atomicOr(&o.fail, 1u);
             } else {
                 atomicOr(&o.mask[c >> 5], 1u << (c & 31));
-                o.x[j] = bnbq_load(d.dt, d.X, (u64)c);
+                bnbq_mm_bro_px[16u * cap + (u32)j] = bnbq_load(d.dt, d.X, (u64)c);
             }
         }
     __syncthreads();
     // the chunks' first ranks once the columns are known to ascend (one writer a chunk), else no outlier bits
     if (o.fail == 0u) {
-        if ((i32)t < nc && (t == 0 || (pc >> 4) != (c >> 4))) o.first[c >> 4] = (u8)t;
+        for (i32 j = (i32)t; j < nc; j += 256) {
+            c = d.cols[j], pc = j > 0 ? d.cols[j - 1] : -1;
+            if (j == 0 || (pc >> 4) != (c >> 4)) o.first[c >> 4] = (u16)j;
+        }
     } else {
         for (u32 i = t; i < BNBQ_MM_BRO_K / 32; i += 256u) o.mask[i] = 0u;
     }
@@ -665,7 +667,7 @@ BNBQ_DEV float bnbq_mm_outlier_w_hw(int dt, int q, float scb) {
 }
 // the outlier products of chunk c (bytes v) of row n (slot sl, row scale csn), where it has outlier bits (read
 // here, after the chunk's product: each step's bits read before its products measured 1-2 us slower at 8192^2, c3 / c5)
-BNBQ_DEV void bnbq_mm_bro_pick(bnbq_mm_bro& o, uint4 v, u64 c, u32 sl, float csn, int dt) {
+BNBQ_DEV void bnbq_mm_bro_pick(const bnbq_mm_bro& o, uint4 v, u64 c, u32 sl, u32 cap, float csn, int dt) {
     u32 m = (o.mask[c >> 1] >> (16u * (u32)(c & 1u))) & 0xffffu;
     if (!m) return;
     u32 j = o.first[c];
@@ -673,13 +675,14 @@ BNBQ_DEV void bnbq_mm_bro_pick(bnbq_mm_bro& o, uint4 v, u64 c, u32 sl, float csn
     do {
         const u32 e = (u32)(__ffs((int)m) - 1);
         m &= m - 1u;
-        o.p[sl][j] = o.x[j] * bnbq_mm_outlier_w_hw(dt, bnbq_mm_byte16(v, e), csn);
+        bnbq_mm_bro_px[sl * cap + j] = bnbq_mm_bro_px[16u * cap + j] * bnbq_mm_outlier_w_hw(dt, bnbq_mm_byte16(v, e), csn);
         j++;
     } while (m);
 }
 // the block-a-row kernels' body; OL = 1: bnbq_k_int8_gemv_bro's picking of the outlier products
 template <int OL>
-BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_dq& d, u32* rsum, bnbq_mm_bro* o) {
+BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_dq& d, u32* rsum, bnbq_mm_bro* o,
+                         u32 cap) {
     const u32 t = threadIdx.x, lane = t & 31u, w = t >> 5;
     const u64 K16 = K >> 4, step = 256u * BNBQ_MM_BR_U;
     const uint4* a4 = (const uint4*)A;
@@ -691,7 +694,7 @@ BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_d
     bnbq_mm_pdl_prefetch(B, N, K, n, 1, t, 256u);   // (then bnbq_pdl_wait)
     // (OL: the setup first, then the first row's loads, which the prefetch has put in the L2: issued before the
     // setup, 8192^2 took 1.5-2 us more, bench/results/gpu-20261124-h100-session31-int8-bro.txt c4 / c5)
-    if (OL) bnbq_mm_bro_setup(*o, d, K, t, nc);
+    if (OL) bnbq_mm_bro_setup(*o, d, K, cap, t, nc);
     if (n < N) bnbq_mm_br_load((const uint4*)(B + n * K), K16, 0, t, b);
     for (u32 i = 0; n < N; n += gridDim.x, i++) {   // i: the block's index of row n
         const uint4* b4 = (const uint4*)(B + n * K);
@@ -704,7 +707,7 @@ BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_d
                 const u64 c = c0 + t + 256u * (u64)u;
                 if (c < K16) {
                     s += (u32)bnbq_mm_dot16(__ldg(a4 + c), b[u]);
-                    if (OL) bnbq_mm_bro_pick(*o, b[u], c, i & 15u, csn, d.dt);
+                    if (OL) bnbq_mm_bro_pick(*o, b[u], c, i & 15u, cap, csn, d.dt);
                 }
             }
             c0 += step;
@@ -728,7 +731,7 @@ BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_d
                 const bool pre = OL && o->fail == 0u;
                 float S = 0.0f;
                 if (pre && lane == 0) {   // the picked products added in j order (bnbq_mm_dq_out's sum)
-                    const float* pp = o->p[sl];
+                    const float* pp = bnbq_mm_bro_px + sl * cap;
                     i32 j = 0;
                     for (; j + 4 <= nc; j += 4) {
                         const float4 q = *(const float4*)(pp + j);
@@ -751,13 +754,13 @@ BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_d
 extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B) bnbq_k_int8_gemv_br(BNBQ_MM_BR_ARGS) {
     __shared__ u32 rsum[16];   // the sums of the block's rows i (slot i % 16), added by its warps
     BNBQ_MM_BR_DQ;
-    bnbq_mm_br<0>(A, B, N, K, d, rsum, 0);
+    bnbq_mm_br<0>(A, B, N, K, d, rsum, 0, 0u);
 }
-extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B) bnbq_k_int8_gemv_bro(BNBQ_MM_BR_ARGS) {
+extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B) bnbq_k_int8_gemv_bro(BNBQ_MM_BR_ARGS, u32 cap) {
     __shared__ u32 rsum[16];
-    __shared__ __align__(16) bnbq_mm_bro o;
+    __shared__ bnbq_mm_bro o;
     BNBQ_MM_BR_DQ;
-    bnbq_mm_br<1>(A, B, N, K, d, rsum, &o);
+    bnbq_mm_br<1>(A, B, N, K, d, rsum, &o, cap);
 }
 // int8_matmul_rowwise_dequantize / _mixed_dequantize (SwitchBack) for the same few rows of A:
 // bnbq_sb_matmul's arguments, its results bit for bit

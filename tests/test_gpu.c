@@ -2199,8 +2199,9 @@ static void op_int8_mixed_scaled_mm(void) {
        rows; d == 1 there keeps the block-a-row kernel, so the random order takes its fallback to the epilogue's
        loads): 200 columns at K = 8192 (28), exactly BNBQ_MM_BRO_C = 256 columns among 4112 (29: chunks with
        several), 257 at K = 16384 (30: one too many, the fallback); 26 and 27 take it too (41 columns at K = 16400,
-       3 columns with rows past 16); 31: K past BNBQ_MM_BRO_K (bnbq_k_int8_gemv_br) */
-    static const oc_shape shapes[32] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
+       3 columns with rows past 16); 31: K past BNBQ_MM_BRO_K (bnbq_k_int8_gemv_br); 32, 33: K > 16384, where up to 512
+       columns are picked (300: picked; 513: the fallback) */
+    static const oc_shape shapes[34] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
                                          { 9, 40, 50, 3 }, { 1, 4096, 64, 100 }, { 17, 4096, 257, 41 },
                                          { 16, 4096, 300, 41 }, { 12, 256, 77, 150 }, { 2, 1024, 40, 64 },
                                          { 7, 4096, 1000, 129 }, { 1, 14336, 1000, 143 }, { 1, 48, 77, 0 },
@@ -2210,9 +2211,9 @@ static void op_int8_mixed_scaled_mm(void) {
                                          { 300, 512, 264, 70 }, { 200, 128, 132, 80 }, { 100, 256, 204, 150 },
                                          { 1, 4112, 50, 700 }, { 1, 16400, 700, 41 }, { 1, 4128, 12000, 3 },
                                          { 1, 8192, 3000, 200 }, { 1, 4112, 300, 256 }, { 1, 16384, 100, 257 },
-                                         { 1, 32784, 40, 9 } };
+                                         { 1, 32784, 40, 9 }, { 1, 28672, 64, 300 }, { 1, 20000, 30, 513 } };
     int s, d;
-    for (s = 0; s < 32; s++)
+    for (s = 0; s < 34; s++)
         for (d = 0; d < 4; d++) {
             bnbq_dtype dt = k_dts[d % 3], bdt = (s + d) % 3 == 0 ? BNBQ_F16 : k_dts[(s + d + 1) % 3];
             size_t M = shapes[s].M, K = shapes[s].K, N = shapes[s].N, nc = shapes[s].nc, es = bnbq_dtype_size(dt);
