@@ -5533,20 +5533,96 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "}\n",
     "#endif\n",
     "#line 765 \"int8mm.cu\"\n",
+    "// bnbq_k_int8_gemv_dqo: one row of A with outlier columns and K <= 4096 (the launcher), a warp a row of B as\n",
+    "// bnbq_k_int8_gemv_dq, with bnbq_k_int8_gemv_bro's picking: a persistent grid (BNBQ_MM_DQO_B blocks an SM, the\n",
+    "// warps' rows grid-strided), so that each block's setup serves many rows; warp w's products go to slot w, its lane 0\n",
+    "// adds them in j order after the row (bnbq_mm_dq_out with pre), while the warp's next row's first loads fly.\n",
+    "#ifndef BNBQ_MM_DQO_B\n",
+    "#define BNBQ_MM_DQO_B 5   // blocks an SM (the launch bounds; the launcher's grid: bnbq__cu_i8_br_b an SM)\n",
+    "#endif\n",
+    "#if defined(BNBQ_LIST_KERNELS)\n",
+    "extern \"C\" __global__ void bnbq_k_int8_gemv_dqo(BNBQ_MM_BR_ARGS, u32 cap) {}\n",
+    "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_gemv_dqo)\n",
+    "#line 772 \"int8mm.cu\"\n",
+    "extern \"C\" __global__ void __launch_bounds__(256, BNBQ_MM_DQO_B) bnbq_k_int8_gemv_dqo(BNBQ_MM_BR_ARGS, u32 cap) {\n",
+    "    __shared__ bnbq_mm_bro o;\n",
+    "    BNBQ_MM_BR_DQ;\n",
+    "    const u32 lane = threadIdx.x & 31u, w = threadIdx.x >> 5;\n",
+    "    const u64 K16 = K >> 4, nw = (u64)gridDim.x * 8u;\n",
+    "    const uint4* a4 = (const uint4*)A;\n",
+    "    uint4 b[BNBQ_MM_GVDQ_U];\n",
+    "    u64 n = (u64)blockIdx.x * 8u + w;\n",
+    "    i32 nc = 0;\n",
+    "    bnbq_mm_pdl_prefetch(B, N, K, (u64)blockIdx.x * 8u, 8, threadIdx.x, 256u);   // (then bnbq_pdl_wait)\n",
+    "    bnbq_mm_bro_setup(o, d, K, cap, threadIdx.x, nc);\n",
+    "#pragma unroll\n",
+    "    for (int u = 0; u < BNBQ_MM_GVDQ_U; u++) {\n",
+    "        const u64 c = (u64)u * 32u + lane;\n",
+    "        b[u] = n < N && c < K16 ? __ldg((const uint4*)(B + n * K) + c) : make_uint4(0u, 0u, 0u, 0u);\n",
+    "    }\n",
+    "    for (; n < N; n += nw) {\n",
+    "        const uint4* b4 = (const uint4*)(B + n * K);\n",
+    "        const float csn = d.cs[n];\n",
+    "        u32 s = 0u;\n",
+    "        for (u64 c0 = 0;;) {\n",
+    "#pragma unroll\n",
+    "            for (int u = 0; u < BNBQ_MM_GVDQ_U; u++) {\n",
+    "                const u64 c = c0 + (u64)u * 32u + lane;\n",
+    "                if (c < K16) {\n",
+    "                    s += (u32)bnbq_mm_dot16(__ldg(a4 + c), b[u]);\n",
+    "                    bnbq_mm_bro_pick(o, b[u], c, w, cap, csn, d.dt);\n",
+    "                }\n",
+    "            }\n",
+    "            c0 += 32u * BNBQ_MM_GVDQ_U;\n",
+    "            if (c0 >= K16) break;\n",
+    "#pragma unroll\n",
+    "            for (int u = 0; u < BNBQ_MM_GVDQ_U; u++) {\n",
+    "                const u64 c = c0 + (u64)u * 32u + lane;\n",
+    "                b[u] = c < K16 ? __ldg(b4 + c) : make_uint4(0u, 0u, 0u, 0u);\n",
+    "            }\n",
+    "        }\n",
+    "        if (n + nw < N) {   // the next row's first loads, in flight during the epilogue\n",
+    "            const uint4* bn = (const uint4*)(B + (n + nw) * K);\n",
+    "#pragma unroll\n",
+    "            for (int u = 0; u < BNBQ_MM_GVDQ_U; u++) {\n",
+    "                const u64 c = (u64)u * 32u + lane;\n",
+    "                b[u] = c < K16 ? __ldg(bn + c) : make_uint4(0u, 0u, 0u, 0u);\n",
+    "            }\n",
+    "        }\n",
+    "#pragma unroll\n",
+    "        for (int o2 = 16; o2 > 0; o2 >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o2);\n",
+    "        __syncwarp();   // (the lanes' products, then lane 0 reads them)\n",
+    "        const bool pre = o.fail == 0u;\n",
+    "        float S = 0.0f;\n",
+    "        if (pre && lane == 0) {\n",
+    "            const float* pp = bnbq_mm_bro_px + w * cap;\n",
+    "            i32 j = 0;\n",
+    "            for (; j + 4 <= nc; j += 4) {\n",
+    "                const float4 q = *(const float4*)(pp + j);\n",
+    "                S = S + q.x; S = S + q.y; S = S + q.z; S = S + q.w;\n",
+    "            }\n",
+    "            for (; j < nc; j++) S = S + pp[j];\n",
+    "        }\n",
+    "        bnbq_mm_dq_out(s, lane, 1, 0, n, N, K, B, d, pre, S);\n",
+    "        __syncwarp();   // (lane 0 has read the slot before the next row's products)\n",
+    "    }\n",
+    "}\n",
+    "#endif\n",
+    "#line 835 \"int8mm.cu\"\n",
     "// int8_matmul_rowwise_dequantize / _mixed_dequantize (SwitchBack) for the same few rows of A:\n",
     "// bnbq_sb_matmul's arguments, its results bit for bit\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_gemv(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "               u64 K, u16* out, const u16* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_gemv)\n",
-    "#line 767 \"int8mm.cu\"\n",
+    "#line 837 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_gemv(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "               u64 K, u16* out, const u16* bias) {\n",
     "    bnbq_mm_gemv<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 772 \"int8mm.cu\"\n",
+    "#line 842 \"int8mm.cu\"\n",
     "\n",
     "// ---- bnbq_k_int8_tc / bnbq_k_sb_tc: the same GEMMs for many rows of A on tensor cores (sm_80+) ----\n",
     "// (the launcher: M > BNBQ__CU_MM_GV_M, K % 16 == 0, A and B 16-byte aligned). bnbq_k_int8_matmul's\n",
@@ -5700,19 +5776,19 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_tc)\n",
-    "#line 922 \"int8mm.cu\"\n",
+    "#line 992 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256, 2)\n",
     "bnbq_k_int8_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {\n",
     "    bnbq_pdl_wait();\n",
     "    bnbq_mt_gemm<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 927 \"int8mm.cu\"\n",
+    "#line 997 \"int8mm.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_tc(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "             u64 K, u16* out, const u16* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_tc)\n",
-    "#line 927 \"int8mm.cu\"\n",
+    "#line 997 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256, 2)\n",
     "bnbq_k_sb_tc(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "             u64 K, u16* out, const u16* bias) {\n",
@@ -5720,7 +5796,7 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "    bnbq_mt_gemm<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 933 \"int8mm.cu\"\n",
+    "#line 1003 \"int8mm.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_int8mm[] = {
@@ -5734,6 +5810,7 @@ static const char* const bnbq__cu_kernels_int8mm[] = {
     "bnbq_k_int8_gemv_dq",
     "bnbq_k_int8_gemv_br",
     "bnbq_k_int8_gemv_bro",
+    "bnbq_k_int8_gemv_dqo",
     "bnbq_k_sb_gemv",
     "bnbq_k_int8_tc",
     "bnbq_k_sb_tc",
@@ -9437,6 +9514,7 @@ struct bnbq_cuda {
     unsigned long     gemv_dq_launches;    /* bnbq_k_int8_gemv_dq / _br launches (the tests)              */
     unsigned long     i8_br_launches;      /* bnbq_k_int8_gemv_br / _bro launches (the tests)              */
     unsigned long     i8_bro_launches;     /* bnbq_k_int8_gemv_bro launches (the tests)                   */
+    unsigned long     i8_dqo_launches;     /* bnbq_k_int8_gemv_dqo launches (the tests)                   */
     unsigned long     i8_one_launches;     /* bnbq_k_int8_vw_one launches (the tests)                     */
     unsigned long     outlier_g_launches;  /* bnbq_k_outlier_gather + _mm_g launches (the tests)          */
     unsigned long     dq_outl_launches;    /* bnbq_k_int8_dq_mma launches with the outlier product (the tests) */
@@ -11367,6 +11445,7 @@ static int bnbq__cu_i8_br_off = 0;     /* bench and test switch: one row of A on
 static int bnbq__cu_i8_br_b = BNBQ__CU_MM_BR_B;   /* (bench switch: the grid's blocks an SM, for A/B of BNBQ_MM_BR_B) */
 #define BNBQ__CU_MM_BRO_K 32768        /* the longest row of bnbq_k_int8_gemv_bro (its BNBQ_MM_BRO_K) */
 static int bnbq__cu_i8_bro_off = 0;    /* bench and test switch: outlier columns on bnbq_k_int8_gemv_br's epilogue loads */
+static int bnbq__cu_i8_dqo_on = 0;     /* (bench switch: one row with K <= 4096 and outlier columns on bnbq_k_int8_gemv_dqo) */
 static size_t bnbq__cu_i8_bro_kmin = 4096;   /* (bench and test switch: the block-a-row kernels for K > this; 4096) */
 static int bnbq__cu_mm_tc_off = 0;     /* bench and test switch: the warp-a-row form for every few-rows M */
 /* Launches a few-rows kernel for M <= BNBQ__CU_MM_GV_M rows of A; counts the launch.
@@ -12724,11 +12803,14 @@ static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, c
         int br = vec && K > bnbq__cu_i8_bro_kmin && !bnbq__cu_i8_br_off;   /* (K <= 4096: the warp a row measured faster) */
         /* with outlier columns: their products picked out of the streamed rows (bnbq_k_int8_gemv_bro) */
         int bro = br && cols && K <= BNBQ__CU_MM_BRO_K && !bnbq__cu_i8_bro_off;
+        /* K <= 4096 with outlier columns: the warp a row, persistent, with the same picking (bnbq_k_int8_gemv_dqo) */
+        int dqo = vec && !br && cols && bnbq__cu_i8_dqo_on;
         BNBQ__CU_BEGIN("bnbq_int8_mixed_scaled_mm");
         r = bnbq__cu_kernel(ex, "int8mm", "",
-                            bro ? "bnbq_k_int8_gemv_bro" : br ? "bnbq_k_int8_gemv_br" : "bnbq_k_int8_gemv_dq", &f);
+                            bro ? "bnbq_k_int8_gemv_bro" : br ? "bnbq_k_int8_gemv_br" : dqo ? "bnbq_k_int8_gemv_dqo"
+                                                                                             : "bnbq_k_int8_gemv_dq", &f);
         if (r == BNBQ_SUCCESS && cols) r = bnbq__cup_err(ex, bnbq__func, &err);
-        if (r == BNBQ_SUCCESS && br) {
+        if (r == BNBQ_SUCCESS && (br || dqo)) {
             /* a block a row of B, BNBQ__CU_MM_BR_B blocks an SM (persistent: rows grid-strided); it waits for the
                kernel before it in bnbq_pdl_wait, after prefetching its first row into the L2 */
             unsigned long long NN = N, KK = K;
@@ -12741,7 +12823,9 @@ static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, c
             a[0] = (void*)&CA; a[1] = (void*)&CB; a[2] = &NN; a[3] = &KK; a[4] = (void*)&row_stats;
             a[5] = (void*)&col_stats; a[6] = &idt; a[7] = &ibdt; a[8] = (void*)&bias; a[9] = (void*)&A;
             a[10] = (void*)&cols; a[11] = (void*)&num_cols; a[12] = &out; a[13] = &err; a[14] = &cap;
-            r = bnbq__cu_launch_pdl(ex, bnbq__func, f, (unsigned)(N < g ? N : g), 1, 256, bro ? 17u * 4u * cap : 0u, a);
+            if (dqo) g = (N + 7) / 8 < g ? (N + 7) / 8 : g;   /* (a warp a row: 8 rows a block) */
+            r = bnbq__cu_launch_pdl(ex, bnbq__func, f, (unsigned)(N < g ? N : g), 1, 256,
+                                    bro || dqo ? 17u * 4u * cap : 0u, a);
         } else if (r == BNBQ_SUCCESS) {
             unsigned long long MM = M, NN = N, KK = K;
             int idt = (int)dt, ibdt = (int)bias_dt;
@@ -12758,6 +12842,7 @@ static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, c
             c->gemv_dq_launches++;
             if (br) c->i8_br_launches++;
             if (bro) c->i8_bro_launches++;
+            if (dqo) c->i8_dqo_launches++;
             bnbq__ctx_unlock(c);
         }
         BNBQ__CU_END();

@@ -434,6 +434,7 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--no-i8dq")) bnbq__cu_i8_wg_dq_off = 1;   /* A/B: int8_wg + int8_mm_dequant */
         else if (!strcmp(argv[i], "--no-i8br")) bnbq__cu_i8_br_off = 1;   /* A/B: one token on bnbq_k_int8_gemv_dq */
         else if (!strcmp(argv[i], "--no-i8bro")) bnbq__cu_i8_bro_off = 1;   /* A/B: outliers by the epilogue's loads */
+        else if (!strcmp(argv[i], "--i8dqo")) bnbq__cu_i8_dqo_on = 1;   /* probe: K <= 4096 on bnbq_k_int8_gemv_dqo */
         else if (!strcmp(argv[i], "--i8br-k") && i + 1 < argc && atoi(argv[i + 1]) >= 0)
             bnbq__cu_i8_bro_kmin = (size_t)atoi(argv[++i]);   /* A/B: the block-a-row kernels for K > this */
         else if (!strcmp(argv[i], "--i8br-b") && i + 1 < argc && atoi(argv[i + 1]) >= 1 && atoi(argv[i + 1]) <= 8)

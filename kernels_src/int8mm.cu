@@ -762,6 +762,76 @@ extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B) bnbq_k_int8_gemv
     BNBQ_MM_BR_DQ;
     bnbq_mm_br<1>(A, B, N, K, d, rsum, &o, cap);
 }
+// bnbq_k_int8_gemv_dqo: one row of A with outlier columns and K <= 4096 (the launcher), a warp a row of B as
+// bnbq_k_int8_gemv_dq, with bnbq_k_int8_gemv_bro's picking: a persistent grid (BNBQ_MM_DQO_B blocks an SM, the
+// warps' rows grid-strided), so that each block's setup serves many rows; warp w's products go to slot w, its lane 0
+// adds them in j order after the row (bnbq_mm_dq_out with pre), while the warp's next row's first loads fly.
+#ifndef BNBQ_MM_DQO_B
+#define BNBQ_MM_DQO_B 5   // blocks an SM (the launch bounds; the launcher's grid: bnbq__cu_i8_br_b an SM)
+#endif
+extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_DQO_B) bnbq_k_int8_gemv_dqo(BNBQ_MM_BR_ARGS, u32 cap) {
+    __shared__ bnbq_mm_bro o;
+    BNBQ_MM_BR_DQ;
+    const u32 lane = threadIdx.x & 31u, w = threadIdx.x >> 5;
+    const u64 K16 = K >> 4, nw = (u64)gridDim.x * 8u;
+    const uint4* a4 = (const uint4*)A;
+    uint4 b[BNBQ_MM_GVDQ_U];
+    u64 n = (u64)blockIdx.x * 8u + w;
+    i32 nc = 0;
+    bnbq_mm_pdl_prefetch(B, N, K, (u64)blockIdx.x * 8u, 8, threadIdx.x, 256u);   // (then bnbq_pdl_wait)
+    bnbq_mm_bro_setup(o, d, K, cap, threadIdx.x, nc);
+#pragma unroll
+    for (int u = 0; u < BNBQ_MM_GVDQ_U; u++) {
+        const u64 c = (u64)u * 32u + lane;
+        b[u] = n < N && c < K16 ? __ldg((const uint4*)(B + n * K) + c) : make_uint4(0u, 0u, 0u, 0u);
+    }
+    for (; n < N; n += nw) {
+        const uint4* b4 = (const uint4*)(B + n * K);
+        const float csn = d.cs[n];
+        u32 s = 0u;
+        for (u64 c0 = 0;;) {
+#pragma unroll
+            for (int u = 0; u < BNBQ_MM_GVDQ_U; u++) {
+                const u64 c = c0 + (u64)u * 32u + lane;
+                if (c < K16) {
+                    s += (u32)bnbq_mm_dot16(__ldg(a4 + c), b[u]);
+                    bnbq_mm_bro_pick(o, b[u], c, w, cap, csn, d.dt);
+                }
+            }
+            c0 += 32u * BNBQ_MM_GVDQ_U;
+            if (c0 >= K16) break;
+#pragma unroll
+            for (int u = 0; u < BNBQ_MM_GVDQ_U; u++) {
+                const u64 c = c0 + (u64)u * 32u + lane;
+                b[u] = c < K16 ? __ldg(b4 + c) : make_uint4(0u, 0u, 0u, 0u);
+            }
+        }
+        if (n + nw < N) {   // the next row's first loads, in flight during the epilogue
+            const uint4* bn = (const uint4*)(B + (n + nw) * K);
+#pragma unroll
+            for (int u = 0; u < BNBQ_MM_GVDQ_U; u++) {
+                const u64 c = (u64)u * 32u + lane;
+                b[u] = c < K16 ? __ldg(bn + c) : make_uint4(0u, 0u, 0u, 0u);
+            }
+        }
+#pragma unroll
+        for (int o2 = 16; o2 > 0; o2 >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o2);
+        __syncwarp();   // (the lanes' products, then lane 0 reads them)
+        const bool pre = o.fail == 0u;
+        float S = 0.0f;
+        if (pre && lane == 0) {
+            const float* pp = bnbq_mm_bro_px + w * cap;
+            i32 j = 0;
+            for (; j + 4 <= nc; j += 4) {
+                const float4 q = *(const float4*)(pp + j);
+                S = S + q.x; S = S + q.y; S = S + q.z; S = S + q.w;
+            }
+            for (; j < nc; j++) S = S + pp[j];
+        }
+        bnbq_mm_dq_out(s, lane, 1, 0, n, N, K, B, d, pre, S);
+        __syncwarp();   // (lane 0 has read the slot before the next row's products)
+    }
+}
 // int8_matmul_rowwise_dequantize / _mixed_dequantize (SwitchBack) for the same few rows of A:
 // bnbq_sb_matmul's arguments, its results bit for bit
 extern "C" __global__ void __launch_bounds__(256)

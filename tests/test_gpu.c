@@ -2234,6 +2234,9 @@ static void op_int8_mixed_scaled_mm(void) {
                columns and K <= 16384 bnbq_k_int8_gemv_bro */
             int br = M == 1 && K % 16 == 0 && K > 4096 && !(d == 1 && s < 28);
             int bro = br && with_cols && K <= BNBQ__CU_MM_BRO_K;
+            /* d == 2, one row, K <= 4096 with 16-byte loads and outlier columns: bnbq_k_int8_gemv_dqo (a probe's switch) */
+            int dqo = M == 1 && d == 2 && K % 16 == 0 && K <= 4096 && with_cols;
+            unsigned long dqo0 = gc->i8_dqo_launches;
             unsigned long tc0 = gc->mm_tc_launches + gc->mm_tile_tc_launches;
             unsigned long g0 = gc->outlier_g_launches, f0 = gc->dq_outl_launches;
             /* 2..16 rows on the tensor cores with outlier columns: their product in bnbq_k_int8_dq_mma's epilogue
@@ -2304,12 +2307,14 @@ static void op_int8_mixed_scaled_mm(void) {
                                            hbias, hA, with_cols ? hc : NULL, &hn, with_work ? (int32_t*)H(M * N * 4) : NULL, ho);
             bnbq__cu_dq_outl_off = d == 1;
             bnbq__cu_i8_br_off = d == 1 && s < 28;   /* (one row: the warp-a-row kernel instead of the block-a-row one) */
+            bnbq__cu_i8_dqo_on = d == 2;
             bnbq__cu_i8_wg_dq_off = dq_off;
             gc->desc.exact_outlier_sums = xo;
             rg = bnbq_int8_mixed_scaled_mm(g_gex, dt, (int8_t*)dCA, (int8_t*)dCB, M, N, K, (float*)drs, (float*)dcs, bdt,
                                            dbias, dA, with_cols ? (int32_t*)dc : NULL, (int32_t*)dn, (int32_t*)dwork, dout);
             bnbq__cu_dq_outl_off = 0;
             bnbq__cu_i8_br_off = 0;
+            bnbq__cu_i8_dqo_on = 0;
             bnbq__cu_i8_wg_dq_off = 0;
             gc->desc.exact_outlier_sums = 0;
             if (bad) {
@@ -2329,6 +2334,8 @@ static void op_int8_mixed_scaled_mm(void) {
                 case_fail("the fused kernel was %s", M == 1 ? "not used" : "used");
             if (!g_plumbing && (gc->i8_br_launches - br0 == 1) != br)
                 case_fail("bnbq_k_int8_gemv_br was %s", gc->i8_br_launches - br0 == 1 ? "used" : "not used");
+            if (!g_plumbing && (gc->i8_dqo_launches - dqo0 == 1) != dqo)
+                case_fail("bnbq_k_int8_gemv_dqo was %s", gc->i8_dqo_launches - dqo0 == 1 ? "used" : "not used");
             if (!g_plumbing && (gc->i8_bro_launches - bro0 == 1) != bro)
                 case_fail("bnbq_k_int8_gemv_bro was %s", gc->i8_bro_launches - bro0 == 1 ? "used" : "not used");
             if (!g_plumbing && (gc->dq_outl_launches - f0 == 1) != fused)
