@@ -5533,7 +5533,7 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "}\n",
     "#endif\n",
     "#line 765 \"int8mm.cu\"\n",
-    "// bnbq_k_int8_gemv_dqo: one row of A with outlier columns and K <= 4096 (the launcher), a warp a row of B as\n",
+    "// bnbq_k_int8_gemv_dqo: one row of A with outlier columns, K <= 4096 and many rows of B (the launcher), a warp a row of B as\n",
     "// bnbq_k_int8_gemv_dq, with bnbq_k_int8_gemv_bro's picking: a persistent grid (BNBQ_MM_DQO_B blocks an SM, the\n",
     "// warps' rows grid-strided), so that each block's setup serves many rows; warp w's products go to slot w, its lane 0\n",
     "// adds them in j order after the row (bnbq_mm_dq_out with pre), while the warp's next row's first loads fly.\n",
@@ -11445,7 +11445,17 @@ static int bnbq__cu_i8_br_off = 0;     /* bench and test switch: one row of A on
 static int bnbq__cu_i8_br_b = BNBQ__CU_MM_BR_B;   /* (bench switch: the grid's blocks an SM, for A/B of BNBQ_MM_BR_B) */
 #define BNBQ__CU_MM_BRO_K 32768        /* the longest row of bnbq_k_int8_gemv_bro (its BNBQ_MM_BRO_K) */
 static int bnbq__cu_i8_bro_off = 0;    /* bench and test switch: outlier columns on bnbq_k_int8_gemv_br's epilogue loads */
-static int bnbq__cu_i8_dqo_on = 0;     /* (bench switch: one row with K <= 4096 and outlier columns on bnbq_k_int8_gemv_dqo) */
+static int bnbq__cu_i8_dqo_on = 0;     /* bench and test switch for bnbq_k_int8_gemv_dqo: 1 always, -1 never, 0 by rows */
+/* One row of A with K <= 4096 and outlier columns: bnbq_k_int8_gemv_dqo (a persistent warp a row that picks the
+   outlier products, its setup once a block) where B has at least two rows for each warp of its grid
+   (BNBQ__CU_MM_BR_B blocks an SM, 8 warps each: 10560 rows on the H100); below that the setup is not paid back and
+   bnbq_k_int8_gemv_dq (a warp a row, outlier bytes loaded in the epilogue) was faster. Measured on the H100 at
+   threshold 6 (session 32), gemv_dq -> gemv_dqo, us: 4096 rows 17.6 -> 20.0, 6144 25.3 -> 27.2, 8192 29.0 -> 29.0,
+   11008 37.2 -> 36.9, 14336 44.6 -> 41.3, 28672 72.5 -> 64.7. */
+static int bnbq__cu_i8_dqo_rows(const bnbq_cuda* c, size_t N) {
+    size_t warps = (size_t)(c->info.sm_count > 0 ? c->info.sm_count : 80) * (size_t)bnbq__cu_i8_br_b * 8u;
+    return bnbq__cu_i8_dqo_on > 0 || (bnbq__cu_i8_dqo_on == 0 && N >= 2u * warps);
+}
 static size_t bnbq__cu_i8_bro_kmin = 4096;   /* (bench and test switch: the block-a-row kernels for K > this; 4096) */
 static int bnbq__cu_mm_tc_off = 0;     /* bench and test switch: the warp-a-row form for every few-rows M */
 /* Launches a few-rows kernel for M <= BNBQ__CU_MM_GV_M rows of A; counts the launch.
@@ -12786,7 +12796,8 @@ static bnbq_result bnbq__cu_int8_scaled_wgt(bnbq_exec* ex, bnbq_dtype dt, const 
    (bnbq_k_int8_gemv_dq: mm_dequant and the outlier product on each sum, no int32 intermediate; byte loads
    where K % 16 or the alignment rule out 16-byte ones), with K > 4096 (16-byte loads) on a block a row
    (bnbq_k_int8_gemv_br; with outlier columns and K <= BNBQ__CU_MM_BRO_K bnbq_k_int8_gemv_bro, which picks the
-   outlier products out of the streamed rows); 2..16 rows on sm_80+ (K % 16 == 0, 16-byte aligned)
+   outlier products out of the streamed rows; K <= 4096 with outlier columns and many rows: bnbq_k_int8_gemv_dqo,
+   the same picking on a persistent warp a row, bnbq__cu_i8_dqo_rows); 2..16 rows on sm_80+ (K % 16 == 0, 16-byte aligned)
    the tensor-core kernel with mm_dequant as its epilogue, then the outlier product; else the three launches
    of the unfused path through work (more rows: bnbq_k_int8_tc's int32 pairs + mm_dequant measured faster
    than the tiles with that epilogue) */
@@ -12804,8 +12815,9 @@ static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, c
         /* with outlier columns: their products picked out of the streamed rows (bnbq_k_int8_gemv_bro) */
         int bro = br && cols && K <= BNBQ__CU_MM_BRO_K && !bnbq__cu_i8_bro_off;
         /* K <= 4096 with outlier columns: the warp a row, persistent, with the same picking (bnbq_k_int8_gemv_dqo) */
-        int dqo = vec && !br && cols && bnbq__cu_i8_dqo_on;
+        int dqo = vec && !br && K <= 4096 && cols;
         BNBQ__CU_BEGIN("bnbq_int8_mixed_scaled_mm");
+        dqo = dqo && bnbq__cu_i8_dqo_rows(c, N);   /* (where B's rows pay its setup back) */
         r = bnbq__cu_kernel(ex, "int8mm", "",
                             bro ? "bnbq_k_int8_gemv_bro" : br ? "bnbq_k_int8_gemv_br" : dqo ? "bnbq_k_int8_gemv_dqo"
                                                                                              : "bnbq_k_int8_gemv_dq", &f);

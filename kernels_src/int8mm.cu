@@ -762,7 +762,7 @@ extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B) bnbq_k_int8_gemv
     BNBQ_MM_BR_DQ;
     bnbq_mm_br<1>(A, B, N, K, d, rsum, &o, cap);
 }
-// bnbq_k_int8_gemv_dqo: one row of A with outlier columns and K <= 4096 (the launcher), a warp a row of B as
+// bnbq_k_int8_gemv_dqo: one row of A with outlier columns, K <= 4096 and many rows of B (the launcher), a warp a row of B as
 // bnbq_k_int8_gemv_dq, with bnbq_k_int8_gemv_bro's picking: a persistent grid (BNBQ_MM_DQO_B blocks an SM, the
 // warps' rows grid-strided), so that each block's setup serves many rows; warp w's products go to slot w, its lane 0
 // adds them in j order after the row (bnbq_mm_dq_out with pre), while the warp's next row's first loads fly.

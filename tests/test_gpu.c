@@ -2200,8 +2200,9 @@ static void op_int8_mixed_scaled_mm(void) {
        loads): 200 columns at K = 8192 (28), exactly BNBQ_MM_BRO_C = 256 columns among 4112 (29: chunks with
        several), 257 at K = 16384 (30: one too many, the fallback); 26 and 27 take it too (41 columns at K = 16400,
        3 columns with rows past 16); 31: K past BNBQ_MM_BRO_K (bnbq_k_int8_gemv_br); 32, 33: K > 16384, where up to 512
-       columns are picked (300: picked; 513: the fallback) */
-    static const oc_shape shapes[34] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
+       columns are picked (300: picked; 513: the fallback); 34: one row, K = 4096 and enough rows of B for
+       bnbq_k_int8_gemv_dqo (d == 0, 3; d == 1: bnbq_k_int8_gemv_dq) */
+    static const oc_shape shapes[35] = { { 1, 4096, 4096, 41 }, { 5, 64, 200, 9 }, { 33, 96, 130, 17 }, { 1, 100, 300, 5 },
                                          { 9, 40, 50, 3 }, { 1, 4096, 64, 100 }, { 17, 4096, 257, 41 },
                                          { 16, 4096, 300, 41 }, { 12, 256, 77, 150 }, { 2, 1024, 40, 64 },
                                          { 7, 4096, 1000, 129 }, { 1, 14336, 1000, 143 }, { 1, 48, 77, 0 },
@@ -2211,9 +2212,10 @@ static void op_int8_mixed_scaled_mm(void) {
                                          { 300, 512, 264, 70 }, { 200, 128, 132, 80 }, { 100, 256, 204, 150 },
                                          { 1, 4112, 50, 700 }, { 1, 16400, 700, 41 }, { 1, 4128, 12000, 3 },
                                          { 1, 8192, 3000, 200 }, { 1, 4112, 300, 256 }, { 1, 16384, 100, 257 },
-                                         { 1, 32784, 40, 9 }, { 1, 28672, 64, 300 }, { 1, 20000, 30, 513 } };
+                                         { 1, 32784, 40, 9 }, { 1, 28672, 64, 300 }, { 1, 20000, 30, 513 },
+                                         { 1, 4096, 11000, 41 } };
     int s, d;
-    for (s = 0; s < 34; s++)
+    for (s = 0; s < 35; s++)
         for (d = 0; d < 4; d++) {
             bnbq_dtype dt = k_dts[d % 3], bdt = (s + d) % 3 == 0 ? BNBQ_F16 : k_dts[(s + d + 1) % 3];
             size_t M = shapes[s].M, K = shapes[s].K, N = shapes[s].N, nc = shapes[s].nc, es = bnbq_dtype_size(dt);
@@ -2234,8 +2236,11 @@ static void op_int8_mixed_scaled_mm(void) {
                columns and K <= 16384 bnbq_k_int8_gemv_bro */
             int br = M == 1 && K % 16 == 0 && K > 4096 && !(d == 1 && s < 28);
             int bro = br && with_cols && K <= BNBQ__CU_MM_BRO_K;
-            /* d == 2, one row, K <= 4096 with 16-byte loads and outlier columns: bnbq_k_int8_gemv_dqo (a probe's switch) */
-            int dqo = M == 1 && d == 2 && K % 16 == 0 && K <= 4096 && with_cols;
+            /* one row, K <= 4096 with 16-byte loads and outlier columns: bnbq_k_int8_gemv_dqo where B has two rows
+               for each warp of its grid (5 blocks of 8 warps an SM: shape 34 on the H100), at d == 2 always, at
+               d == 1 never (bnbq__cu_i8_dqo_on) */
+            int dqo = M == 1 && K % 16 == 0 && K <= 4096 && with_cols &&
+                      (d == 2 || (d != 1 && N >= 2u * 8u * BNBQ__CU_MM_BR_B * (size_t)gc->info.sm_count));
             unsigned long dqo0 = gc->i8_dqo_launches;
             unsigned long tc0 = gc->mm_tc_launches + gc->mm_tile_tc_launches;
             unsigned long g0 = gc->outlier_g_launches, f0 = gc->dq_outl_launches;
@@ -2255,7 +2260,8 @@ static void op_int8_mixed_scaled_mm(void) {
                       gc->target_arch >= 80 && bnbq__cu_i8_wg_dqt_p(M, N, K) >= 64;
             unsigned long w0 = gc->i8_wg_dq_launches, wt0 = gc->i8_wg_dqt_launches, to0 = gc->outlier_tc_launches;
             bnbq_result rc, rg;
-            if (g_small && ((s >= 10 && s < 18) || s == 21 || s == 22 || s == 26 || s == 27 || s == 28 || s == 30 || s == 31))
+            if (g_small && ((s >= 10 && s < 18) || s == 21 || s == 22 || s == 26 || s == 27 || s == 28 || s == 30 ||
+                            s == 31 || s == 34))
                 continue;
             if (bad && (!with_cols || nc == 0)) continue;
             STOP();
@@ -2307,7 +2313,7 @@ static void op_int8_mixed_scaled_mm(void) {
                                            hbias, hA, with_cols ? hc : NULL, &hn, with_work ? (int32_t*)H(M * N * 4) : NULL, ho);
             bnbq__cu_dq_outl_off = d == 1;
             bnbq__cu_i8_br_off = d == 1 && s < 28;   /* (one row: the warp-a-row kernel instead of the block-a-row one) */
-            bnbq__cu_i8_dqo_on = d == 2;
+            bnbq__cu_i8_dqo_on = d == 2 ? 1 : d == 1 ? -1 : 0;
             bnbq__cu_i8_wg_dq_off = dq_off;
             gc->desc.exact_outlier_sums = xo;
             rg = bnbq_int8_mixed_scaled_mm(g_gex, dt, (int8_t*)dCA, (int8_t*)dCB, M, N, K, (float*)drs, (float*)dcs, bdt,
