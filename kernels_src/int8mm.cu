@@ -679,21 +679,6 @@ BNBQ_DEV void bnbq_mm_bro_pick(const bnbq_mm_bro& o, uint4 v, u64 c, u32 sl, u32
         j++;
     } while (m);
 }
-// The chunks a thread streams are the same in every row (base + stride k, k < 8: bnbq_k_int8_gemv_bro's t + 256 k up
-// to K = 32768, bnbq_k_int8_gemv_dqo's lane + 32 k up to K = 4096): bit k of the result, chunk k has outlier bits, so
-// that a row's steps test a register instead of the shared bitmask (BNBQ_MM_PM = 0: the bitmask, for A/B)
-#ifndef BNBQ_MM_PM
-#define BNBQ_MM_PM 1
-#endif
-BNBQ_DEV u32 bnbq_mm_bro_chunks(const bnbq_mm_bro& o, u64 K16, u32 base, u32 stride) {
-    u32 pm = 0u;
-#pragma unroll
-    for (u32 k = 0; k < 8u; k++) {
-        const u32 c = base + stride * k;
-        if (!BNBQ_MM_PM || ((u64)c < K16 && (o.mask[c >> 1] >> (16u * (c & 1u))) & 0xffffu)) pm |= 1u << k;
-    }
-    return pm;
-}
 // the block-a-row kernels' body; OL = 1: bnbq_k_int8_gemv_bro's picking of the outlier products
 template <int OL>
 BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_dq& d, u32* rsum, bnbq_mm_bro* o,
@@ -709,11 +694,7 @@ BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_d
     bnbq_mm_pdl_prefetch(B, N, K, n, 1, t, 256u);   // (then bnbq_pdl_wait)
     // (OL: the setup first, then the first row's loads, which the prefetch has put in the L2: issued before the
     // setup, 8192^2 took 1.5-2 us more, bench/results/gpu-20261124-h100-session31-int8-bro.txt c4 / c5)
-    u32 pm = 0u;   // (OL: bnbq_mm_bro_chunks)
-    if (OL) {
-        bnbq_mm_bro_setup(*o, d, K, cap, t, nc);
-        pm = bnbq_mm_bro_chunks(*o, K16, t, 256u);
-    }
+    if (OL) bnbq_mm_bro_setup(*o, d, K, cap, t, nc);
     if (n < N) bnbq_mm_br_load((const uint4*)(B + n * K), K16, 0, t, b);
     for (u32 i = 0; n < N; n += gridDim.x, i++) {   // i: the block's index of row n
         const uint4* b4 = (const uint4*)(B + n * K);
@@ -721,13 +702,12 @@ BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_d
         const float csn = OL ? d.cs[n] : 0.0f;
         u32 s = 0u;
         for (u64 c0 = 0;;) {
-            const u32 pr = pm >> (u32)(c0 >> 8);   // (this step's chunks: c0 / 256 = 4 steps)
 #pragma unroll
             for (int u = 0; u < BNBQ_MM_BR_U; u++) {
                 const u64 c = c0 + t + 256u * (u64)u;
                 if (c < K16) {
                     s += (u32)bnbq_mm_dot16(__ldg(a4 + c), b[u]);
-                    if (OL && (pr & (1u << u))) bnbq_mm_bro_pick(*o, b[u], c, i & 15u, cap, csn, d.dt);
+                    if (OL) bnbq_mm_bro_pick(*o, b[u], c, i & 15u, cap, csn, d.dt);
                 }
             }
             c0 += step;
@@ -800,7 +780,6 @@ extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_DQO_B) bnbq_k_int8_gem
     i32 nc = 0;
     bnbq_mm_pdl_prefetch(B, N, K, (u64)blockIdx.x * 8u, 8, threadIdx.x, 256u);   // (then bnbq_pdl_wait)
     bnbq_mm_bro_setup(o, d, K, cap, threadIdx.x, nc);
-    const u32 pm = bnbq_mm_bro_chunks(o, K16, lane, 32u);
 #pragma unroll
     for (int u = 0; u < BNBQ_MM_GVDQ_U; u++) {
         const u64 c = (u64)u * 32u + lane;
@@ -811,13 +790,12 @@ extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_DQO_B) bnbq_k_int8_gem
         const float csn = d.cs[n];
         u32 s = 0u;
         for (u64 c0 = 0;;) {
-            const u32 pr = pm >> (u32)(c0 >> 5);   // (this step's chunks: c0 / 32)
 #pragma unroll
             for (int u = 0; u < BNBQ_MM_GVDQ_U; u++) {
                 const u64 c = c0 + (u64)u * 32u + lane;
                 if (c < K16) {
                     s += (u32)bnbq_mm_dot16(__ldg(a4 + c), b[u]);
-                    if (pr & (1u << u)) bnbq_mm_bro_pick(o, b[u], c, w, cap, csn, d.dt);
+                    bnbq_mm_bro_pick(o, b[u], c, w, cap, csn, d.dt);
                 }
             }
             c0 += 32u * BNBQ_MM_GVDQ_U;
