@@ -762,24 +762,39 @@ extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B) bnbq_k_int8_gemv
     BNBQ_MM_BR_DQ;
     bnbq_mm_br<1>(A, B, N, K, d, rsum, &o, cap);
 }
-// bnbq_k_int8_gemv_dqo: one row of A with outlier columns, K <= 4096 and many rows of B (the launcher), a warp a row of B as
-// bnbq_k_int8_gemv_dq, with bnbq_k_int8_gemv_bro's picking: a persistent grid (BNBQ_MM_DQO_B blocks an SM, the
-// warps' rows grid-strided), so that each block's setup serves many rows; warp w's products go to slot w, its lane 0
-// adds them in j order after the row (bnbq_mm_dq_out with pre), while the warp's next row's first loads fly.
+// bnbq_k_int8_gemv_dqo: one row of A with outlier columns, K <= 4096 and many rows of B (the launcher), a warp a row of B
+// as bnbq_k_int8_gemv_dq, on a persistent grid (BNBQ_MM_DQO_B blocks an SM, the warps' rows grid-strided) so that the
+// block's setup (bnbq_mm_bro_setup) serves many rows. A lane that streams a chunk with outlier bits stores the chunk
+// into its warp's staging (16 bytes at the rank of the chunk's first outlier column: one predicated store, where
+// gemv_bro's picking loops over the bits, diverged); after the row the warp's lanes make the products j = lane,
+// lane + 32, ... from the staged bytes (bnbq_mm_bro_pick's values), and lane 0 adds them in j order
+// (bnbq_mm_dq_out with pre) while the warp's next row's first loads fly. Dynamic shared memory: gemv_bro's 17 cap
+// floats (products at [w cap + j], f32(X[cols[j]]) at [16 cap + j]), then the 8 warps' staging (16 cap bytes each),
+// then each column's byte in the staging (cap u16): BNBQ_MM_DQO_SMEM(cap) bytes.
 #ifndef BNBQ_MM_DQO_B
 #define BNBQ_MM_DQO_B 5   // blocks an SM (the launch bounds; the launcher's grid: bnbq__cu_i8_br_b an SM)
 #endif
+#define BNBQ_MM_DQO_SMEM(cap) ((17u * 4u + 8u * 16u + 2u) * (cap))   // (the launcher's BNBQ__CU_MM_DQO_SMEM)
 extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_DQO_B) bnbq_k_int8_gemv_dqo(BNBQ_MM_BR_ARGS, u32 cap) {
     __shared__ bnbq_mm_bro o;
     BNBQ_MM_BR_DQ;
     const u32 lane = threadIdx.x & 31u, w = threadIdx.x >> 5;
     const u64 K16 = K >> 4, nw = (u64)gridDim.x * 8u;
     const uint4* a4 = (const uint4*)A;
+    u8* const stg = (u8*)(bnbq_mm_bro_px + 17u * cap);    // [warp][cap][16]
+    u16* const boff = (u16*)(stg + 8u * 16u * cap);       // [j]: column j's byte in a warp's staging
+    u8* const ws = stg + w * 16u * cap;
     uint4 b[BNBQ_MM_GVDQ_U];
     u64 n = (u64)blockIdx.x * 8u + w;
     i32 nc = 0;
     bnbq_mm_pdl_prefetch(B, N, K, (u64)blockIdx.x * 8u, 8, threadIdx.x, 256u);   // (then bnbq_pdl_wait)
     bnbq_mm_bro_setup(o, d, K, cap, threadIdx.x, nc);
+    if (o.fail == 0u)
+        for (i32 j = (i32)threadIdx.x; j < nc; j += 256) {
+            const i32 c = d.cols[j];
+            boff[j] = (u16)(16u * (u32)o.first[c >> 4] + ((u32)c & 15u));
+        }
+    __syncthreads();
 #pragma unroll
     for (int u = 0; u < BNBQ_MM_GVDQ_U; u++) {
         const u64 c = (u64)u * 32u + lane;
@@ -795,7 +810,8 @@ extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_DQO_B) bnbq_k_int8_gem
                 const u64 c = c0 + (u64)u * 32u + lane;
                 if (c < K16) {
                     s += (u32)bnbq_mm_dot16(__ldg(a4 + c), b[u]);
-                    bnbq_mm_bro_pick(o, b[u], c, w, cap, csn, d.dt);
+                    if ((o.mask[c >> 1] >> (16u * (u32)(c & 1u))) & 0xffffu)   // (empty where the columns failed)
+                        *(uint4*)(ws + 16u * (u32)o.first[c]) = b[u];
                 }
             }
             c0 += 32u * BNBQ_MM_GVDQ_U;
@@ -806,7 +822,7 @@ extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_DQO_B) bnbq_k_int8_gem
                 b[u] = c < K16 ? __ldg(b4 + c) : make_uint4(0u, 0u, 0u, 0u);
             }
         }
-        if (n + nw < N) {   // the next row's first loads, in flight during the epilogue
+        if (n + nw < N) {   // the next row's first loads, in flight during the products and the epilogue
             const uint4* bn = (const uint4*)(B + (n + nw) * K);
 #pragma unroll
             for (int u = 0; u < BNBQ_MM_GVDQ_U; u++) {
@@ -816,20 +832,24 @@ extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_DQO_B) bnbq_k_int8_gem
         }
 #pragma unroll
         for (int o2 = 16; o2 > 0; o2 >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o2);
-        __syncwarp();   // (the lanes' products, then lane 0 reads them)
+        __syncwarp();   // (the warp's staged chunks, then its products)
         const bool pre = o.fail == 0u;
+        float* const pw = bnbq_mm_bro_px + w * cap;
+        if (pre)
+            for (i32 j = (i32)lane; j < nc; j += 32)
+                pw[j] = bnbq_mm_bro_px[16u * cap + (u32)j] * bnbq_mm_outlier_w_hw(d.dt, (int)(i8)ws[boff[j]], csn);
+        __syncwarp();   // (the lanes' products, then lane 0 reads them)
         float S = 0.0f;
         if (pre && lane == 0) {
-            const float* pp = bnbq_mm_bro_px + w * cap;
             i32 j = 0;
             for (; j + 4 <= nc; j += 4) {
-                const float4 q = *(const float4*)(pp + j);
+                const float4 q = *(const float4*)(pw + j);
                 S = S + q.x; S = S + q.y; S = S + q.z; S = S + q.w;
             }
-            for (; j < nc; j++) S = S + pp[j];
+            for (; j < nc; j++) S = S + pw[j];
         }
         bnbq_mm_dq_out(s, lane, 1, 0, n, N, K, B, d, pre, S);
-        __syncwarp();   // (lane 0 has read the slot before the next row's products)
+        __syncwarp();   // (lane 0 has read the products, and the warp the staging, before the next row's)
     }
 }
 // int8_matmul_rowwise_dequantize / _mixed_dequantize (SwitchBack) for the same few rows of A:
