@@ -599,14 +599,14 @@ BNBQ_DEV void bnbq_mm_br_load(const uint4* b4, u64 K16, u64 c0, u32 t, uint4* b)
 // their products picked out of the streamed bytes. With the epilogue's own loads (bnbq_mm_dq_out) a row's outlier
 // bytes come back from the DRAM: the 5 x 132 blocks stream ~5000 rows between a row and its epilogue, more than the
 // L2 holds (at K = 14336 1 % of outlier columns cost ~10 us of ~34, session 30's c7). Here each block, after its
-// PDL wait, checks the columns (at most cap, strictly ascending, in [0, K)) and sets up its lists (bnbq_mm_brs_setup:
-// f32(X[cols[j]]) and, for each warp and step, its outlier columns); the warps stage the bytes they stream and make
-// the products f32(X[c_j]) * w[n, j] (bnbq_mm_dq_out's values) into the row's slot (16 slots: a warp's epilogue reads
-// rows i0 .. i0 + 7 while the others may write rows i0 + 8 ..), and the epilogue's lane 0 adds the row's products in
-// j order from shared memory: bnbq_mm_dq_out's sum, the same bytes. Columns that fail the check (or more than cap)
-// take bnbq_mm_dq_out for every row, as gemv_br does. cap: the launcher's, 256 or, for K > 16384, 384 (1 % of K
-// outlier columns, what bench_layers assumes, is 287 at K = 28672; 384 keeps 5 blocks an SM). bnbq_k_int8_gemv_dqo
-// uses the struct, setup and pick below (a bit a column, each chunk's first rank).
+// PDL wait, checks the columns (at most cap, strictly ascending, in [0, K)) and puts them into shared
+// memory: a bit a column, the rank of each 16-byte chunk's first outlier column, f32(X[cols[j]]); the thread that
+// streams a chunk with outlier bits makes their products f32(X[c_j]) * w[n, j] (bnbq_mm_dq_out's values) into the
+// row's slot (16 slots: a warp's epilogue reads rows i0 .. i0 + 7 while the others may write rows i0 + 8 ..), and the
+// epilogue's lane 0 adds the row's products in j order from shared memory: bnbq_mm_dq_out's sum, the same bytes.
+// Columns that fail the check (or more than cap) take bnbq_mm_dq_out for every row, as gemv_br does. The products'
+// slots and the X values are dynamic shared memory of 17 cap floats (cap: the launcher's, 256 or, for K > 16384, 512:
+// 1 % of K outlier columns, what bench_layers assumes, is 287 at K = 28672).
 #ifndef BNBQ_MM_BRO_K
 #define BNBQ_MM_BRO_K 32768  // the longest row (K) of the picking form (the launcher's BNBQ__CU_MM_BRO_K; 28672: Llama 70B's
                              // down projection)
@@ -618,6 +618,11 @@ struct bnbq_mm_bro {
 };
 // (dynamic, 17 cap floats) the products of row slot s at [s cap + j], f32(X[cols[j]]) at [16 cap + j]
 extern __shared__ __align__(16) float bnbq_mm_bro_px[];
+// byte e (0..15) of v as a signed value
+BNBQ_DEV int bnbq_mm_byte16(uint4 v, u32 e) {
+    const u32 w = e < 8u ? (e < 4u ? v.x : v.y) : (e < 12u ? v.z : v.w);
+    return (int)(i8)(u8)(w >> (8u * (e & 3u)));
+}
 // the block's outlier columns into o (after the PDL wait: cols, num_cols and X come from the kernel before); where
 // they fail the check, o.fail != 0 and the bitmask is empty (no chunk picks anything). (The kernel reads o.fail
 // again where it needs it rather than keeping a flag: NVVM copied the whole row loop for a flag, which doubled the
@@ -660,76 +665,23 @@ BNBQ_DEV float bnbq_mm_outlier_w_hw(int dt, int q, float scb) {
     const float h = bnbq_h2f_arith(bnbq_f16_canon(w1)), b = bnbq_bf16_to_f32(bnbq_bf16_canon(w1));
     return dt == BNBQ_F16 ? h : dt == BNBQ_BF16 ? b : w1;
 }
-// bnbq_k_int8_gemv_bro's products (session 32): every thread stores the chunks it has streamed in a step into its
-// warp's staging (BNBQ_MM_BR_U x 32 chunks of 16 bytes, [u][lane]: no bank conflict), and after the step the warp's
-// lanes make the products of the outlier columns in those chunks (a list per warp and step) from the staged bytes,
-// into the row's slot; the epilogue's lane 0 adds them in j order (the same bytes as bnbq_mm_dq_out). (It replaces a
-// loop over each chunk's outlier bits by the thread that streamed it, which ran diverged: the product kernels'
-// instructions doubled.) Static part: the check's flag, and the lists' bounds (key: step 8 + warp; K <= BNBQ_MM_BRO_K
-// is at most 2 steps of 1024 chunks). Dynamic shared memory (BNBQ_MM_BRO_SMEM(cap) bytes): the products' 16 row slots
-// and f32(X[cols[j]]) (17 cap floats), the 8 warps' staging, the lists' column ranks j (cap u16), each column's byte
-// in the staging (cap u16).
-#define BNBQ_MM_BRO_KEYS (8 * (BNBQ_MM_BRO_K / (16 * 256 * BNBQ_MM_BR_U)))
-#define BNBQ_MM_BRO_SMEM(cap) ((17u * 4u + 4u) * (cap) + 8u * 512u * BNBQ_MM_BR_U)   // (the launcher's)
-struct bnbq_mm_brs {
-    u32 fail;                             // a column failed the check (or more than cap): bnbq_mm_dq_out's loads
-    u32 cnt[BNBQ_MM_BRO_KEYS];            // the lists' lengths, then their fill cursors
-    u32 off[BNBQ_MM_BRO_KEYS + 1];        // list k: [off[k], off[k + 1])
-};
-BNBQ_DEV void bnbq_mm_brs_setup(bnbq_mm_brs& o, const bnbq_mm_dq& d, u64 K, u32 cap, u32 t, i32& nc_out) {
-    u8* const stg = (u8*)(bnbq_mm_bro_px + 17u * cap);
-    u16* const lst = (u16*)(stg + 8u * 512u * BNBQ_MM_BR_U);
-    u16* const boff = lst + cap;
-    const i32 nc = *d.num_cols;
-    const int ok = nc >= 0 && (u32)nc <= cap && (u64)nc <= K && K <= BNBQ_MM_BRO_K;   // (else bnbq_mm_dq_out)
-    if (t < BNBQ_MM_BRO_KEYS) o.cnt[t] = 0u;
-    if (t == 0) o.fail = ok ? 0u : 1u;
-    __syncthreads();
-    if (ok)
-        for (i32 j = (i32)t; j < nc; j += 256) {
-            const i32 c = d.cols[j], pc = j > 0 ? d.cols[j - 1] : -1;
-            if (c < 0 || (u64)c >= K || c <= pc) {
-                atomicOr(&o.fail, 1u);
-            } else {
-                const u32 ch = (u32)c >> 4, u = (ch >> 8) % BNBQ_MM_BR_U;
-                bnbq_mm_bro_px[16u * cap + (u32)j] = bnbq_load(d.dt, d.X, (u64)c);
-                boff[j] = (u16)(16u * (32u * u + (ch & 31u)) + ((u32)c & 15u));
-                atomicAdd(&o.cnt[8u * (ch / (256u * BNBQ_MM_BR_U)) + ((ch >> 5) & 7u)], 1u);
-            }
-        }
-    __syncthreads();
-    if (t == 0) {
-        u32 a = 0u;
-        for (int k = 0; k < BNBQ_MM_BRO_KEYS; k++) {
-            o.off[k] = a;
-            a += o.cnt[k];
-            o.cnt[k] = 0u;
-        }
-        o.off[BNBQ_MM_BRO_KEYS] = a;
-    }
-    __syncthreads();
-    if (o.fail == 0u)
-        for (i32 j = (i32)t; j < nc; j += 256) {
-            const u32 ch = (u32)d.cols[j] >> 4, k = 8u * (ch / (256u * BNBQ_MM_BR_U)) + ((ch >> 5) & 7u);
-            lst[o.off[k] + atomicAdd(&o.cnt[k], 1u)] = (u16)j;   // (a list's order does not matter)
-        }
-    __syncthreads();
-    nc_out = nc;
+// the outlier products of chunk c (bytes v) of row n (slot sl, row scale csn), where it has outlier bits (read
+// here, after the chunk's product: each step's bits read before its products measured 1-2 us slower at 8192^2, c3 / c5)
+BNBQ_DEV void bnbq_mm_bro_pick(const bnbq_mm_bro& o, uint4 v, u64 c, u32 sl, u32 cap, float csn, int dt) {
+    u32 m = (o.mask[c >> 1] >> (16u * (u32)(c & 1u))) & 0xffffu;
+    if (!m) return;
+    u32 j = o.first[c];
+#pragma unroll 1
+    do {
+        const u32 e = (u32)(__ffs((int)m) - 1);
+        m &= m - 1u;
+        bnbq_mm_bro_px[sl * cap + j] = bnbq_mm_bro_px[16u * cap + j] * bnbq_mm_outlier_w_hw(dt, bnbq_mm_byte16(v, e), csn);
+        j++;
+    } while (m);
 }
-// the products of warp w's outlier columns in step st (staged bytes ws) into slot sl
-BNBQ_DEV void bnbq_mm_brs_products(const bnbq_mm_brs& o, const u8* ws, u32 st, u32 w, u32 lane, u32 sl, u32 cap,
-                                   float csn, int dt) {
-    const u16* const lst = (const u16*)(ws - w * 512u * BNBQ_MM_BR_U + 8u * 512u * BNBQ_MM_BR_U);
-    const u16* const boff = lst + cap;
-    const u32 k = 8u * st + w, e = o.off[k + 1];
-    for (u32 i = o.off[k] + lane; i < e; i += 32u) {
-        const u32 j = lst[i];
-        bnbq_mm_bro_px[sl * cap + j] = bnbq_mm_bro_px[16u * cap + j] * bnbq_mm_outlier_w_hw(dt, (int)(i8)ws[boff[j]], csn);
-    }
-}
-// the block-a-row kernels' body; OL = 1: bnbq_k_int8_gemv_bro's outlier products (bnbq_mm_brs_*)
+// the block-a-row kernels' body; OL = 1: bnbq_k_int8_gemv_bro's picking of the outlier products
 template <int OL>
-BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_dq& d, u32* rsum, bnbq_mm_brs* o,
+BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_dq& d, u32* rsum, bnbq_mm_bro* o,
                          u32 cap) {
     const u32 t = threadIdx.x, lane = t & 31u, w = t >> 5;
     const u64 K16 = K >> 4, step = 256u * BNBQ_MM_BR_U;
@@ -742,8 +694,7 @@ BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_d
     bnbq_mm_pdl_prefetch(B, N, K, n, 1, t, 256u);   // (then bnbq_pdl_wait)
     // (OL: the setup first, then the first row's loads, which the prefetch has put in the L2: issued before the
     // setup, 8192^2 took 1.5-2 us more, bench/results/gpu-20261124-h100-session31-int8-bro.txt c4 / c5)
-    if (OL) bnbq_mm_brs_setup(*o, d, K, cap, t, nc);
-    u8* const ws = (u8*)(bnbq_mm_bro_px + 17u * cap) + w * 512u * BNBQ_MM_BR_U;   // (OL: the warp's staging)
+    if (OL) bnbq_mm_bro_setup(*o, d, K, cap, t, nc);
     if (n < N) bnbq_mm_br_load((const uint4*)(B + n * K), K16, 0, t, b);
     for (u32 i = 0; n < N; n += gridDim.x, i++) {   // i: the block's index of row n
         const uint4* b4 = (const uint4*)(B + n * K);
@@ -756,27 +707,14 @@ BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_d
                 const u64 c = c0 + t + 256u * (u64)u;
                 if (c < K16) {
                     s += (u32)bnbq_mm_dot16(__ldg(a4 + c), b[u]);
-                    if (OL) *(uint4*)(ws + 16u * (32u * (u32)u + lane)) = b[u];
+                    if (OL) bnbq_mm_bro_pick(*o, b[u], c, i & 15u, cap, csn, d.dt);
                 }
-            }
-            if (OL) {   // the next loads (this row's next step, or the next row's first), then this step's products
-                const u32 st = (u32)(c0 / step);
-                c0 += step;
-                if (c0 < K16) bnbq_mm_br_load(b4, K16, c0, t, b);
-                else if (!last) bnbq_mm_br_load((const uint4*)(B + (n + gridDim.x) * K), K16, 0, t, b);
-                if (o->fail == 0u) {
-                    __syncwarp();   // (the warp's staged chunks)
-                    bnbq_mm_brs_products(*o, ws, st, w, lane, i & 15u, cap, csn, d.dt);
-                    __syncwarp();   // (read before the next step's stores)
-                }
-                if (c0 >= K16) break;
-                continue;
             }
             c0 += step;
             if (c0 >= K16) break;
             bnbq_mm_br_load(b4, K16, c0, t, b);
         }
-        if (!OL && !last) bnbq_mm_br_load((const uint4*)(B + (n + gridDim.x) * K), K16, 0, t, b);
+        if (!last) bnbq_mm_br_load((const uint4*)(B + (n + gridDim.x) * K), K16, 0, t, b);
 #pragma unroll
         for (int o2 = 16; o2 > 0; o2 >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o2);
         if (lane == 0) atomicAdd(&rsum[i & 15u], s);
@@ -820,7 +758,7 @@ extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B) bnbq_k_int8_gemv
 }
 extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B) bnbq_k_int8_gemv_bro(BNBQ_MM_BR_ARGS, u32 cap) {
     __shared__ u32 rsum[16];
-    __shared__ bnbq_mm_brs o;
+    __shared__ bnbq_mm_bro o;
     BNBQ_MM_BR_DQ;
     bnbq_mm_br<1>(A, B, N, K, d, rsum, &o, cap);
 }
@@ -829,7 +767,7 @@ extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B) bnbq_k_int8_gemv
 // block's setup (bnbq_mm_bro_setup) serves many rows. A lane that streams a chunk with outlier bits stores the chunk
 // into its warp's staging (16 bytes at the rank of the chunk's first outlier column: one predicated store, where
 // gemv_bro's picking loops over the bits, diverged); after the row the warp's lanes make the products j = lane,
-// lane + 32, ... from the staged bytes (as bnbq_mm_brs_products), and lane 0 adds them in j order
+// lane + 32, ... from the staged bytes (bnbq_mm_bro_pick's values), and lane 0 adds them in j order
 // (bnbq_mm_dq_out with pre) while the warp's next row's first loads fly. Dynamic shared memory: gemv_bro's 17 cap
 // floats (products at [w cap + j], f32(X[cols[j]]) at [16 cap + j]), then the 8 warps' staging (16 cap bytes each),
 // then each column's byte in the staging (cap u16): BNBQ_MM_DQO_SMEM(cap) bytes.
