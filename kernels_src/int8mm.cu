@@ -193,9 +193,21 @@ BNBQ_DEV void bnbq_mm_few_out(u32 sum, u64 m, u64 n, u64 N, i32* out, const u16*
 // j order through shuffles (every lane the same sum), added to the dequantized value as dt holds it: the
 // bytes of bnbq_k_int8_mm_dequant then bnbq_k_outlier_mm, bit for bit (a bad column: skipped, *err = 1;
 // *num_cols clamped to [0, K]).
+// bnbq_i8_outlier_w(dt, q, scb) as an operand of arithmetic: the hardware's RNE narrowings (bnbq_f16_canon /
+// bnbq_bf16_canon: the same values; a NaN stays a NaN, which the product and the sum keep), selected without a branch
+// (less code in each of the four unrolled picks than bnbq_round_to's software roundings)
+BNBQ_DEV float bnbq_mm_outlier_w_hw(int dt, int q, float scb) {
+    const float w1 = bnbq_i8_outlier_w1(q, scb);
+    const float h = bnbq_h2f_arith(bnbq_f16_canon(w1)), b = bnbq_bf16_to_f32(bnbq_bf16_canon(w1));
+    return dt == BNBQ_F16 ? h : dt == BNBQ_BF16 ? b : w1;
+}
+#ifndef BNBQ_MM_DQ_WPX
+#define BNBQ_MM_DQ_WPX 1   // bnbq_k_int8_gemv_dq's one-row outlier sum through shared memory (0: the shuffles, for A/B)
+#endif
 struct bnbq_mm_dq {
     const float* rs; const float* cs; void* out; const void* bias; const void* X; const i32* cols;
     const i32* num_cols; u32* err; int dt; int bias_dt;
+    float* wpx;   // the warp's 64 floats of shared memory for a row's outlier products (bnbq_k_int8_gemv_dq), or 0
 };
 // (Inline: out of line, __noinline__, NVRTC took 0.214 s instead of 0.275 here, but Linear8bitLt at one token
 // was 10-20 % slower on the H100, bench/results/gpu-20261123-h100-session22-int8-dq-noinline.txt.)
@@ -214,6 +226,34 @@ BNBQ_DEV void bnbq_mm_dq_out(u32 mine, u32 lane, u64 rows, u64 m0, u64 n, u64 N,
     if (bad) nc = nc < 0 ? 0 : (i32)K;
     const float csn = d.cs[n];
     float smine = pre_s;
+    if (BNBQ_MM_DQ_WPX && d.wpx && rows == 1 && !pre) {
+        // one row: the lanes' products (the same values, an invalid column's 0 included) into the warp's shared
+        // slots, 64 at a time, and lane 0 adds them in j order: the shuffles' sum, with fewer instructions
+        float S = 0.0f;
+        for (i32 j0 = 0; j0 < nc; j0 += 64) {
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const i32 j = j0 + 32 * h + (i32)lane;
+                float p = 0.0f;
+                if (j < nc) {
+                    const i32 c = d.cols[j];
+                    if (c >= 0 && (u64)c < K)
+                        p = bnbq_load(d.dt, d.X, m0 * K + (u64)c) * bnbq_mm_outlier_w_hw(d.dt, B[n * K + (u64)c], csn);
+                    else
+                        bad = true;
+                }
+                d.wpx[32 * h + (i32)lane] = p;
+            }
+            __syncwarp();
+            if (lane == 0) {
+                const i32 cnt = nc - j0 < 64 ? nc - j0 : 64;
+                for (i32 t = 0; t < cnt; t++) S = S + d.wpx[t];
+            }
+            __syncwarp();
+        }
+        smine = S;
+        pre = true;   // (done: no shuffle loop)
+    }
     for (u64 r = 0; r < rows && !pre; r++) {
         float S = 0.0f;
         for (i32 j0 = 0; j0 < nc; j0 += 32) {
@@ -507,7 +547,7 @@ bnbq_k_int8_dq_mma(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* r
                    u32* err) {
     bnbq_mm_dq d;
     d.rs = rs; d.cs = cs; d.out = out; d.bias = bias; d.X = X; d.cols = cols; d.num_cols = num_cols; d.err = err;
-    d.dt = dt; d.bias_dt = bias_dt;
+    d.dt = dt; d.bias_dt = bias_dt; d.wpx = 0;
     bnbq_mm_pdl_prefetch(B, N, K, (u64)blockIdx.x * BNBQ_MM_TC_N, BNBQ_MM_TC_N, threadIdx.x, blockDim.x);
     bnbq_mm_tc<2>(A, B, M, N, K, 0, 0, 0, 0, 0, 0, &d);
 }
@@ -540,6 +580,8 @@ bnbq_k_int8_gemv_dq(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* 
     bnbq_mm_dq d;
     d.rs = rs; d.cs = cs; d.out = out; d.bias = bias; d.X = X; d.cols = cols; d.num_cols = num_cols;
     d.err = err; d.dt = dt; d.bias_dt = bias_dt;
+    __shared__ float wpx[8][64];   // (256 threads)
+    d.wpx = vec ? wpx[threadIdx.x >> 5] : 0;   // (vec: one row, the launcher)
     {   // (bnbq_mm_pdl_prefetch for the warp's first row)
         const u64 n0 = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
         if (n0 < N)
@@ -657,14 +699,6 @@ BNBQ_DEV void bnbq_mm_bro_setup(bnbq_mm_bro& o, const bnbq_mm_dq& d, u64 K, u32 
     __syncthreads();
     nc_out = nc;
 }
-// bnbq_i8_outlier_w(dt, q, scb) as an operand of arithmetic: the hardware's RNE narrowings (bnbq_f16_canon /
-// bnbq_bf16_canon: the same values; a NaN stays a NaN, which the product and the sum keep), selected without a branch
-// (less code in each of the four unrolled picks than bnbq_round_to's software roundings)
-BNBQ_DEV float bnbq_mm_outlier_w_hw(int dt, int q, float scb) {
-    const float w1 = bnbq_i8_outlier_w1(q, scb);
-    const float h = bnbq_h2f_arith(bnbq_f16_canon(w1)), b = bnbq_bf16_to_f32(bnbq_bf16_canon(w1));
-    return dt == BNBQ_F16 ? h : dt == BNBQ_BF16 ? b : w1;
-}
 // the outlier products of chunk c (bytes v) of row n (slot sl, row scale csn), where it has outlier bits (read
 // here, after the chunk's product: each step's bits read before its products measured 1-2 us slower at 8192^2, c3 / c5)
 BNBQ_DEV void bnbq_mm_bro_pick(const bnbq_mm_bro& o, uint4 v, u64 c, u32 sl, u32 cap, float csn, int dt) {
@@ -750,7 +784,7 @@ BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_d
 #define BNBQ_MM_BR_DQ                                                                                       \
     bnbq_mm_dq d;                                                                                           \
     d.rs = rs; d.cs = cs; d.out = out; d.bias = bias; d.X = X; d.cols = cols; d.num_cols = num_cols; \
-    d.err = err; d.dt = dt; d.bias_dt = bias_dt
+    d.err = err; d.dt = dt; d.bias_dt = bias_dt; d.wpx = 0
 extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B) bnbq_k_int8_gemv_br(BNBQ_MM_BR_ARGS) {
     __shared__ u32 rsum[16];   // the sums of the block's rows i (slot i % 16), added by its warps
     BNBQ_MM_BR_DQ;
