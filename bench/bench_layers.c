@@ -36,6 +36,8 @@
    bnbq_k_int8_gemv_bro (picks them out of the streamed rows); --i8br-k K: the block-a-row kernels for K > K (4096).
    --i8dqo / --no-i8dqo: one row with K <= 4096 and outlier columns always / never on bnbq_k_int8_gemv_dqo (by
    default where the weight has 2 rows for each warp of its grid: 10560 on the H100) instead of bnbq_k_int8_gemv_dq.
+   --i8one-256: the one-row LLM.int8 quantization (bnbq_k_int8_vw_one) on 256 threads for every row length (by default
+   up to 1024 for rows of more than 16384 columns).
    --exact-outliers: bnbq_cuda_desc.exact_outlier_sums = 1: Linear8bitLt's outlier product (threshold 6) in the CPU's
    order, byte-identical, instead of on the tensor cores in the int8 GEMM's epilogue (bnbq_k_int8_wg_dqt_*: A/B).
    The 16-bit GEMMs of the layers alone (bnbq_gemm vs cublasGemmEx, each storage order): --only '16-bit GEMM'.
@@ -438,6 +440,7 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--no-i8bro")) bnbq__cu_i8_bro_off = 1;   /* A/B: outliers by the epilogue's loads */
         else if (!strcmp(argv[i], "--i8dqo")) bnbq__cu_i8_dqo_on = 1;   /* A/B: K <= 4096 on bnbq_k_int8_gemv_dqo always */
         else if (!strcmp(argv[i], "--no-i8dqo")) bnbq__cu_i8_dqo_on = -1;   /* ... never (bnbq_k_int8_gemv_dq) */
+        else if (!strcmp(argv[i], "--i8one-256")) bnbq__cu_i8_one_256 = 1;   /* A/B: the one-row quantization on 256 threads */
         else if (!strcmp(argv[i], "--i8br-k") && i + 1 < argc && atoi(argv[i + 1]) >= 0)
             bnbq__cu_i8_bro_kmin = (size_t)atoi(argv[++i]);   /* A/B: the block-a-row kernels for K > this */
         else if (!strcmp(argv[i], "--i8br-b") && i + 1 < argc && atoi(argv[i + 1]) >= 1 && atoi(argv[i + 1]) <= 8)
@@ -445,7 +448,7 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--nvrtc-opt") && i + 1 < argc) bnbq__cu_nvrtc_extra = argv[++i];   /* A/B probes: one more NVRTC option for every unit */
         else if (!strcmp(argv[i], "--exact-outliers")) exact_outliers = 1;   /* A/B: the CPU's order */
         else {
-            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--nk N,K] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256] [--no-m4wg] [--no-i8dq] [--no-i8br] [--no-i8bro] [--i8dqo] [--no-i8dqo] [--i8br-k K] [--i8br-b 1..8] [--exact-outliers] [--nvrtc-opt OPTION]\n");
+            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--nk N,K] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256] [--no-m4wg] [--no-i8dq] [--no-i8br] [--no-i8bro] [--i8dqo] [--no-i8dqo] [--i8one-256] [--i8br-k K] [--i8br-b 1..8] [--exact-outliers] [--nvrtc-opt OPTION]\n");
             return 1;
         }
     }

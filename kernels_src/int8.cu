@@ -697,11 +697,13 @@ bnbq_k_int8_vw_fix(i8* CA, u64 rows, u64 cols, i32* cols_out, i32* n_out, u32* b
 // in one block and one launch: bnbq_k_int8_init's zeroes, bnbq_k_int8_vw_rows_thr's row pass, then
 // bnbq_k_int8_vw_fix's compaction (one row: no columns to zero), the same functions in the same block, so the
 // bytes are theirs. The three launches cost ~12.5 us (ncu: 2.5 + 5.8 + 4.2) at one token of a 4096-column layer
-// on the H100, mostly their latency. blockDim.x == 256. The bitmask (nwords words, dynamic shared memory: the
+// on the H100, mostly their latency. blockDim.x: 256, or up to 1024 for long rows (the launcher: at most
+// BNBQ_I8_NR pieces a thread, so that a row of 16384 to 65536 columns is read once, from registers; 256
+// threads read its pieces past the 8th twice). The bitmask (nwords words, dynamic shared memory: the
 // launcher takes this kernel only where they fit) lives in shared memory: the row pass's atomicOr on shared
 // memory, the compaction straight from it (two round trips to the L2 fewer than in the global bitmask). (It also
 // had the global-bitmask form for longer rows: half of its NVRTC time; such rows take the three launches.)
-extern "C" __global__ void __launch_bounds__(256)
+extern "C" __global__ void __launch_bounds__(1024)
 bnbq_k_int8_vw_one(const u16* A, u64 cols, float thr, i8* CA, float* row_stats, i32* cols_out, i32* n_out,
                    u64 nwords) {
     extern __shared__ u32 bnbq_i8_fixsh[];

@@ -822,12 +822,14 @@ static uint16_t* make_f16_specials(size_t rows, size_t cols);
    outlier columns and the special rows of make_f16_specials; thresholds that make no column, a few, and
    every column an outlier (the compaction past the room below the bitmask); the kernel keeps the bitmask in
    shared memory and takes rows of up to 40 KB of it (327680 columns): a longer row (400000) takes the three
-   launches even when the one-row kernel is not switched off */
+   launches even when the one-row kernel is not switched off; rows of more than 16384 columns run on up to 1024
+   threads (8 pieces of 8 a thread: 17000 on 288, 28672 on 448), or, special row 7, on 256
+   (bnbq__cu_i8_one_256) */
 static void op_int8_vw_one(void) {
-    static const size_t cols[7] = { 8, 64, 4096, 14336, 20480, 65536, 400000 };
+    static const size_t cols[9] = { 8, 64, 4096, 14336, 17000, 20480, 28672, 65536, 400000 };
     static const float thr[5] = { 6.0f, 0.5f, 1e-9f, 70000.0f, 0.0f };
     int s, t, k, off;
-    for (s = 0; s < (g_small ? 4 : 7); s++)
+    for (s = 0; s < (g_small ? 4 : 9); s++)
         for (t = 0; t < 5; t++)
             for (k = 0; k < 3; k++)
                 for (off = 0; off < 2; off++) {
@@ -842,8 +844,10 @@ static void op_int8_vw_one(void) {
                           off ? ", three launches" : "");
                     A = k == 0 ? make_f16_matrix(1, C, 1, 0) : make_f16_specials(8, C) + (k == 1 ? 2 : 7) * C;
                     bnbq__cu_i8_one_off = off;
+                    bnbq__cu_i8_one_256 = k == 2;
                     vw_quant_both(A, 1, C, th, 1);
                     bnbq__cu_i8_one_off = 0;
+                    bnbq__cu_i8_one_256 = 0;
                     if (!g_plumbing && (gc->i8_one_launches - n0 == 1) != (!off && (C + 31) / 32 * 4 <= BNBQ__CU_I8_FIXSH))
                         case_fail("the one-row kernel was %s", gc->i8_one_launches - n0 == 1 ? "used" : "not used");
                     case_end();
