@@ -11265,6 +11265,7 @@ static bnbq_result bnbq__cu_tiles_x(bnbq_exec* ex, const char* func, size_t n, u
    block has without cuFuncSetAttribute, with its static arrays) */
 #define BNBQ__CU_I8_FIXSH (40 * 1024)
 static int bnbq__cu_i8_one_256 = 0;   /* (bench switch: bnbq_k_int8_vw_one on 256 threads for every row length) */
+static int bnbq__cu_i8_one_ppt = 8;   /* (bench switch: bnbq_k_int8_vw_one's pieces a thread, 1..8, for its block size) */
 /* The most dynamic shared memory the snapshot rows pass takes for the snapshot plus one deferred row
    of codes (bnbq_i8_rows8's defer; 4 blocks of it share an SM) */
 #define BNBQ__CU_I8_DEFER (40 * 1024)
@@ -11310,7 +11311,7 @@ static bnbq_result bnbq__cu_int8_vectorwise_quant(bnbq_exec* ex, bnbq_dtype dt, 
         a[0] = (void*)&A; a[1] = &C; a[2] = &threshold; a[3] = (void*)&out_CA; a[4] = (void*)&out_row_stats;
         a[5] = (void*)&out_outlier_cols; a[6] = (void*)&out_n_outliers; a[7] = &nw;
         /* 256 threads, or for rows of more than 256 x 8 pieces of 8 enough (up to 1024) that each holds at most 8 */
-        size_t ot = (cols / 8 + 7) / 8;
+        size_t ot = (cols / 8 + (size_t)bnbq__cu_i8_one_ppt - 1) / (size_t)bnbq__cu_i8_one_ppt;
         ot = ot <= 256 ? 256 : ot >= 1024 ? 1024 : (ot + 31) / 32 * 32;
         if (bnbq__cu_i8_one_256) ot = 256;
         if (r == BNBQ_SUCCESS) r = bnbq__cu_launch(ex, bnbq__func, f_rows, 1, 1, (unsigned)ot, (unsigned)(nw_ * 4), a);

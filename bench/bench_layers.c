@@ -441,6 +441,8 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--i8dqo")) bnbq__cu_i8_dqo_on = 1;   /* A/B: K <= 4096 on bnbq_k_int8_gemv_dqo always */
         else if (!strcmp(argv[i], "--no-i8dqo")) bnbq__cu_i8_dqo_on = -1;   /* ... never (bnbq_k_int8_gemv_dq) */
         else if (!strcmp(argv[i], "--i8one-256")) bnbq__cu_i8_one_256 = 1;   /* A/B: the one-row quantization on 256 threads */
+        else if (!strcmp(argv[i], "--i8one-ppt") && i + 1 < argc && atoi(argv[i + 1]) >= 1 && atoi(argv[i + 1]) <= 8)
+            bnbq__cu_i8_one_ppt = atoi(argv[++i]);   /* A/B: its pieces a thread (8) */
         else if (!strcmp(argv[i], "--i8br-k") && i + 1 < argc && atoi(argv[i + 1]) >= 0)
             bnbq__cu_i8_bro_kmin = (size_t)atoi(argv[++i]);   /* A/B: the block-a-row kernels for K > this */
         else if (!strcmp(argv[i], "--i8br-b") && i + 1 < argc && atoi(argv[i + 1]) >= 1 && atoi(argv[i + 1]) <= 8)
@@ -448,7 +450,7 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--nvrtc-opt") && i + 1 < argc) bnbq__cu_nvrtc_extra = argv[++i];   /* A/B probes: one more NVRTC option for every unit */
         else if (!strcmp(argv[i], "--exact-outliers")) exact_outliers = 1;   /* A/B: the CPU's order */
         else {
-            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--nk N,K] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256] [--no-m4wg] [--no-i8dq] [--no-i8br] [--no-i8bro] [--i8dqo] [--no-i8dqo] [--i8one-256] [--i8br-k K] [--i8br-b 1..8] [--exact-outliers] [--nvrtc-opt OPTION]\n");
+            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--nk N,K] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256] [--no-m4wg] [--no-i8dq] [--no-i8br] [--no-i8bro] [--i8dqo] [--no-i8dqo] [--i8one-256] [--i8one-ppt 1..8] [--i8br-k K] [--i8br-b 1..8] [--exact-outliers] [--nvrtc-opt OPTION]\n");
             return 1;
         }
     }
