@@ -207,13 +207,13 @@ BNBQ_DEV float bnbq_mm_outlier_w_hw(int dt, int q, float scb) {
 struct bnbq_mm_dq {
     const float* rs; const float* cs; void* out; const void* bias; const void* X; const i32* cols;
     const i32* num_cols; u32* err; int dt; int bias_dt;
-    float* wpx;   // the warp's 64 floats of shared memory for a row's outlier products (bnbq_k_int8_gemv_dq), or 0
+    float* wpx;   // the warp's 64 floats of shared memory for a row's outlier products (bnbq_k_int8_gemv_dq: wp), or 0
 };
 // (Inline: out of line, __noinline__, NVRTC took 0.214 s instead of 0.275 here, but Linear8bitLt at one token
 // was 10-20 % slower on the H100, bench/results/gpu-20261123-h100-session22-int8-dq-noinline.txt.)
 // (pre: one row whose outlier sum, the same value, lane 0 has in pre_s: bnbq_k_int8_gemv_bro's picked products)
 BNBQ_DEV void bnbq_mm_dq_out(u32 mine, u32 lane, u64 rows, u64 m0, u64 n, u64 N, u64 K, const i8* B,
-                             const bnbq_mm_dq& d, bool pre = false, float pre_s = 0.0f) {
+                             const bnbq_mm_dq& d, bool pre = false, float pre_s = 0.0f, bool wp = false) {
     const bool own = (u64)lane < rows;   // lane r keeps row m0 + r
     const u64 e = (m0 + lane) * N + n;
     const float h = own ? bnbq_i8_mmdq((int)mine, d.rs[m0 + lane], d.cs[n], d.bias_dt, d.bias, n) : 0.0f;
@@ -226,9 +226,11 @@ BNBQ_DEV void bnbq_mm_dq_out(u32 mine, u32 lane, u64 rows, u64 m0, u64 n, u64 N,
     if (bad) nc = nc < 0 ? 0 : (i32)K;
     const float csn = d.cs[n];
     float smine = pre_s;
-    if (BNBQ_MM_DQ_WPX && d.wpx && rows == 1 && !pre) {
+    if (BNBQ_MM_DQ_WPX && wp && !pre) {   // (wp: a constant of the caller, rows == 1 and d.wpx given)
         // one row: the lanes' products (the same values, an invalid column's 0 included) into the warp's shared
-        // slots, 64 at a time, and lane 0 adds them in j order: the shuffles' sum, with fewer instructions
+        // slots, 64 at a time, and lane 0 adds them in j order: the shuffles' sum, with fewer instructions. (wp a
+        // constant and the software rounding of the shuffle path: NVRTC time +8 % over the shuffles alone, where
+        // a runtime test of d.wpx and bnbq_mm_outlier_w_hw made it +85 %.)
         float S = 0.0f;
         for (i32 j0 = 0; j0 < nc; j0 += 64) {
 #pragma unroll
@@ -238,7 +240,7 @@ BNBQ_DEV void bnbq_mm_dq_out(u32 mine, u32 lane, u64 rows, u64 m0, u64 n, u64 N,
                 if (j < nc) {
                     const i32 c = d.cols[j];
                     if (c >= 0 && (u64)c < K)
-                        p = bnbq_load(d.dt, d.X, m0 * K + (u64)c) * bnbq_mm_outlier_w_hw(d.dt, B[n * K + (u64)c], csn);
+                        p = bnbq_load(d.dt, d.X, m0 * K + (u64)c) * bnbq_i8_outlier_w(d.dt, B[n * K + (u64)c], csn);
                     else
                         bad = true;
                 }
@@ -339,7 +341,7 @@ BNBQ_DEV void bnbq_mm_gemv(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* o
             if (lane == (u32)m) mine = acc[m];
         }
         if (SB == 2)
-            bnbq_mm_dq_out(mine, lane, mc < MG ? mc : MG, m0, n, N, K, B, *dq);
+            bnbq_mm_dq_out(mine, lane, mc < MG ? mc : MG, m0, n, N, K, B, *dq, false, 0.0f, MG == 1);
         else if ((u64)lane < mc && lane < BNBQ_MM_GV_M)
             bnbq_mm_few_out<SB>(mine, m0 + lane, n, N, out, sx, sw, sw_global, out16, bias);
     }
@@ -580,8 +582,7 @@ bnbq_k_int8_gemv_dq(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* 
     bnbq_mm_dq d;
     d.rs = rs; d.cs = cs; d.out = out; d.bias = bias; d.X = X; d.cols = cols; d.num_cols = num_cols;
     d.err = err; d.dt = dt; d.bias_dt = bias_dt;
-    __shared__ float wpx[8][64];   // (256 threads)
-    d.wpx = vec ? wpx[threadIdx.x >> 5] : 0;   // (vec: one row, the launcher)
+    __shared__ float wpx[8][64];   // (256 threads; vec: one row, the launcher)
     {   // (bnbq_mm_pdl_prefetch for the warp's first row)
         const u64 n0 = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
         if (n0 < N)
@@ -590,9 +591,11 @@ bnbq_k_int8_gemv_dq(const i8* A, const i8* B, u64 M, u64 N, u64 K, const float* 
         bnbq_pdl_wait();
     }
     if (vec) {
+        d.wpx = wpx[threadIdx.x >> 5];
         bnbq_mm_gemv<2, 1, BNBQ_MM_GVDQ_U>(A, B, M, N, K, 0, 0, 0, 0, 0, 0, &d);   // (the launcher: M == 1)
         return;
     }
+    d.wpx = 0;
     const u32 lane = threadIdx.x & 31u;
     const u64 nwarps = ((u64)gridDim.x * blockDim.x) >> 5, rows = M < BNBQ_MM_GV_M ? M : BNBQ_MM_GV_M;
     for (u64 n = ((u64)blockIdx.x * blockDim.x + threadIdx.x) >> 5; n < N; n += nwarps) {
