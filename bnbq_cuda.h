@@ -5477,6 +5477,18 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "        j++;\n",
     "    } while (m);\n",
     "}\n",
+    "// a row's nc outlier products (shared memory, 16-byte aligned) added in j order from 0: bnbq_mm_dq_out's sum, for\n",
+    "// its `pre` (gemv_bro's and gemv_dqo's lane 0)\n",
+    "BNBQ_DEV float bnbq_mm_sum_j(const float* p, i32 nc) {\n",
+    "    float S = 0.0f;\n",
+    "    i32 j = 0;\n",
+    "    for (; j + 4 <= nc; j += 4) {\n",
+    "        const float4 q = *(const float4*)(p + j);\n",
+    "        S = S + q.x; S = S + q.y; S = S + q.z; S = S + q.w;\n",
+    "    }\n",
+    "    for (; j < nc; j++) S = S + p[j];\n",
+    "    return S;\n",
+    "}\n",
     "// the block-a-row kernels' body; OL = 1: bnbq_k_int8_gemv_bro's picking of the outlier products\n",
     "template <int OL>\n",
     "BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_dq& d, u32* rsum, bnbq_mm_bro* o,\n",
@@ -5527,16 +5539,8 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "                __syncwarp();\n",
     "                if (lane == 0) rsum[sl] = 0u;\n",
     "                const bool pre = OL && o->fail == 0u;\n",
-    "                float S = 0.0f;\n",
-    "                if (pre && lane == 0) {   // the picked products added in j order (bnbq_mm_dq_out's sum)\n",
-    "                    const float* pp = bnbq_mm_bro_px + sl * cap;\n",
-    "                    i32 j = 0;\n",
-    "                    for (; j + 4 <= nc; j += 4) {\n",
-    "                        const float4 q = *(const float4*)(pp + j);\n",
-    "                        S = S + q.x; S = S + q.y; S = S + q.z; S = S + q.w;\n",
-    "                    }\n",
-    "                    for (; j < nc; j++) S = S + pp[j];\n",
-    "                }\n",
+    "                // the picked products added in j order (bnbq_mm_dq_out's sum)\n",
+    "                const float S = pre && lane == 0 ? bnbq_mm_sum_j(bnbq_mm_bro_px + sl * cap, nc) : 0.0f;\n",
     "                bnbq_mm_dq_out(v, lane, 1, 0, nw, N, K, B, d, pre, S);\n",
     "            }\n",
     "        }\n",
@@ -5552,18 +5556,18 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_gemv_br(BNBQ_MM_BR_ARGS) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_gemv_br)\n",
-    "#line 791 \"int8mm.cu\"\n",
+    "#line 795 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B) bnbq_k_int8_gemv_br(BNBQ_MM_BR_ARGS) {\n",
     "    __shared__ u32 rsum[16];   // the sums of the block's rows i (slot i % 16), added by its warps\n",
     "    BNBQ_MM_BR_DQ;\n",
     "    bnbq_mm_br<0>(A, B, N, K, d, rsum, 0, 0u);\n",
     "}\n",
     "#endif\n",
-    "#line 796 \"int8mm.cu\"\n",
+    "#line 800 \"int8mm.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_gemv_bro(BNBQ_MM_BR_ARGS, u32 cap) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_gemv_bro)\n",
-    "#line 796 \"int8mm.cu\"\n",
+    "#line 800 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B) bnbq_k_int8_gemv_bro(BNBQ_MM_BR_ARGS, u32 cap) {\n",
     "    __shared__ u32 rsum[16];\n",
     "    __shared__ bnbq_mm_bro o;\n",
@@ -5571,7 +5575,7 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "    bnbq_mm_br<1>(A, B, N, K, d, rsum, &o, cap);\n",
     "}\n",
     "#endif\n",
-    "#line 802 \"int8mm.cu\"\n",
+    "#line 806 \"int8mm.cu\"\n",
     "// bnbq_k_int8_gemv_dqo: one row of A with outlier columns, K <= 4096 and many rows of B (the launcher), a warp a row of B\n",
     "// as bnbq_k_int8_gemv_dq, on a persistent grid (BNBQ_MM_DQO_B blocks an SM, the warps' rows grid-strided) so that the\n",
     "// block's setup (bnbq_mm_bro_setup) serves many rows. A lane that streams a chunk with outlier bits stores the chunk\n",
@@ -5580,15 +5584,14 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "// lane + 32, ... from the staged bytes (bnbq_mm_bro_pick's values), and lane 0 adds them in j order\n",
     "// (bnbq_mm_dq_out with pre) while the warp's next row's first loads fly. Dynamic shared memory: gemv_bro's 17 cap\n",
     "// floats (products at [w cap + j], f32(X[cols[j]]) at [16 cap + j]), then the 8 warps' staging (16 cap bytes each),\n",
-    "// then each column's byte in the staging (cap u16): BNBQ_MM_DQO_SMEM(cap) bytes.\n",
+    "// then each column's byte in the staging (cap u16): the launcher's BNBQ__CU_MM_DQO_SMEM(cap) bytes.\n",
     "#ifndef BNBQ_MM_DQO_B\n",
     "#define BNBQ_MM_DQO_B 5   // blocks an SM (the launch bounds; the launcher's grid: bnbq__cu_i8_br_b an SM)\n",
     "#endif\n",
-    "#define BNBQ_MM_DQO_SMEM(cap) ((17u * 4u + 8u * 16u + 2u) * (cap))   // (the launcher's BNBQ__CU_MM_DQO_SMEM)\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_gemv_dqo(BNBQ_MM_BR_ARGS, u32 cap) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_gemv_dqo)\n",
-    "#line 815 \"int8mm.cu\"\n",
+    "#line 818 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256, BNBQ_MM_DQO_B) bnbq_k_int8_gemv_dqo(BNBQ_MM_BR_ARGS, u32 cap) {\n",
     "    __shared__ bnbq_mm_bro o;\n",
     "    BNBQ_MM_BR_DQ;\n",
@@ -5653,35 +5656,27 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "            for (i32 j = (i32)lane; j < nc; j += 32)\n",
     "                pw[j] = bnbq_mm_bro_px[16u * cap + (u32)j] * bnbq_mm_outlier_w_hw(d.dt, (int)(i8)ws[boff[j]], csn);\n",
     "        __syncwarp();   // (the lanes' products, then lane 0 reads them)\n",
-    "        float S = 0.0f;\n",
-    "        if (pre && lane == 0) {\n",
-    "            i32 j = 0;\n",
-    "            for (; j + 4 <= nc; j += 4) {\n",
-    "                const float4 q = *(const float4*)(pw + j);\n",
-    "                S = S + q.x; S = S + q.y; S = S + q.z; S = S + q.w;\n",
-    "            }\n",
-    "            for (; j < nc; j++) S = S + pw[j];\n",
-    "        }\n",
+    "        const float S = pre && lane == 0 ? bnbq_mm_sum_j(pw, nc) : 0.0f;\n",
     "        bnbq_mm_dq_out(s, lane, 1, 0, n, N, K, B, d, pre, S);\n",
     "        __syncwarp();   // (lane 0 has read the products, and the warp the staging, before the next row's)\n",
     "    }\n",
     "}\n",
     "#endif\n",
-    "#line 892 \"int8mm.cu\"\n",
+    "#line 887 \"int8mm.cu\"\n",
     "// int8_matmul_rowwise_dequantize / _mixed_dequantize (SwitchBack) for the same few rows of A:\n",
     "// bnbq_sb_matmul's arguments, its results bit for bit\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_gemv(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "               u64 K, u16* out, const u16* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_gemv)\n",
-    "#line 894 \"int8mm.cu\"\n",
+    "#line 889 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256)\n",
     "bnbq_k_sb_gemv(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "               u64 K, u16* out, const u16* bias) {\n",
     "    bnbq_mm_gemv<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 899 \"int8mm.cu\"\n",
+    "#line 894 \"int8mm.cu\"\n",
     "\n",
     "// ---- bnbq_k_int8_tc / bnbq_k_sb_tc: the same GEMMs for many rows of A on tensor cores (sm_80+) ----\n",
     "// (the launcher: M > BNBQ__CU_MM_GV_M, K % 16 == 0, A and B 16-byte aligned). bnbq_k_int8_matmul's\n",
@@ -5835,19 +5830,19 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_int8_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_int8_tc)\n",
-    "#line 1049 \"int8mm.cu\"\n",
+    "#line 1044 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256, 2)\n",
     "bnbq_k_int8_tc(const i8* A, const i8* B, u64 M, u64 N, u64 K, i32* out) {\n",
     "    bnbq_pdl_wait();\n",
     "    bnbq_mt_gemm<0>(A, B, M, N, K, out, 0, 0, 0, 0, 0);\n",
     "}\n",
     "#endif\n",
-    "#line 1054 \"int8mm.cu\"\n",
+    "#line 1049 \"int8mm.cu\"\n",
     "#if defined(BNBQ_LIST_KERNELS)\n",
     "extern \"C\" __global__ void bnbq_k_sb_tc(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "             u64 K, u16* out, const u16* bias) {}\n",
     "#elif !defined(BNBQ_ONE_KERNEL) || defined(BNBQ_K_bnbq_k_sb_tc)\n",
-    "#line 1054 \"int8mm.cu\"\n",
+    "#line 1049 \"int8mm.cu\"\n",
     "extern \"C\" __global__ void __launch_bounds__(256, 2)\n",
     "bnbq_k_sb_tc(const i8* A, const i8* B, const u16* sx, const u16* sw, int sw_global, u64 M, u64 N,\n",
     "             u64 K, u16* out, const u16* bias) {\n",
@@ -5855,7 +5850,7 @@ static const char* const bnbq__cu_src_int8mm[] = {
     "    bnbq_mt_gemm<1>(A, B, M, N, K, 0, sx, sw, sw_global, out, bias);\n",
     "}\n",
     "#endif\n",
-    "#line 1060 \"int8mm.cu\"\n",
+    "#line 1055 \"int8mm.cu\"\n",
     0
 };
 static const char* const bnbq__cu_kernels_int8mm[] = {
@@ -11510,14 +11505,19 @@ static int bnbq__cu_i8_br_off = 0;     /* bench and test switch: one row of A on
 static int bnbq__cu_i8_br_b = BNBQ__CU_MM_BR_B;   /* (bench switch: the grid's blocks an SM, for A/B of BNBQ_MM_BR_B) */
 #define BNBQ__CU_MM_BRO_K 32768        /* the longest row of bnbq_k_int8_gemv_bro (its BNBQ_MM_BRO_K) */
 #define BNBQ__CU_MM_DQO_C 128u         /* the most outlier columns bnbq_k_int8_gemv_dqo stages (more: the epilogue's loads) */
+/* the dynamic shared memory of bnbq_k_int8_gemv_bro (the products' 16 row slots and the activation's values: 17 cap
+   floats) and of bnbq_k_int8_gemv_dqo (the same, the 8 warps' staging of 16 cap bytes, cap u16 staging offsets) */
+#define BNBQ__CU_MM_BRO_SMEM(cap) (17u * 4u * (cap))
+#define BNBQ__CU_MM_DQO_SMEM(cap) ((17u * 4u + 8u * 16u + 2u) * (cap))
 static int bnbq__cu_i8_bro_off = 0;    /* bench and test switch: outlier columns on bnbq_k_int8_gemv_br's epilogue loads */
 static int bnbq__cu_i8_dqo_on = 0;     /* bench and test switch for bnbq_k_int8_gemv_dqo: 1 always, -1 never, 0 by rows */
-/* One row of A with K <= 4096 and outlier columns: bnbq_k_int8_gemv_dqo (a persistent warp a row that picks the
-   outlier products, its setup once a block) where B has at least two rows for each warp of its grid
+/* One row of A with K <= 4096 and outlier columns: bnbq_k_int8_gemv_dqo (a persistent warp a row that stages the
+   chunks with outlier bytes, its setup once a block) where B has at least two rows for each warp of its grid
    (BNBQ__CU_MM_BR_B blocks an SM, 8 warps each: 10560 rows on the H100); below that the setup is not paid back and
    bnbq_k_int8_gemv_dq (a warp a row, outlier bytes loaded in the epilogue) was faster. Measured on the H100 at
-   threshold 6 (session 32), gemv_dq -> gemv_dqo, us: 4096 rows 17.6 -> 20.0, 6144 25.3 -> 27.2, 8192 29.0 -> 29.0,
-   11008 37.2 -> 36.9, 14336 44.6 -> 41.3, 28672 72.5 -> 64.7. */
+   threshold 6 (session 32, bench/results/gpu-20261124-h100-session32-int8-dqo.txt c9), gemv_dq vs gemv_dqo, us:
+   4096 rows 16.8-17.4 vs 18.7-19.5, 6144 23.8-24.3 vs 24.5-24.9, 8192 27.6-28.4 vs 27.6-27.9; c1 (its first form):
+   14336 44.6 -> 41.3, 28672 72.5 -> 64.7. */
 static int bnbq__cu_i8_dqo_rows(const bnbq_cuda* c, size_t N) {
     size_t warps = (size_t)(c->info.sm_count > 0 ? c->info.sm_count : 80) * (size_t)bnbq__cu_i8_br_b * 8u;
     return bnbq__cu_i8_dqo_on > 0 || (bnbq__cu_i8_dqo_on == 0 && N >= 2u * warps);
@@ -12863,7 +12863,7 @@ static bnbq_result bnbq__cu_int8_scaled_wgt(bnbq_exec* ex, bnbq_dtype dt, const 
    where K % 16 or the alignment rule out 16-byte ones), with K > 4096 (16-byte loads) on a block a row
    (bnbq_k_int8_gemv_br; with outlier columns and K <= BNBQ__CU_MM_BRO_K bnbq_k_int8_gemv_bro, which picks the
    outlier products out of the streamed rows; K <= 4096 with outlier columns and many rows: bnbq_k_int8_gemv_dqo,
-   the same picking on a persistent warp a row, bnbq__cu_i8_dqo_rows); 2..16 rows on sm_80+ (K % 16 == 0, 16-byte aligned)
+   a persistent warp a row that stages the chunks with outlier bytes, bnbq__cu_i8_dqo_rows); 2..16 rows on sm_80+ (K % 16 == 0, 16-byte aligned)
    the tensor-core kernel with mm_dequant as its epilogue, then the outlier product; else the three launches
    of the unfused path through work (more rows: bnbq_k_int8_tc's int32 pairs + mm_dequant measured faster
    than the tiles with that epilogue) */
@@ -12880,7 +12880,7 @@ static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, c
         int br = vec && K > bnbq__cu_i8_bro_kmin && !bnbq__cu_i8_br_off;   /* (K <= 4096: the warp a row measured faster) */
         /* with outlier columns: their products picked out of the streamed rows (bnbq_k_int8_gemv_bro) */
         int bro = br && cols && K <= BNBQ__CU_MM_BRO_K && !bnbq__cu_i8_bro_off;
-        /* K <= 4096 with outlier columns: the warp a row, persistent, with the same picking (bnbq_k_int8_gemv_dqo) */
+        /* K <= 4096 with outlier columns: the warp a row, persistent, staging the outlier bytes (bnbq_k_int8_gemv_dqo) */
         int dqo = vec && !br && K <= 4096 && cols;
         BNBQ__CU_BEGIN("bnbq_int8_mixed_scaled_mm");
         dqo = dqo && bnbq__cu_i8_dqo_rows(c, N);   /* (where B's rows pay its setup back) */
@@ -12894,11 +12894,10 @@ static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, c
             unsigned long long NN = N, KK = K;
             int idt = (int)dt, ibdt = (int)bias_dt;
             size_t g = (size_t)(c->info.sm_count > 0 ? c->info.sm_count : 80) * (size_t)bnbq__cu_i8_br_b;
-            /* bnbq_k_int8_gemv_bro: its most outlier columns (more take the epilogue's loads) and 17 times as many
-               floats of dynamic shared memory (the products' 16 row slots and the activation's values) */
+            /* bnbq_k_int8_gemv_bro: its most outlier columns (more take the epilogue's loads; its dynamic shared
+               memory BNBQ__CU_MM_BRO_SMEM(cap)) */
             unsigned cap = K > 16384 ? 512u : 256u;
-            /* bnbq_k_int8_gemv_dqo: 128 columns (more take the epilogue's loads), its dynamic shared memory
-               BNBQ_MM_DQO_SMEM(cap): gemv_bro's and the 8 warps' staging of the chunks with outlier bits */
+            /* bnbq_k_int8_gemv_dqo: 128 columns (more take the epilogue's loads; BNBQ__CU_MM_DQO_SMEM(cap)) */
             if (dqo) cap = BNBQ__CU_MM_DQO_C;
             void* a[15];
             a[0] = (void*)&CA; a[1] = (void*)&CB; a[2] = &NN; a[3] = &KK; a[4] = (void*)&row_stats;
@@ -12906,7 +12905,7 @@ static bnbq_result bnbq__cu_int8_mixed_scaled_mm(bnbq_exec* ex, bnbq_dtype dt, c
             a[10] = (void*)&cols; a[11] = (void*)&num_cols; a[12] = &out; a[13] = &err; a[14] = &cap;
             if (dqo) g = (N + 7) / 8 < g ? (N + 7) / 8 : g;   /* (a warp a row: 8 rows a block) */
             r = bnbq__cu_launch_pdl(ex, bnbq__func, f, (unsigned)(N < g ? N : g), 1, 256,
-                                    dqo ? (17u * 4u + 8u * 16u + 2u) * cap : bro ? 17u * 4u * cap : 0u, a);
+                                    dqo ? BNBQ__CU_MM_DQO_SMEM(cap) : bro ? BNBQ__CU_MM_BRO_SMEM(cap) : 0u, a);
         } else if (r == BNBQ_SUCCESS) {
             unsigned long long MM = M, NN = N, KK = K;
             int idt = (int)dt, ibdt = (int)bias_dt;

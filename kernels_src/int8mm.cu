@@ -716,6 +716,18 @@ BNBQ_DEV void bnbq_mm_bro_pick(const bnbq_mm_bro& o, uint4 v, u64 c, u32 sl, u32
         j++;
     } while (m);
 }
+// a row's nc outlier products (shared memory, 16-byte aligned) added in j order from 0: bnbq_mm_dq_out's sum, for
+// its `pre` (gemv_bro's and gemv_dqo's lane 0)
+BNBQ_DEV float bnbq_mm_sum_j(const float* p, i32 nc) {
+    float S = 0.0f;
+    i32 j = 0;
+    for (; j + 4 <= nc; j += 4) {
+        const float4 q = *(const float4*)(p + j);
+        S = S + q.x; S = S + q.y; S = S + q.z; S = S + q.w;
+    }
+    for (; j < nc; j++) S = S + p[j];
+    return S;
+}
 // the block-a-row kernels' body; OL = 1: bnbq_k_int8_gemv_bro's picking of the outlier products
 template <int OL>
 BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_dq& d, u32* rsum, bnbq_mm_bro* o,
@@ -766,16 +778,8 @@ BNBQ_DEV void bnbq_mm_br(const i8* A, const i8* B, u64 N, u64 K, const bnbq_mm_d
                 __syncwarp();
                 if (lane == 0) rsum[sl] = 0u;
                 const bool pre = OL && o->fail == 0u;
-                float S = 0.0f;
-                if (pre && lane == 0) {   // the picked products added in j order (bnbq_mm_dq_out's sum)
-                    const float* pp = bnbq_mm_bro_px + sl * cap;
-                    i32 j = 0;
-                    for (; j + 4 <= nc; j += 4) {
-                        const float4 q = *(const float4*)(pp + j);
-                        S = S + q.x; S = S + q.y; S = S + q.z; S = S + q.w;
-                    }
-                    for (; j < nc; j++) S = S + pp[j];
-                }
+                // the picked products added in j order (bnbq_mm_dq_out's sum)
+                const float S = pre && lane == 0 ? bnbq_mm_sum_j(bnbq_mm_bro_px + sl * cap, nc) : 0.0f;
                 bnbq_mm_dq_out(v, lane, 1, 0, nw, N, K, B, d, pre, S);
             }
         }
@@ -807,11 +811,10 @@ extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_BR_B) bnbq_k_int8_gemv
 // lane + 32, ... from the staged bytes (bnbq_mm_bro_pick's values), and lane 0 adds them in j order
 // (bnbq_mm_dq_out with pre) while the warp's next row's first loads fly. Dynamic shared memory: gemv_bro's 17 cap
 // floats (products at [w cap + j], f32(X[cols[j]]) at [16 cap + j]), then the 8 warps' staging (16 cap bytes each),
-// then each column's byte in the staging (cap u16): BNBQ_MM_DQO_SMEM(cap) bytes.
+// then each column's byte in the staging (cap u16): the launcher's BNBQ__CU_MM_DQO_SMEM(cap) bytes.
 #ifndef BNBQ_MM_DQO_B
 #define BNBQ_MM_DQO_B 5   // blocks an SM (the launch bounds; the launcher's grid: bnbq__cu_i8_br_b an SM)
 #endif
-#define BNBQ_MM_DQO_SMEM(cap) ((17u * 4u + 8u * 16u + 2u) * (cap))   // (the launcher's BNBQ__CU_MM_DQO_SMEM)
 extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_DQO_B) bnbq_k_int8_gemv_dqo(BNBQ_MM_BR_ARGS, u32 cap) {
     __shared__ bnbq_mm_bro o;
     BNBQ_MM_BR_DQ;
@@ -876,15 +879,7 @@ extern "C" __global__ void __launch_bounds__(256, BNBQ_MM_DQO_B) bnbq_k_int8_gem
             for (i32 j = (i32)lane; j < nc; j += 32)
                 pw[j] = bnbq_mm_bro_px[16u * cap + (u32)j] * bnbq_mm_outlier_w_hw(d.dt, (int)(i8)ws[boff[j]], csn);
         __syncwarp();   // (the lanes' products, then lane 0 reads them)
-        float S = 0.0f;
-        if (pre && lane == 0) {
-            i32 j = 0;
-            for (; j + 4 <= nc; j += 4) {
-                const float4 q = *(const float4*)(pw + j);
-                S = S + q.x; S = S + q.y; S = S + q.z; S = S + q.w;
-            }
-            for (; j < nc; j++) S = S + pw[j];
-        }
+        const float S = pre && lane == 0 ? bnbq_mm_sum_j(pw, nc) : 0.0f;
         bnbq_mm_dq_out(s, lane, 1, 0, n, N, K, B, d, pre, S);
         __syncwarp();   // (lane 0 has read the products, and the warp the staging, before the next row's)
     }

@@ -2201,7 +2201,7 @@ static void op_int8_mixed_scaled_mm(void) {
        (26: K > 16384); more than 16 rows a block on the H100 (27: epilogues every 8 rows, the sums' slots used
        again); 28-30: one row on bnbq_k_int8_gemv_bro (sorted columns: their products picked out of the streamed
        rows; d == 1 there keeps the block-a-row kernel, so the random order takes its fallback to the epilogue's
-       loads): 200 columns at K = 8192 (28), exactly BNBQ_MM_BRO_C = 256 columns among 4112 (29: chunks with
+       loads): 200 columns at K = 8192 (28), exactly 256 columns (the launcher's cap there) among 4112 (29: chunks with
        several), 257 at K = 16384 (30: one too many, the fallback); 26 and 27 take it too (41 columns at K = 16400,
        3 columns with rows past 16); 31: K past BNBQ_MM_BRO_K (bnbq_k_int8_gemv_br); 32, 33: K > 16384, where up to 512
        columns are picked (300: picked; 513: the fallback); 34: one row, K = 4096 and enough rows of B for
@@ -2238,7 +2238,7 @@ static void op_int8_mixed_scaled_mm(void) {
             bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
             unsigned long dq0 = gc->gemv_dq_launches, br0 = gc->i8_br_launches, bro0 = gc->i8_bro_launches;
             /* one row, K > 4096: the block-a-row kernels (d == 1 before shape 28: the warp a row); with outlier
-               columns and K <= 16384 bnbq_k_int8_gemv_bro */
+               columns and K <= BNBQ__CU_MM_BRO_K bnbq_k_int8_gemv_bro */
             int br = M == 1 && K % 16 == 0 && K > 4096 && !(d == 1 && s < 28);
             int bro = br && with_cols && K <= BNBQ__CU_MM_BRO_K;
             /* one row, K <= 4096 with 16-byte loads and outlier columns: bnbq_k_int8_gemv_dqo where B has two rows
