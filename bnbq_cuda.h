@@ -127,7 +127,21 @@ typedef struct bnbq_cuda bnbq_cuda;   /* opaque context: one device */
                         (bitsandbytes itself sums them with cuBLAS's fp16 addmm, whose bytes no CPU
                         order reproduces; the vectors' rule for Linear8bitLt with a threshold is
                         tolerance(f16)); 1: the CPU's sequential float32 sum, byte-identical to the CPU
-                        (slower: measured in bench/results/gpu-20261124-h100-session28-*). */
+                        (slower: measured in bench/results/gpu-20261124-h100-session28-*).
+   no_tiered_compile    0 (default): a memory-bound kernel whose full NVRTC compilation is slow (the
+                        gemvs, the quantizers, LLM.int8's row and epilogue kernels: the list
+                        bnbq__cu_tiered_kernels, 0.25-0.9 s each) and that is not in the disk cache
+                        is first compiled fast (NVRTC's -Ofc=mid: 2-3x sooner; its code runs up to
+                        a few times slower; the same results byte for byte) and used at once, while
+                        one background thread of the context compiles the fully optimised build;
+                        that build replaces the fast one at the next call that asks for the kernel
+                        once it is ready, and only it is written to the disk cache
+                        (bnbq_cuda_finish_compiles waits for them). The tensor-core GEMMs are always
+                        compiled in full (their fast builds ran 20-60x slower). Needs NVRTC 12.8+
+                        and a cubin target; else one full compilation before the first launch.
+                        1: always that (no thread). The environment variable BNBQ_TIERED_COMPILE=0
+                        does the same (=fast, for tests: the listed kernels' fast builds only,
+                        never replaced). */
 typedef struct bnbq_cuda_desc {
     int            device_index;
     const char*    cache_dir;
@@ -139,6 +153,7 @@ typedef struct bnbq_cuda_desc {
     bnbq_allocator allocator;
     int            gemv_fast_order;
     int            exact_outlier_sums;
+    int            no_tiered_compile;
 } bnbq_cuda_desc;
 
 typedef struct bnbq_cuda_device_info {
@@ -164,6 +179,11 @@ typedef struct bnbq_cuda_stats {
                                       ready, for the units found on disk (read, check,
                                       cuModuleLoadData, cuModuleGetFunction, cuFuncLoad)  */
     int    modules;                /* units (modules) in the in-memory table              */
+    int    units_fast;             /* of units_compiled, first built fast (tiered compile) */
+    int    units_upgraded;         /* fast units replaced by their fully optimised build  */
+    int    units_pending;          /* fast units whose full build is not in place yet     */
+    double background_seconds;     /* wall seconds of the full builds put in place, spent
+                                      in the background thread (not in compile_seconds)   */
 } bnbq_cuda_stats;
 
 /* Opens the libraries, picks the device, retains its primary context. Errors: NULL_POINTER,
@@ -182,6 +202,12 @@ BNBQ_API void bnbq_cuda_uninit(bnbq_cuda* ctx);
 BNBQ_API bnbq_result bnbq_cuda_query_desc(const bnbq_cuda* ctx, bnbq_cuda_desc* out_desc);
 BNBQ_API bnbq_result bnbq_cuda_query_device(const bnbq_cuda* ctx, bnbq_cuda_device_info* out);
 BNBQ_API bnbq_result bnbq_cuda_stats_get(bnbq_cuda* ctx, bnbq_cuda_stats* out);
+/* Waits until the background thread has built every kernel that was first compiled fast (desc.
+   no_tiered_compile) and puts those builds in place, so that every kernel from here on runs its
+   fully optimised code (benchmarks call it after their warm-up). A full build that fails (logged)
+   leaves the fast one, which computes the same results. Returns at once when nothing is pending.
+   Thread safety: any thread. */
+BNBQ_API bnbq_result bnbq_cuda_finish_compiles(bnbq_cuda* ctx);
 
 /* An exec that runs bnbq operations on ctx's device, queued on stream (a CUstream; NULL = the
    legacy default stream). Tensors passed to operations are device pointers; code tables stay in
@@ -9520,7 +9546,23 @@ typedef struct bnbq__cu_module {
     char*            kernel;
     bnbq__CUmodule   module;
     bnbq__CUfunction fn;
+    struct bnbq__cu_job* job;     /* the full build of a fast (tiered) unit, until it is in place */
 } bnbq__cu_module;
+
+/* Tiered compilation (bnbq_cuda_desc.no_tiered_compile): the full build of a unit that was first compiled
+   fast, made by the context's background thread. The thread reads and writes only the job and the disk
+   cache; the module table changes in the calling threads (bnbq__cu_tier_take, context lock held). state
+   and the queue are guarded by the context's qlock. */
+enum { BNBQ__JOB_QUEUED = 0, BNBQ__JOB_RUNNING, BNBQ__JOB_DONE, BNBQ__JOB_FAILED };
+typedef struct bnbq__cu_job {
+    struct bnbq__cu_job* next;    /* the context's queue, oldest first */
+    char*          unit;          /* unit, defines, kernel: one allocation (unit) */
+    char*          defines;
+    char*          kernel;
+    int            state;
+    unsigned char* img;           /* malloc'd image (DONE) */
+    double         seconds;       /* NVRTC wall time of the full build */
+} bnbq__cu_job;
 
 /* Where the first use of a kernel spends its time (wall seconds, this context), for benchmarks:
    key (source hash, options, key text), read (cache file read and checks), load
@@ -9550,6 +9592,25 @@ struct bnbq_cuda {
 #endif
     bnbq__cu_module*  modules;
     int               num_modules, cap_modules;
+    /* tiered compilation: the queue of full builds, its lock and condition, the worker thread, and the
+       fast modules replaced by their full build (unloaded with the context: launches may still use them) */
+    int               tier_on;        /* desc and NVRTC (12.8+, cubin target) allow it; set with NVRTC */
+    int               tier_force;     /* bnbq__cu_tier_force, or 3 for BNBQ_TIERED_COMPILE=fast */
+    bnbq__cu_job*     jobs;
+    int               jobs_pending;   /* queued or running */
+    int               tier_stop;      /* uninit: the worker ends after its current build */
+    int               worker_state;   /* 0 not started, 1 running, -1 could not start */
+#if defined(_WIN32)
+    SRWLOCK           qlock;
+    CONDITION_VARIABLE qcond;
+    HANDLE            worker;
+#else
+    pthread_mutex_t   qlock;
+    pthread_cond_t    qcond;
+    pthread_t         worker;
+#endif
+    bnbq__CUmodule*   retired;
+    int               num_retired, cap_retired;
     uint64_t          src_hash[BNBQ__MAX_SOURCES];  /* per source file, 0: not computed yet */
     size_t            src_len[BNBQ__MAX_SOURCES];
     bnbq_cuda_stats   stats;
@@ -9587,6 +9648,17 @@ static int bnbq__cu_func_load = 1;
    benchmarks: bench_gpu / bench_compile set "-no-cache" so that NVRTC 12.9+ does not answer from
    its own cache (the driver's compute cache) and cold compilations are measured cold. */
 static const char* bnbq__cu_nvrtc_extra = NULL;
+static void bnbq__q_lock(bnbq_cuda* c);
+static void bnbq__q_unlock(bnbq_cuda* c);
+static void bnbq__q_wake(bnbq_cuda* c);
+static void bnbq__cu_job_free(bnbq__cu_job* j);
+/* Tiered compilation for tests and benchmarks (read when a context opens NVRTC): 0 as the desc says, -1
+   never, 1 every unit tiered (not only bnbq__cu_tiered_kernels), 2 every unit fast and never replaced
+   (the fast builds' results checked against the CPU), 3 the listed units fast and never replaced. */
+static int bnbq__cu_tier_force = 0;
+/* The NVRTC option of the fast build. -Ofc=mid measured 2-4x faster than the full build on the slow units
+   (bench/results/cpu-20261125-session33-tiers.txt); -Ofc=max compiled no faster and made cubins 2-4x larger. */
+#define BNBQ__CU_FAST_OPT "-Ofc=mid"
 
 #define BNBQ__DRV (bnbq__cuda_global.drv)
 #define BNBQ__NV (bnbq__cuda_global.nvrtc)
@@ -9699,9 +9771,18 @@ static void bnbq__cu_resolve_nvrtc(bnbq_cuda* c) {
     }
     c->info.target_arch = c->target_arch;
     c->info.target_is_ptx = c->target_ptx;
+    {   /* tiered compilation: NVRTC 12.8+ (-Ofc), a cubin target, not switched off; BNBQ_TIERED_COMPILE=fast
+           (tests): the listed kernels' fast builds only, never replaced */
+        const char* env = getenv("BNBQ_TIERED_COMPILE");
+        c->tier_force = bnbq__cu_tier_force;
+        if (c->tier_force == 0 && env && !strcmp(env, "fast")) c->tier_force = 3;
+        c->tier_on = c->nvrtc_ok && !c->target_ptx && BNBQ__NV.version >= 12080 && !c->desc.no_tiered_compile &&
+                     !(env && !strcmp(env, "0")) && c->tier_force >= 0;
+    }
     if (c->nvrtc_ok)
-        bnbq_log(&c->log_ex, BNBQ_LOG_INFO, "bnbq_cuda", "kernels not in the cache are compiled for %s_%d",
-                 c->target_ptx ? "compute" : "sm", c->target_arch);
+        bnbq_log(&c->log_ex, BNBQ_LOG_INFO, "bnbq_cuda", "kernels not in the cache are compiled for %s_%d%s",
+                 c->target_ptx ? "compute" : "sm", c->target_arch,
+                 c->tier_on ? " (slow ones fast first, their full build in the background)" : "");
 }
 
 BNBQ_API bnbq_result bnbq_cuda_init(const bnbq_cuda_desc* desc, bnbq_cuda** out_ctx) {
@@ -9761,8 +9842,12 @@ BNBQ_API bnbq_result bnbq_cuda_init(const bnbq_cuda_desc* desc, bnbq_cuda** out_
     c->desc.allocator = log_ex.allocator;
 #if defined(_WIN32)
     InitializeSRWLock(&c->lock);
+    InitializeSRWLock(&c->qlock);
+    InitializeConditionVariable(&c->qcond);
 #else
     pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->qlock, NULL);
+    pthread_cond_init(&c->qcond, NULL);
 #endif
     c->info.driver_version = v;
     r = bnbq__cu_check(&log_ex, fn, "cuDeviceGet", BNBQ__DRV.bnbq__cuDeviceGet(&c->device, d.device_index));
@@ -9790,6 +9875,8 @@ BNBQ_API bnbq_result bnbq_cuda_init(const bnbq_cuda_desc* desc, bnbq_cuda** out_
     if (r != BNBQ_SUCCESS) {
 #if !defined(_WIN32)
         pthread_mutex_destroy(&c->lock);
+        pthread_mutex_destroy(&c->qlock);
+        pthread_cond_destroy(&c->qcond);
 #endif
         bnbq_host_free(&log_ex, c);
         return r;
@@ -9821,16 +9908,38 @@ BNBQ_API void bnbq_cuda_uninit(bnbq_cuda* c) {
     bnbq_exec log_ex;
     if (!c) return;
     log_ex = c->log_ex;
+    /* the background thread: queued full builds are dropped, a running one is finished (and cached) */
+    bnbq__q_lock(c);
+    c->tier_stop = 1;
+    bnbq__q_wake(c);
+    bnbq__q_unlock(c);
+    if (c->worker_state > 0) {
+#if defined(_WIN32)
+        WaitForSingleObject(c->worker, INFINITE);
+        CloseHandle(c->worker);
+#else
+        pthread_join(c->worker, NULL);
+#endif
+    }
+    while (c->jobs) {
+        bnbq__cu_job* j = c->jobs;
+        c->jobs = j->next;
+        bnbq__cu_job_free(j);
+    }
     if (bnbq__push(c, "bnbq_cuda_uninit") == BNBQ_SUCCESS) {
         if (c->err_flag) BNBQ__DRV.bnbq__cuMemFree((bnbq__CUdeviceptr)(uintptr_t)c->err_flag);
         for (i = 0; i < c->num_modules; i++) BNBQ__DRV.bnbq__cuModuleUnload(c->modules[i].module);
+        for (i = 0; i < c->num_retired; i++) BNBQ__DRV.bnbq__cuModuleUnload(c->retired[i]);
         bnbq__pop();
     }
     for (i = 0; i < c->num_modules; i++) bnbq_host_free(&log_ex, c->modules[i].unit);
     bnbq_host_free(&log_ex, c->modules);
+    bnbq_host_free(&log_ex, c->retired);
     BNBQ__DRV.bnbq__cuDevicePrimaryCtxRelease(c->device);
 #if !defined(_WIN32)
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->qlock);
+    pthread_cond_destroy(&c->qcond);
 #endif
     bnbq_host_free(&log_ex, c);
 }
@@ -9856,6 +9965,11 @@ BNBQ_API bnbq_result bnbq_cuda_stats_get(bnbq_cuda* c, bnbq_cuda_stats* out) {
     bnbq__ctx_lock(c);
     *out = c->stats;
     out->modules = c->num_modules;
+    {
+        int i, n = 0;
+        for (i = 0; i < c->num_modules; i++) n += c->modules[i].job != NULL;
+        out->units_pending = n;
+    }
     bnbq__ctx_unlock(c);
     return BNBQ_SUCCESS;
 }
@@ -10273,8 +10387,39 @@ static int bnbq__try_cached(bnbq_cuda* c, const char* key, int kind, int arch,
 /* Loads kernel `kernel` of the variant (unit, defines): from the disk cache, else compiled with
    NVRTC (and written to the cache); then resolves the function (and loads it, cuFuncLoad).
    Context pushed, lock held. */
+/* The kernels compiled fast first where the context tiers (desc.no_tiered_compile): those whose full build
+   is slow (0.25-0.9 s a unit on the device's CPU: bench_compile, bench/results/gpu-20261125-h100-session33-*)
+   and whose fast build runs within a few times the full one's time (the gemvs, the quantizers, LLM.int8's
+   row and epilogue kernels: memory-bound; measured in the same results). Not the tensor-core and mma
+   GEMMs (bnbq_k_gemm*, _int8_wg*, _int8_tc, _m4_wg, _sb_wg, _outlier_mm*, ...): without NVVM's unrolling
+   their fast builds ran 20-60x slower (StandardLinear's forward at 512 tokens 0.036 -> 1.96 ms), which a
+   program would pay on every call until the full build arrives, more than the compilation saves. */
+static const char* const bnbq__cu_tiered_kernels[] = {
+    "bnbq_k_int8_gemv", "bnbq_k_int8_gemv_dq", "bnbq_k_int8_gemv_dqo", "bnbq_k_int8_gemv_br",
+    "bnbq_k_int8_gemv_bro", "bnbq_k_sb_gemv", "bnbq_k_sb_colmax", "bnbq_k_sb_rows", "bnbq_k_sb_transpose_q",
+    "bnbq_k_int8_mm_dequant", "bnbq_k_int8_dq_stats", "bnbq_k_int8_dq_quant_thr", "bnbq_k_int8_vw_one",
+    "bnbq_k_int8_vw_rows_thr", "bnbq_k_int8_vw_rows_smp", "bnbq_k_gemv4", "bnbq_k_gemv4_any", "bnbq_k_gemv4tc",
+    "bnbq_k_gemv4tc_w", "bnbq_k_quant_nested", "bnbq_k_quant_nested_search", "bnbq_k_quant_global",
+    "bnbq_k_quant_global_search", "bnbq_k_quant4", "bnbq_k_quant4_exact", "bnbq_k_quant8", "bnbq_k_quant8_search",
+    "bnbq_k_absmax_global", "bnbq_k_embed_bwd",
+    NULL
+};
+
+/* Whether this context compiles kernel fast first: 0 no, 1 fast then the full build in the background,
+   2 fast only (bnbq__cu_tier_force 2 / 3: tests). */
+static int bnbq__cu_tier_mode(const bnbq_cuda* c, const char* kernel) {
+    const char* const* k;
+    int listed = 0;
+    if (!c->tier_on) return 0;
+    if (c->tier_force == 1) return 1;
+    if (c->tier_force == 2) return 2;
+    for (k = bnbq__cu_tiered_kernels; *k && !listed; k++) listed = strcmp(*k, kernel) == 0;
+    if (!listed) return 0;
+    return c->tier_force == 3 ? 2 : 1;
+}
+
 static bnbq_result bnbq__cu_load_kernel(bnbq_cuda* c, const char* unit, const char* defines, const char* kernel,
-                                        bnbq__CUmodule* out_mod, bnbq__CUfunction* out_fn) {
+                                        bnbq__CUmodule* out_mod, bnbq__CUfunction* out_fn, int* out_fast) {
     static const char* fn = "bnbq_cuda";
     char opt_buf[1024], key[2048];
     const char* opts[24];
@@ -10345,9 +10490,26 @@ static bnbq_result bnbq__cu_load_kernel(bnbq_cuda* c, const char* unit, const ch
         if (!program) return BNBQ_ERROR_OUT_OF_MEMORY;
         nopts = bnbq__cu_options(defines, kernel, c->target_arch, c->target_ptx, opt_buf, sizeof opt_buf, opts, 24);
         bnbq__cu_key(unit, kernel, src_hash, src_len, opts, nopts, c->target_arch, c->target_ptx, key, sizeof key);
-        r = bnbq__nvrtc_compile(&c->log_ex, unit, program, opts, nopts, c->target_ptx, &img, &len, &secs);
+        if (bnbq__cu_tier_mode(c, kernel) && nopts > 0 && nopts < 24) {
+            /* tiered: the fast build now (not cached: the disk cache holds full builds only); a failure of
+               it or of its load falls through to the full build */
+            opts[nopts] = BNBQ__CU_FAST_OPT;
+            if (bnbq__nvrtc_compile(&c->log_ex, unit, program, opts, nopts + 1, c->target_ptx, &img, &len,
+                                    &secs) == BNBQ_SUCCESS) {
+                c->stats.compile_seconds += secs;
+                if (BNBQ__DRV.bnbq__cuModuleLoadData(&mod, img) == BNBQ__CUDA_SUCCESS) {
+                    c->stats.units_compiled++;
+                    c->stats.units_fast++;
+                    *out_fast = 1;
+                    found = 2;
+                }
+                free(img);
+                img = NULL;
+            }
+        }
+        if (!found) r = bnbq__nvrtc_compile(&c->log_ex, unit, program, opts, nopts, c->target_ptx, &img, &len, &secs);
         free(program);
-        if (r == BNBQ_SUCCESS) {
+        if (r == BNBQ_SUCCESS && !found) {
             c->stats.units_compiled++;
             c->stats.compile_seconds += secs;
             e = BNBQ__DRV.bnbq__cuModuleLoadData(&mod, img);
@@ -10382,8 +10544,206 @@ static bnbq_result bnbq__cu_load_kernel(bnbq_cuda* c, const char* unit, const ch
         (void)BNBQ__DRV.bnbq__cuFuncLoad(*out_fn);   /* a real problem shows at the launch */
         c->timing.funcload += bnbq__now() - t1;
     }
-    if (found) c->stats.load_seconds += bnbq__now() - t0;
+    if (found == 1) c->stats.load_seconds += bnbq__now() - t0;
     *out_mod = mod;
+    return BNBQ_SUCCESS;
+}
+
+/* ---- tiered compilation: the background thread ---- */
+
+static void bnbq__q_lock(bnbq_cuda* c) {
+#if defined(_WIN32)
+    AcquireSRWLockExclusive(&c->qlock);
+#else
+    pthread_mutex_lock(&c->qlock);
+#endif
+}
+static void bnbq__q_unlock(bnbq_cuda* c) {
+#if defined(_WIN32)
+    ReleaseSRWLockExclusive(&c->qlock);
+#else
+    pthread_mutex_unlock(&c->qlock);
+#endif
+}
+static void bnbq__q_wait(bnbq_cuda* c) {   /* qlock held */
+#if defined(_WIN32)
+    SleepConditionVariableSRW(&c->qcond, &c->qlock, INFINITE, 0);
+#else
+    pthread_cond_wait(&c->qcond, &c->qlock);
+#endif
+}
+static void bnbq__q_wake(bnbq_cuda* c) {
+#if defined(_WIN32)
+    WakeAllConditionVariable(&c->qcond);
+#else
+    pthread_cond_broadcast(&c->qcond);
+#endif
+}
+
+/* The full build of a job: NVRTC with the unit's own options (no lock held), then the disk cache entry.
+   Returns the malloc'd image or NULL. Reads only constant context fields (target, cache_dir, desc). */
+static unsigned char* bnbq__cu_job_build(bnbq_cuda* c, const bnbq__cu_job* j, double* seconds) {
+    char opt_buf[1024], key[2048];
+    const char* opts[24];
+    unsigned char* img = NULL;
+    size_t len = 0, src_len = 0;
+    uint64_t src_hash = 0;
+    char* program = bnbq__cu_program_text_len(j->unit, &src_len);
+    int nopts;
+    if (!program) return NULL;
+    src_hash = bnbq__sum64(program, src_len);
+    nopts = bnbq__cu_options(j->defines, j->kernel, c->target_arch, c->target_ptx, opt_buf, sizeof opt_buf, opts, 24);
+    if (nopts > 0 && bnbq__cu_key(j->unit, j->kernel, src_hash, src_len, opts, nopts, c->target_arch, c->target_ptx,
+                                  key, sizeof key) == 0 &&
+        bnbq__nvrtc_compile(&c->log_ex, j->unit, program, opts, nopts, c->target_ptx, &img, &len, seconds) ==
+            BNBQ_SUCCESS &&
+        c->cache_dir[0]) {
+        char name[40];
+        bnbq__cache_name(key, name);
+        (void)bnbq__cache_write(c->cache_dir, name, key, c->target_ptx ? BNBQ__KIND_PTX : BNBQ__KIND_CUBIN,
+                                c->target_arch, BNBQ__NV.version, c->info.driver_version, img, len);
+    }
+    free(program);
+    return img;
+}
+
+/* The worker: builds queued jobs in order until the context stops it. */
+static void bnbq__cu_worker_loop(bnbq_cuda* c) {
+    bnbq__q_lock(c);
+    for (;;) {
+        bnbq__cu_job* j = c->jobs;
+        unsigned char* img;
+        double secs = 0.0;
+        while (j && j->state != BNBQ__JOB_QUEUED) j = j->next;
+        if (c->tier_stop) break;
+        if (!j) { bnbq__q_wait(c); continue; }
+        j->state = BNBQ__JOB_RUNNING;
+        bnbq__q_unlock(c);
+        img = bnbq__cu_job_build(c, j, &secs);
+        bnbq__q_lock(c);
+        j->img = img;
+        j->seconds = secs;
+        j->state = img ? BNBQ__JOB_DONE : BNBQ__JOB_FAILED;
+        c->jobs_pending--;
+        bnbq__q_wake(c);
+    }
+    bnbq__q_unlock(c);
+}
+#if defined(_WIN32)
+static DWORD WINAPI bnbq__cu_worker(LPVOID arg) { bnbq__cu_worker_loop((bnbq_cuda*)arg); return 0; }
+#else
+static void* bnbq__cu_worker(void* arg) { bnbq__cu_worker_loop((bnbq_cuda*)arg); return NULL; }
+#endif
+
+/* Queues the full build of (unit, defines, kernel); starts the worker on first use. NULL when there is no
+   memory or no thread (the caller then keeps the fast build: the same results). Lock held. */
+static bnbq__cu_job* bnbq__cu_job_add(bnbq_cuda* c, const char* unit, const char* defines, const char* kernel) {
+    size_t lu = strlen(unit) + 1, ld = strlen(defines) + 1, lk = strlen(kernel) + 1;
+    bnbq__cu_job* j = (bnbq__cu_job*)calloc(1, sizeof *j);
+    bnbq__cu_job** tail;
+    if (!j) return NULL;
+    j->unit = (char*)malloc(lu + ld + lk);
+    if (!j->unit) { free(j); return NULL; }
+    memcpy(j->unit, unit, lu);
+    j->defines = j->unit + lu;
+    memcpy(j->defines, defines, ld);
+    j->kernel = j->defines + ld;
+    memcpy(j->kernel, kernel, lk);
+    j->state = BNBQ__JOB_QUEUED;
+    if (c->worker_state == 0) {
+#if defined(_WIN32)
+        c->worker = CreateThread(NULL, 0, bnbq__cu_worker, c, 0, NULL);
+        c->worker_state = c->worker ? 1 : -1;
+#else
+        c->worker_state = pthread_create(&c->worker, NULL, bnbq__cu_worker, c) == 0 ? 1 : -1;
+#endif
+        if (c->worker_state < 0)
+            bnbq_log(&c->log_ex, BNBQ_LOG_WARN, "bnbq_cuda",
+                     "no background thread: kernels compiled fast keep their fast build");
+    }
+    if (c->worker_state < 0) { free(j->unit); free(j); return NULL; }
+    bnbq__q_lock(c);
+    for (tail = &c->jobs; *tail; tail = &(*tail)->next) {}
+    *tail = j;
+    c->jobs_pending++;
+    bnbq__q_wake(c);
+    bnbq__q_unlock(c);
+    return j;
+}
+
+static void bnbq__cu_job_free(bnbq__cu_job* j) {
+    free(j->img);
+    free(j->unit);
+    free(j);
+}
+
+/* Puts m's full build in place when its job has ended (context pushed, lock held): the new module and
+   function replace the fast ones, which stay loaded until the context ends (queued launches and captured
+   graphs may use them). A failed build or load keeps the fast one. */
+static void bnbq__cu_tier_take(bnbq_cuda* c, bnbq__cu_module* m) {
+    bnbq__cu_job *j = m->job, **pp;
+    int st;
+    bnbq__q_lock(c);
+    st = j->state;
+    if (st == BNBQ__JOB_DONE || st == BNBQ__JOB_FAILED)
+        for (pp = &c->jobs; *pp; pp = &(*pp)->next)
+            if (*pp == j) { *pp = j->next; break; }
+    bnbq__q_unlock(c);
+    if (st != BNBQ__JOB_DONE && st != BNBQ__JOB_FAILED) return;
+    m->job = NULL;
+    if (st == BNBQ__JOB_DONE) {
+        bnbq__CUmodule mod = NULL;
+        bnbq__CUfunction f = NULL;
+        bnbq__CUresult e = BNBQ__DRV.bnbq__cuModuleLoadData(&mod, j->img);
+        if (e == BNBQ__CUDA_SUCCESS) {
+            e = BNBQ__DRV.bnbq__cuModuleGetFunction(&f, mod, m->kernel);
+            if (e != BNBQ__CUDA_SUCCESS) BNBQ__DRV.bnbq__cuModuleUnload(mod);
+        }
+        if (e == BNBQ__CUDA_SUCCESS && c->num_retired == c->cap_retired) {
+            int cap = c->cap_retired ? c->cap_retired * 2 : 16;
+            bnbq__CUmodule* r = (bnbq__CUmodule*)bnbq_host_alloc(&c->log_ex, (size_t)cap * sizeof *r);
+            if (!r) {
+                BNBQ__DRV.bnbq__cuModuleUnload(mod);
+                e = (bnbq__CUresult)BNBQ__CUDA_ERROR_OUT_OF_MEMORY;
+            } else {
+                if (c->retired) memcpy(r, c->retired, (size_t)c->num_retired * sizeof *r);
+                bnbq_host_free(&c->log_ex, c->retired);
+                c->retired = r;
+                c->cap_retired = cap;
+            }
+        }
+        if (e == BNBQ__CUDA_SUCCESS) {
+            if (bnbq__cu_func_load && BNBQ__DRV.bnbq__cuFuncLoad) (void)BNBQ__DRV.bnbq__cuFuncLoad(f);
+            c->retired[c->num_retired++] = m->module;
+            m->module = mod;
+            m->fn = f;
+            c->stats.units_upgraded++;
+            c->stats.background_seconds += j->seconds;
+        } else {
+            bnbq_log(&c->log_ex, BNBQ_LOG_WARN, "bnbq_cuda", "the full build of %s [%s] %s could not be loaded (%s): "
+                     "its fast build stays", m->unit, m->defines, m->kernel, bnbq__cu_errname(e));
+        }
+    } else {
+        bnbq_log(&c->log_ex, BNBQ_LOG_WARN, "bnbq_cuda", "the full build of %s [%s] %s failed: its fast build stays",
+                 m->unit, m->defines, m->kernel);
+    }
+    bnbq__cu_job_free(j);
+}
+
+BNBQ_API bnbq_result bnbq_cuda_finish_compiles(bnbq_cuda* c) {
+    bnbq_result r;
+    int i;
+    if (!c) return BNBQ_ERROR_NULL_POINTER;
+    bnbq__q_lock(c);
+    while (c->jobs_pending > 0 && c->worker_state > 0) bnbq__q_wait(c);
+    bnbq__q_unlock(c);
+    r = bnbq__push(c, "bnbq_cuda_finish_compiles");
+    if (r != BNBQ_SUCCESS) return r;
+    bnbq__ctx_lock(c);
+    for (i = 0; i < c->num_modules; i++)
+        if (c->modules[i].job) bnbq__cu_tier_take(c, &c->modules[i]);
+    bnbq__ctx_unlock(c);
+    bnbq__pop();
     return BNBQ_SUCCESS;
 }
 
@@ -10409,6 +10769,7 @@ static bnbq_result bnbq__cu_kernel(bnbq_exec* ex, const char* unit, const char* 
         const bnbq__cu_module* m = &c->modules[i];
         if (m->hash == h && strcmp(m->kernel, kernel) == 0 && strcmp(m->defines, defines) == 0 &&
             strcmp(m->unit, unit) == 0) {
+            if (m->job) bnbq__cu_tier_take(c, &c->modules[i]);
             *out = m->fn;
             bnbq__ctx_unlock(c);
             return BNBQ_SUCCESS;
@@ -10430,10 +10791,12 @@ static bnbq_result bnbq__cu_kernel(bnbq_exec* ex, const char* unit, const char* 
         char* names = (char*)bnbq_host_alloc(&c->log_ex, lu + ld + lk);
         bnbq__CUmodule mod = NULL;
         bnbq__CUfunction f = NULL;
+        int fast = 0;
         if (!names) r = BNBQ_ERROR_OUT_OF_MEMORY;
-        else r = bnbq__cu_load_kernel(c, unit, defines, kernel, &mod, &f);
+        else r = bnbq__cu_load_kernel(c, unit, defines, kernel, &mod, &f, &fast);
         if (r == BNBQ_SUCCESS) {
             bnbq__cu_module* m = &c->modules[c->num_modules++];
+            m->job = fast && bnbq__cu_tier_mode(c, kernel) == 1 ? bnbq__cu_job_add(c, unit, defines, kernel) : NULL;
             memcpy(names, unit, lu);
             memcpy(names + lu, defines, ld);
             memcpy(names + lu + ld, kernel, lk);

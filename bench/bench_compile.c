@@ -2,6 +2,7 @@
    clock), for one architecture (default sm_90). Needs NVRTC, not a GPU.
 
    usage: build/bench_compile [ARCH] [--split] [--whole] [--only WORD] [--nvrtc-cache] [--repeat N] [--opt OPTION]
+                              [--tiered]
      A unit is one kernel of one registered variant (a kernels_src file + its -D defines), compiled
      exactly as bnbq compiles it at run time (cubin for sm_ARCH). Per unit: wall seconds, cubin
      bytes; --split also compiles it to PTX alone (NVRTC's front end and NVVM) and prints the rest
@@ -12,6 +13,10 @@
      compilation's and a "min s" column adds the fastest of the N, which leaves out what a busy host
      adds to single compilations (on the device machine the same unit measured 0.36 s in one run and
      0.63 s in another); the summary line gives both.
+     --tiered: what a program waits for at a unit's first use with tiered compilation (bnbq_cuda_desc.
+     no_tiered_compile = 0, the default): the units of the slow kernels (bnbq__cu_tiered_kernels) are
+     timed in their fast build (the "s" and "min s" columns, marked "fast") and their full build, which
+     the background thread makes, is timed once more in a "full s" column; the other units as above.
      --opt OPTION: one more NVRTC option on every unit (an A/B of an option's compile time; it takes the
      place of -no-cache, so compare with --nvrtc-cache or on a machine without a driver).
      NVRTC 12.9+ keeps compiled PTX and cubins in the driver's cache (~/.nv/ComputeCache) where a
@@ -27,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int g_fast;   /* compile_s adds the fast build's option (--tiered) */
+
 static double compile_s(bnbq_exec* ex, const char* unit, const char* program, const char* defines,
                         const char* kernel, int arch, int ptx, size_t* bytes, bnbq_result* r) {
     char opt_buf[1024];
@@ -41,6 +48,7 @@ static double compile_s(bnbq_exec* ex, const char* unit, const char* program, co
         snprintf(arch_opt, sizeof arch_opt, "--gpu-architecture=compute_90a");
         opts[0] = arch_opt;
     }
+    if (nopts > 0 && nopts < 24 && g_fast) opts[nopts++] = BNBQ__CU_FAST_OPT;
     *bytes = 0;
     t0 = bnbq__now();
     *r = nopts < 0 ? BNBQ_ERROR_INVALID_ARGS : bnbq__nvrtc_compile(ex, unit, program, opts, nopts, ptx, &img, bytes, NULL);
@@ -65,8 +73,8 @@ static int nvrtc_accepts(const char* opt) {
 
 int main(int argc, char** argv) {
     int arch = 90, v, i, split = 0, whole = 0, n = 0, over3 = 0, over2 = 0, nvrtc_cache = 0, repeat = 1;
-    int min_over3 = 0;
-    double min_total = 0.0, min_worst = 0.0;
+    int min_over3 = 0, tiered = 0, nfast = 0;
+    double min_total = 0.0, min_worst = 0.0, full_total = 0.0, full_worst = 0.0;
     const char* only = NULL;
     const char* opt = NULL;
     double total = 0.0, worst = 0.0, ptx_total = 0.0;
@@ -79,11 +87,12 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--nvrtc-cache")) nvrtc_cache = 1;
         else if (!strcmp(argv[i], "--opt") && i + 1 < argc) opt = argv[++i];
+        else if (!strcmp(argv[i], "--tiered")) tiered = 1;
         else if (!strcmp(argv[i], "--repeat") && i + 1 < argc && atoi(argv[i + 1]) >= 2 && atoi(argv[i + 1]) <= 20)
             repeat = atoi(argv[++i]);
         else if (atoi(argv[i]) > 0) arch = atoi(argv[i]);
         else {
-            fprintf(stderr, "usage: bench_compile [ARCH] [--split] [--whole] [--only WORD] [--nvrtc-cache] [--repeat N (2..20)] [--opt OPTION]\n");
+            fprintf(stderr, "usage: bench_compile [ARCH] [--split] [--whole] [--only WORD] [--nvrtc-cache] [--repeat N (2..20)] [--opt OPTION] [--tiered]\n");
             return 2;
         }
     }
@@ -108,8 +117,8 @@ int main(int argc, char** argv) {
                bnbq__cu_nvrtc_extra ? "; -no-cache: NVRTC's own cache bypassed"
                                     : nvrtc_cache ? "; NVRTC's own cache allowed (--nvrtc-cache)" : "", t);
     }
-    printf("%-10s %-30s %-24s %7s %8s%s%s\n", "file", "defines", "kernel", "s", "bytes",
-           split ? "   ptx s  ptxas s" : "", repeat > 1 ? "   min s" : "");
+    printf("%-10s %-30s %-24s %7s %8s%s%s%s\n", "file", "defines", "kernel", "s", "bytes",
+           split ? "   ptx s  ptxas s" : "", repeat > 1 ? "   min s" : "", tiered ? "  full s" : "");
     for (v = 0; v < bnbq__cu_num_variants(); v++) {
         const bnbq__cu_variant* var = bnbq__cu_variant_at(v);
         const char* kernels[64];
@@ -127,7 +136,11 @@ int main(int argc, char** argv) {
             bnbq_result r, pr = BNBQ_SUCCESS;
             double dt, pt = 0.0, mt;
             int rep;
+            const char* const* tk;
+            double ft = 0.0;
             if (only && !strstr(var->unit, only) && !strstr(var->defines, only) && !(kn && strstr(kn, only))) continue;
+            g_fast = 0;
+            for (tk = bnbq__cu_tiered_kernels; tiered && kn && *tk && !g_fast; tk++) g_fast = !strcmp(*tk, kn);
             dt = compile_s(&log_ex, var->unit, program, var->defines, kn, arch, 0, &bytes, &r);
             if (split) pt = compile_s(&log_ex, var->unit, program, var->defines, kn, arch, 1, &pbytes, &pr);
             mt = dt;
@@ -136,9 +149,21 @@ int main(int argc, char** argv) {
                 double t2 = compile_s(&log_ex, var->unit, program, var->defines, kn, arch, 0, &b2, &r);
                 if (t2 < mt) mt = t2;
             }
+            if (g_fast) {
+                size_t b2 = 0;
+                bnbq_result r2;
+                g_fast = 0;
+                ft = compile_s(&log_ex, var->unit, program, var->defines, kn, arch, 0, &b2, &r2);
+                if (r2 != BNBQ_SUCCESS) r = r2;
+                g_fast = 1;
+                nfast++;
+                full_total += ft;
+                if (ft > full_worst) full_worst = ft;
+            }
             printf("%-10s %-30s %-24s %7.3f %8zu", var->unit, var->defines, kn ? kn : "(all)", dt, bytes);
             if (split) printf(" %7.3f %8.3f", pt, dt - pt);
             if (repeat > 1) printf(" %7.3f", mt);
+            if (tiered) printf(g_fast ? " %7.3f fast" : "             ", ft);
             min_total += mt;
             if (mt > min_worst) min_worst = mt;
             if (mt > 0.3) min_over3++;
@@ -162,6 +187,10 @@ int main(int argc, char** argv) {
            n, whole ? "variants" : "units", total / n, worst, worst_name, over3, over2, total);
     if (split) printf("; PTX alone %.0f%% of the time", 100.0 * ptx_total / total);
     printf("\n");
+    if (tiered)
+        printf("tiered: the lines above are what a program waits for at first use; %d units were timed in their fast "
+               "build (%s), their full builds (made in the background): mean %.3f s, max %.3f s\n", nfast,
+               BNBQ__CU_FAST_OPT, nfast ? full_total / nfast : 0.0, full_worst);
     if (repeat > 1)
         printf("the fastest of %d compilations of each unit: mean %.3f s, max %.3f s, %d over 0.3 s\n", repeat,
                min_total / n, min_worst, min_over3);

@@ -422,6 +422,7 @@ int main(int argc, char** argv) {
     bnbq_cuda_device_info info;
     bnbq_result r;
     int i, t, exact_outliers = 0;
+    bnbq__cu_tier_force = -1;   /* the kernels timed are the full builds (no tiered compilation) */
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--runs") && i + 1 < argc) g_runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick")) g_quick = 1;
@@ -447,10 +448,11 @@ int main(int argc, char** argv) {
             bnbq__cu_i8_bro_kmin = (size_t)atoi(argv[++i]);   /* A/B: the block-a-row kernels for K > this */
         else if (!strcmp(argv[i], "--i8br-b") && i + 1 < argc && atoi(argv[i + 1]) >= 1 && atoi(argv[i + 1]) <= 8)
             bnbq__cu_i8_br_b = atoi(argv[++i]);   /* A/B: bnbq_k_int8_gemv_br's grid, blocks an SM (with --nvrtc-opt) */
+        else if (!strcmp(argv[i], "--tier-fast")) bnbq__cu_tier_force = 3;   /* time the fast builds of tiered compilation */
         else if (!strcmp(argv[i], "--nvrtc-opt") && i + 1 < argc) bnbq__cu_nvrtc_extra = argv[++i];   /* A/B probes: one more NVRTC option for every unit */
         else if (!strcmp(argv[i], "--exact-outliers")) exact_outliers = 1;   /* A/B: the CPU's order */
         else {
-            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--nk N,K] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256] [--no-m4wg] [--no-i8dq] [--no-i8br] [--no-i8bro] [--i8dqo] [--no-i8dqo] [--i8one-256] [--i8one-ppt 1..8] [--i8br-k K] [--i8br-b 1..8] [--exact-outliers] [--nvrtc-opt OPTION]\n");
+            fprintf(stderr, "usage: bench_layers [--runs N] [--quick] [--only A,B] [--tokens N,...] [--nk N,K] [--no-mma] [--no-tile-tc] [--no-t2] [--no-wg] [--wg-bn 128|256] [--no-m4wg] [--no-i8dq] [--no-i8br] [--no-i8bro] [--i8dqo] [--no-i8dqo] [--i8one-256] [--i8one-ppt 1..8] [--i8br-k K] [--i8br-b 1..8] [--exact-outliers] [--nvrtc-opt OPTION] [--tier-fast]\n");
             return 1;
         }
     }

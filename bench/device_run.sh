@@ -4,11 +4,12 @@
 #   compile: build/bench_compile --repeat 2 (cold NVRTC wall time per unit, and the faster of two
 #          compilations of each; its own part since session 25: after the tests it no longer fitted the
 #          device tool's 600 s a command on a fresh H100)
+#   fast:  make gpu-test's runs of the fast builds of tiered compilation alone (GPU_TEST_PART=fast)
 #   san:   make gpu-test's compute-sanitizer runs alone (GPU_TEST_PART=san; after tests on the same
 #          machine they load the kernels tests compiled into build/gpu_test_cache)
 #   bench: make bench-gpu (read-only L2 flush; gemv and LLM.int8 also back-to-back with rotated
 #          inputs), the gemv lines again with the fast order (bench_gpu --gemv-fast)
-# Header: command, commit, date, GPU and driver. Usage: sh bench/device_run.sh [LOG [tests|san|compile|bench|all]]
+# Header: command, commit, date, GPU and driver. Usage: sh bench/device_run.sh [LOG [tests|san|fast|compile|bench|all]]
 # (all, the default, takes more than 10 minutes on a fresh H100, the device tool's limit per command:
 # run the parts as separate commands there, tests before san. Session 20 measured test_gpu's cold
 # compile at 163 s and racecheck of test_gpu --small at 307 s with the compile inside it.)
@@ -25,13 +26,16 @@ echo "GPU / driver (nvidia-smi): $(nvidia-smi --query-gpu=name,driver_version --
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) threads"
 echo
 make -s all >/dev/null || { echo "build failed"; exit 1; }
-case $PART in all|tests|san|compile|bench) ;; *) echo "part must be tests, san, compile, bench or all (got $PART)"; exit 2 ;; esac
+case $PART in all|tests|san|fast|compile|bench) ;; *) echo "part must be tests, san, fast, compile, bench or all (got $PART)"; exit 2 ;; esac
 if [ "$PART" = tests ] || [ "$PART" = all ]; then
 echo "===== make gpu-test GPU_TEST_PART=main"; GPU_TEST_PART=main make -s gpu-test
 echo; echo "===== build/gpu_quickstart"; ./build/gpu_quickstart
 fi
 if [ "$PART" = compile ] || [ "$PART" = all ]; then
-echo; echo "===== build/bench_compile 90 --repeat 2"; make -s build/bench_compile && ./build/bench_compile 90 --repeat 2
+echo; echo "===== build/bench_compile 90 --repeat 2 --tiered"; make -s build/bench_compile && ./build/bench_compile 90 --repeat 2 --tiered
+fi
+if [ "$PART" = fast ] || [ "$PART" = all ]; then
+echo; echo "===== make gpu-test GPU_TEST_PART=fast"; GPU_TEST_PART=fast make -s gpu-test
 fi
 if [ "$PART" = san ] || [ "$PART" = all ]; then
 echo; echo "===== make gpu-test GPU_TEST_PART=san"; GPU_TEST_PART=san make -s gpu-test

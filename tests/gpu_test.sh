@@ -13,21 +13,26 @@
 # All steps share one kernel cache, build/gpu_test_cache, emptied first (step 1 compiles cold,
 # the sanitizer runs load from disk). Without a GPU every step reports a skip and the exit status
 # is 0. The last line is "N passed, N failed[, N skipped]" counted in steps.
-# GPU_TEST_PART=main runs steps 1-4, GPU_TEST_PART=san step 5 alone (with a GPU check first), the
-# default both: on a fresh H100 the whole takes about 10 minutes, the device tool's limit per command,
+#   6. the fast builds of tiered compilation (bnbq_cuda_desc.no_tiered_compile): build/test_gpu and
+#      build/test_gpu_layers --tier fast (BNBQ_TIERED_COMPILE=fast: every slow kernel runs its fast build,
+#      -Ofc, checked against the CPU as in steps 1-2; steps 1-2 run the full builds). Step 3 runs with the
+#      default, tiered compilation on: the full builds replace the fast ones as they arrive.
+# GPU_TEST_PART=main runs steps 1-4, GPU_TEST_PART=san step 5 alone (with a GPU check first),
+# GPU_TEST_PART=fast step 6 alone (its own cache, build/gpu_test_cache_fast, emptied first), the
+# default all three: on a fresh H100 the whole takes about 10 minutes, the device tool's limit per command,
 # so bench/device_run.sh runs the two parts as two commands. GPU_TEST_PART=san keeps the cache that
 # the main part filled (it is emptied only when step 1 runs), so that the sanitizer runs load the
 # kernels from disk as in one whole run; without one they compile them.
 B=${B:-build}
 PART=${GPU_TEST_PART:-all}
-case $PART in all|main|san) ;; *) echo "GPU_TEST_PART must be all, main or san (got $PART)"; exit 2 ;; esac
+case $PART in all|main|san|fast) ;; *) echo "GPU_TEST_PART must be all, main, san or fast (got $PART)"; exit 2 ;; esac
 CACHE=$B/gpu_test_cache
 pass=0; fail=0; skip=0
 log=$(mktemp) || exit 1
-[ "$PART" = san ] || rm -rf "$CACHE"
+[ "$PART" = san ] || [ "$PART" = fast ] || rm -rf "$CACHE"
 mkdir -p "$CACHE" || exit 1
 
-if [ "$PART" = san ]; then
+if [ "$PART" = san ] || [ "$PART" = fast ]; then
     # only the sanitizer runs: is there a GPU? (test_gpu with a test name that selects nothing
     # still opens the device and prints its SKIP line without one)
     if ./$B/test_gpu --cache-dir "$CACHE" --small nothing-selected 2>&1 | grep -q '^SKIP test_gpu'; then
@@ -80,7 +85,7 @@ else
     done
 fi
 runs="memcheck:test_gpu racecheck:test_gpu memcheck:test_gpu_layers"
-[ "$PART" = main ] && runs=
+[ "$PART" = main ] || [ "$PART" = fast ] && runs=
 for run in $runs; do
     tool=${run%%:*}; prog=${run#*:}
     echo "== compute-sanitizer --tool $tool build/$prog --small"
@@ -99,6 +104,16 @@ for run in $runs; do
         fail=$((fail + 1))
     fi
 done
+if [ "$PART" = all ] || [ "$PART" = fast ]; then
+    FCACHE=$B/gpu_test_cache_fast
+    rm -rf "$FCACHE"; mkdir -p "$FCACHE" || exit 1
+    for prog in test_gpu test_gpu_layers; do
+        echo "== $prog --tier fast"
+        if [ "$have_gpu" = 0 ]; then echo "skip: no GPU"; skip=$((skip + 1)); continue; fi
+        ./$B/$prog --tier fast --cache-dir "$FCACHE"; rc=$?
+        if [ $rc -eq 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+    done
+fi
 rm -f "$log"
 echo
 if [ "$skip" -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"; else echo "$pass passed, $fail failed"; fi

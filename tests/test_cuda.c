@@ -508,6 +508,7 @@ static void t_api_null(void) {
     CHECK(bnbq_cuda_query_desc(NULL, &qd) == BNBQ_ERROR_NULL_POINTER, "query_desc(NULL)");
     CHECK(bnbq_cuda_query_device(NULL, &info) == BNBQ_ERROR_NULL_POINTER, "query_device(NULL)");
     CHECK(bnbq_cuda_stats_get(NULL, &st) == BNBQ_ERROR_NULL_POINTER, "stats_get(NULL)");
+    CHECK(bnbq_cuda_finish_compiles(NULL) == BNBQ_ERROR_NULL_POINTER, "finish_compiles(NULL)");
     CHECK(bnbq_cuda_exec_init(NULL, NULL, &ex) == BNBQ_ERROR_NULL_POINTER, "exec_init(NULL)");
     CHECK(bnbq_cuda_malloc(NULL, 16, &p) == BNBQ_ERROR_NULL_POINTER, "malloc(NULL)");
     CHECK(bnbq_cuda_free(NULL, p) == BNBQ_ERROR_NULL_POINTER, "free(NULL)");
@@ -1729,6 +1730,143 @@ static void t_fake_cache_reuse(void) {
            "empty dir with one ERROR line, disable_disk_cache writes nothing");
 }
 
+/* Tiered compilation (bnbq_cuda_desc.no_tiered_compile): a slow kernel missing from the disk cache is
+   compiled fast (-Ofc) and used at once; the context's background thread makes the full build, which a
+   later lookup or bnbq_cuda_finish_compiles puts in place; only the full build reaches the disk cache;
+   the context ends cleanly with a build queued or running; the desc and BNBQ_TIERED_COMPILE=0 switch it
+   off. The kernel here is convert's (bnbq__cu_tier_force 1 tiers every unit); the list of slow kernels
+   is checked against the embedded sources. */
+static void t_fake_tiered(void) {
+    const char *dir, *dir2, *dir3;
+    const char* const* k;
+    bnbq_cuda* ctx = NULL;
+    bnbq_cuda_stats st;
+    bnbq_cuda_desc d;
+    int fs[FS_N], loads0, listed = 0, i;
+    double bg = 0.0;
+    for (k = bnbq__cu_tiered_kernels; *k; k++) {
+        const bnbq__cu_source* src;
+        int known = 0;
+        for (src = bnbq__cu_sources; src->name; src++) known |= bnbq__cu_kernel_known(src->name, *k);
+        CHECK(known, "%s (bnbq__cu_tiered_kernels) is no kernel of any source", *k);
+        listed++;
+    }
+    if (!fake_ready() || !(dir = make_tmpdir()) || !(dir2 = make_tmpdir()) || !(dir3 = make_tmpdir())) return;
+    bnbq__cu_tier_force = 1;
+    CHECK(fake_init(dir, 0, &ctx) == BNBQ_SUCCESS, "ctx 1");
+    if (!ctx) { bnbq__cu_tier_force = -1; return; }
+    CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert on ctx 1 (fast build)");
+    if (!ctx->tier_on) {
+        bnbq_cuda_device_info info;
+        bnbq_cuda_query_device(ctx, &info);
+        bnbq_cuda_uninit(ctx);
+        bnbq__cu_tier_force = -1;
+        CHECK(info.nvrtc_version < 12080, "NVRTC %d, cubin target, yet no tiered compilation", info.nvrtc_version);
+        skip("NVRTC %d.%d has no -Ofc (12.8+): no tiered compilation", info.nvrtc_version / 1000,
+             (info.nvrtc_version % 1000) / 10);
+        return;
+    }
+    st = stats_of(ctx);
+    CHECK(st.units_compiled == 1 && st.units_fast == 1 && st.units_upgraded == 0 && st.modules == 1,
+          "ctx 1: compiled %d, fast %d, upgraded %d, modules %d", st.units_compiled, st.units_fast, st.units_upgraded,
+          st.modules);
+    fake_stats(fs);
+    loads0 = fs[FS_LOADS];
+    CHECK(bnbq_cuda_finish_compiles(ctx) == BNBQ_SUCCESS, "finish_compiles");
+    st = stats_of(ctx);
+    fake_stats(fs);
+    CHECK(st.units_upgraded == 1 && st.units_pending == 0 && st.background_seconds > 0.0 && st.units_compiled == 1,
+          "after finish: upgraded %d, pending %d, background %.3f s, compiled %d", st.units_upgraded,
+          st.units_pending, st.background_seconds, st.units_compiled);
+    bg = st.background_seconds;
+    CHECK(fs[FS_LOADS] == loads0 + 1 && fs[FS_MODULES] == 2, "the full build: %d more loads (want 1), %d live modules "
+          "(want 2: the fast one stays loaded until the context ends)", fs[FS_LOADS] - loads0, fs[FS_MODULES]);
+    CHECK(count_files(dir, "", NULL) == 1, "%d files in the cache (want 1: the full build)", count_files(dir, "", NULL));
+    CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert on the full build");
+    CHECK(bnbq_cuda_finish_compiles(ctx) == BNBQ_SUCCESS, "finish_compiles with nothing pending");
+    bnbq_cuda_uninit(ctx);
+    fake_stats(fs);
+    CHECK(fs[FS_MODULES] == 0, "%d modules left after uninit", fs[FS_MODULES]);
+
+    /* the cache's entry is the full build: a new context loads it and compiles nothing */
+    CHECK(fake_init(dir, 0, &ctx) == BNBQ_SUCCESS, "ctx 2");
+    if (!ctx) { bnbq__cu_tier_force = -1; return; }
+    CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert on ctx 2");
+    st = stats_of(ctx);
+    CHECK(st.units_compiled == 0 && st.units_fast == 0 && st.disk_hits == 1, "ctx 2: compiled %d, fast %d, hits %d",
+          st.units_compiled, st.units_fast, st.disk_hits);
+    bnbq_cuda_uninit(ctx);
+
+    /* the context ends with the full build queued or running: no leak; the cache holds 0 or 1 good entry */
+    for (i = 0; i < 2; i++) {
+        CHECK(fake_init(i ? dir3 : dir2, 0, &ctx) == BNBQ_SUCCESS, "ctx 3");
+        if (!ctx) { bnbq__cu_tier_force = -1; return; }
+        CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert on ctx 3");
+        bnbq_cuda_uninit(ctx);
+        fake_stats(fs);
+        CHECK(fs[FS_MODULES] == 0, "ctx 3: %d modules left after uninit", fs[FS_MODULES]);
+    }
+    CHECK(count_files(dir2, "", NULL) <= 1, "%d files", count_files(dir2, "", NULL));
+    CHECK(fake_init(dir2, 0, &ctx) == BNBQ_SUCCESS, "ctx 4");
+    if (!ctx) { bnbq__cu_tier_force = -1; return; }
+    CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert on ctx 4");
+    st = stats_of(ctx);
+    CHECK(st.disk_rejected == 0 && st.disk_hits + st.units_compiled == 1, "ctx 4: hits %d, rejected %d, compiled %d",
+          st.disk_hits, st.disk_rejected, st.units_compiled);
+    bnbq_cuda_uninit(ctx);
+
+    /* without bnbq_cuda_finish_compiles: a later call that asks for the kernel puts the full build in place */
+    CHECK(fake_init(NULL, 0, &ctx) == BNBQ_SUCCESS, "ctx 4b");
+    if (!ctx) { bnbq__cu_tier_force = -1; return; }
+    {
+        double t0 = bnbq__now();
+        do {
+            CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert on ctx 4b");
+            st = stats_of(ctx);
+        } while (st.units_upgraded == 0 && bnbq__now() - t0 < 30.0);
+        CHECK(st.units_fast == 1 && st.units_upgraded == 1 && st.units_pending == 0,
+              "ctx 4b: fast %d, upgraded %d, pending %d after %.1f s of calls", st.units_fast, st.units_upgraded,
+              st.units_pending, bnbq__now() - t0);
+    }
+    bnbq_cuda_uninit(ctx);
+
+    /* switched off: the desc, the environment */
+    for (i = 0; i < 2; i++) {
+        memset(&d, 0, sizeof d);
+        d.libcuda_path = fake_cuda();
+        d.disable_disk_cache = 1;
+        d.logger = test_logger();
+        d.no_tiered_compile = i == 0;
+        if (i) setenv("BNBQ_TIERED_COMPILE", "0", 1);
+        CHECK(bnbq_cuda_init(&d, &ctx) == BNBQ_SUCCESS, "ctx 5");
+        if (!ctx) break;
+        CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert on ctx 5");
+        st = stats_of(ctx);
+        CHECK(st.units_compiled == 1 && st.units_fast == 0, "%s: compiled %d, fast %d",
+              i ? "BNBQ_TIERED_COMPILE=0" : "no_tiered_compile", st.units_compiled, st.units_fast);
+        bnbq_cuda_uninit(ctx);
+        if (i) unsetenv("BNBQ_TIERED_COMPILE");
+    }
+
+    /* the default: only the listed kernels */
+    bnbq__cu_tier_force = 0;
+    CHECK(fake_init(NULL, 0, &ctx) == BNBQ_SUCCESS, "ctx 6");
+    if (ctx) {
+        CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert on ctx 6");
+        st = stats_of(ctx);
+        CHECK(st.units_fast == 0, "convert (not listed) was compiled fast");
+        CHECK(bnbq__cu_tier_mode(ctx, "bnbq_k_int8_gemv_dq") == 1 && bnbq__cu_tier_mode(ctx, "bnbq_k_convert") == 0 &&
+              bnbq__cu_tier_mode(ctx, "bnbq_k_gemm_wg2_nn") == 0,
+              "tier modes gemv_dq %d, convert %d, gemm_wg2_nn %d (want 1, 0, 0)", bnbq__cu_tier_mode(ctx, "bnbq_k_int8_gemv_dq"),
+              bnbq__cu_tier_mode(ctx, "bnbq_k_convert"), bnbq__cu_tier_mode(ctx, "bnbq_k_gemm_wg2_nn"));
+        bnbq_cuda_uninit(ctx);
+    }
+    bnbq__cu_tier_force = -1;
+    detail("fast build first, the full one from the background (%.2f s) put in place and cached alone; uninit "
+           "with a build pending; switched off by the desc and the environment; %d kernels listed",
+           bg, listed);
+}
+
 /* damaged and refused entries are misses: recompiled and rewritten, never errors */
 static void t_fake_cache_damaged(void) {
     const char *dir, *dir2;
@@ -2367,6 +2505,7 @@ static const scenario k_scenarios[] = {
     { "fake-nvrtc-lazy", t_fake_nvrtc_lazy },
     { "fake-pdl", t_fake_pdl },
     { "fake-gemm-sm90a", t_fake_gemm_wg },
+    { "fake-tiered", t_fake_tiered },
     { "embed-guards", t_embed_guards },
 };
 #define NSCENARIOS ((int)(sizeof k_scenarios / sizeof k_scenarios[0]))
@@ -2397,6 +2536,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     g_name = want;
+    bnbq__cu_tier_force = -1;   /* the other scenarios count compilations, loads and cache files: no tiers */
     k_scenarios[found].fn();
     for (i = 0; i < g_ntmp; i++) rm_tree(g_tmp[i]);
     if (g_skipped && g_fails == 0) {
