@@ -9547,6 +9547,8 @@ typedef struct bnbq__cu_module {
     bnbq__CUmodule   module;
     bnbq__CUfunction fn;
     struct bnbq__cu_job* job;     /* the full build of a fast (tiered) unit, until it is in place */
+    bnbq__CUmodule   fast_module; /* the fast build it replaced: loaded until the context ends (queued
+                                     launches and captured graphs may use it); NULL otherwise */
 } bnbq__cu_module;
 
 /* Tiered compilation (bnbq_cuda_desc.no_tiered_compile): the full build of a unit that was first compiled
@@ -9593,7 +9595,7 @@ struct bnbq_cuda {
     bnbq__cu_module*  modules;
     int               num_modules, cap_modules;
     /* tiered compilation: the queue of full builds, its lock and condition, the worker thread, and the
-       fast modules replaced by their full build (unloaded with the context: launches may still use them) */
+       fast modules replaced by their full build stay in their module entry (fast_module) */
     int               tier_on;        /* desc and NVRTC (12.8+, cubin target) allow it; set with NVRTC */
     int               tier_force;     /* bnbq__cu_tier_force, or 3 for BNBQ_TIERED_COMPILE=fast */
     bnbq__cu_job*     jobs;
@@ -9609,8 +9611,6 @@ struct bnbq_cuda {
     pthread_cond_t    qcond;
     pthread_t         worker;
 #endif
-    bnbq__CUmodule*   retired;
-    int               num_retired, cap_retired;
     uint64_t          src_hash[BNBQ__MAX_SOURCES];  /* per source file, 0: not computed yet */
     size_t            src_len[BNBQ__MAX_SOURCES];
     bnbq_cuda_stats   stats;
@@ -9928,13 +9928,14 @@ BNBQ_API void bnbq_cuda_uninit(bnbq_cuda* c) {
     }
     if (bnbq__push(c, "bnbq_cuda_uninit") == BNBQ_SUCCESS) {
         if (c->err_flag) BNBQ__DRV.bnbq__cuMemFree((bnbq__CUdeviceptr)(uintptr_t)c->err_flag);
-        for (i = 0; i < c->num_modules; i++) BNBQ__DRV.bnbq__cuModuleUnload(c->modules[i].module);
-        for (i = 0; i < c->num_retired; i++) BNBQ__DRV.bnbq__cuModuleUnload(c->retired[i]);
+        for (i = 0; i < c->num_modules; i++) {
+            BNBQ__DRV.bnbq__cuModuleUnload(c->modules[i].module);
+            if (c->modules[i].fast_module) BNBQ__DRV.bnbq__cuModuleUnload(c->modules[i].fast_module);
+        }
         bnbq__pop();
     }
     for (i = 0; i < c->num_modules; i++) bnbq_host_free(&log_ex, c->modules[i].unit);
     bnbq_host_free(&log_ex, c->modules);
-    bnbq_host_free(&log_ex, c->retired);
     BNBQ__DRV.bnbq__cuDevicePrimaryCtxRelease(c->device);
 #if !defined(_WIN32)
     pthread_mutex_destroy(&c->lock);
@@ -10678,8 +10679,9 @@ static void bnbq__cu_job_free(bnbq__cu_job* j) {
 }
 
 /* Puts m's full build in place when its job has ended (context pushed, lock held): the new module and
-   function replace the fast ones, which stay loaded until the context ends (queued launches and captured
-   graphs may use them). A failed build or load keeps the fast one. */
+   function replace the fast ones; the fast module stays loaded until the context ends (m->fast_module:
+   queued launches and captured graphs may use it). A failed build or load keeps the fast one. Allocates
+   no host memory through the context's allocator (only the driver's module load). */
 static void bnbq__cu_tier_take(bnbq_cuda* c, bnbq__cu_module* m) {
     bnbq__cu_job *j = m->job, **pp;
     int st;
@@ -10699,22 +10701,9 @@ static void bnbq__cu_tier_take(bnbq_cuda* c, bnbq__cu_module* m) {
             e = BNBQ__DRV.bnbq__cuModuleGetFunction(&f, mod, m->kernel);
             if (e != BNBQ__CUDA_SUCCESS) BNBQ__DRV.bnbq__cuModuleUnload(mod);
         }
-        if (e == BNBQ__CUDA_SUCCESS && c->num_retired == c->cap_retired) {
-            int cap = c->cap_retired ? c->cap_retired * 2 : 16;
-            bnbq__CUmodule* r = (bnbq__CUmodule*)bnbq_host_alloc(&c->log_ex, (size_t)cap * sizeof *r);
-            if (!r) {
-                BNBQ__DRV.bnbq__cuModuleUnload(mod);
-                e = (bnbq__CUresult)BNBQ__CUDA_ERROR_OUT_OF_MEMORY;
-            } else {
-                if (c->retired) memcpy(r, c->retired, (size_t)c->num_retired * sizeof *r);
-                bnbq_host_free(&c->log_ex, c->retired);
-                c->retired = r;
-                c->cap_retired = cap;
-            }
-        }
-        if (e == BNBQ__CUDA_SUCCESS) {
+        if (e == BNBQ__CUDA_SUCCESS) {   /* no host allocation here: a steady-state call may end up in it */
             if (bnbq__cu_func_load && BNBQ__DRV.bnbq__cuFuncLoad) (void)BNBQ__DRV.bnbq__cuFuncLoad(f);
-            c->retired[c->num_retired++] = m->module;
+            m->fast_module = m->module;
             m->module = mod;
             m->fn = f;
             c->stats.units_upgraded++;
@@ -10797,6 +10786,7 @@ static bnbq_result bnbq__cu_kernel(bnbq_exec* ex, const char* unit, const char* 
         if (r == BNBQ_SUCCESS) {
             bnbq__cu_module* m = &c->modules[c->num_modules++];
             m->job = fast && bnbq__cu_tier_mode(c, kernel) == 1 ? bnbq__cu_job_add(c, unit, defines, kernel) : NULL;
+            m->fast_module = NULL;
             memcpy(names, unit, lu);
             memcpy(names + lu, defines, ld);
             memcpy(names + lu + ld, kernel, lk);
