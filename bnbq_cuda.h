@@ -141,7 +141,9 @@ typedef struct bnbq_cuda bnbq_cuda;   /* opaque context: one device */
                         and a cubin target; else one full compilation before the first launch.
                         1: always that (no thread). The environment variable BNBQ_TIERED_COMPILE=0
                         does the same (=fast, for tests: the listed kernels' fast builds only,
-                        never replaced). */
+                        never replaced). The logger may be called from the background thread (a
+                        failed full build: WARN). bnbq_cuda_uninit waits for a full build under way
+                        (up to ~1 s) and drops the queued ones. */
 typedef struct bnbq_cuda_desc {
     int            device_index;
     const char*    cache_dir;
@@ -658,6 +660,7 @@ static bnbq_result bnbq__load_nvrtc(const bnbq_exec* log_ex, const char* explici
     candidates[nc++] = "nvrtc64_130_0.dll";
     candidates[nc++] = "nvrtc64_120_0.dll";
     candidates[nc++] = "nvrtc64_112_0.dll";
+    (void)cuda_path_lib;
 #else
     candidates[nc++] = "libnvrtc.so.13";
     candidates[nc++] = "libnvrtc.so.12";
@@ -886,7 +889,9 @@ static int bnbq__mkdir_p(const char* dir) {
 static int bnbq__cache_write(const char* dir, const char* name, const char* key, int kind, int arch,
                              int nvrtc_version, int driver_version, const void* img, size_t len) {
     char path[1200], tmp[1300];
-    static unsigned long counter = 0;   /* only makes temp names unique; races are harmless */
+    static unsigned long counter = 0;   /* with the pid and a stack address (two threads of one process, e.g.
+                                           two contexts' background compilers, may race on the counter but
+                                           not share a stack), makes temp names unique */
     size_t klen = strlen(key), total = BNBQ__CACHE_HEADER + klen + len + 8;
     unsigned char* buf;
     FILE* f;
@@ -897,9 +902,9 @@ static int bnbq__cache_write(const char* dir, const char* name, const char* key,
     bnbq__mkdir_p(dir);
     sprintf(path, "%s/%s.bnbqk", dir, name);
 #if defined(_WIN32)
-    sprintf(tmp, "%s.tmp.%d.%lu", path, (int)_getpid(), ++counter);
+    sprintf(tmp, "%s.tmp.%d.%lu.%lx", path, (int)_getpid(), ++counter, (unsigned long)(uintptr_t)&ok);
 #else
-    sprintf(tmp, "%s.tmp.%d.%lu", path, (int)getpid(), ++counter);
+    sprintf(tmp, "%s.tmp.%d.%lu.%lx", path, (int)getpid(), ++counter, (unsigned long)(uintptr_t)&ok);
 #endif
     memset(buf, 0, BNBQ__CACHE_HEADER);
     memcpy(buf, BNBQ__CACHE_MAGIC, 8);
