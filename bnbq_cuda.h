@@ -174,7 +174,8 @@ typedef struct bnbq_cuda_device_info {
    kernel of one variant: its own NVRTC compilation, cache entry and module. */
 typedef struct bnbq_cuda_stats {
     int    units_compiled;         /* NVRTC compilations                                  */
-    double compile_seconds;        /* wall seconds spent in NVRTC                         */
+    double compile_seconds;        /* wall seconds spent in NVRTC by the calling threads
+                                      (the fast builds too; not the background thread's)   */
     int    disk_hits;              /* units loaded from the disk cache                    */
     int    disk_rejected;          /* cache entries found bad or refused by the driver    */
     double load_seconds;           /* wall seconds from asking for a kernel to having it
@@ -9663,7 +9664,7 @@ static void bnbq__cu_job_free(bnbq__cu_job* j);
 static int bnbq__cu_tier_force = 0;
 /* The NVRTC option of the fast build. -Ofc=mid measured 2-4x faster than the full build on the slow units
    (bench/results/cpu-20261125-session33-tiers.txt); -Ofc=max compiled no faster and made cubins 2-4x larger. */
-#define BNBQ__CU_FAST_OPT "-Ofc=mid"
+static const char* bnbq__cu_fast_opt = "-Ofc=mid";   /* a variable for the tests (a rejected option) */
 
 #define BNBQ__DRV (bnbq__cuda_global.drv)
 #define BNBQ__NV (bnbq__cuda_global.nvrtc)
@@ -10498,9 +10499,12 @@ static bnbq_result bnbq__cu_load_kernel(bnbq_cuda* c, const char* unit, const ch
         bnbq__cu_key(unit, kernel, src_hash, src_len, opts, nopts, c->target_arch, c->target_ptx, key, sizeof key);
         if (bnbq__cu_tier_mode(c, kernel) && nopts > 0 && nopts < 24) {
             /* tiered: the fast build now (not cached: the disk cache holds full builds only); a failure of
-               it or of its load falls through to the full build */
-            opts[nopts] = BNBQ__CU_FAST_OPT;
-            if (bnbq__nvrtc_compile(&c->log_ex, unit, program, opts, nopts + 1, c->target_ptx, &img, &len,
+               it (silent: this NVRTC may not take the option) or of its load falls through to the full build
+               and ends tiering for the context */
+            bnbq_exec quiet = c->log_ex;
+            quiet.logger.func = NULL;
+            opts[nopts] = bnbq__cu_fast_opt;
+            if (bnbq__nvrtc_compile(&quiet, unit, program, opts, nopts + 1, c->target_ptx, &img, &len,
                                     &secs) == BNBQ_SUCCESS) {
                 c->stats.compile_seconds += secs;
                 if (BNBQ__DRV.bnbq__cuModuleLoadData(&mod, img) == BNBQ__CUDA_SUCCESS) {
@@ -10511,6 +10515,11 @@ static bnbq_result bnbq__cu_load_kernel(bnbq_cuda* c, const char* unit, const ch
                 }
                 free(img);
                 img = NULL;
+            }
+            if (found != 2) {
+                c->tier_on = 0;
+                bnbq_log(&c->log_ex, BNBQ_LOG_INFO, fn, "the fast build of %s [%s] %s failed: no tiered compilation "
+                         "in this context", unit, defines, kernel);
             }
         }
         if (!found) r = bnbq__nvrtc_compile(&c->log_ex, unit, program, opts, nopts, c->target_ptx, &img, &len, &secs);

@@ -48,7 +48,7 @@ static double compile_s(bnbq_exec* ex, const char* unit, const char* program, co
         snprintf(arch_opt, sizeof arch_opt, "--gpu-architecture=compute_90a");
         opts[0] = arch_opt;
     }
-    if (nopts > 0 && nopts < 24 && g_fast) opts[nopts++] = BNBQ__CU_FAST_OPT;
+    if (nopts > 0 && nopts < 24 && g_fast) opts[nopts++] = bnbq__cu_fast_opt;
     *bytes = 0;
     t0 = bnbq__now();
     *r = nopts < 0 ? BNBQ_ERROR_INVALID_ARGS : bnbq__nvrtc_compile(ex, unit, program, opts, nopts, ptx, &img, bytes, NULL);
@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
     if (tiered)
         printf("tiered: the lines above are what a program waits for at first use; %d units were timed in their fast "
                "build (%s), their full builds (made in the background): mean %.3f s, max %.3f s\n", nfast,
-               BNBQ__CU_FAST_OPT, nfast ? full_total / nfast : 0.0, full_worst);
+               bnbq__cu_fast_opt, nfast ? full_total / nfast : 0.0, full_worst);
     if (repeat > 1)
         printf("the fastest of %d compilations of each unit: mean %.3f s, max %.3f s, %d over 0.3 s\n", repeat,
                min_total / n, min_worst, min_over3);

@@ -1830,6 +1830,22 @@ static void t_fake_tiered(void) {
     }
     bnbq_cuda_uninit(ctx);
 
+    /* an NVRTC that rejects the fast build's option: the full build, no ERROR line, tiering ends */
+    {
+        const char* saved = bnbq__cu_fast_opt;
+        bnbq__cu_fast_opt = "--no-such-option";
+        CHECK(fake_init(NULL, 0, &ctx) == BNBQ_SUCCESS, "ctx 4c");
+        if (!ctx) { bnbq__cu_fast_opt = saved; bnbq__cu_tier_force = -1; return; }
+        log_reset();
+        CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert with a rejected fast option");
+        st = stats_of(ctx);
+        CHECK(st.units_compiled == 1 && st.units_fast == 0 && !ctx->tier_on && g_log.n[BNBQ_LOG_ERROR] == 0,
+              "rejected fast option: compiled %d, fast %d, tier_on %d, %d ERROR lines", st.units_compiled,
+              st.units_fast, ctx->tier_on, g_log.n[BNBQ_LOG_ERROR]);
+        bnbq_cuda_uninit(ctx);
+        bnbq__cu_fast_opt = saved;
+    }
+
     /* switched off: the desc, the environment */
     for (i = 0; i < 2; i++) {
         memset(&d, 0, sizeof d);
