@@ -9654,8 +9654,6 @@ static int bnbq__cu_func_load = 1;
    benchmarks: bench_gpu / bench_compile set "-no-cache" so that NVRTC 12.9+ does not answer from
    its own cache (the driver's compute cache) and cold compilations are measured cold. */
 static const char* bnbq__cu_nvrtc_extra = NULL;
-static void bnbq__q_lock(bnbq_cuda* c);
-static void bnbq__q_unlock(bnbq_cuda* c);
 static void bnbq__q_wake(bnbq_cuda* c);
 static void bnbq__cu_job_free(bnbq__cu_job* j);
 /* Tiered compilation for tests and benchmarks (read when a context opens NVRTC): 0 as the desc says, -1
@@ -9669,20 +9667,18 @@ static const char* bnbq__cu_fast_opt = "-Ofc=mid";   /* a variable for the tests
 #define BNBQ__DRV (bnbq__cuda_global.drv)
 #define BNBQ__NV (bnbq__cuda_global.nvrtc)
 
-static void bnbq__ctx_lock(bnbq_cuda* c) {
+/* The context's locks: lock (module table, stats) and qlock (tiered compilation's queue). */
 #if defined(_WIN32)
-    AcquireSRWLockExclusive(&c->lock);
+static void bnbq__mutex_lock(SRWLOCK* m) { AcquireSRWLockExclusive(m); }
+static void bnbq__mutex_unlock(SRWLOCK* m) { ReleaseSRWLockExclusive(m); }
 #else
-    pthread_mutex_lock(&c->lock);
+static void bnbq__mutex_lock(pthread_mutex_t* m) { pthread_mutex_lock(m); }
+static void bnbq__mutex_unlock(pthread_mutex_t* m) { pthread_mutex_unlock(m); }
 #endif
-}
-static void bnbq__ctx_unlock(bnbq_cuda* c) {
-#if defined(_WIN32)
-    ReleaseSRWLockExclusive(&c->lock);
-#else
-    pthread_mutex_unlock(&c->lock);
-#endif
-}
+static void bnbq__ctx_lock(bnbq_cuda* c) { bnbq__mutex_lock(&c->lock); }
+static void bnbq__ctx_unlock(bnbq_cuda* c) { bnbq__mutex_unlock(&c->lock); }
+static void bnbq__q_lock(bnbq_cuda* c) { bnbq__mutex_lock(&c->qlock); }
+static void bnbq__q_unlock(bnbq_cuda* c) { bnbq__mutex_unlock(&c->qlock); }
 
 static const char* bnbq__cu_errname(bnbq__CUresult e) {
     const char* s = NULL;
@@ -10566,20 +10562,6 @@ static bnbq_result bnbq__cu_load_kernel(bnbq_cuda* c, const char* unit, const ch
 
 /* ---- tiered compilation: the background thread ---- */
 
-static void bnbq__q_lock(bnbq_cuda* c) {
-#if defined(_WIN32)
-    AcquireSRWLockExclusive(&c->qlock);
-#else
-    pthread_mutex_lock(&c->qlock);
-#endif
-}
-static void bnbq__q_unlock(bnbq_cuda* c) {
-#if defined(_WIN32)
-    ReleaseSRWLockExclusive(&c->qlock);
-#else
-    pthread_mutex_unlock(&c->qlock);
-#endif
-}
 static void bnbq__q_wait(bnbq_cuda* c) {   /* qlock held */
 #if defined(_WIN32)
     SleepConditionVariableSRW(&c->qcond, &c->qlock, INFINITE, 0);
