@@ -10632,8 +10632,9 @@ static DWORD WINAPI bnbq__cu_worker(LPVOID arg) { bnbq__cu_worker_loop((bnbq_cud
 static void* bnbq__cu_worker(void* arg) { bnbq__cu_worker_loop((bnbq_cuda*)arg); return NULL; }
 #endif
 
-/* Queues the full build of (unit, defines, kernel); starts the worker on first use. NULL when there is no
-   memory or no thread (the caller then keeps the fast build: the same results). Lock held. */
+/* Queues the full build of (unit, defines, kernel); starts the worker on first use. Without a thread the
+   full build is made here (and tiering ends for the context). NULL when there is no memory (the caller
+   then keeps the fast build: the same results). Lock held. */
 static bnbq__cu_job* bnbq__cu_job_add(bnbq_cuda* c, const char* unit, const char* defines, const char* kernel) {
     size_t lu = strlen(unit) + 1, ld = strlen(defines) + 1, lk = strlen(kernel) + 1;
     bnbq__cu_job* j = (bnbq__cu_job*)calloc(1, sizeof *j);
@@ -10656,9 +10657,18 @@ static bnbq__cu_job* bnbq__cu_job_add(bnbq_cuda* c, const char* unit, const char
 #endif
         if (c->worker_state < 0)
             bnbq_log(&c->log_ex, BNBQ_LOG_WARN, "bnbq_cuda",
-                     "no background thread: kernels compiled fast keep their fast build");
+                     "no background thread: full builds from here on, compiled before their first launch");
     }
-    if (c->worker_state < 0) { free(j->unit); free(j); return NULL; }
+    if (c->worker_state < 0) {   /* the full build now; the next lookup puts it in place */
+        c->tier_on = 0;
+        j->img = bnbq__cu_job_build(c, j, &j->seconds);
+        j->state = j->img ? BNBQ__JOB_DONE : BNBQ__JOB_FAILED;
+        bnbq__q_lock(c);
+        j->next = c->jobs;
+        c->jobs = j;
+        bnbq__q_unlock(c);
+        return j;
+    }
     bnbq__q_lock(c);
     for (tail = &c->jobs; *tail; tail = &(*tail)->next) {}
     *tail = j;
