@@ -9663,6 +9663,7 @@ static int bnbq__cu_tier_force = 0;
 /* The NVRTC option of the fast build. -Ofc=mid measured 2-4x faster than the full build on the slow units
    (bench/results/cpu-20261125-session33-tiers.txt); -Ofc=max compiled no faster and made cubins 2-4x larger. */
 static const char* bnbq__cu_fast_opt = "-Ofc=mid";   /* a variable for the tests (a rejected option) */
+static int bnbq__cu_no_thread = 0;   /* tests: the background thread "cannot be created" */
 
 #define BNBQ__DRV (bnbq__cuda_global.drv)
 #define BNBQ__NV (bnbq__cuda_global.nvrtc)
@@ -10649,12 +10650,16 @@ static bnbq__cu_job* bnbq__cu_job_add(bnbq_cuda* c, const char* unit, const char
     memcpy(j->kernel, kernel, lk);
     j->state = BNBQ__JOB_QUEUED;
     if (c->worker_state == 0) {
+        if (bnbq__cu_no_thread) {
+            c->worker_state = -1;
+        } else {
 #if defined(_WIN32)
-        c->worker = CreateThread(NULL, 0, bnbq__cu_worker, c, 0, NULL);
-        c->worker_state = c->worker ? 1 : -1;
+            c->worker = CreateThread(NULL, 0, bnbq__cu_worker, c, 0, NULL);
+            c->worker_state = c->worker ? 1 : -1;
 #else
-        c->worker_state = pthread_create(&c->worker, NULL, bnbq__cu_worker, c) == 0 ? 1 : -1;
+            c->worker_state = pthread_create(&c->worker, NULL, bnbq__cu_worker, c) == 0 ? 1 : -1;
 #endif
+        }
         if (c->worker_state < 0)
             bnbq_log(&c->log_ex, BNBQ_LOG_WARN, "bnbq_cuda",
                      "no background thread: full builds from here on, compiled before their first launch");

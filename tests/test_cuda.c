@@ -1846,6 +1846,24 @@ static void t_fake_tiered(void) {
         bnbq__cu_fast_opt = saved;
     }
 
+    /* no background thread: the full build is made at once (put in place by the next call), one WARN line, and
+       tiering ends for the context */
+    bnbq__cu_no_thread = 1;
+    CHECK(fake_init(NULL, 0, &ctx) == BNBQ_SUCCESS, "ctx 4d");
+    if (!ctx) { bnbq__cu_no_thread = 0; bnbq__cu_tier_force = -1; return; }
+    log_reset();
+    CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert without a thread");
+    st = stats_of(ctx);
+    CHECK(st.units_fast == 1 && st.units_pending == 1 && !ctx->tier_on && g_log.n[BNBQ_LOG_WARN] == 1,
+          "no thread: fast %d, pending %d, tier_on %d, %d WARN lines", st.units_fast, st.units_pending, ctx->tier_on,
+          g_log.n[BNBQ_LOG_WARN]);
+    CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "second convert without a thread");
+    st = stats_of(ctx);
+    CHECK(st.units_upgraded == 1 && st.units_pending == 0, "no thread, second call: upgraded %d, pending %d",
+          st.units_upgraded, st.units_pending);
+    bnbq_cuda_uninit(ctx);
+    bnbq__cu_no_thread = 0;
+
     /* switched off: the desc, the environment */
     for (i = 0; i < 2; i++) {
         memset(&d, 0, sizeof d);
@@ -1879,7 +1897,8 @@ static void t_fake_tiered(void) {
     }
     bnbq__cu_tier_force = -1;
     detail("fast build first, the full one from the background (%.2f s) put in place and cached alone; uninit "
-           "with a build pending; switched off by the desc and the environment; %d kernels listed",
+           "with a build pending; a rejected fast option; no thread; switched off by the desc and the environment; %d "
+           "kernels listed",
            bg, listed);
 }
 
