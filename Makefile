@@ -89,10 +89,10 @@ $(B)/bench_cpu: bench/bench_cpu.c $(HDR) | $(B)
 $(B)/test_cuda: tests/test_cuda.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
 
-$(B)/test_gpu: tests/test_gpu.c tests/bad_input.h tests/rng_normal.h $(HDR) $(CUHDR) | $(B)
+$(B)/test_gpu: tests/test_gpu.c tests/bad_input.h tests/rng_normal.h tests/tier_env.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $< -o $@ $(CULIBS)
 
-$(B)/test_gpu_layers: tests/test_gpu_layers.c tests/rng_normal.h $(IMPL) $(HDR) $(CUHDR) | $(B)
+$(B)/test_gpu_layers: tests/test_gpu_layers.c tests/rng_normal.h tests/tier_env.h $(IMPL) $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(CFLAGS) $(LINKED) $< $(IMPL) -o $@ $(CULIBS)
 
 $(B)/nvrtc_check: tests/nvrtc_check.c $(HDR) $(CUHDR) | $(B)
@@ -148,13 +148,13 @@ $(B)/test_layers_bars_san: tests/test_layers_bars.c tests/unit_util.h $(IMPLSAN)
 $(B)/test_cuda_san: tests/test_cuda.c tests/bad_input.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(SAN) $< -o $@ $(CULIBS)
 
-$(B)/test_gpu_san: tests/test_gpu.c tests/bad_input.h tests/rng_normal.h $(HDR) $(CUHDR) | $(B)
+$(B)/test_gpu_san: tests/test_gpu.c tests/bad_input.h tests/rng_normal.h tests/tier_env.h $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(SAN_O2) $< -o $@ $(CULIBS)
 
 $(B)/fuzz_checkpoint_tool_san: tests/fuzz_checkpoint.c $(IMPLSAN) $(HDR) | $(B)
 	$(CC) $(BASE) $(SAN) $(LINKED) -DBNBQ_FUZZ_MAIN $< $(IMPLSAN) -o $@ $(CULIBS)
 
-$(B)/test_gpu_layers_san: tests/test_gpu_layers.c tests/rng_normal.h $(IMPLSAN) $(HDR) $(CUHDR) | $(B)
+$(B)/test_gpu_layers_san: tests/test_gpu_layers.c tests/rng_normal.h tests/tier_env.h $(IMPLSAN) $(HDR) $(CUHDR) | $(B)
 	$(CC) $(BASE) $(SAN) $(LINKED) $< $(IMPLSAN) -o $@ $(CULIBS)
 
 run: $(B)/quickstart

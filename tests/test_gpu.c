@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "rm_tree.h"
+#include "tier_env.h"
 
 #include "bad_input.h"
 
@@ -2790,7 +2791,7 @@ int main(int argc, char** argv) {
     int a, i, nfilters = 0;
     double t0 = now_s();
     const char* dir_arg = NULL;
-    setenv("BNBQ_TIERED_COMPILE", "0", 1);   /* full builds unless --tier says otherwise: gpu-test's default */
+    tier_env_default();   /* full builds unless --tier says otherwise: gpu-test's default */
     for (a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--small")) g_small = 1;
         else if (!strcmp(argv[a], "-v")) g_verbose = 1;
@@ -2798,14 +2799,8 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[a], "--seed") && a + 1 < argc) g_seed = strtoull(argv[++a], NULL, 0);
         else if (!strcmp(argv[a], "--fake-plumbing")) g_plumbing = 1;   /* tests/test_cuda.sh only */
         else if (!strcmp(argv[a], "--any-nan")) g_strict_nan = 0;
-        else if (!strcmp(argv[a], "--tier") && a + 1 < argc) {   /* tiered compilation: off (default), fast, on */
-            const char* t = argv[++a];
-            if (strcmp(t, "fast") && strcmp(t, "on") && strcmp(t, "off")) {
-                fprintf(stderr, "test_gpu: --tier off|fast|on\n");
-                return 2;
-            }
-            if (!strcmp(t, "on")) unsetenv("BNBQ_TIERED_COMPILE");
-            else setenv("BNBQ_TIERED_COMPILE", !strcmp(t, "fast") ? "fast" : "0", 1);
+        else if (!strcmp(argv[a], "--tier") && a + 1 < argc) {   /* tiered compilation (tests/tier_env.h) */
+            if (tier_env_set("test_gpu", argv[++a])) return 2;
         }
         else if (argv[a][0] == '-') { fprintf(stderr, "usage: test_gpu [--small] [--any-nan] [--tier off|fast|on] [--cache-dir DIR] [--seed N] [-v] [op ...]\n"); return 2; }
         else nfilters++;

@@ -73,6 +73,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "rm_tree.h"
+#include "tier_env.h"
 
 /* ---- global state ----------------------------------------------------------------------------- */
 
@@ -1274,21 +1275,15 @@ int main(int argc, char** argv) {
     int a, i, nfilters = 0;
     double t0 = now_s();
     const char* dir_arg = NULL;
-    setenv("BNBQ_TIERED_COMPILE", "0", 1);   /* full builds unless --tier says otherwise: gpu-test's default */
+    tier_env_default();   /* full builds unless --tier says otherwise: gpu-test's default */
     for (a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--small")) g_small = 1;
         else if (!strcmp(argv[a], "-v")) g_verbose = 1;
         else if (!strcmp(argv[a], "--cache-dir") && a + 1 < argc) dir_arg = argv[++a];
         else if (!strcmp(argv[a], "--seed") && a + 1 < argc) g_seed = strtoull(argv[++a], NULL, 0);
         else if (!strcmp(argv[a], "--fake-plumbing")) g_plumbing = 1;   /* tests/test_cuda.sh only */
-        else if (!strcmp(argv[a], "--tier") && a + 1 < argc) {   /* tiered compilation: off (default), fast, on */
-            const char* t = argv[++a];
-            if (strcmp(t, "fast") && strcmp(t, "on") && strcmp(t, "off")) {
-                fprintf(stderr, "test_gpu_layers: --tier off|fast|on\n");
-                return 2;
-            }
-            if (!strcmp(t, "on")) unsetenv("BNBQ_TIERED_COMPILE");
-            else setenv("BNBQ_TIERED_COMPILE", !strcmp(t, "fast") ? "fast" : "0", 1);
+        else if (!strcmp(argv[a], "--tier") && a + 1 < argc) {   /* tiered compilation (tests/tier_env.h) */
+            if (tier_env_set("test_gpu_layers", argv[++a])) return 2;
         }
         else if (argv[a][0] == '-') {
             fprintf(stderr, "usage: test_gpu_layers [--small] [--tier off|fast|on] [--cache-dir DIR] [--seed N] [-v] [group ...]\n");
