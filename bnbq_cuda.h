@@ -9605,7 +9605,6 @@ struct bnbq_cuda {
     int               tier_on;        /* desc and NVRTC (12.8+, cubin target) allow it; set with NVRTC */
     int               tier_force;     /* bnbq__cu_tier_force, or 3 for BNBQ_TIERED_COMPILE=fast */
     bnbq__cu_job*     jobs;
-    int               jobs_pending;   /* queued or running */
     int               tier_stop;      /* uninit: the worker ends after its current build */
     int               worker_state;   /* 0 not started, 1 running, -1 could not start */
 #if defined(_WIN32)
@@ -10388,9 +10387,6 @@ static int bnbq__try_cached(bnbq_cuda* c, const char* key, int kind, int arch,
     return 1;
 }
 
-/* Loads kernel `kernel` of the variant (unit, defines): from the disk cache, else compiled with
-   NVRTC (and written to the cache); then resolves the function (and loads it, cuFuncLoad).
-   Context pushed, lock held. */
 /* The kernels compiled fast first where the context tiers (desc.no_tiered_compile): those whose full build
    is slow (0.25-0.9 s a unit on the device's CPU: bench_compile, bench/results/gpu-20261125-h100-session33-*)
    and whose fast build runs within a few times the full one's time (the gemvs, the quantizers, LLM.int8's
@@ -10411,17 +10407,24 @@ static const char* const bnbq__cu_tiered_kernels[] = {
 
 /* Whether this context compiles kernel fast first: 0 no, 1 fast then the full build in the background,
    2 fast only (bnbq__cu_tier_force 2 / 3: tests). */
-static int bnbq__cu_tier_mode(const bnbq_cuda* c, const char* kernel) {
+static int bnbq__cu_tier_listed(const char* kernel) {   /* (bench_compile --tiered asks too) */
     const char* const* k;
-    int listed = 0;
+    for (k = bnbq__cu_tiered_kernels; *k; k++)
+        if (strcmp(*k, kernel) == 0) return 1;
+    return 0;
+}
+static int bnbq__cu_tier_mode(const bnbq_cuda* c, const char* kernel) {
     if (!c->tier_on) return 0;
     if (c->tier_force == 1) return 1;
     if (c->tier_force == 2) return 2;
-    for (k = bnbq__cu_tiered_kernels; *k && !listed; k++) listed = strcmp(*k, kernel) == 0;
-    if (!listed) return 0;
+    if (!bnbq__cu_tier_listed(kernel)) return 0;
     return c->tier_force == 3 ? 2 : 1;
 }
 
+/* Loads kernel `kernel` of the variant (unit, defines): from the disk cache, else compiled with
+   NVRTC (and written to the cache); then resolves the function (and loads it, cuFuncLoad).
+   *out_fast: 0, or the tier mode (bnbq__cu_tier_mode) of a fast build (1: its full build is to be queued).
+   Context pushed, lock held. */
 static bnbq_result bnbq__cu_load_kernel(bnbq_cuda* c, const char* unit, const char* defines, const char* kernel,
                                         bnbq__CUmodule* out_mod, bnbq__CUfunction* out_fn, int* out_fast) {
     static const char* fn = "bnbq_cuda";
@@ -10494,7 +10497,8 @@ static bnbq_result bnbq__cu_load_kernel(bnbq_cuda* c, const char* unit, const ch
         if (!program) return BNBQ_ERROR_OUT_OF_MEMORY;
         nopts = bnbq__cu_options(defines, kernel, c->target_arch, c->target_ptx, opt_buf, sizeof opt_buf, opts, 24);
         bnbq__cu_key(unit, kernel, src_hash, src_len, opts, nopts, c->target_arch, c->target_ptx, key, sizeof key);
-        if (bnbq__cu_tier_mode(c, kernel) && nopts > 0 && nopts < 24) {
+        const int tier = bnbq__cu_tier_mode(c, kernel);
+        if (tier && nopts > 0 && nopts < 24) {
             /* tiered: the fast build now (not cached: the disk cache holds full builds only); a failure of
                it (silent: this NVRTC may not take the option) or of its load falls through to the full build
                and ends tiering for the context */
@@ -10507,7 +10511,7 @@ static bnbq_result bnbq__cu_load_kernel(bnbq_cuda* c, const char* unit, const ch
                 if (BNBQ__DRV.bnbq__cuModuleLoadData(&mod, img) == BNBQ__CUDA_SUCCESS) {
                     c->stats.units_compiled++;
                     c->stats.units_fast++;
-                    *out_fast = 1;
+                    *out_fast = tier;
                     found = 2;
                 }
                 free(img);
@@ -10622,7 +10626,6 @@ static void bnbq__cu_worker_loop(bnbq_cuda* c) {
         j->img = img;
         j->seconds = secs;
         j->state = img ? BNBQ__JOB_DONE : BNBQ__JOB_FAILED;
-        c->jobs_pending--;
         bnbq__q_wake(c);
     }
     bnbq__q_unlock(c);
@@ -10677,7 +10680,6 @@ static bnbq__cu_job* bnbq__cu_job_add(bnbq_cuda* c, const char* unit, const char
     bnbq__q_lock(c);
     for (tail = &c->jobs; *tail; tail = &(*tail)->next) {}
     *tail = j;
-    c->jobs_pending++;
     bnbq__q_wake(c);
     bnbq__q_unlock(c);
     return j;
@@ -10730,12 +10732,20 @@ static void bnbq__cu_tier_take(bnbq_cuda* c, bnbq__cu_module* m) {
     bnbq__cu_job_free(j);
 }
 
+/* Whether a job is queued or under way (qlock held): the worker wakes the waiters as each one ends. */
+static int bnbq__cu_jobs_busy(const bnbq_cuda* c) {
+    const bnbq__cu_job* j;
+    for (j = c->jobs; j; j = j->next)
+        if (j->state == BNBQ__JOB_QUEUED || j->state == BNBQ__JOB_RUNNING) return 1;
+    return 0;
+}
+
 BNBQ_API bnbq_result bnbq_cuda_finish_compiles(bnbq_cuda* c) {
     bnbq_result r;
     int i;
     if (!c) return BNBQ_ERROR_NULL_POINTER;
     bnbq__q_lock(c);
-    while (c->jobs_pending > 0 && c->worker_state > 0) bnbq__q_wait(c);
+    while (bnbq__cu_jobs_busy(c)) bnbq__q_wait(c);
     bnbq__q_unlock(c);
     r = bnbq__push(c, "bnbq_cuda_finish_compiles");
     if (r != BNBQ_SUCCESS) return r;
@@ -10796,7 +10806,7 @@ static bnbq_result bnbq__cu_kernel(bnbq_exec* ex, const char* unit, const char* 
         else r = bnbq__cu_load_kernel(c, unit, defines, kernel, &mod, &f, &fast);
         if (r == BNBQ_SUCCESS) {
             bnbq__cu_module* m = &c->modules[c->num_modules++];
-            m->job = fast && bnbq__cu_tier_mode(c, kernel) == 1 ? bnbq__cu_job_add(c, unit, defines, kernel) : NULL;
+            m->job = fast == 1 ? bnbq__cu_job_add(c, unit, defines, kernel) : NULL;
             m->fast_module = NULL;
             memcpy(names, unit, lu);
             memcpy(names + lu, defines, ld);

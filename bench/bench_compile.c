@@ -32,10 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int g_fast;   /* compile_s adds the fast build's option (--tiered) */
-
+/* fast: with the fast build's option (--tiered) */
 static double compile_s(bnbq_exec* ex, const char* unit, const char* program, const char* defines,
-                        const char* kernel, int arch, int ptx, size_t* bytes, bnbq_result* r) {
+                        const char* kernel, int arch, int ptx, int fast, size_t* bytes, bnbq_result* r) {
     char opt_buf[1024];
     const char* opts[24];
     unsigned char* img = NULL;
@@ -48,7 +47,7 @@ static double compile_s(bnbq_exec* ex, const char* unit, const char* program, co
         snprintf(arch_opt, sizeof arch_opt, "--gpu-architecture=compute_90a");
         opts[0] = arch_opt;
     }
-    if (nopts > 0 && nopts < 24 && g_fast) opts[nopts++] = bnbq__cu_fast_opt;
+    if (nopts > 0 && nopts < 24 && fast) opts[nopts++] = bnbq__cu_fast_opt;
     *bytes = 0;
     t0 = bnbq__now();
     *r = nopts < 0 ? BNBQ_ERROR_INVALID_ARGS : bnbq__nvrtc_compile(ex, unit, program, opts, nopts, ptx, &img, bytes, NULL);
@@ -107,7 +106,7 @@ int main(int argc, char** argv) {
     {
         size_t b;
         bnbq_result r;
-        double t = compile_s(&log_ex, "empty", "extern \"C\" __global__ void k(void) {}\n", "", NULL, arch, 0, &b, &r);
+        double t = compile_s(&log_ex, "empty", "extern \"C\" __global__ void k(void) {}\n", "", NULL, arch, 0, 0, &b, &r);
         if (!nvrtc_cache && nvrtc_accepts("-no-cache")) bnbq__cu_nvrtc_extra = "-no-cache";
         if (opt) bnbq__cu_nvrtc_extra = opt;
         printf("NVRTC %d.%d, sm_%d: wall seconds per %s (one compile each, this process)%s\n"
@@ -136,26 +135,23 @@ int main(int argc, char** argv) {
             bnbq_result r, pr = BNBQ_SUCCESS;
             double dt, pt = 0.0, mt;
             int rep;
-            const char* const* tk;
             double ft = 0.0;
+            int fast;
             if (only && !strstr(var->unit, only) && !strstr(var->defines, only) && !(kn && strstr(kn, only))) continue;
-            g_fast = 0;
-            for (tk = bnbq__cu_tiered_kernels; tiered && kn && *tk && !g_fast; tk++) g_fast = !strcmp(*tk, kn);
-            dt = compile_s(&log_ex, var->unit, program, var->defines, kn, arch, 0, &bytes, &r);
-            if (split) pt = compile_s(&log_ex, var->unit, program, var->defines, kn, arch, 1, &pbytes, &pr);
+            fast = tiered && kn && bnbq__cu_tier_listed(kn);
+            dt = compile_s(&log_ex, var->unit, program, var->defines, kn, arch, 0, fast, &bytes, &r);
+            if (split) pt = compile_s(&log_ex, var->unit, program, var->defines, kn, arch, 1, fast, &pbytes, &pr);
             mt = dt;
             for (rep = 1; rep < repeat && r == BNBQ_SUCCESS; rep++) {
                 size_t b2 = 0;
-                double t2 = compile_s(&log_ex, var->unit, program, var->defines, kn, arch, 0, &b2, &r);
+                double t2 = compile_s(&log_ex, var->unit, program, var->defines, kn, arch, 0, fast, &b2, &r);
                 if (t2 < mt) mt = t2;
             }
-            if (g_fast) {
+            if (fast) {   /* the full build, which the background thread makes */
                 size_t b2 = 0;
                 bnbq_result r2;
-                g_fast = 0;
-                ft = compile_s(&log_ex, var->unit, program, var->defines, kn, arch, 0, &b2, &r2);
+                ft = compile_s(&log_ex, var->unit, program, var->defines, kn, arch, 0, 0, &b2, &r2);
                 if (r2 != BNBQ_SUCCESS) r = r2;
-                g_fast = 1;
                 nfast++;
                 full_total += ft;
                 if (ft > full_worst) full_worst = ft;
@@ -163,7 +159,7 @@ int main(int argc, char** argv) {
             printf("%-10s %-30s %-24s %7.3f %8zu", var->unit, var->defines, kn ? kn : "(all)", dt, bytes);
             if (split) printf(" %7.3f %8.3f", pt, dt - pt);
             if (repeat > 1) printf(" %7.3f", mt);
-            if (tiered) printf(g_fast ? " %7.3f fast" : "             ", ft);
+            if (tiered) printf(fast ? " %7.3f fast" : "             ", ft);
             min_total += mt;
             if (mt > min_worst) min_worst = mt;
             if (mt > 0.3) min_over3++;
