@@ -1735,7 +1735,8 @@ static void t_fake_cache_reuse(void) {
    later lookup or bnbq_cuda_finish_compiles puts in place; only the full build reaches the disk cache;
    the context ends cleanly with a build queued or running; the desc and BNBQ_TIERED_COMPILE=0 switch it
    off. The kernel here is convert's (bnbq__cu_tier_force 1 tiers every unit); the list of slow kernels
-   is checked against the embedded sources. */
+   is checked against the embedded sources. (A scenario runs alone in its process: the switches it sets
+   need no restoring when it returns.) */
 static void t_fake_tiered(void) {
     const char *dir, *dir2, *dir3;
     const char* const* k;
@@ -1754,13 +1755,12 @@ static void t_fake_tiered(void) {
     if (!fake_ready() || !(dir = make_tmpdir()) || !(dir2 = make_tmpdir()) || !(dir3 = make_tmpdir())) return;
     bnbq__cu_tier_force = 1;
     CHECK(fake_init(dir, 0, &ctx) == BNBQ_SUCCESS, "ctx 1");
-    if (!ctx) { bnbq__cu_tier_force = -1; return; }
+    if (!ctx) return;
     CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert on ctx 1 (fast build)");
     if (!ctx->tier_on) {
         bnbq_cuda_device_info info;
         bnbq_cuda_query_device(ctx, &info);
         bnbq_cuda_uninit(ctx);
-        bnbq__cu_tier_force = -1;
         CHECK(info.nvrtc_version < 12080, "NVRTC %d, cubin target, yet no tiered compilation", info.nvrtc_version);
         skip("NVRTC %d.%d has no -Ofc (12.8+): no tiered compilation", info.nvrtc_version / 1000,
              (info.nvrtc_version % 1000) / 10);
@@ -1790,7 +1790,7 @@ static void t_fake_tiered(void) {
 
     /* the cache's entry is the full build: a new context loads it and compiles nothing */
     CHECK(fake_init(dir, 0, &ctx) == BNBQ_SUCCESS, "ctx 2");
-    if (!ctx) { bnbq__cu_tier_force = -1; return; }
+    if (!ctx) return;
     CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert on ctx 2");
     st = stats_of(ctx);
     CHECK(st.units_compiled == 0 && st.units_fast == 0 && st.disk_hits == 1, "ctx 2: compiled %d, fast %d, hits %d",
@@ -1800,7 +1800,7 @@ static void t_fake_tiered(void) {
     /* the context ends with the full build queued or running: no leak; the cache holds 0 or 1 good entry */
     for (i = 0; i < 2; i++) {
         CHECK(fake_init(i ? dir3 : dir2, 0, &ctx) == BNBQ_SUCCESS, "ctx 3");
-        if (!ctx) { bnbq__cu_tier_force = -1; return; }
+        if (!ctx) return;
         CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert on ctx 3");
         bnbq_cuda_uninit(ctx);
         fake_stats(fs);
@@ -1808,7 +1808,7 @@ static void t_fake_tiered(void) {
     }
     CHECK(count_files(dir2, "", NULL) <= 1, "%d files", count_files(dir2, "", NULL));
     CHECK(fake_init(dir2, 0, &ctx) == BNBQ_SUCCESS, "ctx 4");
-    if (!ctx) { bnbq__cu_tier_force = -1; return; }
+    if (!ctx) return;
     CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert on ctx 4");
     st = stats_of(ctx);
     CHECK(st.disk_rejected == 0 && st.disk_hits + st.units_compiled == 1, "ctx 4: hits %d, rejected %d, compiled %d",
@@ -1817,7 +1817,7 @@ static void t_fake_tiered(void) {
 
     /* without bnbq_cuda_finish_compiles: a later call that asks for the kernel puts the full build in place */
     CHECK(fake_init(NULL, 0, &ctx) == BNBQ_SUCCESS, "ctx 4b");
-    if (!ctx) { bnbq__cu_tier_force = -1; return; }
+    if (!ctx) return;
     {
         double t0 = bnbq__now();
         do {
@@ -1835,7 +1835,7 @@ static void t_fake_tiered(void) {
         const char* saved = bnbq__cu_fast_opt;
         bnbq__cu_fast_opt = "--no-such-option";
         CHECK(fake_init(NULL, 0, &ctx) == BNBQ_SUCCESS, "ctx 4c");
-        if (!ctx) { bnbq__cu_fast_opt = saved; bnbq__cu_tier_force = -1; return; }
+        if (!ctx) return;
         log_reset();
         CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert with a rejected fast option");
         st = stats_of(ctx);
@@ -1850,7 +1850,7 @@ static void t_fake_tiered(void) {
        tiering ends for the context */
     bnbq__cu_no_thread = 1;
     CHECK(fake_init(NULL, 0, &ctx) == BNBQ_SUCCESS, "ctx 4d");
-    if (!ctx) { bnbq__cu_no_thread = 0; bnbq__cu_tier_force = -1; return; }
+    if (!ctx) return;
     log_reset();
     CHECK(fake_convert(ctx, 256) == BNBQ_SUCCESS, "convert without a thread");
     st = stats_of(ctx);
@@ -1895,7 +1895,6 @@ static void t_fake_tiered(void) {
               bnbq__cu_tier_mode(ctx, "bnbq_k_convert"), bnbq__cu_tier_mode(ctx, "bnbq_k_gemm_wg2_nn"));
         bnbq_cuda_uninit(ctx);
     }
-    bnbq__cu_tier_force = -1;
     detail("fast build first, the full one from the background (%.2f s) put in place and cached alone; uninit "
            "with a build pending; a rejected fast option; no thread; switched off by the desc and the environment; %d "
            "kernels listed",
