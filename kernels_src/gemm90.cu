@@ -183,6 +183,15 @@ template <int OD>
 BNBQ_DEV void g9_dq4(u32* e, float ra, float rb, u32 dq, bool other) {
     const uint4 v = g9_lds4(dq);   // (cc, bv) of n, then of n + 1
     const float c0 = __uint_as_float(v.x), b0 = __uint_as_float(v.y), c1 = __uint_as_float(v.z), b1 = __uint_as_float(v.w);
+    if (OD == BNBQ_BF16) {   // the f16 values widened and narrowed to bf16 a pair at a time (0x7fff -> 0x7fff, as _out's)
+        const u16 h0 = bnbq_i8_mmdq_hv((int)e[0], ra, c0, b0, other), h1 = bnbq_i8_mmdq_hv((int)e[1], ra, c1, b1, other);
+        const u16 h2 = bnbq_i8_mmdq_hv((int)e[2], rb, c0, b0, other), h3 = bnbq_i8_mmdq_hv((int)e[3], rb, c1, b1, other);
+        u32 p, r;
+        asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(p) : "f"(bnbq_h2f_arith(h1)), "f"(bnbq_h2f_arith(h0)));
+        asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(bnbq_h2f_arith(h3)), "f"(bnbq_h2f_arith(h2)));
+        e[0] = p & 0xffffu; e[1] = p >> 16; e[2] = r & 0xffffu; e[3] = r >> 16;
+        return;
+    }
     e[0] = bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_hv((int)e[0], ra, c0, b0, other));
     e[1] = bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_hv((int)e[1], ra, c1, b1, other));
     e[2] = bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_hv((int)e[2], rb, c0, b0, other));
@@ -209,35 +218,17 @@ BNBQ_DEV void g9_wgmma_ol(float* d, u64 da, u64 db) {
                      : "l"(da), "l"(db), "n"(1));
 }
 // the sums of bnbq_k_int8_wg_dqt_* (a thread's 64) as dt pairs, p[k] = (v[2 k], v[2 k + 1]) the first in the low half:
-// one RNE rounding each, a NaN canonical (0x7fff; when the warp has one, every value on its own). (A -0 stays -0, the
-// same value: the CPU's f32(out) + S with S = +0 would give +0 where the dequantized value is -0.)
+// one hardware RNE rounding a pair (prelude.cuh's bnbq_dt_pack2). A NaN among them is 0x7fff as the CPU's: each value
+// is a wgmma sum (the GPU's canonical NaN 0x7fffffff) or, without outlier columns, mm_dequant's value widened (its NaN
+// 0x7fff widened), and either narrows to 0x7fff whether the conversion keeps the payload or not. (Until session 34
+// a warp with a NaN took a second, per-value copy of this code: 59 -> 56 KB of cubin without it.) (A -0 stays -0,
+// the same value: the CPU's f32(out) + S with S = +0 would give +0 where the dequantized value is -0.)
 template <int BF, int NV>
 BNBQ_DEV void g9_ol_out(const float* v, u32* p) {
-    bool nan = false;
 #pragma unroll
-    for (int i = 0; i < NV; i++) nan = nan || v[i] != v[i];
-    if (__any_sync(0xffffffffu, nan)) {
-#pragma unroll
-        for (int k = 0; k < NV / 2; k++) {
-            u32 h[2];
-#pragma unroll
-            for (int e = 0; e < 2; e++) {
-                if (!BF) {
-                    h[e] = bnbq_f16_canon(v[2 * k + e]);
-                } else {
-                    u16 b;
-                    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(b) : "f"(bnbq_canon(v[2 * k + e])));
-                    h[e] = b;
-                }
-            }
-            p[k] = h[0] | (h[1] << 16);
-        }
-    } else {
-#pragma unroll
-        for (int k = 0; k < NV / 2; k++) {
-            if (BF) asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(p[k]) : "f"(v[2 * k + 1]), "f"(v[2 * k]));
-            else asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(p[k]) : "f"(v[2 * k + 1]), "f"(v[2 * k]));
-        }
+    for (int k = 0; k < NV / 2; k++) {
+        if (BF) asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(p[k]) : "f"(v[2 * k + 1]), "f"(v[2 * k]));
+        else asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(p[k]) : "f"(v[2 * k + 1]), "f"(v[2 * k]));
     }
 }
 #endif
@@ -508,8 +499,8 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
                         const float b0 = n < N ? bnbq_dt_ld(bias, n) : 0.0f, b1 = n + 1u < N ? bnbq_dt_ld(bias, n + 1u) : 0.0f;
                         v0 = v0 + b0; v1 = v1 + b1; v2 = v2 + b0; v3 = v3 + b1;
                     }
-                    p0 = bnbq_dt_pack(v0) | (bnbq_dt_pack(v1) << 16);
-                    p1 = bnbq_dt_pack(v2) | (bnbq_dt_pack(v3) << 16);
+                    p0 = bnbq_dt_pack2(v0, v1);
+                    p1 = bnbq_dt_pack2(v2, v3);
                 }
                 // box j / 8, 16-byte chunk j % 8 of rows r and r + 8 (the same r % 8), bytes 4 q
                 const u32 at = stg + 8192u * (u32)(j / 8) + r * 128u + ((((u32)j & 7u) ^ (r & 7u)) << 4) + 4u * q;
@@ -822,8 +813,8 @@ bnbq_k_m4_wg(const __grid_constant__ g9_tmap mA, const __grid_constant__ g9_tmap
 #pragma unroll
             for (int e = 0; e < 2; e++) {
                 const u32 m = 8u * (u32)j + 2u * q + (u32)e, mr = m & 63u, box = stg + 8192u * (m >> 6) + mr * 128u;
-                const u16 ha = (u16)bnbq_dt_pack(bias ? d[4 * j + e] + ba : d[4 * j + e]);
-                const u16 hb = (u16)bnbq_dt_pack(bias ? d[4 * j + 2 + e] + bb : d[4 * j + 2 + e]);
+                const u32 hp = bnbq_dt_pack2(bias ? d[4 * j + e] + ba : d[4 * j + e], bias ? d[4 * j + 2 + e] + bb : d[4 * j + 2 + e]);
+                const u16 ha = (u16)hp, hb = (u16)(hp >> 16);
                 asm volatile("st.shared.u16 [%0], %1;" ::"r"(box + ((((na >> 3) ^ (mr & 7u))) << 4) + 2u * (na & 7u)), "h"(ha) : "memory");
                 asm volatile("st.shared.u16 [%0], %1;" ::"r"(box + ((((nb >> 3) ^ (mr & 7u))) << 4) + 2u * (nb & 7u)), "h"(hb) : "memory");
             }

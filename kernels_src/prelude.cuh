@@ -296,6 +296,21 @@ BNBQ_DEV float bnbq_dt_ld(const void* p, u64 i) {
 BNBQ_DEV u32 bnbq_dt_pack(float v) {
     return BNBQ_DT == BNBQ_F16 ? (u32)bnbq_f16_canon(v) : (u32)bnbq_f32_to_bf16(bnbq_canon(v));
 }
+// bnbq_dt_pack(lo) | bnbq_dt_pack(hi) << 16 for lo and hi that are results of the GPU's float arithmetic (there a NaN
+// is the canonical 0x7fffffff, which the hardware narrowing makes 0x7fff, bnbq_dt_pack's NaN, whether it keeps the
+// payload or not): on sm_80+ one hardware RNE conversion of the pair (cvt.rn.f16x2 / bf16x2.f32: the IEEE value of
+// every other input, subnormals and overflow included). The GEMM epilogues narrow 64-128 sums a thread, unrolled: the
+// per-value forms made most of their code (bnbq_k_gemm_wg2_nn bf16: cubin 48 -> 30 KB, NVRTC time -20-30 %).
+BNBQ_DEV u32 bnbq_dt_pack2(float lo, float hi) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    u32 p;
+    if (BNBQ_DT == BNBQ_F16) asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(p) : "f"(hi), "f"(lo));
+    else asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(p) : "f"(hi), "f"(lo));
+    return p;
+#else
+    return bnbq_dt_pack(lo) | (bnbq_dt_pack(hi) << 16);
+#endif
+}
 #endif
 // SwitchBack's scaling of an int32 sum: f = f32(acc) * f32(1/127^2); g = x * f; c = w * g; h = f16(c)
 // (x = sx[m], w = sw[n] as float32); the bits of h. Shared by int8mm.cu's bnbq_sb_matmul / bnbq_mm_gemv<1> /

@@ -1720,6 +1720,81 @@ static void gemm_compare(bnbq_dtype dt, int ta, int tb, size_t M, size_t N, size
              bnbq_gemm(g_gex, dt, ta, tb, M, N, K, dA, dB, db, acc, dout)))
         within_tol("out", dt, ho, dout, M * N);
 }
+/* n values of dt: integers in [-lim, lim] times scale (a power of two), exactly representable */
+static void* exact_ints(bnbq_dtype dt, size_t n, int lim, float scale) {
+    float* x = (float*)H(n * 4);
+    size_t i;
+    for (i = 0; i < n; i++) x[i] = (float)((int)(rng_u64() % (uint64_t)(2 * lim + 1)) - lim) * scale;
+    return as_dtype(dt, x, n);
+}
+/* element i of an array of dt set to bits (f16 / bf16: the low 16) */
+static void set_bits(bnbq_dtype dt, void* p, size_t i, uint32_t bits) {
+    if (dt == BNBQ_F32) memcpy((float*)p + i, &bits, 4);
+    else ((uint16_t*)p)[i] = (uint16_t)bits;
+}
+/* bnbq_gemm with inputs whose products and partial sums are exact in float32 (small integers times powers of two):
+   whatever order a kernel sums in, its float32 sums are the CPU's values, so its outputs must be the CPU's bytes.
+   What that checks is each epilogue: the bias and accumulate additions, the one rounding to dt (RNE with ties:
+   integers past 256 / 2048; f16 overflow to inf through a bias near 65504) and the special values: a non-canonical
+   NaN in A (row 1: NaN outputs, the CPU's canonical 0x7fff / 0x7fffffff), an infinity in A (row 2: +-inf or NaN by
+   the signs and zeros of B) and a non-canonical NaN in the bias (column 3). Cases per kernel: the sm_90a tiles
+   (128 and 256 columns: bnbq__cu_gemm_wg_bn), the cp.async tiles (accumulate), the mma.sync tiles (t2 off), the
+   few-rows kernels and the SIMT one (f32); the context's launch counts say which ran. */
+static void op_gemm_exact(void) {
+    static const struct { size_t M, N, K; int path; } cs[] = {
+        { 200, 264, 520, 1 }, { 136, 520, 264, 2 }, { 200, 264, 520, 3 }, { 136, 200, 72, 4 },
+        { 9, 132, 512, 5 }, { 1, 132, 512, 5 }, { 40, 77, 301, 0 } };
+    static const char* const pn[6] = { "any kernel", "sm_90a tiles 128", "sm_90a tiles 256", "cp.async tiles",
+                                       "mma.sync tiles", "few rows" };
+    int i, d, t;
+    for (i = 0; i < (int)(sizeof cs / sizeof cs[0]); i++)
+        for (d = 0; d < 3; d++)
+            for (t = 0; t < 4; t++) {
+                const bnbq_dtype dt = k_dts[d];
+                const size_t M = cs[i].M, N = cs[i].N, K = cs[i].K, es = bnbq_dtype_size(dt);
+                const int path = cs[i].path, ta = t & 1, tb = t >> 1, acc = path == 3 || (path == 0 && t == 3);
+                const int bias = path != 1 || t < 2;
+                bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
+                unsigned long wg0 = gc->gemm_wg_launches, t20 = gc->gemm_t2_launches;
+                void *hA, *hB, *hb = NULL, *ho, *dA, *dB, *db = NULL, *dout;
+                STOP();
+                if ((path >= 1 && path <= 4 && dt == BNBQ_F32) || (path == 5 && !tb) || (path == 0 && dt != BNBQ_F32))
+                    continue;
+                case_begin();
+                label("%s M=%zu N=%zu K=%zu trans_a=%d trans_b=%d bias=%d accumulate=%d (exact sums; %s)",
+                      bnbq_dtype_name(dt), M, N, K, ta, tb, bias, acc, pn[path]);
+                hA = exact_ints(dt, M * K, 4, t == 1 ? 0.125f : 1.0f);
+                hB = exact_ints(dt, K * N, 4, 1.0f);
+                if (M > 1) set_bits(dt, hA, ta ? 7 * M + 1 : 1 * K + 7, dt == BNBQ_F32 ? 0xffc00001u : dt == BNBQ_F16 ? 0xfe01u : 0xffc1u);
+                if (M > 2) set_bits(dt, hA, ta ? 5 * M + 2 : 2 * K + 5, dt == BNBQ_F32 ? 0x7f800000u : dt == BNBQ_F16 ? 0x7c00u : 0x7f80u);
+                if (bias) {
+                    float* fb = (float*)H(N * 4);
+                    size_t n;
+                    for (n = 0; n < N; n++) fb[n] = (float)((int)(rng_u64() % 17) - 8);
+                    if (N > 5) fb[5] = dt == BNBQ_F16 ? 65440.0f : 3.0e38f;
+                    hb = as_dtype(dt, fb, N);
+                    if (N > 3) set_bits(dt, hb, 3, dt == BNBQ_F32 ? 0x7fc00007u : dt == BNBQ_F16 ? 0x7e05u : 0x7fc5u);
+                    db = U(hb, N * es);
+                }
+                ho = exact_ints(dt, M * N, 8, 1.0f);
+                dA = U(hA, M * K * es); dB = U(hB, K * N * es);
+                dout = acc ? U(ho, M * N * es) : D(M * N * es);
+                bnbq__cu_gemm_wg_bn = path == 1 ? 128 : path == 2 ? 256 : 0;
+                bnbq__cu_gemm_t2_off = path == 4;
+                if (both(bnbq_gemm(NULL, dt, ta, tb, M, N, K, hA, hB, hb, acc, ho),
+                         bnbq_gemm(g_gex, dt, ta, tb, M, N, K, dA, dB, db, acc, dout))) {
+                    exact("out", ho, dout, M * N, dt);
+                    O.exact_cases++;
+                    if (!g_plumbing && (path == 1 || path == 2) && bnbq__cu_wg_ok(gc) && gc->gemm_wg_launches - wg0 != 1)
+                        case_fail("the sm_90a tile kernel did not run");
+                    if (!g_plumbing && path == 3 && gc->target_arch >= 80 && gc->gemm_t2_launches - t20 != 1)
+                        case_fail("the cp.async tile kernel did not run");
+                }
+                bnbq__cu_gemm_wg_bn = 0;
+                bnbq__cu_gemm_t2_off = 0;
+                case_end();
+            }
+}
 static void op_gemm(void) {
     static const mnk shapes[9] = { { 1, 1, 1 }, { 7, 5, 1 }, { 1, 129, 257 }, { 257, 1, 129 }, { 33, 65, 17 },
                                    { 64, 64, 64 }, { 130, 70, 300 }, { 3, 200, 1000 }, { 300, 257, 513 } };
@@ -2539,6 +2614,7 @@ static const opdef k_ops[] = {
     { "gemv_4bit_chain", op_gemv_4bit_chain },
     { "matmul_4bit", op_matmul_4bit },
     { "gemm", op_gemm },
+    { "gemm_exact", op_gemm_exact },
     { "column_sums", op_column_sums },
     { "transpose", op_transpose },
     { "gather_rows", op_gather_rows },
