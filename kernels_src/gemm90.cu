@@ -176,6 +176,12 @@ BNBQ_DEV void g9_dq_col(u32 dqs, const float* cs, int bdt, const void* bias, u64
     const float cc = col < N ? cs[col] : 0.0f, bv = col < N ? bnbq_i8_mmdq_bias(bdt, bias, col) : 0.0f;
     g9_sts2(dqs + 8u * slot, __float_as_uint(cc), __float_as_uint(bv));
 }
+// f16 bits of lo | hi << 16 for results of float arithmetic: bnbq_f16_canon of each (prelude.cuh's bnbq_dt_pack2)
+BNBQ_DEV u32 g9_f16x2(float lo, float hi) {
+    u32 p;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(p) : "f"(hi), "f"(lo));
+    return p;
+}
 // LLM.int8's int8_mm_dequant (I8 3..5) of a thread's four int32 sums e (rows a, b: statistics ra, rb; columns n,
 // n + 1 whose data g9_dq_col staged at dq) in place, as dtype OD's bits: prelude.cuh's bnbq_i8_mmdq_hv / _out, the
 // bytes of int8.cu's bnbq_k_int8_mm_dequant (other: a bias that is not f16)
@@ -281,7 +287,8 @@ __device__ __noinline__ void g9_ol_stage_rare(const g9_ol* ol, const float* SCB,
 // TA: A stored (K, M); TB: B stored (N, K) (bnbq_gemm's trans_a / trans_b). S stages of 128 x 64 (A) and
 // BN x 64 (B) elements; dynamic shared memory: 1024 bytes of slack (the ring starts 1024-aligned), the
 // ring, each consumer's staging of its 64 x BN outputs (BN / 64 boxes of 64 x 64 in the 128-byte swizzle),
-// then the 2 S mbarriers. The outputs (bias added in float32, one rounding to dt) leave through the staging by
+// the 2 S mbarriers, then each consumer's BN floats of bias (I8 = 0; the launcher's BNBQ__CU_G9_BIAS). The
+// outputs (bias added in float32, one rounding to dt) leave through the staging by
 // TMA stores of mO (out (M, N), boxes of 64 x 64; rows and columns past M and N are not written): the stores
 // run while the warpgroup goes on with its next tile, which reuses the staging once they have read it. (No
 // accumulate, out 16-byte aligned, N % 8 == 0: the launcher's conditions. Writing the pairs from the
@@ -309,7 +316,7 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
     const u32 KS = I8 ? 128u : 64u;   // k (elements) a stage
     const u32 sbase = ((u32)__cvta_generic_to_shared(g9_smem) + 1023u) & ~1023u;
     const u32 full = sbase + (u32)S * ST + 2u * SO, empty = full + 8u * (u32)S;   // mbarrier s at + 8 s
-    const u32 dqs = full + 16u * (u32)S;   // LLM.int8 (I8 >= 3): the tile's column data (g9_dq_col), 1 KB
+    const u32 dqs = full + 16u * (u32)S;   // LLM.int8 (I8 >= 3): the tile's column data (g9_dq_col), 1 KB; I8 = 0: bias
     const u32 wg = threadIdx.x >> 7, tid = threadIdx.x & 127u;
     const u64 tm = (M + 127u) / 128u, tn = (N + BN - 1u) / BN, KT = (K + KS - 1u) / KS, tiles = tm * tn;
     if (threadIdx.x == 0) {
@@ -366,6 +373,30 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
             ra = ma < M ? ((const float*)sx)[ma] : 0.0f;
             rb = mb < M ? ((const float*)sx)[mb] : 0.0f;
             if (tid < 64u) g9_dq_col(dqs, (const float*)sw, sw_global, bias, n0 + 64u * c + tid, N, 64u * c + tid);
+        }
+        // 16-bit GEMM (I8 = 0): the tile's bias widened into this consumer's BN floats at dqs + 4 BN c, -0 without a
+        // bias and past N (v + -0 is v for every v: the epilogue adds it without a branch; its loads and bounds
+        // checks out of the unrolled code, which they were a quarter of). Written after the last tile's epilogue
+        // read them (its closing g9_wg_sync), read after the epilogue's first g9_wg_sync.
+        if (I8 == 0) {
+#pragma unroll
+            for (int k = 0; k < BN / 128; k++) {
+                const u32 i = tid + 128u * (u32)k;
+                const u64 col = n0 + i;
+                g9_sts(dqs + 4u * ((u32)BN * c + i), __float_as_uint(bias && col < N ? bnbq_dt_ld(bias, col) : -0.0f));
+            }
+        }
+        // SwitchBack (I8 = 2): the tile's column scales (0 past N) and f16 bias (-0 without one) widened, as pairs at
+        // dqs + 8 (BN c + column) (the same reasons; bnbq_k_sb_wg 41 -> 25 KB of code)
+        if (I8 == 2) {
+#pragma unroll
+            for (int k = 0; k < BN / 128; k++) {
+                const u32 i = tid + 128u * (u32)k;
+                const u64 col = n0 + i;
+                const float wv = col < N ? bnbq_h2f_arith(((const u16*)sw)[sw_global ? 0 : col]) : 0.0f;
+                const float bv = bias && col < N ? bnbq_h2f_arith(((const u16*)bias)[col]) : -0.0f;
+                g9_sts2(dqs + 8u * ((u32)BN * c + i), __float_as_uint(wv), __float_as_uint(bv));
+            }
         }
         // I8 >= 6: this thread's part of the outlier operands' first 64 columns (for the epilogue, loaded while the
         // mainloop runs): chunk i of 4 is 16-byte chunk x % 8 of row x / 8 (x = tid + 128 i) of the consumer's A' rows
@@ -428,7 +459,6 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
             // SwitchBack (I8 = 2): the rows' and columns' scales (0 past M / N: those outputs are not written)
             const float xa = I8 == 2 && ma < M ? bnbq_h2f_arith(((const u16*)sx)[ma]) : 0.0f;
             const float xb = I8 == 2 && mb < M ? bnbq_h2f_arith(((const u16*)sx)[mb]) : 0.0f;
-            const u16* swh = (const u16*)sw;
             // I8 >= 6: f = the dequantized values (mm_dequant's dt bits, widened), then + the outlier product on the
             // tensor cores, 64 outlier columns a chunk: A' (the consumer's 64 rows) and B' (the tile's 128 columns)
             // staged in the output staging (A' of consumer 0 at its first 8 KB, B' the 16 KB after it, A' of
@@ -470,21 +500,17 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
             }
 #pragma unroll
             for (int j = 0; j < BN / 8; j++) {
-                const u64 n = n0 + 8u * (u64)j + 2u * q;
-                u32 p0, p1;
-                if (I8 == 2) {
-                    const float w0 = n < N ? bnbq_h2f_arith(swh[sw_global ? 0 : n]) : 0.0f;
-                    const float w1 = n + 1u < N ? bnbq_h2f_arith(swh[sw_global ? 0 : n + 1u]) : 0.0f;
-                    u32 h0 = bnbq_sb_scale((i32)d[4 * j], xa, w0), h1 = bnbq_sb_scale((i32)d[4 * j + 1], xa, w1);
-                    u32 h2 = bnbq_sb_scale((i32)d[4 * j + 2], xb, w0), h3 = bnbq_sb_scale((i32)d[4 * j + 3], xb, w1);
-                    if (bias) {
-                        const float b0 = n < N ? bnbq_h2f_arith(((const u16*)bias)[n]) : 0.0f;
-                        const float b1 = n + 1u < N ? bnbq_h2f_arith(((const u16*)bias)[n + 1u]) : 0.0f;
-                        h0 = bnbq_f16_canon(bnbq_h2f_arith((u16)h0) + b0); h1 = bnbq_f16_canon(bnbq_h2f_arith((u16)h1) + b1);
-                        h2 = bnbq_f16_canon(bnbq_h2f_arith((u16)h2) + b0); h3 = bnbq_f16_canon(bnbq_h2f_arith((u16)h3) + b1);
-                    }
-                    p0 = h0 | (h1 << 16);
-                    p1 = h2 | (h3 << 16);
+                u32 p0, p1;   // (columns n0 + 8 j + 2 q and + 1)
+                if (I8 == 2) {   // bnbq_sb_scale's values, then + bias in f16 (+ -0 without one keeps each value)
+                    float w0, b0, w1, b1;
+                    asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(w0), "=f"(b0), "=f"(w1), "=f"(b1)
+                                 : "r"(dqs + 8u * ((u32)BN * c + 8u * (u32)j + 2u * q)) : "memory");
+                    const u32 h01 = g9_f16x2(w0 * (xa * ((float)(i32)d[4 * j] * 6.20001229e-05f)),
+                                             w1 * (xa * ((float)(i32)d[4 * j + 1] * 6.20001229e-05f)));
+                    const u32 h23 = g9_f16x2(w0 * (xb * ((float)(i32)d[4 * j + 2] * 6.20001229e-05f)),
+                                             w1 * (xb * ((float)(i32)d[4 * j + 3] * 6.20001229e-05f)));
+                    p0 = g9_f16x2(bnbq_h2f_arith((u16)h01) + b0, bnbq_h2f_arith((u16)(h01 >> 16)) + b1);
+                    p1 = g9_f16x2(bnbq_h2f_arith((u16)h23) + b0, bnbq_h2f_arith((u16)(h23 >> 16)) + b1);
                 } else if (I8 >= 6) {   // out = dt(f32(mm_dequant's value) + outlier sum)
                     p0 = pk[2 * j];
                     p1 = pk[2 * j + 1];
@@ -493,12 +519,11 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
                     g9_dq4<I8 == 3 ? BNBQ_F16 : BNBQ_BF16>(e, ra, rb, dqs + 8u * (8u * (u32)j + 2u * q), other);
                     p0 = e[0] | (e[1] << 16);
                     p1 = e[2] | (e[3] << 16);
-                } else {
-                    float v0 = d[4 * j], v1 = d[4 * j + 1], v2 = d[4 * j + 2], v3 = d[4 * j + 3];
-                    if (bias) {
-                        const float b0 = n < N ? bnbq_dt_ld(bias, n) : 0.0f, b1 = n + 1u < N ? bnbq_dt_ld(bias, n + 1u) : 0.0f;
-                        v0 = v0 + b0; v1 = v1 + b1; v2 = v2 + b0; v3 = v3 + b1;
-                    }
+                } else {   // + the staged bias of columns n, n + 1
+                    float b0, b1;
+                    asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];" : "=f"(b0), "=f"(b1)
+                                 : "r"(dqs + 4u * ((u32)BN * c + 8u * (u32)j + 2u * q)) : "memory");
+                    const float v0 = d[4 * j] + b0, v1 = d[4 * j + 1] + b1, v2 = d[4 * j + 2] + b0, v3 = d[4 * j + 3] + b1;
                     p0 = bnbq_dt_pack2(v0, v1);
                     p1 = bnbq_dt_pack2(v2, v3);
                 }

@@ -293,8 +293,8 @@ BNBQ_DEV float bnbq_dt_ld(const void* p, u64 i) {
     if (BNBQ_DT == BNBQ_F16) return bnbq_h2f_arith(((const u16*)p)[i]);
     return bnbq_load(BNBQ_DT, p, i);
 }
-BNBQ_DEV u32 bnbq_dt_pack(float v) {
-    return BNBQ_DT == BNBQ_F16 ? (u32)bnbq_f16_canon(v) : (u32)bnbq_f32_to_bf16(bnbq_canon(v));
+BNBQ_DEV u32 bnbq_dt_pack(float v) {   // (bf16: the hardware narrowing on sm_80+, bnbq_k_gemm_t2_* 51 -> 45 KB of code)
+    return BNBQ_DT == BNBQ_F16 ? (u32)bnbq_f16_canon(v) : (u32)bnbq_bf16_canon(v);
 }
 // bnbq_dt_pack(lo) | bnbq_dt_pack(hi) << 16 for lo and hi that are results of the GPU's float arithmetic (there a NaN
 // is the canonical 0x7fffffff, which the hardware narrowing makes 0x7fff, bnbq_dt_pack's NaN, whether it keeps the
