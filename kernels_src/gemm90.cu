@@ -189,19 +189,27 @@ template <int OD>
 BNBQ_DEV void g9_dq4(u32* e, float ra, float rb, u32 dq, bool other) {
     const uint4 v = g9_lds4(dq);   // (cc, bv) of n, then of n + 1
     const float c0 = __uint_as_float(v.x), b0 = __uint_as_float(v.y), c1 = __uint_as_float(v.z), b1 = __uint_as_float(v.w);
-    if (OD == BNBQ_BF16) {   // the f16 values widened and narrowed to bf16 a pair at a time (0x7fff -> 0x7fff, as _out's)
-        const u16 h0 = bnbq_i8_mmdq_hv((int)e[0], ra, c0, b0, other), h1 = bnbq_i8_mmdq_hv((int)e[1], ra, c1, b1, other);
-        const u16 h2 = bnbq_i8_mmdq_hv((int)e[2], rb, c0, b0, other), h3 = bnbq_i8_mmdq_hv((int)e[3], rb, c1, b1, other);
-        u32 p, r;
-        asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(p) : "f"(bnbq_h2f_arith(h1)), "f"(bnbq_h2f_arith(h0)));
-        asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(bnbq_h2f_arith(h3)), "f"(bnbq_h2f_arith(h2)));
-        e[0] = p & 0xffffu; e[1] = p >> 16; e[2] = r & 0xffffu; e[3] = r >> 16;
+    if (OD == BNBQ_F32) {
+        e[0] = bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_hv((int)e[0], ra, c0, b0, other));
+        e[1] = bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_hv((int)e[1], ra, c1, b1, other));
+        e[2] = bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_hv((int)e[2], rb, c0, b0, other));
+        e[3] = bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_hv((int)e[3], rb, c1, b1, other));
         return;
     }
-    e[0] = bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_hv((int)e[0], ra, c0, b0, other));
-    e[1] = bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_hv((int)e[1], ra, c1, b1, other));
-    e[2] = bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_hv((int)e[2], rb, c0, b0, other));
-    e[3] = bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_hv((int)e[3], rb, c1, b1, other));
+    // 16-bit out: bnbq_i8_mmdq_hv's roundings to f16 a pair at a time (g9_f16x2: each value a result of arithmetic),
+    // then (bf16) mmdq_out's narrowing of the widened f16 values, a pair at a time (0x7fff -> 0x7fff)
+    const float a0 = other ? 0.0f : b0, a1 = other ? 0.0f : b1;
+    u32 h01 = g9_f16x2(fmaf(((float)(int)e[0] * ra) * c0, 6.200012e-05f, a0), fmaf(((float)(int)e[1] * ra) * c1, 6.200012e-05f, a1));
+    u32 h23 = g9_f16x2(fmaf(((float)(int)e[2] * rb) * c0, 6.200012e-05f, a0), fmaf(((float)(int)e[3] * rb) * c1, 6.200012e-05f, a1));
+    if (other) {
+        h01 = g9_f16x2(bnbq_h2f_arith((u16)h01) + b0, bnbq_h2f_arith((u16)(h01 >> 16)) + b1);
+        h23 = g9_f16x2(bnbq_h2f_arith((u16)h23) + b0, bnbq_h2f_arith((u16)(h23 >> 16)) + b1);
+    }
+    if (OD == BNBQ_BF16) {
+        asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(h01) : "f"(bnbq_h2f_arith((u16)(h01 >> 16))), "f"(bnbq_h2f_arith((u16)h01)));
+        asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(h23) : "f"(bnbq_h2f_arith((u16)(h23 >> 16))), "f"(bnbq_h2f_arith((u16)h23)));
+    }
+    e[0] = h01 & 0xffffu; e[1] = h01 >> 16; e[2] = h23 & 0xffffu; e[3] = h23 >> 16;
 }
 // the two consumers' barrier (LLM.int8's epilogue: the column data of g9_dq_col are shared)
 BNBQ_DEV void g9_dq_sync() { asm volatile("bar.sync 3, 256;" ::: "memory"); }
