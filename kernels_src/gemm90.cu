@@ -271,10 +271,38 @@ BNBQ_DEV void g9_ol_sts(u32 ao, u32 bo, u32 c, u32 x, uint4 va, uint4 vb) {
 // consumer c's thread tid (A' rows m0 .., B' rows 64 c .. of the tile's n0): the gathered values where q0 < P, else
 // read from A and CB (prelude.cuh's bnbq_ol_chunk, the values prims.cu's bnbq_k_outlier_gather16 gathers). A call of
 // its own, out of the unrolled code (NVRTC time); the caller fences and synchronises.
+// bnbq_ol_chunk's values (prelude.cuh), one column at a time: the rare path's compact form (its unrolled loads made
+// ~10 KB of bnbq_k_int8_wg_dqt_*'s code)
+template <int ODT>
+BNBQ_DEV uint4 g9_ol_chunk1(const u16* A, const i8* CB, const float* SCB, const i32* cols, u64 M, u64 K, u64 r, u64 j0,
+                            i32 nc, u32& bad) {
+    u64 lo = 0u, hi = 0u;
+    const bool wrow = r >= M;
+    const float scb = wrow ? SCB[r - M] : 0.0f;
+#pragma unroll 1
+    for (u32 t = 0; t < 8u; t++) {
+        u32 v = 0u;
+        if (j0 + t < (u64)nc) {
+            const i32 col = cols[j0 + t];
+            if (col < 0 || (u64)col >= K) {
+                bad = 1u;
+            } else if (wrow) {
+                const float w1 = bnbq_i8_outlier_w1((int)CB[(r - M) * K + (u64)col], scb);
+                v = ODT == BNBQ_F16 ? (u32)bnbq_f16_canon(w1) : (u32)bnbq_bf16_canon(w1);
+            } else {
+                v = A[r * K + (u64)col];
+            }
+        }
+        if (t < 4u) lo |= (u64)v << (16u * t);
+        else hi |= (u64)v << (16u * (t - 4u));
+    }
+    return make_uint4((u32)lo, (u32)(lo >> 32), (u32)hi, (u32)(hi >> 32));
+}
 template <int ODT>
 __device__ __noinline__ void g9_ol_stage_rare(const g9_ol* ol, const float* SCB, u64 M, u64 N, u64 K, u64 m0, u64 n0,
                                               u32 c, u32 tid, i32 q0, i32 nc, u32 ao, u32 bo) {
     u32 bad = 0u;
+#pragma unroll 1
     for (int i = 0; i < 4; i++) {
         const u32 x = tid + 128u * (u32)i, rr = x >> 3;
         const u64 ma = m0 + rr, nb = n0 + 64u * c + rr, j0 = (u64)q0 + 8u * (x & 7u);
@@ -283,8 +311,8 @@ __device__ __noinline__ void g9_ol_stage_rare(const g9_ol* ol, const float* SCB,
             if (ma < M) va = *(const uint4*)(ol->Ag + ma * ol->P + j0);
             if (nb < N) vb = *(const uint4*)(ol->Wg + nb * ol->P + j0);
         } else if (j0 < (u64)nc) {
-            if (ma < M) va = bnbq_ol_chunk<ODT>(ol->A, ol->CB, SCB, ol->cols, M, K, ma, j0, nc, bad);
-            if (nb < N) vb = bnbq_ol_chunk<ODT>(ol->A, ol->CB, SCB, ol->cols, M, K, M + nb, j0, nc, bad);
+            if (ma < M) va = g9_ol_chunk1<ODT>(ol->A, ol->CB, SCB, ol->cols, M, K, ma, j0, nc, bad);
+            if (nb < N) vb = g9_ol_chunk1<ODT>(ol->A, ol->CB, SCB, ol->cols, M, K, M + nb, j0, nc, bad);
         }
         g9_ol_sts(ao, bo, c, x, va, vb);
     }
