@@ -614,7 +614,7 @@ bnbq_k_gemm_tc(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb
 // [k][row] (256 bytes a k, chunk c at c ^ (k % 8)): either way the 8 rows an ldmatrix phase reads lie
 // in 8 different 16-byte bank groups. Fragments (PTX ISA m16n8k16): A's a0..a3 = rows g / g + 8 at k
 // 2q, 2q + 1 / 8 + 2q, 8 + 2q + 1; B's b0, b1 = column g at the same k; D rows g, g + 8, columns 2q,
-// 2q + 1. The epilogue writes pairs of outputs (4-byte stores) where N is even and out 4-byte aligned.
+// 2q + 1. The epilogue goes through the ring (pr_t2_chunk).
 #ifndef PR_T2_S
 #define PR_T2_S 3   // stages (the launcher's BNBQ__CU_T2_S)
 #endif
@@ -639,20 +639,39 @@ BNBQ_DEV void pr_t2_load(u32 st, const u16* X, u64 rows, u64 K, u64 r0, u64 k0) 
     (void)st; (void)X; (void)rows; (void)K; (void)r0; (void)k0;
 #endif
 }
-// the outputs (m, n), (m, n + 1) of a fragment: one 4-byte store where both are inside and pair says
-// that N is even and out 4-byte aligned; else pr_tc_out each (the same arithmetic: pr_out's). (Out of
-// line, one call per pair, it halved the units' NVRTC time (0.26 -> 0.13 s here) but made the GEMM 5-8 %
-// slower on the H100, bench/results/gpu-20261123-h100-session21-epilogue.txt: inline.)
-BNBQ_DEV void pr_t2_out2(void* out, const void* bias, int accumulate, u64 M, u64 N, u64 m, u64 n, float v0,
-                         float v1, bool pair) {
-    if (pair && m < M && n + 1u < N) {
-        const u64 e = m * N + n;
-        if (bias) { v0 = v0 + bnbq_dt_ld(bias, n); v1 = v1 + bnbq_dt_ld(bias, n + 1u); }
-        if (accumulate) { v0 = v0 + bnbq_dt_ld(out, e); v1 = v1 + bnbq_dt_ld(out, e + 1u); }
-        *(u32*)((u16*)out + e) = bnbq_dt_pack(v0) | (bnbq_dt_pack(v1) << 16);   // (bnbq_dt_pack2 here: 45 -> 64 KB of code)
+// The epilogue of bnbq_k_gemm_t2_* goes through the ring (free after the mainloop), half a tile at a time: the warps
+// of rows 64 h .. 64 h + 63 store their float32 sums at PR_T2_LD floats a row (8-byte stores, no bank conflict),
+// then every thread takes 4 chunks of 8 outputs of a row: + bias (staged as 128 floats after the half tile, -0
+// without one: v + -0 is v), + out (accumulate), one rounding to dt, one 16-byte store (coalesced rows). Where a
+// chunk is cut by N, or N % 8 or out's alignment rule out 16-byte stores, its outputs go one by one (pr_out, out of
+// line). Session 34: the fragments' own stores, unrolled 32 times with their bounds checks, bias and accumulate
+// loads and fallback calls, were 60 % of the units' code (bnbq_k_gemm_t2_* 45 -> 25 KB here).
+#define PR_T2_LD 136u   // floats a staged row (64 rows: 34816 bytes, then 512 of bias, in the 48 KB ring)
+BNBQ_DEV void pr_t2_chunk(const float* tile, const float* bst, u32 ck, u64 m0, u64 n0, u64 M, u64 N, const void* bias,
+                          int accumulate, void* out, bool vec, u32 h) {
+    const u32 row = ck >> 4, c8 = 8u * (ck & 15u);
+    const u64 m = m0 + 64u * h + row, n = n0 + c8;
+    if (m >= M || n >= N) return;
+    const float4 x0 = *(const float4*)(tile + row * PR_T2_LD + c8), x1 = *(const float4*)(tile + row * PR_T2_LD + c8 + 4u);
+    if (vec && n + 8u <= N) {
+        const float4 b0 = *(const float4*)(bst + c8), b1 = *(const float4*)(bst + c8 + 4u);
+        float v[8] = { x0.x + b0.x, x0.y + b0.y, x0.z + b0.z, x0.w + b0.w, x1.x + b1.x, x1.y + b1.y, x1.z + b1.z, x1.w + b1.w };
+        u16* o = (u16*)out + m * N + n;
+        if (accumulate) {
+            const uint4 ov = *(const uint4*)o;
+            const u32 ow[4] = { ov.x, ov.y, ov.z, ov.w };
+#pragma unroll
+            for (int e = 0; e < 4; e++) {   // (bnbq_dt_ld's widening)
+                const u16 lo = (u16)ow[e], hi = (u16)(ow[e] >> 16);
+                v[2 * e] = v[2 * e] + (BNBQ_DT == BNBQ_F16 ? bnbq_h2f_arith(lo) : bnbq_bf16_to_f32(lo));
+                v[2 * e + 1] = v[2 * e + 1] + (BNBQ_DT == BNBQ_F16 ? bnbq_h2f_arith(hi) : bnbq_bf16_to_f32(hi));
+            }
+        }
+        *(uint4*)o = make_uint4(bnbq_dt_pack2(v[0], v[1]), bnbq_dt_pack2(v[2], v[3]), bnbq_dt_pack2(v[4], v[5]),
+                                bnbq_dt_pack2(v[6], v[7]));
     } else {
-        pr_tc_out(out, bias, accumulate, M, N, m, n, v0);
-        pr_tc_out(out, bias, accumulate, M, N, m, n + 1u, v1);
+        const float v[8] = { x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w };
+        for (u32 e = 0; e < 8u && n + e < N; e++) pr_out(v[e], m * N + n + e, n + e, bias, accumulate, out);
     }
 }
 template <int TA, int TB>
@@ -666,7 +685,7 @@ BNBQ_DEV void pr_gemm_t2(const void* A, const void* B, u64 M, u64 N, u64 K, cons
     const u32 lane = threadIdx.x & 31u, w = threadIdx.x >> 5, g = lane >> 2, q = lane & 3u;
     const u32 wm = w >> 2, wn = w & 3u, mat = lane >> 3, r8 = lane & 7u;
     const u64 tm = (M + 127) / 128, tn = (N + 127) / 128, KT = (K + 31) / 32;
-    const bool pair = (N & 1u) == 0u && ((unsigned long long)out & 3u) == 0u;
+    const bool vec = (N & 7u) == 0u && ((unsigned long long)out & 15u) == 0u;   // 16-byte stores of 8 outputs
     for (u64 t = blockIdx.x; t < tm * tn; t += gridDim.x) {
         u64 mt, nt;
         bnbq_tile_order(t, tm, tn, &mt, &nt);
@@ -721,15 +740,31 @@ BNBQ_DEV void pr_gemm_t2(const void* A, const void* B, u64 M, u64 N, u64 K, cons
                         bnbq_mma16816(acc[i][j], a[i][0], a[i][1], a[i][2], a[i][3], b[j][0], b[j][1]);
             }
         }
-        __syncthreads();   // the ring is free for the next tile
+        __syncthreads();   // every warp is done with the ring: the epilogue's (pr_t2_chunk's comment)
+        float* tile = (float*)pr_t2_ring;
+        float* bst = tile + 64u * PR_T2_LD;
+        if (threadIdx.x < 128u) {
+            const u64 n = n0 + threadIdx.x;
+            bst[threadIdx.x] = bias && n < N ? bnbq_dt_ld(bias, n) : -0.0f;
+        }
+#pragma unroll 1
+        for (u32 h = 0; h < 2u; h++) {
+            if (wm == h) {
 #pragma unroll
-        for (int i = 0; i < 4; i++)
+                for (int i = 0; i < 4; i++)
 #pragma unroll
-            for (int j = 0; j < 4; j++) {
-                const u64 m = m0 + wm * 64u + (u32)i * 16u + g, n = n0 + wn * 32u + (u32)j * 8u + 2u * q;
-                pr_t2_out2(out, bias, accumulate, M, N, m, n, acc[i][j][0], acc[i][j][1], pair);
-                pr_t2_out2(out, bias, accumulate, M, N, m + 8u, n, acc[i][j][2], acc[i][j][3], pair);
+                    for (int j = 0; j < 4; j++) {
+                        float* p = tile + ((u32)i * 16u + g) * PR_T2_LD + wn * 32u + (u32)j * 8u + 2u * q;
+                        *(float2*)p = make_float2(acc[i][j][0], acc[i][j][1]);
+                        *(float2*)(p + 8u * PR_T2_LD) = make_float2(acc[i][j][2], acc[i][j][3]);
+                    }
             }
+            __syncthreads();
+#pragma unroll 2
+            for (u32 k = 0; k < 4u; k++)
+                pr_t2_chunk(tile, bst, threadIdx.x + 256u * k, m0, n0, M, N, bias, accumulate, out, vec, h);
+            __syncthreads();   // read: the next half, or the next tile's stages, may be written
+        }
     }
 }
 extern "C" __global__ void __launch_bounds__(256, 2)

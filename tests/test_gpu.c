@@ -1738,27 +1738,32 @@ static void set_bits(bnbq_dtype dt, void* p, size_t i, uint32_t bits) {
    integers past 256 / 2048; f16 overflow to inf through a bias near 65504) and the special values: a non-canonical
    NaN in A (row 1: NaN outputs, the CPU's canonical 0x7fff / 0x7fffffff), an infinity in A (row 2: +-inf or NaN by
    the signs and zeros of B) and a non-canonical NaN in the bias (column 3). Cases per kernel: the sm_90a tiles
-   (128 and 256 columns: bnbq__cu_gemm_wg_bn), the cp.async tiles (accumulate), the mma.sync tiles (t2 off), the
-   few-rows kernels and the SIMT one (f32); the context's launch counts say which ran. */
+   (128 and 256 columns: bnbq__cu_gemm_wg_bn), the cp.async tiles (accumulate, or the sm_90a tiles off; N = 77: the
+   epilogue's one-by-one path), the mma.sync tiles (t2 off), the few-rows kernels and the SIMT one (f32); the
+   context's launch counts say which ran. */
 static void op_gemm_exact(void) {
     static const struct { size_t M, N, K; int path; } cs[] = {
         { 200, 264, 520, 1 }, { 136, 520, 264, 2 }, { 200, 264, 520, 3 }, { 136, 200, 72, 4 },
-        { 9, 132, 512, 5 }, { 1, 132, 512, 5 }, { 40, 77, 301, 0 } };
-    static const char* const pn[6] = { "any kernel", "sm_90a tiles 128", "sm_90a tiles 256", "cp.async tiles",
-                                       "mma.sync tiles", "few rows" };
+        { 9, 132, 512, 5 }, { 1, 132, 512, 5 }, { 40, 77, 301, 0 }, { 200, 264, 520, 6 }, { 136, 77, 264, 6 } };
+    static const char* const pn[7] = { "any kernel", "sm_90a tiles 128", "sm_90a tiles 256", "cp.async tiles",
+                                       "mma.sync tiles", "few rows", "cp.async tiles, no sm_90a" };
     int i, d, t;
     for (i = 0; i < (int)(sizeof cs / sizeof cs[0]); i++)
         for (d = 0; d < 3; d++)
             for (t = 0; t < 4; t++) {
                 const bnbq_dtype dt = k_dts[d];
                 const size_t M = cs[i].M, N = cs[i].N, K = cs[i].K, es = bnbq_dtype_size(dt);
-                const int path = cs[i].path, ta = t & 1, tb = t >> 1, acc = path == 3 || (path == 0 && t == 3);
-                const int bias = path != 1 || t < 2;
+                const int path = cs[i].path, ta = t & 1, tb = t >> 1;
+                const int acc = path == 3 || (path == 0 && t == 3) || (path == 6 && t == 1);
+                const int bias = path == 6 ? t != 2 : path != 1 || t < 2;
                 bnbq_cuda* gc = (bnbq_cuda*)g_gex->impl;
                 unsigned long wg0 = gc->gemm_wg_launches, t20 = gc->gemm_t2_launches;
+                /* the cp.async tiles' conditions (bnbq_gemm's; the buffers are 16-byte aligned) */
+                const int t2ok = gc->target_arch >= 80 && (ta ? M : K) % 8 == 0 && (tb ? K : N) % 8 == 0;
                 void *hA, *hB, *hb = NULL, *ho, *dA, *dB, *db = NULL, *dout;
                 STOP();
-                if ((path >= 1 && path <= 4 && dt == BNBQ_F32) || (path == 5 && !tb) || (path == 0 && dt != BNBQ_F32))
+                if (((path >= 1 && path <= 4) || path == 6) && dt == BNBQ_F32) continue;
+                if ((path == 5 && !tb) || (path == 0 && dt != BNBQ_F32))
                     continue;
                 case_begin();
                 label("%s M=%zu N=%zu K=%zu trans_a=%d trans_b=%d bias=%d accumulate=%d (exact sums; %s)",
@@ -1781,17 +1786,19 @@ static void op_gemm_exact(void) {
                 dout = acc ? U(ho, M * N * es) : D(M * N * es);
                 bnbq__cu_gemm_wg_bn = path == 1 ? 128 : path == 2 ? 256 : 0;
                 bnbq__cu_gemm_t2_off = path == 4;
+                bnbq__cu_gemm_wg_off = path == 6;
                 if (both(bnbq_gemm(NULL, dt, ta, tb, M, N, K, hA, hB, hb, acc, ho),
                          bnbq_gemm(g_gex, dt, ta, tb, M, N, K, dA, dB, db, acc, dout))) {
                     exact("out", ho, dout, M * N, dt);
                     O.exact_cases++;
                     if (!g_plumbing && (path == 1 || path == 2) && bnbq__cu_wg_ok(gc) && gc->gemm_wg_launches - wg0 != 1)
                         case_fail("the sm_90a tile kernel did not run");
-                    if (!g_plumbing && path == 3 && gc->target_arch >= 80 && gc->gemm_t2_launches - t20 != 1)
+                    if (!g_plumbing && (path == 3 || path == 6) && t2ok && gc->gemm_t2_launches - t20 != 1)
                         case_fail("the cp.async tile kernel did not run");
                 }
                 bnbq__cu_gemm_wg_bn = 0;
                 bnbq__cu_gemm_t2_off = 0;
+                bnbq__cu_gemm_wg_off = 0;
                 case_end();
             }
 }
