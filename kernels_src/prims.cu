@@ -614,7 +614,7 @@ bnbq_k_gemm_tc(const void* A, const void* B, u64 M, u64 N, u64 K, int ta, int tb
 // [k][row] (256 bytes a k, chunk c at c ^ (k % 8)): either way the 8 rows an ldmatrix phase reads lie
 // in 8 different 16-byte bank groups. Fragments (PTX ISA m16n8k16): A's a0..a3 = rows g / g + 8 at k
 // 2q, 2q + 1 / 8 + 2q, 8 + 2q + 1; B's b0, b1 = column g at the same k; D rows g, g + 8, columns 2q,
-// 2q + 1. The epilogue goes through the ring (pr_t2_chunk).
+// 2q + 1. The epilogue goes through the ring (pr_t2_piece).
 #ifndef PR_T2_S
 #define PR_T2_S 3   // stages (the launcher's BNBQ__CU_T2_S)
 #endif
@@ -641,37 +641,37 @@ BNBQ_DEV void pr_t2_load(u32 st, const u16* X, u64 rows, u64 K, u64 r0, u64 k0) 
 }
 // The epilogue of bnbq_k_gemm_t2_* goes through the ring (free after the mainloop), half a tile at a time: the warps
 // of rows 64 h .. 64 h + 63 store their float32 sums at PR_T2_LD floats a row (8-byte stores, no bank conflict),
-// then every thread takes 4 chunks of 8 outputs of a row: + bias (staged as 128 floats after the half tile, -0
-// without one: v + -0 is v), + out (accumulate), one rounding to dt, one 16-byte store (coalesced rows). Where a
-// chunk is cut by N, or N % 8 or out's alignment rule out 16-byte stores, its outputs go one by one (pr_out, out of
-// line). Session 34: the fragments' own stores, unrolled 32 times with their bounds checks, bias and accumulate
-// loads and fallback calls, were 60 % of the units' code (bnbq_k_gemm_t2_* 45 -> 25 KB here).
+// then each thread takes 8 pieces of 4 outputs of a row (a warp: the row's 128 columns, 16-byte reads without
+// bank conflicts): + bias (staged as 128 floats after the half tile, -0 without one: v + -0 is v), + out
+// (accumulate), one rounding to dt, one 8-byte store. Where a piece is cut by N, or N % 4 or out's alignment rule
+// out 8-byte stores, its outputs go one by one (pr_out, out of line). Session 34: the fragments' own stores,
+// unrolled 32 times with their bounds checks, bias and accumulate loads and fallback calls, were 60 % of the units'
+// code (bnbq_k_gemm_t2_* 45 -> 25 KB).
 #define PR_T2_LD 136u   // floats a staged row (64 rows: 34816 bytes, then 512 of bias, in the 48 KB ring)
-BNBQ_DEV void pr_t2_chunk(const float* tile, const float* bst, u32 ck, u64 m0, u64 n0, u64 M, u64 N, const void* bias,
+BNBQ_DEV void pr_t2_piece(const float* tile, const float* bst, u32 pc, u64 m0, u64 n0, u64 M, u64 N, const void* bias,
                           int accumulate, void* out, bool vec, u32 h) {
-    const u32 row = ck >> 4, c8 = 8u * (ck & 15u);
-    const u64 m = m0 + 64u * h + row, n = n0 + c8;
+    const u32 row = pc >> 5, c4 = 4u * (pc & 31u);
+    const u64 m = m0 + 64u * h + row, n = n0 + c4;
     if (m >= M || n >= N) return;
-    const float4 x0 = *(const float4*)(tile + row * PR_T2_LD + c8), x1 = *(const float4*)(tile + row * PR_T2_LD + c8 + 4u);
-    if (vec && n + 8u <= N) {
-        const float4 b0 = *(const float4*)(bst + c8), b1 = *(const float4*)(bst + c8 + 4u);
-        float v[8] = { x0.x + b0.x, x0.y + b0.y, x0.z + b0.z, x0.w + b0.w, x1.x + b1.x, x1.y + b1.y, x1.z + b1.z, x1.w + b1.w };
+    const float4 x = *(const float4*)(tile + row * PR_T2_LD + c4);
+    if (vec && n + 4u <= N) {
+        const float4 b = *(const float4*)(bst + c4);
+        float v[4] = { x.x + b.x, x.y + b.y, x.z + b.z, x.w + b.w };
         u16* o = (u16*)out + m * N + n;
         if (accumulate) {
-            const uint4 ov = *(const uint4*)o;
-            const u32 ow[4] = { ov.x, ov.y, ov.z, ov.w };
+            const uint2 ov = *(const uint2*)o;
+            const u32 ow[2] = { ov.x, ov.y };
 #pragma unroll
-            for (int e = 0; e < 4; e++) {   // (bnbq_dt_ld's widening)
+            for (int e = 0; e < 2; e++) {   // (bnbq_dt_ld's widening)
                 const u16 lo = (u16)ow[e], hi = (u16)(ow[e] >> 16);
                 v[2 * e] = v[2 * e] + (BNBQ_DT == BNBQ_F16 ? bnbq_h2f_arith(lo) : bnbq_bf16_to_f32(lo));
                 v[2 * e + 1] = v[2 * e + 1] + (BNBQ_DT == BNBQ_F16 ? bnbq_h2f_arith(hi) : bnbq_bf16_to_f32(hi));
             }
         }
-        *(uint4*)o = make_uint4(bnbq_dt_pack2(v[0], v[1]), bnbq_dt_pack2(v[2], v[3]), bnbq_dt_pack2(v[4], v[5]),
-                                bnbq_dt_pack2(v[6], v[7]));
+        *(uint2*)o = make_uint2(bnbq_dt_pack2(v[0], v[1]), bnbq_dt_pack2(v[2], v[3]));
     } else {
-        const float v[8] = { x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w };
-        for (u32 e = 0; e < 8u && n + e < N; e++) pr_out(v[e], m * N + n + e, n + e, bias, accumulate, out);
+        const float v[4] = { x.x, x.y, x.z, x.w };
+        for (u32 e = 0; e < 4u && n + e < N; e++) pr_out(v[e], m * N + n + e, n + e, bias, accumulate, out);
     }
 }
 template <int TA, int TB>
@@ -685,7 +685,7 @@ BNBQ_DEV void pr_gemm_t2(const void* A, const void* B, u64 M, u64 N, u64 K, cons
     const u32 lane = threadIdx.x & 31u, w = threadIdx.x >> 5, g = lane >> 2, q = lane & 3u;
     const u32 wm = w >> 2, wn = w & 3u, mat = lane >> 3, r8 = lane & 7u;
     const u64 tm = (M + 127) / 128, tn = (N + 127) / 128, KT = (K + 31) / 32;
-    const bool vec = (N & 7u) == 0u && ((unsigned long long)out & 15u) == 0u;   // 16-byte stores of 8 outputs
+    const bool vec = (N & 3u) == 0u && ((unsigned long long)out & 7u) == 0u;   // 8-byte stores of 4 outputs
     for (u64 t = blockIdx.x; t < tm * tn; t += gridDim.x) {
         u64 mt, nt;
         bnbq_tile_order(t, tm, tn, &mt, &nt);
@@ -740,7 +740,7 @@ BNBQ_DEV void pr_gemm_t2(const void* A, const void* B, u64 M, u64 N, u64 K, cons
                         bnbq_mma16816(acc[i][j], a[i][0], a[i][1], a[i][2], a[i][3], b[j][0], b[j][1]);
             }
         }
-        __syncthreads();   // every warp is done with the ring: the epilogue's (pr_t2_chunk's comment)
+        __syncthreads();   // every warp is done with the ring: the epilogue's (pr_t2_piece's comment)
         float* tile = (float*)pr_t2_ring;
         float* bst = tile + 64u * PR_T2_LD;
         if (threadIdx.x < 128u) {
@@ -760,9 +760,9 @@ BNBQ_DEV void pr_gemm_t2(const void* A, const void* B, u64 M, u64 N, u64 K, cons
                     }
             }
             __syncthreads();
-#pragma unroll 2
-            for (u32 k = 0; k < 4u; k++)
-                pr_t2_chunk(tile, bst, threadIdx.x + 256u * k, m0, n0, M, N, bias, accumulate, out, vec, h);
+#pragma unroll 4
+            for (u32 k = 0; k < 8u; k++)
+                pr_t2_piece(tile, bst, threadIdx.x + 256u * k, m0, n0, M, N, bias, accumulate, out, vec, h);
             __syncthreads();   // read: the next half, or the next tile's stages, may be written
         }
     }
