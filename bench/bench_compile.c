@@ -22,6 +22,8 @@
      NVRTC 12.9+ keeps compiled PTX and cubins in the driver's cache (~/.nv/ComputeCache) where a
      driver is installed, and answers a repeated compilation from it in milliseconds: every unit
      is compiled with -no-cache (when this NVRTC accepts it) unless --nvrtc-cache is given.
+   A calibration (a fixed reference kernel, median of 5 compilations) is printed before and after the units: the
+   host's NVRTC speed drifts between runs and machine starts, so compare runs as the units' times over it.
    NVRTC's first compilation in a process costs extra (it loads its builtins): it is done first on
    an empty program, printed, and not counted. The issue's target: <= 0.3 s per unit on the device
    machine, whose CPU is ~1.5x slower than the development machine (<= 0.2 s there). */
@@ -56,6 +58,56 @@ static double compile_s(bnbq_exec* ex, const char* unit, const char* program, co
     return dt;
 }
 
+/* The calibration: a fixed reference kernel (unrolled float32 products and sums, ~21 KB of sm_90 code, about what a
+   GEMM unit's mainloop is), compiled like a unit. NEVER CHANGE IT: its time measures the machine, not bnbq, so
+   that runs on different machines, or the same machine at different times, compare as ratios. (Session 34: the
+   device machine's CPU ran the same units 0.74x as long in one start as in another; a drop in the count over 0.3 s
+   was the machine's.) */
+static const char* const calib_src =
+    "extern \"C\" __global__ void __launch_bounds__(256) bnbq_calib(const float* a, const float* b, float* c, int n) {\n"
+    "    float acc[8][8];\n"
+    "#pragma unroll\n"
+    "    for (int i = 0; i < 8; i++)\n"
+    "#pragma unroll\n"
+    "        for (int j = 0; j < 8; j++) acc[i][j] = 0.0f;\n"
+    "    for (int k = 0; k < n; k += 4) {\n"
+    "#pragma unroll\n"
+    "        for (int kk = 0; kk < 4; kk++) {\n"
+    "            float x[8], y[8];\n"
+    "#pragma unroll\n"
+    "            for (int i = 0; i < 8; i++) x[i] = a[(k + kk) * 4096 + i * 256 + threadIdx.x];\n"
+    "#pragma unroll\n"
+    "            for (int j = 0; j < 8; j++) y[j] = b[(k + kk) * 2048 + j * 256 + threadIdx.x];\n"
+    "#pragma unroll\n"
+    "            for (int i = 0; i < 8; i++)\n"
+    "#pragma unroll\n"
+    "                for (int j = 0; j < 8; j++) acc[i][j] = acc[i][j] + x[i] * y[j];\n"
+    "        }\n"
+    "    }\n"
+    "#pragma unroll\n"
+    "    for (int i = 0; i < 8; i++)\n"
+    "#pragma unroll\n"
+    "        for (int j = 0; j < 8; j++)\n"
+    "            c[((blockIdx.x * 8 + i) * 8 + j) * 256 + threadIdx.x] = acc[i][j] > 0.0f ? acc[i][j] : -acc[i][j];\n"
+    "}\n";
+static int cmp_double(const void* x, const void* y) {
+    const double a = *(const double*)x, b = *(const double*)y;
+    return (a > b) - (a < b);
+}
+/* the median of 5 compilations of calib_src (negative: NVRTC refused it) */
+static double calibrate(bnbq_exec* ex, int arch) {
+    double t[5];
+    int i;
+    for (i = 0; i < 5; i++) {
+        size_t b = 0;
+        bnbq_result r;
+        t[i] = compile_s(ex, "calib", calib_src, "", NULL, arch, 0, 0, &b, &r);
+        if (r != BNBQ_SUCCESS) return -1.0;
+    }
+    qsort(t, 5, sizeof t[0], cmp_double);
+    return t[2];
+}
+
 /* 1 when NVRTC compiles an empty kernel with this option */
 static int nvrtc_accepts(const char* opt) {
     bnbq__nvrtcProgram prog = NULL;
@@ -73,7 +125,7 @@ static int nvrtc_accepts(const char* opt) {
 int main(int argc, char** argv) {
     int arch = 90, v, i, split = 0, whole = 0, n = 0, over3 = 0, over2 = 0, nvrtc_cache = 0, repeat = 1;
     int min_over3 = 0, tiered = 0, nfast = 0;
-    double min_total = 0.0, min_worst = 0.0, full_total = 0.0, full_worst = 0.0;
+    double min_total = 0.0, min_worst = 0.0, full_total = 0.0, full_worst = 0.0, cal0, cal1;
     const char* only = NULL;
     const char* opt = NULL;
     double total = 0.0, worst = 0.0, ptx_total = 0.0;
@@ -116,6 +168,9 @@ int main(int argc, char** argv) {
                bnbq__cu_nvrtc_extra ? "; -no-cache: NVRTC's own cache bypassed"
                                     : nvrtc_cache ? "; NVRTC's own cache allowed (--nvrtc-cache)" : "", t);
     }
+    cal0 = calibrate(&log_ex, arch);
+    printf("calibration: bench_compile.c's fixed reference kernel compiles in %.3f s (median of 5; again at the end): "
+           "compare runs by the units' times divided by it\n", cal0);
     printf("%-10s %-30s %-24s %7s %8s%s%s%s\n", "file", "defines", "kernel", "s", "bytes",
            split ? "   ptx s  ptxas s" : "", repeat > 1 ? "   min s" : "", tiered ? "  full s" : "");
     for (v = 0; v < bnbq__cu_num_variants(); v++) {
@@ -190,5 +245,12 @@ int main(int argc, char** argv) {
     if (repeat > 1)
         printf("the fastest of %d compilations of each unit: mean %.3f s, max %.3f s, %d over 0.3 s\n", repeat,
                min_total / n, min_worst, min_over3);
+    cal1 = calibrate(&log_ex, arch);
+    if (cal0 > 0.0 && cal1 > 0.0)
+        printf("calibration: %.3f s at the start, %.3f s at the end; the units' mean in calibrations: %.3f (the target "
+               "0.3 s is %.2f of them on this machine now)\n", cal0, cal1, total / n / (0.5 * (cal0 + cal1)),
+               0.3 / (0.5 * (cal0 + cal1)));
+    else
+        printf("calibration: NVRTC refused the reference kernel\n");
     return 0;
 }
