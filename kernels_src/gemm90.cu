@@ -176,12 +176,6 @@ BNBQ_DEV void g9_dq_col(u32 dqs, const float* cs, int bdt, const void* bias, u64
     const float cc = col < N ? cs[col] : 0.0f, bv = col < N ? bnbq_i8_mmdq_bias(bdt, bias, col) : 0.0f;
     g9_sts2(dqs + 8u * slot, __float_as_uint(cc), __float_as_uint(bv));
 }
-// f16 bits of lo | hi << 16 for results of float arithmetic: bnbq_f16_canon of each (prelude.cuh's bnbq_dt_pack2)
-BNBQ_DEV u32 g9_f16x2(float lo, float hi) {
-    u32 p;
-    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(p) : "f"(hi), "f"(lo));
-    return p;
-}
 // LLM.int8's int8_mm_dequant (I8 3..5) of a thread's four int32 sums e (rows a, b: statistics ra, rb; columns n,
 // n + 1 whose data g9_dq_col staged at dq) in place, as dtype OD's bits: prelude.cuh's bnbq_i8_mmdq_hv / _out, the
 // bytes of int8.cu's bnbq_k_int8_mm_dequant (other: a bias that is not f16)
@@ -196,18 +190,18 @@ BNBQ_DEV void g9_dq4(u32* e, float ra, float rb, u32 dq, bool other) {
         e[3] = bnbq_i8_mmdq_out<OD>(bnbq_i8_mmdq_hv((int)e[3], rb, c1, b1, other));
         return;
     }
-    // 16-bit out: bnbq_i8_mmdq_hv's roundings to f16 a pair at a time (g9_f16x2: each value a result of arithmetic),
+    // 16-bit out: bnbq_i8_mmdq_hv's roundings to f16 a pair at a time (bnbq_pack2: each value a result of arithmetic),
     // then (bf16) mmdq_out's narrowing of the widened f16 values, a pair at a time (0x7fff -> 0x7fff)
     const float a0 = other ? 0.0f : b0, a1 = other ? 0.0f : b1;
-    u32 h01 = g9_f16x2(fmaf(((float)(int)e[0] * ra) * c0, 6.200012e-05f, a0), fmaf(((float)(int)e[1] * ra) * c1, 6.200012e-05f, a1));
-    u32 h23 = g9_f16x2(fmaf(((float)(int)e[2] * rb) * c0, 6.200012e-05f, a0), fmaf(((float)(int)e[3] * rb) * c1, 6.200012e-05f, a1));
+    u32 h01 = bnbq_pack2<BNBQ_F16>(fmaf(((float)(int)e[0] * ra) * c0, 6.200012e-05f, a0), fmaf(((float)(int)e[1] * ra) * c1, 6.200012e-05f, a1));
+    u32 h23 = bnbq_pack2<BNBQ_F16>(fmaf(((float)(int)e[2] * rb) * c0, 6.200012e-05f, a0), fmaf(((float)(int)e[3] * rb) * c1, 6.200012e-05f, a1));
     if (other) {
-        h01 = g9_f16x2(bnbq_h2f_arith((u16)h01) + b0, bnbq_h2f_arith((u16)(h01 >> 16)) + b1);
-        h23 = g9_f16x2(bnbq_h2f_arith((u16)h23) + b0, bnbq_h2f_arith((u16)(h23 >> 16)) + b1);
+        h01 = bnbq_pack2<BNBQ_F16>(bnbq_h2f_arith((u16)h01) + b0, bnbq_h2f_arith((u16)(h01 >> 16)) + b1);
+        h23 = bnbq_pack2<BNBQ_F16>(bnbq_h2f_arith((u16)h23) + b0, bnbq_h2f_arith((u16)(h23 >> 16)) + b1);
     }
     if (OD == BNBQ_BF16) {
-        asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(h01) : "f"(bnbq_h2f_arith((u16)(h01 >> 16))), "f"(bnbq_h2f_arith((u16)h01)));
-        asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(h23) : "f"(bnbq_h2f_arith((u16)(h23 >> 16))), "f"(bnbq_h2f_arith((u16)h23)));
+        h01 = bnbq_pack2<BNBQ_BF16>(bnbq_h2f_arith((u16)h01), bnbq_h2f_arith((u16)(h01 >> 16)));
+        h23 = bnbq_pack2<BNBQ_BF16>(bnbq_h2f_arith((u16)h23), bnbq_h2f_arith((u16)(h23 >> 16)));
     }
     e[0] = h01 & 0xffffu; e[1] = h01 >> 16; e[2] = h23 & 0xffffu; e[3] = h23 >> 16;
 }
@@ -232,7 +226,7 @@ BNBQ_DEV void g9_wgmma_ol(float* d, u64 da, u64 db) {
                      : "l"(da), "l"(db), "n"(1));
 }
 // the sums of bnbq_k_int8_wg_dqt_* (a thread's 64) as dt pairs, p[k] = (v[2 k], v[2 k + 1]) the first in the low half:
-// one hardware RNE rounding a pair (prelude.cuh's bnbq_dt_pack2). A NaN among them is 0x7fff as the CPU's: each value
+// one hardware RNE rounding a pair (prelude.cuh's bnbq_pack2). A NaN among them is 0x7fff as the CPU's: each value
 // is a wgmma sum (the GPU's canonical NaN 0x7fffffff) or, without outlier columns, mm_dequant's value widened (its NaN
 // 0x7fff widened), and either narrows to 0x7fff whether the conversion keeps the payload or not. (Until session 34
 // a warp with a NaN took a second, per-value copy of this code: 59 -> 56 KB of cubin without it.) (A -0 stays -0,
@@ -240,10 +234,7 @@ BNBQ_DEV void g9_wgmma_ol(float* d, u64 da, u64 db) {
 template <int BF, int NV>
 BNBQ_DEV void g9_ol_out(const float* v, u32* p) {
 #pragma unroll
-    for (int k = 0; k < NV / 2; k++) {
-        if (BF) asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(p[k]) : "f"(v[2 * k + 1]), "f"(v[2 * k]));
-        else asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(p[k]) : "f"(v[2 * k + 1]), "f"(v[2 * k]));
-    }
+    for (int k = 0; k < NV / 2; k++) p[k] = bnbq_pack2<BF ? BNBQ_BF16 : BNBQ_F16>(v[2 * k], v[2 * k + 1]);
 }
 #endif
 
@@ -267,10 +258,6 @@ BNBQ_DEV void g9_ol_sts(u32 ao, u32 bo, u32 c, u32 x, uint4 va, uint4 vb) {
     g9_sts4(ao + rr * 128u + sw16, va);
     g9_sts4(bo + (64u * c + rr) * 128u + sw16, vb);
 }
-// The outlier operands' chunk of 64 columns at q0 > 0 (more than 64 outlier columns: rare) into the staging, by
-// consumer c's thread tid (A' rows m0 .., B' rows 64 c .. of the tile's n0): the gathered values where q0 < P, else
-// read from A and CB (prelude.cuh's bnbq_ol_chunk, the values prims.cu's bnbq_k_outlier_gather16 gathers). A call of
-// its own, out of the unrolled code (NVRTC time); the caller fences and synchronises.
 // bnbq_ol_chunk's values (prelude.cuh), one column at a time: the rare path's compact form (its unrolled loads made
 // ~10 KB of bnbq_k_int8_wg_dqt_*'s code)
 template <int ODT>
@@ -298,6 +285,10 @@ BNBQ_DEV uint4 g9_ol_chunk1(const u16* A, const i8* CB, const float* SCB, const 
     }
     return make_uint4((u32)lo, (u32)(lo >> 32), (u32)hi, (u32)(hi >> 32));
 }
+// The outlier operands' chunk of 64 columns at q0 > 0 (more than 64 outlier columns: rare) into the staging, by
+// consumer c's thread tid (A' rows m0 .., B' rows 64 c .. of the tile's n0): the gathered values where q0 < P, else
+// read from A and CB (g9_ol_chunk1: the values prims.cu's bnbq_k_outlier_gather16 gathers). A call of
+// its own, out of the unrolled code (NVRTC time); the caller fences and synchronises.
 template <int ODT>
 __device__ __noinline__ void g9_ol_stage_rare(const g9_ol* ol, const float* SCB, u64 M, u64 N, u64 K, u64 m0, u64 n0,
                                               u32 c, u32 tid, i32 q0, i32 nc, u32 ao, u32 bo) {
@@ -414,24 +405,20 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
         // bias and past N (v + -0 is v for every v: the epilogue adds it without a branch; its loads and bounds
         // checks out of the unrolled code, which they were a quarter of). Written after the last tile's epilogue
         // read them (its closing g9_wg_sync), read after the epilogue's first g9_wg_sync.
-        if (I8 == 0) {
-#pragma unroll
-            for (int k = 0; k < BN / 128; k++) {
-                const u32 i = tid + 128u * (u32)k;
-                const u64 col = n0 + i;
-                g9_sts(dqs + 4u * ((u32)BN * c + i), __float_as_uint(bias && col < N ? bnbq_dt_ld(bias, col) : -0.0f));
-            }
-        }
         // SwitchBack (I8 = 2): the tile's column scales (0 past N) and f16 bias (-0 without one) widened, as pairs at
         // dqs + 8 (BN c + column) (the same reasons; bnbq_k_sb_wg 41 -> 25 KB of code)
-        if (I8 == 2) {
+        if (I8 == 0 || I8 == 2) {
 #pragma unroll
             for (int k = 0; k < BN / 128; k++) {
                 const u32 i = tid + 128u * (u32)k;
                 const u64 col = n0 + i;
-                const float wv = col < N ? bnbq_h2f_arith(((const u16*)sw)[sw_global ? 0 : col]) : 0.0f;
-                const float bv = bias && col < N ? bnbq_h2f_arith(((const u16*)bias)[col]) : -0.0f;
-                g9_sts2(dqs + 8u * ((u32)BN * c + i), __float_as_uint(wv), __float_as_uint(bv));
+                if (I8 == 0) {
+                    g9_sts(dqs + 4u * ((u32)BN * c + i), __float_as_uint(bias && col < N ? bnbq_dt_ld(bias, col) : -0.0f));
+                } else {
+                    const float wv = col < N ? bnbq_h2f_arith(((const u16*)sw)[sw_global ? 0 : col]) : 0.0f;
+                    const float bv = bias && col < N ? bnbq_h2f_arith(((const u16*)bias)[col]) : -0.0f;
+                    g9_sts2(dqs + 8u * ((u32)BN * c + i), __float_as_uint(wv), __float_as_uint(bv));
+                }
             }
         }
         // I8 >= 6: this thread's part of the outlier operands' first 64 columns (for the epilogue, loaded while the
@@ -541,12 +528,12 @@ BNBQ_DEV void g9_gemm(const g9_tmap* mA, const g9_tmap* mB, const g9_tmap* mO, u
                     float w0, b0, w1, b1;
                     asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(w0), "=f"(b0), "=f"(w1), "=f"(b1)
                                  : "r"(dqs + 8u * ((u32)BN * c + 8u * (u32)j + 2u * q)) : "memory");
-                    const u32 h01 = g9_f16x2(w0 * (xa * ((float)(i32)d[4 * j] * 6.20001229e-05f)),
+                    const u32 h01 = bnbq_pack2<BNBQ_F16>(w0 * (xa * ((float)(i32)d[4 * j] * 6.20001229e-05f)),
                                              w1 * (xa * ((float)(i32)d[4 * j + 1] * 6.20001229e-05f)));
-                    const u32 h23 = g9_f16x2(w0 * (xb * ((float)(i32)d[4 * j + 2] * 6.20001229e-05f)),
+                    const u32 h23 = bnbq_pack2<BNBQ_F16>(w0 * (xb * ((float)(i32)d[4 * j + 2] * 6.20001229e-05f)),
                                              w1 * (xb * ((float)(i32)d[4 * j + 3] * 6.20001229e-05f)));
-                    p0 = g9_f16x2(bnbq_h2f_arith((u16)h01) + b0, bnbq_h2f_arith((u16)(h01 >> 16)) + b1);
-                    p1 = g9_f16x2(bnbq_h2f_arith((u16)h23) + b0, bnbq_h2f_arith((u16)(h23 >> 16)) + b1);
+                    p0 = bnbq_pack2<BNBQ_F16>(bnbq_h2f_arith((u16)h01) + b0, bnbq_h2f_arith((u16)(h01 >> 16)) + b1);
+                    p1 = bnbq_pack2<BNBQ_F16>(bnbq_h2f_arith((u16)h23) + b0, bnbq_h2f_arith((u16)(h23 >> 16)) + b1);
                 } else if (I8 >= 6) {   // out = dt(f32(mm_dequant's value) + outlier sum)
                     p0 = pk[2 * j];
                     p1 = pk[2 * j + 1];
@@ -696,19 +683,9 @@ struct g9_code16 {
     float v[16];
 };
 #if G9_ON
-// (dt(lo), dt(hi)) in one word, lo in the low half (one RNE rounding each)
-BNBQ_DEV u32 g9_pair(float lo, float hi) {
-    u32 d;
-#if BNBQ_DT == BNBQ_F16
-    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
-#else
-    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
-#endif
-    return d;
-}
 // the two weights of packed byte b (bits 0..7; high nibble first) times s as a dt pair, the first in the low half
 BNBQ_DEV u32 g9_m4_byte(const float* tab, u32 b, float s) {
-    return g9_pair(tab[(b >> 4) & 15u] * s, tab[b & 15u] * s);
+    return bnbq_dt_pack2(tab[(b >> 4) & 15u] * s, tab[b & 15u] * s);
 }
 // d (this thread's 64 x 128 / 128 float32 sums) += A (64 x 16, registers a) x B (16 x 128, descriptor db, K-major)
 BNBQ_DEV void g9_wgmma128_ra(float* d, const u32* a, u64 db) {

@@ -106,11 +106,7 @@ bnbq_k_matmul4(const void* A, const u8* packed, const float* absmax, u64 M, u64 
 BNBQ_DEV u32 bnbq_m4_pair(float lo, float hi) {
     u32 d = 0u;
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-#if BNBQ_DT == BNBQ_F16
-    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
-#else
-    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
-#endif
+    d = bnbq_dt_pack2(lo, hi);
 #else
     (void)lo; (void)hi;
 #endif

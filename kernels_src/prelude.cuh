@@ -245,6 +245,25 @@ BNBQ_DEV u16 bnbq_bf16_canon(float v) {
     return bnbq_f32_to_bf16(bnbq_canon(v));
 #endif
 }
+// Two values narrowed to DT (f16 / bf16) and packed, lo in the low half, for lo and hi that are results of the GPU's
+// float arithmetic. sm_80+: one cvt.rn.{f16,bf16}x2.f32, for every non-NaN value bit for bit the RNE of
+// bnbq_f32_to_f16 / _bf16 (subnormals and overflow included); a NaN gives 0x7fff (PTX: the canonical NaN; seen on an
+// H200), their result for the only NaNs that reach here: the canonical 0x7fffffff of GPU arithmetic, or an f16 0x7fff
+// widened (0x7fffe000), either narrowed to 0x7fff whether the conversion keeps payloads or not. Before sm_80 the
+// software narrowings. (quant.cu's dequantizers used this first; session 34 put it in the GEMM epilogues, whose 64-128
+// unrolled per-value narrowings a thread were most of their code: bnbq_k_gemm_wg2_nn bf16 cubin 48 -> 30 KB.)
+template <int DT>
+BNBQ_DEV u32 bnbq_pack2(float lo, float hi) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    u32 r;
+    if (DT == BNBQ_F16) asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    else asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+#else
+    return DT == BNBQ_F16 ? (u32)bnbq_f16_canon(lo) | ((u32)bnbq_f16_canon(hi) << 16)
+                          : (u32)bnbq_bf16_canon(lo) | ((u32)bnbq_bf16_canon(hi) << 16);
+#endif
+}
 // LLM.int8's outlier product on the tensor cores (gemm90.cu's bnbq_k_int8_wg_dqt_*, prims.cu's bnbq_k_outlier_gather16
 // and bnbq_k_outlier_mm_tc): rows r < M are A's (M, K), rows M + n the weight's; outlier column j < nc of row r is
 // A[r, cols[j]], or w[n, j] = dt(f32(f32(CB[n, cols[j]] * SCB[n]) * (1/127))) (bnbq_i8_outlier_w), as dtype ODT's 16
@@ -296,21 +315,8 @@ BNBQ_DEV float bnbq_dt_ld(const void* p, u64 i) {
 BNBQ_DEV u32 bnbq_dt_pack(float v) {   // (bf16: the hardware narrowing on sm_80+, bnbq_k_gemm_t2_* 51 -> 45 KB of code)
     return BNBQ_DT == BNBQ_F16 ? (u32)bnbq_f16_canon(v) : (u32)bnbq_bf16_canon(v);
 }
-// bnbq_dt_pack(lo) | bnbq_dt_pack(hi) << 16 for lo and hi that are results of the GPU's float arithmetic (there a NaN
-// is the canonical 0x7fffffff, which the hardware narrowing makes 0x7fff, bnbq_dt_pack's NaN, whether it keeps the
-// payload or not): on sm_80+ one hardware RNE conversion of the pair (cvt.rn.f16x2 / bf16x2.f32: the IEEE value of
-// every other input, subnormals and overflow included). The GEMM epilogues narrow 64-128 sums a thread, unrolled: the
-// per-value forms made most of their code (bnbq_k_gemm_wg2_nn bf16: cubin 48 -> 30 KB, NVRTC time -20-30 %).
-BNBQ_DEV u32 bnbq_dt_pack2(float lo, float hi) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    u32 p;
-    if (BNBQ_DT == BNBQ_F16) asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(p) : "f"(hi), "f"(lo));
-    else asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(p) : "f"(hi), "f"(lo));
-    return p;
-#else
-    return bnbq_dt_pack(lo) | (bnbq_dt_pack(hi) << 16);
-#endif
-}
+// bnbq_dt_pack(lo) | bnbq_dt_pack(hi) << 16 for results of float arithmetic: bnbq_pack2 of the unit's dtype
+BNBQ_DEV u32 bnbq_dt_pack2(float lo, float hi) { return bnbq_pack2<BNBQ_DT>(lo, hi); }
 #endif
 // SwitchBack's scaling of an int32 sum: f = f32(acc) * f32(1/127^2); g = x * f; c = w * g; h = f16(c)
 // (x = sx[m], w = sw[n] as float32); the bits of h. Shared by int8mm.cu's bnbq_sb_matmul / bnbq_mm_gemv<1> /

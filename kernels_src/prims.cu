@@ -13,6 +13,8 @@
 
 #if defined(BNBQ_DT)
 
+// a 16-bit element of the unit's dtype widened (f16: for arithmetic only, bnbq_dt_ld's)
+BNBQ_DEV float pr_h2f(u16 h) { return BNBQ_DT == BNBQ_F16 ? bnbq_h2f_arith(h) : bnbq_bf16_to_f32(h); }
 // one RNE rounding to dt (NaN: canonical), as bnbq.h's bnbq__store
 BNBQ_DEV void pr_st(void* p, u64 i, float v) {
     if (BNBQ_DT == BNBQ_F16) ((u16*)p)[i] = bnbq_f16_canon(v);
@@ -662,10 +664,9 @@ BNBQ_DEV void pr_t2_piece(const float* tile, const float* bst, u32 pc, u64 m0, u
             const uint2 ov = *(const uint2*)o;
             const u32 ow[2] = { ov.x, ov.y };
 #pragma unroll
-            for (int e = 0; e < 2; e++) {   // (bnbq_dt_ld's widening)
-                const u16 lo = (u16)ow[e], hi = (u16)(ow[e] >> 16);
-                v[2 * e] = v[2 * e] + (BNBQ_DT == BNBQ_F16 ? bnbq_h2f_arith(lo) : bnbq_bf16_to_f32(lo));
-                v[2 * e + 1] = v[2 * e + 1] + (BNBQ_DT == BNBQ_F16 ? bnbq_h2f_arith(hi) : bnbq_bf16_to_f32(hi));
+            for (int e = 0; e < 2; e++) {
+                v[2 * e] = v[2 * e] + pr_h2f((u16)ow[e]);
+                v[2 * e + 1] = v[2 * e + 1] + pr_h2f((u16)(ow[e] >> 16));
             }
         }
         *(uint2*)o = make_uint2(bnbq_dt_pack2(v[0], v[1]), bnbq_dt_pack2(v[2], v[3]));
@@ -1271,8 +1272,6 @@ __device__ __noinline__ void pr_outlier_add4(void* out, u64 e, u64 left, float s
     for (int j = 0; j < 4; j++)
         if ((u64)j < left) pr_st(out, e + (u64)j, o[j] + s[j]);
 }
-// a 16-bit element of the unit's dtype widened (f16: for arithmetic only, bnbq_dt_ld's)
-BNBQ_DEV float pr_h2f(u16 h) { return BNBQ_DT == BNBQ_F16 ? bnbq_h2f_arith(h) : bnbq_bf16_to_f32(h); }
 // dt bits of v (one RNE rounding, NaN canonical), pr_st's
 BNBQ_DEV u32 pr_bits(float v) {
     if (BNBQ_DT == BNBQ_F32) return __float_as_uint(bnbq_canon(v));

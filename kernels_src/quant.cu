@@ -434,22 +434,6 @@ template <int DT> struct bq_dq {
         return DT == BNBQ_F32 ? (t >> 5) * (32 * U) + j * 32 + (t & 31) : j * BQ_THREADS + t;
     }
 };
-// Two values narrowed to DT and packed (lo in the low half). sm_80+: one cvt.rn.{f16,bf16}x2.f32,
-// for every non-NaN value bit for bit the prelude's RNE; a NaN gives 0x7fff (PTX: the canonical
-// NaN; seen on an H200), the prelude's result for the only NaN that reaches here, the canonical
-// 0x7fffffff of GPU arithmetic.
-template <int DT> BNBQ_DEV u32 bq_dq_pack2(float lo, float hi) {
-#if __CUDA_ARCH__ >= 800
-    u32 r;
-    if (DT == BNBQ_F16) asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
-    else asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
-    return r;
-#else
-    const u32 l = DT == BNBQ_F16 ? (u32)bnbq_f32_to_f16(lo) : (u32)bnbq_f32_to_bf16(lo);
-    const u32 h = DT == BNBQ_F16 ? (u32)bnbq_f32_to_f16(hi) : (u32)bnbq_f32_to_bf16(hi);
-    return l | (h << 16);
-#endif
-}
 // 16 aligned bytes of output at element e: 4 (F32) or 8 (F16/BF16) values
 template <int DT> BNBQ_DEV void bq_dq_store(void* out, u64 e, const float* v) {
     bq_v4 w;
@@ -458,10 +442,10 @@ template <int DT> BNBQ_DEV void bq_dq_store(void* out, u64 e, const float* v) {
         w.c = __float_as_uint(v[2]); w.d = __float_as_uint(v[3]);
         *(bq_v4*)((float*)out + e) = w;
     } else {
-        w.a = bq_dq_pack2<DT>(v[0], v[1]);
-        w.b = bq_dq_pack2<DT>(v[2], v[3 % 4]);
-        w.c = bq_dq_pack2<DT>(v[4 % 8], v[5 % 8]);
-        w.d = bq_dq_pack2<DT>(v[6 % 8], v[7 % 8]);
+        w.a = bnbq_pack2<DT>(v[0], v[1]);
+        w.b = bnbq_pack2<DT>(v[2], v[3 % 4]);
+        w.c = bnbq_pack2<DT>(v[4 % 8], v[5 % 8]);
+        w.d = bnbq_pack2<DT>(v[6 % 8], v[7 % 8]);
         *(bq_v4*)((u16*)out + e) = w;
     }
 }
@@ -469,7 +453,7 @@ template <int DT> BNBQ_DEV void bq_dq_store(void* out, u64 e, const float* v) {
 template <int DT> BNBQ_DEV void bq_dq_store1(void* out, u64 e, float v) {
     v = bnbq_canon(v);
     if (DT == BNBQ_F32) ((float*)out)[e] = v;
-    else ((u16*)out)[e] = (u16)bq_dq_pack2<DT>(v, 0.0f);
+    else ((u16*)out)[e] = (u16)bnbq_pack2<DT>(v, 0.0f);
 }
 #endif
 
